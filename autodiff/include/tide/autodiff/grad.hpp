@@ -1,0 +1,25 @@
+// Reverse-mode differentiation. grad() takes the nodes the outputs depend on and sweeps them once
+// in reverse recording order (no recursive graph walk), summing gradients that arrive at a value
+// from several uses. With create_graph the backward rules (written in Var ops) are recorded, so the
+// result can be differentiated again.
+#pragma once
+#include "tide/autodiff/var.hpp"
+#include <vector>
+
+namespace tide {
+
+struct GradOptions {
+  bool create_graph = false;  // record the backward pass for higher derivatives
+  bool allow_unused = false;  // inputs the outputs do not depend on get zeros instead of an error
+};
+
+// d(sum_i <grad_outputs[i], outputs[i]>) / d inputs. grad_outputs may be empty when every output
+// is a single element (then it is taken as 1).
+std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& inputs,
+                      const std::vector<Var>& grad_outputs = {}, GradOptions options = {});
+Var grad(const Var& output, const Var& input, GradOptions options = {});
+
+// Accumulates d loss / d leaf into leaf.grad() for every leaf the loss depends on.
+void backward(const Var& loss, const Var& grad_output = {});
+
+}  // namespace tide

@@ -1,0 +1,59 @@
+// Node: one recorded op on the tape. It keeps the producing nodes of its inputs (null for
+// constants), the input and output values its backward rule reads (per the op table's `saves`
+// column, with their storage versions at recording time) and the op's attributes. Nodes are
+// numbered in recording order; grad() sweeps the nodes an output depends on once, in reverse
+// recording order.
+#pragma once
+#include "tide/autodiff/var.hpp"
+#include "tide/core/op_table.hpp"
+#include "tide/core/ops.hpp"
+#include <vector>
+
+namespace tide {
+
+struct NodeInput {
+  NodePtr node;       // null when the input is a constant
+  Tensor saved;       // defined when the rule reads this input
+  std::uint64_t saved_version = 0;
+  Shape shape;
+  DType dtype = DType::f32;
+};
+
+struct OpAttrs {
+  double p0 = 0.0, p1 = 0.0;  // unary parameters
+  AxisSet axes = 0;           // reductions
+  bool keepdim = false;
+  Shape shape;                // reshape / broadcast / scatter target, permutation
+  std::int64_t axis = 0, start = 0, stop = 0, step = 1;
+  Tensor index;               // index ops
+};
+
+struct Node {
+  Op op = Op::neg;
+  bool leaf = false;
+  std::uint64_t sequence = 0;  // recording order
+  std::vector<NodeInput> inputs;
+  Tensor saved_output;
+  std::uint64_t saved_output_version = 0;
+  Shape out_shape;
+  DType out_dtype = DType::f32;
+  OpAttrs attrs;
+  Tensor grad;  // leaves: accumulated by backward()
+
+  // Scratch used by one grad() sweep.
+  std::uint64_t sweep_mark = 0;
+  std::uint32_t sweep_slot = 0;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node();  // releases long input chains iteratively (no recursion, no stack overflow)
+};
+
+std::uint64_t next_node_sequence();
+
+// Records `op` if grad mode is on and any input requires a gradient; returns the result Var.
+Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs, OpAttrs attrs = {});
+Var record(Op op, Tensor out, const std::vector<Var>& inputs, OpAttrs attrs = {});
+
+}  // namespace tide

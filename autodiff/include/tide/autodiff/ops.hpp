@@ -1,0 +1,92 @@
+// Differentiable ops on Var: the same names as the tensor-level ops (core/ops.hpp). Primitives
+// record one node of the op table; composites (mean, logsumexp, softmax, ...) are built from them
+// and therefore differentiable to any order.
+#pragma once
+#include "tide/autodiff/var.hpp"
+#include "tide/core/ops.hpp"
+#include <vector>
+
+namespace tide {
+
+Var unary(Op op, const Var& x, double p0 = 0.0, double p1 = 0.0);
+Var binary(Op op, const Var& a, const Var& b);
+
+#define TIDE_DECLARE_VAR_UNARY(name) \
+  inline Var name(const Var& x) { return unary(Op::name, x); }
+TIDE_DECLARE_VAR_UNARY(neg) TIDE_DECLARE_VAR_UNARY(abs) TIDE_DECLARE_VAR_UNARY(sign)
+TIDE_DECLARE_VAR_UNARY(exp) TIDE_DECLARE_VAR_UNARY(expm1) TIDE_DECLARE_VAR_UNARY(log)
+TIDE_DECLARE_VAR_UNARY(log1p) TIDE_DECLARE_VAR_UNARY(sqrt) TIDE_DECLARE_VAR_UNARY(rsqrt)
+TIDE_DECLARE_VAR_UNARY(square) TIDE_DECLARE_VAR_UNARY(reciprocal) TIDE_DECLARE_VAR_UNARY(tanh)
+TIDE_DECLARE_VAR_UNARY(sigmoid) TIDE_DECLARE_VAR_UNARY(softplus) TIDE_DECLARE_VAR_UNARY(relu)
+TIDE_DECLARE_VAR_UNARY(silu) TIDE_DECLARE_VAR_UNARY(gelu) TIDE_DECLARE_VAR_UNARY(erf)
+TIDE_DECLARE_VAR_UNARY(sin) TIDE_DECLARE_VAR_UNARY(cos)
+#undef TIDE_DECLARE_VAR_UNARY
+inline Var leaky_relu(const Var& x, double slope = 0.01) { return unary(Op::leaky_relu, x, slope); }
+inline Var elu(const Var& x, double alpha = 1.0) { return unary(Op::elu, x, alpha); }
+inline Var pow(const Var& x, double p) { return unary(Op::pow_scalar, x, p); }
+inline Var add_scalar(const Var& x, double c) { return unary(Op::add_scalar, x, c); }
+inline Var mul_scalar(const Var& x, double c) { return unary(Op::mul_scalar, x, c); }
+inline Var clamp(const Var& x, double lo, double hi) { return unary(Op::clamp, x, lo, hi); }
+
+#define TIDE_DECLARE_VAR_BINARY(name) \
+  inline Var name(const Var& a, const Var& b) { return binary(Op::name, a, b); }
+TIDE_DECLARE_VAR_BINARY(add) TIDE_DECLARE_VAR_BINARY(sub) TIDE_DECLARE_VAR_BINARY(mul)
+TIDE_DECLARE_VAR_BINARY(div) TIDE_DECLARE_VAR_BINARY(maximum) TIDE_DECLARE_VAR_BINARY(minimum)
+TIDE_DECLARE_VAR_BINARY(eq) TIDE_DECLARE_VAR_BINARY(ne) TIDE_DECLARE_VAR_BINARY(lt)
+TIDE_DECLARE_VAR_BINARY(le) TIDE_DECLARE_VAR_BINARY(gt) TIDE_DECLARE_VAR_BINARY(ge)
+#undef TIDE_DECLARE_VAR_BINARY
+Var where(const Var& cond, const Var& a, const Var& b);
+
+inline Var operator-(const Var& x) { return neg(x); }
+inline Var operator+(const Var& a, const Var& b) { return add(a, b); }
+inline Var operator-(const Var& a, const Var& b) { return sub(a, b); }
+inline Var operator*(const Var& a, const Var& b) { return mul(a, b); }
+inline Var operator/(const Var& a, const Var& b) { return div(a, b); }
+inline Var operator+(const Var& a, double c) { return add_scalar(a, c); }
+inline Var operator-(const Var& a, double c) { return add_scalar(a, -c); }
+inline Var operator*(const Var& a, double c) { return mul_scalar(a, c); }
+inline Var operator/(const Var& a, double c) { return mul_scalar(a, 1.0 / c); }
+inline Var operator+(double c, const Var& a) { return add_scalar(a, c); }
+inline Var operator-(double c, const Var& a) { return add_scalar(neg(a), c); }
+inline Var operator*(double c, const Var& a) { return mul_scalar(a, c); }
+
+// Reductions (empty axes = all axes) and composites built on them.
+Var reduce(Op op, const Var& x, AxisSet axes, bool keepdim);
+Var sum(const Var& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
+Var max(const Var& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
+Var min(const Var& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
+Var mean(const Var& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
+Var logsumexp(const Var& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
+Var softmax(const Var& x, std::int64_t axis = -1);
+Var log_softmax(const Var& x, std::int64_t axis = -1);
+Var sum_to(const Var& x, const Shape& shape);
+
+Var matmul(const Var& a, const Var& b);
+
+// Shape and data movement.
+Var reshape(const Var& x, const Shape& shape);
+Var permute(const Var& x, const Shape& axes);
+Var transpose(const Var& x, std::int64_t a = -2, std::int64_t b = -1);
+Var unsqueeze(const Var& x, std::int64_t axis);
+Var squeeze(const Var& x, std::int64_t axis);
+Var flatten(const Var& x);
+Var slice(const Var& x, std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step = 1);
+Var select(const Var& x, std::int64_t axis, std::int64_t index);
+Var slice_scatter(const Var& src, const Shape& shape, std::int64_t axis, std::int64_t start,
+                  std::int64_t stop, std::int64_t step = 1);
+Var broadcast_to(const Var& x, const Shape& shape);
+Var concat(const std::vector<Var>& parts, std::int64_t axis);
+Var stack(const std::vector<Var>& parts, std::int64_t axis = 0);
+std::vector<Var> split(const Var& x, const std::vector<std::int64_t>& sizes, std::int64_t axis);
+Var index_select(const Var& x, std::int64_t axis, const Tensor& index);
+Var index_add(const Var& src, std::int64_t axis, const Tensor& index, std::int64_t size);
+Var gather(const Var& x, std::int64_t axis, const Tensor& index);
+Var scatter_add(const Var& src, std::int64_t axis, const Tensor& index, const Shape& shape);
+Var cast(const Var& x, DType dtype);
+
+// Losses.
+Var mse_loss(const Var& prediction, const Var& target);
+// Mean cross-entropy of logits [N, C] against class indices (i64 [N]).
+Var cross_entropy(const Var& logits, const Tensor& labels);
+
+}  // namespace tide

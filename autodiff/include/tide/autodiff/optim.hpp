@@ -1,0 +1,74 @@
+// Optimizers and gradient clipping. Each step() reads every parameter's accumulated grad() and
+// updates its value in place (bumping its version, so a stale graph cannot be back-propagated).
+// Update formulas follow PyTorch's torch.optim so that results can be compared with it.
+#pragma once
+#include "tide/autodiff/var.hpp"
+#include <vector>
+
+namespace tide {
+
+class Optimizer {
+public:
+  explicit Optimizer(std::vector<Var> params);
+  virtual ~Optimizer() = default;
+  virtual void step() = 0;
+  void zero_grad();
+  double learning_rate() const { return lr_; }
+  void set_learning_rate(double lr);
+  const std::vector<Var>& params() const { return params_; }
+  std::int64_t step_count() const { return steps_; }
+
+protected:
+  std::vector<Var> params_;
+  double lr_ = 1e-3;
+  std::int64_t steps_ = 0;
+};
+
+struct SGDOptions { double lr = 1e-2, momentum = 0.0, dampening = 0.0, weight_decay = 0.0; bool nesterov = false; };
+class SGD : public Optimizer {
+public:
+  SGD(std::vector<Var> params, SGDOptions options = {});
+  void step() override;
+private:
+  SGDOptions o_;
+  std::vector<Tensor> momentum_;
+};
+
+// decoupled_weight_decay = true gives AdamW (Loshchilov & Hutter).
+struct AdamOptions { double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0; bool decoupled_weight_decay = false; bool amsgrad = false; };
+class Adam : public Optimizer {
+public:
+  Adam(std::vector<Var> params, AdamOptions options = {});
+  void step() override;
+private:
+  AdamOptions o_;
+  std::vector<Tensor> m_, v_, vmax_;
+};
+
+struct AdamaxOptions { double lr = 2e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0; };
+class Adamax : public Optimizer {
+public:
+  Adamax(std::vector<Var> params, AdamaxOptions options = {});
+  void step() override;
+private:
+  AdamaxOptions o_;
+  std::vector<Tensor> m_, u_;
+};
+
+struct RMSpropOptions { double lr = 1e-2, alpha = 0.99, eps = 1e-8, momentum = 0.0, weight_decay = 0.0; bool centered = false; };
+class RMSprop : public Optimizer {
+public:
+  RMSprop(std::vector<Var> params, RMSpropOptions options = {});
+  void step() override;
+private:
+  RMSpropOptions o_;
+  std::vector<Tensor> square_avg_, grad_avg_, momentum_;
+};
+
+// Scales all gradients so that their joint norm is at most max_norm; returns the norm before
+// clipping. norm_type is 2 (Euclidean) or infinity.
+double clip_grad_norm(const std::vector<Var>& params, double max_norm, double norm_type = 2.0);
+// Clamps every gradient element to [-clip, clip].
+void clip_grad_value(const std::vector<Var>& params, double clip);
+
+}  // namespace tide

@@ -1,0 +1,177 @@
+// The backward rule (VJP) of every op in the op table, each written in differentiable Var ops so
+// that with create_graph the backward pass is itself recorded (ENGINE.md rule 1). The switch has
+// no default: an op without a rule does not compile (-Werror=switch).
+#include "backward.hpp"
+#include "tide/autodiff/ops.hpp"
+#include <cmath>
+
+namespace tide {
+
+namespace {
+// A constant 0/1 mask (no gradient flows through a mask).
+Var mask(Op cmp, const Tensor& a, double b) {
+  return Var(tide::binary(cmp, a, Tensor::scalar(b, a.dtype(), a.device())));
+}
+Var keepdim_view(const Var& g, const Node& n) {
+  if (n.attrs.keepdim) return g;
+  Shape kept = n.inputs[0].shape;
+  for (int i = 0; i < kept.rank(); ++i)
+    if (n.attrs.axes & (1u << i)) kept[i] = 1;
+  return reshape(g, kept);
+}
+}  // namespace
+
+void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
+  const Node& n = *self;
+  // Inputs and output as Vars that keep their place in the graph (for create_graph).
+  auto in = [&](int i) { return Var(n.inputs[i].saved, n.inputs[i].node); };
+  auto out = [&]() { return Var(n.saved_output, self); };
+  auto shape = [&](int i) -> const Shape& { return n.inputs[i].shape; };
+  const double p0 = n.attrs.p0, p1 = n.attrs.p1;
+  constexpr double two_over_sqrtpi = 1.1283791670955126, inv_sqrt2 = 0.7071067811865476,
+                   inv_sqrt2pi = 0.3989422804014327;
+
+  switch (n.op) {
+    // ---- unary: d/dx f(x) ------------------------------------------------------------------
+    case Op::neg: gx[0] = -g; return;
+    case Op::abs: gx[0] = g * Var(tide::sign(n.inputs[0].saved)); return;
+    case Op::sign: return;  // zero almost everywhere
+    case Op::exp: gx[0] = g * out(); return;
+    case Op::expm1: gx[0] = g * (out() + 1.0); return;
+    case Op::log: gx[0] = g / in(0); return;
+    case Op::log1p: gx[0] = g / (in(0) + 1.0); return;
+    case Op::sqrt: gx[0] = (g * 0.5) / out(); return;
+    case Op::rsqrt: gx[0] = g * pow(out(), 3.0) * -0.5; return;                // -x^(-3/2) / 2
+    case Op::square: gx[0] = g * in(0) * 2.0; return;
+    case Op::reciprocal: gx[0] = -(g * square(out())); return;               // -1/x^2
+    case Op::tanh: gx[0] = g * (1.0 - square(out())); return;                // 1 - tanh^2
+    case Op::sigmoid: { Var y = out(); gx[0] = g * (y * (1.0 - y)); return; }  // s (1 - s)
+    case Op::softplus: gx[0] = g * sigmoid(in(0)); return;
+    case Op::relu: gx[0] = g * mask(Op::gt, n.inputs[0].saved, 0.0); return;
+    case Op::leaky_relu: {                                                     // 1 or slope
+      const Tensor m = tide::binary(Op::gt, n.inputs[0].saved, Tensor::scalar(0.0, n.inputs[0].dtype, n.inputs[0].saved.device()));
+      gx[0] = g * Var(tide::add_scalar(tide::mul_scalar(m, 1.0 - p0), p0));
+      return;
+    }
+    case Op::elu: {                                                            // 1 or alpha e^x
+      const Var x = in(0);
+      gx[0] = where(mask(Op::gt, x.value(), 0.0), g, g * exp(x) * p0);
+      return;
+    }
+    case Op::silu: {                                                           // s (1 + x (1 - s))
+      const Var x = in(0), s = sigmoid(x);
+      gx[0] = g * (s * (1.0 + x * (1.0 - s)));
+      return;
+    }
+    case Op::gelu: {                                                           // Phi(x) + x phi(x)
+      const Var x = in(0);
+      const Var cdf = (erf(x * inv_sqrt2) + 1.0) * 0.5;
+      const Var pdf = exp(square(x) * -0.5) * inv_sqrt2pi;
+      gx[0] = g * (cdf + x * pdf);
+      return;
+    }
+    case Op::erf: gx[0] = g * exp(-square(in(0))) * two_over_sqrtpi; return;  // 2/sqrt(pi) e^-x^2
+    case Op::sin: gx[0] = g * cos(in(0)); return;
+    case Op::cos: gx[0] = -(g * sin(in(0))); return;
+    case Op::pow_scalar:                                                       // p x^(p-1)
+      if (p0 == 0.0) return;
+      gx[0] = p0 == 1.0 ? g : g * pow(in(0), p0 - 1.0) * p0;
+      return;
+    case Op::add_scalar: gx[0] = g; return;
+    case Op::mul_scalar: gx[0] = g * p0; return;
+    case Op::clamp: {                                                          // 1 inside [lo, hi]
+      const Tensor& x = n.inputs[0].saved;
+      gx[0] = g * Var(tide::mul(mask(Op::ge, x, p0).value(), mask(Op::le, x, p1).value()));
+      return;
+    }
+
+    // ---- binary with broadcasting: reduce each gradient back to its operand's shape ---------
+    case Op::add: gx[0] = sum_to(g, shape(0)); gx[1] = sum_to(g, shape(1)); return;
+    case Op::sub: gx[0] = sum_to(g, shape(0)); gx[1] = sum_to(-g, shape(1)); return;
+    case Op::mul: gx[0] = sum_to(g * in(1), shape(0)); gx[1] = sum_to(g * in(0), shape(1)); return;
+    case Op::div: {
+      const Var a = in(0), b = in(1);
+      gx[0] = sum_to(g / b, shape(0));
+      gx[1] = sum_to(-(g * a) / square(b), shape(1));                        // -a / b^2
+      return;
+    }
+    case Op::maximum:
+    case Op::minimum: {  // the gradient goes to the selected operand; ties split it evenly
+      const Tensor& a = n.inputs[0].saved;
+      const Tensor& b = n.inputs[1].saved;
+      const Tensor first = tide::add(tide::binary(n.op == Op::maximum ? Op::gt : Op::lt, a, b),
+                                     tide::mul_scalar(tide::eq(a, b), 0.5));
+      gx[0] = sum_to(g * Var(first), shape(0));
+      gx[1] = sum_to(g * Var(tide::add_scalar(tide::neg(first), 1.0)), shape(1));
+      return;
+    }
+    case Op::eq: case Op::ne: case Op::lt: case Op::le: case Op::gt: case Op::ge: return;
+    case Op::where: {
+      const Var c(n.inputs[0].saved);
+      const Var zero(Tensor::zeros(Shape{}, g.dtype(), g.device()));
+      gx[1] = sum_to(where(c, g, zero), shape(1));
+      gx[2] = sum_to(where(c, zero, g), shape(2));
+      return;
+    }
+
+    // ---- reductions ----------------------------------------------------------------------
+    case Op::sum: gx[0] = broadcast_to(keepdim_view(g, n), shape(0)); return;
+    case Op::max:
+    case Op::min: {  // to the extremal elements, split evenly between ties
+      const Tensor& x = n.inputs[0].saved;
+      Shape kept = shape(0);
+      for (int i = 0; i < kept.rank(); ++i)
+        if (n.attrs.axes & (1u << i)) kept[i] = 1;
+      const Tensor hit = tide::eq(x, n.saved_output.reshape(kept));
+      const Tensor share = tide::div(hit, tide::reduce(Op::sum, hit, n.attrs.axes, true));
+      gx[0] = broadcast_to(keepdim_view(g, n), shape(0)) * Var(share);
+      return;
+    }
+
+    // ---- matmul: dA = G B^T, dB = A^T G (summed over broadcast batch axes) ---------------
+    case Op::matmul: {
+      const Var a = in(0), b = in(1);
+      gx[0] = sum_to(matmul(g, transpose(b)), shape(0));
+      if (b.rank() == 2 && a.rank() > 2) {
+        // shared weight: one GEMM over all batch rows instead of a batched GEMM and a sum
+        const std::int64_t k = a.shape().back(), m = g.shape().back();
+        gx[1] = matmul(transpose(reshape(a, Shape{-1, k})), reshape(g, Shape{-1, m}));
+      } else {
+        gx[1] = sum_to(matmul(transpose(a), g), shape(1));
+      }
+      return;
+    }
+
+    // ---- shape ops: each one's adjoint ---------------------------------------------------
+    case Op::reshape: gx[0] = reshape(g, shape(0)); return;
+    case Op::permute: {
+      Shape inverse = n.attrs.shape;
+      for (int i = 0; i < inverse.rank(); ++i) inverse[static_cast<int>(n.attrs.shape[i])] = i;
+      gx[0] = permute(g, inverse);
+      return;
+    }
+    case Op::slice:
+      gx[0] = slice_scatter(g, shape(0), n.attrs.axis, n.attrs.start, n.attrs.stop, n.attrs.step);
+      return;
+    case Op::slice_scatter: gx[0] = slice(g, n.attrs.axis, n.attrs.start, n.attrs.stop, n.attrs.step); return;
+    case Op::broadcast_to: gx[0] = sum_to(g, shape(0)); return;
+    case Op::concat: {
+      std::int64_t at = 0;
+      for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+        const std::int64_t len = n.inputs[i].shape[static_cast<int>(n.attrs.axis)];
+        gx[i] = slice(g, n.attrs.axis, at, at + len);
+        at += len;
+      }
+      return;
+    }
+    case Op::index_select:
+      gx[0] = index_add(g, n.attrs.axis, n.attrs.index, shape(0)[static_cast<int>(n.attrs.axis)]);
+      return;
+    case Op::index_add: gx[0] = index_select(g, n.attrs.axis, n.attrs.index); return;
+    case Op::gather: gx[0] = scatter_add(g, n.attrs.axis, n.attrs.index, shape(0)); return;
+    case Op::scatter_add: gx[0] = gather(g, n.attrs.axis, n.attrs.index); return;
+    case Op::cast: gx[0] = cast(g, n.inputs[0].dtype); return;
+  }
+}
+
+}  // namespace tide

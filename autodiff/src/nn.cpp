@@ -1,0 +1,138 @@
+// Initialisation schemes, activations, Linear and MLP.
+#include "tide/autodiff/nn.hpp"
+#include <cmath>
+
+namespace tide {
+
+namespace {
+const std::pair<const char*, Init> init_names[] = {
+    {"torch_default", Init::torch_default}, {"xavier_uniform", Init::xavier_uniform},
+    {"xavier_normal", Init::xavier_normal}, {"kaiming_uniform", Init::kaiming_uniform},
+    {"kaiming_normal", Init::kaiming_normal}, {"normal", Init::normal}, {"zeros", Init::zeros}};
+const std::pair<const char*, Activation> activation_names[] = {
+    {"identity", Activation::identity}, {"tanh", Activation::tanh}, {"relu", Activation::relu},
+    {"sigmoid", Activation::sigmoid}, {"softplus", Activation::softplus}, {"silu", Activation::silu},
+    {"gelu", Activation::gelu}, {"elu", Activation::elu}, {"leaky_relu", Activation::leaky_relu},
+    {"sin", Activation::sin}};
+
+template <class Table> auto parse(const Table& table, const std::string& name, const char* what) {
+  std::string valid;
+  for (const auto& [n, v] : table) {
+    if (name == n) return v;
+    valid += valid.empty() ? n : std::string(", ") + n;
+  }
+  fail("unknown {} \"{}\"; expected one of: {}", what, name, valid);
+}
+}  // namespace
+
+Init parse_init(const std::string& name) { return parse(init_names, name, "initialisation"); }
+Activation parse_activation(const std::string& name) { return parse(activation_names, name, "activation"); }
+std::string activation_name(Activation a) {
+  for (const auto& [n, v] : activation_names)
+    if (v == a) return n;
+  return "?";
+}
+
+Var activate(Activation a, const Var& x) {
+  switch (a) {
+    case Activation::identity: return x;
+    case Activation::tanh: return tanh(x);
+    case Activation::relu: return relu(x);
+    case Activation::sigmoid: return sigmoid(x);
+    case Activation::softplus: return softplus(x);
+    case Activation::silu: return silu(x);
+    case Activation::gelu: return gelu(x);
+    case Activation::elu: return elu(x);
+    case Activation::leaky_relu: return leaky_relu(x);
+    case Activation::sin: return sin(x);
+  }
+  return x;
+}
+
+double init_gain(Activation a) {
+  switch (a) {
+    case Activation::relu: return std::sqrt(2.0);
+    case Activation::tanh: return 5.0 / 3.0;
+    case Activation::leaky_relu: return std::sqrt(2.0 / (1.0 + 0.01 * 0.01));
+    default: return 1.0;
+  }
+}
+
+Tensor init_tensor(Init init, const Shape& shape, std::int64_t fan_in, std::int64_t fan_out,
+                   Generator& gen, double gain, double std, DType dtype, Device device) {
+  if (fan_in <= 0 || fan_out <= 0) fail("init: fans must be positive (fan_in {}, fan_out {})", fan_in, fan_out);
+  const double fi = static_cast<double>(fan_in), fo = static_cast<double>(fan_out);
+  auto uniform = [&](double a) { return gen.uniform(shape, -a, a, dtype, device); };
+  switch (init) {
+    case Init::torch_default: return uniform(1.0 / std::sqrt(fi));
+    case Init::xavier_uniform: return uniform(gain * std::sqrt(6.0 / (fi + fo)));
+    case Init::xavier_normal: return gen.normal(shape, 0.0, gain * std::sqrt(2.0 / (fi + fo)), dtype, device);
+    case Init::kaiming_uniform: return uniform(gain * std::sqrt(3.0 / fi));
+    case Init::kaiming_normal: return gen.normal(shape, 0.0, gain / std::sqrt(fi), dtype, device);
+    case Init::normal: return gen.normal(shape, 0.0, std, dtype, device);
+    case Init::zeros: return Tensor::zeros(shape, dtype, device);
+  }
+  return Tensor();
+}
+
+std::vector<Var> Module::parameters() const {
+  std::vector<Var> out;
+  for (auto& [name, p] : named_parameters()) out.push_back(p);
+  return out;
+}
+std::int64_t Module::parameter_count() const {
+  std::int64_t n = 0;
+  for (auto& [name, p] : named_parameters()) n += p.numel();
+  return n;
+}
+void Module::zero_grad() const {
+  for (auto& [name, p] : named_parameters()) p.zero_grad();
+}
+
+Linear::Linear(std::int64_t in, std::int64_t out, Generator& gen, LinearOptions o) {
+  if (in <= 0 || out <= 0) fail("Linear: features must be positive, got in {} out {}", in, out);
+  weight_ = Var::parameter(init_tensor(o.weight_init, Shape{in, out}, in, out, gen, o.gain, 0.01, o.dtype, o.device));
+  if (o.bias) {
+    // Bias fans follow PyTorch: bound 1/sqrt(fan_in) for the default scheme.
+    const Init bi = o.bias_init;
+    bias_ = Var::parameter(bi == Init::torch_default
+                               ? init_tensor(bi, Shape{out}, in, out, gen, 1.0, 0.01, o.dtype, o.device)
+                               : init_tensor(bi, Shape{out}, in, out, gen, o.gain, 0.01, o.dtype, o.device));
+  }
+}
+
+Var Linear::operator()(const Var& x) const {
+  if (x.rank() == 0 || x.shape().back() != in_features())
+    fail("Linear: input {} does not end in {} features", x.shape().str(), in_features());
+  Var y = matmul(x, weight_);
+  return bias_.defined() ? y + bias_ : y;
+}
+
+std::vector<std::pair<std::string, Var>> Linear::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out{{"weight", weight_}};
+  if (bias_.defined()) out.emplace_back("bias", bias_);
+  return out;
+}
+
+MLP::MLP(const std::vector<std::int64_t>& sizes, Activation hidden, Generator& gen,
+         LinearOptions options, Activation output)
+    : hidden_(hidden), output_(output) {
+  if (sizes.size() < 2) fail("MLP: need at least input and output sizes, got {}", sizes.size());
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i) layers_.emplace_back(sizes[i], sizes[i + 1], gen, options);
+}
+
+Var MLP::operator()(const Var& x) const {
+  Var h = x;
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    h = activate(i + 1 < layers_.size() ? hidden_ : output_, layers_[i](h));
+  return h;
+}
+
+std::vector<std::pair<std::string, Var>> MLP::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    for (auto& [name, p] : layers_[i].named_parameters()) out.emplace_back(std::to_string(i) + "." + name, p);
+  return out;
+}
+
+}  // namespace tide

@@ -1,0 +1,103 @@
+// Var leaves, grad mode, node lifetime and recording.
+#include "tide/autodiff/node.hpp"
+#include <atomic>
+
+namespace tide {
+
+namespace {
+thread_local bool grad_mode = true;
+std::atomic<std::uint64_t> sequence_counter{1};
+}  // namespace
+
+bool grad_enabled() { return grad_mode; }
+GradModeScope::GradModeScope(bool enabled) : previous_(grad_mode) { grad_mode = enabled; }
+GradModeScope::~GradModeScope() { grad_mode = previous_; }
+
+std::uint64_t next_node_sequence() { return sequence_counter.fetch_add(1, std::memory_order_relaxed); }
+
+Node::~Node() {
+  // Freeing a long chain recursively would overflow the stack (an ODE solve records millions of
+  // nodes in a line): detach inputs whose last owner we are and free them from a work list.
+  std::vector<NodePtr> pending;
+  for (auto& in : inputs)
+    if (in.node) pending.push_back(std::move(in.node));
+  while (!pending.empty()) {
+    NodePtr n = std::move(pending.back());
+    pending.pop_back();
+    if (n.use_count() == 1)
+      for (auto& in : n->inputs)
+        if (in.node) pending.push_back(std::move(in.node));
+  }
+}
+
+Var Var::parameter(Tensor value) {
+  if (!value.defined()) fail("Var::parameter: undefined tensor");
+  if (!is_floating(value.dtype())) fail("Var::parameter: parameters must be f32 or f64, got {}", value.str());
+  auto node = std::make_shared<Node>();
+  node->leaf = true;
+  node->sequence = next_node_sequence();
+  node->out_shape = value.shape();
+  node->out_dtype = value.dtype();
+  return Var(std::move(value), std::move(node));
+}
+
+bool Var::is_leaf() const { return !node_ || node_->leaf; }
+
+const Tensor& Var::grad() const {
+  if (!node_ || !node_->leaf) fail("grad(): only leaves created with Var::parameter hold a gradient ({})", str());
+  return node_->grad;
+}
+void Var::zero_grad() const {
+  if (node_ && node_->leaf) node_->grad = Tensor();
+}
+void Var::set_grad(const Tensor& g) const {
+  if (!node_ || !node_->leaf) fail("set_grad: not a parameter ({})", str());
+  if (g.defined() && !(g.shape() == shape())) fail("set_grad: gradient {} does not match parameter {}", g.str(), str());
+  node_->grad = g;
+}
+
+namespace {
+template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, OpAttrs&& attrs) {
+  bool any = false;
+  if (grad_mode)
+    for (const Var* v : inputs) any = any || v->requires_grad();
+  if (!any) return Var(std::move(out));
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->sequence = next_node_sequence();
+  const std::uint8_t saves = op_info(op).saves;
+  node->inputs.resize(inputs.size());
+  int i = 0;
+  for (const Var* v : inputs) {
+    NodeInput& in = node->inputs[i];
+    in.node = v->node();
+    in.shape = v->shape();
+    in.dtype = v->dtype();
+    if (i < 3 && (saves & (1u << i))) {
+      in.saved = v->value();
+      in.saved_version = v->value().version();
+    }
+    ++i;
+  }
+  node->out_shape = out.shape();
+  node->out_dtype = out.dtype();
+  if (saves & saves::out) {
+    node->saved_output = out;
+    node->saved_output_version = out.version();
+  }
+  node->attrs = std::move(attrs);
+  return Var(std::move(out), std::move(node));
+}
+}  // namespace
+
+Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs, OpAttrs attrs) {
+  return record_impl(op, std::move(out), inputs, std::move(attrs));
+}
+Var record(Op op, Tensor out, const std::vector<Var>& inputs, OpAttrs attrs) {
+  std::vector<const Var*> ptrs;
+  ptrs.reserve(inputs.size());
+  for (const Var& v : inputs) ptrs.push_back(&v);
+  return record_impl(op, std::move(out), ptrs, std::move(attrs));
+}
+
+}  // namespace tide

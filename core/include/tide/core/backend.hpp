@@ -1,0 +1,59 @@
+// The device abstraction. Every tensor op dispatches to the Backend of its tensors' device; the CPU
+// backend (OpenBLAS + vectorised loops) is one implementation and the CUDA backend another. A
+// backend receives tensors whose shapes, dtypes and devices the op layer has already validated,
+// and writes into outputs the op layer allocated (contiguous unless a kernel says otherwise).
+#pragma once
+#include "tide/core/op_table.hpp"
+#include "tide/core/tensor.hpp"
+#include <cstdint>
+
+namespace tide {
+
+enum class RandomKind : std::uint8_t { uniform, normal, rademacher };
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual const char* name() const = 0;
+
+  virtual void* allocate(std::size_t bytes) = 0;
+  virtual void deallocate(void* ptr, std::size_t bytes) noexcept = 0;
+  virtual void copy_to_host(const void* src, void* host_dst, std::size_t bytes) = 0;
+  virtual void copy_from_host(const void* host_src, void* dst, std::size_t bytes) = 0;
+
+  // dst[i] = src[i] over any layouts of equal shape; converts between dtypes.
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  virtual void fill(const Tensor& dst, double value) = 0;
+  // out = op(x; p0, p1). x has out's shape (any layout); out is contiguous.
+  virtual void unary(Op op, const Tensor& x, const Tensor& out, double p0, double p1) = 0;
+  // out = op(a, b), also for comparisons. a and b are views with out's shape (broadcast axes have
+  // stride 0). out may alias a or b when it has the same layout (in-place accumulation).
+  virtual void binary(Op op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out = cond != 0 ? a : b; all three are views with out's shape.
+  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out = reduction (sum, max or min) of x over the axes in the bit set; out has x's rank with
+  // the reduced extents set to 1 (keepdim layout), contiguous.
+  virtual void reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) = 0;
+  // out[..., M, N] = a[..., M, K] @ b[..., K, N]; a and b are views whose batch axes were broadcast
+  // to out's batch shape. out is contiguous.
+  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out = x.index_select(axis, index) where index is a contiguous 1-d i64 tensor (validated).
+  virtual void index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) = 0;
+  // out (zero-filled by the caller) .index(axis, index[j]) += src.index(axis, j).
+  virtual void index_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) = 0;
+  // out[... i_axis ...] = x[... index[...] ...] with index of out's shape (validated).
+  virtual void gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) = 0;
+  // out (zero-filled by the caller) [... index[...] ...] += src[...].
+  virtual void scatter_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) = 0;
+  // Counter-based random numbers: element i of out is a function of (seed, stream, i) only.
+  virtual void random(RandomKind kind, std::uint64_t seed, std::uint64_t stream, double a,
+                      double b, const Tensor& out) = 0;
+};
+
+// The backend serving a device; throws tide::Error if the device is not available in this build.
+Backend& backend_for(Device device);
+// Installs a backend for a device kind (used by optional backends such as CUDA).
+void register_backend(DeviceKind kind, Backend* backend);
+
+}  // namespace tide

@@ -1,0 +1,31 @@
+// Errors thrown by tide. Every user-facing failure is a tide::Error (or a subclass) whose message
+// names the op, the shapes, the key or the file and line involved; nothing aborts on user input.
+#pragma once
+#include <fmt/format.h>
+#include <stdexcept>
+#include <string>
+
+namespace tide {
+
+class Error : public std::runtime_error {
+public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Throws tide::Error with a fmt-formatted message.
+template <class... Args>
+[[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw Error(fmt::format(format, std::forward<Args>(args)...));
+}
+
+}  // namespace tide
+
+// Internal invariant (a bug in tide, not bad user input); checked in debug builds only.
+#ifndef NDEBUG
+#define TIDE_ASSERT(cond)                                                                        \
+  do {                                                                                           \
+    if (!(cond)) ::tide::fail("internal error: {} failed at {}:{}", #cond, __FILE__, __LINE__);  \
+  } while (0)
+#else
+#define TIDE_ASSERT(cond) ((void)0)
+#endif

@@ -1,0 +1,103 @@
+// Shape: an N-d extent list (rank <= 8) stored inline, so creating a tensor allocates no shape.
+// The same type holds strides (in elements) and axis lists.
+#pragma once
+#include "tide/core/error.hpp"
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace tide {
+
+inline constexpr int max_rank = 8;
+
+class Shape {
+public:
+  Shape() = default;
+  Shape(std::initializer_list<std::int64_t> dims) { assign(dims.begin(), dims.end()); }
+  explicit Shape(std::span<const std::int64_t> dims) { assign(dims.begin(), dims.end()); }
+  explicit Shape(const std::vector<std::int64_t>& dims) { assign(dims.begin(), dims.end()); }
+
+  static Shape filled(int rank, std::int64_t value) {
+    Shape s;
+    s.resize(rank, value);
+    return s;
+  }
+
+  int size() const { return rank_; }
+  int rank() const { return rank_; }
+  bool empty() const { return rank_ == 0; }
+  std::int64_t& operator[](int i) { return dims_[i]; }
+  std::int64_t operator[](int i) const { return dims_[i]; }
+  // Python-style index from the back: at(-1) is the last extent.
+  std::int64_t back(int from_end = 1) const { return dims_[rank_ - from_end]; }
+  const std::int64_t* begin() const { return dims_; }
+  const std::int64_t* end() const { return dims_ + rank_; }
+  std::int64_t* begin() { return dims_; }
+  std::int64_t* end() { return dims_ + rank_; }
+  std::vector<std::int64_t> vec() const { return {begin(), end()}; }
+
+  void push_back(std::int64_t d) {
+    if (rank_ == max_rank) fail("shape: rank above the maximum of {}", max_rank);
+    dims_[rank_++] = d;
+  }
+  void resize(int rank, std::int64_t value = 0) {
+    if (rank < 0 || rank > max_rank) fail("shape: rank {} outside [0, {}]", rank, max_rank);
+    for (int i = rank_; i < rank; ++i) dims_[i] = value;
+    rank_ = static_cast<std::uint8_t>(rank);
+  }
+  std::int64_t numel() const {
+    std::int64_t n = 1;
+    for (int i = 0; i < rank_; ++i) n *= dims_[i];
+    return n;
+  }
+  friend bool operator==(const Shape& a, const Shape& b) {
+    return a.rank_ == b.rank_ && std::equal(a.begin(), a.end(), b.begin());
+  }
+  std::string str() const {
+    std::string s = "[";
+    for (int i = 0; i < rank_; ++i) s += (i ? ", " : "") + std::to_string(dims_[i]);
+    return s + "]";
+  }
+
+private:
+  template <class It> void assign(It first, It last) {
+    rank_ = 0;
+    for (; first != last; ++first) push_back(*first);
+  }
+  std::int64_t dims_[max_rank] = {};
+  std::uint8_t rank_ = 0;
+};
+
+// Contiguous (row-major) strides for a shape.
+inline Shape contiguous_strides(const Shape& shape) {
+  Shape s = Shape::filled(shape.rank(), 1);
+  for (int i = shape.rank() - 2; i >= 0; --i) s[i] = s[i + 1] * std::max<std::int64_t>(shape[i + 1], 1);
+  return s;
+}
+
+// NumPy broadcasting of two shapes; `op` names the operation for the error message.
+inline Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  const int rank = std::max(a.rank(), b.rank());
+  Shape out = Shape::filled(rank, 1);
+  for (int i = 0; i < rank; ++i) {
+    const std::int64_t da = i < rank - a.rank() ? 1 : a[i - (rank - a.rank())];
+    const std::int64_t db = i < rank - b.rank() ? 1 : b[i - (rank - b.rank())];
+    if (da != db && da != 1 && db != 1)
+      fail("{}: shapes {} and {} cannot be broadcast together (axis {}: {} vs {})", op, a.str(),
+           b.str(), i, da, db);
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// Normalises a possibly negative axis against a rank; `op` names the operation for errors.
+inline int normalize_axis(std::int64_t axis, int rank, const char* op) {
+  if (axis < -rank || axis >= std::max(rank, 1))
+    fail("{}: axis {} out of range for a tensor of rank {}", op, axis, rank);
+  return static_cast<int>(axis < 0 ? axis + rank : axis);
+}
+
+}  // namespace tide

@@ -1,0 +1,108 @@
+// Tensor: a strided view (shape, strides, offset, dtype) onto reference-counted Storage that lives
+// on one Device. Views (reshape of contiguous data, permute, slice, broadcast) share storage; data
+// is copied only when a layout demands it. Every Storage carries a version counter that in-place
+// writes bump, so the tape can detect saved values modified after they were saved.
+#pragma once
+#include "tide/core/dtype.hpp"
+#include "tide/core/shape.hpp"
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace tide {
+
+class Backend;
+
+// One allocation on one device. Freed through the backend that made it.
+struct Storage {
+  Storage(Backend& backend, std::size_t bytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  Backend* backend;
+  void* data;
+  std::size_t bytes;
+  std::uint64_t version = 0;  // bumped by every in-place write
+};
+
+class Tensor {
+public:
+  Tensor() = default;  // an undefined tensor; defined() is false
+
+  // ---- creation -------------------------------------------------------------------------------
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::f32,
+                     Device device = Device::cpu());
+  static Tensor scalar(double value, DType dtype = DType::f32, Device device = Device::cpu());
+  // Values in row-major order; their count must equal shape.numel().
+  static Tensor from_vector(const std::vector<double>& values, const Shape& shape,
+                            DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor from_indices(const std::vector<std::int64_t>& values, const Shape& shape,
+                             Device device = Device::cpu());
+  static Tensor arange(std::int64_t n, DType dtype = DType::f32, Device device = Device::cpu());
+
+  // ---- properties -----------------------------------------------------------------------------
+  bool defined() const { return storage_ != nullptr; }
+  const Shape& shape() const { return shape_; }
+  const Shape& strides() const { return strides_; }
+  std::int64_t offset() const { return offset_; }
+  int rank() const { return shape_.rank(); }
+  std::int64_t numel() const { return shape_.numel(); }
+  std::int64_t size(std::int64_t axis) const;
+  DType dtype() const { return dtype_; }
+  Device device() const;
+  Backend& backend() const;
+  bool is_contiguous() const;
+  // Pointer to the first element (device memory for device tensors).
+  void* raw_data() const;
+  template <class T> T* data() const { return static_cast<T*>(raw_data()); }
+  const std::shared_ptr<Storage>& storage() const { return storage_; }
+  std::uint64_t version() const { return storage_ ? storage_->version : 0; }
+  void bump_version() const { if (storage_) ++storage_->version; }
+  bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
+  std::string str() const;  // "f32[2, 3]"
+
+  // ---- views (no copy) --------------------------------------------------------------------------
+  // reshape is a view when the layout allows it, a copy otherwise. One extent may be -1.
+  Tensor reshape(const Shape& shape) const;
+  Tensor permute(const Shape& axes) const;
+  Tensor transpose(std::int64_t a = -2, std::int64_t b = -1) const;
+  // Elements start, start+step, ... < stop along axis (negative start/stop count from the end).
+  Tensor slice(std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step = 1) const;
+  Tensor select(std::int64_t axis, std::int64_t index) const;  // drops the axis
+  Tensor broadcast_to(const Shape& shape) const;
+  Tensor unsqueeze(std::int64_t axis) const;
+  Tensor squeeze(std::int64_t axis) const;
+
+  // ---- copies -----------------------------------------------------------------------------------
+  Tensor contiguous() const;  // this, if already contiguous
+  Tensor clone() const;       // always a fresh contiguous copy
+  Tensor to(DType dtype) const;
+  Tensor to(Device device) const;
+
+  // ---- in-place writes (bump the version) --------------------------------------------------------
+  Tensor& fill_(double value);
+  Tensor& zero_() { return fill_(0.0); }
+  Tensor& copy_(const Tensor& src);                 // src broadcast to this shape, cast to dtype
+  Tensor& add_(const Tensor& other, double alpha = 1.0);  // this += alpha * other
+  Tensor& mul_(double factor);
+
+  // ---- host access (copies device data to the host) ------------------------------------------------
+  double item() const;  // the single element of a one-element tensor
+  std::vector<double> to_vector() const;  // row-major values as double
+  std::vector<std::int64_t> to_indices() const;
+
+  // Internal: a view with explicit layout onto this tensor's storage.
+  Tensor as_strided(const Shape& shape, const Shape& strides, std::int64_t offset) const;
+
+private:
+  std::shared_ptr<Storage> storage_;
+  Shape shape_, strides_;
+  std::int64_t offset_ = 0;
+  DType dtype_ = DType::f32;
+};
+
+}  // namespace tide

@@ -1,0 +1,332 @@
+// The CPU backend: aligned host memory, strided copies, elementwise/reduction loops (vectorised in
+// elementwise.cpp), GEMM through OpenBLAS's CBLAS, index kernels and the counter-based RNG.
+#include "cpu_backend.hpp"
+#include "elementwise.hpp"
+#include "strided.hpp"
+#include "tide/core/philox.hpp"
+#include <cblas.h>
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+
+namespace tide::cpu {
+namespace {
+
+std::array<Shape, 2> strides2(const Tensor& a, const Tensor& b) { return {a.strides(), b.strides()}; }
+
+template <class Fn> void dispatch_float(DType t, Fn&& fn) {
+  if (t == DType::f32) fn(float{});
+  else if (t == DType::f64) fn(double{});
+  else fail("cpu backend: floating kernel called on i64 data");
+}
+template <class Fn> void dispatch_any(DType t, Fn&& fn) {
+  if (t == DType::f32) fn(float{});
+  else if (t == DType::f64) fn(double{});
+  else fn(std::int64_t{});
+}
+
+template <class T> T* base(const Tensor& t) { return static_cast<T*>(t.storage()->data); }
+
+}  // namespace
+
+void* CpuBackend::allocate(std::size_t bytes) {
+  const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) fail("cpu backend: out of memory allocating {} bytes", bytes);
+  return p;
+}
+void CpuBackend::deallocate(void* ptr, std::size_t) noexcept { std::free(ptr); }
+void CpuBackend::copy_to_host(const void* src, void* dst, std::size_t bytes) { if (bytes) std::memcpy(dst, src, bytes); }
+void CpuBackend::copy_from_host(const void* src, void* dst, std::size_t bytes) { if (bytes) std::memcpy(dst, src, bytes); }
+
+void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
+  dispatch_any(src.dtype(), [&](auto s_tag) {
+    dispatch_any(dst.dtype(), [&](auto d_tag) {
+      using S = decltype(s_tag);
+      using D = decltype(d_tag);
+      const S* s = base<S>(src);
+      D* d = base<D>(dst);
+      for_each_run<2>(dst.shape(), strides2(src, dst), {src.offset(), dst.offset()},
+                      [&](auto off, std::int64_t n, auto st) {
+                        const S* sp = s + off[0];
+                        D* dp = d + off[1];
+                        if (st[0] == 1 && st[1] == 1) {
+                          if constexpr (std::is_same_v<S, D>) std::memcpy(dp, sp, static_cast<std::size_t>(n) * sizeof(S));
+                          else for (std::int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
+                        } else {
+                          for (std::int64_t i = 0; i < n; ++i) dp[i * st[1]] = static_cast<D>(sp[i * st[0]]);
+                        }
+                      });
+    });
+  });
+}
+
+void CpuBackend::fill(const Tensor& dst, double value) {
+  dispatch_any(dst.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = dst.data<T>();
+    const T v = static_cast<T>(value);
+    std::fill(p, p + dst.numel(), v);
+  });
+}
+
+void CpuBackend::unary(Op op, const Tensor& x, const Tensor& out, double p0, double p1) {
+  const Tensor src = x.contiguous();
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    unary_run(op, src.data<T>(), out.data<T>(), out.numel(), p0, p1);
+  });
+}
+
+void CpuBackend::binary(Op op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  dispatch_float(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = base<T>(a);
+    const T* pb = base<T>(b);
+    T* py = base<T>(out);
+    for_each_run<3>(out.shape(), {a.strides(), b.strides(), out.strides()},
+                    {a.offset(), b.offset(), out.offset()},
+                    [&](auto off, std::int64_t n, auto st) {
+                      binary_run(op, pa + off[0], st[0], pb + off[1], st[1], py + off[2], st[2], n);
+                    });
+  });
+}
+
+void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  dispatch_float(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pc = base<T>(cond);
+    const T* pa = base<T>(a);
+    const T* pb = base<T>(b);
+    T* py = base<T>(out);
+    for_each_run<4>(out.shape(), {cond.strides(), a.strides(), b.strides(), out.strides()},
+                    {cond.offset(), a.offset(), b.offset(), out.offset()},
+                    [&](auto off, std::int64_t n, auto st) {
+                      for (std::int64_t i = 0; i < n; ++i)
+                        py[off[3] + i * st[3]] = pc[off[0] + i * st[0]] != T(0) ? pa[off[1] + i * st[1]] : pb[off[2] + i * st[2]];
+                    });
+  });
+}
+
+namespace {
+template <class T> T combine(Op op, T acc, T v) {
+  if (op == Op::sum) return acc + v;
+  if (op == Op::max) return (v > acc || v != v) ? v : acc;
+  return (v < acc || v != v) ? v : acc;
+}
+// Reduction of a strided run into one value: eight partial accumulators so the sum vectorises
+// and rounds better than one serial sum.
+template <class T> T reduce_run(Op op, const T* p, std::int64_t n, std::int64_t stride, T init) {
+  if (op == Op::sum && stride == 1) {
+    T acc[8] = {};
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (int k = 0; k < 8; ++k) acc[k] += p[i + k];
+    T total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; ++i) total += p[i];
+    return total;
+  }
+  T acc = init;
+  for (std::int64_t i = 0; i < n; ++i) acc = combine(op, acc, p[i * stride]);
+  return acc;
+}
+}  // namespace
+
+void CpuBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) {
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T init = op == Op::sum ? T(0) : (op == Op::max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity());
+    T* py = out.data<T>();
+    std::fill(py, py + out.numel(), init);
+    // out seen through x's shape: reduced axes get stride 0.
+    Shape ostrides = contiguous_strides(out.shape());
+    for (int i = 0; i < x.rank(); ++i)
+      if (axes & (1u << i)) ostrides[i] = 0;
+    const T* px = base<T>(x);
+    for_each_run<2>(x.shape(), {x.strides(), ostrides}, {x.offset(), 0},
+                    [&](auto off, std::int64_t n, auto st) {
+                      const T* xp = px + off[0];
+                      T* yp = py + off[1];
+                      if (st[1] == 0) {
+                        *yp = combine(op, *yp, reduce_run(op, xp, n, st[0], init));
+                      } else if (op == Op::sum && st[0] == 1 && st[1] == 1) {
+                        for (std::int64_t i = 0; i < n; ++i) yp[i] += xp[i];
+                      } else {
+                        for (std::int64_t i = 0; i < n; ++i) yp[i * st[1]] = combine(op, yp[i * st[1]], xp[i * st[0]]);
+                      }
+                    });
+  });
+}
+
+namespace {
+// One GEMM operand: pointer, whether CBLAS should transpose it, and its leading dimension.
+struct GemmOperand {
+  bool usable;
+  bool trans;
+  std::int64_t ld;
+};
+// rows x cols matrix with strides (rs, cs); extent-1 axes may have any stride.
+GemmOperand gemm_layout(std::int64_t rows, std::int64_t cols, std::int64_t rs, std::int64_t cs) {
+  if (cols == 1) cs = 1;                           // a single column: its stride is irrelevant
+  if (rows == 1) rs = std::max<std::int64_t>(cols, 1);  // a single row: likewise
+  if (cs == 1 && rs >= std::max<std::int64_t>(cols, 1)) return {true, false, rs};
+  if (rs == 1 && cs >= std::max<std::int64_t>(rows, 1)) return {true, true, cs};
+  return {false, false, 0};
+}
+
+template <class T>
+void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
+          std::int64_t lda, const T* b, std::int64_t ldb, T* c, std::int64_t ldc) {
+  const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, TA, TB, (blasint)m, (blasint)n, (blasint)k, 1.0f, a, (blasint)lda, b, (blasint)ldb, 0.0f, c, (blasint)ldc);
+  else
+    cblas_dgemm(CblasRowMajor, TA, TB, (blasint)m, (blasint)n, (blasint)k, 1.0, a, (blasint)lda, b, (blasint)ldb, 0.0, c, (blasint)ldc);
+}
+}  // namespace
+
+void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+  const int r = out.rank();
+  const std::int64_t m = out.shape()[r - 2], n = out.shape()[r - 1], k = a_in.shape()[r - 1];
+  if (out.numel() == 0) return;
+  if (k == 0) { fill(out, 0.0); return; }
+  Tensor a = a_in, b = b_in;
+  GemmOperand la = gemm_layout(m, k, a.strides()[r - 2], a.strides()[r - 1]);
+  GemmOperand lb = gemm_layout(k, n, b.strides()[r - 2], b.strides()[r - 1]);
+  if (!la.usable) { a = a.contiguous(); la = gemm_layout(m, k, a.strides()[r - 2], a.strides()[r - 1]); }
+  if (!lb.usable) { b = b.contiguous(); lb = gemm_layout(k, n, b.strides()[r - 2], b.strides()[r - 1]); }
+  const std::int64_t batch = out.numel() / (m * n);
+  dispatch_float(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    // Shared right operand and a left operand whose batch and row axes form one row sequence:
+    // one GEMM over all batch * m rows (the Taylor stack [K+1, B, H] @ W takes this path).
+    bool fold = !la.trans && batch > 1;
+    for (int i = 0; fold && i < r - 2; ++i) fold = b.strides()[i] == 0 || b.shape()[i] == 1;
+    std::int64_t expect = a.strides()[r - 2];
+    for (int i = r - 3; fold && i >= 0; --i) {
+      expect *= a.shape()[i + 1];
+      fold = a.shape()[i] == 1 || a.strides()[i] == expect;
+    }
+    if (fold && a.strides()[r - 2] != la.ld) fold = false;
+    if (batch == 1 || fold) {
+      gemm<T>(la.trans, lb.trans, batch * m, n, k, a.data<T>(), la.ld, b.data<T>(), lb.ld, out.data<T>(), n);
+      return;
+    }
+    // General batch: walk the batch axes with their (possibly zero) strides.
+    Shape bshape;
+    for (int i = 0; i < r - 2; ++i) bshape.push_back(out.shape()[i]);
+    Shape sa, sb, so;
+    for (int i = 0; i < r - 2; ++i) { sa.push_back(a.strides()[i]); sb.push_back(b.strides()[i]); so.push_back(out.strides()[i]); }
+    T* po = base<T>(out);
+    const T* pa = base<T>(a);
+    const T* pb = base<T>(b);
+    for_each_run<3>(bshape, {sa, sb, so}, {a.offset(), b.offset(), out.offset()},
+                    [&](auto off, std::int64_t cnt, auto st) {
+                      for (std::int64_t i = 0; i < cnt; ++i)
+                        gemm<T>(la.trans, lb.trans, m, n, k, pa + off[0] + i * st[0], la.ld, pb + off[1] + i * st[1], lb.ld, po + off[2] + i * st[2], n);
+                    });
+  });
+}
+
+namespace {
+// Splits a contiguous shape around `axis` into (outer, extent, inner).
+void split_axis(const Shape& s, int axis, std::int64_t& outer, std::int64_t& inner) {
+  outer = 1;
+  inner = 1;
+  for (int i = 0; i < axis; ++i) outer *= s[i];
+  for (int i = axis + 1; i < s.rank(); ++i) inner *= s[i];
+}
+}  // namespace
+
+void CpuBackend::index_select(const Tensor& x_in, int axis, const Tensor& index, const Tensor& out) {
+  const Tensor x = x_in.contiguous();
+  std::int64_t outer, inner;
+  split_axis(x.shape(), axis, outer, inner);
+  const std::int64_t nx = x.shape()[axis], ni = index.numel();
+  const std::int64_t* idx = index.data<std::int64_t>();
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* py = out.data<T>();
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (std::int64_t j = 0; j < ni; ++j)
+        std::memcpy(py + (o * ni + j) * inner, px + (o * nx + idx[j]) * inner, static_cast<std::size_t>(inner) * sizeof(T));
+  });
+}
+
+void CpuBackend::index_add(const Tensor& src_in, int axis, const Tensor& index, const Tensor& out) {
+  const Tensor src = src_in.contiguous();
+  std::int64_t outer, inner;
+  split_axis(src.shape(), axis, outer, inner);
+  const std::int64_t ns = src.shape()[axis], no = out.shape()[axis];
+  const std::int64_t* idx = index.data<std::int64_t>();
+  dispatch_float(src.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* ps = src.data<T>();
+    T* py = out.data<T>();
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (std::int64_t j = 0; j < ns; ++j) {
+        T* dst = py + (o * no + idx[j]) * inner;
+        const T* s = ps + (o * ns + j) * inner;
+        for (std::int64_t i = 0; i < inner; ++i) dst[i] += s[i];
+      }
+  });
+}
+
+void CpuBackend::gather(const Tensor& x_in, int axis, const Tensor& index, const Tensor& out) {
+  const Tensor x = x_in.contiguous();
+  std::int64_t outer, inner;
+  split_axis(index.shape(), axis, outer, inner);
+  const std::int64_t nx = x.shape()[axis], ni = index.shape()[axis];
+  const std::int64_t* idx = index.data<std::int64_t>();
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* py = out.data<T>();
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (std::int64_t j = 0; j < ni; ++j)
+        for (std::int64_t i = 0; i < inner; ++i) {
+          const std::int64_t at = (o * ni + j) * inner + i;
+          py[at] = px[(o * nx + idx[at]) * inner + i];
+        }
+  });
+}
+
+void CpuBackend::scatter_add(const Tensor& src_in, int axis, const Tensor& index, const Tensor& out) {
+  const Tensor src = src_in.contiguous();
+  std::int64_t outer, inner;
+  split_axis(index.shape(), axis, outer, inner);
+  const std::int64_t no = out.shape()[axis], ni = index.shape()[axis];
+  const std::int64_t* idx = index.data<std::int64_t>();
+  dispatch_float(src.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* ps = src.data<T>();
+    T* py = out.data<T>();
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (std::int64_t j = 0; j < ni; ++j)
+        for (std::int64_t i = 0; i < inner; ++i) {
+          const std::int64_t at = (o * ni + j) * inner + i;
+          py[(o * no + idx[at]) * inner + i] += ps[at];
+        }
+  });
+}
+
+void CpuBackend::random(RandomKind kind, std::uint64_t seed, std::uint64_t stream, double a,
+                        double b, const Tensor& out) {
+  dispatch_float(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = out.data<T>();
+    const std::int64_t n = out.numel();
+    for (std::int64_t i = 0; i < n; ++i) {
+      T v = static_cast<T>(philox::sample(static_cast<int>(kind), seed, stream, static_cast<std::uint64_t>(i), a, b));
+      // rounding to f32 may land on the open upper bound of a uniform draw
+      if (kind == RandomKind::uniform && v >= static_cast<T>(b) && b > a) v = std::nextafter(static_cast<T>(b), static_cast<T>(a));
+      p[i] = v;
+    }
+  });
+}
+
+}  // namespace tide::cpu

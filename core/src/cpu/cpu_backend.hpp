@@ -1,0 +1,30 @@
+// The CPU backend (see backend.hpp for the contract of each kernel).
+#pragma once
+#include "tide/core/backend.hpp"
+
+namespace tide::cpu {
+
+class CpuBackend final : public Backend {
+public:
+  Device device() const override { return Device::cpu(); }
+  const char* name() const override { return "cpu"; }
+  void* allocate(std::size_t bytes) override;
+  void deallocate(void* ptr, std::size_t bytes) noexcept override;
+  void copy_to_host(const void* src, void* host_dst, std::size_t bytes) override;
+  void copy_from_host(const void* host_src, void* dst, std::size_t bytes) override;
+  void copy(const Tensor& src, const Tensor& dst) override;
+  void fill(const Tensor& dst, double value) override;
+  void unary(Op op, const Tensor& x, const Tensor& out, double p0, double p1) override;
+  void binary(Op op, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) override;
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override;
+  void index_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) override;
+  void gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override;
+  void scatter_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) override;
+  void random(RandomKind kind, std::uint64_t seed, std::uint64_t stream, double a, double b,
+              const Tensor& out) override;
+};
+
+}  // namespace tide::cpu

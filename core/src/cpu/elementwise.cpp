@@ -1,0 +1,119 @@
+// Elementwise kernels. Each op is one line: the loop macros below turn it into a plain loop that
+// GCC auto-vectorises in each target clone (see vecmath.hpp for the vectorisable transcendentals).
+#include "elementwise.hpp"
+#include "vecmath.hpp"
+#include <algorithm>
+#include <cmath>
+
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(TIDE_NO_CLONES)
+#define TIDE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TIDE_CLONES
+#endif
+
+namespace tide::cpu {
+namespace {
+
+constexpr double inv_sqrt2 = 0.70710678118654752440, two_over_sqrtpi = 1.12837916709551257390;
+
+template <class T>
+__attribute__((always_inline)) inline void unary_impl(Op op, const T* x, T* y,
+                                                      std::int64_t n, T p0, T p1) {
+#define TIDE_MAP(expr)                                   \
+  for (std::int64_t i = 0; i < n; ++i) {                 \
+    const T v = x[i];                                    \
+    y[i] = (expr);                                       \
+  }                                                      \
+  return;
+  switch (op) {
+    case Op::neg: TIDE_MAP(-v)
+    case Op::abs: TIDE_MAP(std::fabs(v))
+    case Op::sign: TIDE_MAP(v > T(0) ? T(1) : (v < T(0) ? T(-1) : v))  // sign(0) = 0, NaN -> NaN
+    case Op::exp: TIDE_MAP(vm::exp(v))
+    case Op::expm1: TIDE_MAP(vm::expm1(v))
+    case Op::log: TIDE_MAP(vm::log(v))
+    case Op::log1p: TIDE_MAP(vm::log1p(v))
+    case Op::sqrt: TIDE_MAP(std::sqrt(v))
+    case Op::rsqrt: TIDE_MAP(T(1) / std::sqrt(v))
+    case Op::square: TIDE_MAP(v * v)
+    case Op::reciprocal: TIDE_MAP(T(1) / v)
+    case Op::tanh: TIDE_MAP(vm::tanh(v))
+    case Op::sigmoid: TIDE_MAP(vm::sigmoid(v))
+    case Op::softplus: TIDE_MAP(vm::softplus(v))
+    case Op::relu: TIDE_MAP(v > T(0) ? v : (v != v ? v : T(0)))
+    case Op::leaky_relu: TIDE_MAP(v > T(0) ? v : v * p0)
+    case Op::elu: TIDE_MAP(v > T(0) ? v : p0 * vm::expm1(v))
+    case Op::silu: TIDE_MAP(v * vm::sigmoid(v))
+    case Op::gelu: TIDE_MAP(T(0.5) * v * (T(1) + std::erf(v * T(inv_sqrt2))))
+    case Op::erf: TIDE_MAP(std::erf(v))
+    case Op::sin: TIDE_MAP(std::sin(v))
+    case Op::cos: TIDE_MAP(std::cos(v))
+    case Op::pow_scalar:
+      if (p0 == T(2)) { TIDE_MAP(v * v) }
+      if (p0 == T(1)) { TIDE_MAP(v) }
+      if (p0 == T(0.5)) { TIDE_MAP(std::sqrt(v)) }
+      if (p0 == T(-1)) { TIDE_MAP(T(1) / v) }
+      if (p0 == T(3)) { TIDE_MAP(v * v * v) }
+      TIDE_MAP(std::pow(v, p0))
+    case Op::add_scalar: TIDE_MAP(v + p0)
+    case Op::mul_scalar: TIDE_MAP(v * p0)
+    case Op::clamp: TIDE_MAP(v < p0 ? p0 : (v > p1 ? p1 : v))
+    default: return;
+  }
+#undef TIDE_MAP
+}
+
+template <class T>
+__attribute__((always_inline)) inline void binary_impl(Op op, const T* a, std::int64_t sa,
+                                                       const T* b, std::int64_t sb, T* y,
+                                                       std::int64_t sy, std::int64_t n) {
+  // Four loop shapes per op: both unit-stride, one operand broadcast, or general strides.
+#define TIDE_ZIP(expr)                                                                        \
+  if (sa == 1 && sb == 1 && sy == 1) {                                                        \
+    for (std::int64_t i = 0; i < n; ++i) { const T u = a[i], v = b[i]; y[i] = (expr); }       \
+  } else if (sa == 1 && sb == 0 && sy == 1) {                                                 \
+    const T v = b[0];                                                                         \
+    for (std::int64_t i = 0; i < n; ++i) { const T u = a[i]; y[i] = (expr); }                 \
+  } else if (sa == 0 && sb == 1 && sy == 1) {                                                 \
+    const T u = a[0];                                                                         \
+    for (std::int64_t i = 0; i < n; ++i) { const T v = b[i]; y[i] = (expr); }                 \
+  } else {                                                                                    \
+    for (std::int64_t i = 0; i < n; ++i) { const T u = a[i * sa], v = b[i * sb]; y[i * sy] = (expr); } \
+  }                                                                                           \
+  return;
+  switch (op) {
+    case Op::add: TIDE_ZIP(u + v)
+    case Op::sub: TIDE_ZIP(u - v)
+    case Op::mul: TIDE_ZIP(u * v)
+    case Op::div: TIDE_ZIP(u / v)
+    case Op::maximum: TIDE_ZIP(u > v || u != u ? u : v)  // NaN propagates
+    case Op::minimum: TIDE_ZIP(u < v || u != u ? u : v)
+    case Op::eq: TIDE_ZIP(u == v ? T(1) : T(0))
+    case Op::ne: TIDE_ZIP(u != v ? T(1) : T(0))
+    case Op::lt: TIDE_ZIP(u < v ? T(1) : T(0))
+    case Op::le: TIDE_ZIP(u <= v ? T(1) : T(0))
+    case Op::gt: TIDE_ZIP(u > v ? T(1) : T(0))
+    case Op::ge: TIDE_ZIP(u >= v ? T(1) : T(0))
+    default: return;
+  }
+#undef TIDE_ZIP
+}
+
+}  // namespace
+
+TIDE_CLONES void unary_run(Op op, const float* x, float* y, std::int64_t n, double p0, double p1) {
+  unary_impl<float>(op, x, y, n, static_cast<float>(p0), static_cast<float>(p1));
+}
+TIDE_CLONES void unary_run(Op op, const double* x, double* y, std::int64_t n, double p0, double p1) {
+  unary_impl<double>(op, x, y, n, p0, p1);
+}
+TIDE_CLONES void binary_run(Op op, const float* a, std::int64_t sa, const float* b, std::int64_t sb,
+                            float* y, std::int64_t sy, std::int64_t n) {
+  binary_impl<float>(op, a, sa, b, sb, y, sy, n);
+}
+TIDE_CLONES void binary_run(Op op, const double* a, std::int64_t sa, const double* b,
+                            std::int64_t sb, double* y, std::int64_t sy, std::int64_t n) {
+  binary_impl<double>(op, a, sa, b, sb, y, sy, n);
+}
+
+}  // namespace tide::cpu

@@ -1,0 +1,19 @@
+// Vectorised elementwise kernels over runs (pointer + stride). Each entry point is compiled for
+// AVX-512, AVX2+FMA and baseline x86-64 and chosen at load time (GCC target_clones), so one binary
+// runs at full width on every CPU.
+#pragma once
+#include "tide/core/op_table.hpp"
+#include <cstdint>
+
+namespace tide::cpu {
+
+// y[i] = op(x[i]) over n contiguous elements (y may equal x).
+void unary_run(Op op, const float* x, float* y, std::int64_t n, double p0, double p1);
+void unary_run(Op op, const double* x, double* y, std::int64_t n, double p0, double p1);
+// y[i * sy] = op(a[i * sa], b[i * sb]); strides of 0 broadcast, 1 is the vectorised case.
+void binary_run(Op op, const float* a, std::int64_t sa, const float* b, std::int64_t sb, float* y,
+                std::int64_t sy, std::int64_t n);
+void binary_run(Op op, const double* a, std::int64_t sa, const double* b, std::int64_t sb,
+                double* y, std::int64_t sy, std::int64_t n);
+
+}  // namespace tide::cpu

@@ -1,0 +1,172 @@
+// Branch-free exp, expm1, log, log1p and tanh for float and double, written so that GCC
+// vectorises loops calling them (no calls, no branches: selects, integer bit tricks that AVX2 has).
+// Accuracy: within a few ulp of the C library over the whole range (tests/core/test_vecmath.cpp);
+// NaN in gives NaN out, +-inf and underflow behave as in the C library.
+#pragma once
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace tide::cpu::vm {
+
+template <class T> struct Traits;
+template <> struct Traits<float> {
+  using U = std::uint32_t;
+  static constexpr int mant_bits = 23;
+  static constexpr U bias = 127;
+  static constexpr float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  static constexpr float exp_hi = 88.7228394f, exp_lo = -103.972084f;
+  static constexpr float expm1_lo = -88.0f, expm1_hi = 40.0f;
+  static constexpr float tanh_cut = 9.1f;  // tanh(x) rounds to 1 beyond this
+  static constexpr float min_normal = 1.17549435e-38f;
+  static constexpr float two_to_mant = 8388608.0f;
+};
+template <> struct Traits<double> {
+  using U = std::uint64_t;
+  static constexpr int mant_bits = 52;
+  static constexpr U bias = 1023;
+  static constexpr double shifter = 6755399441055744.0;  // 1.5 * 2^52
+  static constexpr double exp_hi = 709.782712893384, exp_lo = -745.1332191019412;
+  static constexpr double expm1_lo = -700.0, expm1_hi = 700.0;
+  static constexpr double tanh_cut = 19.1;
+  static constexpr double min_normal = 2.2250738585072014e-308;
+  static constexpr double two_to_mant = 4503599627370496.0;
+};
+
+constexpr double ln2_hi = 0.693145751953125, ln2_lo = 1.42860682030941723212e-6;
+constexpr double log2e = 1.4426950408889634;
+
+// Rounds x to the nearest integer n (|x| < 2^(mant-1)); returns n as T and its integer bits.
+template <class T> inline T round_int(T x, typename Traits<T>::U& n) {
+  using Tr = Traits<T>;
+  const T t = x + Tr::shifter;
+  n = std::bit_cast<typename Tr::U>(t) - std::bit_cast<typename Tr::U>(Tr::shifter);
+  return t - Tr::shifter;
+}
+
+// 2^n for an integer n in the normal exponent range (n as two's complement bits).
+template <class T> inline T pow2(typename Traits<T>::U n) {
+  using Tr = Traits<T>;
+  return std::bit_cast<T>(static_cast<typename Tr::U>(n + Tr::bias) << Tr::mant_bits);
+}
+
+// e^r - 1 for |r| <= ln2/2 by its Taylor series (degree 8 for float, 14 for double), no constant.
+template <class T> inline T expm1_reduced(T r) {
+  T p;
+  if constexpr (std::is_same_v<T, float>) {
+    p = 1.0f / 40320;
+    p = p * r + 1.0f / 5040; p = p * r + 1.0f / 720; p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;   p = p * r + 1.0f / 6;   p = p * r + 0.5f; p = p * r + 1.0f;
+  } else {
+    p = 1.0 / 87178291200.0;
+    p = p * r + 1.0 / 6227020800.0; p = p * r + 1.0 / 479001600.0; p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;    p = p * r + 1.0 / 362880.0;    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;       p = p * r + 1.0 / 720.0;       p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;         p = p * r + 1.0 / 6.0;         p = p * r + 0.5;
+    p = p * r + 1.0;
+  }
+  return p * r;
+}
+
+// Range reduction x = n ln2 + r, |r| <= ln2/2.
+template <class T> inline T reduce_ln2(T x, T& n, typename Traits<T>::U& ni) {
+  n = round_int<T>(x * T(log2e), ni);
+  return (x - n * T(ln2_hi)) - n * T(ln2_lo);
+}
+
+template <class T> inline T exp(T x) {
+  using Tr = Traits<T>;
+  using U = typename Tr::U;
+  T xc = x > Tr::exp_hi ? Tr::exp_hi : x;  // NaN passes through both selects
+  xc = xc < Tr::exp_lo ? Tr::exp_lo : xc;
+  T n;
+  U ni;
+  const T r = reduce_ln2(xc, n, ni);
+  // 2^n may be outside the normal range (n in [-150, 128] for float): scale in two halves.
+  U n1;
+  round_int<T>(n * T(0.5), n1);
+  const T p = expm1_reduced(r) + T(1);
+  const T y = p * pow2<T>(n1) * pow2<T>(ni - n1);
+  const T z = x < Tr::exp_lo ? T(0) : y;
+  return x > Tr::exp_hi ? std::numeric_limits<T>::infinity() : z;
+}
+
+// expm1 for x in [expm1_lo, expm1_hi] (callers clamp): 2^n (e^r - 1) + (2^n - 1).
+template <class T> inline T expm1_bounded(T x) {
+  T n;
+  typename Traits<T>::U ni;
+  const T r = reduce_ln2(x, n, ni);
+  const T s = pow2<T>(ni);
+  return s * expm1_reduced(r) + (s - T(1));
+}
+
+template <class T> inline T expm1(T x) {
+  using Tr = Traits<T>;
+  T xc = x > Tr::expm1_hi ? Tr::expm1_hi : x;
+  xc = xc < Tr::expm1_lo ? Tr::expm1_lo : xc;
+  const T small = expm1_bounded(xc);
+  return x > Tr::expm1_hi ? exp(x) : small;
+}
+
+// log: x = m 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m - 1) / (m + 1).
+template <class T> inline T log(T x) {
+  using Tr = Traits<T>;
+  using U = typename Tr::U;
+  const bool subnormal = x < Tr::min_normal;
+  const T xs = subnormal ? x * Tr::two_to_mant : x;
+  const U bits = std::bit_cast<U>(xs);
+  constexpr U mant_mask = (U(1) << Tr::mant_bits) - 1;
+  const U exp_field = (bits >> Tr::mant_bits) & (2 * Tr::bias + 1);
+  T m = std::bit_cast<T>((bits & mant_mask) | std::bit_cast<U>(T(1)));  // in [1, 2)
+  // exponent as T without an int->float conversion: place it in the mantissa of 2^mant_bits
+  T e = std::bit_cast<T>(exp_field | std::bit_cast<U>(Tr::two_to_mant)) - Tr::two_to_mant;
+  e = e - T(Tr::bias) - (subnormal ? T(Tr::mant_bits) : T(0));
+  const bool big = m > T(1.4142135623730951);
+  m = big ? m * T(0.5) : m;
+  e = big ? e + T(1) : e;
+  const T s = (m - T(1)) / (m + T(1));
+  const T s2 = s * s;
+  T p;
+  if constexpr (std::is_same_v<T, float>) {
+    p = 1.0f / 11;
+    p = p * s2 + 1.0f / 9; p = p * s2 + 1.0f / 7; p = p * s2 + 1.0f / 5; p = p * s2 + 1.0f / 3;
+  } else {
+    p = 1.0 / 23;
+    p = p * s2 + 1.0 / 21; p = p * s2 + 1.0 / 19; p = p * s2 + 1.0 / 17; p = p * s2 + 1.0 / 15;
+    p = p * s2 + 1.0 / 13; p = p * s2 + 1.0 / 11; p = p * s2 + 1.0 / 9;  p = p * s2 + 1.0 / 7;
+    p = p * s2 + 1.0 / 5;  p = p * s2 + 1.0 / 3;
+  }
+  const T log_m = T(2) * s + T(2) * s * s2 * p;
+  T y = e * T(ln2_hi) + (log_m + e * T(ln2_lo));
+  y = x == std::numeric_limits<T>::infinity() ? x : y;
+  y = x == T(0) ? -std::numeric_limits<T>::infinity() : y;
+  y = x < T(0) ? std::numeric_limits<T>::quiet_NaN() : y;
+  return x != x ? x : y;
+}
+
+// log1p(x) = log(u) - ((u - 1) - x) / u with u = 1 + x (corrects the rounding of u).
+template <class T> inline T log1p(T x) {
+  const T u = T(1) + x;
+  const T y = log(u) - ((u - T(1)) - x) / u;
+  const T inf = std::numeric_limits<T>::infinity();
+  return x == inf ? inf : (u == T(0) ? -inf : y);
+}
+
+// tanh(x) = sign(x) e / (e + 2) with e = expm1(2|x|).
+template <class T> inline T tanh(T x) {
+  const T a = std::fabs(x);
+  const T ac = a > Traits<T>::tanh_cut ? Traits<T>::tanh_cut : a;
+  const T e = expm1_bounded(T(2) * ac);
+  return std::copysign(e / (e + T(2)), x);
+}
+
+template <class T> inline T sigmoid(T x) { return T(1) / (T(1) + exp(-x)); }
+
+// softplus(x) = max(x, 0) + log1p(exp(-|x|)), stable for any x.
+template <class T> inline T softplus(T x) {
+  const T m = x > T(0) ? x : T(0);
+  return m + log1p(exp(-std::fabs(x)));
+}
+
+}  // namespace tide::cpu::vm

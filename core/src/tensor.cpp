@@ -1,0 +1,264 @@
+// Tensor layout logic: creation, views, copies and host access. Kernels live in the backends.
+#include "tide/core/tensor.hpp"
+#include "tide/core/backend.hpp"
+#include "tide/core/ops.hpp"
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+namespace tide {
+
+Storage::Storage(Backend& b, std::size_t n) : backend(&b), data(b.allocate(n)), bytes(n) {}
+Storage::~Storage() { backend->deallocate(data, bytes); }
+
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (auto d : shape)
+    if (d < 0) fail("Tensor::empty: negative extent in shape {}", shape.str());
+  Tensor t;
+  t.storage_ = std::make_shared<Storage>(backend_for(device), static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
+  t.shape_ = shape;
+  t.strides_ = contiguous_strides(shape);
+  t.dtype_ = dtype;
+  return t;
+}
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.backend().fill(t, value);
+  return t;
+}
+Tensor Tensor::scalar(double value, DType dtype, Device device) { return full(Shape{}, value, dtype, device); }
+
+Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype, Device device) {
+  if (static_cast<std::int64_t>(values.size()) != shape.numel())
+    fail("Tensor::from_vector: {} values for shape {} ({} elements)", values.size(), shape.str(), shape.numel());
+  if (dtype == DType::i64) fail("Tensor::from_vector: use from_indices for i64 tensors");
+  Tensor host = empty(shape, dtype, Device::cpu());
+  if (dtype == DType::f64) std::memcpy(host.raw_data(), values.data(), values.size() * 8);
+  else for (std::size_t i = 0; i < values.size(); ++i) host.data<float>()[i] = static_cast<float>(values[i]);
+  return host.to(device);
+}
+Tensor Tensor::from_indices(const std::vector<std::int64_t>& values, const Shape& shape, Device device) {
+  if (static_cast<std::int64_t>(values.size()) != shape.numel())
+    fail("Tensor::from_indices: {} values for shape {} ({} elements)", values.size(), shape.str(), shape.numel());
+  Tensor host = empty(shape, DType::i64, Device::cpu());
+  if (!values.empty()) std::memcpy(host.raw_data(), values.data(), values.size() * 8);
+  return host.to(device);
+}
+Tensor Tensor::arange(std::int64_t n, DType dtype, Device device) {
+  if (dtype == DType::i64) {
+    std::vector<std::int64_t> v(static_cast<std::size_t>(n));
+    std::iota(v.begin(), v.end(), 0);
+    return from_indices(v, Shape{n}, device);
+  }
+  std::vector<double> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), 0.0);
+  return from_vector(v, Shape{n}, dtype, device);
+}
+
+std::int64_t Tensor::size(std::int64_t axis) const { return shape_[normalize_axis(axis, rank(), "size")]; }
+Device Tensor::device() const { return storage_ ? storage_->backend->device() : Device::cpu(); }
+Backend& Tensor::backend() const {
+  if (!storage_) fail("operation on an undefined tensor");
+  return *storage_->backend;
+}
+void* Tensor::raw_data() const {
+  if (!storage_) fail("data access on an undefined tensor");
+  return static_cast<char*>(storage_->data) + offset_ * static_cast<std::int64_t>(dtype_size(dtype_));
+}
+bool Tensor::is_contiguous() const {
+  std::int64_t expected = 1;
+  for (int i = rank() - 1; i >= 0; --i) {
+    if (shape_[i] != 1 && strides_[i] != expected) return false;
+    expected *= shape_[i];
+  }
+  return true;
+}
+std::string Tensor::str() const { return std::string(dtype_name(dtype_)) + shape_.str(); }
+
+Tensor Tensor::as_strided(const Shape& shape, const Shape& strides, std::int64_t offset) const {
+  Tensor t;
+  t.storage_ = storage_;
+  t.shape_ = shape;
+  t.strides_ = strides;
+  t.offset_ = offset;
+  t.dtype_ = dtype_;
+  return t;
+}
+
+Tensor Tensor::reshape(const Shape& shape) const {
+  Shape target = shape;
+  int infer = -1;
+  std::int64_t known = 1;
+  for (int i = 0; i < target.rank(); ++i) {
+    if (target[i] == -1) {
+      if (infer >= 0) fail("reshape: more than one -1 in {}", shape.str());
+      infer = i;
+    } else if (target[i] < 0) {
+      fail("reshape: negative extent in {}", shape.str());
+    } else {
+      known *= target[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || numel() % known != 0)
+      fail("reshape: cannot reshape {} ({} elements) to {}", shape_.str(), numel(), shape.str());
+    target[infer] = numel() / known;
+  }
+  if (target.numel() != numel())
+    fail("reshape: cannot reshape {} ({} elements) to {} ({} elements)", shape_.str(), numel(),
+         target.str(), target.numel());
+  if (is_contiguous()) return as_strided(target, contiguous_strides(target), offset_);
+  return contiguous().reshape(target);
+}
+
+Tensor Tensor::permute(const Shape& axes) const {
+  if (axes.rank() != rank()) fail("permute: {} axes given for a tensor of shape {}", axes.rank(), shape_.str());
+  Shape s = shape_, st = strides_;
+  unsigned seen = 0;
+  for (int i = 0; i < rank(); ++i) {
+    const int a = normalize_axis(axes[i], rank(), "permute");
+    if (seen & (1u << a)) fail("permute: axis {} repeated in {}", a, axes.str());
+    seen |= 1u << a;
+    s[i] = shape_[a];
+    st[i] = strides_[a];
+  }
+  return as_strided(s, st, offset_);
+}
+
+Tensor Tensor::transpose(std::int64_t a, std::int64_t b) const {
+  const int ia = normalize_axis(a, rank(), "transpose"), ib = normalize_axis(b, rank(), "transpose");
+  Shape axes = Shape::filled(rank(), 0);
+  for (int i = 0; i < rank(); ++i) axes[i] = i;
+  std::swap(axes[ia], axes[ib]);
+  return permute(axes);
+}
+
+Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step) const {
+  const int a = normalize_axis(axis, rank(), "slice");
+  if (step <= 0) fail("slice: step must be positive, got {}", step);
+  const std::int64_t n = shape_[a];
+  if (start < 0) start += n;
+  if (stop < 0) stop += n;
+  start = std::clamp<std::int64_t>(start, 0, n);
+  stop = std::clamp<std::int64_t>(stop, start, n);
+  Shape s = shape_, st = strides_;
+  s[a] = (stop - start + step - 1) / step;
+  st[a] = strides_[a] * step;
+  return as_strided(s, st, offset_ + start * strides_[a]);
+}
+
+Tensor Tensor::select(std::int64_t axis, std::int64_t index) const {
+  const int a = normalize_axis(axis, rank(), "select");
+  if (index < -shape_[a] || index >= shape_[a])
+    fail("select: index {} out of range for axis {} of shape {}", index, a, shape_.str());
+  if (index < 0) index += shape_[a];
+  Shape s, st;
+  for (int i = 0; i < rank(); ++i)
+    if (i != a) { s.push_back(shape_[i]); st.push_back(strides_[i]); }
+  return as_strided(s, st, offset_ + index * strides_[a]);
+}
+
+Tensor Tensor::broadcast_to(const Shape& shape) const {
+  if (shape.rank() < rank()) fail("broadcast_to: cannot broadcast {} to the lower rank {}", shape_.str(), shape.str());
+  Shape st = Shape::filled(shape.rank(), 0);
+  const int lead = shape.rank() - rank();
+  for (int i = 0; i < rank(); ++i) {
+    if (shape_[i] == shape[lead + i]) st[lead + i] = strides_[i];
+    else if (shape_[i] == 1) st[lead + i] = 0;
+    else fail("broadcast_to: cannot broadcast {} to {} (axis {}: {} vs {})", shape_.str(), shape.str(), i, shape_[i], shape[lead + i]);
+  }
+  return as_strided(shape, st, offset_);
+}
+
+Tensor Tensor::unsqueeze(std::int64_t axis) const {
+  const int a = normalize_axis(axis < 0 ? axis + rank() + 1 : axis, rank() + 1, "unsqueeze");
+  Shape s, st;
+  for (int i = 0; i <= rank(); ++i) {
+    if (i == a) { s.push_back(1); st.push_back(i < rank() ? strides_[i] * shape_[i] : 1); }
+    if (i < rank()) { s.push_back(shape_[i]); st.push_back(strides_[i]); }
+  }
+  return as_strided(s, st, offset_);
+}
+
+Tensor Tensor::squeeze(std::int64_t axis) const {
+  const int a = normalize_axis(axis, rank(), "squeeze");
+  if (shape_[a] != 1) fail("squeeze: axis {} of shape {} has extent {}, not 1", a, shape_.str(), shape_[a]);
+  return select(a, 0);
+}
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape_, dtype_, device());
+  backend().copy(*this, out);
+  return out;
+}
+Tensor Tensor::to(DType dtype) const {
+  if (dtype == dtype_) return *this;
+  Tensor out = empty(shape_, dtype, device());
+  backend().copy(*this, out);
+  return out;
+}
+Tensor Tensor::to(Device device) const {
+  if (device == this->device()) return *this;
+  const Tensor src = contiguous();
+  Tensor out = empty(shape_, dtype_, device);
+  const std::size_t bytes = static_cast<std::size_t>(numel()) * dtype_size(dtype_);
+  if (this->device().kind == DeviceKind::cpu) out.backend().copy_from_host(src.raw_data(), out.raw_data(), bytes);
+  else if (device.kind == DeviceKind::cpu) src.backend().copy_to_host(src.raw_data(), out.raw_data(), bytes);
+  else return to(Device::cpu()).to(device);
+  return out;
+}
+
+Tensor& Tensor::fill_(double value) {
+  if (is_contiguous()) backend().fill(*this, value);
+  else backend().copy(Tensor::full(Shape{}, value, dtype_, device()).broadcast_to(shape_), *this);
+  bump_version();
+  return *this;
+}
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_same_device(*this, src, "copy_");
+  backend().copy(src.broadcast_to(shape_), *this);
+  bump_version();
+  return *this;
+}
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_same_device(*this, other, "add_");
+  check_same_dtype(*this, other, "add_");
+  const Tensor b = alpha == 1.0 ? other : mul_scalar(other, alpha);
+  const Shape out = broadcast_shapes(shape_, b.shape(), "add_");
+  if (!(out == shape_)) fail("add_: cannot add {} into {} in place", other.shape().str(), shape_.str());
+  if (is_contiguous()) backend().binary(Op::add, *this, b.broadcast_to(shape_), *this);
+  else copy_(add(*this, b));
+  bump_version();
+  return *this;
+}
+Tensor& Tensor::mul_(double factor) {
+  if (is_contiguous()) backend().unary(Op::mul_scalar, *this, *this, factor, 0.0);
+  else copy_(mul_scalar(*this, factor));
+  bump_version();
+  return *this;
+}
+
+std::vector<double> Tensor::to_vector() const {
+  const Tensor host = to(Device::cpu()).to(dtype_ == DType::i64 ? DType::f64 : dtype_).contiguous();
+  const std::int64_t n = numel();
+  std::vector<double> v(static_cast<std::size_t>(n));
+  if (host.dtype() == DType::f64) std::memcpy(v.data(), host.raw_data(), static_cast<std::size_t>(n) * 8);
+  else for (std::int64_t i = 0; i < n; ++i) v[i] = host.data<float>()[i];
+  return v;
+}
+std::vector<std::int64_t> Tensor::to_indices() const {
+  if (dtype_ != DType::i64) fail("to_indices: tensor is {}, not i64", str());
+  const Tensor host = to(Device::cpu()).contiguous();
+  const auto* p = host.data<std::int64_t>();
+  return std::vector<std::int64_t>(p, p + numel());
+}
+double Tensor::item() const {
+  if (numel() != 1) fail("item: tensor {} has {} elements, not 1", str(), numel());
+  return to_vector()[0];
+}
+
+}  // namespace tide

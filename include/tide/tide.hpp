@@ -1,0 +1,17 @@
+// tide: the umbrella header. Includes every public layer.
+#pragma once
+#include "tide/core/backend.hpp"
+#include "tide/core/blas.hpp"
+#include "tide/core/dtype.hpp"
+#include "tide/core/error.hpp"
+#include "tide/core/op_table.hpp"
+#include "tide/core/ops.hpp"
+#include "tide/core/random.hpp"
+#include "tide/core/shape.hpp"
+#include "tide/core/tensor.hpp"
+#include "tide/autodiff/grad.hpp"
+#include "tide/autodiff/nn.hpp"
+#include "tide/autodiff/node.hpp"
+#include "tide/autodiff/ops.hpp"
+#include "tide/autodiff/optim.hpp"
+#include "tide/autodiff/var.hpp"
