@@ -15,7 +15,9 @@ Var unary(Op op, const Var& x, double p0, double p1) {
 }
 
 Var binary(Op op, const Var& a, const Var& b) {
-  return record(op, tide::binary(op, a.value(), b.value()), {&a, &b});
+  Tensor out = tide::binary(op, a.value(), b.value());
+  if (op_info(op).kind == OpKind::compare) return Var(std::move(out));  // masks carry no gradient
+  return record(op, std::move(out), {&a, &b});
 }
 
 Var where(const Var& cond, const Var& a, const Var& b) {
