@@ -1,0 +1,169 @@
+// Layers, initialisation and optimizers. Optimizer updates are checked against an independent
+// scalar re-implementation of each published update rule.
+#include "tide/tide.hpp"
+#include <doctest/doctest.h>
+#include <cmath>
+#include <functional>
+
+using namespace tide;
+
+TEST_CASE("Linear computes x @ W + b with weights [in, out]") {
+  Generator gen(1);
+  Linear layer(3, 2, gen, {.dtype = DType::f64});
+  CHECK(layer.weight().shape() == Shape{3, 2});
+  CHECK(layer.bias().shape() == Shape{2});
+  const Tensor x = gen.normal(Shape{4, 3}, 0, 1, DType::f64);
+  const Tensor y = layer(Var(x)).value();
+  const Tensor expect = add(matmul(x, layer.weight().value()), layer.bias().value());
+  CHECK(max(abs(sub(y, expect))).item() < 1e-15);
+  CHECK_THROWS_AS(layer(Var(gen.normal(Shape{4, 5}, 0, 1, DType::f64))), Error);
+  CHECK(layer.parameter_count() == 8);
+}
+
+TEST_CASE("initialisation schemes have the documented bounds and spread") {
+  Generator gen(2);
+  const std::int64_t fi = 200, fo = 100;
+  auto stats = [](const Tensor& t) {
+    const auto v = t.to_vector();
+    double m = 0, s = 0, a = 0;
+    for (double e : v) { m += e; a = std::max(a, std::abs(e)); }
+    m /= static_cast<double>(v.size());
+    for (double e : v) s += (e - m) * (e - m);
+    return std::array<double, 2>{std::sqrt(s / static_cast<double>(v.size())), a};
+  };
+  const Shape s{fi, fo};
+  auto [sd0, max0] = stats(init_tensor(Init::torch_default, s, fi, fo, gen));
+  CHECK(max0 <= 1 / std::sqrt(200.0));
+  CHECK(sd0 == doctest::Approx(1 / std::sqrt(200.0) / std::sqrt(3.0)).epsilon(0.03));
+  auto [sd1, max1] = stats(init_tensor(Init::xavier_uniform, s, fi, fo, gen));
+  CHECK(max1 <= std::sqrt(6.0 / 300));
+  CHECK(sd1 == doctest::Approx(std::sqrt(2.0 / 300)).epsilon(0.03));
+  auto [sd2, max2] = stats(init_tensor(Init::kaiming_normal, s, fi, fo, gen, std::sqrt(2.0)));
+  CHECK(sd2 == doctest::Approx(std::sqrt(2.0 / 200)).epsilon(0.03));
+  (void)max2;
+  CHECK(stats(init_tensor(Init::zeros, s, fi, fo, gen))[1] == 0.0);
+  CHECK_THROWS_AS(parse_init("glorot"), Error);
+  CHECK(parse_activation("softplus") == Activation::softplus);
+  CHECK_THROWS_WITH_AS(parse_activation("swish"), doctest::Contains("tanh"), Error);
+}
+
+TEST_CASE("MLP applies the hidden activation between layers and the output activation last") {
+  Generator gen(3);
+  MLP mlp({4, 8, 8, 2}, Activation::tanh, gen, {.dtype = DType::f64}, Activation::sigmoid);
+  CHECK(mlp.layers().size() == 3);
+  CHECK(mlp.parameters().size() == 6);
+  const Tensor x = gen.normal(Shape{5, 4}, 0, 1, DType::f64);
+  Tensor h = x;
+  for (std::size_t i = 0; i < 3; ++i) {
+    h = add(matmul(h, mlp.layers()[i].weight().value()), mlp.layers()[i].bias().value());
+    h = i < 2 ? tanh(h) : sigmoid(h);
+  }
+  CHECK(max(abs(sub(mlp(Var(x)).value(), h))).item() < 1e-14);
+}
+
+namespace {
+// Minimises f(w) = sum(c * w^2) for a few steps with `make`, and with `reference`, a scalar
+// re-implementation of the same update rule applied per element.
+void compare_optimizer(const std::function<std::unique_ptr<Optimizer>(std::vector<Var>)>& make,
+                       const std::function<double(int, double, double, std::vector<double>&)>& reference) {
+  const std::vector<double> w0{1.0, -2.0, 0.5}, c{1.0, 3.0, 0.5};
+  const Var w = Var::parameter(Tensor::from_vector(w0, Shape{3}, DType::f64));
+  auto opt = make({w});
+  std::vector<double> ref = w0;
+  std::vector<std::vector<double>> state(3);
+  for (int step = 1; step <= 6; ++step) {
+    opt->zero_grad();
+    backward(sum(Var(Tensor::from_vector(c, Shape{3}, DType::f64)) * square(w)));
+    opt->step();
+    for (int i = 0; i < 3; ++i) ref[i] = reference(step, ref[i], 2 * c[i] * ref[i], state[i]);
+    const auto got = w.value().to_vector();
+    for (int i = 0; i < 3; ++i) CHECK(got[i] == doctest::Approx(ref[i]).epsilon(1e-12));
+  }
+}
+}  // namespace
+
+TEST_CASE("SGD with momentum, nesterov and weight decay follows its update rule") {
+  compare_optimizer(
+      [](auto p) { return std::make_unique<SGD>(p, SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true}); },
+      [](int step, double w, double g, std::vector<double>& s) {
+        g += 0.01 * w;
+        if (step == 1) s = {g};
+        else s[0] = 0.9 * s[0] + g;
+        return w - 0.1 * (g + 0.9 * s[0]);
+      });
+}
+
+TEST_CASE("Adam and AdamW follow their update rules") {
+  for (bool decoupled : {false, true}) {
+    compare_optimizer(
+        [=](auto p) { return std::make_unique<Adam>(p, AdamOptions{.lr = 0.05, .weight_decay = 0.1, .decoupled_weight_decay = decoupled}); },
+        [=](int step, double w, double g, std::vector<double>& s) {
+          if (s.empty()) s = {0, 0};
+          if (decoupled) w -= 0.05 * 0.1 * w;
+          else g += 0.1 * w;
+          s[0] = 0.9 * s[0] + 0.1 * g;
+          s[1] = 0.999 * s[1] + 0.001 * g * g;
+          const double mh = s[0] / (1 - std::pow(0.9, step)), vh = s[1] / (1 - std::pow(0.999, step));
+          return w - 0.05 * mh / (std::sqrt(vh) + 1e-8);
+        });
+  }
+}
+
+TEST_CASE("Adamax follows its update rule") {
+  compare_optimizer(
+      [](auto p) { return std::make_unique<Adamax>(p, AdamaxOptions{.lr = 0.02}); },
+      [](int step, double w, double g, std::vector<double>& s) {
+        if (s.empty()) s = {0, 0};
+        s[0] = 0.9 * s[0] + 0.1 * g;
+        s[1] = std::max(0.999 * s[1], std::abs(g) + 1e-8);
+        return w - 0.02 / (1 - std::pow(0.9, step)) * s[0] / s[1];
+      });
+}
+
+TEST_CASE("RMSprop, centered with momentum, follows its update rule") {
+  compare_optimizer(
+      [](auto p) { return std::make_unique<RMSprop>(p, RMSpropOptions{.lr = 0.01, .momentum = 0.5, .centered = true}); },
+      [](int, double w, double g, std::vector<double>& s) {
+        if (s.empty()) s = {0, 0, 0};
+        s[0] = 0.99 * s[0] + 0.01 * g * g;
+        s[1] = 0.99 * s[1] + 0.01 * g;
+        const double avg = std::sqrt(s[0] - s[1] * s[1]) + 1e-8;
+        s[2] = 0.5 * s[2] + g / avg;
+        return w - 0.01 * s[2];
+      });
+}
+
+TEST_CASE("optimizers train a small MLP regression to low loss") {
+  Generator gen(11);
+  const Tensor x = gen.uniform(Shape{64, 1}, -2, 2, DType::f64);
+  const Tensor y = sin(x);
+  MLP mlp({1, 16, 1}, Activation::tanh, gen, {.dtype = DType::f64});
+  Adam opt(mlp.parameters(), {.lr = 0.02});
+  double first = 0, last = 0;
+  for (int it = 0; it < 400; ++it) {
+    opt.zero_grad();
+    const Var loss = mse_loss(mlp(Var(x)), Var(y));
+    backward(loss);
+    clip_grad_norm(mlp.parameters(), 10.0);
+    opt.step();
+    if (it == 0) first = loss.item();
+    last = loss.item();
+  }
+  CHECK(last < first * 0.02);
+}
+
+TEST_CASE("gradient clipping by norm and by value") {
+  const Var a = Var::parameter(Tensor::from_vector({3.0, 0.0}, Shape{2}, DType::f64));
+  const Var b = Var::parameter(Tensor::from_vector({0.0}, Shape{1}, DType::f64));
+  a.set_grad(Tensor::from_vector({3.0, 0.0}, Shape{2}, DType::f64));
+  b.set_grad(Tensor::from_vector({4.0}, Shape{1}, DType::f64));
+  CHECK(clip_grad_norm({a, b}, 1.0) == doctest::Approx(5.0));
+  CHECK(a.grad().to_vector()[0] == doctest::Approx(0.6).epsilon(1e-5));
+  CHECK(b.grad().to_vector()[0] == doctest::Approx(0.8).epsilon(1e-5));
+  clip_grad_value({a, b}, 0.7);
+  CHECK(b.grad().to_vector()[0] == doctest::Approx(0.7));
+  CHECK(a.grad().to_vector()[0] == doctest::Approx(0.6).epsilon(1e-5));
+  CHECK_THROWS_AS(clip_grad_norm({a}, -1.0), Error);
+  CHECK_THROWS_AS(SGD({a}, {.lr = std::nan("")}), Error);
+  CHECK_THROWS_AS(Adam({Var(Tensor::zeros(Shape{2}))}), Error);  // not a parameter
+}

@@ -1,0 +1,172 @@
+// The reverse-mode tape: recording and no-grad scopes, accumulation, shared subgraphs, deep
+// graphs, higher derivatives, in-place modification detection and error reporting.
+#include "tide/tide.hpp"
+#include <doctest/doctest.h>
+#include <cmath>
+
+using namespace tide;
+
+namespace {
+Var scalar_param(double v) { return Var::parameter(Tensor::scalar(v, DType::f64)); }
+Tensor vec(std::vector<double> v) { return Tensor::from_vector(v, Shape{static_cast<std::int64_t>(v.size())}, DType::f64); }
+}  // namespace
+
+TEST_CASE("ops record only when grad mode is on and an input requires a gradient") {
+  const Var x = scalar_param(2.0);
+  const Var c(Tensor::scalar(3.0, DType::f64));
+  CHECK((x * c).requires_grad());
+  CHECK_FALSE((c * c).requires_grad());
+  {
+    NoGrad ng;
+    CHECK_FALSE(grad_enabled());
+    CHECK_FALSE((x * c).requires_grad());
+    {
+      EnableGrad eg;
+      CHECK((x * c).requires_grad());
+    }
+    CHECK_FALSE(grad_enabled());
+  }
+  CHECK(grad_enabled());
+  CHECK_FALSE(x.detach().requires_grad());
+  CHECK_FALSE(gt(x, c).requires_grad());  // masks carry no gradient
+}
+
+TEST_CASE("gradients from several uses of a value are summed") {
+  const Var x = scalar_param(1.5);
+  const Var y = x * x + sin(x) * x + x;  // dy/dx = 2x + cos(x) x + sin(x) + 1
+  const double expect = 2 * 1.5 + std::cos(1.5) * 1.5 + std::sin(1.5) + 1;
+  CHECK(grad(y, x).item() == doctest::Approx(expect).epsilon(1e-14));
+}
+
+TEST_CASE("a diamond-shaped graph of depth 60 is swept once per node") {
+  // y_{k+1} = a(y_k) + b(y_k): a recursive walk would visit 2^60 paths; one sweep visits 120 nodes.
+  const Var x = scalar_param(0.3);
+  Var y = x;
+  for (int k = 0; k < 60; ++k) y = y * 0.5 + y * 0.5;
+  CHECK(grad(y, x).item() == doctest::Approx(1.0));
+}
+
+TEST_CASE("a chain of 200000 nodes differentiates and frees without recursion") {
+  const Var x = scalar_param(1.0);
+  Var y = x;
+  for (int k = 0; k < 200000; ++k) y = y * 1.0000001;
+  CHECK(grad(y, x).item() == doctest::Approx(std::pow(1.0000001, 200000)).epsilon(1e-12));
+  y = Var();  // dropping the chain must not overflow the stack
+}
+
+TEST_CASE("backward accumulates into parameters until zero_grad") {
+  const Var w = Var::parameter(vec({1.0, 2.0, 3.0}));
+  const Var x(vec({0.5, -1.0, 2.0}));
+  backward(sum(w * x));
+  CHECK(w.grad().to_vector() == std::vector<double>{0.5, -1.0, 2.0});
+  backward(sum(w * x * 2.0));
+  CHECK(w.grad().to_vector() == std::vector<double>{1.5, -3.0, 6.0});
+  w.zero_grad();
+  CHECK_FALSE(w.grad().defined());
+  backward(sum(square(w)));
+  CHECK(w.grad().to_vector() == std::vector<double>{2.0, 4.0, 6.0});
+}
+
+TEST_CASE("grad of grad gives exact higher derivatives") {
+  const Var x = scalar_param(0.7);
+  const Var y = pow(x, 5.0);
+  GradOptions o;
+  o.create_graph = true;
+  Var d = x;
+  Var f = y;
+  const double expect[] = {5 * std::pow(0.7, 4), 20 * std::pow(0.7, 3), 60 * 0.49, 120 * 0.7, 120};
+  for (int k = 0; k < 5; ++k) {
+    f = grad(f, x, o);
+    CHECK(f.item() == doctest::Approx(expect[k]).epsilon(1e-12));
+  }
+  // the fifth derivative is constant: the sixth does not depend on x
+  GradOptions unused;
+  unused.allow_unused = true;
+  CHECK(grad(f, x, unused).item() == 0.0);
+}
+
+TEST_CASE("Hessian-vector product of a tanh MLP matches finite differences of the gradient") {
+  Generator gen(7);
+  const Tensor w1 = gen.normal(Shape{3, 5}, 0, 1, DType::f64), w2 = gen.normal(Shape{5, 1}, 0, 1, DType::f64);
+  const Tensor x0 = gen.normal(Shape{2, 3}, 0, 1, DType::f64), v = gen.normal(Shape{2, 3}, 0, 1, DType::f64);
+  auto gradient = [&](const Tensor& xt, bool create, Var* xp) {
+    Var x = Var::parameter(xt);
+    if (xp) *xp = x;
+    GradOptions o;
+    o.create_graph = create;
+    return grad(sum(matmul(tanh(matmul(x, Var(w1))), Var(w2))), x, o);
+  };
+  Var x;
+  const Var g = gradient(x0, true, &x);
+  const Tensor hv = grad(sum(g * Var(v)), x).value();
+  const double h = 1e-5;
+  const Tensor fd = mul_scalar(sub(gradient(add(x0, mul_scalar(v, h)), false, nullptr).value(),
+                                   gradient(sub(x0, mul_scalar(v, h)), false, nullptr).value()), 0.5 / h);
+  const auto a = hv.to_vector(), b = fd.to_vector();
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-7));
+}
+
+TEST_CASE("grad respects grad_outputs and differentiates with respect to intermediate values") {
+  const Var x = Var::parameter(vec({1.0, 2.0}));
+  const Var h = x * 3.0;
+  const Var y = square(h);
+  const auto g = grad({y}, {h, x}, {Var(vec({1.0, -1.0}))});
+  CHECK(g[0].value().to_vector() == std::vector<double>{6.0, -12.0});
+  CHECK(g[1].value().to_vector() == std::vector<double>{18.0, -36.0});
+}
+
+TEST_CASE("a saved value modified in place before backward is reported") {
+  const Var x = Var::parameter(vec({0.5, 1.0}));
+  const Var y = tanh(x);  // saves its output
+  const Var z = sum(y * 2.0);
+  Tensor v = y.value();
+  v.add_(vec({1.0, 1.0}));
+  try {
+    grad(z, x);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("tanh") != std::string::npos);
+    CHECK(msg.find("modified in place") != std::string::npos);
+  }
+  // an op that saves nothing is unaffected
+  const Var a = Var::parameter(vec({1.0, 2.0}));
+  const Var b = a + 1.0;
+  Tensor av = a.value();
+  av.mul_(2.0);
+  CHECK(grad(sum(b), a).value().to_vector() == std::vector<double>{1.0, 1.0});
+}
+
+TEST_CASE("an optimizer step invalidates graphs that saved the old parameter values") {
+  const Var w = Var::parameter(vec({1.0, 2.0}));
+  const Var loss = sum(square(w));
+  SGD opt({w}, {.lr = 0.1});
+  backward(loss);
+  opt.step();
+  CHECK_THROWS_AS(backward(loss), Error);
+}
+
+TEST_CASE("grad reports outputs and inputs it cannot use") {
+  const Var x = Var::parameter(vec({1.0, 2.0}));
+  const Var unused = scalar_param(1.0);
+  const Var y = x * 2.0;
+  try {
+    grad({y}, {x});
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("[2]") != std::string::npos);  // names the non-scalar shape
+  }
+  CHECK_THROWS_AS(grad(sum(y), unused), Error);
+  GradOptions o;
+  o.allow_unused = true;
+  CHECK(grad(sum(y), unused, o).item() == 0.0);
+  CHECK_THROWS_AS(grad({sum(y)}, {x}, {Var(vec({1.0, 2.0}))}), Error);  // grad_output shape
+}
+
+TEST_CASE("gradients flow through f32 and mixed-precision casts") {
+  const Var x = Var::parameter(Tensor::from_vector({1.0, 2.0}, Shape{2}, DType::f32));
+  const Var y = sum(cast(square(x), DType::f64));
+  const Var g = grad(y, x);
+  CHECK(g.dtype() == DType::f32);
+  CHECK(g.value().to_vector() == std::vector<double>{2.0, 4.0});
+}
