@@ -36,7 +36,7 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
     fail("Tensor::from_vector: {} values for shape {} ({} elements)", values.size(), shape.str(), shape.numel());
   if (dtype == DType::i64) fail("Tensor::from_vector: use from_indices for i64 tensors");
   Tensor host = empty(shape, dtype, Device::cpu());
-  if (dtype == DType::f64) std::memcpy(host.raw_data(), values.data(), values.size() * 8);
+  if (dtype == DType::f64 && !values.empty()) std::memcpy(host.raw_data(), values.data(), values.size() * 8);
   else for (std::size_t i = 0; i < values.size(); ++i) host.data<float>()[i] = static_cast<float>(values[i]);
   return host.to(device);
 }
@@ -246,7 +246,7 @@ std::vector<double> Tensor::to_vector() const {
   const Tensor host = to(Device::cpu()).to(dtype_ == DType::i64 ? DType::f64 : dtype_).contiguous();
   const std::int64_t n = numel();
   std::vector<double> v(static_cast<std::size_t>(n));
-  if (host.dtype() == DType::f64) std::memcpy(v.data(), host.raw_data(), static_cast<std::size_t>(n) * 8);
+  if (host.dtype() == DType::f64 && n > 0) std::memcpy(v.data(), host.raw_data(), static_cast<std::size_t>(n) * 8);
   else for (std::int64_t i = 0; i < n; ++i) v[i] = host.data<float>()[i];
   return v;
 }
