@@ -1,0 +1,89 @@
+// Wall-clock timing for the `tide bench` commands (std::chrono::steady_clock). Each measured call
+// is warmed up, then timed in samples that loop it long enough (tens of milliseconds) that clock
+// resolution and one-off interruptions do not matter; the median sample is reported. The cases of
+// one run are sampled round-robin, so figures compared with each other (engine vs direct BLAS, GEMM
+// vs FMA peak) see the same machine conditions even on a shared, noisy machine.
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace tide::cli {
+
+// Keeps `value` (and what it points to) alive as far as the optimiser can tell, so a measured
+// call whose result is unused is not removed.
+template <class T>
+inline void do_not_optimize(const T& value) {
+  asm volatile("" : : "g"(&value) : "memory");
+}
+
+struct TimingPlan {
+  int repeats = 7;                    // samples per case; the median is reported
+  double min_sample_seconds = 0.025;  // each sample loops the call at least this long
+  double warmup_seconds = 0.01;       // untimed calls before calibration
+};
+
+// One measured call. `loop(n)` runs it n times; per-sample setup (a NoGrad scope, say) goes in
+// there, outside the n calls.
+struct TimedCase {
+  TimedCase(std::function<void(std::int64_t)> loop_n_times, std::int64_t min_calls_per_sample = 1)
+      : loop(std::move(loop_n_times)), min_calls(min_calls_per_sample) {}
+
+  std::function<void(std::int64_t)> loop;
+  std::int64_t min_calls = 1;          // per sample, whatever the calibration says
+  std::int64_t calls_per_sample = 1;   // set by calibrate()
+  std::vector<double> samples;         // seconds per call
+
+  double median_seconds() const {
+    std::vector<double> s = samples;
+    std::sort(s.begin(), s.end());
+    const std::size_t mid = s.size() / 2;
+    return s.empty() ? NAN : s.size() % 2 ? s[mid] : 0.5 * (s[mid - 1] + s[mid]);
+  }
+};
+
+// A case that calls `call()` n times.
+template <class Call>
+TimedCase repeated(Call call, std::int64_t min_calls = 1) {
+  return TimedCase(
+      [call = std::move(call)](std::int64_t n) mutable {
+        for (std::int64_t i = 0; i < n; ++i) call();
+      },
+      min_calls);
+}
+
+inline double elapsed_seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// Warms the case up (caches, allocator pools, lazy initialisation) and sizes its samples.
+inline void calibrate(TimedCase& c, const TimingPlan& plan) {
+  const auto start = std::chrono::steady_clock::now();
+  std::int64_t calls = 0;
+  do {
+    c.loop(1);
+    ++calls;
+  } while (elapsed_seconds(start) < plan.warmup_seconds);
+  const double per_call = elapsed_seconds(start) / static_cast<double>(calls);
+  c.calls_per_sample = std::max<std::int64_t>(
+      c.min_calls, static_cast<std::int64_t>(std::ceil(plan.min_sample_seconds / per_call)));
+}
+
+inline void take_sample(TimedCase& c) {
+  const auto start = std::chrono::steady_clock::now();
+  c.loop(c.calls_per_sample);
+  c.samples.push_back(elapsed_seconds(start) / static_cast<double>(c.calls_per_sample));
+}
+
+// Calibrates every case, then takes plan.repeats rounds of one sample from each case in turn.
+inline void run_interleaved(const std::vector<TimedCase*>& cases, const TimingPlan& plan) {
+  for (TimedCase* c : cases) calibrate(*c, plan);
+  for (int r = 0; r < plan.repeats; ++r)
+    for (TimedCase* c : cases) take_sample(*c);
+}
+
+}  // namespace tide::cli
