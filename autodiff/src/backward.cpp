@@ -165,11 +165,11 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
       return;
     }
     case Op::index_select:
-      gx[0] = index_add(g, n.attrs.axis, n.attrs.index, shape(0)[static_cast<int>(n.attrs.axis)]);
+      gx[0] = index_add(g, n.attrs.axis, n.inputs[1].saved, shape(0)[static_cast<int>(n.attrs.axis)]);
       return;
-    case Op::index_add: gx[0] = index_select(g, n.attrs.axis, n.attrs.index); return;
-    case Op::gather: gx[0] = scatter_add(g, n.attrs.axis, n.attrs.index, shape(0)); return;
-    case Op::scatter_add: gx[0] = gather(g, n.attrs.axis, n.attrs.index); return;
+    case Op::index_add: gx[0] = index_select(g, n.attrs.axis, n.inputs[1].saved); return;
+    case Op::gather: gx[0] = scatter_add(g, n.attrs.axis, n.inputs[1].saved, shape(0)); return;
+    case Op::scatter_add: gx[0] = gather(g, n.attrs.axis, n.inputs[1].saved); return;
     case Op::cast: gx[0] = cast(g, n.inputs[0].dtype); return;
   }
 }

@@ -171,8 +171,9 @@ void backward(const Var& loss, const Var& grad_output) {
     Node* n = s.nodes[i];
     if (!n->leaf || !grads[i].defined()) continue;
     const Tensor& g = grads[i].value();
-    if (n->grad.defined()) n->grad.add_(g);
-    else n->grad = g.clone();  // own the storage: later in-place accumulation must not alias
+    Tensor& acc = static_cast<LeafNode*>(n)->grad;
+    if (acc.defined()) acc.add_(g);
+    else acc = g.clone();  // own the storage: later in-place accumulation must not alias
   }
 }
 

@@ -33,11 +33,9 @@ Node::~Node() {
 Var Var::parameter(Tensor value) {
   if (!value.defined()) fail("Var::parameter: undefined tensor");
   if (!is_floating(value.dtype())) fail("Var::parameter: parameters must be f32 or f64, got {}", value.str());
-  auto node = std::make_shared<Node>();
+  auto node = std::make_shared<LeafNode>();
   node->leaf = true;
   node->sequence = next_node_sequence();
-  node->out_shape = value.shape();
-  node->out_dtype = value.dtype();
   return Var(std::move(value), std::move(node));
 }
 
@@ -45,15 +43,15 @@ bool Var::is_leaf() const { return !node_ || node_->leaf; }
 
 const Tensor& Var::grad() const {
   if (!node_ || !node_->leaf) fail("grad(): only leaves created with Var::parameter hold a gradient ({})", str());
-  return node_->grad;
+  return static_cast<const LeafNode&>(*node_).grad;
 }
 void Var::zero_grad() const {
-  if (node_ && node_->leaf) node_->grad = Tensor();
+  if (node_ && node_->leaf) static_cast<LeafNode&>(*node_).grad = Tensor();
 }
 void Var::set_grad(const Tensor& g) const {
   if (!node_ || !node_->leaf) fail("set_grad: not a parameter ({})", str());
   if (g.defined() && !(g.shape() == shape())) fail("set_grad: gradient {} does not match parameter {}", g.str(), str());
-  node_->grad = g;
+  static_cast<LeafNode&>(*node_).grad = g;
 }
 
 namespace {
@@ -79,8 +77,6 @@ template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, O
     }
     ++i;
   }
-  node->out_shape = out.shape();
-  node->out_dtype = out.dtype();
   if (saves & saves::out) {
     node->saved_output = out;
     node->saved_output_version = out.version();

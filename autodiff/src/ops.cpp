@@ -168,30 +168,30 @@ std::vector<Var> split(const Var& x, const std::vector<std::int64_t>& sizes, std
   return parts;
 }
 Var index_select(const Var& x, std::int64_t axis, const Tensor& index) {
+  const Var index_var(index);  // a constant input: saved and version-checked
   OpAttrs attrs;
   attrs.axis = normalize_axis(axis, x.rank(), "index_select");
-  attrs.index = index;
-  return record(Op::index_select, tide::index_select(x.value(), axis, index), {&x}, std::move(attrs));
+  return record(Op::index_select, tide::index_select(x.value(), axis, index), {&x, &index_var}, std::move(attrs));
 }
 Var index_add(const Var& src, std::int64_t axis, const Tensor& index, std::int64_t size) {
+  const Var index_var(index);  // a constant input: saved and version-checked
   OpAttrs attrs;
   attrs.axis = normalize_axis(axis, src.rank(), "index_add");
-  attrs.index = index;
   attrs.stop = size;
-  return record(Op::index_add, tide::index_add(src.value(), axis, index, size), {&src}, std::move(attrs));
+  return record(Op::index_add, tide::index_add(src.value(), axis, index, size), {&src, &index_var}, std::move(attrs));
 }
 Var gather(const Var& x, std::int64_t axis, const Tensor& index) {
+  const Var index_var(index);  // a constant input: saved and version-checked
   OpAttrs attrs;
   attrs.axis = normalize_axis(axis, x.rank(), "gather");
-  attrs.index = index;
-  return record(Op::gather, tide::gather(x.value(), axis, index), {&x}, std::move(attrs));
+  return record(Op::gather, tide::gather(x.value(), axis, index), {&x, &index_var}, std::move(attrs));
 }
 Var scatter_add(const Var& src, std::int64_t axis, const Tensor& index, const Shape& shape) {
+  const Var index_var(index);  // a constant input: saved and version-checked
   OpAttrs attrs;
   attrs.axis = normalize_axis(axis, src.rank(), "scatter_add");
-  attrs.index = index;
   attrs.shape = shape;
-  return record(Op::scatter_add, tide::scatter_add(src.value(), axis, index, shape), {&src}, std::move(attrs));
+  return record(Op::scatter_add, tide::scatter_add(src.value(), axis, index, shape), {&src, &index_var}, std::move(attrs));
 }
 Var cast(const Var& x, DType dtype) {
   if (x.dtype() == dtype) return x;

@@ -58,7 +58,12 @@ Tensor binary(Op op, const Tensor& a, const Tensor& b) {
   check_floating(b, name);
   check_same_device(a, b, name);
   check_same_dtype(a, b, name);
-  const Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name);
+  if (a.shape() == b.shape()) {
+    Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+    a.backend().binary(op, a, b, out);
+    return out;
+  }
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   a.backend().binary(op, a.broadcast_to(shape), b.broadcast_to(shape), out);
   return out;
@@ -112,6 +117,7 @@ Tensor mean(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim
   std::int64_t count = 1;
   for (int i = 0; i < x.rank(); ++i)
     if (set & (1u << i)) count *= x.shape()[i];
+  if (count == 0) fail("mean: reduction over an empty axis of {}", x.str());
   return mul_scalar(reduce(Op::sum, x, set, keepdim), 1.0 / static_cast<double>(count));
 }
 Tensor logsumexp(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim) {
@@ -156,7 +162,12 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   Shape batch_a, batch_b;
   for (int i = 0; i < a.rank() - 2; ++i) batch_a.push_back(a.shape()[i]);
   for (int i = 0; i < b.rank() - 2; ++i) batch_b.push_back(b.shape()[i]);
-  Shape shape = broadcast_shapes(batch_a, batch_b, "matmul");
+  Shape shape;
+  try {
+    shape = broadcast_shapes(batch_a, batch_b, "matmul");
+  } catch (const Error&) {
+    fail("matmul: batch axes of {} and {} cannot be broadcast together", a_in.shape().str(), b_in.shape().str());
+  }
   Shape sa = shape, sb = shape;
   sa.push_back(m); sa.push_back(k);
   sb.push_back(k); sb.push_back(n);
@@ -171,6 +182,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
 Tensor concat(const std::vector<Tensor>& parts, std::int64_t axis) {
   if (parts.empty()) fail("concat: no tensors given");
   const Tensor& first = parts[0];
+  if (first.rank() == 0) fail("concat: cannot concatenate rank-0 tensors (unsqueeze them first)");
   const int a = normalize_axis(axis, first.rank(), "concat");
   Shape shape = first.shape();
   shape[a] = 0;

@@ -48,6 +48,7 @@ Tensor Tensor::from_indices(const std::vector<std::int64_t>& values, const Shape
   return host.to(device);
 }
 Tensor Tensor::arange(std::int64_t n, DType dtype, Device device) {
+  if (n < 0) fail("Tensor::arange: negative length {}", n);
   if (dtype == DType::i64) {
     std::vector<std::int64_t> v(static_cast<std::size_t>(n));
     std::iota(v.begin(), v.end(), 0);
@@ -174,7 +175,7 @@ Tensor Tensor::broadcast_to(const Shape& shape) const {
 }
 
 Tensor Tensor::unsqueeze(std::int64_t axis) const {
-  const int a = normalize_axis(axis < 0 ? axis + rank() + 1 : axis, rank() + 1, "unsqueeze");
+  const int a = normalize_axis(axis, rank() + 1, "unsqueeze");
   Shape s, st;
   for (int i = 0; i <= rank(); ++i) {
     if (i == a) { s.push_back(1); st.push_back(i < rank() ? strides_[i] * shape_[i] : 1); }
@@ -219,15 +220,20 @@ Tensor& Tensor::fill_(double value) {
   return *this;
 }
 Tensor& Tensor::copy_(const Tensor& src) {
+  if (!src.defined()) fail("copy_: undefined source tensor");
   check_same_device(*this, src, "copy_");
-  backend().copy(src.broadcast_to(shape_), *this);
+  // a source overlapping this tensor's storage is read in full before any element is written
+  const Tensor from = src.shares_storage_with(*this) ? src.clone() : src;
+  backend().copy(from.broadcast_to(shape_), *this);
   bump_version();
   return *this;
 }
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_same_device(*this, other, "add_");
+  if (!other.defined()) fail("add_: undefined tensor");
   check_same_dtype(*this, other, "add_");
-  const Tensor b = alpha == 1.0 ? other : mul_scalar(other, alpha);
+  // an operand overlapping this tensor's storage is read in full before any element is written
+  const Tensor b = alpha != 1.0 ? mul_scalar(other, alpha) : other.shares_storage_with(*this) ? other.clone() : other;
   const Shape out = broadcast_shapes(shape_, b.shape(), "add_");
   if (!(out == shape_)) fail("add_: cannot add {} into {} in place", other.shape().str(), shape_.str());
   if (is_contiguous()) backend().binary(Op::add, *this, b.broadcast_to(shape_), *this);

@@ -106,7 +106,8 @@ template <class T> inline T expm1(T x) {
   T xc = x > Tr::expm1_hi ? Tr::expm1_hi : x;
   xc = xc < Tr::expm1_lo ? Tr::expm1_lo : xc;
   const T small = expm1_bounded(xc);
-  return x > Tr::expm1_hi ? exp(x) : small;
+  const T y = x > Tr::expm1_hi ? exp(x) : small;
+  return x == T(0) ? x : y;  // keeps the sign of -0
 }
 
 // log: x = m 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m - 1) / (m + 1).
@@ -150,7 +151,8 @@ template <class T> inline T log1p(T x) {
   const T u = T(1) + x;
   const T y = log(u) - ((u - T(1)) - x) / u;
   const T inf = std::numeric_limits<T>::infinity();
-  return x == inf ? inf : (u == T(0) ? -inf : y);
+  const T r = x == inf ? inf : (u == T(0) ? -inf : y);
+  return x == T(0) ? x : r;  // keeps the sign of -0
 }
 
 // tanh(x) = sign(x) e / (e + 2) with e = expm1(2|x|).
@@ -161,7 +163,13 @@ template <class T> inline T tanh(T x) {
   return std::copysign(e / (e + T(2)), x);
 }
 
-template <class T> inline T sigmoid(T x) { return T(1) / (T(1) + exp(-x)); }
+// sigmoid(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, with e = e^-|x|: no overflow,
+// and the tail for very negative x keeps its relative accuracy down to the subnormals.
+template <class T> inline T sigmoid(T x) {
+  const T e = exp(-std::fabs(x));
+  const T s = T(1) / (T(1) + e);
+  return x >= T(0) ? s : e * s;
+}
 
 // softplus(x) = max(x, 0) + log1p(exp(-|x|)), stable for any x.
 template <class T> inline T softplus(T x) {

@@ -24,8 +24,7 @@ struct OpAttrs {
   AxisSet axes = 0;           // reductions
   bool keepdim = false;
   Shape shape;                // reshape / broadcast / scatter target, permutation
-  std::int64_t axis = 0, start = 0, stop = 0, step = 1;
-  Tensor index;               // index ops
+  std::int64_t axis = 0, start = 0, stop = 0, step = 1;  // index ops: input 1 is the i64 index
 };
 
 struct Node {
@@ -35,10 +34,7 @@ struct Node {
   std::vector<NodeInput> inputs;
   Tensor saved_output;
   std::uint64_t saved_output_version = 0;
-  Shape out_shape;
-  DType out_dtype = DType::f32;
   OpAttrs attrs;
-  Tensor grad;  // leaves: accumulated by backward()
 
   // Scratch used by one grad() sweep.
   std::uint64_t sweep_mark = 0;
@@ -47,7 +43,12 @@ struct Node {
   Node() = default;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
-  ~Node();  // releases long input chains iteratively (no recursion, no stack overflow)
+  virtual ~Node();  // releases long input chains iteratively (no recursion, no stack overflow)
+};
+
+// A leaf (Var::parameter): no inputs, and the gradient accumulated by backward().
+struct LeafNode final : Node {
+  Tensor grad;
 };
 
 std::uint64_t next_node_sequence();

@@ -78,10 +78,10 @@ inline constexpr std::uint8_t none = 0, in0 = 1, in1 = 2, in2 = 4, out = 8;
   X(slice_scatter,shape,   saves::none) /* adjoint of slice */        \
   X(broadcast_to, shape,   saves::none)                    \
   X(concat,       shape,   saves::none)                    \
-  X(index_select, shape,   saves::none)                    \
-  X(index_add,    shape,   saves::none) /* adjoint of index_select */ \
-  X(gather,       shape,   saves::none)                    \
-  X(scatter_add,  shape,   saves::none) /* adjoint of gather */       \
+  X(index_select, shape,   saves::in1)  /* in1: the i64 index */  \
+  X(index_add,    shape,   saves::in1)  /* adjoint of index_select */ \
+  X(gather,       shape,   saves::in1)  /* in1: the i64 index */  \
+  X(scatter_add,  shape,   saves::in1)  /* adjoint of gather */   \
   X(cast,         other,   saves::none)
 // clang-format on
 

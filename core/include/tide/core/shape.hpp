@@ -95,7 +95,7 @@ inline Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 
 // Normalises a possibly negative axis against a rank; `op` names the operation for errors.
 inline int normalize_axis(std::int64_t axis, int rank, const char* op) {
-  if (axis < -rank || axis >= std::max(rank, 1))
+  if (axis < -rank || axis >= rank)
     fail("{}: axis {} out of range for a tensor of rank {}", op, axis, rank);
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }

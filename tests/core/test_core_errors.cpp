@@ -1,0 +1,129 @@
+// User errors in the core layer: every one is a tide::Error whose message names the op and the
+// shapes (or the value) involved.
+#include "core_test_util.hpp"
+
+using namespace tide;
+using tide::test::error_message;
+
+namespace {
+
+// Requires that fn throws tide::Error and that its message contains every fragment.
+template <class Fn> void check_error(Fn&& fn, std::initializer_list<const char*> fragments) {
+  CHECK_THROWS_AS(fn(), Error);
+  const std::string msg = error_message(fn);
+  INFO("message: ", msg);
+  for (const char* f : fragments) CHECK_MESSAGE(msg.find(f) != std::string::npos, "missing \"" << f << "\"");
+}
+
+Tensor f32(const Shape& s) { return Tensor::zeros(s, DType::f32); }
+Tensor f64(const Shape& s) { return Tensor::zeros(s, DType::f64); }
+Tensor idx(std::vector<std::int64_t> v) {
+  const auto n = static_cast<std::int64_t>(v.size());
+  return Tensor::from_indices(std::move(v), Shape{n});
+}
+
+}  // namespace
+
+TEST_CASE("broadcast mismatch names the op and both shapes") {
+  check_error([] { add(f32({3, 4}), f32({3})); }, {"add", "[3, 4]", "[3]"});
+  check_error([] { mul(f32({2, 3}), f32({3, 2})); }, {"mul", "[2, 3]", "[3, 2]"});
+  check_error([] { lt(f32({5}), f32({4})); }, {"lt", "[5]", "[4]"});
+  check_error([] { where(f32({2}), f32({3}), f32({3})); }, {"where", "[2]", "[3]"});
+  check_error([] { f32({3}).broadcast_to(Shape{4}); }, {"broadcast_to", "[3]", "[4]"});
+  check_error([] { f32({2, 3}).add_(f32({4, 3})); }, {"add_", "[2, 3]", "[4, 3]"});
+  check_error([] { f32({1, 3}).add_(f32({2, 3})); }, {"add_", "[2, 3]", "[1, 3]"});
+  check_error([] { sum_to(f32({2, 3}), Shape{2}); }, {"sum_to", "[2, 3]", "[2]"});
+}
+
+TEST_CASE("matmul errors name both shapes") {
+  check_error([] { matmul(f32({3, 4}), f32({5, 6})); }, {"matmul", "[3, 4]", "[5, 6]"});
+  check_error([] { matmul(f32({2, 3, 4}), f32({3, 4, 5})); }, {"matmul", "[2, 3, 4]", "[3, 4, 5]"});
+  check_error([] { matmul(f32({4}), f32({5})); }, {"matmul", "[4]", "[5]"});
+  check_error([] { matmul(f32({}), f32({3})); }, {"matmul", "scalar"});
+}
+
+TEST_CASE("dtype mismatch and non-floating operands are reported") {
+  check_error([] { add(f32({3, 4}), f64({3, 4})); }, {"add", "f32[3, 4]", "f64[3, 4]"});
+  check_error([] { matmul(f32({2, 2}), f64({2, 2})); }, {"matmul", "f32", "f64"});
+  check_error([] { concat({f32({2}), f64({2})}, 0); }, {"concat", "f32", "f64"});
+  check_error([] { f32({2}).add_(f64({2})); }, {"add_", "f32", "f64"});
+  check_error([] { exp(Tensor::arange(3, DType::i64)); }, {"exp", "i64"});
+  check_error([] { index_select(f32({3}), 0, Tensor::zeros(Shape{1})); }, {"index_select", "i64"});
+  check_error([] { Tensor::from_vector({1, 2}, Shape{2}, DType::i64); }, {"from_indices"});
+  check_error([] { f32({2}).to_indices(); }, {"to_indices", "f32[2]"});
+  check_error([] { exp(Tensor()); }, {"exp", "undefined"});
+  check_error([] { f32({2}).add_(Tensor()); }, {"add_", "undefined"});
+  check_error([] { f32({2}).copy_(Tensor()); }, {"copy_", "undefined"});
+}
+
+TEST_CASE("index out of range in index ops names the index and the shape") {
+  check_error([] { index_select(f32({3, 4}), 0, idx({0, 3})); }, {"index_select", "3", "[3, 4]"});
+  check_error([] { index_select(f32({3, 4}), 1, idx({-1})); }, {"index_select", "-1", "[3, 4]"});
+  check_error([] { index_add(f32({2, 4}), 0, idx({0, 5}), 3); }, {"index_add", "5"});
+  check_error([] { gather(f32({2, 3}), 1, Tensor::from_indices({0, 1, 3, 0}, Shape{2, 2})); }, {"gather", "3", "[2, 3]"});
+  check_error([] { scatter_add(f32({2}), 0, Tensor::from_indices({0, 7}, Shape{2}), Shape{4}); }, {"scatter_add", "7", "[4]"});
+  check_error([] { f32({2, 3}).select(1, 3); }, {"select", "3", "[2, 3]"});
+  check_error([] { f32({2, 3}).select(0, -3); }, {"select", "-3", "[2, 3]"});
+  // shape mismatches between data and index
+  check_error([] { gather(f32({2, 3}), 1, Tensor::from_indices({0, 0, 0}, Shape{3, 1})); }, {"gather", "[3, 1]", "[2, 3]"});
+  check_error([] { index_select(f32({3}), 0, Tensor::from_indices({0, 0}, Shape{1, 2})); }, {"index_select", "[1, 2]"});
+}
+
+TEST_CASE("reshape, slice, permute and axis errors") {
+  check_error([] { f32({2, 3}).reshape(Shape{4, 2}); }, {"reshape", "[2, 3]", "[4, 2]"});
+  check_error([] { f32({2, 3}).reshape(Shape{4, -1}); }, {"reshape", "[2, 3]", "[4, -1]"});
+  check_error([] { f32({2, 3}).reshape(Shape{-1, -1}); }, {"reshape", "-1"});
+  check_error([] { f32({5}).slice(0, 0, 5, 0); }, {"slice", "step", "0"});
+  check_error([] { f32({5}).slice(0, 0, 5, -1); }, {"slice", "step", "-1"});
+  check_error([] { f32({2, 3}).permute(Shape{0, 0}); }, {"permute", "repeated"});
+  check_error([] { f32({2, 3}).permute(Shape{0}); }, {"permute", "[2, 3]"});
+  check_error([] { sum(f32({2, 3}), {2}); }, {"sum", "axis 2", "rank 2"});
+  check_error([] { sum(f32({2, 3}), {-3}); }, {"sum", "-3"});
+  check_error([] { sum(f32({2, 3}), {1, -1}); }, {"sum", "twice"});
+  check_error([] { f32({2, 3}).squeeze(1); }, {"squeeze", "[2, 3]"});
+  check_error([] { f32({2, 3}).unsqueeze(3); }, {"unsqueeze", "3"});
+  check_error([] { f32({2, 3}).unsqueeze(-4); }, {"unsqueeze", "-4"});
+  check_error([] { f32({2, 3}).transpose(0, 2); }, {"transpose", "2"});
+  check_error([] { Tensor::arange(-1); }, {"arange", "-1"});
+  check_error([] { split(f32({5}), {2, 2}, 0); }, {"split", "4", "5"});
+  check_error([] { concat({f32({2, 3}), f32({3, 3})}, 1); }, {"concat", "[2, 3]", "[3, 3]"});
+  check_error([] { concat({}, 0); }, {"concat"});
+  check_error([] { concat({Tensor::scalar(1), Tensor::scalar(2)}, 0); }, {"concat", "rank-0"});
+  check_error([] { slice_scatter(f32({3}), Shape{4}, 0, 0, 4, 1); }, {"slice_scatter", "[3]", "[4]"});
+  check_error([] { Tensor::zeros(Shape{2, -1}); }, {"negative", "[2, -1]"});
+  check_error([] { f32({2, 2}).item(); }, {"item", "f32[2, 2]"});
+}
+
+TEST_CASE("non-finite scalars and bad scalar parameters are rejected") {
+  check_error([] { pow(f32({2}), INFINITY); }, {"pow_scalar", "inf"});
+  check_error([] { pow(f32({2}), NAN); }, {"pow_scalar", "nan"});
+  check_error([] { add_scalar(f32({2}), NAN); }, {"add_scalar", "nan"});
+  check_error([] { mul_scalar(f32({2}), -INFINITY); }, {"mul_scalar", "-inf"});
+  check_error([] { leaky_relu(f32({2}), INFINITY); }, {"leaky_relu"});
+  check_error([] { elu(f32({2}), NAN); }, {"elu"});
+  check_error([] { clamp(f32({2}), 1.0, 0.0); }, {"clamp", "1", "0"});
+  check_error([] { clamp(f32({2}), NAN, 0.0); }, {"clamp"});
+}
+
+TEST_CASE("max and min over an empty axis are errors; sum is not") {
+  check_error([] { max(f32({3, 0}), {1}); }, {"max", "empty", "f32[3, 0]"});
+  check_error([] { min(f32({0}), {}); }, {"min", "empty"});
+  check_error([] { logsumexp(f32({0, 2}), {0}); }, {"max", "empty"});
+  check_error([] { mean(f32({3, 0}), {1}); }, {"mean", "empty", "f32[3, 0]"});
+  check_error([] { mean(f32({0})); }, {"mean", "empty"});
+  CHECK_NOTHROW(sum(f32({3, 0}), {1}));
+  CHECK(mean(f32({0, 3}), {1}).shape() == Shape{0});  // the empty axis is not reduced
+}
+
+TEST_CASE("from_vector with the wrong count names both counts and the shape") {
+  check_error([] { Tensor::from_vector({1, 2, 3}, Shape{2, 2}); }, {"from_vector", "3", "[2, 2]", "4"});
+  check_error([] { Tensor::from_indices({1}, Shape{2}); }, {"from_indices", "1", "[2]"});
+}
+
+TEST_CASE("a device without a backend is an error, not a crash") {
+  check_error([] { Tensor::zeros(Shape{2}, DType::f32, Device::cuda()); }, {"cuda:0", "not available"});
+  check_error([] { Tensor::from_vector({1, 2}, Shape{2}, DType::f32, Device::cuda(1)); }, {"cuda:1"});
+  check_error([] { f32({2}).to(Device::cuda()); }, {"cuda"});
+  CHECK(Device::cuda(1).str() == "cuda:1");
+  CHECK(Device::cpu().str() == "cpu");
+}

@@ -1,0 +1,152 @@
+// tide::Generator: reproducibility (same seed, same numbers; element i independent of the shape),
+// the range and moments of uniform, normal and Rademacher draws in f32 and f64.
+#include "core_test_util.hpp"
+#include "tide/core/philox.hpp"
+#include "tide/core/random.hpp"
+
+using namespace tide;
+
+namespace {
+
+struct Moments {
+  double mean = 0, var = 0, lo = INFINITY, hi = -INFINITY;
+};
+Moments moments(const Tensor& t) {
+  const auto v = t.to_vector();
+  Moments m;
+  for (double x : v) {
+    m.mean += x;
+    m.lo = std::min(m.lo, x);
+    m.hi = std::max(m.hi, x);
+  }
+  m.mean /= static_cast<double>(v.size());
+  for (double x : v) m.var += (x - m.mean) * (x - m.mean);
+  m.var /= static_cast<double>(v.size() - 1);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("the same seed gives the same numbers; different seeds and streams differ") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    Generator g1(1234), g2(1234), g3(1235);
+    const auto a = g1.normal(Shape{1000}, 0, 1, dtype).to_vector();
+    const auto b = g2.normal(Shape{1000}, 0, 1, dtype).to_vector();
+    const auto c = g3.normal(Shape{1000}, 0, 1, dtype).to_vector();
+    CHECK(a == b);
+    int same = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) same += a[i] == c[i];
+    CHECK(same < 5);
+    // each draw advances the stream: the next draw differs from the first
+    CHECK(g1.stream() == 1);
+    const auto a2 = g1.normal(Shape{1000}, 0, 1, dtype).to_vector();
+    CHECK(a2 != a);
+    const auto s1 = g2.uniform(Shape{1000}, 0, 1, dtype).to_vector();  // stream 1
+    const auto s0 = Generator(1234).uniform(Shape{1000}, 0, 1, dtype).to_vector();  // stream 0
+    CHECK(s1 != s0);
+    // rewinding the stream reproduces a draw
+    g1.set_stream(0);
+    CHECK(g1.normal(Shape{1000}, 0, 1, dtype).to_vector() == a);
+    CHECK(g1.seed() == 1234);
+  }
+}
+
+TEST_CASE("element i of a draw does not depend on the shape") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    Generator g1(7), g2(7), g3(7);
+    const auto flat = g1.uniform(Shape{1000}, -2, 3, dtype).to_vector();
+    const auto grid = g2.uniform(Shape{10, 100}, -2, 3, dtype).to_vector();
+    const auto part = g3.uniform(Shape{250}, -2, 3, dtype).to_vector();
+    CHECK(flat == grid);
+    CHECK(std::equal(part.begin(), part.end(), flat.begin()));
+  }
+  // and the values are the documented Philox samples
+  Generator g(99);
+  g.set_stream(5);
+  const auto v = g.normal(Shape{4}, 1.5, 2.0, DType::f64).to_vector();
+  for (std::uint64_t i = 0; i < 4; ++i) CHECK(v[i] == philox::sample(1, 99, 5, i, 1.5, 2.0));
+}
+
+TEST_CASE("Philox-4x32-10 matches the Random123 known-answer vectors") {
+  // kat_vectors from Random123: philox4x32 10 rounds
+  const philox::Words z = philox::philox4x32(0, 0, 0, 0, 0, 0);
+  CHECK(z.w[0] == 0x6627e8d5u);
+  CHECK(z.w[1] == 0xe169c58du);
+  CHECK(z.w[2] == 0xbc57ac4cu);
+  CHECK(z.w[3] == 0x9b00dbd8u);
+  const philox::Words f = philox::philox4x32(0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu);
+  CHECK(f.w[0] == 0x408f276du);
+  CHECK(f.w[1] == 0x41c83b0eu);
+  CHECK(f.w[2] == 0xa20bc7c6u);
+  CHECK(f.w[3] == 0x6d5451fdu);
+  const philox::Words p = philox::philox4x32(0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u, 0xa4093822u, 0x299f31d0u);
+  CHECK(p.w[0] == 0xd16cfe09u);
+  CHECK(p.w[1] == 0x94fdccebu);
+  CHECK(p.w[2] == 0x5001e420u);
+  CHECK(p.w[3] == 0x24126ea1u);
+}
+
+TEST_CASE("uniform draws lie in [lo, hi) with the right mean and variance") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    Generator g(42);
+    const Tensor u = g.uniform(Shape{200000}, -1.0, 3.0, dtype);
+    CHECK(u.dtype() == dtype);
+    const Moments m = moments(u);
+    CHECK(m.lo >= -1.0);
+    CHECK(m.hi < 3.0);
+    CHECK(m.lo < -0.999);
+    CHECK(m.hi > 2.999);
+    CHECK(m.mean == doctest::Approx(1.0).epsilon(0.01));      // sd of the mean: 0.0026
+    CHECK(m.var == doctest::Approx(16.0 / 12.0).epsilon(0.01));
+    // an interval 8 f32 ulps wide: rounding to f32 must not reach the open upper bound
+    const double hi = 1.0 + std::ldexp(1.0, -20);
+    const Moments n = moments(g.uniform(Shape{100000}, 1.0, hi, dtype));
+    CHECK(n.lo >= 1.0);
+    CHECK(n.hi < hi);
+  }
+}
+
+TEST_CASE("normal draws have mean ~0 and std ~1, and scale with mean and std") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    Generator g(2024);
+    const Moments m = moments(g.normal(Shape{200000}, 0.0, 1.0, dtype));
+    CHECK(std::fabs(m.mean) < 0.01);                  // sd of the mean: 0.0022
+    CHECK(std::fabs(std::sqrt(m.var) - 1.0) < 0.01);  // sd of the std: 0.0016
+    CHECK(m.lo < -3.5);
+    CHECK(m.hi > 3.5);
+    const Moments s = moments(g.normal(Shape{200000}, 5.0, 0.5, dtype));
+    CHECK(std::fabs(s.mean - 5.0) < 0.005);
+    CHECK(std::fabs(std::sqrt(s.var) - 0.5) < 0.005);
+    // fraction within one sigma is erf(1/sqrt2) = 0.6827
+    const auto v = g.normal(Shape{100000}, 0, 1, dtype).to_vector();
+    double inside = 0;
+    for (double x : v) inside += std::fabs(x) < 1.0;
+    CHECK(inside / 1e5 == doctest::Approx(0.6827).epsilon(0.01));
+    CHECK(g.normal(Shape{100}, 3.0, 0.0, dtype).to_vector() == std::vector<double>(100, 3.0));
+  }
+}
+
+TEST_CASE("rademacher draws are +-1 with mean ~0") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    Generator g(5);
+    const auto v = g.rademacher(Shape{200, 500}, dtype).to_vector();
+    double mean = 0;
+    bool only_signs = true;
+    for (double x : v) {
+      only_signs = only_signs && (x == 1.0 || x == -1.0);
+      mean += x;
+    }
+    mean /= static_cast<double>(v.size());
+    CHECK(only_signs);
+    CHECK(std::fabs(mean) < 0.01);  // sd of the mean: 0.0032
+  }
+}
+
+TEST_CASE("random draws reject bad arguments") {
+  Generator g(0);
+  CHECK_THROWS_AS(g.uniform(Shape{3}, 1.0, 1.0), Error);
+  CHECK_THROWS_AS(g.uniform(Shape{3}, 0.0, INFINITY), Error);
+  CHECK_THROWS_AS(g.normal(Shape{3}, 0.0, -1.0), Error);
+  CHECK_THROWS_AS(g.normal(Shape{3}, NAN, 1.0), Error);
+  CHECK_THROWS_AS(g.rademacher(Shape{3}, DType::i64), Error);
+}

@@ -1,0 +1,303 @@
+// Reductions (sum, max, min, mean, logsumexp, sum_to) over axis sets and matmul (2-d, batched,
+// broadcast batch, transposed operands, 1-d operands, K = 0), against naive loops in double.
+#include "core_test_util.hpp"
+#include <functional>
+#include <limits>
+
+using namespace tide;
+using tide::test::check_exact;
+using tide::test::check_values;
+
+namespace {
+
+// Deterministic, irregular values in [-1, 1]; with a large offset where asked.
+Tensor pseudo(const Shape& shape, DType dtype, int seed, double offset = 0.0) {
+  std::vector<double> v(static_cast<std::size_t>(shape.numel()));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = offset + std::sin(1.7 * static_cast<double>(i) + seed) * 0.9;
+  return Tensor::from_vector(v, shape, dtype);
+}
+
+// Reference reduction: folds each output element's inputs with `fold`, then `finish(acc, count)`.
+std::vector<double> reduce_ref(const Tensor& x, const std::vector<int>& axes,
+                               const std::function<double(const std::vector<double>&)>& f) {
+  const Shape s = x.shape();
+  Shape kept = s;
+  for (int a : axes) kept[a] = 1;
+  const std::vector<double> xv = x.to_vector();
+  std::vector<std::vector<double>> groups(static_cast<std::size_t>(kept.numel()));
+  for (std::int64_t i = 0; i < s.numel(); ++i) {
+    auto idx = tide::test::unravel(i, s);
+    for (int a : axes) idx[static_cast<std::size_t>(a)] = 0;
+    groups[static_cast<std::size_t>(tide::test::ravel(idx, kept))].push_back(xv[static_cast<std::size_t>(i)]);
+  }
+  std::vector<double> out;
+  for (const auto& g : groups) out.push_back(f(g));
+  return out;
+}
+
+double ref_sum(const std::vector<double>& g) { double s = 0; for (double v : g) s += v; return s; }
+double ref_max(const std::vector<double>& g) { double m = -INFINITY; for (double v : g) m = std::max(m, v); return m; }
+double ref_min(const std::vector<double>& g) { double m = INFINITY; for (double v : g) m = std::min(m, v); return m; }
+double ref_mean(const std::vector<double>& g) { return ref_sum(g) / static_cast<double>(g.size()); }
+double ref_lse(const std::vector<double>& g) {
+  const double m = ref_max(g);
+  if (std::isinf(m)) return m;
+  double s = 0;
+  for (double v : g) s += std::exp(v - m);
+  return m + std::log(s);
+}
+
+using ReduceFn = Tensor (*)(const Tensor&, const std::vector<std::int64_t>&, bool);
+
+struct ReduceCase {
+  const char* name;
+  ReduceFn fn;
+  double (*ref)(const std::vector<double>&);
+};
+const ReduceCase reduce_cases[] = {
+    {"sum", sum, ref_sum}, {"max", max, ref_max}, {"min", min, ref_min},
+    {"mean", mean, ref_mean}, {"logsumexp", logsumexp, ref_lse}};
+
+// Shape of the result of reducing `s` over `axes` (normalised) with or without keepdim.
+Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdim) {
+  Shape out;
+  for (int i = 0; i < s.rank(); ++i) {
+    const bool r = std::find(axes.begin(), axes.end(), i) != axes.end();
+    if (!r) out.push_back(s[i]);
+    else if (keepdim) out.push_back(1);
+  }
+  return out;
+}
+
+void check_reductions(const Tensor& x, const std::vector<std::int64_t>& axes) {
+  std::vector<int> norm;
+  for (auto a : axes) norm.push_back(normalize_axis(a, x.rank(), "test"));
+  if (axes.empty())
+    for (int i = 0; i < x.rank(); ++i) norm.push_back(i);
+  for (const ReduceCase& c : reduce_cases) {
+    for (bool keepdim : {false, true}) {
+      INFO(c.name, " ", x.str(), " keepdim=", keepdim, " axes=", Shape(axes).str());
+      const Tensor y = c.fn(x, axes, keepdim);
+      CHECK(y.shape() == reduced_shape(x.shape(), norm, keepdim));
+      CHECK(y.dtype() == x.dtype());
+      check_values(y, reduce_ref(x, norm, c.ref), tide::test::tol_for(x.dtype()) * 4, tide::test::tol_for(x.dtype()));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("reductions over single, multiple, negative and all axes, keepdim or not") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const Tensor x = pseudo(Shape{3, 4, 5}, dtype, 1);
+    for (const std::vector<std::int64_t>& axes :
+         std::vector<std::vector<std::int64_t>>{{0}, {1}, {2}, {-1}, {-3}, {0, 2}, {2, 0}, {-1, -2}, {0, 1, 2}, {}})
+      check_reductions(x, axes);
+    // all-negative and all-positive data: max/min must not start from 0
+    check_reductions(pseudo(Shape{3, 4, 5}, dtype, 8, -3.0), {1});
+    check_reductions(pseudo(Shape{3, 4, 5}, dtype, 9, 3.0), {0, 2});
+    // a long row exercises the unrolled sum path and its tail
+    check_reductions(pseudo(Shape{2, 1037}, dtype, 2), {1});
+    check_reductions(pseudo(Shape{1037}, dtype, 3), {});
+    // rank 0: reducing all (no) axes returns the value
+    CHECK(sum(Tensor::scalar(2.5, dtype)).item() == 2.5);
+    CHECK(max(Tensor::scalar(2.5, dtype)).item() == 2.5);
+  }
+}
+
+TEST_CASE("reductions of non-contiguous views") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const Tensor base = pseudo(Shape{4, 6, 5}, dtype, 4);
+    const Tensor t = base.permute(Shape{2, 0, 1});         // [5, 4, 6]
+    const Tensor s = base.slice(1, 1, 6, 2);                // [4, 3, 5]
+    const Tensor b = pseudo(Shape{1, 6}, dtype, 5).broadcast_to(Shape{3, 6});  // stride 0
+    for (const std::vector<std::int64_t>& axes : std::vector<std::vector<std::int64_t>>{{0}, {1}, {-1}, {0, 2}, {}}) {
+      check_reductions(t, axes);
+      check_reductions(s, axes);
+    }
+    check_reductions(b, {0});
+    check_reductions(b, {1});
+  }
+}
+
+TEST_CASE("sum over an empty axis is zero and the sum of an empty tensor is zero") {
+  const Tensor e = Tensor::zeros(Shape{3, 0});
+  check_exact(sum(e, {1}), {0, 0, 0});
+  CHECK(sum(e, {0}).shape() == Shape{0});
+  CHECK(sum(e).item() == 0.0);
+}
+
+TEST_CASE("logsumexp is stable for large values and for rows of -inf") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const double inf = INFINITY;
+    const Tensor x = Tensor::from_vector({1000, 1000, 999, -inf, -inf, -inf, -1000, -1001, -inf, inf, 0, 1},
+                                         Shape{4, 3}, dtype);
+    const auto y = logsumexp(x, {1}).to_vector();
+    const double tol = tide::test::tol_for(dtype);
+    CHECK(y[0] == doctest::Approx(1000 + std::log(2 + std::exp(-1.0))).epsilon(tol));
+    CHECK(y[1] == -inf);
+    CHECK(y[2] == doctest::Approx(-1000 + std::log1p(std::exp(-1.0))).epsilon(tol));
+    CHECK(y[3] == inf);
+    // the same along axis 0 of the transpose, keepdim
+    const Tensor yk = logsumexp(x.transpose(), {0}, true);
+    CHECK(yk.shape() == Shape{1, 4});
+    CHECK(yk.to_vector()[0] == doctest::Approx(y[0]).epsilon(tol));
+    CHECK(yk.to_vector()[1] == -inf);
+    // all axes
+    CHECK(logsumexp(Tensor::full(Shape{10}, 500.0, dtype)).item() == doctest::Approx(500 + std::log(10.0)).epsilon(tol));
+  }
+}
+
+TEST_CASE("max and min propagate NaN") {
+  const Tensor x = Tensor::from_vector({1, NAN, 3, 4}, Shape{2, 2}, DType::f64);
+  const auto mx = max(x, {1}).to_vector(), mn = min(x, {0}).to_vector();
+  CHECK(std::isnan(mx[0]));
+  CHECK(mx[1] == 4);
+  CHECK(mn[0] == 1);
+  CHECK(std::isnan(mn[1]));
+}
+
+TEST_CASE("sum_to reverses broadcasting") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const Tensor x = pseudo(Shape{2, 3, 4}, dtype, 6);
+    const double tol = tide::test::tol_for(dtype) * 4;
+    CHECK(sum_to(x, Shape{2, 3, 4}).shares_storage_with(x));
+    check_values(sum_to(x, Shape{4}), reduce_ref(x, {0, 1}, ref_sum), tol, tol);
+    check_values(sum_to(x, Shape{3, 1}), reduce_ref(x, {0, 2}, ref_sum), tol, tol);
+    check_values(sum_to(x, Shape{2, 1, 4}), reduce_ref(x, {1}, ref_sum), tol, tol);
+    check_values(sum_to(x, Shape{}), reduce_ref(x, {0, 1, 2}, ref_sum), tol, tol);
+    CHECK(sum_to(x, Shape{3, 1}).shape() == Shape{3, 1});
+    CHECK(sum_to(x, Shape{1, 1, 1}).shape() == Shape{1, 1, 1});
+    // adjoint of broadcast_to: <broadcast(y), x> == <y, sum_to(x)>
+    const Tensor y = pseudo(Shape{3, 1}, dtype, 7);
+    const double lhs = sum(mul(y.broadcast_to(x.shape()), x)).item();
+    const double rhs = sum(mul(y, sum_to(x, y.shape()))).item();
+    CHECK(lhs == doctest::Approx(rhs).epsilon(tol * 10));
+  }
+}
+
+// ---- matmul ----------------------------------------------------------------------------------------
+
+namespace {
+
+// Naive a @ b in double with NumPy semantics for the batch axes (given by explicit shapes).
+std::vector<double> matmul_ref(const Tensor& a, const Tensor& b, const Shape& out) {
+  const Shape as = a.shape(), bs = b.shape();
+  const std::vector<double> av = a.to_vector(), bv = b.to_vector();
+  const std::int64_t m = as.back(2), k = as.back(1), n = bs.back(1);
+  const int ob = out.rank() - 2;
+  std::vector<double> r;
+  for (std::int64_t f = 0; f < out.numel(); ++f) {
+    const auto idx = tide::test::unravel(f, out);
+    auto batch_base = [&](const Shape& s) {  // flat offset of this batch's matrix in the operand
+      std::int64_t off = 0;
+      for (int d = 0; d < s.rank() - 2; ++d) {
+        const std::int64_t o = idx[static_cast<std::size_t>(ob - (s.rank() - 2) + d)];
+        off = off * s[d] + (s[d] == 1 ? 0 : o);
+      }
+      return off;
+    };
+    const std::int64_t i = idx[static_cast<std::size_t>(ob)], j = idx[static_cast<std::size_t>(ob + 1)];
+    const std::int64_t ba = batch_base(as) * m * k, bb = batch_base(bs) * k * n;
+    double acc = 0;
+    for (std::int64_t p = 0; p < k; ++p)
+      acc += av[static_cast<std::size_t>(ba + i * k + p)] * bv[static_cast<std::size_t>(bb + p * n + j)];
+    r.push_back(acc);
+  }
+  return r;
+}
+
+void check_matmul(const Tensor& a, const Tensor& b, const Shape& expected) {
+  INFO(a.str(), " @ ", b.str(), " strides ", a.strides().str(), " ", b.strides().str());
+  const Tensor y = matmul(a, b);
+  CHECK(y.shape() == expected);
+  const double tol = a.dtype() == DType::f32 ? 1e-5 : 1e-13;
+  check_values(y, matmul_ref(a.contiguous(), b.contiguous(), expected), tol, tol);
+}
+
+}  // namespace
+
+TEST_CASE("matmul of 2-d, batched and broadcast-batch operands") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    check_matmul(pseudo(Shape{3, 4}, dtype, 1), pseudo(Shape{4, 5}, dtype, 2), Shape{3, 5});
+    check_matmul(pseudo(Shape{1, 4}, dtype, 1), pseudo(Shape{4, 1}, dtype, 2), Shape{1, 1});
+    check_matmul(pseudo(Shape{2, 3, 4}, dtype, 3), pseudo(Shape{2, 4, 5}, dtype, 4), Shape{2, 3, 5});
+    check_matmul(pseudo(Shape{2, 3, 4, 5}, dtype, 5), pseudo(Shape{5, 6}, dtype, 6), Shape{2, 3, 4, 6});
+    check_matmul(pseudo(Shape{4, 5}, dtype, 7), pseudo(Shape{2, 5, 6}, dtype, 8), Shape{2, 4, 6});
+    check_matmul(pseudo(Shape{2, 1, 3, 4}, dtype, 9), pseudo(Shape{3, 4, 2}, dtype, 10), Shape{2, 3, 3, 2});
+    check_matmul(pseudo(Shape{1, 3, 4}, dtype, 11), pseudo(Shape{5, 4, 2}, dtype, 12), Shape{5, 3, 2});
+    check_matmul(pseudo(Shape{37, 65}, dtype, 13), pseudo(Shape{65, 29}, dtype, 14), Shape{37, 29});
+  }
+}
+
+TEST_CASE("matmul with transposed, sliced and broadcast views as operands") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const Tensor at = pseudo(Shape{4, 3}, dtype, 1).transpose();       // [3, 4], column-major
+    const Tensor bt = pseudo(Shape{5, 4}, dtype, 2).transpose();       // [4, 5], column-major
+    const Tensor a = pseudo(Shape{3, 4}, dtype, 3), b = pseudo(Shape{4, 5}, dtype, 4);
+    check_matmul(at, b, Shape{3, 5});
+    check_matmul(a, bt, Shape{3, 5});
+    check_matmul(at, bt, Shape{3, 5});
+    // batched transposes, and a transposed left operand against a shared right one
+    const Tensor abt = pseudo(Shape{2, 4, 3}, dtype, 5).transpose();   // [2, 3, 4]
+    const Tensor bbt = pseudo(Shape{2, 5, 4}, dtype, 6).transpose();   // [2, 4, 5]
+    check_matmul(abt, bbt, Shape{2, 3, 5});
+    check_matmul(abt, b, Shape{2, 3, 5});
+    check_matmul(abt, bt, Shape{2, 3, 5});
+    // permuted batch axis: [3, 2, 4] viewed as [2, 3, 4]
+    check_matmul(pseudo(Shape{3, 2, 4}, dtype, 7).permute(Shape{1, 0, 2}), b, Shape{2, 3, 5});
+    // stepped slices (neither row- nor column-major): must be copied or handled by strides
+    const Tensor as = pseudo(Shape{6, 8}, dtype, 8).slice(0, 0, 6, 2).slice(1, 1, 8, 2);  // [3, 4]
+    check_matmul(as, bt, Shape{3, 5});
+    check_matmul(at, pseudo(Shape{4, 10}, dtype, 9).slice(1, 0, 10, 2), Shape{3, 5});
+    // sub-matrix views with a leading dimension larger than the width
+    check_matmul(pseudo(Shape{5, 7}, dtype, 10).slice(0, 1, 4).slice(1, 2, 6), b, Shape{3, 5});
+    // a batch of single-row matrices whose row stride exceeds their width: [3, 1, 4] with
+    // strides (16, 16, 1) against a shared right operand (the batch cannot fold into 3 rows of 4)
+    const Tensor rows = pseudo(Shape{3, 2, 8}, dtype, 13).slice(2, 0, 4).slice(1, 0, 2, 2);
+    REQUIRE(rows.strides() == Shape{16, 16, 1});
+    check_matmul(rows, b, Shape{3, 1, 5});
+    check_matmul(pseudo(Shape{3, 2, 8}, dtype, 14).slice(2, 0, 4), b, Shape{3, 2, 5});
+    // explicitly broadcast batch operand (stride 0)
+    check_matmul(a.unsqueeze(0).broadcast_to(Shape{3, 3, 4}), pseudo(Shape{3, 4, 5}, dtype, 11), Shape{3, 3, 5});
+    check_matmul(pseudo(Shape{3, 3, 4}, dtype, 12), bt.unsqueeze(0).broadcast_to(Shape{3, 4, 5}), Shape{3, 3, 5});
+  }
+}
+
+TEST_CASE("matmul with 1-d operands drops the vector axis") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const Tensor v = pseudo(Shape{4}, dtype, 1), w = pseudo(Shape{4}, dtype, 2);
+    const Tensor m = pseudo(Shape{4, 3}, dtype, 3), mt = pseudo(Shape{3, 4}, dtype, 4);
+    const double tol = dtype == DType::f32 ? 1e-5 : 1e-13;
+    // vector @ vector: a scalar
+    const Tensor d = matmul(v, w);
+    CHECK(d.rank() == 0);
+    check_values(d, matmul_ref(v.reshape(Shape{1, 4}), w.reshape(Shape{4, 1}), Shape{1, 1}), tol, tol);
+    // vector @ matrix and matrix @ vector
+    const Tensor vm = matmul(v, m), mv = matmul(mt, v);
+    CHECK(vm.shape() == Shape{3});
+    CHECK(mv.shape() == Shape{3});
+    check_values(vm, matmul_ref(v.reshape(Shape{1, 4}), m, Shape{1, 3}), tol, tol);
+    check_values(mv, matmul_ref(mt, v.reshape(Shape{4, 1}), Shape{3, 1}), tol, tol);
+    // batched matrix @ vector
+    const Tensor bm = pseudo(Shape{2, 3, 4}, dtype, 5);
+    const Tensor bmv = matmul(bm, v);
+    CHECK(bmv.shape() == Shape{2, 3});
+    check_values(bmv, matmul_ref(bm, v.reshape(Shape{4, 1}), Shape{2, 3, 1}), tol, tol);
+    // strided vector
+    const Tensor vs = pseudo(Shape{8}, dtype, 6).slice(0, 0, 8, 2);
+    check_values(matmul(mt, vs), matmul_ref(mt, vs.contiguous().reshape(Shape{4, 1}), Shape{3, 1}), tol, tol);
+  }
+}
+
+TEST_CASE("matmul with K = 0 gives zeros and empty M or N gives an empty result") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const Tensor y = matmul(Tensor::ones(Shape{3, 0}, dtype), Tensor::ones(Shape{0, 4}, dtype));
+    CHECK(y.shape() == Shape{3, 4});
+    check_exact(y, std::vector<double>(12, 0.0));
+    const Tensor yb = matmul(Tensor::ones(Shape{2, 3, 0}, dtype), Tensor::ones(Shape{0, 2}, dtype));
+    check_exact(yb, std::vector<double>(12, 0.0));
+    CHECK(matmul(Tensor::ones(Shape{0, 3}, dtype), Tensor::ones(Shape{3, 4}, dtype)).shape() == Shape{0, 4});
+    CHECK(matmul(Tensor::ones(Shape{2, 3}, dtype), Tensor::ones(Shape{3, 0}, dtype)).shape() == Shape{2, 0});
+  }
+}
