@@ -1,5 +1,6 @@
 // Var leaves, grad mode, node lifetime and recording.
 #include "tide/autodiff/node.hpp"
+#include <algorithm>
 #include <atomic>
 
 namespace tide {
@@ -7,27 +8,51 @@ namespace tide {
 namespace {
 thread_local bool grad_mode = true;
 std::atomic<std::uint64_t> sequence_counter{1};
+// Each thread takes sequence numbers in blocks, so recording costs no atomic operation per node.
+// The sweep needs only that a node's number exceeds its inputs' (record() enforces it when a graph
+// crosses threads); ties between unrelated nodes are harmless.
+constexpr std::uint64_t sequence_block = 4096;
+thread_local std::uint64_t sequence_next = 0, sequence_end = 0;
 }  // namespace
 
 bool grad_enabled() { return grad_mode; }
 GradModeScope::GradModeScope(bool enabled) : previous_(grad_mode) { grad_mode = enabled; }
 GradModeScope::~GradModeScope() { grad_mode = previous_; }
 
-std::uint64_t next_node_sequence() { return sequence_counter.fetch_add(1, std::memory_order_relaxed); }
+std::uint64_t next_node_sequence() {
+  if (sequence_next == sequence_end) {
+    sequence_next = sequence_counter.fetch_add(sequence_block, std::memory_order_relaxed);
+    sequence_end = sequence_next + sequence_block;
+  }
+  return sequence_next++;
+}
+
+namespace {
+// Nodes whose release was deferred by an enclosing ~Node (see below); null when none is draining.
+thread_local std::vector<NodePtr>* draining = nullptr;
+}  // namespace
 
 Node::~Node() {
   // Freeing a long chain recursively would overflow the stack (an ODE solve records millions of
-  // nodes in a line): detach inputs whose last owner we are and free them from a work list.
-  std::vector<NodePtr> pending;
-  for (auto& in : inputs)
-    if (in.node) pending.push_back(std::move(in.node));
-  while (!pending.empty()) {
-    NodePtr n = std::move(pending.back());
-    pending.pop_back();
-    if (n.use_count() == 1)
-      for (auto& in : n->inputs)
-        if (in.node) pending.push_back(std::move(in.node));
+  // nodes in a line). The outermost destructor drains a work list; nested ones only append to it.
+  if (draining) {
+    for (auto& in : inputs)
+      if (in.node) draining->push_back(std::move(in.node));
+    return;
   }
+  bool chain = false;  // would releasing an input free a node that has inputs of its own?
+  for (const auto& in : inputs) chain = chain || (in.node && in.node.use_count() == 1 && !in.node->inputs.empty());
+  if (!chain) return;
+  thread_local std::vector<NodePtr> work;  // keeps its capacity between calls
+  draining = &work;
+  for (auto& in : inputs)
+    if (in.node) work.push_back(std::move(in.node));
+  while (!work.empty()) {
+    NodePtr n = std::move(work.back());
+    work.pop_back();
+    n.reset();  // its destructor appends its inputs to `work`
+  }
+  draining = nullptr;
 }
 
 Var Var::parameter(Tensor value) {
@@ -55,14 +80,17 @@ void Var::set_grad(const Tensor& g) const {
 }
 
 namespace {
-template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, OpAttrs&& attrs) {
+template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, OpAttrs* attrs) {
   bool any = false;
   if (grad_mode)
     for (const Var* v : inputs) any = any || v->requires_grad();
   if (!any) return Var(std::move(out));
   auto node = std::make_shared<Node>();
   node->op = op;
-  node->sequence = next_node_sequence();
+  std::uint64_t after = 0;
+  for (const Var* v : inputs)
+    if (v->node()) after = std::max(after, v->node()->sequence);
+  node->sequence = std::max(next_node_sequence(), after + 1);
   const std::uint8_t saves = op_info(op).saves;
   node->inputs.resize(inputs.size());
   int i = 0;
@@ -81,19 +109,22 @@ template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, O
     node->saved_output = out;
     node->saved_output_version = out.version();
   }
-  node->attrs = std::move(attrs);
+  if (attrs) node->attrs = std::move(*attrs);
   return Var(std::move(out), std::move(node));
 }
 }  // namespace
 
+Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs) {
+  return record_impl(op, std::move(out), inputs, nullptr);
+}
 Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs, OpAttrs attrs) {
-  return record_impl(op, std::move(out), inputs, std::move(attrs));
+  return record_impl(op, std::move(out), inputs, &attrs);
 }
 Var record(Op op, Tensor out, const std::vector<Var>& inputs, OpAttrs attrs) {
   std::vector<const Var*> ptrs;
   ptrs.reserve(inputs.size());
   for (const Var& v : inputs) ptrs.push_back(&v);
-  return record_impl(op, std::move(out), ptrs, std::move(attrs));
+  return record_impl(op, std::move(out), ptrs, &attrs);
 }
 
 }  // namespace tide

@@ -8,8 +8,11 @@
 
 namespace tide {
 
-Storage::Storage(Backend& b, std::size_t n) : backend(&b), data(b.allocate(n)), bytes(n) {}
-Storage::~Storage() { backend->deallocate(data, bytes); }
+Storage::Storage(Backend& b, std::size_t n)
+    : backend(&b), data(n <= inline_bytes && b.device().kind == DeviceKind::cpu ? inline_buffer : b.allocate(n)), bytes(n) {}
+Storage::~Storage() {
+  if (data != inline_buffer) backend->deallocate(data, bytes);
+}
 
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {

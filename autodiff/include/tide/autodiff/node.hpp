@@ -54,7 +54,8 @@ struct LeafNode final : Node {
 std::uint64_t next_node_sequence();
 
 // Records `op` if grad mode is on and any input requires a gradient; returns the result Var.
-Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs, OpAttrs attrs = {});
+Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs);
+Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs, OpAttrs attrs);
 Var record(Op op, Tensor out, const std::vector<Var>& inputs, OpAttrs attrs = {});
 
 }  // namespace tide

@@ -13,8 +13,11 @@ namespace tide {
 
 class Backend;
 
-// One allocation on one device. Freed through the backend that made it.
+// One allocation on one device, freed through the backend that made it. Host tensors of up to
+// inline_bytes live inside the Storage object itself (one allocation instead of two: scalars and
+// small vectors are common on the tape).
 struct Storage {
+  static constexpr std::size_t inline_bytes = 32;
   Storage(Backend& backend, std::size_t bytes);
   ~Storage();
   Storage(const Storage&) = delete;
@@ -24,6 +27,7 @@ struct Storage {
   void* data;
   std::size_t bytes;
   std::uint64_t version = 0;  // bumped by every in-place write
+  alignas(16) unsigned char inline_buffer[inline_bytes];  // 16: what malloc gives, so make_shared stays on the fast path
 };
 
 class Tensor {
