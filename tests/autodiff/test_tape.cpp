@@ -3,6 +3,7 @@
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
+#include <thread>
 
 using namespace tide;
 
@@ -169,4 +170,18 @@ TEST_CASE("gradients flow through f32 and mixed-precision casts") {
   const Var g = grad(y, x);
   CHECK(g.dtype() == DType::f32);
   CHECK(g.value().to_vector() == std::vector<double>{2.0, 4.0});
+}
+
+TEST_CASE("a graph recorded across threads differentiates correctly") {
+  // Each thread numbers nodes from its own block; a consumer recorded on a thread whose block is
+  // older than its input's must still come after that input in the sweep.
+  const Var x = scalar_param(0.5);
+  const Var early = x * 2.0;  // this thread takes its block first
+  Var from_thread;
+  std::thread worker([&] { from_thread = sin(early) * 3.0; });
+  worker.join();
+  const Var y = square(from_thread) + early;  // recorded here, with this thread's lower numbers
+  CHECK(y.node()->sequence > from_thread.node()->sequence);
+  const double s = std::sin(1.0);
+  CHECK(grad(y, x).item() == doctest::Approx(2 * 3 * s * 3 * std::cos(1.0) * 2 + 2).epsilon(1e-14));
 }
