@@ -2,6 +2,7 @@
 // elementwise.cpp), GEMM through OpenBLAS's CBLAS, index kernels and the counter-based RNG.
 #include "cpu_backend.hpp"
 #include "elementwise.hpp"
+#include "small_gemm.hpp"
 #include "strided.hpp"
 #include "tide/core/philox.hpp"
 #include <cblas.h>
@@ -224,7 +225,8 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& ou
     }
     if (fold && a.strides()[r - 2] != la.ld) fold = false;
     if (batch == 1 || fold) {
-      gemm<T>(la.trans, lb.trans, batch * m, n, k, a.data<T>(), la.ld, b.data<T>(), lb.ld, out.data<T>(), n);
+      if (const auto small = small_gemm<T>(la.trans, lb.trans, batch * m, n, k, la.ld, lb.ld, n)) small(a.data<T>(), b.data<T>(), out.data<T>());
+      else gemm<T>(la.trans, lb.trans, batch * m, n, k, a.data<T>(), la.ld, b.data<T>(), lb.ld, out.data<T>(), n);
       return;
     }
     // General batch: walk the batch axes with their (possibly zero) strides.
@@ -235,10 +237,16 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& ou
     T* po = base<T>(out);
     const T* pa = base<T>(a);
     const T* pb = base<T>(b);
+    const auto small = small_gemm<T>(la.trans, lb.trans, m, n, k, la.ld, lb.ld, n);
     for_each_run<3>(bshape, {sa, sb, so}, {a.offset(), b.offset(), out.offset()},
                     [&](auto off, std::int64_t cnt, auto st) {
-                      for (std::int64_t i = 0; i < cnt; ++i)
-                        gemm<T>(la.trans, lb.trans, m, n, k, pa + off[0] + i * st[0], la.ld, pb + off[1] + i * st[1], lb.ld, po + off[2] + i * st[2], n);
+                      for (std::int64_t i = 0; i < cnt; ++i) {
+                        const T* ai = pa + off[0] + i * st[0];
+                        const T* bi = pb + off[1] + i * st[1];
+                        T* ci = po + off[2] + i * st[2];
+                        if (small) small(ai, bi, ci);
+                        else gemm<T>(la.trans, lb.trans, m, n, k, ai, la.ld, bi, lb.ld, ci, n);
+                      }
                     });
   });
 }
