@@ -15,7 +15,10 @@ inline constexpr int max_rank = 8;
 
 class Shape {
 public:
-  Shape() = default;
+  // Extents past rank() are left unset (creating a tensor or a tape node writes no dead extents);
+  // they sit in a union, whose implicit copy copies the object representation, so copying a Shape
+  // is a plain 72-byte copy with no read of an indeterminate value.
+  Shape() noexcept {}
   Shape(std::initializer_list<std::int64_t> dims) { assign(dims.begin(), dims.end()); }
   explicit Shape(std::span<const std::int64_t> dims) { assign(dims.begin(), dims.end()); }
   explicit Shape(const std::vector<std::int64_t>& dims) { assign(dims.begin(), dims.end()); }
@@ -67,7 +70,9 @@ private:
     rank_ = 0;
     for (; first != last; ++first) push_back(*first);
   }
-  std::int64_t dims_[max_rank] = {};
+  union {
+    std::int64_t dims_[max_rank];
+  };
   std::uint8_t rank_ = 0;
 };
 
