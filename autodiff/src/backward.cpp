@@ -54,8 +54,11 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
       return;
     }
     case Op::elu: {                                                            // 1 or alpha e^x
+      // e^min(x, 0): the branch where() does not select must stay finite, or its zero cotangent
+      // times inf would be NaN in the second derivative
       const Var x = in(0);
-      gx[0] = where(mask(Op::gt, x.value(), 0.0), g, g * exp(x) * p0);
+      const Var zero(Tensor::zeros(Shape{}, x.dtype(), x.device()));
+      gx[0] = where(mask(Op::gt, x.value(), 0.0), g, g * exp(minimum(x, zero)) * p0);
       return;
     }
     case Op::silu: {                                                           // s (1 + x (1 - s))
@@ -134,8 +137,9 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
       gx[0] = sum_to(matmul(g, transpose(b)), shape(0));
       if (b.rank() == 2 && a.rank() > 2) {
         // shared weight: one GEMM over all batch rows instead of a batched GEMM and a sum
-        const std::int64_t k = a.shape().back(), m = g.shape().back();
-        gx[1] = matmul(transpose(reshape(a, Shape{-1, k})), reshape(g, Shape{-1, m}));
+        std::int64_t rows = 1;  // batch x M, the same for a and g
+        for (int i = 0; i + 1 < a.rank(); ++i) rows *= a.shape()[i];
+        gx[1] = matmul(transpose(reshape(a, Shape{rows, a.shape().back()})), reshape(g, Shape{rows, g.shape().back()}));
       } else {
         gx[1] = sum_to(matmul(transpose(a), g), shape(1));
       }

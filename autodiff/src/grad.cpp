@@ -1,44 +1,41 @@
 // The reverse sweep: collect the nodes the outputs depend on (iteratively), order them by
-// recording sequence, and visit each once from the last recorded to the first.
+// recording sequence, and visit each once from the last recorded to the first. All per-sweep
+// state lives in the Sweep object, so sweeps over graphs that share nodes (a parameter used by
+// several threads' losses) may run concurrently.
 #include "tide/autodiff/grad.hpp"
 #include "backward.hpp"
 #include "tide/autodiff/ops.hpp"
 #include <algorithm>
-#include <atomic>
+#include <unordered_map>
 
 namespace tide {
 
 namespace {
 
-std::atomic<std::uint64_t> sweep_counter{1};
-
 struct Sweep {
-  std::vector<Node*> nodes;  // reverse recording order
-  std::vector<NodePtr> owners;
-  std::uint64_t mark;
+  std::vector<NodePtr> nodes;                   // reverse recording order
+  std::unordered_map<const Node*, std::uint32_t> slot;  // node -> index in `nodes`
+
+  std::int64_t find(const Node* n) const {
+    const auto it = slot.find(n);
+    return it == slot.end() ? -1 : static_cast<std::int64_t>(it->second);
+  }
 };
 
 Sweep collect(const std::vector<Var>& outputs) {
   Sweep s;
-  s.mark = sweep_counter.fetch_add(1);
-  std::vector<Node*> stack;
+  std::vector<NodePtr> stack;
   for (const Var& o : outputs)
-    if (o.node() && o.node()->sweep_mark != s.mark) {
-      o.node()->sweep_mark = s.mark;
-      stack.push_back(o.node().get());
-    }
+    if (o.node() && s.slot.emplace(o.node().get(), 0).second) stack.push_back(o.node());
   while (!stack.empty()) {
-    Node* n = stack.back();
+    NodePtr n = std::move(stack.back());
     stack.pop_back();
-    s.nodes.push_back(n);
-    for (auto& in : n->inputs)
-      if (in.node && in.node->sweep_mark != s.mark) {
-        in.node->sweep_mark = s.mark;
-        stack.push_back(in.node.get());
-      }
+    for (const auto& in : n->inputs)
+      if (in.node && s.slot.emplace(in.node.get(), 0).second) stack.push_back(in.node);
+    s.nodes.push_back(std::move(n));
   }
-  std::sort(s.nodes.begin(), s.nodes.end(), [](Node* a, Node* b) { return a->sequence > b->sequence; });
-  for (std::size_t i = 0; i < s.nodes.size(); ++i) s.nodes[i]->sweep_slot = static_cast<std::uint32_t>(i);
+  std::sort(s.nodes.begin(), s.nodes.end(), [](const NodePtr& a, const NodePtr& b) { return a->sequence > b->sequence; });
+  for (std::size_t i = 0; i < s.nodes.size(); ++i) s.slot[s.nodes[i].get()] = static_cast<std::uint32_t>(i);
   return s;
 }
 
@@ -60,43 +57,49 @@ Var accumulate(const Var& acc, const Var& g) { return acc.defined() ? acc + g : 
 
 // Runs the sweep; `wanted[slot]` marks nodes whose gradient the caller reads afterwards.
 std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
-                           const std::vector<Var>& grad_outputs, std::vector<char> wanted,
+                           const std::vector<Var>& grad_outputs, const std::vector<char>& wanted,
                            bool create_graph) {
   const std::size_t count = s.nodes.size();
+  // Input slots of each node (-1 for constants), looked up once.
+  std::vector<std::int64_t> input_slots;
+  std::vector<std::size_t> first_input(count + 1, 0);
+  for (std::size_t i = 0; i < count; ++i) {
+    first_input[i] = input_slots.size();
+    for (const auto& in : s.nodes[i]->inputs) input_slots.push_back(in.node ? s.find(in.node.get()) : -1);
+  }
+  first_input[count] = input_slots.size();
   // A node needs its backward run only if some wanted node lies below it.
   std::vector<char> needed(wanted);
-  for (std::size_t i = count; i-- > 0;) {
-    const Node* n = s.nodes[i];
-    for (const auto& in : n->inputs)
-      if (in.node && needed[in.node->sweep_slot]) { needed[i] = 1; break; }
-  }
+  for (std::size_t i = count; i-- > 0;)
+    for (std::size_t k = first_input[i]; k < first_input[i + 1] && !needed[i]; ++k)
+      needed[i] = input_slots[k] >= 0 && needed[input_slots[k]];
   std::vector<Var> grads(count);
   for (std::size_t i = 0; i < outputs.size(); ++i) {
-    const NodePtr& node = outputs[i].node();
-    if (!node) continue;
+    if (!outputs[i].node()) continue;
+    const std::int64_t slot = s.find(outputs[i].node().get());
     Var seed = grad_outputs.empty() || !grad_outputs[i].defined()
                    ? Var(Tensor::ones(outputs[i].shape(), outputs[i].dtype(), outputs[i].device()))
                    : grad_outputs[i];
-    grads[node->sweep_slot] = accumulate(grads[node->sweep_slot], seed);
+    grads[slot] = accumulate(grads[slot], seed);
   }
   GradModeScope mode(create_graph);
   std::vector<Var> gx;
   for (std::size_t i = 0; i < count; ++i) {
-    Node* n = s.nodes[i];
+    const NodePtr& n = s.nodes[i];
     if (n->leaf || !needed[i] || !grads[i].defined()) continue;
     bool below = false;
-    for (const auto& in : n->inputs) below = below || (in.node && needed[in.node->sweep_slot]);
+    for (std::size_t k = first_input[i]; k < first_input[i + 1]; ++k) below = below || (input_slots[k] >= 0 && needed[input_slots[k]]);
     if (!below) continue;
     check_saved(*n);
     gx.assign(n->inputs.size(), Var());
-    backward_rule(s.owners[i], grads[i], gx);
+    backward_rule(n, grads[i], gx);
     for (std::size_t k = 0; k < n->inputs.size(); ++k) {
-      const NodePtr& target = n->inputs[k].node;
-      if (!target || !gx[k].defined() || !needed[target->sweep_slot]) continue;
+      const std::int64_t target = input_slots[first_input[i] + k];
+      if (target < 0 || !gx[k].defined() || !needed[target]) continue;
       if (!(gx[k].shape() == n->inputs[k].shape))
         fail("internal error: backward of {} produced a gradient of shape {} for input {} of shape {}",
              op_name(n->op), gx[k].shape().str(), k, n->inputs[k].shape.str());
-      grads[target->sweep_slot] = accumulate(grads[target->sweep_slot], gx[k]);
+      grads[target] = accumulate(grads[target], gx[k]);
     }
     if (!wanted[i]) grads[i] = Var();  // free intermediate gradients as soon as they are used
   }
@@ -111,19 +114,11 @@ void check_outputs(const std::vector<Var>& outputs, const std::vector<Var>& grad
     const bool given = !grad_outputs.empty() && grad_outputs[i].defined();
     if (!given && outputs[i].numel() != 1)
       fail("grad: output {} has shape {}; pass grad_outputs for non-scalar outputs", i, outputs[i].shape().str());
-    if (given && !(grad_outputs[i].shape() == outputs[i].shape()))
-      fail("grad: grad_output {} has shape {} but output {} has shape {}", i, grad_outputs[i].shape().str(), i, outputs[i].shape().str());
+    if (given && (!(grad_outputs[i].shape() == outputs[i].shape()) || grad_outputs[i].dtype() != outputs[i].dtype() ||
+                  grad_outputs[i].device() != outputs[i].device()))
+      fail("grad: grad_output {} is {} on {} but output {} is {} on {}", i, grad_outputs[i].str(),
+           grad_outputs[i].device().str(), i, outputs[i].str(), outputs[i].device().str());
   }
-}
-
-// Owning pointers in sweep order (the rules need shared ownership of the node they run).
-void attach_owners(Sweep& s, const std::vector<Var>& outputs) {
-  s.owners.assign(s.nodes.size(), nullptr);
-  for (const Var& o : outputs)
-    if (o.node()) s.owners[o.node()->sweep_slot] = o.node();
-  for (Node* n : s.nodes)
-    for (auto& in : n->inputs)
-      if (in.node) s.owners[in.node->sweep_slot] = in.node;
 }
 
 }  // namespace
@@ -131,22 +126,21 @@ void attach_owners(Sweep& s, const std::vector<Var>& outputs) {
 std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& inputs,
                       const std::vector<Var>& grad_outputs, GradOptions options) {
   check_outputs(outputs, grad_outputs);
-  Sweep s = collect(outputs);
-  attach_owners(s, outputs);
+  const Sweep s = collect(outputs);
   std::vector<char> wanted(s.nodes.size(), 0);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const NodePtr& node = inputs[i].node();
-    if (node && node->sweep_mark == s.mark) wanted[node->sweep_slot] = 1;
+    const std::int64_t slot = inputs[i].node() ? s.find(inputs[i].node().get()) : -1;
+    if (slot >= 0) wanted[slot] = 1;
     else if (!options.allow_unused)
       fail("grad: input {} ({}) {}; pass allow_unused to get zeros", i, inputs[i].str(),
-           node ? "is not used to compute the outputs" : "does not require a gradient");
+           inputs[i].node() ? "is not used to compute the outputs" : "does not require a gradient");
   }
-  std::vector<Var> grads = run_sweep(s, outputs, grad_outputs, wanted, options.create_graph);
+  const std::vector<Var> grads = run_sweep(s, outputs, grad_outputs, wanted, options.create_graph);
   std::vector<Var> result;
   result.reserve(inputs.size());
   for (const Var& input : inputs) {
-    const NodePtr& node = input.node();
-    Var g = node && node->sweep_mark == s.mark ? grads[node->sweep_slot] : Var();
+    const std::int64_t slot = input.node() ? s.find(input.node().get()) : -1;
+    Var g = slot >= 0 ? grads[slot] : Var();
     if (!g.defined()) g = Var(Tensor::zeros(input.shape(), input.dtype(), input.device()));
     if (!options.create_graph) g = g.detach();
     result.push_back(std::move(g));
@@ -159,21 +153,21 @@ Var grad(const Var& output, const Var& input, GradOptions options) {
 }
 
 void backward(const Var& loss, const Var& grad_output) {
+  if (loss.defined() && !loss.requires_grad())
+    fail("backward: the loss ({}) does not depend on any parameter (it was computed from constants "
+         "or under NoGrad)", loss.str());
   const std::vector<Var> outputs{loss};
   const std::vector<Var> seeds = grad_output.defined() ? std::vector<Var>{grad_output} : std::vector<Var>{};
   check_outputs(outputs, seeds);
-  Sweep s = collect(outputs);
-  attach_owners(s, outputs);
+  const Sweep s = collect(outputs);
   std::vector<char> wanted(s.nodes.size(), 0);
   for (std::size_t i = 0; i < s.nodes.size(); ++i) wanted[i] = s.nodes[i]->leaf;
   const std::vector<Var> grads = run_sweep(s, outputs, seeds, wanted, false);
   for (std::size_t i = 0; i < s.nodes.size(); ++i) {
-    Node* n = s.nodes[i];
-    if (!n->leaf || !grads[i].defined()) continue;
-    const Tensor& g = grads[i].value();
-    Tensor& acc = static_cast<LeafNode*>(n)->grad;
-    if (acc.defined()) acc.add_(g);
-    else acc = g.clone();  // own the storage: later in-place accumulation must not alias
+    if (!s.nodes[i]->leaf || !grads[i].defined()) continue;
+    Tensor& acc = static_cast<LeafNode&>(*s.nodes[i]).grad;
+    // Out of place: the accumulator may be a tensor the caller handed to set_grad, or a view.
+    acc = acc.defined() ? add(acc, grads[i].value()) : grads[i].value().clone();
   }
 }
 

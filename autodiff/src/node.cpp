@@ -58,6 +58,7 @@ Node::~Node() {
 Var Var::parameter(Tensor value) {
   if (!value.defined()) fail("Var::parameter: undefined tensor");
   if (!is_floating(value.dtype())) fail("Var::parameter: parameters must be f32 or f64, got {}", value.str());
+  if (!value.is_contiguous()) value = value.clone();  // a parameter owns dense storage it can update in place
   auto node = std::make_shared<LeafNode>();
   node->leaf = true;
   node->sequence = next_node_sequence();
@@ -75,7 +76,8 @@ void Var::zero_grad() const {
 }
 void Var::set_grad(const Tensor& g) const {
   if (!node_ || !node_->leaf) fail("set_grad: not a parameter ({})", str());
-  if (g.defined() && !(g.shape() == shape())) fail("set_grad: gradient {} does not match parameter {}", g.str(), str());
+  if (g.defined() && (!(g.shape() == shape()) || g.dtype() != dtype() || g.device() != device()))
+    fail("set_grad: gradient {} on {} does not match parameter {} on {}", g.str(), g.device().str(), str(), device().str());
   static_cast<LeafNode&>(*node_).grad = g;
 }
 

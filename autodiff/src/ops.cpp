@@ -44,6 +44,7 @@ Var mean(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   std::int64_t count = 1;
   for (int i = 0; i < x.rank(); ++i)
     if (set & (1u << i)) count *= x.shape()[i];
+  if (count == 0) fail("mean: reduction over an empty axis of {}", x.str());
   return reduce(Op::sum, x, set, keepdim) * (1.0 / static_cast<double>(count));
 }
 Var logsumexp(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) {
@@ -78,7 +79,7 @@ Var sum_to(const Var& x, const Shape& shape) {
 }
 
 Var matmul(const Var& a, const Var& b) {
-  if (a.rank() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (a.rank() == 1) return squeeze(matmul(unsqueeze(a, 0), b), b.rank() == 1 ? -1 : -2);
   if (b.rank() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
   return record(Op::matmul, tide::matmul(a.value(), b.value()), {&a, &b});
 }
@@ -116,8 +117,9 @@ Var slice(const Var& x, std::int64_t axis, std::int64_t start, std::int64_t stop
   const std::int64_t n = x.shape()[a];
   attrs.start = std::clamp<std::int64_t>(start < 0 ? start + n : start, 0, n);
   attrs.step = step;
-  attrs.stop = attrs.start + out.shape()[a] * step;
-  if (attrs.stop > n) attrs.stop = n;
+  // one past the last element taken (no overflow for huge steps)
+  const std::int64_t count = out.shape()[a];
+  attrs.stop = count == 0 ? attrs.start : attrs.start + (count - 1) * step + 1;
   return record(Op::slice, std::move(out), {&x}, std::move(attrs));
 }
 Var select(const Var& x, std::int64_t axis, std::int64_t index) {

@@ -73,16 +73,17 @@ Adam::Adam(std::vector<Var> params, AdamOptions o) : Optimizer(std::move(params)
   m_ = zeros_like(params_);
   v_ = zeros_like(params_);
   if (o.amsgrad) vmax_ = zeros_like(params_);
+  param_steps_.assign(params_.size(), 0);
 }
 
 void Adam::step() {
   NoGrad no_grad;
   ++steps_;
-  const double bc1 = 1.0 - std::pow(o_.beta1, static_cast<double>(steps_));
-  const double bc2 = 1.0 - std::pow(o_.beta2, static_cast<double>(steps_));
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Var& p = params_[i];
     if (!p.grad().defined()) continue;
+    const double t = static_cast<double>(++param_steps_[i]);
+    const double bc1 = 1.0 - std::pow(o_.beta1, t), bc2 = 1.0 - std::pow(o_.beta2, t);
     Tensor g = p.grad();
     if (o_.decoupled_weight_decay) update(p, mul_scalar(p.value(), lr_ * o_.weight_decay));
     else g = decayed_grad(p, o_.weight_decay);
@@ -103,15 +104,16 @@ Adamax::Adamax(std::vector<Var> params, AdamaxOptions o) : Optimizer(std::move(p
   check_hyper(o.weight_decay, "Adamax", "weight_decay", 0, 1e9);
   m_ = zeros_like(params_);
   u_ = zeros_like(params_);
+  param_steps_.assign(params_.size(), 0);
 }
 
 void Adamax::step() {
   NoGrad no_grad;
   ++steps_;
-  const double bc1 = 1.0 - std::pow(o_.beta1, static_cast<double>(steps_));
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor g = decayed_grad(params_[i], o_.weight_decay);
     if (!g.defined()) continue;
+    const double bc1 = 1.0 - std::pow(o_.beta1, static_cast<double>(++param_steps_[i]));
     m_[i] = add(mul_scalar(m_[i], o_.beta1), mul_scalar(g, 1.0 - o_.beta1));
     u_[i] = maximum(mul_scalar(u_[i], o_.beta2), add_scalar(abs(g), o_.eps));
     update(params_[i], mul_scalar(div(m_[i], u_[i]), lr_ / bc1));

@@ -16,8 +16,12 @@ Storage::~Storage() {
 
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (auto d : shape)
+  std::int64_t bytes = static_cast<std::int64_t>(dtype_size(dtype));
+  for (auto d : shape) {
     if (d < 0) fail("Tensor::empty: negative extent in shape {}", shape.str());
+    if (__builtin_mul_overflow(bytes, d, &bytes))
+      fail("Tensor::empty: shape {} of {} is too large to allocate", shape.str(), dtype_name(dtype));
+  }
   Tensor t;
   t.storage_ = std::make_shared<Storage>(backend_for(device), static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
   t.shape_ = shape;
@@ -73,6 +77,7 @@ void* Tensor::raw_data() const {
   return static_cast<char*>(storage_->data) + offset_ * static_cast<std::int64_t>(dtype_size(dtype_));
 }
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;
   std::int64_t expected = 1;
   for (int i = rank() - 1; i >= 0; --i) {
     if (shape_[i] != 1 && strides_[i] != expected) return false;
@@ -149,7 +154,7 @@ Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop, s
   start = std::clamp<std::int64_t>(start, 0, n);
   stop = std::clamp<std::int64_t>(stop, start, n);
   Shape s = shape_, st = strides_;
-  s[a] = (stop - start + step - 1) / step;
+  s[a] = stop > start ? 1 + (stop - start - 1) / step : 0;
   st[a] = strides_[a] * step;
   return as_strided(s, st, offset_ + start * strides_[a]);
 }
@@ -167,6 +172,8 @@ Tensor Tensor::select(std::int64_t axis, std::int64_t index) const {
 
 Tensor Tensor::broadcast_to(const Shape& shape) const {
   if (shape.rank() < rank()) fail("broadcast_to: cannot broadcast {} to the lower rank {}", shape_.str(), shape.str());
+  for (auto d : shape)
+    if (d < 0) fail("broadcast_to: negative extent in target shape {}", shape.str());
   Shape st = Shape::filled(shape.rank(), 0);
   const int lead = shape.rank() - rank();
   for (int i = 0; i < rank(); ++i) {
@@ -222,8 +229,20 @@ Tensor& Tensor::fill_(double value) {
   bump_version();
   return *this;
 }
+namespace {
+// An in-place write through a view in which several indices share one element (a broadcast axis)
+// would be order-dependent; refuse it, as the other engines do.
+void check_writable(const Tensor& t, const char* op) {
+  for (int i = 0; i < t.rank(); ++i)
+    if (t.strides()[i] == 0 && t.shape()[i] > 1)
+      fail("{}: {} is a broadcast view (axis {} has stride 0); write into a contiguous copy (clone) instead",
+           op, t.str(), i);
+}
+}  // namespace
+
 Tensor& Tensor::copy_(const Tensor& src) {
   if (!src.defined()) fail("copy_: undefined source tensor");
+  check_writable(*this, "copy_");
   check_same_device(*this, src, "copy_");
   // a source overlapping this tensor's storage is read in full before any element is written
   const Tensor from = src.shares_storage_with(*this) ? src.clone() : src;
@@ -232,6 +251,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_writable(*this, "add_");
   check_same_device(*this, other, "add_");
   if (!other.defined()) fail("add_: undefined tensor");
   check_same_dtype(*this, other, "add_");
@@ -245,6 +265,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   return *this;
 }
 Tensor& Tensor::mul_(double factor) {
+  check_writable(*this, "mul_");
   if (is_contiguous()) backend().unary(Op::mul_scalar, *this, *this, factor, 0.0);
   else copy_(mul_scalar(*this, factor));
   bump_version();

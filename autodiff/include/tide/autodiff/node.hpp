@@ -36,10 +36,6 @@ struct Node {
   std::uint64_t saved_output_version = 0;
   OpAttrs attrs;
 
-  // Scratch used by one grad() sweep.
-  std::uint64_t sweep_mark = 0;
-  std::uint32_t sweep_slot = 0;
-
   Node() = default;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;

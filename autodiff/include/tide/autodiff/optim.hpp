@@ -43,6 +43,7 @@ public:
 private:
   AdamOptions o_;
   std::vector<Tensor> m_, v_, vmax_;
+  std::vector<std::int64_t> param_steps_;  // bias correction counts each parameter's own updates
 };
 
 struct AdamaxOptions { double lr = 2e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0; };
@@ -53,6 +54,7 @@ public:
 private:
   AdamaxOptions o_;
   std::vector<Tensor> m_, u_;
+  std::vector<std::int64_t> param_steps_;
 };
 
 struct RMSpropOptions { double lr = 1e-2, alpha = 0.99, eps = 1e-8, momentum = 0.0, weight_decay = 0.0; bool centered = false; };
