@@ -72,4 +72,12 @@ template <class Fn> std::string error_message(Fn&& fn) {
   return "";
 }
 
+// Requires that fn throws tide::Error and that its message contains every fragment.
+template <class Fn> void check_error(Fn&& fn, std::initializer_list<const char*> fragments) {
+  CHECK_THROWS_AS(fn(), Error);
+  const std::string msg = error_message(fn);
+  INFO("message: ", msg);
+  for (const char* f : fragments) CHECK_MESSAGE(msg.find(f) != std::string::npos, "missing \"" << f << "\"");
+}
+
 }  // namespace tide::test

@@ -3,17 +3,9 @@
 #include "core_test_util.hpp"
 
 using namespace tide;
-using tide::test::error_message;
+using tide::test::check_error;
 
 namespace {
-
-// Requires that fn throws tide::Error and that its message contains every fragment.
-template <class Fn> void check_error(Fn&& fn, std::initializer_list<const char*> fragments) {
-  CHECK_THROWS_AS(fn(), Error);
-  const std::string msg = error_message(fn);
-  INFO("message: ", msg);
-  for (const char* f : fragments) CHECK_MESSAGE(msg.find(f) != std::string::npos, "missing \"" << f << "\"");
-}
 
 Tensor f32(const Shape& s) { return Tensor::zeros(s, DType::f32); }
 Tensor f64(const Shape& s) { return Tensor::zeros(s, DType::f64); }
