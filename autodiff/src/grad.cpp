@@ -142,7 +142,7 @@ std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& i
     const std::int64_t slot = input.node() ? s.find(input.node().get()) : -1;
     Var g = slot >= 0 ? grads[slot] : Var();
     if (!g.defined()) g = Var(Tensor::zeros(input.shape(), input.dtype(), input.device()));
-    if (!options.create_graph) g = g.detach();
+    if (!options.create_graph) g = Var(g.value().contiguous());  // dense: callers may update it in place
     result.push_back(std::move(g));
   }
   return result;

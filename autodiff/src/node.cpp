@@ -78,7 +78,7 @@ void Var::set_grad(const Tensor& g) const {
   if (!node_ || !node_->leaf) fail("set_grad: not a parameter ({})", str());
   if (g.defined() && (!(g.shape() == shape()) || g.dtype() != dtype() || g.device() != device()))
     fail("set_grad: gradient {} on {} does not match parameter {} on {}", g.str(), g.device().str(), str(), device().str());
-  static_cast<LeafNode&>(*node_).grad = g;
+  static_cast<LeafNode&>(*node_).grad = g.defined() && !g.is_contiguous() ? g.clone() : g;
 }
 
 namespace {
