@@ -159,7 +159,7 @@ Var stack(const std::vector<Var>& parts, std::int64_t axis) {
   std::vector<Var> expanded;
   expanded.reserve(parts.size());
   for (const Var& p : parts) expanded.push_back(unsqueeze(p, axis));
-  return concat(expanded, axis < 0 ? axis : axis);
+  return concat(expanded, axis);
 }
 std::vector<Var> split(const Var& x, const std::vector<std::int64_t>& sizes, std::int64_t axis) {
   const int a = normalize_axis(axis, x.rank(), "split");
