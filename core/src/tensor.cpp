@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <ostream>
 
 namespace tide {
 
@@ -86,6 +87,38 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 std::string Tensor::str() const { return std::string(dtype_name(dtype_)) + shape_.str(); }
+
+std::string Tensor::format(int edge_items) const {
+  if (!defined()) return "undefined";
+  const Tensor host = to(Device::cpu());
+  const bool integral = dtype_ == DType::i64;
+  const std::vector<double> values = integral ? std::vector<double>() : host.to_vector();
+  const std::vector<std::int64_t> indices = integral ? host.to_indices() : std::vector<std::int64_t>();
+  const Shape strides = contiguous_strides(shape_);
+  std::string out = str() + " ";
+  // Recursive over axes (rank <= 8), eliding the middle of long axes.
+  auto emit = [&](auto&& self, int axis, std::int64_t at) -> void {
+    if (axis == rank()) {
+      out += integral ? std::to_string(indices[at]) : fmt::format("{:.6g}", values[at]);
+      return;
+    }
+    out += "[";
+    const std::int64_t n = shape_[axis];
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (n > 2 * edge_items && i == edge_items) {
+        out += "..., ";
+        i = n - edge_items;
+      }
+      self(self, axis + 1, at + i * strides[axis]);
+      if (i + 1 < n) out += ", ";
+    }
+    out += "]";
+  };
+  emit(emit, 0, 0);
+  return out;
+}
+
+std::ostream& operator<<(std::ostream& out, const Tensor& t) { return out << t.format(); }
 
 Tensor Tensor::as_strided(const Shape& shape, const Shape& strides, std::int64_t offset) const {
   Tensor t;

@@ -2,6 +2,7 @@
 // broadcast_to, unsqueeze/squeeze), copies (contiguous, clone, to), and in-place writes that bump
 // the storage version.
 #include "core_test_util.hpp"
+#include <sstream>
 
 using namespace tide;
 using tide::test::check_exact;
@@ -245,4 +246,15 @@ TEST_CASE("add_ and copy_ read a source that overlaps the destination before wri
     u.add_(u);
     check_exact(u, {2, 4});
   }
+}
+
+TEST_CASE("tensors print their dtype, shape and values, eliding long axes") {
+  CHECK(Tensor::from_vector({1, 2, 3, 4, 5, 6}, Shape{2, 3}).format() == "f32[2, 3] [[1, 2, 3], [4, 5, 6]]");
+  CHECK(Tensor::arange(10, DType::f64).format(2) == "f64[10] [0, 1, ..., 8, 9]");
+  CHECK(Tensor::scalar(0.5, DType::f64).format() == "f64[] 0.5");
+  CHECK(Tensor::from_indices({3, 1}, Shape{2}).format() == "i64[2] [3, 1]");
+  CHECK(Tensor::arange(6).reshape(Shape{2, 3}).transpose().format() == "f32[3, 2] [[0, 3], [1, 4], [2, 5]]");
+  std::ostringstream s;
+  s << Tensor::zeros(Shape{0});
+  CHECK(s.str() == "f32[0] []");
 }

@@ -6,6 +6,7 @@
 #include "tide/core/dtype.hpp"
 #include "tide/core/shape.hpp"
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <vector>
 
@@ -68,6 +69,9 @@ public:
   void bump_version() const { if (storage_) ++storage_->version; }
   bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
   std::string str() const;  // "f32[2, 3]"
+  // The values as nested brackets, e.g. "f32[2, 3] [[1, 2, 3], [4, 5, 6]]"; axes longer than
+  // 2 * edge_items show their first and last edge_items entries around "...".
+  std::string format(int edge_items = 3) const;
 
   // ---- views (no copy) --------------------------------------------------------------------------
   // reshape is a view when the layout allows it, a copy otherwise. One extent may be -1.
@@ -108,5 +112,7 @@ private:
   std::int64_t offset_ = 0;
   DType dtype_ = DType::f32;
 };
+
+std::ostream& operator<<(std::ostream& out, const Tensor& t);  // writes t.format()
 
 }  // namespace tide
