@@ -24,8 +24,8 @@ Var keepdim_view(const Var& g, const Node& n) {
 void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
   const Node& n = *self;
   // Inputs and output as Vars that keep their place in the graph (for create_graph).
-  auto in = [&](int i) { return Var(n.inputs[i].saved, n.inputs[i].node); };
-  auto out = [&]() { return Var(n.saved_output, self); };
+  auto in = [&](int i) { return Var(n.saved_input(i), n.inputs[i].node); };
+  auto out = [&]() { return Var(n.saved_output(), self); };
   auto shape = [&](int i) -> const Shape& { return n.inputs[i].shape; };
   const double p0 = n.attrs.p0, p1 = n.attrs.p1;
   constexpr double two_over_sqrtpi = 1.1283791670955126, inv_sqrt2 = 0.7071067811865476,
@@ -34,7 +34,7 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
   switch (n.op) {
     // ---- unary: d/dx f(x) ------------------------------------------------------------------
     case Op::neg: gx[0] = -g; return;
-    case Op::abs: gx[0] = g * Var(tide::sign(n.inputs[0].saved)); return;
+    case Op::abs: gx[0] = g * Var(tide::sign(n.saved_input(0))); return;
     case Op::sign: return;  // zero almost everywhere
     case Op::exp: gx[0] = g * out(); return;
     case Op::expm1: gx[0] = g * (out() + 1.0); return;
@@ -47,9 +47,9 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
     case Op::tanh: gx[0] = g * (1.0 - square(out())); return;                // 1 - tanh^2
     case Op::sigmoid: { Var y = out(); gx[0] = g * (y * (1.0 - y)); return; }  // s (1 - s)
     case Op::softplus: gx[0] = g * sigmoid(in(0)); return;
-    case Op::relu: gx[0] = g * mask(Op::gt, n.inputs[0].saved, 0.0); return;
+    case Op::relu: gx[0] = g * mask(Op::gt, n.saved_input(0), 0.0); return;
     case Op::leaky_relu: {                                                     // 1 or slope
-      const Tensor m = tide::binary(Op::gt, n.inputs[0].saved, Tensor::scalar(0.0, n.inputs[0].dtype, n.inputs[0].saved.device()));
+      const Tensor m = tide::binary(Op::gt, n.saved_input(0), Tensor::scalar(0.0, n.inputs[0].dtype, n.saved_input(0).device()));
       gx[0] = g * Var(tide::add_scalar(tide::mul_scalar(m, 1.0 - p0), p0));
       return;
     }
@@ -83,7 +83,7 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
     case Op::add_scalar: gx[0] = g; return;
     case Op::mul_scalar: gx[0] = g * p0; return;
     case Op::clamp: {                                                          // 1 inside [lo, hi]
-      const Tensor& x = n.inputs[0].saved;
+      const Tensor& x = n.saved_input(0);
       gx[0] = g * Var(tide::mul(mask(Op::ge, x, p0).value(), mask(Op::le, x, p1).value()));
       return;
     }
@@ -100,8 +100,8 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
     }
     case Op::maximum:
     case Op::minimum: {  // the gradient goes to the selected operand; ties split it evenly
-      const Tensor& a = n.inputs[0].saved;
-      const Tensor& b = n.inputs[1].saved;
+      const Tensor& a = n.saved_input(0);
+      const Tensor& b = n.saved_input(1);
       const Tensor first = tide::add(tide::binary(n.op == Op::maximum ? Op::gt : Op::lt, a, b),
                                      tide::mul_scalar(tide::eq(a, b), 0.5));
       gx[0] = sum_to(g * Var(first), shape(0));
@@ -110,7 +110,7 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
     }
     case Op::eq: case Op::ne: case Op::lt: case Op::le: case Op::gt: case Op::ge: return;
     case Op::where: {
-      const Var c(n.inputs[0].saved);
+      const Var c(n.saved_input(0));
       const Var zero(Tensor::zeros(Shape{}, g.dtype(), g.device()));
       gx[1] = sum_to(where(c, g, zero), shape(1));
       gx[2] = sum_to(where(c, zero, g), shape(2));
@@ -121,11 +121,11 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
     case Op::sum: gx[0] = broadcast_to(keepdim_view(g, n), shape(0)); return;
     case Op::max:
     case Op::min: {  // to the extremal elements, split evenly between ties
-      const Tensor& x = n.inputs[0].saved;
+      const Tensor& x = n.saved_input(0);
       Shape kept = shape(0);
       for (int i = 0; i < kept.rank(); ++i)
         if (n.attrs.axes & (1u << i)) kept[i] = 1;
-      const Tensor hit = tide::eq(x, n.saved_output.reshape(kept));
+      const Tensor hit = tide::eq(x, n.saved_output().reshape(kept));
       const Tensor share = tide::div(hit, tide::reduce(Op::sum, hit, n.attrs.axes, true));
       gx[0] = broadcast_to(keepdim_view(g, n), shape(0)) * Var(share);
       return;
@@ -169,11 +169,11 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
       return;
     }
     case Op::index_select:
-      gx[0] = index_add(g, n.attrs.axis, n.inputs[1].saved, shape(0)[static_cast<int>(n.attrs.axis)]);
+      gx[0] = index_add(g, n.attrs.axis, n.saved_input(1), shape(0)[static_cast<int>(n.attrs.axis)]);
       return;
-    case Op::index_add: gx[0] = index_select(g, n.attrs.axis, n.inputs[1].saved); return;
-    case Op::gather: gx[0] = scatter_add(g, n.attrs.axis, n.inputs[1].saved, shape(0)); return;
-    case Op::scatter_add: gx[0] = gather(g, n.attrs.axis, n.inputs[1].saved); return;
+    case Op::index_add: gx[0] = index_select(g, n.attrs.axis, n.saved_input(1)); return;
+    case Op::gather: gx[0] = scatter_add(g, n.attrs.axis, n.saved_input(1), shape(0)); return;
+    case Op::scatter_add: gx[0] = gather(g, n.attrs.axis, n.saved_input(1)); return;
     case Op::cast: gx[0] = cast(g, n.inputs[0].dtype); return;
   }
 }

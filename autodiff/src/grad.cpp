@@ -45,12 +45,13 @@ void check_saved(const Node& n) {
          "(version {} then, {} now); clone the value before modifying it, or modify a copy",
          op_name(n.op), what, t.str(), then, t.version());
   };
-  static const char* names[] = {"input 0", "input 1", "input 2"};
-  for (std::size_t i = 0; i < n.inputs.size() && i < 3; ++i)
-    if (n.inputs[i].saved.defined() && n.inputs[i].saved.version() != n.inputs[i].saved_version)
-      report(names[i], n.inputs[i].saved, n.inputs[i].saved_version);
-  if (n.saved_output.defined() && n.saved_output.version() != n.saved_output_version)
-    report("output", n.saved_output, n.saved_output_version);
+  static const char* names[] = {"input 0", "input 1", "input 2", "output"};
+  const std::uint8_t saves = op_info(n.op).saves;
+  for (int i = 0; i < 4; ++i) {
+    if (!(saves & (1u << i))) continue;
+    const SavedValue& s = n.saved[saved_index(n.op, i)];
+    if (s.value.version() != s.version) report(names[i], s.value, s.version);
+  }
 }
 
 Var accumulate(const Var& acc, const Var& g) { return acc.defined() ? acc + g : g; }

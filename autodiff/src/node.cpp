@@ -101,16 +101,10 @@ template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, O
     in.node = v->node();
     in.shape = v->shape();
     in.dtype = v->dtype();
-    if (i < 3 && (saves & (1u << i))) {
-      in.saved = v->value();
-      in.saved_version = v->value().version();
-    }
+    if (i < 3 && (saves & (1u << i))) node->saved[saved_index(op, i)] = {v->value(), v->value().version()};
     ++i;
   }
-  if (saves & saves::out) {
-    node->saved_output = out;
-    node->saved_output_version = out.version();
-  }
+  if (saves & saves::out) node->saved[saved_index(op, 3)] = {out, out.version()};
   if (attrs) node->attrs = std::move(*attrs);
   return Var(std::move(out), std::move(node));
 }

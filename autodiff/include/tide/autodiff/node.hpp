@@ -12,11 +12,39 @@
 namespace tide {
 
 struct NodeInput {
-  NodePtr node;       // null when the input is a constant
-  Tensor saved;       // defined when the rule reads this input
-  std::uint64_t saved_version = 0;
+  NodePtr node;  // null when the input is a constant
   Shape shape;
   DType dtype = DType::f32;
+};
+
+// A value a backward rule reads, with its storage version when it was saved.
+struct SavedValue {
+  Tensor value;
+  std::uint64_t version = 0;
+};
+
+// A node's inputs: up to three live in the node itself (every op but a long concat), so recording
+// an op costs one allocation.
+class NodeInputs {
+public:
+  static constexpr std::size_t inline_capacity = 3;
+  void resize(std::size_t n) {
+    size_ = n;
+    if (n > inline_capacity) spill_.resize(n);
+  }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  NodeInput* begin() { return size_ > inline_capacity ? spill_.data() : inline_; }
+  NodeInput* end() { return begin() + size_; }
+  const NodeInput* begin() const { return size_ > inline_capacity ? spill_.data() : inline_; }
+  const NodeInput* end() const { return begin() + size_; }
+  NodeInput& operator[](std::size_t i) { return begin()[i]; }
+  const NodeInput& operator[](std::size_t i) const { return begin()[i]; }
+
+private:
+  NodeInput inline_[inline_capacity];
+  std::vector<NodeInput> spill_;
+  std::size_t size_ = 0;
 };
 
 struct OpAttrs {
@@ -31,10 +59,14 @@ struct Node {
   Op op = Op::neg;
   bool leaf = false;
   std::uint64_t sequence = 0;  // recording order
-  std::vector<NodeInput> inputs;
-  Tensor saved_output;
-  std::uint64_t saved_output_version = 0;
+  NodeInputs inputs;
+  // What the rule reads (the op table's `saves` column, at most two values): the saved inputs in
+  // input order, then the output.
+  SavedValue saved[max_saved_values];
   OpAttrs attrs;
+
+  const Tensor& saved_input(int i) const { return saved[saved_index(op, i)].value; }
+  const Tensor& saved_output() const { return saved[saved_index(op, 3)].value; }
 
   Node() = default;
   Node(const Node&) = delete;

@@ -114,4 +114,18 @@ inline constexpr std::array<OpInfo, op_count> op_infos = {{
 constexpr const OpInfo& op_info(Op op) { return op_infos[static_cast<int>(op)]; }
 constexpr std::string_view op_name(Op op) { return op_info(op).name; }
 
+// Where a saved value sits among an op's saved values: input i (0..2), or the output as i = 3.
+inline constexpr int max_saved_values = 2;
+constexpr int saved_index(Op op, int i) {
+  const unsigned below = op_info(op).saves & ((1u << i) - 1u);
+  return static_cast<int>(((below >> 0) & 1u) + ((below >> 1) & 1u) + ((below >> 2) & 1u));
+}
+constexpr bool saves_fit() {
+  for (const OpInfo& info : op_infos)
+    if (((info.saves & 1) + ((info.saves >> 1) & 1) + ((info.saves >> 2) & 1) + ((info.saves >> 3) & 1)) > max_saved_values)
+      return false;
+  return true;
+}
+static_assert(saves_fit(), "an op saves more values than a tape node holds (max_saved_values)");
+
 }  // namespace tide
