@@ -93,32 +93,38 @@ int bench_core_main(const std::vector<std::string_view>& args) {
   return tide::cli::run_bench_core(options);
 }
 
-int bench_main(const std::vector<std::string_view>& args) {
-  if (args.empty()) return usage_error("tide bench: missing suite name (available: core)", "tide bench --help");
-  if (is_help(args[0])) {
-    fmt::print("{}", bench_usage);
-    return 0;
-  }
-  if (args[0] == "core") return bench_core_main(std::vector<std::string_view>(args.begin() + 1, args.end()));
-  if (args[0].starts_with("-"))
-    return usage_error(fmt::format("tide bench: unknown option '{}'", args[0]), "tide bench --help");
-  return usage_error(fmt::format("tide bench: unknown suite '{}' (available: core)", args[0]), "tide bench --help");
-}
+using Args = std::vector<std::string_view>;
+struct Subcommand {
+  std::string_view name;
+  int (*run)(const Args& rest);
+};
 
-int tide_main(const std::vector<std::string_view>& args) {
+// Runs the subcommand args[0] names, with the remaining arguments; `path` ("tide bench") and
+// `what` ("suite") word the errors. New commands (train, eval, data) are rows of a table.
+int dispatch(const Args& args, std::string_view path, std::string_view what, const char* usage,
+             const std::vector<Subcommand>& table) {
+  std::string names;
+  for (const auto& c : table) names += (names.empty() ? "" : ", ") + std::string(c.name);
+  const std::string hint = std::string(path) + " --help";
   if (args.empty()) {
-    fmt::print(stderr, "tide: missing command\n{}", tide_usage);
+    fmt::print(stderr, "{}: missing {} (available: {})\n{}", path, what, names, usage);
     return exit_usage;
   }
   if (is_help(args[0])) {
-    fmt::print("{}", tide_usage);
+    fmt::print("{}", usage);
     return 0;
   }
-  if (args[0] == "bench") return bench_main(std::vector<std::string_view>(args.begin() + 1, args.end()));
-  if (args[0].starts_with("-"))
-    return usage_error(fmt::format("tide: unknown option '{}'", args[0]), "tide --help");
-  return usage_error(fmt::format("tide: unknown command '{}' (available: bench)", args[0]), "tide --help");
+  for (const auto& c : table)
+    if (args[0] == c.name) return c.run(Args(args.begin() + 1, args.end()));
+  if (args[0].starts_with("-")) return usage_error(fmt::format("{}: unknown option '{}'", path, args[0]), hint.c_str());
+  return usage_error(fmt::format("{}: unknown {} '{}' (available: {})", path, what, args[0], names), hint.c_str());
 }
+
+int bench_main(const Args& args) {
+  return dispatch(args, "tide bench", "suite", bench_usage, {{"core", bench_core_main}});
+}
+
+int tide_main(const Args& args) { return dispatch(args, "tide", "command", tide_usage, {{"bench", bench_main}}); }
 
 }  // namespace
 
