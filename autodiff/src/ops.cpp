@@ -1,6 +1,7 @@
 // Var ops: compute with the tensor-level op, then record the node. Composites are plain code over
 // the primitives.
 #include "tide/autodiff/ops.hpp"
+#include "tide/autodiff/composite.hpp"
 #include "tide/autodiff/node.hpp"
 #include <cmath>
 #include <numeric>
@@ -39,44 +40,11 @@ Var max(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) {
 Var min(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   return reduce(Op::min, x, axis_set(axes, x.rank(), "min"), keepdim);
 }
-Var mean(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  const AxisSet set = axis_set(axes, x.rank(), "mean");
-  std::int64_t count = 1;
-  for (int i = 0; i < x.rank(); ++i)
-    if (set & (1u << i)) count *= x.shape()[i];
-  if (count == 0) fail("mean: reduction over an empty axis of {}", x.str());
-  return reduce(Op::sum, x, set, keepdim) * (1.0 / static_cast<double>(count));
-}
-Var logsumexp(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  // y = m + log sum exp(x - m) with m = max(x) held constant: dy/dm = 0, so this is exact at any
-  // derivative order, and stable.
-  const AxisSet set = axis_set(axes, x.rank(), "logsumexp");
-  Tensor m = tide::reduce(Op::max, x.value(), set, true);
-  m = tide::where(tide::eq(tide::abs(m), Tensor::scalar(INFINITY, m.dtype(), m.device())),
-                  Tensor::zeros(Shape{}, m.dtype(), m.device()), m);
-  Var out = log(reduce(Op::sum, exp(x - Var(m)), set, true)) + Var(m);
-  if (keepdim) return out;
-  Shape dropped;
-  for (int i = 0; i < x.rank(); ++i)
-    if (!(set & (1u << i))) dropped.push_back(x.shape()[i]);
-  return reshape(out, dropped);
-}
-Var log_softmax(const Var& x, std::int64_t axis) { return x - logsumexp(x, {axis}, true); }
-Var softmax(const Var& x, std::int64_t axis) { return exp(log_softmax(x, axis)); }
-
-Var sum_to(const Var& x, const Shape& shape) {
-  if (x.shape() == shape) return x;
-  if (shape.rank() > x.rank()) fail("sum_to: cannot sum {} down to the higher rank {}", x.shape().str(), shape.str());
-  const int lead = x.rank() - shape.rank();
-  AxisSet axes = 0;
-  for (int i = 0; i < x.rank(); ++i) {
-    if (i < lead) { axes |= 1u << i; continue; }
-    const std::int64_t target = shape[i - lead];
-    if (target == 1 && x.shape()[i] != 1) axes |= 1u << i;
-    else if (target != x.shape()[i]) fail("sum_to: {} is not a broadcast of {}", x.shape().str(), shape.str());
-  }
-  return reshape(reduce(Op::sum, x, axes, true), shape);
-}
+Var mean(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) { return composite::mean(x, axes, keepdim); }
+Var logsumexp(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) { return composite::logsumexp(x, axes, keepdim); }
+Var log_softmax(const Var& x, std::int64_t axis) { return composite::log_softmax(x, axis); }
+Var softmax(const Var& x, std::int64_t axis) { return composite::softmax(x, axis); }
+Var sum_to(const Var& x, const Shape& shape) { return composite::sum_to(x, shape); }
 
 Var matmul(const Var& a, const Var& b) {
   if (a.rank() == 1) return squeeze(matmul(unsqueeze(a, 0), b), b.rank() == 1 ? -1 : -2);
@@ -97,16 +65,10 @@ Var permute(const Var& x, const Shape& axes) {
   for (int i = 0; i < axes.rank(); ++i) attrs.shape[i] = normalize_axis(axes[i], x.rank(), "permute");
   return record(Op::permute, x.value().permute(axes), {&x}, std::move(attrs));
 }
-Var transpose(const Var& x, std::int64_t a, std::int64_t b) {
-  const int ia = normalize_axis(a, x.rank(), "transpose"), ib = normalize_axis(b, x.rank(), "transpose");
-  Shape axes = Shape::filled(x.rank(), 0);
-  for (int i = 0; i < x.rank(); ++i) axes[i] = i;
-  std::swap(axes[ia], axes[ib]);
-  return permute(x, axes);
-}
-Var unsqueeze(const Var& x, std::int64_t axis) { return reshape(x, x.value().unsqueeze(axis).shape()); }
-Var squeeze(const Var& x, std::int64_t axis) { return reshape(x, x.value().squeeze(axis).shape()); }
-Var flatten(const Var& x) { return reshape(x, Shape{x.numel()}); }
+Var transpose(const Var& x, std::int64_t a, std::int64_t b) { return composite::transpose(x, a, b); }
+Var unsqueeze(const Var& x, std::int64_t axis) { return composite::unsqueeze(x, axis); }
+Var squeeze(const Var& x, std::int64_t axis) { return composite::squeeze(x, axis); }
+Var flatten(const Var& x) { return composite::flatten(x); }
 
 Var slice(const Var& x, std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step) {
   const int a = normalize_axis(axis, x.rank(), "slice");
@@ -122,13 +84,7 @@ Var slice(const Var& x, std::int64_t axis, std::int64_t start, std::int64_t stop
   attrs.stop = count == 0 ? attrs.start : attrs.start + (count - 1) * step + 1;
   return record(Op::slice, std::move(out), {&x}, std::move(attrs));
 }
-Var select(const Var& x, std::int64_t axis, std::int64_t index) {
-  const int a = normalize_axis(axis, x.rank(), "select");
-  const std::int64_t n = x.shape()[a];
-  if (index < -n || index >= n) fail("select: index {} out of range for axis {} of {}", index, a, x.shape().str());
-  if (index < 0) index += n;
-  return squeeze(slice(x, a, index, index + 1), a);
-}
+Var select(const Var& x, std::int64_t axis, std::int64_t index) { return composite::select(x, axis, index); }
 Var slice_scatter(const Var& src, const Shape& shape, std::int64_t axis, std::int64_t start,
                   std::int64_t stop, std::int64_t step) {
   OpAttrs attrs;
@@ -154,20 +110,9 @@ Var concat(const std::vector<Var>& parts, std::int64_t axis) {
   attrs.axis = normalize_axis(axis, parts[0].rank(), "concat");
   return record(Op::concat, std::move(out), parts, std::move(attrs));
 }
-Var stack(const std::vector<Var>& parts, std::int64_t axis) {
-  if (parts.empty()) fail("stack: no tensors given");
-  std::vector<Var> expanded;
-  expanded.reserve(parts.size());
-  for (const Var& p : parts) expanded.push_back(unsqueeze(p, axis));
-  return concat(expanded, axis);
-}
+Var stack(const std::vector<Var>& parts, std::int64_t axis) { return composite::stack(parts, axis); }
 std::vector<Var> split(const Var& x, const std::vector<std::int64_t>& sizes, std::int64_t axis) {
-  const int a = normalize_axis(axis, x.rank(), "split");
-  tide::split(x.value(), sizes, a);  // validates
-  std::vector<Var> parts;
-  std::int64_t at = 0;
-  for (auto s : sizes) { parts.push_back(slice(x, a, at, at + s)); at += s; }
-  return parts;
+  return composite::split(x, sizes, axis);
 }
 Var index_select(const Var& x, std::int64_t axis, const Tensor& index) {
   const Var index_var(index);  // a constant input: saved and version-checked
@@ -201,18 +146,7 @@ Var cast(const Var& x, DType dtype) {
   return record(Op::cast, tide::cast(x.value(), dtype), {&x});
 }
 
-Var mse_loss(const Var& prediction, const Var& target) {
-  if (!(prediction.shape() == target.shape()))
-    fail("mse_loss: prediction {} and target {} differ in shape", prediction.shape().str(), target.shape().str());
-  return mean(square(prediction - target));
-}
-
-Var cross_entropy(const Var& logits, const Tensor& labels) {
-  if (logits.rank() != 2) fail("cross_entropy: logits must be [N, C], got {}", logits.shape().str());
-  if (labels.dtype() != DType::i64 || labels.rank() != 1 || labels.numel() != logits.size(0))
-    fail("cross_entropy: labels must be i64 [{}], got {}", logits.size(0), labels.str());
-  const Var picked = gather(log_softmax(logits, 1), 1, labels.reshape(Shape{labels.numel(), 1}));
-  return -mean(picked);
-}
+Var mse_loss(const Var& prediction, const Var& target) { return composite::mse_loss(prediction, target); }
+Var cross_entropy(const Var& logits, const Tensor& labels) { return composite::cross_entropy(logits, labels); }
 
 }  // namespace tide

@@ -48,6 +48,9 @@ private:
   NodePtr node_;
 };
 
+// The order-0 value, for code written over Var and Jet alike (composite.hpp).
+inline const Tensor& value_of(const Var& v) { return v.value(); }
+
 // Grad mode: when off, ops record nothing (their results are constants). Thread-local.
 bool grad_enabled();
 class GradModeScope {
