@@ -15,3 +15,4 @@
 #include "tide/autodiff/ops.hpp"
 #include "tide/autodiff/optim.hpp"
 #include "tide/autodiff/var.hpp"
+#include "tide/taylor/taylor.hpp"

@@ -9,12 +9,23 @@
 
 namespace tide::testing {
 
+// A case's function, written once as a generic lambda and kept for Vars (gradients) and Jets
+// (Taylor rules).
+struct CaseFn {
+  std::function<Var(const std::vector<Var>&)> var;
+  std::function<Jet(const std::vector<Jet>&)> jet;
+  CaseFn() = default;
+  template <class F> CaseFn(F f) : var(f), jet(f) {}
+  Var operator()(const std::vector<Var>& x) const { return var(x); }
+  Jet operator()(const std::vector<Jet>& x) const { return jet(x); }
+};
+
 struct OpCase {
   Op op;
   std::string label;                                   // what the case exercises
   std::function<std::vector<Tensor>(Generator&)> inputs;  // f64 inputs
   std::vector<bool> differentiable;                    // per input; empty = all
-  std::function<Var(const std::vector<Var>&)> fn;
+  CaseFn fn;
   bool has_gradient = true;   // false: the op passes no gradient (comparisons, sign)
   double step = 1e-6;         // finite-difference step
   double tolerance = 1e-6;    // relative to max(1, |reference|)

@@ -13,7 +13,7 @@ Tensor away_from_zero(Generator& g, const Shape& s, double lo, double hi) {
 
 namespace {
 using Inputs = std::function<std::vector<Tensor>(Generator&)>;
-using Fn = std::function<Var(const std::vector<Var>&)>;
+using Fn = CaseFn;
 
 Inputs one(std::function<Tensor(Generator&, const Shape&)> maker, Shape s) {
   return [=](Generator& g) { return std::vector<Tensor>{maker(g, s)}; };

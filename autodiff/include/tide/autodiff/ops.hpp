@@ -4,6 +4,7 @@
 #pragma once
 #include "tide/autodiff/var.hpp"
 #include "tide/core/ops.hpp"
+#include <initializer_list>
 #include <vector>
 
 namespace tide {
@@ -77,6 +78,9 @@ Var slice_scatter(const Var& src, const Shape& shape, std::int64_t axis, std::in
 Var broadcast_to(const Var& x, const Shape& shape);
 Var concat(const std::vector<Var>& parts, std::int64_t axis);
 Var stack(const std::vector<Var>& parts, std::int64_t axis = 0);
+// Braced lists ({a, b}) pick these over the Jet overloads.
+inline Var concat(std::initializer_list<Var> parts, std::int64_t axis) { return concat(std::vector<Var>(parts), axis); }
+inline Var stack(std::initializer_list<Var> parts, std::int64_t axis = 0) { return stack(std::vector<Var>(parts), axis); }
 std::vector<Var> split(const Var& x, const std::vector<std::int64_t>& sizes, std::int64_t axis);
 Var index_select(const Var& x, std::int64_t axis, const Tensor& index);
 Var index_add(const Var& src, std::int64_t axis, const Tensor& index, std::int64_t size);

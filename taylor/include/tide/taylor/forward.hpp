@@ -1,0 +1,28 @@
+// Forward mode on Jets: jvp (an order-1 jet on a new outermost level) and nested_jvp (K nested
+// jvps, written as a user of a forward-mode engine writes them). Functions take and return Jets,
+// so they may themselves call jvp: every call adds one level, and values from enclosing calls
+// are constants at the new level.
+#pragma once
+#include "tide/taylor/jet_ops.hpp"
+#include <functional>
+#include <utility>
+
+namespace tide {
+
+using JetFn = std::function<Jet(const Jet&)>;
+using MultiJetFn = std::function<Jet(const std::vector<Jet>&)>;
+
+// Deepest nesting nested_jvp accepts (2^K copies of the value are carried).
+inline constexpr int max_nested_jvp = 10;
+
+// (f(x), df/dx . v).
+std::pair<Jet, Jet> jvp(const JetFn& f, const Jet& x, const Jet& v);
+// (f(x...), sum_i df/dx_i . v_i).
+std::pair<Jet, Jet> jvp(const MultiJetFn& f, const std::vector<Jet>& x, const std::vector<Jet>& v);
+// d^K f/dx^K [v, ..., v] by K nested jvps (K >= 1); K = 0 gives f(x).
+Jet nested_jvp(const JetFn& f, const Jet& x, const Jet& v, int K);
+
+// d^K/ds^K f(x + s v) at s = 0 for k = 0..K in one Taylor pass: the Taylor-mode counterpart.
+Jet taylor_directional(const JetFn& f, const Var& x, const Var& v, int K);
+
+}  // namespace tide

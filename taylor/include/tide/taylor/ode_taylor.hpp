@@ -1,0 +1,29 @@
+// Taylor coefficients of ODE solutions: for z' = f(z, t), the total derivatives d^k z/dt^k at
+// (z, t), k = 1..K, as TayNODE's R_K regulariser needs them. Three forms, same result:
+//   incremental  the dynamics are traced once; each round raises every op by one order, keeping
+//                the lower coefficients (O(K^2) elementwise work, K evaluations of the linear algebra);
+//   rerun        K full jet passes of growing order (O(K^3)), what the public reference code does;
+//   nested_jvp   g_1 = f, g_{k+1} = jvp(g_k, (z, t), (f(z, t), 1)), the first-order-forward baseline
+//                (exponential in K).
+// Time enters as a series t0 + 1 * s (dt/dt = 1); it has the state's dtype inside the dynamics.
+#pragma once
+#include "tide/taylor/forward.hpp"
+
+namespace tide {
+
+enum class TaylorForm { incremental, rerun, nested_jvp };
+const char* taylor_form_name(TaylorForm form);
+
+using JetDynamics = std::function<Jet(const Jet& z, const Jet& t)>;
+
+// Normalised coefficients z_0 .. z_K (z_k = z^(k)/k!) stacked [K+1, ...]; 0 <= K <= max_taylor_order
+// (nested_jvp: K <= max_nested_jvp + 1).
+Var ode_taylor_coefficients(const JetDynamics& f, const Var& z, const Var& t, int K,
+                            TaylorForm form = TaylorForm::incremental);
+// d^k z/dt^k for k = 1..K (element k-1).
+std::vector<Var> ode_taylor(const JetDynamics& f, const Var& z, const Var& t, int K,
+                            TaylorForm form = TaylorForm::incremental);
+// d^K z/dt^K alone (for nested_jvp, the K-th derivative without the lower ones).
+Var ode_derivative(const JetDynamics& f, const Var& z, const Var& t, int K, TaylorForm form = TaylorForm::incremental);
+
+}  // namespace tide

@@ -1,0 +1,63 @@
+#include "tide/taylor/estimators.hpp"
+#include "tide/autodiff/grad.hpp"
+
+namespace tide {
+
+const char* noise_name(Noise noise) { return noise == Noise::gaussian ? "gaussian" : "rademacher"; }
+
+Tensor sample_noise(Generator& generator, const Shape& shape, DType dtype, Noise noise) {
+  return noise == Noise::gaussian ? generator.normal(shape, 0.0, 1.0, dtype) : generator.rademacher(shape, dtype);
+}
+
+namespace {
+// sum over every axis but the batch axis 0
+Var per_sample(const Var& x) {
+  std::vector<std::int64_t> axes;
+  for (int i = 1; i < x.rank(); ++i) axes.push_back(i);
+  return axes.empty() ? x : sum(x, axes);
+}
+void check_noise(const Var& z, const Tensor& e, const char* what) {
+  if (!z.defined() || z.rank() < 1) fail("{}: the state must be [batch, ...], got a 0-d value", what);
+  if (!(e.shape() == z.shape())) fail("{}: noise has shape {} but the state has shape {}", what, e.shape().str(), z.shape().str());
+  if (e.dtype() != z.dtype()) fail("{}: noise is {} but the state is {}", what, dtype_name(e.dtype()), dtype_name(z.dtype()));
+}
+Var checked(const Jet& y, const Var& z, const char* what) {
+  if (!(y.shape() == z.shape())) fail("{}: f returned shape {} for a state of shape {}", what, y.shape().str(), z.shape().str());
+  return y.primal();
+}
+}  // namespace
+
+DivergenceEstimate hutchinson_jvp(const JetFn& f, const Var& z, const Tensor& e) {
+  check_noise(z, e, "hutchinson_jvp");
+  const auto [y, je] = jvp(f, Jet(z), Jet(e));
+  const Var jv = checked(je, z, "hutchinson_jvp");
+  return {checked(y, z, "hutchinson_jvp"), per_sample(jv * Var(e)), per_sample(square(jv))};
+}
+
+DivergenceEstimate hutchinson_vjp(const JetFn& f, const Var& z, const Tensor& e) {
+  check_noise(z, e, "hutchinson_vjp");
+  const Var input = z.requires_grad() ? z : Var::parameter(z.value());
+  const Var y = checked(f(Jet(input)), z, "hutchinson_vjp");
+  GradOptions o;
+  o.create_graph = true;
+  o.allow_unused = true;
+  const Var ej = grad({y}, {input}, {Var(e)}, o)[0];  // e^T J
+  return {y, per_sample(ej * Var(e)), Var()};
+}
+
+DivergenceEstimate exact_trace(const JetFn& f, const Var& z) {
+  if (!z.defined() || z.rank() != 2) fail("exact_trace: the state must be [batch, D], got {}", z.defined() ? z.shape().str() : "undefined");
+  const std::int64_t D = z.size(1);
+  DivergenceEstimate out;
+  for (std::int64_t i = 0; i < D; ++i) {
+    Tensor e = Tensor::zeros(z.shape(), z.dtype(), z.device());
+    e.slice(1, i, i + 1).fill_(1.0);
+    const auto [y, je] = jvp(f, Jet(z), Jet(e));
+    if (i == 0) out.f = checked(y, z, "exact_trace");
+    const Var diag = select(checked(je, z, "exact_trace"), 1, i);
+    out.trace = out.trace.defined() ? out.trace + diag : diag;
+  }
+  return out;
+}
+
+}  // namespace tide

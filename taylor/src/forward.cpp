@@ -1,0 +1,58 @@
+#include "tide/taylor/forward.hpp"
+
+namespace tide {
+
+namespace {
+void check_pair(const Jet& x, const Jet& v, std::size_t i) {
+  if (!x.defined() || !v.defined()) fail("jvp: primal or tangent {} is undefined", i);
+  if (!(x.shape() == v.shape()))
+    fail("jvp: primal {} has shape {} but its tangent has shape {}", i, x.shape().str(), v.shape().str());
+  if (x.dtype() != v.dtype())
+    fail("jvp: primal {} is {} but its tangent is {}", i, dtype_name(x.dtype()), dtype_name(v.dtype()));
+}
+}  // namespace
+
+std::pair<Jet, Jet> jvp(const MultiJetFn& f, const std::vector<Jet>& x, const std::vector<Jet>& v) {
+  if (x.size() != v.size()) fail("jvp: {} primals but {} tangents", x.size(), v.size());
+  if (x.empty()) fail("jvp: no primals given");
+  // every dual sits on the same new outermost level, above the deepest level of any argument
+  const Jet* deepest = &x[0];
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    check_pair(x[i], v[i], i);
+    if (x[i].trace_slot() >= 0 || v[i].trace_slot() >= 0)
+      fail("jvp: values on an incremental Taylor trace cannot be differentiated by jvp; use TaylorForm::rerun");
+    if (x[i].levels() > deepest->levels()) deepest = &x[i];
+    if (v[i].levels() > deepest->levels()) deepest = &v[i];
+  }
+  if (deepest->levels() + 1 > max_jet_levels) fail("jvp: nesting deeper than {} levels", max_jet_levels);
+  const std::vector<int> inner = deepest->orders();
+  std::vector<Jet> duals;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    duals.push_back(Jet::from_series({Jet::promoted(x[i], inner), Jet::promoted(v[i], inner)}));
+  const int L = deepest->levels() + 1;
+  const Jet y = f(duals);
+  if (y.levels() < L) return {y, Jet(Tensor::zeros(y.shape(), y.dtype(), y.device()))};
+  return {y.coefficient(0), y.coefficient(1)};
+}
+
+std::pair<Jet, Jet> jvp(const JetFn& f, const Jet& x, const Jet& v) {
+  return jvp([&f](const std::vector<Jet>& a) { return f(a[0]); }, std::vector<Jet>{x}, std::vector<Jet>{v});
+}
+
+Jet nested_jvp(const JetFn& f, const Jet& x, const Jet& v, int K) {
+  if (K < 0 || K > max_nested_jvp) fail("nested_jvp: K = {} is outside 0..{}", K, max_nested_jvp);
+  JetFn g = f;
+  for (int i = 0; i < K; ++i) g = [g, v](const Jet& y) { return jvp(g, y, v).second; };
+  return g(x);
+}
+
+Jet taylor_directional(const JetFn& f, const Var& x, const Var& v, int K) {
+  if (K < 0 || K > max_taylor_order) fail("taylor_directional: K = {} is outside 0..{}", K, max_taylor_order);
+  if (!(x.shape() == v.shape())) fail("taylor_directional: x has shape {} but v has shape {}", x.shape().str(), v.shape().str());
+  std::vector<Var> c{x};
+  if (K >= 1) c.push_back(v);
+  for (int k = 2; k <= K; ++k) c.push_back(Var(Tensor::zeros(x.shape(), x.dtype(), x.device())));
+  return f(Jet::from_coefficients(stack(c, 0)));
+}
+
+}  // namespace tide

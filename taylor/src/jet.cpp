@@ -1,0 +1,162 @@
+// Jet: construction, coefficient access, conversions between normalised and derivative
+// coefficients, and promotion of shallower Jets when levels are combined.
+#include "tide/taylor/jet.hpp"
+#include "tide/taylor/jet_ops.hpp"
+#include "tide/autodiff/composite.hpp"
+#include <fmt/ranges.h>
+#include <algorithm>
+#include <cmath>
+
+namespace tide {
+
+namespace {
+void check_orders(const std::vector<int>& orders, const char* what) {
+  if (static_cast<int>(orders.size()) > max_jet_levels)
+    fail("{}: {} nested levels, at most {} are supported", what, orders.size(), max_jet_levels);
+  for (int k : orders)
+    if (k < 0 || k > max_taylor_order) fail("{}: Taylor order {} is outside 0..{}", what, k, max_taylor_order);
+}
+
+void check_finite(const Var& v, const char* what) {
+  const Tensor t = v.value();
+  if (!std::isfinite(tide::reduce(Op::sum, tide::mul_scalar(t, 0.0), all_axes(t.rank()), false).item())) {
+    const auto values = t.to_vector();
+    std::int64_t bad = 0;
+    while (bad < static_cast<std::int64_t>(values.size()) && std::isfinite(values[static_cast<std::size_t>(bad)])) ++bad;
+    fail("{}: non-finite coefficient {} at flat index {} of {}", what, values[static_cast<std::size_t>(bad)], bad, t.shape().str());
+  }
+}
+
+Var factorials(int count, const Var& like, bool inverse) {
+  std::vector<double> f(static_cast<std::size_t>(count));
+  double acc = 1.0;
+  for (int k = 0; k < count; ++k) {
+    if (k > 0) acc *= k;
+    f[static_cast<std::size_t>(k)] = inverse ? 1.0 / acc : acc;
+  }
+  Shape s = Shape::filled(like.rank(), 1);
+  s[0] = count;
+  return Var(Tensor::from_vector(f, s, like.dtype()).to(like.device()));
+}
+}  // namespace
+
+Jet::Jet(Var constant) : data_(std::move(constant)) {}
+
+Jet Jet::from_data(Var data, const std::vector<int>& orders) {
+  check_orders(orders, "Jet");
+  if (data.rank() < static_cast<int>(orders.size()))
+    fail("Jet: data {} has fewer axes than its {} levels", data.shape().str(), orders.size());
+  for (std::size_t i = 0; i < orders.size(); ++i)
+    if (data.shape()[static_cast<int>(i)] != orders[i] + 1)
+      fail("Jet: axis {} of {} should hold {} coefficients", i, data.shape().str(), orders[i] + 1);
+  if (!is_floating(data.dtype())) fail("Jet: coefficients must be floating, got {}", dtype_name(data.dtype()));
+  Jet j;
+  j.data_ = std::move(data);
+  j.levels_ = static_cast<int>(orders.size());
+  for (std::size_t i = 0; i < orders.size(); ++i) j.orders_[i] = static_cast<std::uint8_t>(orders[i]);
+  return j;
+}
+
+Jet Jet::traced(const TaylorTrace* trace, int slot, Var primal) {
+  Jet j(std::move(primal));
+  j.trace_ = trace;
+  j.slot_ = slot;
+  return j;
+}
+
+Jet Jet::from_coefficients(const Var& stacked) {
+  if (!stacked.defined() || stacked.rank() < 1) fail("Jet::from_coefficients: expected coefficients stacked [K+1, ...], got a 0-d value");
+  const std::int64_t K = stacked.shape()[0] - 1;
+  if (K < 0 || K > max_taylor_order)
+    fail("Jet::from_coefficients: {} coefficients in {}, the order K must be in 0..{}", K + 1, stacked.shape().str(), max_taylor_order);
+  check_finite(stacked, "Jet::from_coefficients");
+  return from_data(stacked, {static_cast<int>(K)});
+}
+
+Jet Jet::from_derivatives(const Var& stacked) {
+  if (!stacked.defined() || stacked.rank() < 1) fail("Jet::from_derivatives: expected derivatives stacked [K+1, ...], got a 0-d value");
+  return from_coefficients(derivatives_to_coefficients(stacked));
+}
+
+Var coefficients_to_derivatives(const Var& stacked) { return stacked * factorials(static_cast<int>(stacked.shape()[0]), stacked, false); }
+Var derivatives_to_coefficients(const Var& stacked) { return stacked * factorials(static_cast<int>(stacked.shape()[0]), stacked, true); }
+
+Shape Jet::shape() const {
+  const Shape& s = data_.shape();
+  Shape out;
+  for (int i = levels_; i < s.rank(); ++i) out.push_back(s[i]);
+  return out;
+}
+
+Var Jet::primal() const {
+  Var v = data_;
+  for (int i = 0; i < levels_; ++i) v = select(v, 0, 0);
+  return v;
+}
+
+Jet Jet::coefficient(int k) const {
+  if (slot_ >= 0) fail("Jet::coefficient: a value on an incremental trace has only its primal until the trace is run");
+  if (k < 0) fail("Jet::coefficient: negative order {}", k);
+  const std::vector<int> inner(orders_.begin() + (levels_ > 0 ? 1 : 0), orders_.begin() + levels_);
+  if (levels_ == 0 || k > order()) {
+    if (k == 0) return *this;
+    Shape s;
+    for (int i = 1; i < data_.rank(); ++i) s.push_back(data_.shape()[i]);
+    if (levels_ == 0) s = data_.shape();
+    return from_data(Var(Tensor::zeros(s, dtype(), device())), inner);
+  }
+  return from_data(select(data_, 0, k), inner);
+}
+
+Var Jet::coefficients() const {
+  if (levels_ > 1) fail("Jet::coefficients: a Jet with {} nested levels has no single coefficient stack; use coefficient(k)", levels_);
+  return levels_ == 1 ? data_ : unsqueeze(data_, 0);
+}
+Var Jet::derivatives() const { return coefficients_to_derivatives(coefficients()); }
+
+namespace {
+// The data of j lifted to the given level orders (j's levels are the innermost ones): the levels
+// j lacks are constant, zero above order 0.
+Var promote(const Jet& j, const std::vector<int>& orders) {
+  const std::vector<int> own = j.orders();
+  if (own.size() > orders.size() || !std::equal(own.begin(), own.end(), orders.end() - static_cast<std::ptrdiff_t>(own.size())))
+    fail("Jet: cannot combine Jets with level orders [{}] and [{}]", fmt::join(own, ", "), fmt::join(orders, ", "));
+  if (own.size() == orders.size()) return j.data();
+  const std::vector<int> inner(orders.begin() + 1, orders.end());
+  const Var below = promote(j, inner);
+  std::vector<Var> parts{unsqueeze(below, 0)};
+  if (orders[0] > 0) {
+    Shape zs = below.shape();
+    zs = composite::unsqueezed(zs, 0);
+    zs[0] = orders[0];
+    parts.push_back(Var(Tensor::zeros(zs, below.dtype(), below.device())));
+  }
+  return parts.size() == 1 ? parts[0] : concat(parts, 0);
+}
+}  // namespace
+
+Jet Jet::promoted(const Jet& j, const std::vector<int>& orders) {
+  if (j.trace_slot() >= 0) fail("Jet::promoted: values on an incremental trace cannot be promoted");
+  return from_data(promote(j, orders), orders);
+}
+
+Jet Jet::from_series(const std::vector<Jet>& coefficients) {
+  if (coefficients.empty()) fail("Jet::from_series: no coefficients given");
+  if (static_cast<int>(coefficients.size()) - 1 > max_taylor_order)
+    fail("Jet::from_series: {} coefficients, the order must be at most {}", coefficients.size(), max_taylor_order);
+  const Jet* deepest = &coefficients[0];
+  for (const Jet& c : coefficients) {
+    if (c.trace_slot() >= 0) fail("Jet::from_series: values on an incremental trace cannot be stacked");
+    if (!(c.shape() == coefficients[0].shape()))
+      fail("Jet::from_series: coefficient shapes differ: {} and {}", coefficients[0].shape().str(), c.shape().str());
+    if (c.levels() > deepest->levels()) deepest = &c;
+  }
+  const std::vector<int> inner = deepest->orders();
+  std::vector<Var> parts;
+  for (const Jet& c : coefficients) parts.push_back(promote(c, inner));
+  std::vector<int> orders{static_cast<int>(coefficients.size()) - 1};
+  orders.insert(orders.end(), inner.begin(), inner.end());
+  return from_data(stack(parts, 0), orders);
+}
+
+}  // namespace tide

@@ -1,0 +1,134 @@
+#include "tide/taylor/ode_taylor.hpp"
+#include "trace.hpp"
+#include <cmath>
+
+namespace tide {
+
+const char* taylor_form_name(TaylorForm form) {
+  switch (form) {
+    case TaylorForm::incremental: return "incremental";
+    case TaylorForm::rerun: return "rerun";
+    case TaylorForm::nested_jvp: return "nested_jvp";
+  }
+  return "?";
+}
+
+namespace {
+Var time_as(const Var& t, const Var& z) {
+  if (!t.defined()) fail("ode_taylor: the time t is undefined");
+  if (!is_floating(t.dtype())) fail("ode_taylor: the time t must be floating, got {}", dtype_name(t.dtype()));
+  return t.dtype() == z.dtype() ? t : cast(t, z.dtype());
+}
+Var ones_like(const Var& t) { return Var(Tensor::ones(t.shape(), t.dtype(), t.device())); }
+Var zeros_like(const Var& t) { return Var(Tensor::zeros(t.shape(), t.dtype(), t.device())); }
+
+void check_args(const Var& z, int K, int max_k, TaylorForm form) {
+  if (!z.defined()) fail("ode_taylor: the state z is undefined");
+  if (!is_floating(z.dtype())) fail("ode_taylor: the state must be floating, got {}", dtype_name(z.dtype()));
+  if (K < 0 || K > max_k) fail("ode_taylor ({}): K = {} is outside 0..{}", taylor_form_name(form), K, max_k);
+}
+
+void check_coefficient(const Var& c, int k) {
+  const double probe = tide::reduce(Op::sum, tide::mul_scalar(c.value(), 0.0), all_axes(c.rank()), false).item();
+  if (!std::isfinite(probe))
+    fail("ode_taylor: the coefficient of order {} is not finite (the dynamics or their derivatives overflow at this state)", k);
+}
+
+Var checked_shape(const Jet& y, const Var& z) {
+  if (!(y.shape() == z.shape()))
+    fail("ode_taylor: the dynamics returned shape {} for a state of shape {}", y.shape().str(), z.shape().str());
+  return Var();
+}
+
+// coefficients z_0..z_K, each as a Var
+std::vector<Var> incremental(const JetDynamics& f, const Var& z, const Var& t, int K) {
+  TaylorTrace trace;
+  Jet zj, y;
+  {
+    TaylorTrace::Recording recording(trace);
+    zj = trace.input(z);
+    const Jet tj = trace.polynomial({t, ones_like(t)});
+    y = f(zj, tj);
+  }
+  checked_shape(y, z);
+  std::vector<Var> c{z};
+  for (int k = 0; k < K; ++k) {
+    if (k > 0) trace.compute(k);
+    Var yk = trace.coefficient(y, k);
+    Var next = yk.defined() ? (yk.shape() == z.shape() ? yk : broadcast_to(yk, z.shape())) * (1.0 / (k + 1)) : zeros_like(z);
+    check_coefficient(next, k + 1);
+    if (k + 1 < K) trace.append(zj, next);
+    c.push_back(std::move(next));
+  }
+  return c;
+}
+
+std::vector<Var> rerun(const JetDynamics& f, const Var& z, const Var& t, int K) {
+  std::vector<Var> c{z};
+  for (int k = 0; k < K; ++k) {
+    // a fresh jet of order k through the whole dynamics
+    std::vector<Var> tc{t};
+    if (k >= 1) tc.push_back(ones_like(t));
+    for (int j = 2; j <= k; ++j) tc.push_back(zeros_like(t));
+    const Jet y = f(Jet::from_data(stack(c, 0), {k}), Jet::from_data(stack(tc, 0), {k}));
+    checked_shape(y, z);
+    Var next = y.coefficient(k).primal() * (1.0 / (k + 1));
+    check_coefficient(next, k + 1);
+    c.push_back(std::move(next));
+  }
+  return c;
+}
+
+// g_K(z, t) = d^K z/dt^K by K-1 nested jvps along (f, 1)
+Var nested(const JetDynamics& f, const Var& z, const Var& t, int K) {
+  MultiJetFn g = [f](const std::vector<Jet>& a) { return f(a[0], a[1]); };
+  for (int i = 1; i < K; ++i)
+    g = [g, f](const std::vector<Jet>& a) {
+      const Jet one(Tensor::ones(a[1].shape(), a[1].dtype(), a[1].device()));
+      return jvp(g, a, {f(a[0], a[1]), one}).second;
+    };
+  const Jet y = g({Jet(z), Jet(t)});
+  checked_shape(y, z);
+  return y.primal();
+}
+}  // namespace
+
+Var ode_taylor_coefficients(const JetDynamics& f, const Var& z, const Var& t0, int K, TaylorForm form) {
+  check_args(z, K, form == TaylorForm::nested_jvp ? max_nested_jvp + 1 : max_taylor_order, form);
+  const Var t = time_as(t0, z);
+  std::vector<Var> c;
+  switch (form) {
+    case TaylorForm::incremental: c = incremental(f, z, t, K); break;
+    case TaylorForm::rerun: c = rerun(f, z, t, K); break;
+    case TaylorForm::nested_jvp: {
+      c.push_back(z);
+      double factorial = 1.0;
+      for (int k = 1; k <= K; ++k) {
+        factorial *= k;
+        Var d = nested(f, z, t, k);
+        check_coefficient(d, k);
+        c.push_back(d * (1.0 / factorial));
+      }
+      break;
+    }
+  }
+  return stack(c, 0);
+}
+
+std::vector<Var> ode_taylor(const JetDynamics& f, const Var& z, const Var& t, int K, TaylorForm form) {
+  const Var d = coefficients_to_derivatives(ode_taylor_coefficients(f, z, t, K, form));
+  std::vector<Var> out;
+  for (int k = 1; k <= K; ++k) out.push_back(select(d, 0, k));
+  return out;
+}
+
+Var ode_derivative(const JetDynamics& f, const Var& z, const Var& t0, int K, TaylorForm form) {
+  check_args(z, K, form == TaylorForm::nested_jvp ? max_nested_jvp + 1 : max_taylor_order, form);
+  if (K == 0) return z;
+  if (form != TaylorForm::nested_jvp) return ode_taylor(f, z, t0, K, form).back();
+  const Var d = nested(f, z, time_as(t0, z), K);
+  check_coefficient(d, K);
+  return d;
+}
+
+}  // namespace tide
