@@ -36,13 +36,17 @@ DivergenceEstimate hutchinson_jvp(const JetFn& f, const Var& z, const Tensor& e)
 
 DivergenceEstimate hutchinson_vjp(const JetFn& f, const Var& z, const Tensor& e) {
   check_noise(z, e, "hutchinson_vjp");
+  // the VJP needs a tape even when the caller records nothing (then the result is a constant)
+  const bool record = grad_enabled();
+  EnableGrad enable;
   const Var input = z.requires_grad() ? z : Var::parameter(z.value());
   const Var y = checked(f(Jet(input)), z, "hutchinson_vjp");
   GradOptions o;
-  o.create_graph = true;
+  o.create_graph = record;
   o.allow_unused = true;
   const Var ej = grad({y}, {input}, {Var(e)}, o)[0];  // e^T J
-  return {y, per_sample(ej * Var(e)), Var()};
+  const Var trace = per_sample(ej * Var(e));
+  return record ? DivergenceEstimate{y, trace, Var()} : DivergenceEstimate{y.detach(), trace.detach(), Var()};
 }
 
 DivergenceEstimate exact_trace(const JetFn& f, const Var& z) {

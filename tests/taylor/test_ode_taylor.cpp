@@ -1,0 +1,188 @@
+// ODE-solution Taylor coefficients against closed forms, the three forms against each other, and
+// the bad-input errors.
+#include "tide/tide.hpp"
+#include <doctest/doctest.h>
+#include <cmath>
+
+namespace tide {
+namespace {
+
+const TaylorForm forms[] = {TaylorForm::incremental, TaylorForm::rerun, TaylorForm::nested_jvp};
+int max_k(TaylorForm f) { return f == TaylorForm::nested_jvp ? 6 : 8; }  // keeps nested fast in CI
+
+Var f64(std::vector<double> v, Shape s) { return Var(Tensor::from_vector(v, s, DType::f64)); }
+Var t_at(double t) { return Var(Tensor::scalar(t, DType::f64)); }
+
+void check_close(double got, double want, double tol, const std::string& what) {
+  INFO(what << ": got " << got << " want " << want);
+  CHECK(std::abs(got - want) <= tol * std::max(1.0, std::abs(want)));
+}
+
+TEST_CASE("ode_taylor: z' = z has derivatives z0 at every order (coefficients z0/k!)") {
+  const Var z = f64({0.5, -1.5, 2.0}, Shape{3});
+  for (TaylorForm form : forms) {
+    INFO(taylor_form_name(form));
+    const int K = max_k(form);
+    const Var c = ode_taylor_coefficients([](const Jet& y, const Jet&) { return y; }, z, t_at(0.3), K, form);
+    double factorial = 1.0;
+    for (int k = 0; k <= K; ++k) {
+      if (k > 0) factorial *= k;
+      const auto v = select(c, 0, k).value().to_vector();
+      for (int i = 0; i < 3; ++i) check_close(v[i], z.value().to_vector()[i] / factorial, 1e-14, "coefficient " + std::to_string(k));
+    }
+  }
+}
+
+TEST_CASE("ode_taylor: z' = z^2 from z = 1 has every normalised coefficient 1 (1/(1-t))") {
+  const Var z = f64({1.0}, Shape{1});
+  for (TaylorForm form : forms) {
+    INFO(taylor_form_name(form));
+    const Var c = ode_taylor_coefficients([](const Jet& y, const Jet&) { return y * y; }, z, t_at(0.0), max_k(form), form);
+    for (double v : c.value().to_vector()) check_close(v, 1.0, 1e-13, "coefficient");
+    // the same through square and pow
+    const Var c2 = ode_taylor_coefficients([](const Jet& y, const Jet&) { return pow(y, 2.0); }, z, t_at(0.0), max_k(form), form);
+    for (double v : c2.value().to_vector()) check_close(v, 1.0, 1e-13, "coefficient via pow");
+  }
+}
+
+TEST_CASE("ode_taylor: z' = -z + sin t matches the closed form at t0 = 0.7") {
+  // z = C e^-(t - t0) + (sin t - cos t)/2, C = z0 - (sin t0 - cos t0)/2
+  const double t0 = 0.7, z0 = 0.4;
+  const double C = z0 - (std::sin(t0) - std::cos(t0)) / 2;
+  const auto f = [](const Jet& y, const Jet& t) { return -y + sin(t); };
+  for (TaylorForm form : forms) {
+    INFO(taylor_form_name(form));
+    const int K = max_k(form);
+    const auto d = ode_taylor(f, f64({z0}, Shape{1}), t_at(t0), K, form);
+    for (int k = 1; k <= K; ++k) {
+      const double phase = t0 + k * M_PI / 2;
+      const double want = C * (k % 2 ? -1.0 : 1.0) + (std::sin(phase) - std::cos(phase)) / 2;
+      check_close(d[static_cast<std::size_t>(k - 1)].item(), want, 1e-12, "d^" + std::to_string(k) + " z/dt^k");
+    }
+  }
+}
+
+TEST_CASE("ode_taylor: a linear system z' = A z has d^k z/dt^k = A^k z (matrix exponential series)") {
+  Generator g(11);
+  const Var A(g.uniform(Shape{4, 4}, -0.8, 0.8, DType::f64));
+  const Var z(g.uniform(Shape{2, 4}, -1.0, 1.0, DType::f64));  // a batch of two states, rows
+  const Var At = transpose(A);
+  const auto f = [At](const Jet& y, const Jet&) { return matmul(y, Jet(At)); };
+  for (TaylorForm form : forms) {
+    INFO(taylor_form_name(form));
+    const int K = max_k(form);
+    const auto d = ode_taylor(f, z, t_at(0.0), K, form);
+    Var want = z;
+    for (int k = 1; k <= K; ++k) {
+      want = matmul(want, At);
+      const auto got = d[static_cast<std::size_t>(k - 1)].value().to_vector(), ref = want.value().to_vector();
+      for (std::size_t i = 0; i < got.size(); ++i) check_close(got[i], ref[i], 1e-12, "A^" + std::to_string(k) + " z");
+    }
+  }
+}
+
+TEST_CASE("ode_taylor: the chain y_0' = x_0, y_i' = x_i y_(i-1) gives y_i = x_i...x_0 t^(i+1)/(i+1)!") {
+  // at t = 0 from y = 0, d^k y_i/dt^k is x_0...x_i when k = i + 1 and zero otherwise
+  const int n = 8;
+  Generator g(12);
+  const Var x(g.uniform(Shape{n}, 0.5, 1.5, DType::f64));
+  const auto f = [x](const Jet& y, const Jet&) {
+    const Jet shifted = concat({Jet(Var(Tensor::ones(Shape{1}, DType::f64))), slice(y, 0, 0, n - 1)}, 0);
+    return Jet(x) * shifted;
+  };
+  const auto xs = x.value().to_vector();
+  for (TaylorForm form : forms) {
+    INFO(taylor_form_name(form));
+    const int K = max_k(form);
+    const auto d = ode_taylor(f, Var(Tensor::zeros(Shape{n}, DType::f64)), t_at(0.0), K, form);
+    for (int k = 1; k <= K; ++k) {
+      const auto got = d[static_cast<std::size_t>(k - 1)].value().to_vector();
+      for (int i = 0; i < n; ++i) {
+        double want = 0.0;
+        if (k == i + 1) {
+          want = 1.0;
+          for (int j = 0; j <= i; ++j) want *= xs[static_cast<std::size_t>(j)];
+        }
+        check_close(got[static_cast<std::size_t>(i)], want, 1e-13, "d^" + std::to_string(k) + " y_" + std::to_string(i));
+      }
+    }
+  }
+}
+
+// A tanh MLP with time input, the study's dynamics.
+struct Mlp {
+  Var w1, wt, b1, w2, b2;
+  explicit Mlp(std::uint64_t seed, int d = 3, int h = 5) {
+    Generator g(seed);
+    w1 = Var::parameter(g.uniform(Shape{d, h}, -0.7, 0.7, DType::f64));
+    wt = Var::parameter(g.uniform(Shape{h}, -0.7, 0.7, DType::f64));
+    b1 = Var::parameter(g.uniform(Shape{h}, -0.3, 0.3, DType::f64));
+    w2 = Var::parameter(g.uniform(Shape{h, d}, -0.7, 0.7, DType::f64));
+    b2 = Var::parameter(g.uniform(Shape{d}, -0.3, 0.3, DType::f64));
+  }
+  Jet operator()(const Jet& z, const Jet& t) const {
+    return matmul(tanh(matmul(z, Jet(w1)) + t * Jet(wt) + Jet(b1)), Jet(w2)) + Jet(b2);
+  }
+  std::vector<Var> params() const { return {w1, wt, b1, w2, b2}; }
+};
+
+TEST_CASE("ode_taylor: incremental, rerun and nested-jvp forms agree on a tanh MLP to 1e-12") {
+  Mlp f(21);
+  Generator g(22);
+  const Var z(g.uniform(Shape{4, 3}, -1.0, 1.0, DType::f64));
+  NoGrad ng;
+  const Var inc = ode_taylor_coefficients(f, z, t_at(0.2), 6, TaylorForm::incremental);
+  const Var re = ode_taylor_coefficients(f, z, t_at(0.2), 6, TaylorForm::rerun);
+  const Var nj = ode_taylor_coefficients(f, z, t_at(0.2), 6, TaylorForm::nested_jvp);
+  const auto a = inc.value().to_vector(), b = re.value().to_vector(), c = nj.value().to_vector();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    check_close(a[i], b[i], 1e-12, "incremental vs rerun");
+    check_close(a[i], c[i], 1e-12, "incremental vs nested");
+  }
+  // the recorded (composite) recurrences give the same values as the fused no-record path
+  EnableGrad eg;
+  const Var recorded = ode_taylor_coefficients(f, z, t_at(0.2), 6, TaylorForm::incremental);
+  CHECK(recorded.requires_grad());
+  const auto r = recorded.value().to_vector();
+  for (std::size_t i = 0; i < a.size(); ++i) check_close(r[i], a[i], 1e-14, "fused vs composite");
+}
+
+TEST_CASE("normalised and derivative coefficients convert both ways (JAX's jet takes derivatives)") {
+  const Var d = f64({2.0, 3.0, 8.0, 48.0}, Shape{4, 1});  // x, x', x'', x'''
+  const Jet j = Jet::from_derivatives(d);
+  const auto c = j.coefficients().value().to_vector();
+  CHECK(c == std::vector<double>{2.0, 3.0, 4.0, 8.0});
+  CHECK(j.derivatives().value().to_vector() == d.value().to_vector());
+  // an order-3 jet of exp(x) at x(t) = t: derivatives all e^0 = 1
+  const Jet e = exp(Jet::from_derivatives(f64({0.0, 1.0, 0.0, 0.0}, Shape{4})));
+  for (double v : e.derivatives().value().to_vector()) check_close(v, 1.0, 1e-15, "d^k e^t");
+}
+
+TEST_CASE("Taylor mode rejects bad input with clear errors") {
+  const Var z = f64({1.0, 2.0}, Shape{2});
+  const auto f = [](const Jet& y, const Jet&) { return y; };
+  auto message = [](auto&& fn) {
+    try { fn(); } catch (const Error& e) { return std::string(e.what()); }
+    return std::string("no error");
+  };
+  CHECK(message([&] { ode_taylor(f, z, t_at(0), -1); }).find("K = -1 is outside 0..32") != std::string::npos);
+  CHECK(message([&] { ode_taylor(f, z, t_at(0), 33); }).find("K = 33 is outside 0..32") != std::string::npos);
+  CHECK(message([&] { ode_taylor(f, z, t_at(0), 12, TaylorForm::nested_jvp); }).find("K = 12 is outside 0..11") != std::string::npos);
+  CHECK(message([&] { nested_jvp([](const Jet& y) { return y; }, Jet(z), Jet(z), 11); }).find("K = 11 is outside 0..10") != std::string::npos);
+  CHECK(message([&] { jvp([](const Jet& y) { return y; }, Jet(z), Jet(f64({1.0, 2.0, 3.0}, Shape{3}))); })
+            .find("primal 0 has shape [2] but its tangent has shape [3]") != std::string::npos);
+  CHECK(message([&] { Jet::from_coefficients(f64({1.0, NAN, 2.0}, Shape{3})); }).find("non-finite coefficient nan at flat index 1") != std::string::npos);
+  CHECK(message([&] { Jet::from_coefficients(Var(Tensor::zeros(Shape{34, 2}, DType::f64))); }).find("the order K must be in 0..32") != std::string::npos);
+  CHECK(message([&] { ode_taylor([](const Jet& y, const Jet&) { return sum(y); }, z, t_at(0), 2); })
+            .find("the dynamics returned shape [] for a state of shape [2]") != std::string::npos);
+  // dynamics whose derivatives overflow: 1/(1 - z) near its pole, high order
+  CHECK(message([&] { ode_taylor([](const Jet& y, const Jet&) { return exp(y * 400.0); }, z, t_at(0), 6); })
+            .find("not finite") != std::string::npos);
+  // jets of different orders do not mix
+  const Jet a = Jet::from_coefficients(f64({1, 2, 3}, Shape{3, 1}));
+  const Jet b = Jet::from_coefficients(f64({1, 2}, Shape{2, 1}));
+  CHECK(message([&] { (void)(a * b); }).find("Jets of different orders") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace tide
