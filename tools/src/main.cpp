@@ -2,6 +2,7 @@
 // command or flag, bad value) print one line on stderr and exit with status 2; a failure while
 // running exits with status 1; nothing aborts.
 #include "bench_core.hpp"
+#include "bench_taylor.hpp"
 #include "tide/core/error.hpp"
 #include <fmt/format.h>
 #include <charconv>
@@ -30,6 +31,8 @@ constexpr const char* bench_usage =
     "suites:\n"
     "  core     tape overhead per op, tanh, small and large GEMM against direct BLAS and the\n"
     "           measured single-core FMA peak (tide bench core --help)\n"
+    "  taylor   cost of d^K z/dt^K by Taylor mode (incremental, re-run) and nested JVPs, as a\n"
+    "           multiple of one evaluation of f (tide bench taylor --help)\n"
     "\n"
     "options:\n"
     "  -h, --help   show this help\n";
@@ -52,6 +55,29 @@ constexpr const char* bench_core_usage =
     "  --json         print one JSON object on stdout instead of the table\n"
     "  --repeats N    samples per figure, the median is reported (default 7, 1..100)\n"
     "  -h, --help     show this help\n";
+
+constexpr const char* bench_taylor_usage =
+    "usage: tide bench taylor [--json] [--repeats N] [--kmax K] [--nested-kmax K]\n"
+    "                         [--size D,H,BATCH[,LAYERS]]... [--svg PATH]\n"
+    "\n"
+    "For the dynamics z' = f(z, t), f a tanh MLP (LAYERS tanh layers of width H, time as an input,\n"
+    "linear read-out to D; f64), times d^K z/dt^K for K = 1..kmax by\n"
+    "  taylor   incremental Taylor mode (each op keeps its lower coefficients; O(K^2))\n"
+    "  rerun    K fresh jet passes of growing order (O(K^3); TayNODE's reference code)\n"
+    "  nested   K-1 nested JVPs along (f, 1) (exponential in K)\n"
+    "each as a multiple of one evaluation of f measured in the same run, and the largest relative\n"
+    "disagreement of the three. Targets: taylor <= 1.2 (K+1) f for every K; nested / taylor >= 4 at\n"
+    "K = 3 and >= 25 at K = 5; disagreement <= 1e-10. Forward only, nothing recorded.\n"
+    "\n"
+    "options:\n"
+    "  --json             one JSON object on stdout: K, taylor_over_f, rerun_over_f, nested_over_f,\n"
+    "                     max_rel_diff (arrays indexed like K) for the first size, all sizes in 'sizes'\n"
+    "  --repeats N        samples per figure, the median is reported (default 5, 1..100)\n"
+    "  --kmax K           highest order (default 8, 1..16)\n"
+    "  --nested-kmax K    time nested JVPs up to this order only (default 8, 0..11)\n"
+    "  --size D,H,BATCH[,LAYERS]   a network size (repeatable; default 64,64,256,2 and 20,50,150,2)\n"
+    "  --svg PATH         write the cost-vs-K plot of the first size as SVG\n"
+    "  -h, --help         show this help\n";
 
 bool is_help(std::string_view arg) { return arg == "-h" || arg == "--help" || arg == "help"; }
 
@@ -93,6 +119,84 @@ int bench_core_main(const std::vector<std::string_view>& args) {
   return tide::cli::run_bench_core(options);
 }
 
+// The value of a flag given as "--flag VALUE" or "--flag=VALUE"; nullopt-like empty optional on
+// a missing value (reported by the caller).
+bool flag_value(const std::vector<std::string_view>& args, std::size_t& i, std::string_view flag, std::string_view& value) {
+  const std::string_view arg = args[i];
+  if (arg == flag) {
+    if (i + 1 == args.size()) return false;
+    value = args[++i];
+    return true;
+  }
+  value = arg.substr(flag.size() + 1);
+  return true;
+}
+bool matches(std::string_view arg, std::string_view flag) {
+  return arg == flag || (arg.starts_with(flag) && arg.size() > flag.size() && arg[flag.size()] == '=');
+}
+bool parse_int(std::string_view text, int lo, int hi, int& out) {
+  int n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < lo || n > hi) return false;
+  out = n;
+  return true;
+}
+
+int bench_taylor_main(const std::vector<std::string_view>& args) {
+  tide::cli::BenchTaylorOptions options;
+  const char* hint = "tide bench taylor --help";
+  bool nested_given = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    std::string_view value;
+    if (is_help(arg)) {
+      fmt::print("{}", bench_taylor_usage);
+      return 0;
+    }
+    if (arg == "--json") { options.json = true; continue; }
+    struct IntFlag { std::string_view name; int lo, hi; int* out; };
+    const IntFlag int_flags[] = {{"--repeats", 1, 100, &options.repeats}, {"--kmax", 1, 16, &options.kmax},
+                                 {"--nested-kmax", 0, 11, &options.nested_kmax}};
+    bool handled = false;
+    for (const IntFlag& f : int_flags) {
+      if (!matches(arg, f.name)) continue;
+      if (!flag_value(args, i, f.name, value)) return usage_error(fmt::format("tide bench taylor: {} needs a value", f.name), hint);
+      if (!parse_int(value, f.lo, f.hi, *f.out))
+        return usage_error(fmt::format("tide bench taylor: {} takes an integer in {}..{}, got '{}'", f.name, f.lo, f.hi, value), hint);
+      nested_given = nested_given || f.name == "--nested-kmax";
+      handled = true;
+    }
+    if (handled) continue;
+    if (matches(arg, "--svg")) {
+      if (!flag_value(args, i, "--svg", value) || value.empty()) return usage_error("tide bench taylor: --svg needs a path", hint);
+      options.svg = std::string(value);
+      continue;
+    }
+    if (matches(arg, "--size")) {
+      if (!flag_value(args, i, "--size", value)) return usage_error("tide bench taylor: --size needs D,H,BATCH[,LAYERS]", hint);
+      std::vector<int> parts;
+      std::string_view rest = value;
+      while (true) {
+        const auto comma = rest.find(',');
+        int n = 0;
+        if (!parse_int(rest.substr(0, comma), 1, 100000, n))
+          return usage_error(fmt::format("tide bench taylor: --size takes D,H,BATCH[,LAYERS] as positive integers, got '{}'", value), hint);
+        parts.push_back(n);
+        if (comma == std::string_view::npos) break;
+        rest = rest.substr(comma + 1);
+      }
+      if (parts.size() < 3 || parts.size() > 4 || (parts.size() == 4 && parts[3] > 16))
+        return usage_error(fmt::format("tide bench taylor: --size takes D,H,BATCH[,LAYERS] (LAYERS 1..16), got '{}'", value), hint);
+      options.sizes.push_back({fmt::format("d{}-h{}-b{}", parts[0], parts[1], parts[2]), parts[0], parts[1],
+                               parts.size() == 4 ? parts[3] : 2, parts[2]});
+      continue;
+    }
+    return usage_error(fmt::format("tide bench taylor: unknown option '{}'", arg), hint);
+  }
+  if (!nested_given) options.nested_kmax = std::min(options.kmax, options.nested_kmax);
+  return tide::cli::run_bench_taylor(options);
+}
+
 using Args = std::vector<std::string_view>;
 struct Subcommand {
   std::string_view name;
@@ -121,7 +225,7 @@ int dispatch(const Args& args, std::string_view path, std::string_view what, con
 }
 
 int bench_main(const Args& args) {
-  return dispatch(args, "tide bench", "suite", bench_usage, {{"core", bench_core_main}});
+  return dispatch(args, "tide bench", "suite", bench_usage, {{"core", bench_core_main}, {"taylor", bench_taylor_main}});
 }
 
 int tide_main(const Args& args) { return dispatch(args, "tide", "command", tide_usage, {{"bench", bench_main}}); }

@@ -1,4 +1,4 @@
-// Shape: an N-d extent list (rank <= 8) stored inline, so creating a tensor allocates no shape.
+// Shape: an N-d extent list (rank <= 10: nested jets add one axis per level) stored inline, so creating a tensor allocates no shape.
 // The same type holds strides (in elements) and axis lists.
 #pragma once
 #include "tide/core/error.hpp"
@@ -11,7 +11,7 @@
 
 namespace tide {
 
-inline constexpr int max_rank = 8;
+inline constexpr int max_rank = 10;
 
 class Shape {
 public:
