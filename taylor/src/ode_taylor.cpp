@@ -56,7 +56,6 @@ std::vector<Var> incremental(const JetDynamics& f, const Var& z, const Var& t, i
     if (k > 0) trace.compute(k);
     Var yk = trace.coefficient(y, k);
     Var next = yk.defined() ? (yk.shape() == z.shape() ? yk : broadcast_to(yk, z.shape())) * (1.0 / (k + 1)) : zeros_like(z);
-    check_coefficient(next, k + 1);
     if (k + 1 < K) trace.append(zj, next);
     c.push_back(std::move(next));
   }
@@ -73,7 +72,6 @@ std::vector<Var> rerun(const JetDynamics& f, const Var& z, const Var& t, int K) 
     const Jet y = f(Jet::from_data(stack(c, 0), {k}), Jet::from_data(stack(tc, 0), {k}));
     checked_shape(y, z);
     Var next = y.coefficient(k).primal() * (1.0 / (k + 1));
-    check_coefficient(next, k + 1);
     c.push_back(std::move(next));
   }
   return c;
@@ -91,9 +89,9 @@ Var nested(const JetDynamics& f, const Var& z, const Var& t, int K) {
   checked_shape(y, z);
   return y.primal();
 }
-}  // namespace
 
-Var ode_taylor_coefficients(const JetDynamics& f, const Var& z, const Var& t0, int K, TaylorForm form) {
+// z_0..z_K; a non-finite value anywhere propagates to the highest order, which is checked
+std::vector<Var> coefficient_list(const JetDynamics& f, const Var& z, const Var& t0, int K, TaylorForm form) {
   check_args(z, K, form == TaylorForm::nested_jvp ? max_nested_jvp + 1 : max_taylor_order, form);
   const Var t = time_as(t0, z);
   std::vector<Var> c;
@@ -106,26 +104,40 @@ Var ode_taylor_coefficients(const JetDynamics& f, const Var& z, const Var& t0, i
       for (int k = 1; k <= K; ++k) {
         factorial *= k;
         Var d = nested(f, z, t, k);
-        check_coefficient(d, k);
         c.push_back(d * (1.0 / factorial));
       }
       break;
     }
   }
-  return stack(c, 0);
+  for (int k = 1; k <= K; ++k)
+    if (k == K || form == TaylorForm::nested_jvp) check_coefficient(c[static_cast<std::size_t>(k)], k);
+  return c;
+}
+}  // namespace
+
+Var ode_taylor_coefficients(const JetDynamics& f, const Var& z, const Var& t, int K, TaylorForm form) {
+  return stack(coefficient_list(f, z, t, K, form), 0);
 }
 
 std::vector<Var> ode_taylor(const JetDynamics& f, const Var& z, const Var& t, int K, TaylorForm form) {
-  const Var d = coefficients_to_derivatives(ode_taylor_coefficients(f, z, t, K, form));
+  const std::vector<Var> c = coefficient_list(f, z, t, K, form);
   std::vector<Var> out;
-  for (int k = 1; k <= K; ++k) out.push_back(select(d, 0, k));
+  double factorial = 1.0;
+  for (int k = 1; k <= K; ++k) {
+    factorial *= k;
+    out.push_back(c[static_cast<std::size_t>(k)] * factorial);
+  }
   return out;
 }
 
 Var ode_derivative(const JetDynamics& f, const Var& z, const Var& t0, int K, TaylorForm form) {
   check_args(z, K, form == TaylorForm::nested_jvp ? max_nested_jvp + 1 : max_taylor_order, form);
   if (K == 0) return z;
-  if (form != TaylorForm::nested_jvp) return ode_taylor(f, z, t0, K, form).back();
+  if (form != TaylorForm::nested_jvp) {
+    double factorial = 1.0;
+    for (int k = 2; k <= K; ++k) factorial *= k;
+    return coefficient_list(f, z, t0, K, form).back() * factorial;
+  }
   const Var d = nested(f, z, time_as(t0, z), K);
   check_coefficient(d, K);
   return d;
