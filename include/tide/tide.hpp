@@ -4,6 +4,7 @@
 #include "tide/core/blas.hpp"
 #include "tide/core/dtype.hpp"
 #include "tide/core/error.hpp"
+#include "tide/core/fused.hpp"
 #include "tide/core/op_table.hpp"
 #include "tide/core/ops.hpp"
 #include "tide/core/random.hpp"

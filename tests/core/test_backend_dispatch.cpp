@@ -5,6 +5,9 @@
 #include "core_test_util.hpp"
 #include "tide/core/backend.hpp"
 #include "tide/core/ops.hpp"
+#include "tide/core/fused.hpp"
+#include "tide/core/random.hpp"
+#include <cmath>
 #include <doctest/doctest.h>
 
 using namespace tide;
@@ -70,4 +73,62 @@ TEST_CASE("mixing devices in one op names the op, the shapes and both devices") 
   check_error([&] { where(on_host, on_device, on_device); }, {"where", "cpu", "cuda:0"});
   check_error([&] { concat({on_host, on_device}, 0); }, {"concat", "cpu", "cuda:0"});
   check_error([&] { index_select(on_device, 0, Tensor::from_indices({0}, Shape{1})); }, {"index_select", "cuda:0", "cpu"});
+}
+
+TEST_CASE("fused kernels: the CPU loops, the primitive defaults (through a forwarding device) and a reference agree") {
+  Installed dev;
+  Generator g(11);
+  for (DType dt : {DType::f64, DType::f32}) {
+    const Tensor base = g.uniform(Shape{5, 3}, -1, 1, dt), x0 = g.uniform(Shape{5, 3}, -1, 1, dt),
+                 x1 = g.uniform(Shape{5, 3}, -1, 1, dt), scale = g.uniform(Shape{5}, 0.5, 2, DType::f64);
+    const std::vector<double> c{0.25, -2.0};
+    const Tensor host = linear_combination(base, {x0, x1}, c, scale);
+    const Tensor dev_out = linear_combination(base.to(Device::cuda()), {x0.to(Device::cuda()), x1.to(Device::cuda())}, c,
+                                              scale.to(Device::cuda()));
+    CHECK(dev_out.device() == Device::cuda());
+    const auto hb = base.to_vector(), h0 = x0.to_vector(), h1 = x1.to_vector(), hs = scale.to_vector();
+    const auto got = host.to_vector(), got_dev = dev_out.to(Device::cpu()).to_vector();
+    const double tol = dt == DType::f64 ? 1e-14 : 1e-6;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      const double ref = hb[i] + hs[i / 3] * (c[0] * h0[i] + c[1] * h1[i]);
+      CHECK(std::abs(got[i] - ref) <= tol);
+      CHECK(std::abs(got_dev[i] - ref) <= tol);
+    }
+    const Tensor no_base = linear_combination(Tensor(), {x0}, {3.0});
+    CHECK(no_base.to_vector()[4] == doctest::Approx(3.0 * h0[4]));
+
+    Tensor b = x1.clone();
+    if (dt == DType::f64) b = Tensor::from_vector([&] { auto v = h1; v[7] = INFINITY; return v; }(), Shape{5, 3}, dt);
+    const Tensor atol = Tensor::from_vector({1e-3, 1e-3, 1e-3}, Shape{3}, DType::f64),
+                 rtol = Tensor::from_vector({1e-2, 1e-3, 0.0}, Shape{3}, DType::f64),
+                 mask = Tensor::from_vector({1, 0, 1}, Shape{3}, DType::f64);
+    const auto n_host = scaled_row_norms(x0, base, b, atol, rtol, mask).to_vector();
+    const auto n_dev = scaled_row_norms(x0.to(Device::cuda()), base.to(Device::cuda()), b.to(Device::cuda()),
+                                        atol.to(Device::cuda()), rtol.to(Device::cuda()), mask.to(Device::cuda()))
+                           .to(Device::cpu()).to_vector();
+    const auto hbb = b.to_vector();
+    const std::vector<double> at{1e-3, 1e-3, 1e-3}, rt{1e-2, 1e-3, 0.0}, mk{1, 0, 1};
+    for (int r = 0; r < 5; ++r) {
+      double s = 0, mx = 0;
+      bool finite = true;
+      for (int i = 0; i < 3; ++i) {
+        finite = finite && std::isfinite(hbb[r * 3 + i]);
+        if (mk[i] == 0) continue;
+        const double q = h0[r * 3 + i] / (at[i] + rt[i] * std::max(std::abs(hb[r * 3 + i]), std::abs(hbb[r * 3 + i])));
+        s += q * q;
+        mx = std::max(mx, std::abs(q));
+      }
+      if (!finite) s = mx = INFINITY;
+      for (const auto* v : {&n_host, &n_dev}) {
+        if (std::isinf(s)) { CHECK(std::isinf((*v)[2 * r])); CHECK(std::isinf((*v)[2 * r + 1])); continue; }
+        CHECK((*v)[2 * r] == doctest::Approx(s).epsilon(1e-5));
+        CHECK((*v)[2 * r + 1] == doctest::Approx(mx).epsilon(1e-5));
+      }
+    }
+  }
+  check_error([&] { linear_combination(Tensor(), {Tensor::ones(Shape{2, 2})}, {1.0, 2.0}); }, {"linear_combination", "1 terms but 2 coefficients"});
+  check_error([&] { linear_combination(Tensor(), {Tensor::ones(Shape{2, 2})}, {1.0}, Tensor::ones(Shape{3})); }, {"row_scale", "[3]", "[2]"});
+  check_error([&] { scaled_row_norms(Tensor::ones(Shape{2, 2}), Tensor::ones(Shape{2, 2}), Tensor::ones(Shape{2, 2}),
+                                     Tensor::ones(Shape{3}, DType::f64), Tensor::ones(Shape{2}, DType::f64), Tensor::ones(Shape{2}, DType::f64)); },
+              {"scaled_row_norms", "atol", "f64[2]"});
 }

@@ -6,6 +6,7 @@
 #include "tide/core/op_table.hpp"
 #include "tide/core/tensor.hpp"
 #include <cstdint>
+#include <vector>
 
 namespace tide {
 
@@ -49,6 +50,18 @@ public:
   // Counter-based random numbers: element i of out is a function of (seed, stream, i) only.
   virtual void random(RandomKind kind, std::uint64_t seed, std::uint64_t stream, double a,
                       double b, const Tensor& out) = 0;
+
+  // Fused kernels (fused.hpp states their contracts; operands arrive validated and contiguous,
+  // viewed as [n, d]). The defaults compose the primitives above, so a backend that only has the
+  // primitives still runs every solver; CPU and CUDA override them with one pass.
+  virtual void lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs,
+                       const std::vector<double>& coeff, const Tensor& row_scale);
+  virtual void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b,
+                                const Tensor& atol, const Tensor& rtol, const Tensor& mask,
+                                const Tensor& out);
+
+  // Waits until the device has finished the work queued so far (host timers, graph capture).
+  virtual void synchronize() {}
 };
 
 // The backend serving a device; throws tide::Error if the device is not available in this build.

@@ -1,0 +1,24 @@
+// Fused kernels for the solvers' unrecorded paths: one pass over memory where the primitive ops
+// would take one launch (and one temporary) per term. They are not on the op table and never
+// recorded; differentiable code composes primitives instead. Every backend runs them (the Backend
+// base class composes primitives; CPU and CUDA override with single loops / single kernels).
+#pragma once
+#include "tide/core/tensor.hpp"
+#include <vector>
+
+namespace tide {
+
+// out[r, :] = base[r, :] + row_scale[r] * sum_j coeff[j] * xs[j][r, :]
+// Rows are axis 0 of the [n, ...] operands. base may be undefined (zero); row_scale, [n] or
+// undefined (one), is converted to the operands' dtype. All tensors on one device, one dtype.
+Tensor linear_combination(const Tensor& base, const std::vector<Tensor>& xs,
+                          const std::vector<double>& coeff, const Tensor& row_scale = {});
+
+// Per-row scaled error norms, f64 [n, 2] on the operands' device: column 0 is
+// sum_i q_i^2 and column 1 is max_i |q_i| over the entries with mask_i != 0, where
+// q_i = err_i / (atol_i + rtol_i * max(|a_i|, |b_i|)). A row whose b holds a non-finite value, or
+// whose sum is not finite, gets +inf in both columns. err, a, b: [n, d]; atol, rtol, mask: f64 [d].
+Tensor scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol,
+                        const Tensor& rtol, const Tensor& mask);
+
+}  // namespace tide

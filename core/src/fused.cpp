@@ -1,0 +1,103 @@
+// The fused kernels' validation and their default implementations from primitives.
+#include "tide/core/fused.hpp"
+#include "tide/core/backend.hpp"
+#include "tide/core/ops.hpp"
+#include <cmath>
+
+namespace tide {
+namespace {
+std::int64_t rows_of(const Tensor& x) { return x.rank() == 0 ? 1 : x.shape()[0]; }
+void check_operand(const Tensor& first, const Tensor& x, const char* op, const char* what) {
+  check_floating(x, op);
+  check_same_device(first, x, op);
+  check_same_dtype(first, x, op);
+  if (!(x.shape() == first.shape())) fail("{}: {} has shape {}, expected {}", op, what, x.shape().str(), first.shape().str());
+}
+void check_vector(const Tensor& v, std::int64_t n, const Tensor& like, const char* op, const char* what) {
+  if (!v.defined() || v.dtype() != DType::f64 || v.rank() != 1 || v.shape()[0] != n)
+    fail("{}: {} must be f64[{}], got {}", op, what, n, v.defined() ? v.str() : std::string("undefined"));
+  check_same_device(like, v, op);
+}
+}  // namespace
+
+Tensor linear_combination(const Tensor& base, const std::vector<Tensor>& xs, const std::vector<double>& coeff,
+                          const Tensor& row_scale) {
+  const char* op = "linear_combination";
+  if (xs.empty()) fail("{}: no terms given", op);
+  if (xs.size() != coeff.size()) fail("{}: {} terms but {} coefficients", op, xs.size(), coeff.size());
+  const Tensor& first = xs[0];
+  std::vector<Tensor> terms;
+  for (const Tensor& x : xs) {
+    check_operand(first, x, op, "a term");
+    terms.push_back(x.contiguous());
+  }
+  for (double c : coeff) check_finite_scalar(c, op, "a coefficient");
+  if (base.defined()) check_operand(first, base, op, "the base");
+  Tensor scale;
+  if (row_scale.defined()) {
+    check_floating(row_scale, op);
+    check_same_device(first, row_scale, op);
+    if (row_scale.rank() != 1 || row_scale.shape()[0] != rows_of(first))
+      fail("{}: row_scale has shape {}, expected [{}]", op, row_scale.shape().str(), rows_of(first));
+    scale = row_scale.to(first.dtype()).contiguous();
+  }
+  Tensor out = Tensor::empty(first.shape(), first.dtype(), first.device());
+  first.backend().lincomb(out, base.defined() ? base.contiguous() : Tensor(), terms, coeff, scale);
+  return out;
+}
+
+Tensor scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol,
+                        const Tensor& rtol, const Tensor& mask) {
+  const char* op = "scaled_row_norms";
+  check_floating(err, op);
+  if (err.rank() < 1) fail("{}: err must have a row axis, got {}", op, err.str());
+  check_operand(err, a, op, "a");
+  check_operand(err, b, op, "b");
+  const std::int64_t n = err.shape()[0], d = err.numel() / std::max<std::int64_t>(n, 1);
+  check_vector(atol, d, err, op, "atol");
+  check_vector(rtol, d, err, op, "rtol");
+  check_vector(mask, d, err, op, "mask");
+  Tensor out = Tensor::empty(Shape{n, 2}, DType::f64, err.device());
+  err.backend().scaled_row_norms(err.contiguous(), a.contiguous(), b.contiguous(), atol.contiguous(),
+                                 rtol.contiguous(), mask.contiguous(), out);
+  return out;
+}
+
+// ---- defaults from primitives -------------------------------------------------------------------
+
+void Backend::lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs,
+                      const std::vector<double>& coeff, const Tensor& row_scale) {
+  Tensor acc;
+  for (std::size_t j = 0; j < xs.size(); ++j) {
+    if (coeff[j] == 0.0) continue;
+    const Tensor term = coeff[j] == 1.0 ? xs[j] : mul_scalar(xs[j], coeff[j]);
+    acc = acc.defined() ? add(acc, term) : term;
+  }
+  if (!acc.defined()) acc = Tensor::zeros(out.shape(), out.dtype(), out.device());
+  if (row_scale.defined()) {
+    Shape column{row_scale.numel()};
+    for (int i = 1; i < out.rank(); ++i) column.push_back(1);
+    acc = mul(acc, row_scale.reshape(column));
+  }
+  if (base.defined()) acc = add(base, acc);
+  copy(acc, out);
+}
+
+void Backend::scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol,
+                               const Tensor& rtol, const Tensor& mask, const Tensor& out) {
+  const std::int64_t n = err.shape()[0], d = err.numel() / std::max<std::int64_t>(n, 1);
+  const Tensor e = err.reshape(Shape{n, d}).to(DType::f64), x = a.reshape(Shape{n, d}).to(DType::f64),
+               y = b.reshape(Shape{n, d}).to(DType::f64);
+  const Tensor scale = add(atol, mul(rtol, maximum(abs(x), abs(y))));
+  const Tensor zero = Tensor::zeros(Shape{}, DType::f64, err.device());
+  const Tensor q = tide::where(mask, div(e, scale), zero);
+  Tensor sumsq = sum(mul(q, q), {1}, true), largest = max(abs(q), {1}, true);
+  // x * 0 is NaN exactly where x is not finite; a row sum of those flags the row.
+  const Tensor bad = maximum(ne(sum(mul_scalar(y, 0.0), {1}, true), zero), ne(mul_scalar(sumsq, 0.0), zero));
+  const Tensor inf = Tensor::full(Shape{}, INFINITY, DType::f64, err.device());
+  sumsq = tide::where(bad, inf, sumsq);
+  largest = tide::where(bad, inf, largest);
+  copy(concat({sumsq, largest}, 1), out);
+}
+
+}  // namespace tide
