@@ -27,10 +27,10 @@ std::vector<Var> closed_over(const Var& output, std::uint64_t since) {
   std::vector<const Node*> stack;
   auto visit = [&](const NodeInput& in) {
     if (!in.node || !seen.insert(in.node.get()).second) return;
-    if (in.node->sequence < since) found.emplace_back(Tensor::zeros(in.shape, in.dtype), in.node);
+    if (in.node->sequence < since) found.emplace_back(Tensor::zeros(in.shape, in.dtype, output.device()), in.node);
     else stack.push_back(in.node.get());
   };
-  if (output.node()->sequence < since) return {Var(Tensor::zeros(output.shape(), output.dtype()), output.node())};
+  if (output.node()->sequence < since) return {Var(Tensor::zeros(output.shape(), output.dtype(), output.device()), output.node())};
   stack.push_back(output.node().get());
   while (!stack.empty()) {
     const Node* n = stack.back();

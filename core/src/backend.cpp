@@ -1,6 +1,7 @@
 // Backend registry: one backend per device kind; CPU is always present.
 #include "tide/core/backend.hpp"
 #include "cpu/cpu_backend.hpp"
+#include "device_backends.hpp"
 #include "tide/core/blas.hpp"
 #include <array>
 
@@ -16,11 +17,19 @@ std::array<Backend*, 2>& registry() {
 }  // namespace
 
 Backend& backend_for(Device device) {
-  Backend* b = registry()[static_cast<int>(device.kind)];
+  Backend*& b = registry()[static_cast<int>(device.kind)];
+  if (!b && device.kind == DeviceKind::cuda) {  // created on first use: CPU-only programs never start CUDA
+    std::string reason;
+    b = detail::cuda_backend(reason);
+    if (!b) fail("device {} is not available: {}", device.str(), reason);
+  }
   if (!b) fail("device {} is not available: this build of tide has no backend for it", device.str());
+  if (device.index != 0) fail("device {} is not available: tide uses one device per kind, {}", device.str(), Device{device.kind, 0}.str());
   return *b;
 }
 
 void register_backend(DeviceKind kind, Backend* backend) { registry()[static_cast<int>(kind)] = backend; }
+
+Backend* registered_backend(DeviceKind kind) { return registry()[static_cast<int>(kind)]; }
 
 }  // namespace tide

@@ -19,6 +19,16 @@ void count_allocation(std::int64_t bytes) {
 }
 }  // namespace
 
+namespace {
+thread_local Device current_default = Device::cpu();
+}
+Device default_device() { return current_default; }
+DeviceGuard::DeviceGuard(Device device) : previous_(current_default) {
+  backend_for(device);  // an unavailable device fails here, where the guard is made
+  current_default = device;
+}
+DeviceGuard::~DeviceGuard() { current_default = previous_; }
+
 MemoryStats memory_stats() { return {memory_current.load(), memory_peak.load()}; }
 void reset_peak_memory() { memory_peak.store(memory_current.load()); }
 

@@ -2,6 +2,7 @@
 #pragma once
 #include "tide/core/backend.hpp"
 #include "tide/core/blas.hpp"
+#include "tide/core/cuda.hpp"
 #include "tide/core/dtype.hpp"
 #include "tide/core/error.hpp"
 #include "tide/core/fused.hpp"

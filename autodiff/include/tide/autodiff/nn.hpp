@@ -30,7 +30,7 @@ double init_gain(Activation a);
 // A fresh tensor of `shape` drawn by `init` for a layer with the given fans.
 Tensor init_tensor(Init init, const Shape& shape, std::int64_t fan_in, std::int64_t fan_out,
                    Generator& gen, double gain = 1.0, double std = 0.01, DType dtype = DType::f32,
-                   Device device = Device::cpu());
+                   Device device = default_device());
 
 class Module {
 public:
@@ -47,7 +47,7 @@ struct LinearOptions {
   Init bias_init = Init::torch_default;
   double gain = 1.0;
   DType dtype = DType::f32;
-  Device device = Device::cpu();
+  Device device = default_device();
 };
 
 class Linear : public Module {

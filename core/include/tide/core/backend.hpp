@@ -68,5 +68,7 @@ public:
 Backend& backend_for(Device device);
 // Installs a backend for a device kind (used by optional backends such as CUDA).
 void register_backend(DeviceKind kind, Backend* backend);
+// The backend installed for a device kind; nullptr if none (lets a caller restore it later).
+Backend* registered_backend(DeviceKind kind);
 
 }  // namespace tide

@@ -17,12 +17,12 @@ public:
 
   // U[lo, hi)
   Tensor uniform(const Shape& shape, double lo = 0.0, double hi = 1.0, DType dtype = DType::f32,
-                 Device device = Device::cpu());
+                 Device device = default_device());
   // N(mean, std^2)
   Tensor normal(const Shape& shape, double mean = 0.0, double std = 1.0, DType dtype = DType::f32,
-                Device device = Device::cpu());
+                Device device = default_device());
   // +1 or -1 with equal probability
-  Tensor rademacher(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  Tensor rademacher(const Shape& shape, DType dtype = DType::f32, Device device = default_device());
 
 private:
   Tensor draw(RandomKind kind, const Shape& shape, double a, double b, DType dtype, Device device);

@@ -14,6 +14,20 @@ namespace tide {
 
 class Backend;
 
+// The device that creation functions (Tensor::zeros, from_vector, Generator draws, nn layers) use
+// when none is named: the CPU, unless a DeviceGuard is alive on this thread. With a guard, code
+// written without devices in mind (a model, a dynamics function, a test case) runs on the device.
+Device default_device();
+class DeviceGuard {
+public:
+  explicit DeviceGuard(Device device);
+  ~DeviceGuard();
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+private:
+  Device previous_;
+};
+
 // One allocation on one device, freed through the backend that made it. Host tensors of up to
 // inline_bytes live inside the Storage object itself (one allocation instead of two: scalars and
 // small vectors are common on the tape).
@@ -44,18 +58,18 @@ public:
   Tensor() = default;  // an undefined tensor; defined() is false
 
   // ---- creation -------------------------------------------------------------------------------
-  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
-  static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
-  static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = default_device());
+  static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = default_device());
+  static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = default_device());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::f32,
-                     Device device = Device::cpu());
-  static Tensor scalar(double value, DType dtype = DType::f32, Device device = Device::cpu());
+                     Device device = default_device());
+  static Tensor scalar(double value, DType dtype = DType::f32, Device device = default_device());
   // Values in row-major order; their count must equal shape.numel().
   static Tensor from_vector(const std::vector<double>& values, const Shape& shape,
-                            DType dtype = DType::f32, Device device = Device::cpu());
+                            DType dtype = DType::f32, Device device = default_device());
   static Tensor from_indices(const std::vector<std::int64_t>& values, const Shape& shape,
-                             Device device = Device::cpu());
-  static Tensor arange(std::int64_t n, DType dtype = DType::f32, Device device = Device::cpu());
+                             Device device = default_device());
+  static Tensor arange(std::int64_t n, DType dtype = DType::f32, Device device = default_device());
 
   // ---- properties -----------------------------------------------------------------------------
   bool defined() const { return storage_ != nullptr; }

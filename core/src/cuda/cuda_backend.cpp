@@ -1,0 +1,316 @@
+// The CUDA backend's host side: layouts, launches, cuBLAS GEMMs, transfers and deferred index
+// reports. Kernels live in the .cu files beside this one.
+#include "cuda_backend.hpp"
+#include "check.hpp"
+#include "tide/core/ops.hpp"
+#include <algorithm>
+
+namespace tide::cuda {
+namespace {
+
+Code code_of(DType t) { return static_cast<Code>(t); }
+
+// A layout over `shape` for the given operands, with extent-1 axes dropped and adjacent axes merged
+// wherever every operand allows it (fewer axes: less index arithmetic in the kernels).
+Layout make_layout(const Shape& shape, std::initializer_list<const Tensor*> operands) {
+  Layout l;
+  l.operands = static_cast<int>(operands.size());
+  int k = 0;
+  for (const Tensor* t : operands) l.offset[k++] = t->offset();
+  for (int d = 0; d < shape.rank(); ++d) {
+    if (shape[d] == 1) continue;
+    bool merge = l.rank > 0;
+    k = 0;
+    for (const Tensor* t : operands) {
+      merge = merge && l.stride[k][l.rank - 1] == t->strides()[d] * shape[d];
+      ++k;
+    }
+    if (merge) {
+      l.shape[l.rank - 1] *= shape[d];
+      k = 0;
+      for (const Tensor* t : operands) l.stride[k++][l.rank - 1] = t->strides()[d];
+      continue;
+    }
+    l.shape[l.rank] = shape[d];
+    k = 0;
+    for (const Tensor* t : operands) l.stride[k++][l.rank] = t->strides()[d];
+    ++l.rank;
+  }
+  if (shape.numel() == 0) { l.rank = 1; l.shape[0] = 0; }
+  return l;
+}
+
+template <class T> T* base(const Tensor& t) { return static_cast<T*>(t.storage()->data); }
+const void* base_void(const Tensor& t) { return t.storage()->data; }
+void* base_void_mut(const Tensor& t) { return t.storage()->data; }
+
+void split_axis(const Shape& s, int axis, std::int64_t& outer, std::int64_t& inner) {
+  outer = 1;
+  inner = 1;
+  for (int i = 0; i < axis; ++i) outer *= s[i];
+  for (int i = axis + 1; i < s.rank(); ++i) inner *= s[i];
+}
+
+struct GemmOperand {
+  bool usable, trans;
+  std::int64_t ld;
+};
+// A rows x cols matrix with strides (rs, cs) as a row-major operand, possibly transposed.
+GemmOperand gemm_layout(std::int64_t rows, std::int64_t cols, std::int64_t rs, std::int64_t cs) {
+  if (cols == 1) cs = 1;
+  if (rows == 1) rs = std::max<std::int64_t>(cols, 1);
+  if (cs == 1 && rs >= std::max<std::int64_t>(cols, 1)) return {true, false, rs};
+  if (rs == 1 && cs >= std::max<std::int64_t>(rows, 1)) return {true, true, cs};
+  return {false, false, 0};
+}
+
+// The batch axes of t (all but the last two) as one (count, stride), if they collapse to one.
+bool batch_stride(const Tensor& t, std::int64_t& stride) {
+  const int r = t.rank();
+  stride = 0;
+  bool first = true;
+  std::int64_t expect = 0;
+  for (int i = r - 3; i >= 0; --i) {
+    if (t.shape()[i] == 1) continue;
+    if (first) {
+      stride = t.strides()[i];
+      expect = stride * t.shape()[i];
+      first = false;
+    } else {
+      if (t.strides()[i] != expect) return false;
+      expect *= t.shape()[i];
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    fail("no usable CUDA device: cudaGetDeviceCount reports {} ({})", cudaGetErrorString(status), cudaGetErrorName(status));
+  }
+  if (count == 0) fail("no usable CUDA device: the driver sees no GPU");
+  TIDE_CUDA_CHECK(cudaSetDevice(0));
+  TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  TIDE_CUBLAS_CHECK(cublasCreate(&blas_));
+  TIDE_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
+  // A fixed workspace, so cuBLAS never allocates inside a graph capture.
+  constexpr std::size_t workspace = std::size_t(32) << 20;
+  TIDE_CUDA_CHECK(cudaMalloc(&blas_workspace_, workspace));
+  TIDE_CUBLAS_CHECK(cublasSetWorkspace(blas_, blas_workspace_, workspace));
+  TIDE_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&report_), sizeof(IndexReport), cudaHostAllocMapped));
+  *report_ = IndexReport{};
+  TIDE_CUDA_CHECK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&report_device_), report_, 0));
+}
+
+CudaBackend::~CudaBackend() {
+  if (blas_) cublasDestroy(blas_);
+  if (stream_) cudaStreamDestroy(stream_);
+  if (blas_workspace_) cudaFree(blas_workspace_);
+  if (report_) cudaFreeHost(report_);
+}
+
+bool CudaBackend::capturing() const {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  TIDE_CUDA_CHECK(cudaStreamIsCapturing(stream_, &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+
+void* CudaBackend::allocate(std::size_t bytes) { return allocator_.allocate(bytes); }
+void CudaBackend::deallocate(void* ptr, std::size_t bytes) noexcept { allocator_.deallocate(ptr, bytes); }
+
+void CudaBackend::copy_to_host(const void* src, void* dst, std::size_t bytes) {
+  if (capturing()) fail("cuda: device data read on the host (item, to_vector, to(cpu)) while a CUDA graph is being captured; read results after capture() returns");
+  if (bytes) TIDE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+  synchronize();
+}
+void CudaBackend::copy_from_host(const void* src, void* dst, std::size_t bytes) {
+  if (capturing()) fail("cuda: host data sent to the device (from_vector, to(cuda)) while a CUDA graph is being captured; create such tensors before capture");
+  // From pageable memory the call returns once the source has been staged, so the caller may
+  // free it at once.
+  if (bytes) TIDE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+}
+
+void CudaBackend::synchronize() {
+  TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  check_reports();
+}
+
+void CudaBackend::check_reports() {
+  if (report_->flag == 0) return;
+  const IndexReport r = *report_;
+  *report_ = IndexReport{};
+  fail("{}: index {} at position {} is out of range [0, {}) (found on the device by a kernel queued earlier; reported at this synchronisation)",
+       op_name(static_cast<Op>(r.op)), r.value, r.position, r.extent);
+}
+
+void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
+  if (dst.numel() == 0) return;
+  if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
+    TIDE_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), static_cast<std::size_t>(dst.numel()) * dtype_size(dst.dtype()),
+                                    cudaMemcpyDeviceToDevice, stream_));
+    return;
+  }
+  launch_copy(make_layout(dst.shape(), {&src, &dst}), code_of(src.dtype()), base_void(src), code_of(dst.dtype()), base_void_mut(dst), stream_);
+  TIDE_CUDA_LAUNCHED("copy");
+}
+
+void CudaBackend::fill(const Tensor& dst, double value) {
+  launch_fill(code_of(dst.dtype()), dst.raw_data(), dst.numel(), value, stream_);
+  TIDE_CUDA_LAUNCHED("fill");
+}
+
+void CudaBackend::unary(Op op, const Tensor& x, const Tensor& out, double p0, double p1) {
+  if (x.is_contiguous()) launch_unary(op, code_of(x.dtype()), x.raw_data(), out.raw_data(), out.numel(), p0, p1, stream_);
+  else launch_unary_strided(op, code_of(x.dtype()), make_layout(out.shape(), {&x, &out}), base_void(x), base_void_mut(out), p0, p1, stream_);
+  TIDE_CUDA_LAUNCHED("unary");
+}
+
+void CudaBackend::binary(Op op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const bool dense = a.is_contiguous() && b.is_contiguous() && out.is_contiguous() && a.shape() == out.shape() && b.shape() == out.shape();
+  if (dense) {
+    Layout l;
+    l.rank = 1;
+    l.shape[0] = out.numel();
+    launch_binary(op, code_of(out.dtype()), l, true, a.raw_data(), b.raw_data(), out.raw_data(), stream_);
+  } else {
+    launch_binary(op, code_of(out.dtype()), make_layout(out.shape(), {&a, &b, &out}), false, base_void(a), base_void(b), base_void_mut(out), stream_);
+  }
+  TIDE_CUDA_LAUNCHED("binary");
+}
+
+void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  launch_where(code_of(out.dtype()), make_layout(out.shape(), {&cond, &a, &b, &out}), base_void(cond), base_void(a), base_void(b),
+               base_void_mut(out), stream_);
+  TIDE_CUDA_LAUNCHED("where");
+}
+
+void CudaBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) {
+  Shape kept, reduced;
+  Shape kept_strides, reduced_strides;
+  for (int i = 0; i < x.rank(); ++i) {
+    if (axes & (1u << i)) { reduced.push_back(x.shape()[i]); reduced_strides.push_back(x.strides()[i]); }
+    else { kept.push_back(x.shape()[i]); kept_strides.push_back(x.strides()[i]); }
+  }
+  const Tensor outer_view = x.as_strided(kept, kept_strides, x.offset());
+  const Tensor inner_view = x.as_strided(reduced, reduced_strides, 0);
+  const Layout outer = make_layout(kept, {&outer_view}), inner = make_layout(reduced, {&inner_view});
+  const std::int64_t outputs = kept.numel(), count = reduced.numel();
+  const int chunks = reduce_chunks(outputs, count);
+  Tensor scratch;
+  if (chunks > 1) scratch = Tensor::empty(Shape{outputs * chunks}, x.dtype(), device());
+  launch_reduce(op, code_of(x.dtype()), outer, inner, base_void(x), out.raw_data(), chunks > 1 ? scratch.raw_data() : nullptr, chunks, stream_);
+  TIDE_CUDA_LAUNCHED("reduce");
+}
+
+void CudaBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+  const int r = out.rank();
+  const std::int64_t m = out.shape()[r - 2], n = out.shape()[r - 1], k = a_in.shape()[r - 1];
+  if (out.numel() == 0) return;
+  if (k == 0) { fill(out, 0.0); return; }
+  Tensor a = a_in, b = b_in;
+  GemmOperand la = gemm_layout(m, k, a.strides()[r - 2], a.strides()[r - 1]);
+  GemmOperand lb = gemm_layout(k, n, b.strides()[r - 2], b.strides()[r - 1]);
+  std::int64_t sa = 0, sb = 0;
+  if (!la.usable || !batch_stride(a, sa)) {
+    a = a.contiguous();
+    la = gemm_layout(m, k, a.strides()[r - 2], a.strides()[r - 1]);
+    batch_stride(a, sa);
+  }
+  if (!lb.usable || !batch_stride(b, sb)) {
+    b = b.contiguous();
+    lb = gemm_layout(k, n, b.strides()[r - 2], b.strides()[r - 1]);
+    batch_stride(b, sb);
+  }
+  std::int64_t batch = out.numel() / (m * n), rows = m;
+  // A shared right operand and a left operand whose batches continue its rows: one GEMM.
+  if (batch > 1 && sb == 0 && !la.trans && sa == m * la.ld) {
+    rows = m * batch;
+    batch = 1;
+  }
+  // Row-major C[rows, n] = A B is column-major C^T = B^T A^T: cuBLAS gets b first.
+  const cublasOperation_t opb = lb.trans ? CUBLAS_OP_T : CUBLAS_OP_N, opa = la.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int in = static_cast<int>(n), im = static_cast<int>(rows), ik = static_cast<int>(k);
+  if (out.dtype() == DType::f64) {
+    const double one = 1.0, zero = 0.0;
+    TIDE_CUBLAS_CHECK(cublasDgemmStridedBatched(blas_, opb, opa, in, im, ik, &one, b.data<double>(), static_cast<int>(lb.ld), sb,
+                                                a.data<double>(), static_cast<int>(la.ld), sa, &zero, out.data<double>(), in, rows * n,
+                                                static_cast<int>(batch)));
+  } else {
+    const float one = 1.0f, zero = 0.0f;
+    TIDE_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_, opb, opa, in, im, ik, &one, b.data<float>(), static_cast<int>(lb.ld), sb,
+                                                a.data<float>(), static_cast<int>(la.ld), sa, &zero, out.data<float>(), in, rows * n,
+                                                static_cast<int>(batch)));
+  }
+}
+
+void CudaBackend::index_select(const Tensor& x_in, int axis, const Tensor& index, const Tensor& out) {
+  const Tensor x = x_in.contiguous();
+  std::int64_t outer, inner;
+  split_axis(x.shape(), axis, outer, inner);
+  launch_index_select(code_of(x.dtype()), x.raw_data(), index.data<std::int64_t>(), out.raw_data(), outer, x.shape()[axis],
+                      index.numel(), inner, report_device_, stream_);
+  TIDE_CUDA_LAUNCHED("index_select");
+}
+void CudaBackend::index_add(const Tensor& src_in, int axis, const Tensor& index, const Tensor& out) {
+  const Tensor src = src_in.contiguous();
+  std::int64_t outer, inner;
+  split_axis(src.shape(), axis, outer, inner);
+  launch_index_add(code_of(src.dtype()), src.raw_data(), index.data<std::int64_t>(), out.raw_data(), outer, src.shape()[axis],
+                   out.shape()[axis], inner, report_device_, stream_);
+  TIDE_CUDA_LAUNCHED("index_add");
+}
+void CudaBackend::gather(const Tensor& x_in, int axis, const Tensor& index, const Tensor& out) {
+  const Tensor x = x_in.contiguous();
+  std::int64_t outer, inner;
+  split_axis(index.shape(), axis, outer, inner);
+  launch_gather(code_of(x.dtype()), x.raw_data(), index.data<std::int64_t>(), out.raw_data(), outer, x.shape()[axis],
+                index.shape()[axis], inner, report_device_, stream_);
+  TIDE_CUDA_LAUNCHED("gather");
+}
+void CudaBackend::scatter_add(const Tensor& src_in, int axis, const Tensor& index, const Tensor& out) {
+  const Tensor src = src_in.contiguous();
+  std::int64_t outer, inner;
+  split_axis(index.shape(), axis, outer, inner);
+  launch_scatter_add(code_of(src.dtype()), src.raw_data(), index.data<std::int64_t>(), out.raw_data(), outer, out.shape()[axis],
+                     index.shape()[axis], inner, report_device_, stream_);
+  TIDE_CUDA_LAUNCHED("scatter_add");
+}
+
+void CudaBackend::random(RandomKind kind, std::uint64_t seed, std::uint64_t stream, double a, double b, const Tensor& out) {
+  launch_random(static_cast<int>(kind), code_of(out.dtype()), out.raw_data(), out.numel(), seed, stream, a, b, stream_);
+  TIDE_CUDA_LAUNCHED("random");
+}
+
+void CudaBackend::lincomb(const Tensor& out, const Tensor& base_t, const std::vector<Tensor>& xs, const std::vector<double>& coeff,
+                          const Tensor& row_scale) {
+  LincombArgs args;
+  for (std::size_t j = 0; j < xs.size(); ++j) {
+    if (coeff[j] == 0.0) continue;
+    if (args.terms == lincomb_max_terms) { Backend::lincomb(out, base_t, xs, coeff, row_scale); return; }
+    args.x[args.terms] = xs[j].raw_data();
+    args.coeff[args.terms] = coeff[j];
+    ++args.terms;
+  }
+  args.base = base_t.defined() ? base_t.raw_data() : nullptr;
+  args.scale = row_scale.defined() ? row_scale.raw_data() : nullptr;
+  args.out = out.raw_data();
+  args.n = out.rank() == 0 ? 1 : out.shape()[0];
+  args.d = out.numel() / std::max<std::int64_t>(args.n, 1);
+  launch_lincomb(code_of(out.dtype()), args, stream_);
+  TIDE_CUDA_LAUNCHED("lincomb");
+}
+
+void CudaBackend::scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol,
+                                   const Tensor& mask, const Tensor& out) {
+  const std::int64_t n = err.shape()[0], d = err.numel() / std::max<std::int64_t>(n, 1);
+  launch_row_norms(code_of(err.dtype()), err.raw_data(), a.raw_data(), b.raw_data(), atol.data<double>(), rtol.data<double>(),
+                   mask.data<double>(), out.data<double>(), n, d, stream_);
+  TIDE_CUDA_LAUNCHED("scaled_row_norms");
+}
+
+}  // namespace tide::cuda

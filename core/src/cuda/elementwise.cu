@@ -1,0 +1,216 @@
+// Elementwise kernels: copy (with dtype conversion), fill, the unary and binary ops of the op table,
+// and where. Dense operands take a flat grid-stride loop; strided and broadcast ones go through
+// offsets_of. Each op's formula matches the CPU backend's (cpu/elementwise.cpp) up to rounding.
+#include "device_common.cuh"
+#include <cmath>
+
+namespace tide::cuda {
+namespace {
+
+template <class S, class D, class I>
+__global__ void copy_kernel(Layout l, const S* s, D* d, I n) {
+  for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
+    std::int64_t off[2];
+    offsets_of<2>(l, i, off);
+    d[off[1]] = static_cast<D>(s[off[0]]);
+  }
+}
+
+template <class T> __global__ void fill_kernel(T* d, std::int64_t n, T v) {
+  for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) d[i] = v;
+}
+
+constexpr double inv_sqrt2 = 0.70710678118654752440;
+
+template <class T> __device__ __forceinline__ T sigmoid_of(T v) {
+  const T e = exp(-fabs(v));
+  const T s = T(1) / (T(1) + e);
+  return v >= T(0) ? s : e * s;
+}
+
+template <class T> __device__ __forceinline__ T unary_value(Op op, T v, T p0, T p1) {
+  switch (op) {
+    case Op::neg: return -v;
+    case Op::abs: return fabs(v);
+    case Op::sign: return v > T(0) ? T(1) : (v < T(0) ? T(-1) : v);
+    case Op::exp: return exp(v);
+    case Op::expm1: return expm1(v);
+    case Op::log: return log(v);
+    case Op::log1p: return log1p(v);
+    case Op::sqrt: return sqrt(v);
+    case Op::rsqrt: return T(1) / sqrt(v);
+    case Op::square: return v * v;
+    case Op::reciprocal: return T(1) / v;
+    case Op::tanh: return tanh(v);
+    case Op::sigmoid: return sigmoid_of(v);
+    case Op::softplus: return (v > T(0) ? v : T(0)) + log1p(exp(-fabs(v)));
+    case Op::relu: return v > T(0) ? v : (v != v ? v : T(0));
+    case Op::leaky_relu: return v > T(0) ? v : v * p0;
+    case Op::elu: return v > T(0) ? v : p0 * expm1(v);
+    case Op::silu: return v * sigmoid_of(v);
+    case Op::gelu: return T(0.5) * v * (T(1) + erf(v * T(inv_sqrt2)));
+    case Op::erf: return erf(v);
+    case Op::sin: return sin(v);
+    case Op::cos: return cos(v);
+    case Op::pow_scalar:
+      if (p0 == T(2)) return v * v;
+      if (p0 == T(1)) return v;
+      if (p0 == T(0.5)) return sqrt(v);
+      if (p0 == T(-1)) return T(1) / v;
+      if (p0 == T(3)) return v * v * v;
+      return pow(v, p0);
+    case Op::add_scalar: return v + p0;
+    case Op::mul_scalar: return v * p0;
+    case Op::clamp: return v < p0 ? p0 : (v > p1 ? p1 : v);
+    default: return v;
+  }
+}
+
+// The op is a template parameter so each kernel is a tight loop without a switch per element.
+template <Op op, class T> __global__ void unary_kernel(const T* x, T* y, std::int64_t n, T p0, T p1) {
+  for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+    y[i] = unary_value(op, x[i], p0, p1);
+}
+template <Op op, class T, class I> __global__ void unary_strided_kernel(Layout l, const T* x, T* y, I n, T p0, T p1) {
+  for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
+    std::int64_t off[2];
+    offsets_of<2>(l, i, off);
+    y[off[1]] = unary_value(op, x[off[0]], p0, p1);
+  }
+}
+
+template <class T> __device__ __forceinline__ T binary_value(Op op, T u, T v) {
+  switch (op) {
+    case Op::add: return u + v;
+    case Op::sub: return u - v;
+    case Op::mul: return u * v;
+    case Op::div: return u / v;
+    case Op::maximum: return u > v || u != u ? u : v;
+    case Op::minimum: return u < v || u != u ? u : v;
+    case Op::eq: return u == v ? T(1) : T(0);
+    case Op::ne: return u != v ? T(1) : T(0);
+    case Op::lt: return u < v ? T(1) : T(0);
+    case Op::le: return u <= v ? T(1) : T(0);
+    case Op::gt: return u > v ? T(1) : T(0);
+    case Op::ge: return u >= v ? T(1) : T(0);
+    default: return u;
+  }
+}
+
+template <Op op, class T> __global__ void binary_dense_kernel(const T* a, const T* b, T* y, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+    y[i] = binary_value(op, a[i], b[i]);
+}
+template <Op op, class T, class I> __global__ void binary_strided_kernel(Layout l, const T* a, const T* b, T* y, I n) {
+  for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
+    std::int64_t off[3];
+    offsets_of<3>(l, i, off);
+    y[off[2]] = binary_value(op, a[off[0]], b[off[1]]);
+  }
+}
+
+template <class T, class I> __global__ void where_kernel(Layout l, const T* c, const T* a, const T* b, T* y, I n) {
+  for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
+    std::int64_t off[4];
+    offsets_of<4>(l, i, off);
+    y[off[3]] = c[off[0]] != T(0) ? a[off[1]] : b[off[2]];
+  }
+}
+
+bool fits32(std::int64_t n) { return n < (std::int64_t(1) << 31); }
+
+// Calls fn(std::integral_constant<Op, op>) for the runtime op (unary or binary/compare ops).
+template <class Fn> void with_unary(Op op, Fn&& fn) {
+  switch (op) {
+#define TIDE_X(name, kind, sv) \
+  case Op::name:               \
+    if constexpr (OpKind::kind == OpKind::unary) fn(std::integral_constant<Op, Op::name>{}); \
+    return;
+    TIDE_OP_TABLE(TIDE_X)
+#undef TIDE_X
+  }
+}
+template <class Fn> void with_binary(Op op, Fn&& fn) {
+  switch (op) {
+#define TIDE_X(name, kind, sv) \
+  case Op::name:               \
+    if constexpr (OpKind::kind == OpKind::binary || OpKind::kind == OpKind::compare) fn(std::integral_constant<Op, Op::name>{}); \
+    return;
+    TIDE_OP_TABLE(TIDE_X)
+#undef TIDE_X
+  }
+}
+
+}  // namespace
+
+void launch_copy(const Layout& l, Code src, const void* s, Code dst, void* d, cudaStream_t stream) {
+  const std::int64_t n = l.numel();
+  if (n == 0) return;
+  dispatch_any(src, [&](auto st) {
+    dispatch_any(dst, [&](auto dt) {
+      using S = decltype(st);
+      using D = decltype(dt);
+      if (fits32(n)) copy_kernel<S, D, std::uint32_t><<<grid_for(n), block_threads, 0, stream>>>(l, static_cast<const S*>(s), static_cast<D*>(d), static_cast<std::uint32_t>(n));
+      else copy_kernel<S, D, std::uint64_t><<<grid_for(n), block_threads, 0, stream>>>(l, static_cast<const S*>(s), static_cast<D*>(d), static_cast<std::uint64_t>(n));
+    });
+  });
+}
+
+void launch_fill(Code t, void* d, std::int64_t n, double value, cudaStream_t stream) {
+  if (n == 0) return;
+  dispatch_any(t, [&](auto tag) {
+    using T = decltype(tag);
+    fill_kernel<T><<<grid_for(n), block_threads, 0, stream>>>(static_cast<T*>(d), n, static_cast<T>(value));
+  });
+}
+
+void launch_unary(Op op, Code t, const void* x, void* out, std::int64_t n, double p0, double p1, cudaStream_t stream) {
+  if (n == 0) return;
+  dispatch_float(t, [&](auto tag) {
+    using T = decltype(tag);
+    with_unary(op, [&](auto o) {
+      unary_kernel<decltype(o)::value, T><<<grid_for(n), block_threads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(out), n, static_cast<T>(p0), static_cast<T>(p1));
+    });
+  });
+}
+
+void launch_unary_strided(Op op, Code t, const Layout& l, const void* x, void* out, double p0, double p1, cudaStream_t stream) {
+  const std::int64_t n = l.numel();
+  if (n == 0) return;
+  dispatch_float(t, [&](auto tag) {
+    using T = decltype(tag);
+    with_unary(op, [&](auto o) {
+      if (fits32(n)) unary_strided_kernel<decltype(o)::value, T, std::uint32_t><<<grid_for(n), block_threads, 0, stream>>>(l, static_cast<const T*>(x), static_cast<T*>(out), static_cast<std::uint32_t>(n), static_cast<T>(p0), static_cast<T>(p1));
+      else unary_strided_kernel<decltype(o)::value, T, std::uint64_t><<<grid_for(n), block_threads, 0, stream>>>(l, static_cast<const T*>(x), static_cast<T*>(out), static_cast<std::uint64_t>(n), static_cast<T>(p0), static_cast<T>(p1));
+    });
+  });
+}
+
+void launch_binary(Op op, Code t, const Layout& l, bool contiguous, const void* a, const void* b, void* out, cudaStream_t stream) {
+  const std::int64_t n = l.numel();
+  if (n == 0) return;
+  dispatch_float(t, [&](auto tag) {
+    using T = decltype(tag);
+    with_binary(op, [&](auto o) {
+      constexpr Op k = decltype(o)::value;
+      const T* pa = static_cast<const T*>(a);
+      const T* pb = static_cast<const T*>(b);
+      T* py = static_cast<T*>(out);
+      if (contiguous) binary_dense_kernel<k, T><<<grid_for(n), block_threads, 0, stream>>>(pa, pb, py, n);
+      else if (fits32(n)) binary_strided_kernel<k, T, std::uint32_t><<<grid_for(n), block_threads, 0, stream>>>(l, pa, pb, py, static_cast<std::uint32_t>(n));
+      else binary_strided_kernel<k, T, std::uint64_t><<<grid_for(n), block_threads, 0, stream>>>(l, pa, pb, py, static_cast<std::uint64_t>(n));
+    });
+  });
+}
+
+void launch_where(Code t, const Layout& l, const void* c, const void* a, const void* b, void* out, cudaStream_t stream) {
+  const std::int64_t n = l.numel();
+  if (n == 0) return;
+  dispatch_float(t, [&](auto tag) {
+    using T = decltype(tag);
+    if (fits32(n)) where_kernel<T, std::uint32_t><<<grid_for(n), block_threads, 0, stream>>>(l, static_cast<const T*>(c), static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(out), static_cast<std::uint32_t>(n));
+    else where_kernel<T, std::uint64_t><<<grid_for(n), block_threads, 0, stream>>>(l, static_cast<const T*>(c), static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(out), static_cast<std::uint64_t>(n));
+  });
+}
+
+}  // namespace tide::cuda
