@@ -3,4 +3,5 @@
 #include "tide/solvers/dynamics.hpp"
 #include "tide/solvers/options.hpp"
 #include "tide/solvers/solve.hpp"
+#include "tide/solvers/step.hpp"
 #include "tide/solvers/tableau.hpp"
