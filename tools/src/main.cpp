@@ -2,6 +2,7 @@
 // command or flag, bad value) print one line on stderr and exit with status 2; a failure while
 // running exits with status 1; nothing aborts.
 #include "bench_core.hpp"
+#include "bench_gpu.hpp"
 #include "bench_solvers.hpp"
 #include "bench_taylor.hpp"
 #include "tide/core/error.hpp"
@@ -36,6 +37,8 @@ constexpr const char* bench_usage =
     "           multiple of one evaluation of f (tide bench taylor --help)\n"
     "  solvers  per-call cost of solve(), one RK4 step and its gradient, a spiral training\n"
     "           iteration, adjoint memory growth (tide bench solvers --help)\n"
+    "  gpu      an RK4 step on the CUDA device at batch 256 (eager and graph-replayed) and 65,536,\n"
+    "           against the device's bandwidth and PyTorch eager (tide bench gpu --help)\n"
     "\n"
     "options:\n"
     "  -h, --help   show this help\n";
@@ -101,6 +104,26 @@ constexpr const char* bench_solvers_usage =
     "  --json         print one JSON object on stdout instead of the table\n"
     "  --repeats N    samples per timed figure, the median is reported (default 5, 1..100)\n"
     "  -h, --help     show this help\n";
+
+constexpr const char* bench_gpu_usage =
+    "usage: tide bench gpu [--json] [--repeats N] [--torch-script PATH | --no-torch] [--python EXE]\n"
+    "\n"
+    "On the CUDA device, f32, the MLP 64 -> 64 (tanh) -> 64 with biases:\n"
+    "  rk4_b256_eager_us     one RK4 step (explicit_step) at batch 256, op by op\n"
+    "  rk4_b256_graph_us     the same step captured once as a CUDA Graph and replayed (target <= 30)\n"
+    "  rk4_b65536_*_us       the step at batch 65,536; rk4_b65536_over_floor its time over the floor\n"
+    "                        of 23 arrays moved at the measured copy rate (target <= 2)\n"
+    "  f_b65536_gbs/gflops   one dynamics evaluation: input + output bytes and GEMM FLOPs per second\n"
+    "  torch_eager_over_tide_graph_b256   PyTorch eager's batch-256 step over tide's replayed one,\n"
+    "                        from bench/torch_gpu.py run in the same invocation (target >= 3)\n"
+    "Times are a host clock around n calls and one device synchronisation, medians of --repeats.\n"
+    "\n"
+    "options:\n"
+    "  --json                one JSON object on stdout instead of the table\n"
+    "  --repeats N           samples per figure, the median is reported (default 7, 1..100)\n"
+    "  --torch-script PATH   the PyTorch side (default bench/torch_gpu.py); --no-torch skips it\n"
+    "  --python EXE          the interpreter for it (default python3)\n"
+    "  -h, --help            show this help\n";
 
 bool is_help(std::string_view arg) { return arg == "-h" || arg == "--help" || arg == "help"; }
 
@@ -245,6 +268,35 @@ int bench_solvers_main(const std::vector<std::string_view>& args) {
   return tide::cli::run_bench_solvers(options);
 }
 
+int bench_gpu_main(const std::vector<std::string_view>& args) {
+  tide::cli::BenchGpuOptions options;
+  const char* hint = "tide bench gpu --help";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    std::string_view value;
+    if (is_help(arg)) {
+      fmt::print("{}", bench_gpu_usage);
+      return 0;
+    }
+    if (arg == "--json") { options.json = true; continue; }
+    if (arg == "--no-torch") { options.torch_script.clear(); continue; }
+    if (matches(arg, "--repeats")) {
+      if (!flag_value(args, i, "--repeats", value)) return usage_error("tide bench gpu: --repeats needs a value", hint);
+      if (!parse_int(value, 1, 100, options.repeats))
+        return usage_error(fmt::format("tide bench gpu: --repeats takes an integer in 1..100, got '{}'", value), hint);
+      continue;
+    }
+    if (matches(arg, "--torch-script") || matches(arg, "--python")) {
+      const std::string_view flag = matches(arg, "--python") ? "--python" : "--torch-script";
+      if (!flag_value(args, i, flag, value) || value.empty()) return usage_error(fmt::format("tide bench gpu: {} needs a value", flag), hint);
+      (flag == "--python" ? options.python : options.torch_script) = std::string(value);
+      continue;
+    }
+    return usage_error(fmt::format("tide bench gpu: unknown option '{}'", arg), hint);
+  }
+  return tide::cli::run_bench_gpu(options);
+}
+
 using Args = std::vector<std::string_view>;
 struct Subcommand {
   std::string_view name;
@@ -273,7 +325,7 @@ int dispatch(const Args& args, std::string_view path, std::string_view what, con
 }
 
 int bench_main(const Args& args) {
-  return dispatch(args, "tide bench", "suite", bench_usage, {{"core", bench_core_main}, {"taylor", bench_taylor_main}, {"solvers", bench_solvers_main}});
+  return dispatch(args, "tide bench", "suite", bench_usage, {{"core", bench_core_main}, {"taylor", bench_taylor_main}, {"solvers", bench_solvers_main}, {"gpu", bench_gpu_main}});
 }
 
 int tide_main(const Args& args) { return dispatch(args, "tide", "command", tide_usage, {{"bench", bench_main}}); }
