@@ -1,5 +1,7 @@
 // Initialisation schemes, activations, Linear and MLP.
 #include "tide/autodiff/nn.hpp"
+#include "tide/core/fused.hpp"
+#include <optional>
 #include <cmath>
 
 namespace tide {
@@ -121,7 +123,40 @@ MLP::MLP(const std::vector<std::int64_t>& sizes, Activation hidden, Generator& g
   for (std::size_t i = 0; i + 1 < sizes.size(); ++i) layers_.emplace_back(sizes[i], sizes[i + 1], gen, options);
 }
 
+namespace {
+// The op (and its parameter) an activation applies, for the fused dense layer; none for identity.
+std::optional<std::pair<Op, double>> activation_op(Activation a) {
+  switch (a) {
+    case Activation::identity: return std::nullopt;
+    case Activation::tanh: return std::pair{Op::tanh, 0.0};
+    case Activation::relu: return std::pair{Op::relu, 0.0};
+    case Activation::sigmoid: return std::pair{Op::sigmoid, 0.0};
+    case Activation::softplus: return std::pair{Op::softplus, 0.0};
+    case Activation::silu: return std::pair{Op::silu, 0.0};
+    case Activation::gelu: return std::pair{Op::gelu, 0.0};
+    case Activation::elu: return std::pair{Op::elu, 1.0};
+    case Activation::leaky_relu: return std::pair{Op::leaky_relu, 0.01};
+    case Activation::sin: return std::pair{Op::sin, 0.0};
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 Var MLP::operator()(const Var& x) const {
+  // Nothing to record (inference, a NoGrad solve): each layer is one fused dense call.
+  bool record = grad_enabled() && x.requires_grad();
+  for (const Linear& l : layers_) record = record || (grad_enabled() && l.weight().requires_grad());
+  if (!record && x.rank() > 0) {
+    Tensor h = x.value();
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const Linear& l = layers_[i];
+      if (h.shape().back() != l.in_features()) fail("Linear: input {} does not end in {} features", h.shape().str(), l.in_features());
+      const auto act = activation_op(i + 1 < layers_.size() ? hidden_ : output_);
+      h = dense(h, l.weight().value(), l.bias().defined() ? l.bias().value() : Tensor(),
+                act ? std::optional<Op>(act->first) : std::nullopt, act ? act->second : 0.0);
+    }
+    return Var(h);
+  }
   Var h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i)
     h = activate(i + 1 < layers_.size() ? hidden_ : output_, layers_[i](h));

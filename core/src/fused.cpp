@@ -63,6 +63,32 @@ Tensor scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, con
   return out;
 }
 
+Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0) {
+  const char* op = "dense";
+  check_floating(x, op);
+  check_floating(w, op);
+  check_same_device(x, w, op);
+  check_same_dtype(x, w, op);
+  if (w.rank() != 2) fail("{}: weight must be [K, N], got {}", op, w.shape().str());
+  if (x.rank() < 1 || x.shape().back() != w.shape()[0])
+    fail("{}: input {} does not end in the weight's {} rows", op, x.shape().str(), w.shape()[0]);
+  if (b.defined()) {
+    check_same_device(x, b, op);
+    check_same_dtype(x, b, op);
+    if (b.rank() != 1 || b.shape()[0] != w.shape()[1]) fail("{}: bias {} does not match the weight's {} columns", op, b.shape().str(), w.shape()[1]);
+  }
+  if (act && op_info(*act).kind != OpKind::unary) fail("{}: activation {} is not a unary op", op, op_name(*act));
+  const std::int64_t k = w.shape()[0], n = w.shape()[1];
+  const std::int64_t m = x.numel() / std::max<std::int64_t>(k, 1);
+  Shape shape = x.shape();
+  shape[shape.rank() - 1] = n;
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  if (out.numel() == 0) return out;
+  x.backend().dense(x.contiguous().reshape(Shape{m, k}), w.contiguous(), b.defined() ? b.contiguous() : Tensor(), act, p0,
+                    out.reshape(Shape{m, n}));
+  return out;
+}
+
 // ---- defaults from primitives -------------------------------------------------------------------
 
 void Backend::lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs,
@@ -98,6 +124,13 @@ void Backend::scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor&
   sumsq = tide::where(bad, inf, sumsq);
   largest = tide::where(bad, inf, largest);
   copy(concat({sumsq, largest}, 1), out);
+}
+
+void Backend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0, const Tensor& out) {
+  Tensor y = tide::matmul(x, w);
+  if (b.defined()) y = add(y, b);
+  if (act) y = tide::unary(*act, y, p0, 0.0);
+  copy(y, out);
 }
 
 }  // namespace tide

@@ -70,6 +70,31 @@ TEST_CASE("cuda: strided elementwise ops, casts and large tensors match the CPU"
   CHECK(sum(target).item() == 8.0);
 }
 
+TEST_CASE("cuda: the fused dense layer matches the CPU on its kernel's sizes and on the fallback") {
+  if (test::no_gpu()) return;
+  Generator g(8);
+  struct Size { std::int64_t m, k, n; };
+  for (const Size s : {Size{1000, 64, 64}, Size{256, 64, 64}, Size{7, 3, 10}, Size{130, 17, 33}, Size{64, 128, 128}, Size{5, 96, 64}}) {
+    INFO(s.m << "x" << s.k << "x" << s.n);
+    const Tensor x = g.uniform(Shape{s.m, s.k}, -1, 1), w = g.uniform(Shape{s.k, s.n}, -0.3, 0.3), b = g.uniform(Shape{s.n}, -1, 1);
+    CHECK(relative_gap(dense(on_gpu(x), on_gpu(w), on_gpu(b), Op::tanh), dense(x, w, b, Op::tanh)) <= 1e-5);
+    CHECK(relative_gap(dense(on_gpu(x), on_gpu(w), Tensor()), dense(x, w, Tensor())) <= 1e-5);
+    CHECK(relative_gap(dense(on_gpu(x), on_gpu(w), on_gpu(b), Op::elu, 0.5), dense(x, w, b, Op::elu, 0.5)) <= 1e-5);
+  }
+  const Tensor x64 = g.uniform(Shape{9, 4}, -1, 1, DType::f64), w64 = g.uniform(Shape{4, 6}, -1, 1, DType::f64);
+  CHECK(relative_gap(dense(on_gpu(x64), on_gpu(w64), Tensor(), Op::sin), dense(x64, w64, Tensor(), Op::sin)) <= 1e-14);
+  // An MLP evaluated without recording takes the fused path; recorded, the primitives: same values.
+  DeviceGuard guard(Device::cuda());
+  const MLP mlp({8, 64, 64, 8}, Activation::tanh, g);
+  const Var in(g.uniform(Shape{300, 8}, -1, 1));
+  Tensor fused;
+  {
+    NoGrad ng;
+    fused = mlp(in).value();
+  }
+  CHECK(relative_gap(fused, mlp(in).value()) <= 1e-5);
+}
+
 TEST_CASE("cuda: the RNG draws the CPU's numbers") {
   if (test::no_gpu()) return;
   for (DType dt : {DType::f64, DType::f32}) {

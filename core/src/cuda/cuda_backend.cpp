@@ -313,4 +313,16 @@ void CudaBackend::scaled_row_norms(const Tensor& err, const Tensor& a, const Ten
   TIDE_CUDA_LAUNCHED("scaled_row_norms");
 }
 
+void CudaBackend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0, const Tensor& out) {
+  const std::int64_t m = x.shape()[0], k = x.shape()[1], n = w.shape()[1];
+  auto aligned = [](const Tensor& t) { return !t.defined() || reinterpret_cast<std::uintptr_t>(t.raw_data()) % 16 == 0; };
+  if (x.dtype() != DType::f32 || !dense_fits(k, n) || !aligned(x) || !aligned(w) || !aligned(b) || !aligned(out)) {
+    Backend::dense(x, w, b, act, p0, out);
+    return;
+  }
+  launch_dense(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, out.data<float>(), m, static_cast<int>(k),
+               static_cast<int>(n), act.has_value(), act.value_or(Op::neg), static_cast<float>(p0), stream_);
+  TIDE_CUDA_LAUNCHED("dense");
+}
+
 }  // namespace tide::cuda

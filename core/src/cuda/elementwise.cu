@@ -141,7 +141,131 @@ template <class Fn> void with_binary(Op op, Fn&& fn) {
   }
 }
 
+// The dense layer: each block keeps w in shared memory and walks tiles of x; thread (tx, ty) of
+// 16 x 16 accumulates rows ty*R .. ty*R+R-1 and columns tx*4 .. tx*4+3 of the tile in registers.
+// x's tile is stored transposed (k-major) so a thread's R rows at one k are one vector load.
+// Global loads are issued `flight` at a time before their stores: one load in flight per thread
+// left the kernel waiting on memory latency (23 us for a 256 x 64 x 64 layer, measured).
+constexpr int flight = 8;
+
+template <int R, Op op, bool act>
+__global__ void __launch_bounds__(256) dense_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                    const float* __restrict__ b, float* __restrict__ out, std::int64_t m,
+                                                    int k, int n, float p0) {
+  constexpr int tile = 16 * R;
+  extern __shared__ float4 smem4[];
+  float* ws = reinterpret_cast<float*>(smem4);  // [k, n]
+  float* xs = ws + k * n;                        // [k, tile]
+  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  {
+    const int total = k * n / 4;
+    const float4* src = reinterpret_cast<const float4*>(w);
+    for (int base = tid; base < total; base += 256 * flight) {
+      float4 r[flight];
+#pragma unroll
+      for (int u = 0; u < flight; ++u)
+        if (base + u * 256 < total) r[u] = src[base + u * 256];
+#pragma unroll
+      for (int u = 0; u < flight; ++u)
+        if (base + u * 256 < total) reinterpret_cast<float4*>(ws)[base + u * 256] = r[u];
+    }
+  }
+  const int k4 = k / 4;
+  for (std::int64_t t = blockIdx.x; t * tile < m; t += gridDim.x) {
+    const std::int64_t row0 = t * tile;
+    const int rows = static_cast<int>(m - row0 < tile ? m - row0 : tile);
+    __syncthreads();
+    const float4* src = reinterpret_cast<const float4*>(x + row0 * k);
+    for (int base = tid; base < tile * k4; base += 256 * flight) {
+      float4 r[flight];
+#pragma unroll
+      for (int u = 0; u < flight; ++u) {
+        const int i = base + u * 256;
+        // Consecutive threads take consecutive rows: their transposed stores below then hit
+        // consecutive banks (row-major order made 16 threads store into one bank).
+        if (i < tile * k4) r[u] = i % tile < rows ? src[(i % tile) * k4 + i / tile] : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+#pragma unroll
+      for (int u = 0; u < flight; ++u) {
+        const int i = base + u * 256;
+        if (i >= tile * k4) continue;
+        const int row = i % tile, c = (i / tile) * 4;
+        xs[(c + 0) * tile + row] = r[u].x;
+        xs[(c + 1) * tile + row] = r[u].y;
+        xs[(c + 2) * tile + row] = r[u].z;
+        xs[(c + 3) * tile + row] = r[u].w;
+      }
+    }
+    __syncthreads();
+    const bool active = tx * 4 < n;
+    float acc[R][4];
+    {
+      const float4 bias = b && active ? reinterpret_cast<const float4*>(b)[tx] : make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+      for (int i = 0; i < R; ++i) { acc[i][0] = bias.x; acc[i][1] = bias.y; acc[i][2] = bias.z; acc[i][3] = bias.w; }
+    }
+    if (active) {
+#pragma unroll 4
+      for (int c = 0; c < k; ++c) {
+        const float4 wv = reinterpret_cast<const float4*>(ws + c * n)[tx];
+        float a[R];
+        if constexpr (R == 4) {
+          const float4 av = reinterpret_cast<const float4*>(xs + c * tile)[ty];
+          a[0] = av.x; a[1] = av.y; a[2] = av.z; a[3] = av.w;
+        } else {
+#pragma unroll
+          for (int i = 0; i < R; ++i) a[i] = xs[c * tile + ty * R + i];
+        }
+#pragma unroll
+        for (int i = 0; i < R; ++i) {
+          acc[i][0] = fmaf(a[i], wv.x, acc[i][0]);
+          acc[i][1] = fmaf(a[i], wv.y, acc[i][1]);
+          acc[i][2] = fmaf(a[i], wv.z, acc[i][2]);
+          acc[i][3] = fmaf(a[i], wv.w, acc[i][3]);
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < R; ++i) {
+        const int r = ty * R + i;
+        if (r >= rows) continue;
+        float4 o;
+        o.x = act ? unary_value(op, acc[i][0], p0, 0.0f) : acc[i][0];
+        o.y = act ? unary_value(op, acc[i][1], p0, 0.0f) : acc[i][1];
+        o.z = act ? unary_value(op, acc[i][2], p0, 0.0f) : acc[i][2];
+        o.w = act ? unary_value(op, acc[i][3], p0, 0.0f) : acc[i][3];
+        reinterpret_cast<float4*>(out + (row0 + r) * n)[tx] = o;
+      }
+    }
+  }
+}
+
+std::size_t dense_smem(std::int64_t k, std::int64_t n, int rows_per_thread) {
+  return static_cast<std::size_t>(k * n + 16 * rows_per_thread * k) * sizeof(float);
+}
+
 }  // namespace
+
+// Vector loads need k and n in multiples of 4 (and 16-byte aligned rows, which then follow).
+bool dense_fits(std::int64_t k, std::int64_t n) {
+  return n <= 64 && n % 4 == 0 && k >= 4 && k % 4 == 0 && dense_smem(k, n, 4) <= 48 * 1024;
+}
+
+void launch_dense(const float* x, const float* w, const float* b, float* out, std::int64_t m, int k, int n, bool has_act,
+                  Op act, float p0, cudaStream_t stream) {
+  // Few rows: one row per thread, so the rows spread over more multiprocessors.
+  const int rpt = m <= 16 * 4 * 132 ? 1 : 4;
+  const std::int64_t tiles = (m + 16 * rpt - 1) / (16 * rpt);
+  const unsigned blocks = static_cast<unsigned>(tiles < 132 * 4 ? tiles : 132 * 4);
+  const std::size_t smem = dense_smem(k, n, rpt);
+  auto go = [&](auto o, auto has) {
+    constexpr Op op = decltype(o)::value;
+    constexpr bool a = decltype(has)::value;
+    if (rpt == 1) dense_kernel<1, op, a><<<blocks, 256, smem, stream>>>(x, w, b, out, m, k, n, p0);
+    else dense_kernel<4, op, a><<<blocks, 256, smem, stream>>>(x, w, b, out, m, k, n, p0);
+  };
+  if (!has_act) go(std::integral_constant<Op, Op::neg>{}, std::false_type{});
+  else with_unary(act, [&](auto o) { go(o, std::true_type{}); });
+}
 
 void launch_copy(const Layout& l, Code src, const void* s, Code dst, void* d, cudaStream_t stream) {
   const std::int64_t n = l.numel();

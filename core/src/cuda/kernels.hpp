@@ -77,4 +77,10 @@ void launch_lincomb(Code t, const LincombArgs& args, cudaStream_t stream);
 void launch_row_norms(Code t, const void* err, const void* a, const void* b, const double* atol, const double* rtol,
                       const double* mask, double* out, std::int64_t n, std::int64_t d, cudaStream_t stream);
 
+// out[M, N] = act(x[M, K] @ w[K, N] + b) for f32, 16-byte aligned operands, N <= 64, K and N
+// multiples of 4, and w plus a 64-row tile of x within 48 KB of shared memory (dense_fits).
+bool dense_fits(std::int64_t k, std::int64_t n);
+void launch_dense(const float* x, const float* w, const float* b, float* out, std::int64_t m, int k, int n, bool has_act,
+                  Op act, float p0, cudaStream_t stream);
+
 }  // namespace tide::cuda

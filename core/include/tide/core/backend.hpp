@@ -6,6 +6,7 @@
 #include "tide/core/op_table.hpp"
 #include "tide/core/tensor.hpp"
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace tide {
@@ -59,6 +60,10 @@ public:
   virtual void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b,
                                 const Tensor& atol, const Tensor& rtol, const Tensor& mask,
                                 const Tensor& out);
+
+  // x: contiguous [M, K]; out: contiguous [M, N]; b: [N] or undefined.
+  virtual void dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0,
+                     const Tensor& out);
 
   // Waits until the device has finished the work queued so far (host timers, graph capture).
   virtual void synchronize() {}

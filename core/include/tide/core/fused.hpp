@@ -4,6 +4,8 @@
 // base class composes primitives; CPU and CUDA override with single loops / single kernels).
 #pragma once
 #include "tide/core/tensor.hpp"
+#include "tide/core/op_table.hpp"
+#include <optional>
 #include <vector>
 
 namespace tide {
@@ -20,5 +22,11 @@ Tensor linear_combination(const Tensor& base, const std::vector<Tensor>& xs,
 // whose sum is not finite, gets +inf in both columns. err, a, b: [n, d]; atol, rtol, mask: f64 [d].
 Tensor scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol,
                         const Tensor& rtol, const Tensor& mask);
+
+// A dense layer: act(x @ w + b) with x [..., K], w [K, N], b [N] (or undefined) and act a unary op of
+// the op table applied with parameter p0 (none: the affine map). On the GPU, small layers (the
+// widths of neural-ODE dynamics) run as one kernel that keeps w on chip instead of a GEMM and two
+// elementwise passes.
+Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act = std::nullopt, double p0 = 0.0);
 
 }  // namespace tide
