@@ -41,11 +41,13 @@ private:
   static Backend& cpu() { return backend_for(Device::cpu()); }
 };
 
-// Installs the counting backend as "cuda" for the lifetime of the guard.
+// Installs the counting backend as "cuda" for the lifetime of the guard, then puts back whatever
+// was installed before (a real CUDA backend in a CUDA build).
 struct Installed {
   CountingBackend backend;
+  Backend* previous = registered_backend(DeviceKind::cuda);
   Installed() { register_backend(DeviceKind::cuda, &backend); }
-  ~Installed() { register_backend(DeviceKind::cuda, nullptr); }
+  ~Installed() { register_backend(DeviceKind::cuda, previous); }
 };
 
 }  // namespace
