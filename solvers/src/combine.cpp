@@ -1,4 +1,6 @@
 #include "combine.hpp"
+#include "tide/core/fused.hpp"
+#include <algorithm>
 #include <cmath>
 
 namespace tide::detail {
@@ -10,192 +12,178 @@ bool recording(const std::vector<Var>& vars) {
   return false;
 }
 
-Tensor column(const std::vector<double>& values, DType dtype) {
-  return Tensor::from_vector(values, Shape{static_cast<std::int64_t>(values.size()), 1}, dtype);
+Tensor column(const std::vector<double>& values, DType dtype, Device device) {
+  return Tensor::from_vector(values, Shape{static_cast<std::int64_t>(values.size()), 1}, dtype, device);
 }
 
-namespace {
-template <class T>
-void combine_rows(T* out, const std::vector<const T*>& src, const std::vector<double>& scale_of_vec,
-                  const std::vector<double>& h, std::int64_t n, std::int64_t d) {
-  for (std::int64_t r = 0; r < n; ++r) {
-    T* o = out + r * d;
-    for (std::size_t j = 0; j < src.size(); ++j) {
-      const T s = static_cast<T>(scale_of_vec[j] * (h.empty() ? 1.0 : h[static_cast<std::size_t>(r)]));
-      const T* x = src[j] + r * d;
-      for (std::int64_t i = 0; i < d; ++i) o[i] += s * x[i];
-    }
-  }
+Tensor row_vector(const std::vector<double>& values, DType dtype, Device device) {
+  return Tensor::from_vector(values, Shape{static_cast<std::int64_t>(values.size())}, dtype, device);
 }
-}  // namespace
 
-Var row_combination(const Var& base, const std::vector<double>& h, const std::vector<double>& coeff,
-                    const std::vector<Var>& vecs) {
+Var row_combination(const Var& base, const Tensor& h, const std::vector<double>& coeff, const std::vector<Var>& vecs) {
   std::vector<Var> used;
   std::vector<double> c;
   for (std::size_t j = 0; j < vecs.size() && j < coeff.size(); ++j)
     if (coeff[j] != 0.0) used.push_back(vecs[j]), c.push_back(coeff[j]);
-  if (used.empty()) return base.defined() ? base : Var(Tensor::zeros(vecs.at(0).shape(), vecs[0].dtype()));
+  if (used.empty())
+    return base.defined() ? base : Var(Tensor::zeros(vecs.at(0).shape(), vecs[0].dtype(), vecs[0].device()));
   std::vector<Var> all = used;
   if (base.defined()) all.push_back(base);
-  const DType dtype = used[0].dtype();
   if (recording(all)) {
     Var acc;
     for (std::size_t j = 0; j < used.size(); ++j) {
       Var term = c[j] == 1.0 ? used[j] : used[j] * c[j];
       acc = acc.defined() ? acc + term : term;
     }
-    if (!h.empty()) acc = acc * Var(column(h, dtype));
+    if (h.defined()) acc = acc * Var(h.reshape(Shape{h.numel(), 1}).to(used[0].dtype()));
     return base.defined() ? base + acc : acc;
   }
-  const Shape shape = used[0].shape();
-  const std::int64_t n = shape[0], d = shape.numel() / std::max<std::int64_t>(n, 1);
-  Tensor out = base.defined() ? base.value().clone() : Tensor::zeros(shape, dtype);
-  std::vector<Tensor> keep;
-  for (const Var& v : used) keep.push_back(v.value().contiguous());
-  if (dtype == DType::f64) {
-    std::vector<const double*> src;
-    for (const Tensor& t : keep) src.push_back(t.data<double>());
-    combine_rows(out.data<double>(), src, c, h, n, d);
-  } else {
-    std::vector<const float*> src;
-    for (const Tensor& t : keep) src.push_back(t.data<float>());
-    combine_rows(out.data<float>(), src, c, h, n, d);
-  }
-  return Var(out);
+  std::vector<Tensor> xs;
+  for (const Var& v : used) xs.push_back(v.value());
+  return Var(linear_combination(base.defined() ? base.value() : Tensor(), xs, c, h));
 }
 
 Var gathered_combination(const std::vector<Var>& vecs, const std::vector<std::int64_t>& position,
                          const std::vector<std::vector<double>>& weight) {
   const std::int64_t m = static_cast<std::int64_t>(position.size());
   const DType dtype = vecs.at(0).dtype();
-  const std::int64_t d = vecs[0].numel() / std::max<std::int64_t>(vecs[0].size(0), 1);
+  const Device device = vecs[0].device();
+  const std::int64_t n = vecs[0].size(0), d = vecs[0].numel() / std::max<std::int64_t>(n, 1);
+  // the vectors with a nonzero weight on some output row; whether each is weighted alike on every row
+  std::vector<std::size_t> used;
+  bool all_ones = true, all_alike = true;
+  for (std::size_t v = 0; v < vecs.size(); ++v) {
+    bool any = false;
+    for (std::int64_t q = 0; q < m; ++q) {
+      const double x = weight[static_cast<std::size_t>(q)][v];
+      any = any || x != 0.0;
+      all_ones = all_ones && (x == 1.0 || x == 0.0);
+      all_alike = all_alike && x == weight[0][v];
+    }
+    if (any) used.push_back(v);
+  }
+  if (used.empty()) return Var(Tensor::zeros(Shape{m, d}, dtype, device));
+  Tensor index_made;
+  auto index = [&]() -> const Tensor& {  // made on first use: the paths below do not all need it
+    if (!index_made.defined()) index_made = Tensor::from_indices(position, Shape{m}, device);
+    return index_made;
+  };
+  auto column_of = [&](std::size_t v) {
+    std::vector<double> w(static_cast<std::size_t>(m));
+    for (std::int64_t q = 0; q < m; ++q) w[static_cast<std::size_t>(q)] = weight[static_cast<std::size_t>(q)][v];
+    return w;
+  };
   if (recording(vecs)) {
-    const Tensor index = Tensor::from_indices(position, Shape{m});
     Var acc;
-    for (std::size_t v = 0; v < vecs.size(); ++v) {
-      std::vector<double> w(static_cast<std::size_t>(m));
-      bool any = false, ones = true;
-      for (std::int64_t q = 0; q < m; ++q) {
-        w[static_cast<std::size_t>(q)] = weight[static_cast<std::size_t>(q)][v];
-        any = any || w[static_cast<std::size_t>(q)] != 0.0;
-        ones = ones && w[static_cast<std::size_t>(q)] == 1.0;
-      }
-      if (!any) continue;
-      Var term = index_select(vecs[v], 0, index);
-      if (!ones) term = term * Var(column(w, dtype));
+    for (std::size_t v : used) {
+      const std::vector<double> w = column_of(v);
+      Var term = index_select(vecs[v], 0, index());
+      if (std::any_of(w.begin(), w.end(), [](double x) { return x != 1.0; })) term = term * Var(column(w, dtype, device));
       acc = acc.defined() ? acc + term : term;
     }
-    return acc.defined() ? acc : Var(Tensor::zeros(Shape{m, d}, dtype));
+    return acc;
   }
-  Tensor out = Tensor::zeros(Shape{m, d}, dtype);
-  for (std::size_t v = 0; v < vecs.size(); ++v) {
-    const Tensor src = vecs[v].value().contiguous();
-    auto run = [&](auto tag) {
-      using T = decltype(tag);
-      const T* s = src.data<T>();
-      T* o = out.data<T>();
-      for (std::int64_t q = 0; q < m; ++q) {
-        const T w = static_cast<T>(weight[static_cast<std::size_t>(q)][v]);
-        if (w == T(0)) continue;
-        const T* x = s + position[static_cast<std::size_t>(q)] * d;
-        for (std::int64_t i = 0; i < d; ++i) o[q * d + i] += w * x[i];
-      }
-    };
-    if (dtype == DType::f64) run(double{}); else run(float{});
+  if (all_alike) {  // one output time per step, a shared step, or landing on a time (y_new alone)
+    if (used.size() == 1 && all_ones) return Var(index_select(vecs[used[0]].value(), 0, index()));
+    std::vector<Tensor> xs;
+    std::vector<double> c;
+    const bool few = 2 * m < n;  // gather the rows first, else combine all rows and gather once
+    for (std::size_t v : used) xs.push_back(few ? index_select(vecs[v].value(), 0, index()) : vecs[v].value()), c.push_back(weight[0][v]);
+    const Tensor out = linear_combination(Tensor(), xs, c);
+    return Var(few ? out : index_select(out, 0, index()));
   }
-  return Var(out);
+  // Rows at different points of the step: every used vector's rows gathered into [m, V, d] (one
+  // concat, then one gather unless every row is wanted once in order; a gather per vector when
+  // few rows are wanted) and each output row made by one batched [1, V] @ [V, d] product with its
+  // weights: a handful of ops however many vectors the method has.
+  const std::int64_t V = static_cast<std::int64_t>(used.size());
+  bool every_row = m == n;  // each row once, in order: no gather
+  for (std::int64_t q = 0; every_row && q < m; ++q) every_row = position[static_cast<std::size_t>(q)] == q;
+  Tensor rows;
+  if (every_row) {
+    std::vector<Tensor> parts;
+    for (std::size_t v : used) parts.push_back(vecs[v].value().reshape(Shape{m, 1, d}));
+    rows = concat(parts, 1);
+  } else if (2 * m < n) {
+    std::vector<Tensor> parts;
+    for (std::size_t v : used) parts.push_back(index_select(vecs[v].value(), 0, index()).reshape(Shape{m, 1, d}));
+    rows = concat(parts, 1);
+  } else {
+    std::vector<Tensor> parts;
+    for (std::size_t v : used) parts.push_back(vecs[v].value().reshape(Shape{n, d}));
+    std::vector<std::int64_t> at(static_cast<std::size_t>(m * V));
+    for (std::int64_t q = 0; q < m; ++q)
+      for (std::int64_t v = 0; v < V; ++v) at[static_cast<std::size_t>(q * V + v)] = v * n + position[static_cast<std::size_t>(q)];
+    rows = index_select(concat(parts, 0), 0, Tensor::from_indices(at, Shape{m * V}, device)).reshape(Shape{m, V, d});
+  }
+  std::vector<double> w(static_cast<std::size_t>(m * V));
+  for (std::int64_t q = 0; q < m; ++q)
+    for (std::int64_t v = 0; v < V; ++v) w[static_cast<std::size_t>(q * V + v)] = weight[static_cast<std::size_t>(q)][used[static_cast<std::size_t>(v)]];
+  return Var(matmul(Tensor::from_vector(w, Shape{m, 1, V}, dtype, device), rows).reshape(Shape{m, d}));
 }
 
-namespace {
-template <class T>
-RowError row_error_impl(const Tensor& y, const Tensor& y_new, const std::vector<Tensor>& k,
-                        const std::vector<double>& e, const std::vector<double>& e3, const std::vector<double>& h,
-                        const std::vector<double>& atol, const std::vector<double>& rtol,
-                        const std::vector<char>& controlled) {
-  const std::int64_t n = y.size(0), d = y.numel() / std::max<std::int64_t>(n, 1);
+ErrorScale error_scale(const std::vector<double>& atol, const std::vector<double>& rtol,
+                       const std::vector<char>& controlled, Device device) {
+  ErrorScale s;
+  std::vector<double> mask(controlled.size());
+  for (std::size_t i = 0; i < controlled.size(); ++i) {
+    mask[i] = controlled[i] ? 1.0 : 0.0;
+    s.count += controlled[i] ? 1 : 0;
+  }
+  s.atol = row_vector(atol, DType::f64, device);
+  s.rtol = row_vector(rtol, DType::f64, device);
+  s.mask = row_vector(mask, DType::f64, device);
+  return s;
+}
+
+RowError row_error(const Tensor& y, const Tensor& y_new, const std::vector<Tensor>& k,
+                   const std::vector<double>& e, const std::vector<double>& e3, const Tensor& h,
+                   const ErrorScale& scale) {
+  const std::int64_t n = y.size(0);
+  // [n, 2] per estimator: sum of squares and maximum of the scaled error h * sum_j w_j k_j
+  auto norms = [&](const std::vector<double>& w) {
+    std::vector<Tensor> xs;
+    std::vector<double> c;
+    for (std::size_t j = 0; j < k.size() && j < w.size(); ++j)
+      if (w[j] != 0.0) xs.push_back(k[j]), c.push_back(w[j]);
+    const Tensor err = xs.empty() ? Tensor::zeros(y.shape(), y.dtype(), y.device()) : linear_combination(Tensor(), xs, c, h);
+    return scaled_row_norms(err, y, y_new, scale.atol, scale.rtol, scale.mask);
+  };
+  const bool two = !e3.empty();
+  const Tensor both = two ? concat(std::vector<Tensor>{norms(e), norms(e3)}, 1) : norms(e);
+  const std::vector<double> v = both.to_vector();  // the one host read of the step
+  const std::size_t width = two ? 4 : 2;
   RowError out;
-  out.sumsq.assign(static_cast<std::size_t>(n), 0.0);
-  out.maximum.assign(static_cast<std::size_t>(n), 0.0);
+  out.count = scale.count;
+  out.sumsq.resize(static_cast<std::size_t>(n));
+  out.maximum.resize(static_cast<std::size_t>(n));
   out.sumsq3.assign(static_cast<std::size_t>(n), 0.0);
-  for (std::int64_t i = 0; i < d; ++i) out.count += controlled[static_cast<std::size_t>(i)] ? 1 : 0;
-  const T* y0 = y.data<T>();
-  const T* y1 = y_new.data<T>();
-  std::vector<const T*> ks;
-  for (const Tensor& t : k) ks.push_back(t.data<T>());
-  for (std::int64_t r = 0; r < n; ++r) {
-    double s = 0.0, mx = 0.0, s3 = 0.0;
-    bool finite = true;
-    const double hr = h[static_cast<std::size_t>(r)];
-    for (std::int64_t i = 0; i < d; ++i) {
-      const double a = static_cast<double>(y0[r * d + i]), b = static_cast<double>(y1[r * d + i]);
-      finite = finite && std::isfinite(b);
-      if (!controlled[static_cast<std::size_t>(i)]) continue;
-      double err = 0.0, err3 = 0.0;
-      for (std::size_t j = 0; j < ks.size(); ++j) {
-        const double kv = static_cast<double>(ks[j][r * d + i]);
-        if (e[j] != 0.0) err += e[j] * kv;
-        if (!e3.empty() && e3[j] != 0.0) err3 += e3[j] * kv;
-      }
-      const double scale = atol[static_cast<std::size_t>(i)] + rtol[static_cast<std::size_t>(i)] * std::max(std::fabs(a), std::fabs(b));
-      const double q = hr * err / scale, q3 = hr * err3 / scale;
-      s += q * q;
-      s3 += q3 * q3;
-      mx = std::max(mx, std::fabs(q));
-    }
-    if (!finite || !std::isfinite(s)) s = mx = s3 = INFINITY;
-    out.sumsq[static_cast<std::size_t>(r)] = s;
-    out.maximum[static_cast<std::size_t>(r)] = mx;
-    out.sumsq3[static_cast<std::size_t>(r)] = s3;
+  for (std::size_t r = 0; r < static_cast<std::size_t>(n); ++r) {
+    out.sumsq[r] = v[r * width];
+    out.maximum[r] = v[r * width + 1];
+    if (two) out.sumsq3[r] = v[r * width + 2];
+    if (!std::isfinite(out.sumsq[r])) out.sumsq3[r] = INFINITY;  // a non-finite candidate fails both
   }
   return out;
 }
-}  // namespace
 
-RowError row_error(const Tensor& y, const Tensor& y_new, const std::vector<Tensor>& k,
-                   const std::vector<double>& e, const std::vector<double>& e3, const std::vector<double>& h,
-                   const std::vector<double>& atol, const std::vector<double>& rtol,
-                   const std::vector<char>& controlled) {
-  const Tensor a = y.contiguous(), b = y_new.contiguous();
-  std::vector<Tensor> kc;
-  for (const Tensor& t : k) kc.push_back(t.contiguous());
-  return y.dtype() == DType::f64 ? row_error_impl<double>(a, b, kc, e, e3, h, atol, rtol, controlled)
-                                 : row_error_impl<float>(a, b, kc, e, e3, h, atol, rtol, controlled);
-}
-
-std::vector<double> row_norm(const Tensor& x, const Tensor& scale_by, const std::vector<double>& atol,
-                             const std::vector<double>& rtol, const std::vector<char>& controlled, bool max_norm) {
-  const std::vector<double> v = x.to_vector(), s = scale_by.to_vector();
-  const std::int64_t n = x.size(0), d = x.numel() / std::max<std::int64_t>(n, 1);
-  std::vector<double> out(static_cast<std::size_t>(n), 0.0);
-  for (std::int64_t r = 0; r < n; ++r) {
-    double acc = 0.0;
-    std::int64_t count = 0;
-    for (std::int64_t i = 0; i < d; ++i) {
-      if (!controlled[static_cast<std::size_t>(i)]) continue;
-      const std::size_t at = static_cast<std::size_t>(r * d + i);
-      const double q = v[at] / (atol[static_cast<std::size_t>(i)] + rtol[static_cast<std::size_t>(i)] * std::fabs(s[at]));
-      acc = max_norm ? std::max(acc, std::fabs(q)) : acc + q * q;
-      ++count;
-    }
-    out[static_cast<std::size_t>(r)] = max_norm ? acc : std::sqrt(acc / static_cast<double>(std::max<std::int64_t>(count, 1)));
-  }
+std::vector<double> row_norm(const Tensor& x, const Tensor& scale_by, const ErrorScale& scale, bool max_norm) {
+  const std::vector<double> v = scaled_row_norms(x, scale_by, scale_by, scale.atol, scale.rtol, scale.mask).to_vector();
+  const std::size_t n = v.size() / 2;
+  std::vector<double> out(n);
+  for (std::size_t r = 0; r < n; ++r)
+    out[r] = max_norm ? v[2 * r + 1] : std::sqrt(v[2 * r] / static_cast<double>(std::max<std::int64_t>(scale.count, 1)));
   return out;
 }
 
 std::vector<char> rows_finite(const Tensor& x) {
-  const Tensor c = x.contiguous();  // read in place: this runs after every fixed step
-  const std::int64_t n = x.size(0), d = x.numel() / std::max<std::int64_t>(n, 1);
-  std::vector<char> out(static_cast<std::size_t>(n), 1);
-  auto scan = [&](const auto* v) {
-    for (std::int64_t r = 0; r < n; ++r) {
-      bool ok = true;
-      for (std::int64_t i = 0; i < d; ++i) ok = ok && std::isfinite(v[r * d + i]);
-      out[static_cast<std::size_t>(r)] = ok;
-    }
-  };
-  if (c.dtype() == DType::f64) scan(c.data<double>());
-  else scan(c.data<float>());
+  // x * 0 is NaN exactly where x is not finite, so a row's sum of those is NaN exactly when the
+  // row holds a non-finite value (and it cannot overflow); one [n] read back
+  std::vector<std::int64_t> axes;
+  for (std::int64_t a = 1; a < x.rank(); ++a) axes.push_back(a);
+  const std::vector<double> s = sum(mul_scalar(x, 0.0), axes).to_vector();
+  std::vector<char> out(s.size());
+  for (std::size_t r = 0; r < s.size(); ++r) out[r] = !std::isnan(s[r]);
   return out;
 }
 

@@ -24,9 +24,13 @@ void accumulate(std::vector<Tensor>& acc, const std::vector<Var>& grads, std::si
   }
 }
 
+Tensor indices(const std::vector<std::int64_t>& v, Device device) {
+  return Tensor::from_indices(v, Shape{static_cast<std::int64_t>(v.size())}, device);
+}
+
 Tensor rows_of_g(const Tensor& g, const std::vector<std::int64_t>& flat) {  // g [T, B, D] -> rows
   const Tensor g2 = g.reshape(Shape{g.size(0) * g.size(1), g.size(2)});
-  return index_select(g2, 0, Tensor::from_indices(flat, Shape{static_cast<std::int64_t>(flat.size())}));
+  return index_select(g2, 0, indices(flat, g.device()));
 }
 
 // These backward passes keep their own tapes, so their results are first order only: a recorded
@@ -61,7 +65,7 @@ public:
     refuse_double_backward("checkpointed");
     NoGrad outer;
     const Tensor g = fold_padding(g_var.value(), grid_);
-    Tensor a = Tensor::zeros(Shape{grid_.B, g.size(2)}, g.dtype());
+    Tensor a = Tensor::zeros(Shape{grid_.B, g.size(2)}, g.dtype(), g.device());
     std::vector<Tensor> gp(params_.size());
     const std::int64_t n = static_cast<std::int64_t>(log_.size());
     if (snapshots_.empty()) {
@@ -78,7 +82,8 @@ public:
       }
     }
     std::vector<Var> out{Var(add(a, g.select(0, 0)))};  // ys[0] is y0 itself
-    for (std::size_t i = 0; i < params_.size(); ++i) out.emplace_back(gp[i].defined() ? gp[i] : Tensor::zeros(params_[i].shape(), params_[i].dtype()));
+    for (std::size_t i = 0; i < params_.size(); ++i)
+      out.emplace_back(gp[i].defined() ? gp[i] : Tensor::zeros(params_[i].shape(), params_[i].dtype(), g.device()));
     return out;
   }
 
@@ -90,7 +95,7 @@ public:
     state = state.clone();
     for (std::int64_t s = begin; s < end; ++s) {
       StepLog& step = log_[static_cast<std::size_t>(s)];
-      const Tensor index = Tensor::from_indices(step.samples, Shape{static_cast<std::int64_t>(step.samples.size())});
+      const Tensor index = indices(step.samples, state.device());
       const Tensor y = index_select(state, 0, index);
       if (store) step.y = y;
       const StepResult st = take_step(system, config_, Var(y), Var(), step.t, step.h, Rows(index), *stats_, step.samples);
@@ -108,7 +113,7 @@ private:
   void backprop_step(const StepLog& step, const Tensor& g, Tensor& a, std::vector<Tensor>& gp) {
     const std::int64_t B = grid_.B;
     const std::int64_t n = static_cast<std::int64_t>(step.samples.size());
-    const Tensor index = Tensor::from_indices(step.samples, Shape{n});
+    const Tensor index = indices(step.samples, g.device());
     const Rows rows(index);
     PlainSystem system(f_, config_.method == Method::ltc_fused ? 2 : 1);
     GradOptions o;
@@ -132,7 +137,7 @@ private:
       if (need_f_new) {
         std::vector<double> t1(step.t.size());
         for (std::size_t r = 0; r < t1.size(); ++r) t1[r] = step.t[r] + step.h[r];
-        vecs.push_back(system.eval(st.y_new, Var(column(t1, y.dtype())), rows));
+        vecs.push_back(system.eval(st.y_new, Var(column(t1, y.dtype(), y.device())), rows));
         ++stats_->backward_calls;
       }
       for (auto& row : w) row.resize(vecs.size(), 0.0);
@@ -199,18 +204,18 @@ public:
       for (std::size_t r = 0; r < accepted.size(); ++r)
         if (accepted[r]) pos.push_back(static_cast<std::int64_t>(r)), sample_ids.push_back(samples[r]), weight.push_back(-h[r] * bi);
       if (pos.empty()) return;
-      const Tensor index = Tensor::from_indices(pos, Shape{static_cast<std::int64_t>(pos.size())});
+      const Tensor index = indices(pos, stage_z[i].device());
       zs.push_back(index_select(stage_z[i].value(), 0, index));
       ts.push_back(index_select(stage_t[i].value(), 0, index));
     }
     if (zs.empty()) return;
     const Tensor z = concat(zs, 0), t = concat(ts, 0);
-    const Rows rows(Tensor::from_indices(sample_ids, Shape{static_cast<std::int64_t>(sample_ids.size())}));
+    const Rows rows(indices(sample_ids, z.device()));
     EnableGrad enable;
     const Var leaf = Var::parameter(z.slice(1, 0, D_).contiguous());
     const Var out = f_(leaf, Var(t), rows);
     ++stats_.backward_calls;
-    const Tensor cot = mul(z.slice(1, D_, 2 * D_), column(weight, z.dtype()));
+    const Tensor cot = mul(z.slice(1, D_, 2 * D_), column(weight, z.dtype(), z.device()));
     GradOptions o;
     o.allow_unused = true;
     accumulate(gp_, grad({out}, params_, {Var(cot)}, o), 0);
@@ -288,7 +293,7 @@ public:
       if (grid_.count[static_cast<std::size_t>(b)] == 1) out[0].value().select(0, b).copy_(g.select(0, 0).select(0, b));
     for (std::size_t i = 0; i < params_.size(); ++i) {
       const Tensor& gp = system.param_grads()[i];
-      out.emplace_back(gp.defined() ? gp : Tensor::zeros(params_[i].shape(), params_[i].dtype()));
+      out.emplace_back(gp.defined() ? gp : Tensor::zeros(params_[i].shape(), params_[i].dtype(), g.device()));
     }
     return out;
   }

@@ -32,20 +32,24 @@ double controller_factor(const StepController& c, double ratio, const SampleStat
   return f;
 }
 
-Tensor row_mask(const std::vector<char>& keep, std::int64_t d, DType dtype) {
+Tensor row_mask(const std::vector<char>& keep, std::int64_t d, DType dtype, Device device) {
   std::vector<double> v(keep.size());
   for (std::size_t r = 0; r < keep.size(); ++r) v[r] = keep[r] ? 1.0 : 0.0;
-  return Tensor::from_vector(v, Shape{static_cast<std::int64_t>(v.size()), 1}, dtype).broadcast_to(Shape{static_cast<std::int64_t>(v.size()), d});
+  return column(v, dtype, device).broadcast_to(Shape{static_cast<std::int64_t>(v.size()), d});
 }
 
 Var merge_rows(const std::vector<char>& take_new, bool all, const Var& fresh, const Var& old) {
   if (all) return fresh;
-  return where(Var(row_mask(take_new, fresh.size(1), fresh.dtype())), fresh, old);
+  return where(Var(row_mask(take_new, fresh.size(1), fresh.dtype(), fresh.device())), fresh, old);
 }
 
-Rows rows_of(const std::vector<std::int64_t>& act, std::int64_t B) {
+Tensor indices(const std::vector<std::int64_t>& v, Device device) {
+  return Tensor::from_indices(v, Shape{static_cast<std::int64_t>(v.size())}, device);
+}
+
+Rows rows_of(const std::vector<std::int64_t>& act, std::int64_t B, Device device) {
   if (static_cast<std::int64_t>(act.size()) == B) return Rows();
-  return Rows(Tensor::from_indices(act, Shape{static_cast<std::int64_t>(act.size())}));
+  return Rows(indices(act, device));
 }
 
 double combined(const std::vector<double>& v, bool max_norm) {
@@ -59,6 +63,7 @@ double combined(const std::vector<double>& v, bool max_norm) {
 Integration integrate(System& system, const Var& y0, const Grid& grid, const Config& config, SolveStats& stats) {
   const std::int64_t B = grid.B, T = grid.T, D = y0.size(1);
   const DType dtype = y0.dtype();
+  const Device device = y0.device();  // every tensor the loop makes lives with the state
   const SolveOptions& o = config.options;
   const Tableau* tab = config.tableau;
   // an embedded pair given a step size or unfold count runs as a fixed-step method
@@ -70,6 +75,8 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
   // only) land on every output time instead of interpolating below their order.
   const bool land = config.stop_at_times || (adaptive && tab->interp.empty() && tab->order > 3);
   const bool clip = o.clip_to_end || land;
+  // the error control's per-state scales, on the device once per integration
+  const ErrorScale scale = adaptive ? error_scale(config.atol_d, config.rtol_d, config.controlled, device) : ErrorScale();
 
   Integration result;
   std::vector<SampleState> s(static_cast<std::size_t>(B));
@@ -84,13 +91,13 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
     piece_flat.push_back(b);
     if (c > 1) act.push_back(b);
   }
-  Var y = static_cast<std::int64_t>(act.size()) == B ? y0 : index_select(y0, 0, Tensor::from_indices(act, Shape{static_cast<std::int64_t>(act.size())}));
+  Var y = static_cast<std::int64_t>(act.size()) == B ? y0 : index_select(y0, 0, indices(act, device));
   Var k1;
 
   auto fail_at = [&](std::size_t r, const std::string& what, double h) {
     const std::int64_t b = act[r];
     const Var row = slice(y.detach(), 0, static_cast<std::int64_t>(r), static_cast<std::int64_t>(r) + 1);
-    const Rows one(Tensor::from_indices({b}, Shape{1}));
+    const Rows one(indices({b}, device));
     const double stiff = stiffness_estimate(system, row, s[static_cast<std::size_t>(b)].t, one, h);
     solver_failure(fmt::format("solve ({}): sample {}: {}", method_name(config.method), b, what), s[static_cast<std::size_t>(b)].t, h,
                    row.value(), stiff, stats);
@@ -101,15 +108,15 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
     const std::size_t n = act.size();
     std::vector<double> tv(n);
     for (std::size_t r = 0; r < n; ++r) tv[r] = s[static_cast<std::size_t>(act[r])].t;
-    const Rows rows = rows_of(act, B);
+    const Rows rows = rows_of(act, B, device);
     if (adaptive && o.first_step <= 0) {
       const bool recorded = grad_enabled();
       NoGrad no_grad;
       const Tensor yv = y.value();
-      const Tensor f0 = system.eval(y.detach(), Var(column(tv, dtype)), rows).value();
+      const Tensor f0 = system.eval(y.detach(), Var(column(tv, dtype, device)), rows).value();
       count_eval(stats, config, act);
-      std::vector<double> d0 = row_norm(yv, yv, config.atol_d, config.rtol_d, config.controlled, max_norm);
-      std::vector<double> d1 = row_norm(f0, yv, config.atol_d, config.rtol_d, config.controlled, max_norm);
+      std::vector<double> d0 = row_norm(yv, yv, scale, max_norm);
+      std::vector<double> d1 = row_norm(f0, yv, scale, max_norm);
       if (shared) d0.assign(n, combined(d0, max_norm)), d1.assign(n, combined(d1, max_norm));
       std::vector<double> h0(n), t1(n), hd(n);
       for (std::size_t r = 0; r < n; ++r) {
@@ -117,10 +124,10 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
         hd[r] = s[static_cast<std::size_t>(act[r])].dir * h0[r];
         t1[r] = tv[r] + hd[r];
       }
-      const Tensor y1 = row_combination(Var(yv), hd, {1.0}, {Var(f0)}).value();
-      const Tensor f1 = system.eval(Var(y1), Var(column(t1, dtype)), rows).value();
+      const Tensor y1 = row_combination(Var(yv), row_vector(hd, dtype, device), {1.0}, {Var(f0)}).value();
+      const Tensor f1 = system.eval(Var(y1), Var(column(t1, dtype, device)), rows).value();
       count_eval(stats, config, act);
-      std::vector<double> d2 = row_norm(sub(f1, f0), yv, config.atol_d, config.rtol_d, config.controlled, max_norm);
+      std::vector<double> d2 = row_norm(sub(f1, f0), yv, scale, max_norm);
       if (shared) d2.assign(n, combined(d2, max_norm));
       for (std::size_t r = 0; r < n; ++r) {
         const double dd = std::max(d1[r], d2[r] / h0[r]);
@@ -138,7 +145,7 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
 
   while (!act.empty()) {
     const std::size_t n = act.size();
-    const Rows rows = rows_of(act, B);
+    const Rows rows = rows_of(act, B, device);
     std::vector<double> tv(n), hv(n), target(n);
     std::vector<char> lands(n, 0);
     for (std::size_t r = 0; r < n; ++r) {
@@ -169,7 +176,7 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
       for (std::size_t r = 0; r < n; ++r) hv[r] = hmin, lands[r] = tv[r] + hmin == target[r] || hmin == target[r] - tv[r];
     }
     if (!k1.defined() && tab && tab->a[0][0] == 0.0) {
-      k1 = system.eval(y, Var(column(tv, dtype)), rows);
+      k1 = system.eval(y, Var(column(tv, dtype, device)), rows);
       count_eval(stats, config, act);
     }
     StepResult st = take_step(system, config, y, k1, tv, hv, rows, stats, act);
@@ -180,7 +187,7 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
     if (adaptive) {
       std::vector<Tensor> kv;
       for (const Var& kk : st.k) kv.push_back(kk.value());
-      const RowError re = row_error(y.value(), st.y_new.value(), kv, tab->e, tab->e3, hv, config.atol_d, config.rtol_d, config.controlled);
+      const RowError re = row_error(y.value(), st.y_new.value(), kv, tab->e, tab->e3, st.h, scale);
       const double cnt = static_cast<double>(std::max<std::int64_t>(re.count, 1));
       auto dop853 = [&](double s5, double s3) { const double den = s5 + 0.01 * s3; return den > 0 ? s5 / std::sqrt(cnt * den) : 0.0; };
       for (std::size_t r = 0; r < n; ++r) {
@@ -252,7 +259,7 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
     }
     Var f_new;
     if (need_f_new) {
-      f_new = system.eval(st.y_new, Var(column(t_new, dtype)), rows);
+      f_new = system.eval(st.y_new, Var(column(t_new, dtype, device)), rows);
       count_eval(stats, config, act);
     }
     if (!out_pos.empty()) {
@@ -269,7 +276,7 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
       for (std::size_t r = 0; r < n; ++r)
         if (accepted[r]) where_in_log[r] = static_cast<std::int64_t>(pos.size()), pos.push_back(static_cast<std::int64_t>(r)), log.samples.push_back(act[r]), log.t.push_back(tv[r]), log.h.push_back(hv[r]);
       if (!pos.empty()) {
-        if (config.log_states) log.y = index_select(y.value(), 0, Tensor::from_indices(pos, Shape{static_cast<std::int64_t>(pos.size())}));
+        if (config.log_states) log.y = index_select(y.value(), 0, indices(pos, device));
         for (std::size_t q = 0; q < out_pos.size(); ++q) {
           log.out_row.push_back(where_in_log[static_cast<std::size_t>(out_pos[q])]);
           log.out_index.push_back(out_flat[q] / B);
@@ -298,7 +305,7 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
       if (!done) keep.push_back(static_cast<std::int64_t>(r)), kept_samples.push_back(b);
     }
     if (keep.size() != n) {
-      const Tensor index = Tensor::from_indices(keep, Shape{static_cast<std::int64_t>(keep.size())});
+      const Tensor index = indices(keep, device);
       if (!keep.empty()) {
         y_next = index_select(y_next, 0, index);
         if (k1_next.defined()) k1_next = index_select(k1_next, 0, index);
@@ -318,7 +325,7 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
   }
   for (std::int64_t v : row_of_flat) TIDE_ASSERT(v >= 0);
   const Var all = pieces.size() == 1 ? pieces[0] : concat(pieces, 0);
-  result.ys = reshape(index_select(all, 0, Tensor::from_indices(row_of_flat, Shape{T * B})), Shape{T, B, D});
+  result.ys = reshape(index_select(all, 0, indices(row_of_flat, device)), Shape{T, B, D});
   return result;
 }
 

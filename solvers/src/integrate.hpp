@@ -89,6 +89,7 @@ struct StepResult {
   std::vector<Var> k;                 // stages (ltc_fused: empty)
   std::vector<Var> stage_z, stage_t;  // stage inputs
   std::vector<char> failed;           // rows whose implicit stages did not converge
+  Tensor h;                           // the rows' step sizes, [n] in the state's dtype and device (not ltc_fused)
 };
 StepResult take_step(System& system, const Config& config, const Var& y, const Var& k1,
                      const std::vector<double>& t, const std::vector<double>& h, const Rows& rows,

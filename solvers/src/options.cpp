@@ -66,14 +66,14 @@ Dynamics fused_rhs(const Dynamics& split, const Tensor& b) {
     const std::int64_t d = z.size(1);
     if (ac.rank() != 2 || ac.size(1) != 2 * d)
       fail("fused_rhs: the dynamics must return concat(a, c) of shape [{}, {}], got {}", z.size(0), 2 * d, ac.shape().str());
-    const Var bb = Var(b.defined() ? b.to(z.dtype()) : Tensor::zeros(Shape{1}, z.dtype()));
+    const Var bb = Var(b.defined() ? b.to(z.dtype()).to(z.device()) : Tensor::zeros(Shape{1}, z.dtype(), z.device()));
     return slice(ac, 1, d, 2 * d) - (slice(ac, 1, 0, d) + bb) * z;
   };
   if (split.jet)
     out.jet = [split, b](const Jet& z, const Jet& t, const Rows& rows) {
       const Jet ac = split.jet(z, t, rows);
       const std::int64_t d = z.shape()[1];
-      const Jet bb = Jet(b.defined() ? b.to(z.dtype()) : Tensor::zeros(Shape{1}, z.dtype()));
+      const Jet bb = Jet(b.defined() ? b.to(z.dtype()).to(z.device()) : Tensor::zeros(Shape{1}, z.dtype(), z.device()));
       return slice(ac, 1, d, 2 * d) - (slice(ac, 1, 0, d) + bb) * z;
     };
   return out;

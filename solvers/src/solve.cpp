@@ -127,6 +127,9 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
   const Var y0 = unbatched ? unsqueeze(y0_in, 0) : y0_in;
   const std::int64_t B = y0.size(0), D = y0.size(1);
   if (B < 1 || D < 1) fail("solve: y0 {} is empty", y0.str());
+  // The solve runs on y0's device: every tensor it makes goes there (the grids and the statistics
+  // are host data; end_times is returned on the host by design).
+  const Device device = y0.device();
   if (unbatched && times.rank() == 2) fail("solve: an unbatched y0 {} takes times [T], got {}", y0_in.str(), times.str());
 
   Grid grid = make_grid(times, B, options.mask);
@@ -166,10 +169,10 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
     Tensor noise;
     if (noisy) {
       Generator gen(options.seed);
-      noise = sample_noise(gen, y0.shape(), y0.dtype(), reg.noise);
+      noise = sample_noise(gen, y0.shape(), y0.dtype(), reg.noise).to(device);
     }
     system_f = detail::augment(f, D, reg, noise);
-    y_start = concat({y0, Var(Tensor::zeros(Shape{B, m}, y0.dtype()))}, 1);
+    y_start = concat({y0, Var(Tensor::zeros(Shape{B, m}, y0.dtype(), device))}, 1);
   }
 
   auto stats = std::make_shared<SolveStats>();
@@ -179,6 +182,9 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
 
   // the first time's gradient: y0 moves with t0 along -f (the exact solution's sensitivity)
   const bool time_grad = grad_enabled() && times.requires_grad() && !options.steer.enabled;
+  if (time_grad && times.device() != device)
+    fail("solve: times {} on {} require a gradient but y0 is on {}; put the times on y0's device", times.str(),
+         times.device().str(), device.str());
   Var t_col0;
   if (time_grad) {
     t_col0 = times.rank() == 2 ? slice(times, 1, 0, 1) : reshape(slice(times, 0, 0, 1), Shape{1, 1});
@@ -202,9 +208,12 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
     const Var probe = Var::parameter(y_start.value());
     std::vector<double> t0(static_cast<std::size_t>(B));
     for (std::int64_t b = 0; b < B; ++b) t0[static_cast<std::size_t>(b)] = grid.at(b, 0);
-    const Var fy = options.method == Method::ltc_fused ? fused_rhs(system_f, options.fused_b)(probe, Var(detail::column(t0, y0.dtype())), Rows())
-                                                       : system_f(probe, Var(detail::column(t0, y0.dtype())), Rows());
+    const Var t0c = Var(detail::column(t0, y0.dtype(), device));
+    const Var fy = options.method == Method::ltc_fused ? fused_rhs(system_f, options.fused_b)(probe, t0c, Rows()) : system_f(probe, t0c, Rows());
     params = closed_over(fy, since);
+    // closed_over's placeholder values are host zeros; the gradient kinds read only their shape,
+    // dtype and device (the zeros of an unused one), so they stand on the state's device
+    for (Var& p : params) p = Var(Tensor::zeros(Shape{}, p.dtype(), device).broadcast_to(p.shape()), p.node());
     needs_tape = y_start.requires_grad() || !params.empty();
   }
   if (kind == GradientKind::discrete || !needs_tape) {
@@ -226,7 +235,7 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
       NoGrad no_grad;
       std::vector<std::int64_t> sample(static_cast<std::size_t>(T * B));
       for (std::int64_t i = 0; i < T * B; ++i) sample[static_cast<std::size_t>(i)] = i % B;
-      const Rows rows(Tensor::from_indices(sample, Shape{T * B}));
+      const Rows rows(Tensor::from_indices(sample, Shape{T * B}, device));
       const Tensor flat = ys.value().reshape(Shape{T * B, ys.size(2)});
       fy = reshape(system_f(Var(flat), Var(tt.value().reshape(Shape{T * B, 1})), rows), ys.shape());
     }
@@ -241,7 +250,7 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
   if (m > 0) {
     std::vector<std::int64_t> last(static_cast<std::size_t>(B));
     for (std::int64_t b = 0; b < B; ++b) last[static_cast<std::size_t>(b)] = (grid.count[static_cast<std::size_t>(b)] - 1) * B + b;
-    const Var final_rows = index_select(reshape(ys, Shape{grid.T * B, D + m}), 0, Tensor::from_indices(last, Shape{B}));
+    const Var final_rows = index_select(reshape(ys, Shape{grid.T * B, D + m}), 0, Tensor::from_indices(last, Shape{B}, device));
     for (std::int64_t i = 0; i < m; ++i) {
       const Var v = select(final_rows, 1, D + i);
       const std::string& name = names[static_cast<std::size_t>(i)];

@@ -10,10 +10,10 @@ namespace tide::detail {
 
 namespace {
 
-Var time_column(const std::vector<double>& t, const std::vector<double>& h, double c, DType dtype) {
+Var time_column(const std::vector<double>& t, const std::vector<double>& h, double c, DType dtype, Device device) {
   std::vector<double> v(t.size());
   for (std::size_t r = 0; r < t.size(); ++r) v[r] = t[r] + c * h[r];
-  return Var(column(v, dtype));
+  return Var(column(v, dtype, device));
 }
 
 // Per-row Jacobians J[r] (D x D, row-major, f64) of the system at (z, t), from D vector-Jacobian
@@ -27,7 +27,7 @@ std::vector<double> row_jacobians(System& system, const Var& z, const Var& t, co
   GradOptions o;
   o.allow_unused = true;
   for (std::int64_t i = 0; i < d; ++i) {
-    Tensor e = Tensor::zeros(z.shape(), z.dtype());
+    Tensor e = Tensor::zeros(z.shape(), z.dtype(), z.device());
     e.slice(1, i, i + 1).fill_(1.0);
     const std::vector<double> g = grad({out}, {leaf}, {Var(e)}, o)[0].value().to_vector();  // row i of J
     for (std::int64_t r = 0; r < n; ++r)
@@ -60,14 +60,17 @@ Tensor newton_stage(System& system, const Config& config, const Tensor& z, const
                     SolveStats& stats, const std::vector<std::int64_t>& samples) {
   NoGrad no_grad;
   const std::int64_t n = z.size(0), d = z.size(1);
+  const Tensor s_col = column(s, z.dtype(), z.device());
+  // the Newton updates are solved on the host with the per-row LU factors: the residual and the
+  // stage start come over once per iteration, the correction goes back once
+  const std::vector<double> zv = z.to_vector();
   for (int it = 0; it < config.options.newton_max_iterations; ++it) {
-    const Tensor arg = add(z, mul(Tensor(column(s, DType::f64)).to(z.dtype()), k));
+    const Tensor arg = add(z, mul(s_col, k));
     const Tensor fk = system.eval(Var(arg), t, rows).value();
     count_eval(stats, config, samples);
     ++stats.newton_iterations;
     std::vector<double> res = sub(fk, k).to_vector();
     double worst = 0.0;
-    const std::vector<double> zv = z.to_vector();
     for (std::int64_t r = 0; r < n; ++r) {
       double* x = res.data() + r * d;
       if (!lu.ok[static_cast<std::size_t>(r)]) {
@@ -85,7 +88,7 @@ Tensor newton_stage(System& system, const Config& config, const Tensor& z, const
       if (!std::isfinite(acc)) failed[static_cast<std::size_t>(r)] = 1;
       else worst = std::max(worst, acc);
     }
-    k = add(k, Tensor::from_vector(res, k.shape(), k.dtype()));
+    k = add(k, Tensor::from_vector(res, k.shape(), k.dtype(), k.device()));
     if (worst < 1e-2) return k;
   }
   // not converged within the iterations: every row still moving is rejected
@@ -109,18 +112,19 @@ StepResult take_step(System& system, const Config& config, const Var& y, const V
                      SolveStats& stats, const std::vector<std::int64_t>& samples) {
   StepResult out;
   const DType dtype = y.dtype();
+  const Device device = y.device();  // every tensor the step makes lives with the state
   out.failed.assign(t.size(), 0);
   if (config.method == Method::ltc_fused) {
     // dz/dt = -(a + b) z + c, one semi-implicit Euler step: z <- (z + h c) / (1 + h (a + b))
-    const Var tc = time_column(t, h, 0.0, dtype);
+    const Var tc = time_column(t, h, 0.0, dtype, device);
     const Var ac = system.eval(y, tc, rows);
     count_eval(stats, config, samples);
     const std::int64_t d = y.size(1);
     if (ac.rank() != 2 || ac.size(1) != 2 * d || ac.size(0) != y.size(0))
       fail("solve (ltc_fused): the dynamics must return concat(a, c) of shape [{}, {}], got {}", y.size(0), 2 * d, ac.shape().str());
     const Var a = slice(ac, 1, 0, d), c = slice(ac, 1, d, 2 * d);
-    const Var hc = Var(column(h, dtype));
-    const Var b = Var(config.options.fused_b.defined() ? config.options.fused_b.to(dtype) : Tensor::zeros(Shape{1}, dtype));
+    const Var hc = Var(column(h, dtype, device));
+    const Var b = Var(config.options.fused_b.defined() ? config.options.fused_b.to(dtype).to(device) : Tensor::zeros(Shape{1}, dtype, device));
     out.y_new = (y + hc * c) / (1.0 + hc * (a + b));
     out.stage_z = {y};
     out.stage_t = {tc};
@@ -129,11 +133,13 @@ StepResult take_step(System& system, const Config& config, const Var& y, const V
   const Tableau& tab = *config.tableau;
   const int S = tab.stages();
   std::vector<Var>& k = out.k;
+  out.h = row_vector(h, dtype, device);  // the per-row step sizes, once for every stage
+  const Tensor& h_rows = out.h;
   RowLU lu;
   std::vector<double> jac;
   for (int i = 0; i < S; ++i) {
-    const Var ti = time_column(t, h, tab.c[static_cast<std::size_t>(i)], dtype);
-    Var zi = i == 0 ? y : row_combination(y, h, tab.a[static_cast<std::size_t>(i)], k);
+    const Var ti = time_column(t, h, tab.c[static_cast<std::size_t>(i)], dtype, device);
+    Var zi = i == 0 ? y : row_combination(y, h_rows, tab.a[static_cast<std::size_t>(i)], k);
     out.stage_z.push_back(zi);
     out.stage_t.push_back(ti);
     const double gamma = tab.a[static_cast<std::size_t>(i)][static_cast<std::size_t>(i)];
@@ -151,13 +157,13 @@ StepResult take_step(System& system, const Config& config, const Var& y, const V
     std::vector<double> s(h.size());
     for (std::size_t r = 0; r < h.size(); ++r) s[r] = h[r] * gamma;
     if (jac.empty()) {
-      jac = row_jacobians(system, y.detach(), Var(column(t, dtype)), rows);
+      jac = row_jacobians(system, y.detach(), Var(column(t, dtype, device)), rows);
       count_eval(stats, config, samples);
       lu = factor_rows(jac, s, n, d);
     }
     const Tensor guess = k.back().value();
     const Tensor kstar = newton_stage(system, config, zi.value(), ti, rows, lu, s, guess.clone(), out.failed, stats, samples);
-    out.stage_z.back() = row_combination(Var(zi.value()), s, {1.0}, {Var(kstar)});  // where f was evaluated
+    out.stage_z.back() = row_combination(Var(zi.value()), row_vector(s, dtype, device), {1.0}, {Var(kstar)});  // where f was evaluated
     if (!grad_enabled()) {  // nothing can be recorded: the converged value is the stage
       k.push_back(Var(kstar));
       continue;
@@ -165,7 +171,7 @@ StepResult take_step(System& system, const Config& config, const Var& y, const V
     // Recorded: k = k* + L (f(z_i + s k*) - k*) with L = (I - s J*)^-1 at the converged stage. Its
     // value is k* (plus one Newton correction) and its derivative is the implicit function
     // theorem's, so discrete backprop through implicit stages is exact at convergence.
-    const Var sk = Var(column(s, dtype));
+    const Var sk = Var(column(s, dtype, device));
     const Var point = zi + sk * Var(kstar);
     const std::vector<double> jstar = row_jacobians(system, point.detach(), ti, rows);
     const RowLU lstar = factor_rows(jstar, s, n, d);
@@ -179,10 +185,10 @@ StepResult take_step(System& system, const Config& config, const Var& y, const V
       }
     const Var residual = system.eval(point, ti, rows) - Var(kstar);
     count_eval(stats, config, samples);
-    const Var lt = Var(Tensor::from_vector(inv, Shape{n, d, d}, dtype));
+    const Var lt = Var(Tensor::from_vector(inv, Shape{n, d, d}, dtype, device));
     k.push_back(Var(kstar) + reshape(matmul(reshape(residual, Shape{n, 1, d}), lt), Shape{n, d}));
   }
-  out.y_new = row_combination(y, h, tab.b, k);
+  out.y_new = row_combination(y, h_rows, tab.b, k);
   return out;
 }
 
@@ -218,11 +224,11 @@ double stiffness_estimate(System& system, const Var& z_row, double t, const Rows
   try {
     NoGrad no_grad;
     const Tensor z = z_row.value().to(DType::f64);
-    const Var tc = Var(Tensor::full(Shape{1, 1}, t, z_row.dtype()));
+    const Var tc = Var(Tensor::full(Shape{1, 1}, t, z_row.dtype(), z_row.device()));
     auto f = [&](const Tensor& x) { return system.eval(Var(x.to(z_row.dtype())), tc, rows).value().to(DType::f64); };
     const Tensor f0 = f(z);
     Generator gen(12345);
-    Tensor v = gen.normal(z.shape(), 0.0, 1.0, DType::f64);
+    Tensor v = gen.normal(z.shape(), 0.0, 1.0, DType::f64, z.device());
     double rho = 0.0;
     const double zn = std::sqrt(sum(square(z)).item());
     for (int it = 0; it < 12; ++it) {
