@@ -210,10 +210,7 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
     for (std::int64_t b = 0; b < B; ++b) t0[static_cast<std::size_t>(b)] = grid.at(b, 0);
     const Var t0c = Var(detail::column(t0, y0.dtype(), device));
     const Var fy = options.method == Method::ltc_fused ? fused_rhs(system_f, options.fused_b)(probe, t0c, Rows()) : system_f(probe, t0c, Rows());
-    params = closed_over(fy, since);
-    // closed_over's placeholder values are host zeros; the gradient kinds read only their shape,
-    // dtype and device (the zeros of an unused one), so they stand on the state's device
-    for (Var& p : params) p = Var(Tensor::zeros(Shape{}, p.dtype(), device).broadcast_to(p.shape()), p.node());
+    params = closed_over(fy, since);  // placeholders on fy's device, the state's
     needs_tape = y_start.requires_grad() || !params.empty();
   }
   if (kind == GradientKind::discrete || !needs_tape) {
