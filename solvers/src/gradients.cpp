@@ -112,7 +112,6 @@ public:
 private:
   void backprop_step(const StepLog& step, const Tensor& g, Tensor& a, std::vector<Tensor>& gp) {
     const std::int64_t B = grid_.B;
-    const std::int64_t n = static_cast<std::int64_t>(step.samples.size());
     const Tensor index = indices(step.samples, g.device());
     const Rows rows(index);
     PlainSystem system(f_, config_.method == Method::ltc_fused ? 2 : 1);
