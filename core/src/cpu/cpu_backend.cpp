@@ -1,6 +1,7 @@
 // The CPU backend: aligned host memory, strided copies, elementwise/reduction loops (vectorised in
 // elementwise.cpp), GEMM through OpenBLAS's CBLAS, index kernels and the counter-based RNG.
 #include "cpu_backend.hpp"
+#include "gemm_layout.hpp"
 #include "elementwise.hpp"
 #include "small_gemm.hpp"
 #include "strided.hpp"
@@ -175,20 +176,8 @@ void CpuBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor
 }
 
 namespace {
-// One GEMM operand: pointer, whether CBLAS should transpose it, and its leading dimension.
-struct GemmOperand {
-  bool usable;
-  bool trans;
-  std::int64_t ld;
-};
-// rows x cols matrix with strides (rs, cs); extent-1 axes may have any stride.
-GemmOperand gemm_layout(std::int64_t rows, std::int64_t cols, std::int64_t rs, std::int64_t cs) {
-  if (cols == 1) cs = 1;                           // a single column: its stride is irrelevant
-  if (rows == 1) rs = std::max<std::int64_t>(cols, 1);  // a single row: likewise
-  if (cs == 1 && rs >= std::max<std::int64_t>(cols, 1)) return {true, false, rs};
-  if (rs == 1 && cs >= std::max<std::int64_t>(rows, 1)) return {true, true, cs};
-  return {false, false, 0};
-}
+using detail::GemmOperand;
+using detail::gemm_layout;
 
 template <class T>
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,

@@ -1,6 +1,7 @@
 // The CUDA backend's host side: layouts, launches, cuBLAS GEMMs, transfers and deferred index
 // reports. Kernels live in the .cu files beside this one.
 #include "cuda_backend.hpp"
+#include "gemm_layout.hpp"
 #include "check.hpp"
 #include "tide/core/ops.hpp"
 #include <algorithm>
@@ -51,18 +52,8 @@ void split_axis(const Shape& s, int axis, std::int64_t& outer, std::int64_t& inn
   for (int i = axis + 1; i < s.rank(); ++i) inner *= s[i];
 }
 
-struct GemmOperand {
-  bool usable, trans;
-  std::int64_t ld;
-};
-// A rows x cols matrix with strides (rs, cs) as a row-major operand, possibly transposed.
-GemmOperand gemm_layout(std::int64_t rows, std::int64_t cols, std::int64_t rs, std::int64_t cs) {
-  if (cols == 1) cs = 1;
-  if (rows == 1) rs = std::max<std::int64_t>(cols, 1);
-  if (cs == 1 && rs >= std::max<std::int64_t>(cols, 1)) return {true, false, rs};
-  if (rs == 1 && cs >= std::max<std::int64_t>(rows, 1)) return {true, true, cs};
-  return {false, false, 0};
-}
+using detail::GemmOperand;
+using detail::gemm_layout;
 
 // The batch axes of t (all but the last two) as one (count, stride), if they collapse to one.
 bool batch_stride(const Tensor& t, std::int64_t& stride) {
