@@ -323,7 +323,7 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Con
     const std::int64_t last = grid.count[static_cast<std::size_t>(b)] - 1;
     for (std::int64_t j = last + 1; j < T; ++j) row_of_flat[static_cast<std::size_t>(j * B + b)] = row_of_flat[static_cast<std::size_t>(last * B + b)];
   }
-  for (std::int64_t v : row_of_flat) TIDE_ASSERT(v >= 0);
+  for ([[maybe_unused]] std::int64_t v : row_of_flat) TIDE_ASSERT(v >= 0);
   const Var all = pieces.size() == 1 ? pieces[0] : concat(pieces, 0);
   result.ys = reshape(index_select(all, 0, indices(row_of_flat, device)), Shape{T, B, D});
   return result;

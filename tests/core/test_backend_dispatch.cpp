@@ -3,6 +3,7 @@
 // shares) shows that ops dispatch through the interface, and that mixing devices is an error that
 // names the op, the shapes and both devices.
 #include "core_test_util.hpp"
+#include "../forwarding_backend.hpp"
 #include "tide/core/backend.hpp"
 #include "tide/core/ops.hpp"
 #include "tide/core/fused.hpp"
@@ -15,39 +16,9 @@ using tide::test::check_error;
 
 namespace {
 
-class CountingBackend final : public Backend {
-public:
-  int kernel_calls = 0;
-  Device device() const override { return Device::cuda(0); }
-  const char* name() const override { return "counting"; }
-  void* allocate(std::size_t bytes) override { return cpu().allocate(bytes); }
-  void deallocate(void* p, std::size_t bytes) noexcept override { cpu().deallocate(p, bytes); }
-  void copy_to_host(const void* s, void* d, std::size_t n) override { cpu().copy_to_host(s, d, n); }
-  void copy_from_host(const void* s, void* d, std::size_t n) override { cpu().copy_from_host(s, d, n); }
-  void copy(const Tensor& s, const Tensor& d) override { ++kernel_calls; cpu().copy(s, d); }
-  void fill(const Tensor& d, double v) override { ++kernel_calls; cpu().fill(d, v); }
-  void unary(Op op, const Tensor& x, const Tensor& o, double p0, double p1) override { ++kernel_calls; cpu().unary(op, x, o, p0, p1); }
-  void binary(Op op, const Tensor& a, const Tensor& b, const Tensor& o) override { ++kernel_calls; cpu().binary(op, a, b, o); }
-  void where(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& o) override { ++kernel_calls; cpu().where(c, a, b, o); }
-  void reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& o) override { ++kernel_calls; cpu().reduce(op, x, axes, o); }
-  void matmul(const Tensor& a, const Tensor& b, const Tensor& o) override { ++kernel_calls; cpu().matmul(a, b, o); }
-  void index_select(const Tensor& x, int axis, const Tensor& i, const Tensor& o) override { ++kernel_calls; cpu().index_select(x, axis, i, o); }
-  void index_add(const Tensor& s, int axis, const Tensor& i, const Tensor& o) override { ++kernel_calls; cpu().index_add(s, axis, i, o); }
-  void gather(const Tensor& x, int axis, const Tensor& i, const Tensor& o) override { ++kernel_calls; cpu().gather(x, axis, i, o); }
-  void scatter_add(const Tensor& s, int axis, const Tensor& i, const Tensor& o) override { ++kernel_calls; cpu().scatter_add(s, axis, i, o); }
-  void random(RandomKind k, std::uint64_t seed, std::uint64_t stream, double a, double b, const Tensor& o) override { ++kernel_calls; cpu().random(k, seed, stream, a, b, o); }
-
-private:
-  static Backend& cpu() { return backend_for(Device::cpu()); }
-};
-
-// Installs the counting backend as "cuda" for the lifetime of the guard, then puts back whatever
-// was installed before (a real CUDA backend in a CUDA build).
-struct Installed {
-  CountingBackend backend;
-  Backend* previous = registered_backend(DeviceKind::cuda);
-  Installed() { register_backend(DeviceKind::cuda, &backend); }
-  ~Installed() { register_backend(DeviceKind::cuda, previous); }
+// The forwarding "cuda" device with the fused kernels left to their primitive defaults.
+struct Installed : test::ForwardingDevice {
+  Installed() : ForwardingDevice(false) {}
 };
 
 }  // namespace
