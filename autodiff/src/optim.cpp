@@ -2,6 +2,8 @@
 #include "tide/autodiff/optim.hpp"
 #include "tide/core/ops.hpp"
 #include <cmath>
+#include <map>
+#include <set>
 
 namespace tide {
 
@@ -16,6 +18,12 @@ void Optimizer::zero_grad() {
 void Optimizer::set_learning_rate(double lr) {
   if (!std::isfinite(lr) || lr < 0) fail("optimizer: learning rate must be finite and >= 0, got {}", lr);
   lr_ = lr;
+}
+std::vector<std::pair<std::string, Tensor>> Optimizer::state() const {
+  fail("optimizer: this optimizer does not implement state()");
+}
+void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>&) {
+  fail("optimizer: this optimizer does not implement load_state()");
 }
 
 namespace {
@@ -151,6 +159,167 @@ void RMSprop::step() {
       update(params_[i], mul_scalar(div(g, avg), lr_));
     }
   }
+}
+
+// ---- saved state ----------------------------------------------------------------------------------
+namespace {
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+Tensor int_scalar(std::int64_t value) { return Tensor::from_indices({value}, Shape{}, Device::cpu()); }
+// A loaded buffer on the parameter's device, sharing no storage with the saved state.
+Tensor copy_to(const Tensor& t, Device device) { return t.device() == device ? t.clone() : t.to(device); }
+
+// What every optimizer saves: whose state it is, the learning rate and the step count.
+NamedTensors base_state(const std::string& kind, double lr, std::int64_t steps) {
+  return {{"kind." + kind, int_scalar(1)}, {"lr", Tensor::scalar(lr, DType::f64, Device::cpu())},
+          {"steps", int_scalar(steps)}};
+}
+
+// Reads a saved state key by key; finish() reports every key that was not read, so a state saved
+// with other options (amsgrad, centered, momentum) is an error rather than silently half-used.
+class StateReader {
+public:
+  StateReader(const NamedTensors& state, const std::string& kind) : kind_(kind) {
+    for (const auto& [key, value] : state)
+      if (!entries_.emplace(key, &value).second) fail("{}.load_state: duplicate key '{}'", kind_, key);
+    const std::string kind_key = "kind." + kind;
+    if (!entries_.count(kind_key)) {
+      for (const auto& [key, value] : entries_)
+        if (key.starts_with("kind."))
+          fail("{}.load_state: the state was saved by {} (key '{}'), not by {}", kind_, key.substr(5), key, kind_);
+      fail("{}.load_state: missing key '{}' (not an optimizer state?)", kind_, kind_key);
+    }
+    if (const std::int64_t version = integer(kind_key); version != 1)
+      fail("{}.load_state: key '{}' holds state format {}, this build reads 1", kind_, kind_key, version);
+  }
+  const Tensor& take(const std::string& key, DType dtype, const Shape& shape) {
+    const auto it = entries_.find(key);
+    if (it == entries_.end()) fail("{}.load_state: missing key '{}'", kind_, key);
+    const Tensor& t = *it->second;
+    if (!t.defined()) fail("{}.load_state: key '{}' holds an undefined tensor", kind_, key);
+    if (t.dtype() != dtype || t.shape() != shape)
+      fail("{}.load_state: key '{}' is {} {}, expected {} {}", kind_, key, dtype_name(t.dtype()), t.shape().str(),
+           dtype_name(dtype), shape.str());
+    used_.insert(key);
+    return t;
+  }
+  std::int64_t integer(const std::string& key) { return take(key, DType::i64, Shape{}).to_indices()[0]; }
+  std::vector<std::int64_t> counts(const std::string& key, std::size_t n) {
+    std::vector<std::int64_t> out = take(key, DType::i64, Shape{static_cast<std::int64_t>(n)}).to_indices();
+    for (std::size_t i = 0; i < n; ++i)
+      if (out[i] < 0) fail("{}.load_state: key '{}' has a negative count {} at {}", kind_, key, out[i], i);
+    return out;
+  }
+  // Learning rate and step count, validated (the caller assigns them once everything is read).
+  std::pair<double, std::int64_t> base() {
+    const double lr = take("lr", DType::f64, Shape{}).item();
+    if (!std::isfinite(lr) || lr < 0) fail("{}.load_state: key 'lr' holds {}, not a learning rate", kind_, lr);
+    const std::int64_t steps = integer("steps");
+    if (steps < 0) fail("{}.load_state: key 'steps' holds {}", kind_, steps);
+    return {lr, steps};
+  }
+  void finish() const {
+    for (const auto& [key, value] : entries_)
+      if (!used_.count(key))
+        fail("{}.load_state: unexpected key '{}' (was the state saved with other options?)", kind_, key);
+  }
+  const std::string& kind() const { return kind_; }
+
+private:
+  std::string kind_;
+  std::map<std::string, const Tensor*> entries_;
+  std::set<std::string> used_;
+};
+
+// Per-parameter buffers as name.i. Lazily created ones (undefined until a parameter's first
+// update) also save name.defined, a 0/1 mask, so "not created yet" round-trips.
+void save_buffers(NamedTensors& out, const std::string& name, const std::vector<Tensor>& buffers, bool lazy) {
+  std::vector<std::int64_t> mask;
+  for (std::size_t i = 0; i < buffers.size(); ++i) {
+    mask.push_back(buffers[i].defined() ? 1 : 0);
+    if (buffers[i].defined()) out.emplace_back(name + "." + std::to_string(i), buffers[i]);
+  }
+  if (lazy) out.emplace_back(name + ".defined", Tensor::from_indices(mask, Shape{static_cast<std::int64_t>(mask.size())}, Device::cpu()));
+}
+std::vector<Tensor> load_buffers(StateReader& in, const std::string& name, const std::vector<Var>& params, bool lazy) {
+  std::vector<std::int64_t> mask(params.size(), 1);
+  if (lazy) {
+    mask = in.counts(name + ".defined", params.size());
+    for (std::size_t i = 0; i < mask.size(); ++i)
+      if (mask[i] > 1) fail("{}.load_state: key '{}.defined' holds {} at {}, not 0 or 1", in.kind(), name, mask[i], i);
+  }
+  std::vector<Tensor> out(params.size());
+  for (std::size_t i = 0; i < params.size(); ++i)
+    if (mask[i]) out[i] = copy_to(in.take(name + "." + std::to_string(i), params[i].dtype(), params[i].shape()), params[i].device());
+  return out;
+}
+}  // namespace
+
+NamedTensors SGD::state() const {
+  NamedTensors out = base_state("SGD", lr_, steps_);
+  save_buffers(out, "momentum", momentum_, true);
+  return out;
+}
+void SGD::load_state(const NamedTensors& state) {
+  StateReader in(state, "SGD");
+  const auto [lr, steps] = in.base();
+  std::vector<Tensor> momentum = load_buffers(in, "momentum", params_, true);
+  in.finish();
+  lr_ = lr, steps_ = steps, momentum_ = std::move(momentum);
+}
+
+// AdamW (decoupled weight decay) saves as its own kind: its state does not fit Adam's update.
+NamedTensors Adam::state() const {
+  NamedTensors out = base_state(o_.decoupled_weight_decay ? "AdamW" : "Adam", lr_, steps_);
+  out.emplace_back("param_steps", Tensor::from_indices(param_steps_, Shape{static_cast<std::int64_t>(param_steps_.size())}, Device::cpu()));
+  save_buffers(out, "m", m_, false);
+  save_buffers(out, "v", v_, false);
+  save_buffers(out, "vmax", vmax_, false);  // empty without amsgrad
+  return out;
+}
+void Adam::load_state(const NamedTensors& state) {
+  StateReader in(state, o_.decoupled_weight_decay ? "AdamW" : "Adam");
+  const auto [lr, steps] = in.base();
+  std::vector<std::int64_t> param_steps = in.counts("param_steps", params_.size());
+  std::vector<Tensor> m = load_buffers(in, "m", params_, false), v = load_buffers(in, "v", params_, false), vmax;
+  if (o_.amsgrad) vmax = load_buffers(in, "vmax", params_, false);
+  in.finish();
+  lr_ = lr, steps_ = steps, param_steps_ = std::move(param_steps);
+  m_ = std::move(m), v_ = std::move(v), vmax_ = std::move(vmax);
+}
+
+NamedTensors Adamax::state() const {
+  NamedTensors out = base_state("Adamax", lr_, steps_);
+  out.emplace_back("param_steps", Tensor::from_indices(param_steps_, Shape{static_cast<std::int64_t>(param_steps_.size())}, Device::cpu()));
+  save_buffers(out, "m", m_, false);
+  save_buffers(out, "u", u_, false);
+  return out;
+}
+void Adamax::load_state(const NamedTensors& state) {
+  StateReader in(state, "Adamax");
+  const auto [lr, steps] = in.base();
+  std::vector<std::int64_t> param_steps = in.counts("param_steps", params_.size());
+  std::vector<Tensor> m = load_buffers(in, "m", params_, false), u = load_buffers(in, "u", params_, false);
+  in.finish();
+  lr_ = lr, steps_ = steps, param_steps_ = std::move(param_steps), m_ = std::move(m), u_ = std::move(u);
+}
+
+NamedTensors RMSprop::state() const {
+  NamedTensors out = base_state("RMSprop", lr_, steps_);
+  save_buffers(out, "square_avg", square_avg_, false);
+  save_buffers(out, "grad_avg", grad_avg_, false);  // empty unless centered
+  save_buffers(out, "momentum", momentum_, false);  // empty without momentum
+  return out;
+}
+void RMSprop::load_state(const NamedTensors& state) {
+  StateReader in(state, "RMSprop");
+  const auto [lr, steps] = in.base();
+  std::vector<Tensor> square_avg = load_buffers(in, "square_avg", params_, false), grad_avg, momentum;
+  if (o_.centered) grad_avg = load_buffers(in, "grad_avg", params_, false);
+  if (o_.momentum > 0) momentum = load_buffers(in, "momentum", params_, false);
+  in.finish();
+  lr_ = lr, steps_ = steps, square_avg_ = std::move(square_avg), grad_avg_ = std::move(grad_avg),
+  momentum_ = std::move(momentum);
 }
 
 double clip_grad_norm(const std::vector<Var>& params, double max_norm, double norm_type) {

@@ -11,6 +11,7 @@
 #include "tide/core/random.hpp"
 #include "tide/core/shape.hpp"
 #include "tide/core/tensor.hpp"
+#include "tide/autodiff/archive.hpp"
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/autodiff/nn.hpp"
@@ -20,3 +21,4 @@
 #include "tide/autodiff/var.hpp"
 #include "tide/taylor/taylor.hpp"
 #include "tide/solvers/solvers.hpp"
+#include "tide/models/models.hpp"

@@ -3,8 +3,11 @@
 // running exits with status 1; nothing aborts.
 #include "bench_core.hpp"
 #include "bench_gpu.hpp"
+#include "bench_models.hpp"
 #include "bench_solvers.hpp"
 #include "bench_taylor.hpp"
+#include "cli_args.hpp"
+#include "train/commands.hpp"
 #include "tide/core/error.hpp"
 #include <fmt/format.h>
 #include <charconv>
@@ -16,12 +19,15 @@
 
 namespace {
 
-constexpr int exit_usage = 2;
+using namespace tide::cli;
 
 constexpr const char* tide_usage =
     "usage: tide <command> [options]\n"
     "\n"
     "commands:\n"
+    "  train    train a sequence model from a JSON config (tide train --help)\n"
+    "  eval     score a trained run on its train, val or test set (tide eval --help)\n"
+    "  data     generate or inspect datasets (tide data --help)\n"
     "  bench    run a benchmark suite (tide bench --help)\n"
     "\n"
     "options:\n"
@@ -37,6 +43,8 @@ constexpr const char* bench_usage =
     "           multiple of one evaluation of f (tide bench taylor --help)\n"
     "  solvers  per-call cost of solve(), one RK4 step and its gradient, a spiral training\n"
     "           iteration, adjoint memory growth (tide bench solvers --help)\n"
+    "  models   an LTC step (biophysical, N = 64) against a hand-fused loop, a CfC step, one\n"
+    "           training epoch of mmRNN on event XOR (tide bench models --help)\n"
     "  gpu      an RK4 step on the CUDA device at batch 256 (eager and graph-replayed) and 65,536,\n"
     "           against the device's bandwidth and PyTorch eager (tide bench gpu --help)\n"
     "\n"
@@ -125,13 +133,6 @@ constexpr const char* bench_gpu_usage =
     "  --python EXE          the interpreter for it (default python3)\n"
     "  -h, --help            show this help\n";
 
-bool is_help(std::string_view arg) { return arg == "-h" || arg == "--help" || arg == "help"; }
-
-int usage_error(const std::string& message, const char* hint) {
-  fmt::print(stderr, "{}\n(see '{}')\n", message, hint);
-  return exit_usage;
-}
-
 int bench_core_main(const std::vector<std::string_view>& args) {
   tide::cli::BenchCoreOptions options;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -163,29 +164,6 @@ int bench_core_main(const std::vector<std::string_view>& args) {
     return usage_error(fmt::format("tide bench core: unknown option '{}'", arg), "tide bench core --help");
   }
   return tide::cli::run_bench_core(options);
-}
-
-// The value of a flag given as "--flag VALUE" or "--flag=VALUE"; nullopt-like empty optional on
-// a missing value (reported by the caller).
-bool flag_value(const std::vector<std::string_view>& args, std::size_t& i, std::string_view flag, std::string_view& value) {
-  const std::string_view arg = args[i];
-  if (arg == flag) {
-    if (i + 1 == args.size()) return false;
-    value = args[++i];
-    return true;
-  }
-  value = arg.substr(flag.size() + 1);
-  return true;
-}
-bool matches(std::string_view arg, std::string_view flag) {
-  return arg == flag || (arg.starts_with(flag) && arg.size() > flag.size() && arg[flag.size()] == '=');
-}
-bool parse_int(std::string_view text, int lo, int hi, int& out) {
-  int n = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || end != text.data() + text.size() || n < lo || n > hi) return false;
-  out = n;
-  return true;
 }
 
 int bench_taylor_main(const std::vector<std::string_view>& args) {
@@ -268,6 +246,48 @@ int bench_solvers_main(const std::vector<std::string_view>& args) {
   return tide::cli::run_bench_solvers(options);
 }
 
+constexpr const char* bench_models_usage =
+    "usage: tide bench models [--json] [--repeats N] [--no-epoch]\n"
+    "\n"
+    "f32, single-threaded BLAS, nothing recorded unless said:\n"
+    "  ltc_step_ms       biophysical LTC, fully connected N = 64, 16 inputs, batch 64, 6 fused\n"
+    "                    unfolds, one input step (target <= 0.7); hand_ltc_step_ms the same step as a\n"
+    "                    hand-fused scalar loop in the same run, and their largest difference\n"
+    "  ltc_grad_ms       that step recorded, plus backward\n"
+    "  cfc_step_us       CfC (default mode, backbone 128), 64 units, batch 64, one input step\n"
+    "  xor_epoch_s       one training epoch of mmRNN (64 units, Euler x4) on event XOR: 100,000\n"
+    "                    sequences, batch 256, RMSprop (the mmRNN paper's setting)\n"
+    "\n"
+    "options:\n"
+    "  --json         one JSON object on stdout\n"
+    "  --repeats N    samples per figure, the median is reported (default 5, 1..100; xor_epoch_s\n"
+    "                 takes min(N, 3))\n"
+    "  --no-epoch     skip xor_epoch_s\n"
+    "  -h, --help     show this help\n";
+
+int bench_models_main(const std::vector<std::string_view>& args) {
+  tide::cli::BenchModelsOptions options;
+  const char* hint = "tide bench models --help";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    std::string_view value;
+    if (is_help(arg)) {
+      fmt::print("{}", bench_models_usage);
+      return 0;
+    }
+    if (arg == "--json") { options.json = true; continue; }
+    if (arg == "--no-epoch") { options.epoch = false; continue; }
+    if (matches(arg, "--repeats")) {
+      if (!flag_value(args, i, "--repeats", value)) return usage_error("tide bench models: --repeats needs a value", hint);
+      if (!parse_int(value, 1, 100, options.repeats))
+        return usage_error(fmt::format("tide bench models: --repeats takes an integer in 1..100, got '{}'", value), hint);
+      continue;
+    }
+    return usage_error(fmt::format("tide bench models: unknown option '{}'", arg), hint);
+  }
+  return tide::cli::run_bench_models(options);
+}
+
 int bench_gpu_main(const std::vector<std::string_view>& args) {
   tide::cli::BenchGpuOptions options;
   const char* hint = "tide bench gpu --help";
@@ -297,7 +317,6 @@ int bench_gpu_main(const std::vector<std::string_view>& args) {
   return tide::cli::run_bench_gpu(options);
 }
 
-using Args = std::vector<std::string_view>;
 struct Subcommand {
   std::string_view name;
   int (*run)(const Args& rest);
@@ -325,10 +344,10 @@ int dispatch(const Args& args, std::string_view path, std::string_view what, con
 }
 
 int bench_main(const Args& args) {
-  return dispatch(args, "tide bench", "suite", bench_usage, {{"core", bench_core_main}, {"taylor", bench_taylor_main}, {"solvers", bench_solvers_main}, {"gpu", bench_gpu_main}});
+  return dispatch(args, "tide bench", "suite", bench_usage, {{"core", bench_core_main}, {"taylor", bench_taylor_main}, {"solvers", bench_solvers_main}, {"models", bench_models_main}, {"gpu", bench_gpu_main}});
 }
 
-int tide_main(const Args& args) { return dispatch(args, "tide", "command", tide_usage, {{"bench", bench_main}}); }
+int tide_main(const Args& args) { return dispatch(args, "tide", "command", tide_usage, {{"train", train_main}, {"eval", eval_main}, {"data", data_main}, {"bench", bench_main}}); }
 
 }  // namespace
 

@@ -1,8 +1,12 @@
 // Optimizers and gradient clipping. Each step() reads every parameter's accumulated grad() and
 // updates its value in place (bumping its version, so a stale graph cannot be back-propagated).
 // Update formulas follow PyTorch's torch.optim so that results can be compared with it.
+// state() / load_state() carry everything a step depends on besides the options, so that a run
+// saved after k steps (archive.hpp) and resumed in a fresh optimizer continues bit for bit.
 #pragma once
 #include "tide/autodiff/var.hpp"
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace tide {
@@ -18,6 +22,17 @@ public:
   const std::vector<Var>& params() const { return params_; }
   std::int64_t step_count() const { return steps_; }
 
+  // The optimizer's state as named tensors: "kind.<Kind>" (marks whose state it is), "lr",
+  // "steps" and the per-parameter buffers as "<buffer>.<index>"; buffers created lazily also have
+  // "<buffer>.defined", a 0/1 mask per parameter (Adam with decoupled weight decay saves as
+  // "kind.AdamW"). The tensors may share storage with the optimizer's own (archive.hpp's
+  // add_optimizer copies them). The base class's state() and load_state() throw.
+  virtual std::vector<std::pair<std::string, Tensor>> state() const;
+  // Restores a state() saved by an optimizer of the same kind and options over parameters of the
+  // same shapes and dtypes. A missing, unexpected or mis-shaped key, or another optimizer's state,
+  // is an error naming the key; nothing changes unless the whole state is valid.
+  virtual void load_state(const std::vector<std::pair<std::string, Tensor>>& state);
+
 protected:
   std::vector<Var> params_;
   double lr_ = 1e-3;
@@ -29,6 +44,8 @@ class SGD : public Optimizer {
 public:
   SGD(std::vector<Var> params, SGDOptions options = {});
   void step() override;
+  std::vector<std::pair<std::string, Tensor>> state() const override;
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& state) override;
 private:
   SGDOptions o_;
   std::vector<Tensor> momentum_;
@@ -40,6 +57,8 @@ class Adam : public Optimizer {
 public:
   Adam(std::vector<Var> params, AdamOptions options = {});
   void step() override;
+  std::vector<std::pair<std::string, Tensor>> state() const override;
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& state) override;
 private:
   AdamOptions o_;
   std::vector<Tensor> m_, v_, vmax_;
@@ -51,6 +70,8 @@ class Adamax : public Optimizer {
 public:
   Adamax(std::vector<Var> params, AdamaxOptions options = {});
   void step() override;
+  std::vector<std::pair<std::string, Tensor>> state() const override;
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& state) override;
 private:
   AdamaxOptions o_;
   std::vector<Tensor> m_, u_;
@@ -62,6 +83,8 @@ class RMSprop : public Optimizer {
 public:
   RMSprop(std::vector<Var> params, RMSpropOptions options = {});
   void step() override;
+  std::vector<std::pair<std::string, Tensor>> state() const override;
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& state) override;
 private:
   RMSpropOptions o_;
   std::vector<Tensor> square_avg_, grad_avg_, momentum_;

@@ -1,0 +1,60 @@
+// Archives: a named collection of CPU tensors plus a metadata JSON string, saved atomically to one
+// file. Training checkpoints are archives holding a module's parameters and an optimizer's state
+// under distinct prefixes ("model.", "optim."), with the run's settings in the metadata.
+//
+// File layout (all integers little-endian):
+//   bytes 0..7    magic "TIDEARCH"
+//   bytes 8..11   u32 format version (1)
+//   bytes 12..19  u64 header length H
+//   next H bytes  JSON header: {"tensors": [{"name", "dtype" ("f32" | "f64" | "i64"), "shape": [..],
+//                 "offset", "size"}, ...], "data_size": D, "meta": "<the metadata string>"};
+//                 offset and size are in bytes, offset counted from the start of the data section
+//   next D bytes  data section: each tensor's elements, row-major, little-endian, back to back
+//   last 8 bytes  u64 FNV-1a 64 checksum of every byte before it
+#pragma once
+#include "tide/autodiff/nn.hpp"
+#include "tide/autodiff/optim.hpp"
+#include "tide/core/tensor.hpp"
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tide {
+
+struct Archive {
+  std::vector<std::pair<std::string, Tensor>> tensors;  // names are unique
+  std::string meta_json;                                // free-form; "" when there is none
+  std::string path;                                     // set by load_archive, named in errors
+
+  bool contains(const std::string& name) const;
+  // The tensor called `name`; the error names the key and the archive's path when it is missing.
+  const Tensor& at(const std::string& name) const;
+  // Appends a tensor (copied to the CPU, so later in-place writes to `value` do not show);
+  // a duplicate name is an error.
+  void add(const std::string& name, const Tensor& value);
+};
+
+// Writes the archive atomically: to path + ".tmp-<pid>", flushed and fsynced, then renamed over
+// `path` (and the directory fsynced). On any failure the temporary file is removed, a tide::Error
+// names the path and the system's reason, and a file already at `path` is left as it was.
+// Tensors on another device are copied to the CPU; views are written as contiguous copies.
+void save_archive(const std::string& path, const Archive& archive);
+
+// Reads an archive, checking magic, version, sizes, offsets, shapes, duplicate names and the
+// checksum. Every problem is a tide::Error naming the path and what is wrong; no size in the file
+// is trusted beyond the file's own length. Tensors come back on the CPU.
+Archive load_archive(const std::string& path);
+
+// Every named parameter of `module` as prefix + name (copied to the CPU).
+void add_module(Archive& archive, const std::string& prefix, const Module& module);
+// Copies the archive's prefix + name tensors into the module's parameters in place. Checks first
+// that every parameter is present with the same shape and dtype and that the archive has no other
+// key under `prefix`; nothing is modified unless all checks pass.
+void load_module(const Archive& archive, const std::string& prefix, const Module& module);
+
+// The optimizer's state() under prefix + key; load_optimizer hands every key under `prefix`
+// (prefix removed) to load_state. Use a prefix no module key starts with.
+void add_optimizer(Archive& archive, const std::string& prefix, const Optimizer& optimizer);
+void load_optimizer(const Archive& archive, const std::string& prefix, Optimizer& optimizer);
+
+}  // namespace tide

@@ -1,0 +1,324 @@
+// Archive files (layout in archive.hpp): atomic save through a temporary file and rename, and a
+// loader that trusts no size in the file beyond the file's own length.
+#include "tide/autodiff/archive.hpp"
+#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace tide {
+
+static_assert(std::endian::native == std::endian::little, "archive data is written in host byte order");
+
+namespace {
+using json = nlohmann::json;
+
+constexpr char magic[8] = {'T', 'I', 'D', 'E', 'A', 'R', 'C', 'H'};
+constexpr std::uint32_t format_version = 1;
+constexpr std::uint64_t preamble_bytes = 20;  // magic, version, header length
+constexpr std::uint64_t checksum_bytes = 8;
+
+// FNV-1a 64: h = (h xor byte) * prime, over every byte before the trailing checksum.
+struct Fnv1a {
+  std::uint64_t hash = 14695981039346656037ull;
+  void update(const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) hash = (hash ^ p[i]) * 1099511628211ull;
+  }
+};
+
+void put_le(std::string& out, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+std::uint64_t get_le(const std::string& in, std::uint64_t at, int bytes) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) value |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+  return value;
+}
+
+// A CPU copy that shares no storage with `t` (so later in-place writes to t do not show).
+Tensor host_copy(const Tensor& t) { return t.device() == Device::cpu() ? t.clone() : t.to(Device::cpu()); }
+
+std::string archive_name(const Archive& archive) { return archive.path.empty() ? "(in memory)" : "'" + archive.path + "'"; }
+
+// The bytes of a regular file.
+std::string read_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) fail("load_archive '{}': cannot open: {}", path, std::strerror(errno));
+  struct stat info {};
+  if (fstat(fileno(f), &info) != 0 || !S_ISREG(info.st_mode)) {
+    std::fclose(f);
+    fail("load_archive '{}': not a regular file", path);
+  }
+  std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
+  const std::size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f);
+  const int read_error = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (read_error) fail("load_archive '{}': read failed: {}", path, std::strerror(read_error));
+  bytes.resize(got);  // a file that shrank while being read reads as truncated
+  return bytes;
+}
+
+// A header field of the expected JSON type; `what` names it in the error.
+const json& field(const json& object, const char* key, json::value_t type, const std::string& what) {
+  const auto it = object.find(key);
+  if (it == object.end()) fail("{}: missing \"{}\"", what, key);
+  const bool ok = type == json::value_t::number_unsigned ? it->is_number_unsigned() : it->type() == type;
+  if (!ok) fail("{}: \"{}\" is {}, expected {}", what, key, it->type_name(),
+                type == json::value_t::number_unsigned ? "an unsigned integer" : json(type).type_name());
+  return *it;
+}
+
+DType parse_dtype(const std::string& name, const std::string& what) {
+  for (DType t : {DType::f32, DType::f64, DType::i64})
+    if (name == dtype_name(t)) return t;
+  fail("{}: unknown dtype \"{}\" (expected f32, f64 or i64)", what, name);
+}
+
+// Checks one header entry against the data section and reads its tensor.
+std::pair<std::string, Tensor> read_entry(const json& entry, std::size_t index, const std::string& bytes,
+                                          std::uint64_t data_start, std::uint64_t data_size, std::uint64_t& unclaimed) {
+  std::string what = fmt::format("header: tensor {}", index);
+  if (!entry.is_object()) fail("{} is {}, not an object", what, entry.type_name());
+  std::string name = field(entry, "name", json::value_t::string, what).get<std::string>();
+  what = fmt::format("header: tensor '{}'", name);
+  const DType dtype = parse_dtype(field(entry, "dtype", json::value_t::string, what).get<std::string>(), what);
+  const json& dims = field(entry, "shape", json::value_t::array, what);
+  if (dims.size() > static_cast<std::size_t>(max_rank)) fail("{}: rank {} above the maximum of {}", what, dims.size(), max_rank);
+  // The element count with zero extents counted as 1 stays far below 2^63, so neither the byte
+  // count nor the strides of the tensor made from the shape can overflow.
+  constexpr std::uint64_t max_elements = std::uint64_t{1} << 58;
+  Shape shape;
+  std::uint64_t elements = 1;
+  bool has_zero = false;
+  for (const json& d : dims) {
+    if (!d.is_number_unsigned()) fail("{}: shape {} has an extent that is not an unsigned integer", what, dims.dump());
+    const std::uint64_t extent = d.get<std::uint64_t>();
+    if (std::max<std::uint64_t>(extent, 1) > max_elements / elements) fail("{}: shape {} is too large", what, dims.dump());
+    elements *= std::max<std::uint64_t>(extent, 1);
+    has_zero = has_zero || extent == 0;
+    shape.push_back(static_cast<std::int64_t>(extent));
+  }
+  const std::uint64_t needed = has_zero ? 0 : elements * dtype_size(dtype);
+  const std::uint64_t offset = field(entry, "offset", json::value_t::number_unsigned, what).get<std::uint64_t>();
+  const std::uint64_t size = field(entry, "size", json::value_t::number_unsigned, what).get<std::uint64_t>();
+  if (offset > data_size || size > data_size - offset)
+    fail("{}: bytes {}..{} lie outside the data section ({} bytes)", what, offset, offset + size, data_size);
+  if (size != needed) fail("{}: size {} does not match {} shape {} ({} bytes)", what, size, dtype_name(dtype), dims.dump(), needed);
+  if (size > unclaimed) fail("{}: the tensors up to this one hold more bytes than the data section's {}", what, data_size);
+  unclaimed -= size;
+  Tensor t = Tensor::empty(shape, dtype, Device::cpu());
+  if (size) std::memcpy(t.raw_data(), bytes.data() + data_start + offset, size);
+  return {std::move(name), std::move(t)};
+}
+
+Archive parse_archive(const std::string& bytes) {
+  const std::uint64_t n = bytes.size();
+  if (std::memcmp(bytes.data(), magic, std::min<std::uint64_t>(n, sizeof magic)) != 0)
+    fail("not a tide archive (bad magic: expected \"TIDEARCH\")");
+  if (n < preamble_bytes) fail("truncated at byte {} (the {}-byte preamble is incomplete)", n, preamble_bytes);
+  if (const auto version = get_le(bytes, 8, 4); version != format_version)
+    fail("unsupported format version {} (this build reads version {})", version, format_version);
+  const std::uint64_t header_size = get_le(bytes, 12, 8);
+  if (header_size > n - preamble_bytes || n - preamble_bytes - header_size < checksum_bytes)
+    fail("truncated at byte {} (the header claims {} bytes after byte {}, plus the checksum)", n, header_size, preamble_bytes);
+  json header;
+  try {
+    header = json::parse(bytes.begin() + preamble_bytes, bytes.begin() + static_cast<std::ptrdiff_t>(preamble_bytes + header_size));
+  } catch (const json::exception& e) {
+    fail("header JSON error: {}", e.what());
+  }
+  if (!header.is_object()) fail("header is {}, not a JSON object", header.type_name());
+  const std::uint64_t data_start = preamble_bytes + header_size;
+  const std::uint64_t data_size = field(header, "data_size", json::value_t::number_unsigned, "header").get<std::uint64_t>();
+  if (data_size > n - data_start - checksum_bytes)
+    fail("truncated at byte {} (the header describes a data section of {} bytes from byte {}, plus the checksum)", n,
+         data_size, data_start);
+  if (const std::uint64_t expected = data_start + data_size + checksum_bytes; n != expected)
+    fail("{} unexpected bytes after byte {} where the archive should end", n - expected, expected);
+  Fnv1a checksum;
+  checksum.update(bytes.data(), n - checksum_bytes);
+  if (const std::uint64_t stored = get_le(bytes, n - checksum_bytes, 8); stored != checksum.hash)
+    fail("checksum mismatch (stored {:016x}, computed {:016x}): the file is corrupted", stored, checksum.hash);
+
+  Archive archive;
+  archive.meta_json = field(header, "meta", json::value_t::string, "header").get<std::string>();
+  const json& entries = field(header, "tensors", json::value_t::array, "header");
+  std::set<std::string> names;
+  // The sizes may add up to no more than the data section, so that all the tensors allocated
+  // together stay within the file's size however the entries overlap.
+  std::uint64_t unclaimed = data_size;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto entry = read_entry(entries[i], i, bytes, data_start, data_size, unclaimed);
+    if (!names.insert(entry.first).second) fail("header: duplicate tensor name '{}'", entry.first);
+    archive.tensors.push_back(std::move(entry));
+  }
+  return archive;
+}
+
+// The directory entry for a rename is durable only once the directory itself is synced.
+void sync_directory_of(const std::string& path) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // the file is in place; a directory we cannot open we cannot sync either
+  const int rc = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  if (rc != 0 && error != EINVAL && error != EROFS)  // some file systems do not sync directories
+    fail("save_archive '{}': saved, but syncing directory '{}' failed: {}", path, dir.string(), std::strerror(error));
+}
+}  // namespace
+
+bool Archive::contains(const std::string& name) const {
+  for (const auto& entry : tensors)
+    if (entry.first == name) return true;
+  return false;
+}
+
+const Tensor& Archive::at(const std::string& name) const {
+  for (const auto& entry : tensors)
+    if (entry.first == name) return entry.second;
+  std::string names;
+  for (std::size_t i = 0; i < tensors.size() && i < 8; ++i) names += (i ? ", " : "") + tensors[i].first;
+  if (tensors.size() > 8) names += ", ...";
+  fail("archive {}: no tensor '{}' (it has {} tensors{}{})", archive_name(*this), name, tensors.size(),
+       tensors.empty() ? "" : ": ", names);
+}
+
+void Archive::add(const std::string& name, const Tensor& value) {
+  if (!value.defined()) fail("archive {}: tensor '{}' is undefined", archive_name(*this), name);
+  if (contains(name)) fail("archive {}: duplicate tensor name '{}'", archive_name(*this), name);
+  tensors.emplace_back(name, host_copy(value));
+}
+
+void save_archive(const std::string& path, const Archive& archive) {
+  // Everything that can fail on bad input fails before the file system is touched.
+  std::vector<Tensor> data;
+  json entries = json::array();
+  std::set<std::string> names;
+  std::uint64_t offset = 0;
+  for (const auto& [name, t] : archive.tensors) {
+    if (!t.defined()) fail("save_archive '{}': tensor '{}' is undefined", path, name);
+    if (!names.insert(name).second) fail("save_archive '{}': duplicate tensor name '{}'", path, name);
+    Tensor host = t.to(Device::cpu()).contiguous();
+    const std::uint64_t size = static_cast<std::uint64_t>(host.numel()) * dtype_size(host.dtype());
+    entries.push_back({{"name", name}, {"dtype", dtype_name(host.dtype())}, {"shape", host.shape().vec()},
+                       {"offset", offset}, {"size", size}});
+    offset += size;
+    data.push_back(std::move(host));
+  }
+  const json header_json = {{"tensors", std::move(entries)}, {"data_size", offset}, {"meta", archive.meta_json}};
+  std::string header;
+  try {
+    header = header_json.dump();
+  } catch (const json::exception& e) {  // a name or the metadata that is not valid UTF-8
+    fail("save_archive '{}': {}", path, e.what());
+  }
+  std::string preamble(magic, sizeof magic);
+  put_le(preamble, format_version, 4);
+  put_le(preamble, header.size(), 8);
+
+  const std::string temp = fmt::format("{}.tmp-{}", path, static_cast<long>(::getpid()));
+  std::FILE* f = std::fopen(temp.c_str(), "wb");
+  if (!f) fail("save_archive '{}': cannot create '{}': {}", path, temp, std::strerror(errno));
+  // Any failure from here on: close, remove the temporary file, report the system's reason.
+  auto abandon = [&](const char* step, int error) {
+    if (f) std::fclose(f);
+    f = nullptr;
+    std::remove(temp.c_str());
+    fail("save_archive '{}': {} '{}' failed: {}", path, step, temp, std::strerror(error));
+  };
+  Fnv1a checksum;
+  auto write = [&](const void* bytes, std::size_t n) {
+    if (n && std::fwrite(bytes, 1, n, f) != n) abandon("writing", errno);
+    checksum.update(bytes, n);
+  };
+  try {
+    write(preamble.data(), preamble.size());
+    write(header.data(), header.size());
+    for (const Tensor& t : data) write(t.raw_data(), static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
+    std::string trailer;
+    put_le(trailer, checksum.hash, 8);
+    write(trailer.data(), trailer.size());
+  } catch (...) {
+    if (f) {  // not yet cleaned up by abandon()
+      std::fclose(f);
+      std::remove(temp.c_str());
+    }
+    throw;
+  }
+  if (std::fflush(f) != 0) abandon("flushing", errno);
+  if (::fsync(fileno(f)) != 0) abandon("syncing", errno);
+  const int close_rc = std::fclose(f);
+  f = nullptr;
+  if (close_rc != 0) abandon("closing", errno);  // f is null: abandon() only removes the file
+  if (std::rename(temp.c_str(), path.c_str()) != 0) abandon("renaming over the archive", errno);
+  sync_directory_of(path);
+}
+
+Archive load_archive(const std::string& path) {
+  const std::string bytes = read_file(path);
+  Archive archive;
+  try {
+    archive = parse_archive(bytes);
+  } catch (const Error& e) {
+    fail("load_archive '{}': {}", path, e.what());
+  }
+  archive.path = path;
+  return archive;
+}
+
+void add_module(Archive& archive, const std::string& prefix, const Module& module) {
+  for (const auto& [name, p] : module.named_parameters()) archive.add(prefix + name, p.value());
+}
+
+void load_module(const Archive& archive, const std::string& prefix, const Module& module) {
+  const auto params = module.named_parameters();
+  std::set<std::string> keys;
+  std::vector<const Tensor*> sources;
+  for (const auto& [name, p] : params) {
+    const std::string key = prefix + name;
+    if (!archive.contains(key))
+      fail("load_module: archive {} has no tensor '{}' for parameter '{}' ({} {})", archive_name(archive), key, name,
+           dtype_name(p.dtype()), p.shape().str());
+    const Tensor& source = archive.at(key);
+    if (source.dtype() != p.dtype() || source.shape() != p.shape())
+      fail("load_module: parameter '{}' is {} {} in the module but {} {} in archive {} (key '{}')", name,
+           dtype_name(p.dtype()), p.shape().str(), dtype_name(source.dtype()), source.shape().str(),
+           archive_name(archive), key);
+    keys.insert(key);
+    sources.push_back(&source);
+  }
+  for (const auto& [key, t] : archive.tensors)
+    if (key.starts_with(prefix) && !keys.count(key))
+      fail("load_module: archive {} has '{}', which matches no parameter of the module", archive_name(archive), key);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    Tensor value = params[i].second.value();
+    value.copy_(sources[i]->to(value.device()));  // copy_ bumps the version: stale graphs cannot backpropagate
+  }
+}
+
+void add_optimizer(Archive& archive, const std::string& prefix, const Optimizer& optimizer) {
+  for (const auto& [key, t] : optimizer.state()) archive.add(prefix + key, t);
+}
+
+void load_optimizer(const Archive& archive, const std::string& prefix, Optimizer& optimizer) {
+  std::vector<std::pair<std::string, Tensor>> state;
+  for (const auto& [key, t] : archive.tensors)
+    if (key.starts_with(prefix)) state.emplace_back(key.substr(prefix.size()), t);
+  try {
+    optimizer.load_state(state);
+  } catch (const Error& e) {
+    fail("load_optimizer: archive {}, prefix '{}': {}", archive_name(archive), prefix, e.what());
+  }
+}
+
+}  // namespace tide

@@ -1,0 +1,173 @@
+#include "file_bytes.hpp"
+#include "tide/core/error.hpp"
+#include "tide/data/csv.hpp"
+#include <charconv>
+#include <cmath>
+
+namespace tide::data {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// A cell's text for messages: at most 40 bytes, unprintable bytes as \xNN.
+std::string shown(std::string_view cell) {
+  std::string out;
+  for (std::size_t i = 0; i < cell.size() && i < 40; ++i) {
+    const auto c = static_cast<unsigned char>(cell[i]);
+    out += c >= 0x20 && c < 0x7f ? std::string(1, static_cast<char>(c)) : fmt::format("\\x{:02x}", c);
+  }
+  return cell.size() > 40 ? out + "..." : out;
+}
+
+// Splits the text into records. A record is the fields of one logical row and the line it starts on.
+class Parser {
+public:
+  Parser(std::string_view text, const std::string& source, char delimiter)
+      : text_(text), source_(source), delimiter_(delimiter) {
+    if (text_.substr(0, 3) == "\xEF\xBB\xBF") text_.remove_prefix(3);  // UTF-8 byte-order mark
+  }
+
+  // The next non-blank record; false at the end of the text.
+  bool next(std::vector<std::string>& fields, std::int64_t& line) {
+    while (pos_ < text_.size()) {
+      fields.clear();
+      line = line_;
+      read_record(fields);
+      if (!(fields.size() == 1 && fields[0].empty() && !last_quoted_)) return true;
+    }
+    return false;
+  }
+
+private:
+  bool at_line_end() const { return pos_ >= text_.size() || text_[pos_] == '\n' || text_[pos_] == '\r'; }
+  void consume_line_end() {  // LF, CRLF or a lone CR
+    if (pos_ < text_.size() && text_[pos_] == '\r') ++pos_;
+    if (pos_ < text_.size() && text_[pos_] == '\n') ++pos_;
+    ++line_;
+    line_start_ = pos_;
+  }
+  std::int64_t column() const { return static_cast<std::int64_t>(pos_ - line_start_) + 1; }
+
+  void read_record(std::vector<std::string>& fields) {
+    while (true) {
+      std::string field;
+      last_quoted_ = pos_ < text_.size() && text_[pos_] == '"';
+      if (last_quoted_) read_quoted(field);
+      else
+        while (!at_line_end() && text_[pos_] != delimiter_) field += text_[pos_++];
+      fields.push_back(std::move(field));
+      if (pos_ < text_.size() && text_[pos_] == delimiter_) {
+        ++pos_;
+        continue;
+      }
+      if (pos_ < text_.size()) consume_line_end();
+      return;
+    }
+  }
+
+  void read_quoted(std::string& field) {
+    const std::int64_t open_line = line_, open_column = column();
+    ++pos_;
+    while (true) {
+      if (pos_ >= text_.size())
+        fail("{}:{}:{}: quoted field never closed (no matching \")", source_, open_line, open_column);
+      const char c = text_[pos_];
+      if (c == '"') {
+        if (pos_ + 1 < text_.size() && text_[pos_ + 1] == '"') {
+          field += '"';
+          pos_ += 2;
+          continue;
+        }
+        ++pos_;
+        if (!at_line_end() && text_[pos_] != delimiter_)
+          fail("{}:{}:{}: unexpected '{}' after a closing quote (expected '{}' or the end of the line)", source_,
+               line_, column(), shown(text_.substr(pos_, 1)), delimiter_);
+        return;
+      }
+      if (c == '\n' || c == '\r') {
+        field += '\n';
+        consume_line_end();
+        continue;
+      }
+      field += c;
+      ++pos_;
+    }
+  }
+
+  std::string_view text_;
+  const std::string& source_;
+  char delimiter_;
+  std::size_t pos_ = 0, line_start_ = 0;
+  std::int64_t line_ = 1;
+  bool last_quoted_ = false;
+};
+
+}  // namespace
+
+std::size_t CsvTable::column(std::string_view name) const {
+  std::size_t found = header.size();
+  for (std::size_t c = 0; c < header.size(); ++c)
+    if (header[c] == name) {
+      if (found != header.size()) fail("{}: column '{}' appears more than once in the header", source, name);
+      found = c;
+    }
+  if (found == header.size()) {
+    std::string names;
+    for (const auto& h : header) names += (names.empty() ? "'" : ", '") + shown(h) + "'";
+    fail("{}: no column named '{}' (columns: {})", source, name, names);
+  }
+  return found;
+}
+
+std::string CsvTable::where(std::size_t row, std::size_t col) const {
+  return fmt::format("{}:{}: column {} ('{}')", source, lines.at(row), col + 1, shown(header.at(col)));
+}
+
+double CsvTable::number(std::size_t row, std::size_t col) const {
+  const std::string_view cell = trim(rows.at(row).at(col));
+  if (cell.empty()) fail("{}: empty cell where a number is expected", where(row, col));
+  std::string_view digits = cell;
+  if (digits.size() > 1 && digits.front() == '+' && digits[1] != '-') digits.remove_prefix(1);
+  double value = 0.0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec == std::errc::result_out_of_range)
+    fail("{}: '{}' is out of the range of a double", where(row, col), shown(cell));
+  if (ec != std::errc() || end != digits.data() + digits.size())
+    fail("{}: '{}' is not a number", where(row, col), shown(cell));
+  if (!std::isfinite(value)) fail("{}: '{}' is not a finite number", where(row, col), shown(cell));
+  return value;
+}
+
+CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
+  if (options.delimiter == '"' || options.delimiter == '\n' || options.delimiter == '\r')
+    fail("{}: the CSV delimiter cannot be a quote or a line break", source);
+  CsvTable table;
+  table.source = source;
+  Parser parser(text, source, options.delimiter);
+  std::vector<std::string> fields;
+  std::int64_t line = 0;
+  if (options.header) {
+    if (!parser.next(fields, line)) fail("{}: empty file (a header row was expected)", source);
+    for (const auto& f : fields) table.header.emplace_back(trim(f));
+  }
+  while (parser.next(fields, line)) {
+    if (table.header.empty())  // no header row: the first row fixes the width
+      for (std::size_t c = 0; c < fields.size(); ++c) table.header.push_back(std::to_string(c + 1));
+    if (fields.size() != table.header.size())
+      fail("{}:{}: {} fields, expected {} ({})", source, line, fields.size(), table.header.size(),
+           options.header ? "as in the header" : "as in the first row");
+    table.rows.push_back(fields);
+    table.lines.push_back(line);
+  }
+  return table;
+}
+
+CsvTable read_csv(const std::string& path, const CsvOptions& options) {
+  return parse_csv(detail::read_file_bytes(path), path, options);
+}
+
+}  // namespace tide::data

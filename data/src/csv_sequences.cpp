@@ -1,0 +1,152 @@
+#include "tide/core/error.hpp"
+#include "tide/data/csv.hpp"
+#include "windows.hpp"
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <optional>
+
+namespace tide::data {
+namespace {
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::optional<std::int64_t> as_integer(std::string_view s) {
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+// Class ids for the label column: its distinct labels sorted numerically when all are integers,
+// as strings otherwise.
+std::map<std::string, std::int64_t> class_ids(const CsvTable& table, std::size_t col, std::vector<std::string>& names) {
+  std::vector<std::string> labels;
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    const std::string label(trimmed(table.rows[r][col]));
+    if (label.empty()) fail("{}: empty class label", table.where(r, col));
+    labels.push_back(label);
+  }
+  std::sort(labels.begin(), labels.end());
+  labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+  if (std::all_of(labels.begin(), labels.end(), [](const std::string& l) { return as_integer(l).has_value(); }))
+    std::sort(labels.begin(), labels.end(), [](const std::string& a, const std::string& b) {
+      return *as_integer(a) < *as_integer(b);
+    });
+  std::map<std::string, std::int64_t> ids;
+  for (std::size_t k = 0; k < labels.size(); ++k) ids[labels[k]] = static_cast<std::int64_t>(k);
+  names = labels;
+  return ids;
+}
+
+// A numeric cell under the missing-value policy; `previous` is the sequence's last value in that
+// column (nullopt on its first row).
+float cell_value(const CsvTable& table, std::size_t row, std::size_t col, MissingPolicy policy,
+                 std::optional<float> previous) {
+  if (!trimmed(table.rows[row][col]).empty()) {
+    const double value = table.number(row, col);
+    if (!std::isfinite(static_cast<float>(value)))
+      fail("{}: {} is out of the range of a 32-bit float", table.where(row, col), value);
+    return static_cast<float>(value);
+  }
+  switch (policy) {
+    case MissingPolicy::zero: return 0.0f;
+    case MissingPolicy::fill_previous:
+      if (!previous) fail("{}: empty cell on the first row of its sequence (nothing to carry forward; "
+                          "MissingPolicy::zero fills it with 0)", table.where(row, col));
+      return *previous;
+    case MissingPolicy::error: break;
+  }
+  fail("{}: empty cell (set CsvSequenceSpec::missing to fill_previous or zero to accept gaps)", table.where(row, col));
+}
+
+}  // namespace
+
+SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& spec,
+                               std::vector<std::string>* class_names) {
+  if (spec.feature_columns.empty()) fail("{}: CsvSequenceSpec names no feature columns", path);
+  if (spec.target_columns.empty()) fail("{}: CsvSequenceSpec names no target columns", path);
+  if (spec.task == Task::classification && spec.target_columns.size() != 1)
+    fail("{}: a classification spec takes exactly one target (label) column, got {}", path, spec.target_columns.size());
+  if (spec.window < 1 || spec.stride < 1)
+    fail("{}: window {} and stride {} must be at least 1", path, spec.window, spec.stride);
+
+  const CsvTable table = read_csv(path, spec.csv);
+  if (table.rows.empty()) fail("{}: no data rows", path);
+  std::vector<std::size_t> feature_cols, target_cols;
+  for (const auto& name : spec.feature_columns) feature_cols.push_back(table.column(name));
+  for (const auto& name : spec.target_columns) target_cols.push_back(table.column(name));
+  constexpr std::size_t none = static_cast<std::size_t>(-1);  // no such column in the spec
+  const std::size_t time_col = spec.time_column.empty() ? none : table.column(spec.time_column);
+  const std::size_t id_col = spec.id_column.empty() ? none : table.column(spec.id_column);
+
+  const bool classify = spec.task == Task::classification;
+  std::vector<std::string> names;
+  const std::map<std::string, std::int64_t> ids =
+      classify ? class_ids(table, target_cols[0], names) : std::map<std::string, std::int64_t>{};
+
+  // Group the rows by id, in order of first appearance.
+  std::vector<std::vector<std::size_t>> groups;
+  std::map<std::string, std::size_t> group_of;
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    const std::string key = id_col != none ? std::string(trimmed(table.rows[r][id_col])) : std::string();
+    if (id_col != none && key.empty()) fail("{}: empty sequence id", table.where(r, id_col));
+    const auto [it, fresh] = group_of.try_emplace(key, groups.size());
+    if (fresh) groups.emplace_back();
+    groups[it->second].push_back(r);
+  }
+
+  const auto features = static_cast<std::int64_t>(feature_cols.size());
+  const auto outputs = static_cast<std::int64_t>(target_cols.size());
+  std::vector<detail::Series> series(groups.size());
+  std::vector<detail::Window> windows;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    detail::Series& s = series[g];
+    s.features = features;
+    s.outputs = classify ? 0 : outputs;
+    std::optional<double> last_time;
+    for (std::size_t k = 0; k < groups[g].size(); ++k) {
+      const std::size_t r = groups[g][k];
+      // the value in the same column of the sequence's previous row, which ends at values[end]
+      const auto previous = [&](const std::vector<float>& values, std::size_t end, std::size_t width, std::size_t j) {
+        return k == 0 ? std::nullopt : std::optional(values[end - width + j]);
+      };
+      const std::size_t x_end = s.x.size(), target_end = s.target.size();
+      for (std::size_t j = 0; j < feature_cols.size(); ++j)
+        s.x.push_back(cell_value(table, r, feature_cols[j], spec.missing, previous(s.x, x_end, feature_cols.size(), j)));
+      if (classify) s.label.push_back(ids.at(std::string(trimmed(table.rows[r][target_cols[0]]))));
+      else
+        for (std::size_t j = 0; j < target_cols.size(); ++j)
+          s.target.push_back(cell_value(table, r, target_cols[j], spec.missing,
+                                        previous(s.target, target_end, target_cols.size(), j)));
+      if (time_col != none) {
+        const double t = table.number(r, time_col);
+        if (last_time && t < *last_time)
+          fail("{}: time {} is earlier than the sequence's previous row ({})", table.where(r, time_col), t, *last_time);
+        const float dt = last_time ? static_cast<float>(t - *last_time) : 0.0f;
+        if (!std::isfinite(dt)) fail("{}: the step from {} to {} is out of the range of a 32-bit float", table.where(r, time_col), *last_time, t);
+        s.dt.push_back(dt);
+        last_time = t;
+      } else {
+        s.dt.push_back(1.0f);
+      }
+    }
+    const std::int64_t rows = s.rows();
+    if (rows <= spec.window) windows.push_back({g, 0, rows});
+    else
+      for (std::int64_t start = 0; start + spec.window <= rows; start += spec.stride)
+        windows.push_back({g, start, spec.window});
+  }
+  if (class_names) *class_names = names;
+  SequenceSet set = detail::assemble_windows(table.source, spec.task, spec.per_step,
+                                             static_cast<std::int64_t>(names.size()), series, windows, spec.window);
+  set.validate();
+  return set;
+}
+
+}  // namespace tide::data

@@ -1,0 +1,57 @@
+// Recurrent cells for irregularly sampled sequences. A cell carries one state tensor [B, S] and
+// advances it by one observation: state_k = step(x_k, state_{k-1}, dt_k), where dt_k [B, 1] is each
+// sample's own elapsed time since its previous observation. Cells whose hidden state evolves in
+// continuous time between observations integrate it with any method of the solver library
+// (OdeSpec), over each sample's own dt.
+#pragma once
+#include "tide/autodiff/nn.hpp"
+#include "tide/solvers/solve.hpp"
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace tide::models {
+
+// How a cell integrates its continuous-time part over one elapsed interval.
+struct OdeSpec {
+  Method method = Method::rk4;
+  int unfolds = 1;               // fixed-step methods: steps per observation interval
+  double rtol = 1e-3, atol = 1e-4;  // adaptive methods (per sample)
+  GradientKind gradient = GradientKind::discrete;
+  std::string str() const;       // "rk4 x1", "dopri5 rtol 1e-3 atol 1e-4 adjoint"
+};
+
+// Integrates h' = g(h) over each sample's elapsed time dt [B, 1], from h0 [B, D]. The interval is
+// rescaled to s in [0, 1] (dh/ds = dt g(h)), so one shared grid serves every sample, dt = 0 leaves
+// a sample unchanged, and adaptive methods still step each sample on its own. g receives the
+// Rows being evaluated so it can gather per-sample data (inputs) with rows.gather(x); it must own
+// what it uses (capture by value): checkpointed and adjoint gradients call it again in backward.
+// Fixed-step
+// explicit methods run as `unfolds` explicit steps (no host reads); the others go through solve().
+using IntervalFn = std::function<Var(const Var& h, const Rows& rows)>;
+Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const OdeSpec& spec);
+
+class Cell : public Module {
+public:
+  virtual std::string name() const = 0;
+  virtual std::int64_t input_size() const = 0;
+  virtual std::int64_t state_size() const = 0;   // width of the carried state
+  virtual std::int64_t output_size() const = 0;  // width of output(state)
+  virtual DType dtype() const = 0;
+  // x [B, I], state [B, S], dt [B, 1] (state's dtype) -> the next state [B, S].
+  virtual Var step(const Var& x, const Var& state, const Var& dt) const = 0;
+  // The features a read-out sees (default: the first output_size() columns of the state).
+  virtual Var output(const Var& state) const;
+  // The state before the first observation (default: zeros).
+  virtual Var initial_state(std::int64_t batch) const;
+  // Throws naming the cell and the shapes unless x [B, I], state [B, S], dt [B, 1].
+  void check_step(const Var& x, const Var& state, const Var& dt) const;
+};
+
+using CellPtr = std::shared_ptr<Cell>;
+
+// Prefixes every name of `module`'s parameters with `prefix` + "." and appends them to `out`.
+void append_parameters(std::vector<std::pair<std::string, Var>>& out, const std::string& prefix,
+                       const Module& module);
+
+}  // namespace tide::models

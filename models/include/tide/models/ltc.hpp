@@ -1,0 +1,97 @@
+// Liquid time-constant networks (Hasani et al. 2021), in both parameterisations.
+//
+// Paper form (eq. 1):  dx/dt = -[1/tau + f(x, I)] x + f(x, I) A,   f = sigmoid([x, I] W + mu) >= 0
+//   with tau = tau_min + softplus(raw) (a bounded-below time constant) and one A per neuron.
+// Biophysical form (the authors' later library): per-synapse sigmoids
+//   cm dv/dt = gleak (vleak - v) + sum_j w_ji sigma(s_ji (v_j - mu_ji)) (E_ji - v) + (same for inputs)
+//   with w, cm, gleak > 0 (softplus), a wiring (fully connected, random sparse, NCP) masking w, and
+//   an affine map of the inputs and of the motor outputs.
+// Both are dx/dt = -a(x) x + c(x): the fused solver (algorithm 1) takes L unfolds per observation,
+//   x <- (x + h c) / (1 + h a),  h = dt / L,
+// and any other method of the solver library solves the same right-hand side.
+#pragma once
+#include "tide/models/cell.hpp"
+#include "tide/models/wiring.hpp"
+
+namespace tide::models {
+
+struct LTCOptions {
+  DType dtype = DType::f32;
+  OdeSpec ode = {Method::ltc_fused, 6};  // any method; 6 fused unfolds is the usual default
+  double tau_min = 0.0;             // paper form: lower bound of the time constant
+};
+
+// The split (a, c) of an LTC at state x (a [B, N] > 0, c [B, N]); the per-observation input terms
+// are computed once in `prepare` and gathered per Rows.
+class LTCBase : public Cell {
+public:
+  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  DType dtype() const override { return options_.dtype; }
+  const LTCOptions& options() const { return options_; }
+  struct Split { Var a, c; };
+  // Input-dependent terms of one observation, computed once per step.
+  virtual std::vector<Var> prepare(const Var& input) const = 0;
+  virtual Split split(const Var& x, const std::vector<Var>& prepared, const Rows& rows) const = 0;
+
+protected:
+  explicit LTCBase(LTCOptions options) : options_(options) {}
+  LTCOptions options_;
+};
+
+class LTCCell : public LTCBase {
+public:
+  // f = sigmoid([x, I] W + mu) by default; `f` replaces it with any non-negative function of
+  // (x, I) (its parameters are then the caller's).
+  using FFn = std::function<Var(const Var& x, const Var& input)>;
+  LTCCell(std::int64_t input, std::int64_t units, Generator& gen, LTCOptions options = {}, FFn f = {});
+  std::string name() const override { return "ltc"; }
+  std::int64_t input_size() const override { return input_; }
+  std::int64_t state_size() const override { return units_; }
+  std::int64_t output_size() const override { return units_; }
+  std::vector<Var> prepare(const Var& input) const override { return {input}; }
+  Split split(const Var& x, const std::vector<Var>& prepared, const Rows& rows) const override;
+  std::vector<std::pair<std::string, Var>> named_parameters() const override;
+  Var tau() const;                       // [N]
+  Var f(const Var& x, const Var& input) const;
+  const Var& A() const { return a_; }
+  Var& raw_tau() { return tau_raw_; }
+  Var& A() { return a_; }
+
+private:
+  std::int64_t input_, units_;
+  Linear layer_;  // [x, I] -> N
+  Var tau_raw_, a_;
+  FFn f_;
+};
+
+class BiophysicalLTCCell : public LTCBase {
+public:
+  BiophysicalLTCCell(const Wiring& wiring, Generator& gen, LTCOptions options = {});
+  std::string name() const override { return "ltc_biophysical"; }
+  std::int64_t input_size() const override { return wiring_.inputs; }
+  std::int64_t state_size() const override { return wiring_.units; }
+  std::int64_t output_size() const override { return wiring_.motor; }
+  Var output(const Var& state) const override;  // motor neurons * output_w + output_b
+  std::vector<Var> prepare(const Var& input) const override;  // {sensory numerator, denominator}
+  Split split(const Var& x, const std::vector<Var>& prepared, const Rows& rows) const override;
+  std::vector<std::pair<std::string, Var>> named_parameters() const override;
+  const Wiring& wiring() const { return wiring_; }
+
+  // Raw parameters (positive ones pass through softplus): exposed for tests and mapping.
+  struct Params {
+    Var gleak, vleak, cm;                 // [N]
+    Var w, mu, sigma, erev;               // [N, N]
+    Var sensory_w, sensory_mu, sensory_sigma, sensory_erev;  // [I, N]
+    Var input_w, input_b;                 // [I]
+    Var output_w, output_b;               // [motor]
+  };
+  Params& params() { return p_; }
+  const Params& params() const { return p_; }
+
+private:
+  Wiring wiring_;
+  Tensor mask_, sensory_mask_;  // |adjacency| in the cell's dtype
+  Params p_;
+};
+
+}  // namespace tide::models

@@ -1,0 +1,98 @@
+// Continuous-time recurrent cells whose hidden state is an ODE solved between observations with
+// any method of the solver library (OdeSpec):
+//   CT-RNN          dh/dt = -h / tau + tanh([x, h] W + b)                    (LTC paper's baseline)
+//   neural ODE RNN  dh/dt = tanh([x, h] W1 + b1) W2 + b2                    (LTC paper, RK4)
+//   ODE-RNN         h <- ODESolve(f, h, dt), then a GRU update with x        (Rubanova et al. 2019)
+//   mmRNN/ODE-LSTM  (h, c) <- LSTM(x, h, c), then h <- ODESolve(f, h, dt)   (mmRNN algorithm 1)
+// The mmRNN variants are named explicitly: forget_bias (1.0 in the paper's PyTorch code, 3.0 in
+// its TensorFlow code), ode_input (whether f also sees the observation x) and the solver.
+#pragma once
+#include "tide/models/rnn_cells.hpp"
+
+namespace tide::models {
+
+class CTRNNCell : public Cell {
+public:
+  CTRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode = {},
+            CellOptions options = {}, double tau = 1.0);
+  std::string name() const override { return "ctrnn"; }
+  std::int64_t input_size() const override { return input_; }
+  std::int64_t state_size() const override { return hidden_; }
+  std::int64_t output_size() const override { return hidden_; }
+  DType dtype() const override { return options_.dtype; }
+  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  std::vector<std::pair<std::string, Var>> named_parameters() const override;
+  Var derivative(const Var& x, const Var& h) const;  // dh/dt at (x, h)
+
+private:
+  std::int64_t input_, hidden_;
+  OdeSpec ode_;
+  CellOptions options_;
+  Linear layer_;
+  Var log_tau_;  // [H], tau = exp(log_tau) > 0
+};
+
+class NeuralODERNNCell : public Cell {
+public:
+  NeuralODERNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode = {},
+                   CellOptions options = {});
+  std::string name() const override { return "node_rnn"; }
+  std::int64_t input_size() const override { return input_; }
+  std::int64_t state_size() const override { return hidden_; }
+  std::int64_t output_size() const override { return hidden_; }
+  DType dtype() const override { return options_.dtype; }
+  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  std::vector<std::pair<std::string, Var>> named_parameters() const override;
+
+private:
+  std::int64_t input_, hidden_;
+  OdeSpec ode_;
+  CellOptions options_;
+  MLP f_;  // [x, h] -> hidden (tanh) -> h'
+};
+
+class ODERNNCell : public Cell {
+public:
+  ODERNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode = {},
+             CellOptions options = {});
+  std::string name() const override { return "ode_rnn"; }
+  std::int64_t input_size() const override { return gru_.input_size(); }
+  std::int64_t state_size() const override { return gru_.state_size(); }
+  std::int64_t output_size() const override { return gru_.output_size(); }
+  DType dtype() const override { return gru_.dtype(); }
+  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  std::vector<std::pair<std::string, Var>> named_parameters() const override;
+
+private:
+  OdeSpec ode_;
+  MLP f_;  // h -> hidden (tanh) -> h'
+  GRUCell gru_;
+};
+
+struct MMRNNVariant {
+  double forget_bias = 1.0;
+  bool ode_input = false;  // f(h) (the paper's code) or f([h, x])
+  OdeSpec ode = {Method::euler, 4};  // the paper's experiments: explicit Euler, 4 unfolds
+  std::string str() const;
+};
+
+class MMRNNCell : public Cell {
+public:
+  MMRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, MMRNNVariant variant = {},
+            DType dtype = DType::f32);
+  std::string name() const override { return "mmrnn"; }
+  std::int64_t input_size() const override { return lstm_.input_size(); }
+  std::int64_t state_size() const override { return lstm_.state_size(); }  // [h, c]
+  std::int64_t output_size() const override { return lstm_.output_size(); }
+  DType dtype() const override { return lstm_.dtype(); }
+  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  std::vector<std::pair<std::string, Var>> named_parameters() const override;
+  const MMRNNVariant& variant() const { return variant_; }
+
+private:
+  MMRNNVariant variant_;
+  LSTMCell lstm_;
+  Linear f_;  // h (or [h, x]) -> h', tanh
+};
+
+}  // namespace tide::models

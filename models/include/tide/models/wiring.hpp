@@ -1,0 +1,42 @@
+// Wirings of an LTC network: which neurons connect, with which polarity. An adjacency entry is +1
+// (excitatory: reversal potential +1), -1 (inhibitory: -1) or 0 (no synapse); rows are the
+// presynaptic neuron (or input), columns the postsynaptic neuron. The first `motor` neurons are
+// the outputs, as in the LTC authors' later library.
+#pragma once
+#include "tide/core/random.hpp"
+#include "tide/core/tensor.hpp"
+#include <string>
+
+namespace tide::models {
+
+struct Wiring {
+  std::string kind;          // "full", "random", "ncp"
+  std::int64_t inputs = 0, units = 0, motor = 0;
+  Tensor adjacency;          // f64 [units, units], entries -1, 0, +1
+  Tensor sensory_adjacency;  // f64 [inputs, units]
+
+  std::int64_t synapses() const;          // nonzero entries of both matrices
+  void validate() const;                  // shapes and entries; throws naming the wiring
+  // Every neuron reachable from the inputs and every motor neuron reachable from some neuron.
+  std::string summary() const;            // "ncp: 4 inputs, 19 units (8 inter, 6 command, 5 motor), 151 synapses"
+  std::string layout;                     // ncp: "8 inter, 6 command, 5 motor"
+};
+
+// Every neuron to every neuron (self-connections included) and every input to every neuron;
+// random polarity (2/3 excitatory, as the reference library draws them).
+Wiring fully_connected(std::int64_t inputs, std::int64_t units, std::int64_t motor, std::uint64_t seed);
+// Each synapse of the fully connected wiring kept with probability 1 - sparsity (at least one
+// incoming synapse per neuron).
+Wiring random_sparse(std::int64_t inputs, std::int64_t units, std::int64_t motor, double sparsity,
+                     std::uint64_t seed);
+// The neural circuit policy (Lechner et al. 2020): four layers sensory -> inter -> command ->
+// motor. Every input reaches `sensory_fanout` inter neurons, every inter neuron `inter_fanout`
+// command neurons, commands have `recurrent_command` recurrent synapses among themselves, every
+// motor neuron receives `motor_fanin` command neurons; neurons left without an input get one.
+struct NcpSizes {
+  std::int64_t inter = 8, command = 6, motor = 2;
+  std::int64_t sensory_fanout = 4, inter_fanout = 4, recurrent_command = 4, motor_fanin = 4;
+};
+Wiring ncp(std::int64_t inputs, const NcpSizes& sizes, std::uint64_t seed);
+
+}  // namespace tide::models

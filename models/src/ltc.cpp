@@ -1,0 +1,119 @@
+#include "tide/models/ltc.hpp"
+#include <cmath>
+
+namespace tide::models {
+namespace {
+
+// softplus^-1(y) = log(exp(y) - 1): raw values whose softplus is y.
+Tensor inverse_softplus(const Tensor& y) { return tide::log(tide::expm1(y)); }
+
+Var positive(const Var& raw) { return softplus(raw); }
+
+}  // namespace
+
+Var LTCBase::step(const Var& x, const Var& state, const Var& dt) const {
+  check_step(x, state, dt);
+  const std::vector<Var> prepared = prepare(x);
+  const OdeSpec& ode = options_.ode;
+  if (ode.method != Method::ltc_fused)
+    return integrate_interval(
+        [this, prepared](const Var& v, const Rows& rows) {
+          const Split s = split(v, prepared, rows);
+          return s.c - s.a * v;
+        },
+        state, dt, ode);
+  if (ode.unfolds < 1) fail("{}: unfolds must be >= 1, got {}", name(), ode.unfolds);
+  const Var h = dt * (1.0 / ode.unfolds);  // [B, 1]
+  Var v = state;
+  for (int i = 0; i < ode.unfolds; ++i) {
+    const Split s = split(v, prepared, Rows());
+    v = (v + h * s.c) / (h * s.a + 1.0);  // algorithm 1's fused step
+  }
+  return v;
+}
+
+// ---- paper form ---------------------------------------------------------------------------------
+
+LTCCell::LTCCell(std::int64_t input, std::int64_t units, Generator& gen, LTCOptions options, FFn f)
+    : LTCBase(options), input_(input), units_(units),
+      layer_(units + input, units, gen, [&] { LinearOptions o; o.dtype = options.dtype; return o; }()),
+      f_(std::move(f)) {
+  if (!(options.tau_min >= 0)) fail("ltc: tau_min must be >= 0, got {}", options.tau_min);
+  tau_raw_ = Var::parameter(Tensor::full(Shape{units}, std::log(std::expm1(1.0)), options.dtype));  // tau = tau_min + 1
+  a_ = Var::parameter(gen.uniform(Shape{units}, -1.0, 1.0, options.dtype));
+}
+
+Var LTCCell::tau() const { return softplus(tau_raw_) + options_.tau_min; }
+
+Var LTCCell::f(const Var& x, const Var& input) const {
+  return f_ ? f_(x, input) : sigmoid(layer_(concat({x, input}, 1)));
+}
+
+LTCBase::Split LTCCell::split(const Var& x, const std::vector<Var>& prepared, const Rows& rows) const {
+  const Var fx = f(x, rows.gather(prepared[0]));
+  return {fx + reciprocal(tau()), fx * a_};
+}
+
+std::vector<std::pair<std::string, Var>> LTCCell::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  if (!f_) append_parameters(out, "f", layer_);
+  out.emplace_back("tau_raw", tau_raw_);
+  out.emplace_back("A", a_);
+  return out;
+}
+
+// ---- biophysical form ---------------------------------------------------------------------------
+
+BiophysicalLTCCell::BiophysicalLTCCell(const Wiring& wiring, Generator& gen, LTCOptions options)
+    : LTCBase(options), wiring_(wiring) {
+  wiring_.validate();
+  const DType dt = options.dtype;
+  const std::int64_t N = wiring.units, I = wiring.inputs, M = wiring.motor;
+  mask_ = tide::abs(wiring.adjacency).to(dt);
+  sensory_mask_ = tide::abs(wiring.sensory_adjacency).to(dt);
+  auto param = [](Tensor t) { return Var::parameter(std::move(t)); };
+  // The reference library's initial ranges; positive parameters are stored through softplus^-1.
+  p_.gleak = param(inverse_softplus(gen.uniform(Shape{N}, 0.001, 1.0, dt)));
+  p_.vleak = param(gen.uniform(Shape{N}, -0.2, 0.2, dt));
+  p_.cm = param(inverse_softplus(gen.uniform(Shape{N}, 0.4, 0.6, dt)));
+  p_.w = param(inverse_softplus(gen.uniform(Shape{N, N}, 0.001, 1.0, dt)));
+  p_.sigma = param(gen.uniform(Shape{N, N}, 3.0, 8.0, dt));
+  p_.mu = param(gen.uniform(Shape{N, N}, 0.3, 0.8, dt));
+  p_.erev = param(wiring.adjacency.to(dt).clone());
+  p_.sensory_w = param(inverse_softplus(gen.uniform(Shape{I, N}, 0.001, 1.0, dt)));
+  p_.sensory_sigma = param(gen.uniform(Shape{I, N}, 3.0, 8.0, dt));
+  p_.sensory_mu = param(gen.uniform(Shape{I, N}, 0.3, 0.8, dt));
+  p_.sensory_erev = param(wiring.sensory_adjacency.to(dt).clone());
+  p_.input_w = param(Tensor::ones(Shape{I}, dt));
+  p_.input_b = param(Tensor::zeros(Shape{I}, dt));
+  p_.output_w = param(Tensor::ones(Shape{M}, dt));
+  p_.output_b = param(Tensor::zeros(Shape{M}, dt));
+}
+
+std::vector<Var> BiophysicalLTCCell::prepare(const Var& input) const {
+  const Var in = input * p_.input_w + p_.input_b;  // [B, I]
+  const Var act = positive(p_.sensory_w) * Var(sensory_mask_) *
+                  sigmoid(p_.sensory_sigma * (unsqueeze(in, 2) - p_.sensory_mu));  // [B, I, N]
+  return {sum(act * p_.sensory_erev, {1}), sum(act, {1})};
+}
+
+LTCBase::Split BiophysicalLTCCell::split(const Var& v, const std::vector<Var>& prepared, const Rows& rows) const {
+  const Var act = positive(p_.w) * Var(mask_) * sigmoid(p_.sigma * (unsqueeze(v, 2) - p_.mu));  // [B, pre, post]
+  const Var numerator = sum(act * p_.erev, {1}) + rows.gather(prepared[0]);
+  const Var denominator = sum(act, {1}) + rows.gather(prepared[1]);
+  const Var gleak = positive(p_.gleak), inv_cm = reciprocal(positive(p_.cm));
+  return {(denominator + gleak) * inv_cm, (numerator + gleak * p_.vleak) * inv_cm};
+}
+
+Var BiophysicalLTCCell::output(const Var& state) const {
+  return slice(state, 1, 0, wiring_.motor) * p_.output_w + p_.output_b;
+}
+
+std::vector<std::pair<std::string, Var>> BiophysicalLTCCell::named_parameters() const {
+  return {{"gleak", p_.gleak}, {"vleak", p_.vleak}, {"cm", p_.cm}, {"w", p_.w}, {"sigma", p_.sigma},
+          {"mu", p_.mu}, {"erev", p_.erev}, {"sensory_w", p_.sensory_w}, {"sensory_sigma", p_.sensory_sigma},
+          {"sensory_mu", p_.sensory_mu}, {"sensory_erev", p_.sensory_erev}, {"input_w", p_.input_w},
+          {"input_b", p_.input_b}, {"output_w", p_.output_w}, {"output_b", p_.output_b}};
+}
+
+}  // namespace tide::models

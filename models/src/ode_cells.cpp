@@ -1,0 +1,105 @@
+#include "tide/models/ode_cells.hpp"
+#include <cmath>
+
+namespace tide::models {
+namespace {
+
+LinearOptions linear_options(DType dtype) {
+  LinearOptions o;
+  o.dtype = dtype;
+  return o;
+}
+
+}  // namespace
+
+// ---- CT-RNN -------------------------------------------------------------------------------------
+
+CTRNNCell::CTRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode, CellOptions options, double tau)
+    : input_(input), hidden_(hidden), ode_(ode), options_(options),
+      layer_(input + hidden, hidden, gen, linear_options(options.dtype)) {
+  if (!(tau > 0)) fail("ctrnn: tau must be positive, got {}", tau);
+  log_tau_ = Var::parameter(Tensor::full(Shape{hidden}, std::log(tau), options.dtype));
+}
+
+Var CTRNNCell::derivative(const Var& x, const Var& h) const {
+  return tanh(layer_(concat({x, h}, 1))) - h * exp(-log_tau_);
+}
+
+Var CTRNNCell::step(const Var& x, const Var& state, const Var& dt) const {
+  check_step(x, state, dt);
+  return integrate_interval([this, x](const Var& h, const Rows& rows) { return derivative(rows.gather(x), h); }, state, dt, ode_);
+}
+
+std::vector<std::pair<std::string, Var>> CTRNNCell::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  append_parameters(out, "layer", layer_);
+  out.emplace_back("log_tau", log_tau_);
+  return out;
+}
+
+// ---- neural ODE RNN -----------------------------------------------------------------------------
+
+NeuralODERNNCell::NeuralODERNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode, CellOptions options)
+    : input_(input), hidden_(hidden), ode_(ode), options_(options),
+      f_({input + hidden, hidden, hidden}, Activation::tanh, gen, linear_options(options.dtype)) {}
+
+Var NeuralODERNNCell::step(const Var& x, const Var& state, const Var& dt) const {
+  check_step(x, state, dt);
+  return integrate_interval([this, x](const Var& h, const Rows& rows) { return f_(concat({rows.gather(x), h}, 1)); }, state, dt, ode_);
+}
+
+std::vector<std::pair<std::string, Var>> NeuralODERNNCell::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  append_parameters(out, "f", f_);
+  return out;
+}
+
+// ---- ODE-RNN ------------------------------------------------------------------------------------
+
+ODERNNCell::ODERNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode, CellOptions options)
+    : ode_(ode), f_({hidden, hidden, hidden}, Activation::tanh, gen, linear_options(options.dtype)),
+      gru_(input, hidden, gen, options) {}
+
+Var ODERNNCell::step(const Var& x, const Var& state, const Var& dt) const {
+  check_step(x, state, dt);
+  const Var evolved = integrate_interval([this](const Var& h, const Rows&) { return f_(h); }, state, dt, ode_);
+  return gru_.update(x, evolved);
+}
+
+std::vector<std::pair<std::string, Var>> ODERNNCell::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  append_parameters(out, "f", f_);
+  append_parameters(out, "gru", gru_);
+  return out;
+}
+
+// ---- mmRNN / ODE-LSTM ---------------------------------------------------------------------------
+
+std::string MMRNNVariant::str() const {
+  return fmt::format("forget_bias {:g}, ode_input {}, {}", forget_bias, ode_input, ode.str());
+}
+
+MMRNNCell::MMRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, MMRNNVariant variant, DType dtype)
+    : variant_(variant), lstm_(input, hidden, gen, CellOptions{dtype, variant.forget_bias}),
+      f_(hidden + (variant.ode_input ? input : 0), hidden, gen, linear_options(dtype)) {}
+
+Var MMRNNCell::step(const Var& x, const Var& state, const Var& dt) const {
+  check_step(x, state, dt);
+  const std::int64_t H = output_size();
+  auto [h, c] = lstm_.update(x, slice(state, 1, 0, H), slice(state, 1, H, 2 * H));  // memory cell update
+  const Var evolved = integrate_interval(
+      [this, x](const Var& z, const Rows& rows) {
+        return tanh(f_(variant_.ode_input ? concat({z, rows.gather(x)}, 1) : z));
+      },
+      h, dt, variant_.ode);  // the continuous-time state
+  return concat({evolved, c}, 1);
+}
+
+std::vector<std::pair<std::string, Var>> MMRNNCell::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  append_parameters(out, "lstm", lstm_);
+  append_parameters(out, "f", f_);
+  return out;
+}
+
+}  // namespace tide::models

@@ -1,0 +1,108 @@
+#include "tide/models/rnn_cells.hpp"
+#include <cmath>
+
+namespace tide::models {
+namespace {
+
+LinearOptions linear_options(DType dtype, bool bias = true) {
+  LinearOptions o;
+  o.dtype = dtype;
+  o.bias = bias;
+  return o;
+}
+
+}  // namespace
+
+// ---- LSTM ---------------------------------------------------------------------------------------
+
+LSTMCell::LSTMCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options, bool time_input)
+    : input_(input), hidden_(hidden), options_(options), time_input_(time_input),
+      gates_(input + (time_input ? 1 : 0) + hidden, 4 * hidden, gen, linear_options(options.dtype)) {}
+
+std::pair<Var, Var> LSTMCell::update(const Var& x, const Var& h, const Var& c) const {
+  const std::vector<Var> g = split(gates_(concat({x, h}, 1)), {hidden_, hidden_, hidden_, hidden_}, 1);
+  const Var c_new = c * sigmoid(g[1] + options_.forget_bias) + sigmoid(g[0]) * tanh(g[2]);
+  return {tanh(c_new) * sigmoid(g[3]), c_new};
+}
+
+Var LSTMCell::step(const Var& x, const Var& state, const Var& dt) const {
+  check_step(x, state, dt);
+  const Var in = time_input_ ? concat({x, dt}, 1) : x;
+  auto [h, c] = update(in, slice(state, 1, 0, hidden_), slice(state, 1, hidden_, 2 * hidden_));
+  return concat({h, c}, 1);
+}
+
+std::vector<std::pair<std::string, Var>> LSTMCell::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  append_parameters(out, "gates", gates_);
+  return out;
+}
+
+// ---- GRU ----------------------------------------------------------------------------------------
+
+GRUCell::GRUCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options)
+    : input_(input), hidden_(hidden), options_(options),
+      input_gates_(input, 3 * hidden, gen, linear_options(options.dtype)),
+      hidden_gates_(hidden, 3 * hidden, gen, linear_options(options.dtype)) {}
+
+Var GRUCell::update(const Var& x, const Var& h) const {
+  const std::vector<Var> gx = split(input_gates_(x), {hidden_, hidden_, hidden_}, 1);
+  const std::vector<Var> gh = split(hidden_gates_(h), {hidden_, hidden_, hidden_}, 1);
+  const Var r = sigmoid(gx[0] + gh[0]), z = sigmoid(gx[1] + gh[1]);
+  const Var n = tanh(gx[2] + r * gh[2]);
+  return n + z * (h - n);  // (1 - z) n + z h
+}
+
+Var GRUCell::step(const Var& x, const Var& state, const Var& dt) const {
+  check_step(x, state, dt);
+  return update(x, state);
+}
+
+std::vector<std::pair<std::string, Var>> GRUCell::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  append_parameters(out, "input_gates", input_gates_);
+  append_parameters(out, "hidden_gates", hidden_gates_);
+  return out;
+}
+
+// ---- GRU-D --------------------------------------------------------------------------------------
+
+GRUDCell::GRUDCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options)
+    : gru_(input, hidden, gen, options) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(hidden));
+  decay_w_ = Var::parameter(gen.uniform(Shape{hidden}, -bound, bound, options.dtype));
+  decay_b_ = Var::parameter(gen.uniform(Shape{hidden}, -bound, bound, options.dtype));
+}
+
+Var GRUDCell::step(const Var& x, const Var& state, const Var& dt) const {
+  check_step(x, state, dt);
+  const Var gamma = exp(-relu(dt * decay_w_ + decay_b_));  // [B, H]
+  return gru_.update(x, state * gamma);
+}
+
+std::vector<std::pair<std::string, Var>> GRUDCell::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  append_parameters(out, "gru", gru_);
+  out.emplace_back("decay_w", decay_w_);
+  out.emplace_back("decay_b", decay_b_);
+  return out;
+}
+
+// ---- vanilla RNN --------------------------------------------------------------------------------
+
+VanillaRNNCell::VanillaRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options)
+    : input_(input), hidden_(hidden), options_(options),
+      layer_(input + hidden, hidden, gen, linear_options(options.dtype)) {}
+
+Var VanillaRNNCell::step(const Var& x, const Var& state, const Var& dt) const {
+  check_step(x, state, dt);
+  return tanh(layer_(concat({x, state}, 1)));
+}
+
+std::vector<std::pair<std::string, Var>> VanillaRNNCell::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  append_parameters(out, "layer", layer_);
+  return out;
+}
+
+}  // namespace tide::models

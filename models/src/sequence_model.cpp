@@ -1,0 +1,163 @@
+#include "tide/models/sequence_model.hpp"
+#include <algorithm>
+#include <cmath>
+
+namespace tide::models {
+namespace {
+
+void check_inputs(const Cell& cell, const Var& x, const Tensor& dt, const Tensor& mask) {
+  if (x.rank() != 3 || x.size(2) != cell.input_size())
+    fail("{}: input must be [B, T, {}], got {}", cell.name(), cell.input_size(), x.shape().str());
+  const Shape bt{x.size(0), x.size(1)};
+  if (!dt.defined() || dt.shape() != bt) fail("{}: dt must be [B, T] = {}, got {}", cell.name(), bt.str(), dt.defined() ? dt.shape().str() : "nothing");
+  if (!mask.defined() || mask.shape() != bt) fail("{}: mask must be [B, T] = {}, got {}", cell.name(), bt.str(), mask.defined() ? mask.shape().str() : "nothing");
+}
+
+// Per-row index of the last valid step (0 for an all-padding row).
+std::vector<std::int64_t> last_steps(const Tensor& mask) {
+  const std::int64_t B = mask.size(0), T = mask.size(1);
+  const std::vector<double> m = mask.to_vector();
+  std::vector<std::int64_t> last(B, 0);
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t t = 0; t < T; ++t)
+      if (m[b * T + t] != 0) last[b] = t;
+  return last;
+}
+
+}  // namespace
+
+SequenceModel::SequenceModel(CellPtr cell, std::int64_t outputs, Generator& gen)
+    : cell_(std::move(cell)), readout_(cell_->output_size(), outputs, gen, [&] {
+        LinearOptions o;
+        o.dtype = cell_->dtype();
+        return o;
+      }()) {}
+
+Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, std::vector<Var>* keep) const {
+  check_inputs(*cell_, x, dt, mask);
+  const std::int64_t B = x.size(0), T = x.size(1);
+  const Tensor dtc = dt.to(cell_->dtype()).to(x.device()), maskc = mask.to(cell_->dtype());
+  const std::vector<double> m = mask.to_vector();
+  Var state = cell_->initial_state(B);
+  std::vector<Var> all;
+  all.reserve(T);
+  for (std::int64_t t = 0; t < T; ++t) {
+    bool any = false, every = true;
+    for (std::int64_t b = 0; b < B; ++b) {
+      const bool valid = m[b * T + t] != 0;
+      any |= valid, every &= valid;
+    }
+    if (any) {
+      const Var next = cell_->step(select(x, 1, t), state, Var(dtc.slice(1, t, t + 1)));
+      state = every ? next : state + Var(maskc.slice(1, t, t + 1).to(x.device())) * (next - state);
+    }
+    all.push_back(state);
+    if (keep) keep->push_back(state);
+  }
+  return stack(all, 0);
+}
+
+Var SequenceModel::operator()(const Var& x, const Tensor& dt, const Tensor& mask) const {
+  const Var s = states(x, dt, mask);              // [T, B, S]
+  const std::int64_t T = s.size(0), B = s.size(1);
+  const Var features = cell_->output(reshape(s, Shape{T * B, s.size(2)}));  // [T B, H]
+  const Var out = reshape(readout_(features), Shape{T, B, readout_.out_features()});
+  return permute(out, Shape{1, 0, 2});           // [B, T, O]
+}
+
+std::vector<std::pair<std::string, Var>> SequenceModel::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  append_parameters(out, cell_->name(), *cell_);
+  append_parameters(out, "readout", readout_);
+  return out;
+}
+
+Var last_valid(const Var& outputs, const Tensor& mask) {
+  if (outputs.rank() != 3 || mask.rank() != 2 || mask.size(0) != outputs.size(0) || mask.size(1) != outputs.size(1))
+    fail("last_valid: outputs [B, T, O] and mask [B, T] expected, got {} and {}", outputs.shape().str(), mask.shape().str());
+  const std::int64_t B = outputs.size(0), O = outputs.size(2);
+  std::vector<std::int64_t> index;
+  index.reserve(B * O);
+  for (std::int64_t t : last_steps(mask)) index.insert(index.end(), O, t);
+  const Tensor idx = Tensor::from_indices(index, Shape{B, 1, O}, outputs.device());
+  return reshape(gather(outputs, 1, idx), Shape{B, O});
+}
+
+Var masked_cross_entropy(const Var& logits, const Tensor& labels, const Tensor& mask) {
+  if (labels.dtype() != DType::i64) fail("masked_cross_entropy: labels must be i64, got {}", labels.str());
+  if (labels.rank() == 1) return cross_entropy(last_valid(logits, mask), labels.to(logits.device()));
+  if (labels.rank() != 2 || logits.rank() != 3 || labels.shape() != mask.shape() ||
+      labels.size(0) != logits.size(0) || labels.size(1) != logits.size(1))
+    fail("masked_cross_entropy: logits [B, T, C], labels and mask [B, T] expected, got {}, {}, {}",
+         logits.shape().str(), labels.shape().str(), mask.shape().str());
+  const std::int64_t N = labels.numel(), C = logits.size(2);
+  std::vector<std::int64_t> lab = labels.to_indices();
+  const std::vector<double> m = mask.to_vector();
+  double count = 0;
+  for (std::int64_t i = 0; i < N; ++i) {
+    if (m[i] == 0) { lab[i] = 0; continue; }  // padding: any valid index, weighted 0
+    if (lab[i] < 0 || lab[i] >= C) fail("masked_cross_entropy: label {} at position {} is not in 0..{}", lab[i], i, C - 1);
+    ++count;
+  }
+  if (count == 0) fail("masked_cross_entropy: the mask selects no step");
+  const Var logp = log_softmax(reshape(logits, Shape{N, C}), 1);
+  const Var picked = gather(logp, 1, Tensor::from_indices(lab, Shape{N, 1}, logits.device()));
+  const Tensor w = mask.reshape(Shape{N, 1}).to(logits.dtype()).to(logits.device());
+  return -sum(picked * Var(w)) * (1.0 / count);
+}
+
+Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask) {
+  const Tensor tgt = target.to(prediction.dtype()).to(prediction.device());
+  if (target.rank() == 2 && prediction.rank() == 3 && target.size(1) == prediction.size(2) && mask.rank() == 2 &&
+      mask.size(1) == prediction.size(1) && target.size(0) == prediction.size(0))
+    return mse_loss(last_valid(prediction, mask), Var(tgt));
+  if (!(target.shape() == prediction.shape()) || prediction.rank() != 3 || mask.rank() != 2 ||
+      mask.size(0) != prediction.size(0) || mask.size(1) != prediction.size(1))
+    fail("masked_mse: prediction [B, T, O] with target [B, T, O] or [B, O] and mask [B, T] expected, got {}, {}, {}",
+         prediction.shape().str(), target.shape().str(), mask.shape().str());
+  double count = 0;
+  for (double v : mask.to_vector()) count += v != 0;
+  if (count == 0) fail("masked_mse: the mask selects no step");
+  const Tensor w = mask.to(prediction.dtype()).to(prediction.device()).unsqueeze(2);
+  return sum(square(prediction - Var(tgt)) * Var(w)) * (1.0 / (count * static_cast<double>(prediction.size(2))));
+}
+
+MetricSums correct_predictions(const Tensor& logits, const Tensor& labels, const Tensor& mask) {
+  const std::int64_t B = logits.size(0), T = logits.size(1), C = logits.size(2);
+  const std::vector<double> l = logits.to_vector(), m = mask.to_vector();
+  const std::vector<std::int64_t> y = labels.to_indices();
+  const std::vector<std::int64_t> last = last_steps(mask);
+  auto argmax = [&](std::int64_t b, std::int64_t t) {
+    const double* row = l.data() + (b * T + t) * C;
+    return static_cast<std::int64_t>(std::max_element(row, row + C) - row);
+  };
+  MetricSums s;
+  for (std::int64_t b = 0; b < B; ++b) {
+    if (labels.rank() == 1) {
+      s.value += argmax(b, last[b]) == y[b], s.count += 1;
+      continue;
+    }
+    for (std::int64_t t = 0; t < T; ++t)
+      if (m[b * T + t] != 0) s.value += argmax(b, t) == y[b * T + t], s.count += 1;
+  }
+  return s;
+}
+
+MetricSums squared_error(const Tensor& prediction, const Tensor& target, const Tensor& mask) {
+  const std::int64_t B = prediction.size(0), T = prediction.size(1), O = prediction.size(2);
+  const std::vector<double> p = prediction.to_vector(), y = target.to_vector(), m = mask.to_vector();
+  const std::vector<std::int64_t> last = last_steps(mask);
+  MetricSums s;
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t t = 0; t < T; ++t) {
+      const bool per_sequence = target.rank() == 2;
+      if (per_sequence ? t != last[b] : m[b * T + t] == 0) continue;
+      for (std::int64_t o = 0; o < O; ++o) {
+        const double d = p[(b * T + t) * O + o] - y[per_sequence ? b * O + o : (b * T + t) * O + o];
+        s.value += d * d, s.count += 1;
+      }
+    }
+  return s;
+}
+
+}  // namespace tide::models

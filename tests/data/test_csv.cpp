@@ -1,0 +1,63 @@
+#include "data_test_util.hpp"
+#include "tide/data/csv.hpp"
+
+using namespace tide;
+using namespace tide::data;
+using namespace tide::data::test;
+
+TEST_CASE("csv: quoted fields, escaped quotes, embedded line breaks, CRLF, BOM, blank lines") {
+  const std::string text =
+      "\xEF\xBB\xBF" "name, value ,note\r\n"
+      "a,1,plain\r\n"
+      "\r\n"
+      "\"b, quoted\",2,\"say \"\"hi\"\"\"\r\n"
+      "c,3,\"two\r\nlines\"\r\n"
+      "d,4,\n"
+      "\"\",5,last";
+  const CsvTable t = parse_csv(text, "mem.csv");
+  CHECK(t.header == std::vector<std::string>{"name", "value", "note"});
+  REQUIRE(t.rows.size() == 5);
+  CHECK(t.rows[0] == std::vector<std::string>{"a", "1", "plain"});
+  CHECK(t.rows[1] == std::vector<std::string>{"b, quoted", "2", "say \"hi\""});
+  CHECK(t.rows[2] == std::vector<std::string>{"c", "3", "two\nlines"});
+  CHECK(t.rows[3] == std::vector<std::string>{"d", "4", ""});
+  CHECK(t.rows[4] == std::vector<std::string>{"", "5", "last"});
+  CHECK(t.lines == std::vector<std::int64_t>{2, 4, 5, 7, 8});
+  CHECK(t.column("value") == 1);
+  CHECK(t.number(2, 1) == 3.0);
+  CHECK(t.where(2, 1) == "mem.csv:5: column 2 ('value')");
+}
+
+TEST_CASE("csv numbers: signs, exponents and spaces are accepted; everything else names file:line:column") {
+  const CsvTable t = parse_csv("a,b\n +1.5e2 ,-0.25\nx1,nan\ninf,\n1e999,0x10\n", "n.csv");
+  CHECK(t.number(0, 0) == 150.0);
+  CHECK(t.number(0, 1) == -0.25);
+  CHECK_ERROR_NAMES(t.number(1, 0), "n.csv:3: column 1 ('a'): 'x1' is not a number");
+  CHECK_ERROR_NAMES(t.number(1, 1), "n.csv:3: column 2 ('b'): 'nan' is not a finite number");
+  CHECK_ERROR_NAMES(t.number(2, 0), "n.csv:4: column 1 ('a'): 'inf' is not a finite number");
+  CHECK_ERROR_NAMES(t.number(2, 1), "n.csv:4: column 2 ('b'): empty cell");
+  CHECK_ERROR_NAMES(t.number(3, 0), "n.csv:5: column 1 ('a'): '1e999' is out of the range");
+  CHECK_ERROR_NAMES(t.number(3, 1), "'0x10' is not a number");
+  CHECK_ERROR_NAMES(t.column("c"), "n.csv: no column named 'c' (columns: 'a', 'b')");
+}
+
+TEST_CASE("csv structure errors name file, line and column") {
+  CHECK_ERROR_NAMES(parse_csv("a,b\n1,2\n3\n", "r.csv"), "r.csv:3: 1 fields, expected 2");
+  CHECK_ERROR_NAMES(parse_csv("a,b\n1,2,3\n", "r.csv"), "r.csv:2: 3 fields, expected 2");
+  CHECK_ERROR_NAMES(parse_csv("a,b\n1,\"open\n2,3\n", "q.csv"), "q.csv:2:3: quoted field never closed");
+  CHECK_ERROR_NAMES(parse_csv("a,b\n1,\"x\"y\n", "q.csv"), "q.csv:2:6: unexpected 'y' after a closing quote");
+  CHECK_ERROR_NAMES(parse_csv("", "e.csv"), "e.csv: empty file");
+  CHECK_ERROR_NAMES(parse_csv("a,a\n1,2\n", "d.csv").column("a"), "d.csv: column 'a' appears more than once");
+  CHECK_ERROR_NAMES(read_csv("/nonexistent/dir/x.csv"), "/nonexistent/dir/x.csv: cannot open");
+}
+
+TEST_CASE("csv without a header names columns 1..n; other delimiters; gzipped files") {
+  const CsvTable t = parse_csv("1;2;3\n4;5;6\n", "s.csv", CsvOptions{';', false});
+  CHECK(t.header == std::vector<std::string>{"1", "2", "3"});
+  CHECK(t.rows.size() == 2);
+  CHECK(t.lines == std::vector<std::int64_t>{1, 2});
+  TempDir dir;
+  const CsvTable g = read_csv(write_file(dir.file("g.csv.gz"), gzip_stored("x,y\n1,2\n")));
+  CHECK(g.rows.at(0) == std::vector<std::string>{"1", "2"});
+  CHECK(g.source == dir.file("g.csv.gz"));
+}

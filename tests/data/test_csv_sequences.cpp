@@ -1,0 +1,154 @@
+#include "data_test_util.hpp"
+#include "tide/data/csv.hpp"
+
+using namespace tide;
+using namespace tide::data;
+using namespace tide::data::test;
+
+namespace {
+
+CsvSequenceSpec regression_spec() {
+  CsvSequenceSpec spec;
+  spec.time_column = std::string("t");
+  spec.feature_columns = {"a", "b"};
+  spec.target_columns = {"y"};
+  spec.task = Task::regression;
+  spec.id_column = std::string("id");
+  spec.window = 3;
+  spec.stride = 2;
+  return spec;
+}
+
+// Two interleaved sequences: s1 has 6 rows (times 0 1 3 6 10 15), s2 has 2 rows.
+const char* two_sequences =
+    "id,t,a,b,y,label\n"
+    "s1,0,1,10,0.5,walk\n"
+    "s1,1,2,20,1.5,walk\n"
+    "s2,5,100,1000,9,run\n"
+    "s1,3,3,30,2.5,sit\n"
+    "s1,6,4,40,3.5,walk\n"
+    "s2,7.5,200,2000,8,sit\n"
+    "s1,10,5,50,4.5,run\n"
+    "s1,15,6,60,5.5,run\n";
+
+}  // namespace
+
+TEST_CASE("csv sequences: rows grouped by id, windows within each sequence, dt from the time column") {
+  TempDir dir;
+  const auto path = write_file(dir.file("seq.csv"), two_sequences);
+  const SequenceSet s = load_csv_sequences(path, regression_spec());
+  s.validate();
+  // s1: 6 rows, window 3, stride 2 -> starts 0, 2 (start 4 would need rows 4..6); s2: 2 rows -> one padded window
+  REQUIRE(s.size() == 3);
+  CHECK(s.x.shape() == Shape{3, 3, 2});
+  CHECK(s.x.to_vector() == std::vector<double>{1, 10, 2, 20, 3, 30,  3, 30, 4, 40, 5, 50,  100, 1000, 200, 2000, 0, 0});
+  CHECK(s.dt.to_vector() == std::vector<double>{0, 1, 2,  2, 3, 4,  0, 2.5, 0});
+  CHECK(s.mask.to_vector() == std::vector<double>{1, 1, 1, 1, 1, 1, 1, 1, 0});
+  CHECK(s.y.shape() == Shape{3, 3, 1});
+  CHECK(s.y.to_vector() == std::vector<double>{0.5, 1.5, 2.5, 2.5, 3.5, 4.5, 9, 8, 0});
+  CHECK(s.outputs() == 1);
+}
+
+TEST_CASE("csv sequences: classification ids in sorted label order, per step or last valid step") {
+  TempDir dir;
+  const auto path = write_file(dir.file("seq.csv"), two_sequences);
+  CsvSequenceSpec spec = regression_spec();
+  spec.task = Task::classification;
+  spec.target_columns = {"label"};
+  std::vector<std::string> names;
+  const SequenceSet s = load_csv_sequences(path, spec, &names);
+  s.validate();
+  CHECK(names == std::vector<std::string>{"run", "sit", "walk"});
+  CHECK(s.classes == 3);
+  CHECK(s.y.to_indices() == std::vector<std::int64_t>{2, 2, 1,  1, 2, 0,  0, 1, 0});
+  spec.per_step = false;
+  const SequenceSet last = load_csv_sequences(path, spec);
+  CHECK(last.y.shape() == Shape{3});
+  CHECK(last.y.to_indices() == std::vector<std::int64_t>{1, 0, 1});  // s2's window ends at its 2nd row
+
+  // integer labels sort as numbers: 10 after 9
+  const auto ints = write_file(dir.file("ints.csv"), "f,c\n1,10\n2,9\n3,10\n4,2\n");
+  CsvSequenceSpec int_spec;
+  int_spec.feature_columns = {"f"};
+  int_spec.target_columns = {"c"};
+  int_spec.window = 4;
+  const SequenceSet k = load_csv_sequences(ints, int_spec, &names);
+  CHECK(names == std::vector<std::string>{"2", "9", "10"});
+  CHECK(k.y.to_indices() == std::vector<std::int64_t>{2, 1, 2, 0});
+  CHECK(k.dt.to_vector() == std::vector<double>{1, 1, 1, 1});  // no time column: dense
+}
+
+TEST_CASE("csv sequences: standardise fits on the training part only (hand-computed values)") {
+  TempDir dir;
+  // one sequence, one feature 1..8, windows of 2 -> 4 sequences
+  const auto path = write_file(dir.file("st.csv"), "v,y\n1,0\n2,0\n3,0\n4,0\n5,0\n6,0\n7,0\n8,0\n");
+  CsvSequenceSpec spec;
+  spec.feature_columns = {"v"};
+  spec.target_columns = {"y"};
+  spec.task = Task::regression;
+  spec.window = 2;
+  spec.stride = 2;
+  const SequenceSet all = load_csv_sequences(path, spec);
+  REQUIRE(all.size() == 4);
+  Split parts{all.subset({0, 1}), all.subset({2}), all.subset({3})};  // train holds 1, 2, 3, 4
+  const Standardizer st = standardise(parts);
+  CHECK(st.mean[0] == doctest::Approx(2.5));
+  CHECK(st.std[0] == doctest::Approx(std::sqrt(1.25)));
+  CHECK(parts.train.x.to_vector()[0] == doctest::Approx(-1.5 / std::sqrt(1.25)));
+  CHECK(parts.test.x.to_vector()[1] == doctest::Approx((8 - 2.5) / std::sqrt(1.25)));
+}
+
+TEST_CASE("csv sequences: missing values are an error, carried forward, or zero") {
+  TempDir dir;
+  const auto path = write_file(dir.file("gap.csv"), "id,a,b,y\nq,1,2,1\nq,,3,2\nq,4,,\nr,5,6,7\n");
+  CsvSequenceSpec spec;
+  spec.feature_columns = {"a", "b"};
+  spec.target_columns = {"y"};
+  spec.task = Task::regression;
+  spec.id_column = "id";
+  spec.window = 3;
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":3: column 2 ('a'): empty cell");
+  spec.missing = MissingPolicy::fill_previous;
+  SequenceSet s = load_csv_sequences(path, spec);
+  CHECK(s.x.to_vector() == std::vector<double>{1, 2, 1, 3, 4, 3,  5, 6, 0, 0, 0, 0});
+  CHECK(s.y.to_vector() == std::vector<double>{1, 2, 2,  7, 0, 0});
+  spec.missing = MissingPolicy::zero;
+  s = load_csv_sequences(path, spec);
+  CHECK(s.x.to_vector() == std::vector<double>{1, 2, 0, 3, 4, 0,  5, 6, 0, 0, 0, 0});
+  CHECK(s.y.to_vector() == std::vector<double>{1, 2, 0,  7, 0, 0});
+  // nothing to carry on a sequence's first row (r's first row is line 3)
+  const auto first = write_file(dir.file("first.csv"), "id,a,b,y\nq,1,2,1\nr,,6,7\n");
+  spec.missing = MissingPolicy::fill_previous;
+  CHECK_ERROR_NAMES(load_csv_sequences(first, spec), first + ":3: column 2 ('a'): empty cell on the first row");
+}
+
+TEST_CASE("csv sequences: bad specs and bad cells name the file, line and key") {
+  TempDir dir;
+  const auto path = write_file(dir.file("seq.csv"), two_sequences);
+  CsvSequenceSpec spec = regression_spec();
+  spec.feature_columns = {"a", "nope"};
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": no column named 'nope'");
+  spec = regression_spec();
+  spec.time_column = "when";
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), "no column named 'when'");
+  spec = regression_spec();
+  spec.target_columns = {"label"};
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":2: column 6 ('label'): 'walk' is not a number");
+  spec = regression_spec();
+  spec.window = 0;
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), "window 0");
+  spec = regression_spec();
+  spec.task = Task::classification;
+  spec.target_columns = {"y", "label"};
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), "exactly one target");
+  const auto back = write_file(dir.file("back.csv"), "id,t,a,b,y\nq,0,1,1,1\nq,2,1,1,1\nq,1,1,1,1\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(back, regression_spec()), back + ":4: column 2 ('t'): time 1 is earlier");
+  const auto nan = write_file(dir.file("nan.csv"), "id,t,a,b,y\nq,0,1,NaN,1\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(nan, regression_spec()), nan + ":2: column 4 ('b'): 'NaN' is not a finite");
+  const auto big = write_file(dir.file("big.csv"), "id,t,a,b,y\nq,0,1,1e300,1\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(big, regression_spec()), big + ":2: column 4 ('b'): 1e+300 is out of the range");
+  const auto ragged = write_file(dir.file("ragged.csv"), "id,t,a,b,y\nq,0,1,1,1\nq,1,1,1\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(ragged, regression_spec()), ragged + ":3: 4 fields, expected 5");
+  const auto header_only = write_file(dir.file("header.csv"), "id,t,a,b,y\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(header_only, regression_spec()), header_only + ": no data rows");
+}

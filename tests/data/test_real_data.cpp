@@ -1,0 +1,109 @@
+// The loaders on the real files in ../shared/data (and Fashion-MNIST where installed). Each case
+// reports itself skipped when its data is absent, so the suite passes on any machine.
+#include "data_test_util.hpp"
+#include "tide/data/gesture.hpp"
+#include "tide/data/idx.hpp"
+#include "tide/data/traffic.hpp"
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <numbers>
+
+using namespace tide;
+using namespace tide::data;
+
+TEST_CASE("traffic: 12,043 windows of 32 x 7 from the real file, split 10/15/75") {
+  const auto path = locate_shared_data("traffic/Metro_Interstate_Traffic_Volume.csv");
+  if (!path) {
+    MESSAGE("skipped: traffic/Metro_Interstate_Traffic_Volume.csv not found in the shared data folder");
+    return;
+  }
+  const SequenceSet all = traffic_windows(*path);
+  CHECK(all.size() == 12043);
+  CHECK(all.x.shape() == Shape{12043, 32, 7});
+  CHECK(all.y.shape() == Shape{12043, 32, 1});
+  CHECK(all.task == Task::regression);
+  // the first row: None, 288.28 K, 0, 0, 40% clouds, Tuesday 2012-10-02 09:00, volume 5545
+  const auto x = all.x.slice(0, 0, 1).to_vector();
+  CHECK(x[0] == 0.0);
+  CHECK(x[2] == 0.0);
+  CHECK(x[4] == 40.0);
+  CHECK(x[5] == 1.0);  // Tuesday (Monday = 0)
+  CHECK(x[6] == doctest::Approx(std::sin(9 * std::numbers::pi / 24)));
+  // window 1 starts 4 rows later; its row 0 is row 4 of window 0
+  CHECK(all.x.slice(0, 1, 2).to_vector()[0 + 5] == x[4 * 7 + 5]);
+  // the target is standardised: mean ~0 and std ~1 over the windowed rows
+  const auto y = all.y.to_vector();
+  double mean = 0;
+  for (double v : y) mean += v;
+  mean /= static_cast<double>(y.size());
+  CHECK(std::abs(mean) < 0.05);
+  const Split s = traffic(*path, 1);
+  CHECK(s.val.size() == 1204);
+  CHECK(s.test.size() == 1806);
+  CHECK(s.train.size() == 12043 - 1204 - 1806);
+}
+
+TEST_CASE("gesture: 605 windows of 32 x 32 from the seven va3 files") {
+  const auto dir = locate_shared_data("gesture");
+  if (!dir || !std::filesystem::exists(*dir + "/a3_va3.csv")) {
+    MESSAGE("skipped: gesture/*_va3.csv not found in the shared data folder");
+    return;
+  }
+  const SequenceSet all = gesture_windows(*dir);
+  CHECK(all.size() == 605);
+  CHECK(all.x.shape() == Shape{605, 32, 32});
+  CHECK(all.y.shape() == Shape{605, 32});
+  CHECK(all.classes == 5);
+  const Standardizer st = Standardizer::fit(all);  // already standardised over all windows
+  for (std::size_t f = 0; f < 32; ++f) {
+    CHECK(std::abs(st.mean[f]) < 1e-4);
+    CHECK(st.std[f] == doctest::Approx(1.0).epsilon(1e-4));
+  }
+  const auto y = all.y.to_indices();
+  for (std::int64_t c = 0; c < 5; ++c) CHECK(std::count(y.begin(), y.end(), c) > 0);
+  const Split s = gesture(*dir, 2);
+  CHECK(s.val.size() == 60);
+  CHECK(s.test.size() == 90);
+  CHECK(s.train.size() == 455);
+}
+
+TEST_CASE("event-based Fashion-MNIST from the Debian package's gzipped IDX files") {
+  const std::string dir = fashion_mnist_dir();
+  if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz") &&
+      !std::filesystem::exists(dir + "/train-images-idx3-ubyte")) {
+    MESSAGE("skipped: Fashion-MNIST not installed in " << dir << " (apt-get install dataset-fashion-mnist)");
+    return;
+  }
+  const Split s = event_fashion_mnist(dir, 0, 0.1);
+  CHECK(s.train.size() == 54000);
+  CHECK(s.val.size() == 6000);
+  CHECK(s.test.size() == 10000);
+  CHECK(s.test.x.shape() == Shape{10000, 256, 1});
+  s.test.validate();
+  // every test image's events cover its 784 pixels unless truncated at 256 events
+  const auto dt = s.test.dt.to_vector(), mask = s.test.mask.to_vector();
+  std::int64_t whole = 0;
+  for (std::size_t i = 0; i < 10000; ++i) {
+    double total = 0, events = 0;
+    for (std::size_t t = 0; t < 256; ++t) total += dt[i * 256 + t], events += mask[i * 256 + t];
+    whole += events < 256 && std::abs(total * 256 - 784) < 1e-3;
+  }
+  CHECK(whole > 9000);
+}
+
+TEST_CASE("find_shared_data looks at $TIDE_DATA_DIR first and names every place it looked") {
+  tide::data::test::TempDir dir;
+  tide::data::test::write_file(dir.file("probe.csv"), "a\n1\n");
+  const char* old = std::getenv("TIDE_DATA_DIR");
+  const std::string saved = old ? old : "";
+  ::setenv("TIDE_DATA_DIR", dir.path().c_str(), 1);
+  CHECK(locate_shared_data("probe.csv") == dir.file("probe.csv"));
+  CHECK(find_shared_data("probe.csv") == dir.file("probe.csv"));
+  CHECK_FALSE(locate_shared_data("no/such/file.csv").has_value());
+  CHECK_ERROR_NAMES(find_shared_data("no/such/file.csv"),
+                    fmt::format("shared data 'no/such/file.csv' not found (looked at {}, ../shared/data/no/such/file.csv",
+                                dir.file("no/such/file.csv")));
+  if (old) ::setenv("TIDE_DATA_DIR", saved.c_str(), 1);
+  else ::unsetenv("TIDE_DATA_DIR");
+}

@@ -1,0 +1,156 @@
+// Every cell type by name: shapes, masking, per-sample elapsed times, and the gradient of a
+// sequence loss against f64 finite differences.
+#include "model_test_util.hpp"
+
+using namespace tide;
+using namespace tide::models;
+using namespace tide::models::testing;
+using json = nlohmann::json;
+
+namespace {
+
+std::vector<json> all_specs() {
+  return {
+      {{"type", "ltc"}, {"hidden", 4}},
+      {{"type", "ltc"}, {"hidden", 4}, {"solver", {{"method", "dopri5"}, {"rtol", 1e-8}, {"atol", 1e-10}}}},
+      {{"type", "ltc_biophysical"}, {"hidden", 5}, {"motor", 2}},
+      {{"type", "ltc_biophysical"}, {"wiring", "ncp"}, {"inter", 3}, {"command", 2}, {"motor", 1}, {"sensory_fanout", 2},
+       {"inter_fanout", 2}, {"motor_fanin", 2}},
+      {{"type", "ltc_biophysical"}, {"hidden", 4}, {"wiring", "random"}, {"sparsity", 0.5}, {"solver", {{"method", "rk4"}, {"unfolds", 2}}}},
+      {{"type", "cfc"}, {"hidden", 4}, {"backbone_units", 6}},
+      {{"type", "cfc"}, {"hidden", 4}, {"mode", "no_gate"}, {"backbone_layers", 2}, {"backbone_units", 5}},
+      {{"type", "cfc"}, {"hidden", 4}, {"mode", "minimal"}, {"backbone_layers", 0}},
+      {{"type", "mmrnn"}, {"hidden", 4}},
+      {{"type", "mmrnn"}, {"hidden", 4}, {"ode_input", true}, {"forget_bias", 3.0}, {"solver", {{"method", "bosh3"}, {"rtol", 1e-10}, {"atol", 1e-12}}}},
+      {{"type", "ode_rnn"}, {"hidden", 4}},
+      {{"type", "ode_rnn"}, {"hidden", 4}, {"solver", {{"method", "dopri5"}, {"gradient", "adjoint"}, {"rtol", 1e-9}, {"atol", 1e-11}}}},
+      {{"type", "node_rnn"}, {"hidden", 4}},
+      {{"type", "ctrnn"}, {"hidden", 4}, {"solver", {{"method", "euler"}, {"unfolds", 3}}}},
+      {{"type", "lstm"}, {"hidden", 4}},
+      {{"type", "augmented_lstm"}, {"hidden", 4}},
+      {{"type", "gru"}, {"hidden", 4}},
+      {{"type", "gru_d"}, {"hidden", 4}},
+      {{"type", "rnn"}, {"hidden", 4}},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("every cell: the gradient of a padded irregular sequence loss matches f64 finite differences") {
+  const Batch b = random_batch(3, 4, 2, 11);
+  const Tensor weights = Generator(5).normal(Shape{3, 4, 2}, 0, 1, DType::f64);
+  for (const json& spec : all_specs()) {
+    CAPTURE(spec.dump());
+    Generator gen(3);
+    SequenceModel model(make_cell(spec, 2, gen, DType::f64), 2, gen);
+    const Var x(b.x);
+    auto loss = [&] { return sum(model(x, b.dt, b.mask) * Var(weights)); };
+    const Var out = model(x, b.dt, b.mask);
+    CHECK(out.shape() == Shape{3, 4, 2});
+    const bool adjoint = spec.dump().find("adjoint") != std::string::npos;
+    CHECK(worst_gradient_error(model, loss) < (adjoint ? 1e-5 : 1e-6));
+  }
+}
+
+TEST_CASE("every cell: padding keeps the state, so a padded sequence reads out like the sequence alone") {
+  const Batch b = random_batch(3, 5, 2, 21);
+  for (const json& spec : all_specs()) {
+    CAPTURE(spec.dump());
+    Generator gen(4);
+    SequenceModel model(make_cell(spec, 2, gen, DType::f64), 3, gen);
+    NoGrad ng;
+    const Tensor all = model(Var(b.x), b.dt, b.mask).value();
+    // Row 2 has 3 valid steps; alone and unpadded it must give the same read-outs there.
+    const Tensor alone = model(Var(b.x.slice(0, 2, 3).slice(1, 0, 3).contiguous()), b.dt.slice(0, 2, 3).slice(1, 0, 3).contiguous(),
+                               Tensor::ones(Shape{1, 3}, DType::f64)).value();
+    const std::vector<double> a = all.slice(0, 2, 3).slice(1, 0, 3).contiguous().to_vector(), c = alone.to_vector();
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(c[i]).epsilon(1e-9));
+    // After the last valid step the read-out repeats (the state is held).
+    const std::vector<double> tail = all.slice(0, 2, 3).contiguous().to_vector();
+    for (int o = 0; o < 3; ++o) CHECK(tail[3 * 3 + o] == tail[2 * 3 + o]);
+  }
+}
+
+TEST_CASE("continuous-time cells: zero elapsed time leaves the ODE part unchanged") {
+  // ODE-RNN with dt = 0 is a plain GRU on the same weights: compare with dt = 0 vs a huge dt.
+  Generator gen(8);
+  auto cell = make_cell({{"type", "ctrnn"}, {"hidden", 3}}, 2, gen, DType::f64);
+  const Var x(Generator(1).normal(Shape{2, 2}, 0, 1, DType::f64));
+  const Var h(Generator(2).normal(Shape{2, 3}, 0, 1, DType::f64));
+  const Var next = cell->step(x, h, Var(Tensor::zeros(Shape{2, 1}, DType::f64)));
+  const std::vector<double> a = next.value().to_vector(), c = h.value().to_vector();
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == c[i]);
+}
+
+TEST_CASE("ct-rnn: a linear-decay closed form, and each sample integrated over its own elapsed time") {
+  // With the input layer's weights and bias at zero, dh/dt = -h / tau: h(dt) = h0 exp(-dt / tau).
+  Generator gen(9);
+  CTRNNCell cell(1, 2, gen, OdeSpec{Method::dopri5, 1, 1e-10, 1e-12}, CellOptions{DType::f64}, 0.5);
+  for (auto& [name, p] : cell.named_parameters())
+    if (name != "log_tau") Tensor(p.value()).zero_();
+  const Tensor dt = Tensor::from_vector({0.3, 1.7}, Shape{2, 1}, DType::f64);
+  const Tensor h0 = Tensor::from_vector({1.0, -2.0, 0.5, 3.0}, Shape{2, 2}, DType::f64);
+  const std::vector<double> h = cell.step(Var(Tensor::zeros(Shape{2, 1}, DType::f64)), Var(h0), Var(dt)).value().to_vector();
+  const double e0 = std::exp(-0.3 / 0.5), e1 = std::exp(-1.7 / 0.5);
+  CHECK(h[0] == doctest::Approx(1.0 * e0).epsilon(1e-8));
+  CHECK(h[1] == doctest::Approx(-2.0 * e0).epsilon(1e-8));
+  CHECK(h[2] == doctest::Approx(0.5 * e1).epsilon(1e-8));
+  CHECK(h[3] == doctest::Approx(3.0 * e1).epsilon(1e-8));
+}
+
+TEST_CASE("mmrnn: with the ODE's weights at zero the state is the LSTM's, at every elapsed time") {
+  Generator g1(12), g2(12);
+  MMRNNCell mm(2, 3, g1, MMRNNVariant{}, DType::f64);
+  LSTMCell lstm(2, 3, g2, CellOptions{DType::f64, 1.0});
+  for (auto& [name, p] : mm.named_parameters())
+    if (name.rfind("f.", 0) == 0) Tensor(p.value()).zero_();
+  const Var x(Generator(1).normal(Shape{2, 2}, 0, 1, DType::f64));
+  const Var s(Generator(2).normal(Shape{2, 6}, 0, 1, DType::f64));
+  const Var dt(Tensor::from_vector({0.5, 7.0}, Shape{2, 1}, DType::f64));
+  const std::vector<double> a = mm.step(x, s, dt).value().to_vector(), b = lstm.step(x, s, dt).value().to_vector();
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-14));
+}
+
+TEST_CASE("cfc minimal: the closed form -A exp(-t (|w| + |f|)) f + A") {
+  Generator gen(13);
+  CfCOptions o;
+  o.dtype = DType::f64;
+  o.mode = "minimal";
+  o.backbone_layers = 0;
+  CfCCell cell(1, 2, gen, o);
+  const Var x(Tensor::from_vector({0.7}, Shape{1, 1}, DType::f64));
+  const Var h(Tensor::from_vector({0.2, -0.4}, Shape{1, 2}, DType::f64));
+  const Var dt(Tensor::from_vector({0.9}, Shape{1, 1}, DType::f64));
+  auto params = cell.named_parameters();
+  auto find = [&](const std::string& n) { for (auto& [k, v] : params) if (k == n) return v.value(); FAIL("no " << n); return Tensor(); };
+  const std::vector<double> W = find("ff1.weight").to_vector(), bias = find("ff1.bias").to_vector();
+  const std::vector<double> out = cell.step(x, h, dt).value().to_vector();
+  const double in[3] = {0.7, 0.2, -0.4};
+  for (int j = 0; j < 2; ++j) {
+    double f = bias[j];
+    for (int i = 0; i < 3; ++i) f += in[i] * W[i * 2 + j];
+    CHECK(out[j] == doctest::Approx(-1.0 * std::exp(-0.9 * std::abs(f)) * f + 1.0).epsilon(1e-14));
+  }
+}
+
+TEST_CASE("registry: configuration errors name the key and what was expected") {
+  Generator gen(1);
+  auto message = [&](const json& spec) {
+    try {
+      make_cell(spec, 2, gen, DType::f32);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message({{"hidden", 4}}).find("model: missing key 'type'") != std::string::npos);
+  CHECK(message({{"type", "lstmm"}}).find("model.type: expected one of ltc, ltc_biophysical") != std::string::npos);
+  CHECK(message({{"type", "lstm"}, {"hiden", 4}}).find("model.hiden: unknown key for model type 'lstm'") != std::string::npos);
+  CHECK(message({{"type", "gru"}, {"hidden", -3}}).find("model.hidden: expected an integer in 1..65536, got -3") != std::string::npos);
+  CHECK(message({{"type", "mmrnn"}, {"solver", {{"method", "rk5"}}}}).find("model.solver.method: expected one of euler") != std::string::npos);
+  CHECK(message({{"type", "ode_rnn"}, {"solver", {{"unfolds", "3"}}}}).find("model.solver.unfolds: expected an integer") != std::string::npos);
+  CHECK(message({{"type", "ctrnn"}, {"solver", {{"method", "ltc_fused"}}}}).find("model.solver.method: ltc_fused solves only the LTC cells") != std::string::npos);
+  auto cell = make_cell({{"type", "ctrnn"}, {"hidden", 2}}, 2, gen, DType::f32);
+  CHECK_THROWS_WITH_AS(cell->step(Var(Tensor::zeros(Shape{1, 3})), cell->initial_state(1), Var(Tensor::ones(Shape{1, 1}))),
+                       doctest::Contains("ctrnn: step expects x [B, 2], state [B, 2], dt [B, 1]"), Error);
+}

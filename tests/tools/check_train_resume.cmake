@@ -1,0 +1,80 @@
+# `tide train` end to end on a tiny XOR run: a straight run and a run stopped twice (--max-steps)
+# and resumed must end with byte-identical checkpoints and best models (bit-exact resume); the
+# run directory holds the metrics, curves and summary; `tide eval` scores the best model; a bad
+# config is rejected naming the key. Invoked by ctest with -DTIDE=<tide> -DWORK=<scratch dir>.
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+file(WRITE "${WORK}/tiny.json" [=[
+{"name": "tiny", "seed": 3, "data": {"dataset": "xor", "encoding": "event", "train": 200, "test": 64},
+ "model": {"type": "mmrnn", "hidden": 8}, "optimizer": {"type": "adam", "lr": 0.01},
+ "schedule": {"type": "cosine", "warmup_steps": 2}, "epochs": 3, "batch_size": 32, "grad_clip": 1.0,
+ "checkpoint_every": 4}
+]=])
+function(run_tide expect_rc)
+  execute_process(COMMAND "${TIDE}" ${ARGN} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL expect_rc)
+    message(FATAL_ERROR "tide ${ARGN}: exit ${rc} (expected ${expect_rc})\n${out}\n${err}")
+  endif()
+  set(out "${out}" PARENT_SCOPE)
+  set(err "${err}" PARENT_SCOPE)
+endfunction()
+
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/straight" --quiet)
+string(JSON steps GET "${out}" steps)
+if(NOT steps EQUAL 18)
+  message(FATAL_ERROR "expected 18 steps (3 epochs of 6: 180 train sequences after the 10% validation split), summary says ${steps}")
+endif()
+foreach(f config.json metrics.jsonl curves.svg accuracy.svg checkpoint.tide best.tide summary.json)
+  if(NOT EXISTS "${WORK}/straight/${f}")
+    message(FATAL_ERROR "the run directory lacks ${f}")
+  endif()
+endforeach()
+file(STRINGS "${WORK}/straight/metrics.jsonl" lines)
+list(LENGTH lines n)
+if(NOT n EQUAL 3)
+  message(FATAL_ERROR "metrics.jsonl has ${n} lines, expected one per epoch (3)")
+endif()
+
+# Stopped after 5 steps (mid-epoch, between periodic checkpoints), then after 8 more (crossing an
+# epoch end), then run to the end.
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/resumed" --quiet --max-steps 5)
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/resumed" --quiet --max-steps 8 --resume)
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/resumed" --quiet --resume)
+foreach(f checkpoint.tide best.tide)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${WORK}/straight/${f}" "${WORK}/resumed/${f}" RESULT_VARIABLE diff)
+  if(diff)
+    message(FATAL_ERROR "${f} differs between the straight and the resumed run: resume is not bit-exact")
+  endif()
+endforeach()
+file(STRINGS "${WORK}/resumed/metrics.jsonl" lines)
+list(LENGTH lines n)
+if(NOT n EQUAL 3)
+  message(FATAL_ERROR "the resumed run's metrics.jsonl has ${n} lines, expected 3")
+endif()
+
+run_tide(0 eval "${WORK}/straight" --split test)
+string(JSON acc GET "${out}" accuracy)
+if(acc LESS 0 OR acc GREATER 1)
+  message(FATAL_ERROR "tide eval: accuracy ${acc} out of range")
+endif()
+
+# A changed config is refused on --resume; unknown keys and bad values name the key.
+file(READ "${WORK}/tiny.json" text)
+string(REPLACE "\"lr\": 0.01" "\"lr\": 0.02" changed "${text}")
+file(WRITE "${WORK}/changed.json" "${changed}")
+run_tide(1 train "${WORK}/changed.json" --out "${WORK}/resumed" --quiet --resume)
+if(NOT err MATCHES "the config differs")
+  message(FATAL_ERROR "a changed config on --resume: unexpected message ${err}")
+endif()
+string(REPLACE "\"hidden\": 8" "\"hiden\": 8" typo "${text}")
+file(WRITE "${WORK}/typo.json" "${typo}")
+run_tide(1 train "${WORK}/typo.json" --out "${WORK}/typo" --quiet)
+if(NOT err MATCHES "model.hiden: unknown key for model type 'mmrnn'")
+  message(FATAL_ERROR "unknown key: unexpected message ${err}")
+endif()
+file(WRITE "${WORK}/broken.json" "{\"name\": \"x\",\n \"epochs\": 3,,\n}")
+run_tide(1 train "${WORK}/broken.json" --quiet)
+if(NOT err MATCHES "broken.json:2:")
+  message(FATAL_ERROR "malformed JSON: expected file:line in ${err}")
+endif()
+message(STATUS "train / resume / eval ok")

@@ -1,0 +1,133 @@
+#include "train/datasets.hpp"
+#include "tide/data/csv.hpp"
+#include "tide/data/gesture.hpp"
+#include "tide/data/idx.hpp"
+#include "tide/data/person_activity.hpp"
+#include "tide/data/traffic.hpp"
+#include "tide/data/xor.hpp"
+#include "tide/models/config_object.hpp"
+#include <fmt/format.h>
+
+namespace tide::cli {
+
+using models::ConfigObject;
+using json = nlohmann::json;
+
+std::vector<std::string> dataset_names() {
+  return {"xor", "fashion_mnist", "traffic", "gesture", "person_activity", "mujoco", "csv"};
+}
+
+data::SequenceSet next_step_targets(const data::SequenceSet& set) {
+  const std::int64_t N = set.size(), T = set.steps(), F = set.features();
+  if (T < 2) fail("{}: next-state prediction needs sequences of at least 2 steps, got {}", set.name, T);
+  data::SequenceSet out = set;
+  const std::vector<double> x = set.x.to_vector(), m = set.mask.to_vector();
+  std::vector<double> y(N * T * F, 0.0), mask(N * T, 0.0);
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t t = 0; t + 1 < T; ++t) {
+      if (m[n * T + t] == 0 || m[n * T + t + 1] == 0) continue;
+      mask[n * T + t] = 1;
+      for (std::int64_t f = 0; f < F; ++f) y[(n * T + t) * F + f] = x[(n * T + t + 1) * F + f];
+    }
+  out.task = data::Task::regression;
+  out.per_step = true;
+  out.classes = 0;
+  out.y = Tensor::from_vector(y, Shape{N, T, F}, DType::f32);
+  out.mask = Tensor::from_vector(mask, Shape{N, T}, DType::f32);
+  return out;
+}
+
+namespace {
+
+data::SequenceSet limited(const data::SequenceSet& s, std::int64_t limit) {
+  return limit > 0 && limit < s.size() ? s.slice(0, limit) : s;
+}
+
+data::Split split_with_fractions(const data::SequenceSet& all, ConfigObject& k, std::uint64_t seed, double val, double test) {
+  const double v = k.number("val_fraction", val, 0.0, 0.9), t = k.number("test_fraction", test, 0.0, 0.9);
+  if (v + t >= 1.0) fail("{}: val_fraction + test_fraction must be < 1, got {:g}", k.where(), v + t);
+  return data::split(all, v, t, seed);
+}
+
+data::CsvSequenceSpec csv_spec(ConfigObject& k) {
+  data::CsvSequenceSpec s;
+  s.time_column = k.text("time_column", "");
+  s.feature_columns = k.texts("features");
+  s.target_columns = k.texts("targets");
+  if (s.feature_columns.empty()) fail("{}: expected a non-empty array of column names", k.path("features"));
+  if (s.target_columns.empty()) fail("{}: expected a non-empty array of column names", k.path("targets"));
+  s.task = k.string("task", "classification", {"classification", "regression"}) == "regression" ? data::Task::regression
+                                                                                                 : data::Task::classification;
+  s.id_column = k.text("id_column", "");
+  s.window = k.integer("window", 32, 1, 1 << 20);
+  s.stride = k.integer("stride", s.window, 1, 1 << 20);
+  s.per_step = k.boolean("per_step", true);
+  const std::string missing = k.string("missing", "error", {"error", "fill_previous", "zero"});
+  s.missing = missing == "zero" ? data::MissingPolicy::zero : missing == "fill_previous" ? data::MissingPolicy::fill_previous
+                                                                                           : data::MissingPolicy::error;
+  return s;
+}
+
+}  // namespace
+
+LoadedData load_data(const json& spec, std::uint64_t seed, const std::string& where) {
+  ConfigObject k(spec, where);
+  std::vector<std::string> names = dataset_names();
+  if (!k.has("dataset")) fail("{}: missing key 'dataset' (one of {})", where, fmt::join(names, ", "));
+  const std::string name = k.string("dataset", "", names);
+  data::Split split;
+  if (name == "xor") {
+    const auto encoding = k.string("encoding", "event", {"dense", "event"}) == "dense" ? data::XorEncoding::dense : data::XorEncoding::event;
+    const std::int64_t train = k.integer("train", 100000, 1, 100000000), test = k.integer("test", 10000, 1, 100000000);
+    const data::SequenceSet all = data::xor_bitstream(train, seed, encoding, 0);
+    split = data::split(all, k.number("val_fraction", 0.1, 0.0, 0.9), 0.0, seed);
+    split.test = data::xor_bitstream(test, seed, encoding, 1);
+  } else if (name == "fashion_mnist") {
+    split = data::event_fashion_mnist(k.text("dir", data::fashion_mnist_dir()), seed, k.number("val_fraction", 0.1, 0.0, 0.9));
+  } else if (name == "traffic") {
+    split = data::traffic(k.text("path", data::traffic_path()), seed);
+  } else if (name == "gesture") {
+    split = data::gesture(k.text("dir", data::gesture_dir()), seed);
+  } else if (name == "person_activity") {
+    split = data::person_activity(k.text("path", data::person_activity_path()), seed);
+  } else if (name == "mujoco" || name == "csv") {
+    if (!k.has("path")) fail("{}: missing key 'path' (the CSV file{})", where, name == "mujoco" ? " written by `tide data mujoco`" : "");
+    const std::string path = k.text("path", "");
+    data::SequenceSet all;
+    if (name == "mujoco") {
+      data::CsvSequenceSpec s;
+      const data::CsvTable head = data::read_csv(path);
+      s.time_column = "time";
+      s.id_column = "episode";
+      for (const std::string& c : head.header)
+        if (c != "time" && c != "episode") s.feature_columns.push_back(c);
+      s.target_columns = {s.feature_columns.front()};
+      s.task = data::Task::regression;
+      s.window = k.integer("window", 32, 2, 1 << 20);
+      s.stride = k.integer("stride", s.window / 2, 1, 1 << 20);
+      all = data::load_csv_sequences(path, s);  // targets are set after standardising
+    } else {
+      all = data::load_csv_sequences(path, csv_spec(k));
+    }
+    all.name = name == "mujoco" ? "mujoco" : path;
+    split = split_with_fractions(all, k, seed, 0.1, 0.15);
+    if (k.boolean("standardise", true)) data::standardise(split);
+    if (name == "mujoco") {  // targets are next inputs: standardise them the same way
+      for (data::SequenceSet* s : {&split.train, &split.val, &split.test}) *s = next_step_targets(*s);
+    }
+  }
+  split.train = limited(split.train, k.integer("limit_train", 0, 0, INT64_MAX));
+  split.val = limited(split.val, k.integer("limit_val", 0, 0, INT64_MAX));
+  split.test = limited(split.test, k.integer("limit_test", 0, 0, INT64_MAX));
+  k.finish("dataset '" + name + "'");
+  for (const data::SequenceSet* s : {&split.train, &split.val, &split.test})
+    if (s->size() == 0) fail("{}: dataset '{}' left an empty train, val or test set", where, name);
+  const data::SequenceSet& t = split.train;
+  LoadedData out{split, fmt::format("{}: {} train / {} val / {} test sequences, {} steps, {} features, {}", name, t.size(),
+                                    split.val.size(), split.test.size(), t.steps(), t.features(),
+                                    t.task == data::Task::classification ? fmt::format("{} classes", t.classes)
+                                                                         : fmt::format("{} targets", t.outputs()))};
+  return out;
+}
+
+}  // namespace tide::cli

@@ -1,0 +1,89 @@
+#include "train/train_config.hpp"
+#include "tide/models/config_object.hpp"
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace tide::cli {
+
+using models::ConfigObject;
+using json = nlohmann::json;
+
+json parse_json_text(const std::string& text, const std::string& source) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    // byte is 1-based and points just past the offending character.
+    const std::size_t at = e.byte == 0 ? 0 : std::min<std::size_t>(e.byte - 1, text.size());
+    std::size_t line = 1, column = 1;
+    for (std::size_t i = 0; i < at; ++i) {
+      if (text[i] == '\n') ++line, column = 1;
+      else ++column;
+    }
+    std::string what = e.what();
+    const std::size_t colon = what.find("parse error");
+    fail("{}:{}:{}: invalid JSON ({})", source, line, column, colon == std::string::npos ? what : what.substr(colon));
+  }
+}
+
+TrainConfig parse_train_config(const json& j, const std::string& source) {
+  ConfigObject k(j, source);
+  TrainConfig c;
+  c.raw = j;
+  c.name = k.text("name", c.name);
+  if (c.name.empty() || c.name.find('/') != std::string::npos) fail("{}: expected a non-empty name without '/', got '{}'", k.path("name"), c.name);
+  c.seed = static_cast<std::uint64_t>(k.integer("seed", 1, 0, INT64_MAX));
+  c.dtype = k.string("dtype", "f32", {"f32", "f64"}) == "f64" ? DType::f64 : DType::f32;
+  if (!k.has("data")) fail("{}: missing key 'data' (an object with \"dataset\")", source);
+  if (!k.has("model")) fail("{}: missing key 'model' (an object with \"type\")", source);
+  c.data = *k.object("data");
+  c.model = *k.object("model");
+  if (const json* o = k.object("optimizer")) {
+    ConfigObject ok(*o, k.path("optimizer"));
+    c.optimizer.type = ok.string("type", "adam", {"adam", "adamw", "sgd", "rmsprop"});
+    c.optimizer.lr = ok.number("lr", c.optimizer.lr, 1e-12, 100.0);
+    c.optimizer.weight_decay = ok.number("weight_decay", 0.0, 0.0, 10.0);
+    c.optimizer.momentum = ok.number("momentum", 0.0, 0.0, 0.9999);
+    ok.finish("the optimizer");
+  }
+  if (const json* s = k.object("schedule")) {
+    ConfigObject sk(*s, k.path("schedule"));
+    c.schedule.type = sk.string("type", "constant", {"constant", "cosine", "step"});
+    c.schedule.warmup_steps = sk.integer("warmup_steps", 0, 0, INT64_MAX);
+    c.schedule.min_lr = sk.number("min_lr", 0.0, 0.0, 100.0);
+    c.schedule.gamma = sk.number("gamma", 0.1, 1e-9, 1.0);
+    c.schedule.step_epochs = sk.integer("step_epochs", 10, 1, INT64_MAX);
+    sk.finish("the schedule");
+  }
+  c.epochs = k.integer("epochs", c.epochs, 1, 1000000);
+  c.batch_size = k.integer("batch_size", c.batch_size, 1, 1 << 20);
+  c.eval_batch_size = k.integer("eval_batch_size", c.eval_batch_size, 1, 1 << 20);
+  c.grad_clip = k.number("grad_clip", 0.0, 0.0, 1e9);
+  c.checkpoint_every = k.integer("checkpoint_every", 0, 0, INT64_MAX);
+  k.finish("a training config");
+  return c;
+}
+
+TrainConfig load_train_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open the config file", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_train_config(parse_json_text(text.str(), path), path);
+}
+
+double TrainConfig::learning_rate(std::int64_t epoch, std::int64_t step, std::int64_t steps_per_epoch) const {
+  const double base = optimizer.lr;
+  const std::int64_t global = epoch * steps_per_epoch + step;
+  double lr = base;
+  if (schedule.type == "cosine") {
+    const double progress = static_cast<double>(global) / static_cast<double>(std::max<std::int64_t>(1, epochs * steps_per_epoch));
+    lr = schedule.min_lr + 0.5 * (base - schedule.min_lr) * (1 + std::cos(M_PI * progress));
+  } else if (schedule.type == "step") {
+    lr = base * std::pow(schedule.gamma, static_cast<double>(epoch / schedule.step_epochs));
+  }
+  if (global < schedule.warmup_steps) lr *= static_cast<double>(global + 1) / static_cast<double>(schedule.warmup_steps);
+  return lr;
+}
+
+}  // namespace tide::cli

@@ -1,0 +1,60 @@
+// The configuration of a `tide train` run, read from JSON with every key checked (errors name the
+// file and the key path, and for malformed JSON the line and column).
+//
+// {
+//   "name": "xor_event_mmrnn",            run name; outputs go to runs/<name> unless --out is given
+//   "seed": 1,                            initialisation, data order and data generation
+//   "dtype": "f32",                       f32 or f64
+//   "data": {"dataset": "xor", ...},      see datasets.hpp
+//   "model": {"type": "mmrnn", "hidden": 64, ...},   see tide/models/registry.hpp
+//   "optimizer": {"type": "adam", "lr": 0.005, "weight_decay": 0},   adam, adamw, sgd, rmsprop
+//   "schedule": {"type": "constant"},     constant, cosine (to min_lr), step (gamma every step_epochs);
+//                                         warmup_steps of linear warm-up for any of them
+//   "epochs": 10, "batch_size": 64,
+//   "grad_clip": 1.0,                     clip the gradients' joint 2-norm (0: off)
+//   "checkpoint_every": 200,              optimizer steps between checkpoints (0: at epoch ends only)
+//   "eval_batch_size": 512
+// }
+#pragma once
+#include "tide/core/dtype.hpp"
+#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <string>
+
+namespace tide::cli {
+
+struct OptimizerConfig {
+  std::string type = "adam";
+  double lr = 5e-3, weight_decay = 0.0, momentum = 0.0;
+};
+
+struct ScheduleConfig {
+  std::string type = "constant";
+  std::int64_t warmup_steps = 0;
+  double min_lr = 0.0;                 // cosine
+  double gamma = 0.1;                  // step
+  std::int64_t step_epochs = 10;       // step
+};
+
+struct TrainConfig {
+  std::string name = "run";
+  std::uint64_t seed = 1;
+  DType dtype = DType::f32;
+  nlohmann::json data, model;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  std::int64_t epochs = 10, batch_size = 64, eval_batch_size = 512;
+  double grad_clip = 0.0;
+  std::int64_t checkpoint_every = 0;
+  nlohmann::json raw;  // the config as given (written beside the run, compared on --resume)
+  // Learning rate at optimizer step `step` (0-based) of epoch `epoch`.
+  double learning_rate(std::int64_t epoch, std::int64_t step, std::int64_t steps_per_epoch) const;
+};
+
+TrainConfig parse_train_config(const nlohmann::json& j, const std::string& source);
+// Reads and parses a config file; a JSON syntax error names file:line:column.
+TrainConfig load_train_config(const std::string& path);
+// Parses JSON text, naming source:line:column on a syntax error.
+nlohmann::json parse_json_text(const std::string& text, const std::string& source);
+
+}  // namespace tide::cli

@@ -1,0 +1,45 @@
+// `tide train`: trains a sequence model from a TrainConfig, writing into one run directory
+//   config.json      the config as given (a --resume must match it)
+//   metrics.jsonl    one JSON object per epoch (train / val loss and metric, lr, steps, seconds)
+//   curves.svg       loss per epoch (train, val); <metric>.svg the metric per epoch
+//   checkpoint.tide  the latest state (model, optimizer, position in the data, running sums),
+//                    written atomically every checkpoint_every steps, at epoch ends and on Ctrl-C
+//   best.tide        the parameters with the best validation metric, restored for the test score
+//   summary.json     the final summary (also printed on stdout)
+// A resumed run continues bit-exactly: the data order is a function of (seed, epoch) and the
+// checkpoint holds everything else the next step depends on.
+#pragma once
+#include "tide/data/sequence_set.hpp"
+#include "tide/models/sequence_model.hpp"
+#include "train/train_config.hpp"
+#include <cstdio>
+
+namespace tide::cli {
+
+struct TrainOptions {
+  std::string out_dir;           // empty: runs/<name>
+  bool resume = false;           // continue from out_dir/checkpoint.tide
+  std::int64_t max_steps = 0;    // stop after this many optimizer steps in this invocation, checkpointed (0: no limit)
+  bool quiet = false;            // no progress output
+  std::FILE* progress = stderr;
+};
+
+// Returns the process exit status: 0 done, 130 interrupted (checkpoint written).
+int run_training(const TrainConfig& config, const TrainOptions& options);
+
+struct Scores {
+  double loss = 0, metric = 0;
+  std::int64_t sequences = 0;
+};
+// The metric's name ("accuracy" or "mse") and whether higher is better.
+std::string metric_name(const data::SequenceSet& set);
+bool higher_is_better(const data::SequenceSet& set);
+Scores evaluate(const models::SequenceModel& model, const data::SequenceSet& set, std::int64_t batch_size);
+// The training loss of a batch (masked cross-entropy or masked MSE), recorded.
+Var sequence_loss(const models::SequenceModel& model, const data::SequenceSet& batch);
+
+// `tide eval RUN_DIR`: rebuilds the run's data and model, loads best.tide (or checkpoint.tide
+// with last = true) and scores a split; returns the scores as JSON.
+nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split, bool last);
+
+}  // namespace tide::cli
