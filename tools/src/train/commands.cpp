@@ -3,6 +3,7 @@
 #include "train/datasets.hpp"
 #include "train/trainer.hpp"
 #include "tide/models/registry.hpp"
+#include <filesystem>
 
 namespace tide::cli {
 namespace {
@@ -101,6 +102,10 @@ int data_mujoco(const Args& args) {
     return usage_error(fmt::format("tide data mujoco: unknown option '{}'", arg), hint);
   }
   if (out.empty()) return usage_error("tide data mujoco: --out FILE.csv is required", hint);
+  const std::filesystem::path parent = std::filesystem::path(out).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) fail("tide data mujoco: cannot create the directory {}: {}", parent.string(), ec.message());
   const RolloutStats stats = write_mujoco_rollouts(spec, out);
   fmt::print("{}: {} rows, {} episodes, {} features, mean dt {:.4f} s\n", out, stats.rows, stats.episodes, stats.features, stats.mean_dt);
   return 0;
