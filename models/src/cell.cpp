@@ -53,6 +53,16 @@ void Cell::check_step(const Var& x, const Var& state, const Var& dt) const {
          state_size(), x.shape().str(), state.shape().str(), dt.shape().str());
 }
 
+WidthCell::WidthCell(std::int64_t input, std::int64_t hidden, DType dtype) : input_(input), hidden_(hidden), dtype_(dtype) {
+  if (input < 1 || hidden < 1) fail("cell: input and hidden widths must be >= 1, got {} and {}", input, hidden);
+}
+
+LinearOptions linear_options(DType dtype) {
+  LinearOptions o;
+  o.dtype = dtype;
+  return o;
+}
+
 void append_parameters(std::vector<std::pair<std::string, Var>>& out, const std::string& prefix,
                        const Module& module) {
   for (auto& [name, v] : module.named_parameters()) out.emplace_back(prefix + "." + name, v);

@@ -3,18 +3,12 @@
 namespace tide::models {
 namespace {
 
-LinearOptions linear_options(DType dtype) {
-  LinearOptions o;
-  o.dtype = dtype;
-  return o;
-}
-
 Var lecun_tanh(const Var& x) { return tanh(x * 0.666) * 1.7159; }
 
 }  // namespace
 
 CfCCell::CfCCell(std::int64_t input, std::int64_t hidden, Generator& gen, CfCOptions options)
-    : input_(input), hidden_(hidden), options_(options),
+    : WidthCell(input, hidden, options.dtype), options_(options),
       ff1_(options.backbone_layers > 0 ? options.backbone_units : input + hidden, hidden, gen, linear_options(options.dtype)),
       ff2_(ff1_.in_features(), hidden, gen, linear_options(options.dtype)),
       time_a_(ff1_.in_features(), hidden, gen, linear_options(options.dtype)),

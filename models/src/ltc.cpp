@@ -36,7 +36,7 @@ Var LTCBase::step(const Var& x, const Var& state, const Var& dt) const {
 
 LTCCell::LTCCell(std::int64_t input, std::int64_t units, Generator& gen, LTCOptions options, FFn f)
     : LTCBase(options), input_(input), units_(units),
-      layer_(units + input, units, gen, [&] { LinearOptions o; o.dtype = options.dtype; return o; }()),
+      layer_(units + input, units, gen, linear_options(options.dtype)),
       f_(std::move(f)) {
   if (!(options.tau_min >= 0)) fail("ltc: tau_min must be >= 0, got {}", options.tau_min);
   tau_raw_ = Var::parameter(Tensor::full(Shape{units}, std::log(std::expm1(1.0)), options.dtype));  // tau = tau_min + 1

@@ -2,20 +2,10 @@
 #include <cmath>
 
 namespace tide::models {
-namespace {
-
-LinearOptions linear_options(DType dtype) {
-  LinearOptions o;
-  o.dtype = dtype;
-  return o;
-}
-
-}  // namespace
-
 // ---- CT-RNN -------------------------------------------------------------------------------------
 
 CTRNNCell::CTRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode, CellOptions options, double tau)
-    : input_(input), hidden_(hidden), ode_(ode), options_(options),
+    : WidthCell(input, hidden, options.dtype), ode_(ode),
       layer_(input + hidden, hidden, gen, linear_options(options.dtype)) {
   if (!(tau > 0)) fail("ctrnn: tau must be positive, got {}", tau);
   log_tau_ = Var::parameter(Tensor::full(Shape{hidden}, std::log(tau), options.dtype));
@@ -40,7 +30,7 @@ std::vector<std::pair<std::string, Var>> CTRNNCell::named_parameters() const {
 // ---- neural ODE RNN -----------------------------------------------------------------------------
 
 NeuralODERNNCell::NeuralODERNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode, CellOptions options)
-    : input_(input), hidden_(hidden), ode_(ode), options_(options),
+    : WidthCell(input, hidden, options.dtype), ode_(ode),
       f_({input + hidden, hidden, hidden}, Activation::tanh, gen, linear_options(options.dtype)) {}
 
 Var NeuralODERNNCell::step(const Var& x, const Var& state, const Var& dt) const {

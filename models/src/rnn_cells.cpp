@@ -2,21 +2,10 @@
 #include <cmath>
 
 namespace tide::models {
-namespace {
-
-LinearOptions linear_options(DType dtype, bool bias = true) {
-  LinearOptions o;
-  o.dtype = dtype;
-  o.bias = bias;
-  return o;
-}
-
-}  // namespace
-
 // ---- LSTM ---------------------------------------------------------------------------------------
 
 LSTMCell::LSTMCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options, bool time_input)
-    : input_(input), hidden_(hidden), options_(options), time_input_(time_input),
+    : WidthCell(input, hidden, options.dtype), options_(options), time_input_(time_input),
       gates_(input + (time_input ? 1 : 0) + hidden, 4 * hidden, gen, linear_options(options.dtype)) {}
 
 std::pair<Var, Var> LSTMCell::update(const Var& x, const Var& h, const Var& c) const {
@@ -41,7 +30,7 @@ std::vector<std::pair<std::string, Var>> LSTMCell::named_parameters() const {
 // ---- GRU ----------------------------------------------------------------------------------------
 
 GRUCell::GRUCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options)
-    : input_(input), hidden_(hidden), options_(options),
+    : WidthCell(input, hidden, options.dtype),
       input_gates_(input, 3 * hidden, gen, linear_options(options.dtype)),
       hidden_gates_(hidden, 3 * hidden, gen, linear_options(options.dtype)) {}
 
@@ -91,8 +80,7 @@ std::vector<std::pair<std::string, Var>> GRUDCell::named_parameters() const {
 // ---- vanilla RNN --------------------------------------------------------------------------------
 
 VanillaRNNCell::VanillaRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options)
-    : input_(input), hidden_(hidden), options_(options),
-      layer_(input + hidden, hidden, gen, linear_options(options.dtype)) {}
+    : WidthCell(input, hidden, options.dtype), layer_(input + hidden, hidden, gen, linear_options(options.dtype)) {}
 
 Var VanillaRNNCell::step(const Var& x, const Var& state, const Var& dt) const {
   check_step(x, state, dt);

@@ -27,11 +27,7 @@ std::vector<std::int64_t> last_steps(const Tensor& mask) {
 }  // namespace
 
 SequenceModel::SequenceModel(CellPtr cell, std::int64_t outputs, Generator& gen)
-    : cell_(std::move(cell)), readout_(cell_->output_size(), outputs, gen, [&] {
-        LinearOptions o;
-        o.dtype = cell_->dtype();
-        return o;
-      }()) {}
+    : cell_(std::move(cell)), readout_(cell_->output_size(), outputs, gen, linear_options(cell_->dtype())) {}
 
 Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, std::vector<Var>* keep) const {
   check_inputs(*cell_, x, dt, mask);

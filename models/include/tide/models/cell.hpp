@@ -50,6 +50,24 @@ public:
 
 using CellPtr = std::shared_ptr<Cell>;
 
+// A cell described by its input width, hidden width and dtype: state and output are `hidden`
+// wide unless a subclass says otherwise.
+class WidthCell : public Cell {
+public:
+  std::int64_t input_size() const override { return input_; }
+  std::int64_t state_size() const override { return hidden_; }
+  std::int64_t output_size() const override { return hidden_; }
+  DType dtype() const override { return dtype_; }
+
+protected:
+  WidthCell(std::int64_t input, std::int64_t hidden, DType dtype);
+  std::int64_t input_, hidden_;
+  DType dtype_;
+};
+
+// Linear-layer options for a cell's dtype (default initialisation, with bias).
+LinearOptions linear_options(DType dtype);
+
 // Prefixes every name of `module`'s parameters with `prefix` + "." and appends them to `out`.
 void append_parameters(std::vector<std::pair<std::string, Var>>& out, const std::string& prefix,
                        const Module& module);

@@ -18,19 +18,14 @@ struct CfCOptions {
   int backbone_layers = 1;
 };
 
-class CfCCell : public Cell {
+class CfCCell : public WidthCell {
 public:
   CfCCell(std::int64_t input, std::int64_t hidden, Generator& gen, CfCOptions options = {});
   std::string name() const override { return "cfc"; }
-  std::int64_t input_size() const override { return input_; }
-  std::int64_t state_size() const override { return hidden_; }
-  std::int64_t output_size() const override { return hidden_; }
-  DType dtype() const override { return options_.dtype; }
   Var step(const Var& x, const Var& state, const Var& dt) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
 
 private:
-  std::int64_t input_, hidden_;
   CfCOptions options_;
   std::vector<Linear> backbone_;
   Linear ff1_, ff2_, time_a_, time_b_;

@@ -11,43 +11,31 @@
 
 namespace tide::models {
 
-class CTRNNCell : public Cell {
+class CTRNNCell : public WidthCell {
 public:
   CTRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode = {},
             CellOptions options = {}, double tau = 1.0);
   std::string name() const override { return "ctrnn"; }
-  std::int64_t input_size() const override { return input_; }
-  std::int64_t state_size() const override { return hidden_; }
-  std::int64_t output_size() const override { return hidden_; }
-  DType dtype() const override { return options_.dtype; }
   Var step(const Var& x, const Var& state, const Var& dt) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   Var derivative(const Var& x, const Var& h) const;  // dh/dt at (x, h)
 
 private:
-  std::int64_t input_, hidden_;
   OdeSpec ode_;
-  CellOptions options_;
   Linear layer_;
   Var log_tau_;  // [H], tau = exp(log_tau) > 0
 };
 
-class NeuralODERNNCell : public Cell {
+class NeuralODERNNCell : public WidthCell {
 public:
   NeuralODERNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode = {},
                    CellOptions options = {});
   std::string name() const override { return "node_rnn"; }
-  std::int64_t input_size() const override { return input_; }
-  std::int64_t state_size() const override { return hidden_; }
-  std::int64_t output_size() const override { return hidden_; }
-  DType dtype() const override { return options_.dtype; }
   Var step(const Var& x, const Var& state, const Var& dt) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
 
 private:
-  std::int64_t input_, hidden_;
   OdeSpec ode_;
-  CellOptions options_;
   MLP f_;  // [x, h] -> hidden (tanh) -> h'
 };
 

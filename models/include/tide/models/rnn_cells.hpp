@@ -12,43 +12,33 @@ struct CellOptions {
   double forget_bias = 1.0;  // LSTM-type cells: added to the forget gate's pre-activation
 };
 
-class LSTMCell : public Cell {
+class LSTMCell : public WidthCell {
 public:
   // time_input: the augmented LSTM of the mmRNN paper, which sees [x, dt] at every step.
   LSTMCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options = {},
            bool time_input = false);
   std::string name() const override { return time_input_ ? "augmented_lstm" : "lstm"; }
-  std::int64_t input_size() const override { return input_; }
   std::int64_t state_size() const override { return 2 * hidden_; }  // [h, c]
-  std::int64_t output_size() const override { return hidden_; }
-  DType dtype() const override { return options_.dtype; }
   Var step(const Var& x, const Var& state, const Var& dt) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   // The LSTM update alone: (h, c) from x (already augmented) and the previous (h, c).
   std::pair<Var, Var> update(const Var& x, const Var& h, const Var& c) const;
 
 private:
-  std::int64_t input_, hidden_;
   CellOptions options_;
   bool time_input_;
   Linear gates_;  // [x, h] -> 4H
 };
 
-class GRUCell : public Cell {
+class GRUCell : public WidthCell {
 public:
   GRUCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options = {});
   std::string name() const override { return "gru"; }
-  std::int64_t input_size() const override { return input_; }
-  std::int64_t state_size() const override { return hidden_; }
-  std::int64_t output_size() const override { return hidden_; }
-  DType dtype() const override { return options_.dtype; }
   Var step(const Var& x, const Var& state, const Var& dt) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   Var update(const Var& x, const Var& h) const;  // the GRU update alone
 
 private:
-  std::int64_t input_, hidden_;
-  CellOptions options_;
   Linear input_gates_, hidden_gates_;  // x -> 3H, h -> 3H (PyTorch's split: n = tanh(xWn + r*(hUn + bn)))
 };
 
@@ -72,20 +62,14 @@ private:
   Var decay_w_, decay_b_;  // [H]
 };
 
-class VanillaRNNCell : public Cell {
+class VanillaRNNCell : public WidthCell {
 public:
   VanillaRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options = {});
   std::string name() const override { return "rnn"; }
-  std::int64_t input_size() const override { return input_; }
-  std::int64_t state_size() const override { return hidden_; }
-  std::int64_t output_size() const override { return hidden_; }
-  DType dtype() const override { return options_.dtype; }
   Var step(const Var& x, const Var& state, const Var& dt) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
 
 private:
-  std::int64_t input_, hidden_;
-  CellOptions options_;
   Linear layer_;
 };
 
