@@ -89,6 +89,37 @@ Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op
   return out;
 }
 
+SynapseSums synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                         const Tensor& erev, const Tensor& num0, const Tensor& den0) {
+  const char* op = "synapse_sums";
+  check_floating(pre, op);
+  if (pre.rank() != 2) fail("{}: pre must be [B, P], got {}", op, pre.shape().str());
+  if (w.rank() != 2 || w.shape()[0] != pre.shape()[1])
+    fail("{}: w must be [{}, N] for pre {}, got {}", op, pre.shape()[1], pre.shape().str(), w.shape().str());
+  for (const auto& [t, what] : {std::pair{&w, "w"}, {&sigma, "sigma"}, {&mu, "mu"}, {&erev, "erev"}}) {
+    check_same_device(pre, *t, op);
+    check_same_dtype(pre, *t, op);
+    if (!(t->shape() == w.shape())) fail("{}: {} has shape {}, expected {}", op, what, t->shape().str(), w.shape().str());
+  }
+  const Shape out_shape{pre.shape()[0], w.shape()[1]};
+  auto start = [&](const Tensor& init, const char* what) {
+    if (!init.defined()) return Tensor();
+    check_same_device(pre, init, op);
+    check_same_dtype(pre, init, op);
+    if (!(init.shape() == out_shape)) fail("{}: {} has shape {}, expected {}", op, what, init.shape().str(), out_shape.str());
+    return init.contiguous();
+  };
+  const Tensor n0 = start(num0, "num0"), d0 = start(den0, "den0");
+  if (pre.numel() == 0 || w.numel() == 0) {
+    auto or_zero = [&](const Tensor& t) { return t.defined() ? t.clone() : Tensor::zeros(out_shape, pre.dtype(), pre.device()); };
+    return {or_zero(n0), or_zero(d0)};
+  }
+  SynapseSums out{Tensor::empty(out_shape, pre.dtype(), pre.device()), Tensor::empty(out_shape, pre.dtype(), pre.device())};
+  pre.backend().synapse_sums(pre.contiguous(), w.contiguous(), sigma.contiguous(), mu.contiguous(), erev.contiguous(),
+                             n0, d0, out.num, out.den);
+  return out;
+}
+
 // ---- defaults from primitives -------------------------------------------------------------------
 
 void Backend::lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs,
@@ -131,6 +162,17 @@ void Backend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::opti
   if (b.defined()) y = add(y, b);
   if (act) y = tide::unary(*act, y, p0, 0.0);
   copy(y, out);
+}
+
+void Backend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                           const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num,
+                           const Tensor& den) {
+  const std::int64_t b = pre.shape()[0], p = pre.shape()[1];
+  const Tensor x = pre.reshape(Shape{b, p, 1});
+  const Tensor a = mul(w, tide::sigmoid(mul(sigma, sub(x, mu))));  // [B, P, N]
+  const Tensor n = sum(mul(a, erev), {1}), d = sum(a, {1});
+  copy(num0.defined() ? add(num0, n) : n, num);
+  copy(den0.defined() ? add(den0, d) : d, den);
 }
 
 }  // namespace tide

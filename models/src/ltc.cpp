@@ -1,4 +1,5 @@
 #include "tide/models/ltc.hpp"
+#include "tide/core/fused.hpp"
 #include <cmath>
 
 namespace tide::models {
@@ -23,9 +24,12 @@ Var LTCBase::step(const Var& x, const Var& state, const Var& dt) const {
         },
         state, dt, ode);
   if (ode.unfolds < 1) fail("{}: unfolds must be >= 1, got {}", name(), ode.unfolds);
-  const Var h = dt * (1.0 / ode.unfolds);  // [B, 1]
+  return fused_unfolds(state, prepared, dt * (1.0 / ode.unfolds));
+}
+
+Var LTCBase::fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h) const {
   Var v = state;
-  for (int i = 0; i < ode.unfolds; ++i) {
+  for (int i = 0; i < options_.ode.unfolds; ++i) {
     const Split s = split(v, prepared, Rows());
     v = (v + h * s.c) / (h * s.a + 1.0);  // algorithm 1's fused step
   }
@@ -90,7 +94,29 @@ BiophysicalLTCCell::BiophysicalLTCCell(const Wiring& wiring, Generator& gen, LTC
   p_.output_b = param(Tensor::zeros(Shape{M}, dt));
 }
 
+// The composite (recorded) path is needed when a gradient can flow; otherwise the synapse sums run
+// as one fused kernel each (core's synapse_sums), without the [B, pre, post] temporaries.
+bool BiophysicalLTCCell::records(std::initializer_list<const Var*> inputs) const {
+  if (!grad_enabled()) return false;
+  for (const Var* v : inputs)
+    if (v->requires_grad()) return true;
+  for (const Var* p : {&p_.gleak, &p_.vleak, &p_.cm, &p_.w, &p_.mu, &p_.sigma, &p_.erev, &p_.sensory_w, &p_.sensory_mu,
+                       &p_.sensory_sigma, &p_.sensory_erev, &p_.input_w, &p_.input_b, &p_.output_w, &p_.output_b})
+    if (p->requires_grad()) return true;
+  return false;
+}
+
 std::vector<Var> BiophysicalLTCCell::prepare(const Var& input) const {
+  if (!records({&input})) {
+    // Unrecorded: the observation's sensory sums with the leak folded in, and the step's effective
+    // recurrent weights and 1 / cm, all formed once per observation for the L unfolds.
+    const Tensor in = tide::add(tide::mul(input.value(), p_.input_w.value()), p_.input_b.value());
+    const Tensor gleak = tide::softplus(p_.gleak.value());
+    const SynapseSums s = synapse_sums(in, tide::mul(tide::softplus(p_.sensory_w.value()), sensory_mask_),
+                                       p_.sensory_sigma.value(), p_.sensory_mu.value(), p_.sensory_erev.value());
+    return {Var(tide::add(s.num, tide::mul(gleak, p_.vleak.value()))), Var(tide::add(s.den, gleak)),
+            Var(tide::mul(tide::softplus(p_.w.value()), mask_)), Var(tide::reciprocal(tide::softplus(p_.cm.value())))};
+  }
   const Var in = input * p_.input_w + p_.input_b;  // [B, I]
   const Var act = positive(p_.sensory_w) * Var(sensory_mask_) *
                   sigmoid(p_.sensory_sigma * (unsqueeze(in, 2) - p_.sensory_mu));  // [B, I, N]
@@ -98,11 +124,30 @@ std::vector<Var> BiophysicalLTCCell::prepare(const Var& input) const {
 }
 
 LTCBase::Split BiophysicalLTCCell::split(const Var& v, const std::vector<Var>& prepared, const Rows& rows) const {
+  if (prepared.size() == 4 && !records({&v})) {  // prepared unrecorded (above)
+    const SynapseSums s = synapse_sums(v.value(), prepared[2].value(), p_.sigma.value(), p_.mu.value(), p_.erev.value(),
+                                       rows.gather(prepared[0].value()), rows.gather(prepared[1].value()));
+    const Tensor& inv_cm = prepared[3].value();
+    return {Var(tide::mul(s.den, inv_cm)), Var(tide::mul(s.num, inv_cm))};
+  }
   const Var act = positive(p_.w) * Var(mask_) * sigmoid(p_.sigma * (unsqueeze(v, 2) - p_.mu));  // [B, pre, post]
   const Var numerator = sum(act * p_.erev, {1}) + rows.gather(prepared[0]);
   const Var denominator = sum(act, {1}) + rows.gather(prepared[1]);
   const Var gleak = positive(p_.gleak), inv_cm = reciprocal(positive(p_.cm));
   return {(denominator + gleak) * inv_cm, (numerator + gleak * p_.vleak) * inv_cm};
+}
+
+Var BiophysicalLTCCell::fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h) const {
+  if (prepared.size() != 4 || records({&state, &h})) return LTCBase::fused_unfolds(state, prepared, h);
+  // (v + h c) / (1 + h a) with a = den / cm, c = num / cm, multiplied through by cm.
+  const Tensor cm = tide::reciprocal(prepared[3].value()), hv = h.value();
+  Tensor v = state.value();
+  for (int i = 0; i < options_.ode.unfolds; ++i) {
+    const SynapseSums s = synapse_sums(v, prepared[2].value(), p_.sigma.value(), p_.mu.value(), p_.erev.value(),
+                                       prepared[0].value(), prepared[1].value());
+    v = tide::div(tide::add(tide::mul(cm, v), tide::mul(hv, s.num)), tide::add(cm, tide::mul(hv, s.den)));
+  }
+  return Var(v);
 }
 
 Var BiophysicalLTCCell::output(const Var& state) const {

@@ -26,3 +26,68 @@ TEST_CASE("dense equals matmul + bias + activation, and names bad shapes") {
   check_error([&] { dense(x, w, Tensor::ones(Shape{3}, DType::f64)); }, {"dense", "bias", "[3]", "4 columns"});
   check_error([&] { dense(x, w, b, Op::add); }, {"dense", "activation add"});
 }
+
+TEST_CASE("synapse_sums equals its definition in f64 and f32, with and without starting sums") {
+  // B = 6 and N = 37 reach every path of the CPU kernel: blocks of 4 samples x 16 units, a single
+  // sample, the plain loop for the last 5 units; scale 100 makes |sigma (x - mu)| large (clamped).
+  const std::int64_t B = 6, P = 5, N = 37;
+  for (DType dtype : {DType::f64, DType::f32})
+    for (double scale : {2.0, 100.0}) {
+      CAPTURE(dtype_name(dtype));
+      CAPTURE(scale);
+      Generator g(41);
+      const Tensor pre = g.normal(Shape{B, P}, 0, scale, dtype), w = g.uniform(Shape{P, N}, 0, 1, dtype),
+                   sigma = g.uniform(Shape{P, N}, -8, 8, dtype), mu = g.uniform(Shape{P, N}, -1, 1, dtype),
+                   erev = g.uniform(Shape{P, N}, -1, 1, dtype), num0 = g.normal(Shape{B, N}, 0, 1, dtype),
+                   den0 = g.uniform(Shape{B, N}, 0, 1, dtype);
+      const SynapseSums plain = synapse_sums(pre, w, sigma, mu, erev);
+      const SynapseSums started = synapse_sums(pre, w, sigma, mu, erev, num0, den0);
+      const auto x = pre.to_vector(), wv = w.to_vector(), sv = sigma.to_vector(), mv = mu.to_vector(),
+                 ev = erev.to_vector(), n0 = num0.to_vector(), d0 = den0.to_vector();
+      const auto pn = plain.num.to_vector(), pd = plain.den.to_vector(), sn = started.num.to_vector(),
+                 sd = started.den.to_vector();
+      const double tol = dtype == DType::f64 ? 1e-14 : 2e-6;
+      for (std::int64_t b = 0; b < B; ++b)
+        for (std::int64_t i = 0; i < N; ++i) {
+          double num = 0, den = 0;
+          for (std::int64_t j = 0; j < P; ++j) {
+            const std::int64_t k = j * N + i;
+            const double a = wv[k] / (1 + std::exp(-sv[k] * (x[b * P + j] - mv[k])));
+            num += a * ev[k], den += a;
+          }
+          const std::int64_t o = b * N + i;
+          CAPTURE(b);
+          CAPTURE(i);
+          CHECK(pn[o] == doctest::Approx(num).epsilon(tol).scale(1));
+          CHECK(pd[o] == doctest::Approx(den).epsilon(tol).scale(1));
+          CHECK(sn[o] == doctest::Approx(n0[o] + num).epsilon(tol).scale(1));
+          CHECK(sd[o] == doctest::Approx(d0[o] + den).epsilon(tol).scale(1));
+        }
+      CHECK(num0.to_vector() == n0);  // the starting sums are inputs only
+    }
+}
+
+TEST_CASE("synapse_sums: a NaN input poisons its own sample's sums only") {
+  for (DType dtype : {DType::f64, DType::f32}) {
+    CAPTURE(dtype_name(dtype));
+    Generator g(43);
+    const std::int64_t B = 8, P = 3, N = 32;
+    std::vector<double> x = g.normal(Shape{B, P}, 0, 1, DType::f64).to_vector();
+    x[5 * P + 1] = NAN;
+    const Tensor pre = Tensor::from_vector(x, Shape{B, P}, dtype);
+    const Tensor w = g.uniform(Shape{P, N}, 0, 1, dtype), s = g.uniform(Shape{P, N}, 3, 8, dtype),
+                 m = g.uniform(Shape{P, N}, 0, 1, dtype), e = g.uniform(Shape{P, N}, -1, 1, dtype);
+    const auto num = synapse_sums(pre, w, s, m, e).num.to_vector();
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t i = 0; i < N; ++i) CHECK(std::isnan(num[b * N + i]) == (b == 5));
+  }
+}
+
+TEST_CASE("synapse_sums names bad shapes and mixed dtypes") {
+  const Tensor pre = Tensor::zeros(Shape{2, 3}), w = Tensor::zeros(Shape{3, 4});
+  check_error([&] { synapse_sums(pre, Tensor::zeros(Shape{4, 4}), w, w, w); }, {"synapse_sums", "w must be [3, N]", "[4, 4]"});
+  check_error([&] { synapse_sums(pre, w, Tensor::zeros(Shape{3, 5}), w, w); }, {"synapse_sums", "sigma", "[3, 5]"});
+  check_error([&] { synapse_sums(pre, w, w, w, Tensor::zeros(Shape{3, 4}, DType::f64)); }, {"synapse_sums"});
+  check_error([&] { synapse_sums(pre, w, w, w, w, Tensor::zeros(Shape{2, 5})); }, {"synapse_sums", "num0", "[2, 5]", "[2, 4]"});
+  check_error([&] { synapse_sums(Tensor::zeros(Shape{3}), w, w, w, w); }, {"synapse_sums", "pre must be [B, P]"});
+}

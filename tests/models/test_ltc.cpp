@@ -125,6 +125,33 @@ TEST_CASE("ltc biophysical: the state stays within the hull of 0, vleak and the 
   }
 }
 
+TEST_CASE("ltc biophysical: the unrecorded fused-kernel path equals the recorded composite one") {
+  // Without a tape the synapse sums run as core's fused kernel; with one, as primitive ops.
+  for (DType dtype : {DType::f64, DType::f32}) {
+    for (Method method : {Method::ltc_fused, Method::dopri5, Method::rk4}) {
+      CAPTURE(dtype_name(dtype));
+      CAPTURE(method_name(method));
+      LTCOptions options;
+      options.dtype = dtype;
+      options.ode = OdeSpec{method, 6, 1e-6, 1e-8};
+      Generator gen(61);
+      BiophysicalLTCCell cell(ncp(4, NcpSizes{}, 3), gen, options);
+      Generator data(62);
+      const Var x(data.normal(Shape{5, 4}, 0, 2, dtype)), v(data.uniform(Shape{5, cell.state_size()}, -1, 1, dtype));
+      const Var dt(data.uniform(Shape{5, 1}, 0.1, 2.0, dtype));
+      const Tensor recorded = cell.step(x, v, dt).value();  // parameters require grad: composite
+      Tensor fused;
+      {
+        NoGrad ng;
+        fused = cell.step(x, v, dt).value();
+      }
+      const double diff = max(abs(tide::sub(recorded, fused))).item();
+      CHECK(diff <= (dtype == DType::f64 ? 1e-12 : 2e-5));
+      CHECK(diff < max(abs(tide::sub(recorded, v.value()))).item() * 1e-3);  // the step moved the state
+    }
+  }
+}
+
 TEST_CASE("ltc: the fused step converges to the ODE's solution at first order in the unfolds") {
   auto run = [](Method method, int unfolds) {
     LTCOptions options;

@@ -29,6 +29,9 @@ public:
                const std::vector<double>& coeff, const Tensor& row_scale) override;
   void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol,
                         const Tensor& rtol, const Tensor& mask, const Tensor& out) override;
+  void synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                    const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num,
+                    const Tensor& den) override;
 };
 
 }  // namespace tide::cpu

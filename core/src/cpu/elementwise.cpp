@@ -1,15 +1,11 @@
 // Elementwise kernels. Each op is one line: the loop macros below turn it into a plain loop that
 // GCC auto-vectorises in each target clone (see vecmath.hpp for the vectorisable transcendentals).
 #include "elementwise.hpp"
+#include "clones.hpp"
 #include "vecmath.hpp"
 #include <algorithm>
 #include <cmath>
 
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(TIDE_NO_CLONES)
-#define TIDE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define TIDE_CLONES
-#endif
 
 namespace tide::cpu {
 namespace {

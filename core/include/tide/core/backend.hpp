@@ -65,6 +65,11 @@ public:
   virtual void dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0,
                      const Tensor& out);
 
+  // pre [B, P]; w, sigma, mu, erev [P, N]; num0, den0 [B, N] or undefined (zero); writes num, den [B, N].
+  virtual void synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                            const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num,
+                            const Tensor& den);
+
   // Waits until the device has finished the work queued so far (host timers, graph capture).
   virtual void synchronize() {}
 };

@@ -29,4 +29,16 @@ Tensor scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, con
 // elementwise passes.
 Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act = std::nullopt, double p0 = 0.0);
 
+// The synapse sums of a conductance-based layer (the biophysical LTC): for presynaptic values
+// pre [B, P] and per-synapse weight, steepness, midpoint and reversal potential w, sigma, mu,
+// erev [P, N],
+//   a[b, j, i] = w[j, i] * sigmoid(sigma[j, i] * (pre[b, j] - mu[j, i]))
+//   num[b, i] = num0[b, i] + sum_j a[b, j, i] * erev[j, i],   den[b, i] = den0[b, i] + sum_j a[b, j, i]
+// without the [B, P, N] temporaries. num0, den0 [B, N] may be undefined (zero).
+struct SynapseSums {
+  Tensor num, den;
+};
+SynapseSums synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                         const Tensor& erev, const Tensor& num0 = {}, const Tensor& den0 = {});
+
 }  // namespace tide

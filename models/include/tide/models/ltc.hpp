@@ -35,6 +35,8 @@ public:
 
 protected:
   explicit LTCBase(LTCOptions options) : options_(options) {}
+  // The fused solver's L unfolds of size h [B, 1] from state (algorithm 1), through split().
+  virtual Var fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h) const;
   LTCOptions options_;
 };
 
@@ -77,6 +79,12 @@ public:
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   const Wiring& wiring() const { return wiring_; }
 
+protected:
+  // Unrecorded: one synapse_sums kernel and the update (cm v + h num) / (cm + h den) per unfold.
+  Var fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h) const override;
+
+public:
+
   // Raw parameters (positive ones pass through softplus): exposed for tests and mapping.
   struct Params {
     Var gleak, vleak, cm;                 // [N]
@@ -89,6 +97,7 @@ public:
   const Params& params() const { return p_; }
 
 private:
+  bool records(std::initializer_list<const Var*> inputs) const;
   Wiring wiring_;
   Tensor mask_, sensory_mask_;  // |adjacency| in the cell's dtype
   Params p_;

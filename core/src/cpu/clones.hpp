@@ -1,0 +1,10 @@
+// TIDE_CLONES: compile a function for AVX-512, AVX2+FMA and baseline x86-64, chosen at load time
+// (GCC target_clones), so one binary runs at full width on every CPU. Off under ASan (clones and
+// the sanitizer's interceptors do not mix) and where TIDE_NO_CLONES is defined.
+#pragma once
+
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(TIDE_NO_CLONES)
+#define TIDE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TIDE_CLONES
+#endif

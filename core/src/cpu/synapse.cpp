@@ -1,0 +1,205 @@
+// The CPU synapse-sum kernel (fused.hpp: synapse_sums).
+//
+// float on AVX2+FMA (chosen at run time): 4 samples x 16 postsynaptic units are accumulated in
+// registers over the presynaptic loop, so each parameter load serves 4 samples. Each synapse is
+//   w / (1 + 2^u),  u = c - a x,  a = sigma log2(e), c = sigma mu log2(e)   (a, c formed per call)
+// and 2^u = 2^n 2^f: n = round(u) read from the bits of u + (1.5 2^23 + 127), f = u - n, and 2^f on
+// [-1/2, 1/2] by a degree-5 polynomial fitted (Lawson's iteration) for relative error 9e-8.
+// u is clamped to [-125, 125] (the sigmoid is then within 1e-37 of 0 or 1) unless the block's
+// |x| bounds |u| below that already. That is 14 vector operations per 8 synapses, one of them a
+// division (an rcp + Newton step measured slower). NaN in gives NaN out.
+// Elsewhere (double, other CPUs, the remainders) the loop is plain C++ with vecmath's sigmoid,
+// which GCC vectorises in each target clone.
+#include "clones.hpp"
+#include "cpu_backend.hpp"
+#include "vecmath.hpp"
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace tide::cpu {
+namespace {
+
+// Rows [b0, b1) x columns [i0, N) by the plain loop.
+template <class T>
+__attribute__((always_inline)) inline void synapse_plain(const T* __restrict pre, const T* __restrict w,
+                                                         const T* __restrict sigma, const T* __restrict mu,
+                                                         const T* __restrict erev, T* __restrict num,
+                                                         T* __restrict den, std::int64_t b0, std::int64_t b1,
+                                                         std::int64_t P, std::int64_t N, std::int64_t i0) {
+  for (std::int64_t b = b0; b < b1; ++b) {
+    T* __restrict nb = num + b * N;
+    T* __restrict db = den + b * N;
+    for (std::int64_t j = 0; j < P; ++j) {
+      const T x = pre[b * P + j];
+      for (std::int64_t i = i0; i < N; ++i) {
+        const std::int64_t k = j * N + i;
+        const T s = w[k] * vm::sigmoid(sigma[k] * (x - mu[k]));
+        nb[i] += s * erev[k];
+        db[i] += s;
+      }
+    }
+  }
+}
+
+TIDE_CLONES void synapse_plain_run(const float* pre, const float* w, const float* sigma, const float* mu,
+                                   const float* erev, float* num, float* den, std::int64_t b0, std::int64_t b1,
+                                   std::int64_t P, std::int64_t N, std::int64_t i0) {
+  synapse_plain(pre, w, sigma, mu, erev, num, den, b0, b1, P, N, i0);
+}
+TIDE_CLONES void synapse_plain_run(const double* pre, const double* w, const double* sigma, const double* mu,
+                                   const double* erev, double* num, double* den, std::int64_t b0, std::int64_t b1,
+                                   std::int64_t P, std::int64_t N, std::int64_t i0) {
+  synapse_plain(pre, w, sigma, mu, erev, num, den, b0, b1, P, N, i0);
+}
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+struct Avx2Consts {
+  __m256 lo, hi, shifter, one, q4, q3, q2, q1, q0;
+};
+
+// w / (1 + 2^(c - a x)); Clamp = false when the caller has shown |c - a x| <= 125.
+template <bool Clamp>
+inline __m256 synapse_avx2_one(const Avx2Consts& k, __m256 a, __m256 c, __m256 w, __m256 x) {
+  __m256 u = _mm256_fnmadd_ps(a, x, c);
+  if constexpr (Clamp) u = _mm256_min_ps(k.hi, _mm256_max_ps(k.lo, u));  // NaN stays: maxps/minps return the second operand
+  const __m256 t = _mm256_add_ps(u, k.shifter);
+  const __m256 f = _mm256_sub_ps(u, _mm256_sub_ps(t, k.shifter));
+  __m256 p = _mm256_fmadd_ps(k.q4, f, k.q3);
+  p = _mm256_fmadd_ps(p, f, k.q2);
+  p = _mm256_fmadd_ps(p, f, k.q1);
+  p = _mm256_fmadd_ps(p, f, k.q0);
+  p = _mm256_fmadd_ps(p, f, k.one);
+  const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));  // 2^n
+  return _mm256_div_ps(w, _mm256_fmadd_ps(p, scale, k.one));
+}
+
+// R samples (rows of pre / num / den, stride P / N) x 16 columns starting at i0.
+// The sums start from num0, den0 (null: zero).
+template <int R, int H, bool Clamp>
+inline void synapse_block_avx2(const Avx2Consts& consts, const float* pre, const float* w, const float* a,
+                               const float* c, const float* erev, const float* num0, const float* den0, float* num,
+                               float* den, std::int64_t P, std::int64_t N, std::int64_t i0) {
+  __m256 sn[R][H], sd[R][H];
+  for (int r = 0; r < R; ++r)
+    for (int h = 0; h < H; ++h) {
+      sn[r][h] = num0 ? _mm256_loadu_ps(num0 + r * N + i0 + 8 * h) : _mm256_setzero_ps();
+      sd[r][h] = den0 ? _mm256_loadu_ps(den0 + r * N + i0 + 8 * h) : _mm256_setzero_ps();
+    }
+  for (std::int64_t j = 0; j < P; ++j) {
+    const std::int64_t k = j * N + i0;
+    for (int h = 0; h < H; ++h) {
+      const __m256 av = _mm256_loadu_ps(a + k + 8 * h), cv = _mm256_loadu_ps(c + k + 8 * h),
+                   wv = _mm256_loadu_ps(w + k + 8 * h), ev = _mm256_loadu_ps(erev + k + 8 * h);
+      for (int r = 0; r < R; ++r) {
+        const __m256 s = synapse_avx2_one<Clamp>(consts, av, cv, wv, _mm256_broadcast_ss(pre + r * P + j));
+        sn[r][h] = _mm256_fmadd_ps(s, ev, sn[r][h]);
+        sd[r][h] = _mm256_add_ps(sd[r][h], s);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int h = 0; h < H; ++h) {
+      _mm256_storeu_ps(num + r * N + i0 + 8 * h, sn[r][h]);
+      _mm256_storeu_ps(den + r * N + i0 + 8 * h, sd[r][h]);
+    }
+}
+
+// Samples per register block and 8-wide column vectors per block.
+constexpr int kRows = 4, kHalves = 2;  // measured best of 1-8 x 1-4 on Zen 3 (docs/benchmarks.md)
+
+// The columns [0, N - N % (8 kHalves)) of every row; returns where the remaining columns start.
+std::int64_t synapse_avx2(const float* pre, const float* w, const float* sigma, const float* mu, const float* erev,
+                          const float* num0, const float* den0, float* num, float* den, std::int64_t B,
+                          std::int64_t P, std::int64_t N) {
+  constexpr float log2e = 1.44269504088896341f;
+  static thread_local std::vector<float> scratch;
+  scratch.resize(static_cast<std::size_t>(2 * P * N));
+  float* a = scratch.data();
+  float* c = a + P * N;
+  // Bounds of |a| and |c|: a block whose |x| <= xmax keeps |u| <= 125 and needs no clamp.
+  float amax = 0, cmax = 0;
+  bool finite = true;
+  for (std::int64_t k = 0; k < P * N; ++k) {
+    a[k] = sigma[k] * log2e, c[k] = sigma[k] * mu[k] * log2e;
+    finite = finite && std::isfinite(a[k]) && std::isfinite(c[k]);
+    amax = std::max(amax, std::fabs(a[k])), cmax = std::max(cmax, std::fabs(c[k]));
+  }
+  const float xmax = finite && cmax < 120.0f ? (120.0f - cmax) / std::max(amax, 1e-30f) : -1.0f;
+  // Groups of kRows samples (the last ones singly) whose inputs all satisfy |x| <= xmax.
+  static thread_local std::vector<char> fits;
+  fits.assign(static_cast<std::size_t>(B), 1);
+  for (std::int64_t k = 0; k < B * P; ++k)
+    if (!(std::fabs(pre[k]) <= xmax)) fits[static_cast<std::size_t>(k / P)] = 0;  // NaN fails too
+  const Avx2Consts consts{_mm256_set1_ps(-125.0f), _mm256_set1_ps(125.0f), _mm256_set1_ps(12582912.0f + 127.0f),
+                          _mm256_set1_ps(1.0f), _mm256_set1_ps(1.326474614e-3f), _mm256_set1_ps(9.671520395e-3f),
+                          _mm256_set1_ps(5.550733770e-2f), _mm256_set1_ps(2.402224197e-1f), _mm256_set1_ps(6.931469775e-1f)};
+  constexpr std::int64_t cols = 8 * kHalves;
+  const std::int64_t blocked = N - N % cols;
+  for (std::int64_t i0 = 0; i0 < blocked; i0 += cols) {  // one column block's parameters stay in L1 over the samples
+    for (std::int64_t b = 0; b < B;) {
+      const float* x = pre + b * P;
+      float *nb = num + b * N, *db = den + b * N;
+      const float *n0 = num0 ? num0 + b * N : nullptr, *d0 = den0 ? den0 + b * N : nullptr;
+      if (b + kRows <= B) {
+        bool clamp = false;
+        for (std::int64_t r = b; r < b + kRows; ++r) clamp = clamp || !fits[static_cast<std::size_t>(r)];
+        if (clamp) synapse_block_avx2<kRows, kHalves, true>(consts, x, w, a, c, erev, n0, d0, nb, db, P, N, i0);
+        else synapse_block_avx2<kRows, kHalves, false>(consts, x, w, a, c, erev, n0, d0, nb, db, P, N, i0);
+        b += kRows;
+      } else {
+        if (!fits[static_cast<std::size_t>(b)]) synapse_block_avx2<1, kHalves, true>(consts, x, w, a, c, erev, n0, d0, nb, db, P, N, i0);
+        else synapse_block_avx2<1, kHalves, false>(consts, x, w, a, c, erev, n0, d0, nb, db, P, N, i0);
+        b += 1;
+      }
+    }
+  }
+  return blocked;
+}
+
+#pragma GCC pop_options
+
+bool has_avx2_fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+#endif
+
+}  // namespace
+
+void CpuBackend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                              const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num,
+                              const Tensor& den) {
+  const std::int64_t B = pre.shape()[0], P = pre.shape()[1], N = w.shape()[1];
+  auto run = [&](auto tag) -> std::int64_t {
+    using T = decltype(tag);
+    const T* n0 = num0.defined() ? num0.data<T>() : nullptr;
+    const T* d0 = den0.defined() ? den0.data<T>() : nullptr;
+    T *np = num.data<T>(), *dp = den.data<T>();
+    std::int64_t done = 0;
+#if defined(__x86_64__)
+    if constexpr (std::is_same_v<T, float>)
+      if (has_avx2_fma())
+        done = synapse_avx2(pre.data<T>(), w.data<T>(), sigma.data<T>(), mu.data<T>(), erev.data<T>(), n0, d0, np, dp, B, P, N);
+#endif
+    if (done == N) return done;
+    for (std::int64_t b = 0; b < B; ++b)  // the plain loop accumulates in place: start it from num0, den0
+      for (std::int64_t i = done; i < N; ++i) {
+        np[b * N + i] = n0 ? n0[b * N + i] : T(0);
+        dp[b * N + i] = d0 ? d0[b * N + i] : T(0);
+      }
+    synapse_plain_run(pre.data<T>(), w.data<T>(), sigma.data<T>(), mu.data<T>(), erev.data<T>(), np, dp, 0, B, P, N, done);
+    return N;
+  };
+  if (pre.dtype() == DType::f64) run(double{});
+  else run(float{});
+}
+
+}  // namespace tide::cpu
