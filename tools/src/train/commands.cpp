@@ -9,7 +9,7 @@ namespace tide::cli {
 namespace {
 
 constexpr const char* train_usage =
-    "usage: tide train CONFIG.json [--out DIR] [--resume] [--max-steps N] [--epochs N] [--quiet]\n"
+    "usage: tide train CONFIG.json [--out DIR] [--resume] [--max-steps N] [--epochs N] [--seed N] [--quiet]\n"
     "\n"
     "Trains a sequence model on irregularly sampled data as the config says (model, data, solver,\n"
     "optimizer, schedule, epochs, batch size, seed, gradient clipping; see examples/configs/ and\n"
@@ -25,6 +25,7 @@ constexpr const char* train_usage =
     "  --resume         continue bit-exactly from DIR/checkpoint.tide (the config must be unchanged)\n"
     "  --max-steps N    stop after N optimizer steps in this invocation, with a checkpoint\n"
     "  --epochs N       override the config's epochs (recorded in the run's config.json)\n"
+    "  --seed N         override the config's seed (likewise; for runs over several seeds)\n"
     "  --quiet          no progress output\n"
     "  -h, --help       show this help\n"
     "\n"
@@ -117,7 +118,7 @@ int train_main(const Args& args) {
   const char* hint = "tide train --help";
   TrainOptions options;
   std::string config_path;
-  std::int64_t epochs = 0;
+  std::int64_t epochs = 0, seed = -1;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
     std::string_view value;
@@ -127,6 +128,11 @@ int train_main(const Args& args) {
     if (matches(arg, "--out")) {
       if (!flag_value(args, i, "--out", value) || value.empty()) return usage_error("tide train: --out needs a directory", hint);
       options.out_dir = std::string(value);
+      continue;
+    }
+    if (matches(arg, "--seed")) {
+      if (!flag_value(args, i, "--seed", value) || !parse_i64(value, 0, 1000000000000, seed))
+        return usage_error(fmt::format("tide train: --seed takes an integer >= 0, got '{}'", value), hint);
       continue;
     }
     if (matches(arg, "--max-steps") || matches(arg, "--epochs")) {
@@ -145,6 +151,10 @@ int train_main(const Args& args) {
   if (epochs > 0) {
     config.raw["epochs"] = epochs;
     config.epochs = epochs;
+  }
+  if (seed >= 0) {
+    config.raw["seed"] = seed;
+    config.seed = static_cast<std::uint64_t>(seed);
   }
   return run_training(config, options);
 }
