@@ -9,10 +9,14 @@
 //   LTC         dx/dt = -(1 / tau + f(x, I)) x + f(x, I) A  tau = 1, A ~ N(0, 1)
 // Prints a Markdown table: mean (std) over 5 seeds per activation, width and sigma_w, with the
 // variance the two components explain.
-// Usage: trajectory_length [--quick]   (--quick: one configuration, 2 seeds; used as a test)
+// Usage: trajectory_length [--quick] [--lap N]
+//   --quick  one configuration, 2 seeds
+//   --lap N  measure on the N-th lap of the circle, t in [2 pi (N - 1), 2 pi N] (default 1: the
+//            paper's protocol; 2 leaves out the transient from x(0) = 0)
 #include <tide/tide.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <numbers>
 
@@ -34,7 +38,7 @@ Net make_net(std::int64_t n, double sigma_w, double sigma_b, Op act, std::uint64
 }
 
 // Hidden states [K, N] of one model at K times in [0, 2 pi].
-std::vector<double> trajectory(const Net& net, const std::string& model, std::int64_t n, std::int64_t K) {
+std::vector<double> trajectory(const Net& net, const std::string& model, std::int64_t n, std::int64_t K, int lap) {
   auto dynamics = [&](const Var& x, const Var& t) {
     const Var input = concat({reshape(sin(t), Shape{1, 1}), reshape(cos(t), Shape{1, 1})}, 1);
     const Var f = unary(net.act, matmul(x, net.w) + matmul(input, net.u) + net.b);
@@ -42,14 +46,20 @@ std::vector<double> trajectory(const Net& net, const std::string& model, std::in
     if (model == "CT-RNN") return f - x;
     return f * net.a - (f + 1.0) * x;  // LTC
   };
-  std::vector<double> times(static_cast<std::size_t>(K));
-  for (std::int64_t i = 0; i < K; ++i) times[i] = 2 * std::numbers::pi * static_cast<double>(i) / static_cast<double>(K - 1);
+  // K samples on the requested lap (and, before a later lap, one time at 0 to start from x(0) = 0).
+  std::vector<double> times;
+  if (lap > 1) times.push_back(0.0);
+  for (std::int64_t i = 0; i < K; ++i)
+    times.push_back(2 * std::numbers::pi * (lap - 1 + static_cast<double>(i) / static_cast<double>(K - 1)));
+  const std::int64_t T = static_cast<std::int64_t>(times.size());
   SolveOptions options;
   options.rtol = 1e-6, options.atol = 1e-8;
   NoGrad ng;
   const Solution s = solve(dynamics, Var(Tensor::zeros(Shape{1, n}, DType::f64)),
-                           Var(Tensor::from_vector(times, Shape{K}, DType::f64)), options);
-  return s.ys.value().to_vector();  // [K, 1, N]
+                           Var(Tensor::from_vector(times, Shape{T}, DType::f64)), options);
+  std::vector<double> ys = s.ys.value().to_vector();  // [T, 1, N]
+  ys.erase(ys.begin(), ys.begin() + (T - K) * n);     // the lap's K samples
+  return ys;
 }
 
 // Arc length of the projection on the first two principal components, and the variance they explain.
@@ -108,7 +118,16 @@ std::pair<double, double> pca_arc_length(std::vector<double> x, std::int64_t K, 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  int lap = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--lap") == 0 && i + 1 < argc && std::atoi(argv[i + 1]) >= 1) lap = std::atoi(argv[++i]);
+    else {
+      std::fprintf(stderr, "usage: trajectory_length [--quick] [--lap N >= 1]\n");
+      return 2;
+    }
+  }
   const std::int64_t K = quick ? 200 : 1000;
   const std::vector<std::pair<const char*, Op>> acts = quick ? std::vector<std::pair<const char*, Op>>{{"tanh", Op::tanh}}
                                                              : std::vector<std::pair<const char*, Op>>{{"tanh", Op::tanh}, {"sigmoid", Op::sigmoid}};
@@ -128,7 +147,7 @@ int main(int argc, char** argv) {
           double sum = 0, sq = 0, ex = 0;
           for (int seed = 1; seed <= seeds; ++seed) {
             const Net net = make_net(n, sw, 1.0, act, 100 * static_cast<std::uint64_t>(seed) + static_cast<std::uint64_t>(n));
-            const auto [len, e] = pca_arc_length(trajectory(net, models[m], n, K), K, n);
+            const auto [len, e] = pca_arc_length(trajectory(net, models[m], n, K, lap), K, n);
             sum += len, sq += len * len, ex += e;
           }
           means[m] = sum / seeds, expl[m] = ex / seeds;
