@@ -22,7 +22,8 @@ Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const 
   // Captured by value: checkpointed and adjoint gradients evaluate the dynamics again during backward.
   const Dynamics f = [g, dt](const Var& z, const Var&, const Rows& rows) { return rows.gather(dt) * g(z, rows); };
   const Tableau& tab = tableau(spec.method);
-  if (!tab.adaptive() && !tab.implicit && spec.gradient == GradientKind::discrete) {
+  const bool regularised = RegularisationScope::current() && RegularisationScope::current()->weights().any();
+  if (!tab.adaptive() && !tab.implicit && spec.gradient == GradientKind::discrete && !regularised) {
     Var h = h0;
     const double step = 1.0 / spec.unfolds;
     for (int i = 0; i < spec.unfolds; ++i) h = explicit_step(f, h, i * step, step, spec.method);
@@ -34,9 +35,34 @@ Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const 
   options.atol = spec.atol;
   options.unfolds = tab.adaptive() ? 0 : spec.unfolds;
   options.gradient = spec.gradient;
+  RegularisationScope* scope = RegularisationScope::current();
+  const OdeRegularisation* reg = scope && scope->weights().any() ? &scope->weights() : nullptr;
+  if (reg) options.regularisers.kinetic = true;
   const Tensor times = Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64, h0.device());
-  return select(solve(f, h0, Var(times), options).ys, 0, 1);
+  const Solution sol = solve(f, h0, Var(times), options);
+  if (reg) {
+    // In s the path is h(s dt): dh/ds = dt dh/dt, so the integral of ||dh/ds||^2 ds is dt times the
+    // real-time one. A padded step has dt = 0 and integral 0; the floor keeps 0 / 0 out.
+    const Var d = reshape(maximum(dt, Var(Tensor::scalar(1e-12, dt.dtype()))), Shape{dt.size(0)});
+    scope->add(sol.kinetic / d * reg->kinetic);
+  }
+  return select(sol.ys, 0, 1);
 }
+
+namespace {
+thread_local RegularisationScope* current_scope = nullptr;
+}
+
+RegularisationScope::RegularisationScope(OdeRegularisation weights) : weights_(weights), previous_(current_scope) {
+  if (!(weights.kinetic >= 0)) fail("regularisation: weights must be >= 0, got kinetic {}", weights.kinetic);
+  current_scope = this;
+}
+
+RegularisationScope::~RegularisationScope() { current_scope = previous_; }
+
+RegularisationScope* RegularisationScope::current() { return current_scope; }
+
+void RegularisationScope::add(const Var& per_sample) { total_ = total_.defined() ? total_ + per_sample : per_sample; }
 
 Var Cell::output(const Var& state) const {
   return output_size() == state_size() ? state : slice(state, 1, 0, output_size());

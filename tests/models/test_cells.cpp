@@ -154,3 +154,33 @@ TEST_CASE("registry: configuration errors name the key and what was expected") {
   CHECK_THROWS_WITH_AS(cell->step(Var(Tensor::zeros(Shape{1, 3})), cell->initial_state(1), Var(Tensor::ones(Shape{1, 1}))),
                        doctest::Contains("ctrnn: step expects x [B, 2], state [B, 2], dt [B, 1]"), Error);
 }
+
+TEST_CASE("regularisation scope: a CT-RNN's kinetic energy in real time matches the closed form") {
+  // With its layer at zero a CT-RNN is dh/dt = -h / tau (tau = 1): h = h0 e^-t, so over an
+  // interval of length d the integral of ||h'||^2 is ||h0||^2 (1 - e^-2d) / 2.
+  Generator gen(5);
+  Generator data(6);
+  const Var x(data.normal(Shape{3, 2}, 0, 1, DType::f64));
+  const Tensor h0 = data.normal(Shape{3, 3}, 0, 1, DType::f64);
+  const std::vector<double> d = {0.5, 2.0, 0.0}, h = h0.to_vector();  // the last sample is padding
+  const Var dt(Tensor::from_vector(d, Shape{3, 1}, DType::f64));
+  for (Method method : {Method::dopri5, Method::rk4}) {  // rk4 goes through solve() too while regularised
+    CAPTURE(method_name(method));
+    CTRNNCell c(2, 3, gen, OdeSpec{method, method == Method::rk4 ? 64 : 1, 1e-10, 1e-12}, CellOptions{.dtype = DType::f64});
+    for (auto& [name, p] : c.named_parameters()) {
+      Tensor v = p.value();
+      v.copy_(Tensor::zeros(v.shape(), DType::f64));
+    }
+    RegularisationScope scope(OdeRegularisation{.kinetic = 3.0});
+    c.step(x, Var(h0), dt);
+    c.step(x, Var(h0), dt);  // two intervals add up
+    const std::vector<double> total = scope.total().value().to_vector();
+    REQUIRE(total.size() == 3);
+    for (int b = 0; b < 3; ++b) {
+      const double sq = h[b * 3] * h[b * 3] + h[b * 3 + 1] * h[b * 3 + 1] + h[b * 3 + 2] * h[b * 3 + 2];
+      CHECK(total[b] == doctest::Approx(2 * 3.0 * sq * (1 - std::exp(-2 * d[b])) / 2).epsilon(1e-7));
+    }
+  }
+  CHECK(RegularisationScope::current() == nullptr);
+  CHECK_THROWS_WITH_AS(RegularisationScope(OdeRegularisation{.kinetic = -1}), doctest::Contains("regularisation: weights must be >= 0, got kinetic -1"), Error);
+}

@@ -59,6 +59,12 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
   c.batch_size = k.integer("batch_size", c.batch_size, 1, 1 << 20);
   c.eval_batch_size = k.integer("eval_batch_size", c.eval_batch_size, 1, 1 << 20);
   c.grad_clip = k.number("grad_clip", 0.0, 0.0, 1e9);
+  if (const json* r = k.object("regularisers")) {
+    ConfigObject rk(*r, k.path("regularisers"));
+    c.kinetic = rk.number("kinetic", 0.0, 0.0, 1e9);
+    c.steer = rk.number("steer", 0.0, 0.0, 0.99);
+    rk.finish("the regularisers (kinetic, steer)");
+  }
   c.checkpoint_every = k.integer("checkpoint_every", 0, 0, INT64_MAX);
   k.finish("a training config");
   return c;

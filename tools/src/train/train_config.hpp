@@ -12,6 +12,10 @@
 //                                         warmup_steps of linear warm-up for any of them
 //   "epochs": 10, "batch_size": 64,
 //   "grad_clip": 1.0,                     clip the gradients' joint 2-norm (0: off)
+//   "regularisers": {"kinetic": 0.01, "steer": 0.5},   training only: RNODE's kinetic energy of the
+//                                         cells' ODE parts (weight; models::RegularisationScope) and
+//                                         STEER's per-interval form (each elapsed time scaled by
+//                                         U(1 - b, 1 + b), 0 <= b < 1)
 //   "checkpoint_every": 200,              optimizer steps between checkpoints (0: at epoch ends only)
 //   "eval_batch_size": 512
 // }
@@ -45,6 +49,7 @@ struct TrainConfig {
   ScheduleConfig schedule;
   std::int64_t epochs = 10, batch_size = 64, eval_batch_size = 512;
   double grad_clip = 0.0;
+  double kinetic = 0.0, steer = 0.0;  // regularisers
   std::int64_t checkpoint_every = 0;
   nlohmann::json raw;  // the config as given (written beside the run, compared on --resume)
   // Learning rate at optimizer step `step` (0-based) of epoch `epoch`.

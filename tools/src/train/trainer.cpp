@@ -217,9 +217,17 @@ int run_training(const TrainConfig& config, const TrainOptions& options) {
       optimizer->set_learning_rate(config.learning_rate(epoch, batch, steps_per_epoch));
       optimizer->zero_grad();
       const DType dtype = model.cell().dtype();
-      const Var out = model(Var(in_dtype(b.x, dtype)), b.dt, b.mask);
-      const Var loss = b.task == data::Task::classification ? models::masked_cross_entropy(out, b.y, b.mask)
-                                                            : models::masked_mse(out, in_dtype(b.y, dtype), b.mask);
+      Tensor dt = b.dt;
+      if (config.steer > 0) {  // STEER, per interval: a seeded draw per step, so --resume repeats it
+        Generator g(config.seed ^ 0x5354454552ULL);
+        g.set_stream(static_cast<std::uint64_t>(global_step));
+        dt = tide::mul(dt, g.uniform(dt.shape(), 1.0 - config.steer, 1.0 + config.steer, dt.dtype()));
+      }
+      models::RegularisationScope regularisation(models::OdeRegularisation{.kinetic = config.kinetic});
+      const Var out = model(Var(in_dtype(b.x, dtype)), dt, b.mask);
+      Var loss = b.task == data::Task::classification ? models::masked_cross_entropy(out, b.y, b.mask)
+                                                      : models::masked_mse(out, in_dtype(b.y, dtype), b.mask);
+      if (regularisation.total().defined()) loss = loss + mean(regularisation.total());
       const double loss_value = loss.item();
       if (!std::isfinite(loss_value))
         fail("training diverged: the loss is {} at epoch {} step {} (lower the learning rate or set grad_clip)", loss_value, epoch + 1, batch + 1);

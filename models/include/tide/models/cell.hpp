@@ -31,6 +31,38 @@ struct OdeSpec {
 using IntervalFn = std::function<Var(const Var& h, const Rows& rows)>;
 Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const OdeSpec& spec);
 
+// Regularisation of the cells' continuous-time parts, for training: RNODE's kinetic energy, the
+// integral of ||dh/dt||^2. While a RegularisationScope is active on this thread, integrate_interval
+// solves through solve() with that integrand and adds weight x integral per sample, in real time
+// (over the interval's length dt, not the rescaled s in [0, 1]), to the scope. Cells whose state is
+// not integrated by integrate_interval (the LTC fused solver, CfC's closed form, the discrete cells)
+// add nothing. The Jacobian-norm and R_K integrands need the dynamics on Jets (Taylor mode), which
+// the cells' interval functions are not written for yet.
+struct OdeRegularisation {
+  double kinetic = 0.0;  // weight (0: off)
+  bool any() const { return kinetic > 0; }
+};
+
+class RegularisationScope {
+public:
+  explicit RegularisationScope(OdeRegularisation weights);
+  ~RegularisationScope();
+  RegularisationScope(const RegularisationScope&) = delete;
+  RegularisationScope& operator=(const RegularisationScope&) = delete;
+  // Sum over the intervals integrated so far of the weighted integrals, per sample [B] (undefined
+  // when nothing was integrated).
+  const Var& total() const { return total_; }
+  // The active scope of this thread (nullptr when none).
+  static RegularisationScope* current();
+  const OdeRegularisation& weights() const { return weights_; }
+  void add(const Var& per_sample);
+
+private:
+  OdeRegularisation weights_;
+  Var total_;
+  RegularisationScope* previous_;
+};
+
 class Cell : public Module {
 public:
   virtual std::string name() const = 0;
