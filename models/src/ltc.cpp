@@ -1,5 +1,6 @@
 #include "tide/models/ltc.hpp"
 #include "tide/core/fused.hpp"
+#include "tide/solvers/step.hpp"
 #include <cmath>
 
 namespace tide::models {
@@ -31,7 +32,7 @@ Var LTCBase::fused_unfolds(const Var& state, const std::vector<Var>& prepared, c
   Var v = state;
   for (int i = 0; i < options_.ode.unfolds; ++i) {
     const Split s = split(v, prepared, Rows());
-    v = (v + h * s.c) / (h * s.a + 1.0);  // algorithm 1's fused step
+    v = ltc_fused_update(v, s.a, s.c, h);  // algorithm 1's fused step, the solver's ltc_fused stepper
   }
   return v;
 }

@@ -155,6 +155,7 @@ RowError row_error(const Tensor& y, const Tensor& y_new, const std::vector<Tenso
   const std::size_t width = two ? 4 : 2;
   RowError out;
   out.count = scale.count;
+  out.second = two;
   out.sumsq.resize(static_cast<std::size_t>(n));
   out.maximum.resize(static_cast<std::size_t>(n));
   out.sumsq3.assign(static_cast<std::size_t>(n), 0.0);

@@ -42,6 +42,7 @@ ErrorScale error_scale(const std::vector<double>& atol, const std::vector<double
 struct RowError {
   std::vector<double> sumsq, maximum, sumsq3;
   std::int64_t count = 0;  // controlled states per row
+  bool second = false;     // sumsq3 holds a second estimator's measure
 };
 RowError row_error(const Tensor& y, const Tensor& y_new, const std::vector<Tensor>& k,
                    const std::vector<double>& e, const std::vector<double>& e3, const Tensor& h,

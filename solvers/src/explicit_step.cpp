@@ -1,13 +1,15 @@
 #include "tide/solvers/step.hpp"
+#include "stepper.hpp"
 #include "tide/core/fused.hpp"
 
 namespace tide {
 
 Var explicit_step(const Dynamics& f, const Var& y, double t, double h, Method method) {
-  const Tableau& tab = tableau(method);
-  if (tab.implicit || method == Method::ltc_fused)
+  const Tableau* stepper_tableau = detail::default_stepper(method).tableau();
+  if (!stepper_tableau || stepper_tableau->implicit)
     fail("explicit_step: {} is not an explicit Runge-Kutta method (use solve())", method_name(method));
   if (y.rank() < 1) fail("explicit_step: the state needs a batch axis, got {}", y.value().str());
+  const Tableau& tab = *stepper_tableau;
   const bool record = grad_enabled() && y.requires_grad();
   const std::int64_t batch = y.shape()[0];
   auto time = [&](double c) { return Var(Tensor::full(Shape{batch, 1}, t + c * h, y.dtype(), y.device())); };

@@ -53,11 +53,11 @@ Tensor fold_padding(const Tensor& g_in, const Grid& grid) {
 
 class CheckpointBackward final : public CustomBackward {
 public:
-  CheckpointBackward(Dynamics f, Grid grid, Config config, std::vector<StepLog> log, std::vector<Var> params,
+  CheckpointBackward(Dynamics f, Grid grid, Plan plan, std::vector<StepLog> log, std::vector<Var> params,
                      std::shared_ptr<SolveStats> stats)
-      : f_(std::move(f)), grid_(std::move(grid)), config_(std::move(config)), log_(std::move(log)),
+      : f_(std::move(f)), grid_(std::move(grid)), plan_(std::move(plan)), log_(std::move(log)),
         params_(std::move(params)), stats_(std::move(stats)) {
-    config_.count_backward = true;
+    plan_.count_backward = true;
   }
   const char* name() const override { return "solve (checkpointed)"; }
 
@@ -91,14 +91,16 @@ public:
   // step's start rows when `store`; returns the state after them.
   Tensor replay(Tensor state, std::int64_t begin, std::int64_t end, bool store) {
     NoGrad no_grad;
-    PlainSystem system(f_, config_.method == Method::ltc_fused ? 2 : 1);
+    PlainSystem system(f_, plan_.stepper->output_width());
     state = state.clone();
     for (std::int64_t s = begin; s < end; ++s) {
       StepLog& step = log_[static_cast<std::size_t>(s)];
       const Tensor index = indices(step.samples, state.device());
       const Tensor y = index_select(state, 0, index);
       if (store) step.y = y;
-      const StepResult st = take_step(system, config_, Var(y), Var(), step.t, step.h, Rows(index), *stats_, step.samples);
+      const Rows rows(index);
+      StepContext ctx = context(system, rows, step.samples);
+      const StepResult st = plan_.stepper->step(ctx, Var(y), Var(), step.t, step.h);
       state = add(state, index_add(sub(st.y_new.value(), y), 0, index, grid_.B));
     }
     return state;
@@ -110,16 +112,21 @@ public:
   }
 
 private:
+  StepContext context(System& system, const Rows& rows, const std::vector<std::int64_t>& samples) {
+    return StepContext{system, rows, samples, *stats_, true, plan_.norm.atol(), plan_.norm.rtol()};
+  }
+
   void backprop_step(const StepLog& step, const Tensor& g, Tensor& a, std::vector<Tensor>& gp) {
     const std::int64_t B = grid_.B;
     const Tensor index = indices(step.samples, g.device());
     const Rows rows(index);
-    PlainSystem system(f_, config_.method == Method::ltc_fused ? 2 : 1);
+    PlainSystem system(f_, plan_.stepper->output_width());
     GradOptions o;
     o.allow_unused = true;
     EnableGrad enable;
     const Var y = Var::parameter(step.y);
-    StepResult st = take_step(system, config_, y, Var(), step.t, step.h, rows, *stats_, step.samples);
+    StepContext ctx = context(system, rows, step.samples);
+    StepResult st = plan_.stepper->step(ctx, y, Var(), step.t, step.h);
     std::vector<Var> outputs{st.y_new};
     std::vector<Var> cot{Var(index_select(a, 0, index))};
     if (!step.out_row.empty()) {
@@ -127,8 +134,7 @@ private:
       bool need_f_new = false;
       for (std::size_t q = 0; q < step.out_row.size(); ++q) {
         bool f_new = false;
-        w.push_back(config_.tableau ? dense_weights(config_, step.out_theta[q], step.h[static_cast<std::size_t>(step.out_row[q])], &f_new)
-                                    : std::vector<double>{0, 1});
+        w.push_back(plan_.stepper->dense_weights(step.out_theta[q], step.h[static_cast<std::size_t>(step.out_row[q])], &f_new));
         need_f_new = need_f_new || f_new;
       }
       std::vector<Var> vecs{y, st.y_new};
@@ -136,8 +142,7 @@ private:
       if (need_f_new) {
         std::vector<double> t1(step.t.size());
         for (std::size_t r = 0; r < t1.size(); ++r) t1[r] = step.t[r] + step.h[r];
-        vecs.push_back(system.eval(st.y_new, Var(column(t1, y.dtype(), y.device())), rows));
-        ++stats_->backward_calls;
+        vecs.push_back(ctx.eval(st.y_new, Var(column(t1, y.dtype(), y.device()))));
       }
       for (auto& row : w) row.resize(vecs.size(), 0.0);
       outputs.push_back(gathered_combination(vecs, step.out_row, w));
@@ -154,7 +159,7 @@ private:
 
   Dynamics f_;
   Grid grid_;
-  Config config_;
+  Plan plan_;
   std::vector<StepLog> log_;
   std::vector<Var> params_;
   std::shared_ptr<SolveStats> stats_;
@@ -167,9 +172,9 @@ private:
 // quadrature (weights -h b_i at the stages, each sample with its own h) in one batched vjp.
 class AdjointSystem final : public System {
 public:
-  AdjointSystem(Dynamics f, std::int64_t D, std::vector<Var> params, const Tableau& tab, const Tensor& ys, const Tensor& g,
-                SolveStats& stats)
-      : f_(std::move(f)), D_(D), params_(std::move(params)), tab_(tab), ys_(ys), g_(g), stats_(stats),
+  AdjointSystem(Dynamics f, std::int64_t D, std::vector<Var> params, std::vector<double> weights, const Tensor& ys,
+                const Tensor& g, SolveStats& stats)
+      : f_(std::move(f)), D_(D), params_(std::move(params)), weights_(std::move(weights)), ys_(ys), g_(g), stats_(stats),
         gp_(params_.size()) {}
 
   Var eval(const Var& z, const Var& t, const Rows& rows) override {
@@ -197,7 +202,7 @@ public:
     std::vector<double> weight;
     std::vector<Tensor> zs, ts;
     for (std::size_t i = 0; i < stage_z.size(); ++i) {
-      const double bi = tab_.b[i];
+      const double bi = weights_[i];
       if (bi == 0.0) continue;
       pos.clear();
       for (std::size_t r = 0; r < accepted.size(); ++r)
@@ -240,7 +245,7 @@ private:
   Dynamics f_;
   std::int64_t D_;
   std::vector<Var> params_;
-  const Tableau& tab_;
+  std::vector<double> weights_;  // the stepper's quadrature weights over one step
   Tensor ys_, g_;
   SolveStats& stats_;
   std::vector<Tensor> gp_;
@@ -248,9 +253,10 @@ private:
 
 class AdjointBackward final : public CustomBackward {
 public:
-  AdjointBackward(Dynamics f, Grid grid, Config config, Tensor ys, std::vector<Var> params, std::shared_ptr<SolveStats> stats)
-      : f_(std::move(f)), grid_(std::move(grid)), config_(std::move(config)), ys_(std::move(ys)), params_(std::move(params)),
-        stats_(std::move(stats)) {}
+  AdjointBackward(Dynamics f, Grid grid, Plan plan, double atol, double rtol, Tensor ys, std::vector<Var> params,
+                  std::shared_ptr<SolveStats> stats)
+      : f_(std::move(f)), grid_(std::move(grid)), plan_(backward_plan(std::move(plan), atol, rtol)), ys_(std::move(ys)),
+        params_(std::move(params)), stats_(std::move(stats)) {}
   const char* name() const override { return "solve (adjoint)"; }
 
   std::vector<Var> backward(const Var& g_var) override {
@@ -264,24 +270,12 @@ public:
       const std::int64_t c = grid_.count[static_cast<std::size_t>(b)];
       for (std::int64_t i = 0; i < T; ++i) back.t[static_cast<std::size_t>(b * T + i)] = grid_.at(b, std::max<std::int64_t>(c - 1 - i, 0));
     }
-    Config cfg = config_;
-    cfg.stop_at_times = true;
-    cfg.keep_log = false;
-    cfg.count_backward = true;
-    if (cfg.method == Method::ltc_fused) cfg.method = Method::rk4, cfg.tableau = &tableau(Method::rk4);
-    if (cfg.options.adjoint_rtol > 0) cfg.rtol_d.assign(cfg.rtol_d.size(), cfg.options.adjoint_rtol);
-    if (cfg.options.adjoint_atol > 0) cfg.atol_d.assign(cfg.atol_d.size(), cfg.options.adjoint_atol);
-    auto twice = [](std::vector<double> v) { v.insert(v.end(), v.begin(), v.end()); return v; };
-    cfg.rtol_d = twice(cfg.rtol_d);
-    cfg.atol_d = twice(cfg.atol_d);
-    std::vector<char> ctl(static_cast<std::size_t>(2 * D), 1);
-    cfg.controlled = ctl;
     std::vector<std::int64_t> last(static_cast<std::size_t>(B));
     for (std::int64_t b = 0; b < B; ++b) last[static_cast<std::size_t>(b)] = (grid_.count[static_cast<std::size_t>(b)] - 1) * B + b;
     const Tensor y_end = rows_of_g(ys_, last), g_end = rows_of_g(g, last);
-    AdjointSystem system(fused_or_plain(), D, params_, *cfg.tableau, ys_, g, *stats_);
+    AdjointSystem system(plain_f_, D, params_, plan_.stepper->quadrature_weights(), ys_, g, *stats_);
     system.forward_index = [this](std::int64_t b, std::int64_t i) { return grid_.count[static_cast<std::size_t>(b)] - 1 - i; };
-    const Integration run = integrate(system, Var(concat(std::vector<Tensor>{y_end, g_end}, 1)), back, cfg, *stats_);
+    const Integration run = integrate(system, Var(concat(std::vector<Tensor>{y_end, g_end}, 1)), back, plan_, *stats_);
     // the adjoint at t0 (the stop there added nothing yet: outputs are taken before stops)
     std::vector<std::int64_t> first(static_cast<std::size_t>(B));
     for (std::int64_t b = 0; b < B; ++b) first[static_cast<std::size_t>(b)] = (grid_.count[static_cast<std::size_t>(b)] - 1) * B + b;
@@ -298,10 +292,20 @@ public:
   }
 
 private:
-  Dynamics fused_or_plain() const { return config_.method == Method::ltc_fused ? fused_rhs(f_, config_.options.fused_b) : f_; }
-  Dynamics f_;
+  // The adjoint system on [y, a] solved backwards by the plain form's stepper, landing on every
+  // grid time, with every state controlled and the adjoint tolerances where given.
+  Plan backward_plan(Plan plan, double atol, double rtol) {
+    plain_f_ = plan.stepper->plain_rhs(f_);
+    plan.stepper = plan.stepper->plain_stepper(plan.stepper);
+    plan.norm = plan.norm.doubled(atol, rtol);
+    plan.stop_at_times = true;
+    plan.keep_log = false;
+    plan.count_backward = true;
+    return plan;
+  }
+  Dynamics f_, plain_f_;
   Grid grid_;
-  Config config_;
+  Plan plan_;
   Tensor ys_;
   std::vector<Var> params_;
   std::shared_ptr<SolveStats> stats_;
@@ -309,20 +313,19 @@ private:
 
 }  // namespace
 
-Var solve_checkpointed(const Dynamics& f, const Var& y0, const Grid& grid, const Config& config,
+Var solve_checkpointed(const Dynamics& f, const Var& y0, const Grid& grid, const Plan& plan, std::int64_t budget,
                        const std::vector<Var>& params, const std::shared_ptr<SolveStats>& stats) {
-  Config cfg = config;
-  cfg.keep_log = true;
-  const std::int64_t budget = config.options.checkpoint_budget;
-  cfg.log_states = budget <= 0;
-  PlainSystem system(f, config.method == Method::ltc_fused ? 2 : 1);
+  Plan logged = plan;
+  logged.keep_log = true;
+  logged.log_states = budget <= 0;
+  PlainSystem system(f, plan.stepper->output_width());
   Integration run;
   {
     NoGrad no_grad;
-    run = integrate(system, y0.detach(), grid, cfg, *stats);
+    run = integrate(system, y0.detach(), grid, logged, *stats);
   }
   const std::int64_t n = static_cast<std::int64_t>(run.log.size());
-  auto fn = std::make_shared<CheckpointBackward>(f, grid, cfg, std::move(run.log), params, stats);
+  auto fn = std::make_shared<CheckpointBackward>(f, grid, logged, std::move(run.log), params, stats);
   if (budget > 0) {
     // Budgeted (two-level) checkpointing: at most `budget` full states, placed uniformly once the
     // number of steps is known (one extra forward pass), and one segment of step states at a time.
@@ -338,15 +341,15 @@ Var solve_checkpointed(const Dynamics& f, const Var& y0, const Grid& grid, const
   return record_custom(run.ys.value(), with_params(y0, params), fn);
 }
 
-Var solve_adjoint(const Dynamics& f, const Var& y0, const Grid& grid, const Config& config,
-                  const std::vector<Var>& params, const std::shared_ptr<SolveStats>& stats) {
-  PlainSystem system(f, config.method == Method::ltc_fused ? 2 : 1);
+Var solve_adjoint(const Dynamics& f, const Var& y0, const Grid& grid, const Plan& plan, double adjoint_atol,
+                  double adjoint_rtol, const std::vector<Var>& params, const std::shared_ptr<SolveStats>& stats) {
+  PlainSystem system(f, plan.stepper->output_width());
   Integration run;
   {
     NoGrad no_grad;
-    run = integrate(system, y0.detach(), grid, config, *stats);
+    run = integrate(system, y0.detach(), grid, plan, *stats);
   }
-  auto fn = std::make_shared<AdjointBackward>(f, grid, config, run.ys.value(), params, stats);
+  auto fn = std::make_shared<AdjointBackward>(f, grid, plan, adjoint_atol, adjoint_rtol, run.ys.value(), params, stats);
   return record_custom(run.ys.value(), with_params(y0, params), fn);
 }
 

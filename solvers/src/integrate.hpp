@@ -1,9 +1,13 @@
 // Internal: the per-sample integration loop every solve runs (forward solves, the adjoint's
-// backward solve, checkpoint replays). Each sample has its own grid, time, step size, controller
-// history and accept/reject decisions; only running samples are evaluated (the batch is compacted
-// as samples finish), and the dynamics see which samples through Rows.
+// backward solve, checkpoint replays). It composes named pieces: a Stepper (stepper.hpp), a
+// Controller and an ErrorNorm (controller.hpp, error_norm.hpp), the output policy (interpolate with
+// the stepper's dense output, or land on each output time) and the compaction of finished samples
+// (ActiveRows). Each sample has its own grid, time, step size, controller history and accept/reject
+// decisions; only running samples are evaluated, and the dynamics see which through Rows.
 #pragma once
-#include "tide/solvers/solve.hpp"
+#include "controller.hpp"
+#include "error_norm.hpp"
+#include "stepper.hpp"
 #include <memory>
 
 namespace tide::detail {
@@ -26,42 +30,56 @@ public:
   virtual void after_step(const std::vector<Var>& /*stage_z*/, const std::vector<Var>& /*stage_t*/,
                           const std::vector<std::int64_t>& /*samples*/, const std::vector<double>& /*h*/,
                           const std::vector<char>& /*accepted*/) {}
-  // With Config::stop_at_times: rows `position` (of z) reached grid index `index` of `samples`.
+  // With Plan::stop_at_times: rows `position` (of z) reached grid index `index` of `samples`.
   virtual Var at_stop(const Var& z, const std::vector<std::int64_t>& /*position*/,
                       const std::vector<std::int64_t>& /*samples*/, const std::vector<std::int64_t>& /*index*/) {
     return z;
   }
 };
 
-// A system that is just the user's (possibly augmented) dynamics.
+// A system that is just the user's (possibly augmented) dynamics, returning `width` blocks of the
+// state's width (the stepper's output_width()).
 class PlainSystem final : public System {
 public:
-  // `width` = 2 for the LTC fused solver's split dynamics (they return concat(a, c))
   explicit PlainSystem(Dynamics f, int width = 1) : f_(std::move(f)), width_(width) {}
-  Var eval(const Var& z, const Var& t, const Rows& rows) override {
-    Var out = f_(z, t, rows);
-    if (!out.defined() || out.rank() != 2 || out.size(0) != z.size(0) || out.size(1) != width_ * z.size(1))
-      fail("solve: the dynamics returned {} for a state of shape {} (expected [{}, {}])", out.defined() ? out.shape().str() : "nothing",
-           z.shape().str(), z.size(0), width_ * z.size(1));
-    return out;
-  }
+  Var eval(const Var& z, const Var& t, const Rows& rows) override;
+
 private:
   Dynamics f_;
   int width_;
 };
 
-struct Config {
-  Method method = Method::dopri5;
-  const Tableau* tableau = nullptr;  // null for ltc_fused
-  SolveOptions options;
-  double rtol = 0, atol = 0;
-  std::vector<double> atol_d, rtol_d;  // per state
-  std::vector<char> controlled;        // per state: takes part in error control
-  bool stop_at_times = false;          // land on every grid time and call System::at_stop
-  bool keep_log = false;               // store each accepted step (checkpointing)
-  bool log_states = true;              // ... with its start states (false: budgeted checkpointing)
-  bool count_backward = false;         // statistics go to backward_calls
+// Fixed-step schedules: `unfolds` steps per output interval, or steps of at most `step_size`, or
+// one step per interval.
+struct FixedSteps {
+  double step_size = 0.0;
+  int unfolds = 0;
+  bool given() const { return step_size > 0 || unfolds > 0; }
+  std::int64_t per_interval(double length) const;
 };
+
+// One integration's pieces, resolved once from the SolveOptions.
+struct Plan {
+  StepperPtr stepper;
+  Controller controller;
+  ErrorNorm norm;
+  FixedSteps fixed;
+  bool shared_step = false;      // one step size for the whole batch (per_sample = false)
+  bool clip_to_end = true;       // never step past a sample's last time
+  bool stop_at_times = false;    // land on every grid time and call System::at_stop
+  bool keep_log = false;         // store each accepted step (checkpointing)
+  bool log_states = true;        // ... with its start states (false: budgeted checkpointing)
+  bool count_backward = false;   // statistics go to backward_calls
+
+  // an embedded pair given a step size or unfold count runs as a fixed-step method
+  bool adaptive() const { return stepper->adaptive() && !fixed.given(); }
+  // land on each output time (else interpolate inside steps)
+  bool lands() const { return stop_at_times || (adaptive() && stepper->lands_on_outputs()); }
+  bool clips() const { return clip_to_end || lands(); }
+};
+
+// The plan for a state of D columns followed by `extra` uncontrolled-unless-asked integrand states.
+Plan make_plan(const SolveOptions& options, std::int64_t D, std::int64_t extra);
 
 // One batched step's accepted rows, enough to recompute it (checkpointing).
 struct StepLog {
@@ -77,26 +95,7 @@ struct Integration {
   std::vector<StepLog> log;  // with keep_log
 };
 
-// Counts one batched evaluation for `samples` (forward statistics, or backward_calls).
-void count_eval(SolveStats& stats, const Config& config, const std::vector<std::int64_t>& samples);
-
-Integration integrate(System& system, const Var& y0, const Grid& grid, const Config& config, SolveStats& stats);
-
-// One step of `config`'s method for rows at (t, h): the new states and the stage values. Used by
-// the loop and by checkpoint replays (which record it).
-struct StepResult {
-  Var y_new;
-  std::vector<Var> k;                 // stages (ltc_fused: empty)
-  std::vector<Var> stage_z, stage_t;  // stage inputs
-  std::vector<char> failed;           // rows whose implicit stages did not converge
-  Tensor h;                           // the rows' step sizes, [n] in the state's dtype and device (not ltc_fused)
-};
-StepResult take_step(System& system, const Config& config, const Var& y, const Var& k1,
-                     const std::vector<double>& t, const std::vector<double>& h, const Rows& rows,
-                     SolveStats& stats, const std::vector<std::int64_t>& samples);
-
-// Dense-output weights of the vectors [y, y_new, k_1..k_S, f_new] at theta in (0, 1].
-std::vector<double> dense_weights(const Config& config, double theta, double h, bool* needs_f_new);
+Integration integrate(System& system, const Var& y0, const Grid& grid, const Plan& plan, SolveStats& stats);
 
 // |h| * spectral radius of df/dz at one row, by power iteration with finite differences.
 double stiffness_estimate(System& system, const Var& z_row, double t, const Rows& rows, double h);

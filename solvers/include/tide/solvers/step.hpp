@@ -13,4 +13,9 @@ namespace tide {
 // its propagated solution). The dynamics see t + c_i h as a [B, 1] column on y's device.
 Var explicit_step(const Dynamics& f, const Var& y, double t, double h, Method method = Method::rk4);
 
+// The LTC fused semi-implicit Euler update z <- (z + h c) / (1 + h a) of dz/dt = -a z + c (Hasani
+// et al. 2021, algorithm 1), with a including any constant part. Method::ltc_fused steps with it;
+// models that unfold it themselves (models/ltc.cpp) call it too.
+Var ltc_fused_update(const Var& z, const Var& a, const Var& c, const Var& h);
+
 }  // namespace tide

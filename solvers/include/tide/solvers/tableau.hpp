@@ -7,14 +7,22 @@
 
 namespace tide {
 
+// The solver methods, one line each: the registration line of a method (docs/design.md, "new
+// solver method"). The enum, the names (the config / CLI spelling) and the stepper registry are
+// generated from this list; each method's stepper lives in its own file under solvers/src/methods/.
+#define TIDE_SOLVER_METHODS(X)                                                                  \
+  X(euler) X(midpoint) X(heun) X(ralston) X(rk4) X(rk4_38)     /* fixed step */                 \
+  X(heun_euler) X(bosh3) X(dopri5) X(tsit5) X(fehlberg45) X(dop853) /* adaptive explicit */     \
+  X(kvaerno3)                                                  /* adaptive L-stable ESDIRK */    \
+  X(ltc_fused)                                                 /* LTC semi-implicit Euler (fixed step) */
+
 enum class Method {
-  euler, midpoint, heun, ralston, rk4, rk4_38,             // fixed step
-  heun_euler, bosh3, dopri5, tsit5, fehlberg45, dop853,    // adaptive explicit
-  kvaerno3,                                                // adaptive L-stable ESDIRK (implicit)
-  ltc_fused,                                               // LTC semi-implicit Euler (fixed step)
+#define TIDE_METHOD_ENUM(name) name,
+  TIDE_SOLVER_METHODS(TIDE_METHOD_ENUM)
+#undef TIDE_METHOD_ENUM
 };
 
-// Every method, in declaration order, and its name (the names are the config / CLI spelling).
+// Every method, in declaration order, and its name.
 const std::vector<Method>& all_methods();
 const char* method_name(Method method);
 // Throws tide::Error listing the known names when `name` is not one of them.
@@ -45,7 +53,7 @@ struct Tableau {
   bool adaptive() const { return error_order > 0; }
 };
 
-// The tableau of a Runge-Kutta method (not ltc_fused, which is not a Runge-Kutta method).
+// The tableau of a Runge-Kutta method; throws for a method that has none (ltc_fused).
 const Tableau& tableau(Method method);
 
 }  // namespace tide

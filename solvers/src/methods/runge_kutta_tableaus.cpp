@@ -1,7 +1,7 @@
 // The Runge-Kutta tableaus: every method is data (ENGINE.md rule 3). Rational coefficients are
 // written as rational literals; irrational ones to full double precision (or more, from the
 // authors' high-precision tables). Each tableau names its source.
-#include "tide/solvers/tableau.hpp"
+#include "../stepper.hpp"
 #include "tide/core/error.hpp"
 
 #include <initializer_list>
@@ -12,25 +12,6 @@ namespace {
 
 using Row = std::vector<double>;
 using Matrix = std::vector<std::vector<double>>;
-
-constexpr std::pair<Method, const char*> kMethods[] = {
-    {Method::euler, "euler"},           {Method::midpoint, "midpoint"},
-    {Method::heun, "heun"},             {Method::ralston, "ralston"},
-    {Method::rk4, "rk4"},               {Method::rk4_38, "rk4_38"},
-    {Method::heun_euler, "heun_euler"}, {Method::bosh3, "bosh3"},
-    {Method::dopri5, "dopri5"},         {Method::tsit5, "tsit5"},
-    {Method::fehlberg45, "fehlberg45"}, {Method::dop853, "dop853"},
-    {Method::kvaerno3, "kvaerno3"},     {Method::ltc_fused, "ltc_fused"},
-};
-
-std::string known_names() {
-  std::string names;
-  for (const auto& [method, name] : kMethods) {
-    if (!names.empty()) names += ", ";
-    names += name;
-  }
-  return names;
-}
 
 // The S x S matrix from its rows as written in the literature (row i lists a[i][0..i-1] for an
 // explicit method, a[i][0..i] for a diagonally implicit one); the rest is zero.
@@ -282,47 +263,27 @@ Tableau kvaerno3() {
 
 }  // namespace
 
-const std::vector<Method>& all_methods() {
-  static const std::vector<Method> methods = [] {
-    std::vector<Method> m;
-    for (const auto& [method, name] : kMethods) m.push_back(method);
-    return m;
-  }();
-  return methods;
-}
-
-const char* method_name(Method method) {
-  for (const auto& [m, name] : kMethods)
-    if (m == method) return name;
-  fail("method_name: unknown method id {}", static_cast<int>(method));
-}
-
-Method method_from_name(const std::string& name) {
-  for (const auto& [method, n] : kMethods)
-    if (name == n) return method;
-  fail("unknown ODE method '{}': known methods are {}", name, known_names());
-}
-
-const Tableau& tableau(Method method) {
-  switch (method) {
-    case Method::euler: { static const Tableau t = euler(); return t; }
-    case Method::midpoint: { static const Tableau t = midpoint(); return t; }
-    case Method::heun: { static const Tableau t = heun(); return t; }
-    case Method::ralston: { static const Tableau t = ralston(); return t; }
-    case Method::rk4: { static const Tableau t = rk4(); return t; }
-    case Method::rk4_38: { static const Tableau t = rk4_38(); return t; }
-    case Method::heun_euler: { static const Tableau t = heun_euler(); return t; }
-    case Method::bosh3: { static const Tableau t = bosh3(); return t; }
-    case Method::dopri5: { static const Tableau t = dopri5(); return t; }
-    case Method::tsit5: { static const Tableau t = tsit5(); return t; }
-    case Method::fehlberg45: { static const Tableau t = fehlberg45(); return t; }
-    case Method::dop853: { static const Tableau t = dop853(); return t; }
-    case Method::kvaerno3: { static const Tableau t = kvaerno3(); return t; }
-    case Method::ltc_fused:
-      fail("tableau: method 'ltc_fused' is the LTC semi-implicit Euler update, not a Runge-Kutta "
-           "method, and has no Butcher tableau");
-  }
-  fail("tableau: unknown method id {}", static_cast<int>(method));
-}
-
 }  // namespace tide
+
+// Each tableau's stepper: the factories TIDE_SOLVER_METHODS names (stepper.hpp), one per tableau.
+namespace tide::detail {
+#define TIDE_RUNGE_KUTTA_METHOD(name)                                    \
+  StepperPtr make_##name##_stepper(const SolveOptions& options) {        \
+    static const Tableau t = tide::name();                               \
+    return runge_kutta_stepper(Method::name, t, options);                \
+  }
+TIDE_RUNGE_KUTTA_METHOD(euler)
+TIDE_RUNGE_KUTTA_METHOD(midpoint)
+TIDE_RUNGE_KUTTA_METHOD(heun)
+TIDE_RUNGE_KUTTA_METHOD(ralston)
+TIDE_RUNGE_KUTTA_METHOD(rk4)
+TIDE_RUNGE_KUTTA_METHOD(rk4_38)
+TIDE_RUNGE_KUTTA_METHOD(heun_euler)
+TIDE_RUNGE_KUTTA_METHOD(bosh3)
+TIDE_RUNGE_KUTTA_METHOD(dopri5)
+TIDE_RUNGE_KUTTA_METHOD(tsit5)
+TIDE_RUNGE_KUTTA_METHOD(fehlberg45)
+TIDE_RUNGE_KUTTA_METHOD(dop853)
+TIDE_RUNGE_KUTTA_METHOD(kvaerno3)
+#undef TIDE_RUNGE_KUTTA_METHOD
+}  // namespace tide::detail

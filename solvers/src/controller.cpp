@@ -1,0 +1,68 @@
+// The step-size controller piece (controller.hpp).
+#include "controller.hpp"
+#include "integrate.hpp"
+#include <cmath>
+
+namespace tide::detail {
+
+Controller::Controller(const SolveOptions& o, const Stepper& stepper)
+    : filter_(o.controller), exponent_(stepper.adaptive() ? std::min(stepper.order(), stepper.error_order()) + 1.0 : 1.0),
+      error_order_(stepper.error_order()), first_step_(o.first_step), min_step_(o.min_step), max_step_(o.max_step),
+      max_steps_(o.max_steps) {}
+
+double Controller::next_factor(double ratio, bool accepted, ControllerHistory& s) const {
+  const StepController& c = filter_;
+  const double k = exponent_;
+  double f;
+  if (ratio == 0.0) f = c.factor_max;
+  else if (!std::isfinite(ratio)) f = c.factor_min;
+  else f = c.safety * std::pow(ratio, -c.b1 / k) * std::pow(s.r1, -c.b2 / k) * std::pow(s.r2, -c.b3 / k);
+  f = std::min(c.factor_max, std::max(c.factor_min, f));
+  if (!accepted) f = std::min(f, 1.0);
+  if (accepted && s.rejected_last && c.hold_after_reject) f = std::min(f, 1.0);
+  if (accepted && c.never_shrink_accepted) f = std::max(f, 1.0);
+  if (accepted) s.r2 = s.r1, s.r1 = std::max(ratio, 1e-10);
+  s.rejected_last = !accepted;
+  return f;
+}
+
+bool Controller::underflowed(double t, double h_next) const {
+  return std::fabs(h_next) <= min_step_ || t + h_next == t || std::fabs(h_next) < 1e-14 * std::max(1.0, std::fabs(t));
+}
+
+Controller::FirstSteps Controller::first_steps(StepContext& ctx, const Var& y, const std::vector<double>& tv,
+                                               const std::vector<double>& dir, const ErrorNorm& norm, const ErrorScale& scale) const {
+  const std::size_t n = tv.size();
+  FirstSteps out;
+  if (first_step_ > 0) {
+    out.h.assign(n, std::min(first_step_, max_step_));
+    return out;
+  }
+  NoGrad no_grad;
+  const DType dtype = y.dtype();
+  const Device device = y.device();
+  const Tensor yv = y.value();
+  const Tensor f0 = ctx.eval(y.detach(), Var(column(tv, dtype, device))).value();
+  const std::vector<double> d0 = norm.norms(yv, yv, scale), d1 = norm.norms(f0, yv, scale);
+  std::vector<double> h0(n), t1(n), hd(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    h0[r] = d0[r] < 1e-5 || d1[r] < 1e-5 ? 1e-6 : 0.01 * d0[r] / d1[r];
+    hd[r] = dir[r] * h0[r];
+    t1[r] = tv[r] + hd[r];
+  }
+  const Tensor y1 = row_combination(Var(yv), row_vector(hd, dtype, device), {1.0}, {Var(f0)}).value();
+  const Tensor f1 = ctx.eval(Var(y1), Var(column(t1, dtype, device))).value();
+  const std::vector<double> d2 = norm.norms(sub(f1, f0), yv, scale);
+  out.h.resize(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    const double dd = std::max(d1[r], d2[r] / h0[r]);
+    const double h1 = dd <= 1e-15 ? std::max(1e-6, h0[r] * 1e-3) : std::pow(0.01 / dd, 1.0 / (error_order_ + 1.0));
+    double h = std::min(100 * h0[r], h1);
+    if (!std::isfinite(h)) h = 1e-6;
+    out.h[r] = std::min(h, max_step_);
+  }
+  out.f0 = f0;
+  return out;
+}
+
+}  // namespace tide::detail

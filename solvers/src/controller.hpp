@@ -1,0 +1,47 @@
+// Internal: the step-size controller piece of an adaptive solve. Soderlind's digital filters as
+// options.hpp describes them (I / PI / PID), each sample with its own history, the first-step
+// choice (Hairer, Norsett & Wanner II.4, as torchdiffeq's _select_initial_step) and the limits
+// (min / max step, max_steps) that end a solve with a SolverError.
+#pragma once
+#include "error_norm.hpp"
+#include "stepper.hpp"
+
+namespace tide::detail {
+
+// One sample's controller memory: the previous accepted error ratios and the last decision.
+struct ControllerHistory {
+  double r1 = 1, r2 = 1;
+  bool rejected_last = false;
+};
+
+class Controller {
+public:
+  Controller() = default;
+  Controller(const SolveOptions& options, const Stepper& stepper);
+
+  // The factor the step size is multiplied by after a step with error ratio `ratio`; updates the
+  // sample's history.
+  double next_factor(double ratio, bool accepted, ControllerHistory& history) const;
+  // A rejected step whose next size is this small cannot make progress.
+  bool underflowed(double t, double h_next) const;
+  double limit(double h) const { return std::min(h, max_step_); }  // |h| capped by max_step
+  std::int64_t max_steps() const { return max_steps_; }
+
+  // Each row's first step size |h| (Hairer's algorithm, or first_step when given) and, when the
+  // algorithm evaluated it, f(y, t) (undefined otherwise). Unrecorded: it is only a heuristic.
+  struct FirstSteps {
+    std::vector<double> h;
+    Tensor f0;
+  };
+  FirstSteps first_steps(StepContext& ctx, const Var& y, const std::vector<double>& t, const std::vector<double>& dir,
+                         const ErrorNorm& norm, const ErrorScale& scale) const;
+
+private:
+  StepController filter_;
+  double exponent_ = 1.0;  // k in r^(-b/k): the lower of the two orders + 1
+  int error_order_ = 0;
+  double first_step_ = 0, min_step_ = 0, max_step_ = 0;
+  std::int64_t max_steps_ = 0;
+};
+
+}  // namespace tide::detail

@@ -1,0 +1,62 @@
+// The error norm piece (error_norm.hpp). DOP853's two estimators combine as
+// err = err5^2 / sqrt(err5^2 + 0.01 err3^2) (Hairer, Norsett, Wanner II.10 / dop853.f).
+#include "error_norm.hpp"
+#include <cmath>
+
+namespace tide::detail {
+
+namespace {
+
+double combined(const std::vector<double>& v, bool max_norm) {
+  double acc = 0.0;
+  for (double x : v) acc = max_norm ? std::max(acc, x) : acc + x * x;
+  return max_norm ? acc : std::sqrt(acc / static_cast<double>(std::max<std::size_t>(v.size(), 1)));
+}
+
+double dop853_ratio(double s5, double s3, double count) {
+  const double den = s5 + 0.01 * s3;
+  return den > 0 ? s5 / std::sqrt(count * den) : 0.0;
+}
+
+}  // namespace
+
+ErrorNorm::ErrorNorm(NormKind kind, bool shared, std::vector<double> atol, std::vector<double> rtol, std::vector<char> controlled)
+    : kind_(kind), shared_(shared), atol_(std::move(atol)), rtol_(std::move(rtol)), controlled_(std::move(controlled)) {}
+
+std::vector<double> ErrorNorm::ratios(const RowError& e, const std::vector<char>& failed) const {
+  const std::size_t n = e.sumsq.size();
+  const bool max_norm = kind_ == NormKind::max;
+  const double cnt = static_cast<double>(std::max<std::int64_t>(e.count, 1));
+  std::vector<double> ratio(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    ratio[r] = max_norm ? e.maximum[r] : e.second ? dop853_ratio(e.sumsq[r], e.sumsq3[r], cnt) : std::sqrt(e.sumsq[r] / cnt);
+    if (failed[r]) ratio[r] = INFINITY;
+  }
+  if (!shared_) return ratio;
+  double s5 = 0, s3 = 0, mx = 0;
+  bool bad = false;
+  for (std::size_t r = 0; r < n; ++r) s5 += e.sumsq[r], s3 += e.sumsq3[r], mx = std::max(mx, e.maximum[r]), bad = bad || failed[r];
+  const double rows = static_cast<double>(n);
+  double all = max_norm ? mx : e.second ? dop853_ratio(s5, s3, cnt) / std::sqrt(rows) : std::sqrt(s5 / (cnt * rows));
+  if (bad) all = INFINITY;
+  return std::vector<double>(n, all);
+}
+
+std::vector<double> ErrorNorm::norms(const Tensor& x, const Tensor& scale_by, const ErrorScale& scale) const {
+  const bool max_norm = kind_ == NormKind::max;
+  std::vector<double> d = row_norm(x, scale_by, scale, max_norm);
+  if (shared_) d.assign(d.size(), combined(d, max_norm));
+  return d;
+}
+
+ErrorNorm ErrorNorm::doubled(double atol, double rtol) const {
+  auto twice = [](std::vector<double> v, double replace) {
+    if (replace > 0) v.assign(v.size(), replace);
+    std::vector<double> out = v;
+    out.insert(out.end(), v.begin(), v.end());
+    return out;
+  };
+  return ErrorNorm(kind_, shared_, twice(atol_, atol), twice(rtol_, rtol), std::vector<char>(2 * controlled_.size(), 1));
+}
+
+}  // namespace tide::detail

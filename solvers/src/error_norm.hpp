@@ -1,0 +1,37 @@
+// Internal: the error norm piece of an adaptive solve. Per-state absolute and relative tolerances,
+// the states left out of control (seminorm, regulariser states), RMS or max over the state, and
+// one combined ratio for the whole batch when the batch shares one step (torchdiffeq's choice).
+#pragma once
+#include "combine.hpp"
+#include "tide/solvers/options.hpp"
+
+namespace tide::detail {
+
+class ErrorNorm {
+public:
+  ErrorNorm() = default;
+  // atol / rtol / controlled per state (size D), already checked
+  ErrorNorm(NormKind kind, bool shared, std::vector<double> atol, std::vector<double> rtol, std::vector<char> controlled);
+
+  // The error ratio of each row (accept when <= 1): infinite for failed rows; one value for all
+  // rows when the batch shares its step.
+  std::vector<double> ratios(const RowError& error, const std::vector<char>& failed) const;
+  // The norm of each row of x scaled by atol + rtol |scale_by| (the first-step heuristic).
+  std::vector<double> norms(const Tensor& x, const Tensor& scale_by, const ErrorScale& scale) const;
+  // The scales on a device, made once per integration.
+  ErrorScale scale_on(Device device) const { return error_scale(atol_, rtol_, controlled_, device); }
+
+  const std::vector<double>& atol() const { return atol_; }
+  const std::vector<double>& rtol() const { return rtol_; }
+  // the same norm over [state, state] (the adjoint's augmented system), every state controlled,
+  // with the tolerances replaced where given (> 0)
+  ErrorNorm doubled(double atol, double rtol) const;
+
+private:
+  NormKind kind_ = NormKind::rms;
+  bool shared_ = false;
+  std::vector<double> atol_, rtol_;
+  std::vector<char> controlled_;
+};
+
+}  // namespace tide::detail

@@ -1,0 +1,87 @@
+// The per-sample time grids of a solve: checked (finite, strictly monotone, mask a prefix per
+// row), padded with each sample's last time, and STEER's training-time draws applied to them.
+#include "solve_internal.hpp"
+#include <cmath>
+
+namespace tide::detail {
+
+Grid make_grid(const Var& times, std::int64_t B, const Tensor& mask) {
+  if (!times.defined()) fail("solve: times is undefined");
+  if (!is_floating(times.dtype())) fail("solve: times must be f32 or f64, got {}", times.str());
+  if (times.rank() != 1 && times.rank() != 2) fail("solve: times must be [T] or [B, T] (per sample), got {}", times.str());
+  if (times.rank() == 2 && times.size(0) != B) fail("solve: per-sample times {} do not match the batch of y0 ({} samples)", times.str(), B);
+  Grid g;
+  g.B = B;
+  g.T = times.size(times.rank() - 1);
+  if (g.T < 1) fail("solve: times {} is empty", times.str());
+  const std::vector<double> tv = times.value().to_vector();
+  std::vector<double> mv;
+  if (mask.defined()) {
+    if (times.rank() != 2) fail("solve: a mask needs per-sample times [B, T]; times is {}", times.str());
+    if (!(mask.shape() == times.shape())) fail("solve: mask {} does not match times {}", mask.str(), times.str());
+    mv = mask.to_vector();
+  }
+  g.t.resize(static_cast<std::size_t>(B * g.T));
+  g.count.assign(static_cast<std::size_t>(B), g.T);
+  for (std::int64_t b = 0; b < B; ++b) {
+    std::int64_t c = g.T;
+    if (!mv.empty()) {
+      c = 0;
+      while (c < g.T && mv[static_cast<std::size_t>(b * g.T + c)] != 0) ++c;
+      for (std::int64_t j = c; j < g.T; ++j)
+        if (mv[static_cast<std::size_t>(b * g.T + j)] != 0)
+          fail("solve: mask row {} is not a prefix (valid at {} after padding at {}); pad sequences at the end", b, j, c);
+      if (c == 0) fail("solve: mask row {} has no valid time (a sample needs at least its start time)", b);
+    }
+    g.count[static_cast<std::size_t>(b)] = c;
+    for (std::int64_t j = 0; j < g.T; ++j) {
+      const std::int64_t src = times.rank() == 2 ? b * g.T + std::min(j, c - 1) : std::min(j, c - 1);
+      const double t = tv[static_cast<std::size_t>(src)];
+      if (!std::isfinite(t)) fail("solve: times[{}] of sample {} is not finite ({})", j, b, t);
+      g.t[static_cast<std::size_t>(b * g.T + j)] = t;
+    }
+    for (std::int64_t j = 2; j < c; ++j) {
+      const double d0 = g.at(b, j - 1) - g.at(b, j - 2), d1 = g.at(b, j) - g.at(b, j - 1);
+      if ((d0 > 0) != (d1 > 0))
+        fail("solve: times of sample {} are not monotone (t[{}] = {}, t[{}] = {}, t[{}] = {})", b, j - 2, g.at(b, j - 2), j - 1,
+             g.at(b, j - 1), j, g.at(b, j));
+    }
+    for (std::int64_t j = 1; j < c; ++j)
+      if (g.at(b, j) == g.at(b, j - 1))
+        fail("solve: times of sample {} repeat a value at index {} ({}); times must be strictly monotone", b, j, g.at(b, j));
+  }
+  return g;
+}
+
+// STEER: training-time draws of each interval's end (steer.per_interval) or of the last time.
+void apply_steer(Grid& g, const Steer& steer, std::uint64_t seed, bool per_sample_grid) {
+  if (!steer.enabled) return;
+  Generator gen(seed ^ 0x5354454552ull);
+  const std::int64_t draws = per_sample_grid ? g.B : 1;
+  const Tensor u = gen.uniform(Shape{draws, std::max<std::int64_t>(g.T - 1, 1)}, -1.0, 1.0, DType::f64);
+  const std::vector<double> uv = u.to_vector();
+  for (std::int64_t b = 0; b < g.B; ++b) {
+    const std::int64_t c = g.count[static_cast<std::size_t>(b)];
+    const std::int64_t row = per_sample_grid ? b : 0;
+    std::vector<double> orig(static_cast<std::size_t>(c));
+    for (std::int64_t j = 0; j < c; ++j) orig[static_cast<std::size_t>(j)] = g.at(b, j);
+    if (steer.per_interval) {
+      // each interval's length is drawn from U(|dt| - b_i, |dt| + b_i) with b_i = |dt| - eps
+      for (std::int64_t j = 1; j < c; ++j) {
+        const double dt = orig[static_cast<std::size_t>(j)] - orig[static_cast<std::size_t>(j - 1)];
+        const double bi = std::fabs(dt) - steer.eps;
+        if (bi <= 0) fail("solve (STEER): interval {} of sample {} is shorter than eps = {}", j - 1, b, steer.eps);
+        const double len = std::fabs(dt) + bi * uv[static_cast<std::size_t>(row * (g.T - 1) + j - 1)];
+        g.t[static_cast<std::size_t>(b * g.T + j)] = g.at(b, j - 1) + (dt > 0 ? len : -len);
+      }
+    } else if (c >= 2) {
+      const double span = orig[static_cast<std::size_t>(c - 1)] - orig[static_cast<std::size_t>(c - 2)];
+      if (steer.b < 0 || steer.b >= std::fabs(span))
+        fail("solve (STEER): b = {} must lie in [0, {}) (the last interval's length)", steer.b, std::fabs(span));
+      g.t[static_cast<std::size_t>(b * g.T + c - 1)] = orig[static_cast<std::size_t>(c - 1)] + steer.b * uv[static_cast<std::size_t>(row * (g.T - 1))];
+    }
+    for (std::int64_t j = c; j < g.T; ++j) g.t[static_cast<std::size_t>(b * g.T + j)] = g.at(b, c - 1);
+  }
+}
+
+}  // namespace tide::detail

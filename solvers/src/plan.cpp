@@ -1,0 +1,66 @@
+// make_plan (integrate.hpp): the solve options checked once and resolved into the integration's
+// pieces: the stepper, the controller, the error norm and the fixed-step schedule.
+#include "integrate.hpp"
+#include <cmath>
+
+namespace tide::detail {
+
+namespace {
+
+std::vector<double> per_state(const std::vector<double>& given, double scalar, std::int64_t D, const char* what) {
+  if (given.empty()) return std::vector<double>(static_cast<std::size_t>(D), scalar);
+  if (static_cast<std::int64_t>(given.size()) != D) fail("solve: {} has {} entries for a state of {}", what, given.size(), D);
+  for (double v : given)
+    if (!(v >= 0) || !std::isfinite(v)) fail("solve: {} has an entry {} (must be finite and >= 0)", what, v);
+  return given;
+}
+
+void check_options(const SolveOptions& o) {
+  if (!(o.rtol >= 0) || !(o.atol >= 0) || !std::isfinite(o.rtol) || !std::isfinite(o.atol))
+    fail("solve: rtol = {} and atol = {} must be finite and >= 0", o.rtol, o.atol);
+  if (o.max_steps < 1) fail("solve: max_steps = {} must be >= 1", o.max_steps);
+  if (!(o.max_step > 0)) fail("solve: max_step = {} must be > 0", o.max_step);
+  if (o.min_step < 0) fail("solve: min_step = {} must be >= 0", o.min_step);
+  if (o.unfolds < 0) fail("solve: unfolds = {} must be >= 0", o.unfolds);
+  if (o.step_size < 0) fail("solve: step_size = {} must be >= 0", o.step_size);
+  if (o.checkpoint_budget < 0) fail("solve: checkpoint_budget = {} must be >= 0 (0: one stored state per step)", o.checkpoint_budget);
+  if (o.first_step < 0) fail("solve: first_step = {} must be >= 0", o.first_step);
+  if (o.newton_max_iterations < 1) fail("solve: newton_max_iterations = {} must be >= 1", o.newton_max_iterations);
+  const StepController& c = o.controller;
+  if (!(c.safety > 0 && c.safety <= 1) || !(c.factor_min > 0 && c.factor_min < 1) || !(c.factor_max > 1))
+    fail("solve: controller {} needs 0 < safety <= 1, 0 < factor_min < 1 < factor_max (got {}, {}, {})", c.name, c.safety,
+         c.factor_min, c.factor_max);
+}
+
+// The error norm over D states and `extra` integrand states (controlled only when asked).
+ErrorNorm make_norm(const SolveOptions& o, std::int64_t D, std::int64_t extra) {
+  std::vector<double> atol = per_state(o.atol_per_state, o.atol, D, "atol_per_state");
+  std::vector<double> rtol = per_state(o.rtol_per_state, o.rtol, D, "rtol_per_state");
+  std::vector<char> controlled(static_cast<std::size_t>(D), 1);
+  for (std::int64_t i : o.seminorm) {
+    if (i < 0 || i >= D) fail("solve: seminorm index {} is outside the state (0..{})", i, D - 1);
+    controlled[static_cast<std::size_t>(i)] = 0;
+  }
+  for (std::int64_t i = 0; i < extra; ++i) {
+    atol.push_back(o.atol);
+    rtol.push_back(o.rtol);
+    controlled.push_back(o.regularisers.error_control ? 1 : 0);
+  }
+  return ErrorNorm(o.norm, !o.per_sample, std::move(atol), std::move(rtol), std::move(controlled));
+}
+
+}  // namespace
+
+Plan make_plan(const SolveOptions& options, std::int64_t D, std::int64_t extra) {
+  check_options(options);
+  Plan plan;
+  plan.stepper = make_stepper(options);
+  plan.controller = Controller(options, *plan.stepper);
+  plan.norm = make_norm(options, D, extra);
+  plan.fixed = FixedSteps{options.step_size, options.unfolds};
+  plan.shared_step = !options.per_sample;
+  plan.clip_to_end = options.clip_to_end;
+  return plan;
+}
+
+}  // namespace tide::detail
