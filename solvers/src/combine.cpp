@@ -43,83 +43,116 @@ Var row_combination(const Var& base, const Tensor& h, const std::vector<double>&
   return Var(linear_combination(base.defined() ? base.value() : Tensor(), xs, c, h));
 }
 
-Var gathered_combination(const std::vector<Var>& vecs, const std::vector<std::int64_t>& position,
-                         const std::vector<std::vector<double>>& weight) {
-  const std::int64_t m = static_cast<std::int64_t>(position.size());
-  const DType dtype = vecs.at(0).dtype();
-  const Device device = vecs[0].device();
-  const std::int64_t n = vecs[0].size(0), d = vecs[0].numel() / std::max<std::int64_t>(n, 1);
-  // the vectors with a nonzero weight on some output row; whether each is weighted alike on every row
-  std::vector<std::size_t> used;
-  bool all_ones = true, all_alike = true;
-  for (std::size_t v = 0; v < vecs.size(); ++v) {
-    bool any = false;
-    for (std::int64_t q = 0; q < m; ++q) {
-      const double x = weight[static_cast<std::size_t>(q)][v];
-      any = any || x != 0.0;
-      all_ones = all_ones && (x == 1.0 || x == 0.0);
-      all_alike = all_alike && x == weight[0][v];
+namespace {
+
+// One gathered combination's operands: which vectors carry weight, whether every row weights them
+// alike, and the gather index (made on first use: not every path needs it).
+class Gather {
+public:
+  Gather(const std::vector<Var>& vecs, const std::vector<std::int64_t>& position, const std::vector<std::vector<double>>& weight)
+      : vecs_(vecs), position_(position), weight_(weight), m_(static_cast<std::int64_t>(position.size())),
+        dtype_(vecs.at(0).dtype()), device_(vecs[0].device()), n_(vecs[0].size(0)),
+        d_(vecs[0].numel() / std::max<std::int64_t>(n_, 1)) {
+    for (std::size_t v = 0; v < vecs.size(); ++v) {
+      bool any = false;
+      for (std::int64_t q = 0; q < m_; ++q) {
+        const double x = weight[static_cast<std::size_t>(q)][v];
+        any = any || x != 0.0;
+        all_ones_ = all_ones_ && (x == 1.0 || x == 0.0);
+        all_alike_ = all_alike_ && x == weight[0][v];
+      }
+      if (any) used_.push_back(v);
     }
-    if (any) used.push_back(v);
   }
-  if (used.empty()) return Var(Tensor::zeros(Shape{m, d}, dtype, device));
-  Tensor index_made;
-  auto index = [&]() -> const Tensor& {  // made on first use: the paths below do not all need it
-    if (!index_made.defined()) index_made = Tensor::from_indices(position, Shape{m}, device);
-    return index_made;
-  };
-  auto column_of = [&](std::size_t v) {
-    std::vector<double> w(static_cast<std::size_t>(m));
-    for (std::int64_t q = 0; q < m; ++q) w[static_cast<std::size_t>(q)] = weight[static_cast<std::size_t>(q)][v];
+
+  Var combine() {
+    if (used_.empty()) return Var(Tensor::zeros(Shape{m_, d_}, dtype_, device_));
+    if (recording(vecs_)) return recorded();
+    if (all_alike_) return alike();
+    return per_row();
+  }
+
+private:
+  const Tensor& index() {
+    if (!index_.defined()) index_ = Tensor::from_indices(position_, Shape{m_}, device_);
+    return index_;
+  }
+  std::vector<double> column_of(std::size_t v) const {
+    std::vector<double> w(static_cast<std::size_t>(m_));
+    for (std::int64_t q = 0; q < m_; ++q) w[static_cast<std::size_t>(q)] = weight_[static_cast<std::size_t>(q)][v];
     return w;
-  };
-  if (recording(vecs)) {
+  }
+
+  // composed of Var ops the tape records
+  Var recorded() {
     Var acc;
-    for (std::size_t v : used) {
+    for (std::size_t v : used_) {
       const std::vector<double> w = column_of(v);
-      Var term = index_select(vecs[v], 0, index());
-      if (std::any_of(w.begin(), w.end(), [](double x) { return x != 1.0; })) term = term * Var(column(w, dtype, device));
+      Var term = index_select(vecs_[v], 0, index());
+      if (std::any_of(w.begin(), w.end(), [](double x) { return x != 1.0; })) term = term * Var(column(w, dtype_, device_));
       acc = acc.defined() ? acc + term : term;
     }
     return acc;
   }
-  if (all_alike) {  // one output time per step, a shared step, or landing on a time (y_new alone)
-    if (used.size() == 1 && all_ones) return Var(index_select(vecs[used[0]].value(), 0, index()));
+
+  // one output time per step, a shared step, or landing on a time (y_new alone)
+  Var alike() {
+    if (used_.size() == 1 && all_ones_) return Var(index_select(vecs_[used_[0]].value(), 0, index()));
     std::vector<Tensor> xs;
     std::vector<double> c;
-    const bool few = 2 * m < n;  // gather the rows first, else combine all rows and gather once
-    for (std::size_t v : used) xs.push_back(few ? index_select(vecs[v].value(), 0, index()) : vecs[v].value()), c.push_back(weight[0][v]);
+    const bool few = 2 * m_ < n_;  // gather the rows first, else combine all rows and gather once
+    for (std::size_t v : used_) xs.push_back(few ? index_select(vecs_[v].value(), 0, index()) : vecs_[v].value()), c.push_back(weight_[0][v]);
     const Tensor out = linear_combination(Tensor(), xs, c);
     return Var(few ? out : index_select(out, 0, index()));
   }
-  // Rows at different points of the step: every used vector's rows gathered into [m, V, d] (one
-  // concat, then one gather unless every row is wanted once in order; a gather per vector when
-  // few rows are wanted) and each output row made by one batched [1, V] @ [V, d] product with its
-  // weights: a handful of ops however many vectors the method has.
-  const std::int64_t V = static_cast<std::int64_t>(used.size());
-  bool every_row = m == n;  // each row once, in order: no gather
-  for (std::int64_t q = 0; every_row && q < m; ++q) every_row = position[static_cast<std::size_t>(q)] == q;
-  Tensor rows;
-  if (every_row) {
-    std::vector<Tensor> parts;
-    for (std::size_t v : used) parts.push_back(vecs[v].value().reshape(Shape{m, 1, d}));
-    rows = concat(parts, 1);
-  } else if (2 * m < n) {
-    std::vector<Tensor> parts;
-    for (std::size_t v : used) parts.push_back(index_select(vecs[v].value(), 0, index()).reshape(Shape{m, 1, d}));
-    rows = concat(parts, 1);
-  } else {
-    std::vector<Tensor> parts;
-    for (std::size_t v : used) parts.push_back(vecs[v].value().reshape(Shape{n, d}));
-    std::vector<std::int64_t> at(static_cast<std::size_t>(m * V));
-    for (std::int64_t q = 0; q < m; ++q)
-      for (std::int64_t v = 0; v < V; ++v) at[static_cast<std::size_t>(q * V + v)] = v * n + position[static_cast<std::size_t>(q)];
-    rows = index_select(concat(parts, 0), 0, Tensor::from_indices(at, Shape{m * V}, device)).reshape(Shape{m, V, d});
+
+  // Rows at different points of the step: every used vector's rows gathered into [m, V, d] and
+  // each output row made by one batched [1, V] @ [V, d] product with its weights: a handful of ops
+  // however many vectors the method has.
+  Var per_row() {
+    const std::int64_t V = static_cast<std::int64_t>(used_.size());
+    std::vector<double> w(static_cast<std::size_t>(m_ * V));
+    for (std::int64_t q = 0; q < m_; ++q)
+      for (std::int64_t v = 0; v < V; ++v) w[static_cast<std::size_t>(q * V + v)] = weight_[static_cast<std::size_t>(q)][used_[static_cast<std::size_t>(v)]];
+    return Var(matmul(Tensor::from_vector(w, Shape{m_, 1, V}, dtype_, device_), stacked_rows()).reshape(Shape{m_, d_}));
   }
-  std::vector<double> w(static_cast<std::size_t>(m * V));
-  for (std::int64_t q = 0; q < m; ++q)
-    for (std::int64_t v = 0; v < V; ++v) w[static_cast<std::size_t>(q * V + v)] = weight[static_cast<std::size_t>(q)][used[static_cast<std::size_t>(v)]];
-  return Var(matmul(Tensor::from_vector(w, Shape{m, 1, V}, dtype, device), rows).reshape(Shape{m, d}));
+
+  // [m, V, d]: one concat, then one gather unless every row is wanted once in order; a gather per
+  // vector when few rows are wanted
+  Tensor stacked_rows() {
+    const std::int64_t V = static_cast<std::int64_t>(used_.size());
+    bool every_row = m_ == n_;  // each row once, in order: no gather
+    for (std::int64_t q = 0; every_row && q < m_; ++q) every_row = position_[static_cast<std::size_t>(q)] == q;
+    std::vector<Tensor> parts;
+    if (every_row || 2 * m_ < n_) {
+      for (std::size_t v : used_)
+        parts.push_back((every_row ? vecs_[v].value() : index_select(vecs_[v].value(), 0, index())).reshape(Shape{m_, 1, d_}));
+      return concat(parts, 1);
+    }
+    for (std::size_t v : used_) parts.push_back(vecs_[v].value().reshape(Shape{n_, d_}));
+    std::vector<std::int64_t> at(static_cast<std::size_t>(m_ * V));
+    for (std::int64_t q = 0; q < m_; ++q)
+      for (std::int64_t v = 0; v < V; ++v) at[static_cast<std::size_t>(q * V + v)] = v * n_ + position_[static_cast<std::size_t>(q)];
+    return index_select(concat(parts, 0), 0, Tensor::from_indices(at, Shape{m_ * V}, device_)).reshape(Shape{m_, V, d_});
+  }
+
+  const std::vector<Var>& vecs_;
+  const std::vector<std::int64_t>& position_;
+  const std::vector<std::vector<double>>& weight_;
+  std::int64_t m_;
+  DType dtype_;
+  Device device_;
+  std::int64_t n_, d_;
+  std::vector<std::size_t> used_;
+  bool all_ones_ = true, all_alike_ = true;
+  Tensor index_;
+};
+
+}  // namespace
+
+Var gathered_combination(const std::vector<Var>& vecs, const std::vector<std::int64_t>& position,
+                         const std::vector<std::vector<double>>& weight) {
+  return Gather(vecs, position, weight).combine();
 }
 
 ErrorScale error_scale(const std::vector<double>& atol, const std::vector<double>& rtol,
