@@ -26,8 +26,38 @@ std::vector<std::int64_t> last_steps(const Tensor& mask) {
 
 }  // namespace
 
-SequenceModel::SequenceModel(CellPtr cell, std::int64_t outputs, Generator& gen)
-    : cell_(std::move(cell)), readout_(cell_->output_size(), outputs, gen, linear_options(cell_->dtype())) {}
+SequenceModel::SequenceModel(CellPtr cell, std::int64_t outputs, Generator& gen, data::Task task)
+    : cell_(std::move(cell)), readout_(cell_->output_size(), outputs, gen, linear_options(cell_->dtype())), task_(task) {}
+
+namespace {
+
+Tensor in_dtype(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
+
+// STEER, per interval: each elapsed time scaled by a seeded U(1 - b, 1 + b) draw per training
+// step, so a resumed run repeats it.
+Tensor steered(const Tensor& dt, const Training& training) {
+  if (training.steer <= 0) return dt;
+  Generator g(training.seed ^ 0x5354454552ULL);
+  g.set_stream(static_cast<std::uint64_t>(training.step));
+  return tide::mul(dt, g.uniform(dt.shape(), 1.0 - training.steer, 1.0 + training.steer, dt.dtype()));
+}
+
+}  // namespace
+
+BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {
+  const data::SequenceSet& b = data::sequences_of(examples, "sequence model");
+  const DType dtype = cell_->dtype();
+  const bool train = mode == Mode::train;
+  RegularisationScope regularisation(OdeRegularisation{.kinetic = train ? training.kinetic : 0.0});
+  const Var out = (*this)(Var(in_dtype(b.x, dtype)), train ? steered(b.dt, training) : b.dt, b.mask);
+  const bool classify = task_ == data::Task::classification;
+  BatchLoss result;
+  result.loss = classify ? masked_cross_entropy(out, b.y, b.mask) : masked_mse(out, in_dtype(b.y, dtype), b.mask);
+  if (regularisation.total().defined()) result.loss = result.loss + mean(regularisation.total());
+  const Tensor value = out.value();
+  result.metrics.emplace_back(metric(), classify ? correct_predictions(value, b.y, b.mask) : squared_error(value, b.y, b.mask));
+  return result;
+}
 
 Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, std::vector<Var>* keep) const {
   check_inputs(*cell_, x, dt, mask);

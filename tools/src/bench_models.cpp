@@ -139,7 +139,7 @@ void measure_xor_epoch(Figures& f, int repeats) {
     std::int64_t steps = 0;
     for (std::int64_t b = 0; b < set.size(); b += batch, ++steps) {
       opt.zero_grad();
-      backward(sequence_loss(model, set.slice(b, std::min(set.size(), b + batch))));
+      backward(model.loss(data::SequenceExamples(set.slice(b, std::min(set.size(), b + batch))), models::Mode::train).loss);
       opt.step();
     }
     samples.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

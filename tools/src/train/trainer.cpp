@@ -68,19 +68,20 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c, std::vector<
                                 AdamOptions{.lr = c.lr, .weight_decay = c.weight_decay, .decoupled_weight_decay = c.type == "adamw"});
 }
 
-Tensor in_dtype(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
-
 struct Built {
-  LoadedData data;
-  std::shared_ptr<models::SequenceModel> model;
+  data::Dataset data;
+  models::ModelPtr model;
 };
 
 Built build(const TrainConfig& config) {
-  Built b{load_data(config.data, config.seed, "data"), nullptr};
-  const data::SequenceSet& train = b.data.split.train;
+  LoadedData loaded = load_data(config.data, config.seed, "data");
+  Built b;
+  b.data.train = std::make_shared<data::SequenceExamples>(std::move(loaded.split.train));
+  b.data.val = std::make_shared<data::SequenceExamples>(std::move(loaded.split.val));
+  b.data.test = std::make_shared<data::SequenceExamples>(std::move(loaded.split.test));
+  b.data.description = loaded.description;
   Generator gen(config.seed);
-  b.model = std::make_shared<models::SequenceModel>(models::make_cell(config.model, train.features(), gen, config.dtype, "model"),
-                                                    train.outputs(), gen);
+  b.model = models::make_model(config.model, b.data, gen, config.dtype, "model");
   return b;
 }
 
@@ -102,213 +103,235 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-}  // namespace
-
-std::string metric_name(const data::SequenceSet& set) { return set.task == data::Task::classification ? "accuracy" : "mse"; }
-bool higher_is_better(const data::SequenceSet& set) { return set.task == data::Task::classification; }
-
-Var sequence_loss(const models::SequenceModel& model, const data::SequenceSet& batch) {
-  const DType dtype = model.cell().dtype();
-  const Var out = model(Var(in_dtype(batch.x, dtype)), batch.dt, batch.mask);
-  return batch.task == data::Task::classification ? models::masked_cross_entropy(out, batch.y, batch.mask)
-                                                  : models::masked_mse(out, in_dtype(batch.y, dtype), batch.mask);
-}
-
-Scores evaluate(const models::SequenceModel& model, const data::SequenceSet& set, std::int64_t batch_size) {
-  NoGrad no_grad;
-  Scores s;
-  double loss_sum = 0, metric = 0, count = 0;
-  const DType dtype = model.cell().dtype();
-  for (std::int64_t begin = 0; begin < set.size(); begin += batch_size) {
-    const data::SequenceSet b = set.slice(begin, std::min(set.size(), begin + batch_size));
-    const Tensor out = model(Var(in_dtype(b.x, dtype)), b.dt, b.mask).value();
-    const models::MetricSums m = b.task == data::Task::classification ? models::correct_predictions(out, b.y, b.mask)
-                                                                      : models::squared_error(out, b.y, b.mask);
-    const double loss = b.task == data::Task::classification
-                            ? models::masked_cross_entropy(Var(out), b.y, b.mask).item()
-                            : models::masked_mse(Var(out), in_dtype(b.y, dtype), b.mask).item();
-    loss_sum += loss * static_cast<double>(b.size());
-    metric += m.value, count += m.count;
-  }
-  s.sequences = set.size();
-  s.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, set.size()));
-  s.metric = count > 0 ? metric / count : 0.0;
-  return s;
-}
-
-int run_training(const TrainConfig& config, const TrainOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
-  Built built = build(config);
-  const data::Split& split = built.data.split;
-  models::SequenceModel& model = *built.model;
-  const std::string metric = metric_name(split.train);
-  const bool higher = higher_is_better(split.train);
-  const Paths paths(options.out_dir.empty() ? "runs/" + config.name : options.out_dir, metric);
-  std::error_code ec;
-  fs::create_directories(paths.dir, ec);
-  if (ec) fail("{}: cannot create the run directory: {}", paths.dir, ec.message());
-
-  std::vector<Var> params = model.parameters();
-  std::unique_ptr<Optimizer> optimizer = make_optimizer(config.optimizer, params);
-  const std::int64_t n = split.train.size(), bs = config.batch_size;
-  const std::int64_t steps_per_epoch = (n + bs - 1) / bs;
-
-  // Position and running sums; a resume restores them from the checkpoint.
+// Where a run stands: restored by --resume, saved in every checkpoint.
+struct Position {
   std::int64_t epoch = 0, batch = 0, global_step = 0, best_epoch = -1, records_written = 0;
-  double best_val = higher ? -INFINITY : INFINITY, loss_sum = 0, metric_sum = 0, metric_count = 0, seen = 0;
-  std::vector<json> records;
-  if (options.resume) {
-    if (!fs::exists(paths.checkpoint)) fail("--resume: no checkpoint at {}", paths.checkpoint);
-    const Archive a = load_archive(paths.checkpoint);
-    const json meta = parse_json_text(a.meta_json, paths.checkpoint + " (metadata)");
-    if (meta.at("config") != config.raw)
-      fail("--resume: the config differs from the one {} was written with ({}); start a new run or restore it",
-           paths.checkpoint, paths.config);
-    load_module(a, "model.", model);
-    load_optimizer(a, "optimizer.", *optimizer);
+  double best_val = 0, loss_sum = 0, metric_sum = 0, metric_count = 0, seen = 0;
+
+  json to_json() const {
+    json meta = {{"epoch", epoch}, {"batch", batch}, {"global_step", global_step}, {"best_epoch", best_epoch},
+                 {"records", records_written}, {"loss_sum", loss_sum}, {"metric_sum", metric_sum},
+                 {"metric_count", metric_count}, {"seen", seen}};
+    if (best_epoch >= 0) meta["best_val"] = best_val;
+    return meta;
+  }
+  void from_json(const json& meta) {
     epoch = meta.at("epoch"), batch = meta.at("batch"), global_step = meta.at("global_step");
     best_epoch = meta.at("best_epoch"), records_written = meta.at("records");
     best_val = best_epoch < 0 ? best_val : meta.at("best_val").get<double>();
     loss_sum = meta.at("loss_sum"), metric_sum = meta.at("metric_sum"), metric_count = meta.at("metric_count"), seen = meta.at("seen");
-    std::vector<json> all = fs::exists(paths.metrics) ? read_metrics(paths.metrics) : std::vector<json>{};
-    if (static_cast<std::int64_t>(all.size()) < records_written)
-      fail("--resume: {} holds {} records but the checkpoint counts {}", paths.metrics, all.size(), records_written);
-    records.assign(all.begin(), all.begin() + records_written);
-    std::string kept;
-    for (const json& r : records) kept += r.dump() + "\n";
-    write_text_atomically(paths.metrics, kept);  // records after the checkpoint are written again
-  } else {
-    write_text_atomically(paths.metrics, "");
   }
-  write_text_atomically(paths.config, config.raw.dump(2) + "\n");
-  MetricsLog log;
-  log.open(paths.metrics, true);
+  double train_loss() const { return loss_sum / seen; }
+  double train_metric() const { return metric_count > 0 ? metric_sum / metric_count : 0.0; }
+};
 
-  auto save_checkpoint = [&] {
-    Archive a;
-    add_module(a, "model.", model);
-    add_optimizer(a, "optimizer.", *optimizer);
-    json meta = {{"format", "tide train checkpoint"}, {"version", 1}, {"config", config.raw}, {"epoch", epoch},
-                 {"batch", batch}, {"global_step", global_step}, {"best_epoch", best_epoch}, {"records", records_written},
-                 {"loss_sum", loss_sum}, {"metric_sum", metric_sum}, {"metric_count", metric_count}, {"seen", seen}};
-    if (best_epoch >= 0) meta["best_val"] = best_val;
-    a.meta_json = meta.dump();
-    save_archive(paths.checkpoint, a);
-  };
+// One `tide train` run: build, then train steps, end-of-epoch evaluation and checkpoints, then
+// the test score of the best-validation parameters.
+class Trainer {
+public:
+  Trainer(const TrainConfig& config, const TrainOptions& options)
+      : config_(config), options_(options), t0_(std::chrono::steady_clock::now()), built_(build(config)),
+        model_(*built_.model), metric_(model_.metric()), higher_(model_.higher_is_better()),
+        paths_(options.out_dir.empty() ? "runs/" + config.name : options.out_dir, metric_), params_(model_.parameters()),
+        optimizer_(make_optimizer(config.optimizer, params_)), train_size_(built_.data.train->size()),
+        steps_per_epoch_((train_size_ + config.batch_size - 1) / config.batch_size) {
+    pos_.best_val = higher_ ? -INFINITY : INFINITY;
+  }
+  int run();
 
-  if (!options.quiet)
-    std::fprintf(options.progress, "tide train %s: %s\nmodel %s, %lld parameters; %s, lr %g, %lld epochs of %lld steps; writing %s\n",
-                 config.name.c_str(), built.data.description.c_str(), model.cell().name().c_str(),
-                 static_cast<long long>(model.parameter_count()), config.optimizer.type.c_str(), config.optimizer.lr,
-                 static_cast<long long>(config.epochs), static_cast<long long>(steps_per_epoch), paths.dir.c_str());
+private:
+  void open_run();
+  void resume();
+  void save_checkpoint();
+  void announce();
+  void train_step(const std::vector<std::int64_t>& order);
+  bool checkpoint_or_stop();
+  void end_epoch();
+  int finish();
+
+  const TrainConfig& config_;
+  const TrainOptions& options_;
+  const std::chrono::steady_clock::time_point t0_;
+  Built built_;
+  models::Model& model_;
+  const std::string metric_;
+  const bool higher_;
+  const Paths paths_;
+  std::vector<Var> params_;
+  std::unique_ptr<Optimizer> optimizer_;
+  const std::int64_t train_size_, steps_per_epoch_;
+  Position pos_;
+  std::vector<json> records_;
+  MetricsLog log_;
+  std::unique_ptr<Progress> progress_;
+  std::int64_t steps_this_run_ = 0;
+};
+
+void Trainer::open_run() {
+  std::error_code ec;
+  fs::create_directories(paths_.dir, ec);
+  if (ec) fail("{}: cannot create the run directory: {}", paths_.dir, ec.message());
+  if (options_.resume) resume();
+  else write_text_atomically(paths_.metrics, "");
+  write_text_atomically(paths_.config, config_.raw.dump(2) + "\n");
+  log_.open(paths_.metrics, true);
+}
+
+void Trainer::resume() {
+  if (!fs::exists(paths_.checkpoint)) fail("--resume: no checkpoint at {}", paths_.checkpoint);
+  const Archive a = load_archive(paths_.checkpoint);
+  const json meta = parse_json_text(a.meta_json, paths_.checkpoint + " (metadata)");
+  if (meta.at("config") != config_.raw)
+    fail("--resume: the config differs from the one {} was written with ({}); start a new run or restore it",
+         paths_.checkpoint, paths_.config);
+  load_module(a, "model.", model_);
+  load_optimizer(a, "optimizer.", *optimizer_);
+  pos_.from_json(meta);
+  std::vector<json> all = fs::exists(paths_.metrics) ? read_metrics(paths_.metrics) : std::vector<json>{};
+  if (static_cast<std::int64_t>(all.size()) < pos_.records_written)
+    fail("--resume: {} holds {} records but the checkpoint counts {}", paths_.metrics, all.size(), pos_.records_written);
+  records_.assign(all.begin(), all.begin() + pos_.records_written);
+  std::string kept;
+  for (const json& r : records_) kept += r.dump() + "\n";
+  write_text_atomically(paths_.metrics, kept);  // records after the checkpoint are written again
+}
+
+void Trainer::save_checkpoint() {
+  Archive a;
+  add_module(a, "model.", model_);
+  add_optimizer(a, "optimizer.", *optimizer_);
+  json meta = {{"format", "tide train checkpoint"}, {"version", 1}, {"config", config_.raw}};
+  meta.update(pos_.to_json());
+  a.meta_json = meta.dump();
+  save_archive(paths_.checkpoint, a);
+}
+
+void Trainer::announce() {
+  if (options_.quiet) return;
+  std::fprintf(options_.progress, "tide train %s: %s\nmodel %s, %lld parameters; %s, lr %g, %lld epochs of %lld steps; writing %s\n",
+               config_.name.c_str(), built_.data.description.c_str(), model_.name().c_str(),
+               static_cast<long long>(model_.parameter_count()), config_.optimizer.type.c_str(), config_.optimizer.lr,
+               static_cast<long long>(config_.epochs), static_cast<long long>(steps_per_epoch_), paths_.dir.c_str());
   ProgressOptions po;
-  po.start_step = global_step;
-  std::unique_ptr<Progress> progress;
-  if (!options.quiet)  // new T(prvalue) constructs in place: Progress is neither copyable nor movable
-    progress.reset(new Progress(Progress::for_stream(options.progress, config.epochs * steps_per_epoch, config.name, po)));
-  InterruptScope interrupts;
-  std::int64_t steps_this_run = 0;
-  bool stopped = false;
-  for (; epoch < config.epochs && !stopped; ++epoch, batch = 0) {
-    const std::vector<std::int64_t> order = data::permutation(n, config.seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
-    for (; batch < steps_per_epoch; ++batch) {
-      const std::vector<std::int64_t> idx(order.begin() + batch * bs, order.begin() + std::min(n, (batch + 1) * bs));
-      const data::SequenceSet b = split.train.subset(idx);
-      optimizer->set_learning_rate(config.learning_rate(epoch, batch, steps_per_epoch));
-      optimizer->zero_grad();
-      const DType dtype = model.cell().dtype();
-      Tensor dt = b.dt;
-      if (config.steer > 0) {  // STEER, per interval: a seeded draw per step, so --resume repeats it
-        Generator g(config.seed ^ 0x5354454552ULL);
-        g.set_stream(static_cast<std::uint64_t>(global_step));
-        dt = tide::mul(dt, g.uniform(dt.shape(), 1.0 - config.steer, 1.0 + config.steer, dt.dtype()));
-      }
-      models::RegularisationScope regularisation(models::OdeRegularisation{.kinetic = config.kinetic});
-      const Var out = model(Var(in_dtype(b.x, dtype)), dt, b.mask);
-      Var loss = b.task == data::Task::classification ? models::masked_cross_entropy(out, b.y, b.mask)
-                                                      : models::masked_mse(out, in_dtype(b.y, dtype), b.mask);
-      if (regularisation.total().defined()) loss = loss + mean(regularisation.total());
-      const double loss_value = loss.item();
-      if (!std::isfinite(loss_value))
-        fail("training diverged: the loss is {} at epoch {} step {} (lower the learning rate or set grad_clip)", loss_value, epoch + 1, batch + 1);
-      backward(loss);
-      if (config.grad_clip > 0) clip_grad_norm(params, config.grad_clip);
-      optimizer->step();
-      const models::MetricSums m = b.task == data::Task::classification ? models::correct_predictions(out.value(), b.y, b.mask)
-                                                                        : models::squared_error(out.value(), b.y, b.mask);
-      loss_sum += loss_value * static_cast<double>(b.size()), seen += static_cast<double>(b.size());
-      metric_sum += m.value, metric_count += m.count;
-      ++global_step, ++steps_this_run;
-      if (progress) progress->update(global_step, {{"loss", loss_sum / seen}, {metric, metric_count > 0 ? metric_sum / metric_count : 0.0}});
-      const bool stop = interrupted || (options.max_steps > 0 && steps_this_run >= options.max_steps);
-      if (stop || (config.checkpoint_every > 0 && global_step % config.checkpoint_every == 0 && batch + 1 < steps_per_epoch)) {
-        ++batch;  // the checkpoint resumes after this step
-        save_checkpoint();
-        --batch;
-      }
-      if (stop) {
-        stopped = true;
-        break;
-      }
-    }
-    if (stopped) break;
-    // End of epoch: validation, the record, the best model, the checkpoint and the curves.
-    const Scores val = evaluate(model, split.val, config.eval_batch_size);
-    json record = {{"epoch", epoch + 1}, {"step", global_step}, {"lr", optimizer->learning_rate()},
-                   {"train_loss", loss_sum / seen}, {"train_" + metric, metric_count > 0 ? metric_sum / metric_count : 0.0},
-                   {"val_loss", val.loss}, {"val_" + metric, val.metric}, {"seconds", seconds_since(t0)}};
-    log.write(record);
-    records.push_back(record);
-    ++records_written;
-    if (higher ? val.metric > best_val : val.metric < best_val) {
-      best_val = val.metric, best_epoch = epoch + 1;
-      Archive a;
-      add_module(a, "model.", model);
-      a.meta_json = json{{"epoch", best_epoch}, {"val_" + metric, val.metric}, {"val_loss", val.loss}}.dump();
-      save_archive(paths.best, a);
-    }
-    loss_sum = metric_sum = metric_count = seen = 0;
-    batch = 0;
-    ++epoch;
+  po.start_step = pos_.global_step;
+  // new T(prvalue) constructs in place: Progress is neither copyable nor movable
+  progress_.reset(new Progress(Progress::for_stream(options_.progress, config_.epochs * steps_per_epoch_, config_.name, po)));
+}
+
+// One optimizer step on batch pos_.batch of the epoch's order.
+void Trainer::train_step(const std::vector<std::int64_t>& order) {
+  const std::int64_t bs = config_.batch_size, b = pos_.batch;
+  const std::vector<std::int64_t> idx(order.begin() + b * bs, order.begin() + std::min(train_size_, (b + 1) * bs));
+  const data::ExamplesPtr batch = built_.data.train->subset(idx);
+  optimizer_->set_learning_rate(config_.learning_rate(pos_.epoch, b, steps_per_epoch_));
+  optimizer_->zero_grad();
+  const models::Training training{.kinetic = config_.kinetic, .steer = config_.steer, .seed = config_.seed, .step = pos_.global_step};
+  const models::BatchLoss result = model_.loss(*batch, models::Mode::train, training);
+  const double loss_value = result.loss.item();
+  if (!std::isfinite(loss_value))
+    fail("training diverged: the loss is {} at epoch {} step {} (lower the learning rate or set grad_clip)", loss_value, pos_.epoch + 1, b + 1);
+  backward(result.loss);
+  if (config_.grad_clip > 0) clip_grad_norm(params_, config_.grad_clip);
+  optimizer_->step();
+  const models::MetricSums m = result.metrics.empty() ? models::MetricSums{} : result.metrics.front().second;
+  pos_.loss_sum += loss_value * static_cast<double>(batch->size()), pos_.seen += static_cast<double>(batch->size());
+  pos_.metric_sum += m.value, pos_.metric_count += m.count;
+  ++pos_.global_step, ++steps_this_run_;
+  if (progress_) progress_->update(pos_.global_step, {{"loss", pos_.train_loss()}, {metric_, pos_.train_metric()}});
+}
+
+// Checkpoints inside an epoch (every checkpoint_every steps, on Ctrl-C, at --max-steps); true
+// when the run stops here.
+bool Trainer::checkpoint_or_stop() {
+  const bool stop = interrupted || (options_.max_steps > 0 && steps_this_run_ >= options_.max_steps);
+  if (stop || (config_.checkpoint_every > 0 && pos_.global_step % config_.checkpoint_every == 0 && pos_.batch + 1 < steps_per_epoch_)) {
+    ++pos_.batch;  // the checkpoint resumes after this step
     save_checkpoint();
-    --epoch;
-    write_curves(paths, records, metric, config.name);
+    --pos_.batch;
   }
-  if (stopped) {
-    if (progress) progress->finish();
-    std::fprintf(stderr, "%s: checkpoint written to %s after %lld steps; continue with --resume\n",
-                 interrupted ? "interrupted" : "stopped (--max-steps)", paths.checkpoint.c_str(), static_cast<long long>(global_step));
-    return interrupted ? 130 : 0;
+  return stop;
+}
+
+// End of epoch: validation, the record, the best model, the checkpoint and the curves.
+void Trainer::end_epoch() {
+  const models::Scores val = model_.evaluate(*built_.data.val, config_.eval_batch_size);
+  const double val_metric = val.metric(metric_);
+  json record = {{"epoch", pos_.epoch + 1}, {"step", pos_.global_step}, {"lr", optimizer_->learning_rate()},
+                 {"train_loss", pos_.train_loss()}, {"train_" + metric_, pos_.train_metric()},
+                 {"val_loss", val.loss}, {"val_" + metric_, val_metric}, {"seconds", seconds_since(t0_)}};
+  log_.write(record);
+  records_.push_back(record);
+  ++pos_.records_written;
+  if (higher_ ? val_metric > pos_.best_val : val_metric < pos_.best_val) {
+    pos_.best_val = val_metric, pos_.best_epoch = pos_.epoch + 1;
+    Archive a;
+    add_module(a, "model.", model_);
+    a.meta_json = json{{"epoch", pos_.best_epoch}, {"val_" + metric_, val_metric}, {"val_loss", val.loss}}.dump();
+    save_archive(paths_.best, a);
   }
-  if (progress) progress->finish();
-  // The test score of the best-validation parameters.
-  if (best_epoch >= 0) load_module(load_archive(paths.best), "model.", model);
-  const Scores test = evaluate(model, split.test, config.eval_batch_size);
-  const Scores val = evaluate(model, split.val, config.eval_batch_size);
-  const json summary = {{"name", config.name}, {"data", built.data.description}, {"model", model.cell().name()},
-                        {"parameters", model.parameter_count()}, {"seed", config.seed}, {"epochs", config.epochs},
-                        {"steps", global_step}, {"best_epoch", best_epoch}, {"metric", metric},
-                        {"val", {{"loss", val.loss}, {metric, val.metric}}},
-                        {"test", {{"loss", test.loss}, {metric, test.metric}, {"sequences", test.sequences}}},
-                        {"seconds", seconds_since(t0)},
-                        {"files", {{"metrics", paths.metrics}, {"curves", paths.curves}, {"metric_curve", paths.metric_curve},
-                                   {"checkpoint", paths.checkpoint}, {"best", paths.best}, {"summary", paths.summary}}}};
-  write_text_atomically(paths.summary, summary.dump(2) + "\n");
+  pos_.loss_sum = pos_.metric_sum = pos_.metric_count = pos_.seen = 0;
+  pos_.batch = 0;
+  ++pos_.epoch;
+  save_checkpoint();
+  --pos_.epoch;
+  write_curves(paths_, records_, metric_, config_.name);
+}
+
+// The test score of the best-validation parameters, and the summary.
+int Trainer::finish() {
+  if (pos_.best_epoch >= 0) load_module(load_archive(paths_.best), "model.", model_);
+  const models::Scores test = model_.evaluate(*built_.data.test, config_.eval_batch_size);
+  const models::Scores val = model_.evaluate(*built_.data.val, config_.eval_batch_size);
+  const json summary = {{"name", config_.name}, {"data", built_.data.description}, {"model", model_.name()},
+                        {"parameters", model_.parameter_count()}, {"seed", config_.seed}, {"epochs", config_.epochs},
+                        {"steps", pos_.global_step}, {"best_epoch", pos_.best_epoch}, {"metric", metric_},
+                        {"val", {{"loss", val.loss}, {metric_, val.metric(metric_)}}},
+                        {"test", {{"loss", test.loss}, {metric_, test.metric(metric_)}, {"sequences", test.examples}}},
+                        {"seconds", seconds_since(t0_)},
+                        {"files", {{"metrics", paths_.metrics}, {"curves", paths_.curves}, {"metric_curve", paths_.metric_curve},
+                                   {"checkpoint", paths_.checkpoint}, {"best", paths_.best}, {"summary", paths_.summary}}}};
+  write_text_atomically(paths_.summary, summary.dump(2) + "\n");
   std::printf("%s\n", summary.dump(2).c_str());
   return 0;
 }
+
+int Trainer::run() {
+  open_run();
+  announce();
+  InterruptScope interrupts;
+  bool stopped = false;
+  for (; pos_.epoch < config_.epochs && !stopped; ++pos_.epoch, pos_.batch = 0) {
+    const std::vector<std::int64_t> order = data::permutation(train_size_, config_.seed * 1000003ULL + static_cast<std::uint64_t>(pos_.epoch));
+    for (; pos_.batch < steps_per_epoch_ && !stopped; ++pos_.batch) {
+      train_step(order);
+      stopped = checkpoint_or_stop();
+      if (stopped) break;
+    }
+    if (stopped) break;
+    end_epoch();
+  }
+  if (progress_) progress_->finish();
+  if (!stopped) return finish();
+  std::fprintf(stderr, "%s: checkpoint written to %s after %lld steps; continue with --resume\n",
+               interrupted ? "interrupted" : "stopped (--max-steps)", paths_.checkpoint.c_str(), static_cast<long long>(pos_.global_step));
+  return interrupted ? 130 : 0;
+}
+
+}  // namespace
+
+int run_training(const TrainConfig& config, const TrainOptions& options) { return Trainer(config, options).run(); }
 
 json evaluate_run(const std::string& run_dir, const std::string& split_name, bool last) {
   const TrainConfig config = load_train_config(run_dir + "/config.json");
   Built built = build(config);
   const std::string path = run_dir + (last ? "/checkpoint.tide" : "/best.tide");
-  load_module(load_archive(path), "model.", *built.model);
-  const data::Split& s = built.data.split;
-  const data::SequenceSet& set = split_name == "train" ? s.train : split_name == "val" ? s.val : s.test;
-  const Scores scores = evaluate(*built.model, set, config.eval_batch_size);
-  const std::string metric = metric_name(set);
-  return {{"run", run_dir}, {"parameters_from", path}, {"split", split_name}, {"sequences", scores.sequences},
-          {"loss", scores.loss}, {metric, scores.metric}};
+  built.model->load(path);
+  const data::Dataset& d = built.data;
+  const data::Examples& set = split_name == "train" ? *d.train : split_name == "val" ? *d.val : *d.test;
+  const models::Scores scores = built.model->evaluate(set, config.eval_batch_size);
+  const std::string metric = built.model->metric();
+  return {{"run", run_dir}, {"parameters_from", path}, {"split", split_name}, {"sequences", scores.examples},
+          {"loss", scores.loss}, {metric, scores.metric(metric)}};
 }
 
 }  // namespace tide::cli

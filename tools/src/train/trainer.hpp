@@ -1,4 +1,4 @@
-// `tide train`: trains a sequence model from a TrainConfig, writing into one run directory
+// `tide train`: trains any models::Model (model.hpp) from a TrainConfig, writing into one run directory
 //   config.json      the config as given (a --resume must match it)
 //   metrics.jsonl    one JSON object per epoch (train / val loss and metric, lr, steps, seconds)
 //   curves.svg       loss per epoch (train, val); <metric>.svg the metric per epoch
@@ -9,8 +9,7 @@
 // A resumed run continues bit-exactly: the data order is a function of (seed, epoch) and the
 // checkpoint holds everything else the next step depends on.
 #pragma once
-#include "tide/data/sequence_set.hpp"
-#include "tide/models/sequence_model.hpp"
+#include "tide/models/model.hpp"
 #include "train/train_config.hpp"
 #include <cstdio>
 
@@ -26,17 +25,6 @@ struct TrainOptions {
 
 // Returns the process exit status: 0 done, 130 interrupted (checkpoint written).
 int run_training(const TrainConfig& config, const TrainOptions& options);
-
-struct Scores {
-  double loss = 0, metric = 0;
-  std::int64_t sequences = 0;
-};
-// The metric's name ("accuracy" or "mse") and whether higher is better.
-std::string metric_name(const data::SequenceSet& set);
-bool higher_is_better(const data::SequenceSet& set);
-Scores evaluate(const models::SequenceModel& model, const data::SequenceSet& set, std::int64_t batch_size);
-// The training loss of a batch (masked cross-entropy or masked MSE), recorded.
-Var sequence_loss(const models::SequenceModel& model, const data::SequenceSet& batch);
 
 // `tide eval RUN_DIR`: rebuilds the run's data and model, loads best.tide (or checkpoint.tide
 // with last = true) and scores a split; returns the scores as JSON.

@@ -2,13 +2,23 @@
 // masked losses and metrics of per-step and per-sequence tasks.
 #pragma once
 #include "tide/models/cell.hpp"
+#include "tide/models/model.hpp"
 
 namespace tide::models {
 
-class SequenceModel : public Module {
+// A cell over sequences with a linear read-out; as a Model it trains on SequenceExamples with the
+// masked cross-entropy (metric: accuracy) or the masked MSE (metric: mse) of its task.
+class SequenceModel : public Model {
 public:
   // outputs: classes (classification) or target width (regression).
-  SequenceModel(CellPtr cell, std::int64_t outputs, Generator& gen);
+  SequenceModel(CellPtr cell, std::int64_t outputs, Generator& gen, data::Task task = data::Task::classification);
+
+  std::string name() const override { return cell_->name(); }
+  std::string metric() const override { return task_ == data::Task::classification ? "accuracy" : "mse"; }
+  bool higher_is_better() const override { return task_ == data::Task::classification; }
+  // train mode: STEER's draw scales the elapsed times, and the kinetic term (when weighted) is
+  // added to the loss
+  BatchLoss loss(const data::Examples& batch, Mode mode, const Training& training = {}) const override;
 
   // x [B, T, F], dt [B, T], mask [B, T] (1 valid, 0 padding; padding keeps the state) ->
   // read-outs [B, T, O]. dt and mask are converted to the cell's dtype.
@@ -25,6 +35,7 @@ public:
 private:
   CellPtr cell_;
   Linear readout_;
+  data::Task task_;
 };
 
 // The read-out at each sequence's last valid step: [B, T, O] -> [B, O].
@@ -37,7 +48,6 @@ Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask);
 
 // Counts for metrics (sums, so batches can be accumulated): correct predictions and the number
 // of predictions; squared error and the number of values.
-struct MetricSums { double value = 0, count = 0; };
 MetricSums correct_predictions(const Tensor& logits, const Tensor& labels, const Tensor& mask);
 MetricSums squared_error(const Tensor& prediction, const Tensor& target, const Tensor& mask);
 

@@ -1,0 +1,44 @@
+// Examples: one split of a dataset, whatever its form (padded sequences, vectors, images), as the
+// generic trainer sees it: a size, subsets by index for batches, and slices for evaluation. Each
+// model family reads its own concrete form (SequenceExamples here; vectors and images next).
+#pragma once
+#include "tide/data/sequence_set.hpp"
+#include <memory>
+
+namespace tide::data {
+
+class Examples {
+public:
+  virtual ~Examples() = default;
+  virtual std::int64_t size() const = 0;
+  // The examples at `index`, in that order.
+  virtual std::shared_ptr<const Examples> subset(const std::vector<std::int64_t>& index) const = 0;
+  // Examples begin..end-1.
+  virtual std::shared_ptr<const Examples> slice(std::int64_t begin, std::int64_t end) const;
+};
+using ExamplesPtr = std::shared_ptr<const Examples>;
+
+// Padded, irregularly sampled sequences (sequence_set.hpp).
+class SequenceExamples final : public Examples {
+public:
+  explicit SequenceExamples(SequenceSet set) : set_(std::move(set)) {}
+  std::int64_t size() const override { return set_.size(); }
+  ExamplesPtr subset(const std::vector<std::int64_t>& index) const override;
+  ExamplesPtr slice(std::int64_t begin, std::int64_t end) const override;
+  const SequenceSet& set() const { return set_; }
+
+private:
+  SequenceSet set_;
+};
+
+// The sequences of `examples`; throws naming `what` when they are of another form.
+const SequenceSet& sequences_of(const Examples& examples, const std::string& what);
+
+// A dataset's three splits and a one-line description (dataset, sizes, steps, features).
+struct Dataset {
+  ExamplesPtr train, val, test;
+  std::string description;
+  const ExamplesPtr& split(const std::string& name) const;  // "train", "val" or "test"
+};
+
+}  // namespace tide::data

@@ -1,0 +1,62 @@
+// Model: what the generic trainer (`tide train`) and a library user train, whatever the family.
+// A model is built from a config for a dataset, holds its parameters (Module), returns a batch's
+// loss and named metric sums in train or eval mode, scores a whole split, and saves / loads its
+// parameters. Sequence models (sequence_model.hpp) implement it today; the latent ODE (ELBO over
+// irregular sequences), continuous normalising flows (NLL, bits/dim) and the ODE image classifier
+// implement the same interface.
+#pragma once
+#include "tide/autodiff/nn.hpp"
+#include "tide/data/examples.hpp"
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tide::models {
+
+enum class Mode { train, eval };
+
+// What a training call adds to the batch: the kinetic regulariser's weight and STEER's half-width,
+// with the seed and step that make STEER's draws repeatable (a resumed run draws the same).
+struct Training {
+  double kinetic = 0.0;    // RNODE: weight of the integral of ||dh/dt||^2 of the ODE parts
+  double steer = 0.0;      // STEER: each elapsed time scaled by U(1 - b, 1 + b); 0 = off
+  std::uint64_t seed = 0;
+  std::int64_t step = 0;
+};
+
+// Sums for a metric over batches: the metric is value / count over a split.
+struct MetricSums { double value = 0, count = 0; };
+
+struct BatchLoss {
+  Var loss;  // the batch's mean loss (recorded in train mode when gradients are enabled)
+  std::vector<std::pair<std::string, MetricSums>> metrics;
+};
+
+struct Scores {
+  double loss = 0;  // mean over the split's examples
+  std::vector<std::pair<std::string, double>> metrics;
+  std::int64_t examples = 0;
+  double metric(const std::string& name) const;  // throws naming the known metrics
+};
+
+class Model : public Module {
+public:
+  virtual std::string name() const = 0;    // one line: the architecture
+  virtual std::string metric() const = 0;  // the metric that chooses the best model
+  virtual bool higher_is_better() const = 0;
+  virtual BatchLoss loss(const data::Examples& batch, Mode mode, const Training& training = {}) const = 0;
+  // Eval-mode scores over a split, batch by batch, with nothing recorded.
+  virtual Scores evaluate(const data::Examples& split, std::int64_t batch_size) const;
+
+  void save(const std::string& path) const;  // the parameters as a tide archive
+  void load(const std::string& path);        // names and shapes must match
+};
+using ModelPtr = std::shared_ptr<Model>;
+
+// The model a config's "model" section describes ({"type": ...}; models/README.md lists the
+// types), shaped for `data` (its features, outputs and task). Errors name `where` and the key.
+ModelPtr make_model(const nlohmann::json& spec, const data::Dataset& data, Generator& gen, DType dtype,
+                    const std::string& where);
+
+}  // namespace tide::models

@@ -1,0 +1,56 @@
+// The Model interface's shared parts (model.hpp): split scores, saving and loading, and the
+// factory that builds a model family from a config for a dataset.
+#include "tide/models/model.hpp"
+#include "tide/autodiff/archive.hpp"
+#include "tide/models/registry.hpp"
+#include "tide/models/sequence_model.hpp"
+#include <fmt/format.h>
+
+namespace tide::models {
+
+double Scores::metric(const std::string& name) const {
+  std::string known;
+  for (const auto& [n, v] : metrics) {
+    if (n == name) return v;
+    known += (known.empty() ? "" : ", ") + n;
+  }
+  fail("scores: no metric '{}' (known: {})", name, known);
+}
+
+Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) const {
+  NoGrad no_grad;
+  double loss_sum = 0;
+  std::vector<std::pair<std::string, MetricSums>> sums;
+  for (std::int64_t begin = 0; begin < split.size(); begin += batch_size) {
+    const data::ExamplesPtr batch = split.slice(begin, std::min(split.size(), begin + batch_size));
+    const BatchLoss b = loss(*batch, Mode::eval);
+    loss_sum += b.loss.item() * static_cast<double>(batch->size());
+    if (sums.empty()) sums.assign(b.metrics.size(), {});
+    for (std::size_t i = 0; i < b.metrics.size(); ++i) {
+      sums[i].first = b.metrics[i].first;
+      sums[i].second.value += b.metrics[i].second.value, sums[i].second.count += b.metrics[i].second.count;
+    }
+  }
+  Scores s;
+  s.examples = split.size();
+  s.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, split.size()));
+  for (const auto& [name, m] : sums) s.metrics.emplace_back(name, m.count > 0 ? m.value / m.count : 0.0);
+  if (s.metrics.empty()) s.metrics.emplace_back(metric(), 0.0);
+  return s;
+}
+
+void Model::save(const std::string& path) const {
+  Archive a;
+  add_module(a, "model.", *this);
+  save_archive(path, a);
+}
+
+void Model::load(const std::string& path) { load_module(load_archive(path), "model.", *this); }
+
+ModelPtr make_model(const nlohmann::json& spec, const data::Dataset& data, Generator& gen, DType dtype, const std::string& where) {
+  if (!data.train) fail("{}: the dataset has no training split", where);
+  const data::SequenceSet& train = data::sequences_of(*data.train, where);
+  return std::make_shared<SequenceModel>(make_cell(spec, train.features(), gen, dtype, where), train.outputs(), gen, train.task);
+}
+
+}  // namespace tide::models
