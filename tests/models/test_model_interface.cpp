@@ -1,0 +1,76 @@
+// The Model interface the generic trainer is written against (models/model.hpp): built from a
+// config for a dataset, batch losses with named metric sums, split scores independent of the
+// evaluation batch size, and parameters saved and loaded.
+#include "model_test_util.hpp"
+#include "tide/data/xor.hpp"
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+using namespace tide;
+using nlohmann::json;
+
+namespace {
+
+data::Dataset xor_dataset() {
+  data::SequenceSet all = data::xor_bitstream(60, 5, data::XorEncoding::dense);
+  data::Dataset d;
+  d.train = std::make_shared<data::SequenceExamples>(all.slice(0, 40));
+  d.val = std::make_shared<data::SequenceExamples>(all.slice(40, 50));
+  d.test = std::make_shared<data::SequenceExamples>(all.slice(50, 60));
+  d.description = "xor";
+  return d;
+}
+
+class NotSequences final : public data::Examples {
+public:
+  std::int64_t size() const override { return 1; }
+  data::ExamplesPtr subset(const std::vector<std::int64_t>&) const override { return std::make_shared<NotSequences>(); }
+};
+
+}  // namespace
+
+TEST_CASE("make_model builds a sequence model for sequence data with the task's metric") {
+  Generator gen(1);
+  const data::Dataset d = xor_dataset();
+  const models::ModelPtr m = models::make_model(json{{"type", "gru"}, {"hidden", 8}}, d, gen, DType::f64, "model");
+  CHECK(m->metric() == "accuracy");
+  CHECK(m->higher_is_better());
+  CHECK(m->parameter_count() > 0);
+  const models::BatchLoss b = m->loss(*d.train, models::Mode::eval);
+  REQUIRE(b.metrics.size() == 1);
+  CHECK(b.metrics[0].first == "accuracy");
+  CHECK(b.metrics[0].second.count == 40);  // one label per sequence
+  CHECK(std::isfinite(b.loss.item()));
+  CHECK_THROWS_WITH_AS(m->loss(NotSequences(), models::Mode::eval), doctest::Contains("expects sequence data"), Error);
+}
+
+TEST_CASE("a split's scores do not depend on the evaluation batch size") {
+  Generator gen(2);
+  const data::Dataset d = xor_dataset();
+  const models::ModelPtr m = models::make_model(json{{"type", "ctrnn"}, {"hidden", 6}}, d, gen, DType::f64, "model");
+  const models::Scores all = m->evaluate(*d.train, 1000), small = m->evaluate(*d.train, 7);
+  CHECK(all.examples == 40);
+  CHECK(small.loss == doctest::Approx(all.loss).epsilon(1e-12));
+  CHECK(small.metric("accuracy") == doctest::Approx(all.metric("accuracy")).epsilon(1e-12));
+  CHECK(all.loss == doctest::Approx(m->loss(*d.train, models::Mode::eval).loss.item()).epsilon(1e-12));
+  CHECK_THROWS_WITH_AS(all.metric("mse"), doctest::Contains("known: accuracy"), Error);
+}
+
+TEST_CASE("train mode records the loss; save and load restore the parameters") {
+  Generator gen(3);
+  const data::Dataset d = xor_dataset();
+  const models::ModelPtr m = models::make_model(json{{"type", "lstm"}, {"hidden", 5}}, d, gen, DType::f64, "model");
+  const models::BatchLoss b = m->loss(*d.train, models::Mode::train, models::Training{.steer = 0.5, .seed = 4, .step = 2});
+  CHECK(b.loss.requires_grad());
+  const double before = m->loss(*d.val, models::Mode::eval).loss.item();
+  const std::string path = "test_model_interface.tide";
+  m->save(path);
+  for (const Var& p : m->parameters()) {
+    Tensor v = p.value();  // shares the parameter's storage
+    v.fill_(0.1);
+  }
+  CHECK(m->loss(*d.val, models::Mode::eval).loss.item() != before);
+  m->load(path);
+  CHECK(m->loss(*d.val, models::Mode::eval).loss.item() == before);
+  std::remove(path.c_str());
+}
