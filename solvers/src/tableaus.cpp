@@ -3,6 +3,7 @@
 // authors' high-precision tables). Each tableau names its source.
 #include "tide/solvers/tableau.hpp"
 #include "tide/core/error.hpp"
+#include "tide/core/named.hpp"
 
 #include <initializer_list>
 #include <utility>
@@ -13,24 +14,15 @@ namespace {
 using Row = std::vector<double>;
 using Matrix = std::vector<std::vector<double>>;
 
-constexpr std::pair<Method, const char*> kMethods[] = {
-    {Method::euler, "euler"},           {Method::midpoint, "midpoint"},
-    {Method::heun, "heun"},             {Method::ralston, "ralston"},
-    {Method::rk4, "rk4"},               {Method::rk4_38, "rk4_38"},
-    {Method::heun_euler, "heun_euler"}, {Method::bosh3, "bosh3"},
-    {Method::dopri5, "dopri5"},         {Method::tsit5, "tsit5"},
-    {Method::fehlberg45, "fehlberg45"}, {Method::dop853, "dop853"},
-    {Method::kvaerno3, "kvaerno3"},     {Method::ltc_fused, "ltc_fused"},
+constexpr Named<Method> kMethods[] = {
+    {"euler", Method::euler},           {"midpoint", Method::midpoint},
+    {"heun", Method::heun},             {"ralston", Method::ralston},
+    {"rk4", Method::rk4},               {"rk4_38", Method::rk4_38},
+    {"heun_euler", Method::heun_euler}, {"bosh3", Method::bosh3},
+    {"dopri5", Method::dopri5},         {"tsit5", Method::tsit5},
+    {"fehlberg45", Method::fehlberg45}, {"dop853", Method::dop853},
+    {"kvaerno3", Method::kvaerno3},     {"ltc_fused", Method::ltc_fused},
 };
-
-std::string known_names() {
-  std::string names;
-  for (const auto& [method, name] : kMethods) {
-    if (!names.empty()) names += ", ";
-    names += name;
-  }
-  return names;
-}
 
 // The S x S matrix from its rows as written in the literature (row i lists a[i][0..i-1] for an
 // explicit method, a[i][0..i] for a diagonally implicit one); the rest is zero.
@@ -285,23 +277,19 @@ Tableau kvaerno3() {
 const std::vector<Method>& all_methods() {
   static const std::vector<Method> methods = [] {
     std::vector<Method> m;
-    for (const auto& [method, name] : kMethods) m.push_back(method);
+    for (const auto& [name, method] : kMethods) m.push_back(method);
     return m;
   }();
   return methods;
 }
 
 const char* method_name(Method method) {
-  for (const auto& [m, name] : kMethods)
-    if (m == method) return name;
+  for (const auto& [name, m] : kMethods)
+    if (m == method) return name.data();
   fail("method_name: unknown method id {}", static_cast<int>(method));
 }
 
-Method method_from_name(const std::string& name) {
-  for (const auto& [method, n] : kMethods)
-    if (name == n) return method;
-  fail("unknown ODE method '{}': known methods are {}", name, known_names());
-}
+Method method_from_name(const std::string& name) { return lookup(kMethods, name, "ODE method"); }
 
 const Tableau& tableau(Method method) {
   switch (method) {
