@@ -1,5 +1,6 @@
 // The name-keyed registries the models layer reads configs through: every registered name builds,
 // and an unknown one fails with the list of the known names (from the registry's own table).
+#include "../data/data_test_util.hpp"
 #include "model_test_util.hpp"
 #include <fmt/ranges.h>
 
@@ -9,14 +10,7 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using tide::data::test::error_of;
 
 std::string joined(const std::vector<std::string>& names) { return fmt::format("{}", fmt::join(names, ", ")); }
 
