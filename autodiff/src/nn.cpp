@@ -1,37 +1,30 @@
 // Initialisation schemes, activations, Linear and MLP.
 #include "tide/autodiff/nn.hpp"
 #include "tide/core/fused.hpp"
+#include "tide/core/named.hpp"
 #include <optional>
 #include <cmath>
 
 namespace tide {
 
 namespace {
-const std::pair<const char*, Init> init_names[] = {
+const Named<Init> init_names[] = {
     {"torch_default", Init::torch_default}, {"xavier_uniform", Init::xavier_uniform},
     {"xavier_normal", Init::xavier_normal}, {"kaiming_uniform", Init::kaiming_uniform},
     {"kaiming_normal", Init::kaiming_normal}, {"normal", Init::normal}, {"zeros", Init::zeros}};
-const std::pair<const char*, Activation> activation_names[] = {
+const Named<Activation> activation_names[] = {
     {"identity", Activation::identity}, {"tanh", Activation::tanh}, {"relu", Activation::relu},
     {"sigmoid", Activation::sigmoid}, {"softplus", Activation::softplus}, {"silu", Activation::silu},
     {"gelu", Activation::gelu}, {"elu", Activation::elu}, {"leaky_relu", Activation::leaky_relu},
     {"sin", Activation::sin}};
 
-template <class Table> auto parse(const Table& table, const std::string& name, const char* what) {
-  std::string valid;
-  for (const auto& [n, v] : table) {
-    if (name == n) return v;
-    valid += valid.empty() ? n : std::string(", ") + n;
-  }
-  fail("unknown {} \"{}\"; expected one of: {}", what, name, valid);
-}
 }  // namespace
 
-Init parse_init(const std::string& name) { return parse(init_names, name, "initialisation"); }
-Activation parse_activation(const std::string& name) { return parse(activation_names, name, "activation"); }
+Init parse_init(const std::string& name) { return lookup(init_names, name, "initialisation"); }
+Activation parse_activation(const std::string& name) { return lookup(activation_names, name, "activation"); }
 std::string activation_name(Activation a) {
   for (const auto& [n, v] : activation_names)
-    if (v == a) return n;
+    if (v == a) return std::string(n);
   return "?";
 }
 

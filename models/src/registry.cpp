@@ -15,23 +15,132 @@ std::vector<std::string> method_names() {
   return out;
 }
 
+// What a cell's builder reads: the model's config object, its sizes and the solver defaults.
+struct CellBuild {
+  ConfigObject& k;
+  const std::string& type;
+  std::int64_t inputs, hidden;
+  Generator& gen;
+  DType dtype;
+
+  // The "solver" object over `defaults`; only the LTC cells take the fused LTC solver.
+  OdeSpec ode(const OdeSpec& defaults) {
+    const json* s = k.object("solver");
+    const OdeSpec out = s ? parse_ode_spec(*s, defaults, k.path("solver")) : defaults;
+    if (out.method == Method::ltc_fused && type != "ltc" && type != "ltc_biophysical")
+      fail("{}: ltc_fused solves only the LTC cells (ltc, ltc_biophysical); model type '{}' needs a Runge-Kutta method",
+           k.path("solver.method"), type);
+    return out;
+  }
+  CellOptions options() const { return {dtype, 1.0}; }
+  LTCOptions ltc_options() {
+    LTCOptions lo;
+    lo.dtype = dtype;
+    lo.ode = ode(lo.ode);
+    return lo;
+  }
+};
+
+using WiringBuilder = Wiring (*)(CellBuild&, std::uint64_t seed);
+
+Wiring ncp_wiring(CellBuild& b, std::uint64_t seed) {
+  ConfigObject& k = b.k;
+  NcpSizes s;
+  s.inter = k.integer("inter", s.inter, 1, 1 << 16);
+  s.command = k.integer("command", s.command, 1, 1 << 16);
+  s.motor = k.integer("motor", s.motor, 1, 1 << 16);
+  s.sensory_fanout = k.integer("sensory_fanout", s.sensory_fanout, 1, 1 << 16);
+  s.inter_fanout = k.integer("inter_fanout", s.inter_fanout, 1, 1 << 16);
+  s.recurrent_command = k.integer("recurrent_command", s.recurrent_command, 0, 1 << 16);
+  s.motor_fanin = k.integer("motor_fanin", s.motor_fanin, 1, 1 << 16);
+  return ncp(b.inputs, s, seed);
+}
+
+constexpr Named<WiringBuilder> kWirings[] = {
+    {"full", [](CellBuild& b, std::uint64_t seed) {
+       return fully_connected(b.inputs, b.hidden, b.k.integer("motor", b.hidden, 1, b.hidden), seed);
+     }},
+    {"random", [](CellBuild& b, std::uint64_t seed) {
+       const std::int64_t motor = b.k.integer("motor", b.hidden, 1, b.hidden);
+       return random_sparse(b.inputs, b.hidden, motor, b.k.number("sparsity", 0.5, 0.0, 0.99), seed);
+     }},
+    {"ncp", ncp_wiring},
+};
+
+CellPtr ltc_biophysical(CellBuild& b) {
+  const LTCOptions lo = b.ltc_options();
+  const WiringBuilder wiring = b.k.choice("wiring", "full", kWirings);
+  const auto seed = static_cast<std::uint64_t>(b.k.integer("wiring_seed", 1, 0, INT64_MAX));
+  return std::make_shared<BiophysicalLTCCell>(wiring(b, seed), b.gen, lo);
+}
+
+CellPtr cfc(CellBuild& b) {
+  CfCOptions o;
+  o.dtype = b.dtype;
+  o.mode = b.k.string("mode", "default", {"default", "no_gate", "minimal"});
+  o.backbone_units = b.k.integer("backbone_units", o.backbone_units, 1, 1 << 16);
+  o.backbone_layers = static_cast<int>(b.k.integer("backbone_layers", o.backbone_layers, 0, 64));
+  return std::make_shared<CfCCell>(b.inputs, b.hidden, b.gen, o);
+}
+
+CellPtr mmrnn(CellBuild& b) {
+  MMRNNVariant v;
+  v.forget_bias = b.k.number("forget_bias", v.forget_bias, -100, 100);
+  v.ode_input = b.k.boolean("ode_input", v.ode_input);
+  v.ode = b.ode(v.ode);
+  return std::make_shared<MMRNNCell>(b.inputs, b.hidden, b.gen, v, b.dtype);
+}
+
+CellPtr lstm(CellBuild& b, bool augmented) {
+  CellOptions co = b.options();
+  co.forget_bias = b.k.number("forget_bias", 1.0, -100, 100);
+  return std::make_shared<LSTMCell>(b.inputs, b.hidden, b.gen, co, augmented);
+}
+
+struct CellRecipe {
+  const char* summary;  // one line for `tide data models`
+  CellPtr (*build)(CellBuild&);
+};
+
+// Every cell type make_cell knows: the names it accepts and lists are this table's.
+constexpr Named<CellRecipe> kCells[] = {
+    {"ltc", {"LTC, paper form: dx/dt = -[1/tau + f] x + f A, fused solver (or any)", [](CellBuild& b) -> CellPtr {
+       LTCOptions lo = b.ltc_options();
+       lo.tau_min = b.k.number("tau_min", 0.0, 0.0, 1e6);
+       return std::make_shared<LTCCell>(b.inputs, b.hidden, b.gen, lo);
+     }}},
+    {"ltc_biophysical", {"LTC, per-synapse form with a wiring (full, random, ncp)", ltc_biophysical}},
+    {"cfc", {"closed-form continuous-time cell (default, no_gate, minimal)", cfc}},
+    {"mmrnn", {"mixed-memory RNN / ODE-LSTM (mmRNN algorithm 1)", mmrnn}},
+    {"ode_rnn", {"ODE-RNN: ODE between observations, GRU update at them", [](CellBuild& b) -> CellPtr {
+       return std::make_shared<ODERNNCell>(b.inputs, b.hidden, b.gen, b.ode(OdeSpec{Method::rk4, 1}), b.options());
+     }}},
+    {"node_rnn", {"neural ODE RNN: dh/dt = MLP([x, h])", [](CellBuild& b) -> CellPtr {
+       return std::make_shared<NeuralODERNNCell>(b.inputs, b.hidden, b.gen, b.ode(OdeSpec{Method::rk4, 1}), b.options());
+     }}},
+    {"ctrnn", {"continuous-time RNN: dh/dt = -h/tau + tanh([x, h] W + b)", [](CellBuild& b) -> CellPtr {
+       const double tau = b.k.number("tau", 1.0, 1e-6, 1e6);
+       return std::make_shared<CTRNNCell>(b.inputs, b.hidden, b.gen, b.ode(OdeSpec{Method::rk4, 1}), b.options(), tau);
+     }}},
+    {"lstm", {"LSTM", [](CellBuild& b) { return lstm(b, false); }}},
+    {"augmented_lstm", {"LSTM with the elapsed time as an extra input", [](CellBuild& b) { return lstm(b, true); }}},
+    {"gru", {"GRU", [](CellBuild& b) -> CellPtr { return std::make_shared<GRUCell>(b.inputs, b.hidden, b.gen, b.options()); }}},
+    {"gru_d", {"GRU-D: exponential decay of the hidden state", [](CellBuild& b) -> CellPtr {
+       return std::make_shared<GRUDCell>(b.inputs, b.hidden, b.gen, b.options());
+     }}},
+    {"rnn", {"vanilla tanh RNN", [](CellBuild& b) -> CellPtr {
+       return std::make_shared<VanillaRNNCell>(b.inputs, b.hidden, b.gen, b.options());
+     }}},
+};
+
 }  // namespace
 
 const std::vector<std::pair<std::string, std::string>>& cell_types() {
-  static const std::vector<std::pair<std::string, std::string>> types = {
-      {"ltc", "LTC, paper form: dx/dt = -[1/tau + f] x + f A, fused solver (or any)"},
-      {"ltc_biophysical", "LTC, per-synapse form with a wiring (full, random, ncp)"},
-      {"cfc", "closed-form continuous-time cell (default, no_gate, minimal)"},
-      {"mmrnn", "mixed-memory RNN / ODE-LSTM (mmRNN algorithm 1)"},
-      {"ode_rnn", "ODE-RNN: ODE between observations, GRU update at them"},
-      {"node_rnn", "neural ODE RNN: dh/dt = MLP([x, h])"},
-      {"ctrnn", "continuous-time RNN: dh/dt = -h/tau + tanh([x, h] W + b)"},
-      {"lstm", "LSTM"},
-      {"augmented_lstm", "LSTM with the elapsed time as an extra input"},
-      {"gru", "GRU"},
-      {"gru_d", "GRU-D: exponential decay of the hidden state"},
-      {"rnn", "vanilla tanh RNN"},
-  };
+  static const std::vector<std::pair<std::string, std::string>> types = [] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [name, recipe] : kCells) out.emplace_back(name, recipe.summary);
+    return out;
+  }();
   return types;
 }
 
@@ -43,87 +152,17 @@ OdeSpec parse_ode_spec(const json& spec, const OdeSpec& defaults, const std::str
   out.unfolds = static_cast<int>(k.integer("unfolds", defaults.unfolds, 1, 10000));
   out.rtol = k.number("rtol", defaults.rtol, 1e-14, 1.0);
   out.atol = k.number("atol", defaults.atol, 1e-16, 1.0);
-  const std::string g = k.string("gradient", gradient_kind_name(defaults.gradient), {"discrete", "checkpointed", "adjoint"});
-  out.gradient = g == "adjoint" ? GradientKind::adjoint : g == "checkpointed" ? GradientKind::checkpointed : GradientKind::discrete;
+  out.gradient = gradient_kind_from_name(k.string("gradient", gradient_kind_name(defaults.gradient), gradient_kind_names()));
   k.finish("a solver");
   return out;
 }
 
 CellPtr make_cell(const json& spec, std::int64_t inputs, Generator& gen, DType dtype, const std::string& where) {
   ConfigObject k(spec, where);
-  std::vector<std::string> names;
-  for (auto& [n, _] : cell_types()) names.push_back(n);
-  if (!k.has("type")) fail("{}: missing key 'type' (one of {})", where, fmt::join(names, ", "));
-  const std::string type = k.string("type", "", names);
-  const std::int64_t hidden = k.integer("hidden", 64, 1, 1 << 16);
-  auto ode = [&](OdeSpec defaults) {
-    const json* s = k.object("solver");
-    const OdeSpec out = s ? parse_ode_spec(*s, defaults, k.path("solver")) : defaults;
-    if (out.method == Method::ltc_fused && type != "ltc" && type != "ltc_biophysical")
-      fail("{}: ltc_fused solves only the LTC cells (ltc, ltc_biophysical); model type '{}' needs a Runge-Kutta method",
-           k.path("solver.method"), type);
-    return out;
-  };
-  CellOptions co{dtype, 1.0};
-  CellPtr cell;
-  if (type == "ltc" || type == "ltc_biophysical") {
-    LTCOptions lo;
-    lo.dtype = dtype;
-    lo.ode = ode(lo.ode);
-    if (type == "ltc") {
-      lo.tau_min = k.number("tau_min", 0.0, 0.0, 1e6);
-      cell = std::make_shared<LTCCell>(inputs, hidden, gen, lo);
-    } else {
-      const std::string wiring = k.string("wiring", "full", {"full", "random", "ncp"});
-      const std::uint64_t seed = static_cast<std::uint64_t>(k.integer("wiring_seed", 1, 0, INT64_MAX));
-      Wiring w;
-      if (wiring == "ncp") {
-        NcpSizes s;
-        s.inter = k.integer("inter", s.inter, 1, 1 << 16);
-        s.command = k.integer("command", s.command, 1, 1 << 16);
-        s.motor = k.integer("motor", s.motor, 1, 1 << 16);
-        s.sensory_fanout = k.integer("sensory_fanout", s.sensory_fanout, 1, 1 << 16);
-        s.inter_fanout = k.integer("inter_fanout", s.inter_fanout, 1, 1 << 16);
-        s.recurrent_command = k.integer("recurrent_command", s.recurrent_command, 0, 1 << 16);
-        s.motor_fanin = k.integer("motor_fanin", s.motor_fanin, 1, 1 << 16);
-        w = ncp(inputs, s, seed);
-      } else {
-        const std::int64_t motor = k.integer("motor", hidden, 1, hidden);
-        w = wiring == "full" ? fully_connected(inputs, hidden, motor, seed)
-                             : random_sparse(inputs, hidden, motor, k.number("sparsity", 0.5, 0.0, 0.99), seed);
-      }
-      cell = std::make_shared<BiophysicalLTCCell>(w, gen, lo);
-    }
-  } else if (type == "cfc") {
-    CfCOptions o;
-    o.dtype = dtype;
-    o.mode = k.string("mode", "default", {"default", "no_gate", "minimal"});
-    o.backbone_units = k.integer("backbone_units", o.backbone_units, 1, 1 << 16);
-    o.backbone_layers = static_cast<int>(k.integer("backbone_layers", o.backbone_layers, 0, 64));
-    cell = std::make_shared<CfCCell>(inputs, hidden, gen, o);
-  } else if (type == "mmrnn") {
-    MMRNNVariant v;
-    v.forget_bias = k.number("forget_bias", v.forget_bias, -100, 100);
-    v.ode_input = k.boolean("ode_input", v.ode_input);
-    v.ode = ode(v.ode);
-    cell = std::make_shared<MMRNNCell>(inputs, hidden, gen, v, dtype);
-  } else if (type == "ode_rnn") {
-    cell = std::make_shared<ODERNNCell>(inputs, hidden, gen, ode(OdeSpec{Method::rk4, 1}), co);
-  } else if (type == "node_rnn") {
-    cell = std::make_shared<NeuralODERNNCell>(inputs, hidden, gen, ode(OdeSpec{Method::rk4, 1}), co);
-  } else if (type == "ctrnn") {
-    const double tau = k.number("tau", 1.0, 1e-6, 1e6);
-    cell = std::make_shared<CTRNNCell>(inputs, hidden, gen, ode(OdeSpec{Method::rk4, 1}), co, tau);
-  } else if (type == "lstm" || type == "augmented_lstm") {
-    co.forget_bias = k.number("forget_bias", 1.0, -100, 100);
-    cell = std::make_shared<LSTMCell>(inputs, hidden, gen, co, type == "augmented_lstm");
-  } else if (type == "gru") {
-    cell = std::make_shared<GRUCell>(inputs, hidden, gen, co);
-  } else if (type == "gru_d") {
-    cell = std::make_shared<GRUDCell>(inputs, hidden, gen, co);
-  } else {
-    cell = std::make_shared<VanillaRNNCell>(inputs, hidden, gen, co);
-  }
+  if (!k.has("type")) fail("{}: missing key 'type' (one of {})", where, fmt::join(names_of(kCells), ", "));
+  const std::string type = k.string("type", "", names_of(kCells));
+  CellBuild b{k, type, inputs, k.integer("hidden", 64, 1, 1 << 16), gen, dtype};
+  CellPtr cell = lookup(kCells, type, "model type").build(b);
   k.finish("model type '" + type + "'");
   return cell;
 }

@@ -1,5 +1,6 @@
 // Named controllers, the torchdiffeq preset, statistics and the error type.
 #include "tide/solvers/solve.hpp"
+#include "tide/core/named.hpp"
 #include <numeric>
 
 namespace tide {
@@ -20,14 +21,18 @@ StepController StepController::pid(double b1, double b2, double b3, const std::s
 }
 StepController StepController::h312pid() { return pid(1.0 / 18, 1.0 / 9, 1.0 / 18, "H312PID"); }
 
+namespace {
+constexpr Named<GradientKind> kGradientKinds[] = {
+    {"discrete", GradientKind::discrete}, {"checkpointed", GradientKind::checkpointed}, {"adjoint", GradientKind::adjoint}};
+}  // namespace
+
 const char* gradient_kind_name(GradientKind kind) {
-  switch (kind) {
-    case GradientKind::discrete: return "discrete";
-    case GradientKind::checkpointed: return "checkpointed";
-    case GradientKind::adjoint: return "adjoint";
-  }
+  for (const auto& [name, k] : kGradientKinds)
+    if (k == kind) return name.data();
   return "?";
 }
+std::vector<std::string> gradient_kind_names() { return names_of(kGradientKinds); }
+GradientKind gradient_kind_from_name(const std::string& name) { return lookup(kGradientKinds, name, "gradient kind"); }
 
 SolveOptions SolveOptions::torchdiffeq() {
   SolveOptions o;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numbers>
+#include <optional>
 
 using namespace tide;
 using namespace tide::data;
@@ -92,18 +93,73 @@ TEST_CASE("event-based Fashion-MNIST from the Debian package's gzipped IDX files
   CHECK(whole > 9000);
 }
 
-TEST_CASE("find_shared_data looks at $TIDE_DATA_DIR first and names every place it looked") {
-  tide::data::test::TempDir dir;
-  tide::data::test::write_file(dir.file("probe.csv"), "a\n1\n");
-  const char* old = std::getenv("TIDE_DATA_DIR");
-  const std::string saved = old ? old : "";
-  ::setenv("TIDE_DATA_DIR", dir.path().c_str(), 1);
-  CHECK(locate_shared_data("probe.csv") == dir.file("probe.csv"));
-  CHECK(find_shared_data("probe.csv") == dir.file("probe.csv"));
+namespace {
+
+// Sets (or, with nullptr, unsets) an environment variable for the life of the scope.
+class ScopedEnv {
+public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) ::setenv(name, value, 1);
+    else ::unsetenv(name);
+  }
+  ~ScopedEnv() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+
+private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// Changes the working directory for the life of the scope.
+class ScopedCwd {
+public:
+  explicit ScopedCwd(const std::filesystem::path& dir) : old_(std::filesystem::current_path()) { std::filesystem::current_path(dir); }
+  ~ScopedCwd() { std::filesystem::current_path(old_); }
+
+private:
+  std::filesystem::path old_;
+};
+
+}  // namespace
+
+TEST_CASE("find_shared_data looks at $TIDE_DATA_DIR, the per-user data folder, then the working directory") {
+  namespace fs = std::filesystem;
+  tide::data::test::TempDir root;
+  const fs::path env = root.path() / "env", xdg = root.path() / "xdg", home = root.path() / "home", cwd = root.path() / "run";
+  for (const fs::path& d : {env, xdg / "tide", home / ".local/share/tide", cwd / "shared/data", root.path() / "shared/data"}) {
+    fs::create_directories(d);
+    tide::data::test::write_file((d / "probe.csv").string(), "a\n1\n");
+  }
+  ScopedCwd in_run(cwd);
+  ScopedEnv data_dir("TIDE_DATA_DIR", env.c_str()), data_home("XDG_DATA_HOME", xdg.c_str()), user("HOME", home.c_str());
+  CHECK(locate_shared_data("probe.csv") == (env / "probe.csv").string());
+  fs::remove(env / "probe.csv");
+  CHECK(find_shared_data("probe.csv") == (xdg / "tide/probe.csv").string());
+  fs::remove(xdg / "tide/probe.csv");
+  CHECK(locate_shared_data("probe.csv") == "shared/data/probe.csv");  // ~/.local/share/tide only stands in for an unset XDG_DATA_HOME
+  {
+    ScopedEnv no_xdg("XDG_DATA_HOME", nullptr);  // the XDG default: ~/.local/share/tide
+    CHECK(locate_shared_data("probe.csv") == (home / ".local/share/tide/probe.csv").string());
+  }
+  {
+    ScopedEnv relative_xdg("XDG_DATA_HOME", "relative/xdg");  // ignored, as the XDG spec says
+    CHECK(locate_shared_data("probe.csv") == (home / ".local/share/tide/probe.csv").string());
+  }
+  fs::remove(cwd / "shared/data/probe.csv");
+  CHECK(locate_shared_data("probe.csv") == "../shared/data/probe.csv");
   CHECK_FALSE(locate_shared_data("no/such/file.csv").has_value());
   CHECK_ERROR_NAMES(find_shared_data("no/such/file.csv"),
-                    fmt::format("shared data 'no/such/file.csv' not found (looked at {}, ../shared/data/no/such/file.csv",
-                                dir.file("no/such/file.csv")));
-  if (old) ::setenv("TIDE_DATA_DIR", saved.c_str(), 1);
-  else ::unsetenv("TIDE_DATA_DIR");
+                    fmt::format("shared data 'no/such/file.csv' not found (looked at {}, {}, shared/data/no/such/file.csv, "
+                                "../shared/data/no/such/file.csv, ../../shared/data/no/such/file.csv); put it under "
+                                "$TIDE_DATA_DIR or the per-user data folder $XDG_DATA_HOME/tide (default ~/.local/share/tide)",
+                                (env / "no/such/file.csv").string(), (xdg / "tide/no/such/file.csv").string()));
+}
+
+TEST_CASE("find_shared_data without TIDE_DATA_DIR, XDG_DATA_HOME or HOME searches the working directory only") {
+  ScopedEnv data_dir("TIDE_DATA_DIR", nullptr), data_home("XDG_DATA_HOME", nullptr), user("HOME", nullptr);
+  CHECK_ERROR_NAMES(find_shared_data("no/such/file.csv"),
+                    "(looked at shared/data/no/such/file.csv, ../shared/data/no/such/file.csv, ../../shared/data/no/such/file.csv)");
 }

@@ -1,18 +1,19 @@
 // The method registry, generated from TIDE_SOLVER_METHODS (tableau.hpp): names, lookup by name and
 // the stepper of each method. A method's own file defines its make_<name>_stepper factory.
 #include "../integrate.hpp"
+#include "tide/core/named.hpp"
 #include <array>
 
 namespace tide {
 
 namespace {
 
-constexpr const char* kNames[] = {
-#define TIDE_METHOD_NAME(name) #name,
-    TIDE_SOLVER_METHODS(TIDE_METHOD_NAME)
-#undef TIDE_METHOD_NAME
+constexpr Named<Method> kMethods[] = {
+#define TIDE_METHOD_ROW(name) {#name, Method::name},
+    TIDE_SOLVER_METHODS(TIDE_METHOD_ROW)
+#undef TIDE_METHOD_ROW
 };
-constexpr std::size_t kCount = sizeof(kNames) / sizeof(kNames[0]);
+constexpr std::size_t kCount = sizeof(kMethods) / sizeof(kMethods[0]);
 
 using Factory = detail::StepperPtr (*)(const SolveOptions&);
 constexpr Factory kFactories[] = {
@@ -27,12 +28,6 @@ std::size_t index_of(Method method) {
   return i;
 }
 
-std::string known_names() {
-  std::string names;
-  for (const char* name : kNames) names += (names.empty() ? "" : ", ") + std::string(name);
-  return names;
-}
-
 }  // namespace
 
 const std::vector<Method>& all_methods() {
@@ -44,13 +39,9 @@ const std::vector<Method>& all_methods() {
   return methods;
 }
 
-const char* method_name(Method method) { return kNames[index_of(method)]; }
+const char* method_name(Method method) { return kMethods[index_of(method)].name.data(); }
 
-Method method_from_name(const std::string& name) {
-  for (std::size_t i = 0; i < kCount; ++i)
-    if (name == kNames[i]) return static_cast<Method>(i);
-  fail("unknown ODE method '{}': known methods are {}", name, known_names());
-}
+Method method_from_name(const std::string& name) { return lookup(kMethods, name, "ODE method"); }
 
 const Tableau& tableau(Method method) {
   const Tableau* t = detail::default_stepper(method).tableau();

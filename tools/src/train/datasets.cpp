@@ -5,6 +5,7 @@
 #include "tide/data/person_activity.hpp"
 #include "tide/data/traffic.hpp"
 #include "tide/data/xor.hpp"
+#include "tide/core/named.hpp"
 #include "tide/models/config_object.hpp"
 #include <fmt/format.h>
 
@@ -12,10 +13,6 @@ namespace tide::cli {
 
 using models::ConfigObject;
 using json = nlohmann::json;
-
-std::vector<std::string> dataset_names() {
-  return {"xor", "fashion_mnist", "traffic", "gesture", "person_activity", "mujoco", "csv"};
-}
 
 data::SequenceSet next_step_targets(const data::SequenceSet& set) {
   const std::int64_t N = set.size(), T = set.steps(), F = set.features();
@@ -39,6 +36,11 @@ data::SequenceSet next_step_targets(const data::SequenceSet& set) {
 
 namespace {
 
+constexpr Named<data::Task> kTasks[] = {{"classification", data::Task::classification}, {"regression", data::Task::regression}};
+constexpr Named<data::MissingPolicy> kMissingPolicies[] = {
+    {"error", data::MissingPolicy::error}, {"fill_previous", data::MissingPolicy::fill_previous}, {"zero", data::MissingPolicy::zero}};
+constexpr Named<data::XorEncoding> kXorEncodings[] = {{"dense", data::XorEncoding::dense}, {"event", data::XorEncoding::event}};
+
 data::SequenceSet limited(const data::SequenceSet& s, std::int64_t limit) {
   return limit > 0 && limit < s.size() ? s.slice(0, limit) : s;
 }
@@ -56,66 +58,88 @@ data::CsvSequenceSpec csv_spec(ConfigObject& k) {
   s.target_columns = k.texts("targets");
   if (s.feature_columns.empty()) fail("{}: expected a non-empty array of column names", k.path("features"));
   if (s.target_columns.empty()) fail("{}: expected a non-empty array of column names", k.path("targets"));
-  s.task = k.string("task", "classification", {"classification", "regression"}) == "regression" ? data::Task::regression
-                                                                                                 : data::Task::classification;
+  s.task = k.choice("task", "classification", kTasks);
   s.id_column = k.text("id_column", "");
   s.window = k.integer("window", 32, 1, 1 << 20);
   s.stride = k.integer("stride", s.window, 1, 1 << 20);
   s.per_step = k.boolean("per_step", true);
-  const std::string missing = k.string("missing", "error", {"error", "fill_previous", "zero"});
-  s.missing = missing == "zero" ? data::MissingPolicy::zero : missing == "fill_previous" ? data::MissingPolicy::fill_previous
-                                                                                           : data::MissingPolicy::error;
+  s.missing = k.choice("missing", "error", kMissingPolicies);
   return s;
 }
 
+// The next-state-prediction spec of a file written by `tide data mujoco`: every column but time
+// and episode is a feature; the targets are set after standardising.
+data::CsvSequenceSpec mujoco_spec(const std::string& path, ConfigObject& k) {
+  data::CsvSequenceSpec s;
+  const data::CsvTable head = data::read_csv(path);
+  s.time_column = "time";
+  s.id_column = "episode";
+  for (const std::string& c : head.header)
+    if (c != "time" && c != "episode") s.feature_columns.push_back(c);
+  s.target_columns = {s.feature_columns.front()};
+  s.task = data::Task::regression;
+  s.window = k.integer("window", 32, 2, 1 << 20);
+  s.stride = k.integer("stride", s.window / 2, 1, 1 << 20);
+  return s;
+}
+
+// A CSV file as sequences, split and standardised; a MuJoCo file's targets are its next inputs.
+data::Split csv_file(ConfigObject& k, std::uint64_t seed, bool mujoco) {
+  if (!k.has("path")) fail("{}: missing key 'path' (the CSV file{})", k.where(), mujoco ? " written by `tide data mujoco`" : "");
+  const std::string path = k.text("path", "");
+  data::SequenceSet all = data::load_csv_sequences(path, mujoco ? mujoco_spec(path, k) : csv_spec(k));
+  all.name = mujoco ? "mujoco" : path;
+  data::Split split = split_with_fractions(all, k, seed, 0.1, 0.15);
+  if (k.boolean("standardise", true)) data::standardise(split);
+  if (mujoco) {  // targets are next inputs: standardise them the same way
+    for (data::SequenceSet* s : {&split.train, &split.val, &split.test}) *s = next_step_targets(*s);
+  }
+  return split;
+}
+
+data::Split xor_split(ConfigObject& k, std::uint64_t seed) {
+  const data::XorEncoding encoding = k.choice("encoding", "event", kXorEncodings);
+  const std::int64_t train = k.integer("train", 100000, 1, 100000000), test = k.integer("test", 10000, 1, 100000000);
+  const data::SequenceSet all = data::xor_bitstream(train, seed, encoding, 0);
+  data::Split split = data::split(all, k.number("val_fraction", 0.1, 0.0, 0.9), 0.0, seed);
+  split.test = data::xor_bitstream(test, seed, encoding, 1);
+  return split;
+}
+
+// The value of `key`, else the default location (looked up only when the key is absent, so a
+// given path works where the default one does not exist).
+std::string path_or_default(ConfigObject& k, const std::string& key, std::string (*default_path)()) {
+  return k.has(key) ? k.text(key, "") : default_path();
+}
+
+using DatasetLoader = data::Split (*)(ConfigObject& k, std::uint64_t seed);
+
+// Every dataset load_data knows: the names it accepts and lists are this table's.
+constexpr Named<DatasetLoader> kDatasets[] = {
+    {"xor", xor_split},
+    {"fashion_mnist", [](ConfigObject& k, std::uint64_t seed) {
+       const std::string dir = path_or_default(k, "dir", data::fashion_mnist_dir);
+       return data::event_fashion_mnist(dir, seed, k.number("val_fraction", 0.1, 0.0, 0.9));
+     }},
+    {"traffic", [](ConfigObject& k, std::uint64_t seed) { return data::traffic(path_or_default(k, "path", data::traffic_path), seed); }},
+    {"gesture", [](ConfigObject& k, std::uint64_t seed) { return data::gesture(path_or_default(k, "dir", data::gesture_dir), seed); }},
+    {"person_activity", [](ConfigObject& k, std::uint64_t seed) {
+       return data::person_activity(path_or_default(k, "path", data::person_activity_path), seed);
+     }},
+    {"mujoco", [](ConfigObject& k, std::uint64_t seed) { return csv_file(k, seed, true); }},
+    {"csv", [](ConfigObject& k, std::uint64_t seed) { return csv_file(k, seed, false); }},
+};
+
 }  // namespace
+
+std::vector<std::string> dataset_names() { return names_of(kDatasets); }
 
 LoadedData load_data(const json& spec, std::uint64_t seed, const std::string& where) {
   ConfigObject k(spec, where);
   std::vector<std::string> names = dataset_names();
   if (!k.has("dataset")) fail("{}: missing key 'dataset' (one of {})", where, fmt::join(names, ", "));
   const std::string name = k.string("dataset", "", names);
-  data::Split split;
-  if (name == "xor") {
-    const auto encoding = k.string("encoding", "event", {"dense", "event"}) == "dense" ? data::XorEncoding::dense : data::XorEncoding::event;
-    const std::int64_t train = k.integer("train", 100000, 1, 100000000), test = k.integer("test", 10000, 1, 100000000);
-    const data::SequenceSet all = data::xor_bitstream(train, seed, encoding, 0);
-    split = data::split(all, k.number("val_fraction", 0.1, 0.0, 0.9), 0.0, seed);
-    split.test = data::xor_bitstream(test, seed, encoding, 1);
-  } else if (name == "fashion_mnist") {
-    split = data::event_fashion_mnist(k.text("dir", data::fashion_mnist_dir()), seed, k.number("val_fraction", 0.1, 0.0, 0.9));
-  } else if (name == "traffic") {
-    split = data::traffic(k.text("path", data::traffic_path()), seed);
-  } else if (name == "gesture") {
-    split = data::gesture(k.text("dir", data::gesture_dir()), seed);
-  } else if (name == "person_activity") {
-    split = data::person_activity(k.text("path", data::person_activity_path()), seed);
-  } else if (name == "mujoco" || name == "csv") {
-    if (!k.has("path")) fail("{}: missing key 'path' (the CSV file{})", where, name == "mujoco" ? " written by `tide data mujoco`" : "");
-    const std::string path = k.text("path", "");
-    data::SequenceSet all;
-    if (name == "mujoco") {
-      data::CsvSequenceSpec s;
-      const data::CsvTable head = data::read_csv(path);
-      s.time_column = "time";
-      s.id_column = "episode";
-      for (const std::string& c : head.header)
-        if (c != "time" && c != "episode") s.feature_columns.push_back(c);
-      s.target_columns = {s.feature_columns.front()};
-      s.task = data::Task::regression;
-      s.window = k.integer("window", 32, 2, 1 << 20);
-      s.stride = k.integer("stride", s.window / 2, 1, 1 << 20);
-      all = data::load_csv_sequences(path, s);  // targets are set after standardising
-    } else {
-      all = data::load_csv_sequences(path, csv_spec(k));
-    }
-    all.name = name == "mujoco" ? "mujoco" : path;
-    split = split_with_fractions(all, k, seed, 0.1, 0.15);
-    if (k.boolean("standardise", true)) data::standardise(split);
-    if (name == "mujoco") {  // targets are next inputs: standardise them the same way
-      for (data::SequenceSet* s : {&split.train, &split.val, &split.test}) *s = next_step_targets(*s);
-    }
-  }
+  data::Split split = lookup(kDatasets, name, "dataset")(k, seed);
   split.train = limited(split.train, k.integer("limit_train", 0, 0, INT64_MAX));
   split.val = limited(split.val, k.integer("limit_val", 0, 0, INT64_MAX));
   split.test = limited(split.test, k.integer("limit_test", 0, 0, INT64_MAX));

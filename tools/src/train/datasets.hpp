@@ -2,7 +2,8 @@
 //
 //   {"dataset": "xor", "encoding": "event", "train": 100000, "test": 10000, "val_fraction": 0.1}
 //   {"dataset": "fashion_mnist", "dir": "/usr/share/datasets/fashion-mnist", "val_fraction": 0.1}
-//   {"dataset": "traffic", "path": ...}        LTC table 3 (squared error), path found in ../shared/data
+//   {"dataset": "traffic", "path": ...}        LTC table 3 (squared error); without "path" (or "dir")
+//                                              the file is searched for as docs/training.md says
 //   {"dataset": "gesture", "dir": ...}         LTC table 3 (accuracy)
 //   {"dataset": "person_activity", "path": "ConfLongDemo_JSI.txt"}
 //   {"dataset": "mujoco", "path": "rollouts.csv", "window": 32, "stride": 16}   next-state prediction

@@ -1,4 +1,5 @@
 #include "train/train_config.hpp"
+#include "tide/core/named.hpp"
 #include "tide/models/config_object.hpp"
 #include <cmath>
 #include <fstream>
@@ -8,6 +9,50 @@ namespace tide::cli {
 
 using models::ConfigObject;
 using json = nlohmann::json;
+
+namespace {
+
+constexpr Named<DType> kDTypes[] = {{"f32", DType::f32}, {"f64", DType::f64}};
+
+using OptimizerBuilder = std::unique_ptr<Optimizer> (*)(const OptimizerConfig&, std::vector<Var>);
+
+std::unique_ptr<Optimizer> adam(const OptimizerConfig& c, std::vector<Var> params, bool decoupled) {
+  return std::make_unique<Adam>(std::move(params), AdamOptions{.lr = c.lr, .weight_decay = c.weight_decay, .decoupled_weight_decay = decoupled});
+}
+
+constexpr Named<OptimizerBuilder> kOptimizers[] = {
+    {"adam", [](const OptimizerConfig& c, std::vector<Var> params) { return adam(c, std::move(params), false); }},
+    {"adamw", [](const OptimizerConfig& c, std::vector<Var> params) { return adam(c, std::move(params), true); }},
+    {"sgd", [](const OptimizerConfig& c, std::vector<Var> params) -> std::unique_ptr<Optimizer> {
+       return std::make_unique<SGD>(std::move(params), SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
+     }},
+    {"rmsprop", [](const OptimizerConfig& c, std::vector<Var> params) -> std::unique_ptr<Optimizer> {
+       return std::make_unique<RMSprop>(std::move(params), RMSpropOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
+     }},
+};
+
+// The learning rate before warm-up, at global step `global` (epoch `epoch`).
+using ScheduleRule = double (*)(const TrainConfig& c, std::int64_t epoch, std::int64_t global, std::int64_t steps_per_epoch);
+
+constexpr Named<ScheduleRule> kSchedules[] = {
+    {"constant", [](const TrainConfig& c, std::int64_t, std::int64_t, std::int64_t) { return c.optimizer.lr; }},
+    {"cosine", [](const TrainConfig& c, std::int64_t, std::int64_t global, std::int64_t steps_per_epoch) {  // to min_lr
+       const double progress = static_cast<double>(global) / static_cast<double>(std::max<std::int64_t>(1, c.epochs * steps_per_epoch));
+       return c.schedule.min_lr + 0.5 * (c.optimizer.lr - c.schedule.min_lr) * (1 + std::cos(M_PI * progress));
+     }},
+    {"step", [](const TrainConfig& c, std::int64_t epoch, std::int64_t, std::int64_t) {  // gamma every step_epochs
+       return c.optimizer.lr * std::pow(c.schedule.gamma, static_cast<double>(epoch / c.schedule.step_epochs));
+     }},
+};
+
+}  // namespace
+
+std::vector<std::string> optimizer_names() { return names_of(kOptimizers); }
+std::vector<std::string> schedule_names() { return names_of(kSchedules); }
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c, std::vector<Var> params) {
+  return lookup(kOptimizers, c.type, "optimizer")(c, std::move(params));
+}
 
 json parse_json_text(const std::string& text, const std::string& source) {
   try {
@@ -33,14 +78,14 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
   c.name = k.text("name", c.name);
   if (c.name.empty() || c.name.find('/') != std::string::npos) fail("{}: expected a non-empty name without '/', got '{}'", k.path("name"), c.name);
   c.seed = static_cast<std::uint64_t>(k.integer("seed", 1, 0, INT64_MAX));
-  c.dtype = k.string("dtype", "f32", {"f32", "f64"}) == "f64" ? DType::f64 : DType::f32;
+  c.dtype = k.choice("dtype", "f32", kDTypes);
   if (!k.has("data")) fail("{}: missing key 'data' (an object with \"dataset\")", source);
   if (!k.has("model")) fail("{}: missing key 'model' (an object with \"type\")", source);
   c.data = *k.object("data");
   c.model = *k.object("model");
   if (const json* o = k.object("optimizer")) {
     ConfigObject ok(*o, k.path("optimizer"));
-    c.optimizer.type = ok.string("type", "adam", {"adam", "adamw", "sgd", "rmsprop"});
+    c.optimizer.type = ok.string("type", "adam", optimizer_names());
     c.optimizer.lr = ok.number("lr", c.optimizer.lr, 1e-12, 100.0);
     c.optimizer.weight_decay = ok.number("weight_decay", 0.0, 0.0, 10.0);
     c.optimizer.momentum = ok.number("momentum", 0.0, 0.0, 0.9999);
@@ -48,7 +93,7 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
   }
   if (const json* s = k.object("schedule")) {
     ConfigObject sk(*s, k.path("schedule"));
-    c.schedule.type = sk.string("type", "constant", {"constant", "cosine", "step"});
+    c.schedule.type = sk.string("type", "constant", schedule_names());
     c.schedule.warmup_steps = sk.integer("warmup_steps", 0, 0, INT64_MAX);
     c.schedule.min_lr = sk.number("min_lr", 0.0, 0.0, 100.0);
     c.schedule.gamma = sk.number("gamma", 0.1, 1e-9, 1.0);
@@ -79,15 +124,8 @@ TrainConfig load_train_config(const std::string& path) {
 }
 
 double TrainConfig::learning_rate(std::int64_t epoch, std::int64_t step, std::int64_t steps_per_epoch) const {
-  const double base = optimizer.lr;
   const std::int64_t global = epoch * steps_per_epoch + step;
-  double lr = base;
-  if (schedule.type == "cosine") {
-    const double progress = static_cast<double>(global) / static_cast<double>(std::max<std::int64_t>(1, epochs * steps_per_epoch));
-    lr = schedule.min_lr + 0.5 * (base - schedule.min_lr) * (1 + std::cos(M_PI * progress));
-  } else if (schedule.type == "step") {
-    lr = base * std::pow(schedule.gamma, static_cast<double>(epoch / schedule.step_epochs));
-  }
+  double lr = lookup(kSchedules, schedule.type, "LR schedule")(*this, epoch, global, steps_per_epoch);
   if (global < schedule.warmup_steps) lr *= static_cast<double>(global + 1) / static_cast<double>(schedule.warmup_steps);
   return lr;
 }

@@ -20,10 +20,13 @@
 //   "eval_batch_size": 512
 // }
 #pragma once
+#include "tide/autodiff/optim.hpp"
 #include "tide/core/dtype.hpp"
 #include <nlohmann/json.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace tide::cli {
 
@@ -52,9 +55,16 @@ struct TrainConfig {
   double kinetic = 0.0, steer = 0.0;  // regularisers
   std::int64_t checkpoint_every = 0;
   nlohmann::json raw;  // the config as given (written beside the run, compared on --resume)
-  // Learning rate at optimizer step `step` (0-based) of epoch `epoch`.
+  // Learning rate at optimizer step `step` (0-based) of epoch `epoch`; an unknown schedule.type
+  // throws listing the known ones.
   double learning_rate(std::int64_t epoch, std::int64_t step, std::int64_t steps_per_epoch) const;
 };
+
+// The names "optimizer.type" and "schedule.type" accept (each from its one table).
+std::vector<std::string> optimizer_names();
+std::vector<std::string> schedule_names();
+// The optimizer `c.type` names over `params`; an unknown type throws listing the known ones.
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c, std::vector<Var> params);
 
 TrainConfig parse_train_config(const nlohmann::json& j, const std::string& source);
 // Reads and parses a config file; a JSON syntax error names file:line:column.

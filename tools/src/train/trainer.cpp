@@ -60,13 +60,6 @@ void write_text_atomically(const std::string& path, const std::string& text) {
   if (ec) fail("{}: cannot rename into place: {}", path, ec.message());
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c, std::vector<Var> params) {
-  if (c.type == "sgd") return std::make_unique<SGD>(std::move(params), SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
-  if (c.type == "rmsprop")
-    return std::make_unique<RMSprop>(std::move(params), RMSpropOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
-  return std::make_unique<Adam>(std::move(params),
-                                AdamOptions{.lr = c.lr, .weight_decay = c.weight_decay, .decoupled_weight_decay = c.type == "adamw"});
-}
 
 struct Built {
   data::Dataset data;

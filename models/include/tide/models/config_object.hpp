@@ -3,6 +3,7 @@
 // ("model.solver.unfolds") and what was expected. Used by the model registry and `tide train`.
 #pragma once
 #include "tide/core/error.hpp"
+#include "tide/core/named.hpp"
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <cstdint>
@@ -48,6 +49,11 @@ public:
       for (const std::string& a : allowed)
         if (v.get<std::string>() == a) return a;
     fail("{}: expected one of {}, got {}", path(key), fmt::join(allowed, ", "), v.dump());
+  }
+  // A string naming a row of `table` (tide/core/named.hpp): that row's value.
+  template <class Table>
+  const auto& choice(const std::string& key, const std::string& fallback, const Table& table) {
+    return lookup(table, string(key, fallback, names_of(table)), path(key));
   }
   // Any string (file paths, names).
   std::string text(const std::string& key, const std::string& fallback) {

@@ -8,6 +8,7 @@
 #include "tide/taylor/estimators.hpp"
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace tide {
@@ -46,6 +47,10 @@ enum class GradientKind {
   adjoint,       // the continuous adjoint solved backwards: O(1) memory in the number of steps
 };
 const char* gradient_kind_name(GradientKind kind);
+// Every kind's name (the config spelling), and the inverse of gradient_kind_name: throws
+// tide::Error listing the known names when `name` is not one of them.
+std::vector<std::string> gradient_kind_names();
+GradientKind gradient_kind_from_name(const std::string& name);
 
 // Integrand states appended to the solve, each integrated from the first time to each sample's last.
 struct Regularisers {

@@ -1,0 +1,66 @@
+// The name-keyed registries the models layer reads configs through: every registered name builds,
+// and an unknown one fails with the list of the known names (from the registry's own table).
+#include "../data/data_test_util.hpp"
+#include "model_test_util.hpp"
+#include <fmt/ranges.h>
+
+using namespace tide;
+using namespace tide::models;
+using json = nlohmann::json;
+
+namespace {
+
+using tide::data::test::error_of;
+
+std::string joined(const std::vector<std::string>& names) { return fmt::format("{}", fmt::join(names, ", ")); }
+
+}  // namespace
+
+TEST_CASE("registry: every cell type cell_types() lists builds and steps") {
+  Generator gen(1);
+  for (const auto& [type, summary] : cell_types()) {
+    CAPTURE(type);
+    const CellPtr cell = make_cell({{"type", type}, {"hidden", 3}}, 2, gen, DType::f64);
+    REQUIRE(cell != nullptr);
+    const Var x(Tensor::ones(Shape{2, 2}, DType::f64)), dt(Tensor::ones(Shape{2, 1}, DType::f64));
+    CHECK_NOTHROW(cell->step(x, cell->initial_state(2), dt));
+  }
+}
+
+TEST_CASE("registry: an unknown cell type fails listing every cell type") {
+  Generator gen(1);
+  std::vector<std::string> names;
+  for (const auto& [type, summary] : cell_types()) names.push_back(type);
+  const std::string message = error_of([&] { make_cell({{"type", "nosuch"}}, 2, gen, DType::f32); });
+  CHECK(message == "model.type: expected one of " + joined(names) + ", got \"nosuch\"");
+  CHECK(error_of([&] { make_cell({{"hidden", 3}}, 2, gen, DType::f32); }) == "model: missing key 'type' (one of " + joined(names) + ")");
+}
+
+TEST_CASE("registry: every wiring builds and an unknown one fails listing them") {
+  Generator gen(1);
+  for (const char* wiring : {"full", "random", "ncp"}) {
+    CAPTURE(wiring);
+    CHECK(make_cell({{"type", "ltc_biophysical"}, {"hidden", 4}, {"wiring", wiring}}, 2, gen, DType::f32) != nullptr);
+  }
+  CHECK(error_of([&] { make_cell({{"type", "ltc_biophysical"}, {"wiring", "dense"}}, 2, gen, DType::f32); }) ==
+        "model.wiring: expected one of full, random, ncp, got \"dense\"");
+}
+
+TEST_CASE("registry: every ODE method and gradient kind resolves by name; unknown ones fail listing them") {
+  Generator gen(1);
+  std::vector<std::string> methods;
+  for (Method m : all_methods()) {
+    methods.push_back(method_name(m));
+    CAPTURE(methods.back());
+    CHECK(make_cell({{"type", "ltc"}, {"hidden", 2}, {"solver", {{"method", methods.back()}}}}, 2, gen, DType::f32) != nullptr);
+  }
+  for (const std::string& kind : gradient_kind_names()) {
+    CAPTURE(kind);
+    CHECK(gradient_kind_name(parse_ode_spec({{"gradient", kind}}, OdeSpec{}, "solver").gradient) == kind);
+    CHECK(gradient_kind_name(gradient_kind_from_name(kind)) == kind);
+  }
+  CHECK(error_of([] { method_from_name("rk45"); }) == "unknown ODE method 'rk45' (known: " + joined(methods) + ")");
+  CHECK(error_of([] { gradient_kind_from_name("forward"); }) == "unknown gradient kind 'forward' (known: discrete, checkpointed, adjoint)");
+  CHECK(error_of([] { parse_ode_spec({{"gradient", "forward"}}, OdeSpec{}, "solver"); }) ==
+        "solver.gradient: expected one of discrete, checkpointed, adjoint, got \"forward\"");
+}
