@@ -13,10 +13,10 @@ Var mask(Op cmp, const Tensor& a, double b) {
   return Var(tide::binary(cmp, a, Tensor::scalar(b, a.dtype(), a.device())));
 }
 Var keepdim_view(const Var& g, const Node& n) {
-  if (n.attrs.keepdim) return g;
+  if (n.call.keepdim) return g;
   Shape kept = n.inputs[0].shape;
   for (int i = 0; i < kept.rank(); ++i)
-    if (n.attrs.axes & (1u << i)) kept[i] = 1;
+    if (n.call.axes & (1u << i)) kept[i] = 1;
   return reshape(g, kept);
 }
 }  // namespace
@@ -27,11 +27,11 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
   auto in = [&](int i) { return Var(n.saved_input(i), n.inputs[i].node); };
   auto out = [&]() { return Var(n.saved_output(), self); };
   auto shape = [&](int i) -> const Shape& { return n.inputs[i].shape; };
-  const double p0 = n.attrs.p0, p1 = n.attrs.p1;
+  const double p0 = n.call.p0, p1 = n.call.p1;
   constexpr double two_over_sqrtpi = 1.1283791670955126, inv_sqrt2 = 0.7071067811865476,
                    inv_sqrt2pi = 0.3989422804014327;
 
-  switch (n.op) {
+  switch (n.call.op) {
     // ---- unary: d/dx f(x) ------------------------------------------------------------------
     case Op::neg: gx[0] = -g; return;
     case Op::abs: gx[0] = g * Var(tide::sign(n.saved_input(0))); return;
@@ -102,7 +102,7 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
     case Op::minimum: {  // the gradient goes to the selected operand; ties split it evenly
       const Tensor& a = n.saved_input(0);
       const Tensor& b = n.saved_input(1);
-      const Tensor first = tide::add(tide::binary(n.op == Op::maximum ? Op::gt : Op::lt, a, b),
+      const Tensor first = tide::add(tide::binary(n.call.op == Op::maximum ? Op::gt : Op::lt, a, b),
                                      tide::mul_scalar(tide::eq(a, b), 0.5));
       gx[0] = sum_to(g * Var(first), shape(0));
       gx[1] = sum_to(g * Var(tide::add_scalar(tide::neg(first), 1.0)), shape(1));
@@ -124,9 +124,9 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
       const Tensor& x = n.saved_input(0);
       Shape kept = shape(0);
       for (int i = 0; i < kept.rank(); ++i)
-        if (n.attrs.axes & (1u << i)) kept[i] = 1;
+        if (n.call.axes & (1u << i)) kept[i] = 1;
       const Tensor hit = tide::eq(x, n.saved_output().reshape(kept));
-      const Tensor share = tide::div(hit, tide::reduce(Op::sum, hit, n.attrs.axes, true));
+      const Tensor share = tide::div(hit, tide::reduce(Op::sum, hit, n.call.axes, true));
       gx[0] = broadcast_to(keepdim_view(g, n), shape(0)) * Var(share);
       return;
     }
@@ -149,31 +149,31 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
     // ---- shape ops: each one's adjoint ---------------------------------------------------
     case Op::reshape: gx[0] = reshape(g, shape(0)); return;
     case Op::permute: {
-      Shape inverse = n.attrs.shape;
-      for (int i = 0; i < inverse.rank(); ++i) inverse[static_cast<int>(n.attrs.shape[i])] = i;
+      Shape inverse = n.call.shape;
+      for (int i = 0; i < inverse.rank(); ++i) inverse[static_cast<int>(n.call.shape[i])] = i;
       gx[0] = permute(g, inverse);
       return;
     }
     case Op::slice:
-      gx[0] = slice_scatter(g, shape(0), n.attrs.axis, n.attrs.start, n.attrs.stop, n.attrs.step);
+      gx[0] = slice_scatter(g, shape(0), n.call.axis, n.call.start, n.call.stop, n.call.step);
       return;
-    case Op::slice_scatter: gx[0] = slice(g, n.attrs.axis, n.attrs.start, n.attrs.stop, n.attrs.step); return;
+    case Op::slice_scatter: gx[0] = slice(g, n.call.axis, n.call.start, n.call.stop, n.call.step); return;
     case Op::broadcast_to: gx[0] = sum_to(g, shape(0)); return;
     case Op::concat: {
       std::int64_t at = 0;
       for (std::size_t i = 0; i < n.inputs.size(); ++i) {
-        const std::int64_t len = n.inputs[i].shape[static_cast<int>(n.attrs.axis)];
-        gx[i] = slice(g, n.attrs.axis, at, at + len);
+        const std::int64_t len = n.inputs[i].shape[static_cast<int>(n.call.axis)];
+        gx[i] = slice(g, n.call.axis, at, at + len);
         at += len;
       }
       return;
     }
     case Op::index_select:
-      gx[0] = index_add(g, n.attrs.axis, n.saved_input(1), shape(0)[static_cast<int>(n.attrs.axis)]);
+      gx[0] = index_add(g, n.call.axis, n.saved_input(1), shape(0)[static_cast<int>(n.call.axis)]);
       return;
-    case Op::index_add: gx[0] = index_select(g, n.attrs.axis, n.saved_input(1)); return;
-    case Op::gather: gx[0] = scatter_add(g, n.attrs.axis, n.saved_input(1), shape(0)); return;
-    case Op::scatter_add: gx[0] = gather(g, n.attrs.axis, n.saved_input(1)); return;
+    case Op::index_add: gx[0] = index_select(g, n.call.axis, n.saved_input(1)); return;
+    case Op::gather: gx[0] = scatter_add(g, n.call.axis, n.saved_input(1), shape(0)); return;
+    case Op::scatter_add: gx[0] = gather(g, n.call.axis, n.saved_input(1)); return;
     case Op::cast: gx[0] = cast(g, n.inputs[0].dtype); return;
   }
 }

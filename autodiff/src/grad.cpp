@@ -44,13 +44,13 @@ void check_saved(const Node& n) {
   auto report = [&](const char* what, const Tensor& t, std::uint64_t then) {
     fail("backward of {}: its saved {} ({}) was modified in place after it was saved "
          "(version {} then, {} now); clone the value before modifying it, or modify a copy",
-         op_name(n.op), what, t.str(), then, t.version());
+         op_name(n.call.op), what, t.str(), then, t.version());
   };
   static const char* names[] = {"input 0", "input 1", "input 2", "output"};
-  const std::uint8_t saves = op_info(n.op).saves;
+  const std::uint8_t saves = op_info(n.call.op).saves;
   for (int i = 0; i < 4; ++i) {
     if (!(saves & (1u << i))) continue;
-    const SavedValue& s = n.saved[saved_index(n.op, i)];
+    const SavedValue& s = n.saved[saved_index(n.call.op, i)];
     if (s.value.version() != s.version) report(names[i], s.value, s.version);
   }
 }
@@ -106,7 +106,7 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
       if (target < 0 || !gx[k].defined() || !needed[target]) continue;
       if (!(gx[k].shape() == n->inputs[k].shape))
         fail("internal error: backward of {} produced a gradient of shape {} for input {} of shape {}",
-             n->custom ? n->custom->name() : op_name(n->op), gx[k].shape().str(), k, n->inputs[k].shape.str());
+             n->custom ? n->custom->name() : op_name(n->call.op), gx[k].shape().str(), k, n->inputs[k].shape.str());
       grads[target] = accumulate(grads[target], gx[k]);
     }
     if (!wanted[i]) grads[i] = Var();  // free intermediate gradients as soon as they are used

@@ -82,13 +82,13 @@ void Var::set_grad(const Tensor& g) const {
 }
 
 namespace {
-template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, OpAttrs* attrs) {
+template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, OpCall* attrs) {
   bool any = false;
   if (grad_mode)
     for (const Var* v : inputs) any = any || v->requires_grad();
   if (!any) return Var(std::move(out));
   auto node = std::make_shared<Node>();
-  node->op = op;
+  node->call.op = op;
   std::uint64_t after = 0;
   for (const Var* v : inputs)
     if (v->node()) after = std::max(after, v->node()->sequence);
@@ -105,7 +105,10 @@ template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, O
     ++i;
   }
   if (saves & saves::out) node->saved[saved_index(op, 3)] = {out, out.version()};
-  if (attrs) node->attrs = std::move(*attrs);
+  if (attrs) {
+    node->call = std::move(*attrs);
+    node->call.op = op;
+  }
   return Var(std::move(out), std::move(node));
 }
 }  // namespace
@@ -113,10 +116,10 @@ template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, O
 Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs) {
   return record_impl(op, std::move(out), inputs, nullptr);
 }
-Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs, OpAttrs attrs) {
+Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs, OpCall attrs) {
   return record_impl(op, std::move(out), inputs, &attrs);
 }
-Var record(Op op, Tensor out, const std::vector<Var>& inputs, OpAttrs attrs) {
+Var record(Op op, Tensor out, const std::vector<Var>& inputs, OpCall attrs) {
   std::vector<const Var*> ptrs;
   ptrs.reserve(inputs.size());
   for (const Var& v : inputs) ptrs.push_back(&v);

@@ -9,7 +9,7 @@
 namespace tide {
 
 Var unary(Op op, const Var& x, double p0, double p1) {
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.p0 = p0;
   attrs.p1 = p1;
   return record(op, tide::unary(op, x.value(), p0, p1), {&x}, std::move(attrs));
@@ -26,19 +26,10 @@ Var where(const Var& cond, const Var& a, const Var& b) {
 }
 
 Var reduce(Op op, const Var& x, AxisSet axes, bool keepdim) {
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.axes = axes & all_axes(x.rank());
   attrs.keepdim = keepdim;
   return record(op, tide::reduce(op, x.value(), attrs.axes, keepdim), {&x}, std::move(attrs));
-}
-Var sum(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  return reduce(Op::sum, x, axis_set(axes, x.rank(), "sum"), keepdim);
-}
-Var max(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  return reduce(Op::max, x, axis_set(axes, x.rank(), "max"), keepdim);
-}
-Var min(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  return reduce(Op::min, x, axis_set(axes, x.rank(), "min"), keepdim);
 }
 Var mean(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) { return composite::mean(x, axes, keepdim); }
 Var logsumexp(const Var& x, const std::vector<std::int64_t>& axes, bool keepdim) { return composite::logsumexp(x, axes, keepdim); }
@@ -55,12 +46,12 @@ Var matmul(const Var& a, const Var& b) {
 Var reshape(const Var& x, const Shape& shape) {
   Tensor out = x.value().reshape(shape);
   if (out.shape() == x.shape()) return x;
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.shape = out.shape();
   return record(Op::reshape, std::move(out), {&x}, std::move(attrs));
 }
 Var permute(const Var& x, const Shape& axes) {
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.shape = axes;
   for (int i = 0; i < axes.rank(); ++i) attrs.shape[i] = normalize_axis(axes[i], x.rank(), "permute");
   return record(Op::permute, x.value().permute(axes), {&x}, std::move(attrs));
@@ -73,7 +64,7 @@ Var flatten(const Var& x) { return composite::flatten(x); }
 Var slice(const Var& x, std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step) {
   const int a = normalize_axis(axis, x.rank(), "slice");
   Tensor out = x.value().slice(a, start, stop, step);
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.axis = a;
   // store the normalised bounds so the adjoint sees the same elements
   const std::int64_t n = x.shape()[a];
@@ -87,7 +78,7 @@ Var slice(const Var& x, std::int64_t axis, std::int64_t start, std::int64_t stop
 Var select(const Var& x, std::int64_t axis, std::int64_t index) { return composite::select(x, axis, index); }
 Var slice_scatter(const Var& src, const Shape& shape, std::int64_t axis, std::int64_t start,
                   std::int64_t stop, std::int64_t step) {
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.shape = shape;
   attrs.axis = normalize_axis(axis, shape.rank(), "slice_scatter");
   attrs.start = start;
@@ -97,7 +88,7 @@ Var slice_scatter(const Var& src, const Shape& shape, std::int64_t axis, std::in
 }
 Var broadcast_to(const Var& x, const Shape& shape) {
   if (x.shape() == shape) return x;
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.shape = shape;
   return record(Op::broadcast_to, x.value().broadcast_to(shape), {&x}, std::move(attrs));
 }
@@ -106,7 +97,7 @@ Var concat(const std::vector<Var>& parts, std::int64_t axis) {
   values.reserve(parts.size());
   for (const Var& p : parts) values.push_back(p.value());
   Tensor out = tide::concat(values, axis);
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.axis = normalize_axis(axis, parts[0].rank(), "concat");
   return record(Op::concat, std::move(out), parts, std::move(attrs));
 }
@@ -116,26 +107,26 @@ std::vector<Var> split(const Var& x, const std::vector<std::int64_t>& sizes, std
 }
 Var index_select(const Var& x, std::int64_t axis, const Tensor& index) {
   const Var index_var(index);  // a constant input: saved and version-checked
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.axis = normalize_axis(axis, x.rank(), "index_select");
   return record(Op::index_select, tide::index_select(x.value(), axis, index), {&x, &index_var}, std::move(attrs));
 }
 Var index_add(const Var& src, std::int64_t axis, const Tensor& index, std::int64_t size) {
   const Var index_var(index);  // a constant input: saved and version-checked
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.axis = normalize_axis(axis, src.rank(), "index_add");
   attrs.stop = size;
   return record(Op::index_add, tide::index_add(src.value(), axis, index, size), {&src, &index_var}, std::move(attrs));
 }
 Var gather(const Var& x, std::int64_t axis, const Tensor& index) {
   const Var index_var(index);  // a constant input: saved and version-checked
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.axis = normalize_axis(axis, x.rank(), "gather");
   return record(Op::gather, tide::gather(x.value(), axis, index), {&x, &index_var}, std::move(attrs));
 }
 Var scatter_add(const Var& src, std::int64_t axis, const Tensor& index, const Shape& shape) {
   const Var index_var(index);  // a constant input: saved and version-checked
-  OpAttrs attrs;
+  OpCall attrs;
   attrs.axis = normalize_axis(axis, src.rank(), "scatter_add");
   attrs.shape = shape;
   return record(Op::scatter_add, tide::scatter_add(src.value(), axis, index, shape), {&src, &index_var}, std::move(attrs));

@@ -103,15 +103,6 @@ Tensor reduce(Op op, const Tensor& x, AxisSet axes, bool keepdim) {
   return keepdim ? out : out.reshape(dropped);
 }
 
-Tensor sum(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  return reduce(Op::sum, x, axis_set(axes, x.rank(), "sum"), keepdim);
-}
-Tensor max(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  return reduce(Op::max, x, axis_set(axes, x.rank(), "max"), keepdim);
-}
-Tensor min(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  return reduce(Op::min, x, axis_set(axes, x.rank(), "min"), keepdim);
-}
 Tensor mean(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   const AxisSet set = axis_set(axes, x.rank(), "mean");
   std::int64_t count = 1;

@@ -1,6 +1,7 @@
-// jet_apply: one op on Jets. Constants go straight to the Var op; linear ops (and products with
-// a constant, and x @ W) apply once to the whole coefficient stack, so a dense layer on a jet of
-// order K is one GEMM over (K+1)B rows; everything else runs the op's Taylor rule for k = 0..K.
+// jet_apply: one op on Jets. Constants go straight to the Var op; linear ops (the op table's
+// column; and products with a constant, and x @ W) apply once to the whole coefficient stack, so a
+// dense layer on a jet of order K is one GEMM over (K+1)B rows; everything else runs the op's
+// Taylor rule for k = 0..K.
 // Values on an incremental trace are recorded there instead.
 #include "rules.hpp"
 #include "trace.hpp"
@@ -30,17 +31,22 @@ Shape with_prefix(const Jet& j, const Shape& s) {
   return out;
 }
 
-// Whole-stack application where the op is linear in the one input that carries a series.
-std::optional<Jet> linear_fast_path(const JetOp& o, const std::vector<Jet>& in, int L) {
+// Whole-stack application where the op is linear in the inputs that carry a series. Linear ops
+// that have no whole-stack form here yet (slice, concat, the index ops) take the linear rule, one
+// coefficient at a time.
+std::optional<Jet> linear_fast_path(const OpCall& o, const std::vector<Jet>& in, int L) {
+  const OpInfo& info = op_info(o.op);
+  const bool product = o.op == Op::mul || o.op == Op::div || o.op == Op::matmul;
+  if (!info.linear && !product) return std::nullopt;
   const std::vector<int> orders = [&] {
     for (const Jet& j : in)
       if (j.levels() == L) return j.orders();
     return std::vector<int>{};
   }();
   auto result = [&](Var data) { return Jet::from_data(std::move(data), orders); };
+  // elementwise in one input: the op itself, whatever the leading coefficient axes
+  if (info.kind == OpKind::unary || o.op == Op::cast) return result(apply_op(o, {in[0].data()}));
   switch (o.op) {
-    case Op::neg: case Op::mul_scalar: case Op::cast:
-      return result(apply_op(o, {in[0].data()}));
     case Op::add: case Op::sub:
       if (in[0].levels() != L || in[1].levels() != L) return std::nullopt;
       {
@@ -96,7 +102,7 @@ Jet stack_series(std::vector<Jet>& y) {
 }
 
 // The op's Taylor rule for k = 0..K on the outermost level, coefficients of type C.
-template <class C> Jet run_rule(const JetOp& o, const std::vector<Jet>& in, int L, int K) {
+template <class C> Jet run_rule(const OpCall& o, const std::vector<Jet>& in, int L, int K) {
   std::vector<std::vector<C>> series(in.size());
   std::vector<SeriesRef<C>> refs;
   for (std::size_t i = 0; i < in.size(); ++i) {
@@ -113,7 +119,7 @@ template <class C> Jet run_rule(const JetOp& o, const std::vector<Jet>& in, int 
 }
 }  // namespace
 
-Jet jet_apply(const JetOp& o, const std::vector<Jet>& in) {
+Jet jet_apply(const OpCall& o, const std::vector<Jet>& in) {
   for (const Jet& j : in) {
     if (!j.defined()) fail("{}: an input Jet is undefined", op_name(o.op));
     if (j.trace_slot() >= 0) {

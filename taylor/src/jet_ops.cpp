@@ -1,4 +1,4 @@
-// The Jet versions of the Var ops: each builds its JetOp and goes through jet_apply(); the
+// The Jet versions of the Var ops: each builds its OpCall and goes through jet_apply(); the
 // composites are the shared templates of composite.hpp.
 #include "tide/taylor/jet_ops.hpp"
 #include "tide/autodiff/composite.hpp"
@@ -6,15 +6,15 @@
 namespace tide {
 
 namespace {
-JetOp op_of(Op op) {
-  JetOp o;
+OpCall op_of(Op op) {
+  OpCall o;
   o.op = op;
   return o;
 }
 }  // namespace
 
 Jet unary(Op op, const Jet& x, double p0, double p1) {
-  JetOp o = op_of(op);
+  OpCall o = op_of(op);
   o.p0 = p0;
   o.p1 = p1;
   return jet_apply(o, {x});
@@ -26,19 +26,10 @@ Jet where(const Jet& cond, const Jet& a, const Jet& b) {
 }
 
 Jet reduce(Op op, const Jet& x, AxisSet axes, bool keepdim) {
-  JetOp o = op_of(op);
+  OpCall o = op_of(op);
   o.axes = axes & all_axes(x.rank());
   o.keepdim = keepdim;
   return jet_apply(o, {x});
-}
-Jet sum(const Jet& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  return reduce(Op::sum, x, axis_set(axes, x.rank(), "sum"), keepdim);
-}
-Jet max(const Jet& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  return reduce(Op::max, x, axis_set(axes, x.rank(), "max"), keepdim);
-}
-Jet min(const Jet& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  return reduce(Op::min, x, axis_set(axes, x.rank(), "min"), keepdim);
 }
 Jet mean(const Jet& x, const std::vector<std::int64_t>& axes, bool keepdim) { return composite::mean(x, axes, keepdim); }
 Jet logsumexp(const Jet& x, const std::vector<std::int64_t>& axes, bool keepdim) { return composite::logsumexp(x, axes, keepdim); }
@@ -49,13 +40,13 @@ Jet sum_to(const Jet& x, const Shape& shape) { return composite::sum_to(x, shape
 Jet matmul(const Jet& a, const Jet& b) { return jet_apply(op_of(Op::matmul), {a, b}); }
 
 Jet reshape(const Jet& x, const Shape& shape) {
-  JetOp o = op_of(Op::reshape);
+  OpCall o = op_of(Op::reshape);
   o.shape = x.primal().value().reshape(shape).shape();  // validates and resolves -1
   if (o.shape == x.shape()) return x;
   return jet_apply(o, {x});
 }
 Jet permute(const Jet& x, const Shape& axes) {
-  JetOp o = op_of(Op::permute);
+  OpCall o = op_of(Op::permute);
   o.shape = axes;
   for (int i = 0; i < axes.rank(); ++i) o.shape[i] = normalize_axis(axes[i], x.rank(), "permute");
   x.primal().value().permute(o.shape);  // validates
@@ -66,7 +57,7 @@ Jet unsqueeze(const Jet& x, std::int64_t axis) { return composite::unsqueeze(x, 
 Jet squeeze(const Jet& x, std::int64_t axis) { return composite::squeeze(x, axis); }
 Jet flatten(const Jet& x) { return composite::flatten(x); }
 Jet slice(const Jet& x, std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step) {
-  JetOp o = op_of(Op::slice);
+  OpCall o = op_of(Op::slice);
   o.axis = axis;
   o.start = start;
   o.stop = stop;
@@ -76,7 +67,7 @@ Jet slice(const Jet& x, std::int64_t axis, std::int64_t start, std::int64_t stop
 Jet select(const Jet& x, std::int64_t axis, std::int64_t index) { return composite::select(x, axis, index); }
 Jet slice_scatter(const Jet& src, const Shape& shape, std::int64_t axis, std::int64_t start, std::int64_t stop,
                   std::int64_t step) {
-  JetOp o = op_of(Op::slice_scatter);
+  OpCall o = op_of(Op::slice_scatter);
   o.shape = shape;
   o.axis = axis;
   o.start = start;
@@ -86,14 +77,14 @@ Jet slice_scatter(const Jet& src, const Shape& shape, std::int64_t axis, std::in
 }
 Jet broadcast_to(const Jet& x, const Shape& shape) {
   if (x.shape() == shape) return x;
-  JetOp o = op_of(Op::broadcast_to);
+  OpCall o = op_of(Op::broadcast_to);
   o.shape = shape;
   x.primal().value().broadcast_to(shape);  // validates
   return jet_apply(o, {x});
 }
 Jet concat(const std::vector<Jet>& parts, std::int64_t axis) {
   if (parts.empty()) fail("concat: no tensors given");
-  JetOp o = op_of(Op::concat);
+  OpCall o = op_of(Op::concat);
   o.axis = axis;
   return jet_apply(o, parts);
 }
@@ -102,26 +93,26 @@ std::vector<Jet> split(const Jet& x, const std::vector<std::int64_t>& sizes, std
   return composite::split(x, sizes, axis);
 }
 Jet index_select(const Jet& x, std::int64_t axis, const Tensor& index) {
-  JetOp o = op_of(Op::index_select);
+  OpCall o = op_of(Op::index_select);
   o.axis = axis;
   o.index = index;
   return jet_apply(o, {x});
 }
 Jet index_add(const Jet& src, std::int64_t axis, const Tensor& index, std::int64_t size) {
-  JetOp o = op_of(Op::index_add);
+  OpCall o = op_of(Op::index_add);
   o.axis = axis;
   o.index = index;
   o.stop = size;
   return jet_apply(o, {src});
 }
 Jet gather(const Jet& x, std::int64_t axis, const Tensor& index) {
-  JetOp o = op_of(Op::gather);
+  OpCall o = op_of(Op::gather);
   o.axis = axis;
   o.index = index;
   return jet_apply(o, {x});
 }
 Jet scatter_add(const Jet& src, std::int64_t axis, const Tensor& index, const Shape& shape) {
-  JetOp o = op_of(Op::scatter_add);
+  OpCall o = op_of(Op::scatter_add);
   o.axis = axis;
   o.index = index;
   o.shape = shape;
@@ -129,7 +120,7 @@ Jet scatter_add(const Jet& src, std::int64_t axis, const Tensor& index, const Sh
 }
 Jet cast(const Jet& x, DType dtype) {
   if (x.dtype() == dtype) return x;
-  JetOp o = op_of(Op::cast);
+  OpCall o = op_of(Op::cast);
   o.dtype = dtype;
   return jet_apply(o, {x});
 }

@@ -1,5 +1,7 @@
 // The Taylor rule of every op of the op table, as one recurrence step: given the inputs'
 // coefficients 0..k and the op's own (and auxiliary) coefficients 0..k-1, compute coefficient k.
+// The ops marked linear in the table share one rule (the op on the coefficients k); every other op
+// has its case here, and the switch has no default (-Werror=switch).
 // Written once over the coefficient type C (Var for one level, Jet for nested levels), in
 // differentiable ops, so reverse mode through a rule is exact (ENGINE.md rule 1). The same step
 // serves the eager Jet (k = 0..K in a loop) and the incremental trace (one k per round).
@@ -46,17 +48,17 @@ template <class C> Term<C> prod(double w, const C* a, const C* b) { return {w, b
 Var combine(std::vector<Term<Var>> terms);
 Jet combine(std::vector<Term<Jet>> terms);
 
-template <class C> C run_op(const JetOp& op, const std::vector<C>& x);
-template <> inline Var run_op<Var>(const JetOp& op, const std::vector<Var>& x) { return apply_op(op, x); }
-template <> inline Jet run_op<Jet>(const JetOp& op, const std::vector<Jet>& x) { return jet_apply(op, x); }
+template <class C> C run_op(const OpCall& op, const std::vector<C>& x);
+template <> inline Var run_op<Var>(const OpCall& op, const std::vector<Var>& x) { return apply_op(op, x); }
+template <> inline Jet run_op<Jet>(const OpCall& op, const std::vector<Jet>& x) { return jet_apply(op, x); }
 inline Var zeros_like(const Var& ref) { return Var(Tensor::zeros(ref.shape(), ref.dtype(), ref.device())); }
 inline Jet zeros_like(const Jet& ref) { return Jet(Tensor::zeros(ref.shape(), ref.dtype(), ref.device())); }
 template <class C> C masked(const C& x, const Tensor& mask) { return x * C(Var(mask)); }
 
-template <class C> C coefficient0(const JetOp& o, const std::vector<SeriesRef<C>>& x, NodeState<C>& s);
+template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C>>& x, NodeState<C>& s);
 
 // Coefficient k of the op's output, appended to s.y (and its auxiliary series updated).
-template <class C> void next_coefficient(const JetOp& o, int k, const std::vector<SeriesRef<C>>& x, NodeState<C>& s) {
+template <class C> void next_coefficient(const OpCall& o, int k, const std::vector<SeriesRef<C>>& x, NodeState<C>& s) {
   if (k == 0) {
     s.y.push_back(coefficient0(o, x, s));
     return;
@@ -84,31 +86,25 @@ template <class C> void next_coefficient(const JetOp& o, int k, const std::vecto
     for (int j = 1; j <= k; ++j) t.push_back(prod(w * j / k, a.at(j), g.at(k - j)));
     return combine(std::move(t));
   };
-  auto linear = [&](const C* v) { return v ? run_op<C>(o, {*v}) : C(); };
+  // A linear op on the inputs' coefficients k (a missing one is an exact zero); undefined when all are.
+  auto linear = [&] {
+    bool any = false;
+    std::vector<C> parts;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const C* v = x[i].at(k);
+      any = any || v;
+      parts.push_back(v ? *v : zeros_like(*x[i].at(0)));
+    }
+    return any ? run_op<C>(o, parts) : C();
+  };
   auto over = [](C t, const C& d) { return t.defined() ? t / d : t; };
   const SeriesRef<C>& a = x[0];
   const C& a0 = *a.at(0);
 
   switch (o.op) {
-    // linear: every coefficient maps through the op itself
-    case Op::neg: case Op::mul_scalar: case Op::cast: case Op::reshape: case Op::permute:
-    case Op::slice: case Op::slice_scatter: case Op::broadcast_to: case Op::index_select:
-    case Op::index_add: case Op::gather: case Op::scatter_add: case Op::sum:
-      push(linear(X(0, k))); return;
+    // linear (the op table's column): every coefficient maps through the op itself
+    TIDE_OP_TABLE(TIDE_LINEAR_OP_CASE) push(linear()); return;
     case Op::add_scalar: push(X(0, k) ? *X(0, k) : C()); return;  // the constant is order 0 only
-    case Op::add: push(combine(T{{1.0, X(0, k), nullptr}, {1.0, X(1, k), nullptr}})); return;
-    case Op::sub: push(combine(T{{1.0, X(0, k), nullptr}, {-1.0, X(1, k), nullptr}})); return;
-    case Op::concat: {
-      bool any = false;
-      std::vector<C> parts;
-      for (std::size_t i = 0; i < x.size(); ++i) {
-        const C* v = x[i].at(k);
-        any = any || v;
-        parts.push_back(v ? *v : zeros_like(*x[i].at(0)));
-      }
-      push(any ? run_op<C>(o, parts) : C());
-      return;
-    }
     // zero derivative almost everywhere
     case Op::sign: case Op::eq: case Op::ne: case Op::lt: case Op::le: case Op::gt: case Op::ge:
       push(C()); return;
@@ -132,7 +128,7 @@ template <class C> void next_coefficient(const JetOp& o, int k, const std::vecto
     }
     case Op::max: case Op::min: {  // to the extremal elements (ties share evenly)
       const C* xk = X(0, k);
-      JetOp total = o;
+      OpCall total = o;
       total.op = Op::sum;
       push(xk ? run_op<C>(total, {masked(*xk, s.mask)}) : C());
       return;
@@ -272,7 +268,7 @@ template <class C> void next_coefficient(const JetOp& o, int k, const std::vecto
 }
 
 // Coefficient 0: the op on the primal values, and the start of each auxiliary series.
-template <class C> C coefficient0(const JetOp& o, const std::vector<SeriesRef<C>>& x, NodeState<C>& s) {
+template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C>>& x, NodeState<C>& s) {
   std::vector<C> x0;
   for (const auto& xi : x) x0.push_back(*xi.at(0));
   C y0 = run_op<C>(o, x0);

@@ -43,7 +43,7 @@ int TaylorTrace::slot_of(const Jet& v) const {
   return v.trace_slot();
 }
 
-Jet TaylorTrace::record(const JetOp& op, const std::vector<Jet>& inputs) {
+Jet TaylorTrace::record(const OpCall& op, const std::vector<Jet>& inputs) {
   Node n;
   n.op = op;
   for (const Jet& x : inputs) {

@@ -19,7 +19,7 @@ public:
   // Supplies the next coefficient of an input made by input().
   void append(const Jet& input, Var coefficient);
 
-  Jet record(const JetOp& op, const std::vector<Jet>& inputs);
+  Jet record(const OpCall& op, const std::vector<Jet>& inputs);
   // Coefficient k of every recorded op (inputs must already hold order k).
   void compute(int k);
   // Coefficient k of a recorded value or a constant; undefined is an exact zero.
@@ -40,7 +40,7 @@ public:
 
 private:
   struct Node {
-    JetOp op;
+    OpCall op;
     bool is_input = false;
     bool complete = false;                   // inputs: zero past the stored coefficients
     std::vector<int> in;                     // slot of each input, -1 for a constant

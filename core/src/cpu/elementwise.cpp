@@ -54,7 +54,9 @@ __attribute__((always_inline)) inline void unary_impl(Op op, const T* x, T* y,
     case Op::add_scalar: TIDE_MAP(v + p0)
     case Op::mul_scalar: TIDE_MAP(v * p0)
     case Op::clamp: TIDE_MAP(v < p0 ? p0 : (v > p1 ? p1 : v))
-    default: return;
+    // Other kinds never reach this kernel; listed instead of a default so that a unary op
+    // without a case above does not compile (-Werror=switch).
+    TIDE_BINARY_OPS(TIDE_OP_CASE) TIDE_COMPARE_OPS(TIDE_OP_CASE) TIDE_NON_ELEMENTWISE_OPS(TIDE_OP_CASE) return;
   }
 #undef TIDE_MAP
 }
@@ -90,7 +92,8 @@ __attribute__((always_inline)) inline void binary_impl(Op op, const T* a, std::i
     case Op::le: TIDE_ZIP(u <= v ? T(1) : T(0))
     case Op::gt: TIDE_ZIP(u > v ? T(1) : T(0))
     case Op::ge: TIDE_ZIP(u >= v ? T(1) : T(0))
-    default: return;
+    // Other kinds never reach this kernel (listed instead of a default, as in unary_impl).
+    TIDE_UNARY_OPS(TIDE_OP_CASE) TIDE_UNARY_PARAM_OPS(TIDE_OP_CASE) TIDE_NON_ELEMENTWISE_OPS(TIDE_OP_CASE) return;
   }
 #undef TIDE_ZIP
 }

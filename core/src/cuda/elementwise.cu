@@ -22,13 +22,16 @@ template <class T> __global__ void fill_kernel(T* d, std::int64_t n, T v) {
 
 constexpr double inv_sqrt2 = 0.70710678118654752440;
 
-template <class T> __device__ __forceinline__ T sigmoid_of(T v) {
+template <class T> __host__ __device__ __forceinline__ T sigmoid_of(T v) {
   const T e = exp(-fabs(v));
   const T s = T(1) / (T(1) + e);
   return v >= T(0) ? s : e * s;
 }
 
-template <class T> __device__ __forceinline__ T unary_value(Op op, T v, T p0, T p1) {
+// unary_value and binary_value are host-device functions only so that the host compiler sees
+// their switches (instantiated below) and -Werror=switch flags an op without a kernel; nvcc's
+// device front end does not warn about missing enumerators. The host never calls them.
+template <class T> __host__ __device__ __forceinline__ T unary_value(Op op, T v, T p0, T p1) {
   switch (op) {
     case Op::neg: return -v;
     case Op::abs: return fabs(v);
@@ -62,8 +65,10 @@ template <class T> __device__ __forceinline__ T unary_value(Op op, T v, T p0, T 
     case Op::add_scalar: return v + p0;
     case Op::mul_scalar: return v * p0;
     case Op::clamp: return v < p0 ? p0 : (v > p1 ? p1 : v);
-    default: return v;
+    // Other kinds never reach this kernel; listed instead of a default (see above).
+    TIDE_BINARY_OPS(TIDE_OP_CASE) TIDE_COMPARE_OPS(TIDE_OP_CASE) TIDE_NON_ELEMENTWISE_OPS(TIDE_OP_CASE) return v;
   }
+  return v;
 }
 
 // The op is a template parameter so each kernel is a tight loop without a switch per element.
@@ -79,7 +84,7 @@ template <Op op, class T, class I> __global__ void unary_strided_kernel(Layout l
   }
 }
 
-template <class T> __device__ __forceinline__ T binary_value(Op op, T u, T v) {
+template <class T> __host__ __device__ __forceinline__ T binary_value(Op op, T u, T v) {
   switch (op) {
     case Op::add: return u + v;
     case Op::sub: return u - v;
@@ -93,9 +98,16 @@ template <class T> __device__ __forceinline__ T binary_value(Op op, T u, T v) {
     case Op::le: return u <= v ? T(1) : T(0);
     case Op::gt: return u > v ? T(1) : T(0);
     case Op::ge: return u >= v ? T(1) : T(0);
-    default: return u;
+    TIDE_UNARY_OPS(TIDE_OP_CASE) TIDE_UNARY_PARAM_OPS(TIDE_OP_CASE) TIDE_NON_ELEMENTWISE_OPS(TIDE_OP_CASE) return u;
   }
+  return u;
 }
+
+// Host instantiations, for the host compiler's switch check only (see unary_value).
+template float unary_value<float>(Op, float, float, float);
+template double unary_value<double>(Op, double, double, double);
+template float binary_value<float>(Op, float, float);
+template double binary_value<double>(Op, double, double);
 
 template <Op op, class T> __global__ void binary_dense_kernel(const T* a, const T* b, T* y, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
@@ -122,7 +134,7 @@ bool fits32(std::int64_t n) { return n < (std::int64_t(1) << 31); }
 // Calls fn(std::integral_constant<Op, op>) for the runtime op (unary or binary/compare ops).
 template <class Fn> void with_unary(Op op, Fn&& fn) {
   switch (op) {
-#define TIDE_X(name, kind, sv) \
+#define TIDE_X(name, kind, ...) \
   case Op::name:               \
     if constexpr (OpKind::kind == OpKind::unary) fn(std::integral_constant<Op, Op::name>{}); \
     return;
@@ -132,7 +144,7 @@ template <class Fn> void with_unary(Op op, Fn&& fn) {
 }
 template <class Fn> void with_binary(Op op, Fn&& fn) {
   switch (op) {
-#define TIDE_X(name, kind, sv) \
+#define TIDE_X(name, kind, ...) \
   case Op::name:               \
     if constexpr (OpKind::kind == OpKind::binary || OpKind::kind == OpKind::compare) fn(std::integral_constant<Op, Op::name>{}); \
     return;

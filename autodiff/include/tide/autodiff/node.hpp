@@ -5,6 +5,7 @@
 // recording order.
 #pragma once
 #include "tide/autodiff/var.hpp"
+#include "tide/core/op_call.hpp"
 #include "tide/core/op_table.hpp"
 #include "tide/core/ops.hpp"
 #include <vector>
@@ -47,29 +48,20 @@ private:
   std::size_t size_ = 0;
 };
 
-struct OpAttrs {
-  double p0 = 0.0, p1 = 0.0;  // unary parameters
-  AxisSet axes = 0;           // reductions
-  bool keepdim = false;
-  Shape shape;                // reshape / broadcast / scatter target, permutation
-  std::int64_t axis = 0, start = 0, stop = 0, step = 1;  // index ops: input 1 is the i64 index
-};
-
 class CustomBackward;
 
 struct Node {
-  Op op = Op::neg;
-  std::shared_ptr<CustomBackward> custom;  // set for custom-backward nodes (custom.hpp); op unused
+  OpCall call;  // the op and its attributes; index ops keep the i64 index as input 1
+  std::shared_ptr<CustomBackward> custom;  // set for custom-backward nodes (custom.hpp); call unused
   bool leaf = false;
   std::uint64_t sequence = 0;  // recording order
   NodeInputs inputs;
   // What the rule reads (the op table's `saves` column, at most two values): the saved inputs in
   // input order, then the output.
   SavedValue saved[max_saved_values];
-  OpAttrs attrs;
 
-  const Tensor& saved_input(int i) const { return saved[saved_index(op, i)].value; }
-  const Tensor& saved_output() const { return saved[saved_index(op, 3)].value; }
+  const Tensor& saved_input(int i) const { return saved[saved_index(call.op, i)].value; }
+  const Tensor& saved_output() const { return saved[saved_index(call.op, 3)].value; }
 
   Node() = default;
   Node(const Node&) = delete;
@@ -85,8 +77,9 @@ struct LeafNode final : Node {
 std::uint64_t next_node_sequence();
 
 // Records `op` if grad mode is on and any input requires a gradient; returns the result Var.
+// `attrs` holds the op's attributes (its op field is set from `op`).
 Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs);
-Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs, OpAttrs attrs);
-Var record(Op op, Tensor out, const std::vector<Var>& inputs, OpAttrs attrs = {});
+Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs, OpCall attrs);
+Var record(Op op, Tensor out, const std::vector<Var>& inputs, OpCall attrs = {});
 
 }  // namespace tide

@@ -11,17 +11,14 @@ namespace tide {
 
 Var unary(Op op, const Var& x, double p0 = 0.0, double p1 = 0.0);
 Var binary(Op op, const Var& a, const Var& b);
+Var reduce(Op op, const Var& x, AxisSet axes, bool keepdim);
 
-#define TIDE_DECLARE_VAR_UNARY(name) \
-  inline Var name(const Var& x) { return unary(Op::name, x); }
-TIDE_DECLARE_VAR_UNARY(neg) TIDE_DECLARE_VAR_UNARY(abs) TIDE_DECLARE_VAR_UNARY(sign)
-TIDE_DECLARE_VAR_UNARY(exp) TIDE_DECLARE_VAR_UNARY(expm1) TIDE_DECLARE_VAR_UNARY(log)
-TIDE_DECLARE_VAR_UNARY(log1p) TIDE_DECLARE_VAR_UNARY(sqrt) TIDE_DECLARE_VAR_UNARY(rsqrt)
-TIDE_DECLARE_VAR_UNARY(square) TIDE_DECLARE_VAR_UNARY(reciprocal) TIDE_DECLARE_VAR_UNARY(tanh)
-TIDE_DECLARE_VAR_UNARY(sigmoid) TIDE_DECLARE_VAR_UNARY(softplus) TIDE_DECLARE_VAR_UNARY(relu)
-TIDE_DECLARE_VAR_UNARY(silu) TIDE_DECLARE_VAR_UNARY(gelu) TIDE_DECLARE_VAR_UNARY(erf)
-TIDE_DECLARE_VAR_UNARY(sin) TIDE_DECLARE_VAR_UNARY(cos)
-#undef TIDE_DECLARE_VAR_UNARY
+// The ops with a common signature, generated from the op table (core/op_surface.hpp).
+#define TIDE_OP_VALUE Var
+TIDE_DECLARE_GENERATED_OPS
+#undef TIDE_OP_VALUE
+
+// Unary ops with scalar parameters, written by hand: each has its own public name or defaults.
 inline Var leaky_relu(const Var& x, double slope = 0.01) { return unary(Op::leaky_relu, x, slope); }
 inline Var elu(const Var& x, double alpha = 1.0) { return unary(Op::elu, x, alpha); }
 inline Var pow(const Var& x, double p) { return unary(Op::pow_scalar, x, p); }
@@ -29,13 +26,7 @@ inline Var add_scalar(const Var& x, double c) { return unary(Op::add_scalar, x, 
 inline Var mul_scalar(const Var& x, double c) { return unary(Op::mul_scalar, x, c); }
 inline Var clamp(const Var& x, double lo, double hi) { return unary(Op::clamp, x, lo, hi); }
 
-#define TIDE_DECLARE_VAR_BINARY(name) \
-  inline Var name(const Var& a, const Var& b) { return binary(Op::name, a, b); }
-TIDE_DECLARE_VAR_BINARY(add) TIDE_DECLARE_VAR_BINARY(sub) TIDE_DECLARE_VAR_BINARY(mul)
-TIDE_DECLARE_VAR_BINARY(div) TIDE_DECLARE_VAR_BINARY(maximum) TIDE_DECLARE_VAR_BINARY(minimum)
-TIDE_DECLARE_VAR_BINARY(eq) TIDE_DECLARE_VAR_BINARY(ne) TIDE_DECLARE_VAR_BINARY(lt)
-TIDE_DECLARE_VAR_BINARY(le) TIDE_DECLARE_VAR_BINARY(gt) TIDE_DECLARE_VAR_BINARY(ge)
-#undef TIDE_DECLARE_VAR_BINARY
+// where(cond, a, b): three operands, the first a mask.
 Var where(const Var& cond, const Var& a, const Var& b);
 
 inline Var operator-(const Var& x) { return neg(x); }
@@ -51,11 +42,7 @@ inline Var operator+(double c, const Var& a) { return add_scalar(a, c); }
 inline Var operator-(double c, const Var& a) { return add_scalar(neg(a), c); }
 inline Var operator*(double c, const Var& a) { return mul_scalar(a, c); }
 
-// Reductions (empty axes = all axes) and composites built on them.
-Var reduce(Op op, const Var& x, AxisSet axes, bool keepdim);
-Var sum(const Var& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
-Var max(const Var& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
-Var min(const Var& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
+// Composite reductions (empty axes = all axes).
 Var mean(const Var& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
 Var logsumexp(const Var& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
 Var softmax(const Var& x, std::int64_t axis = -1);

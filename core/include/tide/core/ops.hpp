@@ -3,6 +3,7 @@
 // Errors name the op and the shapes involved.
 #pragma once
 #include "tide/core/backend.hpp"
+#include "tide/core/op_surface.hpp"
 #include "tide/core/op_table.hpp"
 #include "tide/core/tensor.hpp"
 #include <vector>
@@ -19,17 +20,13 @@ Tensor unary(Op op, const Tensor& x, double p0 = 0.0, double p1 = 0.0);
 Tensor binary(Op op, const Tensor& a, const Tensor& b);
 Tensor reduce(Op op, const Tensor& x, AxisSet axes, bool keepdim);
 
-// Elementwise unary.
-#define TIDE_DECLARE_UNARY(name) \
-  inline Tensor name(const Tensor& x) { return unary(Op::name, x); }
-TIDE_DECLARE_UNARY(neg) TIDE_DECLARE_UNARY(abs) TIDE_DECLARE_UNARY(sign)
-TIDE_DECLARE_UNARY(exp) TIDE_DECLARE_UNARY(expm1) TIDE_DECLARE_UNARY(log)
-TIDE_DECLARE_UNARY(log1p) TIDE_DECLARE_UNARY(sqrt) TIDE_DECLARE_UNARY(rsqrt)
-TIDE_DECLARE_UNARY(square) TIDE_DECLARE_UNARY(reciprocal) TIDE_DECLARE_UNARY(tanh)
-TIDE_DECLARE_UNARY(sigmoid) TIDE_DECLARE_UNARY(softplus) TIDE_DECLARE_UNARY(relu)
-TIDE_DECLARE_UNARY(silu) TIDE_DECLARE_UNARY(gelu) TIDE_DECLARE_UNARY(erf)
-TIDE_DECLARE_UNARY(sin) TIDE_DECLARE_UNARY(cos)
-#undef TIDE_DECLARE_UNARY
+// The ops with a common signature: name(x), name(a, b) (NumPy broadcasting; comparisons give
+// 0/1 masks) and the reductions sum, max, min over `axes` (empty: all axes).
+#define TIDE_OP_VALUE Tensor
+TIDE_DECLARE_GENERATED_OPS
+#undef TIDE_OP_VALUE
+
+// Unary ops with scalar parameters, written by hand: each has its own public name or defaults.
 inline Tensor leaky_relu(const Tensor& x, double slope = 0.01) { return unary(Op::leaky_relu, x, slope); }
 inline Tensor elu(const Tensor& x, double alpha = 1.0) { return unary(Op::elu, x, alpha); }
 inline Tensor pow(const Tensor& x, double p) { return unary(Op::pow_scalar, x, p); }
@@ -37,14 +34,7 @@ inline Tensor add_scalar(const Tensor& x, double c) { return unary(Op::add_scala
 inline Tensor mul_scalar(const Tensor& x, double c) { return unary(Op::mul_scalar, x, c); }
 inline Tensor clamp(const Tensor& x, double lo, double hi) { return unary(Op::clamp, x, lo, hi); }
 
-// Elementwise binary (NumPy broadcasting) and comparisons (0/1 masks).
-#define TIDE_DECLARE_BINARY(name) \
-  inline Tensor name(const Tensor& a, const Tensor& b) { return binary(Op::name, a, b); }
-TIDE_DECLARE_BINARY(add) TIDE_DECLARE_BINARY(sub) TIDE_DECLARE_BINARY(mul)
-TIDE_DECLARE_BINARY(div) TIDE_DECLARE_BINARY(maximum) TIDE_DECLARE_BINARY(minimum)
-TIDE_DECLARE_BINARY(eq) TIDE_DECLARE_BINARY(ne) TIDE_DECLARE_BINARY(lt)
-TIDE_DECLARE_BINARY(le) TIDE_DECLARE_BINARY(gt) TIDE_DECLARE_BINARY(ge)
-#undef TIDE_DECLARE_BINARY
+// where(cond, a, b): three operands, the first a mask.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 inline Tensor operator-(const Tensor& x) { return neg(x); }
@@ -59,15 +49,13 @@ inline Tensor operator/(const Tensor& a, double c) { return mul_scalar(a, 1.0 / 
 inline Tensor operator+(double c, const Tensor& a) { return add_scalar(a, c); }
 inline Tensor operator*(double c, const Tensor& a) { return mul_scalar(a, c); }
 
-// Reductions. Empty `axes` means all axes.
-Tensor sum(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
-Tensor max(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
-Tensor min(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
+// Composite reductions. Empty `axes` means all axes.
 Tensor mean(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
 Tensor logsumexp(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
 // Sums a tensor down to `shape`, the inverse of broadcasting it (the adjoint of broadcast_to).
 Tensor sum_to(const Tensor& x, const Shape& shape);
 
+// Hand-written from here on: each op has its own arguments.
 // a[..., M, K] @ b[..., K, N] with broadcast batch axes; 1-d operands are treated as a row
 // (left) or a column (right) vector and that axis is dropped from the result, as in NumPy.
 Tensor matmul(const Tensor& a, const Tensor& b);

@@ -8,21 +8,18 @@
 
 namespace tide {
 
-Jet jet_apply(const JetOp& op, const std::vector<Jet>& inputs);
+Jet jet_apply(const OpCall& op, const std::vector<Jet>& inputs);
 
 Jet unary(Op op, const Jet& x, double p0 = 0.0, double p1 = 0.0);
 Jet binary(Op op, const Jet& a, const Jet& b);
+Jet reduce(Op op, const Jet& x, AxisSet axes, bool keepdim);
 
-#define TIDE_DECLARE_JET_UNARY(name) \
-  inline Jet name(const Jet& x) { return unary(Op::name, x); }
-TIDE_DECLARE_JET_UNARY(neg) TIDE_DECLARE_JET_UNARY(abs) TIDE_DECLARE_JET_UNARY(sign)
-TIDE_DECLARE_JET_UNARY(exp) TIDE_DECLARE_JET_UNARY(expm1) TIDE_DECLARE_JET_UNARY(log)
-TIDE_DECLARE_JET_UNARY(log1p) TIDE_DECLARE_JET_UNARY(sqrt) TIDE_DECLARE_JET_UNARY(rsqrt)
-TIDE_DECLARE_JET_UNARY(square) TIDE_DECLARE_JET_UNARY(reciprocal) TIDE_DECLARE_JET_UNARY(tanh)
-TIDE_DECLARE_JET_UNARY(sigmoid) TIDE_DECLARE_JET_UNARY(softplus) TIDE_DECLARE_JET_UNARY(relu)
-TIDE_DECLARE_JET_UNARY(silu) TIDE_DECLARE_JET_UNARY(gelu) TIDE_DECLARE_JET_UNARY(erf)
-TIDE_DECLARE_JET_UNARY(sin) TIDE_DECLARE_JET_UNARY(cos)
-#undef TIDE_DECLARE_JET_UNARY
+// The ops with a common signature, generated from the op table (core/op_surface.hpp).
+#define TIDE_OP_VALUE Jet
+TIDE_DECLARE_GENERATED_OPS
+#undef TIDE_OP_VALUE
+
+// Unary ops with scalar parameters, written by hand: each has its own public name or defaults.
 inline Jet leaky_relu(const Jet& x, double slope = 0.01) { return unary(Op::leaky_relu, x, slope); }
 inline Jet elu(const Jet& x, double alpha = 1.0) { return unary(Op::elu, x, alpha); }
 inline Jet pow(const Jet& x, double p) { return unary(Op::pow_scalar, x, p); }
@@ -30,13 +27,7 @@ inline Jet add_scalar(const Jet& x, double c) { return unary(Op::add_scalar, x, 
 inline Jet mul_scalar(const Jet& x, double c) { return unary(Op::mul_scalar, x, c); }
 inline Jet clamp(const Jet& x, double lo, double hi) { return unary(Op::clamp, x, lo, hi); }
 
-#define TIDE_DECLARE_JET_BINARY(name) \
-  inline Jet name(const Jet& a, const Jet& b) { return binary(Op::name, a, b); }
-TIDE_DECLARE_JET_BINARY(add) TIDE_DECLARE_JET_BINARY(sub) TIDE_DECLARE_JET_BINARY(mul)
-TIDE_DECLARE_JET_BINARY(div) TIDE_DECLARE_JET_BINARY(maximum) TIDE_DECLARE_JET_BINARY(minimum)
-TIDE_DECLARE_JET_BINARY(eq) TIDE_DECLARE_JET_BINARY(ne) TIDE_DECLARE_JET_BINARY(lt)
-TIDE_DECLARE_JET_BINARY(le) TIDE_DECLARE_JET_BINARY(gt) TIDE_DECLARE_JET_BINARY(ge)
-#undef TIDE_DECLARE_JET_BINARY
+// where(cond, a, b): three operands, the first a mask.
 Jet where(const Jet& cond, const Jet& a, const Jet& b);
 
 inline Jet operator-(const Jet& x) { return neg(x); }
@@ -61,10 +52,6 @@ inline Jet operator*(const Var& a, const Jet& b) { return mul(Jet(a), b); }
 inline Jet operator/(const Jet& a, const Var& b) { return div(a, Jet(b)); }
 inline Jet operator/(const Var& a, const Jet& b) { return div(Jet(a), b); }
 
-Jet reduce(Op op, const Jet& x, AxisSet axes, bool keepdim);
-Jet sum(const Jet& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
-Jet max(const Jet& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
-Jet min(const Jet& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
 Jet mean(const Jet& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
 Jet logsumexp(const Jet& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
 Jet softmax(const Jet& x, std::int64_t axis = -1);
