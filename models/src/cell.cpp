@@ -13,7 +13,7 @@ std::string OdeSpec::str() const {
   return out;
 }
 
-Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const OdeSpec& spec) {
+Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const OdeSpec& spec, OdeRegulariser* regulariser) {
   if (h0.rank() != 2 || dt.rank() != 2 || dt.size(0) != h0.size(0) || dt.size(1) != 1)
     fail("integrate_interval: state must be [B, D] and dt [B, 1], got {} and {}", h0.shape().str(), dt.shape().str());
   if (spec.method == Method::ltc_fused)
@@ -22,7 +22,8 @@ Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const 
   // Captured by value: checkpointed and adjoint gradients evaluate the dynamics again during backward.
   const Dynamics f = [g, dt](const Var& z, const Var&, const Rows& rows) { return rows.gather(dt) * g(z, rows); };
   const Tableau& tab = tableau(spec.method);
-  const bool regularised = RegularisationScope::current() && RegularisationScope::current()->weights().any();
+  const OdeRegularisation* reg = regulariser && regulariser->weights().any() ? &regulariser->weights() : nullptr;
+  const bool regularised = reg != nullptr;
   if (!tab.adaptive() && !tab.implicit && spec.gradient == GradientKind::discrete && !regularised) {
     Var h = h0;
     const double step = 1.0 / spec.unfolds;
@@ -35,8 +36,6 @@ Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const 
   options.atol = spec.atol;
   options.unfolds = tab.adaptive() ? 0 : spec.unfolds;
   options.gradient = spec.gradient;
-  RegularisationScope* scope = RegularisationScope::current();
-  const OdeRegularisation* reg = scope && scope->weights().any() ? &scope->weights() : nullptr;
   if (reg) options.regularisers.kinetic = true;
   const Tensor times = Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64, h0.device());
   const Solution sol = solve(f, h0, Var(times), options);
@@ -44,25 +43,16 @@ Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const 
     // In s the path is h(s dt): dh/ds = dt dh/dt, so the integral of ||dh/ds||^2 ds is dt times the
     // real-time one. A padded step has dt = 0 and integral 0; the floor keeps 0 / 0 out.
     const Var d = reshape(maximum(dt, Var(Tensor::scalar(1e-12, dt.dtype()))), Shape{dt.size(0)});
-    scope->add(sol.kinetic / d * reg->kinetic);
+    regulariser->add(sol.kinetic / d * reg->kinetic);
   }
   return select(sol.ys, 0, 1);
 }
 
-namespace {
-thread_local RegularisationScope* current_scope = nullptr;
-}
-
-RegularisationScope::RegularisationScope(OdeRegularisation weights) : weights_(weights), previous_(current_scope) {
+OdeRegulariser::OdeRegulariser(OdeRegularisation weights) : weights_(weights) {
   if (!(weights.kinetic >= 0)) fail("regularisation: weights must be >= 0, got kinetic {}", weights.kinetic);
-  current_scope = this;
 }
 
-RegularisationScope::~RegularisationScope() { current_scope = previous_; }
-
-RegularisationScope* RegularisationScope::current() { return current_scope; }
-
-void RegularisationScope::add(const Var& per_sample) { total_ = total_.defined() ? total_ + per_sample : per_sample; }
+void OdeRegulariser::add(const Var& per_sample) { total_ = total_.defined() ? total_ + per_sample : per_sample; }
 
 Var Cell::output(const Var& state) const {
   return output_size() == state_size() ? state : slice(state, 1, 0, output_size());

@@ -28,7 +28,7 @@ CfCCell::CfCCell(std::int64_t input, std::int64_t hidden, Generator& gen, CfCOpt
   }
 }
 
-Var CfCCell::step(const Var& x, const Var& state, const Var& dt) const {
+Var CfCCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* /*regulariser*/) const {
   check_step(x, state, dt);
   Var z = concat({x, state}, 1);
   for (const Linear& layer : backbone_) z = lecun_tanh(layer(z));

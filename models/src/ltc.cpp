@@ -13,7 +13,7 @@ Var positive(const Var& raw) { return softplus(raw); }
 
 }  // namespace
 
-Var LTCBase::step(const Var& x, const Var& state, const Var& dt) const {
+Var LTCBase::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const {
   check_step(x, state, dt);
   const std::vector<Var> prepared = prepare(x);
   const OdeSpec& ode = options_.ode;
@@ -23,7 +23,7 @@ Var LTCBase::step(const Var& x, const Var& state, const Var& dt) const {
           const Split s = split(v, prepared, rows);
           return s.c - s.a * v;
         },
-        state, dt, ode);
+        state, dt, ode, regulariser);
   if (ode.unfolds < 1) fail("{}: unfolds must be >= 1, got {}", name(), ode.unfolds);
   return fused_unfolds(state, prepared, dt * (1.0 / ode.unfolds));
 }

@@ -15,9 +15,9 @@ Var CTRNNCell::derivative(const Var& x, const Var& h) const {
   return tanh(layer_(concat({x, h}, 1))) - h * exp(-log_tau_);
 }
 
-Var CTRNNCell::step(const Var& x, const Var& state, const Var& dt) const {
+Var CTRNNCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const {
   check_step(x, state, dt);
-  return integrate_interval([this, x](const Var& h, const Rows& rows) { return derivative(rows.gather(x), h); }, state, dt, ode_);
+  return integrate_interval([this, x](const Var& h, const Rows& rows) { return derivative(rows.gather(x), h); }, state, dt, ode_, regulariser);
 }
 
 std::vector<std::pair<std::string, Var>> CTRNNCell::named_parameters() const {
@@ -33,9 +33,9 @@ NeuralODERNNCell::NeuralODERNNCell(std::int64_t input, std::int64_t hidden, Gene
     : WidthCell(input, hidden, options.dtype), ode_(ode),
       f_({input + hidden, hidden, hidden}, Activation::tanh, gen, linear_options(options.dtype)) {}
 
-Var NeuralODERNNCell::step(const Var& x, const Var& state, const Var& dt) const {
+Var NeuralODERNNCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const {
   check_step(x, state, dt);
-  return integrate_interval([this, x](const Var& h, const Rows& rows) { return f_(concat({rows.gather(x), h}, 1)); }, state, dt, ode_);
+  return integrate_interval([this, x](const Var& h, const Rows& rows) { return f_(concat({rows.gather(x), h}, 1)); }, state, dt, ode_, regulariser);
 }
 
 std::vector<std::pair<std::string, Var>> NeuralODERNNCell::named_parameters() const {
@@ -50,9 +50,9 @@ ODERNNCell::ODERNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, 
     : ode_(ode), f_({hidden, hidden, hidden}, Activation::tanh, gen, linear_options(options.dtype)),
       gru_(input, hidden, gen, options) {}
 
-Var ODERNNCell::step(const Var& x, const Var& state, const Var& dt) const {
+Var ODERNNCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const {
   check_step(x, state, dt);
-  const Var evolved = integrate_interval([this](const Var& h, const Rows&) { return f_(h); }, state, dt, ode_);
+  const Var evolved = integrate_interval([this](const Var& h, const Rows&) { return f_(h); }, state, dt, ode_, regulariser);
   return gru_.update(x, evolved);
 }
 
@@ -73,7 +73,7 @@ MMRNNCell::MMRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, MM
     : variant_(variant), lstm_(input, hidden, gen, CellOptions{dtype, variant.forget_bias}),
       f_(hidden + (variant.ode_input ? input : 0), hidden, gen, linear_options(dtype)) {}
 
-Var MMRNNCell::step(const Var& x, const Var& state, const Var& dt) const {
+Var MMRNNCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const {
   check_step(x, state, dt);
   const std::int64_t H = output_size();
   auto [h, c] = lstm_.update(x, slice(state, 1, 0, H), slice(state, 1, H, 2 * H));  // memory cell update
@@ -81,7 +81,7 @@ Var MMRNNCell::step(const Var& x, const Var& state, const Var& dt) const {
       [this, x](const Var& z, const Rows& rows) {
         return tanh(f_(variant_.ode_input ? concat({z, rows.gather(x)}, 1) : z));
       },
-      h, dt, variant_.ode);  // the continuous-time state
+      h, dt, variant_.ode, regulariser);  // the continuous-time state
   return concat({evolved, c}, 1);
 }
 

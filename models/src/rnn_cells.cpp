@@ -14,7 +14,7 @@ std::pair<Var, Var> LSTMCell::update(const Var& x, const Var& h, const Var& c) c
   return {tanh(c_new) * sigmoid(g[3]), c_new};
 }
 
-Var LSTMCell::step(const Var& x, const Var& state, const Var& dt) const {
+Var LSTMCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* /*regulariser*/) const {
   check_step(x, state, dt);
   const Var in = time_input_ ? concat({x, dt}, 1) : x;
   auto [h, c] = update(in, slice(state, 1, 0, hidden_), slice(state, 1, hidden_, 2 * hidden_));
@@ -42,7 +42,7 @@ Var GRUCell::update(const Var& x, const Var& h) const {
   return n + z * (h - n);  // (1 - z) n + z h
 }
 
-Var GRUCell::step(const Var& x, const Var& state, const Var& dt) const {
+Var GRUCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* /*regulariser*/) const {
   check_step(x, state, dt);
   return update(x, state);
 }
@@ -63,7 +63,7 @@ GRUDCell::GRUDCell(std::int64_t input, std::int64_t hidden, Generator& gen, Cell
   decay_b_ = Var::parameter(gen.uniform(Shape{hidden}, -bound, bound, options.dtype));
 }
 
-Var GRUDCell::step(const Var& x, const Var& state, const Var& dt) const {
+Var GRUDCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* /*regulariser*/) const {
   check_step(x, state, dt);
   const Var gamma = exp(-relu(dt * decay_w_ + decay_b_));  // [B, H]
   return gru_.update(x, state * gamma);
@@ -82,7 +82,7 @@ std::vector<std::pair<std::string, Var>> GRUDCell::named_parameters() const {
 VanillaRNNCell::VanillaRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options)
     : WidthCell(input, hidden, options.dtype), layer_(input + hidden, hidden, gen, linear_options(options.dtype)) {}
 
-Var VanillaRNNCell::step(const Var& x, const Var& state, const Var& dt) const {
+Var VanillaRNNCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* /*regulariser*/) const {
   check_step(x, state, dt);
   return tanh(layer_(concat({x, state}, 1)));
 }

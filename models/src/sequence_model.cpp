@@ -48,8 +48,8 @@ BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const T
   const data::SequenceSet& b = data::sequences_of(examples, "sequence model");
   const DType dtype = cell_->dtype();
   const bool train = mode == Mode::train;
-  RegularisationScope regularisation(OdeRegularisation{.kinetic = train ? training.kinetic : 0.0});
-  const Var out = (*this)(Var(in_dtype(b.x, dtype)), train ? steered(b.dt, training) : b.dt, b.mask);
+  OdeRegulariser regularisation(OdeRegularisation{.kinetic = train ? training.kinetic : 0.0});
+  const Var out = (*this)(Var(in_dtype(b.x, dtype)), train ? steered(b.dt, training) : b.dt, b.mask, &regularisation);
   const bool classify = task_ == data::Task::classification;
   BatchLoss result;
   result.loss = classify ? masked_cross_entropy(out, b.y, b.mask) : masked_mse(out, in_dtype(b.y, dtype), b.mask);
@@ -59,7 +59,8 @@ BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const T
   return result;
 }
 
-Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, std::vector<Var>* keep) const {
+Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, std::vector<Var>* keep,
+                          OdeRegulariser* regulariser) const {
   check_inputs(*cell_, x, dt, mask);
   const std::int64_t B = x.size(0), T = x.size(1);
   const Tensor dtc = dt.to(cell_->dtype()).to(x.device()), maskc = mask.to(cell_->dtype());
@@ -74,7 +75,7 @@ Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, st
       any |= valid, every &= valid;
     }
     if (any) {
-      const Var next = cell_->step(select(x, 1, t), state, Var(dtc.slice(1, t, t + 1)));
+      const Var next = cell_->step(select(x, 1, t), state, Var(dtc.slice(1, t, t + 1)), regulariser);
       state = every ? next : state + Var(maskc.slice(1, t, t + 1).to(x.device())) * (next - state);
     }
     all.push_back(state);
@@ -83,8 +84,8 @@ Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, st
   return stack(all, 0);
 }
 
-Var SequenceModel::operator()(const Var& x, const Tensor& dt, const Tensor& mask) const {
-  const Var s = states(x, dt, mask);              // [T, B, S]
+Var SequenceModel::operator()(const Var& x, const Tensor& dt, const Tensor& mask, OdeRegulariser* regulariser) const {
+  const Var s = states(x, dt, mask, nullptr, regulariser);              // [T, B, S]
   const std::int64_t T = s.size(0), B = s.size(1);
   const Var features = cell_->output(reshape(s, Shape{T * B, s.size(2)}));  // [T B, H]
   const Var out = reshape(readout_(features), Shape{T, B, readout_.out_features()});

@@ -171,16 +171,16 @@ TEST_CASE("regularisation scope: a CT-RNN's kinetic energy in real time matches 
       Tensor v = p.value();
       v.copy_(Tensor::zeros(v.shape(), DType::f64));
     }
-    RegularisationScope scope(OdeRegularisation{.kinetic = 3.0});
-    c.step(x, Var(h0), dt);
-    c.step(x, Var(h0), dt);  // two intervals add up
-    const std::vector<double> total = scope.total().value().to_vector();
+    OdeRegulariser regulariser(OdeRegularisation{.kinetic = 3.0});
+    c.step(x, Var(h0), dt, &regulariser);
+    c.step(x, Var(h0), dt, &regulariser);  // two intervals add up
+    c.step(x, Var(h0), dt);                // without it, nothing is added
+    const std::vector<double> total = regulariser.total().value().to_vector();
     REQUIRE(total.size() == 3);
     for (int b = 0; b < 3; ++b) {
       const double sq = h[b * 3] * h[b * 3] + h[b * 3 + 1] * h[b * 3 + 1] + h[b * 3 + 2] * h[b * 3 + 2];
       CHECK(total[b] == doctest::Approx(2 * 3.0 * sq * (1 - std::exp(-2 * d[b])) / 2).epsilon(1e-7));
     }
   }
-  CHECK(RegularisationScope::current() == nullptr);
-  CHECK_THROWS_WITH_AS(RegularisationScope(OdeRegularisation{.kinetic = -1}), doctest::Contains("regularisation: weights must be >= 0, got kinetic -1"), Error);
+  CHECK_THROWS_WITH_AS(OdeRegulariser(OdeRegularisation{.kinetic = -1}), doctest::Contains("regularisation: weights must be >= 0, got kinetic -1"), Error);
 }

@@ -13,7 +13,7 @@
 //   "epochs": 10, "batch_size": 64,
 //   "grad_clip": 1.0,                     clip the gradients' joint 2-norm (0: off)
 //   "regularisers": {"kinetic": 0.01, "steer": 0.5},   training only: RNODE's kinetic energy of the
-//                                         cells' ODE parts (weight; models::RegularisationScope) and
+//                                         cells' ODE parts (weight; Training::kinetic, models/model.hpp) and
 //                                         STEER's per-interval form (each elapsed time scaled by
 //                                         U(1 - b, 1 + b), 0 <= b < 1)
 //   "checkpoint_every": 200,              optimizer steps between checkpoints (0: at epoch ends only)

@@ -21,47 +21,44 @@ struct OdeSpec {
   std::string str() const;       // "rk4 x1", "dopri5 rtol 1e-3 atol 1e-4 adjoint"
 };
 
-// Integrates h' = g(h) over each sample's elapsed time dt [B, 1], from h0 [B, D]. The interval is
-// rescaled to s in [0, 1] (dh/ds = dt g(h)), so one shared grid serves every sample, dt = 0 leaves
-// a sample unchanged, and adaptive methods still step each sample on its own. g receives the
-// Rows being evaluated so it can gather per-sample data (inputs) with rows.gather(x); it must own
-// what it uses (capture by value): checkpointed and adjoint gradients call it again in backward.
-// Fixed-step
-// explicit methods run as `unfolds` explicit steps (no host reads); the others go through solve().
-using IntervalFn = std::function<Var(const Var& h, const Rows& rows)>;
-Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const OdeSpec& spec);
-
 // Regularisation of the cells' continuous-time parts, for training: RNODE's kinetic energy, the
-// integral of ||dh/dt||^2. While a RegularisationScope is active on this thread, integrate_interval
-// solves through solve() with that integrand and adds weight x integral per sample, in real time
-// (over the interval's length dt, not the rescaled s in [0, 1]), to the scope. Cells whose state is
-// not integrated by integrate_interval (the LTC fused solver, CfC's closed form, the discrete cells)
-// add nothing. The Jacobian-norm and R_K integrands need the dynamics on Jets (Taylor mode), which
-// the cells' interval functions are not written for yet.
+// integral of ||dh/dt||^2. A caller that wants it passes an OdeRegulariser down the call (Cell::step,
+// SequenceModel, Model::loss do); integrate_interval then solves through solve() with that
+// integrand and adds weight x integral per sample, in real time (over the interval's length dt,
+// not the rescaled s in [0, 1]). Cells whose state is not integrated by integrate_interval (the
+// LTC fused solver, CfC's closed form, the discrete cells) add nothing. The Jacobian-norm and R_K
+// integrands need the dynamics on Jets (Taylor mode), which the cells' interval functions are not
+// written for yet.
 struct OdeRegularisation {
   double kinetic = 0.0;  // weight (0: off)
   bool any() const { return kinetic > 0; }
 };
 
-class RegularisationScope {
+// Collects the weighted integrals of every interval integrated with it, per sample.
+class OdeRegulariser {
 public:
-  explicit RegularisationScope(OdeRegularisation weights);
-  ~RegularisationScope();
-  RegularisationScope(const RegularisationScope&) = delete;
-  RegularisationScope& operator=(const RegularisationScope&) = delete;
+  explicit OdeRegulariser(OdeRegularisation weights);
   // Sum over the intervals integrated so far of the weighted integrals, per sample [B] (undefined
   // when nothing was integrated).
   const Var& total() const { return total_; }
-  // The active scope of this thread (nullptr when none).
-  static RegularisationScope* current();
   const OdeRegularisation& weights() const { return weights_; }
   void add(const Var& per_sample);
 
 private:
   OdeRegularisation weights_;
   Var total_;
-  RegularisationScope* previous_;
 };
+
+// Integrates h' = g(h) over each sample's elapsed time dt [B, 1], from h0 [B, D]. The interval is
+// rescaled to s in [0, 1] (dh/ds = dt g(h)), so one shared grid serves every sample, dt = 0 leaves
+// a sample unchanged, and adaptive methods still step each sample on its own. g receives the
+// Rows being evaluated so it can gather per-sample data (inputs) with rows.gather(x); it must own
+// what it uses (capture by value): checkpointed and adjoint gradients call it again in backward.
+// Fixed-step explicit methods run as `unfolds` explicit steps (no host reads) unless regularised;
+// the others go through solve(). With a regulariser whose weights are on, its integrals are added.
+using IntervalFn = std::function<Var(const Var& h, const Rows& rows)>;
+Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const OdeSpec& spec,
+                       OdeRegulariser* regulariser = nullptr);
 
 class Cell : public Module {
 public:
@@ -70,14 +67,21 @@ public:
   virtual std::int64_t state_size() const = 0;   // width of the carried state
   virtual std::int64_t output_size() const = 0;  // width of output(state)
   virtual DType dtype() const = 0;
-  // x [B, I], state [B, S], dt [B, 1] (state's dtype) -> the next state [B, S].
-  virtual Var step(const Var& x, const Var& state, const Var& dt) const = 0;
+  // x [B, I], state [B, S], dt [B, 1] (state's dtype) -> the next state [B, S]; the ODE parts'
+  // regularisation integrals go to `regulariser` when one is given.
+  Var step(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser = nullptr) const {
+    return advance(x, state, dt, regulariser);
+  }
   // The features a read-out sees (default: the first output_size() columns of the state).
   virtual Var output(const Var& state) const;
   // The state before the first observation (default: zeros).
   virtual Var initial_state(std::int64_t batch) const;
   // Throws naming the cell and the shapes unless x [B, I], state [B, S], dt [B, 1].
   void check_step(const Var& x, const Var& state, const Var& dt) const;
+
+protected:
+  // What step() runs: each cell's update.
+  virtual Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const = 0;
 };
 
 using CellPtr = std::shared_ptr<Cell>;

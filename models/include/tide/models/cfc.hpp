@@ -22,7 +22,7 @@ class CfCCell : public WidthCell {
 public:
   CfCCell(std::int64_t input, std::int64_t hidden, Generator& gen, CfCOptions options = {});
   std::string name() const override { return "cfc"; }
-  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
 
 private:

@@ -25,7 +25,7 @@ struct LTCOptions {
 // are computed once in `prepare` and gathered per Rows.
 class LTCBase : public Cell {
 public:
-  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   DType dtype() const override { return options_.dtype; }
   const LTCOptions& options() const { return options_; }
   struct Split { Var a, c; };

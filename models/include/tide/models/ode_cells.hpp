@@ -16,7 +16,7 @@ public:
   CTRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode = {},
             CellOptions options = {}, double tau = 1.0);
   std::string name() const override { return "ctrnn"; }
-  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   Var derivative(const Var& x, const Var& h) const;  // dh/dt at (x, h)
 
@@ -31,7 +31,7 @@ public:
   NeuralODERNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode = {},
                    CellOptions options = {});
   std::string name() const override { return "node_rnn"; }
-  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
 
 private:
@@ -48,7 +48,7 @@ public:
   std::int64_t state_size() const override { return gru_.state_size(); }
   std::int64_t output_size() const override { return gru_.output_size(); }
   DType dtype() const override { return gru_.dtype(); }
-  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
 
 private:
@@ -73,7 +73,7 @@ public:
   std::int64_t state_size() const override { return lstm_.state_size(); }  // [h, c]
   std::int64_t output_size() const override { return lstm_.output_size(); }
   DType dtype() const override { return lstm_.dtype(); }
-  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   const MMRNNVariant& variant() const { return variant_; }
 

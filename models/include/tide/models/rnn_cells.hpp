@@ -19,7 +19,7 @@ public:
            bool time_input = false);
   std::string name() const override { return time_input_ ? "augmented_lstm" : "lstm"; }
   std::int64_t state_size() const override { return 2 * hidden_; }  // [h, c]
-  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   // The LSTM update alone: (h, c) from x (already augmented) and the previous (h, c).
   std::pair<Var, Var> update(const Var& x, const Var& h, const Var& c) const;
@@ -34,7 +34,7 @@ class GRUCell : public WidthCell {
 public:
   GRUCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options = {});
   std::string name() const override { return "gru"; }
-  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   Var update(const Var& x, const Var& h) const;  // the GRU update alone
 
@@ -54,7 +54,7 @@ public:
   std::int64_t state_size() const override { return gru_.state_size(); }
   std::int64_t output_size() const override { return gru_.output_size(); }
   DType dtype() const override { return gru_.dtype(); }
-  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
 
 private:
@@ -66,7 +66,7 @@ class VanillaRNNCell : public WidthCell {
 public:
   VanillaRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, CellOptions options = {});
   std::string name() const override { return "rnn"; }
-  Var step(const Var& x, const Var& state, const Var& dt) const override;
+  Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
 
 private:

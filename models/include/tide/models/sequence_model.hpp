@@ -22,10 +22,12 @@ public:
 
   // x [B, T, F], dt [B, T], mask [B, T] (1 valid, 0 padding; padding keeps the state) ->
   // read-outs [B, T, O]. dt and mask are converted to the cell's dtype.
-  Var operator()(const Var& x, const Tensor& dt, const Tensor& mask) const;
+  // With a regulariser, the cells' ODE parts add their regularisation integrals to it.
+  Var operator()(const Var& x, const Tensor& dt, const Tensor& mask, OdeRegulariser* regulariser = nullptr) const;
   // The carried states after every step, [T, B, S] (for gradient-norm and trajectory studies);
   // when `keep` is given, each step's state is also appended to it as a separate Var.
-  Var states(const Var& x, const Tensor& dt, const Tensor& mask, std::vector<Var>* keep = nullptr) const;
+  Var states(const Var& x, const Tensor& dt, const Tensor& mask, std::vector<Var>* keep = nullptr,
+             OdeRegulariser* regulariser = nullptr) const;
 
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   const Cell& cell() const { return *cell_; }
