@@ -33,13 +33,13 @@ namespace {
 
 Tensor in_dtype(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
 
-// STEER, per interval: each elapsed time scaled by a seeded U(1 - b, 1 + b) draw per training
-// step, so a resumed run repeats it.
+// STEER, per interval (the solver's Steer::relative form, steer_intervals): each elapsed time
+// scaled by a seeded U(1 - b, 1 + b) draw per training step, so a resumed run repeats it.
 Tensor steered(const Tensor& dt, const Training& training) {
   if (training.steer <= 0) return dt;
   Generator g(training.seed ^ 0x5354454552ULL);
   g.set_stream(static_cast<std::uint64_t>(training.step));
-  return tide::mul(dt, g.uniform(dt.shape(), 1.0 - training.steer, 1.0 + training.steer, dt.dtype()));
+  return steer_intervals(dt, training.steer, g);
 }
 
 }  // namespace

@@ -53,35 +53,64 @@ Grid make_grid(const Var& times, std::int64_t B, const Tensor& mask) {
   return g;
 }
 
-// STEER: training-time draws of each interval's end (steer.per_interval) or of the last time.
+namespace {
+
+// Per-interval STEER on sample b's grid: interval j's signed length dt becomes drawn(j, dt), the
+// intervals following one another from the first time.
+template <class Drawn>
+void redraw_intervals(Grid& g, std::int64_t b, const std::vector<double>& orig, Drawn drawn) {
+  for (std::size_t j = 1; j < orig.size(); ++j) {
+    const double dt = orig[j] - orig[j - 1];
+    g.t[static_cast<std::size_t>(b * g.T) + j] = g.at(b, static_cast<std::int64_t>(j) - 1) + drawn(static_cast<std::int64_t>(j), dt);
+  }
+}
+
+}  // namespace
+
+// STEER: training-time draws of each interval's length (steer.per_interval) or of the last time.
 void apply_steer(Grid& g, const Steer& steer, std::uint64_t seed, bool per_sample_grid) {
   if (!steer.enabled) return;
+  if (!(steer.relative >= 0 && steer.relative < 1)) fail("solve (STEER): relative = {} must lie in [0, 1)", steer.relative);
   Generator gen(seed ^ 0x5354454552ull);
-  const std::int64_t draws = per_sample_grid ? g.B : 1;
-  const Tensor u = gen.uniform(Shape{draws, std::max<std::int64_t>(g.T - 1, 1)}, -1.0, 1.0, DType::f64);
+  const std::int64_t draws = per_sample_grid ? g.B : 1, intervals = std::max<std::int64_t>(g.T - 1, 1);
+  // constant relative half-width: the factors sequence models draw too (steer_intervals)
+  const bool relative = steer.per_interval && steer.relative > 0;
+  const Tensor u = relative ? steer_intervals(Tensor::ones(Shape{draws, intervals}, DType::f64), steer.relative, gen)
+                            : gen.uniform(Shape{draws, intervals}, -1.0, 1.0, DType::f64);
   const std::vector<double> uv = u.to_vector();
   for (std::int64_t b = 0; b < g.B; ++b) {
     const std::int64_t c = g.count[static_cast<std::size_t>(b)];
     const std::int64_t row = per_sample_grid ? b : 0;
+    const double* ub = uv.data() + row * intervals;
     std::vector<double> orig(static_cast<std::size_t>(c));
     for (std::int64_t j = 0; j < c; ++j) orig[static_cast<std::size_t>(j)] = g.at(b, j);
-    if (steer.per_interval) {
+    if (relative) {
+      redraw_intervals(g, b, orig, [&](std::int64_t j, double dt) { return dt * ub[j - 1]; });
+    } else if (steer.per_interval) {
       // each interval's length is drawn from U(|dt| - b_i, |dt| + b_i) with b_i = |dt| - eps
-      for (std::int64_t j = 1; j < c; ++j) {
-        const double dt = orig[static_cast<std::size_t>(j)] - orig[static_cast<std::size_t>(j - 1)];
+      redraw_intervals(g, b, orig, [&](std::int64_t j, double dt) {
         const double bi = std::fabs(dt) - steer.eps;
         if (bi <= 0) fail("solve (STEER): interval {} of sample {} is shorter than eps = {}", j - 1, b, steer.eps);
-        const double len = std::fabs(dt) + bi * uv[static_cast<std::size_t>(row * (g.T - 1) + j - 1)];
-        g.t[static_cast<std::size_t>(b * g.T + j)] = g.at(b, j - 1) + (dt > 0 ? len : -len);
-      }
+        const double len = std::fabs(dt) + bi * ub[j - 1];
+        return dt > 0 ? len : -len;
+      });
     } else if (c >= 2) {
       const double span = orig[static_cast<std::size_t>(c - 1)] - orig[static_cast<std::size_t>(c - 2)];
       if (steer.b < 0 || steer.b >= std::fabs(span))
         fail("solve (STEER): b = {} must lie in [0, {}) (the last interval's length)", steer.b, std::fabs(span));
-      g.t[static_cast<std::size_t>(b * g.T + c - 1)] = orig[static_cast<std::size_t>(c - 1)] + steer.b * uv[static_cast<std::size_t>(row * (g.T - 1))];
+      g.t[static_cast<std::size_t>(b * g.T + c - 1)] = orig[static_cast<std::size_t>(c - 1)] + steer.b * ub[0];
     }
     for (std::int64_t j = c; j < g.T; ++j) g.t[static_cast<std::size_t>(b * g.T + j)] = g.at(b, c - 1);
   }
 }
 
 }  // namespace tide::detail
+
+namespace tide {
+
+Tensor steer_intervals(const Tensor& lengths, double relative, Generator& gen) {
+  if (!(relative >= 0 && relative < 1)) fail("STEER: the relative half-width must lie in [0, 1), got {}", relative);
+  return mul(lengths, gen.uniform(lengths.shape(), 1.0 - relative, 1.0 + relative, lengths.dtype()));
+}
+
+}  // namespace tide

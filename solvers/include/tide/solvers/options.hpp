@@ -65,16 +65,22 @@ struct Regularisers {
 
 // STEER (Ghosh et al. 2020): while training, the last time t1 is drawn from U(t1 - b, t1 + b)
 // (one draw per solve for a shared grid, one per sample for per-sample grids). The time-series
-// form (per_interval) gives every interval its own b_i = |t_{i+1} - t_i| - eps, read here as: each
-// interval's length is drawn from U(|dt| - b_i, |dt| + b_i) = U(eps, 2|dt| - eps) and the
-// intervals follow one another, so the times stay monotone. Evaluation (enabled = false) uses the
-// true times.
+// form (per_interval) draws every interval's length instead, and the intervals follow one another,
+// so the times stay monotone: each length |dt| is scaled by U(1 - r, 1 + r). With `relative` > 0,
+// r is that constant (tide train's "steer": b); otherwise r = 1 - eps / |dt|, i.e. the paper's
+// b_i = |dt| - eps and lengths from U(eps, 2|dt| - eps). Evaluation (enabled = false) uses the
+// true times. Sequence models draw the same way on their elapsed times (steer_intervals).
 struct Steer {
   bool enabled = false;
   double b = 0.0;              // half-width for a single interval [t0, t1]; must be < |t1 - t0|
-  bool per_interval = false;   // time-series form: b_i = |t_{i+1} - t_i| - eps, ignoring `b`
+  bool per_interval = false;   // time-series form, ignoring `b`
   double eps = 1e-3;
+  double relative = 0.0;       // per_interval: r in [0, 1) for every interval (0: r = 1 - eps / |dt|)
 };
+
+// STEER's per-interval draw with a constant relative half-width: every entry of `lengths` (any
+// shape) scaled by its own U(1 - relative, 1 + relative) from `gen`; 0 <= relative < 1.
+Tensor steer_intervals(const Tensor& lengths, double relative, Generator& gen);
 
 struct SolveOptions {
   Method method = Method::dopri5;
