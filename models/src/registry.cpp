@@ -1,5 +1,5 @@
 #include "tide/models/registry.hpp"
-#include "tide/models/config_object.hpp"
+#include "tide/data/config_object.hpp"
 #include "tide/models/cfc.hpp"
 #include "tide/models/ltc.hpp"
 #include "tide/models/ode_cells.hpp"

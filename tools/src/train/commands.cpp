@@ -1,6 +1,6 @@
 #include "train/commands.hpp"
 #include "mujoco_rollouts.hpp"
-#include "train/datasets.hpp"
+#include "tide/data/registry.hpp"
 #include "train/trainer.hpp"
 #include "tide/models/registry.hpp"
 #include <filesystem>
@@ -197,7 +197,7 @@ int data_main(const Args& args) {
   if (args[0] == "info") {
     if (rest.size() != 1 || rest[0].starts_with("-")) return usage_error("tide data info: expected CONFIG.json", "tide data --help");
     const TrainConfig config = load_train_config(std::string(rest[0]));
-    fmt::print("{}\n", load_data(config.data, config.seed, "data").description);
+    fmt::print("{}\n", data::load_dataset(config.data, config.seed, "data").description);
     return 0;
   }
   return usage_error(fmt::format("tide data: unknown dataset command '{}' (available: mujoco, info, models)", args[0]), "tide data --help");

@@ -1,13 +1,12 @@
 #include "train/train_config.hpp"
 #include "tide/core/named.hpp"
-#include "tide/models/config_object.hpp"
+#include "tide/data/config_object.hpp"
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
 namespace tide::cli {
 
-using models::ConfigObject;
 using json = nlohmann::json;
 
 namespace {

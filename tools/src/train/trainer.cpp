@@ -3,7 +3,7 @@
 #include "tide/autodiff/archive.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/models/registry.hpp"
-#include "train/datasets.hpp"
+#include "tide/data/registry.hpp"
 #include "train/metrics_log.hpp"
 #include "train/progress.hpp"
 #include <chrono>
@@ -67,12 +67,8 @@ struct Built {
 };
 
 Built build(const TrainConfig& config) {
-  LoadedData loaded = load_data(config.data, config.seed, "data");
   Built b;
-  b.data.train = std::make_shared<data::SequenceExamples>(std::move(loaded.split.train));
-  b.data.val = std::make_shared<data::SequenceExamples>(std::move(loaded.split.val));
-  b.data.test = std::make_shared<data::SequenceExamples>(std::move(loaded.split.test));
-  b.data.description = loaded.description;
+  b.data = data::load_dataset(config.data, config.seed, "data");
   Generator gen(config.seed);
   b.model = models::make_model(config.model, b.data, gen, config.dtype, "model");
   return b;

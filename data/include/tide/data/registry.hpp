@@ -1,4 +1,5 @@
-// The "data" section of a training config -> train / val / test SequenceSets.
+// The dataset registry: the "data" section of a training config (or any JSON object a library user
+// writes) -> a Dataset of train / val / test examples, by name.
 //
 //   {"dataset": "xor", "encoding": "event", "train": 100000, "test": 10000, "val_fraction": 0.1}
 //   {"dataset": "fashion_mnist", "dir": "/usr/share/datasets/fashion-mnist", "val_fraction": 0.1}
@@ -15,23 +16,20 @@
 // Every dataset also takes "limit_train", "limit_val", "limit_test": keep only the first N
 // sequences of each set (for short runs).
 #pragma once
-#include "tide/data/sequence_set.hpp"
+#include "tide/data/examples.hpp"
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-namespace tide::cli {
+namespace tide::data {
 
-struct LoadedData {
-  data::Split split;
-  std::string description;  // one line: dataset, sizes, steps, features
-};
-
-LoadedData load_data(const nlohmann::json& spec, std::uint64_t seed, const std::string& where);
+// The dataset `spec` names, split with `seed`; errors name `where` and the key. The description
+// is one line: dataset, sizes, steps, features.
+Dataset load_dataset(const nlohmann::json& spec, std::uint64_t seed, const std::string& where);
 std::vector<std::string> dataset_names();
 
 // Next-state prediction: targets y[t] = x[t + 1] (regression, per step), the last valid step of
 // each sequence dropped from the mask.
-data::SequenceSet next_step_targets(const data::SequenceSet& set);
+SequenceSet next_step_targets(const SequenceSet& set);
 
-}  // namespace tide::cli
+}  // namespace tide::data

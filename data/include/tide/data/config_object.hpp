@@ -1,6 +1,7 @@
 // ConfigObject: reads the keys of one JSON object of a configuration with their types and ranges
 // checked, and rejects the keys nobody read; every error names the key's full path
-// ("model.solver.unfolds") and what was expected. Used by the model registry and `tide train`.
+// ("model.solver.unfolds") and what was expected. Used by the dataset registry (data/), the model
+// registry (models/) and `tide train`; it lives in the lowest layer that reads configs.
 #pragma once
 #include "tide/core/error.hpp"
 #include "tide/core/named.hpp"
@@ -11,28 +12,26 @@
 #include <string>
 #include <vector>
 
-namespace tide::models {
-
-using json = nlohmann::json;
+namespace tide {
 
 // Reads keys of one JSON object and rejects the ones nobody read.
 class ConfigObject {
 public:
-  ConfigObject(const json& j, std::string where) : j_(j), where_(std::move(where)) {
+  ConfigObject(const nlohmann::json& j, std::string where) : j_(j), where_(std::move(where)) {
     if (!j_.is_object()) fail("{}: expected an object, got {}", where_, j_.dump());
   }
   std::string path(const std::string& key) const { return where_ + "." + key; }
   bool has(const std::string& key) { seen_.insert(key); return j_.contains(key); }
   std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
     if (!has(key)) return fallback;
-    const json& v = j_.at(key);
+    const nlohmann::json& v = j_.at(key);
     if (!v.is_number_integer() || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > hi)
       fail("{}: expected an integer in {}..{}, got {}", path(key), lo, hi, v.dump());
     return v.get<std::int64_t>();
   }
   double number(const std::string& key, double fallback, double lo, double hi) {
     if (!has(key)) return fallback;
-    const json& v = j_.at(key);
+    const nlohmann::json& v = j_.at(key);
     if (!v.is_number() || !(v.get<double>() >= lo && v.get<double>() <= hi))
       fail("{}: expected a number in [{:g}, {:g}], got {}", path(key), lo, hi, v.dump());
     return v.get<double>();
@@ -44,7 +43,7 @@ public:
   }
   std::string string(const std::string& key, const std::string& fallback, const std::vector<std::string>& allowed) {
     if (!has(key)) return fallback;
-    const json& v = j_.at(key);
+    const nlohmann::json& v = j_.at(key);
     if (v.is_string())
       for (const std::string& a : allowed)
         if (v.get<std::string>() == a) return a;
@@ -64,15 +63,15 @@ public:
   std::vector<std::string> texts(const std::string& key) {
     std::vector<std::string> out;
     if (!has(key)) return out;
-    const json& v = j_.at(key);
+    const nlohmann::json& v = j_.at(key);
     if (!v.is_array()) fail("{}: expected an array of strings, got {}", path(key), v.dump());
-    for (const json& e : v) {
+    for (const nlohmann::json& e : v) {
       if (!e.is_string()) fail("{}: expected an array of strings, got {}", path(key), v.dump());
       out.push_back(e.get<std::string>());
     }
     return out;
   }
-  const json* object(const std::string& key) {
+  const nlohmann::json* object(const std::string& key) {
     if (!has(key)) return nullptr;
     if (!j_.at(key).is_object()) fail("{}: expected an object, got {}", path(key), j_.at(key).dump());
     return &j_.at(key);
@@ -86,9 +85,9 @@ public:
   }
 
 private:
-  const json& j_;
+  const nlohmann::json& j_;
   std::string where_;
   std::set<std::string> seen_;
 };
 
-}  // namespace tide::models
+}  // namespace tide

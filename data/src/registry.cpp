@@ -1,4 +1,5 @@
-#include "train/datasets.hpp"
+#include "tide/data/registry.hpp"
+#include "tide/data/config_object.hpp"
 #include "tide/data/csv.hpp"
 #include "tide/data/gesture.hpp"
 #include "tide/data/idx.hpp"
@@ -6,18 +7,16 @@
 #include "tide/data/traffic.hpp"
 #include "tide/data/xor.hpp"
 #include "tide/core/named.hpp"
-#include "tide/models/config_object.hpp"
 #include <fmt/format.h>
 
-namespace tide::cli {
+namespace tide::data {
 
-using models::ConfigObject;
 using json = nlohmann::json;
 
-data::SequenceSet next_step_targets(const data::SequenceSet& set) {
+SequenceSet next_step_targets(const SequenceSet& set) {
   const std::int64_t N = set.size(), T = set.steps(), F = set.features();
   if (T < 2) fail("{}: next-state prediction needs sequences of at least 2 steps, got {}", set.name, T);
-  data::SequenceSet out = set;
+  SequenceSet out = set;
   const std::vector<double> x = set.x.to_vector(), m = set.mask.to_vector();
   std::vector<double> y(N * T * F, 0.0), mask(N * T, 0.0);
   for (std::int64_t n = 0; n < N; ++n)
@@ -26,7 +25,7 @@ data::SequenceSet next_step_targets(const data::SequenceSet& set) {
       mask[n * T + t] = 1;
       for (std::int64_t f = 0; f < F; ++f) y[(n * T + t) * F + f] = x[(n * T + t + 1) * F + f];
     }
-  out.task = data::Task::regression;
+  out.task = Task::regression;
   out.per_step = true;
   out.classes = 0;
   out.y = Tensor::from_vector(y, Shape{N, T, F}, DType::f32);
@@ -36,23 +35,23 @@ data::SequenceSet next_step_targets(const data::SequenceSet& set) {
 
 namespace {
 
-constexpr Named<data::Task> kTasks[] = {{"classification", data::Task::classification}, {"regression", data::Task::regression}};
-constexpr Named<data::MissingPolicy> kMissingPolicies[] = {
-    {"error", data::MissingPolicy::error}, {"fill_previous", data::MissingPolicy::fill_previous}, {"zero", data::MissingPolicy::zero}};
-constexpr Named<data::XorEncoding> kXorEncodings[] = {{"dense", data::XorEncoding::dense}, {"event", data::XorEncoding::event}};
+constexpr Named<Task> kTasks[] = {{"classification", Task::classification}, {"regression", Task::regression}};
+constexpr Named<MissingPolicy> kMissingPolicies[] = {
+    {"error", MissingPolicy::error}, {"fill_previous", MissingPolicy::fill_previous}, {"zero", MissingPolicy::zero}};
+constexpr Named<XorEncoding> kXorEncodings[] = {{"dense", XorEncoding::dense}, {"event", XorEncoding::event}};
 
-data::SequenceSet limited(const data::SequenceSet& s, std::int64_t limit) {
+SequenceSet limited(const SequenceSet& s, std::int64_t limit) {
   return limit > 0 && limit < s.size() ? s.slice(0, limit) : s;
 }
 
-data::Split split_with_fractions(const data::SequenceSet& all, ConfigObject& k, std::uint64_t seed, double val, double test) {
+Split split_with_fractions(const SequenceSet& all, ConfigObject& k, std::uint64_t seed, double val, double test) {
   const double v = k.number("val_fraction", val, 0.0, 0.9), t = k.number("test_fraction", test, 0.0, 0.9);
   if (v + t >= 1.0) fail("{}: val_fraction + test_fraction must be < 1, got {:g}", k.where(), v + t);
-  return data::split(all, v, t, seed);
+  return split(all, v, t, seed);
 }
 
-data::CsvSequenceSpec csv_spec(ConfigObject& k) {
-  data::CsvSequenceSpec s;
+CsvSequenceSpec csv_spec(ConfigObject& k) {
+  CsvSequenceSpec s;
   s.time_column = k.text("time_column", "");
   s.feature_columns = k.texts("features");
   s.target_columns = k.texts("targets");
@@ -69,41 +68,41 @@ data::CsvSequenceSpec csv_spec(ConfigObject& k) {
 
 // The next-state-prediction spec of a file written by `tide data mujoco`: every column but time
 // and episode is a feature; the targets are set after standardising.
-data::CsvSequenceSpec mujoco_spec(const std::string& path, ConfigObject& k) {
-  data::CsvSequenceSpec s;
-  const data::CsvTable head = data::read_csv(path);
+CsvSequenceSpec mujoco_spec(const std::string& path, ConfigObject& k) {
+  CsvSequenceSpec s;
+  const CsvTable head = read_csv(path);
   s.time_column = "time";
   s.id_column = "episode";
   for (const std::string& c : head.header)
     if (c != "time" && c != "episode") s.feature_columns.push_back(c);
   s.target_columns = {s.feature_columns.front()};
-  s.task = data::Task::regression;
+  s.task = Task::regression;
   s.window = k.integer("window", 32, 2, 1 << 20);
   s.stride = k.integer("stride", s.window / 2, 1, 1 << 20);
   return s;
 }
 
 // A CSV file as sequences, split and standardised; a MuJoCo file's targets are its next inputs.
-data::Split csv_file(ConfigObject& k, std::uint64_t seed, bool mujoco) {
+Split csv_file(ConfigObject& k, std::uint64_t seed, bool mujoco) {
   if (!k.has("path")) fail("{}: missing key 'path' (the CSV file{})", k.where(), mujoco ? " written by `tide data mujoco`" : "");
   const std::string path = k.text("path", "");
-  data::SequenceSet all = data::load_csv_sequences(path, mujoco ? mujoco_spec(path, k) : csv_spec(k));
+  SequenceSet all = load_csv_sequences(path, mujoco ? mujoco_spec(path, k) : csv_spec(k));
   all.name = mujoco ? "mujoco" : path;
-  data::Split split = split_with_fractions(all, k, seed, 0.1, 0.15);
-  if (k.boolean("standardise", true)) data::standardise(split);
+  Split split = split_with_fractions(all, k, seed, 0.1, 0.15);
+  if (k.boolean("standardise", true)) standardise(split);
   if (mujoco) {  // targets are next inputs: standardise them the same way
-    for (data::SequenceSet* s : {&split.train, &split.val, &split.test}) *s = next_step_targets(*s);
+    for (SequenceSet* s : {&split.train, &split.val, &split.test}) *s = next_step_targets(*s);
   }
   return split;
 }
 
-data::Split xor_split(ConfigObject& k, std::uint64_t seed) {
-  const data::XorEncoding encoding = k.choice("encoding", "event", kXorEncodings);
+Split xor_split(ConfigObject& k, std::uint64_t seed) {
+  const XorEncoding encoding = k.choice("encoding", "event", kXorEncodings);
   const std::int64_t train = k.integer("train", 100000, 1, 100000000), test = k.integer("test", 10000, 1, 100000000);
-  const data::SequenceSet all = data::xor_bitstream(train, seed, encoding, 0);
-  data::Split split = data::split(all, k.number("val_fraction", 0.1, 0.0, 0.9), 0.0, seed);
-  split.test = data::xor_bitstream(test, seed, encoding, 1);
-  return split;
+  const SequenceSet all = xor_bitstream(train, seed, encoding, 0);
+  Split out = split(all, k.number("val_fraction", 0.1, 0.0, 0.9), 0.0, seed);
+  out.test = xor_bitstream(test, seed, encoding, 1);
+  return out;
 }
 
 // The value of `key`, else the default location (looked up only when the key is absent, so a
@@ -112,19 +111,19 @@ std::string path_or_default(ConfigObject& k, const std::string& key, std::string
   return k.has(key) ? k.text(key, "") : default_path();
 }
 
-using DatasetLoader = data::Split (*)(ConfigObject& k, std::uint64_t seed);
+using DatasetLoader = Split (*)(ConfigObject& k, std::uint64_t seed);
 
 // Every dataset load_data knows: the names it accepts and lists are this table's.
 constexpr Named<DatasetLoader> kDatasets[] = {
     {"xor", xor_split},
     {"fashion_mnist", [](ConfigObject& k, std::uint64_t seed) {
-       const std::string dir = path_or_default(k, "dir", data::fashion_mnist_dir);
-       return data::event_fashion_mnist(dir, seed, k.number("val_fraction", 0.1, 0.0, 0.9));
+       const std::string dir = path_or_default(k, "dir", fashion_mnist_dir);
+       return event_fashion_mnist(dir, seed, k.number("val_fraction", 0.1, 0.0, 0.9));
      }},
-    {"traffic", [](ConfigObject& k, std::uint64_t seed) { return data::traffic(path_or_default(k, "path", data::traffic_path), seed); }},
-    {"gesture", [](ConfigObject& k, std::uint64_t seed) { return data::gesture(path_or_default(k, "dir", data::gesture_dir), seed); }},
+    {"traffic", [](ConfigObject& k, std::uint64_t seed) { return traffic(path_or_default(k, "path", traffic_path), seed); }},
+    {"gesture", [](ConfigObject& k, std::uint64_t seed) { return gesture(path_or_default(k, "dir", gesture_dir), seed); }},
     {"person_activity", [](ConfigObject& k, std::uint64_t seed) {
-       return data::person_activity(path_or_default(k, "path", data::person_activity_path), seed);
+       return person_activity(path_or_default(k, "path", person_activity_path), seed);
      }},
     {"mujoco", [](ConfigObject& k, std::uint64_t seed) { return csv_file(k, seed, true); }},
     {"csv", [](ConfigObject& k, std::uint64_t seed) { return csv_file(k, seed, false); }},
@@ -134,24 +133,28 @@ constexpr Named<DatasetLoader> kDatasets[] = {
 
 std::vector<std::string> dataset_names() { return names_of(kDatasets); }
 
-LoadedData load_data(const json& spec, std::uint64_t seed, const std::string& where) {
+Dataset load_dataset(const json& spec, std::uint64_t seed, const std::string& where) {
   ConfigObject k(spec, where);
   std::vector<std::string> names = dataset_names();
   if (!k.has("dataset")) fail("{}: missing key 'dataset' (one of {})", where, fmt::join(names, ", "));
   const std::string name = k.string("dataset", "", names);
-  data::Split split = lookup(kDatasets, name, "dataset")(k, seed);
+  Split split = lookup(kDatasets, name, "dataset")(k, seed);
   split.train = limited(split.train, k.integer("limit_train", 0, 0, INT64_MAX));
   split.val = limited(split.val, k.integer("limit_val", 0, 0, INT64_MAX));
   split.test = limited(split.test, k.integer("limit_test", 0, 0, INT64_MAX));
   k.finish("dataset '" + name + "'");
-  for (const data::SequenceSet* s : {&split.train, &split.val, &split.test})
+  for (const SequenceSet* s : {&split.train, &split.val, &split.test})
     if (s->size() == 0) fail("{}: dataset '{}' left an empty train, val or test set", where, name);
-  const data::SequenceSet& t = split.train;
-  LoadedData out{split, fmt::format("{}: {} train / {} val / {} test sequences, {} steps, {} features, {}", name, t.size(),
+  const SequenceSet& t = split.train;
+  Dataset out;
+  out.description = fmt::format("{}: {} train / {} val / {} test sequences, {} steps, {} features, {}", name, t.size(),
                                     split.val.size(), split.test.size(), t.steps(), t.features(),
-                                    t.task == data::Task::classification ? fmt::format("{} classes", t.classes)
-                                                                         : fmt::format("{} targets", t.outputs()))};
+                                    t.task == Task::classification ? fmt::format("{} classes", t.classes)
+                                                                         : fmt::format("{} targets", t.outputs()));
+  out.train = std::make_shared<SequenceExamples>(std::move(split.train));
+  out.val = std::make_shared<SequenceExamples>(std::move(split.val));
+  out.test = std::make_shared<SequenceExamples>(std::move(split.test));
   return out;
 }
 
-}  // namespace tide::cli
+}  // namespace tide::data

@@ -1,0 +1,64 @@
+// The dataset registry (data/registry.hpp): every registered name reaches its loader, and an
+// unknown one fails with the list of the known names (from the registry's own table). A library
+// user loads "gesture" or "csv" from C++ with the same JSON as a `tide train` config.
+#include "data_test_util.hpp"
+#include "tide/data/registry.hpp"
+#include <doctest/doctest.h>
+#include <fmt/ranges.h>
+#include <cmath>
+#include <fstream>
+#include <map>
+
+using namespace tide;
+using namespace tide::data;
+using json = nlohmann::json;
+
+namespace {
+
+using tide::data::test::error_of;
+using tide::data::test::TempDir;
+
+std::string joined(const std::vector<std::string>& names) { return fmt::format("{}", fmt::join(names, ", ")); }
+
+// 100 rows of one episode: time, episode, q0, q1 (the shape `tide data mujoco` writes).
+std::string write_rollouts(const TempDir& dir) {
+  const std::string path = dir.file("rollouts.csv");
+  std::ofstream out(path);
+  out << "time,episode,q0,q1\n";
+  for (int i = 0; i < 100; ++i) out << 0.1 * i << ",0," << std::sin(0.1 * i) << "," << std::cos(0.1 * i) << "\n";
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("datasets: every name dataset_names() lists reaches its loader; an unknown one fails listing them") {
+  TempDir dir;
+  const std::string csv = write_rollouts(dir), missing = dir.file("missing");
+  const std::map<std::string, json> spec = {
+      {"xor", {{"train", 64}, {"test", 16}}},
+      {"fashion_mnist", {{"dir", missing}}},
+      {"traffic", {{"path", missing}}},
+      {"gesture", {{"dir", missing}}},
+      {"person_activity", {{"path", missing}}},
+      {"mujoco", {{"path", csv}, {"window", 4}, {"stride", 2}}},
+      {"csv", {{"path", csv}, {"time_column", "time"}, {"features", {"q0", "q1"}}, {"targets", {"q0"}}, {"task", "regression"}, {"window", 4}}},
+  };
+  CHECK(spec.size() == dataset_names().size());
+  for (const std::string& name : dataset_names()) {
+    CAPTURE(name);
+    REQUIRE(spec.count(name) == 1);
+    json j = spec.at(name);
+    j["dataset"] = name;
+    if (j.value("path", j.value("dir", "")) == missing) {  // the loader ran, on the path given
+      CHECK(error_of([&] { load_dataset(j, 1, "data"); }).find(missing) != std::string::npos);
+    } else {
+      const Dataset d = load_dataset(j, 1, "data");
+      CHECK(d.description.starts_with(name + ": "));
+      CHECK(d.train->size() > 0);
+    }
+  }
+  CHECK(error_of([] { load_dataset({{"dataset", "nosuch"}}, 1, "data"); }) ==
+        "data.dataset: expected one of " + joined(dataset_names()) + ", got \"nosuch\"");
+  CHECK(error_of([] { load_dataset({{"train", 3}}, 1, "data"); }) == "data: missing key 'dataset' (one of " + joined(dataset_names()) + ")");
+}
+
