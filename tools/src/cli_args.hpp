@@ -3,6 +3,8 @@
 #pragma once
 #include <fmt/format.h>
 #include <charconv>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,13 +36,16 @@ inline bool flag_value(const std::vector<std::string_view>& args, std::size_t& i
 inline bool matches(std::string_view arg, std::string_view flag) {
   return arg == flag || (arg.starts_with(flag) && arg.size() > flag.size() && arg[flag.size()] == '=');
 }
-inline bool parse_int(std::string_view text, int lo, int hi, int& out) {
-  int n = 0;
+// An integer flag value in [lo, hi].
+template <class Int>
+bool parse_integer(std::string_view text, Int lo, Int hi, Int& out) {
+  Int n = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || end != text.data() + text.size() || n < lo || n > hi) return false;
   out = n;
   return true;
 }
+inline bool parse_int(std::string_view text, int lo, int hi, int& out) { return parse_integer(text, lo, hi, out); }
 
 // A floating-point flag value in [lo, hi].
 inline bool parse_double(std::string_view text, double lo, double hi, double& out) {
@@ -49,6 +54,123 @@ inline bool parse_double(std::string_view text, double lo, double hi, double& ou
   if (ec != std::errc() || end != text.data() + text.size() || !(v >= lo && v <= hi)) return false;
   out = v;
   return true;
+}
+
+// A subcommand's flags, declared once: switches, integers in a range, strings (optionally from a
+// list), custom values and positional arguments. The loop, "--flag VALUE" / "--flag=VALUE", help
+// and the usage errors ("tide bench core: --repeats takes an integer in 1..100, got '0'") are
+// shared by every `tide` command.
+class Flags {
+public:
+  Flags(std::string command, const char* usage) : command_(std::move(command)), usage_(usage) {}
+
+  Flags& on(std::string_view name, bool& out, bool value = true) {
+    specs_.push_back({name, false, [&out, value](std::string_view) { out = value; return std::string(); }});
+    return *this;
+  }
+  template <class Int>
+  Flags& integer(std::string_view name, Int lo, Int hi, Int& out, std::string takes = "") {
+    if (takes.empty()) takes = fmt::format("an integer in {}..{}", lo, hi);
+    return custom(name, [name, lo, hi, &out, takes](std::string_view v) {
+      return parse_integer(v, lo, hi, out) ? std::string() : fmt::format("{} takes {}, got '{}'", name, takes, v);
+    });
+  }
+  // A non-empty string; with `allowed`, one of them ("--split takes test, val or train").
+  Flags& text(std::string_view name, std::string& out, std::vector<std::string_view> allowed = {}) {
+    return custom(name, [name, &out, allowed](std::string_view v) {
+      if (v.empty()) return fmt::format("{} needs a value", name);
+      bool ok = allowed.empty();
+      for (std::string_view a : allowed) ok = ok || a == v;
+      if (!ok) return fmt::format("{} takes {}, got '{}'", name, one_of(allowed), v);
+      out = std::string(v);
+      return std::string();
+    });
+  }
+  // `apply` returns an error message ("--size takes ...") or "" when the value was taken.
+  Flags& custom(std::string_view name, std::function<std::string(std::string_view)> apply) {
+    specs_.push_back({name, true, std::move(apply)});
+    return *this;
+  }
+  // Arguments that are not flags, at most `max` of them (`what` names them in the error).
+  Flags& positional(std::vector<std::string>& out, std::size_t max, std::string what) {
+    positional_ = &out, max_positional_ = max, positional_what_ = std::move(what);
+    return *this;
+  }
+
+  // nullopt: go on; otherwise the exit status (0 after printing the help, 2 on a usage error).
+  std::optional<int> parse(const Args& args) const {
+    const std::string hint = command_ + " --help";
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const std::string_view arg = args[i];
+      if (is_help(arg)) {
+        fmt::print("{}", usage_);
+        return 0;
+      }
+      if (const Spec* s = find(arg)) {
+        std::string_view value;
+        if (s->takes_value && !flag_value(args, i, s->name, value))
+          return usage_error(fmt::format("{}: {} needs a value", command_, s->name), hint.c_str());
+        if (const std::string error = s->apply(value); !error.empty())
+          return usage_error(fmt::format("{}: {}", command_, error), hint.c_str());
+        continue;
+      }
+      if (arg.starts_with("-") || !positional_) return usage_error(fmt::format("{}: unknown option '{}'", command_, arg), hint.c_str());
+      if (positional_->size() == max_positional_)
+        return usage_error(fmt::format("{}: {} expected, got '{}' and '{}'", command_, positional_what_, positional_->back(), arg), hint.c_str());
+      positional_->emplace_back(arg);
+    }
+    return std::nullopt;
+  }
+
+private:
+  struct Spec {
+    std::string_view name;
+    bool takes_value;
+    std::function<std::string(std::string_view)> apply;
+  };
+  const Spec* find(std::string_view arg) const {
+    for (const Spec& s : specs_)
+      if (s.takes_value ? matches(arg, s.name) : arg == s.name) return &s;
+    return nullptr;
+  }
+  static std::string one_of(const std::vector<std::string_view>& allowed) {
+    std::string out;
+    for (std::size_t i = 0; i < allowed.size(); ++i) out += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + std::string(allowed[i]);
+    return out;
+  }
+
+  std::string command_;
+  const char* usage_;
+  std::vector<Spec> specs_;
+  std::vector<std::string>* positional_ = nullptr;
+  std::size_t max_positional_ = 0;
+  std::string positional_what_;
+};
+
+struct Subcommand {
+  std::string_view name;
+  int (*run)(const Args& rest);
+};
+
+// Runs the subcommand args[0] names, with the remaining arguments; `path` ("tide bench") and
+// `what` ("suite") word the errors. Every command level (tide, tide bench, tide data) is a table.
+inline int dispatch(const Args& args, std::string_view path, std::string_view what, const char* usage,
+                    const std::vector<Subcommand>& table) {
+  std::string names;
+  for (const auto& c : table) names += (names.empty() ? "" : ", ") + std::string(c.name);
+  const std::string hint = std::string(path) + " --help";
+  if (args.empty()) {
+    fmt::print(stderr, "{}: missing {} (available: {})\n{}", path, what, names, usage);
+    return exit_usage;
+  }
+  if (is_help(args[0])) {
+    fmt::print("{}", usage);
+    return 0;
+  }
+  for (const auto& c : table)
+    if (args[0] == c.name) return c.run(Args(args.begin() + 1, args.end()));
+  if (args[0].starts_with("-")) return usage_error(fmt::format("{}: unknown option '{}'", path, args[0]), hint.c_str());
+  return usage_error(fmt::format("{}: unknown {} '{}' (available: {})", path, what, args[0], names), hint.c_str());
 }
 
 }  // namespace tide::cli

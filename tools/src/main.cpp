@@ -133,116 +133,53 @@ constexpr const char* bench_gpu_usage =
     "  --python EXE          the interpreter for it (default python3)\n"
     "  -h, --help            show this help\n";
 
-int bench_core_main(const std::vector<std::string_view>& args) {
+int bench_core_main(const Args& args) {
   tide::cli::BenchCoreOptions options;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    if (is_help(arg)) {
-      fmt::print("{}", bench_core_usage);
-      return 0;
-    }
-    if (arg == "--json") {
-      options.json = true;
-      continue;
-    }
-    if (arg == "--repeats" || arg.starts_with("--repeats=")) {
-      std::string_view value;
-      if (arg == "--repeats") {
-        if (i + 1 == args.size()) return usage_error("tide bench core: --repeats needs a value", "tide bench core --help");
-        value = args[++i];
-      } else {
-        value = arg.substr(std::string_view("--repeats=").size());
-      }
-      int n = 0;
-      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || end != value.data() + value.size() || n < 1 || n > 100)
-        return usage_error(fmt::format("tide bench core: --repeats takes an integer in 1..100, got '{}'", value),
-                           "tide bench core --help");
-      options.repeats = n;
-      continue;
-    }
-    return usage_error(fmt::format("tide bench core: unknown option '{}'", arg), "tide bench core --help");
-  }
+  const Flags flags = Flags("tide bench core", bench_core_usage).on("--json", options.json).integer("--repeats", 1, 100, options.repeats);
+  if (const auto status = flags.parse(args)) return *status;
   return tide::cli::run_bench_core(options);
 }
 
-int bench_taylor_main(const std::vector<std::string_view>& args) {
-  tide::cli::BenchTaylorOptions options;
-  const char* hint = "tide bench taylor --help";
-  bool nested_given = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    std::string_view value;
-    if (is_help(arg)) {
-      fmt::print("{}", bench_taylor_usage);
-      return 0;
-    }
-    if (arg == "--json") { options.json = true; continue; }
-    struct IntFlag { std::string_view name; int lo, hi; int* out; };
-    const IntFlag int_flags[] = {{"--repeats", 1, 100, &options.repeats}, {"--kmax", 1, 16, &options.kmax},
-                                 {"--nested-kmax", 0, 11, &options.nested_kmax}};
-    bool handled = false;
-    for (const IntFlag& f : int_flags) {
-      if (!matches(arg, f.name)) continue;
-      if (!flag_value(args, i, f.name, value)) return usage_error(fmt::format("tide bench taylor: {} needs a value", f.name), hint);
-      if (!parse_int(value, f.lo, f.hi, *f.out))
-        return usage_error(fmt::format("tide bench taylor: {} takes an integer in {}..{}, got '{}'", f.name, f.lo, f.hi, value), hint);
-      nested_given = nested_given || f.name == "--nested-kmax";
-      handled = true;
-    }
-    if (handled) continue;
-    if (matches(arg, "--svg")) {
-      if (!flag_value(args, i, "--svg", value) || value.empty()) return usage_error("tide bench taylor: --svg needs a path", hint);
-      options.svg = std::string(value);
-      continue;
-    }
-    if (matches(arg, "--size")) {
-      if (!flag_value(args, i, "--size", value)) return usage_error("tide bench taylor: --size needs D,H,BATCH[,LAYERS]", hint);
-      std::vector<int> parts;
-      std::string_view rest = value;
-      while (true) {
-        const auto comma = rest.find(',');
-        int n = 0;
-        if (!parse_int(rest.substr(0, comma), 1, 100000, n))
-          return usage_error(fmt::format("tide bench taylor: --size takes D,H,BATCH[,LAYERS] as positive integers, got '{}'", value), hint);
-        parts.push_back(n);
-        if (comma == std::string_view::npos) break;
-        rest = rest.substr(comma + 1);
-      }
-      if (parts.size() < 3 || parts.size() > 4 || (parts.size() == 4 && parts[3] > 16))
-        return usage_error(fmt::format("tide bench taylor: --size takes D,H,BATCH[,LAYERS] (LAYERS 1..16), got '{}'", value), hint);
-      options.sizes.push_back({fmt::format("d{}-h{}-b{}", parts[0], parts[1], parts[2]), parts[0], parts[1],
-                               parts.size() == 4 ? parts[3] : 2, parts[2]});
-      continue;
-    }
-    return usage_error(fmt::format("tide bench taylor: unknown option '{}'", arg), hint);
+// --size D,H,BATCH[,LAYERS]: one more size of the Taylor study.
+std::string add_taylor_size(std::string_view value, tide::cli::BenchTaylorOptions& options) {
+  std::vector<int> parts;
+  std::string_view rest = value;
+  while (true) {
+    const auto comma = rest.find(',');
+    int n = 0;
+    if (!parse_int(rest.substr(0, comma), 1, 100000, n))
+      return fmt::format("--size takes D,H,BATCH[,LAYERS] as positive integers, got '{}'", value);
+    parts.push_back(n);
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
   }
-  if (!nested_given) options.nested_kmax = std::min(options.kmax, options.nested_kmax);
+  if (parts.size() < 3 || parts.size() > 4 || (parts.size() == 4 && parts[3] > 16))
+    return fmt::format("--size takes D,H,BATCH[,LAYERS] (LAYERS 1..16), got '{}'", value);
+  options.sizes.push_back({fmt::format("d{}-h{}-b{}", parts[0], parts[1], parts[2]), parts[0], parts[1],
+                           parts.size() == 4 ? parts[3] : 2, parts[2]});
+  return {};
+}
+
+int bench_taylor_main(const Args& args) {
+  tide::cli::BenchTaylorOptions options;
+  const int nested_default = options.nested_kmax;
+  options.nested_kmax = -1;  // given or not
+  const Flags flags = Flags("tide bench taylor", bench_taylor_usage)
+                          .on("--json", options.json)
+                          .integer("--repeats", 1, 100, options.repeats)
+                          .integer("--kmax", 1, 16, options.kmax)
+                          .integer("--nested-kmax", 0, 11, options.nested_kmax)
+                          .text("--svg", options.svg)
+                          .custom("--size", [&options](std::string_view v) { return add_taylor_size(v, options); });
+  if (const auto status = flags.parse(args)) return *status;
+  if (options.nested_kmax < 0) options.nested_kmax = std::min(options.kmax, nested_default);
   return tide::cli::run_bench_taylor(options);
 }
 
-int bench_solvers_main(const std::vector<std::string_view>& args) {
+int bench_solvers_main(const Args& args) {
   tide::cli::BenchSolversOptions options;
-  const char* hint = "tide bench solvers --help";
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    std::string_view value;
-    if (is_help(arg)) {
-      fmt::print("{}", bench_solvers_usage);
-      return 0;
-    }
-    if (arg == "--json") {
-      options.json = true;
-      continue;
-    }
-    if (matches(arg, "--repeats")) {
-      if (!flag_value(args, i, "--repeats", value)) return usage_error("tide bench solvers: --repeats needs a value", hint);
-      if (!parse_int(value, 1, 100, options.repeats))
-        return usage_error(fmt::format("tide bench solvers: --repeats takes an integer in 1..100, got '{}'", value), hint);
-      continue;
-    }
-    return usage_error(fmt::format("tide bench solvers: unknown option '{}'", arg), hint);
-  }
+  const Flags flags = Flags("tide bench solvers", bench_solvers_usage).on("--json", options.json).integer("--repeats", 1, 100, options.repeats);
+  if (const auto status = flags.parse(args)) return *status;
   return tide::cli::run_bench_solvers(options);
 }
 
@@ -265,82 +202,28 @@ constexpr const char* bench_models_usage =
     "  --no-epoch     skip xor_epoch_s\n"
     "  -h, --help     show this help\n";
 
-int bench_models_main(const std::vector<std::string_view>& args) {
+int bench_models_main(const Args& args) {
   tide::cli::BenchModelsOptions options;
-  const char* hint = "tide bench models --help";
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    std::string_view value;
-    if (is_help(arg)) {
-      fmt::print("{}", bench_models_usage);
-      return 0;
-    }
-    if (arg == "--json") { options.json = true; continue; }
-    if (arg == "--no-epoch") { options.epoch = false; continue; }
-    if (matches(arg, "--repeats")) {
-      if (!flag_value(args, i, "--repeats", value)) return usage_error("tide bench models: --repeats needs a value", hint);
-      if (!parse_int(value, 1, 100, options.repeats))
-        return usage_error(fmt::format("tide bench models: --repeats takes an integer in 1..100, got '{}'", value), hint);
-      continue;
-    }
-    return usage_error(fmt::format("tide bench models: unknown option '{}'", arg), hint);
-  }
+  const Flags flags = Flags("tide bench models", bench_models_usage)
+                          .on("--json", options.json)
+                          .on("--no-epoch", options.epoch, false)
+                          .integer("--repeats", 1, 100, options.repeats);
+  if (const auto status = flags.parse(args)) return *status;
   return tide::cli::run_bench_models(options);
 }
 
-int bench_gpu_main(const std::vector<std::string_view>& args) {
+int bench_gpu_main(const Args& args) {
   tide::cli::BenchGpuOptions options;
-  const char* hint = "tide bench gpu --help";
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    std::string_view value;
-    if (is_help(arg)) {
-      fmt::print("{}", bench_gpu_usage);
-      return 0;
-    }
-    if (arg == "--json") { options.json = true; continue; }
-    if (arg == "--no-torch") { options.torch_script.clear(); continue; }
-    if (matches(arg, "--repeats")) {
-      if (!flag_value(args, i, "--repeats", value)) return usage_error("tide bench gpu: --repeats needs a value", hint);
-      if (!parse_int(value, 1, 100, options.repeats))
-        return usage_error(fmt::format("tide bench gpu: --repeats takes an integer in 1..100, got '{}'", value), hint);
-      continue;
-    }
-    if (matches(arg, "--torch-script") || matches(arg, "--python")) {
-      const std::string_view flag = matches(arg, "--python") ? "--python" : "--torch-script";
-      if (!flag_value(args, i, flag, value) || value.empty()) return usage_error(fmt::format("tide bench gpu: {} needs a value", flag), hint);
-      (flag == "--python" ? options.python : options.torch_script) = std::string(value);
-      continue;
-    }
-    return usage_error(fmt::format("tide bench gpu: unknown option '{}'", arg), hint);
-  }
+  bool no_torch = false;
+  const Flags flags = Flags("tide bench gpu", bench_gpu_usage)
+                          .on("--json", options.json)
+                          .on("--no-torch", no_torch)
+                          .integer("--repeats", 1, 100, options.repeats)
+                          .text("--torch-script", options.torch_script)
+                          .text("--python", options.python);
+  if (const auto status = flags.parse(args)) return *status;
+  if (no_torch) options.torch_script.clear();
   return tide::cli::run_bench_gpu(options);
-}
-
-struct Subcommand {
-  std::string_view name;
-  int (*run)(const Args& rest);
-};
-
-// Runs the subcommand args[0] names, with the remaining arguments; `path` ("tide bench") and
-// `what` ("suite") word the errors. New commands (train, eval, data) are rows of a table.
-int dispatch(const Args& args, std::string_view path, std::string_view what, const char* usage,
-             const std::vector<Subcommand>& table) {
-  std::string names;
-  for (const auto& c : table) names += (names.empty() ? "" : ", ") + std::string(c.name);
-  const std::string hint = std::string(path) + " --help";
-  if (args.empty()) {
-    fmt::print(stderr, "{}: missing {} (available: {})\n{}", path, what, names, usage);
-    return exit_usage;
-  }
-  if (is_help(args[0])) {
-    fmt::print("{}", usage);
-    return 0;
-  }
-  for (const auto& c : table)
-    if (args[0] == c.name) return c.run(Args(args.begin() + 1, args.end()));
-  if (args[0].starts_with("-")) return usage_error(fmt::format("{}: unknown option '{}'", path, args[0]), hint.c_str());
-  return usage_error(fmt::format("{}: unknown {} '{}' (available: {})", path, what, args[0], names), hint.c_str());
 }
 
 int bench_main(const Args& args) {

@@ -62,46 +62,21 @@ constexpr const char* data_usage =
     "options:\n"
     "  -h, --help   show this help\n";
 
-bool parse_i64(std::string_view text, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
-  std::int64_t n = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || end != text.data() + text.size() || n < lo || n > hi) return false;
-  out = n;
-  return true;
-}
-
 int data_mujoco(const Args& args) {
   const char* hint = "tide data --help";
   RolloutSpec spec;
   std::string out;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    std::string_view value;
-    if (is_help(arg)) { fmt::print("{}", data_usage); return 0; }
-    struct IntFlag { std::string_view name; std::int64_t lo, hi; std::int64_t* out; };
-    std::int64_t frame_skip = spec.frame_skip, seed = static_cast<std::int64_t>(spec.seed);
-    const IntFlag flags[] = {{"--episodes", 1, 1000000, &spec.episodes}, {"--steps", 2, 1000000, &spec.steps},
-                             {"--frame-skip", 1, 1000, &frame_skip}, {"--seed", 0, INT64_MAX, &seed}};
-    bool handled = false;
-    for (const IntFlag& f : flags) {
-      if (!matches(arg, f.name)) continue;
-      if (!flag_value(args, i, f.name, value)) return usage_error(fmt::format("tide data mujoco: {} needs a value", f.name), hint);
-      if (!parse_i64(value, f.lo, f.hi, *f.out))
-        return usage_error(fmt::format("tide data mujoco: {} takes an integer in {}..{}, got '{}'", f.name, f.lo, f.hi, value), hint);
-      handled = true;
-    }
-    spec.frame_skip = static_cast<int>(frame_skip), spec.seed = static_cast<std::uint64_t>(seed);
-    if (handled) continue;
-    if (matches(arg, "--out") || matches(arg, "--model") || matches(arg, "--controller")) {
-      const std::string_view flag = matches(arg, "--out") ? "--out" : matches(arg, "--model") ? "--model" : "--controller";
-      if (!flag_value(args, i, flag, value) || value.empty()) return usage_error(fmt::format("tide data mujoco: {} needs a value", flag), hint);
-      if (flag == "--controller" && value != "sine" && value != "random")
-        return usage_error(fmt::format("tide data mujoco: --controller takes sine or random, got '{}'", value), hint);
-      (flag == "--out" ? out : flag == "--model" ? spec.model_path : spec.controller) = std::string(value);
-      continue;
-    }
-    return usage_error(fmt::format("tide data mujoco: unknown option '{}'", arg), hint);
-  }
+  std::int64_t seed = static_cast<std::int64_t>(spec.seed);
+  const Flags flags = Flags("tide data mujoco", data_usage)
+                          .integer("--episodes", std::int64_t{1}, std::int64_t{1000000}, spec.episodes)
+                          .integer("--steps", std::int64_t{2}, std::int64_t{1000000}, spec.steps)
+                          .integer("--frame-skip", 1, 1000, spec.frame_skip)
+                          .integer("--seed", std::int64_t{0}, INT64_MAX, seed)
+                          .text("--out", out)
+                          .text("--model", spec.model_path)
+                          .text("--controller", spec.controller, {"sine", "random"});
+  if (const auto status = flags.parse(args)) return *status;
+  spec.seed = static_cast<std::uint64_t>(seed);
   if (out.empty()) return usage_error("tide data mujoco: --out FILE.csv is required", hint);
   const std::filesystem::path parent = std::filesystem::path(out).parent_path();
   std::error_code ec;
@@ -117,35 +92,19 @@ int data_mujoco(const Args& args) {
 int train_main(const Args& args) {
   const char* hint = "tide train --help";
   TrainOptions options;
-  std::string config_path;
-  std::int64_t epochs = 0, seed = -1;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    std::string_view value;
-    if (is_help(arg)) { fmt::print("{}", train_usage); return 0; }
-    if (arg == "--resume") { options.resume = true; continue; }
-    if (arg == "--quiet") { options.quiet = true; continue; }
-    if (matches(arg, "--out")) {
-      if (!flag_value(args, i, "--out", value) || value.empty()) return usage_error("tide train: --out needs a directory", hint);
-      options.out_dir = std::string(value);
-      continue;
-    }
-    if (matches(arg, "--seed")) {
-      if (!flag_value(args, i, "--seed", value) || !parse_i64(value, 0, 1000000000000, seed))
-        return usage_error(fmt::format("tide train: --seed takes an integer >= 0, got '{}'", value), hint);
-      continue;
-    }
-    if (matches(arg, "--max-steps") || matches(arg, "--epochs")) {
-      const std::string_view flag = matches(arg, "--epochs") ? "--epochs" : "--max-steps";
-      if (!flag_value(args, i, flag, value)) return usage_error(fmt::format("tide train: {} needs a value", flag), hint);
-      if (!parse_i64(value, 1, 1000000000, flag == "--epochs" ? epochs : options.max_steps))
-        return usage_error(fmt::format("tide train: {} takes a positive integer, got '{}'", flag, value), hint);
-      continue;
-    }
-    if (arg.starts_with("-")) return usage_error(fmt::format("tide train: unknown option '{}'", arg), hint);
-    if (!config_path.empty()) return usage_error(fmt::format("tide train: one config file expected, got '{}' and '{}'", config_path, arg), hint);
-    config_path = std::string(arg);
-  }
+  std::vector<std::string> positional;
+  std::int64_t epochs = 0, seed = -1, max_steps = 0;
+  const Flags flags = Flags("tide train", train_usage)
+                          .on("--resume", options.resume)
+                          .on("--quiet", options.quiet)
+                          .text("--out", options.out_dir)
+                          .integer("--seed", std::int64_t{0}, std::int64_t{1000000000000}, seed, "an integer >= 0")
+                          .integer("--max-steps", std::int64_t{1}, std::int64_t{1000000000}, max_steps, "a positive integer")
+                          .integer("--epochs", std::int64_t{1}, std::int64_t{1000000000}, epochs, "a positive integer")
+                          .positional(positional, 1, "one config file");
+  if (const auto status = flags.parse(args)) return *status;
+  options.max_steps = max_steps;
+  const std::string config_path = positional.empty() ? "" : positional[0];
   if (config_path.empty()) return usage_error("tide train: missing CONFIG.json", hint);
   TrainConfig config = load_train_config(config_path);
   if (epochs > 0) {
@@ -161,46 +120,41 @@ int train_main(const Args& args) {
 
 int eval_main(const Args& args) {
   const char* hint = "tide eval --help";
-  std::string run_dir, split = "test";
+  std::string split = "test";
+  std::vector<std::string> positional;
   bool last = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    std::string_view value;
-    if (is_help(arg)) { fmt::print("{}", eval_usage); return 0; }
-    if (arg == "--last") { last = true; continue; }
-    if (matches(arg, "--split")) {
-      if (!flag_value(args, i, "--split", value) || (value != "test" && value != "val" && value != "train"))
-        return usage_error(fmt::format("tide eval: --split takes test, val or train, got '{}'", value), hint);
-      split = std::string(value);
-      continue;
-    }
-    if (arg.starts_with("-")) return usage_error(fmt::format("tide eval: unknown option '{}'", arg), hint);
-    if (!run_dir.empty()) return usage_error("tide eval: one run directory expected", hint);
-    run_dir = std::string(arg);
-  }
+  const Flags flags = Flags("tide eval", eval_usage)
+                          .on("--last", last)
+                          .text("--split", split, {"test", "val", "train"})
+                          .positional(positional, 1, "one run directory");
+  if (const auto status = flags.parse(args)) return *status;
+  const std::string run_dir = positional.empty() ? "" : positional[0];
   if (run_dir.empty()) return usage_error("tide eval: missing RUN_DIR", hint);
   fmt::print("{}\n", evaluate_run(run_dir, split, last).dump(2));
   return 0;
 }
 
+namespace {
+
+int data_models(const Args& args) {
+  if (const auto status = Flags("tide data models", data_usage).parse(args)) return *status;
+  for (const auto& [name, what] : models::cell_types()) fmt::print("  {:<16} {}\n", name, what);
+  return 0;
+}
+
+int data_info(const Args& args) {
+  std::vector<std::string> positional;
+  if (const auto status = Flags("tide data info", data_usage).positional(positional, 1, "one CONFIG.json").parse(args)) return *status;
+  if (positional.empty()) return usage_error("tide data info: expected CONFIG.json", "tide data --help");
+  const TrainConfig config = load_train_config(positional[0]);
+  fmt::print("{}\n", data::load_dataset(config.data, config.seed, "data").description);
+  return 0;
+}
+
+}  // namespace
+
 int data_main(const Args& args) {
-  if (args.empty() || is_help(args[0])) {
-    fmt::print(args.empty() ? stderr : stdout, "{}", data_usage);
-    return args.empty() ? exit_usage : 0;
-  }
-  const Args rest(args.begin() + 1, args.end());
-  if (args[0] == "mujoco") return data_mujoco(rest);
-  if (args[0] == "models") {
-    for (const auto& [name, what] : models::cell_types()) fmt::print("  {:<16} {}\n", name, what);
-    return 0;
-  }
-  if (args[0] == "info") {
-    if (rest.size() != 1 || rest[0].starts_with("-")) return usage_error("tide data info: expected CONFIG.json", "tide data --help");
-    const TrainConfig config = load_train_config(std::string(rest[0]));
-    fmt::print("{}\n", data::load_dataset(config.data, config.seed, "data").description);
-    return 0;
-  }
-  return usage_error(fmt::format("tide data: unknown dataset command '{}' (available: mujoco, info, models)", args[0]), "tide data --help");
+  return dispatch(args, "tide data", "dataset command", data_usage, {{"mujoco", data_mujoco}, {"info", data_info}, {"models", data_models}});
 }
 
 }  // namespace tide::cli
