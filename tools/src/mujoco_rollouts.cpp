@@ -200,18 +200,12 @@ private:
 
 constexpr int max_restarts_per_episode = 100;
 
-}  // namespace
-
-bool mujoco_available() { return true; }
-
-RolloutStats write_mujoco_rollouts(const RolloutSpec& spec, const std::string& out_csv) {
-  check_spec(spec);
+std::unique_ptr<mjModel, ModelDeleter> load_model(const RolloutSpec& spec) {
   if (std::FILE* probe = std::fopen(spec.model_path.c_str(), "rb")) {
     std::fclose(probe);
   } else {
     fail("mujoco rollouts: cannot open the model '{}' ({})", spec.model_path, std::strerror(errno));
   }
-  QuietWarnings quiet;
   char load_error[1000] = "";
   std::unique_ptr<mjModel, ModelDeleter> model(mj_loadXML(spec.model_path.c_str(), nullptr, load_error, sizeof load_error));
   if (!model) {  // MuJoCo's message spans lines ("XML Error: ...\nElement 'geom', line 1\n")
@@ -220,6 +214,47 @@ RolloutStats write_mujoco_rollouts(const RolloutSpec& spec, const std::string& o
     std::replace(message.begin(), message.end(), '\n', ' ');
     fail("mujoco rollouts: cannot load the model '{}': {}", spec.model_path, message);
   }
+  return model;
+}
+
+// Which of an episode's frames to drop: exactly n_drop of frames 1..steps-1 (a partial
+// Fisher-Yates shuffle picks them).
+std::vector<char> dropped_frames(const RolloutSpec& spec, std::int64_t n_drop, Random& random) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(spec.steps - 1));
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i) + 1;
+  std::vector<char> dropped(static_cast<std::size_t>(spec.steps), 0);
+  for (std::int64_t i = 0; i < n_drop; ++i) {
+    const auto pick = i + static_cast<std::int64_t>(random.below(static_cast<std::uint64_t>(spec.steps - 1 - i)));
+    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(pick)]);
+    dropped[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])] = 1;
+  }
+  return dropped;
+}
+
+// The CSV rows of one episode's kept frames; sums the elapsed times for the mean dt.
+void append_episode(fmt::memory_buffer& text, std::int64_t episode, const std::vector<std::vector<double>>& frames,
+                    const std::vector<char>& dropped, RolloutStats& stats, double& dt_sum, std::int64_t& dt_count) {
+  double previous_time = 0;
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    if (dropped[f]) continue;
+    const auto& row = frames[f];
+    if (f > 0) dt_sum += row[0] - previous_time, ++dt_count;
+    previous_time = row[0];
+    fmt::format_to(std::back_inserter(text), "{},{:.9g}", episode, row[0]);
+    for (std::size_t i = 1; i < row.size(); ++i) fmt::format_to(std::back_inserter(text), ",{:.9g}", row[i]);
+    text.push_back('\n');
+    ++stats.rows;
+  }
+}
+
+}  // namespace
+
+bool mujoco_available() { return true; }
+
+RolloutStats write_mujoco_rollouts(const RolloutSpec& spec, const std::string& out_csv) {
+  check_spec(spec);
+  QuietWarnings quiet;
+  const std::unique_ptr<mjModel, ModelDeleter> model = load_model(spec);
   std::unique_ptr<mjData, DataDeleter> data(mj_makeData(model.get()));
   if (!data) fail("mujoco rollouts: cannot allocate the simulation data for '{}'", spec.model_path);
 
@@ -248,8 +283,6 @@ RolloutStats write_mujoco_rollouts(const RolloutSpec& spec, const std::string& o
   Random random(spec.seed);
   Simulator simulator(spec, model.get(), data.get(), layout, random);
   std::vector<std::vector<double>> frames;
-  std::vector<std::int64_t> order;
-  std::vector<char> dropped;
   double dt_sum = 0;
   std::int64_t dt_count = 0;
   const auto n_drop = static_cast<std::int64_t>(std::llround(spec.drop_fraction * static_cast<double>(spec.steps - 1)));
@@ -260,26 +293,7 @@ RolloutStats write_mujoco_rollouts(const RolloutSpec& spec, const std::string& o
              "model's timestep", episode, spec.model_path, attempt + 1);
       ++stats.restarts;
     }
-    // drop exactly n_drop of frames 1..steps-1 (a partial Fisher-Yates shuffle picks them)
-    order.resize(static_cast<std::size_t>(spec.steps - 1));
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i) + 1;
-    dropped.assign(static_cast<std::size_t>(spec.steps), 0);
-    for (std::int64_t i = 0; i < n_drop; ++i) {
-      const auto pick = i + static_cast<std::int64_t>(random.below(static_cast<std::uint64_t>(spec.steps - 1 - i)));
-      std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(pick)]);
-      dropped[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])] = 1;
-    }
-    double previous_time = 0;
-    for (std::size_t f = 0; f < frames.size(); ++f) {
-      if (dropped[f]) continue;
-      const auto& row = frames[f];
-      if (f > 0) dt_sum += row[0] - previous_time, ++dt_count;
-      previous_time = row[0];
-      fmt::format_to(std::back_inserter(text), "{},{:.9g}", episode, row[0]);
-      for (std::size_t i = 1; i < row.size(); ++i) fmt::format_to(std::back_inserter(text), ",{:.9g}", row[i]);
-      text.push_back('\n');
-      ++stats.rows;
-    }
+    append_episode(text, episode, frames, dropped_frames(spec, n_drop, random), stats, dt_sum, dt_count);
     stats.dropped_frames += n_drop;
     if (std::fwrite(text.data(), 1, text.size(), file.get()) != text.size())
       fail("mujoco rollouts: cannot write '{}' ({})", out_csv, std::strerror(errno));
