@@ -53,9 +53,17 @@ BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const T
   const bool classify = task_ == data::Task::classification;
   BatchLoss result;
   result.loss = classify ? masked_cross_entropy(out, b.y, b.mask) : masked_mse(out, in_dtype(b.y, dtype), b.mask);
-  if (regularisation.total().defined()) result.loss = result.loss + mean(regularisation.total());
   const Tensor value = out.value();
   result.metrics.emplace_back(metric(), classify ? correct_predictions(value, b.y, b.mask) : squared_error(value, b.y, b.mask));
+  if (regularisation.weights().any()) {
+    const Var& kinetic = regularisation.total();  // weighted, per sample
+    if (!kinetic.defined())
+      fail("regularisers.kinetic: {} has no ODE part that a solver integrates (the fused LTC solver, CfC's closed form and "
+           "the discrete cells add nothing); set the weight to 0, or give the cell a Runge-Kutta solver method",
+           cell_->name());
+    result.loss = result.loss + mean(kinetic);
+    result.metrics.emplace_back("kinetic", MetricSums{sum(kinetic).item(), static_cast<double>(b.size())});
+  }
   return result;
 }
 

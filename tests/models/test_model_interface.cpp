@@ -74,3 +74,20 @@ TEST_CASE("train mode records the loss; save and load restore the parameters") {
   CHECK(m->loss(*d.val, models::Mode::eval).loss.item() == before);
   std::remove(path.c_str());
 }
+
+TEST_CASE("the kinetic term is reported as a metric, and refused for a model with no solver-integrated part") {
+  Generator gen(5);
+  const data::Dataset d = xor_dataset();
+  const models::ModelPtr ode = models::make_model(json{{"type", "ctrnn"}, {"hidden", 4}}, d, gen, DType::f64, "model");
+  const models::BatchLoss plain = ode->loss(*d.train, models::Mode::train);
+  const models::BatchLoss reg = ode->loss(*d.train, models::Mode::train, models::Training{.kinetic = 0.5});
+  REQUIRE(reg.metrics.size() == 2);
+  CHECK(reg.metrics[1].first == "kinetic");
+  const double kinetic = reg.metrics[1].second.value / reg.metrics[1].second.count;
+  CHECK(kinetic > 0);
+  CHECK(reg.loss.item() == doctest::Approx(plain.loss.item() + kinetic).epsilon(1e-6));
+  const models::ModelPtr gru = models::make_model(json{{"type", "gru"}, {"hidden", 4}}, d, gen, DType::f64, "model");
+  CHECK_THROWS_WITH_AS(gru->loss(*d.train, models::Mode::train, models::Training{.kinetic = 0.5}),
+                       doctest::Contains("regularisers.kinetic: gru has no ODE part"), Error);
+  CHECK(gru->loss(*d.train, models::Mode::eval, models::Training{.kinetic = 0.5}).metrics.size() == 1);  // eval: off
+}

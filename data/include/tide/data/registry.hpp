@@ -13,6 +13,8 @@
 //    "task": "classification" | "regression", "id_column": "id", "window": 32, "stride": 32,
 //    "per_step": true, "missing": "error" | "fill_previous" | "zero", "standardise": true,
 //    "val_fraction": 0.1, "test_fraction": 0.15}
+// The csv keys map onto CsvSequenceSpec (csv.hpp says what each means). Note: the csv and mujoco
+// splits are drawn over windows, so windows of one sequence can land in different splits.
 // Every dataset also takes "limit_train", "limit_val", "limit_test": keep only the first N
 // sequences of each set (for short runs).
 #pragma once

@@ -17,7 +17,9 @@ namespace tide::models {
 enum class Mode { train, eval };
 
 // What a training call adds to the batch: the kinetic regulariser's weight and STEER's half-width,
-// with the seed and step that make STEER's draws repeatable (a resumed run draws the same).
+// with the seed and step that make STEER's draws repeatable (a resumed run draws the same). STEER
+// draws from (seed, step): advance `step` with every optimizer step (tide train passes its global
+// step), or every batch gets the same scaling.
 struct Training {
   double kinetic = 0.0;    // RNODE: weight of the integral of ||dh/dt||^2 of the ODE parts
   double steer = 0.0;      // STEER: each elapsed time scaled by U(1 - b, 1 + b); 0 = off
@@ -30,11 +32,13 @@ struct MetricSums { double value = 0, count = 0; };
 
 struct BatchLoss {
   Var loss;  // the batch's mean loss (recorded in train mode when gradients are enabled)
+  // The model's metric first (metric()), then any others; in train mode with the kinetic term on,
+  // "kinetic": its weighted value per example, the part of `loss` it contributes.
   std::vector<std::pair<std::string, MetricSums>> metrics;
 };
 
 struct Scores {
-  double loss = 0;  // mean over the split's examples
+  double loss = 0;  // mean over the split's examples (sequences, images, vectors)
   std::vector<std::pair<std::string, double>> metrics;
   std::int64_t examples = 0;
   double metric(const std::string& name) const;  // throws naming the known metrics
