@@ -1,5 +1,6 @@
 // Tensor layout logic: creation, views, copies and host access. Kernels live in the backends.
 #include "tide/core/tensor.hpp"
+#include "tensor_access.hpp"
 #include "tide/core/backend.hpp"
 #include "tide/core/ops.hpp"
 #include <atomic>
@@ -7,8 +8,12 @@
 #include <cstring>
 #include <numeric>
 #include <ostream>
+#include <utility>
 
 namespace tide {
+
+using detail::Storage;
+using detail::TensorAccess;
 
 namespace {
 std::atomic<std::int64_t> memory_current{0}, memory_peak{0};
@@ -99,9 +104,14 @@ Backend& Tensor::backend() const {
   if (!storage_) fail("operation on an undefined tensor");
   return *storage_->backend;
 }
-void* Tensor::raw_data() const {
+const void* Tensor::raw_data() const {
   if (!storage_) fail("data access on an undefined tensor");
-  return static_cast<char*>(storage_->data) + offset_ * static_cast<std::int64_t>(dtype_size(dtype_));
+  return static_cast<const char*>(storage_->data) + offset_ * static_cast<std::int64_t>(dtype_size(dtype_));
+}
+void* Tensor::raw_data() { return const_cast<void*>(std::as_const(*this).raw_data()); }
+std::uint64_t Tensor::version() const { return storage_ ? storage_->version : 0; }
+void Tensor::bump_version() {
+  if (storage_) ++storage_->version;
 }
 bool Tensor::is_contiguous() const {
   if (numel() == 0) return true;
@@ -146,16 +156,6 @@ std::string Tensor::format(int edge_items) const {
 
 std::ostream& operator<<(std::ostream& out, const Tensor& t) { return out << t.format(); }
 
-Tensor Tensor::as_strided(const Shape& shape, const Shape& strides, std::int64_t offset) const {
-  Tensor t;
-  t.storage_ = storage_;
-  t.shape_ = shape;
-  t.strides_ = strides;
-  t.offset_ = offset;
-  t.dtype_ = dtype_;
-  return t;
-}
-
 Tensor Tensor::reshape(const Shape& shape) const {
   Shape target = shape;
   int infer = -1;
@@ -178,7 +178,7 @@ Tensor Tensor::reshape(const Shape& shape) const {
   if (target.numel() != numel())
     fail("reshape: cannot reshape {} ({} elements) to {} ({} elements)", shape_.str(), numel(),
          target.str(), target.numel());
-  if (is_contiguous()) return as_strided(target, contiguous_strides(target), offset_);
+  if (is_contiguous()) return TensorAccess::as_strided(*this, target, contiguous_strides(target), offset_);
   return contiguous().reshape(target);
 }
 
@@ -193,7 +193,7 @@ Tensor Tensor::permute(const Shape& axes) const {
     s[i] = shape_[a];
     st[i] = strides_[a];
   }
-  return as_strided(s, st, offset_);
+  return TensorAccess::as_strided(*this, s, st, offset_);
 }
 
 Tensor Tensor::transpose(std::int64_t a, std::int64_t b) const {
@@ -215,7 +215,7 @@ Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop, s
   Shape s = shape_, st = strides_;
   s[a] = stop > start ? 1 + (stop - start - 1) / step : 0;
   st[a] = strides_[a] * step;
-  return as_strided(s, st, offset_ + start * strides_[a]);
+  return TensorAccess::as_strided(*this, s, st, offset_ + start * strides_[a]);
 }
 
 Tensor Tensor::select(std::int64_t axis, std::int64_t index) const {
@@ -226,7 +226,7 @@ Tensor Tensor::select(std::int64_t axis, std::int64_t index) const {
   Shape s, st;
   for (int i = 0; i < rank(); ++i)
     if (i != a) { s.push_back(shape_[i]); st.push_back(strides_[i]); }
-  return as_strided(s, st, offset_ + index * strides_[a]);
+  return TensorAccess::as_strided(*this, s, st, offset_ + index * strides_[a]);
 }
 
 Tensor Tensor::broadcast_to(const Shape& shape) const {
@@ -240,7 +240,7 @@ Tensor Tensor::broadcast_to(const Shape& shape) const {
     else if (shape_[i] == 1) st[lead + i] = 0;
     else fail("broadcast_to: cannot broadcast {} to {} (axis {}: {} vs {})", shape_.str(), shape.str(), i, shape_[i], shape[lead + i]);
   }
-  return as_strided(shape, st, offset_);
+  return TensorAccess::as_strided(*this, shape, st, offset_);
 }
 
 Tensor Tensor::unsqueeze(std::int64_t axis) const {
@@ -250,7 +250,7 @@ Tensor Tensor::unsqueeze(std::int64_t axis) const {
     if (i == a) { s.push_back(1); st.push_back(i < rank() ? strides_[i] * shape_[i] : 1); }
     if (i < rank()) { s.push_back(shape_[i]); st.push_back(strides_[i]); }
   }
-  return as_strided(s, st, offset_);
+  return TensorAccess::as_strided(*this, s, st, offset_);
 }
 
 Tensor Tensor::squeeze(std::int64_t axis) const {

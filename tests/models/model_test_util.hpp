@@ -27,14 +27,14 @@ inline Batch random_batch(std::int64_t B, std::int64_t T, std::int64_t F, std::u
 // up to `per_param` entries of every parameter.
 inline double worst_gradient_error(const Module& module, const std::function<Var()>& loss, int per_param = 3,
                                    double eps = 1e-6) {
-  for (const Var& p : module.parameters()) p.zero_grad();
+  for (Var& p : module.parameters()) p.zero_grad();
   Var l = loss();
   const std::vector<Var> params = module.parameters();
   std::vector<Var> grads = grad({l}, params, {}, {.allow_unused = true});
   double worst = 0;
   NoGrad ng;
   for (std::size_t k = 0; k < params.size(); ++k) {
-    const Tensor& v = params[k].value();
+    Tensor v = params[k].value();  // a handle onto the parameter's storage, to perturb it
     const std::int64_t n = v.numel();
     for (int j = 0; j < per_param && j < n; ++j) {
       const std::int64_t i = (j * 7919) % n;

@@ -66,7 +66,7 @@ TEST_CASE("ltc: the biophysical form with E_ji = A_i, vleak = 0, cm = 1, gleak =
     const std::vector<double> a = states_after(bio, inputs, dts, x0), b = states_after(paper, inputs, dts, x0);
     for (std::size_t k = 0; k < a.size(); ++k) CHECK(a[k] == doctest::Approx(b[k]).epsilon(1e-12));
     // Not a trivial agreement: an unrelated reversal potential breaks it.
-    p.erev.value().data<double>()[1] += 0.5;
+    Tensor(p.erev.value()).data<double>()[1] += 0.5;
     CHECK(std::abs(states_after(bio, inputs, dts, x0)[1] - b[1]) > 1e-6);
   }
 }

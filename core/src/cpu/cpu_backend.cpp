@@ -5,6 +5,7 @@
 #include "elementwise.hpp"
 #include "small_gemm.hpp"
 #include "strided.hpp"
+#include "tensor_access.hpp"
 #include "tide/core/philox.hpp"
 #include <cblas.h>
 #include <algorithm>
@@ -30,7 +31,8 @@ template <class Fn> void dispatch_any(DType t, Fn&& fn) {
   else fn(std::int64_t{});
 }
 
-template <class T> T* base(const Tensor& t) { return static_cast<T*>(t.storage()->data); }
+template <class T> T* base(const Tensor& t) { return detail::TensorAccess::base<T>(t); }
+using detail::output_data;
 
 }  // namespace
 
@@ -77,7 +79,7 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
 void CpuBackend::fill(const Tensor& dst, double value) {
   dispatch_any(dst.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* p = dst.data<T>();
+    T* p = output_data<T>(dst);
     const T v = static_cast<T>(value);
     std::fill(p, p + dst.numel(), v);
   });
@@ -87,7 +89,7 @@ void CpuBackend::unary(Op op, const Tensor& x, const Tensor& out, double p0, dou
   const Tensor src = x.contiguous();
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    unary_run(op, src.data<T>(), out.data<T>(), out.numel(), p0, p1);
+    unary_run(op, src.data<T>(), output_data<T>(out), out.numel(), p0, p1);
   });
 }
 
@@ -95,7 +97,7 @@ void CpuBackend::binary(Op op, const Tensor& a, const Tensor& b, const Tensor& o
   dispatch_float(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if (a.is_contiguous() && b.is_contiguous() && a.shape() == out.shape() && b.shape() == out.shape()) {
-      binary_run(op, a.data<T>(), 1, b.data<T>(), 1, out.data<T>(), 1, out.numel());
+      binary_run(op, a.data<T>(), 1, b.data<T>(), 1, output_data<T>(out), 1, out.numel());
       return;
     }
     const T* pa = base<T>(a);
@@ -153,7 +155,7 @@ void CpuBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T init = op == Op::sum ? T(0) : (op == Op::max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity());
-    T* py = out.data<T>();
+    T* py = output_data<T>(out);
     std::fill(py, py + out.numel(), init);
     // out seen through x's shape: reduced axes get stride 0.
     Shape ostrides = contiguous_strides(out.shape());
@@ -214,8 +216,8 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& ou
     }
     if (fold && a.strides()[r - 2] != la.ld) fold = false;
     if (batch == 1 || fold) {
-      if (const auto small = small_gemm<T>(la.trans, lb.trans, batch * m, n, k, la.ld, lb.ld, n)) small(a.data<T>(), b.data<T>(), out.data<T>());
-      else gemm<T>(la.trans, lb.trans, batch * m, n, k, a.data<T>(), la.ld, b.data<T>(), lb.ld, out.data<T>(), n);
+      if (const auto small = small_gemm<T>(la.trans, lb.trans, batch * m, n, k, la.ld, lb.ld, n)) small(a.data<T>(), b.data<T>(), output_data<T>(out));
+      else gemm<T>(la.trans, lb.trans, batch * m, n, k, a.data<T>(), la.ld, b.data<T>(), lb.ld, output_data<T>(out), n);
       return;
     }
     // General batch: walk the batch axes with their (possibly zero) strides.
@@ -259,7 +261,7 @@ void CpuBackend::index_select(const Tensor& x_in, int axis, const Tensor& index,
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
-    T* py = out.data<T>();
+    T* py = output_data<T>(out);
     for (std::int64_t o = 0; o < outer; ++o)
       for (std::int64_t j = 0; j < ni; ++j)
         std::memcpy(py + (o * ni + j) * inner, px + (o * nx + idx[j]) * inner, static_cast<std::size_t>(inner) * sizeof(T));
@@ -275,7 +277,7 @@ void CpuBackend::index_add(const Tensor& src_in, int axis, const Tensor& index, 
   dispatch_float(src.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* ps = src.data<T>();
-    T* py = out.data<T>();
+    T* py = output_data<T>(out);
     for (std::int64_t o = 0; o < outer; ++o)
       for (std::int64_t j = 0; j < ns; ++j) {
         T* dst = py + (o * no + idx[j]) * inner;
@@ -294,7 +296,7 @@ void CpuBackend::gather(const Tensor& x_in, int axis, const Tensor& index, const
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
-    T* py = out.data<T>();
+    T* py = output_data<T>(out);
     for (std::int64_t o = 0; o < outer; ++o)
       for (std::int64_t j = 0; j < ni; ++j)
         for (std::int64_t i = 0; i < inner; ++i) {
@@ -313,7 +315,7 @@ void CpuBackend::scatter_add(const Tensor& src_in, int axis, const Tensor& index
   dispatch_float(src.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* ps = src.data<T>();
-    T* py = out.data<T>();
+    T* py = output_data<T>(out);
     for (std::int64_t o = 0; o < outer; ++o)
       for (std::int64_t j = 0; j < ni; ++j)
         for (std::int64_t i = 0; i < inner; ++i) {
@@ -327,7 +329,7 @@ void CpuBackend::random(RandomKind kind, std::uint64_t seed, std::uint64_t strea
                         double b, const Tensor& out) {
   dispatch_float(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* p = out.data<T>();
+    T* p = output_data<T>(out);
     const std::int64_t n = out.numel();
     for (std::int64_t i = 0; i < n; ++i) {
       T v = static_cast<T>(philox::sample(static_cast<int>(kind), seed, stream, static_cast<std::uint64_t>(i), a, b));

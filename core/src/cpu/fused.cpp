@@ -1,5 +1,6 @@
 // The CPU backend's fused kernels: one loop over the rows for each.
 #include "cpu_backend.hpp"
+#include "tensor_access.hpp"
 #include <algorithm>
 #include <cmath>
 
@@ -51,7 +52,7 @@ void CpuBackend::lincomb(const Tensor& out, const Tensor& base, const std::vecto
     using T = decltype(tag);
     std::vector<const T*> src;
     for (const Tensor& x : xs) src.push_back(x.data<T>());
-    lincomb_rows(out.data<T>(), base.defined() ? base.data<T>() : nullptr, src, coeff,
+    lincomb_rows(detail::output_data<T>(out), base.defined() ? base.data<T>() : nullptr, src, coeff,
                  row_scale.defined() ? row_scale.data<T>() : nullptr, n, d);
   };
   if (out.dtype() == DType::f64) run(double{});
@@ -64,7 +65,7 @@ void CpuBackend::scaled_row_norms(const Tensor& err, const Tensor& a, const Tens
   auto run = [&](auto tag) {
     using T = decltype(tag);
     norms_rows(err.data<T>(), a.data<T>(), b.data<T>(), atol.data<double>(), rtol.data<double>(), mask.data<double>(),
-               out.data<double>(), n, d);
+               detail::output_data<double>(out), n, d);
   };
   if (err.dtype() == DType::f64) run(double{});
   else run(float{});

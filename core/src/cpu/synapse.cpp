@@ -12,6 +12,7 @@
 // which GCC vectorises in each target clone.
 #include "clones.hpp"
 #include "cpu_backend.hpp"
+#include "tensor_access.hpp"
 #include "vecmath.hpp"
 #include <algorithm>
 #include <cmath>
@@ -182,7 +183,7 @@ void CpuBackend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& 
     using T = decltype(tag);
     const T* n0 = num0.defined() ? num0.data<T>() : nullptr;
     const T* d0 = den0.defined() ? den0.data<T>() : nullptr;
-    T *np = num.data<T>(), *dp = den.data<T>();
+    T *np = detail::output_data<T>(num), *dp = detail::output_data<T>(den);
     std::int64_t done = 0;
 #if defined(__x86_64__)
     if constexpr (std::is_same_v<T, float>)

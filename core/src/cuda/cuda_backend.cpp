@@ -3,6 +3,7 @@
 #include "cuda_backend.hpp"
 #include "gemm_layout.hpp"
 #include "check.hpp"
+#include "tensor_access.hpp"
 #include "tide/core/ops.hpp"
 #include <algorithm>
 
@@ -41,9 +42,9 @@ Layout make_layout(const Shape& shape, std::initializer_list<const Tensor*> oper
   return l;
 }
 
-template <class T> T* base(const Tensor& t) { return static_cast<T*>(t.storage()->data); }
-const void* base_void(const Tensor& t) { return t.storage()->data; }
-void* base_void_mut(const Tensor& t) { return t.storage()->data; }
+template <class T> T* base(const Tensor& t) { return detail::TensorAccess::base<T>(t); }
+const void* base_void(const Tensor& t) { return detail::TensorAccess::base(t); }
+void* base_void_mut(const Tensor& t) { return detail::TensorAccess::base(t); }
 
 void split_axis(const Shape& s, int axis, std::int64_t& outer, std::int64_t& inner) {
   outer = 1;
@@ -54,6 +55,7 @@ void split_axis(const Shape& s, int axis, std::int64_t& outer, std::int64_t& inn
 
 using detail::GemmOperand;
 using detail::gemm_layout;
+using detail::output_data;
 
 // The batch axes of t (all but the last two) as one (count, stride), if they collapse to one.
 bool batch_stride(const Tensor& t, std::int64_t& stride) {
@@ -142,7 +144,7 @@ void CudaBackend::check_reports() {
 void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
   if (dst.numel() == 0) return;
   if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
-    TIDE_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), static_cast<std::size_t>(dst.numel()) * dtype_size(dst.dtype()),
+    TIDE_CUDA_CHECK(cudaMemcpyAsync(output_data(dst), src.raw_data(), static_cast<std::size_t>(dst.numel()) * dtype_size(dst.dtype()),
                                     cudaMemcpyDeviceToDevice, stream_));
     return;
   }
@@ -151,12 +153,12 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
 }
 
 void CudaBackend::fill(const Tensor& dst, double value) {
-  launch_fill(code_of(dst.dtype()), dst.raw_data(), dst.numel(), value, stream_);
+  launch_fill(code_of(dst.dtype()), output_data(dst), dst.numel(), value, stream_);
   TIDE_CUDA_LAUNCHED("fill");
 }
 
 void CudaBackend::unary(Op op, const Tensor& x, const Tensor& out, double p0, double p1) {
-  if (x.is_contiguous()) launch_unary(op, code_of(x.dtype()), x.raw_data(), out.raw_data(), out.numel(), p0, p1, stream_);
+  if (x.is_contiguous()) launch_unary(op, code_of(x.dtype()), x.raw_data(), output_data(out), out.numel(), p0, p1, stream_);
   else launch_unary_strided(op, code_of(x.dtype()), make_layout(out.shape(), {&x, &out}), base_void(x), base_void_mut(out), p0, p1, stream_);
   TIDE_CUDA_LAUNCHED("unary");
 }
@@ -167,7 +169,7 @@ void CudaBackend::binary(Op op, const Tensor& a, const Tensor& b, const Tensor& 
     Layout l;
     l.rank = 1;
     l.shape[0] = out.numel();
-    launch_binary(op, code_of(out.dtype()), l, true, a.raw_data(), b.raw_data(), out.raw_data(), stream_);
+    launch_binary(op, code_of(out.dtype()), l, true, a.raw_data(), b.raw_data(), output_data(out), stream_);
   } else {
     launch_binary(op, code_of(out.dtype()), make_layout(out.shape(), {&a, &b, &out}), false, base_void(a), base_void(b), base_void_mut(out), stream_);
   }
@@ -187,14 +189,14 @@ void CudaBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tenso
     if (axes & (1u << i)) { reduced.push_back(x.shape()[i]); reduced_strides.push_back(x.strides()[i]); }
     else { kept.push_back(x.shape()[i]); kept_strides.push_back(x.strides()[i]); }
   }
-  const Tensor outer_view = x.as_strided(kept, kept_strides, x.offset());
-  const Tensor inner_view = x.as_strided(reduced, reduced_strides, 0);
+  const Tensor outer_view = detail::TensorAccess::as_strided(x, kept, kept_strides, x.offset());
+  const Tensor inner_view = detail::TensorAccess::as_strided(x, reduced, reduced_strides, 0);
   const Layout outer = make_layout(kept, {&outer_view}), inner = make_layout(reduced, {&inner_view});
   const std::int64_t outputs = kept.numel(), count = reduced.numel();
   const int chunks = reduce_chunks(outputs, count);
   Tensor scratch;
   if (chunks > 1) scratch = Tensor::empty(Shape{outputs * chunks}, x.dtype(), device());
-  launch_reduce(op, code_of(x.dtype()), outer, inner, base_void(x), out.raw_data(), chunks > 1 ? scratch.raw_data() : nullptr, chunks, stream_);
+  launch_reduce(op, code_of(x.dtype()), outer, inner, base_void(x), output_data(out), chunks > 1 ? scratch.raw_data() : nullptr, chunks, stream_);
   TIDE_CUDA_LAUNCHED("reduce");
 }
 
@@ -229,12 +231,12 @@ void CudaBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& o
   if (out.dtype() == DType::f64) {
     const double one = 1.0, zero = 0.0;
     TIDE_CUBLAS_CHECK(cublasDgemmStridedBatched(blas_, opb, opa, in, im, ik, &one, b.data<double>(), static_cast<int>(lb.ld), sb,
-                                                a.data<double>(), static_cast<int>(la.ld), sa, &zero, out.data<double>(), in, rows * n,
+                                                a.data<double>(), static_cast<int>(la.ld), sa, &zero, output_data<double>(out), in, rows * n,
                                                 static_cast<int>(batch)));
   } else {
     const float one = 1.0f, zero = 0.0f;
     TIDE_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_, opb, opa, in, im, ik, &one, b.data<float>(), static_cast<int>(lb.ld), sb,
-                                                a.data<float>(), static_cast<int>(la.ld), sa, &zero, out.data<float>(), in, rows * n,
+                                                a.data<float>(), static_cast<int>(la.ld), sa, &zero, output_data<float>(out), in, rows * n,
                                                 static_cast<int>(batch)));
   }
 }
@@ -243,7 +245,7 @@ void CudaBackend::index_select(const Tensor& x_in, int axis, const Tensor& index
   const Tensor x = x_in.contiguous();
   std::int64_t outer, inner;
   split_axis(x.shape(), axis, outer, inner);
-  launch_index_select(code_of(x.dtype()), x.raw_data(), index.data<std::int64_t>(), out.raw_data(), outer, x.shape()[axis],
+  launch_index_select(code_of(x.dtype()), x.raw_data(), index.data<std::int64_t>(), output_data(out), outer, x.shape()[axis],
                       index.numel(), inner, report_device_, stream_);
   TIDE_CUDA_LAUNCHED("index_select");
 }
@@ -251,7 +253,7 @@ void CudaBackend::index_add(const Tensor& src_in, int axis, const Tensor& index,
   const Tensor src = src_in.contiguous();
   std::int64_t outer, inner;
   split_axis(src.shape(), axis, outer, inner);
-  launch_index_add(code_of(src.dtype()), src.raw_data(), index.data<std::int64_t>(), out.raw_data(), outer, src.shape()[axis],
+  launch_index_add(code_of(src.dtype()), src.raw_data(), index.data<std::int64_t>(), output_data(out), outer, src.shape()[axis],
                    out.shape()[axis], inner, report_device_, stream_);
   TIDE_CUDA_LAUNCHED("index_add");
 }
@@ -259,7 +261,7 @@ void CudaBackend::gather(const Tensor& x_in, int axis, const Tensor& index, cons
   const Tensor x = x_in.contiguous();
   std::int64_t outer, inner;
   split_axis(index.shape(), axis, outer, inner);
-  launch_gather(code_of(x.dtype()), x.raw_data(), index.data<std::int64_t>(), out.raw_data(), outer, x.shape()[axis],
+  launch_gather(code_of(x.dtype()), x.raw_data(), index.data<std::int64_t>(), output_data(out), outer, x.shape()[axis],
                 index.shape()[axis], inner, report_device_, stream_);
   TIDE_CUDA_LAUNCHED("gather");
 }
@@ -267,13 +269,13 @@ void CudaBackend::scatter_add(const Tensor& src_in, int axis, const Tensor& inde
   const Tensor src = src_in.contiguous();
   std::int64_t outer, inner;
   split_axis(index.shape(), axis, outer, inner);
-  launch_scatter_add(code_of(src.dtype()), src.raw_data(), index.data<std::int64_t>(), out.raw_data(), outer, out.shape()[axis],
+  launch_scatter_add(code_of(src.dtype()), src.raw_data(), index.data<std::int64_t>(), output_data(out), outer, out.shape()[axis],
                      index.shape()[axis], inner, report_device_, stream_);
   TIDE_CUDA_LAUNCHED("scatter_add");
 }
 
 void CudaBackend::random(RandomKind kind, std::uint64_t seed, std::uint64_t stream, double a, double b, const Tensor& out) {
-  launch_random(static_cast<int>(kind), code_of(out.dtype()), out.raw_data(), out.numel(), seed, stream, a, b, stream_);
+  launch_random(static_cast<int>(kind), code_of(out.dtype()), output_data(out), out.numel(), seed, stream, a, b, stream_);
   TIDE_CUDA_LAUNCHED("random");
 }
 
@@ -289,7 +291,7 @@ void CudaBackend::lincomb(const Tensor& out, const Tensor& base_t, const std::ve
   }
   args.base = base_t.defined() ? base_t.raw_data() : nullptr;
   args.scale = row_scale.defined() ? row_scale.raw_data() : nullptr;
-  args.out = out.raw_data();
+  args.out = output_data(out);
   args.n = out.rank() == 0 ? 1 : out.shape()[0];
   args.d = out.numel() / std::max<std::int64_t>(args.n, 1);
   launch_lincomb(code_of(out.dtype()), args, stream_);
@@ -300,7 +302,7 @@ void CudaBackend::scaled_row_norms(const Tensor& err, const Tensor& a, const Ten
                                    const Tensor& mask, const Tensor& out) {
   const std::int64_t n = err.shape()[0], d = err.numel() / std::max<std::int64_t>(n, 1);
   launch_row_norms(code_of(err.dtype()), err.raw_data(), a.raw_data(), b.raw_data(), atol.data<double>(), rtol.data<double>(),
-                   mask.data<double>(), out.data<double>(), n, d, stream_);
+                   mask.data<double>(), output_data<double>(out), n, d, stream_);
   TIDE_CUDA_LAUNCHED("scaled_row_norms");
 }
 
@@ -311,7 +313,7 @@ void CudaBackend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::
     Backend::dense(x, w, b, act, p0, out);
     return;
   }
-  launch_dense(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, out.data<float>(), m, static_cast<int>(k),
+  launch_dense(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, output_data<float>(out), m, static_cast<int>(k),
                static_cast<int>(n), act.has_value(), act.value_or(Op::neg), static_cast<float>(p0), stream_);
   TIDE_CUDA_LAUNCHED("dense");
 }

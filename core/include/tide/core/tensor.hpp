@@ -1,7 +1,8 @@
 // Tensor: a strided view (shape, strides, offset, dtype) onto reference-counted Storage that lives
 // on one Device. Views (reshape of contiguous data, permute, slice, broadcast) share storage; data
 // is copied only when a layout demands it. Every Storage carries a version counter that in-place
-// writes bump, so the tape can detect saved values modified after they were saved.
+// writes bump, so the tape can detect saved values modified after they were saved. Storage itself
+// is private to the core (core/src/tensor_access.hpp): the backends reach it through TensorAccess.
 #pragma once
 #include "tide/core/dtype.hpp"
 #include "tide/core/shape.hpp"
@@ -13,6 +14,11 @@
 namespace tide {
 
 class Backend;
+
+namespace detail {
+struct Storage;       // one allocation on one device (core/src/tensor_access.hpp)
+struct TensorAccess;  // the core's and the backends' way to a tensor's storage and layout
+}  // namespace detail
 
 // The device that creation functions (Tensor::zeros, from_vector, Generator draws, nn layers) use
 // when none is named: the CPU, unless a DeviceGuard is alive on this thread. With a guard, code
@@ -26,23 +32,6 @@ public:
   DeviceGuard& operator=(const DeviceGuard&) = delete;
 private:
   Device previous_;
-};
-
-// One allocation on one device, freed through the backend that made it. Host tensors of up to
-// inline_bytes live inside the Storage object itself (one allocation instead of two: scalars and
-// small vectors are common on the tape).
-struct Storage {
-  static constexpr std::size_t inline_bytes = 32;
-  Storage(Backend& backend, std::size_t bytes);
-  ~Storage();
-  Storage(const Storage&) = delete;
-  Storage& operator=(const Storage&) = delete;
-
-  Backend* backend;
-  void* data;
-  std::size_t bytes;
-  std::uint64_t version = 0;  // bumped by every in-place write
-  alignas(16) unsigned char inline_buffer[inline_bytes];  // 16: what malloc gives, so make_shared stays on the fast path
 };
 
 // Bytes held by tensor storage (every device, inline storage included) now and at the peak since
@@ -83,12 +72,16 @@ public:
   Device device() const;
   Backend& backend() const;
   bool is_contiguous() const;
-  // Pointer to the first element (device memory for device tensors).
-  void* raw_data() const;
-  template <class T> T* data() const { return static_cast<T*>(raw_data()); }
-  const std::shared_ptr<Storage>& storage() const { return storage_; }
-  std::uint64_t version() const { return storage_ ? storage_->version : 0; }
-  void bump_version() const { if (storage_) ++storage_->version; }
+  // Pointer to the first element (device memory for device tensors): read-only through a const
+  // tensor, writable through a non-const one. Writes through it do not bump the version.
+  const void* raw_data() const;
+  void* raw_data();
+  template <class T> const T* data() const { return static_cast<const T*>(raw_data()); }
+  template <class T> T* data() { return static_cast<T*>(raw_data()); }
+  // The storage's write counter (shared by every view of it; 0 for an undefined tensor). The
+  // in-place writes below bump it; bump it by hand after writing through data().
+  std::uint64_t version() const;
+  void bump_version();
   bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
   std::string str() const;  // "f32[2, 3]"
   // The values as nested brackets, e.g. "f32[2, 3] [[1, 2, 3], [4, 5, 6]]"; axes longer than
@@ -125,11 +118,9 @@ public:
   std::vector<double> to_vector() const;  // row-major values as double
   std::vector<std::int64_t> to_indices() const;
 
-  // Internal: a view with explicit layout onto this tensor's storage.
-  Tensor as_strided(const Shape& shape, const Shape& strides, std::int64_t offset) const;
-
 private:
-  std::shared_ptr<Storage> storage_;
+  friend struct detail::TensorAccess;
+  std::shared_ptr<detail::Storage> storage_;
   Shape shape_, strides_;
   std::int64_t offset_ = 0;
   DType dtype_ = DType::f32;

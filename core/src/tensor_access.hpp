@@ -1,0 +1,47 @@
+// Internal to the core and its backends: a Tensor's Storage and TensorAccess, the one way past
+// Tensor's public surface (raw storage, explicit layouts, writable pointers into the outputs a
+// backend receives as const Tensor&). Public headers only forward-declare both.
+#pragma once
+#include "tide/core/tensor.hpp"
+#include <cstddef>
+#include <cstdint>
+
+namespace tide::detail {
+
+// One allocation on one device, freed through the backend that made it. Host tensors of up to
+// inline_bytes live inside the Storage object itself (one allocation instead of two: scalars and
+// small vectors are common on the tape).
+struct Storage {
+  static constexpr std::size_t inline_bytes = 32;
+  Storage(Backend& backend, std::size_t bytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  Backend* backend;
+  void* data;
+  std::size_t bytes;
+  std::uint64_t version = 0;  // bumped by every in-place write
+  alignas(16) unsigned char inline_buffer[inline_bytes];  // 16: what malloc gives, so make_shared stays on the fast path
+};
+
+struct TensorAccess {
+  // A view with explicit layout onto t's storage (no checks: the caller knows the layout fits).
+  static Tensor as_strided(const Tensor& t, const Shape& shape, const Shape& strides, std::int64_t offset) {
+    Tensor v;
+    v.storage_ = t.storage_;
+    v.shape_ = shape;
+    v.strides_ = strides;
+    v.offset_ = offset;
+    v.dtype_ = t.dtype_;
+    return v;
+  }
+  // The start of t's storage (element offset 0), for kernels that add the layout's offsets.
+  template <class T = void> static T* base(const Tensor& t) { return static_cast<T*>(t.storage_->data); }
+};
+
+// The first element of an output a backend is handed as const Tensor& (the op layer allocated it
+// for the backend to write), writable.
+template <class T = void> T* output_data(const Tensor& t) { return static_cast<T*>(const_cast<void*>(t.raw_data())); }
+
+}  // namespace tide::detail
