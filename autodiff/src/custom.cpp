@@ -1,5 +1,6 @@
 // Custom-backward nodes and the discovery of closed-over values (custom.hpp).
 #include "tide/autodiff/custom.hpp"
+#include "tide/autodiff/node.hpp"
 #include <unordered_set>
 
 namespace tide {

@@ -1,5 +1,6 @@
 // Var leaves, grad mode, node lifetime and recording.
 #include "tide/autodiff/node.hpp"
+#include "tide/autodiff/custom.hpp"
 #include <algorithm>
 #include <atomic>
 

@@ -1,5 +1,6 @@
 // Tensor-level ops: validation, output allocation and dispatch to the device's backend.
 #include "tide/core/ops.hpp"
+#include "tide/core/backend.hpp"
 #include <cmath>
 
 namespace tide {

@@ -1,5 +1,6 @@
 // Generator: draws fresh tensors from the backend's counter-based RNG, one stream per draw.
 #include "tide/core/random.hpp"
+#include "tide/core/backend.hpp"
 #include <cmath>
 
 namespace tide {

@@ -1,6 +1,6 @@
-// tide: the umbrella header. Includes every public layer.
+// tide: the umbrella header. Includes every public layer's API; the extension points (backend.hpp
+// for a new device, autodiff/node.hpp for the tape's nodes) are included by the code that needs them.
 #pragma once
-#include "tide/core/backend.hpp"
 #include "tide/core/blas.hpp"
 #include "tide/core/cuda.hpp"
 #include "tide/core/dtype.hpp"
@@ -15,7 +15,6 @@
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/autodiff/nn.hpp"
-#include "tide/autodiff/node.hpp"
 #include "tide/autodiff/ops.hpp"
 #include "tide/autodiff/optim.hpp"
 #include "tide/autodiff/var.hpp"

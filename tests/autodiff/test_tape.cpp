@@ -1,6 +1,7 @@
 // The reverse-mode tape: recording and no-grad scopes, accumulation, shared subgraphs, deep
 // graphs, higher derivatives, in-place modification detection and error reporting.
 #include "tide/tide.hpp"
+#include "tide/autodiff/node.hpp"  // the nodes' recording order
 #include <doctest/doctest.h>
 #include <cmath>
 #include <thread>

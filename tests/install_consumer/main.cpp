@@ -1,7 +1,15 @@
-// Uses the installed library through the umbrella header: d/dx sum(tanh(x @ W)) at a known point.
+// Uses the installed library through the umbrella header: d/dx sum(tanh(x @ W)) at a known point,
+// and checks at compile time that the umbrella brings in the API and not the internals.
 #include <tide/tide.hpp>
 #include <cmath>
 #include <cstdio>
+
+// The umbrella header shows the API only: the tape's nodes, the backend interface and tensor
+// storage stay incomplete unless a program includes autodiff/node.hpp or core/backend.hpp itself.
+template <class T> concept complete_type = requires { sizeof(T); };
+static_assert(!complete_type<tide::Node>, "tide.hpp pulls in tide/autodiff/node.hpp");
+static_assert(!complete_type<tide::Backend>, "tide.hpp pulls in tide/core/backend.hpp");
+static_assert(!complete_type<tide::detail::Storage>, "tide.hpp defines tensor storage");
 
 int main() {
   using namespace tide;

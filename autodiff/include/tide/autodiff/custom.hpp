@@ -3,7 +3,8 @@
 // solves recompute or re-integrate in their backward pass). The backward is written with Var ops
 // like every other rule, so it records when grad mode is on during the sweep.
 #pragma once
-#include "tide/autodiff/node.hpp"
+#include "tide/autodiff/var.hpp"
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -21,6 +22,10 @@ public:
 // Records `out` as computed from `inputs` by `fn` (when grad mode is on and an input requires a
 // gradient); returns the output Var.
 Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<CustomBackward> fn);
+
+// The sequence number the next recorded node gets: take it before a computation, as closed_over's
+// `since`.
+std::uint64_t next_node_sequence();
 
 // The values recorded before sequence number `since` that `output`'s computation (the nodes
 // recorded at or after `since`) reads directly: the parameters and other closed-over values a

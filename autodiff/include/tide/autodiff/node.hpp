@@ -74,8 +74,6 @@ struct LeafNode final : Node {
   Tensor grad;
 };
 
-std::uint64_t next_node_sequence();
-
 // Records `op` if grad mode is on and any input requires a gradient; returns the result Var.
 // `attrs` holds the op's attributes (its op field is set from `op`).
 Var record(Op op, Tensor out, std::initializer_list<const Var*> inputs);

@@ -2,7 +2,6 @@
 // backend. No recording happens here; the differentiable versions live in autodiff/ (Var).
 // Errors name the op and the shapes involved.
 #pragma once
-#include "tide/core/backend.hpp"
 #include "tide/core/op_surface.hpp"
 #include "tide/core/op_table.hpp"
 #include "tide/core/tensor.hpp"

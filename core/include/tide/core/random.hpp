@@ -2,11 +2,12 @@
 // counter; every draw uses a fresh stream, and element i of a draw depends only on (seed, stream,
 // i). The same seed gives the same numbers on every run, on every backend and for any thread count.
 #pragma once
-#include "tide/core/backend.hpp"
 #include "tide/core/tensor.hpp"
 #include <cstdint>
 
 namespace tide {
+
+enum class RandomKind : std::uint8_t;  // backend.hpp
 
 class Generator {
 public:
