@@ -1,6 +1,9 @@
 #include "tide/taylor/forward.hpp"
+#include "jet_access.hpp"
 
 namespace tide {
+
+using detail::JetAccess;
 
 namespace {
 void check_pair(const Jet& x, const Jet& v, std::size_t i) {
@@ -19,7 +22,7 @@ std::pair<Jet, Jet> jvp(const MultiJetFn& f, const std::vector<Jet>& x, const st
   const Jet* deepest = &x[0];
   for (std::size_t i = 0; i < x.size(); ++i) {
     check_pair(x[i], v[i], i);
-    if (x[i].trace_slot() >= 0 || v[i].trace_slot() >= 0)
+    if (JetAccess::trace_slot(x[i]) >= 0 || JetAccess::trace_slot(v[i]) >= 0)
       fail("jvp: values on an incremental Taylor trace cannot be differentiated by jvp; use TaylorForm::rerun");
     if (x[i].levels() > deepest->levels()) deepest = &x[i];
     if (v[i].levels() > deepest->levels()) deepest = &v[i];

@@ -6,8 +6,11 @@
 #include <fmt/ranges.h>
 #include <algorithm>
 #include <cmath>
+#include "jet_access.hpp"
 
 namespace tide {
+
+using detail::JetAccess;
 
 namespace {
 void check_orders(const std::vector<int>& orders, const char* what) {
@@ -42,7 +45,7 @@ Var factorials(int count, const Var& like, bool inverse) {
 
 Jet::Jet(Var constant) : data_(std::move(constant)) {}
 
-Jet Jet::from_data(Var data, const std::vector<int>& orders) {
+Jet JetAccess::from_data(Var data, const std::vector<int>& orders) {
   check_orders(orders, "Jet");
   if (data.rank() < static_cast<int>(orders.size()))
     fail("Jet: data {} has fewer axes than its {} levels", data.shape().str(), orders.size());
@@ -57,7 +60,7 @@ Jet Jet::from_data(Var data, const std::vector<int>& orders) {
   return j;
 }
 
-Jet Jet::traced(const TaylorTrace* trace, int slot, Var primal) {
+Jet JetAccess::traced(const TaylorTrace* trace, int slot, Var primal) {
   Jet j(std::move(primal));
   j.trace_ = trace;
   j.slot_ = slot;
@@ -70,7 +73,7 @@ Jet Jet::from_coefficients(const Var& stacked) {
   if (K < 0 || K > max_taylor_order)
     fail("Jet::from_coefficients: {} coefficients in {}, the order K must be in 0..{}", K + 1, stacked.shape().str(), max_taylor_order);
   check_finite(stacked, "Jet::from_coefficients");
-  return from_data(stacked, {static_cast<int>(K)});
+  return JetAccess::from_data(stacked, {static_cast<int>(K)});
 }
 
 Jet Jet::from_derivatives(const Var& stacked) {
@@ -103,9 +106,9 @@ Jet Jet::coefficient(int k) const {
     Shape s;
     for (int i = 1; i < data_.rank(); ++i) s.push_back(data_.shape()[i]);
     if (levels_ == 0) s = data_.shape();
-    return from_data(Var(Tensor::zeros(s, dtype(), device())), inner);
+    return JetAccess::from_data(Var(Tensor::zeros(s, dtype(), device())), inner);
   }
-  return from_data(select(data_, 0, k), inner);
+  return JetAccess::from_data(select(data_, 0, k), inner);
 }
 
 Var Jet::coefficients() const {
@@ -136,8 +139,8 @@ Var promote(const Jet& j, const std::vector<int>& orders) {
 }  // namespace
 
 Jet Jet::promoted(const Jet& j, const std::vector<int>& orders) {
-  if (j.trace_slot() >= 0) fail("Jet::promoted: values on an incremental trace cannot be promoted");
-  return from_data(promote(j, orders), orders);
+  if (JetAccess::trace_slot(j) >= 0) fail("Jet::promoted: values on an incremental trace cannot be promoted");
+  return JetAccess::from_data(promote(j, orders), orders);
 }
 
 Jet Jet::from_series(const std::vector<Jet>& coefficients) {
@@ -146,7 +149,7 @@ Jet Jet::from_series(const std::vector<Jet>& coefficients) {
     fail("Jet::from_series: {} coefficients, the order must be at most {}", coefficients.size(), max_taylor_order);
   const Jet* deepest = &coefficients[0];
   for (const Jet& c : coefficients) {
-    if (c.trace_slot() >= 0) fail("Jet::from_series: values on an incremental trace cannot be stacked");
+    if (JetAccess::trace_slot(c) >= 0) fail("Jet::from_series: values on an incremental trace cannot be stacked");
     if (!(c.shape() == coefficients[0].shape()))
       fail("Jet::from_series: coefficient shapes differ: {} and {}", coefficients[0].shape().str(), c.shape().str());
     if (c.levels() > deepest->levels()) deepest = &c;
@@ -156,7 +159,7 @@ Jet Jet::from_series(const std::vector<Jet>& coefficients) {
   for (const Jet& c : coefficients) parts.push_back(promote(c, inner));
   std::vector<int> orders{static_cast<int>(coefficients.size()) - 1};
   orders.insert(orders.end(), inner.begin(), inner.end());
-  return from_data(stack(parts, 0), orders);
+  return JetAccess::from_data(stack(parts, 0), orders);
 }
 
 }  // namespace tide

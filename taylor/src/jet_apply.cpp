@@ -7,8 +7,11 @@
 #include "trace.hpp"
 #include <fmt/ranges.h>
 #include <optional>
+#include "jet_access.hpp"
 
 namespace tide {
+
+using detail::JetAccess;
 
 namespace {
 using namespace taylor_detail;
@@ -43,7 +46,7 @@ std::optional<Jet> linear_fast_path(const OpCall& o, const std::vector<Jet>& in,
       if (j.levels() == L) return j.orders();
     return std::vector<int>{};
   }();
-  auto result = [&](Var data) { return Jet::from_data(std::move(data), orders); };
+  auto result = [&](Var data) { return JetAccess::from_data(std::move(data), orders); };
   // elementwise in one input: the op itself, whatever the leading coefficient axes
   if (info.kind == OpKind::unary || o.op == Op::cast) return result(apply_op(o, {in[0].data()}));
   switch (o.op) {
@@ -93,7 +96,7 @@ template <> Jet as_constant<Jet>(const Jet& j) { return j; }
 Jet stack_series(std::vector<Var>& y) {
   for (Var& c : y)
     if (!c.defined()) c = zeros_like(y[0]);
-  return Jet::from_data(stack(y, 0), {static_cast<int>(y.size()) - 1});
+  return JetAccess::from_data(stack(y, 0), {static_cast<int>(y.size()) - 1});
 }
 Jet stack_series(std::vector<Jet>& y) {
   for (Jet& c : y)
@@ -122,9 +125,9 @@ template <class C> Jet run_rule(const OpCall& o, const std::vector<Jet>& in, int
 Jet jet_apply(const OpCall& o, const std::vector<Jet>& in) {
   for (const Jet& j : in) {
     if (!j.defined()) fail("{}: an input Jet is undefined", op_name(o.op));
-    if (j.trace_slot() >= 0) {
+    if (JetAccess::trace_slot(j) >= 0) {
       TaylorTrace* trace = TaylorTrace::active();
-      if (!trace || j.trace() != trace) fail("{}: a traced value was used after its trace stopped recording", op_name(o.op));
+      if (!trace || JetAccess::trace(j) != trace) fail("{}: a traced value was used after its trace stopped recording", op_name(o.op));
       return trace->record(o, in);
     }
   }

@@ -2,8 +2,11 @@
 // composites are the shared templates of composite.hpp.
 #include "tide/taylor/jet_ops.hpp"
 #include "tide/autodiff/composite.hpp"
+#include "jet_access.hpp"
 
 namespace tide {
+
+using detail::JetAccess;
 
 namespace {
 OpCall op_of(Op op) {
@@ -21,7 +24,7 @@ Jet unary(Op op, const Jet& x, double p0, double p1) {
 }
 Jet binary(Op op, const Jet& a, const Jet& b) { return jet_apply(op_of(op), {a, b}); }
 Jet where(const Jet& cond, const Jet& a, const Jet& b) {
-  if (cond.levels() > 0 || cond.trace_slot() >= 0) return jet_apply(op_of(Op::where), {cond.detach(), a, b});
+  if (cond.levels() > 0 || JetAccess::trace_slot(cond) >= 0) return jet_apply(op_of(Op::where), {cond.detach(), a, b});
   return jet_apply(op_of(Op::where), {cond, a, b});
 }
 

@@ -1,8 +1,11 @@
 #include "tide/taylor/ode_taylor.hpp"
 #include "trace.hpp"
 #include <cmath>
+#include "jet_access.hpp"
 
 namespace tide {
+
+using detail::JetAccess;
 
 const char* taylor_form_name(TaylorForm form) {
   switch (form) {
@@ -69,7 +72,7 @@ std::vector<Var> rerun(const JetDynamics& f, const Var& z, const Var& t, int K) 
     std::vector<Var> tc{t};
     if (k >= 1) tc.push_back(ones_like(t));
     for (int j = 2; j <= k; ++j) tc.push_back(zeros_like(t));
-    const Jet y = f(Jet::from_data(stack(c, 0), {k}), Jet::from_data(stack(tc, 0), {k}));
+    const Jet y = f(JetAccess::from_data(stack(c, 0), {k}), JetAccess::from_data(stack(tc, 0), {k}));
     checked_shape(y, z);
     Var next = y.coefficient(k).primal() * (1.0 / (k + 1));
     c.push_back(std::move(next));

@@ -1,6 +1,9 @@
 #include "trace.hpp"
+#include "jet_access.hpp"
 
 namespace tide {
+
+using detail::JetAccess;
 using taylor_detail::next_coefficient;
 
 namespace {
@@ -16,7 +19,7 @@ Jet TaylorTrace::input(const Var& primal) {
   n.is_input = true;
   n.state.y.push_back(primal);
   nodes_.push_back(std::move(n));
-  return Jet::traced(this, static_cast<int>(nodes_.size()) - 1, primal);
+  return JetAccess::traced(this, static_cast<int>(nodes_.size()) - 1, primal);
 }
 
 Jet TaylorTrace::polynomial(std::vector<Var> coefficients) {
@@ -27,7 +30,7 @@ Jet TaylorTrace::polynomial(std::vector<Var> coefficients) {
   n.state.y = std::move(coefficients);
   const Var primal = n.state.y[0];
   nodes_.push_back(std::move(n));
-  return Jet::traced(this, static_cast<int>(nodes_.size()) - 1, primal);
+  return JetAccess::traced(this, static_cast<int>(nodes_.size()) - 1, primal);
 }
 
 void TaylorTrace::append(const Jet& input, Var coefficient) {
@@ -37,10 +40,10 @@ void TaylorTrace::append(const Jet& input, Var coefficient) {
 }
 
 int TaylorTrace::slot_of(const Jet& v) const {
-  if (v.trace_slot() < 0) return -1;
-  if (v.trace() != this)
+  if (JetAccess::trace_slot(v) < 0) return -1;
+  if (JetAccess::trace(v) != this)
     fail("Taylor trace: a value recorded on another trace (or after its recording ended) was used");
-  return v.trace_slot();
+  return JetAccess::trace_slot(v);
 }
 
 Jet TaylorTrace::record(const OpCall& op, const std::vector<Jet>& inputs) {
@@ -57,7 +60,7 @@ Jet TaylorTrace::record(const OpCall& op, const std::vector<Jet>& inputs) {
   next_coefficient(n.op, 0, refs(n), n.state);
   const Var primal = n.state.y[0];
   nodes_.push_back(std::move(n));
-  return Jet::traced(this, static_cast<int>(nodes_.size()) - 1, primal);
+  return JetAccess::traced(this, static_cast<int>(nodes_.size()) - 1, primal);
 }
 
 std::vector<SeriesRef<Var>> TaylorTrace::refs(const Node& n) const {

@@ -12,6 +12,9 @@
 namespace tide {
 
 class TaylorTrace;
+namespace detail {
+struct JetAccess;
+}  // namespace detail
 
 // Highest Taylor order a Jet level may have, and the deepest nesting of levels.
 inline constexpr int max_taylor_order = 32;
@@ -39,6 +42,7 @@ public:
   int levels() const { return levels_; }
   int order() const { return levels_ == 0 ? 0 : orders_[0]; }  // of the outermost level
   int order(int level) const { return orders_[static_cast<std::size_t>(level)]; }
+  std::vector<int> orders() const { return {orders_.begin(), orders_.begin() + levels_}; }  // outermost first
 
   // The order-0 value (all levels), the shape and dtype of the represented value.
   Var primal() const;
@@ -58,15 +62,8 @@ public:
   // The primal as a constant: no series, no place on a trace.
   Jet detach() const { return Jet(primal().detach()); }
 
-  // Internal: values recorded on an incremental trace (ode_taylor) carry their slot.
-  int trace_slot() const { return slot_; }
-  const TaylorTrace* trace() const { return trace_; }
-  static Jet traced(const TaylorTrace* trace, int slot, Var primal);
-  // Internal: a Jet from stacked data and its level orders.
-  static Jet from_data(Var data, const std::vector<int>& orders);
-  std::vector<int> orders() const { return {orders_.begin(), orders_.begin() + levels_}; }
-
 private:
+  friend struct detail::JetAccess;  // taylor/src/jet_access.hpp: traced values, stacked data
   Var data_;
   std::array<std::uint8_t, max_jet_levels> orders_{};
   int levels_ = 0;
