@@ -280,7 +280,7 @@ void add_module(Archive& archive, const std::string& prefix, const Module& modul
   for (const auto& [name, p] : module.named_parameters()) archive.add(prefix + name, p.value());
 }
 
-void load_module(const Archive& archive, const std::string& prefix, const Module& module) {
+void load_module(const Archive& archive, const std::string& prefix, Module& module) {
   const auto params = module.named_parameters();
   std::set<std::string> keys;
   std::vector<const Tensor*> sources;

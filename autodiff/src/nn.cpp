@@ -80,7 +80,7 @@ std::int64_t Module::parameter_count() const {
   for (auto& [name, p] : named_parameters()) n += p.numel();
   return n;
 }
-void Module::zero_grad() const {
+void Module::zero_grad() {
   for (auto& [name, p] : named_parameters()) p.zero_grad();
 }
 

@@ -72,10 +72,10 @@ const Tensor& Var::grad() const {
   if (!node_ || !node_->leaf) fail("grad(): only leaves created with Var::parameter hold a gradient ({})", str());
   return static_cast<const LeafNode&>(*node_).grad;
 }
-void Var::zero_grad() const {
+void Var::zero_grad() {
   if (node_ && node_->leaf) static_cast<LeafNode&>(*node_).grad = Tensor();
 }
-void Var::set_grad(const Tensor& g) const {
+void Var::set_grad(const Tensor& g) {
   if (!node_ || !node_->leaf) fail("set_grad: not a parameter ({})", str());
   if (g.defined() && (!(g.shape() == shape()) || g.dtype() != dtype() || g.device() != device()))
     fail("set_grad: gradient {} on {} does not match parameter {} on {}", g.str(), g.device().str(), str(), device().str());

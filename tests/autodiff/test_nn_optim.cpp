@@ -153,8 +153,8 @@ TEST_CASE("optimizers train a small MLP regression to low loss") {
 }
 
 TEST_CASE("gradient clipping by norm and by value") {
-  const Var a = Var::parameter(Tensor::from_vector({3.0, 0.0}, Shape{2}, DType::f64));
-  const Var b = Var::parameter(Tensor::from_vector({0.0}, Shape{1}, DType::f64));
+  Var a = Var::parameter(Tensor::from_vector({3.0, 0.0}, Shape{2}, DType::f64));
+  Var b = Var::parameter(Tensor::from_vector({0.0}, Shape{1}, DType::f64));
   a.set_grad(Tensor::from_vector({3.0, 0.0}, Shape{2}, DType::f64));
   b.set_grad(Tensor::from_vector({4.0}, Shape{1}, DType::f64));
   CHECK(clip_grad_norm({a, b}, 1.0) == doctest::Approx(5.0));

@@ -39,7 +39,7 @@ TEST_CASE("in-place writes into a broadcast view are refused") {
 }
 
 TEST_CASE("gradients accumulate correctly onto a broadcast gradient and never into the caller's tensor") {
-  const Var x = Var::parameter(vec({1, 2, 3}));
+  Var x = Var::parameter(vec({1, 2, 3}));
   const Tensor g = Tensor::ones(Shape{1}, DType::f64).broadcast_to(Shape{3});  // a broadcast view
   x.set_grad(g);
   CHECK(grad(sum(x), x).value().is_contiguous());  // grad() hands out dense tensors
@@ -111,7 +111,7 @@ TEST_CASE("mean over an empty axis names the reduction") {
 }
 
 TEST_CASE("Adam corrects bias by each parameter's own step count") {
-  const Var a = Var::parameter(vec({1.0})), b = Var::parameter(vec({1.0}));
+  Var a = Var::parameter(vec({1.0})), b = Var::parameter(vec({1.0}));
   Adam opt({a, b}, {.lr = 0.1});
   for (int step = 1; step <= 3; ++step) {
     opt.zero_grad();

@@ -57,7 +57,7 @@ TEST_CASE("a chain of 200000 nodes differentiates and frees without recursion") 
 }
 
 TEST_CASE("backward accumulates into parameters until zero_grad") {
-  const Var w = Var::parameter(vec({1.0, 2.0, 3.0}));
+  Var w = Var::parameter(vec({1.0, 2.0, 3.0}));
   const Var x(vec({0.5, -1.0, 2.0}));
   backward(sum(w * x));
   CHECK(w.grad().to_vector() == std::vector<double>{0.5, -1.0, 2.0});

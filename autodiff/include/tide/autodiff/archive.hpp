@@ -50,7 +50,7 @@ void add_module(Archive& archive, const std::string& prefix, const Module& modul
 // Copies the archive's prefix + name tensors into the module's parameters in place. Checks first
 // that every parameter is present with the same shape and dtype and that the archive has no other
 // key under `prefix`; nothing is modified unless all checks pass.
-void load_module(const Archive& archive, const std::string& prefix, const Module& module);
+void load_module(const Archive& archive, const std::string& prefix, Module& module);
 
 // The optimizer's state() under prefix + key; load_optimizer hands every key under `prefix`
 // (prefix removed) to load_state. Use a prefix no module key starts with.

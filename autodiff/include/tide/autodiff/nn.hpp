@@ -38,7 +38,7 @@ public:
   virtual std::vector<std::pair<std::string, Var>> named_parameters() const = 0;
   std::vector<Var> parameters() const;
   std::int64_t parameter_count() const;
-  void zero_grad() const;
+  void zero_grad();
 };
 
 struct LinearOptions {

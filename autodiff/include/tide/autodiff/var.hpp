@@ -39,9 +39,10 @@ public:
   Var detach() const { return Var(value_); }
 
   // Leaves only: the gradient accumulated by backward() (undefined before the first backward).
+  // zero_grad and set_grad change the leaf's gradient, which every copy of this Var shares.
   const Tensor& grad() const;
-  void zero_grad() const;
-  void set_grad(const Tensor& g) const;
+  void zero_grad();
+  void set_grad(const Tensor& g);
 
 private:
   Tensor value_;
