@@ -1,5 +1,5 @@
-// Optional device backends, created on first use. Each build links one definition: the CUDA
-// backend's (cuda/cuda_api.cpp) or the stand-in for builds without it (cuda_off.cpp).
+// Optional device backends, created on first use. The CUDA one lives in a plugin that cuda_api.cpp
+// loads then (cuda_loader.cpp); a build without it, or a machine without a GPU, gets the reason.
 #pragma once
 #include "tide/core/backend.hpp"
 #include <string>
