@@ -1,7 +1,7 @@
 // Finds and loads the CUDA backend plugin (libtide_cuda.so) the first time a CUDA device is asked
 // for, so a program that never asks does not map the CUDA runtime and starts on machines without
 // one. Where it looks, in order (docs/design.md):
-//   1. $TIDE_CUDA_PLUGIN, alone, when it is set;
+//   1. $TIDE_CUDA_PLUGIN, alone, when it is set and not empty;
 //   2. <directory of the program>/../<libdir>/tide/: the build tree and an installed tide;
 //   3. <install prefix>/<libdir>/tide/: programs elsewhere that link an installed tide.
 #include "cuda_plugin.hpp"
@@ -64,12 +64,16 @@ struct Loaded {
   std::string reason;
 };
 
+// The first plugin file found is the one: when it fails (a missing CUDA library), a plugin further
+// down the list would be another build's, so its error is the answer.
 Loaded load() {
   std::vector<std::string> tried;
   for (const std::string& path : plugin_paths()) {
     std::string error;
     if (const CudaPlugin* plugin = open_plugin(path, error)) return {plugin, ""};
     tried.push_back(path + " (" + error + ")");
+    std::error_code ignored;
+    if (std::filesystem::exists(path, ignored)) break;
   }
   return {nullptr, load_failure(tried)};
 }
