@@ -20,4 +20,5 @@
 #include "tide/autodiff/var.hpp"
 #include "tide/taylor/taylor.hpp"
 #include "tide/solvers/solvers.hpp"
+#include "tide/data/data.hpp"
 #include "tide/models/models.hpp"

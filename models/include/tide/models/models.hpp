@@ -1,8 +1,9 @@
-// All model headers: cells, wirings, the sequence model and the registry.
+// All model headers: cells, wirings, the Model interface, the sequence model and the registry.
 #pragma once
 #include "tide/models/cell.hpp"
 #include "tide/models/cfc.hpp"
 #include "tide/models/ltc.hpp"
+#include "tide/models/model.hpp"
 #include "tide/models/ode_cells.hpp"
 #include "tide/models/registry.hpp"
 #include "tide/models/rnn_cells.hpp"
