@@ -26,9 +26,9 @@ double Controller::next_factor(double ratio, bool accepted, ControllerHistory& s
   return f;
 }
 
-bool Controller::underflowed(double t, double h_next) const {
-  return std::fabs(h_next) <= min_step_ || t + h_next == t || std::fabs(h_next) < 1e-14 * std::max(1.0, std::fabs(t));
-}
+// Underflow is t + h indistinguishable from t in the time's precision (double), not an absolute
+// size: problems on time scales far below 1 near t = 0 are solvable (y' = -k y, k = 1e18).
+bool Controller::underflowed(double t, double h_next) const { return std::fabs(h_next) <= min_step_ || t + h_next == t; }
 
 Controller::FirstSteps Controller::first_steps(StepContext& ctx, const Var& y, const std::vector<double>& tv,
                                                const std::vector<double>& dir, const ErrorNorm& norm, const ErrorScale& scale) const {
@@ -38,11 +38,13 @@ Controller::FirstSteps Controller::first_steps(StepContext& ctx, const Var& y, c
     out.h.assign(n, std::min(first_step_, max_step_));
     return out;
   }
-  NoGrad no_grad;
   const DType dtype = y.dtype();
   const Device device = y.device();
   const Tensor yv = y.value();
-  const Tensor f0 = ctx.eval(y.detach(), Var(column(tv, dtype, device))).value();
+  // f(t0, y0) in the caller's grad mode, so the first step's stage 1 reuses it either way
+  out.f0 = ctx.eval(y, Var(column(tv, dtype, device)));
+  NoGrad no_grad;
+  const Tensor f0 = out.f0.value();
   const std::vector<double> d0 = norm.norms(yv, yv, scale), d1 = norm.norms(f0, yv, scale);
   std::vector<double> h0(n), t1(n), hd(n);
   for (std::size_t r = 0; r < n; ++r) {
@@ -61,7 +63,6 @@ Controller::FirstSteps Controller::first_steps(StepContext& ctx, const Var& y, c
     if (!std::isfinite(h)) h = 1e-6;
     out.h[r] = std::min(h, max_step_);
   }
-  out.f0 = f0;
   return out;
 }
 

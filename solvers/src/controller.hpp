@@ -28,10 +28,11 @@ public:
   std::int64_t max_steps() const { return max_steps_; }
 
   // Each row's first step size |h| (Hairer's algorithm, or first_step when given) and, when the
-  // algorithm evaluated it, f(y, t) (undefined otherwise). Unrecorded: it is only a heuristic.
+  // algorithm evaluated it, f(y, t) in the caller's grad mode (undefined otherwise): the first
+  // step's stage 1. The rest of the heuristic is unrecorded.
   struct FirstSteps {
     std::vector<double> h;
-    Tensor f0;
+    Var f0;
   };
   FirstSteps first_steps(StepContext& ctx, const Var& y, const std::vector<double>& t, const std::vector<double>& dir,
                          const ErrorNorm& norm, const ErrorScale& scale) const;

@@ -145,12 +145,10 @@ void Integrator::choose_first_steps() {
     const SampleState& x = s_[static_cast<std::size_t>(active_.samples()[r])];
     tv[r] = x.t, dir[r] = x.dir;
   }
-  const bool recorded = grad_enabled();
   StepContext ctx = context();
   const Controller::FirstSteps first = plan_.controller.first_steps(ctx, y_, tv, dir, plan_.norm, scale_);
   for (std::size_t r = 0; r < n; ++r) s_[static_cast<std::size_t>(active_.samples()[r])].h = dir[r] * first.h[r];
-  // recorded solves evaluate stage 1 again, on the recorded state
-  if (first.f0.defined() && !recorded) k1_ = Var(first.f0);
+  if (first.f0.defined() && stepper_.first_stage_is_f()) k1_ = first.f0;
 }
 
 void Integrator::plan_fixed_step(SampleState& x, std::int64_t b, std::size_t r, Proposal& p) {
