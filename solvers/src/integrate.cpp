@@ -63,6 +63,23 @@ private:
   Rows rows_;
 };
 
+bool rejected_non_finite(const std::vector<char>& accepted, const std::vector<double>& ratio) {
+  for (std::size_t r = 0; r < accepted.size(); ++r)
+    if (!accepted[r] && !std::isfinite(ratio[r])) return true;
+  return false;
+}
+
+// [n, D] from the rows `sub` (at positions `keep`) and the constant rows of `fill` at `other`.
+Var scatter_rows(const Var& sub, const std::vector<std::int64_t>& keep, const Tensor& fill, const std::vector<std::int64_t>& other,
+                 Device device) {
+  std::vector<std::int64_t> order(keep.size() + other.size());
+  for (std::size_t i = 0; i < keep.size(); ++i) order[static_cast<std::size_t>(keep[i])] = static_cast<std::int64_t>(i);
+  for (std::size_t i = 0; i < other.size(); ++i) order[static_cast<std::size_t>(other[i])] = static_cast<std::int64_t>(keep.size() + i);
+  const Var rest(index_select(fill, 0, indices(other, device)));
+  const Var all = keep.empty() ? rest : other.empty() ? sub : concat({sub, rest}, 0);
+  return index_select(all, 0, indices(order, device));
+}
+
 // The step each running row takes: from t by h, towards target (lands: exactly onto it).
 struct Proposal {
   std::vector<double> t, h, target;
@@ -90,6 +107,7 @@ private:
   Proposal propose();
   void plan_fixed_step(SampleState& x, std::int64_t b, std::size_t r, Proposal& p);
   std::vector<double> decide(const Var& y, const StepResult& st, const Proposal& p, std::vector<char>& accepted);
+  void restep_accepted(const Proposal& p, const std::vector<char>& accepted, StepResult& st);
   Outputs advance(const Proposal& p, const std::vector<char>& accepted, const std::vector<double>& ratio);
   void control_step(std::size_t r, const Proposal& p, bool accepted, double ratio);
   void place_outputs(std::size_t r, const Proposal& p, double t_new, Outputs& out);
@@ -202,6 +220,31 @@ std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const
   return ratio;
 }
 
+// A recorded step some of whose rejected rows went non-finite: even with a zero cotangent, the
+// batched backward of those rows' stages gives 0 * NaN in the parameters' gradient. The accepted
+// rows' step is taken again on its own (stage 1 reused), and the rejected rows of the result hold
+// the previous state (and zero stages) as constants, so nothing the outputs depend on touches the
+// non-finite rows. Stage 1 is f at the current state: it stays (rejected rows reuse it).
+void Integrator::restep_accepted(const Proposal& p, const std::vector<char>& accepted, StepResult& st) {
+  std::vector<std::int64_t> keep, other, samples;
+  std::vector<double> t, h;
+  for (std::size_t r = 0; r < accepted.size(); ++r) {
+    (accepted[r] ? keep : other).push_back(static_cast<std::int64_t>(r));
+    if (accepted[r]) samples.push_back(active_.samples()[r]), t.push_back(p.t[r]), h.push_back(p.h[r]);
+  }
+  StepResult sub;
+  if (!keep.empty()) {
+    const Tensor index = indices(keep, device_);
+    const Rows rows(indices(samples, device_));
+    StepContext ctx{system_, rows, samples, stats_, plan_.count_backward, plan_.norm.atol(), plan_.norm.rtol()};
+    const Var k1 = st.k.empty() ? Var() : index_select(st.k.front(), 0, index);
+    sub = stepper_.step(ctx, index_select(y_, 0, index), k1, t, h);
+  }
+  st.y_new = scatter_rows(sub.y_new, keep, y_.value(), other, device_);
+  for (std::size_t j = 1; j < st.k.size(); ++j)
+    st.k[j] = scatter_rows(sub.k.empty() ? Var() : sub.k[j], keep, Tensor::zeros(st.k[j].shape(), dtype_, device_), other, device_);
+}
+
 // Statistics, the controller's next step size and the step budget of row r.
 void Integrator::control_step(std::size_t r, const Proposal& p, bool accepted, double ratio) {
   const std::int64_t b = active_.samples()[r];
@@ -310,6 +353,7 @@ Integration Integrator::run() {
     StepResult st = stepper_.step(ctx, y_, k1_, p.t, p.h);
     std::vector<char> accepted;
     const std::vector<double> ratio = decide(y_, st, p, accepted);
+    if (grad_enabled() && rejected_non_finite(accepted, ratio)) restep_accepted(p, accepted, st);
     system_.after_step(st.stage_z, st.stage_t, active_.samples(), p.h, accepted);
     Outputs out = advance(p, accepted, ratio);
     bool all_accepted = true;

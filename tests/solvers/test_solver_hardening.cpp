@@ -27,3 +27,29 @@ TEST_CASE("with gradients enabled and nothing requiring one, the first evaluatio
   };
   CHECK(count(true) == count(false));
 }
+
+TEST_CASE("a rejected trial step with non-finite stages leaves no NaN in the discrete gradient") {
+  // z' = -p sqrt(z) from z = 1: trial steps that overshoot z = 0 give NaN stages and are rejected
+  for (const Method method : {Method::dopri5, Method::bosh3, Method::tsit5}) {
+    CAPTURE(method_name(method));
+    std::vector<double> grads;
+    for (const GradientKind kind : {GradientKind::discrete, GradientKind::checkpointed}) {
+      const Var p = Var::parameter(Tensor::from_vector({1.0, 1.0}, Shape{2, 1}, DType::f64));
+      SolveOptions o;
+      o.method = method;
+      o.gradient = kind;
+      o.rtol = 1e-6, o.atol = 1e-9;
+      o.first_step = 5.0;  // a first trial step (clipped to the end) whose stages leave z >= 0
+      const Tensor times = Tensor::from_vector({0.0, 1.2, 0.0, 1.9}, Shape{2, 2}, DType::f64);
+      const Solution s = solve([p](const Var& z, const Var&, const Rows& rows) { return -rows.gather(p) * sqrt(z); },
+                               Var(Tensor::ones(Shape{2, 1}, DType::f64)), Var(times), o);
+      CHECK(s.stats->total_rejected() > 0);
+      backward(sum(select(s.ys, 0, 1)));
+      for (double g : p.grad().to_vector()) grads.push_back(g);
+    }
+    for (std::size_t i = 0; i < 2; ++i) {
+      CHECK(std::isfinite(grads[i]));
+      CHECK(grads[i] == doctest::Approx(grads[i + 2]).epsilon(1e-6));
+    }
+  }
+}
