@@ -56,3 +56,15 @@ TEST_CASE("schedules: every name schedule_names() lists gives a rate; an unknown
   CHECK(error_of([] { parse_train_config({{"data", json::object()}, {"model", json::object()}, {"schedule", {{"type", "linear"}}}}, "c.json"); }) ==
         "c.json.schedule.type: expected one of " + joined(schedule_names()) + ", got \"linear\"");
 }
+
+TEST_CASE("configs: deep nesting is refused while parsing and no message dumps a large value") {
+  const std::string deep = "{\"name\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  CHECK(error_of([&] { parse_json_text(deep, "deep.json"); }) == "deep.json: JSON nested deeper than 128 levels");
+  std::string nested = "1";
+  for (int i = 0; i < 100; ++i) nested = "[" + nested + ", 2, 3]";
+  const json config = parse_json_text("{\"name\": " + nested + ", \"data\": {}, \"model\": {}}", "c.json");
+  const std::string message = error_of([&] { parse_train_config(config, "c.json"); });
+  CHECK(message == "c.json.name: expected a string, got an array of 3 elements");
+  const json long_text = {{"name", std::string(5000, 'x')}, {"data", json::object()}, {"model", json::object()}, {"epochs", std::string(5000, 'y')}};
+  CHECK(error_of([&] { parse_train_config(long_text, "c.json"); }).size() < 160);
+}

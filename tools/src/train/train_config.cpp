@@ -54,8 +54,16 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c, std::vector<
 }
 
 json parse_json_text(const std::string& text, const std::string& source) {
+  // Nesting is bounded while parsing: a value tens of thousands of levels deep would make every
+  // later recursive use of it (copies, dumps, comparisons) overflow the stack.
+  static constexpr int max_depth = 128;
+  const json::parser_callback_t bounded = [&source](int depth, json::parse_event_t event, json&) {
+    if (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start)
+      if (depth >= max_depth) fail("{}: JSON nested deeper than {} levels", source, max_depth);
+    return true;
+  };
   try {
-    return json::parse(text);
+    return json::parse(text, bounded);
   } catch (const json::parse_error& e) {
     // byte is 1-based and points just past the offending character.
     const std::size_t at = e.byte == 0 ? 0 : std::min<std::size_t>(e.byte - 1, text.size());

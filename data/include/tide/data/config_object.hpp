@@ -14,11 +14,30 @@
 
 namespace tide {
 
+// A JSON value as an error message shows it: scalars as written (strings cut at 60 characters),
+// small arrays and objects as written, larger ones by kind and size. Never an unbounded dump of
+// user input (a deeply nested value would recurse, a huge one flood the message).
+inline bool small_json(const nlohmann::json& v, int& budget) {
+  if (--budget < 0) return false;
+  if (v.is_string()) return v.get_ref<const std::string&>().size() <= 60;
+  if (!v.is_structured()) return true;
+  for (const auto& e : v)
+    if (!small_json(e, budget)) return false;
+  return true;
+}
+inline std::string brief(const nlohmann::json& v) {
+  int budget = 16;
+  constexpr auto replace = nlohmann::json::error_handler_t::replace;  // a string cut inside a UTF-8 character
+  if (small_json(v, budget)) return v.dump(-1, ' ', false, replace);
+  if (v.is_string()) return nlohmann::json(v.get_ref<const std::string&>().substr(0, 57) + "...").dump(-1, ' ', false, replace);
+  return v.is_array() ? fmt::format("an array of {} elements", v.size()) : fmt::format("an object with {} keys", v.size());
+}
+
 // Reads keys of one JSON object and rejects the ones nobody read.
 class ConfigObject {
 public:
   ConfigObject(const nlohmann::json& j, std::string where) : j_(j), where_(std::move(where)) {
-    if (!j_.is_object()) fail("{}: expected an object, got {}", where_, j_.dump());
+    if (!j_.is_object()) fail("{}: expected an object, got {}", where_, brief(j_));
   }
   std::string path(const std::string& key) const { return where_ + "." + key; }
   bool has(const std::string& key) { seen_.insert(key); return j_.contains(key); }
@@ -26,19 +45,19 @@ public:
     if (!has(key)) return fallback;
     const nlohmann::json& v = j_.at(key);
     if (!v.is_number_integer() || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > hi)
-      fail("{}: expected an integer in {}..{}, got {}", path(key), lo, hi, v.dump());
+      fail("{}: expected an integer in {}..{}, got {}", path(key), lo, hi, brief(v));
     return v.get<std::int64_t>();
   }
   double number(const std::string& key, double fallback, double lo, double hi) {
     if (!has(key)) return fallback;
     const nlohmann::json& v = j_.at(key);
     if (!v.is_number() || !(v.get<double>() >= lo && v.get<double>() <= hi))
-      fail("{}: expected a number in [{:g}, {:g}], got {}", path(key), lo, hi, v.dump());
+      fail("{}: expected a number in [{:g}, {:g}], got {}", path(key), lo, hi, brief(v));
     return v.get<double>();
   }
   bool boolean(const std::string& key, bool fallback) {
     if (!has(key)) return fallback;
-    if (!j_.at(key).is_boolean()) fail("{}: expected true or false, got {}", path(key), j_.at(key).dump());
+    if (!j_.at(key).is_boolean()) fail("{}: expected true or false, got {}", path(key), brief(j_.at(key)));
     return j_.at(key).get<bool>();
   }
   std::string string(const std::string& key, const std::string& fallback, const std::vector<std::string>& allowed) {
@@ -47,7 +66,7 @@ public:
     if (v.is_string())
       for (const std::string& a : allowed)
         if (v.get<std::string>() == a) return a;
-    fail("{}: expected one of {}, got {}", path(key), fmt::join(allowed, ", "), v.dump());
+    fail("{}: expected one of {}, got {}", path(key), fmt::join(allowed, ", "), brief(v));
   }
   // A string naming a row of `table` (tide/core/named.hpp): that row's value.
   template <class Table>
@@ -57,23 +76,23 @@ public:
   // Any string (file paths, names).
   std::string text(const std::string& key, const std::string& fallback) {
     if (!has(key)) return fallback;
-    if (!j_.at(key).is_string()) fail("{}: expected a string, got {}", path(key), j_.at(key).dump());
+    if (!j_.at(key).is_string()) fail("{}: expected a string, got {}", path(key), brief(j_.at(key)));
     return j_.at(key).get<std::string>();
   }
   std::vector<std::string> texts(const std::string& key) {
     std::vector<std::string> out;
     if (!has(key)) return out;
     const nlohmann::json& v = j_.at(key);
-    if (!v.is_array()) fail("{}: expected an array of strings, got {}", path(key), v.dump());
+    if (!v.is_array()) fail("{}: expected an array of strings, got {}", path(key), brief(v));
     for (const nlohmann::json& e : v) {
-      if (!e.is_string()) fail("{}: expected an array of strings, got {}", path(key), v.dump());
+      if (!e.is_string()) fail("{}: expected an array of strings, got {}", path(key), brief(v));
       out.push_back(e.get<std::string>());
     }
     return out;
   }
   const nlohmann::json* object(const std::string& key) {
     if (!has(key)) return nullptr;
-    if (!j_.at(key).is_object()) fail("{}: expected an object, got {}", path(key), j_.at(key).dump());
+    if (!j_.at(key).is_object()) fail("{}: expected an object, got {}", path(key), brief(j_.at(key)));
     return &j_.at(key);
   }
   const std::string& where() const { return where_; }
