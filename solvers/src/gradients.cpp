@@ -275,7 +275,7 @@ public:
     const Tensor y_end = rows_of_g(ys_, last), g_end = rows_of_g(g, last);
     AdjointSystem system(plain_f_, D, params_, plan_.stepper->quadrature_weights(), ys_, g, *stats_);
     system.forward_index = [this](std::int64_t b, std::int64_t i) { return grid_.count[static_cast<std::size_t>(b)] - 1 - i; };
-    const Integration run = integrate(system, Var(concat(std::vector<Tensor>{y_end, g_end}, 1)), back, plan_, *stats_);
+    const Integration run = integrate_adjoint(system, Var(concat(std::vector<Tensor>{y_end, g_end}, 1)), back);
     // the adjoint at t0 (the stop there added nothing yet: outputs are taken before stops)
     std::vector<std::int64_t> first(static_cast<std::size_t>(B));
     for (std::int64_t b = 0; b < B; ++b) first[static_cast<std::size_t>(b)] = (grid_.count[static_cast<std::size_t>(b)] - 1) * B + b;
@@ -292,6 +292,19 @@ public:
   }
 
 private:
+  // A failure of the backward solve says where it happened and what avoids it.
+  Integration integrate_adjoint(AdjointSystem& system, const Var& start, const Grid& back) {
+    try {
+      return integrate(system, start, back, plan_, *stats_);
+    } catch (const SolverError& e) {
+      throw SolverError(fmt::format("in the adjoint's backward solve (the adjoint system integrated from the last time back to "
+                                    "the first): {}; the checkpointed gradient replays the forward steps instead of "
+                                    "re-integrating backwards",
+                                    e.what()),
+                        e.time, e.step, e.state_norm, e.stiffness_estimate, e.stats);
+    }
+  }
+
   // The adjoint system on [y, a] solved backwards by the plain form's stepper, landing on every
   // grid time, with every state controlled and the adjoint tolerances where given.
   Plan backward_plan(Plan plan, double atol, double rtol) {

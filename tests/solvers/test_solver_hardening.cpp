@@ -53,3 +53,32 @@ TEST_CASE("a rejected trial step with non-finite stages leaves no NaN in the dis
     }
   }
 }
+
+TEST_CASE("dynamics returning another dtype are named as the cause, not an internal kernel") {
+  auto f = [](const Var& z, const Var&) { return cast(z, DType::f64) * -1.0; };
+  for (const Method method : {Method::dopri5, Method::rk4}) {
+    SolveOptions o;
+    o.method = method;
+    CHECK_THROWS_WITH_AS(solve(f, Var(Tensor::ones(Shape{2, 3})), Var(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64)), o),
+                         doctest::Contains("solve: the dynamics returned f64[2, 3] on cpu for a f32 state on cpu"), Error);
+  }
+}
+
+TEST_CASE("a failure in the adjoint's backward solve says so and names the checkpointed gradient") {
+  bool poisoned = false;  // the backward pass sees dynamics that went non-finite
+  const Var p = Var::parameter(Tensor::from_vector({1.0}, Shape{1}, DType::f64));
+  const Var nan(Tensor::full(Shape{1}, NAN, DType::f64));
+  auto f = [&poisoned, p, nan](const Var& z, const Var&) { return poisoned ? z * p * nan : -(z * p); };
+  SolveOptions o;
+  o.gradient = GradientKind::adjoint;
+  const Solution s = solve(f, Var(Tensor::ones(Shape{1, 1}, DType::f64)), Var(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64)), o);
+  poisoned = true;
+  try {
+    backward(sum(s.ys));
+    FAIL("no error");
+  } catch (const SolverError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("in the adjoint's backward solve") != std::string::npos);
+    CHECK(what.find("checkpointed gradient") != std::string::npos);
+  }
+}
