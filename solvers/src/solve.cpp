@@ -108,8 +108,7 @@ Var integrate_by_kind(const Dynamics& f, const Var& y_start, const Grid& grid, c
 }
 
 // The state and the regularisers' integrals at each sample's last time.
-Solution split_solution(const Var& ys, const Grid& grid, std::int64_t D, const Regularisers& reg) {
-  const std::vector<std::string> names = detail::regulariser_names(reg);
+Solution split_solution(const Var& ys, const Grid& grid, std::int64_t D, const std::vector<std::string>& names) {
   const std::int64_t B = grid.B, m = static_cast<std::int64_t>(names.size());
   Solution out;
   out.end_times = Tensor::from_vector(grid.t, Shape{B, grid.T}, DType::f64);
@@ -137,7 +136,8 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
   const Var y0 = unbatched ? unsqueeze(y0_in, 0) : y0_in;
   const std::int64_t B = y0.size(0), D = y0.size(1);
   if (B < 1 || D < 1) fail("solve: y0 {} is empty", y0.str());
-  const std::int64_t m = static_cast<std::int64_t>(detail::regulariser_names(options.regularisers).size());
+  const std::vector<std::string> names = detail::regulariser_names(options.regularisers);
+  const std::int64_t m = static_cast<std::int64_t>(names.size());
   // The solve runs on y0's device: every tensor it makes goes there (the grids and the statistics
   // are host data; end_times is returned on the host by design).
   const detail::Plan plan = detail::make_plan(options, D, m);
@@ -156,7 +156,7 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
   Var ys = integrate_by_kind(system_f, y_start, grid, plan, options, stats);
   if (time_grad) ys = add_output_time_gradient(system_f, ys, times, B);
 
-  Solution out = split_solution(ys, grid, D, options.regularisers);
+  Solution out = split_solution(ys, grid, D, names);
   out.stats = stats;
   if (unbatched) out.ys = squeeze(out.ys, 1);
   return out;

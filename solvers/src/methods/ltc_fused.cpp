@@ -36,12 +36,6 @@ public:
     return out;
   }
 
-  std::vector<double> dense_weights(double theta, double, bool* needs_f_new) const override {
-    if (theta != 1.0) fail("solve (ltc_fused): no dense output inside a step (theta = {})", theta);
-    *needs_f_new = false;
-    return {0.0, 1.0};  // y_new
-  }
-
   Dynamics plain_rhs(const Dynamics& f) const override { return fused_rhs(f, b_); }
   StepperPtr plain_stepper(const StepperPtr&) const override { return make_rk4_stepper(SolveOptions{}); }
 

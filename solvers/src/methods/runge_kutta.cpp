@@ -3,6 +3,7 @@
 // tableau steps, estimates its error and interpolates.
 #include "../stepper.hpp"
 #include "implicit_stages.hpp"
+#include <optional>
 
 namespace tide::detail {
 
@@ -48,7 +49,7 @@ StepResult RungeKutta::step(StepContext& ctx, const Var& y, const Var& k1, const
   out.failed.assign(t.size(), 0);
   out.h = row_vector(h, dtype, device);  // the per-row step sizes, once for every stage
   std::vector<Var>& k = out.k;
-  ImplicitStages implicit(y, t, newton_max_iterations_);
+  std::optional<ImplicitStages> implicit;  // made at the first implicit stage: explicit tableaus never need it
   for (int i = 0; i < tab_.stages(); ++i) {
     const std::size_t si = static_cast<std::size_t>(i);
     const Var ti = time_column(t, h, tab_.c[si], dtype, device);
@@ -60,7 +61,8 @@ StepResult RungeKutta::step(StepContext& ctx, const Var& y, const Var& k1, const
       k.push_back(i == 0 && k1.defined() ? k1 : ctx.eval(zi, ti));
       continue;
     }
-    const ImplicitStages::Stage stage = implicit.solve(ctx, zi, ti, h, gamma, k.back().value(), out.failed);
+    if (!implicit) implicit.emplace(y, t, newton_max_iterations_);
+    const ImplicitStages::Stage stage = implicit->solve(ctx, zi, ti, h, gamma, k.back().value(), out.failed);
     out.stage_z.back() = stage.z;
     k.push_back(stage.k);
   }
