@@ -1,17 +1,15 @@
 // Archive files (layout in archive.hpp): atomic save through a temporary file and rename, and a
 // loader that trusts no size in the file beyond the file's own length.
 #include "tide/autodiff/archive.hpp"
+#include "tide/core/atomic_file.hpp"
 #include <nlohmann/json.hpp>
 #include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <filesystem>
-#include <set>
 #include <sys/stat.h>
-#include <unistd.h>
+#include <set>
 
 namespace tide {
 
@@ -163,18 +161,6 @@ Archive parse_archive(const std::string& bytes) {
   return archive;
 }
 
-// The directory entry for a rename is durable only once the directory itself is synced.
-void sync_directory_of(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // the file is in place; a directory we cannot open we cannot sync either
-  const int rc = ::fsync(fd);
-  const int error = errno;
-  ::close(fd);
-  if (rc != 0 && error != EINVAL && error != EROFS)  // some file systems do not sync directories
-    fail("save_archive '{}': saved, but syncing directory '{}' failed: {}", path, dir.string(), std::strerror(error));
-}
 }  // namespace
 
 bool Archive::contains(const std::string& name) const {
@@ -226,42 +212,19 @@ void save_archive(const std::string& path, const Archive& archive) {
   put_le(preamble, format_version, 4);
   put_le(preamble, header.size(), 8);
 
-  const std::string temp = fmt::format("{}.tmp-{}", path, static_cast<long>(::getpid()));
-  std::FILE* f = std::fopen(temp.c_str(), "wb");
-  if (!f) fail("save_archive '{}': cannot create '{}': {}", path, temp, std::strerror(errno));
-  // Any failure from here on: close, remove the temporary file, report the system's reason.
-  auto abandon = [&](const char* step, int error) {
-    if (f) std::fclose(f);
-    f = nullptr;
-    std::remove(temp.c_str());
-    fail("save_archive '{}': {} '{}' failed: {}", path, step, temp, std::strerror(error));
-  };
+  AtomicFile file(path, fmt::format("save_archive '{}'", path));
   Fnv1a checksum;
   auto write = [&](const void* bytes, std::size_t n) {
-    if (n && std::fwrite(bytes, 1, n, f) != n) abandon("writing", errno);
+    file.write(bytes, n);
     checksum.update(bytes, n);
   };
-  try {
-    write(preamble.data(), preamble.size());
-    write(header.data(), header.size());
-    for (const Tensor& t : data) write(t.raw_data(), static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
-    std::string trailer;
-    put_le(trailer, checksum.hash, 8);
-    write(trailer.data(), trailer.size());
-  } catch (...) {
-    if (f) {  // not yet cleaned up by abandon()
-      std::fclose(f);
-      std::remove(temp.c_str());
-    }
-    throw;
-  }
-  if (std::fflush(f) != 0) abandon("flushing", errno);
-  if (::fsync(fileno(f)) != 0) abandon("syncing", errno);
-  const int close_rc = std::fclose(f);
-  f = nullptr;
-  if (close_rc != 0) abandon("closing", errno);  // f is null: abandon() only removes the file
-  if (std::rename(temp.c_str(), path.c_str()) != 0) abandon("renaming over the archive", errno);
-  sync_directory_of(path);
+  write(preamble.data(), preamble.size());
+  write(header.data(), header.size());
+  for (const Tensor& t : data) write(t.raw_data(), static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
+  std::string trailer;
+  put_le(trailer, checksum.hash, 8);
+  write(trailer.data(), trailer.size());
+  file.commit();
 }
 
 Archive load_archive(const std::string& path) {

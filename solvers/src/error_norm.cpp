@@ -1,6 +1,7 @@
 // The error norm piece (error_norm.hpp). DOP853's two estimators combine as
 // err = err5^2 / sqrt(err5^2 + 0.01 err3^2) (Hairer, Norsett, Wanner II.10 / dop853.f).
 #include "error_norm.hpp"
+#include <algorithm>
 #include <cmath>
 
 namespace tide::detail {
@@ -47,6 +48,25 @@ std::vector<double> ErrorNorm::norms(const Tensor& x, const Tensor& scale_by, co
   std::vector<double> d = row_norm(x, scale_by, scale, max_norm);
   if (shared_) d.assign(d.size(), combined(d, max_norm));
   return d;
+}
+
+void ErrorNorm::check_attainable(const Tensor& y0) const {
+  const Tensor host = y0.to(Device::cpu()).to(DType::f64).contiguous();
+  const std::int64_t B = host.size(0), D = std::min<std::int64_t>(host.size(1), static_cast<std::int64_t>(atol_.size()));
+  const double* v = host.data<double>();
+  const double u = y0.dtype() == DType::f32 ? 0x1p-24 : 0x1p-53;  // unit roundoff
+  for (std::int64_t i = 0; i < D; ++i) {
+    const std::size_t s = static_cast<std::size_t>(i);
+    if (!controlled_[s]) continue;
+    double a = 0.0;
+    for (std::int64_t b = 0; b < B; ++b)
+      if (std::isfinite(v[b * host.size(1) + i])) a = std::max(a, std::fabs(v[b * host.size(1) + i]));
+    if (a > 0 && atol_[s] + rtol_[s] * a < u * a)
+      fail("solve: the tolerance asked for state {} (atol {:g} + rtol {:g} x |y0| = {:.3g} at |y0| = {:.3g}) is below the "
+           "rounding of a {} state ({:.3g} x |y0| = {:.3g}): no step can meet it. Use rtol >= {:.2g} (100x that is a "
+           "practical floor) or atol >= {:.3g}, or an f64 state",
+           i, atol_[s], rtol_[s], atol_[s] + rtol_[s] * a, a, dtype_name(y0.dtype()), u, u * a, u, u * a);
+  }
 }
 
 ErrorNorm ErrorNorm::doubled(double atol, double rtol) const {

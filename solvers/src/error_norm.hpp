@@ -21,6 +21,12 @@ public:
   // The scales on a device, made once per integration.
   ErrorScale scale_on(Device device) const { return error_scale(atol_, rtol_, controlled_, device); }
 
+  // Refuses tolerances no step can meet: for a controlled state i, atol_i + rtol_i |y0_i| below
+  // the unit roundoff of y0's dtype times |y0_i| (the rounding of y0_i itself), at the largest
+  // |y0_i| of the batch. Such a solve would shrink its steps until max_steps and end no more
+  // accurate than rtol = unit roundoff; it is refused up front, naming the state and the floor.
+  void check_attainable(const Tensor& y0) const;
+
   const std::vector<double>& atol() const { return atol_; }
   const std::vector<double>& rtol() const { return rtol_; }
   // the same norm over [state, state] (the adjoint's augmented system), every state controlled,

@@ -141,6 +141,7 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
   // The solve runs on y0's device: every tensor it makes goes there (the grids and the statistics
   // are host data; end_times is returned on the host by design).
   const detail::Plan plan = detail::make_plan(options, D, m);
+  if (plan.stepper->adaptive()) plan.norm.check_attainable(y0.value());
   const Grid grid = solve_grid(times, B, options);
   if (m > 0 && plan.stepper->output_width() != 1)
     fail("solve: regularisers need dynamics of the plain form z' = f(z, t); {} takes split dynamics", plan.stepper->name());

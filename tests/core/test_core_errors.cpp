@@ -1,7 +1,11 @@
 // User errors in the core layer: every one is a tide::Error whose message names the op and the
 // shapes (or the value) involved.
 #include "core_test_util.hpp"
+#include "tide/core/atomic_file.hpp"
 #include "tide/core/cuda.hpp"
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
 
 using namespace tide;
 using tide::test::check_error;
@@ -123,4 +127,36 @@ TEST_CASE("a device without a backend is an error, not a crash") {
   check_error([] { Tensor::from_vector({1, 2}, Shape{2}, DType::f32, Device::cuda(1)); }, {"cuda:1", "not available"});
   CHECK(Device::cuda(1).str() == "cuda:1");
   CHECK(Device::cpu().str() == "cpu");
+}
+
+TEST_CASE("an atomic file replaces its target whole on commit and leaves it alone otherwise") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / fmt::format("tide_atomic_{}", static_cast<long>(::getpid()));
+  fs::create_directories(dir);
+  const std::string target = (dir / "out.txt").string();
+  auto content = [&] {
+    std::ifstream in(target, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  write_file_atomically(target, "first");
+  CHECK(content() == "first");
+  {
+    AtomicFile f(target);
+    f.write("second, never committed");
+    CHECK(fs::exists(f.temporary_path()));
+  }  // destroyed without commit: as after an exception
+  CHECK(content() == "first");
+  {
+    AtomicFile f(target);
+    f.write(std::string_view("sec"));
+    f.write("ond");
+    f.commit();
+    CHECK_FALSE(fs::exists(f.temporary_path()));
+    CHECK_THROWS_WITH_AS(f.write("x"), doctest::Contains("already committed"), Error);
+  }
+  CHECK(content() == "second");
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);  // no temporary left
+  const std::string missing = (dir / "no_such_dir" / "x.txt").string();
+  CHECK_THROWS_WITH_AS(write_file_atomically(missing, "x"), doctest::Contains(missing.c_str()), Error);
+  fs::remove_all(dir);
 }

@@ -82,3 +82,25 @@ TEST_CASE("a failure in the adjoint's backward solve says so and names the check
     CHECK(what.find("checkpointed gradient") != std::string::npos);
   }
 }
+
+TEST_CASE("tolerances below the state dtype's rounding are refused up front, naming the state") {
+  auto refused = [](DType dtype, double y, double rtol, double atol) {
+    SolveOptions o;
+    o.rtol = rtol, o.atol = atol, o.max_steps = 200;  // a solve not refused ends soon (max_steps)
+    const Tensor y0 = Tensor::from_vector({1.0, y}, Shape{1, 2}, DType::f64).to(dtype);
+    try {
+      solve([](const Var& z, const Var&) { return -z; }, Var(y0), Var(Tensor::from_vector({0.0, 10.0}, Shape{2}, DType::f64)), o);
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      INFO(m);
+      return m.find("is below the rounding of a") != std::string::npos && m.find("no step can meet it") != std::string::npos;
+    }
+    return false;
+  };
+  CHECK(refused(DType::f64, 1.0, 1e-18, 0.0));
+  CHECK(refused(DType::f64, 1e6, 0.0, 1e-12));  // pure absolute control on a large state
+  CHECK(refused(DType::f32, 1.0, 1e-10, 1e-12));
+  CHECK_FALSE(refused(DType::f32, 1.0, 1e-7, 1e-9));    // the defaults stay usable on f32 states
+  CHECK_FALSE(refused(DType::f64, 1.0, 1e-14, 0.0));
+  CHECK_FALSE(refused(DType::f64, 0.0, 1e-18, 1e-12));  // |y0| = 0 for state 1, and state 0: atol 1e-12 > u
+}

@@ -1,6 +1,7 @@
 // MuJoCo rollouts (see mujoco_rollouts.hpp). One std::mt19937_64 seeded with spec.seed drives
 // every random choice in a fixed order, so the same spec gives the same bytes.
 #include "mujoco_rollouts.hpp"
+#include "tide/core/atomic_file.hpp"
 #include "tide/core/error.hpp"
 #include <mujoco/mujoco.h>
 #include <fmt/format.h>
@@ -35,9 +36,6 @@ struct ModelDeleter {
 };
 struct DataDeleter {
   void operator()(mjData* d) const { mj_deleteData(d); }
-};
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
 };
 
 // MuJoCo's default warning handler prints and appends to MUJOCO_LOG.TXT in the working directory;
@@ -264,16 +262,7 @@ RolloutStats write_mujoco_rollouts(const RolloutSpec& spec, const std::string& o
   stats.feature_names = layout.names;
   stats.frame_period = spec.frame_skip * model->opt.timestep;
 
-  const std::string tmp = out_csv + ".tmp";
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(tmp.c_str(), "wb"));
-  if (!file) fail("mujoco rollouts: cannot write '{}' (cannot open '{}': {})", out_csv, tmp, std::strerror(errno));
-  struct RemoveOnFailure {
-    const std::string& path;
-    bool keep = false;
-    ~RemoveOnFailure() {
-      if (!keep) std::remove(path.c_str());
-    }
-  } cleanup{tmp};
+  AtomicFile file(out_csv, fmt::format("mujoco rollouts: writing '{}'", out_csv));
 
   fmt::memory_buffer text;
   fmt::format_to(std::back_inserter(text), "episode,time");
@@ -295,16 +284,12 @@ RolloutStats write_mujoco_rollouts(const RolloutSpec& spec, const std::string& o
     }
     append_episode(text, episode, frames, dropped_frames(spec, n_drop, random), stats, dt_sum, dt_count);
     stats.dropped_frames += n_drop;
-    if (std::fwrite(text.data(), 1, text.size(), file.get()) != text.size())
-      fail("mujoco rollouts: cannot write '{}' ({})", out_csv, std::strerror(errno));
+    file.write(std::string_view(text.data(), text.size()));
     text.clear();
   }
   stats.episodes = spec.episodes;
   stats.mean_dt = dt_count ? dt_sum / static_cast<double>(dt_count) : 0;
-  if (std::fclose(file.release()) != 0) fail("mujoco rollouts: cannot write '{}' ({})", out_csv, std::strerror(errno));
-  if (std::rename(tmp.c_str(), out_csv.c_str()) != 0)
-    fail("mujoco rollouts: cannot write '{}' (rename from '{}' failed: {})", out_csv, tmp, std::strerror(errno));
-  cleanup.keep = true;
+  file.commit();
   return stats;
 }
 

@@ -1,4 +1,5 @@
 #include "svg_plot.hpp"
+#include "tide/core/atomic_file.hpp"
 #include "tide/core/error.hpp"
 #include <fmt/format.h>
 #include <algorithm>
@@ -102,17 +103,7 @@ std::string render_svg(const Plot& plot) {
 }
 
 void write_svg(const std::string& path, const Plot& plot) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("cannot write the plot to '{}' (cannot open '{}')", path, tmp);
-    out << render_svg(plot);
-    if (!out.flush()) fail("cannot write the plot to '{}'", path);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail("cannot write the plot to '{}' (rename failed)", path);
-  }
+  write_file_atomically(path, render_svg(plot), fmt::format("cannot write the plot to '{}'", path));
 }
 
 }  // namespace tide::cli

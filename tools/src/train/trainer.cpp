@@ -2,6 +2,7 @@
 #include "svg_plot.hpp"
 #include "tide/autodiff/archive.hpp"
 #include "tide/autodiff/grad.hpp"
+#include "tide/core/atomic_file.hpp"
 #include "tide/models/registry.hpp"
 #include "tide/data/registry.hpp"
 #include "train/metrics_log.hpp"
@@ -10,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 namespace tide::cli {
 namespace fs = std::filesystem;
@@ -18,20 +20,41 @@ using json = nlohmann::json;
 namespace {
 
 volatile std::sig_atomic_t interrupted = 0;
-extern "C" void on_interrupt(int) { interrupted = 1; }
+volatile std::sig_atomic_t in_training = 0;  // 0 while the data loads and the model is built
 
-// Ctrl-C and SIGTERM set a flag the loop checks after each step, for the life of the scope.
+void say_and_exit(const char* message, std::size_t n) {
+  const ssize_t ignored = ::write(STDERR_FILENO, message, n);
+  (void)ignored;
+  ::_exit(130);
+}
+
+// Before training starts nothing has been written, so Ctrl-C stops at once with a message; during
+// training the first one sets a flag the loop checks after each step (a checkpoint is written and
+// the run resumes from it) and a second one stops at once (the last checkpoint stays valid:
+// checkpoints are replaced atomically).
+extern "C" void on_interrupt(int) {
+  static constexpr char loading[] = "\ninterrupted while loading the data and building the model; nothing was written\n";
+  static constexpr char again[] = "\ninterrupted again: stopping without a new checkpoint (the last one written is intact)\n";
+  if (!in_training) say_and_exit(loading, sizeof loading - 1);
+  if (interrupted) say_and_exit(again, sizeof again - 1);
+  interrupted = 1;
+}
+
+// Ctrl-C and SIGTERM handling (on_interrupt) for the life of the scope.
 class InterruptScope {
 public:
   InterruptScope() {
     interrupted = 0;
+    in_training = 0;
     old_int_ = std::signal(SIGINT, on_interrupt);
     old_term_ = std::signal(SIGTERM, on_interrupt);
   }
   ~InterruptScope() {
     std::signal(SIGINT, old_int_);
     std::signal(SIGTERM, old_term_);
+    in_training = 0;
   }
+  void training_started() { in_training = 1; }
 
 private:
   void (*old_int_)(int);
@@ -46,19 +69,8 @@ struct Paths {
         summary(d + "/summary.json") {}
 };
 
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("{}: cannot write", tmp);
-    out << text;
-    out.flush();
-    if (!out) fail("{}: write failed", tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) fail("{}: cannot rename into place: {}", path, ec.message());
-}
+// Run files (config, metrics, summary) are replaced whole and durably (AtomicFile).
+void write_text_atomically(const std::string& path, const std::string& text) { write_file_atomically(path, text); }
 
 
 struct Built {
@@ -287,7 +299,6 @@ int Trainer::finish() {
 int Trainer::run() {
   open_run();
   announce();
-  InterruptScope interrupts;
   bool stopped = false;
   for (; pos_.epoch < config_.epochs && !stopped; ++pos_.epoch, pos_.batch = 0) {
     const std::vector<std::int64_t> order = data::permutation(train_size_, config_.seed * 1000003ULL + static_cast<std::uint64_t>(pos_.epoch));
@@ -308,7 +319,12 @@ int Trainer::run() {
 
 }  // namespace
 
-int run_training(const TrainConfig& config, const TrainOptions& options) { return Trainer(config, options).run(); }
+int run_training(const TrainConfig& config, const TrainOptions& options) {
+  InterruptScope interrupts;
+  Trainer trainer(config, options);
+  interrupts.training_started();
+  return trainer.run();
+}
 
 json evaluate_run(const std::string& run_dir, const std::string& split_name, bool last) {
   const TrainConfig config = load_train_config(run_dir + "/config.json");
