@@ -34,9 +34,22 @@ const char* gradient_kind_name(GradientKind kind) {
 std::vector<std::string> gradient_kind_names() { return names_of(kGradientKinds); }
 GradientKind gradient_kind_from_name(const std::string& name) { return lookup(kGradientKinds, name, "gradient kind"); }
 
-SolveOptions SolveOptions::torchdiffeq() {
+namespace {
+constexpr Named<Method> kTorchdiffeqMethods[] = {
+    {"dopri5", Method::dopri5},     {"bosh3", Method::bosh3},     {"adaptive_heun", Method::adaptive_heun},
+    {"fehlberg2", Method::fehlberg2}, {"dopri8", Method::dopri8},   {"euler", Method::euler},
+    {"midpoint", Method::midpoint}, {"heun2", Method::heun},      {"heun3", Method::heun3},
+    {"rk4", Method::rk4_38}};
+}  // namespace
+
+SolveOptions SolveOptions::torchdiffeq(const std::string& method) {
+  for (const char* multistep : {"explicit_adams", "implicit_adams", "fixed_adams", "scipy_solver"})
+    if (method == multistep)
+      fail("SolveOptions::torchdiffeq: torchdiffeq's {} has no tide counterpart (tide has Runge-Kutta methods only; "
+           "reproduced: {})", method, fmt::join(names_of(kTorchdiffeqMethods), ", "));
   SolveOptions o;
-  o.method = Method::dopri5;
+  o.method = lookup(kTorchdiffeqMethods, method, "torchdiffeq method");
+  o.torchdiffeq_variant = true;
   o.rtol = 1e-7, o.atol = 1e-9;
   o.norm = NormKind::rms;
   o.per_sample = false;

@@ -7,6 +7,7 @@
 #include "bench_solvers.hpp"
 #include "bench_taylor.hpp"
 #include "cli_args.hpp"
+#include "torchdiffeq_parity.hpp"
 #include "train/commands.hpp"
 #include "tide/core/error.hpp"
 #include <fmt/format.h>
@@ -47,6 +48,8 @@ constexpr const char* bench_usage =
     "           training epoch of mmRNN on event XOR (tide bench models --help)\n"
     "  gpu      an RK4 step on the CUDA device at batch 256 (eager and graph-replayed) and 65,536,\n"
     "           against the device's bandwidth and PyTorch eager (tide bench gpu --help)\n"
+    "  torchdiffeq  SolveOptions::torchdiffeq on cases recorded from torchdiffeq: NFE and\n"
+    "           differences side by side (tide bench torchdiffeq --help)\n"
     "\n"
     "options:\n"
     "  -h, --help   show this help\n";
@@ -226,8 +229,46 @@ int bench_gpu_main(const Args& args) {
   return tide::cli::run_bench_gpu(options);
 }
 
+constexpr const char* bench_torchdiffeq_usage =
+    "usage: tide bench torchdiffeq CASES.json [--json]\n"
+    "\n"
+    "Runs SolveOptions::torchdiffeq(method) on every case of CASES.json (written by\n"
+    "bench/peers/torchdiffeq_parity.py record; tests/solvers/data/torchdiffeq_cases.json is one) and\n"
+    "prints each case's NFE beside torchdiffeq's and the largest difference in the outputs.\n"
+    "\n"
+    "options:\n"
+    "  --json       one JSON object on stdout\n"
+    "  -h, --help   show this help\n";
+
+int bench_torchdiffeq_main(const Args& args) {
+  bool as_json = false;
+  std::vector<std::string> files;
+  const Flags flags = Flags("tide bench torchdiffeq", bench_torchdiffeq_usage).on("--json", as_json).positional(files, 1, "one CASES.json");
+  if (const auto status = flags.parse(args)) return *status;
+  if (files.size() != 1) return usage_error("tide bench torchdiffeq: expected one CASES.json", "tide bench torchdiffeq --help");
+  const nlohmann::json report = tide::cli::run_torchdiffeq_cases(files[0]);
+  if (as_json) {
+    std::printf("%s\n", report.dump().c_str());
+    return 0;
+  }
+  std::int64_t equal = 0;
+  double worst = 0.0;
+  std::printf("%-9s %-13s %7s %7s %7s %8s %11s\n", "problem", "method", "rtol", "atol", "nfe td", "nfe tide", "max |diff|");
+  for (const auto& r : report["cases"]) {
+    std::printf("%-9s %-13s %7.0e %7.0e %7lld %8lld %11.2e\n", r["problem"].get<std::string>().c_str(),
+                r["method"].get<std::string>().c_str(), r["rtol"].get<double>(), r["atol"].get<double>(),
+                static_cast<long long>(r["nfe_torchdiffeq"].get<std::int64_t>()), static_cast<long long>(r["nfe"].get<std::int64_t>()),
+                r["max_abs_diff"].get<double>());
+    equal += r["nfe"] == r["nfe_torchdiffeq"];
+    worst = std::max(worst, r["max_abs_diff"].get<double>());
+  }
+  std::printf("%lld of %zu cases with torchdiffeq's NFE; largest difference in the outputs %.2e\n", static_cast<long long>(equal),
+              report["cases"].size(), worst);
+  return 0;
+}
+
 int bench_main(const Args& args) {
-  return dispatch(args, "tide bench", "suite", bench_usage, {{"core", bench_core_main}, {"taylor", bench_taylor_main}, {"solvers", bench_solvers_main}, {"models", bench_models_main}, {"gpu", bench_gpu_main}});
+  return dispatch(args, "tide bench", "suite", bench_usage, {{"core", bench_core_main}, {"taylor", bench_taylor_main}, {"solvers", bench_solvers_main}, {"models", bench_models_main}, {"gpu", bench_gpu_main}, {"torchdiffeq", bench_torchdiffeq_main}});
 }
 
 int tide_main(const Args& args) { return dispatch(args, "tide", "command", tide_usage, {{"train", train_main}, {"eval", eval_main}, {"data", data_main}, {"bench", bench_main}}); }

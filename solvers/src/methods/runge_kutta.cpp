@@ -23,7 +23,7 @@ public:
   int order() const override { return tab_.order; }
   int error_order() const override { return tab_.error_order; }
   bool first_stage_is_f() const override { return tab_.a[0][0] == 0.0; }
-  bool fsal() const override { return tab_.fsal; }
+  bool fsal() const override { return tab_.fsal || tab_.reuse_last_stage; }
   // methods of order 4 and above without their own interpolant (fehlberg45, dop853: cubic Hermite
   // only) land on every output time instead of interpolating below their order
   bool lands_on_outputs() const override { return tab_.interp.empty() && tab_.order > 3; }

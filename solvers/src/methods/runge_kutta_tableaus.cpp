@@ -30,6 +30,20 @@ Row minus(const Row& x, const Row& y) {
   return d;
 }
 
+// torchdiffeq's dense output: the quartic through y0, y1, y_mid = y0 + h sum_i mid_i k_i (the
+// method's value at the step's middle), y0' = k_1 and y1' = k_S (the last stage), written as
+// weights b_i(theta) of the stages (the `interp` rows, theta^1..theta^4).
+Matrix quartic_through_midpoint(const Row& b, const Row& mid) {
+  const std::size_t S = b.size();
+  Matrix interp(S, Row(4, 0.0));
+  for (std::size_t i = 0; i < S; ++i) {
+    const double first = i == 0 ? 1.0 : 0.0, last = i + 1 == S ? 1.0 : 0.0;
+    interp[i] = {first, last - 4 * first - 5 * b[i] + 16 * mid[i], 5 * first - 3 * last + 14 * b[i] - 32 * mid[i],
+                 2 * last - 2 * first - 8 * b[i] + 16 * mid[i]};
+  }
+  return interp;
+}
+
 Tableau rk(const char* name, int order, Row c, Matrix a, Row b) {
   Tableau t;
   t.name = name;
@@ -52,6 +66,11 @@ Tableau midpoint() {
 
 // Heun's method (explicit trapezoid rule, Heun 1900); Hairer, Norsett, Wanner I, sec. II.1.
 Tableau heun() { return rk("heun", 2, {0.0, 1.0}, square({{}, {1.0}}), {1.0 / 2, 1.0 / 2}); }
+
+// Heun's third-order method (Heun 1900); Hairer, Norsett, Wanner I, Table II.1.1 (torchdiffeq's heun3).
+Tableau heun3() {
+  return rk("heun3", 3, {0.0, 1.0 / 3, 2.0 / 3}, square({{}, {1.0 / 3}, {0.0, 2.0 / 3}}), {1.0 / 4, 0.0, 3.0 / 4});
+}
 
 // Ralston's minimum-error 2nd-order method; Ralston, Math. Comp. 16 (1962) 431-437.
 Tableau ralston() {
@@ -242,6 +261,116 @@ Tableau dop853() {
   return t;
 }
 
+// ---- torchdiffeq's own (SolveOptions::torchdiffeq(name) takes them by torchdiffeq's names) ----
+
+// torchdiffeq's adaptive_heun: Heun 2 with embedded Euler 1 (as heun_euler), but the stage at the
+// Euler point f(t + h, y + h k1) is reused as the next step's first stage (reuse_last_stage), so
+// a step costs one evaluation; dense output torchdiffeq's quartic with y_mid = y + h k1 / 2.
+Tableau adaptive_heun() {
+  Tableau t = rk("adaptive_heun", 2, {0.0, 1.0}, square({{}, {1.0}}), {1.0 / 2, 1.0 / 2});
+  t.error_order = 1;
+  t.e = {1.0 / 2, -1.0 / 2};
+  t.reuse_last_stage = true;
+  t.interp = quartic_through_midpoint(t.b, {1.0 / 2, 0.0});
+  t.interp_order = 2;
+  return t;
+}
+
+// Fehlberg's RKF1(2) (NASA TR R-315, 1969) as torchdiffeq's fehlberg2 takes it: the 2nd-order
+// solution propagates, and the last stage, f at the 1st-order solution, is reused as the next
+// first stage (reuse_last_stage); dense output torchdiffeq's quartic with y_mid = y + h k2 / 2.
+Tableau fehlberg2() {
+  Tableau t = rk("fehlberg2", 2, {0.0, 1.0 / 2, 1.0}, square({{}, {1.0 / 2}, {1.0 / 256, 255.0 / 256}}),
+                 {1.0 / 512, 255.0 / 256, 1.0 / 512});
+  t.error_order = 1;
+  t.e = {-1.0 / 512, 0.0, 1.0 / 512};
+  t.reuse_last_stage = true;
+  t.interp = quartic_through_midpoint(t.b, {0.0, 1.0 / 2, 0.0});
+  t.interp_order = 2;
+  return t;
+}
+
+// Prince & Dormand, "High order embedded Runge-Kutta formulae", J. Comput. Appl. Math. 7 (1981)
+// 67-75: RK8(7)13M, with a 14th stage at the new state (FSAL), as torchdiffeq's dopri8 (not
+// Hairer's DOP853: that is dop853); dense output torchdiffeq's quartic through its mid weights.
+Row dopri8_mid() {
+  constexpr double h = 0.5;
+  auto p5 = [h](double a5, double a4, double a3, double a2, double a1, double a0) {
+    return (a5 * h * h * h * h * h + a4 * h * h * h * h + a3 * h * h * h + a2 * h * h + a1 * h + a0) * h;
+  };
+  Row mid(14, 0.0);
+  mid[0] = p5(-6.3448349392860401388, 22.1396504998094068976, -30.0610568289666450593, 19.9990069333683970610, -6.6910181737837595697, 1.0);
+  mid[5] = p5(-39.6107919852202505218, 116.4422149550342161651, -121.4999627731334642623, 52.2273532792945524050, -7.6142658045872677172, 0.0);
+  mid[6] = p5(20.3761213808791436958, -67.1451318825957197185, 83.1721004639847717481, -46.8919164181093621583, 10.7281392630428866124, 0.0);
+  mid[7] = p5(7.3347098826795362023, -16.5672243527496524646, 9.5724507555993664382, -0.1890893225010595467, 0.5526637063753648783, 0.0);
+  mid[8] = p5(32.8801774352459155182, -89.9916014847245016028, 87.8406057677205645007, -35.7075975946222072821, 4.2186562625665153803, 0.0);
+  mid[9] = p5(-10.1588990526426760954, 22.6237489648532849093, -17.4152107770762969005, 6.2736448083240352160, -0.6627209125361597559, 0.0);
+  mid[10] = p5(-12.5401268098782561200, 32.2362340167355370113, -28.5903289514790976966, 10.3160881272450748458, -1.2636789001135462218, 0.0);
+  mid[11] = p5(29.5553001484516038033, -82.1020315488359848644, 81.6630950584341412934, -34.7650769866611817349, 5.4106037898590422230, 0.0);
+  mid[12] = p5(-41.7923486424390588923, 116.2662185791119533462, -114.9375291377009418170, 47.7457971078225540396, -7.0321379067945741781, 0.0);
+  mid[13] = p5(20.3006925822100825485, -53.9020777466385396792, 50.2558364226176017553, -19.0082099341608028453, 2.3537586759714983486, 0.0);
+  return mid;
+}
+
+Tableau dopri8() {
+  const Row b = {14005451.0 / 335480064, 0.0, 0.0, 0.0, 0.0, -59238493.0 / 1068277825, 181606767.0 / 758867731,
+                 561292985.0 / 797845732, -1041891430.0 / 1371343529, 760417239.0 / 1151165299,
+                 118820643.0 / 751138087, -528747749.0 / 2220607170, 1.0 / 4, 0.0};
+  Tableau t = rk(
+      "dopri8", 8,
+      {0.0, 1.0 / 18, 1.0 / 12, 1.0 / 8, 5.0 / 16, 3.0 / 8, 59.0 / 400, 93.0 / 200, 5490023248.0 / 9719169821, 13.0 / 20,
+       1201146811.0 / 1299019798, 1.0, 1.0, 1.0},
+      square({{},
+              {1.0 / 18},
+              {1.0 / 48, 1.0 / 16},
+              {1.0 / 32, 0.0, 3.0 / 32},
+              {5.0 / 16, 0.0, -75.0 / 64, 75.0 / 64},
+              {3.0 / 80, 0.0, 0.0, 3.0 / 16, 3.0 / 20},
+              {29443841.0 / 614563906, 0.0, 0.0, 77736538.0 / 692538347, -28693883.0 / 1125000000, 23124283.0 / 1800000000},
+              {16016141.0 / 946692911, 0.0, 0.0, 61564180.0 / 158732637, 22789713.0 / 633445777, 545815736.0 / 2771057229,
+               -180193667.0 / 1043307555},
+              {39632708.0 / 573591083, 0.0, 0.0, -433636366.0 / 683701615, -421739975.0 / 2616292301, 100302831.0 / 723423059,
+               790204164.0 / 839813087, 800635310.0 / 3783071287},
+              {246121993.0 / 1340847787, 0.0, 0.0, -37695042795.0 / 15268766246, -309121744.0 / 1061227803,
+               -12992083.0 / 490766935, 6005943493.0 / 2108947869, 393006217.0 / 1396673457, 123872331.0 / 1001029789},
+              {-1028468189.0 / 846180014, 0.0, 0.0, 8478235783.0 / 508512852, 1311729495.0 / 1432422823,
+               -10304129995.0 / 1701304382, -48777925059.0 / 3047939560, 15336726248.0 / 1032824649,
+               -45442868181.0 / 3398467696, 3065993473.0 / 597172653},
+              {185892177.0 / 718116043, 0.0, 0.0, -3185094517.0 / 667107341, -477755414.0 / 1098053517,
+               -703635378.0 / 230739211, 5731566787.0 / 1027545527, 5232866602.0 / 850066563, -4093664535.0 / 808688257,
+               3962137247.0 / 1805957418, 65686358.0 / 487910083},
+              {403863854.0 / 491063109, 0.0, 0.0, -5068492393.0 / 434740067, -411421997.0 / 543043805,
+               652783627.0 / 914296604, 11173962825.0 / 925320556, -13158990841.0 / 6184727034, 3936647629.0 / 1978049680,
+               -160528059.0 / 685178525, 248638103.0 / 1413531060, 0.0},
+              Row(b.begin(), b.end() - 1)}),
+      b);
+  t.error_order = 7;
+  t.e = minus(b, {13451932.0 / 455176623, 0.0, 0.0, 0.0, 0.0, -808719846.0 / 976000145, 1757004468.0 / 5645159321,
+                  656045339.0 / 265891186, -3867574721.0 / 1518517206, 465885868.0 / 322736535, 53011238.0 / 667516719,
+                  2.0 / 45, 0.0, 0.0});
+  t.fsal = true;
+  t.interp = quartic_through_midpoint(b, dopri8_mid());
+  t.interp_order = 4;
+  return t;
+}
+
+// ---- torchdiffeq's forms of published methods (SolveOptions::torchdiffeq_variant) ----
+
+// The tableau as torchdiffeq implements it: dopri5 with the embedded weights of its tableau
+// (1951/21600, ..., 1/60: an estimate 2/3 the size of Dormand-Prince's 5179/57600, ..., 1/40) and
+// torchdiffeq's quartic through Shampine's midpoint; bosh3 with the quartic through y + h k2 / 2.
+// The other tableaus torchdiffeq has are the same in both.
+Tableau torchdiffeq_form(Method method, Tableau t) {
+  if (method == Method::dopri5) {
+    t.e = minus(t.b, {1951.0 / 21600, 0.0, 22642.0 / 50085, 451.0 / 720, -12231.0 / 42400, 649.0 / 6300, 1.0 / 60});
+    t.interp = quartic_through_midpoint(t.b, {6025192743.0 / 30085553152 / 2, 0.0, 51252292925.0 / 65400821598 / 2,
+                                              -2691868925.0 / 45128329728 / 2, 187940372067.0 / 1594534317056 / 2,
+                                              -1776094331.0 / 19743644256 / 2, 11237099.0 / 235043384 / 2});
+  }
+  if (method == Method::bosh3) t.interp = quartic_through_midpoint(t.b, {0.0, 1.0 / 2, 0.0, 0.0}), t.interp_order = 3;
+  return t;
+}
+
 // ---- adaptive implicit ------------------------------------------------------------------------
 
 // Kvaerno, "Singly diagonally implicit Runge-Kutta methods with an explicit first stage",
@@ -267,14 +396,16 @@ Tableau kvaerno3() {
 
 // Each tableau's stepper: the factories TIDE_SOLVER_METHODS names (stepper.hpp), one per tableau.
 namespace tide::detail {
-#define TIDE_RUNGE_KUTTA_METHOD(name)                                    \
-  StepperPtr make_##name##_stepper(const SolveOptions& options) {        \
-    static const Tableau t = tide::name();                               \
-    return runge_kutta_stepper(Method::name, t, options);                \
+#define TIDE_RUNGE_KUTTA_METHOD(name)                                                      \
+  StepperPtr make_##name##_stepper(const SolveOptions& options) {                          \
+    static const Tableau t = tide::name();                                                 \
+    static const Tableau torchdiffeq = tide::torchdiffeq_form(Method::name, t);            \
+    return runge_kutta_stepper(Method::name, options.torchdiffeq_variant ? torchdiffeq : t, options); \
   }
 TIDE_RUNGE_KUTTA_METHOD(euler)
 TIDE_RUNGE_KUTTA_METHOD(midpoint)
 TIDE_RUNGE_KUTTA_METHOD(heun)
+TIDE_RUNGE_KUTTA_METHOD(heun3)
 TIDE_RUNGE_KUTTA_METHOD(ralston)
 TIDE_RUNGE_KUTTA_METHOD(rk4)
 TIDE_RUNGE_KUTTA_METHOD(rk4_38)
@@ -284,6 +415,9 @@ TIDE_RUNGE_KUTTA_METHOD(dopri5)
 TIDE_RUNGE_KUTTA_METHOD(tsit5)
 TIDE_RUNGE_KUTTA_METHOD(fehlberg45)
 TIDE_RUNGE_KUTTA_METHOD(dop853)
+TIDE_RUNGE_KUTTA_METHOD(adaptive_heun)
+TIDE_RUNGE_KUTTA_METHOD(fehlberg2)
+TIDE_RUNGE_KUTTA_METHOD(dopri8)
 TIDE_RUNGE_KUTTA_METHOD(kvaerno3)
 #undef TIDE_RUNGE_KUTTA_METHOD
 }  // namespace tide::detail

@@ -98,6 +98,11 @@ struct SolveOptions {
   bool per_sample = true;                    // every sample its own step size and accept/reject
   bool clip_to_end = true;                   // never step past a sample's last time (false: interpolate)
   int newton_max_iterations = 8;             // implicit methods
+  // The method as torchdiffeq implements it where that differs from the published method (set by
+  // torchdiffeq()): dopri5's error estimate is 2/3 of Dormand-Prince's, and dopri5 and bosh3
+  // interpolate with torchdiffeq's quartic through the step's midpoint instead of their own dense
+  // output. tide's defaults keep the published forms.
+  bool torchdiffeq_variant = false;
   GradientKind gradient = GradientKind::discrete;
   // checkpointed: at most this many stored full states, placed uniformly (two-level checkpointing:
   // one extra forward pass, each segment recomputed once in reverse); 0: one stored state per step
@@ -111,10 +116,15 @@ struct SolveOptions {
   // dz/dt = -(a(z, t) + b) z + c(z, t) (see ltc_fused in step.hpp); `b` is a constant [D] or [1].
   Tensor fused_b;
 
-  // torchdiffeq's choices: dopri5, rtol 1e-7, atol 1e-9, RMS norm over the whole batch with one
-  // shared step, I controller with exponent 1 / order, safety 0.9, growth 10, shrink 0.2, accepted
-  // steps never shrink, steps run past the last time and the outputs are interpolated.
-  static SolveOptions torchdiffeq();
+  // torchdiffeq's choices, so a solve takes torchdiffeq's steps and gives its answers (the same
+  // NFE, outputs equal to rounding; checked on torchdiffeq's test problems by
+  // tests/solvers/test_torchdiffeq_parity.cpp): the method by torchdiffeq's name (dopri5, bosh3,
+  // adaptive_heun, fehlberg2, dopri8; euler, midpoint, heun2, heun3, rk4 = Kutta's 3/8 rule),
+  // rtol 1e-7, atol 1e-9, RMS norm over the whole batch with one shared step, I controller with
+  // exponent 1 / order, safety 0.9, growth 10, shrink 0.2, accepted steps never shrink, steps run
+  // past the last time and the outputs are interpolated with torchdiffeq's quartic. Throws
+  // tide::Error for a name torchdiffeq does not have or tide does not reproduce (the Adams methods).
+  static SolveOptions torchdiffeq(const std::string& method = "dopri5");
 };
 
 }  // namespace tide

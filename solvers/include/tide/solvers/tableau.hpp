@@ -11,8 +11,9 @@ namespace tide {
 // solver method"). The enum, the names (the config / CLI spelling) and the stepper registry are
 // generated from this list; each method's stepper lives in its own file under solvers/src/methods/.
 #define TIDE_SOLVER_METHODS(X)                                                                  \
-  X(euler) X(midpoint) X(heun) X(ralston) X(rk4) X(rk4_38)     /* fixed step */                 \
+  X(euler) X(midpoint) X(heun) X(heun3) X(ralston) X(rk4) X(rk4_38) /* fixed step */             \
   X(heun_euler) X(bosh3) X(dopri5) X(tsit5) X(fehlberg45) X(dop853) /* adaptive explicit */     \
+  X(adaptive_heun) X(fehlberg2) X(dopri8)                      /* torchdiffeq's own */           \
   X(kvaerno3)                                                  /* adaptive L-stable ESDIRK */    \
   X(ltc_fused)                                                 /* LTC semi-implicit Euler (fixed step) */
 
@@ -42,6 +43,11 @@ struct Tableau {
   // err = err5^2 / sqrt(err5^2 + 0.01 err3^2) (Hairer, Norsett, Wanner, II.10 / dop853.f).
   std::vector<double> e3;
   bool fsal = false;          // the last stage is f at the new state (reused as the next first stage)
+  // The last stage is reused as the next step's first stage although it is f at another point
+  // than the new state. torchdiffeq does this for every tableau (its adaptive_heun and fehlberg2
+  // are the ones where it matters: one evaluation per step instead of two, and a different
+  // method); tide's reproductions of those two set it, no other tableau does.
+  bool reuse_last_stage = false;
   bool implicit = false;      // diagonal entries a[i][i] != 0 (ESDIRK: a[0][0] == 0)
   // Dense output: y(t + theta h) = y + h sum_i b_i(theta) k_i with
   // b_i(theta) = sum_p interp[i][p] theta^(p+1). Empty: cubic Hermite from the step's end points
