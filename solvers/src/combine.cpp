@@ -1,4 +1,5 @@
 #include "combine.hpp"
+#include "tide/autodiff/custom.hpp"
 #include "tide/core/fused.hpp"
 #include <algorithm>
 #include <cmath>
@@ -20,6 +21,38 @@ Tensor row_vector(const std::vector<double>& values, DType dtype, Device device)
   return Tensor::from_vector(values, Shape{static_cast<std::int64_t>(values.size())}, dtype, device);
 }
 
+namespace {
+
+// base + h (sum_j c_j x_j) recorded as one node: the tape keeps the coefficients and the step
+// sizes, not a product and a sum per term (a dopri5 step recorded 57 solver nodes this way, 7 now).
+// The backward is Var ops, so it records under create_graph like every rule.
+class RowCombinationBackward final : public CustomBackward {
+public:
+  RowCombinationBackward(std::vector<double> c, Tensor h_column, bool has_base)
+      : c_(std::move(c)), h_(std::move(h_column)), has_base_(has_base) {}
+  const char* name() const override { return "row_combination"; }
+  std::vector<Var> backward(const Var& g) override {
+    const Var gh = h_.defined() ? g * Var(h_) : g;
+    std::vector<Var> grads;
+    for (double c : c_) grads.push_back(c == 1.0 ? gh : gh * c);
+    if (has_base_) grads.push_back(g);
+    return grads;
+  }
+
+private:
+  std::vector<double> c_;
+  Tensor h_;
+  bool has_base_;
+};
+
+bool same_shapes(const std::vector<Var>& vars) {
+  for (const Var& v : vars)
+    if (v.shape() != vars.front().shape() || v.dtype() != vars.front().dtype()) return false;
+  return true;
+}
+
+}  // namespace
+
 Var row_combination(const Var& base, const Tensor& h, const std::vector<double>& coeff, const std::vector<Var>& vecs) {
   std::vector<Var> used;
   std::vector<double> c;
@@ -29,7 +62,11 @@ Var row_combination(const Var& base, const Tensor& h, const std::vector<double>&
     return base.defined() ? base : Var(Tensor::zeros(vecs.at(0).shape(), vecs[0].dtype(), vecs[0].device()));
   std::vector<Var> all = used;
   if (base.defined()) all.push_back(base);
-  if (recording(all)) {
+  std::vector<Tensor> xs;
+  for (const Var& v : used) xs.push_back(v.value());
+  const Tensor out = linear_combination(base.defined() ? base.value() : Tensor(), xs, c, h);
+  if (!recording(all)) return Var(out);
+  if (!same_shapes(all)) {  // broadcasting operands: the op-by-op record reduces their gradients
     Var acc;
     for (std::size_t j = 0; j < used.size(); ++j) {
       Var term = c[j] == 1.0 ? used[j] : used[j] * c[j];
@@ -38,9 +75,8 @@ Var row_combination(const Var& base, const Tensor& h, const std::vector<double>&
     if (h.defined()) acc = acc * Var(h.reshape(Shape{h.numel(), 1}).to(used[0].dtype()));
     return base.defined() ? base + acc : acc;
   }
-  std::vector<Tensor> xs;
-  for (const Var& v : used) xs.push_back(v.value());
-  return Var(linear_combination(base.defined() ? base.value() : Tensor(), xs, c, h));
+  const Tensor h_column = h.defined() ? h.reshape(Shape{h.numel(), 1}).to(used[0].dtype()) : Tensor();
+  return record_custom(out, all, std::make_shared<RowCombinationBackward>(std::move(c), h_column, base.defined()));
 }
 
 namespace {

@@ -4,6 +4,9 @@
 // stepper's dense output; they are assembled into [T, B, D] by one index_select at the end, so the
 // whole solve stays one differentiable computation (discrete backprop).
 #include "integrate.hpp"
+#include "record_budget.hpp"
+#include <new>
+#include <optional>
 #include <cmath>
 
 namespace tide::detail {
@@ -114,6 +117,7 @@ private:
   void keep_outputs(const Var& y, const StepResult& st, const Var& f_new, Outputs& out);
   void log_step(const Var& y, const Proposal& p, const std::vector<char>& accepted, const Outputs& out);
   std::vector<char> finished() const;
+  void step_once();
   Var assemble() const;
   [[noreturn]] void fail_at(std::size_t r, const std::string& what, double h);
 
@@ -346,41 +350,55 @@ std::vector<char> Integrator::finished() const {
 
 Integration Integrator::run() {
   choose_first_steps();
-  while (!active_.empty()) {
-    const Proposal p = propose();
-    StepContext ctx = context();
-    if (!k1_.defined() && stepper_.first_stage_is_f()) k1_ = ctx.eval(y_, Var(column(p.t, dtype_, device_)));
-    StepResult st = stepper_.step(ctx, y_, k1_, p.t, p.h);
-    std::vector<char> accepted;
-    const std::vector<double> ratio = decide(y_, st, p, accepted);
-    if (grad_enabled() && rejected_non_finite(accepted, ratio)) restep_accepted(p, accepted, st);
-    system_.after_step(st.stage_z, st.stage_t, active_.samples(), p.h, accepted);
-    Outputs out = advance(p, accepted, ratio);
-    bool all_accepted = true;
-    for (char a : accepted) all_accepted = all_accepted && a;
-    Var f_new;
-    if (out.need_f_new) {
-      std::vector<double> t_new(p.t.size());
-      for (std::size_t r = 0; r < t_new.size(); ++r) t_new[r] = s_[static_cast<std::size_t>(active_.samples()[r])].t;
-      f_new = ctx.eval(st.y_new, Var(column(t_new, dtype_, device_)));
+  // a recording solve (the discrete gradient) keeps every step's tape: bounded by the plan's budget
+  std::optional<RecordBudget> budget;
+  if (grad_enabled()) budget.emplace(plan_.max_record_bytes);
+  std::int64_t steps = 0;
+  try {
+    for (; !active_.empty(); ++steps) {
+      step_once();
+      if (budget && !active_.empty() && budget->exceeded()) fail_at(0, budget->message(steps + 1, false), 0.0);
     }
-    keep_outputs(y_, st, f_new, out);
-    log_step(y_, p, accepted, out);
-    // the next state and first stage
-    Var y_next = merge_rows(accepted, all_accepted, st.y_new, y_);
-    Var k1_next;
-    if (stepper_.fsal() && !st.k.empty()) k1_next = merge_rows(accepted, all_accepted, st.k.back(), k1_.defined() ? k1_ : st.k.front());
-    else if (f_new.defined()) k1_next = merge_rows(accepted, all_accepted, f_new, st.k.front());
-    if (!out.stop_pos.empty()) {
-      y_next = system_.at_stop(y_next, out.stop_pos, out.stop_sample, out.stop_index);
-      k1_next = Var();
-    }
-    active_.compact(finished(), y_next, k1_next);
-    y_ = std::move(y_next);
-    k1_ = std::move(k1_next);
+  } catch (const std::bad_alloc&) {
+    if (!budget) throw;
+    fail("{}", budget->message(steps, true));
   }
   result_.ys = assemble();
   return std::move(result_);
+}
+
+void Integrator::step_once() {
+  const Proposal p = propose();
+  StepContext ctx = context();
+  if (!k1_.defined() && stepper_.first_stage_is_f()) k1_ = ctx.eval(y_, Var(column(p.t, dtype_, device_)));
+  StepResult st = stepper_.step(ctx, y_, k1_, p.t, p.h);
+  std::vector<char> accepted;
+  const std::vector<double> ratio = decide(y_, st, p, accepted);
+  if (grad_enabled() && rejected_non_finite(accepted, ratio)) restep_accepted(p, accepted, st);
+  system_.after_step(st.stage_z, st.stage_t, active_.samples(), p.h, accepted);
+  Outputs out = advance(p, accepted, ratio);
+  bool all_accepted = true;
+  for (char a : accepted) all_accepted = all_accepted && a;
+  Var f_new;
+  if (out.need_f_new) {
+    std::vector<double> t_new(p.t.size());
+    for (std::size_t r = 0; r < t_new.size(); ++r) t_new[r] = s_[static_cast<std::size_t>(active_.samples()[r])].t;
+    f_new = ctx.eval(st.y_new, Var(column(t_new, dtype_, device_)));
+  }
+  keep_outputs(y_, st, f_new, out);
+  log_step(y_, p, accepted, out);
+  // the next state and first stage
+  Var y_next = merge_rows(accepted, all_accepted, st.y_new, y_);
+  Var k1_next;
+  if (stepper_.fsal() && !st.k.empty()) k1_next = merge_rows(accepted, all_accepted, st.k.back(), k1_.defined() ? k1_ : st.k.front());
+  else if (f_new.defined()) k1_next = merge_rows(accepted, all_accepted, f_new, st.k.front());
+  if (!out.stop_pos.empty()) {
+    y_next = system_.at_stop(y_next, out.stop_pos, out.stop_sample, out.stop_index);
+    k1_next = Var();
+  }
+  active_.compact(finished(), y_next, k1_next);
+  y_ = std::move(y_next);
+  k1_ = std::move(k1_next);
 }
 
 // [T, B, D]: padded entries take the sample's last valid output.

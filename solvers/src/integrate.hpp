@@ -70,6 +70,7 @@ struct Plan {
   bool keep_log = false;         // store each accepted step (checkpointing)
   bool log_states = true;        // ... with its start states (false: budgeted checkpointing)
   bool count_backward = false;   // statistics go to backward_calls
+  std::int64_t max_record_bytes = 0;  // discrete gradient: the most one solve may record (0: half the memory)
 
   // an embedded pair given a step size or unfold count runs as a fixed-step method
   bool adaptive() const { return stepper->adaptive() && !fixed.given(); }

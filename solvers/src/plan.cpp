@@ -24,6 +24,7 @@ void check_options(const SolveOptions& o) {
   if (o.unfolds < 0) fail("solve: unfolds = {} must be >= 0", o.unfolds);
   if (o.step_size < 0) fail("solve: step_size = {} must be >= 0", o.step_size);
   if (o.checkpoint_budget < 0) fail("solve: checkpoint_budget = {} must be >= 0 (0: one stored state per step)", o.checkpoint_budget);
+  if (o.max_record_bytes < 0) fail("solve: max_record_bytes = {} must be >= 0 (0: half the machine's memory)", o.max_record_bytes);
   if (o.first_step < 0) fail("solve: first_step = {} must be >= 0", o.first_step);
   if (o.newton_max_iterations < 1) fail("solve: newton_max_iterations = {} must be >= 1", o.newton_max_iterations);
   const StepController& c = o.controller;
@@ -60,6 +61,7 @@ Plan make_plan(const SolveOptions& options, std::int64_t D, std::int64_t extra) 
   plan.fixed = FixedSteps{options.step_size, options.unfolds};
   plan.shared_step = !options.per_sample;
   plan.clip_to_end = options.clip_to_end;
+  plan.max_record_bytes = options.max_record_bytes;
   return plan;
 }
 

@@ -104,3 +104,45 @@ TEST_CASE("tolerances below the state dtype's rounding are refused up front, nam
   CHECK_FALSE(refused(DType::f64, 1.0, 1e-14, 0.0));
   CHECK_FALSE(refused(DType::f64, 0.0, 1e-18, 1e-12));  // |y0| = 0 for state 1, and state 0: atol 1e-12 > u
 }
+
+TEST_CASE("the discrete gradient records one node per stage combination, not one per term") {
+  // dopri5 with f = p z (one node per evaluation): 6 evaluations and 7 combinations per step
+  const Var p = Var::parameter(Tensor::from_vector({-1.0}, Shape{1}, DType::f64));
+  SolveOptions o;
+  o.rtol = 1e-10, o.atol = 1e-12;
+  const std::uint64_t since = next_node_sequence();
+  const Solution s = solve([p](const Var& z, const Var&) { return z * p; }, Var(Tensor::ones(Shape{1, 3}, DType::f64)),
+                           Var(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64)), o);
+  const double steps = static_cast<double>(s.stats->total_accepted() + s.stats->total_rejected());
+  CHECK(static_cast<double>(next_node_sequence() - since) / steps < 16.0);  // 63 before
+  backward(sum(select(s.ys, 0, 1)));
+  CHECK(p.grad().to_vector()[0] == doctest::Approx(3.0 * std::exp(-1.0)).epsilon(1e-8));  // d/dp of 3 e^p at p = -1
+}
+
+TEST_CASE("a discrete-gradient record over max_record_bytes stops with advice; checkpointed solves it") {
+  // Robertson's stiff kinetics with an explicit method: thousands of small steps, each recorded
+  const Var k = Var::parameter(Tensor::from_vector({0.04, 1e4, 3e7}, Shape{3}, DType::f64));
+  auto robertson = [k](const Var& y, const Var&) {
+    const Var y1 = slice(y, 1, 0, 1), y2 = slice(y, 1, 1, 2), y3 = slice(y, 1, 2, 3);
+    const Var a = -select(k, 0, 0) * y1 + select(k, 0, 1) * y2 * y3, c = select(k, 0, 2) * y2 * y2;
+    return concat({a, -a - c, c}, 1);
+  };
+  SolveOptions o;
+  o.rtol = 1e-4, o.atol = 1e-8;
+  o.max_record_bytes = 4 << 20;
+  const Var y0 = Var(Tensor::from_vector({1.0, 0.0, 0.0}, Shape{1, 3}, DType::f64));
+  const Var times = Var(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64));
+  try {
+    solve(robertson, y0, times, o);
+    FAIL("no error");
+  } catch (const SolverError& e) {
+    const std::string m = e.what();
+    INFO(m);
+    CHECK(m.find("over max_record_bytes recording the discrete gradient") != std::string::npos);
+    CHECK(m.find("gradient = checkpointed") != std::string::npos);
+  }
+  o.gradient = GradientKind::checkpointed;
+  const Solution s = solve(robertson, y0, times, o);
+  backward(sum(select(s.ys, 0, 1)));
+  CHECK(std::isfinite(k.grad().to_vector()[0]));
+}

@@ -107,6 +107,10 @@ struct SolveOptions {
   // checkpointed: at most this many stored full states, placed uniformly (two-level checkpointing:
   // one extra forward pass, each segment recomputed once in reverse); 0: one stored state per step
   std::int64_t checkpoint_budget = 0;
+  // discrete: the most memory one solve's record may hold (its stages and the dynamics' tape, every
+  // step); past it the solve throws SolverError naming checkpointed and adjoint. 0: half the
+  // machine's physical memory
+  std::int64_t max_record_bytes = 0;
   double adjoint_rtol = 0.0, adjoint_atol = 0.0;  // adjoint solve's tolerances (0: the forward ones)
   Regularisers regularisers;
   Steer steer;
