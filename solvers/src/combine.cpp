@@ -51,6 +51,18 @@ bool same_shapes(const std::vector<Var>& vars) {
   return true;
 }
 
+// The same combination recorded op by op (operands that broadcast: their gradients are reduced by
+// the ops' own rules).
+Var recorded_term_by_term(const Var& base, const Tensor& h, const std::vector<double>& c, const std::vector<Var>& used) {
+  Var acc;
+  for (std::size_t j = 0; j < used.size(); ++j) {
+    Var term = c[j] == 1.0 ? used[j] : used[j] * c[j];
+    acc = acc.defined() ? acc + term : term;
+  }
+  if (h.defined()) acc = acc * Var(h.reshape(Shape{h.numel(), 1}).to(used[0].dtype()));
+  return base.defined() ? base + acc : acc;
+}
+
 }  // namespace
 
 Var row_combination(const Var& base, const Tensor& h, const std::vector<double>& coeff, const std::vector<Var>& vecs) {
@@ -66,15 +78,7 @@ Var row_combination(const Var& base, const Tensor& h, const std::vector<double>&
   for (const Var& v : used) xs.push_back(v.value());
   const Tensor out = linear_combination(base.defined() ? base.value() : Tensor(), xs, c, h);
   if (!recording(all)) return Var(out);
-  if (!same_shapes(all)) {  // broadcasting operands: the op-by-op record reduces their gradients
-    Var acc;
-    for (std::size_t j = 0; j < used.size(); ++j) {
-      Var term = c[j] == 1.0 ? used[j] : used[j] * c[j];
-      acc = acc.defined() ? acc + term : term;
-    }
-    if (h.defined()) acc = acc * Var(h.reshape(Shape{h.numel(), 1}).to(used[0].dtype()));
-    return base.defined() ? base + acc : acc;
-  }
+  if (!same_shapes(all)) return recorded_term_by_term(base, h, c, used);
   const Tensor h_column = h.defined() ? h.reshape(Shape{h.numel(), 1}).to(used[0].dtype()) : Tensor();
   return record_custom(out, all, std::make_shared<RowCombinationBackward>(std::move(c), h_column, base.defined()));
 }
