@@ -288,4 +288,15 @@ void lu_solve(const double* lu, const std::int64_t* pivot, std::int64_t n, doubl
   }
 }
 
+// A^T x = b from P A = L U: U^T w = b, L^T v = w, x = P^T v (the swaps undone in reverse order).
+void lu_solve_transposed(const double* lu, const std::int64_t* pivot, std::int64_t n, double* x) {
+  for (std::int64_t c = 0; c < n; ++c) {
+    for (std::int64_t j = 0; j < c; ++j) x[c] -= lu[j * n + c] * x[j];
+    x[c] /= lu[c * n + c];
+  }
+  for (std::int64_t r = n; r-- > 0;)
+    for (std::int64_t j = r + 1; j < n; ++j) x[r] -= lu[j * n + r] * x[j];
+  for (std::int64_t c = n; c-- > 0;) std::swap(x[c], x[pivot[c]]);
+}
+
 }  // namespace tide::detail

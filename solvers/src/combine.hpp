@@ -55,9 +55,11 @@ std::vector<double> row_norm(const Tensor& x, const Tensor& scale_by, const Erro
 std::vector<char> rows_finite(const Tensor& x);
 
 // Small dense helpers on host data (f64, row-major): LU with partial pivoting in place and the
-// solve with it; false when the matrix is singular.
+// solves with it; false when the matrix is singular.
 bool lu_factor(double* a, std::int64_t n, std::int64_t* pivot);
 void lu_solve(const double* lu, const std::int64_t* pivot, std::int64_t n, double* x);
+// The same factors solving the transposed system A^T x = b.
+void lu_solve_transposed(const double* lu, const std::int64_t* pivot, std::int64_t n, double* x);
 
 Tensor column(const std::vector<double>& values, DType dtype, Device device);  // [n, 1]
 

@@ -113,7 +113,7 @@ public:
 
 private:
   StepContext context(System& system, const Rows& rows, const std::vector<std::int64_t>& samples) {
-    return StepContext{system, rows, samples, *stats_, true, plan_.norm.atol(), plan_.norm.rtol()};
+    return StepContext{system, rows, samples, *stats_, true, plan_.norm.atol(), plan_.norm.rtol(), nullptr};  // replays keep nothing across steps
   }
 
   void backprop_step(const StepLog& step, const Tensor& g, Tensor& a, std::vector<Tensor>& gp) {

@@ -104,7 +104,8 @@ public:
 
 private:
   StepContext context() {
-    return StepContext{system_, active_.rows(), active_.samples(), stats_, plan_.count_backward, plan_.norm.atol(), plan_.norm.rtol()};
+    return StepContext{system_, active_.rows(), active_.samples(), stats_, plan_.count_backward, plan_.norm.atol(), plan_.norm.rtol(),
+                       memory_.get()};
   }
   void choose_first_steps();
   Proposal propose();
@@ -126,6 +127,7 @@ private:
   const Plan& plan_;
   SolveStats& stats_;
   const Stepper& stepper_;
+  std::unique_ptr<StepperMemory> memory_;  // what the stepper keeps between this integration's steps
   const DType dtype_;
   const Device device_;  // every tensor the loop makes lives with the state
   const bool adaptive_;
@@ -146,7 +148,7 @@ std::vector<std::int64_t> running_samples(const Grid& grid) {
 }
 
 Integrator::Integrator(System& system, const Var& y0, const Grid& grid, const Plan& plan, SolveStats& stats)
-    : system_(system), grid_(grid), plan_(plan), stats_(stats), stepper_(*plan.stepper), dtype_(y0.dtype()),
+    : system_(system), grid_(grid), plan_(plan), stats_(stats), stepper_(*plan.stepper), memory_(stepper_.make_memory()), dtype_(y0.dtype()),
       device_(y0.device()), adaptive_(plan.adaptive()), scale_(adaptive_ ? plan.norm.scale_on(device_) : ErrorScale()),
       s_(static_cast<std::size_t>(grid.B)), active_(running_samples(grid), grid.B, device_), pieces_{y0} {
   for (std::int64_t b = 0; b < grid.B; ++b) {
@@ -240,7 +242,7 @@ void Integrator::restep_accepted(const Proposal& p, const std::vector<char>& acc
   if (!keep.empty()) {
     const Tensor index = indices(keep, device_);
     const Rows rows(indices(samples, device_));
-    StepContext ctx{system_, rows, samples, stats_, plan_.count_backward, plan_.norm.atol(), plan_.norm.rtol()};
+    StepContext ctx{system_, rows, samples, stats_, plan_.count_backward, plan_.norm.atol(), plan_.norm.rtol(), memory_.get()};
     const Var k1 = st.k.empty() ? Var() : index_select(st.k.front(), 0, index);
     sub = stepper_.step(ctx, index_select(y_, 0, index), k1, t, h);
   }

@@ -66,8 +66,12 @@ std::int64_t SolveStats::max_nfe() const { return nfe.empty() ? 0 : *std::max_el
 std::int64_t SolveStats::total_accepted() const { return std::accumulate(accepted.begin(), accepted.end(), std::int64_t{0}); }
 std::int64_t SolveStats::total_rejected() const { return std::accumulate(rejected.begin(), rejected.end(), std::int64_t{0}); }
 std::string SolveStats::summary() const {
-  return fmt::format("{} calls, max nfe per sample {}, {} accepted and {} rejected steps over {} samples, {} backward calls",
-                     calls, max_nfe(), total_accepted(), total_rejected(), nfe.size(), backward_calls);
+  std::string out = fmt::format("{} calls, max nfe per sample {}, {} accepted and {} rejected steps over {} samples, {} backward calls",
+                                calls, max_nfe(), total_accepted(), total_rejected(), nfe.size(), backward_calls);
+  if (newton_iterations > 0)
+    out += fmt::format("; {} Newton iterations, {} Jacobians, {} factorisations", newton_iterations, jacobian_evaluations,
+                       factorisations);
+  return out;
 }
 
 SolverError::SolverError(const std::string& message, double t, double h, double norm, double stiffness, SolveStats s)

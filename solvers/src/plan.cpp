@@ -27,6 +27,11 @@ void check_options(const SolveOptions& o) {
   if (o.max_record_bytes < 0) fail("solve: max_record_bytes = {} must be >= 0 (0: half the machine's memory)", o.max_record_bytes);
   if (o.first_step < 0) fail("solve: first_step = {} must be >= 0", o.first_step);
   if (o.newton_max_iterations < 1) fail("solve: newton_max_iterations = {} must be >= 1", o.newton_max_iterations);
+  const ImplicitOptions& im = o.implicit;
+  if (im.jacobian_max_age < 1 || !(im.refactor_ratio >= 0) || !(im.newton_tolerance > 0) || !(im.newton_slow_rate > 0 && im.newton_slow_rate <= 1))
+    fail("solve: implicit options need jacobian_max_age >= 1, refactor_ratio >= 0, newton_tolerance > 0 and 0 < newton_slow_rate <= 1 "
+         "(got {}, {}, {}, {})",
+         im.jacobian_max_age, im.refactor_ratio, im.newton_tolerance, im.newton_slow_rate);
   const StepController& c = o.controller;
   if (!(c.safety > 0 && c.safety <= 1) || !(c.factor_min > 0 && c.factor_min < 1) || !(c.factor_max > 1))
     fail("solve: controller {} needs 0 < safety <= 1, 0 < factor_min < 1 < factor_max (got {}, {}, {})", c.name, c.safety,

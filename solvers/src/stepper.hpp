@@ -14,6 +14,14 @@ namespace tide::detail {
 class System;
 struct StepContext;
 
+// What a stepper keeps between the steps of one integration (an implicit method's Jacobians and
+// factorisations). The integrator owns it (Stepper::make_memory) and lends it to every step through
+// StepContext; a step taken without it (checkpoint replays) keeps nothing across steps.
+class StepperMemory {
+public:
+  virtual ~StepperMemory() = default;
+};
+
 // One step's result for its rows.
 struct StepResult {
   Var y_new;
@@ -52,6 +60,8 @@ public:
   // The quadrature weights of the stages over one step (the adjoint's parameter integral).
   virtual std::vector<double> quadrature_weights() const { return {}; }
   virtual const Tableau* tableau() const { return nullptr; }
+  // A fresh memory for one integration; null when the method keeps nothing between steps.
+  virtual std::unique_ptr<StepperMemory> make_memory() const { return nullptr; }
 
   // The same system written as z' = f(z, t), for the parts that need a plain right-hand side (the
   // adjoint's backward solve, the gradient kinds' probe), and the stepper that solves it there.
@@ -75,6 +85,7 @@ struct StepContext {
   // per-state tolerances (implicit stages measure Newton's convergence with them)
   const std::vector<double>& atol;
   const std::vector<double>& rtol;
+  StepperMemory* memory = nullptr;  // the integration's (null: nothing is kept across steps)
   Var eval(const Var& z, const Var& t);  // f(z, t) for the rows, counted
   void count();                          // counts one batched evaluation made another way
 };

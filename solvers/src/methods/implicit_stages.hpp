@@ -1,43 +1,38 @@
 // Internal: the diagonally implicit stages of an ESDIRK tableau, k_i = f(z_i + h gamma k_i, t_i),
-// solved per row by simplified Newton with the Jacobian at the step's start (engine Jacobians:
-// exact for any dynamics written in Var ops, per-row LU on the host).
+// for one step of a batch of rows: Newton's iteration per stage (newton.hpp) with a stage linear
+// solver (stage_linear_solver.hpp), a retry with a fresh Jacobian for rows whose kept one failed,
+// and, only when something requires a gradient, the implicit function theorem's derivative.
 #pragma once
-#include "../stepper.hpp"
+#include "newton.hpp"
 
 namespace tide::detail {
 
 class ImplicitStages {
 public:
-  ImplicitStages(const Var& y, const std::vector<double>& t, int newton_max_iterations)
-      : y_(y), t_(t), newton_max_iterations_(newton_max_iterations) {}
+  // y, t: the step's start. `memory`: the integration's (null: a fresh one, kept for this step only).
+  ImplicitStages(const Var& y, const std::vector<double>& t, const ImplicitOptions& options, int newton_max_iterations,
+                 StepperMemory* memory);
 
-  // Stage i's value and where f was evaluated (z_i + s k_i). Marks rows that did not converge
-  // in `failed`. Recorded (grad mode on): the value carries the implicit function theorem's
-  // derivative, so discrete backprop through the stage is exact at convergence.
+  // Stage i's value and where f was evaluated (z_i + s k_i). Marks rows that did not converge in
+  // `failed`. When the stage needs a derivative (grad mode on and z_i, or a value f reads, requires a
+  // gradient) its value carries the implicit function theorem's, so discrete backprop through the
+  // stage is exact at convergence; otherwise it is a constant and nothing is recorded.
   struct Stage {
     Var k, z;
   };
-  Stage solve(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& h, double gamma,
-              const Tensor& guess, std::vector<char>& failed);
+  Stage solve(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& h, double gamma, const Tensor& guess,
+              std::vector<char>& failed);
 
 private:
-  struct RowLU {
-    std::vector<double> lu;
-    std::vector<std::int64_t> pivot;
-    std::vector<char> ok;
-  };
-  static std::vector<double> row_jacobians(StepContext& ctx, const Var& z, const Var& t);
-  static RowLU factor_rows(const std::vector<double>& jac, const std::vector<double>& s, std::int64_t n, std::int64_t d);
-  Tensor newton(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, Tensor k,
-                std::vector<char>& failed) const;
-  Var implicit_function_stage(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& s,
-                              const Tensor& kstar) const;
+  void retry(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, const Tensor& guess, NewtonOutcome& out);
+  Var recorded_stage(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& s, const Tensor& kstar);
 
   Var y_;
-  std::vector<double> t_;
-  int newton_max_iterations_;
-  RowLU lu_;  // (I - s J) at the step's start, factored once per step
-  bool factored_ = false;
+  Var t_;  // [n, 1] in the state's dtype
+  NewtonSettings settings_;
+  std::unique_ptr<ImplicitMemory> own_memory_;
+  ImplicitMemory& memory_;
+  std::unique_ptr<StageLinearSolver> solver_;
 };
 
 }  // namespace tide::detail

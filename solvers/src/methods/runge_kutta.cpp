@@ -17,8 +17,8 @@ Var time_column(const std::vector<double>& t, const std::vector<double>& h, doub
 
 class RungeKutta final : public Stepper {
 public:
-  RungeKutta(Method method, const Tableau& tableau, int newton_max_iterations)
-      : method_(method), tab_(tableau), newton_max_iterations_(newton_max_iterations) {}
+  RungeKutta(Method method, const Tableau& tableau, const SolveOptions& options)
+      : method_(method), tab_(tableau), implicit_(options.implicit), newton_max_iterations_(options.newton_max_iterations) {}
   Method method() const override { return method_; }
   int order() const override { return tab_.order; }
   int error_order() const override { return tab_.error_order; }
@@ -29,6 +29,12 @@ public:
   bool lands_on_outputs() const override { return tab_.interp.empty() && tab_.order > 3; }
   std::vector<double> quadrature_weights() const override { return tab_.b; }
   const Tableau* tableau() const override { return &tab_; }
+  // diagonally implicit tableaus keep their Jacobians and factorisations between steps
+  std::unique_ptr<StepperMemory> make_memory() const override {
+    for (int i = 0; i < tab_.stages(); ++i)
+      if (tab_.a[static_cast<std::size_t>(i)][static_cast<std::size_t>(i)] != 0.0) return std::make_unique<ImplicitMemory>();
+    return nullptr;
+  }
 
   StepResult step(StepContext& ctx, const Var& y, const Var& k1, const std::vector<double>& t,
                   const std::vector<double>& h) const override;
@@ -38,6 +44,7 @@ public:
 private:
   Method method_;
   const Tableau& tab_;
+  ImplicitOptions implicit_;
   int newton_max_iterations_;
 };
 
@@ -61,7 +68,7 @@ StepResult RungeKutta::step(StepContext& ctx, const Var& y, const Var& k1, const
       k.push_back(i == 0 && k1.defined() ? k1 : ctx.eval(zi, ti));
       continue;
     }
-    if (!implicit) implicit.emplace(y, t, newton_max_iterations_);
+    if (!implicit) implicit.emplace(y, t, implicit_, newton_max_iterations_, ctx.memory);
     const ImplicitStages::Stage stage = implicit->solve(ctx, zi, ti, h, gamma, k.back().value(), out.failed);
     out.stage_z.back() = stage.z;
     k.push_back(stage.k);
@@ -106,7 +113,7 @@ std::vector<double> RungeKutta::dense_weights(double theta, double h, bool* need
 }  // namespace
 
 StepperPtr runge_kutta_stepper(Method method, const Tableau& tableau, const SolveOptions& options) {
-  return std::make_shared<RungeKutta>(method, tableau, options.newton_max_iterations);
+  return std::make_shared<RungeKutta>(method, tableau, options);
 }
 
 }  // namespace tide::detail

@@ -82,6 +82,19 @@ struct Steer {
 // shape) scaled by its own U(1 - relative, 1 + relative) from `gen`; 0 <= relative < 1.
 Tensor steer_intervals(const Tensor& lengths, double relative, Generator& gen);
 
+// How implicit (ESDIRK) methods solve their stage equations k = f(z + h gamma k, t) by Newton's
+// method: each sample's Jacobian and the LU of I - h gamma J are kept across stages and steps
+// (CVODE's rules: refactorise when h gamma moved by more than `refactor_ratio`, fetch a new
+// Jacobian when Newton fails or contracts slowly with a kept one, or when it is `jacobian_max_age`
+// steps old).
+struct ImplicitOptions {
+  bool jacobian_reuse = true;       // false: a new Jacobian at every step's start (as before issue 18)
+  int jacobian_max_age = 50;        // step attempts a kept Jacobian serves at most (CVODE's MSBJ)
+  double refactor_ratio = 0.3;      // refactorise when |h gamma / (h gamma at factorisation) - 1| > this (CVODE's DGMAX)
+  double newton_tolerance = 1e-2;   // converged when the scaled correction h gamma |dk| / (atol + rtol |z|) is below this
+  double newton_slow_rate = 0.5;    // a kept Jacobian whose Newton contracts slower than this is replaced
+};
+
 struct SolveOptions {
   Method method = Method::dopri5;
   double rtol = 1e-7, atol = 1e-9;           // torchdiffeq's defaults
@@ -97,7 +110,8 @@ struct SolveOptions {
   std::vector<std::int64_t> seminorm;        // state indices left out of error control
   bool per_sample = true;                    // every sample its own step size and accept/reject
   bool clip_to_end = true;                   // never step past a sample's last time (false: interpolate)
-  int newton_max_iterations = 8;             // implicit methods
+  int newton_max_iterations = 8;             // implicit methods: per stage (and per retry with a new Jacobian)
+  ImplicitOptions implicit;                  // implicit methods: Newton's linear solver and its reuse
   // The method as torchdiffeq implements it where that differs from the published method (set by
   // torchdiffeq()): dopri5's error estimate is 2/3 of Dormand-Prince's, and dopri5 and bosh3
   // interpolate with torchdiffeq's quartic through the step's midpoint instead of their own dense

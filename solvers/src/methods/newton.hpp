@@ -1,0 +1,30 @@
+// Internal: Newton's iteration for one implicit stage, k = f(z + s k, t) row by row (s = h gamma),
+// with a StageLinearSolver for the corrections. Each row converges, fails or is still running on
+// its own (Hairer-Wanner IV.8): converged when the scaled correction s |dk| / (atol + rtol |z|)
+// (RMS over the state) is below the tolerance, or when the contraction rate predicts it will be
+// (rate / (1 - rate) |dk| below it); failed when it diverges (rate >= 1), when a Jacobian kept
+// from an earlier step contracts slower than newton_slow_rate, or when the iterations run out.
+#pragma once
+#include "stage_linear_solver.hpp"
+
+namespace tide::detail {
+
+struct NewtonSettings {
+  int max_iterations = 8;
+  double tolerance = 1e-2;
+  double slow_rate = 0.5;
+};
+
+struct NewtonOutcome {
+  Tensor k;                     // the last iterate per row (the stage where it converged)
+  std::vector<char> failed;     // did not converge
+  std::vector<char> slow;       // converged, contracting slower than slow_rate
+  bool reads_recorded = false;  // in grad mode, f read a value that requires a gradient
+};
+
+// Starts from `guess`; the first evaluation runs in the caller's grad mode (so that
+// reads_recorded tells whether the stage needs its derivative), the rest record nothing.
+NewtonOutcome newton(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, const Tensor& guess,
+                     StageLinearSolver& solver, const NewtonSettings& settings);
+
+}  // namespace tide::detail

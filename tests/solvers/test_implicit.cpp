@@ -1,0 +1,255 @@
+// The implicit method's Newton machinery (issue 18, item 4): results unchanged on the stiff
+// problems against the values before the change, Jacobian and factorisation reuse across steps,
+// no gradient work when nothing requires a gradient, and gradients through the implicit stages.
+#include "tide/tide.hpp"
+#include <doctest/doctest.h>
+#include <cmath>
+
+using namespace tide;
+
+namespace {
+
+Var f64(const std::vector<double>& v, Shape s) { return Var(Tensor::from_vector(v, s, DType::f64)); }
+
+auto robertson = [](const auto& z, const auto&) {
+  const auto a = slice(z, 1, 0, 1), b = slice(z, 1, 1, 2), c = slice(z, 1, 2, 3);
+  return concat({-0.04 * a + 1e4 * b * c, 0.04 * a - 1e4 * b * c - 3e7 * b * b, 3e7 * b * b}, 1);
+};
+
+auto van_der_pol = [](const auto& z, const auto&) {  // mu = 1000
+  const auto a = slice(z, 1, 0, 1), b = slice(z, 1, 1, 2);
+  return concat({b, 1000.0 * (1.0 - a * a) * b - a}, 1);
+};
+
+// z' = scale * (second difference of z), zero boundary values: the heat equation on D cells
+auto heat(double scale) {
+  return [scale](const auto& z, const auto&) {
+    using T = std::decay_t<decltype(z)>;
+    const std::int64_t n = z.shape()[0], D = z.shape()[1];
+    const T zero = T(Tensor::zeros(Shape{n, 1}, z.dtype(), z.device()));
+    return (concat({slice(z, 1, 1, D), zero}, 1) + concat({zero, slice(z, 1, 0, D - 1)}, 1) - 2.0 * z) * scale;
+  };
+}
+
+Var hump(std::int64_t B, std::int64_t D) {  // 4 x (1 - x) on the grid, scaled per sample
+  std::vector<double> v;
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t i = 0; i < D; ++i) {
+      const double x = double(i + 1) / double(D + 1);
+      v.push_back((1.0 + 0.5 * double(b)) * 4 * x * (1 - x));
+    }
+  return f64(v, Shape{B, D});
+}
+
+SolveOptions kvaerno3(double rtol, double atol) {
+  SolveOptions o;
+  o.method = Method::kvaerno3;
+  o.rtol = rtol, o.atol = atol;
+  return o;
+}
+
+double max_relative_difference(const Tensor& a, const Tensor& b, double floor) {
+  const auto x = a.to_vector(), y = b.to_vector();
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::fabs(x[i] - y[i]) / std::max(floor, std::fabs(y[i])));
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("kvaerno3 on Robertson: the values from before, far fewer Jacobians than steps") {
+  const SolveOptions o = kvaerno3(1e-6, 1e-10);
+  const Solution s = solve(robertson, f64({1.0, 0.0, 0.0}, Shape{1, 3}), f64({0.0, 40.0, 1e5}, Shape{3}), o);
+  INFO(s.stats->summary());
+  // before (commit 73f856e, a new Jacobian every step): the same solve gave these
+  const std::vector<double> before = {0.7158269425, 9.185529489e-06, 0.2841638719, 0.01786590188, 7.274743483e-08, 0.9821340254};
+  const auto v = s.ys.value().to_vector();
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(v[3 + i] == doctest::Approx(before[i]).epsilon(1e-5));
+  // Hairer and Wanner's reference at t = 40
+  CHECK(v[3] == doctest::Approx(0.7158270687).epsilon(1e-6));
+  CHECK(v[4] == doctest::Approx(9.185534764e-6).epsilon(1e-5));
+  const std::int64_t attempts = s.stats->total_accepted() + s.stats->total_rejected();
+  CHECK(s.stats->jacobian_evaluations * 10 < attempts);
+  CHECK(s.stats->factorisations * 4 < attempts);
+
+  SolveOptions fresh = o;  // the policy from before: a new Jacobian at every step's start
+  fresh.implicit.jacobian_reuse = false;
+  const Solution f = solve(robertson, f64({1.0, 0.0, 0.0}, Shape{1, 3}), f64({0.0, 40.0, 1e5}, Shape{3}), fresh);
+  CHECK(f.stats->jacobian_evaluations == f.stats->total_accepted() + f.stats->total_rejected());
+  CHECK(max_relative_difference(s.ys.value(), f.ys.value(), 1e-6) < 1e-5);
+}
+
+TEST_CASE("kvaerno3 on Van der Pol (mu = 1000): the values from before, with and without reuse") {
+  SolveOptions o = kvaerno3(1e-6, 1e-8);
+  const Var y0 = f64({2.0, 0.0}, Shape{1, 2});
+  const Var times = f64({0.0, 1000.0, 2000.0, 3000.0}, Shape{4});
+  const std::vector<double> before = {-1.863647846, 1.706171572, -1.510614605};  // y_0 at t = 1000, 2000, 3000 (commit 73f856e)
+  for (bool reuse : {true, false}) {
+    o.implicit.jacobian_reuse = reuse;
+    const Solution s = solve(van_der_pol, y0, times, o);
+    INFO("reuse " << reuse << ": " << s.stats->summary());
+    const auto v = s.ys.value().to_vector();
+    for (std::size_t j = 0; j < 3; ++j) CHECK(v[2 * (j + 1)] == doctest::Approx(before[j]).epsilon(1e-6));
+    if (reuse) CHECK(s.stats->jacobian_evaluations * 10 < s.stats->total_accepted());
+  }
+}
+
+TEST_CASE("the stiff linear test against its closed form") {
+  const double r = 1e4;  // y' = -r y + 3r - 2r exp(-t), y(0) = 0
+  auto f = [r](const auto& y, const auto& t) { return -r * y + 3 * r - 2 * r * exp(-t); };
+  const double want = 3 - 3 * std::exp(-r * 10) - 2 * r / (r - 1) * (std::exp(-10.0) - std::exp(-r * 10));
+  const Solution s = solve(f, f64({0.0}, Shape{1, 1}), f64({0.0, 10.0}, Shape{2}), kvaerno3(1e-6, 1e-6));
+  INFO(s.stats->summary());
+  CHECK(s.ys.value().to_vector()[1] == doctest::Approx(want).epsilon(1e-4));
+  CHECK(s.stats->total_accepted() < 200);
+  CHECK(s.stats->jacobian_evaluations * 10 < s.stats->total_accepted());
+}
+
+TEST_CASE("Newton failures with a kept Jacobian are retried with a new one; rejected steps leave nothing stale") {
+  // two Newton iterations per stage: Newton fails often, each failure is retried with a new
+  // Jacobian and then rejected; the solve still reaches the values from before
+  SolveOptions o = kvaerno3(1e-6, 1e-10);
+  o.newton_max_iterations = 2;
+  const Solution s = solve(robertson, f64({1.0, 0.0, 0.0}, Shape{1, 3}), f64({0.0, 40.0}, Shape{2}), o);
+  const Solution patient = solve(robertson, f64({1.0, 0.0, 0.0}, Shape{1, 3}), f64({0.0, 40.0}, Shape{2}), kvaerno3(1e-6, 1e-10));
+  INFO(s.stats->summary() << "; with 8 iterations: " << patient.stats->summary());
+  CHECK(s.stats->total_rejected() > patient.stats->total_rejected());
+  CHECK(s.stats->jacobian_evaluations > 2 * patient.stats->jacobian_evaluations);  // failures fetched new ones
+  const auto v = s.ys.value().to_vector();
+  CHECK(v[3] == doctest::Approx(0.7158269425).epsilon(1e-5));
+  CHECK(v[5] == doctest::Approx(0.2841638719).epsilon(1e-5));
+  // a batch whose samples fail at different steps gives each sample its own solve
+  o.newton_max_iterations = 3;
+  const Var y0 = f64({1.0, 0.0, 0.0, 0.5, 1e-5, 0.5}, Shape{2, 3});
+  const Solution both = solve(robertson, y0, f64({0.0, 40.0}, Shape{2}), o);
+  for (std::int64_t b = 0; b < 2; ++b) {
+    const Solution one = solve(robertson, Var(y0.value().slice(0, b, b + 1)), f64({0.0, 40.0}, Shape{2}), o);
+    CHECK(max_relative_difference(both.ys.value().select(1, b), one.ys.value().select(1, 0), 1e-10) < 1e-12);
+    CHECK(both.stats->accepted[static_cast<std::size_t>(b)] == one.stats->accepted[0]);
+  }
+}
+
+TEST_CASE("nothing requiring a gradient: grad mode records nothing more than NoGrad and gives its values") {
+  // nodes made: the dense Jacobians record one evaluation each (under NoGrad too); grad mode
+  // must not add a single node to that
+  std::uint64_t nodes[2];
+  auto run = [&nodes](bool grad_mode) {
+    GradModeScope mode(grad_mode);
+    const std::uint64_t before = next_node_sequence();
+    Solution s = solve(heat(51.0 * 51.0), hump(2, 50), f64({0.0, 0.1}, Shape{2}), kvaerno3(1e-6, 1e-6));
+    nodes[grad_mode] = next_node_sequence() - before;
+    return s;
+  };
+  const Solution recorded = run(true);
+  CHECK_FALSE(recorded.ys.requires_grad());
+  const Solution plain = run(false);
+  CHECK(nodes[1] == nodes[0]);
+  CHECK(max_relative_difference(recorded.ys.value(), plain.ys.value(), 1e-300) == 0.0);
+  CHECK(recorded.stats->jacobian_evaluations == plain.stats->jacobian_evaluations);
+  CHECK(recorded.stats->factorisations == plain.stats->factorisations);
+  CHECK(recorded.stats->calls == plain.stats->calls);
+  // with a parameter requiring a gradient, each implicit stage adds its sensitivity Jacobians
+  const Var p = Var::parameter(Tensor::from_vector({1.0}, Shape{1}, DType::f64));
+  const Solution with_p =
+      solve([p](const Var& z, const Var& t) { return heat(51.0 * 51.0)(z, t) * p; }, hump(2, 50), f64({0.0, 0.1}, Shape{2}), kvaerno3(1e-6, 1e-6));
+  CHECK(with_p.ys.requires_grad());
+  CHECK(with_p.stats->jacobian_evaluations > 2 * with_p.stats->total_accepted());
+  CHECK(max_relative_difference(with_p.ys.value(), plain.ys.value(), 1e-3) < 1e-10);
+}
+
+namespace {
+
+// dynamics closing over W and b, as in the solver gradient tests
+struct Problem {
+  Var W = Var::parameter(Tensor::from_vector({-2.4, 0.9, -0.7, -3.3}, Shape{2, 2}, DType::f64));
+  Var b = Var::parameter(Tensor::from_vector({0.1, -0.2}, Shape{2}, DType::f64));
+  Var y0 = Var::parameter(Tensor::from_vector({0.5, -0.3, 1.1, 0.4}, Shape{2, 2}, DType::f64));
+  Var times = Var(Tensor::from_vector({0.0, 0.6, 1.5}, Shape{3}, DType::f64));
+  Var loss(const SolveOptions& o) const {
+    auto f = [this](const Var& z, const Var& t) { return tanh(matmul(z, W) + b) * (1.0 + 0.3 * sin(t)) - 5.0 * z; };
+    const Solution s = solve(f, y0, times, o);
+    return sum(square(s.ys) * Var(Tensor::from_vector({1.0, -2.0, 0.5, 1.5}, Shape{1, 2, 2}, DType::f64))) + sum(s.ys);
+  }
+  std::vector<Var> params() const { return {W, b, y0}; }
+  std::vector<double> gradient(const SolveOptions& o) const {
+    std::vector<double> out;
+    for (const Var& g : grad({loss(o)}, params())) for (double v : g.value().to_vector()) out.push_back(v);
+    return out;
+  }
+  std::vector<double> finite_differences(const SolveOptions& o, double eps) const {
+    NoGrad no_grad;
+    std::vector<double> out;
+    for (const Var& v : params()) {
+      Tensor flat = v.value().reshape(Shape{v.numel()});
+      for (std::int64_t i = 0; i < v.numel(); ++i) {
+        const double x = flat.slice(0, i, i + 1).item();
+        flat.slice(0, i, i + 1).fill_(x + eps);
+        const double up = loss(o).item();
+        flat.slice(0, i, i + 1).fill_(x - eps);
+        const double down = loss(o).item();
+        flat.slice(0, i, i + 1).fill_(x);
+        out.push_back((up - down) / (2 * eps));
+      }
+    }
+    return out;
+  }
+};
+
+void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol) {
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("entry " << i << " got " << got[i] << " want " << want[i]);
+    CHECK(std::fabs(got[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i])));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gradients through kvaerno3 match finite differences, for every gradient kind") {
+  const Problem p;
+  const std::vector<double> fd = p.finite_differences(kvaerno3(1e-8, 1e-8), 1e-5);  // adaptive steps
+  {
+    SolveOptions o = kvaerno3(1e-8, 1e-8);
+    o.unfolds = 7;  // fixed steps: the discrete gradient is the exact derivative of the computation
+    check_close(p.gradient(o), p.finite_differences(o, 1e-6), 1e-6);
+    o.unfolds = 0;
+    for (GradientKind kind : {GradientKind::discrete, GradientKind::checkpointed, GradientKind::adjoint}) {
+      INFO(gradient_kind_name(kind));
+      o.gradient = kind;
+      check_close(p.gradient(o), fd, 1e-4);
+    }
+  }
+}
+
+TEST_CASE("double backward through the implicit stages is exact") {
+  const Problem p;
+  SolveOptions o = kvaerno3(1e-9, 1e-9);
+  o.unfolds = 5;
+  const Var v = Var(Tensor::from_vector({0.3, -0.2, 0.1, 0.4}, Shape{2, 2}, DType::f64));
+  auto hvp = [&](const SolveOptions& opts) {  // d/dW <dL/dW, v>
+    GradOptions go;
+    go.create_graph = true;
+    const Var g = grad({p.loss(opts)}, {p.W}, {}, go)[0];
+    return grad(std::vector<Var>{sum(g * v)}, std::vector<Var>{p.W})[0].value().to_vector();
+  };
+  const std::vector<double> got = hvp(o);
+  std::vector<double> want;
+  const double eps = 1e-5;
+  Tensor w = p.W.value();
+  const Tensor w0 = w.clone();
+  auto gradient_at = [&](double step) {
+    w.copy_(add(w0, mul_scalar(v.value(), step)));
+    return grad(std::vector<Var>{p.loss(o)}, std::vector<Var>{p.W})[0].value().to_vector();
+  };
+  const std::vector<double> up = gradient_at(eps), down = gradient_at(-eps);
+  w.copy_(w0);
+  for (std::size_t i = 0; i < up.size(); ++i) want.push_back((up[i] - down[i]) / (2 * eps));
+  check_close(got, want, 1e-5);
+}
+
+TEST_CASE("implicit options are checked") {
+  SolveOptions o = kvaerno3(1e-6, 1e-6);
+  o.implicit.jacobian_max_age = 0;
+  CHECK_THROWS_WITH_AS(solve(robertson, f64({1.0, 0.0, 0.0}, Shape{1, 3}), f64({0.0, 1.0}, Shape{2}), o),
+                       doctest::Contains("jacobian_max_age >= 1"), Error);
+}
