@@ -8,6 +8,7 @@
 #include "controller.hpp"
 #include "error_norm.hpp"
 #include "stepper.hpp"
+#include <functional>
 #include <memory>
 
 namespace tide::detail {
@@ -20,12 +21,19 @@ struct Grid {
   double at(std::int64_t b, std::int64_t j) const { return t[static_cast<std::size_t>(b * T + j)]; }
 };
 
+// v -> (df/dz) v at one point for the rows evaluated there ([n, D] -> [n, D], nothing recorded).
+using JacobianAction = std::function<Tensor(const Tensor& v)>;
+
 // What the integrator steps. eval() is f; the hooks let the adjoint accumulate parameter
 // gradients by quadrature and add the output cotangents at the grid times.
 class System {
 public:
   virtual ~System() = default;
   virtual Var eval(const Var& z, const Var& t, const Rows& rows) = 0;
+  // The Jacobian's action at (z, t), for matrix-free Newton-Krylov. This default differentiates
+  // eval twice (J v = d/du <J^T u, v>: the double-vjp trick, exact for any system written in Var
+  // ops); PlainSystem uses forward mode on Jets when the dynamics run on them.
+  virtual JacobianAction jacobian_action(const Tensor& z, const Var& t, const Rows& rows);
   // After a step's accept/reject decisions: the stage inputs (z_i, t_i) of the step's rows.
   virtual void after_step(const std::vector<Var>& /*stage_z*/, const std::vector<Var>& /*stage_t*/,
                           const std::vector<std::int64_t>& /*samples*/, const std::vector<double>& /*h*/,
@@ -43,6 +51,7 @@ class PlainSystem final : public System {
 public:
   explicit PlainSystem(Dynamics f, int width = 1) : f_(std::move(f)), width_(width) {}
   Var eval(const Var& z, const Var& t, const Rows& rows) override;
+  JacobianAction jacobian_action(const Tensor& z, const Var& t, const Rows& rows) override;
 
 private:
   Dynamics f_;

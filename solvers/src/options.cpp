@@ -40,7 +40,18 @@ constexpr Named<Method> kTorchdiffeqMethods[] = {
     {"fehlberg2", Method::fehlberg2}, {"dopri8", Method::dopri8},   {"euler", Method::euler},
     {"midpoint", Method::midpoint}, {"heun2", Method::heun},      {"heun3", Method::heun3},
     {"rk4", Method::rk4_38}};
+constexpr Named<ImplicitOptions::Jacobian> kJacobians[] = {{"automatic", ImplicitOptions::Jacobian::automatic},
+                                                           {"dense", ImplicitOptions::Jacobian::dense},
+                                                           {"krylov", ImplicitOptions::Jacobian::krylov}};
 }  // namespace
+
+const char* implicit_jacobian_name(ImplicitOptions::Jacobian jacobian) {
+  for (const auto& [name, j] : kJacobians)
+    if (j == jacobian) return name.data();
+  return "?";
+}
+std::vector<std::string> implicit_jacobian_names() { return names_of(kJacobians); }
+ImplicitOptions::Jacobian implicit_jacobian_from_name(const std::string& name) { return lookup(kJacobians, name, "implicit Jacobian"); }
 
 SolveOptions SolveOptions::torchdiffeq(const std::string& method) {
   for (const char* multistep : {"explicit_adams", "implicit_adams", "fixed_adams", "scipy_solver"})
@@ -69,8 +80,8 @@ std::string SolveStats::summary() const {
   std::string out = fmt::format("{} calls, max nfe per sample {}, {} accepted and {} rejected steps over {} samples, {} backward calls",
                                 calls, max_nfe(), total_accepted(), total_rejected(), nfe.size(), backward_calls);
   if (newton_iterations > 0)
-    out += fmt::format("; {} Newton iterations, {} Jacobians, {} factorisations", newton_iterations, jacobian_evaluations,
-                       factorisations);
+    out += fmt::format("; {} Newton iterations, {} Jacobians, {} factorisations, {} GMRES iterations", newton_iterations,
+                       jacobian_evaluations, factorisations, linear_iterations);
   return out;
 }
 

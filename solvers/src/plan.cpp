@@ -28,10 +28,14 @@ void check_options(const SolveOptions& o) {
   if (o.first_step < 0) fail("solve: first_step = {} must be >= 0", o.first_step);
   if (o.newton_max_iterations < 1) fail("solve: newton_max_iterations = {} must be >= 1", o.newton_max_iterations);
   const ImplicitOptions& im = o.implicit;
-  if (im.jacobian_max_age < 1 || !(im.refactor_ratio >= 0) || !(im.newton_tolerance > 0) || !(im.newton_slow_rate > 0 && im.newton_slow_rate <= 1))
-    fail("solve: implicit options need jacobian_max_age >= 1, refactor_ratio >= 0, newton_tolerance > 0 and 0 < newton_slow_rate <= 1 "
-         "(got {}, {}, {}, {})",
-         im.jacobian_max_age, im.refactor_ratio, im.newton_tolerance, im.newton_slow_rate);
+  if (im.krylov_above < 0 || im.jacobian_max_age < 1 || !(im.refactor_ratio >= 0) || !(im.newton_tolerance > 0) ||
+      !(im.newton_slow_rate > 0 && im.newton_slow_rate <= 1) || im.gmres_restart < 1 || im.gmres_max_iterations < 1 ||
+      !(im.gmres_tolerance > 0 && im.gmres_tolerance < 1))
+    fail("solve: implicit options need krylov_above >= 0, jacobian_max_age >= 1, refactor_ratio >= 0, newton_tolerance > 0, "
+         "0 < newton_slow_rate <= 1, gmres_restart >= 1, gmres_max_iterations >= 1 and 0 < gmres_tolerance < 1 (got {}, {}, {}, {}, "
+         "{}, {}, {}, {})",
+         im.krylov_above, im.jacobian_max_age, im.refactor_ratio, im.newton_tolerance, im.newton_slow_rate, im.gmres_restart,
+         im.gmres_max_iterations, im.gmres_tolerance);
   const StepController& c = o.controller;
   if (!(c.safety > 0 && c.safety <= 1) || !(c.factor_min > 0 && c.factor_min < 1) || !(c.factor_max > 1))
     fail("solve: controller {} needs 0 < safety <= 1, 0 < factor_min < 1 < factor_max (got {}, {}, {})", c.name, c.safety,

@@ -1,6 +1,7 @@
 // The implicit method's Newton machinery (issue 18, item 4): results unchanged on the stiff
 // problems against the values before the change, Jacobian and factorisation reuse across steps,
-// no gradient work when nothing requires a gradient, and gradients through the implicit stages.
+// the matrix-free Newton-Krylov path against the dense one and on a 10,000-wide problem, no
+// gradient work when nothing requires a gradient, and gradients through both linear solvers.
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
@@ -71,6 +72,7 @@ TEST_CASE("kvaerno3 on Robertson: the values from before, far fewer Jacobians th
   const std::int64_t attempts = s.stats->total_accepted() + s.stats->total_rejected();
   CHECK(s.stats->jacobian_evaluations * 10 < attempts);
   CHECK(s.stats->factorisations * 4 < attempts);
+  CHECK(s.stats->linear_iterations == 0);  // D = 3: dense
 
   SolveOptions fresh = o;  // the policy from before: a new Jacobian at every step's start
   fresh.implicit.jacobian_reuse = false;
@@ -94,15 +96,20 @@ TEST_CASE("kvaerno3 on Van der Pol (mu = 1000): the values from before, with and
   }
 }
 
-TEST_CASE("the stiff linear test against its closed form") {
+TEST_CASE("the stiff linear test against its closed form with either linear solver") {
   const double r = 1e4;  // y' = -r y + 3r - 2r exp(-t), y(0) = 0
   auto f = [r](const auto& y, const auto& t) { return -r * y + 3 * r - 2 * r * exp(-t); };
   const double want = 3 - 3 * std::exp(-r * 10) - 2 * r / (r - 1) * (std::exp(-10.0) - std::exp(-r * 10));
-  const Solution s = solve(f, f64({0.0}, Shape{1, 1}), f64({0.0, 10.0}, Shape{2}), kvaerno3(1e-6, 1e-6));
-  INFO(s.stats->summary());
-  CHECK(s.ys.value().to_vector()[1] == doctest::Approx(want).epsilon(1e-4));
-  CHECK(s.stats->total_accepted() < 200);
-  CHECK(s.stats->jacobian_evaluations * 10 < s.stats->total_accepted());
+  for (auto jacobian : {ImplicitOptions::Jacobian::dense, ImplicitOptions::Jacobian::krylov}) {
+    SolveOptions o = kvaerno3(1e-6, 1e-6);
+    o.implicit.jacobian = jacobian;
+    const Solution s = solve(f, f64({0.0}, Shape{1, 1}), f64({0.0, 10.0}, Shape{2}), o);
+    INFO(implicit_jacobian_name(jacobian) << ": " << s.stats->summary());
+    CHECK(s.ys.value().to_vector()[1] == doctest::Approx(want).epsilon(1e-4));
+    CHECK(s.stats->total_accepted() < 200);
+    CHECK((jacobian == ImplicitOptions::Jacobian::krylov) == (s.stats->linear_iterations > 0));
+    CHECK((jacobian == ImplicitOptions::Jacobian::krylov) == (s.stats->jacobian_evaluations == 0));
+  }
 }
 
 TEST_CASE("Newton failures with a kept Jacobian are retried with a new one; rejected steps leave nothing stale") {
@@ -127,6 +134,63 @@ TEST_CASE("Newton failures with a kept Jacobian are retried with a new one; reje
     CHECK(max_relative_difference(both.ys.value().select(1, b), one.ys.value().select(1, 0), 1e-10) < 1e-12);
     CHECK(both.stats->accepted[static_cast<std::size_t>(b)] == one.stats->accepted[0]);
   }
+}
+
+TEST_CASE("the Krylov path matches the dense one at D = 50 (linear and nonlinear), per sample") {
+  auto reaction = [](const auto& z, const auto& t) { return heat(51.0 * 51.0)(z, t) - z * z * z; };
+  const Var y0 = hump(3, 50);
+  const Var times = f64({0.0, 0.02, 0.1}, Shape{3});
+  for (int nonlinear = 0; nonlinear < 2; ++nonlinear) {
+    SolveOptions o = kvaerno3(1e-8, 1e-8);
+    o.implicit.jacobian = ImplicitOptions::Jacobian::dense;
+    const Solution dense = nonlinear ? solve(reaction, y0, times, o) : solve(heat(51.0 * 51.0), y0, times, o);
+    o.implicit.jacobian = ImplicitOptions::Jacobian::krylov;
+    const Solution krylov = nonlinear ? solve(reaction, y0, times, o) : solve(heat(51.0 * 51.0), y0, times, o);
+    INFO("nonlinear " << nonlinear << "; dense: " << dense.stats->summary() << "; krylov: " << krylov.stats->summary());
+    CHECK(max_relative_difference(krylov.ys.value(), dense.ys.value(), 1e-3) < 1e-6);
+    CHECK(dense.stats->linear_iterations == 0);
+    CHECK(krylov.stats->jacobian_evaluations == 0);
+    CHECK(krylov.stats->factorisations == 0);
+  }
+  SolveOptions o = kvaerno3(1e-8, 1e-8);  // automatic picks by width
+  o.implicit.krylov_above = 49;
+  CHECK(solve(heat(1.0), y0, times, o).stats->linear_iterations > 0);
+  o.implicit.krylov_above = 50;
+  CHECK(solve(heat(1.0), y0, times, o).stats->linear_iterations == 0);
+}
+
+TEST_CASE("Newton-Krylov solves a 10,000-wide stiff heat equation against its closed form, in little memory") {
+  // a rod of D unit cells from a rough start: y' = L y with L the second difference. Stiff: the
+  // Laplacian's eigenvalues -mu_k = -4 sin^2(k pi / 2(D + 1)) spread over (-4, -1e-7)
+  const std::int64_t D = 10000;
+  const double T = 1000.0;
+  Generator gen(7);
+  const Tensor y0 = gen.uniform(Shape{1, D}, -1.0, 1.0, DType::f64);
+  SolveOptions o = kvaerno3(1e-6, 1e-6);
+  reset_peak_memory();
+  const std::int64_t base = memory_stats().current;
+  const Solution s = solve(heat(1.0), Var(y0), f64({0.0, T}, Shape{2}), o);
+  const std::int64_t peak = memory_stats().peak - base;
+  MESSAGE("D = 10,000: " << s.stats->summary() << "; peak tensor memory " << peak << " bytes");
+  CHECK(s.stats->linear_iterations > 0);
+  CHECK(s.stats->jacobian_evaluations == 0);
+  CHECK(peak < 4 * D * 8 * (o.implicit.gmres_restart + 2));  // O(D restart): 10 MB; one dense D x D is 800 MB
+  // closed form: y(T) = sum_k c_k exp(-mu_k T) v_k, v_k(j) = sin(j k pi / (D + 1)); modes past
+  // k = 700 are below 1e-15 at T
+  const std::vector<double> y = y0.to_vector(), got = s.ys.value().select(0, 1).to_vector();
+  const double w = M_PI / double(D + 1);
+  double worst = 0;
+  std::vector<double> want(static_cast<std::size_t>(D), 0.0);
+  for (int k = 1; k <= 700; ++k) {
+    double c = 0;
+    for (std::int64_t j = 0; j < D; ++j) c += y[static_cast<std::size_t>(j)] * std::sin(double((j + 1) * k) * w);
+    const double mu = 4 * std::pow(std::sin(k * w / 2), 2);
+    c *= 2.0 / double(D + 1) * std::exp(-mu * T);
+    for (std::int64_t j = 0; j < D; ++j) want[static_cast<std::size_t>(j)] += c * std::sin(double((j + 1) * k) * w);
+  }
+  for (std::int64_t j = 0; j < D; ++j) worst = std::max(worst, std::fabs(got[static_cast<std::size_t>(j)] - want[static_cast<std::size_t>(j)]));
+  INFO("max error " << worst);
+  CHECK(worst < 1e-4);
 }
 
 TEST_CASE("nothing requiring a gradient: grad mode records nothing more than NoGrad and gives its values") {
@@ -205,11 +269,13 @@ void check_close(const std::vector<double>& got, const std::vector<double>& want
 
 }  // namespace
 
-TEST_CASE("gradients through kvaerno3 match finite differences, for every gradient kind") {
+TEST_CASE("gradients through kvaerno3 with either linear solver match finite differences, for every gradient kind") {
   const Problem p;
   const std::vector<double> fd = p.finite_differences(kvaerno3(1e-8, 1e-8), 1e-5);  // adaptive steps
-  {
+  for (auto jacobian : {ImplicitOptions::Jacobian::dense, ImplicitOptions::Jacobian::krylov}) {
+    INFO(implicit_jacobian_name(jacobian));
     SolveOptions o = kvaerno3(1e-8, 1e-8);
+    o.implicit.jacobian = jacobian;
     o.unfolds = 7;  // fixed steps: the discrete gradient is the exact derivative of the computation
     check_close(p.gradient(o), p.finite_differences(o, 1e-6), 1e-6);
     o.unfolds = 0;
@@ -221,7 +287,7 @@ TEST_CASE("gradients through kvaerno3 match finite differences, for every gradie
   }
 }
 
-TEST_CASE("double backward through the implicit stages is exact") {
+TEST_CASE("double backward through the dense implicit stages is exact; the Krylov ones refuse it") {
   const Problem p;
   SolveOptions o = kvaerno3(1e-9, 1e-9);
   o.unfolds = 5;
@@ -245,11 +311,31 @@ TEST_CASE("double backward through the implicit stages is exact") {
   w.copy_(w0);
   for (std::size_t i = 0; i < up.size(); ++i) want.push_back((up[i] - down[i]) / (2 * eps));
   check_close(got, want, 1e-5);
+  o.implicit.jacobian = ImplicitOptions::Jacobian::krylov;
+  CHECK_THROWS_WITH_AS(hvp(o), doctest::Contains("first order only"), Error);
 }
 
-TEST_CASE("implicit options are checked") {
+TEST_CASE("the Krylov path through systems without Jets: regularisers and the adjoint's backward solve") {
+  const Problem p;
+  SolveOptions o = kvaerno3(1e-7, 1e-7);
+  o.regularisers.kinetic = true;  // the augmented dynamics are Var-only: products by the double-vjp trick
+  o.gradient = GradientKind::adjoint;
+  auto kinetic = [&](ImplicitOptions::Jacobian jacobian) {
+    o.implicit.jacobian = jacobian;
+    auto f = [&p](const Var& z, const Var&) { return tanh(matmul(z, p.W) + p.b) - 5.0 * z; };
+    const Solution s = solve(f, p.y0, p.times, o);
+    std::vector<double> out = s.kinetic.value().to_vector();
+    for (const Var& g : grad({sum(s.kinetic) + sum(s.ys)}, p.params())) for (double x : g.value().to_vector()) out.push_back(x);
+    return out;
+  };
+  check_close(kinetic(ImplicitOptions::Jacobian::krylov), kinetic(ImplicitOptions::Jacobian::dense), 1e-5);
+}
+
+TEST_CASE("implicit options are checked and named") {
   SolveOptions o = kvaerno3(1e-6, 1e-6);
-  o.implicit.jacobian_max_age = 0;
+  o.implicit.gmres_restart = 0;
   CHECK_THROWS_WITH_AS(solve(robertson, f64({1.0, 0.0, 0.0}, Shape{1, 3}), f64({0.0, 1.0}, Shape{2}), o),
-                       doctest::Contains("jacobian_max_age >= 1"), Error);
+                       doctest::Contains("gmres_restart >= 1"), Error);
+  for (const std::string& name : implicit_jacobian_names()) CHECK(implicit_jacobian_name(implicit_jacobian_from_name(name)) == name);
+  CHECK_THROWS_WITH_AS(implicit_jacobian_from_name("lu"), doctest::Contains("krylov"), Error);
 }

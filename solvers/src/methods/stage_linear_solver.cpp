@@ -28,8 +28,10 @@ DenseRowState& ImplicitMemory::row(std::int64_t sample) {
   return rows_[static_cast<std::size_t>(sample)];
 }
 
-std::unique_ptr<StageLinearSolver> make_stage_linear_solver(const ImplicitOptions& options, std::int64_t, ImplicitMemory& memory) {
-  return make_dense_linear_solver(options, memory);
+std::unique_ptr<StageLinearSolver> make_stage_linear_solver(const ImplicitOptions& options, std::int64_t D, ImplicitMemory& memory) {
+  const bool krylov = options.jacobian == ImplicitOptions::Jacobian::krylov ||
+                      (options.jacobian == ImplicitOptions::Jacobian::automatic && D > options.krylov_above);
+  return krylov ? make_krylov_linear_solver(options) : make_dense_linear_solver(options, memory);
 }
 
 RowSubset::RowSubset(const StepContext& ctx, const std::vector<char>& pick, Device device)

@@ -1,8 +1,8 @@
 // Internal: the linear systems of an implicit stage's Newton iteration, (I - s_r J_r) dk = b row by
 // row (s_r = h_r gamma, J_r the Jacobian of sample r), behind one small interface: the dense solver
-// keeps each sample's Jacobian and LU across stages and steps in ImplicitMemory. A solver also
-// gives the implicit function theorem's map (I - s J*)^-1 at a converged stage, differentiably,
-// for a recorded step.
+// (each sample's Jacobian and LU kept across stages and steps in ImplicitMemory) and the
+// matrix-free Krylov solver (JVPs and GMRES). Each also gives the implicit function theorem's map
+// (I - s J*)^-1 at a converged stage, differentiably, for a recorded step.
 #pragma once
 #include "../integrate.hpp"
 
@@ -62,9 +62,10 @@ public:
   virtual bool records_backward() const = 0;
 };
 
-// The solver `options` choose for a state of width D.
+// The solver `options` choose for a state of width D (automatic: Krylov above krylov_above).
 std::unique_ptr<StageLinearSolver> make_stage_linear_solver(const ImplicitOptions& options, std::int64_t D, ImplicitMemory& memory);
 std::unique_ptr<StageLinearSolver> make_dense_linear_solver(const ImplicitOptions& options, ImplicitMemory& memory);
+std::unique_ptr<StageLinearSolver> make_krylov_linear_solver(const ImplicitOptions& options);
 
 // Some rows of a step (positions in its batch) as a batch of their own: the rows a Jacobian is
 // computed for, or a Newton iteration retried on.

@@ -82,18 +82,32 @@ struct Steer {
 // shape) scaled by its own U(1 - relative, 1 + relative) from `gen`; 0 <= relative < 1.
 Tensor steer_intervals(const Tensor& lengths, double relative, Generator& gen);
 
-// How implicit (ESDIRK) methods solve their stage equations k = f(z + h gamma k, t) by Newton's
-// method: each sample's Jacobian and the LU of I - h gamma J are kept across stages and steps
-// (CVODE's rules: refactorise when h gamma moved by more than `refactor_ratio`, fetch a new
-// Jacobian when Newton fails or contracts slowly with a kept one, or when it is `jacobian_max_age`
-// steps old).
+// How implicit (ESDIRK) methods solve their stage equations k = f(z + h gamma k, t): Newton's
+// method with a linear solver chosen here. The dense solver keeps each sample's Jacobian and the LU
+// of I - h gamma J across stages and steps (CVODE's rules: refactorise when h gamma moved by more
+// than `refactor_ratio`, fetch a new Jacobian when Newton fails or contracts slowly with a kept one,
+// or when it is `jacobian_max_age` steps old); Newton-Krylov needs no matrix at all: products
+// (df/dz) v by forward mode (jvp) and restarted GMRES, memory O(batch x state x gmres_restart).
 struct ImplicitOptions {
+  enum class Jacobian {
+    automatic,  // dense up to `krylov_above` states per sample, Krylov above
+    dense,      // per-sample D x D Jacobian from D reverse sweeps, factorised on the host
+    krylov,     // matrix-free: JVPs of the dynamics and per-sample restarted GMRES
+  };
+  Jacobian jacobian = Jacobian::automatic;
+  std::int64_t krylov_above = 256;  // automatic: states wider than this use Krylov (dense keeps 2 D^2 doubles per sample)
   bool jacobian_reuse = true;       // false: a new Jacobian at every step's start (as before issue 18)
   int jacobian_max_age = 50;        // step attempts a kept Jacobian serves at most (CVODE's MSBJ)
   double refactor_ratio = 0.3;      // refactorise when |h gamma / (h gamma at factorisation) - 1| > this (CVODE's DGMAX)
   double newton_tolerance = 1e-2;   // converged when the scaled correction h gamma |dk| / (atol + rtol |z|) is below this
   double newton_slow_rate = 0.5;    // a kept Jacobian whose Newton contracts slower than this is replaced
+  int gmres_restart = 30;           // Krylov vectors per sample between restarts
+  int gmres_max_iterations = 300;   // per linear solve, restarts included
+  double gmres_tolerance = 0.05;    // linear residual allowed, relative to the Newton tolerance (CVODE's EPLIN)
 };
+const char* implicit_jacobian_name(ImplicitOptions::Jacobian jacobian);
+std::vector<std::string> implicit_jacobian_names();
+ImplicitOptions::Jacobian implicit_jacobian_from_name(const std::string& name);
 
 struct SolveOptions {
   Method method = Method::dopri5;
