@@ -15,7 +15,7 @@ Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<Cu
   std::uint64_t after = 0;
   for (const Var& v : inputs)
     if (v.node()) after = std::max(after, v.node()->sequence);
-  node->sequence = std::max(next_node_sequence(), after + 1);
+  node->sequence = std::max(take_node_sequence(), after + 1);
   node->inputs.resize(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) node->inputs[i] = {inputs[i].node(), inputs[i].shape(), inputs[i].dtype()};
   return Var(std::move(out), std::move(node));

@@ -25,7 +25,13 @@ std::uint64_t next_node_sequence() {
     sequence_next = sequence_counter.fetch_add(sequence_block, std::memory_order_relaxed);
     sequence_end = sequence_next + sequence_block;
   }
-  return sequence_next++;
+  return sequence_next;
+}
+
+std::uint64_t take_node_sequence() {
+  const std::uint64_t s = next_node_sequence();
+  ++sequence_next;
+  return s;
 }
 
 namespace {
@@ -62,7 +68,7 @@ Var Var::parameter(Tensor value) {
   if (!value.is_contiguous()) value = value.clone();  // a parameter owns dense storage it can update in place
   auto node = std::make_shared<LeafNode>();
   node->leaf = true;
-  node->sequence = next_node_sequence();
+  node->sequence = take_node_sequence();
   return Var(std::move(value), std::move(node));
 }
 
@@ -93,7 +99,7 @@ template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, O
   std::uint64_t after = 0;
   for (const Var* v : inputs)
     if (v->node()) after = std::max(after, v->node()->sequence);
-  node->sequence = std::max(next_node_sequence(), after + 1);
+  node->sequence = std::max(take_node_sequence(), after + 1);
   const std::uint8_t saves = op_info(op).saves;
   node->inputs.resize(inputs.size());
   int i = 0;

@@ -23,9 +23,12 @@ public:
 // gradient); returns the output Var.
 Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<CustomBackward> fn);
 
-// The sequence number the next recorded node gets: take it before a computation, as closed_over's
-// `since`.
+// The sequence number the next recorded node gets (reading it takes nothing): read it before a
+// computation, as closed_over's `since`; the difference of two readings counts the nodes this thread
+// recorded between them (plus 4096 per block of numbers it had to take anew).
 std::uint64_t next_node_sequence();
+// The next sequence number, taken (a new node's).
+std::uint64_t take_node_sequence();
 
 // The values recorded before sequence number `since` that `output`'s computation (the nodes
 // recorded at or after `since`) reads directly: the parameters and other closed-over values a
