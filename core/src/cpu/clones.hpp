@@ -3,7 +3,15 @@
 // the sanitizer's interceptors do not mix) and where TIDE_NO_CLONES is defined.
 #pragma once
 
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(TIDE_NO_CLONES)
+#if defined(__SANITIZE_ADDRESS__)  // GCC
+#define TIDE_ASAN 1
+#elif defined(__has_feature)  // clang
+#if __has_feature(address_sanitizer)
+#define TIDE_ASAN 1
+#endif
+#endif
+
+#if defined(__x86_64__) && !defined(TIDE_ASAN) && !defined(TIDE_NO_CLONES)
 #define TIDE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define TIDE_CLONES

@@ -10,7 +10,7 @@
 namespace tide::cpu {
 namespace {
 
-constexpr double inv_sqrt2 = 0.70710678118654752440, two_over_sqrtpi = 1.12837916709551257390;
+constexpr double inv_sqrt2 = 0.70710678118654752440;
 
 template <class T>
 __attribute__((always_inline)) inline void unary_impl(Op op, const T* x, T* y,

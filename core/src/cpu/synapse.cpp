@@ -59,8 +59,12 @@ TIDE_CLONES void synapse_plain_run(const double* pre, const double* w, const dou
 }
 
 #if defined(__x86_64__)
+#if defined(__clang__)  // clang has no GCC target pragma; its attribute pragma does the same
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 
 struct Avx2Consts {
   __m256 lo, hi, shifter, one, q4, q3, q2, q1, q0;
@@ -165,7 +169,11 @@ std::int64_t synapse_avx2(const float* pre, const float* w, const float* sigma, 
   return blocked;
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 bool has_avx2_fma() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
