@@ -20,8 +20,19 @@ template <class... Args>
 
 }  // namespace tide
 
-// Internal invariant (a bug in tide, not bad user input); checked in debug builds only.
-#ifndef NDEBUG
+// Internal invariant (a bug in tide, not bad user input); checked in debug builds only, and in the
+// fuzz build (TIDE_ASSERT_ABORTS) as an abort, so that libFuzzer reports it as a crash.
+#if defined(TIDE_ASSERT_ABORTS)
+#include <cstdio>
+#include <cstdlib>
+#define TIDE_ASSERT(cond)                                                                                  \
+  do {                                                                                                     \
+    if (!(cond)) {                                                                                         \
+      std::fprintf(stderr, "internal error: %s failed at %s:%d\n", #cond, __FILE__, __LINE__);             \
+      std::abort();                                                                                        \
+    }                                                                                                      \
+  } while (0)
+#elif !defined(NDEBUG)
 #define TIDE_ASSERT(cond)                                                                        \
   do {                                                                                           \
     if (!(cond)) ::tide::fail("internal error: {} failed at {}:{}", #cond, __FILE__, __LINE__);  \

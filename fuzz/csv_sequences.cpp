@@ -1,0 +1,67 @@
+// CSV sequences: the first bytes pick a CsvSequenceSpec (task, missing-value policy, window,
+// stride, which columns are features, target, time and id), the rest is the file that
+// load_csv_sequences reads (plain or gzipped). The result validates, or the error names the file.
+#include "fuzz_util.hpp"
+#include "tide/data/csv.hpp"
+#include <limits>
+
+using namespace tide;
+using namespace tide::data;
+
+namespace {
+
+// A column of the text's header row by a byte (the names "a", "b", ... when the text has none).
+std::string column(const std::vector<std::string>& header, std::uint8_t pick) {
+  if (header.empty()) return std::string(1, static_cast<char>('a' + pick % 4));
+  return header[pick % header.size()];
+}
+
+// Mostly small, sometimes invalid or large. Every window pads each short sequence to its length,
+// so windows stay where the memory that takes is modest; strides go to the limits.
+std::int64_t window(std::uint8_t b) {
+  static constexpr std::int64_t other[] = {0, -1, 100, 1000, 4096, std::numeric_limits<std::int64_t>::min()};
+  return b < 250 ? 1 + b % 40 : other[b - 250];
+}
+std::int64_t stride(std::uint8_t b) {
+  static constexpr std::int64_t other[] = {0, -1, 1 << 20, std::numeric_limits<std::int64_t>::max() / 2,
+                                           std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min()};
+  return b < 250 ? 1 + b % 40 : other[b - 250];
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const fuzz::TempFile file("csv-sequences", ".csv");
+  fuzz::Bytes in(data, size);
+  const std::uint8_t flags = in.byte();
+  CsvSequenceSpec spec;
+  spec.task = flags & 1 ? Task::regression : Task::classification;
+  spec.per_step = (flags & 2) == 0;
+  spec.missing = static_cast<MissingPolicy>((flags >> 2) % 3);
+  spec.csv.delimiter = flags & 16 ? ';' : ',';
+  spec.window = window(in.byte());
+  spec.stride = stride(in.byte());
+  const std::uint8_t picks[] = {in.byte(), in.byte(), in.byte(), in.byte(), in.byte(), in.byte()};
+  const std::string_view text = in.rest();
+  std::vector<std::string> header;
+  try {
+    header = parse_csv(text, "header", spec.csv).header;
+  } catch (const Error&) {
+  }
+  for (int f = 0; f <= picks[0] % 3; ++f) spec.feature_columns.push_back(column(header, picks[1 + f]));
+  spec.target_columns.push_back(column(header, picks[4]));
+  if (spec.task == Task::regression && (picks[0] & 0x10)) spec.target_columns.push_back(column(header, picks[3]));
+  if (flags & 0x20) spec.time_column = column(header, picks[5]);
+  if (flags & 0x40) spec.id_column = column(header, picks[5] / 7);
+
+  const std::string& path = file.write(text);
+  std::vector<std::string> class_names;
+  fuzz::succeeds_or_names(path, [&] {
+    const SequenceSet set = load_csv_sequences(path, spec, &class_names);
+    set.validate();
+    if (set.steps() != spec.window) fuzz::bug("windows of another length than the spec's");
+    if (spec.task == Task::classification && static_cast<std::int64_t>(class_names.size()) != set.classes)
+      fuzz::bug("class names and classes disagree");
+  });
+  return 0;
+}
