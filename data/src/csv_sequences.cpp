@@ -160,8 +160,9 @@ SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& s
     series.push_back(read_series(table, groups[g], cols, spec, ids));
     const std::int64_t rows = series.back().rows();
     if (rows <= spec.window) windows.push_back({g, 0, rows});
-    else
-      for (std::int64_t start = 0; start + spec.window <= rows; start += spec.stride) windows.push_back({g, start, spec.window});
+    else  // starts k * stride <= rows - window: counted first, so no start overflows for any stride
+      for (std::int64_t k = 0, last = (rows - spec.window) / spec.stride; k <= last; ++k)
+        windows.push_back({g, k * spec.stride, spec.window});
   }
   if (class_names) *class_names = names;
   SequenceSet set = detail::assemble_windows(table.source, spec.task, spec.per_step,

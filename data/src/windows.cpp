@@ -26,7 +26,8 @@ SequenceSet zero_set(std::string name, Task task, bool per_step, std::int64_t cl
 std::vector<std::int64_t> reference_window_starts(std::int64_t rows, std::int64_t length, std::int64_t stride) {
   if (length < 1 || stride < 1) fail("windows: length {} and stride {} must be at least 1", length, stride);
   std::vector<std::int64_t> starts;
-  for (std::int64_t s = 0; s < rows - length; s += stride) starts.push_back(s);
+  if (rows <= length) return starts;
+  for (std::int64_t k = 0, last = (rows - length - 1) / stride; k <= last; ++k) starts.push_back(k * stride);  // no overflow for any stride
   return starts;
 }
 

@@ -6,6 +6,7 @@
 #include "tide/data/idx.hpp"
 #include "tide/data/person_activity.hpp"
 #include "tide/data/traffic.hpp"
+#include <limits>
 
 using namespace tide;
 using namespace tide::data;
@@ -131,4 +132,27 @@ TEST_CASE("traffic and person-activity formats with random corruption never cras
     const auto p = write_file(dir.file(fmt::format("p{}.txt", trial)), flip_bytes(person_text, rng, 1 + trial % 3));
     succeeds_or_names(p, [&] { person_activity_windows(p).validate(); });
   }
+}
+
+// ---- inputs the fuzz targets found (fuzz/, docs/design.md "Fuzzing"); each also in fuzz/corpus ----
+
+TEST_CASE("fuzz: CSV windows with a stride near 2^63 start at 0 only (the next start overflowed)") {
+  TempDir dir;
+  const auto path = write_file(dir.file("s.csv"), "id,t,a,y\ns0,0,1,0\ns0,1,2,1\ns0,2,3,1\ns0,3,1,0\ns1,0,4,1\ns1,1,5,0\ns1,2,6,1\n");
+  CsvSequenceSpec spec{};
+  spec.time_column = "t";
+  spec.id_column = "id";
+  spec.feature_columns = {"a"};
+  spec.target_columns = {"y"};
+  spec.window = 2;
+  for (const std::int64_t stride : {std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::max() / 2,
+                                    std::int64_t{1} << 40}) {
+    CAPTURE(stride);
+    spec.stride = stride;
+    const SequenceSet set = load_csv_sequences(path, spec);
+    CHECK(set.size() == 2);  // one window per sequence, at row 0
+    CHECK(set.x.to_vector() == std::vector<double>{1, 2, 4, 5});
+  }
+  spec.stride = 1;
+  CHECK(load_csv_sequences(path, spec).size() == 3 + 2);
 }
