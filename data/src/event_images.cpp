@@ -13,10 +13,14 @@ namespace tide::data {
 
 SequenceSet event_images(const IdxImages& images, const std::vector<std::uint8_t>& labels, int threshold,
                          std::int64_t max_events, std::int64_t classes) {
-  const std::int64_t n = images.count, pixels = images.rows * images.cols;
+  const std::int64_t n = images.count;
   if (static_cast<std::int64_t>(labels.size()) != n)
     fail("event_images: {} labels for {} images", labels.size(), n);
-  if (static_cast<std::int64_t>(images.pixels.size()) != n * pixels)
+  // The extents are checked before they are multiplied: an IDX header of 0 images may give any
+  // rows and cols, whose product need not fit in 64 bits.
+  std::int64_t pixels = 0, total = 0;
+  if (n < 0 || images.rows < 0 || images.cols < 0 || __builtin_mul_overflow(images.rows, images.cols, &pixels) ||
+      __builtin_mul_overflow(n, pixels, &total) || static_cast<std::int64_t>(images.pixels.size()) != total)
     fail("event_images: {} pixel bytes for {} images of {} x {}", images.pixels.size(), n, images.rows, images.cols);
   if (max_events < 1) fail("event_images: max_events = {} (must be at least 1)", max_events);
   if (classes < 1) fail("event_images: classes = {} (must be at least 1)", classes);

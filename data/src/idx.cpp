@@ -6,6 +6,9 @@ namespace tide::data {
 namespace {
 
 constexpr std::uint32_t images_magic = 0x00000803, labels_magic = 0x00000801;
+// At most this many pixels per image, so that rows x cols is a 64-bit signed integer even when no
+// pixel backs it (a file of 0 images).
+constexpr std::uint64_t max_image_pixels = std::uint64_t{1} << 32;
 
 std::uint32_t big_endian_u32(const std::string& bytes, std::size_t at) {
   std::uint32_t v = 0;
@@ -50,6 +53,9 @@ IdxImages read_idx_images(const std::string& path) {
   const bool overflow = __builtin_mul_overflow(static_cast<std::uint64_t>(out.count) * static_cast<std::uint64_t>(out.rows),
                                                static_cast<std::uint64_t>(out.cols), &payload);
   check_size(path, bytes.size(), 16, payload, overflow, fmt::format("{} images of {} x {}", out.count, out.rows, out.cols));
+  // The file's size bounds the extents only when count > 0.
+  if (static_cast<std::uint64_t>(out.rows) * static_cast<std::uint64_t>(out.cols) > max_image_pixels)
+    fail("{}: IDX images of {} x {} pixels, more than {} per image", path, out.rows, out.cols, max_image_pixels);
   out.pixels.assign(bytes.begin() + 16, bytes.end());
   return out;
 }

@@ -156,3 +156,17 @@ TEST_CASE("fuzz: CSV windows with a stride near 2^63 start at 0 only (the next s
   spec.stride = 1;
   CHECK(load_csv_sequences(path, spec).size() == 3 + 2);
 }
+
+TEST_CASE("fuzz: an IDX file of 0 images with extents whose product passes 2^63 is refused naming the file") {
+  TempDir dir;
+  const auto path = write_file(dir.file("huge"), idx_images_bytes(0, 0xfffffffeu, 0xfffff902u, {}));
+  CHECK_ERROR_NAMES(read_idx_images(path), path + ": IDX images of 4294967294 x 4294965506 pixels, more than 4294967296 per image");
+  const auto largest = write_file(dir.file("largest"), idx_images_bytes(0, 65536, 65536, {}));
+  CHECK(read_idx_images(largest).count == 0);
+  // event_images checks hand-made extents before multiplying them
+  IdxImages images;
+  images.rows = images.cols = std::int64_t{1} << 40;
+  CHECK_ERROR_NAMES(event_images(images, {}), "event_images: 0 pixel bytes for 0 images of 1099511627776 x 1099511627776");
+  images.rows = -2, images.cols = -3;
+  CHECK_ERROR_NAMES(event_images(images, {}), "event_images: 0 pixel bytes");
+}

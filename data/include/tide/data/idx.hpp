@@ -17,7 +17,8 @@ struct IdxImages {
 };
 
 // Big-endian header: magic 0x00000803, count, rows, cols, then the bytes. Throws tide::Error
-// naming the file on a wrong magic, a size that disagrees with the header, or corrupt gzip data.
+// naming the file on a wrong magic, a size that disagrees with the header, images of 0 pixels or
+// of more than 2^32, or corrupt gzip data.
 IdxImages read_idx_images(const std::string& path);
 // Big-endian header: magic 0x00000801, count, then one byte per label.
 std::vector<std::uint8_t> read_idx_labels(const std::string& path);
