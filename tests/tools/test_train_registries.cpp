@@ -68,3 +68,9 @@ TEST_CASE("configs: deep nesting is refused while parsing and no message dumps a
   const json long_text = {{"name", std::string(5000, 'x')}, {"data", json::object()}, {"model", json::object()}, {"epochs", std::string(5000, 'y')}};
   CHECK(error_of([&] { parse_train_config(long_text, "c.json"); }).size() < 160);
 }
+
+TEST_CASE("configs: a number beyond a double's range is a tide::Error naming the file (found by fuzz/config.cpp)") {
+  CHECK(error_of([] { parse_json_text("-41e308", "fuzz.json"); }) == "fuzz.json: invalid JSON (number overflow parsing '-41e308')");
+  CHECK(error_of([] { parse_json_text("{\"lr\": 1e999}", "c.json"); }) == "c.json: invalid JSON (number overflow parsing '1e999')");
+  CHECK(parse_json_text("1e308", "c.json").get<double>() == 1e308);
+}

@@ -75,6 +75,10 @@ json parse_json_text(const std::string& text, const std::string& source) {
     std::string what = e.what();
     const std::size_t colon = what.find("parse error");
     fail("{}:{}:{}: invalid JSON ({})", source, line, column, colon == std::string::npos ? what : what.substr(colon));
+  } catch (const json::exception& e) {  // a number beyond a double's range (out_of_range 406), with no position
+    std::string what = e.what();
+    const std::size_t bracket = what.find("] ");
+    fail("{}: invalid JSON ({})", source, bracket == std::string::npos ? what : what.substr(bracket + 2));
   }
 }
 
