@@ -5,6 +5,7 @@
 #include "tide/core/atomic_file.hpp"
 #include "tide/models/registry.hpp"
 #include "tide/data/registry.hpp"
+#include "train/checkpoint_meta.hpp"
 #include "train/metrics_log.hpp"
 #include "train/progress.hpp"
 #include <chrono>
@@ -104,28 +105,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Where a run stands: restored by --resume, saved in every checkpoint.
-struct Position {
-  std::int64_t epoch = 0, batch = 0, global_step = 0, best_epoch = -1, records_written = 0;
-  double best_val = 0, loss_sum = 0, metric_sum = 0, metric_count = 0, seen = 0;
-
-  json to_json() const {
-    json meta = {{"epoch", epoch}, {"batch", batch}, {"global_step", global_step}, {"best_epoch", best_epoch},
-                 {"records", records_written}, {"loss_sum", loss_sum}, {"metric_sum", metric_sum},
-                 {"metric_count", metric_count}, {"seen", seen}};
-    if (best_epoch >= 0) meta["best_val"] = best_val;
-    return meta;
-  }
-  void from_json(const json& meta) {
-    epoch = meta.at("epoch"), batch = meta.at("batch"), global_step = meta.at("global_step");
-    best_epoch = meta.at("best_epoch"), records_written = meta.at("records");
-    best_val = best_epoch < 0 ? best_val : meta.at("best_val").get<double>();
-    loss_sum = meta.at("loss_sum"), metric_sum = meta.at("metric_sum"), metric_count = meta.at("metric_count"), seen = meta.at("seen");
-  }
-  double train_loss() const { return loss_sum / seen; }
-  double train_metric() const { return metric_count > 0 ? metric_sum / metric_count : 0.0; }
-};
-
 // One `tide train` run: build, then train steps, end-of-epoch evaluation and checkpoints, then
 // the test score of the best-validation parameters.
 class Trainer {
@@ -181,13 +160,13 @@ void Trainer::open_run() {
 void Trainer::resume() {
   if (!fs::exists(paths_.checkpoint)) fail("--resume: no checkpoint at {}", paths_.checkpoint);
   const Archive a = load_archive(paths_.checkpoint);
-  const json meta = parse_json_text(a.meta_json, paths_.checkpoint + " (metadata)");
-  if (meta.at("config") != config_.raw)
+  Position pos = pos_;
+  if (read_checkpoint_meta(a.meta_json, paths_.checkpoint + " (metadata)", pos) != config_.raw)
     fail("--resume: the config differs from the one {} was written with ({}); start a new run or restore it",
          paths_.checkpoint, paths_.config);
   load_module(a, "model.", model_);
   load_optimizer(a, "optimizer.", *optimizer_);
-  pos_.from_json(meta);
+  pos_ = pos;
   std::vector<json> all = fs::exists(paths_.metrics) ? read_metrics(paths_.metrics) : std::vector<json>{};
   if (static_cast<std::int64_t>(all.size()) < pos_.records_written)
     fail("--resume: {} holds {} records but the checkpoint counts {}", paths_.metrics, all.size(), pos_.records_written);
@@ -201,9 +180,7 @@ void Trainer::save_checkpoint() {
   Archive a;
   add_module(a, "model.", model_);
   add_optimizer(a, "optimizer.", *optimizer_);
-  json meta = {{"format", "tide train checkpoint"}, {"version", 1}, {"config", config_.raw}};
-  meta.update(pos_.to_json());
-  a.meta_json = meta.dump();
+  a.meta_json = checkpoint_meta(config_.raw, pos_);
   save_archive(paths_.checkpoint, a);
 }
 

@@ -1,0 +1,26 @@
+// The metadata of a `tide train` checkpoint (the archive's meta_json, tide/autodiff/archive.hpp):
+// a format tag, the config the run was written with, and where the run stood.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <string>
+
+namespace tide::cli {
+
+// Where a run stands: restored by --resume, saved in every checkpoint.
+struct Position {
+  std::int64_t epoch = 0, batch = 0, global_step = 0, best_epoch = -1, records_written = 0;
+  double best_val = 0, loss_sum = 0, metric_sum = 0, metric_count = 0, seen = 0;
+
+  double train_loss() const { return loss_sum / seen; }
+  double train_metric() const { return metric_count > 0 ? metric_sum / metric_count : 0.0; }
+};
+
+// The metadata text of a checkpoint of a run of `config` at `position`.
+std::string checkpoint_meta(const nlohmann::json& config, const Position& position);
+
+// Reads checkpoint_meta's text into `position` (whose best_val stays as it is while no epoch has
+// been best) and returns the config; errors name `source`.
+nlohmann::json read_checkpoint_meta(const std::string& text, const std::string& source, Position& position);
+
+}  // namespace tide::cli
