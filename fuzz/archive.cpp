@@ -1,6 +1,7 @@
-// Checkpoints: bytes -> a file -> load_archive, then load_module and load_optimizer into the
-// model and optimizers of archive_model.hpp, and a training step with each optimizer restored.
-// Every failure must be a tide::Error naming the file.
+// Checkpoints: bytes -> a file -> load_archive, then the metadata as a `tide train` checkpoint's
+// (tools/src/train/checkpoint_meta.hpp), load_module and load_optimizer into the model and
+// optimizers of archive_model.hpp, and a training step with each optimizer restored. Every
+// failure must be a tide::Error naming the file.
 //
 // The first byte picks how the rest becomes the file, so that mutations also get past the
 // checksum and the header length: 0 the bytes as they are; 1 the bytes with the trailing
@@ -8,6 +9,7 @@
 // assembled with a correct preamble and checksum.
 #include "archive_model.hpp"
 #include "fuzz_util.hpp"
+#include "train/checkpoint_meta.hpp"
 
 using namespace tide;
 
@@ -51,6 +53,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (archive.path != path) fuzz::bug("the archive does not remember its path");
   for (const auto& [name, t] : archive.tensors)
     if (&archive.at(name) != &t) fuzz::bug("tensor names are not unique");
+
+  cli::Position position;
+  if (fuzz::succeeds_or_names(path, [&] { (void)cli::read_checkpoint_meta(archive.meta_json, path + " (metadata)", position); }))
+    if (position.epoch < 0 || position.batch < 0 || position.global_step < 0 || position.records_written < 0 ||
+        position.best_epoch < -1 || !(position.seen >= 0) || !(position.metric_count >= 0))
+      fuzz::bug("a checkpoint position the trainer cannot resume from");
 
   fuzz::ArchiveModel model;
   fuzz::succeeds_or_names(path, [&] { load_module(archive, "model.", model.layer); });

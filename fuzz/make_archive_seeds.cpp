@@ -2,6 +2,7 @@
 // itself, each prefixed with the target's mode byte (archive.cpp). Run from the repository root:
 //   build-fuzz/fuzz/fuzz_make_archive_seeds fuzz/corpus/archive
 #include "archive_model.hpp"
+#include "train/checkpoint_meta.hpp"
 #include <fstream>
 #include <iterator>
 
@@ -41,10 +42,16 @@ int main(int argc, char** argv) {
   fuzz::ArchiveModel model;
   for (auto& [prefix, optimizer] : model.optimizers) model.step(*optimizer);
   Archive checkpoint;
-  checkpoint.meta_json = R"({"format": "tide train checkpoint", "version": 1, "epoch": 2})";
+  cli::Position position;  // as `tide train` writes it after 2 steps of an epoch of 4
+  position.epoch = 1, position.batch = 2, position.global_step = 6, position.best_epoch = 1, position.records_written = 1;
+  position.best_val = 0.75, position.loss_sum = 1.5, position.metric_sum = 1.25, position.metric_count = 16, position.seen = 16;
+  const auto config = nlohmann::json::parse(R"({"name": "seed", "data": {"dataset": "xor", "train": 64}, "model": {"type": "gru", "hidden": 3}})");
+  checkpoint.meta_json = cli::checkpoint_meta(config, position);
   add_module(checkpoint, "model.", model.layer);
   for (const auto& [prefix, optimizer] : model.optimizers) add_optimizer(checkpoint, prefix, *optimizer);
   const Archive loaded = seeds(dir, "checkpoint", checkpoint);
+  cli::Position read;
+  if (cli::read_checkpoint_meta(loaded.meta_json, "seed", read) != config || read.global_step != 6) return 1;
   fuzz::ArchiveModel restored;  // the target gets past every load with this seed
   load_module(loaded, "model.", restored.layer);
   for (auto& [prefix, optimizer] : restored.optimizers) load_optimizer(loaded, prefix, *optimizer);
