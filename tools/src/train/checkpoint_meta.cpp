@@ -1,5 +1,7 @@
 #include "train/checkpoint_meta.hpp"
 #include "train/train_config.hpp"
+#include "tide/data/config_object.hpp"
+#include <limits>
 
 namespace tide::cli {
 
@@ -14,13 +16,38 @@ std::string checkpoint_meta(const json& config, const Position& p) {
   return meta.dump();
 }
 
-json read_checkpoint_meta(const std::string& text, const std::string& source, Position& p) {
+json read_checkpoint_meta(const std::string& text, const std::string& source, Position& position) {
   const json meta = parse_json_text(text, source);
-  p.epoch = meta.at("epoch"), p.batch = meta.at("batch"), p.global_step = meta.at("global_step");
-  p.best_epoch = meta.at("best_epoch"), p.records_written = meta.at("records");
-  p.best_val = p.best_epoch < 0 ? p.best_val : meta.at("best_val").get<double>();
-  p.loss_sum = meta.at("loss_sum"), p.metric_sum = meta.at("metric_sum"), p.metric_count = meta.at("metric_count"), p.seen = meta.at("seen");
-  return meta.at("config");
+  ConfigObject k(meta, source);
+  const auto need = [&](const char* key) {
+    if (!k.has(key)) fail("{}: missing key '{}' (not a `tide train` checkpoint?)", source, key);
+  };
+  need("format");
+  k.string("format", "", {"tide train checkpoint"});
+  need("version");
+  k.integer("version", 1, 1, 1);
+  need("config");
+  json config = *k.object("config");
+  // Counts stay below 2^62, so the steps a resumed run adds cannot overflow them.
+  constexpr std::int64_t max_count = std::int64_t{1} << 62;
+  const auto count = [&](const char* key, std::int64_t lo) {
+    need(key);
+    return k.integer(key, 0, lo, max_count);
+  };
+  const auto number = [&](const char* key, double lo) {
+    need(key);
+    return k.number(key, 0, lo, std::numeric_limits<double>::max());
+  };
+  Position p = position;  // nothing changes unless all of it reads
+  p.epoch = count("epoch", 0), p.batch = count("batch", 0), p.global_step = count("global_step", 0);
+  p.best_epoch = count("best_epoch", -1), p.records_written = count("records", 0);
+  if (p.best_epoch >= 0) p.best_val = number("best_val", -std::numeric_limits<double>::max());
+  p.loss_sum = number("loss_sum", -std::numeric_limits<double>::max());
+  p.metric_sum = number("metric_sum", -std::numeric_limits<double>::max());
+  p.metric_count = number("metric_count", 0), p.seen = number("seen", 0);
+  k.finish("a `tide train` checkpoint's metadata");
+  position = p;
+  return config;
 }
 
 }  // namespace tide::cli

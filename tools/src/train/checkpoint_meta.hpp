@@ -20,7 +20,8 @@ struct Position {
 std::string checkpoint_meta(const nlohmann::json& config, const Position& position);
 
 // Reads checkpoint_meta's text into `position` (whose best_val stays as it is while no epoch has
-// been best) and returns the config; errors name `source`.
+// been best) and returns the config. Every key is checked (present, of its type, counts >= 0 and
+// below 2^62, no unknown key); an error names `source` and the key, and changes nothing.
 nlohmann::json read_checkpoint_meta(const std::string& text, const std::string& source, Position& position);
 
 }  // namespace tide::cli

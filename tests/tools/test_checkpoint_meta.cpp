@@ -1,0 +1,79 @@
+// A `tide train` checkpoint's metadata (train/checkpoint_meta.hpp), built from the tool's sources:
+// what checkpoint_meta writes reads back, and a damaged or foreign one is a tide::Error naming the
+// file and the key that changes nothing (found by fuzz/archive.cpp: missing keys and wrong types
+// threw nlohmann's exceptions, negative counts were accepted and indexed the metrics records).
+#include "../data/data_test_util.hpp"
+#include "train/checkpoint_meta.hpp"
+#include <doctest/doctest.h>
+
+using namespace tide::cli;
+using json = nlohmann::json;
+using tide::data::test::error_of;
+
+namespace {
+
+Position sample() {
+  Position p;
+  p.epoch = 3, p.batch = 2, p.global_step = 14, p.best_epoch = 2, p.records_written = 3;
+  p.best_val = 0.875, p.loss_sum = 1.5, p.metric_sum = 0.25, p.metric_count = 8, p.seen = 8;
+  return p;
+}
+const json config = {{"name", "run"}, {"data", {{"dataset", "xor"}}}, {"model", {{"type", "gru"}}}};
+
+// The metadata of sample() with `key` set to `value` (removed when value is discarded).
+std::string edited(const std::string& key, const json& value) {
+  json meta = json::parse(checkpoint_meta(config, sample()));
+  if (value.is_discarded()) meta.erase(key);
+  else meta[key] = value;
+  return meta.dump();
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint metadata: what checkpoint_meta writes reads back") {
+  Position read;
+  CHECK(read_checkpoint_meta(checkpoint_meta(config, sample()), "c.tide", read) == config);
+  const Position p = sample();
+  CHECK(read.epoch == p.epoch);
+  CHECK(read.batch == p.batch);
+  CHECK(read.global_step == p.global_step);
+  CHECK(read.best_epoch == p.best_epoch);
+  CHECK(read.records_written == p.records_written);
+  CHECK(read.best_val == p.best_val);
+  CHECK(read.loss_sum == p.loss_sum);
+  CHECK(read.metric_count == p.metric_count);
+  CHECK(read.seen == p.seen);
+  Position none = sample();  // no best epoch yet: best_val is not written and stays as it was
+  none.best_epoch = -1;
+  Position fresh;
+  fresh.best_val = -INFINITY;
+  read_checkpoint_meta(checkpoint_meta(config, none), "c.tide", fresh);
+  CHECK(fresh.best_val == -INFINITY);
+  CHECK(fresh.best_epoch == -1);
+}
+
+TEST_CASE("checkpoint metadata: a missing key, a wrong type or a negative count is an error naming the file and the key") {
+  const json discard = json(json::value_t::discarded);
+  const std::string source = "run/checkpoint.tide (metadata)";
+  Position p;
+  const auto error = [&](const std::string& text) { return error_of([&] { read_checkpoint_meta(text, source, p); }); };
+  CHECK(error(edited("records", discard)) == source + ": missing key 'records' (not a `tide train` checkpoint?)");
+  CHECK(error(edited("records", -1)) == source + ".records: expected an integer in 0..4611686018427387904, got -1");
+  CHECK(error(edited("batch", -5)) == source + ".batch: expected an integer in 0..4611686018427387904, got -5");
+  CHECK(error(edited("epoch", "2")) == source + ".epoch: expected an integer in 0..4611686018427387904, got \"2\"");
+  CHECK(error(edited("global_step", std::int64_t{1} << 62 | 1)) ==
+        source + ".global_step: expected an integer in 0..4611686018427387904, got 4611686018427387905");
+  CHECK(error(edited("best_epoch", -2)) == source + ".best_epoch: expected an integer in -1..4611686018427387904, got -2");
+  CHECK(error(edited("best_val", discard)) == source + ": missing key 'best_val' (not a `tide train` checkpoint?)");
+  CHECK(error(edited("seen", -1.0)) == source + ".seen: expected a number in [0, 1.79769e+308], got -1.0");
+  CHECK(error(edited("loss_sum", nullptr)).starts_with(source + ".loss_sum: expected a number"));
+  CHECK(error(edited("config", "x")) == source + ".config: expected an object, got \"x\"");
+  CHECK(error(edited("format", "other")) == source + ".format: expected one of tide train checkpoint, got \"other\"");
+  CHECK(error(edited("version", 2)) == source + ".version: expected an integer in 1..1, got 2");
+  CHECK(error(edited("surprise", 1)).starts_with(source + ".surprise: unknown key for a `tide train` checkpoint's metadata"));
+  CHECK(error("[1, 2]") == source + ": expected an object, got [1,2]");
+  CHECK(error(R"({"step": 4})") == source + ": missing key 'format' (not a `tide train` checkpoint?)");
+  CHECK(error("{") .starts_with(source + ":1:2: invalid JSON"));
+  CHECK(p.global_step == 0);  // nothing changed
+  CHECK(p.best_epoch == -1);
+}
