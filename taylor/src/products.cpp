@@ -7,7 +7,8 @@
 namespace tide::taylor_detail {
 
 namespace {
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+// Not under clang, which cannot multiversion a function template (nor under ASan: clones.hpp).
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__clang__)
 #define TIDE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define TIDE_CLONES
