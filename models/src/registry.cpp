@@ -53,7 +53,11 @@ Wiring ncp_wiring(CellBuild& b, std::uint64_t seed) {
   s.inter_fanout = k.integer("inter_fanout", s.inter_fanout, 1, 1 << 16);
   s.recurrent_command = k.integer("recurrent_command", s.recurrent_command, 0, 1 << 16);
   s.motor_fanin = k.integer("motor_fanin", s.motor_fanin, 1, 1 << 16);
-  return ncp(b.inputs, s, seed);
+  try {  // the sizes' relations (a fan-out no larger than the layer it reaches) are checked by ncp()
+    return ncp(b.inputs, s, seed);
+  } catch (const Error& e) {
+    fail("{}: {}", k.where(), e.what());
+  }
 }
 
 constexpr Named<WiringBuilder> kWirings[] = {

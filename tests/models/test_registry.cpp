@@ -46,6 +46,13 @@ TEST_CASE("registry: every wiring builds and an unknown one fails listing them")
         "model.wiring: expected one of full, random, ncp, got \"dense\"");
 }
 
+TEST_CASE("registry: NCP sizes that do not fit together fail naming the model object (found by fuzz/config.cpp)") {
+  Generator gen(1);
+  CHECK(error_of([&] { make_cell({{"type", "ltc_biophysical"}, {"wiring", "ncp"}, {"command", 1}, {"inter_fanout", 2}, {"motor_fanin", 1}},
+                                 2, gen, DType::f32, "c.json.model"); }) ==
+        "c.json.model: ncp wiring: sensory_fanout 4 must be <= inter 8, inter_fanout 2 and motor_fanin 1 <= command 1");
+}
+
 TEST_CASE("registry: every ODE method and gradient kind resolves by name; unknown ones fail listing them") {
   Generator gen(1);
   std::vector<std::string> methods;
