@@ -7,7 +7,7 @@
 #   fuzz/run.sh [SECONDS-PER-TARGET] [BUILD_DIR]      (defaults: 60, build-fuzz)
 #
 # Environment: FUZZ_TARGETS="csv idx" runs only those; FUZZ_RUNS=N runs each N inputs instead of
-# for SECONDS; FUZZ_JOBS=N builds with N jobs (default 1).
+# for SECONDS; FUZZ_JOBS=N builds with N jobs (default: ninja's, one per core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -16,7 +16,7 @@ targets=(${FUZZ_TARGETS:-config csv csv_sequences idx archive})
 
 CC=${CC:-clang} CXX=${CXX:-clang++} cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIDE_FUZZ=ON \
   -DTIDE_CUDA=OFF -DTIDE_BUILD_TESTS=OFF -DTIDE_BUILD_TOOLS=OFF >/dev/null
-cmake --build "$build" --target tide_fuzzers -j "${FUZZ_JOBS:-1}"
+cmake --build "$build" --target tide_fuzzers ${FUZZ_JOBS:+-j "$FUZZ_JOBS"}
 
 limit=(-max_total_time="$seconds")
 [ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
