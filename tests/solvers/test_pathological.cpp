@@ -104,6 +104,7 @@ Var tensor(const Values& v, const Shape& s, DType dtype) { return Var(Tensor::fr
 
 Var col(const Var& z, std::int64_t i) { return slice(z, 1, i, i + 1); }
 Var at(const Var& p, std::int64_t i) { return slice(p, 0, i, i + 1); }
+Var heaviside(const Var& x) { return (sign(x) + 1.0) * 0.5; }
 
 // ---------------------------------------------------------------------------------------------
 // Expected outcomes.
@@ -386,6 +387,7 @@ void scalar_closed_forms(Problem& P, const Scalar& c, const std::vector<std::int
 const Scalar kDecay{[](double t, double t0, double y0, double p) { return y0 * std::exp(-p * (t - t0)); },
                     [](double t, double t0, double, double p) { return std::exp(-p * (t - t0)); },
                     [](double t, double t0, double y0, double p) { return -(t - t0) * y0 * std::exp(-p * (t - t0)); }};
+Dynamics decay_shared(const Var& p) { return [p](const Var& z, const Var&) { return -(z * p); }; }
 
 // y' = p y cos t
 const Scalar kCos{[](double t, double t0, double y0, double p) { return y0 * std::exp(p * (std::sin(t) - std::sin(t0))); },
@@ -394,6 +396,7 @@ const Scalar kCos{[](double t, double t0, double y0, double p) { return y0 * std
                     const double s = std::sin(t) - std::sin(t0);
                     return y0 * s * std::exp(p * s);
                   }};
+Dynamics cos_rhs(const Var& p) { return [p](const Var& z, const Var& t) { return z * p * cos(t); }; }
 
 Problem scalar(std::string name, std::function<Dynamics(const Var&)> rhs, double y0, double p, Values times, DType dtype = DType::f64) {
   Problem P;
@@ -706,6 +709,167 @@ void fill(Table& tb) {
     row(P, {Method::euler}, steps(2000, 0), solves(0, 1e-4, 1e-3), 10.0, {GradientKind::discrete});
     row(P, {Method::rk4}, steps(0, 50), solves(1e-8, 0, 1e-7), 10.0, {GradientKind::discrete});
     row(P, kAdaptive + kImplicit, tol(1e-8, 1e-10), solves(1e-6, 1e-9, 1e-5), 10.0, {GradientKind::discrete});
+  }
+  // 10. A step in time: y' = -y + p H(t - 1), y(0) = 1 (H(0) = 1/2). A fixed step ending or
+  //     starting at t = 1 sees H from the wrong side at one stage: O(h) error, h = 1.5 / 600.
+  {
+    Problem& P = tb.add(scalar("step in time H(t - 1)", [](const Var& p) {
+      return [p](const Var& z, const Var& tt) { return heaviside(tt - 1.0) * p - z; };
+    }, 1.0, 0.8, {0.0, 0.5, 2.0}));
+    scalar_closed_forms(P, Scalar{[](double t, double, double y0, double p) { return y0 * std::exp(-t) + (t > 1 ? p * (1 - std::exp(1 - t)) : 0.0); },
+                                  [](double t, double, double, double) { return std::exp(-t); },
+                                  [](double t, double, double, double) { return t > 1 ? 1 - std::exp(1 - t) : 0.0; }});
+    row(P, {Method::euler}, steps(1000, 0), solves(0, 2e-3, 5e-3));
+    row(P, {Method::rk4}, steps(0, 600), solves(0, 3e-4, 1e-3));
+    row(P, kAdaptive, tol(1e-8, 1e-10), solves(0, 1e-6, 1e-5));
+    row(P, kImplicit, tol(1e-6, 1e-8), solves(0, 1e-4, 1e-4));
+  }
+  // 11. A jump in the state's right-hand side crossed transversally: y' = p (1 + H(y - 1)) from
+  //     y = 1/4 reaches 1 at t = 3/4 and then doubles its speed: y(2) = 3.5. The gradient is only
+  //     checked finite: the exact sensitivity (dy/dy0 = 2) has a term from the crossing time that
+  //     no solver without event handling produces (the right-hand side's derivative is 0 a.e.).
+  {
+    Problem& P = tb.add(scalar("jump in the state H(y - 1)", [](const Var& p) {
+      return [p](const Var& z, const Var&) { return (heaviside(z - 1.0) + 1.0) * p; };
+    }, 0.25, 1.0, {0.0, 2.0}));
+    P.exact = [] { return Values{0.25, 3.5}; };
+    row(P, {Method::euler}, steps(1000, 0), solves(0, 5e-3, 0, GradCheck::finite));
+    row(P, {Method::rk4}, steps(0, 1000), solves(0, 5e-3, 0, GradCheck::finite));
+    row(P, kAdaptive, tol(1e-8, 1e-10), solves(0, 1e-5, 0, GradCheck::finite));
+    row(P, kImplicit, tol(1e-6, 1e-8), solves(0, 1e-4, 0, GradCheck::finite));
+  }
+  // 12. sign(y) with a sliding mode: y' = -p sign(y) from 1 reaches 0 at t = 1 and stays there
+  //     (Filippov). Fixed steps chatter within one step of 0. Adaptive methods chatter with steps
+  //     shrinking towards the tolerance and run into max_steps right after t = 1, close to 0.
+  {
+    Problem& P = tb.add(scalar("sliding mode y' = -sign(y)", [](const Var& p) {
+      return [p](const Var& z, const Var&) { return -(sign(z) * p); };
+    }, 1.0, 1.0, {0.0, 0.5, 2.0}));
+    P.exact = [] { return Values{1.0, 0.5, 0.0}; };
+    row(P, kFixed, steps(1000, 1000), solves(0, 4e-3, 0, GradCheck::finite));
+    row(P, kAdaptive + kImplicit, tol(1e-6, 1e-6, 500), solver_error({"max_steps = 500"}, [](const SolverError& err) {
+          CHECK(err.time > 0.99);
+          CHECK(err.state_norm < 1e-3);
+        }));
+  }
+  // 13. Singular right-hand side y' = p / t near 0: from t = 1e-8 over a geometric grid to 1
+  //     (y = y0 + p log(t / t0)); the dynamics ignore the state. From t = 0 itself: f = inf.
+  {
+    Values times;
+    for (int k = 0; k <= 16; ++k) times.push_back(1e-8 * std::pow(10.0, k / 2.0));
+    Problem& P = tb.add(scalar("singular y' = p / t from 1e-8", [](const Var& p) {
+      return [p](const Var&, const Var& tt) { return p / tt; };
+    }, 0.5, 1.0, times));
+    scalar_closed_forms(P, Scalar{[](double t, double t0, double y0, double p) { return y0 + p * std::log(t / t0); },
+                                  [](double, double, double, double) { return 1.0; },
+                                  [](double t, double t0, double, double) { return std::log(t / t0); }});
+    row(P, {Method::euler}, steps(400, 0), solves(0, 0.06, 0.05));
+    row(P, {Method::rk4}, steps(0, 40), solves(0, 1e-5, 1e-5));
+    row(P, kAdaptive, tol(1e-8, 1e-10), solves(0, 1e-6, 1e-6));
+    row(P, kImplicit, tol(1e-6, 1e-8), solves(0, 1e-4, 1e-4));
+    const Problem& Q = tb.add(scalar("singular y' = p / t from t = 0", [](const Var& p) {
+      return [p](const Var&, const Var& tt) { return p / tt; };
+    }, 0.5, 1.0, {0.0, 1.0}));
+    row(Q, kAll, steps(100, 100), solver_error({"non-finite"}, [](const SolverError& err) { CHECK(err.time == 0.0); }));
+  }
+  // 14. Non-Lipschitz y' = p sqrt(|y|): from y0 = 1e-6, y = (sqrt(y0) + p t / 2)^2 with the large
+  //     sensitivity dy/dy0 = (sqrt(y0) + p t / 2) / sqrt(y0) (501 at t = 1); from y0 = 0 the
+  //     solvers keep the solution y = 0 (one of infinitely many; the flow is not differentiable
+  //     there, so no gradient is asked for: d sqrt(|y|) / dy at 0 is inf * 0).
+  {
+    Problem& P = tb.add(scalar("non-Lipschitz sqrt(|y|) from 1e-6", [](const Var& p) {
+      return [p](const Var& z, const Var&) { return sqrt(abs(z)) * p; };
+    }, 1e-6, 1.0, {0.0, 0.5, 1.0}));
+    scalar_closed_forms(P, Scalar{[](double t, double, double y0, double p) { return std::pow(std::sqrt(y0) + p * t / 2, 2); },
+                                  [](double t, double, double y0, double p) { return (std::sqrt(y0) + p * t / 2) / std::sqrt(y0); },
+                                  [](double t, double, double y0, double p) { return (std::sqrt(y0) + p * t / 2) * t; }});
+    row(P, {Method::rk4}, steps(0, 1000), solves(1e-6, 0, 1e-3));
+    Expect e = solves(1e-5, 0, 1e-4);
+    e.adjoint_grad_rtol = 1e-3;
+    row(P, kAdaptive + kImplicit, tol(1e-8, 1e-12), e);
+    Problem& Q = tb.add(scalar("non-Lipschitz sqrt(|y|) from 0", [](const Var& p) {
+      return [p](const Var& z, const Var&) { return sqrt(abs(z)) * p; };
+    }, 0.0, 1.0, {0.0, 1.0}));
+    Q.exact = [] { return Values{0.0, 0.0}; };
+    row(Q, kExplicit, steps(100, 100), solves(0, 0, 0, GradCheck::none));
+    // kvaerno3's Newton iteration needs df/dy, which is not finite at y = 0 (inf * 0 in autodiff):
+    // a typed error is fair, but it should name that cause, not a non-finite state (norm 0)
+    row(Q, kImplicit, tol(1e-8, 1e-10, 200), solver_error({"Newton"})).known_bug =
+        "kvaerno3 on y' = sqrt(|y|) from y = 0: the Jacobian is NaN there, every Newton solve fails, and the SolverError "
+        "says 'the state became non-finite and the step size underflowed' with state norm 0 (after ~460 rejections, "
+        "until h underflows to exactly 0 at t = 0)";
+  }
+  // 15. Very long horizons: slow decay y' = -p y with p = 1e-5 over [0, 1e6] (y = y0 e^-10); fast
+  //     decay p = 1 over [0, 1e6] is stiff for explicit methods once y is below atol.
+  {
+    Problem& P = tb.add(scalar("long horizon, slow decay to 1e6", decay_shared, 2.0, 1e-5, {0.0, 1e5, 1e6}));
+    scalar_closed_forms(P, kDecay);
+    row(P, {Method::euler}, steps(2000, 0), solves(0.03, 0, 0.03));
+    row(P, {Method::rk4}, steps(0, 200), solves(1e-6, 0, 1e-5));
+    row(P, kAdaptive, tol(1e-8, 1e-12), solves(1e-6, 0, 1e-5));
+    row(P, kImplicit, tol(1e-6, 1e-10), solves(1e-4, 0, 1e-4));
+    Problem& Q = tb.add(scalar("long horizon, fast decay to 1e6", decay_shared, 2.0, 1.0, {0.0, 1e6}));
+    scalar_closed_forms(Q, kDecay);
+    Expect e = solves(0, 1e-8, 1e-5);
+    e.grad_atol = 1e-12;
+    row(Q, kImplicit, tol(1e-6, 1e-9, 2000), e);
+    row(Q, kAdaptiveButBosh3, tol(1e-6, 1e-9, 500), solver_error({"max_steps = 500"}, says_stiff));
+    row(Q, {Method::bosh3}, tol(1e-6, 1e-9, 500), solver_error({"max_steps = 500"}, says_stiff)).known_bug = kBosh3Hint;
+    row(Q, kFixed, steps(1000, 1000), solver_error({"the state became non-finite"}));
+  }
+  // 16. Extreme magnitudes: y' = p y cos t from y0 = 1e150, 1e-150 and 1e300 with pure relative
+  //     control (atol = 0): the same accuracy and gradients relative to their scale.
+  for (double scale : {1e150, 1e-150, 1e300}) {
+    Problem& P = tb.add(scalar("magnitude y0 = " + fmt::format("{:g}", scale), cos_rhs, scale, 1.0, {0.0, 2.0, 5.0}));
+    scalar_closed_forms(P, kCos);
+    row(P, {Method::euler}, steps(4000, 0), solves(3e-3, 0, 3e-3));
+    row(P, {Method::rk4}, steps(0, 200), solves(1e-7, 0, 1e-6));
+    row(P, kAdaptive, tol(1e-9, 0), solves(1e-6, 0, 1e-5));
+    row(P, kImplicit, tol(1e-6, 0), solves(1e-4, 0, 1e-4));
+  }
+  // 17. Extreme time scales: y' = -p y with p = 1e15 on [0, 3e-15] and p = 1e-15 on [0, 3e15].
+  for (double rate : {1e15, 1e-15}) {
+    Problem& P = tb.add(scalar("time scale " + fmt::format("{:g}", 1 / rate), decay_shared, 1.0, rate, {0.0, 1 / rate, 3 / rate}));
+    scalar_closed_forms(P, kDecay);
+    row(P, {Method::euler}, steps(2000, 0), solves(2e-3, 1e-4, 3e-3));
+    row(P, {Method::rk4}, steps(0, 100), solves(1e-7, 1e-10, 1e-6));
+    row(P, rate > 1 ? kAdaptiveButBosh3 : kAdaptive, tol(1e-9, 1e-12), solves(1e-6, 1e-9, 1e-5));
+    row(P, kImplicit, tol(1e-6, 1e-9), solves(1e-4, 1e-6, 1e-4));
+    if (rate > 1)
+      row(P, {Method::bosh3}, tol(1e-9, 1e-12), solves(1e-6, 1e-9, 1e-5)).known_bug =
+          "bosh3 accepts a first step with h p = 1 exactly (Hairer's first-step guess 100 h0 = |y| / |f| for linear decay) "
+          "where its embedded error estimate is exactly 0 (E(-1) = 0 for the Bogacki-Shampine pair): y(1 / p) = 1/3 "
+          "instead of exp(-1), silently";
+  }
+  // 18. Tolerances at and below the state's precision. Adaptive methods cannot meet them: today
+  //     they run into max_steps or an underflowing step (a SolverError); fixed-step methods ignore
+  //     tolerances and solve. Once such tolerances are refused up front (in flight), tighten the
+  //     phrase to the refusal's: a tide::Error holding
+  //     "rtol = 1e-10 is below the precision of f32"  /  "rtol = 1e-18 is below the precision of f64".
+  for (const auto& [dtype, rtol] : {std::pair{DType::f32, 1e-10}, std::pair{DType::f64, 1e-18}}) {
+    Problem& P = tb.add(scalar(fmt::format("rtol = atol = {:g} on {}", rtol, dtype_name(dtype)), decay_shared, 1.0, 0.5, {0.0, 1.0}, dtype));
+    scalar_closed_forms(P, kDecay);
+    const double prec = dtype == DType::f32 ? 1e-5 : 1e-9;
+    row(P, {Method::rk4}, steps(0, 100), solves(prec, 0, prec));
+    const std::vector<Method> completes = dtype == DType::f32 ? std::vector<Method>{Method::dopri5, Method::tsit5} : std::vector<Method>{Method::dop853};
+    std::vector<Method> others;
+    for (Method m : kAdaptive + kImplicit)
+      if (std::find(completes.begin(), completes.end(), m) == completes.end()) others.push_back(m);
+    const Expect refused = fails(Outcome::error, {"max_steps = 200", "underflowed", "precision"});
+    row(P, others, tol(rtol, rtol, 200), refused);
+    row(P, completes, tol(rtol, rtol, 200), refused).known_bug =
+        "a tolerance below the state's precision is neither refused nor reported: these methods return within 200 steps "
+        "as if it had been met (refusing it up front is in flight)";
+  }
+  // 18b. rtol = atol = f64's epsilon: the high-order methods reach it (error ~ 1e-16) in a few
+  //      hundred steps; bosh3 and kvaerno3 would need far more and stop at max_steps. (If the
+  //      up-front refusal in flight also refuses tolerances at epsilon, expect "precision" here.)
+  {
+    const double eps = std::numeric_limits<double>::epsilon();
+    Problem& P = tb.add(scalar("rtol = atol = f64 epsilon", decay_shared, 1.0, 0.5, {0.0, 1.0}));
+    scalar_closed_forms(P, kDecay);
+    row(P, kAdaptiveButBosh3, tol(eps, eps, 1000), solves(1e-14, 0, 1e-12));
+    row(P, {Method::bosh3, Method::kvaerno3}, tol(eps, eps, 300), fails(Outcome::error, {"max_steps = 300", "precision"}));
   }
 }
 
