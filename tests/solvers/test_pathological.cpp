@@ -101,6 +101,11 @@ struct Problem {
 
 Var tensor(const Values& v, const Shape& s, DType dtype) { return Var(Tensor::from_vector(v, s, dtype)); }
 
+Values linspace(double a, double b, std::int64_t n) {
+  Values v(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = n == 1 ? a : a + (b - a) * static_cast<double>(i) / static_cast<double>(n - 1);
+  return v;
+}
 
 Var col(const Var& z, std::int64_t i) { return slice(z, 1, i, i + 1); }
 Var at(const Var& p, std::int64_t i) { return slice(p, 0, i, i + 1); }
@@ -387,6 +392,7 @@ void scalar_closed_forms(Problem& P, const Scalar& c, const std::vector<std::int
 const Scalar kDecay{[](double t, double t0, double y0, double p) { return y0 * std::exp(-p * (t - t0)); },
                     [](double t, double t0, double, double p) { return std::exp(-p * (t - t0)); },
                     [](double t, double t0, double y0, double p) { return -(t - t0) * y0 * std::exp(-p * (t - t0)); }};
+Dynamics decay(const Var& p) { return [p](const Var& z, const Var&, const Rows& rows) { return -(rows.gather(p) * z); }; }
 Dynamics decay_shared(const Var& p) { return [p](const Var& z, const Var&) { return -(z * p); }; }
 
 // y' = p y cos t
@@ -870,6 +876,138 @@ void fill(Table& tb) {
     scalar_closed_forms(P, kDecay);
     row(P, kAdaptiveButBosh3, tol(eps, eps, 1000), solves(1e-14, 0, 1e-12));
     row(P, {Method::bosh3, Method::kvaerno3}, tol(eps, eps, 300), fails(Outcome::error, {"max_steps = 300", "precision"}));
+  }
+  // 19. A huge batch: B = 20000 decays y' = -p_b y with rates 0.1 .. 2 and starts 0.5 .. 1.5,
+  //     every sample its own step and closed forms.
+  {
+    Problem P;
+    P.name = "huge batch B = 20000";
+    P.rhs = decay;
+    const std::int64_t B = 20000;
+    P.y0 = linspace(0.5, 1.5, B);
+    P.y0_shape = Shape{B, 1};
+    P.p = linspace(0.1, 2.0, B);
+    P.p_shape = Shape{B, 1};
+    P.times = {0.0, 1.0};
+    P.times_shape = Shape{2};
+    Problem& Q = tb.add(std::move(P));
+    scalar_closed_forms(Q, kDecay);
+    Expect e = solves(0, 1e-2, 2e-2);
+    e.adjoint_grad_rtol = 6e-2;  // the adjoint of Euler steps is another first-order scheme
+    row(Q, {Method::euler}, steps(50, 0), e, 20.0);
+    row(Q, {Method::rk4}, steps(0, 10), solves(0, 2e-5, 5e-5), 20.0);
+    row(Q, kAdaptive, tol(1e-6, 1e-8), solves(0, 1e-5, 1e-5), 20.0);
+    row(Q, kImplicit, tol(1e-4, 1e-6), solves(0, 1e-3, 1e-3), 20.0);
+  }
+  // 20. A ragged batch: per-sample grids [5, 5] with a mask; rates 0.5 .. 200 so the samples need
+  //     very different steps; one sample runs backwards, one has only its start time. Padded
+  //     outputs repeat the last valid state, so their cotangents flow to it.
+  {
+    Problem P;
+    P.name = "ragged batch, mixed stiffness and directions";
+    P.rhs = decay;
+    P.y0 = {1.0, 2.0, 1.0, 3.0, 1.0};
+    P.y0_shape = Shape{5, 1};
+    P.p = {0.5, 5.0, 50.0, 200.0, 0.5};
+    P.p_shape = Shape{5, 1};
+    P.times = {0.0, 0.5, 1.0, 1.5, 2.0,   //
+               1.0, 1.3, 0.0, 0.0, 0.0,   //
+               0.0, 0.1, 0.2, 2.0, 0.0,   //
+               3.0, 0.0, 0.0, 0.0, 0.0,   //
+               0.0, -0.5, -2.0, 0.0, 0.0};
+    P.times_shape = Shape{5, 5};
+    P.mask = {1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0};
+    Problem& Q = tb.add(std::move(P));
+    scalar_closed_forms(Q, kDecay, {5, 2, 4, 1, 3});
+    Expect e = solves(1e-6, 1e-7, 1e-5);
+    e.check_solution = [](const Solution& s) {
+      CHECK(s.stats->accepted[3] == 0);                        // nothing to integrate
+      CHECK(s.stats->accepted[2] > s.stats->accepted[0]);      // the stiff sample took more steps
+    };
+    row(Q, kAdaptive, tol(1e-8, 1e-10), e);
+    Expect ekv = e;
+    ekv.rtol = ekv.grad_rtol = 1e-4, ekv.atol = 1e-5;
+    row(Q, kImplicit, tol(1e-6, 1e-8), ekv);
+    row(Q, {Method::euler}, [](SolveOptions& o, Method) { o.step_size = 0.002; }, solves(0, 5e-3, 5e-3));
+    row(Q, {Method::rk4}, [](SolveOptions& o, Method) { o.step_size = 0.004; }, solves(0, 1e-4, 1e-4));
+  }
+  // 21. Backwards in time: y' = p y cos t over 3 -> 1 -> -2.
+  {
+    Problem& P = tb.add(scalar("backwards in time", cos_rhs, 2.0, 0.8, {3.0, 1.0, -2.0}));
+    scalar_closed_forms(P, kCos);
+    row(P, {Method::euler}, steps(2000, 0), solves(3e-3, 0, 3e-3));
+    row(P, {Method::rk4}, steps(0, 100), solves(1e-7, 0, 1e-6));
+    row(P, kAdaptive, tol(1e-9, 1e-12), solves(1e-6, 0, 1e-5));
+    row(P, kImplicit, tol(1e-6, 1e-9), solves(1e-4, 0, 1e-4));
+  }
+  // 22. Degenerate grids: a zero-length interval and repeated times are refused; a single time is
+  //     the start state itself (dL/dy0 = 1, dL/dp = 0).
+  {
+    const Problem& P = tb.add(scalar("zero-length interval [t0, t0]", decay_shared, 1.0, 1.0, {0.5, 0.5}));
+    row(P, kAll, steps(10, 10), fails(Outcome::error, {"times must be strictly monotone"}));
+    const Problem& Q = tb.add(scalar("repeated time points", decay_shared, 1.0, 1.0, {0.0, 1.0, 1.0, 2.0}));
+    row(Q, kAll, steps(10, 10), fails(Outcome::error, {"repeat a value at index 2", "are not monotone"}));
+    row(Q, {Method::dopri5}, steps(10, 10), fails(Outcome::error, {"repeat a value at index 2"})).known_bug =
+        "times [0, 1, 1, 2] are refused as 'not monotone (t[0] = 0, t[1] = 1, t[2] = 1)': the monotone check (grid.cpp) "
+        "runs before the repeated-value check, whose message ('repeat a value ... must be strictly monotone') is then "
+        "reachable only for a repeat at index 1";
+    Problem& R = tb.add(scalar("a single time point", decay_shared, 1.7, 1.0, {0.5}));
+    scalar_closed_forms(R, kDecay);
+    row(R, kAll, steps(10, 10), solves(0, 0, 0));
+  }
+  // 23. A large state: D = 500 independent decays (rates 0.5 .. 2) with kvaerno3 at a loose
+  //     tolerance (a few steps: each one factors a dense 500 x 500 Jacobian); explicit methods too.
+  {
+    Problem P;
+    P.name = "D = 500 linear decay";
+    P.rhs = [](const Var& p) { return [p](const Var& z, const Var&) { return -(z * p); }; };
+    const std::int64_t D = 500;
+    P.y0 = linspace(1.0, 2.0, D);
+    P.y0_shape = Shape{1, D};
+    P.p = linspace(0.5, 2.0, D);
+    P.p_shape = Shape{D};
+    P.times = {0.0, 1.0};
+    P.times_shape = Shape{2};
+    P.exact = [D] {
+      const Values y0 = linspace(1.0, 2.0, D), p = linspace(0.5, 2.0, D);
+      Values v = y0;
+      for (std::int64_t i = 0; i < D; ++i) v.push_back(y0[static_cast<std::size_t>(i)] * std::exp(-p[static_cast<std::size_t>(i)]));
+      return v;
+    };
+    P.exact_dy0 = [D] {
+      const Values p = linspace(0.5, 2.0, D);
+      Values g;
+      for (double pi : p) g.push_back(1 + std::exp(-pi));
+      return g;
+    };
+    P.exact_dp = [D] {
+      const Values y0 = linspace(1.0, 2.0, D), p = linspace(0.5, 2.0, D);
+      Values g;
+      for (std::size_t i = 0; i < p.size(); ++i) g.push_back(-y0[i] * std::exp(-p[i]));
+      return g;
+    };
+    const Problem& Q = tb.add(std::move(P));
+    Expect e = solves(5e-2, 0, 5e-2);
+    e.adjoint_grad_rtol = 0.1;
+    e.check_solution = [](const Solution& s) { CHECK(s.stats->total_accepted() <= 3); };
+    row(Q, kImplicit, [](SolveOptions& o, Method) { o.rtol = 3e-2, o.atol = 1e-6, o.first_step = 0.5, o.max_steps = 6; }, e, 30.0);
+    row(Q, {Method::euler}, steps(1000, 0), solves(3e-3, 0, 3e-3));
+    row(Q, {Method::rk4}, steps(0, 20), solves(3e-6, 0, 3e-6));
+    row(Q, kAdaptive, tol(1e-8, 1e-10), solves(1e-6, 0, 1e-5));
+  }
+  // 24. A fixed step below the time's resolution: y' = -p y with p = 1e13 on [1, 1 + 1e-14] in
+  //     100 steps of 1e-16 (half an ulp of t = 1 is 1.1e-16): the state moves by h each step, the
+  //     time must too. Adaptive methods take steps of a few ulps and must integrate the interval's
+  //     true length as well.
+  {
+    const double t1 = 1.0 + 1e-14;
+    Problem& P = tb.add(scalar("fixed step below the time's resolution", decay_shared, 1.0, 1e13, {1.0, t1}));
+    scalar_closed_forms(P, kDecay);
+    row(P, {Method::euler}, steps(100, 0), solves(2e-3, 0, 0, GradCheck::none)).known_bug =
+        "a fixed step h below half an ulp of t does not advance the time (t + h == t), so the last substep, "
+        "h = t1 - t, spans the whole interval again: 99 steps of h plus one of t1 - t0, y = 0.815 instead of 0.905";
+    row(P, {Method::rk4}, steps(0, 100), solves(1e-6, 0, 0, GradCheck::none)).known_bug =
+        "as for euler: the last substep spans the whole interval again";
   }
 }
 
