@@ -5,6 +5,10 @@
 // outcome is either a solution to a stated accuracy against a closed form (or published reference
 // values), with dL/dy0 and dL/dp against their closed forms, or a typed error whose message holds a
 // key phrase. Every case runs under a watchdog, so a hang fails the suite instead of stalling CI.
+// Rows that expose a bug are written as the behaviour should be and run in a second test case
+// marked may_fail, each naming its bug. Debugging: TIDE_PATHO_FILTER=<part of a case name> runs
+// only the matching cases, TIDE_PATHO_VERBOSE=1 prints each case's statistics, error and time,
+// TIDE_GUARD_SCALE=<factor> stretches the time guards.
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <algorithm>
@@ -327,8 +331,8 @@ CaseResult run_case(const Row& row, Method m, GradientKind k) {
 void run_rows(const std::vector<Row>& rows, bool known_bugs) {
   const char* filter = std::getenv("TIDE_PATHO_FILTER");
   std::int64_t cases = 0;
-  double total = 0, slowest = 0;
-  std::string slowest_name;
+  double total = 0;
+  std::vector<std::pair<double, std::string>> per_problem;  // seconds, problem name
   for (const Row& row : rows) {
     if ((row.known_bug != nullptr) != known_bugs) continue;
     for (Method m : row.methods) {
@@ -350,13 +354,16 @@ void run_rows(const std::vector<Row>& rows, bool known_bugs) {
           const double rtol = row.expect.grad_rtol > 0 ? row.expect.grad_rtol : 1e-9;
           check_grad("checkpointed against discrete gradient", r.grads, discrete, rtol, 0.0);
         }
-        const double seconds = r.seconds;
-        ++cases, total += seconds;
-        if (seconds > slowest) slowest = seconds, slowest_name = name;
+        ++cases, total += r.seconds;
+        if (per_problem.empty() || per_problem.back().second != row.problem->name) per_problem.emplace_back(0.0, row.problem->name);
+        per_problem.back().first += r.seconds;
       }
     }
   }
-  MESSAGE(cases << " cases in " << total << " s; slowest: " << slowest_name << " (" << slowest << " s)");
+  std::sort(per_problem.begin(), per_problem.end(), std::greater<>());
+  std::string slowest;
+  for (std::size_t i = 0; i < per_problem.size() && i < 5; ++i) slowest += fmt::format("{}{} ({:.2f} s)", i ? ", " : "", per_problem[i].second, per_problem[i].first);
+  MESSAGE(cases << " cases in " << total << " s; the slowest problems: " << slowest);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,11 +572,14 @@ void says_stiff(const SolverError& err) {
   CHECK(err.stiffness_estimate > 1.0);
 }
 
-// bosh3's real stability interval ends at |h| rho = 2.51, below the hint's fixed threshold of 3
-// (failure.cpp): a bosh3 solve held back by stiffness never gets the hint.
-constexpr const char* kBosh3Hint =
-    "bosh3 at its stability limit reports |h| * spectral radius of df/dz of about 2.51, below the fixed threshold 3 of "
-    "the stiffness hint (failure.cpp), so the message never says the problem looks stiff";
+// An explicit method held back by stiffness runs at its stability limit, where |h| rho(J)
+// oscillates around the end of its real stability interval: bosh3 2.51, dopri5 3.31, tsit5 about
+// 3.5, dop853 about 6. The hint's fixed threshold of 3 (failure.cpp) is above bosh3's limit and
+// inside dopri5's range, so for those two the hint comes rarely or by chance.
+constexpr const char* kStiffHint =
+    "the stiffness hint's fixed threshold |h| * spectral radius > 3 (failure.cpp) is above bosh3's stability limit "
+    "(it reports 2.51 every time) and within dopri5's oscillation around its limit of 3.31 (2.98 on Robertson at "
+    "max_steps = 100: no hint; 3.29 .. 3.6 elsewhere): a stiffness-limited solve often gets no hint";
 
 void fill(Table& tb) {
   auto row = [&tb](const Problem& P, std::vector<Method> methods, std::function<void(SolveOptions&, Method)> options, Expect e,
@@ -581,6 +591,7 @@ void fill(Table& tb) {
     return [=](SolveOptions& o, Method) { o.rtol = rtol, o.atol = atol, o.max_steps = max_steps; };
   };
   const std::vector<Method> kAdaptiveButBosh3 = {Method::dopri5, Method::tsit5, Method::dop853};
+  const std::vector<Method> kHinted = {Method::tsit5, Method::dop853}, kUnhinted = {Method::bosh3, Method::dopri5};
   const std::vector<GradientKind> replaying = {GradientKind::discrete, GradientKind::checkpointed};
 
   // 1. Robertson: kvaerno3 reaches the published y(40), and the conserved y1 + y2 + y3 fixes the
@@ -591,8 +602,8 @@ void fill(Table& tb) {
     Expect e = solves(1e-4, 1e-9, 1e-8);
     e.grad_atol = 1e-9;
     row(P, kImplicit, tol(1e-6, 1e-10), e);
-    row(P, kAdaptiveButBosh3, tol(1e-6, 1e-10, 300), solver_error({"max_steps = 300"}, says_stiff));
-    row(P, {Method::bosh3}, tol(1e-6, 1e-10, 300), solver_error({"max_steps = 300"}, says_stiff)).known_bug = kBosh3Hint;
+    row(P, kHinted, tol(1e-6, 1e-10, 100), solver_error({"max_steps = 100"}, says_stiff));
+    row(P, kUnhinted, tol(1e-6, 1e-10, 100), solver_error({"max_steps = 100"}, says_stiff)).known_bug = kStiffHint;
     row(P, kFixed, steps(1000, 1000), solver_error({"the state became non-finite (a fixed-step method cannot shrink its step"}));
   }
   // 2. Van der Pol, mu = 1000: kvaerno3 reaches the reference; explicit methods hit max_steps.
@@ -602,23 +613,26 @@ void fill(Table& tb) {
   {
     const Problem& P = tb.add(van_der_pol());
     // kvaerno3's recorded stages take one more Newton correction than the untaped forward of the
-    // checkpointed gradient, so the two gradients differ at the Newton tolerance (0.5% here)
-    row(P, kImplicit, tol(1e-5, 1e-5, 2500), solves(1e-4, 1e-5, 2e-2, GradCheck::finite), 10.0, replaying);
-    row(P, kImplicit, tol(1e-5, 1e-5, 2500), adjoint_fails(), 10.0, {GradientKind::adjoint});
-    row(P, kAdaptiveButBosh3, tol(1e-6, 1e-6, 300), solver_error({"max_steps = 300"}, says_stiff));
-    row(P, {Method::bosh3}, tol(1e-6, 1e-6, 300), solver_error({"max_steps = 300"}, says_stiff)).known_bug = kBosh3Hint;
+    // checkpointed gradient, so the two gradients differ at the Newton tolerance (a few % here).
+    // Both freeze the step sequence, which across the fast transition is far from the true
+    // sensitivity at loose tolerances (discrete dL/dy0[0] = 25 at rtol 1e-4, 7.5 at 1e-5, 3.99 at
+    // 1e-7; about 3.77 by finite differences), so only their agreement is asserted.
+    row(P, kImplicit, tol(1e-3, 1e-3, 2500), solves(1e-2, 1e-3, 5e-2, GradCheck::finite), 10.0, replaying);
+    row(P, kImplicit, tol(1e-3, 1e-3, 500), adjoint_fails(), 10.0, {GradientKind::adjoint});  // the forward takes 444
+    row(P, kHinted, tol(1e-6, 1e-6, 100), solver_error({"max_steps = 100"}, says_stiff));
+    row(P, kUnhinted, tol(1e-6, 1e-6, 100), solver_error({"max_steps = 100"}, says_stiff)).known_bug = kStiffHint;
     row(P, kFixed, steps(1000, 1000), solver_error({"the state became non-finite (a fixed-step method cannot shrink its step"}));
   }
   // 3. HIRES: kvaerno3 reaches the published y(321.8122); the conserved y7 + y8 fixes the gradient.
   //    The adjoint's backward solve fails as for Van der Pol.
   {
     const Problem& P = tb.add(hires());
-    Expect e = solves(1e-3, 1e-7, 1e-6);
+    Expect e = solves(3e-3, 1e-7, 1e-6);
     e.grad_atol = 1e-8;
-    row(P, kImplicit, tol(1e-6, 1e-8, 1000), e, 10.0, replaying);
-    row(P, kImplicit, tol(1e-6, 1e-8, 700), adjoint_fails(), 10.0, {GradientKind::adjoint});
-    row(P, kAdaptiveButBosh3, tol(1e-6, 1e-8, 300), solver_error({"max_steps = 300"}, says_stiff));
-    row(P, {Method::bosh3}, tol(1e-6, 1e-8, 300), solver_error({"max_steps = 300"}, says_stiff)).known_bug = kBosh3Hint;
+    row(P, kImplicit, tol(1e-4, 1e-6, 1000), e, 10.0, replaying);
+    row(P, kImplicit, tol(1e-4, 1e-6, 150), adjoint_fails(), 10.0, {GradientKind::adjoint});  // the forward takes 127
+    row(P, kHinted, tol(1e-6, 1e-8, 100), solver_error({"max_steps = 100"}, says_stiff));
+    row(P, kUnhinted, tol(1e-6, 1e-8, 100), solver_error({"max_steps = 100"}, says_stiff)).known_bug = kStiffHint;
     row(P, kFixed, steps(1000, 1000), solver_error({"the state became non-finite (a fixed-step method cannot shrink its step"}));
   }
   // 4. Finite-time blow-up y' = p y^2, y(0) = 1 (y = 1 / (1 - t)) asked for t = 2: a SolverError
@@ -626,7 +640,7 @@ void fill(Table& tb) {
   //    Whether the step underflows or max_steps comes first depends on the method.
   {
     const Problem& P = tb.add(scalar("blow-up y' = y^2", [](const Var& p) { return [p](const Var& z, const Var&) { return z * z * p; }; }, 1.0, 1.0, {0.0, 2.0}));
-    row(P, kAdaptive + kImplicit, tol(1e-7, 1e-9, 1000), solver_error({"the step size underflowed", "max_steps = 1000"}, [](const SolverError& err) {
+    row(P, kAdaptive + kImplicit, tol(1e-6, 1e-8, 500), solver_error({"the step size underflowed", "max_steps = 500"}, [](const SolverError& err) {
           CHECK(err.time > 0.99);
           CHECK(err.time < 1.0001);
           CHECK(err.state_norm > 100);
@@ -667,7 +681,10 @@ void fill(Table& tb) {
     scalar_closed_forms(P, kDecay);
     Expect e = solves(1e-6, 1e-9, 1e-5);
     e.check_solution = [](const Solution& s) { CHECK(s.stats->total_rejected() >= 1); };
-    row(P, kAdaptive + kImplicit, tol(1e-8, 1e-10), e);
+    row(P, kAdaptive, tol(1e-8, 1e-10), e);
+    Expect ek = e;
+    ek.rtol = ek.grad_rtol = 1e-4;
+    row(P, kImplicit, tol(1e-6, 1e-8), ek);
     row(P, kFixed, steps(100, 100), solver_error({"the state became non-finite (a fixed-step method cannot shrink its step"}));
   }
   // 7b. NaN once at the first evaluation after t0: for adaptive methods that is the trial point of
@@ -732,12 +749,13 @@ void fill(Table& tb) {
     Expect e = fails(Outcome::user_error, {"dynamics failed during the backward pass"});
     e.in_backward = true;
     row(P, kAll, steps(50, 10, 1e-8, 1e-10), e, 10.0, {GradientKind::checkpointed, GradientKind::adjoint});
-    row(P, {Method::euler}, steps(2000, 0), solves(0, 1e-4, 1e-3), 10.0, {GradientKind::discrete});
+    row(P, {Method::euler}, steps(200, 0), solves(0, 1e-3, 1e-2), 10.0, {GradientKind::discrete});
     row(P, {Method::rk4}, steps(0, 50), solves(1e-8, 0, 1e-7), 10.0, {GradientKind::discrete});
-    row(P, kAdaptive + kImplicit, tol(1e-8, 1e-10), solves(1e-6, 1e-9, 1e-5), 10.0, {GradientKind::discrete});
+    row(P, kAdaptive, tol(1e-8, 1e-10), solves(1e-6, 1e-9, 1e-5), 10.0, {GradientKind::discrete});
+    row(P, kImplicit, tol(1e-6, 1e-8), solves(1e-4, 1e-7, 1e-4), 10.0, {GradientKind::discrete});
   }
   // 10. A step in time: y' = -y + p H(t - 1), y(0) = 1 (H(0) = 1/2). A fixed step ending or
-  //     starting at t = 1 sees H from the wrong side at one stage: O(h) error, h = 1.5 / 600.
+  //     starting at t = 1 sees H from the wrong side at one stage: O(h) error, h = 1.5 / 150.
   {
     Problem& P = tb.add(scalar("step in time H(t - 1)", [](const Var& p) {
       return [p](const Var& z, const Var& tt) { return heaviside(tt - 1.0) * p - z; };
@@ -745,8 +763,8 @@ void fill(Table& tb) {
     scalar_closed_forms(P, Scalar{[](double t, double, double y0, double p) { return y0 * std::exp(-t) + (t > 1 ? p * (1 - std::exp(1 - t)) : 0.0); },
                                   [](double t, double, double, double) { return std::exp(-t); },
                                   [](double t, double, double, double) { return t > 1 ? 1 - std::exp(1 - t) : 0.0; }});
-    row(P, {Method::euler}, steps(1000, 0), solves(0, 2e-3, 5e-3));
-    row(P, {Method::rk4}, steps(0, 600), solves(0, 3e-4, 1e-3));
+    row(P, {Method::euler}, steps(200, 0), solves(0, 1e-2, 2e-2));
+    row(P, {Method::rk4}, steps(0, 150), solves(0, 1.5e-3, 4e-3));
     row(P, kAdaptive, tol(1e-8, 1e-10), solves(0, 1e-6, 1e-5));
     row(P, kImplicit, tol(1e-6, 1e-8), solves(0, 1e-4, 1e-4));
   }
@@ -759,8 +777,8 @@ void fill(Table& tb) {
       return [p](const Var& z, const Var&) { return (heaviside(z - 1.0) + 1.0) * p; };
     }, 0.25, 1.0, {0.0, 2.0}));
     P.exact = [] { return Values{0.25, 3.5}; };
-    row(P, {Method::euler}, steps(1000, 0), solves(0, 5e-3, 0, GradCheck::finite));
-    row(P, {Method::rk4}, steps(0, 1000), solves(0, 5e-3, 0, GradCheck::finite));
+    row(P, {Method::euler}, steps(250, 0), solves(0, 2e-2, 0, GradCheck::finite));
+    row(P, {Method::rk4}, steps(0, 250), solves(0, 2e-2, 0, GradCheck::finite));
     row(P, kAdaptive, tol(1e-8, 1e-10), solves(0, 1e-5, 0, GradCheck::finite));
     row(P, kImplicit, tol(1e-6, 1e-8), solves(0, 1e-4, 0, GradCheck::finite));
   }
@@ -772,7 +790,7 @@ void fill(Table& tb) {
       return [p](const Var& z, const Var&) { return -(sign(z) * p); };
     }, 1.0, 1.0, {0.0, 0.5, 2.0}));
     P.exact = [] { return Values{1.0, 0.5, 0.0}; };
-    row(P, kFixed, steps(1000, 1000), solves(0, 4e-3, 0, GradCheck::finite));
+    row(P, kFixed, steps(250, 250), solves(0, 2e-2, 0, GradCheck::finite));
     row(P, kAdaptive + kImplicit, tol(1e-6, 1e-6, 500), solver_error({"max_steps = 500"}, [](const SolverError& err) {
           CHECK(err.time > 0.99);
           CHECK(err.state_norm < 1e-3);
@@ -789,10 +807,10 @@ void fill(Table& tb) {
     scalar_closed_forms(P, Scalar{[](double t, double t0, double y0, double p) { return y0 + p * std::log(t / t0); },
                                   [](double, double, double, double) { return 1.0; },
                                   [](double t, double t0, double, double) { return std::log(t / t0); }});
-    row(P, {Method::euler}, steps(400, 0), solves(0, 0.06, 0.05));
-    row(P, {Method::rk4}, steps(0, 40), solves(0, 1e-5, 1e-5));
-    row(P, kAdaptive, tol(1e-8, 1e-10), solves(0, 1e-6, 1e-6));
-    row(P, kImplicit, tol(1e-6, 1e-8), solves(0, 1e-4, 1e-4));
+    row(P, {Method::euler}, steps(100, 0), solves(0, 0.15, 0.1));
+    row(P, {Method::rk4}, steps(0, 20), solves(0, 1e-4, 1e-4));
+    row(P, kAdaptive, tol(1e-7, 1e-9), solves(0, 1e-5, 1e-5));
+    row(P, kImplicit, tol(1e-5, 1e-7), solves(0, 1e-3, 1e-3));
     const Problem& Q = tb.add(scalar("singular y' = p / t from t = 0", [](const Var& p) {
       return [p](const Var&, const Var& tt) { return p / tt; };
     }, 0.5, 1.0, {0.0, 1.0}));
@@ -809,10 +827,13 @@ void fill(Table& tb) {
     scalar_closed_forms(P, Scalar{[](double t, double, double y0, double p) { return std::pow(std::sqrt(y0) + p * t / 2, 2); },
                                   [](double t, double, double y0, double p) { return (std::sqrt(y0) + p * t / 2) / std::sqrt(y0); },
                                   [](double t, double, double y0, double p) { return (std::sqrt(y0) + p * t / 2) * t; }});
-    row(P, {Method::rk4}, steps(0, 1000), solves(1e-6, 0, 1e-3));
+    Expect e4 = solves(1e-4, 0, 1e-2);
+    e4.adjoint_grad_rtol = 5e-2;  // the adjoint's fixed steps do not resolve the start, where a ~ 1 / sqrt(y)
+    row(P, {Method::rk4}, steps(0, 250), e4);
     Expect e = solves(1e-5, 0, 1e-4);
     e.adjoint_grad_rtol = 1e-3;
-    row(P, kAdaptive + kImplicit, tol(1e-8, 1e-12), e);
+    row(P, kAdaptive, tol(1e-8, 1e-12), e);
+    row(P, kImplicit, tol(1e-6, 1e-10), solves(1e-3, 0, 1e-2));
     Problem& Q = tb.add(scalar("non-Lipschitz sqrt(|y|) from 0", [](const Var& p) {
       return [p](const Var& z, const Var&) { return sqrt(abs(z)) * p; };
     }, 0.0, 1.0, {0.0, 1.0}));
@@ -830,39 +851,39 @@ void fill(Table& tb) {
   {
     Problem& P = tb.add(scalar("long horizon, slow decay to 1e6", decay_shared, 2.0, 1e-5, {0.0, 1e5, 1e6}));
     scalar_closed_forms(P, kDecay);
-    row(P, {Method::euler}, steps(2000, 0), solves(0.03, 0, 0.03));
-    row(P, {Method::rk4}, steps(0, 200), solves(1e-6, 0, 1e-5));
-    row(P, kAdaptive, tol(1e-8, 1e-12), solves(1e-6, 0, 1e-5));
-    row(P, kImplicit, tol(1e-6, 1e-10), solves(1e-4, 0, 1e-4));
+    row(P, {Method::euler}, steps(500, 0), solves(0.1, 0, 0.1));
+    row(P, {Method::rk4}, steps(0, 50), solves(1e-4, 0, 1e-4));
+    row(P, kAdaptive, tol(1e-7, 1e-11), solves(1e-5, 0, 1e-4));
+    row(P, kImplicit, tol(1e-5, 1e-9), solves(1e-3, 0, 1e-3));
     Problem& Q = tb.add(scalar("long horizon, fast decay to 1e6", decay_shared, 2.0, 1.0, {0.0, 1e6}));
     scalar_closed_forms(Q, kDecay);
     Expect e = solves(0, 1e-8, 1e-5);
     e.grad_atol = 1e-12;
-    row(Q, kImplicit, tol(1e-6, 1e-9, 2000), e);
-    row(Q, kAdaptiveButBosh3, tol(1e-6, 1e-9, 500), solver_error({"max_steps = 500"}, says_stiff));
-    row(Q, {Method::bosh3}, tol(1e-6, 1e-9, 500), solver_error({"max_steps = 500"}, says_stiff)).known_bug = kBosh3Hint;
-    row(Q, kFixed, steps(1000, 1000), solver_error({"the state became non-finite"}));
+    row(Q, kImplicit, tol(1e-5, 1e-9, 2000), e);
+    row(Q, kHinted, tol(1e-6, 1e-9, 200), solver_error({"max_steps = 200"}, says_stiff));
+    row(Q, kUnhinted, tol(1e-6, 1e-9, 200), solver_error({"max_steps = 200"}, says_stiff)).known_bug = kStiffHint;
+    row(Q, kFixed, steps(100, 100), solver_error({"the state became non-finite"}));
   }
   // 16. Extreme magnitudes: y' = p y cos t from y0 = 1e150, 1e-150 and 1e300 with pure relative
   //     control (atol = 0): the same accuracy and gradients relative to their scale.
   for (double scale : {1e150, 1e-150, 1e300}) {
     Problem& P = tb.add(scalar("magnitude y0 = " + fmt::format("{:g}", scale), cos_rhs, scale, 1.0, {0.0, 2.0, 5.0}));
     scalar_closed_forms(P, kCos);
-    row(P, {Method::euler}, steps(4000, 0), solves(3e-3, 0, 3e-3));
-    row(P, {Method::rk4}, steps(0, 200), solves(1e-7, 0, 1e-6));
-    row(P, kAdaptive, tol(1e-9, 0), solves(1e-6, 0, 1e-5));
-    row(P, kImplicit, tol(1e-6, 0), solves(1e-4, 0, 1e-4));
+    row(P, {Method::euler}, steps(500, 0), solves(3e-2, 0, 3e-2));
+    row(P, {Method::rk4}, steps(0, 50), solves(1e-5, 0, 1e-5));
+    row(P, kAdaptive, tol(1e-7, 0), solves(1e-5, 0, 1e-4));
+    row(P, kImplicit, tol(1e-5, 0), solves(1e-3, 0, 1e-3));
   }
   // 17. Extreme time scales: y' = -p y with p = 1e15 on [0, 3e-15] and p = 1e-15 on [0, 3e15].
   for (double rate : {1e15, 1e-15}) {
     Problem& P = tb.add(scalar("time scale " + fmt::format("{:g}", 1 / rate), decay_shared, 1.0, rate, {0.0, 1 / rate, 3 / rate}));
     scalar_closed_forms(P, kDecay);
-    row(P, {Method::euler}, steps(2000, 0), solves(2e-3, 1e-4, 3e-3));
-    row(P, {Method::rk4}, steps(0, 100), solves(1e-7, 1e-10, 1e-6));
-    row(P, rate > 1 ? kAdaptiveButBosh3 : kAdaptive, tol(1e-9, 1e-12), solves(1e-6, 1e-9, 1e-5));
-    row(P, kImplicit, tol(1e-6, 1e-9), solves(1e-4, 1e-6, 1e-4));
+    row(P, {Method::euler}, steps(300, 0), solves(2e-2, 1e-3, 2e-2));
+    row(P, {Method::rk4}, steps(0, 30), solves(1e-5, 1e-8, 1e-5));
+    row(P, rate > 1 ? kAdaptiveButBosh3 : kAdaptive, tol(1e-7, 1e-10), solves(1e-5, 1e-8, 1e-4));
+    row(P, kImplicit, tol(1e-5, 1e-8), solves(1e-3, 1e-5, 1e-3));
     if (rate > 1)
-      row(P, {Method::bosh3}, tol(1e-9, 1e-12), solves(1e-6, 1e-9, 1e-5)).known_bug =
+      row(P, {Method::bosh3}, tol(1e-7, 1e-10), solves(1e-5, 1e-8, 1e-4)).known_bug =
           "bosh3 accepts a first step with h p = 1 exactly (Hairer's first-step guess 100 h0 = |y| / |f| for linear decay) "
           "where its embedded error estimate is exactly 0 (E(-1) = 0 for the Bogacki-Shampine pair): y(1 / p) = 1/3 "
           "instead of exp(-1), silently";
@@ -912,16 +933,16 @@ void fill(Table& tb) {
     P.times_shape = Shape{2};
     Problem& Q = tb.add(std::move(P));
     scalar_closed_forms(Q, kDecay);
-    Expect e = solves(0, 1e-2, 2e-2);
-    e.adjoint_grad_rtol = 6e-2;  // the adjoint of Euler steps is another first-order scheme
-    row(Q, {Method::euler}, steps(50, 0), e, 20.0);
-    row(Q, {Method::rk4}, steps(0, 10), solves(0, 2e-5, 5e-5), 20.0);
-    Expect ea = solves(0, 1e-5, 1e-5);
+    Expect e = solves(0, 3e-2, 5e-2);
+    e.adjoint_grad_rtol = 0.15;  // the adjoint of Euler steps is another first-order scheme
+    row(Q, {Method::euler}, steps(20, 0), e, 20.0);
+    row(Q, {Method::rk4}, steps(0, 5), solves(0, 3e-4, 1e-3), 20.0);
+    Expect ea = solves(0, 1e-3, 1e-3);
     ea.check_solution = [](const Solution& s) { CHECK(s.stats->accepted.front() < s.stats->accepted.back()); };  // own steps
-    row(Q, kAdaptive, tol(1e-6, 1e-8), ea, 20.0);
+    row(Q, kAdaptive, tol(1e-4, 1e-6), ea, 20.0);
     Expect ei = ea;
-    ei.atol = ei.grad_rtol = 1e-3;
-    row(Q, kImplicit, tol(1e-4, 1e-6), ei, 20.0);
+    ei.atol = ei.grad_rtol = 1e-2;
+    row(Q, kImplicit, tol(1e-3, 1e-5), ei, 20.0);
   }
   // 20. A ragged batch: per-sample grids [5, 5] with a mask; rates 0.5 .. 200 so the samples need
   //     very different steps; one sample runs backwards, one has only its start time. Padded
@@ -943,26 +964,26 @@ void fill(Table& tb) {
     P.mask = {1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0};
     Problem& Q = tb.add(std::move(P));
     scalar_closed_forms(Q, kDecay, {5, 2, 4, 1, 3});
-    Expect e = solves(1e-6, 1e-7, 1e-5);
+    Expect e = solves(1e-5, 1e-6, 1e-4);
     e.check_solution = [](const Solution& s) {
       CHECK(s.stats->accepted[3] == 0);                        // nothing to integrate
       CHECK(s.stats->accepted[2] > s.stats->accepted[0]);      // the stiff sample took more steps
     };
-    row(Q, kAdaptive, tol(1e-8, 1e-10), e);
+    row(Q, kAdaptive, tol(1e-7, 1e-9), e);
     Expect ekv = e;
-    ekv.rtol = ekv.grad_rtol = 1e-4, ekv.atol = 1e-5;
-    row(Q, kImplicit, tol(1e-6, 1e-8), ekv);
-    row(Q, {Method::euler}, [](SolveOptions& o, Method) { o.step_size = 0.002; }, solves(0, 5e-3, 5e-3));
-    row(Q, {Method::rk4}, [](SolveOptions& o, Method) { o.step_size = 0.004; }, solves(0, 1e-4, 1e-4));
+    ekv.rtol = ekv.grad_rtol = 1e-3, ekv.atol = 1e-4;
+    row(Q, kImplicit, tol(1e-5, 1e-7), ekv);
+    row(Q, {Method::euler}, [](SolveOptions& o, Method) { o.step_size = 0.005; }, solves(0, 1.5e-2, 1.5e-2));
+    row(Q, {Method::rk4}, [](SolveOptions& o, Method) { o.step_size = 0.008; }, solves(0, 1e-3, 1e-3));
   }
   // 21. Backwards in time: y' = p y cos t over 3 -> 1 -> -2.
   {
     Problem& P = tb.add(scalar("backwards in time", cos_rhs, 2.0, 0.8, {3.0, 1.0, -2.0}));
     scalar_closed_forms(P, kCos);
-    row(P, {Method::euler}, steps(2000, 0), solves(3e-3, 0, 3e-3));
-    row(P, {Method::rk4}, steps(0, 100), solves(1e-7, 0, 1e-6));
-    row(P, kAdaptive, tol(1e-9, 1e-12), solves(1e-6, 0, 1e-5));
-    row(P, kImplicit, tol(1e-6, 1e-9), solves(1e-4, 0, 1e-4));
+    row(P, {Method::euler}, steps(300, 0), solves(3e-2, 0, 3e-2));
+    row(P, {Method::rk4}, steps(0, 40), solves(1e-5, 0, 1e-5));
+    row(P, kAdaptive, tol(1e-7, 1e-10), solves(1e-5, 0, 1e-4));
+    row(P, kImplicit, tol(1e-5, 1e-8), solves(1e-3, 0, 1e-3));
   }
   // 22. Degenerate grids: a zero-length interval and repeated times are refused; a single time is
   //     the start state itself (dL/dy0 = 1, dL/dp = 0).
@@ -988,24 +1009,24 @@ void fill(Table& tb) {
     const std::int64_t D = 500;
     P.y0 = linspace(1.0, 2.0, D);
     P.y0_shape = Shape{1, D};
-    P.p = linspace(0.5, 2.0, D);
+    P.p = linspace(0.2, 1.0, D);
     P.p_shape = Shape{D};
     P.times = {0.0, 1.0};
     P.times_shape = Shape{2};
     P.exact = [D] {
-      const Values y0 = linspace(1.0, 2.0, D), p = linspace(0.5, 2.0, D);
+      const Values y0 = linspace(1.0, 2.0, D), p = linspace(0.2, 1.0, D);
       Values v = y0;
       for (std::int64_t i = 0; i < D; ++i) v.push_back(y0[static_cast<std::size_t>(i)] * std::exp(-p[static_cast<std::size_t>(i)]));
       return v;
     };
     P.exact_dy0 = [D] {
-      const Values p = linspace(0.5, 2.0, D);
+      const Values p = linspace(0.2, 1.0, D);
       Values g;
       for (double pi : p) g.push_back(1 + std::exp(-pi));
       return g;
     };
     P.exact_dp = [D] {
-      const Values y0 = linspace(1.0, 2.0, D), p = linspace(0.5, 2.0, D);
+      const Values y0 = linspace(1.0, 2.0, D), p = linspace(0.2, 1.0, D);
       Values g;
       for (std::size_t i = 0; i < p.size(); ++i) g.push_back(-y0[i] * std::exp(-p[i]));
       return g;
@@ -1014,10 +1035,10 @@ void fill(Table& tb) {
     Expect e = solves(5e-2, 0, 5e-2);
     e.adjoint_grad_rtol = 0.1;
     e.check_solution = [](const Solution& s) { CHECK(s.stats->total_accepted() <= 3); };
-    row(Q, kImplicit, [](SolveOptions& o, Method) { o.rtol = 3e-2, o.atol = 1e-6, o.first_step = 0.5, o.max_steps = 6; }, e, 30.0);
-    row(Q, {Method::euler}, steps(1000, 0), solves(3e-3, 0, 3e-3));
-    row(Q, {Method::rk4}, steps(0, 20), solves(3e-6, 0, 3e-6));
-    row(Q, kAdaptive, tol(1e-8, 1e-10), solves(1e-6, 0, 1e-5));
+    row(Q, kImplicit, [](SolveOptions& o, Method) { o.rtol = 3e-2, o.atol = 1e-6, o.first_step = 1.0, o.max_steps = 6; }, e, 30.0);
+    row(Q, {Method::euler}, steps(50, 0), solves(5e-2, 0, 5e-2));
+    row(Q, {Method::rk4}, steps(0, 5), solves(1e-3, 0, 1e-3));
+    row(Q, kAdaptive, tol(1e-5, 1e-7), solves(1e-3, 0, 1e-3));
   }
   // 24. A fixed step below the time's resolution: y' = -p y with p = 1e13 on [1, 1 + 1e-14] in
   //     100 steps of 1e-16 (half an ulp of t = 1 is 1.1e-16): the state moves by h each step, the
