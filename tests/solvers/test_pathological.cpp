@@ -465,7 +465,7 @@ Problem robertson(Values times) {
   P.p_shape = Shape{3};
   P.times_shape = Shape{static_cast<std::int64_t>(times.size())};
   P.times = std::move(times);
-  // y(40), Hairer & Wanner, Solving ODEs II, section IV.10 (confirmed by a kvaerno3 solve at 1e-10)
+  // y(40), Hairer & Wanner, Solving ODEs II, section IV.10 (kvaerno3 at rtol 1e-10 agrees to 1e-10)
   P.exact = [] { return Values{1, 0, 0, 0.7158270687193992, 9.185534764529256e-6, 0.2841637457458413}; };
   P.exact_dy0 = [] { return Values{2, 2, 2}; };
   P.exact_dp = [] { return Values{0, 0, 0}; };
@@ -489,7 +489,7 @@ Problem van_der_pol() {
   P.p_shape = Shape{1};
   P.times = {0.0, 2.0};
   P.times_shape = Shape{2};
-  // the reference solution of the IVP test set (Mazzia & Magherini, vdpol, eps = 1e-6)
+  // Hairer & Wanner's reference y(2) for vdpol with eps = 1e-6 (kvaerno3 at rtol 1e-9 agrees to 4e-7)
   P.exact = [] { return Values{2.0, -0.66666654321121172, 1.706167732170483, -0.8928097010247975}; };
   return P;
 }
@@ -518,6 +518,7 @@ Problem hires() {
   P.times = {0.0, 321.8122};
   P.times_shape = Shape{2};
   P.weights = {0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1};
+  // y(321.8122), the IVP test set (Mazzia & Magherini; kvaerno3 at rtol 1e-10 agrees to 1e-9)
   P.exact = [] {
     return Values{1, 0, 0, 0, 0, 0, 0, 0.0057,
                   0.7371312573325668e-3, 0.1442485726316185e-3, 0.5888729740967575e-4, 0.1175651343283149e-2,
@@ -1000,8 +1001,9 @@ void fill(Table& tb) {
     scalar_closed_forms(R, kDecay);
     row(R, kAll, steps(10, 10), solves(0, 0, 0));
   }
-  // 23. A large state: D = 500 independent decays (rates 0.5 .. 2) with kvaerno3 at a loose
-  //     tolerance (a few steps: each one factors a dense 500 x 500 Jacobian); explicit methods too.
+  // 23. A large state: D = 500 independent decays (rates 0.2 .. 1) with kvaerno3 in one step of
+  //     h = 1 at rtol 3e-2 (each recorded implicit stage builds and inverts a dense 500 x 500
+  //     Jacobian from 500 vector-Jacobian products: ~0.7 s a case today); explicit methods too.
   {
     Problem P;
     P.name = "D = 500 linear decay";
@@ -1034,7 +1036,7 @@ void fill(Table& tb) {
     const Problem& Q = tb.add(std::move(P));
     Expect e = solves(5e-2, 0, 5e-2);
     e.adjoint_grad_rtol = 0.1;
-    e.check_solution = [](const Solution& s) { CHECK(s.stats->total_accepted() <= 3); };
+    e.check_solution = [](const Solution& s) { CHECK(s.stats->total_accepted() <= 2); };
     row(Q, kImplicit, [](SolveOptions& o, Method) { o.rtol = 3e-2, o.atol = 1e-6, o.first_step = 1.0, o.max_steps = 6; }, e, 30.0);
     row(Q, {Method::euler}, steps(50, 0), solves(5e-2, 0, 5e-2));
     row(Q, {Method::rk4}, steps(0, 5), solves(1e-3, 0, 1e-3));
