@@ -64,8 +64,9 @@ void ErrorNorm::check_attainable(const Tensor& y0) const {
     if (a > 0 && atol_[s] + rtol_[s] * a < u * a)
       fail("solve: the tolerance asked for state {} (atol {:g} + rtol {:g} x |y0| = {:.3g} at |y0| = {:.3g}) is below the "
            "rounding of a {} state ({:.3g} x |y0| = {:.3g}): no step can meet it. Use rtol >= {:.2g} (100x that is a "
-           "practical floor) or atol >= {:.3g}, or an f64 state",
-           i, atol_[s], rtol_[s], atol_[s] + rtol_[s] * a, a, dtype_name(y0.dtype()), u, u * a, u, u * a);
+           "practical floor) or atol >= {:.3g}{}",
+           i, atol_[s], rtol_[s], atol_[s] + rtol_[s] * a, a, dtype_name(y0.dtype()), u, u * a, u, u * a,
+           y0.dtype() == DType::f32 ? ", or an f64 state" : "");
   }
 }
 

@@ -613,12 +613,14 @@ void fill(Table& tb) {
   //    checkpointed gradient (which replays the forward steps) as the way out.
   {
     const Problem& P = tb.add(van_der_pol());
-    // kvaerno3's recorded stages take one more Newton correction than the untaped forward of the
-    // checkpointed gradient, so the two gradients differ at the Newton tolerance (a few % here).
-    // Both freeze the step sequence, which across the fast transition is far from the true
-    // sensitivity at loose tolerances (discrete dL/dy0[0] = 25 at rtol 1e-4, 7.5 at 1e-5, 3.99 at
-    // 1e-7; about 3.77 by finite differences), so only their agreement is asserted.
-    row(P, kImplicit, tol(1e-3, 1e-3, 2500), solves(1e-2, 1e-3, 5e-2, GradCheck::finite), 10.0, replaying);
+    // The checkpointed gradient's replay converges each stage's Newton iteration afresh (a new
+    // Jacobian per replayed step) where the forward kept its Jacobian across steps, so the two
+    // records' stages differ at the Newton tolerance. Both freeze the step sequence, which across
+    // the fast transition is far from the true sensitivity at loose tolerances (discrete
+    // dL/dy0[0] = 25,598 at rtol 1e-3, 25 at 1e-4, 7.5 at 1e-5, 3.99 at 1e-7; about 3.77 by finite
+    // differences): this ill-conditioning amplifies the stages' difference to 12 % here, so only
+    // agreement within 20 % is asserted.
+    row(P, kImplicit, tol(1e-3, 1e-3, 2500), solves(1e-2, 1e-3, 0.2, GradCheck::finite), 10.0, replaying);
     row(P, kImplicit, tol(1e-3, 1e-3, 500), adjoint_fails(), 10.0, {GradientKind::adjoint});  // the forward takes 444
     row(P, kHinted, tol(1e-6, 1e-6, 100), solver_error({"max_steps = 100"}, says_stiff));
     row(P, kUnhinted, tol(1e-6, 1e-6, 100), solver_error({"max_steps = 100"}, says_stiff)).known_bug = kStiffHint;
@@ -889,25 +891,17 @@ void fill(Table& tb) {
           "where its embedded error estimate is exactly 0 (E(-1) = 0 for the Bogacki-Shampine pair): y(1 / p) = 1/3 "
           "instead of exp(-1), silently";
   }
-  // 18. Tolerances at and below the state's precision. Adaptive methods cannot meet them: today
-  //     they run into max_steps or an underflowing step (a SolverError); fixed-step methods ignore
-  //     tolerances and solve. Once such tolerances are refused up front (in flight), tighten the
-  //     phrase to the refusal's: a tide::Error holding
-  //     "rtol = 1e-10 is below the precision of f32"  /  "rtol = 1e-18 is below the precision of f64".
+  // 18. Tolerances below the state's precision (the unit roundoff of f32 / f64 times |y0|): no
+  //     adaptive step can meet them, so every adaptive and implicit method refuses them up front
+  //     with a tide::Error naming the state and the floor; fixed-step methods ignore tolerances
+  //     and solve.
   for (const auto& [dtype, rtol] : {std::pair{DType::f32, 1e-10}, std::pair{DType::f64, 1e-18}}) {
     Problem& P = tb.add(scalar(fmt::format("rtol = atol = {:g} on {}", rtol, dtype_name(dtype)), decay_shared, 1.0, 0.5, {0.0, 1.0}, dtype));
     scalar_closed_forms(P, kDecay);
     const double prec = dtype == DType::f32 ? 1e-5 : 1e-9;
     row(P, {Method::rk4}, steps(0, 100), solves(prec, 0, prec));
-    const std::vector<Method> completes = dtype == DType::f32 ? std::vector<Method>{Method::dopri5, Method::tsit5} : std::vector<Method>{Method::dop853};
-    std::vector<Method> others;
-    for (Method m : kAdaptive + kImplicit)
-      if (std::find(completes.begin(), completes.end(), m) == completes.end()) others.push_back(m);
-    const Expect refused = fails(Outcome::error, {"max_steps = 200", "underflowed", "precision"});
-    row(P, others, tol(rtol, rtol, 200), refused);
-    row(P, completes, tol(rtol, rtol, 200), refused).known_bug =
-        "a tolerance below the state's precision is neither refused nor reported: these methods return within 200 steps "
-        "as if it had been met (refusing it up front is in flight)";
+    row(P, kAdaptive + kImplicit, tol(rtol, rtol, 200),
+        fails(Outcome::error, {fmt::format("is below the rounding of a {} state", dtype_name(dtype))}));
   }
   // 18b. rtol = atol = f64's epsilon: the high-order methods reach it (error ~ 1e-16) in a few
   //      hundred steps; bosh3 and kvaerno3 would need far more and stop at max_steps. (If the
