@@ -8,7 +8,13 @@ namespace tide::detail {
 Controller::Controller(const SolveOptions& o, const Stepper& stepper)
     : filter_(o.controller), exponent_(stepper.adaptive() ? std::min(stepper.order(), stepper.error_order()) + 1.0 : 1.0),
       error_order_(stepper.error_order()), first_step_(o.first_step), min_step_(o.min_step), max_step_(o.max_step),
-      max_steps_(o.max_steps) {}
+      max_steps_(o.max_steps) {
+  // Hairer's bound makes the first step of a linear decay h * rate = 1 exactly; where the error
+  // estimate is blind there (bosh3's is 0 at that point, and the step is off by 0.035), stay at
+  // half the distance. torchdiffeq's steps are kept as they are (its bosh3 shares the blind spot).
+  if (stepper.tableau() && stepper.adaptive() && !o.torchdiffeq_variant)
+    first_change_ = std::min(1.0, 0.5 * stepper.tableau()->real_error_zero());
+}
 
 double Controller::next_factor(double ratio, bool accepted, ControllerHistory& s) const {
   const StepController& c = filter_;
@@ -59,8 +65,9 @@ Controller::FirstSteps Controller::first_steps(StepContext& ctx, const Var& y, c
   for (std::size_t r = 0; r < n; ++r) {
     const double dd = std::max(d1[r], d2[r] / h0[r]);
     const double h1 = dd <= 1e-15 ? std::max(1e-6, h0[r] * 1e-3) : std::pow(0.01 / dd, 1.0 / (error_order_ + 1.0));
-    double h = std::min(100 * h0[r], h1);
-    if (!std::isfinite(h)) h = 1e-6;
+    double h = std::min(100 * first_change_ * h0[r], h1);
+    // a non-finite trial evaluation (f outside its domain at y0 + h0 f0) leaves h0, cautious
+    if (!(h > 0) || !std::isfinite(h)) h = h0[r] > 0 && std::isfinite(h0[r]) ? h0[r] : 1e-6;
     out.h[r] = std::min(h, max_step_);
   }
   return out;

@@ -42,6 +42,9 @@ private:
   double exponent_ = 1.0;  // k in r^(-b/k): the lower of the two orders + 1
   int error_order_ = 0;
   double first_step_ = 0, min_step_ = 0, max_step_ = 0;
+  // The first step changes y by at most this times |y0| / |f0| (Hairer's bound 100 h0 is 1);
+  // below 1 where the method's error estimate vanishes at h * rate = 1 (bosh3)
+  double first_change_ = 1.0;
   std::int64_t max_steps_ = 0;
 };
 

@@ -178,10 +178,21 @@ void Integrator::choose_first_steps() {
 void Integrator::plan_fixed_step(SampleState& x, std::int64_t b, std::size_t r, Proposal& p) {
   const double t0 = grid_.at(b, x.j - 1), t1 = grid_.at(b, x.j);
   if (x.sub == 0) x.nsub = plan_.fixed.per_interval(std::fabs(t1 - t0));
-  p.h[r] = (t1 - t0) / static_cast<double>(x.nsub);
   p.target[r] = t1;
   p.lands[r] = x.sub + 1 == x.nsub;
-  if (p.lands[r]) p.h[r] = t1 - x.t;
+  // substep k ends at t0 + k (t1 - t0) / n as rounded: the steps' lengths are the differences of
+  // representable times, so they add up to the interval (a step below half an ulp of t is 0)
+  const double end = p.lands[r] ? t1 : t0 + (t1 - t0) * static_cast<double>(x.sub + 1) / static_cast<double>(x.nsub);
+  p.h[r] = end - x.t;
+}
+
+// The step that ends at the time a sample reaches, fl(t + h) - t: the state moves by exactly the
+// time's advance (for steps of a few ulps of t they differ by up to half an ulp); never 0 when h
+// is not (the smallest advance then), so an accepted step always moves the time.
+double representable_step(double t, double h) {
+  const double advance = (t + h) - t;
+  if (advance != 0.0 || h == 0.0) return advance;
+  return std::nextafter(t, h > 0 ? HUGE_VAL : -HUGE_VAL) - t;
 }
 
 Proposal Integrator::propose() {
@@ -199,7 +210,7 @@ Proposal Integrator::propose() {
     p.target[r] = land ? grid_.at(b, x.j) : grid_.at(b, grid_.count[static_cast<std::size_t>(b)] - 1);
     double h = x.dir * plan_.controller.limit(std::fabs(x.h));
     if (clip && x.dir * (x.t + h - p.target[r]) >= 0) h = p.target[r] - x.t, p.lands[r] = 1;
-    p.h[r] = h;
+    p.h[r] = p.lands[r] || !plan_.representable_steps ? h : representable_step(x.t, h);
   }
   if (plan_.shared_step && adaptive_) {  // one step for the whole batch: the smallest
     double hmin = p.h[0];
@@ -423,7 +434,7 @@ void Integrator::fail_at(std::size_t r, const std::string& what, double h) {
   const Rows one(indices({b}, device_));
   const double t = s_[static_cast<std::size_t>(b)].t;
   const double stiff = stiffness_estimate(system_, row, t, one, h);
-  solver_failure(fmt::format("solve ({}): sample {}: {}", stepper_.name(), b, what), t, h, row.value(), stiff, stats_);
+  solver_failure(fmt::format("solve ({}): sample {}: {}", stepper_.name(), b, what), t, h, row.value(), stiff, stepper_.stability_limit(), stats_);
 }
 
 }  // namespace

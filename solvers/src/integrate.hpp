@@ -79,6 +79,9 @@ struct Plan {
   bool keep_log = false;         // store each accepted step (checkpointing)
   bool log_states = true;        // ... with its start states (false: budgeted checkpointing)
   bool count_backward = false;   // statistics go to backward_calls
+  // an adaptive step is fl(t + h) - t, what the time advances by (false: h as proposed, the time
+  // drifting from the state by up to half an ulp a step: torchdiffeq's steps)
+  bool representable_steps = true;
   std::int64_t max_record_bytes = 0;  // discrete gradient: the most one solve may record (0: half the memory)
 
   // an embedded pair given a step size or unfold count runs as a fixed-step method
@@ -110,7 +113,9 @@ Integration integrate(System& system, const Var& y0, const Grid& grid, const Pla
 // |h| * spectral radius of df/dz at one row, by power iteration with finite differences.
 double stiffness_estimate(System& system, const Var& z_row, double t, const Rows& rows, double h);
 
+// Throws the SolverError; with a stiffness hint when |h| * spectral radius (`stiffness`) is near the
+// method's stability limit (a step held there by stability, not accuracy).
 [[noreturn]] void solver_failure(const std::string& message, double t, double h, const Tensor& y_row,
-                                 double stiffness, const SolveStats& stats);
+                                 double stiffness, double stability_limit, const SolveStats& stats);
 
 }  // namespace tide::detail

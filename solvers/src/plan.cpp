@@ -70,6 +70,7 @@ Plan make_plan(const SolveOptions& options, std::int64_t D, std::int64_t extra) 
   plan.fixed = FixedSteps{options.step_size, options.unfolds};
   plan.shared_step = !options.per_sample;
   plan.clip_to_end = options.clip_to_end;
+  plan.representable_steps = !options.torchdiffeq_variant;
   plan.max_record_bytes = options.max_record_bytes;
   return plan;
 }

@@ -60,6 +60,9 @@ public:
   // The quadrature weights of the stages over one step (the adjoint's parameter integral).
   virtual std::vector<double> quadrature_weights() const { return {}; }
   virtual const Tableau* tableau() const { return nullptr; }
+  // |h| * spectral radius of df/dz beyond which a step is unstable on a decaying mode (the stiffness
+  // hint's scale); infinity for implicit and exponential steppers.
+  double stability_limit() const { return tableau() ? tableau()->real_stability_limit() : HUGE_VAL; }
   // A fresh memory for one integration; null when the method keeps nothing between steps.
   virtual std::unique_ptr<StepperMemory> make_memory() const { return nullptr; }
 

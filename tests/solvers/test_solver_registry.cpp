@@ -3,6 +3,7 @@
 // cell unfolds (ltc_fused_update).
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
+#include <cmath>
 #include <string>
 
 using namespace tide;
@@ -62,4 +63,23 @@ TEST_CASE("the ltc_fused solve takes exactly the update ltc_fused_update compute
   }
   const std::vector<double> got = select(s.ys, 0, 1).value().to_vector(), want = z.value().to_vector();
   for (std::size_t i = 0; i < want.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-14));
+}
+
+TEST_CASE("a tableau's real stability limit: closed forms for euler, heun and rk4, published values for the pairs") {
+  // euler: |1 - x| <= 1 up to 2; heun: 1 - x + x^2/2, up to 2; rk4: the real root of
+  // 1 - x + x^2/2 - x^3/6 + x^4/24 = 1 other than 0, 2.785293563...
+  CHECK(tableau(Method::euler).real_stability_limit() == doctest::Approx(2.0).epsilon(1e-9));
+  CHECK(tableau(Method::heun).real_stability_limit() == doctest::Approx(2.0).epsilon(1e-9));
+  CHECK(tableau(Method::rk4).real_stability_limit() == doctest::Approx(2.785293563405282).epsilon(1e-9));
+  CHECK(tableau(Method::rk4_38).real_stability_limit() == doctest::Approx(2.785293563405282).epsilon(1e-9));
+  // Hairer & Wanner's figures: bosh3 2.51, dopri5 3.31 (read off their stability plots)
+  CHECK(tableau(Method::bosh3).real_stability_limit() == doctest::Approx(2.51).epsilon(5e-3));
+  CHECK(tableau(Method::dopri5).real_stability_limit() == doctest::Approx(3.31).epsilon(5e-3));
+  CHECK(std::isinf(tableau(Method::kvaerno3).real_stability_limit()));
+  // bosh3's error estimate of a linear decay vanishes at h * rate = 1 (E(z) = -z^3 (1 + z) / 48 from
+  // e = (-5/72, 1/12, 1/9, -1/8)); dopri5's has none inside its stability interval, dop853's one
+  // near 5.7 (of 6.39), far from the first step's h * rate <= 1
+  CHECK(tableau(Method::bosh3).real_error_zero() == doctest::Approx(1.0).epsilon(1e-9));
+  CHECK(std::isinf(tableau(Method::dopri5).real_error_zero()));
+  CHECK(tableau(Method::dop853).real_error_zero() == doctest::Approx(5.7).epsilon(0.02));
 }

@@ -4,6 +4,9 @@
 #include "../stepper.hpp"
 #include "tide/core/error.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include <initializer_list>
 #include <utility>
 
@@ -421,3 +424,69 @@ TIDE_RUNGE_KUTTA_METHOD(dopri8)
 TIDE_RUNGE_KUTTA_METHOD(kvaerno3)
 #undef TIDE_RUNGE_KUTTA_METHOD
 }  // namespace tide::detail
+
+namespace tide {
+
+namespace {
+
+// The coefficients g_k = w^T A^(k-1) 1, k = 1..S, of sum_k g_k z^k: an explicit tableau's linear
+// response through the weights w (b: the stability polynomial R(z) - 1; e: the error estimate).
+std::vector<double> linear_response(const Tableau& t, const std::vector<double>& w) {
+  const std::size_t S = w.size();
+  std::vector<double> g, v(S, 1.0);  // v = A^(k-1) 1
+  for (std::size_t k = 1; k <= S; ++k) {
+    double gk = 0.0;
+    for (std::size_t i = 0; i < S; ++i) gk += w[i] * v[i];
+    g.push_back(gk);
+    std::vector<double> next(S, 0.0);
+    for (std::size_t i = 0; i < S; ++i)
+      for (std::size_t j = 0; j < i; ++j) next[i] += t.a[i][j] * v[j];
+    v = std::move(next);
+  }
+  return g;
+}
+
+double at_negative(const std::vector<double>& g, double x) {  // sum_k g_k (-x)^k, by Horner
+  double r = 0.0;
+  for (std::size_t k = g.size(); k-- > 0;) r = (r + g[k]) * -x;
+  return r;
+}
+
+// The first x in (0, end] where `crosses` turns true, scanned in steps of 0.01, then bisected;
+// infinity when it stays false.
+template <class Crosses>
+double first_crossing(Crosses crosses, double end) {
+  double hi = 0.0;
+  for (double x = 0.01; x <= end + 0.01; x += 0.01)
+    if (crosses(x)) {
+      hi = x;
+      break;
+    }
+  if (hi == 0.0) return HUGE_VAL;
+  double lo = hi - 0.01;
+  for (int it = 0; it < 60; ++it) (crosses(0.5 * (lo + hi)) ? hi : lo) = 0.5 * (lo + hi);
+  return 0.5 * (lo + hi);
+}
+
+}  // namespace
+
+double Tableau::real_stability_limit() const {
+  if (implicit) return HUGE_VAL;
+  const std::vector<double> g = linear_response(*this, b);
+  return first_crossing([&g](double x) { return std::fabs(1.0 + at_negative(g, x)) > 1.0 + 1e-12; }, 100.0);
+}
+
+double Tableau::real_error_zero() const {
+  if (implicit || e.empty()) return HUGE_VAL;
+  std::vector<double> g = linear_response(*this, e);
+  // both solutions match exp(z) through z^error_order (the order conditions), so those terms are
+  // 0 and what is left of them is rounding, which would make false sign changes near 0
+  for (std::size_t k = 0; k < g.size() && static_cast<int>(k) < std::min(order, error_order); ++k) g[k] = 0.0;
+  // E(-x) = -g_1 x + ...: its sign near 0 is that of its lowest nonzero term; a zero is where
+  // the sign first changes
+  const double near0 = at_negative(g, 1e-3);
+  if (near0 == 0.0) return HUGE_VAL;
+  return first_crossing([&g, near0](double x) { return (at_negative(g, x) > 0) != (near0 > 0); }, real_stability_limit());
+}
+
+}  // namespace tide

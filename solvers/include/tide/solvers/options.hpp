@@ -117,8 +117,11 @@ struct SolveOptions {
   double min_step = 0.0;                     // a step this small (in |h|) throws SolverError
   double max_step = std::numeric_limits<double>::infinity();
   std::int64_t max_steps = 100000;           // per sample, accepted + rejected
-  double step_size = 0.0;                    // fixed-step methods: largest step (0: one per interval)
-  int unfolds = 0;                           // fixed-step methods: steps per interval (overrides step_size)
+  // Fixed steps: the largest step (0: one per interval), or a count per interval (overrides
+  // step_size). An adaptive method given either runs with those fixed steps and no error control
+  // (diffrax's ConstantStepSize); its tolerances are then unused.
+  double step_size = 0.0;
+  int unfolds = 0;
   StepController controller = StepController::i();
   NormKind norm = NormKind::rms;
   std::vector<std::int64_t> seminorm;        // state indices left out of error control

@@ -57,6 +57,15 @@ struct Tableau {
 
   int stages() const { return static_cast<int>(c.size()); }
   bool adaptive() const { return error_order > 0; }
+  // Where the method's stability region leaves the negative real axis: the smallest x > 0 with
+  // |R(-x)| > 1 (R the stability function; bosh3 2.51, dopri5 3.31); infinity for an implicit
+  // tableau. A step held near |h| * spectral radius = this limit is limited by stability.
+  double real_stability_limit() const;
+  // The smallest x in (0, real_stability_limit()] where the embedded error estimate of a linear
+  // decay vanishes, E(-x) = 0 with E(z) = sum_k z^k e^T A^(k-1) 1 (bosh3: x = 1, where a step
+  // with h * rate = 1 reports no error though it is off by 0.035); infinity when there is none
+  // (or no estimate). The first step is kept clear of it.
+  double real_error_zero() const;
 };
 
 // The tableau of a Runge-Kutta method; throws for a method that has none (ltc_fused).
