@@ -3,6 +3,7 @@
 #pragma once
 #include "tide/core/atomic_file.hpp"
 #include "tide/core/blas.hpp"
+#include "tide/core/cpu_memory.hpp"
 #include "tide/core/cuda.hpp"
 #include "tide/core/dtype.hpp"
 #include "tide/core/error.hpp"

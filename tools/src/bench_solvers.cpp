@@ -27,6 +27,9 @@ struct Figures {
   double tiny_us_per_nfe = NAN, tiny_grad_us_per_nfe = NAN, tiny_f_us = NAN;
   double mid_rk4_step_us = NAN, mid_grad_over_fwd = NAN, mid_f_us = NAN;
   double spiral_ms_per_iter = NAN, spiral_nfe_per_iter = NAN;
+  // the tiny solve against the batch size, with the CPU allocator's cache and without it
+  std::vector<std::int64_t> scaling_batch;
+  std::vector<double> scaling_ms, scaling_uncached_ms;
   std::int64_t adjoint_bytes_100 = 0, adjoint_bytes_10000 = 0, discrete_bytes_100 = 0, discrete_bytes_10000 = 0;
 };
 
@@ -60,6 +63,36 @@ void measure_tiny(Figures& f, const TimingPlan& plan) {
   f.tiny_f_us = eval.median_seconds() * 1e6;
   f.tiny_us_per_nfe = forward.median_seconds() * 1e6 / static_cast<double>(calls);
   f.tiny_grad_us_per_nfe = with_grad.median_seconds() * 1e6 / static_cast<double>(recorded_calls);
+}
+
+// The tiny solve at growing batch sizes, NoGrad, one solve per call; each batch size timed with the
+// CPU caching allocator on and off in the same interleaved run (the off case returns every freed
+// block to the system, as before the cache existed).
+void measure_tiny_scaling(Figures& f, const TimingPlan& plan) {
+  Generator gen(1);
+  const MLP mlp({4, 32, 4}, Activation::softplus, gen, {}, Activation::tanh);
+  const auto dynamics = [&mlp](const Var& z, const Var&) { return mlp(z); };
+  const Var times = f32_times({0.0, 1.0});
+  SolveOptions o;
+  o.method = Method::dopri5;
+  o.rtol = o.atol = 1e-6;
+  const std::int64_t limit = cpu::memory_counters().cache_limit_bytes;
+  for (std::int64_t B : {1, 256, 4096, 65536}) {
+    const Var y0(gen.uniform(Shape{B, 4}, -1.0, 1.0));
+    auto solves = [&](std::int64_t cache_limit) {
+      return TimedCase([&, cache_limit](std::int64_t n) {
+        cpu::set_cache_limit(cache_limit);
+        NoGrad no_grad;
+        for (std::int64_t i = 0; i < n; ++i) do_not_optimize(solve(dynamics, y0, times, o));
+      });
+    };
+    TimedCase cached = solves(limit), uncached = solves(0);
+    run_interleaved({&cached, &uncached}, plan);
+    f.scaling_batch.push_back(B);
+    f.scaling_ms.push_back(cached.median_seconds() * 1e3);
+    f.scaling_uncached_ms.push_back(uncached.median_seconds() * 1e3);
+  }
+  cpu::set_cache_limit(limit);
 }
 
 // MLP 64 -> 64 (tanh) -> 64, batch 256, one RK4 step: where the GEMMs should dominate.
@@ -158,7 +191,7 @@ struct Row {
 
 std::vector<Row> rows(const Figures& f) {
   const auto ratio = [](std::int64_t a, std::int64_t b) { return static_cast<double>(a) / static_cast<double>(b); };
-  return {
+  std::vector<Row> out{
       {"tiny_us_per_nfe", f.tiny_us_per_nfe, "us", 2.0},
       {"tiny_nfe", static_cast<double>(f.tiny_nfe), "calls", NAN},
       {"tiny_grad_us_per_nfe", f.tiny_grad_us_per_nfe, "us", NAN},
@@ -175,6 +208,11 @@ std::vector<Row> rows(const Figures& f) {
       {"discrete_peak_bytes_100", static_cast<double>(f.discrete_bytes_100), "B", NAN},
       {"discrete_peak_bytes_10000", static_cast<double>(f.discrete_bytes_10000), "B", NAN},
   };
+  for (std::size_t i = 0; i < f.scaling_batch.size(); ++i) {
+    out.push_back({fmt::format("tiny_B{}_ms", f.scaling_batch[i]), f.scaling_ms[i], "ms", NAN});
+    out.push_back({fmt::format("tiny_B{}_uncached_ms", f.scaling_batch[i]), f.scaling_uncached_ms[i], "ms", NAN});
+  }
+  return out;
 }
 
 void print_json(const Figures& f, const BlasInfo& blas, const CpuInfo& cpu, const TimingPlan& plan) {
@@ -205,7 +243,8 @@ void print_text(const Figures& f, const BlasInfo& blas, const CpuInfo& cpu, cons
   fmt::print("        (*_f_us: one evaluation of the MLP alone, nothing recorded: the floor per call)\n");
   fmt::print("spiral  torchdiffeq ode_demo: MLP 2-50(tanh)-2 on y^3, 30 points, dopri5 1e-7/1e-9, adjoint, Adam;\n"
              "        forward + backward + step, NFE = forward + backward calls\n");
-  fmt::print("memory  tiny MLP, batch 16, rk4 with 10000 vs 100 steps on [0, 1], solve + backward\n\n");
+  fmt::print("memory  tiny MLP, batch 16, rk4 with 10000 vs 100 steps on [0, 1], solve + backward\n");
+  fmt::print("tiny_B  the tiny solve at B = 1 .. 65,536, NoGrad, per solve; uncached: the CPU allocator's cache off\n\n");
   fmt::print("{:<26} {:>12} {:<6} {:<8} {}\n", "figure", "value", "unit", "target", "status");
   for (const Row& r : rows(f)) {
     const bool has_target = !std::isnan(r.target);
@@ -223,6 +262,7 @@ int run_bench_solvers(const BenchSolversOptions& options) {
   const CpuInfo cpu = read_cpu_info();
   Figures figures;
   measure_tiny(figures, plan);
+  measure_tiny_scaling(figures, plan);
   measure_mid(figures, plan);
   measure_spiral(figures, plan);
   measure_memory(figures);

@@ -1,6 +1,7 @@
 // The CPU backend: aligned host memory, strided copies, elementwise/reduction loops (vectorised in
 // elementwise.cpp), GEMM through OpenBLAS's CBLAS, index kernels and the counter-based RNG.
 #include "cpu_backend.hpp"
+#include "caching_allocator.hpp"
 #include "gemm_layout.hpp"
 #include "elementwise.hpp"
 #include "small_gemm.hpp"
@@ -39,18 +40,18 @@ using detail::output_data;
 void* CpuBackend::allocate(std::size_t bytes) {
   // Small blocks come from malloc (16-byte aligned, served from glibc's per-thread cache);
   // glibc's aligned_alloc takes a slow path, 4x the cost of malloc, which dominated small ops.
-  // Large blocks are 64-byte aligned for the vector loops.
-  if (bytes <= 1024) {
+  // Larger ones (64-byte aligned for the vector loops) come from the caching allocator.
+  if (bytes <= CachingAllocator::small_bytes) {
     void* p = std::malloc(std::max<std::size_t>(bytes, 1));
     if (!p) fail("cpu backend: out of memory allocating {} bytes", bytes);
     return p;
   }
-  const std::size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) fail("cpu backend: out of memory allocating {} bytes", bytes);
-  return p;
+  return CachingAllocator::instance().allocate(bytes);
 }
-void CpuBackend::deallocate(void* ptr, std::size_t) noexcept { std::free(ptr); }
+void CpuBackend::deallocate(void* ptr, std::size_t bytes) noexcept {
+  if (bytes <= CachingAllocator::small_bytes) std::free(ptr);
+  else CachingAllocator::instance().deallocate(ptr, bytes);
+}
 void CpuBackend::copy_to_host(const void* src, void* dst, std::size_t bytes) { if (bytes) std::memcpy(dst, src, bytes); }
 void CpuBackend::copy_from_host(const void* src, void* dst, std::size_t bytes) { if (bytes) std::memcpy(dst, src, bytes); }
 

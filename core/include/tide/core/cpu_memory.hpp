@@ -1,0 +1,29 @@
+// The CPU's caching allocator: its counters and its cache (the CUDA device has the same pair in
+// cuda.hpp).
+//
+// Tensor storage above 1 KB comes from size classes (four per power of two, 64-byte aligned) whose
+// freed blocks are kept for the next tensor of the class instead of going back to the system: a
+// solver or a training loop makes the same shapes thousands of times, and a large block returned
+// to glibc is unmapped and, when asked for again, faulted in and zeroed page by page by the kernel.
+// Smaller blocks come from malloc, whose per-thread cache serves them faster than any lock could.
+// The cache holds at most `cache_limit_bytes` (default 1 GiB, or TIDE_CPU_CACHE_BYTES when set at
+// the first allocation; 0 turns caching off); a freed block beyond it goes back to the system.
+#pragma once
+#include <cstdint>
+
+namespace tide::cpu {
+
+struct MemoryCounters {
+  std::int64_t system_allocations = 0;  // blocks taken from the system since start (cached classes)
+  std::int64_t cache_hits = 0;          // allocations served from the cache
+  std::int64_t cached_bytes = 0;        // freed, held for reuse
+  std::int64_t in_use_bytes = 0;        // handed out to tensors (cached classes, rounded sizes)
+  std::int64_t cache_limit_bytes = 0;
+};
+MemoryCounters memory_counters();
+// Returns every cached block to the system.
+void empty_cache();
+// Sets the most the cache may hold (0: no caching; cached blocks beyond it are released now).
+void set_cache_limit(std::int64_t bytes);
+
+}  // namespace tide::cpu

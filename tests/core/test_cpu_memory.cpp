@@ -1,0 +1,74 @@
+// The CPU caching allocator: size classes, reuse, the limit, the cache's release.
+#include "cpu/caching_allocator.hpp"
+#include "tide/tide.hpp"
+#include <doctest/doctest.h>
+#include <cstdint>
+#include <set>
+
+using namespace tide;
+using cpu::CachingAllocator;
+
+TEST_CASE("CPU size classes: four per power of two, each a multiple of 256 bytes, at most a quarter wasted") {
+  std::set<std::size_t> seen_index;
+  std::size_t previous_rounded = 0, previous_index = 0;
+  for (std::size_t bytes = CachingAllocator::small_bytes + 1; bytes < (std::size_t{1} << 22); bytes += 97) {
+    const auto c = CachingAllocator::size_class(bytes);
+    INFO("bytes " << bytes << " -> class " << c.index << " of " << c.rounded);
+    CHECK(c.rounded >= bytes);
+    CHECK(c.rounded * 4 <= bytes * 5 + 1024);  // waste below a quarter of the request
+    CHECK(c.rounded % 256 == 0);
+    // classes are monotone in the request, and one index is one size
+    CHECK(c.index >= previous_index);
+    if (c.index == previous_index && previous_rounded) CHECK(c.rounded == previous_rounded);
+    previous_index = c.index, previous_rounded = c.rounded;
+    seen_index.insert(c.index);
+  }
+  CHECK(CachingAllocator::size_class(1025).rounded == 1280);
+  CHECK(CachingAllocator::size_class(2048).rounded == 2048);
+  CHECK(CachingAllocator::size_class(2049).rounded == 2560);
+  CHECK(CachingAllocator::size_class(std::size_t{3} << 20).rounded == std::size_t{3} << 20);
+}
+
+TEST_CASE("a freed large tensor's block serves the next tensor of its class without the system") {
+  cpu::set_cache_limit(std::int64_t{1} << 30);
+  { Tensor warm = Tensor::zeros(Shape{256, 100}, DType::f32); }  // 100 KB, now cached
+  const cpu::MemoryCounters before = cpu::memory_counters();
+  for (int i = 0; i < 50; ++i) {
+    Tensor t = Tensor::full(Shape{256, 100}, 1.5, DType::f32);
+    CHECK(reinterpret_cast<std::uintptr_t>(t.data<float>()) % 64 == 0);
+    CHECK(sum(t).item() == doctest::Approx(1.5 * 25600));
+  }
+  const cpu::MemoryCounters after = cpu::memory_counters();
+  CHECK(after.system_allocations == before.system_allocations);
+  CHECK(after.cache_hits >= before.cache_hits + 50);
+  CHECK(after.cached_bytes >= 102400);
+}
+
+TEST_CASE("the CPU cache's limit: 0 turns caching off, empty_cache releases what is held") {
+  { Tensor t = Tensor::zeros(Shape{1000, 64}, DType::f64); }
+  CHECK(cpu::memory_counters().cached_bytes > 0);
+  cpu::empty_cache();
+  CHECK(cpu::memory_counters().cached_bytes == 0);
+
+  cpu::set_cache_limit(0);
+  const std::int64_t system = cpu::memory_counters().system_allocations;
+  for (int i = 0; i < 3; ++i) Tensor t = Tensor::zeros(Shape{1000, 64}, DType::f64);
+  CHECK(cpu::memory_counters().system_allocations == system + 3);
+  CHECK(cpu::memory_counters().cached_bytes == 0);
+  CHECK_THROWS_WITH_AS(cpu::set_cache_limit(-1), doctest::Contains(">= 0"), Error);
+
+  cpu::set_cache_limit(std::int64_t{1} << 30);  // back to the default for the other tests
+  { Tensor t = Tensor::zeros(Shape{1000, 64}, DType::f64); }
+  CHECK(cpu::memory_counters().cached_bytes >= 512000);
+}
+
+TEST_CASE("a cache limit below a block's size sends that block back to the system") {
+  cpu::empty_cache();
+  cpu::set_cache_limit(64 * 1024);
+  { Tensor small = Tensor::zeros(Shape{8, 1000}, DType::f32); }   // 32 KB: kept
+  { Tensor large = Tensor::zeros(Shape{64, 1000}, DType::f32); }  // 256 KB: over the limit, released
+  const cpu::MemoryCounters c = cpu::memory_counters();
+  CHECK(c.cached_bytes > 0);
+  CHECK(c.cached_bytes <= 64 * 1024);
+  cpu::set_cache_limit(std::int64_t{1} << 30);
+}
