@@ -153,7 +153,7 @@ struct SolveOptions {
 
   // torchdiffeq's choices, so a solve takes torchdiffeq's steps and gives its answers (the same
   // NFE, outputs equal to rounding; checked on torchdiffeq's test problems by
-  // tests/solvers/test_torchdiffeq_parity.cpp): the method by torchdiffeq's name (dopri5, bosh3,
+  // tests/tools/test_torchdiffeq_parity.cpp): the method by torchdiffeq's name (dopri5, bosh3,
   // adaptive_heun, fehlberg2, dopri8; euler, midpoint, heun2, heun3, rk4 = Kutta's 3/8 rule),
   // rtol 1e-7, atol 1e-9, RMS norm over the whole batch with one shared step, I controller with
   // exponent 1 / order, safety 0.9, growth 10, shrink 0.2, accepted steps never shrink, steps run
