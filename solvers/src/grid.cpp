@@ -5,6 +5,24 @@
 
 namespace tide::detail {
 
+namespace {
+
+// Sample b's first c times strictly monotone, in either direction; a repeat is named as one
+// (checked first: it would also read as a change of direction).
+void check_strictly_monotone(const Grid& g, std::int64_t b, std::int64_t c) {
+  for (std::int64_t j = 1; j < c; ++j)
+    if (g.at(b, j) == g.at(b, j - 1))
+      fail("solve: times of sample {} repeat a value at index {} ({}); times must be strictly monotone", b, j, g.at(b, j));
+  for (std::int64_t j = 2; j < c; ++j) {
+    const double d0 = g.at(b, j - 1) - g.at(b, j - 2), d1 = g.at(b, j) - g.at(b, j - 1);
+    if ((d0 > 0) != (d1 > 0))
+      fail("solve: times of sample {} are not monotone (t[{}] = {}, t[{}] = {}, t[{}] = {})", b, j - 2, g.at(b, j - 2), j - 1,
+           g.at(b, j - 1), j, g.at(b, j));
+  }
+}
+
+}  // namespace
+
 Grid make_grid(const Var& times, std::int64_t B, const Tensor& mask) {
   if (!times.defined()) fail("solve: times is undefined");
   if (!is_floating(times.dtype())) fail("solve: times must be f32 or f64, got {}", times.str());
@@ -40,15 +58,7 @@ Grid make_grid(const Var& times, std::int64_t B, const Tensor& mask) {
       if (!std::isfinite(t)) fail("solve: times[{}] of sample {} is not finite ({})", j, b, t);
       g.t[static_cast<std::size_t>(b * g.T + j)] = t;
     }
-    for (std::int64_t j = 1; j < c; ++j)  // a repeat first: it would also read as a change of direction
-      if (g.at(b, j) == g.at(b, j - 1))
-        fail("solve: times of sample {} repeat a value at index {} ({}); times must be strictly monotone", b, j, g.at(b, j));
-    for (std::int64_t j = 2; j < c; ++j) {
-      const double d0 = g.at(b, j - 1) - g.at(b, j - 2), d1 = g.at(b, j) - g.at(b, j - 1);
-      if ((d0 > 0) != (d1 > 0))
-        fail("solve: times of sample {} are not monotone (t[{}] = {}, t[{}] = {}, t[{}] = {})", b, j - 2, g.at(b, j - 2), j - 1,
-             g.at(b, j - 1), j, g.at(b, j));
-    }
+    check_strictly_monotone(g, b, c);
   }
   return g;
 }
