@@ -82,6 +82,7 @@ std::string SolveStats::summary() const {
   if (newton_iterations > 0)
     out += fmt::format("; {} Newton iterations, {} Jacobians, {} factorisations, {} GMRES iterations", newton_iterations,
                        jacobian_evaluations, factorisations, linear_iterations);
+  if (preconditioner_setups > 0) out += fmt::format(", {} banded preconditioner factorisations", preconditioner_setups);
   return out;
 }
 

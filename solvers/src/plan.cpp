@@ -42,6 +42,11 @@ void check_options(const SolveOptions& o) {
          c.factor_min, c.factor_max);
 }
 
+void check_bandwidth(int w, std::int64_t D) {
+  if (w < -1 || w >= D)
+    fail("solve: implicit.preconditioner_bandwidth = {} must be -1 (none) or a half-bandwidth 0 <= w < D = {}", w, D);
+}
+
 // The error norm over D states and `extra` integrand states (controlled only when asked).
 ErrorNorm make_norm(const SolveOptions& o, std::int64_t D, std::int64_t extra) {
   std::vector<double> atol = per_state(o.atol_per_state, o.atol, D, "atol_per_state");
@@ -63,6 +68,7 @@ ErrorNorm make_norm(const SolveOptions& o, std::int64_t D, std::int64_t extra) {
 
 Plan make_plan(const SolveOptions& options, std::int64_t D, std::int64_t extra) {
   check_options(options);
+  check_bandwidth(options.implicit.preconditioner_bandwidth, D);
   Plan plan;
   plan.stepper = make_stepper(options);
   plan.controller = Controller(options, *plan.stepper);

@@ -66,9 +66,9 @@ struct RowLeastSquares {
 
 class BatchedGmres {
 public:
-  BatchedGmres(const std::function<Tensor(const Tensor&)>& apply, const Tensor& b, const Tensor& w2, const std::vector<double>& tolerance,
+  BatchedGmres(const LinearMap& apply, const LinearMap& precondition, const Tensor& b, const Tensor& w2, const std::vector<double>& tolerance,
                const GmresSettings& settings)
-      : apply_(apply), b_(b), w2_(w2), tol_(tolerance), settings_(settings), rows_(static_cast<std::size_t>(b.size(0))) {
+      : apply_(apply), precondition_(precondition), b_(b), w2_(w2), tol_(tolerance), settings_(settings), rows_(static_cast<std::size_t>(b.size(0))) {
     out_.x = Tensor::zeros(b.shape(), b.dtype(), b.device());
     out_.converged.assign(rows_.size(), 0);
   }
@@ -81,13 +81,14 @@ public:
       if (total_ >= settings_.max_iterations || !any_active()) break;
       r = sub(b_, product(out_.x));
     }
+    if (precondition_) out_.x = precondition_(out_.x);  // u -> x = P u
     return std::move(out_);
   }
 
 private:
   Tensor product(const Tensor& v) {
     ++out_.products;
-    return apply_(v);
+    return apply_(precondition_ ? precondition_(v) : v);
   }
 
   bool any_active() const {
@@ -162,7 +163,8 @@ private:
     return x;
   }
 
-  const std::function<Tensor(const Tensor&)>& apply_;
+  const LinearMap& apply_;
+  const LinearMap& precondition_;
   const Tensor& b_;
   const Tensor& w2_;
   const std::vector<double>& tol_;
@@ -175,9 +177,9 @@ private:
 
 }  // namespace
 
-GmresResult gmres(const std::function<Tensor(const Tensor&)>& apply, const Tensor& b, const Tensor& w2,
-                  const std::vector<double>& tolerance, const GmresSettings& settings) {
-  return BatchedGmres(apply, b, w2, tolerance, settings).run();
+GmresResult gmres(const LinearMap& apply, const Tensor& b, const Tensor& w2, const std::vector<double>& tolerance,
+                  const GmresSettings& settings, const LinearMap& precondition) {
+  return BatchedGmres(apply, precondition, b, w2, tolerance, settings).run();
 }
 
 }  // namespace tide::detail

@@ -22,8 +22,11 @@ struct GmresResult {
 
 // Solves A x = b from x = 0, row r until its residual norm is <= tolerance[r]. Norms and inner
 // products are per row, <u, v> = mean_i(u_i v_i w2_i) (w2 [n, D] the squared weights, or undefined
-// for plain RMS). Rows whose right-hand side is not finite do not converge.
-GmresResult gmres(const std::function<Tensor(const Tensor&)>& apply, const Tensor& b, const Tensor& w2,
-                  const std::vector<double>& tolerance, const GmresSettings& settings);
+// for plain RMS). Rows whose right-hand side is not finite do not converge. `precondition` (P ~ A^-1,
+// linear; empty: none) is applied on the right: GMRES solves A P u = b and returns x = P u, so the
+// residual it measures is the true one.
+using LinearMap = std::function<Tensor(const Tensor&)>;
+GmresResult gmres(const LinearMap& apply, const Tensor& b, const Tensor& w2, const std::vector<double>& tolerance,
+                  const GmresSettings& settings, const LinearMap& precondition = {});
 
 }  // namespace tide::detail

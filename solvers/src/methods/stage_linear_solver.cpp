@@ -28,10 +28,15 @@ DenseRowState& ImplicitMemory::row(std::int64_t sample) {
   return rows_[static_cast<std::size_t>(sample)];
 }
 
+BandRowState& ImplicitMemory::band_row(std::int64_t sample) {
+  if (static_cast<std::int64_t>(band_rows_.size()) <= sample) band_rows_.resize(static_cast<std::size_t>(sample + 1));
+  return band_rows_[static_cast<std::size_t>(sample)];
+}
+
 std::unique_ptr<StageLinearSolver> make_stage_linear_solver(const ImplicitOptions& options, std::int64_t D, ImplicitMemory& memory) {
   const bool krylov = options.jacobian == ImplicitOptions::Jacobian::krylov ||
                       (options.jacobian == ImplicitOptions::Jacobian::automatic && D > options.krylov_above);
-  return krylov ? make_krylov_linear_solver(options) : make_dense_linear_solver(options, memory);
+  return krylov ? make_krylov_linear_solver(options, memory) : make_dense_linear_solver(options, memory);
 }
 
 RowSubset::RowSubset(const StepContext& ctx, const std::vector<char>& pick, Device device)

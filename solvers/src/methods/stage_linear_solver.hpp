@@ -5,6 +5,7 @@
 // (I - s J*)^-1 at a converged stage, differentiably, for a recorded step.
 #pragma once
 #include "../integrate.hpp"
+#include "band_preconditioner.hpp"
 
 namespace tide::detail {
 
@@ -32,9 +33,11 @@ class ImplicitMemory final : public StepperMemory {
 public:
   std::int64_t step = 0;  // step attempts begun
   DenseRowState& row(std::int64_t sample);
+  BandRowState& band_row(std::int64_t sample);  // the Krylov path's preconditioner
 
 private:
   std::vector<DenseRowState> rows_;  // by sample
+  std::vector<BandRowState> band_rows_;
 };
 
 class StageLinearSolver {
@@ -65,7 +68,7 @@ public:
 // The solver `options` choose for a state of width D (automatic: Krylov above krylov_above).
 std::unique_ptr<StageLinearSolver> make_stage_linear_solver(const ImplicitOptions& options, std::int64_t D, ImplicitMemory& memory);
 std::unique_ptr<StageLinearSolver> make_dense_linear_solver(const ImplicitOptions& options, ImplicitMemory& memory);
-std::unique_ptr<StageLinearSolver> make_krylov_linear_solver(const ImplicitOptions& options);
+std::unique_ptr<StageLinearSolver> make_krylov_linear_solver(const ImplicitOptions& options, ImplicitMemory& memory);
 
 // Some rows of a step (positions in its batch) as a batch of their own: the rows a Jacobian is
 // computed for, or a Newton iteration retried on.

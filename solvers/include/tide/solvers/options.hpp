@@ -104,6 +104,9 @@ struct ImplicitOptions {
   int gmres_restart = 30;           // Krylov vectors per sample between restarts
   int gmres_max_iterations = 300;   // per linear solve, restarts included
   double gmres_tolerance = 0.05;    // linear residual allowed, relative to the Newton tolerance (CVODE's EPLIN)
+  // Krylov: -1 none; w >= 0 (< D): GMRES is right-preconditioned by the banded LU of I - h gamma J_band, J_band the
+  // Jacobian's half-bandwidth-w band from 2w + 1 coloured JVPs (CVODE's CVBANDPRE, exact); kept by the dense path's rules
+  int preconditioner_bandwidth = -1;
 };
 const char* implicit_jacobian_name(ImplicitOptions::Jacobian jacobian);
 std::vector<std::string> implicit_jacobian_names();

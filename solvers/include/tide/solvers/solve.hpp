@@ -17,9 +17,10 @@ struct SolveStats {
   std::int64_t calls = 0;                  // batched dynamics calls (forward)
   std::int64_t backward_calls = 0;         // dynamics (or vjp) calls made by the backward pass so far
   std::int64_t newton_iterations = 0;      // implicit methods: batched Newton iterations
-  std::int64_t jacobian_evaluations = 0;   // implicit, dense: per-sample Jacobians computed (summed over samples)
+  std::int64_t jacobian_evaluations = 0;   // implicit, dense (or Krylov's band): per-sample Jacobians computed (summed over samples)
   std::int64_t factorisations = 0;         // implicit, dense: per-sample LU factorisations of I - h gamma J
   std::int64_t linear_iterations = 0;      // implicit, Krylov: batched GMRES iterations (one JVP call each)
+  std::int64_t preconditioner_setups = 0;  // implicit, Krylov with a bandwidth: per-sample banded LU factorisations
   std::int64_t max_nfe() const;
   std::int64_t total_accepted() const;
   std::int64_t total_rejected() const;
