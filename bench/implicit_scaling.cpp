@@ -80,8 +80,8 @@ void run(const Case& c, bool grad_mode, int repeats) {
               ms[ms.size() / 2], (long long)st.total_accepted(), (long long)st.total_rejected(), (long long)st.calls,
               (long long)st.newton_iterations);
 #ifndef TIDE_BENCH_BEFORE
-  std::printf("  jacobians %5lld  factorisations %5lld  linear %6lld", (long long)st.jacobian_evaluations, (long long)st.factorisations,
-              (long long)st.linear_iterations);
+  std::printf("  jacobians %5lld  factorisations %5lld  linear %6lld  band LUs %5lld", (long long)st.jacobian_evaluations,
+              (long long)st.factorisations, (long long)st.linear_iterations, (long long)st.preconditioner_setups);
 #endif
   std::printf("  y[end] %.9g\n", s.ys.value().select(0, 1).select(0, 0).select(0, c.y0.size(1) / 2).item());
   std::fflush(stdout);
@@ -90,13 +90,17 @@ void run(const Case& c, bool grad_mode, int repeats) {
 }  // namespace
 
 // implicit_scaling [repeats = 3] [D: also a rod and a heat equation of this width] [jacobian]
-// [gmres_restart gmres_max_iterations]
+// [gmres_restart gmres_max_iterations] [preconditioner_bandwidth]
 int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::atoi(argv[1]) : 3;
   const std::int64_t big = argc > 2 ? std::atoll(argv[2]) : 0;  // also D = big (after only)
 #ifndef TIDE_BENCH_BEFORE
   if (argc > 3) jacobian_kind = implicit_jacobian_from_name(argv[3]);  // automatic, dense or krylov
   if (argc > 5) implicit_given.gmres_restart = std::atoi(argv[4]), implicit_given.gmres_max_iterations = std::atoi(argv[5]);
+  if (argc > 6) implicit_given.preconditioner_bandwidth = std::atoi(argv[6]);
+  const bool preconditioned = implicit_given.preconditioner_bandwidth >= 0;
+#else
+  const bool preconditioned = false;
 #endif
   std::vector<Case> cases{
       {"robertson", robertson, Var(Tensor::from_vector({1.0, 0.0, 0.0}, Shape{1, 3}, DType::f64)), 1e5, 1e-6, 1e-10},
@@ -107,7 +111,8 @@ int main(int argc, char** argv) {
   if (big > 0) cases.push_back({"rod D=" + std::to_string(big), diffusion(1.0, big), noise(big), 1000.0, 1e-6, 1e-6});
   // the heat equation on [0, 1] gets stiffer as (D + 1)^2: unpreconditioned GMRES needs more
   // iterations as it grows (D = 10,000 does not finish in 15 minutes), so only up to 2,000
-  if (big > 0 && big <= 2000) {
+  // unless a banded preconditioner is given
+  if (big > 0 && (big <= 2000 || preconditioned)) {
     const double scale = double(big + 1) * double(big + 1);
     cases.push_back({"heat D=" + std::to_string(big), diffusion(scale, big), hump(big), 0.1, 1e-6, 1e-6});
   }
