@@ -1,19 +1,39 @@
 // The step-size controller piece (controller.hpp).
 #include "controller.hpp"
 #include "integrate.hpp"
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <memory>
 
 namespace tide::detail {
+
+namespace {
+
+// Hairer's bound makes the first step of a linear decay h * rate = 1 exactly; where a method's
+// error estimate is blind there (bosh3's is 0 at that point, and the step is off by 0.035), its
+// first step stays at half the distance. The zero is a scan of the tableau's error polynomial
+// (~5 us), so each method's bound is computed once, not on every solve.
+double first_change_of(const Stepper& stepper) {
+  static const auto cache = [] {
+    auto c = std::make_unique<std::atomic<double>[]>(all_methods().size());
+    for (std::size_t i = 0; i < all_methods().size(); ++i) c[i] = -1.0;
+    return c;
+  }();
+  std::atomic<double>& slot = cache[static_cast<std::size_t>(stepper.method())];
+  double v = slot.load(std::memory_order_relaxed);
+  if (v < 0) slot.store(v = std::min(1.0, 0.5 * stepper.tableau()->real_error_zero()), std::memory_order_relaxed);
+  return v;
+}
+
+}  // namespace
 
 Controller::Controller(const SolveOptions& o, const Stepper& stepper)
     : filter_(o.controller), exponent_(stepper.adaptive() ? std::min(stepper.order(), stepper.error_order()) + 1.0 : 1.0),
       error_order_(stepper.error_order()), first_step_(o.first_step), min_step_(o.min_step), max_step_(o.max_step),
       max_steps_(o.max_steps) {
-  // Hairer's bound makes the first step of a linear decay h * rate = 1 exactly; where the error
-  // estimate is blind there (bosh3's is 0 at that point, and the step is off by 0.035), stay at
-  // half the distance. torchdiffeq's steps are kept as they are (its bosh3 shares the blind spot).
-  if (stepper.tableau() && stepper.adaptive() && !o.torchdiffeq_variant)
-    first_change_ = std::min(1.0, 0.5 * stepper.tableau()->real_error_zero());
+  // torchdiffeq's steps are kept as they are (its bosh3 shares the blind spot)
+  if (stepper.tableau() && stepper.adaptive() && !o.torchdiffeq_variant) first_change_ = first_change_of(stepper);
 }
 
 double Controller::next_factor(double ratio, bool accepted, ControllerHistory& s) const {
