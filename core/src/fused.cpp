@@ -175,4 +175,32 @@ void Backend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sig
   copy(den0.defined() ? add(den0, d) : d, den);
 }
 
+void Backend::elementwise(const ElementwiseProgram& program, const std::vector<Tensor>& inputs,
+                          const std::vector<Tensor>& outputs) {
+  const Tensor& like = outputs.at(0);
+  std::vector<Tensor> values(inputs);
+  values.reserve(inputs.size() + program.steps.size());
+  for (std::size_t k = 0; k < program.steps.size(); ++k) {
+    const int id = program.n_inputs + static_cast<int>(k);
+    Tensor out;
+    for (std::size_t j = 0; j < program.outputs.size() && !out.defined(); ++j)
+      if (program.outputs[j] == id) out = outputs[j];
+    if (!out.defined()) out = Tensor::empty(like.shape(), like.dtype(), like.device());
+    const ElementwiseStep& s = program.steps[k];
+    auto in = [&](int i) -> const Tensor& { return values.at(static_cast<std::size_t>(s.in[i])); };
+    switch (op_info(s.op).kind) {
+      case OpKind::unary: unary(s.op, in(0), out, s.p0, s.p1); break;
+      case OpKind::binary: case OpKind::compare: binary(s.op, in(0), in(1), out); break;
+      case OpKind::other: where(in(0), in(1), in(2), out); break;
+      case OpKind::reduce: case OpKind::shape: fail("elementwise: {} is not an elementwise op", op_name(s.op));
+    }
+    values.push_back(out);
+  }
+  // an output that is an input (or a value written to two outputs) is copied
+  for (std::size_t j = 0; j < program.outputs.size(); ++j) {
+    const Tensor& v = values.at(static_cast<std::size_t>(program.outputs[j]));
+    if (!v.shares_storage_with(outputs[j])) copy(v, outputs[j]);
+  }
+}
+
 }  // namespace tide

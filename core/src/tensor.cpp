@@ -26,7 +26,10 @@ void count_allocation(std::int64_t bytes) {
 
 namespace {
 thread_local Device current_default = Device::cpu();
+std::atomic<std::uint64_t> storage_serials{0};
 }
+thread_local detail::BackendHook* detail::backend_hook = nullptr;
+std::uint64_t detail::next_storage_serial() { return storage_serials.load(std::memory_order_relaxed); }
 Device default_device() { return current_default; }
 DeviceGuard::DeviceGuard(Device device) : previous_(current_default) {
   backend_for(device);  // an unavailable device fails here, where the guard is made
@@ -38,7 +41,8 @@ MemoryStats memory_stats() { return {memory_current.load(), memory_peak.load()};
 void reset_peak_memory() { memory_peak.store(memory_current.load()); }
 
 Storage::Storage(Backend& b, std::size_t n)
-    : backend(&b), data(n <= inline_bytes && b.device().kind == DeviceKind::cpu ? inline_buffer : b.allocate(n)), bytes(n) {
+    : backend(&b), data(n <= inline_bytes && b.device().kind == DeviceKind::cpu ? inline_buffer : b.allocate(n)), bytes(n),
+      serial(storage_serials.fetch_add(1, std::memory_order_relaxed)) {
   count_allocation(static_cast<std::int64_t>(n));
 }
 Storage::~Storage() {
@@ -102,6 +106,7 @@ std::int64_t Tensor::size(std::int64_t axis) const { return shape_[normalize_axi
 Device Tensor::device() const { return storage_ ? storage_->backend->device() : Device::cpu(); }
 Backend& Tensor::backend() const {
   if (!storage_) fail("operation on an undefined tensor");
+  if (detail::backend_hook) [[unlikely]] return detail::backend_hook->wrap(*storage_->backend);
   return *storage_->backend;
 }
 const void* Tensor::raw_data() const {
@@ -332,6 +337,7 @@ Tensor& Tensor::mul_(double factor) {
 }
 
 std::vector<double> Tensor::to_vector() const {
+  if (detail::backend_hook) [[unlikely]] detail::backend_hook->host_read(*this);
   const Tensor host = to(Device::cpu()).to(dtype_ == DType::i64 ? DType::f64 : dtype_).contiguous();
   const std::int64_t n = numel();
   std::vector<double> v(static_cast<std::size_t>(n));
@@ -341,6 +347,7 @@ std::vector<double> Tensor::to_vector() const {
 }
 std::vector<std::int64_t> Tensor::to_indices() const {
   if (dtype_ != DType::i64) fail("to_indices: tensor is {}, not i64", str());
+  if (detail::backend_hook) [[unlikely]] detail::backend_hook->host_read(*this);
   const Tensor host = to(Device::cpu()).contiguous();
   const auto* p = host.data<std::int64_t>();
   return std::vector<std::int64_t>(p, p + numel());

@@ -22,6 +22,7 @@ struct Storage {
   void* data;
   std::size_t bytes;
   std::uint64_t version = 0;  // bumped by every in-place write
+  std::uint64_t serial;       // creation order over the process: a trace tells its own buffers by it
   alignas(16) unsigned char inline_buffer[inline_bytes];  // 16: what malloc gives, so make_shared stays on the fast path
 };
 
@@ -36,6 +37,13 @@ struct TensorAccess {
     v.dtype_ = t.dtype_;
     return v;
   }
+  // A view of t's storage read as `dtype` (offset and strides in elements of dtype).
+  static Tensor view_as(const Tensor& t, DType dtype, const Shape& shape, const Shape& strides, std::int64_t offset) {
+    Tensor v = as_strided(t, shape, strides, offset);
+    v.dtype_ = dtype;
+    return v;
+  }
+  static Storage* storage(const Tensor& t) { return t.storage_.get(); }
   // The start of t's storage (element offset 0), for kernels that add the layout's offsets.
   template <class T = void> static T* base(const Tensor& t) { return static_cast<T*>(t.storage_->data); }
 };
@@ -43,5 +51,17 @@ struct TensorAccess {
 // The first element of an output a backend is handed as const Tensor& (the op layer allocated it
 // for the backend to write), writable.
 template <class T = void> T* output_data(const Tensor& t) { return static_cast<T*>(const_cast<void*>(t.raw_data())); }
+
+// Tracing (plan.hpp): while a recorder is installed on this thread, Tensor::backend() hands out
+// recorder->wrap(backend) instead of the storage's own backend, and host reads of values fail.
+class BackendHook {
+public:
+  virtual ~BackendHook() = default;
+  virtual Backend& wrap(Backend& backend) = 0;
+  virtual void host_read(const Tensor& t) = 0;
+};
+extern thread_local BackendHook* backend_hook;
+// The serial the next Storage gets.
+std::uint64_t next_storage_serial();
 
 }  // namespace tide::detail

@@ -10,6 +10,7 @@
 #include "tide/core/fused.hpp"
 #include "tide/core/op_table.hpp"
 #include "tide/core/ops.hpp"
+#include "tide/core/plan.hpp"
 #include "tide/core/random.hpp"
 #include "tide/core/shape.hpp"
 #include "tide/core/tensor.hpp"

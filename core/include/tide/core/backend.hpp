@@ -5,6 +5,7 @@
 #pragma once
 #include "tide/core/op_table.hpp"
 #include "tide/core/tensor.hpp"
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -12,6 +13,20 @@
 namespace tide {
 
 enum class RandomKind : std::uint8_t { uniform, normal, rademacher };
+
+// A chain of elementwise ops run as one pass (a compiled plan's fused groups: plan.hpp). Value i <
+// n_inputs is input i; value n_inputs + k is the result of step k. A step is a unary op (with its
+// parameters), a binary or compare op, or Op::where (cond, a, b).
+struct ElementwiseStep {
+  Op op = Op::neg;
+  double p0 = 0.0, p1 = 0.0;
+  std::array<int, 3> in{-1, -1, -1};
+};
+struct ElementwiseProgram {
+  int n_inputs = 0;
+  std::vector<ElementwiseStep> steps;
+  std::vector<int> outputs;  // the value each output receives
+};
 
 class Backend {
 public:
@@ -69,6 +84,13 @@ public:
   virtual void synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
                             const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num,
                             const Tensor& den);
+
+  // outputs[j] = value program.outputs[j] of the chain, elementwise. The inputs are views with the
+  // outputs' shape (broadcast axes have stride 0); the outputs are contiguous, all of one dtype.
+  // The default runs the steps one at a time through the primitives above (a full temporary per
+  // step); the CPU runs the whole chain block by block, its intermediates never leaving the cache.
+  virtual void elementwise(const ElementwiseProgram& program, const std::vector<Tensor>& inputs,
+                           const std::vector<Tensor>& outputs);
 
   // Waits until the device has finished the work queued so far (host timers, graph capture).
   virtual void synchronize() {}

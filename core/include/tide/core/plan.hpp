@@ -1,0 +1,105 @@
+// Compiled plans: a function of tensors traced once and replayed.
+//
+// Trace::record runs a function once, eagerly, and records every backend call it makes (the
+// kernels, not the op layer above them: validation, broadcasting and shape logic run once, at
+// trace time). A Plan is a trace made executable: its temporaries live in one arena planned ahead
+// (buffers whose lifetimes do not overlap share memory), chains of elementwise ops are fused into
+// one pass (Backend::elementwise), and a replay is a loop over prepared kernel calls: no
+// allocation per op, no shape logic, no dispatch lookups, no tape. The autodiff layer builds
+// compiled functions with compiled backward passes on top of this (autodiff/compile.hpp).
+//
+// What a trace sees and what it assumes:
+//  - A plan serves the shapes, dtypes and devices it was traced with (Plan::matches); a call with
+//    others is an error naming the input. Callers keep one plan per signature (a batch size that
+//    changes, as when a solver drops finished samples, means one more plan).
+//  - Tensors the function reads but did not receive as inputs (parameters, constants) are read by
+//    reference at every replay: parameters updated in place (every optimizer does) are seen;
+//    a parameter replaced by a new tensor is not (trace again).
+//  - Values the function makes on the host during tracing (from_vector, scalar) become constants.
+//  - The function's control flow must not depend on tensor values: reading values back to the host
+//    (item, to_vector) while tracing is an error, and so is drawing random numbers (pass the noise
+//    in as an input instead: a replay would repeat the same draw).
+//  - A plan is not thread-safe: use one per thread.
+// A plan's calls are what a CUDA graph captures; the replay loop is the place to capture one.
+#pragma once
+#include "tide/core/tensor.hpp"
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tide {
+
+namespace detail {
+struct Program;
+struct PlanImpl;
+}  // namespace detail
+
+using TensorFunction = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
+
+// The recorded calls of one run of a function.
+class Trace {
+public:
+  Trace() = default;
+  // Runs fn on the inputs (non-contiguous inputs, and inputs sharing storage, are copied first) and
+  // records it. The run's results are stored in *results when given.
+  static Trace record(const TensorFunction& fn, const std::vector<Tensor>& inputs,
+                      std::vector<Tensor>* results = nullptr);
+
+  // Splits a trace of a function whose inputs [first_late_input, ...) arrive later (the cotangents
+  // of a backward pass) into the part that can run now and the part that must wait. The early part
+  // takes the early inputs and returns outputs [0, first_late_output) followed by the residuals:
+  // the values the late part reads. The late part takes the residuals followed by the late inputs,
+  // and returns the outputs [first_late_output, ...).
+  struct Split;
+  Split split(int first_late_input, int first_late_output) const;
+
+  int inputs() const;
+  int outputs() const;
+  int calls() const;
+  bool defined() const { return program_ != nullptr; }
+  const detail::Program& program() const { return *program_; }
+
+private:
+  explicit Trace(std::shared_ptr<const detail::Program> program) : program_(std::move(program)) {}
+  std::shared_ptr<const detail::Program> program_;
+};
+
+struct Trace::Split {
+  Trace early, late;
+  int residuals = 0;
+};
+
+struct PlanOptions {
+  bool fuse = true;  // fuse chains of elementwise ops into one pass
+};
+
+struct PlanStats {
+  int calls = 0;             // kernel calls per replay (a fused chain counts once)
+  int traced_calls = 0;      // kernel calls the trace recorded
+  int fused_chains = 0;      // chains of elementwise ops run as one pass
+  int fused_ops = 0;         // the ops in them
+  std::size_t arena_bytes = 0;   // the planned temporaries
+  std::size_t temp_bytes = 0;    // what the same temporaries take without sharing
+};
+
+class Plan {
+public:
+  Plan() = default;
+  explicit Plan(const Trace& trace, PlanOptions options = {});
+
+  // Runs the plan on inputs of the traced signature; returns fresh output tensors (outputs that are
+  // inputs or constants of the trace are returned as views of them, as the function did).
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
+  // Whether run() accepts these inputs: their number, shapes, dtypes and devices.
+  bool matches(const std::vector<Tensor>& inputs) const;
+  bool defined() const { return impl_ != nullptr; }
+  const PlanStats& stats() const;
+  // One line per call, for debugging and tests.
+  std::string listing() const;
+
+private:
+  std::shared_ptr<detail::PlanImpl> impl_;
+};
+
+}  // namespace tide

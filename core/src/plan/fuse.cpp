@@ -1,0 +1,163 @@
+// The fusion pass of a plan: runs of adjacent elementwise calls (unary, binary, compare, where)
+// over one shape and dtype become one Backend::elementwise call. A value the chain makes and only
+// the chain reads never gets a buffer; one read after the chain, or returned, is written out.
+#include "fuse.hpp"
+#include <map>
+#include <tuple>
+
+namespace tide::detail {
+namespace {
+
+bool elementwise_kind(CallKind k) { return k == CallKind::unary || k == CallKind::binary || k == CallKind::where; }
+
+bool same_layout(const Arg& a, const Arg& b) {
+  return a.buffer == b.buffer && a.offset == b.offset && a.shape == b.shape && a.strides == b.strides && a.dtype == b.dtype;
+}
+
+bool whole_contiguous(const Program& p, const Arg& a) {
+  return a.buffer >= 0 && a.offset == 0 && a.strides == contiguous_strides(a.shape) &&
+         a.shape.numel() == p.buffers[static_cast<std::size_t>(a.buffer)].numel;
+}
+
+struct Uses {
+  std::vector<int> first, count;  // per buffer: the first call touching it, the calls touching it
+};
+Uses count_uses(const Program& p) {
+  Uses u{std::vector<int>(p.buffers.size(), -1), std::vector<int>(p.buffers.size(), 0)};
+  for (std::size_t i = 0; i < p.calls.size(); ++i)
+    for (const Arg& a : p.calls[i].args)
+      if (a.buffer >= 0) {
+        if (u.first[static_cast<std::size_t>(a.buffer)] < 0) u.first[static_cast<std::size_t>(a.buffer)] = static_cast<int>(i);
+        ++u.count[static_cast<std::size_t>(a.buffer)];
+      }
+  return u;
+}
+
+class ChainBuilder {
+public:
+  ChainBuilder(const Program& p, const Uses& uses, const std::vector<bool>& is_output) : p_(p), uses_(uses), is_output_(is_output) {}
+
+  // Whether call i can join the chain (start one when empty).
+  bool accepts(std::size_t i) const {
+    const Call& c = p_.calls[i];
+    if (!elementwise_kind(c.kind)) return false;
+    const Arg& out = c.args.back();
+    if (!whole_contiguous(p_, out) || p_.buffers[static_cast<std::size_t>(out.buffer)].kind != BufferKind::temp) return false;
+    if (uses_.first[static_cast<std::size_t>(out.buffer)] != static_cast<int>(i)) return false;  // its first write
+    if (!calls_.empty() && (!(out.shape == shape_) || out.dtype != dtype_)) return false;
+    for (std::size_t a = 0; a + 1 < c.args.size(); ++a) {
+      const Arg& in = c.args[a];
+      if (in.buffer == out.buffer) return false;
+      auto it = made_.find(in.buffer);
+      if (it != made_.end() && !same_layout(in, p_.calls[static_cast<std::size_t>(it->second)].args.back())) return false;
+    }
+    return true;
+  }
+
+  void add(std::size_t i) {
+    const Arg& out = p_.calls[i].args.back();
+    if (calls_.empty()) shape_ = out.shape, dtype_ = out.dtype;
+    calls_.push_back(i);
+    made_[out.buffer] = static_cast<int>(i);
+  }
+  std::size_t size() const { return calls_.size(); }
+
+  // The chain as one call; clears the builder.
+  Call build(Program& out) {
+    ElementwiseProgram prog;
+    Call call;
+    call.kind = CallKind::elementwise;
+    std::vector<Arg> ins, outs;
+    std::map<int, int> value_of_buffer;  // chain-made buffers -> value ids
+    auto input_value = [&](const Arg& a) {
+      auto made = value_of_buffer.find(a.buffer);
+      if (made != value_of_buffer.end()) return made->second;
+      for (std::size_t k = 0; k < ins.size(); ++k)
+        if (same_layout(ins[k], a)) return static_cast<int>(k);
+      ins.push_back(a);
+      return static_cast<int>(ins.size()) - 1;
+    };
+    // inputs first (value ids of inputs must precede the steps'): one pass to collect them
+    for (std::size_t i : calls_) {
+      const Call& c = p_.calls[i];
+      for (std::size_t a = 0; a + 1 < c.args.size(); ++a)
+        if (!made_.count(c.args[a].buffer)) input_value(c.args[a]);
+    }
+    prog.n_inputs = static_cast<int>(ins.size());
+    for (std::size_t i : calls_) {
+      const Call& c = p_.calls[i];
+      ElementwiseStep s;
+      s.op = c.kind == CallKind::where ? Op::where : c.op;
+      s.p0 = c.p0, s.p1 = c.p1;
+      for (std::size_t a = 0; a + 1 < c.args.size(); ++a) s.in[a] = input_value(c.args[a]);
+      prog.steps.push_back(s);
+      const int id = prog.n_inputs + static_cast<int>(prog.steps.size()) - 1;
+      const Arg& o = c.args.back();
+      value_of_buffer[o.buffer] = id;
+      const bool needed = is_output_[static_cast<std::size_t>(o.buffer)] || uses_.count[static_cast<std::size_t>(o.buffer)] > uses_inside(o.buffer);
+      if (needed) {
+        prog.outputs.push_back(id);
+        outs.push_back(o);
+      }
+    }
+    for (const Arg& a : ins) call.args.push_back(a), call.writes.push_back(false);
+    for (const Arg& a : outs) call.args.push_back(a), call.writes.push_back(true);
+    call.program = static_cast<int>(out.chains.size());
+    out.chains.push_back(std::move(prog));
+    calls_.clear();
+    made_.clear();
+    return call;
+  }
+  const std::vector<std::size_t>& calls() const { return calls_; }
+
+private:
+  int uses_inside(int buffer) const {
+    int n = 0;
+    for (std::size_t i : calls_)
+      for (const Arg& a : p_.calls[i].args) n += a.buffer == buffer;
+    return n;
+  }
+  const Program& p_;
+  const Uses& uses_;
+  const std::vector<bool>& is_output_;
+  std::vector<std::size_t> calls_;
+  std::map<int, int> made_;  // buffer -> the chain call that writes it
+  Shape shape_;
+  DType dtype_ = DType::f32;
+};
+
+}  // namespace
+
+FuseCounts fuse_elementwise(Program& p) {
+  const Uses uses = count_uses(p);
+  std::vector<bool> is_output(p.buffers.size(), false);
+  for (const Arg& a : p.outputs)
+    if (a.buffer >= 0) is_output[static_cast<std::size_t>(a.buffer)] = true;
+  std::vector<Call> calls;
+  FuseCounts counts;
+  ChainBuilder chain(p, uses, is_output);
+  auto flush = [&] {
+    if (chain.size() >= 2) {
+      counts.chains += 1;
+      counts.ops += static_cast<int>(chain.size());
+      calls.push_back(chain.build(p));
+    } else {
+      for (std::size_t i : chain.calls()) calls.push_back(p.calls[i]);
+      chain.build(p), p.chains.pop_back();
+    }
+  };
+  for (std::size_t i = 0; i < p.calls.size(); ++i) {
+    if (chain.accepts(i)) {
+      chain.add(i);
+      continue;
+    }
+    flush();
+    if (chain.accepts(i)) chain.add(i);
+    else calls.push_back(p.calls[i]);
+  }
+  flush();
+  p.calls = std::move(calls);
+  return counts;
+}
+
+}  // namespace tide::detail

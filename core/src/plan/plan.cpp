@@ -1,0 +1,272 @@
+// Plan: a trace made executable (plan.hpp). Building one fuses elementwise chains, gives every
+// temporary a home (an offset in one arena shared by buffers whose lifetimes do not overlap, or a
+// fresh tensor per run when the plan returns it) and prepares each call's tensors; a run patches
+// the tensors of the inputs and returned buffers and calls the kernels in order.
+#include "fuse.hpp"
+#include "program.hpp"
+#include "../tensor_access.hpp"
+#include <algorithm>
+#include <atomic>
+#include <fmt/format.h>
+
+namespace tide {
+namespace detail {
+
+enum class Home : std::uint8_t { unused, input, constant, arena, fresh };
+
+struct PlanImpl {
+  Program program;
+  PlanStats stats;
+  Device device = Device::cpu();
+  std::vector<Home> home;
+  std::vector<std::int64_t> arena_offset;  // bytes
+  Tensor arena;
+  std::vector<std::vector<Tensor>> args;   // per call, prepared
+  struct Patch {
+    int call, arg;
+  };
+  std::vector<std::vector<Patch>> patches;  // per buffer (inputs and fresh ones)
+  std::vector<int> fresh;                   // buffers allocated per run
+  std::vector<int> initialised;             // arena buffers copied from their starting value per run
+  mutable std::atomic<bool> busy{false};
+};
+
+namespace {
+
+constexpr std::int64_t arena_align = 64;
+
+std::int64_t bytes_of(const Buffer& b) {
+  return (b.numel * static_cast<std::int64_t>(dtype_size(b.dtype)) + arena_align - 1) / arena_align * arena_align;
+}
+
+Tensor view_of(const Tensor& base, std::int64_t base_offset, const Arg& a) {
+  return TensorAccess::view_as(base, a.dtype, a.shape, a.strides, base_offset + a.offset);
+}
+
+// Homes and arena offsets: buffers live from their first to their last call; a greedy first-fit
+// by decreasing size places each where no live-overlapping buffer is.
+void plan_memory(PlanImpl& impl) {
+  const Program& p = impl.program;
+  const std::size_t n = p.buffers.size();
+  impl.home.assign(n, Home::unused);
+  impl.arena_offset.assign(n, 0);
+  std::vector<int> first(n, -1), last(n, -1);
+  for (std::size_t i = 0; i < p.calls.size(); ++i)
+    for (const Arg& a : p.calls[i].args)
+      if (a.buffer >= 0) {
+        auto b = static_cast<std::size_t>(a.buffer);
+        if (first[b] < 0) first[b] = static_cast<int>(i);
+        last[b] = static_cast<int>(i);
+      }
+  std::vector<bool> returned(n, false);
+  for (const Arg& a : p.outputs) returned[static_cast<std::size_t>(a.buffer)] = true;
+  std::vector<int> arena;
+  for (std::size_t b = 0; b < n; ++b) {
+    const Buffer& buf = p.buffers[b];
+    if (buf.kind == BufferKind::input) impl.home[b] = Home::input;
+    else if (buf.kind == BufferKind::constant) impl.home[b] = Home::constant;
+    else if (returned[b]) impl.home[b] = Home::fresh, impl.fresh.push_back(static_cast<int>(b));
+    else if (first[b] >= 0) impl.home[b] = Home::arena, arena.push_back(static_cast<int>(b));
+    if (impl.home[b] != Home::unused && buf.kind == BufferKind::temp && buf.constant.defined()) {
+      impl.initialised.push_back(static_cast<int>(b));
+      first[b] = 0;
+    }
+  }
+  std::sort(arena.begin(), arena.end(), [&](int a, int b) { return bytes_of(p.buffers[a]) > bytes_of(p.buffers[b]); });
+  std::vector<int> placed;
+  std::int64_t total = 0;
+  for (int b : arena) {
+    const std::int64_t size = bytes_of(p.buffers[b]);
+    impl.stats.temp_bytes += static_cast<std::size_t>(size);
+    std::vector<std::pair<std::int64_t, std::int64_t>> busy;  // [start, end) of live-overlapping placed buffers
+    for (int q : placed)
+      if (first[q] <= last[b] && first[b] <= last[q]) busy.emplace_back(impl.arena_offset[q], impl.arena_offset[q] + bytes_of(p.buffers[q]));
+    std::sort(busy.begin(), busy.end());
+    std::int64_t at = 0;
+    for (const auto& [s, e] : busy) {
+      if (at + size <= s) break;
+      at = std::max(at, e);
+    }
+    impl.arena_offset[b] = at;
+    total = std::max(total, at + size);
+    placed.push_back(b);
+  }
+  impl.stats.arena_bytes = static_cast<std::size_t>(total);
+  impl.arena = Tensor::empty(Shape{std::max<std::int64_t>(total / 8, 1)}, DType::f64, impl.device);
+}
+
+// Each call's tensors: views of the arena and the constants now; inputs and fresh buffers are
+// patched in at every run.
+void prepare_args(PlanImpl& impl) {
+  const Program& p = impl.program;
+  impl.patches.assign(p.buffers.size(), {});
+  impl.args.resize(p.calls.size());
+  for (std::size_t i = 0; i < p.calls.size(); ++i) {
+    const Call& c = p.calls[i];
+    impl.args[i].resize(c.args.size());
+    for (std::size_t k = 0; k < c.args.size(); ++k) {
+      const Arg& a = c.args[k];
+      if (a.buffer < 0) continue;
+      const auto b = static_cast<std::size_t>(a.buffer);
+      switch (impl.home[b]) {
+        case Home::arena:
+          impl.args[i][k] = view_of(impl.arena, impl.arena_offset[b] / static_cast<std::int64_t>(dtype_size(a.dtype)), a);
+          break;
+        case Home::constant: impl.args[i][k] = view_of(p.buffers[b].constant, 0, a); break;
+        case Home::input: case Home::fresh: impl.patches[b].push_back({static_cast<int>(i), static_cast<int>(k)}); break;
+        case Home::unused: break;
+      }
+    }
+  }
+}
+
+void execute(Backend& be, const Program& p, const Call& c, const std::vector<Tensor>& a) {
+  switch (c.kind) {
+    case CallKind::copy: be.copy(a[0], a[1]); return;
+    case CallKind::fill: be.fill(a[0], c.p0); return;
+    case CallKind::unary: be.unary(c.op, a[0], a[1], c.p0, c.p1); return;
+    case CallKind::binary: be.binary(c.op, a[0], a[1], a[2]); return;
+    case CallKind::where: be.where(a[0], a[1], a[2], a[3]); return;
+    case CallKind::reduce: be.reduce(c.op, a[0], c.axes, a[1]); return;
+    case CallKind::matmul: be.matmul(a[0], a[1], a[2]); return;
+    case CallKind::index_select: be.index_select(a[0], c.axis, a[1], a[2]); return;
+    case CallKind::index_add: be.index_add(a[0], c.axis, a[1], a[2]); return;
+    case CallKind::gather: be.gather(a[0], c.axis, a[1], a[2]); return;
+    case CallKind::scatter_add: be.scatter_add(a[0], c.axis, a[1], a[2]); return;
+    case CallKind::lincomb: be.lincomb(a[0], a[1], std::vector<Tensor>(a.begin() + 3, a.end()), c.coeff, a[2]); return;
+    case CallKind::scaled_row_norms: be.scaled_row_norms(a[0], a[1], a[2], a[3], a[4], a[5], a[6]); return;
+    case CallKind::dense: be.dense(a[0], a[1], a[2], c.has_act ? std::optional<Op>(c.op) : std::nullopt, c.p0, a[3]); return;
+    case CallKind::synapse_sums: be.synapse_sums(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]); return;
+    case CallKind::elementwise: {
+      const ElementwiseProgram& prog = p.chains[static_cast<std::size_t>(c.program)];
+      const auto n_in = static_cast<std::ptrdiff_t>(prog.n_inputs);
+      be.elementwise(prog, std::vector<Tensor>(a.begin(), a.begin() + n_in), std::vector<Tensor>(a.begin() + n_in, a.end()));
+      return;
+    }
+  }
+}
+
+std::string describe(const Program& p, const Arg& a) {
+  if (a.buffer < 0) return "-";
+  const Buffer& b = p.buffers[static_cast<std::size_t>(a.buffer)];
+  const char* kind = b.kind == BufferKind::input ? "in" : b.kind == BufferKind::constant ? "const" : "t";
+  return fmt::format("{}{}{}", kind, b.kind == BufferKind::input ? b.input : a.buffer, a.shape.str());
+}
+
+struct BusyGuard {
+  std::atomic<bool>& flag;
+  explicit BusyGuard(std::atomic<bool>& f) : flag(f) {
+    if (flag.exchange(true)) fail("Plan::run: this plan is already running (on another thread, or re-entered); use one plan per thread");
+  }
+  ~BusyGuard() { flag.store(false); }
+};
+
+}  // namespace
+}  // namespace detail
+
+using namespace detail;
+
+Plan::Plan(const Trace& trace, PlanOptions options) {
+  if (!trace.defined()) fail("Plan: the trace is empty");
+  impl_ = std::make_shared<PlanImpl>();
+  PlanImpl& impl = *impl_;
+  impl.program = trace.program();
+  impl.stats.traced_calls = static_cast<int>(impl.program.calls.size());
+  for (const Buffer& b : impl.program.buffers)
+    if (b.kind == BufferKind::input) impl.device = b.device;
+  if (options.fuse) {
+    const FuseCounts counts = fuse_elementwise(impl.program);
+    impl.stats.fused_chains = counts.chains;
+    impl.stats.fused_ops = counts.ops;
+  }
+  impl.stats.calls = static_cast<int>(impl.program.calls.size());
+  plan_memory(impl);
+  prepare_args(impl);
+}
+
+bool Plan::matches(const std::vector<Tensor>& inputs) const {
+  if (!impl_ || static_cast<int>(inputs.size()) != impl_->program.n_inputs) return false;
+  for (const Buffer& b : impl_->program.buffers) {
+    if (b.kind != BufferKind::input) continue;
+    const Tensor& x = inputs[static_cast<std::size_t>(b.input)];
+    if (!x.defined() || !(x.shape() == b.shape) || x.dtype() != b.dtype || x.device() != b.device) return false;
+  }
+  return true;
+}
+
+std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const {
+  if (!impl_) fail("Plan::run: the plan is empty");
+  PlanImpl& impl = *impl_;
+  const Program& p = impl.program;
+  if (static_cast<int>(inputs.size()) != p.n_inputs) fail("Plan::run: {} inputs given, the plan takes {}", inputs.size(), p.n_inputs);
+  std::vector<Tensor> base(p.buffers.size());
+  for (std::size_t b = 0; b < p.buffers.size(); ++b) {
+    const Buffer& buf = p.buffers[b];
+    if (impl.home[b] == Home::input) {
+      const Tensor& x = inputs[static_cast<std::size_t>(buf.input)];
+      if (!x.defined() || !(x.shape() == buf.shape) || x.dtype() != buf.dtype || x.device() != buf.device)
+        fail("Plan::run: input {} is {} on {}; the plan was traced with {}{} on {} (trace a plan for these inputs)",
+             buf.input, x.defined() ? x.str() : std::string("undefined"), x.defined() ? x.device().str() : std::string("-"),
+             dtype_name(buf.dtype), buf.shape.str(), buf.device.str());
+      base[b] = x.contiguous();
+    } else if (impl.home[b] == Home::fresh) {
+      base[b] = Tensor::empty(buf.shape, buf.dtype, buf.device);
+    }
+  }
+  BusyGuard guard(impl.busy);
+  for (std::size_t b = 0; b < p.buffers.size(); ++b)
+    for (const PlanImpl::Patch& patch : impl.patches[b])
+      impl.args[static_cast<std::size_t>(patch.call)][static_cast<std::size_t>(patch.arg)] =
+          view_of(base[b], base[b].offset(), p.calls[static_cast<std::size_t>(patch.call)].args[static_cast<std::size_t>(patch.arg)]);
+  Backend& be = impl.arena.backend();
+  for (int b : impl.initialised) {
+    const Buffer& buf = p.buffers[static_cast<std::size_t>(b)];
+    Arg whole;
+    whole.shape = buf.shape, whole.strides = Shape{1}, whole.dtype = buf.dtype;
+    const Tensor dst = impl.home[static_cast<std::size_t>(b)] == Home::fresh
+                           ? base[static_cast<std::size_t>(b)]
+                           : view_of(impl.arena, impl.arena_offset[static_cast<std::size_t>(b)] / static_cast<std::int64_t>(dtype_size(buf.dtype)), whole);
+    be.copy(buf.constant, dst);
+  }
+  for (std::size_t i = 0; i < p.calls.size(); ++i) execute(be, p, p.calls[i], impl.args[i]);
+  std::vector<Tensor> out;
+  out.reserve(p.outputs.size());
+  for (const Arg& a : p.outputs) {
+    const auto b = static_cast<std::size_t>(a.buffer);
+    switch (impl.home[b]) {
+      case Home::input: case Home::fresh: out.push_back(view_of(base[b], base[b].offset(), a)); break;
+      case Home::constant: out.push_back(view_of(p.buffers[b].constant, 0, a)); break;
+      case Home::arena: case Home::unused: fail("Plan::run: output buffer without a home (internal error)");
+    }
+  }
+  // drop the per-run tensors so that the plan holds no reference to the caller's values
+  for (std::size_t b = 0; b < p.buffers.size(); ++b)
+    for (const PlanImpl::Patch& patch : impl.patches[b]) impl.args[static_cast<std::size_t>(patch.call)][static_cast<std::size_t>(patch.arg)] = Tensor();
+  return out;
+}
+
+const PlanStats& Plan::stats() const {
+  static const PlanStats none;
+  return impl_ ? impl_->stats : none;
+}
+
+std::string Plan::listing() const {
+  if (!impl_) return "(empty plan)\n";
+  const Program& p = impl_->program;
+  std::string s;
+  for (const Call& c : p.calls) {
+    s += call_kind_name(c.kind);
+    if (c.kind == CallKind::unary || c.kind == CallKind::binary || c.kind == CallKind::reduce || (c.kind == CallKind::dense && c.has_act))
+      s += fmt::format(" {}", op_name(c.op));
+    if (c.kind == CallKind::elementwise) {
+      s += " [";
+      for (const ElementwiseStep& st : p.chains[static_cast<std::size_t>(c.program)].steps) s += fmt::format(" {}", op_name(st.op));
+      s += " ]";
+    }
+    for (const Arg& a : c.args) s += " " + describe(p, a);
+    s += "\n";
+  }
+  return s;
+}
+
+}  // namespace tide

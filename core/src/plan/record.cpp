@@ -1,0 +1,341 @@
+// Trace::record: a Backend that records each kernel call it forwards, installed for the tensors of
+// one device while the traced function runs (tensor_access.hpp's BackendHook).
+#include "program.hpp"
+#include "../tensor_access.hpp"
+#include <unordered_map>
+
+namespace tide {
+namespace detail {
+
+const char* call_kind_name(CallKind kind) {
+  switch (kind) {
+    case CallKind::copy: return "copy";
+    case CallKind::fill: return "fill";
+    case CallKind::unary: return "unary";
+    case CallKind::binary: return "binary";
+    case CallKind::where: return "where";
+    case CallKind::reduce: return "reduce";
+    case CallKind::matmul: return "matmul";
+    case CallKind::index_select: return "index_select";
+    case CallKind::index_add: return "index_add";
+    case CallKind::gather: return "gather";
+    case CallKind::scatter_add: return "scatter_add";
+    case CallKind::lincomb: return "lincomb";
+    case CallKind::scaled_row_norms: return "scaled_row_norms";
+    case CallKind::dense: return "dense";
+    case CallKind::synapse_sums: return "synapse_sums";
+    case CallKind::elementwise: return "elementwise";
+  }
+  return "?";
+}
+
+bool reads_arg(const Call& call, std::size_t i) {
+  return !call.writes[i] || call.kind == CallKind::index_add || call.kind == CallKind::scatter_add;
+}
+
+namespace {
+
+// What the recorder knows of a buffer made during the trace.
+struct TempState {
+  bool written = false;  // by a recorded call
+  Tensor alias;          // read before any recorded write: its storage (the value was made on the host)
+};
+
+bool whole_contiguous(const Tensor& t, const Buffer& b) {
+  return t.offset() == 0 && t.numel() == b.numel && t.is_contiguous();
+}
+
+class Recorder final : public Backend, public BackendHook {
+public:
+  Recorder(Backend& inner, Program& program) : inner_(inner), program_(program), start_(next_storage_serial()) {}
+
+  void add_input(const Tensor& t) {
+    Buffer b;
+    b.kind = BufferKind::input;
+    b.input = program_.n_inputs++;
+    b.dtype = t.dtype();
+    b.device = t.device();
+    b.numel = t.numel();
+    b.shape = t.shape();
+    by_serial_[TensorAccess::storage(t)->serial] = add_buffer(std::move(b), t.offset());
+  }
+
+  Arg arg(const Tensor& t, bool written, bool whole_write = false) {
+    Arg a;
+    if (!t.defined()) return a;
+    const int id = buffer_of(t);
+    Buffer& b = program_.buffers[static_cast<std::size_t>(id)];
+    a.buffer = id;
+    a.shape = t.shape();
+    a.strides = t.strides();
+    a.offset = t.offset() - base_offset_[static_cast<std::size_t>(id)];
+    a.dtype = t.dtype();
+    if (b.kind == BufferKind::temp) note_temp_use(id, t, written, whole_write);
+    return a;
+  }
+
+  void finish() {
+    // a temp only ever read holds a value made on the host: a constant
+    for (std::size_t i = 0; i < program_.buffers.size(); ++i) {
+      Buffer& b = program_.buffers[i];
+      auto it = temps_.find(static_cast<int>(i));
+      if (b.kind != BufferKind::temp || it == temps_.end() || !it->second.alias.defined()) continue;
+      if (!it->second.written) {
+        b.kind = BufferKind::constant;
+        b.constant = it->second.alias;
+      }
+    }
+  }
+
+  Call& add(CallKind kind) {
+    program_.calls.emplace_back();
+    program_.calls.back().kind = kind;
+    return program_.calls.back();
+  }
+  void push(Call& c, const Tensor& t, bool written, bool whole_write = false) {
+    c.args.push_back(arg(t, written, whole_write));
+    c.writes.push_back(written);
+  }
+  void push_out(Call& c, const Tensor& t) {
+    const bool whole = t.defined() && whole_contiguous(t, program_.buffers[static_cast<std::size_t>(buffer_of(t))]);
+    push(c, t, true, whole);
+  }
+
+  // ---- BackendHook --------------------------------------------------------------------------------
+  Backend& wrap(Backend& backend) override { return &backend == &inner_ ? *this : backend; }
+  void host_read(const Tensor& t) override {
+    fail("tracing: the function reads the values of {} back to the host (item, to_vector); a plan replays "
+         "kernels and cannot follow control flow that depends on values, so this function cannot be compiled",
+         t.str());
+  }
+
+  // ---- Backend ------------------------------------------------------------------------------------
+  Device device() const override { return inner_.device(); }
+  const char* name() const override { return inner_.name(); }
+  void* allocate(std::size_t bytes) override { return inner_.allocate(bytes); }
+  void deallocate(void* p, std::size_t bytes) noexcept override { inner_.deallocate(p, bytes); }
+  void copy_to_host(const void* s, void* d, std::size_t n) override {
+    (void)s, (void)d, (void)n;
+    fail("tracing: the function copies device values to the host; a plan cannot follow control flow that "
+         "depends on values, so this function cannot be compiled");
+  }
+  void copy_from_host(const void* s, void* d, std::size_t n) override { inner_.copy_from_host(s, d, n); }
+  void synchronize() override { inner_.synchronize(); }
+
+  void copy(const Tensor& src, const Tensor& dst) override {
+    Call& c = add(CallKind::copy);
+    push(c, src, false);
+    push_out(c, dst);
+    inner_.copy(src, dst);
+  }
+  void fill(const Tensor& dst, double value) override {
+    Call& c = add(CallKind::fill);
+    c.p0 = value;
+    push_out(c, dst);
+    inner_.fill(dst, value);
+  }
+  void unary(Op op, const Tensor& x, const Tensor& out, double p0, double p1) override {
+    Call& c = add(CallKind::unary);
+    c.op = op, c.p0 = p0, c.p1 = p1;
+    push(c, x, false);
+    push_out(c, out);
+    inner_.unary(op, x, out, p0, p1);
+  }
+  void binary(Op op, const Tensor& a, const Tensor& b, const Tensor& out) override {
+    Call& c = add(CallKind::binary);
+    c.op = op;
+    push(c, a, false);
+    push(c, b, false);
+    push_out(c, out);
+    inner_.binary(op, a, b, out);
+  }
+  void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override {
+    Call& c = add(CallKind::where);
+    c.op = Op::where;
+    push(c, cond, false);
+    push(c, a, false);
+    push(c, b, false);
+    push_out(c, out);
+    inner_.where(cond, a, b, out);
+  }
+  void reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) override {
+    Call& c = add(CallKind::reduce);
+    c.op = op, c.axes = axes;
+    push(c, x, false);
+    push_out(c, out);
+    inner_.reduce(op, x, axes, out);
+  }
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override {
+    Call& c = add(CallKind::matmul);
+    push(c, a, false);
+    push(c, b, false);
+    push_out(c, out);
+    inner_.matmul(a, b, out);
+  }
+  void index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override {
+    indexed(CallKind::index_select, x, axis, index, out, false);
+    inner_.index_select(x, axis, index, out);
+  }
+  void index_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) override {
+    indexed(CallKind::index_add, src, axis, index, out, true);
+    inner_.index_add(src, axis, index, out);
+  }
+  void gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override {
+    indexed(CallKind::gather, x, axis, index, out, false);
+    inner_.gather(x, axis, index, out);
+  }
+  void scatter_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) override {
+    indexed(CallKind::scatter_add, src, axis, index, out, true);
+    inner_.scatter_add(src, axis, index, out);
+  }
+  void random(RandomKind, std::uint64_t, std::uint64_t, double, double, const Tensor&) override {
+    fail("tracing: the function draws random numbers; a replay would repeat the same draw, so pass the noise "
+         "in as an input instead");
+  }
+  void lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs, const std::vector<double>& coeff,
+               const Tensor& row_scale) override {
+    Call& c = add(CallKind::lincomb);
+    c.coeff = coeff;
+    push_out(c, out);
+    push(c, base, false);
+    push(c, row_scale, false);
+    for (const Tensor& x : xs) push(c, x, false);
+    inner_.lincomb(out, base, xs, coeff, row_scale);
+  }
+  void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol,
+                        const Tensor& mask, const Tensor& out) override {
+    Call& c = add(CallKind::scaled_row_norms);
+    for (const Tensor* t : {&err, &a, &b, &atol, &rtol, &mask}) push(c, *t, false);
+    push_out(c, out);
+    inner_.scaled_row_norms(err, a, b, atol, rtol, mask, out);
+  }
+  void dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0, const Tensor& out) override {
+    Call& c = add(CallKind::dense);
+    c.has_act = act.has_value();
+    c.op = act.value_or(Op::neg);
+    c.p0 = p0;
+    push(c, x, false);
+    push(c, w, false);
+    push(c, b, false);
+    push_out(c, out);
+    inner_.dense(x, w, b, act, p0, out);
+  }
+  void synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu, const Tensor& erev,
+                    const Tensor& num0, const Tensor& den0, const Tensor& num, const Tensor& den) override {
+    Call& c = add(CallKind::synapse_sums);
+    for (const Tensor* t : {&pre, &w, &sigma, &mu, &erev, &num0, &den0}) push(c, *t, false);
+    push_out(c, num);
+    push_out(c, den);
+    inner_.synapse_sums(pre, w, sigma, mu, erev, num0, den0, num, den);
+  }
+  void elementwise(const ElementwiseProgram& p, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs) override {
+    Call& c = add(CallKind::elementwise);
+    c.program = static_cast<int>(program_.chains.size());
+    program_.chains.push_back(p);
+    for (const Tensor& t : inputs) push(c, t, false);
+    for (const Tensor& t : outputs) push_out(c, t);
+    inner_.elementwise(p, inputs, outputs);
+  }
+
+private:
+  void indexed(CallKind kind, const Tensor& x, int axis, const Tensor& index, const Tensor& out, bool accumulate) {
+    Call& c = add(kind);
+    c.axis = axis;
+    push(c, x, false);
+    push(c, index, false);
+    if (accumulate) push(c, out, true, false);
+    else push_out(c, out);
+  }
+
+  int add_buffer(Buffer b, std::int64_t base_offset) {
+    program_.buffers.push_back(std::move(b));
+    base_offset_.push_back(base_offset);
+    return static_cast<int>(program_.buffers.size()) - 1;
+  }
+
+  int buffer_of(const Tensor& t) {
+    const Storage* s = TensorAccess::storage(t);
+    auto it = by_serial_.find(s->serial);
+    if (it != by_serial_.end()) return it->second;
+    Buffer b;
+    b.dtype = t.dtype();
+    b.device = t.device();
+    b.numel = static_cast<std::int64_t>(s->bytes / dtype_size(t.dtype()));
+    b.shape = Shape{b.numel};
+    if (s->serial < start_) {  // made before the trace: a parameter or constant, read by reference
+      b.kind = BufferKind::constant;
+      b.constant = TensorAccess::view_as(t, t.dtype(), b.shape, Shape{1}, 0);
+    }
+    const int id = add_buffer(std::move(b), 0);
+    by_serial_[s->serial] = id;
+    return id;
+  }
+
+  // A temp's first recorded use decides whether it starts with a value made on the host: a read (or
+  // a write that leaves part of it, or adds to it) before any recorded write means it does.
+  void note_temp_use(int id, const Tensor& t, bool written, bool whole_write) {
+    TempState& st = temps_[id];
+    Buffer& b = program_.buffers[static_cast<std::size_t>(id)];
+    if (!st.written && !st.alias.defined() && !(written && whole_write))
+      st.alias = TensorAccess::view_as(t, b.dtype, b.shape, Shape{1}, 0);
+    if (written && !st.written && st.alias.defined()) {  // keep the starting value before this call overwrites it
+      Tensor copy = Tensor::empty(b.shape, b.dtype, b.device);
+      inner_.copy(st.alias, copy);
+      b.constant = copy;
+    }
+    st.written = st.written || written;
+  }
+
+  Backend& inner_;
+  Program& program_;
+  std::uint64_t start_;
+  std::unordered_map<std::uint64_t, int> by_serial_;
+  std::vector<std::int64_t> base_offset_;
+  std::unordered_map<int, TempState> temps_;
+};
+
+struct HookGuard {
+  BackendHook* previous;
+  explicit HookGuard(BackendHook* hook) : previous(backend_hook) { backend_hook = hook; }
+  ~HookGuard() { backend_hook = previous; }
+};
+
+}  // namespace
+}  // namespace detail
+
+Trace Trace::record(const TensorFunction& fn, const std::vector<Tensor>& inputs, std::vector<Tensor>* results) {
+  using namespace detail;
+  if (backend_hook) fail("Trace::record: already tracing on this thread (a traced function cannot trace another)");
+  if (inputs.empty()) fail("Trace::record: a traced function needs at least one input tensor");
+  std::vector<Tensor> ins;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& x = inputs[i];
+    if (!x.defined()) fail("Trace::record: input {} is undefined", i);
+    if (x.device() != inputs[0].device())
+      fail("Trace::record: input {} is on {}, input 0 on {}; a trace serves one device", i, x.device().str(), inputs[0].device().str());
+    bool shared = !x.is_contiguous();
+    for (const Tensor& y : ins) shared = shared || y.shares_storage_with(x);
+    ins.push_back(shared ? x.clone() : x);
+  }
+  auto program = std::make_shared<Program>();
+  Recorder recorder(backend_for(ins[0].device()), *program);
+  for (const Tensor& x : ins) recorder.add_input(x);
+  std::vector<Tensor> out;
+  {
+    HookGuard guard(&recorder);
+    out = fn(ins);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (!out[i].defined()) fail("Trace::record: output {} of the traced function is undefined", i);
+      program->outputs.push_back(recorder.arg(out[i], false));
+    }
+  }
+  recorder.finish();
+  if (results) *results = std::move(out);
+  return Trace(std::move(program));
+}
+
+int Trace::inputs() const { return program_ ? program_->n_inputs : 0; }
+int Trace::outputs() const { return program_ ? static_cast<int>(program_->outputs.size()) : 0; }
+int Trace::calls() const { return program_ ? static_cast<int>(program_->calls.size()) : 0; }
+
+}  // namespace tide

@@ -1,0 +1,109 @@
+// Trace::split: the calls that can run before the late inputs arrive, and the rest.
+//
+// A call is late when it reads a late value (a late input, or a buffer a late call wrote) or
+// writes a buffer a late call already touched (moving it earlier would change what that late call
+// saw). Every early call can then run before every late one, in trace order within each part.
+// The residuals are the buffers the late part reads, or returns, whose value the early part made
+// (or that are early inputs); constants are captured by both parts.
+#include "program.hpp"
+
+namespace tide {
+
+namespace {
+using namespace detail;
+
+struct Parts {
+  std::vector<bool> late_call, late_buffer;
+};
+
+Parts classify(const Program& p, int first_late_input) {
+  Parts parts{std::vector<bool>(p.calls.size(), false), std::vector<bool>(p.buffers.size(), false)};
+  std::vector<bool> touched_late(p.buffers.size(), false);
+  for (std::size_t b = 0; b < p.buffers.size(); ++b)
+    if (p.buffers[b].kind == BufferKind::input && p.buffers[b].input >= first_late_input) parts.late_buffer[b] = true;
+  for (std::size_t i = 0; i < p.calls.size(); ++i) {
+    const Call& c = p.calls[i];
+    bool late = false;
+    for (std::size_t a = 0; a < c.args.size(); ++a) {
+      const int b = c.args[a].buffer;
+      if (b < 0) continue;
+      late = late || (reads_arg(c, a) && parts.late_buffer[static_cast<std::size_t>(b)]) ||
+             (c.writes[a] && touched_late[static_cast<std::size_t>(b)]);
+    }
+    parts.late_call[i] = late;
+    if (!late) continue;
+    for (std::size_t a = 0; a < c.args.size(); ++a) {
+      const int b = c.args[a].buffer;
+      if (b < 0) continue;
+      touched_late[static_cast<std::size_t>(b)] = true;
+      if (c.writes[a]) parts.late_buffer[static_cast<std::size_t>(b)] = true;
+    }
+  }
+  return parts;
+}
+
+// The view of a whole buffer, as an output of the early part.
+Arg whole(const Program& p, int b) {
+  const Buffer& buf = p.buffers[static_cast<std::size_t>(b)];
+  Arg a;
+  a.buffer = b;
+  a.shape = buf.shape;
+  a.strides = contiguous_strides(buf.shape);
+  a.dtype = buf.dtype;
+  return a;
+}
+
+}  // namespace
+
+Trace::Split Trace::split(int first_late_input, int first_late_output) const {
+  const Program& p = *program_;
+  if (first_late_input < 0 || first_late_input > p.n_inputs || first_late_output < 0 ||
+      first_late_output > static_cast<int>(p.outputs.size()))
+    fail("Trace::split: split points ({}, {}) outside the trace's {} inputs and {} outputs", first_late_input,
+         first_late_output, p.n_inputs, p.outputs.size());
+  const Parts parts = classify(p, first_late_input);
+
+  // residuals: buffers the late calls read, or late outputs view, that are not late themselves
+  std::vector<int> residual_of(p.buffers.size(), -1);
+  std::vector<int> residuals;
+  auto need = [&](int b) {
+    if (b < 0 || parts.late_buffer[static_cast<std::size_t>(b)] || p.buffers[static_cast<std::size_t>(b)].kind == BufferKind::constant) return;
+    if (residual_of[static_cast<std::size_t>(b)] >= 0) return;
+    residual_of[static_cast<std::size_t>(b)] = static_cast<int>(residuals.size());
+    residuals.push_back(b);
+  };
+  for (std::size_t i = 0; i < p.calls.size(); ++i)
+    if (parts.late_call[i])
+      for (std::size_t a = 0; a < p.calls[i].args.size(); ++a)
+        if (reads_arg(p.calls[i], a)) need(p.calls[i].args[a].buffer);
+  for (std::size_t o = static_cast<std::size_t>(first_late_output); o < p.outputs.size(); ++o) need(p.outputs[o].buffer);
+
+  auto early = std::make_shared<Program>();
+  auto late = std::make_shared<Program>();
+  early->buffers = late->buffers = p.buffers;
+  early->chains = late->chains = p.chains;
+  early->n_inputs = first_late_input;
+  late->n_inputs = static_cast<int>(residuals.size()) + (p.n_inputs - first_late_input);
+  for (std::size_t i = 0; i < p.calls.size(); ++i) (parts.late_call[i] ? late : early)->calls.push_back(p.calls[i]);
+  early->outputs.assign(p.outputs.begin(), p.outputs.begin() + first_late_output);
+  for (int b : residuals) early->outputs.push_back(whole(p, b));
+  late->outputs.assign(p.outputs.begin() + first_late_output, p.outputs.end());
+
+  // the late part's inputs: the residuals, then the late inputs renumbered after them
+  for (std::size_t b = 0; b < p.buffers.size(); ++b) {
+    Buffer& lb = late->buffers[b];
+    if (residual_of[b] >= 0) {
+      lb.kind = BufferKind::input;
+      lb.input = residual_of[b];
+      lb.constant = Tensor();
+    } else if (lb.kind == BufferKind::input) {
+      lb.input = lb.input >= first_late_input ? lb.input - first_late_input + static_cast<int>(residuals.size()) : -1;
+      if (lb.input < 0) lb.kind = BufferKind::temp;  // an early input the late part never reads
+    }
+    Buffer& eb = early->buffers[b];
+    if (eb.kind == BufferKind::input && eb.input >= first_late_input) eb.kind = BufferKind::temp;  // unused early
+  }
+  return {Trace(early), Trace(late), static_cast<int>(residuals.size())};
+}
+
+}  // namespace tide

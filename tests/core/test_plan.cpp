@@ -1,0 +1,147 @@
+// Compiled plans (plan.hpp): replay equals eager, fused or not; the arena; the split into an early
+// and a late part; what a trace refuses.
+#include "tide/core/plan.hpp"
+#include "tide/tide.hpp"
+#include <doctest/doctest.h>
+#include <cmath>
+#include <string>
+
+using namespace tide;
+
+namespace {
+
+Tensor seq(const Shape& s, double scale, double shift, DType dt) {
+  std::vector<double> v(static_cast<std::size_t>(s.numel()));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = scale * std::sin(0.7 * static_cast<double>(i) + shift);
+  return Tensor::from_vector(v, s, dt);
+}
+
+void check_equal(const Tensor& got, const Tensor& want, double tol) {
+  REQUIRE(got.shape() == want.shape());
+  const auto g = got.to_vector(), w = want.to_vector();
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    INFO("element " << i << " got " << g[i] << " want " << w[i] << " diff " << (g[i] - w[i]));
+    CHECK(std::fabs(g[i] - w[i]) <= tol * (1.0 + std::fabs(w[i])));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a plan replays a traced MLP-like function: equal to eager for new inputs, fused or not, f32 and f64") {
+  for (DType dt : {DType::f64, DType::f32}) {
+    const Tensor w = seq(Shape{5, 7}, 0.5, 0.1, dt), b = seq(Shape{7}, 0.3, 0.2, dt);
+    TensorFunction fn = [&](const std::vector<Tensor>& in) {
+      Tensor h = tanh(matmul(in[0], w) + b);           // a row-broadcast bias, then a chain
+      Tensor g = sigmoid(h * in[1]) * 2.0 + 1.0;       // scalars, an input, a chain
+      Tensor m = where(gt(g, in[1]), g, -g);           // compare and where
+      return std::vector<Tensor>{softplus(m) - h, sum(m, {1})};
+    };
+    std::vector<Tensor> first;
+    const std::vector<Tensor> x0{seq(Shape{4, 5}, 1.0, 0.0, dt), seq(Shape{4, 7}, 1.0, 1.0, dt)};
+    const Trace trace = Trace::record(fn, x0, &first);
+    for (bool fuse : {true, false}) {
+      const Plan plan(trace, PlanOptions{fuse});
+      CHECK((plan.stats().fused_chains > 0) == fuse);
+      CHECK(plan.stats().calls <= plan.stats().traced_calls);
+      for (int round = 0; round < 3; ++round) {
+        INFO(dtype_name(dt) << " fuse " << fuse << " round " << round);
+        const std::vector<Tensor> x{seq(Shape{4, 5}, 1.0 + round, 0.3 * round, dt), seq(Shape{4, 7}, 0.5, 2.0 - round, dt)};
+        const auto got = plan.run(x);
+        const auto want = fn(x);
+        REQUIRE(got.size() == 2);
+        const double tol = dt == DType::f64 ? 1e-14 : 1e-6;
+        check_equal(got[0], want[0], tol);
+        check_equal(got[1], want[1], tol);
+      }
+    }
+    check_equal(first[0], fn(x0)[0], 0);
+  }
+}
+
+TEST_CASE("a plan's temporaries share an arena, and a fused chain's inner values get no buffer at all") {
+  const Tensor x = seq(Shape{64, 32}, 1.0, 0.0, DType::f64);
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    Tensor a = in[0];
+    for (int i = 0; i < 6; ++i) a = matmul(tanh(a), Tensor::ones(Shape{32, 32}, DType::f64)) * (1.0 / 32);
+    return std::vector<Tensor>{a};
+  };
+  const Plan plan(Trace::record(fn, {x}));
+  CHECK(plan.stats().arena_bytes < plan.stats().temp_bytes);
+  check_equal(plan.run({x})[0], fn({x})[0], 1e-14);
+}
+
+TEST_CASE("values a function makes on the host, and accumulations into them, replay as traced") {
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    const Tensor c = Tensor::from_vector({1, 2, 3}, Shape{3}, DType::f64);     // a constant made on the host
+    const Tensor idx = Tensor::from_indices({0, 2, 2, 1}, Shape{4});
+    Tensor acc = index_add(in[0], 0, idx, 3);                                  // zero-filled, then accumulated
+    return std::vector<Tensor>{acc * c, index_select(in[0], 0, idx)};
+  };
+  const Tensor x0 = seq(Shape{4}, 1.0, 0.0, DType::f64), x1 = seq(Shape{4}, 2.0, 1.0, DType::f64);
+  const Plan plan(Trace::record(fn, {x0}));
+  for (const Tensor& x : {x0, x1, x0}) {
+    const auto got = plan.run({x});
+    const auto want = fn({x});
+    check_equal(got[0], want[0], 1e-15);
+    check_equal(got[1], want[1], 1e-15);
+  }
+}
+
+TEST_CASE("a parameter updated in place is seen by the next replay; outputs are fresh tensors") {
+  Tensor w = Tensor::full(Shape{3}, 2.0, DType::f64);
+  TensorFunction fn = [&](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] * w + 1.0}; };
+  const Tensor x = Tensor::ones(Shape{2, 3}, DType::f64);
+  const Plan plan(Trace::record(fn, {x}));
+  const Tensor first = plan.run({x})[0];
+  w.fill_(5.0);
+  const Tensor second = plan.run({x})[0];
+  CHECK(first.to_vector()[0] == 3.0);
+  CHECK(second.to_vector()[0] == 6.0);
+  CHECK_FALSE(first.shares_storage_with(second));
+}
+
+TEST_CASE("split: the early part returns residuals, the late part finishes with the late inputs") {
+  const Tensor w = seq(Shape{6, 6}, 0.4, 0.5, DType::f64);
+  // y = tanh(x w); the late input g gives dx = (g * (1 - y^2)) w^T
+  TensorFunction fn = [&](const std::vector<Tensor>& in) {
+    const Tensor y = tanh(matmul(in[0], w));
+    const Tensor dx = matmul(in[1] * add_scalar(neg(y * y), 1.0), w.transpose());
+    return std::vector<Tensor>{y, dx};
+  };
+  const Tensor x = seq(Shape{3, 6}, 1.0, 0.0, DType::f64), g = seq(Shape{3, 6}, 1.0, 0.7, DType::f64);
+  const Trace::Split parts = Trace::record(fn, {x, g}).split(1, 1);
+  CHECK(parts.residuals >= 1);
+  CHECK(parts.early.inputs() == 1);
+  CHECK(parts.late.inputs() == parts.residuals + 1);
+  const Plan early(parts.early), late(parts.late);
+  const Tensor x2 = seq(Shape{3, 6}, 0.8, 1.0, DType::f64), g2 = seq(Shape{3, 6}, 1.5, 0.1, DType::f64);
+  auto out = early.run({x2});
+  const auto want = fn({x2, g2});
+  check_equal(out[0], want[0], 1e-15);
+  std::vector<Tensor> late_in(out.begin() + 1, out.end());
+  late_in.push_back(g2);
+  check_equal(late.run(late_in)[0], want[1], 1e-14);
+}
+
+TEST_CASE("a plan refuses inputs of another signature, and a trace refuses host reads and random draws") {
+  TensorFunction fn = [](const std::vector<Tensor>& in) { return std::vector<Tensor>{exp(in[0])}; };
+  const Plan plan(Trace::record(fn, {Tensor::ones(Shape{2, 3}, DType::f64)}));
+  CHECK(plan.matches({Tensor::ones(Shape{2, 3}, DType::f64)}));
+  CHECK_FALSE(plan.matches({Tensor::ones(Shape{4, 3}, DType::f64)}));
+  CHECK_THROWS_WITH_AS(plan.run({Tensor::ones(Shape{4, 3}, DType::f64)}), doctest::Contains("input 0 is f64[4, 3]"), Error);
+  CHECK_THROWS_WITH_AS(plan.run({Tensor::ones(Shape{2, 3}, DType::f32)}), doctest::Contains("traced with f64[2, 3]"), Error);
+  CHECK_THROWS_WITH_AS(plan.run({}), doctest::Contains("0 inputs given"), Error);
+
+  TensorFunction reads = [](const std::vector<Tensor>& in) {
+    if (sum(in[0]).item() > 0) return std::vector<Tensor>{in[0]};
+    return std::vector<Tensor>{neg(in[0])};
+  };
+  CHECK_THROWS_WITH_AS(Trace::record(reads, {Tensor::ones(Shape{2}, DType::f64)}), doctest::Contains("back to the host"), Error);
+  TensorFunction draws = [](const std::vector<Tensor>& in) {
+    Generator gen(1);
+    return std::vector<Tensor>{in[0] + gen.normal(in[0].shape(), 0.0, 1.0, DType::f64)};
+  };
+  CHECK_THROWS_WITH_AS(Trace::record(draws, {Tensor::ones(Shape{2}, DType::f64)}), doctest::Contains("random numbers"), Error);
+  // after a failed trace, eager code runs untraced
+  CHECK(sum(Tensor::ones(Shape{3}, DType::f64)).item() == 3.0);
+}
