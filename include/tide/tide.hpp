@@ -15,6 +15,7 @@
 #include "tide/core/shape.hpp"
 #include "tide/core/tensor.hpp"
 #include "tide/autodiff/archive.hpp"
+#include "tide/autodiff/compile.hpp"
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/autodiff/nn.hpp"

@@ -14,10 +14,16 @@ using namespace detail;
 
 struct Parts {
   std::vector<bool> late_call, late_buffer;
+  std::vector<bool> read_early;  // read by a late call while its value was still the early part's
 };
 
+bool covers(const Program& p, const Arg& a) {
+  return a.offset == 0 && a.strides == contiguous_strides(a.shape) && a.shape.numel() == p.buffers[static_cast<std::size_t>(a.buffer)].numel;
+}
+
 Parts classify(const Program& p, int first_late_input) {
-  Parts parts{std::vector<bool>(p.calls.size(), false), std::vector<bool>(p.buffers.size(), false)};
+  Parts parts{std::vector<bool>(p.calls.size(), false), std::vector<bool>(p.buffers.size(), false),
+              std::vector<bool>(p.buffers.size(), false)};
   std::vector<bool> touched_late(p.buffers.size(), false);
   for (std::size_t b = 0; b < p.buffers.size(); ++b)
     if (p.buffers[b].kind == BufferKind::input && p.buffers[b].input >= first_late_input) parts.late_buffer[b] = true;
@@ -32,6 +38,12 @@ Parts classify(const Program& p, int first_late_input) {
     }
     parts.late_call[i] = late;
     if (!late) continue;
+    for (std::size_t a = 0; a < c.args.size(); ++a) {
+      const int b = c.args[a].buffer;
+      if (b < 0 || parts.late_buffer[static_cast<std::size_t>(b)]) continue;
+      // a write that leaves part of the buffer keeps the early part's values there: a read of them
+      if (reads_arg(c, a) || !covers(p, c.args[a])) parts.read_early[static_cast<std::size_t>(b)] = true;
+    }
     for (std::size_t a = 0; a < c.args.size(); ++a) {
       const int b = c.args[a].buffer;
       if (b < 0) continue;
@@ -67,16 +79,15 @@ Trace::Split Trace::split(int first_late_input, int first_late_output) const {
   std::vector<int> residual_of(p.buffers.size(), -1);
   std::vector<int> residuals;
   auto need = [&](int b) {
-    if (b < 0 || parts.late_buffer[static_cast<std::size_t>(b)] || p.buffers[static_cast<std::size_t>(b)].kind == BufferKind::constant) return;
+    if (b < 0 || p.buffers[static_cast<std::size_t>(b)].kind == BufferKind::constant) return;
     if (residual_of[static_cast<std::size_t>(b)] >= 0) return;
     residual_of[static_cast<std::size_t>(b)] = static_cast<int>(residuals.size());
     residuals.push_back(b);
   };
-  for (std::size_t i = 0; i < p.calls.size(); ++i)
-    if (parts.late_call[i])
-      for (std::size_t a = 0; a < p.calls[i].args.size(); ++a)
-        if (reads_arg(p.calls[i], a)) need(p.calls[i].args[a].buffer);
-  for (std::size_t o = static_cast<std::size_t>(first_late_output); o < p.outputs.size(); ++o) need(p.outputs[o].buffer);
+  for (std::size_t b = 0; b < p.buffers.size(); ++b)
+    if (parts.read_early[b]) need(static_cast<int>(b));
+  for (std::size_t o = static_cast<std::size_t>(first_late_output); o < p.outputs.size(); ++o)
+    if (!parts.late_buffer[static_cast<std::size_t>(p.outputs[o].buffer)]) need(p.outputs[o].buffer);
 
   auto early = std::make_shared<Program>();
   auto late = std::make_shared<Program>();

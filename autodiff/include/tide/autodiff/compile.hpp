@@ -1,0 +1,60 @@
+// Compiled functions of Vars: the eager function traced once per input signature into compiled
+// plans (core/plan.hpp), a forward plan and, when gradients are needed, a backward plan.
+//
+// A call in grad mode with something to differentiate (an input that requires a gradient, or a
+// parameter the function closes over) runs the forward plan and records ONE tape node for the
+// whole function; the node's backward runs the backward plan on the residuals the forward plan
+// kept. The backward plan is traced from the same eager backward rules the tape runs, split from
+// the forward at the cotangent (Trace::split), so compiled and eager gradients are the same
+// arithmetic. Double backward (a grad() with create_graph through the node) falls back to the
+// eager function: it re-runs it on the saved inputs and differentiates that, recorded. Taylor mode
+// (Jets) does not go through compiled functions at all.
+//
+// A signature is the inputs' shapes, dtypes, devices and whether each requires a gradient, plus
+// grad mode; each new one is traced once (up to max_plans are kept). The function must be
+// traceable (plan.hpp): no control flow on tensor values, no random draws, parameters updated in
+// place. Call clear() after replacing a parameter tensor. Not thread-safe: one per thread.
+#pragma once
+#include "tide/autodiff/var.hpp"
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace tide {
+
+using VarFunction = std::function<Var(const std::vector<Var>&)>;
+
+struct CompileOptions {
+  bool fuse = true;   // fuse elementwise chains (PlanOptions::fuse)
+  int max_plans = 8;  // signatures kept; the oldest is dropped beyond it
+};
+
+struct CompileStats {
+  std::int64_t traces = 0;          // signatures traced
+  std::int64_t calls = 0;           // forward calls served by a plan
+  std::int64_t backward_calls = 0;  // backward passes served by a plan
+  std::int64_t eager_backward = 0;  // backward passes that fell back to the eager function (create_graph)
+};
+
+class CompiledFunction {
+public:
+  CompiledFunction() = default;
+  explicit CompiledFunction(VarFunction fn, CompileOptions options = {});
+
+  Var operator()(const std::vector<Var>& inputs) const;
+  bool defined() const { return state_ != nullptr; }
+  const CompileStats& stats() const;
+  // Drops every plan: the next call traces again.
+  void clear();
+
+  struct State;
+
+private:
+  std::shared_ptr<State> state_;
+};
+
+// Compiles fn (CompiledFunction(fn, options)).
+inline CompiledFunction compile(VarFunction fn, CompileOptions options = {}) { return CompiledFunction(std::move(fn), options); }
+
+}  // namespace tide

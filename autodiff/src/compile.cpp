@@ -1,0 +1,206 @@
+// Compiled functions (compile.hpp): per signature, a forward plan, and a backward plan split from a
+// trace of forward + eager grad().
+#include "tide/autodiff/compile.hpp"
+#include "tide/autodiff/custom.hpp"
+#include "tide/autodiff/grad.hpp"
+#include "tide/core/plan.hpp"
+#include <algorithm>
+
+namespace tide {
+
+namespace {
+
+struct Signature {
+  std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
+  std::vector<Device> devices;
+  std::vector<bool> requires_grad;
+  bool grad_mode = false;
+  bool operator==(const Signature&) const = default;
+};
+
+Signature signature_of(const std::vector<Var>& inputs) {
+  Signature s;
+  s.grad_mode = grad_enabled();
+  for (const Var& v : inputs) {
+    s.shapes.push_back(v.shape());
+    s.dtypes.push_back(v.dtype());
+    s.devices.push_back(v.device());
+    s.requires_grad.push_back(s.grad_mode && v.requires_grad());
+  }
+  return s;
+}
+
+// One signature's plans. Without `backward` the function is served without a tape node.
+struct Entry {
+  Signature sig;
+  Plan forward, backward;
+  std::vector<Var> params;   // the closed-over values the node's gradient flows to (placeholders carrying the nodes)
+  std::vector<int> wrt;      // the inputs that get gradients, in the backward plan's output order
+};
+
+std::vector<Tensor> values_of(const std::vector<Var>& vs) {
+  std::vector<Tensor> t;
+  t.reserve(vs.size());
+  for (const Var& v : vs) t.push_back(v.value());
+  return t;
+}
+
+}  // namespace
+
+struct CompiledFunction::State {
+  VarFunction fn;
+  CompileOptions options;
+  CompileStats stats;
+  std::vector<std::shared_ptr<Entry>> entries;
+
+  std::shared_ptr<Entry> entry_for(const std::vector<Var>& inputs);
+  std::shared_ptr<Entry> trace(const Signature& sig, const std::vector<Var>& inputs);
+};
+
+namespace {
+
+// The node of one compiled call: the residuals its forward kept and the backward plan.
+class CompiledBackward final : public CustomBackward {
+public:
+  CompiledBackward(std::shared_ptr<CompiledFunction::State> state, std::shared_ptr<Entry> entry,
+                   std::vector<Tensor> residuals, std::vector<Var> inputs)
+      : state_(std::move(state)), entry_(std::move(entry)), residuals_(std::move(residuals)), inputs_(std::move(inputs)) {}
+  const char* name() const override { return "compiled"; }
+
+  std::vector<Var> backward(const Var& g) override {
+    const std::size_t n = inputs_.size();
+    std::vector<Var> grads(n + entry_->params.size());
+    if (grad_enabled()) return eager(g);
+    std::vector<Tensor> in = residuals_;
+    in.push_back(g.value().contiguous());
+    const std::vector<Tensor> out = entry_->backward.run(in);
+    ++state_->stats.backward_calls;
+    for (std::size_t k = 0; k < entry_->wrt.size(); ++k) grads[static_cast<std::size_t>(entry_->wrt[k])] = Var(out[k]);
+    for (std::size_t k = 0; k < entry_->params.size(); ++k) grads[n + k] = Var(out[entry_->wrt.size() + k]);
+    return grads;
+  }
+
+private:
+  // create_graph: the eager function on the saved inputs, differentiated with recording on.
+  std::vector<Var> eager(const Var& g) {
+    ++state_->stats.eager_backward;
+    const Var y = state_->fn(inputs_);
+    std::vector<Var> wrt;
+    for (int i : entry_->wrt) wrt.push_back(inputs_[static_cast<std::size_t>(i)]);
+    for (const Var& p : entry_->params) wrt.push_back(p);
+    GradOptions opt;
+    opt.create_graph = true;
+    opt.allow_unused = true;
+    const std::vector<Var> d = grad({y}, wrt, {g}, opt);
+    std::vector<Var> grads(inputs_.size() + entry_->params.size());
+    for (std::size_t k = 0; k < entry_->wrt.size(); ++k) grads[static_cast<std::size_t>(entry_->wrt[k])] = d[k];
+    for (std::size_t k = 0; k < entry_->params.size(); ++k) grads[inputs_.size() + k] = d[entry_->wrt.size() + k];
+    return grads;
+  }
+
+  std::shared_ptr<CompiledFunction::State> state_;
+  std::shared_ptr<Entry> entry_;
+  std::vector<Tensor> residuals_;
+  std::vector<Var> inputs_;
+};
+
+}  // namespace
+
+std::shared_ptr<Entry> CompiledFunction::State::entry_for(const std::vector<Var>& inputs) {
+  const Signature sig = signature_of(inputs);
+  for (const auto& e : entries)
+    if (e->sig == sig) return e;
+  auto e = trace(sig, inputs);
+  if (static_cast<int>(entries.size()) >= std::max(1, options.max_plans)) entries.erase(entries.begin());
+  entries.push_back(e);
+  ++stats.traces;
+  return e;
+}
+
+// Traces fn in grad mode as one function of (inputs, cotangent) -> (output, gradients) and splits
+// it at the cotangent; without anything to differentiate, traces the forward alone.
+std::shared_ptr<Entry> CompiledFunction::State::trace(const Signature& sig, const std::vector<Var>& inputs) {
+  auto e = std::make_shared<Entry>();
+  e->sig = sig;
+  const PlanOptions popt{options.fuse};
+  std::vector<Tensor> example = values_of(inputs);
+  if (sig.grad_mode) {
+    bool differentiable = false;
+    TensorFunction joint = [&](const std::vector<Tensor>& in) {
+      std::vector<Var> vars;
+      std::vector<Var> wrt;
+      for (std::size_t i = 0; i < inputs.size(); ++i) {
+        vars.push_back(sig.requires_grad[i] ? Var::parameter(in[i]) : Var(in[i]));
+        if (sig.requires_grad[i]) wrt.push_back(vars.back()), e->wrt.push_back(static_cast<int>(i));
+      }
+      const std::uint64_t since = next_node_sequence();
+      const Var y = fn(vars);
+      if (!y.requires_grad()) return std::vector<Tensor>{y.value()};
+      differentiable = true;
+      for (const Var& p : closed_over(y, since)) {
+        const bool is_input = std::any_of(wrt.begin(), wrt.end(), [&](const Var& w) { return w.node() == p.node(); });
+        if (!is_input) e->params.push_back(p);
+      }
+      for (const Var& p : e->params) wrt.push_back(p);
+      GradOptions opt;
+      opt.allow_unused = true;
+      const std::vector<Var> d = grad({y}, wrt, {Var(in.back())}, opt);
+      std::vector<Tensor> out{y.value()};
+      for (const Var& v : d) out.push_back(v.value());
+      return out;
+    };
+    // the cotangent's shape is the output's: one untraced probe finds it
+    const Var probe = [&] {
+      NoGrad off;
+      return fn(inputs);
+    }();
+    example.push_back(Tensor::zeros(probe.shape(), probe.dtype(), probe.device()));
+    const Trace t = Trace::record(joint, example);
+    if (differentiable) {
+      const Trace::Split parts = t.split(static_cast<int>(inputs.size()), 1);
+      e->forward = Plan(parts.early, popt);
+      e->backward = Plan(parts.late, popt);
+      return e;
+    }
+    e->wrt.clear();
+    example.pop_back();
+  }
+  NoGrad off;
+  TensorFunction forward = [&](const std::vector<Tensor>& in) {
+    std::vector<Var> vars(in.begin(), in.end());
+    return std::vector<Tensor>{fn(vars).value()};
+  };
+  e->forward = Plan(Trace::record(forward, example), popt);
+  return e;
+}
+
+CompiledFunction::CompiledFunction(VarFunction fn, CompileOptions options) : state_(std::make_shared<State>()) {
+  if (!fn) fail("compile: no function given");
+  state_->fn = std::move(fn);
+  state_->options = options;
+}
+
+Var CompiledFunction::operator()(const std::vector<Var>& inputs) const {
+  if (!state_) fail("CompiledFunction: called without a function (default-constructed)");
+  const std::shared_ptr<Entry> e = state_->entry_for(inputs);
+  std::vector<Tensor> out = e->forward.run(values_of(inputs));
+  ++state_->stats.calls;
+  if (!e->backward.defined()) return Var(out[0]);
+  const Tensor y = out[0];
+  out.erase(out.begin());
+  std::vector<Var> node_inputs(inputs);
+  for (const Var& p : e->params) node_inputs.push_back(p);
+  return record_custom(y, node_inputs, std::make_shared<CompiledBackward>(state_, e, std::move(out), inputs));
+}
+
+const CompileStats& CompiledFunction::stats() const {
+  static const CompileStats none;
+  return state_ ? state_->stats : none;
+}
+
+void CompiledFunction::clear() {
+  if (state_) state_->entries.clear();
+}
+
+}  // namespace tide
