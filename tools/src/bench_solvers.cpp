@@ -25,11 +25,13 @@ Var last_state(const Solution& s) { return select(s.ys, 0, s.ys.size(0) - 1); }
 struct Figures {
   std::int64_t tiny_nfe = 0;
   double tiny_us_per_nfe = NAN, tiny_grad_us_per_nfe = NAN, tiny_f_us = NAN;
+  double tiny_compiled_us_per_nfe = NAN, tiny_compiled_grad_us_per_nfe = NAN;  // compile_dynamics
   double mid_rk4_step_us = NAN, mid_grad_over_fwd = NAN, mid_f_us = NAN;
+  double mid_rk4_step_compiled_us = NAN, mid_compiled_grad_us = NAN, mid_grad_us = NAN;
   double spiral_ms_per_iter = NAN, spiral_nfe_per_iter = NAN;
   // the tiny solve against the batch size, with the CPU allocator's cache and without it
   std::vector<std::int64_t> scaling_batch;
-  std::vector<double> scaling_ms, scaling_uncached_ms;
+  std::vector<double> scaling_ms, scaling_uncached_ms, scaling_compiled_ms;
   std::int64_t adjoint_bytes_100 = 0, adjoint_bytes_10000 = 0, discrete_bytes_100 = 0, discrete_bytes_10000 = 0;
 };
 
@@ -45,20 +47,28 @@ void measure_tiny(Figures& f, const TimingPlan& plan) {
   o.method = Method::dopri5;
   o.rtol = o.atol = 1e-6;
   std::int64_t calls = 0, recorded_calls = 0;
+  const Dynamics compiled = compile_dynamics(Dynamics(dynamics));
   TimedCase forward([&](std::int64_t n) {
     NoGrad no_grad;
     for (std::int64_t i = 0; i < n; ++i) calls = solve(dynamics, y0, times, o).stats->calls;
+  });
+  TimedCase forward_compiled([&](std::int64_t n) {
+    NoGrad no_grad;
+    for (std::int64_t i = 0; i < n; ++i) do_not_optimize(solve(compiled, y0, times, o));
   });
   TimedCase with_grad = repeated([&] {
     const Solution s = solve(dynamics, y0, times, o);
     backward(sum(square(last_state(s))));
     recorded_calls = s.stats->calls;
   });
+  TimedCase with_grad_compiled = repeated([&] { backward(sum(square(last_state(solve(compiled, y0, times, o))))); });
   TimedCase eval([&](std::int64_t n) {
     NoGrad no_grad;
     for (std::int64_t i = 0; i < n; ++i) do_not_optimize(mlp(y0));
   });
-  run_interleaved({&forward, &with_grad, &eval}, plan);
+  run_interleaved({&forward, &forward_compiled, &with_grad, &with_grad_compiled, &eval}, plan);
+  f.tiny_compiled_us_per_nfe = forward_compiled.median_seconds() * 1e6 / static_cast<double>(calls);
+  f.tiny_compiled_grad_us_per_nfe = with_grad_compiled.median_seconds() * 1e6 / static_cast<double>(recorded_calls);
   f.tiny_nfe = calls;
   f.tiny_f_us = eval.median_seconds() * 1e6;
   f.tiny_us_per_nfe = forward.median_seconds() * 1e6 / static_cast<double>(calls);
@@ -87,7 +97,14 @@ void measure_tiny_scaling(Figures& f, const TimingPlan& plan) {
       });
     };
     TimedCase cached = solves(limit), uncached = solves(0);
-    run_interleaved({&cached, &uncached}, plan);
+    const Dynamics compiled_dynamics = compile_dynamics(Dynamics(dynamics));
+    TimedCase compiled([&](std::int64_t n) {
+      cpu::set_cache_limit(limit);
+      NoGrad no_grad;
+      for (std::int64_t i = 0; i < n; ++i) do_not_optimize(solve(compiled_dynamics, y0, times, o));
+    });
+    run_interleaved({&cached, &uncached, &compiled}, plan);
+    f.scaling_compiled_ms.push_back(compiled.median_seconds() * 1e3);
     f.scaling_batch.push_back(B);
     f.scaling_ms.push_back(cached.median_seconds() * 1e3);
     f.scaling_uncached_ms.push_back(uncached.median_seconds() * 1e3);
@@ -110,11 +127,20 @@ void measure_mid(Figures& f, const TimingPlan& plan) {
     for (std::int64_t i = 0; i < n; ++i) do_not_optimize(solve(dynamics, y0, times, o));
   });
   TimedCase with_grad = repeated([&] { backward(sum(last_state(solve(dynamics, y0, times, o)))); });
+  const Dynamics compiled = compile_dynamics(Dynamics(dynamics));
+  TimedCase forward_compiled([&](std::int64_t n) {
+    NoGrad no_grad;
+    for (std::int64_t i = 0; i < n; ++i) do_not_optimize(solve(compiled, y0, times, o));
+  });
+  TimedCase with_grad_compiled = repeated([&] { backward(sum(last_state(solve(compiled, y0, times, o)))); });
   TimedCase eval([&](std::int64_t n) {
     NoGrad no_grad;
     for (std::int64_t i = 0; i < n; ++i) do_not_optimize(mlp(y0));
   });
-  run_interleaved({&forward, &with_grad, &eval}, plan);
+  run_interleaved({&forward, &forward_compiled, &with_grad, &with_grad_compiled, &eval}, plan);
+  f.mid_rk4_step_compiled_us = forward_compiled.median_seconds() * 1e6;
+  f.mid_grad_us = with_grad.median_seconds() * 1e6;
+  f.mid_compiled_grad_us = with_grad_compiled.median_seconds() * 1e6;
   f.mid_f_us = eval.median_seconds() * 1e6;
   f.mid_rk4_step_us = forward.median_seconds() * 1e6;
   f.mid_grad_over_fwd = with_grad.median_seconds() / forward.median_seconds();
@@ -197,6 +223,11 @@ std::vector<Row> rows(const Figures& f) {
       {"tiny_grad_us_per_nfe", f.tiny_grad_us_per_nfe, "us", NAN},
       {"tiny_f_us", f.tiny_f_us, "us", NAN},
       {"mid_rk4_step_us", f.mid_rk4_step_us, "us", 120.0},
+      {"mid_rk4_step_compiled_us", f.mid_rk4_step_compiled_us, "us", NAN},
+      {"mid_rk4_grad_us", f.mid_grad_us, "us", NAN},
+      {"mid_rk4_grad_compiled_us", f.mid_compiled_grad_us, "us", NAN},
+      {"tiny_compiled_us_per_nfe", f.tiny_compiled_us_per_nfe, "us", NAN},
+      {"tiny_compiled_grad_us_per_nfe", f.tiny_compiled_grad_us_per_nfe, "us", NAN},
       {"mid_grad_over_fwd", f.mid_grad_over_fwd, "x", 3.0},
       {"mid_f_us", f.mid_f_us, "us", NAN},
       {"spiral_ms_per_iter", f.spiral_ms_per_iter, "ms", 2.5},
@@ -211,6 +242,7 @@ std::vector<Row> rows(const Figures& f) {
   for (std::size_t i = 0; i < f.scaling_batch.size(); ++i) {
     out.push_back({fmt::format("tiny_B{}_ms", f.scaling_batch[i]), f.scaling_ms[i], "ms", NAN});
     out.push_back({fmt::format("tiny_B{}_uncached_ms", f.scaling_batch[i]), f.scaling_uncached_ms[i], "ms", NAN});
+    out.push_back({fmt::format("tiny_B{}_compiled_ms", f.scaling_batch[i]), f.scaling_compiled_ms[i], "ms", NAN});
   }
   return out;
 }

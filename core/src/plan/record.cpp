@@ -102,7 +102,9 @@ public:
   }
 
   // ---- BackendHook --------------------------------------------------------------------------------
-  Backend& wrap(Backend& backend) override { return &backend == &inner_ ? *this : backend; }
+  // Inside a forwarded call (a fused kernel's default composed from primitives) nothing more is
+  // recorded: the call itself is.
+  Backend& wrap(Backend& backend) override { return depth_ == 0 && &backend == &inner_ ? *this : backend; }
   void host_read(const Tensor& t) override {
     fail("tracing: the function reads the values of {} back to the host (item, to_vector); a plan replays "
          "kernels and cannot follow control flow that depends on values, so this function cannot be compiled",
@@ -126,20 +128,20 @@ public:
     Call& c = add(CallKind::copy);
     push(c, src, false);
     push_out(c, dst);
-    inner_.copy(src, dst);
+    forward([&] { inner_.copy(src, dst); });
   }
   void fill(const Tensor& dst, double value) override {
     Call& c = add(CallKind::fill);
     c.p0 = value;
     push_out(c, dst);
-    inner_.fill(dst, value);
+    forward([&] { inner_.fill(dst, value); });
   }
   void unary(Op op, const Tensor& x, const Tensor& out, double p0, double p1) override {
     Call& c = add(CallKind::unary);
     c.op = op, c.p0 = p0, c.p1 = p1;
     push(c, x, false);
     push_out(c, out);
-    inner_.unary(op, x, out, p0, p1);
+    forward([&] { inner_.unary(op, x, out, p0, p1); });
   }
   void binary(Op op, const Tensor& a, const Tensor& b, const Tensor& out) override {
     Call& c = add(CallKind::binary);
@@ -147,7 +149,7 @@ public:
     push(c, a, false);
     push(c, b, false);
     push_out(c, out);
-    inner_.binary(op, a, b, out);
+    forward([&] { inner_.binary(op, a, b, out); });
   }
   void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override {
     Call& c = add(CallKind::where);
@@ -156,37 +158,37 @@ public:
     push(c, a, false);
     push(c, b, false);
     push_out(c, out);
-    inner_.where(cond, a, b, out);
+    forward([&] { inner_.where(cond, a, b, out); });
   }
   void reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) override {
     Call& c = add(CallKind::reduce);
     c.op = op, c.axes = axes;
     push(c, x, false);
     push_out(c, out);
-    inner_.reduce(op, x, axes, out);
+    forward([&] { inner_.reduce(op, x, axes, out); });
   }
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override {
     Call& c = add(CallKind::matmul);
     push(c, a, false);
     push(c, b, false);
     push_out(c, out);
-    inner_.matmul(a, b, out);
+    forward([&] { inner_.matmul(a, b, out); });
   }
   void index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override {
     indexed(CallKind::index_select, x, axis, index, out, false);
-    inner_.index_select(x, axis, index, out);
+    forward([&] { inner_.index_select(x, axis, index, out); });
   }
   void index_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) override {
     indexed(CallKind::index_add, src, axis, index, out, true);
-    inner_.index_add(src, axis, index, out);
+    forward([&] { inner_.index_add(src, axis, index, out); });
   }
   void gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override {
     indexed(CallKind::gather, x, axis, index, out, false);
-    inner_.gather(x, axis, index, out);
+    forward([&] { inner_.gather(x, axis, index, out); });
   }
   void scatter_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) override {
     indexed(CallKind::scatter_add, src, axis, index, out, true);
-    inner_.scatter_add(src, axis, index, out);
+    forward([&] { inner_.scatter_add(src, axis, index, out); });
   }
   void random(RandomKind, std::uint64_t, std::uint64_t, double, double, const Tensor&) override {
     fail("tracing: the function draws random numbers; a replay would repeat the same draw, so pass the noise "
@@ -200,14 +202,14 @@ public:
     push(c, base, false);
     push(c, row_scale, false);
     for (const Tensor& x : xs) push(c, x, false);
-    inner_.lincomb(out, base, xs, coeff, row_scale);
+    forward([&] { inner_.lincomb(out, base, xs, coeff, row_scale); });
   }
   void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol,
                         const Tensor& mask, const Tensor& out) override {
     Call& c = add(CallKind::scaled_row_norms);
     for (const Tensor* t : {&err, &a, &b, &atol, &rtol, &mask}) push(c, *t, false);
     push_out(c, out);
-    inner_.scaled_row_norms(err, a, b, atol, rtol, mask, out);
+    forward([&] { inner_.scaled_row_norms(err, a, b, atol, rtol, mask, out); });
   }
   void dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0, const Tensor& out) override {
     Call& c = add(CallKind::dense);
@@ -218,7 +220,7 @@ public:
     push(c, w, false);
     push(c, b, false);
     push_out(c, out);
-    inner_.dense(x, w, b, act, p0, out);
+    forward([&] { inner_.dense(x, w, b, act, p0, out); });
   }
   void synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu, const Tensor& erev,
                     const Tensor& num0, const Tensor& den0, const Tensor& num, const Tensor& den) override {
@@ -226,7 +228,7 @@ public:
     for (const Tensor* t : {&pre, &w, &sigma, &mu, &erev, &num0, &den0}) push(c, *t, false);
     push_out(c, num);
     push_out(c, den);
-    inner_.synapse_sums(pre, w, sigma, mu, erev, num0, den0, num, den);
+    forward([&] { inner_.synapse_sums(pre, w, sigma, mu, erev, num0, den0, num, den); });
   }
   void elementwise(const ElementwiseProgram& p, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs) override {
     Call& c = add(CallKind::elementwise);
@@ -234,10 +236,21 @@ public:
     program_.chains.push_back(p);
     for (const Tensor& t : inputs) push(c, t, false);
     for (const Tensor& t : outputs) push_out(c, t);
-    inner_.elementwise(p, inputs, outputs);
+    forward([&] { inner_.elementwise(p, inputs, outputs); });
   }
 
 private:
+  template <class F> void forward(F&& f) {
+    ++depth_;
+    try {
+      f();
+    } catch (...) {
+      --depth_;
+      throw;
+    }
+    --depth_;
+  }
+
   void indexed(CallKind kind, const Tensor& x, int axis, const Tensor& index, const Tensor& out, bool accumulate) {
     Call& c = add(kind);
     c.axis = axis;
@@ -292,6 +305,7 @@ private:
   std::unordered_map<std::uint64_t, int> by_serial_;
   std::vector<std::int64_t> base_offset_;
   std::unordered_map<int, TempState> temps_;
+  int depth_ = 0;
 };
 
 struct HookGuard {

@@ -1,0 +1,31 @@
+// Compiled dynamics: z' = f(z, t) traced into compiled plans (autodiff/compile.hpp), so that the
+// thousands of evaluations of a solve, and their gradients, replay prepared kernels instead of
+// running the op layer and the tape op by op.
+//
+//   const Dynamics f = compile_dynamics([&](const Var& z, const Var& t) { return mlp(z); });
+//   for (...) solve(f, y0, times, options);   // the first solve traces; the rest replay
+//
+// Keep the compiled dynamics across solves: its plans are kept per signature (batch size, dtype,
+// whether the state requires a gradient, and whether the call evaluates every row or a subset:
+// per-sample solving hands a shrinking subset of rows as samples finish, each size one trace).
+// The Jet path (Taylor mode: R_K, the implicit methods' JVPs) runs the eager f. The dynamics must
+// be traceable (core/plan.hpp): no control flow on values, no random draws, parameters updated in
+// place; a Rows index is an input of the plan, so per-sample data gathered with rows.gather(x)
+// works. SolveOptions carries no switch: a solve runs whatever Dynamics it is given, so turning
+// compilation off is passing the plain f.
+#pragma once
+#include "tide/autodiff/compile.hpp"
+#include "tide/solvers/dynamics.hpp"
+
+namespace tide {
+
+Dynamics compile_dynamics(const Dynamics& f, CompileOptions options = {});
+
+// The compiled functions behind a compiled Dynamics' Var path (every-row and subset calls), for
+// statistics; both undefined for a Dynamics that is not compiled.
+struct CompiledDynamicsStats {
+  CompileStats all_rows, subset_rows;
+};
+CompiledDynamicsStats compiled_stats(const Dynamics& f);
+
+}  // namespace tide
