@@ -36,6 +36,7 @@ public:
                const std::vector<double>& coeff, const Tensor& row_scale) override;
   void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol,
                         const Tensor& rtol, const Tensor& mask, const Tensor& out) override;
+  bool fuses_dense() const override { return true; }
   void dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0,
              const Tensor& out) override;
   void synchronize() override;

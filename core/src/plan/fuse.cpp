@@ -9,6 +9,10 @@ namespace tide::detail {
 namespace {
 
 bool elementwise_kind(CallKind k) { return k == CallKind::unary || k == CallKind::binary || k == CallKind::where; }
+// A copy between equal layouts of one dtype joins a chain as x * 1 (exact, signed zeros and NaNs kept).
+bool plain_copy(const Call& c) {
+  return c.kind == CallKind::copy && c.args[0].dtype == c.args[1].dtype && c.args[0].shape == c.args[1].shape;
+}
 
 bool same_layout(const Arg& a, const Arg& b) {
   return a.buffer == b.buffer && a.offset == b.offset && a.shape == b.shape && a.strides == b.strides && a.dtype == b.dtype;
@@ -40,7 +44,7 @@ public:
   // Whether call i can join the chain (start one when empty).
   bool accepts(std::size_t i) const {
     const Call& c = p_.calls[i];
-    if (!elementwise_kind(c.kind)) return false;
+    if (!elementwise_kind(c.kind) && !plain_copy(c)) return false;
     const Arg& out = c.args.back();
     if (!whole_contiguous(p_, out) || p_.buffers[static_cast<std::size_t>(out.buffer)].kind != BufferKind::temp) return false;
     if (uses_.first[static_cast<std::size_t>(out.buffer)] != static_cast<int>(i)) return false;  // its first write
@@ -87,8 +91,8 @@ public:
     for (std::size_t i : calls_) {
       const Call& c = p_.calls[i];
       ElementwiseStep s;
-      s.op = c.kind == CallKind::where ? Op::where : c.op;
-      s.p0 = c.p0, s.p1 = c.p1;
+      s.op = c.kind == CallKind::where ? Op::where : c.kind == CallKind::copy ? Op::mul_scalar : c.op;
+      s.p0 = c.kind == CallKind::copy ? 1.0 : c.p0, s.p1 = c.p1;
       for (std::size_t a = 0; a + 1 < c.args.size(); ++a) s.in[a] = input_value(c.args[a]);
       prog.steps.push_back(s);
       const int id = prog.n_inputs + static_cast<int>(prog.steps.size()) - 1;

@@ -211,7 +211,9 @@ public:
     push_out(c, out);
     forward([&] { inner_.scaled_row_norms(err, a, b, atol, rtol, mask, out); });
   }
+  bool fuses_dense() const override { return inner_.fuses_dense(); }
   void dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0, const Tensor& out) override {
+    if (!inner_.fuses_dense()) return Backend::dense(x, w, b, act, p0, out);  // its primitives, recorded
     Call& c = add(CallKind::dense);
     c.has_act = act.has_value();
     c.op = act.value_or(Op::neg);

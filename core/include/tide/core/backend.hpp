@@ -77,6 +77,9 @@ public:
                                 const Tensor& out);
 
   // x: contiguous [M, K]; out: contiguous [M, N]; b: [N] or undefined.
+  // fuses_dense: whether this backend overrides dense with one kernel (a trace then records the
+  // call; otherwise it records the primitives of the default, which its fusion pass can join).
+  virtual bool fuses_dense() const { return false; }
   virtual void dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0,
                      const Tensor& out);
 
