@@ -175,10 +175,11 @@ void Backend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sig
   copy(den0.defined() ? add(den0, d) : d, den);
 }
 
-void Backend::elementwise(const ElementwiseProgram& program, const std::vector<Tensor>& inputs,
-                          const std::vector<Tensor>& outputs) {
-  const Tensor& like = outputs.at(0);
-  std::vector<Tensor> values(inputs);
+void Backend::elementwise(const ElementwiseProgram& program, std::span<const Tensor> inputs,
+                          std::span<const Tensor> outputs) {
+  if (outputs.empty()) fail("elementwise: no outputs");
+  const Tensor& like = outputs[0];
+  std::vector<Tensor> values(inputs.begin(), inputs.end());
   values.reserve(inputs.size() + program.steps.size());
   for (std::size_t k = 0; k < program.steps.size(); ++k) {
     const int id = program.n_inputs + static_cast<int>(k);

@@ -145,3 +145,27 @@ TEST_CASE("a plan refuses inputs of another signature, and a trace refuses host 
   // after a failed trace, eager code runs untraced
   CHECK(sum(Tensor::ones(Shape{3}, DType::f64)).item() == 3.0);
 }
+
+TEST_CASE("fused chains read operands of every layout: full, broadcast over leading or inner axes, transposed, scalars") {
+  for (std::int64_t n : {3, 70, 700}) {  // below, around and above the CPU's block of 512
+    const Tensor a = seq(Shape{n, 5, 7}, 1.0, 0.0, DType::f64);
+    const Tensor lead = seq(Shape{5, 7}, 0.5, 1.0, DType::f64);     // period 35: repeated to the block
+    const Tensor inner = seq(Shape{n, 5, 1}, 0.5, 2.0, DType::f64);  // broadcast along the last axis: gathered
+    const Tensor odd = seq(Shape{7}, 0.3, 3.0, DType::f64);          // period 7: the block becomes a multiple of 7
+    const Tensor big = seq(Shape{1, 1024}, 0.2, 0.5, DType::f64);
+    TensorFunction fn = [&](const std::vector<Tensor>& in) {
+      Tensor t = tanh(in[0] * lead + inner) - odd;
+      Tensor u = sigmoid(t * 2.0 + in[0].permute(Shape{0, 2, 1}).contiguous().permute(Shape{0, 2, 1}));
+      Tensor w = exp(neg(square(in[1]))) * big;  // a long period read in place
+      return std::vector<Tensor>{maximum(u, t), w + in[1]};
+    };
+    const Tensor b = seq(Shape{n, 1024}, 1.0, 0.1, DType::f64);
+    const Plan plan(Trace::record(fn, {a, b}));
+    CHECK(plan.stats().fused_chains >= 2);
+    const Tensor a2 = seq(Shape{n, 5, 7}, 2.0, 0.4, DType::f64), b2 = seq(Shape{n, 1024}, 0.7, 0.9, DType::f64);
+    const auto got = plan.run({a2, b2});
+    const auto want = fn({a2, b2});
+    check_equal(got[0], want[0], 1e-15);
+    check_equal(got[1], want[1], 1e-15);
+  }
+}

@@ -32,8 +32,8 @@ public:
   void synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
                     const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num,
                     const Tensor& den) override;
-  void elementwise(const ElementwiseProgram& program, const std::vector<Tensor>& inputs,
-                   const std::vector<Tensor>& outputs) override;
+  void elementwise(const ElementwiseProgram& program, std::span<const Tensor> inputs,
+                   std::span<const Tensor> outputs) override;
 };
 
 }  // namespace tide::cpu

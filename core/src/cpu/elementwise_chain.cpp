@@ -5,22 +5,57 @@
 #include "elementwise.hpp"
 #include "tensor_access.hpp"
 #include <algorithm>
+#include <span>
 #include <vector>
 
 namespace tide::cpu {
 namespace {
 
 constexpr std::int64_t block = 512;
-constexpr std::int64_t max_period = 4096;
 
 // How an input reaches a block: `full` inputs at their own offset, `periodic` ones (a contiguous
 // trailing block broadcast over the leading axes, scalars included) from a copy repeated to the
-// block's length.
+// block's length, any other layout gathered into a scratch block per block.
 struct Operand {
   const void* data = nullptr;
-  bool periodic = false;
-  Tensor keep;  // the contiguous copy or the repeated block
+  std::int64_t period = 0;           // read at data + start mod period (n: a full input); 0: data itself
+  const Tensor* gathered = nullptr;  // any other layout: copied into `slot` block by block
+  void* slot = nullptr;
 };
+
+// dst[i] = x[flat index start + i] for i < len, x any strided view: runs along the last axis are
+// copies (stride 1), fills (stride 0, a value broadcast along it) or strided loops.
+template <class T>
+void gather_block(const Tensor& x, std::int64_t start, std::int64_t len, T* dst) {
+  const Shape& s = x.shape();
+  const Shape& st = x.strides();
+  const int r = s.rank();
+  const T* base = detail::TensorAccess::base<const T>(x) + x.offset();
+  if (r == 0) {
+    std::fill(dst, dst + len, base[0]);
+    return;
+  }
+  std::int64_t idx[max_rank];
+  std::int64_t rem = start;
+  for (int a = r - 1; a >= 0; --a) idx[a] = rem % s[a], rem /= s[a];
+  const std::int64_t inner = s[r - 1], inner_stride = st[r - 1];
+  std::int64_t done = 0;
+  while (done < len) {
+    std::int64_t off = 0;
+    for (int a = 0; a < r; ++a) off += idx[a] * st[a];
+    const std::int64_t n = std::min(inner - idx[r - 1], len - done);
+    const T* src = base + off;
+    if (inner_stride == 1) std::copy(src, src + n, dst + done);
+    else if (inner_stride == 0) std::fill(dst + done, dst + done + n, src[0]);
+    else for (std::int64_t i = 0; i < n; ++i) dst[done + i] = src[i * inner_stride];
+    done += n;
+    idx[r - 1] = 0;
+    for (int a = r - 2; a >= 0; --a) {
+      if (++idx[a] < s[a]) break;
+      idx[a] = 0;
+    }
+  }
+}
 
 // The period of a view of shape s whose leading axes are broadcast and whose trailing axes are
 // contiguous: their element count, or -1 if the view is not of that form.
@@ -38,65 +73,84 @@ std::int64_t period_of(const Tensor& x) {
   return expect;
 }
 
+// `slot`: scratch of `length` elements for this input. Blocks start at multiples of `length`.
 template <class T>
-Operand prepare(const Tensor& x, std::int64_t length, std::int64_t n) {
+Operand prepare(const Tensor& x, std::int64_t length, std::int64_t n, T* slot) {
   Operand op;
   const std::int64_t period = period_of(x);
-  if (period == n) {
+  if (period == n || (period > 0 && period % length == 0)) {  // read in place (a long period: at start mod period)
     op.data = x.data<T>();
+    op.period = period;
     return op;
   }
-  if (period > 0 && period <= max_period && length % period == 0) {
-    op.periodic = true;
-    op.keep = Tensor::empty(Shape{length}, x.dtype(), Device::cpu());
+  if (period > 0 && length % period == 0) {  // a short period: repeated once to the block's length
     const T* src = x.data<T>();
-    T* dst = op.keep.data<T>();
-    for (std::int64_t i = 0; i < length; i += period) std::copy(src, src + period, dst + i);
-    op.data = dst;
+    for (std::int64_t i = 0; i < length; i += period) std::copy(src, src + period, slot + i);
+    op.data = slot;
+    op.period = 0;
     return op;
   }
-  op.keep = x.contiguous();
-  op.data = op.keep.data<T>();
+  op.gathered = &x;
+  op.slot = slot;
   return op;
 }
 
-// The block length: a multiple of every periodic input's period when they allow one near `block`.
-std::int64_t block_length(const std::vector<Tensor>& inputs, std::int64_t n) {
+// The block length: `block`, or a multiple of a short period that `block` is not one of.
+std::int64_t block_length(std::span<const Tensor> inputs, std::int64_t n) {
   std::int64_t length = block;
   for (const Tensor& x : inputs) {
     const std::int64_t p = period_of(x);
-    if (p <= 0 || p == n || p > max_period) continue;
-    const std::int64_t candidate = std::max<std::int64_t>(1, length / p) * p;
-    if (candidate % p == 0 && length % p != 0) length = candidate;
+    if (p > 0 && p < n && p < block && block % p != 0) {
+      length = (block / p) * p;
+      break;
+    }
   }
   return std::min(length, std::max<std::int64_t>(n, 1));
 }
 
+template <class T> struct ChainScratch {
+  std::vector<T> blocks;
+  std::vector<Operand> ops;
+  std::vector<T*> value;
+  std::vector<int> out_of;
+};
+
 template <class T>
-void run_chain(const ElementwiseProgram& prog, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs) {
+void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, std::span<const Tensor> outputs) {
+  thread_local ChainScratch<T> sc;
   const std::int64_t n = outputs[0].numel();
   const std::int64_t length = block_length(inputs, n);
-  std::vector<Operand> ops;
-  ops.reserve(inputs.size());
-  for (const Tensor& x : inputs) ops.push_back(prepare<T>(x, length, n));
   const std::size_t steps = prog.steps.size();
-  std::vector<int> out_of(steps, -1);  // the output a step's value goes to (the first, if several)
+  sc.blocks.resize(static_cast<std::size_t>(length) * (steps + inputs.size()));
+  T* scratch = sc.blocks.data();
+  sc.ops.clear();
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    sc.ops.push_back(prepare<T>(inputs[i], length, n, scratch + static_cast<std::ptrdiff_t>(steps + i) * length));
+  sc.out_of.assign(steps, -1);  // the output a step's value goes to (the first, if several)
   for (std::size_t j = 0; j < prog.outputs.size(); ++j) {
     const int s = prog.outputs[j] - prog.n_inputs;
-    if (s >= 0 && out_of[static_cast<std::size_t>(s)] < 0) out_of[static_cast<std::size_t>(s)] = static_cast<int>(j);
+    if (s >= 0 && sc.out_of[static_cast<std::size_t>(s)] < 0) sc.out_of[static_cast<std::size_t>(s)] = static_cast<int>(j);
   }
-  std::vector<T> scratch(static_cast<std::size_t>(length) * steps);
-  std::vector<T*> value(inputs.size() + steps);
+  const std::vector<Operand>& ops = sc.ops;
+  const std::vector<int>& out_of = sc.out_of;
+  std::vector<T*>& value = sc.value;
+  value.assign(inputs.size() + steps, nullptr);
   for (std::int64_t start = 0; start < n; start += length) {
     const std::int64_t len = std::min(length, n - start);
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const T* p = static_cast<const T*>(ops[i].data);
-      value[i] = const_cast<T*>(ops[i].periodic ? p : p + start);
+      const Operand& op = ops[i];
+      if (op.gathered) {
+        gather_block(*op.gathered, start, len, static_cast<T*>(op.slot));
+        value[i] = static_cast<T*>(op.slot);
+        continue;
+      }
+      const T* p = static_cast<const T*>(op.data);
+      value[i] = const_cast<T*>(op.period ? p + start % op.period : p);
     }
     for (std::size_t k = 0; k < steps; ++k) {
       const ElementwiseStep& s = prog.steps[k];
       T* y = out_of[k] >= 0 ? detail::output_data<T>(outputs[static_cast<std::size_t>(out_of[k])]) + start
-                            : scratch.data() + static_cast<std::ptrdiff_t>(k) * length;
+                            : scratch + static_cast<std::ptrdiff_t>(k) * length;
       value[inputs.size() + k] = y;
       const T* a = s.in[0] >= 0 ? value[static_cast<std::size_t>(s.in[0])] : nullptr;
       const T* b = s.in[1] >= 0 ? value[static_cast<std::size_t>(s.in[1])] : nullptr;
@@ -123,8 +177,8 @@ void run_chain(const ElementwiseProgram& prog, const std::vector<Tensor>& inputs
 
 }  // namespace
 
-void CpuBackend::elementwise(const ElementwiseProgram& program, const std::vector<Tensor>& inputs,
-                             const std::vector<Tensor>& outputs) {
+void CpuBackend::elementwise(const ElementwiseProgram& program, std::span<const Tensor> inputs,
+                             std::span<const Tensor> outputs) {
   if (outputs.empty() || outputs[0].numel() == 0) return;
   if (outputs[0].dtype() == DType::f32) run_chain<float>(program, inputs, outputs);
   else if (outputs[0].dtype() == DType::f64) run_chain<double>(program, inputs, outputs);

@@ -18,6 +18,19 @@ bool same_layout(const Arg& a, const Arg& b) {
   return a.buffer == b.buffer && a.offset == b.offset && a.shape == b.shape && a.strides == b.strides && a.dtype == b.dtype;
 }
 
+// Whether a chain reads the operand as a stream: contiguous trailing axes, broadcast leading ones
+// (the CPU reads it in place or repeats a short period). Other layouts (a value broadcast along an
+// inner axis, a transposed view) would be gathered block by block, which measured slower than the
+// unfused kernels' own strided loops: they end the chain.
+bool streamable(const Arg& a) {
+  int k = a.shape.rank();
+  std::int64_t expect = 1;
+  while (k > 0 && (a.shape[k - 1] == 1 || a.strides[k - 1] == expect)) expect *= a.shape[--k];
+  for (int i = 0; i < k; ++i)
+    if (a.shape[i] != 1 && a.strides[i] != 0) return false;
+  return true;
+}
+
 bool whole_contiguous(const Program& p, const Arg& a) {
   return a.buffer >= 0 && a.offset == 0 && a.strides == contiguous_strides(a.shape) &&
          a.shape.numel() == p.buffers[static_cast<std::size_t>(a.buffer)].numel;
@@ -51,7 +64,7 @@ public:
     if (!calls_.empty() && (!(out.shape == shape_) || out.dtype != dtype_)) return false;
     for (std::size_t a = 0; a + 1 < c.args.size(); ++a) {
       const Arg& in = c.args[a];
-      if (in.buffer == out.buffer) return false;
+      if (in.buffer == out.buffer || !streamable(in)) return false;
       auto it = made_.find(in.buffer);
       if (it != made_.end() && !same_layout(in, p_.calls[static_cast<std::size_t>(it->second)].args.back())) return false;
     }
@@ -140,15 +153,24 @@ FuseCounts fuse_elementwise(Program& p) {
   std::vector<Call> calls;
   FuseCounts counts;
   ChainBuilder chain(p, uses, is_output);
+  // A chain pays when it keeps a value out of memory; one whose every value is written out anyway
+  // (the residuals of a forward pass) only adds its block overhead, so its calls stay as they are.
   auto flush = [&] {
-    if (chain.size() >= 2) {
-      counts.chains += 1;
-      counts.ops += static_cast<int>(chain.size());
-      calls.push_back(chain.build(p));
-    } else {
-      for (std::size_t i : chain.calls()) calls.push_back(p.calls[i]);
+    const std::vector<std::size_t> members = chain.calls();
+    if (members.size() < 2) {
+      for (std::size_t i : members) calls.push_back(p.calls[i]);
       chain.build(p), p.chains.pop_back();
+      return;
     }
+    Call fused = chain.build(p);
+    if (p.chains.back().outputs.size() == members.size()) {
+      for (std::size_t i : members) calls.push_back(p.calls[i]);
+      p.chains.pop_back();
+      return;
+    }
+    counts.chains += 1;
+    counts.ops += static_cast<int>(members.size());
+    calls.push_back(std::move(fused));
   };
   for (std::size_t i = 0; i < p.calls.size(); ++i) {
     if (chain.accepts(i)) {

@@ -7,6 +7,7 @@
 #include "../tensor_access.hpp"
 #include <algorithm>
 #include <atomic>
+#include <span>
 #include <fmt/format.h>
 
 namespace tide {
@@ -28,6 +29,7 @@ struct PlanImpl {
   std::vector<std::vector<Patch>> patches;  // per buffer (inputs and fresh ones)
   std::vector<int> fresh;                   // buffers allocated per run
   std::vector<int> initialised;             // arena buffers copied from their starting value per run
+  std::vector<Tensor> base;                 // per run: the inputs' and fresh buffers' tensors
   mutable std::atomic<bool> busy{false};
 };
 
@@ -140,7 +142,8 @@ void execute(Backend& be, const Program& p, const Call& c, const std::vector<Ten
     case CallKind::elementwise: {
       const ElementwiseProgram& prog = p.chains[static_cast<std::size_t>(c.program)];
       const auto n_in = static_cast<std::ptrdiff_t>(prog.n_inputs);
-      be.elementwise(prog, std::vector<Tensor>(a.begin(), a.begin() + n_in), std::vector<Tensor>(a.begin() + n_in, a.end()));
+      const std::span<const Tensor> all(a);
+      be.elementwise(prog, all.first(static_cast<std::size_t>(n_in)), all.subspan(static_cast<std::size_t>(n_in)));
       return;
     }
   }
@@ -199,7 +202,9 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const {
   PlanImpl& impl = *impl_;
   const Program& p = impl.program;
   if (static_cast<int>(inputs.size()) != p.n_inputs) fail("Plan::run: {} inputs given, the plan takes {}", inputs.size(), p.n_inputs);
-  std::vector<Tensor> base(p.buffers.size());
+  BusyGuard guard(impl.busy);
+  std::vector<Tensor>& base = impl.base;
+  base.resize(p.buffers.size());
   for (std::size_t b = 0; b < p.buffers.size(); ++b) {
     const Buffer& buf = p.buffers[b];
     if (impl.home[b] == Home::input) {
@@ -213,7 +218,6 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const {
       base[b] = Tensor::empty(buf.shape, buf.dtype, buf.device);
     }
   }
-  BusyGuard guard(impl.busy);
   for (std::size_t b = 0; b < p.buffers.size(); ++b)
     for (const PlanImpl::Patch& patch : impl.patches[b])
       impl.args[static_cast<std::size_t>(patch.call)][static_cast<std::size_t>(patch.arg)] =
@@ -240,8 +244,10 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const {
     }
   }
   // drop the per-run tensors so that the plan holds no reference to the caller's values
-  for (std::size_t b = 0; b < p.buffers.size(); ++b)
+  for (std::size_t b = 0; b < p.buffers.size(); ++b) {
+    base[b] = Tensor();
     for (const PlanImpl::Patch& patch : impl.patches[b]) impl.args[static_cast<std::size_t>(patch.call)][static_cast<std::size_t>(patch.arg)] = Tensor();
+  }
   return out;
 }
 

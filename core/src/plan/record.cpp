@@ -232,7 +232,7 @@ public:
     push_out(c, den);
     forward([&] { inner_.synapse_sums(pre, w, sigma, mu, erev, num0, den0, num, den); });
   }
-  void elementwise(const ElementwiseProgram& p, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs) override {
+  void elementwise(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<const Tensor> outputs) override {
     Call& c = add(CallKind::elementwise);
     c.program = static_cast<int>(program_.chains.size());
     program_.chains.push_back(p);

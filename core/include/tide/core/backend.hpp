@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace tide {
@@ -92,8 +93,8 @@ public:
   // outputs' shape (broadcast axes have stride 0); the outputs are contiguous, all of one dtype.
   // The default runs the steps one at a time through the primitives above (a full temporary per
   // step); the CPU runs the whole chain block by block, its intermediates never leaving the cache.
-  virtual void elementwise(const ElementwiseProgram& program, const std::vector<Tensor>& inputs,
-                           const std::vector<Tensor>& outputs);
+  virtual void elementwise(const ElementwiseProgram& program, std::span<const Tensor> inputs,
+                           std::span<const Tensor> outputs);
 
   // Waits until the device has finished the work queued so far (host timers, graph capture).
   virtual void synchronize() {}
