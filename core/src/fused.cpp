@@ -164,6 +164,31 @@ void Backend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::opti
   copy(y, out);
 }
 
+SynapseGrads synapse_sums_backward(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                                   const Tensor& erev, const Tensor& gnum, const Tensor& gden) {
+  const char* op = "synapse_sums_backward";
+  check_floating(pre, op);
+  if (pre.rank() != 2 || w.rank() != 2 || w.shape()[0] != pre.shape()[1])
+    fail("{}: pre must be [B, P] and w [P, N], got {} and {}", op, pre.shape().str(), w.shape().str());
+  const Shape out_shape{pre.shape()[0], w.shape()[1]};
+  for (const auto& [t, what] : {std::pair{&w, "w"}, {&sigma, "sigma"}, {&mu, "mu"}, {&erev, "erev"}, {&gnum, "gnum"}, {&gden, "gden"}}) {
+    check_same_device(pre, *t, op);
+    check_same_dtype(pre, *t, op);
+    const Shape& want = t == &gnum || t == &gden ? out_shape : w.shape();
+    if (!(t->shape() == want)) fail("{}: {} has shape {}, expected {}", op, what, t->shape().str(), want.str());
+  }
+  SynapseGrads g{Tensor::empty(pre.shape(), pre.dtype(), pre.device()), Tensor::empty(w.shape(), pre.dtype(), pre.device()),
+                 Tensor::empty(w.shape(), pre.dtype(), pre.device()), Tensor::empty(w.shape(), pre.dtype(), pre.device()),
+                 Tensor::empty(w.shape(), pre.dtype(), pre.device())};
+  if (pre.numel() == 0 || w.numel() == 0) {
+    for (Tensor* t : {&g.pre, &g.w, &g.sigma, &g.mu, &g.erev}) t->zero_();
+    return g;
+  }
+  pre.backend().synapse_sums_backward(pre.contiguous(), w.contiguous(), sigma.contiguous(), mu.contiguous(), erev.contiguous(),
+                                      gnum.contiguous(), gden.contiguous(), g.pre, g.w, g.sigma, g.mu, g.erev);
+  return g;
+}
+
 void Backend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
                            const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num,
                            const Tensor& den) {
@@ -173,6 +198,22 @@ void Backend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sig
   const Tensor n = sum(mul(a, erev), {1}), d = sum(a, {1});
   copy(num0.defined() ? add(num0, n) : n, num);
   copy(den0.defined() ? add(den0, d) : d, den);
+}
+
+void Backend::synapse_sums_backward(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                                    const Tensor& erev, const Tensor& gnum, const Tensor& gden, const Tensor& gpre,
+                                    const Tensor& gw, const Tensor& gsigma, const Tensor& gmu, const Tensor& gerev) {
+  const std::int64_t b = pre.shape()[0], p = pre.shape()[1], n = w.shape()[1];
+  const Tensor d = sub(pre.reshape(Shape{b, p, 1}), mu);  // [B, P, N]
+  const Tensor s = tide::sigmoid(mul(sigma, d));
+  const Tensor gn = gnum.reshape(Shape{b, 1, n});
+  const Tensor q = add(mul(gn, erev), gden.reshape(Shape{b, 1, n}));
+  const Tensor dz = mul(mul(q, mul(w, s)), tide::add_scalar(neg(s), 1.0));
+  copy(sum(mul(gn, mul(w, s)), {0}), gerev);
+  copy(sum(mul(q, s), {0}), gw);
+  copy(sum(mul(dz, d), {0}), gsigma);
+  copy(neg(sum(mul(dz, sigma), {0})), gmu);
+  copy(sum(mul(dz, sigma), {2}), gpre);
 }
 
 void Backend::elementwise(const ElementwiseProgram& program, std::span<const Tensor> inputs,

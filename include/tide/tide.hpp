@@ -21,6 +21,7 @@
 #include "tide/autodiff/nn.hpp"
 #include "tide/autodiff/ops.hpp"
 #include "tide/autodiff/optim.hpp"
+#include "tide/autodiff/synapse.hpp"
 #include "tide/autodiff/var.hpp"
 #include "tide/taylor/taylor.hpp"
 #include "tide/solvers/solvers.hpp"

@@ -1,4 +1,5 @@
 #include "tide/models/ltc.hpp"
+#include "tide/autodiff/synapse.hpp"
 #include "tide/core/fused.hpp"
 #include "tide/solvers/step.hpp"
 #include <cmath>
@@ -95,8 +96,9 @@ BiophysicalLTCCell::BiophysicalLTCCell(const Wiring& wiring, Generator& gen, LTC
   p_.output_b = param(Tensor::zeros(Shape{M}, dt));
 }
 
-// The composite (recorded) path is needed when a gradient can flow; otherwise the synapse sums run
-// as one fused kernel each (core's synapse_sums), without the [B, pre, post] temporaries.
+// When a gradient can flow, the synapse sums are the differentiable fused op (autodiff/synapse.hpp:
+// one pass forward, one backward); otherwise core's synapse_sums with the leak and 1 / cm folded
+// in once per observation.
 bool BiophysicalLTCCell::records(std::initializer_list<const Var*> inputs) const {
   if (!grad_enabled()) return false;
   for (const Var* v : inputs)
@@ -119,9 +121,9 @@ std::vector<Var> BiophysicalLTCCell::prepare(const Var& input) const {
             Var(tide::mul(tide::softplus(p_.w.value()), mask_)), Var(tide::reciprocal(tide::softplus(p_.cm.value())))};
   }
   const Var in = input * p_.input_w + p_.input_b;  // [B, I]
-  const Var act = positive(p_.sensory_w) * Var(sensory_mask_) *
-                  sigmoid(p_.sensory_sigma * (unsqueeze(in, 2) - p_.sensory_mu));  // [B, I, N]
-  return {sum(act * p_.sensory_erev, {1}), sum(act, {1})};
+  const SynapseSumVars s = synapse_sums(in, positive(p_.sensory_w) * Var(sensory_mask_), p_.sensory_sigma, p_.sensory_mu,
+                                        p_.sensory_erev);  // one differentiable fused op: no [B, I, N] on the tape
+  return {s.num, s.den};
 }
 
 LTCBase::Split BiophysicalLTCCell::split(const Var& v, const std::vector<Var>& prepared, const Rows& rows) const {
@@ -131,9 +133,9 @@ LTCBase::Split BiophysicalLTCCell::split(const Var& v, const std::vector<Var>& p
     const Tensor& inv_cm = prepared[3].value();
     return {Var(tide::mul(s.den, inv_cm)), Var(tide::mul(s.num, inv_cm))};
   }
-  const Var act = positive(p_.w) * Var(mask_) * sigmoid(p_.sigma * (unsqueeze(v, 2) - p_.mu));  // [B, pre, post]
-  const Var numerator = sum(act * p_.erev, {1}) + rows.gather(prepared[0]);
-  const Var denominator = sum(act, {1}) + rows.gather(prepared[1]);
+  const SynapseSumVars s = synapse_sums(v, positive(p_.w) * Var(mask_), p_.sigma, p_.mu, p_.erev);
+  const Var numerator = s.num + rows.gather(prepared[0]);
+  const Var denominator = s.den + rows.gather(prepared[1]);
   const Var gleak = positive(p_.gleak), inv_cm = reciprocal(positive(p_.cm));
   return {(denominator + gleak) * inv_cm, (numerator + gleak * p_.vleak) * inv_cm};
 }

@@ -32,6 +32,9 @@ public:
   void synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
                     const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num,
                     const Tensor& den) override;
+  void synapse_sums_backward(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                             const Tensor& erev, const Tensor& gnum, const Tensor& gden, const Tensor& gpre,
+                             const Tensor& gw, const Tensor& gsigma, const Tensor& gmu, const Tensor& gerev) override;
   void elementwise(const ElementwiseProgram& program, std::span<const Tensor> inputs,
                    std::span<const Tensor> outputs) override;
 };

@@ -58,6 +58,53 @@ TIDE_CLONES void synapse_plain_run(const double* pre, const double* w, const dou
   synapse_plain(pre, w, sigma, mu, erev, num, den, b0, b1, P, N, i0);
 }
 
+// The backward (fused.hpp: synapse_sums_backward) for samples [b0, b1): the [P, N] gradients
+// accumulate in place (the caller zeroes them), gpre's rows are written. The inner loop over the
+// postsynaptic units vectorises; its sum for gpre goes through `row` (no reassociation needed).
+template <class T>
+__attribute__((always_inline)) inline void synapse_backward_plain(
+    const T* __restrict pre, const T* __restrict w, const T* __restrict sigma, const T* __restrict mu,
+    const T* __restrict erev, const T* __restrict gnum, const T* __restrict gden, T* __restrict gpre, T* __restrict gw,
+    T* __restrict gsigma, T* __restrict gmu, T* __restrict gerev, T* __restrict row, std::int64_t B, std::int64_t P,
+    std::int64_t N) {
+  for (std::int64_t b = 0; b < B; ++b) {
+    const T* __restrict gn = gnum + b * N;
+    const T* __restrict gd = gden + b * N;
+    for (std::int64_t j = 0; j < P; ++j) {
+      const T x = pre[b * P + j];
+      for (std::int64_t i = 0; i < N; ++i) {
+        const std::int64_t k = j * N + i;
+        const T d = x - mu[k];
+        const T s = vm::sigmoid(sigma[k] * d);
+        const T ws = w[k] * s;
+        const T q = gn[i] * erev[k] + gd[i];
+        gerev[k] += gn[i] * ws;
+        gw[k] += q * s;
+        const T dz = q * ws * (T(1) - s);
+        gsigma[k] += dz * d;
+        gmu[k] -= dz * sigma[k];
+        row[i] = dz * sigma[k];
+      }
+      T acc = T(0);
+      for (std::int64_t i = 0; i < N; ++i) acc += row[i];
+      gpre[b * P + j] = acc;
+    }
+  }
+}
+
+TIDE_CLONES void synapse_backward_run(const float* pre, const float* w, const float* sigma, const float* mu,
+                                      const float* erev, const float* gnum, const float* gden, float* gpre, float* gw,
+                                      float* gsigma, float* gmu, float* gerev, float* row, std::int64_t B,
+                                      std::int64_t P, std::int64_t N) {
+  synapse_backward_plain(pre, w, sigma, mu, erev, gnum, gden, gpre, gw, gsigma, gmu, gerev, row, B, P, N);
+}
+TIDE_CLONES void synapse_backward_run(const double* pre, const double* w, const double* sigma, const double* mu,
+                                      const double* erev, const double* gnum, const double* gden, double* gpre,
+                                      double* gw, double* gsigma, double* gmu, double* gerev, double* row,
+                                      std::int64_t B, std::int64_t P, std::int64_t N) {
+  synapse_backward_plain(pre, w, sigma, mu, erev, gnum, gden, gpre, gw, gsigma, gmu, gerev, row, B, P, N);
+}
+
 #if defined(__x86_64__)
 #if defined(__clang__)  // clang has no GCC target pragma; its attribute pragma does the same
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -206,6 +253,23 @@ void CpuBackend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& 
       }
     synapse_plain_run(pre.data<T>(), w.data<T>(), sigma.data<T>(), mu.data<T>(), erev.data<T>(), np, dp, 0, B, P, N, done);
     return N;
+  };
+  if (pre.dtype() == DType::f64) run(double{});
+  else run(float{});
+}
+
+void CpuBackend::synapse_sums_backward(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                                       const Tensor& erev, const Tensor& gnum, const Tensor& gden, const Tensor& gpre,
+                                       const Tensor& gw, const Tensor& gsigma, const Tensor& gmu, const Tensor& gerev) {
+  const std::int64_t B = pre.shape()[0], P = pre.shape()[1], N = w.shape()[1];
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    for (const Tensor* t : {&gw, &gsigma, &gmu, &gerev}) std::fill_n(detail::output_data<T>(*t), P * N, T(0));
+    std::vector<T> row(static_cast<std::size_t>(N));
+    synapse_backward_run(pre.data<T>(), w.data<T>(), sigma.data<T>(), mu.data<T>(), erev.data<T>(), gnum.data<T>(),
+                         gden.data<T>(), detail::output_data<T>(gpre), detail::output_data<T>(gw),
+                         detail::output_data<T>(gsigma), detail::output_data<T>(gmu), detail::output_data<T>(gerev),
+                         row.data(), B, P, N);
   };
   if (pre.dtype() == DType::f64) run(double{});
   else run(float{});

@@ -139,6 +139,9 @@ void execute(Backend& be, const Program& p, const Call& c, const std::vector<Ten
     case CallKind::scaled_row_norms: be.scaled_row_norms(a[0], a[1], a[2], a[3], a[4], a[5], a[6]); return;
     case CallKind::dense: be.dense(a[0], a[1], a[2], c.has_act ? std::optional<Op>(c.op) : std::nullopt, c.p0, a[3]); return;
     case CallKind::synapse_sums: be.synapse_sums(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]); return;
+    case CallKind::synapse_sums_backward:
+      be.synapse_sums_backward(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]);
+      return;
     case CallKind::elementwise: {
       const ElementwiseProgram& prog = p.chains[static_cast<std::size_t>(c.program)];
       const auto n_in = static_cast<std::ptrdiff_t>(prog.n_inputs);

@@ -13,7 +13,7 @@ namespace tide::detail {
 // elementwise chains plan.cpp makes).
 enum class CallKind : std::uint8_t {
   copy, fill, unary, binary, where, reduce, matmul, index_select, index_add, gather, scatter_add,
-  lincomb, scaled_row_norms, dense, synapse_sums, elementwise
+  lincomb, scaled_row_norms, dense, synapse_sums, synapse_sums_backward, elementwise
 };
 const char* call_kind_name(CallKind kind);
 

@@ -24,6 +24,7 @@ const char* call_kind_name(CallKind kind) {
     case CallKind::scaled_row_norms: return "scaled_row_norms";
     case CallKind::dense: return "dense";
     case CallKind::synapse_sums: return "synapse_sums";
+    case CallKind::synapse_sums_backward: return "synapse_sums_backward";
     case CallKind::elementwise: return "elementwise";
   }
   return "?";
@@ -231,6 +232,14 @@ public:
     push_out(c, num);
     push_out(c, den);
     forward([&] { inner_.synapse_sums(pre, w, sigma, mu, erev, num0, den0, num, den); });
+  }
+  void synapse_sums_backward(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                             const Tensor& erev, const Tensor& gnum, const Tensor& gden, const Tensor& gpre,
+                             const Tensor& gw, const Tensor& gsigma, const Tensor& gmu, const Tensor& gerev) override {
+    Call& c = add(CallKind::synapse_sums_backward);
+    for (const Tensor* t : {&pre, &w, &sigma, &mu, &erev, &gnum, &gden}) push(c, *t, false);
+    for (const Tensor* t : {&gpre, &gw, &gsigma, &gmu, &gerev}) push_out(c, *t);
+    forward([&] { inner_.synapse_sums_backward(pre, w, sigma, mu, erev, gnum, gden, gpre, gw, gsigma, gmu, gerev); });
   }
   void elementwise(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<const Tensor> outputs) override {
     Call& c = add(CallKind::elementwise);

@@ -89,6 +89,11 @@ public:
                             const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num,
                             const Tensor& den);
 
+  // synapse_sums_backward (fused.hpp): operands contiguous; gpre [B, P] and gw .. gerev [P, N] written.
+  virtual void synapse_sums_backward(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                                     const Tensor& erev, const Tensor& gnum, const Tensor& gden, const Tensor& gpre,
+                                     const Tensor& gw, const Tensor& gsigma, const Tensor& gmu, const Tensor& gerev);
+
   // outputs[j] = value program.outputs[j] of the chain, elementwise. The inputs are views with the
   // outputs' shape (broadcast axes have stride 0); the outputs are contiguous, all of one dtype.
   // The default runs the steps one at a time through the primitives above (a full temporary per

@@ -41,4 +41,16 @@ struct SynapseSums {
 SynapseSums synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
                          const Tensor& erev, const Tensor& num0 = {}, const Tensor& den0 = {});
 
+// The vector-Jacobian product of synapse_sums for the cotangents gnum, gden [B, N] of num and den
+// (those of num0 and den0 are gnum and gden themselves), in one pass that recomputes each synapse's
+// sigmoid instead of reading [B, P, N] temporaries:
+//   q = gnum[b, i] erev[j, i] + gden[b, i],  s = sigmoid(sigma (pre[b, j] - mu)),  dz = q w s (1 - s)
+//   gerev = sum_b gnum a,  gw = sum_b q s,  gsigma = sum_b dz (pre - mu),  gmu = -sum_b dz sigma,
+//   gpre[b, j] = sum_i dz sigma.
+struct SynapseGrads {
+  Tensor pre, w, sigma, mu, erev;
+};
+SynapseGrads synapse_sums_backward(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                                   const Tensor& erev, const Tensor& gnum, const Tensor& gden);
+
 }  // namespace tide
