@@ -51,6 +51,7 @@ TEST_CASE("solves with compiled dynamics equal eager ones: values and discrete, 
   const CompiledDynamicsStats st = compiled_stats(compiled);
   CHECK(st.all_rows.calls > 0);
   CHECK(st.subset_rows.calls > 0);             // the shrinking batch went through the subset path
+  CHECK(st.subset_rows.traces <= 3 * 3);       // subsets of 3, 2, 1 rows (padded: 4, 2, 1), in at most three recording states
   CHECK(st.all_rows.backward_calls > 0);
   CHECK(compiled_stats(eager).all_rows.calls == 0);
   CHECK(compiled_stats(compile_dynamics(compiled)).all_rows.calls == st.all_rows.calls);  // compiling twice is a no-op
@@ -74,4 +75,19 @@ TEST_CASE("compiled dynamics under NoGrad, and with R_K (the Jet path stays eage
   const Solution se = solve(eager, y0, Var(times), o), sc = solve(compiled, y0, Var(times), o);
   CHECK(max_rel_diff(sc.taylor.value(), se.taylor.value()) <= 1e-12);
   CHECK(max_rel_diff(grad(sum(sc.taylor), w).value(), grad(sum(se.taylor), w).value()) <= 1e-10);
+}
+
+TEST_CASE("compiled dynamics: a batch that shrinks one sample at a time costs log2(B) traces, not B") {
+  const Var w(Tensor::from_vector({-0.5, 0.2, 0.1, -0.3}, Shape{2, 2}, DType::f64));
+  const Dynamics f = compile_dynamics([&](const Var& z, const Var&) { return tanh(matmul(z, w)); });
+  std::vector<double> grid;
+  for (int b = 0; b < 16; ++b) grid.insert(grid.end(), {0.0, 0.1 * (b + 1)});  // 16 different end times
+  const Var y0(Tensor::ones(Shape{16, 2}, DType::f64));
+  NoGrad off;
+  const Solution s = solve(f, y0, Var(Tensor::from_vector(grid, Shape{16, 2}, DType::f64)));
+  const Solution e = solve(Dynamics([&](const Var& z, const Var&) { return tanh(matmul(z, w)); }), y0,
+                           Var(Tensor::from_vector(grid, Shape{16, 2}, DType::f64)));
+  CHECK(max_rel_diff(s.ys.value(), e.ys.value()) <= 1e-14);
+  CHECK(compiled_stats(f).subset_rows.calls > 0);
+  CHECK(compiled_stats(f).subset_rows.traces <= 5);  // padded to 16, 8, 4, 2, 1 rows
 }

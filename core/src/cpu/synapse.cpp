@@ -79,8 +79,8 @@ inline float backward_sigmoid(float z) {
 }
 inline double backward_sigmoid(double z) { return vm::sigmoid(z); }
 
-// The backward (fused.hpp: synapse_sums_backward): the [P, N] gradients accumulate in place (the
-// caller zeroes them), gpre is written. Presynaptic rows outermost, so the four accumulator rows of
+// The backward (fused.hpp: synapse_sums_backward) over the columns [i0, N): the [P, N] gradients
+// and gpre accumulate in place (the caller zeroes them). Presynaptic rows outermost, so the four accumulator rows of
 // one j stay in L1 over the whole batch; the loop over the postsynaptic units vectorises, and
 // gpre's sum goes through `row` (no reassociation needed).
 template <class T>
@@ -88,7 +88,7 @@ __attribute__((always_inline)) inline void synapse_backward_plain(
     const T* __restrict pre, const T* __restrict w, const T* __restrict sigma, const T* __restrict mu,
     const T* __restrict erev, const T* __restrict gnum, const T* __restrict gden, T* __restrict gpre, T* __restrict gw,
     T* __restrict gsigma, T* __restrict gmu, T* __restrict gerev, T* __restrict row, std::int64_t B, std::int64_t P,
-    std::int64_t N) {
+    std::int64_t N, std::int64_t i0) {
   for (std::int64_t j = 0; j < P; ++j) {
     const T* __restrict wj = w + j * N;
     const T* __restrict sj = sigma + j * N;
@@ -102,7 +102,7 @@ __attribute__((always_inline)) inline void synapse_backward_plain(
       const T x = pre[b * P + j];
       const T* __restrict gn = gnum + b * N;
       const T* __restrict gd = gden + b * N;
-      for (std::int64_t i = 0; i < N; ++i) {
+      for (std::int64_t i = i0; i < N; ++i) {
         const T d = x - mj[i];
         const T s = backward_sigmoid(sj[i] * d);
         const T ws = wj[i] * s;
@@ -115,8 +115,8 @@ __attribute__((always_inline)) inline void synapse_backward_plain(
         row[i] = dz * sj[i];
       }
       T acc = T(0);
-      for (std::int64_t i = 0; i < N; ++i) acc += row[i];
-      gpre[b * P + j] = acc;
+      for (std::int64_t i = i0; i < N; ++i) acc += row[i];
+      gpre[b * P + j] += acc;
     }
   }
 }
@@ -124,14 +124,14 @@ __attribute__((always_inline)) inline void synapse_backward_plain(
 TIDE_CLONES void synapse_backward_run(const float* pre, const float* w, const float* sigma, const float* mu,
                                       const float* erev, const float* gnum, const float* gden, float* gpre, float* gw,
                                       float* gsigma, float* gmu, float* gerev, float* row, std::int64_t B,
-                                      std::int64_t P, std::int64_t N) {
-  synapse_backward_plain(pre, w, sigma, mu, erev, gnum, gden, gpre, gw, gsigma, gmu, gerev, row, B, P, N);
+                                      std::int64_t P, std::int64_t N, std::int64_t i0) {
+  synapse_backward_plain(pre, w, sigma, mu, erev, gnum, gden, gpre, gw, gsigma, gmu, gerev, row, B, P, N, i0);
 }
 TIDE_CLONES void synapse_backward_run(const double* pre, const double* w, const double* sigma, const double* mu,
                                       const double* erev, const double* gnum, const double* gden, double* gpre,
                                       double* gw, double* gsigma, double* gmu, double* gerev, double* row,
-                                      std::int64_t B, std::int64_t P, std::int64_t N) {
-  synapse_backward_plain(pre, w, sigma, mu, erev, gnum, gden, gpre, gw, gsigma, gmu, gerev, row, B, P, N);
+                                      std::int64_t B, std::int64_t P, std::int64_t N, std::int64_t i0) {
+  synapse_backward_plain(pre, w, sigma, mu, erev, gnum, gden, gpre, gw, gsigma, gmu, gerev, row, B, P, N, i0);
 }
 
 #if defined(__x86_64__)
@@ -245,6 +245,68 @@ std::int64_t synapse_avx2(const float* pre, const float* w, const float* sigma, 
   return blocked;
 }
 
+// The backward on AVX2 + FMA (float) over the columns [0, N - N % 8): per presynaptic row j and
+// 8 columns, the four parameter gradients accumulate in registers over the whole batch and are
+// stored once; gpre's partial sums collect per sample in `part` ([B] vectors) and are summed
+// across lanes at the end of the row. Returns the columns done.
+std::int64_t synapse_backward_avx2(const float* pre, const float* w, const float* sigma, const float* mu,
+                                   const float* erev, const float* gnum, const float* gden, float* gpre, float* gw,
+                                   float* gsigma, float* gmu, float* gerev, std::int64_t B, std::int64_t P,
+                                   std::int64_t N) {
+  const std::int64_t blocked = N - N % 8;
+  if (blocked == 0) return 0;
+  const __m256 lo = _mm256_set1_ps(-125.0f), hi = _mm256_set1_ps(125.0f), shifter = _mm256_set1_ps(12582912.0f + 127.0f),
+               one = _mm256_set1_ps(1.0f), log2e = _mm256_set1_ps(1.4426950409f), q4 = _mm256_set1_ps(1.326474614e-3f),
+               q3 = _mm256_set1_ps(9.671520395e-3f), q2 = _mm256_set1_ps(5.550733770e-2f),
+               q1 = _mm256_set1_ps(2.402224197e-1f), q0 = _mm256_set1_ps(6.931469775e-1f);
+  static thread_local std::vector<float> part;  // [B, 8]
+  part.resize(static_cast<std::size_t>(B) * 8);
+  for (std::int64_t j = 0; j < P; ++j) {
+    std::fill(part.begin(), part.end(), 0.0f);
+    for (std::int64_t i = 0; i < blocked; i += 8) {
+      const std::int64_t k = j * N + i;
+      const __m256 wv = _mm256_loadu_ps(w + k), sv = _mm256_loadu_ps(sigma + k), mv = _mm256_loadu_ps(mu + k),
+                   ev = _mm256_loadu_ps(erev + k);
+      const __m256 a = _mm256_mul_ps(sv, log2e);  // u = -sigma (x - mu) log2(e) = -a d
+      __m256 g_erev = _mm256_setzero_ps(), g_w = _mm256_setzero_ps(), g_sigma = _mm256_setzero_ps(), g_mu = _mm256_setzero_ps();
+      for (std::int64_t b = 0; b < B; ++b) {
+        const __m256 d = _mm256_sub_ps(_mm256_broadcast_ss(pre + b * P + j), mv);
+        __m256 u = _mm256_mul_ps(a, d);
+        u = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_sub_ps(_mm256_setzero_ps(), u)));  // NaN stays
+        const __m256 t = _mm256_add_ps(u, shifter);
+        const __m256 f = _mm256_sub_ps(u, _mm256_sub_ps(t, shifter));
+        __m256 p = _mm256_fmadd_ps(q4, f, q3);
+        p = _mm256_fmadd_ps(p, f, q2);
+        p = _mm256_fmadd_ps(p, f, q1);
+        p = _mm256_fmadd_ps(p, f, q0);
+        p = _mm256_fmadd_ps(p, f, one);
+        const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
+        const __m256 s = _mm256_div_ps(one, _mm256_fmadd_ps(p, scale, one));
+        const __m256 gn = _mm256_loadu_ps(gnum + b * N + i), gd = _mm256_loadu_ps(gden + b * N + i);
+        const __m256 ws = _mm256_mul_ps(wv, s);
+        const __m256 q = _mm256_fmadd_ps(gn, ev, gd);
+        g_erev = _mm256_fmadd_ps(gn, ws, g_erev);
+        g_w = _mm256_fmadd_ps(q, s, g_w);
+        const __m256 dz = _mm256_mul_ps(_mm256_mul_ps(q, ws), _mm256_sub_ps(one, s));
+        g_sigma = _mm256_fmadd_ps(dz, d, g_sigma);
+        g_mu = _mm256_add_ps(g_mu, dz);
+        float* pb = part.data() + b * 8;
+        _mm256_storeu_ps(pb, _mm256_fmadd_ps(dz, sv, _mm256_loadu_ps(pb)));
+      }
+      _mm256_storeu_ps(gerev + k, g_erev);
+      _mm256_storeu_ps(gw + k, g_w);
+      _mm256_storeu_ps(gsigma + k, g_sigma);
+      _mm256_storeu_ps(gmu + k, _mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(g_mu, sv)));
+    }
+    for (std::int64_t b = 0; b < B; ++b) {
+      float acc = 0.0f;
+      for (int l = 0; l < 8; ++l) acc += part[static_cast<std::size_t>(b * 8 + l)];
+      gpre[b * P + j] = acc;
+    }
+  }
+  return blocked;
+}
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -293,12 +355,22 @@ void CpuBackend::synapse_sums_backward(const Tensor& pre, const Tensor& w, const
   const std::int64_t B = pre.shape()[0], P = pre.shape()[1], N = w.shape()[1];
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    for (const Tensor* t : {&gw, &gsigma, &gmu, &gerev}) std::fill_n(detail::output_data<T>(*t), P * N, T(0));
+    T *gp = detail::output_data<T>(gpre), *gwp = detail::output_data<T>(gw), *gsp = detail::output_data<T>(gsigma),
+      *gmp = detail::output_data<T>(gmu), *gep = detail::output_data<T>(gerev);
+    std::int64_t done = 0;
+#if defined(__x86_64__)
+    if constexpr (std::is_same_v<T, float>)
+      if (has_avx2_fma())
+        done = synapse_backward_avx2(pre.data<T>(), w.data<T>(), sigma.data<T>(), mu.data<T>(), erev.data<T>(),
+                                     gnum.data<T>(), gden.data<T>(), gp, gwp, gsp, gmp, gep, B, P, N);
+#endif
+    if (done == N) return;
+    if (done == 0) std::fill_n(gp, B * P, T(0));
+    for (std::int64_t j = 0; j < P; ++j)  // the remaining columns accumulate: start them at zero
+      for (T* g : {gwp, gsp, gmp, gep}) std::fill(g + j * N + done, g + j * N + N, T(0));
     std::vector<T> row(static_cast<std::size_t>(N));
     synapse_backward_run(pre.data<T>(), w.data<T>(), sigma.data<T>(), mu.data<T>(), erev.data<T>(), gnum.data<T>(),
-                         gden.data<T>(), detail::output_data<T>(gpre), detail::output_data<T>(gw),
-                         detail::output_data<T>(gsigma), detail::output_data<T>(gmu), detail::output_data<T>(gerev),
-                         row.data(), B, P, N);
+                         gden.data<T>(), gp, gwp, gsp, gmp, gep, row.data(), B, P, N, done);
   };
   if (pre.dtype() == DType::f64) run(double{});
   else run(float{});

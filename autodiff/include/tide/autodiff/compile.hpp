@@ -11,9 +11,13 @@
 // (Jets) does not go through compiled functions at all.
 //
 // A signature is the inputs' shapes, dtypes, devices and whether each requires a gradient, plus
-// grad mode; each new one is traced once (up to max_plans are kept). The function must be
-// traceable (plan.hpp): no control flow on tensor values, no random draws, parameters updated in
-// place. Call clear() after replacing a parameter tensor. Not thread-safe: one per thread.
+// grad mode; each new one is traced once (up to max_plans are kept; stats().traces counts them).
+// The function returns one Var: pack several outputs into one (concat) and slice them after. It
+// must be traceable (plan.hpp): no control flow on tensor values, no random draws, parameters
+// updated in place; C++ numbers it uses (a captured double in x * c) are read when it is traced
+// and fixed from then on: make a value that changes between calls a tensor (an input, or a
+// parameter updated in place). Call clear() after replacing a parameter tensor or changing such
+// a number. Not thread-safe: one per thread.
 #pragma once
 #include "tide/autodiff/var.hpp"
 #include <cstdint>
@@ -27,7 +31,7 @@ using VarFunction = std::function<Var(const std::vector<Var>&)>;
 
 struct CompileOptions {
   bool fuse = true;   // fuse elementwise chains (PlanOptions::fuse)
-  int max_plans = 8;  // signatures kept; the oldest is dropped beyond it
+  int max_plans = 32;  // signatures kept; the oldest is dropped beyond it (and traced again when it returns)
 };
 
 struct CompileStats {

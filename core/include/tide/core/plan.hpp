@@ -15,7 +15,9 @@
 //  - Tensors the function reads but did not receive as inputs (parameters, constants) are read by
 //    reference at every replay: parameters updated in place (every optimizer does) are seen;
 //    a parameter replaced by a new tensor is not (trace again).
-//  - Values the function makes on the host during tracing (from_vector, scalar) become constants.
+//  - Values the function makes on the host during tracing (from_vector, scalar) become constants,
+//    and so do the C++ numbers it passes to ops (x * c, clamp bounds): a replay uses the values they
+//    had when the function was traced. A value that changes between calls must be a tensor.
 //  - The function's control flow must not depend on tensor values: reading values back to the host
 //    (item, to_vector) while tracing is an error, and so is drawing random numbers (pass the noise
 //    in as an input instead: a replay would repeat the same draw).

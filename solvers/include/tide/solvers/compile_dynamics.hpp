@@ -6,9 +6,13 @@
 //   for (...) solve(f, y0, times, options);   // the first solve traces; the rest replay
 //
 // Keep the compiled dynamics across solves: its plans are kept per signature (batch size, dtype,
-// whether the state requires a gradient, and whether the call evaluates every row or a subset:
-// per-sample solving hands a shrinking subset of rows as samples finish, each size one trace).
-// The Jet path (Taylor mode: R_K, the implicit methods' JVPs) runs the eager f. The dynamics must
+// whether the state requires a gradient, and whether the call evaluates every row or a subset).
+// Per-sample solving hands a shrinking subset of rows as samples finish: a subset is padded to the
+// next power of two (its last row repeated, the result cut back), so a batch of B costs at most
+// about 2 log2(B) traces over a training run (with and without gradient). What runs eagerly: the
+// Jet path (Taylor mode: R_K, the Jacobian Frobenius regulariser, the implicit methods' JVPs) and
+// the CNF trace estimators, which differentiate f inside the step (compiled_stats shows no calls
+// for those solves). The dynamics must
 // be traceable (core/plan.hpp): no control flow on values, no random draws, parameters updated in
 // place; a Rows index is an input of the plan, so per-sample data gathered with rows.gather(x)
 // works. SolveOptions carries no switch: a solve runs whatever Dynamics it is given, so turning
