@@ -115,6 +115,34 @@ template <class T> struct ChainScratch {
   std::vector<int> out_of;
 };
 
+// Input i's values for the block [start, start + len).
+template <class T>
+T* block_of(const Operand& op, std::int64_t start, std::int64_t len) {
+  if (op.gathered) {
+    gather_block(*op.gathered, start, len, static_cast<T*>(op.slot));
+    return static_cast<T*>(op.slot);
+  }
+  const T* p = static_cast<const T*>(op.data);
+  return const_cast<T*>(op.period ? p + start % op.period : p);
+}
+
+// One step of a chain over a block: y = op(its operands' blocks).
+template <class T>
+void run_step(const ElementwiseStep& s, const std::vector<T*>& value, T* y, std::int64_t len) {
+  const T* a = s.in[0] >= 0 ? value[static_cast<std::size_t>(s.in[0])] : nullptr;
+  const T* b = s.in[1] >= 0 ? value[static_cast<std::size_t>(s.in[1])] : nullptr;
+  switch (op_info(s.op).kind) {
+    case OpKind::unary: unary_run(s.op, a, y, len, s.p0, s.p1); return;
+    case OpKind::binary: case OpKind::compare: binary_run(s.op, a, 1, b, 1, y, 1, len); return;
+    case OpKind::other: {
+      const T* c = value[static_cast<std::size_t>(s.in[2])];
+      for (std::int64_t i = 0; i < len; ++i) y[i] = a[i] != T(0) ? b[i] : c[i];
+      return;
+    }
+    case OpKind::reduce: case OpKind::shape: fail("elementwise: {} is not an elementwise op", op_name(s.op));
+  }
+}
+
 template <class T>
 void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, std::span<const Tensor> outputs) {
   thread_local ChainScratch<T> sc;
@@ -137,33 +165,13 @@ void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, s
   value.assign(inputs.size() + steps, nullptr);
   for (std::int64_t start = 0; start < n; start += length) {
     const std::int64_t len = std::min(length, n - start);
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const Operand& op = ops[i];
-      if (op.gathered) {
-        gather_block(*op.gathered, start, len, static_cast<T*>(op.slot));
-        value[i] = static_cast<T*>(op.slot);
-        continue;
-      }
-      const T* p = static_cast<const T*>(op.data);
-      value[i] = const_cast<T*>(op.period ? p + start % op.period : p);
-    }
+    for (std::size_t i = 0; i < inputs.size(); ++i) value[i] = block_of<T>(ops[i], start, len);
     for (std::size_t k = 0; k < steps; ++k) {
       const ElementwiseStep& s = prog.steps[k];
       T* y = out_of[k] >= 0 ? detail::output_data<T>(outputs[static_cast<std::size_t>(out_of[k])]) + start
                             : scratch + static_cast<std::ptrdiff_t>(k) * length;
       value[inputs.size() + k] = y;
-      const T* a = s.in[0] >= 0 ? value[static_cast<std::size_t>(s.in[0])] : nullptr;
-      const T* b = s.in[1] >= 0 ? value[static_cast<std::size_t>(s.in[1])] : nullptr;
-      switch (op_info(s.op).kind) {
-        case OpKind::unary: unary_run(s.op, a, y, len, s.p0, s.p1); break;
-        case OpKind::binary: case OpKind::compare: binary_run(s.op, a, 1, b, 1, y, 1, len); break;
-        case OpKind::other: {
-          const T* c = value[static_cast<std::size_t>(s.in[2])];
-          for (std::int64_t i = 0; i < len; ++i) y[i] = a[i] != T(0) ? b[i] : c[i];
-          break;
-        }
-        case OpKind::reduce: case OpKind::shape: fail("elementwise: {} is not an elementwise op", op_name(s.op));
-      }
+      run_step(s, value, y, len);
     }
     for (std::size_t j = 0; j < prog.outputs.size(); ++j) {  // outputs that are inputs, or repeat a value
       const int v = prog.outputs[j];

@@ -45,35 +45,51 @@ Tensor view_of(const Tensor& base, std::int64_t base_offset, const Arg& a) {
   return TensorAccess::view_as(base, a.dtype, a.shape, a.strides, base_offset + a.offset);
 }
 
-// Homes and arena offsets: buffers live from their first to their last call; a greedy first-fit
-// by decreasing size places each where no live-overlapping buffer is.
-void plan_memory(PlanImpl& impl) {
-  const Program& p = impl.program;
-  const std::size_t n = p.buffers.size();
-  impl.home.assign(n, Home::unused);
-  impl.arena_offset.assign(n, 0);
-  std::vector<int> first(n, -1), last(n, -1);
+struct Lifetimes {
+  std::vector<int> first, last;  // per buffer: the first and last call touching it (-1: none)
+};
+
+Lifetimes lifetimes(const Program& p) {
+  Lifetimes l{std::vector<int>(p.buffers.size(), -1), std::vector<int>(p.buffers.size(), -1)};
   for (std::size_t i = 0; i < p.calls.size(); ++i)
     for (const Arg& a : p.calls[i].args)
       if (a.buffer >= 0) {
-        auto b = static_cast<std::size_t>(a.buffer);
-        if (first[b] < 0) first[b] = static_cast<int>(i);
-        last[b] = static_cast<int>(i);
+        const auto b = static_cast<std::size_t>(a.buffer);
+        if (l.first[b] < 0) l.first[b] = static_cast<int>(i);
+        l.last[b] = static_cast<int>(i);
       }
-  std::vector<bool> returned(n, false);
+  return l;
+}
+
+// Each buffer's home; returns the arena's buffers. A buffer that starts from a snapshot is live
+// from the start.
+std::vector<int> assign_homes(PlanImpl& impl, Lifetimes& life) {
+  const Program& p = impl.program;
+  std::vector<bool> returned(p.buffers.size(), false);
   for (const Arg& a : p.outputs) returned[static_cast<std::size_t>(a.buffer)] = true;
   std::vector<int> arena;
-  for (std::size_t b = 0; b < n; ++b) {
+  for (std::size_t b = 0; b < p.buffers.size(); ++b) {
     const Buffer& buf = p.buffers[b];
     if (buf.kind == BufferKind::input) impl.home[b] = Home::input;
     else if (buf.kind == BufferKind::constant) impl.home[b] = Home::constant;
     else if (returned[b]) impl.home[b] = Home::fresh, impl.fresh.push_back(static_cast<int>(b));
-    else if (first[b] >= 0) impl.home[b] = Home::arena, arena.push_back(static_cast<int>(b));
+    else if (life.first[b] >= 0) impl.home[b] = Home::arena, arena.push_back(static_cast<int>(b));
     if (impl.home[b] != Home::unused && buf.kind == BufferKind::temp && buf.constant.defined()) {
       impl.initialised.push_back(static_cast<int>(b));
-      first[b] = 0;
+      life.first[b] = 0;
     }
   }
+  return arena;
+}
+
+// Homes and arena offsets: buffers live from their first to their last call; a greedy first-fit
+// by decreasing size places each where no live-overlapping buffer is.
+void plan_memory(PlanImpl& impl) {
+  const Program& p = impl.program;
+  impl.home.assign(p.buffers.size(), Home::unused);
+  impl.arena_offset.assign(p.buffers.size(), 0);
+  Lifetimes life = lifetimes(p);
+  std::vector<int> arena = assign_homes(impl, life);
   std::sort(arena.begin(), arena.end(), [&](int a, int b) { return bytes_of(p.buffers[a]) > bytes_of(p.buffers[b]); });
   std::vector<int> placed;
   std::int64_t total = 0;
@@ -82,12 +98,13 @@ void plan_memory(PlanImpl& impl) {
     impl.stats.temp_bytes += static_cast<std::size_t>(size);
     std::vector<std::pair<std::int64_t, std::int64_t>> busy;  // [start, end) of live-overlapping placed buffers
     for (int q : placed)
-      if (first[q] <= last[b] && first[b] <= last[q]) busy.emplace_back(impl.arena_offset[q], impl.arena_offset[q] + bytes_of(p.buffers[q]));
+      if (life.first[q] <= life.last[b] && life.first[b] <= life.last[q])
+        busy.emplace_back(impl.arena_offset[q], impl.arena_offset[q] + bytes_of(p.buffers[q]));
     std::sort(busy.begin(), busy.end());
     std::int64_t at = 0;
-    for (const auto& [s, e] : busy) {
-      if (at + size <= s) break;
-      at = std::max(at, e);
+    for (const auto& [start, end] : busy) {
+      if (at + size <= start) break;
+      at = std::max(at, end);
     }
     impl.arena_offset[b] = at;
     total = std::max(total, at + size);
@@ -200,14 +217,14 @@ bool Plan::matches(const std::vector<Tensor>& inputs) const {
   return true;
 }
 
-std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const {
-  if (!impl_) fail("Plan::run: the plan is empty");
-  PlanImpl& impl = *impl_;
+namespace detail {
+namespace {
+
+// The run's own tensors: each input (checked against the traced signature) and a fresh tensor for
+// each returned buffer, patched into the calls' arguments.
+void bind(PlanImpl& impl, const std::vector<Tensor>& inputs) {
   const Program& p = impl.program;
-  if (static_cast<int>(inputs.size()) != p.n_inputs) fail("Plan::run: {} inputs given, the plan takes {}", inputs.size(), p.n_inputs);
-  BusyGuard guard(impl.busy);
-  std::vector<Tensor>& base = impl.base;
-  base.resize(p.buffers.size());
+  impl.base.resize(p.buffers.size());
   for (std::size_t b = 0; b < p.buffers.size(); ++b) {
     const Buffer& buf = p.buffers[b];
     if (impl.home[b] == Home::input) {
@@ -216,42 +233,72 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const {
         fail("Plan::run: input {} is {} on {}; the plan was traced with {}{} on {} (trace a plan for these inputs)",
              buf.input, x.defined() ? x.str() : std::string("undefined"), x.defined() ? x.device().str() : std::string("-"),
              dtype_name(buf.dtype), buf.shape.str(), buf.device.str());
-      base[b] = x.contiguous();
+      impl.base[b] = x.contiguous();
     } else if (impl.home[b] == Home::fresh) {
-      base[b] = Tensor::empty(buf.shape, buf.dtype, buf.device);
+      impl.base[b] = Tensor::empty(buf.shape, buf.dtype, buf.device);
     }
-  }
-  for (std::size_t b = 0; b < p.buffers.size(); ++b)
     for (const PlanImpl::Patch& patch : impl.patches[b])
       impl.args[static_cast<std::size_t>(patch.call)][static_cast<std::size_t>(patch.arg)] =
-          view_of(base[b], base[b].offset(), p.calls[static_cast<std::size_t>(patch.call)].args[static_cast<std::size_t>(patch.arg)]);
-  Backend& be = impl.arena.backend();
+          view_of(impl.base[b], impl.base[b].offset(), p.calls[static_cast<std::size_t>(patch.call)].args[static_cast<std::size_t>(patch.arg)]);
+  }
+}
+
+// Buffers that start from a value made on the host get it back.
+void initialise(PlanImpl& impl, Backend& be) {
   for (int b : impl.initialised) {
-    const Buffer& buf = p.buffers[static_cast<std::size_t>(b)];
+    const auto i = static_cast<std::size_t>(b);
+    const Buffer& buf = impl.program.buffers[i];
     Arg whole;
     whole.shape = buf.shape, whole.strides = Shape{1}, whole.dtype = buf.dtype;
-    const Tensor dst = impl.home[static_cast<std::size_t>(b)] == Home::fresh
-                           ? base[static_cast<std::size_t>(b)]
-                           : view_of(impl.arena, impl.arena_offset[static_cast<std::size_t>(b)] / static_cast<std::int64_t>(dtype_size(buf.dtype)), whole);
+    const Tensor dst = impl.home[i] == Home::fresh
+                           ? impl.base[i]
+                           : view_of(impl.arena, impl.arena_offset[i] / static_cast<std::int64_t>(dtype_size(buf.dtype)), whole);
     be.copy(buf.constant, dst);
   }
-  for (std::size_t i = 0; i < p.calls.size(); ++i) execute(be, p, p.calls[i], impl.args[i]);
+}
+
+std::vector<Tensor> collect(const PlanImpl& impl) {
+  const Program& p = impl.program;
   std::vector<Tensor> out;
   out.reserve(p.outputs.size());
   for (const Arg& a : p.outputs) {
     const auto b = static_cast<std::size_t>(a.buffer);
     switch (impl.home[b]) {
-      case Home::input: case Home::fresh: out.push_back(view_of(base[b], base[b].offset(), a)); break;
+      case Home::input: case Home::fresh: out.push_back(view_of(impl.base[b], impl.base[b].offset(), a)); break;
       case Home::constant: out.push_back(view_of(p.buffers[b].constant, 0, a)); break;
       case Home::arena: case Home::unused: fail("Plan::run: output buffer without a home (internal error)");
     }
   }
-  // drop the per-run tensors so that the plan holds no reference to the caller's values
-  for (std::size_t b = 0; b < p.buffers.size(); ++b) {
-    base[b] = Tensor();
-    for (const PlanImpl::Patch& patch : impl.patches[b]) impl.args[static_cast<std::size_t>(patch.call)][static_cast<std::size_t>(patch.arg)] = Tensor();
-  }
   return out;
+}
+
+// Drops the run's tensors, so that the plan holds no reference to the caller's values.
+void release(PlanImpl& impl) {
+  for (std::size_t b = 0; b < impl.base.size(); ++b) {
+    impl.base[b] = Tensor();
+    for (const PlanImpl::Patch& patch : impl.patches[b])
+      impl.args[static_cast<std::size_t>(patch.call)][static_cast<std::size_t>(patch.arg)] = Tensor();
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
+std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const {
+  if (!impl_) fail("Plan::run: the plan is empty");
+  PlanImpl& impl = *impl_;
+  const Program& p = impl.program;
+  if (static_cast<int>(inputs.size()) != p.n_inputs) fail("Plan::run: {} inputs given, the plan takes {}", inputs.size(), p.n_inputs);
+  BusyGuard guard(impl.busy);
+  struct Release {
+    PlanImpl& impl;
+    ~Release() { release(impl); }
+  } release_at_exit{impl};
+  bind(impl, inputs);
+  Backend& be = impl.arena.backend();
+  initialise(impl, be);
+  for (std::size_t i = 0; i < p.calls.size(); ++i) execute(be, p, p.calls[i], impl.args[i]);
+  return collect(impl);
 }
 
 const PlanStats& Plan::stats() const {

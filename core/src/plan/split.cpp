@@ -67,6 +67,49 @@ Arg whole(const Program& p, int b) {
 
 }  // namespace
 
+namespace {
+
+struct Residuals {
+  std::vector<int> buffers;  // in the order the late part takes them
+  std::vector<int> of;       // per buffer: its residual number, or -1
+};
+
+// The buffers the late calls read, or the late outputs view, whose value is the early part's.
+Residuals find_residuals(const Program& p, const Parts& parts, int first_late_output) {
+  Residuals r{{}, std::vector<int>(p.buffers.size(), -1)};
+  auto need = [&](int b) {
+    if (b < 0 || p.buffers[static_cast<std::size_t>(b)].kind == BufferKind::constant || r.of[static_cast<std::size_t>(b)] >= 0) return;
+    r.of[static_cast<std::size_t>(b)] = static_cast<int>(r.buffers.size());
+    r.buffers.push_back(b);
+  };
+  for (std::size_t b = 0; b < p.buffers.size(); ++b)
+    if (parts.read_early[b]) need(static_cast<int>(b));
+  for (std::size_t o = static_cast<std::size_t>(first_late_output); o < p.outputs.size(); ++o)
+    if (!parts.late_buffer[static_cast<std::size_t>(p.outputs[o].buffer)]) need(p.outputs[o].buffer);
+  return r;
+}
+
+// The parts' input numbering: the early part keeps the early inputs; the late part takes the
+// residuals, then the late inputs renumbered after them. Inputs a part never reads become unused temps.
+void renumber_inputs(Program& early, Program& late, const Residuals& r, int first_late_input) {
+  const int n_res = static_cast<int>(r.buffers.size());
+  for (std::size_t b = 0; b < late.buffers.size(); ++b) {
+    Buffer& lb = late.buffers[b];
+    if (r.of[b] >= 0) {
+      lb.kind = BufferKind::input;
+      lb.input = r.of[b];
+      lb.constant = Tensor();
+    } else if (lb.kind == BufferKind::input) {
+      lb.input = lb.input >= first_late_input ? lb.input - first_late_input + n_res : -1;
+      if (lb.input < 0) lb.kind = BufferKind::temp;
+    }
+    Buffer& eb = early.buffers[b];
+    if (eb.kind == BufferKind::input && eb.input >= first_late_input) eb.kind = BufferKind::temp;
+  }
+}
+
+}  // namespace
+
 Trace::Split Trace::split(int first_late_input, int first_late_output) const {
   const Program& p = *program_;
   if (first_late_input < 0 || first_late_input > p.n_inputs || first_late_output < 0 ||
@@ -74,47 +117,19 @@ Trace::Split Trace::split(int first_late_input, int first_late_output) const {
     fail("Trace::split: split points ({}, {}) outside the trace's {} inputs and {} outputs", first_late_input,
          first_late_output, p.n_inputs, p.outputs.size());
   const Parts parts = classify(p, first_late_input);
-
-  // residuals: buffers the late calls read, or late outputs view, that are not late themselves
-  std::vector<int> residual_of(p.buffers.size(), -1);
-  std::vector<int> residuals;
-  auto need = [&](int b) {
-    if (b < 0 || p.buffers[static_cast<std::size_t>(b)].kind == BufferKind::constant) return;
-    if (residual_of[static_cast<std::size_t>(b)] >= 0) return;
-    residual_of[static_cast<std::size_t>(b)] = static_cast<int>(residuals.size());
-    residuals.push_back(b);
-  };
-  for (std::size_t b = 0; b < p.buffers.size(); ++b)
-    if (parts.read_early[b]) need(static_cast<int>(b));
-  for (std::size_t o = static_cast<std::size_t>(first_late_output); o < p.outputs.size(); ++o)
-    if (!parts.late_buffer[static_cast<std::size_t>(p.outputs[o].buffer)]) need(p.outputs[o].buffer);
-
+  const Residuals res = find_residuals(p, parts, first_late_output);
   auto early = std::make_shared<Program>();
   auto late = std::make_shared<Program>();
   early->buffers = late->buffers = p.buffers;
   early->chains = late->chains = p.chains;
   early->n_inputs = first_late_input;
-  late->n_inputs = static_cast<int>(residuals.size()) + (p.n_inputs - first_late_input);
+  late->n_inputs = static_cast<int>(res.buffers.size()) + (p.n_inputs - first_late_input);
   for (std::size_t i = 0; i < p.calls.size(); ++i) (parts.late_call[i] ? late : early)->calls.push_back(p.calls[i]);
   early->outputs.assign(p.outputs.begin(), p.outputs.begin() + first_late_output);
-  for (int b : residuals) early->outputs.push_back(whole(p, b));
+  for (int b : res.buffers) early->outputs.push_back(whole(p, b));
   late->outputs.assign(p.outputs.begin() + first_late_output, p.outputs.end());
-
-  // the late part's inputs: the residuals, then the late inputs renumbered after them
-  for (std::size_t b = 0; b < p.buffers.size(); ++b) {
-    Buffer& lb = late->buffers[b];
-    if (residual_of[b] >= 0) {
-      lb.kind = BufferKind::input;
-      lb.input = residual_of[b];
-      lb.constant = Tensor();
-    } else if (lb.kind == BufferKind::input) {
-      lb.input = lb.input >= first_late_input ? lb.input - first_late_input + static_cast<int>(residuals.size()) : -1;
-      if (lb.input < 0) lb.kind = BufferKind::temp;  // an early input the late part never reads
-    }
-    Buffer& eb = early->buffers[b];
-    if (eb.kind == BufferKind::input && eb.input >= first_late_input) eb.kind = BufferKind::temp;  // unused early
-  }
-  return {Trace(early), Trace(late), static_cast<int>(residuals.size())};
+  renumber_inputs(*early, *late, res, first_late_input);
+  return {Trace(early), Trace(late), static_cast<int>(res.buffers.size())};
 }
 
 }  // namespace tide
