@@ -2,6 +2,10 @@
 // and without bias and activation, batch axes, and its errors.
 #include "core_test_util.hpp"
 #include "tide/core/fused.hpp"
+#include "tide/core/backend.hpp"
+#include "cpu/synapse_kernels.hpp"
+#include <cmath>
+#include <tuple>
 #include "tide/core/random.hpp"
 
 using namespace tide;
@@ -90,4 +94,35 @@ TEST_CASE("synapse_sums names bad shapes and mixed dtypes") {
   check_error([&] { synapse_sums(pre, w, w, w, Tensor::zeros(Shape{3, 4}, DType::f64)); }, {"synapse_sums"});
   check_error([&] { synapse_sums(pre, w, w, w, w, Tensor::zeros(Shape{2, 5})); }, {"synapse_sums", "num0", "[2, 5]", "[2, 4]"});
   check_error([&] { synapse_sums(Tensor::zeros(Shape{3}), w, w, w, w); }, {"synapse_sums", "pre must be [B, P]"});
+}
+
+TEST_CASE("the synapse backward's AVX-512, AVX2 and plain kernels agree with the composite default, with remainder columns") {
+  Generator gen(21);
+  for (auto [B, P, N] : {std::tuple{5, 3, 37}, std::tuple{64, 16, 64}, std::tuple{2, 2, 7}}) {
+    const Tensor pre = gen.uniform(Shape{B, P}, -1.0, 1.0), w = gen.uniform(Shape{P, N}, 0.1, 1.0),
+                 sigma = gen.uniform(Shape{P, N}, 3.0, 8.0), mu = gen.uniform(Shape{P, N}, 0.3, 0.8),
+                 erev = gen.uniform(Shape{P, N}, -1.0, 1.0), gn = gen.normal(Shape{B, N}, 0.0, 1.0),
+                 gd = gen.normal(Shape{B, N}, 0.0, 1.0);
+    auto outs = [&] {
+      return std::vector<Tensor>{Tensor::empty(Shape{B, P}), Tensor::empty(Shape{P, N}), Tensor::empty(Shape{P, N}),
+                                 Tensor::empty(Shape{P, N}), Tensor::empty(Shape{P, N})};
+    };
+    std::vector<Tensor> want = outs();
+    backend_for(Device::cpu()).Backend::synapse_sums_backward(  // the Backend default: primitives
+        pre, w, sigma, mu, erev, gn, gd, want[0], want[1], want[2], want[3], want[4]);
+    for (cpu::SimdLevel level : {cpu::SimdLevel::plain, cpu::SimdLevel::avx2, cpu::SimdLevel::avx512}) {
+      std::vector<Tensor> got = outs();
+      if (!cpu::synapse_backward_with(level, pre, w, sigma, mu, erev, gn, gd, got[0], got[1], got[2], got[3], got[4])) {
+        MESSAGE("skipped: this CPU lacks SIMD level " << static_cast<int>(level));
+        continue;
+      }
+      for (std::size_t k = 0; k < got.size(); ++k) {
+        INFO("B " << B << " P " << P << " N " << N << " level " << static_cast<int>(level) << " output " << k);
+        const auto g = got[k].to_vector(), e = want[k].to_vector();
+        double worst = 0;
+        for (std::size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::fabs(g[i] - e[i]) / (1.0 + std::fabs(e[i])));
+        CHECK(worst <= 2e-5);
+      }
+    }
+  }
 }

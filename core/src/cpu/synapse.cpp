@@ -14,6 +14,7 @@
 #include "cpu_backend.hpp"
 #include "tensor_access.hpp"
 #include "vecmath.hpp"
+#include "synapse_kernels.hpp"
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -245,67 +246,28 @@ std::int64_t synapse_avx2(const float* pre, const float* w, const float* sigma, 
   return blocked;
 }
 
-// The backward on AVX2 + FMA (float) over the columns [0, N - N % 8): per presynaptic row j and
-// 8 columns, the four parameter gradients accumulate in registers over the whole batch and are
-// stored once; gpre's partial sums collect per sample in `part` ([B] vectors) and are summed
-// across lanes at the end of the row. Returns the columns done.
-std::int64_t synapse_backward_avx2(const float* pre, const float* w, const float* sigma, const float* mu,
-                                   const float* erev, const float* gnum, const float* gden, float* gpre, float* gw,
-                                   float* gsigma, float* gmu, float* gerev, std::int64_t B, std::int64_t P,
-                                   std::int64_t N) {
-  const std::int64_t blocked = N - N % 8;
-  if (blocked == 0) return 0;
-  const __m256 lo = _mm256_set1_ps(-125.0f), hi = _mm256_set1_ps(125.0f), shifter = _mm256_set1_ps(12582912.0f + 127.0f),
-               one = _mm256_set1_ps(1.0f), log2e = _mm256_set1_ps(1.4426950409f), q4 = _mm256_set1_ps(1.326474614e-3f),
-               q3 = _mm256_set1_ps(9.671520395e-3f), q2 = _mm256_set1_ps(5.550733770e-2f),
-               q1 = _mm256_set1_ps(2.402224197e-1f), q0 = _mm256_set1_ps(6.931469775e-1f);
-  static thread_local std::vector<float> part;  // [B, 8]
-  part.resize(static_cast<std::size_t>(B) * 8);
-  for (std::int64_t j = 0; j < P; ++j) {
-    std::fill(part.begin(), part.end(), 0.0f);
-    for (std::int64_t i = 0; i < blocked; i += 8) {
-      const std::int64_t k = j * N + i;
-      const __m256 wv = _mm256_loadu_ps(w + k), sv = _mm256_loadu_ps(sigma + k), mv = _mm256_loadu_ps(mu + k),
-                   ev = _mm256_loadu_ps(erev + k);
-      const __m256 a = _mm256_mul_ps(sv, log2e);  // u = -sigma (x - mu) log2(e) = -a d
-      __m256 g_erev = _mm256_setzero_ps(), g_w = _mm256_setzero_ps(), g_sigma = _mm256_setzero_ps(), g_mu = _mm256_setzero_ps();
-      for (std::int64_t b = 0; b < B; ++b) {
-        const __m256 d = _mm256_sub_ps(_mm256_broadcast_ss(pre + b * P + j), mv);
-        __m256 u = _mm256_mul_ps(a, d);
-        u = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_sub_ps(_mm256_setzero_ps(), u)));  // NaN stays
-        const __m256 t = _mm256_add_ps(u, shifter);
-        const __m256 f = _mm256_sub_ps(u, _mm256_sub_ps(t, shifter));
-        __m256 p = _mm256_fmadd_ps(q4, f, q3);
-        p = _mm256_fmadd_ps(p, f, q2);
-        p = _mm256_fmadd_ps(p, f, q1);
-        p = _mm256_fmadd_ps(p, f, q0);
-        p = _mm256_fmadd_ps(p, f, one);
-        const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
-        const __m256 s = _mm256_div_ps(one, _mm256_fmadd_ps(p, scale, one));
-        const __m256 gn = _mm256_loadu_ps(gnum + b * N + i), gd = _mm256_loadu_ps(gden + b * N + i);
-        const __m256 ws = _mm256_mul_ps(wv, s);
-        const __m256 q = _mm256_fmadd_ps(gn, ev, gd);
-        g_erev = _mm256_fmadd_ps(gn, ws, g_erev);
-        g_w = _mm256_fmadd_ps(q, s, g_w);
-        const __m256 dz = _mm256_mul_ps(_mm256_mul_ps(q, ws), _mm256_sub_ps(one, s));
-        g_sigma = _mm256_fmadd_ps(dz, d, g_sigma);
-        g_mu = _mm256_add_ps(g_mu, dz);
-        float* pb = part.data() + b * 8;
-        _mm256_storeu_ps(pb, _mm256_fmadd_ps(dz, sv, _mm256_loadu_ps(pb)));
-      }
-      _mm256_storeu_ps(gerev + k, g_erev);
-      _mm256_storeu_ps(gw + k, g_w);
-      _mm256_storeu_ps(gsigma + k, g_sigma);
-      _mm256_storeu_ps(gmu + k, _mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(g_mu, sv)));
-    }
-    for (std::int64_t b = 0; b < B; ++b) {
-      float acc = 0.0f;
-      for (int l = 0; l < 8; ++l) acc += part[static_cast<std::size_t>(b * 8 + l)];
-      gpre[b * P + j] = acc;
-    }
-  }
-  return blocked;
-}
+// The backward on AVX2 + FMA (float): synapse_backward_simd.inc with 8-lane vectors.
+struct Avx2Lanes {
+  using V = __m256;
+  static constexpr int width = 8;
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V exponent(V t) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)); }
+};
+#define TIDE_SYNAPSE_LANES Avx2Lanes
+#define TIDE_SYNAPSE_BACKWARD synapse_backward_avx2
+#include "synapse_backward_simd.inc"
+#undef TIDE_SYNAPSE_LANES
+#undef TIDE_SYNAPSE_BACKWARD
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -315,6 +277,48 @@ std::int64_t synapse_backward_avx2(const float* pre, const float* w, const float
 
 bool has_avx2_fma() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+
+// The same backward on AVX-512 (float): 16-lane vectors.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's avx512fintrin.h (_mm512_undefined_*)
+#endif
+struct Avx512Lanes {
+  using V = __m512;
+  static constexpr int width = 16;
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm512_div_ps(a, b); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V min(V a, V b) { return _mm512_min_ps(a, b); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V exponent(V t) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23)); }
+};
+#define TIDE_SYNAPSE_LANES Avx512Lanes
+#define TIDE_SYNAPSE_BACKWARD synapse_backward_avx512
+#include "synapse_backward_simd.inc"
+#undef TIDE_SYNAPSE_LANES
+#undef TIDE_SYNAPSE_BACKWARD
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif
+
+bool has_avx512f() {
+  static const bool yes = __builtin_cpu_supports("avx512f");
   return yes;
 }
 #endif
@@ -349,21 +353,32 @@ void CpuBackend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& 
   else run(float{});
 }
 
-void CpuBackend::synapse_sums_backward(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
-                                       const Tensor& erev, const Tensor& gnum, const Tensor& gden, const Tensor& gpre,
-                                       const Tensor& gw, const Tensor& gsigma, const Tensor& gmu, const Tensor& gerev) {
+bool synapse_backward_with(SimdLevel level, const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                           const Tensor& erev, const Tensor& gnum, const Tensor& gden, const Tensor& gpre, const Tensor& gw,
+                           const Tensor& gsigma, const Tensor& gmu, const Tensor& gerev) {
   const std::int64_t B = pre.shape()[0], P = pre.shape()[1], N = w.shape()[1];
+  using Kernel = std::int64_t (*)(const float*, const float*, const float*, const float*, const float*, const float*,
+                                  const float*, float*, float*, float*, float*, float*, std::int64_t, std::int64_t, std::int64_t);
+  Kernel kernel = nullptr;
+#if defined(__x86_64__)
+  if (level == SimdLevel::avx512) {
+    if (!has_avx512f()) return false;
+    kernel = synapse_backward_avx512;
+  } else if (level == SimdLevel::avx2) {
+    if (!has_avx2_fma()) return false;
+    kernel = synapse_backward_avx2;
+  }
+#else
+  if (level != SimdLevel::plain) return false;
+#endif
   auto run = [&](auto tag) {
     using T = decltype(tag);
     T *gp = detail::output_data<T>(gpre), *gwp = detail::output_data<T>(gw), *gsp = detail::output_data<T>(gsigma),
       *gmp = detail::output_data<T>(gmu), *gep = detail::output_data<T>(gerev);
     std::int64_t done = 0;
-#if defined(__x86_64__)
     if constexpr (std::is_same_v<T, float>)
-      if (has_avx2_fma())
-        done = synapse_backward_avx2(pre.data<T>(), w.data<T>(), sigma.data<T>(), mu.data<T>(), erev.data<T>(),
-                                     gnum.data<T>(), gden.data<T>(), gp, gwp, gsp, gmp, gep, B, P, N);
-#endif
+      if (kernel) done = kernel(pre.data<T>(), w.data<T>(), sigma.data<T>(), mu.data<T>(), erev.data<T>(), gnum.data<T>(),
+                                gden.data<T>(), gp, gwp, gsp, gmp, gep, B, P, N);
     if (done == N) return;
     if (done == 0) std::fill_n(gp, B * P, T(0));
     for (std::int64_t j = 0; j < P; ++j)  // the remaining columns accumulate: start them at zero
@@ -374,6 +389,14 @@ void CpuBackend::synapse_sums_backward(const Tensor& pre, const Tensor& w, const
   };
   if (pre.dtype() == DType::f64) run(double{});
   else run(float{});
+  return true;
+}
+
+void CpuBackend::synapse_sums_backward(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                                       const Tensor& erev, const Tensor& gnum, const Tensor& gden, const Tensor& gpre,
+                                       const Tensor& gw, const Tensor& gsigma, const Tensor& gmu, const Tensor& gerev) {
+  for (SimdLevel level : {SimdLevel::avx512, SimdLevel::avx2, SimdLevel::plain})
+    if (synapse_backward_with(level, pre, w, sigma, mu, erev, gnum, gden, gpre, gw, gsigma, gmu, gerev)) return;
 }
 
 }  // namespace tide::cpu
