@@ -184,3 +184,51 @@ TEST_CASE("regularisation scope: a CT-RNN's kinetic energy in real time matches 
   }
   CHECK_THROWS_WITH_AS(OdeRegulariser(OdeRegularisation{.kinetic = -1}), doctest::Contains("regularisation: weights must be >= 0, got kinetic -1"), Error);
 }
+
+TEST_CASE("every cell: one step compiled (autodiff/compile.hpp) equals the eager step in value and gradients, or is refused for an adaptive solver") {
+  Generator data(8);
+  const Tensor x = data.normal(Shape{3, 2}, 0, 1, DType::f64);
+  const Tensor dt = data.uniform(Shape{3, 1}, 0.2, 1.5, DType::f64);
+  const Tensor g = data.normal(Shape{3, 1}, 0, 1, DType::f64);
+  for (const json& spec : all_specs()) {
+    CAPTURE(spec.dump());
+    Generator gen(3);
+    const CellPtr cell = make_cell(spec, 2, gen, DType::f64);
+    const Var h0(data.normal(Shape{3, cell->state_size()}, 0, 0.5, DType::f64));
+    const VarFunction step = [cell](const std::vector<Var>& in) { return cell->step(in[0], in[1], in[2]); };
+    const CompiledFunction compiled(step);
+    std::vector<Var> wrt;
+    for (const Var& p : cell->parameters()) wrt.push_back(p);
+    auto run = [&](const VarFunction& f) {
+      const Var h = Var::parameter(h0.value());
+      const Var y = f({Var(x), h, Var(dt)});
+      std::vector<Var> all{h};
+      all.insert(all.end(), wrt.begin(), wrt.end());
+      GradOptions opt;
+      opt.allow_unused = true;
+      std::vector<Tensor> out{y.value()};
+      for (const Var& d : grad({sum(y * Var(g))}, all, {}, opt)) out.push_back(d.defined() ? d.value() : Tensor());
+      return out;
+    };
+    const bool adaptive = spec.dump().find("rtol") != std::string::npos;
+    if (adaptive) {  // step-size control reads error norms on the host: a plan cannot follow it
+      CHECK_THROWS_WITH_AS(run(VarFunction([&](const std::vector<Var>& in) { return compiled(in); })),
+                           doctest::Contains("back to the host"), Error);
+      continue;
+    }
+    const auto want = run(step);
+    for (int round = 0; round < 2; ++round) {
+      const auto got = run([&](const std::vector<Var>& in) { return compiled(in); });
+      REQUIRE(got.size() == want.size());
+      for (std::size_t k = 0; k < got.size(); ++k) {
+        CAPTURE(k);
+        REQUIRE(got[k].defined() == want[k].defined());
+        if (!got[k].defined()) continue;
+        const auto a = got[k].to_vector(), b = want[k].to_vector();
+        double worst = 0;
+        for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]) / (1.0 + std::fabs(b[i])));
+        CHECK(worst <= 1e-12);
+      }
+    }
+  }
+}
