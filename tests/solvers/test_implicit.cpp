@@ -2,6 +2,7 @@
 // problems against the values before the change, Jacobian and factorisation reuse across steps,
 // the matrix-free Newton-Krylov path against the dense one and on a 10,000-wide problem, no
 // gradient work when nothing requires a gradient, and gradients through both linear solvers.
+#include "../heavy.hpp"
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
@@ -82,6 +83,7 @@ TEST_CASE("kvaerno3 on Robertson: the values from before, far fewer Jacobians th
 }
 
 TEST_CASE("kvaerno3 on Van der Pol (mu = 1000): the values from before, with and without reuse") {
+  if (test::skip_heavy()) return;
   SolveOptions o = kvaerno3(1e-6, 1e-8);
   const Var y0 = f64({2.0, 0.0}, Shape{1, 2});
   const Var times = f64({0.0, 1000.0, 2000.0, 3000.0}, Shape{4});
@@ -160,6 +162,7 @@ TEST_CASE("the Krylov path matches the dense one at D = 50 (linear and nonlinear
 }
 
 TEST_CASE("Newton-Krylov solves a 10,000-wide stiff heat equation against its closed form, in little memory") {
+  if (test::skip_heavy()) return;
   // a rod of D unit cells from a rough start: y' = L y with L the second difference. Stiff: the
   // Laplacian's eigenvalues -mu_k = -4 sin^2(k pi / 2(D + 1)) spread over (-4, -1e-7)
   const std::int64_t D = 10000;
@@ -366,6 +369,7 @@ SolveOptions krylov_banded(double tol, int bandwidth) {
 }  // namespace
 
 TEST_CASE("a banded preconditioner: the D = 1,000 heat equation against its closed form in far fewer GMRES products") {
+  if (test::skip_heavy()) return;
   const std::int64_t D = 1000;
   const double T = 0.1;
   const std::vector<double> want = heat_hump_closed_form(D, T);

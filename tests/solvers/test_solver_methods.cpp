@@ -1,6 +1,7 @@
 // The solver library against closed forms: every method's order of convergence, adaptive error
 // against the tolerance, dense output, per-sample grids equal to separate solves, backwards
 // solves, the LTC fused step, the implicit method on a stiff problem, and the failure modes.
+#include "../heavy.hpp"
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
@@ -170,6 +171,7 @@ TEST_CASE("the LTC fused step equals its closed form on a linear problem") {
 double stiff_exact(double r, double t) { return 3 - 3 * std::exp(-r * t) - 2 * r / (r - 1) * (std::exp(-t) - std::exp(-r * t)); }
 
 TEST_CASE("the implicit method is stable on the stiff test at r = 1e4 with few steps where dopri5 needs many") {
+  if (test::skip_heavy()) return;
   const double r = 1e4;
   auto f = [r](const auto& y, const auto& t) { return -r * y + 3 * r - 2 * r * exp(-t); };
   SolveOptions o;
