@@ -181,12 +181,17 @@ def run_child(name, args):
     print(json.dumps(rec), flush=True)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def timing_arguments(ap, figures):
+    """The options every peer script shares: samples, the figures to run, the sample length, warm-up."""
     ap.add_argument("--samples", type=int, default=20, help="samples per figure, the median is printed (default 20)")
-    ap.add_argument("--figures", default=",".join(FIGURES), help="comma-separated, from: " + ", ".join(FIGURES))
+    ap.add_argument("--figures", default=",".join(figures), help="comma-separated, from: " + ", ".join(figures))
     ap.add_argument("--min-sample-ms", type=float, default=25.0, help="each sample loops the call this long (default 25)")
     ap.add_argument("--warmup-s", type=float, default=0.5, help="untimed calls first, at least this long (default 0.5)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    timing_arguments(ap, FIGURES)
     ap.add_argument("--compile-timeout", type=float, default=300.0,
                     help="seconds allowed for the compiled figure, compilation included (default 300)")
     ap.add_argument("--warm-compile-cache", action="store_true",

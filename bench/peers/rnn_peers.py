@@ -44,7 +44,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ltc_peers import median_ms, setup_torch, versions  # noqa: E402  (the same timing as the LTC figures)
+from ltc_peers import median_ms, setup_torch, timing_arguments, versions  # noqa: E402  (the same timing as the LTC figures)
 
 FIGURES = ("cfc_train_step", "mmrnn_train_step", "mmrnn_train_step_lstmcell")
 FEATURES, UNITS, BATCH, STEPS = 53, 64, 32, 32
@@ -143,10 +143,7 @@ def run_one(name, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--samples", type=int, default=20, help="samples per figure, the median is printed (default 20)")
-    ap.add_argument("--figures", default=",".join(FIGURES), help="comma-separated, from: " + ", ".join(FIGURES))
-    ap.add_argument("--min-sample-ms", type=float, default=25.0, help="each sample loops the call this long (default 25)")
-    ap.add_argument("--warmup-s", type=float, default=0.5, help="untimed calls first, at least this long (default 0.5)")
+    timing_arguments(ap, FIGURES)
     ap.add_argument("--grad-clip", type=float, default=0.0,
                     help="clip the gradient norm to this before the Adam step (default 0: no clipping)")
     ap.add_argument("--seed", type=int, default=1)
