@@ -1,24 +1,15 @@
 // Compiled functions (compile.hpp) against the eager ones: values and gradients on every case of
 // the all-ops harness, replay on new values and new shapes, double backward, closed-over parameters.
+#include "../compare.hpp"
 #include "harness.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
 
 using namespace tide;
+using test::max_rel_diff;
 using namespace tide::testing;
 
 namespace {
-
-double max_rel_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  const auto x = a.to_vector(), y = b.to_vector();
-  double m = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    if (std::isnan(x[i]) && std::isnan(y[i])) continue;
-    m = std::max(m, std::fabs(x[i] - y[i]) / (1.0 + std::fabs(y[i])));
-  }
-  return m;
-}
 
 struct Result {
   Tensor y;

@@ -4,6 +4,7 @@
 #include "tide/core/fused.hpp"
 #include "tide/core/backend.hpp"
 #include "cpu/synapse_kernels.hpp"
+#include "../compare.hpp"
 #include <cmath>
 #include <tuple>
 #include "tide/core/random.hpp"
@@ -118,10 +119,7 @@ TEST_CASE("the synapse backward's AVX-512, AVX2 and plain kernels agree with the
       }
       for (std::size_t k = 0; k < got.size(); ++k) {
         INFO("B " << B << " P " << P << " N " << N << " level " << static_cast<int>(level) << " output " << k);
-        const auto g = got[k].to_vector(), e = want[k].to_vector();
-        double worst = 0;
-        for (std::size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::fabs(g[i] - e[i]) / (1.0 + std::fabs(e[i])));
-        CHECK(worst <= 2e-5);
+        CHECK(test::max_rel_diff(got[k], want[k]) <= 2e-5);
       }
     }
   }

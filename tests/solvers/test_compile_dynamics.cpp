@@ -1,20 +1,14 @@
 // Compiled dynamics (compile_dynamics.hpp): solves with compiled dynamics equal the eager solves in
 // values and every gradient kind, with per-sample grids (subsets of rows) and closed-over data.
+#include "../compare.hpp"
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
 
 using namespace tide;
+using test::max_rel_diff;
 
 namespace {
-
-double max_rel_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  const auto x = a.to_vector(), y = b.to_vector();
-  double m = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(x[i] - y[i]) / (1.0 + std::fabs(y[i])));
-  return m;
-}
 
 }  // namespace
 
