@@ -123,20 +123,28 @@ std::vector<std::int64_t> permutation(std::int64_t n, std::uint64_t seed) {
   return order;
 }
 
-Split split(const SequenceSet& all, double val_fraction, double test_fraction, std::uint64_t seed) {
+SplitRows split_rows(std::int64_t n, double val_fraction, double test_fraction, std::uint64_t seed,
+                     const std::string& what) {
   if (!(val_fraction >= 0.0 && test_fraction >= 0.0 && val_fraction + test_fraction <= 1.0))
-    fail("split of '{}': val_fraction {} and test_fraction {} must be >= 0 with a sum <= 1", all.name,
-         val_fraction, test_fraction);
-  const std::int64_t n = all.size();
+    fail("split of '{}': val_fraction {} and test_fraction {} must be >= 0 with a sum <= 1", what, val_fraction,
+         test_fraction);
   const auto n_val = static_cast<std::int64_t>(std::floor(val_fraction * static_cast<double>(n)));
   const auto n_test = static_cast<std::int64_t>(std::floor(test_fraction * static_cast<double>(n)));
   const std::vector<std::int64_t> order = permutation(n, seed);
-  const auto part = [&](std::int64_t begin, std::int64_t end, const char* which) {
-    SequenceSet s = all.subset({order.begin() + begin, order.begin() + end});
+  const auto part = [&](std::int64_t begin, std::int64_t end) {
+    return std::vector<std::int64_t>(order.begin() + begin, order.begin() + end);
+  };
+  return SplitRows{part(n_val + n_test, n), part(0, n_val), part(n_val, n_val + n_test)};
+}
+
+Split split(const SequenceSet& all, double val_fraction, double test_fraction, std::uint64_t seed) {
+  const SplitRows rows = split_rows(all.size(), val_fraction, test_fraction, seed, all.name);
+  const auto part = [&](const std::vector<std::int64_t>& index, const char* which) {
+    SequenceSet s = all.subset(index);
     s.name = all.name + "/" + which;
     return s;
   };
-  return Split{part(n_val + n_test, n, "train"), part(0, n_val, "val"), part(n_val, n_val + n_test, "test")};
+  return Split{part(rows.train, "train"), part(rows.val, "val"), part(rows.test, "test")};
 }
 
 Standardizer Standardizer::fit(const SequenceSet& set) {

@@ -46,8 +46,15 @@ struct Split {
 
 // A seeded random permutation of 0..n-1 (Philox, so the same on every machine).
 std::vector<std::int64_t> permutation(std::int64_t n, std::uint64_t seed);
-// Splits `all` after a seeded permutation: the first val_fraction to val, the next
-// test_fraction to test, the rest to train (the LTC reference code's order).
+// The rows of each part of a seeded split of n rows: after permutation(n, seed), the first
+// floor(val_fraction n) to val, the next floor(test_fraction n) to test, the rest to train (the
+// LTC reference code's order). Throws naming `what` on fractions outside [0, 1] or summing past 1.
+struct SplitRows {
+  std::vector<std::int64_t> train, val, test;
+};
+SplitRows split_rows(std::int64_t n, double val_fraction, double test_fraction, std::uint64_t seed,
+                     const std::string& what);
+// Splits `all` by split_rows; the parts are named all.name + "/train", "/val", "/test".
 Split split(const SequenceSet& all, double val_fraction, double test_fraction, std::uint64_t seed);
 
 // Feature standardisation: mean / std per feature over the valid (mask 1) steps of a set.
