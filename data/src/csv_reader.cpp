@@ -26,14 +26,18 @@ std::string shown(std::string_view cell) {
 // Splits the text into records. A record is the fields of one logical row and the line it starts on.
 class Parser {
 public:
-  Parser(std::string_view text, const std::string& source, char delimiter)
-      : text_(text), source_(source), delimiter_(delimiter) {
+  Parser(std::string_view text, const std::string& source, char delimiter, char comment)
+      : text_(text), source_(source), delimiter_(delimiter), comment_(comment) {
     if (text_.substr(0, 3) == "\xEF\xBB\xBF") text_.remove_prefix(3);  // UTF-8 byte-order mark
   }
 
   // The next non-blank record; false at the end of the text.
   bool next(std::vector<std::string>& fields, std::int64_t& line) {
     while (pos_ < text_.size()) {
+      if (comment_ != '\0' && text_[pos_] == comment_) {
+        skip_line();
+        continue;
+      }
       fields.clear();
       line = line_;
       read_record(fields);
@@ -49,6 +53,10 @@ private:
     if (pos_ < text_.size() && text_[pos_] == '\n') ++pos_;
     ++line_;
     line_start_ = pos_;
+  }
+  void skip_line() {
+    while (!at_line_end()) ++pos_;
+    consume_line_end();
   }
   std::int64_t column() const { return static_cast<std::int64_t>(pos_ - line_start_) + 1; }
 
@@ -100,7 +108,7 @@ private:
 
   std::string_view text_;
   const std::string& source_;
-  char delimiter_;
+  char delimiter_, comment_;
   std::size_t pos_ = 0, line_start_ = 0;
   std::int64_t line_ = 1;
   bool last_quoted_ = false;
@@ -145,9 +153,12 @@ double CsvTable::number(std::size_t row, std::size_t col) const {
 CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
   if (options.delimiter == '"' || options.delimiter == '\n' || options.delimiter == '\r')
     fail("{}: the CSV delimiter cannot be a quote or a line break", source);
+  if (options.comment != '\0' && (options.comment == '"' || options.comment == '\n' || options.comment == '\r' ||
+                                   options.comment == options.delimiter))
+    fail("{}: the CSV comment character cannot be a quote, a line break or the delimiter", source);
   CsvTable table;
   table.source = source;
-  Parser parser(text, source, options.delimiter);
+  Parser parser(text, source, options.delimiter, options.comment);
   std::vector<std::string> fields;
   std::int64_t line = 0;
   if (options.header) {

@@ -61,3 +61,16 @@ TEST_CASE("csv without a header names columns 1..n; other delimiters; gzipped fi
   CHECK(g.rows.at(0) == std::vector<std::string>{"1", "2"});
   CHECK(g.source == dir.file("g.csv.gz"));
 }
+
+TEST_CASE("csv comment lines: skipped like blank ones when a comment character is set, line numbers kept") {
+  CsvOptions options;
+  options.comment = '#';
+  const CsvTable t = parse_csv("# top\na,b\n#x,y,z\n1,2\n #5,3\n", "c.csv", options);
+  CHECK(t.header == std::vector<std::string>{"a", "b"});
+  CHECK(t.lines == std::vector<std::int64_t>{4, 5});
+  CHECK(t.rows.at(1).at(0) == " #5");  // a '#' after the line's start is data
+  CHECK_ERROR_NAMES(parse_csv("a,b\n#x,y,z\n", "c.csv"), "c.csv:2: 3 fields, expected 2");  // off by default
+  CHECK(parse_csv("a,b\n\"#1\",2\n", "q.csv", options).rows.at(0).at(0) == "#1");
+  options.comment = ',';
+  CHECK_ERROR_NAMES(parse_csv("a,b\n", "d.csv", options), "d.csv: the CSV comment character cannot be");
+}

@@ -13,6 +13,7 @@ namespace tide::data {
 struct CsvOptions {
   char delimiter = ',';
   bool header = true;  // without one, columns are named "1", "2", ... (1-based)
+  char comment = '\0';  // lines starting with this character are skipped like blank ones ('\0': none)
 };
 
 struct CsvTable {
