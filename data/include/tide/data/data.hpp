@@ -1,5 +1,5 @@
-// All data headers: the sequence format, the examples and datasets the trainer consumes, the
-// dataset registry and each loader.
+// All data headers: the sequence and vector formats, the examples and datasets the trainer
+// consumes, the dataset registry and each loader.
 #pragma once
 #include "tide/data/config_object.hpp"
 #include "tide/data/csv.hpp"
@@ -11,4 +11,5 @@
 #include "tide/data/sequence_set.hpp"
 #include "tide/data/shared_data.hpp"
 #include "tide/data/traffic.hpp"
+#include "tide/data/vectors.hpp"
 #include "tide/data/xor.hpp"

@@ -43,20 +43,35 @@ private:
 // The vectors of `examples`; throws naming `what` when they are of another form.
 const VectorSet& vectors_of(const Examples& examples, const std::string& what);
 
+// A seeded split of rows (split_rows in sequence_set.hpp: the same order as split() of
+// sequences); the parts are named all.name + "/train", "/val", "/test".
+struct VectorSplit {
+  VectorSet train, val, test;
+};
+VectorSplit split(const VectorSet& all, double val_fraction, double test_fraction, std::uint64_t seed);
+
 // FFJORD's 2-D toy densities by name (8gaussians, pinwheel, 2spirals, checkerboard, moons,
 // circles, rings, swissroll) and STEER's 1-D mixture of Gaussians (mog1d): n samples drawn from
-// `gen`, f64 [n, 2] (or [n, 1]), on the scale FFJORD's generators use.
+// `gen`, f64 [n, 2] (or [n, 1]), on the scale FFJORD's generators use. Where FFJORD puts one
+// class (moon, circle, ring, spiral arm) after another and shuffles, row i here belongs to class
+// i mod (number of classes), so any prefix of the rows mixes them; toy_densities.cpp says how
+// each density is drawn.
 std::vector<std::string> toy_density_names();
 Tensor toy_density(const std::string& name, std::int64_t n, Generator& gen);
+// mog1d is our choice, as STEER does not list its parameters: 0.5 N(-2, 0.5^2) + 0.5 N(2, 0.5^2)
+// (mean 0, variance 4.25). Its exact log density at x:
+double mog1d_log_density(double x);
 
 // A user's own vectors. CSV: a header row of column names, then numbers ('#' comment lines and
-// blank lines skipped); `columns` selects by name (empty: all). .npy: a 2-D little-endian f4/f8
-// (or 1-D: one column) C-order array. Errors name the file and the line, column or header field.
+// blank lines skipped); `columns` selects by name (empty: all). .npy (format 1.0, 2.0 or 3.0): a
+// 2-D (or 1-D: one column) array of little-endian f8 or f4 (or <i8, <i4, |u1, converted), in C or
+// Fortran order. Plain or gzipped files. Errors name the file and the line, column or header
+// field; NaN and inf are rejected.
 Tensor read_vectors_csv(const std::string& path, const std::vector<std::string>& columns = {});
 Tensor read_npy(const std::string& path);
 
-// Column means and standard deviations of `train` (a constant column gets std 1), and x
-// standardised with them.
+// Column means and population standard deviations (divided by N, numpy's default) of `train`
+// (a constant column gets std 1), and x standardised with them: (x - mean) / std, f64.
 struct Standardiser {
   Tensor mean, std;  // f64 [D]
   static Standardiser fit(const Tensor& train);
@@ -64,7 +79,13 @@ struct Standardiser {
 };
 
 // IDX images as byte vectors with image = {1, rows, cols}; `downsample` k > 1 averages k x k blocks
-// (rounded to the nearest byte; rows and cols must be divisible by k).
+// (rounded to the nearest byte, halves up; rows and cols must be divisible by k). limit > 0 keeps
+// the first `limit` images only.
 VectorSet idx_image_vectors(const std::string& images_path, std::int64_t downsample = 1, std::int64_t limit = 0);
+
+// Fashion-MNIST images as vectors (idx_image_vectors, limit applied to each file): the training
+// images split (seeded) into train and a val_fraction validation part, the t10k images as test.
+VectorSplit image_fashion_mnist(const std::string& dir, std::uint64_t seed = 0, double val_fraction = 0.1,
+                                std::int64_t downsample = 1, std::int64_t limit = 0);
 
 }  // namespace tide::data

@@ -1,0 +1,118 @@
+// VectorSet and VectorExamples, their seeded split and standardisation, and CSV tables read as
+// vectors (the CSV reader of csv_reader.cpp does the tokenising).
+#include "tide/data/vectors.hpp"
+#include "tide/core/error.hpp"
+#include "tide/core/ops.hpp"
+#include "tide/data/csv.hpp"
+#include <fmt/ranges.h>
+#include <cmath>
+#include <cstdint>
+
+namespace tide::data {
+
+VectorSet VectorSet::subset(const std::vector<std::int64_t>& index) const {
+  for (std::int64_t i : index)
+    if (i < 0 || i >= size()) fail("vector set '{}': subset index {} outside [0, {})", name, i, size());
+  VectorSet out{name, Tensor(), image};
+  const Tensor rows = Tensor::from_indices(index, Shape{static_cast<std::int64_t>(index.size())}, x.device());
+  out.x = index_select(x, 0, rows);
+  return out;
+}
+
+VectorSet VectorSet::slice(std::int64_t begin, std::int64_t end) const {
+  if (begin < 0 || end < begin || end > size())
+    fail("vector set '{}': slice [{}, {}) outside [0, {}]", name, begin, end, size());
+  return VectorSet{name, x.slice(0, begin, end).clone(), image};  // a copy, as subset's
+}
+
+void VectorSet::validate() const {
+  if (!x.defined() || x.rank() != 2 || x.dtype() != DType::f64 || x.size(1) < 1)
+    fail("vector set '{}': x must be f64 [N, D] with D >= 1, got {}", name, x.defined() ? x.str() : "undefined");
+  std::int64_t pixels = 1;
+  for (std::int64_t e : image) pixels = e > 0 && pixels <= INT64_MAX / e ? pixels * e : -1;
+  if (is_image() && (image.size() != 3 || pixels != dims()))
+    fail("vector set '{}': image shape {{{}}} must be {{channels, rows, cols}} with {} elements, as x {}", name,
+         fmt::join(image, ", "), dims(), x.str());
+  const std::vector<double> values = x.to_vector();
+  const auto d = static_cast<std::size_t>(dims());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i];
+    if (!std::isfinite(v)) fail("vector set '{}': x holds {} at row {}, column {}", name, v, i / d, i % d);
+    if (is_image() && !(v >= 0.0 && v <= 255.0 && v == std::floor(v)))
+      fail("vector set '{}': image value {} at row {}, column {} is not a byte 0..255", name, v, i / d, i % d);
+  }
+}
+
+ExamplesPtr VectorExamples::subset(const std::vector<std::int64_t>& index) const {
+  return std::make_shared<VectorExamples>(set_.subset(index));
+}
+
+ExamplesPtr VectorExamples::slice(std::int64_t begin, std::int64_t end) const {
+  return std::make_shared<VectorExamples>(set_.slice(begin, end));
+}
+
+const VectorSet& vectors_of(const Examples& examples, const std::string& what) {
+  const auto* v = dynamic_cast<const VectorExamples*>(&examples);
+  if (!v) fail("{}: expects vector data (VectorExamples), got another kind of examples", what);
+  return v->set();
+}
+
+VectorSplit split(const VectorSet& all, double val_fraction, double test_fraction, std::uint64_t seed) {
+  const SplitRows rows = split_rows(all.size(), val_fraction, test_fraction, seed, all.name);
+  const auto part = [&](const std::vector<std::int64_t>& index, const char* which) {
+    VectorSet s = all.subset(index);
+    s.name = all.name + "/" + which;
+    return s;
+  };
+  return VectorSplit{part(rows.train, "train"), part(rows.val, "val"), part(rows.test, "test")};
+}
+
+Standardiser Standardiser::fit(const Tensor& train) {
+  if (!train.defined() || train.rank() != 2 || train.size(0) < 1)
+    fail("Standardiser::fit: expects [N, D] vectors with N >= 1, got {}", train.defined() ? train.str() : "undefined");
+  const std::int64_t n = train.size(0);
+  const auto d = static_cast<std::size_t>(train.size(1));
+  const std::vector<double> x = train.to_vector();
+  std::vector<double> mean(d, 0.0), sum_sq(d, 0.0);
+  for (std::size_t i = 0; i < x.size(); ++i) mean[i % d] += x[i];
+  for (double& m : mean) m /= static_cast<double>(n);
+  for (std::size_t i = 0; i < x.size(); ++i) sum_sq[i % d] += (x[i] - mean[i % d]) * (x[i] - mean[i % d]);
+  std::vector<double> sd(sum_sq.size());
+  for (std::size_t j = 0; j < sd.size(); ++j) {
+    sd[j] = std::sqrt(sum_sq[j] / static_cast<double>(n));  // population std, numpy's default
+    if (!(sd[j] > 0.0)) sd[j] = 1.0;
+  }
+  const Shape shape{static_cast<std::int64_t>(d)};
+  return Standardiser{Tensor::from_vector(mean, shape, DType::f64, Device::cpu()),
+                      Tensor::from_vector(sd, shape, DType::f64, Device::cpu())};
+}
+
+Tensor Standardiser::apply(const Tensor& x) const {
+  if (!mean.defined() || !std.defined()) fail("Standardiser::apply: not fitted (mean and std undefined)");
+  const auto d = static_cast<std::size_t>(mean.numel());
+  if (!x.defined() || x.rank() != 2 || x.size(1) != mean.numel())
+    fail("Standardiser::apply: fitted on {} columns, got {}", d, x.defined() ? x.str() : "undefined");
+  std::vector<double> values = x.to_vector();
+  const std::vector<double> m = mean.to_vector(), s = std.to_vector();
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = (values[i] - m[i % d]) / s[i % d];
+  return Tensor::from_vector(values, x.shape(), DType::f64, x.device());
+}
+
+Tensor read_vectors_csv(const std::string& path, const std::vector<std::string>& columns) {
+  CsvOptions options;
+  options.comment = '#';
+  const CsvTable table = read_csv(path, options);
+  std::vector<std::size_t> picked;
+  if (columns.empty())
+    for (std::size_t c = 0; c < table.header.size(); ++c) picked.push_back(c);
+  for (const std::string& name : columns) picked.push_back(table.column(name));
+  if (table.rows.empty()) fail("{}: a header row but no rows of numbers", path);
+  const auto n = static_cast<std::int64_t>(table.rows.size()), d = static_cast<std::int64_t>(picked.size());
+  std::vector<double> x;
+  x.reserve(table.rows.size() * picked.size());
+  for (std::size_t r = 0; r < table.rows.size(); ++r)
+    for (std::size_t c : picked) x.push_back(table.number(r, c));
+  return Tensor::from_vector(x, Shape{n, d}, DType::f64, Device::cpu());
+}
+
+}  // namespace tide::data
