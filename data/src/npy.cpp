@@ -1,0 +1,185 @@
+// NumPy .npy files (format versions 1.0, 2.0 and 3.0): the magic "\x93NUMPY", two version bytes,
+// the header length (u16 little-endian for 1.0, u32 for 2.0 and 3.0), a Python dict literal
+// {'descr': '<f8', 'fortran_order': False, 'shape': (N, D), } padded with spaces, then the data.
+#include "file_bytes.hpp"
+#include "tide/core/error.hpp"
+#include "tide/core/named.hpp"
+#include "tide/data/vectors.hpp"
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <string_view>
+
+namespace tide::data {
+namespace {
+
+struct NpyHeader {
+  std::string descr;
+  bool fortran_order = false;
+  std::vector<std::int64_t> shape;
+};
+
+// The dict literal numpy writes, read key by key; errors name the file and the character.
+class HeaderParser {
+public:
+  HeaderParser(std::string_view text, const std::string& path) : text_(text), path_(path) {}
+
+  NpyHeader parse() {
+    NpyHeader h;
+    bool descr = false, order = false, shape = false;
+    expect('{');
+    while (skip_space(), peek() != '}') {
+      const std::string key = quoted();
+      expect(':');
+      if (key == "descr") {
+        h.descr = quoted();
+        descr = true;
+      } else if (key == "fortran_order") {
+        h.fortran_order = boolean();
+        order = true;
+      } else if (key == "shape") {
+        h.shape = tuple();
+        shape = true;
+      } else {
+        error(fmt::format("unknown key '{}'", key));
+      }
+      if (skip_space(), peek() == ',') ++pos_;
+    }
+    if (!descr || !order || !shape) error("'descr', 'fortran_order' and 'shape' are all required");
+    return h;
+  }
+
+private:
+  [[noreturn]] void error(const std::string& message) const {
+    fail("{}: .npy header: {} (at character {} of {})", path_, message, pos_ + 1, text_.substr(0, 120));
+  }
+  char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
+  void skip_space() {
+    while (peek() == ' ' || peek() == '\t' || peek() == '\n') ++pos_;
+  }
+  void expect(char c) {
+    skip_space();
+    if (peek() != c) error(fmt::format("expected '{}'", c));
+    ++pos_;
+  }
+  std::string quoted() {
+    skip_space();
+    const char quote = peek();
+    if (quote != '\'' && quote != '"') error("expected a quoted string");
+    const std::size_t end = text_.find(quote, pos_ + 1);
+    if (end == std::string_view::npos) error("a string is never closed");
+    std::string out(text_.substr(pos_ + 1, end - pos_ - 1));
+    pos_ = end + 1;
+    return out;
+  }
+  bool boolean() {
+    skip_space();
+    for (const std::string_view word : {"True", "False"})
+      if (text_.substr(pos_, word.size()) == word) {
+        pos_ += word.size();
+        return word == "True";
+      }
+    error("expected True or False");
+  }
+  std::vector<std::int64_t> tuple() {
+    std::vector<std::int64_t> out;
+    expect('(');
+    while (skip_space(), peek() != ')') {
+      std::int64_t v = 0;
+      const auto [end, ec] = std::from_chars(text_.data() + pos_, text_.data() + text_.size(), v);
+      if (ec != std::errc() || v < 0) error("expected a non-negative integer extent");
+      pos_ = static_cast<std::size_t>(end - text_.data());
+      out.push_back(v);
+      if (skip_space(), peek() == ',') ++pos_;
+      else if (peek() != ')') error("expected ',' or ')' in the shape");
+    }
+    ++pos_;
+    return out;
+  }
+
+  std::string_view text_;
+  const std::string& path_;
+  std::size_t pos_ = 0;
+};
+
+enum class Element { f8, f4, i8, i4, u1 };
+struct ElementType {
+  Element element;
+  std::size_t bytes;
+};
+constexpr Named<ElementType> kElementTypes[] = {{"<f8", {Element::f8, 8}}, {"<f4", {Element::f4, 4}},
+                                                {"<i8", {Element::i8, 8}}, {"<i4", {Element::i4, 4}},
+                                                {"|u1", {Element::u1, 1}}};
+
+template <class Unsigned> Unsigned little_endian(const char* p) {
+  Unsigned v = 0;
+  for (std::size_t k = 0; k < sizeof(Unsigned); ++k) v |= static_cast<Unsigned>(static_cast<unsigned char>(p[k])) << (8 * k);
+  return v;
+}
+
+double decode(const char* p, Element e) {
+  switch (e) {
+    case Element::f8: return std::bit_cast<double>(little_endian<std::uint64_t>(p));
+    case Element::f4: return std::bit_cast<float>(little_endian<std::uint32_t>(p));
+    case Element::i8: return static_cast<double>(std::bit_cast<std::int64_t>(little_endian<std::uint64_t>(p)));
+    case Element::i4: return std::bit_cast<std::int32_t>(little_endian<std::uint32_t>(p));
+    case Element::u1: return static_cast<unsigned char>(*p);
+  }
+  return 0.0;
+}
+
+ElementType element_type(const std::string& descr, const std::string& path) {
+  if (!descr.empty() && descr[0] == '>')
+    fail("{}: .npy header: 'descr' '{}' is big-endian; save the array little-endian (numpy: a.astype('<f8'))", path,
+         descr);
+  for (const auto& row : kElementTypes)
+    if (row.name == descr) return row.value;
+  fail("{}: .npy header: 'descr' '{}' is not supported (supported: {})", path, descr, fmt::join(names_of(kElementTypes), ", "));
+}
+
+// The header's text; `data` receives the offset of the first data byte.
+std::string_view header_text(const std::string& bytes, const std::string& path, std::size_t& data) {
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
+    fail("{}: not a .npy file (it does not start with the magic \\x93NUMPY)", path);
+  const int major = static_cast<unsigned char>(bytes[6]), minor = static_cast<unsigned char>(bytes[7]);
+  if (major < 1 || major > 3) fail("{}: .npy format version {}.{} is not supported (1.0, 2.0, 3.0 are)", path, major, minor);
+  const std::size_t start = major == 1 ? 10 : 12;
+  if (bytes.size() < start) fail("{}: {} bytes, too short for a .npy {}.{} preamble", path, bytes.size(), major, minor);
+  const std::size_t length = major == 1 ? little_endian<std::uint16_t>(&bytes[8]) : little_endian<std::uint32_t>(&bytes[8]);
+  if (length > bytes.size() - start)
+    fail("{}: the .npy header promises {} bytes, the file has {} after the preamble: the file is truncated", path,
+         length, bytes.size() - start);
+  data = start + length;
+  return std::string_view(bytes).substr(start, length);
+}
+
+}  // namespace
+
+Tensor read_npy(const std::string& path) {
+  const std::string bytes = detail::read_file_bytes(path);
+  std::size_t data = 0;
+  const NpyHeader h = HeaderParser(header_text(bytes, path, data), path).parse();
+  const ElementType type = element_type(h.descr, path);
+  if (h.shape.empty() || h.shape.size() > 2)
+    fail("{}: .npy header: 'shape' has {} axes; expected a 1-D or 2-D array", path, h.shape.size());
+  const std::int64_t n = h.shape[0], d = h.shape.size() == 2 ? h.shape[1] : 1;
+  if (d < 1) fail("{}: .npy header: 'shape' ({}, {}) has no columns", path, n, d);
+  std::uint64_t count = 0, need = 0;
+  if (__builtin_mul_overflow(static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(d), &count) ||
+      __builtin_mul_overflow(count, type.bytes, &need))
+    fail("{}: the .npy header promises {} x {} elements, over 2^64 bytes", path, n, d);
+  if (need != bytes.size() - data)
+    fail("{}: the .npy header promises {} x {} elements of '{}' ({} data bytes), the file has {}: the file is {}", path,
+         n, d, h.descr, need, bytes.size() - data, need > bytes.size() - data ? "truncated" : "longer than its header says");
+  std::vector<double> x(static_cast<std::size_t>(n * d));
+  for (std::int64_t r = 0; r < n; ++r)
+    for (std::int64_t c = 0; c < d; ++c) {
+      const std::int64_t stored = h.fortran_order ? c * n + r : r * d + c;
+      const double v = decode(&bytes[data + static_cast<std::size_t>(stored) * type.bytes], type.element);
+      if (!std::isfinite(v)) fail("{}: element [{}, {}] is {} (expected finite numbers)", path, r, c, v);
+      x[static_cast<std::size_t>(r * d + c)] = v;
+    }
+  return Tensor::from_vector(x, Shape{n, d}, DType::f64, Device::cpu());
+}
+
+}  // namespace tide::data
