@@ -56,10 +56,8 @@ std::string fashion_mnist_dir() {
   return "/usr/share/datasets/fashion-mnist/";
 }
 
-namespace {
-
-// dir/name, or dir/name.gz when only that exists (the Debian package ships the .gz files).
-std::string idx_file(const std::string& dir, const std::string& name) {
+// The Debian package ships the .gz files.
+std::string fashion_mnist_file(const std::string& dir, const std::string& name) {
   const std::filesystem::path plain = std::filesystem::path(dir) / name;
   std::error_code ec;
   if (std::filesystem::exists(plain, ec)) return plain.string();
@@ -69,13 +67,11 @@ std::string idx_file(const std::string& dir, const std::string& name) {
        plain.string(), packed.string());
 }
 
-}  // namespace
-
 Split event_fashion_mnist(const std::string& dir, std::uint64_t seed, double val_fraction) {
-  SequenceSet train = event_images(read_idx_images(idx_file(dir, "train-images-idx3-ubyte")),
-                                   read_idx_labels(idx_file(dir, "train-labels-idx1-ubyte")));
-  SequenceSet test = event_images(read_idx_images(idx_file(dir, "t10k-images-idx3-ubyte")),
-                                  read_idx_labels(idx_file(dir, "t10k-labels-idx1-ubyte")));
+  SequenceSet train = event_images(read_idx_images(fashion_mnist_file(dir, "train-images-idx3-ubyte")),
+                                   read_idx_labels(fashion_mnist_file(dir, "train-labels-idx1-ubyte")));
+  SequenceSet test = event_images(read_idx_images(fashion_mnist_file(dir, "t10k-images-idx3-ubyte")),
+                                  read_idx_labels(fashion_mnist_file(dir, "t10k-labels-idx1-ubyte")));
   train.name = "event-fashion-mnist";
   Split out = split(train, val_fraction, 0.0, seed);
   out.test = std::move(test);

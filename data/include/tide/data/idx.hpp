@@ -32,6 +32,8 @@ SequenceSet event_images(const IdxImages& images, const std::vector<std::uint8_t
 
 // $TIDE_FASHION_MNIST_DIR when set, else /usr/share/datasets/fashion-mnist/ (dataset-fashion-mnist).
 std::string fashion_mnist_dir();
+// dir/name, or dir/name.gz when only that exists; throws naming both (and how to install the data).
+std::string fashion_mnist_file(const std::string& dir, const std::string& name);
 // Event-based Fashion-MNIST: the 60,000 training images split (seeded) into train and a
 // val_fraction validation part, the 10,000 t10k images as test. Reads <name> or <name>.gz.
 Split event_fashion_mnist(const std::string& dir = fashion_mnist_dir(), std::uint64_t seed = 0,
