@@ -5,9 +5,11 @@
 #include "tide/data/idx.hpp"
 #include "tide/data/person_activity.hpp"
 #include "tide/data/traffic.hpp"
+#include "tide/data/vectors.hpp"
 #include "tide/data/xor.hpp"
 #include "tide/core/named.hpp"
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace tide::data {
 
@@ -40,13 +42,35 @@ constexpr Named<MissingPolicy> kMissingPolicies[] = {
     {"error", MissingPolicy::error}, {"fill_previous", MissingPolicy::fill_previous}, {"zero", MissingPolicy::zero}};
 constexpr Named<XorEncoding> kXorEncodings[] = {{"dense", XorEncoding::dense}, {"event", XorEncoding::event}};
 
-SequenceSet limited(const SequenceSet& s, std::int64_t limit) {
-  return limit > 0 && limit < s.size() ? s.slice(0, limit) : s;
+ExamplesPtr limited(const ExamplesPtr& examples, std::int64_t limit) {
+  return limit > 0 && limit < examples->size() ? examples->slice(0, limit) : examples;
+}
+
+// Sequence or vector splits as a Dataset (load_dataset writes the description).
+Dataset sequence_dataset(Split split) {
+  Dataset out;
+  out.train = std::make_shared<SequenceExamples>(std::move(split.train));
+  out.val = std::make_shared<SequenceExamples>(std::move(split.val));
+  out.test = std::make_shared<SequenceExamples>(std::move(split.test));
+  return out;
+}
+Dataset vector_dataset(VectorSplit split) {
+  Dataset out;
+  out.train = std::make_shared<VectorExamples>(std::move(split.train));
+  out.val = std::make_shared<VectorExamples>(std::move(split.val));
+  out.test = std::make_shared<VectorExamples>(std::move(split.test));
+  return out;
+}
+
+// "val_fraction" and "test_fraction", each in [0, 0.9] and together below 1.
+std::pair<double, double> fractions(ConfigObject& k, double val, double test) {
+  const double v = k.number("val_fraction", val, 0.0, 0.9), t = k.number("test_fraction", test, 0.0, 0.9);
+  if (v + t >= 1.0) fail("{}: val_fraction + test_fraction must be < 1, got {:g}", k.where(), v + t);
+  return {v, t};
 }
 
 Split split_with_fractions(const SequenceSet& all, ConfigObject& k, std::uint64_t seed, double val, double test) {
-  const double v = k.number("val_fraction", val, 0.0, 0.9), t = k.number("test_fraction", test, 0.0, 0.9);
-  if (v + t >= 1.0) fail("{}: val_fraction + test_fraction must be < 1, got {:g}", k.where(), v + t);
+  const auto [v, t] = fractions(k, val, test);
   return split(all, v, t, seed);
 }
 
@@ -111,23 +135,91 @@ std::string path_or_default(ConfigObject& k, const std::string& key, std::string
   return k.has(key) ? k.text(key, "") : default_path();
 }
 
-using DatasetLoader = Split (*)(ConfigObject& k, std::uint64_t seed);
+// A toy density's three splits, drawn from disjoint streams of the seed.
+Dataset toy_dataset(ConfigObject& k, std::uint64_t seed) {
+  const std::vector<std::string> names = toy_density_names();
+  if (!k.has("name")) fail("{}: missing key 'name' (one of {})", k.where(), fmt::join(names, ", "));
+  const std::string name = k.string("name", "", names);
+  constexpr const char* parts[] = {"train", "val", "test"};
+  constexpr std::int64_t sizes[] = {20000, 2000, 5000};
+  VectorSplit out;
+  VectorSet* sets[] = {&out.train, &out.val, &out.test};
+  for (std::size_t p = 0; p < 3; ++p) {
+    Generator generator(seed);
+    generator.set_stream(std::uint64_t{p} << 32);
+    const std::int64_t n = k.integer(parts[p], sizes[p], 1, 100000000);
+    *sets[p] = VectorSet{name + "/" + parts[p], toy_density(name, n, generator), {}};
+  }
+  return vector_dataset(std::move(out));
+}
+
+// The vectors of a .csv or .npy file, by its extension.
+Tensor vector_file(const std::string& path, ConfigObject& k) {
+  const auto ends = [&](std::string_view end) { return path.ends_with(end) || path.ends_with(std::string(end) + ".gz"); };
+  if (ends(".npy")) return read_npy(path);
+  if (ends(".csv")) return read_vectors_csv(path, k.texts("columns"));
+  fail("{}: '{}' is neither a .csv nor a .npy file (the extension says which)", k.path("path"), path);
+}
+
+// A user's table of vectors, split by rows and standardised with the training rows' statistics.
+Dataset vectors_dataset(ConfigObject& k, std::uint64_t seed) {
+  if (!k.has("path")) fail("{}: missing key 'path' (a .csv or .npy file of vectors)", k.where());
+  const std::string path = k.text("path", "");
+  const VectorSet all{path, vector_file(path, k), {}};
+  const auto [v, t] = fractions(k, 0.1, 0.1);
+  VectorSplit out = split(all, v, t, seed);
+  if (k.boolean("standardise", true) && out.train.size() > 0) {
+    const Standardiser s = Standardiser::fit(out.train.x);
+    for (VectorSet* part : {&out.train, &out.val, &out.test}) part->x = s.apply(part->x);
+  }
+  return vector_dataset(std::move(out));
+}
+
+// Fashion-MNIST as event sequences (classification) or as images (density estimation). Only the
+// chosen encoding's keys are read, so the other's are rejected as unknown.
+Dataset fashion_mnist_dataset(ConfigObject& k, std::uint64_t seed) {
+  const std::string dir = path_or_default(k, "dir", fashion_mnist_dir);
+  const double val = k.number("val_fraction", 0.1, 0.0, 0.9);
+  if (k.string("encoding", "event", {"event", "images"}) == "event") return sequence_dataset(event_fashion_mnist(dir, seed, val));
+  const std::int64_t downsample = k.integer("downsample", 1, 1, 4);
+  if (downsample == 3) fail("{}: expected 1, 2 or 4 (28 x 28 images pooled to 28, 14 or 7), got 3", k.path("downsample"));
+  return vector_dataset(image_fashion_mnist(dir, seed, val, downsample, k.integer("limit", 0, 0, INT64_MAX)));
+}
+
+using DatasetLoader = Dataset (*)(ConfigObject& k, std::uint64_t seed);
 
 // Every dataset load_data knows: the names it accepts and lists are this table's.
 constexpr Named<DatasetLoader> kDatasets[] = {
-    {"xor", xor_split},
-    {"fashion_mnist", [](ConfigObject& k, std::uint64_t seed) {
-       const std::string dir = path_or_default(k, "dir", fashion_mnist_dir);
-       return event_fashion_mnist(dir, seed, k.number("val_fraction", 0.1, 0.0, 0.9));
+    {"xor", [](ConfigObject& k, std::uint64_t seed) { return sequence_dataset(xor_split(k, seed)); }},
+    {"fashion_mnist", fashion_mnist_dataset},
+    {"traffic", [](ConfigObject& k, std::uint64_t seed) {
+       return sequence_dataset(traffic(path_or_default(k, "path", traffic_path), seed));
      }},
-    {"traffic", [](ConfigObject& k, std::uint64_t seed) { return traffic(path_or_default(k, "path", traffic_path), seed); }},
-    {"gesture", [](ConfigObject& k, std::uint64_t seed) { return gesture(path_or_default(k, "dir", gesture_dir), seed); }},
+    {"gesture", [](ConfigObject& k, std::uint64_t seed) {
+       return sequence_dataset(gesture(path_or_default(k, "dir", gesture_dir), seed));
+     }},
     {"person_activity", [](ConfigObject& k, std::uint64_t seed) {
-       return person_activity(path_or_default(k, "path", person_activity_path), seed);
+       return sequence_dataset(person_activity(path_or_default(k, "path", person_activity_path), seed));
      }},
-    {"mujoco", [](ConfigObject& k, std::uint64_t seed) { return csv_file(k, seed, true); }},
-    {"csv", [](ConfigObject& k, std::uint64_t seed) { return csv_file(k, seed, false); }},
+    {"mujoco", [](ConfigObject& k, std::uint64_t seed) { return sequence_dataset(csv_file(k, seed, true)); }},
+    {"csv", [](ConfigObject& k, std::uint64_t seed) { return sequence_dataset(csv_file(k, seed, false)); }},
+    {"toy", toy_dataset},
+    {"vectors", vectors_dataset},
 };
+
+// "NAME: N train / N val / N test" and what the examples are.
+std::string describe(const std::string& name, const Dataset& d) {
+  const std::string sizes = fmt::format("{}: {} train / {} val / {} test", name, d.train->size(), d.val->size(), d.test->size());
+  if (const auto* v = dynamic_cast<const VectorExamples*>(d.train.get())) {
+    const VectorSet& t = v->set();
+    return t.is_image() ? fmt::format("{} vectors, {} images", sizes, fmt::join(t.image, "x"))
+                        : fmt::format("{} vectors, {} dims", sizes, t.dims());
+  }
+  const SequenceSet& t = sequences_of(*d.train, "dataset '" + name + "'");
+  return fmt::format("{} sequences, {} steps, {} features, {}", sizes, t.steps(), t.features(),
+                     t.task == Task::classification ? fmt::format("{} classes", t.classes)
+                                                    : fmt::format("{} targets", t.outputs()));
+}
 
 }  // namespace
 
@@ -138,23 +230,15 @@ Dataset load_dataset(const json& spec, std::uint64_t seed, const std::string& wh
   std::vector<std::string> names = dataset_names();
   if (!k.has("dataset")) fail("{}: missing key 'dataset' (one of {})", where, fmt::join(names, ", "));
   const std::string name = k.string("dataset", "", names);
-  Split split = lookup(kDatasets, name, "dataset")(k, seed);
-  split.train = limited(split.train, k.integer("limit_train", 0, 0, INT64_MAX));
-  split.val = limited(split.val, k.integer("limit_val", 0, 0, INT64_MAX));
-  split.test = limited(split.test, k.integer("limit_test", 0, 0, INT64_MAX));
+  Dataset d = lookup(kDatasets, name, "dataset")(k, seed);
+  d.train = limited(d.train, k.integer("limit_train", 0, 0, INT64_MAX));
+  d.val = limited(d.val, k.integer("limit_val", 0, 0, INT64_MAX));
+  d.test = limited(d.test, k.integer("limit_test", 0, 0, INT64_MAX));
   k.finish("dataset '" + name + "'");
-  for (const SequenceSet* s : {&split.train, &split.val, &split.test})
-    if (s->size() == 0) fail("{}: dataset '{}' left an empty train, val or test set", where, name);
-  const SequenceSet& t = split.train;
-  Dataset out;
-  out.description = fmt::format("{}: {} train / {} val / {} test sequences, {} steps, {} features, {}", name, t.size(),
-                                    split.val.size(), split.test.size(), t.steps(), t.features(),
-                                    t.task == Task::classification ? fmt::format("{} classes", t.classes)
-                                                                         : fmt::format("{} targets", t.outputs()));
-  out.train = std::make_shared<SequenceExamples>(std::move(split.train));
-  out.val = std::make_shared<SequenceExamples>(std::move(split.val));
-  out.test = std::make_shared<SequenceExamples>(std::move(split.test));
-  return out;
+  for (const ExamplesPtr* e : {&d.train, &d.val, &d.test})
+    if ((*e)->size() == 0) fail("{}: dataset '{}' left an empty train, val or test set", where, name);
+  d.description = describe(name, d);
+  return d;
 }
 
 }  // namespace tide::data

@@ -3,6 +3,7 @@
 //
 //   {"dataset": "xor", "encoding": "event", "train": 100000, "test": 10000, "val_fraction": 0.1}
 //   {"dataset": "fashion_mnist", "dir": "/usr/share/datasets/fashion-mnist", "val_fraction": 0.1}
+//                                              event sequences ("encoding": "event", the default)
 //   {"dataset": "traffic", "path": ...}        LTC table 3 (squared error); without "path" (or "dir")
 //                                              the file is searched for as docs/training.md says
 //   {"dataset": "gesture", "dir": ...}         LTC table 3 (accuracy)
@@ -15,8 +16,21 @@
 //    "val_fraction": 0.1, "test_fraction": 0.15}
 // The csv keys map onto CsvSequenceSpec (csv.hpp says what each means). Note: the csv and mujoco
 // splits are drawn over windows, so windows of one sequence can land in different splits.
+//
+// Vectors for density estimation (vectors.hpp):
+//   {"dataset": "toy", "name": "8gaussians", "train": 20000, "val": 2000, "test": 5000}
+//                                              a toy density (toy_density_names()); each split drawn
+//                                              from its own stream of the seed
+//   {"dataset": "vectors", "path": "x.csv" | "x.npy" (or .gz), "columns": [...], "standardise": true,
+//    "val_fraction": 0.1, "test_fraction": 0.1}   a table split by rows (seeded), standardised with
+//                                              the train rows' mean and std; "columns" for .csv only
+//   {"dataset": "fashion_mnist", "encoding": "images", "downsample": 1 | 2 | 4, "limit": 0,
+//    "dir": ..., "val_fraction": 0.1}          28 x 28 images (or pooled k x k) as byte vectors; the
+//                                              training file split into train / val, t10k as test;
+//                                              "limit" > 0 reads only the first N of each file.
+//                                              "encoding": "event" (the default) is the sequence form.
 // Every dataset also takes "limit_train", "limit_val", "limit_test": keep only the first N
-// sequences of each set (for short runs).
+// sequences or vectors of each set (for short runs).
 #pragma once
 #include "tide/data/examples.hpp"
 #include <nlohmann/json.hpp>
@@ -26,7 +40,9 @@
 namespace tide::data {
 
 // The dataset `spec` names, split with `seed`; errors name `where` and the key. The description
-// is one line: dataset, sizes, steps, features.
+// is one line: dataset, sizes, then steps, features and classes or targets for sequences
+// ("xor: 90000 train / 10000 val / 10000 test sequences, ..."), dims or the image shape for
+// vectors ("toy: 20000 train / 2000 val / 5000 test vectors, 2 dims", "..., 1x14x14 images").
 Dataset load_dataset(const nlohmann::json& spec, std::uint64_t seed, const std::string& where);
 std::vector<std::string> dataset_names();
 
