@@ -2,6 +2,8 @@
 // factory that builds a model family from a config for a dataset.
 #include "tide/models/model.hpp"
 #include "tide/autodiff/archive.hpp"
+#include "tide/data/vectors.hpp"
+#include "tide/models/cnf.hpp"
 #include "tide/models/registry.hpp"
 #include "tide/models/sequence_model.hpp"
 #include <fmt/format.h>
@@ -49,6 +51,10 @@ void Model::load(const std::string& path) { load_module(load_archive(path), "mod
 
 ModelPtr make_model(const nlohmann::json& spec, const data::Dataset& data, Generator& gen, DType dtype, const std::string& where) {
   if (!data.train) fail("{}: the dataset has no training split", where);
+  if (spec.is_object() && spec.value("type", "") == "cnf") {
+    const data::VectorSet& v = data::vectors_of(*data.train, where + " (type cnf: a density model)");
+    return make_cnf(spec, v.dims(), v.image, gen, dtype, where);
+  }
   const data::SequenceSet& train = data::sequences_of(*data.train, where);
   return std::make_shared<SequenceModel>(make_cell(spec, train.features(), gen, dtype, where), train.outputs(), gen, train.task);
 }

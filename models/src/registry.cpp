@@ -9,12 +9,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::vector<std::string> method_names() {
-  std::vector<std::string> out;
-  for (Method m : all_methods()) out.push_back(method_name(m));
-  return out;
-}
-
 // What a cell's builder reads: the model's config object, its sizes and the solver defaults.
 struct CellBuild {
   ConfigObject& k;

@@ -48,6 +48,11 @@ BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const T
   const data::SequenceSet& b = data::sequences_of(examples, "sequence model");
   const DType dtype = cell_->dtype();
   const bool train = mode == Mode::train;
+  if (train && training.steer >= 1)
+    fail("regularisers.steer: sequence models scale each elapsed time by U(1 - b, 1 + b), so b must be < 1; got {}", training.steer);
+  if (train && (training.jacobian > 0 || training.taylor > 0))
+    fail("regularisers.{}: {} offers only the kinetic term today; the Jacobian and R_K terms need the cells' dynamics on "
+         "Jets (continuous normalising flows have them)", training.jacobian > 0 ? "jacobian" : "taylor", cell_->name());
   OdeRegulariser regularisation(OdeRegularisation{.kinetic = train ? training.kinetic : 0.0});
   const Var out = (*this)(Var(in_dtype(b.x, dtype)), train ? steered(b.dt, training) : b.dt, b.mask, &regularisation);
   const bool classify = task_ == data::Task::classification;

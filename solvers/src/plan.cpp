@@ -56,10 +56,14 @@ ErrorNorm make_norm(const SolveOptions& o, std::int64_t D, std::int64_t extra) {
     if (i < 0 || i >= D) fail("solve: seminorm index {} is outside the state (0..{})", i, D - 1);
     controlled[static_cast<std::size_t>(i)] = 0;
   }
+  // the log-density state is the last integrand state (regulariser_names' order)
+  const Regularisers& reg = o.regularisers;
+  const bool has_trace = reg.trace != Regularisers::Trace::none;
   for (std::int64_t i = 0; i < extra; ++i) {
     atol.push_back(o.atol);
     rtol.push_back(o.rtol);
-    controlled.push_back(o.regularisers.error_control ? 1 : 0);
+    const bool trace_state = has_trace && i == extra - 1;
+    controlled.push_back(reg.error_control || (trace_state && reg.trace_error_control) ? 1 : 0);
   }
   return ErrorNorm(o.norm, !o.per_sample, std::move(atol), std::move(rtol), std::move(controlled));
 }

@@ -25,8 +25,8 @@ std::vector<std::string> regulariser_names(const Regularisers& r) {
 Dynamics augment(const Dynamics& f, std::int64_t D, const Regularisers& reg, const Tensor& noise) {
   if (reg.taylor_order < 0 || reg.taylor_order > 6)
     fail("solve: regularisers.taylor_order = {} is outside 0..6 (R_K for K = 1..6; 0 turns it off)", reg.taylor_order);
-  const bool needs_jet = reg.taylor_order > 0 || reg.jacobian || reg.trace == Regularisers::Trace::hutchinson_jvp ||
-                         reg.trace == Regularisers::Trace::exact;
+  const bool needs_jet = reg.taylor_order > 0 || (reg.jacobian && reg.trace != Regularisers::Trace::hutchinson_vjp) ||
+                         reg.trace == Regularisers::Trace::hutchinson_jvp || reg.trace == Regularisers::Trace::exact;
   if (needs_jet && !f.taylor_capable())
     fail("solve: the requested regulariser needs dynamics that also run on Jets (write them as a generic lambda, "
          "[&](const auto& z, const auto& t) {{ ... }}); the hutchinson_vjp trace and kinetic energy work with Var-only dynamics");
@@ -42,16 +42,18 @@ Dynamics augment(const Dynamics& f, std::int64_t D, const Regularisers& reg, con
       taylor = row_sum_sq(select(c, 0, reg.taylor_order) * factorial(reg.taylor_order));
     }
     const Tensor e = noise.defined() ? rows.gather(noise) : Tensor();
-    if (reg.jacobian || reg.trace == Regularisers::Trace::hutchinson_jvp) {
+    const bool vjp = reg.trace == Regularisers::Trace::hutchinson_vjp;  // then the VJP also gives the Jacobian term
+    if ((reg.jacobian && !vjp) || reg.trace == Regularisers::Trace::hutchinson_jvp) {
       const DivergenceEstimate est = hutchinson_jvp(fj, z, e);
       if (!fz.defined()) fz = est.f;
       jacobian = column_of(est.jacobian_frobenius);
       trace = column_of(est.trace);
     }
-    if (reg.trace == Regularisers::Trace::hutchinson_vjp) {
+    if (vjp) {
       const DivergenceEstimate est = hutchinson_vjp(fj, z, e);
       if (!fz.defined()) fz = est.f;
       trace = column_of(est.trace);
+      jacobian = column_of(est.jacobian_frobenius);
     } else if (reg.trace == Regularisers::Trace::exact) {
       const DivergenceEstimate est = exact_trace(fj, z);
       if (!fz.defined()) fz = est.f;

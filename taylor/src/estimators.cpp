@@ -45,8 +45,8 @@ DivergenceEstimate hutchinson_vjp(const JetFn& f, const Var& z, const Tensor& e)
   o.create_graph = record;
   o.allow_unused = true;
   const Var ej = grad({y}, {input}, {Var(e)}, o)[0];  // e^T J
-  const Var trace = per_sample(ej * Var(e));
-  return record ? DivergenceEstimate{y, trace, Var()} : DivergenceEstimate{y.detach(), trace.detach(), Var()};
+  const Var trace = per_sample(ej * Var(e)), frobenius = per_sample(square(ej));
+  return record ? DivergenceEstimate{y, trace, frobenius} : DivergenceEstimate{y.detach(), trace.detach(), frobenius.detach()};
 }
 
 DivergenceEstimate exact_trace(const JetFn& f, const Var& z) {

@@ -10,22 +10,7 @@ file(WRITE "${WORK}/tiny.json" [=[
  "schedule": {"type": "cosine", "warmup_steps": 2}, "epochs": 3, "batch_size": 32, "grad_clip": 1.0,
  "checkpoint_every": 4}
 ]=])
-function(run_tide expect_rc)
-  execute_process(COMMAND "${TIDE}" ${ARGN} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
-  if(NOT rc EQUAL expect_rc)
-    message(FATAL_ERROR "tide ${ARGN}: exit ${rc} (expected ${expect_rc})\n${out}\n${err}")
-  endif()
-  set(out "${out}" PARENT_SCOPE)
-  set(err "${err}" PARENT_SCOPE)
-endfunction()
-
-# Fails with `message` unless files a and b are identical (same = TRUE) or differ (same = FALSE).
-function(expect_files same a b message)
-  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${a}" "${b}" RESULT_VARIABLE diff)
-  if((same AND diff) OR (NOT same AND NOT diff))
-    message(FATAL_ERROR "${message}")
-  endif()
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/train_cli.cmake")
 
 run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/straight" --quiet)
 string(JSON steps GET "${out}" steps)

@@ -43,6 +43,8 @@ const char* method_name(Method method) { return kMethods[index_of(method)].name.
 
 Method method_from_name(const std::string& name) { return lookup(kMethods, name, "ODE method"); }
 
+std::vector<std::string> method_names() { return names_of(kMethods); }
+
 const Tableau& tableau(Method method) {
   const Tableau* t = detail::default_stepper(method).tableau();
   if (!t) fail("tableau: method '{}' is not a Runge-Kutta method and has no Butcher tableau", method_name(method));

@@ -13,6 +13,11 @@ std::string checkpoint_meta(const json& config, const Position& p) {
                {"records", p.records_written}, {"loss_sum", p.loss_sum}, {"metric_sum", p.metric_sum},
                {"metric_count", p.metric_count}, {"seen", p.seen}};
   if (p.best_epoch >= 0) meta["best_val"] = p.best_val;
+  if (!p.extra.empty()) {
+    json extra = json::object();
+    for (const auto& [name, sums] : p.extra) extra[name] = {sums.first, sums.second};
+    meta["extra_metrics"] = extra;
+  }
   return meta.dump();
 }
 
@@ -45,6 +50,13 @@ json read_checkpoint_meta(const std::string& text, const std::string& source, Po
   p.loss_sum = number("loss_sum", -std::numeric_limits<double>::max());
   p.metric_sum = number("metric_sum", -std::numeric_limits<double>::max());
   p.metric_count = number("metric_count", 0), p.seen = number("seen", 0);
+  p.extra.clear();
+  if (const json* extra = k.object("extra_metrics"))  // absent in checkpoints of models with one metric
+    for (const auto& [name, v] : extra->items()) {
+      if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number() || !(v[1].get<double>() >= 0))
+        fail("{}: extra_metrics.{}: expected [sum, count >= 0], got {}", source, name, v.dump());
+      p.extra[name] = {v[0].get<double>(), v[1].get<double>()};
+    }
   k.finish("a `tide train` checkpoint's metadata");
   position = p;
   return config;

@@ -3,6 +3,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace tide::cli {
@@ -11,6 +12,8 @@ namespace tide::cli {
 struct Position {
   std::int64_t epoch = 0, batch = 0, global_step = 0, best_epoch = -1, records_written = 0;
   double best_val = 0, loss_sum = 0, metric_sum = 0, metric_count = 0, seen = 0;
+  // the epoch's sums of the model's other metrics (value, count) by name (nfe, regularisers, ...)
+  std::map<std::string, std::pair<double, double>> extra;
 
   double train_loss() const { return loss_sum / seen; }
   double train_metric() const { return metric_count > 0 ? metric_sum / metric_count : 0.0; }

@@ -138,7 +138,10 @@ namespace {
 
 int data_models(const Args& args) {
   if (const auto status = Flags("tide data models", data_usage).parse(args)) return *status;
+  fmt::print("sequence models (a cell over time series):\n");
   for (const auto& [name, what] : models::cell_types()) fmt::print("  {:<16} {}\n", name, what);
+  fmt::print("density models (vector or image data):\n  {:<16} {}\n", "cnf",
+             "continuous normalising flow (FFJORD); keys in models/README.md");
   return 0;
 }
 

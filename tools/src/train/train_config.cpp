@@ -118,8 +118,15 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
   if (const json* r = k.object("regularisers")) {
     ConfigObject rk(*r, k.path("regularisers"));
     c.kinetic = rk.number("kinetic", 0.0, 0.0, 1e9);
-    c.steer = rk.number("steer", 0.0, 0.0, 0.99);
-    rk.finish("the regularisers (kinetic, steer)");
+    c.jacobian = rk.number("jacobian", 0.0, 0.0, 1e9);
+    if (const json* t = rk.object("taylor")) {
+      ConfigObject tk(*t, rk.path("taylor"));
+      c.taylor_order = static_cast<int>(tk.integer("order", 2, 1, 6));
+      c.taylor = tk.number("weight", 0.0, 0.0, 1e9);
+      tk.finish("TayNODE's R_K (order, weight)");
+    }
+    c.steer = rk.number("steer", 0.0, 0.0, 1e6);
+    rk.finish("the regularisers (kinetic, jacobian, taylor, steer)");
   }
   c.checkpoint_every = k.integer("checkpoint_every", 0, 0, INT64_MAX);
   k.finish("a training config");

@@ -12,10 +12,12 @@
 //                                         warmup_steps of linear warm-up for any of them
 //   "epochs": 10, "batch_size": 64,
 //   "grad_clip": 1.0,                     clip the gradients' joint 2-norm (0: off)
-//   "regularisers": {"kinetic": 0.01, "steer": 0.5},   training only: RNODE's kinetic energy of the
-//                                         cells' ODE parts (weight; Training::kinetic, models/model.hpp) and
-//                                         STEER's per-interval form (each elapsed time scaled by
-//                                         U(1 - b, 1 + b), 0 <= b < 1)
+//   "regularisers": {"kinetic": 0.01, "jacobian": 0.01, "taylor": {"order": 2, "weight": 0.01},
+//                    "steer": 0.5},      training only (models::Training, models/model.hpp): RNODE's
+//                                         kinetic energy and Jacobian norm, TayNODE's R_K, and STEER
+//                                         (sequence models: each elapsed time scaled by U(1 - b, 1 + b),
+//                                         b < 1; flows: the end time drawn from U(T - b, T + b)). The
+//                                         cells offer only the kinetic term today
 //   "checkpoint_every": 200,              optimizer steps between checkpoints (0: at epoch ends only)
 //   "eval_batch_size": 512
 // }
@@ -52,7 +54,8 @@ struct TrainConfig {
   ScheduleConfig schedule;
   std::int64_t epochs = 10, batch_size = 64, eval_batch_size = 512;
   double grad_clip = 0.0;
-  double kinetic = 0.0, steer = 0.0;  // regularisers
+  double kinetic = 0.0, jacobian = 0.0, taylor = 0.0, steer = 0.0;  // regularisers' weights (steer: b)
+  int taylor_order = 0;
   std::int64_t checkpoint_every = 0;
   nlohmann::json raw;  // the config as given (written beside the run, compared on --resume)
   // Learning rate at optimizer step `step` (0-based) of epoch `epoch`; an unknown schedule.type

@@ -6,6 +6,7 @@
 #include "tide/models/registry.hpp"
 #include "tide/data/registry.hpp"
 #include "train/checkpoint_meta.hpp"
+#include "train/figures.hpp"
 #include "train/metrics_log.hpp"
 #include "train/progress.hpp"
 #include <chrono>
@@ -101,6 +102,13 @@ void write_curves(const Paths& paths, const std::vector<json>& records, const st
   write_svg(paths.metric_curve, m);
 }
 
+// A split's scores: the loss, every metric, and the number of examples ("sequences", as before).
+json scores_json(const models::Scores& s) {
+  json out = {{"loss", s.loss}, {"sequences", s.examples}};
+  for (const auto& [name, value] : s.metrics) out[name] = value;
+  return out;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -125,6 +133,7 @@ private:
   void save_checkpoint();
   void announce();
   void train_step(const std::vector<std::int64_t>& order);
+  void add_extra(const std::vector<std::pair<std::string, models::MetricSums>>& metrics, std::size_t first);
   bool checkpoint_or_stop();
   void end_epoch();
   int finish();
@@ -203,12 +212,15 @@ void Trainer::train_step(const std::vector<std::int64_t>& order) {
   const data::ExamplesPtr batch = built_.data.train->subset(idx);
   optimizer_->set_learning_rate(config_.learning_rate(pos_.epoch, b, steps_per_epoch_));
   optimizer_->zero_grad();
-  const models::Training training{.kinetic = config_.kinetic, .steer = config_.steer, .seed = config_.seed, .step = pos_.global_step};
+  const models::Training training{.kinetic = config_.kinetic, .jacobian = config_.jacobian, .taylor_order = config_.taylor_order,
+                                   .taylor = config_.taylor, .steer = config_.steer, .seed = config_.seed, .step = pos_.global_step};
   const models::BatchLoss result = model_.loss(*batch, models::Mode::train, training);
   const double loss_value = result.loss.item();
   if (!std::isfinite(loss_value))
     fail("training diverged: the loss is {} at epoch {} step {} (lower the learning rate or set grad_clip)", loss_value, pos_.epoch + 1, b + 1);
   backward(result.loss);
+  add_extra(result.metrics, 1);
+  if (result.after_backward) add_extra(result.after_backward(), 0);
   if (config_.grad_clip > 0) clip_grad_norm(params_, config_.grad_clip);
   optimizer_->step();
   const models::MetricSums m = result.metrics.empty() ? models::MetricSums{} : result.metrics.front().second;
@@ -216,6 +228,14 @@ void Trainer::train_step(const std::vector<std::int64_t>& order) {
   pos_.metric_sum += m.value, pos_.metric_count += m.count;
   ++pos_.global_step, ++steps_this_run_;
   if (progress_) progress_->update(pos_.global_step, {{"loss", pos_.train_loss()}, {metric_, pos_.train_metric()}});
+}
+
+// The epoch's sums of the model's other metrics (from `first` on).
+void Trainer::add_extra(const std::vector<std::pair<std::string, models::MetricSums>>& metrics, std::size_t first) {
+  for (std::size_t i = first; i < metrics.size(); ++i) {
+    auto& [value, count] = pos_.extra[metrics[i].first];
+    value += metrics[i].second.value, count += metrics[i].second.count;
+  }
 }
 
 // Checkpoints inside an epoch (every checkpoint_every steps, on Ctrl-C, at --max-steps); true
@@ -237,6 +257,9 @@ void Trainer::end_epoch() {
   json record = {{"epoch", pos_.epoch + 1}, {"step", pos_.global_step}, {"lr", optimizer_->learning_rate()},
                  {"train_loss", pos_.train_loss()}, {"train_" + metric_, pos_.train_metric()},
                  {"val_loss", val.loss}, {"val_" + metric_, val_metric}, {"seconds", seconds_since(t0_)}};
+  for (const auto& [name, sums] : pos_.extra) record["train_" + name] = sums.second > 0 ? sums.first / sums.second : 0.0;
+  for (const auto& [name, value] : val.metrics)
+    if (name != metric_) record["val_" + name] = value;
   log_.write(record);
   records_.push_back(record);
   ++pos_.records_written;
@@ -248,6 +271,7 @@ void Trainer::end_epoch() {
     save_archive(paths_.best, a);
   }
   pos_.loss_sum = pos_.metric_sum = pos_.metric_count = pos_.seen = 0;
+  pos_.extra.clear();
   pos_.batch = 0;
   ++pos_.epoch;
   save_checkpoint();
@@ -260,14 +284,16 @@ int Trainer::finish() {
   if (pos_.best_epoch >= 0) load_module(load_archive(paths_.best), "model.", model_);
   const models::Scores test = model_.evaluate(*built_.data.test, config_.eval_batch_size);
   const models::Scores val = model_.evaluate(*built_.data.val, config_.eval_batch_size);
-  const json summary = {{"name", config_.name}, {"data", built_.data.description}, {"model", model_.name()},
+  const std::vector<std::string> figures = write_model_figures(model_, built_.data, paths_.dir, config_.name);
+  json summary = {{"name", config_.name}, {"data", built_.data.description}, {"model", model_.name()},
                         {"parameters", model_.parameter_count()}, {"seed", config_.seed}, {"epochs", config_.epochs},
                         {"steps", pos_.global_step}, {"best_epoch", pos_.best_epoch}, {"metric", metric_},
                         {"val", {{"loss", val.loss}, {metric_, val.metric(metric_)}}},
-                        {"test", {{"loss", test.loss}, {metric_, test.metric(metric_)}, {"sequences", test.examples}}},
+                        {"test", scores_json(test)},
                         {"seconds", seconds_since(t0_)},
                         {"files", {{"metrics", paths_.metrics}, {"curves", paths_.curves}, {"metric_curve", paths_.metric_curve},
                                    {"checkpoint", paths_.checkpoint}, {"best", paths_.best}, {"summary", paths_.summary}}}};
+  if (!figures.empty()) summary["files"]["figures"] = figures;
   write_text_atomically(paths_.summary, summary.dump(2) + "\n");
   std::printf("%s\n", summary.dump(2).c_str());
   return 0;
@@ -311,9 +337,9 @@ json evaluate_run(const std::string& run_dir, const std::string& split_name, boo
   const data::Dataset& d = built.data;
   const data::Examples& set = split_name == "train" ? *d.train : split_name == "val" ? *d.val : *d.test;
   const models::Scores scores = built.model->evaluate(set, config.eval_batch_size);
-  const std::string metric = built.model->metric();
-  return {{"run", run_dir}, {"parameters_from", path}, {"split", split_name}, {"sequences", scores.examples},
-          {"loss", scores.loss}, {metric, scores.metric(metric)}};
+  json out = {{"run", run_dir}, {"parameters_from", path}, {"split", split_name}};
+  out.update(scores_json(scores));
+  return out;
 }
 
 }  // namespace tide::cli

@@ -90,6 +90,19 @@ public:
     }
     return out;
   }
+  // An array of integers in lo..hi; `fallback` when the key is absent.
+  std::vector<std::int64_t> integers(const std::string& key, std::vector<std::int64_t> fallback, std::int64_t lo, std::int64_t hi) {
+    if (!has(key)) return fallback;
+    const nlohmann::json& v = j_.at(key);
+    std::vector<std::int64_t> out;
+    if (!v.is_array()) fail("{}: expected an array of integers in {}..{}, got {}", path(key), lo, hi, brief(v));
+    for (const nlohmann::json& e : v) {
+      if (!e.is_number_integer() || e.get<std::int64_t>() < lo || e.get<std::int64_t>() > hi)
+        fail("{}: expected an array of integers in {}..{}, got {}", path(key), lo, hi, brief(v));
+      out.push_back(e.get<std::int64_t>());
+    }
+    return out;
+  }
   const nlohmann::json* object(const std::string& key) {
     if (!has(key)) return nullptr;
     if (!j_.at(key).is_object()) fail("{}: expected an object, got {}", path(key), brief(j_.at(key)));

@@ -8,6 +8,7 @@
 #include "tide/autodiff/nn.hpp"
 #include "tide/data/examples.hpp"
 #include <nlohmann/json_fwd.hpp>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,13 +17,19 @@ namespace tide::models {
 
 enum class Mode { train, eval };
 
-// What a training call adds to the batch: the kinetic regulariser's weight and STEER's half-width,
-// with the seed and step that make STEER's draws repeatable (a resumed run draws the same). STEER
-// draws from (seed, step): advance `step` with every optimizer step (tide train passes its global
-// step), or every batch gets the same scaling.
+// What a training call adds to the batch: the regularisers' weights and STEER's half-width, with
+// the seed and step that make the random draws (STEER, Hutchinson noise, dequantisation) repeatable:
+// a resumed run draws the same. Advance `step` with every optimizer step (tide train passes its
+// global step), or every batch gets the same draws. A model throws naming the key when asked for a
+// term it cannot compute.
 struct Training {
   double kinetic = 0.0;    // RNODE: weight of the integral of ||dh/dt||^2 of the ODE parts
-  double steer = 0.0;      // STEER: each elapsed time scaled by U(1 - b, 1 + b); 0 = off
+  double jacobian = 0.0;   // RNODE: weight of the integral of ||e^T df/dz||^2 (Hutchinson)
+  int taylor_order = 0;    // TayNODE: R_K with K = taylor_order (1..6); 0 = off
+  double taylor = 0.0;     // TayNODE: weight of R_K
+  // STEER: sequence models scale each elapsed time by U(1 - b, 1 + b); flows draw their end time
+  // from U(T - b, T + b). 0 = off
+  double steer = 0.0;
   std::uint64_t seed = 0;
   std::int64_t step = 0;
 };
@@ -35,6 +42,9 @@ struct BatchLoss {
   // The model's metric first (metric()), then any others; in train mode with the kinetic term on,
   // "kinetic": its weighted value per example, the part of `loss` it contributes.
   std::vector<std::pair<std::string, MetricSums>> metrics;
+  // Metrics known only once backward(loss) has run (the backward solves' evaluation counts);
+  // empty when there are none. A trainer calls it after the backward pass.
+  std::function<std::vector<std::pair<std::string, MetricSums>>()> after_backward;
 };
 
 struct Scores {

@@ -2,6 +2,7 @@
 #pragma once
 #include "tide/models/cell.hpp"
 #include "tide/models/cfc.hpp"
+#include "tide/models/cnf.hpp"
 #include "tide/models/ltc.hpp"
 #include "tide/models/model.hpp"
 #include "tide/models/ode_cells.hpp"

@@ -56,10 +56,13 @@ GradientKind gradient_kind_from_name(const std::string& name);
 struct Regularisers {
   int taylor_order = 0;        // R_K: integral of ||d^K z/dt^K||^2 (TayNODE), K = 1..6; 0 = off
   bool kinetic = false;        // RNODE: integral of ||f||^2
-  bool jacobian = false;       // RNODE: integral of ||(df/dz) e||^2 (Hutchinson, noise fixed per solve)
+  // RNODE: integral of ||(df/dz) e||^2 (Hutchinson, noise fixed per solve); with the hutchinson_vjp
+  // trace, ||e^T (df/dz)||^2 from the trace's own product and noise (RNODE's form, no extra pass)
+  bool jacobian = false;
   enum class Trace { none, hutchinson_jvp, hutchinson_vjp, exact } trace = Trace::none;  // CNF: -integral of tr(df/dz)
   Noise noise = Noise::gaussian;  // for the jacobian and Hutchinson trace estimators
   bool error_control = false;  // let the integrand states take part in step-size control
+  bool trace_error_control = false;  // let the log-density state take part (FFJORD: the whole state does)
   bool any() const { return taylor_order > 0 || kinetic || jacobian || trace != Trace::none; }
 };
 

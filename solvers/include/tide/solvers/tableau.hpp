@@ -26,6 +26,7 @@ enum class Method {
 // Every method, in declaration order, and its name.
 const std::vector<Method>& all_methods();
 const char* method_name(Method method);
+std::vector<std::string> method_names();  // every method's name, in all_methods() order
 // Throws tide::Error listing the known names when `name` is not one of them.
 Method method_from_name(const std::string& name);
 

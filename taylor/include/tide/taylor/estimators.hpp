@@ -4,7 +4,8 @@
 //   hutchinson_jvp    e^T (df/dz) e from one order-1 jet (TayNODE's route), and ||(df/dz) e||^2
 //                     (RNODE's Jacobian Frobenius term) from the same jvp;
 //   hutchinson_vjp    e^T (df/dz) e from a vector-Jacobian product (FFJORD's route), differentiable
-//                     by reverse over reverse;
+//                     by reverse over reverse, and ||e^T (df/dz)||^2 (RNODE's form of the Jacobian
+//                     Frobenius term) from the same product;
 //   exact_trace       tr(df/dz) from D jvps with the unit vectors (small D).
 #pragma once
 #include "tide/core/random.hpp"
@@ -19,7 +20,7 @@ Tensor sample_noise(Generator& generator, const Shape& shape, DType dtype, Noise
 struct DivergenceEstimate {
   Var f;                      // f(z)
   Var trace;                  // per sample: e^T J e (or the exact trace)
-  Var jacobian_frobenius;     // per sample: ||J e||^2 (undefined for hutchinson_vjp, exact_trace)
+  Var jacobian_frobenius;     // per sample: ||J e||^2 (jvp), ||e^T J||^2 (vjp); undefined for exact_trace
 };
 
 DivergenceEstimate hutchinson_jvp(const JetFn& f, const Var& z, const Tensor& e);

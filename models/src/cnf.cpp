@@ -1,0 +1,243 @@
+// Continuous normalising flows (cnf.hpp): the density pass (data -> base with the log-density and
+// regularisers as the solver's integrand states), sampling (base -> data), the image transform
+// (dequantisation and logit) and the Model interface's loss and metrics.
+#include "tide/models/cnf.hpp"
+#include "tide/core/named.hpp"
+#include "tide/data/vectors.hpp"
+#include <cmath>
+#include <fmt/format.h>
+
+namespace tide::models {
+
+namespace {
+
+constexpr Named<CnfTrace> kTraces[] = {{"exact", CnfTrace::exact},
+                                      {"hutchinson_jvp", CnfTrace::hutchinson_jvp},
+                                      {"hutchinson_vjp", CnfTrace::hutchinson_vjp}};
+constexpr double kLog2Pi = 1.8378770664093453;
+
+Regularisers::Trace solver_trace(CnfTrace t) {
+  switch (t) {
+    case CnfTrace::exact: return Regularisers::Trace::exact;
+    case CnfTrace::hutchinson_jvp: return Regularisers::Trace::hutchinson_jvp;
+    case CnfTrace::hutchinson_vjp: return Regularisers::Trace::hutchinson_vjp;
+  }
+  return Regularisers::Trace::exact;
+}
+
+// The solve's options for one block; `trace` off for sampling.
+SolveOptions solve_options(const CnfSolve& how, Regularisers reg, bool trace, std::uint64_t seed) {
+  SolveOptions o;
+  o.method = how.ode.method;
+  o.rtol = how.ode.rtol;
+  o.atol = how.ode.atol;
+  o.gradient = how.ode.gradient;
+  const bool adaptive = tableau(how.ode.method).adaptive();
+  o.unfolds = how.steps > 0 ? static_cast<int>(how.steps) : adaptive ? 0 : how.ode.unfolds;
+  o.per_sample = how.per_sample;
+  reg.trace = trace ? solver_trace(how.trace) : Regularisers::Trace::none;
+  reg.noise = how.noise;
+  reg.error_control = false;
+  reg.trace_error_control = how.trace_error_control;
+  o.regularisers = reg;
+  o.seed = seed;
+  return o;
+}
+
+// A seed for one solve's noise from the caller's generator (advanced, so the next solve differs).
+std::uint64_t next_seed(Generator* gen) {
+  if (!gen) return 0x434e46ULL;
+  const std::uint64_t s = gen->seed() * 0x9E3779B97F4A7C15ULL + gen->stream() * 0xBF58476D1CE4E5B9ULL + 1;
+  gen->set_stream(gen->stream() + 1);
+  return s;
+}
+
+Var add_defined(const Var& total, const Var& part) {
+  if (!part.defined()) return total;
+  return total.defined() ? total + part : part;
+}
+
+// log N(z; 0, I) per sample.
+Var base_log_prob(const Var& z) {
+  return sum(square(z), {1}) * -0.5 - 0.5 * kLog2Pi * static_cast<double>(z.size(1));
+}
+
+double mean_of(const Var& per_sample) { return per_sample.defined() ? mean(per_sample.detach()).item() : 0.0; }
+
+}  // namespace
+
+std::vector<std::string> cnf_trace_names() { return names_of(kTraces); }
+CnfTrace cnf_trace_from_name(const std::string& name) { return lookup(kTraces, name, "CNF trace estimator"); }
+
+CnfModel::CnfModel(const CnfOptions& options, Generator& gen) : options_(options) {
+  if (options.blocks < 1) fail("cnf: blocks must be >= 1, got {}", options.blocks);
+  if (!(options.time_length > 0)) fail("cnf: time_length must be > 0, got {}", options.time_length);
+  if (!options.image.empty()) {
+    std::int64_t n = 1;
+    for (std::int64_t d : options.image) n *= d;
+    if (options.image.size() != 3 || n != options.dims)
+      fail("cnf: image shape must be {{channels, rows, cols}} with a product of dims = {}", options.dims);
+    if (!(options.logit_alpha >= 0 && options.logit_alpha < 0.5)) fail("cnf: logit_alpha must be in [0, 0.5), got {}", options.logit_alpha);
+  }
+  for (int b = 0; b < options.blocks; ++b) {
+    blocks_.emplace_back(options.dims, options.hidden, options.layer, options.activation, gen, options.dtype);
+    const Tensor s = Tensor::full(Shape{1}, std::sqrt(options.time_length), options.dtype);
+    sqrt_end_time_.push_back(options.train_end_time ? Var::parameter(s) : Var(s));
+  }
+}
+
+std::string CnfModel::name() const {
+  std::string widths = std::to_string(options_.dims);
+  for (std::int64_t h : options_.hidden) widths += fmt::format("-{}", h);
+  widths += fmt::format("-{}", options_.dims);
+  const auto pick = [](const std::vector<std::string>& names, auto e) { return names[static_cast<std::size_t>(e)]; };
+  return fmt::format("CNF, {} block(s) of {} ({}, {}), T {:g}{}, {} trace, {}", options_.blocks, widths,
+                     pick(cnf_layer_names(), options_.layer), pick(cnf_activation_names(), options_.activation),
+                     options_.time_length, options_.train_end_time ? " learned" : "",
+                     pick(cnf_trace_names(), options_.train.trace), options_.train.ode.str());
+}
+
+Var CnfModel::end_time_var(int block) const {
+  const Var& s = sqrt_end_time_[static_cast<std::size_t>(block)];
+  return s * s;
+}
+
+double CnfModel::end_time(int block) const { return end_time_var(block).value().item(); }
+
+FlowPass CnfModel::density_pass(const Var& x, const CnfSolve& how, const Regularisers& reg, double steer, Generator* gen) const {
+  if (x.rank() != 2 || x.size(1) != options_.dims)
+    fail("cnf: expected data [B, {}], got {}", options_.dims, x.shape().str());
+  FlowPass out;
+  out.z = x;
+  for (int b = 0; b < options_.blocks; ++b) {
+    Var T = end_time_var(b);
+    if (steer > 0) {  // STEER: T' ~ U(T - b, T + b), b capped below T so time keeps its direction
+      if (!gen) fail("cnf: STEER needs a generator for its draws");
+      const double half = std::min(steer, 0.99 * T.value().item());
+      T = T + Var(gen->uniform(Shape{1}, -half, half, options_.dtype));
+    }
+    const Var times = concat({Var(Tensor::zeros(Shape{1}, options_.dtype)), T}, 0);
+    const CnfDynamics* f = &blocks_[static_cast<std::size_t>(b)];
+    const Dynamics dyn = [f](const auto& z, const auto& t) { return (*f)(z, t); };
+    const Solution sol = solve(dyn, out.z, times, solve_options(how, reg, true, next_seed(gen)));
+    out.z = select(sol.ys, 0, 1);
+    out.logdet = add_defined(out.logdet, -sol.logp_change);
+    out.kinetic = add_defined(out.kinetic, sol.kinetic);
+    out.jacobian = add_defined(out.jacobian, sol.jacobian);
+    out.taylor = add_defined(out.taylor, sol.taylor);
+    out.nfe += sol.stats->calls;
+    out.stats.push_back(sol.stats);
+  }
+  return out;
+}
+
+std::pair<Var, Var> CnfModel::to_model_space(const Var& x, Generator* gen) const {
+  const Var xc = cast(x, options_.dtype);
+  if (!is_image()) return {xc, Var(Tensor::zeros(Shape{x.size(0)}, options_.dtype))};
+  const double a = options_.logit_alpha;
+  const Tensor u = gen ? gen->uniform(x.shape(), 0.0, 1.0, options_.dtype) : Tensor::full(x.shape(), 0.5, options_.dtype);
+  const Var s = (xc + Var(u)) * ((1 - 2 * a) / 256.0) + a;  // in (a, 1 - a)
+  const Var y = log(s) - log(1.0 - s);
+  // dy/dx' = (1 - 2a) / (s (1 - s)) for the dequantised x' = (x + u) / 256
+  const Var logdet = sum(log(s) + log(1.0 - s), {1}) * -1.0 + std::log(1 - 2 * a) * static_cast<double>(options_.dims);
+  return {y, logdet};
+}
+
+Var CnfModel::log_density(const Var& x, Generator* gen) const {
+  const auto [y, transform] = to_model_space(x, gen);
+  const FlowPass p = density_pass(y, options_.test, Regularisers{}, 0.0, gen);
+  return base_log_prob(p.z) + p.logdet + transform;
+}
+
+Var CnfModel::sample_from(const Var& z) const {
+  Var y = cast(z, options_.dtype);
+  for (int b = options_.blocks - 1; b >= 0; --b) {
+    const Var times = concat({end_time_var(b), Var(Tensor::zeros(Shape{1}, options_.dtype))}, 0);
+    const CnfDynamics* f = &blocks_[static_cast<std::size_t>(b)];
+    const Dynamics dyn = [f](const auto& s, const auto& t) { return (*f)(s, t); };
+    y = select(solve(dyn, y, times, solve_options(options_.test, Regularisers{}, false, 0)).ys, 0, 1);
+  }
+  if (!is_image()) return y;
+  const double a = options_.logit_alpha;
+  return (sigmoid(y) - a) * (256.0 / (1 - 2 * a));
+}
+
+Tensor CnfModel::sample(std::int64_t n, Generator& gen) const {
+  NoGrad no_grad;
+  return sample_from(Var(gen.normal(Shape{n, options_.dims}, 0.0, 1.0, options_.dtype))).value();
+}
+
+Tensor CnfModel::trajectories(const Tensor& z, int points) const {
+  if (points < 2) fail("cnf: trajectories need at least 2 points per block, got {}", points);
+  NoGrad no_grad;
+  std::vector<Var> parts{Var(z.to(options_.dtype).reshape(Shape{1, z.size(0), z.size(1)}))};
+  Var y(z.to(options_.dtype));
+  for (int b = options_.blocks - 1; b >= 0; --b) {
+    const double T = end_time(b);
+    std::vector<double> ts;
+    for (int i = 0; i < points; ++i) ts.push_back(T * (1.0 - static_cast<double>(i) / (points - 1)));
+    const CnfDynamics* f = &blocks_[static_cast<std::size_t>(b)];
+    const Dynamics dyn = [f](const auto& s, const auto& t) { return (*f)(s, t); };
+    const Var ys = solve(dyn, y, Var(Tensor::from_vector(ts, Shape{points}, options_.dtype)),
+                         solve_options(options_.test, Regularisers{}, false, 0)).ys;
+    parts.push_back(slice(ys, 0, 1, points));
+    y = select(ys, 0, points - 1);
+  }
+  return concat(parts, 0).value();
+}
+
+std::vector<std::pair<std::string, Var>> CnfModel::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> out;
+  for (std::size_t b = 0; b < blocks_.size(); ++b) {
+    append_parameters(out, "block" + std::to_string(b), blocks_[b]);
+    if (options_.train_end_time) out.emplace_back("block" + std::to_string(b) + ".sqrt_end_time", sqrt_end_time_[b]);
+  }
+  return out;
+}
+
+BatchLoss CnfModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {
+  const data::VectorSet& set = data::vectors_of(examples, "cnf");
+  const bool train = mode == Mode::train;
+  const std::int64_t B = set.size();
+  // the draws (dequantisation, Hutchinson noise, STEER) repeat for a (seed, step); eval draws are fixed
+  Generator gen(train ? training.seed ^ 0x464c4f57ULL : 0x4556414cULL);
+  gen.set_stream(train ? static_cast<std::uint64_t>(training.step) << 20 : 0);
+  Regularisers reg;
+  if (train) {
+    reg.taylor_order = training.taylor > 0 ? training.taylor_order : 0;
+    reg.kinetic = training.kinetic > 0;
+    reg.jacobian = training.jacobian > 0;
+  } else if (report_regularisers) {
+    reg.taylor_order = 2, reg.kinetic = true, reg.jacobian = true;
+  }
+  const auto [y, transform] = to_model_space(Var(set.x), &gen);
+  const FlowPass p = density_pass(y, train ? options_.train : options_.test, reg, train ? training.steer : 0.0, &gen);
+  const Var logp = base_log_prob(p.z) + p.logdet + transform;
+  BatchLoss out;
+  out.loss = mean(logp) * -1.0;
+  const double nll_sum = -sum(logp.detach()).item(), D = static_cast<double>(options_.dims), n = static_cast<double>(B);
+  const double bpd_sum = nll_sum / (D * std::log(2.0)) + (is_image() ? n * 8.0 : 0.0);
+  out.metrics.emplace_back(metric(), MetricSums{is_image() ? bpd_sum : nll_sum, n});
+  out.metrics.emplace_back(is_image() ? "nll" : "bits_per_dim", MetricSums{is_image() ? nll_sum : bpd_sum, n});
+  out.metrics.emplace_back("nfe", MetricSums{static_cast<double>(p.nfe), 1.0});
+  if (train) {
+    if (reg.kinetic) out.loss = out.loss + mean(p.kinetic) * training.kinetic;
+    if (reg.jacobian) out.loss = out.loss + mean(p.jacobian) * training.jacobian;
+    if (reg.taylor_order > 0) out.loss = out.loss + mean(p.taylor) * training.taylor;
+  }
+  if (reg.kinetic) out.metrics.emplace_back("K", MetricSums{mean_of(p.kinetic) * n, n});
+  if (reg.jacobian) out.metrics.emplace_back("B", MetricSums{mean_of(p.jacobian) * n, n});
+  if (reg.taylor_order > 0)
+    out.metrics.emplace_back(fmt::format("R_{}", reg.taylor_order), MetricSums{mean_of(p.taylor) * n, n});
+  if (train) {
+    std::vector<std::shared_ptr<SolveStats>> stats = p.stats;
+    out.after_backward = [stats] {
+      double calls = 0;
+      for (const auto& s : stats) calls += static_cast<double>(s->backward_calls);
+      return std::vector<std::pair<std::string, MetricSums>>{{"nfe_backward", MetricSums{calls, 1.0}}};
+    };
+  }
+  return out;
+}
+
+}  // namespace tide::models
