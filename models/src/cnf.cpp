@@ -104,13 +104,15 @@ Var CnfModel::end_time_var(int block) const {
 
 double CnfModel::end_time(int block) const { return end_time_var(block).value().item(); }
 
-FlowPass CnfModel::density_pass(const Var& x, const CnfSolve& how, const Regularisers& reg, double steer, Generator* gen) const {
+FlowPass CnfModel::density_pass(const Var& x, const CnfSolve& how, const Regularisers& reg, double steer, Generator* gen,
+                                double time_scale) const {
+  if (!(time_scale > 0)) fail("cnf: time_scale must be > 0, got {}", time_scale);
   if (x.rank() != 2 || x.size(1) != options_.dims)
     fail("cnf: expected data [B, {}], got {}", options_.dims, x.shape().str());
   FlowPass out;
   out.z = x;
   for (int b = 0; b < options_.blocks; ++b) {
-    Var T = end_time_var(b);
+    Var T = time_scale == 1.0 ? end_time_var(b) : end_time_var(b) * time_scale;
     if (steer > 0) {  // STEER: T' ~ U(T - b, T + b), b capped below T so time keeps its direction
       if (!gen) fail("cnf: STEER needs a generator for its draws");
       const double half = std::min(steer, 0.99 * T.value().item());
@@ -143,9 +145,9 @@ std::pair<Var, Var> CnfModel::to_model_space(const Var& x, Generator* gen) const
   return {y, logdet};
 }
 
-Var CnfModel::log_density(const Var& x, Generator* gen) const {
+Var CnfModel::log_density(const Var& x, Generator* gen, double time_scale) const {
   const auto [y, transform] = to_model_space(x, gen);
-  const FlowPass p = density_pass(y, options_.test, Regularisers{}, 0.0, gen);
+  const FlowPass p = density_pass(y, options_.test, Regularisers{}, 0.0, gen, time_scale);
   return base_log_prob(p.z) + p.logdet + transform;
 }
 

@@ -96,7 +96,7 @@ TEST_CASE("cnf: Hutchinson log-densities (JVP and VJP, Gaussian and Rademacher) 
       h.test.trace = trace, h.test.noise = noise;
       Generator same(4);
       const CnfModel est(h, same);  // the same parameters (same seed, same draws)
-      const int draws = 150;
+      const int draws = 120;
       std::vector<double> sum(4, 0.0), sq(4, 0.0);
       Generator noise_gen(11);
       for (int d = 0; d < draws; ++d) {
@@ -173,7 +173,7 @@ TEST_CASE("cnf: the training loss's gradient (learned end time, regularisers) ma
   REQUIRE(l.after_backward);
 }
 
-TEST_CASE("cnf: a 2-D toy density is learned in a few hundred steps (NLL below the best single Gaussian's)") {
+TEST_CASE("cnf: a 2-D toy density is learned in 150 steps (NLL below the best single Gaussian's)") {
   Generator gen(8);
   Generator data_gen(21);
   const Tensor train = data::toy_density("8gaussians", 2000, data_gen), test = data::toy_density("8gaussians", 1000, data_gen);
@@ -185,14 +185,14 @@ TEST_CASE("cnf: a 2-D toy density is learned in a few hundred steps (NLL below t
   for (std::size_t i = 0; i < v.size(); i += 2)
     s00 += (v[i] - m0) * (v[i] - m0), s01 += (v[i] - m0) * (v[i + 1] - m1), s11 += (v[i + 1] - m1) * (v[i + 1] - m1);
   const double gaussian_nll = 0.5 * std::log(s00 / 2000 * s11 / 2000 - s01 * s01 / 4e6) + 1 + kLog2Pi;
-  const std::shared_ptr<CnfModel> m = make_cnf(nlohmann::json{{"type", "cnf"}, {"hidden", {32, 32}},
-                                                             {"solver", {{"method", "rk4"}, {"steps", 6}}}},
+  const std::shared_ptr<CnfModel> m = make_cnf(nlohmann::json{{"type", "cnf"}, {"hidden", {24, 24}},
+                                                             {"solver", {{"method", "rk4"}, {"steps", 4}}}},
                                                2, {}, gen, DType::f64, "model");
   AdamOptions ao;
-  ao.lr = 1e-2;
+  ao.lr = 2e-2;
   Adam opt(m->parameters(), ao);
   const data::VectorExamples all = vectors(train);
-  for (int step = 0; step < 250; ++step) {
+  for (int step = 0; step < 150; ++step) {
     std::vector<std::int64_t> idx;
     for (int i = 0; i < 100; ++i) idx.push_back((step * 100 + i) % 2000);
     opt.zero_grad();
@@ -200,6 +200,25 @@ TEST_CASE("cnf: a 2-D toy density is learned in a few hundred steps (NLL below t
     opt.step();
   }
   const double nll = m->evaluate(vectors(test), 500).metric("nll");
-  MESSAGE("8gaussians: test NLL " << nll << " after 250 steps; best single Gaussian " << gaussian_nll);
-  CHECK(nll < gaussian_nll - 0.3);
+  MESSAGE("8gaussians: test NLL " << nll << " after 150 steps; best single Gaussian " << gaussian_nll);
+  CHECK(nll < gaussian_nll - 1.0);  // the eight-mode optimum is about 2.84 nats
+}
+
+TEST_CASE("cnf config: test_solver inherits the solver's keys, a new method starts without its steps; errors name the key") {
+  Generator gen(9);
+  using nlohmann::json;
+  const auto m = make_cnf(json{{"type", "cnf"}, {"hidden", {8}}, {"solver", {{"method", "rk4"}, {"steps", 8}, {"trace", "hutchinson_vjp"}}},
+                               {"test_solver", {{"method", "dopri5"}, {"rtol", 1e-6}}}},
+                          2, {}, gen, DType::f64, "model");
+  CHECK(m->options().train.steps == 8);
+  CHECK(m->options().test.steps == 0);
+  CHECK(m->options().test.ode.method == Method::dopri5);
+  CHECK(m->options().test.trace == CnfTrace::hutchinson_vjp);
+  CHECK(m->options().test.ode.rtol == 1e-6);
+  CHECK_THROWS_WITH(make_cnf(json{{"type", "cnf"}, {"solver", {{"method", "rk4"}}}}, 2, {}, gen, DType::f64, "model"),
+                    doctest::Contains("model.solver: the fixed-step method 'rk4' needs \"steps\""));
+  CHECK_THROWS_WITH(make_cnf(json{{"type", "cnf"}, {"layers", 3}}, 2, {}, gen, DType::f64, "model"),
+                    doctest::Contains("model.layers: unknown key"));
+  CHECK_THROWS_WITH(make_cnf(json{{"type", "cnf"}, {"layer", "squash"}}, 2, {}, gen, DType::f64, "model"),
+                    doctest::Contains("model.layer: expected one of concat, concatsquash, ignore, blend"));
 }

@@ -102,9 +102,9 @@ void write_curves(const Paths& paths, const std::vector<json>& records, const st
   write_svg(paths.metric_curve, m);
 }
 
-// A split's scores: the loss, every metric, and the number of examples ("sequences", as before).
+// A split's scores: the loss, every metric, and the number of examples (sequences, vectors, images).
 json scores_json(const models::Scores& s) {
-  json out = {{"loss", s.loss}, {"sequences", s.examples}};
+  json out = {{"loss", s.loss}, {"examples", s.examples}};
   for (const auto& [name, value] : s.metrics) out[name] = value;
   return out;
 }
@@ -141,6 +141,7 @@ private:
   const TrainConfig& config_;
   const TrainOptions& options_;
   const std::chrono::steady_clock::time_point t0_;
+  std::chrono::steady_clock::time_point epoch_t0_ = std::chrono::steady_clock::now();  // this epoch's start (or the resume)
   Built built_;
   models::Model& model_;
   const std::string metric_;
@@ -256,7 +257,8 @@ void Trainer::end_epoch() {
   const double val_metric = val.metric(metric_);
   json record = {{"epoch", pos_.epoch + 1}, {"step", pos_.global_step}, {"lr", optimizer_->learning_rate()},
                  {"train_loss", pos_.train_loss()}, {"train_" + metric_, pos_.train_metric()},
-                 {"val_loss", val.loss}, {"val_" + metric_, val_metric}, {"seconds", seconds_since(t0_)}};
+                 {"val_loss", val.loss}, {"val_" + metric_, val_metric}, {"seconds", seconds_since(t0_)},
+                 {"epoch_seconds", seconds_since(epoch_t0_)}};
   for (const auto& [name, sums] : pos_.extra) record["train_" + name] = sums.second > 0 ? sums.first / sums.second : 0.0;
   for (const auto& [name, value] : val.metrics)
     if (name != metric_) record["val_" + name] = value;
@@ -273,6 +275,7 @@ void Trainer::end_epoch() {
   pos_.loss_sum = pos_.metric_sum = pos_.metric_count = pos_.seen = 0;
   pos_.extra.clear();
   pos_.batch = 0;
+  epoch_t0_ = std::chrono::steady_clock::now();
   ++pos_.epoch;
   save_checkpoint();
   --pos_.epoch;

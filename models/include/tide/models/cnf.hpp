@@ -101,11 +101,13 @@ public:
   BatchLoss loss(const data::Examples& batch, Mode mode, const Training& training = {}) const override;
 
   // x (model space: after the image transform) -> z, data side to base side, with what `reg` asks
-  // for; `steer` > 0 draws each block's end time from U(T - b, T + b) with `gen`.
+  // for; `steer` > 0 draws each block's end time from U(T - b, T + b) with `gen`; `time_scale`
+  // integrates each block to time_scale x T instead (STEER's figure 3 looks at earlier times).
   FlowPass density_pass(const Var& x, const CnfSolve& how, const Regularisers& reg, double steer = 0.0,
-                        Generator* gen = nullptr) const;
-  // log p(x) per sample [B] of data-space x (images: bytes, dequantised by `gen` or by u = 0.5).
-  Var log_density(const Var& x, Generator* gen = nullptr) const;
+                        Generator* gen = nullptr, double time_scale = 1.0) const;
+  // log p(x) per sample [B] of data-space x (images: bytes, dequantised by `gen` or by u = 0.5),
+  // with the flow stopped at time_scale x T.
+  Var log_density(const Var& x, Generator* gen = nullptr, double time_scale = 1.0) const;
   // z [B, D] (base side) -> data space (images: pixel values 0..256), with the test settings.
   Var sample_from(const Var& z) const;
   Tensor sample(std::int64_t n, Generator& gen) const;
