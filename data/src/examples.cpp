@@ -20,7 +20,9 @@ ExamplesPtr SequenceExamples::slice(std::int64_t begin, std::int64_t end) const 
 
 const SequenceSet& sequences_of(const Examples& examples, const std::string& what) {
   const auto* s = dynamic_cast<const SequenceExamples*>(&examples);
-  if (!s) fail("{}: expects sequence data (SequenceExamples), got another kind of examples", what);
+  if (!s)
+    fail("{}: expects sequences (datasets xor, fashion_mnist with encoding event, traffic, gesture, person_activity, "
+         "mujoco, csv), got vectors or another kind of examples", what);
   return s->set();
 }
 

@@ -156,7 +156,10 @@ Dataset toy_dataset(ConfigObject& k, std::uint64_t seed) {
 // The vectors of a .csv or .npy file, by its extension.
 Tensor vector_file(const std::string& path, ConfigObject& k) {
   const auto ends = [&](std::string_view end) { return path.ends_with(end) || path.ends_with(std::string(end) + ".gz"); };
-  if (ends(".npy")) return read_npy(path);
+  if (ends(".npy")) {
+    if (k.has("columns")) fail("{}: selects the columns of a .csv file; every column of a .npy array is used", k.path("columns"));
+    return read_npy(path);
+  }
   if (ends(".csv")) return read_vectors_csv(path, k.texts("columns"));
   fail("{}: '{}' is neither a .csv nor a .npy file (the extension says which)", k.path("path"), path);
 }
@@ -235,8 +238,11 @@ Dataset load_dataset(const json& spec, std::uint64_t seed, const std::string& wh
   d.val = limited(d.val, k.integer("limit_val", 0, 0, INT64_MAX));
   d.test = limited(d.test, k.integer("limit_test", 0, 0, INT64_MAX));
   k.finish("dataset '" + name + "'");
-  for (const ExamplesPtr* e : {&d.train, &d.val, &d.test})
-    if ((*e)->size() == 0) fail("{}: dataset '{}' left an empty train, val or test set", where, name);
+  const std::pair<const char*, const ExamplesPtr*> splits[] = {{"train", &d.train}, {"val", &d.val}, {"test", &d.test}};
+  for (const auto& [split_name, e] : splits)
+    if ((*e)->size() == 0)
+      fail("{}: dataset '{}' left an empty {} set ({} train / {} val / {} test examples); give it more data, or change "
+           "val_fraction / test_fraction or the limit_* keys", where, name, split_name, d.train->size(), d.val->size(), d.test->size());
   d.description = describe(name, d);
   return d;
 }

@@ -53,7 +53,9 @@ ExamplesPtr VectorExamples::slice(std::int64_t begin, std::int64_t end) const {
 
 const VectorSet& vectors_of(const Examples& examples, const std::string& what) {
   const auto* v = dynamic_cast<const VectorExamples*>(&examples);
-  if (!v) fail("{}: expects vector data (VectorExamples), got another kind of examples", what);
+  if (!v)
+    fail("{}: expects vectors (datasets toy, vectors, fashion_mnist with encoding images), got sequences or another "
+         "kind of examples", what);
   return v->set();
 }
 

@@ -67,6 +67,14 @@ double mean_of(const Var& per_sample) { return per_sample.defined() ? mean(per_s
 }  // namespace
 
 std::vector<std::string> cnf_trace_names() { return names_of(kTraces); }
+
+std::string CnfSolve::str() const {
+  std::string out = steps > 0 || !tableau(ode.method).adaptive() ? fmt::format("{} x{} steps", method_name(ode.method), steps) : ode.str();
+  if (steps > 0 && ode.gradient != GradientKind::discrete) out += std::string(" ") + gradient_kind_name(ode.gradient);
+  out += fmt::format(", {} trace", cnf_trace_names()[static_cast<std::size_t>(trace)]);
+  if (trace != CnfTrace::exact) out += fmt::format(" ({})", noise_name(noise));
+  return out;
+}
 CnfTrace cnf_trace_from_name(const std::string& name) { return lookup(kTraces, name, "CNF trace estimator"); }
 
 CnfModel::CnfModel(const CnfOptions& options, Generator& gen) : options_(options) {
@@ -91,10 +99,11 @@ std::string CnfModel::name() const {
   for (std::int64_t h : options_.hidden) widths += fmt::format("-{}", h);
   widths += fmt::format("-{}", options_.dims);
   const auto pick = [](const std::vector<std::string>& names, auto e) { return names[static_cast<std::size_t>(e)]; };
-  return fmt::format("CNF, {} block(s) of {} ({}, {}), T {:g}{}, {} trace, {}", options_.blocks, widths,
+  const std::string train = options_.train.str(), test = options_.test.str();
+  return fmt::format("CNF, {} block(s) of {} ({}, {}), T {:g}{}; {}{}", options_.blocks, widths,
                      pick(cnf_layer_names(), options_.layer), pick(cnf_activation_names(), options_.activation),
-                     options_.time_length, options_.train_end_time ? " learned" : "",
-                     pick(cnf_trace_names(), options_.train.trace), options_.train.ode.str());
+                     options_.time_length, options_.train_end_time ? " learned" : "", train,
+                     test == train ? "" : "; evaluated with " + test);
 }
 
 Var CnfModel::end_time_var(int block) const {
@@ -197,48 +206,66 @@ std::vector<std::pair<std::string, Var>> CnfModel::named_parameters() const {
   return out;
 }
 
+namespace {
+
+// The integrands a pass computes: the weighted ones in training, K, B and R_2 when an evaluation reports them.
+Regularisers regularisers_for(bool train, bool report, const Training& t) {
+  Regularisers reg;
+  if (train) {
+    reg.taylor_order = t.taylor > 0 ? t.taylor_order : 0;
+    reg.kinetic = t.kinetic > 0;
+    reg.jacobian = t.jacobian > 0;
+  } else if (report) {
+    reg.taylor_order = 2, reg.kinetic = true, reg.jacobian = true;
+  }
+  return reg;
+}
+
+// The regularisers' values per example (K, B, R_K) as metrics, and in training their weighted means
+// added to the loss.
+void add_regularisers(BatchLoss& out, const FlowPass& p, const Regularisers& reg, const Training* weights, double n) {
+  const std::pair<const Var*, double> terms[] = {{reg.kinetic ? &p.kinetic : nullptr, weights ? weights->kinetic : 0},
+                                                 {reg.jacobian ? &p.jacobian : nullptr, weights ? weights->jacobian : 0},
+                                                 {reg.taylor_order > 0 ? &p.taylor : nullptr, weights ? weights->taylor : 0}};
+  const std::string names[] = {"K", "B", fmt::format("R_{}", reg.taylor_order)};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const Var* v = terms[i].first;
+    if (!v) continue;
+    if (weights) out.loss = out.loss + mean(*v) * terms[i].second;
+    out.metrics.emplace_back(names[i], MetricSums{mean_of(*v) * n, n});
+  }
+}
+
+// The backward pass's dynamics evaluations over a pass's solves, once it has run.
+std::function<std::vector<std::pair<std::string, MetricSums>>()> backward_nfe(std::vector<std::shared_ptr<SolveStats>> stats) {
+  return [stats = std::move(stats)] {
+    double calls = 0;
+    for (const auto& s : stats) calls += static_cast<double>(s->backward_calls);
+    return std::vector<std::pair<std::string, MetricSums>>{{"nfe_backward", MetricSums{calls, 1.0}}};
+  };
+}
+
+}  // namespace
+
 BatchLoss CnfModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {
   const data::VectorSet& set = data::vectors_of(examples, "cnf");
   const bool train = mode == Mode::train;
-  const std::int64_t B = set.size();
   // the draws (dequantisation, Hutchinson noise, STEER) repeat for a (seed, step); eval draws are fixed
   Generator gen(train ? training.seed ^ 0x464c4f57ULL : 0x4556414cULL);
   gen.set_stream(train ? static_cast<std::uint64_t>(training.step) << 20 : 0);
-  Regularisers reg;
-  if (train) {
-    reg.taylor_order = training.taylor > 0 ? training.taylor_order : 0;
-    reg.kinetic = training.kinetic > 0;
-    reg.jacobian = training.jacobian > 0;
-  } else if (report_regularisers) {
-    reg.taylor_order = 2, reg.kinetic = true, reg.jacobian = true;
-  }
+  const Regularisers reg = regularisers_for(train, report_regularisers, training);
   const auto [y, transform] = to_model_space(Var(set.x), &gen);
   const FlowPass p = density_pass(y, train ? options_.train : options_.test, reg, train ? training.steer : 0.0, &gen);
   const Var logp = base_log_prob(p.z) + p.logdet + transform;
   BatchLoss out;
   out.loss = mean(logp) * -1.0;
-  const double nll_sum = -sum(logp.detach()).item(), D = static_cast<double>(options_.dims), n = static_cast<double>(B);
-  const double bpd_sum = nll_sum / (D * std::log(2.0)) + (is_image() ? n * 8.0 : 0.0);
+  const double n = static_cast<double>(set.size()), nll_sum = -sum(logp.detach()).item();
+  const double bpd_sum = nll_sum / (static_cast<double>(options_.dims) * std::log(2.0)) + (is_image() ? n * 8.0 : 0.0);
   out.metrics.emplace_back(metric(), MetricSums{is_image() ? bpd_sum : nll_sum, n});
   out.metrics.emplace_back(is_image() ? "nll" : "bits_per_dim", MetricSums{is_image() ? nll_sum : bpd_sum, n});
   out.metrics.emplace_back("nfe", MetricSums{static_cast<double>(p.nfe), 1.0});
-  if (train) {
-    if (reg.kinetic) out.loss = out.loss + mean(p.kinetic) * training.kinetic;
-    if (reg.jacobian) out.loss = out.loss + mean(p.jacobian) * training.jacobian;
-    if (reg.taylor_order > 0) out.loss = out.loss + mean(p.taylor) * training.taylor;
-  }
-  if (reg.kinetic) out.metrics.emplace_back("K", MetricSums{mean_of(p.kinetic) * n, n});
-  if (reg.jacobian) out.metrics.emplace_back("B", MetricSums{mean_of(p.jacobian) * n, n});
-  if (reg.taylor_order > 0)
-    out.metrics.emplace_back(fmt::format("R_{}", reg.taylor_order), MetricSums{mean_of(p.taylor) * n, n});
-  if (train) {
-    std::vector<std::shared_ptr<SolveStats>> stats = p.stats;
-    out.after_backward = [stats] {
-      double calls = 0;
-      for (const auto& s : stats) calls += static_cast<double>(s->backward_calls);
-      return std::vector<std::pair<std::string, MetricSums>>{{"nfe_backward", MetricSums{calls, 1.0}}};
-    };
-  }
+  add_regularisers(out, p, reg, train ? &training : nullptr, n);
+  if (train) out.after_backward = backward_nfe(p.stats);
   return out;
 }
 

@@ -52,10 +52,11 @@ void Model::load(const std::string& path) { load_module(load_archive(path), "mod
 ModelPtr make_model(const nlohmann::json& spec, const data::Dataset& data, Generator& gen, DType dtype, const std::string& where) {
   if (!data.train) fail("{}: the dataset has no training split", where);
   if (spec.is_object() && spec.value("type", "") == "cnf") {
-    const data::VectorSet& v = data::vectors_of(*data.train, where + " (type cnf: a density model)");
+    const data::VectorSet& v = data::vectors_of(*data.train, where + " (type 'cnf', a density model)");
     return make_cnf(spec, v.dims(), v.image, gen, dtype, where);
   }
-  const data::SequenceSet& train = data::sequences_of(*data.train, where);
+  const data::SequenceSet& train =
+      data::sequences_of(*data.train, fmt::format("{} (type '{}', a sequence model)", where, spec.is_object() ? spec.value("type", "?") : "?"));
   return std::make_shared<SequenceModel>(make_cell(spec, train.features(), gen, dtype, where), train.outputs(), gen, train.task);
 }
 

@@ -41,7 +41,7 @@ TEST_CASE("make_model builds a sequence model for sequence data with the task's 
   CHECK(b.metrics[0].first == "accuracy");
   CHECK(b.metrics[0].second.count == 40);  // one label per sequence
   CHECK(std::isfinite(b.loss.item()));
-  CHECK_THROWS_WITH_AS(m->loss(NotSequences(), models::Mode::eval), doctest::Contains("expects sequence data"), Error);
+  CHECK_THROWS_WITH_AS(m->loss(NotSequences(), models::Mode::eval), doctest::Contains("expects sequences"), Error);
 }
 
 TEST_CASE("a split's scores do not depend on the evaluation batch size") {

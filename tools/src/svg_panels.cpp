@@ -70,7 +70,7 @@ std::string raster_png(const Panel& p) {
   return encode_png(rgb, p.raster_width, p.raster_height);
 }
 
-std::string render_panel(const Panel& p, int ox, int oy) {
+std::string render_panel(const Panel& p, int ox, int oy, std::size_t index) {
   const double w = p.x1 - p.x0, h = p.y1 - p.y0;
   const auto X = [&](double x) { return ox + (x - p.x0) / w * kSize; };
   const auto Y = [&](double y) { return oy + (p.y1 - y) / h * kSize; };
@@ -79,6 +79,9 @@ std::string render_panel(const Panel& p, int ox, int oy) {
   if (p.raster_width > 0)
     s += fmt::format("<image x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" "
                      "href=\"data:image/png;base64,{}\"/>\n", ox, oy, kSize, kSize, base64(raster_png(p)));
+  // paths and points stay inside the panel
+  s += fmt::format("<clipPath id=\"panel{}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/></clipPath>\n<g clip-path=\"url(#panel{})\">\n",
+                   index, ox, oy, kSize, kSize, index);
   for (const auto& path : p.paths) {
     std::string pts;
     for (const auto& [x, y] : path) pts += fmt::format("{:.1f},{:.1f} ", X(x), Y(y));
@@ -87,6 +90,7 @@ std::string render_panel(const Panel& p, int ox, int oy) {
   for (const auto& [x, y] : p.points)
     if (x >= p.x0 && x <= p.x1 && y >= p.y0 && y <= p.y1)
       s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"1\" fill=\"#c0392b\" fill-opacity=\"0.6\"/>\n", X(x), Y(y));
+  s += "</g>\n";
   if (p.axes) {
     s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">{:g}</text><text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{:g}</text>\n",
                      ox, oy + kSize + 12, p.x0, ox + kSize, oy + kSize + 12, p.x1);
@@ -129,7 +133,7 @@ std::string render_panels(const std::vector<Panel>& panels, int columns, const s
                               "font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n", width, height, width, height);
   s += fmt::format("<text x=\"{}\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">{}</text>\n", width / 2, title);
   for (std::size_t i = 0; i < panels.size(); ++i)
-    s += render_panel(panels[i], static_cast<int>(i % columns) * cell + kMargin, kTitle + static_cast<int>(i / columns) * (cell + 10) + 14);
+    s += render_panel(panels[i], static_cast<int>(i % columns) * cell + kMargin, kTitle + static_cast<int>(i / columns) * (cell + 10) + 14, i);
   return s + "</svg>\n";
 }
 

@@ -89,7 +89,9 @@ Built build(const TrainConfig& config) {
 }
 
 void write_curves(const Paths& paths, const std::vector<json>& records, const std::string& metric, const std::string& title) {
-  Plot loss{title + ": loss per epoch", "epoch", "loss", true, {{"train", {}, {}}, {"val", {}, {}, true}}};
+  bool positive = true;  // a log axis only when every loss is > 0 (a flow's NLL can be negative)
+  for (const json& r : records) positive = positive && r.at("train_loss").get<double>() > 0 && r.at("val_loss").get<double>() > 0;
+  Plot loss{title + ": loss per epoch", "epoch", "loss", positive, {{"train", {}, {}}, {"val", {}, {}, true}}};
   Plot m{title + ": " + metric + " per epoch", "epoch", metric, metric == "mse", {{"train", {}, {}}, {"val", {}, {}, true}}};
   for (const json& r : records) {
     const double e = r.at("epoch").get<double>();
@@ -336,6 +338,8 @@ json evaluate_run(const std::string& run_dir, const std::string& split_name, boo
   const TrainConfig config = load_train_config(run_dir + "/config.json");
   Built built = build(config);
   const std::string path = run_dir + (last ? "/checkpoint.tide" : "/best.tide");
+  if (!last && !fs::exists(path) && fs::exists(run_dir + "/checkpoint.tide"))
+    fail("{}: no best-validation parameters yet (no epoch has finished); --last scores the latest checkpoint", path);
   built.model->load(path);
   const data::Dataset& d = built.data;
   const data::Examples& set = split_name == "train" ? *d.train : split_name == "val" ? *d.val : *d.test;

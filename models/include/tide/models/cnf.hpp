@@ -60,6 +60,7 @@ struct CnfSolve {
   Noise noise = Noise::gaussian;
   bool trace_error_control = true;
   bool per_sample = true;    // every sample its own step size (false: one step for the batch, as torchdiffeq)
+  std::string str() const;   // "dopri5 rtol 1e-05 atol 1e-05, exact trace", "rk4 x8 steps, hutchinson_vjp trace (rademacher)"
 };
 
 struct CnfOptions {
