@@ -1,4 +1,4 @@
-# Shared by compare_ltc.sh and compare_rnn.sh (sourced): argument checks, a private copy of the tide
+# Shared by compare_ltc.sh, compare_rnn.sh and compare_cnf.sh (sourced): argument checks, a private copy of the tide
 # binary (a rebuild during the run cannot mix two builds), the figures log, and tide's training-step
 # figure. Expects `here` (this folder) and the arguments TIDE_BINARY VENV ROUNDS SAMPLES in $1..$4.
 tide_src=${1:-build/tools/tide}
@@ -8,7 +8,9 @@ samples=${4:-20}
 py="$venv/bin/python"
 [[ -x "$tide_src" ]] || { echo "no tide binary at $tide_src" >&2; exit 2; }
 [[ -x "$py" ]] || { echo "no venv at $venv (bench/peers/setup.sh $venv)" >&2; exit 2; }
-[[ -f runs/humanoid.csv ]] || { echo "runs/humanoid.csv missing (run from the repository root; see the header)" >&2; exit 2; }
+if [[ "${needs_humanoid:-1}" == 1 ]]; then  # the LTC / RNN configs read it; the CNF toys need no file
+  [[ -f runs/humanoid.csv ]] || { echo "runs/humanoid.csv missing (run from the repository root; see the header)" >&2; exit 2; }
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
