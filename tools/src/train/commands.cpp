@@ -1,4 +1,5 @@
 #include "train/commands.hpp"
+#include <limits>
 #include "mujoco_rollouts.hpp"
 #include "tide/data/registry.hpp"
 #include "train/trainer.hpp"
@@ -38,7 +39,7 @@ constexpr const char* train_usage =
     "exit status: 0 done, 1 error, 2 usage error, 130 interrupted (checkpoint written)\n";
 
 constexpr const char* eval_usage =
-    "usage: tide eval RUN_DIR [--split test|val|train] [--last]\n"
+    "usage: tide eval RUN_DIR [--split test|val|train] [--last] [--samples N --out FILE.csv [--seed S]]\n"
     "\n"
     "Rebuilds the run's data and model from RUN_DIR/config.json, loads the best-validation\n"
     "parameters (RUN_DIR/best.tide; --last: RUN_DIR/checkpoint.tide) and prints the loss and\n"
@@ -47,6 +48,8 @@ constexpr const char* eval_usage =
     "options:\n"
     "  --split S    test (default), val or train\n"
     "  --last       the latest checkpoint instead of the best-validation parameters\n"
+    "  --samples N  flows: write N samples to --out FILE.csv (header x0, x1, ...; images: pixel\n"
+    "               values 0..256) instead of scoring; --seed S picks the draw (default 1)\n"
     "  -h, --help   show this help\n";
 
 constexpr const char* data_usage =
@@ -126,13 +129,24 @@ int eval_main(const Args& args) {
   std::string split = "test";
   std::vector<std::string> positional;
   bool last = false;
+  std::int64_t samples = 0, seed = 1;
+  std::string out;
   const Flags flags = Flags("tide eval", eval_usage)
                           .on("--last", last)
+                          .integer("--samples", std::int64_t{1}, std::int64_t{100000000}, samples)
+                          .integer("--seed", std::int64_t{0}, std::numeric_limits<std::int64_t>::max(), seed)
+                          .text("--out", out)
                           .text("--split", split, {"test", "val", "train"})
                           .positional(positional, 1, "one run directory");
   if (const auto status = flags.parse(args)) return *status;
   const std::string run_dir = positional.empty() ? "" : positional[0];
   if (run_dir.empty()) return usage_error("tide eval: missing RUN_DIR", hint);
+  if ((samples > 0) != !out.empty()) return usage_error("tide eval: --samples N and --out FILE.csv go together", hint);
+  if (samples > 0) {
+    write_samples(run_dir, last, samples, static_cast<std::uint64_t>(seed), out);
+    fmt::print("{{\"samples\": {}, \"file\": \"{}\"}}\n", samples, out);
+    return 0;
+  }
   fmt::print("{}\n", evaluate_run(run_dir, split, last).dump(2));
   return 0;
 }

@@ -3,6 +3,7 @@
 #include "tide/autodiff/archive.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/core/atomic_file.hpp"
+#include "tide/models/cnf.hpp"
 #include "tide/models/registry.hpp"
 #include "tide/data/registry.hpp"
 #include "train/checkpoint_meta.hpp"
@@ -334,13 +335,43 @@ int run_training(const TrainConfig& config, const TrainOptions& options) {
   return trainer.run();
 }
 
-json evaluate_run(const std::string& run_dir, const std::string& split_name, bool last) {
+namespace {
+
+// A finished (or, with last, a checkpointed) run's data and model with its parameters loaded.
+Built load_run(const std::string& run_dir, bool last) {
   const TrainConfig config = load_train_config(run_dir + "/config.json");
   Built built = build(config);
   const std::string path = run_dir + (last ? "/checkpoint.tide" : "/best.tide");
   if (!last && !fs::exists(path) && fs::exists(run_dir + "/checkpoint.tide"))
     fail("{}: no best-validation parameters yet (no epoch has finished); --last scores the latest checkpoint", path);
   built.model->load(path);
+  return built;
+}
+
+}  // namespace
+
+void write_samples(const std::string& run_dir, bool last, std::int64_t n, std::uint64_t seed, const std::string& path) {
+  const Built built = load_run(run_dir, last);
+  const auto* flow = dynamic_cast<const models::CnfModel*>(built.model.get());
+  if (!flow) fail("{}: --samples needs a model that samples (a flow, type cnf); this run's model is {}", run_dir, built.model->name());
+  Generator gen(seed);
+  const Tensor x = flow->sample(n, gen);
+  const std::vector<double> v = x.to_vector();
+  const std::int64_t D = x.size(1);
+  std::string text;
+  for (std::int64_t d = 0; d < D; ++d) text += fmt::format("{}x{}", d ? "," : "", d);
+  text += "\n";
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t d = 0; d < D; ++d) text += fmt::format("{}{:.9g}", d ? "," : "", v[static_cast<std::size_t>(i * D + d)]);
+    text += "\n";
+  }
+  write_text_atomically(path, text);
+}
+
+json evaluate_run(const std::string& run_dir, const std::string& split_name, bool last) {
+  const TrainConfig config = load_train_config(run_dir + "/config.json");
+  Built built = load_run(run_dir, last);
+  const std::string path = run_dir + (last ? "/checkpoint.tide" : "/best.tide");
   const data::Dataset& d = built.data;
   const data::Examples& set = split_name == "train" ? *d.train : split_name == "val" ? *d.val : *d.test;
   const models::Scores scores = built.model->evaluate(set, config.eval_batch_size);

@@ -30,4 +30,9 @@ int run_training(const TrainConfig& config, const TrainOptions& options);
 // with last = true) and scores a split; returns the scores as JSON.
 nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split, bool last);
 
+// `tide eval RUN_DIR --samples N --out FILE.csv`: n samples of a flow's run (best.tide, or
+// checkpoint.tide with last = true) drawn with `seed`, written as CSV with a header x0, x1, ...
+// (images: pixel values 0..256); throws naming the run when its model does not sample.
+void write_samples(const std::string& run_dir, bool last, std::int64_t n, std::uint64_t seed, const std::string& path);
+
 }  // namespace tide::cli
