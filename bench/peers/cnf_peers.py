@@ -74,7 +74,7 @@ def flow_classes(torch):
             end = self.sqrt_end_time * self.sqrt_end_time
             times = torch.stack([torch.zeros(()), end])
             zs, dlogp = odeint(self.dynamics, (x, torch.zeros(x.shape[0])), times, method="rk4",
-                               options={"step_size": float(end) / STEPS})  # 8 steps whatever T has become
+                               options={"step_size": float(end.detach()) / STEPS})  # 8 steps whatever T has become
             z, delta = zs[-1], dlogp[-1]
             logpz = -0.5 * (z * z).sum(1) - 0.5 * DIMS * 1.8378770664093453
             return -(logpz - delta).mean()

@@ -11,6 +11,15 @@ namespace {
 Var column_of(const Var& per_sample) { return reshape(per_sample, Shape{per_sample.size(0), 1}); }
 Var row_sum_sq(const Var& x) { return sum(square(x), {1}, true); }
 double factorial(int k) { double f = 1; for (int i = 2; i <= k; ++i) f *= i; return f; }
+
+// `rows` (n of them) listed `copies` times over, for a call on the rows repeated that often.
+Rows repeated_rows(const Rows& rows, std::int64_t n, std::int64_t copies, Device device) {
+  std::vector<std::int64_t> index;
+  const std::vector<double> given = rows.all() ? std::vector<double>() : rows.index().to_vector();
+  for (std::int64_t c = 0; c < copies; ++c)
+    for (std::int64_t r = 0; r < n; ++r) index.push_back(rows.all() ? r : static_cast<std::int64_t>(given[static_cast<std::size_t>(r)]));
+  return Rows(Tensor::from_indices(index, Shape{n * copies}, device));
+}
 }  // namespace
 
 std::vector<std::string> regulariser_names(const Regularisers& r) {
@@ -55,7 +64,12 @@ Dynamics augment(const Dynamics& f, std::int64_t D, const Regularisers& reg, con
       trace = column_of(est.trace);
       jacobian = column_of(est.jacobian_frobenius);
     } else if (reg.trace == Regularisers::Trace::exact) {
-      const DivergenceEstimate est = exact_trace(fj, z);
+      // exact_trace evaluates D copies of the rows at once: the times and the rows repeat with them
+      const std::int64_t copies = z.size(1);
+      const Var t_copies = concat(std::vector<Var>(static_cast<std::size_t>(copies), t), 0);
+      const Rows rows_copies = repeated_rows(rows, z.size(0), copies, z.device());
+      const JetFn f_copies = [&](const Jet& x) { return f.jet(x, Jet(t_copies), rows_copies); };
+      const DivergenceEstimate est = exact_trace(f_copies, z);
       if (!fz.defined()) fz = est.f;
       trace = column_of(est.trace);
     }

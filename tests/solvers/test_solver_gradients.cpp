@@ -267,5 +267,32 @@ TEST_CASE("STEER draws end times inside the interval, reproducibly from the seed
   CHECK_THROWS_WITH_AS(solve(f, y0, Var(f64t({0.0, 1.0}, Shape{2})), o), doctest::Contains("STEER"), Error);
 }
 
+
+TEST_CASE("the exact trace with per-sample data and per-sample grids equals each sample solved alone") {
+  // exact_trace evaluates the rows repeated D times: the times and Rows must repeat with them
+  Generator gen(12);
+  const Var W(gen.normal(Shape{3, 3}, 0.0, 0.6, DType::f64));
+  const Tensor c = gen.normal(Shape{4, 3}, 0.0, 1.0, DType::f64);  // per-sample data
+  auto f = [&](const auto& z, const auto& t, const Rows& rows) {
+    using T = std::decay_t<decltype(z)>;
+    return tanh(matmul(z, T(W)) + T(Var(rows.gather(c))) * t);
+  };
+  const Tensor y0 = gen.normal(Shape{4, 3}, 0.0, 1.0, DType::f64);
+  const Tensor times = f64t({0.0, 0.4, 0.0, 1.3, 0.0, 0.7, 0.0, 2.0}, Shape{4, 2});  // each sample its own end
+  SolveOptions o;
+  o.rtol = o.atol = 1e-9;
+  o.regularisers.trace = Regularisers::Trace::exact;
+  const std::vector<double> batch = solve(f, Var(y0), Var(times), o).logp_change.value().to_vector();
+  for (std::int64_t b = 0; b < 4; ++b) {
+    const Tensor cb = c.slice(0, b, b + 1).contiguous();
+    auto fb = [&](const auto& z, const auto& t) {
+      using T = std::decay_t<decltype(z)>;
+      return tanh(matmul(z, T(W)) + T(Var(cb)) * t);
+    };
+    const double alone = solve(fb, Var(y0.slice(0, b, b + 1).contiguous()), Var(times.slice(0, b, b + 1).contiguous()), o).logp_change.item();
+    CHECK(batch[static_cast<std::size_t>(b)] == doctest::Approx(alone).epsilon(1e-12));
+  }
+}
+
 }  // namespace
 }  // namespace tide

@@ -6,7 +6,8 @@
 //   hutchinson_vjp    e^T (df/dz) e from a vector-Jacobian product (FFJORD's route), differentiable
 //                     by reverse over reverse, and ||e^T (df/dz)||^2 (RNODE's form of the Jacobian
 //                     Frobenius term) from the same product;
-//   exact_trace       tr(df/dz) from D jvps with the unit vectors (small D).
+//   exact_trace       tr(df/dz) from one jvp over the batch repeated D times, copy i with the unit
+//                     tangent e_i (small D): f sees D x batch rows, row r of copy i being sample r.
 #pragma once
 #include "tide/core/random.hpp"
 #include "tide/taylor/forward.hpp"
