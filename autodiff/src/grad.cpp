@@ -7,36 +7,78 @@
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/ops.hpp"
 #include <algorithm>
-#include <unordered_map>
+#include <cstdint>
 
 namespace tide {
 
 namespace {
 
-struct Sweep {
-  std::vector<NodePtr> nodes;                   // reverse recording order
-  std::unordered_map<const Node*, std::uint32_t> slot;  // node -> index in `nodes`
-
-  std::int64_t find(const Node* n) const {
-    const auto it = slot.find(n);
-    return it == slot.end() ? -1 : static_cast<std::int64_t>(it->second);
+// Node -> slot, open addressing with linear probing over a power-of-two table: one allocation per
+// growth instead of one per node (std::unordered_map's), which the many small sweeps of a VJP
+// inside every dynamics evaluation (Hutchinson's trace) felt as a tenth of their time.
+class NodeSlots {
+public:
+  // Inserts n with `slot` unless present; true when inserted.
+  bool insert(const Node* n, std::uint32_t slot) {
+    if (2 * (size_ + 1) > keys_.size()) grow();
+    std::size_t i = home(n);
+    while (keys_[i] && keys_[i] != n) i = (i + 1) & (keys_.size() - 1);
+    if (keys_[i]) return false;
+    keys_[i] = n, slots_[i] = slot, ++size_;
+    return true;
   }
+  void set(const Node* n, std::uint32_t slot) { slots_[position(n)] = slot; }
+  std::int64_t find(const Node* n) const {
+    if (keys_.empty()) return -1;
+    const std::size_t i = position(n);
+    return keys_[i] ? static_cast<std::int64_t>(slots_[i]) : -1;
+  }
+
+private:
+  std::size_t home(const Node* n) const {
+    const auto h = reinterpret_cast<std::uintptr_t>(n) * 0x9E3779B97F4A7C15ULL;
+    return static_cast<std::size_t>(h >> 20) & (keys_.size() - 1);
+  }
+  std::size_t position(const Node* n) const {  // n's cell, or the empty cell where it would go
+    std::size_t i = home(n);
+    while (keys_[i] && keys_[i] != n) i = (i + 1) & (keys_.size() - 1);
+    return i;
+  }
+  void grow() {
+    std::vector<const Node*> keys = std::move(keys_);
+    std::vector<std::uint32_t> slots = std::move(slots_);
+    keys_.assign(std::max<std::size_t>(64, 2 * keys.size()), nullptr);
+    slots_.assign(keys_.size(), 0);
+    size_ = 0;
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      if (keys[i]) insert(keys[i], slots[i]);
+  }
+  std::vector<const Node*> keys_;
+  std::vector<std::uint32_t> slots_;
+  std::size_t size_ = 0;
+};
+
+struct Sweep {
+  std::vector<NodePtr> nodes;  // reverse recording order
+  NodeSlots slot;              // node -> index in `nodes`
+
+  std::int64_t find(const Node* n) const { return slot.find(n); }
 };
 
 Sweep collect(const std::vector<Var>& outputs) {
   Sweep s;
   std::vector<NodePtr> stack;
   for (const Var& o : outputs)
-    if (o.node() && s.slot.emplace(o.node().get(), 0).second) stack.push_back(o.node());
+    if (o.node() && s.slot.insert(o.node().get(), 0)) stack.push_back(o.node());
   while (!stack.empty()) {
     NodePtr n = std::move(stack.back());
     stack.pop_back();
     for (const auto& in : n->inputs)
-      if (in.node && s.slot.emplace(in.node.get(), 0).second) stack.push_back(in.node);
+      if (in.node && s.slot.insert(in.node.get(), 0)) stack.push_back(in.node);
     s.nodes.push_back(std::move(n));
   }
   std::sort(s.nodes.begin(), s.nodes.end(), [](const NodePtr& a, const NodePtr& b) { return a->sequence > b->sequence; });
-  for (std::size_t i = 0; i < s.nodes.size(); ++i) s.slot[s.nodes[i].get()] = static_cast<std::uint32_t>(i);
+  for (std::size_t i = 0; i < s.nodes.size(); ++i) s.slot.set(s.nodes[i].get(), static_cast<std::uint32_t>(i));
   return s;
 }
 
