@@ -8,6 +8,7 @@
 #include "tide/autodiff/ops.hpp"
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 
 namespace tide {
 
@@ -65,7 +66,10 @@ struct Sweep {
   std::int64_t find(const Node* n) const { return slot.find(n); }
 };
 
-Sweep collect(const std::vector<Var>& outputs) {
+// The nodes the outputs depend on, recorded no earlier than `since`: a node's sequence exceeds its
+// inputs', so nodes older than every wanted input cannot lie on a path to one (a VJP inside a
+// solve's step then visits that step's nodes, not the whole solve recorded before it).
+Sweep collect(const std::vector<Var>& outputs, std::uint64_t since = 0) {
   Sweep s;
   std::vector<NodePtr> stack;
   for (const Var& o : outputs)
@@ -74,7 +78,7 @@ Sweep collect(const std::vector<Var>& outputs) {
     NodePtr n = std::move(stack.back());
     stack.pop_back();
     for (const auto& in : n->inputs)
-      if (in.node && s.slot.insert(in.node.get(), 0)) stack.push_back(in.node);
+      if (in.node && in.node->sequence >= since && s.slot.insert(in.node.get(), 0)) stack.push_back(in.node);
     s.nodes.push_back(std::move(n));
   }
   std::sort(s.nodes.begin(), s.nodes.end(), [](const NodePtr& a, const NodePtr& b) { return a->sequence > b->sequence; });
@@ -176,7 +180,9 @@ void check_outputs(const std::vector<Var>& outputs, const std::vector<Var>& grad
 std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& inputs,
                       const std::vector<Var>& grad_outputs, GradOptions options) {
   check_outputs(outputs, grad_outputs);
-  const Sweep s = collect(outputs);
+  std::uint64_t since = std::numeric_limits<std::uint64_t>::max();
+  for (const Var& input : inputs) since = std::min(since, input.node() ? input.node()->sequence : since);
+  const Sweep s = collect(outputs, since == std::numeric_limits<std::uint64_t>::max() ? 0 : since);
   std::vector<char> wanted(s.nodes.size(), 0);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const std::int64_t slot = inputs[i].node() ? s.find(inputs[i].node().get()) : -1;
