@@ -31,6 +31,55 @@ std::vector<std::string> regulariser_names(const Regularisers& r) {
   return names;
 }
 
+namespace {
+
+// One evaluation's integrands: f itself and those the regularisers ask for (undefined otherwise).
+struct Integrands {
+  Var f, taylor, jacobian, trace;
+  void take_f(const Var& value) { if (!f.defined()) f = value; }
+};
+
+// The exact trace over D copies of the rows at once (exact_trace): the times and rows repeat with them.
+DivergenceEstimate exact_trace_of(const Dynamics& f, const Var& z, const Var& t, const Rows& rows) {
+  const std::int64_t copies = z.size(1);
+  const Var t_copies = concat(std::vector<Var>(static_cast<std::size_t>(copies), t), 0);
+  const Rows rows_copies = repeated_rows(rows, z.size(0), copies, z.device());
+  return exact_trace([&](const Jet& x) { return f.jet(x, Jet(t_copies), rows_copies); }, z);
+}
+
+// The divergence terms: RNODE's Jacobian norm and the CNF trace, by the estimator `reg` names
+// (with the VJP trace, the Jacobian term comes from the same product).
+void divergence_terms(Integrands& out, const Dynamics& f, const Var& z, const Var& t, const Rows& rows,
+                      const Regularisers& reg, const Tensor& e) {
+  const JetFn fj = [&](const Jet& x) { return f.jet ? f.jet(x, Jet(t), rows) : Jet(f.var(x.primal(), t, rows)); };
+  const bool vjp = reg.trace == Regularisers::Trace::hutchinson_vjp;
+  if ((reg.jacobian && !vjp) || reg.trace == Regularisers::Trace::hutchinson_jvp) {
+    const DivergenceEstimate est = hutchinson_jvp(fj, z, e);
+    out.take_f(est.f);
+    out.jacobian = column_of(est.jacobian_frobenius), out.trace = column_of(est.trace);
+  }
+  if (!vjp && reg.trace != Regularisers::Trace::exact) return;
+  const DivergenceEstimate est = vjp ? hutchinson_vjp(fj, z, e) : exact_trace_of(f, z, t, rows);
+  out.take_f(est.f);
+  out.trace = column_of(est.trace);
+  if (vjp) out.jacobian = column_of(est.jacobian_frobenius);
+}
+
+Integrands integrands(const Dynamics& f, const Var& z, const Var& t, const Rows& rows, const Regularisers& reg, const Tensor& e) {
+  Integrands out;
+  if (reg.taylor_order > 0) {
+    const JetDynamics dyn = [&](const Jet& x, const Jet& tt) { return f.jet(x, tt, rows); };
+    const Var c = ode_taylor_coefficients(dyn, z, t, reg.taylor_order);
+    out.f = select(c, 0, 1);
+    out.taylor = row_sum_sq(select(c, 0, reg.taylor_order) * factorial(reg.taylor_order));
+  }
+  divergence_terms(out, f, z, t, rows, reg, e);
+  if (!out.f.defined()) out.f = f.var(z, t, rows);
+  return out;
+}
+
+}  // namespace
+
 Dynamics augment(const Dynamics& f, std::int64_t D, const Regularisers& reg, const Tensor& noise) {
   if (reg.taylor_order < 0 || reg.taylor_order > 6)
     fail("solve: regularisers.taylor_order = {} is outside 0..6 (R_K for K = 1..6; 0 turns it off)", reg.taylor_order);
@@ -42,43 +91,12 @@ Dynamics augment(const Dynamics& f, std::int64_t D, const Regularisers& reg, con
   Dynamics out;
   out.var = [f, D, reg, noise](const Var& Z, const Var& t, const Rows& rows) {
     const Var z = slice(Z, 1, 0, D);
-    const JetFn fj = [&](const Jet& x) { return f.jet ? f.jet(x, Jet(t), rows) : Jet(f.var(x.primal(), t, rows)); };
-    Var fz, taylor, jacobian, trace;
-    if (reg.taylor_order > 0) {
-      const JetDynamics dyn = [&](const Jet& x, const Jet& tt) { return f.jet(x, tt, rows); };
-      const Var c = ode_taylor_coefficients(dyn, z, t, reg.taylor_order);
-      fz = select(c, 0, 1);
-      taylor = row_sum_sq(select(c, 0, reg.taylor_order) * factorial(reg.taylor_order));
-    }
-    const Tensor e = noise.defined() ? rows.gather(noise) : Tensor();
-    const bool vjp = reg.trace == Regularisers::Trace::hutchinson_vjp;  // then the VJP also gives the Jacobian term
-    if ((reg.jacobian && !vjp) || reg.trace == Regularisers::Trace::hutchinson_jvp) {
-      const DivergenceEstimate est = hutchinson_jvp(fj, z, e);
-      if (!fz.defined()) fz = est.f;
-      jacobian = column_of(est.jacobian_frobenius);
-      trace = column_of(est.trace);
-    }
-    if (vjp) {
-      const DivergenceEstimate est = hutchinson_vjp(fj, z, e);
-      if (!fz.defined()) fz = est.f;
-      trace = column_of(est.trace);
-      jacobian = column_of(est.jacobian_frobenius);
-    } else if (reg.trace == Regularisers::Trace::exact) {
-      // exact_trace evaluates D copies of the rows at once: the times and the rows repeat with them
-      const std::int64_t copies = z.size(1);
-      const Var t_copies = concat(std::vector<Var>(static_cast<std::size_t>(copies), t), 0);
-      const Rows rows_copies = repeated_rows(rows, z.size(0), copies, z.device());
-      const JetFn f_copies = [&](const Jet& x) { return f.jet(x, Jet(t_copies), rows_copies); };
-      const DivergenceEstimate est = exact_trace(f_copies, z);
-      if (!fz.defined()) fz = est.f;
-      trace = column_of(est.trace);
-    }
-    if (!fz.defined()) fz = f.var(z, t, rows);
-    std::vector<Var> parts{fz};
-    if (reg.taylor_order > 0) parts.push_back(taylor);
-    if (reg.kinetic) parts.push_back(row_sum_sq(fz));
-    if (reg.jacobian) parts.push_back(jacobian);
-    if (reg.trace != Regularisers::Trace::none) parts.push_back(-trace);
+    const Integrands in = integrands(f, z, t, rows, reg, noise.defined() ? rows.gather(noise) : Tensor());
+    std::vector<Var> parts{in.f};
+    if (reg.taylor_order > 0) parts.push_back(in.taylor);
+    if (reg.kinetic) parts.push_back(row_sum_sq(in.f));
+    if (reg.jacobian) parts.push_back(in.jacobian);
+    if (reg.trace != Regularisers::Trace::none) parts.push_back(-in.trace);
     return concat(parts, 1);
   };
   return out;
