@@ -69,8 +69,9 @@ double mean_of(const Var& per_sample) { return per_sample.defined() ? mean(per_s
 std::vector<std::string> cnf_trace_names() { return names_of(kTraces); }
 
 std::string CnfSolve::str() const {
-  std::string out = steps > 0 || !tableau(ode.method).adaptive() ? fmt::format("{} x{} steps", method_name(ode.method), steps) : ode.str();
-  if (steps > 0 && ode.gradient != GradientKind::discrete) out += std::string(" ") + gradient_kind_name(ode.gradient);
+  const std::int64_t fixed = steps > 0 ? steps : tableau(ode.method).adaptive() ? 0 : ode.unfolds;
+  std::string out = fixed > 0 ? fmt::format("{} x{} steps", method_name(ode.method), fixed) : ode.str();
+  if (fixed > 0 && ode.gradient != GradientKind::discrete) out += std::string(" ") + gradient_kind_name(ode.gradient);
   out += fmt::format(", {} trace", cnf_trace_names()[static_cast<std::size_t>(trace)]);
   if (trace != CnfTrace::exact) out += fmt::format(" ({})", noise_name(noise));
   return out;
@@ -259,8 +260,11 @@ BatchLoss CnfModel::loss(const data::Examples& examples, Mode mode, const Traini
   const Var logp = base_log_prob(p.z) + p.logdet + transform;
   BatchLoss out;
   out.loss = mean(logp) * -1.0;
-  const double n = static_cast<double>(set.size()), nll_sum = -sum(logp.detach()).item();
-  const double bpd_sum = nll_sum / (static_cast<double>(options_.dims) * std::log(2.0)) + (is_image() ? n * 8.0 : 0.0);
+  // images: the NLL of the 256-level data, p(x) = p(x') / 256^D for the dequantised x' = (x + u) / 256
+  // (the loss is the continuous NLL of x', smaller by D log 256)
+  const double n = static_cast<double>(set.size()), D = static_cast<double>(options_.dims);
+  const double nll_sum = -sum(logp.detach()).item() + (is_image() ? n * D * std::log(256.0) : 0.0);
+  const double bpd_sum = nll_sum / (D * std::log(2.0));
   out.metrics.emplace_back(metric(), MetricSums{is_image() ? bpd_sum : nll_sum, n});
   out.metrics.emplace_back(is_image() ? "nll" : "bits_per_dim", MetricSums{is_image() ? nll_sum : bpd_sum, n});
   out.metrics.emplace_back("nfe", MetricSums{static_cast<double>(p.nfe), 1.0});

@@ -55,10 +55,9 @@ DivergenceEstimate exact_trace(const JetFn& f, const Var& z) {
   // one JVP over D copies of the batch, copy i with the unit tangent e_i: fewer, larger calls
   // than D separate JVPs, and the same arithmetic
   const Var stacked = reshape(broadcast_to(unsqueeze(z, 0), Shape{D, B, D}), Shape{D * B, D});
-  std::vector<double> unit(static_cast<std::size_t>(D * B * D), 0.0);
-  for (std::int64_t i = 0; i < D; ++i)
-    for (std::int64_t r = 0; r < B; ++r) unit[static_cast<std::size_t>((i * B + r) * D + i)] = 1.0;
-  const Tensor e = Tensor::from_vector(unit, Shape{D * B, D}, z.dtype(), z.device());
+  std::vector<double> eye(static_cast<std::size_t>(D * D), 0.0);
+  for (std::int64_t i = 0; i < D; ++i) eye[static_cast<std::size_t>(i * D + i)] = 1.0;
+  const Tensor e = Tensor::from_vector(eye, Shape{D, 1, D}, z.dtype(), z.device()).broadcast_to(Shape{D, B, D}).contiguous().reshape(Shape{D * B, D});
   const auto [y, je] = jvp(f, Jet(stacked), Jet(e));
   DivergenceEstimate out;
   out.f = slice(checked(y, stacked, "exact_trace"), 0, 0, B);

@@ -1,4 +1,5 @@
 #include "svg_panels.hpp"
+#include "svg_plot.hpp"
 #include "tide/core/atomic_file.hpp"
 #include "tide/core/error.hpp"
 #include <algorithm>
@@ -74,7 +75,7 @@ std::string render_panel(const Panel& p, int ox, int oy, std::size_t index) {
   const double w = p.x1 - p.x0, h = p.y1 - p.y0;
   const auto X = [&](double x) { return ox + (x - p.x0) / w * kSize; };
   const auto Y = [&](double y) { return oy + (p.y1 - y) / h * kSize; };
-  std::string s = fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{}</text>\n", ox + kSize / 2, oy - 8, p.title);
+  std::string s = fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{}</text>\n", ox + kSize / 2, oy - 8, xml_escape(p.title));
   s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fff\" stroke=\"#888\"/>\n", ox, oy, kSize, kSize);
   if (p.raster_width > 0)
     s += fmt::format("<image x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" "
@@ -131,7 +132,7 @@ std::string render_panels(const std::vector<Panel>& panels, int columns, const s
   const int cell = kSize + 2 * kMargin, width = columns * cell, height = kTitle + rows * (cell + 10);
   std::string s = fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
                               "font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n", width, height, width, height);
-  s += fmt::format("<text x=\"{}\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">{}</text>\n", width / 2, title);
+  s += fmt::format("<text x=\"{}\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">{}</text>\n", width / 2, xml_escape(title));
   for (std::size_t i = 0; i < panels.size(); ++i)
     s += render_panel(panels[i], static_cast<int>(i % columns) * cell + kMargin, kTitle + static_cast<int>(i / columns) * (cell + 10) + 14, i);
   return s + "</svg>\n";

@@ -10,20 +10,23 @@
 
 namespace tide::cli {
 
-namespace {
-constexpr double width = 720, height = 460, left = 80, right = 190, top = 50, bottom = 60;
-const char* const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"};
-
-std::string escape(const std::string& s) {
+std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     if (c == '<') out += "&lt;";
     else if (c == '>') out += "&gt;";
     else if (c == '&') out += "&amp;";
+    else if (c == '"') out += "&quot;";
     else out += c;
   }
   return out;
 }
+
+namespace {
+constexpr double width = 720, height = 460, left = 80, right = 190, top = 50, bottom = 60;
+const char* const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"};
+
+std::string escape(const std::string& s) { return xml_escape(s); }
 
 std::string tick_label(double v) {
   if (v == 0) return "0";

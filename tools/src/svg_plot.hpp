@@ -18,6 +18,8 @@ struct Plot {
   std::vector<PlotSeries> series;
 };
 
+// Text for an SVG element or attribute: &, <, > and " escaped.
+std::string xml_escape(const std::string& s);
 std::string render_svg(const Plot& plot);
 // Writes the SVG atomically (temporary file, then rename); throws tide::Error naming the path.
 void write_svg(const std::string& path, const Plot& plot);

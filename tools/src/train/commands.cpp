@@ -144,7 +144,7 @@ int eval_main(const Args& args) {
   if ((samples > 0) != !out.empty()) return usage_error("tide eval: --samples N and --out FILE.csv go together", hint);
   if (samples > 0) {
     write_samples(run_dir, last, samples, static_cast<std::uint64_t>(seed), out);
-    fmt::print("{{\"samples\": {}, \"file\": \"{}\"}}\n", samples, out);
+    fmt::print("{}\n", nlohmann::json{{"samples", samples}, {"file", out}}.dump());
     return 0;
   }
   fmt::print("{}\n", evaluate_run(run_dir, split, last).dump(2));

@@ -12,13 +12,21 @@ namespace {
 
 constexpr int kGrid = 100;
 
-// A square range [-R, R] holding 99.5% of the data along every axis, padded a little.
+// A square range [-R, R] holding 99.5% of the data along every axis, padded a little (at least 0.5).
 double half_width(const Tensor& x) {
   std::vector<double> a = x.to_vector();
+  if (a.empty()) fail("figures: the test split is empty");
   for (double& v : a) v = std::abs(v);
   const auto k = static_cast<std::ptrdiff_t>(0.995 * static_cast<double>(a.size() - 1));
   std::nth_element(a.begin(), a.begin() + k, a.end());
-  return std::ceil(a[static_cast<std::size_t>(k)] * 1.1 * 2) / 2;
+  const double R = std::ceil(a[static_cast<std::size_t>(k)] * 1.1 * 2) / 2;
+  return std::isfinite(R) ? std::max(R, 0.5) : 0.5;
+}
+
+// The bin of v among `bins` equal bins over [lo, lo + width), or -1 outside (NaN included).
+int bin_of(double v, double lo, double width, int bins) {
+  const double u = (v - lo) / width * bins;
+  return u >= 0 && u < bins ? static_cast<int>(u) : -1;
 }
 
 Panel square_panel(const std::string& title, double R) {
@@ -44,8 +52,8 @@ Panel histogram_2d(const Tensor& x, double R) {
   p.raster.assign(kGrid * kGrid, 0.0), p.raster_width = p.raster_height = kGrid;
   const std::vector<double> v = x.to_vector();
   for (std::size_t i = 0; i + 1 < v.size(); i += 2) {
-    const int c = static_cast<int>(std::floor((v[i] + R) / (2 * R) * kGrid)), r = static_cast<int>(std::floor((R - v[i + 1]) / (2 * R) * kGrid));
-    if (c >= 0 && c < kGrid && r >= 0 && r < kGrid) p.raster[static_cast<std::size_t>(r * kGrid + c)] += 1;
+    const int c = bin_of(v[i], -R, 2 * R, kGrid), r = bin_of(-v[i + 1], -R, 2 * R, kGrid);
+    if (c >= 0 && r >= 0) p.raster[static_cast<std::size_t>(r * kGrid + c)] += 1;
   }
   return p;
 }
@@ -98,8 +106,8 @@ std::vector<std::string> figures_1d(const models::CnfModel& m, const data::Vecto
   PlotSeries hist{"data (histogram)", {}, {}}, model{"learned density", {}, {}, true};
   std::vector<double> counts(bins, 0.0);
   for (double v : test.x.to_vector()) {
-    const int b = static_cast<int>(std::floor((v + R) / (2 * R) * bins));
-    if (b >= 0 && b < bins) counts[static_cast<std::size_t>(b)] += 1;
+    const int b = bin_of(v, -R, 2 * R, bins);
+    if (b >= 0) counts[static_cast<std::size_t>(b)] += 1;
   }
   const double width = 2 * R / bins, n = static_cast<double>(test.size());
   std::vector<double> xs;

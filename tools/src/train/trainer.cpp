@@ -290,7 +290,6 @@ int Trainer::finish() {
   if (pos_.best_epoch >= 0) load_module(load_archive(paths_.best), "model.", model_);
   const models::Scores test = model_.evaluate(*built_.data.test, config_.eval_batch_size);
   const models::Scores val = model_.evaluate(*built_.data.val, config_.eval_batch_size);
-  const std::vector<std::string> figures = write_model_figures(model_, built_.data, paths_.dir, config_.name);
   json summary = {{"name", config_.name}, {"data", built_.data.description}, {"model", model_.name()},
                         {"parameters", model_.parameter_count()}, {"seed", config_.seed}, {"epochs", config_.epochs},
                         {"steps", pos_.global_step}, {"best_epoch", pos_.best_epoch}, {"metric", metric_},
@@ -299,7 +298,14 @@ int Trainer::finish() {
                         {"seconds", seconds_since(t0_)},
                         {"files", {{"metrics", paths_.metrics}, {"curves", paths_.curves}, {"metric_curve", paths_.metric_curve},
                                    {"checkpoint", paths_.checkpoint}, {"best", paths_.best}, {"summary", paths_.summary}}}};
-  if (!figures.empty()) summary["files"]["figures"] = figures;
+  // the figures last, so a failing one (a test solve that hits max_steps) costs the run nothing else
+  try {
+    const std::vector<std::string> figures = write_model_figures(model_, built_.data, paths_.dir, config_.name);
+    if (!figures.empty()) summary["files"]["figures"] = figures;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "warning: the model's figures were not written: %s\n", e.what());
+    summary["figures_error"] = e.what();
+  }
   write_text_atomically(paths_.summary, summary.dump(2) + "\n");
   std::printf("%s\n", summary.dump(2).c_str());
   return 0;
