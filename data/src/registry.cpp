@@ -47,20 +47,15 @@ ExamplesPtr limited(const ExamplesPtr& examples, std::int64_t limit) {
 }
 
 // Sequence or vector splits as a Dataset (load_dataset writes the description).
-Dataset sequence_dataset(Split split) {
+template <class ExamplesType, class Parts> Dataset as_dataset(Parts split) {
   Dataset out;
-  out.train = std::make_shared<SequenceExamples>(std::move(split.train));
-  out.val = std::make_shared<SequenceExamples>(std::move(split.val));
-  out.test = std::make_shared<SequenceExamples>(std::move(split.test));
+  out.train = std::make_shared<ExamplesType>(std::move(split.train));
+  out.val = std::make_shared<ExamplesType>(std::move(split.val));
+  out.test = std::make_shared<ExamplesType>(std::move(split.test));
   return out;
 }
-Dataset vector_dataset(VectorSplit split) {
-  Dataset out;
-  out.train = std::make_shared<VectorExamples>(std::move(split.train));
-  out.val = std::make_shared<VectorExamples>(std::move(split.val));
-  out.test = std::make_shared<VectorExamples>(std::move(split.test));
-  return out;
-}
+Dataset sequence_dataset(Split split) { return as_dataset<SequenceExamples>(std::move(split)); }
+Dataset vector_dataset(VectorSplit split) { return as_dataset<VectorExamples>(std::move(split)); }
 
 // "val_fraction" and "test_fraction", each in [0, 0.9] and together below 1.
 std::pair<double, double> fractions(ConfigObject& k, double val, double test) {

@@ -1,4 +1,5 @@
 #include "tide/data/sequence_set.hpp"
+#include "split_parts.hpp"
 #include "tide/core/error.hpp"
 #include "tide/core/random.hpp"
 #include <algorithm>
@@ -138,13 +139,7 @@ SplitRows split_rows(std::int64_t n, double val_fraction, double test_fraction, 
 }
 
 Split split(const SequenceSet& all, double val_fraction, double test_fraction, std::uint64_t seed) {
-  const SplitRows rows = split_rows(all.size(), val_fraction, test_fraction, seed, all.name);
-  const auto part = [&](const std::vector<std::int64_t>& index, const char* which) {
-    SequenceSet s = all.subset(index);
-    s.name = all.name + "/" + which;
-    return s;
-  };
-  return Split{part(rows.train, "train"), part(rows.val, "val"), part(rows.test, "test")};
+  return detail::split_parts<Split>(all, val_fraction, test_fraction, seed);
 }
 
 Standardizer Standardizer::fit(const SequenceSet& set) {

@@ -1,6 +1,7 @@
 // VectorSet and VectorExamples, their seeded split and standardisation, and CSV tables read as
 // vectors (the CSV reader of csv_reader.cpp does the tokenising).
 #include "tide/data/vectors.hpp"
+#include "split_parts.hpp"
 #include "tide/core/error.hpp"
 #include "tide/core/ops.hpp"
 #include "tide/data/csv.hpp"
@@ -60,13 +61,7 @@ const VectorSet& vectors_of(const Examples& examples, const std::string& what) {
 }
 
 VectorSplit split(const VectorSet& all, double val_fraction, double test_fraction, std::uint64_t seed) {
-  const SplitRows rows = split_rows(all.size(), val_fraction, test_fraction, seed, all.name);
-  const auto part = [&](const std::vector<std::int64_t>& index, const char* which) {
-    VectorSet s = all.subset(index);
-    s.name = all.name + "/" + which;
-    return s;
-  };
-  return VectorSplit{part(rows.train, "train"), part(rows.val, "val"), part(rows.test, "test")};
+  return detail::split_parts<VectorSplit>(all, val_fraction, test_fraction, seed);
 }
 
 Standardiser Standardiser::fit(const Tensor& train) {
