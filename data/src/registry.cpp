@@ -3,6 +3,8 @@
 #include "tide/data/csv.hpp"
 #include "tide/data/gesture.hpp"
 #include "tide/data/idx.hpp"
+#include "tide/data/irregular.hpp"
+#include "tide/data/shared_data.hpp"
 #include "tide/data/person_activity.hpp"
 #include "tide/data/traffic.hpp"
 #include "tide/data/vectors.hpp"
@@ -56,6 +58,7 @@ template <class ExamplesType, class Parts> Dataset as_dataset(Parts split) {
 }
 Dataset sequence_dataset(Split split) { return as_dataset<SequenceExamples>(std::move(split)); }
 Dataset vector_dataset(VectorSplit split) { return as_dataset<VectorExamples>(std::move(split)); }
+Dataset irregular_dataset(IrregularSplit split) { return as_dataset<IrregularExamples>(std::move(split)); }
 
 // "val_fraction" and "test_fraction", each in [0, 0.9] and together below 1.
 std::pair<double, double> fractions(ConfigObject& k, double val, double test) {
@@ -184,6 +187,56 @@ Dataset fashion_mnist_dataset(ConfigObject& k, std::uint64_t seed) {
   return vector_dataset(image_fashion_mnist(dir, seed, val, downsample, k.integer("limit", 0, 0, INT64_MAX)));
 }
 
+// Irregular series: normalised per variable with the training part's statistics.
+void normalise(IrregularSplit& split, ConfigObject& k) {
+  const Normalisation kind = normalisation_from_name(k.string("normalise", "minmax", normalisation_names()));
+  const VariableScaler s = VariableScaler::fit(split.train, kind);
+  for (IrregularSet* part : {&split.train, &split.val, &split.test}) s.apply(*part);
+}
+
+// PhysioNet 2012 from its archives (set-a and set-b by default) and Outcomes files.
+Dataset physionet_dataset(ConfigObject& k, std::uint64_t seed) {
+  const std::string dir = k.has("dir") ? k.text("dir", "") : find_shared_data("physionet2012");
+  std::vector<std::string> sets = k.has("sets") ? k.texts("sets") : std::vector<std::string>{"a", "b"};
+  if (sets.empty()) fail("{}: expected a non-empty array of set names (\"a\", \"b\")", k.path("sets"));
+  std::vector<std::string> archives, outcomes;
+  const bool labels = k.boolean("labels", true);
+  for (const std::string& s : sets) {
+    archives.push_back(fmt::format("{}/set-{}.tar.gz", dir, s));
+    if (labels) outcomes.push_back(fmt::format("{}/Outcomes-{}.txt", dir, s));
+  }
+  PhysionetOptions o;
+  o.quantisation = k.number("quantisation", 0.1, 0.0, 48.0);
+  o.descriptors = k.boolean("descriptors", false);
+  o.time_unit = k.number("time_unit", 48.0, 1e-6, 1e6);
+  PhysionetData data = read_physionet(archives, outcomes, o);
+  const auto [v, t] = fractions(k, 0.1, 0.2);
+  IrregularSplit out = split(data.set, v, t, seed);
+  normalise(out, k);
+  return irregular_dataset(std::move(out));
+}
+
+// The latent ODE paper's periodic toy, each split drawn from its own stream of the seed.
+Dataset periodic_dataset(ConfigObject& k, std::uint64_t seed) {
+  PeriodicOptions o;
+  o.points = k.integer("points", o.points, 1, 100000);
+  o.horizon = k.number("horizon", o.horizon, 1e-6, 1e6);
+  o.freq_min = k.number("freq_min", o.freq_min, 0.0, 1e6);
+  o.freq_max = k.number("freq_max", o.freq_max, o.freq_min, 1e6);
+  o.noise = k.number("noise", o.noise, 0.0, 1e6);
+  constexpr const char* parts[] = {"train", "val", "test"};
+  constexpr std::int64_t sizes[] = {1000, 100, 200};
+  IrregularSplit out;
+  IrregularSet* sets[] = {&out.train, &out.val, &out.test};
+  for (std::size_t p = 0; p < 3; ++p) {
+    Generator generator(seed);
+    generator.set_stream(std::uint64_t{p} << 32);
+    *sets[p] = periodic_toy(k.integer(parts[p], sizes[p], 1, 100000000), generator, o);
+    sets[p]->name = std::string("periodic/") + parts[p];
+  }
+  return irregular_dataset(std::move(out));
+}
+
 using DatasetLoader = Dataset (*)(ConfigObject& k, std::uint64_t seed);
 
 // Every dataset load_data knows: the names it accepts and lists are this table's.
@@ -203,6 +256,8 @@ constexpr Named<DatasetLoader> kDatasets[] = {
     {"csv", [](ConfigObject& k, std::uint64_t seed) { return sequence_dataset(csv_file(k, seed, false)); }},
     {"toy", toy_dataset},
     {"vectors", vectors_dataset},
+    {"physionet", physionet_dataset},
+    {"periodic", periodic_dataset},
 };
 
 // "NAME: N train / N val / N test" and what the examples are.
@@ -212,6 +267,11 @@ std::string describe(const std::string& name, const Dataset& d) {
     const VectorSet& t = v->set();
     return t.is_image() ? fmt::format("{} vectors, {} images", sizes, fmt::join(t.image, "x"))
                         : fmt::format("{} vectors, {} dims", sizes, t.dims());
+  }
+  if (const auto* e = dynamic_cast<const IrregularExamples*>(d.train.get())) {
+    const IrregularSet& t = e->set();
+    return fmt::format("{} irregular sequences, up to {} steps, {} variables{}", sizes, t.steps(), t.dims(),
+                       t.labelled() ? fmt::format(", {} classes", t.classes) : "");
   }
   const SequenceSet& t = sequences_of(*d.train, "dataset '" + name + "'");
   return fmt::format("{} sequences, {} steps, {} features, {}", sizes, t.steps(), t.features(),

@@ -237,15 +237,6 @@ void add_regularisers(BatchLoss& out, const FlowPass& p, const Regularisers& reg
   }
 }
 
-// The backward pass's dynamics evaluations over a pass's solves, once it has run.
-std::function<std::vector<std::pair<std::string, MetricSums>>()> backward_nfe(std::vector<std::shared_ptr<SolveStats>> stats) {
-  return [stats = std::move(stats)] {
-    double calls = 0;
-    for (const auto& s : stats) calls += static_cast<double>(s->backward_calls);
-    return std::vector<std::pair<std::string, MetricSums>>{{"nfe_backward", MetricSums{calls, 1.0}}};
-  };
-}
-
 }  // namespace
 
 BatchLoss CnfModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {

@@ -2,8 +2,12 @@
 // factory that builds a model family from a config for a dataset.
 #include "tide/models/model.hpp"
 #include "tide/autodiff/archive.hpp"
+#include "tide/data/irregular.hpp"
 #include "tide/data/vectors.hpp"
+#include "tide/solvers/solve.hpp"
 #include "tide/models/cnf.hpp"
+#include "tide/models/latent_ode.hpp"
+#include "tide/models/metrics.hpp"
 #include "tide/models/registry.hpp"
 #include "tide/models/sequence_model.hpp"
 #include <fmt/format.h>
@@ -19,10 +23,20 @@ double Scores::metric(const std::string& name) const {
   fail("scores: no metric '{}' (known: {})", name, known);
 }
 
+std::function<std::vector<std::pair<std::string, MetricSums>>()> backward_nfe(std::vector<std::shared_ptr<SolveStats>> stats) {
+  return [stats = std::move(stats)] {
+    double calls = 0;
+    for (const auto& s : stats) calls += static_cast<double>(s->backward_calls);
+    return std::vector<std::pair<std::string, MetricSums>>{{"nfe_backward", MetricSums{calls, 1.0}}};
+  };
+}
+
 Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) const {
   NoGrad no_grad;
   double loss_sum = 0;
   std::vector<std::pair<std::string, MetricSums>> sums;
+  std::vector<double> scores;
+  std::vector<std::int64_t> labels;
   for (std::int64_t begin = 0; begin < split.size(); begin += batch_size) {
     const data::ExamplesPtr batch = split.slice(begin, std::min(split.size(), begin + batch_size));
     const BatchLoss b = loss(*batch, Mode::eval);
@@ -32,11 +46,20 @@ Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) con
       sums[i].first = b.metrics[i].first;
       sums[i].second.value += b.metrics[i].second.value, sums[i].second.count += b.metrics[i].second.count;
     }
+    scores.insert(scores.end(), b.scores.begin(), b.scores.end());
+    labels.insert(labels.end(), b.labels.begin(), b.labels.end());
   }
   Scores s;
   s.examples = split.size();
   s.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, split.size()));
   for (const auto& [name, m] : sums) s.metrics.emplace_back(name, m.count > 0 ? m.value / m.count : 0.0);
+  if (!scores.empty()) {  // the split's AUC, not the mean of the batches'
+    const double auc = roc_auc(scores, labels);
+    bool found = false;
+    for (auto& [name, v] : s.metrics)
+      if (name == "auc") v = auc, found = true;
+    if (!found) s.metrics.emplace_back("auc", auc);
+  }
   if (s.metrics.empty()) s.metrics.emplace_back(metric(), 0.0);
   return s;
 }
@@ -51,6 +74,10 @@ void Model::load(const std::string& path) { load_module(load_archive(path), "mod
 
 ModelPtr make_model(const nlohmann::json& spec, const data::Dataset& data, Generator& gen, DType dtype, const std::string& where) {
   if (!data.train) fail("{}: the dataset has no training split", where);
+  if (spec.is_object() && spec.value("type", "") == "latent_ode") {
+    const data::IrregularSet& s = data::irregular_of(*data.train, where + " (type 'latent_ode', a model of irregular time series)");
+    return make_latent_ode(spec, s.dims(), s.classes, gen, dtype, where);
+  }
   if (spec.is_object() && spec.value("type", "") == "cnf") {
     const data::VectorSet& v = data::vectors_of(*data.train, where + " (type 'cnf', a density model)");
     return make_cnf(spec, v.dims(), v.image, gen, dtype, where);

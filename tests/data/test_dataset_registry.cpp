@@ -44,6 +44,8 @@ TEST_CASE("datasets: every name dataset_names() lists reaches its loader; an unk
       {"csv", {{"path", csv}, {"time_column", "time"}, {"features", {"q0", "q1"}}, {"targets", {"q0"}}, {"task", "regression"}, {"window", 4}}},
       {"toy", {{"name", "moons"}, {"train", 50}, {"val", 5}, {"test", 5}}},
       {"vectors", {{"path", csv}, {"columns", {"q0", "q1"}}}},
+      {"physionet", {{"dir", missing}}},
+      {"periodic", {{"train", 10}, {"val", 2}, {"test", 2}, {"points", 5}}},
   };
   CHECK(spec.size() == dataset_names().size());
   for (const std::string& name : dataset_names()) {

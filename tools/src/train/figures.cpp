@@ -1,8 +1,11 @@
 #include "train/figures.hpp"
 #include "svg_panels.hpp"
 #include "svg_plot.hpp"
+#include "tide/data/irregular.hpp"
 #include "tide/data/vectors.hpp"
 #include "tide/models/cnf.hpp"
+#include "tide/models/latent_ode.hpp"
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
 
@@ -143,13 +146,71 @@ std::vector<std::string> image_grid(const models::CnfModel& m, const std::string
   return {path};
 }
 
+// The `count` variables observed most often in `set`.
+std::vector<std::int64_t> most_observed(const data::IrregularSet& set, std::size_t count) {
+  const auto D = static_cast<std::size_t>(set.dims());
+  std::vector<double> seen(D, 0.0);
+  const std::vector<double> m = set.mask.to_vector();
+  for (std::size_t i = 0; i < m.size(); ++i) seen[i % D] += m[i];
+  std::vector<std::int64_t> order(D);
+  for (std::size_t d = 0; d < D; ++d) order[d] = static_cast<std::int64_t>(d);
+  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return seen[static_cast<std::size_t>(a)] > seen[static_cast<std::size_t>(b)]; });
+  order.resize(std::min(count, D));
+  return order;
+}
+
+// One panel per (sequence, variable): the observations as dots and the reconstruction from the
+// posterior mean of z0 as a line over [0, the sequence's last time].
+std::vector<std::string> reconstructions(const models::LatentOdeModel& m, const data::IrregularSet& test, const std::string& dir,
+                                         const std::string& title) {
+  const std::int64_t shown = std::min<std::int64_t>(4, test.size()), D = test.dims();
+  const data::IrregularSet set = test.slice(0, shown);
+  const std::vector<std::int64_t> variables = most_observed(test, 3);
+  const auto [seen, scored] = m.task_masks(set, nullptr);
+  const Tensor z0 = m.encode(set, seen).first.value();
+  const std::vector<double> t = set.times.to_vector(), v = set.values.to_vector(), mask = set.mask.to_vector();
+  const std::vector<std::int64_t> len = set.lengths.to_indices();
+  std::vector<Panel> panels;
+  const int points = 100;
+  for (std::int64_t n = 0; n < shown; ++n) {
+    const std::int64_t Ts = set.steps();
+    const double t_end = std::max(t[static_cast<std::size_t>(n * Ts + len[static_cast<std::size_t>(n)] - 1)], 1e-6);
+    const std::vector<double> path = m.trajectories(z0.slice(0, n, n + 1), t_end, points).second.to_vector();  // [points, 1, D]
+    for (std::int64_t d : variables) {
+      Panel p;
+      p.title = fmt::format("sequence {}: {}", n, test.variables[static_cast<std::size_t>(d)]);
+      p.x0 = 0, p.x1 = t_end;
+      double lo = INFINITY, hi = -INFINITY;
+      std::vector<std::pair<double, double>> line;
+      for (int i = 0; i < points; ++i) {
+        const double y = path[static_cast<std::size_t>(i * D + d)];
+        line.emplace_back(t_end * i / (points - 1), y), lo = std::min(lo, y), hi = std::max(hi, y);
+      }
+      p.paths.push_back(line);
+      for (std::int64_t k = 0; k < len[static_cast<std::size_t>(n)]; ++k) {
+        const auto i = static_cast<std::size_t>((n * Ts + k) * D + d);
+        if (mask[i] == 0) continue;
+        p.points.emplace_back(t[static_cast<std::size_t>(n * Ts + k)], v[i]), lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+      }
+      const double pad = 0.1 * std::max(hi - lo, 1e-3);
+      p.y0 = lo - pad, p.y1 = hi + pad;
+      panels.push_back(std::move(p));
+    }
+  }
+  const std::string path = dir + "/reconstructions.svg";
+  write_panels(path, panels, static_cast<int>(variables.size()), title + ": reconstructions (dots: observations)");
+  return {path};
+}
+
 }  // namespace
 
 std::vector<std::string> write_model_figures(const models::Model& model, const data::Dataset& data, const std::string& dir,
                                              const std::string& title) {
+  NoGrad no_grad;
+  if (const auto* latent = dynamic_cast<const models::LatentOdeModel*>(&model))
+    return reconstructions(*latent, data::irregular_of(*data.test, "figures"), dir, title);
   const auto* cnf = dynamic_cast<const models::CnfModel*>(&model);
   if (!cnf) return {};
-  NoGrad no_grad;
   const data::VectorSet& test = data::vectors_of(*data.test, "figures");
   if (cnf->is_image()) return image_grid(*cnf, dir, title);
   if (test.dims() == 2) return figures_2d(*cnf, test, dir, title);

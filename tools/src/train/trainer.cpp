@@ -217,7 +217,8 @@ void Trainer::train_step(const std::vector<std::int64_t>& order) {
   optimizer_->set_learning_rate(config_.learning_rate(pos_.epoch, b, steps_per_epoch_));
   optimizer_->zero_grad();
   const models::Training training{.kinetic = config_.kinetic, .jacobian = config_.jacobian, .taylor_order = config_.taylor_order,
-                                   .taylor = config_.taylor, .steer = config_.steer, .seed = config_.seed, .step = pos_.global_step};
+                                   .taylor = config_.taylor, .steer = config_.steer, .seed = config_.seed, .step = pos_.global_step,
+                                   .epoch = static_cast<double>(pos_.epoch) + static_cast<double>(b) / static_cast<double>(steps_per_epoch_)};
   const models::BatchLoss result = model_.loss(*batch, models::Mode::train, training);
   const double loss_value = result.loss.item();
   if (!std::isfinite(loss_value))

@@ -6,6 +6,7 @@
 #include "tide/data/examples.hpp"
 #include "tide/data/gesture.hpp"
 #include "tide/data/idx.hpp"
+#include "tide/data/irregular.hpp"
 #include "tide/data/person_activity.hpp"
 #include "tide/data/registry.hpp"
 #include "tide/data/sequence_set.hpp"

@@ -13,6 +13,10 @@
 #include <utility>
 #include <vector>
 
+namespace tide {
+struct SolveStats;
+}
+
 namespace tide::models {
 
 enum class Mode { train, eval };
@@ -32,6 +36,7 @@ struct Training {
   double steer = 0.0;
   std::uint64_t seed = 0;
   std::int64_t step = 0;
+  double epoch = 0;  // epochs done so far, fractional (schedules such as the latent ODE's KL annealing)
 };
 
 // Sums for a metric over batches: the metric is value / count over a split.
@@ -45,7 +50,15 @@ struct BatchLoss {
   // Metrics known only once backward(loss) has run (the backward solves' evaluation counts);
   // empty when there are none. A trainer calls it after the backward pass.
   std::function<std::vector<std::pair<std::string, MetricSums>>()> after_backward;
+  // Binary classification: each example's score for the positive class and its label (0 / 1).
+  // evaluate() turns them into "auc" (ROC AUC) over the whole split, replacing the per-batch value.
+  std::vector<double> scores;
+  std::vector<std::int64_t> labels;
 };
+
+// after_backward for models whose loss ran solves: "nfe_backward", the dynamics evaluations of
+// their backward passes (0 for the discrete gradient, which evaluates nothing again).
+std::function<std::vector<std::pair<std::string, MetricSums>>()> backward_nfe(std::vector<std::shared_ptr<SolveStats>> stats);
 
 struct Scores {
   double loss = 0;  // mean over the split's examples (sequences, images, vectors)

@@ -1,0 +1,176 @@
+// IrregularSet and IrregularExamples: subsets (re-padded to their longest sequence), checks, the
+// seeded split and the per-variable normalisation.
+#include "tide/data/irregular.hpp"
+#include "split_parts.hpp"
+#include "tide/core/error.hpp"
+#include "tide/core/named.hpp"
+#include "tide/core/ops.hpp"
+#include <algorithm>
+#include <cmath>
+
+namespace tide::data {
+
+namespace {
+
+// set.tensor's rows at `rows`, trimmed to `steps` along axis 1 (a contiguous copy).
+Tensor rows_of(const Tensor& t, const Tensor& rows, std::int64_t steps) {
+  if (!t.defined()) return t;
+  if (t.dtype() == DType::i64) {  // index_select is for floating tensors: labels and lengths by hand
+    const std::vector<std::int64_t> all = t.to_indices();
+    std::vector<std::int64_t> out;
+    for (std::int64_t r : rows.to_indices()) out.push_back(all[static_cast<std::size_t>(r)]);
+    return Tensor::from_indices(out, Shape{static_cast<std::int64_t>(out.size())});
+  }
+  const Tensor picked = index_select(t, 0, rows);
+  return t.rank() >= 2 ? picked.slice(1, 0, steps).clone() : picked;
+}
+
+constexpr Named<Normalisation> kNormalisations[] = {
+    {"minmax", Normalisation::minmax}, {"standard", Normalisation::standard}, {"none", Normalisation::none}};
+
+}  // namespace
+
+IrregularSet IrregularSet::subset(const std::vector<std::int64_t>& index) const {
+  for (std::int64_t i : index)
+    if (i < 0 || i >= size()) fail("irregular set '{}': subset index {} outside [0, {})", name, i, size());
+  const Tensor rows = Tensor::from_indices(index, Shape{static_cast<std::int64_t>(index.size())});
+  IrregularSet out{name, variables, classes, {}, {}, {}, {}, {}, {}};
+  out.lengths = rows_of(lengths, rows, 0);
+  std::int64_t steps = 1;
+  for (std::int64_t l : out.lengths.to_indices()) steps = std::max(steps, l);
+  steps = std::min(steps, this->steps());
+  out.times = rows_of(times, rows, steps);
+  out.values = rows_of(values, rows, steps);
+  out.mask = rows_of(mask, rows, steps);
+  out.labels = rows_of(labels, rows, steps);
+  for (std::int64_t i : index)
+    if (!ids.empty()) out.ids.push_back(ids[static_cast<std::size_t>(i)]);
+  return out;
+}
+
+IrregularSet IrregularSet::slice(std::int64_t begin, std::int64_t end) const {
+  if (begin < 0 || end < begin || end > size())
+    fail("irregular set '{}': slice [{}, {}) outside [0, {}]", name, begin, end, size());
+  std::vector<std::int64_t> index(static_cast<std::size_t>(end - begin));
+  for (std::size_t i = 0; i < index.size(); ++i) index[i] = begin + static_cast<std::int64_t>(i);
+  return subset(index);
+}
+
+namespace {
+
+void check_shapes(const IrregularSet& s) {
+  const std::int64_t N = s.size(), T = s.steps(), D = s.dims();
+  const auto is = [](const Tensor& t, DType d, const Shape& shape) { return t.defined() && t.dtype() == d && t.shape() == shape; };
+  if (!s.times.defined() || s.times.rank() != 2) fail("irregular set '{}': times must be f64 [N, T]", s.name);
+  if (D < 1) fail("irregular set '{}': no variables named", s.name);
+  if (!is(s.times, DType::f64, Shape{N, T})) fail("irregular set '{}': times must be f64 [N, T], got {}", s.name, s.times.str());
+  if (!is(s.values, DType::f32, Shape{N, T, D}))
+    fail("irregular set '{}': values must be f32 [{}, {}, {}], got {}", s.name, N, T, D, s.values.defined() ? s.values.str() : "undefined");
+  if (!is(s.mask, DType::f32, Shape{N, T, D}))
+    fail("irregular set '{}': mask must be f32 [{}, {}, {}], got {}", s.name, N, T, D, s.mask.defined() ? s.mask.str() : "undefined");
+  if (!is(s.lengths, DType::i64, Shape{N})) fail("irregular set '{}': lengths must be i64 [{}]", s.name, N);
+  if (s.labelled() && !is(s.labels, DType::i64, Shape{N})) fail("irregular set '{}': labels must be i64 [{}], got {}", s.name, N, s.labels.str());
+  if (!s.ids.empty() && static_cast<std::int64_t>(s.ids.size()) != N) fail("irregular set '{}': {} ids for {} sequences", s.name, s.ids.size(), N);
+}
+
+// Sequence n's valid steps: finite increasing times, a 0/1 mask, values only where observed, each step observing something.
+void check_sequence(const IrregularSet& s, std::int64_t n, std::int64_t length, const std::vector<double>& t,
+                    const std::vector<double>& v, const std::vector<double>& m) {
+  const std::int64_t T = s.steps(), D = s.dims();
+  if (length < 1 || length > T) fail("irregular set '{}': sequence {} has length {} (expected 1..{})", s.name, n, length, T);
+  for (std::int64_t k = 0; k < T; ++k) {
+    const double tk = t[static_cast<std::size_t>(n * T + k)];
+    if (!std::isfinite(tk)) fail("irregular set '{}': sequence {} step {} has time {}", s.name, n, k, tk);
+    if (k > 0 && k < length && !(tk > t[static_cast<std::size_t>(n * T + k - 1)]))
+      fail("irregular set '{}': sequence {} times not strictly increasing at step {} ({} after {})", s.name, n, k, tk,
+           t[static_cast<std::size_t>(n * T + k - 1)]);
+    double observed = 0;
+    for (std::int64_t d = 0; d < D; ++d) {
+      const std::size_t i = static_cast<std::size_t>((n * T + k) * D + d);
+      if (m[i] != 0 && m[i] != 1) fail("irregular set '{}': mask {} at sequence {} step {} variable {}", s.name, m[i], n, k, d);
+      if (!std::isfinite(v[i])) fail("irregular set '{}': value {} at sequence {} step {} variable {}", s.name, v[i], n, k, d);
+      if ((m[i] == 0 || k >= length) && v[i] != 0)
+        fail("irregular set '{}': value {} where nothing was observed (sequence {} step {} variable {})", s.name, v[i], n, k, d);
+      if (k >= length && m[i] != 0) fail("irregular set '{}': sequence {} has a mask entry on padding step {}", s.name, n, k);
+      observed += m[i];
+    }
+    if (k < length && observed == 0) fail("irregular set '{}': sequence {} step {} observes no variable", s.name, n, k);
+  }
+}
+
+}  // namespace
+
+void IrregularSet::validate() const {
+  check_shapes(*this);
+  const std::vector<double> t = times.to_vector(), v = values.to_vector(), m = mask.to_vector();
+  const std::vector<std::int64_t> len = lengths.to_indices();
+  for (std::int64_t n = 0; n < size(); ++n) check_sequence(*this, n, len[static_cast<std::size_t>(n)], t, v, m);
+  if (labelled()) {
+    const std::vector<std::int64_t> y = labels.to_indices();
+    for (std::size_t n = 0; n < y.size(); ++n)
+      if (y[n] < 0 || y[n] >= classes) fail("irregular set '{}': label {} of sequence {} outside [0, {})", name, y[n], n, classes);
+  }
+}
+
+ExamplesPtr IrregularExamples::subset(const std::vector<std::int64_t>& index) const {
+  return std::make_shared<IrregularExamples>(set_.subset(index));
+}
+
+ExamplesPtr IrregularExamples::slice(std::int64_t begin, std::int64_t end) const {
+  return std::make_shared<IrregularExamples>(set_.slice(begin, end));
+}
+
+const IrregularSet& irregular_of(const Examples& examples, const std::string& what) {
+  const auto* e = dynamic_cast<const IrregularExamples*>(&examples);
+  if (!e) fail("{}: expects irregular time series with per-variable masks (datasets physionet, periodic), got another kind of examples", what);
+  return e->set();
+}
+
+IrregularSplit split(const IrregularSet& all, double val_fraction, double test_fraction, std::uint64_t seed) {
+  return detail::split_parts<IrregularSplit>(all, val_fraction, test_fraction, seed);
+}
+
+std::vector<std::string> normalisation_names() { return names_of(kNormalisations); }
+Normalisation normalisation_from_name(const std::string& name) { return lookup(kNormalisations, name, "normalisation"); }
+
+VariableScaler VariableScaler::fit(const IrregularSet& train, Normalisation kind) {
+  const auto D = static_cast<std::size_t>(train.dims());
+  VariableScaler s{std::vector<double>(D, 0.0), std::vector<double>(D, 1.0)};
+  if (kind == Normalisation::none) return s;
+  const std::vector<double> v = train.values.to_vector(), m = train.mask.to_vector();
+  std::vector<double> lo(D, INFINITY), hi(D, -INFINITY), sum(D, 0.0), sq(D, 0.0), count(D, 0.0);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (m[i] == 0) continue;
+    const std::size_t d = i % D;
+    lo[d] = std::min(lo[d], v[i]), hi[d] = std::max(hi[d], v[i]);
+    sum[d] += v[i], sq[d] += v[i] * v[i], count[d] += 1;
+  }
+  for (std::size_t d = 0; d < D; ++d) {
+    if (count[d] == 0) continue;
+    if (kind == Normalisation::minmax) {
+      s.shift[d] = lo[d];
+      s.scale[d] = hi[d] > lo[d] ? hi[d] - lo[d] : 1.0;
+    } else {
+      const double mean = sum[d] / count[d], var = std::max(0.0, sq[d] / count[d] - mean * mean);
+      s.shift[d] = mean;
+      s.scale[d] = var > 0 ? std::sqrt(var) : 1.0;
+    }
+  }
+  return s;
+}
+
+void VariableScaler::apply(IrregularSet& set) const {
+  const auto D = static_cast<std::size_t>(set.dims());
+  if (shift.size() != D || scale.size() != D) fail("VariableScaler: fitted for {} variables, set '{}' has {}", shift.size(), set.name, D);
+  Tensor values = set.values.contiguous().clone();
+  const Tensor mask = set.mask.contiguous();
+  float* v = values.data<float>();
+  const float* m = mask.data<float>();
+  for (std::int64_t i = 0; i < values.numel(); ++i) {
+    const std::size_t d = static_cast<std::size_t>(i) % D;
+    if (m[i] != 0) v[i] = static_cast<float>((v[i] - shift[d]) / scale[d]);
+  }
+  set.values = values;
+}
+
+}  // namespace tide::data

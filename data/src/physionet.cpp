@@ -1,0 +1,265 @@
+// PhysioNet / CinC Challenge 2012 (irregular.hpp): records read from the .tar.gz archives with
+// libarchive, parsed line by line into per-variable observations at (rounded) times, and padded
+// into an IrregularSet with in-hospital mortality labels from the Outcomes files.
+#include "tide/data/irregular.hpp"
+#include "tide/core/error.hpp"
+#include <fmt/ranges.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <unordered_map>
+
+namespace tide::data {
+
+namespace {
+
+// The challenge's 37 time-series variables (Weight is also a general descriptor) and the four
+// descriptors that are not time series.
+const std::vector<std::string> kSeries = {
+    "Albumin", "ALP", "ALT", "AST", "Bilirubin", "BUN", "Cholesterol", "Creatinine", "DiasABP", "FiO2",
+    "GCS", "Glucose", "HCO3", "HCT", "HR", "K", "Lactate", "Mg", "MAP", "MechVent", "Na", "NIDiasABP",
+    "NIMAP", "NISysABP", "PaCO2", "PaO2", "pH", "Platelets", "RespRate", "SaO2", "SysABP", "Temp",
+    "TroponinI", "TroponinT", "Urine", "WBC", "Weight"};
+const std::vector<std::string> kDescriptors = {"Age", "Gender", "Height", "ICUType"};
+
+// One record: per rounded time, per variable, the sum and count of the values falling there.
+struct Record {
+  std::int64_t id = -1;
+  std::map<std::int64_t, std::vector<std::pair<double, int>>> steps;  // time key -> per variable (sum, count)
+  bool has_series = false;
+};
+
+struct Parser {
+  const PhysionetOptions& options;
+  std::unordered_map<std::string, std::size_t> index;  // kept variable -> column
+  std::size_t dims = 0;
+
+  explicit Parser(const PhysionetOptions& o) : options(o) {
+    for (const std::string& v : physionet_variables(o.descriptors)) index[v] = dims++;
+  }
+
+  // The rounded time key of `minutes` since admission (minutes, or multiples of the quantisation).
+  std::int64_t key(std::int64_t minutes) const {
+    if (options.quantisation <= 0) return minutes;
+    return std::llround(static_cast<double>(minutes) / 60.0 / options.quantisation);
+  }
+  double hours(std::int64_t k) const {
+    return options.quantisation <= 0 ? static_cast<double>(k) / 60.0 : static_cast<double>(k) * options.quantisation;
+  }
+
+  Record parse(const std::string& text, const std::string& where, std::int64_t file_id) const;
+};
+
+std::int64_t parse_minutes(const std::string& field, const std::string& where) {
+  const std::size_t colon = field.find(':');
+  int h = -1, m = -1;
+  const auto whole = [](const std::string& s, int& out) {
+    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+  };
+  if (colon == std::string::npos || !whole(field.substr(0, colon), h) || !whole(field.substr(colon + 1), m) || h < 0 || m < 0 || m > 59)
+    fail("{}: time '{}' is not HH:MM", where, field);
+  return static_cast<std::int64_t>(h) * 60 + m;
+}
+
+double parse_value(const std::string& field, const std::string& where) {
+  double v = 0;
+  const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+  if (ec != std::errc() || p != field.data() + field.size() || field.empty() || !std::isfinite(v))
+    fail("{}: value '{}' is not a finite number", where, field);
+  return v;
+}
+
+Record Parser::parse(const std::string& text, const std::string& where, std::int64_t file_id) const {
+  Record r;
+  std::istringstream in(text);
+  std::string line;
+  std::int64_t number = 0, last_minutes = -1;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::string at = fmt::format("{} line {}", where, number);
+    if (number == 1) {
+      if (line != "Time,Parameter,Value") fail("{}: expected the header 'Time,Parameter,Value', got '{}'", at, line.substr(0, 60));
+      continue;
+    }
+    if (line.empty()) continue;
+    const std::size_t c1 = line.find(','), c2 = c1 == std::string::npos ? c1 : line.find(',', c1 + 1);
+    if (c2 == std::string::npos || line.find(',', c2 + 1) != std::string::npos)
+      fail("{}: expected 3 fields 'HH:MM,Parameter,Value', got '{}'", at, line.substr(0, 60));
+    const std::string param = line.substr(c1 + 1, c2 - c1 - 1);
+    const std::int64_t minutes = parse_minutes(line.substr(0, c1), at);
+    const double value = parse_value(line.substr(c2 + 1), at);
+    if (minutes < last_minutes) fail("{}: time {} comes after a later time (times out of order)", at, line.substr(0, c1));
+    last_minutes = minutes;
+    if (param == "RecordID") {
+      if (value != static_cast<double>(file_id)) fail("{}: RecordID {} does not match the member name's {}", at, value, file_id);
+      r.id = file_id;
+      continue;
+    }
+    const bool descriptor = std::find(kDescriptors.begin(), kDescriptors.end(), param) != kDescriptors.end();
+    const auto it = index.find(param);
+    if (it == index.end()) {
+      if (descriptor) continue;  // a descriptor left out
+      fail("{}: unknown parameter '{}'", at, param.substr(0, 40));
+    }
+    if ((descriptor || param == "Weight") && minutes == 0 && value == -1) continue;  // "unknown"
+    auto& step = r.steps[key(minutes)];
+    if (step.empty()) step.assign(dims, {0.0, 0});
+    step[it->second].first += value, step[it->second].second += 1;
+    if (!descriptor && !(param == "Weight" && minutes == 0)) r.has_series = true;  // not the admission weight
+  }
+  if (number == 0) fail("{}: empty record", where);
+  if (r.id < 0) r.id = file_id;
+  return r;
+}
+
+// RecordID -> in-hospital death (0 / 1) from an Outcomes file.
+void read_outcomes(const std::string& path, std::unordered_map<std::int64_t, std::int64_t>& out) {
+  std::ifstream in(path);
+  if (!in) fail("physionet: cannot open outcomes file '{}'", path);
+  std::string line;
+  std::int64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (number == 1) {
+      if (line.rfind("RecordID,", 0) != 0 || line.find("In-hospital_death") == std::string::npos)
+        fail("{} line 1: expected a header 'RecordID,...,In-hospital_death', got '{}'", path, line.substr(0, 60));
+      continue;
+    }
+    if (line.empty()) continue;
+    const std::string at = fmt::format("{} line {}", path, number);
+    const std::size_t first = line.find(','), last = line.rfind(',');
+    if (first == std::string::npos) fail("{}: expected comma-separated fields, got '{}'", at, line.substr(0, 60));
+    const double id = parse_value(line.substr(0, first), at), death = parse_value(line.substr(last + 1), at);
+    if (death != 0 && death != 1) fail("{}: In-hospital_death must be 0 or 1, got {}", at, death);
+    out[static_cast<std::int64_t>(id)] = static_cast<std::int64_t>(death);
+  }
+}
+
+// The record id of a member named "<dir>/<digits>.txt" (or "<digits>.txt"); throws otherwise.
+std::int64_t member_id(const std::string& archive, const std::string& name) {
+  const std::size_t slash = name.rfind('/');
+  const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+  std::int64_t id = -1;
+  const std::size_t dot = base.size() >= 4 ? base.size() - 4 : 0;
+  const auto [p, ec] = std::from_chars(base.data(), base.data() + dot, id);
+  if (base.size() < 5 || base.substr(dot) != ".txt" || ec != std::errc() || p != base.data() + dot || id < 0)
+    fail("{}: member '{}' is not a record '<RecordID>.txt'", archive, name.substr(0, 80));
+  return id;
+}
+
+using ArchivePtr = std::unique_ptr<archive, decltype(&archive_read_free)>;
+
+// Every record of one archive, in member order.
+void read_archive(const std::string& path, const Parser& parser, std::vector<Record>& out) {
+  ArchivePtr a(archive_read_new(), archive_read_free);
+  archive_read_support_filter_all(a.get());
+  archive_read_support_format_all(a.get());
+  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
+    fail("physionet: cannot open archive '{}': {}", path, archive_error_string(a.get()));
+  archive_entry* entry = nullptr;
+  std::string last = "(its start)";
+  for (;;) {
+    const int r = archive_read_next_header(a.get(), &entry);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) fail("{}: unreadable after member '{}' (truncated or corrupt?): {}", path, last, archive_error_string(a.get()));
+    const std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
+    last = name;
+    if (archive_entry_filetype(entry) == AE_IFDIR) continue;
+    const std::int64_t id = member_id(path, name);
+    std::string text;
+    char buffer[1 << 15];
+    for (;;) {
+      const la_ssize_t n = archive_read_data(a.get(), buffer, sizeof buffer);
+      if (n < 0) fail("{}: member '{}' is unreadable (truncated or corrupt?): {}", path, name, archive_error_string(a.get()));
+      if (n == 0) break;
+      text.append(buffer, static_cast<std::size_t>(n));
+    }
+    out.push_back(parser.parse(text, path + ": " + name, id));
+  }
+}
+
+// The records as one padded set.
+IrregularSet assemble(const std::vector<Record>& records, const Parser& parser) {
+  IrregularSet s;
+  s.name = "physionet";
+  s.variables = physionet_variables(parser.options.descriptors);
+  std::int64_t T = 1;
+  for (const Record& r : records) T = std::max<std::int64_t>(T, static_cast<std::int64_t>(r.steps.size()));
+  const auto N = static_cast<std::int64_t>(records.size()), D = static_cast<std::int64_t>(parser.dims);
+  s.values = Tensor::zeros(Shape{N, T, D}, DType::f32);
+  s.mask = Tensor::zeros(Shape{N, T, D}, DType::f32);
+  std::vector<double> times(static_cast<std::size_t>(N * T));
+  std::vector<std::int64_t> lengths(static_cast<std::size_t>(N));
+  float* v = s.values.data<float>();
+  float* m = s.mask.data<float>();
+  for (std::int64_t n = 0; n < N; ++n) {
+    const Record& r = records[static_cast<std::size_t>(n)];
+    std::int64_t k = 0;
+    for (const auto& [key, step] : r.steps) {
+      times[static_cast<std::size_t>(n * T + k)] = parser.hours(key) / parser.options.time_unit;
+      for (std::int64_t d = 0; d < D; ++d) {
+        const auto [sum, count] = step[static_cast<std::size_t>(d)];
+        if (count == 0) continue;
+        v[(n * T + k) * D + d] = static_cast<float>(sum / count);
+        m[(n * T + k) * D + d] = 1.0f;
+      }
+      ++k;
+    }
+    lengths[static_cast<std::size_t>(n)] = k;
+    for (std::int64_t j = k; j < T; ++j) times[static_cast<std::size_t>(n * T + j)] = times[static_cast<std::size_t>(n * T + k - 1)];
+    s.ids.push_back(r.id);
+  }
+  s.times = Tensor::from_vector(times, Shape{N, T}, DType::f64);
+  s.lengths = Tensor::from_indices(lengths, Shape{N});
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> physionet_variables(bool descriptors) {
+  std::vector<std::string> out = descriptors ? kDescriptors : std::vector<std::string>{};
+  out.insert(out.end(), kSeries.begin(), kSeries.end());
+  return out;
+}
+
+PhysionetData read_physionet(const std::vector<std::string>& archives, const std::vector<std::string>& outcomes,
+                             const PhysionetOptions& options) {
+  if (archives.empty()) fail("physionet: no archives given (set-a.tar.gz, set-b.tar.gz)");
+  if (!(options.quantisation >= 0 && options.quantisation <= 48)) fail("physionet: quantisation must be in [0, 48] hours, got {}", options.quantisation);
+  if (!(options.time_unit > 0)) fail("physionet: time_unit must be > 0 hours, got {}", options.time_unit);
+  const Parser parser(options);
+  std::vector<Record> all;
+  for (const std::string& path : archives) read_archive(path, parser, all);
+  PhysionetData out;
+  std::vector<Record> kept;
+  for (Record& r : all) {
+    if (r.has_series) kept.push_back(std::move(r));
+    else out.without_series.push_back(r.id);
+  }
+  if (kept.empty()) fail("physionet: no record with time series in {}", fmt::join(archives, ", "));
+  out.set = assemble(kept, parser);
+  if (!outcomes.empty()) {
+    std::unordered_map<std::int64_t, std::int64_t> death;
+    for (const std::string& path : outcomes) read_outcomes(path, death);
+    std::vector<std::int64_t> labels;
+    for (const Record& r : kept) {
+      const auto it = death.find(r.id);
+      if (it == death.end()) fail("physionet: record {} has no row in the outcomes files ({})", r.id, fmt::join(outcomes, ", "));
+      labels.push_back(it->second);
+    }
+    out.set.labels = Tensor::from_indices(labels, Shape{static_cast<std::int64_t>(labels.size())});
+    out.set.classes = 2;
+  }
+  return out;
+}
+
+}  // namespace tide::data

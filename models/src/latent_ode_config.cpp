@@ -1,0 +1,66 @@
+// The "latent_ode" model type from a config object (latent_ode.hpp): every key checked, named in errors.
+#include "tide/core/named.hpp"
+#include "tide/data/config_object.hpp"
+#include "tide/models/latent_ode.hpp"
+#include "tide/models/registry.hpp"
+#include <nlohmann/json.hpp>
+
+namespace tide::models {
+
+namespace {
+
+constexpr Named<LatentTask> kTasks[] = {{"interpolation", LatentTask::interpolation},
+                                       {"extrapolation", LatentTask::extrapolation},
+                                       {"classification", LatentTask::classification}};
+constexpr Named<LatentEncoder> kEncoders[] = {{"ode_rnn", LatentEncoder::ode_rnn}, {"rnn", LatentEncoder::rnn}};
+constexpr Named<LatentLikelihood> kLikelihoods[] = {{"mean", LatentLikelihood::mean}, {"sum", LatentLikelihood::sum}};
+constexpr Named<LatentGrid> kGrids[] = {{"per_sample", LatentGrid::per_sample}, {"union", LatentGrid::union_of_times}};
+
+}  // namespace
+
+std::vector<std::string> latent_task_names() { return names_of(kTasks); }
+std::vector<std::string> latent_encoder_names() { return names_of(kEncoders); }
+
+std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std::int64_t variables, std::int64_t classes,
+                                                Generator& gen, DType dtype, const std::string& where) {
+  ConfigObject k(spec, where);
+  k.string("type", "latent_ode", {"latent_ode"});
+  LatentOdeOptions o;
+  o.variables = variables;
+  o.classes = classes;
+  o.dtype = dtype;
+  o.latent = k.integer("latent", o.latent, 1, 1 << 16);
+  o.encoder_state = k.integer("encoder_state", o.encoder_state, 1, 1 << 16);
+  o.dynamics_hidden = k.integers("dynamics_hidden", o.dynamics_hidden, 1, 1 << 16);
+  o.encoder_hidden = k.integers("encoder_hidden", o.encoder_hidden, 1, 1 << 16);
+  o.gru_units = k.integer("gru_units", o.gru_units, 1, 1 << 16);
+  o.encoder = k.choice("encoder", "ode_rnn", kEncoders);
+  if (const nlohmann::json* s = k.object("solver")) o.generative = parse_ode_spec(*s, o.generative, k.path("solver"));
+  if (const nlohmann::json* s = k.object("encoder_solver")) o.recognition = parse_ode_spec(*s, o.recognition, k.path("encoder_solver"));
+  for (const auto* spec_ode : {&o.generative, &o.recognition})
+    if (spec_ode->method == Method::ltc_fused) fail("{}: ltc_fused solves only the LTC cells", where);
+  o.grid = k.choice("grid", "per_sample", kGrids);
+  o.obs_std = k.number("obs_std", o.obs_std, 1e-9, 1e9);
+  o.likelihood = k.choice("likelihood", "mean", kLikelihoods);
+  o.samples = static_cast<int>(k.integer("samples", o.samples, 1, 1000));
+  o.eval_samples = static_cast<int>(k.integer("eval_samples", o.eval_samples, 1, 1000));
+  o.task = k.choice("task", "interpolation", kTasks);
+  o.held_out = k.number("held_out", o.held_out, 0.0, 0.99);
+  o.extrapolate_fraction = k.number("extrapolate_fraction", o.extrapolate_fraction, 0.01, 0.99);
+  o.ce_weight = k.number("ce_weight", o.ce_weight, 0.0, 1e9);
+  o.classifier_hidden = k.integers("classifier_hidden", o.classifier_hidden, 1, 1 << 16);
+  if (const nlohmann::json* a = k.object("kl_annealing")) {
+    ConfigObject ak(*a, k.path("kl_annealing"));
+    o.kl_wait = ak.number("wait", o.kl_wait, 0.0, 1e9);
+    o.kl_rate = ak.number("rate", o.kl_rate, 0.0, 1.0);
+    ak.finish("kl_annealing (wait, rate)");
+  }
+  o.steer_eps = k.number("steer_eps", o.steer_eps, 1e-12, 1e6);
+  if (o.task == LatentTask::classification && classes != 2)
+    fail("{}: task 'classification' predicts a binary label per sequence (PhysioNet's mortality); the data have {} classes",
+         k.path("task"), classes);
+  k.finish("model type 'latent_ode'");
+  return std::make_shared<LatentOdeModel>(o, gen);
+}
+
+}  // namespace tide::models

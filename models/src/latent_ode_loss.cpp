@@ -1,0 +1,132 @@
+// The latent ODE's objective and metrics for one batch (latent_ode.hpp): the masked Gaussian
+// likelihood, the KL to the prior with its annealing, the IWAE-style bound over trajectory
+// samples, the classifier's cross-entropy and the generative solve's regularisers.
+#include "tide/data/irregular.hpp"
+#include "tide/models/latent_ode.hpp"
+#include "tide/models/metrics.hpp"
+#include <cmath>
+
+namespace tide::models {
+
+namespace {
+
+constexpr double kLog2Pi = 1.8378770664093453;
+
+double sum_of(const Var& v) { return sum(v.detach()).item(); }
+
+// The KL weight at `epoch`: 0 for the first `wait` epochs, then 1 - rate^(whole epochs past wait).
+double kl_weight(const LatentOdeOptions& o, double epoch) {
+  const double past = std::floor(epoch) - o.kl_wait;
+  return past < 0 ? 0.0 : 1.0 - std::pow(o.kl_rate, past);
+}
+
+Regularisers training_regularisers(const Training& t) {
+  Regularisers r;
+  r.taylor_order = t.taylor > 0 ? t.taylor_order : 0;
+  r.kinetic = t.kinetic > 0;
+  r.jacobian = t.jacobian > 0;
+  r.error_control = false;  // as TayNODE's code: the integrands stay out of step control
+  return r;
+}
+
+// STEER on the generative solve's intervals: "steer" r in (0, 1) scales each by U(1 - r, 1 + r);
+// 1 is the paper's b_i = |dt_i| - eps.
+Steer training_steer(double steer, double eps) {
+  Steer s;
+  if (steer <= 0) return s;
+  s.enabled = true;
+  s.per_interval = true;
+  s.relative = steer >= 1 ? 0.0 : steer;
+  s.eps = eps;
+  return s;
+}
+
+// The terms of the bound per trajectory sample and sequence.
+struct Likelihood {
+  Var per_sequence;  // [K, B] log-likelihood of the scored values
+  double squared_error = 0, scored = 0;  // pooled over the scored values (averaged over K)
+  double mse_ref = 0;                    // sum over sequences of the reference code's per-variable MSE
+};
+
+Likelihood likelihood(const LatentPass& p, const data::IrregularSet& set, const Tensor& scored, const LatentOdeOptions& o) {
+  const std::int64_t B = set.size(), T = set.steps(), K = p.prediction.size(0);
+  const Tensor m = mul(set.mask, scored.to(DType::f32).reshape(Shape{B, T, 1})).to(o.dtype);
+  const Var err = p.prediction - unsqueeze(Var(set.values.to(o.dtype)), 0);
+  const Var masked_sq = square(err) * Var(m);
+  const double log_norm = std::log(o.obs_std) + 0.5 * kLog2Pi;
+  const Var ll = masked_sq * (-0.5 / (o.obs_std * o.obs_std)) - Var(m) * log_norm;  // [K, B, T, D]
+  const Var counts(maximum(sum(m, {1}), Tensor::scalar(1.0, o.dtype)));             // [B, D]
+  Likelihood out;
+  out.per_sequence = o.likelihood == LatentLikelihood::sum ? sum(ll, {2, 3}) : mean(sum(ll, {2}) / counts, {2});
+  out.squared_error = sum_of(masked_sq) / static_cast<double>(K);
+  out.scored = sum(m).item();
+  out.mse_ref = sum_of(mean(sum(masked_sq, {2}) / counts, {2})) / static_cast<double>(K);
+  return out;
+}
+
+// KL(N(mean, std) || N(0, I)) per sequence [B].
+Var kl_divergence(const Var& mean, const Var& std) {
+  return sum((square(std) + square(mean)) * 0.5 - log(std) - 0.5, {1});
+}
+
+// log (1/K) sum_k exp(v[k, b]) per sequence [B].
+Var log_mean_exp(const Var& v) { return logsumexp(v, {0}) - std::log(static_cast<double>(v.size(0))); }
+
+}  // namespace
+
+BatchLoss LatentOdeModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {
+  const data::IrregularSet& set = data::irregular_of(examples, "latent_ode");
+  if (set.dims() != options_.variables) fail("latent_ode: built for {} variables, the batch has {}", options_.variables, set.dims());
+  const bool classify = options_.task == LatentTask::classification;
+  if (classify && !set.labelled()) fail("latent_ode: the classification task needs labels; set '{}' has none", set.name);
+  const bool train = mode == Mode::train;
+  // the draws (held-out steps, z0 samples, STEER, Hutchinson noise) repeat for a (seed, step); eval draws are fixed
+  Generator gen(train ? training.seed ^ 0x4c4f4445ULL : eval_seed);
+  gen.set_stream(train ? static_cast<std::uint64_t>(training.step) << 20 : 0);
+  const auto [seen, scored] = task_masks(set, &gen);
+  const Regularisers reg = train ? training_regularisers(training) : Regularisers{};
+  const int K = train ? options_.samples : options_.eval_samples;
+  const LatentPass p = reconstruct(set, seen, K, gen, reg, train ? training_steer(training.steer, options_.steer_eps) : Steer{});
+  const Likelihood lik = likelihood(p, set, scored, options_);
+  const Var kl = kl_divergence(p.mean, p.std);
+  const double kl_coef = train ? kl_weight(options_, training.epoch) : 1.0;
+  const double n = static_cast<double>(set.size());
+
+  BatchLoss out;
+  out.loss = mean(log_mean_exp(lik.per_sequence - unsqueeze(kl, 0) * kl_coef)) * -1.0;
+  std::vector<std::pair<std::string, MetricSums>> metrics;
+  if (classify) {
+    const Var logits = (*classifier_)(reshape(p.z0, Shape{K * set.size(), options_.latent}));
+    std::vector<std::int64_t> labels = set.labels.to_indices(), repeated;
+    for (int k = 0; k < K; ++k) repeated.insert(repeated.end(), labels.begin(), labels.end());
+    const Var ce = cross_entropy(logits, Tensor::from_indices(repeated, Shape{K * set.size()}));
+    out.loss = out.loss + ce * options_.ce_weight;
+    const std::vector<double> p1 = mean(reshape(select(softmax(logits.detach(), 1), 1, 1), Shape{K, set.size()}), {0}).value().to_vector();
+    const double auc = roc_auc(p1, labels);
+    metrics.emplace_back("auc", std::isnan(auc) ? MetricSums{0, 0} : MetricSums{auc, 1});
+    metrics.emplace_back("ce", MetricSums{ce.item() * n, n});
+    if (!train) out.scores = p1, out.labels = labels;
+  }
+  metrics.emplace_back("mse", MetricSums{lik.squared_error, lik.scored});
+  metrics.emplace_back("mse_ref", MetricSums{lik.mse_ref, n});
+  metrics.emplace_back("elbo", MetricSums{sum_of(mean(lik.per_sequence, {0}) - kl), n});
+  metrics.emplace_back("iwae", MetricSums{sum_of(log_mean_exp(lik.per_sequence + p.log_p - p.log_q)), n});
+  metrics.emplace_back("kl", MetricSums{sum_of(kl), n});
+  metrics.emplace_back("nfe", MetricSums{static_cast<double>(p.stats->calls), 1.0});
+  if (train) {
+    metrics.emplace_back("kl_weight", MetricSums{kl_coef, 1.0});
+    const std::pair<const Var*, double> terms[] = {{&p.kinetic, training.kinetic}, {&p.jacobian, training.jacobian}, {&p.taylor, training.taylor}};
+    const char* names[] = {"kinetic", "jacobian", "taylor"};
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (!terms[i].first->defined() || terms[i].second <= 0) continue;
+      const Var weighted = mean(*terms[i].first) * terms[i].second;
+      out.loss = out.loss + weighted;
+      metrics.emplace_back(names[i], MetricSums{weighted.item() * n, n});
+    }
+    out.after_backward = backward_nfe({p.stats});
+  }
+  out.metrics = std::move(metrics);
+  return out;
+}
+
+}  // namespace tide::models

@@ -1,0 +1,218 @@
+// Irregular series (data/irregular.hpp): the PhysioNet loader on small generated .tar.gz archives
+// in the challenge's format (values, masks, times, labels, normalisation, the records left out,
+// and an error naming the member and line for each kind of bad input), the periodic toy, subsets
+// and the checks.
+#include "tide/data/irregular.hpp"
+#include "tide/data/registry.hpp"
+#include <archive.h>
+#include <archive_entry.h>
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace tide;
+using namespace tide::data;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh folder under the temp dir for one test.
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("tide_irregular_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// A gzipped tar at `path` holding a directory entry and the (name, text) members.
+void write_tar_gz(const fs::path& path, const std::string& dir, const std::vector<std::pair<std::string, std::string>>& members) {
+  archive* a = archive_write_new();
+  archive_write_add_filter_gzip(a);
+  archive_write_set_format_pax_restricted(a);
+  REQUIRE(archive_write_open_filename(a, path.c_str()) == ARCHIVE_OK);
+  archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, (dir + "/").c_str());
+  archive_entry_set_filetype(e, AE_IFDIR);
+  archive_entry_set_perm(e, 0755);
+  archive_write_header(a, e);
+  for (const auto& [name, text] : members) {
+    archive_entry_clear(e);
+    archive_entry_set_pathname(e, (dir + "/" + name).c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, static_cast<la_int64_t>(text.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, text.data(), text.size());
+  }
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+}
+
+void write_text(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+const std::string kHeader = "Time,Parameter,Value\n";
+std::string descriptors(int id, const std::string& weight = "70") {
+  return kHeader + "00:00,RecordID," + std::to_string(id) + "\n00:00,Age,54\n00:00,Gender,0\n00:00,Height,-1\n00:00,ICUType,4\n00:00,Weight," +
+         weight + "\n";
+}
+
+// Three records: one with duplicate values at a rounded time, one with only descriptors, one plain.
+fs::path small_physionet(const std::string& name) {
+  const fs::path dir = scratch(name);
+  write_tar_gz(dir / "set-a.tar.gz", "set-a",
+               {{"132539.txt", descriptors(132539) + "00:04,HR,73\n00:04,Temp,35.1\n00:07,HR,77\n01:37,HR,60\n01:37,GCS,15\n"},
+                {"140501.txt", descriptors(140501, "-1")},
+                {"132540.txt", descriptors(132540, "-1") + "00:00,HR,90\n02:00,pH,7.4\n"}});
+  write_text(dir / "Outcomes-a.txt", "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n132539,6,1,5,-1,0\n"
+                                    "132540,16,8,8,-1,1\n140501,1,1,1,-1,0\n");
+  return dir;
+}
+
+std::size_t column(const std::string& variable, bool with_descriptors = false) {
+  const std::vector<std::string> names = physionet_variables(with_descriptors);
+  return static_cast<std::size_t>(std::find(names.begin(), names.end(), variable) - names.begin());
+}
+
+}  // namespace
+
+TEST_CASE("physionet: values, masks, rounded times, averaged duplicates, labels and the records left out") {
+  const fs::path dir = small_physionet("basic");
+  const PhysionetData d = read_physionet({(dir / "set-a.tar.gz").string()}, {(dir / "Outcomes-a.txt").string()});
+  const IrregularSet& s = d.set;
+  s.validate();
+  CHECK(physionet_variables(false).size() == 37);
+  CHECK(physionet_variables(true).size() == 41);
+  REQUIRE(s.size() == 2);
+  CHECK(d.without_series == std::vector<std::int64_t>{140501});
+  CHECK(s.ids == std::vector<std::int64_t>{132539, 132540});
+  CHECK(s.labels.to_indices() == std::vector<std::int64_t>{0, 1});
+  const std::int64_t T = s.steps(), D = s.dims();
+  // record 132539 at 0.1 h: 00:00 (weight 70), 00:04 and 00:07 both round to 0.1 h, 01:37 to 1.6 h
+  CHECK(s.lengths.to_indices() == std::vector<std::int64_t>{3, 2});
+  const std::vector<double> t = s.times.to_vector(), v = s.values.to_vector(), m = s.mask.to_vector();
+  CHECK(t[0] == doctest::Approx(0.0));
+  CHECK(t[1] == doctest::Approx(0.1 / 48));
+  CHECK(t[2] == doctest::Approx(1.6 / 48));
+  const auto at = [&](std::int64_t n, std::int64_t k, std::size_t v_index) { return static_cast<std::size_t>((n * T + k) * D) + v_index; };
+  CHECK(v[at(0, 0, column("Weight"))] == doctest::Approx(70));
+  CHECK(v[at(0, 1, column("HR"))] == doctest::Approx(75));  // (73 + 77) / 2
+  CHECK(m[at(0, 1, column("HR"))] == 1);
+  CHECK(v[at(0, 1, column("Temp"))] == doctest::Approx(35.1));
+  CHECK(m[at(0, 1, column("GCS"))] == 0);
+  CHECK(v[at(0, 2, column("GCS"))] == doctest::Approx(15));
+  // record 132540: Weight -1 at 00:00 is "unknown"; HR at 00:00 is a real observation
+  CHECK(m[at(1, 0, column("Weight"))] == 0);
+  CHECK(v[at(1, 0, column("HR"))] == doctest::Approx(90));
+  CHECK(v[at(1, 1, column("pH"))] == doctest::Approx(7.4f));
+  CHECK(t[static_cast<std::size_t>(T + 1)] == doctest::Approx(2.0 / 48));
+}
+
+TEST_CASE("physionet: exact minutes, descriptors kept, other time units") {
+  const fs::path dir = small_physionet("exact");
+  PhysionetOptions o;
+  o.quantisation = 0;
+  o.descriptors = true;
+  o.time_unit = 1;  // hours
+  const IrregularSet s = read_physionet({(dir / "set-a.tar.gz").string()}, {}, o).set;
+  CHECK_FALSE(s.labelled());
+  CHECK(s.dims() == 41);
+  CHECK(s.lengths.to_indices() == std::vector<std::int64_t>{4, 2});
+  const std::vector<double> t = s.times.to_vector(), v = s.values.to_vector(), m = s.mask.to_vector();
+  CHECK(t[1] == doctest::Approx(4.0 / 60));
+  CHECK(t[2] == doctest::Approx(7.0 / 60));
+  CHECK(v[column("Age", true)] == doctest::Approx(54));
+  CHECK(m[column("Height", true)] == 0);  // -1: unknown
+}
+
+TEST_CASE("physionet: bad archives and files name the archive, member and line") {
+  const fs::path dir = scratch("errors");
+  const auto fails_with = [&](const std::vector<std::pair<std::string, std::string>>& members, const std::string& expected) {
+    write_tar_gz(dir / "bad.tar.gz", "set-x", members);
+    CHECK_THROWS_WITH(read_physionet({(dir / "bad.tar.gz").string()}, {}), doctest::Contains(expected.c_str()));
+  };
+  fails_with({{"readme.md", "hello"}}, "member 'set-x/readme.md' is not a record");
+  fails_with({{"1.txt", descriptors(1) + "00:05,HR,abc\n"}}, "set-x/1.txt line 8: value 'abc' is not a finite number");
+  fails_with({{"1.txt", descriptors(1) + "00:05,HR,70\n00:04,HR,71\n"}}, "set-x/1.txt line 9: time 00:04 comes after a later time");
+  fails_with({{"1.txt", descriptors(1) + "00:05,Pulse,70\n"}}, "line 8: unknown parameter 'Pulse'");
+  fails_with({{"1.txt", descriptors(1) + "0:75,HR,70\n"}}, "line 8: time '0:75' is not HH:MM");
+  fails_with({{"1.txt", "Time;Parameter;Value\n"}}, "line 1: expected the header");
+  fails_with({{"2.txt", descriptors(1) + "00:05,HR,70\n"}}, "RecordID 1 does not match the member name's 2");
+  // a truncated archive: the first half of a valid one
+  write_tar_gz(dir / "whole.tar.gz", "set-x", {{"1.txt", descriptors(1) + std::string(20000, '\n') + "00:05,HR,70\n"}});
+  std::ifstream in(dir / "whole.tar.gz", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(dir / "cut.tar.gz", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  CHECK_THROWS_WITH(read_physionet({(dir / "cut.tar.gz").string()}, {}), doctest::Contains("cut.tar.gz"));
+  CHECK_THROWS_WITH(read_physionet({(dir / "nothere.tar.gz").string()}, {}), doctest::Contains("cannot open archive"));
+  // outcomes: a record without a row, and a bad label
+  write_tar_gz(dir / "ok.tar.gz", "set-x", {{"1.txt", descriptors(1) + "00:05,HR,70\n"}});
+  write_text(dir / "out.txt", "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n2,1,1,1,-1,0\n");
+  CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}), doctest::Contains("record 1 has no row"));
+  write_text(dir / "out.txt", "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n1,1,1,1,-1,2\n");
+  CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}), doctest::Contains("out.txt line 2"));
+}
+
+TEST_CASE("physionet: the registry splits, and normalises with the training part only") {
+  const fs::path dir = scratch("registry");
+  std::vector<std::pair<std::string, std::string>> members;
+  std::string outcomes = "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n";
+  for (int i = 0; i < 20; ++i) {
+    const int id = 100 + i;
+    members.emplace_back(std::to_string(id) + ".txt", descriptors(id) + "00:30,HR," + std::to_string(60 + i) + "\n05:00,HR,80\n");
+    outcomes += std::to_string(id) + ",1,1,1,-1," + std::to_string(i % 2) + "\n";
+  }
+  write_tar_gz(dir / "set-a.tar.gz", "set-a", members);
+  write_text(dir / "Outcomes-a.txt", outcomes);
+  const Dataset d = load_dataset({{"dataset", "physionet"}, {"dir", dir.string()}, {"sets", {"a"}}}, 7, "data");
+  CHECK(d.train->size() == 14);
+  CHECK(d.val->size() == 2);
+  CHECK(d.test->size() == 4);
+  CHECK(d.description.find("physionet: 14 train / 2 val / 4 test irregular sequences") == 0);
+  // minmax from the training records: their observed HR values span [min, max] -> [0, 1]
+  const IrregularSet& train = irregular_of(*d.train, "test");
+  const std::vector<double> v = train.values.to_vector(), m = train.mask.to_vector();
+  double lo = 1e9, hi = -1e9;
+  for (std::size_t i = column("HR"); i < v.size(); i += 37)
+    if (m[i] != 0) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+  CHECK(lo == doctest::Approx(0));
+  CHECK(hi == doctest::Approx(1));
+  CHECK_THROWS_WITH(load_dataset({{"dataset", "physionet"}, {"dir", dir.string()}, {"sets", {"a"}}, {"normalise", "zscore"}}, 7, "data"),
+                    doctest::Contains("data.normalise: expected one of minmax, standard, none"));
+}
+
+TEST_CASE("periodic toy: seeded, sorted irregular times, amplitude in range; subsets trim padding") {
+  Generator g1(5), g2(5);
+  PeriodicOptions o;
+  o.points = 20;
+  const IrregularSet a = periodic_toy(8, g1, o), b = periodic_toy(8, g2, o);
+  a.validate();
+  CHECK(a.times.to_vector() == b.times.to_vector());
+  const std::vector<double> t = a.times.to_vector(), x = a.values.to_vector();
+  CHECK(t[0] != t[20]);  // each sequence its own grid
+  for (double v : t) CHECK((v >= 0 && v <= o.horizon));
+  for (double v : x) CHECK(std::abs(v) < o.amp_max + 0.1);
+
+  IrregularSet s = a;  // shorten sequence 1 and take a subset without the long ones
+  std::vector<std::int64_t> len(8, 20);
+  len[1] = 5;
+  s.lengths = Tensor::from_indices(len, Shape{8});
+  Tensor mask = s.mask.clone(), values = s.values.clone();
+  for (std::int64_t k = 5; k < 20; ++k) mask.data<float>()[20 + k] = 0, values.data<float>()[20 + k] = 0;
+  s.mask = mask, s.values = values;
+  std::vector<double> times = s.times.to_vector();
+  for (std::int64_t k = 5; k < 20; ++k) times[static_cast<std::size_t>(20 + k)] = times[24];
+  s.times = Tensor::from_vector(times, Shape{8, 20}, DType::f64);
+  s.validate();
+  const IrregularSet sub = s.subset({1});
+  CHECK(sub.steps() == 5);
+  sub.validate();
+  IrregularSet bad = s;
+  bad.values = s.values.clone();
+  bad.values.data<float>()[20 + 7] = 1;  // a value on padding
+  CHECK_THROWS_WITH(bad.validate(), doctest::Contains("sequence 1 step 7"));
+}
