@@ -113,6 +113,9 @@ BatchLoss LatentOdeModel::loss(const data::Examples& examples, Mode mode, const 
   metrics.emplace_back("iwae", MetricSums{sum_of(log_mean_exp(lik.per_sequence + p.log_p - p.log_q)), n});
   metrics.emplace_back("kl", MetricSums{sum_of(kl), n});
   metrics.emplace_back("nfe", MetricSums{static_cast<double>(p.stats->calls), 1.0});
+  double per_sample = 0;  // each trajectory's own evaluations (per-sample step control: fewer than the batch's calls)
+  for (std::int64_t e : p.stats->nfe) per_sample += static_cast<double>(e);
+  metrics.emplace_back("nfe_mean", MetricSums{per_sample / static_cast<double>(std::max<std::size_t>(1, p.stats->nfe.size())), 1.0});
   if (train) {
     metrics.emplace_back("kl_weight", MetricSums{kl_coef, 1.0});
     const std::pair<const Var*, double> terms[] = {{&p.kinetic, training.kinetic}, {&p.jacobian, training.jacobian}, {&p.taylor, training.taylor}};

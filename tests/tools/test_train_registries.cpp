@@ -24,7 +24,7 @@ std::string joined(const std::vector<std::string>& names) { return fmt::format("
 }  // namespace
 
 TEST_CASE("optimizers: every name optimizer_names() lists builds its optimizer; an unknown one fails listing them") {
-  const std::map<std::string, std::string> kind = {{"adam", "kind.Adam"}, {"adamw", "kind.AdamW"}, {"sgd", "kind.SGD"}, {"rmsprop", "kind.RMSprop"}};
+  const std::map<std::string, std::string> kind = {{"adam", "kind.Adam"}, {"adamw", "kind.AdamW"}, {"sgd", "kind.SGD"}, {"rmsprop", "kind.RMSprop"}, {"adamax", "kind.Adamax"}};
   CHECK(kind.size() == optimizer_names().size());
   for (const std::string& name : optimizer_names()) {
     CAPTURE(name);

@@ -198,7 +198,8 @@ std::vector<std::string> reconstructions(const models::LatentOdeModel& m, const 
     }
   }
   const std::string path = dir + "/reconstructions.svg";
-  write_panels(path, panels, static_cast<int>(variables.size()), title + ": reconstructions (dots: observations)");
+  const int columns = variables.size() == 1 ? static_cast<int>(shown) : static_cast<int>(variables.size());
+  write_panels(path, panels, columns, title + ": reconstructions (dots: observations)");
   return {path};
 }
 

@@ -28,6 +28,10 @@ constexpr Named<OptimizerBuilder> kOptimizers[] = {
     {"rmsprop", [](const OptimizerConfig& c, std::vector<Var> params) -> std::unique_ptr<Optimizer> {
        return std::make_unique<RMSprop>(std::move(params), RMSpropOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
      }},
+    // the latent ODE reference code's optimizer
+    {"adamax", [](const OptimizerConfig& c, std::vector<Var> params) -> std::unique_ptr<Optimizer> {
+       return std::make_unique<Adamax>(std::move(params), AdamaxOptions{.lr = c.lr, .weight_decay = c.weight_decay});
+     }},
 };
 
 // The learning rate before warm-up, at global step `global` (epoch `epoch`).

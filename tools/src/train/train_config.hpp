@@ -7,7 +7,7 @@
 //   "dtype": "f32",                       f32 or f64
 //   "data": {"dataset": "xor", ...},      see datasets.hpp
 //   "model": {"type": "mmrnn", "hidden": 64, ...},   see tide/models/registry.hpp
-//   "optimizer": {"type": "adam", "lr": 0.005, "weight_decay": 0},   adam, adamw, sgd, rmsprop
+//   "optimizer": {"type": "adam", "lr": 0.005, "weight_decay": 0},   adam, adamw, sgd, rmsprop, adamax
 //   "schedule": {"type": "constant"},     constant, cosine (to min_lr), step (gamma every step_epochs);
 //                                         warmup_steps of linear warm-up for any of them
 //   "epochs": 10, "batch_size": 64,

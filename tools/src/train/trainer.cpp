@@ -103,6 +103,16 @@ void write_curves(const Paths& paths, const std::vector<json>& records, const st
   }
   write_svg(paths.curves, loss);
   write_svg(paths.metric_curve, m);
+  if (records.empty() || !records.front().contains("val_nfe")) return;
+  // solver-based models: the dynamics evaluations per batch, forward (train and val) and backward
+  Plot nfe{title + ": evaluations of the dynamics per batch", "epoch", "NFE", false, {}};
+  for (const char* key : {"train_nfe", "val_nfe", "train_nfe_backward"}) {
+    PlotSeries s{key, {}, {}, std::string(key) == "val_nfe"};
+    for (const json& r : records)
+      if (r.contains(key)) s.x.push_back(r.at("epoch").get<double>()), s.y.push_back(r.at(key).get<double>());
+    if (!s.x.empty()) nfe.series.push_back(std::move(s));
+  }
+  write_svg(paths.dir + "/nfe.svg", nfe);
 }
 
 // A split's scores: the loss, every metric, and the number of examples (sequences, vectors, images).

@@ -87,7 +87,7 @@ public:
   bool higher_is_better() const override { return options_.task == LatentTask::classification; }
   // Metrics: mse (on the scored values: interpolation all observed, extrapolation the later
   // part), mse_ref (the reference code's per-variable average), elbo, iwae, kl, nfe (batched
-  // generative evaluations, forward), in training kl_weight and the weighted regularisers, after
+  // generative evaluations, forward), nfe_mean (a trajectory's own evaluations, mean), in training kl_weight and the weighted regularisers, after
   // backward nfe_backward; classification adds auc (over a split in evaluation, the mean of
   // per-batch AUCs in training) and ce.
   BatchLoss loss(const data::Examples& batch, Mode mode, const Training& training = {}) const override;
