@@ -29,6 +29,12 @@
 //                                              training file split into train / val, t10k as test;
 //                                              "limit" > 0 reads only the first N of each file.
 //                                              "encoding": "event" (the default) is the sequence form.
+// Irregular series with per-variable masks (irregular.hpp), for the latent ODE:
+//   {"dataset": "physionet", "dir": ..., "sets": ["a", "b"], "quantisation": 0.1, "descriptors": false,
+//    "time_unit": 48, "labels": true, "normalise": "minmax" | "standard" | "none",
+//    "val_fraction": 0.1, "test_fraction": 0.2}   PhysioNet 2012 from its .tar.gz archives
+//   {"dataset": "periodic", "train": 1000, "val": 100, "test": 200, "points": 50, "horizon": 5,
+//    "freq_min": 0.2, "freq_max": 0.6, "noise": 0.01}   the latent ODE paper's periodic toy
 // Every dataset also takes "limit_train", "limit_val", "limit_test": keep only the first N
 // sequences or vectors of each set (for short runs).
 #pragma once

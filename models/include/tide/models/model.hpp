@@ -1,9 +1,9 @@
 // Model: what the generic trainer (`tide train`) and a library user train, whatever the family.
 // A model is built from a config for a dataset, holds its parameters (Module), returns a batch's
 // loss and named metric sums in train or eval mode, scores a whole split, and saves / loads its
-// parameters. Sequence models (sequence_model.hpp) implement it today; the latent ODE (ELBO over
-// irregular sequences), continuous normalising flows (NLL, bits/dim) and the ODE image classifier
-// implement the same interface.
+// parameters. Sequence models (sequence_model.hpp), continuous normalising flows (cnf.hpp: NLL,
+// bits/dim) and the latent ODE (latent_ode.hpp: the bound over irregular series) implement it; the
+// ODE image classifier will too.
 #pragma once
 #include "tide/autodiff/nn.hpp"
 #include "tide/data/examples.hpp"
