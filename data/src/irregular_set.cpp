@@ -130,6 +130,30 @@ IrregularSplit split(const IrregularSet& all, double val_fraction, double test_f
   return detail::split_parts<IrregularSplit>(all, val_fraction, test_fraction, seed);
 }
 
+SequenceSet as_sequences(const IrregularSet& set) {
+  if (!set.labelled()) fail("irregular set '{}': as sequences it needs per-sequence labels (PhysioNet: \"labels\": true)", set.name);
+  const std::int64_t N = set.size(), T = set.steps();
+  SequenceSet out;
+  out.name = set.name;
+  out.task = Task::classification;
+  out.per_step = false;
+  out.classes = set.classes;
+  out.x = concat({set.values, set.mask}, 2);
+  const std::vector<double> t = set.times.to_vector();
+  const std::vector<std::int64_t> len = set.lengths.to_indices();
+  std::vector<double> dt(static_cast<std::size_t>(N * T), 0.0), mask(dt.size(), 0.0);
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t k = 0; k < len[static_cast<std::size_t>(n)]; ++k) {
+      const auto i = static_cast<std::size_t>(n * T + k);
+      dt[i] = k == 0 ? t[i] : t[i] - t[i - 1];
+      mask[i] = 1;
+    }
+  out.dt = Tensor::from_vector(dt, Shape{N, T}, DType::f32);
+  out.mask = Tensor::from_vector(mask, Shape{N, T}, DType::f32);
+  out.y = set.labels;
+  return out;
+}
+
 std::vector<std::string> normalisation_names() { return names_of(kNormalisations); }
 Normalisation normalisation_from_name(const std::string& name) { return lookup(kNormalisations, name, "normalisation"); }
 

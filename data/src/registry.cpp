@@ -213,6 +213,9 @@ Dataset physionet_dataset(ConfigObject& k, std::uint64_t seed) {
   const auto [v, t] = fractions(k, 0.1, 0.2);
   IrregularSplit out = split(data.set, v, t, seed);
   normalise(out, k);
+  // "form": "sequences" gives the recurrent models (ODE-RNN, GRU-D, ...) [values, mask] per step and mortality
+  if (k.string("form", "irregular", {"irregular", "sequences"}) == "sequences")
+    return sequence_dataset(Split{as_sequences(out.train), as_sequences(out.val), as_sequences(out.test)});
   return irregular_dataset(std::move(out));
 }
 

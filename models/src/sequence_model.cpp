@@ -1,4 +1,5 @@
 #include "tide/models/sequence_model.hpp"
+#include "tide/models/metrics.hpp"
 #include <algorithm>
 #include <cmath>
 
@@ -44,6 +45,20 @@ Tensor steered(const Tensor& dt, const Training& training) {
 
 }  // namespace
 
+namespace {
+
+// Binary per-sequence classification: the positive class's probability at the last valid step
+// ranks the sequences; "auc" per batch, and in evaluation the scores for the split's AUC.
+void add_auc(BatchLoss& result, const Var& out, const data::SequenceSet& b, bool train) {
+  const std::vector<double> p1 = select(softmax(last_valid(out.detach(), b.mask), 1), 1, 1).value().to_vector();
+  const std::vector<std::int64_t> labels = b.y.to_indices();
+  const double auc = roc_auc(p1, labels);
+  result.metrics.emplace_back("auc", std::isnan(auc) ? MetricSums{0, 0} : MetricSums{auc, 1});
+  if (!train) result.scores = p1, result.labels = labels;
+}
+
+}  // namespace
+
 BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {
   const data::SequenceSet& b = data::sequences_of(examples, "sequence model");
   const DType dtype = cell_->dtype();
@@ -60,6 +75,7 @@ BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const T
   result.loss = classify ? masked_cross_entropy(out, b.y, b.mask) : masked_mse(out, in_dtype(b.y, dtype), b.mask);
   const Tensor value = out.value();
   result.metrics.emplace_back(metric(), classify ? correct_predictions(value, b.y, b.mask) : squared_error(value, b.y, b.mask));
+  if (classify && b.y.rank() == 1 && b.classes == 2) add_auc(result, out, b, train);
   if (regularisation.weights().any()) {
     const Var& kinetic = regularisation.total();  // weighted, per sample
     if (!kinetic.defined())

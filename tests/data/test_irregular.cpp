@@ -181,6 +181,18 @@ TEST_CASE("physionet: the registry splits, and normalises with the training part
     if (m[i] != 0) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
   CHECK(lo == doctest::Approx(0));
   CHECK(hi == doctest::Approx(1));
+  // the same records as padded sequences for the recurrent models: [values, mask], elapsed times, mortality
+  const Dataset seq = load_dataset({{"dataset", "physionet"}, {"dir", dir.string()}, {"sets", {"a"}}, {"form", "sequences"}}, 7, "data");
+  const SequenceSet& st = sequences_of(*seq.train, "test");
+  st.validate();
+  CHECK(st.features() == 2 * 37);
+  CHECK(st.classes == 2);
+  CHECK_FALSE(st.per_step);
+  const std::vector<double> dt = st.dt.to_vector();
+  CHECK(dt[0] == doctest::Approx(0.0));             // the admission weight at 00:00
+  CHECK(dt[1] == doctest::Approx(0.5 / 48));        // then 00:30
+  CHECK(dt[2] == doctest::Approx(4.5 / 48));        // then 05:00
+  CHECK(st.y.to_indices() == train.labels.to_indices());
   CHECK_THROWS_WITH(load_dataset({{"dataset", "physionet"}, {"dir", dir.string()}, {"sets", {"a"}}, {"normalise", "zscore"}}, 7, "data"),
                     doctest::Contains("data.normalise: expected one of minmax, standard, none"));
 }

@@ -37,9 +37,11 @@ TEST_CASE("make_model builds a sequence model for sequence data with the task's 
   CHECK(m->higher_is_better());
   CHECK(m->parameter_count() > 0);
   const models::BatchLoss b = m->loss(*d.train, models::Mode::eval);
-  REQUIRE(b.metrics.size() == 1);
+  REQUIRE(b.metrics.size() == 2);
   CHECK(b.metrics[0].first == "accuracy");
   CHECK(b.metrics[0].second.count == 40);  // one label per sequence
+  CHECK(b.metrics[1].first == "auc");      // binary labels per sequence: ranked by the positive class's probability
+  CHECK(b.scores.size() == 40);
   CHECK(std::isfinite(b.loss.item()));
   CHECK_THROWS_WITH_AS(m->loss(NotSequences(), models::Mode::eval), doctest::Contains("expects sequences"), Error);
 }
@@ -52,8 +54,9 @@ TEST_CASE("a split's scores do not depend on the evaluation batch size") {
   CHECK(all.examples == 40);
   CHECK(small.loss == doctest::Approx(all.loss).epsilon(1e-12));
   CHECK(small.metric("accuracy") == doctest::Approx(all.metric("accuracy")).epsilon(1e-12));
+  CHECK(small.metric("auc") == doctest::Approx(all.metric("auc")).epsilon(1e-12));  // the split's, not the batches' mean
   CHECK(all.loss == doctest::Approx(m->loss(*d.train, models::Mode::eval).loss.item()).epsilon(1e-12));
-  CHECK_THROWS_WITH_AS(all.metric("mse"), doctest::Contains("known: accuracy"), Error);
+  CHECK_THROWS_WITH_AS(all.metric("mse"), doctest::Contains("known: accuracy, auc"), Error);
 }
 
 TEST_CASE("train mode records the loss; save and load restore the parameters") {
@@ -81,13 +84,13 @@ TEST_CASE("the kinetic term is reported as a metric, and refused for a model wit
   const models::ModelPtr ode = models::make_model(json{{"type", "ctrnn"}, {"hidden", 4}}, d, gen, DType::f64, "model");
   const models::BatchLoss plain = ode->loss(*d.train, models::Mode::train);
   const models::BatchLoss reg = ode->loss(*d.train, models::Mode::train, models::Training{.kinetic = 0.5});
-  REQUIRE(reg.metrics.size() == 2);
-  CHECK(reg.metrics[1].first == "kinetic");
-  const double kinetic = reg.metrics[1].second.value / reg.metrics[1].second.count;
+  REQUIRE(reg.metrics.size() == 3);
+  CHECK(reg.metrics[2].first == "kinetic");
+  const double kinetic = reg.metrics[2].second.value / reg.metrics[2].second.count;
   CHECK(kinetic > 0);
   CHECK(reg.loss.item() == doctest::Approx(plain.loss.item() + kinetic).epsilon(1e-6));
   const models::ModelPtr gru = models::make_model(json{{"type", "gru"}, {"hidden", 4}}, d, gen, DType::f64, "model");
   CHECK_THROWS_WITH_AS(gru->loss(*d.train, models::Mode::train, models::Training{.kinetic = 0.5}),
                        doctest::Contains("regularisers.kinetic: gru has no ODE part"), Error);
-  CHECK(gru->loss(*d.train, models::Mode::eval, models::Training{.kinetic = 0.5}).metrics.size() == 1);  // eval: off
+  CHECK(gru->loss(*d.train, models::Mode::eval, models::Training{.kinetic = 0.5}).metrics.size() == 2);  // eval: off
 }

@@ -55,6 +55,12 @@ const IrregularSet& irregular_of(const Examples& examples, const std::string& wh
 struct IrregularSplit {
   IrregularSet train, val, test;
 };
+// The set as padded sequences for the recurrent models (sequence_set.hpp): x = [values, mask]
+// (2 D features per step), dt = the time since the previous observation (the first step: its
+// time), the step mask from the lengths, and the labels as per-sequence classification targets.
+// Throws naming the set when it has no labels.
+SequenceSet as_sequences(const IrregularSet& set);
+
 // A seeded split by sequences (split_rows in sequence_set.hpp); parts named "<name>/train" etc.
 IrregularSplit split(const IrregularSet& all, double val_fraction, double test_fraction, std::uint64_t seed);
 
