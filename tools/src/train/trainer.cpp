@@ -391,9 +391,11 @@ json evaluate_run(const std::string& run_dir, const std::string& split_name, boo
   const std::string path = run_dir + (last ? "/checkpoint.tide" : "/best.tide");
   const data::Dataset& d = built.data;
   const data::Examples& set = split_name == "train" ? *d.train : split_name == "val" ? *d.val : *d.test;
+  const auto t0 = std::chrono::steady_clock::now();
   const models::Scores scores = built.model->evaluate(set, config.eval_batch_size);
   json out = {{"run", run_dir}, {"parameters_from", path}, {"split", split_name}};
   out.update(scores_json(scores));
+  out["seconds"] = seconds_since(t0);  // the evaluation alone, without loading
   return out;
 }
 
