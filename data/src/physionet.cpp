@@ -35,6 +35,13 @@ struct Record {
   bool has_series = false;
 };
 
+// One line "HH:MM,Parameter,Value".
+struct Line {
+  std::int64_t minutes = 0;
+  std::string param;
+  double value = 0;
+};
+
 struct Parser {
   const PhysionetOptions& options;
   std::unordered_map<std::string, std::size_t> index;  // kept variable -> column
@@ -54,6 +61,7 @@ struct Parser {
   }
 
   Record parse(const std::string& text, const std::string& where, std::int64_t file_id) const;
+  void add(Record& r, const Line& l, const std::string& at) const;
 };
 
 std::int64_t parse_minutes(const std::string& field, const std::string& where) {
@@ -76,8 +84,32 @@ double parse_value(const std::string& field, const std::string& where) {
   return v;
 }
 
+Line parse_line(const std::string& line, const std::string& at) {
+  const std::size_t c1 = line.find(','), c2 = c1 == std::string::npos ? c1 : line.find(',', c1 + 1);
+  if (c2 == std::string::npos || line.find(',', c2 + 1) != std::string::npos)
+    fail("{}: expected 3 fields 'HH:MM,Parameter,Value', got '{}'", at, line.substr(0, 60));
+  return {parse_minutes(line.substr(0, c1), at), line.substr(c1 + 1, c2 - c1 - 1), parse_value(line.substr(c2 + 1), at)};
+}
+
+// Adds one observation to the record (descriptors left out or unknown are skipped).
+void Parser::add(Record& r, const Line& l, const std::string& at) const {
+  const bool descriptor = std::find(kDescriptors.begin(), kDescriptors.end(), l.param) != kDescriptors.end();
+  const auto it = index.find(l.param);
+  if (it == index.end()) {
+    if (descriptor) return;  // a descriptor left out
+    fail("{}: unknown parameter '{}'", at, l.param.substr(0, 40));
+  }
+  const bool admission = descriptor || (l.param == "Weight" && l.minutes == 0);
+  if (admission && l.value == -1) return;  // "unknown"
+  auto& step = r.steps[key(l.minutes)];
+  if (step.empty()) step.assign(dims, {0.0, 0});
+  step[it->second].first += l.value, step[it->second].second += 1;
+  if (!admission) r.has_series = true;
+}
+
 Record Parser::parse(const std::string& text, const std::string& where, std::int64_t file_id) const {
   Record r;
+  r.id = file_id;
   std::istringstream in(text);
   std::string line;
   std::int64_t number = 0, last_minutes = -1;
@@ -90,33 +122,16 @@ Record Parser::parse(const std::string& text, const std::string& where, std::int
       continue;
     }
     if (line.empty()) continue;
-    const std::size_t c1 = line.find(','), c2 = c1 == std::string::npos ? c1 : line.find(',', c1 + 1);
-    if (c2 == std::string::npos || line.find(',', c2 + 1) != std::string::npos)
-      fail("{}: expected 3 fields 'HH:MM,Parameter,Value', got '{}'", at, line.substr(0, 60));
-    const std::string param = line.substr(c1 + 1, c2 - c1 - 1);
-    const std::int64_t minutes = parse_minutes(line.substr(0, c1), at);
-    const double value = parse_value(line.substr(c2 + 1), at);
-    if (minutes < last_minutes) fail("{}: time {} comes after a later time (times out of order)", at, line.substr(0, c1));
-    last_minutes = minutes;
-    if (param == "RecordID") {
-      if (value != static_cast<double>(file_id)) fail("{}: RecordID {} does not match the member name's {}", at, value, file_id);
-      r.id = file_id;
-      continue;
+    const Line l = parse_line(line, at);
+    if (l.minutes < last_minutes) fail("{}: time {} comes after a later time (times out of order)", at, line.substr(0, line.find(',')));
+    last_minutes = l.minutes;
+    if (l.param != "RecordID") {
+      add(r, l, at);
+    } else if (l.value != static_cast<double>(file_id)) {
+      fail("{}: RecordID {} does not match the member name's {}", at, l.value, file_id);
     }
-    const bool descriptor = std::find(kDescriptors.begin(), kDescriptors.end(), param) != kDescriptors.end();
-    const auto it = index.find(param);
-    if (it == index.end()) {
-      if (descriptor) continue;  // a descriptor left out
-      fail("{}: unknown parameter '{}'", at, param.substr(0, 40));
-    }
-    if ((descriptor || param == "Weight") && minutes == 0 && value == -1) continue;  // "unknown"
-    auto& step = r.steps[key(minutes)];
-    if (step.empty()) step.assign(dims, {0.0, 0});
-    step[it->second].first += value, step[it->second].second += 1;
-    if (!descriptor && !(param == "Weight" && minutes == 0)) r.has_series = true;  // not the admission weight
   }
   if (number == 0) fail("{}: empty record", where);
-  if (r.id < 0) r.id = file_id;
   return r;
 }
 
@@ -223,6 +238,19 @@ IrregularSet assemble(const std::vector<Record>& records, const Parser& parser) 
   return s;
 }
 
+// The records' in-hospital death labels from the outcomes files; every record needs a row.
+Tensor mortality(const std::vector<Record>& records, const std::vector<std::string>& outcomes) {
+  std::unordered_map<std::int64_t, std::int64_t> death;
+  for (const std::string& path : outcomes) read_outcomes(path, death);
+  std::vector<std::int64_t> labels;
+  for (const Record& r : records) {
+    const auto it = death.find(r.id);
+    if (it == death.end()) fail("physionet: record {} has no row in the outcomes files ({})", r.id, fmt::join(outcomes, ", "));
+    labels.push_back(it->second);
+  }
+  return Tensor::from_indices(labels, Shape{static_cast<std::int64_t>(labels.size())});
+}
+
 }  // namespace
 
 std::vector<std::string> physionet_variables(bool descriptors) {
@@ -248,15 +276,7 @@ PhysionetData read_physionet(const std::vector<std::string>& archives, const std
   if (kept.empty()) fail("physionet: no record with time series in {}", fmt::join(archives, ", "));
   out.set = assemble(kept, parser);
   if (!outcomes.empty()) {
-    std::unordered_map<std::int64_t, std::int64_t> death;
-    for (const std::string& path : outcomes) read_outcomes(path, death);
-    std::vector<std::int64_t> labels;
-    for (const Record& r : kept) {
-      const auto it = death.find(r.id);
-      if (it == death.end()) fail("physionet: record {} has no row in the outcomes files ({})", r.id, fmt::join(outcomes, ", "));
-      labels.push_back(it->second);
-    }
-    out.set.labels = Tensor::from_indices(labels, Shape{static_cast<std::int64_t>(labels.size())});
+    out.set.labels = mortality(kept, outcomes);
     out.set.classes = 2;
   }
   return out;

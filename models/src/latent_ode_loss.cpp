@@ -72,7 +72,38 @@ Var kl_divergence(const Var& mean, const Var& std) {
 // log (1/K) sum_k exp(v[k, b]) per sequence [B].
 Var log_mean_exp(const Var& v) { return logsumexp(v, {0}) - std::log(static_cast<double>(v.size(0))); }
 
+// The training regularisers' weighted means, added to the loss and reported per example.
+void add_regularisers(BatchLoss& out, std::vector<std::pair<std::string, MetricSums>>& metrics, const LatentPass& p,
+                      const Training& training, double n) {
+  const std::pair<const Var*, double> terms[] = {{&p.kinetic, training.kinetic}, {&p.jacobian, training.jacobian}, {&p.taylor, training.taylor}};
+  const char* names[] = {"kinetic", "jacobian", "taylor"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (!terms[i].first->defined() || terms[i].second <= 0) continue;
+    const Var weighted = mean(*terms[i].first) * terms[i].second;
+    out.loss = out.loss + weighted;
+    metrics.emplace_back(names[i], MetricSums{weighted.item() * n, n});
+  }
+}
+
 }  // namespace
+
+// The classifier on every z0 sample: its weighted cross-entropy joins the loss; the positive
+// class's probability, averaged over the samples, ranks the sequences (auc).
+void LatentOdeModel::add_classification(BatchLoss& out, std::vector<std::pair<std::string, MetricSums>>& metrics,
+                                        const LatentPass& p, const data::IrregularSet& set, bool train) const {
+  const std::int64_t K = p.z0.size(0), B = set.size();
+  const Var logits = (*classifier_)(reshape(p.z0, Shape{K * B, options_.latent}));
+  const std::vector<std::int64_t> labels = set.labels.to_indices();
+  std::vector<std::int64_t> repeated;
+  for (std::int64_t k = 0; k < K; ++k) repeated.insert(repeated.end(), labels.begin(), labels.end());
+  const Var ce = cross_entropy(logits, Tensor::from_indices(repeated, Shape{K * B}));
+  out.loss = out.loss + ce * options_.ce_weight;
+  const std::vector<double> p1 = mean(reshape(select(softmax(logits.detach(), 1), 1, 1), Shape{K, B}), {0}).value().to_vector();
+  const double auc = roc_auc(p1, labels);
+  metrics.emplace_back("auc", std::isnan(auc) ? MetricSums{0, 0} : MetricSums{auc, 1});
+  metrics.emplace_back("ce", MetricSums{ce.item() * static_cast<double>(B), static_cast<double>(B)});
+  if (!train) out.scores = p1, out.labels = labels;
+}
 
 BatchLoss LatentOdeModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {
   const data::IrregularSet& set = data::irregular_of(examples, "latent_ode");
@@ -95,18 +126,7 @@ BatchLoss LatentOdeModel::loss(const data::Examples& examples, Mode mode, const 
   BatchLoss out;
   out.loss = mean(log_mean_exp(lik.per_sequence - unsqueeze(kl, 0) * kl_coef)) * -1.0;
   std::vector<std::pair<std::string, MetricSums>> metrics;
-  if (classify) {
-    const Var logits = (*classifier_)(reshape(p.z0, Shape{K * set.size(), options_.latent}));
-    std::vector<std::int64_t> labels = set.labels.to_indices(), repeated;
-    for (int k = 0; k < K; ++k) repeated.insert(repeated.end(), labels.begin(), labels.end());
-    const Var ce = cross_entropy(logits, Tensor::from_indices(repeated, Shape{K * set.size()}));
-    out.loss = out.loss + ce * options_.ce_weight;
-    const std::vector<double> p1 = mean(reshape(select(softmax(logits.detach(), 1), 1, 1), Shape{K, set.size()}), {0}).value().to_vector();
-    const double auc = roc_auc(p1, labels);
-    metrics.emplace_back("auc", std::isnan(auc) ? MetricSums{0, 0} : MetricSums{auc, 1});
-    metrics.emplace_back("ce", MetricSums{ce.item() * n, n});
-    if (!train) out.scores = p1, out.labels = labels;
-  }
+  if (classify) add_classification(out, metrics, p, set, train);
   metrics.emplace_back("mse", MetricSums{lik.squared_error, lik.scored});
   metrics.emplace_back("mse_ref", MetricSums{lik.mse_ref, n});
   metrics.emplace_back("elbo", MetricSums{sum_of(mean(lik.per_sequence, {0}) - kl), n});
@@ -118,14 +138,7 @@ BatchLoss LatentOdeModel::loss(const data::Examples& examples, Mode mode, const 
   metrics.emplace_back("nfe_mean", MetricSums{per_sample / static_cast<double>(std::max<std::size_t>(1, p.stats->nfe.size())), 1.0});
   if (train) {
     metrics.emplace_back("kl_weight", MetricSums{kl_coef, 1.0});
-    const std::pair<const Var*, double> terms[] = {{&p.kinetic, training.kinetic}, {&p.jacobian, training.jacobian}, {&p.taylor, training.taylor}};
-    const char* names[] = {"kinetic", "jacobian", "taylor"};
-    for (std::size_t i = 0; i < 3; ++i) {
-      if (!terms[i].first->defined() || terms[i].second <= 0) continue;
-      const Var weighted = mean(*terms[i].first) * terms[i].second;
-      out.loss = out.loss + weighted;
-      metrics.emplace_back(names[i], MetricSums{weighted.item() * n, n});
-    }
+    add_regularisers(out, metrics, p, training, n);
     out.after_backward = backward_nfe({p.stats});
   }
   out.metrics = std::move(metrics);

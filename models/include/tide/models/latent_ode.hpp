@@ -113,6 +113,8 @@ public:
   std::pair<Tensor, Tensor> task_masks(const data::IrregularSet& set, Generator* gen) const;
 
 private:
+  void add_classification(BatchLoss& out, std::vector<std::pair<std::string, MetricSums>>& metrics, const LatentPass& p,
+                          const data::IrregularSet& set, bool train) const;
   Var encoder_step(const Var& mean, const Var& std, const Var& input, const Var& observed) const;
   LatentOdeOptions options_;
   CnfDynamics dynamics_;                      // the generative f(z), autonomous (runs on Jets)
