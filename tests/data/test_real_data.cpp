@@ -3,7 +3,9 @@
 #include "data_test_util.hpp"
 #include "tide/data/gesture.hpp"
 #include "tide/data/idx.hpp"
+#include "tide/data/irregular.hpp"
 #include "tide/data/traffic.hpp"
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -162,4 +164,29 @@ TEST_CASE("find_shared_data without TIDE_DATA_DIR, XDG_DATA_HOME or HOME searche
   ScopedEnv data_dir("TIDE_DATA_DIR", nullptr), data_home("XDG_DATA_HOME", nullptr), user("HOME", nullptr);
   CHECK_ERROR_NAMES(find_shared_data("no/such/file.csv"),
                     "(looked at shared/data/no/such/file.csv, ../shared/data/no/such/file.csv, ../../shared/data/no/such/file.csv)");
+}
+
+TEST_CASE("physionet: the real set-a and set-b, 7,990 records with time series, 1,122 deaths") {
+  const auto dir = locate_shared_data("physionet2012");
+  if (!dir || !std::filesystem::exists(*dir + "/set-a.tar.gz")) {
+    MESSAGE("skipped: physionet2012/set-a.tar.gz not found in the shared data folder");
+    return;
+  }
+  if (std::getenv("TIDE_SKIP_HEAVY")) {
+    MESSAGE("skipped: TIDE_SKIP_HEAVY is set (reads 8,000 records)");
+    return;
+  }
+  const PhysionetData d = read_physionet({*dir + "/set-a.tar.gz", *dir + "/set-b.tar.gz"},
+                                         {*dir + "/Outcomes-a.txt", *dir + "/Outcomes-b.txt"});
+  // the records with descriptors only: the three of set-a the data README lists, and seven of set-b
+  std::vector<std::int64_t> left_out = d.without_series;
+  std::sort(left_out.begin(), left_out.end());
+  CHECK(left_out == std::vector<std::int64_t>{140501, 140936, 141264, 142731, 142998, 143656, 145611, 147514, 150309, 150649});
+  CHECK(d.set.size() == 7990);
+  CHECK(d.set.dims() == 37);
+  double deaths = 0;
+  for (std::int64_t y : d.set.labels.to_indices()) deaths += static_cast<double>(y);
+  CHECK(deaths == 1122);  // the Outcomes files' in-hospital deaths (none among the records left out)
+  const std::vector<double> t = d.set.times.to_vector();
+  CHECK(*std::max_element(t.begin(), t.end()) <= 1.0 + 1e-12);  // 48 h at 0.1 h steps, in units of 48 h
 }

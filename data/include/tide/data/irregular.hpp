@@ -88,7 +88,7 @@ struct VariableScaler {
 // are hours since admission, rounded to multiples of `quantisation` hours (0: exact minutes);
 // values of one variable falling on the same (rounded) time are averaged. Times are then
 // divided by `time_unit` hours (48: the 48-hour window becomes [0, 1]). Records with no
-// time-series observation (three in set-a) are left out and listed in `without_series`.
+// time-series observation (3 in set-a, 7 in set-b) are left out and listed in `without_series`.
 struct PhysionetOptions {
   double quantisation = 0.1;  // hours (the latent ODE paper's 0.1 h); 0 keeps exact minutes
   bool descriptors = false;
