@@ -71,7 +71,8 @@ std::int64_t parse_minutes(const std::string& field, const std::string& where) {
     const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     return ec == std::errc() && p == s.data() + s.size() && !s.empty();
   };
-  if (colon == std::string::npos || !whole(field.substr(0, colon), h) || !whole(field.substr(colon + 1), m) || h < 0 || m < 0 || m > 59)
+  if (colon == std::string::npos || field.size() - colon - 1 != 2 || !whole(field.substr(0, colon), h) ||
+      !whole(field.substr(colon + 1), m) || h < 0 || m < 0 || m > 59)
     fail("{}: time '{}' is not HH:MM", where, field);
   return static_cast<std::int64_t>(h) * 60 + m;
 }
@@ -116,6 +117,7 @@ Record Parser::parse(const std::string& text, const std::string& where, std::int
   while (std::getline(in, line)) {
     ++number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);  // a UTF-8 byte order mark
     const std::string at = fmt::format("{} line {}", where, number);
     if (number == 1) {
       if (line != "Time,Parameter,Value") fail("{}: expected the header 'Time,Parameter,Value', got '{}'", at, line.substr(0, 60));
@@ -141,10 +143,13 @@ void read_outcomes(const std::string& path, std::unordered_map<std::int64_t, std
   if (!in) fail("physionet: cannot open outcomes file '{}'", path);
   std::string line;
   std::int64_t number = 0;
+  std::ptrdiff_t header_fields = 0;
   while (std::getline(in, line)) {
     ++number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (number == 1) {
+      if (line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+      header_fields = std::count(line.begin(), line.end(), ',') + 1;
       if (line.rfind("RecordID,", 0) != 0 || line.find("In-hospital_death") == std::string::npos)
         fail("{} line 1: expected a header 'RecordID,...,In-hospital_death', got '{}'", path, line.substr(0, 60));
       continue;
@@ -152,10 +157,12 @@ void read_outcomes(const std::string& path, std::unordered_map<std::int64_t, std
     if (line.empty()) continue;
     const std::string at = fmt::format("{} line {}", path, number);
     const std::size_t first = line.find(','), last = line.rfind(',');
-    if (first == std::string::npos) fail("{}: expected comma-separated fields, got '{}'", at, line.substr(0, 60));
+    const auto fields = std::count(line.begin(), line.end(), ',') + 1;
+    if (fields != header_fields) fail("{}: expected {} fields as the header has, got {}", at, header_fields, fields);
     const double id = parse_value(line.substr(0, first), at), death = parse_value(line.substr(last + 1), at);
     if (death != 0 && death != 1) fail("{}: In-hospital_death must be 0 or 1, got {}", at, death);
-    out[static_cast<std::int64_t>(id)] = static_cast<std::int64_t>(death);
+    const auto [it, fresh] = out.emplace(static_cast<std::int64_t>(id), static_cast<std::int64_t>(death));
+    if (!fresh && it->second != static_cast<std::int64_t>(death)) fail("{}: record {} has a second, different outcome", at, id);
   }
 }
 
@@ -267,6 +274,9 @@ PhysionetData read_physionet(const std::vector<std::string>& archives, const std
   const Parser parser(options);
   std::vector<Record> all;
   for (const std::string& path : archives) read_archive(path, parser, all);
+  std::unordered_map<std::int64_t, int> seen;
+  for (const Record& r : all)
+    if (++seen[r.id] > 1) fail("physionet: record {} appears more than once in {}", r.id, fmt::join(archives, ", "));
   PhysionetData out;
   std::vector<Record> kept;
   for (Record& r : all) {

@@ -11,6 +11,7 @@
 #include "tide/data/xor.hpp"
 #include "tide/core/named.hpp"
 #include <fmt/format.h>
+#include <filesystem>
 #include <fmt/ranges.h>
 
 namespace tide::data {
@@ -201,8 +202,12 @@ Dataset physionet_dataset(ConfigObject& k, std::uint64_t seed) {
   if (sets.empty()) fail("{}: expected a non-empty array of set names (\"a\", \"b\")", k.path("sets"));
   std::vector<std::string> archives, outcomes;
   const bool labels = k.boolean("labels", true);
+  const bool default_sets = !k.has("sets");
   for (const std::string& s : sets) {
     archives.push_back(fmt::format("{}/set-{}.tar.gz", dir, s));
+    if (default_sets && !std::filesystem::exists(archives.back()))
+      fail("{}: '{}' does not exist; \"sets\" defaults to [\"a\", \"b\"]: name the sets you have, e.g. \"sets\": [\"a\"]",
+           k.where(), archives.back());
     if (labels) outcomes.push_back(fmt::format("{}/Outcomes-{}.txt", dir, s));
   }
   PhysionetOptions o;
@@ -225,7 +230,8 @@ Dataset periodic_dataset(ConfigObject& k, std::uint64_t seed) {
   o.points = k.integer("points", o.points, 1, 100000);
   o.horizon = k.number("horizon", o.horizon, 1e-6, 1e6);
   o.freq_min = k.number("freq_min", o.freq_min, 0.0, 1e6);
-  o.freq_max = k.number("freq_max", o.freq_max, o.freq_min, 1e6);
+  o.freq_max = k.number("freq_max", std::max(o.freq_max, o.freq_min), 0.0, 1e6);
+  if (o.freq_max < o.freq_min) fail("{}: freq_max {} is below freq_min {}", k.path("freq_max"), o.freq_max, o.freq_min);
   o.noise = k.number("noise", o.noise, 0.0, 1e6);
   constexpr const char* parts[] = {"train", "val", "test"};
   constexpr std::int64_t sizes[] = {1000, 100, 200};
@@ -237,6 +243,21 @@ Dataset periodic_dataset(ConfigObject& k, std::uint64_t seed) {
     *sets[p] = periodic_toy(k.integer(parts[p], sizes[p], 1, 100000000), generator, o);
     sets[p]->name = std::string("periodic/") + parts[p];
   }
+  return irregular_dataset(std::move(out));
+}
+
+// A `tide data mujoco` file: windows for next-state prediction, or whole episodes as irregular
+// series for the latent ODE ("form": "irregular"; seeded split by episode, standardised).
+Dataset mujoco_dataset(ConfigObject& k, std::uint64_t seed) {
+  if (k.string("form", "sequences", {"sequences", "irregular"}) == "sequences") return sequence_dataset(csv_file(k, seed, true));
+  if (!k.has("path")) fail("{}: missing key 'path' (the CSV file written by `tide data mujoco`)", k.where());
+  IrregularSet all = read_irregular_csv(k.text("path", ""), "time", "episode");
+  all.name = "mujoco";
+  const auto [v, t] = fractions(k, 0.1, 0.2);
+  IrregularSplit out = split(all, v, t, seed);
+  const Normalisation kind = normalisation_from_name(k.string("normalise", "standard", normalisation_names()));
+  const VariableScaler s = VariableScaler::fit(out.train, kind);
+  for (IrregularSet* part : {&out.train, &out.val, &out.test}) s.apply(*part);
   return irregular_dataset(std::move(out));
 }
 
@@ -255,7 +276,7 @@ constexpr Named<DatasetLoader> kDatasets[] = {
     {"person_activity", [](ConfigObject& k, std::uint64_t seed) {
        return sequence_dataset(person_activity(path_or_default(k, "path", person_activity_path), seed));
      }},
-    {"mujoco", [](ConfigObject& k, std::uint64_t seed) { return sequence_dataset(csv_file(k, seed, true)); }},
+    {"mujoco", mujoco_dataset},
     {"csv", [](ConfigObject& k, std::uint64_t seed) { return sequence_dataset(csv_file(k, seed, false)); }},
     {"toy", toy_dataset},
     {"vectors", vectors_dataset},
@@ -273,7 +294,7 @@ std::string describe(const std::string& name, const Dataset& d) {
   }
   if (const auto* e = dynamic_cast<const IrregularExamples*>(d.train.get())) {
     const IrregularSet& t = e->set();
-    return fmt::format("{} irregular sequences, up to {} steps, {} variables{}", sizes, t.steps(), t.dims(),
+    return fmt::format("{} irregular sequences, up to {} steps, {} variable{}{}", sizes, t.steps(), t.dims(), t.dims() == 1 ? "" : "s",
                        t.labelled() ? fmt::format(", {} classes", t.classes) : "");
   }
   const SequenceSet& t = sequences_of(*d.train, "dataset '" + name + "'");

@@ -220,7 +220,7 @@ Var LatentOdeModel::decode(const Var& z0, const data::IrregularSet& set, const R
   o.seed = seed;
   const CnfDynamics* f = &dynamics_;
   const Dynamics dyn = [f](const auto& z, const auto& t) { return (*f)(z, t); };
-  const Solution sol = solve(dyn, reshape(z0, Shape{K * B, L}), Var(g.times.to(options_.dtype)), o);
+  const Solution sol = solve(dyn, reshape(z0, Shape{K * B, L}), Var(g.times), o);  // f64 times: no collisions in f32
   const Var rows = reshape(permute(sol.ys, Shape{1, 0, 2}), Shape{K * B * g.columns, L});
   const Var z = index_select(rows, 0, g.index);  // [K B T, L]
   pass.kinetic = sol.kinetic, pass.jacobian = sol.jacobian, pass.taylor = sol.taylor;

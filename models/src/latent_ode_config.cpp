@@ -56,6 +56,9 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
     ak.finish("kl_annealing (wait, rate)");
   }
   o.steer_eps = k.number("steer_eps", o.steer_eps, 1e-12, 1e6);
+  if (o.task == LatentTask::extrapolation && o.held_out > 0)
+    fail("{}: held_out hides steps from the encoder for interpolation and classification; extrapolation already encodes "
+         "only the first part (extrapolate_fraction)", k.path("held_out"));
   if (o.task == LatentTask::classification && classes != 2)
     fail("{}: task 'classification' predicts a binary label per sequence (PhysioNet's mortality); the data have {} classes",
          k.path("task"), classes);

@@ -34,6 +34,9 @@ Regularisers training_regularisers(const Training& t) {
 Steer training_steer(double steer, double eps) {
   Steer s;
   if (steer <= 0) return s;
+  if (steer > 1)
+    fail("regularisers.steer: the latent ODE takes r in (0, 1) (each interval scaled by U(1 - r, 1 + r)) or 1 (the paper's "
+         "b_i = |dt_i| - eps, eps from model.steer_eps); got {}", steer);
   s.enabled = true;
   s.per_interval = true;
   s.relative = steer >= 1 ? 0.0 : steer;

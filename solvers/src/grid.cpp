@@ -99,8 +99,7 @@ void apply_steer(Grid& g, const Steer& steer, std::uint64_t seed, bool per_sampl
     } else if (steer.per_interval) {
       // each interval's length is drawn from U(|dt| - b_i, |dt| + b_i) with b_i = |dt| - eps
       redraw_intervals(g, b, orig, [&](std::int64_t j, double dt) {
-        const double bi = std::fabs(dt) - steer.eps;
-        if (bi <= 0) fail("solve (STEER): interval {} of sample {} is shorter than eps = {}", j - 1, b, steer.eps);
+        const double bi = std::max(0.0, std::fabs(dt) - steer.eps);  // an interval shorter than eps is kept
         const double len = std::fabs(dt) + bi * ub[j - 1];
         return dt > 0 ? len : -len;
       });

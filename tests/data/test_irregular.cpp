@@ -142,6 +142,12 @@ TEST_CASE("physionet: bad archives and files name the archive, member and line")
   fails_with({{"1.txt", descriptors(1) + "0:75,HR,70\n"}}, "line 8: time '0:75' is not HH:MM");
   fails_with({{"1.txt", "Time;Parameter;Value\n"}}, "line 1: expected the header");
   fails_with({{"2.txt", descriptors(1) + "00:05,HR,70\n"}}, "RecordID 1 does not match the member name's 2");
+  fails_with({{"1.txt", descriptors(1) + "1:5,HR,70\n"}}, "line 8: time '1:5' is not HH:MM");
+  fails_with({{"1.txt", descriptors(1) + "00:05,HR,70\n"}, {"1.txt", descriptors(1) + "00:06,HR,70\n"}},
+             "record 1 appears more than once");
+  // a UTF-8 byte order mark before the header is not an error
+  write_tar_gz(dir / "bom.tar.gz", "set-x", {{"1.txt", "\xEF\xBB\xBF" + descriptors(1) + "00:05,HR,70\n"}});
+  CHECK(read_physionet({(dir / "bom.tar.gz").string()}, {}).set.size() == 1);
   // a truncated archive: the first half of a valid one
   write_tar_gz(dir / "whole.tar.gz", "set-x", {{"1.txt", descriptors(1) + std::string(20000, '\n') + "00:05,HR,70\n"}});
   std::ifstream in(dir / "whole.tar.gz", std::ios::binary);
@@ -155,6 +161,12 @@ TEST_CASE("physionet: bad archives and files name the archive, member and line")
   CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}), doctest::Contains("record 1 has no row"));
   write_text(dir / "out.txt", "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n1,1,1,1,-1,2\n");
   CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}), doctest::Contains("out.txt line 2"));
+  write_text(dir / "out.txt", "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n1,1\n");
+  CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}),
+                    doctest::Contains("out.txt line 2: expected 6 fields as the header has, got 2"));
+  write_text(dir / "out.txt", "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n1,1,1,1,-1,0\n1,1,1,1,-1,1\n");
+  CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}),
+                    doctest::Contains("out.txt line 3: record 1 has a second, different outcome"));
 }
 
 TEST_CASE("physionet: the registry splits, and normalises with the training part only") {
@@ -227,4 +239,17 @@ TEST_CASE("periodic toy: seeded, sorted irregular times, amplitude in range; sub
   bad.values = s.values.clone();
   bad.values.data<float>()[20 + 7] = 1;  // a value on padding
   CHECK_THROWS_WITH(bad.validate(), doctest::Contains("sequence 1 step 7"));
+}
+
+TEST_CASE("irregular CSV: one sequence per id, empty cells unobserved, times checked") {
+  const fs::path dir = scratch("csv");
+  write_text(dir / "long.csv", "episode,time,a,b\n2,0.0,1,\n2,0.5,2,3\n1,0.1,4,5\n2,0.7,,6\n");
+  const IrregularSet s = read_irregular_csv((dir / "long.csv").string(), "time", "episode");
+  CHECK(s.ids == std::vector<std::int64_t>{1, 2});
+  CHECK(s.lengths.to_indices() == std::vector<std::int64_t>{1, 3});
+  CHECK(s.variables == std::vector<std::string>{"a", "b"});
+  CHECK(s.mask.to_vector() == std::vector<double>{1, 1, 0, 0, 0, 0, 1, 0, 1, 1, 0, 1});
+  CHECK(s.values.to_vector()[11] == 6);
+  write_text(dir / "bad.csv", "episode,time,a\n1,0.5,1\n1,0.5,2\n");
+  CHECK_THROWS_WITH(read_irregular_csv((dir / "bad.csv").string(), "time", "episode"), doctest::Contains("bad.csv:3"));
 }

@@ -228,6 +228,23 @@ TEST_CASE("latent ode: training mode reports the regularisers, the KL weight and
   CHECK(b.after_backward().front().second.value > 0);  // the adjoint solves again
 }
 
+TEST_CASE("latent ode: f32 with the union of many close times, and STEER with intervals shorter than eps") {
+  Generator data_gen(12), init(13);
+  data::PeriodicOptions po;
+  po.points = 200;  // 10,000 times in [0, 5]: f32 would merge some of them
+  const data::IrregularSet set = data::periodic_toy(50, data_gen, po);
+  LatentOdeOptions o = tiny(1);
+  o.dtype = DType::f32;
+  o.grid = LatentGrid::union_of_times;
+  o.generative = {Method::rk4, 1, 1e-3, 1e-4, GradientKind::discrete};
+  const LatentOdeModel model(o, init);
+  Training t;
+  t.steer = 1.0;  // b_i = |dt_i| - eps with eps 1e-3; many intervals here are shorter and are kept as they are
+  CHECK(std::isfinite(model.loss(data::IrregularExamples(set), Mode::train, t).loss.item()));
+  t.steer = 1.5;
+  CHECK_THROWS_WITH(model.loss(data::IrregularExamples(set), Mode::train, t), doctest::Contains("regularisers.steer: the latent ODE takes r in (0, 1)"));
+}
+
 TEST_CASE("roc_auc: ties count half; one class gives NaN") {
   CHECK(roc_auc({0.1, 0.4, 0.35, 0.8, 0.4}, {0, 0, 1, 1, 1}) == doctest::Approx(4.5 / 6));
   CHECK(roc_auc({0.2, 0.2, 0.2}, {0, 1, 1}) == doctest::Approx(0.5));

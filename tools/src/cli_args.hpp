@@ -75,6 +75,17 @@ public:
       return parse_integer(v, lo, hi, out) ? std::string() : fmt::format("{} takes {}, got '{}'", name, takes, v);
     });
   }
+  // A finite number in [lo, hi].
+  Flags& number(std::string_view name, double lo, double hi, double& out) {
+    return custom(name, [name, lo, hi, &out](std::string_view v) {
+      double x = 0;
+      const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec != std::errc() || p != v.data() + v.size() || v.empty() || !(x >= lo && x <= hi))
+        return fmt::format("{} takes a number in [{:g}, {:g}], got '{}'", name, lo, hi, v);
+      out = x;
+      return std::string();
+    });
+  }
   // A non-empty string; with `allowed`, one of them ("--split takes test, val or train").
   Flags& text(std::string_view name, std::string& out, std::vector<std::string_view> allowed = {}) {
     return custom(name, [name, &out, allowed](std::string_view v) {

@@ -103,8 +103,8 @@ void check_spec(const RolloutSpec& spec) {
     fail("mujoco rollouts: drop_fraction must be in [0, 1) (got {})", spec.drop_fraction);
   if (!(spec.init_noise >= 0 && std::isfinite(spec.init_noise)))
     fail("mujoco rollouts: init_noise must be finite and non-negative (got {})", spec.init_noise);
-  if (spec.controller != "sine" && spec.controller != "random")
-    fail("mujoco rollouts: unknown controller '{}' (available: sine, random)", spec.controller);
+  if (spec.controller != "sine" && spec.controller != "random" && spec.controller != "none")
+    fail("mujoco rollouts: unknown controller '{}' (available: sine, random, none)", spec.controller);
 }
 
 // One episode's simulation; frames[f] = {time, state...}. False when the state went non-finite.
@@ -158,6 +158,10 @@ private:
 
   // Sets ctrl for the next frame; returns 1 when the action was replaced by a random one.
   int act() {
+    if (spec_.controller == "none") {  // passive dynamics from the initial state (STEER's hopper data)
+      for (int a = 0; a < m_->nu; ++a) d_->ctrl[a] = 0;
+      return 0;
+    }
     const bool random_action = spec_.controller == "random" || random_.unit() < spec_.random_action_fraction;
     for (int a = 0; a < m_->nu; ++a) {
       const auto k = static_cast<std::size_t>(a);

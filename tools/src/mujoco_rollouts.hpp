@@ -20,7 +20,8 @@ struct RolloutSpec {
   double random_action_fraction = 0.01;      // share of actions overwritten by uniform random ones
   double drop_fraction = 0.10;               // share of frames dropped (never the first) -> irregular times
   std::string controller = "sine";           // "sine": open-loop sinusoidal gait with per-episode random
-                                             // frequency, phases and amplitudes; "random": uniform actions
+                                             // frequency, phases and amplitudes; "random": uniform actions;
+                                             // "none": no control (the passive system from its initial state)
   double init_noise = 0.02;                  // uniform +-init_noise added to joint qpos and all qvel at reset
   std::uint64_t seed = 1;
 };

@@ -36,9 +36,11 @@ constexpr const char* train_usage =
     "  -h, --help       show this help\n"
     "\n"
     "models: ltc, ltc_biophysical, cfc, mmrnn, ode_rnn, node_rnn, ctrnn, lstm, augmented_lstm, gru,\n"
-    "        gru_d, rnn (sequences); cnf (vectors, images). Keys: models/README.md\n"
+    "        gru_d, rnn (sequences); cnf (vectors, images); latent_ode (irregular series).\n"
+    "        Keys: models/README.md\n"
     "datasets: xor, fashion_mnist, traffic, gesture, person_activity, mujoco, csv (sequences);\n"
-    "          toy, vectors, fashion_mnist with \"encoding\": \"images\" (vectors)\n"
+    "          toy, vectors, fashion_mnist with \"encoding\": \"images\" (vectors);\n"
+    "          physionet, periodic, mujoco with \"form\": \"irregular\" (irregular series)\n"
     "exit status: 0 done, 1 error, 2 usage error, 130 interrupted (checkpoint written)\n";
 
 constexpr const char* eval_usage =
@@ -59,10 +61,12 @@ constexpr const char* data_usage =
     "usage: tide data <what> [options]\n"
     "\n"
     "  mujoco --out FILE.csv [--episodes N] [--steps N] [--seed S] [--model PATH]\n"
-    "         [--controller sine|random] [--frame-skip N]\n"
-    "         physics rollouts with MuJoCo: a controller, 1% of actions overwritten at random,\n"
-    "         10% of frames dropped (irregular sampling); a CSV with episode, time and the joint\n"
-    "         positions and velocities, for next-state prediction ({\"dataset\": \"mujoco\"})\n"
+    "         [--controller sine|random|none] [--frame-skip N] [--init-noise X] [--drop F]\n"
+    "         physics rollouts with MuJoCo: a controller (none: the passive system), 1% of actions\n"
+    "         overwritten at random, uniform +-X (0.02) on the joints and velocities at reset, a\n"
+    "         fraction F (0.1) of frames dropped (irregular sampling); a CSV with episode, time and\n"
+    "         the joint positions and velocities, for next-state prediction ({\"dataset\": \"mujoco\"})\n"
+    "         or the latent ODE ({\"dataset\": \"mujoco\", \"form\": \"irregular\"})\n"
     "  info CONFIG.json\n"
     "         loads the config's data section and prints the split sizes, steps and features\n"
     "  models\n"
@@ -83,7 +87,9 @@ int data_mujoco(const Args& args) {
                           .integer("--seed", std::int64_t{0}, INT64_MAX, seed)
                           .text("--out", out)
                           .text("--model", spec.model_path)
-                          .text("--controller", spec.controller, {"sine", "random"});
+                          .text("--controller", spec.controller, {"sine", "random", "none"})
+                          .number("--init-noise", 0.0, 100.0, spec.init_noise)
+                          .number("--drop", 0.0, 0.9, spec.drop_fraction);
   if (const auto status = flags.parse(args)) return *status;
   spec.seed = static_cast<std::uint64_t>(seed);
   if (out.empty()) return usage_error("tide data mujoco: --out FILE.csv is required", hint);
@@ -162,6 +168,8 @@ int data_models(const Args& args) {
   for (const auto& [name, what] : models::cell_types()) fmt::print("  {:<16} {}\n", name, what);
   fmt::print("density models (vector or image data):\n  {:<16} {}\n", "cnf",
              "continuous normalising flow (FFJORD); keys in models/README.md");
+  fmt::print("irregular series with per-variable masks:\n  {:<16} {}\n", "latent_ode",
+             "latent ODE (ODE-RNN or RNN encoder, generative ODE); keys in models/README.md");
   return 0;
 }
 

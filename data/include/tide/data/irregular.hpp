@@ -105,6 +105,14 @@ struct PhysionetData {
 PhysionetData read_physionet(const std::vector<std::string>& archives, const std::vector<std::string>& outcomes,
                              const PhysionetOptions& options = {});
 
+// A long CSV table (a header row, then one row per observation) as irregular series: one sequence
+// per value of `id_column` (in increasing order), its rows in file order with strictly increasing
+// `time_column`, the `features` columns (empty: every other column) observed where the cell is
+// not empty. Errors name the file, line and column. `tide data mujoco` files read this way with
+// time_column "time" and id_column "episode".
+IrregularSet read_irregular_csv(const std::string& path, const std::string& time_column, const std::string& id_column,
+                                std::vector<std::string> features = {});
+
 // The latent ODE paper's periodic toy: 1-D sinusoids x(t) = a sin(2 pi f t + phi) + noise with a
 // random frequency f ~ U(freq_min, freq_max), phase phi ~ U(0, 2 pi) and amplitude
 // a ~ U(amp_min, amp_max), each observed at its own `points` times drawn uniformly in

@@ -71,7 +71,7 @@ struct Regularisers {
 // form (per_interval) draws every interval's length instead, and the intervals follow one another,
 // so the times stay monotone: each length |dt| is scaled by U(1 - r, 1 + r). With `relative` > 0,
 // r is that constant (tide train's "steer": b); otherwise r = 1 - eps / |dt|, i.e. the paper's
-// b_i = |dt| - eps and lengths from U(eps, 2|dt| - eps). Evaluation (enabled = false) uses the
+// b_i = |dt| - eps and lengths from U(eps, 2|dt| - eps) (an interval shorter than eps is kept). Evaluation (enabled = false) uses the
 // true times. Sequence models draw the same way on their elapsed times (steer_intervals).
 struct Steer {
   bool enabled = false;
