@@ -9,7 +9,10 @@
 //   {"dataset": "gesture", "dir": ...}         LTC table 3 (accuracy)
 //   {"dataset": "person_activity", "path": "ConfLongDemo_JSI.txt"}
 //   {"dataset": "mujoco", "path": "rollouts.csv", "window": 32, "stride": 16}   next-state prediction
-//                                              on a file written by `tide data mujoco`
+//                                              on a file written by `tide data mujoco`; with
+//                                              "form": "irregular" whole episodes as irregular series
+//                                              for the latent ODE (split by episode, val 0.1 / test
+//                                              0.2, "normalise": "standard" by default)
 //   {"dataset": "csv", "path": ..., "time_column": "t", "features": [...], "targets": [...],
 //    "task": "classification" | "regression", "id_column": "id", "window": 32, "stride": 32,
 //    "per_step": true, "missing": "error" | "fill_previous" | "zero", "standardise": true,
