@@ -46,6 +46,8 @@ LatentOdeModel::LatentOdeModel(const LatentOdeOptions& o, Generator& gen)
     fail("latent_ode: extrapolate_fraction must be in (0, 1), got {}", o.extrapolate_fraction);
   if (o.recognition.method == Method::ltc_fused || o.generative.method == Method::ltc_fused)
     fail("latent_ode: ltc_fused solves only the LTC cells");
+  if (o.generative_model == LatentGenerative::rnn)
+    generative_rnn_ = std::make_shared<GRUCell>(1, o.latent, gen, CellOptions{o.dtype, 1.0});
   if (o.task == LatentTask::classification) {
     if (o.classes < 2) fail("latent_ode: the classification task needs labelled data with >= 2 classes, got {}", o.classes);
     classifier_ = std::make_shared<MLP>(widths(o.latent, o.classifier_hidden, o.classes), Activation::relu, gen, linear_options(o.dtype));
@@ -54,6 +56,10 @@ LatentOdeModel::LatentOdeModel(const LatentOdeOptions& o, Generator& gen)
 
 std::string LatentOdeModel::name() const {
   const LatentOdeOptions& o = options_;
+  if (o.generative_model == LatentGenerative::rnn)
+    return fmt::format("RNN-VAE: {} encoder ({}), z {} with a GRU decoder over the elapsed times; {}, {} trajectory sample(s), obs std {:g}",
+                       o.encoder == LatentEncoder::ode_rnn ? "ODE-RNN" : "RNN", o.encoder_state, o.latent,
+                       latent_task_names()[static_cast<std::size_t>(o.task)], o.samples, o.obs_std);
   return fmt::format("latent ODE: {} encoder ({}{}), z {} with f {} (tanh) by {}{}; {}, {} trajectory sample(s), obs std {:g}",
                      o.encoder == LatentEncoder::ode_rnn ? "ODE-RNN" : "RNN", o.encoder_state,
                      o.encoder == LatentEncoder::ode_rnn ? ", " + o.recognition.str() : "", o.latent,
@@ -208,8 +214,32 @@ SolveOptions generative_options(const OdeSpec& spec, bool per_sample) {
 
 }  // namespace
 
+// The RNN-VAE's generative model: h = z0, then at each step h <- GRU([t_k - t_{k-1}], h) (t_{-1} = 0).
+Var LatentOdeModel::decode_rnn(const Var& z0, const data::IrregularSet& set, LatentPass& pass) const {
+  const std::int64_t K = z0.size(0), B = set.size(), T = set.steps(), L = options_.latent;
+  const std::vector<double> t = set.times.to_vector();
+  std::vector<Var> states;
+  Var h = reshape(z0, Shape{K * B, L});
+  for (std::int64_t k = 0; k < T; ++k) {
+    std::vector<double> dt(static_cast<std::size_t>(K * B));
+    for (std::int64_t r = 0; r < K * B; ++r) {
+      const std::int64_t b = r % B;
+      dt[static_cast<std::size_t>(r)] = t[static_cast<std::size_t>(b * T + k)] - (k > 0 ? t[static_cast<std::size_t>(b * T + k - 1)] : 0.0);
+    }
+    h = generative_rnn_->update(Var(Tensor::from_vector(dt, Shape{K * B, 1}, options_.dtype)), h);
+    states.push_back(h);
+  }
+  pass.stats = std::make_shared<SolveStats>();  // no solve: no evaluations to count
+  const Var z = reshape(permute(stack(states, 0), Shape{1, 0, 2}), Shape{K * B * T, L});
+  return reshape(decoder_(z), Shape{K, B, T, options_.variables});
+}
+
 Var LatentOdeModel::decode(const Var& z0, const data::IrregularSet& set, const Regularisers& reg, const Steer& steer,
                            std::uint64_t seed, LatentPass& pass) const {
+  if (generative_rnn_) {
+    if (reg.any() || steer.enabled) fail("latent_ode: the RNN-VAE baseline (\"generative\": \"rnn\") has no ODE to regularise");
+    return decode_rnn(z0, set, pass);
+  }
   const std::int64_t K = z0.size(0), B = set.size(), T = set.steps(), L = options_.latent;
   const bool per_sample = options_.grid == LatentGrid::per_sample;
   const LatentGridPlan g = per_sample ? per_sample_grid(set, static_cast<int>(K)) : union_grid(set, static_cast<int>(K));
@@ -248,6 +278,17 @@ std::pair<Tensor, Tensor> LatentOdeModel::trajectories(const Tensor& z0, double 
   NoGrad no_grad;
   std::vector<double> ts(static_cast<std::size_t>(points));
   for (int i = 0; i < points; ++i) ts[static_cast<std::size_t>(i)] = t_end * i / (points - 1);
+  if (generative_rnn_) {  // the RNN-VAE stepped over the dense grid: no latent states returned
+    const std::int64_t B = z0.size(0), D = options_.variables;
+    data::IrregularSet grid;
+    grid.variables.assign(static_cast<std::size_t>(D), "");
+    std::vector<double> all;
+    for (std::int64_t b = 0; b < B; ++b) all.insert(all.end(), ts.begin(), ts.end());
+    grid.times = Tensor::from_vector(all, Shape{B, points}, DType::f64);
+    LatentPass pass;
+    const Var out = decode_rnn(unsqueeze(Var(z0.to(options_.dtype)), 0), grid, pass);  // [1, B, points, D]
+    return {Tensor(), permute(select(out, 0, 0), Shape{1, 0, 2}).value().contiguous()};
+  }
   const CnfDynamics* f = &dynamics_;
   const Dynamics dyn = [f](const auto& z, const auto& t) { return (*f)(z, t); };
   const Var ys = solve(dyn, Var(z0.to(options_.dtype)), Var(Tensor::from_vector(ts, Shape{points}, options_.dtype)),
@@ -290,6 +331,7 @@ std::vector<std::pair<std::string, Var>> LatentOdeModel::named_parameters() cons
   append_parameters(out, "encoder.new_state", new_state_);
   append_parameters(out, "encoder.to_z0", to_z0_);
   append_parameters(out, "decoder", decoder_);
+  if (generative_rnn_) append_parameters(out, "generative_rnn", *generative_rnn_);
   if (classifier_) append_parameters(out, "classifier", *classifier_);
   return out;
 }

@@ -14,6 +14,7 @@ constexpr Named<LatentTask> kTasks[] = {{"interpolation", LatentTask::interpolat
                                        {"classification", LatentTask::classification}};
 constexpr Named<LatentEncoder> kEncoders[] = {{"ode_rnn", LatentEncoder::ode_rnn}, {"rnn", LatentEncoder::rnn}};
 constexpr Named<LatentLikelihood> kLikelihoods[] = {{"mean", LatentLikelihood::mean}, {"sum", LatentLikelihood::sum}};
+constexpr Named<LatentGenerative> kGenerative[] = {{"ode", LatentGenerative::ode}, {"rnn", LatentGenerative::rnn}};
 constexpr Named<LatentGrid> kGrids[] = {{"per_sample", LatentGrid::per_sample}, {"union", LatentGrid::union_of_times}};
 
 }  // namespace
@@ -35,6 +36,7 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
   o.encoder_hidden = k.integers("encoder_hidden", o.encoder_hidden, 1, 1 << 16);
   o.gru_units = k.integer("gru_units", o.gru_units, 1, 1 << 16);
   o.encoder = k.choice("encoder", "ode_rnn", kEncoders);
+  o.generative_model = k.choice("generative", "ode", kGenerative);
   if (const nlohmann::json* s = k.object("solver")) o.generative = parse_ode_spec(*s, o.generative, k.path("solver"));
   if (const nlohmann::json* s = k.object("encoder_solver")) o.recognition = parse_ode_spec(*s, o.recognition, k.path("encoder_solver"));
   for (const auto* spec_ode : {&o.generative, &o.recognition})

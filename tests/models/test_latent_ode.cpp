@@ -211,6 +211,24 @@ TEST_CASE("latent ode: f64 gradients match finite differences (both encoders, cl
   }
 }
 
+TEST_CASE("RNN-VAE baseline: f64 gradients match finite differences; its decoder has nothing to regularise") {
+  Generator init(14);
+  LatentOdeOptions o = tiny(2);
+  o.generative_model = LatentGenerative::rnn;
+  o.encoder = LatentEncoder::rnn;
+  o.samples = 2;
+  const LatentOdeModel model(o, init);
+  const data::IrregularExamples batch(small_set());
+  Training t;
+  t.seed = 5, t.epoch = 11;
+  CHECK(worst_gradient_error(model, [&] { return model.loss(batch, Mode::train, t).loss; }) < 1e-5);
+  CHECK(model.name().starts_with("RNN-VAE"));
+  const Tensor dense = model.trajectories(Tensor::zeros(Shape{2, 3}, DType::f64), 1.0, 5).second;
+  CHECK(dense.shape() == Shape{5, 2, 2});
+  t.kinetic = 0.1;
+  CHECK_THROWS_WITH(model.loss(batch, Mode::train, t), doctest::Contains("has no ODE to regularise"));
+}
+
 TEST_CASE("latent ode: training mode reports the regularisers, the KL weight and the backward NFE") {
   Generator init(7);
   LatentOdeOptions o = tiny(2);

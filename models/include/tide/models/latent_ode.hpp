@@ -11,6 +11,7 @@
 //                linear decoder, and a Gaussian likelihood with a fixed observation std;
 //   objective    the IWAE-style bound over trajectory samples with the KL to N(0, I) annealed,
 //                optionally plus a weighted cross-entropy of a per-sequence classifier on z0.
+// With "generative": "rnn" the generative ODE is replaced by a GRU (the paper's RNN-VAE baseline).
 // Tasks: interpolation (reconstruct the observed points; with held_out > 0 the encoder sees only
 // part of each sequence), extrapolation (encode each sequence up to a fraction of its last time,
 // predict the rest) and classification (interpolation plus the classifier; metric: ROC AUC).
@@ -27,6 +28,9 @@ struct IrregularSet;
 namespace tide::models {
 
 enum class LatentTask { interpolation, extrapolation, classification };
+// The generative model: the latent ODE, or the paper's RNN-VAE baseline (a GRU from z0 stepped
+// over each sequence's times with the elapsed time as its input).
+enum class LatentGenerative { ode, rnn };
 enum class LatentEncoder { ode_rnn, rnn };
 // How the reconstruction log-likelihood of one sequence is summed:
 //   mean  per variable the mean over its observed times, then the mean over all variables (the
@@ -50,6 +54,7 @@ struct LatentOdeOptions {
   std::vector<std::int64_t> encoder_hidden{50, 50, 50};   // the encoder's ODE
   std::int64_t gru_units = 50;              // the GRU update's networks
   LatentEncoder encoder = LatentEncoder::ode_rnn;
+  LatentGenerative generative_model = LatentGenerative::ode;
   OdeSpec generative{Method::dopri5, 1, 1e-3, 1e-4, GradientKind::discrete};  // the paper's defaults
   OdeSpec recognition{Method::rk4, 1, 1e-3, 1e-4, GradientKind::discrete};    // per interval
   LatentGrid grid = LatentGrid::per_sample;
@@ -101,7 +106,7 @@ public:
   LatentPass reconstruct(const data::IrregularSet& set, const Tensor& seen, int samples, Generator& gen,
                          const Regularisers& reg = {}, const Steer& steer = {}) const;
   // The latent states along a dense grid of `points` times in [0, t_end] for z0 [B, L]: [points, B, L],
-  // and the decoded values there [points, B, D] (for figures).
+  // and the decoded values there [points, B, D] (for figures; the RNN-VAE returns no latent states).
   std::pair<Tensor, Tensor> trajectories(const Tensor& z0, double t_end, int points) const;
 
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
@@ -123,6 +128,8 @@ private:
   MLP to_z0_;                                 // [mean, std] -> (mean, std) of q(z0)
   Linear decoder_;
   std::shared_ptr<MLP> classifier_;
+  std::shared_ptr<GRUCell> generative_rnn_;  // the RNN-VAE baseline's
+  Var decode_rnn(const Var& z0, const data::IrregularSet& set, LatentPass& pass) const;
 };
 
 // The model a config's "model" section describes ({"type": "latent_ode", ...}; models/README.md
