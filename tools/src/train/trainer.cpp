@@ -110,7 +110,8 @@ void write_curves(const Paths& paths, const std::vector<json>& records, const st
     PlotSeries s{key, {}, {}, std::string(key) == "val_nfe"};
     for (const json& r : records)
       if (r.contains(key)) s.x.push_back(r.at("epoch").get<double>()), s.y.push_back(r.at(key).get<double>());
-    if (!s.x.empty()) nfe.series.push_back(std::move(s));
+    // the discrete gradient evaluates nothing in backward: an all-zero series is left out
+    if (std::any_of(s.y.begin(), s.y.end(), [](double v) { return v != 0; })) nfe.series.push_back(std::move(s));
   }
   write_svg(paths.dir + "/nfe.svg", nfe);
 }
