@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 build=${2:-build-fuzz}
-targets=(${FUZZ_TARGETS:-config csv csv_sequences idx archive})
+targets=(${FUZZ_TARGETS:-config csv csv_sequences idx physionet archive})
 
 CC=${CC:-clang} CXX=${CXX:-clang++} cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIDE_FUZZ=ON \
   -DTIDE_CUDA=OFF -DTIDE_BUILD_TESTS=OFF -DTIDE_BUILD_TOOLS=OFF >/dev/null

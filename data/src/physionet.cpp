@@ -82,6 +82,7 @@ double parse_value(const std::string& field, const std::string& where) {
   const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
   if (ec != std::errc() || p != field.data() + field.size() || field.empty() || !std::isfinite(v))
     fail("{}: value '{}' is not a finite number", where, field);
+  if (std::fabs(v) > 3.0e38) fail("{}: value '{}' is too large to store (f32)", where, field);
   return v;
 }
 
@@ -180,19 +181,27 @@ std::int64_t member_id(const std::string& archive, const std::string& name) {
 
 using ArchivePtr = std::unique_ptr<archive, decltype(&archive_read_free)>;
 
+// libarchive's message for the last error (it may have none).
+const char* message_of(archive* a) {
+  const char* m = archive_error_string(a);
+  return m ? m : "no detail from libarchive";
+}
+
 // Every record of one archive, in member order.
 void read_archive(const std::string& path, const Parser& parser, std::vector<Record>& out) {
   ArchivePtr a(archive_read_new(), archive_read_free);
-  archive_read_support_filter_all(a.get());
-  archive_read_support_format_all(a.get());
+  // tar, gzipped or plain: only the formats the challenge uses (libarchive's "all" filters would
+  // also run external programs for some compressions)
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_format_tar(a.get());
   if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
-    fail("physionet: cannot open archive '{}': {}", path, archive_error_string(a.get()));
+    fail("physionet: cannot open archive '{}': {}", path, message_of(a.get()));
   archive_entry* entry = nullptr;
   std::string last = "(its start)";
   for (;;) {
     const int r = archive_read_next_header(a.get(), &entry);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) fail("{}: unreadable after member '{}' (truncated or corrupt?): {}", path, last, archive_error_string(a.get()));
+    if (r < ARCHIVE_WARN) fail("{}: unreadable after member '{}' (truncated or corrupt?): {}", path, last, message_of(a.get()));
     const std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
     last = name;
     if (archive_entry_filetype(entry) == AE_IFDIR) continue;
@@ -201,7 +210,7 @@ void read_archive(const std::string& path, const Parser& parser, std::vector<Rec
     char buffer[1 << 15];
     for (;;) {
       const la_ssize_t n = archive_read_data(a.get(), buffer, sizeof buffer);
-      if (n < 0) fail("{}: member '{}' is unreadable (truncated or corrupt?): {}", path, name, archive_error_string(a.get()));
+      if (n < 0) fail("{}: member '{}' is unreadable (truncated or corrupt?): {}", path, name, message_of(a.get()));
       if (n == 0) break;
       text.append(buffer, static_cast<std::size_t>(n));
     }

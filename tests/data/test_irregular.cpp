@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 #include <filesystem>
+#include <random>
 #include <fstream>
 #include <string>
 #include <utility>
@@ -252,4 +253,50 @@ TEST_CASE("irregular CSV: one sequence per id, empty cells unobserved, times che
   CHECK(s.values.to_vector()[11] == 6);
   write_text(dir / "bad.csv", "episode,time,a\n1,0.5,1\n1,0.5,2\n");
   CHECK_THROWS_WITH(read_irregular_csv((dir / "bad.csv").string(), "time", "episode"), doctest::Contains("bad.csv:3"));
+}
+
+namespace {
+
+std::string from_hex(const std::string& hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+// Passes when f returns or throws a tide::Error naming `path` (anything else fails the test).
+template <class F> void loads_or_names(const std::string& path, F&& f) {
+  try {
+    f();
+  } catch (const tide::Error& e) {
+    INFO("message: " << e.what());
+    CHECK(std::string(e.what()).find(path) != std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("physionet: corrupted archives (byte flips, truncation, fuzz finds) load or fail naming the file") {
+  const fs::path dir = scratch("corrupt");
+  write_tar_gz(dir / "good.tar.gz", "set-a", {{"1.txt", descriptors(1) + "00:05,HR,70\n01:00,pH,7.3\n"},
+                                              {"2.txt", descriptors(2) + "00:15,Temp,36.6\n"}});
+  std::ifstream in(dir / "good.tar.gz", std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string path = (dir / "bad.tar.gz").string();
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::string bytes = good;
+    if (trial % 2) bytes.resize(rng() % bytes.size());
+    else for (int k = 0; k < 3; ++k) bytes[rng() % bytes.size()] = static_cast<char>(rng());
+    std::ofstream(path, std::ios::binary) << bytes;
+    loads_or_names(path, [&] { read_physionet({path}, {}).set.validate(); });
+  }
+  // fuzz_physionet's first find: a damaged gzip stream on which libarchive sets no error message
+  std::ofstream(path, std::ios::binary) << from_hex(
+      "1f8b0800d17b116b02ffedd3c14ec3300c06e09efb143c80579c2669b4ded090d6ddd0e8e05c6dd6a8b46e559b49f0f6"
+      "446b87049c0b48fcdf25b6e328a7bf173fab6e55e25f7d34150e32632e67f0f5e454eb8f7a98bbccdae886a31f70ee7d"
+      "d5852fa3ffa9ac1ba187aaab1af1d2d15375384bcc9c33d35ab6a76eb7ba27350eeef642d68ccd528ebbf080c7b6907a"
+      "ffe26976dd5d2d36e55b2b745d7f1eeeddb0efa85893d3635d4ad392b64978ab72ed68b9782465e308a6d75ff29ffe6a"
+      "fe95cebee53f63e4ffafe43ffd9ce121e38aa92dc825666c42a0e71c1b97db396dbafa28a41911060000000000000000"
+      "000000000000009833d35ab6a77700280000");
+  loads_or_names(path, [&] { read_physionet({path}, {}).set.validate(); });
 }
