@@ -189,8 +189,8 @@ Dataset fashion_mnist_dataset(ConfigObject& k, std::uint64_t seed) {
 }
 
 // Irregular series: normalised per variable with the training part's statistics.
-void normalise(IrregularSplit& split, ConfigObject& k) {
-  const Normalisation kind = normalisation_from_name(k.string("normalise", "minmax", normalisation_names()));
+void normalise(IrregularSplit& split, ConfigObject& k, const std::string& fallback) {
+  const Normalisation kind = normalisation_from_name(k.string("normalise", fallback, normalisation_names()));
   const VariableScaler s = VariableScaler::fit(split.train, kind);
   for (IrregularSet* part : {&split.train, &split.val, &split.test}) s.apply(*part);
 }
@@ -217,7 +217,7 @@ Dataset physionet_dataset(ConfigObject& k, std::uint64_t seed) {
   PhysionetData data = read_physionet(archives, outcomes, o);
   const auto [v, t] = fractions(k, 0.1, 0.2);
   IrregularSplit out = split(data.set, v, t, seed);
-  normalise(out, k);
+  normalise(out, k, "minmax");
   // "form": "sequences" gives the recurrent models (ODE-RNN, GRU-D, ...) [values, mask] per step and mortality
   if (k.string("form", "irregular", {"irregular", "sequences"}) == "sequences")
     return sequence_dataset(Split{as_sequences(out.train), as_sequences(out.val), as_sequences(out.test)});
@@ -255,9 +255,7 @@ Dataset mujoco_dataset(ConfigObject& k, std::uint64_t seed) {
   all.name = "mujoco";
   const auto [v, t] = fractions(k, 0.1, 0.2);
   IrregularSplit out = split(all, v, t, seed);
-  const Normalisation kind = normalisation_from_name(k.string("normalise", "standard", normalisation_names()));
-  const VariableScaler s = VariableScaler::fit(out.train, kind);
-  for (IrregularSet* part : {&out.train, &out.val, &out.test}) s.apply(*part);
+  normalise(out, k, "standard");
   return irregular_dataset(std::move(out));
 }
 

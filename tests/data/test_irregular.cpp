@@ -251,6 +251,18 @@ TEST_CASE("irregular CSV: one sequence per id, empty cells unobserved, times che
   CHECK(s.variables == std::vector<std::string>{"a", "b"});
   CHECK(s.mask.to_vector() == std::vector<double>{1, 1, 0, 0, 0, 0, 1, 0, 1, 1, 0, 1});
   CHECK(s.values.to_vector()[11] == 6);
+  // a `tide data mujoco` file through the registry: whole episodes, split by episode, standardised on train
+  std::string rollouts = "episode,time,q\n";
+  for (int e = 0; e < 10; ++e)
+    for (int k = 0; k < 4; ++k) rollouts += std::to_string(e) + "," + std::to_string(0.01 * k) + "," + std::to_string(e + k) + "\n";
+  write_text(dir / "rollouts.csv", rollouts);
+  const Dataset d = load_dataset({{"dataset", "mujoco"}, {"form", "irregular"}, {"path", (dir / "rollouts.csv").string()}}, 3, "data");
+  CHECK(d.train->size() == 7);
+  CHECK(d.test->size() == 2);
+  const IrregularSet& train = irregular_of(*d.train, "test");
+  double mean = 0;
+  for (double v : train.values.to_vector()) mean += v;
+  CHECK(mean == doctest::Approx(0.0).epsilon(1e-6));  // every value observed, standardised with the training episodes
   write_text(dir / "bad.csv", "episode,time,a\n1,0.5,1\n1,0.5,2\n");
   CHECK_THROWS_WITH(read_irregular_csv((dir / "bad.csv").string(), "time", "episode"), doctest::Contains("bad.csv:3"));
 }
