@@ -22,7 +22,8 @@ void pool_image(const std::uint8_t* image, std::int64_t rows, std::int64_t cols,
 
 }  // namespace
 
-VectorSet idx_image_vectors(const std::string& images_path, std::int64_t downsample, std::int64_t limit) {
+VectorSet idx_image_vectors(const std::string& images_path, std::int64_t downsample, std::int64_t limit,
+                            const std::string& labels_path) {
   if (downsample < 1) fail("{}: downsample = {} (must be at least 1)", images_path, downsample);
   if (limit < 0) fail("{}: limit = {} (must be >= 0; 0 keeps every image)", images_path, limit);
   const IdxImages images = read_idx_images(images_path);
@@ -34,15 +35,27 @@ VectorSet idx_image_vectors(const std::string& images_path, std::int64_t downsam
   Tensor x = Tensor::empty(Shape{n, rows * cols}, DType::f64, Device::cpu());
   for (std::int64_t i = 0; i < n; ++i)
     pool_image(images.image(i), images.rows, images.cols, downsample, x.data<double>() + i * rows * cols);
-  return VectorSet{images_path, x, {1, rows, cols}};
+  VectorSet out{images_path, x, {1, rows, cols}};
+  if (!labels_path.empty()) {
+    const std::vector<std::uint8_t> labels = read_idx_labels(labels_path);
+    if (static_cast<std::int64_t>(labels.size()) != images.count)
+      fail("{}: {} labels for the {} images of {}", labels_path, labels.size(), images.count, images_path);
+    std::vector<std::int64_t> ids(labels.begin(), labels.begin() + n);
+    out.labels = Tensor::from_indices(ids, Shape{n}, Device::cpu());
+    out.classes = ids.empty() ? 0 : *std::max_element(ids.begin(), ids.end()) + 1;
+  }
+  return out;
 }
 
 VectorSplit image_fashion_mnist(const std::string& dir, std::uint64_t seed, double val_fraction,
                                 std::int64_t downsample, std::int64_t limit) {
-  VectorSet train = idx_image_vectors(fashion_mnist_file(dir, "train-images-idx3-ubyte"), downsample, limit);
+  VectorSet train = idx_image_vectors(fashion_mnist_file(dir, "train-images-idx3-ubyte"), downsample, limit,
+                                      fashion_mnist_file(dir, "train-labels-idx1-ubyte"));
   train.name = "fashion-mnist";
   VectorSplit out = split(train, val_fraction, 0.0, seed);
-  out.test = idx_image_vectors(fashion_mnist_file(dir, "t10k-images-idx3-ubyte"), downsample, limit);
+  out.test = idx_image_vectors(fashion_mnist_file(dir, "t10k-images-idx3-ubyte"), downsample, limit,
+                               fashion_mnist_file(dir, "t10k-labels-idx1-ubyte"));
+  out.test.classes = out.train.classes = out.val.classes = 10;
   out.test.name = "fashion-mnist/test";
   return out;
 }

@@ -188,6 +188,22 @@ Dataset fashion_mnist_dataset(ConfigObject& k, std::uint64_t seed) {
   return vector_dataset(image_fashion_mnist(dir, seed, val, downsample, k.integer("limit", 0, 0, INT64_MAX)));
 }
 
+// A user's own labelled IDX images: a training pair split into train / val, a test pair.
+Dataset idx_dataset(ConfigObject& k, std::uint64_t seed) {
+  for (const char* key : {"train_images", "train_labels", "test_images", "test_labels"})
+    if (!k.has(key)) fail("{}: missing key '{}' (the idx dataset takes train_images, train_labels, test_images, test_labels)", k.where(), key);
+  const std::int64_t downsample = k.integer("downsample", 1, 1, 28), limit = k.integer("limit", 0, 0, INT64_MAX);
+  const double val = k.number("val_fraction", 0.1, 0.0, 0.9);
+  VectorSet train = idx_image_vectors(k.text("train_images", ""), downsample, limit, k.text("train_labels", ""));
+  VectorSplit out = split(train, val, 0.0, seed);
+  out.test = idx_image_vectors(k.text("test_images", ""), downsample, limit, k.text("test_labels", ""));
+  const std::int64_t classes = std::max(train.classes, out.test.classes);
+  for (VectorSet* part : {&out.train, &out.val, &out.test}) part->classes = classes;
+  if (out.test.dims() != train.dims())
+    fail("{}: test images have {} pixels, training images {}", k.path("test_images"), out.test.dims(), train.dims());
+  return vector_dataset(std::move(out));
+}
+
 // Irregular series: normalised per variable with the training part's statistics.
 void normalise(IrregularSplit& split, ConfigObject& k, const std::string& fallback) {
   const Normalisation kind = normalisation_from_name(k.string("normalise", fallback, normalisation_names()));
@@ -278,6 +294,7 @@ constexpr Named<DatasetLoader> kDatasets[] = {
     {"csv", [](ConfigObject& k, std::uint64_t seed) { return sequence_dataset(csv_file(k, seed, false)); }},
     {"toy", toy_dataset},
     {"vectors", vectors_dataset},
+    {"idx", idx_dataset},
     {"physionet", physionet_dataset},
     {"periodic", periodic_dataset},
 };
@@ -287,8 +304,9 @@ std::string describe(const std::string& name, const Dataset& d) {
   const std::string sizes = fmt::format("{}: {} train / {} val / {} test", name, d.train->size(), d.val->size(), d.test->size());
   if (const auto* v = dynamic_cast<const VectorExamples*>(d.train.get())) {
     const VectorSet& t = v->set();
-    return t.is_image() ? fmt::format("{} vectors, {} images", sizes, fmt::join(t.image, "x"))
-                        : fmt::format("{} vectors, {} dims", sizes, t.dims());
+    const std::string classes = t.labelled() ? fmt::format(", {} classes", t.classes) : "";
+    return t.is_image() ? fmt::format("{} vectors, {} images{}", sizes, fmt::join(t.image, "x"), classes)
+                        : fmt::format("{} vectors, {} dims{}", sizes, t.dims(), classes);
   }
   if (const auto* e = dynamic_cast<const IrregularExamples*>(d.train.get())) {
     const IrregularSet& t = e->set();

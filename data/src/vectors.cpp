@@ -14,16 +14,24 @@ namespace tide::data {
 VectorSet VectorSet::subset(const std::vector<std::int64_t>& index) const {
   for (std::int64_t i : index)
     if (i < 0 || i >= size()) fail("vector set '{}': subset index {} outside [0, {})", name, i, size());
-  VectorSet out{name, Tensor(), image};
+  VectorSet out{name, Tensor(), image, Tensor(), classes};
   const Tensor rows = Tensor::from_indices(index, Shape{static_cast<std::int64_t>(index.size())}, x.device());
   out.x = index_select(x, 0, rows);
+  if (labelled()) {
+    const std::vector<std::int64_t> all = labels.to_indices();
+    std::vector<std::int64_t> picked;
+    picked.reserve(index.size());
+    for (std::int64_t i : index) picked.push_back(all[static_cast<std::size_t>(i)]);
+    out.labels = Tensor::from_indices(picked, Shape{static_cast<std::int64_t>(index.size())}, labels.device());
+  }
   return out;
 }
 
 VectorSet VectorSet::slice(std::int64_t begin, std::int64_t end) const {
   if (begin < 0 || end < begin || end > size())
     fail("vector set '{}': slice [{}, {}) outside [0, {}]", name, begin, end, size());
-  return VectorSet{name, x.slice(0, begin, end).clone(), image};  // a copy, as subset's
+  return VectorSet{name, x.slice(0, begin, end).clone(), image,  // a copy, as subset's
+                   labelled() ? labels.slice(0, begin, end).clone() : Tensor(), classes};
 }
 
 void VectorSet::validate() const {
@@ -42,6 +50,13 @@ void VectorSet::validate() const {
     if (is_image() && !(v >= 0.0 && v <= 255.0 && v == std::floor(v)))
       fail("vector set '{}': image value {} at row {}, column {} is not a byte 0..255", name, v, i / d, i % d);
   }
+  if (!labelled()) return;
+  if (labels.dtype() != DType::i64 || labels.rank() != 1 || labels.size(0) != size())
+    fail("vector set '{}': labels must be i64 [{}], got {}", name, size(), labels.str());
+  const std::vector<std::int64_t> ids = labels.to_indices();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= classes)
+      fail("vector set '{}': label {} of row {} is outside [0, {})", name, ids[i], i, classes);
 }
 
 ExamplesPtr VectorExamples::subset(const std::vector<std::int64_t>& index) const {

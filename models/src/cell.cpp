@@ -1,6 +1,8 @@
 #include "tide/models/cell.hpp"
 #include "tide/solvers/step.hpp"
 #include <fmt/format.h>
+#include <algorithm>
+#include <cmath>
 
 namespace tide::models {
 
@@ -13,17 +15,62 @@ std::string OdeSpec::str() const {
   return out;
 }
 
-Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const OdeSpec& spec, OdeRegulariser* regulariser) {
+Regularisers OdeRegularisation::solver_terms() const {
+  Regularisers r;
+  r.kinetic = kinetic > 0;
+  r.jacobian = jacobian > 0;
+  r.taylor_order = taylor > 0 ? taylor_order : 0;
+  return r;
+}
+
+Dynamics IntervalDynamics::rescaled(const Var& dt) const {
+  Dynamics f;
+  const std::function<Var(const Var&, const Rows&)> g = var;
+  f.var = [g, dt](const Var& z, const Var&, const Rows& rows) { return rows.gather(dt) * g(z, rows); };
+  if (jet) {
+    const std::function<Jet(const Jet&, const Rows&)> gj = jet;
+    f.jet = [gj, dt](const Jet& z, const Jet&, const Rows& rows) { return rows.gather(dt) * gj(z, rows); };
+  }
+  return f;
+}
+
+namespace {
+
+void check_regularisable(const IntervalDynamics& g, const OdeRegularisation& weights) {
+  if (weights.needs_jets() && !g.jet)
+    fail("regularisers.{}: this cell's dynamics run on Vars only, and the term needs them on Jets",
+         weights.taylor > 0 ? "taylor" : "jacobian");
+}
+
+// 1 / dt^p per sample as [B] in dt's dtype, 0 where dt = 0 (a padded step integrates nothing):
+// the factor taking an integral over s in [0, 1] to real time.
+Var real_time_factor(const Var& dt, int p) {
+  std::vector<double> f = dt.value().to(DType::f64).to_vector();
+  for (double& v : f) v = v > 0 ? std::min(std::pow(v, -p), 1e30) : 0.0;
+  return Var(Tensor::from_vector(f, Shape{dt.size(0)}, DType::f64, dt.device()).to(dt.dtype()));
+}
+
+// The solve's integrals over s back to real time, weighted. With h(t) = z(t / dt), d^K z/ds^K =
+// dt^K h^(K) and ds = dt / dt: the kinetic and Jacobian integrals (K = 1) divide by dt, R_K by dt^(2K-1).
+void add_solved(OdeRegulariser& r, const Solution& sol, const Var& dt) {
+  const OdeRegularisation& w = r.weights();
+  if (w.kinetic > 0) r.add("kinetic", sol.kinetic * real_time_factor(dt, 1) * w.kinetic);
+  if (w.jacobian > 0) r.add("jacobian", sol.jacobian * real_time_factor(dt, 1) * w.jacobian);
+  if (w.taylor > 0) r.add("taylor", sol.taylor * real_time_factor(dt, 2 * w.taylor_order - 1) * w.taylor);
+}
+
+}  // namespace
+
+Var integrate_interval(const IntervalDynamics& g, const Var& h0, const Var& dt, const OdeSpec& spec, OdeRegulariser* regulariser) {
   if (h0.rank() != 2 || dt.rank() != 2 || dt.size(0) != h0.size(0) || dt.size(1) != 1)
     fail("integrate_interval: state must be [B, D] and dt [B, 1], got {} and {}", h0.shape().str(), dt.shape().str());
   if (spec.method == Method::ltc_fused)
     fail("integrate_interval: ltc_fused solves only the LTC split form; pick a Runge-Kutta method for this cell");
   if (spec.unfolds < 1) fail("integrate_interval: unfolds must be >= 1, got {}", spec.unfolds);
   // Captured by value: checkpointed and adjoint gradients evaluate the dynamics again during backward.
-  const Dynamics f = [g, dt](const Var& z, const Var&, const Rows& rows) { return rows.gather(dt) * g(z, rows); };
+  const Dynamics f = g.rescaled(dt);
   const Tableau& tab = tableau(spec.method);
-  const OdeRegularisation* reg = regulariser && regulariser->weights().any() ? &regulariser->weights() : nullptr;
-  const bool regularised = reg != nullptr;
+  const bool regularised = regulariser && regulariser->weights().any();
   if (!tab.adaptive() && !tab.implicit && spec.gradient == GradientKind::discrete && !regularised) {
     Var h = h0;
     const double step = 1.0 / spec.unfolds;
@@ -36,23 +83,54 @@ Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const 
   options.atol = spec.atol;
   options.unfolds = tab.adaptive() ? 0 : spec.unfolds;
   options.gradient = spec.gradient;
-  if (reg) options.regularisers.kinetic = true;
+  if (regularised) {
+    check_regularisable(g, regulariser->weights());
+    options.regularisers = regulariser->weights().solver_terms();
+    options.seed = regulariser->next_seed();
+  }
   const Tensor times = Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64, h0.device());
   const Solution sol = solve(f, h0, Var(times), options);
-  if (reg) {
-    // In s the path is h(s dt): dh/ds = dt dh/dt, so the integral of ||dh/ds||^2 ds is dt times the
-    // real-time one. A padded step has dt = 0 and integral 0; the floor keeps 0 / 0 out.
-    const Var d = reshape(maximum(dt, Var(Tensor::scalar(1e-12, dt.dtype()))), Shape{dt.size(0)});
-    regulariser->add(sol.kinetic / d * reg->kinetic);
-  }
+  if (regularised) add_solved(*regulariser, sol, dt);
   return select(sol.ys, 0, 1);
 }
 
-OdeRegulariser::OdeRegulariser(OdeRegularisation weights) : weights_(weights) {
-  if (!(weights.kinetic >= 0)) fail("regularisation: weights must be >= 0, got kinetic {}", weights.kinetic);
+void regularise_unfold(const IntervalDynamics& g, const Var& v, const Var& h, OdeRegulariser& regulariser) {
+  const OdeRegularisation& w = regulariser.weights();
+  if (!w.any()) return;
+  check_regularisable(g, w);
+  Dynamics f;
+  f.var = [&g](const Var& z, const Var&, const Rows& rows) { return g.var(z, rows); };
+  if (g.jet) f.jet = [&g](const Jet& z, const Jet&, const Rows& rows) { return g.jet(z, rows); };
+  Tensor noise;
+  if (w.jacobian > 0) {
+    Generator gen(regulariser.next_seed());
+    noise = sample_noise(gen, v.shape(), v.dtype(), Noise::gaussian).to(v.device());
+  }
+  const Var t(Tensor::zeros(Shape{v.size(0), 1}, v.dtype(), v.device()));
+  const RegulariserRates rates = regulariser_rates(f, v, t, w.solver_terms(), noise);
+  const Var step = reshape(h, Shape{h.size(0)});
+  if (w.kinetic > 0) regulariser.add("kinetic", rates.kinetic * step * w.kinetic);
+  if (w.jacobian > 0) regulariser.add("jacobian", rates.jacobian * step * w.jacobian);
+  if (w.taylor > 0) regulariser.add("taylor", rates.taylor * step * w.taylor);
 }
 
-void OdeRegulariser::add(const Var& per_sample) { total_ = total_.defined() ? total_ + per_sample : per_sample; }
+OdeRegulariser::OdeRegulariser(OdeRegularisation weights) : weights_(weights) {
+  if (!(weights.kinetic >= 0) || !(weights.jacobian >= 0) || !(weights.taylor >= 0))
+    fail("regularisation: weights must be >= 0, got kinetic {}, jacobian {}, taylor {}", weights.kinetic,
+         weights.jacobian, weights.taylor);
+  if (weights.taylor > 0 && (weights.taylor_order < 1 || weights.taylor_order > 6))
+    fail("regularisation: taylor_order must be 1..6 with the taylor term on, got {}", weights.taylor_order);
+}
+
+void OdeRegulariser::add(const std::string& term, const Var& weighted) {
+  total_ = total_.defined() ? total_ + weighted : weighted;
+  for (auto& [name, value] : terms_)
+    if (name == term) {
+      value = value + weighted;
+      return;
+    }
+  terms_.emplace_back(term, weighted);
+}
 
 Var Cell::output(const Var& state) const {
   return output_size() == state_size() ? state : slice(state, 1, 0, output_size());

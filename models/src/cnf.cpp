@@ -2,6 +2,7 @@
 // regularisers as the solver's integrand states), sampling (base -> data), the image transform
 // (dequantisation and logit) and the Model interface's loss and metrics.
 #include "tide/models/cnf.hpp"
+#include "flow_solve.hpp"
 #include "tide/core/named.hpp"
 #include "tide/data/vectors.hpp"
 #include <cmath>
@@ -9,48 +10,17 @@
 
 namespace tide::models {
 
+using detail::add_regularisers;
+using detail::next_seed;
+using detail::regularisers_for;
+using detail::solve_options;
+
 namespace {
 
 constexpr Named<CnfTrace> kTraces[] = {{"exact", CnfTrace::exact},
                                       {"hutchinson_jvp", CnfTrace::hutchinson_jvp},
                                       {"hutchinson_vjp", CnfTrace::hutchinson_vjp}};
 constexpr double kLog2Pi = 1.8378770664093453;
-
-Regularisers::Trace solver_trace(CnfTrace t) {
-  switch (t) {
-    case CnfTrace::exact: return Regularisers::Trace::exact;
-    case CnfTrace::hutchinson_jvp: return Regularisers::Trace::hutchinson_jvp;
-    case CnfTrace::hutchinson_vjp: return Regularisers::Trace::hutchinson_vjp;
-  }
-  return Regularisers::Trace::exact;
-}
-
-// The solve's options for one block; `trace` off for sampling.
-SolveOptions solve_options(const CnfSolve& how, Regularisers reg, bool trace, std::uint64_t seed) {
-  SolveOptions o;
-  o.method = how.ode.method;
-  o.rtol = how.ode.rtol;
-  o.atol = how.ode.atol;
-  o.gradient = how.ode.gradient;
-  const bool adaptive = tableau(how.ode.method).adaptive();
-  o.unfolds = how.steps > 0 ? static_cast<int>(how.steps) : adaptive ? 0 : how.ode.unfolds;
-  o.per_sample = how.per_sample;
-  reg.trace = trace ? solver_trace(how.trace) : Regularisers::Trace::none;
-  reg.noise = how.noise;
-  reg.error_control = false;
-  reg.trace_error_control = how.trace_error_control;
-  o.regularisers = reg;
-  o.seed = seed;
-  return o;
-}
-
-// A seed for one solve's noise from the caller's generator (advanced, so the next solve differs).
-std::uint64_t next_seed(Generator* gen) {
-  if (!gen) return 0x434e46ULL;
-  const std::uint64_t s = gen->seed() * 0x9E3779B97F4A7C15ULL + gen->stream() * 0xBF58476D1CE4E5B9ULL + 1;
-  gen->set_stream(gen->stream() + 1);
-  return s;
-}
 
 Var add_defined(const Var& total, const Var& part) {
   if (!part.defined()) return total;
@@ -62,7 +32,6 @@ Var base_log_prob(const Var& z) {
   return sum(square(z), {1}) * -0.5 - 0.5 * kLog2Pi * static_cast<double>(z.size(1));
 }
 
-double mean_of(const Var& per_sample) { return per_sample.defined() ? mean(per_sample.detach()).item() : 0.0; }
 
 }  // namespace
 
@@ -122,12 +91,7 @@ FlowPass CnfModel::density_pass(const Var& x, const CnfSolve& how, const Regular
   FlowPass out;
   out.z = x;
   for (int b = 0; b < options_.blocks; ++b) {
-    Var T = time_scale == 1.0 ? end_time_var(b) : end_time_var(b) * time_scale;
-    if (steer > 0) {  // STEER: T' ~ U(T - b, T + b), b capped below T so time keeps its direction
-      if (!gen) fail("cnf: STEER needs a generator for its draws");
-      const double half = std::min(steer, 0.99 * T.value().item());
-      T = T + Var(gen->uniform(Shape{1}, -half, half, options_.dtype));
-    }
+    const Var T = detail::steered_end_time(time_scale == 1.0 ? end_time_var(b) : end_time_var(b) * time_scale, steer, gen);
     const Var times = concat({Var(Tensor::zeros(Shape{1}, options_.dtype)), T}, 0);
     const CnfDynamics* f = &blocks_[static_cast<std::size_t>(b)];
     const Dynamics dyn = [f](const auto& z, const auto& t) { return (*f)(z, t); };
@@ -206,38 +170,6 @@ std::vector<std::pair<std::string, Var>> CnfModel::named_parameters() const {
   }
   return out;
 }
-
-namespace {
-
-// The integrands a pass computes: the weighted ones in training, K, B and R_2 when an evaluation reports them.
-Regularisers regularisers_for(bool train, bool report, const Training& t) {
-  Regularisers reg;
-  if (train) {
-    reg.taylor_order = t.taylor > 0 ? t.taylor_order : 0;
-    reg.kinetic = t.kinetic > 0;
-    reg.jacobian = t.jacobian > 0;
-  } else if (report) {
-    reg.taylor_order = 2, reg.kinetic = true, reg.jacobian = true;
-  }
-  return reg;
-}
-
-// The regularisers' values per example (K, B, R_K) as metrics, and in training their weighted means
-// added to the loss.
-void add_regularisers(BatchLoss& out, const FlowPass& p, const Regularisers& reg, const Training* weights, double n) {
-  const std::pair<const Var*, double> terms[] = {{reg.kinetic ? &p.kinetic : nullptr, weights ? weights->kinetic : 0},
-                                                 {reg.jacobian ? &p.jacobian : nullptr, weights ? weights->jacobian : 0},
-                                                 {reg.taylor_order > 0 ? &p.taylor : nullptr, weights ? weights->taylor : 0}};
-  const std::string names[] = {"K", "B", fmt::format("R_{}", reg.taylor_order)};
-  for (std::size_t i = 0; i < 3; ++i) {
-    const Var* v = terms[i].first;
-    if (!v) continue;
-    if (weights) out.loss = out.loss + mean(*v) * terms[i].second;
-    out.metrics.emplace_back(names[i], MetricSums{mean_of(*v) * n, n});
-  }
-}
-
-}  // namespace
 
 BatchLoss CnfModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {
   const data::VectorSet& set = data::vectors_of(examples, "cnf");

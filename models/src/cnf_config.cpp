@@ -5,12 +5,9 @@
 
 namespace tide::models {
 
-namespace {
-
 using json = nlohmann::json;
 
-// {"method", "rtol", "atol", "gradient", "steps", "trace", "noise", "trace_error_control", "per_sample"}
-CnfSolve parse_solve(const json& spec, const CnfSolve& defaults, const std::string& where) {
+CnfSolve parse_cnf_solve(const json& spec, const CnfSolve& defaults, const std::string& where, bool trace_keys) {
   ConfigObject k(spec, where);
   CnfSolve out = defaults;
   out.ode.method = method_from_name(k.string("method", method_name(defaults.ode.method), method_names()));
@@ -23,15 +20,15 @@ CnfSolve parse_solve(const json& spec, const CnfSolve& defaults, const std::stri
   out.steps = k.integer("steps", new_method ? 0 : defaults.steps, 0, 1000000);
   if (!tableau(out.ode.method).adaptive() && out.steps == 0)
     fail("{}: the fixed-step method '{}' needs \"steps\" (per block)", where, method_name(out.ode.method));
-  out.trace = cnf_trace_from_name(k.string("trace", cnf_trace_names()[static_cast<std::size_t>(defaults.trace)], cnf_trace_names()));
-  out.noise = k.string("noise", noise_name(defaults.noise), {"gaussian", "rademacher"}) == "gaussian" ? Noise::gaussian : Noise::rademacher;
-  out.trace_error_control = k.boolean("trace_error_control", defaults.trace_error_control);
+  if (trace_keys) {
+    out.trace = cnf_trace_from_name(k.string("trace", cnf_trace_names()[static_cast<std::size_t>(defaults.trace)], cnf_trace_names()));
+    out.noise = k.string("noise", noise_name(defaults.noise), {"gaussian", "rademacher"}) == "gaussian" ? Noise::gaussian : Noise::rademacher;
+    out.trace_error_control = k.boolean("trace_error_control", defaults.trace_error_control);
+  }
   out.per_sample = k.boolean("per_sample", defaults.per_sample);
-  k.finish("a CNF solver");
+  k.finish(trace_keys ? "a CNF solver" : "a solver");
   return out;
 }
-
-}  // namespace
 
 std::shared_ptr<CnfModel> make_cnf(const json& spec, std::int64_t dims, const std::vector<std::int64_t>& image,
                                    Generator& gen, DType dtype, const std::string& where) {
@@ -50,9 +47,9 @@ std::shared_ptr<CnfModel> make_cnf(const json& spec, std::int64_t dims, const st
   o.logit_alpha = k.number("logit_alpha", o.logit_alpha, 0.0, 0.49);
   // exact traces for small dims (FFJORD's toys use the brute-force trace), Hutchinson above
   o.train.trace = dims <= 4 ? CnfTrace::exact : CnfTrace::hutchinson_vjp;
-  if (const json* s = k.object("solver")) o.train = parse_solve(*s, o.train, k.path("solver"));
+  if (const json* s = k.object("solver")) o.train = parse_cnf_solve(*s, o.train, k.path("solver"));
   o.test = o.train;
-  if (const json* s = k.object("test_solver")) o.test = parse_solve(*s, o.train, k.path("test_solver"));
+  if (const json* s = k.object("test_solver")) o.test = parse_cnf_solve(*s, o.train, k.path("test_solver"));
   const bool report = k.boolean("report_regularisers", false);
   k.finish("model type 'cnf'");
   auto model = std::make_shared<CnfModel>(o, gen);

@@ -15,7 +15,8 @@ constexpr Named<CnfLayer> kLayers[] = {{"concat", CnfLayer::concat},
 constexpr Named<CnfActivation> kActivations[] = {{"tanh", CnfActivation::tanh},
                                                  {"softplus", CnfActivation::softplus},
                                                  {"elu", CnfActivation::elu},
-                                                 {"swish", CnfActivation::swish}};
+                                                 {"swish", CnfActivation::swish},
+                                                 {"sigmoid", CnfActivation::sigmoid}};
 
 // x W + b, on Vars through Linear (one dense call) and on Jets as a matmul of the coefficient stack.
 template <class T> T linear(const Linear& l, const T& x) {
@@ -33,6 +34,7 @@ template <class T> T activate(CnfActivation a, const T& x) {
     case CnfActivation::softplus: return softplus(x);
     case CnfActivation::elu: return elu(x);
     case CnfActivation::swish: return silu(x);
+    case CnfActivation::sigmoid: return sigmoid(x);
   }
   return x;
 }

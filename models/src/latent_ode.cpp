@@ -127,7 +127,7 @@ std::pair<Var, Var> LatentOdeModel::encode(const data::IrregularSet& set, const 
   const EncoderPlan plan = plan_encoder(set, seen);
   const bool ode = options_.encoder == LatentEncoder::ode_rnn;
   const MLP* f = &encoder_ode_;
-  const IntervalFn backwards = [f](const Var& h, const Rows&) { return -(*f)(h); };  // dh/d(-t)
+  const IntervalDynamics backwards = [f](const Var& h, const Rows&) { return -(*f)(h); };  // dh/d(-t)
   const auto column = [&](const std::vector<double>& v) { return Var(Tensor::from_vector(v, Shape{B, 1}, dt_type)); };
   Var mean(Tensor::zeros(Shape{B, S}, dt_type)), std(Tensor::zeros(Shape{B, S}, dt_type));
   for (std::int64_t k = T - 1; k >= 0; --k) {

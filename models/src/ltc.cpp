@@ -3,6 +3,7 @@
 #include "tide/core/fused.hpp"
 #include "tide/solvers/step.hpp"
 #include <cmath>
+#include <optional>
 
 namespace tide::models {
 namespace {
@@ -18,20 +19,25 @@ Var LTCBase::advance(const Var& x, const Var& state, const Var& dt, OdeRegularis
   check_step(x, state, dt);
   const std::vector<Var> prepared = prepare(x);
   const OdeSpec& ode = options_.ode;
-  if (ode.method != Method::ltc_fused)
-    return integrate_interval(
-        [this, prepared](const Var& v, const Rows& rows) {
-          const Split s = split(v, prepared, rows);
-          return s.c - s.a * v;
-        },
-        state, dt, ode, regulariser);
+  if (ode.method != Method::ltc_fused) return integrate_interval(rhs(prepared), state, dt, ode, regulariser);
   if (ode.unfolds < 1) fail("{}: unfolds must be >= 1, got {}", name(), ode.unfolds);
-  return fused_unfolds(state, prepared, dt * (1.0 / ode.unfolds));
+  return fused_unfolds(state, prepared, dt * (1.0 / ode.unfolds), regulariser);
 }
 
-Var LTCBase::fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h) const {
+IntervalDynamics LTCBase::rhs(const std::vector<Var>& prepared) const {
+  return [this, prepared](const auto& v, const Rows& rows) {
+    const auto s = split(v, prepared, rows);
+    return s.c - s.a * v;
+  };
+}
+
+Var LTCBase::fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h, OdeRegulariser* regulariser) const {
+  const bool regularised = regulariser && regulariser->weights().any();
+  std::optional<IntervalDynamics> g;
+  if (regularised) g = rhs(prepared);
   Var v = state;
   for (int i = 0; i < options_.ode.unfolds; ++i) {
+    if (g) regularise_unfold(*g, v, h, *regulariser);
     const Split s = split(v, prepared, Rows());
     v = ltc_fused_update(v, s.a, s.c, h);  // algorithm 1's fused step, the solver's ltc_fused stepper
   }
@@ -57,6 +63,12 @@ Var LTCCell::f(const Var& x, const Var& input) const {
 
 LTCBase::Split LTCCell::split(const Var& x, const std::vector<Var>& prepared, const Rows& rows) const {
   const Var fx = f(x, rows.gather(prepared[0]));
+  return {fx + reciprocal(tau()), fx * a_};
+}
+
+LTCBase::SplitOf<Jet> LTCCell::split(const Jet& x, const std::vector<Var>& prepared, const Rows& rows) const {
+  if (f_) fail("ltc: a custom f runs on Vars only; the Jacobian and R_K regularisers need it on Jets");
+  const Jet fx = sigmoid(apply(layer_, concat({x, Jet(rows.gather(prepared[0]))}, 1)));
   return {fx + reciprocal(tau()), fx * a_};
 }
 
@@ -140,8 +152,25 @@ LTCBase::Split BiophysicalLTCCell::split(const Var& v, const std::vector<Var>& p
   return {(denominator + gleak) * inv_cm, (numerator + gleak * p_.vleak) * inv_cm};
 }
 
-Var BiophysicalLTCCell::fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h) const {
-  if (prepared.size() != 4 || records({&state, &h})) return LTCBase::fused_unfolds(state, prepared, h);
+LTCBase::SplitOf<Jet> BiophysicalLTCCell::split(const Jet& v, const std::vector<Var>& prepared, const Rows& rows) const {
+  // The same sums and leak as split(), from either form of `prepared` (prepare()).
+  Var w, num0 = rows.gather(prepared[0]), den0 = rows.gather(prepared[1]), inv_cm;
+  if (prepared.size() == 4) {
+    w = prepared[2], inv_cm = prepared[3];
+  } else {
+    const Var gleak = positive(p_.gleak);
+    w = positive(p_.w) * Var(mask_), inv_cm = reciprocal(positive(p_.cm));
+    num0 = num0 + gleak * p_.vleak, den0 = den0 + gleak;
+  }
+  const Jet s = w * sigmoid((unsqueeze(v, 2) - p_.mu) * p_.sigma);  // [B, pre j, post i]
+  const Jet num = sum(s * p_.erev, {1}), den = sum(s, {1});
+  return {(den + den0) * inv_cm, (num + num0) * inv_cm};
+}
+
+Var BiophysicalLTCCell::fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h,
+                                      OdeRegulariser* regulariser) const {
+  if (prepared.size() != 4 || records({&state, &h}) || (regulariser && regulariser->weights().any()))
+    return LTCBase::fused_unfolds(state, prepared, h, regulariser);
   // (v + h c) / (1 + h a) with a = den / cm, c = num / cm, multiplied through by cm.
   const Tensor cm = tide::reciprocal(prepared[3].value()), hv = h.value();
   Tensor v = state.value();

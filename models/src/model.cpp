@@ -7,6 +7,7 @@
 #include "tide/solvers/solve.hpp"
 #include "tide/models/cnf.hpp"
 #include "tide/models/latent_ode.hpp"
+#include "tide/models/ode_classifier.hpp"
 #include "tide/models/metrics.hpp"
 #include "tide/models/registry.hpp"
 #include "tide/models/sequence_model.hpp"
@@ -81,6 +82,11 @@ ModelPtr make_model(const nlohmann::json& spec, const data::Dataset& data, Gener
   if (spec.is_object() && spec.value("type", "") == "cnf") {
     const data::VectorSet& v = data::vectors_of(*data.train, where + " (type 'cnf', a density model)");
     return make_cnf(spec, v.dims(), v.image, gen, dtype, where);
+  }
+  if (spec.is_object() && spec.value("type", "") == "ode_classifier") {
+    const data::VectorSet& v = data::vectors_of(*data.train, where + " (type 'ode_classifier', a classifier of labelled vectors)");
+    if (!v.labelled()) fail("{}: type 'ode_classifier' needs labelled vectors (datasets fashion_mnist with encoding images, idx)", where);
+    return make_ode_classifier(spec, v.dims(), v.classes, v.is_image(), gen, dtype, where);
   }
   const data::SequenceSet& train =
       data::sequences_of(*data.train, fmt::format("{} (type '{}', a sequence model)", where, spec.is_object() ? spec.value("type", "?") : "?"));

@@ -11,13 +11,16 @@ CTRNNCell::CTRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, Od
   log_tau_ = Var::parameter(Tensor::full(Shape{hidden}, std::log(tau), options.dtype));
 }
 
-Var CTRNNCell::derivative(const Var& x, const Var& h) const {
-  return tanh(layer_(concat({x, h}, 1))) - h * exp(-log_tau_);
+template <class T> T CTRNNCell::derivative(const Var& x, const T& h) const {
+  return tanh(apply(layer_, concat({lift<T>(x), h}, 1))) - h * exp(-log_tau_);
 }
+
+template Var CTRNNCell::derivative(const Var&, const Var&) const;
+template Jet CTRNNCell::derivative(const Var&, const Jet&) const;
 
 Var CTRNNCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const {
   check_step(x, state, dt);
-  return integrate_interval([this, x](const Var& h, const Rows& rows) { return derivative(rows.gather(x), h); }, state, dt, ode_, regulariser);
+  return integrate_interval([this, x](const auto& h, const Rows& rows) { return derivative(rows.gather(x), h); }, state, dt, ode_, regulariser);
 }
 
 std::vector<std::pair<std::string, Var>> CTRNNCell::named_parameters() const {
@@ -35,7 +38,12 @@ NeuralODERNNCell::NeuralODERNNCell(std::int64_t input, std::int64_t hidden, Gene
 
 Var NeuralODERNNCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const {
   check_step(x, state, dt);
-  return integrate_interval([this, x](const Var& h, const Rows& rows) { return f_(concat({rows.gather(x), h}, 1)); }, state, dt, ode_, regulariser);
+  return integrate_interval(
+      [this, x](const auto& h, const Rows& rows) {
+        using T = std::decay_t<decltype(h)>;
+        return apply(f_, concat({lift<T>(rows.gather(x)), h}, 1));
+      },
+      state, dt, ode_, regulariser);
 }
 
 std::vector<std::pair<std::string, Var>> NeuralODERNNCell::named_parameters() const {
@@ -52,7 +60,7 @@ ODERNNCell::ODERNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, 
 
 Var ODERNNCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const {
   check_step(x, state, dt);
-  const Var evolved = integrate_interval([this](const Var& h, const Rows&) { return f_(h); }, state, dt, ode_, regulariser);
+  const Var evolved = integrate_interval([this](const auto& h, const Rows&) { return apply(f_, h); }, state, dt, ode_, regulariser);
   return gru_.update(x, evolved);
 }
 
@@ -78,8 +86,9 @@ Var MMRNNCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegular
   const std::int64_t H = output_size();
   auto [h, c] = lstm_.update(x, slice(state, 1, 0, H), slice(state, 1, H, 2 * H));  // memory cell update
   const Var evolved = integrate_interval(
-      [this, x](const Var& z, const Rows& rows) {
-        return tanh(f_(variant_.ode_input ? concat({z, rows.gather(x)}, 1) : z));
+      [this, x](const auto& z, const Rows& rows) {
+        using T = std::decay_t<decltype(z)>;
+        return tanh(apply(f_, variant_.ode_input ? concat({z, lift<T>(rows.gather(x))}, 1) : z));
       },
       h, dt, variant_.ode, regulariser);  // the continuous-time state
   return concat({evolved, c}, 1);

@@ -57,6 +57,24 @@ void add_auc(BatchLoss& result, const Var& out, const data::SequenceSet& b, bool
   if (!train) result.scores = p1, result.labels = labels;
 }
 
+OdeRegularisation cell_regularisation(const Training& t) {
+  return {.kinetic = t.kinetic, .jacobian = t.jacobian, .taylor = t.taylor, .taylor_order = t.taylor_order,
+          .seed = t.seed * 0x100000001B3ULL + static_cast<std::uint64_t>(t.step)};
+}
+
+// The regularisers' weighted integrals into the loss (their mean over the batch) and, per term,
+// into the metrics.
+void add_regularisation(BatchLoss& result, const OdeRegulariser& r, const std::string& cell, std::int64_t batch) {
+  const OdeRegularisation& w = r.weights();
+  if (!r.total().defined())
+    fail("regularisers.{}: {} has no ODE part that a solver integrates (CfC's closed form and the discrete cells add "
+         "nothing); set the weights to 0, or pick a cell with an ODE part",
+         w.kinetic > 0 ? "kinetic" : w.jacobian > 0 ? "jacobian" : "taylor", cell);
+  result.loss = result.loss + mean(r.total());
+  for (const auto& [term, value] : r.terms())
+    result.metrics.emplace_back(term, MetricSums{sum(value).item(), static_cast<double>(batch)});
+}
+
 }  // namespace
 
 BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {
@@ -65,10 +83,7 @@ BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const T
   const bool train = mode == Mode::train;
   if (train && training.steer >= 1)
     fail("regularisers.steer: sequence models scale each elapsed time by U(1 - b, 1 + b), so b must be < 1; got {}", training.steer);
-  if (train && (training.jacobian > 0 || training.taylor > 0))
-    fail("regularisers.{}: {} offers only the kinetic term today; the Jacobian and R_K terms need the cells' dynamics on "
-         "Jets (continuous normalising flows have them)", training.jacobian > 0 ? "jacobian" : "taylor", cell_->name());
-  OdeRegulariser regularisation(OdeRegularisation{.kinetic = train ? training.kinetic : 0.0});
+  OdeRegulariser regularisation(train ? cell_regularisation(training) : OdeRegularisation{});
   const Var out = (*this)(Var(in_dtype(b.x, dtype)), train ? steered(b.dt, training) : b.dt, b.mask, &regularisation);
   const bool classify = task_ == data::Task::classification;
   BatchLoss result;
@@ -76,15 +91,7 @@ BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const T
   const Tensor value = out.value();
   result.metrics.emplace_back(metric(), classify ? correct_predictions(value, b.y, b.mask) : squared_error(value, b.y, b.mask));
   if (classify && b.y.rank() == 1 && b.classes == 2) add_auc(result, out, b, train);
-  if (regularisation.weights().any()) {
-    const Var& kinetic = regularisation.total();  // weighted, per sample
-    if (!kinetic.defined())
-      fail("regularisers.kinetic: {} has no ODE part that a solver integrates (the fused LTC solver, CfC's closed form and "
-           "the discrete cells add nothing); set the weight to 0, or give the cell a Runge-Kutta solver method",
-           cell_->name());
-    result.loss = result.loss + mean(kinetic);
-    result.metrics.emplace_back("kinetic", MetricSums{sum(kinetic).item(), static_cast<double>(b.size())});
-  }
+  if (regularisation.weights().any()) add_regularisation(result, regularisation, cell_->name(), b.size());
   return result;
 }
 

@@ -31,8 +31,6 @@ std::vector<std::string> regulariser_names(const Regularisers& r) {
   return names;
 }
 
-namespace {
-
 // One evaluation's integrands: f itself and those the regularisers ask for (undefined otherwise).
 struct Integrands {
   Var f, taylor, jacobian, trace;
@@ -78,8 +76,6 @@ Integrands integrands(const Dynamics& f, const Var& z, const Var& t, const Rows&
   return out;
 }
 
-}  // namespace
-
 Dynamics augment(const Dynamics& f, std::int64_t D, const Regularisers& reg, const Tensor& noise) {
   if (reg.taylor_order < 0 || reg.taylor_order > 6)
     fail("solve: regularisers.taylor_order = {} is outside 0..6 (R_K for K = 1..6; 0 turns it off)", reg.taylor_order);
@@ -103,3 +99,21 @@ Dynamics augment(const Dynamics& f, std::int64_t D, const Regularisers& reg, con
 }
 
 }  // namespace tide::detail
+
+namespace tide {
+
+RegulariserRates regulariser_rates(const Dynamics& f, const Var& z, const Var& t, const Regularisers& reg, const Tensor& noise) {
+  Regularisers terms = reg;
+  terms.trace = Regularisers::Trace::none;
+  if (terms.jacobian && !noise.defined()) fail("regulariser_rates: the Jacobian term needs noise the shape of z {}", z.shape().str());
+  detail::augment(f, z.size(1), terms, Tensor());  // validates the order and that f runs on Jets
+  const detail::Integrands in = detail::integrands(f, z, t, Rows(), terms, noise);
+  auto per_sample = [](const Var& column) { return column.defined() ? reshape(column, Shape{column.size(0)}) : Var(); };
+  RegulariserRates out;
+  out.taylor = per_sample(in.taylor);
+  out.jacobian = per_sample(in.jacobian);
+  if (terms.kinetic) out.kinetic = sum(square(in.f), {1});
+  return out;
+}
+
+}  // namespace tide

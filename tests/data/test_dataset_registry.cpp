@@ -37,6 +37,7 @@ TEST_CASE("datasets: every name dataset_names() lists reaches its loader; an unk
   const std::map<std::string, json> spec = {
       {"xor", {{"train", 64}, {"test", 16}}},
       {"fashion_mnist", {{"dir", missing}}},
+      {"idx", {{"path", missing}, {"train_images", missing}, {"train_labels", missing}, {"test_images", missing}, {"test_labels", missing}}},
       {"traffic", {{"path", missing}}},
       {"gesture", {{"dir", missing}}},
       {"person_activity", {{"path", missing}}},

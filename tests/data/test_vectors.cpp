@@ -281,17 +281,19 @@ TEST_CASE("registry fashion_mnist as images: train file split into train / val, 
   const json spec = {{"dataset", "fashion_mnist"}, {"dir", dir.path().string()}, {"encoding", "images"},
                      {"downsample", 2}, {"val_fraction", 0.25}};
   const Dataset d = load_dataset(spec, 1, "data");
-  CHECK(d.description == "fashion_mnist: 15 train / 5 val / 5 test vectors, 1x2x2 images");
+  CHECK(d.description == "fashion_mnist: 15 train / 5 val / 5 test vectors, 1x2x2 images, 10 classes");
   const VectorSet& t = vectors_of(*d.test, "t");
+  CHECK(t.labels.to_indices() == std::vector<std::int64_t>(5, 2));
+  CHECK(vectors_of(*d.val, "t").labels.to_indices() == std::vector<std::int64_t>(5, 1));
   CHECK(t.image == std::vector<std::int64_t>{1, 2, 2});
   CHECK(t.x.to_vector()[0] == std::round((0 + 3 + 12 + 15) / 4.0));
   t.validate();
   json limited = spec;
   limited["limit"] = 8;
-  CHECK(load_dataset(limited, 1, "data").description == "fashion_mnist: 6 train / 2 val / 5 test vectors, 1x2x2 images");
+  CHECK(load_dataset(limited, 1, "data").description == "fashion_mnist: 6 train / 2 val / 5 test vectors, 1x2x2 images, 10 classes");
   json full = spec;
   full.erase("downsample");
-  CHECK(load_dataset(full, 1, "data").description == "fashion_mnist: 15 train / 5 val / 5 test vectors, 1x4x4 images");
+  CHECK(load_dataset(full, 1, "data").description == "fashion_mnist: 15 train / 5 val / 5 test vectors, 1x4x4 images, 10 classes");
   json three = spec;
   three["downsample"] = 3;
   CHECK_ERROR_NAMES(load_dataset(three, 1, "data"), "data.downsample: expected 1, 2 or 4");
@@ -302,4 +304,37 @@ TEST_CASE("registry fashion_mnist as images: train file split into train / val, 
   CHECK(load_dataset(event, 1, "data").description.starts_with("fashion_mnist: 15 train / 5 val / 5 test sequences"));
   CHECK_ERROR_NAMES(load_dataset({{"dataset", "fashion_mnist"}, {"encoding", "pixels"}}, 1, "data"),
                     "data.encoding: expected one of event, images, got \"pixels\"");
+}
+
+TEST_CASE("registry idx: any labelled IDX pair as images with labels; subsets keep each row's label; errors name the file") {
+  TempDir dir;
+  std::vector<std::uint8_t> pixels(12 * 4), labels(12), test_ids{0, 3, 1};
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(i % 3);
+  const std::string train_images = write_file(dir.file("tr-img"), idx_images_bytes(12, 2, 2, pixels));
+  const std::string train_labels = write_file(dir.file("tr-lab"), idx_labels_bytes(labels));
+  const std::string test_images = write_file(dir.file("te-img"), idx_images_bytes(3, 2, 2, std::vector<std::uint8_t>(12, 7)));
+  const std::string test_labels = write_file(dir.file("te-lab"), idx_labels_bytes(test_ids));
+  const json spec = {{"dataset", "idx"}, {"train_images", train_images}, {"train_labels", train_labels},
+                     {"test_images", test_images}, {"test_labels", test_labels}, {"val_fraction", 0.25}};
+  const Dataset d = load_dataset(spec, 2, "data");
+  CHECK(d.description == "idx: 9 train / 3 val / 3 test vectors, 1x2x2 images, 4 classes");
+  for (const ExamplesPtr& part : {d.train, d.val}) {
+    const VectorSet& v = vectors_of(*part, "t");
+    v.validate();
+    const std::vector<double> x = v.x.to_vector();
+    const std::vector<std::int64_t> y = v.labels.to_indices();
+    for (std::size_t r = 0; r < y.size(); ++r) CHECK(y[r] == static_cast<std::int64_t>(x[r * 4] / 4) % 3);  // row i starts at pixel 4 i
+  }
+  CHECK(vectors_of(*d.test, "t").labels.to_indices() == std::vector<std::int64_t>{0, 3, 1});
+  const std::string short_labels = write_file(dir.file("short"), idx_labels_bytes(std::vector<std::uint8_t>(5, 0)));
+  json bad = spec;
+  bad["train_labels"] = short_labels;
+  CHECK_ERROR_NAMES(load_dataset(bad, 2, "data"), short_labels + ": 5 labels for the 12 images of " + train_images);
+  json missing = spec;
+  missing.erase("test_labels");
+  CHECK_ERROR_NAMES(load_dataset(missing, 2, "data"), "data: missing key 'test_labels'");
+  VectorSet wrong = vectors_of(*d.test, "t");
+  wrong.classes = 3;
+  CHECK_ERROR_NAMES(wrong.validate(), "label 3 of row 1 is outside [0, 3)");
 }

@@ -72,6 +72,8 @@ public:
   Var operator()(const Var& x) const;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   const std::vector<Linear>& layers() const { return layers_; }
+  Activation hidden_activation() const { return hidden_; }
+  Activation output_activation() const { return output_; }
 
 private:
   std::vector<Linear> layers_;

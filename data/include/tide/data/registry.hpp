@@ -32,6 +32,10 @@
 //                                              training file split into train / val, t10k as test;
 //                                              "limit" > 0 reads only the first N of each file.
 //                                              "encoding": "event" (the default) is the sequence form.
+//                                              The images carry their labels (10 classes).
+//   {"dataset": "idx", "train_images": ..., "train_labels": ..., "test_images": ..., "test_labels": ...,
+//    "downsample": 1, "limit": 0, "val_fraction": 0.1}   any labelled IDX pair (MNIST, KMNIST, ...):
+//                                              images as above with their labels
 // Irregular series with per-variable masks (irregular.hpp), for the latent ODE:
 //   {"dataset": "physionet", "dir": ..., "sets": ["a", "b"], "quantisation": 0.1, "descriptors": false,
 //    "time_unit": 48, "labels": true, "normalise": "minmax" | "standard" | "none",

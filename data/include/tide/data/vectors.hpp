@@ -4,6 +4,8 @@
 //   x      f64 [N, D]   the examples (standardised, or image bytes 0..255 as stored)
 //   image  {}           vector data; {channels, rows, cols} for images, with D their product:
 //                       the model dequantises and logit-transforms them and reports bits/dim
+//   labels i64 [N]      class ids 0..classes-1 for labelled images (the ODE image classifier);
+//                       undefined for unlabelled vectors
 #pragma once
 #include "tide/core/random.hpp"
 #include "tide/data/examples.hpp"
@@ -17,14 +19,17 @@ struct VectorSet {
   std::string name;
   Tensor x;                          // f64 [N, D]
   std::vector<std::int64_t> image;   // {} or {channels, rows, cols}: x holds bytes 0..255
+  Tensor labels{};                   // i64 [N] class ids, or undefined
+  std::int64_t classes = 0;          // with labels: the number of classes
 
   std::int64_t size() const { return x.defined() ? x.size(0) : 0; }
   std::int64_t dims() const { return x.defined() ? x.size(1) : 0; }
   bool is_image() const { return !image.empty(); }
+  bool labelled() const { return labels.defined(); }
   VectorSet subset(const std::vector<std::int64_t>& index) const;  // the rows at `index`, in order
   VectorSet slice(std::int64_t begin, std::int64_t end) const;     // rows begin..end-1
   // Throws tide::Error naming `name`: x not f64 [N, D] with D >= 1, a NaN or inf, an image shape
-  // whose product is not D, or image values outside 0..255.
+  // whose product is not D, image values outside 0..255, or labels not i64 [N] in [0, classes).
   void validate() const;
 };
 
@@ -80,11 +85,14 @@ struct Standardiser {
 
 // IDX images as byte vectors with image = {1, rows, cols}; `downsample` k > 1 averages k x k blocks
 // (rounded to the nearest byte, halves up; rows and cols must be divisible by k). limit > 0 keeps
-// the first `limit` images only.
-VectorSet idx_image_vectors(const std::string& images_path, std::int64_t downsample = 1, std::int64_t limit = 0);
+// the first `limit` images only. With `labels_path` (an IDX label file of the same count), the
+// labels too, with classes = the largest label + 1.
+VectorSet idx_image_vectors(const std::string& images_path, std::int64_t downsample = 1, std::int64_t limit = 0,
+                            const std::string& labels_path = "");
 
-// Fashion-MNIST images as vectors (idx_image_vectors, limit applied to each file): the training
-// images split (seeded) into train and a val_fraction validation part, the t10k images as test.
+// Fashion-MNIST images as labelled vectors (idx_image_vectors, limit applied to each file): the
+// training images split (seeded) into train and a val_fraction validation part, the t10k images as
+// test.
 VectorSplit image_fashion_mnist(const std::string& dir, std::uint64_t seed = 0, double val_fraction = 0.1,
                                 std::int64_t downsample = 1, std::int64_t limit = 0);
 

@@ -6,6 +6,7 @@
 #pragma once
 #include "tide/autodiff/nn.hpp"
 #include "tide/solvers/solve.hpp"
+#include "tide/taylor/jet_nn.hpp"
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,44 +22,82 @@ struct OdeSpec {
   std::string str() const;       // "rk4 x1", "dopri5 rtol 1e-3 atol 1e-4 adjoint"
 };
 
-// Regularisation of the cells' continuous-time parts, for training: RNODE's kinetic energy, the
-// integral of ||dh/dt||^2. A caller that wants it passes an OdeRegulariser down the call (Cell::step,
-// SequenceModel, Model::loss do); integrate_interval then solves through solve() with that
-// integrand and adds weight x integral per sample, in real time (over the interval's length dt,
-// not the rescaled s in [0, 1]). Cells whose state is not integrated by integrate_interval (the
-// LTC fused solver, CfC's closed form, the discrete cells) add nothing. The Jacobian-norm and R_K
-// integrands need the dynamics on Jets (Taylor mode), which the cells' interval functions are not
-// written for yet.
+// Regularisation of the cells' continuous-time parts, for training, each term an integral over
+// every interval a cell integrates, in real time (over the interval's length dt, not the rescaled
+// s in [0, 1]), per sample:
+//   kinetic   RNODE's kinetic energy, the integral of ||dh/dt||^2;
+//   jacobian  RNODE's Jacobian Frobenius norm, the integral of ||(dg/dh) e||^2 (Hutchinson, Gaussian
+//             e drawn once per interval from `seed` and a counter);
+//   taylor    TayNODE's R_K, the integral of ||d^K h/dt^K||^2 with K = taylor_order.
+// A caller that wants them passes an OdeRegulariser down the call (Cell::step, SequenceModel,
+// Model::loss do). integrate_interval then solves through solve() with those integrands; the LTC
+// fused solver adds them by the rectangle rule at the state each unfold starts from
+// (regularise_unfold). The jacobian and taylor terms need the interval dynamics on Jets
+// (IntervalDynamics written as a generic callable). Cells with no integrated ODE part (CfC's closed
+// form, the discrete cells) add nothing.
 struct OdeRegularisation {
-  double kinetic = 0.0;  // weight (0: off)
-  bool any() const { return kinetic > 0; }
+  double kinetic = 0.0;   // weights (0: off)
+  double jacobian = 0.0;
+  double taylor = 0.0;
+  int taylor_order = 0;   // K of R_K, 1..6 (with taylor > 0)
+  std::uint64_t seed = 0;
+  bool any() const { return kinetic > 0 || jacobian > 0 || taylor > 0; }
+  bool needs_jets() const { return jacobian > 0 || taylor > 0; }
+  Regularisers solver_terms() const;  // the solver's integrands for the terms that are on
 };
 
-// Collects the weighted integrals of every interval integrated with it, per sample.
+// Collects the weighted integrals of every interval integrated with it, per sample and per term.
 class OdeRegulariser {
 public:
   explicit OdeRegulariser(OdeRegularisation weights);
-  // Sum over the intervals integrated so far of the weighted integrals, per sample [B] (undefined
+  // Sum over the terms and intervals so far of the weighted integrals, per sample [B] (undefined
   // when nothing was integrated).
   const Var& total() const { return total_; }
+  // The same per term ("kinetic", "jacobian", "taylor"), weighted, in the order first added.
+  const std::vector<std::pair<std::string, Var>>& terms() const { return terms_; }
   const OdeRegularisation& weights() const { return weights_; }
-  void add(const Var& per_sample);
+  void add(const std::string& term, const Var& weighted);
+  std::uint64_t next_seed() { return weights_.seed + 0x9E3779B97F4A7C15ULL * ++draws_; }  // one per interval
 
 private:
   OdeRegularisation weights_;
   Var total_;
+  std::vector<std::pair<std::string, Var>> terms_;
+  std::uint64_t draws_ = 0;
+};
+
+// A cell's continuous-time right-hand side h' = g(h) over one interval. g receives the Rows being
+// evaluated so it can gather per-sample data (inputs) with rows.gather(x); it must own what it uses
+// (capture by value): checkpointed and adjoint gradients call it again in backward. Written as a
+// generic callable ([..](const auto& h, const Rows& rows) { ... }, with apply(layer, h) and
+// lift<T>(data) from taylor/jet_nn.hpp) it also runs on Jets, which the jacobian and taylor terms
+// need; a Var-only callable serves everything else.
+struct IntervalDynamics {
+  std::function<Var(const Var& h, const Rows& rows)> var;
+  std::function<Jet(const Jet& h, const Rows& rows)> jet;  // empty when g runs on Vars only
+
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, IntervalDynamics>>>
+  IntervalDynamics(F g) {  // implicit, like Dynamics
+    var = [g](const Var& h, const Rows& rows) { return Var(g(h, rows)); };
+    if constexpr (std::is_invocable_v<F&, const Jet&, const Rows&>)
+      jet = [g](const Jet& h, const Rows& rows) { return Jet(g(h, rows)); };
+  }
+  // Real time to s in [0, 1]: dh/ds = dt g(h), with dt [B, 1] (gathered per Rows).
+  Dynamics rescaled(const Var& dt) const;
 };
 
 // Integrates h' = g(h) over each sample's elapsed time dt [B, 1], from h0 [B, D]. The interval is
-// rescaled to s in [0, 1] (dh/ds = dt g(h)), so one shared grid serves every sample, dt = 0 leaves
-// a sample unchanged, and adaptive methods still step each sample on its own. g receives the
-// Rows being evaluated so it can gather per-sample data (inputs) with rows.gather(x); it must own
-// what it uses (capture by value): checkpointed and adjoint gradients call it again in backward.
-// Fixed-step explicit methods run as `unfolds` explicit steps (no host reads) unless regularised;
-// the others go through solve(). With a regulariser whose weights are on, its integrals are added.
-using IntervalFn = std::function<Var(const Var& h, const Rows& rows)>;
-Var integrate_interval(const IntervalFn& g, const Var& h0, const Var& dt, const OdeSpec& spec,
+// rescaled to s in [0, 1], so one shared grid serves every sample, dt = 0 leaves a sample
+// unchanged, and adaptive methods still step each sample on its own. Fixed-step explicit methods
+// run as `unfolds` explicit steps (no host reads) unless regularised; the others go through
+// solve(). With a regulariser whose weights are on, its integrals are added.
+Var integrate_interval(const IntervalDynamics& g, const Var& h0, const Var& dt, const OdeSpec& spec,
                        OdeRegulariser* regulariser = nullptr);
+
+// Adds to `regulariser` the rectangle rule's share of one fixed step of length h [B, 1] starting
+// at state v: h times each integrand at v (for solvers that do not go through solve(), the LTC's
+// fused one).
+void regularise_unfold(const IntervalDynamics& g, const Var& v, const Var& h, OdeRegulariser& regulariser);
 
 class Cell : public Module {
 public:

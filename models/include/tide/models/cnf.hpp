@@ -18,8 +18,9 @@ namespace tide::models {
 //   ignore        Linear(x)
 //   blend         Linear0(x) + (Linear1(x) - Linear0(x)) * t
 enum class CnfLayer { concat, concatsquash, ignore, blend };
-// tanh, softplus, elu, swish (x sigmoid(x), FFJORD's swish with its beta fixed at 1).
-enum class CnfActivation { tanh, softplus, elu, swish };
+// tanh, softplus, elu, swish (x sigmoid(x), FFJORD's swish with its beta fixed at 1), sigmoid
+// (TayNODE's MNIST classifier).
+enum class CnfActivation { tanh, softplus, elu, swish, sigmoid };
 std::vector<std::string> cnf_layer_names();
 CnfLayer cnf_layer_from_name(const std::string& name);
 std::vector<std::string> cnf_activation_names();
@@ -62,6 +63,12 @@ struct CnfSolve {
   bool per_sample = true;    // every sample its own step size (false: one step for the batch, as torchdiffeq)
   std::string str() const;   // "dopri5 rtol 1e-05 atol 1e-05, exact trace", "rk4 x8 steps, hutchinson_vjp trace (rademacher)"
 };
+
+// A "solver" object: {"method", "rtol", "atol", "gradient", "steps", "per_sample"} and with
+// `trace_keys` {"trace", "noise", "trace_error_control"}, each defaulting to `defaults`'s; errors
+// name `where` and the key.
+CnfSolve parse_cnf_solve(const nlohmann::json& spec, const CnfSolve& defaults, const std::string& where,
+                         bool trace_keys = true);
 
 struct CnfOptions {
   std::int64_t dims = 2;

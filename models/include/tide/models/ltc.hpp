@@ -28,15 +28,22 @@ public:
   Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   DType dtype() const override { return options_.dtype; }
   const LTCOptions& options() const { return options_; }
-  struct Split { Var a, c; };
+  template <class T> struct SplitOf { T a, c; };
+  using Split = SplitOf<Var>;
   // Input-dependent terms of one observation, computed once per step.
   virtual std::vector<Var> prepare(const Var& input) const = 0;
   virtual Split split(const Var& x, const std::vector<Var>& prepared, const Rows& rows) const = 0;
+  // The same on Jets (the Jacobian and R_K regularisers): equal to split() at order 0.
+  virtual SplitOf<Jet> split(const Jet& x, const std::vector<Var>& prepared, const Rows& rows) const = 0;
 
 protected:
   explicit LTCBase(LTCOptions options) : options_(options) {}
-  // The fused solver's L unfolds of size h [B, 1] from state (algorithm 1), through split().
-  virtual Var fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h) const;
+  // dx/dt = c - a x for one observation's prepared terms, on Vars and Jets.
+  IntervalDynamics rhs(const std::vector<Var>& prepared) const;
+  // The fused solver's L unfolds of size h [B, 1] from state (algorithm 1), through split(); with
+  // a regulariser on, each unfold adds its rectangle-rule share at the state it starts from.
+  virtual Var fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h,
+                            OdeRegulariser* regulariser) const;
   LTCOptions options_;
 };
 
@@ -52,6 +59,7 @@ public:
   std::int64_t output_size() const override { return units_; }
   std::vector<Var> prepare(const Var& input) const override { return {input}; }
   Split split(const Var& x, const std::vector<Var>& prepared, const Rows& rows) const override;
+  SplitOf<Jet> split(const Jet& x, const std::vector<Var>& prepared, const Rows& rows) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   Var tau() const;                       // [N]
   Var f(const Var& x, const Var& input) const;
@@ -76,12 +84,15 @@ public:
   Var output(const Var& state) const override;  // motor neurons * output_w + output_b
   std::vector<Var> prepare(const Var& input) const override;  // {sensory numerator, denominator}
   Split split(const Var& x, const std::vector<Var>& prepared, const Rows& rows) const override;
+  // The synapse sums as a composite of Jet ops ([B, N, N] temporaries; the Var path is fused).
+  SplitOf<Jet> split(const Jet& x, const std::vector<Var>& prepared, const Rows& rows) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   const Wiring& wiring() const { return wiring_; }
 
 protected:
   // Unrecorded: one synapse_sums kernel and the update (cm v + h num) / (cm + h den) per unfold.
-  Var fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h) const override;
+  Var fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h,
+                    OdeRegulariser* regulariser) const override;
 
 public:
 

@@ -5,6 +5,7 @@
 #include "tide/models/cnf.hpp"
 #include "tide/models/latent_ode.hpp"
 #include "tide/models/ltc.hpp"
+#include "tide/models/ode_classifier.hpp"
 #include "tide/models/metrics.hpp"
 #include "tide/models/model.hpp"
 #include "tide/models/ode_cells.hpp"

@@ -18,7 +18,7 @@ public:
   std::string name() const override { return "ctrnn"; }
   Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
-  Var derivative(const Var& x, const Var& h) const;  // dh/dt at (x, h)
+  template <class T> T derivative(const Var& x, const T& h) const;  // dh/dt at (x, h), on Vars or Jets
 
 private:
   OdeSpec ode_;

@@ -52,6 +52,15 @@ public:
 // the batch or [B, T] per sample, strictly monotone per sample (increasing or decreasing).
 Solution solve(const Dynamics& f, const Var& y0, const Var& times, const SolveOptions& options = {});
 
+// The regularisers' integrands at one point (z [n, D], t [n, 1]), per sample [n], each undefined
+// when its term is off (the trace is not among them): what a solve integrates, for steppers
+// outside solve() (the LTC fused solver). `noise` [n, D] feeds the Jacobian estimator.
+struct RegulariserRates {
+  Var taylor, kinetic, jacobian;
+};
+RegulariserRates regulariser_rates(const Dynamics& f, const Var& z, const Var& t, const Regularisers& reg,
+                                   const Tensor& noise = {});
+
 // The right-hand side -(a + b) z + c of a system written for the LTC fused solver (dynamics
 // returning concat(a, c) along axis 1), so any other method can solve it.
 Dynamics fused_rhs(const Dynamics& split, const Tensor& b);

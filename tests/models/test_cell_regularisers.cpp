@@ -1,0 +1,137 @@
+// The cells' regularisers (cell.hpp, OdeRegularisation): RNODE's kinetic and Jacobian terms and
+// TayNODE's R_K for every cell with an ODE part, through solve() and through the LTC fused solver.
+#include "model_test_util.hpp"
+#include "../heavy.hpp"
+
+using namespace tide;
+using namespace tide::models;
+using namespace tide::models::testing;
+using json = nlohmann::json;
+
+namespace {
+
+// Every cell with an ODE part, with each way it is integrated (fused, fixed step, adaptive).
+std::vector<json> ode_specs() {
+  return {
+      {{"type", "ltc"}, {"hidden", 3}},
+      {{"type", "ltc"}, {"hidden", 3}, {"solver", {{"method", "dopri5"}, {"rtol", 1e-8}, {"atol", 1e-10}}}},
+      {{"type", "ltc_biophysical"}, {"hidden", 4}, {"motor", 2}, {"solver", {{"unfolds", 2}}}},
+      {{"type", "ltc_biophysical"}, {"hidden", 3}, {"solver", {{"method", "rk4"}, {"unfolds", 2}}}},
+      {{"type", "mmrnn"}, {"hidden", 3}},
+      {{"type", "mmrnn"}, {"hidden", 3}, {"ode_input", true}, {"solver", {{"method", "bosh3"}, {"rtol", 1e-9}, {"atol", 1e-11}}}},
+      {{"type", "ode_rnn"}, {"hidden", 3}},
+      {{"type", "node_rnn"}, {"hidden", 3}},
+      {{"type", "ctrnn"}, {"hidden", 3}, {"solver", {{"method", "euler"}, {"unfolds", 3}}}},
+  };
+}
+
+// The regularisers' per-sample totals over a padded batch run through a sequence model.
+std::vector<double> totals(SequenceModel& model, const Batch& b, OdeRegularisation weights) {
+  OdeRegulariser r(weights);
+  model(Var(b.x), b.dt, b.mask, &r);
+  REQUIRE(r.total().defined());
+  return r.total().value().to_vector();
+}
+
+}  // namespace
+
+TEST_CASE("every ODE cell on Jets equals the cell on Vars: R_1 (Taylor mode) is the kinetic energy (Vars)") {
+  const Batch b = random_batch(3, 3, 2, 31);
+  for (const json& spec : ode_specs()) {
+    CAPTURE(spec.dump());
+    Generator gen(3);
+    SequenceModel model(make_cell(spec, 2, gen, DType::f64), 2, gen);
+    const std::vector<double> kinetic = totals(model, b, {.kinetic = 1.0});
+    const std::vector<double> r1 = totals(model, b, {.taylor = 1.0, .taylor_order = 1});
+    REQUIRE(kinetic.size() == 3);
+    for (std::size_t i = 0; i < kinetic.size(); ++i) {
+      CHECK(kinetic[i] > 0);
+      CHECK(r1[i] == doctest::Approx(kinetic[i]).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("R_K of a CT-RNN with linear dynamics equals its closed form, in real time, for K = 1..4") {
+  // Layer at zero, tau = 2: h' = -h / 2, h = h0 e^(-t/2), h^(K) = (-1/2)^K h, so over an interval
+  // of length d the integral of ||h^(K)||^2 is ||h0||^2 4^-K (1 - e^-d).
+  Generator gen(5);
+  const Var x(Generator(6).normal(Shape{3, 2}, 0, 1, DType::f64));
+  const Tensor h0 = Generator(7).normal(Shape{3, 3}, 0, 1, DType::f64);
+  const std::vector<double> d = {0.25, 1.5, 0.0}, h = h0.to_vector();  // the last sample is padding
+  const Var dt(Tensor::from_vector(d, Shape{3, 1}, DType::f64));
+  for (int K = 1; K <= 4; ++K) {
+    CAPTURE(K);
+    CTRNNCell c(2, 3, gen, OdeSpec{Method::dopri5, 1, 1e-11, 1e-13}, CellOptions{.dtype = DType::f64}, 2.0);
+    for (auto& [name, p] : c.named_parameters())
+      if (name != "log_tau") Tensor(p.value()).zero_();
+    OdeRegulariser r(OdeRegularisation{.taylor = 0.5, .taylor_order = K});
+    c.step(x, Var(h0), dt, &r);
+    const std::vector<double> total = r.total().value().to_vector();
+    for (int s = 0; s < 3; ++s) {
+      const double sq = h[s * 3] * h[s * 3] + h[s * 3 + 1] * h[s * 3 + 1] + h[s * 3 + 2] * h[s * 3 + 2];
+      CHECK(total[s] == doctest::Approx(0.5 * sq * std::pow(4.0, -K) * (1 - std::exp(-d[s]))).epsilon(1e-7));
+    }
+  }
+}
+
+TEST_CASE("the LTC fused solver's regularisers are the rectangle rule at the unfolds' start states") {
+  // One sample, one unfold: h dt-share times ||c - a v0||^2 for the kinetic term.
+  Generator gen(8);
+  LTCCell cell(2, 3, gen, LTCOptions{.dtype = DType::f64, .ode = {Method::ltc_fused, 1}});
+  const Var x(Generator(9).normal(Shape{1, 2}, 0, 1, DType::f64));
+  const Var v0(Generator(10).normal(Shape{1, 3}, 0, 1, DType::f64));
+  const Var dt(Tensor::from_vector({0.7}, Shape{1, 1}, DType::f64));
+  OdeRegulariser r(OdeRegularisation{.kinetic = 2.0});
+  cell.step(x, v0, dt, &r);
+  const LTCBase::Split s = cell.split(v0, cell.prepare(x), Rows());
+  const double rate = sum(square(s.c - s.a * v0)).item();
+  CHECK(r.total().item() == doctest::Approx(2.0 * 0.7 * rate).epsilon(1e-13));
+}
+
+TEST_CASE("every ODE cell: the gradient of a loss with the kinetic, Jacobian and R_3 terms matches f64 finite differences") {
+  const Batch b = random_batch(2, 3, 2, 41);
+  const Tensor weights = Generator(5).normal(Shape{2, 3, 2}, 0, 1, DType::f64);
+  for (const json& spec : ode_specs()) {
+    CAPTURE(spec.dump());
+    Generator gen(3);
+    SequenceModel model(make_cell(spec, 2, gen, DType::f64), 2, gen);
+    const Var x(b.x);
+    auto loss = [&] {
+      OdeRegulariser r(OdeRegularisation{.kinetic = 0.3, .jacobian = 0.2, .taylor = 0.1, .taylor_order = 3, .seed = 7});
+      const Var out = model(x, b.dt, b.mask, &r);
+      return sum(out * Var(weights)) + sum(r.total());
+    };
+    CHECK(worst_gradient_error(model, loss, 2) < 1e-6);
+  }
+}
+
+TEST_CASE("sequence models: every regulariser term is in the loss and reported by name; cells without an ODE part refuse") {
+  const Batch b = random_batch(3, 3, 2, 51);
+  data::SequenceSet set;
+  set.x = b.x, set.dt = b.dt, set.mask = b.mask;
+  set.y = Generator(4).normal(Shape{3, 3, 2}, 0, 1, DType::f64);
+  set.task = data::Task::regression;
+  set.per_step = true;
+  const data::SequenceExamples examples(set);
+  Generator gen(3);
+  SequenceModel model(make_cell({{"type", "ode_rnn"}, {"hidden", 3}}, 2, gen, DType::f64), 2, gen, data::Task::regression);
+  const BatchLoss plain = model.loss(examples, Mode::train);
+  const Training t{.kinetic = 0.5, .jacobian = 0.25, .taylor_order = 2, .taylor = 0.1, .seed = 9};
+  const BatchLoss reg = model.loss(examples, Mode::train, t);
+  double added = 0;
+  std::vector<std::string> names;
+  for (const auto& [name, sums] : reg.metrics)
+    if (name == "kinetic" || name == "jacobian" || name == "taylor") {
+      names.push_back(name);
+      CHECK(sums.value > 0);
+      added += sums.value / sums.count;
+    }
+  CHECK(names == std::vector<std::string>{"kinetic", "jacobian", "taylor"});
+  CHECK(reg.loss.item() == doctest::Approx(plain.loss.item() + added).epsilon(1e-10));
+  CHECK(model.loss(examples, Mode::eval, t).metrics.size() == plain.metrics.size());  // evaluation: off
+  SequenceModel cfc(make_cell({{"type", "cfc"}, {"hidden", 3}}, 2, gen, DType::f64), 2, gen, data::Task::regression);
+  CHECK_THROWS_WITH_AS(cfc.loss(examples, Mode::train, Training{.taylor_order = 2, .taylor = 0.1}),
+                       doctest::Contains("regularisers.taylor: cfc has no ODE part"), Error);
+  CHECK_THROWS_WITH_AS(OdeRegulariser(OdeRegularisation{.taylor = 1, .taylor_order = 7}),
+                       doctest::Contains("taylor_order must be 1..6"), Error);
+}
