@@ -75,6 +75,7 @@ Var integrate_interval(const IntervalDynamics& g, const Var& h0, const Var& dt, 
     Var h = h0;
     const double step = 1.0 / spec.unfolds;
     for (int i = 0; i < spec.unfolds; ++i) h = explicit_step(f, h, i * step, step, spec.method);
+    if (regulariser) regulariser->count(static_cast<std::int64_t>(spec.unfolds) * tab.stages());
     return h;
   }
   SolveOptions options;
@@ -90,6 +91,7 @@ Var integrate_interval(const IntervalDynamics& g, const Var& h0, const Var& dt, 
   }
   const Tensor times = Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64, h0.device());
   const Solution sol = solve(f, h0, Var(times), options);
+  if (regulariser) regulariser->count(sol.stats->calls);
   if (regularised) add_solved(*regulariser, sol, dt);
   return select(sol.ys, 0, 1);
 }

@@ -21,6 +21,7 @@ Var LTCBase::advance(const Var& x, const Var& state, const Var& dt, OdeRegularis
   const OdeSpec& ode = options_.ode;
   if (ode.method != Method::ltc_fused) return integrate_interval(rhs(prepared), state, dt, ode, regulariser);
   if (ode.unfolds < 1) fail("{}: unfolds must be >= 1, got {}", name(), ode.unfolds);
+  if (regulariser) regulariser->count(ode.unfolds);
   return fused_unfolds(state, prepared, dt * (1.0 / ode.unfolds), regulariser);
 }
 

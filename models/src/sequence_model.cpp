@@ -92,6 +92,7 @@ BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const T
   result.metrics.emplace_back(metric(), classify ? correct_predictions(value, b.y, b.mask) : squared_error(value, b.y, b.mask));
   if (classify && b.y.rank() == 1 && b.classes == 2) add_auc(result, out, b, train);
   if (regularisation.weights().any()) add_regularisation(result, regularisation, cell_->name(), b.size());
+  if (regularisation.nfe() > 0) result.metrics.emplace_back("nfe", MetricSums{static_cast<double>(regularisation.nfe()), 1.0});
   return result;
 }
 

@@ -84,8 +84,14 @@ TEST_CASE("the kinetic term is reported as a metric, and refused for a model wit
   const models::ModelPtr ode = models::make_model(json{{"type", "ctrnn"}, {"hidden", 4}}, d, gen, DType::f64, "model");
   const models::BatchLoss plain = ode->loss(*d.train, models::Mode::train);
   const models::BatchLoss reg = ode->loss(*d.train, models::Mode::train, models::Training{.kinetic = 0.5});
-  REQUIRE(reg.metrics.size() == 3);
+  REQUIRE(reg.metrics.size() == 4);
   CHECK(reg.metrics[2].first == "kinetic");
+  CHECK(reg.metrics[3].first == "nfe");
+  CHECK(reg.metrics[3].second.value > 0);
+  const models::BatchLoss eval = ode->loss(*d.train, models::Mode::eval);  // rk4 x 1 per step: 4 stages each
+  REQUIRE(eval.metrics.size() == 3);
+  CHECK(eval.metrics[2].first == "nfe");
+  CHECK(eval.metrics[2].second.value == 4 * data::sequences_of(*d.train, "xor").steps());
   const double kinetic = reg.metrics[2].second.value / reg.metrics[2].second.count;
   CHECK(kinetic > 0);
   CHECK(reg.loss.item() == doctest::Approx(plain.loss.item() + kinetic).epsilon(1e-6));

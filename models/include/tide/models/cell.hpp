@@ -46,7 +46,9 @@ struct OdeRegularisation {
   Regularisers solver_terms() const;  // the solver's integrands for the terms that are on
 };
 
-// Collects the weighted integrals of every interval integrated with it, per sample and per term.
+// Collects the weighted integrals of every interval integrated with it, per sample and per term,
+// and counts the dynamics evaluations of those intervals (with the weights off too: passing one
+// down in evaluation counts NFE without regularising).
 class OdeRegulariser {
 public:
   explicit OdeRegulariser(OdeRegularisation weights);
@@ -57,6 +59,9 @@ public:
   const std::vector<std::pair<std::string, Var>>& terms() const { return terms_; }
   const OdeRegularisation& weights() const { return weights_; }
   void add(const std::string& term, const Var& weighted);
+  // Batched dynamics evaluations of the intervals so far (forward; fixed steps: steps x stages).
+  std::int64_t nfe() const { return nfe_; }
+  void count(std::int64_t evaluations) { nfe_ += evaluations; }
   std::uint64_t next_seed() { return weights_.seed + 0x9E3779B97F4A7C15ULL * ++draws_; }  // one per interval
 
 private:
@@ -64,6 +69,7 @@ private:
   Var total_;
   std::vector<std::pair<std::string, Var>> terms_;
   std::uint64_t draws_ = 0;
+  std::int64_t nfe_ = 0;
 };
 
 // A cell's continuous-time right-hand side h' = g(h) over one interval. g receives the Rows being
