@@ -2,6 +2,7 @@
 // TayNODE's R_K for every cell with an ODE part, through solve() and through the LTC fused solver.
 #include "model_test_util.hpp"
 #include "../heavy.hpp"
+#include <map>
 
 using namespace tide;
 using namespace tide::models;
@@ -134,4 +135,31 @@ TEST_CASE("sequence models: every regulariser term is in the loss and reported b
                        doctest::Contains("regularisers.taylor: cfc has no ODE part"), Error);
   CHECK_THROWS_WITH_AS(OdeRegulariser(OdeRegularisation{.taylor = 1, .taylor_order = 7}),
                        doctest::Contains("taylor_order must be 1..6"), Error);
+}
+
+TEST_CASE("R_K of an ODE-RNN with constant dynamics (a straight-line trajectory) is ||c||^2 dt for K = 1 and 0 above") {
+  // With the first layer's weights at zero, f(h) = tanh(b1) W2 + b2 = c: h(t) = h0 + c t.
+  Generator gen(11);
+  ODERNNCell cell(2, 3, gen, OdeSpec{Method::rk4, 2}, CellOptions{.dtype = DType::f64});
+  std::map<std::string, Var> p;
+  for (auto& [name, v] : cell.named_parameters()) p[name] = v;
+  Tensor(p.at("f.0.weight").value()).zero_();
+  const std::vector<double> b1 = p.at("f.0.bias").value().to_vector(), W2 = p.at("f.1.weight").value().to_vector(),
+                            b2 = p.at("f.1.bias").value().to_vector();
+  double cc = 0;
+  for (int j = 0; j < 3; ++j) {
+    double c = b2[j];
+    for (int i = 0; i < 3; ++i) c += std::tanh(b1[i]) * W2[i * 3 + j];
+    cc += c * c;
+  }
+  const Var x(Tensor::zeros(Shape{2, 2}, DType::f64)), h0(Generator(12).normal(Shape{2, 3}, 0, 1, DType::f64));
+  const Var dt(Tensor::from_vector({0.4, 1.3}, Shape{2, 1}, DType::f64));
+  for (int K = 1; K <= 3; ++K) {
+    CAPTURE(K);
+    OdeRegulariser r(OdeRegularisation{.taylor = 1.0, .taylor_order = K});
+    cell.step(x, h0, dt, &r);
+    const std::vector<double> total = r.total().value().to_vector();
+    CHECK(total[0] == doctest::Approx(K == 1 ? cc * 0.4 : 0.0).epsilon(1e-12).scale(1.0));
+    CHECK(total[1] == doctest::Approx(K == 1 ? cc * 1.3 : 0.0).epsilon(1e-12).scale(1.0));
+  }
 }
