@@ -34,6 +34,19 @@ VectorSet VectorSet::slice(std::int64_t begin, std::int64_t end) const {
                    labelled() ? labels.slice(0, begin, end).clone() : Tensor(), classes};
 }
 
+namespace {
+
+void validate_labels(const VectorSet& s) {
+  if (s.labels.dtype() != DType::i64 || s.labels.rank() != 1 || s.labels.size(0) != s.size())
+    fail("vector set '{}': labels must be i64 [{}], got {}", s.name, s.size(), s.labels.str());
+  const std::vector<std::int64_t> ids = s.labels.to_indices();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= s.classes)
+      fail("vector set '{}': label {} of row {} is outside [0, {})", s.name, ids[i], i, s.classes);
+}
+
+}  // namespace
+
 void VectorSet::validate() const {
   if (!x.defined() || x.rank() != 2 || x.dtype() != DType::f64 || x.size(1) < 1)
     fail("vector set '{}': x must be f64 [N, D] with D >= 1, got {}", name, x.defined() ? x.str() : "undefined");
@@ -50,13 +63,7 @@ void VectorSet::validate() const {
     if (is_image() && !(v >= 0.0 && v <= 255.0 && v == std::floor(v)))
       fail("vector set '{}': image value {} at row {}, column {} is not a byte 0..255", name, v, i / d, i % d);
   }
-  if (!labelled()) return;
-  if (labels.dtype() != DType::i64 || labels.rank() != 1 || labels.size(0) != size())
-    fail("vector set '{}': labels must be i64 [{}], got {}", name, size(), labels.str());
-  const std::vector<std::int64_t> ids = labels.to_indices();
-  for (std::size_t i = 0; i < ids.size(); ++i)
-    if (ids[i] < 0 || ids[i] >= classes)
-      fail("vector set '{}': label {} of row {} is outside [0, {})", name, ids[i], i, classes);
+  if (labelled()) validate_labels(*this);
 }
 
 ExamplesPtr VectorExamples::subset(const std::vector<std::int64_t>& index) const {

@@ -61,28 +61,17 @@ void add_solved(OdeRegulariser& r, const Solution& sol, const Var& dt) {
 
 }  // namespace
 
-Var integrate_interval(const IntervalDynamics& g, const Var& h0, const Var& dt, const OdeSpec& spec, OdeRegulariser* regulariser) {
-  if (h0.rank() != 2 || dt.rank() != 2 || dt.size(0) != h0.size(0) || dt.size(1) != 1)
-    fail("integrate_interval: state must be [B, D] and dt [B, 1], got {} and {}", h0.shape().str(), dt.shape().str());
-  if (spec.method == Method::ltc_fused)
-    fail("integrate_interval: ltc_fused solves only the LTC split form; pick a Runge-Kutta method for this cell");
-  if (spec.unfolds < 1) fail("integrate_interval: unfolds must be >= 1, got {}", spec.unfolds);
-  // Captured by value: checkpointed and adjoint gradients evaluate the dynamics again during backward.
-  const Dynamics f = g.rescaled(dt);
-  const Tableau& tab = tableau(spec.method);
+namespace {
+
+// The interval through solve(): adaptive, implicit, non-discrete gradients, or regularised.
+Var solve_interval(const IntervalDynamics& g, const Dynamics& f, const Var& h0, const Var& dt, const OdeSpec& spec,
+                   OdeRegulariser* regulariser) {
   const bool regularised = regulariser && regulariser->weights().any();
-  if (!tab.adaptive() && !tab.implicit && spec.gradient == GradientKind::discrete && !regularised) {
-    Var h = h0;
-    const double step = 1.0 / spec.unfolds;
-    for (int i = 0; i < spec.unfolds; ++i) h = explicit_step(f, h, i * step, step, spec.method);
-    if (regulariser) regulariser->count(static_cast<std::int64_t>(spec.unfolds) * tab.stages());
-    return h;
-  }
   SolveOptions options;
   options.method = spec.method;
   options.rtol = spec.rtol;
   options.atol = spec.atol;
-  options.unfolds = tab.adaptive() ? 0 : spec.unfolds;
+  options.unfolds = tableau(spec.method).adaptive() ? 0 : spec.unfolds;
   options.gradient = spec.gradient;
   if (regularised) {
     check_regularisable(g, regulariser->weights());
@@ -94,6 +83,27 @@ Var integrate_interval(const IntervalDynamics& g, const Var& h0, const Var& dt, 
   if (regulariser) regulariser->count(sol.stats->calls);
   if (regularised) add_solved(*regulariser, sol, dt);
   return select(sol.ys, 0, 1);
+}
+
+}  // namespace
+
+Var integrate_interval(const IntervalDynamics& g, const Var& h0, const Var& dt, const OdeSpec& spec, OdeRegulariser* regulariser) {
+  if (h0.rank() != 2 || dt.rank() != 2 || dt.size(0) != h0.size(0) || dt.size(1) != 1)
+    fail("integrate_interval: state must be [B, D] and dt [B, 1], got {} and {}", h0.shape().str(), dt.shape().str());
+  if (spec.method == Method::ltc_fused)
+    fail("integrate_interval: ltc_fused solves only the LTC split form; pick a Runge-Kutta method for this cell");
+  if (spec.unfolds < 1) fail("integrate_interval: unfolds must be >= 1, got {}", spec.unfolds);
+  // Captured by value: checkpointed and adjoint gradients evaluate the dynamics again during backward.
+  const Dynamics f = g.rescaled(dt);
+  const Tableau& tab = tableau(spec.method);
+  const bool regularised = regulariser && regulariser->weights().any();
+  if (tab.adaptive() || tab.implicit || spec.gradient != GradientKind::discrete || regularised)
+    return solve_interval(g, f, h0, dt, spec, regulariser);
+  Var h = h0;
+  const double step = 1.0 / spec.unfolds;
+  for (int i = 0; i < spec.unfolds; ++i) h = explicit_step(f, h, i * step, step, spec.method);
+  if (regulariser) regulariser->count(static_cast<std::int64_t>(spec.unfolds) * tab.stages());
+  return h;
 }
 
 void regularise_unfold(const IntervalDynamics& g, const Var& v, const Var& h, OdeRegulariser& regulariser) {
