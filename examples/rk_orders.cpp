@@ -9,11 +9,13 @@
 // only below the diagonal K = m: the paper's lower triangle.
 //
 //   rk_orders [--kmax K] [--tol T] [--json] [--out FILE.svg]
+#include "cli_args.hpp"
 #include "svg_plot.hpp"
 #include <tide/tide.hpp>
 #include <nlohmann/json.hpp>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 using namespace tide;
@@ -27,23 +29,26 @@ struct Args {
   std::string out;
 };
 
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--json") {
-      a.json = true;
-      continue;
-    }
-    if (i + 1 >= argc) fail("{} needs a value", k);
-    const std::string v = argv[++i];
-    if (k == "--kmax") a.kmax = std::stoi(v);
-    else if (k == "--tol") a.tol = std::stod(v);
-    else if (k == "--out") a.out = v;
-    else fail("unknown option {} (--kmax, --tol, --json, --out)", k);
-  }
-  if (a.kmax < 1 || a.kmax > 12 || !(a.tol > 0 && a.tol < 1)) fail("--kmax must be 1..12 and 0 < --tol < 1");
-  return a;
+constexpr const char* kUsage =
+    "usage: rk_orders [--kmax K] [--tol T] [--json] [--out FILE.svg]\n"
+    "\n"
+    "TayNODE's figure 2: the fewest fixed steps on [0, 1] that methods of order 1..5 (euler,\n"
+    "midpoint, heun3, rk4, dopri5) need on trajectories that are polynomials of degree K = 1..kmax,\n"
+    "to a relative error tol at t = 1. One step suffices exactly when K <= the order.\n"
+    "\n"
+    "options:\n"
+    "  --kmax K        highest degree (default 7, 1..12)\n"
+    "  --tol T         relative error of z(1) (default 1e-4)\n"
+    "  --json          one JSON object on stdout instead of the table\n"
+    "  --out FILE.svg  write steps against K, one line per method\n";
+
+std::optional<int> parse(int argc, char** argv, Args& a) {
+  const cli::Flags flags = cli::Flags("rk_orders", kUsage)
+                               .integer("--kmax", 1, 12, a.kmax)
+                               .number("--tol", 1e-12, 0.5, a.tol)
+                               .on("--json", a.json)
+                               .text("--out", a.out);
+  return flags.parse(cli::Args(argv + 1, argv + argc));
 }
 
 // The relative error of z_1(1) after n steps of `method` on the chain of degree K.
@@ -82,7 +87,9 @@ std::int64_t steps_needed(Method method, int K, double tol) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const Args a = parse(argc, argv);
+  Args a;
+  if (const auto status = parse(argc, argv, a)) return *status;
+  cli::check_output_path(a.out);
   const std::pair<Method, int> methods[] = {{Method::euler, 1}, {Method::midpoint, 2}, {Method::heun3, 3}, {Method::rk4, 4}, {Method::dopri5, 5}};
   NoGrad no_grad;
   nlohmann::json out = {{"tol", a.tol}, {"kmax", a.kmax}, {"methods", nlohmann::json::array()}};

@@ -31,7 +31,7 @@ AtomicFile::AtomicFile(std::string path, std::string context)
     : path_(std::move(path)), temp_(path_ + ".tmp-" + std::to_string(static_cast<long>(::getpid()))),
       context_(context.empty() ? "'" + path_ + "'" : std::move(context)) {
   file_ = std::fopen(temp_.c_str(), "wb");
-  if (!file_) fail("{}: cannot create '{}': {}", context_, temp_, std::strerror(errno));
+  if (!file_) fail("{}: cannot write '{}' (creating its temporary file '{}': {})", context_, path_, temp_, std::strerror(errno));
 }
 
 AtomicFile::~AtomicFile() {

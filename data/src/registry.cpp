@@ -188,19 +188,34 @@ Dataset fashion_mnist_dataset(ConfigObject& k, std::uint64_t seed) {
   return vector_dataset(image_fashion_mnist(dir, seed, val, downsample, k.integer("limit", 0, 0, INT64_MAX)));
 }
 
-// A user's own labelled IDX images: a training pair split into train / val, a test pair.
+// Every label of `set` (read from `file`) below `classes`, naming the first that is not.
+void check_labels(const VectorSet& set, std::int64_t classes, const std::string& file, const std::string& why) {
+  const std::vector<std::int64_t> ids = set.labels.to_indices();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] >= classes) fail("{}: label {} of image {} is outside 0..{} ({})", file, ids[i], i, classes - 1, why);
+}
+
+// A user's own labelled IDX images: a training pair split into train / val, a test pair. The
+// classes are 0..max training label unless "classes" says how many.
 Dataset idx_dataset(ConfigObject& k, std::uint64_t seed) {
   for (const char* key : {"train_images", "train_labels", "test_images", "test_labels"})
     if (!k.has(key)) fail("{}: missing key '{}' (the idx dataset takes train_images, train_labels, test_images, test_labels)", k.where(), key);
   const std::int64_t downsample = k.integer("downsample", 1, 1, 28), limit = k.integer("limit", 0, 0, INT64_MAX);
   const double val = k.number("val_fraction", 0.1, 0.0, 0.9);
-  VectorSet train = idx_image_vectors(k.text("train_images", ""), downsample, limit, k.text("train_labels", ""));
+  const std::string train_labels = k.text("train_labels", ""), test_labels = k.text("test_labels", "");
+  const VectorSet train = idx_image_vectors(k.text("train_images", ""), downsample, limit, train_labels);
+  VectorSet test = idx_image_vectors(k.text("test_images", ""), downsample, limit, test_labels);
+  if (test.image != train.image)
+    fail("{}: test images are {}x{}, training images {}x{}", k.path("test_images"), test.image[1], test.image[2], train.image[1], train.image[2]);
+  const bool given = k.has("classes");
+  const std::int64_t classes = given ? k.integer("classes", 2, 2, 1 << 20) : train.classes;
+  if (classes < 2) fail("{}: the training labels name a single class; a classifier needs at least two", train_labels);
+  check_labels(train, classes, train_labels, "\"classes\": " + std::to_string(classes));
+  check_labels(test, classes, test_labels,
+               given ? "\"classes\": " + std::to_string(classes) : "the training labels' classes; set \"classes\" if training lacks some");
   VectorSplit out = split(train, val, 0.0, seed);
-  out.test = idx_image_vectors(k.text("test_images", ""), downsample, limit, k.text("test_labels", ""));
-  const std::int64_t classes = std::max(train.classes, out.test.classes);
+  out.test = std::move(test);
   for (VectorSet* part : {&out.train, &out.val, &out.test}) part->classes = classes;
-  if (out.test.dims() != train.dims())
-    fail("{}: test images have {} pixels, training images {}", k.path("test_images"), out.test.dims(), train.dims());
   return vector_dataset(std::move(out));
 }
 

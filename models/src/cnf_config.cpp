@@ -18,15 +18,16 @@ CnfSolve parse_cnf_solve(const json& spec, const CnfSolve& defaults, const std::
   // a method named here starts without the inherited step count (test_solver: dopri5 after rk4 x 8)
   const bool new_method = k.has("method") && out.ode.method != defaults.ode.method;
   out.steps = k.integer("steps", new_method ? 0 : defaults.steps, 0, 1000000);
-  if (!tableau(out.ode.method).adaptive() && out.steps == 0)
-    fail("{}: the fixed-step method '{}' needs \"steps\" (per block)", where, method_name(out.ode.method));
   if (trace_keys) {
     out.trace = cnf_trace_from_name(k.string("trace", cnf_trace_names()[static_cast<std::size_t>(defaults.trace)], cnf_trace_names()));
     out.noise = k.string("noise", noise_name(defaults.noise), {"gaussian", "rademacher"}) == "gaussian" ? Noise::gaussian : Noise::rademacher;
     out.trace_error_control = k.boolean("trace_error_control", defaults.trace_error_control);
   }
   out.per_sample = k.boolean("per_sample", defaults.per_sample);
+  out.regulariser_error_control = k.boolean("regulariser_error_control", defaults.regulariser_error_control);
   k.finish(trace_keys ? "a CNF solver" : "a solver");
+  if (!tableau(out.ode.method).adaptive() && out.steps == 0)
+    fail("{}: the fixed-step method '{}' needs \"steps\" (fixed steps per solve)", where, method_name(out.ode.method));
   return out;
 }
 

@@ -29,7 +29,7 @@ SolveOptions solve_options(const CnfSolve& how, Regularisers reg, bool trace, st
   o.per_sample = how.per_sample;
   reg.trace = trace ? solver_trace(how.trace) : Regularisers::Trace::none;
   reg.noise = how.noise;
-  reg.error_control = false;
+  reg.error_control = how.regulariser_error_control;
   reg.trace_error_control = how.trace_error_control;
   o.regularisers = reg;
   o.seed = seed;

@@ -94,6 +94,7 @@ std::shared_ptr<OdeClassifier> make_ode_classifier(const nlohmann::json& spec, s
   o.activation = cnf_activation_from_name(k.string("activation", "sigmoid", cnf_activation_names()));
   o.end_time = k.number("end_time", 1.0, 1e-6, 1e6);
   o.train.ode = OdeSpec{Method::dopri5, 1, 1e-5, 1e-5, GradientKind::discrete};
+  o.train.regulariser_error_control = true;
   if (const json* s = k.object("solver")) o.train = parse_cnf_solve(*s, o.train, k.path("solver"), false);
   o.test = o.train;
   if (const json* s = k.object("test_solver")) o.test = parse_cnf_solve(*s, o.train, k.path("test_solver"), false);

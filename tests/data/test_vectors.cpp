@@ -308,7 +308,7 @@ TEST_CASE("registry fashion_mnist as images: train file split into train / val, 
 
 TEST_CASE("registry idx: any labelled IDX pair as images with labels; subsets keep each row's label; errors name the file") {
   TempDir dir;
-  std::vector<std::uint8_t> pixels(12 * 4), labels(12), test_ids{0, 3, 1};
+  std::vector<std::uint8_t> pixels(12 * 4), labels(12), test_ids{0, 2, 1};
   for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i);
   for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(i % 3);
   const std::string train_images = write_file(dir.file("tr-img"), idx_images_bytes(12, 2, 2, pixels));
@@ -318,7 +318,7 @@ TEST_CASE("registry idx: any labelled IDX pair as images with labels; subsets ke
   const json spec = {{"dataset", "idx"}, {"train_images", train_images}, {"train_labels", train_labels},
                      {"test_images", test_images}, {"test_labels", test_labels}, {"val_fraction", 0.25}};
   const Dataset d = load_dataset(spec, 2, "data");
-  CHECK(d.description == "idx: 9 train / 3 val / 3 test vectors, 1x2x2 images, 4 classes");
+  CHECK(d.description == "idx: 9 train / 3 val / 3 test vectors, 1x2x2 images, 3 classes");
   for (const ExamplesPtr& part : {d.train, d.val}) {
     const VectorSet& v = vectors_of(*part, "t");
     v.validate();
@@ -326,15 +326,25 @@ TEST_CASE("registry idx: any labelled IDX pair as images with labels; subsets ke
     const std::vector<std::int64_t> y = v.labels.to_indices();
     for (std::size_t r = 0; r < y.size(); ++r) CHECK(y[r] == static_cast<std::int64_t>(x[r * 4] / 4) % 3);  // row i starts at pixel 4 i
   }
-  CHECK(vectors_of(*d.test, "t").labels.to_indices() == std::vector<std::int64_t>{0, 3, 1});
+  CHECK(vectors_of(*d.test, "t").labels.to_indices() == std::vector<std::int64_t>{0, 2, 1});
   const std::string short_labels = write_file(dir.file("short"), idx_labels_bytes(std::vector<std::uint8_t>(5, 0)));
   json bad = spec;
   bad["train_labels"] = short_labels;
   CHECK_ERROR_NAMES(load_dataset(bad, 2, "data"), short_labels + ": 5 labels for the 12 images of " + train_images);
+  const std::string nine = write_file(dir.file("nine"), idx_labels_bytes({0, 9, 1}));
+  json beyond = spec;
+  beyond["test_labels"] = nine;
+  CHECK_ERROR_NAMES(load_dataset(beyond, 2, "data"), nine + ": label 9 of image 1 is outside 0..2 (the training labels' classes; set \"classes\"");
+  beyond["classes"] = 10;
+  CHECK(load_dataset(beyond, 2, "data").description == "idx: 9 train / 3 val / 3 test vectors, 1x2x2 images, 10 classes");
+  const std::string wide = write_file(dir.file("wide"), idx_images_bytes(3, 1, 4, std::vector<std::uint8_t>(12, 7)));
+  json shape = spec;
+  shape["test_images"] = wide;
+  CHECK_ERROR_NAMES(load_dataset(shape, 2, "data"), "data.test_images: test images are 1x4, training images 2x2");
   json missing = spec;
   missing.erase("test_labels");
   CHECK_ERROR_NAMES(load_dataset(missing, 2, "data"), "data: missing key 'test_labels'");
   VectorSet wrong = vectors_of(*d.test, "t");
-  wrong.classes = 3;
-  CHECK_ERROR_NAMES(wrong.validate(), "label 3 of row 1 is outside [0, 3)");
+  wrong.classes = 2;
+  CHECK_ERROR_NAMES(wrong.validate(), "label 2 of row 1 is outside [0, 2)");
 }

@@ -94,8 +94,9 @@ TEST_CASE("ode_classifier: f64 finite-difference gradients with R_2, kinetic, Ja
     for (const auto& [name, sums] : reg.metrics) m[name] = sums.value / sums.count;
     CHECK(m.count("accuracy") == 1);
     CHECK(m.at("nfe") > 0);
-    CHECK(m.at("ce") == doctest::Approx(plain.loss.item()).epsilon(1e-12));
-    CHECK(reg.loss.item() == doctest::Approx(plain.loss.item() + 0.1 * m.at("K") + 0.02 * m.at("R_2")).epsilon(1e-10));
+    // dopri5: the regularisers' states take part in step control, so the steps differ a little
+    CHECK(m.at("ce") == doctest::Approx(plain.loss.item()).epsilon(1e-7));
+    CHECK(reg.loss.item() == doctest::Approx(m.at("ce") + 0.1 * m.at("K") + 0.02 * m.at("R_2")).epsilon(1e-12));
     CHECK(reg.after_backward);
   }
 }
@@ -105,6 +106,14 @@ TEST_CASE("ode_classifier: config errors name the key; unlabelled vectors are re
   CHECK(message_of({{"type", "ode_classifier"}, {"solver", {{"trace", "exact"}}}}, d).find("model.solver.trace: unknown key") != std::string::npos);
   CHECK(message_of({{"type", "ode_classifier"}, {"activation", "relu6"}}, d).find("model.activation: expected one of") != std::string::npos);
   CHECK(message_of({{"type", "ode_classifier"}, {"augment", -1}}, d).find("model.augment") != std::string::npos);
+  Generator gen(2);
+  const auto by_default = std::dynamic_pointer_cast<OdeClassifier>(make_model({{"type", "ode_classifier"}}, d, gen, DType::f64, "model"));
+  CHECK(by_default->options().train.regulariser_error_control);  // R_K kept non-negative by step control
+  const auto without = std::dynamic_pointer_cast<OdeClassifier>(
+      make_model({{"type", "ode_classifier"}, {"solver", {{"regulariser_error_control", false}}}}, d, gen, DType::f64, "model"));
+  CHECK_FALSE(without->options().train.regulariser_error_control);
+  CHECK_FALSE(without->options().test.regulariser_error_control);  // the test solver inherits the keys
+  CHECK(message_of({{"type", "ode_classifier"}, {"solver", {{"method", "rk4"}, {"unfolds", 4}}}}, d).find("model.solver.unfolds: unknown key") != std::string::npos);
   data::VectorSet unlabelled = labelled(4, 3, 2, 5);
   unlabelled.labels = Tensor();
   CHECK(message_of({{"type", "ode_classifier"}}, dataset_of(unlabelled)).find("needs labelled vectors") != std::string::npos);

@@ -125,12 +125,13 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
     c.jacobian = rk.number("jacobian", 0.0, 0.0, 1e9);
     if (const json* t = rk.object("taylor")) {
       ConfigObject tk(*t, rk.path("taylor"));
+      if (!tk.has("weight")) fail("{}: missing key 'weight' (R_K's weight lambda; with \"order\": K)", rk.path("taylor"));
       c.taylor_order = static_cast<int>(tk.integer("order", 2, 1, 6));
       c.taylor = tk.number("weight", 0.0, 0.0, 1e9);
       tk.finish("TayNODE's R_K (order, weight)");
     }
     c.steer = rk.number("steer", 0.0, 0.0, 1e6);
-    rk.finish("the regularisers (kinetic, jacobian, taylor, steer)");
+    rk.finish("the regularisers");
   }
   c.checkpoint_every = k.integer("checkpoint_every", 0, 0, INT64_MAX);
   k.finish("a training config");

@@ -34,8 +34,10 @@
 //                                              "encoding": "event" (the default) is the sequence form.
 //                                              The images carry their labels (10 classes).
 //   {"dataset": "idx", "train_images": ..., "train_labels": ..., "test_images": ..., "test_labels": ...,
-//    "downsample": 1, "limit": 0, "val_fraction": 0.1}   any labelled IDX pair (MNIST, KMNIST, ...):
-//                                              images as above with their labels
+//    "downsample": 1, "limit": 0, "val_fraction": 0.1, "classes": N}   any labelled IDX pair (MNIST,
+//                                              KMNIST, ...): images as above with their labels;
+//                                              classes 0..the largest training label unless
+//                                              "classes" is given; a test label outside is an error
 // Irregular series with per-variable masks (irregular.hpp), for the latent ODE:
 //   {"dataset": "physionet", "dir": ..., "sets": ["a", "b"], "quantisation": 0.1, "descriptors": false,
 //    "time_unit": 48, "labels": true, "normalise": "minmax" | "standard" | "none",

@@ -60,11 +60,16 @@ struct CnfSolve {
   CnfTrace trace = CnfTrace::exact;
   Noise noise = Noise::gaussian;
   bool trace_error_control = true;
+  // The regularisers' integrand states (K, B, R_K) in step control too. Off for flows (RNODE's code
+  // gives them a tolerance of 1e20); on for the ODE classifier: without it a spiky R_K integrand
+  // can be integrated to a negative value, and training then drives it further down.
+  bool regulariser_error_control = false;
   bool per_sample = true;    // every sample its own step size (false: one step for the batch, as torchdiffeq)
   std::string str() const;   // "dopri5 rtol 1e-05 atol 1e-05, exact trace", "rk4 x8 steps, hutchinson_vjp trace (rademacher)"
 };
 
-// A "solver" object: {"method", "rtol", "atol", "gradient", "steps", "per_sample"} and with
+// A "solver" object: {"method", "rtol", "atol", "gradient", "steps", "per_sample",
+// "regulariser_error_control"} and with
 // `trace_keys` {"trace", "noise", "trace_error_control"}, each defaulting to `defaults`'s; errors
 // name `where` and the key.
 CnfSolve parse_cnf_solve(const nlohmann::json& spec, const CnfSolve& defaults, const std::string& where,
