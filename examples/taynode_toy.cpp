@@ -21,8 +21,9 @@ namespace {
 
 struct Args {
   int iterations = 1000;
-  double lambda = 0.05;
+  double lambda = 0.01;
   double eval_tol = 1e-7;
+  double range = 2.0;
   std::string out;
 };
 
@@ -34,8 +35,9 @@ constexpr const char* kUsage =
     "\n"
     "options:\n"
     "  --iterations N  Adam steps per fit (default 1000)\n"
-    "  --lambda L      the weight of R_3 in the regularised fit (default 0.05)\n"
+    "  --lambda L      the weight of R_3 in the regularised fit (default 0.01)\n"
     "  --eval-tol T    rtol = atol of the dopri5 solve that counts NFE (default 1e-7)\n"
+    "  --range R       the starting points z(0) cover [-R, R] (default 2)\n"
     "  --out FILE.svg  write the trajectories of both fits side by side\n";
 
 // nullopt: run; otherwise the exit status (help printed, or a usage error).
@@ -44,6 +46,7 @@ std::optional<int> parse(int argc, char** argv, Args& a) {
                                .integer("--iterations", 1, 10000000, a.iterations)
                                .number("--lambda", 1e-12, 1e12, a.lambda)
                                .number("--eval-tol", 1e-14, 0.1, a.eval_tol)
+                               .number("--range", 1e-3, 100, a.range)
                                .text("--out", a.out);
   return flags.parse(cli::Args(argv + 1, argv + argc));
 }
@@ -86,7 +89,8 @@ Fit fit(const CnfDynamics& f, const Var& z0, const Var& target, const Args& a, d
   out.nfe = s.stats->calls;
   std::vector<double> ts;
   for (int i = 0; i <= 50; ++i) ts.push_back(i / 50.0);
-  const std::vector<double> starts{-1.0, -0.85, -0.7, -0.55, -0.4, -0.25, -0.1, 0.0, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0};
+  std::vector<double> starts;
+  for (int j = 0; j < 15; ++j) starts.push_back(a.range * (-1.0 + 2.0 * j / 14.0));
   const Var path = solve(dynamics_of(f), Var(Tensor::from_vector(starts, Shape{15, 1}, DType::f64)),
                          Var(Tensor::from_vector(ts, Shape{51}, DType::f64)), eval).ys;  // [51, 15, 1]
   const std::vector<double> p = path.value().to_vector();
@@ -105,7 +109,7 @@ int main(int argc, char** argv) try {
   cli::check_output_path(a.out);
   std::vector<double> x, y;
   for (int i = 0; i < 64; ++i) {
-    const double z = -1.0 + 2.0 * i / 63.0;
+    const double z = a.range * (-1.0 + 2.0 * i / 63.0);
     x.push_back(z), y.push_back(z + z * z * z);
   }
   const Var z0(Tensor::from_vector(x, Shape{64, 1}, DType::f64)), target(Tensor::from_vector(y, Shape{64, 1}, DType::f64));
@@ -119,7 +123,8 @@ int main(int argc, char** argv) try {
     std::printf("%-16s %10.2e %10.3g %6lld\n", name.c_str(), r.mse, r.r3, static_cast<long long>(r.nfe));
     cli::Panel panel;
     panel.title = fmt::format("{}: MSE {:.1e}, NFE {}", name, r.mse, r.nfe);
-    panel.x0 = 0, panel.x1 = 1, panel.y0 = -2.2, panel.y1 = 2.2;
+    const double top = 1.1 * (a.range + a.range * a.range * a.range);
+    panel.x0 = 0, panel.x1 = 1, panel.y0 = -top, panel.y1 = top;
     panel.paths = r.paths;
     for (const auto& path : r.paths) panel.points.push_back(path.back());
     panels.push_back(panel);

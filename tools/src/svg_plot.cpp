@@ -58,7 +58,10 @@ std::string render_svg(const Plot& plot) {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
       width, height);
-  svg += fmt::format("<text x=\"{}\" y=\"25\" text-anchor=\"middle\" font-size=\"15\">{}</text>\n", left + pw / 2, escape(plot.title));
+  // centred on the figure, the font shrunk so a long title fits its width (about 0.55 em a character)
+  const double title_size = std::min(15.0, 0.95 * width / (0.55 * std::max<double>(1.0, static_cast<double>(plot.title.size()))));
+  svg += fmt::format("<text x=\"{}\" y=\"25\" text-anchor=\"middle\" font-size=\"{:.1f}\">{}</text>\n", width / 2.0, title_size,
+                     escape(plot.title));
   svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", left, top, pw, ph);
   // x ticks: integers when the range is small, else 5 divisions
   const bool integer_x = x1 - x0 <= 20 && std::floor(x0) == x0;
