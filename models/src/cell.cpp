@@ -59,10 +59,6 @@ void add_solved(OdeRegulariser& r, const Solution& sol, const Var& dt) {
   if (w.taylor > 0) r.add("taylor", sol.taylor * real_time_factor(dt, 2 * w.taylor_order - 1) * w.taylor);
 }
 
-}  // namespace
-
-namespace {
-
 // The interval through solve(): adaptive, implicit, non-discrete gradients, or regularised.
 Var solve_interval(const IntervalDynamics& g, const Dynamics& f, const Var& h0, const Var& dt, const OdeSpec& spec,
                    OdeRegulariser* regulariser) {
