@@ -51,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (int f = 0; f <= picks[0] % 3; ++f) spec.feature_columns.push_back(column(header, picks[1 + f]));
   spec.target_columns.push_back(column(header, picks[4]));
   if (spec.task == Task::regression && (picks[0] & 0x10)) spec.target_columns.push_back(column(header, picks[3]));
-  if (flags & 0x20) spec.time_column = column(header, picks[5]);
+  if (flags & 0x20) spec.time_columns = {column(header, picks[5])};
   if (flags & 0x40) spec.id_column = column(header, picks[5] / 7);
 
   const std::string& path = file.write(text);

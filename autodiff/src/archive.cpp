@@ -46,20 +46,20 @@ Tensor host_copy(const Tensor& t) { return t.device() == Device::cpu() ? t.clone
 
 std::string archive_name(const Archive& archive) { return archive.path.empty() ? "(in memory)" : "'" + archive.path + "'"; }
 
-// The bytes of a regular file.
-std::string read_file(const std::string& path) {
+// The bytes of a regular file; errors start with `who` ("load_archive").
+std::string read_file(const std::string& path, const char* who) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail("load_archive '{}': cannot open: {}", path, std::strerror(errno));
+  if (!f) fail("{} '{}': cannot open: {}", who, path, std::strerror(errno));
   struct stat info {};
   if (fstat(fileno(f), &info) != 0 || !S_ISREG(info.st_mode)) {
     std::fclose(f);
-    fail("load_archive '{}': not a regular file", path);
+    fail("{} '{}': not a regular file", who, path);
   }
   std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
   const std::size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f);
   const int read_error = std::ferror(f) ? errno : 0;
   std::fclose(f);
-  if (read_error) fail("load_archive '{}': read failed: {}", path, std::strerror(read_error));
+  if (read_error) fail("{} '{}': read failed: {}", who, path, std::strerror(read_error));
   bytes.resize(got);  // a file that shrank while being read reads as truncated
   return bytes;
 }
@@ -161,7 +161,106 @@ Archive parse_archive(const std::string& bytes) {
   return archive;
 }
 
+// safetensors: the names of the dtypes tide stores.
+constexpr std::pair<DType, const char*> kSafetensorsDtypes[] = {{DType::f32, "F32"}, {DType::f64, "F64"}, {DType::i64, "I64"}};
+
+// One safetensors header entry as the tide header entry read_entry checks and reads.
+json as_tide_entry(const std::string& name, const json& e) {
+  const std::string what = fmt::format("header: tensor '{}'", name);
+  if (!e.is_object()) fail("{} is {}, not an object", what, e.type_name());
+  const json& offsets = field(e, "data_offsets", json::value_t::array, what);
+  if (offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned() ||
+      offsets[1].get<std::uint64_t>() < offsets[0].get<std::uint64_t>())
+    fail("{}: data_offsets must be [begin, end] with begin <= end, got {}", what, offsets.dump());
+  const std::string dtype = field(e, "dtype", json::value_t::string, what).get<std::string>();
+  const auto* t = std::find_if(std::begin(kSafetensorsDtypes), std::end(kSafetensorsDtypes), [&](const auto& d) { return dtype == d.second; });
+  if (t == std::end(kSafetensorsDtypes)) fail("{}: dtype \"{}\" is not one tide reads (F32, F64, I64)", what, dtype);
+  const std::uint64_t begin = offsets[0].get<std::uint64_t>(), end = offsets[1].get<std::uint64_t>();
+  return {{"name", name}, {"dtype", dtype_name(t->first)}, {"shape", field(e, "shape", json::value_t::array, what)},
+          {"offset", begin}, {"size", end - begin}};
+}
+
+Archive parse_safetensors(const std::string& bytes) {
+  const std::uint64_t n = bytes.size();
+  if (n < 8) fail("truncated: {} bytes, fewer than the 8-byte header length", n);
+  const std::uint64_t header_size = get_le(bytes, 0, 8);
+  if (header_size > n - 8) fail("truncated at byte {} (the header claims {} bytes after byte 8)", n, header_size);
+  json header;
+  try {
+    header = json::parse(bytes.begin() + 8, bytes.begin() + static_cast<std::ptrdiff_t>(8 + header_size));
+  } catch (const json::exception& e) {
+    fail("header JSON error: {}", e.what());
+  }
+  if (!header.is_object()) fail("header is {}, not a JSON object", header.type_name());
+  const std::uint64_t data_start = 8 + header_size, data_size = n - data_start;
+  Archive archive;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
+  std::uint64_t unclaimed = data_size;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      if (it->is_object() && it->contains("tide") && it->at("tide").is_string()) archive.meta_json = it->at("tide").get<std::string>();
+      continue;
+    }
+    const json entry = as_tide_entry(it.key(), *it);
+    archive.tensors.push_back(read_entry(entry, archive.tensors.size(), bytes, data_start, data_size, unclaimed));
+    spans.emplace_back(entry.at("offset").get<std::uint64_t>(), entry.at("offset").get<std::uint64_t>() + entry.at("size").get<std::uint64_t>());
+  }
+  // the format stores the tensors back to back, covering the whole buffer
+  std::sort(spans.begin(), spans.end());
+  std::uint64_t at = 0;
+  for (const auto& [begin, end] : spans) {
+    if (begin != at) fail("the tensors' bytes are not back to back: a tensor starts at {}, the previous ends at {}", begin, at);
+    at = end;
+  }
+  if (at != data_size) fail("{} bytes after the last tensor's end ({}) are not any tensor's", data_size - at, at);
+  return archive;
+}
+
 }  // namespace
+
+void save_safetensors(const std::string& path, const Archive& archive) {
+  std::vector<Tensor> data;
+  json header = json::object();
+  std::uint64_t offset = 0;
+  for (const auto& [name, t] : archive.tensors) {
+    if (!t.defined()) fail("save_safetensors '{}': tensor '{}' is undefined", path, name);
+    if (name == "__metadata__" || header.contains(name)) fail("save_safetensors '{}': tensor name '{}' is reserved or repeated", path, name);
+    Tensor host = t.to(Device::cpu()).contiguous();
+    const auto* d = std::find_if(std::begin(kSafetensorsDtypes), std::end(kSafetensorsDtypes), [&](const auto& e) { return e.first == host.dtype(); });
+    if (d == std::end(kSafetensorsDtypes)) fail("save_safetensors '{}': tensor '{}' has dtype {}, not f32, f64 or i64", path, name, dtype_name(host.dtype()));
+    const std::uint64_t size = static_cast<std::uint64_t>(host.numel()) * dtype_size(host.dtype());
+    header[name] = {{"dtype", d->second}, {"shape", host.shape().vec()}, {"data_offsets", {offset, offset + size}}};
+    offset += size;
+    data.push_back(std::move(host));
+  }
+  if (!archive.meta_json.empty()) header["__metadata__"] = {{"tide", archive.meta_json}};
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception& e) {  // a name or the metadata that is not valid UTF-8
+    fail("save_safetensors '{}': {}", path, e.what());
+  }
+  text.append((8 - text.size() % 8) % 8, ' ');  // the buffer starts 8-byte aligned (the format allows trailing spaces)
+  std::string length;
+  put_le(length, text.size(), 8);
+  AtomicFile file(path, fmt::format("save_safetensors '{}'", path));
+  file.write(length.data(), length.size());
+  file.write(text.data(), text.size());
+  for (const Tensor& t : data) file.write(t.raw_data(), static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
+  file.commit();
+}
+
+Archive load_safetensors(const std::string& path) {
+  const std::string bytes = read_file(path, "load_safetensors");
+  Archive archive;
+  try {
+    archive = parse_safetensors(bytes);
+  } catch (const Error& e) {
+    fail("load_safetensors '{}': {}", path, e.what());
+  }
+  archive.path = path;
+  return archive;
+}
 
 bool Archive::contains(const std::string& name) const {
   for (const auto& entry : tensors)
@@ -228,7 +327,7 @@ void save_archive(const std::string& path, const Archive& archive) {
 }
 
 Archive load_archive(const std::string& path) {
-  const std::string bytes = read_file(path);
+  const std::string bytes = read_file(path, "load_archive");
   Archive archive;
   try {
     archive = parse_archive(bytes);

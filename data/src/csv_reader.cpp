@@ -1,4 +1,5 @@
 #include "file_bytes.hpp"
+#include "shown_text.hpp"
 #include "tide/core/error.hpp"
 #include "tide/data/csv.hpp"
 #include <charconv>
@@ -13,15 +14,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// A cell's text for messages: at most 40 bytes, unprintable bytes as \xNN.
-std::string shown(std::string_view cell) {
-  std::string out;
-  for (std::size_t i = 0; i < cell.size() && i < 40; ++i) {
-    const auto c = static_cast<unsigned char>(cell[i]);
-    out += c >= 0x20 && c < 0x7f ? std::string(1, static_cast<char>(c)) : fmt::format("\\x{:02x}", c);
-  }
-  return cell.size() > 40 ? out + "..." : out;
-}
+using detail::shown;
 
 // Splits the text into records. A record is the fields of one logical row and the line it starts on.
 class Parser {
@@ -131,6 +124,14 @@ std::size_t CsvTable::column(std::string_view name) const {
   return found;
 }
 
+std::size_t CsvTable::column_index(const CsvColumn& c) const {
+  if (c.index < 0) return column(c.name);
+  if (c.index >= static_cast<std::int64_t>(header.size()))
+    fail("{}: column index {} is past the last column (the file has {}, indices 0..{})", source, c.index, header.size(),
+         header.size() - 1);
+  return static_cast<std::size_t>(c.index);
+}
+
 std::string CsvTable::where(std::size_t row, std::size_t col) const {
   return fmt::format("{}:{}: column {} ('{}')", source, lines.at(row), col + 1, shown(header.at(col)));
 }
@@ -165,12 +166,19 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
     if (!parser.next(fields, line)) fail("{}: empty file (a header row was expected)", source);
     for (const auto& f : fields) table.header.emplace_back(trim(f));
   }
+  bool indexed = false;  // the header is one field shorter: an index column was added
   while (parser.next(fields, line)) {
     if (table.header.empty())  // no header row: the first row fixes the width
       for (std::size_t c = 0; c < fields.size(); ++c) table.header.push_back(std::to_string(c + 1));
+    if (table.rows.empty() && options.header && options.implicit_index && fields.size() == table.header.size() + 1) {
+      table.header.insert(table.header.begin(), "(index)");
+      indexed = true;
+    }
     if (fields.size() != table.header.size())
       fail("{}:{}: {} fields, expected {} ({})", source, line, fields.size(), table.header.size(),
-           options.header ? "as in the header" : "as in the first row");
+           !options.header ? "as in the first row"
+           : indexed       ? "the header's, plus the index column its first data row has"
+                           : "as in the header");
     table.rows.push_back(fields);
     table.lines.push_back(line);
   }

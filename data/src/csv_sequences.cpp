@@ -1,11 +1,14 @@
 #include "tide/core/error.hpp"
 #include "tide/data/csv.hpp"
+#include "tide/data/timestamps.hpp"
+#include "shown_text.hpp"
 #include "windows.hpp"
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
 #include <optional>
+#include <fmt/ranges.h>
 
 namespace tide::data {
 namespace {
@@ -23,78 +26,205 @@ std::optional<std::int64_t> as_integer(std::string_view s) {
   return v;
 }
 
-// Class ids for the label column: its distinct labels sorted numerically when all are integers,
-// as strings otherwise.
-std::map<std::string, std::int64_t> class_ids(const CsvTable& table, std::size_t col, std::vector<std::string>& names) {
-  std::vector<std::string> labels;
-  for (std::size_t r = 0; r < table.rows.size(); ++r) {
-    const std::string label(trimmed(table.rows[r][col]));
-    if (label.empty()) fail("{}: empty class label", table.where(r, col));
-    labels.push_back(label);
-  }
-  std::sort(labels.begin(), labels.end());
-  labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
-  if (std::all_of(labels.begin(), labels.end(), [](const std::string& l) { return as_integer(l).has_value(); }))
-    std::sort(labels.begin(), labels.end(), [](const std::string& a, const std::string& b) {
-      return *as_integer(a) < *as_integer(b);
-    });
-  std::map<std::string, std::int64_t> ids;
-  for (std::size_t k = 0; k < labels.size(); ++k) ids[labels[k]] = static_cast<std::int64_t>(k);
-  names = labels;
-  return ids;
+std::optional<double> as_number(std::string_view s) {
+  if (s.size() > 1 && s.front() == '+' && s[1] != '-') s.remove_prefix(1);
+  double v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty() || !std::isfinite(v)) return std::nullopt;
+  return v;
 }
 
-// A numeric cell under the missing-value policy; `previous` is the sequence's last value in that
-// column (nullopt on its first row).
-float cell_value(const CsvTable& table, std::size_t row, std::size_t col, MissingPolicy policy,
-                 std::optional<float> previous) {
-  if (!trimmed(table.rows[row][col]).empty()) {
-    const double value = table.number(row, col);
-    if (!std::isfinite(static_cast<float>(value)))
-      fail("{}: {} is out of the range of a 32-bit float", table.where(row, col), value);
-    return static_cast<float>(value);
-  }
-  switch (policy) {
-    case MissingPolicy::zero: return 0.0f;
-    case MissingPolicy::fill_previous:
-      if (!previous) fail("{}: empty cell on the first row of its sequence (nothing to carry forward; "
-                          "MissingPolicy::zero fills it with 0)", table.where(row, col));
-      return *previous;
-    case MissingPolicy::error: break;
-  }
-  fail("{}: empty cell (set CsvSequenceSpec::missing to fill_previous or zero to accept gaps)", table.where(row, col));
+bool is_missing(std::string_view cell, const std::vector<std::string>& tokens) {
+  const std::string_view c = trimmed(cell);
+  return std::any_of(tokens.begin(), tokens.end(), [&](const std::string& t) { return c == trimmed(t); });
 }
 
 constexpr std::size_t none = static_cast<std::size_t>(-1);  // no such column in the spec
 
 void check_spec(const std::string& path, const CsvSequenceSpec& spec) {
-  if (spec.feature_columns.empty()) fail("{}: CsvSequenceSpec names no feature columns", path);
   if (spec.target_columns.empty()) fail("{}: CsvSequenceSpec names no target columns", path);
   if (spec.task == Task::classification && spec.target_columns.size() != 1)
     fail("{}: a classification spec takes exactly one target (label) column, got {}", path, spec.target_columns.size());
   if (spec.window < 1 || spec.stride < 1)
     fail("{}: window {} and stride {} must be at least 1", path, spec.window, spec.stride);
+  if (!(spec.time_unit >= 0) || !std::isfinite(spec.time_unit)) fail("{}: time_unit must be a positive number of seconds", path);
+  if (!spec.time_format.empty()) check_timestamp_format(spec.time_format);
+  if (spec.task == Task::classification && spec.classes.size() == 1)
+    fail("{}: the classes given are a single class ('{}'); classification needs at least two", path, spec.classes[0]);
 }
 
-// The spec's columns in the table (time and id: `none` when the spec names none).
+// The spec's columns in the table (id: `none` when the spec names none).
 struct Columns {
-  std::vector<std::size_t> features, targets;
-  std::size_t time = none, id = none;
+  std::vector<std::size_t> features, targets, time;
+  std::size_t id = none;
 };
+
+std::vector<std::size_t> resolve(const CsvTable& table, const std::vector<CsvColumn>& columns) {
+  std::vector<std::size_t> out;
+  for (const CsvColumn& c : columns) out.push_back(table.column_index(c));
+  return out;
+}
+
+bool contains(const std::vector<std::size_t>& v, std::size_t c) { return std::find(v.begin(), v.end(), c) != v.end(); }
+
+// Without feature columns in the spec: every column no other role uses, but the implicit index.
+std::vector<std::size_t> remaining_columns(const CsvTable& table, const Columns& c, const std::vector<std::size_t>& excluded) {
+  std::vector<std::size_t> out;
+  for (std::size_t k = 0; k < table.header.size(); ++k) {
+    const bool index = k == 0 && table.header[0] == "(index)";
+    if (!index && !contains(c.targets, k) && !contains(c.time, k) && k != c.id && !contains(excluded, k)) out.push_back(k);
+  }
+  if (out.empty()) fail("{}: no column is left for the features (the others are time, id, targets or excluded)", table.source);
+  return out;
+}
+
+// A column in two roles is a mistake that trains silently (a target among the features lets the
+// model read the answer); each is an error naming the column.
+void check_roles(const CsvTable& table, const Columns& c, const CsvSequenceSpec& spec) {
+  const auto name = [&](std::size_t k) { return detail::shown(table.header[k]); };
+  for (std::size_t k : c.features) {
+    if (contains(c.targets, k) && !spec.targets_may_be_features)
+      fail("{}: column '{}' is both a feature and a target (the model would read the answer)", table.source, name(k));
+    if (contains(c.time, k) || k == c.id)
+      fail("{}: column '{}' is both a feature and the {} column", table.source, name(k), k == c.id ? "id" : "time");
+  }
+  for (std::size_t k : c.targets)
+    if (contains(c.time, k) || k == c.id)
+      fail("{}: column '{}' is both a target and the {} column", table.source, name(k), k == c.id ? "id" : "time");
+}
+
 Columns resolve_columns(const CsvTable& table, const CsvSequenceSpec& spec) {
   Columns c;
-  for (const auto& name : spec.feature_columns) c.features.push_back(table.column(name));
-  for (const auto& name : spec.target_columns) c.targets.push_back(table.column(name));
-  if (!spec.time_column.empty()) c.time = table.column(spec.time_column);
-  if (!spec.id_column.empty()) c.id = table.column(spec.id_column);
+  c.targets = resolve(table, spec.target_columns);
+  c.time = resolve(table, spec.time_columns);
+  if (!spec.id_column.empty()) c.id = table.column_index(spec.id_column);
+  c.features = spec.feature_columns.empty() ? remaining_columns(table, c, resolve(table, spec.exclude))
+                                            : resolve(table, spec.feature_columns);
+  check_roles(table, c, spec);
   return c;
 }
 
+// Every column a row needs a value in: with MissingPolicy::drop, rows missing one are left out.
+std::vector<std::size_t> kept_rows(const CsvTable& table, const Columns& c, const CsvSequenceSpec& spec) {
+  std::vector<std::size_t> used = c.features;
+  used.insert(used.end(), c.targets.begin(), c.targets.end());
+  used.insert(used.end(), c.time.begin(), c.time.end());
+  if (c.id != none) used.push_back(c.id);
+  std::vector<std::size_t> rows;
+  for (std::size_t r = 0; r < table.rows.size(); ++r)
+    if (spec.missing != MissingPolicy::drop ||
+        std::none_of(used.begin(), used.end(), [&](std::size_t k) { return is_missing(table.rows[r][k], spec.missing_values); }))
+      rows.push_back(r);
+  if (rows.empty()) fail("{}: no data rows{}", table.source, table.rows.empty() ? "" : " left after dropping those with missing values");
+  return rows;
+}
+
+// A class label as a key: integers written as decimals ("1.0", "+1") become their integer ("1"),
+// so a file that writes 1.0 and 1 has one class. With `strict`, a label that is a number but not
+// an integer is an error: a classification target holds classes.
+std::string label_key(const CsvTable& table, std::size_t r, std::size_t col, bool strict) {
+  const std::string_view cell = trimmed(table.rows[r][col]);
+  const std::optional<double> v = as_number(cell);
+  if (!v) return std::string(cell);
+  if (*v == std::floor(*v) && std::fabs(*v) < 9.0e15) return fmt::format("{}", static_cast<std::int64_t>(*v));
+  if (strict)
+    fail("{}: class label '{}' is a number but not an integer (a regression target? set \"task\": \"regression\")",
+         table.where(r, col), detail::shown(cell));
+  return std::string(cell);
+}
+
+// Discovered classes: the distinct labels sorted numerically when all are integers, as strings otherwise.
+std::vector<std::string> discover_classes(const CsvTable& table, const std::vector<std::size_t>& rows, std::size_t col) {
+  std::vector<std::string> labels;
+  for (std::size_t r : rows) labels.push_back(label_key(table, r, col, true));
+  std::sort(labels.begin(), labels.end());
+  labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+  if (std::all_of(labels.begin(), labels.end(), [](const std::string& l) { return as_integer(l).has_value(); }))
+    std::sort(labels.begin(), labels.end(), [](const std::string& a, const std::string& b) { return *as_integer(a) < *as_integer(b); });
+  if (labels.size() < 2)
+    fail("{}: the label column '{}' holds a single class ('{}'); classification needs at least two", table.source,
+         detail::shown(table.header[col]), labels.empty() ? "" : detail::shown(labels[0]));
+  return labels;
+}
+
+// Class ids of the label column's rows, from spec.classes when given, else discovered.
+std::map<std::string, std::int64_t> class_ids(const CsvTable& table, const std::vector<std::size_t>& rows, std::size_t col,
+                                              const CsvSequenceSpec& spec, std::vector<std::string>& names) {
+  for (std::size_t r : rows)
+    if (is_missing(table.rows[r][col], spec.missing_values))
+      fail("{}: missing class label '{}' (\"missing\": \"drop\" leaves such rows out)", table.where(r, col), detail::shown(trimmed(table.rows[r][col])));
+  names = spec.classes.empty() ? discover_classes(table, rows, col) : spec.classes;
+  std::map<std::string, std::int64_t> ids;
+  for (std::size_t k = 0; k < names.size(); ++k)
+    if (!ids.try_emplace(names[k], static_cast<std::int64_t>(k)).second) fail("{}: class '{}' is given twice", table.source, names[k]);
+  for (std::size_t r : rows)
+    if (!ids.count(label_key(table, r, col, false)))
+      fail("{}: class label '{}' is not one of the classes ({}), which {}", table.where(r, col), detail::shown(trimmed(table.rows[r][col])),
+           detail::shown(fmt::format("{}", fmt::join(names, ", ")), 200), spec.classes.empty() ? "" : "were given (the training file's, for a validation or test file)");
+  return ids;
+}
+
+// A numeric cell under the missing-value policy; `previous` is the sequence's last value in that
+// column (nullopt on its first row).
+float cell_value(const CsvTable& table, std::size_t row, std::size_t col, const CsvSequenceSpec& spec,
+                 std::optional<float> previous) {
+  if (!is_missing(table.rows[row][col], spec.missing_values)) {
+    const double value = table.number(row, col);
+    if (!std::isfinite(static_cast<float>(value)))
+      fail("{}: {} is out of the range of a 32-bit float", table.where(row, col), value);
+    return static_cast<float>(value);
+  }
+  switch (spec.missing) {
+    case MissingPolicy::zero: return 0.0f;
+    case MissingPolicy::fill_previous:
+      if (!previous) fail("{}: missing value on the first row of its sequence (nothing to carry forward; "
+                          "\"missing\": \"zero\" fills it with 0, \"drop\" leaves the row out)", table.where(row, col));
+      return *previous;
+    case MissingPolicy::error:
+    case MissingPolicy::drop: break;
+  }
+  fail("{}: missing value '{}' (set \"missing\" to fill_previous, zero or drop to accept gaps)", table.where(row, col),
+       detail::shown(trimmed(table.rows[row][col])));
+}
+
+// Each kept row's time (a number, or a date-time in seconds / time_unit), indexed by table row.
+std::vector<double> row_times(const CsvTable& table, const std::vector<std::size_t>& rows, const Columns& c,
+                              const CsvSequenceSpec& spec) {
+  std::vector<double> times(table.rows.size(), 0.0);
+  if (c.time.empty()) return times;
+  const auto text = [&](std::size_t r) {
+    std::string joined;
+    for (std::size_t k : c.time) {
+      if (!joined.empty()) joined += ' ';
+      joined += trimmed(table.rows[r][k]);
+    }
+    return joined;
+  };
+  const bool numeric = spec.time_format.empty() && c.time.size() == 1 && as_number(text(rows[0])).has_value();
+  if (numeric && spec.time_unit > 0)
+    fail("{}: time_unit applies to date-time columns; column '{}' holds numbers (used as written)", table.source, detail::shown(table.header[c.time[0]]));
+  const double unit = spec.time_unit > 0 ? spec.time_unit : 1.0;
+  for (std::size_t r : rows) {
+    if (numeric) {
+      times[r] = table.number(r, c.time[0]);
+      continue;
+    }
+    std::string why;
+    const std::string t = text(r);
+    const std::optional<double> seconds = parse_timestamp(t, spec.time_format, &why);
+    if (!seconds)
+      fail("{}: '{}' is not a date-time in {}: {}", table.where(r, c.time[0]), detail::shown(t),
+           spec.time_format.empty() ? "ISO 8601 (set time_format for others)" : "the format '" + spec.time_format + "'", why);
+    times[r] = *seconds / unit;
+  }
+  return times;
+}
+
 // The rows of each sequence id, ids in order of first appearance (one group without an id column).
-std::vector<std::vector<std::size_t>> group_rows(const CsvTable& table, std::size_t id_col) {
+std::vector<std::vector<std::size_t>> group_rows(const CsvTable& table, const std::vector<std::size_t>& rows, std::size_t id_col) {
   std::vector<std::vector<std::size_t>> groups;
   std::map<std::string, std::size_t> group_of;
-  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+  for (std::size_t r : rows) {
     const std::string key = id_col != none ? std::string(trimmed(table.rows[r][id_col])) : std::string();
     if (id_col != none && key.empty()) fail("{}: empty sequence id", table.where(r, id_col));
     const auto [it, fresh] = group_of.try_emplace(key, groups.size());
@@ -105,21 +235,28 @@ std::vector<std::vector<std::size_t>> group_rows(const CsvTable& table, std::siz
 }
 
 // The elapsed time of row r since the sequence's previous row (0 on its first; 1 without a time column).
-float elapsed(const CsvTable& table, std::size_t r, std::size_t time_col, std::optional<double>& last_time) {
-  if (time_col == none) return 1.0f;
-  const double t = table.number(r, time_col);
+float elapsed(const CsvTable& table, std::size_t r, const Columns& c, double t, std::optional<double>& last_time) {
+  if (c.time.empty()) return 1.0f;
   if (last_time && t < *last_time)
-    fail("{}: time {} is earlier than the sequence's previous row ({})", table.where(r, time_col), t, *last_time);
+    fail("{}: time {} is earlier than the sequence's previous row ({})", table.where(r, c.time[0]), t, *last_time);
   const float dt = last_time ? static_cast<float>(t - *last_time) : 0.0f;
-  if (!std::isfinite(dt)) fail("{}: the step from {} to {} is out of the range of a 32-bit float", table.where(r, time_col), *last_time, t);
+  if (!std::isfinite(dt)) fail("{}: the step from {} to {} is out of the range of a 32-bit float", table.where(r, c.time[0]), *last_time, t);
   last_time = t;
   return dt;
 }
 
+struct Inputs {
+  const CsvTable& table;
+  const Columns& cols;
+  const CsvSequenceSpec& spec;
+  const std::map<std::string, std::int64_t>& ids;
+  const std::vector<double>& times;
+};
+
 // One sequence's features, targets (or labels) and elapsed times from its rows.
-detail::Series read_series(const CsvTable& table, const std::vector<std::size_t>& rows, const Columns& cols,
-                           const CsvSequenceSpec& spec, const std::map<std::string, std::int64_t>& ids) {
-  const bool classify = spec.task == Task::classification;
+detail::Series read_series(const Inputs& in, const std::vector<std::size_t>& rows) {
+  const bool classify = in.spec.task == Task::classification;
+  const Columns& cols = in.cols;
   detail::Series s;
   s.features = static_cast<std::int64_t>(cols.features.size());
   s.outputs = classify ? 0 : static_cast<std::int64_t>(cols.targets.size());
@@ -132,12 +269,12 @@ detail::Series read_series(const CsvTable& table, const std::vector<std::size_t>
     };
     const std::size_t x_end = s.x.size(), target_end = s.target.size();
     for (std::size_t j = 0; j < cols.features.size(); ++j)
-      s.x.push_back(cell_value(table, r, cols.features[j], spec.missing, previous(s.x, x_end, cols.features.size(), j)));
-    if (classify) s.label.push_back(ids.at(std::string(trimmed(table.rows[r][cols.targets[0]]))));
+      s.x.push_back(cell_value(in.table, r, cols.features[j], in.spec, previous(s.x, x_end, cols.features.size(), j)));
+    if (classify) s.label.push_back(in.ids.at(label_key(in.table, r, cols.targets[0], false)));
     else
       for (std::size_t j = 0; j < cols.targets.size(); ++j)
-        s.target.push_back(cell_value(table, r, cols.targets[j], spec.missing, previous(s.target, target_end, cols.targets.size(), j)));
-    s.dt.push_back(elapsed(table, r, cols.time, last_time));
+        s.target.push_back(cell_value(in.table, r, cols.targets[j], in.spec, previous(s.target, target_end, cols.targets.size(), j)));
+    s.dt.push_back(elapsed(in.table, r, cols, in.times[r], last_time));
   }
   return s;
 }
@@ -150,18 +287,22 @@ SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& s
   const CsvTable table = read_csv(path, spec.csv);
   if (table.rows.empty()) fail("{}: no data rows", path);
   const Columns cols = resolve_columns(table, spec);
+  const std::vector<std::size_t> rows = kept_rows(table, cols, spec);
   std::vector<std::string> names;
-  const std::map<std::string, std::int64_t> ids =
-      spec.task == Task::classification ? class_ids(table, cols.targets[0], names) : std::map<std::string, std::int64_t>{};
-  const std::vector<std::vector<std::size_t>> groups = group_rows(table, cols.id);
+  const std::map<std::string, std::int64_t> ids = spec.task == Task::classification
+                                                      ? class_ids(table, rows, cols.targets[0], spec, names)
+                                                      : std::map<std::string, std::int64_t>{};
+  const std::vector<double> times = row_times(table, rows, cols, spec);
+  const Inputs in{table, cols, spec, ids, times};
+  const std::vector<std::vector<std::size_t>> groups = group_rows(table, rows, cols.id);
   std::vector<detail::Series> series;
   std::vector<detail::Window> windows;
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    series.push_back(read_series(table, groups[g], cols, spec, ids));
-    const std::int64_t rows = series.back().rows();
-    if (rows <= spec.window) windows.push_back({g, 0, rows});
-    else  // starts k * stride <= rows - window: counted first, so no start overflows for any stride
-      for (std::int64_t k = 0, last = (rows - spec.window) / spec.stride; k <= last; ++k)
+    series.push_back(read_series(in, groups[g]));
+    const std::int64_t n = series.back().rows();
+    if (n <= spec.window) windows.push_back({g, 0, n});
+    else  // starts k * stride <= n - window: counted first, so no start overflows for any stride
+      for (std::int64_t k = 0, last = (n - spec.window) / spec.stride; k <= last; ++k)
         windows.push_back({g, k * spec.stride, spec.window});
   }
   if (class_names) *class_names = names;

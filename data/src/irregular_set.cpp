@@ -120,6 +120,10 @@ ExamplesPtr IrregularExamples::slice(std::int64_t begin, std::int64_t end) const
   return std::make_shared<IrregularExamples>(set_.slice(begin, end));
 }
 
+std::vector<double> IrregularExamples::class_counts() const {
+  return set_.labelled() ? count_classes(set_.labels, set_.classes) : std::vector<double>{};
+}
+
 const IrregularSet& irregular_of(const Examples& examples, const std::string& what) {
   const auto* e = dynamic_cast<const IrregularExamples*>(&examples);
   if (!e) fail("{}: expects irregular time series with per-variable masks (datasets physionet, periodic), got another kind of examples", what);

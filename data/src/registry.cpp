@@ -1,6 +1,7 @@
 #include "tide/data/registry.hpp"
 #include "tide/data/config_object.hpp"
 #include "tide/data/csv.hpp"
+#include "csv_dataset.hpp"
 #include "tide/data/gesture.hpp"
 #include "tide/data/idx.hpp"
 #include "tide/data/irregular.hpp"
@@ -40,9 +41,6 @@ SequenceSet next_step_targets(const SequenceSet& set) {
 
 namespace {
 
-constexpr Named<Task> kTasks[] = {{"classification", Task::classification}, {"regression", Task::regression}};
-constexpr Named<MissingPolicy> kMissingPolicies[] = {
-    {"error", MissingPolicy::error}, {"fill_previous", MissingPolicy::fill_previous}, {"zero", MissingPolicy::zero}};
 constexpr Named<XorEncoding> kXorEncodings[] = {{"dense", XorEncoding::dense}, {"event", XorEncoding::event}};
 
 ExamplesPtr limited(const ExamplesPtr& examples, std::int64_t limit) {
@@ -68,55 +66,43 @@ std::pair<double, double> fractions(ConfigObject& k, double val, double test) {
   return {v, t};
 }
 
-Split split_with_fractions(const SequenceSet& all, ConfigObject& k, std::uint64_t seed, double val, double test) {
-  const auto [v, t] = fractions(k, val, test);
-  return split(all, v, t, seed);
-}
-
-CsvSequenceSpec csv_spec(ConfigObject& k) {
-  CsvSequenceSpec s;
-  s.time_column = k.text("time_column", "");
-  s.feature_columns = k.texts("features");
-  s.target_columns = k.texts("targets");
-  if (s.feature_columns.empty()) fail("{}: expected a non-empty array of column names", k.path("features"));
-  if (s.target_columns.empty()) fail("{}: expected a non-empty array of column names", k.path("targets"));
-  s.task = k.choice("task", "classification", kTasks);
-  s.id_column = k.text("id_column", "");
-  s.window = k.integer("window", 32, 1, 1 << 20);
-  s.stride = k.integer("stride", s.window, 1, 1 << 20);
-  s.per_step = k.boolean("per_step", true);
-  s.missing = k.choice("missing", "error", kMissingPolicies);
-  return s;
-}
-
 // The next-state-prediction spec of a file written by `tide data mujoco`: every column but time
 // and episode is a feature; the targets are set after standardising.
 CsvSequenceSpec mujoco_spec(const std::string& path, ConfigObject& k) {
   CsvSequenceSpec s;
   const CsvTable head = read_csv(path);
-  s.time_column = "time";
+  s.time_columns = {"time"};
   s.id_column = "episode";
   for (const std::string& c : head.header)
     if (c != "time" && c != "episode") s.feature_columns.push_back(c);
-  s.target_columns = {s.feature_columns.front()};
+  s.target_columns = {s.feature_columns.front()};  // a placeholder: next_step_targets replaces the targets
+  s.targets_may_be_features = true;
   s.task = Task::regression;
   s.window = k.integer("window", 32, 2, 1 << 20);
   s.stride = k.integer("stride", s.window / 2, 1, 1 << 20);
   return s;
 }
 
-// A CSV file as sequences, split and standardised; a MuJoCo file's targets are its next inputs.
-Split csv_file(ConfigObject& k, std::uint64_t seed, bool mujoco) {
-  if (!k.has("path")) fail("{}: missing key 'path' (the CSV file{})", k.where(), mujoco ? " written by `tide data mujoco`" : "");
-  const std::string path = k.text("path", "");
-  SequenceSet all = load_csv_sequences(path, mujoco ? mujoco_spec(path, k) : csv_spec(k));
-  all.name = mujoco ? "mujoco" : path;
-  Split split = split_with_fractions(all, k, seed, 0.1, 0.15);
-  if (k.boolean("standardise", true)) standardise(split);
-  if (mujoco) {  // targets are next inputs: standardise them the same way
-    for (SequenceSet* s : {&split.train, &split.val, &split.test}) *s = next_step_targets(*s);
+// A `tide data mujoco` file's windows, split and standardised; the targets are the next inputs.
+Split mujoco_split(ConfigObject& k, std::uint64_t seed) {
+  if (!k.has("path")) fail("{}: missing key 'path' (the CSV file written by `tide data mujoco`)", k.where());
+  CsvSequenceSpec spec = mujoco_spec(k.text("path", ""), k);
+  Split split = detail::csv_split(k, seed, std::move(spec));
+  const char* parts[] = {"train", "val", "test"};
+  SequenceSet* sets[] = {&split.train, &split.val, &split.test};
+  for (int p = 0; p < 3; ++p) {
+    *sets[p] = next_step_targets(*sets[p]);
+    sets[p]->name = std::string("mujoco/") + parts[p];
   }
   return split;
+}
+
+// A user's CSV file(s) as sequences, with the labels of the classes.
+Dataset csv_dataset(ConfigObject& k, std::uint64_t seed) {
+  std::vector<std::string> names;
+  Dataset d = sequence_dataset(detail::csv_split(k, seed, detail::csv_spec(k), &names));
+  d.class_names = std::move(names);
+  return d;
 }
 
 Split xor_split(ConfigObject& k, std::uint64_t seed) {
@@ -280,7 +266,7 @@ Dataset periodic_dataset(ConfigObject& k, std::uint64_t seed) {
 // A `tide data mujoco` file: windows for next-state prediction, or whole episodes as irregular
 // series for the latent ODE ("form": "irregular"; seeded split by episode, standardised).
 Dataset mujoco_dataset(ConfigObject& k, std::uint64_t seed) {
-  if (k.string("form", "sequences", {"sequences", "irregular"}) == "sequences") return sequence_dataset(csv_file(k, seed, true));
+  if (k.string("form", "sequences", {"sequences", "irregular"}) == "sequences") return sequence_dataset(mujoco_split(k, seed));
   if (!k.has("path")) fail("{}: missing key 'path' (the CSV file written by `tide data mujoco`)", k.where());
   IrregularSet all = read_irregular_csv(k.text("path", ""), "time", "episode");
   all.name = "mujoco";
@@ -306,7 +292,7 @@ constexpr Named<DatasetLoader> kDatasets[] = {
        return sequence_dataset(person_activity(path_or_default(k, "path", person_activity_path), seed));
      }},
     {"mujoco", mujoco_dataset},
-    {"csv", [](ConfigObject& k, std::uint64_t seed) { return sequence_dataset(csv_file(k, seed, false)); }},
+    {"csv", csv_dataset},
     {"toy", toy_dataset},
     {"vectors", vectors_dataset},
     {"idx", idx_dataset},
@@ -337,6 +323,21 @@ std::string describe(const std::string& name, const Dataset& d) {
 }  // namespace
 
 std::vector<std::string> dataset_names() { return names_of(kDatasets); }
+
+Dataset load_dataset_with_test_file(const json& spec, std::uint64_t seed, const std::string& where, const std::string& file) {
+  if (!spec.is_object() || spec.value("dataset", json()) != "csv")
+    fail("{}: a new file replaces the test split of csv datasets only; this run's dataset is {}", where,
+         spec.is_object() && spec.contains("dataset") ? brief(spec.at("dataset")) : std::string("not a csv one"));
+  ConfigObject k(spec, where);
+  k.has("dataset");
+  for (const char* key : {"limit_train", "limit_val", "limit_test"}) k.integer(key, 0, 0, INT64_MAX);
+  std::vector<std::string> names;
+  Dataset d = sequence_dataset(detail::csv_split(k, seed, detail::csv_spec(k), &names, file));
+  k.finish("dataset 'csv'");
+  d.class_names = std::move(names);
+  d.description = describe("csv", d);
+  return d;
+}
 
 Dataset load_dataset(const json& spec, std::uint64_t seed, const std::string& where) {
   ConfigObject k(spec, where);

@@ -74,6 +74,10 @@ ExamplesPtr VectorExamples::slice(std::int64_t begin, std::int64_t end) const {
   return std::make_shared<VectorExamples>(set_.slice(begin, end));
 }
 
+std::vector<double> VectorExamples::class_counts() const {
+  return set_.labelled() ? count_classes(set_.labels, set_.classes) : std::vector<double>{};
+}
+
 const VectorSet& vectors_of(const Examples& examples, const std::string& what) {
   const auto* v = dynamic_cast<const VectorExamples*>(&examples);
   if (!v)

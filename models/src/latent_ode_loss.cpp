@@ -4,6 +4,7 @@
 #include "tide/data/irregular.hpp"
 #include "tide/models/latent_ode.hpp"
 #include "tide/models/metrics.hpp"
+#include "tide/models/sequence_model.hpp"
 #include <cmath>
 
 namespace tide::models {
@@ -93,19 +94,32 @@ void add_regularisers(BatchLoss& out, std::vector<std::pair<std::string, MetricS
 // The classifier on every z0 sample: its weighted cross-entropy joins the loss; the positive
 // class's probability, averaged over the samples, ranks the sequences (auc).
 void LatentOdeModel::add_classification(BatchLoss& out, std::vector<std::pair<std::string, MetricSums>>& metrics,
-                                        const LatentPass& p, const data::IrregularSet& set, bool train) const {
+                                        const LatentPass& p, const data::IrregularSet& set, bool train,
+                                        const std::vector<double>& class_weights) const {
   const std::int64_t K = p.z0.size(0), B = set.size();
   const Var logits = (*classifier_)(reshape(p.z0, Shape{K * B, options_.latent}));
   const std::vector<std::int64_t> labels = set.labels.to_indices();
   std::vector<std::int64_t> repeated;
   for (std::int64_t k = 0; k < K; ++k) repeated.insert(repeated.end(), labels.begin(), labels.end());
-  const Var ce = cross_entropy(logits, Tensor::from_indices(repeated, Shape{K * B}));
+  const Tensor repeated_labels = Tensor::from_indices(repeated, Shape{K * B});
+  const Var ce = train && !class_weights.empty()
+                     ? weighted_cross_entropy(logits, repeated, class_weights_of(repeated_labels, class_weights))
+                     : cross_entropy(logits, repeated_labels);
   out.loss = out.loss + ce * options_.ce_weight;
-  const std::vector<double> p1 = mean(reshape(select(softmax(logits.detach(), 1), 1, 1), Shape{K, B}), {0}).value().to_vector();
-  const double auc = roc_auc(p1, labels);
-  metrics.emplace_back("auc", std::isnan(auc) ? MetricSums{0, 0} : MetricSums{auc, 1});
+  // each sequence's class probabilities, averaged over the z0 samples
+  const std::int64_t C = logits.size(1);
+  const Var probabilities = mean(reshape(softmax(logits.detach(), 1), Shape{K, B, C}), {0});
+  if (C == 2) {
+    const double auc = roc_auc(select(probabilities, 1, 1).value().to_vector(), labels);
+    metrics.emplace_back("auc", std::isnan(auc) ? MetricSums{0, 0} : MetricSums{auc, 1});
+  }
   metrics.emplace_back("ce", MetricSums{ce.item() * static_cast<double>(B), static_cast<double>(B)});
-  if (!train) out.scores = p1, out.labels = labels;
+  if (!train) {
+    out.predictions.classification = true, out.predictions.width = C;
+    out.predictions.values = probabilities.value().to_vector();
+    out.predictions.labels = labels;
+    for (std::int64_t i = 0; i < B; ++i) out.predictions.example.push_back(i), out.predictions.step.push_back(-1);
+  }
 }
 
 BatchLoss LatentOdeModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {
@@ -129,7 +143,8 @@ BatchLoss LatentOdeModel::loss(const data::Examples& examples, Mode mode, const 
   BatchLoss out;
   out.loss = mean(log_mean_exp(lik.per_sequence - unsqueeze(kl, 0) * kl_coef)) * -1.0;
   std::vector<std::pair<std::string, MetricSums>> metrics;
-  if (classify) add_classification(out, metrics, p, set, train);
+  if (classify) add_classification(out, metrics, p, set, train, training.class_weights);
+  else if (train && !training.class_weights.empty()) fail("class_weights: this latent ODE is not a classifier (task: classification)");
   metrics.emplace_back("mse", MetricSums{lik.squared_error, lik.scored});
   metrics.emplace_back("mse_ref", MetricSums{lik.mse_ref, n});
   metrics.emplace_back("elbo", MetricSums{sum_of(mean(lik.per_sequence, {0}) - kl), n});

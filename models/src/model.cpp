@@ -12,6 +12,7 @@
 #include "tide/models/registry.hpp"
 #include "tide/models/sequence_model.hpp"
 #include <fmt/format.h>
+#include <algorithm>
 
 namespace tide::models {
 
@@ -32,12 +33,39 @@ std::function<std::vector<std::pair<std::string, MetricSums>>()> backward_nfe(st
   };
 }
 
+void Predictions::append(const Predictions& more, std::int64_t offset) {
+  if (more.rows() == 0) return;
+  if (rows() > 0 && (more.width != width || more.classification != classification))
+    fail("predictions: a batch of width {} joins predictions of width {}", more.width, width);
+  classification = more.classification, width = more.width;
+  values.insert(values.end(), more.values.begin(), more.values.end());
+  targets.insert(targets.end(), more.targets.begin(), more.targets.end());
+  labels.insert(labels.end(), more.labels.begin(), more.labels.end());
+  for (std::int64_t e : more.example) example.push_back(e + offset);
+  step.insert(step.end(), more.step.begin(), more.step.end());
+}
+
+namespace {
+
+// The report's flat metrics into the scores: a per-batch value of the same name is replaced by
+// the split's (AUC is not the mean of the batches' AUCs).
+void add_report(Scores& s, const Predictions& p) {
+  if (!p.classification || p.rows() == 0) return;
+  s.report = classification_report(p.values, p.labels, p.width);
+  for (const auto& [name, value] : report_metrics(s.report)) {
+    const auto it = std::find_if(s.metrics.begin(), s.metrics.end(), [&](const auto& m) { return m.first == name; });
+    if (it != s.metrics.end()) it->second = value;
+    else s.metrics.emplace_back(name, value);
+  }
+}
+
+}  // namespace
+
 Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) const {
   NoGrad no_grad;
   double loss_sum = 0;
   std::vector<std::pair<std::string, MetricSums>> sums;
-  std::vector<double> scores;
-  std::vector<std::int64_t> labels;
+  Predictions predictions;
   for (std::int64_t begin = 0; begin < split.size(); begin += batch_size) {
     const data::ExamplesPtr batch = split.slice(begin, std::min(split.size(), begin + batch_size));
     const BatchLoss b = loss(*batch, Mode::eval);
@@ -47,31 +75,47 @@ Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) con
       sums[i].first = b.metrics[i].first;
       sums[i].second.value += b.metrics[i].second.value, sums[i].second.count += b.metrics[i].second.count;
     }
-    scores.insert(scores.end(), b.scores.begin(), b.scores.end());
-    labels.insert(labels.end(), b.labels.begin(), b.labels.end());
+    predictions.append(b.predictions, begin);
   }
   Scores s;
   s.examples = split.size();
   s.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, split.size()));
   for (const auto& [name, m] : sums) s.metrics.emplace_back(name, m.count > 0 ? m.value / m.count : 0.0);
-  if (!scores.empty()) {  // the split's AUC, not the mean of the batches'
-    const double auc = roc_auc(scores, labels);
-    bool found = false;
-    for (auto& [name, v] : s.metrics)
-      if (name == "auc") v = auc, found = true;
-    if (!found) s.metrics.emplace_back("auc", auc);
-  }
+  add_report(s, predictions);
   if (s.metrics.empty()) s.metrics.emplace_back(metric(), 0.0);
   return s;
 }
 
+Predictions Model::predict(const data::Examples& split, std::int64_t batch_size) const {
+  NoGrad no_grad;
+  Predictions out;
+  for (std::int64_t begin = 0; begin < split.size(); begin += batch_size) {
+    const data::ExamplesPtr batch = split.slice(begin, std::min(split.size(), begin + batch_size));
+    out.append(loss(*batch, Mode::eval).predictions, begin);
+  }
+  return out;
+}
+
+namespace {
+bool is_safetensors(const std::string& path) { return path.ends_with(".safetensors"); }
+}  // namespace
+
 void Model::save(const std::string& path) const {
   Archive a;
+  if (is_safetensors(path)) {  // parameter names as they are ("readout.weight"), for other tools
+    add_module(a, "", *this);
+    a.meta_json = name();
+    save_safetensors(path, a);
+    return;
+  }
   add_module(a, "model.", *this);
   save_archive(path, a);
 }
 
-void Model::load(const std::string& path) { load_module(load_archive(path), "model.", *this); }
+void Model::load(const std::string& path) {
+  if (is_safetensors(path)) load_module(load_safetensors(path), "", *this);
+  else load_module(load_archive(path), "model.", *this);
+}
 
 ModelPtr make_model(const nlohmann::json& spec, const data::Dataset& data, Generator& gen, DType dtype, const std::string& where) {
   if (!data.train) fail("{}: the dataset has no training split", where);

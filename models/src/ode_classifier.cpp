@@ -63,7 +63,8 @@ BatchLoss OdeClassifier::loss(const data::Examples& examples, Mode mode, const T
   const FlowPass p = pass(Var(set.x), train ? options_.train : options_.test, reg, train ? training.steer : 0.0, &gen);
   const Var logits = classifier_(p.z);
   BatchLoss out;
-  out.loss = cross_entropy(logits, set.labels);
+  const std::vector<double>& cw = train ? training.class_weights : std::vector<double>{};
+  out.loss = cw.empty() ? cross_entropy(logits, set.labels) : weighted_cross_entropy(logits, set.labels.to_indices(), class_weights_of(set.labels, cw));
   const double n = static_cast<double>(set.size());
   const Tensor per_step = logits.value().reshape(Shape{set.size(), 1, options_.classes});
   out.metrics.emplace_back("accuracy", correct_predictions(per_step, set.labels, Tensor::ones(Shape{set.size(), 1}, DType::f64)));
@@ -71,6 +72,7 @@ BatchLoss OdeClassifier::loss(const data::Examples& examples, Mode mode, const T
   out.metrics.emplace_back("nfe", MetricSums{static_cast<double>(p.nfe), 1.0});
   detail::add_regularisers(out, p, reg, train ? &training : nullptr, n);
   if (train) out.after_backward = backward_nfe(p.stats);
+  else out.predictions = per_example_predictions(logits, set.labels);
   return out;
 }
 

@@ -47,14 +47,34 @@ Tensor steered(const Tensor& dt, const Training& training) {
 
 namespace {
 
-// Binary per-sequence classification: the positive class's probability at the last valid step
-// ranks the sequences; "auc" per batch, and in evaluation the scores for the split's AUC.
-void add_auc(BatchLoss& result, const Var& out, const data::SequenceSet& b, bool train) {
+// Binary per-sequence classification in training: the positive class's probability at the last
+// valid step ranks the batch's sequences ("auc"; evaluation computes the split's from predictions).
+void add_auc(BatchLoss& result, const Var& out, const data::SequenceSet& b) {
   const std::vector<double> p1 = select(softmax(last_valid(out.detach(), b.mask), 1), 1, 1).value().to_vector();
-  const std::vector<std::int64_t> labels = b.y.to_indices();
-  const double auc = roc_auc(p1, labels);
+  const double auc = roc_auc(p1, b.y.to_indices());
   result.metrics.emplace_back("auc", std::isnan(auc) ? MetricSums{0, 0} : MetricSums{auc, 1});
-  if (!train) result.scores = p1, result.labels = labels;
+}
+
+// A row per prediction: per-step targets at every valid step, per-sequence ones at the last.
+Predictions sequence_predictions(const Var& out, const data::SequenceSet& b, bool classify) {
+  const std::int64_t B = out.size(0), T = out.size(1), O = out.size(2);
+  const std::vector<double> v = (classify ? softmax(out.detach(), 2) : out.detach()).value().to_vector();
+  const std::vector<double> m = b.mask.to_vector();
+  const bool per_step = b.y.rank() == (classify ? 2 : 3);
+  const std::vector<std::int64_t> last = last_steps(b.mask), labels = classify ? b.y.to_indices() : std::vector<std::int64_t>{};
+  const std::vector<double> y = classify ? std::vector<double>{} : b.y.to_vector();
+  Predictions p;
+  p.classification = classify, p.width = O;
+  for (std::int64_t n = 0; n < B; ++n)
+    for (std::int64_t t = 0; t < T; ++t) {
+      if (per_step ? m[n * T + t] == 0 : t != last[n]) continue;
+      const std::int64_t at = per_step ? n * T + t : n;  // the target's row
+      p.example.push_back(n), p.step.push_back(t);
+      p.values.insert(p.values.end(), v.begin() + (n * T + t) * O, v.begin() + (n * T + t + 1) * O);
+      if (classify) p.labels.push_back(labels[at]);
+      else p.targets.insert(p.targets.end(), y.begin() + at * O, y.begin() + (at + 1) * O);
+    }
+  return p;
 }
 
 OdeRegularisation cell_regularisation(const Training& t) {
@@ -87,10 +107,14 @@ BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const T
   const Var out = (*this)(Var(in_dtype(b.x, dtype)), train ? steered(b.dt, training) : b.dt, b.mask, &regularisation);
   const bool classify = task_ == data::Task::classification;
   BatchLoss result;
-  result.loss = classify ? masked_cross_entropy(out, b.y, b.mask) : masked_mse(out, in_dtype(b.y, dtype), b.mask);
+  result.loss = classify ? masked_cross_entropy(out, b.y, b.mask, train ? training.class_weights : std::vector<double>{})
+                         : masked_mse(out, in_dtype(b.y, dtype), b.mask);
+  if (!classify && train && !training.class_weights.empty())
+    fail("class_weights: {} is trained for regression here; class weights are for classification", cell_->name());
   const Tensor value = out.value();
   result.metrics.emplace_back(metric(), classify ? correct_predictions(value, b.y, b.mask) : squared_error(value, b.y, b.mask));
-  if (classify && b.y.rank() == 1 && b.classes == 2) add_auc(result, out, b, train);
+  if (train && classify && b.y.rank() == 1 && b.classes == 2) add_auc(result, out, b);
+  if (!train) result.predictions = sequence_predictions(out, b, classify);
   if (regularisation.weights().any()) add_regularisation(result, regularisation, cell_->name(), b.size());
   if (regularisation.nfe() > 0) result.metrics.emplace_back("nfe", MetricSums{static_cast<double>(regularisation.nfe()), 1.0});
   return result;
@@ -147,27 +171,57 @@ Var last_valid(const Var& outputs, const Tensor& mask) {
   return reshape(gather(outputs, 1, idx), Shape{B, O});
 }
 
-Var masked_cross_entropy(const Var& logits, const Tensor& labels, const Tensor& mask) {
+Var weighted_cross_entropy(const Var& logits, const std::vector<std::int64_t>& labels, const std::vector<double>& weights) {
+  const std::int64_t N = logits.size(0);
+  if (logits.rank() != 2 || static_cast<std::int64_t>(labels.size()) != N || static_cast<std::int64_t>(weights.size()) != N)
+    fail("weighted_cross_entropy: logits [N, C] with N labels and weights expected, got {}, {} labels, {} weights",
+         logits.shape().str(), labels.size(), weights.size());
+  double total = 0;
+  for (double w : weights) total += w;
+  if (!(total > 0)) fail("weighted_cross_entropy: the weights sum to {}; nothing to average", total);
+  const Var logp = log_softmax(logits, 1);
+  const Var picked = gather(logp, 1, Tensor::from_indices(labels, Shape{N, 1}, logits.device()));
+  const Tensor w = Tensor::from_vector(weights, Shape{N, 1}, logits.dtype()).to(logits.device());
+  return -sum(picked * Var(w)) * (1.0 / total);
+}
+
+namespace {
+
+// Each row's weight: its class's (1 without class weights) where the mask is nonzero, else 0.
+std::vector<double> row_weights(const std::vector<std::int64_t>& labels, const std::vector<double>& mask, std::int64_t C,
+                                const std::vector<double>& class_weights) {
+  if (!class_weights.empty() && static_cast<std::int64_t>(class_weights.size()) != C)
+    fail("class_weights: {} weights for {} classes", class_weights.size(), C);
+  std::vector<double> w(labels.size(), 0.0);
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (mask[i] == 0) continue;
+    if (labels[i] < 0 || labels[i] >= C) fail("masked_cross_entropy: label {} at position {} is not in 0..{}", labels[i], i, C - 1);
+    w[i] = class_weights.empty() ? 1.0 : class_weights[static_cast<std::size_t>(labels[i])];
+  }
+  return w;
+}
+
+}  // namespace
+
+Var masked_cross_entropy(const Var& logits, const Tensor& labels, const Tensor& mask, const std::vector<double>& class_weights) {
   if (labels.dtype() != DType::i64) fail("masked_cross_entropy: labels must be i64, got {}", labels.str());
-  if (labels.rank() == 1) return cross_entropy(last_valid(logits, mask), labels.to(logits.device()));
+  if (labels.rank() == 1) {
+    const Var last = last_valid(logits, mask);
+    if (class_weights.empty()) return cross_entropy(last, labels.to(logits.device()));
+    const std::vector<std::int64_t> y = labels.to_indices();
+    return weighted_cross_entropy(last, y, row_weights(y, std::vector<double>(y.size(), 1.0), last.size(1), class_weights));
+  }
   if (labels.rank() != 2 || logits.rank() != 3 || labels.shape() != mask.shape() ||
       labels.size(0) != logits.size(0) || labels.size(1) != logits.size(1))
     fail("masked_cross_entropy: logits [B, T, C], labels and mask [B, T] expected, got {}, {}, {}",
          logits.shape().str(), labels.shape().str(), mask.shape().str());
   const std::int64_t N = labels.numel(), C = logits.size(2);
   std::vector<std::int64_t> lab = labels.to_indices();
-  const std::vector<double> m = mask.to_vector();
-  double count = 0;
-  for (std::int64_t i = 0; i < N; ++i) {
-    if (m[i] == 0) { lab[i] = 0; continue; }  // padding: any valid index, weighted 0
-    if (lab[i] < 0 || lab[i] >= C) fail("masked_cross_entropy: label {} at position {} is not in 0..{}", lab[i], i, C - 1);
-    ++count;
-  }
-  if (count == 0) fail("masked_cross_entropy: the mask selects no step");
-  const Var logp = log_softmax(reshape(logits, Shape{N, C}), 1);
-  const Var picked = gather(logp, 1, Tensor::from_indices(lab, Shape{N, 1}, logits.device()));
-  const Tensor w = mask.reshape(Shape{N, 1}).to(logits.dtype()).to(logits.device());
-  return -sum(picked * Var(w)) * (1.0 / count);
+  const std::vector<double> w = row_weights(lab, mask.to_vector(), C, class_weights);
+  if (std::all_of(w.begin(), w.end(), [](double v) { return v == 0; })) fail("masked_cross_entropy: the mask selects no step");
+  for (std::size_t i = 0; i < lab.size(); ++i)
+    if (w[i] == 0) lab[i] = 0;  // padding: any valid index, weighted 0
+  return weighted_cross_entropy(reshape(logits, Shape{N, C}), lab, w);
 }
 
 Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask) {
@@ -184,6 +238,26 @@ Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask) 
   if (count == 0) fail("masked_mse: the mask selects no step");
   const Tensor w = mask.to(prediction.dtype()).to(prediction.device()).unsqueeze(2);
   return sum(square(prediction - Var(tgt)) * Var(w)) * (1.0 / (count * static_cast<double>(prediction.size(2))));
+}
+
+std::vector<double> class_weights_of(const Tensor& labels, const std::vector<double>& class_weights) {
+  const std::vector<std::int64_t> y = labels.to_indices();
+  std::vector<double> w;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    if (y[i] < 0 || y[i] >= static_cast<std::int64_t>(class_weights.size()))
+      fail("class_weights: label {} of example {} has no weight ({} given)", y[i], i, class_weights.size());
+    w.push_back(class_weights[static_cast<std::size_t>(y[i])]);
+  }
+  return w;
+}
+
+Predictions per_example_predictions(const Var& logits, const Tensor& labels) {
+  Predictions p;
+  p.classification = true, p.width = logits.size(1);
+  p.values = softmax(logits.detach(), 1).value().to_vector();
+  p.labels = labels.to_indices();
+  for (std::int64_t i = 0; i < logits.size(0); ++i) p.example.push_back(i), p.step.push_back(-1);
+  return p;
 }
 
 MetricSums correct_predictions(const Tensor& logits, const Tensor& labels, const Tensor& mask) {

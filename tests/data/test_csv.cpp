@@ -43,7 +43,8 @@ TEST_CASE("csv numbers: signs, exponents and spaces are accepted; everything els
 
 TEST_CASE("csv structure errors name file, line and column") {
   CHECK_ERROR_NAMES(parse_csv("a,b\n1,2\n3\n", "r.csv"), "r.csv:3: 1 fields, expected 2");
-  CHECK_ERROR_NAMES(parse_csv("a,b\n1,2,3\n", "r.csv"), "r.csv:2: 3 fields, expected 2");
+  CHECK_ERROR_NAMES(parse_csv("a,b\n1,2\n1,2,3\n", "r.csv"), "r.csv:3: 3 fields, expected 2");
+  CHECK_ERROR_NAMES(parse_csv("a,b\n1,2,3,4\n", "r.csv"), "r.csv:2: 4 fields, expected 2");  // (3 would be an index column)
   CHECK_ERROR_NAMES(parse_csv("a,b\n1,\"open\n2,3\n", "q.csv"), "q.csv:2:3: quoted field never closed");
   CHECK_ERROR_NAMES(parse_csv("a,b\n1,\"x\"y\n", "q.csv"), "q.csv:2:6: unexpected 'y' after a closing quote");
   CHECK_ERROR_NAMES(parse_csv("", "e.csv"), "e.csv: empty file");
@@ -69,7 +70,7 @@ TEST_CASE("csv comment lines: skipped like blank ones when a comment character i
   CHECK(t.header == std::vector<std::string>{"a", "b"});
   CHECK(t.lines == std::vector<std::int64_t>{4, 5});
   CHECK(t.rows.at(1).at(0) == " #5");  // a '#' after the line's start is data
-  CHECK_ERROR_NAMES(parse_csv("a,b\n#x,y,z\n", "c.csv"), "c.csv:2: 3 fields, expected 2");  // off by default
+  CHECK_ERROR_NAMES(parse_csv("a,b\n#x,y,z,w\n", "c.csv"), "c.csv:2: 4 fields, expected 2");  // off by default
   CHECK(parse_csv("a,b\n\"#1\",2\n", "q.csv", options).rows.at(0).at(0) == "#1");
   options.comment = ',';
   CHECK_ERROR_NAMES(parse_csv("a,b\n", "d.csv", options), "d.csv: the CSV comment character cannot be");

@@ -9,7 +9,7 @@ namespace {
 
 CsvSequenceSpec regression_spec() {
   CsvSequenceSpec spec;
-  spec.time_column = std::string("t");
+  spec.time_columns = {"t"};
   spec.feature_columns = {"a", "b"};
   spec.target_columns = {"y"};
   spec.task = Task::regression;
@@ -107,7 +107,7 @@ TEST_CASE("csv sequences: missing values are an error, carried forward, or zero"
   spec.task = Task::regression;
   spec.id_column = "id";
   spec.window = 3;
-  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":3: column 2 ('a'): empty cell");
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":3: column 2 ('a'): missing value ''");
   spec.missing = MissingPolicy::fill_previous;
   SequenceSet s = load_csv_sequences(path, spec);
   CHECK(s.x.to_vector() == std::vector<double>{1, 2, 1, 3, 4, 3,  5, 6, 0, 0, 0, 0});
@@ -119,7 +119,7 @@ TEST_CASE("csv sequences: missing values are an error, carried forward, or zero"
   // nothing to carry on a sequence's first row (r's first row is line 3)
   const auto first = write_file(dir.file("first.csv"), "id,a,b,y\nq,1,2,1\nr,,6,7\n");
   spec.missing = MissingPolicy::fill_previous;
-  CHECK_ERROR_NAMES(load_csv_sequences(first, spec), first + ":3: column 2 ('a'): empty cell on the first row");
+  CHECK_ERROR_NAMES(load_csv_sequences(first, spec), first + ":3: column 2 ('a'): missing value on the first row");
 }
 
 TEST_CASE("csv sequences: bad specs and bad cells name the file, line and key") {
@@ -129,7 +129,7 @@ TEST_CASE("csv sequences: bad specs and bad cells name the file, line and key") 
   spec.feature_columns = {"a", "nope"};
   CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": no column named 'nope'");
   spec = regression_spec();
-  spec.time_column = "when";
+  spec.time_columns = {"when"};
   CHECK_ERROR_NAMES(load_csv_sequences(path, spec), "no column named 'when'");
   spec = regression_spec();
   spec.target_columns = {"label"};
@@ -144,7 +144,9 @@ TEST_CASE("csv sequences: bad specs and bad cells name the file, line and key") 
   const auto back = write_file(dir.file("back.csv"), "id,t,a,b,y\nq,0,1,1,1\nq,2,1,1,1\nq,1,1,1,1\n");
   CHECK_ERROR_NAMES(load_csv_sequences(back, regression_spec()), back + ":4: column 2 ('t'): time 1 is earlier");
   const auto nan = write_file(dir.file("nan.csv"), "id,t,a,b,y\nq,0,1,NaN,1\n");
-  CHECK_ERROR_NAMES(load_csv_sequences(nan, regression_spec()), nan + ":2: column 4 ('b'): 'NaN' is not a finite");
+  CHECK_ERROR_NAMES(load_csv_sequences(nan, regression_spec()), nan + ":2: column 4 ('b'): missing value 'NaN'");
+  const auto inf = write_file(dir.file("inf.csv"), "id,t,a,b,y\nq,0,1,inf,1\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(inf, regression_spec()), inf + ":2: column 4 ('b'): 'inf' is not a finite");
   const auto big = write_file(dir.file("big.csv"), "id,t,a,b,y\nq,0,1,1e300,1\n");
   CHECK_ERROR_NAMES(load_csv_sequences(big, regression_spec()), big + ":2: column 4 ('b'): 1e+300 is out of the range");
   const auto ragged = write_file(dir.file("ragged.csv"), "id,t,a,b,y\nq,0,1,1,1\nq,1,1,1\n");

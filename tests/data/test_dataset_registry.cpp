@@ -42,7 +42,7 @@ TEST_CASE("datasets: every name dataset_names() lists reaches its loader; an unk
       {"gesture", {{"dir", missing}}},
       {"person_activity", {{"path", missing}}},
       {"mujoco", {{"path", csv}, {"window", 4}, {"stride", 2}}},
-      {"csv", {{"path", csv}, {"time_column", "time"}, {"features", {"q0", "q1"}}, {"targets", {"q0"}}, {"task", "regression"}, {"window", 4}}},
+      {"csv", {{"path", csv}, {"time_column", "time"}, {"features", {"q0"}}, {"targets", {"q1"}}, {"task", "regression"}, {"window", 4}}},
       {"toy", {{"name", "moons"}, {"train", 50}, {"val", 5}, {"test", 5}}},
       {"vectors", {{"path", csv}, {"columns", {"q0", "q1"}}}},
       {"physionet", {{"dir", missing}}},

@@ -90,7 +90,7 @@ TEST_CASE("CSV sequences with random corruption: a validating set or a tide::Err
   std::string text = "id,t,a,b,y\n";
   for (int r = 0; r < 40; ++r) text += fmt::format("s{},{},{},{}.5,{}\n", r % 3, r, r * 2, r, r % 4);
   CsvSequenceSpec spec{};
-  spec.time_column = "t";
+  spec.time_columns = {"t"};
   spec.id_column = "id";
   spec.feature_columns = {"a", "b"};
   spec.target_columns = {"y"};
@@ -140,7 +140,7 @@ TEST_CASE("fuzz: CSV windows with a stride near 2^63 start at 0 only (the next s
   TempDir dir;
   const auto path = write_file(dir.file("s.csv"), "id,t,a,y\ns0,0,1,0\ns0,1,2,1\ns0,2,3,1\ns0,3,1,0\ns1,0,4,1\ns1,1,5,0\ns1,2,6,1\n");
   CsvSequenceSpec spec{};
-  spec.time_column = "t";
+  spec.time_columns = {"t"};
   spec.id_column = "id";
   spec.feature_columns = {"a"};
   spec.target_columns = {"y"};

@@ -283,7 +283,7 @@ TEST_CASE("latent ode: evaluation reports the split's AUC, not the batches' mean
   std::vector<std::int64_t> labels;
   for (std::int64_t n = 0; n < 3; ++n) {
     const BatchLoss one = model.loss(*all.slice(n, n + 1), Mode::eval);
-    scores.push_back(one.scores.at(0)), labels.push_back(one.labels.at(0));
+    scores.push_back(one.predictions.values.at(1)), labels.push_back(one.predictions.labels.at(0));
   }
   CHECK(s.metric("auc") == doctest::Approx(roc_auc(scores, labels)));
 }

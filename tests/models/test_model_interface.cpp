@@ -37,11 +37,14 @@ TEST_CASE("make_model builds a sequence model for sequence data with the task's 
   CHECK(m->higher_is_better());
   CHECK(m->parameter_count() > 0);
   const models::BatchLoss b = m->loss(*d.train, models::Mode::eval);
-  REQUIRE(b.metrics.size() == 2);
+  REQUIRE(b.metrics.size() == 1);
   CHECK(b.metrics[0].first == "accuracy");
   CHECK(b.metrics[0].second.count == 40);  // one label per sequence
-  CHECK(b.metrics[1].first == "auc");      // binary labels per sequence: ranked by the positive class's probability
-  CHECK(b.scores.size() == 40);
+  // eval mode: a prediction per sequence, at its last valid step, with both classes' probabilities
+  CHECK(b.predictions.rows() == 40);
+  CHECK(b.predictions.width == 2);
+  CHECK(b.predictions.values.size() == 80);
+  CHECK(b.predictions.values[0] + b.predictions.values[1] == doctest::Approx(1.0));
   CHECK(std::isfinite(b.loss.item()));
   CHECK_THROWS_WITH_AS(m->loss(NotSequences(), models::Mode::eval), doctest::Contains("expects sequences"), Error);
 }
@@ -53,10 +56,16 @@ TEST_CASE("a split's scores do not depend on the evaluation batch size") {
   const models::Scores all = m->evaluate(*d.train, 1000), small = m->evaluate(*d.train, 7);
   CHECK(all.examples == 40);
   CHECK(small.loss == doctest::Approx(all.loss).epsilon(1e-12));
+  // the split's report (auc, f1, the confusion matrix) is computed over all its predictions at once
+  CHECK(small.metric("auc") == doctest::Approx(all.metric("auc")).epsilon(1e-12));
+  CHECK(small.metric("f1") == doctest::Approx(all.metric("f1")).epsilon(1e-12));
+  CHECK(small.report.confusion == all.report.confusion);
+  CHECK(all.report.examples == 40);
+  CHECK(small.metric("accuracy") == doctest::Approx(all.report.accuracy));
   CHECK(small.metric("accuracy") == doctest::Approx(all.metric("accuracy")).epsilon(1e-12));
   CHECK(small.metric("auc") == doctest::Approx(all.metric("auc")).epsilon(1e-12));  // the split's, not the batches' mean
   CHECK(all.loss == doctest::Approx(m->loss(*d.train, models::Mode::eval).loss.item()).epsilon(1e-12));
-  CHECK_THROWS_WITH_AS(all.metric("mse"), doctest::Contains("known: accuracy, auc"), Error);
+  CHECK_THROWS_WITH_AS(all.metric("mse"), doctest::Contains("known: accuracy, nfe, balanced_accuracy, precision, recall, f1"), Error);
 }
 
 TEST_CASE("train mode records the loss; save and load restore the parameters") {
@@ -89,14 +98,14 @@ TEST_CASE("the kinetic term is reported as a metric, and refused for a model wit
   CHECK(reg.metrics[3].first == "nfe");
   CHECK(reg.metrics[3].second.value > 0);
   const models::BatchLoss eval = ode->loss(*d.train, models::Mode::eval);  // rk4 x 1 per step: 4 stages each
-  REQUIRE(eval.metrics.size() == 3);
-  CHECK(eval.metrics[2].first == "nfe");
-  CHECK(eval.metrics[2].second.value == 4 * data::sequences_of(*d.train, "xor").steps());
+  REQUIRE(eval.metrics.size() == 2);  // (the split's auc comes from the predictions)
+  CHECK(eval.metrics[1].first == "nfe");
+  CHECK(eval.metrics[1].second.value == 4 * data::sequences_of(*d.train, "xor").steps());
   const double kinetic = reg.metrics[2].second.value / reg.metrics[2].second.count;
   CHECK(kinetic > 0);
   CHECK(reg.loss.item() == doctest::Approx(plain.loss.item() + kinetic).epsilon(1e-6));
   const models::ModelPtr gru = models::make_model(json{{"type", "gru"}, {"hidden", 4}}, d, gen, DType::f64, "model");
   CHECK_THROWS_WITH_AS(gru->loss(*d.train, models::Mode::train, models::Training{.kinetic = 0.5}),
                        doctest::Contains("regularisers.kinetic: gru has no ODE part"), Error);
-  CHECK(gru->loss(*d.train, models::Mode::eval, models::Training{.kinetic = 0.5}).metrics.size() == 2);  // eval: off
+  CHECK(gru->loss(*d.train, models::Mode::eval, models::Training{.kinetic = 0.5}).metrics.size() == 1);  // eval: off
 }

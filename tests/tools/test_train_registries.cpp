@@ -69,6 +69,14 @@ TEST_CASE("configs: deep nesting is refused while parsing and no message dumps a
   CHECK(error_of([&] { parse_train_config(long_text, "c.json"); }).size() < 160);
 }
 
+TEST_CASE("configs: a key given twice in one object is an error naming its path, not the last value silently") {
+  CHECK(error_of([] { parse_json_text("{\"data\": {\"window\": 8, \"path\": \"a.csv\", \"window\": 16}}", "c.json"); }) ==
+        "c.json: key 'data.window' appears twice in one object (JSON keeps only the last; remove one)");
+  CHECK(error_of([] { parse_json_text("{\"epochs\": 1, \"epochs\": 2}", "c.json"); }).find("key 'epochs' appears twice") != std::string::npos);
+  // the same key in different objects, and in objects inside arrays, is fine
+  CHECK(parse_json_text("{\"a\": {\"k\": 1}, \"b\": {\"k\": 2}, \"c\": [{\"k\": 1}, {\"k\": 2}], \"k\": 3}", "c.json").at("k") == 3);
+}
+
 TEST_CASE("configs: a number beyond a double's range is a tide::Error naming the file (found by fuzz/config.cpp)") {
   CHECK(error_of([] { parse_json_text("-41e308", "fuzz.json"); }) == "fuzz.json: invalid JSON (number overflow parsing '-41e308')");
   CHECK(error_of([] { parse_json_text("{\"lr\": 1e999}", "c.json"); }) == "c.json: invalid JSON (number overflow parsing '1e999')");

@@ -10,7 +10,7 @@ namespace tide::cli {
 namespace {
 
 constexpr const char* train_usage =
-    "usage: tide train CONFIG.json [--out DIR] [--resume] [--max-steps N] [--epochs N] [--seed N] [--quiet]\n"
+    "usage: tide train CONFIG.json [--out DIR] [--resume | --overwrite] [--max-steps N] [--epochs N] [--seed N] [--quiet]\n"
     "\n"
     "Trains a model as the config says: a sequence model on irregularly sampled data, a latent\n"
     "ODE on irregular series with per-variable masks, a continuous normalising flow on vectors\n"
@@ -28,7 +28,9 @@ constexpr const char* train_usage =
     "\n"
     "options:\n"
     "  --out DIR        run directory (default runs/<name>)\n"
-    "  --resume         continue bit-exactly from DIR/checkpoint.tide (the config must be unchanged)\n"
+    "  --resume         continue bit-exactly from DIR/checkpoint.tide (the config must be unchanged;\n"
+    "                   --epochs and --seed given when the run started are remembered)\n"
+    "  --overwrite      start over in a run directory that holds a run (else an error)\n"
     "  --max-steps N    stop after N optimizer steps in this invocation, with a checkpoint\n"
     "  --epochs N       override the config's epochs (recorded in the run's config.json)\n"
     "  --seed N         override the config's seed (likewise; for runs over several seeds)\n"
@@ -44,17 +46,52 @@ constexpr const char* train_usage =
     "exit status: 0 done, 1 error, 2 usage error, 130 interrupted (checkpoint written)\n";
 
 constexpr const char* eval_usage =
-    "usage: tide eval RUN_DIR [--split test|val|train] [--last] [--samples N --out FILE.csv [--seed S]]\n"
+    "usage: tide eval RUN_DIR [--split test|val|train] [--last | --params FILE] [--samples N --out FILE.csv [--seed S]]\n"
     "\n"
     "Rebuilds the run's data and model from RUN_DIR/config.json, loads the best-validation\n"
     "parameters (RUN_DIR/best.tide; --last: RUN_DIR/checkpoint.tide) and prints the loss and\n"
-    "every metric the model reports (accuracy or mse; a flow's nll, bits_per_dim, nfe) as JSON.\n"
+    "every metric the model reports as JSON (classification: accuracy, precision, recall, f1,\n"
+    "auc, pr_auc, ..., the confusion matrix and each class's scores; regression: mse; a flow's\n"
+    "nll, bits_per_dim, nfe).\n"
     "\n"
     "options:\n"
     "  --split S    test (default), val or train\n"
     "  --last       the latest checkpoint instead of the best-validation parameters\n"
+    "  --params F   parameters from F (a .tide archive, or .safetensors as `tide export` writes)\n"
     "  --samples N  flows: write N samples to --out FILE.csv (header x0, x1, ...; images: pixel\n"
     "               values 0..256) instead of scoring; --seed S picks the draw (default 1)\n"
+    "  -h, --help   show this help\n";
+
+constexpr const char* predict_usage =
+    "usage: tide predict RUN_DIR --out FILE.csv [--split test|val|train | --data FILE] [--last | --params F]\n"
+    "\n"
+    "Writes the model's predictions as CSV, one row per prediction: example (its index in the\n"
+    "split) and step, then for classification the true label, the predicted class and each\n"
+    "class's probability (p_<class>, class names as the data's labels), for regression\n"
+    "target_k and prediction_k per output.\n"
+    "\n"
+    "options:\n"
+    "  --out FILE   the CSV to write (replaced atomically)\n"
+    "  --split S    test (default), val or train\n"
+    "  --data FILE  a csv run: predict FILE instead, read like its training file (same columns,\n"
+    "               classes and standardisation statistics; it needs the target column too)\n"
+    "  --last       the latest checkpoint instead of the best-validation parameters\n"
+    "  --params F   parameters from F (a .tide archive or .safetensors)\n"
+    "  -h, --help   show this help\n";
+
+constexpr const char* export_usage =
+    "usage: tide export RUN_DIR --out FILE [--last | --params F]\n"
+    "\n"
+    "Writes the run's best-validation parameters (--last: the latest checkpoint's) to FILE: as\n"
+    "safetensors when FILE ends in .safetensors (a JSON header of names, dtypes, shapes and\n"
+    "offsets, then little-endian buffers; PyTorch, JAX and numpy read it), else as a tide archive.\n"
+    "Names are the model's parameter names (readout.weight, ...). `tide eval RUN_DIR --params FILE`\n"
+    "and `tide predict ... --params FILE` load them back.\n"
+    "\n"
+    "options:\n"
+    "  --out FILE   the file to write\n"
+    "  --last       the latest checkpoint instead of the best-validation parameters\n"
+    "  --params F   convert F (a .tide archive or .safetensors) instead\n"
     "  -h, --help   show this help\n";
 
 constexpr const char* data_usage =
@@ -111,6 +148,7 @@ int train_main(const Args& args) {
   std::int64_t epochs = 0, seed = -1, max_steps = 0;
   const Flags flags = Flags("tide train", train_usage)
                           .on("--resume", options.resume)
+                          .on("--overwrite", options.overwrite)
                           .on("--quiet", options.quiet)
                           .text("--out", options.out_dir)
                           .integer("--seed", std::int64_t{0}, std::int64_t{1000000000000}, seed, "an integer >= 0")
@@ -119,9 +157,18 @@ int train_main(const Args& args) {
                           .positional(positional, 1, "one config file");
   if (const auto status = flags.parse(args)) return *status;
   options.max_steps = max_steps;
+  if (options.resume && options.overwrite) return usage_error("tide train: --resume continues a run, --overwrite starts it over; pick one", hint);
   const std::string config_path = positional.empty() ? "" : positional[0];
   if (config_path.empty()) return usage_error("tide train: missing CONFIG.json", hint);
   TrainConfig config = load_train_config(config_path);
+  if (options.resume) {  // the overrides the run started with, unless given again
+    const std::string saved = run_directory(config, options) + "/config.json";
+    if (std::filesystem::exists(saved)) {
+      const TrainConfig started = load_train_config(saved);
+      if (epochs == 0 && started.raw.contains("epochs")) epochs = started.epochs;
+      if (seed < 0 && started.raw.contains("seed")) seed = static_cast<std::int64_t>(started.seed);
+    }
+  }
   if (epochs > 0) {
     config.raw["epochs"] = epochs;
     config.epochs = epochs;
@@ -137,11 +184,12 @@ int eval_main(const Args& args) {
   const char* hint = "tide eval --help";
   std::string split = "test";
   std::vector<std::string> positional;
-  bool last = false;
+  RunParameters from;
   std::int64_t samples = 0, seed = 1;
   std::string out;
   const Flags flags = Flags("tide eval", eval_usage)
-                          .on("--last", last)
+                          .on("--last", from.last)
+                          .text("--params", from.file)
                           .integer("--samples", std::int64_t{1}, std::int64_t{100000000}, samples)
                           .integer("--seed", std::int64_t{0}, std::numeric_limits<std::int64_t>::max(), seed)
                           .text("--out", out)
@@ -151,12 +199,54 @@ int eval_main(const Args& args) {
   const std::string run_dir = positional.empty() ? "" : positional[0];
   if (run_dir.empty()) return usage_error("tide eval: missing RUN_DIR", hint);
   if ((samples > 0) != !out.empty()) return usage_error("tide eval: --samples N and --out FILE.csv go together", hint);
+  if (from.last && !from.file.empty()) return usage_error("tide eval: --last and --params name two different parameter files; pick one", hint);
   if (samples > 0) {
-    write_samples(run_dir, last, samples, static_cast<std::uint64_t>(seed), out);
+    write_samples(run_dir, from, samples, static_cast<std::uint64_t>(seed), out);
     fmt::print("{}\n", nlohmann::json{{"samples", samples}, {"file", out}}.dump());
     return 0;
   }
-  fmt::print("{}\n", evaluate_run(run_dir, split, last).dump(2));
+  fmt::print("{}\n", evaluate_run(run_dir, split, from).dump(2));
+  return 0;
+}
+
+int predict_main(const Args& args) {
+  const char* hint = "tide predict --help";
+  std::string split = "test", data_file, out;
+  std::vector<std::string> positional;
+  RunParameters from;
+  const Flags flags = Flags("tide predict", predict_usage)
+                          .on("--last", from.last)
+                          .text("--params", from.file)
+                          .text("--out", out)
+                          .text("--data", data_file)
+                          .text("--split", split, {"test", "val", "train"})
+                          .positional(positional, 1, "one run directory");
+  if (const auto status = flags.parse(args)) return *status;
+  if (positional.empty()) return usage_error("tide predict: missing RUN_DIR", hint);
+  if (out.empty()) return usage_error("tide predict: --out FILE.csv is required", hint);
+  if (from.last && !from.file.empty()) return usage_error("tide predict: --last and --params name two different parameter files; pick one", hint);
+  check_output_path(out);
+  fmt::print("{}\n", write_predictions(positional[0], from, split, data_file, out).dump(2));
+  return 0;
+}
+
+int export_main(const Args& args) {
+  const char* hint = "tide export --help";
+  std::string out;
+  std::vector<std::string> positional;
+  RunParameters from;
+  const Flags flags = Flags("tide export", export_usage)
+                          .on("--last", from.last)
+                          .text("--params", from.file)
+                          .text("--out", out)
+                          .positional(positional, 1, "one run directory");
+  if (const auto status = flags.parse(args)) return *status;
+  if (positional.empty()) return usage_error("tide export: missing RUN_DIR", hint);
+  if (out.empty()) return usage_error("tide export: --out FILE is required (FILE.safetensors, or a .tide archive)", hint);
+  if (from.last && !from.file.empty()) return usage_error("tide export: --last and --params name two different parameter files; pick one", hint);
+  check_output_path(out);
+  export_parameters(positional[0], from, out);
+  fmt::print("{}\n", nlohmann::json{{"run", positional[0]}, {"parameters_from", from.path(positional[0])}, {"file", out}}.dump());
   return 0;
 }
 

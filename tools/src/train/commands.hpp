@@ -6,6 +6,8 @@ namespace tide::cli {
 
 int train_main(const Args& args);
 int eval_main(const Args& args);
+int predict_main(const Args& args);
+int export_main(const Args& args);
 int data_main(const Args& args);
 
 }  // namespace tide::cli

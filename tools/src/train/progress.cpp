@@ -100,6 +100,7 @@ std::string Progress::status_line(bool final) const {
   const double elapsed = now() - start_;
   std::vector<std::string> parts;
   if (!label_.empty()) parts.push_back(label_);
+  if (!note_.empty() && !final) parts.push_back(note_);
   if (final) {
     parts.push_back(total_ > 0 ? fmt::format("done {}/{} steps in {}", step_, total_, format_duration(elapsed))
                                : fmt::format("done {} steps in {}", step_, format_duration(elapsed)));

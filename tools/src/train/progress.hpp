@@ -41,6 +41,8 @@ public:
 
   // `step` steps are done (counting from 1, including start_step) and these are the latest figures.
   void update(std::int64_t step, const Figures& figures);
+  // Text shown after the label from the next line on ("epoch 3/10"); empty: none.
+  void set_note(std::string note) { note_ = std::move(note); }
   // The closing line: steps done, total time, mean rate, and `figures` (the last update's when
   // empty). Calls after the first do nothing.
   void finish(const Figures& figures = {});
@@ -59,6 +61,7 @@ private:
   double rate_ = 0;  // smoothed steps per second; 0 until two updates are apart in time
   std::int64_t step_ = 0, last_step_ = 0, last_line_step_ = 0;
   Figures figures_;
+  std::string note_;
   bool drawn_ = false, finished_ = false;
   std::size_t drawn_width_ = 0;  // terminal: length of the line on screen, to blank its tail
 };

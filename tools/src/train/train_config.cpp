@@ -1,6 +1,7 @@
 #include "train/train_config.hpp"
 #include "tide/core/named.hpp"
 #include "tide/data/config_object.hpp"
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -61,9 +62,23 @@ json parse_json_text(const std::string& text, const std::string& source) {
   // Nesting is bounded while parsing: a value tens of thousands of levels deep would make every
   // later recursive use of it (copies, dumps, comparisons) overflow the stack.
   static constexpr int max_depth = 128;
-  const json::parser_callback_t bounded = [&source](int depth, json::parse_event_t event, json&) {
+  // A key given twice in one object is an error: JSON parsers keep the last one silently, so a
+  // config edited by appending would run with a value the user did not mean.
+  std::vector<std::set<std::string>> keys;  // per open object, the keys read so far
+  std::vector<std::string> path;            // per open object, its current key
+  const json::parser_callback_t bounded = [&](int depth, json::parse_event_t event, json& parsed) {
     if (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start)
       if (depth >= max_depth) fail("{}: JSON nested deeper than {} levels", source, max_depth);
+    if (event == json::parse_event_t::object_start) keys.emplace_back(), path.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back(), path.pop_back();
+    if (event == json::parse_event_t::key && !keys.empty()) {
+      path.back() = parsed.get<std::string>();
+      if (!keys.back().insert(path.back()).second) {
+        std::string key = fmt::format("{}", fmt::join(path, "."));
+        if (key.size() > 120) key = key.substr(0, 117) + "...";
+        fail("{}: key '{}' appears twice in one object (JSON keeps only the last; remove one)", source, key);
+      }
+    }
     return true;
   };
   try {
@@ -134,6 +149,15 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
     rk.finish("the regularisers");
   }
   c.checkpoint_every = k.integer("checkpoint_every", 0, 0, INT64_MAX);
+  c.best_metric = k.text("best_metric", "");
+  if (const json* w = k.value("class_weights")) {
+    const bool balanced = w->is_string() && w->get<std::string>() == "balanced";
+    if (!balanced && !(w->is_array() && !w->empty() && std::all_of(w->begin(), w->end(), [](const json& e) {
+          return e.is_number() && e.get<double>() >= 0 && std::isfinite(e.get<double>());
+        })))
+      fail("{}: expected \"balanced\" or an array of weights >= 0, one per class, got {}", k.path("class_weights"), brief(*w));
+    c.class_weights = *w;
+  }
   k.finish("a training config");
   return c;
 }

@@ -19,6 +19,11 @@
 //                                         b < 1; flows: the end time drawn from U(T - b, T + b)). The
 //                                         cells offer only the kinetic term today
 //   "checkpoint_every": 200,              optimizer steps between checkpoints (0: at epoch ends only)
+//   "best_metric": "f1",                  the validation metric that picks best.tide (default: the
+//                                         model's: accuracy, mse, nll, ...; "loss" is one too)
+//   "class_weights": "balanced",          classification: weight each class's cross-entropy terms,
+//                                         "balanced" (n / (classes * n_c) from the training labels,
+//                                         as scikit-learn) or [w_0, w_1, ...]
 //   "eval_batch_size": 512
 // }
 #pragma once
@@ -57,6 +62,8 @@ struct TrainConfig {
   double kinetic = 0.0, jacobian = 0.0, taylor = 0.0, steer = 0.0;  // regularisers' weights (steer: b)
   int taylor_order = 0;
   std::int64_t checkpoint_every = 0;
+  std::string best_metric;        // the validation metric that picks best.tide (empty: the model's)
+  nlohmann::json class_weights;   // "balanced", an array of per-class weights, or null (all 1)
   nlohmann::json raw;  // the config as given (written beside the run, compared on --resume)
   // Learning rate at optimizer step `step` (0-based) of epoch `epoch`; an unknown schedule.type
   // throws listing the known ones.

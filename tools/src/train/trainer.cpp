@@ -10,7 +10,10 @@
 #include "train/figures.hpp"
 #include "train/metrics_log.hpp"
 #include "train/progress.hpp"
+#include <fmt/ranges.h>
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -81,9 +84,11 @@ struct Built {
   models::ModelPtr model;
 };
 
-Built build(const TrainConfig& config) {
+// The config's data (with data_file, a csv run's data with that file as its test split) and model.
+Built build(const TrainConfig& config, const std::string& data_file = "") {
   Built b;
-  b.data = data::load_dataset(config.data, config.seed, "data");
+  b.data = data_file.empty() ? data::load_dataset(config.data, config.seed, "data")
+                             : data::load_dataset_with_test_file(config.data, config.seed, "data", data_file);
   Generator gen(config.seed);
   b.model = models::make_model(config.model, b.data, gen, config.dtype, "model");
   return b;
@@ -98,9 +103,10 @@ void write_curves(const Paths& paths, const std::vector<json>& records, const st
     const double e = r.at("epoch").get<double>();
     loss.series[0].x.push_back(e), loss.series[0].y.push_back(r.at("train_loss").get<double>());
     loss.series[1].x.push_back(e), loss.series[1].y.push_back(r.at("val_loss").get<double>());
-    m.series[0].x.push_back(e), m.series[0].y.push_back(r.at("train_" + metric).get<double>());
+    if (r.contains("train_" + metric)) m.series[0].x.push_back(e), m.series[0].y.push_back(r.at("train_" + metric).get<double>());
     m.series[1].x.push_back(e), m.series[1].y.push_back(r.at("val_" + metric).get<double>());
   }
+  if (m.series[0].x.empty()) m.series.erase(m.series.begin());  // a validation-only metric (f1, auc)
   write_svg(paths.curves, loss);
   write_svg(paths.metric_curve, m);
   if (records.empty() || !records.front().contains("val_nfe")) return;
@@ -116,11 +122,73 @@ void write_curves(const Paths& paths, const std::vector<json>& records, const st
   write_svg(paths.dir + "/nfe.svg", nfe);
 }
 
-// A split's scores: the loss, every metric, and the number of examples (sequences, vectors, images).
-json scores_json(const models::Scores& s) {
+// Classification: the confusion matrix (rows: true class, columns: predicted) and, per class
+// (named by its label when the data has names), precision, recall, F1, support and accuracy (the
+// fraction of its examples predicted right, which is its recall).
+void add_report(json& out, const models::ClassificationReport& r, const std::vector<std::string>& names) {
+  if (r.classes == 0) return;
+  out["confusion"] = r.confusion;
+  json per_class = json::array();
+  for (std::size_t c = 0; c < static_cast<std::size_t>(r.classes); ++c)
+    per_class.push_back({{"class", c < names.size() ? names[c] : std::to_string(c)}, {"precision", r.precision[c]}, {"recall", r.recall[c]},
+                         {"f1", r.f1[c]}, {"support", r.support[c]}, {"accuracy", r.recall[c]}});
+  out["per_class"] = per_class;
+}
+
+// A split's scores: the loss, every metric, the number of examples (sequences, vectors, images)
+// and, for classification, the report.
+json scores_json(const models::Scores& s, const std::vector<std::string>& class_names = {}) {
   json out = {{"loss", s.loss}, {"examples", s.examples}};
   for (const auto& [name, value] : s.metrics) out[name] = value;
+  add_report(out, s.report, class_names);
   return out;
+}
+
+// Whether a larger value of `metric` is better: the model says for its own metric; the
+// classification report's scores are; losses, errors and counts (loss, mse, nll, nfe, ...) are not.
+bool higher_is_better(const std::string& metric, const models::Model& model) {
+  if (metric == model.metric()) return model.higher_is_better();
+  static const std::set<std::string> higher = {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "precision_macro",
+                                               "recall_macro", "f1_macro", "auc", "pr_auc"};
+  return higher.count(metric) > 0;
+}
+
+double score_of(const models::Scores& s, const std::string& metric) { return metric == "loss" ? s.loss : s.metric(metric); }
+
+// The validation metric that picks best.tide: the config's best_metric, checked against what the
+// model reports on a few validation examples, else the model's own.
+std::string selection_metric(const TrainConfig& config, const models::Model& model, const data::Examples& val, std::int64_t batch) {
+  if (config.best_metric.empty()) return model.metric();
+  const models::Scores probe = model.evaluate(*val.slice(0, std::min<std::int64_t>(val.size(), 16)), batch);
+  std::vector<std::string> known = {"loss"};
+  for (const auto& [name, value] : probe.metrics) known.push_back(name);
+  if (std::find(known.begin(), known.end(), config.best_metric) == known.end())
+    fail("best_metric: '{}' is not a metric this model reports on validation data (it reports: {})", config.best_metric,
+         fmt::join(known, ", "));
+  return config.best_metric;
+}
+
+// The class weights the config asks for: as given, or "balanced" n / (classes * n_c) from the
+// training labels (scikit-learn's); empty when none.
+std::vector<double> class_weights(const TrainConfig& config, const data::Examples& train) {
+  if (config.class_weights.is_null()) return {};
+  const std::vector<double> counts = train.class_counts();
+  if (counts.empty()) fail("class_weights: the training data carries no class labels (weights are for classification)");
+  const std::size_t C = counts.size();
+  if (config.class_weights.is_string()) {  // "balanced"
+    double n = 0;
+    for (double c : counts) n += c;
+    std::vector<double> w;
+    for (std::size_t c = 0; c < C; ++c) {
+      if (counts[c] == 0) fail("class_weights: \"balanced\" needs every class in the training data; class {} has no example", c);
+      w.push_back(n / (static_cast<double>(C) * counts[c]));
+    }
+    return w;
+  }
+  const std::vector<double> w = config.class_weights.get<std::vector<double>>();
+  if (w.size() != C) fail("class_weights: {} weights given, the data has {} classes", w.size(), C);
+  if (std::all_of(w.begin(), w.end(), [](double v) { return v == 0; })) fail("class_weights: every weight is 0");
+  return w;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -133,8 +201,9 @@ class Trainer {
 public:
   Trainer(const TrainConfig& config, const TrainOptions& options)
       : config_(config), options_(options), t0_(std::chrono::steady_clock::now()), built_(build(config)),
-        model_(*built_.model), metric_(model_.metric()), higher_(model_.higher_is_better()),
-        paths_(options.out_dir.empty() ? "runs/" + config.name : options.out_dir, metric_), params_(model_.parameters()),
+        model_(*built_.model), metric_(selection_metric(config, model_, *built_.data.val, config.eval_batch_size)),
+        higher_(higher_is_better(metric_, model_)), class_weights_(class_weights(config, *built_.data.train)),
+        paths_(run_directory(config, options), metric_), params_(model_.parameters()),
         optimizer_(make_optimizer(config.optimizer, params_)), train_size_(built_.data.train->size()),
         steps_per_epoch_((train_size_ + config.batch_size - 1) / config.batch_size) {
     pos_.best_val = higher_ ? -INFINITY : INFINITY;
@@ -143,10 +212,12 @@ public:
 
 private:
   void open_run();
+  void check_fresh_start() const;
   void resume();
   void save_checkpoint();
   void announce();
   void train_step(const std::vector<std::int64_t>& order);
+  Figures progress_figures() const;
   void add_extra(const std::vector<std::pair<std::string, models::MetricSums>>& metrics, std::size_t first);
   bool checkpoint_or_stop();
   void end_epoch();
@@ -158,8 +229,9 @@ private:
   std::chrono::steady_clock::time_point epoch_t0_ = std::chrono::steady_clock::now();  // this epoch's start (or the resume)
   Built built_;
   models::Model& model_;
-  const std::string metric_;
+  const std::string metric_;  // picks best.tide
   const bool higher_;
+  const std::vector<double> class_weights_;
   const Paths paths_;
   std::vector<Var> params_;
   std::unique_ptr<Optimizer> optimizer_;
@@ -171,12 +243,24 @@ private:
   std::int64_t steps_this_run_ = 0;
 };
 
+// A directory that holds a run (a checkpoint or a summary) is not started over without
+// --overwrite, which first removes the old run's state so nothing stale survives.
+void Trainer::check_fresh_start() const {
+  const std::string held[] = {paths_.checkpoint, paths_.summary, paths_.best};
+  const bool taken = std::any_of(std::begin(held), std::end(held), [](const std::string& p) { return fs::exists(p); });
+  if (!taken) return;
+  if (!options_.overwrite)
+    fail("{} holds a run already ({}); --resume continues it, --overwrite starts it over, --out DIR writes elsewhere", paths_.dir,
+         fs::exists(paths_.summary) ? "finished: summary.json" : "checkpoint.tide");
+  for (const std::string& p : held) fs::remove(p);
+}
+
 void Trainer::open_run() {
   std::error_code ec;
   fs::create_directories(paths_.dir, ec);
   if (ec) fail("{}: cannot create the run directory: {}", paths_.dir, ec.message());
   if (options_.resume) resume();
-  else write_text_atomically(paths_.metrics, "");
+  else check_fresh_start(), write_text_atomically(paths_.metrics, "");
   write_text_atomically(paths_.config, config_.raw.dump(2) + "\n");
   log_.open(paths_.metrics, true);
 }
@@ -229,7 +313,8 @@ void Trainer::train_step(const std::vector<std::int64_t>& order) {
   optimizer_->zero_grad();
   const models::Training training{.kinetic = config_.kinetic, .jacobian = config_.jacobian, .taylor_order = config_.taylor_order,
                                    .taylor = config_.taylor, .steer = config_.steer, .seed = config_.seed, .step = pos_.global_step,
-                                   .epoch = static_cast<double>(pos_.epoch) + static_cast<double>(b) / static_cast<double>(steps_per_epoch_)};
+                                   .epoch = static_cast<double>(pos_.epoch) + static_cast<double>(b) / static_cast<double>(steps_per_epoch_),
+                                   .class_weights = class_weights_};
   const models::BatchLoss result = model_.loss(*batch, models::Mode::train, training);
   const double loss_value = result.loss.item();
   if (!std::isfinite(loss_value))
@@ -243,7 +328,17 @@ void Trainer::train_step(const std::vector<std::int64_t>& order) {
   pos_.loss_sum += loss_value * static_cast<double>(batch->size()), pos_.seen += static_cast<double>(batch->size());
   pos_.metric_sum += m.value, pos_.metric_count += m.count;
   ++pos_.global_step, ++steps_this_run_;
-  if (progress_) progress_->update(pos_.global_step, {{"loss", pos_.train_loss()}, {metric_, pos_.train_metric()}});
+  if (progress_) progress_->update(pos_.global_step, progress_figures());
+}
+
+// The live line's figures: the epoch's running loss, the model's metric unless it is the loss
+// itself (a regression's mse), and the last validation score.
+Figures Trainer::progress_figures() const {
+  Figures f = {{"loss", pos_.train_loss()}};
+  const double m = pos_.train_metric();
+  if (std::fabs(m - pos_.train_loss()) > 1e-12 * std::max(1.0, std::fabs(m))) f.emplace_back(model_.metric(), m);
+  if (!records_.empty()) f.emplace_back("val_" + metric_, records_.back().at("val_" + metric_).get<double>());
+  return f;
 }
 
 // The epoch's sums of the model's other metrics (from `first` on).
@@ -269,14 +364,15 @@ bool Trainer::checkpoint_or_stop() {
 // End of epoch: validation, the record, the best model, the checkpoint and the curves.
 void Trainer::end_epoch() {
   const models::Scores val = model_.evaluate(*built_.data.val, config_.eval_batch_size);
-  const double val_metric = val.metric(metric_);
+  const double val_metric = score_of(val, metric_);
   json record = {{"epoch", pos_.epoch + 1}, {"step", pos_.global_step}, {"lr", optimizer_->learning_rate()},
-                 {"train_loss", pos_.train_loss()}, {"train_" + metric_, pos_.train_metric()},
+                 {"train_loss", pos_.train_loss()}, {"train_" + model_.metric(), pos_.train_metric()},
                  {"val_loss", val.loss}, {"val_" + metric_, val_metric}, {"seconds", seconds_since(t0_)},
                  {"epoch_seconds", seconds_since(epoch_t0_)}};
   for (const auto& [name, sums] : pos_.extra) record["train_" + name] = sums.second > 0 ? sums.first / sums.second : 0.0;
   for (const auto& [name, value] : val.metrics)
     if (name != metric_) record["val_" + name] = value;
+  if (val.report.classes > 0) record["val_confusion"] = val.report.confusion;
   log_.write(record);
   records_.push_back(record);
   ++pos_.records_written;
@@ -305,8 +401,9 @@ int Trainer::finish() {
   json summary = {{"name", config_.name}, {"data", built_.data.description}, {"model", model_.name()},
                         {"parameters", model_.parameter_count()}, {"seed", config_.seed}, {"epochs", config_.epochs},
                         {"steps", pos_.global_step}, {"best_epoch", pos_.best_epoch}, {"metric", metric_},
-                        {"val", {{"loss", val.loss}, {metric_, val.metric(metric_)}}},
-                        {"test", scores_json(test)},
+                        {"best_val", pos_.best_epoch >= 0 ? json(pos_.best_val) : json()},
+                        {"val", scores_json(val, built_.data.class_names)},
+                        {"test", scores_json(test, built_.data.class_names)},
                         {"seconds", seconds_since(t0_)},
                         {"files", {{"metrics", paths_.metrics}, {"curves", paths_.curves}, {"metric_curve", paths_.metric_curve},
                                    {"checkpoint", paths_.checkpoint}, {"best", paths_.best}, {"summary", paths_.summary}}}};
@@ -318,6 +415,8 @@ int Trainer::finish() {
     std::fprintf(stderr, "warning: the model's figures were not written: %s\n", e.what());
     summary["figures_error"] = e.what();
   }
+  if (!built_.data.class_names.empty()) summary["class_names"] = built_.data.class_names;
+  if (!class_weights_.empty()) summary["class_weights"] = class_weights_;
   write_text_atomically(paths_.summary, summary.dump(2) + "\n");
   std::printf("%s\n", summary.dump(2).c_str());
   return 0;
@@ -328,6 +427,7 @@ int Trainer::run() {
   announce();
   bool stopped = false;
   for (; pos_.epoch < config_.epochs && !stopped; ++pos_.epoch, pos_.batch = 0) {
+    if (progress_) progress_->set_note(fmt::format("epoch {}/{}", pos_.epoch + 1, config_.epochs));
     const std::vector<std::int64_t> order = data::permutation(train_size_, config_.seed * 1000003ULL + static_cast<std::uint64_t>(pos_.epoch));
     for (; pos_.batch < steps_per_epoch_ && !stopped; ++pos_.batch) {
       train_step(order);
@@ -346,6 +446,10 @@ int Trainer::run() {
 
 }  // namespace
 
+std::string run_directory(const TrainConfig& config, const TrainOptions& options) {
+  return options.out_dir.empty() ? "runs/" + config.name : options.out_dir;
+}
+
 int run_training(const TrainConfig& config, const TrainOptions& options) {
   InterruptScope interrupts;
   Trainer trainer(config, options);
@@ -353,23 +457,83 @@ int run_training(const TrainConfig& config, const TrainOptions& options) {
   return trainer.run();
 }
 
+std::string RunParameters::path(const std::string& run_dir) const {
+  if (!file.empty()) return file;
+  return run_dir + (last ? "/checkpoint.tide" : "/best.tide");
+}
+
 namespace {
 
-// A finished (or, with last, a checkpointed) run's data and model with its parameters loaded.
-Built load_run(const std::string& run_dir, bool last) {
-  const TrainConfig config = load_train_config(run_dir + "/config.json");
-  Built built = build(config);
-  const std::string path = run_dir + (last ? "/checkpoint.tide" : "/best.tide");
-  if (!last && !fs::exists(path) && fs::exists(run_dir + "/checkpoint.tide"))
-    fail("{}: no best-validation parameters yet (no epoch has finished); --last scores the latest checkpoint", path);
+// A run's data (its config's, or with data_file a csv run's data with that file as the test
+// split) and model with the parameters `from` names loaded.
+Built load_run(const std::string& run_dir, const RunParameters& from, const std::string& data_file = "") {
+  Built built = build(load_train_config(run_dir + "/config.json"), data_file);
+  const std::string path = from.path(run_dir);
+  if (from.file.empty() && !from.last && !fs::exists(path) && fs::exists(run_dir + "/checkpoint.tide"))
+    fail("{}: no best-validation parameters yet (no epoch has finished); --last scores the latest checkpoint, {}/checkpoint.tide",
+         path, run_dir);
   built.model->load(path);
   return built;
 }
 
+// One CSV field: quoted when it holds a delimiter, a quote or a line break.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// The predictions as CSV: example, step, then per class label / predicted / p_<class>, or per
+// output target_<k> / prediction_<k>.
+std::string predictions_csv(const models::Predictions& p, const std::vector<std::string>& names) {
+  const auto class_name = [&](std::int64_t c) { return c < static_cast<std::int64_t>(names.size()) ? names[static_cast<std::size_t>(c)] : std::to_string(c); };
+  std::string text = "example,step";
+  for (std::int64_t k = 0; k < p.width; ++k)
+    text += p.classification ? "" : fmt::format(",target_{},prediction_{}", k, k);
+  if (p.classification) {
+    text += ",label,predicted";
+    for (std::int64_t c = 0; c < p.width; ++c) text += ",p_" + csv_field(class_name(c));
+  }
+  text += "\n";
+  for (std::int64_t r = 0; r < p.rows(); ++r) {
+    const std::size_t at = static_cast<std::size_t>(r * p.width);
+    text += fmt::format("{},{}", p.example[static_cast<std::size_t>(r)], p.step[static_cast<std::size_t>(r)]);
+    if (!p.classification) {
+      for (std::int64_t k = 0; k < p.width; ++k) text += fmt::format(",{:.9g},{:.9g}", p.targets[at + k], p.values[at + k]);
+    } else {
+      const auto row = p.values.begin() + static_cast<std::ptrdiff_t>(at);
+      const std::int64_t predicted = std::max_element(row, row + p.width) - row;
+      text += "," + csv_field(class_name(p.labels[static_cast<std::size_t>(r)])) + "," + csv_field(class_name(predicted));
+      for (std::int64_t c = 0; c < p.width; ++c) text += fmt::format(",{:.6g}", p.values[at + c]);
+    }
+    text += "\n";
+  }
+  return text;
+}
+
 }  // namespace
 
-void write_samples(const std::string& run_dir, bool last, std::int64_t n, std::uint64_t seed, const std::string& path) {
-  const Built built = load_run(run_dir, last);
+json write_predictions(const std::string& run_dir, const RunParameters& from, const std::string& split_name,
+                       const std::string& data_file, const std::string& out) {
+  const TrainConfig config = load_train_config(run_dir + "/config.json");
+  const Built built = load_run(run_dir, from, data_file);
+  const data::Examples& set = *built.data.split(data_file.empty() ? split_name : "test");
+  const models::Predictions p = built.model->predict(set, config.eval_batch_size);
+  if (p.rows() == 0) fail("{}: the model ({}) makes no per-example predictions to write", run_dir, built.model->name());
+  write_text_atomically(out, predictions_csv(p, built.data.class_names));
+  json summary = {{"run", run_dir}, {"parameters_from", from.path(run_dir)}, {"rows", p.rows()}, {"file", out},
+                  {"split", data_file.empty() ? split_name : data_file}};
+  return summary;
+}
+
+void export_parameters(const std::string& run_dir, const RunParameters& from, const std::string& out) {
+  const Built built = load_run(run_dir, from);
+  built.model->save(out);
+}
+
+void write_samples(const std::string& run_dir, const RunParameters& from, std::int64_t n, std::uint64_t seed, const std::string& path) {
+  const Built built = load_run(run_dir, from);
   const auto* flow = dynamic_cast<const models::CnfModel*>(built.model.get());
   if (!flow) fail("{}: --samples needs a model that samples (a flow, type cnf); this run's model is {}", run_dir, built.model->name());
   Generator gen(seed);
@@ -386,16 +550,15 @@ void write_samples(const std::string& run_dir, bool last, std::int64_t n, std::u
   write_text_atomically(path, text);
 }
 
-json evaluate_run(const std::string& run_dir, const std::string& split_name, bool last) {
+json evaluate_run(const std::string& run_dir, const std::string& split_name, const RunParameters& from) {
   const TrainConfig config = load_train_config(run_dir + "/config.json");
-  Built built = load_run(run_dir, last);
-  const std::string path = run_dir + (last ? "/checkpoint.tide" : "/best.tide");
+  Built built = load_run(run_dir, from);
   const data::Dataset& d = built.data;
-  const data::Examples& set = split_name == "train" ? *d.train : split_name == "val" ? *d.val : *d.test;
+  const data::Examples& set = *d.split(split_name);
   const auto t0 = std::chrono::steady_clock::now();
   const models::Scores scores = built.model->evaluate(set, config.eval_batch_size);
-  json out = {{"run", run_dir}, {"parameters_from", path}, {"split", split_name}};
-  out.update(scores_json(scores));
+  json out = {{"run", run_dir}, {"parameters_from", from.path(run_dir)}, {"split", split_name}};
+  out.update(scores_json(scores, d.class_names));
   out["seconds"] = seconds_since(t0);  // the evaluation alone, without loading
   return out;
 }

@@ -18,6 +18,7 @@ namespace tide::cli {
 struct TrainOptions {
   std::string out_dir;           // empty: runs/<name>
   bool resume = false;           // continue from out_dir/checkpoint.tide
+  bool overwrite = false;        // start afresh in a directory that holds a run (else an error)
   std::int64_t max_steps = 0;    // stop after this many optimizer steps in this invocation, checkpointed (0: no limit)
   bool quiet = false;            // no progress output
   std::FILE* progress = stderr;
@@ -25,14 +26,34 @@ struct TrainOptions {
 
 // Returns the process exit status: 0 done, 130 interrupted (checkpoint written).
 int run_training(const TrainConfig& config, const TrainOptions& options);
+// The run directory of a config under these options: --out, else runs/<name>.
+std::string run_directory(const TrainConfig& config, const TrainOptions& options);
 
-// `tide eval RUN_DIR`: rebuilds the run's data and model, loads best.tide (or checkpoint.tide
-// with last = true) and scores a split; returns the scores as JSON.
-nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split, bool last);
+// Which parameters of a run a command loads: `file` when given (a .tide archive or .safetensors),
+// else best.tide, or checkpoint.tide with last.
+struct RunParameters {
+  bool last = false;
+  std::string file;
+  std::string path(const std::string& run_dir) const;
+};
 
-// `tide eval RUN_DIR --samples N --out FILE.csv`: n samples of a flow's run (best.tide, or
-// checkpoint.tide with last = true) drawn with `seed`, written as CSV with a header x0, x1, ...
-// (images: pixel values 0..256); throws naming the run when its model does not sample.
-void write_samples(const std::string& run_dir, bool last, std::int64_t n, std::uint64_t seed, const std::string& path);
+// `tide eval RUN_DIR`: rebuilds the run's data and model, loads the parameters and scores a
+// split; returns the scores as JSON (classification: with the confusion matrix and per class).
+nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split, const RunParameters& from);
+
+// `tide predict RUN_DIR --out FILE.csv`: the model's predictions on a split (or, with data_file, on
+// that CSV file read like a csv run's training file) as CSV: example, step, and label, predicted
+// and each class's probability (p_<class>), or target_k and prediction_k. Returns a summary.
+nlohmann::json write_predictions(const std::string& run_dir, const RunParameters& from, const std::string& split,
+                                 const std::string& data_file, const std::string& out);
+
+// `tide export RUN_DIR --out FILE`: the parameters as a tide archive or, for a .safetensors path,
+// as safetensors (names as the model's named_parameters(); load back with --params FILE).
+void export_parameters(const std::string& run_dir, const RunParameters& from, const std::string& out);
+
+// `tide eval RUN_DIR --samples N --out FILE.csv`: n samples of a flow's run drawn with `seed`,
+// written as CSV with a header x0, x1, ... (images: pixel values 0..256); throws naming the run
+// when its model does not sample.
+void write_samples(const std::string& run_dir, const RunParameters& from, std::int64_t n, std::uint64_t seed, const std::string& path);
 
 }  // namespace tide::cli

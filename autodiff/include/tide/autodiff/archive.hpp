@@ -45,6 +45,16 @@ void save_archive(const std::string& path, const Archive& archive);
 // is trusted beyond the file's own length. Tensors come back on the CPU.
 Archive load_archive(const std::string& path);
 
+// The same tensors as a safetensors file, the format PyTorch (safetensors.torch.load_file), JAX,
+// numpy and Hugging Face tools read: a u64 little-endian header length N, N bytes of JSON
+// {"<name>": {"dtype": "F32" | "F64" | "I64", "shape": [...], "data_offsets": [begin, end]}, ...,
+// "__metadata__": {"tide": "<meta_json>"}} (padded with spaces to a multiple of 8), then the
+// tensors' bytes back to back, row-major, little-endian. Written atomically like save_archive;
+// load_safetensors checks sizes, offsets (back to back, covering the buffer) and dtypes, naming
+// the path and the tensor, and reads other dtypes (BF16, F16, ...) as an error.
+void save_safetensors(const std::string& path, const Archive& archive);
+Archive load_safetensors(const std::string& path);
+
 // Every named parameter of `module` as prefix + name (copied to the CPU).
 void add_module(Archive& archive, const std::string& prefix, const Module& module);
 // Copies the archive's prefix + name tensors into the module's parameters in place. Checks first

@@ -103,6 +103,8 @@ public:
     }
     return out;
   }
+  // The key's value as written (nullptr when absent), for keys of more than one type.
+  const nlohmann::json* value(const std::string& key) { return has(key) ? &j_.at(key) : nullptr; }
   const nlohmann::json* object(const std::string& key) {
     if (!has(key)) return nullptr;
     if (!j_.at(key).is_object()) fail("{}: expected an object, got {}", path(key), brief(j_.at(key)));

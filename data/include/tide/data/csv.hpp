@@ -14,6 +14,22 @@ struct CsvOptions {
   char delimiter = ',';
   bool header = true;  // without one, columns are named "1", "2", ... (1-based)
   char comment = '\0';  // lines starting with this character are skipped like blank ones ('\0': none)
+  // A header one field shorter than every row names the columns after the first, which holds a
+  // row index (as pandas reads such a file); that first column is named "(index)".
+  bool implicit_index = true;
+};
+
+// A column of a table: by its header name, or by its 0-based position (as pandas' usecols and
+// iloc count; messages show positions 1-based, as editors do). Empty (no name, no index): none.
+struct CsvColumn {
+  std::string name;
+  std::int64_t index = -1;
+  CsvColumn() = default;
+  CsvColumn(std::string n) : name(std::move(n)) {}
+  CsvColumn(const char* n) : name(n) {}
+  CsvColumn(int i) : index(i) {}
+  CsvColumn(std::int64_t i) : index(i) {}
+  bool empty() const { return name.empty() && index < 0; }
 };
 
 struct CsvTable {
@@ -23,6 +39,7 @@ struct CsvTable {
   std::vector<std::int64_t> lines;             // the file line on which each row starts (1-based)
 
   std::size_t column(std::string_view name) const;  // throws naming the file, the key and the columns
+  std::size_t column_index(const CsvColumn& c) const;  // by name or position; throws naming the columns
   // "file:line: column c ('name')" for a cell (row and column 0-based, shown 1-based).
   std::string where(std::size_t row, std::size_t column) const;
   // The cell as a finite number; throws naming where() for an empty, non-numeric, NaN or inf cell.
@@ -34,28 +51,43 @@ struct CsvTable {
 CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOptions& options = {});
 CsvTable read_csv(const std::string& path, const CsvOptions& options = {});  // plain or gzipped
 
-// An empty feature or regression-target cell: an error naming file:line:column, the sequence's
-// previous value in that column (an error on a sequence's first row), or 0.
-enum class MissingPolicy { error, fill_previous, zero };
+// A missing feature or regression-target cell (one of CsvSequenceSpec::missing_values): an error
+// naming file:line:column, the sequence's previous value in that column (an error on a
+// sequence's first row), 0, or the row dropped (a missing time, id or label too; the next row's dt
+// then spans the gap).
+enum class MissingPolicy { error, fill_previous, zero, drop };
 
 struct CsvSequenceSpec {
-  std::string time_column;                   // numeric, non-decreasing within a sequence; empty: dt = 1
-  std::vector<std::string> feature_columns;  // numeric
-  std::vector<std::string> target_columns;   // classification: exactly one label column
-  Task task = Task::classification;          // labels map to class ids in sorted order (numerically
-                                             // when every label is an integer, else as strings)
-  std::string id_column;                     // rows grouped by id (first appearance order); empty: one sequence
+  // Time: none (dt = 1), one column, or several joined with a space (a date column and a time
+  // column). Numbers are used as written; text is a date-time (timestamps.hpp) in time_format
+  // ("" = ISO 8601) and dt is in time_unit seconds. Non-decreasing within a sequence.
+  std::vector<CsvColumn> time_columns;
+  std::string time_format;
+  double time_unit = 0;                      // seconds per unit of dt for date-times (0: seconds)
+  // numeric; empty: every column that is not a time, id or target column, not in `exclude` and
+  // not the implicit index
+  std::vector<CsvColumn> feature_columns, exclude;
+  std::vector<CsvColumn> target_columns;     // classification: exactly one label column
+  // Classification: labels map to class ids 0..C-1 in sorted order (numerically when every label
+  // is an integer, so -1 / 1 become 0 / 1, as scikit-learn's LabelEncoder does), or in the order of
+  // `classes` when given (a label outside it is an error). Labels that are numbers but not
+  // integers are an error (a regression target?), as is a single class.
+  std::vector<std::string> classes;
+  Task task = Task::classification;
+  CsvColumn id_column;                       // rows grouped by id (first appearance order); empty: one sequence
   std::int64_t window = 32, stride = 32;     // windows start at 0, stride, ... while they fit; a
                                              // sequence shorter than the window gives one padded window
   bool per_step = true;                      // a target per step, or the window's last valid step's
   MissingPolicy missing = MissingPolicy::error;
+  std::vector<std::string> missing_values = {"", "?", "NA", "N/A", "NaN", "nan", "NULL", "null"};
+  bool targets_may_be_features = false;      // a column both (next-step targets built later); else an error
   CsvOptions csv;
 };
 
 // dt: the time since the previous row of the same sequence (0 on a sequence's first row), or 1
 // without a time column. Feature standardisation is left to the caller, fitted on the training
 // part only: see Standardizer and standardise(Split&). class_names, when given, receives the
-// label of each class id.
+// label of each class id (pass them as spec.classes to load a validation or test file).
 SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& spec,
                                std::vector<std::string>* class_names = nullptr);
 

@@ -15,7 +15,13 @@ public:
   virtual std::shared_ptr<const Examples> subset(const std::vector<std::int64_t>& index) const = 0;
   // Examples begin..end-1.
   virtual std::shared_ptr<const Examples> slice(std::int64_t begin, std::int64_t end) const;
+  // Classification: how many labelled predictions each class has (the valid steps of per-step
+  // labels; sequences, images or series otherwise), for class weights. Empty without class labels.
+  virtual std::vector<double> class_counts() const { return {}; }
 };
+
+// Counts of class ids 0..classes-1 among `labels` where `mask` (when given) is nonzero.
+std::vector<double> count_classes(const Tensor& labels, std::int64_t classes, const Tensor& mask = {});
 using ExamplesPtr = std::shared_ptr<const Examples>;
 
 // Padded, irregularly sampled sequences (sequence_set.hpp).
@@ -25,6 +31,7 @@ public:
   std::int64_t size() const override { return set_.size(); }
   ExamplesPtr subset(const std::vector<std::int64_t>& index) const override;
   ExamplesPtr slice(std::int64_t begin, std::int64_t end) const override;
+  std::vector<double> class_counts() const override;
   const SequenceSet& set() const { return set_; }
 
 private:
@@ -38,6 +45,7 @@ const SequenceSet& sequences_of(const Examples& examples, const std::string& wha
 struct Dataset {
   ExamplesPtr train, val, test;
   std::string description;
+  std::vector<std::string> class_names;  // classification from labelled files: the label of each class id
   const ExamplesPtr& split(const std::string& name) const;  // "train", "val" or "test"
 };
 

@@ -43,6 +43,7 @@ public:
   std::int64_t size() const override { return set_.size(); }
   ExamplesPtr subset(const std::vector<std::int64_t>& index) const override;
   ExamplesPtr slice(std::int64_t begin, std::int64_t end) const override;
+  std::vector<double> class_counts() const override;
   const IrregularSet& set() const { return set_; }
 
 private:

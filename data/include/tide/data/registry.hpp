@@ -59,6 +59,11 @@ namespace tide::data {
 // ("xor: 90000 train / 10000 val / 10000 test sequences, ..."), dims or the image shape for
 // vectors ("toy: 20000 train / 2000 val / 5000 test vectors, 2 dims", "..., 1x14x14 images").
 Dataset load_dataset(const nlohmann::json& spec, std::uint64_t seed, const std::string& where);
+// A "csv" dataset as load_dataset builds it, with its test split replaced by `file` read the way
+// the training file is (same columns, classes and standardisation statistics): what a trained
+// run predicts new data with (`tide predict --data`). Other datasets are an error.
+Dataset load_dataset_with_test_file(const nlohmann::json& spec, std::uint64_t seed, const std::string& where,
+                                    const std::string& file);
 std::vector<std::string> dataset_names();
 
 // Next-state prediction: targets y[t] = x[t + 1] (regression, per step), the last valid step of

@@ -119,7 +119,7 @@ public:
 
 private:
   void add_classification(BatchLoss& out, std::vector<std::pair<std::string, MetricSums>>& metrics, const LatentPass& p,
-                          const data::IrregularSet& set, bool train) const;
+                          const data::IrregularSet& set, bool train, const std::vector<double>& class_weights) const;
   Var encoder_step(const Var& mean, const Var& std, const Var& input, const Var& observed) const;
   LatentOdeOptions options_;
   CnfDynamics dynamics_;                      // the generative f(z), autonomous (runs on Jets)

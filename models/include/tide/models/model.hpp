@@ -7,6 +7,7 @@
 #pragma once
 #include "tide/autodiff/nn.hpp"
 #include "tide/data/examples.hpp"
+#include "tide/models/metrics.hpp"
 #include <nlohmann/json_fwd.hpp>
 #include <functional>
 #include <string>
@@ -37,10 +38,29 @@ struct Training {
   std::uint64_t seed = 0;
   std::int64_t step = 0;
   double epoch = 0;  // epochs done so far, fractional (schedules such as the latent ODE's KL annealing)
+  // Classification: each class's weight in the cross-entropy, which becomes sum w_y nll / sum w_y
+  // over the batch (PyTorch's CrossEntropyLoss(weight=...)); empty: every class 1.
+  std::vector<double> class_weights = {};
 };
 
 // Sums for a metric over batches: the metric is value / count over a split.
 struct MetricSums { double value = 0, count = 0; };
+
+// An eval-mode batch's predictions, one row per prediction its loss scores (a sequence's valid
+// step, a sequence, an image): classification gives each class's probability and the true label,
+// regression the predicted and the true values. evaluate() computes the split's classification
+// report from them; predict() returns them (`tide predict`).
+struct Predictions {
+  bool classification = false;
+  std::int64_t width = 0;                   // classes, or regression outputs
+  std::vector<double> values;               // rows x width: class probabilities, or predicted values
+  std::vector<double> targets;              // regression: rows x width
+  std::vector<std::int64_t> labels;         // classification: one per row
+  std::vector<std::int64_t> example, step;  // each row's example (within its batch or split) and step (-1: one per example)
+  std::int64_t rows() const { return static_cast<std::int64_t>(example.size()); }
+  // Appends another batch's rows, its example numbers shifted by `offset`.
+  void append(const Predictions& more, std::int64_t offset);
+};
 
 struct BatchLoss {
   Var loss;  // the batch's mean loss (recorded in train mode when gradients are enabled)
@@ -50,10 +70,8 @@ struct BatchLoss {
   // Metrics known only once backward(loss) has run (the backward solves' evaluation counts);
   // empty when there are none. A trainer calls it after the backward pass.
   std::function<std::vector<std::pair<std::string, MetricSums>>()> after_backward;
-  // Binary classification: each example's score for the positive class and its label (0 / 1).
-  // evaluate() turns them into "auc" (ROC AUC) over the whole split, replacing the per-batch value.
-  std::vector<double> scores;
-  std::vector<std::int64_t> labels;
+  // Eval mode: the predictions (empty for models that predict no targets, such as flows).
+  Predictions predictions;
 };
 
 // after_backward for models whose loss ran solves: "nfe_backward", the dynamics evaluations of
@@ -62,7 +80,10 @@ std::function<std::vector<std::pair<std::string, MetricSums>>()> backward_nfe(st
 
 struct Scores {
   double loss = 0;  // mean over the split's examples (sequences, images, vectors)
+  // Per-batch metrics, then for classification the split's report as flat metrics (accuracy, f1,
+  // auc, ... : report_metrics, replacing a per-batch value of the same name)
   std::vector<std::pair<std::string, double>> metrics;
+  ClassificationReport report;  // classification: the split's (report.classes 0 otherwise)
   std::int64_t examples = 0;
   double metric(const std::string& name) const;  // throws naming the known metrics
 };
@@ -75,9 +96,13 @@ public:
   virtual BatchLoss loss(const data::Examples& batch, Mode mode, const Training& training = {}) const = 0;
   // Eval-mode scores over a split, batch by batch, with nothing recorded.
   virtual Scores evaluate(const data::Examples& split, std::int64_t batch_size) const;
+  // Eval-mode predictions over a split, example numbers counted over the split.
+  Predictions predict(const data::Examples& split, std::int64_t batch_size) const;
 
-  void save(const std::string& path) const;  // the parameters as a tide archive
-  void load(const std::string& path);        // names and shapes must match
+  // The parameters as a tide archive, or as safetensors when the path ends in ".safetensors"
+  // (names as named_parameters() gives them; autodiff/archive.hpp describes both formats).
+  void save(const std::string& path) const;
+  void load(const std::string& path);  // either format, by the extension; names and shapes must match
 };
 using ModelPtr = std::shared_ptr<Model>;
 

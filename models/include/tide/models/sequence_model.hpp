@@ -45,8 +45,16 @@ Var last_valid(const Var& outputs, const Tensor& mask);
 
 // Losses over the valid steps: per-step targets ([B, T] labels / [B, T, O] values) average over
 // the valid steps, per-sequence targets ([B] / [B, O]) use the last valid step.
-Var masked_cross_entropy(const Var& logits, const Tensor& labels, const Tensor& mask);
+// class_weights (one per class; empty: all 1) weight each step's term: sum w_y nll / sum w_y.
+Var masked_cross_entropy(const Var& logits, const Tensor& labels, const Tensor& mask, const std::vector<double>& class_weights = {});
+// -sum_i weights_i log softmax(logits)[i, labels_i] / sum_i weights_i: logits [N, C], N labels and weights.
+Var weighted_cross_entropy(const Var& logits, const std::vector<std::int64_t>& labels, const std::vector<double>& weights);
 Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask);
+
+// Each example's weight: its label's class weight (labels i64 [N]); throws on a label outside them.
+std::vector<double> class_weights_of(const Tensor& labels, const std::vector<double>& class_weights);
+// Eval-mode predictions of per-example classifiers: softmax(logits [N, C]) and the labels, step -1.
+Predictions per_example_predictions(const Var& logits, const Tensor& labels);
 
 // Counts for metrics (sums, so batches can be accumulated): correct predictions and the number
 // of predictions; squared error and the number of values.

@@ -1,0 +1,136 @@
+// The "csv" dataset of the registry: a user's own CSV files as sequences. Config keys -> a
+// CsvSequenceSpec (csv.hpp), then one file split three ways, or separate train / val / test
+// files, standardised with the training part's statistics.
+#include "csv_dataset.hpp"
+#include "tide/data/timestamps.hpp"
+#include "tide/core/named.hpp"
+#include <fmt/ranges.h>
+
+namespace tide::data::detail {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr Named<Task> kTasks[] = {{"classification", Task::classification}, {"regression", Task::regression}};
+constexpr Named<MissingPolicy> kMissingPolicies[] = {{"error", MissingPolicy::error},
+                                                     {"fill_previous", MissingPolicy::fill_previous},
+                                                     {"zero", MissingPolicy::zero},
+                                                     {"drop", MissingPolicy::drop}};
+constexpr Named<double> kTimeUnits[] = {{"ms", 1e-3}, {"s", 1.0}, {"min", 60.0}, {"h", 3600.0}, {"d", 86400.0}};
+
+// A column by name (a string) or by 0-based position (an integer).
+CsvColumn column_of(const json& v, const std::string& where) {
+  if (v.is_string() && !v.get<std::string>().empty()) return CsvColumn(v.get<std::string>());
+  if (v.is_number_integer() && v.get<std::int64_t>() >= 0) return CsvColumn(v.get<std::int64_t>());
+  fail("{}: expected a column name or a 0-based column index, got {}", where, brief(v));
+}
+
+// One column, or an array of them (`single`: exactly one).
+std::vector<CsvColumn> columns_of(ConfigObject& k, const std::string& key, bool single = false) {
+  const json* v = k.value(key);
+  if (!v) return {};
+  if (!v->is_array()) return {column_of(*v, k.path(key))};
+  if (single) fail("{}: expected one column (a name or a 0-based index), got {}", k.path(key), brief(*v));
+  if (v->empty()) fail("{}: expected a non-empty array of columns", k.path(key));
+  std::vector<CsvColumn> out;
+  for (std::size_t i = 0; i < v->size(); ++i) out.push_back(column_of((*v)[i], fmt::format("{}[{}]", k.path(key), i)));
+  return out;
+}
+
+// A single character ("delimiter", "comment"); "\t" is a tab.
+char character(ConfigObject& k, const std::string& key, char fallback) {
+  const std::string s = k.text(key, std::string(1, fallback));
+  if (s.size() != 1) fail("{}: expected a single character, got \"{}\"", k.path(key), s);
+  return s[0];
+}
+
+// Class labels as strings; JSON integers are accepted as labels too ([0, 1]).
+std::vector<std::string> class_labels(ConfigObject& k) {
+  const json* v = k.value("classes");
+  std::vector<std::string> out;
+  if (!v) return out;
+  if (!v->is_array() || v->size() < 2) fail("{}: expected an array of at least two class labels, got {}", k.path("classes"), brief(*v));
+  for (const json& e : *v) {
+    if (e.is_string()) out.push_back(e.get<std::string>());
+    else if (e.is_number_integer()) out.push_back(std::to_string(e.get<std::int64_t>()));
+    else fail("{}: expected class labels (strings or integers), got {}", k.path("classes"), brief(*v));
+  }
+  return out;
+}
+
+void read_time(ConfigObject& k, CsvSequenceSpec& s) {
+  s.time_columns = columns_of(k, "time_column");
+  s.time_format = k.text("time_format", "");
+  if (!s.time_format.empty()) {
+    try {
+      check_timestamp_format(s.time_format);
+    } catch (const Error& e) {
+      fail("{}: {}", k.path("time_format"), e.what());
+    }
+  }
+  if (k.has("time_unit")) s.time_unit = k.choice("time_unit", "s", kTimeUnits);
+  if (s.time_columns.empty() && (!s.time_format.empty() || s.time_unit > 0))
+    fail("{}: time_format and time_unit describe a time column; set \"time_column\" too", k.where());
+}
+
+void read_table_options(ConfigObject& k, CsvSequenceSpec& s) {
+  s.csv.header = k.boolean("header", true);
+  s.csv.delimiter = character(k, "delimiter", ',');
+  s.csv.comment = k.has("comment") ? character(k, "comment", '#') : '\0';
+  s.missing = k.choice("missing", "error", kMissingPolicies);
+  if (k.has("missing_values")) s.missing_values = k.texts("missing_values");
+}
+
+}  // namespace
+
+CsvSequenceSpec csv_spec(ConfigObject& k) {
+  CsvSequenceSpec s;
+  read_time(k, s);
+  if (!k.has("targets")) fail("{}: missing key 'targets' (the target column, or columns for regression)", k.where());
+  s.target_columns = columns_of(k, "targets");
+  s.feature_columns = columns_of(k, "features");
+  s.exclude = columns_of(k, "exclude");
+  if (!s.feature_columns.empty() && !s.exclude.empty())
+    fail("{}: 'exclude' narrows the default features (every other column); with 'features' given it has no meaning", k.path("exclude"));
+  s.task = k.choice("task", "classification", kTasks);
+  s.classes = class_labels(k);
+  if (!s.classes.empty() && s.task != Task::classification) fail("{}: classes are for classification", k.path("classes"));
+  const std::vector<CsvColumn> id = columns_of(k, "id_column", true);
+  if (!id.empty()) s.id_column = id[0];
+  s.window = k.integer("window", 32, 1, 1 << 20);
+  s.stride = k.integer("stride", s.window, 1, 1 << 20);
+  s.per_step = k.boolean("per_step", true);
+  read_table_options(k, s);
+  return s;
+}
+
+Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::vector<std::string>* class_names,
+                const std::string& predict_file) {
+  if (!k.has("path")) fail("{}: missing key 'path' (the CSV file; the training file when val_path / test_path are given)", k.where());
+  const std::string path = k.text("path", "");
+  std::vector<std::string> names;
+  SequenceSet all = load_csv_sequences(path, spec, &names);
+  if (!names.empty()) spec.classes = names;  // a validation or test file's labels map onto the training file's ids
+  const bool own_val = k.has("val_path"), own_test = k.has("test_path");
+  for (const auto& [own, key] : {std::pair{own_val, "val_fraction"}, std::pair{own_test, "test_fraction"}})
+    if (own && k.has(key)) fail("{}: the {} part comes from its own file, so a fraction of the training file has no meaning", k.path(key), key);
+  const double v = own_val ? 0.0 : k.number("val_fraction", 0.1, 0.0, 0.9), t = own_test ? 0.0 : k.number("test_fraction", 0.15, 0.0, 0.9);
+  if (v + t >= 1.0) fail("{}: val_fraction + test_fraction must be < 1, got {:g}", k.where(), v + t);
+  Split out = split(all, v, t, seed);
+  if (own_val) out.val = load_csv_sequences(k.text("val_path", ""), spec);
+  if (own_test) out.test = load_csv_sequences(k.text("test_path", ""), spec);
+  const bool scale = k.boolean("standardise", true);
+  Standardizer fitted;
+  if (scale) fitted = standardise(out);
+  if (!predict_file.empty()) {  // read like the training file, scaled with its statistics
+    out.test = load_csv_sequences(predict_file, spec);
+    if (scale) fitted.apply(out.test);
+  }
+  for (const SequenceSet* part : {&out.val, &out.test})
+    if (part->size() > 0 && part->features() != all.features())
+      fail("{}: {} feature columns, the training file {} has {}", part->name, part->features(), path, all.features());
+  if (class_names) *class_names = names;
+  return out;
+}
+
+}  // namespace tide::data::detail

@@ -1,0 +1,19 @@
+// The registry's "csv" dataset (csv_dataset.cpp): config keys -> CsvSequenceSpec, and the
+// file(s) -> a standardised Split. The mujoco dataset reuses csv_split with its own spec.
+#pragma once
+#include "tide/data/config_object.hpp"
+#include "tide/data/csv.hpp"
+
+namespace tide::data::detail {
+
+// The spec the keys of a "csv" data section describe (docs/training.md lists them).
+CsvSequenceSpec csv_spec(ConfigObject& k);
+// k's "path" (and "val_path" / "test_path" when given) loaded with `spec`: one file split by
+// val_fraction / test_fraction (seeded, over windows), or the parts from their own files, whose
+// labels map onto the training file's classes; standardised with the training part's statistics
+// unless "standardise" is false. class_names receives the classes' labels. A predict_file replaces
+// the test part, read with the same spec, classes and standardisation statistics.
+Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::vector<std::string>* class_names = nullptr,
+                const std::string& predict_file = "");
+
+}  // namespace tide::data::detail

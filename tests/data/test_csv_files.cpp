@@ -1,0 +1,177 @@
+// CSV files as users have them (issue: "your own data"): an implicit index column, date-time
+// columns, no header, missing-value tokens, columns by position, labels checked, separate
+// train / validation / test files. Each shape is written small, the way real files write it.
+#include "data_test_util.hpp"
+#include "tide/data/csv.hpp"
+#include "tide/data/registry.hpp"
+#include <nlohmann/json.hpp>
+
+using namespace tide;
+using namespace tide::data;
+using namespace tide::data::test;
+using json = nlohmann::json;
+
+namespace {
+
+// The values of a tensor, each close to the expected one (the loader reads f32).
+void check_close(const Tensor& t, const std::vector<double>& expected) {
+  const std::vector<double> v = t.to_vector();
+  REQUIRE(v.size() == expected.size());
+  for (std::size_t i = 0; i < v.size(); ++i) CHECK(v[i] == doctest::Approx(expected[i]).epsilon(1e-6));
+}
+
+}  // namespace
+
+TEST_CASE("csv files: a header one field shorter than its rows has an index column first, as pandas reads it") {
+  const CsvTable t = parse_csv("\"date\",\"x\"\n\"1\",\"2015-02-04 17:51:00\",3\n\"2\",\"2015-02-04 17:52:00\",4\n", "occ.csv");
+  CHECK(t.header == std::vector<std::string>{"(index)", "date", "x"});
+  CHECK(t.rows[1] == std::vector<std::string>{"2", "2015-02-04 17:52:00", "4"});
+  CHECK(t.column_index(CsvColumn(1)) == 1);
+  CHECK(t.column_index(CsvColumn("x")) == 2);
+  CHECK_ERROR_NAMES(t.column_index(CsvColumn(3)), "occ.csv: column index 3 is past the last column (the file has 3, indices 0..2)");
+  // every row must then carry the index
+  CHECK_ERROR_NAMES(parse_csv("a,b\n1,2,3\n4,5\n", "r.csv"), "r.csv:3: 2 fields, expected 3 (the header's, plus the index column");
+  CsvOptions strict;
+  strict.implicit_index = false;
+  CHECK_ERROR_NAMES(parse_csv("a,b\n1,2,3\n", "s.csv", strict), "s.csv:2: 3 fields, expected 2 (as in the header)");
+}
+
+TEST_CASE("csv files: a date-time column gives dt in the unit asked for; the index column is not a feature") {
+  TempDir dir;
+  const auto path = write_file(dir.file("sensor.csv"),
+                               "\"date\",\"temp\",\"occupied\"\n"
+                               "\"1\",\"2015-02-04 17:51:00\",23.1,1\n"
+                               "\"2\",\"2015-02-04 17:52:00\",23.2,1\n"
+                               "\"3\",\"2015-02-04 17:55:30\",23.0,0\n");
+  CsvSequenceSpec spec;
+  spec.time_columns = {"date"};
+  spec.time_unit = 60;  // minutes
+  spec.target_columns = {"occupied"};
+  spec.window = 3;
+  const SequenceSet s = load_csv_sequences(path, spec);
+  CHECK(s.features() == 1);  // temp: not the index, the date or the target
+  CHECK(s.dt.to_vector() == std::vector<double>{0, 1, 3.5});
+  check_close(s.x, {23.1, 23.2, 23.0});
+  // numbers in a time column are used as written: a unit for them is an error, not a silent scale
+  const auto numeric = write_file(dir.file("t.csv"), "t,x,y\n0,1,0\n2,1,1\n");
+  CsvSequenceSpec n;
+  n.time_columns = {"t"};
+  n.time_unit = 60;
+  n.target_columns = {"y"};
+  CHECK_ERROR_NAMES(load_csv_sequences(numeric, n), "time_unit applies to date-time columns; column 't' holds numbers");
+  // a bad date names the file, line and column, and says why
+  const auto bad = write_file(dir.file("bad.csv"), "date,x,occupied\n2015-02-04 10:00:00,1,0\n2015-02-30 10:00:00,1,1\n");
+  spec.time_unit = 0;
+  CHECK_ERROR_NAMES(load_csv_sequences(bad, spec), bad + ":3: column 1 ('date'): '2015-02-30 10:00:00' is not a date-time in ISO 8601");
+  CHECK_ERROR_NAMES(load_csv_sequences(bad, spec), "day 30 is out of range for month 2");
+}
+
+TEST_CASE("csv files: no header, ';' between fields, date and time in two columns, '?' for missing values") {
+  TempDir dir;
+  // the household-power shape: day-first dates, a separate time column, '?' where the meter missed
+  const auto path = write_file(dir.file("power.txt"),
+                               "16/12/2006;17:24:00;4.216;0.418;a\n"
+                               "16/12/2006;17:25:00;?;0.436;b\n"
+                               "16/12/2006;17:27:00;5.360;?;a\n"
+                               "16/12/2006;17:28:00;3.666;0.528;b\n");
+  CsvSequenceSpec spec;
+  spec.csv.header = false;
+  spec.csv.delimiter = ';';
+  spec.time_columns = {0, 1};
+  spec.time_format = "%d/%m/%Y %H:%M:%S";
+  spec.time_unit = 60;
+  spec.feature_columns = {2, 3};
+  spec.target_columns = {4};
+  spec.window = 4;
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":2: column 3 ('3'): missing value '?'");
+  spec.missing = MissingPolicy::fill_previous;
+  SequenceSet s = load_csv_sequences(path, spec);
+  CHECK(s.dt.to_vector() == std::vector<double>{0, 1, 2, 1});
+  check_close(s.x, {4.216, 0.418, 4.216, 0.436, 5.360, 0.436, 3.666, 0.528});
+  // dropping rows with a gap: the next row's dt spans it
+  spec.missing = MissingPolicy::drop;
+  s = load_csv_sequences(path, spec);
+  CHECK(s.dt.to_vector() == std::vector<double>{0, 4, 0, 0});
+  CHECK(s.mask.to_vector() == std::vector<double>{1, 1, 0, 0});
+  // tokens are configurable: with only "NA" missing, '?' is a cell that is not a number
+  spec.missing = MissingPolicy::fill_previous;
+  spec.missing_values = {"NA"};
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":2: column 3 ('3'): '?' is not a number");
+}
+
+TEST_CASE("csv files: class labels are checked (a target among the features, one class, non-integers, unknown labels)") {
+  TempDir dir;
+  const auto path = write_file(dir.file("l.csv"), "a,b,y\n1,2,1\n2,3,-1\n3,4,1.0\n4,5,-1\n");
+  CsvSequenceSpec spec;
+  spec.target_columns = {"y"};
+  spec.window = 4;
+  std::vector<std::string> names;
+  const SequenceSet s = load_csv_sequences(path, spec, &names);  // -1 / 1 map to 0 / 1; "1.0" is 1
+  CHECK(names == std::vector<std::string>{"-1", "1"});
+  CHECK(s.y.to_indices() == std::vector<std::int64_t>{1, 0, 1, 0});
+  CHECK(s.features() == 2);
+  spec.classes = {"1", "-1"};  // an order given: ids follow it
+  CHECK(load_csv_sequences(path, spec).y.to_indices() == std::vector<std::int64_t>{0, 1, 0, 1});
+  spec.classes = {"1", "2"};
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":3: column 3 ('y'): class label '-1' is not one of the classes (1, 2)");
+  spec.classes = {};
+  spec.feature_columns = {"a", "y"};
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": column 'y' is both a feature and a target");
+  const auto one = write_file(dir.file("one.csv"), "a,y\n1,yes\n2,yes\n");
+  spec.feature_columns = {};
+  CHECK_ERROR_NAMES(load_csv_sequences(one, spec), one + ": the label column 'y' holds a single class ('yes')");
+  const auto real = write_file(dir.file("real.csv"), "a,y\n1,0.25\n2,0.5\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(real, spec), real + ":2: column 2 ('y'): class label '0.25' is a number but not an integer");
+  const auto gap = write_file(dir.file("gap.csv"), "a,y\n1,0\n2,NA\n3,1\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(gap, spec), gap + ":3: column 2 ('y'): missing class label 'NA'");
+  spec.missing = MissingPolicy::drop;
+  CHECK(load_csv_sequences(gap, spec).mask.to_vector() == std::vector<double>{1, 1, 0, 0});
+  spec.missing = MissingPolicy::error;
+  spec.time_columns = {"a"};
+  spec.feature_columns = {"a"};
+  CHECK_ERROR_NAMES(load_csv_sequences(gap, spec), "column 'a' is both a feature and the time column");
+}
+
+namespace {
+
+// The registry's csv dataset over a train file and separate validation / test files.
+json parts_config(const std::string& train, const std::string& val, const std::string& test) {
+  return {{"dataset", "csv"}, {"path", train}, {"val_path", val}, {"test_path", test}, {"targets", "y"},
+          {"features", json::array({"x"})}, {"window", 2}};
+}
+
+}  // namespace
+
+TEST_CASE("csv files: separate train / val / test files share the training file's classes and standardisation") {
+  TempDir dir;
+  const auto train = write_file(dir.file("train.csv"), "x,y\n1,cat\n2,dog\n3,cat\n4,dog\n");
+  const auto val = write_file(dir.file("val.csv"), "x,y\n5,dog\n");
+  const auto test = write_file(dir.file("test.csv"), "x,y\n6,cat\n7,cat\n");
+  const Dataset d = load_dataset(parts_config(train, val, test), 1, "data");
+  CHECK(d.train->size() == 2);  // all of the training file (windows of 2)
+  CHECK(d.class_names == std::vector<std::string>{"cat", "dog"});
+  const SequenceSet& t = sequences_of(*d.test, "test");
+  // standardised with the training file's mean 2.5 and std sqrt(1.25)
+  CHECK(t.x.to_vector()[0] == doctest::Approx((6 - 2.5) / std::sqrt(1.25)));
+  CHECK(t.y.to_indices() == std::vector<std::int64_t>{0, 0});  // "cat" is class 0 although the test file has only cats
+  CHECK(sequences_of(*d.val, "val").y.to_indices() == std::vector<std::int64_t>{1, 0});
+  json c = parts_config(train, val, test);
+  c["test_fraction"] = 0.2;
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.test_fraction: the test_fraction part comes from its own file");
+  const auto unseen = write_file(dir.file("unseen.csv"), "x,y\n5,bird\n");
+  CHECK_ERROR_NAMES(load_dataset(parts_config(train, val, unseen), 1, "data"), unseen + ":2: column 2 ('y'): class label 'bird' is not one of");
+  c = parts_config(train, val, test);
+  c["features"] = json::array({0, "nope"});
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), train + ": no column named 'nope'");
+  c["features"] = json::array({-1});
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.features[0]: expected a column name or a 0-based column index, got -1");
+  c = parts_config(train, val, test);
+  c["time_unit"] = "min";
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data: time_format and time_unit describe a time column");
+  c["time_column"] = "x";
+  c["time_unit"] = "week";
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.time_unit: expected one of ms, s, min, h, d");
+  c["time_unit"] = "s";
+  c["time_format"] = "%d/%q";
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.time_format: timestamp format '%d/%q': unknown directive %q");
+}
