@@ -434,3 +434,79 @@ TEST_CASE("a failed save leaves the previous archive byte for byte and no tempor
   save_archive(path, second);  // and a save that succeeds replaces it
   CHECK(load_archive(path).at("w").numel() == 4);
 }
+
+namespace {
+
+// A safetensors file written by hand: the u64 header length, the JSON header, the buffer.
+std::string safetensors_bytes(const std::string& header, const std::string& buffer) {
+  std::string out(8, '\0');
+  const std::uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+  return out + header + buffer;
+}
+
+std::string float_bytes(std::initializer_list<float> values) {
+  std::string out;
+  for (float v : values) out.append(reinterpret_cast<const char*>(&v), sizeof v);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: a file written as the format describes is read; tide's own round-trips with its metadata") {
+  TempDir dir;
+  // as other tools write it: keys in any order, offsets not in key order, padding spaces after the JSON
+  const std::string header = R"({"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]},"__metadata__":{"format":"pt"}})";
+  const std::string path = dir.file("hand.safetensors");
+  std::ofstream(path, std::ios::binary) << safetensors_bytes(header + "   ", float_bytes({7.0f, 1.5f, -2.0f}));
+  const Archive hand = load_safetensors(path);
+  REQUIRE(hand.tensors.size() == 2);
+  CHECK(hand.at("a").to_vector() == std::vector<double>{1.5, -2.0});
+  CHECK(hand.at("b").shape() == Shape{1});
+  CHECK(hand.at("b").to_vector() == std::vector<double>{7.0});
+  CHECK(hand.meta_json.empty());
+
+  Archive a;
+  a.add("w", Tensor::from_vector({1, 2, 3, 4, 5, 6}, Shape{2, 3}, DType::f32));
+  a.add("v", Tensor::from_vector({0.1, -0.25}, Shape{2}, DType::f64));
+  a.add("k", Tensor::from_indices({-3, 9}, Shape{2}));
+  a.meta_json = "{\"model\": \"cfc\"}";
+  save_safetensors(dir.file("rt.safetensors"), a);
+  const std::string bytes = read_bytes(dir.file("rt.safetensors"));
+  CHECK((bytes.size() - 8 - (6 * 4 + 2 * 8 + 2 * 8)) % 8 == 0);  // the header is padded so the buffer is 8-aligned
+  const Archive back = load_safetensors(dir.file("rt.safetensors"));
+  CHECK(back.meta_json == a.meta_json);
+  for (const auto& [name, t] : a.tensors) {
+    CAPTURE(name);
+    CHECK(back.at(name).dtype() == t.dtype());
+    CHECK(back.at(name).shape() == t.shape());
+    CHECK(back.at(name).to_vector() == t.to_vector());
+  }
+}
+
+TEST_CASE("safetensors: bad files are errors naming the file and the tensor") {
+  TempDir dir;
+  const auto check = [&](const std::string& bytes, const std::string& expected) {
+    const std::string path = dir.file("bad.safetensors");
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    std::string message;
+    try {
+      load_safetensors(path);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    INFO("message: " << message);
+    CHECK(message.find("load_safetensors '" + path + "'") != std::string::npos);
+    CHECK(message.find(expected) != std::string::npos);
+  };
+  check("abc", "fewer than the 8-byte header length");
+  check(safetensors_bytes("{x", ""), "header JSON error");
+  check(safetensors_bytes(R"({"x":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}})", "ab"), "tensor 'x': dtype \"BF16\" is not one tide reads");
+  check(safetensors_bytes(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", float_bytes({1, 2})), "tensor 'x': size 8 does not match");
+  check(safetensors_bytes(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", float_bytes({1, 2})), "not back to back");
+  check(safetensors_bytes(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", float_bytes({1, 2})), "4 bytes after the last tensor");
+  check(safetensors_bytes(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", float_bytes({1})), "lie outside the data section");
+  check(safetensors_bytes(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", ""), "data_offsets must be [begin, end]");
+  std::string huge(8, '\xff');
+  check(huge + "{}", "the header claims");
+}

@@ -109,3 +109,43 @@ TEST_CASE("the kinetic term is reported as a metric, and refused for a model wit
                        doctest::Contains("regularisers.kinetic: gru has no ODE part"), Error);
   CHECK(gru->loss(*d.train, models::Mode::eval, models::Training{.kinetic = 0.5}).metrics.size() == 1);  // eval: off
 }
+
+TEST_CASE("class weights: each prediction's cross-entropy term weighted by its class, normalised by the weights' sum") {
+  // two rows: log-probabilities log(1/2), log(1/2) and log(3/4), log(1/4)
+  const Var logits(Tensor::from_vector({0.0, 0.0, std::log(3.0), 0.0}, Shape{2, 2}, DType::f64));
+  const double nll0 = std::log(2.0), nll1 = -std::log(0.25);  // row 0 labelled 1, row 1 labelled 1
+  CHECK(models::weighted_cross_entropy(logits, {1, 1}, {1.0, 1.0}).item() == doctest::Approx((nll0 + nll1) / 2));
+  CHECK(models::weighted_cross_entropy(logits, {1, 1}, {2.0, 6.0}).item() == doctest::Approx((2 * nll0 + 6 * nll1) / 8));
+  CHECK_THROWS_WITH_AS(models::weighted_cross_entropy(logits, {1, 1}, {0.0, 0.0}), doctest::Contains("the weights sum to 0"), Error);
+
+  Generator gen(6);
+  const data::Dataset d = xor_dataset();
+  const models::ModelPtr m = models::make_model(json{{"type", "gru"}, {"hidden", 5}}, d, gen, DType::f64, "model");
+  const auto& model = dynamic_cast<const models::SequenceModel&>(*m);
+  const data::SequenceSet& s = data::sequences_of(*d.train, "xor");
+  const models::Training weighted{.class_weights = {1.0, 3.0}};
+  const double got = m->loss(*d.train, models::Mode::train, weighted).loss.item();
+  // by hand: the last valid step's logits, each sequence weighted 1 or 3 by its label
+  const Var last = models::last_valid(model(Var(s.x.to(DType::f64)), s.dt, s.mask), s.mask);
+  const std::vector<std::int64_t> y = s.y.to_indices();
+  std::vector<double> w;
+  for (std::int64_t label : y) w.push_back(label == 0 ? 1.0 : 3.0);
+  CHECK(got == doctest::Approx(models::weighted_cross_entropy(last, y, w).item()).epsilon(1e-12));
+  CHECK(got != doctest::Approx(m->loss(*d.train, models::Mode::train).loss.item()));
+  CHECK_THROWS_WITH_AS(m->loss(*d.train, models::Mode::train, models::Training{.class_weights = {1.0}}),
+                       doctest::Contains("class_weights: 1 weights for 2 classes"), Error);
+}
+
+TEST_CASE("parameters saved as safetensors load back into a fresh model with the same loss") {
+  Generator gen(7), other(8);
+  const data::Dataset d = xor_dataset();
+  const json spec{{"type", "cfc"}, {"hidden", 6}};
+  const models::ModelPtr a = models::make_model(spec, d, gen, DType::f32, "model");
+  const models::ModelPtr b = models::make_model(spec, d, other, DType::f32, "model");
+  const std::string path = "test_model_interface.safetensors";
+  a->save(path);
+  CHECK(b->loss(*d.val, models::Mode::eval).loss.item() != a->loss(*d.val, models::Mode::eval).loss.item());
+  b->load(path);
+  CHECK(b->loss(*d.val, models::Mode::eval).loss.item() == a->loss(*d.val, models::Mode::eval).loss.item());
+  std::remove(path.c_str());
+}

@@ -1,0 +1,73 @@
+# `tide train` on the CSV the repo ships (examples/configs/csv/sensor_occupancy.json): an imbalanced
+# binary task selected by validation F1 with balanced class weights; the summary reports the
+# classification report; a finished run is not overwritten without --overwrite; --resume keeps the
+# --epochs the run started with; `tide predict` writes per-step probabilities; `tide export`
+# writes safetensors that `tide eval --params` loads back. Run from the project root with
+# -DTIDE=<tide> -DWORK=<scratch dir>.
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+include("${CMAKE_CURRENT_LIST_DIR}/train_cli.cmake")
+set(config examples/configs/csv/sensor_occupancy.json)
+
+run_tide(0 train ${config} --out "${WORK}/occ" --epochs 2 --quiet)
+string(JSON metric GET "${out}" metric)
+if(NOT metric STREQUAL "f1")
+  message(FATAL_ERROR "the run selects by '${metric}', the config says best_metric f1")
+endif()
+foreach(key f1 auc pr_auc precision recall balanced_accuracy f1_macro)
+  string(JSON value ERROR_VARIABLE missing GET "${out}" test ${key})
+  if(missing OR value LESS 0 OR value GREATER 1)
+    message(FATAL_ERROR "summary.test.${key}: '${value}' ${missing}")
+  endif()
+endforeach()
+string(JSON rows LENGTH "${out}" test confusion)
+string(JSON classes LENGTH "${out}" test per_class)
+string(JSON weights LENGTH "${out}" class_weights)
+if(NOT rows EQUAL 2 OR NOT classes EQUAL 2 OR NOT weights EQUAL 2)
+  message(FATAL_ERROR "expected a 2x2 confusion matrix, 2 per-class entries and 2 class weights: ${out}")
+endif()
+
+run_tide(1 train ${config} --out "${WORK}/occ" --epochs 2 --quiet)
+if(NOT err MATCHES "holds a run already \\(finished: summary.json\\); --resume continues it, --overwrite starts it over")
+  message(FATAL_ERROR "a second run into a finished run's directory: ${err}")
+endif()
+run_tide(0 train ${config} --out "${WORK}/occ" --epochs 1 --quiet --overwrite)
+string(JSON epochs GET "${out}" epochs)
+if(NOT epochs EQUAL 1)
+  message(FATAL_ERROR "--overwrite: the new run trained ${epochs} epochs, not 1")
+endif()
+
+# stopped after 3 steps, resumed without repeating --epochs 2: the run keeps its 2 epochs
+run_tide(0 train ${config} --out "${WORK}/resumed" --epochs 2 --max-steps 3 --quiet)
+run_tide(0 train ${config} --out "${WORK}/resumed" --resume --quiet)
+string(JSON epochs GET "${out}" epochs)
+if(NOT epochs EQUAL 2)
+  message(FATAL_ERROR "--resume forgot --epochs 2 (ran ${epochs})")
+endif()
+
+run_tide(0 predict "${WORK}/resumed" --out "${WORK}/predictions.csv")
+file(STRINGS "${WORK}/predictions.csv" lines LIMIT_COUNT 2)
+list(GET lines 0 header)
+if(NOT header STREQUAL "example,step,label,predicted,p_0,p_1")
+  message(FATAL_ERROR "predictions.csv header: ${header}")
+endif()
+run_tide(0 predict "${WORK}/resumed" --data examples/data/sensor_occupancy.csv --out "${WORK}/all.csv")
+string(JSON rows GET "${out}" rows)
+if(rows LESS 1000)
+  message(FATAL_ERROR "--data: ${rows} predictions for the whole file")
+endif()
+
+run_tide(0 export "${WORK}/resumed" --out "${WORK}/model.safetensors")
+run_tide(0 eval "${WORK}/resumed")
+string(JSON f1_best GET "${out}" f1)
+run_tide(0 eval "${WORK}/resumed" --params "${WORK}/model.safetensors")
+string(JSON f1_exported GET "${out}" f1)
+if(NOT f1_best EQUAL f1_exported)
+  message(FATAL_ERROR "the exported parameters score f1 ${f1_exported}, best.tide ${f1_best}")
+endif()
+
+file(WRITE "${WORK}/twice.json" [=[{"name": "t", "epochs": 1, "data": {"dataset": "xor"}, "model": {"type": "gru"}, "epochs": 2}]=])
+run_tide(1 train "${WORK}/twice.json" --out "${WORK}/twice")
+if(NOT err MATCHES "key 'epochs' appears twice")
+  message(FATAL_ERROR "a config with a key twice: ${err}")
+endif()
