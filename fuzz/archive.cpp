@@ -6,7 +6,8 @@
 // The first byte picks how the rest becomes the file, so that mutations also get past the
 // checksum and the header length: 0 the bytes as they are; 1 the bytes with the trailing
 // checksum recomputed; 2 a JSON header up to the first NUL byte and a data section after it,
-// assembled with a correct preamble and checksum.
+// assembled with a correct preamble and checksum; 3 the same split read as a safetensors file
+// (its 8-byte header length, the header, the buffer), through load_safetensors.
 #include "archive_model.hpp"
 #include "fuzz_util.hpp"
 #include "train/checkpoint_meta.hpp"
@@ -25,8 +26,14 @@ void put_le(std::string& out, std::uint64_t value, int bytes) {
 }
 
 std::string file_bytes(fuzz::Bytes& in) {
-  const int mode = in.byte() % 3;
+  const int mode = in.byte() % 4;
   std::string bytes(in.rest());
+  if (mode == 3) {
+    const std::size_t nul = std::min(bytes.find('\0'), bytes.size());
+    std::string out;
+    put_le(out, nul, 8);
+    return out + bytes.substr(0, nul) + (nul < bytes.size() ? bytes.substr(nul + 1) : "");
+  }
   if (mode == 1 && bytes.size() >= 8) {
     bytes.resize(bytes.size() - 8);
     put_le(bytes, fnv1a(bytes), 8);
@@ -47,9 +54,10 @@ std::string file_bytes(fuzz::Bytes& in) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const fuzz::TempFile file("archive", ".tidearch");
   fuzz::Bytes in(data, size);
+  const bool safetensors = size > 0 && data[0] % 4 == 3;
   const std::string& path = file.write(file_bytes(in));
   Archive archive;
-  if (!fuzz::succeeds_or_names(path, [&] { archive = load_archive(path); })) return 0;
+  if (!fuzz::succeeds_or_names(path, [&] { archive = safetensors ? load_safetensors(path) : load_archive(path); })) return 0;
   if (archive.path != path) fuzz::bug("the archive does not remember its path");
   for (const auto& [name, t] : archive.tensors)
     if (&archive.at(name) != &t) fuzz::bug("tensor names are not unique");

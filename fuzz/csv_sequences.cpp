@@ -37,21 +37,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CsvSequenceSpec spec;
   spec.task = flags & 1 ? Task::regression : Task::classification;
   spec.per_step = (flags & 2) == 0;
-  spec.missing = static_cast<MissingPolicy>((flags >> 2) % 3);
+  spec.missing = static_cast<MissingPolicy>((flags >> 2) % 4);
+  spec.csv.implicit_index = (flags & 0x80) == 0;
   spec.csv.delimiter = flags & 16 ? ';' : ',';
   spec.window = window(in.byte());
   spec.stride = stride(in.byte());
   const std::uint8_t picks[] = {in.byte(), in.byte(), in.byte(), in.byte(), in.byte(), in.byte()};
+  spec.csv.decimal = picks[3] & 0x20 ? ',' : '.';
   const std::string_view text = in.rest();
   std::vector<std::string> header;
   try {
     header = parse_csv(text, "header", spec.csv).header;
   } catch (const Error&) {
   }
-  for (int f = 0; f <= picks[0] % 3; ++f) spec.feature_columns.push_back(column(header, picks[1 + f]));
+  if (picks[0] % 5 != 4)  // else the default: every column no other role takes
+    for (int f = 0; f <= picks[0] % 3; ++f) spec.feature_columns.push_back(column(header, picks[1 + f]));
   spec.target_columns.push_back(column(header, picks[4]));
   if (spec.task == Task::regression && (picks[0] & 0x10)) spec.target_columns.push_back(column(header, picks[3]));
-  if (flags & 0x20) spec.time_columns = {column(header, picks[5])};
+  if (flags & 0x20) {  // numbers or date-times, in one column or a date and a time column
+    static constexpr const char* formats[] = {"", "%d/%m/%Y %H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%H:%M", "%b %d %Y %I:%M %p", "%y%j"};
+    spec.time_columns = {column(header, picks[5])};
+    if (picks[2] & 0x80) spec.time_columns.push_back(column(header, picks[2]));
+    spec.time_format = formats[picks[3] % 6];
+    spec.time_unit = picks[3] & 0x40 ? 60.0 : 0.0;
+  }
   if (flags & 0x40) spec.id_column = column(header, picks[5] / 7);
 
   const std::string& path = file.write(text);

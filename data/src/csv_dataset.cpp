@@ -77,6 +77,8 @@ void read_table_options(ConfigObject& k, CsvSequenceSpec& s) {
   s.csv.header = k.boolean("header", true);
   s.csv.delimiter = character(k, "delimiter", ',');
   s.csv.comment = k.has("comment") ? character(k, "comment", '#') : '\0';
+  s.csv.decimal = character(k, "decimal", '.');
+  if (s.csv.decimal != '.' && s.csv.decimal != ',') fail("{}: expected \".\" or \",\", got \"{}\"", k.path("decimal"), s.csv.decimal);
   s.missing = k.choice("missing", "error", kMissingPolicies);
   if (k.has("missing_values")) s.missing_values = k.texts("missing_values");
 }
@@ -104,21 +106,42 @@ CsvSequenceSpec csv_spec(ConfigObject& k) {
   return s;
 }
 
+namespace {
+
+// The fractions of the training file's windows drawn for validation and test: 0 for a part that
+// has its own file (where a fraction is an error, not silently ignored).
+std::pair<double, double> part_fractions(ConfigObject& k) {
+  double fraction[2] = {0.1, 0.15};
+  const char* parts[2] = {"val", "test"};
+  for (int p = 0; p < 2; ++p) {
+    const std::string own = std::string(parts[p]) + "_path", key = std::string(parts[p]) + "_fraction";
+    if (k.has(own) && k.has(key)) fail("{}: the {} part comes from {}, so a fraction of the training file has no meaning", k.path(key), parts[p], own);
+    fraction[p] = k.has(own) ? 0.0 : k.number(key, fraction[p], 0.0, 0.9);
+  }
+  if (fraction[0] + fraction[1] >= 1.0) fail("{}: val_fraction + test_fraction must be < 1, got {:g}", k.where(), fraction[0] + fraction[1]);
+  return {fraction[0], fraction[1]};
+}
+
+// Every part has the training file's feature columns (a separate file may have other columns).
+void check_widths(const Split& out, const std::string& path, std::int64_t features) {
+  for (const SequenceSet* part : {&out.val, &out.test})
+    if (part->size() > 0 && part->features() != features)
+      fail("{}: {} feature columns, the training file {} has {}", part->name, part->features(), path, features);
+}
+
+}  // namespace
+
 Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::vector<std::string>* class_names,
                 const std::string& predict_file) {
   if (!k.has("path")) fail("{}: missing key 'path' (the CSV file; the training file when val_path / test_path are given)", k.where());
   const std::string path = k.text("path", "");
   std::vector<std::string> names;
-  SequenceSet all = load_csv_sequences(path, spec, &names);
+  const SequenceSet all = load_csv_sequences(path, spec, &names);
   if (!names.empty()) spec.classes = names;  // a validation or test file's labels map onto the training file's ids
-  const bool own_val = k.has("val_path"), own_test = k.has("test_path");
-  for (const auto& [own, key] : {std::pair{own_val, "val_fraction"}, std::pair{own_test, "test_fraction"}})
-    if (own && k.has(key)) fail("{}: the {} part comes from its own file, so a fraction of the training file has no meaning", k.path(key), key);
-  const double v = own_val ? 0.0 : k.number("val_fraction", 0.1, 0.0, 0.9), t = own_test ? 0.0 : k.number("test_fraction", 0.15, 0.0, 0.9);
-  if (v + t >= 1.0) fail("{}: val_fraction + test_fraction must be < 1, got {:g}", k.where(), v + t);
+  const auto [v, t] = part_fractions(k);
   Split out = split(all, v, t, seed);
-  if (own_val) out.val = load_csv_sequences(k.text("val_path", ""), spec);
-  if (own_test) out.test = load_csv_sequences(k.text("test_path", ""), spec);
+  if (k.has("val_path")) out.val = load_csv_sequences(k.text("val_path", ""), spec);
+  if (k.has("test_path")) out.test = load_csv_sequences(k.text("test_path", ""), spec);
   const bool scale = k.boolean("standardise", true);
   Standardizer fitted;
   if (scale) fitted = standardise(out);
@@ -126,9 +149,7 @@ Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::
     out.test = load_csv_sequences(predict_file, spec);
     if (scale) fitted.apply(out.test);
   }
-  for (const SequenceSet* part : {&out.val, &out.test})
-    if (part->size() > 0 && part->features() != all.features())
-      fail("{}: {} feature columns, the training file {} has {}", part->name, part->features(), path, all.features());
+  check_widths(out, path, all.features());
   if (class_names) *class_names = names;
   return out;
 }

@@ -2,6 +2,7 @@
 #include "shown_text.hpp"
 #include "tide/core/error.hpp"
 #include "tide/data/csv.hpp"
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -139,7 +140,13 @@ std::string CsvTable::where(std::size_t row, std::size_t col) const {
 double CsvTable::number(std::size_t row, std::size_t col) const {
   const std::string_view cell = trim(rows.at(row).at(col));
   if (cell.empty()) fail("{}: empty cell where a number is expected", where(row, col));
+  std::string with_point;  // "2,6" with a decimal comma reads as 2.6
   std::string_view digits = cell;
+  if (decimal != '.') {
+    with_point.assign(cell);
+    std::replace(with_point.begin(), with_point.end(), decimal, '.');
+    digits = with_point;
+  }
   if (digits.size() > 1 && digits.front() == '+' && digits[1] != '-') digits.remove_prefix(1);
   double value = 0.0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
@@ -157,8 +164,11 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
   if (options.comment != '\0' && (options.comment == '"' || options.comment == '\n' || options.comment == '\r' ||
                                    options.comment == options.delimiter))
     fail("{}: the CSV comment character cannot be a quote, a line break or the delimiter", source);
+  if (options.decimal != '.' && (options.decimal == options.delimiter || options.decimal == '"' || options.decimal == '\n'))
+    fail("{}: the decimal mark cannot be the delimiter, a quote or a line break", source);
   CsvTable table;
   table.source = source;
+  table.decimal = options.decimal;
   Parser parser(text, source, options.delimiter, options.comment);
   std::vector<std::string> fields;
   std::int64_t line = 0;

@@ -48,7 +48,13 @@ void check_spec(const std::string& path, const CsvSequenceSpec& spec) {
   if (spec.window < 1 || spec.stride < 1)
     fail("{}: window {} and stride {} must be at least 1", path, spec.window, spec.stride);
   if (!(spec.time_unit >= 0) || !std::isfinite(spec.time_unit)) fail("{}: time_unit must be a positive number of seconds", path);
-  if (!spec.time_format.empty()) check_timestamp_format(spec.time_format);
+  if (!spec.time_format.empty()) {
+    try {
+      check_timestamp_format(spec.time_format);
+    } catch (const Error& e) {
+      fail("{}: {}", path, e.what());
+    }
+  }
   if (spec.task == Task::classification && spec.classes.size() == 1)
     fail("{}: the classes given are a single class ('{}'); classification needs at least two", path, spec.classes[0]);
 }
@@ -187,36 +193,37 @@ float cell_value(const CsvTable& table, std::size_t row, std::size_t col, const 
        detail::shown(trimmed(table.rows[row][col])));
 }
 
+// Row r's time cells, joined with a space (a date column and a time column make one date-time).
+std::string time_text(const CsvTable& table, std::size_t r, const std::vector<std::size_t>& columns) {
+  std::string joined;
+  for (std::size_t k : columns) {
+    if (!joined.empty()) joined += ' ';
+    joined += trimmed(table.rows[r][k]);
+  }
+  return joined;
+}
+
+// Row r's date-time in seconds since 1970, divided by the unit.
+double date_time(const CsvTable& table, std::size_t r, const std::vector<std::size_t>& columns, const CsvSequenceSpec& spec) {
+  std::string why;
+  const std::string t = time_text(table, r, columns);
+  const std::optional<double> seconds = parse_timestamp(t, spec.time_format, &why);
+  if (!seconds)
+    fail("{}: '{}' is not a date-time in {}: {}", table.where(r, columns[0]), detail::shown(t),
+         spec.time_format.empty() ? "ISO 8601 (set time_format for others)" : "the format '" + spec.time_format + "'", why);
+  return *seconds / (spec.time_unit > 0 ? spec.time_unit : 1.0);
+}
+
 // Each kept row's time (a number, or a date-time in seconds / time_unit), indexed by table row.
+// The first kept row decides: a number there makes it a numeric column.
 std::vector<double> row_times(const CsvTable& table, const std::vector<std::size_t>& rows, const Columns& c,
                               const CsvSequenceSpec& spec) {
   std::vector<double> times(table.rows.size(), 0.0);
   if (c.time.empty()) return times;
-  const auto text = [&](std::size_t r) {
-    std::string joined;
-    for (std::size_t k : c.time) {
-      if (!joined.empty()) joined += ' ';
-      joined += trimmed(table.rows[r][k]);
-    }
-    return joined;
-  };
-  const bool numeric = spec.time_format.empty() && c.time.size() == 1 && as_number(text(rows[0])).has_value();
+  const bool numeric = spec.time_format.empty() && c.time.size() == 1 && as_number(time_text(table, rows[0], c.time)).has_value();
   if (numeric && spec.time_unit > 0)
     fail("{}: time_unit applies to date-time columns; column '{}' holds numbers (used as written)", table.source, detail::shown(table.header[c.time[0]]));
-  const double unit = spec.time_unit > 0 ? spec.time_unit : 1.0;
-  for (std::size_t r : rows) {
-    if (numeric) {
-      times[r] = table.number(r, c.time[0]);
-      continue;
-    }
-    std::string why;
-    const std::string t = text(r);
-    const std::optional<double> seconds = parse_timestamp(t, spec.time_format, &why);
-    if (!seconds)
-      fail("{}: '{}' is not a date-time in {}: {}", table.where(r, c.time[0]), detail::shown(t),
-           spec.time_format.empty() ? "ISO 8601 (set time_format for others)" : "the format '" + spec.time_format + "'", why);
-    times[r] = *seconds / unit;
-  }
+  for (std::size_t r : rows) times[r] = numeric ? table.number(r, c.time[0]) : date_time(table, r, c.time, spec);
   return times;
 }
 

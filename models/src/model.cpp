@@ -52,10 +52,10 @@ namespace {
 void add_report(Scores& s, const Predictions& p) {
   if (!p.classification || p.rows() == 0) return;
   s.report = classification_report(p.values, p.labels, p.width);
-  for (const auto& [name, value] : report_metrics(s.report)) {
-    const auto it = std::find_if(s.metrics.begin(), s.metrics.end(), [&](const auto& m) { return m.first == name; });
-    if (it != s.metrics.end()) it->second = value;
-    else s.metrics.emplace_back(name, value);
+  for (const std::pair<std::string, double>& metric : report_metrics(s.report)) {
+    const auto it = std::find_if(s.metrics.begin(), s.metrics.end(), [&](const auto& m) { return m.first == metric.first; });
+    if (it != s.metrics.end()) it->second = metric.second;
+    else s.metrics.push_back(metric);
   }
 }
 

@@ -99,6 +99,33 @@ TEST_CASE("csv files: no header, ';' between fields, date and time in two column
   CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":2: column 3 ('3'): '?' is not a number");
 }
 
+TEST_CASE("csv files: decimal commas, dotted times and a sentinel for missing values (the air-quality shape)") {
+  TempDir dir;
+  const auto path = write_file(dir.file("air.csv"),
+                               "Date;Time;CO(GT);T\n"
+                               "10/03/2004;18.00.00;2,6;13,6\n"
+                               "10/03/2004;19.00.00;-200;13,3\n"
+                               "10/03/2004;21.00.00;2,2;11,9\n");
+  CsvSequenceSpec spec;
+  spec.csv.delimiter = ';';
+  spec.csv.decimal = ',';
+  spec.time_columns = {"Date", "Time"};
+  spec.time_format = "%d/%m/%Y %H.%M.%S";
+  spec.time_unit = 3600;
+  spec.feature_columns = {"CO(GT)"};
+  spec.target_columns = {"T"};
+  spec.task = Task::regression;
+  spec.missing_values = {"-200"};
+  spec.missing = MissingPolicy::fill_previous;
+  spec.window = 3;
+  const SequenceSet s = load_csv_sequences(path, spec);
+  check_close(s.x, {2.6, 2.6, 2.2});
+  check_close(s.y, {13.6, 13.3, 11.9});
+  CHECK(s.dt.to_vector() == std::vector<double>{0, 1, 2});
+  spec.csv.delimiter = ',';
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": the decimal mark cannot be the delimiter");
+}
+
 TEST_CASE("csv files: class labels are checked (a target among the features, one class, non-integers, unknown labels)") {
   TempDir dir;
   const auto path = write_file(dir.file("l.csv"), "a,b,y\n1,2,1\n2,3,-1\n3,4,1.0\n4,5,-1\n");
@@ -157,7 +184,7 @@ TEST_CASE("csv files: separate train / val / test files share the training file'
   CHECK(sequences_of(*d.val, "val").y.to_indices() == std::vector<std::int64_t>{1, 0});
   json c = parts_config(train, val, test);
   c["test_fraction"] = 0.2;
-  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.test_fraction: the test_fraction part comes from its own file");
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.test_fraction: the test part comes from test_path, so a fraction of the training file has no meaning");
   const auto unseen = write_file(dir.file("unseen.csv"), "x,y\n5,bird\n");
   CHECK_ERROR_NAMES(load_dataset(parts_config(train, val, unseen), 1, "data"), unseen + ":2: column 2 ('y'): class label 'bird' is not one of");
   c = parts_config(train, val, test);

@@ -1,8 +1,11 @@
 // The figures `tide train` writes for a model family (train/figures.hpp) and the SVG panels with
 // embedded PNG rasters under them (svg_panels.hpp): the PNG decodes back to its pixels, and flows
-// on 2-D, 1-D and image data each get their figure.
+// on 2-D, 1-D and image data each get their figure. The line plots' round ticks (svg_plot.hpp),
+// the run's learning curves and `tide plot`'s overlay of several runs (train/run_plots.hpp).
 #include "svg_panels.hpp"
+#include "svg_plot.hpp"
 #include "train/figures.hpp"
+#include "train/run_plots.hpp"
 #include "tide/data/vectors.hpp"
 #include "tide/models/cnf.hpp"
 #include <doctest/doctest.h>
@@ -102,5 +105,146 @@ TEST_CASE("figures: flows on 2-D, 1-D and image data write density.svg or sample
     REQUIRE(files == std::vector<std::string>{(dir / "samples.svg").string()});
     CHECK(read(files[0]).find("data:image/png;base64,") != std::string::npos);
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("linear ticks: round 1-2-5 steps, exact values and labels with equal decimals") {
+  const cli::AxisTicks unit = cli::linear_ticks(0, 1);
+  CHECK(unit.values == std::vector<double>{0, 0.2, 0.4, 0.6, 0.8, 1});
+  CHECK(unit.labels == std::vector<std::string>{"0.0", "0.2", "0.4", "0.6", "0.8", "1.0"});
+  const cli::AxisTicks mid = cli::linear_ticks(0.3, 0.9);
+  CHECK(mid.values == std::vector<double>{0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9});  // 0.3, not 0.30000000000000004
+  CHECK(mid.labels.front() == "0.3");
+  const cli::AxisTicks close = cli::linear_ticks(0.851, 0.897);  // widened to the outer ticks
+  CHECK(close.lo == 0.85);
+  CHECK(close.hi == 0.9);
+  CHECK(close.labels == std::vector<std::string>{"0.85", "0.86", "0.87", "0.88", "0.89", "0.90"});
+  const cli::AxisTicks signs = cli::linear_ticks(-2.5, 3.7);
+  CHECK(signs.values == std::vector<double>{-3, -2, -1, 0, 1, 2, 3, 4});
+  CHECK(signs.labels[3] == "0");
+  const cli::AxisTicks flat = cli::linear_ticks(0.01, 0.01);  // a constant: from 0 to twice it
+  CHECK(flat.lo == 0);
+  CHECK(flat.hi == doctest::Approx(0.02));
+  CHECK(flat.labels.back() == "0.020");
+}
+
+TEST_CASE("linear ticks: epochs get integer ticks (50, 100, ... over 300 epochs; never 2.5)") {
+  const cli::AxisTicks long_run = cli::linear_ticks(1, 300, true, 10);
+  CHECK(long_run.values == std::vector<double>{0, 50, 100, 150, 200, 250, 300});
+  CHECK(long_run.labels[1] == "50");
+  const cli::AxisTicks short_run = cli::linear_ticks(1, 5, true, 10);
+  CHECK(short_run.values == std::vector<double>{1, 2, 3, 4, 5});
+  for (double v : cli::linear_ticks(1, 3, true, 20).values) CHECK(v == std::floor(v));
+  CHECK(cli::linear_ticks(1, 3, false, 20).values[1] == 1.1);  // without `integer` the step goes below 1
+}
+
+TEST_CASE("log ticks: whole decades, plain labels when short, scientific on a wide axis") {
+  const cli::AxisTicks lr = cli::log_ticks(3e-4, 0.02);
+  CHECK(lr.values == std::vector<double>{1e-4, 1e-3, 1e-2, 1e-1});
+  CHECK(lr.labels == std::vector<std::string>{"0.0001", "0.001", "0.01", "0.1"});
+  const cli::AxisTicks wide = cli::log_ticks(3e-7, 2e-2);
+  CHECK(wide.lo == 1e-7);
+  CHECK(wide.labels.front() == "1e-07");
+  CHECK(wide.labels.back() == "1e-01");
+  CHECK(cli::log_ticks(1e-12, 1e3).labels[1].empty());  // 16 decades: every other one labelled
+}
+
+TEST_CASE("render_svg: a log axis says so in its label; markers only on short series") {
+  cli::Plot p{"t", "epoch", "loss", true, {{"a", {1, 2, 3}, {1, 10, 100}}}};
+  std::string svg = cli::render_svg(p);
+  CHECK(svg.find("loss (log scale)") != std::string::npos);
+  CHECK(svg.find("<circle") != std::string::npos);
+  p.log_y = false;
+  p.series[0] = {"a", {}, {}};
+  for (int i = 1; i <= 300; ++i) p.series[0].x.push_back(i), p.series[0].y.push_back(1.0 / i);
+  svg = cli::render_svg(p);
+  CHECK(svg.find("log scale") == std::string::npos);
+  CHECK(svg.find("<circle") == std::string::npos);
+  CHECK(svg.find(">2.5<") == std::string::npos);
+}
+
+namespace {
+
+std::vector<nlohmann::json> records(int epochs, double scale) {
+  std::vector<nlohmann::json> out;
+  for (int e = 1; e <= epochs; ++e)
+    out.push_back({{"epoch", e}, {"lr", 0.01}, {"train_loss", scale / e}, {"val_loss", 1.5 * scale / e}, {"val_f1", scale * 0.1 * e}});
+  return out;
+}
+
+void write_run(const fs::path& dir, const std::vector<nlohmann::json>& recs, const std::string& metric = "") {
+  fs::create_directories(dir);
+  std::ofstream m(dir / "metrics.jsonl");
+  for (const auto& r : recs) m << r.dump() << "\n";
+  if (!metric.empty()) std::ofstream(dir / "summary.json") << nlohmann::json{{"metric", metric}}.dump();
+}
+
+// The message of the tide::Error `f` throws ("" when it throws none).
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("run curves: linear loss axis, the best epoch and the test score on the metric plot") {
+  const auto recs = records(12, 1.0);
+  const cli::Plot loss = cli::loss_plot(recs, "run", 9);
+  CHECK_FALSE(loss.log_y);  // 1 .. 1/12 spans about one decade
+  const cli::Plot f1 = cli::metric_plot(recs, "f1", "run", 9, 0.897);
+  REQUIRE(f1.series.size() == 1);  // no train_f1 in the records: val only
+  REQUIRE(f1.vlines.size() == 1);
+  CHECK(f1.vlines[0].label == "best (epoch 9)");
+  REQUIRE(f1.marks.size() == 1);
+  CHECK(f1.marks[0].x == 9);
+  CHECK(f1.marks[0].label == "test 0.897");
+  CHECK(cli::metric_plot(recs, "f1", "run", 9).marks.empty());  // during training: no test yet
+  const std::string svg = cli::render_svg(f1);
+  CHECK(svg.find("best (epoch 9)") != std::string::npos);
+  CHECK(svg.find("test 0.897") != std::string::npos);
+  auto steep = records(12, 1.0);
+  for (std::size_t i = 0; i < steep.size(); ++i) steep[i]["train_loss"] = std::pow(0.5, static_cast<double>(i));
+  CHECK(cli::loss_plot(steep, "run").log_y);  // 1 .. 1/2048: over two decades
+  auto decaying = recs;
+  for (std::size_t i = 0; i < decaying.size(); ++i) decaying[i]["lr"] = 0.1 * std::pow(0.5, static_cast<double>(i));
+  CHECK(cli::lr_plot(decaying, "run").log_y);
+  CHECK_FALSE(cli::lr_plot(recs, "run").log_y);
+}
+
+TEST_CASE("tide plot: one line per run, the mean with its min..max band, errors naming the run") {
+  const fs::path dir = fs::temp_directory_path() / "tide_test_run_plots";
+  fs::remove_all(dir);
+  write_run(dir / "seed1", records(3, 1.0), "f1");
+  write_run(dir / "seed2", records(4, 3.0));
+  const std::vector<std::string> runs = {(dir / "seed1").string(), (dir / "seed2").string() + "/"};
+  const cli::Plot lines = cli::overlay_plot(runs);
+  CHECK(lines.y_label == "val_f1");  // the first run's summary metric
+  REQUIRE(lines.series.size() == 2);
+  CHECK(lines.series[0].name == "seed1");
+  CHECK(lines.series[1].name == "seed2");
+  CHECK(lines.series[1].y.size() == 4);
+  const cli::Plot mean = cli::overlay_plot(runs, "train_loss", true);
+  REQUIRE(mean.series.size() == 3);  // two faint runs, then the mean
+  const cli::PlotSeries& m = mean.series.back();
+  CHECK(m.name.find("min..max") != std::string::npos);
+  CHECK(m.x == std::vector<double>{1, 2, 3});  // the epochs both runs reached
+  CHECK(m.y[0] == doctest::Approx(2.0));       // (1 + 3) / 2
+  CHECK(m.band_low[1] == doctest::Approx(0.5));
+  CHECK(m.band_high[1] == doctest::Approx(1.5));
+  CHECK(mean.series[0].opacity < 1);
+  CHECK(cli::overlay_plot(runs, "loss").y_label == "val_loss");
+  const std::string missing_key = error_of([&] { cli::overlay_plot(runs, "auc"); });
+  CHECK(missing_key.find("seed1") != std::string::npos);
+  CHECK(missing_key.find("\"val_auc\"") != std::string::npos);
+  const std::string missing_run = error_of([&] { cli::overlay_plot({(dir / "nowhere").string()}); });
+  CHECK(missing_run.find("nowhere") != std::string::npos);
+  CHECK(missing_run.find("metrics.jsonl") != std::string::npos);
+  write_run(dir / "no_summary", records(2, 1.0));
+  CHECK(cli::overlay_plot({(dir / "no_summary").string()}).y_label == "val_loss");
   fs::remove_all(dir);
 }

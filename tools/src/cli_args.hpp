@@ -1,6 +1,7 @@
 // Argument-parsing helpers shared by the `tide` subcommands: usage errors print one line on
 // stderr and return exit status 2.
 #pragma once
+#include "tide/core/error.hpp"
 #include <fmt/format.h>
 #include <charconv>
 #include <filesystem>
@@ -16,13 +17,13 @@ namespace tide::cli {
 constexpr int exit_usage = 2;
 using Args = std::vector<std::string_view>;
 
-// Throws std::runtime_error when `path` (an output file) lies in a directory that does not exist,
-// so a long run fails before it starts rather than at its end; "" passes.
+// Throws tide::Error when `path` (an output file) lies in a directory that does not exist, so a
+// long run fails before it starts rather than at its end; "" passes.
 inline void check_output_path(const std::string& path) {
   if (path.empty()) return;
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty() && !std::filesystem::is_directory(parent))
-    throw std::runtime_error(fmt::format("{}: the directory '{}' does not exist", path, parent.string()));
+    fail("{}: the directory '{}' does not exist", path, parent.string());
 }
 
 inline bool is_help(std::string_view arg) { return arg == "-h" || arg == "--help" || arg == "help"; }

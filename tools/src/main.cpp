@@ -30,6 +30,7 @@ constexpr const char* tide_usage =
     "  eval     score a trained run on its train, val or test set (tide eval --help)\n"
     "  predict  write a trained run's predictions as CSV (tide predict --help)\n"
     "  export   write a trained run's parameters as safetensors (tide export --help)\n"
+    "  plot     overlay one metric's learning curves from several runs (tide plot --help)\n"
     "  data     generate or inspect datasets (tide data --help)\n"
     "  bench    run a benchmark suite (tide bench --help)\n"
     "\n"
@@ -273,7 +274,7 @@ int bench_main(const Args& args) {
   return dispatch(args, "tide bench", "suite", bench_usage, {{"core", bench_core_main}, {"taylor", bench_taylor_main}, {"solvers", bench_solvers_main}, {"models", bench_models_main}, {"gpu", bench_gpu_main}, {"torchdiffeq", bench_torchdiffeq_main}});
 }
 
-int tide_main(const Args& args) { return dispatch(args, "tide", "command", tide_usage, {{"train", train_main}, {"eval", eval_main}, {"predict", predict_main}, {"export", export_main}, {"data", data_main}, {"bench", bench_main}}); }
+int tide_main(const Args& args) { return dispatch(args, "tide", "command", tide_usage, {{"train", train_main}, {"eval", eval_main}, {"predict", predict_main}, {"export", export_main}, {"plot", plot_main}, {"data", data_main}, {"bench", bench_main}}); }
 
 }  // namespace
 

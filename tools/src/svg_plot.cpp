@@ -4,8 +4,6 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <fstream>
 #include <limits>
 
 namespace tide::cli {
@@ -23,87 +21,287 @@ std::string xml_escape(const std::string& s) {
 }
 
 namespace {
-constexpr double width = 720, height = 460, left = 80, right = 190, top = 50, bottom = 60;
-const char* const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"};
 
-std::string escape(const std::string& s) { return xml_escape(s); }
+constexpr double inf = std::numeric_limits<double>::infinity();
 
-std::string tick_label(double v) {
-  if (v == 0) return "0";
-  const double a = std::abs(v);
-  if (a >= 1e5 || a < 1e-3) return fmt::format("{:.0e}", v);
-  return fmt::format("{:g}", v);
+// m * 10^e with a single rounding: an integer m times or divided by an exact power of ten, so a
+// tick at 3 * 10^-1 is the double nearest 0.3, not 0.30000000000000004.
+double scaled(double m, int e) {
+  double p = 1;
+  for (int i = 0; i < std::abs(e); ++i) p *= 10;  // exact up to 10^22
+  return e >= 0 ? m * p : m / p;
 }
+
+// Fixed decimals for steps of 10^e (e >= -4, values below a million), else scientific notation
+// with as many mantissa digits as the step needs; the same format for every tick of an axis.
+std::vector<std::string> tick_labels(const std::vector<double>& values, int e) {
+  double largest = 0;
+  for (double v : values) largest = std::max(largest, std::abs(v));
+  const bool scientific = e < -4 || largest >= 1e6;
+  const int digits = scientific ? std::clamp(static_cast<int>(std::floor(std::log10(largest))) - e, 0, 6) : std::max(0, -e);
+  std::vector<std::string> labels;
+  for (double v : values) {
+    if (scientific && v == 0) labels.push_back("0");
+    else labels.push_back(scientific ? fmt::format("{:.{}e}", v, digits) : fmt::format("{:.{}f}", v, digits));
+  }
+  return labels;
+}
+
+}  // namespace
+
+AxisTicks linear_ticks(double lo, double hi, bool integer, int max_intervals) {
+  if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
+  if (!(hi - lo > 1e-12 * std::max(std::abs(lo), std::abs(hi)))) {  // one value: 0 to twice it, so a constant reads as such
+    const double v = lo;
+    lo = v == 0 ? 0 : std::min(0.0, 2 * v);
+    hi = v == 0 ? 1 : std::max(0.0, 2 * v);
+  }
+  const int n = std::max(1, max_intervals);
+  // the smallest round step (1, 2 or 5 times 10^e) that covers [lo, hi] in at most n intervals
+  for (int e = static_cast<int>(std::floor(std::log10((hi - lo) / n))) - 1;; ++e)
+    for (const double c : {1.0, 2.0, 5.0}) {
+      const double step = scaled(c, e);
+      if (integer && step < 1) continue;
+      const double first = std::floor(lo / step + 1e-9), last = std::ceil(hi / step - 1e-9);
+      if (last - first > n) continue;
+      AxisTicks t;
+      for (double k = first; k <= last; ++k) t.values.push_back(scaled(k * c, e));
+      t.lo = t.values.front(), t.hi = t.values.back();
+      t.labels = tick_labels(t.values, e);
+      return t;
+    }
+}
+
+AxisTicks log_ticks(double lo, double hi) {
+  int first = static_cast<int>(std::floor(std::log10(lo) + 1e-9)), last = static_cast<int>(std::ceil(std::log10(hi) - 1e-9));
+  if (last <= first) last = first + 1;
+  const int every = (last - first + 8) / 9;  // at most ~9 labels; the other decades keep their grid line
+  const bool plain = first >= -4 && last <= 5;  // 0.001 ... 100000, else 1e-06 ... on the whole axis
+  AxisTicks t;
+  for (int e = first; e <= last; ++e) {
+    t.values.push_back(scaled(1, e));
+    t.labels.push_back((e - first) % every != 0 ? "" : plain ? fmt::format("{:.{}f}", t.values.back(), std::max(0, -e))
+                                                                     : fmt::format("{:.0e}", t.values.back()));
+  }
+  t.lo = t.values.front(), t.hi = t.values.back();
+  return t;
+}
+
+bool spans_more_than(const std::vector<PlotSeries>& series, double factor) {
+  double lo = inf, hi = 0;
+  for (const PlotSeries& s : series)
+    for (const auto* ys : {&s.y, &s.band_low, &s.band_high})
+      for (double y : *ys) {
+        if (!std::isfinite(y)) continue;
+        if (y <= 0) return false;
+        lo = std::min(lo, y), hi = std::max(hi, y);
+      }
+  return hi > factor * lo;
+}
+
+namespace {
+
+constexpr double base_width = 720, height = 460, left = 80, base_right = 190, top = 50, bottom = 60;
+constexpr std::size_t marker_limit = 40;  // beyond this many points markers hide the line: none
+const char* const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"};
+
+// The plot area and the maps from data to pixels.
+struct Frame {
+  double width = base_width, plot_w = 0, plot_h = height - top - bottom;
+  AxisTicks x, y;
+  bool log_y = false;
+  double px(double v) const { return left + (v - x.lo) / (x.hi - x.lo) * plot_w; }
+  double py(double v) const {
+    const double f = log_y ? (std::log10(v) - std::log10(y.lo)) / (std::log10(y.hi) - std::log10(y.lo)) : (v - y.lo) / (y.hi - y.lo);
+    return top + plot_h - f * plot_h;
+  }
+  bool usable(double v) const { return std::isfinite(v) && (!log_y || v > 0); }
+};
+
+struct Extent {
+  double x0 = inf, x1 = -inf, y0 = inf, y1 = -inf;
+  bool integer_x = true;  // every x an integer (epochs, orders): integer ticks
+  void add_x(double x) {
+    if (!std::isfinite(x)) return;
+    x0 = std::min(x0, x), x1 = std::max(x1, x);
+    integer_x = integer_x && x == std::floor(x);
+  }
+  void add(double x, double y, bool y_usable) {
+    if (!y_usable || !std::isfinite(x)) return;
+    add_x(x);
+    y0 = std::min(y0, y), y1 = std::max(y1, y);
+  }
+};
+
+Extent extent(const Plot& plot, const Frame& f) {
+  Extent e;
+  for (const PlotSeries& s : plot.series)
+    for (const auto* ys : {&s.y, &s.band_low, &s.band_high})
+      for (std::size_t i = 0; i < std::min(s.x.size(), ys->size()); ++i) e.add(s.x[i], (*ys)[i], f.usable((*ys)[i]));
+  for (const PlotMark& m : plot.marks) e.add(m.x, m.y, f.usable(m.y));
+  for (const PlotVLine& v : plot.vlines) e.add_x(v.x);
+  return e;
+}
+
+// x: the data's range with round ticks inside it; y: widened to the outer round ticks.
+Frame frame_for(const Plot& plot, double right) {
+  Frame f;
+  f.log_y = plot.log_y;
+  f.width = base_width - base_right + right;
+  f.plot_w = f.width - left - right;
+  const Extent e = extent(plot, f);
+  const bool empty = !std::isfinite(e.x0);
+  f.x = linear_ticks(empty ? 0 : e.x0, empty ? 1 : e.x1, !empty && e.integer_x, 10);
+  if (!empty && e.x1 > e.x0) {
+    AxisTicks inside{e.x0, e.x1, {}, {}};
+    for (std::size_t i = 0; i < f.x.values.size(); ++i)
+      if (f.x.values[i] >= e.x0 - 1e-9 * (e.x1 - e.x0) && f.x.values[i] <= e.x1 + 1e-9 * (e.x1 - e.x0))
+        inside.values.push_back(f.x.values[i]), inside.labels.push_back(f.x.labels[i]);
+    f.x = inside;
+  }
+  if (empty) f.y = plot.log_y ? log_ticks(1, 10) : linear_ticks(0, 1);
+  else if (plot.log_y) f.y = log_ticks(e.y0, e.y1);
+  else {
+    // a little room above and below the data (not across 0), so no point sits on the frame
+    const double pad = 0.04 * (e.y1 - e.y0);
+    f.y = linear_ticks(e.y0 >= 0 ? std::max(0.0, e.y0 - pad) : e.y0 - pad, e.y1 <= 0 ? std::min(0.0, e.y1 + pad) : e.y1 + pad);
+  }
+  return f;
+}
+
+std::string y_label(const Plot& plot) {
+  if (!plot.log_y || plot.y_label.find("log") != std::string::npos) return plot.y_label;
+  return plot.y_label + " (log scale)";
+}
+
+std::string axes_svg(const Plot& plot, const Frame& f) {
+  const double bottom_y = top + f.plot_h;
+  std::string svg = fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", left, top, f.plot_w, f.plot_h);
+  for (std::size_t i = 0; i < f.x.values.size(); ++i)
+    svg += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#ddd\"/>"
+                       "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
+                       f.px(f.x.values[i]), top, bottom_y, bottom_y + 18, f.x.labels[i]);
+  for (std::size_t i = 0; i < f.y.values.size(); ++i)
+    svg += fmt::format("<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#ddd\"/>"
+                       "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
+                       left, f.py(f.y.values[i]), left + f.plot_w, left - 6, f.py(f.y.values[i]) + 4, f.y.labels[i]);
+  // a log axis over few decades: short minor ticks at 2..9 times each decade
+  if (f.log_y && f.y.values.size() <= 5)
+    for (double decade : f.y.values)
+      for (int m = 2; m <= 9 && decade * m < f.y.hi; ++m)
+        svg += fmt::format("<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#444\"/>\n", left, f.py(decade * m), left + 5);
+  svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", left + f.plot_w / 2, height - 15, xml_escape(plot.x_label));
+  svg += fmt::format("<text x=\"18\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0})\">{1}</text>\n", top + f.plot_h / 2,
+                     xml_escape(y_label(plot)));
+  return svg;
+}
+
+const char* color_of(const PlotSeries& s, std::size_t k) {
+  return s.color.empty() ? palette[k % (sizeof(palette) / sizeof(palette[0]))] : s.color.c_str();
+}
+
+std::string band_svg(const PlotSeries& s, const char* color, const Frame& f) {
+  std::string upper, lower;
+  const std::size_t n = std::min({s.x.size(), s.band_low.size(), s.band_high.size()});
+  for (std::size_t i = 0; i < n; ++i)
+    if (f.usable(s.band_low[i]) && f.usable(s.band_high[i]) && std::isfinite(s.x[i])) {
+      upper += fmt::format("{:.1f},{:.1f} ", f.px(s.x[i]), f.py(s.band_high[i]));
+      lower = fmt::format("{:.1f},{:.1f} ", f.px(s.x[i]), f.py(s.band_low[i])) + lower;
+    }
+  if (upper.empty()) return "";
+  return fmt::format("<polygon fill=\"{}\" fill-opacity=\"0.18\" stroke=\"none\" points=\"{}{}\"/>\n", color, upper, lower);
+}
+
+std::string line_svg(const PlotSeries& s, const char* color, const Frame& f) {
+  std::string points, markers;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
+    if (f.usable(s.y[i]) && std::isfinite(s.x[i])) {
+      points += fmt::format("{:.1f},{:.1f} ", f.px(s.x[i]), f.py(s.y[i]));
+      markers += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\"/>", f.px(s.x[i]), f.py(s.y[i]));
+      ++n;
+    }
+  std::string svg = fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"{}\" stroke-opacity=\"{}\"{} points=\"{}\"/>\n", color,
+                                s.line_width, s.opacity, s.dashed ? " stroke-dasharray=\"6,4\"" : "", points);
+  if (n <= marker_limit) svg += fmt::format("<g fill=\"{}\" fill-opacity=\"{}\">{}</g>\n", color, s.opacity, markers);
+  return svg;
+}
+
+// Text with a white outline, readable over grid lines and curves.
+std::string halo_text(double x, double y, const char* anchor, const std::string& text) {
+  return fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"{}\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">{}</text>\n", x, y,
+                     anchor, xml_escape(text));
+}
+
+std::string vlines_svg(const Plot& plot, const Frame& f) {
+  std::string svg;
+  for (const PlotVLine& v : plot.vlines) {
+    const double x = f.px(v.x);
+    svg += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#555\" stroke-width=\"1.5\" stroke-dasharray=\"5,4\"/>\n", x,
+                       top, top + f.plot_h);
+    // above the frame, so the label never covers a curve; kept inside the figure at either edge
+    const char* anchor = x > left + f.plot_w - 60 ? "end" : x < left + 60 ? "start" : "middle";
+    svg += halo_text(x, top - 6, anchor, v.label);
+  }
+  return svg;
+}
+
+std::string marks_svg(const Plot& plot, const Frame& f) {
+  std::string svg;
+  for (const PlotMark& m : plot.marks) {
+    if (!f.usable(m.y) || !std::isfinite(m.x)) continue;
+    const double x = f.px(m.x), y = f.py(m.y), r = 7;
+    svg += fmt::format("<path d=\"M{:.1f},{:.1f} L{:.1f},{:.1f} L{:.1f},{:.1f} L{:.1f},{:.1f} Z\" fill=\"black\" stroke=\"white\" stroke-width=\"1.5\"/>\n",
+                       x, y - r, x + r, y, x, y + r, x - r, y);
+    const bool to_left = x > left + 0.7 * f.plot_w;
+    svg += halo_text(to_left ? x - r - 4 : x + r + 4, y + 4, to_left ? "end" : "start", m.label);
+  }
+  return svg;
+}
+
+std::string legend_svg(const Plot& plot, const Frame& f) {
+  std::string svg;
+  double ly = top + 10;
+  for (std::size_t k = 0; k < plot.series.size(); ++k) {
+    const PlotSeries& s = plot.series[k];
+    if (s.name.empty()) continue;
+    const char* color = color_of(s, k);
+    const double x = left + f.plot_w + 12;
+    if (!s.band_low.empty()) svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"24\" height=\"12\" fill=\"{}\" fill-opacity=\"0.18\"/>", x, ly - 6, color);
+    svg += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" stroke-width=\"{4}\" stroke-opacity=\"{5}\"{6}/>"
+                       "<text x=\"{7}\" y=\"{8}\">{9}</text>\n",
+                       x, ly, x + 24, color, s.line_width, s.opacity, s.dashed ? " stroke-dasharray=\"6,4\"" : "", x + 30, ly + 4,
+                       xml_escape(s.name));
+    ly += 20;
+  }
+  return svg;
+}
+
+// Room right of the plot for the longest legend entry (about 0.6 em a character at 12 px).
+double legend_room(const Plot& plot) {
+  std::size_t longest = 0;
+  for (const PlotSeries& s : plot.series) longest = std::max(longest, s.name.size());
+  return std::clamp(50 + 7.2 * static_cast<double>(longest), base_right, 420.0);
+}
+
 }  // namespace
 
 std::string render_svg(const Plot& plot) {
-  double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
-  auto usable = [&](double y) { return std::isfinite(y) && (!plot.log_y || y > 0); };
-  for (const auto& s : plot.series)
-    for (std::size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
-      if (!usable(s.y[i]) || !std::isfinite(s.x[i])) continue;
-      const double y = plot.log_y ? std::log10(s.y[i]) : s.y[i];
-      x0 = std::min(x0, s.x[i]); x1 = std::max(x1, s.x[i]);
-      y0 = std::min(y0, y); y1 = std::max(y1, y);
-    }
-  if (!std::isfinite(x0)) { x0 = 0; x1 = 1; y0 = 0; y1 = 1; }
-  if (x1 == x0) x1 = x0 + 1;
-  if (plot.log_y) { y0 = std::floor(y0); y1 = std::ceil(y1); }
-  if (y1 == y0) y1 = y0 + 1;
-  const double pw = width - left - right, ph = height - top - bottom;
-  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
-  auto py = [&](double y) { return top + ph - ((plot.log_y ? std::log10(y) : y) - y0) / (y1 - y0) * ph; };
-
+  const Frame f = frame_for(plot, legend_room(plot));
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-      width, height);
+      f.width, height);
   // centred on the figure, the font shrunk so a long title fits its width (about 0.55 em a character)
-  const double title_size = std::min(15.0, 0.95 * width / (0.55 * std::max<double>(1.0, static_cast<double>(plot.title.size()))));
-  svg += fmt::format("<text x=\"{}\" y=\"25\" text-anchor=\"middle\" font-size=\"{:.1f}\">{}</text>\n", width / 2.0, title_size,
-                     escape(plot.title));
-  svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", left, top, pw, ph);
-  // x ticks: integers when the range is small, else 5 divisions
-  const bool integer_x = x1 - x0 <= 20 && std::floor(x0) == x0;
-  const int xdiv = integer_x ? static_cast<int>(x1 - x0) : 5;
-  for (int i = 0; i <= xdiv; ++i) {
-    const double x = x0 + (x1 - x0) * i / xdiv;
-    svg += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#ddd\"/>"
-                       "<text x=\"{0}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
-                       px(x), top, top + ph, top + ph + 18, tick_label(x));
-  }
-  if (plot.log_y) {
-    for (int e = static_cast<int>(y0); e <= static_cast<int>(y1); ++e)
-      svg += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#ddd\"/>"
-                         "<text x=\"{3}\" y=\"{4}\" text-anchor=\"end\">{5}</text>\n",
-                         left, py(std::pow(10.0, e)), left + pw, left - 6, py(std::pow(10.0, e)) + 4, tick_label(std::pow(10.0, e)));
-  } else {
-    for (int i = 0; i <= 5; ++i) {
-      const double y = y0 + (y1 - y0) * i / 5;
-      svg += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#ddd\"/>"
-                         "<text x=\"{3}\" y=\"{4}\" text-anchor=\"end\">{5}</text>\n",
-                         left, py(y), left + pw, left - 6, py(y) + 4, tick_label(y));
-    }
-  }
-  svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", left + pw / 2, height - 15, escape(plot.x_label));
-  svg += fmt::format("<text x=\"18\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0})\">{1}</text>\n",
-                     top + ph / 2, escape(plot.y_label));
-  for (std::size_t k = 0; k < plot.series.size(); ++k) {
-    const auto& s = plot.series[k];
-    const char* color = colors[k % (sizeof(colors) / sizeof(colors[0]))];
-    std::string points;
-    for (std::size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
-      if (usable(s.y[i])) points += fmt::format("{:.1f},{:.1f} ", px(s.x[i]), py(s.y[i]));
-    svg += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", color,
-                       s.dashed ? " stroke-dasharray=\"6,4\"" : "", points);
-    for (std::size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
-      if (usable(s.y[i])) svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", px(s.x[i]), py(s.y[i]), color);
-    const double ly = top + 10 + 20.0 * static_cast<double>(k);
-    svg += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" stroke-width=\"2\"{4}/>"
-                       "<text x=\"{5}\" y=\"{6}\">{7}</text>\n",
-                       left + pw + 12, ly, left + pw + 36, color, s.dashed ? " stroke-dasharray=\"6,4\"" : "", left + pw + 42, ly + 4,
-                       escape(s.name));
-  }
+  const double title_size = std::min(15.0, 0.95 * f.width / (0.55 * std::max<double>(1.0, static_cast<double>(plot.title.size()))));
+  svg += fmt::format("<text x=\"{}\" y=\"25\" text-anchor=\"middle\" font-size=\"{:.1f}\">{}</text>\n", f.width / 2.0, title_size,
+                     xml_escape(plot.title));
+  svg += axes_svg(plot, f);
+  svg += vlines_svg(plot, f);
+  for (std::size_t k = 0; k < plot.series.size(); ++k) svg += band_svg(plot.series[k], color_of(plot.series[k], k), f);
+  for (std::size_t k = 0; k < plot.series.size(); ++k) svg += line_svg(plot.series[k], color_of(plot.series[k], k), f);
+  svg += marks_svg(plot, f);
+  svg += legend_svg(plot, f);
   svg += "</svg>\n";
   return svg;
 }

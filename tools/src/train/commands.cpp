@@ -2,6 +2,7 @@
 #include <limits>
 #include "mujoco_rollouts.hpp"
 #include "tide/data/registry.hpp"
+#include "train/run_plots.hpp"
 #include "train/trainer.hpp"
 #include "tide/models/registry.hpp"
 #include <filesystem>
@@ -24,6 +25,8 @@ constexpr const char* train_usage =
     "  density.svg       flows on 2-D / 1-D data (samples.svg for images): the learned density\n"
     "  reconstructions.svg  latent ODE: a few test sequences reconstructed against their observations\n"
     "  nfe.svg           solver-based models: dynamics evaluations per batch, per epoch\n"
+    "  lr.svg            the learning rate per epoch (the metric plot marks the best epoch and\n"
+    "                    the test score; `tide plot RUN...` overlays several runs)\n"
     "A progress bar (rate, loss, metric, ETA) goes to stderr on a terminal, plain lines otherwise.\n"
     "\n"
     "options:\n"
@@ -94,6 +97,22 @@ constexpr const char* export_usage =
     "  --params F   convert F (a .tide archive or .safetensors) instead\n"
     "  -h, --help   show this help\n";
 
+constexpr const char* plot_usage =
+    "usage: tide plot RUN_DIR... --out FILE.svg [--metric NAME] [--mean]\n"
+    "\n"
+    "Overlays one metric's per-epoch curve from several run directories (their metrics.jsonl),\n"
+    "one line per run, labelled by the directory's name. The y axis is linear unless the values\n"
+    "span more than two decades (a learning rate: one), and then says \"(log scale)\".\n"
+    "\n"
+    "options:\n"
+    "  --out FILE    the SVG to write (replaced atomically)\n"
+    "  --metric M    a key of the records (val_f1, train_loss, lr, ...) or a validation score\n"
+    "                by its name (f1 means val_f1, loss val_loss); default: the first run's\n"
+    "                selection metric (its summary.json \"metric\"), else val_loss\n"
+    "  --mean        the runs are seeds of one setup: their mean per epoch (over the epochs every\n"
+    "                run reached) with a band from the min to the max, each run drawn faint\n"
+    "  -h, --help    show this help\n";
+
 constexpr const char* data_usage =
     "usage: tide data <what> [options]\n"
     "\n"
@@ -141,6 +160,31 @@ int data_mujoco(const Args& args) {
 
 }  // namespace
 
+namespace {
+
+// --resume without --epochs / --seed: the values the run was started with (its config.json).
+void remember_overrides(const TrainConfig& config, const TrainOptions& options, std::int64_t& epochs, std::int64_t& seed) {
+  const std::string saved = run_directory(config, options) + "/config.json";
+  if (!std::filesystem::exists(saved)) return;
+  const TrainConfig started = load_train_config(saved);
+  if (epochs == 0 && started.raw.contains("epochs")) epochs = started.epochs;
+  if (seed < 0 && started.raw.contains("seed")) seed = static_cast<std::int64_t>(started.seed);
+}
+
+// --epochs and --seed replace the config's values, and are recorded in the run's config.json.
+void apply_overrides(TrainConfig& config, std::int64_t epochs, std::int64_t seed) {
+  if (epochs > 0) {
+    config.raw["epochs"] = epochs;
+    config.epochs = epochs;
+  }
+  if (seed >= 0) {
+    config.raw["seed"] = seed;
+    config.seed = static_cast<std::uint64_t>(seed);
+  }
+}
+
+}  // namespace
+
 int train_main(const Args& args) {
   const char* hint = "tide train --help";
   TrainOptions options;
@@ -161,22 +205,8 @@ int train_main(const Args& args) {
   const std::string config_path = positional.empty() ? "" : positional[0];
   if (config_path.empty()) return usage_error("tide train: missing CONFIG.json", hint);
   TrainConfig config = load_train_config(config_path);
-  if (options.resume) {  // the overrides the run started with, unless given again
-    const std::string saved = run_directory(config, options) + "/config.json";
-    if (std::filesystem::exists(saved)) {
-      const TrainConfig started = load_train_config(saved);
-      if (epochs == 0 && started.raw.contains("epochs")) epochs = started.epochs;
-      if (seed < 0 && started.raw.contains("seed")) seed = static_cast<std::int64_t>(started.seed);
-    }
-  }
-  if (epochs > 0) {
-    config.raw["epochs"] = epochs;
-    config.epochs = epochs;
-  }
-  if (seed >= 0) {
-    config.raw["seed"] = seed;
-    config.seed = static_cast<std::uint64_t>(seed);
-  }
+  if (options.resume) remember_overrides(config, options, epochs, seed);
+  apply_overrides(config, epochs, seed);
   return run_training(config, options);
 }
 
@@ -247,6 +277,26 @@ int export_main(const Args& args) {
   check_output_path(out);
   export_parameters(positional[0], from, out);
   fmt::print("{}\n", nlohmann::json{{"run", positional[0]}, {"parameters_from", from.path(positional[0])}, {"file", out}}.dump());
+  return 0;
+}
+
+int plot_main(const Args& args) {
+  const char* hint = "tide plot --help";
+  std::string out, metric;
+  bool mean = false;
+  std::vector<std::string> runs;
+  const Flags flags = Flags("tide plot", plot_usage)
+                          .text("--out", out)
+                          .text("--metric", metric)
+                          .on("--mean", mean)
+                          .positional(runs, 10000, "at most 10000 run directories");
+  if (const auto status = flags.parse(args)) return *status;
+  if (runs.empty()) return usage_error("tide plot: missing RUN_DIR (one or more run directories)", hint);
+  if (out.empty()) return usage_error("tide plot: --out FILE.svg is required", hint);
+  check_output_path(out);
+  const Plot plot = overlay_plot(runs, metric, mean);
+  write_svg(out, plot);
+  fmt::print("{}\n", nlohmann::json{{"runs", runs.size()}, {"metric", plot.y_label}, {"mean", mean}, {"file", out}}.dump());
   return 0;
 }
 

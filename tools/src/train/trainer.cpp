@@ -1,5 +1,4 @@
 #include "train/trainer.hpp"
-#include "svg_plot.hpp"
 #include "tide/autodiff/archive.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/core/atomic_file.hpp"
@@ -10,6 +9,7 @@
 #include "train/figures.hpp"
 #include "train/metrics_log.hpp"
 #include "train/progress.hpp"
+#include "train/run_plots.hpp"
 #include <fmt/ranges.h>
 #include <algorithm>
 #include <chrono>
@@ -92,34 +92,6 @@ Built build(const TrainConfig& config, const std::string& data_file = "") {
   Generator gen(config.seed);
   b.model = models::make_model(config.model, b.data, gen, config.dtype, "model");
   return b;
-}
-
-void write_curves(const Paths& paths, const std::vector<json>& records, const std::string& metric, const std::string& title) {
-  bool positive = true;  // a log axis only when every loss is > 0 (a flow's NLL can be negative)
-  for (const json& r : records) positive = positive && r.at("train_loss").get<double>() > 0 && r.at("val_loss").get<double>() > 0;
-  Plot loss{title + ": loss per epoch", "epoch", "loss", positive, {{"train", {}, {}}, {"val", {}, {}, true}}};
-  Plot m{title + ": " + metric + " per epoch", "epoch", metric, metric == "mse", {{"train", {}, {}}, {"val", {}, {}, true}}};
-  for (const json& r : records) {
-    const double e = r.at("epoch").get<double>();
-    loss.series[0].x.push_back(e), loss.series[0].y.push_back(r.at("train_loss").get<double>());
-    loss.series[1].x.push_back(e), loss.series[1].y.push_back(r.at("val_loss").get<double>());
-    if (r.contains("train_" + metric)) m.series[0].x.push_back(e), m.series[0].y.push_back(r.at("train_" + metric).get<double>());
-    m.series[1].x.push_back(e), m.series[1].y.push_back(r.at("val_" + metric).get<double>());
-  }
-  if (m.series[0].x.empty()) m.series.erase(m.series.begin());  // a validation-only metric (f1, auc)
-  write_svg(paths.curves, loss);
-  write_svg(paths.metric_curve, m);
-  if (records.empty() || !records.front().contains("val_nfe")) return;
-  // solver-based models: the dynamics evaluations per batch, forward (train and val) and backward
-  Plot nfe{title + ": evaluations of the dynamics per batch", "epoch", "NFE", false, {}};
-  for (const char* key : {"train_nfe", "val_nfe", "train_nfe_backward"}) {
-    PlotSeries s{key, {}, {}, std::string(key) == "val_nfe"};
-    for (const json& r : records)
-      if (r.contains(key)) s.x.push_back(r.at("epoch").get<double>()), s.y.push_back(r.at(key).get<double>());
-    // the discrete gradient evaluates nothing in backward: an all-zero series is left out
-    if (std::any_of(s.y.begin(), s.y.end(), [](double v) { return v != 0; })) nfe.series.push_back(std::move(s));
-  }
-  write_svg(paths.dir + "/nfe.svg", nfe);
 }
 
 // Classification: the confusion matrix (rows: true class, columns: predicted) and, per class
@@ -390,13 +362,14 @@ void Trainer::end_epoch() {
   ++pos_.epoch;
   save_checkpoint();
   --pos_.epoch;
-  write_curves(paths_, records_, metric_, config_.name);
+  write_run_curves(paths_.dir, records_, metric_, config_.name, pos_.best_epoch);  // no test score yet
 }
 
 // The test score of the best-validation parameters, and the summary.
 int Trainer::finish() {
   if (pos_.best_epoch >= 0) load_module(load_archive(paths_.best), "model.", model_);
   const models::Scores test = model_.evaluate(*built_.data.test, config_.eval_batch_size);
+  write_run_curves(paths_.dir, records_, metric_, config_.name, pos_.best_epoch, score_of(test, metric_));
   const models::Scores val = model_.evaluate(*built_.data.val, config_.eval_batch_size);
   json summary = {{"name", config_.name}, {"data", built_.data.description}, {"model", model_.name()},
                         {"parameters", model_.parameter_count()}, {"seed", config_.seed}, {"epochs", config_.epochs},
@@ -405,7 +378,7 @@ int Trainer::finish() {
                         {"val", scores_json(val, built_.data.class_names)},
                         {"test", scores_json(test, built_.data.class_names)},
                         {"seconds", seconds_since(t0_)},
-                        {"files", {{"metrics", paths_.metrics}, {"curves", paths_.curves}, {"metric_curve", paths_.metric_curve},
+                        {"files", {{"metrics", paths_.metrics}, {"curves", paths_.curves}, {"metric_curve", paths_.metric_curve}, {"lr_curve", paths_.dir + "/lr.svg"},
                                    {"checkpoint", paths_.checkpoint}, {"best", paths_.best}, {"summary", paths_.summary}}}};
   // the figures last, so a failing one (a test solve that hits max_steps) costs the run nothing else
   try {
@@ -479,9 +452,13 @@ Built load_run(const std::string& run_dir, const RunParameters& from, const std:
 // One CSV field: quoted when it holds a delimiter, a quote or a line break.
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
+  std::string out(1, '"');
+  for (char c : s) {
+    out += c;
+    if (c == '"') out += '"';  // a quote inside is doubled
+  }
+  out += '"';
+  return out;
 }
 
 // The predictions as CSV: example, step, then per class label / predicted / p_<class>, or per
@@ -493,7 +470,7 @@ std::string predictions_csv(const models::Predictions& p, const std::vector<std:
     text += p.classification ? "" : fmt::format(",target_{},prediction_{}", k, k);
   if (p.classification) {
     text += ",label,predicted";
-    for (std::int64_t c = 0; c < p.width; ++c) text += ",p_" + csv_field(class_name(c));
+    for (std::int64_t c = 0; c < p.width; ++c) text += fmt::format(",{}", csv_field(fmt::format("p_{}", class_name(c))));
   }
   text += "\n";
   for (std::int64_t r = 0; r < p.rows(); ++r) {
@@ -504,7 +481,7 @@ std::string predictions_csv(const models::Predictions& p, const std::vector<std:
     } else {
       const auto row = p.values.begin() + static_cast<std::ptrdiff_t>(at);
       const std::int64_t predicted = std::max_element(row, row + p.width) - row;
-      text += "," + csv_field(class_name(p.labels[static_cast<std::size_t>(r)])) + "," + csv_field(class_name(predicted));
+      text += fmt::format(",{},{}", csv_field(class_name(p.labels[static_cast<std::size_t>(r)])), csv_field(class_name(predicted)));
       for (std::int64_t c = 0; c < p.width; ++c) text += fmt::format(",{:.6g}", p.values[at + c]);
     }
     text += "\n";

@@ -17,6 +17,7 @@ struct CsvOptions {
   // A header one field shorter than every row names the columns after the first, which holds a
   // row index (as pandas reads such a file); that first column is named "(index)".
   bool implicit_index = true;
+  char decimal = '.';  // the decimal mark of numbers: ',' for "2,6" (then the delimiter must differ)
 };
 
 // A column of a table: by its header name, or by its 0-based position (as pandas' usecols and
@@ -34,6 +35,7 @@ struct CsvColumn {
 
 struct CsvTable {
   std::string source;  // the file name errors show
+  char decimal = '.';  // numbers' decimal mark (CsvOptions::decimal)
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;  // every row has header.size() fields
   std::vector<std::int64_t> lines;             // the file line on which each row starts (1-based)

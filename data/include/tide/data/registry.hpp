@@ -13,12 +13,16 @@
 //                                              "form": "irregular" whole episodes as irregular series
 //                                              for the latent ODE (split by episode, val 0.1 / test
 //                                              0.2, "normalise": "standard" by default)
-//   {"dataset": "csv", "path": ..., "time_column": "t", "features": [...], "targets": [...],
-//    "task": "classification" | "regression", "id_column": "id", "window": 32, "stride": 32,
-//    "per_step": true, "missing": "error" | "fill_previous" | "zero", "standardise": true,
-//    "val_fraction": 0.1, "test_fraction": 0.15}
-// The csv keys map onto CsvSequenceSpec (csv.hpp says what each means). Note: the csv and mujoco
-// splits are drawn over windows, so windows of one sequence can land in different splits.
+//   {"dataset": "csv", "path": ..., "val_path": ..., "test_path": ..., "header": true, "delimiter": ",", "decimal": ".",
+//    "comment": "#", "time_column": "t" | 0 | ["date", "time"], "time_format": "%d/%m/%Y %H:%M:%S",
+//    "time_unit": "s", "features": [names or 0-based indices] (default: every other column),
+//    "exclude": [...], "targets": "y" | [...], "task": "classification" | "regression",
+//    "classes": [...], "id_column": "id", "window": 32, "stride": 32, "per_step": true,
+//    "missing": "error" | "fill_previous" | "zero" | "drop", "missing_values": ["", "?", "NA", ...],
+//    "standardise": true, "val_fraction": 0.1, "test_fraction": 0.15}
+// The csv keys map onto CsvSequenceSpec (csv.hpp; docs/training.md, "Your own CSV files"). Note:
+// the csv and mujoco splits are drawn over windows, so windows of one sequence can land in
+// different splits; separate val_path / test_path files avoid that.
 //
 // Vectors for density estimation (vectors.hpp):
 //   {"dataset": "toy", "name": "8gaussians", "train": 20000, "val": 2000, "test": 5000}
