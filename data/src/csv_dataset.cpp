@@ -136,8 +136,11 @@ Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::
   if (!k.has("path")) fail("{}: missing key 'path' (the CSV file; the training file when val_path / test_path are given)", k.where());
   const std::string path = k.text("path", "");
   std::vector<std::string> names;
-  const SequenceSet all = load_csv_sequences(path, spec, &names);
-  if (!names.empty()) spec.classes = names;  // a validation or test file's labels map onto the training file's ids
+  // the other files are read with the training file's columns by name (whatever their order
+  // there) and its classes (their labels map onto its ids)
+  CsvSequenceSpec same;
+  const SequenceSet all = load_csv_sequences(path, spec, &names, &same);
+  spec = same;
   const auto [v, t] = part_fractions(k);
   Split out = split(all, v, t, seed);
   if (k.has("val_path")) out.val = load_csv_sequences(k.text("val_path", ""), spec);
@@ -145,7 +148,8 @@ Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::
   const bool scale = k.boolean("standardise", true);
   Standardizer fitted;
   if (scale) fitted = standardise(out);
-  if (!predict_file.empty()) {  // read like the training file, scaled with its statistics
+  if (!predict_file.empty()) {  // read like the training file, scaled with its statistics; every row predicted once
+    spec.stride = spec.window, spec.pad_tail = true;
     out.test = load_csv_sequences(predict_file, spec);
     if (scale) fitted.apply(out.test);
   }

@@ -3,6 +3,7 @@
 #include "tide/core/error.hpp"
 #include "tide/data/csv.hpp"
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 
@@ -118,9 +119,17 @@ std::size_t CsvTable::column(std::string_view name) const {
       found = c;
     }
   if (found == header.size()) {
-    std::string names;
-    for (const auto& h : header) names += (names.empty() ? "'" : ", '") + shown(h) + "'";
-    fail("{}: no column named '{}' (columns: {})", source, name, names);
+    std::string names, near;
+    const auto lower = [](std::string_view s) {
+      std::string out(s);
+      std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      return out;
+    };
+    for (const auto& h : header) {
+      names += fmt::format("{}'{}'", names.empty() ? "" : ", ", shown(h));
+      if (near.empty() && lower(h) == lower(name)) near = fmt::format(" (did you mean '{}'?)", shown(h));
+    }
+    fail("{}: no column named '{}'{} (columns: {})", source, shown(name), near, names);
   }
   return found;
 }
@@ -134,6 +143,7 @@ std::size_t CsvTable::column_index(const CsvColumn& c) const {
 }
 
 std::string CsvTable::where(std::size_t row, std::size_t col) const {
+  if (!named) return fmt::format("{}:{}: column {} (index {})", source, lines.at(row), col + 1, col);
   return fmt::format("{}:{}: column {} ('{}')", source, lines.at(row), col + 1, shown(header.at(col)));
 }
 
@@ -169,6 +179,7 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
   CsvTable table;
   table.source = source;
   table.decimal = options.decimal;
+  table.named = options.header;
   Parser parser(text, source, options.delimiter, options.comment);
   std::vector<std::string> fields;
   std::int64_t line = 0;
@@ -179,7 +190,7 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
   bool indexed = false;  // the header is one field shorter: an index column was added
   while (parser.next(fields, line)) {
     if (table.header.empty())  // no header row: the first row fixes the width
-      for (std::size_t c = 0; c < fields.size(); ++c) table.header.push_back(std::to_string(c + 1));
+      for (std::size_t c = 0; c < fields.size(); ++c) table.header.push_back(std::to_string(c));
     if (table.rows.empty() && options.header && options.implicit_index && fields.size() == table.header.size() + 1) {
       table.header.insert(table.header.begin(), "(index)");
       indexed = true;

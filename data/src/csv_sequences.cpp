@@ -165,8 +165,9 @@ std::map<std::string, std::int64_t> class_ids(const CsvTable& table, const std::
     if (!ids.try_emplace(names[k], static_cast<std::int64_t>(k)).second) fail("{}: class '{}' is given twice", table.source, names[k]);
   for (std::size_t r : rows)
     if (!ids.count(label_key(table, r, col, false)))
-      fail("{}: class label '{}' is not one of the classes ({}), which {}", table.where(r, col), detail::shown(trimmed(table.rows[r][col])),
-           detail::shown(fmt::format("{}", fmt::join(names, ", ")), 200), spec.classes.empty() ? "" : "were given (the training file's, for a validation or test file)");
+      fail("{}: class label '{}' is not one of the classes ({}){}", table.where(r, col), detail::shown(trimmed(table.rows[r][col])),
+           detail::shown(fmt::format("{}", fmt::join(names, ", ")), 200),
+           spec.classes.empty() ? "" : " (the config's \"classes\", or for a validation or test file the training file's)");
   return ids;
 }
 
@@ -252,6 +253,37 @@ float elapsed(const CsvTable& table, std::size_t r, const Columns& c, double t, 
   return dt;
 }
 
+// Windows of sequence g (n rows): starts 0, stride, ... while a whole window fits; a shorter
+// sequence gives one padded window; with pad_tail a last padded window covers the rows after.
+void add_windows(std::vector<detail::Window>& windows, std::size_t g, std::int64_t n, const CsvSequenceSpec& spec) {
+  if (n <= spec.window) {
+    windows.push_back({g, 0, n});
+    return;
+  }
+  const std::int64_t last = (n - spec.window) / spec.stride;  // counted first, so no start overflows for any stride
+  for (std::int64_t k = 0; k <= last; ++k) windows.push_back({g, k * spec.stride, spec.window});
+  const std::int64_t covered = last * spec.stride + spec.window;
+  if (spec.pad_tail && covered < n && last + 1 <= (n - 1) / spec.stride) {
+    const std::int64_t start = (last + 1) * spec.stride;
+    windows.push_back({g, start, std::min(spec.window, n - start)});
+  }
+}
+
+// The spec with every column named as `table` names it, and the classes found.
+CsvSequenceSpec by_name(const CsvTable& table, const Columns& cols, const CsvSequenceSpec& spec, const std::vector<std::string>& classes) {
+  CsvSequenceSpec out = spec;
+  const auto names = [&](const std::vector<std::size_t>& columns) {
+    std::vector<CsvColumn> v;
+    for (std::size_t k : columns) v.emplace_back(table.header[k]);
+    return v;
+  };
+  out.feature_columns = names(cols.features), out.target_columns = names(cols.targets), out.time_columns = names(cols.time);
+  out.id_column = cols.id == none ? CsvColumn() : CsvColumn(table.header[cols.id]);
+  out.exclude.clear();
+  if (spec.task == Task::classification) out.classes = classes;
+  return out;
+}
+
 struct Inputs {
   const CsvTable& table;
   const Columns& cols;
@@ -290,6 +322,11 @@ detail::Series read_series(const Inputs& in, const std::vector<std::size_t>& row
 
 SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& spec,
                                std::vector<std::string>* class_names) {
+  return load_csv_sequences(path, spec, class_names, nullptr);
+}
+
+SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& spec, std::vector<std::string>* class_names,
+                               CsvSequenceSpec* resolved) {
   check_spec(path, spec);
   const CsvTable table = read_csv(path, spec.csv);
   if (table.rows.empty()) fail("{}: no data rows", path);
@@ -307,12 +344,10 @@ SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& s
   for (std::size_t g = 0; g < groups.size(); ++g) {
     series.push_back(read_series(in, groups[g]));
     const std::int64_t n = series.back().rows();
-    if (n <= spec.window) windows.push_back({g, 0, n});
-    else  // starts k * stride <= n - window: counted first, so no start overflows for any stride
-      for (std::int64_t k = 0, last = (n - spec.window) / spec.stride; k <= last; ++k)
-        windows.push_back({g, k * spec.stride, spec.window});
+    add_windows(windows, g, n, spec);
   }
   if (class_names) *class_names = names;
+  if (resolved) *resolved = by_name(table, cols, spec, names);
   SequenceSet set = detail::assemble_windows(table.source, spec.task, spec.per_step,
                                              static_cast<std::int64_t>(names.size()), series, windows, spec.window);
   set.validate();

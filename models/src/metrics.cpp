@@ -80,10 +80,10 @@ double average_precision(const std::vector<double>& scores, const std::vector<st
     const std::size_t j = tie_end(order, scores, i);
     const double tied_positives = positives_in(order, labels, i, j);
     true_positives += tied_positives;
-    area += tied_positives / positives * (true_positives / static_cast<double>(j));
+    area += tied_positives * (true_positives / static_cast<double>(j));
     i = j;
   }
-  return area;
+  return area / positives;  // divided once at the end: a perfect ranking gives exactly 1
 }
 
 namespace {

@@ -52,9 +52,9 @@ TEST_CASE("csv structure errors name file, line and column") {
   CHECK_ERROR_NAMES(read_csv("/nonexistent/dir/x.csv"), "/nonexistent/dir/x.csv: cannot open");
 }
 
-TEST_CASE("csv without a header names columns 1..n; other delimiters; gzipped files") {
+TEST_CASE("csv without a header names columns by their 0-based positions; other delimiters; gzipped files") {
   const CsvTable t = parse_csv("1;2;3\n4;5;6\n", "s.csv", CsvOptions{';', false});
-  CHECK(t.header == std::vector<std::string>{"1", "2", "3"});
+  CHECK(t.header == std::vector<std::string>{"0", "1", "2"});
   CHECK(t.rows.size() == 2);
   CHECK(t.lines == std::vector<std::int64_t>{1, 2});
   TempDir dir;

@@ -83,7 +83,7 @@ TEST_CASE("csv files: no header, ';' between fields, date and time in two column
   spec.feature_columns = {2, 3};
   spec.target_columns = {4};
   spec.window = 4;
-  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":2: column 3 ('3'): missing value '?'");
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":2: column 3 (index 2): missing value '?'");
   spec.missing = MissingPolicy::fill_previous;
   SequenceSet s = load_csv_sequences(path, spec);
   CHECK(s.dt.to_vector() == std::vector<double>{0, 1, 2, 1});
@@ -96,7 +96,7 @@ TEST_CASE("csv files: no header, ';' between fields, date and time in two column
   // tokens are configurable: with only "NA" missing, '?' is a cell that is not a number
   spec.missing = MissingPolicy::fill_previous;
   spec.missing_values = {"NA"};
-  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":2: column 3 ('3'): '?' is not a number");
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":2: column 3 (index 2): '?' is not a number");
 }
 
 TEST_CASE("csv files: decimal commas, dotted times and a sentinel for missing values (the air-quality shape)") {
@@ -169,6 +169,26 @@ json parts_config(const std::string& train, const std::string& val, const std::s
 
 }  // namespace
 
+TEST_CASE("csv files: other files are read by the training file's column names, whatever their order; new files cover every row") {
+  TempDir dir;
+  const auto train = write_file(dir.file("train.csv"), "a,b,y\n1,10,p\n2,20,q\n3,30,p\n4,40,q\n");
+  const auto swapped = write_file(dir.file("swapped.csv"), "y,b,a\np,50,5\nq,60,6\n");
+  json c = {{"dataset", "csv"}, {"path", train}, {"val_path", swapped}, {"test_path", swapped}, {"targets", "y"}, {"window", 2},
+            {"standardise", false}};
+  const Dataset d = load_dataset(c, 1, "data");  // default features: a, b in the training file's order
+  CHECK(sequences_of(*d.test, "test").x.to_vector() == std::vector<double>{5, 50, 6, 60});
+  const auto missing = write_file(dir.file("missing.csv"), "y,a\np,5\n");
+  c["test_path"] = missing;
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), missing + ": no column named 'b'");
+  // a new file for predictions: windows of `window` rows, the last one padded, so every row is predicted once
+  const auto fresh = write_file(dir.file("new.csv"), "a,b,y\n1,1,p\n2,2,q\n3,3,p\n4,4,q\n5,5,p\n");
+  c["test_path"] = swapped;
+  const Dataset p = load_dataset_with_test_file(c, 1, "data", fresh);
+  const SequenceSet& t = sequences_of(*p.test, "test");
+  CHECK(t.size() == 3);
+  CHECK(t.mask.to_vector() == std::vector<double>{1, 1, 1, 1, 1, 0});
+}
+
 TEST_CASE("csv files: separate train / val / test files share the training file's classes and standardisation") {
   TempDir dir;
   const auto train = write_file(dir.file("train.csv"), "x,y\n1,cat\n2,dog\n3,cat\n4,dog\n");
@@ -190,6 +210,8 @@ TEST_CASE("csv files: separate train / val / test files share the training file'
   c = parts_config(train, val, test);
   c["features"] = json::array({0, "nope"});
   CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), train + ": no column named 'nope'");
+  c["features"] = json::array({"X"});
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), train + ": no column named 'X' (did you mean 'x'?)");
   c["features"] = json::array({-1});
   CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.features[0]: expected a column name or a 0-based column index, got -1");
   c = parts_config(train, val, test);

@@ -101,19 +101,19 @@ TEST_CASE("person activity: bad rows name the file, the line and the field") {
   std::string bad = text;
   bad.replace(bad.find(',', line_start(5)) + 1, 15, "999-999-999-999");  // line 5's tag field
   CHECK_ERROR_NAMES(person_activity_windows(write_file(dir.file("tag.txt"), bad)),
-                    dir.file("tag.txt") + ":5: column 2 ('2'): unknown tag id '999-999-999-999'");
+                    dir.file("tag.txt") + ":5: column 2 (index 1): unknown tag id '999-999-999-999'");
   bad = text;
   const std::size_t end7 = bad.find('\n', line_start(7));
   const std::size_t comma = bad.rfind(',', end7);
   bad.replace(comma + 1, end7 - comma - 1, "dancing");
-  CHECK_ERROR_NAMES(person_activity_windows(write_file(dir.file("act.txt"), bad)), ":7: column 8 ('8'): unknown activity 'dancing'");
+  CHECK_ERROR_NAMES(person_activity_windows(write_file(dir.file("act.txt"), bad)), ":7: column 8 (index 7): unknown activity 'dancing'");
   std::vector<Row> rows;
   for (const Row& r : generated_rows()) {
     rows.push_back(r);
     if (rows.size() == 3) rows.push_back(Row{r.recording, r.tag, 12, r.x, r.y, r.z, r.activity});
   }
   bad = file_text(rows);  // line 4: earlier than line 3, of the same recording
-  CHECK_ERROR_NAMES(person_activity_windows(write_file(dir.file("time.txt"), bad)), ":4: column 3 ('3'): timestamp 12 is earlier");
+  CHECK_ERROR_NAMES(person_activity_windows(write_file(dir.file("time.txt"), bad)), ":4: column 3 (index 2): timestamp 12 is earlier");
   bad = text;
   bad.insert(line_start(2), "A01,010-000-024-033,633790226051280329,date,1,2\n");
   CHECK_ERROR_NAMES(person_activity_windows(write_file(dir.file("short.txt"), bad)), ":2: 6 fields, expected 8");

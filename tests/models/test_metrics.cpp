@@ -190,3 +190,11 @@ TEST_CASE("classification_report: bad input is a tide::Error that names it") {
   CHECK_THROWS_WITH_AS(classification_report({0.5, 0.5, 0.1, NAN, 0.2, 0.8}, {0, 1, 1}, 2),
                        doctest::Contains("probability of example 1 class 1 is NaN"), Error);
 }
+
+TEST_CASE("average precision of a perfect ranking is exactly 1, however many positives") {
+  std::vector<double> scores;
+  std::vector<std::int64_t> labels;
+  for (int i = 0; i < 1000; ++i) scores.push_back(i), labels.push_back(i >= 667 ? 1 : 0);
+  CHECK(tide::models::average_precision(scores, labels) == 1.0);
+}
+

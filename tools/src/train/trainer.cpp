@@ -4,6 +4,7 @@
 #include "tide/core/atomic_file.hpp"
 #include "tide/models/cnf.hpp"
 #include "tide/models/registry.hpp"
+#include "tide/data/config_object.hpp"
 #include "tide/data/registry.hpp"
 #include "train/checkpoint_meta.hpp"
 #include "train/figures.hpp"
@@ -163,6 +164,20 @@ std::vector<double> class_weights(const TrainConfig& config, const data::Example
   return w;
 }
 
+// Where two configs first differ: "key 'epochs' is 3 there, 6 now" (nested keys by their path).
+std::string first_difference(const json& then, const json& now, const std::string& path) {
+  if (then.is_object() && now.is_object()) {
+    for (const auto& [key, value] : then.items()) {
+      const std::string at = path.empty() ? key : path + "." + key;
+      if (!now.contains(key)) return fmt::format("key '{}' is {} there, absent now", at, brief(value));
+      if (value != now.at(key)) return first_difference(value, now.at(key), at);
+    }
+    for (const auto& [key, value] : now.items())
+      if (!then.contains(key)) return fmt::format("key '{}' is absent there, {} now", path.empty() ? key : path + "." + key, brief(value));
+  }
+  return fmt::format("key '{}' is {} there, {} now", path, brief(then), brief(now));
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -190,6 +205,7 @@ private:
   void announce();
   void train_step(const std::vector<std::int64_t>& order);
   Figures progress_figures() const;
+  Figures final_figures() const;
   void add_extra(const std::vector<std::pair<std::string, models::MetricSums>>& metrics, std::size_t first);
   bool checkpoint_or_stop();
   void end_epoch();
@@ -241,9 +257,10 @@ void Trainer::resume() {
   if (!fs::exists(paths_.checkpoint)) fail("--resume: no checkpoint at {}", paths_.checkpoint);
   const Archive a = load_archive(paths_.checkpoint);
   Position pos = pos_;
-  if (read_checkpoint_meta(a.meta_json, paths_.checkpoint + " (metadata)", pos) != config_.raw)
-    fail("--resume: the config differs from the one {} was written with ({}); start a new run or restore it",
-         paths_.checkpoint, paths_.config);
+  const json written = read_checkpoint_meta(a.meta_json, paths_.checkpoint + " (metadata)", pos);
+  if (written != config_.raw)
+    fail("--resume: the config differs from the one {} was written with ({}): {}; resume with that config, or start a new "
+         "run (--overwrite, or --out DIR)", paths_.checkpoint, paths_.config, first_difference(written, config_.raw, ""));
   load_module(a, "model.", model_);
   load_optimizer(a, "optimizer.", *optimizer_);
   pos_ = pos;
@@ -301,6 +318,17 @@ void Trainer::train_step(const std::vector<std::int64_t>& order) {
   pos_.metric_sum += m.value, pos_.metric_count += m.count;
   ++pos_.global_step, ++steps_this_run_;
   if (progress_) progress_->update(pos_.global_step, progress_figures());
+}
+
+// The closing line's figures: the last finished epoch's (empty: the last update's).
+Figures Trainer::final_figures() const {
+  if (records_.empty()) return {};
+  const json& r = records_.back();
+  Figures f = {{"loss", r.at("train_loss").get<double>()}};
+  const std::string train_metric = "train_" + model_.metric();
+  if (r.contains(train_metric) && r.at(train_metric) != r.at("train_loss")) f.emplace_back(model_.metric(), r.at(train_metric).get<double>());
+  f.emplace_back("val_" + metric_, r.at("val_" + metric_).get<double>());
+  return f;
 }
 
 // The live line's figures: the epoch's running loss, the model's metric unless it is the loss
@@ -410,7 +438,7 @@ int Trainer::run() {
     if (stopped) break;
     end_epoch();
   }
-  if (progress_) progress_->finish();
+  if (progress_) progress_->finish(final_figures());
   if (!stopped) return finish();
   std::fprintf(stderr, "%s: checkpoint written to %s after %lld steps; continue with --resume\n",
                interrupted ? "interrupted" : "stopped (--max-steps)", paths_.checkpoint.c_str(), static_cast<long long>(pos_.global_step));

@@ -12,7 +12,7 @@ namespace tide::data {
 
 struct CsvOptions {
   char delimiter = ',';
-  bool header = true;  // without one, columns are named "1", "2", ... (1-based)
+  bool header = true;  // without one, columns are named "0", "1", ... (their 0-based positions)
   char comment = '\0';  // lines starting with this character are skipped like blank ones ('\0': none)
   // A header one field shorter than every row names the columns after the first, which holds a
   // row index (as pandas reads such a file); that first column is named "(index)".
@@ -36,13 +36,15 @@ struct CsvColumn {
 struct CsvTable {
   std::string source;  // the file name errors show
   char decimal = '.';  // numbers' decimal mark (CsvOptions::decimal)
+  bool named = true;   // false without a header row: the names are the 0-based positions
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;  // every row has header.size() fields
   std::vector<std::int64_t> lines;             // the file line on which each row starts (1-based)
 
   std::size_t column(std::string_view name) const;  // throws naming the file, the key and the columns
   std::size_t column_index(const CsvColumn& c) const;  // by name or position; throws naming the columns
-  // "file:line: column c ('name')" for a cell (row and column 0-based, shown 1-based).
+  // "file:line: column c ('name')" for a cell (row and column 0-based, shown 1-based); without a
+  // header, "file:line: column c (index c - 1)", the index a config picks it by.
   std::string where(std::size_t row, std::size_t column) const;
   // The cell as a finite number; throws naming where() for an empty, non-numeric, NaN or inf cell.
   double number(std::size_t row, std::size_t column) const;
@@ -83,6 +85,9 @@ struct CsvSequenceSpec {
   MissingPolicy missing = MissingPolicy::error;
   std::vector<std::string> missing_values = {"", "?", "NA", "N/A", "NaN", "nan", "NULL", "null"};
   bool targets_may_be_features = false;      // a column both (next-step targets built later); else an error
+  // Windows also cover each sequence's last rows: when the last window ends before them, one more
+  // starts at the next stride position, padded (prediction files: every row gets a prediction).
+  bool pad_tail = false;
   CsvOptions csv;
 };
 
@@ -92,5 +97,10 @@ struct CsvSequenceSpec {
 // label of each class id (pass them as spec.classes to load a validation or test file).
 SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& spec,
                                std::vector<std::string>* class_names = nullptr);
+// The same, and `resolved`: the spec with every column as this file names it (the default
+// features filled in, exclude cleared, the classes found). Reading another file of the same
+// table with it matches columns by name, whatever their order there.
+SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& spec, std::vector<std::string>* class_names,
+                               CsvSequenceSpec* resolved);
 
 }  // namespace tide::data
