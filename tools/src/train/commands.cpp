@@ -210,6 +210,15 @@ int train_main(const Args& args) {
   return run_training(config, options);
 }
 
+namespace {
+
+// --last and --params together: a usage error (they name two different parameter files).
+int both_parameter_files(const std::string& command, const char* hint) {
+  return usage_error(command + ": --last and --params name two different parameter files; pick one", hint);
+}
+
+}  // namespace
+
 int eval_main(const Args& args) {
   const char* hint = "tide eval --help";
   std::string split = "test";
@@ -229,7 +238,7 @@ int eval_main(const Args& args) {
   const std::string run_dir = positional.empty() ? "" : positional[0];
   if (run_dir.empty()) return usage_error("tide eval: missing RUN_DIR", hint);
   if ((samples > 0) != !out.empty()) return usage_error("tide eval: --samples N and --out FILE.csv go together", hint);
-  if (from.last && !from.file.empty()) return usage_error("tide eval: --last and --params name two different parameter files; pick one", hint);
+  if (from.last && !from.file.empty()) return both_parameter_files("tide eval", hint);
   if (samples > 0) {
     write_samples(run_dir, from, samples, static_cast<std::uint64_t>(seed), out);
     fmt::print("{}\n", nlohmann::json{{"samples", samples}, {"file", out}}.dump());
@@ -254,7 +263,7 @@ int predict_main(const Args& args) {
   if (const auto status = flags.parse(args)) return *status;
   if (positional.empty()) return usage_error("tide predict: missing RUN_DIR", hint);
   if (out.empty()) return usage_error("tide predict: --out FILE.csv is required", hint);
-  if (from.last && !from.file.empty()) return usage_error("tide predict: --last and --params name two different parameter files; pick one", hint);
+  if (from.last && !from.file.empty()) return both_parameter_files("tide predict", hint);
   check_output_path(out);
   fmt::print("{}\n", write_predictions(positional[0], from, split, data_file, out).dump(2));
   return 0;
@@ -273,7 +282,7 @@ int export_main(const Args& args) {
   if (const auto status = flags.parse(args)) return *status;
   if (positional.empty()) return usage_error("tide export: missing RUN_DIR", hint);
   if (out.empty()) return usage_error("tide export: --out FILE is required (FILE.safetensors, or a .tide archive)", hint);
-  if (from.last && !from.file.empty()) return usage_error("tide export: --last and --params name two different parameter files; pick one", hint);
+  if (from.last && !from.file.empty()) return both_parameter_files("tide export", hint);
   check_output_path(out);
   export_parameters(positional[0], from, out);
   fmt::print("{}\n", nlohmann::json{{"run", positional[0]}, {"parameters_from", from.path(positional[0])}, {"file", out}}.dump());
