@@ -2,6 +2,7 @@
 // ratios compare like with like; all figures are medians over --repeats samples, forward only
 // (nothing recorded), f64.
 #include "bench_taylor.hpp"
+#include "taylor_mlp.hpp"
 #include "machine.hpp"
 #include "svg_plot.hpp"
 #include "timing.hpp"
@@ -14,32 +15,6 @@
 namespace tide::cli {
 
 namespace {
-
-// z' = f(z, t): `layers` tanh layers of width h, time entering the first one (as a concatenated
-// input would: t * w_t), a linear read-out to d. Weights ~ U(+-1/sqrt(fan_in)).
-struct MlpDynamics {
-  Var w_in, w_t, b_in, w_out, b_out;
-  std::vector<Var> w_hidden, b_hidden;
-  MlpDynamics(const TaylorSize& s, std::uint64_t seed) {
-    Generator g(seed);
-    auto u = [&](Shape shape, double fan_in) { return Var(g.uniform(shape, -1 / std::sqrt(fan_in), 1 / std::sqrt(fan_in), DType::f64)); };
-    w_in = u(Shape{s.d, s.h}, s.d + 1);
-    w_t = u(Shape{s.h}, s.d + 1);
-    b_in = u(Shape{s.h}, s.d + 1);
-    for (int i = 1; i < s.layers; ++i) {
-      w_hidden.push_back(u(Shape{s.h, s.h}, s.h));
-      b_hidden.push_back(u(Shape{s.h}, s.h));
-    }
-    w_out = u(Shape{s.h, s.d}, s.h);
-    b_out = u(Shape{s.d}, s.h);
-  }
-  // Written once for Var (plain evaluation) and Jet (every Taylor form).
-  template <class T> T operator()(const T& z, const T& t) const {
-    T a = tanh(matmul(z, T(w_in)) + t * T(w_t) + T(b_in));
-    for (std::size_t i = 0; i < w_hidden.size(); ++i) a = tanh(matmul(a, T(w_hidden[i])) + T(b_hidden[i]));
-    return matmul(a, T(w_out)) + T(b_out);
-  }
-};
 
 struct Row {
   int K;

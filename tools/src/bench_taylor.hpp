@@ -2,6 +2,7 @@
 // d^K z/dt^K by the incremental Taylor form, the re-run form and nested jvps, each as a multiple
 // of one evaluation of f, for K = 1..kmax, with the three results' largest disagreement.
 #pragma once
+#include "peers.hpp"
 #include <string>
 #include <vector>
 
@@ -19,8 +20,11 @@ struct BenchTaylorOptions {
   int nested_kmax = 8;                // nested jvps past this K are not timed (2^(K-1) copies)
   std::vector<TaylorSize> sizes;      // empty: the default and latent-ODE sizes
   std::string svg;                    // write the cost plot of the first size here
+  PeerOptions peers;                  // enabled: the first size against JAX instead (K <= 6)
 };
 
 int run_bench_taylor(const BenchTaylorOptions& options);
+// The --peers form (bench_taylor_peers.cpp).
+int run_bench_taylor_peers(const BenchTaylorOptions& options);
 
 }  // namespace tide::cli

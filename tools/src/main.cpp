@@ -79,6 +79,7 @@ constexpr const char* bench_core_usage =
 constexpr const char* bench_taylor_usage =
     "usage: tide bench taylor [--json] [--repeats N] [--kmax K] [--nested-kmax K]\n"
     "                         [--size D,H,BATCH[,LAYERS]]... [--svg PATH]\n"
+    "                         [--peers [--python EXE] [--peers-dir DIR]]\n"
     "\n"
     "For the dynamics z' = f(z, t), f a tanh MLP (LAYERS tanh layers of width H, time as an input,\n"
     "linear read-out to D; f64), times d^K z/dt^K for K = 1..kmax by\n"
@@ -97,10 +98,19 @@ constexpr const char* bench_taylor_usage =
     "  --nested-kmax K    time nested JVPs up to this order only (default 8, 0..11)\n"
     "  --size D,H,BATCH[,LAYERS]   a network size (repeatable; default 64,64,256,2 and 20,50,150,2)\n"
     "  --svg PATH         write the cost-vs-K plot of the first size as SVG\n"
+    "  --peers            instead: the first size (default 64,64,256,2) on tide and, in the same run,\n"
+    "                     on JAX (bench/peers/taylor_peers.py; same weights, samples interleaved):\n"
+    "                     taylor_forward K = 1..min(kmax, 6) by TayNODE's jet re-run and by K-1 nested\n"
+    "                     jax.jvp, both jit, beside tide's Taylor mode and eager nested JVPs; and\n"
+    "                     taylor_rk_grad K = 2, 3, the gradient of mean((d^K z/dt^K)^2) by the weights.\n"
+    "                     Time to first result (JAX's compilation) and a check value per side.\n"
+    "  --python EXE       the peers' interpreter (default $TIDE_PEERS_PYTHON, else .venv/bin/python of\n"
+    "                     the repository tide was built in, else python3)\n"
+    "  --peers-dir DIR    the directory of the peer scripts (default that repository's bench/peers)\n"
     "  -h, --help         show this help\n";
 
 constexpr const char* bench_solvers_usage =
-    "usage: tide bench solvers [--json] [--repeats N]\n"
+    "usage: tide bench solvers [--json] [--repeats N] [--peers [--python EXE] [--peers-dir DIR]]\n"
     "\n"
     "Measures solve() in f32 and prints the figures with their targets, the BLAS settings and CPU:\n"
     "  tiny_us_per_nfe       MLP 4-32-4, batch 64, dopri5 at 1e-6 on [0, 1]: time per batched\n"
@@ -117,6 +127,16 @@ constexpr const char* bench_solvers_usage =
     "options:\n"
     "  --json         print one JSON object on stdout instead of the table\n"
     "  --repeats N    samples per timed figure, the median is reported (default 5, 1..100)\n"
+    "  --peers        instead: issue 14's solver workloads on tide and, in the same run, on PyTorch +\n"
+    "                 torchdiffeq and JAX + diffrax (bench/peers/solver_peers.py; same weights and\n"
+    "                 inputs, samples interleaved): tiny_solve, tiny_solve_grad, mid_rk4_step,\n"
+    "                 spiral_iteration (adjoint, discrete) and the tiny solve at B = 1 .. 65,536,\n"
+    "                 each with NFE, time per NFE, time to first result (JAX's compilation\n"
+    "                 included), a check value both sides compute, the peer/tide ratio and the\n"
+    "                 issue's targets. Without the peers' venv it says why and prints tide's side\n"
+    "  --python EXE   the peers' interpreter (default $TIDE_PEERS_PYTHON, else .venv/bin/python of\n"
+    "                 the repository tide was built in, else python3; bench/peers/setup.sh makes it)\n"
+    "  --peers-dir D  the directory of the peer scripts (default that repository's bench/peers)\n"
     "  -h, --help     show this help\n";
 
 constexpr const char* bench_gpu_usage =
@@ -176,17 +196,25 @@ int bench_taylor_main(const Args& args) {
                           .integer("--kmax", 1, 16, options.kmax)
                           .integer("--nested-kmax", 0, 11, options.nested_kmax)
                           .text("--svg", options.svg)
-                          .custom("--size", [&options](std::string_view v) { return add_taylor_size(v, options); });
+                          .custom("--size", [&options](std::string_view v) { return add_taylor_size(v, options); })
+                          .on("--peers", options.peers.enabled)
+                          .text("--python", options.peers.python)
+                          .text("--peers-dir", options.peers.dir);
   if (const auto status = flags.parse(args)) return *status;
   if (options.nested_kmax < 0) options.nested_kmax = std::min(options.kmax, nested_default);
-  return tide::cli::run_bench_taylor(options);
+  return options.peers.enabled ? tide::cli::run_bench_taylor_peers(options) : tide::cli::run_bench_taylor(options);
 }
 
 int bench_solvers_main(const Args& args) {
   tide::cli::BenchSolversOptions options;
-  const Flags flags = Flags("tide bench solvers", bench_solvers_usage).on("--json", options.json).integer("--repeats", 1, 100, options.repeats);
+  const Flags flags = Flags("tide bench solvers", bench_solvers_usage)
+                          .on("--json", options.json)
+                          .integer("--repeats", 1, 100, options.repeats)
+                          .on("--peers", options.peers.enabled)
+                          .text("--python", options.peers.python)
+                          .text("--peers-dir", options.peers.dir);
   if (const auto status = flags.parse(args)) return *status;
-  return tide::cli::run_bench_solvers(options);
+  return options.peers.enabled ? tide::cli::run_bench_solver_peers(options) : tide::cli::run_bench_solvers(options);
 }
 
 constexpr const char* bench_models_usage =

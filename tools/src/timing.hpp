@@ -37,6 +37,9 @@ struct TimedCase {
   std::int64_t min_calls = 1;          // per sample, whatever the calibration says
   std::int64_t calls_per_sample = 1;   // set by calibrate()
   std::vector<double> samples;         // seconds per call
+  // Set for a case timed by someone else (a peer process): runs n calls and returns the seconds
+  // per call it measured; take_sample records that instead of its own clock.
+  std::function<double(std::int64_t)> self_timed;
 
   double median_seconds() const {
     std::vector<double> s = samples;
@@ -45,6 +48,13 @@ struct TimedCase {
     return s.empty() ? NAN : s.size() % 2 ? s[mid] : 0.5 * (s[mid - 1] + s[mid]);
   }
 };
+
+// A case timed by its callee: `seconds_per_call(n)` runs n calls and says what they took.
+inline TimedCase timed_by_callee(std::function<double(std::int64_t)> seconds_per_call) {
+  TimedCase c([seconds_per_call](std::int64_t n) { seconds_per_call(n); });
+  c.self_timed = std::move(seconds_per_call);
+  return c;
+}
 
 // A case that calls `call()` n times.
 template <class Call>
@@ -74,6 +84,10 @@ inline void calibrate(TimedCase& c, const TimingPlan& plan) {
 }
 
 inline void take_sample(TimedCase& c) {
+  if (c.self_timed) {
+    c.samples.push_back(c.self_timed(c.calls_per_sample));
+    return;
+  }
   const auto start = std::chrono::steady_clock::now();
   c.loop(c.calls_per_sample);
   c.samples.push_back(elapsed_seconds(start) / static_cast<double>(c.calls_per_sample));

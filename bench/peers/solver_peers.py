@@ -1,0 +1,456 @@
+#!/usr/bin/env python3
+"""The Python peers' side of `tide bench solvers --peers`: PyTorch + torchdiffeq (--framework torch)
+or JAX + diffrax (--framework jax), one process each, serving peer_protocol's line protocol. Every
+workload is built from the safetensors file tide wrote (w0, b0, w1, b1 in tide's layout: a Linear
+weight is [in, out] and y = x @ W + b; F32 except `starts`, I64). f32 throughout (JAX's x64 off),
+one thread (torch.set_num_threads(1); XLA_FLAGS without the Eigen thread pool).
+
+Cases (request "case", "variant"):
+
+  tiny_solve        file w0 [4,32] b0 [32] w1 [32,4] b1 [4] y0 [B,4]. f(t, y) =
+                    tanh(softplus(y @ w0 + b0) @ w1 + b1), dopri5 rtol = atol = 1e-6 on [0, 1], no
+                    gradient; check = sum of y(1).
+                      torchdiffeq   torchdiffeq.odeint, the whole [B,4] batch one state: one shared
+                                    step size, error by the RMS norm over all B*4 elements.
+                      diffrax       diffrax Dopri5 + PIDController, the whole batch one state (as
+                                    torchdiffeq), jitted.
+                      diffrax_vmap  jax.vmap of the one-sample solve: every sample its own step
+                                    sizes and error norm, as tide does (the like-for-like one).
+  tiny_solve_grad   the same solve; gradient of sum(y(1)^2) by w0, b0, w1, b1 (not y0), discrete
+                    (backpropagation through the solver's operations): torchdiffeq through
+                    autograd; diffrax / diffrax_vmap by jax.value_and_grad with diffrax's default
+                    RecursiveCheckpointAdjoint, jitted. check = sum over the four gradients of
+                    their element sums. nfe counts the forward solve's evaluations only (diffrax's
+                    checkpointed backward pass re-runs forward steps; those are not counted).
+  mid_rk4_step      file w0 [64,64] b0 [64] w1 [64,64] b1 [64] y0 [256,64]. f(y) =
+                    tanh(y @ w0 + b0) @ w1 + b1, ONE step of h = 0.1 from t = 0, no gradient;
+                    check = sum of y(0.1); nfe = 4.
+                      torchdiffeq   odeint(method='rk4', step_size=0.1) under no_grad: ONE step
+                                    (counted: 4 evaluations), but torchdiffeq's 'rk4' is Kutta's
+                                    3/8 rule (rk4_alt_step_func), not classic RK4: its check
+                                    differs from tide's in the last digits.
+                      torch         classic RK4 written out, eager, under no_grad.
+                      jax           classic RK4 written out, jitted.
+  spiral_iteration  torchdiffeq's examples/ode_demo.py training iteration. file w0 [2,50] b0 [50]
+                    w1 [50,2] b1 [2] true_y [1000,2] t [1000] starts (I64) [64]. f(t, y) =
+                    tanh(y^3 @ w0 + b0) @ w1 + b1. Call i (i = 0 is the prepare call) takes
+                    s = starts[i % 64], solves from y0 = true_y[s:s+1] ([1,2]) at t[0:30] by
+                    dopri5 rtol 1e-7 atol 1e-9, loss = mean |pred - true_y[s:s+30]|, zeroes the
+                    gradients, backpropagates, and takes an Adam(lr 1e-3) step; the weights carry
+                    over between calls (each prepare starts again from the file's). check = that
+                    call's loss (the prepare's is iteration 0's, which tide compares).
+                    The gradient kind is request "gradient" if given, else the variant:
+                      adjoint       torchdiffeq.odeint_adjoint (f an nn.Module holding the four
+                                    tensors as Parameters) / diffrax BacksolveAdjoint.
+                      discrete      torchdiffeq.odeint through autograd / diffrax's default
+                                    RecursiveCheckpointAdjoint.
+                    JAX: the whole iteration (solve, gradient, optax.adam(1e-3) update) one jitted
+                    function of (params, opt_state, s), s traced (lax.dynamic_slice).
+                    nfe_forward = the forward solve's evaluations. nfe (torchdiffeq only) = forward
+                    + backward evaluations of f (a counter in f: for adjoint, the backward solve's
+                    augmented dynamics call f once each; for discrete, autograd evaluates no f).
+                    diffrax reports nfe_forward only: BacksolveAdjoint's backward solve keeps its
+                    statistics to itself, and RecursiveCheckpointAdjoint's recomputations are not
+                    in the statistics either.
+
+Figures per call besides `check`:
+  nfe       evaluations of f per solve. torchdiffeq: a Python counter in f (dopri5: 2 for the
+            initial step size, then 6 per attempted step: the first stage reuses the last (FSAL),
+            which torchdiffeq also does on its first step, taking f(t0, y0) from the initial step
+            selection). diffrax Dopri5 + PIDController(dt0=None), from sol.stats:
+                nfe = 1 + 6 * num_steps        (num_steps = accepted + rejected)
+            diffrax 0.7.2 picks no initial step size: diffeqsolve hands the controller its terms
+            wrapped (WrapTerm), and PIDController's _select_initial_step, seeing no ODETerm, returns
+            its fallback dt0 = 0.01 without evaluating f. Every attempted step evaluates stages 2-7
+            (6); the first one also evaluates stage 1 (diffrax's FSAL value starts invalid). A
+            rejected attempt keeps the old FSAL value, so each rejection BEFORE the first accepted
+            step costs one more evaluation that the stats do not show. (Checked against a counting
+            jax.debug.callback in f on files like tide's: exact for tiny_solve at every B and for 64
+            spiral iterations of either kind; the fixed 0.01 was never rejected there.)
+            Under vmap the batched while loop runs until every sample is done, so it evaluates f
+            1 + 6 * max(num_steps) times (`nfe`); `nfe_mean` = 1 + 6 * mean(num_steps) is the
+            per-sample work.
+  steps, rejected   accepted and rejected steps (torchdiffeq: callback_accept_step /
+            callback_reject_step; diffrax: sol.stats; vmap: means over samples, with steps_max and
+            rejected_max).
+
+  python bench/peers/solver_peers.py --framework torch|jax   (started by tide; the peers' venv)
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_protocol import Workload, serve  # noqa: E402
+
+TINY_TOL = 1e-6
+SPIRAL_RTOL, SPIRAL_ATOL, SPIRAL_POINTS, SPIRAL_LR = 1e-7, 1e-9, 30, 1e-3
+MID_H = 0.1
+PARAMS = ("w0", "b0", "w1", "b1")
+
+
+def require(variant, allowed):
+    if variant not in allowed:
+        raise ValueError(f"unknown variant {variant!r} (this peer serves: {', '.join(allowed)})")
+
+
+def spiral_kind(variant, request):
+    kind = request.get("gradient") or variant
+    if kind not in ("adjoint", "discrete"):
+        raise ValueError(f"spiral_iteration needs variant or gradient 'adjoint' or 'discrete', got {kind!r}")
+    return kind
+
+
+# ---------------------------------------------------------------- PyTorch + torchdiffeq
+
+def setup_torch():
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    torch.set_default_dtype(torch.float32)
+
+
+def torch_versions():
+    setup_torch()
+    import importlib.metadata
+
+    import torch
+    import torchdiffeq  # noqa: F401  (a missing package is reported here)
+
+    return {"torch": torch.__version__, "torchdiffeq": importlib.metadata.version("torchdiffeq")}
+
+
+def torch_field(tensors, body, requires_grad):
+    """f as an nn.Module holding w0, b0, w1, b1 as Parameters, counting its calls and (through
+    torchdiffeq's callbacks) the accepted and rejected steps."""
+    import torch
+
+    class Field(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            for name in PARAMS:
+                value = torch.from_numpy(tensors[name])
+                self.register_parameter(name, torch.nn.Parameter(value, requires_grad=requires_grad))
+            self.calls = self.accepted = self.rejected = 0
+
+        def forward(self, t, y):
+            self.calls += 1
+            return body(self, y)
+
+        def callback_accept_step(self, t0, y0, dt):
+            self.accepted += 1
+
+        def callback_reject_step(self, t0, y0, dt):
+            self.rejected += 1
+
+        def reset(self):
+            self.calls = self.accepted = self.rejected = 0
+
+    return Field()
+
+
+def tiny_body(p, y):
+    import torch
+
+    return torch.tanh(torch.addmm(p.b1, torch.nn.functional.softplus(torch.addmm(p.b0, y, p.w0)), p.w1))
+
+
+def mid_body(p, y):
+    import torch
+
+    return torch.addmm(p.b1, torch.tanh(torch.addmm(p.b0, y, p.w0)), p.w1)
+
+
+def spiral_body(p, y):
+    import torch
+
+    return torch.addmm(p.b1, torch.tanh(torch.addmm(p.b0, y**3, p.w0)), p.w1)
+
+
+def torch_tiny(variant, tensors, request, gradient=False):
+    """tiny_solve / tiny_solve_grad: torchdiffeq.odeint dopri5 on the whole batch."""
+    import torch
+    from torchdiffeq import odeint
+
+    require(variant, ["torchdiffeq"])
+    f = torch_field(tensors, tiny_body, gradient)
+    y0, t = torch.from_numpy(tensors["y0"]), torch.tensor([0.0, 1.0])
+
+    def solve():
+        f.reset()
+        return odeint(f, y0, t, rtol=TINY_TOL, atol=TINY_TOL, method="dopri5")[-1]
+
+    def figures(check):
+        return {"check": check, "nfe": f.calls, "steps": f.accepted, "rejected": f.rejected}
+
+    def call_value():
+        with torch.no_grad():
+            return figures(float(solve().sum()))
+
+    def call_grad():
+        loss = solve().square().sum()
+        grads = torch.autograd.grad(loss, list(f.parameters()))
+        return figures(float(sum(g.sum() for g in grads)))
+
+    return Workload(call_grad if gradient else call_value)
+
+
+def torch_tiny_grad(variant, tensors, request):
+    return torch_tiny(variant, tensors, request, gradient=True)
+
+
+def classic_rk4(f, y, h):
+    k1 = f(y)
+    k2 = f(y + (0.5 * h) * k1)
+    k3 = f(y + (0.5 * h) * k2)
+    k4 = f(y + h * k3)
+    return y + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
+def torch_mid(variant, tensors, request):
+    """mid_rk4_step: torchdiffeq's fixed-step 'rk4' (3/8 rule) or classic RK4 written out."""
+    import torch
+    from torchdiffeq import odeint
+
+    require(variant, ["torchdiffeq", "torch"])
+    f = torch_field(tensors, mid_body, False)
+    y0, t = torch.from_numpy(tensors["y0"]), torch.tensor([0.0, MID_H])
+
+    def step():
+        if variant == "torch":
+            return classic_rk4(lambda y: f(None, y), y0, MID_H)
+        return odeint(f, y0, t, method="rk4", options=dict(step_size=MID_H))[-1]
+
+    def call():
+        f.reset()
+        with torch.no_grad():
+            check = float(step().sum())
+        if f.calls != 4:
+            raise RuntimeError(f"mid_rk4_step took {f.calls} evaluations, not one RK4 step's 4")
+        return {"check": check, "nfe": f.calls}
+
+    return Workload(call)
+
+
+def torch_spiral(variant, tensors, request):
+    """spiral_iteration: ode_demo's iteration, odeint_adjoint or odeint, torch.optim.Adam."""
+    import torch
+    from torchdiffeq import odeint, odeint_adjoint
+
+    require(variant, ["torchdiffeq", "adjoint", "discrete"])
+    solver = odeint_adjoint if spiral_kind(variant, request) == "adjoint" else odeint
+    f = torch_field(tensors, spiral_body, True)
+    opt = torch.optim.Adam(f.parameters(), lr=SPIRAL_LR)
+    true_y, starts = torch.from_numpy(tensors["true_y"]), tensors["starts"].tolist()
+    ts = torch.from_numpy(tensors["t"][:SPIRAL_POINTS].copy())
+    iteration = [0]
+
+    def call():
+        s = starts[iteration[0] % len(starts)]
+        iteration[0] += 1
+        f.reset()
+        pred = solver(f, true_y[s : s + 1], ts, rtol=SPIRAL_RTOL, atol=SPIRAL_ATOL, method="dopri5")
+        forward, steps, rejected = f.calls, f.accepted, f.rejected
+        loss = (pred.reshape(SPIRAL_POINTS, 2) - true_y[s : s + SPIRAL_POINTS]).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"check": float(loss), "nfe": f.calls, "nfe_forward": forward, "steps": steps, "rejected": rejected}
+
+    return Workload(call)
+
+
+TORCH_CASES = {"tiny_solve": torch_tiny, "tiny_solve_grad": torch_tiny_grad, "mid_rk4_step": torch_mid,
+               "spiral_iteration": torch_spiral}
+
+
+# ---------------------------------------------------------------- JAX + diffrax
+
+def setup_jax():
+    """One CPU thread, f32: must run before jax is imported."""
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    import jax
+
+    jax.config.update("jax_enable_x64", False)
+
+
+def jax_versions():
+    setup_jax()
+    import importlib.metadata
+
+    names = ("jax", "jaxlib", "diffrax", "optax", "equinox")
+    for name in names:
+        __import__(name)  # a missing package is reported here
+    return {name: importlib.metadata.version(name) for name in names}
+
+
+def jax_params(tensors):
+    import jax.numpy as jnp
+
+    return {name: jnp.asarray(tensors[name]) for name in PARAMS}
+
+
+def dopri5_nfe(num_steps):
+    """diffrax Dopri5 + PIDController(dt0=None): no evaluation for the initial step size (0.01), 7 on
+    the first attempt (no FSAL value yet), 6 on each further one; exact unless attempts before the
+    first accepted step are rejected (one more evaluation each)."""
+    return 1 + 6 * num_steps
+
+
+def fetch(figures):
+    """One device-to-host copy of a dict of scalars (forcing the computation), as Python floats."""
+    import jax
+
+    return {k: float(v) for k, v in jax.device_get(figures).items()}
+
+
+def tiny_f(t, y, p):
+    import jax
+    import jax.numpy as jnp
+
+    return jnp.tanh(jax.nn.softplus(y @ p["w0"] + p["b0"]) @ p["w1"] + p["b1"])
+
+
+def tiny_solve_one(p, y0):
+    """y(1) and the solver statistics of one diffrax solve (y0 [B,4] or [4])."""
+    import diffrax
+
+    sol = diffrax.diffeqsolve(diffrax.ODETerm(tiny_f), diffrax.Dopri5(), t0=0.0, t1=1.0, dt0=None, y0=y0, args=p,
+                              stepsize_controller=diffrax.PIDController(rtol=TINY_TOL, atol=TINY_TOL),
+                              saveat=diffrax.SaveAt(t1=True))
+    return sol.ys[0], sol.stats
+
+
+def solve_figures(stats, vmapped):
+    """nfe / steps / rejected from diffrax's stats (per sample under vmap: see the module docstring)."""
+    import jax.numpy as jnp
+
+    attempts, accepted, rejected = (stats[k] for k in ("num_steps", "num_accepted_steps", "num_rejected_steps"))
+    if not vmapped:
+        return {"nfe": dopri5_nfe(attempts), "steps": accepted, "rejected": rejected}
+    mean = lambda x: jnp.mean(x.astype(jnp.float32))  # noqa: E731
+    return {"nfe": dopri5_nfe(jnp.max(attempts)), "nfe_mean": dopri5_nfe(mean(attempts)), "steps": mean(accepted),
+            "rejected": mean(rejected), "steps_max": jnp.max(accepted), "rejected_max": jnp.max(rejected)}
+
+
+def jax_tiny(variant, tensors, request, gradient=False):
+    """tiny_solve / tiny_solve_grad: diffrax on the whole batch, or vmapped per sample; jitted
+    (compiled in the first call)."""
+    import jax
+    import jax.numpy as jnp
+
+    require(variant, ["diffrax", "diffrax_vmap"])
+    vmapped = variant == "diffrax_vmap"
+    solve = jax.vmap(tiny_solve_one, in_axes=(None, 0)) if vmapped else tiny_solve_one
+
+    def value(p, y0):
+        y1, stats = solve(p, y0)
+        return {"check": jnp.sum(y1), **solve_figures(stats, vmapped)}
+
+    def loss(p, y0):
+        y1, stats = solve(p, y0)
+        return jnp.sum(y1**2), stats
+
+    def grad(p, y0):
+        (_, stats), g = jax.value_and_grad(loss, has_aux=True)(p, y0)
+        return {"check": sum(jnp.sum(g[name]) for name in PARAMS), **solve_figures(stats, vmapped)}
+
+    run = jax.jit(grad if gradient else value)
+    params, y0 = jax_params(tensors), jnp.asarray(tensors["y0"])
+    return Workload(lambda: fetch(run(params, y0)))
+
+
+def jax_tiny_grad(variant, tensors, request):
+    return jax_tiny(variant, tensors, request, gradient=True)
+
+
+def jax_mid(variant, tensors, request):
+    """mid_rk4_step: classic RK4 written out, jitted (compiled in the first call)."""
+    import jax
+    import jax.numpy as jnp
+
+    require(variant, ["jax"])
+
+    def step(p, y0):
+        f = lambda y: jnp.tanh(y @ p["w0"] + p["b0"]) @ p["w1"] + p["b1"]  # noqa: E731
+        return jnp.sum(classic_rk4(f, y0, MID_H))
+
+    run = jax.jit(step)
+    params, y0 = jax_params(tensors), jnp.asarray(tensors["y0"])
+    return Workload(lambda: {"check": float(run(params, y0)), "nfe": 4})
+
+
+def spiral_f(t, y, p):
+    import jax.numpy as jnp
+
+    return jnp.tanh(y**3 @ p["w0"] + p["b0"]) @ p["w1"] + p["b1"]
+
+
+def spiral_loss(p, s, true_y, ts, adjoint):
+    """mean |pred - true_y[s:s+30]| for the solve from true_y[s] at ts, and the solver statistics."""
+    import diffrax
+    import jax.numpy as jnp
+    from jax import lax
+
+    y0 = lax.dynamic_slice(true_y, (s, 0), (1, 2))
+    target = lax.dynamic_slice(true_y, (s, 0), (SPIRAL_POINTS, 2))
+    sol = diffrax.diffeqsolve(diffrax.ODETerm(spiral_f), diffrax.Dopri5(), t0=ts[0], t1=ts[-1], dt0=None, y0=y0,
+                              args=p, saveat=diffrax.SaveAt(ts=ts), adjoint=adjoint,
+                              stepsize_controller=diffrax.PIDController(rtol=SPIRAL_RTOL, atol=SPIRAL_ATOL))
+    return jnp.mean(jnp.abs(sol.ys.reshape(SPIRAL_POINTS, 2) - target)), sol.stats
+
+
+def jax_spiral(variant, tensors, request):
+    """spiral_iteration: the whole iteration jitted (compiled in the first call), optax.adam."""
+    import diffrax
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    require(variant, ["diffrax", "adjoint", "discrete"])
+    adjoint_kind = spiral_kind(variant, request)
+    adjoint = diffrax.BacksolveAdjoint() if adjoint_kind == "adjoint" else diffrax.RecursiveCheckpointAdjoint()
+    opt = optax.adam(SPIRAL_LR)
+
+    def iteration(p, opt_state, s, true_y, ts):
+        (loss, stats), g = jax.value_and_grad(spiral_loss, has_aux=True)(p, s, true_y, ts, adjoint)
+        updates, opt_state = opt.update(g, opt_state, p)
+        figures = {"check": loss, "nfe_forward": dopri5_nfe(stats["num_steps"]),
+                   "steps": stats["num_accepted_steps"], "rejected": stats["num_rejected_steps"]}
+        return optax.apply_updates(p, updates), opt_state, figures
+
+    run = jax.jit(iteration)
+    true_y, ts = jnp.asarray(tensors["true_y"]), jnp.asarray(tensors["t"][:SPIRAL_POINTS])
+    starts = tensors["starts"].astype(np.int32)
+    state = {"p": jax_params(tensors), "i": 0}
+    state["opt"] = opt.init(state["p"])
+
+    def call():
+        s = starts[state["i"] % len(starts)]
+        state["i"] += 1
+        state["p"], state["opt"], figures = jax.block_until_ready(run(state["p"], state["opt"], s, true_y, ts))
+        return fetch(figures)
+
+    return Workload(call)
+
+
+JAX_CASES = {"tiny_solve": jax_tiny, "tiny_solve_grad": jax_tiny_grad, "mid_rk4_step": jax_mid,
+             "spiral_iteration": jax_spiral}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--framework", choices=("torch", "jax"), required=True)
+    args = ap.parse_args()
+    if args.framework == "torch":
+        serve("torch", torch_versions, TORCH_CASES)
+    else:
+        serve("jax", jax_versions, JAX_CASES)
+
+
+if __name__ == "__main__":
+    main()

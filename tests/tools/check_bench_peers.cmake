@@ -1,0 +1,48 @@
+# `tide bench solvers --peers` and `tide bench taylor --peers` against a stand-in peer
+# (fake_peer.sh, run by /bin/sh under the peer scripts' names): the protocol, the table, the
+# ratios, a peer that cannot start, a refused case and a peer that dies are reported, not fatal.
+# Invoked by ctest with -DTIDE=<tide> -DSRC=<tests/tools> -DWORK=<a scratch directory>.
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+foreach(name solver_peers.py taylor_peers.py)
+  configure_file("${SRC}/fake_peer.sh" "${WORK}/${name}" COPYONLY)
+endforeach()
+
+function(expect out pattern what)
+  string(REGEX MATCH "${pattern}" found "${out}")
+  if(NOT found)
+    message(FATAL_ERROR "${what}: no match for '${pattern}' in:\n${out}")
+  endif()
+endfunction()
+
+execute_process(COMMAND "${TIDE}" bench solvers --peers --repeats 1 --python /bin/sh --peers-dir "${WORK}"
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "tide bench solvers --peers exited with ${rc}: ${err}\n${out}")
+endif()
+expect("${out}" "peer not run: /bin/sh [^\n]*solver_peers.py: ModuleNotFoundError: No module named 'torch'" "a peer that cannot start")
+expect("${out}" "peer fake: fake 1.0" "the peer's versions")
+expect("${out}" "refused: fake tiny_solve_grad diffrax: ValueError: no gradients here" "a refused case")
+expect("${out}" "refused: fake spiral_iteration diffrax: the peer exited" "a peer that died")
+# tide's side, the peer's figures (2 ms, 10 NFE = 200 us per NFE, first result 0.25 s) and a ratio
+expect("${out}" "tiny_solve B=64 [^\n]*\n[^\n]*\n  tide +[0-9.]+ +20.0" "tide's tiny solve with its NFE")
+expect("${out}" "\n  diffrax vmap +2 +10.0 +200 +0.25 +1.5 +[0-9.]+x" "the peer's row")
+expect("${out}" "target: tide >= 1.5x diffrax: [0-9.]+x against diffrax" "a target against the faster diffrax")
+expect("${out}" "spiral_iteration, adjoint[^\n]*\n[^\n]*\n  tide [^\n]*\n  target: tide >= 100x torchdiffeq per NFE: no peer figure"
+       "a workload with no peer left")
+
+execute_process(COMMAND "${TIDE}" bench taylor --peers --json --repeats 1 --kmax 3 --size 6,8,5 --python /bin/sh --peers-dir "${WORK}"
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "tide bench taylor --peers exited with ${rc}: ${err}\n${out}")
+endif()
+string(JSON n LENGTH "${out}" workloads)
+if(NOT n EQUAL 5)  # K = 1, 2, 3 forward and the gradient at K = 2, 3
+  message(FATAL_ERROR "expected 5 workloads, got ${n}:\n${out}")
+endif()
+string(JSON label GET "${out}" workloads 2 sides 2 label)
+string(JSON ratio GET "${out}" workloads 2 sides 2 peer_over_tide)
+if(NOT label STREQUAL "jax jet re-run" OR NOT ratio GREATER 0)
+  message(FATAL_ERROR "the K = 3 peer row: ${label} ${ratio}")
+endif()
+message(STATUS "bench --peers ok")

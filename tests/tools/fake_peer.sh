@@ -1,0 +1,21 @@
+# A stand-in peer for the --peers tests, run as `sh fake_peer.sh [--framework F]` under the name of
+# a peer script: it speaks bench/peers/peer_protocol.py's line protocol with fixed figures, so tide's
+# side of the protocol is tested without Python. As framework "torch" it fails to start (a missing
+# package); it refuses every tiny_solve_grad case, exits when asked to prepare a spiral case (a
+# peer that dies), and otherwise claims 2 ms and 10 evaluations per call, check 1.5.
+if [ "$2" = "torch" ]; then
+  echo '{"ok": false, "error": "ModuleNotFoundError: No module named '"'"'torch'"'"'"}'
+  exit 1
+fi
+echo '{"ok": true, "framework": "fake", "versions": {"fake": "1.0"}}'
+handle=0
+while IFS= read -r line; do
+  case "$line" in
+    *'"quit"'*) exit 0 ;;
+    *'"prepare"'*tiny_solve_grad* | *tiny_solve_grad*'"prepare"'*) echo '{"ok": false, "error": "ValueError: no gradients here"}' ;;
+    *'"prepare"'*spiral* | *spiral*'"prepare"'*) exit 3 ;;
+    *'"prepare"'*) echo '{"ok": true, "handle": '"$handle"', "first_seconds": 0.25, "check": 1.5, "nfe": 10}'; handle=$((handle + 1)) ;;
+    *'"run"'*) echo '{"ok": true, "seconds": 0.002, "nfe": 10}' ;;
+    *) echo '{"ok": false, "error": "unknown request"}' ;;
+  esac
+done

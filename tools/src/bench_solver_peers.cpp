@@ -1,0 +1,223 @@
+// `tide bench solvers --peers`: the solver workloads of issue 14 on tide and on PyTorch +
+// torchdiffeq and JAX + diffrax (bench/peers/solver_peers.py), same weights and inputs (written to
+// safetensors files the peers read), sampled round-robin in one run. f32 on both sides.
+#include "bench_solvers.hpp"
+#include "peer_table.hpp"
+#include "tide/tide.hpp"
+#include <fmt/format.h>
+#include <memory>
+
+namespace tide::cli {
+namespace {
+
+Var f32_times(const std::vector<double>& t) {
+  return Var(Tensor::from_vector(t, Shape{static_cast<std::int64_t>(t.size())}, DType::f32));
+}
+Var last_state(const Solution& s) { return select(s.ys, 0, s.ys.size(0) - 1); }
+double total(const Var& v) { return sum(v).value().item(); }
+
+// The two peer processes and the directory of workload files.
+struct Peers {
+  PeerFiles files;
+  std::unique_ptr<Peer> torch, jax;
+  explicit Peers(const PeerOptions& o) {
+    torch = std::make_unique<Peer>(o, "solver_peers.py", std::vector<std::string>{"--framework", "torch"});
+    jax = std::make_unique<Peer>(o, "solver_peers.py", std::vector<std::string>{"--framework", "jax"});
+  }
+  // Adds the peers' variants of `request` (torch's first, then JAX's) to `run`.
+  void add(ComparisonRun& run, const nlohmann::json& request, const std::vector<std::string>& torch_variants,
+           const std::vector<std::string>& jax_variants) {
+    for (const std::string& v : torch_variants) {
+      nlohmann::json r = request;
+      r["variant"] = v;
+      run.add(*torch, v, r);
+    }
+    for (const std::string& v : jax_variants) {
+      nlohmann::json r = request;
+      r["variant"] = v;
+      run.add(*jax, v == "diffrax_vmap" ? "diffrax vmap" : v, r);
+    }
+  }
+};
+
+void add_mlp(Archive& a, const MLP& mlp) {
+  for (std::size_t i = 0; i < mlp.layers().size(); ++i) {
+    a.add(fmt::format("w{}", i), mlp.layers()[i].weight().value());
+    a.add(fmt::format("b{}", i), mlp.layers()[i].bias().value());
+  }
+}
+
+double gradient_sum(const MLP& mlp) {
+  double s = 0;
+  for (const Var& p : mlp.parameters()) s += p.grad().defined() ? sum(Var(p.grad())).value().item() : 0.0;
+  return s;
+}
+
+// MLP 4-32(softplus)-4(tanh), dopri5 rtol = atol = 1e-6 on [0, 1], batch B; NoGrad, or the
+// discrete gradient of sum(y(1)^2) with respect to the weights.
+Comparison tiny(Peers& peers, std::int64_t B, bool gradient, const TimingPlan& plan) {
+  Generator gen(1);
+  auto mlp = std::make_shared<MLP>(std::vector<std::int64_t>{4, 32, 4}, Activation::softplus, gen, LinearOptions{}, Activation::tanh);
+  const Var y0(gen.uniform(Shape{B, 4}, -1.0, 1.0));
+  Archive a;
+  add_mlp(a, *mlp);
+  a.add("y0", y0.value());
+  const std::string file = peers.files.write(fmt::format("tiny_B{}", B), a);
+  const Dynamics dynamics = [mlp](const Var& z, const Var&) { return (*mlp)(z); };
+  const auto side = [=](const std::string& label, const Dynamics& f) {
+    auto nfe = std::make_shared<double>(NAN);
+    const auto call = [=] {
+      SolveOptions o;
+      o.method = Method::dopri5;
+      o.rtol = o.atol = 1e-6;
+      if (!gradient) {
+        NoGrad no_grad;
+        const Solution s = solve(f, y0, f32_times({0.0, 1.0}), o);
+        *nfe = static_cast<double>(s.stats->calls);
+        return total(last_state(s));
+      }
+      mlp->zero_grad();
+      const Solution s = solve(f, y0, f32_times({0.0, 1.0}), o);
+      backward(sum(square(last_state(s))));
+      *nfe = static_cast<double>(s.stats->calls);
+      return gradient_sum(*mlp);
+    };
+    return TideSide{label, call, [nfe] { return *nfe; }};
+  };
+  std::vector<PeerTarget> targets;
+  if (gradient) targets = {{"diffrax", 4.0}};
+  else if (B == 64) targets = {{"diffrax", 1.5}, {"torchdiffeq", 30.0}};
+  else targets = {{"diffrax", 1.5}};
+  ComparisonRun run(fmt::format("{} B={} (MLP 4-32-4, dopri5 1e-6, [0, 1]{})", gradient ? "tiny_solve_grad" : "tiny_solve", B,
+                                gradient ? ", gradient of sum(y(1)^2) by the weights" : ""),
+                    targets);
+  run.add(side("tide", dynamics));
+  run.add(side("tide compiled", compile_dynamics(dynamics)));
+  peers.add(run, {{"case", gradient ? "tiny_solve_grad" : "tiny_solve"}, {"file", file}}, {"torchdiffeq"}, {"diffrax", "diffrax_vmap"});
+  return run.run(plan);
+}
+
+// MLP 64-64(tanh)-64, batch 256, one classic RK4 step of 0.1, NoGrad.
+Comparison mid(Peers& peers, const TimingPlan& plan) {
+  Generator gen(2);
+  auto mlp = std::make_shared<MLP>(std::vector<std::int64_t>{64, 64, 64}, Activation::tanh, gen);
+  const Var y0(gen.uniform(Shape{256, 64}, -1.0, 1.0));
+  Archive a;
+  add_mlp(a, *mlp);
+  a.add("y0", y0.value());
+  const std::string file = peers.files.write("mid", a);
+  const Dynamics dynamics = [mlp](const Var& z, const Var&) { return (*mlp)(z); };
+  const auto call = [=](const Dynamics& f) {
+    return [=] {
+      NoGrad no_grad;
+      SolveOptions o;
+      o.method = Method::rk4;
+      o.unfolds = 1;
+      return total(last_state(solve(f, y0, f32_times({0.0, 0.1}), o)));
+    };
+  };
+  ComparisonRun run("mid_rk4_step (MLP 64-64-64, batch 256, one RK4 step)", {{"jax", 1.0 / 1.1}});
+  run.add({"tide", call(dynamics), [] { return 4.0; }});
+  run.add({"tide compiled", call(compile_dynamics(dynamics)), [] { return 4.0; }});
+  peers.add(run, {{"case", "mid_rk4_step"}, {"file", file}}, {"torchdiffeq", "torch"}, {"jax"});
+  return run.run(plan);
+}
+
+// torchdiffeq's ode_demo: y' = MLP(y^3), 30 points from a start on the true spiral, dopri5 1e-7 /
+// 1e-9, mean |error|, Adam 1e-3; starts cycle through 64 drawn once and given to the peers.
+struct Spiral {
+  Var true_y, t, batch_t;
+  std::vector<std::int64_t> starts;
+  std::string file;
+};
+
+Spiral spiral_data(Peers& peers) {
+  Spiral s;
+  std::vector<double> tv(1000);
+  for (std::size_t i = 0; i < tv.size(); ++i) tv[i] = 25.0 * static_cast<double>(i) / 999.0;
+  s.t = f32_times(tv);
+  s.batch_t = slice(s.t, 0, 0, 30);
+  const Var A(Tensor::from_vector({-0.1, 2.0, -2.0, -0.1}, Shape{2, 2}));
+  {
+    NoGrad no_grad;
+    const auto truth = [&A](const Var& y, const Var&) { return matmul(pow(y, 3.0), A); };
+    s.true_y = reshape(solve(truth, Var(Tensor::from_vector({2.0, 0.0}, Shape{1, 2})), s.t).ys, Shape{1000, 2});
+  }
+  Generator gen(5);
+  for (int i = 0; i < 64; ++i) s.starts.push_back(static_cast<std::int64_t>(gen.uniform(Shape{1}, 0.0, 970.0, DType::f64).item()));
+  Generator weights(3);
+  const MLP mlp({2, 50, 2}, Activation::tanh, weights);
+  Archive a;
+  add_mlp(a, mlp);
+  a.add("true_y", s.true_y.value());
+  a.add("t", s.t.value());
+  a.add("starts", Tensor::from_indices(s.starts, Shape{64}));
+  s.file = peers.files.write("spiral", a);
+  return s;
+}
+
+// One training iteration per call, on a model of its own (same initial weights on every side).
+TideSide spiral_side(const Spiral& s, GradientKind kind, const std::string& label) {
+  Generator weights(3);
+  auto mlp = std::make_shared<MLP>(std::vector<std::int64_t>{2, 50, 2}, Activation::tanh, weights);
+  auto adam = std::make_shared<Adam>(mlp->parameters(), AdamOptions{.lr = 1e-3});
+  auto iteration = std::make_shared<std::int64_t>(0);
+  auto nfe = std::make_shared<double>(NAN);
+  const auto call = [=] {
+    const std::int64_t start = s.starts[static_cast<std::size_t>((*iteration)++ % 64)];
+    SolveOptions o;  // dopri5, rtol 1e-7, atol 1e-9
+    o.gradient = kind;
+    const auto dynamics = [mlp](const Var& y, const Var&) { return (*mlp)(pow(y, 3.0)); };
+    const Solution pred = solve(dynamics, slice(s.true_y, 0, start, start + 1), s.batch_t, o);
+    const Var loss = mean(abs(reshape(pred.ys, Shape{30, 2}) - slice(s.true_y, 0, start, start + 30)));
+    adam->zero_grad();
+    backward(loss);
+    adam->step();
+    *nfe = static_cast<double>(pred.stats->calls + pred.stats->backward_calls);
+    return loss.value().item();
+  };
+  return {label, call, [nfe] { return *nfe; }};
+}
+
+std::vector<Comparison> spiral(Peers& peers, const TimingPlan& plan) {
+  const Spiral s = spiral_data(peers);
+  std::vector<Comparison> out;
+  for (const auto& [kind, name] : {std::pair{GradientKind::adjoint, "adjoint"}, std::pair{GradientKind::discrete, "discrete"}}) {
+    ComparisonRun run(fmt::format("spiral_iteration, {} (torchdiffeq ode_demo: MLP 2-50-2 on y^3, 30 points, dopri5 1e-7/1e-9, Adam)", name),
+                      {{"torchdiffeq", 100.0, true}, {"diffrax", 1.0}});
+    run.add(spiral_side(s, kind, "tide"));
+    peers.add(run, {{"case", "spiral_iteration"}, {"file", s.file}, {"gradient", name}}, {"torchdiffeq"}, {"diffrax"});
+    out.push_back(run.run(plan));
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_bench_solver_peers(const BenchSolversOptions& options) {
+  TimingPlan plan;
+  plan.repeats = options.repeats;
+  plan.min_sample_seconds = 0.1;
+  Peers peers(options.peers);
+  std::vector<Comparison> all;
+  all.push_back(tiny(peers, 64, false, plan));
+  all.push_back(tiny(peers, 64, true, plan));
+  all.push_back(mid(peers, plan));
+  for (Comparison& c : spiral(peers, plan)) all.push_back(std::move(c));
+  for (std::int64_t B : {1, 16, 256, 4096, 65536}) all.push_back(tiny(peers, B, false, plan));
+  const std::vector<std::string> status = peer_status({peers.torch.get(), peers.jax.get()});
+  if (options.json) {
+    nlohmann::json report = comparisons_json(all, status);
+    report["suite"] = "solvers --peers";
+    report["repeats"] = plan.repeats;
+    fmt::print("{}\n", report.dump(2));
+  } else {
+    fmt::print("tide bench solvers --peers: f32, one thread each side, median of {} interleaved samples; "
+               "peer/tide > 1 means tide is faster\n",
+               plan.repeats);
+    print_comparisons(all, status);
+  }
+  return 0;
+}
+
+}  // namespace tide::cli

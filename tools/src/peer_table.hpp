@@ -1,0 +1,67 @@
+// A workload measured on tide and on its peers in one interleaved run, and the table that reports
+// it: each side's time per call, NFE and time per NFE where the workload counts evaluations, time
+// to first result (JAX's compilation included), the number both sides compute (`check`, from the
+// same weights), and the peer's time over tide's. Shared by `tide bench solvers --peers` and
+// `tide bench taylor --peers`.
+#pragma once
+#include "peers.hpp"
+#include "timing.hpp"
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tide::cli {
+
+// One of tide's ways of running the workload. `call` runs it once and returns its check value;
+// `nfe` (optional) reads the evaluations of the last call.
+struct TideSide {
+  std::string label;
+  std::function<double()> call;
+  std::function<double()> nfe;
+};
+
+// A speed target: tide (its first side) at least `speedup` times faster than the fastest peer
+// whose label starts with `peer`, per call or per NFE.
+struct PeerTarget {
+  std::string peer;
+  double speedup;
+  bool per_nfe = false;
+};
+
+struct SideResult {
+  std::string label;
+  bool tide = false;
+  double seconds = NAN, first_seconds = NAN, check = NAN, nfe = NAN;
+};
+
+struct Comparison {
+  std::string workload;  // "tiny_solve B=64"
+  std::vector<SideResult> sides;
+  std::vector<PeerTarget> targets;
+  std::vector<std::string> target_lines;  // "tide >= 1.5x diffrax: 1.73x, met"
+};
+
+class ComparisonRun {
+public:
+  ComparisonRun(std::string workload, std::vector<PeerTarget> targets) : workload_(std::move(workload)), targets_(std::move(targets)) {}
+  void add(TideSide side);
+  // Prepares `request` on `peer` (when it is available) under `label`.
+  void add(Peer& peer, const std::string& label, nlohmann::json request);
+  // Times every side round-robin (each side's first call timed on its own first) and evaluates the targets.
+  Comparison run(const TimingPlan& plan);
+
+private:
+  std::string workload_;
+  std::vector<PeerTarget> targets_;
+  std::vector<TideSide> tide_;
+  std::vector<PeerWorkload> peers_;
+};
+
+// The peers' status lines: versions, or why a peer did not run, and the errors of refused cases.
+std::vector<std::string> peer_status(const std::vector<const Peer*>& peers);
+
+void print_comparisons(const std::vector<Comparison>& comparisons, const std::vector<std::string>& status);
+nlohmann::json comparisons_json(const std::vector<Comparison>& comparisons, const std::vector<std::string>& status);
+
+}  // namespace tide::cli

@@ -1,0 +1,205 @@
+// Peer processes for `tide bench ... --peers`: see peers.hpp. The child gets two pipes (requests
+// in, replies out) and a file for its stderr, whose tail is quoted when it fails.
+#include "peers.hpp"
+#include "tide/core/error.hpp"
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace tide::cli {
+namespace fs = std::filesystem;
+namespace {
+
+// The repository the running executable was built in: build/tools/tide -> ../..; "" if unknown.
+fs::path repository_of_executable() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  for (fs::path p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
+    if (fs::exists(p / "bench" / "peers" / "peer_protocol.py")) return p;
+  return {};
+}
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+}  // namespace
+
+std::string peer_python(const PeerOptions& options) {
+  if (!options.python.empty()) return options.python;
+  if (const char* env = std::getenv("TIDE_PEERS_PYTHON"); env && *env) return env;
+  const fs::path repo = repository_of_executable();
+  if (!repo.empty() && fs::exists(repo / ".venv" / "bin" / "python")) return (repo / ".venv" / "bin" / "python").string();
+  return "python3";
+}
+
+std::string peer_dir(const PeerOptions& options) {
+  if (!options.dir.empty()) return options.dir;
+  const fs::path repo = repository_of_executable();
+  return repo.empty() ? "bench/peers" : (repo / "bench" / "peers").string();
+}
+
+double PeerWorkload::figure(const std::string& key) const {
+  for (const nlohmann::json* j : {static_cast<const nlohmann::json*>(last.get()), &first})
+    if (j && j->contains(key) && (*j)[key].is_number()) return (*j)[key].get<double>();
+  return NAN;
+}
+
+Peer::Peer(const PeerOptions& options, const std::string& script, const std::vector<std::string>& args)
+    : timeout_(options.timeout_seconds) {
+  ::signal(SIGPIPE, SIG_IGN);  // a dead peer must be an error reply, not the end of tide
+  const std::string path = (fs::path(peer_dir(options)) / script).string();
+  if (!fs::exists(path)) {
+    why_ = path + " not found (--peers-dir names the directory of the peer scripts)";
+    return;
+  }
+  char stderr_template[] = "/tmp/tide-peer-stderr-XXXXXX";
+  const int err_fd = ::mkstemp(stderr_template);
+  stderr_path_ = stderr_template;
+  int in[2], out[2];
+  if (err_fd < 0 || ::pipe(in) != 0 || ::pipe(out) != 0) fail("tide bench: cannot create pipes for {}: {}", path, std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  for (int fd : {in[0], in[1], out[0], out[1], err_fd}) posix_spawn_file_actions_addclose(&actions, fd);
+  const std::string python = peer_python(options);
+  std::vector<std::string> argv_strings{python, path};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int rc = posix_spawnp(&pid_, python.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err_fd);
+  to_peer_ = in[1];
+  from_peer_ = out[0];
+  if (rc != 0) {
+    pid_ = -1;
+    why_ = fmt::format("cannot start {}: {} (--python names the peers' interpreter; bench/peers/setup.sh makes one)", python,
+                       std::strerror(rc));
+    return;
+  }
+  try {
+    const nlohmann::json hello = nlohmann::json::parse(read_line());
+    if (!hello.value("ok", false)) why_ = fmt::format("{} {}: {}", python, script, hello.value("error", std::string("failed")));
+    framework_ = hello.value("framework", std::string());
+    versions_ = hello.value("versions", nlohmann::json::object());
+  } catch (const std::exception& e) {
+    why_ = fmt::format("{} {} did not start: {}", python, script, e.what());
+  }
+}
+
+Peer::~Peer() {
+  if (pid_ > 0) {
+    if (to_peer_ >= 0) {
+      const std::string quit = "{\"cmd\": \"quit\"}\n";
+      [[maybe_unused]] const ssize_t n = ::write(to_peer_, quit.data(), quit.size());
+    }
+    close_fd(to_peer_);
+    close_fd(from_peer_);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+  close_fd(to_peer_);
+  close_fd(from_peer_);
+  if (!stderr_path_.empty()) std::remove(stderr_path_.c_str());
+}
+
+std::string Peer::stderr_tail() const {
+  std::ifstream in(stderr_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  if (text.find_first_not_of(" \n") == std::string::npos) return " (its stderr is empty)";
+  return "; its stderr ends:\n" + (text.size() > 600 ? "..." + text.substr(text.size() - 600) : text);
+}
+
+std::string Peer::read_line() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_);
+  for (;;) {
+    if (const auto nl = buffered_.find('\n'); nl != std::string::npos) {
+      std::string line = buffered_.substr(0, nl);
+      buffered_.erase(0, nl + 1);
+      return line;
+    }
+    const double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) fail("no reply within {:.0f} s", timeout_);
+    pollfd p{from_peer_, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min(left, 3600.0) * 1000) + 1);
+    if (ready < 0 && errno == EINTR) continue;
+    char chunk[4096];
+    const ssize_t n = ready > 0 ? ::read(from_peer_, chunk, sizeof chunk) : 0;
+    if (ready > 0 && n <= 0) fail("the peer exited{}", stderr_tail());
+    if (n > 0) buffered_.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+nlohmann::json Peer::exchange(const nlohmann::json& request) {
+  const std::string line = request.dump() + "\n";
+  if (::write(to_peer_, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+    fail("the peer does not take requests ({}){}", std::strerror(errno), stderr_tail());
+  return nlohmann::json::parse(read_line());
+}
+
+std::optional<PeerWorkload> Peer::prepare(const std::string& label, nlohmann::json request) {
+  if (!available()) return std::nullopt;
+  request["cmd"] = "prepare";
+  const std::string what = fmt::format("{} {} {}", framework_, request.value("case", std::string()), label);
+  try {
+    nlohmann::json reply = exchange(request);
+    if (!reply.value("ok", false)) {
+      errors_.push_back(fmt::format("{}: {}", what, reply.value("error", std::string("failed"))));
+      return std::nullopt;
+    }
+    auto last = std::make_shared<nlohmann::json>();
+    const int handle = reply.value("handle", -1);
+    TimedCase timed = timed_by_callee([this, handle, last, what](std::int64_t calls) {
+      *last = exchange({{"cmd", "run"}, {"handle", handle}, {"calls", calls}});
+      if (!last->value("ok", false)) fail("{}: {}", what, last->value("error", std::string("failed")));
+      return (*last)["seconds"].get<double>();
+    });
+    return PeerWorkload{label, std::move(reply), std::move(last), std::move(timed)};
+  } catch (const std::exception& e) {
+    why_ = fmt::format("{}: {}", what, e.what());  // the peer is gone: nothing more is asked of it
+    errors_.push_back(why_);
+    return std::nullopt;
+  }
+}
+
+PeerFiles::PeerFiles() {
+  char dir_template[] = "/tmp/tide-peers-XXXXXX";
+  if (!::mkdtemp(dir_template)) fail("tide bench: cannot create a directory for the peers' files: {}", std::strerror(errno));
+  dir_ = dir_template;
+}
+
+PeerFiles::~PeerFiles() {
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string PeerFiles::write(const std::string& name, const Archive& tensors) const {
+  const std::string path = (fs::path(dir_) / (name + ".safetensors")).string();
+  save_safetensors(path, tensors);
+  return path;
+}
+
+}  // namespace tide::cli
