@@ -140,15 +140,17 @@ Var MLP::operator()(const Var& x) const {
   bool record = grad_enabled() && x.requires_grad();
   for (const Linear& l : layers_) record = record || (grad_enabled() && l.weight().requires_grad());
   if (!record && x.rank() > 0) {
-    Tensor h = x.value();
+    // one dense_stack call: a large batch runs in row blocks that stay in cache
+    if (x.shape().back() != layers_[0].in_features())
+      fail("Linear: input {} does not end in {} features", x.shape().str(), layers_[0].in_features());
+    std::vector<DenseLayer> stack;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const Linear& l = layers_[i];
-      if (h.shape().back() != l.in_features()) fail("Linear: input {} does not end in {} features", h.shape().str(), l.in_features());
       const auto act = activation_op(i + 1 < layers_.size() ? hidden_ : output_);
-      h = dense(h, l.weight().value(), l.bias().defined() ? l.bias().value() : Tensor(),
-                act ? std::optional<Op>(act->first) : std::nullopt, act ? act->second : 0.0);
+      stack.push_back({l.weight().value(), l.bias().defined() ? l.bias().value() : Tensor(),
+                       act ? std::optional<Op>(act->first) : std::nullopt, act ? act->second : 0.0});
     }
-    return Var(h);
+    return Var(dense_stack(x.value(), stack));
   }
   Var h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i)

@@ -2,6 +2,7 @@
 #include "tide/core/fused.hpp"
 #include "tide/core/backend.hpp"
 #include "tide/core/ops.hpp"
+#include "tensor_access.hpp"
 #include <cmath>
 
 namespace tide {
@@ -63,29 +64,94 @@ Tensor scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, con
   return out;
 }
 
-Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0) {
-  const char* op = "dense";
-  check_floating(x, op);
+namespace {
+// dense's checks for layer `layer` of a stack (0: the one that reads x) whose input has `k`
+// features (`x` names the dtype and device).
+void check_dense(const Tensor& x, std::int64_t k, std::size_t layer, const Tensor& w, const Tensor& b,
+                 std::optional<Op> act, const char* op) {
   check_floating(w, op);
   check_same_device(x, w, op);
   check_same_dtype(x, w, op);
   if (w.rank() != 2) fail("{}: weight must be [K, N], got {}", op, w.shape().str());
-  if (x.rank() < 1 || x.shape().back() != w.shape()[0])
-    fail("{}: input {} does not end in the weight's {} rows", op, x.shape().str(), w.shape()[0]);
+  if (k != w.shape()[0]) {
+    if (layer == 0) fail("{}: input {} does not end in the weight's {} rows", op, x.shape().str(), w.shape()[0]);
+    fail("{}: layer {}'s input of {} features does not end in the weight's {} rows", op, layer, k, w.shape()[0]);
+  }
   if (b.defined()) {
     check_same_device(x, b, op);
     check_same_dtype(x, b, op);
     if (b.rank() != 1 || b.shape()[0] != w.shape()[1]) fail("{}: bias {} does not match the weight's {} columns", op, b.shape().str(), w.shape()[1]);
   }
   if (act && op_info(*act).kind != OpKind::unary) fail("{}: activation {} is not a unary op", op, op_name(*act));
-  const std::int64_t k = w.shape()[0], n = w.shape()[1];
-  const std::int64_t m = x.numel() / std::max<std::int64_t>(k, 1);
+}
+
+Tensor with_last_axis(const Tensor& x, std::int64_t n) {
   Shape shape = x.shape();
   shape[shape.rank() - 1] = n;
-  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  return Tensor::empty(shape, x.dtype(), x.device());
+}
+
+// Rows per block of dense_stack on the CPU: the widest layer output of a block takes about 64 KB
+// (in L2 with its input, next to the weights), and at least 16 rows.
+std::int64_t block_rows(std::int64_t widest, std::size_t item) {
+  return std::max<std::int64_t>(16, static_cast<std::int64_t>((64 << 10) / item) / std::max<std::int64_t>(widest, 1));
+}
+}  // namespace
+
+Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0) {
+  const char* op = "dense";
+  check_floating(x, op);
+  if (x.rank() < 1) fail("{}: input must have a feature axis, got a scalar", op);
+  check_dense(x, x.shape().back(), 0, w, b, act, op);
+  const std::int64_t k = w.shape()[0], n = w.shape()[1];
+  const std::int64_t m = x.numel() / std::max<std::int64_t>(k, 1);
+  Tensor out = with_last_axis(x, n);
   if (out.numel() == 0) return out;
   x.backend().dense(x.contiguous().reshape(Shape{m, k}), w.contiguous(), b.defined() ? b.contiguous() : Tensor(), act, p0,
                     out.reshape(Shape{m, n}));
+  return out;
+}
+
+Tensor dense_stack(const Tensor& x, const std::vector<DenseLayer>& layers) {
+  const char* op = "dense_stack";
+  check_floating(x, op);
+  if (x.rank() < 1) fail("{}: input must have a feature axis, got a scalar", op);
+  if (layers.empty()) fail("{}: no layers", op);
+  std::int64_t k = x.shape().back(), widest = 0;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    check_dense(x, k, i, layers[i].w, layers[i].b, layers[i].act, op);
+    k = layers[i].w.shape()[1];
+    if (i + 1 < layers.size()) widest = std::max(widest, k);
+  }
+  const std::int64_t m = x.numel() / std::max<std::int64_t>(x.shape().back(), 1);
+  const std::int64_t block = block_rows(widest, dtype_size(x.dtype()));
+  // On other devices, under a trace (a plan fuses on its own), or for a batch of one block: the
+  // layers one after the other.
+  if (x.device().kind != DeviceKind::cpu || m <= 2 * block || detail::backend_hook) {
+    Tensor h = x;
+    for (const DenseLayer& l : layers) h = dense(h, l.w, l.b, l.act, l.p0);
+    return h;
+  }
+  Tensor out = with_last_axis(x, k);
+  const Tensor rows_in = x.contiguous().reshape(Shape{m, x.shape().back()}), rows_out = out.reshape(Shape{m, k});
+  Tensor scratch[2] = {Tensor::empty(Shape{block * widest}, x.dtype(), x.device()),
+                       Tensor::empty(Shape{block * widest}, x.dtype(), x.device())};
+  std::vector<Tensor> ws, bs;
+  for (const DenseLayer& l : layers) {
+    ws.push_back(l.w.contiguous());
+    bs.push_back(l.b.defined() ? l.b.contiguous() : Tensor());
+  }
+  for (std::int64_t r0 = 0; r0 < m; r0 += block) {
+    const std::int64_t rows = std::min(block, m - r0);
+    Tensor h = rows_in.slice(0, r0, r0 + rows);
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const std::int64_t n = ws[i].shape()[1];
+      const Tensor dst = i + 1 == layers.size() ? rows_out.slice(0, r0, r0 + rows)
+                                                 : scratch[i % 2].slice(0, 0, rows * n).reshape(Shape{rows, n});
+      x.backend().dense(h, ws[i], bs[i], layers[i].act, layers[i].p0, dst);
+      h = dst;
+    }
+  }
   return out;
 }
 

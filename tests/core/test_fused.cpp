@@ -124,3 +124,29 @@ TEST_CASE("the synapse backward's AVX-512, AVX2 and plain kernels agree with the
     }
   }
 }
+
+TEST_CASE("dense_stack equals chained dense calls, in row blocks and whole, and names the layer at fault") {
+  Generator g(32);
+  for (const DType dt : {DType::f64, DType::f32}) {
+    // 3,001 rows: row blocks (64 KB of the widest activation: 256 rows of 32 in f64) with a remainder
+    const Tensor x = g.uniform(Shape{3001, 4}, -2, 2, dt);
+    const std::vector<DenseLayer> layers{{g.uniform(Shape{4, 32}, -1, 1, dt), g.uniform(Shape{32}, -1, 1, dt), Op::softplus, 0.0},
+                                         {g.uniform(Shape{32, 16}, -1, 1, dt), Tensor(), Op::leaky_relu, 0.1},
+                                         {g.uniform(Shape{16, 3}, -1, 1, dt), g.uniform(Shape{3}, -1, 1, dt), std::nullopt, 0.0}};
+    Tensor chained = x;
+    for (const DenseLayer& l : layers) chained = dense(chained, l.w, l.b, l.act, l.p0);
+    const double tol = dt == DType::f64 ? 1e-13 : 1e-5;
+    for (const Tensor& input : {x, x.slice(0, 0, 20), x.reshape(Shape{3001, 1, 4})}) {
+      CAPTURE(input.shape().str());
+      const Tensor stacked = dense_stack(input, layers);
+      const Tensor expect = input.rank() == 3 ? chained.reshape(Shape{3001, 1, 3}) : chained.slice(0, 0, input.shape()[0]);
+      CHECK(stacked.shape() == expect.shape());
+      CHECK(tide::test::max_rel_diff(stacked, expect) <= tol);
+    }
+  }
+  const Tensor x = g.uniform(Shape{8, 4}, -1, 1);
+  const Tensor w1 = g.uniform(Shape{4, 5}, -1, 1), w2 = g.uniform(Shape{6, 2}, -1, 1);
+  check_error([&] { dense_stack(x, {{w1, Tensor(), std::nullopt, 0.0}, {w2, Tensor(), std::nullopt, 0.0}}); }, {"dense_stack", "layer 1's input of 5 features", "6 rows"});
+  check_error([&] { dense_stack(x, {{w2, Tensor(), std::nullopt, 0.0}}); }, {"dense_stack", "input [8, 4]", "6 rows"});
+  check_error([&] { dense_stack(x, {}); }, {"dense_stack", "no layers"});
+}

@@ -243,6 +243,30 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& ou
   });
 }
 
+void CpuBackend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0, const Tensor& out) {
+  matmul(x, w, out);
+  if (!b.defined() && !act) return;
+  const std::int64_t m = out.shape()[0], n = out.shape()[1];
+  if (m == 0 || n == 0) return;
+  dispatch_float(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* o = output_data<T>(out);
+    const T* bias = b.defined() ? b.data<T>() : nullptr;
+    // about 2,048 elements per chunk: the bias adds and the activation read it from L1
+    const std::int64_t rows = std::max<std::int64_t>(1, 2048 / n);
+    for (std::int64_t r0 = 0; r0 < m; r0 += rows) {
+      const std::int64_t r1 = std::min(m, r0 + rows);
+      if (bias)
+        for (std::int64_t r = r0; r < r1; ++r) {
+          T* row = o + r * n;
+          for (std::int64_t j = 0; j < n; ++j) row[j] += bias[j];
+        }
+      if (act) unary_run(*act, o + r0 * n, o + r0 * n, (r1 - r0) * n, p0, 0.0);
+    }
+  });
+}
+
+
 namespace {
 // Splits a contiguous shape around `axis` into (outer, extent, inner).
 void split_axis(const Shape& s, int axis, std::int64_t& outer, std::int64_t& inner) {

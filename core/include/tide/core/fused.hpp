@@ -29,6 +29,17 @@ Tensor scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, con
 // elementwise passes.
 Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act = std::nullopt, double p0 = 0.0);
 
+// Dense layers applied one after another (an MLP's inference): the same values as chained dense()
+// calls, but on the CPU a large batch runs in blocks of rows whose intermediate activations stay in
+// cache (no pass over a [rows, width] temporary in memory per layer). Each layer's input features
+// must match the previous layer's output.
+struct DenseLayer {
+  Tensor w, b;  // [K, N], [N] or undefined
+  std::optional<Op> act;
+  double p0 = 0.0;
+};
+Tensor dense_stack(const Tensor& x, const std::vector<DenseLayer>& layers);
+
 // The synapse sums of a conductance-based layer (the biophysical LTC): for presynaptic values
 // pre [B, P] and per-synapse weight, steepness, midpoint and reversal potential w, sigma, mu,
 // erev [P, N],
