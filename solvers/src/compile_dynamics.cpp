@@ -2,6 +2,7 @@
 #include "tide/solvers/compile_dynamics.hpp"
 #include <algorithm>
 #include <bit>
+#include <memory>
 
 namespace tide {
 namespace {
@@ -10,10 +11,37 @@ namespace {
 // calls over a subset (the index is its third input). A subset of n rows is padded to the next
 // power of two by repeating its last row (and the result cut back to n rows), so that a batch
 // shrinking one sample at a time costs log2(B) traces, not B.
+//
+// NoGrad calls over more than 2 * row_block rows replay the subset plan traced for row_block rows
+// over blocks of the batch (a block is a subset: its Rows index says which samples, so per-sample
+// data gathered by rows follows), so that a large batch's intermediate values stay in cache. That
+// is only right for dynamics whose rows do not mix (no batch statistics; CompileOptions::row_block
+// says so). As a safety net, the first `checked_calls` blocked calls also run the whole batch and
+// return that result when the two differ; a function whose blocked result differs once, or that
+// fails on a block, is never blocked again.
 struct CompiledVar {
   CompiledFunction all, subset;
+  std::int64_t row_block = 0;
+  static constexpr int checked_calls = 8;
+  // < 0: that many more calls to check; 0: off (the rows mix); 1: on
+  std::shared_ptr<int> blocking = std::make_shared<int>(-checked_calls);
+
   Var operator()(const Var& z, const Var& t, const Rows& rows) const {
-    if (rows.all()) return all({z, t});
+    if (rows.all()) {
+      if (!blocks_apply(z, t)) return all({z, t});
+      const std::int64_t B = z.size(0);
+      std::vector<std::int64_t> every(static_cast<std::size_t>(B));
+      for (std::int64_t i = 0; i < B; ++i) every[static_cast<std::size_t>(i)] = i;
+      return in_blocks(z, t, Tensor::from_indices(every, Shape{B}, z.device()), [&] { return all({z, t}); });
+    }
+    const std::int64_t n = z.size(0), m = std::bit_ceil(static_cast<std::uint64_t>(std::max<std::int64_t>(n, 1)));
+    if (blocks_apply(z, t)) return in_blocks(z, t, rows.index(), [&] { return subset_call(z, t, rows); });
+    if (m == n) return subset({z, t, Var(rows.index())});
+    return subset_call(z, t, rows);
+  }
+
+  // The subset plan over n rows, padded to the next power of two.
+  Var subset_call(const Var& z, const Var& t, const Rows& rows) const {
     const std::int64_t n = z.size(0), m = std::bit_ceil(static_cast<std::uint64_t>(std::max<std::int64_t>(n, 1)));
     if (m == n) return subset({z, t, Var(rows.index())});
     std::vector<std::int64_t> local(static_cast<std::size_t>(m)), index = rows.index().to_indices();
@@ -22,6 +50,49 @@ struct CompiledVar {
     const Tensor pad = Tensor::from_indices(local, Shape{m}, z.device());
     const Var out = subset({index_select(z, 0, pad), index_select(t, 0, pad), Var(Tensor::from_indices(index, Shape{m}, z.device()))});
     return slice(out, 0, 0, n);
+  }
+
+  // NoGrad, a batch above two blocks, and a time that is shared (a scalar) or per row.
+  bool blocks_apply(const Var& z, const Var& t) const {
+    const std::int64_t B = z.rank() > 0 ? z.size(0) : 0;
+    return row_block > 0 && *blocking != 0 && !grad_enabled() && B > 2 * row_block && (t.rank() == 0 || t.size(0) == B);
+  }
+
+  // The subset plan over the blocks, each result copied into its rows; `whole` computes the
+  // unblocked result (for the first call's comparison, and whenever blocking is off).
+  template <class Whole>
+  Var in_blocks(const Var& z_in, const Var& t_in, const Tensor& index, Whole whole) const {
+    const Tensor z = z_in.value().contiguous(), t = t_in.rank() == 0 ? t_in.value() : t_in.value().contiguous();
+    const std::int64_t B = z.shape()[0];
+    Tensor out;
+    try {
+      for (std::int64_t r0 = 0; r0 < B && (r0 == 0 || out.defined()); r0 += row_block) {
+        const std::int64_t r1 = std::min(B, r0 + row_block);
+        const Var zb(z.slice(0, r0, r1)), tb(t.rank() == 0 ? t : t.slice(0, r0, r1));
+        // the last, shorter block padded like any subset: at most log2(row_block) more plans
+        const Tensor y = (r1 - r0 == row_block ? subset({zb, tb, Var(index.slice(0, r0, r1))}) : subset_call(zb, tb, Rows(index.slice(0, r0, r1)))).value();
+        if (!out.defined()) {
+          if (y.rank() == 0 || y.shape()[0] != r1 - r0) break;  // not one result row per row
+          Shape shape = y.shape();
+          shape[0] = B;
+          out = Tensor::empty(shape, y.dtype(), y.device());
+        }
+        out.slice(0, r0, r1).copy_(y);
+      }
+    } catch (const Error&) {
+      if (*blocking > 0) throw;  // it worked on blocks before: a real error
+      out = Tensor();
+    }
+    if (*blocking < 0) {
+      const Var reference = whole();
+      const Tensor w = reference.value();
+      const double tol = w.dtype() == DType::f64 ? 1e-9 : 1e-4;
+      const bool same = out.defined() && out.shape() == w.shape() &&
+                        max(abs(sub(out, w))).item() <= tol * std::max(1.0, max(abs(w)).item());  // NaN: false
+      *blocking = same ? (*blocking == -1 ? 1 : *blocking + 1) : 0;
+      if (!same) return reference;
+    }
+    return out.defined() ? Var(out) : whole();
   }
 };
 
@@ -34,7 +105,8 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
   Dynamics out;
   out.var = CompiledVar{
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows()); }, options),
-      CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows(in[2].value())); }, options)};
+      CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows(in[2].value())); }, options),
+      options.row_block};
   out.jet = f.jet;
   return out;
 }
