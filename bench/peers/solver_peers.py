@@ -27,31 +27,31 @@ Cases (request "case", "variant"):
                     check = sum of y(0.1); nfe = 4.
                       torchdiffeq   odeint(method='rk4', step_size=0.1) under no_grad: ONE step
                                     (counted: 4 evaluations), but torchdiffeq's 'rk4' is Kutta's
-                                    3/8 rule (rk4_alt_step_func), not classic RK4: its check
-                                    differs from tide's in the last digits.
+                                    3/8 rule (rk4_alt_step_func), not classic RK4 (on this
+                                    workload its f32 sum happens to equal the classic one's).
                       torch         classic RK4 written out, eager, under no_grad.
                       jax           classic RK4 written out, jitted.
-  spiral_iteration  torchdiffeq's examples/ode_demo.py training iteration. file w0 [2,50] b0 [50]
-                    w1 [50,2] b1 [2] true_y [1000,2] t [1000] starts (I64) [64]. f(t, y) =
-                    tanh(y^3 @ w0 + b0) @ w1 + b1. Call i (i = 0 is the prepare call) takes
-                    s = starts[i % 64], solves from y0 = true_y[s:s+1] ([1,2]) at t[0:30] by
-                    dopri5 rtol 1e-7 atol 1e-9, loss = mean |pred - true_y[s:s+30]|, zeroes the
-                    gradients, backpropagates, and takes an Adam(lr 1e-3) step; the weights carry
-                    over between calls (each prepare starts again from the file's). check = that
-                    call's loss (the prepare's is iteration 0's, which tide compares).
+  spiral_iteration  torchdiffeq's examples/ode_demo.py training, as a run of `iterations` (16)
+                    iterations per call, each run starting again from the file's weights with a
+                    fresh Adam, so that every side times the same work whatever its number of
+                    calls per sample. file w0 [2,50] b0 [50] w1 [50,2] b1 [2] true_y [1000,2]
+                    t [1000] starts (I64) [64]. f(t, y) = tanh(y^3 @ w0 + b0) @ w1 + b1.
+                    Iteration i takes s = starts[i % 64], solves from y0 = true_y[s:s+1] ([1,2])
+                    at t[0:30] by dopri5 rtol 1e-7 atol 1e-9, loss = mean |pred - true_y[s:s+30]|,
+                    zeroes the gradients, backpropagates, and takes an Adam(lr 1e-3) step.
+                    check = the last iteration's loss (after 15 updates: it checks the gradients
+                    and the optimizer, not only the solve).
                     The gradient kind is request "gradient" if given, else the variant:
                       adjoint       torchdiffeq.odeint_adjoint (f an nn.Module holding the four
                                     tensors as Parameters) / diffrax BacksolveAdjoint.
                       discrete      torchdiffeq.odeint through autograd / diffrax's default
                                     RecursiveCheckpointAdjoint.
-                    JAX: the whole iteration (solve, gradient, optax.adam(1e-3) update) one jitted
-                    function of (params, opt_state, s), s traced (lax.dynamic_slice).
-                    nfe_forward = the forward solve's evaluations. nfe (torchdiffeq only) = forward
-                    + backward evaluations of f (a counter in f: for adjoint, the backward solve's
-                    augmented dynamics call f once each; for discrete, autograd evaluates no f).
-                    diffrax reports nfe_forward only: BacksolveAdjoint's backward solve keeps its
-                    statistics to itself, and RecursiveCheckpointAdjoint's recomputations are not
-                    in the statistics either.
+                    JAX: the whole run one jitted lax.scan over the starts (solve, gradient,
+                    optax.adam(1e-3) update per iteration).
+                    nfe = the forward solves' evaluations summed over the run, counted alike on
+                    every side (tide: SolveStats::calls); torchdiffeq also reports nfe_total with
+                    the backward's evaluations of f (the adjoint's backward solve; autograd
+                    evaluates no f). diffrax's statistics hold no backward figures.
 
 Figures per call besides `check`:
   nfe       evaluations of f per solve. torchdiffeq: a Python counter in f (dopri5: 2 for the
@@ -80,13 +80,17 @@ import argparse
 import os
 import sys
 
-import numpy as np
+try:  # a missing numpy is reported through the protocol by the versions check
+    import numpy as np
+except ImportError:
+    np = None
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peer_protocol import Workload, serve  # noqa: E402
 
 TINY_TOL = 1e-6
 SPIRAL_RTOL, SPIRAL_ATOL, SPIRAL_POINTS, SPIRAL_LR = 1e-7, 1e-9, 30, 1e-3
+SPIRAL_ITERATIONS = 16  # per call: a run of iterations from the file's weights
 MID_H = 0.1
 PARAMS = ("w0", "b0", "w1", "b1")
 
@@ -114,6 +118,8 @@ def setup_torch():
 
 
 def torch_versions():
+    if np is None:
+        raise ModuleNotFoundError("No module named 'numpy'")
     setup_torch()
     import importlib.metadata
 
@@ -236,29 +242,38 @@ def torch_mid(variant, tensors, request):
 
 
 def torch_spiral(variant, tensors, request):
-    """spiral_iteration: ode_demo's iteration, odeint_adjoint or odeint, torch.optim.Adam."""
+    """spiral_iteration: a run of ode_demo's iterations from the file's weights, odeint_adjoint or
+    odeint, a fresh torch.optim.Adam per run."""
     import torch
     from torchdiffeq import odeint, odeint_adjoint
 
     require(variant, ["torchdiffeq", "adjoint", "discrete"])
     solver = odeint_adjoint if spiral_kind(variant, request) == "adjoint" else odeint
     f = torch_field(tensors, spiral_body, True)
-    opt = torch.optim.Adam(f.parameters(), lr=SPIRAL_LR)
+    initial = [p.detach().clone() for p in f.parameters()]
     true_y, starts = torch.from_numpy(tensors["true_y"]), tensors["starts"].tolist()
     ts = torch.from_numpy(tensors["t"][:SPIRAL_POINTS].copy())
-    iteration = [0]
+    iterations = int(request.get("iterations", SPIRAL_ITERATIONS))
 
     def call():
-        s = starts[iteration[0] % len(starts)]
-        iteration[0] += 1
-        f.reset()
-        pred = solver(f, true_y[s : s + 1], ts, rtol=SPIRAL_RTOL, atol=SPIRAL_ATOL, method="dopri5")
-        forward, steps, rejected = f.calls, f.accepted, f.rejected
-        loss = (pred.reshape(SPIRAL_POINTS, 2) - true_y[s : s + SPIRAL_POINTS]).abs().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return {"check": float(loss), "nfe": f.calls, "nfe_forward": forward, "steps": steps, "rejected": rejected}
+        with torch.no_grad():
+            for p, p0 in zip(f.parameters(), initial):
+                p.copy_(p0)
+        opt = torch.optim.Adam(f.parameters(), lr=SPIRAL_LR)
+        figures = {"nfe": 0, "nfe_total": 0, "steps": 0, "rejected": 0}
+        for i in range(iterations):
+            s = starts[i % len(starts)]
+            f.reset()
+            pred = solver(f, true_y[s : s + 1], ts, rtol=SPIRAL_RTOL, atol=SPIRAL_ATOL, method="dopri5")
+            figures["nfe"] += f.calls
+            figures["steps"] += f.accepted
+            figures["rejected"] += f.rejected
+            loss = (pred.reshape(SPIRAL_POINTS, 2) - true_y[s : s + SPIRAL_POINTS]).abs().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            figures["nfe_total"] += f.calls
+        return {"check": float(loss), **figures}
 
     return Workload(call)
 
@@ -279,6 +294,8 @@ def setup_jax():
 
 
 def jax_versions():
+    if np is None:
+        raise ModuleNotFoundError("No module named 'numpy'")
     setup_jax()
     import importlib.metadata
 
@@ -405,37 +422,38 @@ def spiral_loss(p, s, true_y, ts, adjoint):
 
 
 def jax_spiral(variant, tensors, request):
-    """spiral_iteration: the whole iteration jitted (compiled in the first call), optax.adam."""
+    """spiral_iteration: a run of iterations from the file's weights as one jitted lax.scan over
+    the starts (compiled in the first call), optax.adam."""
     import diffrax
     import jax
     import jax.numpy as jnp
     import optax
+    from jax import lax
 
     require(variant, ["diffrax", "adjoint", "discrete"])
     adjoint_kind = spiral_kind(variant, request)
     adjoint = diffrax.BacksolveAdjoint() if adjoint_kind == "adjoint" else diffrax.RecursiveCheckpointAdjoint()
     opt = optax.adam(SPIRAL_LR)
+    true_y, ts = jnp.asarray(tensors["true_y"]), jnp.asarray(tensors["t"][:SPIRAL_POINTS])
+    iterations = int(request.get("iterations", SPIRAL_ITERATIONS))
+    starts = jnp.asarray(np.resize(tensors["starts"].astype(np.int32), iterations))
 
-    def iteration(p, opt_state, s, true_y, ts):
+    def iteration(carry, s):
+        p, opt_state = carry
         (loss, stats), g = jax.value_and_grad(spiral_loss, has_aux=True)(p, s, true_y, ts, adjoint)
         updates, opt_state = opt.update(g, opt_state, p)
-        figures = {"check": loss, "nfe_forward": dopri5_nfe(stats["num_steps"]),
-                   "steps": stats["num_accepted_steps"], "rejected": stats["num_rejected_steps"]}
-        return optax.apply_updates(p, updates), opt_state, figures
+        per = {"loss": loss, "nfe": dopri5_nfe(stats["num_steps"]), "steps": stats["num_accepted_steps"],
+               "rejected": stats["num_rejected_steps"]}
+        return (optax.apply_updates(p, updates), opt_state), per
 
-    run = jax.jit(iteration)
-    true_y, ts = jnp.asarray(tensors["true_y"]), jnp.asarray(tensors["t"][:SPIRAL_POINTS])
-    starts = tensors["starts"].astype(np.int32)
-    state = {"p": jax_params(tensors), "i": 0}
-    state["opt"] = opt.init(state["p"])
+    def run_all(p):
+        _, per = lax.scan(iteration, (p, opt.init(p)), starts)
+        return {"check": per["loss"][-1], "nfe": jnp.sum(per["nfe"]), "steps": jnp.sum(per["steps"]),
+                "rejected": jnp.sum(per["rejected"])}
 
-    def call():
-        s = starts[state["i"] % len(starts)]
-        state["i"] += 1
-        state["p"], state["opt"], figures = jax.block_until_ready(run(state["p"], state["opt"], s, true_y, ts))
-        return fetch(figures)
-
-    return Workload(call)
+    run = jax.jit(run_all)
+    params = jax_params(tensors)
+    return Workload(lambda: fetch(run(params)))
 
 
 JAX_CASES = {"tiny_solve": jax_tiny, "tiny_solve_grad": jax_tiny_grad, "mid_rk4_step": jax_mid,

@@ -60,7 +60,10 @@ if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peer_protocol import Workload, serve  # noqa: E402
 
-import numpy as np  # noqa: E402
+try:  # a missing numpy is reported through the protocol by the versions check
+    import numpy as np
+except ImportError:
+    np = None
 
 jax = None  # imported in versions(), where an import failure is what tide reports
 jnp = None
@@ -70,6 +73,8 @@ VARIANTS = ("jet_rerun", "nested_jvp")
 
 
 def versions():
+    if np is None:
+        raise ModuleNotFoundError("No module named 'numpy'")
     global jax, jnp, jet
     import jax as jax_module
 

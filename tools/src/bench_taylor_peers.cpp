@@ -39,7 +39,7 @@ Comparison forward(Peer& jax, const TaylorSize& s, const std::string& file, int 
   const Var z(g.uniform(Shape{s.batch, s.d}, -1.0, 1.0, DType::f64));
   const Var t(Tensor::scalar(0.5, DType::f64));
   const JetDynamics jf = [f](const Jet& y, const Jet& tt) { return (*f)(y, tt); };
-  ComparisonRun run(fmt::format("taylor_forward K={} (d^K z/dt^K, tanh MLP d={} h={} batch {}, f64)", K, s.d, s.h, s.batch),
+  ComparisonRun run(fmt::format("taylor_forward K={} (d^K z/dt^K, {} tanh layers, d={} h={} batch {}, f64)", K, s.layers, s.d, s.h, s.batch),
                     forward_targets(K));
   for (const auto& [form, label] : {std::pair{TaylorForm::incremental, "tide taylor"}, std::pair{TaylorForm::nested_jvp, "tide nested jvp"}})
     run.add(TideSide{label, [=] {

@@ -186,6 +186,11 @@ std::string add_taylor_size(std::string_view value, tide::cli::BenchTaylorOption
   return {};
 }
 
+// --python and --peers-dir mean something only with --peers.
+void warn_peer_flags_unused(const char* command, const tide::cli::PeerOptions& peers) {
+  if (!peers.python.empty() || !peers.dir.empty()) fmt::print(stderr, "{}: --python and --peers-dir are used with --peers only\n", command);
+}
+
 int bench_taylor_main(const Args& args) {
   tide::cli::BenchTaylorOptions options;
   const int nested_default = options.nested_kmax;
@@ -201,6 +206,13 @@ int bench_taylor_main(const Args& args) {
                           .text("--python", options.peers.python)
                           .text("--peers-dir", options.peers.dir);
   if (const auto status = flags.parse(args)) return *status;
+  if (options.peers.enabled) {
+    if (!options.svg.empty()) fmt::print(stderr, "tide bench taylor: --svg is not used with --peers (no plot is written)\n");
+    if (options.nested_kmax >= 0) fmt::print(stderr, "tide bench taylor: --nested-kmax is not used with --peers\n");
+    if (options.sizes.size() > 1) fmt::print(stderr, "tide bench taylor: --peers runs the first --size only\n");
+  } else {
+    warn_peer_flags_unused("tide bench taylor", options.peers);
+  }
   if (options.nested_kmax < 0) options.nested_kmax = std::min(options.kmax, nested_default);
   return options.peers.enabled ? tide::cli::run_bench_taylor_peers(options) : tide::cli::run_bench_taylor(options);
 }
@@ -214,6 +226,7 @@ int bench_solvers_main(const Args& args) {
                           .text("--python", options.peers.python)
                           .text("--peers-dir", options.peers.dir);
   if (const auto status = flags.parse(args)) return *status;
+  if (!options.peers.enabled) warn_peer_flags_unused("tide bench solvers", options.peers);
   return options.peers.enabled ? tide::cli::run_bench_solver_peers(options) : tide::cli::run_bench_solvers(options);
 }
 

@@ -10,23 +10,39 @@ namespace {
 
 double per(const SideResult& s, bool per_nfe) { return per_nfe ? s.seconds / s.nfe : s.seconds; }
 
-// "tide >= 1.5x diffrax (per NFE): 1.73x (diffrax vmap), met"
-std::string evaluate(const PeerTarget& t, const std::vector<SideResult>& sides) {
-  const SideResult& tide = sides.front();
+TargetResult evaluate(const PeerTarget& t, const std::vector<SideResult>& sides) {
+  TargetResult r{t};
   const SideResult* best = nullptr;
   for (const SideResult& s : sides)
     if (!s.tide && s.label.rfind(t.peer, 0) == 0 && std::isfinite(per(s, t.per_nfe)) &&
         (!best || per(s, t.per_nfe) < per(*best, t.per_nfe)))
       best = &s;
-  const std::string what = fmt::format("tide >= {:.3g}x {}{}", t.speedup, t.peer, t.per_nfe ? " per NFE" : "");
-  if (!best) return what + ": no peer figure";
-  const double ratio = per(*best, t.per_nfe) / per(tide, t.per_nfe);
-  return fmt::format("{}: {:.2f}x against {}, {}", what, ratio, best->label, ratio >= t.speedup ? "met" : "NOT met");
+  if (!best) return r;
+  r.against = best->label;
+  r.ratio = per(*best, t.per_nfe) / per(sides.front(), t.per_nfe);
+  r.met = r.ratio >= t.speedup;
+  return r;
+}
+
+double spread_of(const TimedCase& c) {
+  if (c.samples.empty()) return NAN;
+  const auto [lo, hi] = std::minmax_element(c.samples.begin(), c.samples.end());
+  return (*hi - *lo) / 2 / c.median_seconds();
 }
 
 std::string number(double v, const char* spec = "{:.3g}") { return std::isfinite(v) ? fmt::format(fmt::runtime(spec), v) : "-"; }
 
 }  // namespace
+
+// "tide >= 1.5x diffrax per call: 1.73x against diffrax vmap, met"; a speedup below 1 reads as a
+// bound on tide's time ("tide's time <= 1.1x jax's").
+std::string TargetResult::text() const {
+  const std::string unit = target.per_nfe ? " per NFE" : " per call";
+  const std::string what = target.speedup >= 1 ? fmt::format("tide >= {:.3g}x faster than {}{}", target.speedup, target.peer, unit)
+                                               : fmt::format("tide's time <= {:.3g}x {}'s{}", 1 / target.speedup, target.peer, unit);
+  if (against.empty()) return what + ": no peer figure";
+  return fmt::format("{}: tide {:.2f}x faster than {}, {}", what, ratio, against, met ? "met" : "NOT met");
+}
 
 void ComparisonRun::add(TideSide side) { tide_.push_back(std::move(side)); }
 
@@ -35,7 +51,7 @@ void ComparisonRun::add(Peer& peer, const std::string& label, nlohmann::json req
 }
 
 Comparison ComparisonRun::run(const TimingPlan& plan) {
-  Comparison c{workload_, {}, targets_, {}};
+  Comparison c{workload_, {}, {}};
   std::vector<TimedCase> tide_cases;
   for (const TideSide& side : tide_) {
     const auto start = std::chrono::steady_clock::now();
@@ -51,15 +67,17 @@ Comparison ComparisonRun::run(const TimingPlan& plan) {
   run_interleaved(cases, plan);
   for (std::size_t i = 0; i < tide_.size(); ++i) {
     c.sides[i].seconds = tide_cases[i].median_seconds();
+    c.sides[i].spread = spread_of(tide_cases[i]);
     if (tide_[i].nfe) c.sides[i].nfe = tide_[i].nfe();
   }
   for (const PeerWorkload& p : peers_) {
-    SideResult r{p.label, false, p.timed.median_seconds(), p.first.value("first_seconds", NAN), NAN, p.figure("nfe")};
+    SideResult r{p.label, false, p.timed.median_seconds(), p.first.value("first_seconds", NAN), NAN, p.figure("nfe"),
+                 spread_of(p.timed)};
     if (p.first.contains("check") && p.first["check"].is_number()) r.check = p.first["check"].get<double>();
     c.sides.push_back(r);
   }
   if (!c.sides.empty() && c.sides.front().tide)
-    for (const PeerTarget& t : c.targets) c.target_lines.push_back(evaluate(t, c.sides));
+    for (const PeerTarget& t : targets_) c.targets.push_back(evaluate(t, c.sides));
   return c;
 }
 
@@ -81,16 +99,24 @@ std::vector<std::string> peer_status(const std::vector<const Peer*>& peers) {
 
 void print_comparisons(const std::vector<Comparison>& comparisons, const std::vector<std::string>& status) {
   for (const std::string& line : status) fmt::print("{}\n", line);
+  fmt::print("columns: ms/call median time per call (+-%: half the samples' range over the median); NFE evaluations of f\n"
+             "per call where the workload counts them (how each side counts: bench/peers/solver_peers.py); first s: the\n"
+             "first call, JAX's tracing and compilation included; check: a number every side computes from the same\n"
+             "weights, and its relative difference to tide's; peer/tide: the peer's time over the first tide row's\n"
+             "(> 1: tide faster). Targets (issue 14) compare the first tide row with the fastest peer of a kind.\n");
   for (const Comparison& c : comparisons) {
     fmt::print("\n{}\n", c.workload);
-    fmt::print("  {:<22} {:>10} {:>8} {:>10} {:>9} {:>13} {:>11}\n", "side", "ms/call", "NFE", "us/NFE", "first s", "check",
-               "peer/tide");
-    const double tide_seconds = c.sides.empty() ? NAN : c.sides.front().seconds;
-    for (const SideResult& s : c.sides)
-      fmt::print("  {:<22} {:>10} {:>8} {:>10} {:>9} {:>13} {:>11}\n", s.label, number(s.seconds * 1e3, "{:.4g}"),
-                 number(s.nfe, "{:.1f}"), number(s.seconds * 1e6 / s.nfe, "{:.3g}"), number(s.first_seconds, "{:.3g}"),
-                 number(s.check, "{:.6g}"), s.tide ? "" : number(s.seconds / tide_seconds, "{:.2f}x"));
-    for (const std::string& line : c.target_lines) fmt::print("  target: {}\n", line);
+    fmt::print("  {:<18} {:>10} {:>6} {:>8} {:>9} {:>8} {:>13} {:>8} {:>9}\n", "side", "ms/call", "+-%", "NFE", "us/NFE", "first s",
+               "check", "vs tide", "peer/tide");
+    const SideResult* tide = c.sides.empty() ? nullptr : &c.sides.front();
+    for (const SideResult& s : c.sides) {
+      const double diff = tide ? std::fabs(s.check - tide->check) / std::max(std::fabs(tide->check), 1e-300) : NAN;
+      fmt::print("  {:<18} {:>10} {:>6} {:>8} {:>9} {:>8} {:>13} {:>8} {:>9}\n", s.label, number(s.seconds * 1e3, "{:.4g}"),
+                 number(s.spread * 100, "{:.0f}"), number(s.nfe, "{:.1f}"), number(s.seconds * 1e6 / s.nfe, "{:.3g}"),
+                 number(s.first_seconds, "{:.3g}"), number(s.check, "{:.6g}"), &s == tide ? "" : number(diff, "{:.0e}"),
+                 s.tide ? "" : number(s.seconds / tide->seconds, "{:.2f}x"));
+    }
+    for (const TargetResult& t : c.targets) fmt::print("  target: {}\n", t.text());
   }
 }
 
@@ -98,10 +124,13 @@ nlohmann::json comparisons_json(const std::vector<Comparison>& comparisons, cons
   const auto finite = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
   nlohmann::json out{{"peer_status", status}, {"workloads", nlohmann::json::array()}};
   for (const Comparison& c : comparisons) {
-    nlohmann::json w{{"workload", c.workload}, {"targets", c.target_lines}, {"sides", nlohmann::json::array()}};
+    nlohmann::json w{{"workload", c.workload}, {"targets", nlohmann::json::array()}, {"sides", nlohmann::json::array()}};
+    for (const TargetResult& t : c.targets)
+      w["targets"].push_back({{"peer", t.target.peer}, {"speedup_at_least", t.target.speedup}, {"per_nfe", t.target.per_nfe},
+                              {"against", t.against}, {"speedup", finite(t.ratio)}, {"met", t.met}, {"text", t.text()}});
     for (const SideResult& s : c.sides)
-      w["sides"].push_back({{"label", s.label}, {"tide", s.tide}, {"ms_per_call", finite(s.seconds * 1e3)}, {"nfe", finite(s.nfe)},
-                            {"first_seconds", finite(s.first_seconds)}, {"check", finite(s.check)},
+      w["sides"].push_back({{"label", s.label}, {"tide", s.tide}, {"ms_per_call", finite(s.seconds * 1e3)}, {"spread", finite(s.spread)},
+                            {"nfe", finite(s.nfe)}, {"first_seconds", finite(s.first_seconds)}, {"check", finite(s.check)},
                             {"peer_over_tide", s.tide ? nlohmann::json(nullptr) : finite(s.seconds / c.sides.front().seconds)}});
     out["workloads"].push_back(w);
   }

@@ -33,13 +33,22 @@ struct SideResult {
   std::string label;
   bool tide = false;
   double seconds = NAN, first_seconds = NAN, check = NAN, nfe = NAN;
+  double spread = NAN;  // (max - min) / 2 of the samples, over their median
+};
+
+// A target evaluated: ratio is the fastest matching peer's time (per call or per NFE) over tide's.
+struct TargetResult {
+  PeerTarget target;
+  std::string against;  // the peer's label; "" when no peer figure exists
+  double ratio = NAN;
+  bool met = false;
+  std::string text() const;
 };
 
 struct Comparison {
   std::string workload;  // "tiny_solve B=64"
   std::vector<SideResult> sides;
-  std::vector<PeerTarget> targets;
-  std::vector<std::string> target_lines;  // "tide >= 1.5x diffrax: 1.73x, met"
+  std::vector<TargetResult> targets;
 };
 
 class ComparisonRun {

@@ -48,6 +48,19 @@ std::string peer_python(const PeerOptions& options) {
   return "python3";
 }
 
+namespace {
+// Where peer_python's answer came from, for the messages of a peer that did not start.
+std::string python_origin(const PeerOptions& options) {
+  if (!options.python.empty()) return "given by --python";
+  if (const char* env = std::getenv("TIDE_PEERS_PYTHON"); env && *env) return "from $TIDE_PEERS_PYTHON";
+  const fs::path repo = repository_of_executable();
+  if (!repo.empty() && fs::exists(repo / ".venv" / "bin" / "python")) return "the default venv " + (repo / ".venv").string();
+  return fmt::format("python3 on PATH: no --python, no $TIDE_PEERS_PYTHON, and no {}/.venv; bench/peers/setup.sh makes the venv, "
+                     "or pass --python VENV/bin/python",
+                     repo.empty() ? std::string("<repository>") : repo.string());
+}
+}  // namespace
+
 std::string peer_dir(const PeerOptions& options) {
   if (!options.dir.empty()) return options.dir;
   const fs::path repo = repository_of_executable();
@@ -94,17 +107,18 @@ Peer::Peer(const PeerOptions& options, const std::string& script, const std::vec
   from_peer_ = out[0];
   if (rc != 0) {
     pid_ = -1;
-    why_ = fmt::format("cannot start {}: {} (--python names the peers' interpreter; bench/peers/setup.sh makes one)", python,
+    why_ = fmt::format("cannot start {} ({}): {} (bench/peers/setup.sh makes the peers' venv)", python, python_origin(options),
                        std::strerror(rc));
     return;
   }
   try {
     const nlohmann::json hello = nlohmann::json::parse(read_line());
-    if (!hello.value("ok", false)) why_ = fmt::format("{} {}: {}", python, script, hello.value("error", std::string("failed")));
+    if (!hello.value("ok", false))
+      why_ = fmt::format("{} {} ({}): {}", python, script, python_origin(options), hello.value("error", std::string("failed")));
     framework_ = hello.value("framework", std::string());
     versions_ = hello.value("versions", nlohmann::json::object());
   } catch (const std::exception& e) {
-    why_ = fmt::format("{} {} did not start: {}", python, script, e.what());
+    why_ = fmt::format("{} {} ({}) did not start: {}", python, script, python_origin(options), e.what());
   }
 }
 

@@ -17,6 +17,14 @@
 // place; a Rows index is an input of the plan, so per-sample data gathered with rows.gather(x)
 // works. SolveOptions carries no switch: a solve runs whatever Dynamics it is given, so turning
 // compilation off is passing the plain f.
+//
+// Row blocks: a NoGrad call over more than 2 * options.row_block rows (1024 by default) replays the
+// subset plan traced for row_block rows over blocks of the batch, each with its Rows index, so that
+// the intermediates of a large batch (the tiny MLP's hidden layer at B = 65,536 is 8 MB) stay in
+// cache. This assumes that rows do not mix: a dynamics with batch statistics (a mean over the
+// batch) must set row_block = 0. As a safety net the first 8 blocked calls also run the whole
+// batch and return that result when the two differ, and a function found to differ (or to fail on
+// a block) is never blocked again. Calls with gradients are never blocked.
 #pragma once
 #include "tide/autodiff/compile.hpp"
 #include "tide/solvers/dynamics.hpp"
