@@ -256,11 +256,7 @@ void CpuBackend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::o
     const std::int64_t rows = std::max<std::int64_t>(1, 2048 / n);
     for (std::int64_t r0 = 0; r0 < m; r0 += rows) {
       const std::int64_t r1 = std::min(m, r0 + rows);
-      if (bias)
-        for (std::int64_t r = r0; r < r1; ++r) {
-          T* row = o + r * n;
-          for (std::int64_t j = 0; j < n; ++j) row[j] += bias[j];
-        }
+      if (bias) add_rows(o + r0 * n, bias, r1 - r0, n);
       if (act) unary_run(*act, o + r0 * n, o + r0 * n, (r1 - r0) * n, p0, 0.0);
     }
   });

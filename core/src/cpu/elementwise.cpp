@@ -115,4 +115,17 @@ TIDE_CLONES void binary_run(Op op, const double* a, std::int64_t sa, const doubl
   binary_impl<double>(op, a, sa, b, sb, y, sy, n);
 }
 
+namespace {
+template <class T>
+__attribute__((always_inline)) inline void add_rows_impl(T* y, const T* b, std::int64_t m, std::int64_t n) {
+  for (std::int64_t r = 0; r < m; ++r) {
+    T* row = y + r * n;
+    for (std::int64_t j = 0; j < n; ++j) row[j] += b[j];
+  }
+}
+}  // namespace
+
+TIDE_CLONES void add_rows(float* y, const float* b, std::int64_t m, std::int64_t n) { add_rows_impl(y, b, m, n); }
+TIDE_CLONES void add_rows(double* y, const double* b, std::int64_t m, std::int64_t n) { add_rows_impl(y, b, m, n); }
+
 }  // namespace tide::cpu

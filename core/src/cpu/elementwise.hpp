@@ -16,4 +16,8 @@ void binary_run(Op op, const float* a, std::int64_t sa, const float* b, std::int
 void binary_run(Op op, const double* a, std::int64_t sa, const double* b, std::int64_t sb,
                 double* y, std::int64_t sy, std::int64_t n);
 
+// y[r * n + j] += b[j] for r < m, j < n: a bias added to every row of a contiguous [m, n] block.
+void add_rows(float* y, const float* b, std::int64_t m, std::int64_t n);
+void add_rows(double* y, const double* b, std::int64_t m, std::int64_t n);
+
 }  // namespace tide::cpu
