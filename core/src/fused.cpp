@@ -112,6 +112,33 @@ Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op
   return out;
 }
 
+namespace {
+// The layers over row blocks of `block` rows: a block's intermediate activations live in two
+// scratch buffers of block * widest elements, the last layer writes the output's rows.
+void dense_blocks(const Tensor& rows_in, const std::vector<DenseLayer>& layers, std::int64_t block, std::int64_t widest,
+                  const Tensor& rows_out) {
+  const std::int64_t m = rows_in.shape()[0];
+  Tensor scratch[2] = {Tensor::empty(Shape{block * widest}, rows_in.dtype(), rows_in.device()),
+                       Tensor::empty(Shape{block * widest}, rows_in.dtype(), rows_in.device())};
+  std::vector<Tensor> ws, bs;
+  for (const DenseLayer& l : layers) {
+    ws.push_back(l.w.contiguous());
+    bs.push_back(l.b.defined() ? l.b.contiguous() : Tensor());
+  }
+  for (std::int64_t r0 = 0; r0 < m; r0 += block) {
+    const std::int64_t rows = std::min(block, m - r0);
+    Tensor h = rows_in.slice(0, r0, r0 + rows);
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const std::int64_t n = ws[i].shape()[1];
+      const Tensor dst = i + 1 == layers.size() ? rows_out.slice(0, r0, r0 + rows)
+                                                 : scratch[i % 2].slice(0, 0, rows * n).reshape(Shape{rows, n});
+      rows_in.backend().dense(h, ws[i], bs[i], layers[i].act, layers[i].p0, dst);
+      h = dst;
+    }
+  }
+}
+}  // namespace
+
 Tensor dense_stack(const Tensor& x, const std::vector<DenseLayer>& layers) {
   const char* op = "dense_stack";
   check_floating(x, op);
@@ -133,25 +160,7 @@ Tensor dense_stack(const Tensor& x, const std::vector<DenseLayer>& layers) {
     return h;
   }
   Tensor out = with_last_axis(x, k);
-  const Tensor rows_in = x.contiguous().reshape(Shape{m, x.shape().back()}), rows_out = out.reshape(Shape{m, k});
-  Tensor scratch[2] = {Tensor::empty(Shape{block * widest}, x.dtype(), x.device()),
-                       Tensor::empty(Shape{block * widest}, x.dtype(), x.device())};
-  std::vector<Tensor> ws, bs;
-  for (const DenseLayer& l : layers) {
-    ws.push_back(l.w.contiguous());
-    bs.push_back(l.b.defined() ? l.b.contiguous() : Tensor());
-  }
-  for (std::int64_t r0 = 0; r0 < m; r0 += block) {
-    const std::int64_t rows = std::min(block, m - r0);
-    Tensor h = rows_in.slice(0, r0, r0 + rows);
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-      const std::int64_t n = ws[i].shape()[1];
-      const Tensor dst = i + 1 == layers.size() ? rows_out.slice(0, r0, r0 + rows)
-                                                 : scratch[i % 2].slice(0, 0, rows * n).reshape(Shape{rows, n});
-      x.backend().dense(h, ws[i], bs[i], layers[i].act, layers[i].p0, dst);
-      h = dst;
-    }
-  }
+  dense_blocks(x.contiguous().reshape(Shape{m, x.shape().back()}), layers, block, widest, out.reshape(Shape{m, k}));
   return out;
 }
 

@@ -58,30 +58,36 @@ struct CompiledVar {
     return row_block > 0 && *blocking != 0 && !grad_enabled() && B > 2 * row_block && (t.rank() == 0 || t.size(0) == B);
   }
 
-  // The subset plan over the blocks, each result copied into its rows; `whole` computes the
-  // unblocked result (for the first call's comparison, and whenever blocking is off).
-  template <class Whole>
-  Var in_blocks(const Var& z_in, const Var& t_in, const Tensor& index, Whole whole) const {
-    const Tensor z = z_in.value().contiguous(), t = t_in.rank() == 0 ? t_in.value() : t_in.value().contiguous();
+  // The subset plan over the blocks, each result copied into its rows; undefined when a result
+  // is not one row per row.
+  Tensor run_blocks(const Tensor& z, const Tensor& t, const Tensor& index) const {
     const std::int64_t B = z.shape()[0];
     Tensor out;
-    try {
-      for (std::int64_t r0 = 0; r0 < B && (r0 == 0 || out.defined()); r0 += row_block) {
-        const std::int64_t r1 = std::min(B, r0 + row_block);
-        const Var zb(z.slice(0, r0, r1)), tb(t.rank() == 0 ? t : t.slice(0, r0, r1));
-        // the last, shorter block padded like any subset: at most log2(row_block) more plans
-        const Tensor y = (r1 - r0 == row_block ? subset({zb, tb, Var(index.slice(0, r0, r1))}) : subset_call(zb, tb, Rows(index.slice(0, r0, r1)))).value();
-        if (!out.defined()) {
-          if (y.rank() == 0 || y.shape()[0] != r1 - r0) break;  // not one result row per row
-          Shape shape = y.shape();
-          shape[0] = B;
-          out = Tensor::empty(shape, y.dtype(), y.device());
-        }
-        out.slice(0, r0, r1).copy_(y);
+    for (std::int64_t r0 = 0; r0 < B; r0 += row_block) {
+      const std::int64_t r1 = std::min(B, r0 + row_block);
+      const Var zb(z.slice(0, r0, r1)), tb(t.rank() == 0 ? t : t.slice(0, r0, r1));
+      const Tensor rows = index.slice(0, r0, r1);
+      // the last, shorter block padded like any subset: at most log2(row_block) more plans
+      const Tensor y = (r1 - r0 == row_block ? subset({zb, tb, Var(rows)}) : subset_call(zb, tb, Rows(rows))).value();
+      if (!out.defined()) {
+        if (y.rank() == 0 || y.shape()[0] != r1 - r0) return {};
+        Shape shape = y.shape();
+        shape[0] = B;
+        out = Tensor::empty(shape, y.dtype(), y.device());
       }
+      out.slice(0, r0, r1).copy_(y);
+    }
+    return out;
+  }
+
+  // run_blocks, checked against `whole` (the unblocked call) while blocking is on probation.
+  template <class Whole>
+  Var in_blocks(const Var& z, const Var& t, const Tensor& index, Whole whole) const {
+    Tensor out;
+    try {
+      out = run_blocks(z.value().contiguous(), t.rank() == 0 ? t.value() : t.value().contiguous(), index);
     } catch (const Error&) {
       if (*blocking > 0) throw;  // it worked on blocks before: a real error
-      out = Tensor();
     }
     if (*blocking < 0) {
       const Var reference = whole();
