@@ -285,9 +285,14 @@ TORCH_CASES = {"tiny_solve": torch_tiny, "tiny_solve_grad": torch_tiny_grad, "mi
 # ---------------------------------------------------------------- JAX + diffrax
 
 def setup_jax():
-    """One CPU thread, f32: must run before jax is imported."""
+    """One CPU thread, f32: must run before jax is imported. The flags alone do not make XLA's CPU
+    runtime single-threaded (jaxlib 0.10.2 runs independent parts of a program on an intra-op pool
+    sized by the CPUs the process may use; bench/peers/taylor_peers.py measured it), so the process
+    is also pinned to one CPU, unless its caller pinned it already."""
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     import jax
 
     jax.config.update("jax_enable_x64", False)
