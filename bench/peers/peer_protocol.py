@@ -58,9 +58,21 @@ class Workload:
         self.call = call
 
 
+_channel = sys.stdout  # replies only: serve() points sys.stdout at stderr, so stray prints cannot corrupt it
+
+
+def _finite(value):
+    """JSON has no NaN or infinity (tide's reader rejects them): a non-finite number goes as null."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
 def _reply(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+    _channel.write(json.dumps(_finite(obj), allow_nan=False) + "\n")
+    _channel.flush()
 
 
 def _prepare(request, cases, handles):
@@ -77,7 +89,10 @@ def _prepare(request, cases, handles):
 
 
 def _run(request, handles):
-    workload = handles[request["handle"]]
+    handle = int(request["handle"])
+    if not 0 <= handle < len(handles):
+        raise ValueError(f"no workload with handle {handle}")
+    workload = handles[handle]
     calls = max(1, int(request["calls"]))
     totals = {}
     start = time.perf_counter()
@@ -91,6 +106,7 @@ def _run(request, handles):
 
 def serve(framework, versions_fn, cases):
     """Imports happen in versions_fn; a failure there is reported and ends the peer."""
+    sys.stdout = sys.stderr  # library output goes to stderr; replies go to _channel
     try:
         versions = versions_fn()
     except Exception as e:  # the missing package is what tide prints

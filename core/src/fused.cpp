@@ -68,7 +68,7 @@ namespace {
 // dense's checks for layer `layer` of a stack (0: the one that reads x) whose input has `k`
 // features (`x` names the dtype and device).
 void check_dense(const Tensor& x, std::int64_t k, std::size_t layer, const Tensor& w, const Tensor& b,
-                 std::optional<Op> act, const char* op) {
+                 std::optional<Op> act, double p0, const char* op) {
   check_floating(w, op);
   check_same_device(x, w, op);
   check_same_dtype(x, w, op);
@@ -83,6 +83,8 @@ void check_dense(const Tensor& x, std::int64_t k, std::size_t layer, const Tenso
     if (b.rank() != 1 || b.shape()[0] != w.shape()[1]) fail("{}: bias {} does not match the weight's {} columns", op, b.shape().str(), w.shape()[1]);
   }
   if (act && op_info(*act).kind != OpKind::unary) fail("{}: activation {} is not a unary op", op, op_name(*act));
+  if (act && *act == Op::clamp) fail("{}: clamp takes two bounds and a dense layer passes one parameter", op);
+  if (act) check_unary_parameters(*act, p0, 0.0);
 }
 
 Tensor with_last_axis(const Tensor& x, std::int64_t n) {
@@ -102,7 +104,7 @@ Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op
   const char* op = "dense";
   check_floating(x, op);
   if (x.rank() < 1) fail("{}: input must have a feature axis, got a scalar", op);
-  check_dense(x, x.shape().back(), 0, w, b, act, op);
+  check_dense(x, x.shape().back(), 0, w, b, act, p0, op);
   const std::int64_t k = w.shape()[0], n = w.shape()[1];
   const std::int64_t m = x.numel() / std::max<std::int64_t>(k, 1);
   Tensor out = with_last_axis(x, n);
@@ -146,7 +148,7 @@ Tensor dense_stack(const Tensor& x, const std::vector<DenseLayer>& layers) {
   if (layers.empty()) fail("{}: no layers", op);
   std::int64_t k = x.shape().back(), widest = 0;
   for (std::size_t i = 0; i < layers.size(); ++i) {
-    check_dense(x, k, i, layers[i].w, layers[i].b, layers[i].act, op);
+    check_dense(x, k, i, layers[i].w, layers[i].b, layers[i].act, layers[i].p0, op);
     k = layers[i].w.shape()[1];
     if (i + 1 < layers.size()) widest = std::max(widest, k);
   }

@@ -32,10 +32,8 @@ AxisSet axis_set(const std::vector<std::int64_t>& axes, int rank, const char* op
   return set;
 }
 
-Tensor unary(Op op, const Tensor& x, double p0, double p1) {
+void check_unary_parameters(Op op, double p0, double p1) {
   const char* name = op_name(op).data();
-  if (op_info(op).kind != OpKind::unary) fail("unary: {} is not a unary op", name);
-  check_floating(x, name);
   switch (op) {
     case Op::pow_scalar: check_finite_scalar(p0, name, "the exponent"); break;
     case Op::add_scalar: case Op::mul_scalar: check_finite_scalar(p0, name, "the scalar"); break;
@@ -46,6 +44,13 @@ Tensor unary(Op op, const Tensor& x, double p0, double p1) {
       break;
     default: break;
   }
+}
+
+Tensor unary(Op op, const Tensor& x, double p0, double p1) {
+  const char* name = op_name(op).data();
+  if (op_info(op).kind != OpKind::unary) fail("unary: {} is not a unary op", name);
+  check_floating(x, name);
+  check_unary_parameters(op, p0, p1);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   x.backend().unary(op, x, out, p0, p1);
   return out;

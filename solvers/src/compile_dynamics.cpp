@@ -25,19 +25,27 @@ struct CompiledVar {
   static constexpr int checked_calls = 8;
   // < 0: that many more calls to check; 0: off (the rows mix); 1: on
   std::shared_ptr<int> blocking = std::make_shared<int>(-checked_calls);
+  std::shared_ptr<Tensor> every = std::make_shared<Tensor>();
 
   Var operator()(const Var& z, const Var& t, const Rows& rows) const {
     if (rows.all()) {
       if (!blocks_apply(z, t)) return all({z, t});
-      const std::int64_t B = z.size(0);
-      std::vector<std::int64_t> every(static_cast<std::size_t>(B));
-      for (std::int64_t i = 0; i < B; ++i) every[static_cast<std::size_t>(i)] = i;
-      return in_blocks(z, t, Tensor::from_indices(every, Shape{B}, z.device()), [&] { return all({z, t}); });
+      return in_blocks(z, t, every_row(z.size(0), z.device()), [&] { return all({z, t}); });
     }
     const std::int64_t n = z.size(0), m = std::bit_ceil(static_cast<std::uint64_t>(std::max<std::int64_t>(n, 1)));
     if (blocks_apply(z, t)) return in_blocks(z, t, rows.index(), [&] { return subset_call(z, t, rows); });
     if (m == n) return subset({z, t, Var(rows.index())});
     return subset_call(z, t, rows);
+  }
+
+  // 0 .. B-1, the Rows index of an every-row call (kept for the last B asked for).
+  Tensor every_row(std::int64_t B, Device device) const {
+    if (!every->defined() || every->shape()[0] != B || every->device() != device) {
+      std::vector<std::int64_t> v(static_cast<std::size_t>(B));
+      for (std::int64_t i = 0; i < B; ++i) v[static_cast<std::size_t>(i)] = i;
+      *every = Tensor::from_indices(v, Shape{B}, device);
+    }
+    return *every;
   }
 
   // The subset plan over n rows, padded to the next power of two.
@@ -48,14 +56,17 @@ struct CompiledVar {
     for (std::int64_t i = 0; i < m; ++i) local[static_cast<std::size_t>(i)] = std::min(i, n - 1);
     index.resize(static_cast<std::size_t>(m), index.back());
     const Tensor pad = Tensor::from_indices(local, Shape{m}, z.device());
-    const Var out = subset({index_select(z, 0, pad), index_select(t, 0, pad), Var(Tensor::from_indices(index, Shape{m}, z.device()))});
+    const Var out = subset({index_select(z, 0, pad), t.rank() == 0 ? t : index_select(t, 0, pad),
+                            Var(Tensor::from_indices(index, Shape{m}, z.device()))});
     return slice(out, 0, 0, n);
   }
 
-  // NoGrad, a batch above two blocks, and a time that is shared (a scalar) or per row.
+  // NoGrad on the CPU (a GPU wants the whole batch in one launch), a batch above two blocks, and a
+  // time that is shared (a scalar) or per row.
   bool blocks_apply(const Var& z, const Var& t) const {
     const std::int64_t B = z.rank() > 0 ? z.size(0) : 0;
-    return row_block > 0 && *blocking != 0 && !grad_enabled() && B > 2 * row_block && (t.rank() == 0 || t.size(0) == B);
+    return row_block > 0 && *blocking != 0 && !grad_enabled() && z.device().kind == DeviceKind::cpu && B / 2 > row_block &&
+           (t.rank() == 0 || t.size(0) == B);
   }
 
   // The subset plan over the blocks, each result copied into its rows; undefined when a result
@@ -94,7 +105,7 @@ struct CompiledVar {
       const Tensor w = reference.value();
       const double tol = w.dtype() == DType::f64 ? 1e-9 : 1e-4;
       const bool same = out.defined() && out.shape() == w.shape() &&
-                        max(abs(sub(out, w))).item() <= tol * std::max(1.0, max(abs(w)).item());  // NaN: false
+                        (w.numel() == 0 || max(abs(sub(out, w))).item() <= tol * std::max(1.0, max(abs(w)).item()));  // NaN: false
       *blocking = same ? (*blocking == -1 ? 1 : *blocking + 1) : 0;
       if (!same) return reference;
     }

@@ -149,4 +149,6 @@ TEST_CASE("dense_stack equals chained dense calls, in row blocks and whole, and 
   check_error([&] { dense_stack(x, {{w1, Tensor(), std::nullopt, 0.0}, {w2, Tensor(), std::nullopt, 0.0}}); }, {"dense_stack", "layer 1's input of 5 features", "6 rows"});
   check_error([&] { dense_stack(x, {{w2, Tensor(), std::nullopt, 0.0}}); }, {"dense_stack", "input [8, 4]", "6 rows"});
   check_error([&] { dense_stack(x, {}); }, {"dense_stack", "no layers"});
+  check_error([&] { dense(x, w1, Tensor(), Op::clamp, 1.0); }, {"dense", "clamp"});
+  check_error([&] { dense(x, w1, Tensor(), Op::leaky_relu, NAN); }, {"leaky_relu", "slope"});
 }

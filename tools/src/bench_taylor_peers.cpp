@@ -61,9 +61,9 @@ Comparison rk_gradient(Peer& jax, const TaylorSize& s, const std::string& file, 
   run.add(TideSide{"tide taylor", [=] {
                      for (auto& [name, w] : f->named()) w.zero_grad();
                      backward(mean(square(ode_derivative(jf, z, t, K))));
-                     double s = 0;
-                     for (const auto& [name, w] : f->named()) s += total(Var(w.grad()));
-                     return s;
+                     double total_gradient = 0;
+                     for (const auto& [name, w] : f->named()) total_gradient += total(Var(w.grad()));
+                     return total_gradient;
                    }, {}});
   add_peer(run, jax, "taylor_rk_grad", file, K);
   return run.run(plan);

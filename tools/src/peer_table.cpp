@@ -11,7 +11,8 @@ namespace {
 double per(const SideResult& s, bool per_nfe) { return per_nfe ? s.seconds / s.nfe : s.seconds; }
 
 TargetResult evaluate(const PeerTarget& t, const std::vector<SideResult>& sides) {
-  TargetResult r{t};
+  TargetResult r;
+  r.target = t;
   const SideResult* best = nullptr;
   for (const SideResult& s : sides)
     if (!s.tide && s.label.rfind(t.peer, 0) == 0 && std::isfinite(per(s, t.per_nfe)) &&
@@ -25,9 +26,16 @@ TargetResult evaluate(const PeerTarget& t, const std::vector<SideResult>& sides)
 }
 
 double spread_of(const TimedCase& c) {
-  if (c.samples.empty()) return NAN;
-  const auto [lo, hi] = std::minmax_element(c.samples.begin(), c.samples.end());
+  std::vector<double> s;
+  for (double v : c.samples)
+    if (!std::isnan(v)) s.push_back(v);
+  if (s.empty()) return NAN;
+  const auto [lo, hi] = std::minmax_element(s.begin(), s.end());
   return (*hi - *lo) / 2 / c.median_seconds();
+}
+
+double number_in(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
 }
 
 std::string number(double v, const char* spec = "{:.3g}") { return std::isfinite(v) ? fmt::format(fmt::runtime(spec), v) : "-"; }
@@ -71,9 +79,8 @@ Comparison ComparisonRun::run(const TimingPlan& plan) {
     if (tide_[i].nfe) c.sides[i].nfe = tide_[i].nfe();
   }
   for (const PeerWorkload& p : peers_) {
-    SideResult r{p.label, false, p.timed.median_seconds(), p.first.value("first_seconds", NAN), NAN, p.figure("nfe"),
-                 spread_of(p.timed)};
-    if (p.first.contains("check") && p.first["check"].is_number()) r.check = p.first["check"].get<double>();
+    SideResult r{p.label, false, p.timed.median_seconds(), number_in(p.first, "first_seconds"), number_in(p.first, "check"),
+                 p.figure("nfe"), spread_of(p.timed)};
     c.sides.push_back(r);
   }
   if (!c.sides.empty() && c.sides.front().tide)

@@ -3,6 +3,7 @@
 #include "peers.hpp"
 #include "tide/core/error.hpp"
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -82,24 +83,47 @@ Peer::Peer(const PeerOptions& options, const std::string& script, const std::vec
     return;
   }
   char stderr_template[] = "/tmp/tide-peer-stderr-XXXXXX";
-  const int err_fd = ::mkstemp(stderr_template);
+  // close-on-exec everywhere: a second peer must not inherit the first one's pipes (posix_spawn's
+  // dup2 onto 0, 1 and 2 gives the child its own without the flag)
+  const int err_fd = ::mkostemp(stderr_template, O_CLOEXEC);
+  if (err_fd < 0) {
+    why_ = fmt::format("cannot create a file for the peer's stderr: {}", std::strerror(errno));
+    return;
+  }
   stderr_path_ = stderr_template;
   int in[2], out[2];
-  if (err_fd < 0 || ::pipe(in) != 0 || ::pipe(out) != 0) fail("tide bench: cannot create pipes for {}: {}", path, std::strerror(errno));
+  if (::pipe2(in, O_CLOEXEC) != 0) {
+    why_ = fmt::format("cannot create pipes for {}: {}", path, std::strerror(errno));
+    ::close(err_fd);
+    return;
+  }
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    why_ = fmt::format("cannot create pipes for {}: {}", path, std::strerror(errno));
+    for (int fd : {in[0], in[1], err_fd}) ::close(fd);
+    return;
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-  for (int fd : {in[0], in[1], out[0], out[1], err_fd}) posix_spawn_file_actions_addclose(&actions, fd);
+  // the child gets SIGPIPE's default back (tide ignores it, below)
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attributes, &pipe_signal);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
   const std::string python = peer_python(options);
   std::vector<std::string> argv_strings{python, path};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_strings) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const int rc = posix_spawnp(&pid_, python.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawnp(&pid_, python.c_str(), &actions, &attributes, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   ::close(in[0]);
   ::close(out[1]);
   ::close(err_fd);
@@ -130,8 +154,20 @@ Peer::~Peer() {
     }
     close_fd(to_peer_);
     close_fd(from_peer_);
+    // a peer that is still busy (a request timed out) or stuck gets 2 s, then SIGTERM, then SIGKILL
     int status = 0;
-    ::waitpid(pid_, &status, 0);
+    for (int signal_to_send : {0, SIGTERM, SIGKILL}) {
+      if (signal_to_send) ::kill(pid_, signal_to_send);
+      for (int i = 0; i < 40; ++i) {
+        if (::waitpid(pid_, &status, WNOHANG) != 0) {
+          pid_ = -1;
+          break;
+        }
+        ::usleep(50000);
+      }
+      if (pid_ < 0) break;
+    }
+    if (pid_ > 0) ::waitpid(pid_, &status, 0);
   }
   close_fd(to_peer_);
   close_fd(from_peer_);
@@ -160,8 +196,10 @@ std::string Peer::read_line() {
     pollfd p{from_peer_, POLLIN, 0};
     const int ready = ::poll(&p, 1, static_cast<int>(std::min(left, 3600.0) * 1000) + 1);
     if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) fail("waiting for the peer: {}", std::strerror(errno));
     char chunk[4096];
     const ssize_t n = ready > 0 ? ::read(from_peer_, chunk, sizeof chunk) : 0;
+    if (n < 0 && errno == EINTR) continue;
     if (ready > 0 && n <= 0) fail("the peer exited{}", stderr_tail());
     if (n > 0) buffered_.append(chunk, static_cast<std::size_t>(n));
   }
@@ -186,10 +224,22 @@ std::optional<PeerWorkload> Peer::prepare(const std::string& label, nlohmann::js
     }
     auto last = std::make_shared<nlohmann::json>();
     const int handle = reply.value("handle", -1);
-    TimedCase timed = timed_by_callee([this, handle, last, what](std::int64_t calls) {
-      *last = exchange({{"cmd", "run"}, {"handle", handle}, {"calls", calls}});
-      if (!last->value("ok", false)) fail("{}: {}", what, last->value("error", std::string("failed")));
-      return (*last)["seconds"].get<double>();
+    // A failure while timing is reported, not thrown: the workload's later samples are NaN (medians
+    // skip them), and a peer that is gone is asked nothing more.
+    auto failed = std::make_shared<bool>(false);
+    TimedCase timed = timed_by_callee([this, handle, last, failed, what](std::int64_t calls) -> double {
+      if (*failed || !available()) return NAN;
+      try {
+        *last = exchange({{"cmd", "run"}, {"handle", handle}, {"calls", calls}});
+        if (last->value("ok", false) && last->contains("seconds") && (*last)["seconds"].is_number())
+          return (*last)["seconds"].get<double>();
+        errors_.push_back(fmt::format("{} (timing): {}", what, last->value("error", std::string("no seconds in the reply"))));
+      } catch (const std::exception& e) {
+        why_ = fmt::format("{} (timing): {}", what, e.what());
+        errors_.push_back(why_);
+      }
+      *failed = true;
+      return NAN;
     });
     return PeerWorkload{label, std::move(reply), std::move(last), std::move(timed)};
   } catch (const std::exception& e) {

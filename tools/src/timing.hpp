@@ -41,8 +41,10 @@ struct TimedCase {
   // per call it measured; take_sample records that instead of its own clock.
   std::function<double(std::int64_t)> self_timed;
 
-  double median_seconds() const {
-    std::vector<double> s = samples;
+  double median_seconds() const {  // NaN samples (a peer that failed) are left out
+    std::vector<double> s;
+    for (double v : samples)
+      if (!std::isnan(v)) s.push_back(v);
     std::sort(s.begin(), s.end());
     const std::size_t mid = s.size() / 2;
     return s.empty() ? NAN : s.size() % 2 ? s[mid] : 0.5 * (s[mid - 1] + s[mid]);

@@ -16,6 +16,8 @@ inline AxisSet all_axes(int rank) { return rank >= 32 ? ~0u : ((1u << rank) - 1u
 
 // Generic entries (op must be of the matching kind in the op table).
 Tensor unary(Op op, const Tensor& x, double p0 = 0.0, double p1 = 0.0);
+// unary's checks of an op's parameters (a finite slope, scalar or exponent; clamp's bounds an interval).
+void check_unary_parameters(Op op, double p0, double p1);
 Tensor binary(Op op, const Tensor& a, const Tensor& b);
 Tensor reduce(Op op, const Tensor& x, AxisSet axes, bool keepdim);
 
