@@ -222,17 +222,7 @@ int run_bench_solver_peers(const BenchSolversOptions& options) {
   for (Comparison& c : spiral(peers, plan)) all.push_back(std::move(c));
   for (std::int64_t B : {1, 16, 256, 4096, 65536}) all.push_back(tiny(peers, B, false, plan));
   const std::vector<std::string> status = peer_status({peers.torch.get(), peers.jax.get()});
-  if (options.json) {
-    nlohmann::json report = comparisons_json(all, status);
-    report["suite"] = "solvers --peers";
-    report["repeats"] = plan.repeats;
-    fmt::print("{}\n", report.dump(2));
-  } else {
-    fmt::print("tide bench solvers --peers: f32, one thread each side, median of {} interleaved samples; "
-               "peer/tide > 1 means tide is faster\n",
-               plan.repeats);
-    print_comparisons(all, status);
-  }
+  print_peer_report("solvers", "f32", all, status, plan, options.json);
   return 0;
 }
 

@@ -88,17 +88,7 @@ int run_bench_taylor_peers(const BenchTaylorOptions& options) {
   for (int K = 1; K <= std::min(options.kmax, 6); ++K) all.push_back(forward(jax, s, file, K, plan));
   for (int K : {2, 3}) all.push_back(rk_gradient(jax, s, file, K, plan));
   const std::vector<std::string> status = peer_status({&jax});
-  if (options.json) {
-    nlohmann::json report = comparisons_json(all, status);
-    report["suite"] = "taylor --peers";
-    report["repeats"] = plan.repeats;
-    fmt::print("{}\n", report.dump(2));
-  } else {
-    fmt::print("tide bench taylor --peers: f64, one thread each side, median of {} interleaved samples; "
-               "peer/tide > 1 means tide is faster\n",
-               plan.repeats);
-    print_comparisons(all, status);
-  }
+  print_peer_report("taylor", "f64", all, status, plan, options.json);
   return 0;
 }
 

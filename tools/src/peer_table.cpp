@@ -144,4 +144,18 @@ nlohmann::json comparisons_json(const std::vector<Comparison>& comparisons, cons
   return out;
 }
 
+void print_peer_report(const std::string& suite, const std::string& dtype, const std::vector<Comparison>& comparisons,
+                       const std::vector<std::string>& status, const TimingPlan& plan, bool json) {
+  if (json) {
+    nlohmann::json report = comparisons_json(comparisons, status);
+    report["suite"] = suite + " --peers";
+    report["repeats"] = plan.repeats;
+    fmt::print("{}\n", report.dump(2));
+    return;
+  }
+  fmt::print("tide bench {} --peers: {}, one thread each side, median of {} interleaved samples; peer/tide > 1 means tide is faster\n",
+             suite, dtype, plan.repeats);
+  print_comparisons(comparisons, status);
+}
+
 }  // namespace tide::cli

@@ -73,4 +73,9 @@ std::vector<std::string> peer_status(const std::vector<const Peer*>& peers);
 void print_comparisons(const std::vector<Comparison>& comparisons, const std::vector<std::string>& status);
 nlohmann::json comparisons_json(const std::vector<Comparison>& comparisons, const std::vector<std::string>& status);
 
+// Prints a `--peers` suite's report, as JSON or as the table under a header line naming the suite
+// ("solvers") and the dtype ("f32").
+void print_peer_report(const std::string& suite, const std::string& dtype, const std::vector<Comparison>& comparisons,
+                       const std::vector<std::string>& status, const TimingPlan& plan, bool json);
+
 }  // namespace tide::cli
