@@ -1,5 +1,6 @@
 // Custom-backward nodes and the discovery of closed-over values (custom.hpp).
 #include "tide/autodiff/custom.hpp"
+#include "tide/autodiff/grad.hpp"
 #include "tide/autodiff/node.hpp"
 #include <unordered_set>
 
@@ -19,6 +20,22 @@ Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<Cu
   node->inputs.resize(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) node->inputs[i] = {inputs[i].node(), inputs[i].shape(), inputs[i].dtype()};
   return Var(std::move(out), std::move(node));
+}
+
+std::vector<Var> composite_vjp(const std::function<std::vector<Var>(const std::vector<Var>&)>& composite,
+                               const std::vector<Var>& inputs, const std::vector<Var>& cotangents) {
+  std::vector<Var> wrt;
+  std::vector<std::size_t> at;
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].requires_grad()) wrt.push_back(inputs[i]), at.push_back(i);
+  std::vector<Var> out(inputs.size());
+  if (wrt.empty()) return out;
+  GradOptions opt;
+  opt.create_graph = true;
+  opt.allow_unused = true;
+  const std::vector<Var> d = grad(composite(inputs), wrt, cotangents, opt);
+  for (std::size_t k = 0; k < at.size(); ++k) out[at[k]] = d[k];
+  return out;
 }
 
 std::vector<Var> closed_over(const Var& output, std::uint64_t since) {

@@ -1,7 +1,6 @@
 // The differentiable fused synapse sums (synapse.hpp).
 #include "tide/autodiff/synapse.hpp"
 #include "tide/autodiff/custom.hpp"
-#include "tide/autodiff/grad.hpp"
 #include "tide/autodiff/ops.hpp"
 #include "tide/core/fused.hpp"
 
@@ -27,19 +26,11 @@ public:
 private:
   // create_graph: the composite on the saved inputs, differentiated with recording on.
   std::vector<Var> recorded(const Var& gnum, const Var& gden) {
-    std::vector<Var> wrt;
-    std::vector<std::size_t> at;
-    for (std::size_t i = 0; i < inputs_.size(); ++i)
-      if (inputs_[i].requires_grad()) wrt.push_back(inputs_[i]), at.push_back(i);
-    std::vector<Var> out(inputs_.size());
-    if (wrt.empty()) return out;
-    const SynapseSumVars c = synapse_sums_composite(inputs_[0], inputs_[1], inputs_[2], inputs_[3], inputs_[4]);
-    GradOptions opt;
-    opt.create_graph = true;
-    opt.allow_unused = true;
-    const std::vector<Var> d = grad({c.num, c.den}, wrt, {gnum, gden}, opt);
-    for (std::size_t k = 0; k < at.size(); ++k) out[at[k]] = d[k];
-    return out;
+    const auto composite = [](const std::vector<Var>& in) {
+      const SynapseSumVars c = synapse_sums_composite(in[0], in[1], in[2], in[3], in[4]);
+      return std::vector<Var>{c.num, c.den};
+    };
+    return composite_vjp(composite, inputs_, {gnum, gden});
   }
 
   std::vector<Var> inputs_;

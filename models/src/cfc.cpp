@@ -1,9 +1,53 @@
 #include "tide/models/cfc.hpp"
+#include "tide/autodiff/pointwise.hpp"
 
 namespace tide::models {
 namespace {
 
-Var lecun_tanh(const Var& x) { return tanh(x * 0.666) * 1.7159; }
+// The cell's pointwise parts as fused ops (autodiff/pointwise.hpp): one pass and one node each
+// instead of ~4 (a backbone layer's bias and LeCun tanh) and ~10 (the heads' biases, activations,
+// gate and mix) eager ops, forward and backward. Each is written with the composite's operations in
+// the composite's order, so the values are the same as those of the Var ops.
+
+// inputs: q = z W [B, U] and the bias b [U]: 1.7159 tanh(0.666 (q + b)).
+template <class T> T lecun_of(const std::vector<T>& v) { return tanh((v[0] + v[1]) * 0.666) * 1.7159; }
+
+const PointwiseOp& lecun_op() {
+  static const PointwiseOp op = make_pointwise("cfc backbone", 2, [](const auto& v) { return lecun_of(v); },
+                                               [](const std::vector<Sym>& v, Sym g) {
+                                                 const Sym t = tanh((v[0] + v[1]) * 0.666);
+                                                 const Sym d = g * (1.0 - square(t)) * (1.7159 * 0.666);
+                                                 return std::vector<Sym>{d, d};
+                                               });
+  return op;
+}
+
+// inputs: the heads' products q1, q2, qa, qb = z W [B, H], their biases b1, b2, ba, bb [H], and dt [B, 1]:
+//   f1 = tanh(q1 + b1), f2 = tanh(q2 + b2), s = sigmoid((qa + ba) dt + (qb + bb)),
+//   gated: f1 + s (f2 - f1);  no_gate: f1 + s f2.
+template <bool Gated, class T> T mix_of(const std::vector<T>& v) {
+  const T f1 = tanh(v[0] + v[4]), f2 = tanh(v[1] + v[5]);
+  const T s = sigmoid((v[2] + v[6]) * v[8] + (v[3] + v[7]));
+  if constexpr (Gated) return f1 + s * (f2 - f1);
+  else return f1 + s * f2;
+}
+
+template <bool Gated> std::vector<Sym> mix_vjp(const std::vector<Sym>& v, Sym g) {
+  const Sym f1 = tanh(v[0] + v[4]), f2 = tanh(v[1] + v[5]);
+  const Sym ta = v[2] + v[6];
+  const Sym s = sigmoid(ta * v[8] + (v[3] + v[7]));
+  const Sym d1 = (Gated ? g * (1.0 - s) : g) * (1.0 - square(f1));       // d/d(q1 + b1)
+  const Sym d2 = g * s * (1.0 - square(f2));                            // d/d(q2 + b2)
+  const Sym dg = g * (Gated ? f2 - f1 : f2) * (s * (1.0 - s));          // d/d of the gate's argument
+  const Sym da = dg * v[8];
+  return {d1, d2, da, dg, d1, d2, da, dg, dg * ta};
+}
+
+template <bool Gated> const PointwiseOp& mix_op() {
+  static const PointwiseOp op = make_pointwise(Gated ? "cfc heads" : "cfc heads (no_gate)", 9,
+                                               [](const auto& v) { return mix_of<Gated>(v); }, mix_vjp<Gated>);
+  return op;
+}
 
 }  // namespace
 
@@ -31,14 +75,16 @@ CfCCell::CfCCell(std::int64_t input, std::int64_t hidden, Generator& gen, CfCOpt
 Var CfCCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* /*regulariser*/) const {
   check_step(x, state, dt);
   Var z = concat({x, state}, 1);
-  for (const Linear& layer : backbone_) z = lecun_tanh(layer(z));
+  for (const Linear& layer : backbone_) z = pointwise(lecun_op(), {matmul(z, layer.weight()), layer.bias()});
   if (options_.mode == "minimal") {
     const Var f1 = ff1_(z);
     return a_ - a_ * exp(-dt * (abs(w_tau_) + abs(f1))) * f1;
   }
-  const Var f1 = tanh(ff1_(z)), f2 = tanh(ff2_(z));
-  const Var gate = sigmoid(time_a_(z) * dt + time_b_(z));
-  return options_.mode == "no_gate" ? f1 + gate * f2 : f1 + gate * (f2 - f1);
+  std::vector<Var> in;
+  for (const Linear* head : {&ff1_, &ff2_, &time_a_, &time_b_}) in.push_back(matmul(z, head->weight()));
+  for (const Linear* head : {&ff1_, &ff2_, &time_a_, &time_b_}) in.push_back(head->bias());
+  in.push_back(dt);
+  return pointwise(options_.mode == "no_gate" ? mix_op<false>() : mix_op<true>(), in);
 }
 
 std::vector<std::pair<std::string, Var>> CfCCell::named_parameters() const {

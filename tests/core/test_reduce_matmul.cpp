@@ -261,6 +261,13 @@ TEST_CASE("matmul with transposed, sliced and broadcast views as operands") {
     // explicitly broadcast batch operand (stride 0)
     check_matmul(a.unsqueeze(0).broadcast_to(Shape{3, 3, 4}), pseudo(Shape{3, 4, 5}, dtype, 11), Shape{3, 3, 5});
     check_matmul(pseudo(Shape{3, 3, 4}, dtype, 12), bt.unsqueeze(0).broadcast_to(Shape{3, 4, 5}), Shape{3, 3, 5});
+    // a transposed right operand (dX = dY W^T of a layer's backward), which libxsmm takes as a
+    // transposed copy: 4 x 4 blocks with remainders on both axes, and a leading dimension wider
+    // than the row
+    check_matmul(pseudo(Shape{9, 130}, dtype, 15), pseudo(Shape{67, 130}, dtype, 16).transpose(), Shape{9, 67});
+    check_matmul(pseudo(Shape{32, 64}, dtype, 17), pseudo(Shape{128, 64}, dtype, 18).transpose(), Shape{32, 128});
+    check_matmul(pseudo(Shape{5, 6}, dtype, 19), pseudo(Shape{7, 10}, dtype, 20).slice(1, 1, 7).transpose(), Shape{5, 7});
+    check_matmul(pseudo(Shape{2, 5, 6}, dtype, 21), pseudo(Shape{7, 10}, dtype, 22).slice(1, 1, 7).transpose(), Shape{2, 5, 7});
   }
 }
 

@@ -2,6 +2,7 @@
 // sequence loss against f64 finite differences.
 #include "model_test_util.hpp"
 #include "../compare.hpp"
+#include <map>
 
 using namespace tide;
 using namespace tide::models;
@@ -131,6 +132,42 @@ TEST_CASE("cfc minimal: the closed form -A exp(-t (|w| + |f|)) f + A") {
     double f = bias[j];
     for (int i = 0; i < 3; ++i) f += in[i] * W[i * 2 + j];
     CHECK(out[j] == doctest::Approx(-1.0 * std::exp(-0.9 * std::abs(f)) * f + 1.0).epsilon(1e-14));
+  }
+}
+
+TEST_CASE("cfc default and no_gate: the fused heads equal the paper's formula written in Var ops, values and every gradient (dt included)") {
+  for (const std::string mode : {"default", "no_gate"}) {
+    CAPTURE(mode);
+    Generator gen(17);
+    CfCOptions o;
+    o.dtype = DType::f64;
+    o.mode = mode;
+    o.backbone_layers = 2;
+    o.backbone_units = 7;
+    CfCCell cell(3, 5, gen, o);
+    std::map<std::string, Var> p;
+    for (auto& [k, v] : cell.named_parameters()) p[k] = v;
+    auto layer = [&](const Var& z, const std::string& name) { return matmul(z, p.at(name + ".weight")) + p.at(name + ".bias"); };
+    auto formula = [&](const Var& x, const Var& h, const Var& dt) {
+      Var z = concat({x, h}, 1);
+      for (const char* b : {"backbone0", "backbone1"}) z = tanh(layer(z, b) * 0.666) * 1.7159;
+      const Var f1 = tanh(layer(z, "ff1")), f2 = tanh(layer(z, "ff2"));
+      const Var s = sigmoid(layer(z, "time_a") * dt + layer(z, "time_b"));
+      return mode == "default" ? f1 * (1.0 - s) + s * f2 : f1 + s * f2;
+    };
+    Generator data(18);
+    const Var x = Var::parameter(data.normal(Shape{4, 3}, 0, 1, DType::f64)), h = Var::parameter(data.normal(Shape{4, 5}, 0, 1, DType::f64));
+    const Var dt = Var::parameter(data.uniform(Shape{4, 1}, 0.1, 2.0, DType::f64));
+    const Var w(data.normal(Shape{4, 5}, 0, 1, DType::f64));
+    const Var fused = cell.step(x, h, dt), reference = formula(x, h, dt);
+    CHECK(test::max_rel_diff(fused.value(), reference.value()) <= 1e-14);
+    std::vector<Var> wrt{x, h, dt};
+    for (auto& [k, v] : p) wrt.push_back(v);
+    const std::vector<Var> gf = grad({sum(fused * w)}, wrt), gr = grad({sum(reference * w)}, wrt);
+    for (std::size_t i = 0; i < wrt.size(); ++i) {
+      CAPTURE(i);
+      CHECK(test::max_rel_diff(gf[i].value(), gr[i].value()) <= 1e-12);
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include "tide/autodiff/var.hpp"
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -22,6 +23,12 @@ public:
 // Records `out` as computed from `inputs` by `fn` (when grad mode is on and an input requires a
 // gradient); returns the output Var.
 Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<CustomBackward> fn);
+
+// A fused op's backward under create_graph: the vector-Jacobian product of `composite` (the op
+// written in Var ops) at `inputs` for one cotangent per output, recorded so that it can be
+// differentiated again (ENGINE rule 1). Inputs that require no gradient get undefined Vars.
+std::vector<Var> composite_vjp(const std::function<std::vector<Var>(const std::vector<Var>&)>& composite,
+                               const std::vector<Var>& inputs, const std::vector<Var>& cotangents);
 
 // The sequence number the next recorded node gets (reading it takes nothing): read it before a
 // computation, as closed_over's `since`; the difference of two readings counts the nodes this thread

@@ -1,0 +1,61 @@
+// Fused pointwise ops: a function of several broadcastable inputs computed elementwise in one pass
+// (Backend::elementwise: on the CPU block by block in L1, on CUDA one kernel), recorded as one tape
+// node. Its backward is a second program, also one pass, that writes every input's gradient at the
+// output's shape; inputs smaller than the output (a bias [H], a per-row time [B, 1]) then get it
+// summed over their broadcast axes. Under create_graph the backward differentiates `composite`, the
+// same function in Var ops, recorded, so second derivatives work (ENGINE rule 1).
+//
+// A cell's pointwise tail (gates, mixes, a bias and its activation) is many small eager ops, each
+// a pass over memory, an allocation and a node, forward and backward; as one PointwiseOp it is one
+// of each. Write the forward once as a template over the value type (Sym for the program, Var for
+// the composite: pointwise.hpp in core) and the backward by hand, and test it against the
+// composite's gradients (tests/autodiff/test_pointwise.cpp shows how).
+#pragma once
+#include "tide/autodiff/var.hpp"
+#include "tide/core/pointwise.hpp"
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tide {
+
+struct PointwiseOp {
+  std::string name;
+  // The inputs -> one output (outputs[0]).
+  ElementwiseProgram forward;
+  // The inputs, then the output's cotangent -> nothing yet: `gradient[i]` is the value holding the
+  // gradient of input i at the output's shape (-1 when none flows to it); the op asks for the
+  // ones its inputs need.
+  ElementwiseProgram backward;
+  std::vector<int> gradient;
+  std::function<Var(const std::vector<Var>&)> composite;
+};
+
+// Builds a PointwiseOp from `fn`, a generic callable (const std::vector<T>&) -> T written with the
+// operators of Var and Sym, and `vjp`, (const std::vector<Sym>& inputs, Sym cotangent) -> one Sym
+// per input (a Sym with id -1, i.e. Sym{}, for an input that gets no gradient).
+template <class F, class G>
+PointwiseOp make_pointwise(std::string name, int n_inputs, F fn, G vjp) {
+  PointwiseOp op;
+  op.name = std::move(name);
+  {
+    PointwiseBuilder b(n_inputs);
+    std::vector<Sym> in;
+    for (int i = 0; i < n_inputs; ++i) in.push_back(b.input(i));
+    op.forward = b.program({fn(in)});
+  }
+  PointwiseBuilder b(n_inputs + 1);
+  std::vector<Sym> in;
+  for (int i = 0; i < n_inputs; ++i) in.push_back(b.input(i));
+  const std::vector<Sym> d = vjp(in, b.input(n_inputs));
+  for (const Sym& s : d) op.gradient.push_back(s.id);
+  op.backward = b.program({});
+  op.composite = [fn](const std::vector<Var>& v) { return Var(fn(v)); };
+  return op;
+}
+
+// op applied to `inputs` (one dtype and device, shapes broadcasting together); throws naming the op
+// and the input otherwise.
+Var pointwise(const PointwiseOp& op, const std::vector<Var>& inputs);
+
+}  // namespace tide

@@ -1,0 +1,84 @@
+// Fused pointwise ops (pointwise.hpp).
+#include "tide/autodiff/pointwise.hpp"
+#include "tide/autodiff/custom.hpp"
+#include "tide/autodiff/ops.hpp"
+#include "tide/core/ops.hpp"
+#include <algorithm>
+
+namespace tide {
+namespace {
+
+Shape broadcast_shape(const PointwiseOp& op, const std::vector<Var>& inputs) {
+  if (static_cast<int>(inputs.size()) != op.forward.n_inputs)
+    fail("{}: {} inputs expected, got {}", op.name, op.forward.n_inputs, inputs.size());
+  Shape out;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Var& x = inputs[i];
+    if (!x.defined()) fail("{}: input {} is undefined", op.name, i);
+    if (x.dtype() != inputs[0].dtype() || x.device() != inputs[0].device())
+      fail("{}: input {} is {} on {}, input 0 {} on {}", op.name, i, dtype_name(x.dtype()), x.device().str(),
+           dtype_name(inputs[0].dtype()), inputs[0].device().str());
+    if (!is_floating(x.dtype())) fail("{}: input {} is {}; floating inputs expected", op.name, i, dtype_name(x.dtype()));
+    if (i == 0) out = x.shape();
+    else out = broadcast_shapes(out, x.shape(), fmt::format("{} (input {})", op.name, i).c_str());
+  }
+  return out;
+}
+
+std::vector<Tensor> views(const std::vector<Var>& inputs, const Shape& shape) {
+  std::vector<Tensor> v;
+  v.reserve(inputs.size() + 1);
+  for (const Var& x : inputs) v.push_back(x.value().broadcast_to(shape));
+  return v;
+}
+
+class PointwiseBackward final : public CustomBackward {
+public:
+  PointwiseBackward(const PointwiseOp& op, std::vector<Var> inputs, Shape shape)
+      : op_(op), inputs_(std::move(inputs)), shape_(std::move(shape)) {}
+  const char* name() const override { return op_.name.c_str(); }
+
+  std::vector<Var> backward(const Var& g) override {
+    if (grad_enabled()) return composite_vjp([this](const std::vector<Var>& in) { return std::vector<Var>{op_.composite(in)}; }, inputs_, {g});
+    ElementwiseProgram program = op_.backward;
+    std::vector<Tensor> full;  // one per distinct gradient value asked for
+    std::vector<int> slot(inputs_.size(), -1);
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+      const int v = op_.gradient[i];
+      if (v < 0 || !inputs_[i].requires_grad()) continue;
+      const auto seen = std::find(program.outputs.begin(), program.outputs.end(), v);
+      slot[i] = static_cast<int>(seen - program.outputs.begin());
+      if (seen != program.outputs.end()) continue;
+      program.outputs.push_back(v);
+      full.push_back(Tensor::empty(shape_, g.dtype(), g.device()));
+    }
+    std::vector<Var> out(inputs_.size());
+    if (full.empty()) return out;
+    std::vector<Tensor> in = views(inputs_, shape_);
+    in.push_back(g.value().broadcast_to(shape_));
+    g.value().backend().elementwise(program, in, full);
+    for (std::size_t i = 0; i < inputs_.size(); ++i)
+      if (slot[i] >= 0) out[i] = Var(sum_to(full[static_cast<std::size_t>(slot[i])], inputs_[i].shape()));
+    return out;
+  }
+
+private:
+  const PointwiseOp& op_;  // ops are built once and outlive the tape (static in their callers)
+  std::vector<Var> inputs_;
+  Shape shape_;
+};
+
+}  // namespace
+
+Var pointwise(const PointwiseOp& op, const std::vector<Var>& inputs) {
+  const Shape shape = broadcast_shape(op, inputs);
+  if (op.gradient.size() != inputs.size()) fail("{}: the op has {} gradients for {} inputs", op.name, op.gradient.size(), inputs.size());
+  Tensor out = Tensor::empty(shape, inputs[0].dtype(), inputs[0].device());
+  const std::vector<Tensor> in = views(inputs, shape);
+  out.backend().elementwise(op.forward, in, std::span<const Tensor>(&out, 1));
+  const bool record = grad_enabled() && std::any_of(inputs.begin(), inputs.end(), [](const Var& x) { return x.requires_grad(); });
+  if (!record) return Var(std::move(out));
+  return record_custom(std::move(out), inputs, std::make_shared<PointwiseBackward>(op, inputs, shape));
+}
+
+}  // namespace tide

@@ -1,0 +1,52 @@
+// Elementwise programs (Backend::elementwise) written as expressions. A PointwiseBuilder hands out
+// a Sym per input; arithmetic and the activations on Syms append steps, so a fused op's forward
+// can be written once as a template over the value type and instantiated for Sym (the program)
+// and for Var (the recorded composite):
+//   PointwiseBuilder p(2);
+//   const Sym y = tanh(p.input(0) + p.input(1)) * 1.7159;
+//   ElementwiseProgram prog = p.program({y});
+#pragma once
+#include "tide/core/backend.hpp"
+#include <vector>
+
+namespace tide {
+
+class PointwiseBuilder;
+
+// A value of the program being built: an input or a step's result.
+struct Sym {
+  PointwiseBuilder* builder = nullptr;
+  int id = -1;
+};
+
+class PointwiseBuilder {
+public:
+  explicit PointwiseBuilder(int n_inputs);
+  Sym input(int i);
+  Sym unary(Op op, Sym x, double p0 = 0.0, double p1 = 0.0);
+  Sym binary(Op op, Sym a, Sym b);
+  // The program computing `outputs` (in order) from the inputs.
+  ElementwiseProgram program(const std::vector<Sym>& outputs) const;
+
+private:
+  int n_inputs_;
+  std::vector<ElementwiseStep> steps_;
+};
+
+inline Sym operator+(Sym a, Sym b) { return a.builder->binary(Op::add, a, b); }
+inline Sym operator-(Sym a, Sym b) { return a.builder->binary(Op::sub, a, b); }
+inline Sym operator*(Sym a, Sym b) { return a.builder->binary(Op::mul, a, b); }
+inline Sym operator/(Sym a, Sym b) { return a.builder->binary(Op::div, a, b); }
+inline Sym operator-(Sym a) { return a.builder->unary(Op::neg, a); }
+inline Sym operator+(Sym a, double c) { return a.builder->unary(Op::add_scalar, a, c); }
+inline Sym operator-(Sym a, double c) { return a.builder->unary(Op::add_scalar, a, -c); }
+inline Sym operator*(Sym a, double c) { return a.builder->unary(Op::mul_scalar, a, c); }
+inline Sym operator+(double c, Sym a) { return a + c; }
+inline Sym operator-(double c, Sym a) { return -a + c; }
+inline Sym operator*(double c, Sym a) { return a * c; }
+inline Sym tanh(Sym x) { return x.builder->unary(Op::tanh, x); }
+inline Sym sigmoid(Sym x) { return x.builder->unary(Op::sigmoid, x); }
+inline Sym exp(Sym x) { return x.builder->unary(Op::exp, x); }
+inline Sym square(Sym x) { return x.builder->unary(Op::square, x); }
+
+}  // namespace tide

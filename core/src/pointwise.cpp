@@ -1,0 +1,45 @@
+// PointwiseBuilder (pointwise.hpp): steps appended in evaluation order.
+#include "tide/core/pointwise.hpp"
+#include "tide/core/error.hpp"
+
+namespace tide {
+
+PointwiseBuilder::PointwiseBuilder(int n_inputs) : n_inputs_(n_inputs) {
+  if (n_inputs < 0) fail("PointwiseBuilder: {} inputs", n_inputs);
+}
+
+Sym PointwiseBuilder::input(int i) {
+  if (i < 0 || i >= n_inputs_) fail("PointwiseBuilder: input {} of {}", i, n_inputs_);
+  return {this, i};
+}
+
+Sym PointwiseBuilder::unary(Op op, Sym x, double p0, double p1) {
+  if (op_info(op).kind != OpKind::unary) fail("PointwiseBuilder: {} is not a unary op", op_name(op));
+  ElementwiseStep s;
+  s.op = op, s.p0 = p0, s.p1 = p1, s.in = {x.id, -1, -1};
+  steps_.push_back(s);
+  return {this, n_inputs_ + static_cast<int>(steps_.size()) - 1};
+}
+
+Sym PointwiseBuilder::binary(Op op, Sym a, Sym b) {
+  const OpKind kind = op_info(op).kind;
+  if (kind != OpKind::binary && kind != OpKind::compare) fail("PointwiseBuilder: {} is not a binary op", op_name(op));
+  if (a.builder != b.builder) fail("PointwiseBuilder: {} of values from two programs", op_name(op));
+  ElementwiseStep s;
+  s.op = op, s.in = {a.id, b.id, -1};
+  steps_.push_back(s);
+  return {this, n_inputs_ + static_cast<int>(steps_.size()) - 1};
+}
+
+ElementwiseProgram PointwiseBuilder::program(const std::vector<Sym>& outputs) const {
+  ElementwiseProgram p;
+  p.n_inputs = n_inputs_;
+  p.steps = steps_;
+  for (const Sym& s : outputs) {
+    if (s.builder != this) fail("PointwiseBuilder: an output from another program");
+    p.outputs.push_back(s.id);
+  }
+  return p;
+}
+
+}  // namespace tide

@@ -1,0 +1,103 @@
+// Fused pointwise ops (autodiff/pointwise.hpp) against their composites: values, every input's
+// gradient with broadcasting, second derivatives through the create_graph fallback, no recording
+// when nothing requires a gradient, and the errors.
+#include "../compare.hpp"
+#include "tide/autodiff/pointwise.hpp"
+#include "tide/tide.hpp"
+#include <doctest/doctest.h>
+
+using namespace tide;
+using test::max_rel_diff;
+
+namespace {
+
+// f(a, b, c, d) = tanh(a * b + c) * sigmoid(d) - exp(a) * 0.5, with a [B, H], b [H], c [B, 1], d [B, H].
+template <class T> T formula(const std::vector<T>& v) { return tanh(v[0] * v[1] + v[2]) * sigmoid(v[3]) - exp(v[0]) * 0.5; }
+
+std::vector<Sym> formula_vjp(const std::vector<Sym>& v, Sym g) {
+  const Sym t = tanh(v[0] * v[1] + v[2]), s = sigmoid(v[3]);
+  const Sym du = g * s * (1.0 - square(t));  // d/d(a b + c)
+  return {du * v[1] - g * exp(v[0]) * 0.5, du * v[0], du, g * t * (s * (1.0 - s))};
+}
+
+const PointwiseOp& test_op() {
+  static const PointwiseOp op = make_pointwise("test op", 4, [](const auto& v) { return formula(v); }, formula_vjp);
+  return op;
+}
+
+std::vector<Var> inputs(Generator& gen, std::int64_t B, std::int64_t H, DType dt) {
+  auto p = [](Tensor t) { return Var::parameter(std::move(t)); };
+  return {p(gen.uniform(Shape{B, H}, -1.0, 1.0, dt)), p(gen.uniform(Shape{H}, -2.0, 2.0, dt)), p(gen.uniform(Shape{B, 1}, -1.0, 1.0, dt)),
+          p(gen.uniform(Shape{B, H}, -3.0, 3.0, dt))};
+}
+
+}  // namespace
+
+TEST_CASE("pointwise: values and every input's gradient equal the composite's, with broadcast inputs, f64 and f32") {
+  Generator gen(3);
+  for (DType dt : {DType::f64, DType::f32}) {
+    for (auto [B, H] : {std::pair{1, 1}, std::pair{5, 7}, std::pair{33, 64}, std::pair{3, 700}}) {  // 3 x 700: several blocks
+      INFO(dtype_name(dt) << " B " << B << " H " << H);
+      const std::vector<Var> in = inputs(gen, B, H, dt);
+      const Var f = pointwise(test_op(), in), c = formula(in);
+      CHECK(f.shape() == Shape{B, H});
+      CHECK(max_rel_diff(f.value(), c.value()) <= (dt == DType::f64 ? 1e-14 : 1e-6));
+      const Var w(gen.normal(Shape{B, H}, 0.0, 1.0, dt));
+      const std::vector<Var> gf = grad({sum(f * w)}, in), gc = grad({sum(c * w)}, in);
+      for (std::size_t i = 0; i < in.size(); ++i) {
+        INFO("input " << i);
+        CHECK(gf[i].shape() == in[i].shape());
+        CHECK(max_rel_diff(gf[i].value(), gc[i].value()) <= (dt == DType::f64 ? 1e-12 : 1e-4));
+      }
+    }
+  }
+}
+
+TEST_CASE("pointwise: only the inputs that require a gradient get one; constants and NoGrad record nothing") {
+  Generator gen(4);
+  std::vector<Var> in = inputs(gen, 4, 3, DType::f64);
+  in[1] = Var(in[1].value());  // a constant bias
+  const Var f = pointwise(test_op(), in);
+  const std::vector<Var> g = grad({sum(f)}, {in[0], in[2], in[3]});
+  const std::vector<Var> c = grad({sum(formula(in))}, {in[0], in[2], in[3]});
+  for (std::size_t i = 0; i < g.size(); ++i) CHECK(max_rel_diff(g[i].value(), c[i].value()) <= 1e-12);
+  {
+    NoGrad ng;
+    CHECK_FALSE(pointwise(test_op(), in).requires_grad());
+  }
+  const std::vector<Var> constants{Var(in[0].value()), Var(in[1].value()), Var(in[2].value()), Var(in[3].value())};
+  CHECK_FALSE(pointwise(test_op(), constants).requires_grad());
+}
+
+TEST_CASE("pointwise: second derivatives through the create_graph fallback equal the composite's") {
+  Generator gen(5);
+  const std::vector<Var> in = inputs(gen, 3, 4, DType::f64);
+  GradOptions create;
+  create.create_graph = true;
+  auto second = [&](auto op) {
+    const Var da = grad({sum(square(op(in)))}, {in[0]}, {}, create)[0];
+    return grad({sum(square(da))}, in);
+  };
+  const auto f = second([](const std::vector<Var>& v) { return pointwise(test_op(), v); });
+  const auto c = second([](const std::vector<Var>& v) { return formula(v); });
+  for (std::size_t i = 0; i < f.size(); ++i) CHECK(max_rel_diff(f[i].value(), c[i].value()) <= 1e-12);
+}
+
+TEST_CASE("pointwise: a wrong input count, mixed dtypes or shapes that do not broadcast are refused, naming the op and the input") {
+  Generator gen(6);
+  std::vector<Var> in = inputs(gen, 4, 3, DType::f64);
+  CHECK_THROWS_WITH_AS(pointwise(test_op(), {in[0], in[1]}), doctest::Contains("test op: 4 inputs expected, got 2"), Error);
+  std::vector<Var> mixed = in;
+  mixed[2] = Var(Tensor::zeros(Shape{4, 1}, DType::f32));
+  CHECK_THROWS_WITH_AS(pointwise(test_op(), mixed), doctest::Contains("test op: input 2 is f32"), Error);
+  std::vector<Var> wide = in;
+  wide[1] = Var(Tensor::zeros(Shape{5}, DType::f64));
+  CHECK_THROWS_WITH_AS(pointwise(test_op(), wide), doctest::Contains("test op (input 1)"), Error);
+}
+
+TEST_CASE("PointwiseBuilder: refuses a non-elementwise op and inputs out of range") {
+  PointwiseBuilder b(1);
+  CHECK_THROWS_WITH_AS(b.input(1), doctest::Contains("input 1 of 1"), Error);
+  CHECK_THROWS_WITH_AS(b.unary(Op::sum, b.input(0)), doctest::Contains("sum is not a unary op"), Error);
+  CHECK_THROWS_WITH_AS(b.binary(Op::tanh, b.input(0), b.input(0)), doctest::Contains("tanh is not a binary op"), Error);
+}
