@@ -1,5 +1,7 @@
 // Initialisation schemes, activations, Linear and MLP.
 #include "tide/autodiff/nn.hpp"
+#include "tide/autodiff/custom.hpp"
+#include "tide/core/pointwise.hpp"
 #include "tide/core/fused.hpp"
 #include "tide/core/named.hpp"
 #include <optional>
@@ -99,8 +101,7 @@ Linear::Linear(std::int64_t in, std::int64_t out, Generator& gen, LinearOptions 
 Var Linear::operator()(const Var& x) const {
   if (x.rank() == 0 || x.shape().back() != in_features())
     fail("Linear: input {} does not end in {} features", x.shape().str(), in_features());
-  Var y = matmul(x, weight_);
-  return bias_.defined() ? y + bias_ : y;
+  return dense(x, weight_, bias_);
 }
 
 std::vector<std::pair<std::string, Var>> Linear::named_parameters() const {
@@ -135,6 +136,92 @@ std::optional<std::pair<Op, double>> activation_op(Activation a) {
 }
 }  // namespace
 
+namespace {
+
+// dz = g * act'(y) as a program of (y, g), for the activations whose derivative is a function of
+// their output; none for the others (and for identity, where dz is g).
+std::optional<ElementwiseProgram> output_derivative(Activation a) {
+  PointwiseBuilder p(2);
+  const Sym y = p.input(0), g = p.input(1);
+  switch (a) {
+    case Activation::tanh: return p.program({g * (1.0 - square(y))});
+    case Activation::sigmoid: return p.program({g * (y * (1.0 - y))});
+    case Activation::softplus: return p.program({-(p.unary(Op::expm1, -y)) * g});  // sigmoid(x) = 1 - e^-y
+    case Activation::relu: return p.program({g * p.unary(Op::sign, y)});          // y > 0: 1, y = 0: 0
+    case Activation::identity: case Activation::silu: case Activation::gelu: case Activation::elu:
+    case Activation::leaky_relu: case Activation::sin: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+const std::optional<ElementwiseProgram>& derivative_program(Activation a) {
+  static const std::vector<std::optional<ElementwiseProgram>> programs = [] {
+    std::vector<std::optional<ElementwiseProgram>> v;
+    for (int i = 0; i <= static_cast<int>(Activation::sin); ++i) v.push_back(output_derivative(static_cast<Activation>(i)));
+    return v;
+  }();
+  return programs[static_cast<std::size_t>(a)];
+}
+
+bool fusable(Activation a) { return a == Activation::identity || derivative_program(a).has_value(); }
+
+Var dense_composite(const std::vector<Var>& in, Activation act) {
+  const Var affine = in.size() > 2 ? matmul(in[0], in[1]) + in[2] : matmul(in[0], in[1]);
+  return activate(act, affine);
+}
+
+class DenseBackward final : public CustomBackward {
+public:
+  DenseBackward(std::vector<Var> inputs, Tensor y, Activation act) : inputs_(std::move(inputs)), y_(std::move(y)), act_(act) {}
+  const char* name() const override { return "dense"; }
+
+  std::vector<Var> backward(const Var& g) override {
+    if (grad_enabled())
+      return composite_vjp([this](const std::vector<Var>& in) { return std::vector<Var>{dense_composite(in, act_)}; }, inputs_, {g});
+    const Tensor dz = pre_activation_gradient(g.value());
+    const Tensor& x = inputs_[0].value();
+    const Tensor& w = inputs_[1].value();
+    const std::int64_t k = w.shape()[0], n = w.shape()[1];
+    std::vector<Var> out(inputs_.size());
+    if (inputs_[0].requires_grad()) out[0] = Var(matmul(dz, w.transpose(0, 1)));
+    if (inputs_[1].requires_grad()) {
+      const std::int64_t rows = x.numel() / std::max<std::int64_t>(k, 1);
+      out[1] = Var(matmul(x.contiguous().reshape(Shape{rows, k}).transpose(0, 1), dz.contiguous().reshape(Shape{rows, n})));
+    }
+    if (inputs_.size() > 2 && inputs_[2].requires_grad()) out[2] = Var(sum_to(dz, Shape{n}));
+    return out;
+  }
+
+private:
+  Tensor pre_activation_gradient(const Tensor& g) const {
+    if (act_ == Activation::identity) return g;
+    Tensor dz = Tensor::empty(y_.shape(), y_.dtype(), y_.device());
+    const Tensor in[2] = {y_, g};
+    y_.backend().elementwise(*derivative_program(act_), in, std::span<const Tensor>(&dz, 1));
+    return dz;
+  }
+
+  std::vector<Var> inputs_;
+  Tensor y_;
+  Activation act_;
+};
+
+}  // namespace
+
+Var dense(const Var& x, const Var& weight, const Var& bias, Activation act) {
+  if (!fusable(act)) return activate(act, dense(x, weight, bias, Activation::identity));
+  const auto op = activation_op(act);
+  Tensor y = tide::dense(x.value(), weight.value(), bias.defined() ? bias.value() : Tensor(),
+                         op ? std::optional<Op>(op->first) : std::nullopt, op ? op->second : 0.0);
+  std::vector<Var> inputs{x, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  bool record = false;
+  for (const Var& v : inputs) record = record || (grad_enabled() && v.requires_grad());
+  if (!record) return Var(std::move(y));
+  const Tensor saved = y;
+  return record_custom(std::move(y), inputs, std::make_shared<DenseBackward>(inputs, saved, act));
+}
+
 Var MLP::operator()(const Var& x) const {
   // Nothing to record (inference, a NoGrad solve): each layer is one fused dense call.
   bool record = grad_enabled() && x.requires_grad();
@@ -153,8 +240,12 @@ Var MLP::operator()(const Var& x) const {
     return Var(dense_stack(x.value(), stack));
   }
   Var h = x;
-  for (std::size_t i = 0; i < layers_.size(); ++i)
-    h = activate(i + 1 < layers_.size() ? hidden_ : output_, layers_[i](h));
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const Linear& l = layers_[i];
+    if (h.rank() == 0 || h.shape().back() != l.in_features())
+      fail("Linear: input {} does not end in {} features", h.shape().str(), l.in_features());
+    h = dense(h, l.weight(), l.bias(), i + 1 < layers_.size() ? hidden_ : output_);
+  }
   return h;
 }
 

@@ -281,21 +281,41 @@ MetricSums correct_predictions(const Tensor& logits, const Tensor& labels, const
   return s;
 }
 
-MetricSums squared_error(const Tensor& prediction, const Tensor& target, const Tensor& mask) {
-  const std::int64_t B = prediction.size(0), T = prediction.size(1), O = prediction.size(2);
-  const std::vector<double> p = prediction.to_vector(), y = target.to_vector(), m = mask.to_vector();
-  const std::vector<std::int64_t> last = last_steps(mask);
+namespace {
+
+// The squared errors of `squared_error` over host arrays of the prediction's type (reading the
+// values in place: converting [B, T, O] predictions and targets to double vectors cost 8% of a
+// CfC training step).
+template <class T>
+MetricSums squared_error_sums(const T* p, const T* y, bool per_sequence, const std::vector<double>& m,
+                              const std::vector<std::int64_t>& last, std::int64_t B, std::int64_t T_, std::int64_t O) {
   MetricSums s;
   for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t t = 0; t < T; ++t) {
-      const bool per_sequence = target.rank() == 2;
-      if (per_sequence ? t != last[b] : m[b * T + t] == 0) continue;
+    for (std::int64_t t = 0; t < T_; ++t) {
+      if (per_sequence ? t != last[b] : m[b * T_ + t] == 0) continue;
+      const T* pr = p + (b * T_ + t) * O;
+      const T* yr = y + (per_sequence ? b * O : (b * T_ + t) * O);
+      double acc = 0;
       for (std::int64_t o = 0; o < O; ++o) {
-        const double d = p[(b * T + t) * O + o] - y[per_sequence ? b * O + o : (b * T + t) * O + o];
-        s.value += d * d, s.count += 1;
+        const double d = static_cast<double>(pr[o]) - static_cast<double>(yr[o]);
+        acc += d * d;
       }
+      s.value += acc, s.count += static_cast<double>(O);
     }
   return s;
+}
+
+}  // namespace
+
+MetricSums squared_error(const Tensor& prediction, const Tensor& target, const Tensor& mask) {
+  const std::int64_t B = prediction.size(0), T = prediction.size(1), O = prediction.size(2);
+  const Tensor p = prediction.to(Device::cpu()).contiguous(), y = target.to(prediction.dtype()).to(Device::cpu()).contiguous();
+  const std::vector<double> m = mask.to_vector();
+  const std::vector<std::int64_t> last = last_steps(mask);
+  const bool per_sequence = target.rank() == 2;
+  if (p.dtype() == DType::f32) return squared_error_sums(p.data<float>(), y.data<float>(), per_sequence, m, last, B, T, O);
+  if (p.dtype() == DType::f64) return squared_error_sums(p.data<double>(), y.data<double>(), per_sequence, m, last, B, T, O);
+  fail("squared_error: floating predictions expected, got {}", prediction.str());
 }
 
 }  // namespace tide::models

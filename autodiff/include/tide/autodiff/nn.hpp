@@ -50,6 +50,14 @@ struct LinearOptions {
   Device device = default_device();
 };
 
+// act(x @ weight + bias), bias [N] or undefined, recorded as one node: the forward is core's dense
+// (one GEMM, then bias and activation in place), the backward one pass for g * act'(y) from the
+// output y, the bias's column sums and two GEMMs, instead of three nodes (product, bias, activation)
+// and the activation's composite rule. identity, tanh, sigmoid, softplus (sigmoid(x) = -expm1(-y))
+// and relu are fused; the other activations are applied after the fused affine map. Under
+// create_graph the backward differentiates the composite, recorded.
+Var dense(const Var& x, const Var& weight, const Var& bias, Activation act = Activation::identity);
+
 class Linear : public Module {
 public:
   Linear(std::int64_t in_features, std::int64_t out_features, Generator& gen, LinearOptions options = {});
