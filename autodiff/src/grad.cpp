@@ -103,6 +103,48 @@ void check_saved(const Node& n) {
 
 Var accumulate(const Var& acc, const Var& g) { return acc.defined() ? acc + g : g; }
 
+// The gradients of a sweep's nodes as they accumulate. Without create_graph, a slot's tensor made
+// by the sweep itself (a sum of two contributions, or the zeros a slice's gradient lands in) is
+// private to the slot until its node runs (every contribution arrives before that, in sweep
+// order), so later contributions are added into it in place instead of each allocating a new sum;
+// a tensor a backward rule returned may be shared with other slots (add passes g on to both
+// inputs) and is never written.
+class Accumulator {
+public:
+  Accumulator(std::vector<Var>& grads, bool create_graph) : grads_(grads), owned_(grads.size(), 0), in_place_(!create_graph) {}
+
+  void add(std::size_t slot, const Var& g) {
+    Var& acc = grads_[slot];
+    if (!acc.defined()) {
+      acc = g, owned_[slot] = 0;
+    } else if (owned_[slot] && g.shape() == acc.shape() && g.dtype() == acc.dtype()) {
+      Tensor sum = acc.value();
+      sum.add_(g.value());
+    } else {
+      acc = acc + g, owned_[slot] = in_place_;
+    }
+  }
+
+  // The gradient g of a slice of the input in `slot` (shape `shape`), added into that slice of the
+  // slot's gradient: one pass over the slice instead of a zero tensor of the input's shape, the
+  // slice written into it, and a full-size sum per slice (an LSTM's four gate slices).
+  void add_to_slice(std::size_t slot, const Shape& shape, const OpCall& call, const Var& g) {
+    Var& acc = grads_[slot];
+    if (!acc.defined()) acc = Var(Tensor::zeros(shape, g.dtype(), g.device()));
+    else if (!owned_[slot]) acc = Var(acc.value().clone());
+    owned_[slot] = 1;
+    Tensor part = acc.value().slice(static_cast<int>(call.axis), call.start, call.stop, call.step);
+    part.add_(g.value());
+  }
+
+  bool in_place() const { return in_place_; }
+
+private:
+  std::vector<Var>& grads_;
+  std::vector<char> owned_;
+  bool in_place_;
+};
+
 // Runs the sweep; `wanted[slot]` marks nodes whose gradient the caller reads afterwards.
 std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
                            const std::vector<Var>& grad_outputs, const std::vector<char>& wanted,
@@ -122,6 +164,7 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
     for (std::size_t k = first_input[i]; k < first_input[i + 1] && !needed[i]; ++k)
       needed[i] = input_slots[k] >= 0 && needed[input_slots[k]];
   std::vector<Var> grads(count);
+  Accumulator acc(grads, create_graph);
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     if (!outputs[i].node()) continue;
     const std::int64_t slot = s.find(outputs[i].node().get());
@@ -139,6 +182,12 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
     for (std::size_t k = first_input[i]; k < first_input[i + 1]; ++k) below = below || (input_slots[k] >= 0 && needed[input_slots[k]]);
     if (!below) continue;
     gx.assign(n->inputs.size(), Var());
+    if (!n->custom && n->call.op == Op::slice && acc.in_place()) {
+      const std::int64_t target = input_slots[first_input[i]];
+      if (target >= 0 && needed[target]) acc.add_to_slice(static_cast<std::size_t>(target), n->inputs[0].shape, n->call, grads[i]);
+      if (!wanted[i]) grads[i] = Var();
+      continue;
+    }
     if (n->custom) {
       gx = n->custom->backward(grads[i]);
       if (gx.size() != n->inputs.size())
@@ -153,7 +202,7 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
       if (!(gx[k].shape() == n->inputs[k].shape))
         fail("internal error: backward of {} produced a gradient of shape {} for input {} of shape {}",
              n->custom ? n->custom->name() : op_name(n->call.op), gx[k].shape().str(), k, n->inputs[k].shape.str());
-      grads[target] = accumulate(grads[target], gx[k]);
+      acc.add(static_cast<std::size_t>(target), gx[k]);
     }
     if (!wanted[i]) grads[i] = Var();  // free intermediate gradients as soon as they are used
   }

@@ -12,7 +12,7 @@ CTRNNCell::CTRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, Od
 }
 
 template <class T> T CTRNNCell::derivative(const Var& x, const T& h) const {
-  return tanh(apply(layer_, concat({lift<T>(x), h}, 1))) - h * exp(-log_tau_);
+  return apply(layer_, concat({lift<T>(x), h}, 1), Activation::tanh) - h * exp(-log_tau_);
 }
 
 template Var CTRNNCell::derivative(const Var&, const Var&) const;
@@ -88,7 +88,7 @@ Var MMRNNCell::advance(const Var& x, const Var& state, const Var& dt, OdeRegular
   const Var evolved = integrate_interval(
       [this, x](const auto& z, const Rows& rows) {
         using T = std::decay_t<decltype(z)>;
-        return tanh(apply(f_, variant_.ode_input ? concat({z, lift<T>(rows.gather(x))}, 1) : z));
+        return apply(f_, variant_.ode_input ? concat({z, lift<T>(rows.gather(x))}, 1) : z, Activation::tanh);
       },
       h, dt, variant_.ode, regulariser);  // the continuous-time state
   return concat({evolved, c}, 1);

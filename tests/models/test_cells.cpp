@@ -171,6 +171,34 @@ TEST_CASE("cfc default and no_gate: the fused heads equal the paper's formula wr
   }
 }
 
+TEST_CASE("lstm: the fused memory and output updates equal the gates written in Var ops, values and every gradient") {
+  Generator gen(19);
+  CellOptions o;
+  o.dtype = DType::f64;
+  o.forget_bias = 0.7;
+  LSTMCell cell(3, 4, gen, o);
+  std::map<std::string, Var> p;
+  for (auto& [k, v] : cell.named_parameters()) p[k] = v;
+  auto formula = [&](const Var& x, const Var& state) {
+    const Var h = slice(state, 1, 0, 4), c = slice(state, 1, 4, 8);
+    const Var g = matmul(concat({x, h}, 1), p.at("gates.weight")) + p.at("gates.bias");
+    auto gate = [&](int k) { return slice(g, 1, 4 * k, 4 * k + 4); };
+    const Var c_new = sigmoid(gate(1) + 0.7) * c + sigmoid(gate(0)) * tanh(gate(2));
+    return concat({sigmoid(gate(3)) * tanh(c_new), c_new}, 1);
+  };
+  Generator data(20);
+  const Var x = Var::parameter(data.normal(Shape{5, 3}, 0, 1, DType::f64)), state = Var::parameter(data.normal(Shape{5, 8}, 0, 1, DType::f64));
+  const Var dt(Tensor::ones(Shape{5, 1}, DType::f64)), w(data.normal(Shape{5, 8}, 0, 1, DType::f64));
+  const Var fused = cell.step(x, state, dt), reference = formula(x, state);
+  CHECK(test::max_rel_diff(fused.value(), reference.value()) <= 1e-14);
+  std::vector<Var> wrt{x, state, p.at("gates.weight"), p.at("gates.bias")};
+  const std::vector<Var> gf = grad({sum(fused * w)}, wrt), gr = grad({sum(reference * w)}, wrt);
+  for (std::size_t i = 0; i < wrt.size(); ++i) {
+    CAPTURE(i);
+    CHECK(test::max_rel_diff(gf[i].value(), gr[i].value()) <= 1e-12);
+  }
+}
+
 TEST_CASE("registry: configuration errors name the key and what was expected") {
   Generator gen(1);
   auto message = [&](const json& spec) {

@@ -12,6 +12,9 @@ Jet activate(Activation a, const Jet& x);
 // x W + b: on Vars the layer itself, on Jets one matmul of the coefficient stack.
 inline Var apply(const Linear& l, const Var& x) { return l(x); }
 Jet apply(const Linear& l, const Jet& x);
+// act(x W + b): on Vars one recorded node (autodiff's dense), on Jets the layer then the activation.
+inline Var apply(const Linear& l, const Var& x, Activation a) { return dense(x, l.weight(), l.bias(), a); }
+inline Jet apply(const Linear& l, const Jet& x, Activation a) { return activate(a, apply(l, x)); }
 inline Var apply(const MLP& m, const Var& x) { return m(x); }
 Jet apply(const MLP& m, const Jet& x);
 
