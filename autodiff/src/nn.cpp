@@ -172,10 +172,12 @@ Var dense_composite(const std::vector<Var>& in, Activation act) {
 
 class DenseBackward final : public CustomBackward {
 public:
-  DenseBackward(std::vector<Var> inputs, Tensor y, Activation act) : inputs_(std::move(inputs)), y_(std::move(y)), act_(act) {}
+  DenseBackward(std::vector<Var> inputs, Tensor y, Activation act)
+      : inputs_(std::move(inputs)), y_(std::move(y)), act_(act), versions_(values()) {}
   const char* name() const override { return "dense"; }
 
   std::vector<Var> backward(const Var& g) override {
+    versions_.check("dense", values(), {"input", "weight", "bias", "output"});
     if (grad_enabled())
       return composite_vjp([this](const std::vector<Var>& in) { return std::vector<Var>{dense_composite(in, act_)}; }, inputs_, {g});
     const Tensor dz = pre_activation_gradient(g.value());
@@ -201,9 +203,16 @@ private:
     return dz;
   }
 
+  // x, W, b (when there is one), y: the values the backward reads
+  std::vector<Tensor> values() const {
+    std::vector<Tensor> v{inputs_[0].value(), inputs_[1].value(), inputs_.size() > 2 ? inputs_[2].value() : Tensor(), y_};
+    return v;
+  }
+
   std::vector<Var> inputs_;
   Tensor y_;
   Activation act_;
+  SavedVersions versions_;
 };
 
 }  // namespace

@@ -35,10 +35,11 @@ std::vector<Tensor> views(const std::vector<Var>& inputs, const Shape& shape) {
 class PointwiseBackward final : public CustomBackward {
 public:
   PointwiseBackward(const PointwiseOp& op, std::vector<Var> inputs, Shape shape)
-      : op_(op), inputs_(std::move(inputs)), shape_(std::move(shape)) {}
+      : op_(op), inputs_(std::move(inputs)), shape_(std::move(shape)), versions_(values()) {}
   const char* name() const override { return op_.name.c_str(); }
 
   std::vector<Var> backward(const Var& g) override {
+    versions_.check(name(), values());
     if (grad_enabled()) return composite_vjp([this](const std::vector<Var>& in) { return std::vector<Var>{op_.composite(in)}; }, inputs_, {g});
     ElementwiseProgram program = op_.backward;
     std::vector<Tensor> full;  // one per distinct gradient value asked for
@@ -63,9 +64,16 @@ public:
   }
 
 private:
-  const PointwiseOp& op_;  // ops are built once and outlive the tape (static in their callers)
+  std::vector<Tensor> values() const {
+    std::vector<Tensor> v;
+    for (const Var& x : inputs_) v.push_back(x.value());
+    return v;
+  }
+
+  const PointwiseOp& op_;  // must outlive the tape (pointwise.hpp: ops are static in their callers)
   std::vector<Var> inputs_;
   Shape shape_;
+  SavedVersions versions_;
 };
 
 }  // namespace

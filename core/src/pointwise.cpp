@@ -13,8 +13,19 @@ Sym PointwiseBuilder::input(int i) {
   return {this, i};
 }
 
+PointwiseBuilder& builder_of(Sym x) {
+  if (!x.builder) fail("PointwiseBuilder: arithmetic on a value of no program (a default Sym)");
+  return *x.builder;
+}
+
+void PointwiseBuilder::check(Sym x, const char* what) const {
+  if (x.builder != this || x.id < 0 || x.id >= n_inputs_ + static_cast<int>(steps_.size()))
+    fail("PointwiseBuilder: {} is not a value of this program", what);
+}
+
 Sym PointwiseBuilder::unary(Op op, Sym x, double p0, double p1) {
   if (op_info(op).kind != OpKind::unary) fail("PointwiseBuilder: {} is not a unary op", op_name(op));
+  check(x, "the operand");
   ElementwiseStep s;
   s.op = op, s.p0 = p0, s.p1 = p1, s.in = {x.id, -1, -1};
   steps_.push_back(s);
@@ -24,7 +35,8 @@ Sym PointwiseBuilder::unary(Op op, Sym x, double p0, double p1) {
 Sym PointwiseBuilder::binary(Op op, Sym a, Sym b) {
   const OpKind kind = op_info(op).kind;
   if (kind != OpKind::binary && kind != OpKind::compare) fail("PointwiseBuilder: {} is not a binary op", op_name(op));
-  if (a.builder != b.builder) fail("PointwiseBuilder: {} of values from two programs", op_name(op));
+  check(a, "the first operand");
+  check(b, "the second operand");
   ElementwiseStep s;
   s.op = op, s.in = {a.id, b.id, -1};
   steps_.push_back(s);
@@ -36,7 +48,7 @@ ElementwiseProgram PointwiseBuilder::program(const std::vector<Sym>& outputs) co
   p.n_inputs = n_inputs_;
   p.steps = steps_;
   for (const Sym& s : outputs) {
-    if (s.builder != this) fail("PointwiseBuilder: an output from another program");
+    check(s, "an output");
     p.outputs.push_back(s.id);
   }
   return p;

@@ -286,15 +286,15 @@ namespace {
 // The squared errors of `squared_error` over host arrays of the prediction's type (reading the
 // values in place: converting [B, T, O] predictions and targets to double vectors cost 8% of a
 // CfC training step).
-template <class T>
-MetricSums squared_error_sums(const T* p, const T* y, bool per_sequence, const std::vector<double>& m,
+template <class T, class U>
+MetricSums squared_error_sums(const T* p, const U* y, bool per_sequence, const std::vector<double>& m,
                               const std::vector<std::int64_t>& last, std::int64_t B, std::int64_t T_, std::int64_t O) {
   MetricSums s;
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t t = 0; t < T_; ++t) {
       if (per_sequence ? t != last[b] : m[b * T_ + t] == 0) continue;
       const T* pr = p + (b * T_ + t) * O;
-      const T* yr = y + (per_sequence ? b * O : (b * T_ + t) * O);
+      const U* yr = y + (per_sequence ? b * O : (b * T_ + t) * O);
       double acc = 0;
       for (std::int64_t o = 0; o < O; ++o) {
         const double d = static_cast<double>(pr[o]) - static_cast<double>(yr[o]);
@@ -309,11 +309,18 @@ MetricSums squared_error_sums(const T* p, const T* y, bool per_sequence, const s
 
 MetricSums squared_error(const Tensor& prediction, const Tensor& target, const Tensor& mask) {
   const std::int64_t B = prediction.size(0), T = prediction.size(1), O = prediction.size(2);
-  const Tensor p = prediction.to(Device::cpu()).contiguous(), y = target.to(prediction.dtype()).to(Device::cpu()).contiguous();
+  const bool per_sequence = target.rank() == 2;
+  if (target.numel() != (per_sequence ? B * O : B * T * O) || mask.numel() != B * T)
+    fail("squared_error: targets {} and mask {} do not match predictions {}", target.shape().str(), mask.shape().str(),
+         prediction.shape().str());
+  // the target in its own dtype when it is the prediction's, else in f64 (an f64 target is never rounded)
+  const Tensor p = prediction.to(Device::cpu()).contiguous();
+  const Tensor y = (target.dtype() == p.dtype() ? target : target.to(DType::f64)).to(Device::cpu()).contiguous();
   const std::vector<double> m = mask.to_vector();
   const std::vector<std::int64_t> last = last_steps(mask);
-  const bool per_sequence = target.rank() == 2;
-  if (p.dtype() == DType::f32) return squared_error_sums(p.data<float>(), y.data<float>(), per_sequence, m, last, B, T, O);
+  if (p.dtype() == DType::f32 && y.dtype() == DType::f32)
+    return squared_error_sums(p.data<float>(), y.data<float>(), per_sequence, m, last, B, T, O);
+  if (p.dtype() == DType::f32) return squared_error_sums(p.data<float>(), y.data<double>(), per_sequence, m, last, B, T, O);
   if (p.dtype() == DType::f64) return squared_error_sums(p.data<double>(), y.data<double>(), per_sequence, m, last, B, T, O);
   fail("squared_error: floating predictions expected, got {}", prediction.str());
 }

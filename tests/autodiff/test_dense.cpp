@@ -91,3 +91,17 @@ TEST_CASE("dense: mismatched shapes and dtypes are refused with both named") {
                        doctest::Contains("bias [3] does not match the weight's 2 columns"), Error);
   CHECK_THROWS_AS(dense(x, Var(Tensor::zeros(Shape{4, 2}, DType::f32)), Var()), Error);
 }
+
+TEST_CASE("dense: a weight or output modified in place after the layer recorded it is reported by the backward") {
+  Generator gen(24);
+  const Var x = Var::parameter(gen.uniform(Shape{3, 4}, -1.0, 1.0, DType::f64));
+  const Var w = Var::parameter(gen.uniform(Shape{4, 2}, -1.0, 1.0, DType::f64));
+  const Var y = dense(x, w, Var(), Activation::tanh);
+  Tensor wv = w.value();
+  wv.mul_(0.5);  // an optimizer step between forward and backward
+  CHECK_THROWS_WITH_AS(grad(sum(y), x), doctest::Contains("backward of dense: its saved weight"), Error);
+  const Var y2 = dense(x, w, Var(), Activation::sigmoid);
+  Tensor yv = y2.value();
+  yv.add_(Tensor::ones(Shape{3, 2}, DType::f64));
+  CHECK_THROWS_WITH_AS(grad(sum(y2), x), doctest::Contains("its saved output"), Error);
+}

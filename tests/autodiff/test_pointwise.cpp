@@ -100,4 +100,20 @@ TEST_CASE("PointwiseBuilder: refuses a non-elementwise op and inputs out of rang
   CHECK_THROWS_WITH_AS(b.input(1), doctest::Contains("input 1 of 1"), Error);
   CHECK_THROWS_WITH_AS(b.unary(Op::sum, b.input(0)), doctest::Contains("sum is not a unary op"), Error);
   CHECK_THROWS_WITH_AS(b.binary(Op::tanh, b.input(0), b.input(0)), doctest::Contains("tanh is not a binary op"), Error);
+  CHECK_THROWS_WITH_AS(tanh(Sym{}), doctest::Contains("a value of no program"), Error);
+  PointwiseBuilder other(1);
+  CHECK_THROWS_WITH_AS(b.input(0) + other.input(0), doctest::Contains("the second operand is not a value of this program"), Error);
+  CHECK_THROWS_WITH_AS(b.program({other.input(0)}), doctest::Contains("an output is not a value of this program"), Error);
+  CHECK_THROWS_WITH_AS(make_pointwise("short vjp", 2, [](const auto& v) { return v[0] * v[1]; },
+                                      [](const std::vector<Sym>& v, Sym g) { return std::vector<Sym>{g * v[1]}; }),
+                       doctest::Contains("the vjp gives 1 gradients for 2 inputs"), Error);
+}
+
+TEST_CASE("pointwise: an input modified in place after the op recorded it is reported by the backward, naming the op") {
+  Generator gen(7);
+  const std::vector<Var> in = inputs(gen, 3, 4, DType::f64);
+  const Var f = pointwise(test_op(), in);
+  Tensor a = in[0].value();
+  a.mul_(2.0);
+  CHECK_THROWS_WITH_AS(grad(std::vector<Var>{sum(f)}, in), doctest::Contains("backward of test op: its saved input 0"), Error);
 }

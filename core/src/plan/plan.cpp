@@ -29,6 +29,7 @@ struct PlanImpl {
   std::vector<std::vector<Patch>> patches;  // per buffer (inputs and fresh ones)
   std::vector<int> fresh;                   // buffers allocated per run
   std::vector<int> initialised;             // arena buffers copied from their starting value per run
+  std::vector<char> written;                // per buffer: some call writes it (inputs so marked are copied per run)
   std::vector<Tensor> base;                 // per run: the inputs' and fresh buffers' tensors
   mutable std::atomic<bool> busy{false};
 };
@@ -68,6 +69,10 @@ std::vector<int> assign_homes(PlanImpl& impl, Lifetimes& life) {
   std::vector<bool> returned(p.buffers.size(), false);
   for (const Arg& a : p.outputs) returned[static_cast<std::size_t>(a.buffer)] = true;
   std::vector<int> arena;
+  impl.written.assign(p.buffers.size(), 0);
+  for (const Call& c : p.calls)
+    for (std::size_t k = 0; k < c.args.size(); ++k)
+      if (c.writes[k] && c.args[k].buffer >= 0) impl.written[static_cast<std::size_t>(c.args[k].buffer)] = 1;
   for (std::size_t b = 0; b < p.buffers.size(); ++b) {
     const Buffer& buf = p.buffers[b];
     if (buf.kind == BufferKind::input) impl.home[b] = Home::input;
@@ -233,7 +238,10 @@ void bind(PlanImpl& impl, const std::vector<Tensor>& inputs) {
         fail("Plan::run: input {} is {} on {}; the plan was traced with {}{} on {} (trace a plan for these inputs)",
              buf.input, x.defined() ? x.str() : std::string("undefined"), x.defined() ? x.device().str() : std::string("-"),
              dtype_name(buf.dtype), buf.shape.str(), buf.device.str());
-      impl.base[b] = x.contiguous();
+      // an input the calls write into (a residual that a backward adds to, as grad's sweep does
+      // into a slice of a gradient) is the run's own copy: the caller's tensor stays as it was,
+      // so a second run starts from the same values
+      impl.base[b] = impl.written[b] ? x.clone() : x.contiguous();
     } else if (impl.home[b] == Home::fresh) {
       impl.base[b] = Tensor::empty(buf.shape, buf.dtype, buf.device);
     }
@@ -319,7 +327,7 @@ std::string Plan::listing() const {
       for (const ElementwiseStep& st : p.chains[static_cast<std::size_t>(c.program)].steps) s += fmt::format(" {}", op_name(st.op));
       s += " ]";
     }
-    for (const Arg& a : c.args) s += " " + describe(p, a);
+    for (const Arg& a : c.args) s += fmt::format(" {}", describe(p, a));
     s += "\n";
   }
   return s;

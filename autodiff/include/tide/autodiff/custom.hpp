@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace tide {
@@ -23,6 +24,19 @@ public:
 // Records `out` as computed from `inputs` by `fn` (when grad mode is on and an input requires a
 // gradient); returns the output Var.
 Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<CustomBackward> fn);
+
+// The storage versions of the values a custom backward reads, taken when the node is recorded;
+// check() fails, naming the op and the value ("input 2", "output"), if one was modified in place
+// since, as the op table's rules do (grad.cpp's check_saved).
+class SavedVersions {
+public:
+  SavedVersions() = default;
+  explicit SavedVersions(const std::vector<Tensor>& values);
+  void check(const char* op, const std::vector<Tensor>& values, const std::vector<std::string>& names = {}) const;
+
+private:
+  std::vector<std::uint64_t> versions_;
+};
 
 // A fused op's backward under create_graph: the vector-Jacobian product of `composite` (the op
 // written in Var ops) at `inputs` for one cotangent per output, recorded so that it can be

@@ -9,9 +9,12 @@
 // a pass over memory, an allocation and a node, forward and backward; as one PointwiseOp it is one
 // of each. Write the forward once as a template over the value type (Sym for the program, Var for
 // the composite: pointwise.hpp in core) and the backward by hand, and test it against the
-// composite's gradients (tests/autodiff/test_pointwise.cpp shows how).
+// composite's gradients (tests/autodiff/test_pointwise.cpp shows how). A recorded node refers to
+// its op, so an op must outlive every tape that uses it: build each once, as a function-local
+// static (models/src/cfc.cpp).
 #pragma once
 #include "tide/autodiff/var.hpp"
+#include "tide/core/error.hpp"
 #include "tide/core/pointwise.hpp"
 #include <functional>
 #include <string>
@@ -48,7 +51,9 @@ PointwiseOp make_pointwise(std::string name, int n_inputs, F fn, G vjp) {
   std::vector<Sym> in;
   for (int i = 0; i < n_inputs; ++i) in.push_back(b.input(i));
   const std::vector<Sym> d = vjp(in, b.input(n_inputs));
-  for (const Sym& s : d) op.gradient.push_back(s.id);
+  if (static_cast<int>(d.size()) != n_inputs)
+    fail("make_pointwise {}: the vjp gives {} gradients for {} inputs", op.name, d.size(), n_inputs);
+  for (const Sym& s : d) op.gradient.push_back(s.builder ? s.id : -1);
   op.backward = b.program({});
   op.composite = [fn](const std::vector<Var>& v) { return Var(fn(v)); };
   return op;

@@ -29,24 +29,28 @@ public:
   ElementwiseProgram program(const std::vector<Sym>& outputs) const;
 
 private:
+  void check(Sym x, const char* what) const;  // x is a value of this program
   int n_inputs_;
   std::vector<ElementwiseStep> steps_;
 };
 
-inline Sym operator+(Sym a, Sym b) { return a.builder->binary(Op::add, a, b); }
-inline Sym operator-(Sym a, Sym b) { return a.builder->binary(Op::sub, a, b); }
-inline Sym operator*(Sym a, Sym b) { return a.builder->binary(Op::mul, a, b); }
-inline Sym operator/(Sym a, Sym b) { return a.builder->binary(Op::div, a, b); }
-inline Sym operator-(Sym a) { return a.builder->unary(Op::neg, a); }
-inline Sym operator+(Sym a, double c) { return a.builder->unary(Op::add_scalar, a, c); }
-inline Sym operator-(Sym a, double c) { return a.builder->unary(Op::add_scalar, a, -c); }
-inline Sym operator*(Sym a, double c) { return a.builder->unary(Op::mul_scalar, a, c); }
+// The builder a value belongs to; throws for a default Sym (no program).
+PointwiseBuilder& builder_of(Sym x);
+
+inline Sym operator+(Sym a, Sym b) { return builder_of(a).binary(Op::add, a, b); }
+inline Sym operator-(Sym a, Sym b) { return builder_of(a).binary(Op::sub, a, b); }
+inline Sym operator*(Sym a, Sym b) { return builder_of(a).binary(Op::mul, a, b); }
+inline Sym operator/(Sym a, Sym b) { return builder_of(a).binary(Op::div, a, b); }
+inline Sym operator-(Sym a) { return builder_of(a).unary(Op::neg, a); }
+inline Sym operator+(Sym a, double c) { return builder_of(a).unary(Op::add_scalar, a, c); }
+inline Sym operator-(Sym a, double c) { return builder_of(a).unary(Op::add_scalar, a, -c); }
+inline Sym operator*(Sym a, double c) { return builder_of(a).unary(Op::mul_scalar, a, c); }
 inline Sym operator+(double c, Sym a) { return a + c; }
 inline Sym operator-(double c, Sym a) { return -a + c; }
 inline Sym operator*(double c, Sym a) { return a * c; }
-inline Sym tanh(Sym x) { return x.builder->unary(Op::tanh, x); }
-inline Sym sigmoid(Sym x) { return x.builder->unary(Op::sigmoid, x); }
-inline Sym exp(Sym x) { return x.builder->unary(Op::exp, x); }
-inline Sym square(Sym x) { return x.builder->unary(Op::square, x); }
+inline Sym tanh(Sym x) { return builder_of(x).unary(Op::tanh, x); }
+inline Sym sigmoid(Sym x) { return builder_of(x).unary(Op::sigmoid, x); }
+inline Sym exp(Sym x) { return builder_of(x).unary(Op::exp, x); }
+inline Sym square(Sym x) { return builder_of(x).unary(Op::square, x); }
 
 }  // namespace tide
