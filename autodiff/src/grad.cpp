@@ -165,6 +165,7 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
       needed[i] = input_slots[k] >= 0 && needed[input_slots[k]];
   std::vector<Var> grads(count);
   Accumulator acc(grads, create_graph);
+  const TransposeCacheScope weights_transposed_once;  // a weight used at every step: one transposed copy per sweep
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     if (!outputs[i].node()) continue;
     const std::int64_t slot = s.find(outputs[i].node().get());

@@ -308,3 +308,22 @@ TEST_CASE("matmul with K = 0 gives zeros and empty M or N gives an empty result"
     CHECK(matmul(Tensor::ones(Shape{2, 3}, dtype), Tensor::ones(Shape{3, 0}, dtype)).shape() == Shape{2, 0});
   }
 }
+
+TEST_CASE("matmul inside a TransposeCacheScope: a transposed operand's copy is reused only while its storage is unchanged") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const TransposeCacheScope outer;
+    const Tensor a = pseudo(Shape{6, 5}, dtype, 30);
+    Tensor w = pseudo(Shape{9, 5}, dtype, 31);  // used as w^T [5, 9]
+    check_matmul(a, w.transpose(), Shape{6, 9});
+    check_matmul(a, w.transpose(), Shape{6, 9});  // served from the copy
+    w.mul_(-2.0);                                 // an in-place write: a new version
+    check_matmul(a, w.transpose(), Shape{6, 9});
+    for (int round = 0; round < 3; ++round) {  // storages freed and reallocated, likely at one address
+      const TransposeCacheScope inner;
+      const Tensor fresh = pseudo(Shape{9, 5}, dtype, 40 + round);
+      check_matmul(a, fresh.transpose(), Shape{6, 9});
+    }
+    check_matmul(a, pseudo(Shape{9, 7}, dtype, 32).slice(1, 1, 6).transpose(), Shape{6, 9});  // same storage size, another layout
+    check_matmul(a, pseudo(Shape{2, 9, 5}, dtype, 33).transpose(1, 2), Shape{2, 6, 9});      // a batch of operands
+  }
+}

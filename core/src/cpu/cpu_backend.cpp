@@ -217,7 +217,7 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& ou
     }
     if (fold && a.strides()[r - 2] != la.ld) fold = false;
     if (batch == 1 || fold) {
-      if (const auto small = small_gemm<T>(la.trans, lb.trans, batch * m, n, k, la.ld, lb.ld, n)) small(a.data<T>(), b.data<T>(), output_data<T>(out));
+      if (const auto small = small_gemm<T>(la.trans, lb.trans, batch * m, n, k, la.ld, lb.ld, n)) small(a.data<T>(), b.data<T>(), output_data<T>(out), &b);
       else gemm<T>(la.trans, lb.trans, batch * m, n, k, a.data<T>(), la.ld, b.data<T>(), lb.ld, output_data<T>(out), n);
       return;
     }
@@ -236,7 +236,7 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& ou
                         const T* ai = pa + off[0] + i * st[0];
                         const T* bi = pb + off[1] + i * st[1];
                         T* ci = po + off[2] + i * st[2];
-                        if (small) small(ai, bi, ci);
+                        if (small) small(ai, bi, ci, &b);
                         else gemm<T>(la.trans, lb.trans, m, n, k, ai, la.ld, bi, lb.ld, ci, n);
                       }
                     });

@@ -1,6 +1,8 @@
 // See small_gemm.hpp. Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so libxsmm
 // gets (n, m, k) with A and B swapped, and a row-major transposed B becomes libxsmm's TRANS_A.
 #include "small_gemm.hpp"
+#include "tensor_access.hpp"
+#include "tide/core/ops.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -76,12 +78,63 @@ void transpose(const double* __restrict b, std::int64_t n, std::int64_t k, std::
 
 }  // namespace
 
+namespace {
+
+// The transposed operands kept inside TransposeCacheScopes on this thread, keyed by the operand's
+// storage (its serial: a new storage at a reused address is a new key), version (an in-place
+// write is a new key), position and layout. At most `capacity` are kept; the oldest goes first.
+struct CachedTranspose {
+  std::uint64_t serial = 0, version = 0;
+  std::ptrdiff_t offset = 0;
+  std::int64_t n = 0, k = 0, ldb = 0;
+  std::size_t item = 0;
+  std::vector<unsigned char> bytes;
+};
+struct TransposeCache {
+  int depth = 0;
+  std::vector<CachedTranspose> entries;
+  std::size_t next = 0;  // the entry replaced next once full
+  static constexpr std::size_t capacity = 32;
+};
+thread_local TransposeCache transpose_cache;
+
+}  // namespace
+
 template <class T>
-const T* SmallGemm<T>::transposed(const T* b) const {
-  thread_local std::vector<T> scratch;
-  scratch.resize(static_cast<std::size_t>(n * k));
-  transpose(b, n, k, ldb, scratch.data());
-  return scratch.data();
+const T* SmallGemm<T>::transposed(const T* b, const Tensor* owner) const {
+  TransposeCache& cache = transpose_cache;
+  if (cache.depth == 0 || !owner) {
+    thread_local std::vector<T> scratch;
+    scratch.resize(static_cast<std::size_t>(n * k));
+    transpose(b, n, k, ldb, scratch.data());
+    return scratch.data();
+  }
+  const detail::Storage* st = detail::TensorAccess::storage(*owner);
+  const std::ptrdiff_t offset = reinterpret_cast<const unsigned char*>(b) - static_cast<const unsigned char*>(st->data);
+  for (const CachedTranspose& e : cache.entries)
+    if (e.serial == st->serial && e.version == st->version && e.offset == offset && e.n == n && e.k == k && e.ldb == ldb &&
+        e.item == sizeof(T))
+      return reinterpret_cast<const T*>(e.bytes.data());
+  CachedTranspose* e;
+  if (cache.entries.size() < TransposeCache::capacity) {
+    e = &cache.entries.emplace_back();
+  } else {
+    e = &cache.entries[cache.next];
+    cache.next = (cache.next + 1) % TransposeCache::capacity;
+  }
+  e->serial = st->serial, e->version = st->version, e->offset = offset, e->n = n, e->k = k, e->ldb = ldb, e->item = sizeof(T);
+  e->bytes.resize(static_cast<std::size_t>(n * k) * sizeof(T));
+  transpose(b, n, k, ldb, reinterpret_cast<T*>(e->bytes.data()));
+  return reinterpret_cast<const T*>(e->bytes.data());
+}
+
+void enter_transpose_cache() { ++transpose_cache.depth; }
+
+void leave_transpose_cache() {
+  if (--transpose_cache.depth == 0) {
+    transpose_cache.entries.clear();
+    transpose_cache.next = 0;
+  }
 }
 
 template struct SmallGemm<float>;
@@ -90,3 +143,8 @@ template SmallGemm<float> small_gemm<float>(bool, bool, std::int64_t, std::int64
 template SmallGemm<double> small_gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t);
 
 }  // namespace tide::cpu
+
+namespace tide {
+TransposeCacheScope::TransposeCacheScope() { cpu::enter_transpose_cache(); }
+TransposeCacheScope::~TransposeCacheScope() { cpu::leave_transpose_cache(); }
+}  // namespace tide

@@ -3,6 +3,7 @@
 // specialised kernels run 256x64x64 in about half the time of OpenBLAS 0.3.21 and do not depend
 // on OpenBLAS choosing the right kernel set for the CPU. Larger products stay on BLAS.
 #pragma once
+#include "tide/core/tensor.hpp"
 #include <cstdint>
 
 namespace tide::cpu {
@@ -11,21 +12,29 @@ namespace tide::cpu {
 // libxsmm 1.17 generates no kernel for a transposed B (its TRANS_A), the dX = dY W^T of every
 // layer's backward; OpenBLAS runs those at half the untransposed speed at these sizes, so B is
 // then copied to its transpose (`transpose_b`: k x n, 32 KB for a 128 x 64 weight, ~3 us) and
-// the untransposed kernel runs on the copy: 32 x 64 x 128 went from 10.4 to ~7 us.
+// the untransposed kernel runs on the copy: 32 x 64 x 128 went from 10.4 to ~7 us. Inside a
+// TransposeCacheScope (ops.hpp; grad's sweep opens one) the copy of an operand is kept and reused
+// while its storage is unchanged: a weight used at every step of a sequence is transposed once
+// per backward sweep instead of once per step.
 template <class T> struct SmallGemm {
   using Kernel = void (*)(const T*, const T*, T*, ...);
   Kernel kernel = nullptr;  // null: not handled here, use BLAS
   bool transpose_b = false;
   std::int64_t n = 0, k = 0, ldb = 0;
-  void operator()(const T* a, const T* b, T* c) const {
-    if (transpose_b) b = transposed(b);
+  // b points into `owner`'s storage (for the cache; null: no caching).
+  void operator()(const T* a, const T* b, T* c, const Tensor* owner = nullptr) const {
+    if (transpose_b) b = transposed(b, owner);
     kernel(b, a, c);
   }
   explicit operator bool() const { return kernel != nullptr; }
 
 private:
-  const T* transposed(const T* b) const;  // B^T of the stored [n, k] (row stride ldb) as [k, n], in thread-local scratch
+  // B^T of the stored [n, k] (row stride ldb) as [k, n]: from the scope's cache, or in thread-local scratch
+  const T* transposed(const T* b, const Tensor* owner) const;
 };
+
+void enter_transpose_cache();  // TransposeCacheScope's two halves
+void leave_transpose_cache();
 
 // A kernel for this shape when the build has libxsmm, the shape is small and the CPU is one
 // libxsmm generates code for; otherwise an empty SmallGemm.

@@ -53,6 +53,19 @@ inline Tensor operator*(double c, const Tensor& a) { return mul_scalar(a, c); }
 // Composite reductions. Empty `axes` means all axes.
 Tensor mean(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
 Tensor logsumexp(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdim = false);
+// Within a scope on this thread, the CPU's small GEMMs with a transposed right operand (dX = dY W^T
+// in a layer's backward; libxsmm runs them on a transposed copy) keep each operand's copy while its
+// storage is unchanged (keyed by the storage, its in-place version, position and layout; at most
+// 32), so a weight used at every step of a sequence is transposed once. grad's sweep opens one;
+// scopes nest, and the copies are freed when the outermost ends.
+class TransposeCacheScope {
+public:
+  TransposeCacheScope();
+  ~TransposeCacheScope();
+  TransposeCacheScope(const TransposeCacheScope&) = delete;
+  TransposeCacheScope& operator=(const TransposeCacheScope&) = delete;
+};
+
 // Sums a tensor down to `shape`, the inverse of broadcasting it (the adjoint of broadcast_to).
 Tensor sum_to(const Tensor& x, const Shape& shape);
 
