@@ -145,25 +145,54 @@ private:
   bool in_place_;
 };
 
+// Each node's input slots (-1 for constants), looked up once, and whether its backward must run:
+// only if some wanted node lies below it.
+struct SweepPlan {
+  std::vector<std::int64_t> input_slots;
+  std::vector<std::size_t> first_input;  // node i's slots: [first_input[i], first_input[i + 1])
+  std::vector<char> needed;
+
+  std::int64_t slot(std::size_t node, std::size_t k) const { return input_slots[first_input[node] + k]; }
+  bool feeds_needed(std::size_t node) const {
+    for (std::size_t k = first_input[node]; k < first_input[node + 1]; ++k)
+      if (input_slots[k] >= 0 && needed[static_cast<std::size_t>(input_slots[k])]) return true;
+    return false;
+  }
+};
+
+SweepPlan plan_sweep(const Sweep& s, const std::vector<char>& wanted) {
+  const std::size_t count = s.nodes.size();
+  SweepPlan p;
+  p.first_input.assign(count + 1, 0);
+  for (std::size_t i = 0; i < count; ++i) {
+    p.first_input[i] = p.input_slots.size();
+    for (const auto& in : s.nodes[i]->inputs) p.input_slots.push_back(in.node ? s.find(in.node.get()) : -1);
+  }
+  p.first_input[count] = p.input_slots.size();
+  p.needed = wanted;
+  for (std::size_t i = count; i-- > 0;) p.needed[i] = p.needed[i] || p.feeds_needed(i);
+  return p;
+}
+
+// gx[k]: the gradient of node n's input k given its output's g (a custom backward or the op's rule).
+void input_gradients(const NodePtr& n, const Var& g, std::vector<Var>& gx) {
+  gx.assign(n->inputs.size(), Var());
+  if (n->custom) {
+    gx = n->custom->backward(g);
+    if (gx.size() != n->inputs.size())
+      fail("custom backward {} returned {} gradients for {} inputs", n->custom->name(), gx.size(), n->inputs.size());
+    return;
+  }
+  check_saved(*n);
+  backward_rule(n, g, gx);
+}
+
 // Runs the sweep; `wanted[slot]` marks nodes whose gradient the caller reads afterwards.
 std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
                            const std::vector<Var>& grad_outputs, const std::vector<char>& wanted,
                            bool create_graph) {
-  const std::size_t count = s.nodes.size();
-  // Input slots of each node (-1 for constants), looked up once.
-  std::vector<std::int64_t> input_slots;
-  std::vector<std::size_t> first_input(count + 1, 0);
-  for (std::size_t i = 0; i < count; ++i) {
-    first_input[i] = input_slots.size();
-    for (const auto& in : s.nodes[i]->inputs) input_slots.push_back(in.node ? s.find(in.node.get()) : -1);
-  }
-  first_input[count] = input_slots.size();
-  // A node needs its backward run only if some wanted node lies below it.
-  std::vector<char> needed(wanted);
-  for (std::size_t i = count; i-- > 0;)
-    for (std::size_t k = first_input[i]; k < first_input[i + 1] && !needed[i]; ++k)
-      needed[i] = input_slots[k] >= 0 && needed[input_slots[k]];
-  std::vector<Var> grads(count);
+  const SweepPlan plan = plan_sweep(s, wanted);
+  std::vector<Var> grads(s.nodes.size());
   Accumulator acc(grads, create_graph);
   const TransposeCacheScope weights_transposed_once;  // a weight used at every step: one transposed copy per sweep
   for (std::size_t i = 0; i < outputs.size(); ++i) {
@@ -176,34 +205,21 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
   }
   GradModeScope mode(create_graph);
   std::vector<Var> gx;
-  for (std::size_t i = 0; i < count; ++i) {
+  for (std::size_t i = 0; i < s.nodes.size(); ++i) {
     const NodePtr& n = s.nodes[i];
-    if (n->leaf || !needed[i] || !grads[i].defined()) continue;
-    bool below = false;
-    for (std::size_t k = first_input[i]; k < first_input[i + 1]; ++k) below = below || (input_slots[k] >= 0 && needed[input_slots[k]]);
-    if (!below) continue;
-    gx.assign(n->inputs.size(), Var());
+    if (n->leaf || !plan.needed[i] || !grads[i].defined() || !plan.feeds_needed(i)) continue;
     if (!n->custom && n->call.op == Op::slice && acc.in_place()) {
-      const std::int64_t target = input_slots[first_input[i]];
-      if (target >= 0 && needed[target]) acc.add_to_slice(static_cast<std::size_t>(target), n->inputs[0].shape, n->call, grads[i]);
-      if (!wanted[i]) grads[i] = Var();
-      continue;
-    }
-    if (n->custom) {
-      gx = n->custom->backward(grads[i]);
-      if (gx.size() != n->inputs.size())
-        fail("custom backward {} returned {} gradients for {} inputs", n->custom->name(), gx.size(), n->inputs.size());
+      acc.add_to_slice(static_cast<std::size_t>(plan.slot(i, 0)), n->inputs[0].shape, n->call, grads[i]);
     } else {
-      check_saved(*n);
-      backward_rule(n, grads[i], gx);
-    }
-    for (std::size_t k = 0; k < n->inputs.size(); ++k) {
-      const std::int64_t target = input_slots[first_input[i] + k];
-      if (target < 0 || !gx[k].defined() || !needed[target]) continue;
-      if (!(gx[k].shape() == n->inputs[k].shape))
-        fail("internal error: backward of {} produced a gradient of shape {} for input {} of shape {}",
-             n->custom ? n->custom->name() : op_name(n->call.op), gx[k].shape().str(), k, n->inputs[k].shape.str());
-      acc.add(static_cast<std::size_t>(target), gx[k]);
+      input_gradients(n, grads[i], gx);
+      for (std::size_t k = 0; k < n->inputs.size(); ++k) {
+        const std::int64_t target = plan.slot(i, k);
+        if (target < 0 || !gx[k].defined() || !plan.needed[static_cast<std::size_t>(target)]) continue;
+        if (!(gx[k].shape() == n->inputs[k].shape))
+          fail("internal error: backward of {} produced a gradient of shape {} for input {} of shape {}",
+               n->custom ? n->custom->name() : op_name(n->call.op), gx[k].shape().str(), k, n->inputs[k].shape.str());
+        acc.add(static_cast<std::size_t>(target), gx[k]);
+      }
     }
     if (!wanted[i]) grads[i] = Var();  // free intermediate gradients as soon as they are used
   }
