@@ -34,18 +34,18 @@ std::vector<Tensor> views(const std::vector<Var>& inputs, const Shape& shape) {
 
 class PointwiseBackward final : public CustomBackward {
 public:
-  PointwiseBackward(const PointwiseOp& op, std::vector<Var> inputs, Shape shape)
-      : op_(op), inputs_(std::move(inputs)), shape_(std::move(shape)), versions_(values()) {}
-  const char* name() const override { return op_.name.c_str(); }
+  PointwiseBackward(std::shared_ptr<const PointwiseOp> op, std::vector<Var> inputs, Shape shape)
+      : op_(std::move(op)), inputs_(std::move(inputs)), shape_(std::move(shape)), versions_(values()) {}
+  const char* name() const override { return op_->name.c_str(); }
 
   std::vector<Var> backward(const Var& g) override {
     versions_.check(name(), values());
-    if (grad_enabled()) return composite_vjp([this](const std::vector<Var>& in) { return std::vector<Var>{op_.composite(in)}; }, inputs_, {g});
-    ElementwiseProgram program = op_.backward;
+    if (grad_enabled()) return composite_vjp([this](const std::vector<Var>& in) { return std::vector<Var>{op_->composite(in)}; }, inputs_, {g});
+    ElementwiseProgram program = op_->backward;
     std::vector<Tensor> full;  // one per distinct gradient value asked for
     std::vector<int> slot(inputs_.size(), -1);
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
-      const int v = op_.gradient[i];
+      const int v = op_->gradient[i];
       if (v < 0 || !inputs_[i].requires_grad()) continue;
       const auto seen = std::find(program.outputs.begin(), program.outputs.end(), v);
       slot[i] = static_cast<int>(seen - program.outputs.begin());
@@ -57,7 +57,7 @@ public:
     if (full.empty()) return out;
     std::vector<Tensor> in = views(inputs_, shape_);
     in.push_back(g.value().broadcast_to(shape_));
-    g.value().backend().elementwise(program, in, full);
+    g.value().backend().elementwise(without_dead_steps(program), in, full);
     for (std::size_t i = 0; i < inputs_.size(); ++i)
       if (slot[i] >= 0) out[i] = Var(sum_to(full[static_cast<std::size_t>(slot[i])], inputs_[i].shape()));
     return out;
@@ -70,7 +70,7 @@ private:
     return v;
   }
 
-  const PointwiseOp& op_;  // must outlive the tape (pointwise.hpp: ops are static in their callers)
+  std::shared_ptr<const PointwiseOp> op_;
   std::vector<Var> inputs_;
   Shape shape_;
   SavedVersions versions_;
@@ -78,15 +78,23 @@ private:
 
 }  // namespace
 
-Var pointwise(const PointwiseOp& op, const std::vector<Var>& inputs) {
+Var pointwise(const std::shared_ptr<const PointwiseOp>& op_ptr, const std::vector<Var>& inputs) {
+  if (!op_ptr) fail("pointwise: no op");
+  const PointwiseOp& op = *op_ptr;
   const Shape shape = broadcast_shape(op, inputs);
   if (op.gradient.size() != inputs.size()) fail("{}: the op has {} gradients for {} inputs", op.name, op.gradient.size(), inputs.size());
   Tensor out = Tensor::empty(shape, inputs[0].dtype(), inputs[0].device());
   const std::vector<Tensor> in = views(inputs, shape);
   out.backend().elementwise(op.forward, in, std::span<const Tensor>(&out, 1));
-  const bool record = grad_enabled() && std::any_of(inputs.begin(), inputs.end(), [](const Var& x) { return x.requires_grad(); });
+  bool record = false;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!grad_enabled() || !inputs[i].requires_grad()) continue;
+    if (op.gradient[i] < 0)
+      fail("{}: input {} requires a gradient, but the op is not differentiable in it (its vjp gives Sym{{}})", op.name, i);
+    record = true;
+  }
   if (!record) return Var(std::move(out));
-  return record_custom(std::move(out), inputs, std::make_shared<PointwiseBackward>(op, inputs, shape));
+  return record_custom(std::move(out), inputs, std::make_shared<PointwiseBackward>(op_ptr, inputs, shape));
 }
 
 }  // namespace tide

@@ -54,4 +54,28 @@ ElementwiseProgram PointwiseBuilder::program(const std::vector<Sym>& outputs) co
   return p;
 }
 
+ElementwiseProgram without_dead_steps(const ElementwiseProgram& p) {
+  const int n = p.n_inputs, steps = static_cast<int>(p.steps.size());
+  std::vector<char> live(static_cast<std::size_t>(n + steps), 0);
+  for (int v : p.outputs) live[static_cast<std::size_t>(v)] = 1;
+  for (int k = steps - 1; k >= 0; --k)
+    if (live[static_cast<std::size_t>(n + k)])
+      for (int in : p.steps[static_cast<std::size_t>(k)].in)
+        if (in >= 0) live[static_cast<std::size_t>(in)] = 1;
+  std::vector<int> renumbered(static_cast<std::size_t>(n + steps), -1);
+  for (int i = 0; i < n; ++i) renumbered[static_cast<std::size_t>(i)] = i;
+  ElementwiseProgram out;
+  out.n_inputs = n;
+  for (int k = 0; k < steps; ++k) {
+    if (!live[static_cast<std::size_t>(n + k)]) continue;
+    ElementwiseStep s = p.steps[static_cast<std::size_t>(k)];
+    for (int& in : s.in)
+      if (in >= 0) in = renumbered[static_cast<std::size_t>(in)];
+    renumbered[static_cast<std::size_t>(n + k)] = n + static_cast<int>(out.steps.size());
+    out.steps.push_back(s);
+  }
+  for (int v : p.outputs) out.outputs.push_back(renumbered[static_cast<std::size_t>(v)]);
+  return out;
+}
+
 }  // namespace tide

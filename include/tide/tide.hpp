@@ -1,5 +1,7 @@
 // tide: the umbrella header. Includes every public layer's API; the extension points (backend.hpp
-// for a new device, autodiff/node.hpp for the tape's nodes) are included by the code that needs them.
+// for a new device, autodiff/node.hpp for the tape's nodes, autodiff/pointwise.hpp for fused
+// pointwise ops, which builds backend.hpp's elementwise programs) are included by the code that
+// needs them.
 #pragma once
 #include "tide/core/atomic_file.hpp"
 #include "tide/core/blas.hpp"

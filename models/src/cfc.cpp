@@ -12,8 +12,8 @@ namespace {
 // inputs: q = z W [B, U] and the bias b [U]: 1.7159 tanh(0.666 (q + b)).
 template <class T> T lecun_of(const std::vector<T>& v) { return tanh((v[0] + v[1]) * 0.666) * 1.7159; }
 
-const PointwiseOp& lecun_op() {
-  static const PointwiseOp op = make_pointwise("cfc backbone", 2, [](const auto& v) { return lecun_of(v); },
+const std::shared_ptr<const PointwiseOp>& lecun_op() {
+  static const auto op = make_pointwise("cfc backbone", 2, [](const auto& v) { return lecun_of(v); },
                                                [](const std::vector<Sym>& v, Sym g) {
                                                  const Sym t = tanh((v[0] + v[1]) * 0.666);
                                                  const Sym d = g * (1.0 - square(t)) * (1.7159 * 0.666);
@@ -43,8 +43,8 @@ template <bool Gated> std::vector<Sym> mix_vjp(const std::vector<Sym>& v, Sym g)
   return {d1, d2, da, dg, d1, d2, da, dg, dg * ta};
 }
 
-template <bool Gated> const PointwiseOp& mix_op() {
-  static const PointwiseOp op = make_pointwise(Gated ? "cfc heads" : "cfc heads (no_gate)", 9,
+template <bool Gated> const std::shared_ptr<const PointwiseOp>& mix_op() {
+  static const auto op = make_pointwise(Gated ? "cfc heads" : "cfc heads (no_gate)", 9,
                                                [](const auto& v) { return mix_of<Gated>(v); }, mix_vjp<Gated>);
   return op;
 }

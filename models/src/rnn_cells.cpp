@@ -26,13 +26,13 @@ std::vector<Sym> hidden_vjp(const std::vector<Sym>& v, Sym d) {
   return {d * so * (1.0 - square(tc)), d * tc * (so * (1.0 - so))};
 }
 
-const PointwiseOp& memory_op() {
-  static const PointwiseOp op = make_pointwise("lstm memory", 5, [](const auto& v) { return memory_of(v); }, memory_vjp);
+const std::shared_ptr<const PointwiseOp>& memory_op() {
+  static const auto op = make_pointwise("lstm memory", 5, [](const auto& v) { return memory_of(v); }, memory_vjp);
   return op;
 }
 
-const PointwiseOp& hidden_op() {
-  static const PointwiseOp op = make_pointwise("lstm output", 2, [](const auto& v) { return hidden_of(v); }, hidden_vjp);
+const std::shared_ptr<const PointwiseOp>& hidden_op() {
+  static const auto op = make_pointwise("lstm output", 2, [](const auto& v) { return hidden_of(v); }, hidden_vjp);
   return op;
 }
 

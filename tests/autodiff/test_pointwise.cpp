@@ -20,8 +20,8 @@ std::vector<Sym> formula_vjp(const std::vector<Sym>& v, Sym g) {
   return {du * v[1] - g * exp(v[0]) * 0.5, du * v[0], du, g * t * (s * (1.0 - s))};
 }
 
-const PointwiseOp& test_op() {
-  static const PointwiseOp op = make_pointwise("test op", 4, [](const auto& v) { return formula(v); }, formula_vjp);
+const std::shared_ptr<const PointwiseOp>& test_op() {
+  static const auto op = make_pointwise("test op", 4, [](const auto& v) { return formula(v); }, formula_vjp);
   return op;
 }
 
@@ -116,4 +116,42 @@ TEST_CASE("pointwise: an input modified in place after the op recorded it is rep
   Tensor a = in[0].value();
   a.mul_(2.0);
   CHECK_THROWS_WITH_AS(grad(std::vector<Var>{sum(f)}, in), doctest::Contains("backward of test op: its saved input 0"), Error);
+}
+
+TEST_CASE("pointwise: an op built in a local scope stays alive with its nodes; an input it gives no gradient must not require one") {
+  Generator gen(8);
+  const Var a = Var::parameter(gen.normal(Shape{3, 2}, 0.0, 1.0, DType::f64));
+  const Var flag(Tensor::scalar(2.0, DType::f64));
+  Var y;
+  {
+    const auto local = make_pointwise("scaled square", 2, [](const auto& v) { return square(v[0]) * v[1]; },
+                                      [](const std::vector<Sym>& v, Sym g) { return std::vector<Sym>{g * v[0] * v[1] * 2.0, Sym{}}; });
+    y = pointwise(local, {a, flag});
+  }  // the op's last owner outside the tape is gone
+  CHECK(test::max_rel_diff(grad(sum(y), a).value(), mul_scalar(a.value(), 4.0)) <= 1e-15);
+  const auto op = make_pointwise("scaled square", 2, [](const auto& v) { return square(v[0]) * v[1]; },
+                                 [](const std::vector<Sym>& v, Sym g) { return std::vector<Sym>{g * v[0] * v[1] * 2.0, Sym{}}; });
+  CHECK_THROWS_WITH_AS(pointwise(op, {a, Var::parameter(Tensor::scalar(2.0, DType::f64))}),
+                       doctest::Contains("scaled square: input 1 requires a gradient, but the op is not differentiable in it"), Error);
+}
+
+TEST_CASE("without_dead_steps keeps only what the outputs need, with the same values") {
+  PointwiseBuilder b(2);
+  const Sym x = b.input(0), y = b.input(1);
+  const Sym unused = exp(x) * y;
+  const Sym t = tanh(x);
+  const Sym kept = t * y + 1.0;
+  (void)unused;
+  const ElementwiseProgram full = b.program({kept, t}), pruned = without_dead_steps(full);
+  CHECK(full.steps.size() == 5);
+  CHECK(pruned.steps.size() == 3);
+  Generator gen(9);
+  const Tensor in[2] = {gen.normal(Shape{4, 3}, 0.0, 1.0, DType::f64), gen.normal(Shape{4, 3}, 0.0, 1.0, DType::f64)};
+  auto run = [&](const ElementwiseProgram& p) {
+    std::vector<Tensor> out{Tensor::empty(Shape{4, 3}, DType::f64), Tensor::empty(Shape{4, 3}, DType::f64)};
+    in[0].backend().elementwise(p, in, out);
+    return out;
+  };
+  const auto a = run(full), c = run(pruned);
+  for (std::size_t i = 0; i < 2; ++i) CHECK(test::max_rel_diff(a[i], c[i]) == 0.0);
 }

@@ -60,6 +60,7 @@ public:
   std::vector<std::pair<std::string, Tensor>> state() const override;
   void load_state(const std::vector<std::pair<std::string, Tensor>>& state) override;
 private:
+  void fused_step(std::size_t i, double bc1, double bc2);
   AdamOptions o_;
   std::vector<Tensor> m_, v_, vmax_;
   std::vector<std::int64_t> param_steps_;  // bias correction counts each parameter's own updates

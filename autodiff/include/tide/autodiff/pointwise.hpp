@@ -1,4 +1,5 @@
-// Fused pointwise ops: a function of several broadcastable inputs computed elementwise in one pass
+// Fused pointwise ops (include this header yourself: tide/tide.hpp leaves it out, since it brings
+// in the backend interface): a function of several broadcastable inputs computed elementwise in one pass
 // (Backend::elementwise: on the CPU block by block in L1, on CUDA one kernel), recorded as one tape
 // node. Its backward is a second program, also one pass, that writes every input's gradient at the
 // output's shape; inputs smaller than the output (a bias [H], a per-row time [B, 1]) then get it
@@ -9,14 +10,20 @@
 // a pass over memory, an allocation and a node, forward and backward; as one PointwiseOp it is one
 // of each. Write the forward once as a template over the value type (Sym for the program, Var for
 // the composite: pointwise.hpp in core) and the backward by hand, and test it against the
-// composite's gradients (tests/autodiff/test_pointwise.cpp shows how). A recorded node refers to
-// its op, so an op must outlive every tape that uses it: build each once, as a function-local
-// static (models/src/cfc.cpp).
+// composite's gradients (tests/autodiff/test_pointwise.cpp shows how). Build each op once (a
+// function-local static, as models/src/cfc.cpp does); recorded nodes share it.
+//
+// What it buys: one allocation, one node and one pass forward, one pass backward (only the steps
+// the requested gradients need). The backward recomputes what it needs of the forward (it gets the
+// inputs and the cotangent, not the forward's intermediates), so a tail dominated by its
+// transcendentals (tanh, sigmoid, exp) gains little: ~10% on the CfC cell's step, nothing measured
+// on a GRU-style update in a user's trial. Profile first.
 #pragma once
 #include "tide/autodiff/var.hpp"
 #include "tide/core/error.hpp"
 #include "tide/core/pointwise.hpp"
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,9 +43,10 @@ struct PointwiseOp {
 
 // Builds a PointwiseOp from `fn`, a generic callable (const std::vector<T>&) -> T written with the
 // operators of Var and Sym, and `vjp`, (const std::vector<Sym>& inputs, Sym cotangent) -> one Sym
-// per input (a Sym with id -1, i.e. Sym{}, for an input that gets no gradient).
+// per input: Sym{} for an input the op is not differentiable in (a flag or a constant such as the
+// LSTM's forget bias); pointwise() refuses such an input when it requires a gradient.
 template <class F, class G>
-PointwiseOp make_pointwise(std::string name, int n_inputs, F fn, G vjp) {
+std::shared_ptr<const PointwiseOp> make_pointwise(std::string name, int n_inputs, F fn, G vjp) {
   PointwiseOp op;
   op.name = std::move(name);
   {
@@ -56,11 +64,11 @@ PointwiseOp make_pointwise(std::string name, int n_inputs, F fn, G vjp) {
   for (const Sym& s : d) op.gradient.push_back(s.builder ? s.id : -1);
   op.backward = b.program({});
   op.composite = [fn](const std::vector<Var>& v) { return Var(fn(v)); };
-  return op;
+  return std::make_shared<const PointwiseOp>(std::move(op));
 }
 
 // op applied to `inputs` (one dtype and device, shapes broadcasting together); throws naming the op
-// and the input otherwise.
-Var pointwise(const PointwiseOp& op, const std::vector<Var>& inputs);
+// and the input otherwise. The recorded node holds the op.
+Var pointwise(const std::shared_ptr<const PointwiseOp>& op, const std::vector<Var>& inputs);
 
 }  // namespace tide

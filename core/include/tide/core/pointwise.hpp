@@ -1,5 +1,7 @@
 // Elementwise programs (Backend::elementwise) written as expressions. A PointwiseBuilder hands out
-// a Sym per input; arithmetic and the activations on Syms append steps, so a fused op's forward
+// a Sym per input; the operations below on Syms append steps (Sym op Sym for + - * /, Sym op
+// number for + - *, unary minus, tanh, sigmoid, exp, square; any other unary op of the op table
+// through builder.unary(op, x, p0), any binary or compare op through builder.binary), so a fused op's forward
 // can be written once as a template over the value type and instantiated for Sym (the program)
 // and for Var (the recorded composite):
 //   PointwiseBuilder p(2);
@@ -33,6 +35,9 @@ private:
   int n_inputs_;
   std::vector<ElementwiseStep> steps_;
 };
+
+// The program without the steps its outputs do not depend on (values renumbered).
+ElementwiseProgram without_dead_steps(const ElementwiseProgram& p);
 
 // The builder a value belongs to; throws for a default Sym (no program).
 PointwiseBuilder& builder_of(Sym x);
