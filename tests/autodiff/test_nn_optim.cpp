@@ -167,3 +167,27 @@ TEST_CASE("gradient clipping by norm and by value") {
   CHECK_THROWS_AS(SGD({a}, {.lr = std::nan("")}), Error);
   CHECK_THROWS_AS(Adam({Var(Tensor::zeros(Shape{2}))}), Error);  // not a parameter
 }
+
+TEST_CASE("Adam's fused update gives the composite tensor ops' values to the bit, f32, both weight decays") {
+  for (bool decoupled : {false, true}) {
+    Generator gen(41);
+    const Tensor start = gen.normal(Shape{37, 5}, 0.0, 1.0, DType::f32);
+    Var p = Var::parameter(start.clone());
+    Adam adam({p}, AdamOptions{.lr = 0.01, .weight_decay = 0.05, .decoupled_weight_decay = decoupled});
+    Tensor w = start.clone(), m = Tensor::zeros(start.shape(), DType::f32), v = Tensor::zeros(start.shape(), DType::f32);
+    for (int step = 1; step <= 3; ++step) {
+      const Tensor g = gen.normal(start.shape(), 0.0, 1.0, DType::f32);
+      p.set_grad(g.clone());
+      adam.step();
+      const double bc1 = 1.0 - std::pow(0.9, step), bc2 = 1.0 - std::pow(0.999, step);
+      Tensor gg = g;
+      if (decoupled) w = add(w, mul_scalar(mul_scalar(w, 0.01 * 0.05), -1.0));
+      else gg = add(g, mul_scalar(w, 0.05));
+      m = add(mul_scalar(m, 0.9), mul_scalar(gg, 1.0 - 0.9));
+      v = add(mul_scalar(v, 0.999), mul_scalar(square(gg), 1.0 - 0.999));
+      const Tensor denom = add_scalar(mul_scalar(sqrt(v), 1.0 / std::sqrt(bc2)), 1e-8);
+      w = add(w, mul_scalar(mul_scalar(div(m, denom), 0.01 / bc1), -1.0));
+      CHECK(p.value().to_vector() == w.to_vector());
+    }
+  }
+}
