@@ -15,6 +15,12 @@ std::string OdeSpec::str() const {
   return out;
 }
 
+bool explicit_steps(const OdeSpec& spec) {
+  if (spec.method == Method::ltc_fused) return true;
+  const Tableau& tab = tableau(spec.method);
+  return !tab.adaptive() && !tab.implicit && spec.gradient == GradientKind::discrete;
+}
+
 Regularisers OdeRegularisation::solver_terms() const {
   Regularisers r;
   r.kinetic = kinetic > 0;
@@ -91,10 +97,9 @@ Var integrate_interval(const IntervalDynamics& g, const Var& h0, const Var& dt, 
   if (spec.unfolds < 1) fail("integrate_interval: unfolds must be >= 1, got {}", spec.unfolds);
   // Captured by value: checkpointed and adjoint gradients evaluate the dynamics again during backward.
   const Dynamics f = g.rescaled(dt);
-  const Tableau& tab = tableau(spec.method);
   const bool regularised = regulariser && regulariser->weights().any();
-  if (tab.adaptive() || tab.implicit || spec.gradient != GradientKind::discrete || regularised)
-    return solve_interval(g, f, h0, dt, spec, regulariser);
+  if (!explicit_steps(spec) || regularised) return solve_interval(g, f, h0, dt, spec, regulariser);
+  const Tableau& tab = tableau(spec.method);
   Var h = h0;
   const double step = 1.0 / spec.unfolds;
   for (int i = 0; i < spec.unfolds; ++i) h = explicit_step(f, h, i * step, step, spec.method);

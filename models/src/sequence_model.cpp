@@ -28,7 +28,8 @@ std::vector<std::int64_t> last_steps(const Tensor& mask) {
 }  // namespace
 
 SequenceModel::SequenceModel(CellPtr cell, std::int64_t outputs, Generator& gen, data::Task task)
-    : cell_(std::move(cell)), readout_(cell_->output_size(), outputs, gen, linear_options(cell_->dtype())), task_(task) {}
+    : cell_(std::move(cell)), readout_(cell_->output_size(), outputs, gen, linear_options(cell_->dtype())), task_(task),
+      step_(cell_) {}
 
 namespace {
 
@@ -136,7 +137,7 @@ Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, st
       any |= valid, every &= valid;
     }
     if (any) {
-      const Var next = cell_->step(select(x, 1, t), state, Var(dtc.slice(1, t, t + 1)), regulariser);
+      const Var next = step_(select(x, 1, t), state, Var(dtc.slice(1, t, t + 1)), regulariser);
       state = every ? next : state + Var(maskc.slice(1, t, t + 1).to(x.device())) * (next - state);
     }
     all.push_back(state);

@@ -297,3 +297,82 @@ TEST_CASE("every cell: one step compiled (autodiff/compile.hpp) equals the eager
     }
   }
 }
+
+namespace {
+
+// A sequence model's read-outs and the gradients of a weighted sum of them (parameters and input).
+std::vector<Tensor> outputs_and_gradients(const SequenceModel& model, const Batch& b, const Tensor& weights) {
+  const Var x = Var::parameter(b.x);
+  const Var out = model(x, b.dt, b.mask);
+  std::vector<Var> wrt = model.parameters();
+  wrt.push_back(x);
+  std::vector<Tensor> all{out.value()};
+  for (const Var& d : grad({sum(out * Var(weights))}, wrt, {}, {.allow_unused = true})) all.push_back(d.defined() ? d.value() : Tensor());
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("every cell: a sequence model's compiled steps (CompiledStep) equal its eager steps, values and gradients, across batch sizes") {
+  for (const json& spec : all_specs()) {
+    CAPTURE(spec.dump());
+    Generator gen(3);
+    SequenceModel model(make_cell(spec, 2, gen, DType::f64), 2, gen);
+    const bool adaptive = spec.dump().find("rtol") != std::string::npos;
+    for (const std::int64_t B : {3, 5, 3}) {  // a new batch size traces again; the old one replays
+      CAPTURE(B);
+      const Batch b = random_batch(B, 4, 2, 30 + B);
+      const Tensor weights = Generator(5).normal(Shape{B, 4, 2}, 0, 1, DType::f64);
+      model.set_compiled(false);
+      const auto want = outputs_and_gradients(model, b, weights);
+      model.set_compiled(true);
+      const std::int64_t calls = model.compiled_step().stats().calls;
+      const auto got = outputs_and_gradients(model, b, weights);
+      CHECK(model.compiled_step().stats().calls - calls == (adaptive ? 0 : 4));  // 4 steps, or eager
+      REQUIRE(got.size() == want.size());
+      for (std::size_t k = 0; k < got.size(); ++k) {
+        CAPTURE(k);
+        REQUIRE(got[k].defined() == want[k].defined());
+        if (got[k].defined()) CHECK(test::max_rel_diff(got[k], want[k]) <= 1e-12);
+      }
+    }
+    const CompileStats& s = model.compiled_step().stats();
+    CHECK(s.traces == (adaptive ? 0 : 4));  // (B 3, B 5) x (first step's state without a gradient, later steps with)
+    CHECK(s.backward_calls == (adaptive ? 0 : 12));
+    CHECK(model.compiled_step().untraceable().empty());
+  }
+}
+
+TEST_CASE("CompiledStep: regularised steps run eagerly, evaluations are counted either way, and an untraceable step falls back") {
+  Generator gen(2);
+  const CellPtr cell = make_cell({{"type", "ctrnn"}, {"hidden", 3}, {"solver", {{"method", "rk4"}, {"unfolds", 2}}}}, 2, gen, DType::f64);
+  const CompiledStep step(cell);
+  Generator data(4);
+  const Var x(data.normal(Shape{2, 2}, 0, 1, DType::f64)), h(data.normal(Shape{2, 3}, 0, 1, DType::f64));
+  const Var dt(Tensor::full(Shape{2, 1}, 0.5, DType::f64));
+  OdeRegulariser counting{OdeRegularisation{}}, kinetic{OdeRegularisation{.kinetic = 0.1}};
+  CHECK(step.compiles(&counting));
+  CHECK_FALSE(step.compiles(&kinetic));
+  step(x, h, dt, &counting);
+  step(x, h, dt, &counting);
+  CHECK(counting.nfe() == 2 * 2 * 4);  // two steps of two RK4 unfolds, counted by the replays too
+  CHECK(step.stats().calls == 2);
+  step(x, h, dt, &kinetic);
+  CHECK(step.stats().calls == 2);
+  CHECK(kinetic.total().defined());
+
+  // A custom LTC f that reads a value back to the host cannot be traced: the step runs eagerly.
+  Generator gen2(5);
+  const LTCCell::FFn reads = [](const Var& state, const Var& input) {
+    const double scale = sum(input).item() > 1e9 ? 2.0 : 1.0;
+    return sigmoid(state * scale);
+  };
+  const auto ltc = std::make_shared<LTCCell>(2, 3, gen2, LTCOptions{.dtype = DType::f64}, reads);
+  const CompiledStep ltc_step(ltc);
+  const Tensor eager = ltc->step(x, h, dt).value();
+  CHECK(test::max_rel_diff(ltc_step(x, h, dt).value(), eager) == 0);
+  CHECK(ltc_step.untraceable().find("back to the host") != std::string::npos);
+  CHECK_FALSE(ltc_step.compiles(nullptr));
+  CHECK(test::max_rel_diff(ltc_step(x, h, dt).value(), eager) == 0);
+  CHECK_THROWS_WITH_AS(ltc_step(Var(Tensor::zeros(Shape{2, 5}, DType::f64)), h, dt), doctest::Contains("ltc"), Error);
+}

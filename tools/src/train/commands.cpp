@@ -12,6 +12,7 @@ namespace {
 
 constexpr const char* train_usage =
     "usage: tide train CONFIG.json [--out DIR] [--resume | --overwrite] [--max-steps N] [--epochs N] [--seed N] [--quiet]\n"
+    "                  [--eager]\n"
     "\n"
     "Trains a model as the config says: a sequence model on irregularly sampled data, a latent\n"
     "ODE on irregular series with per-variable masks, a continuous normalising flow on vectors\n"
@@ -38,6 +39,8 @@ constexpr const char* train_usage =
     "  --epochs N       override the config's epochs (recorded in the run's config.json)\n"
     "  --seed N         override the config's seed (likewise; for runs over several seeds)\n"
     "  --quiet          no progress output\n"
+    "  --eager          run every op eagerly instead of replaying compiled plans (the recurrent\n"
+    "                   cells' steps are compiled by default; same arithmetic, for comparison)\n"
     "  -h, --help       show this help\n"
     "\n"
     "models: ltc, ltc_biophysical, cfc, mmrnn, ode_rnn, node_rnn, ctrnn, lstm, augmented_lstm, gru,\n"
@@ -194,6 +197,7 @@ int train_main(const Args& args) {
                           .on("--resume", options.resume)
                           .on("--overwrite", options.overwrite)
                           .on("--quiet", options.quiet)
+                          .on("--eager", options.eager)
                           .text("--out", options.out_dir)
                           .integer("--seed", std::int64_t{0}, std::int64_t{1000000000000}, seed, "an integer >= 0")
                           .integer("--max-steps", std::int64_t{1}, std::int64_t{1000000000}, max_steps, "a positive integer")

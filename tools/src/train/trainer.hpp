@@ -21,6 +21,7 @@ struct TrainOptions {
   bool overwrite = false;        // start afresh in a directory that holds a run (else an error)
   std::int64_t max_steps = 0;    // stop after this many optimizer steps in this invocation, checkpointed (0: no limit)
   bool quiet = false;            // no progress output
+  bool eager = false;            // every op eagerly: no compiled plans (Model::set_compiled(false))
   std::FILE* progress = stderr;
 };
 

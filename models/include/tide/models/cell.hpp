@@ -4,6 +4,7 @@
 // continuous time between observations integrate it with any method of the solver library
 // (OdeSpec), over each sample's own dt.
 #pragma once
+#include "tide/autodiff/compile.hpp"
 #include "tide/autodiff/nn.hpp"
 #include "tide/solvers/solve.hpp"
 #include "tide/taylor/jet_nn.hpp"
@@ -21,6 +22,12 @@ struct OdeSpec {
   GradientKind gradient = GradientKind::discrete;
   std::string str() const;       // "rk4 x1", "dopri5 rtol 1e-3 atol 1e-4 adjoint"
 };
+
+// Whether an interval integrated with `spec` runs as plain explicit steps: a fixed-step explicit
+// method or the LTC's fused one, with the discrete gradient. Such steps read nothing back to the
+// host, so a cell step using them can be traced into a compiled plan (CompiledStep); the others go
+// through solve(), whose step control and checkpoints read values.
+bool explicit_steps(const OdeSpec& spec);
 
 // Regularisation of the cells' continuous-time parts, for training, each term an integral over
 // every interval a cell integrates, in real time (over the interval's length dt, not the rescaled
@@ -123,6 +130,9 @@ public:
   virtual Var initial_state(std::int64_t batch) const;
   // Throws naming the cell and the shapes unless x [B, I], state [B, S], dt [B, 1].
   void check_step(const Var& x, const Var& state, const Var& dt) const;
+  // How the cell integrates its continuous-time part; nullptr for cells without one (CfC's closed
+  // form, the discrete cells).
+  virtual const OdeSpec* ode() const { return nullptr; }
 
 protected:
   // What step() runs: each cell's update.
@@ -130,6 +140,37 @@ protected:
 };
 
 using CellPtr = std::shared_ptr<Cell>;
+
+// A cell's step traced into compiled plans (autodiff/compile.hpp): the first step of each batch
+// size (and grad mode) traces it, the others replay; with gradients, a step is one tape node whose
+// backward is a plan too. The arithmetic is the eager step's, so values and gradients agree with
+// it (tests/models/test_compiled_step.cpp). Steps run eagerly instead when compilation is off, when
+// the regulariser's weights are on (its integrals go through solve() or Jets), and for cells whose
+// ODE part is not integrated by explicit steps (explicit_steps), and from the first failed trace on
+// (a step reading values back to the host or drawing noise; untraceable() says why). The cell's parameters are read
+// in place at every replay (optimizers and Model::load write them in place); call clear() after
+// replacing one. Keep one per cell across batches; not thread-safe.
+class CompiledStep {
+public:
+  explicit CompiledStep(CellPtr cell, bool enabled = true);
+  // Cell::step(x, state, dt, regulariser), compiled where it can be.
+  Var operator()(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser = nullptr) const;
+  // Whether a step with this regulariser replays a plan.
+  bool compiles(const OdeRegulariser* regulariser) const;
+  void set_enabled(bool on) { enabled_ = on; }
+  bool enabled() const { return enabled_; }
+  const CompileStats& stats() const { return fn_.stats(); }
+  // Why steps run eagerly after a failed trace (empty while tracing works).
+  const std::string& untraceable() const { return untraceable_; }
+  void clear() { fn_.clear(); }
+
+private:
+  CellPtr cell_;
+  bool enabled_ = true;
+  std::shared_ptr<std::int64_t> nfe_;  // dynamics evaluations per step, counted when tracing
+  CompiledFunction fn_;
+  mutable std::string untraceable_;
+};
 
 // A cell described by its input width, hidden width and dtype: state and output are `hidden`
 // wide unless a subclass says otherwise.

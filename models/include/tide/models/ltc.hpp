@@ -27,6 +27,7 @@ class LTCBase : public Cell {
 public:
   Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   DType dtype() const override { return options_.dtype; }
+  const OdeSpec* ode() const override { return &options_.ode; }
   const LTCOptions& options() const { return options_; }
   template <class T> struct SplitOf { T a, c; };
   using Split = SplitOf<Var>;

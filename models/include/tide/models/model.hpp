@@ -94,6 +94,9 @@ public:
   virtual std::string metric() const = 0;  // the metric that chooses the best model
   virtual bool higher_is_better() const = 0;
   virtual BatchLoss loss(const data::Examples& batch, Mode mode, const Training& training = {}) const = 0;
+  // Whether the parts that can replay compiled plans (autodiff/compile.hpp) do: on by default.
+  // Off runs every op eagerly, the same arithmetic (for comparison and debugging).
+  virtual void set_compiled(bool on) { (void)on; }
   // Eval-mode scores over a split, batch by batch, with nothing recorded.
   virtual Scores evaluate(const data::Examples& split, std::int64_t batch_size) const;
   // Eval-mode predictions over a split, example numbers counted over the split.

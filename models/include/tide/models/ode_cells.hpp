@@ -16,6 +16,7 @@ public:
   CTRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode = {},
             CellOptions options = {}, double tau = 1.0);
   std::string name() const override { return "ctrnn"; }
+  const OdeSpec* ode() const override { return &ode_; }
   Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   template <class T> T derivative(const Var& x, const T& h) const;  // dh/dt at (x, h), on Vars or Jets
@@ -31,6 +32,7 @@ public:
   NeuralODERNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode = {},
                    CellOptions options = {});
   std::string name() const override { return "node_rnn"; }
+  const OdeSpec* ode() const override { return &ode_; }
   Var advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const override;
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
 
@@ -44,6 +46,7 @@ public:
   ODERNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, OdeSpec ode = {},
              CellOptions options = {});
   std::string name() const override { return "ode_rnn"; }
+  const OdeSpec* ode() const override { return &ode_; }
   std::int64_t input_size() const override { return gru_.input_size(); }
   std::int64_t state_size() const override { return gru_.state_size(); }
   std::int64_t output_size() const override { return gru_.output_size(); }
@@ -69,6 +72,7 @@ public:
   MMRNNCell(std::int64_t input, std::int64_t hidden, Generator& gen, MMRNNVariant variant = {},
             DType dtype = DType::f32);
   std::string name() const override { return "mmrnn"; }
+  const OdeSpec* ode() const override { return &variant_.ode; }
   std::int64_t input_size() const override { return lstm_.input_size(); }
   std::int64_t state_size() const override { return lstm_.state_size(); }  // [h, c]
   std::int64_t output_size() const override { return lstm_.output_size(); }

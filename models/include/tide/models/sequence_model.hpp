@@ -30,6 +30,9 @@ public:
              OdeRegulariser* regulariser = nullptr) const;
 
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
+  // The cell's steps run compiled (CompiledStep) unless turned off.
+  void set_compiled(bool on) override { step_.set_enabled(on); }
+  const CompiledStep& compiled_step() const { return step_; }
   const Cell& cell() const { return *cell_; }
   CellPtr cell_ptr() const { return cell_; }
   std::int64_t outputs() const { return readout_.out_features(); }
@@ -38,6 +41,7 @@ private:
   CellPtr cell_;
   Linear readout_;
   data::Task task_;
+  CompiledStep step_;
 };
 
 // The read-out at each sequence's last valid step: [B, T, O] -> [B, O].

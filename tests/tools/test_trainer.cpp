@@ -1,0 +1,58 @@
+// `tide train` run in-process (train/trainer.hpp): the recurrent cells' compiled steps (the
+// default) and --eager train the same curves, to float tolerance.
+#include "train/metrics_log.hpp"
+#include "train/train_config.hpp"
+#include "train/trainer.hpp"
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+#include <cmath>
+#include <filesystem>
+#include <unistd.h>
+
+using namespace tide::cli;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() : path(fs::temp_directory_path() / ("tide-test-trainer-" + std::to_string(::getpid()))) { fs::create_directories(path); }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+std::vector<json> train(const json& config, const std::string& out, bool eager) {
+  TrainOptions options;
+  options.out_dir = out;
+  options.quiet = true;
+  options.eager = eager;
+  REQUIRE(run_training(parse_train_config(config, "test config"), options) == 0);
+  return read_metrics(out + "/metrics.jsonl");
+}
+
+}  // namespace
+
+TEST_CASE("tide train: compiled cell steps and --eager give the same loss curve (f32, every epoch's losses and metrics)") {
+  TempDir dir;
+  for (const char* cell : {"cfc", "mmrnn", "ltc", "ctrnn", "ode_rnn"}) {
+    CAPTURE(cell);
+    const json config = {{"name", "compiled"}, {"seed", 3},
+                         {"data", {{"dataset", "xor"}, {"encoding", "event"}, {"train", 160}, {"test", 32}}},
+                         {"model", {{"type", cell}, {"hidden", 8}}}, {"optimizer", {{"type", "adam"}, {"lr", 0.02}}},
+                         {"epochs", 3}, {"batch_size", 32}, {"grad_clip", 1.0}};
+    const std::string base = (dir.path / cell).string();
+    const std::vector<json> compiled = train(config, base + "-compiled", false), eager = train(config, base + "-eager", true);
+    REQUIRE(compiled.size() == 3);
+    REQUIRE(eager.size() == 3);
+    for (std::size_t e = 0; e < compiled.size(); ++e)
+      for (const char* key : {"train_loss", "val_loss", "train_accuracy", "val_accuracy"}) {
+        CAPTURE(e);
+        CAPTURE(key);
+        const double a = compiled[e].at(key).get<double>(), b = eager[e].at(key).get<double>();
+        CHECK(std::abs(a - b) <= 1e-5 * std::max(1.0, std::abs(b)));
+      }
+  }
+}
