@@ -1,10 +1,10 @@
-# `tide bench solvers --peers` and `tide bench taylor --peers` against a stand-in peer
+# `tide bench solvers --peers`, `tide bench taylor --peers` and `tide bench models --peers` against a stand-in peer
 # (fake_peer.sh, run by /bin/sh under the peer scripts' names): the protocol, the table, the
 # ratios, a peer that cannot start, a refused case and a peer that dies are reported, not fatal.
 # Invoked by ctest with -DTIDE=<tide> -DSRC=<tests/tools> -DWORK=<a scratch directory>.
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
-foreach(name solver_peers.py taylor_peers.py)
+foreach(name solver_peers.py taylor_peers.py model_peers.py)
   configure_file("${SRC}/fake_peer.sh" "${WORK}/${name}" COPYONLY)
 endforeach()
 
@@ -54,4 +54,17 @@ string(JSON status GET "${out}" peer_status)
 if(NOT nested_ms STREQUAL "NULL" OR NOT status MATCHES "taylor_forward jax nested jvp \\(timing\\): [^\"]*parse")
   message(FATAL_ERROR "garbage while timing: ms ${nested_ms}, status ${status}")
 endif()
+execute_process(COMMAND "${TIDE}" bench models --peers --repeats 1 --python /bin/sh --peers-dir "${WORK}"
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "tide bench models --peers exited with ${rc}: ${err}\n${out}")
+endif()
+foreach(workload ltc_cell_fwd_bwd ltc_train_step cfc_train_step mmrnn_train_step)
+  # tide compiled and eager, the same check on both (same weights), then the peer's rows
+  expect("${out}" "\n${workload} [^\n]*\n[^\n]*\n  tide +[0-9.]+ [^\n]*\n  tide eager +[0-9.]+ [^\n]* 0e\\+00 *\n  [a-z]+ +2 "
+         "${workload}: tide's rows and the peer's")
+endforeach()
+expect("${out}" "ncps torch.compile +2 " "the torch.compile variant")
+expect("${out}" "target: tide >= 5x faster than ncps per call: tide [0-9.]+x faster than ncps" "the CfC and LTC targets")
+expect("${out}" "target: tide >= 3x faster than torch per call: tide [0-9.]+x faster than torch" "the mmRNN target")
 message(STATUS "bench --peers ok")

@@ -6,7 +6,10 @@
 //   cfc_step_us     CfC (default mode, backbone 128), 64 units, batch 64, one input step
 //   xor_epoch_s     one training epoch of mmRNN (64 units, Euler x4) on the event-based XOR set
 //                   (100,000 sequences, batch 256, RMSprop), the mmRNN paper's setting
+// With --peers instead (bench_model_peers.cpp): issue 14's recurrent workloads (ltc_cell_fwd_bwd,
+// ltc_train_step, cfc_train_step, mmrnn_train_step) on tide and on PyTorch + ncps in the same run.
 #pragma once
+#include "peers.hpp"
 
 namespace tide::cli {
 
@@ -14,8 +17,10 @@ struct BenchModelsOptions {
   bool json = false;
   int repeats = 5;
   bool epoch = true;  // --no-epoch skips xor_epoch_s (the slow figure)
+  PeerOptions peers;
 };
 
 int run_bench_models(const BenchModelsOptions& options);
+int run_bench_model_peers(const BenchModelsOptions& options);
 
 }  // namespace tide::cli

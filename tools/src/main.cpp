@@ -231,7 +231,7 @@ int bench_solvers_main(const Args& args) {
 }
 
 constexpr const char* bench_models_usage =
-    "usage: tide bench models [--json] [--repeats N] [--no-epoch]\n"
+    "usage: tide bench models [--json] [--repeats N] [--no-epoch] [--peers [--python EXE] [--peers-dir DIR]]\n"
     "\n"
     "f32, single-threaded BLAS, nothing recorded unless said:\n"
     "  ltc_step_ms       biophysical LTC, fully connected N = 64, 16 inputs, batch 64, 6 fused\n"
@@ -247,6 +247,15 @@ constexpr const char* bench_models_usage =
     "  --repeats N    samples per figure, the median is reported (default 5, 1..100; xor_epoch_s\n"
     "                 takes min(N, 3))\n"
     "  --no-epoch     skip xor_epoch_s\n"
+    "  --peers        instead: issue 14's recurrent workloads on tide and, in the same run, on\n"
+    "                 PyTorch + ncps (bench/peers/model_peers.py; same weights and data, samples\n"
+    "                 interleaved): ltc_cell_fwd_bwd (eager and torch.compile), ltc_train_step,\n"
+    "                 cfc_train_step, mmrnn_train_step (one Adam step on batch 32 x 32 steps);\n"
+    "                 tide's side compiled (the default) and eager. Without the peers' venv\n"
+    "                 (bench/peers/setup.sh) it says why and prints tide's side\n"
+    "  --python EXE   the peers' interpreter (default: $TIDE_PEERS_PYTHON, else .venv/bin/python\n"
+    "                 at the repository root, else python3)\n"
+    "  --peers-dir D  where the peer scripts are (default: bench/peers of this repository)\n"
     "  -h, --help     show this help\n";
 
 int bench_models_main(const Args& args) {
@@ -254,9 +263,13 @@ int bench_models_main(const Args& args) {
   const Flags flags = Flags("tide bench models", bench_models_usage)
                           .on("--json", options.json)
                           .on("--no-epoch", options.epoch, false)
-                          .integer("--repeats", 1, 100, options.repeats);
+                          .integer("--repeats", 1, 100, options.repeats)
+                          .on("--peers", options.peers.enabled)
+                          .text("--python", options.peers.python)
+                          .text("--peers-dir", options.peers.dir);
   if (const auto status = flags.parse(args)) return *status;
-  return tide::cli::run_bench_models(options);
+  if (!options.peers.enabled) warn_peer_flags_unused("tide bench models", options.peers);
+  return options.peers.enabled ? tide::cli::run_bench_model_peers(options) : tide::cli::run_bench_models(options);
 }
 
 int bench_gpu_main(const Args& args) {
