@@ -77,6 +77,22 @@ run_tide(1 train "${WORK}/broken.json" --quiet)
 if(NOT err MATCHES "broken.json:2:")
   message(FATAL_ERROR "malformed JSON: expected file:line in ${err}")
 endif()
+# --eager is recorded ("compile": false): a resumed eager run stays eager and ends bit-exactly where
+# the straight eager run does, and a compiled run resumed with --eager is refused as a changed config.
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/eager_straight" --quiet --eager)
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/eager_resumed" --quiet --eager --max-steps 7)
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/eager_resumed" --quiet --resume)
+expect_files(TRUE "${WORK}/eager_straight/best.tide" "${WORK}/eager_resumed/best.tide" "an eager run resumed without --eager is not bit-exact")
+file(READ "${WORK}/eager_resumed/config.json" recorded)
+string(JSON compile GET "${recorded}" compile)
+if(compile)
+  message(FATAL_ERROR "--eager: the run's config.json records compile ${compile}")
+endif()
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/compiled_then_eager" --quiet --max-steps 5)
+run_tide(1 train "${WORK}/tiny.json" --out "${WORK}/compiled_then_eager" --quiet --resume --eager)
+if(NOT err MATCHES "the config differs[^\n]*key 'compile'")
+  message(FATAL_ERROR "a compiled run resumed with --eager: unexpected message ${err}")
+endif()
 message(STATUS "train / resume / eval ok")
 
 # Regularisers (kinetic energy of the mmRNN's ODE part, STEER): they change the run, and a run

@@ -107,10 +107,11 @@ std::vector<std::string> peer_status(const std::vector<const Peer*>& peers) {
 void print_comparisons(const std::vector<Comparison>& comparisons, const std::vector<std::string>& status) {
   for (const std::string& line : status) fmt::print("{}\n", line);
   fmt::print("columns: ms/call median time per call (+-%: half the samples' range over the median); NFE evaluations of f\n"
-             "per call where the workload counts them (how each side counts: bench/peers/solver_peers.py); first s: the\n"
-             "first call, JAX's tracing and compilation included; check: a number every side computes from the same\n"
-             "weights, and its relative difference to tide's; peer/tide: the peer's time over the first tide row's\n"
-             "(> 1: tide faster). Targets (issue 14) compare the first tide row with the fastest peer of a kind.\n");
+             "per call where the workload counts them (how each side counts: the peer script's docstring, bench/peers/);\n"
+             "first s: the first call, a peer's compilation included (JAX's jit, torch.compile); check: a number every\n"
+             "side computes from the same weights, and its relative difference to tide's; peer/tide: the peer's time\n"
+             "over the first tide row's (> 1: tide faster). Targets compare the first tide row with the fastest peer\n"
+             "of a kind (no peer figure: not measured).\n");
   for (const Comparison& c : comparisons) {
     fmt::print("\n{}\n", c.workload);
     fmt::print("  {:<18} {:>10} {:>6} {:>8} {:>9} {:>8} {:>13} {:>8} {:>9}\n", "side", "ms/call", "+-%", "NFE", "us/NFE", "first s",
@@ -134,7 +135,7 @@ nlohmann::json comparisons_json(const std::vector<Comparison>& comparisons, cons
     nlohmann::json w{{"workload", c.workload}, {"targets", nlohmann::json::array()}, {"sides", nlohmann::json::array()}};
     for (const TargetResult& t : c.targets)
       w["targets"].push_back({{"peer", t.target.peer}, {"speedup_at_least", t.target.speedup}, {"per_nfe", t.target.per_nfe},
-                              {"against", t.against}, {"speedup", finite(t.ratio)}, {"met", t.met}, {"text", t.text()}});
+                              {"against", t.against}, {"speedup", finite(t.ratio)}, {"measured", !t.against.empty()}, {"met", t.met}, {"text", t.text()}});
     for (const SideResult& s : c.sides)
       w["sides"].push_back({{"label", s.label}, {"tide", s.tide}, {"ms_per_call", finite(s.seconds * 1e3)}, {"spread", finite(s.spread)},
                             {"nfe", finite(s.nfe)}, {"first_seconds", finite(s.first_seconds)}, {"check", finite(s.check)},

@@ -138,7 +138,8 @@ Peer::Peer(const PeerOptions& options, const std::string& script, const std::vec
   try {
     const nlohmann::json hello = nlohmann::json::parse(read_line());
     if (!hello.value("ok", false))
-      why_ = fmt::format("{} {} ({}): {}", python, script, python_origin(options), hello.value("error", std::string("failed")));
+      why_ = fmt::format("{} {} ({}): {} (bench/peers/setup.sh makes the peers' venv)", python, script, python_origin(options),
+                         hello.value("error", std::string("failed")));
     framework_ = hello.value("framework", std::string());
     versions_ = hello.value("versions", nlohmann::json::object());
   } catch (const std::exception& e) {

@@ -33,14 +33,15 @@ constexpr const char* train_usage =
     "options:\n"
     "  --out DIR        run directory (default runs/<name>)\n"
     "  --resume         continue bit-exactly from DIR/checkpoint.tide (the config must be unchanged;\n"
-    "                   --epochs and --seed given when the run started are remembered)\n"
+    "                   --epochs, --seed and --eager given when the run started are remembered)\n"
     "  --overwrite      start over in a run directory that holds a run (else an error)\n"
     "  --max-steps N    stop after N optimizer steps in this invocation, with a checkpoint\n"
     "  --epochs N       override the config's epochs (recorded in the run's config.json)\n"
     "  --seed N         override the config's seed (likewise; for runs over several seeds)\n"
     "  --quiet          no progress output\n"
     "  --eager          run every op eagerly instead of replaying compiled plans (the recurrent\n"
-    "                   cells' steps are compiled by default; same arithmetic, for comparison)\n"
+    "                   cells' steps are compiled by default; the same arithmetic to float\n"
+    "                   rounding, for comparison); recorded as \"compile\": false in config.json\n"
     "  -h, --help       show this help\n"
     "\n"
     "models: ltc, ltc_biophysical, cfc, mmrnn, ode_rnn, node_rnn, ctrnn, lstm, augmented_lstm, gru,\n"
@@ -166,16 +167,23 @@ int data_mujoco(const Args& args) {
 namespace {
 
 // --resume without --epochs / --seed: the values the run was started with (its config.json).
-void remember_overrides(const TrainConfig& config, const TrainOptions& options, std::int64_t& epochs, std::int64_t& seed) {
+void remember_overrides(const TrainConfig& config, TrainOptions& options, std::int64_t& epochs, std::int64_t& seed) {
   const std::string saved = run_directory(config, options) + "/config.json";
   if (!std::filesystem::exists(saved)) return;
   const TrainConfig started = load_train_config(saved);
   if (epochs == 0 && started.raw.contains("epochs")) epochs = started.epochs;
   if (seed < 0 && started.raw.contains("seed")) seed = static_cast<std::int64_t>(started.seed);
+  if (!started.compile && !config.raw.contains("compile")) options.eager = true;
 }
 
-// --epochs and --seed replace the config's values, and are recorded in the run's config.json.
-void apply_overrides(TrainConfig& config, std::int64_t epochs, std::int64_t seed) {
+// --epochs, --seed and --eager replace the config's values ("compile": false for --eager), and are
+// recorded in the run's config.json: a resumed run keeps them, and resuming a compiled run with
+// --eager (not bit-exact: the arithmetic differs in rounding) is refused as a changed config.
+void apply_overrides(TrainConfig& config, const TrainOptions& options, std::int64_t epochs, std::int64_t seed) {
+  if (options.eager) {
+    config.raw["compile"] = false;
+    config.compile = false;
+  }
   if (epochs > 0) {
     config.raw["epochs"] = epochs;
     config.epochs = epochs;
@@ -210,7 +218,7 @@ int train_main(const Args& args) {
   if (config_path.empty()) return usage_error("tide train: missing CONFIG.json", hint);
   TrainConfig config = load_train_config(config_path);
   if (options.resume) remember_overrides(config, options, epochs, seed);
-  apply_overrides(config, epochs, seed);
+  apply_overrides(config, options, epochs, seed);
   return run_training(config, options);
 }
 

@@ -149,6 +149,7 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
     rk.finish("the regularisers");
   }
   c.checkpoint_every = k.integer("checkpoint_every", 0, 0, INT64_MAX);
+  c.compile = k.boolean("compile", true);
   c.best_metric = k.text("best_metric", "");
   if (const json* w = k.value("class_weights")) {
     const bool balanced = w->is_string() && w->get<std::string>() == "balanced";

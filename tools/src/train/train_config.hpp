@@ -62,6 +62,7 @@ struct TrainConfig {
   double kinetic = 0.0, jacobian = 0.0, taylor = 0.0, steer = 0.0;  // regularisers' weights (steer: b)
   int taylor_order = 0;
   std::int64_t checkpoint_every = 0;
+  bool compile = true;            // compiled cell steps (Model::set_compiled); --eager writes false
   std::string best_metric;        // the validation metric that picks best.tide (empty: the model's)
   nlohmann::json class_weights;   // "balanced", an array of per-class weights, or null (all 1)
   nlohmann::json raw;  // the config as given (written beside the run, compared on --resume)

@@ -193,7 +193,7 @@ public:
         paths_(run_directory(config, options), metric_), params_(model_.parameters()),
         optimizer_(make_optimizer(config.optimizer, params_)), train_size_(built_.data.train->size()),
         steps_per_epoch_((train_size_ + config.batch_size - 1) / config.batch_size) {
-    model_.set_compiled(!options.eager);
+    model_.set_compiled(config.compile && !options.eager);
     pos_.best_val = higher_ ? -INFINITY : INFINITY;
   }
   int run();

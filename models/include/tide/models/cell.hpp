@@ -144,12 +144,14 @@ using CellPtr = std::shared_ptr<Cell>;
 // A cell's step traced into compiled plans (autodiff/compile.hpp): the first step of each batch
 // size (and grad mode) traces it, the others replay; with gradients, a step is one tape node whose
 // backward is a plan too. The arithmetic is the eager step's, so values and gradients agree with
-// it (tests/models/test_compiled_step.cpp). Steps run eagerly instead when compilation is off, when
-// the regulariser's weights are on (its integrals go through solve() or Jets), and for cells whose
-// ODE part is not integrated by explicit steps (explicit_steps), and from the first failed trace on
-// (a step reading values back to the host or drawing noise; untraceable() says why). The cell's parameters are read
-// in place at every replay (optimizers and Model::load write them in place); call clear() after
-// replacing one. Keep one per cell across batches; not thread-safe.
+// it (tests/models/test_cells.cpp). A step runs eagerly instead
+//  - when compilation is off, and on a GPU (plans are not yet tested there);
+//  - when the regulariser's weights are on (its integrals go through solve() or Jets);
+//  - for cells whose ODE part is not integrated by explicit steps (explicit_steps);
+//  - from the first failed trace on (a step reading values back to the host or drawing noise;
+//    untraceable() says why).
+// The cell's parameters are read in place at every replay (optimizers and Model::load write them
+// in place); call clear() after replacing one. Keep one per cell across batches; not thread-safe.
 class CompiledStep {
 public:
   explicit CompiledStep(CellPtr cell, bool enabled = true);
