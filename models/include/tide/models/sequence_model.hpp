@@ -30,7 +30,8 @@ public:
              OdeRegulariser* regulariser = nullptr) const;
 
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
-  // The cell's steps run compiled (CompiledStep) unless turned off.
+  // The cell's steps run compiled (CompiledStep) unless turned off. Its plans are shared state: a
+  // model called from several threads at once needs set_compiled(false) (or a model per thread).
   void set_compiled(bool on) override { step_.set_enabled(on); }
   const CompiledStep& compiled_step() const { return step_; }
   const Cell& cell() const { return *cell_; }
