@@ -22,8 +22,7 @@ bool CompiledStep::compiles(const OdeRegulariser* regulariser) const {
 }
 
 Var CompiledStep::operator()(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const {
-  // CPU only: plans have not been run on a GPU yet (no device was lent when this was written).
-  if (!compiles(regulariser) || state.device().kind != DeviceKind::cpu) return cell_->step(x, state, dt, regulariser);
+  if (!compiles(regulariser)) return cell_->step(x, state, dt, regulariser);
   cell_->check_step(x, state, dt);  // the eager step's shape errors, before a trace would meet them
   Var next;
   try {

@@ -88,8 +88,11 @@ BiophysicalLTCCell::BiophysicalLTCCell(const Wiring& wiring, Generator& gen, LTC
   wiring_.validate();
   const DType dt = options.dtype;
   const std::int64_t N = wiring.units, I = wiring.inputs, M = wiring.motor;
-  mask_ = tide::abs(wiring.adjacency).to(dt);
-  sensory_mask_ = tide::abs(wiring.sensory_adjacency).to(dt);
+  // The wiring is host data; the cell lives on the default device, like the generator's draws.
+  const Tensor adjacency = wiring.adjacency.to(dt).to(default_device());
+  const Tensor sensory_adjacency = wiring.sensory_adjacency.to(dt).to(default_device());
+  mask_ = tide::abs(adjacency);
+  sensory_mask_ = tide::abs(sensory_adjacency);
   auto param = [](Tensor t) { return Var::parameter(std::move(t)); };
   // The reference library's initial ranges; positive parameters are stored through softplus^-1.
   p_.gleak = param(inverse_softplus(gen.uniform(Shape{N}, 0.001, 1.0, dt)));
@@ -98,11 +101,11 @@ BiophysicalLTCCell::BiophysicalLTCCell(const Wiring& wiring, Generator& gen, LTC
   p_.w = param(inverse_softplus(gen.uniform(Shape{N, N}, 0.001, 1.0, dt)));
   p_.sigma = param(gen.uniform(Shape{N, N}, 3.0, 8.0, dt));
   p_.mu = param(gen.uniform(Shape{N, N}, 0.3, 0.8, dt));
-  p_.erev = param(wiring.adjacency.to(dt).clone());
+  p_.erev = param(adjacency.clone());
   p_.sensory_w = param(inverse_softplus(gen.uniform(Shape{I, N}, 0.001, 1.0, dt)));
   p_.sensory_sigma = param(gen.uniform(Shape{I, N}, 3.0, 8.0, dt));
   p_.sensory_mu = param(gen.uniform(Shape{I, N}, 0.3, 0.8, dt));
-  p_.sensory_erev = param(wiring.sensory_adjacency.to(dt).clone());
+  p_.sensory_erev = param(sensory_adjacency.clone());
   p_.input_w = param(Tensor::ones(Shape{I}, dt));
   p_.input_b = param(Tensor::zeros(Shape{I}, dt));
   p_.output_w = param(Tensor::ones(Shape{M}, dt));

@@ -1,7 +1,8 @@
 // Compiled functions (compile.hpp) against the eager ones: values and gradients on every case of
 // the all-ops harness, replay on new values and new shapes, double backward, closed-over parameters.
 #include "../compare.hpp"
-#include "harness.hpp"
+#include "../forwarding_backend.hpp"
+#include "compile_check.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
 
@@ -9,55 +10,18 @@ using namespace tide;
 using test::max_rel_diff;
 using namespace tide::testing;
 
-namespace {
-
-struct Result {
-  Tensor y;
-  std::vector<Tensor> grads;
-};
-
-// y = f(x) and d<g, y>/dx for the differentiable inputs.
-Result evaluate(const std::function<Var(const std::vector<Var>&)>& f, const OpCase& c, const std::vector<Tensor>& xs, Generator& noise) {
-  std::vector<Var> vars, wrt;
-  for (std::size_t i = 0; i < xs.size(); ++i) {
-    const bool diff = c.differentiable.empty() || c.differentiable[i];
-    vars.push_back(diff ? Var::parameter(xs[i]) : Var(xs[i]));
-    if (diff) wrt.push_back(vars.back());
-  }
-  const Var y = f(vars);
-  Result r{y.value(), {}};
-  if (!c.has_gradient || !y.requires_grad()) return r;
-  const Tensor g = noise.normal(y.shape(), 0.0, 1.0, DType::f64);
-  GradOptions opt;
-  opt.allow_unused = true;
-  for (const Var& d : grad({y}, wrt, {Var(g)}, opt)) r.grads.push_back(d.value());
-  return r;
-}
-
-void check_case(const OpCase& c) {
-  INFO("case: " << c.label);
-  const CompiledFunction compiled(c.fn.var);
-  for (int round = 0; round < 2; ++round) {  // the second round replays the plans on new values
-    Generator gen(17 + static_cast<std::uint64_t>(round));
-    const std::vector<Tensor> xs = c.inputs(gen);
-    Generator n1(5), n2(5);
-    const Result want = evaluate(c.fn.var, c, xs, n1);
-    const Result got = evaluate([&](const std::vector<Var>& v) { return compiled(v); }, c, xs, n2);
-    CHECK(max_rel_diff(got.y, want.y) <= 1e-13);
-    REQUIRE(got.grads.size() == want.grads.size());
-    for (std::size_t i = 0; i < got.grads.size(); ++i) {
-      INFO("gradient " << i);
-      CHECK(max_rel_diff(got.grads[i], want.grads[i]) <= 1e-13);
-    }
-  }
-  CHECK(compiled.stats().traces == 1);
-}
-
-}  // namespace
-
 TEST_CASE("compiled functions equal the eager ones in values and gradients on every case of the all-ops harness") {
-  for (const OpCase& c : op_cases()) check_case(c);
-  for (const OpCase& c : composite_cases()) check_case(c);
+  for (const OpCase& c : op_cases()) check_compiled_case(c, Device::cpu(), 1e-13);
+  for (const OpCase& c : composite_cases()) check_compiled_case(c, Device::cpu(), 1e-13);
+}
+
+TEST_CASE("compiled functions on a non-CPU device (a forwarding 'cuda' backend with the default fused kernels) equal the eager ones") {
+  // The plans' device-neutral path: arena, bound inputs and the default Backend::elementwise that
+  // runs a fused chain step by step (the real GPU: tests/cuda/test_cuda_compile.cpp).
+  test::ForwardingDevice dev(false);
+  for (const OpCase& c : op_cases()) check_compiled_case(c, Device::cuda(), 1e-13);
+  for (const OpCase& c : composite_cases()) check_compiled_case(c, Device::cuda(), 1e-13);
+  CHECK(dev.backend.kernel_calls > 0);
 }
 
 TEST_CASE("a compiled function closes over parameters, traces once per signature, and double backward falls back to eager") {

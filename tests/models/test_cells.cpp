@@ -2,6 +2,8 @@
 // sequence loss against f64 finite differences.
 #include "model_test_util.hpp"
 #include "../compare.hpp"
+#include "../forwarding_backend.hpp"
+#include "tide/core/cuda.hpp"
 #include <map>
 
 using namespace tide;
@@ -311,36 +313,57 @@ std::vector<Tensor> outputs_and_gradients(const SequenceModel& model, const Batc
   return all;
 }
 
+// A model built, fed and differentiated on `device`: compiled steps against eager ones there.
+void check_compiled_steps(const json& spec, Device device) {
+  CAPTURE(spec.dump());
+  DeviceGuard on(device);
+  Generator gen(3);
+  SequenceModel model(make_cell(spec, 2, gen, DType::f64), 2, gen);
+  const bool adaptive = spec.dump().find("rtol") != std::string::npos;
+  for (const std::int64_t B : {3, 5, 3}) {  // a new batch size traces again; the old one replays
+    CAPTURE(B);
+    Batch b = random_batch(B, 4, 2, 30 + B);
+    b = Batch{b.x.to(device), b.dt.to(device), b.mask.to(device)};
+    const Tensor weights = Generator(5).normal(Shape{B, 4, 2}, 0, 1, DType::f64).to(device);
+    model.set_compiled(false);
+    const auto want = outputs_and_gradients(model, b, weights);
+    model.set_compiled(true);
+    const std::int64_t calls = model.compiled_step().stats().calls;
+    const auto got = outputs_and_gradients(model, b, weights);
+    CHECK(model.compiled_step().stats().calls - calls == (adaptive ? 0 : 4));  // 4 steps, or eager
+    REQUIRE(got.size() == want.size());
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      CAPTURE(k);
+      REQUIRE(got[k].defined() == want[k].defined());
+      if (!got[k].defined()) continue;
+      CHECK(got[k].device() == device);
+      CHECK(test::max_rel_diff(got[k].to(Device::cpu()), want[k].to(Device::cpu())) <= 1e-12);
+    }
+  }
+  const CompileStats& s = model.compiled_step().stats();
+  CHECK(s.traces == (adaptive ? 0 : 4));  // (B 3, B 5) x (first step's state without a gradient, later steps with)
+  CHECK(s.backward_calls == (adaptive ? 0 : 12));
+  CHECK(model.compiled_step().untraceable().empty());
+}
+
 }  // namespace
 
 TEST_CASE("every cell: a sequence model's compiled steps (CompiledStep) equal its eager steps, values and gradients, across batch sizes") {
-  for (const json& spec : all_specs()) {
-    CAPTURE(spec.dump());
-    Generator gen(3);
-    SequenceModel model(make_cell(spec, 2, gen, DType::f64), 2, gen);
-    const bool adaptive = spec.dump().find("rtol") != std::string::npos;
-    for (const std::int64_t B : {3, 5, 3}) {  // a new batch size traces again; the old one replays
-      CAPTURE(B);
-      const Batch b = random_batch(B, 4, 2, 30 + B);
-      const Tensor weights = Generator(5).normal(Shape{B, 4, 2}, 0, 1, DType::f64);
-      model.set_compiled(false);
-      const auto want = outputs_and_gradients(model, b, weights);
-      model.set_compiled(true);
-      const std::int64_t calls = model.compiled_step().stats().calls;
-      const auto got = outputs_and_gradients(model, b, weights);
-      CHECK(model.compiled_step().stats().calls - calls == (adaptive ? 0 : 4));  // 4 steps, or eager
-      REQUIRE(got.size() == want.size());
-      for (std::size_t k = 0; k < got.size(); ++k) {
-        CAPTURE(k);
-        REQUIRE(got[k].defined() == want[k].defined());
-        if (got[k].defined()) CHECK(test::max_rel_diff(got[k], want[k]) <= 1e-12);
-      }
-    }
-    const CompileStats& s = model.compiled_step().stats();
-    CHECK(s.traces == (adaptive ? 0 : 4));  // (B 3, B 5) x (first step's state without a gradient, later steps with)
-    CHECK(s.backward_calls == (adaptive ? 0 : 12));
-    CHECK(model.compiled_step().untraceable().empty());
+  for (const json& spec : all_specs()) check_compiled_steps(spec, Device::cpu());
+}
+
+TEST_CASE("every cell: compiled steps on a non-CPU device (a forwarding 'cuda' backend with the default fused kernels) equal eager ones") {
+  test::ForwardingDevice dev(false);
+  for (const json& spec : all_specs()) check_compiled_steps(spec, Device::cuda());
+  CHECK(dev.backend.kernel_calls > 0);
+}
+
+TEST_CASE("every cell: compiled steps on the GPU equal eager ones there") {
+  if (!cuda::available()) {
+    MESSAGE("CUDA test skipped: " << cuda::unavailable_reason());
+    return;
   }
+  for (const json& spec : all_specs()) check_compiled_steps(spec, Device::cuda());
 }
 
 TEST_CASE("CompiledStep: regularised steps run eagerly, evaluations are counted either way, and an untraceable step falls back") {

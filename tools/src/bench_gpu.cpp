@@ -58,6 +58,47 @@ double copy_gbs(const TimingPlan& plan) {
   return 2.0 * static_cast<double>(src.numel()) * 4.0 / c.median_seconds() / 1e9;
 }
 
+// A sequence model's training step on the GPU, on the CPU peers' shapes (`tide bench models
+// --peers`: 53 features, 64 units, batch 32, 32 steps, MSE, Adam): eager cell steps against
+// compiled ones (a plan replays the same kernels without the per-op host work). No peer here.
+struct TrainStep {
+  std::string type;
+  double eager_ms = NAN, compiled_ms = NAN;
+  std::string error;  // set when the step failed on the device
+};
+
+TrainStep train_step(const std::string& type, const TimingPlan& plan) {
+  constexpr std::int64_t features = 53, units = 64, batch = 32, steps = 32;
+  TrainStep r;
+  r.type = type;
+  Generator data(7);
+  const Tensor x = data.normal(Shape{batch, steps, features}, 0, 1, DType::f32, Device::cuda());
+  const Tensor y = data.normal(Shape{batch, steps, features}, 0, 1, DType::f32, Device::cuda());
+  const Tensor dt = Tensor::ones(Shape{batch, steps}, DType::f32, Device::cuda());
+  const Tensor mask = Tensor::ones(Shape{batch, steps}, DType::f32, Device::cuda());
+  const auto side = [&](bool compiled) {
+    Generator gen(3);
+    const auto cell = models::make_cell({{"type", type}, {"hidden", units}}, features, gen, DType::f32, "bench");
+    auto model = std::make_shared<models::SequenceModel>(cell, features, gen, data::Task::regression);
+    model->set_compiled(compiled);
+    auto adam = std::make_shared<Adam>(model->parameters(), AdamOptions{.lr = 5e-3});
+    return device_case([=] {
+      adam->zero_grad();
+      backward(mean(square((*model)(Var(x), dt, mask) - Var(y))));
+      adam->step();
+    });
+  };
+  try {
+    TimedCase eager = side(false), compiled = side(true);
+    run_interleaved({&eager, &compiled}, plan);
+    r.eager_ms = eager.median_seconds() * 1e3;
+    r.compiled_ms = compiled.median_seconds() * 1e3;
+  } catch (const std::exception& e) {
+    r.error = e.what();
+  }
+  return r;
+}
+
 nlohmann::json run_torch(const BenchGpuOptions& o, std::string& why) {
   if (o.torch_script.empty()) { why = "not requested"; return {}; }
   if (!std::filesystem::exists(o.torch_script)) { why = o.torch_script + " not found (run from the repository root)"; return {}; }
@@ -97,6 +138,8 @@ int run_bench_gpu(const BenchGpuOptions& options) {
   measure(small, mlp, plan);
   measure(large, mlp, plan);
   const double ceiling_gbs = copy_gbs(plan);
+  std::vector<TrainStep> training;
+  for (const char* type : {"cfc", "mmrnn", "ltc_biophysical"}) training.push_back(train_step(type, plan));
 
   // The floor of the step at batch 65,536: each of the 4 evaluations reads its stage input and
   // writes its k (hidden layer kept on chip); the 3 stage inputs read y and one k and write z; the
@@ -130,6 +173,11 @@ int run_bench_gpu(const BenchGpuOptions& options) {
   out["f_b65536_us"] = large.f_us;
   out["f_b65536_gbs"] = f_gbs;
   out["f_b65536_gflops"] = f_gflops;
+  for (const TrainStep& t : training) {
+    out["train_step_" + t.type + "_eager_ms"] = t.eager_ms;
+    out["train_step_" + t.type + "_compiled_ms"] = t.compiled_ms;
+    if (!t.error.empty()) out["train_step_" + t.type + "_error"] = t.error;
+  }
   out["torch"] = torch.is_null() ? nlohmann::json(torch_why) : torch;
   out["torch_eager_over_tide_graph_b256"] = torch_b256 / small.step_graph_us;
   if (options.json) {
@@ -148,6 +196,11 @@ int run_bench_gpu(const BenchGpuOptions& options) {
   fmt::print("  {:<34} {:>12.2f}               target <= 2\n", "batch 65536 over floor", out["rk4_b65536_over_floor"].get<double>());
   fmt::print("  {:<34} {:>10.1f}us   {:.0f} GB/s, {:.0f} GFLOP/s (in + out only)\n", "dynamics eval, batch 65536", large.f_us, f_gbs, f_gflops);
   fmt::print("  {:<34} {:>12.2f}               target >= 3\n", "torch eager b256 / tide graph b256", out["torch_eager_over_tide_graph_b256"].get<double>());
+  fmt::print("\n  {:<34} {:>12} {:>12}\n", "training step, batch 32 x 32 steps", "eager", "compiled");
+  for (const TrainStep& t : training) {
+    if (!t.error.empty()) fmt::print("  {:<34} failed: {}\n", t.type, t.error);
+    else fmt::print("  {:<34} {:>10.2f}ms {:>10.2f}ms\n", t.type, t.eager_ms, t.compiled_ms);
+  }
   if (torch.is_null()) fmt::print("  torch: {}\n", torch_why);
   else fmt::print("  torch {} on {}\n", torch.value("torch", "?"), torch.value("device", "?"));
   return 0;

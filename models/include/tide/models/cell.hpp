@@ -145,7 +145,7 @@ using CellPtr = std::shared_ptr<Cell>;
 // size (and grad mode) traces it, the others replay; with gradients, a step is one tape node whose
 // backward is a plan too. The arithmetic is the eager step's, so values and gradients agree with
 // it (tests/models/test_cells.cpp). A step runs eagerly instead
-//  - when compilation is off, and on a GPU (plans are not yet tested there);
+//  - when compilation is off;
 //  - when the regulariser's weights are on (its integrals go through solve() or Jets);
 //  - for cells whose ODE part is not integrated by explicit steps (explicit_steps);
 //  - from the first failed trace on (a step reading values back to the host or drawing noise;
