@@ -6,20 +6,29 @@
 
 namespace tide::cpu {
 namespace {
+// out = base + sum_j T(coeff_j * scale_r) * x_j, term by term over the whole array (the solvers'
+// rows are often a few elements wide, so a loop per row would be mostly overhead). Each element
+// sees the same operations in the same order as a row-by-row loop would give it.
 template <class T>
 void lincomb_rows(T* out, const T* base, const std::vector<const T*>& src, const std::vector<double>& coeff,
                   const T* scale, std::int64_t n, std::int64_t d) {
-  for (std::int64_t r = 0; r < n; ++r) {
-    T* o = out + r * d;
-    if (base) std::copy(base + r * d, base + (r + 1) * d, o);
-    else std::fill(o, o + d, T(0));
-    const double s = scale ? static_cast<double>(scale[r]) : 1.0;
-    for (std::size_t j = 0; j < src.size(); ++j) {
-      if (coeff[j] == 0.0) continue;
-      const T c = static_cast<T>(coeff[j] * s);
-      const T* x = src[j] + r * d;
-      for (std::int64_t i = 0; i < d; ++i) o[i] += c * x[i];
-    }
+  const std::int64_t total = n * d;
+  if (base) std::copy(base, base + total, out);
+  else std::fill(out, out + total, T(0));
+  thread_local std::vector<double> row_scale;  // scale_r repeated over its row's elements
+  if (scale) {
+    row_scale.resize(static_cast<std::size_t>(total));
+    for (std::int64_t r = 0; r < n; ++r) std::fill(row_scale.data() + r * d, row_scale.data() + (r + 1) * d, static_cast<double>(scale[r]));
+  }
+  const double* s = row_scale.data();
+  for (std::size_t j = 0; j < src.size(); ++j) {
+    if (coeff[j] == 0.0) continue;
+    const double cj = coeff[j];
+    const T* x = src[j];
+    if (scale)
+      for (std::int64_t i = 0; i < total; ++i) out[i] += static_cast<T>(cj * s[i]) * x[i];
+    else
+      for (std::int64_t i = 0; i < total; ++i) out[i] += static_cast<T>(cj) * x[i];
   }
 }
 
