@@ -42,7 +42,11 @@ double Controller::next_factor(double ratio, bool accepted, ControllerHistory& s
   double f;
   if (ratio == 0.0) f = c.factor_max;
   else if (!std::isfinite(ratio)) f = c.factor_min;
-  else f = c.safety * std::pow(ratio, -c.b1 / k) * std::pow(s.r1, -c.b2 / k) * std::pow(s.r2, -c.b3 / k);
+  else {
+    // x^0 is exactly 1 for every x: the I controller (b2 = b3 = 0) skips two of the three powers
+    const auto power = [](double x, double e) { return e == 0.0 ? 1.0 : std::pow(x, e); };
+    f = c.safety * power(ratio, -c.b1 / k) * power(s.r1, -c.b2 / k) * power(s.r2, -c.b3 / k);
+  }
   f = std::min(c.factor_max, std::max(c.factor_min, f));
   if (!accepted) f = std::min(f, 1.0);
   if (accepted && s.rejected_last && c.hold_after_reject) f = std::min(f, 1.0);
