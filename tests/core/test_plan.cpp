@@ -128,6 +128,28 @@ TEST_CASE("split: the early part returns residuals, the late part finishes with 
   check_equal(late.run(late_in)[0], want[1], 1e-14);
 }
 
+TEST_CASE("split: zeros made early and added into late are filled again by the late part, not carried as a residual") {
+  // grad's sweep makes a slice's gradient this way: zeros before the cotangent, the slice added in later
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    const Tensor y = tanh(in[0]);
+    Tensor acc = Tensor::zeros(Shape{3, 8}, DType::f64);
+    acc.slice(1, 2, 6).add_(in[1] * y);
+    return std::vector<Tensor>{y, acc};
+  };
+  const Tensor x = seq(Shape{3, 4}, 1.0, 0.0, DType::f64), g = seq(Shape{3, 4}, 1.0, 0.7, DType::f64);
+  const Trace::Split parts = Trace::record(fn, {x, g}).split(1, 1);
+  CHECK(parts.residuals == 1);  // y alone
+  const Plan early(parts.early), late(parts.late);
+  const auto want = fn({x, g});
+  auto out = early.run({x});
+  REQUIRE(out.size() == 2);
+  check_equal(out[0], want[0], 0.0);
+  for (int run = 0; run < 2; ++run) {  // each run starts from zeros
+    CAPTURE(run);
+    check_equal(late.run({out[1], g})[0], want[1], 0.0);
+  }
+}
+
 TEST_CASE("a plan refuses inputs of another signature, and a trace refuses host reads and random draws") {
   TensorFunction fn = [](const std::vector<Tensor>& in) { return std::vector<Tensor>{exp(in[0])}; };
   const Plan plan(Trace::record(fn, {Tensor::ones(Shape{2, 3}, DType::f64)}));

@@ -65,6 +65,34 @@ Arg whole(const Program& p, int b) {
   return a;
 }
 
+// A buffer the late part reads whose whole early value is one covering fill, touched by no other
+// early call and not returned early (the zeros grad's sweep makes before the cotangent arrives, for
+// slices' gradients to be added into), is filled by the late part instead of being carried: as a
+// residual it would cost the early part an output and the late part a copy per run (a plan copies
+// an input its calls write).
+void refill_late(const Program& p, Parts& parts, int first_late_output) {
+  std::vector<int> early_toucher(p.buffers.size(), -1), early_touches(p.buffers.size(), 0);
+  for (std::size_t i = 0; i < p.calls.size(); ++i) {
+    if (parts.late_call[i]) continue;
+    for (const Arg& a : p.calls[i].args)
+      if (a.buffer >= 0) {
+        early_toucher[static_cast<std::size_t>(a.buffer)] = static_cast<int>(i);
+        ++early_touches[static_cast<std::size_t>(a.buffer)];
+      }
+  }
+  std::vector<bool> early_output(p.buffers.size(), false);
+  for (int o = 0; o < first_late_output; ++o) early_output[static_cast<std::size_t>(p.outputs[static_cast<std::size_t>(o)].buffer)] = true;
+  for (std::size_t b = 0; b < p.buffers.size(); ++b) {
+    if (!parts.read_early[b] || p.buffers[b].kind != BufferKind::temp || early_output[b] || early_touches[b] != 1) continue;
+    const auto i = static_cast<std::size_t>(early_toucher[b]);
+    const Call& c = p.calls[i];
+    if (c.kind != CallKind::fill || !covers(p, c.args[0])) continue;
+    parts.late_call[i] = true;
+    parts.late_buffer[b] = true;
+    parts.read_early[b] = false;
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -116,7 +144,8 @@ Trace::Split Trace::split(int first_late_input, int first_late_output) const {
       first_late_output > static_cast<int>(p.outputs.size()))
     fail("Trace::split: split points ({}, {}) outside the trace's {} inputs and {} outputs", first_late_input,
          first_late_output, p.n_inputs, p.outputs.size());
-  const Parts parts = classify(p, first_late_input);
+  Parts parts = classify(p, first_late_input);
+  refill_late(p, parts, first_late_output);
   const Residuals res = find_residuals(p, parts, first_late_output);
   auto early = std::make_shared<Program>();
   auto late = std::make_shared<Program>();
