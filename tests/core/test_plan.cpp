@@ -150,6 +150,22 @@ TEST_CASE("split: zeros made early and added into late are filled again by the l
   }
 }
 
+TEST_CASE("a plan drops calls whose writes nothing later reads or returns, chains of them included") {
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    const Tensor unused = Tensor::zeros(Shape{3, 4}, DType::f64);  // made, never read
+    const Tensor dead = exp(in[0]) * 2.0;                          // read only by a dead call
+    const Tensor dead2 = dead + 1.0;
+    Tensor kept = Tensor::zeros(Shape{3, 4}, DType::f64);
+    kept.slice(1, 0, 2).add_(tanh(in[0]).slice(1, 0, 2));  // a partial write keeps the zeros before it
+    return std::vector<Tensor>{kept};
+  };
+  const Tensor x = seq(Shape{3, 4}, 1.0, 0.0, DType::f64);
+  const Plan plan(Trace::record(fn, {x}));
+  CHECK(plan.stats().dead_calls == 4);  // the unused fill, exp, the scaling, the + 1
+  const Tensor x2 = seq(Shape{3, 4}, 0.7, 0.3, DType::f64);
+  for (int run = 0; run < 2; ++run) check_equal(plan.run({x2})[0], fn({x2})[0], 0.0);
+}
+
 TEST_CASE("a plan refuses inputs of another signature, and a trace refuses host reads and random draws") {
   TensorFunction fn = [](const std::vector<Tensor>& in) { return std::vector<Tensor>{exp(in[0])}; };
   const Plan plan(Trace::record(fn, {Tensor::ones(Shape{2, 3}, DType::f64)}));

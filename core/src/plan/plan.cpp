@@ -174,6 +174,35 @@ void execute(Backend& be, const Program& p, const Call& c, const std::vector<Ten
   }
 }
 
+// Drops the calls whose writes no later call reads and the plan does not return: every buffer
+// they write is a temporary whose value is needed by nobody after them (a trace of a forward and
+// its gradient records, for example, the zeros grad's sweep makes for gradients that later arrive
+// whole). Walks backwards, so chains of such calls go too. Returns how many were dropped.
+int drop_dead_calls(Program& p) {
+  std::vector<bool> needed(p.buffers.size(), false);
+  for (std::size_t b = 0; b < p.buffers.size(); ++b) needed[b] = p.buffers[b].kind != BufferKind::temp;
+  for (const Arg& a : p.outputs) needed[static_cast<std::size_t>(a.buffer)] = true;
+  std::vector<bool> keep(p.calls.size(), true);
+  for (std::size_t i = p.calls.size(); i-- > 0;) {
+    const Call& c = p.calls[i];
+    bool live = false;
+    for (std::size_t k = 0; k < c.args.size(); ++k)
+      live = live || (c.writes[k] && (c.args[k].buffer < 0 || needed[static_cast<std::size_t>(c.args[k].buffer)]));
+    if (!live) {
+      keep[i] = false;
+      continue;
+    }
+    for (std::size_t k = 0; k < c.args.size(); ++k)
+      if (c.args[k].buffer >= 0 && reads_arg(c, k)) needed[static_cast<std::size_t>(c.args[k].buffer)] = true;
+  }
+  std::vector<Call> kept;
+  for (std::size_t i = 0; i < p.calls.size(); ++i)
+    if (keep[i]) kept.push_back(std::move(p.calls[i]));
+  const int dropped = static_cast<int>(p.calls.size() - kept.size());
+  p.calls = std::move(kept);
+  return dropped;
+}
+
 std::string describe(const Program& p, const Arg& a) {
   if (a.buffer < 0) return "-";
   const Buffer& b = p.buffers[static_cast<std::size_t>(a.buffer)];
@@ -202,6 +231,7 @@ Plan::Plan(const Trace& trace, PlanOptions options) {
   impl.stats.traced_calls = static_cast<int>(impl.program.calls.size());
   for (const Buffer& b : impl.program.buffers)
     if (b.kind == BufferKind::input) impl.device = b.device;
+  impl.stats.dead_calls = drop_dead_calls(impl.program);
   if (options.fuse) {
     const FuseCounts counts = fuse_elementwise(impl.program);
     impl.stats.fused_chains = counts.chains;
