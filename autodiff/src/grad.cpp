@@ -111,10 +111,12 @@ Var accumulate(const Var& acc, const Var& g) { return acc.defined() ? acc + g : 
 // inputs) and is never written.
 class Accumulator {
 public:
-  Accumulator(std::vector<Var>& grads, bool create_graph) : grads_(grads), owned_(grads.size(), 0), in_place_(!create_graph) {}
+  Accumulator(std::vector<Var>& grads, bool create_graph)
+      : grads_(grads), owned_(grads.size(), 0), zeros_(grads.size()), in_place_(!create_graph) {}
 
   void add(std::size_t slot, const Var& g) {
     Var& acc = grads_[slot];
+    zeros_[slot].valid = false;
     if (!acc.defined()) {
       acc = g, owned_[slot] = 0;
     } else if (owned_[slot] && g.shape() == acc.shape() && g.dtype() == acc.dtype()) {
@@ -128,20 +130,46 @@ public:
   // The gradient g of a slice of the input in `slot` (shape `shape`), added into that slice of the
   // slot's gradient: one pass over the slice instead of a zero tensor of the input's shape, the
   // slice written into it, and a full-size sum per slice (an LSTM's four gate slices).
+  // A slice of zeros the sweep made that no earlier slice overlaps takes g as it is (a copy: one
+  // pass, where an add into a strided slice is a sum and a copy back).
   void add_to_slice(std::size_t slot, const Shape& shape, const OpCall& call, const Var& g) {
     Var& acc = grads_[slot];
-    if (!acc.defined()) acc = Var(Tensor::zeros(shape, g.dtype(), g.device()));
-    else if (!owned_[slot]) acc = Var(acc.value().clone());
+    ZeroSlices& z = zeros_[slot];
+    if (!acc.defined()) {
+      acc = Var(Tensor::zeros(shape, g.dtype(), g.device()));
+      z = ZeroSlices{true, call.axis, {}};
+    } else if (!owned_[slot]) {
+      acc = Var(acc.value().clone());
+      z.valid = false;
+    }
     owned_[slot] = 1;
     Tensor part = acc.value().slice(static_cast<int>(call.axis), call.start, call.stop, call.step);
-    part.add_(g.value());
+    if (z.untouched(call)) part.copy_(g.value());
+    else part.add_(g.value());
+    if (call.axis != z.axis || call.step != 1) z.valid = false;  // ranges of one axis say no more
+    z.taken.emplace_back(call.start, call.stop);
   }
 
   bool in_place() const { return in_place_; }
 
 private:
+  // The unit-step ranges of one axis written so far into a slot's zeros (valid: the slot still
+  // holds zeros outside them).
+  struct ZeroSlices {
+    bool valid = false;
+    std::int64_t axis = 0;
+    std::vector<std::pair<std::int64_t, std::int64_t>> taken;
+    bool untouched(const OpCall& c) const {
+      if (!valid || c.axis != axis || c.step != 1) return false;
+      for (const auto& [start, stop] : taken)
+        if (c.start < stop && start < c.stop) return false;
+      return true;
+    }
+  };
+
   std::vector<Var>& grads_;
   std::vector<char> owned_;
+  std::vector<ZeroSlices> zeros_;
   bool in_place_;
 };
 
