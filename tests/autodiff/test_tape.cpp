@@ -4,6 +4,7 @@
 #include "tide/tide.hpp"
 #include "tide/autodiff/node.hpp"  // the nodes' recording order
 #include <doctest/doctest.h>
+#include <array>
 #include <functional>
 #include <cmath>
 #include <thread>
@@ -200,12 +201,27 @@ TEST_CASE("grad: slices whose gradients are the first to reach their input (disj
     const Var s = slice(z, axis, a, b, step);
     return sum(square(s) * slice(c, axis, a, b, step));
   };
+  // Each case records its terms in the order given (separate statements: the sweep meets them in
+  // the reverse order); the third argument of a term is a slice (axis, start, stop, step), or the
+  // whole of z when axis < 0.
+  using Term = std::array<std::int64_t, 4>;
+  auto sum_of = [&](std::vector<Term> terms) -> Loss {
+    return [&, terms](const Var& z) {
+      Var total;
+      for (const Term& t : terms) {
+        const Var term = t[0] < 0 ? sum(z * c) : piece(z, static_cast<int>(t[0]), t[1], t[2], t[3]);
+        total = total.defined() ? total + term : term;
+      }
+      return total;
+    };
+  };
   const std::vector<Loss> cases = {
-      [&](const Var& z) { return piece(z, 1, 0, 2, 1) + piece(z, 1, 2, 5, 1) + piece(z, 1, 5, 8, 1); },  // disjoint
-      [&](const Var& z) { return piece(z, 1, 0, 4, 1) + piece(z, 1, 2, 6, 1) + piece(z, 1, 5, 8, 1); },  // overlapping
-      [&](const Var& z) { return piece(z, 1, 0, 3, 1) + piece(z, 0, 1, 3, 1) + piece(z, 1, 3, 8, 1); },  // another axis between
-      [&](const Var& z) { return piece(z, 1, 0, 8, 2) + piece(z, 1, 1, 4, 1) + piece(z, 1, 5, 8, 1); },  // stepped first
-      [&](const Var& z) { return piece(z, 1, 4, 8, 1) + piece(z, 1, 0, 4, 1) + piece(z, 1, 1, 7, 3); },  // stepped last
+      sum_of({{1, 0, 2, 1}, {1, 2, 5, 1}, {1, 5, 8, 1}}),   // disjoint
+      sum_of({{1, 0, 4, 1}, {1, 2, 6, 1}, {1, 5, 8, 1}}),   // overlapping
+      sum_of({{1, 0, 3, 1}, {0, 1, 3, 1}, {1, 3, 8, 1}}),   // another axis between
+      sum_of({{1, 0, 8, 2}, {1, 1, 4, 1}, {1, 5, 8, 1}}),   // stepped
+      sum_of({{1, 4, 8, 1}, {1, 0, 4, 1}, {1, 1, 7, 3}}),   // stepped the other way round
+      sum_of({{1, 4, 8, 1}, {-1, 0, 0, 0}, {1, 0, 4, 1}}),  // the whole gradient between two disjoint slices
   };
   GradOptions create;
   create.create_graph = true;

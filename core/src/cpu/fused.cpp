@@ -1,4 +1,4 @@
-// The CPU backend's fused kernels: one loop over the rows for each.
+// The CPU backend's fused kernels.
 #include "cpu_backend.hpp"
 #include "tensor_access.hpp"
 #include <algorithm>
@@ -6,29 +6,34 @@
 
 namespace tide::cpu {
 namespace {
-// out = base + sum_j T(coeff_j * scale_r) * x_j, term by term over the whole array (the solvers'
-// rows are often a few elements wide, so a loop per row would be mostly overhead). Each element
-// sees the same operations in the same order as a row-by-row loop would give it.
+// out = base + sum_j T(coeff_j * scale_r) * x_j, term by term over blocks of whole rows (the
+// solvers' rows are often a few elements wide, where a loop per row is mostly overhead). Each
+// element sees the same operations in the same order as a row-by-row loop would give it.
 template <class T>
 void lincomb_rows(T* out, const T* base, const std::vector<const T*>& src, const std::vector<double>& coeff,
                   const T* scale, std::int64_t n, std::int64_t d) {
-  const std::int64_t total = n * d;
-  if (base) std::copy(base, base + total, out);
-  else std::fill(out, out + total, T(0));
-  thread_local std::vector<double> row_scale;  // scale_r repeated over its row's elements
-  if (scale) {
-    row_scale.resize(static_cast<std::size_t>(total));
-    for (std::int64_t r = 0; r < n; ++r) std::fill(row_scale.data() + r * d, row_scale.data() + (r + 1) * d, static_cast<double>(scale[r]));
-  }
-  const double* s = row_scale.data();
-  for (std::size_t j = 0; j < src.size(); ++j) {
-    if (coeff[j] == 0.0) continue;
-    const double cj = coeff[j];
-    const T* x = src[j];
-    if (scale)
-      for (std::int64_t i = 0; i < total; ++i) out[i] += static_cast<T>(cj * s[i]) * x[i];
-    else
-      for (std::int64_t i = 0; i < total; ++i) out[i] += static_cast<T>(cj) * x[i];
+  const std::int64_t rows = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(d, 1));
+  thread_local std::vector<double> row_scale;  // scale_r over its row's elements, one block's worth
+  for (std::int64_t r0 = 0; r0 < n; r0 += rows) {
+    const std::int64_t r1 = std::min(n, r0 + rows), start = r0 * d, len = (r1 - r0) * d;
+    T* o = out + start;
+    if (base) std::copy(base + start, base + start + len, o);
+    else std::fill(o, o + len, T(0));
+    if (scale) {
+      row_scale.resize(static_cast<std::size_t>(len));
+      for (std::int64_t r = r0; r < r1; ++r)
+        std::fill(row_scale.data() + (r - r0) * d, row_scale.data() + (r - r0 + 1) * d, static_cast<double>(scale[r]));
+    }
+    const double* s = row_scale.data();
+    for (std::size_t j = 0; j < src.size(); ++j) {
+      if (coeff[j] == 0.0) continue;
+      const double cj = coeff[j];
+      const T* x = src[j] + start;
+      if (scale)
+        for (std::int64_t i = 0; i < len; ++i) o[i] += static_cast<T>(cj * s[i]) * x[i];
+      else
+        for (std::int64_t i = 0; i < len; ++i) o[i] += static_cast<T>(cj) * x[i];
+    }
   }
 }
 

@@ -268,7 +268,7 @@ void bind(PlanImpl& impl, const std::vector<Tensor>& inputs) {
         fail("Plan::run: input {} is {} on {}; the plan was traced with {}{} on {} (trace a plan for these inputs)",
              buf.input, x.defined() ? x.str() : std::string("undefined"), x.defined() ? x.device().str() : std::string("-"),
              dtype_name(buf.dtype), buf.shape.str(), buf.device.str());
-      // an input the calls write into (a residual that a backward adds to, as grad's sweep does
+      // an input the calls write into (a residual that a backward adds to, as grad's sweep can
       // into a slice of a gradient) is the run's own copy: the caller's tensor stays as it was,
       // so a second run starts from the same values
       impl.base[b] = impl.written[b] ? x.clone() : x.contiguous();

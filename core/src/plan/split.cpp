@@ -4,7 +4,8 @@
 // writes a buffer a late call already touched (moving it earlier would change what that late call
 // saw). Every early call can then run before every late one, in trace order within each part.
 // The residuals are the buffers the late part reads, or returns, whose value the early part made
-// (or that are early inputs); constants are captured by both parts.
+// (or that are early inputs), except those the early part only filled (refill_late); constants
+// are captured by both parts.
 #include "program.hpp"
 
 namespace tide {

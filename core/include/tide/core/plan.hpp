@@ -51,8 +51,9 @@ public:
   // Splits a trace of a function whose inputs [first_late_input, ...) arrive later (the cotangents
   // of a backward pass) into the part that can run now and the part that must wait. The early part
   // takes the early inputs and returns outputs [0, first_late_output) followed by the residuals:
-  // the values the late part reads. The late part takes the residuals followed by the late inputs,
-  // and returns the outputs [first_late_output, ...).
+  // the values the late part reads (except zeros the early part only filled, which the late part
+  // fills itself). The late part takes the residuals followed by the late inputs, and returns the
+  // outputs [first_late_output, ...).
   struct Split;
   Split split(int first_late_input, int first_late_output) const;
 
