@@ -101,6 +101,22 @@ TrainStep train_step(const std::string& type, const TimingPlan& plan) {
   return r;
 }
 
+void add_training(nlohmann::json& out, const std::vector<TrainStep>& training) {
+  for (const TrainStep& t : training) {
+    out["train_step_" + t.type + "_eager_ms"] = t.eager_ms;
+    out["train_step_" + t.type + "_compiled_ms"] = t.compiled_ms;
+    if (!t.error.empty()) out["train_step_" + t.type + "_error"] = t.error;
+  }
+}
+
+void print_training(const std::vector<TrainStep>& training) {
+  fmt::print("\n  {:<34} {:>12} {:>12}\n", "training step, batch 32 x 32 steps", "eager", "compiled");
+  for (const TrainStep& t : training) {
+    if (!t.error.empty()) fmt::print("  {:<34} failed: {}\n", t.type, t.error);
+    else fmt::print("  {:<34} {:>10.2f}ms {:>10.2f}ms\n", t.type, t.eager_ms, t.compiled_ms);
+  }
+}
+
 nlohmann::json run_torch(const BenchGpuOptions& o, std::string& why) {
   if (o.torch_script.empty()) { why = "not requested"; return {}; }
   if (!std::filesystem::exists(o.torch_script)) { why = o.torch_script + " not found (run from the repository root)"; return {}; }
@@ -175,11 +191,7 @@ int run_bench_gpu(const BenchGpuOptions& options) {
   out["f_b65536_us"] = large.f_us;
   out["f_b65536_gbs"] = f_gbs;
   out["f_b65536_gflops"] = f_gflops;
-  for (const TrainStep& t : training) {
-    out["train_step_" + t.type + "_eager_ms"] = t.eager_ms;
-    out["train_step_" + t.type + "_compiled_ms"] = t.compiled_ms;
-    if (!t.error.empty()) out["train_step_" + t.type + "_error"] = t.error;
-  }
+  add_training(out, training);
   out["torch"] = torch.is_null() ? nlohmann::json(torch_why) : torch;
   out["torch_eager_over_tide_graph_b256"] = torch_b256 / small.step_graph_us;
   if (options.json) {
@@ -198,11 +210,7 @@ int run_bench_gpu(const BenchGpuOptions& options) {
   fmt::print("  {:<34} {:>12.2f}               target <= 2\n", "batch 65536 over floor", out["rk4_b65536_over_floor"].get<double>());
   fmt::print("  {:<34} {:>10.1f}us   {:.0f} GB/s, {:.0f} GFLOP/s (in + out only)\n", "dynamics eval, batch 65536", large.f_us, f_gbs, f_gflops);
   fmt::print("  {:<34} {:>12.2f}               target >= 3\n", "torch eager b256 / tide graph b256", out["torch_eager_over_tide_graph_b256"].get<double>());
-  fmt::print("\n  {:<34} {:>12} {:>12}\n", "training step, batch 32 x 32 steps", "eager", "compiled");
-  for (const TrainStep& t : training) {
-    if (!t.error.empty()) fmt::print("  {:<34} failed: {}\n", t.type, t.error);
-    else fmt::print("  {:<34} {:>10.2f}ms {:>10.2f}ms\n", t.type, t.eager_ms, t.compiled_ms);
-  }
+  print_training(training);
   if (torch.is_null()) fmt::print("  torch: {}\n", torch_why);
   else fmt::print("  torch {} on {}\n", torch.value("torch", "?"), torch.value("device", "?"));
   return 0;

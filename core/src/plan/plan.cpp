@@ -178,6 +178,12 @@ void execute(Backend& be, const Program& p, const Call& c, const std::vector<Ten
 // they write is a temporary whose value is needed by nobody after them (a trace of a forward and
 // its gradient records, for example, the zeros grad's sweep makes for gradients that later arrive
 // whole). Walks backwards, so chains of such calls go too. Returns how many were dropped.
+bool writes_needed(const Call& c, const std::vector<bool>& needed) {
+  for (std::size_t k = 0; k < c.args.size(); ++k)
+    if (c.writes[k] && (c.args[k].buffer < 0 || needed[static_cast<std::size_t>(c.args[k].buffer)])) return true;
+  return false;
+}
+
 int drop_dead_calls(Program& p) {
   std::vector<bool> needed(p.buffers.size(), false);
   for (std::size_t b = 0; b < p.buffers.size(); ++b) needed[b] = p.buffers[b].kind != BufferKind::temp;
@@ -185,13 +191,8 @@ int drop_dead_calls(Program& p) {
   std::vector<bool> keep(p.calls.size(), true);
   for (std::size_t i = p.calls.size(); i-- > 0;) {
     const Call& c = p.calls[i];
-    bool live = false;
-    for (std::size_t k = 0; k < c.args.size(); ++k)
-      live = live || (c.writes[k] && (c.args[k].buffer < 0 || needed[static_cast<std::size_t>(c.args[k].buffer)]));
-    if (!live) {
-      keep[i] = false;
-      continue;
-    }
+    keep[i] = writes_needed(c, needed);
+    if (!keep[i]) continue;
     for (std::size_t k = 0; k < c.args.size(); ++k)
       if (c.args[k].buffer >= 0 && reads_arg(c, k)) needed[static_cast<std::size_t>(c.args[k].buffer)] = true;
   }

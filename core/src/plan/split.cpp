@@ -71,21 +71,26 @@ Arg whole(const Program& p, int b) {
 // slices' gradients to be added into), is filled by the late part instead of being carried: as a
 // residual it would cost the early part an output and the late part a copy per run (a plan copies
 // an input its calls write).
-void refill_late(const Program& p, Parts& parts, int first_late_output) {
-  std::vector<int> early_toucher(p.buffers.size(), -1), early_touches(p.buffers.size(), 0);
+// Per buffer: the early call touching it if exactly one does, else -1.
+std::vector<int> only_early_toucher(const Program& p, const Parts& parts) {
+  std::vector<int> only(p.buffers.size(), -1), count(p.buffers.size(), 0);
   for (std::size_t i = 0; i < p.calls.size(); ++i) {
     if (parts.late_call[i]) continue;
     for (const Arg& a : p.calls[i].args)
-      if (a.buffer >= 0) {
-        early_toucher[static_cast<std::size_t>(a.buffer)] = static_cast<int>(i);
-        ++early_touches[static_cast<std::size_t>(a.buffer)];
-      }
+      if (a.buffer >= 0 && ++count[static_cast<std::size_t>(a.buffer)] == 1) only[static_cast<std::size_t>(a.buffer)] = static_cast<int>(i);
   }
+  for (std::size_t b = 0; b < only.size(); ++b)
+    if (count[b] != 1) only[b] = -1;
+  return only;
+}
+
+void refill_late(const Program& p, Parts& parts, int first_late_output) {
+  const std::vector<int> toucher = only_early_toucher(p, parts);
   std::vector<bool> early_output(p.buffers.size(), false);
   for (int o = 0; o < first_late_output; ++o) early_output[static_cast<std::size_t>(p.outputs[static_cast<std::size_t>(o)].buffer)] = true;
   for (std::size_t b = 0; b < p.buffers.size(); ++b) {
-    if (!parts.read_early[b] || p.buffers[b].kind != BufferKind::temp || early_output[b] || early_touches[b] != 1) continue;
-    const auto i = static_cast<std::size_t>(early_toucher[b]);
+    if (!parts.read_early[b] || p.buffers[b].kind != BufferKind::temp || early_output[b] || toucher[b] < 0) continue;
+    const auto i = static_cast<std::size_t>(toucher[b]);
     const Call& c = p.calls[i];
     if (c.kind != CallKind::fill || !covers(p, c.args[0])) continue;
     parts.late_call[i] = true;
