@@ -47,6 +47,13 @@ string(JSON ratio GET "${out}" workloads 1 sides 2 peer_over_tide)
 if(NOT label STREQUAL "jax jet re-run" OR NOT ratio GREATER 0)
   message(FATAL_ERROR "the K = 2 peer row: ${label} ${ratio}")
 endif()
+# a short id beside the description, and each row's check against tide's (none for tide's own row)
+string(JSON id GET "${out}" workloads 1 id)
+string(JSON own_diff TYPE "${out}" workloads 1 sides 0 check_relative_difference)
+string(JSON peer_diff GET "${out}" workloads 1 sides 2 check_relative_difference)
+if(NOT id MATCHES "^taylor_forward[^(]*[^ (]$" OR NOT own_diff STREQUAL "NULL" OR NOT peer_diff GREATER_EQUAL 0)
+  message(FATAL_ERROR "id '${id}', tide's own check difference ${own_diff}, the peer's ${peer_diff}")
+endif()
 # the peer answered garbage while timing K = 3's nested jvp: the peer counts as gone (no time for
 # its rows from then on), and the bench went on to the end with tide's side
 string(JSON nested_ms TYPE "${out}" workloads 2 sides 3 ms_per_call)

@@ -104,6 +104,16 @@ std::vector<std::string> peer_status(const std::vector<const Peer*>& peers) {
   return lines;
 }
 
+// A side's check against the first (tide) side's, relative; NaN for that side itself.
+double check_difference(const SideResult& s, const Comparison& c) {
+  if (c.sides.empty() || &s == &c.sides.front()) return NAN;
+  const SideResult& tide = c.sides.front();
+  return std::fabs(s.check - tide.check) / std::max(std::fabs(tide.check), 1e-300);
+}
+
+// The workload's name without its description: "ltc_train_step", "tiny_solve B=64".
+std::string workload_id(const std::string& workload) { return workload.substr(0, workload.find(" (")); }
+
 void print_comparisons(const std::vector<Comparison>& comparisons, const std::vector<std::string>& status) {
   for (const std::string& line : status) fmt::print("{}\n", line);
   fmt::print("columns: ms/call median time per call (+-%: half the samples' range over the median); NFE evaluations of f\n"
@@ -118,7 +128,7 @@ void print_comparisons(const std::vector<Comparison>& comparisons, const std::ve
                "check", "vs tide", "peer/tide");
     const SideResult* tide = c.sides.empty() ? nullptr : &c.sides.front();
     for (const SideResult& s : c.sides) {
-      const double diff = tide ? std::fabs(s.check - tide->check) / std::max(std::fabs(tide->check), 1e-300) : NAN;
+      const double diff = check_difference(s, c);
       fmt::print("  {:<18} {:>10} {:>6} {:>8} {:>9} {:>8} {:>13} {:>8} {:>9}\n", s.label, number(s.seconds * 1e3, "{:.4g}"),
                  number(s.spread * 100, "{:.0f}"), number(s.nfe, "{:.1f}"), number(s.seconds * 1e6 / s.nfe, "{:.3g}"),
                  number(s.first_seconds, "{:.3g}"), number(s.check, "{:.6g}"), &s == tide ? "" : number(diff, "{:.0e}"),
@@ -132,13 +142,15 @@ nlohmann::json comparisons_json(const std::vector<Comparison>& comparisons, cons
   const auto finite = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
   nlohmann::json out{{"peer_status", status}, {"workloads", nlohmann::json::array()}};
   for (const Comparison& c : comparisons) {
-    nlohmann::json w{{"workload", c.workload}, {"targets", nlohmann::json::array()}, {"sides", nlohmann::json::array()}};
+    nlohmann::json w{{"id", workload_id(c.workload)}, {"workload", c.workload}, {"targets", nlohmann::json::array()},
+                     {"sides", nlohmann::json::array()}};
     for (const TargetResult& t : c.targets)
       w["targets"].push_back({{"peer", t.target.peer}, {"speedup_at_least", t.target.speedup}, {"per_nfe", t.target.per_nfe},
                               {"against", t.against}, {"speedup", finite(t.ratio)}, {"measured", !t.against.empty()}, {"met", t.met}, {"text", t.text()}});
     for (const SideResult& s : c.sides)
       w["sides"].push_back({{"label", s.label}, {"tide", s.tide}, {"ms_per_call", finite(s.seconds * 1e3)}, {"spread", finite(s.spread)},
                             {"nfe", finite(s.nfe)}, {"first_seconds", finite(s.first_seconds)}, {"check", finite(s.check)},
+                            {"check_relative_difference", finite(check_difference(s, c))},
                             {"peer_over_tide", s.tide ? nlohmann::json(nullptr) : finite(s.seconds / c.sides.front().seconds)}});
     out["workloads"].push_back(w);
   }
