@@ -3,7 +3,7 @@
 #include "model_test_util.hpp"
 #include "../compare.hpp"
 #include "../forwarding_backend.hpp"
-#include "tide/core/cuda.hpp"
+#include "../cuda/cuda_test_util.hpp"
 #include <map>
 
 using namespace tide;
@@ -359,10 +359,7 @@ TEST_CASE("every cell: compiled steps on a non-CPU device (a forwarding 'cuda' b
 }
 
 TEST_CASE("every cell: compiled steps on the GPU equal eager ones there") {
-  if (!cuda::available()) {
-    MESSAGE("CUDA test skipped: " << cuda::unavailable_reason());
-    return;
-  }
+  if (test::no_gpu()) return;
   for (const json& spec : all_specs()) check_compiled_steps(spec, Device::cuda());
 }
 
