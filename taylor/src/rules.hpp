@@ -80,13 +80,29 @@ template <class C> void next_coefficient(const OpCall& o, int k, const std::vect
     cauchy(a, b, 0, k, 1.0, t);
     return combine(std::move(t));
   };
-  // d(a, g)_k = (1/k) sum_j j a_j g_{k-j}, scaled by w
-  auto deriv = [&](const SeriesRef<C>& a, const SeriesRef<C>& g, double w = 1.0) {
+  // d(a, g)_n = (1/n) sum_j j a_j g_{n-j}, scaled by w
+  auto deriv_at = [&](const SeriesRef<C>& a, const SeriesRef<C>& g, int n, double w) {
     T t;
-    for (int j = 1; j <= k; ++j) t.push_back(prod(w * j / k, a.at(j), g.at(k - j)));
+    for (int j = 1; j <= n; ++j) t.push_back(prod(w * j / n, a.at(j), g.at(n - j)));
     return combine(std::move(t));
   };
+  auto deriv = [&](const SeriesRef<C>& a, const SeriesRef<C>& g, double w = 1.0) { return deriv_at(a, g, k, w); };
+  // (a*a)_n over j in [lo, n - lo], weighted: each cross term once with weight 2 (half the reads)
+  auto square_terms = [&](const SeriesRef<C>& a, int n, int lo, double w, T& out) {
+    for (int j = lo; 2 * j < n; ++j) out.push_back(prod(2.0 * w, a.at(j), a.at(n - j)));
+    if (n % 2 == 0 && n / 2 >= lo) out.push_back(prod(w, a.at(n / 2), a.at(n / 2)));
+  };
+  // Auxiliary series are filled lazily: entry n is made when an order first needs it, so the last
+  // order requested never computes auxiliary coefficients no later order will read.
+  auto grow = [&](int series, int size, const auto& make) {
+    auto& c = s.aux[static_cast<std::size_t>(series)];
+    while (static_cast<int>(c.size()) < size) {
+      const int n = static_cast<int>(c.size());
+      c.push_back(make(n));
+    }
+  };
   // A linear op on the inputs' coefficients k (a missing one is an exact zero); undefined when all are.
+  // A sum or difference with one zero side is the other side (push broadcasts it), with no zeros made.
   auto linear = [&] {
     bool any = false;
     std::vector<C> parts;
@@ -95,7 +111,10 @@ template <class C> void next_coefficient(const OpCall& o, int k, const std::vect
       any = any || v;
       parts.push_back(v ? *v : zeros_like(*x[i].at(0)));
     }
-    return any ? run_op<C>(o, parts) : C();
+    if (!any) return C();
+    if ((o.op == Op::add || o.op == Op::sub) && !(x[0].at(k) && x[1].at(k)))
+      return x[0].at(k) ? parts[0] : o.op == Op::add ? parts[1] : -parts[1];
+    return run_op<C>(o, parts);
   };
   auto over = [](C t, const C& d) { return t.defined() ? t / d : t; };
   const SeriesRef<C>& a = x[0];
@@ -147,10 +166,9 @@ template <class C> void next_coefficient(const OpCall& o, int k, const std::vect
       push(acc);
       return;
     }
-    case Op::square: {  // (x*x)_k, each cross term once with weight 2
+    case Op::square: {  // (x*x)_k
       T t;
-      for (int j = 0; 2 * j < k; ++j) t.push_back(prod(2.0, a.at(j), a.at(k - j)));
-      if (k % 2 == 0) t.push_back(prod(1.0, a.at(k / 2), a.at(k / 2)));
+      square_terms(a, k, 0, 1.0, t);
       push(combine(std::move(t)));
       return;
     }
@@ -168,7 +186,7 @@ template <class C> void next_coefficient(const OpCall& o, int k, const std::vect
     }
     case Op::sqrt: {  // y_k = (x_k - sum_{j=1..k-1} y_j y_{k-j}) / (2 y_0)
       T t{{1.0, X(0, k), nullptr}};
-      cauchy(y, y, 1, k - 1, -1.0, t);
+      square_terms(y, k, 1, -1.0, t);
       push(over(combine(std::move(t)), s.y[0] * 2.0));
       return;
     }
@@ -189,7 +207,10 @@ template <class C> void next_coefficient(const OpCall& o, int k, const std::vect
     }
     // y' = g x' with g from earlier coefficients
     case Op::exp: push(deriv(a, y)); return;                                  // g = y
-    case Op::expm1: push(deriv(a, aux(0))); s.aux[0].push_back(s.y[k]); return;  // g = y + 1
+    case Op::expm1:                                                           // g = y + 1
+      grow(0, k, [&](int n) { return s.y[static_cast<std::size_t>(n)]; });
+      push(deriv(a, aux(0)));
+      return;
     case Op::log: {  // y_k = (x_k - (1/k) sum_{j=1..k-1} j y_j x_{k-j}) / x_0
       T t{{1.0, X(0, k), nullptr}};
       for (int j = 1; j < k; ++j) t.push_back(prod(-static_cast<double>(j) / k, y.at(j), a.at(k - j)));
@@ -202,47 +223,46 @@ template <class C> void next_coefficient(const OpCall& o, int k, const std::vect
       push(over(combine(std::move(t)), s.aux[0][0]));
       return;
     }
-    case Op::sin: {  // s_k = d(x, c)_k, c_k = -d(x, s)_k
-      C ck = deriv(a, y, -1.0);
+    case Op::sin: case Op::cos: {  // sin: s_k = d(x, c)_k, c_n = -d(x, s)_n; cos: the signs swap
+      const double sign = o.op == Op::sin ? 1.0 : -1.0;
+      grow(0, k, [&](int n) { return deriv_at(a, y, n, -sign); });
+      push(deriv(a, aux(0), sign));
+      return;
+    }
+    case Op::tanh: case Op::sigmoid: {  // g = 1 - y^2 (tanh), y - y^2 (sigmoid)
+      grow(0, k, [&](int n) {
+        T t;
+        if (o.op == Op::sigmoid) t.push_back({1.0, y.at(n), nullptr});
+        square_terms(y, n, 0, -1.0, t);
+        return combine(std::move(t));
+      });
       push(deriv(a, aux(0)));
-      s.aux[0].push_back(std::move(ck));
       return;
     }
-    case Op::cos: {
-      C sk = deriv(a, y);
-      push(deriv(a, aux(0), -1.0));
-      s.aux[0].push_back(std::move(sk));
-      return;
-    }
-    case Op::tanh: {  // g = 1 - y^2
-      push(deriv(a, aux(0)));
-      T t;
-      cauchy(y, y, 0, k, -1.0, t);
-      s.aux[0].push_back(combine(std::move(t)));
-      return;
-    }
-    case Op::sigmoid: {  // g = y - y^2
-      push(deriv(a, aux(0)));
-      T t{{1.0, y.at(k), nullptr}};
-      cauchy(y, y, 0, k, -1.0, t);
-      s.aux[0].push_back(combine(std::move(t)));
-      return;
-    }
-    case Op::softplus: case Op::silu: {  // sigma = sigmoid(x) in aux 0 (its g in aux 1)
+    case Op::softplus: case Op::silu: {  // sigma = sigmoid(x) in aux 0, its g = sigma - sigma^2 in aux 1
+      const auto g = [&](int n) {
+        T t{{1.0, aux(0).at(n), nullptr}};
+        square_terms(aux(0), n, 0, -1.0, t);
+        return combine(std::move(t));
+      };
+      grow(0, o.op == Op::softplus ? k : k + 1, [&](int n) {  // sigma_n needs g_0..g_{n-1}
+        grow(1, n, g);
+        return deriv_at(a, aux(1), n, 1.0);
+      });
       if (o.op == Op::softplus) push(deriv(a, aux(0)));                      // softplus' = sigma
-      s.aux[0].push_back(deriv(a, aux(1)));
-      T t{{1.0, aux(0).at(k), nullptr}};
-      cauchy(aux(0), aux(0), 0, k, -1.0, t);
-      s.aux[1].push_back(combine(std::move(t)));
-      if (o.op == Op::silu) push(cauchy_sum(a, aux(0)));                     // silu = x sigma
+      else push(cauchy_sum(a, aux(0)));                                      // silu = x sigma
       return;
     }
     case Op::erf: {  // g = (2/sqrt(pi)) e, e = exp(m), m = -x^2
+      grow(1, k, [&](int n) {  // e_n = d(m, e)_n needs m_1..m_n
+        grow(0, n + 1, [&](int i) {
+          T t;
+          square_terms(a, i, 0, -1.0, t);
+          return combine(std::move(t));
+        });
+        return deriv_at(aux(0), aux(1), n, 1.0);
+      });
       push(deriv(a, aux(1), 1.1283791670955126));
-      T t;
-      cauchy(a, a, 0, k, -1.0, t);
-      s.aux[0].push_back(combine(std::move(t)));
-      s.aux[1].push_back(deriv(aux(0), aux(1)));
       return;
     }
     case Op::gelu: {  // x Phi(x); Phi = (1 + erf(u)) / 2, u = x / sqrt(2): aux u, m = -u^2, e = exp(m), Phi
@@ -250,7 +270,7 @@ template <class C> void next_coefficient(const OpCall& o, int k, const std::vect
       s.aux[0].push_back(xk ? *xk * 0.7071067811865476 : C());
       s.aux[3].push_back(deriv(aux(0), aux(2), 0.5641895835477563));      // Phi' = e / sqrt(pi) u'
       T t;
-      cauchy(aux(0), aux(0), 0, k, -1.0, t);
+      square_terms(aux(0), k, 0, -1.0, t);
       s.aux[1].push_back(combine(std::move(t)));
       s.aux[2].push_back(deriv(aux(1), aux(2)));
       push(cauchy_sum(a, aux(3)));
