@@ -1,8 +1,10 @@
 // combine(): sum_i w_i a_i b_i, the inner step of every Taylor recurrence. Recorded (reverse over
-// Taylor), it is the composite of Var ops; with nothing to record and equal contiguous CPU
-// operands it is one fused pass over memory instead of 2-3 ops per term (the test
-// "fused and composite products agree" checks both give the same values).
+// Taylor) or traced into a plan (core/plan.hpp: the fused pass writes through raw pointers, which a
+// plan cannot replay; the plan fuses the composite's chain itself), it is the composite of Var ops;
+// otherwise, with equal contiguous CPU operands, it is one fused pass over memory instead of 2-3 ops
+// per term (tests/taylor/test_ode_taylor.cpp compares the fused, recorded and compiled values).
 #include "rules.hpp"
+#include "tide/core/plan.hpp"
 
 namespace tide::taylor_detail {
 
@@ -37,6 +39,7 @@ TIDE_CLONES void fused(T* out, std::int64_t n, const std::vector<Term<Var>>& ter
 }
 
 bool fusable(const std::vector<Term<Var>>& terms) {
+  if (Trace::active()) return false;
   if (grad_enabled())
     for (const auto& t : terms)
       if (t.a->requires_grad() || (t.b && t.b->requires_grad())) return false;

@@ -328,6 +328,8 @@ struct HookGuard {
 }  // namespace
 }  // namespace detail
 
+bool Trace::active() { return detail::backend_hook != nullptr; }
+
 Trace Trace::record(const TensorFunction& fn, const std::vector<Tensor>& inputs, std::vector<Tensor>* results) {
   using namespace detail;
   if (backend_hook) fail("Trace::record: already tracing on this thread (a traced function cannot trace another)");

@@ -7,8 +7,11 @@
 // kept. The backward plan is traced from the same eager backward rules the tape runs, split from
 // the forward at the cotangent (Trace::split), so compiled and eager gradients are the same
 // arithmetic. Double backward (a grad() with create_graph through the node) falls back to the
-// eager function: it re-runs it on the saved inputs and differentiates that, recorded. Taylor mode
-// (Jets) does not go through compiled functions at all.
+// eager function: it re-runs it on the saved inputs and differentiates that, recorded. Jets are
+// not inputs or outputs of a compiled function, but a function of Vars that uses Taylor mode
+// inside (ode_derivative, ode_taylor: the incremental trace computes with Var ops) compiles, and
+// its backward plan gives the R_K gradient; the finiteness check of the highest coefficient is then
+// the caller's (taylor/ode_taylor.hpp).
 //
 // A signature is the inputs' shapes, dtypes, devices and whether each requires a gradient, plus
 // grad mode; each new one is traced once (up to max_plans are kept; stats().traces counts them).

@@ -57,6 +57,11 @@ public:
   struct Split;
   Split split(int first_late_input, int first_late_output) const;
 
+  // True while record() runs a function on this thread: code that writes tensors through raw
+  // pointers (a kernel outside the backend) must take a path of backend calls instead, or the
+  // plan would replay a constant, and values cannot be read back to the host.
+  static bool active();
+
   int inputs() const;
   int outputs() const;
   int calls() const;
