@@ -183,6 +183,9 @@ CompiledFunction::CompiledFunction(VarFunction fn, CompileOptions options) : sta
 
 Var CompiledFunction::operator()(const std::vector<Var>& inputs) const {
   if (!state_) fail("CompiledFunction: called without a function (default-constructed)");
+  // Inside another function being traced the eager form runs, so that trace records its ops (a plan
+  // replayed here would write buffers the outer trace never sees).
+  if (Trace::active()) return state_->fn(inputs);
   const std::shared_ptr<Entry> e = state_->entry_for(inputs);
   std::vector<Tensor> out = e->forward.run(values_of(inputs));
   ++state_->stats.calls;

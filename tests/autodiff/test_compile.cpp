@@ -5,6 +5,7 @@
 #include "compile_check.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
+#include <optional>
 
 using namespace tide;
 using test::max_rel_diff;
@@ -60,6 +61,37 @@ TEST_CASE("a compiled function closes over parameters, traces once per signature
     CHECK(max_rel_diff(cf({x2}).value(), f({x2}).value()) <= 1e-13);
     CHECK_FALSE(cf({x2}).requires_grad());
   }
+}
+
+TEST_CASE("a compiled function called inside another being traced runs eagerly there, so the outer plan replays it") {
+  Generator gen(4);
+  const Var w = Var::parameter(gen.normal(Shape{3, 3}, 0.0, 0.5, DType::f64));
+  const auto inner_fn = [&](const std::vector<Var>& in) { return tanh(matmul(in[0], w)); };
+  const CompiledFunction inner(inner_fn);
+  const auto outer_fn = [&](const std::vector<Var>& in) { return inner({in[0] * 2.0}) + in[0]; };
+  const auto eager_fn = [&](const std::vector<Var>& in) { return inner_fn({in[0] * 2.0}) + in[0]; };
+  const CompiledFunction outer(outer_fn);
+  for (bool gradients : {false, true}) {
+    const Var warm(gen.normal(Shape{2, 3}, 0.0, 1.0, DType::f64));
+    {
+      NoGrad off;
+      inner({warm});  // the inner function has a plan for this signature before the outer traces
+    }
+    for (int call = 0; call < 3; ++call) {  // the first traces, the others replay on new values
+      INFO("gradients " << gradients << ", call " << call);
+      const Var x = gradients ? Var::parameter(gen.normal(Shape{2, 3}, 0.0, 1.0, DType::f64)) : Var(gen.normal(Shape{2, 3}, 0.0, 1.0, DType::f64));
+      std::optional<NoGrad> off;
+      if (!gradients) off.emplace();
+      const Var yc = outer({x}), ye = eager_fn({x});
+      CHECK(max_rel_diff(yc.value(), ye.value()) <= 1e-14);
+      if (gradients) {
+        const auto gc = grad({sum(square(yc))}, {x, w}), ge = grad({sum(square(ye))}, {x, w});
+        for (std::size_t i = 0; i < 2; ++i) CHECK(max_rel_diff(gc[i].value(), ge[i].value()) <= 1e-13);
+      }
+    }
+  }
+  CHECK(outer.stats().traces == 2);
+  CHECK(outer.stats().calls == 6);
 }
 
 TEST_CASE("a compiled function refuses what it cannot trace, naming the reason") {

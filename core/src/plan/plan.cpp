@@ -325,6 +325,9 @@ void release(PlanImpl& impl) {
 
 std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const {
   if (!impl_) fail("Plan::run: the plan is empty");
+  if (Trace::active())
+    fail("Plan::run: a plan cannot run inside a function being traced (its kernels bypass the trace); "
+         "run the function it was traced from instead");
   PlanImpl& impl = *impl_;
   const Program& p = impl.program;
   if (static_cast<int>(inputs.size()) != p.n_inputs) fail("Plan::run: {} inputs given, the plan takes {}", inputs.size(), p.n_inputs);

@@ -20,7 +20,8 @@
 // updated in place; C++ numbers it uses (a captured double in x * c) are read when it is traced
 // and fixed from then on: make a value that changes between calls a tensor (an input, or a
 // parameter updated in place). Call clear() after replacing a parameter tensor or changing such
-// a number. Not thread-safe: one per thread.
+// a number. Called inside another function being traced, a compiled function runs its eager form,
+// which that trace records. Not thread-safe: one per thread.
 #pragma once
 #include "tide/autodiff/var.hpp"
 #include <cstdint>
