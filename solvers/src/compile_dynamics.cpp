@@ -2,6 +2,8 @@
 #include "tide/solvers/compile_dynamics.hpp"
 #include <algorithm>
 #include <bit>
+#include <map>
+#include <string>
 #include <memory>
 
 namespace tide {
@@ -19,9 +21,19 @@ namespace {
 // says so). As a safety net, the first `checked_calls` blocked calls also run the whole batch and
 // return that result when the two differ; a function whose blocked result differs once, or that
 // fails on a block, is never blocked again.
+struct CompiledVar;
+
+// Variants of one compiled dynamics (compiled_variant), by key, and the form each was made from.
+struct Variants {
+  VarDynamicsFn plain;  // the dynamics' own function, not compiled
+  CompileOptions options;
+  std::map<std::string, Dynamics> made;
+};
+
 struct CompiledVar {
   CompiledFunction all, subset;
   std::int64_t row_block = 0;
+  std::shared_ptr<Variants> variants;
   static constexpr int checked_calls = 8;
   // < 0: that many more calls to check; 0: off (the rows mix); 1: on
   std::shared_ptr<int> blocking = std::make_shared<int>(-checked_calls);
@@ -123,9 +135,47 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
   out.var = CompiledVar{
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows()); }, options),
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows(in[2].value())); }, options),
-      options.row_block};
+      options.row_block, std::make_shared<Variants>(Variants{fn, options, {}})};
   out.jet = f.jet;
   return out;
+}
+
+namespace {
+// A compiled variant that runs its eager form instead once a trace has failed before any call
+// succeeded (a function that cannot be traced, such as Jet code reading values); after a success,
+// errors are the function's own and propagate.
+struct TracedOrEager {
+  VarDynamicsFn compiled, eager;
+  std::shared_ptr<int> state = std::make_shared<int>(0);  // 0 untried, 1 traced, -1 eager
+
+  Var operator()(const Var& z, const Var& t, const Rows& rows) const {
+    if (*state < 0) return eager(z, t, rows);
+    try {
+      Var out = compiled(z, t, rows);
+      *state = 1;
+      return out;
+    } catch (const Error&) {
+      if (*state > 0) throw;
+      *state = -1;
+    }
+    return eager(z, t, rows);
+  }
+};
+}  // namespace
+
+Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::function<Dynamics(const Dynamics&)>& make) {
+  const CompiledVar* c = f.var ? f.var.target<CompiledVar>() : nullptr;
+  if (!c) return make(f);
+  auto& made = c->variants->made;
+  if (const auto hit = made.find(key); hit != made.end()) return hit->second;
+  Dynamics plain;
+  plain.var = c->variants->plain;
+  plain.jet = f.jet;
+  const Dynamics eager = make(plain);
+  Dynamics out;
+  out.var = TracedOrEager{compile_dynamics(eager, c->variants->options).var, eager.var};
+  out.jet = eager.jet;
+  return made.emplace(key, std::move(out)).first->second;
 }
 
 CompiledDynamicsStats compiled_stats(const Dynamics& f) {

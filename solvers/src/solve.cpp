@@ -3,6 +3,7 @@
 #include "combine.hpp"
 #include "solve_internal.hpp"
 #include "tide/autodiff/custom.hpp"
+#include "tide/solvers/compile_dynamics.hpp"
 #include <cmath>
 
 namespace tide {
@@ -42,7 +43,11 @@ std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const Solve
     Generator gen(options.seed);
     noise = sample_noise(gen, y0.shape(), y0.dtype(), reg.noise).to(y0.device());
   }
-  return {detail::augment(f, y0.size(1), reg, noise), concat({y0, Var(Tensor::zeros(Shape{y0.size(0), m}, y0.dtype(), y0.device()))}, 1)};
+  const Var start = concat({y0, Var(Tensor::zeros(Shape{y0.size(0), m}, y0.dtype(), y0.device()))}, 1);
+  if (noisy || reg.trace != Regularisers::Trace::none) return {detail::augment(f, y0.size(1), reg, noise), start};
+  // R_K and kinetic energy depend on nothing drawn per solve: compiled once per setting when f is
+  const std::string key = fmt::format("regularised D={} taylor={} kinetic={}", y0.size(1), reg.taylor_order, reg.kinetic);
+  return {compiled_variant(f, key, [&](const Dynamics& g) { return detail::augment(g, y0.size(1), reg, Tensor()); }), start};
 }
 
 // The first time's gradient: y0 moves with t0 along -f (the exact solution's sensitivity).

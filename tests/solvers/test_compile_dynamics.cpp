@@ -51,7 +51,7 @@ TEST_CASE("solves with compiled dynamics equal eager ones: values and discrete, 
   CHECK(compiled_stats(compile_dynamics(compiled)).all_rows.calls == st.all_rows.calls);  // compiling twice is a no-op
 }
 
-TEST_CASE("compiled dynamics under NoGrad, and with R_K (the Jet path stays eager)") {
+TEST_CASE("compiled dynamics under NoGrad") {
   Generator gen(5);
   const Var w = Var::parameter(gen.normal(Shape{2, 2}, 0.0, 0.7, DType::f64));
   auto f = [&](const auto& z, const auto&) { return tanh(matmul(z, w)); };
@@ -60,15 +60,98 @@ TEST_CASE("compiled dynamics under NoGrad, and with R_K (the Jet path stays eage
   CHECK(compiled.taylor_capable());
   const Tensor times = Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64);
   const Var y0(gen.normal(Shape{3, 2}, 0.0, 1.0, DType::f64));
-  {
-    NoGrad off;
-    CHECK(max_rel_diff(solve(compiled, y0, Var(times)).ys.value(), solve(eager, y0, Var(times)).ys.value()) <= 1e-13);
+  NoGrad off;
+  CHECK(max_rel_diff(solve(compiled, y0, Var(times)).ys.value(), solve(eager, y0, Var(times)).ys.value()) <= 1e-13);
+}
+
+// R_K and kinetic energy: the regularised dynamics (Taylor mode included) compiled once per setting
+// and replayed by later solves; per-sample grids, discrete and adjoint gradients.
+TEST_CASE("compiled dynamics with R_K and kinetic energy: the regularised dynamics compile once and equal the eager solve") {
+  Generator gen(6);
+  const Var w = Var::parameter(gen.normal(Shape{2, 5}, 0.0, 0.7, DType::f64));
+  const Var v = Var::parameter(gen.normal(Shape{5, 2}, 0.0, 0.7, DType::f64));
+  int calls = 0;  // runs of f's own code, on Vars or Jets
+  auto f = [&](const auto& z, const auto& t) {
+    ++calls;
+    return matmul(tanh(matmul(z, w) + t * 0.3), v);
+  };
+  const Dynamics eager(f);
+  const Dynamics compiled = compile_dynamics(eager);
+  const Tensor times = Tensor::from_vector({0.0, 0.4, 0.9, 0.0, 0.7, 1.2, 0.0, 0.2, 0.5}, Shape{3, 3}, DType::f64);
+  for (GradientKind kind : {GradientKind::discrete, GradientKind::adjoint}) {
+    for (auto [K, kinetic] : {std::pair{2, false}, std::pair{3, true}, std::pair{0, true}}) {
+      INFO("gradient kind " << static_cast<int>(kind) << ", K = " << K << ", kinetic " << kinetic);
+      SolveOptions o;
+      o.rtol = o.atol = 1e-8;
+      o.gradient = kind;
+      o.regularisers.taylor_order = K;
+      o.regularisers.kinetic = kinetic;
+      const Var y0 = Var::parameter(gen.normal(Shape{3, 2}, 0.0, 1.0, DType::f64));
+      calls = 0;
+      const Solution se = solve(eager, y0, Var(times), o);
+      const int eager_calls = calls;
+      calls = 0;
+      const Solution sc = solve(compiled, y0, Var(times), o);
+      const int traced = calls;
+      calls = 0;
+      const Solution again = solve(compiled, y0, Var(times), o);
+      CHECK(calls == 0);                   // the second solve replays plans only
+      CHECK(traced > 0);
+      CHECK(traced < eager_calls / 2);     // a trace per signature, not a call per evaluation
+      CHECK(max_rel_diff(sc.ys.value(), se.ys.value()) <= 1e-12);
+      if (K > 0) CHECK(max_rel_diff(sc.taylor.value(), se.taylor.value()) <= 1e-12);
+      if (K > 0) CHECK(max_rel_diff(again.taylor.value(), se.taylor.value()) <= 1e-12);
+      if (kinetic) CHECK(max_rel_diff(sc.kinetic.value(), se.kinetic.value()) <= 1e-12);
+      const Var le = (K > 0 ? sum(se.taylor) : sum(se.kinetic)) + sum(square(se.ys));
+      const Var lc = (K > 0 ? sum(sc.taylor) : sum(sc.kinetic)) + sum(square(sc.ys));
+      const auto ge = grad({le}, {y0, w, v}), gc = grad({lc}, {y0, w, v});
+      for (std::size_t i = 0; i < ge.size(); ++i) {
+        INFO("gradient " << i);
+        CHECK(max_rel_diff(gc[i].value(), ge[i].value()) <= (kind == GradientKind::adjoint ? 1e-9 : 1e-11));
+      }
+    }
   }
+}
+
+TEST_CASE("compiled dynamics with R_K: a Jet path that cannot be traced runs eagerly, with the same result") {
+  Generator gen(7);
+  const Var w = Var::parameter(gen.normal(Shape{2, 2}, 0.0, 0.7, DType::f64));
+  auto f = [&](const auto& z, const auto&) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(z)>, Jet>) {
+      if (sum(z.primal()).item() > 1e9) return z;  // control flow on a value: not traceable
+    }
+    return tanh(matmul(z, w));
+  };
+  const Dynamics eager(f);
+  const Dynamics compiled = compile_dynamics(eager);
+  const Tensor times = Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64);
+  const Var y0(gen.normal(Shape{3, 2}, 0.0, 1.0, DType::f64));
   SolveOptions o;
   o.regularisers.taylor_order = 2;
-  const Solution se = solve(eager, y0, Var(times), o), sc = solve(compiled, y0, Var(times), o);
-  CHECK(max_rel_diff(sc.taylor.value(), se.taylor.value()) <= 1e-12);
-  CHECK(max_rel_diff(grad(sum(sc.taylor), w).value(), grad(sum(se.taylor), w).value()) <= 1e-10);
+  for (int round = 0; round < 2; ++round) {
+    const Solution se = solve(eager, y0, Var(times), o), sc = solve(compiled, y0, Var(times), o);
+    CHECK(max_rel_diff(sc.taylor.value(), se.taylor.value()) <= 1e-12);
+    CHECK(max_rel_diff(grad(sum(sc.taylor), w).value(), grad(sum(se.taylor), w).value()) <= 1e-10);
+  }
+}
+
+TEST_CASE("compiled_variant: made once per key from the uncompiled form; a plain dynamics gets make(f)") {
+  int made = 0;
+  const Dynamics plain([](const Var& z, const Var&) { return -z; });
+  const Dynamics compiled = compile_dynamics(plain);
+  auto make = [&](const Dynamics& g) {
+    ++made;
+    return Dynamics([g](const Var& z, const Var& t, const Rows& r) { return g(z, t, r) * 2.0; });
+  };
+  const Var z(Tensor::ones(Shape{2, 2}, DType::f64)), t(Tensor::zeros(Shape{2, 1}, DType::f64));
+  const Dynamics a = compiled_variant(compiled, "x", make), b = compiled_variant(compiled, "x", make);
+  CHECK(made == 1);
+  CHECK(max_rel_diff(a(z, t).value(), Tensor::full(Shape{2, 2}, -2.0, DType::f64)) == 0.0);
+  CHECK(max_rel_diff(b(z, t).value(), Tensor::full(Shape{2, 2}, -2.0, DType::f64)) == 0.0);
+  compiled_variant(compiled, "y", make);
+  CHECK(made == 2);
+  compiled_variant(plain, "x", make);
+  CHECK(made == 3);  // not compiled: made every time
 }
 
 TEST_CASE("compiled dynamics: a batch that shrinks one sample at a time costs log2(B) traces, not B") {

@@ -9,10 +9,12 @@
 // whether the state requires a gradient, and whether the call evaluates every row or a subset).
 // Per-sample solving hands a shrinking subset of rows as samples finish: a subset is padded to the
 // next power of two (its last row repeated, the result cut back), so a batch of B costs at most
-// about 2 log2(B) traces over a training run (with and without gradient). What runs eagerly: the
-// Jet path (Taylor mode: R_K, the Jacobian Frobenius regulariser, the implicit methods' JVPs) and
-// the CNF trace estimators, which differentiate f inside the step (compiled_stats shows no calls
-// for those solves). The dynamics must
+// about 2 log2(B) traces over a training run (with and without gradient). A solve with the R_K or
+// kinetic-energy regularisers (and no noisy estimator) compiles the regularised dynamics as a
+// whole, Taylor mode included, once per regulariser setting (compiled_variant below; its plans are
+// not in compiled_stats). What runs eagerly: the Jacobian Frobenius regulariser and the CNF trace
+// estimators (their noise is drawn per solve, and they differentiate f inside the step), the
+// implicit methods' JVPs, and a solve's own Jet calls. The dynamics must
 // be traceable (core/plan.hpp): no control flow on values, no random draws, parameters updated in
 // place; a Rows index is an input of the plan, so per-sample data gathered with rows.gather(x)
 // works. SolveOptions carries no switch: a solve runs whatever Dynamics it is given, so turning
@@ -28,10 +30,20 @@
 #pragma once
 #include "tide/autodiff/compile.hpp"
 #include "tide/solvers/dynamics.hpp"
+#include <functional>
+#include <string>
 
 namespace tide {
 
 Dynamics compile_dynamics(const Dynamics& f, CompileOptions options = {});
+
+// A dynamics made from f by `make` (the solvers' regularised dynamics: f with R_K or kinetic-energy
+// integrands appended), compiled when f is compiled and kept with f under `key`, so that every
+// later call with the same key (every solve with the same regularisers) replays the same plans.
+// `make` receives f's uncompiled form and must depend on nothing but it and the key. If the first
+// trace fails (Jet code that cannot be traced), the variant runs eagerly from then on. When f is
+// not compiled this is make(f).
+Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::function<Dynamics(const Dynamics&)>& make);
 
 // The compiled functions behind a compiled Dynamics' Var path (every-row and subset calls), for
 // statistics; both undefined for a Dynamics that is not compiled.
