@@ -26,6 +26,7 @@ struct Figures {
   std::int64_t tiny_nfe = 0;
   double tiny_us_per_nfe = NAN, tiny_grad_us_per_nfe = NAN, tiny_f_us = NAN;
   double tiny_compiled_us_per_nfe = NAN, tiny_compiled_grad_us_per_nfe = NAN;  // compile_dynamics
+  double tiny_r2_grad_ms = NAN, tiny_r2_grad_compiled_ms = NAN;                // R_2 regularised, with gradient
   double mid_rk4_step_us = NAN, mid_grad_over_fwd = NAN, mid_f_us = NAN;
   double mid_rk4_step_compiled_us = NAN, mid_compiled_grad_us = NAN, mid_grad_us = NAN;
   double spiral_ms_per_iter = NAN, spiral_nfe_per_iter = NAN;
@@ -73,6 +74,32 @@ void measure_tiny(Figures& f, const TimingPlan& plan) {
   f.tiny_f_us = eval.median_seconds() * 1e6;
   f.tiny_us_per_nfe = forward.median_seconds() * 1e6 / static_cast<double>(calls);
   f.tiny_grad_us_per_nfe = with_grad.median_seconds() * 1e6 / static_cast<double>(recorded_calls);
+}
+
+// The tiny solve with TayNODE's R_2 integrand, gradient of the final state's and R_2's sums: the
+// Taylor recurrences and their backward at every evaluation, eager and compiled (the regularised
+// dynamics as one plan per signature: compile_dynamics.hpp).
+void measure_tiny_regularised(Figures& f, const TimingPlan& plan) {
+  Generator gen(1);
+  const MLP mlp({4, 32, 4}, Activation::softplus, gen, {}, Activation::tanh);
+  const auto dynamics = [&mlp](const auto& z, const auto&) { return apply(mlp, z); };
+  const Var y0(gen.uniform(Shape{64, 4}, -1.0, 1.0));
+  const Var times = f32_times({0.0, 1.0});
+  SolveOptions o;
+  o.method = Method::dopri5;
+  o.rtol = o.atol = 1e-6;
+  o.regularisers.taylor_order = 2;
+  const Dynamics eager(dynamics), compiled = compile_dynamics(eager);
+  auto step = [&](const Dynamics& d) {
+    return repeated([&] {
+      const Solution s = solve(d, y0, times, o);
+      backward(sum(square(last_state(s))) + sum(s.taylor));
+    });
+  };
+  TimedCase with_eager = step(eager), with_compiled = step(compiled);
+  run_interleaved({&with_eager, &with_compiled}, plan);
+  f.tiny_r2_grad_ms = with_eager.median_seconds() * 1e3;
+  f.tiny_r2_grad_compiled_ms = with_compiled.median_seconds() * 1e3;
 }
 
 // The tiny solve at growing batch sizes, NoGrad, one solve per call; each batch size timed with the
@@ -228,6 +255,8 @@ std::vector<Row> rows(const Figures& f) {
       {"mid_rk4_grad_compiled_us", f.mid_compiled_grad_us, "us", NAN},
       {"tiny_compiled_us_per_nfe", f.tiny_compiled_us_per_nfe, "us", NAN},
       {"tiny_compiled_grad_us_per_nfe", f.tiny_compiled_grad_us_per_nfe, "us", NAN},
+      {"tiny_r2_grad_ms", f.tiny_r2_grad_ms, "ms", NAN},
+      {"tiny_r2_grad_compiled_ms", f.tiny_r2_grad_compiled_ms, "ms", NAN},
       {"mid_grad_over_fwd", f.mid_grad_over_fwd, "x", 3.0},
       {"mid_f_us", f.mid_f_us, "us", NAN},
       {"spiral_ms_per_iter", f.spiral_ms_per_iter, "ms", 2.5},
@@ -271,6 +300,7 @@ void print_text(const Figures& f, const BlasInfo& blas, const CpuInfo& cpu, cons
   fmt::print("blas  {}\n      core type: {}, OPENBLAS_CORETYPE: {}, threads: {}\n\n", blas.library, blas.core_type,
              blas.coretype_env.empty() ? "(unset)" : blas.coretype_env, blas.threads);
   fmt::print("tiny    MLP 4-32(softplus)-4(tanh), batch 64, dopri5 rtol = atol = 1e-6 on [0, 1]; per batched call\n");
+  fmt::print("tiny_r2 the tiny solve with R_2 (TayNODE), gradient of sum(ys[-1]^2) + sum(R_2) per solve\n");
   fmt::print("mid     MLP 64-64(tanh)-64, batch 256, one rk4 step; gradient of sum(ys[-1]) / NoGrad forward\n");
   fmt::print("        (*_f_us: one evaluation of the MLP alone, nothing recorded: the floor per call)\n");
   fmt::print("spiral  torchdiffeq ode_demo: MLP 2-50(tanh)-2 on y^3, 30 points, dopri5 1e-7/1e-9, adjoint, Adam;\n"
@@ -294,6 +324,7 @@ int run_bench_solvers(const BenchSolversOptions& options) {
   const CpuInfo cpu = read_cpu_info();
   Figures figures;
   measure_tiny(figures, plan);
+  measure_tiny_regularised(figures, plan);
   measure_tiny_scaling(figures, plan);
   measure_mid(figures, plan);
   measure_spiral(figures, plan);
