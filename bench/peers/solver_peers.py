@@ -22,6 +22,17 @@ Cases (request "case", "variant"):
                     RecursiveCheckpointAdjoint, jitted. check = sum over the four gradients of
                     their element sums. nfe counts the forward solve's evaluations only (diffrax's
                     checkpointed backward pass re-runs forward steps; those are not counted).
+  tiny_r2_grad      the tiny solve with TayNODE's R_2 integrand appended to the state: r' = sum over
+                    the state's dimensions of (d^2 y/dt^2)^2 per sample, d^2 y/dt^2 = (df/dy) f (one
+                    Jacobian-vector product: TayNODE's jet at order 2 is this); step-size control on
+                    y alone (the integrand takes no part, as in tide by default). Gradient of
+                    sum(y(1)^2) + sum(r(1)) by the four weights, discrete; check as tiny_solve_grad.
+                      torchdiffeq   odeint on the state (y, r), the JVP by torch.func.jvp, the norm
+                                    the RMS of y's scaled error.
+                      diffrax       the whole batch one state (y, r), the JVP by jax.jvp (jet cannot
+                                    take jax.nn.softplus, a custom_jvp function),
+                                    PIDController(norm = RMS of y's part), jax.value_and_grad, jitted.
+                      diffrax_vmap  the one-sample solve under jax.vmap (per-sample steps, as tide).
   mid_rk4_step      file w0 [64,64] b0 [64] w1 [64,64] b1 [64] y0 [256,64]. f(y) =
                     tanh(y @ w0 + b0) @ w1 + b1, ONE step of h = 0.1 from t = 0, no gradient;
                     check = sum of y(0.1); nfe = 4.
@@ -208,6 +219,37 @@ def torch_tiny_grad(variant, tensors, request):
     return torch_tiny(variant, tensors, request, gradient=True)
 
 
+def tiny_r2_body(p, state):
+    """(f, the R_2 integrand) at the state (y, r): d^2 y/dt^2 = (df/dy) f by torch.func.jvp."""
+    import torch
+
+    y = state[0]
+    f0 = tiny_body(p, y)
+    _, d2 = torch.func.jvp(lambda z: tiny_body(p, z), (y,), (f0,))
+    return f0, d2.square().sum(-1)
+
+
+def torch_tiny_r2_grad(variant, tensors, request):
+    """tiny_r2_grad: torchdiffeq.odeint on (y, r), the gradient through autograd."""
+    import torch
+    from torchdiffeq import odeint
+
+    require(variant, ["torchdiffeq"])
+    f = torch_field(tensors, tiny_r2_body, True)
+    y0, t = torch.from_numpy(tensors["y0"]), torch.tensor([0.0, 1.0])
+    r0 = torch.zeros(y0.shape[0])
+    y_norm = lambda e: e[0].square().mean().sqrt()  # noqa: E731
+
+    def call():
+        f.reset()
+        ys, rs = odeint(f, (y0, r0), t, rtol=TINY_TOL, atol=TINY_TOL, method="dopri5", options=dict(norm=y_norm))
+        loss = ys[-1].square().sum() + rs[-1].sum()
+        grads = torch.autograd.grad(loss, list(f.parameters()))
+        return {"check": float(sum(g.sum() for g in grads)), "nfe": f.calls, "steps": f.accepted, "rejected": f.rejected}
+
+    return Workload(call)
+
+
 def classic_rk4(f, y, h):
     k1 = f(y)
     k2 = f(y + (0.5 * h) * k1)
@@ -278,8 +320,8 @@ def torch_spiral(variant, tensors, request):
     return Workload(call)
 
 
-TORCH_CASES = {"tiny_solve": torch_tiny, "tiny_solve_grad": torch_tiny_grad, "mid_rk4_step": torch_mid,
-               "spiral_iteration": torch_spiral}
+TORCH_CASES = {"tiny_solve": torch_tiny, "tiny_solve_grad": torch_tiny_grad, "tiny_r2_grad": torch_tiny_r2_grad,
+               "mid_rk4_step": torch_mid, "spiral_iteration": torch_spiral}
 
 
 # ---------------------------------------------------------------- JAX + diffrax
@@ -390,6 +432,52 @@ def jax_tiny_grad(variant, tensors, request):
     return jax_tiny(variant, tensors, request, gradient=True)
 
 
+def tiny_r2_f(t, state, p):
+    """(f, the R_2 integrand) at the state (y, r): d^2 y/dt^2 = (df/dy) f by jax.jvp (TayNODE's jet
+    at order 2 computes the same product; jet cannot take jax.nn.softplus, a custom_jvp function)."""
+    import jax
+    import jax.numpy as jnp
+
+    y = state[0]
+    f0, d2 = jax.jvp(lambda z: tiny_f(t, z, p), (y,), (tiny_f(t, y, p),))
+    return f0, jnp.sum(d2**2, axis=-1)
+
+
+def tiny_r2_solve_one(p, y0):
+    """y(1), r(1) and the statistics of one diffrax solve of (y, r) (y0 [B,4] or [4])."""
+    import diffrax
+    import jax.numpy as jnp
+
+    y_norm = lambda e: jnp.sqrt(jnp.mean(e[0] ** 2))  # noqa: E731
+    sol = diffrax.diffeqsolve(diffrax.ODETerm(tiny_r2_f), diffrax.Dopri5(), t0=0.0, t1=1.0, dt0=None,
+                              y0=(y0, jnp.zeros(y0.shape[:-1])), args=p,
+                              stepsize_controller=diffrax.PIDController(rtol=TINY_TOL, atol=TINY_TOL, norm=y_norm),
+                              saveat=diffrax.SaveAt(t1=True))
+    return sol.ys[0][0], sol.ys[1][0], sol.stats
+
+
+def jax_tiny_r2_grad(variant, tensors, request):
+    """tiny_r2_grad: diffrax on the whole batch, or vmapped per sample; jitted."""
+    import jax
+    import jax.numpy as jnp
+
+    require(variant, ["diffrax", "diffrax_vmap"])
+    vmapped = variant == "diffrax_vmap"
+    solve = jax.vmap(tiny_r2_solve_one, in_axes=(None, 0)) if vmapped else tiny_r2_solve_one
+
+    def loss(p, y0):
+        y1, r1, stats = solve(p, y0)
+        return jnp.sum(y1**2) + jnp.sum(r1), stats
+
+    def grad(p, y0):
+        (_, stats), g = jax.value_and_grad(loss, has_aux=True)(p, y0)
+        return {"check": sum(jnp.sum(g[name]) for name in PARAMS), **solve_figures(stats, vmapped)}
+
+    run = jax.jit(grad)
+    params, y0 = jax_params(tensors), jnp.asarray(tensors["y0"])
+    return Workload(lambda: fetch(run(params, y0)))
+
+
 def jax_mid(variant, tensors, request):
     """mid_rk4_step: classic RK4 written out, jitted (compiled in the first call)."""
     import jax
@@ -461,8 +549,8 @@ def jax_spiral(variant, tensors, request):
     return Workload(lambda: fetch(run(params)))
 
 
-JAX_CASES = {"tiny_solve": jax_tiny, "tiny_solve_grad": jax_tiny_grad, "mid_rk4_step": jax_mid,
-             "spiral_iteration": jax_spiral}
+JAX_CASES = {"tiny_solve": jax_tiny, "tiny_solve_grad": jax_tiny_grad, "tiny_r2_grad": jax_tiny_r2_grad,
+             "mid_rk4_step": jax_mid, "spiral_iteration": jax_spiral}
 
 
 def main():

@@ -53,9 +53,18 @@ double gradient_sum(const MLP& mlp) {
   return s;
 }
 
+// The tiny workloads: the solve alone (NoGrad), its discrete gradient, or the gradient with
+// TayNODE's R_2 integrand appended (the Taylor recurrences at every evaluation).
+enum class TinyCase { solve, grad, r2_grad };
+
+const char* tiny_case_name(TinyCase c) {
+  return c == TinyCase::solve ? "tiny_solve" : c == TinyCase::grad ? "tiny_solve_grad" : "tiny_r2_grad";
+}
+
 // MLP 4-32(softplus)-4(tanh), dopri5 rtol = atol = 1e-6 on [0, 1], batch B; NoGrad, or the
-// discrete gradient of sum(y(1)^2) with respect to the weights.
-Comparison tiny(Peers& peers, std::int64_t B, bool gradient, const TimingPlan& plan) {
+// discrete gradient of sum(y(1)^2) (+ sum(R_2) for r2_grad) with respect to the weights.
+Comparison tiny(Peers& peers, std::int64_t B, TinyCase which, const TimingPlan& plan) {
+  const bool gradient = which != TinyCase::solve;
   Generator gen(1);
   auto mlp = std::make_shared<MLP>(std::vector<std::int64_t>{4, 32, 4}, Activation::softplus, gen, LinearOptions{}, Activation::tanh);
   const Var y0(gen.uniform(Shape{B, 4}, -1.0, 1.0));
@@ -63,7 +72,7 @@ Comparison tiny(Peers& peers, std::int64_t B, bool gradient, const TimingPlan& p
   add_mlp(a, *mlp);
   a.add("y0", y0.value());
   const std::string file = peers.files.write(fmt::format("tiny_B{}", B), a);
-  const Dynamics dynamics = [mlp](const Var& z, const Var&) { return (*mlp)(z); };
+  const Dynamics dynamics = [mlp](const auto& z, const auto&) { return apply(*mlp, z); };
   const auto side = [=](const std::string& label, const Dynamics& f) {
     auto nfe = std::make_shared<double>(NAN);
     const auto call = [=] {
@@ -76,24 +85,25 @@ Comparison tiny(Peers& peers, std::int64_t B, bool gradient, const TimingPlan& p
         *nfe = static_cast<double>(s.stats->calls);
         return total(last_state(s));
       }
+      if (which == TinyCase::r2_grad) o.regularisers.taylor_order = 2;
       mlp->zero_grad();
       const Solution s = solve(f, y0, f32_times({0.0, 1.0}), o);
-      backward(sum(square(last_state(s))));
+      const Var loss = sum(square(last_state(s)));
+      backward(which == TinyCase::r2_grad ? loss + sum(s.taylor) : loss);
       *nfe = static_cast<double>(s.stats->calls);
       return gradient_sum(*mlp);
     };
     return TideSide{label, call, [nfe] { return *nfe; }};
   };
   std::vector<PeerTarget> targets;
-  if (gradient) targets = {{"diffrax", 4.0}};
-  else if (B == 64) targets = {{"diffrax", 1.5}, {"torchdiffeq", 30.0}};
-  else targets = {{"diffrax", 1.5}};
-  ComparisonRun run(fmt::format("{} B={} (MLP 4-32-4, dopri5 1e-6, [0, 1]{})", gradient ? "tiny_solve_grad" : "tiny_solve", B,
-                                gradient ? ", gradient of sum(y(1)^2) by the weights" : ""),
-                    targets);
+  if (which == TinyCase::grad) targets = {{"diffrax", 4.0}};
+  else if (which == TinyCase::solve) targets = B == 64 ? std::vector<PeerTarget>{{"diffrax", 1.5}, {"torchdiffeq", 30.0}} : std::vector<PeerTarget>{{"diffrax", 1.5}};
+  const char* what = which == TinyCase::solve ? "" : which == TinyCase::grad ? ", gradient of sum(y(1)^2) by the weights"
+                                                                             : ", R_2 appended, gradient of sum(y(1)^2) + sum(R_2)";
+  ComparisonRun run(fmt::format("{} B={} (MLP 4-32-4, dopri5 1e-6, [0, 1]{})", tiny_case_name(which), B, what), targets);
   run.add(side("tide", dynamics));
   run.add(side("tide compiled", compile_dynamics(dynamics)));
-  peers.add(run, {{"case", gradient ? "tiny_solve_grad" : "tiny_solve"}, {"file", file}}, {"torchdiffeq"}, {"diffrax", "diffrax_vmap"});
+  peers.add(run, {{"case", tiny_case_name(which)}, {"file", file}}, {"torchdiffeq"}, {"diffrax", "diffrax_vmap"});
   return run.run(plan);
 }
 
@@ -216,11 +226,12 @@ int run_bench_solver_peers(const BenchSolversOptions& options) {
   plan.min_sample_seconds = 0.1;
   Peers peers(options.peers);
   std::vector<Comparison> all;
-  all.push_back(tiny(peers, 64, false, plan));
-  all.push_back(tiny(peers, 64, true, plan));
+  all.push_back(tiny(peers, 64, TinyCase::solve, plan));
+  all.push_back(tiny(peers, 64, TinyCase::grad, plan));
+  all.push_back(tiny(peers, 64, TinyCase::r2_grad, plan));
   all.push_back(mid(peers, plan));
   for (Comparison& c : spiral(peers, plan)) all.push_back(std::move(c));
-  for (std::int64_t B : {1, 16, 256, 4096, 65536}) all.push_back(tiny(peers, B, false, plan));
+  for (std::int64_t B : {1, 16, 256, 4096, 65536}) all.push_back(tiny(peers, B, TinyCase::solve, plan));
   const std::vector<std::string> status = peer_status({peers.torch.get(), peers.jax.get()});
   print_peer_report("solvers", "f32", all, status, plan, options.json);
   return 0;

@@ -46,6 +46,11 @@ Comparison forward(Peer& jax, const TaylorSize& s, const std::string& file, int 
                        NoGrad no_grad;
                        return total(ode_derivative(jf, z, t, K, form));
                      }, {}});
+  const CompiledFunction compiled = compile([=](const std::vector<Var>& in) { return ode_derivative(jf, in[0], t, K); });
+  run.add(TideSide{"tide compiled", [=] {
+                     NoGrad no_grad;
+                     return total(compiled({z}));
+                   }, {}});
   add_peer(run, jax, "taylor_forward", file, K);
   return run.run(plan);
 }
@@ -58,13 +63,18 @@ Comparison rk_gradient(Peer& jax, const TaylorSize& s, const std::string& file, 
   const JetDynamics jf = [f](const Jet& y, const Jet& tt) { return (*f)(y, tt); };
   ComparisonRun run(fmt::format("taylor_rk_grad K={} (gradient of mean((d^K z/dt^K)^2) by the weights, f64)", K),
                     K == 3 ? std::vector<PeerTarget>{{"jax jet", 3.0}} : std::vector<PeerTarget>{});
-  run.add(TideSide{"tide taylor", [=] {
-                     for (auto& [name, w] : f->named()) w.zero_grad();
-                     backward(mean(square(ode_derivative(jf, z, t, K))));
-                     double total_gradient = 0;
-                     for (const auto& [name, w] : f->named()) total_gradient += total(Var(w.grad()));
-                     return total_gradient;
-                   }, {}});
+  const CompiledFunction compiled = compile([=](const std::vector<Var>& in) { return ode_derivative(jf, in[0], t, K); });
+  const auto side = [=](const std::string& label, bool plans) {
+    return TideSide{label, [=] {
+                      for (auto& [name, w] : f->named()) w.zero_grad();
+                      backward(mean(square(plans ? compiled({z}) : ode_derivative(jf, z, t, K))));
+                      double total_gradient = 0;
+                      for (const auto& [name, w] : f->named()) total_gradient += total(Var(w.grad()));
+                      return total_gradient;
+                    }, {}};
+  };
+  run.add(side("tide taylor", false));
+  run.add(side("tide compiled", true));
   add_peer(run, jax, "taylor_rk_grad", file, K);
   return run.run(plan);
 }
