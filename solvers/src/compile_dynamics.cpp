@@ -23,11 +23,18 @@ namespace {
 // fails on a block, is never blocked again.
 struct CompiledVar;
 
-// Variants of one compiled dynamics (compiled_variant), by key, and the form each was made from.
+// One variant (compiled_variant): what solves run, the compiled form inside it (for statistics)
+// and, once its first trace has failed, why.
+struct Variant {
+  Dynamics runs, compiled;
+  std::shared_ptr<std::string> failure;
+};
+
+// Variants of one compiled dynamics, by key, and the form each is made from.
 struct Variants {
   VarDynamicsFn plain;  // the dynamics' own function, not compiled
   CompileOptions options;
-  std::map<std::string, Dynamics> made;
+  std::map<std::string, Variant> made;
 };
 
 struct CompiledVar {
@@ -146,17 +153,18 @@ namespace {
 // errors are the function's own and propagate.
 struct TracedOrEager {
   VarDynamicsFn compiled, eager;
-  std::shared_ptr<int> state = std::make_shared<int>(0);  // 0 untried, 1 traced, -1 eager
+  std::shared_ptr<std::string> failure;                    // set when running eagerly
+  std::shared_ptr<bool> traced = std::make_shared<bool>(false);
 
   Var operator()(const Var& z, const Var& t, const Rows& rows) const {
-    if (*state < 0) return eager(z, t, rows);
+    if (!failure->empty()) return eager(z, t, rows);
     try {
       Var out = compiled(z, t, rows);
-      *state = 1;
+      *traced = true;
       return out;
-    } catch (const Error&) {
-      if (*state > 0) throw;
-      *state = -1;
+    } catch (const Error& e) {
+      if (*traced) throw;
+      *failure = e.what();
     }
     return eager(z, t, rows);
   }
@@ -167,21 +175,28 @@ Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::
   const CompiledVar* c = f.var ? f.var.target<CompiledVar>() : nullptr;
   if (!c) return make(f);
   auto& made = c->variants->made;
-  if (const auto hit = made.find(key); hit != made.end()) return hit->second;
+  if (const auto hit = made.find(key); hit != made.end()) return hit->second.runs;
   Dynamics plain;
   plain.var = c->variants->plain;
   plain.jet = f.jet;
+  Variant v;
   const Dynamics eager = make(plain);
-  Dynamics out;
-  out.var = TracedOrEager{compile_dynamics(eager, c->variants->options).var, eager.var};
-  out.jet = eager.jet;
-  return made.emplace(key, std::move(out)).first->second;
+  v.compiled = compile_dynamics(eager, c->variants->options);
+  v.failure = std::make_shared<std::string>();
+  v.runs.var = TracedOrEager{v.compiled.var, eager.var, v.failure};
+  v.runs.jet = eager.jet;
+  return made.emplace(key, std::move(v)).first->second.runs;
 }
 
 CompiledDynamicsStats compiled_stats(const Dynamics& f) {
   const CompiledVar* c = f.var ? f.var.target<CompiledVar>() : nullptr;
   if (!c) return {};
-  return {c->all.stats(), c->subset.stats()};
+  CompiledDynamicsStats out{c->all.stats(), c->subset.stats(), {}};
+  for (const auto& [key, v] : c->variants->made) {
+    const CompiledDynamicsStats inner = compiled_stats(v.compiled);
+    out.variants.push_back({key, inner.all_rows, inner.subset_rows, *v.failure});
+  }
+  return out;
 }
 
 }  // namespace tide

@@ -4,6 +4,8 @@
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
+#include <algorithm>
+#include <fmt/format.h>
 
 using namespace tide;
 using test::max_rel_diff;
@@ -97,6 +99,12 @@ TEST_CASE("compiled dynamics with R_K and kinetic energy: the regularised dynami
       const Solution again = solve(compiled, y0, Var(times), o);
       CHECK(calls == 0);                   // the second solve replays plans only
       CHECK(traced > 0);
+      const CompiledDynamicsStats st = compiled_stats(compiled);
+      const std::string key = fmt::format("regularised D=2 taylor={} kinetic={}", K, kinetic);
+      const auto variant = std::find_if(st.variants.begin(), st.variants.end(), [&](const CompiledVariantStats& v) { return v.key == key; });
+      REQUIRE(variant != st.variants.end());
+      CHECK(variant->eager_because.empty());
+      CHECK(variant->all_rows.calls + variant->subset_rows.calls > 0);
       CHECK(traced < eager_calls / 2);     // a trace per signature, not a call per evaluation
       CHECK(max_rel_diff(sc.ys.value(), se.ys.value()) <= 1e-12);
       if (K > 0) CHECK(max_rel_diff(sc.taylor.value(), se.taylor.value()) <= 1e-12);
@@ -133,6 +141,10 @@ TEST_CASE("compiled dynamics with R_K: a Jet path that cannot be traced runs eag
     CHECK(max_rel_diff(sc.taylor.value(), se.taylor.value()) <= 1e-12);
     CHECK(max_rel_diff(grad(sum(sc.taylor), w).value(), grad(sum(se.taylor), w).value()) <= 1e-10);
   }
+  const CompiledDynamicsStats st = compiled_stats(compiled);
+  REQUIRE(st.variants.size() == 1);
+  CHECK(st.variants[0].key == "regularised D=2 taylor=2 kinetic=false");
+  CHECK(st.variants[0].eager_because.find("back to the host") != std::string::npos);  // the trace's own error
 }
 
 TEST_CASE("compiled_variant: made once per key from the uncompiled form; a plain dynamics gets make(f)") {

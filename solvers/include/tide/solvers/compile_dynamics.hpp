@@ -9,16 +9,20 @@
 // whether the state requires a gradient, and whether the call evaluates every row or a subset).
 // Per-sample solving hands a shrinking subset of rows as samples finish: a subset is padded to the
 // next power of two (its last row repeated, the result cut back), so a batch of B costs at most
-// about 2 log2(B) traces over a training run (with and without gradient). A solve with the R_K or
-// kinetic-energy regularisers (and no noisy estimator) compiles the regularised dynamics as a
-// whole, Taylor mode included, once per regulariser setting (compiled_variant below; its plans are
-// not in compiled_stats). What runs eagerly: the Jacobian Frobenius regulariser and the CNF trace
-// estimators (their noise is drawn per solve, and they differentiate f inside the step), the
-// implicit methods' JVPs, and a solve's own Jet calls. The dynamics must
-// be traceable (core/plan.hpp): no control flow on values, no random draws, parameters updated in
-// place; a Rows index is an input of the plan, so per-sample data gathered with rows.gather(x)
-// works. SolveOptions carries no switch: a solve runs whatever Dynamics it is given, so turning
-// compilation off is passing the plain f.
+// about 2 log2(B) traces over a training run (with and without gradient).
+//
+// A solve with the R_K or kinetic-energy regularisers (and no noisy estimator) compiles the
+// regularised dynamics as a whole, Taylor mode included, once per regulariser setting
+// (compiled_variant below). Its plans are in compiled_stats(f).variants; if its first trace fails
+// (a Jet path that reads values, say) it runs eagerly from then on, and `eager_because` there says
+// why. What runs eagerly: the Jacobian Frobenius regulariser and the CNF trace estimators (their
+// noise is drawn per solve, and they differentiate f inside the step), the implicit methods' JVPs,
+// and a solve's own Jet calls.
+//
+// The dynamics must be traceable (core/plan.hpp): no control flow on values, no random draws,
+// parameters updated in place; a Rows index is an input of the plan, so per-sample data gathered
+// with rows.gather(x) works. SolveOptions carries no switch: a solve runs whatever Dynamics it is
+// given, so turning compilation off is passing the plain f.
 //
 // Row blocks: a NoGrad call over more than 2 * options.row_block rows (1024 by default) replays the
 // subset plan traced for row_block rows over blocks of the batch, each with its Rows index, so that
@@ -32,6 +36,7 @@
 #include "tide/solvers/dynamics.hpp"
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace tide {
 
@@ -45,10 +50,20 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options = {});
 // not compiled this is make(f).
 Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::function<Dynamics(const Dynamics&)>& make);
 
-// The compiled functions behind a compiled Dynamics' Var path (every-row and subset calls), for
-// statistics; both undefined for a Dynamics that is not compiled.
+// A variant's plans (the regularised dynamics of solves with R_K or kinetic energy: key
+// "regularised D=.. taylor=.. kinetic=..") and, when it runs eagerly because its first trace
+// failed, the error that trace raised (empty while it is compiled).
+struct CompiledVariantStats {
+  std::string key;
+  CompileStats all_rows, subset_rows;
+  std::string eager_because;
+};
+
+// The compiled functions behind a compiled Dynamics' Var path (every-row and subset calls) and
+// its variants, for statistics; all empty for a Dynamics that is not compiled.
 struct CompiledDynamicsStats {
   CompileStats all_rows, subset_rows;
+  std::vector<CompiledVariantStats> variants;
 };
 CompiledDynamicsStats compiled_stats(const Dynamics& f);
 
