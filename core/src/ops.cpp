@@ -6,7 +6,9 @@
 namespace tide {
 
 void check_floating(const Tensor& x, const char* op) {
-  if (!x.defined()) fail("{}: undefined tensor", op);
+  if (!x.defined())
+    fail("{}: undefined tensor (a value that was never set: a default-constructed one, or a result its "
+         "producer did not compute, such as Solution::taylor with regularisers.taylor_order = 0)", op);
   if (!is_floating(x.dtype())) fail("{}: expected a floating tensor (f32 or f64), got {}", op, x.str());
 }
 void check_same_device(const Tensor& a, const Tensor& b, const char* op) {

@@ -82,8 +82,12 @@ Dynamics augment(const Dynamics& f, std::int64_t D, const Regularisers& reg, con
   const bool needs_jet = reg.taylor_order > 0 || (reg.jacobian && reg.trace != Regularisers::Trace::hutchinson_vjp) ||
                          reg.trace == Regularisers::Trace::hutchinson_jvp || reg.trace == Regularisers::Trace::exact;
   if (needs_jet && !f.taylor_capable())
-    fail("solve: the requested regulariser needs dynamics that also run on Jets (write them as a generic lambda, "
-         "[&](const auto& z, const auto& t) {{ ... }}); the hutchinson_vjp trace and kinetic energy work with Var-only dynamics");
+    fail("solve: regularisers{} needs dynamics that also run on Jets (write them as a generic lambda, "
+         "[&](const auto& z, const auto& t) {{ ... }}, with apply(layer, z) for layers); the hutchinson_vjp trace and "
+         "kinetic energy work with Var-only dynamics",
+         reg.taylor_order > 0 ? fmt::format(".taylor_order = {}", reg.taylor_order)
+         : reg.jacobian       ? std::string(".jacobian")
+                              : std::string(".trace (hutchinson_jvp or exact)"));
   Dynamics out;
   out.var = [f, D, reg, noise](const Var& Z, const Var& t, const Rows& rows) {
     const Var z = slice(Z, 1, 0, D);

@@ -269,7 +269,9 @@ TEST_CASE("bad input names the problem") {
   o = SolveOptions();
   o.regularisers.taylor_order = 2;
   auto var_only = [](const Var& z, const Var&) { return z; };
-  CHECK_THROWS_WITH_AS(solve(var_only, y0, f64({0.0, 1.0}, Shape{2}), o), doctest::Contains("run on Jets"), Error);
+  CHECK_THROWS_WITH_AS(solve(var_only, y0, f64({0.0, 1.0}, Shape{2}), o), doctest::Contains("regularisers.taylor_order = 2 needs dynamics that also run on Jets"), Error);
+  // a regulariser's result that was not asked for is undefined, and using it says what that means
+  CHECK_THROWS_WITH_AS(mean(solve(f, y0, f64({0.0, 1.0}, Shape{2})).taylor), doctest::Contains("Solution::taylor with regularisers.taylor_order = 0"), Error);
   o = SolveOptions();
   o.controller.safety = 2.0;
   CHECK_THROWS_WITH_AS(solve(f, y0, f64({0.0, 1.0}, Shape{2}), o), doctest::Contains("safety"), Error);
