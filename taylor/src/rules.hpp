@@ -57,53 +57,55 @@ template <class C> C masked(const C& x, const Tensor& mask) { return x * C(Var(m
 
 template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C>>& x, NodeState<C>& s);
 
-// Coefficient k of the op's output, appended to s.y (and its auxiliary series updated).
-template <class C> void next_coefficient(const OpCall& o, int k, const std::vector<SeriesRef<C>>& x, NodeState<C>& s) {
-  if (k == 0) {
-    s.y.push_back(coefficient0(o, x, s));
-    return;
-  }
+// One step of a recurrence: coefficient k of one op, with the series helpers every rule uses.
+template <class C> struct Recurrence {
   using T = std::vector<Term<C>>;
-  auto X = [&](int i, int j) { return x[static_cast<std::size_t>(i)].at(j); };
-  const SeriesRef<C> y{&s.y, false};
-  auto aux = [&](int n) { return SeriesRef<C>{&s.aux[static_cast<std::size_t>(n)], false}; };
-  auto push = [&](C v) {
+  const OpCall& o;
+  int k;
+  const std::vector<SeriesRef<C>>& x;
+  NodeState<C>& s;
+
+  const C* X(int i, int j) const { return x[static_cast<std::size_t>(i)].at(j); }
+  SeriesRef<C> y() const { return {&s.y, false}; }
+  SeriesRef<C> aux(int n) const { return {&s.aux[static_cast<std::size_t>(n)], false}; }
+  // Appends coefficient k, broadcast to the output's shape.
+  void push(C v) const {
     if (v.defined() && !(v.shape() == s.y[0].shape())) v = broadcast_to(v, s.y[0].shape());
     s.y.push_back(std::move(v));
-  };
+  }
   // (a*b)_k over j in [lo, hi], weighted
-  auto cauchy = [&](const SeriesRef<C>& a, const SeriesRef<C>& b, int lo, int hi, double w, T& out) {
+  void cauchy(const SeriesRef<C>& a, const SeriesRef<C>& b, int lo, int hi, double w, T& out) const {
     for (int j = lo; j <= hi; ++j) out.push_back(prod(w, a.at(j), b.at(k - j)));
-  };
-  auto cauchy_sum = [&](const SeriesRef<C>& a, const SeriesRef<C>& b) {
+  }
+  C cauchy_sum(const SeriesRef<C>& a, const SeriesRef<C>& b) const {
     T t;
     cauchy(a, b, 0, k, 1.0, t);
     return combine(std::move(t));
-  };
+  }
   // d(a, g)_n = (1/n) sum_j j a_j g_{n-j}, scaled by w
-  auto deriv_at = [&](const SeriesRef<C>& a, const SeriesRef<C>& g, int n, double w) {
+  C deriv_at(const SeriesRef<C>& a, const SeriesRef<C>& g, int n, double w) const {
     T t;
     for (int j = 1; j <= n; ++j) t.push_back(prod(w * j / n, a.at(j), g.at(n - j)));
     return combine(std::move(t));
-  };
-  auto deriv = [&](const SeriesRef<C>& a, const SeriesRef<C>& g, double w = 1.0) { return deriv_at(a, g, k, w); };
+  }
+  C deriv(const SeriesRef<C>& a, const SeriesRef<C>& g, double w = 1.0) const { return deriv_at(a, g, k, w); }
   // (a*a)_n over j in [lo, n - lo], weighted: each cross term once with weight 2 (half the reads)
-  auto square_terms = [&](const SeriesRef<C>& a, int n, int lo, double w, T& out) {
+  void square_terms(const SeriesRef<C>& a, int n, int lo, double w, T& out) const {
     for (int j = lo; 2 * j < n; ++j) out.push_back(prod(2.0 * w, a.at(j), a.at(n - j)));
     if (n % 2 == 0 && n / 2 >= lo) out.push_back(prod(w, a.at(n / 2), a.at(n / 2)));
-  };
+  }
   // Auxiliary series are filled lazily: entry n is made when an order first needs it, so the last
   // order requested never computes auxiliary coefficients no later order will read.
-  auto grow = [&](int series, int size, const auto& make) {
+  template <class F> void grow(int series, int size, const F& make) const {
     auto& c = s.aux[static_cast<std::size_t>(series)];
     while (static_cast<int>(c.size()) < size) {
       const int n = static_cast<int>(c.size());
       c.push_back(make(n));
     }
-  };
+  }
   // A linear op on the inputs' coefficients k (a missing one is an exact zero); undefined when all are.
   // A sum or difference with one zero side is the other side (push broadcasts it), with no zeros made.
-  auto linear = [&] {
+  C linear() const {
     bool any = false;
     std::vector<C> parts;
     for (std::size_t i = 0; i < x.size(); ++i) {
@@ -112,178 +114,222 @@ template <class C> void next_coefficient(const OpCall& o, int k, const std::vect
       parts.push_back(v ? *v : zeros_like(*x[i].at(0)));
     }
     if (!any) return C();
-    if ((o.op == Op::add || o.op == Op::sub) && !(x[0].at(k) && x[1].at(k)))
-      return x[0].at(k) ? parts[0] : o.op == Op::add ? parts[1] : -parts[1];
+    if ((o.op == Op::add || o.op == Op::sub) && !(X(0, k) && X(1, k)))
+      return X(0, k) ? parts[0] : o.op == Op::add ? parts[1] : -parts[1];
     return run_op<C>(o, parts);
-  };
-  auto over = [](C t, const C& d) { return t.defined() ? t / d : t; };
-  const SeriesRef<C>& a = x[0];
-  const C& a0 = *a.at(0);
+  }
+  static C over(C t, const C& d) { return t.defined() ? t / d : t; }
+};
 
-  switch (o.op) {
-    // linear (the op table's column): every coefficient maps through the op itself
-    TIDE_OP_TABLE(TIDE_LINEAR_OP_CASE) push(linear()); return;
-    case Op::add_scalar: push(X(0, k) ? *X(0, k) : C()); return;  // the constant is order 0 only
-    // zero derivative almost everywhere
-    case Op::sign: case Op::eq: case Op::ne: case Op::lt: case Op::le: case Op::gt: case Op::ge:
-      push(C()); return;
-    // piecewise linear: the branch is fixed by the primal
+// Ops whose branch is fixed by the primal (piecewise linear, selections, extrema).
+template <class C> void piecewise_coefficient(const Recurrence<C>& r) {
+  using T = std::vector<Term<C>>;
+  const int k = r.k;
+  const NodeState<C>& s = r.s;
+  switch (r.o.op) {
     case Op::abs: case Op::relu: case Op::leaky_relu: case Op::clamp:
-      push(X(0, k) ? masked(*X(0, k), s.mask) : C()); return;
+      r.push(r.X(0, k) ? masked(*r.X(0, k), s.mask) : C()); return;
     case Op::maximum: case Op::minimum: {  // y_k = sel a_k + (1 - sel) b_k
-      const C* ak = X(0, k);
-      const C* bk = X(1, k);
+      const C* ak = r.X(0, k);
+      const C* bk = r.X(1, k);
       const C am = ak ? masked(*ak, s.mask) : C();
       const C bm = bk ? masked(*bk, tide::add_scalar(tide::neg(s.mask), 1.0)) : C();
-      push(combine(T{{1.0, am.defined() ? &am : nullptr, nullptr}, {1.0, bm.defined() ? &bm : nullptr, nullptr}}));
+      r.push(combine(T{{1.0, am.defined() ? &am : nullptr, nullptr}, {1.0, bm.defined() ? &bm : nullptr, nullptr}}));
       return;
     }
     case Op::where: {
-      const C* ak = X(1, k);
-      const C* bk = X(2, k);
-      if (!ak && !bk) { push(C()); return; }
-      push(where(*X(0, 0), ak ? *ak : zeros_like(*X(1, 0)), bk ? *bk : zeros_like(*X(2, 0))));
+      const C* ak = r.X(1, k);
+      const C* bk = r.X(2, k);
+      if (!ak && !bk) { r.push(C()); return; }
+      r.push(where(*r.X(0, 0), ak ? *ak : zeros_like(*r.X(1, 0)), bk ? *bk : zeros_like(*r.X(2, 0))));
       return;
     }
     case Op::max: case Op::min: {  // to the extremal elements (ties share evenly)
-      const C* xk = X(0, k);
-      OpCall total = o;
+      const C* xk = r.X(0, k);
+      OpCall total = r.o;
       total.op = Op::sum;
-      push(xk ? run_op<C>(total, {masked(*xk, s.mask)}) : C());
+      r.push(xk ? run_op<C>(total, {masked(*xk, s.mask)}) : C());
       return;
     }
-    // products
-    case Op::mul: push(cauchy_sum(a, x[1])); return;
+    default: fail("internal: {} has no piecewise Taylor rule", op_name(r.o.op));
+  }
+}
+
+// Products, quotients and powers: Cauchy products of the inputs' series.
+template <class C> void product_coefficient(const Recurrence<C>& r) {
+  using T = std::vector<Term<C>>;
+  const int k = r.k;
+  const OpCall& o = r.o;
+  NodeState<C>& s = r.s;
+  const SeriesRef<C>& a = r.x[0];
+  const SeriesRef<C> y = r.y();
+  switch (o.op) {
+    case Op::mul: r.push(r.cauchy_sum(a, r.x[1])); return;
     case Op::matmul: {  // (A*B)_k with matmul as the product
       C acc;
       for (int j = 0; j <= k; ++j) {
-        const C* aj = X(0, j);
-        const C* bj = X(1, k - j);
+        const C* aj = r.X(0, j);
+        const C* bj = r.X(1, k - j);
         if (!aj || !bj) continue;
         C p = run_op<C>(o, {*aj, *bj});
         acc = acc.defined() ? acc + p : p;
       }
-      push(acc);
+      r.push(acc);
       return;
     }
     case Op::square: {  // (x*x)_k
       T t;
-      square_terms(a, k, 0, 1.0, t);
-      push(combine(std::move(t)));
+      r.square_terms(a, k, 0, 1.0, t);
+      r.push(combine(std::move(t)));
       return;
     }
     case Op::div: {  // y_k = (a_k - sum_{j>=1} b_j y_{k-j}) / b_0
-      T t{{1.0, X(0, k), nullptr}};
-      cauchy(x[1], y, 1, k, -1.0, t);
-      push(over(combine(std::move(t)), *X(1, 0)));
+      T t{{1.0, r.X(0, k), nullptr}};
+      r.cauchy(r.x[1], y, 1, k, -1.0, t);
+      r.push(r.over(combine(std::move(t)), *r.X(1, 0)));
       return;
     }
     case Op::reciprocal: {  // y_k = -(sum_{j>=1} x_j y_{k-j}) / x_0
       T t;
-      cauchy(a, y, 1, k, -1.0, t);
-      push(over(combine(std::move(t)), a0));
+      r.cauchy(a, y, 1, k, -1.0, t);
+      r.push(r.over(combine(std::move(t)), *a.at(0)));
       return;
     }
     case Op::sqrt: {  // y_k = (x_k - sum_{j=1..k-1} y_j y_{k-j}) / (2 y_0)
-      T t{{1.0, X(0, k), nullptr}};
-      square_terms(y, k, 1, -1.0, t);
-      push(over(combine(std::move(t)), s.y[0] * 2.0));
+      T t{{1.0, r.X(0, k), nullptr}};
+      r.square_terms(y, k, 1, -1.0, t);
+      r.push(r.over(combine(std::move(t)), s.y[0] * 2.0));
       return;
     }
     case Op::rsqrt: case Op::pow_scalar: {
       const double p = o.op == Op::rsqrt ? -0.5 : o.p0;
-      if (p == 0.0) { push(C()); return; }
-      if (p == 1.0) { push(X(0, k) ? *X(0, k) : C()); return; }
+      if (p == 0.0) { r.push(C()); return; }
+      if (p == 1.0) { r.push(r.X(0, k) ? *r.X(0, k) : C()); return; }
       if (p == std::floor(p) && p >= 2.0 && p <= 16.0) {  // x^m = x^(m-1) * x, m = 2..p
-        for (std::size_t m = 0; m < s.aux.size(); ++m) s.aux[m].push_back(cauchy_sum(m == 0 ? a : aux(static_cast<int>(m) - 1), a));
-        push(cauchy_sum(s.aux.empty() ? a : aux(static_cast<int>(s.aux.size()) - 1), a));
+        for (std::size_t m = 0; m < s.aux.size(); ++m) s.aux[m].push_back(r.cauchy_sum(m == 0 ? a : r.aux(static_cast<int>(m) - 1), a));
+        r.push(r.cauchy_sum(s.aux.empty() ? a : r.aux(static_cast<int>(s.aux.size()) - 1), a));
         return;
       }
       // x y' = p y x'  =>  y_k = (1/(k x_0)) sum_{j=1..k} (p j - (k - j)) x_j y_{k-j}
       T t;
       for (int j = 1; j <= k; ++j) t.push_back(prod((p * j - (k - j)) / k, a.at(j), y.at(k - j)));
-      push(over(combine(std::move(t)), a0));
+      r.push(r.over(combine(std::move(t)), *a.at(0)));
       return;
     }
-    // y' = g x' with g from earlier coefficients
-    case Op::exp: push(deriv(a, y)); return;                                  // g = y
+    default: fail("internal: {} has no product Taylor rule", op_name(o.op));
+  }
+}
+
+// Elementary functions, y' = g x' with g from earlier coefficients (kept as auxiliary series).
+template <class C> void function_coefficient(const Recurrence<C>& r) {
+  using T = std::vector<Term<C>>;
+  const int k = r.k;
+  const OpCall& o = r.o;
+  NodeState<C>& s = r.s;
+  const SeriesRef<C>& a = r.x[0];
+  const SeriesRef<C> y = r.y();
+  const auto aux = [&](int n) { return r.aux(n); };
+  switch (o.op) {
+    case Op::exp: r.push(r.deriv(a, y)); return;                              // g = y
     case Op::expm1:                                                           // g = y + 1
-      grow(0, k, [&](int n) { return s.y[static_cast<std::size_t>(n)]; });
-      push(deriv(a, aux(0)));
+      r.grow(0, k, [&](int n) { return s.y[static_cast<std::size_t>(n)]; });
+      r.push(r.deriv(a, aux(0)));
       return;
-    case Op::log: {  // y_k = (x_k - (1/k) sum_{j=1..k-1} j y_j x_{k-j}) / x_0
-      T t{{1.0, X(0, k), nullptr}};
+    case Op::log: case Op::log1p: {  // y_k = (x_k - (1/k) sum_{j=1..k-1} j y_j x_{k-j}) / u_0; log1p: u = 1 + x (u_0 in aux 0)
+      T t{{1.0, r.X(0, k), nullptr}};
       for (int j = 1; j < k; ++j) t.push_back(prod(-static_cast<double>(j) / k, y.at(j), a.at(k - j)));
-      push(over(combine(std::move(t)), a0));
-      return;
-    }
-    case Op::log1p: {  // as log of u = 1 + x (u_0 kept in aux 0)
-      T t{{1.0, X(0, k), nullptr}};
-      for (int j = 1; j < k; ++j) t.push_back(prod(-static_cast<double>(j) / k, y.at(j), a.at(k - j)));
-      push(over(combine(std::move(t)), s.aux[0][0]));
+      r.push(r.over(combine(std::move(t)), o.op == Op::log ? *a.at(0) : s.aux[0][0]));
       return;
     }
     case Op::sin: case Op::cos: {  // sin: s_k = d(x, c)_k, c_n = -d(x, s)_n; cos: the signs swap
       const double sign = o.op == Op::sin ? 1.0 : -1.0;
-      grow(0, k, [&](int n) { return deriv_at(a, y, n, -sign); });
-      push(deriv(a, aux(0), sign));
+      r.grow(0, k, [&](int n) { return r.deriv_at(a, y, n, -sign); });
+      r.push(r.deriv(a, aux(0), sign));
       return;
     }
     case Op::tanh: case Op::sigmoid: {  // g = 1 - y^2 (tanh), y - y^2 (sigmoid)
-      grow(0, k, [&](int n) {
+      r.grow(0, k, [&](int n) {
         T t;
         if (o.op == Op::sigmoid) t.push_back({1.0, y.at(n), nullptr});
-        square_terms(y, n, 0, -1.0, t);
+        r.square_terms(y, n, 0, -1.0, t);
         return combine(std::move(t));
       });
-      push(deriv(a, aux(0)));
+      r.push(r.deriv(a, aux(0)));
       return;
     }
     case Op::softplus: case Op::silu: {  // sigma = sigmoid(x) in aux 0, its g = sigma - sigma^2 in aux 1
       const auto g = [&](int n) {
         T t{{1.0, aux(0).at(n), nullptr}};
-        square_terms(aux(0), n, 0, -1.0, t);
+        r.square_terms(aux(0), n, 0, -1.0, t);
         return combine(std::move(t));
       };
-      grow(0, o.op == Op::softplus ? k : k + 1, [&](int n) {  // sigma_n needs g_0..g_{n-1}
-        grow(1, n, g);
-        return deriv_at(a, aux(1), n, 1.0);
+      r.grow(0, o.op == Op::softplus ? k : k + 1, [&](int n) {  // sigma_n needs g_0..g_{n-1}
+        r.grow(1, n, g);
+        return r.deriv_at(a, aux(1), n, 1.0);
       });
-      if (o.op == Op::softplus) push(deriv(a, aux(0)));                      // softplus' = sigma
-      else push(cauchy_sum(a, aux(0)));                                      // silu = x sigma
+      if (o.op == Op::softplus) r.push(r.deriv(a, aux(0)));                  // softplus' = sigma
+      else r.push(r.cauchy_sum(a, aux(0)));                                  // silu = x sigma
       return;
     }
     case Op::erf: {  // g = (2/sqrt(pi)) e, e = exp(m), m = -x^2
-      grow(1, k, [&](int n) {  // e_n = d(m, e)_n needs m_1..m_n
-        grow(0, n + 1, [&](int i) {
+      r.grow(1, k, [&](int n) {  // e_n = d(m, e)_n needs m_1..m_n
+        r.grow(0, n + 1, [&](int i) {
           T t;
-          square_terms(a, i, 0, -1.0, t);
+          r.square_terms(a, i, 0, -1.0, t);
           return combine(std::move(t));
         });
-        return deriv_at(aux(0), aux(1), n, 1.0);
+        return r.deriv_at(aux(0), aux(1), n, 1.0);
       });
-      push(deriv(a, aux(1), 1.1283791670955126));
+      r.push(r.deriv(a, aux(1), 1.1283791670955126));
       return;
     }
     case Op::gelu: {  // x Phi(x); Phi = (1 + erf(u)) / 2, u = x / sqrt(2): aux u, m = -u^2, e = exp(m), Phi
-      const C* xk = X(0, k);
+      const C* xk = r.X(0, k);
       s.aux[0].push_back(xk ? *xk * 0.7071067811865476 : C());
-      s.aux[3].push_back(deriv(aux(0), aux(2), 0.5641895835477563));      // Phi' = e / sqrt(pi) u'
+      s.aux[3].push_back(r.deriv(aux(0), aux(2), 0.5641895835477563));      // Phi' = e / sqrt(pi) u'
       T t;
-      square_terms(aux(0), k, 0, -1.0, t);
+      r.square_terms(aux(0), k, 0, -1.0, t);
       s.aux[1].push_back(combine(std::move(t)));
-      s.aux[2].push_back(deriv(aux(1), aux(2)));
-      push(cauchy_sum(a, aux(3)));
+      s.aux[2].push_back(r.deriv(aux(1), aux(2)));
+      r.push(r.cauchy_sum(a, aux(3)));
       return;
     }
     case Op::elu: {  // x where x > 0, else alpha (e^x - 1): aux xm = x off the positive branch, e = exp(xm)
-      const C* xk = X(0, k);
+      const C* xk = r.X(0, k);
       s.aux[0].push_back(xk ? masked(*xk, tide::add_scalar(tide::neg(s.mask), 1.0)) : C());
-      s.aux[1].push_back(deriv(aux(0), aux(1)));
+      s.aux[1].push_back(r.deriv(aux(0), aux(1)));
       const C pos = xk ? masked(*xk, s.mask) : C();
-      push(combine(T{{1.0, pos.defined() ? &pos : nullptr, nullptr}, {o.p0, aux(1).at(k), nullptr}}));
+      r.push(combine(T{{1.0, pos.defined() ? &pos : nullptr, nullptr}, {o.p0, aux(1).at(k), nullptr}}));
       return;
     }
+    default: fail("internal: {} has no elementary-function Taylor rule", op_name(o.op));
+  }
+}
+
+// Coefficient k of the op's output, appended to s.y (and its auxiliary series updated). Every op of
+// the table has its case here (no default: -Werror=switch); each family's rules are above.
+template <class C> void next_coefficient(const OpCall& o, int k, const std::vector<SeriesRef<C>>& x, NodeState<C>& s) {
+  if (k == 0) {
+    s.y.push_back(coefficient0(o, x, s));
+    return;
+  }
+  const Recurrence<C> r{o, k, x, s};
+  switch (o.op) {
+    // linear (the op table's column): every coefficient maps through the op itself
+    TIDE_OP_TABLE(TIDE_LINEAR_OP_CASE) r.push(r.linear()); return;
+    case Op::add_scalar: r.push(r.X(0, k) ? *r.X(0, k) : C()); return;  // the constant is order 0 only
+    // zero derivative almost everywhere
+    case Op::sign: case Op::eq: case Op::ne: case Op::lt: case Op::le: case Op::gt: case Op::ge:
+      r.push(C()); return;
+    case Op::abs: case Op::relu: case Op::leaky_relu: case Op::clamp: case Op::maximum: case Op::minimum:
+    case Op::where: case Op::max: case Op::min:
+      piecewise_coefficient(r); return;
+    case Op::mul: case Op::matmul: case Op::square: case Op::div: case Op::reciprocal: case Op::sqrt:
+    case Op::rsqrt: case Op::pow_scalar:
+      product_coefficient(r); return;
+    case Op::exp: case Op::expm1: case Op::log: case Op::log1p: case Op::sin: case Op::cos: case Op::tanh:
+    case Op::sigmoid: case Op::softplus: case Op::silu: case Op::erf: case Op::gelu: case Op::elu:
+      function_coefficient(r); return;
   }
 }
 
