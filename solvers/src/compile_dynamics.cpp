@@ -21,8 +21,6 @@ namespace {
 // says so). As a safety net, the first `checked_calls` blocked calls also run the whole batch and
 // return that result when the two differ; a function whose blocked result differs once, or that
 // fails on a block, is never blocked again.
-struct CompiledVar;
-
 // One variant (compiled_variant): what solves run, the compiled form inside it (for statistics)
 // and, once its first trace has failed, why.
 struct Variant {

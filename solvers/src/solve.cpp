@@ -45,7 +45,8 @@ std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const Solve
   }
   const Var start = concat({y0, Var(Tensor::zeros(Shape{y0.size(0), m}, y0.dtype(), y0.device()))}, 1);
   if (noisy || reg.trace != Regularisers::Trace::none) return {detail::augment(f, y0.size(1), reg, noise), start};
-  // R_K and kinetic energy depend on nothing drawn per solve: compiled once per setting when f is
+  // R_K and kinetic energy depend on nothing drawn per solve: when f is compiled, the regularised
+  // dynamics compile once per setting and later solves replay them
   const std::string key = fmt::format("regularised D={} taylor={} kinetic={}", y0.size(1), reg.taylor_order, reg.kinetic);
   return {compiled_variant(f, key, [&](const Dynamics& g) { return detail::augment(g, y0.size(1), reg, Tensor()); }), start};
 }
