@@ -120,6 +120,39 @@ TEST_CASE("reductions of non-contiguous views") {
   }
 }
 
+// Column sums of a contiguous tensor over its leading axes (bias gradients) take a kernel that keeps
+// a block of columns in registers; it adds each column's rows in order, like the generic path, so
+// the sums are exact against a sequential loop in the tensor's own precision.
+template <class T> void check_leading_sums(const Tensor& x, int lead) {
+  std::int64_t m = 1;
+  for (int a = 0; a < lead; ++a) m *= x.size(a);
+  const std::int64_t n = x.numel() / m;
+  const std::vector<double> v = x.to_vector();
+  std::vector<double> expect;
+  for (std::int64_t j = 0; j < n; ++j) {
+    T acc = 0;
+    for (std::int64_t i = 0; i < m; ++i) acc += static_cast<T>(v[static_cast<std::size_t>(i * n + j)]);
+    expect.push_back(static_cast<double>(acc));
+  }
+  std::vector<std::int64_t> axes;
+  for (int a = 0; a < lead; ++a) axes.push_back(a);
+  INFO(x.str(), " leading axes ", lead);
+  check_exact(sum(x, axes), expect);
+}
+
+TEST_CASE("sums over leading axes of contiguous tensors are the sequential column sums") {
+  for (const Shape& s : {Shape{64, 32}, Shape{64, 4}, Shape{7, 200}, Shape{1, 70}, Shape{300, 17}, Shape{3, 4, 37}}) {
+    check_leading_sums<float>(pseudo(s, DType::f32, 11, 0.3), 1);
+    check_leading_sums<double>(pseudo(s, DType::f64, 12, 0.3), 1);
+  }
+  check_leading_sums<float>(pseudo(Shape{3, 4, 37}, DType::f32, 13), 2);
+  check_leading_sums<double>(pseudo(Shape{3, 4, 37}, DType::f64, 14), 2);
+  // a contiguous view with an offset
+  const Tensor rows = pseudo(Shape{10, 37}, DType::f64, 15).slice(0, 2, 9);
+  REQUIRE(rows.is_contiguous());
+  check_leading_sums<double>(rows, 1);
+}
+
 TEST_CASE("sum over an empty axis is zero and the sum of an empty tensor is zero") {
   const Tensor e = Tensor::zeros(Shape{3, 0});
   check_exact(sum(e, {1}), {0, 0, 0});

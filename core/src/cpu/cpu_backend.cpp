@@ -10,6 +10,7 @@
 #include "tide/core/philox.hpp"
 #include <cblas.h>
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -157,6 +158,13 @@ void CpuBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor
     using T = decltype(tag);
     const T init = op == Op::sum ? T(0) : (op == Op::max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity());
     T* py = output_data<T>(out);
+    // leading axes of a contiguous x summed (a bias gradient): column sums of [M, N]
+    const int lead = std::countr_one(axes);
+    if (op == Op::sum && lead < x.rank() && axes == (1u << lead) - 1 && x.is_contiguous()) {
+      const std::int64_t N = out.numel();
+      sum_rows(base<T>(x) + x.offset(), py, N > 0 ? x.numel() / N : 0, N);
+      return;
+    }
     std::fill(py, py + out.numel(), init);
     // out seen through x's shape: reduced axes get stride 0.
     Shape ostrides = contiguous_strides(out.shape());

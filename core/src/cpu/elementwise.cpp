@@ -2,6 +2,7 @@
 // GCC auto-vectorises in each target clone (see vecmath.hpp for the vectorisable transcendentals).
 #include "elementwise.hpp"
 #include "clones.hpp"
+#include <cstring>
 #include "vecmath.hpp"
 #include <algorithm>
 #include <cmath>
@@ -127,5 +128,45 @@ __attribute__((always_inline)) inline void add_rows_impl(T* y, const T* b, std::
 
 TIDE_CLONES void add_rows(float* y, const float* b, std::int64_t m, std::int64_t n) { add_rows_impl(y, b, m, n); }
 TIDE_CLONES void add_rows(double* y, const double* b, std::int64_t m, std::int64_t n) { add_rows_impl(y, b, m, n); }
+
+namespace {
+// Column sums of a row-major [m, n] block, each column's rows added in order (the generic
+// reduction's order, so the sums are the same). A block of columns is summed in four vector
+// registers over all rows before it is stored: accumulating into the output row by row instead
+// waits on a store per row (a bias gradient's [64, 32] sum took ~1 us that way).
+template <class T>
+__attribute__((always_inline)) inline void sum_rows_impl(const T* x, T* y, std::int64_t m, std::int64_t n) {
+  using V [[gnu::vector_size(64)]] = T;
+  constexpr std::int64_t L = 64 / sizeof(T), W = 4 * L;  // lanes per register, columns per block
+  const auto add = [](V& acc, const T* p) {  // acc += p[0..L) (by reference: no vector passed by value)
+    V v;
+    std::memcpy(&v, p, sizeof v);
+    acc += v;
+  };
+  std::int64_t j = 0;
+  for (; j + W <= n; j += W) {
+    V a0{}, a1{}, a2{}, a3{};
+    for (std::int64_t i = 0; i < m; ++i) {
+      const T* r = x + i * n + j;
+      add(a0, r), add(a1, r + L), add(a2, r + 2 * L), add(a3, r + 3 * L);
+    }
+    std::memcpy(y + j, &a0, sizeof a0), std::memcpy(y + j + L, &a1, sizeof a1);
+    std::memcpy(y + j + 2 * L, &a2, sizeof a2), std::memcpy(y + j + 3 * L, &a3, sizeof a3);
+  }
+  for (; j + L <= n; j += L) {
+    V a{};
+    for (std::int64_t i = 0; i < m; ++i) add(a, x + i * n + j);
+    std::memcpy(y + j, &a, sizeof a);
+  }
+  for (; j < n; ++j) {
+    T a = 0;
+    for (std::int64_t i = 0; i < m; ++i) a += x[i * n + j];
+    y[j] = a;
+  }
+}
+}  // namespace
+
+TIDE_CLONES void sum_rows(const float* x, float* y, std::int64_t m, std::int64_t n) { sum_rows_impl(x, y, m, n); }
+TIDE_CLONES void sum_rows(const double* x, double* y, std::int64_t m, std::int64_t n) { sum_rows_impl(x, y, m, n); }
 
 }  // namespace tide::cpu

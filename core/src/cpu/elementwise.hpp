@@ -19,5 +19,9 @@ void binary_run(Op op, const double* a, std::int64_t sa, const double* b, std::i
 // y[r * n + j] += b[j] for r < m, j < n: a bias added to every row of a contiguous [m, n] block.
 void add_rows(float* y, const float* b, std::int64_t m, std::int64_t n);
 void add_rows(double* y, const double* b, std::int64_t m, std::int64_t n);
+// y[j] = sum over r < m of x[r * n + j], rows added in order: the column sums of a contiguous
+// [m, n] block (a bias gradient).
+void sum_rows(const float* x, float* y, std::int64_t m, std::int64_t n);
+void sum_rows(const double* x, double* y, std::int64_t m, std::int64_t n);
 
 }  // namespace tide::cpu
