@@ -1,5 +1,6 @@
 // The CPU backend's fused kernels.
 #include "cpu_backend.hpp"
+#include "clones.hpp"
 #include "tensor_access.hpp"
 #include <algorithm>
 #include <cmath>
@@ -10,7 +11,7 @@ namespace {
 // solvers' rows are often a few elements wide, where a loop per row is mostly overhead). Each
 // element sees the same operations in the same order as a row-by-row loop would give it.
 template <class T>
-void lincomb_rows(T* out, const T* base, const std::vector<const T*>& src, const std::vector<double>& coeff,
+__attribute__((always_inline)) inline void lincomb_rows_impl(T* out, const T* base, const std::vector<const T*>& src, const std::vector<double>& coeff,
                   const T* scale, std::int64_t n, std::int64_t d) {
   const std::int64_t rows = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(d, 1));
   thread_local std::vector<double> row_scale;  // scale_r over its row's elements, one block's worth
@@ -35,6 +36,17 @@ void lincomb_rows(T* out, const T* base, const std::vector<const T*>& src, const
         for (std::int64_t i = 0; i < len; ++i) o[i] += static_cast<T>(cj) * x[i];
     }
   }
+}
+
+// Compiled per instruction set (clones.hpp); this file is built with -ffp-contract=off (no FMA in
+// the AVX clones), so every machine computes the same values.
+TIDE_CLONES void lincomb_rows(float* out, const float* base, const std::vector<const float*>& src, const std::vector<double>& coeff,
+                              const float* scale, std::int64_t n, std::int64_t d) {
+  lincomb_rows_impl(out, base, src, coeff, scale, n, d);
+}
+TIDE_CLONES void lincomb_rows(double* out, const double* base, const std::vector<const double*>& src, const std::vector<double>& coeff,
+                              const double* scale, std::int64_t n, std::int64_t d) {
+  lincomb_rows_impl(out, base, src, coeff, scale, n, d);
 }
 
 template <class T>
