@@ -15,12 +15,50 @@
 
 namespace tide::cpu {
 
+namespace {
+
+// What small_gemm found for one shape (a kernel, or none), remembered per thread: libxsmm's own
+// dispatch (a registry lookup, and a prefetch-strategy query) was ~2% of a small model's training
+// step, which asks for the same few shapes thousands of times. Direct-mapped: a colliding shape
+// replaces the entry.
+template <class T> struct DispatchEntry {
+  std::int64_t key[7] = {-1, -1, -1, -1, -1, -1, -1};
+  SmallGemm<T> gemm;
+};
+template <class T> struct DispatchCache {
+  static constexpr std::size_t size = 64;
+  DispatchEntry<T> entries[size];
+};
+
+template <class T>
+SmallGemm<T> find_small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                             std::int64_t lda, std::int64_t ldb, std::int64_t ldc);
+
+}  // namespace
+
 template <class T>
 SmallGemm<T> small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                         std::int64_t lda, std::int64_t ldb, std::int64_t ldc) {
+  if (m * n * k > small_gemm_max_mnk || m == 0 || n == 0 || k == 0) return {};
+  thread_local DispatchCache<T> cache;
+  const std::int64_t key[7] = {(trans_a ? 1 : 0) | (trans_b ? 2 : 0), m, n, k, lda, ldb, ldc};
+  std::uint64_t h = 0;
+  for (std::int64_t v : key) h = (h ^ static_cast<std::uint64_t>(v)) * 0x100000001B3ULL;
+  DispatchEntry<T>& e = cache.entries[(h >> 32) % DispatchCache<T>::size];
+  if (!std::equal(key, key + 7, e.key)) {
+    e.gemm = find_small_gemm<T>(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+    std::copy(key, key + 7, e.key);
+  }
+  return e.gemm;
+}
+
+namespace {
+
+template <class T>
+SmallGemm<T> find_small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                             std::int64_t lda, std::int64_t ldb, std::int64_t ldc) {
   SmallGemm<T> g;
 #ifdef TIDE_HAVE_XSMM
-  if (m * n * k > small_gemm_max_mnk || m == 0 || n == 0 || k == 0) return g;
   const libxsmm_blasint mm = static_cast<libxsmm_blasint>(n), nn = static_cast<libxsmm_blasint>(m),
                         kk = static_cast<libxsmm_blasint>(k), la = static_cast<libxsmm_blasint>(ldb),
                         lb = static_cast<libxsmm_blasint>(lda), lc = static_cast<libxsmm_blasint>(ldc);
@@ -43,6 +81,8 @@ SmallGemm<T> small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t
 #endif
   return g;
 }
+
+}  // namespace
 
 namespace {
 
