@@ -22,6 +22,20 @@ Tensor row_vector(const std::vector<double>& values, DType dtype, Device device)
 }
 
 namespace {
+class IdentityBackward final : public CustomBackward {
+public:
+  const char* name() const override { return "contiguous"; }
+  std::vector<Var> backward(const Var& g) override { return {g}; }
+};
+}  // namespace
+
+Var contiguous(const Var& x) {
+  if (x.value().is_contiguous()) return x;
+  const Tensor v = x.value().contiguous();
+  return recording({x}) ? record_custom(v, {x}, std::make_shared<IdentityBackward>()) : Var(v);
+}
+
+namespace {
 
 // base + h (sum_j c_j x_j) recorded as one node: the tape keeps the coefficients and the step
 // sizes, not a product and a sum per term (a dopri5 step recorded 57 solver nodes this way, 7 now).

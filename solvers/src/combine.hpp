@@ -18,6 +18,10 @@ Tensor row_vector(const std::vector<double>& values, DType dtype, Device device)
 // base + h_r * sum_j coeff[j] * vecs[j] row by row (base may be undefined: then zero). Rows of
 // every operand are [n, D]; h is [n] on the operands' device (any floating dtype; the state's
 // avoids a conversion), or undefined (no scaling).
+// x in one contiguous block (x itself when it is), differentiable with the identity as its
+// backward: a view that several combinations read is copied once instead of by each of them.
+Var contiguous(const Var& x);
+
 Var row_combination(const Var& base, const Tensor& h, const std::vector<double>& coeff,
                     const std::vector<Var>& vecs);
 

@@ -145,6 +145,8 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
   return out;
 }
 
+bool is_compiled(const Dynamics& f) { return f.var && f.var.target<CompiledVar>() != nullptr; }
+
 namespace {
 // A compiled variant that runs its eager form instead once a trace has failed before any call
 // succeeded (a function that cannot be traced, such as Jet code reading values); after a success,

@@ -5,6 +5,7 @@
 // whole solve stays one differentiable computation (discrete backprop).
 #include "integrate.hpp"
 #include "record_budget.hpp"
+#include "tide/solvers/compile_dynamics.hpp"
 #include <new>
 #include <optional>
 #include <cmath>
@@ -448,6 +449,11 @@ Var PlainSystem::eval(const Var& z, const Var& t, const Rows& rows) {
     fail("solve: the dynamics returned {} on {} for a {} state on {}; return the state's dtype and device", out.value().str(),
          out.device().str(), dtype_name(z.dtype()), z.device().str());
   return out;
+}
+
+Dynamics PlainSystem::compiled_step(const std::string& key, const std::function<Dynamics(const Dynamics&)>& make) {
+  if (width_ != 1 || !is_compiled(f_)) return {};
+  return compiled_variant(f_, key, make);
 }
 
 std::int64_t FixedSteps::per_interval(double length) const {

@@ -10,6 +10,7 @@
 #include "stepper.hpp"
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace tide::detail {
 
@@ -43,6 +44,12 @@ public:
                       const std::vector<std::int64_t>& /*samples*/, const std::vector<std::int64_t>& /*index*/) {
     return z;
   }
+  // A whole step compiled with the dynamics (compiled_variant, compile_dynamics.hpp): `make` turns
+  // the plain dynamics into the step's function, kept under `key`. Empty (no var) where the system
+  // is not the compiled dynamics alone, and the stepper then steps stage by stage.
+  virtual Dynamics compiled_step(const std::string& /*key*/, const std::function<Dynamics(const Dynamics&)>& /*make*/) {
+    return {};
+  }
 };
 
 // A system that is just the user's (possibly augmented) dynamics, returning `width` blocks of the
@@ -52,6 +59,7 @@ public:
   explicit PlainSystem(Dynamics f, int width = 1) : f_(std::move(f)), width_(width) {}
   Var eval(const Var& z, const Var& t, const Rows& rows) override;
   JacobianAction jacobian_action(const Tensor& z, const Var& t, const Rows& rows) override;
+  Dynamics compiled_step(const std::string& key, const std::function<Dynamics(const Dynamics&)>& make) override;
 
 private:
   Dynamics f_;

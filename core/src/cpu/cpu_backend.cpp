@@ -56,6 +56,14 @@ void CpuBackend::deallocate(void* ptr, std::size_t bytes) noexcept {
 void CpuBackend::copy_to_host(const void* src, void* dst, std::size_t bytes) { if (bytes) std::memcpy(dst, src, bytes); }
 void CpuBackend::copy_from_host(const void* src, void* dst, std::size_t bytes) { if (bytes) std::memcpy(dst, src, bytes); }
 
+namespace {
+// n <= 8 elements, not turned back into a memcpy call (GCC's loop-idiom pass would)
+template <class T>
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_short(const T* src, T* dst, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+}  // namespace
+
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
   dispatch_any(src.dtype(), [&](auto s_tag) {
     dispatch_any(dst.dtype(), [&](auto d_tag) {
@@ -68,8 +76,14 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
                         const S* sp = s + off[0];
                         D* dp = d + off[1];
                         if (st[0] == 1 && st[1] == 1) {
-                          if constexpr (std::is_same_v<S, D>) std::memcpy(dp, sp, static_cast<std::size_t>(n) * sizeof(S));
-                          else for (std::int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
+                          if constexpr (std::is_same_v<S, D>) {
+                            // short rows (a [n, 4] block of a wider tensor) element by element: a
+                            // memcpy call per row of 16 bytes cost more than the copy
+                            if (n <= 8) copy_short(sp, dp, n);
+                            else std::memcpy(dp, sp, static_cast<std::size_t>(n) * sizeof(S));
+                          } else {
+                            for (std::int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
+                          }
                         } else {
                           for (std::int64_t i = 0; i < n; ++i) dp[i * st[1]] = static_cast<D>(sp[i * st[0]]);
                         }

@@ -1,8 +1,10 @@
 // The Runge-Kutta stepper: one stepping routine for every explicit and diagonally implicit
 // tableau (ENGINE.md rule 3). The tableaus themselves are data (tableaus.cpp); this file is how a
 // tableau steps, estimates its error and interpolates.
+#include "../integrate.hpp"
 #include "../stepper.hpp"
 #include "implicit_stages.hpp"
+#include <fmt/format.h>
 #include <optional>
 
 namespace tide::detail {
@@ -15,10 +17,47 @@ Var time_column(const std::vector<double>& t, const std::vector<double>& h, doub
   return Var(column(v, dtype, device));
 }
 
+bool all_explicit(const Tableau& tab) {
+  for (int i = 0; i < tab.stages(); ++i)
+    if (tab.a[static_cast<std::size_t>(i)][static_cast<std::size_t>(i)] != 0.0) return false;
+  return true;
+}
+
+// An explicit step as one function of packed inputs, for compiled dynamics (System::compiled_step):
+// z = [y | k1] ([n, 2D]) and t = the stages' times and the step sizes ([n, S + 1], each stage's
+// t + c_i h made on the host in double, as the stage-by-stage step makes them), returning
+// [k_2 | .. | k_S | y_new] ([n, S D]). Traced once per signature, the stages, their combinations
+// and their backward replay as one plan (one tape node per step instead of 2S).
+Dynamics packed_step(const Dynamics& f, const Tableau& tab) {
+  const std::vector<std::vector<double>> a = tab.a;
+  const std::vector<double> b = tab.b;
+  const auto S = static_cast<std::int64_t>(tab.stages());
+  Dynamics g;
+  g.var = [f, a, b, S](const Var& z, const Var& t, const Rows& rows) {
+    const std::int64_t D = z.size(1) / 2, n = z.size(0);
+    const Var y = contiguous(slice(z, 1, 0, D));
+    const Tensor h = t.value().slice(1, S, S + 1).contiguous().reshape(Shape{n});
+    std::vector<Var> k{contiguous(slice(z, 1, D, 2 * D))}, out;
+    for (std::int64_t i = 1; i < S; ++i) {
+      const Var zi = row_combination(y, h, a[static_cast<std::size_t>(i)], k);
+      const Var ki = f(zi, Var(t.value().slice(1, i, i + 1).contiguous()), rows);
+      if (!(ki.shape() == y.shape()))
+        fail("solve: the dynamics returned {} for a state of shape {}", ki.value().str(), y.shape().str());
+      k.push_back(ki);
+      out.push_back(ki);
+    }
+    out.push_back(row_combination(y, h, b, k));
+    return concat(out, 1);
+  };
+  return g;
+}
+
 class RungeKutta final : public Stepper {
 public:
   RungeKutta(Method method, const Tableau& tableau, const SolveOptions& options)
-      : method_(method), tab_(tableau), implicit_(options.implicit), newton_max_iterations_(options.newton_max_iterations) {}
+      : method_(method), tab_(tableau), implicit_(options.implicit), newton_max_iterations_(options.newton_max_iterations),
+        explicit_(all_explicit(tableau)),
+        step_key_(fmt::format("step {} {}", method_name(method), static_cast<const void*>(&tableau))) {}
   Method method() const override { return method_; }
   int order() const override { return tab_.order; }
   int error_order() const override { return tab_.error_order; }
@@ -42,14 +81,46 @@ public:
   std::vector<double> dense_weights(double theta, double h, bool* needs_f_new) const override;
 
 private:
+  StepResult compiled_step(StepContext& ctx, const Dynamics& g, const Var& y, const Var& k1, const std::vector<double>& t,
+                           const std::vector<double>& h) const;
+
   Method method_;
   const Tableau& tab_;
   ImplicitOptions implicit_;
   int newton_max_iterations_;
+  bool explicit_;
+  std::string step_key_;  // the compiled step's key (the tableau: torchdiffeq's variants differ)
 };
+
+// The step through the packed function `g` (packed_step): stages and y_new sliced out of its
+// result, the evaluations counted as the stage-by-stage step counts them.
+StepResult RungeKutta::compiled_step(StepContext& ctx, const Dynamics& g, const Var& y, const Var& k1,
+                                     const std::vector<double>& t, const std::vector<double>& h) const {
+  const auto S = static_cast<std::int64_t>(tab_.stages());
+  const std::int64_t n = y.size(0), D = y.size(1);
+  std::vector<double> times(static_cast<std::size_t>(n * (S + 1)));
+  for (std::int64_t r = 0; r < n; ++r) {
+    const auto ru = static_cast<std::size_t>(r);
+    for (std::int64_t i = 0; i < S; ++i) times[static_cast<std::size_t>(r * (S + 1) + i)] = t[ru] + tab_.c[static_cast<std::size_t>(i)] * h[ru];
+    times[static_cast<std::size_t>(r * (S + 1) + S)] = h[ru];
+  }
+  const Var packed = g(concat({y, k1}, 1), Var(Tensor::from_vector(times, Shape{n, S + 1}, y.dtype(), y.device())), ctx.rows);
+  for (std::int64_t i = 1; i < S; ++i) ctx.count();
+  StepResult out;
+  out.failed.assign(t.size(), 0);
+  out.h = row_vector(h, y.dtype(), y.device());
+  out.k.push_back(k1);
+  for (std::int64_t i = 1; i < S; ++i) out.k.push_back(slice(packed, 1, (i - 1) * D, i * D));
+  out.y_new = slice(packed, 1, (S - 1) * D, S * D);
+  return out;
+}
 
 StepResult RungeKutta::step(StepContext& ctx, const Var& y, const Var& k1, const std::vector<double>& t,
                             const std::vector<double>& h) const {
+  if (explicit_ && k1.defined() && y.rank() == 2 && tab_.stages() > 1) {
+    const Dynamics g = ctx.system.compiled_step(step_key_, [this](const Dynamics& f) { return packed_step(f, tab_); });
+    if (g.var) return compiled_step(ctx, g, y, k1, t, h);
+  }
   StepResult out;
   const DType dtype = y.dtype();
   const Device device = y.device();  // every tensor the step makes lives with the state

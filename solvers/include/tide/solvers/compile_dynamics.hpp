@@ -42,6 +42,9 @@ namespace tide {
 
 Dynamics compile_dynamics(const Dynamics& f, CompileOptions options = {});
 
+// Whether f is a compile_dynamics result (its variants, below, compile with it).
+bool is_compiled(const Dynamics& f);
+
 // A dynamics made from f by `make` (the solvers' regularised dynamics: f with R_K or kinetic-energy
 // integrands appended), compiled when f is compiled and kept with f under `key`, so that every
 // later call with the same key (every solve with the same regularisers) replays the same plans.
