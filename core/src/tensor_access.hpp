@@ -43,6 +43,20 @@ struct TensorAccess {
     v.dtype_ = dtype;
     return v;
   }
+  // A layout with no storage yet, and the storage (of `base`, at `offset` elements) given to such a
+  // layout and taken back: a plan's per-run arguments keep their layout across runs.
+  static Tensor layout(DType dtype, const Shape& shape, const Shape& strides) {
+    Tensor v;
+    v.shape_ = shape;
+    v.strides_ = strides;
+    v.dtype_ = dtype;
+    return v;
+  }
+  static void bind(Tensor& view, const Tensor& base, std::int64_t offset) {
+    view.storage_ = base.storage_;
+    view.offset_ = offset;
+  }
+  static void unbind(Tensor& view) { view.storage_.reset(); }
   static Storage* storage(const Tensor& t) { return t.storage_.get(); }
   // The start of t's storage (element offset 0), for kernels that add the layout's offsets.
   template <class T = void> static T* base(const Tensor& t) { return static_cast<T*>(t.storage_->data); }

@@ -27,6 +27,7 @@ struct PlanImpl {
     int call, arg;
   };
   std::vector<std::vector<Patch>> patches;  // per buffer (inputs and fresh ones)
+  std::vector<int> bound;                   // the inputs and fresh buffers: what a run binds and releases
   std::vector<int> fresh;                   // buffers allocated per run
   std::vector<int> initialised;             // arena buffers copied from their starting value per run
   std::vector<char> written;                // per buffer: some call writes it (inputs so marked are copied per run)
@@ -124,6 +125,9 @@ void plan_memory(PlanImpl& impl) {
 void prepare_args(PlanImpl& impl) {
   const Program& p = impl.program;
   impl.patches.assign(p.buffers.size(), {});
+  impl.bound.clear();
+  for (std::size_t b = 0; b < p.buffers.size(); ++b)
+    if (impl.home[b] == Home::input || impl.home[b] == Home::fresh) impl.bound.push_back(static_cast<int>(b));
   impl.args.resize(p.calls.size());
   for (std::size_t i = 0; i < p.calls.size(); ++i) {
     const Call& c = p.calls[i];
@@ -137,7 +141,10 @@ void prepare_args(PlanImpl& impl) {
           impl.args[i][k] = view_of(impl.arena, impl.arena_offset[b] / static_cast<std::int64_t>(dtype_size(a.dtype)), a);
           break;
         case Home::constant: impl.args[i][k] = view_of(p.buffers[b].constant, 0, a); break;
-        case Home::input: case Home::fresh: impl.patches[b].push_back({static_cast<int>(i), static_cast<int>(k)}); break;
+        case Home::input: case Home::fresh:  // the layout now, the storage at each run
+          impl.args[i][k] = TensorAccess::layout(a.dtype, a.shape, a.strides);
+          impl.patches[b].push_back({static_cast<int>(i), static_cast<int>(k)});
+          break;
         case Home::unused: break;
       }
     }
@@ -261,7 +268,8 @@ namespace {
 void bind(PlanImpl& impl, const std::vector<Tensor>& inputs) {
   const Program& p = impl.program;
   impl.base.resize(p.buffers.size());
-  for (std::size_t b = 0; b < p.buffers.size(); ++b) {
+  for (const int bi : impl.bound) {
+    const auto b = static_cast<std::size_t>(bi);
     const Buffer& buf = p.buffers[b];
     if (impl.home[b] == Home::input) {
       const Tensor& x = inputs[static_cast<std::size_t>(buf.input)];
@@ -276,9 +284,10 @@ void bind(PlanImpl& impl, const std::vector<Tensor>& inputs) {
     } else if (impl.home[b] == Home::fresh) {
       impl.base[b] = Tensor::empty(buf.shape, buf.dtype, buf.device);
     }
-    for (const PlanImpl::Patch& patch : impl.patches[b])
-      impl.args[static_cast<std::size_t>(patch.call)][static_cast<std::size_t>(patch.arg)] =
-          view_of(impl.base[b], impl.base[b].offset(), p.calls[static_cast<std::size_t>(patch.call)].args[static_cast<std::size_t>(patch.arg)]);
+    for (const PlanImpl::Patch& patch : impl.patches[b]) {
+      const auto call = static_cast<std::size_t>(patch.call), arg = static_cast<std::size_t>(patch.arg);
+      TensorAccess::bind(impl.args[call][arg], impl.base[b], impl.base[b].offset() + p.calls[call].args[arg].offset);
+    }
   }
 }
 
@@ -313,10 +322,11 @@ std::vector<Tensor> collect(const PlanImpl& impl) {
 
 // Drops the run's tensors, so that the plan holds no reference to the caller's values.
 void release(PlanImpl& impl) {
-  for (std::size_t b = 0; b < impl.base.size(); ++b) {
+  for (const int bi : impl.bound) {
+    const auto b = static_cast<std::size_t>(bi);
     impl.base[b] = Tensor();
     for (const PlanImpl::Patch& patch : impl.patches[b])
-      impl.args[static_cast<std::size_t>(patch.call)][static_cast<std::size_t>(patch.arg)] = Tensor();
+      TensorAccess::unbind(impl.args[static_cast<std::size_t>(patch.call)][static_cast<std::size_t>(patch.arg)]);
   }
 }
 
