@@ -6,6 +6,7 @@
 #include "solve_internal.hpp"
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/grad.hpp"
+#include "tide/solvers/compile_dynamics.hpp"
 
 namespace tide::detail {
 
@@ -167,6 +168,20 @@ private:
   std::int64_t stride_ = 0;
 };
 
+// [y | a] -> [f(y) | -(df/dy)^T a] without a tape: f and its vjp at y. On compiled dynamics this
+// runs as a compiled variant of f (AdjointSystem), the forward and the backward sweep in one plan.
+Var adjoint_rhs(const Dynamics& f, std::int64_t D, const Var& z, const Var& t, const Rows& rows) {
+  const Var a = slice(z, 1, D, 2 * D);
+  GradOptions o;
+  o.allow_unused = true;
+  EnableGrad enable;
+  const Var leaf = Var::parameter(slice(z, 1, 0, D).value().contiguous());
+  const Var out = f(leaf, t, rows);
+  const Var ga = grad({out}, {leaf}, {a.detach()}, o)[0];
+  NoGrad no_grad;
+  return Var(concat(std::vector<Tensor>{out.value(), neg(ga.value())}, 1));
+}
+
 // The adjoint system on (y, a): y' = f(y), a' = -(df/dy)^T a, integrated backwards. Parameter
 // gradients are the integral of a^T df/dtheta, accumulated per accepted step by the method's own
 // quadrature (weights -h b_i at the stages, each sample with its own h) in one batched vjp.
@@ -175,7 +190,12 @@ public:
   AdjointSystem(Dynamics f, std::int64_t D, std::vector<Var> params, std::vector<double> weights, const Tensor& ys,
                 const Tensor& g, SolveStats& stats)
       : f_(std::move(f)), D_(D), params_(std::move(params)), weights_(std::move(weights)), ys_(ys), g_(g), stats_(stats),
-        gp_(params_.size()) {}
+        gp_(params_.size()) {
+    if (is_compiled(f_))
+      rhs_ = compiled_variant(f_, fmt::format("adjoint D={}", D), [D](const Dynamics& plain) {
+        return Dynamics([plain, D](const Var& z, const Var& t, const Rows& rows) { return adjoint_rhs(plain, D, z, t, rows); });
+      });
+  }
 
   Var eval(const Var& z, const Var& t, const Rows& rows) override {
     const Var y = slice(z, 1, 0, D_), a = slice(z, 1, D_, 2 * D_);
@@ -187,12 +207,11 @@ public:
       const Var out = f_(y, t, rows);
       return concat({out, -grad({out}, {y}, {a}, o)[0]}, 1);
     }
-    EnableGrad enable;
-    const Var leaf = Var::parameter(y.value().contiguous());
-    const Var out = f_(leaf, t, rows);
-    const Var ga = grad({out}, {leaf}, {a.detach()}, o)[0];
-    NoGrad no_grad;
-    return Var(concat(std::vector<Tensor>{out.value(), neg(ga.value())}, 1));
+    if (rhs_.var) {
+      NoGrad no_grad;  // one plan of f and its vjp, no tape
+      return rhs_(z.detach(), t.detach(), rows);
+    }
+    return adjoint_rhs(f_, D_, z, t, rows);
   }
 
   void after_step(const std::vector<Var>& stage_z, const std::vector<Var>& stage_t, const std::vector<std::int64_t>& samples,
@@ -243,6 +262,7 @@ public:
 
 private:
   Dynamics f_;
+  Dynamics rhs_;  // the compiled adjoint_rhs when f_ is compiled dynamics
   std::int64_t D_;
   std::vector<Var> params_;
   std::vector<double> weights_;  // the stepper's quadrature weights over one step

@@ -51,6 +51,16 @@ TEST_CASE("solves with compiled dynamics equal eager ones: values and discrete, 
   CHECK(st.all_rows.backward_calls > 0);
   CHECK(compiled_stats(eager).all_rows.calls == 0);
   CHECK(compiled_stats(compile_dynamics(compiled)).all_rows.calls == st.all_rows.calls);  // compiling twice is a no-op
+  // the explicit steps and the adjoint's backward right-hand side (f and its vjp) ran as plans
+  std::vector<std::string> keys;
+  for (const CompiledVariantStats& v : st.variants) {
+    INFO(v.key);
+    keys.push_back(v.key.substr(0, v.key.find(' ')));
+    CHECK(v.eager_because.empty());
+    CHECK(v.all_rows.calls + v.subset_rows.calls > 0);
+  }
+  std::sort(keys.begin(), keys.end());
+  CHECK(keys == std::vector<std::string>{"adjoint", "step"});
 }
 
 TEST_CASE("compiled dynamics under NoGrad") {
