@@ -57,14 +57,42 @@ void CpuBackend::copy_to_host(const void* src, void* dst, std::size_t bytes) { i
 void CpuBackend::copy_from_host(const void* src, void* dst, std::size_t bytes) { if (bytes) std::memcpy(dst, src, bytes); }
 
 namespace {
-// n <= 8 elements, not turned back into a memcpy call (GCC's loop-idiom pass would)
+// rows of n <= 8 elements (src and dst rows ss and ds elements apart), not turned back into a
+// memcpy call per row (GCC's loop-idiom pass would): a [B, 4] block of a wider tensor, such as
+// one stage of a compiled step's packed result
 template <class T>
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_short(const T* src, T* dst, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i];
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_short_rows(const T* src, std::int64_t ss, T* dst,
+                                                                                   std::int64_t ds, std::int64_t rows,
+                                                                                   std::int64_t n) {
+  const auto fixed = [&](auto bytes) {  // one load and one store per row
+    for (std::int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * ds, src + r * ss, decltype(bytes)::value);
+  };
+  switch (static_cast<std::size_t>(n) * sizeof(T)) {
+    case 8: return fixed(std::integral_constant<std::size_t, 8>{});
+    case 16: return fixed(std::integral_constant<std::size_t, 16>{});
+    case 32: return fixed(std::integral_constant<std::size_t, 32>{});
+    default:
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t i = 0; i < n; ++i) dst[r * ds + i] = src[r * ss + i];
+  }
+}
+
+// [rows, n] with unit inner strides on both sides and short rows: one call for all rows.
+bool short_rows(const Tensor& src, const Tensor& dst) {
+  return src.rank() == 2 && dst.rank() == 2 && src.dtype() == dst.dtype() && src.shape()[1] <= 8 &&
+         src.strides()[1] == 1 && dst.strides()[1] == 1;
 }
 }  // namespace
 
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
+  if (short_rows(src, dst)) {
+    dispatch_any(src.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      copy_short_rows(base<T>(src) + src.offset(), src.strides()[0], base<T>(dst) + dst.offset(), dst.strides()[0],
+                      dst.shape()[0], dst.shape()[1]);
+    });
+    return;
+  }
   dispatch_any(src.dtype(), [&](auto s_tag) {
     dispatch_any(dst.dtype(), [&](auto d_tag) {
       using S = decltype(s_tag);
@@ -77,10 +105,7 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
                         D* dp = d + off[1];
                         if (st[0] == 1 && st[1] == 1) {
                           if constexpr (std::is_same_v<S, D>) {
-                            // short rows (a [n, 4] block of a wider tensor) element by element: a
-                            // memcpy call per row of 16 bytes cost more than the copy
-                            if (n <= 8) copy_short(sp, dp, n);
-                            else std::memcpy(dp, sp, static_cast<std::size_t>(n) * sizeof(S));
+                            std::memcpy(dp, sp, static_cast<std::size_t>(n) * sizeof(S));
                           } else {
                             for (std::int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
                           }
