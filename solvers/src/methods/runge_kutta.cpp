@@ -57,7 +57,7 @@ public:
   RungeKutta(Method method, const Tableau& tableau, const SolveOptions& options)
       : method_(method), tab_(tableau), implicit_(options.implicit), newton_max_iterations_(options.newton_max_iterations),
         explicit_(all_explicit(tableau)),
-        step_key_(fmt::format("step {} {}", method_name(method), static_cast<const void*>(&tableau))) {}
+        step_key_(fmt::format("step {}{}", method_name(method), options.torchdiffeq_variant ? " (torchdiffeq)" : "")) {}
   Method method() const override { return method_; }
   int order() const override { return tab_.order; }
   int error_order() const override { return tab_.error_order; }
@@ -89,7 +89,7 @@ private:
   ImplicitOptions implicit_;
   int newton_max_iterations_;
   bool explicit_;
-  std::string step_key_;  // the compiled step's key (the tableau: torchdiffeq's variants differ)
+  std::string step_key_;  // the compiled step's key: one tableau per method and form (torchdiffeq's differ)
 };
 
 // The step through the packed function `g` (packed_step): stages and y_new sliced out of its

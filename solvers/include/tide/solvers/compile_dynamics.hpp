@@ -14,8 +14,10 @@
 // A solve with the R_K or kinetic-energy regularisers (and no noisy estimator) compiles the
 // regularised dynamics as a whole, Taylor mode included, once per regulariser setting
 // (compiled_variant below). Explicit Runge-Kutta methods compile a whole step (its stages and their
-// combinations: variant "step <method> .."), and the adjoint's backward solve compiles f with its
-// vjp (variant "adjoint D=.."). Its plans are in compiled_stats(f).variants; if its first trace fails
+// combinations: variant "step dopri5", "step rk4 (torchdiffeq)" for SolveOptions::torchdiffeq's
+// form), and the adjoint's backward solve compiles f with its vjp (variant "adjoint D=<width>").
+// f's own plans (all_rows, subset_rows) then serve the calls outside those: the first step's size
+// selection, dense output's f at a new state, the implicit methods, the adjoint's parameter vjp. Its plans are in compiled_stats(f).variants; if its first trace fails
 // (a Jet path that reads values, say) it runs eagerly from then on, and `eager_because` there says
 // why. What runs eagerly: the Jacobian Frobenius regulariser and the CNF trace estimators (their
 // noise is drawn per solve, and they differentiate f inside the step), the implicit methods' JVPs,
