@@ -192,14 +192,20 @@ template <class T> T reduce_run(Op op, const T* p, std::int64_t n, std::int64_t 
 }
 }  // namespace
 
+namespace {
+// The reduced axes are the leading ones (not all of them) of a contiguous x.
+bool sums_leading_axes(const Tensor& x, std::uint32_t axes) {
+  const int lead = std::countr_one(axes);
+  return lead < x.rank() && axes == (1u << lead) - 1 && x.is_contiguous();
+}
+}  // namespace
+
 void CpuBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) {
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T init = op == Op::sum ? T(0) : (op == Op::max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity());
     T* py = output_data<T>(out);
-    // leading axes of a contiguous x summed (a bias gradient): column sums of [M, N]
-    const int lead = std::countr_one(axes);
-    if (op == Op::sum && lead < x.rank() && axes == (1u << lead) - 1 && x.is_contiguous()) {
+    if (op == Op::sum && sums_leading_axes(x, axes)) {  // a bias gradient: column sums of [M, N]
       const std::int64_t N = out.numel();
       sum_rows(base<T>(x) + x.offset(), py, N > 0 ? x.numel() / N : 0, N);
       return;

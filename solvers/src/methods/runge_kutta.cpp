@@ -86,6 +86,7 @@ public:
   std::vector<double> dense_weights(double theta, double h, bool* needs_f_new) const override;
 
 private:
+  Dynamics compiled_step_for(StepContext& ctx, const Var& y, const Var& k1) const;
   StepResult compiled_step(StepContext& ctx, const Dynamics& g, const Var& y, const Var& k1, const std::vector<double>& t,
                            const std::vector<double>& h) const;
 
@@ -96,6 +97,13 @@ private:
   bool explicit_;
   std::string step_key_;  // the compiled step's key: one tableau per method and form (torchdiffeq's differ)
 };
+
+// The packed step (packed_step) compiled with the system's dynamics, where it applies: an explicit
+// tableau given its first stage, on compiled dynamics alone, at most kCompiledStepMaxRows rows.
+Dynamics RungeKutta::compiled_step_for(StepContext& ctx, const Var& y, const Var& k1) const {
+  if (!explicit_ || !k1.defined() || y.rank() != 2 || tab_.stages() < 2 || y.size(0) > kCompiledStepMaxRows) return {};
+  return ctx.system.compiled_step(step_key_, [this](const Dynamics& f) { return packed_step(f, tab_); });
+}
 
 // The step through the packed function `g` (packed_step): stages and y_new sliced out of its
 // result, the evaluations counted as the stage-by-stage step counts them.
@@ -122,10 +130,7 @@ StepResult RungeKutta::compiled_step(StepContext& ctx, const Dynamics& g, const 
 
 StepResult RungeKutta::step(StepContext& ctx, const Var& y, const Var& k1, const std::vector<double>& t,
                             const std::vector<double>& h) const {
-  if (explicit_ && k1.defined() && y.rank() == 2 && tab_.stages() > 1 && y.size(0) <= kCompiledStepMaxRows) {
-    const Dynamics g = ctx.system.compiled_step(step_key_, [this](const Dynamics& f) { return packed_step(f, tab_); });
-    if (g.var) return compiled_step(ctx, g, y, k1, t, h);
-  }
+  if (const Dynamics g = compiled_step_for(ctx, y, k1); g.var) return compiled_step(ctx, g, y, k1, t, h);
   StepResult out;
   const DType dtype = y.dtype();
   const Device device = y.device();  // every tensor the step makes lives with the state
