@@ -198,12 +198,11 @@ public:
   }
 
   Var eval(const Var& z, const Var& t, const Rows& rows) override {
-    const Var y = slice(z, 1, 0, D_), a = slice(z, 1, D_, 2 * D_);
-    GradOptions o;
-    o.allow_unused = true;
     if (grad_enabled() && z.requires_grad()) {
       // differentiated itself (the Jacobian an implicit method's Newton iteration needs)
-      o.create_graph = true;
+      const Var y = slice(z, 1, 0, D_), a = slice(z, 1, D_, 2 * D_);
+      GradOptions o;
+      o.allow_unused = o.create_graph = true;
       const Var out = f_(y, t, rows);
       return concat({out, -grad({out}, {y}, {a}, o)[0]}, 1);
     }
