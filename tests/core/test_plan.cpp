@@ -166,6 +166,45 @@ TEST_CASE("a plan drops calls whose writes nothing later reads or returns, chain
   for (int run = 0; run < 2; ++run) check_equal(plan.run({x2})[0], fn({x2})[0], 0.0);
 }
 
+TEST_CASE("copies into parts of a result are written in place; a result written whole in parts needs no starting value") {
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    const Tensor a = tanh(in[0]), b = exp(in[0]) * 2.0;
+    return std::vector<Tensor>{concat(std::vector<Tensor>{a, b}, 0) + 1.0};  // both pieces computed straight into the result
+  };
+  const Tensor x = seq(Shape{3, 4}, 1.0, 0.0, DType::f64), x2 = seq(Shape{3, 4}, 0.6, 0.4, DType::f64);
+  const Plan plan(Trace::record(fn, {x}));
+  CHECK(plan.stats().elided_copies == 2);
+  CHECK(plan.stats().initialised == 0);  // concat's result is empty until its pieces are written
+  for (int run = 0; run < 2; ++run) check_equal(plan.run({x2})[0], fn({x2})[0], 0.0);
+}
+
+TEST_CASE("a copy stays where its destination is read, or written over, between the source's write and the copy") {
+  TensorFunction read_between = [](const std::vector<Tensor>& in) {
+    const Tensor t = sin(in[0]);
+    Tensor u = Tensor::ones(Shape{2, 3, 4}, DType::f64);
+    const Tensor before = sum(u, {0}) * 1.0;  // reads the part t goes to, while it still holds ones
+    u.select(0, 1).copy_(t);
+    return std::vector<Tensor>{before, u * 1.0};
+  };
+  TensorFunction written_between = [](const std::vector<Tensor>& in) {
+    const Tensor t = sin(in[0]);
+    Tensor u = Tensor::empty(Shape{2, 3, 4}, DType::f64);
+    u.select(0, 1).fill_(5.0);  // written over by the copy below
+    u.select(0, 0).copy_(cos(in[0]));
+    u.select(0, 1).copy_(t);
+    return std::vector<Tensor>{u * 1.0};
+  };
+  const Tensor x = seq(Shape{3, 4}, 1.0, 0.0, DType::f64), x2 = seq(Shape{3, 4}, 0.6, 0.4, DType::f64);
+  for (const TensorFunction& fn : {read_between, written_between}) {
+    const Plan plan(Trace::record(fn, {x}));
+    const std::vector<Tensor> want = fn({x2});
+    for (int run = 0; run < 2; ++run) {
+      const std::vector<Tensor> got = plan.run({x2});
+      for (std::size_t k = 0; k < want.size(); ++k) check_equal(got[k], want[k], 0.0);
+    }
+  }
+}
+
 TEST_CASE("a plan refuses inputs of another signature, and a trace refuses host reads and random draws") {
   TensorFunction fn = [](const std::vector<Tensor>& in) { return std::vector<Tensor>{exp(in[0])}; };
   const Plan plan(Trace::record(fn, {Tensor::ones(Shape{2, 3}, DType::f64)}));

@@ -2,6 +2,7 @@
 // temporary a home (an offset in one arena shared by buffers whose lifetimes do not overlap, or a
 // fresh tensor per run when the plan returns it) and prepares each call's tensors; a run patches
 // the tensors of the inputs and returned buffers and calls the kernels in order.
+#include "copies.hpp"
 #include "fuse.hpp"
 #include "program.hpp"
 #include "../tensor_access.hpp"
@@ -245,8 +246,10 @@ Plan::Plan(const Trace& trace, PlanOptions options) {
     impl.stats.fused_chains = counts.chains;
     impl.stats.fused_ops = counts.ops;
   }
+  impl.stats.elided_copies = elide_copies(impl.program);  // after fusion, which wants whole temporaries
   impl.stats.calls = static_cast<int>(impl.program.calls.size());
   plan_memory(impl);
+  impl.stats.initialised = static_cast<int>(impl.initialised.size());
   prepare_args(impl);
 }
 

@@ -40,7 +40,31 @@ namespace {
 struct TempState {
   bool written = false;  // by a recorded call
   Tensor alias;          // read before any recorded write: its storage (the value was made on the host)
+  // A temp whose first use writes part of it (concat's pieces into an empty result) is followed
+  // until its first read: when its writes cover every element before that, its starting value is
+  // never seen and the plan need not copy it in on every run.
+  std::vector<bool> covered;      // per element, while followed
+  std::int64_t uncovered = 0;
+  bool followed = false, overwritten = false;
 };
+
+// Marks the elements a view writes.
+void mark_written(TempState& st, const Tensor& t) {
+  const Shape& shape = t.shape();
+  const Shape& strides = t.strides();
+  const std::size_t r = shape.size();
+  std::vector<std::int64_t> at(r, 0);
+  for (std::int64_t k = 0, n = t.numel(); k < n; ++k) {
+    std::int64_t off = t.offset();
+    for (std::size_t d = 0; d < r; ++d) off += at[d] * strides[d];
+    if (off >= 0 && off < static_cast<std::int64_t>(st.covered.size()) && !st.covered[static_cast<std::size_t>(off)])
+      st.covered[static_cast<std::size_t>(off)] = true, --st.uncovered;
+    for (std::size_t d = r; d-- > 0;) {
+      if (++at[d] < shape[d]) break;
+      at[d] = 0;
+    }
+  }
+}
 
 bool whole_contiguous(const Tensor& t, const Buffer& b) {
   return t.offset() == 0 && t.numel() == b.numel && t.is_contiguous();
@@ -76,19 +100,24 @@ public:
   }
 
   void finish() {
+    mark_pending();
     // a temp only ever read holds a value made on the host: a constant
     for (std::size_t i = 0; i < program_.buffers.size(); ++i) {
       Buffer& b = program_.buffers[i];
       auto it = temps_.find(static_cast<int>(i));
       if (b.kind != BufferKind::temp || it == temps_.end() || !it->second.alias.defined()) continue;
-      if (!it->second.written) {
+      TempState& st = it->second;
+      if (!st.written) {
         b.kind = BufferKind::constant;
-        b.constant = it->second.alias;
+        b.constant = st.alias;
+      } else if (st.overwritten || (st.followed && st.uncovered == 0)) {
+        b.constant = Tensor();  // written whole before any read: no starting value to copy in
       }
     }
   }
 
   Call& add(CallKind kind) {
+    mark_pending();
     program_.calls.emplace_back();
     program_.calls.back().kind = kind;
     return program_.calls.back();
@@ -96,6 +125,12 @@ public:
   void push(Call& c, const Tensor& t, bool written, bool whole_write = false) {
     c.args.push_back(arg(t, written, whole_write));
     c.writes.push_back(written);
+  }
+  // An output the call adds into (index_add, scatter_add): read as well as written.
+  void push_accumulated(Call& c, const Tensor& t) {
+    reading_out_ = true;
+    push(c, t, true, false);
+    reading_out_ = false;
   }
   void push_out(Call& c, const Tensor& t) {
     const bool whole = t.defined() && whole_contiguous(t, program_.buffers[static_cast<std::size_t>(buffer_of(t))]);
@@ -107,9 +142,10 @@ public:
   // recorded: the call itself is.
   Backend& wrap(Backend& backend) override { return depth_ == 0 && &backend == &inner_ ? *this : backend; }
   void host_read(const Tensor& t) override {
-    fail("tracing: the function reads the values of {} back to the host (item, to_vector); a plan replays "
-         "kernels and cannot follow control flow that depends on values, so this function cannot be compiled",
-         t.str());
+    throw UntraceableError(fmt::format("tracing: the function reads the values of {} back to the host (item, to_vector); a "
+                                       "plan replays kernels and cannot follow control flow that depends on values, so this "
+                                       "function cannot be compiled",
+                                       t.str()));
   }
 
   // ---- Backend ------------------------------------------------------------------------------------
@@ -119,8 +155,8 @@ public:
   void deallocate(void* p, std::size_t bytes) noexcept override { inner_.deallocate(p, bytes); }
   void copy_to_host(const void* s, void* d, std::size_t n) override {
     (void)s, (void)d, (void)n;
-    fail("tracing: the function copies device values to the host; a plan cannot follow control flow that "
-         "depends on values, so this function cannot be compiled");
+    throw UntraceableError("tracing: the function copies device values to the host; a plan cannot follow control flow "
+                           "that depends on values, so this function cannot be compiled");
   }
   void copy_from_host(const void* s, void* d, std::size_t n) override { inner_.copy_from_host(s, d, n); }
   void synchronize() override { inner_.synchronize(); }
@@ -192,8 +228,8 @@ public:
     forward([&] { inner_.scatter_add(src, axis, index, out); });
   }
   void random(RandomKind, std::uint64_t, std::uint64_t, double, double, const Tensor&) override {
-    fail("tracing: the function draws random numbers; a replay would repeat the same draw, so pass the noise "
-         "in as an input instead");
+    throw UntraceableError("tracing: the function draws random numbers; a replay would repeat the same draw, so pass "
+                           "the noise in as an input instead");
   }
   void lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs, const std::vector<double>& coeff,
                const Tensor& row_scale) override {
@@ -267,7 +303,7 @@ private:
     c.axis = axis;
     push(c, x, false);
     push(c, index, false);
-    if (accumulate) push(c, out, true, false);
+    if (accumulate) push_accumulated(c, out);
     else push_out(c, out);
   }
 
@@ -300,6 +336,7 @@ private:
   void note_temp_use(int id, const Tensor& t, bool written, bool whole_write) {
     TempState& st = temps_[id];
     Buffer& b = program_.buffers[static_cast<std::size_t>(id)];
+    follow_coverage(id, st, b, t, written && !reading_out_, whole_write);
     if (!st.written && !st.alias.defined() && !(written && whole_write))
       st.alias = TensorAccess::view_as(t, b.dtype, b.shape, Shape{1}, 0);
     if (written && !st.written && st.alias.defined()) {  // keep the starting value before this call overwrites it
@@ -310,8 +347,38 @@ private:
     st.written = st.written || written;
   }
 
+  // TempState::covered: a temp first written in part is followed; a pure write is marked once its
+  // call is complete (a read by the same call must not count it), a read ends the following.
+  void follow_coverage(int id, TempState& st, const Buffer& b, const Tensor& t, bool pure_write, bool whole_write) {
+    constexpr std::int64_t kMaxFollowed = std::int64_t{1} << 24;
+    if (!st.written && !st.alias.defined() && pure_write && !whole_write && b.numel <= kMaxFollowed) {
+      st.followed = true;
+      st.covered.assign(static_cast<std::size_t>(b.numel), false);
+      st.uncovered = b.numel;
+    }
+    if (!st.followed) return;
+    if (pure_write) {
+      pending_.emplace_back(id, t);
+      return;
+    }
+    st.overwritten = st.uncovered == 0;  // the first read: was every element written before it?
+    st.followed = false;
+    st.covered = {};
+  }
+  void mark_pending() {
+    for (const auto& [id, t] : pending_) {
+      TempState& st = temps_[id];
+      if (!st.followed) continue;
+      mark_written(st, t);
+      if (st.uncovered == 0) st.overwritten = true, st.followed = false, st.covered = {};
+    }
+    pending_.clear();
+  }
+
   Backend& inner_;
   Program& program_;
+  std::vector<std::pair<int, Tensor>> pending_;
+  bool reading_out_ = false;
   std::uint64_t start_;
   std::unordered_map<std::uint64_t, int> by_serial_;
   std::vector<std::int64_t> base_offset_;

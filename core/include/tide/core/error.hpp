@@ -12,6 +12,14 @@ public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// What a function being traced into a plan (core/plan.hpp) does that a plan cannot replay: reading
+// values on the host, drawing random numbers. Callers that compile opportunistically catch it and
+// run the function eagerly instead.
+class UntraceableError : public Error {
+public:
+  explicit UntraceableError(const std::string& message) : Error(message) {}
+};
+
 // Throws tide::Error with a fmt-formatted message.
 template <class... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {

@@ -1,0 +1,119 @@
+// Copy elision (copies.hpp). A copy C of temporary T into part S of temporary U goes when:
+//  - T is written once, whole and contiguously, by an earlier call A, C is its only reader, and the
+//    plan does not return it;
+//  - S is contiguous, of T's size and dtype, and A touches U otherwise only to write beside S;
+//  - between A and C no call reads U, and none writes U where S lies.
+// A then writes S itself: S holds the same value from A on, and nothing could see the difference.
+#include "copies.hpp"
+#include <vector>
+
+namespace tide::detail {
+namespace {
+
+bool contiguous_arg(const Arg& a) {
+  std::int64_t expected = 1;
+  for (std::size_t d = a.shape.size(); d-- > 0;) {
+    if (a.shape[d] != 1 && a.strides[d] != expected) return false;
+    expected *= a.shape[d];
+  }
+  return true;
+}
+
+std::int64_t numel_of(const Arg& a) {
+  std::int64_t n = 1;
+  for (std::int64_t d : a.shape) n *= d;
+  return n;
+}
+
+bool disjoint(const Arg& a, const Arg& b) {
+  return a.offset + numel_of(a) <= b.offset || b.offset + numel_of(b) <= a.offset;
+}
+
+// How often each buffer is an argument or an output.
+std::vector<int> use_counts(const Program& p) {
+  std::vector<int> uses(p.buffers.size(), 0);
+  for (const Call& c : p.calls)
+    for (const Arg& a : c.args)
+      if (a.buffer >= 0) ++uses[static_cast<std::size_t>(a.buffer)];
+  for (const Arg& a : p.outputs)
+    if (a.buffer >= 0) uses[static_cast<std::size_t>(a.buffer)] += 2;  // never elided
+  return uses;
+}
+
+bool temp(const Program& p, int b) { return b >= 0 && p.buffers[static_cast<std::size_t>(b)].kind == BufferKind::temp; }
+
+// The copy's source and destination qualify on their own (the first condition's shape part, the second's).
+bool candidate(const Program& p, const Call& c, const std::vector<int>& uses) {
+  if (c.kind != CallKind::copy || c.args.size() != 2) return false;
+  const Arg &src = c.args[0], &dst = c.args[1];
+  if (!temp(p, src.buffer) || !temp(p, dst.buffer) || src.buffer == dst.buffer) return false;
+  const Buffer& t = p.buffers[static_cast<std::size_t>(src.buffer)];
+  return uses[static_cast<std::size_t>(src.buffer)] == 2 && src.offset == 0 && numel_of(src) == t.numel &&
+         src.dtype == dst.dtype && src.shape == dst.shape && contiguous_arg(src) && contiguous_arg(dst);
+}
+
+// A pure, contiguous write of the call's argument k outside `dst`.
+bool writes_beside(const Call& c, std::size_t k, const Arg& dst) {
+  return c.writes[k] && !reads_arg(c, k) && contiguous_arg(c.args[k]) && disjoint(c.args[k], dst);
+}
+
+// The argument of call `writer` that writes the copy's source, or -1 when it does not qualify.
+int written_arg(const Call& writer, const Arg& src, const Arg& dst) {
+  int found = -1;
+  for (std::size_t k = 0; k < writer.args.size(); ++k) {
+    const Arg& a = writer.args[k];
+    if (a.buffer == dst.buffer && !writes_beside(writer, k, dst)) return -1;
+    if (a.buffer != src.buffer) continue;
+    if (!writer.writes[k] || reads_arg(writer, k) || found >= 0 || !contiguous_arg(a) || a.offset != 0 ||
+        numel_of(a) != numel_of(src))
+      return -1;
+    found = static_cast<int>(k);
+  }
+  return found;
+}
+
+// No call in (from, to) reads U or writes it where `dst` lies.
+bool untouched_between(const Program& p, std::size_t from, std::size_t to, const Arg& dst) {
+  for (std::size_t j = from + 1; j < to; ++j) {
+    const Call& c = p.calls[j];
+    for (std::size_t k = 0; k < c.args.size(); ++k) {
+      const Arg& a = c.args[k];
+      if (a.buffer == dst.buffer && !writes_beside(c, k, dst)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int elide_copies(Program& p) {
+  std::vector<int> uses = use_counts(p);
+  std::vector<bool> drop(p.calls.size(), false);
+  int elided = 0;
+  for (std::size_t i = 0; i < p.calls.size(); ++i) {
+    if (!candidate(p, p.calls[i], uses)) continue;
+    const Arg src = p.calls[i].args[0], dst = p.calls[i].args[1];
+    std::size_t w = i;
+    while (w-- > 0) {  // the source's writer: the last earlier call touching it
+      bool touches = false;
+      for (const Arg& a : p.calls[w].args) touches = touches || a.buffer == src.buffer;
+      if (touches) break;
+    }
+    if (w >= i) continue;  // none: the source starts with a value
+    const int k = written_arg(p.calls[w], src, dst);
+    if (k < 0 || !untouched_between(p, w, i, dst)) continue;
+    Arg& out = p.calls[w].args[static_cast<std::size_t>(k)];  // its own shape and contiguous strides stay
+    out.buffer = dst.buffer, out.offset = dst.offset;
+    uses[static_cast<std::size_t>(src.buffer)] = 0;
+    drop[i] = true;
+    ++elided;
+  }
+  std::vector<Call> kept;
+  kept.reserve(p.calls.size() - static_cast<std::size_t>(elided));
+  for (std::size_t i = 0; i < p.calls.size(); ++i)
+    if (!drop[i]) kept.push_back(std::move(p.calls[i]));
+  p.calls = std::move(kept);
+  return elided;
+}
+
+}  // namespace tide::detail
