@@ -148,9 +148,10 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
 bool is_compiled(const Dynamics& f) { return f.var && f.var.target<CompiledVar>() != nullptr; }
 
 namespace {
-// A compiled variant that runs its eager form instead once a trace has failed before any call
-// succeeded (a function that cannot be traced, such as Jet code reading values); after a success,
-// errors are the function's own and propagate.
+// A compiled variant that runs its eager form instead once a trace has failed: a trace that finds
+// the function untraceable (Jet code reading values: UntraceableError) for any signature, or any
+// error before a call has succeeded; after a success, other errors are the function's own and
+// propagate.
 struct TracedOrEager {
   VarDynamicsFn compiled, eager;
   std::shared_ptr<std::string> failure;                    // set when running eagerly
@@ -162,6 +163,8 @@ struct TracedOrEager {
       Var out = compiled(z, t, rows);
       *traced = true;
       return out;
+    } catch (const UntraceableError& e) {
+      *failure = e.what();
     } catch (const Error& e) {
       if (*traced) throw;
       *failure = e.what();

@@ -14,11 +14,14 @@ double factorial(int k) { double f = 1; for (int i = 2; i <= k; ++i) f *= i; ret
 
 // `rows` (n of them) listed `copies` times over, for a call on the rows repeated that often.
 Rows repeated_rows(const Rows& rows, std::int64_t n, std::int64_t copies, Device device) {
-  std::vector<std::int64_t> index;
-  const std::vector<double> given = rows.all() ? std::vector<double>() : rows.index().to_vector();
-  for (std::int64_t c = 0; c < copies; ++c)
-    for (std::int64_t r = 0; r < n; ++r) index.push_back(rows.all() ? r : static_cast<std::int64_t>(given[static_cast<std::size_t>(r)]));
-  return Rows(Tensor::from_indices(index, Shape{n * copies}, device));
+  if (rows.all()) {
+    std::vector<std::int64_t> index;
+    for (std::int64_t c = 0; c < copies; ++c)
+      for (std::int64_t r = 0; r < n; ++r) index.push_back(r);
+    return Rows(Tensor::from_indices(index, Shape{n * copies}, device));
+  }
+  // tensor ops, not the values on the host: a compiled plan replays this with each call's rows
+  return Rows(concat(std::vector<Tensor>(static_cast<std::size_t>(copies), rows.index()), 0));
 }
 }  // namespace
 

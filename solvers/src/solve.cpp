@@ -44,10 +44,11 @@ std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const Solve
     noise = sample_noise(gen, y0.shape(), y0.dtype(), reg.noise).to(y0.device());
   }
   const Var start = concat({y0, Var(Tensor::zeros(Shape{y0.size(0), m}, y0.dtype(), y0.device()))}, 1);
-  if (noisy || reg.trace != Regularisers::Trace::none) return {detail::augment(f, y0.size(1), reg, noise), start};
-  // R_K and kinetic energy depend on nothing drawn per solve: when f is compiled, the regularised
-  // dynamics compile once per setting and later solves replay them
-  const std::string key = fmt::format("regularised D={} taylor={} kinetic={}", y0.size(1), reg.taylor_order, reg.kinetic);
+  if (noisy) return {detail::augment(f, y0.size(1), reg, noise), start};
+  // R_K, kinetic energy and the exact trace depend on nothing drawn per solve: when f is compiled,
+  // the regularised dynamics compile once per setting and later solves replay them
+  const std::string key = fmt::format("regularised D={} taylor={} kinetic={}{}", y0.size(1), reg.taylor_order, reg.kinetic,
+                                      reg.trace == Regularisers::Trace::exact ? " trace=exact" : "");
   return {compiled_variant(f, key, [&](const Dynamics& g) { return detail::augment(g, y0.size(1), reg, Tensor()); }), start};
 }
 

@@ -11,16 +11,16 @@
 // next power of two (its last row repeated, the result cut back), so a batch of B costs at most
 // about 2 log2(B) traces over a training run (with and without gradient).
 //
-// A solve with the R_K or kinetic-energy regularisers (and no noisy estimator) compiles the
-// regularised dynamics as a whole, Taylor mode included, once per regulariser setting
+// A solve with the R_K or kinetic-energy regularisers or the CNF's exact trace (and no noisy
+// estimator) compiles the regularised dynamics as a whole, Taylor mode included, once per regulariser setting
 // (compiled_variant below). Explicit Runge-Kutta methods compile a whole step (its stages and their
 // combinations: variant "step dopri5", "step rk4 (torchdiffeq)" for SolveOptions::torchdiffeq's
 // form), and the adjoint's backward solve compiles f with its vjp (variant "adjoint D=<width>").
 // f's own plans (all_rows, subset_rows) then serve the calls outside those: the first step's size
 // selection, dense output's f at a new state, the implicit methods, the adjoint's parameter vjp. Its plans are in compiled_stats(f).variants; if its first trace fails
 // (a Jet path that reads values, say) it runs eagerly from then on, and `eager_because` there says
-// why. What runs eagerly: the Jacobian Frobenius regulariser and the CNF trace estimators (their
-// noise is drawn per solve, and they differentiate f inside the step), the implicit methods' JVPs,
+// why. What runs eagerly: the Jacobian Frobenius regulariser and the CNF's Hutchinson trace estimators
+// (their noise is drawn per solve), the implicit methods' JVPs,
 // and a solve's own Jet calls.
 //
 // The dynamics must be traceable (core/plan.hpp): no control flow on values, no random draws,
@@ -58,7 +58,7 @@ bool is_compiled(const Dynamics& f);
 Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::function<Dynamics(const Dynamics&)>& make);
 
 // A variant's plans (the regularised dynamics of solves with R_K or kinetic energy: key
-// "regularised D=.. taylor=.. kinetic=..") and, when it runs eagerly because its first trace
+// "regularised D=.. taylor=.. kinetic=..", with " trace=exact" for the CNF's exact trace) and, when it runs eagerly because its first trace
 // failed, the error that trace raised (empty while it is compiled).
 struct CompiledVariantStats {
   std::string key;
