@@ -62,6 +62,11 @@ CnfModel::CnfModel(const CnfOptions& options, Generator& gen) : options_(options
     const Tensor s = Tensor::full(Shape{1}, std::sqrt(options.time_length), options.dtype);
     sqrt_end_time_.push_back(options.train_end_time ? Var::parameter(s) : Var(s));
   }
+  for (const CnfDynamics& f : blocks_) solver_dynamics_.push_back(std::make_unique<SolverDynamics>(f));
+}
+
+void CnfModel::set_compiled(bool on) {
+  for (const auto& d : solver_dynamics_) d->set_compiled(on);
 }
 
 std::string CnfModel::name() const {
@@ -93,8 +98,7 @@ FlowPass CnfModel::density_pass(const Var& x, const CnfSolve& how, const Regular
   for (int b = 0; b < options_.blocks; ++b) {
     const Var T = detail::steered_end_time(time_scale == 1.0 ? end_time_var(b) : end_time_var(b) * time_scale, steer, gen);
     const Var times = concat({Var(Tensor::zeros(Shape{1}, options_.dtype)), T}, 0);
-    const CnfDynamics* f = &blocks_[static_cast<std::size_t>(b)];
-    const Dynamics dyn = [f](const auto& z, const auto& t) { return (*f)(z, t); };
+    const Dynamics& dyn = solver_dynamics_[static_cast<std::size_t>(b)]->get();
     const Solution sol = solve(dyn, out.z, times, solve_options(how, reg, true, next_seed(gen)));
     out.z = select(sol.ys, 0, 1);
     out.logdet = add_defined(out.logdet, -sol.logp_change);
@@ -129,8 +133,7 @@ Var CnfModel::sample_from(const Var& z) const {
   Var y = cast(z, options_.dtype);
   for (int b = options_.blocks - 1; b >= 0; --b) {
     const Var times = concat({end_time_var(b), Var(Tensor::zeros(Shape{1}, options_.dtype))}, 0);
-    const CnfDynamics* f = &blocks_[static_cast<std::size_t>(b)];
-    const Dynamics dyn = [f](const auto& s, const auto& t) { return (*f)(s, t); };
+    const Dynamics& dyn = solver_dynamics_[static_cast<std::size_t>(b)]->get();
     y = select(solve(dyn, y, times, solve_options(options_.test, Regularisers{}, false, 0)).ys, 0, 1);
   }
   if (!is_image()) return y;
@@ -152,8 +155,7 @@ Tensor CnfModel::trajectories(const Tensor& z, int points) const {
     const double T = end_time(b);
     std::vector<double> ts;
     for (int i = 0; i < points; ++i) ts.push_back(T * (1.0 - static_cast<double>(i) / (points - 1)));
-    const CnfDynamics* f = &blocks_[static_cast<std::size_t>(b)];
-    const Dynamics dyn = [f](const auto& s, const auto& t) { return (*f)(s, t); };
+    const Dynamics& dyn = solver_dynamics_[static_cast<std::size_t>(b)]->get();
     const Var ys = solve(dyn, y, Var(Tensor::from_vector(ts, Shape{points}, options_.dtype)),
                          solve_options(options_.test, Regularisers{}, false, 0)).ys;
     parts.push_back(slice(ys, 0, 1, points));

@@ -106,4 +106,10 @@ std::vector<std::pair<std::string, Var>> CnfDynamics::named_parameters() const {
   return out;
 }
 
+SolverDynamics::SolverDynamics(const CnfDynamics& f) {
+  const CnfDynamics* p = &f;
+  plain_ = Dynamics([p](const auto& z, const auto& t) { return (*p)(z, t); });
+  compiled_ = compile_dynamics(plain_);
+}
+
 }  // namespace tide::models

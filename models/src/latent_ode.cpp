@@ -248,9 +248,7 @@ Var LatentOdeModel::decode(const Var& z0, const data::IrregularSet& set, const R
   o.regularisers = reg;
   o.steer = steer;
   o.seed = seed;
-  const CnfDynamics* f = &dynamics_;
-  const Dynamics dyn = [f](const auto& z, const auto& t) { return (*f)(z, t); };
-  const Solution sol = solve(dyn, reshape(z0, Shape{K * B, L}), Var(g.times), o);  // f64 times: no collisions in f32
+  const Solution sol = solve(solver_dynamics_.get(), reshape(z0, Shape{K * B, L}), Var(g.times), o);  // f64 times: no collisions in f32
   const Var rows = reshape(permute(sol.ys, Shape{1, 0, 2}), Shape{K * B * g.columns, L});
   const Var z = index_select(rows, 0, g.index);  // [K B T, L]
   pass.kinetic = sol.kinetic, pass.jacobian = sol.jacobian, pass.taylor = sol.taylor;
@@ -289,9 +287,7 @@ std::pair<Tensor, Tensor> LatentOdeModel::trajectories(const Tensor& z0, double 
     const Var out = decode_rnn(unsqueeze(Var(z0.to(options_.dtype)), 0), grid, pass);  // [1, B, points, D]
     return {Tensor(), permute(select(out, 0, 0), Shape{1, 0, 2}).value().contiguous()};
   }
-  const CnfDynamics* f = &dynamics_;
-  const Dynamics dyn = [f](const auto& z, const auto& t) { return (*f)(z, t); };
-  const Var ys = solve(dyn, Var(z0.to(options_.dtype)), Var(Tensor::from_vector(ts, Shape{points}, options_.dtype)),
+  const Var ys = solve(solver_dynamics_.get(), Var(z0.to(options_.dtype)), Var(Tensor::from_vector(ts, Shape{points}, options_.dtype)),
                        generative_options(options_.generative, true)).ys;
   return {ys.value(), decoder_(ys).value()};
 }

@@ -40,9 +40,7 @@ FlowPass OdeClassifier::pass(const Var& x, const CnfSolve& how, const Regularise
   if (options_.augment > 0) z0 = concat({z0, Var(Tensor::zeros(Shape{x.size(0), options_.augment}, dt))}, 1);
   const Var T = detail::steered_end_time(Var(Tensor::full(Shape{1}, options_.end_time, dt)), steer, gen);
   const Var times = concat({Var(Tensor::zeros(Shape{1}, dt)), T}, 0);
-  const CnfDynamics* f = &dynamics_;
-  const Dynamics dyn = [f](const auto& z, const auto& t) { return (*f)(z, t); };
-  const Solution sol = solve(dyn, z0, times, detail::solve_options(how, reg, false, detail::next_seed(gen)));
+  const Solution sol = solve(solver_dynamics_.get(), z0, times, detail::solve_options(how, reg, false, detail::next_seed(gen)));
   FlowPass out;
   out.z = select(sol.ys, 0, 1);
   out.kinetic = sol.kinetic, out.jacobian = sol.jacobian, out.taylor = sol.taylor;

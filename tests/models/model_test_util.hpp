@@ -53,4 +53,35 @@ inline double worst_gradient_error(const Module& module, const std::function<Var
   return worst;
 }
 
+// The loss and its parameter gradients with the model's compiled parts on (the default) and off:
+// the largest difference relative to max(1, |eager value|). Leaves them on.
+inline double compiled_against_eager(Model& model, const std::function<Var()>& loss) {
+  const auto values = [&](bool compiled) {
+    model.set_compiled(compiled);
+    const Var l = loss();
+    const std::vector<Var> params = model.parameters();
+    const std::vector<Var> grads = grad({l}, params, {}, {.allow_unused = true});
+    std::vector<double> out{l.item()};
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      const std::vector<double> g = grads[k].defined() ? grads[k].value().to_vector() : std::vector<double>(params[k].numel(), 0.0);
+      out.insert(out.end(), g.begin(), g.end());
+    }
+    return out;
+  };
+  const std::vector<double> compiled = values(true), eager = values(false);
+  model.set_compiled(true);
+  REQUIRE(compiled.size() == eager.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < eager.size(); ++i)
+    worst = std::max(worst, std::abs(compiled[i] - eager[i]) / std::max(1.0, std::abs(eager[i])));
+  return worst;
+}
+
+// The forward calls compiled plans served for a compiled dynamics, its variants included.
+inline std::int64_t plan_calls(const CompiledDynamicsStats& s) {
+  std::int64_t n = s.all_rows.calls + s.subset_rows.calls;
+  for (const CompiledVariantStats& v : s.variants) n += v.all_rows.calls + v.subset_rows.calls;
+  return n;
+}
+
 }  // namespace tide::models::testing

@@ -182,6 +182,30 @@ TEST_CASE("cnf: the training loss's gradient (learned end time, regularisers) ma
   REQUIRE(l.after_backward);
 }
 
+TEST_CASE("cnf: compiled solves (the default) give the eager loss and gradients: exact trace with R_2 and K, and the VJP estimator") {
+  for (const CnfTrace trace : {CnfTrace::exact, CnfTrace::hutchinson_vjp}) {
+    CAPTURE(static_cast<int>(trace));
+    Generator gen(5);
+    CnfOptions o = small_options(2, {6, 6});
+    o.train.ode = OdeSpec{Method::dopri5, 1, 1e-7, 1e-7, GradientKind::discrete};
+    o.train.trace = trace;
+    CnfModel m(o, gen);
+    const auto batch = vectors(gen.normal(Shape{7, 2}, 0.0, 1.0, DType::f64));
+    Training t;
+    t.kinetic = 0.1, t.taylor_order = 2, t.taylor = 0.01, t.seed = 3;
+    CHECK(models::testing::compiled_against_eager(m, [&] { return m.loss(batch, Mode::train, t).loss; }) < 1e-9);
+    // the exact trace and the regularisers compile with f, as one variant; the VJP estimator's
+    // noise is drawn per solve, so that solve runs eagerly
+    const CompiledDynamicsStats st = m.solver_dynamics(0).stats();
+    if (trace == CnfTrace::exact) {
+      CHECK(models::testing::plan_calls(st) > 0);
+      REQUIRE(st.variants.size() == 1);
+      CHECK(st.variants[0].key == "regularised D=2 taylor=2 kinetic=true trace=exact");
+      CHECK(st.variants[0].eager_because.empty());
+    }
+  }
+}
+
 TEST_CASE("cnf: a 2-D toy density is learned in 150 steps (NLL below the best single Gaussian's)") {
   if (test::skip_heavy()) return;  // training paths are covered by the gradient and resume tests
   Generator gen(8);

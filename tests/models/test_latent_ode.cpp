@@ -10,6 +10,8 @@
 
 using namespace tide;
 using namespace tide::models;
+using models::testing::compiled_against_eager;
+using models::testing::plan_calls;
 using models::testing::worst_gradient_error;
 
 namespace {
@@ -209,6 +211,19 @@ TEST_CASE("latent ode: f64 gradients match finite differences (both encoders, cl
     const double worst = worst_gradient_error(model, [&] { return model.loss(batch, Mode::train, t).loss; });
     CHECK(worst < 1e-5);
   }
+}
+
+TEST_CASE("latent ode: compiled generative solves (the default) give the eager loss and gradients, with R_2 and K") {
+  Generator init(8);
+  LatentOdeOptions o = tiny(2);
+  o.generative = {Method::dopri5, 1, 1e-8, 1e-8, GradientKind::discrete};
+  o.samples = 2;
+  LatentOdeModel model(o, init);
+  const data::IrregularExamples batch(small_set());
+  Training t;
+  t.kinetic = 0.1, t.taylor_order = 2, t.taylor = 0.01, t.epoch = 3, t.seed = 4;
+  CHECK(compiled_against_eager(model, [&] { return model.loss(batch, Mode::train, t).loss; }) < 1e-9);
+  CHECK(plan_calls(model.solver_dynamics().stats()) > 0);
 }
 
 TEST_CASE("RNN-VAE baseline: f64 gradients match finite differences; its decoder has nothing to regularise") {

@@ -101,6 +101,19 @@ TEST_CASE("ode_classifier: f64 finite-difference gradients with R_2, kinetic, Ja
   }
 }
 
+TEST_CASE("ode_classifier: compiled solves (the default) give the eager loss and gradients, with R_2 and K") {
+  const data::VectorSet s = labelled(6, 4, 3, 4);
+  const data::VectorExamples examples(s);
+  Generator gen(6);
+  const ModelPtr model = make_model(json{{"type", "ode_classifier"}, {"hidden", {5}}, {"augment", 1},
+                                         {"solver", {{"method", "dopri5"}, {"rtol", 1e-8}, {"atol", 1e-8}}}},
+                                    dataset_of(s), gen, DType::f64, "model");
+  const Training t{.kinetic = 0.1, .taylor_order = 2, .taylor = 0.02, .seed = 5, .step = 2};
+  CHECK(compiled_against_eager(*model, [&] { return model->loss(examples, Mode::train, t).loss; }) < 1e-9);
+  const auto& classifier = dynamic_cast<const OdeClassifier&>(*model);
+  CHECK(plan_calls(classifier.solver_dynamics().stats()) > 0);
+}
+
 TEST_CASE("ode_classifier: config errors name the key; unlabelled vectors are refused") {
   const data::Dataset d = dataset_of(labelled(4, 3, 2, 5));
   CHECK(message_of({{"type", "ode_classifier"}, {"solver", {{"trace", "exact"}}}}, d).find("model.solver.trace: unknown key") != std::string::npos);

@@ -8,7 +8,9 @@
 #pragma once
 #include "tide/models/cell.hpp"
 #include "tide/models/model.hpp"
+#include "tide/solvers/compile_dynamics.hpp"
 #include "tide/solvers/solve.hpp"
+#include <memory>
 
 namespace tide::models {
 
@@ -45,6 +47,25 @@ private:
   std::vector<Layer> layers_;
   CnfLayer kind_;
   CnfActivation activation_;
+};
+
+// A CnfDynamics as the solvers take it (a Dynamics on Vars and Jets), compiled by default
+// (compile_dynamics: every solve replays plans traced once per batch size, and its Runge-Kutta
+// steps, adjoint and R_K / kinetic integrands compile with it); set_compiled(false) runs it
+// eagerly, the same arithmetic. It refers to `f`, which must stay where it is: neither it nor its
+// owner is copied or moved. Not thread-safe, like the plans it holds.
+class SolverDynamics {
+public:
+  explicit SolverDynamics(const CnfDynamics& f);
+  SolverDynamics(const SolverDynamics&) = delete;
+  SolverDynamics& operator=(const SolverDynamics&) = delete;
+  const Dynamics& get() const { return compiled_on_ ? compiled_ : plain_; }
+  void set_compiled(bool on) { compiled_on_ = on; }
+  CompiledDynamicsStats stats() const { return compiled_stats(compiled_); }  // its plans, all variants included
+
+private:
+  Dynamics plain_, compiled_;
+  bool compiled_on_ = true;
 };
 
 enum class CnfTrace { exact, hutchinson_jvp, hutchinson_vjp };
@@ -131,6 +152,8 @@ public:
 
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   const CnfOptions& options() const { return options_; }
+  void set_compiled(bool on) override;
+  const SolverDynamics& solver_dynamics(int block) const { return *solver_dynamics_.at(static_cast<std::size_t>(block)); }
   bool is_image() const { return !options_.image.empty(); }
   double end_time(int block) const;     // T of a block now
   bool report_regularisers = false;     // eval mode: K, B and R_2 for every batch (costs two more solves' worth)
@@ -141,6 +164,7 @@ private:
   Var end_time_var(int block) const;
   CnfOptions options_;
   std::vector<CnfDynamics> blocks_;
+  std::vector<std::unique_ptr<SolverDynamics>> solver_dynamics_;  // one per block, on blocks_
   std::vector<Var> sqrt_end_time_;  // [1] per block
 };
 

@@ -111,6 +111,9 @@ public:
 
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   const LatentOdeOptions& options() const { return options_; }
+  // The generative solves replay compiled dynamics (SolverDynamics) unless turned off.
+  void set_compiled(bool on) override { solver_dynamics_.set_compiled(on); }
+  const SolverDynamics& solver_dynamics() const { return solver_dynamics_; }
   // loss() in eval mode draws from Generator(eval_seed), stream 0: first task_masks, then reconstruct.
   static constexpr std::uint64_t eval_seed = 0x4556414cULL;
 
@@ -123,6 +126,7 @@ private:
   Var encoder_step(const Var& mean, const Var& std, const Var& input, const Var& observed) const;
   LatentOdeOptions options_;
   CnfDynamics dynamics_;                      // the generative f(z), autonomous (runs on Jets)
+  SolverDynamics solver_dynamics_{dynamics_};  // dynamics_ as the solvers take it
   MLP encoder_ode_;                           // the recognition ODE on the mean
   MLP update_gate_, reset_gate_, new_state_;  // the GRU-style update
   MLP to_z0_;                                 // [mean, std] -> (mean, std) of q(z0)

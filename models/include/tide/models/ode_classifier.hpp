@@ -38,11 +38,14 @@ public:
   Var logits(const Var& x) const;  // with the test settings
   std::vector<std::pair<std::string, Var>> named_parameters() const override;
   const OdeClassifierOptions& options() const { return options_; }
+  void set_compiled(bool on) override { solver_dynamics_.set_compiled(on); }
+  const SolverDynamics& solver_dynamics() const { return solver_dynamics_; }
   bool report_regularisers = false;
 
 private:
   OdeClassifierOptions options_;
   CnfDynamics dynamics_;
+  SolverDynamics solver_dynamics_{dynamics_};
   Linear classifier_;
 };
 
