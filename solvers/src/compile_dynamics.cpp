@@ -130,24 +130,6 @@ struct CompiledVar {
   }
 };
 
-}  // namespace
-
-Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
-  if (!f.var) fail("compile_dynamics: the dynamics has no Var function");
-  if (f.var.target<CompiledVar>()) return f;  // already compiled
-  const VarDynamicsFn fn = f.var;
-  Dynamics out;
-  out.var = CompiledVar{
-      CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows()); }, options),
-      CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows(in[2].value())); }, options),
-      options.row_block, std::make_shared<Variants>(Variants{fn, options, {}})};
-  out.jet = f.jet;
-  return out;
-}
-
-bool is_compiled(const Dynamics& f) { return f.var && f.var.target<CompiledVar>() != nullptr; }
-
-namespace {
 // A compiled variant that runs its eager form instead once a trace has failed: a trace that finds
 // the function untraceable (Jet code reading values: UntraceableError) for any signature, or any
 // error before a call has succeeded; after a success, other errors are the function's own and
@@ -172,10 +154,35 @@ struct TracedOrEager {
     return eager(z, t, rows);
   }
 };
+
+// The CompiledVar behind f: f's own, or that of a variant still running compiled (so a regularised
+// dynamics compiles its steps and its adjoint like f does).
+const CompiledVar* compiled_var(const Dynamics& f) {
+  if (!f.var) return nullptr;
+  if (const auto* c = f.var.target<CompiledVar>()) return c;
+  if (const auto* v = f.var.target<TracedOrEager>(); v && v->failure->empty()) return v->compiled.target<CompiledVar>();
+  return nullptr;
+}
+
 }  // namespace
 
+Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
+  if (!f.var) fail("compile_dynamics: the dynamics has no Var function");
+  if (f.var.target<CompiledVar>()) return f;  // already compiled
+  const VarDynamicsFn fn = f.var;
+  Dynamics out;
+  out.var = CompiledVar{
+      CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows()); }, options),
+      CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows(in[2].value())); }, options),
+      options.row_block, std::make_shared<Variants>(Variants{fn, options, {}})};
+  out.jet = f.jet;
+  return out;
+}
+
+bool is_compiled(const Dynamics& f) { return compiled_var(f) != nullptr; }
+
 Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::function<Dynamics(const Dynamics&)>& make) {
-  const CompiledVar* c = f.var ? f.var.target<CompiledVar>() : nullptr;
+  const CompiledVar* c = compiled_var(f);
   if (!c) return make(f);
   auto& made = c->variants->made;
   if (const auto hit = made.find(key); hit != made.end()) return hit->second.runs;
@@ -198,6 +205,8 @@ CompiledDynamicsStats compiled_stats(const Dynamics& f) {
   for (const auto& [key, v] : c->variants->made) {
     const CompiledDynamicsStats inner = compiled_stats(v.compiled);
     out.variants.push_back({key, inner.all_rows, inner.subset_rows, *v.failure});
+    for (const CompiledVariantStats& nested : inner.variants)  // its own steps and adjoint
+      out.variants.push_back({key + " / " + nested.key, nested.all_rows, nested.subset_rows, nested.eager_because});
   }
   return out;
 }

@@ -199,9 +199,11 @@ TEST_CASE("cnf: compiled solves (the default) give the eager loss and gradients:
     const CompiledDynamicsStats st = m.solver_dynamics(0).stats();
     if (trace == CnfTrace::exact) {
       CHECK(models::testing::plan_calls(st) > 0);
-      REQUIRE(st.variants.size() == 1);
+      REQUIRE(st.variants.size() == 2);  // that variant, and its Runge-Kutta step
       CHECK(st.variants[0].key == "regularised D=2 taylor=2 kinetic=true trace=exact");
-      CHECK(st.variants[0].eager_because.empty());
+      CHECK(st.variants[1].key == "regularised D=2 taylor=2 kinetic=true trace=exact / step dopri5");
+      for (const CompiledVariantStats& v : st.variants) CHECK(v.eager_because.empty());
+      CHECK(st.variants[1].all_rows.calls + st.variants[1].subset_rows.calls > 0);
     }
   }
 }

@@ -46,7 +46,8 @@ namespace tide {
 
 Dynamics compile_dynamics(const Dynamics& f, CompileOptions options = {});
 
-// Whether f is a compile_dynamics result (its variants, below, compile with it).
+// Whether f is a compile_dynamics result, or a variant of one (below) still running compiled: its
+// steps and adjoint compile with it.
 bool is_compiled(const Dynamics& f);
 
 // A dynamics made from f by `make` (the solvers' regularised dynamics: f with R_K or kinetic-energy
