@@ -1,5 +1,6 @@
-// `tide train` run in-process (train/trainer.hpp): the recurrent cells' compiled steps (the
-// default) and --eager train the same curves, to float tolerance.
+// `tide train` run in-process (train/trainer.hpp): the recurrent cells' compiled steps and the
+// flows' and latent ODE's compiled solves (the default) and --eager train the same curves, to
+// float tolerance.
 #include "train/metrics_log.hpp"
 #include "train/train_config.hpp"
 #include "train/trainer.hpp"
@@ -53,6 +54,35 @@ TEST_CASE("tide train: compiled cell steps and --eager give the same loss curve 
         CAPTURE(key);
         const double a = compiled[e].at(key).get<double>(), b = eager[e].at(key).get<double>();
         CHECK(std::abs(a - b) <= 1e-5 * std::max(1.0, std::abs(b)));
+      }
+  }
+}
+
+TEST_CASE("tide train: compiled solves (flows, latent ODE) and --eager give the same loss curve (f64)") {
+  TempDir dir;
+  const json cnf = {{"name", "flow"}, {"seed", 2}, {"dtype", "f64"},
+                    {"data", {{"dataset", "toy"}, {"name", "moons"}, {"train", 120}, {"val", 40}, {"test", 40}}},
+                    {"model", {{"type", "cnf"}, {"hidden", {8, 8}}, {"solver", {{"method", "dopri5"}, {"rtol", 1e-6}, {"atol", 1e-6}, {"trace", "exact"}}}}},
+                    {"optimizer", {{"type", "adam"}, {"lr", 0.01}}}, {"epochs", 2}, {"batch_size", 40},
+                    {"regularisers", {{"kinetic", 0.01}, {"taylor", {{"order", 2}, {"weight", 0.001}}}}}};
+  const json latent = {{"name", "latent"}, {"seed", 3}, {"dtype", "f64"},
+                       {"data", {{"dataset", "periodic"}, {"train", 20}, {"val", 10}, {"test", 10}, {"points", 10}}},
+                       {"model", {{"type", "latent_ode"}, {"latent", 3}, {"encoder_state", 6}, {"dynamics_hidden", {8}},
+                                  {"encoder_hidden", {8}}, {"gru_units", 8}, {"samples", 2}}},
+                       {"optimizer", {{"type", "adam"}, {"lr", 0.01}}}, {"epochs", 2}, {"batch_size", 10}};
+  for (const json& config : {cnf, latent}) {
+    const std::string name = config.at("name").get<std::string>();
+    CAPTURE(name);
+    const std::string base = (dir.path / name).string();
+    const std::vector<json> compiled = train(config, base + "-compiled", false), eager = train(config, base + "-eager", true);
+    REQUIRE(compiled.size() == 2);
+    REQUIRE(eager.size() == 2);
+    for (std::size_t e = 0; e < compiled.size(); ++e)
+      for (const char* key : {"train_loss", "val_loss"}) {
+        CAPTURE(e);
+        CAPTURE(key);
+        const double a = compiled[e].at(key).get<double>(), b = eager[e].at(key).get<double>();
+        CHECK(std::abs(a - b) <= 1e-8 * std::max(1.0, std::abs(b)));
       }
   }
 }
