@@ -19,8 +19,9 @@ public:
   void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
   void reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) override;
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
-  // GEMM straight into out, then bias and activation in place over chunks of rows that sit in L1
-  // (fuses_dense stays false: a trace records the primitives, which its fusion pass joins).
+  // GEMM straight into out, then bias and activation in place over chunks of rows that sit in L1;
+  // a trace records it as one call, which a replay runs the same way.
+  bool fuses_dense() const override { return true; }
   void dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0, const Tensor& out) override;
   void index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override;
   void index_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) override;
