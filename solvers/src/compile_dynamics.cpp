@@ -33,6 +33,7 @@ struct Variants {
   VarDynamicsFn plain;  // the dynamics' own function, not compiled
   CompileOptions options;
   std::map<std::string, Variant> made;
+  std::map<std::string, Tensor> states;  // variant_state
 };
 
 struct CompiledVar {
@@ -174,7 +175,7 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
   out.var = CompiledVar{
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows()); }, options),
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows(in[2].value())); }, options),
-      options.row_block, std::make_shared<Variants>(Variants{fn, options, {}})};
+      options.row_block, std::make_shared<Variants>(Variants{fn, options, {}, {}})};
   out.jet = f.jet;
   return out;
 }
@@ -196,6 +197,14 @@ Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::
   v.runs.var = TracedOrEager{v.compiled.var, eager.var, v.failure};
   v.runs.jet = eager.jet;
   return made.emplace(key, std::move(v)).first->second.runs;
+}
+
+Tensor variant_state(const Dynamics& f, const std::string& key, const std::function<Tensor()>& make) {
+  const CompiledVar* c = compiled_var(f);
+  if (!c) return make();
+  auto& states = c->variants->states;
+  if (const auto hit = states.find(key); hit != states.end()) return hit->second;
+  return states.emplace(key, make()).first->second;
 }
 
 CompiledDynamicsStats compiled_stats(const Dynamics& f) {

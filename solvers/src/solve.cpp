@@ -44,12 +44,19 @@ std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const Solve
     noise = sample_noise(gen, y0.shape(), y0.dtype(), reg.noise).to(y0.device());
   }
   const Var start = concat({y0, Var(Tensor::zeros(Shape{y0.size(0), m}, y0.dtype(), y0.device()))}, 1);
-  if (noisy) return {detail::augment(f, y0.size(1), reg, noise), start};
-  // R_K, kinetic energy and the exact trace depend on nothing drawn per solve: when f is compiled,
-  // the regularised dynamics compile once per setting and later solves replay them
-  const std::string key = fmt::format("regularised D={} taylor={} kinetic={}{}", y0.size(1), reg.taylor_order, reg.kinetic,
-                                      reg.trace == Regularisers::Trace::exact ? " trace=exact" : "");
-  return {compiled_variant(f, key, [&](const Dynamics& g) { return detail::augment(g, y0.size(1), reg, Tensor()); }), start};
+  // When f is compiled, the regularised dynamics compile once per setting and later solves replay
+  // them. The estimators' noise, drawn per solve, is written into a tensor kept with the variant
+  // (one per batch size), which the plans read by reference.
+  constexpr const char* kTraces[] = {"", " trace=hutchinson_jvp", " trace=hutchinson_vjp", " trace=exact"};
+  std::string key = fmt::format("regularised D={} taylor={} kinetic={}{}{}", y0.size(1), reg.taylor_order, reg.kinetic,
+                                kTraces[static_cast<int>(reg.trace)], reg.jacobian ? " jacobian" : "");
+  if (noisy) {
+    key += fmt::format(" noise {}{} on {}", dtype_name(noise.dtype()), noise.shape().str(), noise.device().str());
+    Tensor kept = variant_state(f, key, [&] { return Tensor::empty(noise.shape(), noise.dtype(), noise.device()); });
+    kept.copy_(noise);
+    noise = kept;
+  }
+  return {compiled_variant(f, key, [&](const Dynamics& g) { return detail::augment(g, y0.size(1), reg, noise); }), start};
 }
 
 // The first time's gradient: y0 moves with t0 along -f (the exact solution's sensitivity).

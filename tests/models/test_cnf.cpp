@@ -182,8 +182,8 @@ TEST_CASE("cnf: the training loss's gradient (learned end time, regularisers) ma
   REQUIRE(l.after_backward);
 }
 
-TEST_CASE("cnf: compiled solves (the default) give the eager loss and gradients: exact trace with R_2 and K, and the VJP estimator") {
-  for (const CnfTrace trace : {CnfTrace::exact, CnfTrace::hutchinson_vjp}) {
+TEST_CASE("cnf: compiled solves (the default) give the eager loss and gradients: exact trace with R_2 and K, the estimators' fresh noise") {
+  for (const CnfTrace trace : {CnfTrace::exact, CnfTrace::hutchinson_vjp, CnfTrace::hutchinson_jvp}) {
     CAPTURE(static_cast<int>(trace));
     Generator gen(5);
     CnfOptions o = small_options(2, {6, 6});
@@ -192,19 +192,21 @@ TEST_CASE("cnf: compiled solves (the default) give the eager loss and gradients:
     CnfModel m(o, gen);
     const auto batch = vectors(gen.normal(Shape{7, 2}, 0.0, 1.0, DType::f64));
     Training t;
-    t.kinetic = 0.1, t.taylor_order = 2, t.taylor = 0.01, t.seed = 3;
-    CHECK(models::testing::compiled_against_eager(m, [&] { return m.loss(batch, Mode::train, t).loss; }) < 1e-9);
-    // the exact trace and the regularisers compile with f, as one variant; the VJP estimator's
-    // noise is drawn per solve, so that solve runs eagerly
-    const CompiledDynamicsStats st = m.solver_dynamics(0).stats();
-    if (trace == CnfTrace::exact) {
-      CHECK(models::testing::plan_calls(st) > 0);
-      REQUIRE(st.variants.size() == 2);  // that variant, and its Runge-Kutta step
-      CHECK(st.variants[0].key == "regularised D=2 taylor=2 kinetic=true trace=exact");
-      CHECK(st.variants[1].key == "regularised D=2 taylor=2 kinetic=true trace=exact / step dopri5");
-      for (const CompiledVariantStats& v : st.variants) CHECK(v.eager_because.empty());
-      CHECK(st.variants[1].all_rows.calls + st.variants[1].subset_rows.calls > 0);
+    t.kinetic = 0.1, t.taylor_order = 2, t.taylor = 0.01;
+    // the second seed draws new noise for the estimators: the plans traced with the first must
+    // read it (the variant keeps the noise in a tensor they read by reference)
+    for (const std::uint64_t seed : {3, 4}) {
+      t.seed = seed;
+      CHECK(models::testing::compiled_against_eager(m, [&] { return m.loss(batch, Mode::train, t).loss; }) < 1e-9);
     }
+    // the trace and the regularisers compile with f as one variant, with its own compiled step
+    const CompiledDynamicsStats st = m.solver_dynamics(0).stats();
+    CHECK(models::testing::plan_calls(st) > 0);
+    REQUIRE(st.variants.size() == 2);
+    CHECK(st.variants[0].key.find("regularised D=2 taylor=2 kinetic=true trace=") == 0);
+    CHECK(st.variants[1].key == st.variants[0].key + " / step dopri5");
+    for (const CompiledVariantStats& v : st.variants) CHECK(v.eager_because.empty());
+    CHECK(st.variants[0].all_rows.traces + st.variants[0].subset_rows.traces <= 4);  // not traced again for the new noise
   }
 }
 

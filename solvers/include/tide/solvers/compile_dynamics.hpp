@@ -11,17 +11,16 @@
 // next power of two (its last row repeated, the result cut back), so a batch of B costs at most
 // about 2 log2(B) traces over a training run (with and without gradient).
 //
-// A solve with the R_K or kinetic-energy regularisers or the CNF's exact trace (and no noisy
-// estimator) compiles the regularised dynamics as a whole, Taylor mode included, once per regulariser setting
-// (compiled_variant below). Explicit Runge-Kutta methods compile a whole step (its stages and their
+// A solve with regularisers (R_K, kinetic energy, the Jacobian term, the CNF's exact or Hutchinson
+// trace) compiles the regularised dynamics as a whole, Taylor mode and the estimators' products
+// included, once per regulariser setting (compiled_variant below); the estimators' noise, drawn per
+// solve, goes into a tensor kept with the variant (variant_state), one per batch size. Explicit Runge-Kutta methods compile a whole step (its stages and their
 // combinations: variant "step dopri5", "step rk4 (torchdiffeq)" for SolveOptions::torchdiffeq's
 // form), and the adjoint's backward solve compiles f with its vjp (variant "adjoint D=<width>").
 // f's own plans (all_rows, subset_rows) then serve the calls outside those: the first step's size
 // selection, dense output's f at a new state, the implicit methods, the adjoint's parameter vjp. Its plans are in compiled_stats(f).variants; if its first trace fails
 // (a Jet path that reads values, say) it runs eagerly from then on, and `eager_because` there says
-// why. What runs eagerly: the Jacobian Frobenius regulariser and the CNF's Hutchinson trace estimators
-// (their noise is drawn per solve), the implicit methods' JVPs,
-// and a solve's own Jet calls.
+// why. What runs eagerly: the implicit methods' JVPs and a solve's own Jet calls.
 //
 // The dynamics must be traceable (core/plan.hpp): no control flow on values, no random draws,
 // parameters updated in place; a Rows index is an input of the plan, so per-sample data gathered
@@ -57,6 +56,12 @@ bool is_compiled(const Dynamics& f);
 // trace fails (Jet code that cannot be traced), the variant runs eagerly from then on. When f is
 // not compiled this is make(f).
 Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::function<Dynamics(const Dynamics&)>& make);
+
+// A tensor kept with compiled f under `key` (made by `make` the first time; when f is not
+// compiled, make() every time). A variant whose function captures it reads it by reference at
+// every replay, so a caller that writes new values into it in place before a solve feeds the
+// plans data that changes per solve (the CNF estimators' noise) without tracing again.
+Tensor variant_state(const Dynamics& f, const std::string& key, const std::function<Tensor()>& make);
 
 // A variant's plans (the regularised dynamics of solves with R_K or kinetic energy: key
 // "regularised D=.. taylor=.. kinetic=..", with " trace=exact" for the CNF's exact trace) and, when it runs eagerly because its first trace
