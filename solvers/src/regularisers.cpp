@@ -94,7 +94,9 @@ Dynamics augment(const Dynamics& f, std::int64_t D, const Regularisers& reg, con
   Dynamics out;
   out.var = [f, D, reg, noise](const Var& Z, const Var& t, const Rows& rows) {
     const Var z = slice(Z, 1, 0, D);
-    const Integrands in = integrands(f, z, t, rows, reg, noise.defined() ? rows.gather(noise) : Tensor());
+    // a copy of this call's noise: a compiled variant reads `noise` by reference (solve() refreshes it
+    // per solve), and its backward must see the noise this call saw, kept as its own residual
+    const Integrands in = integrands(f, z, t, rows, reg, noise.defined() ? rows.gather(noise).clone() : Tensor());
     std::vector<Var> parts{in.f};
     if (reg.taylor_order > 0) parts.push_back(in.taylor);
     if (reg.kinetic) parts.push_back(row_sum_sq(in.f));

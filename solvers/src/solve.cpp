@@ -46,7 +46,12 @@ std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const Solve
   const Var start = concat({y0, Var(Tensor::zeros(Shape{y0.size(0), m}, y0.dtype(), y0.device()))}, 1);
   // When f is compiled, the regularised dynamics compile once per setting and later solves replay
   // them. The estimators' noise, drawn per solve, is written into a tensor kept with the variant
-  // (one per batch size), which the plans read by reference.
+  // (one per batch size), which the plans read by reference; each evaluation copies its rows, so a
+  // discrete gradient's backward keeps the noise its solve saw. The adjoint and checkpointed
+  // gradients evaluate the dynamics again during the backward pass, when a later solve may have
+  // written new noise there: with them a noisy solve runs eagerly on its own noise.
+  if (noisy && options.gradient != GradientKind::discrete && grad_enabled())
+    return {detail::augment(f, y0.size(1), reg, noise), start};
   constexpr const char* kTraces[] = {"", " trace=hutchinson_jvp", " trace=hutchinson_vjp", " trace=exact"};
   std::string key = fmt::format("regularised D={} taylor={} kinetic={}{}{}", y0.size(1), reg.taylor_order, reg.kinetic,
                                 kTraces[static_cast<int>(reg.trace)], reg.jacobian ? " jacobian" : "");

@@ -14,7 +14,8 @@
 // A solve with regularisers (R_K, kinetic energy, the Jacobian term, the CNF's exact or Hutchinson
 // trace) compiles the regularised dynamics as a whole, Taylor mode and the estimators' products
 // included, once per regulariser setting (compiled_variant below); the estimators' noise, drawn per
-// solve, goes into a tensor kept with the variant (variant_state), one per batch size. Explicit Runge-Kutta methods compile a whole step (its stages and their
+// solve, goes into a tensor kept with the variant (variant_state), one per batch size (with the
+// adjoint or checkpointed gradient a noisy solve runs eagerly: their backward evaluates f again). Explicit Runge-Kutta methods compile a whole step (its stages and their
 // combinations: variant "step dopri5", "step rk4 (torchdiffeq)" for SolveOptions::torchdiffeq's
 // form), and the adjoint's backward solve compiles f with its vjp (variant "adjoint D=<width>").
 // f's own plans (all_rows, subset_rows) then serve the calls outside those: the first step's size
@@ -60,7 +61,12 @@ Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::
 // A tensor kept with compiled f under `key` (made by `make` the first time; when f is not
 // compiled, make() every time). A variant whose function captures it reads it by reference at
 // every replay, so a caller that writes new values into it in place before a solve feeds the
-// plans data that changes per solve (the CNF estimators' noise) without tracing again.
+// plans data that changes per solve (the CNF estimators' noise) without tracing again. A backward
+// plan reads it by reference too: copy it inside the function (as a value of the trace) where the
+// backward must see what the forward saw. Anything that runs the function again after the caller
+// may have written new values (the adjoint's and checkpointing's backward solves, a create_graph
+// backward, which re-runs it eagerly) sees the new values: solve() uses it for discrete gradients
+// and NoGrad solves only.
 Tensor variant_state(const Dynamics& f, const std::string& key, const std::function<Tensor()>& make);
 
 // A variant's plans (the regularised dynamics of solves with R_K or kinetic energy: key
