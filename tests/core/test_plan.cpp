@@ -178,6 +178,19 @@ TEST_CASE("copies into parts of a result are written in place; a result written 
   for (int run = 0; run < 2; ++run) check_equal(plan.run({x2})[0], fn({x2})[0], 0.0);
 }
 
+TEST_CASE("a chain of copies (a clone then concat) is elided link by link, into the final part") {
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    const Tensor a = index_select(in[0], 0, in[1]);
+    const Tensor b = a.clone();  // copied again by concat: both copies go, index_select writes the part
+    return std::vector<Tensor>{concat(std::vector<Tensor>{in[0] * 2.0, b}, 0) + 1.0};
+  };
+  const Tensor x = seq(Shape{3, 4}, 1.0, 0.0, DType::f64), x2 = seq(Shape{3, 4}, 0.6, 0.4, DType::f64);
+  const Tensor idx = Tensor::from_indices({2, 0, 1}, Shape{3}), idx2 = Tensor::from_indices({1, 1, 0}, Shape{3});
+  const Plan plan(Trace::record(fn, {x, idx}));
+  CHECK(plan.stats().elided_copies == 3);
+  for (int run = 0; run < 2; ++run) check_equal(plan.run({x2, idx2})[0], fn({x2, idx2})[0], 0.0);
+}
+
 TEST_CASE("a copy stays where its destination is read, or written over, between the source's write and the copy") {
   TensorFunction read_between = [](const std::vector<Tensor>& in) {
     const Tensor t = sin(in[0]);

@@ -72,9 +72,10 @@ int written_arg(const Call& writer, const Arg& src, const Arg& dst) {
   return found;
 }
 
-// No call in (from, to) reads U or writes it where `dst` lies.
-bool untouched_between(const Program& p, std::size_t from, std::size_t to, const Arg& dst) {
+// No call in (from, to) reads U or writes it where `dst` lies (calls already dropped aside).
+bool untouched_between(const Program& p, std::size_t from, std::size_t to, const Arg& dst, const std::vector<bool>& drop) {
   for (std::size_t j = from + 1; j < to; ++j) {
+    if (drop[j]) continue;
     const Call& c = p.calls[j];
     for (std::size_t k = 0; k < c.args.size(); ++k) {
       const Arg& a = c.args[k];
@@ -94,14 +95,15 @@ int elide_copies(Program& p) {
     if (!candidate(p, p.calls[i], uses)) continue;
     const Arg src = p.calls[i].args[0], dst = p.calls[i].args[1];
     std::size_t w = i;
-    while (w-- > 0) {  // the source's writer: the last earlier call touching it
+    while (w-- > 0) {  // the source's writer: the last earlier call touching it, not one already dropped
+      if (drop[w]) continue;
       bool touches = false;
       for (const Arg& a : p.calls[w].args) touches = touches || a.buffer == src.buffer;
       if (touches) break;
     }
     if (w >= i) continue;  // none: the source starts with a value
     const int k = written_arg(p.calls[w], src, dst);
-    if (k < 0 || !untouched_between(p, w, i, dst)) continue;
+    if (k < 0 || !untouched_between(p, w, i, dst, drop)) continue;
     Arg& out = p.calls[w].args[static_cast<std::size_t>(k)];  // its own shape and contiguous strides stay
     out.buffer = dst.buffer, out.offset = dst.offset;
     uses[static_cast<std::size_t>(src.buffer)] = 0;
