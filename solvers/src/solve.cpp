@@ -49,8 +49,9 @@ std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const Solve
   // (one per batch size), which the plans read by reference; each evaluation copies its rows, so a
   // discrete gradient's backward keeps the noise its solve saw. The adjoint and checkpointed
   // gradients evaluate the dynamics again during the backward pass, when a later solve may have
-  // written new noise there: with them a noisy solve runs eagerly on its own noise.
-  if (noisy && options.gradient != GradientKind::discrete && grad_enabled())
+  // written new noise there: with them a noisy solve runs eagerly on its own noise (as it does on
+  // plain dynamics, with no kept tensor to copy into).
+  if (noisy && (!is_compiled(f) || (options.gradient != GradientKind::discrete && grad_enabled())))
     return {detail::augment(f, y0.size(1), reg, noise), start};
   constexpr const char* kTraces[] = {"", " trace=hutchinson_jvp", " trace=hutchinson_vjp", " trace=exact"};
   std::string key = fmt::format("regularised D={} taylor={} kinetic={}{}{}", y0.size(1), reg.taylor_order, reg.kinetic,
