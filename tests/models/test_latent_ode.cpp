@@ -259,6 +259,8 @@ TEST_CASE("latent ode: training mode reports the regularisers, the KL weight and
   backward(b.loss);
   REQUIRE(b.after_backward);
   CHECK(b.after_backward().front().second.value > 0);  // the adjoint solves again
+  t.epoch = 10.9;  // the reference code's schedule: still 0 through epoch `wait`
+  CHECK(metric(model.loss(data::IrregularExamples(small_set()), Mode::train, t), "kl_weight") == 0);
 }
 
 TEST_CASE("latent ode: f32 with the union of many close times, and STEER with intervals shorter than eps") {
