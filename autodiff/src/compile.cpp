@@ -159,7 +159,9 @@ std::shared_ptr<Entry> CompiledFunction::State::trace(const Signature& sig, cons
     const Trace t = Trace::record(joint, example);
     if (differentiable) {
       const Trace::Split parts = t.split(static_cast<int>(inputs.size()), 1);
-      e->forward = Plan(parts.early, popt);
+      PlanOptions forward_options = popt;
+      forward_options.shared_outputs_from = 1;  // the residuals after the output: one allocation per run
+      e->forward = Plan(parts.early, forward_options);
       e->backward = Plan(parts.late, popt);
       return e;
     }

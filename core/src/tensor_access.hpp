@@ -52,8 +52,10 @@ struct TensorAccess {
     v.dtype_ = dtype;
     return v;
   }
-  static void bind(Tensor& view, const Tensor& base, std::int64_t offset) {
-    view.storage_ = base.storage_;
+  // The view does not own the storage (an aliasing shared_ptr with no control block: binding and
+  // unbinding touch no reference count): the caller keeps the storage alive while the view is bound.
+  static void bind(Tensor& view, Storage* storage, std::int64_t offset) {
+    view.storage_ = std::shared_ptr<Storage>(std::shared_ptr<Storage>(), storage);
     view.offset_ = offset;
   }
   static void unbind(Tensor& view) { view.storage_.reset(); }

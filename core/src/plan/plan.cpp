@@ -14,22 +14,25 @@
 namespace tide {
 namespace detail {
 
-enum class Home : std::uint8_t { unused, input, constant, arena, fresh };
+// fresh: a tensor of its own per run; shared: a part of one block per run shared with the other
+// such buffers (PlanOptions::shared_outputs_from).
+enum class Home : std::uint8_t { unused, input, constant, arena, fresh, shared };
 
 struct PlanImpl {
   Program program;
   PlanStats stats;
   Device device = Device::cpu();
   std::vector<Home> home;
-  std::vector<std::int64_t> arena_offset;  // bytes
+  std::vector<std::int64_t> arena_offset;  // bytes, into the arena (arena buffers) or the shared block
+  std::int64_t shared_bytes = 0;           // the shared block's size
   Tensor arena;
   std::vector<std::vector<Tensor>> args;   // per call, prepared
   struct Patch {
-    int call, arg;
+    Tensor* view;         // a call's argument (impl.args is not resized after prepare_args)
+    std::int64_t offset;  // its offset into the buffer, in elements
   };
   std::vector<std::vector<Patch>> patches;  // per buffer (inputs and fresh ones)
-  std::vector<int> bound;                   // the inputs and fresh buffers: what a run binds and releases
-  std::vector<int> fresh;                   // buffers allocated per run
+  std::vector<int> bound;                   // the inputs, fresh and shared buffers: what a run binds and releases
   std::vector<int> initialised;             // arena buffers copied from their starting value per run
   std::vector<char> written;                // per buffer: some call writes it (inputs so marked are copied per run)
   std::vector<Tensor> base;                 // per run: the inputs' and fresh buffers' tensors
@@ -66,10 +69,14 @@ Lifetimes lifetimes(const Program& p) {
 
 // Each buffer's home; returns the arena's buffers. A buffer that starts from a snapshot is live
 // from the start.
-std::vector<int> assign_homes(PlanImpl& impl, Lifetimes& life) {
+std::vector<int> assign_homes(PlanImpl& impl, Lifetimes& life, int shared_from) {
   const Program& p = impl.program;
-  std::vector<bool> returned(p.buffers.size(), false);
-  for (const Arg& a : p.outputs) returned[static_cast<std::size_t>(a.buffer)] = true;
+  std::vector<bool> returned(p.buffers.size(), false), own(p.buffers.size(), false);
+  for (std::size_t j = 0; j < p.outputs.size(); ++j) {
+    const auto b = static_cast<std::size_t>(p.outputs[j].buffer);
+    returned[b] = true;
+    own[b] = own[b] || shared_from < 0 || static_cast<int>(j) < shared_from;
+  }
   std::vector<int> arena;
   impl.written.assign(p.buffers.size(), 0);
   for (const Call& c : p.calls)
@@ -79,7 +86,7 @@ std::vector<int> assign_homes(PlanImpl& impl, Lifetimes& life) {
     const Buffer& buf = p.buffers[b];
     if (buf.kind == BufferKind::input) impl.home[b] = Home::input;
     else if (buf.kind == BufferKind::constant) impl.home[b] = Home::constant;
-    else if (returned[b]) impl.home[b] = Home::fresh, impl.fresh.push_back(static_cast<int>(b));
+    else if (returned[b]) impl.home[b] = own[b] ? Home::fresh : Home::shared;
     else if (life.first[b] >= 0) impl.home[b] = Home::arena, arena.push_back(static_cast<int>(b));
     if (impl.home[b] != Home::unused && buf.kind == BufferKind::temp && buf.constant.defined()) {
       impl.initialised.push_back(static_cast<int>(b));
@@ -90,13 +97,16 @@ std::vector<int> assign_homes(PlanImpl& impl, Lifetimes& life) {
 }
 
 // Homes and arena offsets: buffers live from their first to their last call; a greedy first-fit
-// by decreasing size places each where no live-overlapping buffer is.
-void plan_memory(PlanImpl& impl) {
+// by decreasing size places each where no live-overlapping buffer is. Shared buffers follow each
+// other in their block.
+void plan_memory(PlanImpl& impl, int shared_from) {
   const Program& p = impl.program;
   impl.home.assign(p.buffers.size(), Home::unused);
   impl.arena_offset.assign(p.buffers.size(), 0);
   Lifetimes life = lifetimes(p);
-  std::vector<int> arena = assign_homes(impl, life);
+  std::vector<int> arena = assign_homes(impl, life, shared_from);
+  for (std::size_t b = 0; b < p.buffers.size(); ++b)
+    if (impl.home[b] == Home::shared) impl.arena_offset[b] = impl.shared_bytes, impl.shared_bytes += bytes_of(p.buffers[b]);
   std::sort(arena.begin(), arena.end(), [&](int a, int b) { return bytes_of(p.buffers[a]) > bytes_of(p.buffers[b]); });
   std::vector<int> placed;
   std::int64_t total = 0;
@@ -128,7 +138,7 @@ void prepare_args(PlanImpl& impl) {
   impl.patches.assign(p.buffers.size(), {});
   impl.bound.clear();
   for (std::size_t b = 0; b < p.buffers.size(); ++b)
-    if (impl.home[b] == Home::input || impl.home[b] == Home::fresh) impl.bound.push_back(static_cast<int>(b));
+    if (impl.home[b] == Home::input || impl.home[b] == Home::fresh || impl.home[b] == Home::shared) impl.bound.push_back(static_cast<int>(b));
   impl.args.resize(p.calls.size());
   for (std::size_t i = 0; i < p.calls.size(); ++i) {
     const Call& c = p.calls[i];
@@ -142,9 +152,9 @@ void prepare_args(PlanImpl& impl) {
           impl.args[i][k] = view_of(impl.arena, impl.arena_offset[b] / static_cast<std::int64_t>(dtype_size(a.dtype)), a);
           break;
         case Home::constant: impl.args[i][k] = view_of(p.buffers[b].constant, 0, a); break;
-        case Home::input: case Home::fresh:  // the layout now, the storage at each run
+        case Home::input: case Home::fresh: case Home::shared:  // the layout now, the storage at each run
           impl.args[i][k] = TensorAccess::layout(a.dtype, a.shape, a.strides);
-          impl.patches[b].push_back({static_cast<int>(i), static_cast<int>(k)});
+          impl.patches[b].push_back({&impl.args[i][k], a.offset});
           break;
         case Home::unused: break;
       }
@@ -248,7 +258,7 @@ Plan::Plan(const Trace& trace, PlanOptions options) {
   }
   impl.stats.elided_copies = elide_copies(impl.program);  // after fusion, which wants whole temporaries
   impl.stats.calls = static_cast<int>(impl.program.calls.size());
-  plan_memory(impl);
+  plan_memory(impl, options.shared_outputs_from);
   impl.stats.initialised = static_cast<int>(impl.initialised.size());
   prepare_args(impl);
 }
@@ -271,6 +281,7 @@ namespace {
 void bind(PlanImpl& impl, const std::vector<Tensor>& inputs) {
   const Program& p = impl.program;
   impl.base.resize(p.buffers.size());
+  const Tensor block = impl.shared_bytes > 0 ? Tensor::empty(Shape{impl.shared_bytes / 8}, DType::f64, impl.device) : Tensor();
   for (const int bi : impl.bound) {
     const auto b = static_cast<std::size_t>(bi);
     const Buffer& buf = p.buffers[b];
@@ -286,11 +297,13 @@ void bind(PlanImpl& impl, const std::vector<Tensor>& inputs) {
       impl.base[b] = impl.written[b] ? x.clone() : x.contiguous();
     } else if (impl.home[b] == Home::fresh) {
       impl.base[b] = Tensor::empty(buf.shape, buf.dtype, buf.device);
+    } else if (impl.home[b] == Home::shared) {
+      impl.base[b] = TensorAccess::view_as(block, buf.dtype, buf.shape, contiguous_strides(buf.shape),
+                                           impl.arena_offset[b] / static_cast<std::int64_t>(dtype_size(buf.dtype)));
     }
-    for (const PlanImpl::Patch& patch : impl.patches[b]) {
-      const auto call = static_cast<std::size_t>(patch.call), arg = static_cast<std::size_t>(patch.arg);
-      TensorAccess::bind(impl.args[call][arg], impl.base[b], impl.base[b].offset() + p.calls[call].args[arg].offset);
-    }
+    detail::Storage* storage = TensorAccess::storage(impl.base[b]);
+    const std::int64_t offset = impl.base[b].offset();
+    for (const PlanImpl::Patch& patch : impl.patches[b]) TensorAccess::bind(*patch.view, storage, offset + patch.offset);
   }
 }
 
@@ -301,7 +314,7 @@ void initialise(PlanImpl& impl, Backend& be) {
     const Buffer& buf = impl.program.buffers[i];
     Arg whole;
     whole.shape = buf.shape, whole.strides = Shape{1}, whole.dtype = buf.dtype;
-    const Tensor dst = impl.home[i] == Home::fresh
+    const Tensor dst = impl.home[i] == Home::fresh || impl.home[i] == Home::shared
                            ? impl.base[i]
                            : view_of(impl.arena, impl.arena_offset[i] / static_cast<std::int64_t>(dtype_size(buf.dtype)), whole);
     be.copy(buf.constant, dst);
@@ -315,7 +328,7 @@ std::vector<Tensor> collect(const PlanImpl& impl) {
   for (const Arg& a : p.outputs) {
     const auto b = static_cast<std::size_t>(a.buffer);
     switch (impl.home[b]) {
-      case Home::input: case Home::fresh: out.push_back(view_of(impl.base[b], impl.base[b].offset(), a)); break;
+      case Home::input: case Home::fresh: case Home::shared: out.push_back(view_of(impl.base[b], impl.base[b].offset(), a)); break;
       case Home::constant: out.push_back(view_of(p.buffers[b].constant, 0, a)); break;
       case Home::arena: case Home::unused: fail("Plan::run: output buffer without a home (internal error)");
     }
@@ -328,8 +341,7 @@ void release(PlanImpl& impl) {
   for (const int bi : impl.bound) {
     const auto b = static_cast<std::size_t>(bi);
     impl.base[b] = Tensor();
-    for (const PlanImpl::Patch& patch : impl.patches[b])
-      TensorAccess::unbind(impl.args[static_cast<std::size_t>(patch.call)][static_cast<std::size_t>(patch.arg)]);
+    for (const PlanImpl::Patch& patch : impl.patches[b]) TensorAccess::unbind(*patch.view);
   }
 }
 

@@ -80,6 +80,10 @@ struct Trace::Split {
 
 struct PlanOptions {
   bool fuse = true;  // fuse chains of elementwise ops into one pass
+  // The returned buffers that only outputs from this index on return share one allocation per run
+  // (a compiled function's residuals: made together, freed together, never written by the
+  // caller); -1: each returned buffer is a tensor of its own.
+  int shared_outputs_from = -1;
 };
 
 struct PlanStats {
