@@ -150,6 +150,34 @@ TEST_CASE("split: zeros made early and added into late are filled again by the l
   }
 }
 
+TEST_CASE("updates in place join a fused chain only where every member reads the buffer in one layout") {
+  for (std::int64_t n : {3, 700}) {  // one block, and several blocks of the CPU's 512
+    CAPTURE(n);
+    // a gradient accumulated twice, then read: one chain
+    TensorFunction accumulate = [](const std::vector<Tensor>& in) {
+      Tensor acc = exp(in[0]);
+      const Tensor t = tanh(in[1]);
+      acc.add_(t * 2.0);
+      acc.add_(square(t));
+      return std::vector<Tensor>{acc * in[1]};
+    };
+    const Tensor x = seq(Shape{n, 1024}, 1.0, 0.0, DType::f64), y = seq(Shape{n, 1024}, 0.8, 0.4, DType::f64);
+    const Plan plan(Trace::record(accumulate, {x, y}));
+    CHECK(plan.stats().calls == 1);
+    check_equal(plan.run({y, x})[0], accumulate({y, x})[0], 1e-15);
+    // row 0 read broadcast (a period of 1024, read in place) before the update: fused, later blocks
+    // would read row 0 already updated
+    TensorFunction broadcast_first = [](const std::vector<Tensor>& in) {
+      Tensor acc = exp(in[0]);
+      const Tensor u = tanh(in[1]) * acc.slice(0, 0, 1);
+      acc.add_(u);
+      return std::vector<Tensor>{acc * 1.5};
+    };
+    const Plan guarded(Trace::record(broadcast_first, {x, y}));
+    for (int run = 0; run < 2; ++run) check_equal(guarded.run({y, x})[0], broadcast_first({y, x})[0], 1e-15);
+  }
+}
+
 TEST_CASE("a plan drops calls whose writes nothing later reads or returns, chains of them included") {
   TensorFunction fn = [](const std::vector<Tensor>& in) {
     const Tensor unused = Tensor::zeros(Shape{3, 4}, DType::f64);  // made, never read

@@ -1,8 +1,12 @@
 // The fusion pass of a plan: runs of adjacent elementwise calls (unary, binary, compare, where)
 // over one shape and dtype become one Backend::elementwise call. A value the chain makes and only
-// the chain reads never gets a buffer; one read after the chain, or returned, is written out.
+// the chain reads never gets a buffer; one read after the chain, or returned, is written out. A
+// call that updates a buffer in place (a gradient accumulated by `add_`: out = out + x, the same
+// layout on both sides) joins too, provided every member reads that buffer in that one layout:
+// each element is then read before it is written, block by block, as the calls would.
 #include "fuse.hpp"
 #include <map>
+#include <set>
 #include <tuple>
 
 namespace tide::detail {
@@ -60,11 +64,13 @@ public:
     if (!elementwise_kind(c.kind) && !plain_copy(c)) return false;
     const Arg& out = c.args.back();
     if (!whole_contiguous(p_, out) || p_.buffers[static_cast<std::size_t>(out.buffer)].kind != BufferKind::temp) return false;
-    if (uses_.first[static_cast<std::size_t>(out.buffer)] != static_cast<int>(i)) return false;  // its first write
+    const bool in_place = updates_in_place(c);
+    if (!in_place && uses_.first[static_cast<std::size_t>(out.buffer)] != static_cast<int>(i)) return false;  // its first write
+    if (in_place && !members_read_alike(out)) return false;
     if (!calls_.empty() && (!(out.shape == shape_) || out.dtype != dtype_)) return false;
     for (std::size_t a = 0; a + 1 < c.args.size(); ++a) {
       const Arg& in = c.args[a];
-      if (in.buffer == out.buffer || !streamable(in)) return false;
+      if ((in.buffer == out.buffer && !in_place) || !streamable(in)) return false;
       auto it = made_.find(in.buffer);
       if (it != made_.end() && !same_layout(in, p_.calls[static_cast<std::size_t>(it->second)].args.back())) return false;
     }
@@ -94,11 +100,14 @@ public:
       ins.push_back(a);
       return static_cast<int>(ins.size()) - 1;
     };
-    // inputs first (value ids of inputs must precede the steps'): one pass to collect them
+    // inputs first (value ids of inputs must precede the steps'): one pass to collect them; a
+    // buffer is an input where a member reads it before any member writes it
+    std::set<int> written;
     for (std::size_t i : calls_) {
       const Call& c = p_.calls[i];
       for (std::size_t a = 0; a + 1 < c.args.size(); ++a)
-        if (!made_.count(c.args[a].buffer)) input_value(c.args[a]);
+        if (!written.count(c.args[a].buffer)) input_value(c.args[a]);
+      written.insert(c.args.back().buffer);
     }
     prog.n_inputs = static_cast<int>(ins.size());
     for (std::size_t i : calls_) {
@@ -128,6 +137,26 @@ public:
   const std::vector<std::size_t>& calls() const { return calls_; }
 
 private:
+  // out = f(out, ..): the output is one of the inputs, in the same layout, and no other input
+  // reads its buffer
+  static bool updates_in_place(const Call& c) {
+    const Arg& out = c.args.back();
+    bool aliased = false;
+    for (std::size_t a = 0; a + 1 < c.args.size(); ++a) {
+      if (c.args[a].buffer != out.buffer) continue;
+      if (!same_layout(c.args[a], out)) return false;
+      aliased = true;
+    }
+    return aliased;
+  }
+  // every member so far touches out's buffer in out's layout alone (a member reading another
+  // part, or a broadcast of it, could see a block the chain has already updated)
+  bool members_read_alike(const Arg& out) const {
+    for (std::size_t i : calls_)
+      for (const Arg& a : p_.calls[i].args)
+        if (a.buffer == out.buffer && !same_layout(a, out)) return false;
+    return true;
+  }
   int uses_inside(int buffer) const {
     int n = 0;
     for (std::size_t i : calls_)
