@@ -131,10 +131,12 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
       return;
     }
 
-    // ---- matmul: dA = G B^T, dB = A^T G (summed over broadcast batch axes) ---------------
+    // ---- matmul: dA = G B^T, dB = A^T G (summed over broadcast batch axes); none for a
+    // constant operand (a map made on the host, data) ---------------------------------------
     case Op::matmul: {
       const Var a = in(0), b = in(1);
-      gx[0] = sum_to(matmul(g, transpose(b)), shape(0));
+      if (n.inputs[0].node) gx[0] = sum_to(matmul(g, transpose(b)), shape(0));
+      if (!n.inputs[1].node) return;
       if (b.rank() == 2 && a.rank() > 2) {
         // shared weight: one GEMM over all batch rows instead of a batched GEMM and a sum
         std::int64_t rows = 1;  // batch x M, the same for a and g

@@ -144,6 +144,7 @@ public:
 
   Var combine() {
     if (used_.empty()) return Var(Tensor::zeros(Shape{m_, d_}, dtype_, device_));
+    if (few_rows_in_all() && !(used_.size() == 1 && all_ones_)) return mapped();
     if (recording(vecs_)) return recorded();
     if (all_alike_) return alike();
     return per_row();
@@ -166,6 +167,28 @@ public:
   }
 
 private:
+  // A step of a handful of rows (a solve of one sample, as the spiral's): the gather and the
+  // weights together are one [m, V n] matrix, small enough to make on the host.
+  static constexpr std::int64_t kMappedEntries = 4096;
+  bool few_rows_in_all() const { return m_ * static_cast<std::int64_t>(used_.size()) * n_ <= kMappedEntries; }
+
+  // That matrix times the used vectors stacked ([V n, d]): two recorded ops (a concat and a
+  // matmul, whose backward is one product and V views) where the gathered form records one node
+  // whose backward takes two ops per vector.
+  Var mapped() {
+    const std::int64_t V = static_cast<std::int64_t>(used_.size()), width = V * n_;
+    std::vector<double> map(static_cast<std::size_t>(m_ * width), 0.0);
+    std::vector<Var> stacked;
+    for (std::int64_t v = 0; v < V; ++v) {
+      const std::size_t used = used_[static_cast<std::size_t>(v)];
+      for (std::int64_t q = 0; q < m_; ++q)
+        map[static_cast<std::size_t>(q * width + v * n_ + position_[static_cast<std::size_t>(q)])] = weight_[static_cast<std::size_t>(q)][used];
+      stacked.push_back(reshape(vecs_[used], Shape{n_, d_}));
+    }
+    const Var all = V == 1 ? stacked[0] : concat(stacked, 0);
+    return matmul(Var(Tensor::from_vector(map, Shape{m_, width}, dtype_, device_)), all);
+  }
+
   const Tensor& index() {
     if (!index_.defined()) index_ = Tensor::from_indices(position_, Shape{m_}, device_);
     return index_;
