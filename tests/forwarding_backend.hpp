@@ -36,7 +36,7 @@ public:
     cpu().random(k, seed, stream, a, b, o);
   }
   // the fused kernels: the CPU's (the same arithmetic as a CPU solve) or the defaults
-  void lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs, const std::vector<double>& coeff,
+  void lincomb(const Tensor& out, const Tensor& base, std::span<const Tensor> xs, const std::vector<double>& coeff,
                const Tensor& row_scale) override {
     if (!forward_fused_) return Backend::lincomb(out, base, xs, coeff, row_scale);
     ++kernel_calls;

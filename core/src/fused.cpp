@@ -199,7 +199,7 @@ SynapseSums synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma
 
 // ---- defaults from primitives -------------------------------------------------------------------
 
-void Backend::lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs,
+void Backend::lincomb(const Tensor& out, const Tensor& base, std::span<const Tensor> xs,
                       const std::vector<double>& coeff, const Tensor& row_scale) {
   Tensor acc;
   for (std::size_t j = 0; j < xs.size(); ++j) {

@@ -251,11 +251,17 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& ou
   const std::int64_t m = out.shape()[r - 2], n = out.shape()[r - 1], k = a_in.shape()[r - 1];
   if (out.numel() == 0) return;
   if (k == 0) { fill(out, 0.0); return; }
-  Tensor a = a_in, b = b_in;
-  GemmOperand la = gemm_layout(m, k, a.strides()[r - 2], a.strides()[r - 1]);
-  GemmOperand lb = gemm_layout(k, n, b.strides()[r - 2], b.strides()[r - 1]);
-  if (!la.usable) { a = a.contiguous(); la = gemm_layout(m, k, a.strides()[r - 2], a.strides()[r - 1]); }
-  if (!lb.usable) { b = b.contiguous(); lb = gemm_layout(k, n, b.strides()[r - 2], b.strides()[r - 1]); }
+  // the operands by reference unless a layout BLAS cannot take needs a copy (a copy of the
+  // handle costs reference counting on every call of a replayed plan)
+  Tensor a_copy, b_copy;
+  const Tensor* ap = &a_in;
+  const Tensor* bp = &b_in;
+  GemmOperand la = gemm_layout(m, k, a_in.strides()[r - 2], a_in.strides()[r - 1]);
+  GemmOperand lb = gemm_layout(k, n, b_in.strides()[r - 2], b_in.strides()[r - 1]);
+  if (!la.usable) { a_copy = a_in.contiguous(), ap = &a_copy; la = gemm_layout(m, k, ap->strides()[r - 2], ap->strides()[r - 1]); }
+  if (!lb.usable) { b_copy = b_in.contiguous(), bp = &b_copy; lb = gemm_layout(k, n, bp->strides()[r - 2], bp->strides()[r - 1]); }
+  const Tensor& a = *ap;
+  const Tensor& b = *bp;
   const std::int64_t batch = out.numel() / (m * n);
   dispatch_float(out.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -71,12 +71,13 @@ void norms_rows(const T* e, const T* a, const T* b, const double* atol, const do
 }
 }  // namespace
 
-void CpuBackend::lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs,
+void CpuBackend::lincomb(const Tensor& out, const Tensor& base, std::span<const Tensor> xs,
                          const std::vector<double>& coeff, const Tensor& row_scale) {
   const std::int64_t n = out.rank() == 0 ? 1 : out.shape()[0], d = out.numel() / std::max<std::int64_t>(n, 1);
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    std::vector<const T*> src;
+    thread_local std::vector<const T*> src;  // kept: a replayed plan calls this per step
+    src.clear();
     for (const Tensor& x : xs) src.push_back(x.data<T>());
     lincomb_rows(detail::output_data<T>(out), base.defined() ? base.data<T>() : nullptr, src, coeff,
                  row_scale.defined() ? row_scale.data<T>() : nullptr, n, d);

@@ -279,7 +279,7 @@ void CudaBackend::random(RandomKind kind, std::uint64_t seed, std::uint64_t stre
   TIDE_CUDA_LAUNCHED("random");
 }
 
-void CudaBackend::lincomb(const Tensor& out, const Tensor& base_t, const std::vector<Tensor>& xs, const std::vector<double>& coeff,
+void CudaBackend::lincomb(const Tensor& out, const Tensor& base_t, std::span<const Tensor> xs, const std::vector<double>& coeff,
                           const Tensor& row_scale) {
   LincombArgs args;
   for (std::size_t j = 0; j < xs.size(); ++j) {

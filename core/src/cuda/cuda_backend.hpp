@@ -32,7 +32,7 @@ public:
   void scatter_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) override;
   void random(RandomKind kind, std::uint64_t seed, std::uint64_t stream, double a, double b,
               const Tensor& out) override;
-  void lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs,
+  void lincomb(const Tensor& out, const Tensor& base, std::span<const Tensor> xs,
                const std::vector<double>& coeff, const Tensor& row_scale) override;
   void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol,
                         const Tensor& rtol, const Tensor& mask, const Tensor& out) override;

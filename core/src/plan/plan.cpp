@@ -175,7 +175,7 @@ void execute(Backend& be, const Program& p, const Call& c, const std::vector<Ten
     case CallKind::index_add: be.index_add(a[0], c.axis, a[1], a[2]); return;
     case CallKind::gather: be.gather(a[0], c.axis, a[1], a[2]); return;
     case CallKind::scatter_add: be.scatter_add(a[0], c.axis, a[1], a[2]); return;
-    case CallKind::lincomb: be.lincomb(a[0], a[1], std::vector<Tensor>(a.begin() + 3, a.end()), c.coeff, a[2]); return;
+    case CallKind::lincomb: be.lincomb(a[0], a[1], std::span<const Tensor>(a).subspan(3), c.coeff, a[2]); return;
     case CallKind::scaled_row_norms: be.scaled_row_norms(a[0], a[1], a[2], a[3], a[4], a[5], a[6]); return;
     case CallKind::dense: be.dense(a[0], a[1], a[2], c.has_act ? std::optional<Op>(c.op) : std::nullopt, c.p0, a[3]); return;
     case CallKind::synapse_sums: be.synapse_sums(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]); return;

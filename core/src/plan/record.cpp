@@ -231,7 +231,7 @@ public:
     throw UntraceableError("tracing: the function draws random numbers; a replay would repeat the same draw, so pass "
                            "the noise in as an input instead");
   }
-  void lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs, const std::vector<double>& coeff,
+  void lincomb(const Tensor& out, const Tensor& base, std::span<const Tensor> xs, const std::vector<double>& coeff,
                const Tensor& row_scale) override {
     Call& c = add(CallKind::lincomb);
     c.coeff = coeff;

@@ -71,7 +71,7 @@ public:
   // Fused kernels (fused.hpp states their contracts; operands arrive validated and contiguous,
   // viewed as [n, d]). The defaults compose the primitives above, so a backend that only has the
   // primitives still runs every solver; CPU and CUDA override them with one pass.
-  virtual void lincomb(const Tensor& out, const Tensor& base, const std::vector<Tensor>& xs,
+  virtual void lincomb(const Tensor& out, const Tensor& base, std::span<const Tensor> xs,
                        const std::vector<double>& coeff, const Tensor& row_scale);
   virtual void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b,
                                 const Tensor& atol, const Tensor& rtol, const Tensor& mask,
