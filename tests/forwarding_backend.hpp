@@ -42,6 +42,13 @@ public:
     ++kernel_calls;
     cpu().lincomb(out, base, xs, coeff, row_scale);
   }
+  void combination_row_norms(std::span<const Tensor> xs, const std::vector<double>& coeff, const Tensor& row_scale,
+                             const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol, const Tensor& mask,
+                             const Tensor& out) override {
+    if (!forward_fused_) return Backend::combination_row_norms(xs, coeff, row_scale, a, b, atol, rtol, mask, out);
+    ++kernel_calls;
+    cpu().combination_row_norms(xs, coeff, row_scale, a, b, atol, rtol, mask, out);
+  }
   void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol,
                         const Tensor& mask, const Tensor& out) override {
     if (!forward_fused_) return Backend::scaled_row_norms(err, a, b, atol, rtol, mask, out);

@@ -65,6 +65,46 @@ Tensor scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, con
 }
 
 namespace {
+// x as [n, d] with unit stride along d: a view where its layout allows, else a contiguous copy
+Tensor as_rows(const Tensor& x, std::int64_t n, std::int64_t d) {
+  if (x.rank() == 2 && (x.strides()[1] == 1 || d == 1)) return x;
+  return x.contiguous().reshape(Shape{n, d});
+}
+}  // namespace
+
+Tensor combination_row_norms(const std::vector<Tensor>& xs, const std::vector<double>& coeff, const Tensor& row_scale,
+                             const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol, const Tensor& mask) {
+  const char* op = "combination_row_norms";
+  check_floating(a, op);
+  if (a.rank() < 1) fail("{}: a must have a row axis, got {}", op, a.str());
+  if (xs.empty()) fail("{}: no terms given", op);
+  if (xs.size() != coeff.size()) fail("{}: {} terms but {} coefficients", op, xs.size(), coeff.size());
+  for (double c : coeff) check_finite_scalar(c, op, "a coefficient");
+  const std::int64_t n = a.shape()[0], d = a.numel() / std::max<std::int64_t>(n, 1);
+  std::vector<Tensor> terms;
+  for (const Tensor& x : xs) {
+    check_operand(a, x, op, "a term");
+    terms.push_back(as_rows(x, n, d));
+  }
+  check_operand(a, b, op, "b");
+  check_vector(atol, d, a, op, "atol");
+  check_vector(rtol, d, a, op, "rtol");
+  check_vector(mask, d, a, op, "mask");
+  Tensor scale;
+  if (row_scale.defined()) {
+    check_floating(row_scale, op);
+    check_same_device(a, row_scale, op);
+    if (row_scale.rank() != 1 || row_scale.shape()[0] != n)
+      fail("{}: row_scale has shape {}, expected [{}]", op, row_scale.shape().str(), n);
+    scale = row_scale.to(a.dtype()).contiguous();
+  }
+  Tensor out = Tensor::empty(Shape{n, 2}, DType::f64, a.device());
+  a.backend().combination_row_norms(terms, coeff, scale, as_rows(a, n, d), as_rows(b, n, d), atol.contiguous(),
+                                    rtol.contiguous(), mask.contiguous(), out);
+  return out;
+}
+
+namespace {
 // dense's checks for layer `layer` of a stack (0: the one that reads x) whose input has `k`
 // features (`x` names the dtype and device).
 void check_dense(const Tensor& x, std::int64_t k, std::size_t layer, const Tensor& w, const Tensor& b,
@@ -215,6 +255,15 @@ void Backend::lincomb(const Tensor& out, const Tensor& base, std::span<const Ten
   }
   if (base.defined()) acc = add(base, acc);
   copy(acc, out);
+}
+
+void Backend::combination_row_norms(std::span<const Tensor> xs, const std::vector<double>& coeff, const Tensor& row_scale,
+                                    const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol,
+                                    const Tensor& mask, const Tensor& out) {
+  const std::vector<Tensor> terms(xs.begin(), xs.end());
+  copy(tide::scaled_row_norms(linear_combination(Tensor(), terms, coeff, row_scale), a.contiguous(), b.contiguous(), atol,
+                              rtol, mask),
+       out);
 }
 
 void Backend::scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol,

@@ -288,8 +288,8 @@ RowError row_error(const Tensor& y, const Tensor& y_new, const std::vector<Tenso
     std::vector<double> c;
     for (std::size_t j = 0; j < k.size() && j < w.size(); ++j)
       if (w[j] != 0.0) xs.push_back(k[j]), c.push_back(w[j]);
-    const Tensor err = xs.empty() ? Tensor::zeros(y.shape(), y.dtype(), y.device()) : linear_combination(Tensor(), xs, c, h);
-    return scaled_row_norms(err, y, y_new, scale.atol, scale.rtol, scale.mask);
+    if (xs.empty()) return scaled_row_norms(Tensor::zeros(y.shape(), y.dtype(), y.device()), y, y_new, scale.atol, scale.rtol, scale.mask);
+    return combination_row_norms(xs, c, h, y, y_new, scale.atol, scale.rtol, scale.mask);
   };
   const bool two = !e3.empty();
   const Tensor both = two ? concat(std::vector<Tensor>{norms(e), norms(e3)}, 1) : norms(e);

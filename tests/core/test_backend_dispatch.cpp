@@ -105,3 +105,31 @@ TEST_CASE("fused kernels: the CPU loops, the primitive defaults (through a forwa
                                      Tensor::ones(Shape{3}, DType::f64), Tensor::ones(Shape{2}, DType::f64), Tensor::ones(Shape{2}, DType::f64)); },
               {"scaled_row_norms", "atol", "f64[2]"});
 }
+
+TEST_CASE("combination_row_norms: the CPU's one pass over stages sliced out of a packed tensor equals the two kernels it fuses") {
+  Installed dev;
+  Generator g(12);
+  for (DType dt : {DType::f64, DType::f32}) {
+    CAPTURE(std::string(dtype_name(dt)));
+    // three stages side by side in one [4, 3 * 5] tensor, as a compiled Runge-Kutta step returns them
+    const Tensor packed = g.uniform(Shape{4, 15}, -1, 1, dt), a = g.uniform(Shape{4, 5}, -1, 1, dt);
+    const std::vector<Tensor> ks{packed.slice(1, 0, 5), packed.slice(1, 5, 10), packed.slice(1, 10, 15)};
+    const Tensor b = ks[2], h = g.uniform(Shape{4}, 0.01, 0.1, dt);
+    const std::vector<double> c{0.1, 0.0, -0.7};
+    const Tensor atol = Tensor::full(Shape{5}, 1e-4, DType::f64), rtol = Tensor::full(Shape{5}, 1e-3, DType::f64),
+                 mask = Tensor::from_vector({1, 1, 0, 1, 1}, Shape{5}, DType::f64);
+    const auto want = scaled_row_norms(linear_combination(Tensor(), ks, c, h), a, b, atol, rtol, mask).to_vector();
+    CHECK(combination_row_norms(ks, c, h, a, b, atol, rtol, mask).to_vector() == want);  // the same arithmetic
+    auto on = [](const Tensor& x) { return x.to(Device::cuda()); };
+    const Tensor packed_dev = on(packed);
+    const std::vector<Tensor> ks_dev{packed_dev.slice(1, 0, 5), packed_dev.slice(1, 5, 10), packed_dev.slice(1, 10, 15)};
+    const auto composed = combination_row_norms(ks_dev, c, on(h), on(a), ks_dev[2], on(atol), on(rtol), on(mask));
+    CHECK(composed.device() == Device::cuda());
+    const auto got = composed.to(Device::cpu()).to_vector();  // the primitive defaults: equal up to rounding
+    for (std::size_t i = 0; i < want.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(dt == DType::f64 ? 1e-12 : 1e-5));
+  }
+  check_error([&] { combination_row_norms({Tensor::ones(Shape{2, 2})}, {1.0}, Tensor(), Tensor::ones(Shape{2, 3}),
+                                          Tensor::ones(Shape{2, 3}), Tensor::ones(Shape{3}, DType::f64),
+                                          Tensor::ones(Shape{3}, DType::f64), Tensor::ones(Shape{3}, DType::f64)); },
+              {"combination_row_norms", "a term", "[2, 2]", "[2, 3]"});
+}

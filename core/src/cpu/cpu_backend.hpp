@@ -31,6 +31,9 @@ public:
               const Tensor& out) override;
   void lincomb(const Tensor& out, const Tensor& base, std::span<const Tensor> xs,
                const std::vector<double>& coeff, const Tensor& row_scale) override;
+  void combination_row_norms(std::span<const Tensor> xs, const std::vector<double>& coeff, const Tensor& row_scale,
+                             const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol, const Tensor& mask,
+                             const Tensor& out) override;
   void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol,
                         const Tensor& rtol, const Tensor& mask, const Tensor& out) override;
   void synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,

@@ -49,24 +49,49 @@ TIDE_CLONES void lincomb_rows(double* out, const double* base, const std::vector
   lincomb_rows_impl(out, base, src, coeff, scale, n, d);
 }
 
+// One row's sum of squares and maximum of the scaled error (scaled_row_norms' contract).
+template <class T>
+void row_norms(const T* e, const T* a, const T* b, const double* atol, const double* rtol, const double* mask,
+               std::int64_t d, double* out) {
+  double s = 0.0, mx = 0.0;
+  bool finite = true;
+  for (std::int64_t i = 0; i < d; ++i) {
+    const double bv = static_cast<double>(b[i]);
+    finite = finite && std::isfinite(bv);
+    if (mask[i] == 0.0) continue;
+    const double q = static_cast<double>(e[i]) / (atol[i] + rtol[i] * std::max(std::fabs(static_cast<double>(a[i])), std::fabs(bv)));
+    s += q * q;
+    mx = std::max(mx, std::fabs(q));
+  }
+  if (!finite || !std::isfinite(s)) s = mx = INFINITY;
+  out[0] = s;
+  out[1] = mx;
+}
+
 template <class T>
 void norms_rows(const T* e, const T* a, const T* b, const double* atol, const double* rtol, const double* mask,
                 double* out, std::int64_t n, std::int64_t d) {
+  for (std::int64_t r = 0; r < n; ++r) row_norms(e + r * d, a + r * d, b + r * d, atol, rtol, mask, d, out + 2 * r);
+}
+
+// A row's combination first, term by term as lincomb_rows makes it (the same values), into a
+// row of scratch; then its norms. Each operand's rows are `stride` apart.
+template <class T>
+void combination_norms_rows(std::span<const Tensor> xs, const std::vector<double>& coeff, const T* scale, const Tensor& a,
+                            const Tensor& b, const double* atol, const double* rtol, const double* mask, double* out,
+                            std::int64_t n, std::int64_t d) {
+  thread_local std::vector<T> err;
+  err.resize(static_cast<std::size_t>(d));
+  auto row = [](const Tensor& x, std::int64_t r) { return x.data<T>() + r * x.strides()[0]; };
   for (std::int64_t r = 0; r < n; ++r) {
-    double s = 0.0, mx = 0.0;
-    bool finite = true;
-    for (std::int64_t i = 0; i < d; ++i) {
-      const std::int64_t at = r * d + i;
-      const double bv = static_cast<double>(b[at]);
-      finite = finite && std::isfinite(bv);
-      if (mask[i] == 0.0) continue;
-      const double q = static_cast<double>(e[at]) / (atol[i] + rtol[i] * std::max(std::fabs(static_cast<double>(a[at])), std::fabs(bv)));
-      s += q * q;
-      mx = std::max(mx, std::fabs(q));
+    std::fill(err.begin(), err.end(), T(0));
+    for (std::size_t j = 0; j < xs.size(); ++j) {
+      if (coeff[j] == 0.0) continue;
+      const T c = scale ? static_cast<T>(coeff[j] * static_cast<double>(scale[r])) : static_cast<T>(coeff[j]);
+      const T* x = row(xs[j], r);
+      for (std::int64_t i = 0; i < d; ++i) err[static_cast<std::size_t>(i)] += c * x[i];
     }
-    if (!finite || !std::isfinite(s)) s = mx = INFINITY;
-    out[2 * r] = s;
-    out[2 * r + 1] = mx;
+    row_norms(err.data(), row(a, r), row(b, r), atol, rtol, mask, d, out + 2 * r);
   }
 }
 }  // namespace
@@ -83,6 +108,19 @@ void CpuBackend::lincomb(const Tensor& out, const Tensor& base, std::span<const 
                  row_scale.defined() ? row_scale.data<T>() : nullptr, n, d);
   };
   if (out.dtype() == DType::f64) run(double{});
+  else run(float{});
+}
+
+void CpuBackend::combination_row_norms(std::span<const Tensor> xs, const std::vector<double>& coeff, const Tensor& row_scale,
+                                       const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol,
+                                       const Tensor& mask, const Tensor& out) {
+  const std::int64_t n = a.shape()[0], d = a.shape()[1];
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    combination_norms_rows<T>(xs, coeff, row_scale.defined() ? row_scale.data<T>() : nullptr, a, b, atol.data<double>(),
+                              rtol.data<double>(), mask.data<double>(), detail::output_data<double>(out), n, d);
+  };
+  if (a.dtype() == DType::f64) run(double{});
   else run(float{});
 }
 

@@ -73,6 +73,10 @@ public:
   // primitives still runs every solver; CPU and CUDA override them with one pass.
   virtual void lincomb(const Tensor& out, const Tensor& base, std::span<const Tensor> xs,
                        const std::vector<double>& coeff, const Tensor& row_scale);
+  // xs, a, b: [n, d] with unit stride along d (rows may be apart); the rest as above
+  virtual void combination_row_norms(std::span<const Tensor> xs, const std::vector<double>& coeff, const Tensor& row_scale,
+                                     const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol,
+                                     const Tensor& mask, const Tensor& out);
   virtual void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b,
                                 const Tensor& atol, const Tensor& rtol, const Tensor& mask,
                                 const Tensor& out);

@@ -23,6 +23,13 @@ Tensor linear_combination(const Tensor& base, const std::vector<Tensor>& xs,
 Tensor scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol,
                         const Tensor& rtol, const Tensor& mask);
 
+// scaled_row_norms(linear_combination({}, xs, coeff, row_scale), a, b, atol, rtol, mask) in one
+// pass, the same values: a step's error estimate and its norm without the estimate in memory. The
+// terms may be views whose rows are apart (stages sliced out of one packed tensor): on the CPU
+// they are read where they are.
+Tensor combination_row_norms(const std::vector<Tensor>& xs, const std::vector<double>& coeff, const Tensor& row_scale,
+                             const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol, const Tensor& mask);
+
 // A dense layer: act(x @ w + b) with x [..., K], w [K, N], b [N] (or undefined) and act a unary op of
 // the op table applied with parameter p0 (none: the affine map). On the GPU, small layers (the
 // widths of neural-ODE dynamics) run as one kernel that keeps w on chip instead of a GEMM and two
