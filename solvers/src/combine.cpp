@@ -168,9 +168,11 @@ public:
 
 private:
   // A step of a handful of rows (a solve of one sample, as the spiral's): the gather and the
-  // weights together are one [m, V n] matrix, small enough to make on the host.
-  static constexpr std::int64_t kMappedEntries = 4096;
-  bool few_rows_in_all() const { return m_ * static_cast<std::int64_t>(used_.size()) * n_ <= kMappedEntries; }
+  // weights together are one [m, V n] matrix, small enough to make on the host, and the product
+  // that applies it (m V n d multiply-adds, most by zeros) small enough to cost less than the
+  // gathered form's ops. Bounded on both, since the product grows with every row of the batch.
+  static constexpr std::int64_t kMappedWork = 4096;
+  bool few_rows_in_all() const { return m_ * static_cast<std::int64_t>(used_.size()) * n_ * std::max<std::int64_t>(d_, 1) <= kMappedWork; }
 
   // That matrix times the used vectors stacked ([V n, d]): two recorded ops (a concat and a
   // matmul, whose backward is one product and V views) where the gathered form records one node
