@@ -74,24 +74,48 @@ void norms_rows(const T* e, const T* a, const T* b, const double* atol, const do
   for (std::int64_t r = 0; r < n; ++r) row_norms(e + r * d, a + r * d, b + r * d, atol, rtol, mask, d, out + 2 * r);
 }
 
-// A row's combination first, term by term as lincomb_rows makes it (the same values), into a
-// row of scratch; then its norms. Each operand's rows are `stride` apart.
+// err[r, :] = sum_j T(coeff_j * scale_r) * xs[j][r0 + r, :] for operands whose rows lie apart
+// (stages sliced out of one packed tensor), term after term as lincomb_rows adds them: the same
+// values.
+template <class T>
+void combine_rows_apart(T* err, std::span<const Tensor> xs, const std::vector<double>& coeff, const T* scale,
+                        std::int64_t r0, std::int64_t rows, std::int64_t d) {
+  std::fill(err, err + rows * d, T(0));
+  for (std::size_t j = 0; j < xs.size(); ++j) {
+    if (coeff[j] == 0.0) continue;
+    const T* x = xs[j].data<T>() + r0 * xs[j].strides()[0];
+    for (std::int64_t r = 0; r < rows; ++r, x += xs[j].strides()[0]) {
+      const T c = scale ? static_cast<T>(coeff[j] * static_cast<double>(scale[r0 + r])) : static_cast<T>(coeff[j]);
+      T* e = err + r * d;
+      for (std::int64_t i = 0; i < d; ++i) e[i] += c * x[i];
+    }
+  }
+}
+
+// The combination block by block into scratch (the same values as linear_combination), then each
+// row's norms.
 template <class T>
 void combination_norms_rows(std::span<const Tensor> xs, const std::vector<double>& coeff, const T* scale, const Tensor& a,
                             const Tensor& b, const double* atol, const double* rtol, const double* mask, double* out,
                             std::int64_t n, std::int64_t d) {
   thread_local std::vector<T> err;
-  err.resize(static_cast<std::size_t>(d));
+  thread_local std::vector<const T*> src;
   auto row = [](const Tensor& x, std::int64_t r) { return x.data<T>() + r * x.strides()[0]; };
-  for (std::int64_t r = 0; r < n; ++r) {
-    std::fill(err.begin(), err.end(), T(0));
-    for (std::size_t j = 0; j < xs.size(); ++j) {
-      if (coeff[j] == 0.0) continue;
-      const T c = scale ? static_cast<T>(coeff[j] * static_cast<double>(scale[r])) : static_cast<T>(coeff[j]);
-      const T* x = row(xs[j], r);
-      for (std::int64_t i = 0; i < d; ++i) err[static_cast<std::size_t>(i)] += c * x[i];
+  bool packed_rows = true;
+  for (const Tensor& x : xs) packed_rows = packed_rows && (n == 1 || x.strides()[0] == d);
+  const std::int64_t block = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(d, 1));
+  err.resize(static_cast<std::size_t>(std::min(block, n) * d));
+  for (std::int64_t r0 = 0; r0 < n; r0 += block) {
+    const std::int64_t rows = std::min(block, n - r0);
+    if (packed_rows) {
+      src.clear();
+      for (const Tensor& x : xs) src.push_back(row(x, r0));
+      lincomb_rows(err.data(), nullptr, src, coeff, scale ? scale + r0 : nullptr, rows, d);
+    } else {
+      combine_rows_apart(err.data(), xs, coeff, scale, r0, rows, d);
     }
-    row_norms(err.data(), row(a, r), row(b, r), atol, rtol, mask, d, out + 2 * r);
+    for (std::int64_t r = 0; r < rows; ++r)
+      row_norms(err.data() + r * d, row(a, r0 + r), row(b, r0 + r), atol, rtol, mask, d, out + 2 * (r0 + r));
   }
 }
 }  // namespace
