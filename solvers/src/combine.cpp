@@ -185,7 +185,8 @@ private:
       const std::size_t used = used_[static_cast<std::size_t>(v)];
       for (std::int64_t q = 0; q < m_; ++q)
         map[static_cast<std::size_t>(q * width + v * n_ + position_[static_cast<std::size_t>(q)])] = weight_[static_cast<std::size_t>(q)][used];
-      stacked.push_back(reshape(vecs_[used], Shape{n_, d_}));
+      const Var& x = vecs_[used];
+      stacked.push_back(x.rank() == 2 ? x : reshape(x, Shape{n_, d_}));
     }
     const Var all = V == 1 ? stacked[0] : concat(stacked, 0);
     return matmul(Var(Tensor::from_vector(map, Shape{m_, width}, dtype_, device_)), all);
