@@ -68,13 +68,7 @@ public:
     if (!in_place && uses_.first[static_cast<std::size_t>(out.buffer)] != static_cast<int>(i)) return false;  // its first write
     if (in_place && !members_read_alike(out)) return false;
     if (!calls_.empty() && (!(out.shape == shape_) || out.dtype != dtype_)) return false;
-    for (std::size_t a = 0; a + 1 < c.args.size(); ++a) {
-      const Arg& in = c.args[a];
-      if ((in.buffer == out.buffer && !in_place) || !streamable(in)) return false;
-      auto it = made_.find(in.buffer);
-      if (it != made_.end() && !same_layout(in, p_.calls[static_cast<std::size_t>(it->second)].args.back())) return false;
-    }
-    return true;
+    return inputs_streamable(c, in_place);
   }
 
   void add(std::size_t i) {
@@ -137,6 +131,18 @@ public:
   const std::vector<std::size_t>& calls() const { return calls_; }
 
 private:
+  // Every input is read as a stream, a value the chain made in the layout it was made in, and the
+  // output only where the call updates it in place.
+  bool inputs_streamable(const Call& c, bool in_place) const {
+    const Arg& out = c.args.back();
+    for (std::size_t a = 0; a + 1 < c.args.size(); ++a) {
+      const Arg& in = c.args[a];
+      if ((in.buffer == out.buffer && !in_place) || !streamable(in)) return false;
+      auto it = made_.find(in.buffer);
+      if (it != made_.end() && !same_layout(in, p_.calls[static_cast<std::size_t>(it->second)].args.back())) return false;
+    }
+    return true;
+  }
   // out = f(out, ..): the output is one of the inputs, in the same layout, and no other input
   // reads its buffer
   static bool updates_in_place(const Call& c) {

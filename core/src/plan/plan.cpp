@@ -69,14 +69,20 @@ Lifetimes lifetimes(const Program& p) {
 
 // Each buffer's home; returns the arena's buffers. A buffer that starts from a snapshot is live
 // from the start.
+// Per buffer: 0 not returned, 1 returned by an output before `shared_from` (or any, when it is
+// negative): a tensor of its own, 2 returned only from `shared_from` on: a part of the shared block.
+std::vector<char> returned_how(const Program& p, int shared_from) {
+  std::vector<char> how(p.buffers.size(), 0);
+  for (std::size_t j = 0; j < p.outputs.size(); ++j) {
+    char& h = how[static_cast<std::size_t>(p.outputs[j].buffer)];
+    h = (shared_from < 0 || static_cast<int>(j) < shared_from) ? 1 : (h == 1 ? 1 : 2);
+  }
+  return how;
+}
+
 std::vector<int> assign_homes(PlanImpl& impl, Lifetimes& life, int shared_from) {
   const Program& p = impl.program;
-  std::vector<bool> returned(p.buffers.size(), false), own(p.buffers.size(), false);
-  for (std::size_t j = 0; j < p.outputs.size(); ++j) {
-    const auto b = static_cast<std::size_t>(p.outputs[j].buffer);
-    returned[b] = true;
-    own[b] = own[b] || shared_from < 0 || static_cast<int>(j) < shared_from;
-  }
+  const std::vector<char> returned = returned_how(p, shared_from);
   std::vector<int> arena;
   impl.written.assign(p.buffers.size(), 0);
   for (const Call& c : p.calls)
@@ -86,7 +92,7 @@ std::vector<int> assign_homes(PlanImpl& impl, Lifetimes& life, int shared_from) 
     const Buffer& buf = p.buffers[b];
     if (buf.kind == BufferKind::input) impl.home[b] = Home::input;
     else if (buf.kind == BufferKind::constant) impl.home[b] = Home::constant;
-    else if (returned[b]) impl.home[b] = own[b] ? Home::fresh : Home::shared;
+    else if (returned[b]) impl.home[b] = returned[b] == 1 ? Home::fresh : Home::shared;
     else if (life.first[b] >= 0) impl.home[b] = Home::arena, arena.push_back(static_cast<int>(b));
     if (impl.home[b] != Home::unused && buf.kind == BufferKind::temp && buf.constant.defined()) {
       impl.initialised.push_back(static_cast<int>(b));
