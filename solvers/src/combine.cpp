@@ -171,8 +171,15 @@ private:
   // weights together are one [m, V n] matrix, small enough to make on the host, and the product
   // that applies it (m V n d multiply-adds, most by zeros) small enough to cost less than the
   // gathered form's ops. Bounded on both, since the product grows with every row of the batch.
+  // Every row must be one that is asked for: the product reads all of them, and a row not asked
+  // for may be a rejected step's overflow, whose 0 * inf would turn the others' outputs into NaN.
   static constexpr std::int64_t kMappedWork = 4096;
-  bool few_rows_in_all() const { return m_ * static_cast<std::int64_t>(used_.size()) * n_ * std::max<std::int64_t>(d_, 1) <= kMappedWork; }
+  bool few_rows_in_all() const {
+    if (m_ * static_cast<std::int64_t>(used_.size()) * n_ * std::max<std::int64_t>(d_, 1) > kMappedWork) return false;
+    std::vector<char> asked(static_cast<std::size_t>(n_), 0);
+    for (std::int64_t r : position_) asked[static_cast<std::size_t>(r)] = 1;
+    return std::all_of(asked.begin(), asked.end(), [](char a) { return a != 0; });
+  }
 
   // That matrix times the used vectors stacked ([V n, d]): two recorded ops (a concat and a
   // matmul, whose backward is one product and V views) where the gathered form records one node

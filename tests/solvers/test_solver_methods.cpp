@@ -90,6 +90,20 @@ TEST_CASE("dense output between steps is as accurate as the steps") {
   }
 }
 
+TEST_CASE("a sample's dense outputs stay finite while another sample's rejected step overflows") {
+  // sample 1's first trial step (0.5 on y' = -y^3 from 10) overflows and is rejected while sample
+  // 0 accepts one that holds t = 0.25: no output may read the rejected row (NoGrad keeps it as is)
+  NoGrad off;
+  SolveOptions o;
+  o.first_step = 0.5;
+  const Solution s = solve([](const Var& z, const Var&) { return -(z * z * z); }, f64({0.1, 10.0}, Shape{2, 1}),
+                           f64({0.0, 0.25, 1.0}, Shape{3}), o);
+  const auto v = s.ys.value().to_vector();  // [T, B, 1]
+  CHECK(s.stats->total_rejected() >= 1);
+  CHECK(v[2] == doctest::Approx(0.1 / std::sqrt(1 + 2 * 0.01 * 0.25)).epsilon(1e-6));
+  for (double x : v) CHECK(std::isfinite(x));
+}
+
 TEST_CASE("per-sample grids give the same answers as separate solves, and finished samples stop costing work") {
   auto f = [](const auto& z, const auto& t) { return sin(z) * t - 0.3 * z; };
   const std::vector<std::vector<double>> grids = {{0.0, 0.5, 1.0, 3.0}, {0.2, 0.3, 0.0, 0.0}, {1.0, 2.0, 4.0, 8.0}};
