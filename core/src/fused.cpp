@@ -14,6 +14,21 @@ void check_operand(const Tensor& first, const Tensor& x, const char* op, const c
   check_same_dtype(first, x, op);
   if (!(x.shape() == first.shape())) fail("{}: {} has shape {}, expected {}", op, what, x.shape().str(), first.shape().str());
 }
+// The terms' count against the coefficients', and each coefficient finite.
+void check_coefficients(const std::vector<Tensor>& xs, const std::vector<double>& coeff, const char* op) {
+  if (xs.empty()) fail("{}: no terms given", op);
+  if (xs.size() != coeff.size()) fail("{}: {} terms but {} coefficients", op, xs.size(), coeff.size());
+  for (double c : coeff) check_finite_scalar(c, op, "a coefficient");
+}
+// row_scale ([n] or undefined) checked and converted to `like`'s dtype, contiguous.
+Tensor checked_row_scale(const Tensor& row_scale, const Tensor& like, std::int64_t n, const char* op) {
+  if (!row_scale.defined()) return {};
+  check_floating(row_scale, op);
+  check_same_device(like, row_scale, op);
+  if (row_scale.rank() != 1 || row_scale.shape()[0] != n)
+    fail("{}: row_scale has shape {}, expected [{}]", op, row_scale.shape().str(), n);
+  return row_scale.to(like.dtype()).contiguous();
+}
 void check_vector(const Tensor& v, std::int64_t n, const Tensor& like, const char* op, const char* what) {
   if (!v.defined() || v.dtype() != DType::f64 || v.rank() != 1 || v.shape()[0] != n)
     fail("{}: {} must be f64[{}], got {}", op, what, n, v.defined() ? v.str() : std::string("undefined"));
@@ -24,24 +39,15 @@ void check_vector(const Tensor& v, std::int64_t n, const Tensor& like, const cha
 Tensor linear_combination(const Tensor& base, const std::vector<Tensor>& xs, const std::vector<double>& coeff,
                           const Tensor& row_scale) {
   const char* op = "linear_combination";
-  if (xs.empty()) fail("{}: no terms given", op);
-  if (xs.size() != coeff.size()) fail("{}: {} terms but {} coefficients", op, xs.size(), coeff.size());
+  check_coefficients(xs, coeff, op);
   const Tensor& first = xs[0];
   std::vector<Tensor> terms;
   for (const Tensor& x : xs) {
     check_operand(first, x, op, "a term");
     terms.push_back(x.contiguous());
   }
-  for (double c : coeff) check_finite_scalar(c, op, "a coefficient");
   if (base.defined()) check_operand(first, base, op, "the base");
-  Tensor scale;
-  if (row_scale.defined()) {
-    check_floating(row_scale, op);
-    check_same_device(first, row_scale, op);
-    if (row_scale.rank() != 1 || row_scale.shape()[0] != rows_of(first))
-      fail("{}: row_scale has shape {}, expected [{}]", op, row_scale.shape().str(), rows_of(first));
-    scale = row_scale.to(first.dtype()).contiguous();
-  }
+  const Tensor scale = checked_row_scale(row_scale, first, rows_of(first), op);
   Tensor out = Tensor::empty(first.shape(), first.dtype(), first.device());
   first.backend().lincomb(out, base.defined() ? base.contiguous() : Tensor(), terms, coeff, scale);
   return out;
@@ -77,9 +83,7 @@ Tensor combination_row_norms(const std::vector<Tensor>& xs, const std::vector<do
   const char* op = "combination_row_norms";
   check_floating(a, op);
   if (a.rank() < 1) fail("{}: a must have a row axis, got {}", op, a.str());
-  if (xs.empty()) fail("{}: no terms given", op);
-  if (xs.size() != coeff.size()) fail("{}: {} terms but {} coefficients", op, xs.size(), coeff.size());
-  for (double c : coeff) check_finite_scalar(c, op, "a coefficient");
+  check_coefficients(xs, coeff, op);
   const std::int64_t n = a.shape()[0], d = a.numel() / std::max<std::int64_t>(n, 1);
   std::vector<Tensor> terms;
   for (const Tensor& x : xs) {
@@ -90,14 +94,7 @@ Tensor combination_row_norms(const std::vector<Tensor>& xs, const std::vector<do
   check_vector(atol, d, a, op, "atol");
   check_vector(rtol, d, a, op, "rtol");
   check_vector(mask, d, a, op, "mask");
-  Tensor scale;
-  if (row_scale.defined()) {
-    check_floating(row_scale, op);
-    check_same_device(a, row_scale, op);
-    if (row_scale.rank() != 1 || row_scale.shape()[0] != n)
-      fail("{}: row_scale has shape {}, expected [{}]", op, row_scale.shape().str(), n);
-    scale = row_scale.to(a.dtype()).contiguous();
-  }
+  const Tensor scale = checked_row_scale(row_scale, a, n, op);
   Tensor out = Tensor::empty(Shape{n, 2}, DType::f64, a.device());
   a.backend().combination_row_norms(terms, coeff, scale, as_rows(a, n, d), as_rows(b, n, d), atol.contiguous(),
                                     rtol.contiguous(), mask.contiguous(), out);
