@@ -3,6 +3,7 @@
 #include "tensor_access.hpp"
 #include "tide/core/backend.hpp"
 #include "tide/core/ops.hpp"
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -80,7 +81,7 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
   if (dtype == DType::i64) fail("Tensor::from_vector: use from_indices for i64 tensors");
   Tensor host = empty(shape, dtype, Device::cpu());
   if (dtype == DType::f64 && !values.empty()) std::memcpy(host.raw_data(), values.data(), values.size() * 8);
-  else for (std::size_t i = 0; i < values.size(); ++i) host.data<float>()[i] = static_cast<float>(values[i]);
+  else if (!values.empty()) std::transform(values.begin(), values.end(), host.data<float>(), [](double v) { return static_cast<float>(v); });
   return host.to(device);
 }
 Tensor Tensor::from_indices(const std::vector<std::int64_t>& values, const Shape& shape, Device device) {

@@ -77,10 +77,12 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_short_ro
   }
 }
 
-// [rows, n] with unit inner strides on both sides and short rows: one call for all rows.
+// [rows, n] with unit inner strides on both sides and short rows, not packed on both sides (one
+// memcpy copies those): one call for all rows.
 bool short_rows(const Tensor& src, const Tensor& dst) {
-  return src.rank() == 2 && dst.rank() == 2 && src.dtype() == dst.dtype() && src.shape()[1] <= 8 &&
-         src.strides()[1] == 1 && dst.strides()[1] == 1;
+  if (src.rank() != 2 || dst.rank() != 2 || src.dtype() != dst.dtype()) return false;
+  const std::int64_t n = src.shape()[1];
+  return n <= 8 && src.strides()[1] == 1 && dst.strides()[1] == 1 && !(src.strides()[0] == n && dst.strides()[0] == n);
 }
 }  // namespace
 
@@ -311,6 +313,18 @@ void CpuBackend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::o
     using T = decltype(tag);
     T* o = output_data<T>(out);
     const T* bias = b.defined() ? b.data<T>() : nullptr;
+    if (bias && act) {  // one pass: act(out + the bias), the bias repeated over k rows (>= 256 elements)
+      constexpr std::int64_t period_min = 256;
+      T pattern[period_min];
+      const std::int64_t k = std::min(m, std::max<std::int64_t>(1, period_min / n));
+      if (k > 1) {
+        std::copy(bias, bias + n, pattern);
+        for (std::int64_t filled = n; filled < k * n; filled *= 2)
+          std::copy(pattern, pattern + std::min(filled, k * n - filled), pattern + filled);
+      }
+      unary_shifted_run(*act, o, k > 1 ? pattern : bias, k * n, o, m * n, p0, 0.0);
+      return;
+    }
     // about 2,048 elements per chunk: the bias adds and the activation read it from L1
     const std::int64_t rows = std::max<std::int64_t>(1, 2048 / n);
     for (std::int64_t r0 = 0; r0 < m; r0 += rows) {

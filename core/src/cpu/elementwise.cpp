@@ -13,14 +13,28 @@ namespace {
 
 constexpr double inv_sqrt2 = 0.70710678118654752440;
 
-template <class T>
-__attribute__((always_inline)) inline void unary_impl(Op op, const T* x, T* y,
+// y[i] = op(x[i]), or op(x[i] + c[i % period]) when Shifted (a bias added in the same pass).
+template <bool Shifted, class T>
+__attribute__((always_inline)) inline void unary_impl(Op op, const T* x, [[maybe_unused]] const T* c,
+                                                      [[maybe_unused]] std::int64_t period, T* y,
                                                       std::int64_t n, T p0, T p1) {
-#define TIDE_MAP(expr)                                   \
-  for (std::int64_t i = 0; i < n; ++i) {                 \
-    const T v = x[i];                                    \
-    y[i] = (expr);                                       \
-  }                                                      \
+#define TIDE_MAP(expr)                                                  \
+  if constexpr (Shifted) {                                              \
+    for (std::int64_t g = 0; g < n; g += period) {                      \
+      const std::int64_t len = std::min(period, n - g);                 \
+      const T* xg = x + g;                                              \
+      T* yg = y + g;                                                    \
+      for (std::int64_t i = 0; i < len; ++i) {                          \
+        const T v = xg[i] + c[i];                                       \
+        yg[i] = (expr);                                                 \
+      }                                                                 \
+    }                                                                   \
+  } else {                                                              \
+    for (std::int64_t i = 0; i < n; ++i) {                              \
+      const T v = x[i];                                                 \
+      y[i] = (expr);                                                    \
+    }                                                                   \
+  }                                                                     \
   return;
   switch (op) {
     case Op::neg: TIDE_MAP(-v)
@@ -102,10 +116,18 @@ __attribute__((always_inline)) inline void binary_impl(Op op, const T* a, std::i
 }  // namespace
 
 TIDE_CLONES void unary_run(Op op, const float* x, float* y, std::int64_t n, double p0, double p1) {
-  unary_impl<float>(op, x, y, n, static_cast<float>(p0), static_cast<float>(p1));
+  unary_impl<false, float>(op, x, nullptr, 0, y, n, static_cast<float>(p0), static_cast<float>(p1));
 }
 TIDE_CLONES void unary_run(Op op, const double* x, double* y, std::int64_t n, double p0, double p1) {
-  unary_impl<double>(op, x, y, n, p0, p1);
+  unary_impl<false, double>(op, x, nullptr, 0, y, n, p0, p1);
+}
+TIDE_CLONES void unary_shifted_run(Op op, const float* x, const float* c, std::int64_t period, float* y, std::int64_t n,
+                                   double p0, double p1) {
+  unary_impl<true, float>(op, x, c, period, y, n, static_cast<float>(p0), static_cast<float>(p1));
+}
+TIDE_CLONES void unary_shifted_run(Op op, const double* x, const double* c, std::int64_t period, double* y, std::int64_t n,
+                                   double p0, double p1) {
+  unary_impl<true, double>(op, x, c, period, y, n, p0, p1);
 }
 TIDE_CLONES void binary_run(Op op, const float* a, std::int64_t sa, const float* b, std::int64_t sb,
                             float* y, std::int64_t sy, std::int64_t n) {
@@ -119,7 +141,20 @@ TIDE_CLONES void binary_run(Op op, const double* a, std::int64_t sa, const doubl
 namespace {
 template <class T>
 __attribute__((always_inline)) inline void add_rows_impl(T* y, const T* b, std::int64_t m, std::int64_t n) {
-  for (std::int64_t r = 0; r < m; ++r) {
+  // Rows narrower than a vector (a [B, 4] layer) are added k at a time: the bias repeated k times
+  // is one pattern of at least 64 elements, added at full vector width (the same sums, in order).
+  std::int64_t r = 0;
+  constexpr std::int64_t pattern_min = 64;
+  if (n > 0 && n < pattern_min / 4) {
+    T pattern[2 * pattern_min];
+    const std::int64_t k = (pattern_min + n - 1) / n, p = k * n;
+    for (std::int64_t j = 0; j < p; ++j) pattern[j] = b[j % n];
+    for (; r + k <= m; r += k) {
+      T* rows = y + r * n;
+      for (std::int64_t j = 0; j < p; ++j) rows[j] += pattern[j];
+    }
+  }
+  for (; r < m; ++r) {
     T* row = y + r * n;
     for (std::int64_t j = 0; j < n; ++j) row[j] += b[j];
   }

@@ -10,6 +10,12 @@ namespace tide::cpu {
 // y[i] = op(x[i]) over n contiguous elements (y may equal x).
 void unary_run(Op op, const float* x, float* y, std::int64_t n, double p0, double p1);
 void unary_run(Op op, const double* x, double* y, std::int64_t n, double p0, double p1);
+// y[i] = op(x[i] + c[i % period]) over n contiguous elements (y may equal x): a bias, repeated
+// over rows, and an activation in one pass.
+void unary_shifted_run(Op op, const float* x, const float* c, std::int64_t period, float* y, std::int64_t n,
+                       double p0, double p1);
+void unary_shifted_run(Op op, const double* x, const double* c, std::int64_t period, double* y, std::int64_t n,
+                       double p0, double p1);
 // y[i * sy] = op(a[i * sa], b[i * sb]); strides of 0 broadcast, 1 is the vectorised case.
 void binary_run(Op op, const float* a, std::int64_t sa, const float* b, std::int64_t sb, float* y,
                 std::int64_t sy, std::int64_t n);
