@@ -1,6 +1,7 @@
 // The step-size controller piece (controller.hpp).
 #include "controller.hpp"
 #include "integrate.hpp"
+#include "tide/core/host_math.hpp"
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -36,16 +37,22 @@ Controller::Controller(const SolveOptions& o, const Stepper& stepper)
   if (stepper.tableau() && stepper.adaptive() && !o.torchdiffeq_variant) first_change_ = first_change_of(stepper);
 }
 
-double Controller::next_factor(double ratio, bool accepted, ControllerHistory& s) const {
+std::vector<double> Controller::ratio_powers(const std::vector<double>& ratios) const {
+  std::vector<double> out(ratios.size(), 1.0);  // x^0 is exactly 1 for every x
+  if (filter_.b1 != 0.0) pow_each(ratios, -filter_.b1 / exponent_, out);
+  return out;
+}
+
+double Controller::next_factor(double ratio, double ratio_power, bool accepted, ControllerHistory& s) const {
   const StepController& c = filter_;
   const double k = exponent_;
   double f;
   if (ratio == 0.0) f = c.factor_max;
   else if (!std::isfinite(ratio)) f = c.factor_min;
   else {
-    // x^0 is exactly 1 for every x: the I controller (b2 = b3 = 0) skips two of the three powers
+    // x^0 is exactly 1 for every x: the I controller (b2 = b3 = 0) skips the history's powers
     const auto power = [](double x, double e) { return e == 0.0 ? 1.0 : std::pow(x, e); };
-    f = c.safety * power(ratio, -c.b1 / k) * power(s.r1, -c.b2 / k) * power(s.r2, -c.b3 / k);
+    f = c.safety * ratio_power * power(s.r1, -c.b2 / k) * power(s.r2, -c.b3 / k);
   }
   f = std::min(c.factor_max, std::max(c.factor_min, f));
   if (!accepted) f = std::min(f, 1.0);
@@ -85,10 +92,15 @@ Controller::FirstSteps Controller::first_steps(StepContext& ctx, const Var& y, c
   const Tensor y1 = row_combination(Var(yv), row_vector(hd, dtype, device), {1.0}, {Var(f0)}).value();
   const Tensor f1 = ctx.eval(Var(y1), Var(column(t1, dtype, device))).value();
   const std::vector<double> d2 = norm.norms(sub(f1, f0), yv, scale);
+  std::vector<double> dd(n), root(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    dd[r] = std::max(d1[r], d2[r] / h0[r]);
+    root[r] = dd[r] <= 1e-15 ? 1.0 : 0.01 / dd[r];
+  }
+  pow_each(root, 1.0 / (error_order_ + 1.0), root);
   out.h.resize(n);
   for (std::size_t r = 0; r < n; ++r) {
-    const double dd = std::max(d1[r], d2[r] / h0[r]);
-    const double h1 = dd <= 1e-15 ? std::max(1e-6, h0[r] * 1e-3) : std::pow(0.01 / dd, 1.0 / (error_order_ + 1.0));
+    const double h1 = dd[r] <= 1e-15 ? std::max(1e-6, h0[r] * 1e-3) : root[r];
     double h = std::min(100 * first_change_ * h0[r], h1);
     // a non-finite trial evaluation (f outside its domain at y0 + h0 f0) leaves h0, cautious
     if (!(h > 0) || !std::isfinite(h)) h = h0[r] > 0 && std::isfinite(h0[r]) ? h0[r] : 1e-6;

@@ -19,9 +19,11 @@ public:
   Controller() = default;
   Controller(const SolveOptions& options, const Stepper& stepper);
 
-  // The factor the step size is multiplied by after a step with error ratio `ratio`; updates the
-  // sample's history.
-  double next_factor(double ratio, bool accepted, ControllerHistory& history) const;
+  // Every row's ratio^(-b1 / k), the first of next_factor's powers, in one vectorised pass.
+  std::vector<double> ratio_powers(const std::vector<double>& ratios) const;
+  // The factor the step size is multiplied by after a step with error ratio `ratio`, whose
+  // ratio_powers entry is `ratio_power`; updates the sample's history.
+  double next_factor(double ratio, double ratio_power, bool accepted, ControllerHistory& history) const;
   // A rejected step whose next size is this small cannot make progress.
   bool underflowed(double t, double h_next) const;
   double limit(double h) const { return std::min(h, max_step_); }  // |h| capped by max_step

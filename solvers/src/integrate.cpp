@@ -114,7 +114,7 @@ private:
   std::vector<double> decide(const Var& y, const StepResult& st, const Proposal& p, std::vector<char>& accepted);
   void restep_accepted(const Proposal& p, const std::vector<char>& accepted, StepResult& st);
   Outputs advance(const Proposal& p, const std::vector<char>& accepted, const std::vector<double>& ratio);
-  void control_step(std::size_t r, const Proposal& p, bool accepted, double ratio);
+  void control_step(std::size_t r, const Proposal& p, bool accepted, double ratio, double ratio_power);
   void place_outputs(std::size_t r, const Proposal& p, double t_new, Outputs& out);
   void keep_outputs(const Var& y, const StepResult& st, const Var& f_new, Outputs& out);
   void log_step(const Var& y, const Proposal& p, const std::vector<char>& accepted, const Outputs& out);
@@ -264,13 +264,13 @@ void Integrator::restep_accepted(const Proposal& p, const std::vector<char>& acc
 }
 
 // Statistics, the controller's next step size and the step budget of row r.
-void Integrator::control_step(std::size_t r, const Proposal& p, bool accepted, double ratio) {
+void Integrator::control_step(std::size_t r, const Proposal& p, bool accepted, double ratio, double ratio_power) {
   const std::int64_t b = active_.samples()[r];
   SampleState& x = s_[static_cast<std::size_t>(b)];
   ++x.steps;
   if (!plan_.count_backward) ++(accepted ? stats_.accepted : stats_.rejected)[static_cast<std::size_t>(b)];
   if (adaptive_) {
-    const double h_next = p.h[r] * plan_.controller.next_factor(ratio, accepted, x.history);
+    const double h_next = p.h[r] * plan_.controller.next_factor(ratio, ratio_power, accepted, x.history);
     if (!accepted && plan_.controller.underflowed(x.t, h_next))
       fail_at(r, std::isfinite(ratio) ? "the step size underflowed" : "the state became non-finite and the step size underflowed", h_next);
     // a step shortened to land on a time says nothing against the longer step proposed before
@@ -307,8 +307,9 @@ void Integrator::place_outputs(std::size_t r, const Proposal& p, double t_new, O
 
 Outputs Integrator::advance(const Proposal& p, const std::vector<char>& accepted, const std::vector<double>& ratio) {
   Outputs out;
+  const std::vector<double> powers = adaptive_ ? plan_.controller.ratio_powers(ratio) : std::vector<double>(ratio.size(), 1.0);
   for (std::size_t r = 0; r < p.t.size(); ++r) {
-    control_step(r, p, accepted[r], ratio[r]);
+    control_step(r, p, accepted[r], ratio[r], powers[r]);
     if (!accepted[r]) continue;
     SampleState& x = s_[static_cast<std::size_t>(active_.samples()[r])];
     const double t_new = p.lands[r] ? p.target[r] : p.t[r] + p.h[r];

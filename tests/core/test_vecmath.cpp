@@ -6,6 +6,7 @@
 // Set TIDE_PRINT_ULPS=1 to print the measured maxima.
 #include "core_test_util.hpp"
 #include "cpu/vecmath.hpp"
+#include "tide/core/host_math.hpp"
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
@@ -207,4 +208,37 @@ TEST_CASE_TEMPLATE("vecmath sigmoid far in the negative tail", T, float, double)
     if (ref > static_cast<L>(std::numeric_limits<T>::min())) CHECK(std::abs(static_cast<L>(y) / ref - 1) < 1e-5L);
     prev = y;
   }
+}
+
+// pow_each (host_math.hpp): exp(e log x) for positive finite x, its error bounded by a few units of
+// 2^-53 times (1 + |e log x|); other x through std::pow exactly.
+TEST_CASE("pow_each against powl, and std::pow's values outside its domain") {
+  std::vector<double> xs;
+  for (int i = 0; i <= 20000; ++i) xs.push_back(std::exp(std::log(1e-12) + (std::log(1e12) - std::log(1e-12)) * i / 20000));
+  for (double x : {5e-324, 2.2250738585072014e-308, 1e-300, 1.0, 1e300, 1.7976931348623157e308}) xs.push_back(x);
+  for (double e : {-0.2, 0.2, -1.0 / 3, 0.5, -0.125, 2.5}) {
+    std::vector<double> out(xs.size());
+    pow_each(xs, e, out);
+    double worst = 0;
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const L want = std::pow(static_cast<L>(xs[i]), static_cast<L>(e));
+      if (std::isinf(static_cast<double>(want)) || static_cast<double>(want) == 0.0) continue;  // beyond double
+      const double units = static_cast<double>(std::fabs((static_cast<L>(out[i]) - want) / want)) / 0x1p-53;
+      worst = std::max(worst, units / (1.0 + std::fabs(e * std::log(xs[i]))));
+    }
+    CHECK_MESSAGE(worst <= 4.0, "pow_each e=" << e << ": " << worst << " units of 2^-53 per (1 + |e log x|)");
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  std::vector<double> odd{0.0, -0.0, -2.0, inf, -inf, nan}, out(odd.size());
+  pow_each(odd, -0.2, out);
+  for (std::size_t i = 0; i < odd.size(); ++i) {
+    const double want = std::pow(odd[i], -0.2);
+    CHECK(((std::isnan(want) && std::isnan(out[i])) || want == out[i]));
+  }
+  std::vector<double> in_place{4.0, 9.0};
+  pow_each(in_place, 0.5, in_place);
+  CHECK(in_place[0] == doctest::Approx(2.0).epsilon(1e-15));
+  CHECK(in_place[1] == doctest::Approx(3.0).epsilon(1e-15));
+  std::vector<double> short_out(1);
+  CHECK_THROWS_WITH(pow_each(odd, 2.0, short_out), doctest::Contains("6 values in, room for 1"));
 }

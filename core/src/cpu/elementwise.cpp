@@ -145,10 +145,13 @@ __attribute__((always_inline)) inline void add_rows_impl(T* y, const T* b, std::
   // is one pattern of at least 64 elements, added at full vector width (the same sums, in order).
   std::int64_t r = 0;
   constexpr std::int64_t pattern_min = 64;
-  if (n > 0 && n < pattern_min / 4) {
+  const std::int64_t k = n > 0 ? (pattern_min + n - 1) / n : 0;
+  if (n > 0 && n < pattern_min / 4 && m >= 2 * k) {
     T pattern[2 * pattern_min];
-    const std::int64_t k = (pattern_min + n - 1) / n, p = k * n;
-    for (std::int64_t j = 0; j < p; ++j) pattern[j] = b[j % n];
+    const std::int64_t p = k * n;
+    for (std::int64_t j = 0; j < n; ++j) pattern[j] = b[j];
+    for (std::int64_t filled = n; filled < p; filled *= 2)
+      std::copy(pattern, pattern + std::min(filled, p - filled), pattern + filled);
     for (; r + k <= m; r += k) {
       T* rows = y + r * n;
       for (std::int64_t j = 0; j < p; ++j) rows[j] += pattern[j];
