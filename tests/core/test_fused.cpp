@@ -121,6 +121,42 @@ TEST_CASE("synapse_sums names bad shapes and mixed dtypes") {
   check_error([&] { synapse_sums(Tensor::zeros(Shape{3}), w, w, w, w); }, {"synapse_sums", "pre must be [B, P]"});
 }
 
+TEST_CASE("the synapse forward's AVX-512, AVX2 and plain kernels agree with the composite default: remainders, clamps, start sums, NaN") {
+  Generator gen(23);
+  for (auto [B, P, N] : {std::tuple{5, 3, 37}, std::tuple{64, 16, 64}, std::tuple{9, 2, 16}, std::tuple{2, 2, 7}})
+    for (double spread : {1.0, 60.0}) {  // 60: inputs far enough out that the kernels clamp u
+      std::vector<double> x = gen.uniform(Shape{B, P}, -spread, spread, DType::f64).to_vector();
+      if (B > 4) x[static_cast<std::size_t>(4 * P)] = NAN;  // sample 4's sums are NaN, its block's others not
+      const Tensor pre = Tensor::from_vector(x, Shape{B, P}, DType::f32), w = gen.uniform(Shape{P, N}, 0.1, 1.0),
+                   sigma = gen.uniform(Shape{P, N}, 3.0, 8.0), mu = gen.uniform(Shape{P, N}, 0.3, 0.8),
+                   erev = gen.uniform(Shape{P, N}, -1.0, 1.0), n0 = gen.normal(Shape{B, N}, 0.0, 1.0),
+                   d0 = gen.uniform(Shape{B, N}, 0.0, 1.0);
+      for (bool start : {false, true}) {
+        const Tensor want_n = Tensor::empty(Shape{B, N}), want_d = Tensor::empty(Shape{B, N});
+        backend_for(Device::cpu()).Backend::synapse_sums(  // the Backend default: primitives
+            pre, w, sigma, mu, erev, start ? n0 : Tensor(), start ? d0 : Tensor(), want_n, want_d);
+        for (cpu::SimdLevel level : {cpu::SimdLevel::plain, cpu::SimdLevel::avx2, cpu::SimdLevel::avx512}) {
+          const Tensor got_n = Tensor::empty(Shape{B, N}), got_d = Tensor::empty(Shape{B, N});
+          if (!cpu::synapse_sums_with(level, pre, w, sigma, mu, erev, start ? n0 : Tensor(), start ? d0 : Tensor(), got_n, got_d)) {
+            MESSAGE("skipped: this CPU lacks SIMD level " << static_cast<int>(level));
+            continue;
+          }
+          INFO("B " << B << " P " << P << " N " << N << " spread " << spread << " start " << start << " level " << static_cast<int>(level));
+          const auto gn = got_n.to_vector(), gd = got_d.to_vector(), wn = want_n.to_vector(), wd = want_d.to_vector();
+          double worst = 0;
+          for (std::size_t k = 0; k < gn.size(); ++k) {
+            const bool nan_row = B > 4 && static_cast<std::int64_t>(k) / N == 4;
+            CHECK(std::isnan(gn[k]) == nan_row);
+            CHECK(std::isnan(gd[k]) == nan_row);
+            if (nan_row) continue;
+            worst = std::max({worst, std::fabs(gn[k] - wn[k]) / (1.0 + std::fabs(wn[k])), std::fabs(gd[k] - wd[k]) / (1.0 + std::fabs(wd[k]))});
+          }
+          CHECK(worst <= 1e-5);
+        }
+      }
+    }
+}
+
 TEST_CASE("the synapse backward's AVX-512, AVX2 and plain kernels agree with the composite default, with remainder columns") {
   Generator gen(21);
   for (auto [B, P, N] : {std::tuple{5, 3, 37}, std::tuple{64, 16, 64}, std::tuple{2, 2, 7}}) {

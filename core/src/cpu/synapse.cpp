@@ -1,12 +1,14 @@
 // The CPU synapse-sum kernel (fused.hpp: synapse_sums).
 //
-// float on AVX2+FMA (chosen at run time): 4 samples x 16 postsynaptic units are accumulated in
-// registers over the presynaptic loop, so each parameter load serves 4 samples. Each synapse is
+// float on AVX-512 or AVX2+FMA (the widest the CPU has, chosen at run time; the body is
+// synapse_forward_simd.inc, compiled once per instruction set): 4 samples x 16 postsynaptic units
+// are accumulated in registers over the presynaptic loop, so each parameter load serves 4 samples.
+// Each synapse is
 //   w / (1 + 2^u),  u = c - a x,  a = sigma log2(e), c = sigma mu log2(e)   (a, c formed per call)
 // and 2^u = 2^n 2^f: n = round(u) read from the bits of u + (1.5 2^23 + 127), f = u - n, and 2^f on
 // [-1/2, 1/2] by a degree-5 polynomial fitted (Lawson's iteration) for relative error 9e-8.
 // u is clamped to [-125, 125] (the sigmoid is then within 1e-37 of 0 or 1) unless the block's
-// |x| bounds |u| below that already. That is 14 vector operations per 8 synapses, one of them a
+// |x| bounds |u| below that already. That is 14 vector operations per vector of synapses, one of them a
 // division (an rcp + Newton step measured slower). NaN in gives NaN out.
 // Elsewhere (double, other CPUs, the remainders) the loop is plain C++ with vecmath's sigmoid,
 // which GCC vectorises in each target clone.
@@ -136,6 +138,44 @@ TIDE_CLONES void synapse_backward_run(const double* pre, const double* w, const 
 }
 
 #if defined(__x86_64__)
+// The forward kernels' parameters: a = sigma log2(e), c = sigma mu log2(e) (so u = c - a x), and
+// per sample whether every input keeps |u| <= 125 (no clamp needed: `fits`).
+struct SynapseParameters {
+  const float *a, *c;
+  const std::vector<char>& fits;
+};
+
+// a, c and the bound of |a| and |c| (NaN: -1), in one clone per instruction set.
+TIDE_CLONES void synapse_coefficients(const float* sigma, const float* mu, float* a, float* c, std::int64_t n,
+                                      float& amax, float& cmax) {
+  constexpr float log2e = 1.44269504088896341f;
+  float am = 0, cm = 0;
+  bool finite = true;
+  for (std::int64_t k = 0; k < n; ++k) {
+    a[k] = sigma[k] * log2e, c[k] = sigma[k] * mu[k] * log2e;
+    finite = finite & std::isfinite(a[k]) & std::isfinite(c[k]);
+    am = std::max(am, std::fabs(a[k])), cm = std::max(cm, std::fabs(c[k]));
+  }
+  amax = finite ? am : -1.0f, cmax = finite ? cm : -1.0f;
+}
+
+SynapseParameters prepare_synapses(const float* pre, const float* sigma, const float* mu, std::int64_t B, std::int64_t P,
+                                   std::int64_t N) {
+  static thread_local std::vector<float> scratch;
+  scratch.resize(static_cast<std::size_t>(2 * P * N));
+  float* a = scratch.data();
+  float* c = a + P * N;
+  // Bounds of |a| and |c|: a sample whose |x| <= xmax keeps |u| <= 125 and needs no clamp.
+  float amax, cmax;
+  synapse_coefficients(sigma, mu, a, c, P * N, amax, cmax);
+  const float xmax = cmax >= 0.0f && cmax < 120.0f ? (120.0f - cmax) / std::max(amax, 1e-30f) : -1.0f;
+  static thread_local std::vector<char> fits;
+  fits.assign(static_cast<std::size_t>(B), 1);
+  for (std::int64_t k = 0; k < B * P; ++k)
+    if (!(std::fabs(pre[k]) <= xmax)) fits[static_cast<std::size_t>(k / P)] = 0;  // NaN fails too
+  return {a, c, fits};
+}
+
 #if defined(__clang__)  // clang has no GCC target pragma; its attribute pragma does the same
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #else
@@ -143,113 +183,11 @@ TIDE_CLONES void synapse_backward_run(const double* pre, const double* w, const 
 #pragma GCC target("avx2,fma")
 #endif
 
-struct Avx2Consts {
-  __m256 lo, hi, shifter, one, q4, q3, q2, q1, q0;
-};
-
-// w / (1 + 2^(c - a x)); Clamp = false when the caller has shown |c - a x| <= 125.
-template <bool Clamp>
-inline __m256 synapse_avx2_one(const Avx2Consts& k, __m256 a, __m256 c, __m256 w, __m256 x) {
-  __m256 u = _mm256_fnmadd_ps(a, x, c);
-  if constexpr (Clamp) u = _mm256_min_ps(k.hi, _mm256_max_ps(k.lo, u));  // NaN stays: maxps/minps return the second operand
-  const __m256 t = _mm256_add_ps(u, k.shifter);
-  const __m256 f = _mm256_sub_ps(u, _mm256_sub_ps(t, k.shifter));
-  __m256 p = _mm256_fmadd_ps(k.q4, f, k.q3);
-  p = _mm256_fmadd_ps(p, f, k.q2);
-  p = _mm256_fmadd_ps(p, f, k.q1);
-  p = _mm256_fmadd_ps(p, f, k.q0);
-  p = _mm256_fmadd_ps(p, f, k.one);
-  const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));  // 2^n
-  return _mm256_div_ps(w, _mm256_fmadd_ps(p, scale, k.one));
-}
-
-// R samples (rows of pre / num / den, stride P / N) x 16 columns starting at i0.
-// The sums start from num0, den0 (null: zero).
-template <int R, int H, bool Clamp>
-inline void synapse_block_avx2(const Avx2Consts& consts, const float* pre, const float* w, const float* a,
-                               const float* c, const float* erev, const float* num0, const float* den0, float* num,
-                               float* den, std::int64_t P, std::int64_t N, std::int64_t i0) {
-  __m256 sn[R][H], sd[R][H];
-  for (int r = 0; r < R; ++r)
-    for (int h = 0; h < H; ++h) {
-      sn[r][h] = num0 ? _mm256_loadu_ps(num0 + r * N + i0 + 8 * h) : _mm256_setzero_ps();
-      sd[r][h] = den0 ? _mm256_loadu_ps(den0 + r * N + i0 + 8 * h) : _mm256_setzero_ps();
-    }
-  for (std::int64_t j = 0; j < P; ++j) {
-    const std::int64_t k = j * N + i0;
-    for (int h = 0; h < H; ++h) {
-      const __m256 av = _mm256_loadu_ps(a + k + 8 * h), cv = _mm256_loadu_ps(c + k + 8 * h),
-                   wv = _mm256_loadu_ps(w + k + 8 * h), ev = _mm256_loadu_ps(erev + k + 8 * h);
-      for (int r = 0; r < R; ++r) {
-        const __m256 s = synapse_avx2_one<Clamp>(consts, av, cv, wv, _mm256_broadcast_ss(pre + r * P + j));
-        sn[r][h] = _mm256_fmadd_ps(s, ev, sn[r][h]);
-        sd[r][h] = _mm256_add_ps(sd[r][h], s);
-      }
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int h = 0; h < H; ++h) {
-      _mm256_storeu_ps(num + r * N + i0 + 8 * h, sn[r][h]);
-      _mm256_storeu_ps(den + r * N + i0 + 8 * h, sd[r][h]);
-    }
-}
-
-// Samples per register block and 8-wide column vectors per block.
-constexpr int kRows = 4, kHalves = 2;  // measured best of 1-8 x 1-4 on Zen 3 (docs/benchmarks.md)
-
-// The columns [0, N - N % (8 kHalves)) of every row; returns where the remaining columns start.
-std::int64_t synapse_avx2(const float* pre, const float* w, const float* sigma, const float* mu, const float* erev,
-                          const float* num0, const float* den0, float* num, float* den, std::int64_t B,
-                          std::int64_t P, std::int64_t N) {
-  constexpr float log2e = 1.44269504088896341f;
-  static thread_local std::vector<float> scratch;
-  scratch.resize(static_cast<std::size_t>(2 * P * N));
-  float* a = scratch.data();
-  float* c = a + P * N;
-  // Bounds of |a| and |c|: a block whose |x| <= xmax keeps |u| <= 125 and needs no clamp.
-  float amax = 0, cmax = 0;
-  bool finite = true;
-  for (std::int64_t k = 0; k < P * N; ++k) {
-    a[k] = sigma[k] * log2e, c[k] = sigma[k] * mu[k] * log2e;
-    finite = finite && std::isfinite(a[k]) && std::isfinite(c[k]);
-    amax = std::max(amax, std::fabs(a[k])), cmax = std::max(cmax, std::fabs(c[k]));
-  }
-  const float xmax = finite && cmax < 120.0f ? (120.0f - cmax) / std::max(amax, 1e-30f) : -1.0f;
-  // Groups of kRows samples (the last ones singly) whose inputs all satisfy |x| <= xmax.
-  static thread_local std::vector<char> fits;
-  fits.assign(static_cast<std::size_t>(B), 1);
-  for (std::int64_t k = 0; k < B * P; ++k)
-    if (!(std::fabs(pre[k]) <= xmax)) fits[static_cast<std::size_t>(k / P)] = 0;  // NaN fails too
-  const Avx2Consts consts{_mm256_set1_ps(-125.0f), _mm256_set1_ps(125.0f), _mm256_set1_ps(12582912.0f + 127.0f),
-                          _mm256_set1_ps(1.0f), _mm256_set1_ps(1.326474614e-3f), _mm256_set1_ps(9.671520395e-3f),
-                          _mm256_set1_ps(5.550733770e-2f), _mm256_set1_ps(2.402224197e-1f), _mm256_set1_ps(6.931469775e-1f)};
-  constexpr std::int64_t cols = 8 * kHalves;
-  const std::int64_t blocked = N - N % cols;
-  for (std::int64_t i0 = 0; i0 < blocked; i0 += cols) {  // one column block's parameters stay in L1 over the samples
-    for (std::int64_t b = 0; b < B;) {
-      const float* x = pre + b * P;
-      float *nb = num + b * N, *db = den + b * N;
-      const float *n0 = num0 ? num0 + b * N : nullptr, *d0 = den0 ? den0 + b * N : nullptr;
-      if (b + kRows <= B) {
-        bool clamp = false;
-        for (std::int64_t r = b; r < b + kRows; ++r) clamp = clamp || !fits[static_cast<std::size_t>(r)];
-        if (clamp) synapse_block_avx2<kRows, kHalves, true>(consts, x, w, a, c, erev, n0, d0, nb, db, P, N, i0);
-        else synapse_block_avx2<kRows, kHalves, false>(consts, x, w, a, c, erev, n0, d0, nb, db, P, N, i0);
-        b += kRows;
-      } else {
-        if (!fits[static_cast<std::size_t>(b)]) synapse_block_avx2<1, kHalves, true>(consts, x, w, a, c, erev, n0, d0, nb, db, P, N, i0);
-        else synapse_block_avx2<1, kHalves, false>(consts, x, w, a, c, erev, n0, d0, nb, db, P, N, i0);
-        b += 1;
-      }
-    }
-  }
-  return blocked;
-}
-
-// The backward on AVX2 + FMA (float): synapse_backward_simd.inc with 8-lane vectors.
+// AVX2 + FMA (float), 8-lane vectors; the forward's register block is 4 samples x 2 vectors
+// (measured best of 1-8 x 1-4 on Zen 3, docs/benchmarks.md).
 struct Avx2Lanes {
   using V = __m256;
-  static constexpr int width = 8;
+  static constexpr int width = 8, rows = 4, vectors = 2;
   static V set1(float x) { return _mm256_set1_ps(x); }
   static V zero() { return _mm256_setzero_ps(); }
   static V load(const float* p) { return _mm256_loadu_ps(p); }
@@ -259,11 +197,18 @@ struct Avx2Lanes {
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   static V div(V a, V b) { return _mm256_div_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
   static V min(V a, V b) { return _mm256_min_ps(a, b); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
   static V exponent(V t) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)); }
 };
 #define TIDE_SYNAPSE_LANES Avx2Lanes
+#define TIDE_SYNAPSE_FORWARD synapse_avx2
+#define TIDE_SYNAPSE_FORWARD_BLOCK synapse_block_avx2
+#include "synapse_forward_simd.inc"
+#undef TIDE_SYNAPSE_FORWARD
+#undef TIDE_SYNAPSE_FORWARD_BLOCK
+// The backward on AVX2 + FMA: synapse_backward_simd.inc with the same lanes.
 #define TIDE_SYNAPSE_BACKWARD synapse_backward_avx2
 #include "synapse_backward_simd.inc"
 #undef TIDE_SYNAPSE_LANES
@@ -289,9 +234,11 @@ bool has_avx2_fma() {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's avx512fintrin.h (_mm512_undefined_*)
 #endif
+// The register block: 4 samples x 1 vector (16 columns, as AVX2's block, so both leave the same
+// remainder columns to the plain loop).
 struct Avx512Lanes {
   using V = __m512;
-  static constexpr int width = 16;
+  static constexpr int width = 16, rows = 4, vectors = 1;
   static V set1(float x) { return _mm512_set1_ps(x); }
   static V zero() { return _mm512_setzero_ps(); }
   static V load(const float* p) { return _mm512_loadu_ps(p); }
@@ -301,11 +248,17 @@ struct Avx512Lanes {
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V div(V a, V b) { return _mm512_div_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
   static V min(V a, V b) { return _mm512_min_ps(a, b); }
   static V max(V a, V b) { return _mm512_max_ps(a, b); }
   static V exponent(V t) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23)); }
 };
 #define TIDE_SYNAPSE_LANES Avx512Lanes
+#define TIDE_SYNAPSE_FORWARD synapse_avx512
+#define TIDE_SYNAPSE_FORWARD_BLOCK synapse_block_avx512
+#include "synapse_forward_simd.inc"
+#undef TIDE_SYNAPSE_FORWARD
+#undef TIDE_SYNAPSE_FORWARD_BLOCK
 #define TIDE_SYNAPSE_BACKWARD synapse_backward_avx512
 #include "synapse_backward_simd.inc"
 #undef TIDE_SYNAPSE_LANES
@@ -325,11 +278,24 @@ bool has_avx512f() {
 
 }  // namespace
 
-void CpuBackend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
-                              const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num,
-                              const Tensor& den) {
+bool synapse_sums_with(SimdLevel level, const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                       const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num, const Tensor& den) {
   const std::int64_t B = pre.shape()[0], P = pre.shape()[1], N = w.shape()[1];
-  auto run = [&](auto tag) -> std::int64_t {
+#if defined(__x86_64__)
+  using Kernel = std::int64_t (*)(const float*, const float*, const SynapseParameters&, const float*, const float*,
+                                  const float*, float*, float*, std::int64_t, std::int64_t, std::int64_t);
+  Kernel kernel = nullptr;
+  if (level == SimdLevel::avx512) {
+    if (!has_avx512f()) return false;
+    kernel = synapse_avx512;
+  } else if (level == SimdLevel::avx2) {
+    if (!has_avx2_fma()) return false;
+    kernel = synapse_avx2;
+  }
+#else
+  if (level != SimdLevel::plain) return false;
+#endif
+  auto run = [&](auto tag) {
     using T = decltype(tag);
     const T* n0 = num0.defined() ? num0.data<T>() : nullptr;
     const T* d0 = den0.defined() ? den0.data<T>() : nullptr;
@@ -337,20 +303,28 @@ void CpuBackend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& 
     std::int64_t done = 0;
 #if defined(__x86_64__)
     if constexpr (std::is_same_v<T, float>)
-      if (has_avx2_fma())
-        done = synapse_avx2(pre.data<T>(), w.data<T>(), sigma.data<T>(), mu.data<T>(), erev.data<T>(), n0, d0, np, dp, B, P, N);
+      if (kernel)
+        done = kernel(pre.data<T>(), w.data<T>(), prepare_synapses(pre.data<T>(), sigma.data<T>(), mu.data<T>(), B, P, N),
+                      erev.data<T>(), n0, d0, np, dp, B, P, N);
 #endif
-    if (done == N) return done;
+    if (done == N) return;
     for (std::int64_t b = 0; b < B; ++b)  // the plain loop accumulates in place: start it from num0, den0
       for (std::int64_t i = done; i < N; ++i) {
         np[b * N + i] = n0 ? n0[b * N + i] : T(0);
         dp[b * N + i] = d0 ? d0[b * N + i] : T(0);
       }
     synapse_plain_run(pre.data<T>(), w.data<T>(), sigma.data<T>(), mu.data<T>(), erev.data<T>(), np, dp, 0, B, P, N, done);
-    return N;
   };
   if (pre.dtype() == DType::f64) run(double{});
   else run(float{});
+  return true;
+}
+
+void CpuBackend::synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
+                              const Tensor& erev, const Tensor& num0, const Tensor& den0, const Tensor& num,
+                              const Tensor& den) {
+  for (SimdLevel level : {SimdLevel::avx512, SimdLevel::avx2, SimdLevel::plain})
+    if (synapse_sums_with(level, pre, w, sigma, mu, erev, num0, den0, num, den)) return;
 }
 
 bool synapse_backward_with(SimdLevel level, const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
