@@ -33,26 +33,32 @@ TEST_CASE("dense equals matmul + bias + activation, and names bad shapes") {
 }
 
 // The CPU backend adds the bias and applies the activation in one pass (the bias repeated over a
-// few rows as one pattern), and adds a bias to narrow rows a pattern at a time: the same values,
-// to the bit, as the ops one after the other, at every width around the pattern's sizes. Except
-// softplus, within an ulp: the compiled kernel's vector body and its remainder loop can give
-// it different last bits (about 1% of values in a scratch comparison), and the one-pass loop runs
-// per group of rows, so an element can fall in the body in one and in the remainder in the other.
-TEST_CASE("dense's one-pass bias and activation equal matmul, then + bias, then the activation, to the bit") {
+// few rows as one pattern), and adds a bias to narrow rows a pattern at a time. Bias only: the same
+// values, to the bit, as matmul then + bias. With an activation, within 4 ulp of the ops one after
+// the other: the compiler contracts multiplies and adds into FMAs differently in the one-pass loop
+// for some activations (softplus and elu in an AVX-512 build differ in the last bits; the others
+// matched to the bit in a review's sweep). Widths around the patterns' sizes.
+TEST_CASE("dense's one-pass bias and activation equal matmul, then + bias, then the activation") {
   Generator g(37);
+  const std::vector<std::pair<Op, double>> acts{{Op::tanh, 0.0},  {Op::sigmoid, 0.0}, {Op::softplus, 0.0}, {Op::relu, 0.0},
+                                                {Op::leaky_relu, 0.2}, {Op::elu, 1.0}, {Op::silu, 0.0},     {Op::gelu, 0.0},
+                                                {Op::sin, 0.0},   {Op::exp, 0.0},     {Op::square, 0.0}};
   for (DType dt : {DType::f32, DType::f64})
     for (std::int64_t m : {1, 3, 8, 65, 513})
-      for (std::int64_t n : {1, 2, 4, 5, 15, 16, 17, 32, 63, 255, 256, 257, 300}) {
+      for (std::int64_t n : {1, 2, 4, 5, 15, 16, 17, 32, 63, 100, 255, 256, 257, 300}) {
         CAPTURE(dtype_name(dt));
         CAPTURE(m);
         CAPTURE(n);
         const Tensor x = g.uniform(Shape{m, 3}, -3, 3, dt), w = g.uniform(Shape{3, n}, -3, 3, dt), b = g.uniform(Shape{n}, -3, 3, dt);
         const Tensor pre = matmul(x, w) + b;
         CHECK(max(abs(dense(x, w, b) - pre)).item() == 0.0);
-        const Tensor sp = unary(Op::softplus, pre);
-        CHECK(max(abs(dense(x, w, b, Op::softplus) - sp) / sp).item() <= (dt == DType::f32 ? 0x1p-23 : 0x1p-52));
-        CHECK(max(abs(dense(x, w, b, Op::tanh) - unary(Op::tanh, pre))).item() == 0.0);
-        CHECK(max(abs(dense(x, w, b, Op::leaky_relu, 0.2) - leaky_relu(pre, 0.2))).item() == 0.0);
+        const double eps = dt == DType::f32 ? 0x1p-23 : 0x1p-52;
+        for (const auto& [op, p0] : acts) {
+          CAPTURE(std::string(op_name(op)));
+          const Tensor want = unary(op, pre, p0);
+          const double worst = max(abs(dense(x, w, b, op, p0) - want) / binary(Op::maximum, abs(want), Tensor::ones(Shape{}, dt))).item();
+          CHECK(worst <= 4 * eps);
+        }
       }
 }
 

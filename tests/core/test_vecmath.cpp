@@ -239,6 +239,17 @@ TEST_CASE("pow_each against powl, and std::pow's values outside its domain") {
   pow_each(in_place, 0.5, in_place);
   CHECK(in_place[0] == doctest::Approx(2.0).epsilon(1e-15));
   CHECK(in_place[1] == doctest::Approx(3.0).epsilon(1e-15));
+  for (double e : {-0.2, 2.0, inf, nan}) {  // in place, values outside the vector form's domain, a non-finite e
+    std::vector<double> v{0.0, -0.0, -2.0, inf, -inf, nan, 1.0, 0.5};
+    const std::vector<double> x = v;
+    pow_each(v, e, v);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      CAPTURE(e);
+      CAPTURE(x[i]);
+      const double want = std::pow(x[i], e);
+      CHECK(((std::isnan(want) && std::isnan(v[i])) || want == v[i] || std::fabs(v[i] - want) <= 1e-15 * std::fabs(want)));
+    }
+  }
   std::vector<double> short_out(1);
   CHECK_THROWS_WITH(pow_each(odd, 2.0, short_out), doctest::Contains("6 values in, room for 1"));
 }

@@ -313,7 +313,7 @@ void CpuBackend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::o
     using T = decltype(tag);
     T* o = output_data<T>(out);
     const T* bias = b.defined() ? b.data<T>() : nullptr;
-    if (bias && act) {  // one pass: act(out + the bias), the bias repeated over k rows (>= 256 elements)
+    if (bias && act) {  // one pass: act(out + the bias), the bias repeated over k rows (at most 256 elements)
       constexpr std::int64_t period_min = 256;
       T pattern[period_min];
       const std::int64_t k = std::min(m, std::max<std::int64_t>(1, period_min / n));

@@ -141,8 +141,8 @@ TIDE_CLONES void binary_run(Op op, const double* a, std::int64_t sa, const doubl
 namespace {
 template <class T>
 __attribute__((always_inline)) inline void add_rows_impl(T* y, const T* b, std::int64_t m, std::int64_t n) {
-  // Rows narrower than a vector (a [B, 4] layer) are added k at a time: the bias repeated k times
-  // is one pattern of at least 64 elements, added at full vector width (the same sums, in order).
+  // Rows of fewer than 16 elements (a [B, 4] layer) are added k at a time: the bias repeated k
+  // times is one pattern of at least 64 elements, added at full vector width (the same sums).
   std::int64_t r = 0;
   constexpr std::int64_t pattern_min = 64;
   const std::int64_t k = n > 0 ? (pattern_min + n - 1) / n : 0;

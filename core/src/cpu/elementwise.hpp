@@ -10,8 +10,8 @@ namespace tide::cpu {
 // y[i] = op(x[i]) over n contiguous elements (y may equal x).
 void unary_run(Op op, const float* x, float* y, std::int64_t n, double p0, double p1);
 void unary_run(Op op, const double* x, double* y, std::int64_t n, double p0, double p1);
-// y[i] = op(x[i] + c[i % period]) over n contiguous elements (y may equal x): a bias, repeated
-// over rows, and an activation in one pass.
+// y[i] = op(x[i] + c[i % period]) over n contiguous elements (y may equal x; c, of period > 0
+// elements, may not overlap y): a bias, repeated over rows, and an activation in one pass.
 void unary_shifted_run(Op op, const float* x, const float* c, std::int64_t period, float* y, std::int64_t n,
                        double p0, double p1);
 void unary_shifted_run(Op op, const double* x, const double* c, std::int64_t period, double* y, std::int64_t n,

@@ -5,6 +5,8 @@
 #include "tide/core/error.hpp"
 #include "vecmath.hpp"
 #include <cmath>
+#include <utility>
+#include <vector>
 
 namespace tide {
 namespace {
@@ -15,9 +17,16 @@ TIDE_CLONES void pow_positive(const double* x, double e, double* out, std::size_
 
 void pow_each(std::span<const double> x, double e, std::span<double> out) {
   if (x.size() != out.size()) fail("pow_each: {} values in, room for {} out", x.size(), out.size());
-  pow_positive(x.data(), e, out.data(), x.size());
+  if (!std::isfinite(e)) {
+    for (std::size_t i = 0; i < x.size(); ++i) out[i] = std::pow(x[i], e);
+    return;
+  }
+  // the values outside the vector form's domain, kept before out (which may be x) is written
+  std::vector<std::pair<std::size_t, double>> other;
   for (std::size_t i = 0; i < x.size(); ++i)
-    if (!(x[i] > 0.0) || !std::isfinite(x[i])) out[i] = std::pow(x[i], e);
+    if (!(x[i] > 0.0) || !std::isfinite(x[i])) other.emplace_back(i, x[i]);
+  pow_positive(x.data(), e, out.data(), x.size());
+  for (const auto& [i, v] : other) out[i] = std::pow(v, e);
 }
 
 }  // namespace tide
