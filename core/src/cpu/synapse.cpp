@@ -274,6 +274,20 @@ bool has_avx512f() {
   static const bool yes = __builtin_cpu_supports("avx512f");
   return yes;
 }
+
+// The level's kernel in `kernel` (null for the plain loop); false when this CPU lacks the level.
+template <class Kernel>
+bool kernel_for(SimdLevel level, Kernel avx512, Kernel avx2, Kernel& kernel) {
+  kernel = nullptr;
+  if (level == SimdLevel::avx512) {
+    if (!has_avx512f()) return false;
+    kernel = avx512;
+  } else if (level == SimdLevel::avx2) {
+    if (!has_avx2_fma()) return false;
+    kernel = avx2;
+  }
+  return true;
+}
 #endif
 
 }  // namespace
@@ -285,13 +299,7 @@ bool synapse_sums_with(SimdLevel level, const Tensor& pre, const Tensor& w, cons
   using Kernel = std::int64_t (*)(const float*, const float*, const SynapseParameters&, const float*, const float*,
                                   const float*, float*, float*, std::int64_t, std::int64_t, std::int64_t);
   Kernel kernel = nullptr;
-  if (level == SimdLevel::avx512) {
-    if (!has_avx512f()) return false;
-    kernel = synapse_avx512;
-  } else if (level == SimdLevel::avx2) {
-    if (!has_avx2_fma()) return false;
-    kernel = synapse_avx2;
-  }
+  if (!kernel_for(level, synapse_avx512, synapse_avx2, kernel)) return false;
 #else
   if (level != SimdLevel::plain) return false;
 #endif
@@ -335,13 +343,7 @@ bool synapse_backward_with(SimdLevel level, const Tensor& pre, const Tensor& w, 
                                   const float*, float*, float*, float*, float*, float*, std::int64_t, std::int64_t, std::int64_t);
   Kernel kernel = nullptr;
 #if defined(__x86_64__)
-  if (level == SimdLevel::avx512) {
-    if (!has_avx512f()) return false;
-    kernel = synapse_backward_avx512;
-  } else if (level == SimdLevel::avx2) {
-    if (!has_avx2_fma()) return false;
-    kernel = synapse_backward_avx2;
-  }
+  if (!kernel_for(level, synapse_backward_avx512, synapse_backward_avx2, kernel)) return false;
 #else
   if (level != SimdLevel::plain) return false;
 #endif
