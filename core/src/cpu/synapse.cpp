@@ -146,17 +146,27 @@ struct SynapseParameters {
 };
 
 // a, c and the bound of |a| and |c| (NaN: -1), in one clone per instruction set.
+// Per lane of 16 (so that the loop vectorises: elementwise maxima, not a reduction): the largest
+// |a| and |c|, and the sum of a * 0 + c * 0, NaN once any a or c is not finite.
 TIDE_CLONES void synapse_coefficients(const float* sigma, const float* mu, float* a, float* c, std::int64_t n,
                                       float& amax, float& cmax) {
   constexpr float log2e = 1.44269504088896341f;
-  float am = 0, cm = 0;
+  constexpr int L = 16;
+  float am[L] = {}, cm[L] = {}, bad[L] = {};
+  const auto one = [&](std::int64_t k, int l) {
+    const float av = sigma[k] * log2e, cv = sigma[k] * mu[k] * log2e;
+    a[k] = av, c[k] = cv;
+    am[l] = std::max(am[l], std::fabs(av)), cm[l] = std::max(cm[l], std::fabs(cv));
+    bad[l] += av * 0.0f + cv * 0.0f;
+  };
+  std::int64_t k = 0;
+  for (; k + L <= n; k += L)
+    for (int l = 0; l < L; ++l) one(k + l, l);
+  for (; k < n; ++k) one(k, 0);
+  float A = 0, C = 0;
   bool finite = true;
-  for (std::int64_t k = 0; k < n; ++k) {
-    a[k] = sigma[k] * log2e, c[k] = sigma[k] * mu[k] * log2e;
-    finite = finite & std::isfinite(a[k]) & std::isfinite(c[k]);
-    am = std::max(am, std::fabs(a[k])), cm = std::max(cm, std::fabs(c[k]));
-  }
-  amax = finite ? am : -1.0f, cmax = finite ? cm : -1.0f;
+  for (int l = 0; l < L; ++l) A = std::max(A, am[l]), C = std::max(C, cm[l]), finite = finite && bad[l] == 0.0f;
+  amax = finite ? A : -1.0f, cmax = finite ? C : -1.0f;
 }
 
 SynapseParameters prepare_synapses(const float* pre, const float* sigma, const float* mu, std::int64_t B, std::int64_t P,
