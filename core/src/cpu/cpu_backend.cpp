@@ -317,11 +317,7 @@ void CpuBackend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::o
       constexpr std::int64_t period_min = 256;
       T pattern[period_min];
       const std::int64_t k = std::min(m, std::max<std::int64_t>(1, period_min / n));
-      if (k > 1) {
-        std::copy(bias, bias + n, pattern);
-        for (std::int64_t filled = n; filled < k * n; filled *= 2)
-          std::copy(pattern, pattern + std::min(filled, k * n - filled), pattern + filled);
-      }
+      if (k > 1) repeat_row(bias, n, pattern, k * n);
       unary_shifted_run(*act, o, k > 1 ? pattern : bias, k * n, o, m * n, p0, 0.0);
       return;
     }

@@ -149,9 +149,7 @@ __attribute__((always_inline)) inline void add_rows_impl(T* y, const T* b, std::
   if (n > 0 && n < pattern_min / 4 && m >= 2 * k) {
     T pattern[2 * pattern_min];
     const std::int64_t p = k * n;
-    for (std::int64_t j = 0; j < n; ++j) pattern[j] = b[j];
-    for (std::int64_t filled = n; filled < p; filled *= 2)
-      std::copy(pattern, pattern + std::min(filled, p - filled), pattern + filled);
+    repeat_row(b, n, pattern, p);
     for (; r + k <= m; r += k) {
       T* rows = y + r * n;
       for (std::int64_t j = 0; j < p; ++j) rows[j] += pattern[j];

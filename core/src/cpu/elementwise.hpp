@@ -3,6 +3,7 @@
 // runs at full width on every CPU.
 #pragma once
 #include "tide/core/op_table.hpp"
+#include <algorithm>
 #include <cstdint>
 
 namespace tide::cpu {
@@ -16,6 +17,12 @@ void unary_shifted_run(Op op, const float* x, const float* c, std::int64_t perio
                        double p0, double p1);
 void unary_shifted_run(Op op, const double* x, const double* c, std::int64_t period, double* y, std::int64_t n,
                        double p0, double p1);
+// out[0, p) = row[0, n) repeated (p a multiple of n, n > 0): the bias pattern of the two above,
+// filled by doubling copies.
+template <class T> inline void repeat_row(const T* row, std::int64_t n, T* out, std::int64_t p) {
+  std::copy(row, row + n, out);
+  for (std::int64_t filled = n; filled < p; filled *= 2) std::copy(out, out + std::min(filled, p - filled), out + filled);
+}
 // y[i * sy] = op(a[i * sa], b[i * sb]); strides of 0 broadcast, 1 is the vectorised case.
 void binary_run(Op op, const float* a, std::int64_t sa, const float* b, std::int64_t sb, float* y,
                 std::int64_t sy, std::int64_t n);

@@ -145,9 +145,9 @@ struct SynapseParameters {
   const std::vector<char>& fits;
 };
 
-// a, c and the bound of |a| and |c| (NaN: -1), in one clone per instruction set.
-// Per lane of 16 (so that the loop vectorises: elementwise maxima, not a reduction): the largest
-// |a| and |c|, and the sum of a * 0 + c * 0, NaN once any a or c is not finite.
+// a, c and the bounds of |a| and |c| (-1 when any a or c is not finite), one clone per instruction
+// set. The bounds are kept per lane of 16 (elementwise maxima, not a reduction, so the loop
+// vectorises), with per-lane sums of a * 0 + c * 0 that turn NaN at a non-finite value.
 TIDE_CLONES void synapse_coefficients(const float* sigma, const float* mu, float* a, float* c, std::int64_t n,
                                       float& amax, float& cmax) {
   constexpr float log2e = 1.44269504088896341f;
