@@ -1,7 +1,8 @@
-// dense(): act(x @ w + b) against the composition of primitives and a reference in double, with
-// and without bias and activation, batch axes, and its errors.
+// The fused kernels: dense() (act(x @ w + b)) against the composition of primitives and a reference
+// in double, the synapse kernels, linear combinations and error norms against their definitions.
 #include "core_test_util.hpp"
 #include "tide/core/fused.hpp"
+#include "tide/core/ops.hpp"
 #include "tide/core/backend.hpp"
 #include "cpu/synapse_kernels.hpp"
 #include "../compare.hpp"
@@ -254,6 +255,67 @@ TEST_CASE("linear_combination equals a row-by-row reference to the bit, with and
         std::size_t differ = 0;
         for (std::size_t e = 0; e < want.size(); ++e) differ += have[e] != want[e];
         CHECK(differ == 0);
+      }
+    }
+  }
+}
+
+namespace {
+// scaled_row_norms' contract as one loop per row: masked elements skipped, a non-finite b or sum
+// makes both of the row's values +inf.
+std::vector<double> row_norms_reference(const std::vector<double>& e, const std::vector<double>& a,
+                                        const std::vector<double>& b, const std::vector<double>& atol,
+                                        const std::vector<double>& rtol, const std::vector<double>& mask, std::size_t d) {
+  std::vector<double> out;
+  for (std::size_t r = 0; r * d < e.size(); ++r) {
+    double s = 0.0, mx = 0.0;
+    bool finite = true;
+    for (std::size_t i = 0; i < d; ++i) {
+      const std::size_t k = r * d + i;
+      finite = finite && std::isfinite(b[k]);
+      if (mask[i] == 0.0) continue;
+      const double q = e[k] / (atol[i] + rtol[i] * std::max(std::fabs(a[k]), std::fabs(b[k])));
+      s += q * q;
+      mx = std::max(mx, std::fabs(q));
+    }
+    if (!finite || !std::isfinite(s)) s = mx = INFINITY;
+    out.push_back(s);
+    out.push_back(mx);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("scaled_row_norms and combination_row_norms equal one loop per row to the bit: masks, non-finite values, blocks, changed tolerances") {
+  // rows narrower than a block (several rows per block), of 256 and 300 elements (one row per block)
+  for (const auto& [n, d] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {70, 3}, {130, 4}, {9, 7}, {5, 256}, {3, 300}}) {
+    for (const DType dt : {DType::f32, DType::f64}) {
+      CAPTURE(n);
+      CAPTURE(d);
+      CAPTURE(std::string(dtype_name(dt)));
+      Generator g(static_cast<std::uint64_t>(17 + d));
+      const auto nd = static_cast<std::size_t>(n * d), du = static_cast<std::size_t>(d);
+      std::vector<double> e = g.uniform(Shape{n, d}, -1e-3, 1e-3, DType::f64).to_vector(),
+                          a = g.uniform(Shape{n, d}, -2, 2, DType::f64).to_vector(),
+                          b = g.uniform(Shape{n, d}, -2, 2, DType::f64).to_vector(), mask(du, 1.0);
+      if (d > 1) mask[1] = 0.0;
+      e[nd - 1] = NAN;                      // the last row: NaN error (masked or not)
+      if (d > 1) e[du + 1] = NAN;           // masked: no effect
+      if (n > 2) b[2 * du] = INFINITY;      // a non-finite b: +inf even where masked
+      if (n > 3 && d > 1) b[3 * du + 1] = NAN;
+      auto as = [&](const std::vector<double>& v) { return Tensor::from_vector(v, Shape{n, d}, dt); };
+      auto back = [&](const std::vector<double>& v) { return as(v).to_vector(); };  // rounded to dt
+      for (const double rt : {1e-3, 0.25}) {  // a second tolerance: the kernel's kept tolerances must follow
+        std::vector<double> atol(du), rtol(du);
+        for (std::size_t i = 0; i < du; ++i) atol[i] = 1e-6 * static_cast<double>(i + 1), rtol[i] = rt / static_cast<double>(i + 1);
+        const Tensor at = Tensor::from_vector(atol, Shape{d}, DType::f64), rtt = Tensor::from_vector(rtol, Shape{d}, DType::f64),
+                     mk = Tensor::from_vector(mask, Shape{d}, DType::f64);
+        const std::vector<double> want = row_norms_reference(back(e), back(a), back(b), atol, rtol, mask, du);
+        CHECK(scaled_row_norms(as(e), as(a), as(b), at, rtt, mk).to_vector() == want);
+        // a and b as columns of wider tensors (rows apart), the error as a one-term combination
+        const Tensor wide_a = concat({as(a), as(b)}, 1), wide_b = concat({as(e), as(b)}, 1);
+        const Tensor got = combination_row_norms({as(e)}, {1.0}, Tensor(), wide_a.slice(1, 0, d), wide_b.slice(1, d, 2 * d), at, rtt, mk);
+        CHECK(got.to_vector() == want);
       }
     }
   }

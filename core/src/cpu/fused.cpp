@@ -1,6 +1,7 @@
 // The CPU backend's fused kernels.
 #include "cpu_backend.hpp"
 #include "clones.hpp"
+#include "elementwise.hpp"
 #include "tensor_access.hpp"
 #include <algorithm>
 #include <cmath>
@@ -49,30 +50,82 @@ TIDE_CLONES void lincomb_rows(double* out, const double* base, const std::vector
   lincomb_rows_impl(out, base, src, coeff, scale, n, d);
 }
 
-// One row's sum of squares and maximum of the scaled error (scaled_row_norms' contract).
+// q[i] = e_i / (atol_i + rtol_i max(|a_i|, |b_i|)), 0 where mask_i is 0 and +inf where b_i is not
+// finite, over a flat run of elements with their tolerances and mask given per element. The loop
+// vectorises (the file is built with -fno-trapping-math, so the masked division may run).
 template <class T>
-void row_norms(const T* e, const T* a, const T* b, const double* atol, const double* rtol, const double* mask,
-               std::int64_t d, double* out) {
-  double s = 0.0, mx = 0.0;
-  bool finite = true;
-  for (std::int64_t i = 0; i < d; ++i) {
-    const double bv = static_cast<double>(b[i]);
-    finite = finite && std::isfinite(bv);
-    if (mask[i] == 0.0) continue;
-    const double q = static_cast<double>(e[i]) / (atol[i] + rtol[i] * std::max(std::fabs(static_cast<double>(a[i])), std::fabs(bv)));
-    s += q * q;
-    mx = std::max(mx, std::fabs(q));
+__attribute__((always_inline)) inline void quotients_impl(const T* e, const T* a, const T* b, const double* atol,
+                                                          const double* rtol, const double* mask, double* q, std::int64_t len) {
+  for (std::int64_t i = 0; i < len; ++i) {
+    const double av = std::fabs(static_cast<double>(a[i])), bv = std::fabs(static_cast<double>(b[i]));
+    const double v = static_cast<double>(e[i]) / (atol[i] + rtol[i] * (av < bv ? bv : av));
+    q[i] = bv <= 1.7976931348623157e308 ? (mask[i] == 0.0 ? 0.0 : v) : INFINITY;
   }
-  if (!finite || !std::isfinite(s)) s = mx = INFINITY;
-  out[0] = s;
-  out[1] = mx;
+}
+TIDE_CLONES void quotients(const float* e, const float* a, const float* b, const double* atol, const double* rtol,
+                           const double* mask, double* q, std::int64_t len) {
+  quotients_impl(e, a, b, atol, rtol, mask, q, len);
+}
+TIDE_CLONES void quotients(const double* e, const double* a, const double* b, const double* atol, const double* rtol,
+                           const double* mask, double* q, std::int64_t len) {
+  quotients_impl(e, a, b, atol, rtol, mask, q, len);
 }
 
-template <class T>
-void norms_rows(const T* e, const T* a, const T* b, const double* atol, const double* rtol, const double* mask,
-                double* out, std::int64_t n, std::int64_t d) {
-  for (std::int64_t r = 0; r < n; ++r) row_norms(e + r * d, a + r * d, b + r * d, atol, rtol, mask, d, out + 2 * r);
-}
+// Rows' norms of the scaled error (scaled_row_norms' contract): the quotients of whole rows, up to
+// 256 elements at a time, then each row's sum of squares and maximum, element after element. A
+// masked element adds 0 and a non-finite b makes the row's sum +inf: the values of one loop per
+// row that skips masked elements and flags a non-finite b. The tolerances and mask, repeated over
+// a block's rows, are kept per thread and refilled only when their values change (a solve passes
+// the same ones at every step).
+class RowNorms {
+ public:
+  RowNorms(const double* atol, const double* rtol, const double* mask, std::int64_t d)
+      : d_(d), rows_(std::max<std::int64_t>(1, 256 / std::max<std::int64_t>(d, 1))) {
+    const std::int64_t p = rows_ * d;
+    const bool same = d == d_last_ && std::equal(atol, atol + d, buffer_.data()) &&
+                      std::equal(rtol, rtol + d, buffer_.data() + p) && std::equal(mask, mask + d, buffer_.data() + 2 * p);
+    d_last_ = d;
+    if (same) return;
+    buffer_.resize(static_cast<std::size_t>(4 * p));
+    repeat_row(atol, d, buffer_.data(), p);
+    repeat_row(rtol, d, buffer_.data() + p, p);
+    repeat_row(mask, d, buffer_.data() + 2 * p, p);
+  }
+  // Rows [0, n) at e + r * d, a + r * sa and b + r * sb; out gets 2 values per row.
+  template <class T>
+  void operator()(const T* e, const T* a, std::int64_t sa, const T* b, std::int64_t sb, double* out, std::int64_t n) {
+    const std::int64_t p = rows_ * d_;
+    const double *atol = buffer_.data(), *rtol = atol + p, *mask = rtol + p;
+    double* q = buffer_.data() + 3 * p;
+    for (std::int64_t r0 = 0; r0 < n; r0 += rows_) {
+      const std::int64_t rows = std::min(rows_, n - r0);
+      const T *er = e + r0 * d_, *ar = a + r0 * sa, *br = b + r0 * sb;
+      if (sa == d_ && sb == d_)
+        quotients(er, ar, br, atol, rtol, mask, q, rows * d_);
+      else
+        for (std::int64_t r = 0; r < rows; ++r) quotients(er + r * d_, ar + r * sa, br + r * sb, atol, rtol, mask, q + r * d_, d_);
+      for (std::int64_t r = 0; r < rows; ++r) reduce(q + r * d_, out + 2 * (r0 + r));
+    }
+  }
+
+ private:
+  void reduce(const double* q, double* out) const {
+    double s = 0.0, mx = 0.0;
+    for (std::int64_t i = 0; i < d_; ++i) {
+      s += q[i] * q[i];
+      mx = std::max(mx, std::fabs(q[i]));
+    }
+    if (!std::isfinite(s)) s = mx = INFINITY;
+    out[0] = s;
+    out[1] = mx;
+  }
+  std::int64_t d_, rows_;
+  // atol, rtol and mask over rows_ rows (for rows of d_last_ elements), then a block's quotients
+  static thread_local std::vector<double> buffer_;
+  static thread_local std::int64_t d_last_;
+};
+thread_local std::vector<double> RowNorms::buffer_;
+thread_local std::int64_t RowNorms::d_last_ = -1;
 
 // err[r, :] = sum_j T(coeff_j * scale_r) * xs[j][r0 + r, :] for operands whose rows lie apart
 // (stages sliced out of one packed tensor), term after term as lincomb_rows adds them: the same
@@ -100,6 +153,7 @@ void combination_norms_rows(std::span<const Tensor> xs, const std::vector<double
                             std::int64_t n, std::int64_t d) {
   thread_local std::vector<T> err;
   thread_local std::vector<const T*> src;
+  RowNorms norms(atol, rtol, mask, d);
   auto row = [](const Tensor& x, std::int64_t r) { return x.data<T>() + r * x.strides()[0]; };
   bool packed_rows = true;
   for (const Tensor& x : xs) packed_rows = packed_rows && (n == 1 || x.strides()[0] == d);
@@ -114,8 +168,7 @@ void combination_norms_rows(std::span<const Tensor> xs, const std::vector<double
     } else {
       combine_rows_apart(err.data(), xs, coeff, scale, r0, rows, d);
     }
-    for (std::int64_t r = 0; r < rows; ++r)
-      row_norms(err.data() + r * d, row(a, r0 + r), row(b, r0 + r), atol, rtol, mask, d, out + 2 * (r0 + r));
+    norms(err.data(), row(a, r0), a.strides()[0], row(b, r0), b.strides()[0], out + 2 * r0, rows);
   }
 }
 }  // namespace
@@ -153,8 +206,8 @@ void CpuBackend::scaled_row_norms(const Tensor& err, const Tensor& a, const Tens
   const std::int64_t n = err.shape()[0], d = err.numel() / std::max<std::int64_t>(n, 1);
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    norms_rows(err.data<T>(), a.data<T>(), b.data<T>(), atol.data<double>(), rtol.data<double>(), mask.data<double>(),
-               detail::output_data<double>(out), n, d);
+    RowNorms(atol.data<double>(), rtol.data<double>(), mask.data<double>(), d)(err.data<T>(), a.data<T>(), d, b.data<T>(), d,
+                                                                             detail::output_data<double>(out), n);
   };
   if (err.dtype() == DType::f64) run(double{});
   else run(float{});
