@@ -79,12 +79,14 @@ TIDE_CLONES void quotients(const double* e, const double* a, const double* b, co
 // the same ones at every step).
 class RowNorms {
  public:
-  RowNorms(const double* atol, const double* rtol, const double* mask, std::int64_t d)
-      : d_(d), rows_(std::max<std::int64_t>(1, 256 / std::max<std::int64_t>(d, 1))) {
+  // For n rows of d elements.
+  RowNorms(const double* atol, const double* rtol, const double* mask, std::int64_t n, std::int64_t d)
+      : d_(d), rows_(std::clamp<std::int64_t>(256 / std::max<std::int64_t>(d, 1), 1, std::max<std::int64_t>(n, 1))) {
     const std::int64_t p = rows_ * d;
-    const bool same = d == d_last_ && std::equal(atol, atol + d, buffer_.data()) &&
+    const bool same = d == d_last_ && rows_ == rows_last_ && std::equal(atol, atol + d, buffer_.data()) &&
                       std::equal(rtol, rtol + d, buffer_.data() + p) && std::equal(mask, mask + d, buffer_.data() + 2 * p);
     d_last_ = d;
+    rows_last_ = rows_;
     if (same) return;
     buffer_.resize(static_cast<std::size_t>(4 * p));
     repeat_row(atol, d, buffer_.data(), p);
@@ -120,12 +122,12 @@ class RowNorms {
     out[1] = mx;
   }
   std::int64_t d_, rows_;
-  // atol, rtol and mask over rows_ rows (for rows of d_last_ elements), then a block's quotients
+  // atol, rtol and mask over rows_last_ rows of d_last_ elements, then a block's quotients
   static thread_local std::vector<double> buffer_;
-  static thread_local std::int64_t d_last_;
+  static thread_local std::int64_t d_last_, rows_last_;
 };
 thread_local std::vector<double> RowNorms::buffer_;
-thread_local std::int64_t RowNorms::d_last_ = -1;
+thread_local std::int64_t RowNorms::d_last_ = -1, RowNorms::rows_last_ = -1;
 
 // err[r, :] = sum_j T(coeff_j * scale_r) * xs[j][r0 + r, :] for operands whose rows lie apart
 // (stages sliced out of one packed tensor), term after term as lincomb_rows adds them: the same
@@ -153,7 +155,7 @@ void combination_norms_rows(std::span<const Tensor> xs, const std::vector<double
                             std::int64_t n, std::int64_t d) {
   thread_local std::vector<T> err;
   thread_local std::vector<const T*> src;
-  RowNorms norms(atol, rtol, mask, d);
+  RowNorms norms(atol, rtol, mask, n, d);
   auto row = [](const Tensor& x, std::int64_t r) { return x.data<T>() + r * x.strides()[0]; };
   bool packed_rows = true;
   for (const Tensor& x : xs) packed_rows = packed_rows && (n == 1 || x.strides()[0] == d);
@@ -206,7 +208,7 @@ void CpuBackend::scaled_row_norms(const Tensor& err, const Tensor& a, const Tens
   const std::int64_t n = err.shape()[0], d = err.numel() / std::max<std::int64_t>(n, 1);
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    RowNorms(atol.data<double>(), rtol.data<double>(), mask.data<double>(), d)(err.data<T>(), a.data<T>(), d, b.data<T>(), d,
+    RowNorms(atol.data<double>(), rtol.data<double>(), mask.data<double>(), n, d)(err.data<T>(), a.data<T>(), d, b.data<T>(), d,
                                                                              detail::output_data<double>(out), n);
   };
   if (err.dtype() == DType::f64) run(double{});
