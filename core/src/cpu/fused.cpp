@@ -129,20 +129,36 @@ class RowNorms {
 thread_local std::vector<double> RowNorms::buffer_;
 thread_local std::int64_t RowNorms::d_last_ = -1, RowNorms::rows_last_ = -1;
 
+// e[r * d + i] += c[r] * x[r * sx + i] over `rows` rows; rows of D (> 0) elements are unrolled, as
+// a solver's few-dimensional states have them (a loop of 2 or 4 per row is mostly overhead).
+template <int D, class T>
+void add_scaled_rows(T* e, const T* x, std::int64_t sx, const T* c, std::int64_t rows, std::int64_t d) {
+  const std::int64_t w = D > 0 ? D : d;
+  for (std::int64_t r = 0; r < rows; ++r, e += w, x += sx)
+    for (std::int64_t i = 0; i < w; ++i) e[i] += c[r] * x[i];
+}
+
 // err[r, :] = sum_j T(coeff_j * scale_r) * xs[j][r0 + r, :] for operands whose rows lie apart
 // (stages sliced out of one packed tensor), term after term as lincomb_rows adds them: the same
 // values.
 template <class T>
 void combine_rows_apart(T* err, std::span<const Tensor> xs, const std::vector<double>& coeff, const T* scale,
                         std::int64_t r0, std::int64_t rows, std::int64_t d) {
+  thread_local std::vector<T> c;
+  c.resize(static_cast<std::size_t>(rows));
   std::fill(err, err + rows * d, T(0));
   for (std::size_t j = 0; j < xs.size(); ++j) {
     if (coeff[j] == 0.0) continue;
-    const T* x = xs[j].data<T>() + r0 * xs[j].strides()[0];
-    for (std::int64_t r = 0; r < rows; ++r, x += xs[j].strides()[0]) {
-      const T c = scale ? static_cast<T>(coeff[j] * static_cast<double>(scale[r0 + r])) : static_cast<T>(coeff[j]);
-      T* e = err + r * d;
-      for (std::int64_t i = 0; i < d; ++i) e[i] += c * x[i];
+    for (std::int64_t r = 0; r < rows; ++r)
+      c[static_cast<std::size_t>(r)] = scale ? static_cast<T>(coeff[j] * static_cast<double>(scale[r0 + r])) : static_cast<T>(coeff[j]);
+    const std::int64_t sx = xs[j].strides()[0];
+    const T* x = xs[j].data<T>() + r0 * sx;
+    switch (d) {
+      case 1: add_scaled_rows<1>(err, x, sx, c.data(), rows, d); break;
+      case 2: add_scaled_rows<2>(err, x, sx, c.data(), rows, d); break;
+      case 3: add_scaled_rows<3>(err, x, sx, c.data(), rows, d); break;
+      case 4: add_scaled_rows<4>(err, x, sx, c.data(), rows, d); break;
+      default: add_scaled_rows<0>(err, x, sx, c.data(), rows, d);
     }
   }
 }
