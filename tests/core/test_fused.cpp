@@ -287,8 +287,9 @@ std::vector<double> row_norms_reference(const std::vector<double>& e, const std:
 }  // namespace
 
 TEST_CASE("scaled_row_norms and combination_row_norms equal one loop per row to the bit: masks, non-finite values, blocks, changed tolerances") {
-  // rows narrower than a block (several rows per block), of 256 and 300 elements (one row per block)
-  for (const auto& [n, d] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {70, 3}, {130, 4}, {9, 7}, {5, 256}, {3, 300}}) {
+  // rows narrower than a block (several rows per block), of 256 and 300 elements (one row per
+  // block); rows of 1 to 4 elements take unrolled loops
+  for (const auto& [n, d] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {40, 2}, {70, 3}, {130, 4}, {9, 7}, {5, 256}, {3, 300}}) {
     for (const DType dt : {DType::f32, DType::f64}) {
       CAPTURE(n);
       CAPTURE(d);
@@ -316,6 +317,13 @@ TEST_CASE("scaled_row_norms and combination_row_norms equal one loop per row to 
         const Tensor wide_a = concat({as(a), as(b)}, 1), wide_b = concat({as(e), as(b)}, 1);
         const Tensor got = combination_row_norms({as(e)}, {1.0}, Tensor(), wide_a.slice(1, 0, d), wide_b.slice(1, d, 2 * d), at, rtt, mk);
         CHECK(got.to_vector() == want);
+        // terms whose rows lie apart, with row scales: as the combination made whole, then its norms
+        const Tensor h = g.uniform(Shape{n}, 0.01, 0.5, dt);
+        const std::vector<double> c{0.5, 0.0, -1.25};
+        const std::vector<Tensor> apart{wide_a.slice(1, 0, d), wide_b.slice(1, 0, d), wide_a.slice(1, d, 2 * d)};
+        const std::vector<Tensor> whole{apart[0].contiguous(), apart[1].contiguous(), apart[2].contiguous()};
+        CHECK(combination_row_norms(apart, c, h, as(a), as(b), at, rtt, mk).to_vector() ==
+              scaled_row_norms(linear_combination(Tensor(), whole, c, h), as(a), as(b), at, rtt, mk).to_vector());
       }
     }
   }
