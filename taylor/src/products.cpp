@@ -16,9 +16,9 @@ namespace {
 #define TIDE_CLONES
 #endif
 
-// m <= W elements from lo, their sums kept in registers over all the terms (W elements are four
-// full-width vectors: a term costs two loads per vector instead of four with the sums in memory),
-// every element's terms added in order from 0.
+// m <= W elements from lo, their sums kept in registers over all the terms (W elements are 256
+// bytes, four AVX-512 vectors: a term costs two loads per vector instead of four with the sums in
+// memory), every element's terms added in order from 0.
 template <class T, std::int64_t W>
 __attribute__((always_inline)) inline void fused_chunk(T* out, std::int64_t lo, std::int64_t m, const std::vector<Term<Var>>& terms,
                                                        const std::vector<const T*>& a, const std::vector<const T*>& b) {

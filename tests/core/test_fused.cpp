@@ -288,8 +288,8 @@ std::vector<double> row_norms_reference(const std::vector<double>& e, const std:
 
 TEST_CASE("scaled_row_norms and combination_row_norms equal one loop per row to the bit: masks, non-finite values, blocks, changed tolerances") {
   // rows narrower than a block (several rows per block), of 256 and 300 elements (one row per
-  // block); rows of 1 to 4 elements take unrolled loops
-  for (const auto& [n, d] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {40, 2}, {70, 3}, {130, 4}, {9, 7}, {5, 256}, {3, 300}}) {
+  // block); rows of 1 to 4 elements take unrolled loops (with more than one row)
+  for (const auto& [n, d] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {50, 1}, {40, 2}, {70, 3}, {130, 4}, {9, 7}, {5, 256}, {3, 300}}) {
     for (const DType dt : {DType::f32, DType::f64}) {
       CAPTURE(n);
       CAPTURE(d);
@@ -304,15 +304,28 @@ TEST_CASE("scaled_row_norms and combination_row_norms equal one loop per row to 
       if (d > 1) e[du + 1] = NAN;           // masked: no effect
       if (n > 2) b[2 * du] = INFINITY;      // a non-finite b: +inf even where masked
       if (n > 3 && d > 1) b[3 * du + 1] = NAN;
+      if (n > 4) a[4 * du] = NAN;           // NaN in a: the max takes it, the quotient is NaN
+      if (n > 5) e[5 * du] = INFINITY;
+      if (n > 6) a[6 * du] = b[6 * du] = 0.0;  // with atol_0 = 0 below: a division by zero
+      if (d > 2) mask[du - 1] = 0.5;         // a weight other than 0 or 1 still counts the element
       auto as = [&](const std::vector<double>& v) { return Tensor::from_vector(v, Shape{n, d}, dt); };
       auto back = [&](const std::vector<double>& v) { return as(v).to_vector(); };  // rounded to dt
-      for (const double rt : {1e-3, 0.25}) {  // a second tolerance: the kernel's kept tolerances must follow
+      // changed tolerances, then the mask alone: the kernel's kept tolerances must follow
+      for (int setting = 0; setting < 3; ++setting) {
+        const double rt = setting == 0 ? 1e-3 : 0.25;
         std::vector<double> atol(du), rtol(du);
         for (std::size_t i = 0; i < du; ++i) atol[i] = 1e-6 * static_cast<double>(i + 1), rtol[i] = rt / static_cast<double>(i + 1);
+        if (setting > 0) atol[0] = 0.0;
+        if (setting == 2) mask[0] = mask[0] == 0.0 ? 1.0 : 0.0;
         const Tensor at = Tensor::from_vector(atol, Shape{d}, DType::f64), rtt = Tensor::from_vector(rtol, Shape{d}, DType::f64),
                      mk = Tensor::from_vector(mask, Shape{d}, DType::f64);
         const std::vector<double> want = row_norms_reference(back(e), back(a), back(b), atol, rtol, mask, du);
         CHECK(scaled_row_norms(as(e), as(a), as(b), at, rtt, mk).to_vector() == want);
+        if (n > 1) {  // fewer rows with the same tolerances (a block of fewer rows)
+          const std::int64_t m = n / 2;
+          const std::vector<double> first(want.begin(), want.begin() + 2 * m);
+          CHECK(scaled_row_norms(as(e).slice(0, 0, m), as(a).slice(0, 0, m), as(b).slice(0, 0, m), at, rtt, mk).to_vector() == first);
+        }
         // a and b as columns of wider tensors (rows apart), the error as a one-term combination
         const Tensor wide_a = concat({as(a), as(b)}, 1), wide_b = concat({as(e), as(b)}, 1);
         const Tensor got = combination_row_norms({as(e)}, {1.0}, Tensor(), wide_a.slice(1, 0, d), wide_b.slice(1, d, 2 * d), at, rtt, mk);

@@ -5,6 +5,7 @@
 #include "tensor_access.hpp"
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace tide::cpu {
 namespace {
@@ -59,7 +60,7 @@ __attribute__((always_inline)) inline void quotients_impl(const T* e, const T* a
   for (std::int64_t i = 0; i < len; ++i) {
     const double av = std::fabs(static_cast<double>(a[i])), bv = std::fabs(static_cast<double>(b[i]));
     const double v = static_cast<double>(e[i]) / (atol[i] + rtol[i] * (av < bv ? bv : av));
-    q[i] = bv <= 1.7976931348623157e308 ? (mask[i] == 0.0 ? 0.0 : v) : INFINITY;
+    q[i] = bv <= std::numeric_limits<double>::max() ? (mask[i] == 0.0 ? 0.0 : v) : INFINITY;
   }
 }
 TIDE_CLONES void quotients(const float* e, const float* a, const float* b, const double* atol, const double* rtol,
@@ -76,7 +77,7 @@ TIDE_CLONES void quotients(const double* e, const double* a, const double* b, co
 // masked element adds 0 and a non-finite b makes the row's sum +inf: the values of one loop per
 // row that skips masked elements and flags a non-finite b. The tolerances and mask, repeated over
 // a block's rows, are kept per thread and refilled only when their values change (a solve passes
-// the same ones at every step).
+// the same ones at every step): one RowNorms at a time per thread, made and used in one call.
 class RowNorms {
  public:
   // For n rows of d elements.
@@ -85,13 +86,14 @@ class RowNorms {
     const std::int64_t p = rows_ * d;
     const bool same = d == d_last_ && rows_ == rows_last_ && std::equal(atol, atol + d, buffer_.data()) &&
                       std::equal(rtol, rtol + d, buffer_.data() + p) && std::equal(mask, mask + d, buffer_.data() + 2 * p);
-    d_last_ = d;
-    rows_last_ = rows_;
     if (same) return;
+    d_last_ = -1;  // until the buffer holds the new pattern (resize may throw)
     buffer_.resize(static_cast<std::size_t>(4 * p));
     repeat_row(atol, d, buffer_.data(), p);
     repeat_row(rtol, d, buffer_.data() + p, p);
     repeat_row(mask, d, buffer_.data() + 2 * p, p);
+    d_last_ = d;
+    rows_last_ = rows_;
   }
   // Rows [0, n) at e + r * d, a + r * sa and b + r * sb; out gets 2 values per row.
   template <class T>
