@@ -41,15 +41,22 @@ Tensor linear_combination(const Tensor& base, const std::vector<Tensor>& xs, con
   const char* op = "linear_combination";
   check_coefficients(xs, coeff, op);
   const Tensor& first = xs[0];
-  std::vector<Tensor> terms;
+  bool contiguous = true;
   for (const Tensor& x : xs) {
     check_operand(first, x, op, "a term");
-    terms.push_back(x.contiguous());
+    contiguous = contiguous && x.is_contiguous();
   }
   if (base.defined()) check_operand(first, base, op, "the base");
   const Tensor scale = checked_row_scale(row_scale, first, rows_of(first), op);
   Tensor out = Tensor::empty(first.shape(), first.dtype(), first.device());
-  first.backend().lincomb(out, base.defined() ? base.contiguous() : Tensor(), terms, coeff, scale);
+  const Tensor packed_base = base.defined() ? base.contiguous() : Tensor();
+  if (contiguous) {  // the terms as given: no copies of their handles
+    first.backend().lincomb(out, packed_base, xs, coeff, scale);
+    return out;
+  }
+  std::vector<Tensor> terms;
+  for (const Tensor& x : xs) terms.push_back(x.contiguous());
+  first.backend().lincomb(out, packed_base, terms, coeff, scale);
   return out;
 }
 

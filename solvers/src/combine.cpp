@@ -80,18 +80,26 @@ Var recorded_term_by_term(const Var& base, const Tensor& h, const std::vector<do
 }  // namespace
 
 Var row_combination(const Var& base, const Tensor& h, const std::vector<double>& coeff, const std::vector<Var>& vecs) {
-  std::vector<Var> used;
+  // the terms' values first, the Vars only when the result records (an unrecorded step's stage
+  // combinations are most of its calls: each Var copied is a reference count taken and dropped)
+  std::vector<Tensor> xs;
   std::vector<double> c;
+  const bool grad = grad_enabled();
+  bool record = grad && base.defined() && base.requires_grad();
   for (std::size_t j = 0; j < vecs.size() && j < coeff.size(); ++j)
-    if (coeff[j] != 0.0) used.push_back(vecs[j]), c.push_back(coeff[j]);
-  if (used.empty())
+    if (coeff[j] != 0.0) {
+      xs.push_back(vecs[j].value()), c.push_back(coeff[j]);
+      record = record || (grad && vecs[j].requires_grad());
+    }
+  if (xs.empty())
     return base.defined() ? base : Var(Tensor::zeros(vecs.at(0).shape(), vecs[0].dtype(), vecs[0].device()));
+  const Tensor out = linear_combination(base.defined() ? base.value() : Tensor(), xs, c, h);
+  if (!record) return Var(out);
+  std::vector<Var> used;
+  for (std::size_t j = 0; j < vecs.size() && j < coeff.size(); ++j)
+    if (coeff[j] != 0.0) used.push_back(vecs[j]);
   std::vector<Var> all = used;
   if (base.defined()) all.push_back(base);
-  std::vector<Tensor> xs;
-  for (const Var& v : used) xs.push_back(v.value());
-  const Tensor out = linear_combination(base.defined() ? base.value() : Tensor(), xs, c, h);
-  if (!recording(all)) return Var(out);
   if (!same_shapes(all)) return recorded_term_by_term(base, h, c, used);
   const Tensor h_column = h.defined() ? h.reshape(Shape{h.numel(), 1}).to(used[0].dtype()) : Tensor();
   return record_custom(out, all, std::make_shared<RowCombinationBackward>(std::move(c), h_column, base.defined()));
