@@ -22,14 +22,15 @@ Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<Cu
   return Var(std::move(out), std::move(node));
 }
 
-SavedVersions::SavedVersions(const std::vector<Tensor>& values) {
+SavedVersions::SavedVersions(std::span<const Tensor> values) {
+  versions_.reserve(values.size());
   for (const Tensor& t : values) versions_.push_back(t.defined() ? t.version() : 0);
 }
 
-void SavedVersions::check(const char* op, const std::vector<Tensor>& values, const std::vector<std::string>& names) const {
+void SavedVersions::check(const char* op, std::span<const Tensor> values, std::span<const char* const> names) const {
   for (std::size_t i = 0; i < values.size() && i < versions_.size(); ++i) {
     if (!values[i].defined() || values[i].version() == versions_[i]) continue;
-    const std::string what = i < names.size() ? names[i] : "input " + std::to_string(i);
+    const std::string what = i < names.size() ? std::string(names[i]) : "input " + std::to_string(i);
     fail("backward of {}: its saved {} ({}) was modified in place after it was saved (version {} then, {} now); clone the "
          "value before modifying it, or modify a copy",
          op, what, values[i].str(), versions_[i], values[i].version());

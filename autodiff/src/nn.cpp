@@ -4,6 +4,7 @@
 #include "tide/core/pointwise.hpp"
 #include "tide/core/fused.hpp"
 #include "tide/core/named.hpp"
+#include <array>
 #include <optional>
 #include <cmath>
 
@@ -177,7 +178,8 @@ public:
   const char* name() const override { return "dense"; }
 
   std::vector<Var> backward(const Var& g) override {
-    versions_.check("dense", values(), {"input", "weight", "bias", "output"});
+    static constexpr const char* names[] = {"input", "weight", "bias", "output"};
+    versions_.check("dense", values(), names);
     if (grad_enabled())
       return composite_vjp([this](const std::vector<Var>& in) { return std::vector<Var>{dense_composite(in, act_)}; }, inputs_, {g});
     const Tensor dz = pre_activation_gradient(g.value());
@@ -204,9 +206,8 @@ private:
   }
 
   // x, W, b (when there is one), y: the values the backward reads
-  std::vector<Tensor> values() const {
-    std::vector<Tensor> v{inputs_[0].value(), inputs_[1].value(), inputs_.size() > 2 ? inputs_[2].value() : Tensor(), y_};
-    return v;
+  std::array<Tensor, 4> values() const {
+    return {inputs_[0].value(), inputs_[1].value(), inputs_.size() > 2 ? inputs_[2].value() : Tensor(), y_};
   }
 
   std::vector<Var> inputs_;
@@ -222,13 +223,12 @@ Var dense(const Var& x, const Var& weight, const Var& bias, Activation act) {
   const auto op = activation_op(act);
   Tensor y = tide::dense(x.value(), weight.value(), bias.defined() ? bias.value() : Tensor(),
                          op ? std::optional<Op>(op->first) : std::nullopt, op ? op->second : 0.0);
-  std::vector<Var> inputs{x, weight};
-  if (bias.defined()) inputs.push_back(bias);
-  bool record = false;
-  for (const Var& v : inputs) record = record || (grad_enabled() && v.requires_grad());
+  const bool record = grad_enabled() && (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   if (!record) return Var(std::move(y));
+  std::vector<Var> inputs = bias.defined() ? std::vector<Var>{x, weight, bias} : std::vector<Var>{x, weight};
   const Tensor saved = y;
-  return record_custom(std::move(y), inputs, std::make_shared<DenseBackward>(inputs, saved, act));
+  auto backward = std::make_shared<DenseBackward>(inputs, saved, act);
+  return record_custom(std::move(y), inputs, std::move(backward));
 }
 
 Var MLP::operator()(const Var& x) const {

@@ -106,6 +106,9 @@ template <class T> void check_all(double bound) {
     s.xs.insert(s.xs.end(), {T(0), T(-0.0), T(huge), T(-huge)});
     check_function<T>("exp", vm::exp<T>, Op::exp, [](L x) { return std::exp(x); }, s, bound);
     check_function<T>("expm1", vm::expm1<T>, Op::expm1, [](L x) { return std::expm1(x); }, s, bound);
+    // no input above expm1_hi: the op takes its cheaper form (expm1_upto_hi)
+    std::erase_if(s.xs, [](T x) { return !(x <= vm::Traits<T>::expm1_hi); });
+    check_function<T>("expm1_upto_hi", vm::expm1_upto_hi<T>, Op::expm1, [](L x) { return std::expm1(x); }, s, bound);
   }
   {
     Sweep<T> s;
@@ -193,6 +196,29 @@ TEST_CASE_TEMPLATE("vecmath special values", T, float, double) {
   // softplus(x) rounds to x for large x
   for (T x : {T(40), T(100), T(1e4), T(1e30), std::numeric_limits<T>::max()}) CHECK(vm::softplus<T>(x) == x);
   CHECK(vm::softplus<T>(T(0)) == doctest::Approx(std::log(2.0)));
+}
+
+// The expm1 kernel takes its cheaper form when no input is above expm1_hi (nor NaN): the same
+// values, to the bit, as the whole-range form gives them (forced here by one large input at the
+// end), -inf and -0 included; elu's negative side always takes the cheaper form.
+TEST_CASE_TEMPLATE("vecmath expm1's cheaper form agrees with the whole-range one", T, float, double) {
+  const T hi = vm::Traits<T>::expm1_hi;
+  std::vector<double> xs{-std::numeric_limits<double>::infinity(), -1e4, -200, -0.0, 0.0, 1e-30, hi};
+  for (int i = 0; i <= 4000; ++i) xs.push_back(-100.0 + (static_cast<double>(hi) + 100.0) * i / 4000);
+  const auto n = static_cast<std::int64_t>(xs.size());
+  const std::vector<double> cheap = unary(Op::expm1, Tensor::from_vector(xs, Shape{n}, dtype_of<T>())).to_vector();
+  std::vector<double> forced = xs;
+  forced.push_back(static_cast<double>(hi) * 2);
+  const std::vector<double> whole = unary(Op::expm1, Tensor::from_vector(forced, Shape{n + 1}, dtype_of<T>())).to_vector();
+  const std::vector<double> elu = unary(Op::elu, Tensor::from_vector(xs, Shape{n}, dtype_of<T>()), 1.0).to_vector();
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    CHECK_MESSAGE(std::bit_cast<std::uint64_t>(cheap[i]) == std::bit_cast<std::uint64_t>(whole[i]), "x = " << xs[i]);
+    if (!(xs[i] > 0)) CHECK_MESSAGE(std::bit_cast<std::uint64_t>(elu[i]) == std::bit_cast<std::uint64_t>(whole[i]), "elu at x = " << xs[i]);
+  }
+  CHECK(std::signbit(cheap[3]));
+  const Tensor odd = Tensor::from_vector(std::vector<double>{std::nan(""), -0.0}, Shape{2}, dtype_of<T>());
+  CHECK(std::isnan(unary(Op::elu, odd, 1.0).to_vector()[0]));
+  CHECK(std::signbit(unary(Op::elu, odd, 1.0).to_vector()[1]));
 }
 
 // Far in the negative tail sigmoid(x) ~ e^x: it must stay accurate while the result is a normal

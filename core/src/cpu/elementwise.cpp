@@ -13,6 +13,13 @@ namespace {
 
 constexpr double inv_sqrt2 = 0.70710678118654752440;
 
+// Whether every x[i] <= hi (NaN is not): one vectorised pass, no early exit.
+template <class T> inline bool all_at_most(const T* x, std::int64_t n, T hi) {
+  int above = 0;
+  for (std::int64_t i = 0; i < n; ++i) above |= !(x[i] <= hi);
+  return above == 0;
+}
+
 // y[i] = op(x[i]), or op(x[i] + c[i % period]) when Shifted (a bias added in the same pass).
 template <bool Shifted, class T>
 __attribute__((always_inline)) inline void unary_impl(Op op, const T* x, [[maybe_unused]] const T* c,
@@ -41,7 +48,9 @@ __attribute__((always_inline)) inline void unary_impl(Op op, const T* x, [[maybe
     case Op::abs: TIDE_MAP(std::fabs(v))
     case Op::sign: TIDE_MAP(v > T(0) ? T(1) : (v < T(0) ? T(-1) : v))  // sign(0) = 0, NaN -> NaN
     case Op::exp: TIDE_MAP(vm::exp(v))
-    case Op::expm1: TIDE_MAP(vm::expm1(v))
+    case Op::expm1:  // inputs known not to be large (sigmoid from softplus as -expm1(-y)) take the cheaper form
+      if (!Shifted && all_at_most(x, n, T(vm::Traits<T>::expm1_hi))) { TIDE_MAP(vm::expm1_upto_hi(v)) }
+      TIDE_MAP(vm::expm1(v))
     case Op::log: TIDE_MAP(vm::log(v))
     case Op::log1p: TIDE_MAP(vm::log1p(v))
     case Op::sqrt: TIDE_MAP(std::sqrt(v))
@@ -53,7 +62,7 @@ __attribute__((always_inline)) inline void unary_impl(Op op, const T* x, [[maybe
     case Op::softplus: TIDE_MAP(vm::softplus(v))
     case Op::relu: TIDE_MAP(v > T(0) ? v : (v != v ? v : T(0)))
     case Op::leaky_relu: TIDE_MAP(v > T(0) ? v : v * p0)
-    case Op::elu: TIDE_MAP(v > T(0) ? v : p0 * vm::expm1(v))
+    case Op::elu: TIDE_MAP(v > T(0) ? v : p0 * vm::expm1_upto_hi(v))
     case Op::silu: TIDE_MAP(v * vm::sigmoid(v))
     case Op::gelu: TIDE_MAP(T(0.5) * v * (T(1) + std::erf(v * T(inv_sqrt2))))
     case Op::erf: TIDE_MAP(std::erf(v))

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,8 @@ Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<Cu
 class SavedVersions {
 public:
   SavedVersions() = default;
-  explicit SavedVersions(const std::vector<Tensor>& values);
-  void check(const char* op, const std::vector<Tensor>& values, const std::vector<std::string>& names = {}) const;
+  explicit SavedVersions(std::span<const Tensor> values);
+  void check(const char* op, std::span<const Tensor> values, std::span<const char* const> names = {}) const;
 
 private:
   std::vector<std::uint64_t> versions_;
