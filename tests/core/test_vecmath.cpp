@@ -203,12 +203,13 @@ TEST_CASE_TEMPLATE("vecmath special values", T, float, double) {
 // end), -inf and -0 included; elu's negative side always takes the cheaper form.
 TEST_CASE_TEMPLATE("vecmath expm1's cheaper form agrees with the whole-range one", T, float, double) {
   const T hi = vm::Traits<T>::expm1_hi;
-  std::vector<double> xs{-std::numeric_limits<double>::infinity(), -1e4, -200, -0.0, 0.0, 1e-30, hi};
+  const double sub = std::numeric_limits<T>::denorm_min();
+  std::vector<double> xs{-std::numeric_limits<double>::infinity(), -1e4, -200, -0.0, 0.0, 1e-30, hi, sub, -sub, 3 * sub};
   for (int i = 0; i <= 4000; ++i) xs.push_back(-100.0 + (static_cast<double>(hi) + 100.0) * i / 4000);
   const auto n = static_cast<std::int64_t>(xs.size());
   const std::vector<double> cheap = unary(Op::expm1, Tensor::from_vector(xs, Shape{n}, dtype_of<T>())).to_vector();
   std::vector<double> forced = xs;
-  forced.push_back(static_cast<double>(hi) * 2);
+  forced.push_back(static_cast<double>(hi) + 1);
   const std::vector<double> whole = unary(Op::expm1, Tensor::from_vector(forced, Shape{n + 1}, dtype_of<T>())).to_vector();
   const std::vector<double> elu = unary(Op::elu, Tensor::from_vector(xs, Shape{n}, dtype_of<T>()), 1.0).to_vector();
   for (std::size_t i = 0; i < xs.size(); ++i) {
@@ -216,6 +217,8 @@ TEST_CASE_TEMPLATE("vecmath expm1's cheaper form agrees with the whole-range one
     if (!(xs[i] > 0)) CHECK_MESSAGE(std::bit_cast<std::uint64_t>(elu[i]) == std::bit_cast<std::uint64_t>(whole[i]), "elu at x = " << xs[i]);
   }
   CHECK(std::signbit(cheap[3]));
+  CHECK(whole.back() == doctest::Approx(std::expm1(static_cast<double>(hi) + 1)).epsilon(1e-6));
+  CHECK(cheap[7] == static_cast<double>(std::numeric_limits<T>::denorm_min()));  // expm1(x) = x for tiny x
   const Tensor odd = Tensor::from_vector(std::vector<double>{std::nan(""), -0.0}, Shape{2}, dtype_of<T>());
   CHECK(std::isnan(unary(Op::elu, odd, 1.0).to_vector()[0]));
   CHECK(std::signbit(unary(Op::elu, odd, 1.0).to_vector()[1]));

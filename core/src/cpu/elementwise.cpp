@@ -14,7 +14,7 @@ namespace {
 constexpr double inv_sqrt2 = 0.70710678118654752440;
 
 // Whether every x[i] <= hi (NaN is not): one vectorised pass, no early exit.
-template <class T> inline bool all_at_most(const T* x, std::int64_t n, T hi) {
+template <class T> __attribute__((always_inline)) inline bool all_at_most(const T* x, std::int64_t n, T hi) {
   int above = 0;
   for (std::int64_t i = 0; i < n; ++i) above |= !(x[i] <= hi);
   return above == 0;
@@ -48,7 +48,7 @@ __attribute__((always_inline)) inline void unary_impl(Op op, const T* x, [[maybe
     case Op::abs: TIDE_MAP(std::fabs(v))
     case Op::sign: TIDE_MAP(v > T(0) ? T(1) : (v < T(0) ? T(-1) : v))  // sign(0) = 0, NaN -> NaN
     case Op::exp: TIDE_MAP(vm::exp(v))
-    case Op::expm1:  // inputs known not to be large (sigmoid from softplus as -expm1(-y)) take the cheaper form
+    case Op::expm1:  // a call with no large input (softplus's derivative, -expm1(-y)) takes the cheaper form
       if (!Shifted && all_at_most(x, n, T(vm::Traits<T>::expm1_hi))) { TIDE_MAP(vm::expm1_upto_hi(v)) }
       TIDE_MAP(vm::expm1(v))
     case Op::log: TIDE_MAP(vm::log(v))

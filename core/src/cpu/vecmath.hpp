@@ -101,8 +101,10 @@ template <class T> inline T expm1_bounded(T x) {
   return s * expm1_reduced(r) + (s - T(1));
 }
 
-// expm1 for x <= expm1_hi (or NaN): the first form of expm1 below alone, about half its cost, and
-// the same value. For callers that know their range (elu's negative side) or have checked it.
+// expm1 for x <= expm1_hi (or NaN): the first form of expm1 below alone, and the same value; about
+// half the whole-range form's cost (0.39 against 0.77 cycles per float element in a vectorised
+// loop on the AVX-512 development machine). For callers that know their range (elu's negative
+// side) or have checked it.
 template <class T> inline T expm1_upto_hi(T x) {
   const T xc = x < Traits<T>::expm1_lo ? Traits<T>::expm1_lo : x;
   const T y = expm1_bounded(xc);
@@ -111,7 +113,8 @@ template <class T> inline T expm1_upto_hi(T x) {
 
 // expm1 over the whole range: one range reduction and one polynomial serve both forms, 2^n (e^r - 1)
 // + (2^n - 1) as above up to expm1_hi and, beyond it (where the 1 no longer counts), e^x as exp()
-// forms it, 2^n in two halves so that it does not overflow before the product does.
+// forms it, 2^n in two halves so that it does not overflow before the product does (up to the
+// rounding of e^r - 1, which exp() may fuse with its + 1: within an ulp of exp's value).
 template <class T> inline T expm1(T x) {
   using Tr = Traits<T>;
   using U = typename Tr::U;
@@ -121,7 +124,9 @@ template <class T> inline T expm1(T x) {
   U ni;
   const T r = reduce_ln2(xc, n, ni);
   const T e = expm1_reduced(r);
-  const T s = pow2<T>(ni);  // outside the normal range only where `large` is taken
+  // 2^n: garbage past expm1_hi, where `large` is taken (and 0, not 2^-127, at float's expm1_lo,
+  // where the result is still -1)
+  const T s = pow2<T>(ni);
   const T small = s * e + (s - T(1));
   U n1;
   round_int<T>(n * T(0.5), n1);

@@ -6,6 +6,7 @@
 #include "tide/autodiff/var.hpp"
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -28,12 +29,17 @@ Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<Cu
 
 // The storage versions of the values a custom backward reads, taken when the node is recorded;
 // check() fails, naming the op and the value ("input 2", "output"), if one was modified in place
-// since, as the op table's rules do (grad.cpp's check_saved).
+// since, as the op table's rules do (grad.cpp's check_saved). Values and names come as any
+// contiguous range (a backward's check builds no vector) or as braced lists.
 class SavedVersions {
 public:
   SavedVersions() = default;
   explicit SavedVersions(std::span<const Tensor> values);
+  explicit SavedVersions(std::initializer_list<Tensor> values) : SavedVersions(std::span<const Tensor>(values.begin(), values.size())) {}
   void check(const char* op, std::span<const Tensor> values, std::span<const char* const> names = {}) const;
+  void check(const char* op, std::initializer_list<Tensor> values, std::initializer_list<const char*> names = {}) const {
+    check(op, std::span<const Tensor>(values.begin(), values.size()), std::span<const char* const>(names.begin(), names.size()));
+  }
 
 private:
   std::vector<std::uint64_t> versions_;
