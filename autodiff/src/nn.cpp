@@ -176,6 +176,7 @@ public:
   DenseBackward(std::vector<Var> inputs, Tensor y, Activation act)
       : inputs_(std::move(inputs)), y_(std::move(y)), act_(act), versions_(values()) {}
   const char* name() const override { return "dense"; }
+  const std::vector<Var>& inputs() const { return inputs_; }
 
   std::vector<Var> backward(const Var& g) override {
     static constexpr const char* names[] = {"input", "weight", "bias", "output"};
@@ -227,8 +228,9 @@ Var dense(const Var& x, const Var& weight, const Var& bias, Activation act) {
   if (!record) return Var(std::move(y));
   std::vector<Var> inputs = bias.defined() ? std::vector<Var>{x, weight, bias} : std::vector<Var>{x, weight};
   const Tensor saved = y;
-  auto backward = std::make_shared<DenseBackward>(inputs, saved, act);
-  return record_custom(std::move(y), inputs, std::move(backward));
+  auto backward = std::make_shared<DenseBackward>(std::move(inputs), saved, act);
+  const std::vector<Var>& recorded = backward->inputs();  // held by the node's backward, alive past the call
+  return record_custom(std::move(y), recorded, std::move(backward));
 }
 
 Var MLP::operator()(const Var& x) const {
@@ -240,6 +242,7 @@ Var MLP::operator()(const Var& x) const {
     if (x.shape().back() != layers_[0].in_features())
       fail("Linear: input {} does not end in {} features", x.shape().str(), layers_[0].in_features());
     std::vector<DenseLayer> stack;
+    stack.reserve(layers_.size());
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const Linear& l = layers_[i];
       const auto act = activation_op(i + 1 < layers_.size() ? hidden_ : output_);

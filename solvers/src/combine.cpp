@@ -3,6 +3,7 @@
 #include "tide/core/fused.hpp"
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 namespace tide::detail {
 
@@ -67,7 +68,7 @@ bool same_shapes(const std::vector<Var>& vars) {
 
 // The same combination recorded op by op (operands that broadcast: their gradients are reduced by
 // the ops' own rules).
-Var recorded_term_by_term(const Var& base, const Tensor& h, const std::vector<double>& c, const std::vector<Var>& used) {
+Var recorded_term_by_term(const Var& base, const Tensor& h, const std::vector<double>& c, std::span<const Var> used) {
   Var acc;
   for (std::size_t j = 0; j < used.size(); ++j) {
     Var term = c[j] == 1.0 ? used[j] : used[j] * c[j];
@@ -81,9 +82,20 @@ Var recorded_term_by_term(const Var& base, const Tensor& h, const std::vector<do
 
 Var row_combination(const Var& base, const Tensor& h, const std::vector<double>& coeff, const std::vector<Var>& vecs) {
   // the terms' values first, the Vars only when the result records (an unrecorded step's stage
-  // combinations are most of its calls: each Var copied is a reference count taken and dropped)
-  std::vector<Tensor> xs;
-  std::vector<double> c;
+  // combinations are most of its calls: each Var copied is a reference count taken and dropped),
+  // gathered into per-thread vectors that keep their capacity (nothing below calls back here) and
+  // let go of the handles on the way out
+  struct Terms {
+    std::vector<Tensor> xs;
+    std::vector<double> c;
+  };
+  thread_local Terms terms;
+  struct Release {
+    ~Release() { terms.xs.clear(); }
+  } release;
+  std::vector<Tensor>& xs = terms.xs;
+  std::vector<double>& c = terms.c;
+  xs.clear(), c.clear();
   const bool grad = grad_enabled();
   bool record = grad && base.defined() && base.requires_grad();
   for (std::size_t j = 0; j < vecs.size() && j < coeff.size(); ++j)
@@ -95,13 +107,13 @@ Var row_combination(const Var& base, const Tensor& h, const std::vector<double>&
     return base.defined() ? base : Var(Tensor::zeros(vecs.at(0).shape(), vecs[0].dtype(), vecs[0].device()));
   const Tensor out = linear_combination(base.defined() ? base.value() : Tensor(), xs, c, h);
   if (!record) return Var(out);
-  std::vector<Var> used;
+  std::vector<Var> all;  // the terms used, then the base
+  all.reserve(c.size() + 1);
   for (std::size_t j = 0; j < vecs.size() && j < coeff.size(); ++j)
-    if (coeff[j] != 0.0) used.push_back(vecs[j]);
-  std::vector<Var> all = used;
+    if (coeff[j] != 0.0) all.push_back(vecs[j]);
   if (base.defined()) all.push_back(base);
-  if (!same_shapes(all)) return recorded_term_by_term(base, h, c, used);
-  const Tensor h_column = h.defined() ? h.reshape(Shape{h.numel(), 1}).to(used[0].dtype()) : Tensor();
+  if (!same_shapes(all)) return recorded_term_by_term(base, h, c, std::span<const Var>(all).first(c.size()));
+  const Tensor h_column = h.defined() ? h.reshape(Shape{h.numel(), 1}).to(all[0].dtype()) : Tensor();
   return record_custom(out, all, std::make_shared<RowCombinationBackward>(std::move(c), h_column, base.defined()));
 }
 
@@ -304,6 +316,7 @@ RowError row_error(const Tensor& y, const Tensor& y_new, const std::vector<Tenso
   auto norms = [&](const std::vector<double>& w) {
     std::vector<Tensor> xs;
     std::vector<double> c;
+    xs.reserve(k.size()), c.reserve(k.size());
     for (std::size_t j = 0; j < k.size() && j < w.size(); ++j)
       if (w[j] != 0.0) xs.push_back(k[j]), c.push_back(w[j]);
     if (xs.empty()) return scaled_row_norms(Tensor::zeros(y.shape(), y.dtype(), y.device()), y, y_new, scale.atol, scale.rtol, scale.mask);

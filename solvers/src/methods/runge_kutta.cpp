@@ -137,6 +137,8 @@ StepResult RungeKutta::step(StepContext& ctx, const Var& y, const Var& k1, const
   out.failed.assign(t.size(), 0);
   out.h = row_vector(h, dtype, device);  // the per-row step sizes, once for every stage
   std::vector<Var>& k = out.k;
+  const std::size_t stages = static_cast<std::size_t>(tab_.stages());
+  k.reserve(stages), out.stage_z.reserve(stages), out.stage_t.reserve(stages);
   std::optional<ImplicitStages> implicit;  // made at the first implicit stage: explicit tableaus never need it
   for (int i = 0; i < tab_.stages(); ++i) {
     const std::size_t si = static_cast<std::size_t>(i);
@@ -160,6 +162,7 @@ StepResult RungeKutta::step(StepContext& ctx, const Var& y, const Var& k1, const
 
 RowError RungeKutta::error(const Var& y, const StepResult& st, const ErrorScale& scale) const {
   std::vector<Tensor> kv;
+  kv.reserve(st.k.size());
   for (const Var& k : st.k) kv.push_back(k.value());
   return row_error(y.value(), st.y_new.value(), kv, tab_.e, tab_.e3, st.h, scale);
 }
