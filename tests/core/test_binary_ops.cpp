@@ -96,6 +96,10 @@ TEST_CASE("binary ops broadcast like NumPy") {
   check_binary_shapes(Shape{}, Shape{}, Shape{});
   check_binary_shapes(Shape{5, 1, 1}, Shape{1, 1, 7}, Shape{5, 1, 7});
   check_binary_shapes(Shape{0, 3}, Shape{3}, Shape{0, 3});
+  // rows of runs handed to the kernel at once: many short rows, several outer axes
+  check_binary_shapes(Shape{300, 5}, Shape{5}, Shape{300, 5});
+  check_binary_shapes(Shape{3, 1, 5, 4}, Shape{2, 1, 4}, Shape{3, 2, 5, 4});
+  check_binary_shapes(Shape{3, 2, 5, 1}, Shape{5, 4}, Shape{3, 2, 5, 4});
 }
 
 TEST_CASE("binary ops on strided operands (transposed, stepped, broadcast views)") {
@@ -114,6 +118,11 @@ TEST_CASE("binary ops on strided operands (transposed, stepped, broadcast views)
       // transposed view broadcast against a column
       const Tensor col = values(Shape{8, 1}, dtype, 7);
       check_values(c.op(col, at), broadcast_ref(col, at.contiguous(), Shape{8, 4}, c.ref), rtol);
+      // views that start past their storage's first element, rows of them against a broadcast row
+      const Tensor mid = big.slice(0, 2, 6).slice(1, 1, 7);  // [4, 6], offset 17, strides (8, 1)
+      const Tensor r6 = values(Shape{6}, dtype, 8);
+      check_values(c.op(mid, r6), broadcast_ref(mid.contiguous(), r6, Shape{4, 6}, c.ref), rtol);
+      check_values(c.op(r6, mid), broadcast_ref(r6, mid.contiguous(), Shape{4, 6}, c.ref), rtol);
     }
   }
 }

@@ -146,11 +146,10 @@ void CpuBackend::binary(Op op, const Tensor& a, const Tensor& b, const Tensor& o
     const T* pa = base<T>(a);
     const T* pb = base<T>(b);
     T* py = base<T>(out);
-    for_each_run<3>(out.shape(), {a.strides(), b.strides(), out.strides()},
-                    {a.offset(), b.offset(), out.offset()},
-                    [&](auto off, std::int64_t n, auto st) {
-                      binary_run(op, pa + off[0], st[0], pb + off[1], st[1], py + off[2], st[2], n);
-                    });
+    for_each_rows<3>(out.shape(), {a.strides(), b.strides(), out.strides()}, {a.offset(), b.offset(), out.offset()},
+                     [&](auto off, std::int64_t rows, auto rs, std::int64_t n, auto st) {
+                       binary_rows_run(op, pa + off[0], rs[0], st[0], pb + off[1], rs[1], st[1], py + off[2], rs[2], st[2], rows, n);
+                     });
   });
 }
 

@@ -146,6 +146,14 @@ TIDE_CLONES void binary_run(Op op, const double* a, std::int64_t sa, const doubl
                             std::int64_t sb, double* y, std::int64_t sy, std::int64_t n) {
   binary_impl<double>(op, a, sa, b, sb, y, sy, n);
 }
+TIDE_CLONES void binary_rows_run(Op op, const float* a, std::int64_t ra, std::int64_t sa, const float* b, std::int64_t rb,
+                                 std::int64_t sb, float* y, std::int64_t ry, std::int64_t sy, std::int64_t rows, std::int64_t n) {
+  for (std::int64_t r = 0; r < rows; ++r) binary_impl<float>(op, a + r * ra, sa, b + r * rb, sb, y + r * ry, sy, n);
+}
+TIDE_CLONES void binary_rows_run(Op op, const double* a, std::int64_t ra, std::int64_t sa, const double* b, std::int64_t rb,
+                                 std::int64_t sb, double* y, std::int64_t ry, std::int64_t sy, std::int64_t rows, std::int64_t n) {
+  for (std::int64_t r = 0; r < rows; ++r) binary_impl<double>(op, a + r * ra, sa, b + r * rb, sb, y + r * ry, sy, n);
+}
 
 namespace {
 template <class T>

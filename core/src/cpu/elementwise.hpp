@@ -28,6 +28,12 @@ void binary_run(Op op, const float* a, std::int64_t sa, const float* b, std::int
                 std::int64_t sy, std::int64_t n);
 void binary_run(Op op, const double* a, std::int64_t sa, const double* b, std::int64_t sb,
                 double* y, std::int64_t sy, std::int64_t n);
+// binary_run over `rows` runs in one call, run r starting at a + r * ra, b + r * rb, y + r * ry: a
+// bias row broadcast over a batch (rb = 0) is one call, not one per row.
+void binary_rows_run(Op op, const float* a, std::int64_t ra, std::int64_t sa, const float* b, std::int64_t rb,
+                     std::int64_t sb, float* y, std::int64_t ry, std::int64_t sy, std::int64_t rows, std::int64_t n);
+void binary_rows_run(Op op, const double* a, std::int64_t ra, std::int64_t sa, const double* b, std::int64_t rb,
+                     std::int64_t sb, double* y, std::int64_t ry, std::int64_t sy, std::int64_t rows, std::int64_t n);
 
 // y[r * n + j] += b[j] for r < m, j < n: a bias added to every row of a contiguous [m, n] block.
 void add_rows(float* y, const float* b, std::int64_t m, std::int64_t n);
