@@ -229,7 +229,7 @@ Var dense(const Var& x, const Var& weight, const Var& bias, Activation act) {
   std::vector<Var> inputs = bias.defined() ? std::vector<Var>{x, weight, bias} : std::vector<Var>{x, weight};
   const Tensor saved = y;
   auto backward = std::make_shared<DenseBackward>(std::move(inputs), saved, act);
-  const std::vector<Var>& recorded = backward->inputs();  // held by the node's backward, alive past the call
+  const std::vector<Var>& recorded = backward->inputs();  // owned by `backward`, which record_custom holds while it reads them
   return record_custom(std::move(y), recorded, std::move(backward));
 }
 

@@ -2,6 +2,7 @@
 #include "tide/autodiff/custom.hpp"
 #include "tide/core/fused.hpp"
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <span>
 
@@ -78,43 +79,50 @@ Var recorded_term_by_term(const Var& base, const Tensor& h, const std::vector<do
   return base.defined() ? base + acc : acc;
 }
 
-}  // namespace
-
-Var row_combination(const Var& base, const Tensor& h, const std::vector<double>& coeff, const std::vector<Var>& vecs) {
-  // the terms' values first, the Vars only when the result records (an unrecorded step's stage
-  // combinations are most of its calls: each Var copied is a reference count taken and dropped),
-  // gathered into per-thread vectors that keep their capacity (nothing below calls back here) and
-  // let go of the handles on the way out
-  struct Terms {
-    std::vector<Tensor> xs;
-    std::vector<double> c;
-  };
-  thread_local Terms terms;
-  struct Release {
-    ~Release() { terms.xs.clear(); }
-  } release;
-  std::vector<Tensor>& xs = terms.xs;
-  std::vector<double>& c = terms.c;
-  xs.clear(), c.clear();
-  const bool grad = grad_enabled();
-  bool record = grad && base.defined() && base.requires_grad();
-  for (std::size_t j = 0; j < vecs.size() && j < coeff.size(); ++j)
-    if (coeff[j] != 0.0) {
-      xs.push_back(vecs[j].value()), c.push_back(coeff[j]);
-      record = record || (grad && vecs[j].requires_grad());
-    }
-  if (xs.empty())
-    return base.defined() ? base : Var(Tensor::zeros(vecs.at(0).shape(), vecs[0].dtype(), vecs[0].device()));
-  const Tensor out = linear_combination(base.defined() ? base.value() : Tensor(), xs, c, h);
-  if (!record) return Var(out);
-  std::vector<Var> all;  // the terms used, then the base
+// The combination recorded as one node whose inputs are the terms used, then the base (`out` its
+// value, c the terms' coefficients).
+Var recorded_combination(const Var& base, const Tensor& h, const std::vector<double>& coeff, const std::vector<Var>& vecs,
+                         const std::vector<double>& c, const Tensor& out) {
+  std::vector<Var> all;
   all.reserve(c.size() + 1);
   for (std::size_t j = 0; j < vecs.size() && j < coeff.size(); ++j)
     if (coeff[j] != 0.0) all.push_back(vecs[j]);
   if (base.defined()) all.push_back(base);
   if (!same_shapes(all)) return recorded_term_by_term(base, h, c, std::span<const Var>(all).first(c.size()));
   const Tensor h_column = h.defined() ? h.reshape(Shape{h.numel(), 1}).to(all[0].dtype()) : Tensor();
-  return record_custom(out, all, std::make_shared<RowCombinationBackward>(std::move(c), h_column, base.defined()));
+  return record_custom(out, all, std::make_shared<RowCombinationBackward>(c, h_column, base.defined()));
+}
+
+}  // namespace
+
+Var row_combination(const Var& base, const Tensor& h, const std::vector<double>& coeff, const std::vector<Var>& vecs) {
+  // the terms' values first, the Vars only when the result records (an unrecorded step's stage
+  // combinations are most of its calls: each Var copied is a reference count taken and dropped),
+  // gathered into per-thread vectors that keep their capacity (nothing below calls back here:
+  // checked in debug builds) and let go of the handles on the way out
+  struct Terms {
+    std::vector<Tensor> xs;
+    std::vector<double> c;
+    bool busy = false;
+  };
+  thread_local Terms terms;
+  assert(!terms.busy && "row_combination re-entered on one thread");
+  terms.busy = true;
+  struct Release {
+    ~Release() { terms.xs.clear(), terms.busy = false; }
+  } release;
+  terms.xs.clear(), terms.c.clear();
+  const bool grad = grad_enabled();
+  bool record = grad && base.defined() && base.requires_grad();
+  for (std::size_t j = 0; j < vecs.size() && j < coeff.size(); ++j)
+    if (coeff[j] != 0.0) {
+      terms.xs.push_back(vecs[j].value()), terms.c.push_back(coeff[j]);
+      record = record || (grad && vecs[j].requires_grad());
+    }
+  if (terms.xs.empty())
+    return base.defined() ? base : Var(Tensor::zeros(vecs.at(0).shape(), vecs[0].dtype(), vecs[0].device()));
+  const Tensor out = linear_combination(base.defined() ? base.value() : Tensor(), terms.xs, terms.c, h);
+  return record ? recorded_combination(base, h, coeff, vecs, terms.c, out) : Var(out);
 }
 
 namespace {

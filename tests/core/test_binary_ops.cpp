@@ -100,6 +100,7 @@ TEST_CASE("binary ops broadcast like NumPy") {
   check_binary_shapes(Shape{300, 5}, Shape{5}, Shape{300, 5});
   check_binary_shapes(Shape{3, 1, 5, 4}, Shape{2, 1, 4}, Shape{3, 2, 5, 4});
   check_binary_shapes(Shape{3, 2, 5, 1}, Shape{5, 4}, Shape{3, 2, 5, 4});
+  check_binary_shapes(Shape{1, 1}, Shape{1}, Shape{1, 1});  // every axis dropped: one run of one
 }
 
 TEST_CASE("binary ops on strided operands (transposed, stepped, broadcast views)") {
@@ -123,6 +124,16 @@ TEST_CASE("binary ops on strided operands (transposed, stepped, broadcast views)
       const Tensor r6 = values(Shape{6}, dtype, 8);
       check_values(c.op(mid, r6), broadcast_ref(mid.contiguous(), r6, Shape{4, 6}, c.ref), rtol);
       check_values(c.op(r6, mid), broadcast_ref(r6, mid.contiguous(), Shape{4, 6}, c.ref), rtol);
+    }
+    {  // an output that starts past its storage's first element: a row added in place into rows 2..5
+      const Tensor whole = values(Shape{6, 8}, dtype, 9).clone();
+      const Tensor r8 = values(Shape{8}, dtype, 10);
+      const std::vector<double> want = broadcast_ref(whole.slice(0, 2, 6).contiguous(), r8, Shape{4, 8},
+                                                     [](double u, double v) { return u + v; });
+      Tensor rows = whole.slice(0, 2, 6);
+      rows.add_(r8);
+      check_values(rows, want, dtype == DType::f32 ? 6e-8 : 0.0);
+      check_values(whole.slice(0, 0, 2), values(Shape{6, 8}, dtype, 9).slice(0, 0, 2).contiguous().to_vector(), 0.0);
     }
   }
 }

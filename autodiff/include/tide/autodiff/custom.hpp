@@ -24,7 +24,8 @@ public:
 };
 
 // Records `out` as computed from `inputs` by `fn` (when grad mode is on and an input requires a
-// gradient); returns the output Var.
+// gradient); returns the output Var. `inputs` may be held by `fn` itself: it is read only while
+// `fn` is alive.
 Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<CustomBackward> fn);
 
 // The storage versions of the values a custom backward reads, taken when the node is recorded;
