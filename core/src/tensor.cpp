@@ -324,7 +324,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   const Tensor b = alpha != 1.0 ? mul_scalar(other, alpha) : other.shares_storage_with(*this) ? other.clone() : other;
   const Shape out = broadcast_shapes(shape_, b.shape(), "add_");
   if (!(out == shape_)) fail("add_: cannot add {} into {} in place", other.shape().str(), shape_.str());
-  if (is_contiguous()) backend().binary(Op::add, *this, b.broadcast_to(shape_), *this);
+  if (is_contiguous()) backend().binary(Op::add, *this, b.shape() == shape_ ? b : b.broadcast_to(shape_), *this);
   else copy_(add(*this, b));
   bump_version();
   return *this;
