@@ -220,31 +220,37 @@ TEST_CASE("dense_stack equals chained dense calls, in row blocks and whole, and 
   check_error([&] { dense(x, w1, Tensor(), Op::leaky_relu, NAN); }, {"leaky_relu", "slope"});
 }
 
-TEST_CASE("linear_combination equals a row-by-row reference to the bit, with and without row scales, across blocks of rows") {
-  // rows of 4 (several blocks of rows), of 5,000 (three rows per block) and of 20,000 (one per block)
-  for (const auto& [n, d] : std::vector<std::pair<std::int64_t, std::int64_t>>{{5000, 4}, {7, 5000}, {2, 20000}, {3, 1}}) {
+TEST_CASE("linear_combination equals a row-by-row reference to the bit, with and without row scales and a base, across blocks of rows") {
+  // Rows of 4 (several blocks of rows; in f32 scaled, 8 rows per vector step with a remainder),
+  // of 2 (likewise), of 5,000 (three rows per block) and of 20,000 (one per block); fewer rows of
+  // 4 than one vector step; rows of 64 and of 33 (one at a time when scaled); rows of 1.
+  const std::vector<std::pair<std::int64_t, std::int64_t>> shapes{{5000, 4}, {5003, 2}, {13, 4}, {7, 4}, {7, 5000},
+                                                                  {2, 20000}, {3, 1}, {300, 64}, {5, 33}};
+  for (const auto& [n, d] : shapes) {
     for (const DType dt : {DType::f32, DType::f64}) {
       CAPTURE(n);
       CAPTURE(d);
       Generator g(11);
       const Tensor base = g.uniform(Shape{n, d}, -1, 1, dt), x0 = g.uniform(Shape{n, d}, -1, 1, dt),
-                   x1 = g.uniform(Shape{n, d}, -1, 1, dt), scale = g.uniform(Shape{n}, 0.01, 0.3, dt);
-      const std::vector<double> c{0.1, -2.0 / 3.0};
-      for (const bool scaled : {false, true}) {
+                   x1 = g.uniform(Shape{n, d}, -1, 1, dt), x2 = g.uniform(Shape{n, d}, -1, 1, dt),
+                   scale = g.uniform(Shape{n}, 0.01, 0.3, dt);
+      const std::vector<double> c{0.1, 0.0, -2.0 / 3.0};  // a term with coefficient 0 is skipped
+      for (const bool scaled : {false, true}) for (const bool with_base : {true, false}) {
         CAPTURE(scaled);
-        const Tensor got = linear_combination(base, {x0, x1}, c, scaled ? scale : Tensor());
+        CAPTURE(with_base);
+        const Tensor got = linear_combination(with_base ? base : Tensor(), {x0, x1, x2}, c, scaled ? scale : Tensor());
         auto reference = [&](auto tag) {
           using T = decltype(tag);
-          const auto b = base.to_vector(), a0 = x0.to_vector(), a1 = x1.to_vector(), sv = scale.to_vector();
+          const auto b = base.to_vector(), a0 = x0.to_vector(), a2 = x2.to_vector(), sv = scale.to_vector();
           std::vector<double> want(b.size());
           for (std::int64_t r = 0; r < n; ++r) {
             const double s = scaled ? sv[static_cast<std::size_t>(r)] : 1.0;
-            const T k0 = static_cast<T>(c[0] * s), k1 = static_cast<T>(c[1] * s);
+            const T k0 = static_cast<T>(c[0] * s), k2 = static_cast<T>(c[2] * s);
             for (std::int64_t i = 0; i < d; ++i) {
               const auto e = static_cast<std::size_t>(r * d + i);
-              T o = static_cast<T>(b[e]);
+              T o = with_base ? static_cast<T>(b[e]) : T(0);
               o += k0 * static_cast<T>(a0[e]);
-              o += k1 * static_cast<T>(a1[e]);
+              o += k2 * static_cast<T>(a2[e]);
               want[e] = o;
             }
           }
