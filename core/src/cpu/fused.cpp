@@ -174,7 +174,8 @@ class RowNorms {
   }
   // Rows [0, n) at e + r * d, a + r * sa and b + r * sb; out gets 2 values per row.
   template <class T>
-  void operator()(const T* e, const T* a, std::int64_t sa, const T* b, std::int64_t sb, double* out, std::int64_t n) {
+  __attribute__((always_inline)) void operator()(const T* e, const T* a, std::int64_t sa, const T* b, std::int64_t sb,
+                                                 double* out, std::int64_t n) {
     const std::int64_t p = rows_ * d_;
     const double *atol = buffer_.data(), *rtol = atol + p, *mask = rtol + p;
     double* q = buffer_.data() + 3 * p;
@@ -190,7 +191,7 @@ class RowNorms {
   }
 
  private:
-  void reduce(const double* q, double* out) const {
+  __attribute__((always_inline)) void reduce(const double* q, double* out) const {
     double s = 0.0, mx = 0.0;
     for (std::int64_t i = 0; i < d_; ++i) {
       s += q[i] * q[i];
@@ -211,7 +212,7 @@ thread_local std::int64_t RowNorms::d_last_ = -1, RowNorms::rows_last_ = -1;
 // e[r * d + i] += c[r] * x[r * sx + i] over `rows` rows; rows of D (> 0) elements are unrolled, as
 // a solver's few-dimensional states have them (a loop of 2 or 4 per row is mostly overhead).
 template <int D, class T>
-void add_scaled_rows(T* e, const T* x, std::int64_t sx, const T* c, std::int64_t rows, std::int64_t d) {
+__attribute__((always_inline)) inline void add_scaled_rows(T* e, const T* x, std::int64_t sx, const T* c, std::int64_t rows, std::int64_t d) {
   const std::int64_t w = D > 0 ? D : d;
   for (std::int64_t r = 0; r < rows; ++r, e += w, x += sx)
     for (std::int64_t i = 0; i < w; ++i) e[i] += c[r] * x[i];
@@ -221,7 +222,7 @@ void add_scaled_rows(T* e, const T* x, std::int64_t sx, const T* c, std::int64_t
 // (stages sliced out of one packed tensor), term after term as lincomb_rows adds them: the same
 // values.
 template <class T>
-void combine_rows_apart(T* err, std::span<const Tensor> xs, const std::vector<double>& coeff, const T* scale,
+__attribute__((always_inline)) inline void combine_rows_apart(T* err, std::span<const Tensor> xs, const std::vector<double>& coeff, const T* scale,
                         std::int64_t r0, std::int64_t rows, std::int64_t d) {
   thread_local std::vector<T> c;
   c.resize(static_cast<std::size_t>(rows));
@@ -243,9 +244,9 @@ void combine_rows_apart(T* err, std::span<const Tensor> xs, const std::vector<do
 }
 
 // The combination block by block into scratch (the same values as linear_combination), then each
-// row's norms.
+// row's norms. Compiled per instruction set through the wrappers below, with the row loops it inlines.
 template <class T>
-void combination_norms_rows(std::span<const Tensor> xs, const std::vector<double>& coeff, const T* scale, const Tensor& a,
+__attribute__((always_inline)) inline void combination_norms_rows(std::span<const Tensor> xs, const std::vector<double>& coeff, const T* scale, const Tensor& a,
                             const Tensor& b, const double* atol, const double* rtol, const double* mask, double* out,
                             std::int64_t n, std::int64_t d) {
   thread_local std::vector<T> err;
@@ -267,6 +268,32 @@ void combination_norms_rows(std::span<const Tensor> xs, const std::vector<double
     }
     norms(err.data(), row(a, r0), a.strides()[0], row(b, r0), b.strides()[0], out + 2 * r0, rows);
   }
+}
+TIDE_CLONES void combination_norms(std::span<const Tensor> xs, const std::vector<double>& coeff, const float* scale,
+                                   const Tensor& a, const Tensor& b, const double* atol, const double* rtol,
+                                   const double* mask, double* out, std::int64_t n, std::int64_t d) {
+  combination_norms_rows(xs, coeff, scale, a, b, atol, rtol, mask, out, n, d);
+}
+TIDE_CLONES void combination_norms(std::span<const Tensor> xs, const std::vector<double>& coeff, const double* scale,
+                                   const Tensor& a, const Tensor& b, const double* atol, const double* rtol,
+                                   const double* mask, double* out, std::int64_t n, std::int64_t d) {
+  combination_norms_rows(xs, coeff, scale, a, b, atol, rtol, mask, out, n, d);
+}
+
+// scaled_row_norms' rows (contiguous [n, d] operands), compiled per instruction set.
+template <class T>
+__attribute__((always_inline)) inline void row_norms_impl(const T* e, const T* a, const T* b, const double* atol,
+                                                          const double* rtol, const double* mask, double* out,
+                                                          std::int64_t n, std::int64_t d) {
+  RowNorms(atol, rtol, mask, n, d)(e, a, d, b, d, out, n);
+}
+TIDE_CLONES void row_norms(const float* e, const float* a, const float* b, const double* atol, const double* rtol,
+                           const double* mask, double* out, std::int64_t n, std::int64_t d) {
+  row_norms_impl(e, a, b, atol, rtol, mask, out, n, d);
+}
+TIDE_CLONES void row_norms(const double* e, const double* a, const double* b, const double* atol, const double* rtol,
+                           const double* mask, double* out, std::int64_t n, std::int64_t d) {
+  row_norms_impl(e, a, b, atol, rtol, mask, out, n, d);
 }
 }  // namespace
 
@@ -291,8 +318,8 @@ void CpuBackend::combination_row_norms(std::span<const Tensor> xs, const std::ve
   const std::int64_t n = a.shape()[0], d = a.shape()[1];
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    combination_norms_rows<T>(xs, coeff, row_scale.defined() ? row_scale.data<T>() : nullptr, a, b, atol.data<double>(),
-                              rtol.data<double>(), mask.data<double>(), detail::output_data<double>(out), n, d);
+    combination_norms(xs, coeff, row_scale.defined() ? row_scale.data<T>() : nullptr, a, b, atol.data<double>(),
+                      rtol.data<double>(), mask.data<double>(), detail::output_data<double>(out), n, d);
   };
   if (a.dtype() == DType::f64) run(double{});
   else run(float{});
@@ -303,8 +330,8 @@ void CpuBackend::scaled_row_norms(const Tensor& err, const Tensor& a, const Tens
   const std::int64_t n = err.shape()[0], d = err.numel() / std::max<std::int64_t>(n, 1);
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    RowNorms(atol.data<double>(), rtol.data<double>(), mask.data<double>(), n, d)(err.data<T>(), a.data<T>(), d, b.data<T>(), d,
-                                                                             detail::output_data<double>(out), n);
+    row_norms(err.data<T>(), a.data<T>(), b.data<T>(), atol.data<double>(), rtol.data<double>(), mask.data<double>(),
+              detail::output_data<double>(out), n, d);
   };
   if (err.dtype() == DType::f64) run(double{});
   else run(float{});
