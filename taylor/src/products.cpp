@@ -3,6 +3,7 @@
 // plan cannot replay; the plan fuses the composite's chain itself), it is the composite of Var ops;
 // otherwise, with equal contiguous CPU operands, it is one fused pass over memory instead of 2-3 ops
 // per term (tests/taylor/test_ode_taylor.cpp compares the fused, recorded and compiled values).
+// fused_quadratic() is the same for tanh's and sigmoid's 1 - y^2 and y - y^2 (three ops each).
 #include "rules.hpp"
 #include "tide/core/plan.hpp"
 
@@ -88,6 +89,23 @@ Var combine(std::vector<Term<Var>> terms) {
     fused(out.data<float>(), out.numel(), terms, a, b);
   }
   return Var(std::move(out));
+}
+
+namespace {
+template <class T>
+TIDE_CLONES void quadratic_run(const T* y, T* out, std::int64_t n, T c0, T c1, T c2) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = c0 + y[i] * (c1 + c2 * y[i]);
+}
+}  // namespace
+
+bool fused_quadratic(const Var& y, double c0, double c1, double c2, Var& out) {
+  if (!y.defined() || !fusable({{1.0, &y, nullptr}})) return false;
+  const Tensor& v = y.value();
+  Tensor o = Tensor::empty(v.shape(), v.dtype(), v.device());
+  if (v.dtype() == DType::f64) quadratic_run(v.data<double>(), o.data<double>(), o.numel(), c0, c1, c2);
+  else quadratic_run(v.data<float>(), o.data<float>(), o.numel(), static_cast<float>(c0), static_cast<float>(c1), static_cast<float>(c2));
+  out = Var(std::move(o));
+  return true;
 }
 
 Jet combine(std::vector<Term<Jet>> terms) {

@@ -10,6 +10,7 @@
 #pragma once
 #include "tide/taylor/jet_ops.hpp"
 #include <cmath>
+#include <type_traits>
 
 namespace tide::taylor_detail {
 
@@ -47,6 +48,20 @@ template <class C> Term<C> prod(double w, const C* a, const C* b) { return {w, b
 // version runs one fused pass over memory when nothing is recorded (see products.cpp).
 Var combine(std::vector<Term<Var>> terms);
 Jet combine(std::vector<Term<Jet>> terms);
+
+// c0 + c1 y + c2 y^2 in one pass over y where combine() would fuse it (see products.cpp): true and
+// the value in `out`; false (and nothing done) where the caller's composite must record or trace.
+bool fused_quadratic(const Var& y, double c0, double c1, double c2, Var& out);
+
+// The start of tanh's auxiliary series, 1 - y^2, and of sigmoid's, y - y^2: a quadratic in the op's
+// output, one pass when unrecorded; `composite` (the recorded form, and every Jet's) otherwise.
+template <class C, class F> C quadratic(const C& y, double c0, double c1, double c2, F composite) {
+  if constexpr (std::is_same_v<C, Var>) {
+    Var out;
+    if (fused_quadratic(y, c0, c1, c2, out)) return out;
+  }
+  return composite();
+}
 
 template <class C> C run_op(const OpCall& op, const std::vector<C>& x);
 template <> inline Var run_op<Var>(const OpCall& op, const std::vector<Var>& x) { return apply_op(op, x); }
@@ -350,8 +365,8 @@ template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C
     case Op::log1p: start({a + 1.0}); break;
     case Op::sin: start({cos(a)}); break;
     case Op::cos: start({sin(a)}); break;
-    case Op::tanh: start({1.0 - square(y0)}); break;
-    case Op::sigmoid: start({y0 * (1.0 - y0)}); break;
+    case Op::tanh: start({quadratic(y0, 1.0, 0.0, -1.0, [&] { return 1.0 - square(y0); })}); break;
+    case Op::sigmoid: start({quadratic(y0, 0.0, 1.0, -1.0, [&] { return y0 * (1.0 - y0); })}); break;
     case Op::softplus: case Op::silu: { const C sg = sigmoid(a); start({sg, sg * (1.0 - sg)}); break; }
     case Op::erf: { const C m = -square(a); start({m, exp(m)}); break; }
     case Op::gelu: {
