@@ -54,7 +54,8 @@ Jet combine(std::vector<Term<Jet>> terms);
 bool fused_quadratic(const Var& y, double c0, double c1, double c2, Var& out);
 
 // The start of tanh's auxiliary series, 1 - y^2, and of sigmoid's, y - y^2: a quadratic in the op's
-// output, one pass when unrecorded; `composite` (the recorded form, and every Jet's) otherwise.
+// output, one pass when unrecorded; `composite` (the recorded form, and every Jet's) otherwise. The
+// two agree to rounding (the pass may fuse the multiply and add, as combine()'s does).
 template <class C, class F> C quadratic(const C& y, double c0, double c1, double c2, F composite) {
   if constexpr (std::is_same_v<C, Var>) {
     Var out;

@@ -6,6 +6,7 @@
 #include "tide/core/backend.hpp"
 #include "cpu/synapse_kernels.hpp"
 #include "../compare.hpp"
+#include <bit>
 #include <cmath>
 #include <tuple>
 #include "tide/core/random.hpp"
@@ -221,47 +222,55 @@ TEST_CASE("dense_stack equals chained dense calls, in row blocks and whole, and 
 }
 
 TEST_CASE("linear_combination equals a row-by-row reference to the bit, with and without row scales and a base, across blocks of rows") {
-  // Rows of 4 (several blocks of rows; in f32 scaled, 8 rows per vector step with a remainder),
-  // of 2 (likewise), of 5,000 (three rows per block) and of 20,000 (one per block); fewer rows of
-  // 4 than one vector step; rows of 64 and of 33 (one at a time when scaled); rows of 1.
-  const std::vector<std::pair<std::int64_t, std::int64_t>> shapes{{5000, 4}, {5003, 2}, {13, 4}, {7, 4}, {7, 5000},
+  // Rows of 4 (several blocks of unscaled rows; scaled f32 on AVX-512: 8 rows per vector step),
+  // 13 and 7 rows of 4 (a remainder past the vector steps, and no whole step), 5,003 rows of 2 (a
+  // remainder), rows of 5,000 (three rows per block) and of 20,000 (one per block), rows of 64 and
+  // 33 (one at a time when scaled), rows of 1. The base's first row is -0.0 (kept by a term-free
+  // sum, turned to +0.0 by a zero term's absence: only terms with a coefficient count).
+  const std::vector<std::pair<std::int64_t, std::int64_t>> shapes{{5000, 4}, {13, 4}, {7, 4}, {5003, 2}, {7, 5000},
                                                                   {2, 20000}, {3, 1}, {300, 64}, {5, 33}};
+  const std::vector<std::vector<double>> coefficient_sets{{0.1, 0.0, -2.0 / 3.0}, {0.0, 0.0, 0.0}};
   for (const auto& [n, d] : shapes) {
     for (const DType dt : {DType::f32, DType::f64}) {
       CAPTURE(n);
       CAPTURE(d);
       Generator g(11);
-      const Tensor base = g.uniform(Shape{n, d}, -1, 1, dt), x0 = g.uniform(Shape{n, d}, -1, 1, dt),
-                   x1 = g.uniform(Shape{n, d}, -1, 1, dt), x2 = g.uniform(Shape{n, d}, -1, 1, dt),
-                   scale = g.uniform(Shape{n}, 0.01, 0.3, dt);
-      const std::vector<double> c{0.1, 0.0, -2.0 / 3.0};  // a term with coefficient 0 is skipped
-      for (const bool scaled : {false, true}) for (const bool with_base : {true, false}) {
-        CAPTURE(scaled);
-        CAPTURE(with_base);
-        const Tensor got = linear_combination(with_base ? base : Tensor(), {x0, x1, x2}, c, scaled ? scale : Tensor());
-        auto reference = [&](auto tag) {
-          using T = decltype(tag);
-          const auto b = base.to_vector(), a0 = x0.to_vector(), a2 = x2.to_vector(), sv = scale.to_vector();
-          std::vector<double> want(b.size());
-          for (std::int64_t r = 0; r < n; ++r) {
-            const double s = scaled ? sv[static_cast<std::size_t>(r)] : 1.0;
-            const T k0 = static_cast<T>(c[0] * s), k2 = static_cast<T>(c[2] * s);
-            for (std::int64_t i = 0; i < d; ++i) {
-              const auto e = static_cast<std::size_t>(r * d + i);
-              T o = with_base ? static_cast<T>(b[e]) : T(0);
-              o += k0 * static_cast<T>(a0[e]);
-              o += k2 * static_cast<T>(a2[e]);
-              want[e] = o;
-            }
+      std::vector<double> base_values = g.uniform(Shape{n, d}, -1, 1, dt).to_vector();
+      std::fill(base_values.begin(), base_values.begin() + d, -0.0);
+      const Tensor base = Tensor::from_vector(base_values, Shape{n, d}, dt);
+      const Tensor x0 = g.uniform(Shape{n, d}, -1, 1, dt), x1 = g.uniform(Shape{n, d}, -1, 1, dt),
+                   x2 = g.uniform(Shape{n, d}, -1, 1, dt), scale = g.uniform(Shape{n}, 0.01, 0.3, dt);
+      for (const std::vector<double>& c : coefficient_sets)
+        for (const bool scaled : {false, true})
+          for (const bool with_base : {true, false}) {
+            CAPTURE(c[0]);
+            CAPTURE(scaled);
+            CAPTURE(with_base);
+            const Tensor got = linear_combination(with_base ? base : Tensor(), {x0, x1, x2}, c, scaled ? scale : Tensor());
+            auto reference = [&](auto tag) {
+              using T = decltype(tag);
+              const std::vector<double> a[3] = {x0.to_vector(), x1.to_vector(), x2.to_vector()};
+              const auto sv = scale.to_vector();
+              std::vector<double> want(base_values.size());
+              for (std::int64_t r = 0; r < n; ++r) {
+                const double s = scaled ? sv[static_cast<std::size_t>(r)] : 1.0;
+                for (std::int64_t i = 0; i < d; ++i) {
+                  const auto e = static_cast<std::size_t>(r * d + i);
+                  T o = with_base ? static_cast<T>(base_values[e]) : T(0);
+                  for (std::size_t j = 0; j < 3; ++j)
+                    if (c[j] != 0.0) o += static_cast<T>(c[j] * s) * static_cast<T>(a[j][e]);
+                  want[e] = o;
+                }
+              }
+              return want;
+            };
+            const std::vector<double> want = dt == DType::f32 ? reference(float{}) : reference(double{});
+            const std::vector<double> have = got.to_vector();
+            std::size_t differ = 0;  // bit patterns: -0.0 and +0.0 differ
+            for (std::size_t e = 0; e < want.size(); ++e)
+              differ += std::bit_cast<std::uint64_t>(have[e]) != std::bit_cast<std::uint64_t>(want[e]);
+            CHECK(differ == 0);
           }
-          return want;
-        };
-        const std::vector<double> want = dt == DType::f32 ? reference(float{}) : reference(double{});
-        const std::vector<double> have = got.to_vector();
-        std::size_t differ = 0;
-        for (std::size_t e = 0; e < want.size(); ++e) differ += have[e] != want[e];
-        CHECK(differ == 0);
-      }
     }
   }
 }

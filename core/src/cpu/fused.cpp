@@ -17,7 +17,7 @@ namespace {
 // below differ only in how they reach the elements (the solvers' rows are often a few elements
 // wide, where a loop per row is mostly overhead).
 
-// Rows r0 .. r1 one at a time: each row's factor made once per term and broadcast over the row.
+// Rows [r0, r1) one at a time: each row's factor made once per term and broadcast over the row.
 template <class T>
 __attribute__((always_inline)) inline void lincomb_each_row(T* out, const T* base, const std::vector<const T*>& src,
                                                             const std::vector<double>& coeff, const T* scale,
@@ -36,9 +36,17 @@ __attribute__((always_inline)) inline void lincomb_each_row(T* out, const T* bas
   }
 }
 
-// Rows of D = 2 or 4 floats, 8 rows (one or two vectors of 16 floats) at a time: their 8 factors
-// made in double and rounded in one vector, then spread over each row's lanes, the sum kept in
-// registers across the terms. The rows past a multiple of 8 go one at a time.
+#if defined(__x86_64__) && !defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 12 && !defined(TIDE_ASAN) && \
+    !defined(TIDE_NO_CLONES)
+#define TIDE_NARROW_LINCOMB 1  // GCC 12's __builtin_shufflevector and __builtin_cpu_supports("x86-64-v4")
+#endif
+
+#ifdef TIDE_NARROW_LINCOMB
+// Rows of D = 2 or 4 floats (a row scale given), 8 rows (one or two vectors of 16 floats) at a
+// time: their 8 factors made in double and rounded in one vector, then spread over each row's
+// lanes, the sum kept in registers across the terms. The rows past a multiple of 8 go one at a
+// time. For AVX-512 only: without 16-float registers GCC builds the spread lane by lane, and the
+// AVX2 form ran 2.5-3x slower than the blocks below.
 template <int D>
 __attribute__((always_inline)) inline void lincomb_narrow_rows(float* out, const float* base, const std::vector<const float*>& src,
                                                                const std::vector<double>& coeff, const float* scale,
@@ -72,6 +80,19 @@ __attribute__((always_inline)) inline void lincomb_narrow_rows(float* out, const
   lincomb_each_row(out, base, src, coeff, scale, groups * 8, n, std::int64_t{D});
 }
 
+__attribute__((target("arch=x86-64-v4"))) void lincomb_narrow_avx512(float* out, const float* base, const std::vector<const float*>& src,
+                                                                     const std::vector<double>& coeff, const float* scale,
+                                                                     std::int64_t n, std::int64_t d) {
+  if (d == 2) lincomb_narrow_rows<2>(out, base, src, coeff, scale, n);
+  else lincomb_narrow_rows<4>(out, base, src, coeff, scale, n);
+}
+
+bool has_avx512() {
+  static const bool yes = __builtin_cpu_supports("x86-64-v4");
+  return yes;
+}
+#endif
+
 // Any row width: term by term over blocks of whole rows, each element's factor from the row's
 // scale spread over a per-thread block (a vectorised loop per term).
 template <class T>
@@ -103,16 +124,17 @@ __attribute__((always_inline)) inline void lincomb_blocks(T* out, const T* base,
   }
 }
 
-// The form for the row width (measured on the AVX-512 development machine against the blocks: rows
-// of 2 and 4 floats 1.7-3x faster, rows of 32 or more 1.2-1.4x; rows of 8-24 slower one at a time).
+// The form for the row width, when a row scale is given (measured against the blocks in float on
+// the AVX-512 development machine: rows of 2 and 4 1.7-3x faster; rows of 32 or more one at a time
+// 1.2-1.4x, and 1.7x in the AVX2 form; rows of 8-24 slower one at a time).
 template <class T>
 __attribute__((always_inline)) inline void lincomb_rows_impl(T* out, const T* base, const std::vector<const T*>& src,
                                                              const std::vector<double>& coeff, const T* scale,
                                                              std::int64_t n, std::int64_t d) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (scale && d == 2) return lincomb_narrow_rows<2>(out, base, src, coeff, scale, n);
-    if (scale && d == 4) return lincomb_narrow_rows<4>(out, base, src, coeff, scale, n);
-  }
+#ifdef TIDE_NARROW_LINCOMB
+  if constexpr (std::is_same_v<T, float>)
+    if (scale && (d == 2 || d == 4) && has_avx512()) return lincomb_narrow_avx512(out, base, src, coeff, scale, n, d);
+#endif
   if (scale && d >= 32) return lincomb_each_row(out, base, src, coeff, scale, 0, n, d);
   lincomb_blocks(out, base, src, coeff, scale, n, d);
 }
