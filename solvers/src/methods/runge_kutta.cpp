@@ -11,10 +11,15 @@ namespace tide::detail {
 
 namespace {
 
-Var time_column(const std::vector<double>& t, const std::vector<double>& h, double c, DType dtype, Device device) {
-  std::vector<double> v(t.size());
-  for (std::size_t r = 0; r < t.size(); ++r) v[r] = t[r] + c * h[r];
-  return Var(column(v, dtype, device));
+// Every stage's times t + c_i h, made on the host in double: one [S, n] tensor whose row i, viewed as
+// [n, 1], is stage i's time column (one allocation and copy per step instead of one per stage).
+Tensor stage_times(const std::vector<double>& t, const std::vector<double>& h, const std::vector<double>& c, DType dtype,
+                   Device device) {
+  const std::size_t n = t.size();
+  std::vector<double> v(c.size() * n);
+  for (std::size_t i = 0; i < c.size(); ++i)
+    for (std::size_t r = 0; r < n; ++r) v[i * n + r] = t[r] + c[i] * h[r];
+  return Tensor::from_vector(v, Shape{static_cast<std::int64_t>(c.size()), static_cast<std::int64_t>(n)}, dtype, device);
 }
 
 bool all_explicit(const Tableau& tab) {
@@ -140,9 +145,11 @@ StepResult RungeKutta::step(StepContext& ctx, const Var& y, const Var& k1, const
   const std::size_t stages = static_cast<std::size_t>(tab_.stages());
   k.reserve(stages), out.stage_z.reserve(stages), out.stage_t.reserve(stages);
   std::optional<ImplicitStages> implicit;  // made at the first implicit stage: explicit tableaus never need it
+  const Tensor times = stage_times(t, h, tab_.c, dtype, device);
+  const Shape column_shape{static_cast<std::int64_t>(t.size()), 1};
   for (int i = 0; i < tab_.stages(); ++i) {
     const std::size_t si = static_cast<std::size_t>(i);
-    const Var ti = time_column(t, h, tab_.c[si], dtype, device);
+    const Var ti(times.slice(0, i, i + 1).reshape(column_shape));
     const Var zi = i == 0 ? y : row_combination(y, out.h, tab_.a[si], k);
     out.stage_z.push_back(zi);
     out.stage_t.push_back(ti);
