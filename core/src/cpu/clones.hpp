@@ -12,6 +12,7 @@
 #endif
 
 #if defined(__x86_64__) && !defined(TIDE_ASAN) && !defined(TIDE_NO_CLONES)
+#define TIDE_HAVE_CLONES 1
 #define TIDE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define TIDE_CLONES

@@ -36,8 +36,7 @@ __attribute__((always_inline)) inline void lincomb_each_row(T* out, const T* bas
   }
 }
 
-#if defined(__x86_64__) && !defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 12 && !defined(TIDE_ASAN) && \
-    !defined(TIDE_NO_CLONES)
+#if defined(TIDE_HAVE_CLONES) && !defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 12
 #define TIDE_NARROW_LINCOMB 1  // GCC 12's __builtin_shufflevector and __builtin_cpu_supports("x86-64-v4")
 #endif
 
