@@ -16,7 +16,16 @@ struct Signature {
   std::vector<Device> devices;
   std::vector<bool> requires_grad;
   bool grad_mode = false;
-  bool operator==(const Signature&) const = default;
+  // signature_of(inputs) == *this, without building it (a replay checks this on every call)
+  bool serves(const std::vector<Var>& inputs, bool grad) const {
+    if (grad != grad_mode || inputs.size() != shapes.size()) return false;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const Var& v = inputs[i];
+      if (v.dtype() != dtypes[i] || v.device() != devices[i] || (grad && v.requires_grad()) != requires_grad[i] || !(v.shape() == shapes[i]))
+        return false;
+    }
+    return true;
+  }
 };
 
 Signature signature_of(const std::vector<Var>& inputs) {
@@ -108,9 +117,10 @@ private:
 }  // namespace
 
 std::shared_ptr<Entry> CompiledFunction::State::entry_for(const std::vector<Var>& inputs) {
-  const Signature sig = signature_of(inputs);
+  const bool grad_mode = grad_enabled();
   for (const auto& e : entries)
-    if (e->sig == sig) return e;
+    if (e->sig.serves(inputs, grad_mode)) return e;
+  const Signature sig = signature_of(inputs);
   auto e = trace(sig, inputs);
   if (static_cast<int>(entries.size()) >= std::max(1, options.max_plans)) entries.erase(entries.begin());
   entries.push_back(e);

@@ -6,6 +6,7 @@
 #include "integrate.hpp"
 #include "record_budget.hpp"
 #include "tide/solvers/compile_dynamics.hpp"
+#include <algorithm>
 #include <new>
 #include <optional>
 #include <cmath>
@@ -28,6 +29,7 @@ Tensor indices(const std::vector<std::int64_t>& v, Device device) {
 
 Var merge_rows(const std::vector<char>& take_new, bool all, const Var& fresh, const Var& old) {
   if (all) return fresh;
+  if (std::none_of(take_new.begin(), take_new.end(), [](char c) { return c != 0; })) return old;  // a retry keeps its inputs as they are
   std::vector<double> v(take_new.size());
   for (std::size_t r = 0; r < take_new.size(); ++r) v[r] = take_new[r] ? 1.0 : 0.0;
   const Tensor mask = column(v, fresh.dtype(), fresh.device()).broadcast_to(fresh.shape());

@@ -349,3 +349,33 @@ TEST_CASE("compiled explicit steps equal stage-by-stage steps for every explicit
     CHECK(st.variants[0].all_rows.backward_calls + st.variants[0].subset_rows.backward_calls > 0);
   }
 }
+
+TEST_CASE("compiled explicit steps of one sample: a retried step and the next step of an FSAL tableau reuse their packed inputs") {
+  // one sample: a rejected step retries from the same y and k1, and an accepted step of dopri5,
+  // bosh3 or tsit5 continues from y_new and its last stage (PackedInputs); a first step far too
+  // large forces rejections. Values and gradients against the stage-by-stage eager steps.
+  Generator gen(23);
+  const Var w1 = Var::parameter(gen.normal(Shape{2, 8}, 0.0, 0.6, DType::f64));
+  const Var w2 = Var::parameter(gen.normal(Shape{8, 2}, 0.0, 0.6, DType::f64));
+  const auto fn = [&](const Var& z, const Var&) { return matmul(tanh(matmul(pow(z, 3.0), w1)), w2) - 0.1 * z; };
+  const Var y0 = Var::parameter(Tensor::from_vector({1.5, -0.5}, Shape{1, 2}, DType::f64));
+  const Var times(Tensor::from_vector({0.0, 0.4, 0.5, 2.0}, Shape{4}, DType::f64));
+  for (Method m : {Method::dopri5, Method::bosh3, Method::tsit5, Method::fehlberg45, Method::heun_euler}) {
+    INFO(method_name(m));
+    SolveOptions o;
+    o.method = m;
+    o.rtol = o.atol = 1e-9;
+    o.first_step = 1.5;
+    const Dynamics eager(fn), compiled = compile_dynamics(Dynamics(fn));
+    const Solution se = solve(eager, y0, times, o);
+    CHECK(se.stats->total_rejected() > 0);
+    for (int round = 0; round < 2; ++round) {
+      const Solution sc = solve(compiled, y0, times, o);
+      CHECK(max_rel_diff(sc.ys.value(), se.ys.value()) <= 1e-12);
+      CHECK(sc.stats->total_rejected() == se.stats->total_rejected());
+      CHECK(sc.stats->total_accepted() == se.stats->total_accepted());
+      const auto ge = grad({sum(square(se.ys))}, {y0, w1, w2}), gc = grad({sum(square(sc.ys))}, {y0, w1, w2});
+      for (std::size_t i = 0; i < ge.size(); ++i) CHECK(max_rel_diff(gc[i].value(), ge[i].value()) <= 1e-11);
+    }
+  }
+}

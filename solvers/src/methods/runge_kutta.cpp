@@ -31,8 +31,10 @@ bool all_explicit(const Tableau& tab) {
 // An explicit step as one function of packed inputs, for compiled dynamics (System::compiled_step):
 // z = [y | k1] ([n, 2D]) and t = the stages' times and the step sizes ([n, S + 1], each stage's
 // t + c_i h made on the host in double, as the stage-by-stage step makes them), returning
-// [k_2 | .. | k_S | y_new] ([n, S D]). Traced once per signature, the stages, their combinations
-// and their backward replay as one plan (one tape node per step instead of 2S).
+// [k_2 | .. | k_{S-1} | y_new | k_S] ([n, S D]): y_new and the last stage side by side, the next
+// step's z when the tableau's last stage is f(y_new) (PackedInputs). Traced once per signature, the
+// stages, their combinations and their backward replay as one plan (one tape node per step instead
+// of 2S).
 Dynamics packed_step(const Dynamics& f, const Tableau& tab) {
   const std::vector<std::vector<double>> a = tab.a;
   const std::vector<double> b = tab.b;
@@ -51,11 +53,40 @@ Dynamics packed_step(const Dynamics& f, const Tableau& tab) {
       k.push_back(ki);
       out.push_back(ki);
     }
-    out.push_back(row_combination(y, h, b, k));
+    out.insert(out.end() - 1, row_combination(y, h, b, k));
     return concat(out, 1);
   };
   return g;
 }
+
+// What the packed step keeps between the steps of one integration: the input z = [y | k1] it was
+// last given, for a retry of a rejected step (the same y and k1), and the view of its result that is
+// [y_new | k_S], for the next step of a tableau whose last stage is f(y_new) (dopri5, bs3, tsit5):
+// that z is then taken as it is or as one view instead of being concatenated again (a tape node and
+// its backward less per step). A pair is recognised by identity (the same node and the same memory),
+// which the kept Vars hold alive.
+class PackedInputs final : public StepperMemory {
+public:
+  const Var* find(const Var& y, const Var& k1) const {
+    for (const Kept* c : {&same_, &next_})
+      if (identical(c->y, y) && identical(c->k1, k1)) return &c->z;
+    return nullptr;
+  }
+  void keep(const Var& y, const Var& k1, const Var& z, const Var& y_new, const Var& k_last, const Var& z_next) {
+    same_ = {y, k1, z};
+    next_ = {y_new, k_last, z_next};
+  }
+
+private:
+  struct Kept {
+    Var y, k1, z;
+  };
+  static bool identical(const Var& a, const Var& b) {
+    return a.defined() && b.defined() && a.node() == b.node() && a.value().raw_data() == b.value().raw_data() &&
+           a.shape() == b.shape() && a.value().strides() == b.value().strides();
+  }
+  Kept same_, next_;
+};
 
 // Above this many rows a step goes stage by stage even on compiled dynamics: its ops are large
 // enough that their overhead is small, and the packed step's inputs (the stage times, made on the
@@ -78,11 +109,11 @@ public:
   bool lands_on_outputs() const override { return tab_.interp.empty() && tab_.order > 3; }
   std::vector<double> quadrature_weights() const override { return tab_.b; }
   const Tableau* tableau() const override { return &tab_; }
-  // diagonally implicit tableaus keep their Jacobians and factorisations between steps
+  // diagonally implicit tableaus keep their Jacobians and factorisations between steps, explicit
+  // ones the packed step's inputs
   std::unique_ptr<StepperMemory> make_memory() const override {
-    for (int i = 0; i < tab_.stages(); ++i)
-      if (tab_.a[static_cast<std::size_t>(i)][static_cast<std::size_t>(i)] != 0.0) return std::make_unique<ImplicitMemory>();
-    return nullptr;
+    if (explicit_) return std::make_unique<PackedInputs>();
+    return std::make_unique<ImplicitMemory>();
   }
 
   StepResult step(StepContext& ctx, const Var& y, const Var& k1, const std::vector<double>& t,
@@ -122,14 +153,19 @@ StepResult RungeKutta::compiled_step(StepContext& ctx, const Dynamics& g, const 
     for (std::int64_t i = 0; i < S; ++i) times[static_cast<std::size_t>(r * (S + 1) + i)] = t[ru] + tab_.c[static_cast<std::size_t>(i)] * h[ru];
     times[static_cast<std::size_t>(r * (S + 1) + S)] = h[ru];
   }
-  const Var packed = g(concat({y, k1}, 1), Var(Tensor::from_vector(times, Shape{n, S + 1}, y.dtype(), y.device())), ctx.rows);
+  auto* inputs = dynamic_cast<PackedInputs*>(ctx.memory);
+  const Var* kept = inputs ? inputs->find(y, k1) : nullptr;
+  const Var z = kept ? *kept : concat({y, k1}, 1);
+  const Var packed = g(z, Var(Tensor::from_vector(times, Shape{n, S + 1}, y.dtype(), y.device())), ctx.rows);
   for (std::int64_t i = 1; i < S; ++i) ctx.count();
   StepResult out;
   out.failed.assign(t.size(), 0);
   out.h = row_vector(h, y.dtype(), y.device());
   out.k.push_back(k1);
-  for (std::int64_t i = 1; i < S; ++i) out.k.push_back(slice(packed, 1, (i - 1) * D, i * D));
-  out.y_new = slice(packed, 1, (S - 1) * D, S * D);
+  for (std::int64_t i = 1; i < S - 1; ++i) out.k.push_back(slice(packed, 1, (i - 1) * D, i * D));
+  out.y_new = slice(packed, 1, (S - 2) * D, (S - 1) * D);
+  out.k.push_back(slice(packed, 1, (S - 1) * D, S * D));
+  if (inputs) inputs->keep(y, k1, z, out.y_new, out.k.back(), slice(packed, 1, (S - 2) * D, S * D));
   return out;
 }
 
