@@ -81,9 +81,13 @@ public:
     const std::size_t n = inputs_.size();
     std::vector<Var> grads(n + entry_->params.size());
     if (grad_enabled()) return eager(g);
-    std::vector<Tensor> in = residuals_;
-    in.push_back(g.value().contiguous());
-    const std::vector<Tensor> out = entry_->backward.run(in);
+    // the residuals and the cotangent as the plan's inputs, without copying the residuals' handles
+    residuals_.push_back(g.value().contiguous());
+    struct Cotangent {
+      std::vector<Tensor>& in;
+      ~Cotangent() { in.pop_back(); }
+    } with_g{residuals_};
+    const std::vector<Tensor> out = entry_->backward.run(residuals_);
     ++state_->stats.backward_calls;
     for (std::size_t k = 0; k < entry_->wrt.size(); ++k) grads[static_cast<std::size_t>(entry_->wrt[k])] = Var(out[k]);
     for (std::size_t k = 0; k < entry_->params.size(); ++k) grads[n + k] = Var(out[entry_->wrt.size() + k]);

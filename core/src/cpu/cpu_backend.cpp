@@ -247,60 +247,74 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
 }
 }  // namespace
 
-void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+namespace {
+
+// One product of row-major (or transposed) matrices: libxsmm's kernel when it has one, else BLAS.
+template <class T>
+void matmul_one(const GemmOperand& la, const GemmOperand& lb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
+                const T* b, T* c, const Tensor* b_owner) {
+  if (const auto small = small_gemm<T>(la.trans, lb.trans, m, n, k, la.ld, lb.ld, n)) small(a, b, c, b_owner);
+  else gemm<T>(la.trans, lb.trans, m, n, k, a, la.ld, b, lb.ld, c, n);
+}
+
+// Shared right operand and a left operand whose batch and row axes form one row sequence: one
+// GEMM over all batch * m rows (the Taylor stack [K+1, B, H] @ W takes this path).
+bool batch_folds(const Tensor& a, const Tensor& b, const GemmOperand& la, int r) {
+  bool fold = !la.trans;
+  for (int i = 0; fold && i < r - 2; ++i) fold = b.strides()[i] == 0 || b.shape()[i] == 1;
+  std::int64_t expect = a.strides()[r - 2];
+  for (int i = r - 3; fold && i >= 0; --i) {
+    expect *= a.shape()[i + 1];
+    fold = a.shape()[i] == 1 || a.strides()[i] == expect;
+  }
+  return fold && a.strides()[r - 2] == la.ld;
+}
+
+// A batch that does not fold: the batch axes walked with their (possibly zero) strides, one
+// product per matrix.
+template <class T>
+__attribute__((noinline)) void matmul_batches(const Tensor& a, const Tensor& b, const Tensor& out, const GemmOperand& la,
+                                              const GemmOperand& lb) {
   const int r = out.rank();
-  const std::int64_t m = out.shape()[r - 2], n = out.shape()[r - 1], k = a_in.shape()[r - 1];
+  const std::int64_t m = out.shape()[r - 2], n = out.shape()[r - 1], k = a.shape()[r - 1];
+  Shape bshape;
+  for (int i = 0; i < r - 2; ++i) bshape.push_back(out.shape()[i]);
+  Shape sa, sb, so;
+  for (int i = 0; i < r - 2; ++i) { sa.push_back(a.strides()[i]); sb.push_back(b.strides()[i]); so.push_back(out.strides()[i]); }
+  T* po = base<T>(out);
+  const T* pa = base<T>(a);
+  const T* pb = base<T>(b);
+  for_each_run<3>(bshape, {sa, sb, so}, {a.offset(), b.offset(), out.offset()},
+                  [&](auto off, std::int64_t cnt, auto st) {
+                    for (std::int64_t i = 0; i < cnt; ++i)
+                      matmul_one<T>(la, lb, m, n, k, pa + off[0] + i * st[0], pb + off[1] + i * st[1], po + off[2] + i * st[2], &b);
+                  });
+}
+
+}  // namespace
+
+// The operands by reference unless a layout BLAS cannot take needs a copy (a copy of the handle
+// costs reference counting on every call of a replayed plan); the copies and the general batch
+// live in functions of their own, so that the common call (one matrix, or a batch that folds into
+// one) keeps a small frame.
+void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
+  const int r = out.rank();
+  const std::int64_t m = out.shape()[r - 2], n = out.shape()[r - 1], k = a.shape()[r - 1];
   if (out.numel() == 0) return;
   if (k == 0) { fill(out, 0.0); return; }
-  // the operands by reference unless a layout BLAS cannot take needs a copy (a copy of the
-  // handle costs reference counting on every call of a replayed plan)
-  Tensor a_copy, b_copy;
-  const Tensor* ap = &a_in;
-  const Tensor* bp = &b_in;
-  GemmOperand la = gemm_layout(m, k, a_in.strides()[r - 2], a_in.strides()[r - 1]);
-  GemmOperand lb = gemm_layout(k, n, b_in.strides()[r - 2], b_in.strides()[r - 1]);
-  if (!la.usable) { a_copy = a_in.contiguous(), ap = &a_copy; la = gemm_layout(m, k, ap->strides()[r - 2], ap->strides()[r - 1]); }
-  if (!lb.usable) { b_copy = b_in.contiguous(), bp = &b_copy; lb = gemm_layout(k, n, bp->strides()[r - 2], bp->strides()[r - 1]); }
-  const Tensor& a = *ap;
-  const Tensor& b = *bp;
+  const GemmOperand la = gemm_layout(m, k, a.strides()[r - 2], a.strides()[r - 1]);
+  const GemmOperand lb = gemm_layout(k, n, b.strides()[r - 2], b.strides()[r - 1]);
+  if (!la.usable || !lb.usable) return matmul_copied(a, b, out, la.usable, lb.usable);
   const std::int64_t batch = out.numel() / (m * n);
   dispatch_float(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    // Shared right operand and a left operand whose batch and row axes form one row sequence:
-    // one GEMM over all batch * m rows (the Taylor stack [K+1, B, H] @ W takes this path).
-    bool fold = !la.trans && batch > 1;
-    for (int i = 0; fold && i < r - 2; ++i) fold = b.strides()[i] == 0 || b.shape()[i] == 1;
-    std::int64_t expect = a.strides()[r - 2];
-    for (int i = r - 3; fold && i >= 0; --i) {
-      expect *= a.shape()[i + 1];
-      fold = a.shape()[i] == 1 || a.strides()[i] == expect;
-    }
-    if (fold && a.strides()[r - 2] != la.ld) fold = false;
-    if (batch == 1 || fold) {
-      if (const auto small = small_gemm<T>(la.trans, lb.trans, batch * m, n, k, la.ld, lb.ld, n)) small(a.data<T>(), b.data<T>(), output_data<T>(out), &b);
-      else gemm<T>(la.trans, lb.trans, batch * m, n, k, a.data<T>(), la.ld, b.data<T>(), lb.ld, output_data<T>(out), n);
-      return;
-    }
-    // General batch: walk the batch axes with their (possibly zero) strides.
-    Shape bshape;
-    for (int i = 0; i < r - 2; ++i) bshape.push_back(out.shape()[i]);
-    Shape sa, sb, so;
-    for (int i = 0; i < r - 2; ++i) { sa.push_back(a.strides()[i]); sb.push_back(b.strides()[i]); so.push_back(out.strides()[i]); }
-    T* po = base<T>(out);
-    const T* pa = base<T>(a);
-    const T* pb = base<T>(b);
-    const auto small = small_gemm<T>(la.trans, lb.trans, m, n, k, la.ld, lb.ld, n);
-    for_each_run<3>(bshape, {sa, sb, so}, {a.offset(), b.offset(), out.offset()},
-                    [&](auto off, std::int64_t cnt, auto st) {
-                      for (std::int64_t i = 0; i < cnt; ++i) {
-                        const T* ai = pa + off[0] + i * st[0];
-                        const T* bi = pb + off[1] + i * st[1];
-                        T* ci = po + off[2] + i * st[2];
-                        if (small) small(ai, bi, ci, &b);
-                        else gemm<T>(la.trans, lb.trans, m, n, k, ai, la.ld, bi, lb.ld, ci, n);
-                      }
-                    });
+    if (batch == 1 || batch_folds(a, b, la, r)) matmul_one<T>(la, lb, batch * m, n, k, a.data<T>(), b.data<T>(), output_data<T>(out), &b);
+    else matmul_batches<T>(a, b, out, la, lb);
   });
+}
+
+void CpuBackend::matmul_copied(const Tensor& a, const Tensor& b, const Tensor& out, bool a_usable, bool b_usable) {
+  matmul(a_usable ? a : a.contiguous(), b_usable ? b : b.contiguous(), out);
 }
 
 void CpuBackend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0, const Tensor& out) {

@@ -44,6 +44,10 @@ public:
                              const Tensor& gw, const Tensor& gsigma, const Tensor& gmu, const Tensor& gerev) override;
   void elementwise(const ElementwiseProgram& program, std::span<const Tensor> inputs,
                    std::span<const Tensor> outputs) override;
+
+private:
+  // matmul with a contiguous copy of each operand whose layout BLAS cannot take
+  __attribute__((noinline)) void matmul_copied(const Tensor& a, const Tensor& b, const Tensor& out, bool a_usable, bool b_usable);
 };
 
 }  // namespace tide::cpu

@@ -42,9 +42,12 @@ SmallGemm<T> small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t
   if (m * n * k > small_gemm_max_mnk || m == 0 || n == 0 || k == 0) return {};
   thread_local DispatchCache<T> cache;
   const std::int64_t key[7] = {(trans_a ? 1 : 0) | (trans_b ? 2 : 0), m, n, k, lda, ldb, ldc};
+  // one odd multiplier per field, the products combined: independent multiplies, no chain
+  constexpr std::uint64_t mix[7] = {0x9E3779B97F4A7C15ULL, 0xC2B2AE3D27D4EB4FULL, 0x165667B19E3779F9ULL, 0xD6E8FEB86659FD93ULL,
+                                    0xFF51AFD7ED558CCDULL, 0xC4CEB9FE1A85EC53ULL, 0x94D049BB133111EBULL};
   std::uint64_t h = 0;
-  for (std::int64_t v : key) h = (h ^ static_cast<std::uint64_t>(v)) * 0x100000001B3ULL;
-  DispatchEntry<T>& e = cache.entries[(h >> 32) % DispatchCache<T>::size];
+  for (int i = 0; i < 7; ++i) h += static_cast<std::uint64_t>(key[i]) * mix[i];
+  DispatchEntry<T>& e = cache.entries[(h >> 40) % DispatchCache<T>::size];
   if (!std::equal(key, key + 7, e.key)) {
     e.gemm = find_small_gemm<T>(trans_a, trans_b, m, n, k, lda, ldb, ldc);
     std::copy(key, key + 7, e.key);

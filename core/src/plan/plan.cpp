@@ -35,7 +35,8 @@ struct PlanImpl {
   std::vector<int> bound;                   // the inputs, fresh and shared buffers: what a run binds and releases
   std::vector<int> initialised;             // arena buffers copied from their starting value per run
   std::vector<char> written;                // per buffer: some call writes it (inputs so marked are copied per run)
-  std::vector<Tensor> base;                 // per run: the inputs' and fresh buffers' tensors
+  std::vector<Tensor> base;                 // per run: the fresh buffers' tensors, and the inputs' own copies
+  Tensor block;                             // per run: the shared buffers' block
   mutable std::atomic<bool> busy{false};
 };
 
@@ -283,33 +284,44 @@ namespace detail {
 namespace {
 
 // The run's own tensors: each input (checked against the traced signature) and a fresh tensor for
-// each returned buffer, patched into the calls' arguments.
+// each returned buffer, patched into the calls' arguments. A contiguous input the calls do not
+// write is patched in from the caller's tensor itself, and the shared buffers from the run's
+// block: neither takes a handle of its own (a reference count and a tensor per buffer per run).
+void bind_storage(PlanImpl& impl, std::size_t b, const Tensor& t, std::int64_t offset) {
+  detail::Storage* storage = TensorAccess::storage(t);
+  for (const PlanImpl::Patch& patch : impl.patches[b]) TensorAccess::bind(*patch.view, storage, offset + patch.offset);
+}
+
+void bind_input(PlanImpl& impl, std::size_t b, const Tensor& x) {
+  const Buffer& buf = impl.program.buffers[b];
+  if (!x.defined() || !(x.shape() == buf.shape) || x.dtype() != buf.dtype || x.device() != buf.device)
+    fail("Plan::run: input {} is {} on {}; the plan was traced with {}{} on {} (trace a plan for these inputs)",
+         buf.input, x.defined() ? x.str() : std::string("undefined"), x.defined() ? x.device().str() : std::string("-"),
+         dtype_name(buf.dtype), buf.shape.str(), buf.device.str());
+  // an input the calls write into (a residual that a backward adds to, as grad's sweep can
+  // into a slice of a gradient) is the run's own copy: the caller's tensor stays as it was,
+  // so a second run starts from the same values
+  if (!impl.written[b] && x.is_contiguous()) return bind_storage(impl, b, x, x.offset());
+  impl.base[b] = impl.written[b] ? x.clone() : x.contiguous();
+  bind_storage(impl, b, impl.base[b], impl.base[b].offset());
+}
+
 void bind(PlanImpl& impl, const std::vector<Tensor>& inputs) {
   const Program& p = impl.program;
   impl.base.resize(p.buffers.size());
-  const Tensor block = impl.shared_bytes > 0 ? Tensor::empty(Shape{impl.shared_bytes / 8}, DType::f64, impl.device) : Tensor();
+  impl.block = impl.shared_bytes > 0 ? Tensor::empty(Shape{impl.shared_bytes / 8}, DType::f64, impl.device) : Tensor();
   for (const int bi : impl.bound) {
     const auto b = static_cast<std::size_t>(bi);
     const Buffer& buf = p.buffers[b];
-    if (impl.home[b] == Home::input) {
-      const Tensor& x = inputs[static_cast<std::size_t>(buf.input)];
-      if (!x.defined() || !(x.shape() == buf.shape) || x.dtype() != buf.dtype || x.device() != buf.device)
-        fail("Plan::run: input {} is {} on {}; the plan was traced with {}{} on {} (trace a plan for these inputs)",
-             buf.input, x.defined() ? x.str() : std::string("undefined"), x.defined() ? x.device().str() : std::string("-"),
-             dtype_name(buf.dtype), buf.shape.str(), buf.device.str());
-      // an input the calls write into (a residual that a backward adds to, as grad's sweep can
-      // into a slice of a gradient) is the run's own copy: the caller's tensor stays as it was,
-      // so a second run starts from the same values
-      impl.base[b] = impl.written[b] ? x.clone() : x.contiguous();
-    } else if (impl.home[b] == Home::fresh) {
-      impl.base[b] = Tensor::empty(buf.shape, buf.dtype, buf.device);
-    } else if (impl.home[b] == Home::shared) {
-      impl.base[b] = TensorAccess::view_as(block, buf.dtype, buf.shape, contiguous_strides(buf.shape),
-                                           impl.arena_offset[b] / static_cast<std::int64_t>(dtype_size(buf.dtype)));
+    switch (impl.home[b]) {
+      case Home::input: bind_input(impl, b, inputs[static_cast<std::size_t>(buf.input)]); break;
+      case Home::fresh:
+        impl.base[b] = Tensor::empty(buf.shape, buf.dtype, buf.device);
+        bind_storage(impl, b, impl.base[b], impl.base[b].offset());
+        break;
+      case Home::shared: bind_storage(impl, b, impl.block, impl.arena_offset[b] / static_cast<std::int64_t>(dtype_size(buf.dtype))); break;
+      case Home::arena: case Home::constant: case Home::unused: break;
     }
-    detail::Storage* storage = TensorAccess::storage(impl.base[b]);
-    const std::int64_t offset = impl.base[b].offset();
-    for (const PlanImpl::Patch& patch : impl.patches[b]) TensorAccess::bind(*patch.view, storage, offset + patch.offset);
   }
 }
 
@@ -320,21 +332,28 @@ void initialise(PlanImpl& impl, Backend& be) {
     const Buffer& buf = impl.program.buffers[i];
     Arg whole;
     whole.shape = buf.shape, whole.strides = Shape{1}, whole.dtype = buf.dtype;
-    const Tensor dst = impl.home[i] == Home::fresh || impl.home[i] == Home::shared
-                           ? impl.base[i]
+    const Tensor dst = impl.home[i] == Home::fresh ? impl.base[i]
+                       : impl.home[i] == Home::shared
+                           ? view_of(impl.block, impl.arena_offset[i] / static_cast<std::int64_t>(dtype_size(buf.dtype)), whole)
                            : view_of(impl.arena, impl.arena_offset[i] / static_cast<std::int64_t>(dtype_size(buf.dtype)), whole);
     be.copy(buf.constant, dst);
   }
 }
 
-std::vector<Tensor> collect(const PlanImpl& impl) {
+std::vector<Tensor> collect(const PlanImpl& impl, const std::vector<Tensor>& inputs) {
   const Program& p = impl.program;
   std::vector<Tensor> out;
   out.reserve(p.outputs.size());
   for (const Arg& a : p.outputs) {
     const auto b = static_cast<std::size_t>(a.buffer);
     switch (impl.home[b]) {
-      case Home::input: case Home::fresh: case Home::shared: out.push_back(view_of(impl.base[b], impl.base[b].offset(), a)); break;
+      case Home::input: {
+        const Tensor& x = impl.base[b].defined() ? impl.base[b] : inputs[static_cast<std::size_t>(p.buffers[b].input)];
+        out.push_back(view_of(x, x.offset(), a));
+        break;
+      }
+      case Home::fresh: out.push_back(view_of(impl.base[b], impl.base[b].offset(), a)); break;
+      case Home::shared: out.push_back(view_of(impl.block, impl.arena_offset[b] / static_cast<std::int64_t>(dtype_size(p.buffers[b].dtype)), a)); break;
       case Home::constant: out.push_back(view_of(p.buffers[b].constant, 0, a)); break;
       case Home::arena: case Home::unused: fail("Plan::run: output buffer without a home (internal error)");
     }
@@ -346,9 +365,10 @@ std::vector<Tensor> collect(const PlanImpl& impl) {
 void release(PlanImpl& impl) {
   for (const int bi : impl.bound) {
     const auto b = static_cast<std::size_t>(bi);
-    impl.base[b] = Tensor();
+    if (impl.base[b].defined()) impl.base[b] = Tensor();
     for (const PlanImpl::Patch& patch : impl.patches[b]) TensorAccess::unbind(*patch.view);
   }
+  impl.block = Tensor();
 }
 
 }  // namespace
@@ -371,7 +391,7 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const {
   Backend& be = impl.arena.backend();
   initialise(impl, be);
   for (std::size_t i = 0; i < p.calls.size(); ++i) execute(be, p, p.calls[i], impl.args[i]);
-  return collect(impl);
+  return collect(impl, inputs);
 }
 
 const PlanStats& Plan::stats() const {
