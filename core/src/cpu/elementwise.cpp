@@ -157,6 +157,38 @@ TIDE_CLONES void binary_rows_run(Op op, const double* a, std::int64_t ra, std::i
 
 namespace {
 template <class T>
+__attribute__((always_inline)) inline void chain_steps_impl(const ElementwiseStep* steps, std::size_t count, T* const* value,
+                                                            std::size_t first, std::int64_t n) {
+  for (std::size_t k = 0; k < count; ++k) {
+    const ElementwiseStep& s = steps[k];
+    const T* a = s.in[0] >= 0 ? value[s.in[0]] : nullptr;
+    const T* b = s.in[1] >= 0 ? value[s.in[1]] : nullptr;
+    T* y = value[first + k];
+    switch (op_info(s.op).kind) {
+      case OpKind::unary: unary_impl<false, T>(s.op, a, nullptr, 0, y, n, static_cast<T>(s.p0), static_cast<T>(s.p1)); break;
+      case OpKind::binary: case OpKind::compare: binary_impl<T>(s.op, a, 1, b, 1, y, 1, n); break;
+      case OpKind::other: {
+        const T* c = value[s.in[2]];
+        for (std::int64_t i = 0; i < n; ++i) y[i] = a[i] != T(0) ? b[i] : c[i];
+        break;
+      }
+      case OpKind::reduce: case OpKind::shape: break;  // rejected by the caller
+    }
+  }
+}
+}  // namespace
+
+TIDE_CLONES void chain_steps_run(const ElementwiseStep* steps, std::size_t count, float* const* value, std::size_t first,
+                                 std::int64_t n) {
+  chain_steps_impl<float>(steps, count, value, first, n);
+}
+TIDE_CLONES void chain_steps_run(const ElementwiseStep* steps, std::size_t count, double* const* value, std::size_t first,
+                                 std::int64_t n) {
+  chain_steps_impl<double>(steps, count, value, first, n);
+}
+
+namespace {
+template <class T>
 __attribute__((always_inline)) inline void add_rows_impl(T* y, const T* b, std::int64_t m, std::int64_t n) {
   // Rows of fewer than 16 elements (a [B, 4] layer) are added k at a time: the bias repeated k
   // times is one pattern of at least 64 elements, added at full vector width (the same sums).

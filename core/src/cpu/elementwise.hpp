@@ -2,6 +2,7 @@
 // AVX-512, AVX2+FMA and baseline x86-64 and chosen at load time (GCC target_clones), so one binary
 // runs at full width on every CPU.
 #pragma once
+#include "tide/core/backend.hpp"
 #include "tide/core/op_table.hpp"
 #include <algorithm>
 #include <cstdint>
@@ -34,6 +35,14 @@ void binary_rows_run(Op op, const float* a, std::int64_t ra, std::int64_t sa, co
                      std::int64_t sb, float* y, std::int64_t ry, std::int64_t sy, std::int64_t rows, std::int64_t n);
 void binary_rows_run(Op op, const double* a, std::int64_t ra, std::int64_t sa, const double* b, std::int64_t rb,
                      std::int64_t sb, double* y, std::int64_t ry, std::int64_t sy, std::int64_t rows, std::int64_t n);
+
+// The steps of a fused elementwise chain (Backend::elementwise) over one block of n elements:
+// value[v] points at value v's n elements, the chain's `first` inputs and then one per step, which
+// that step writes. One call per block, each step's kernel inlined, where a call per step cost more
+// than the step itself on the few elements of a small solve's chains. Every step must be unary,
+// binary, a comparison or `where` (the caller checks).
+void chain_steps_run(const ElementwiseStep* steps, std::size_t count, float* const* value, std::size_t first, std::int64_t n);
+void chain_steps_run(const ElementwiseStep* steps, std::size_t count, double* const* value, std::size_t first, std::int64_t n);
 
 // y[r * n + j] += b[j] for r < m, j < n: a bias added to every row of a contiguous [m, n] block.
 void add_rows(float* y, const float* b, std::int64_t m, std::int64_t n);

@@ -1,6 +1,7 @@
 // The CPU's fused elementwise chains (Backend::elementwise): the chain runs block by block over the
-// flat output, each step through the vectorised run kernels of elementwise.cpp, so a value made
-// and consumed inside the chain lives in a small scratch block and never goes to memory.
+// flat output, the steps of a block in one call of elementwise.cpp's vectorised kernels
+// (chain_steps_run), so a value made and consumed inside the chain lives in a small scratch block
+// and never goes to memory.
 #include "cpu_backend.hpp"
 #include "elementwise.hpp"
 #include "tensor_access.hpp"
@@ -75,16 +76,15 @@ std::int64_t period_of(const Tensor& x) {
 
 // `slot`: scratch of `length` elements for this input. Blocks start at multiples of `length`.
 template <class T>
-Operand prepare(const Tensor& x, std::int64_t length, std::int64_t n, T* slot) {
+Operand prepare(const Tensor& x, std::int64_t period, std::int64_t length, std::int64_t n, T* slot) {
   Operand op;
-  const std::int64_t period = period_of(x);
   if (period == n || (period > 0 && period % length == 0)) {  // read in place (a long period: at start mod period)
-    op.data = x.data<T>();
+    op.data = detail::TensorAccess::base<const T>(x) + x.offset();
     op.period = period;
     return op;
   }
   if (period > 0 && length % period == 0) {  // a short period: repeated once to the block's length
-    const T* src = x.data<T>();
+    const T* src = detail::TensorAccess::base<const T>(x) + x.offset();
     for (std::int64_t i = 0; i < length; i += period) std::copy(src, src + period, slot + i);
     op.data = slot;
     op.period = 0;
@@ -96,10 +96,9 @@ Operand prepare(const Tensor& x, std::int64_t length, std::int64_t n, T* slot) {
 }
 
 // The block length: `block`, or a multiple of a short period that `block` is not one of.
-std::int64_t block_length(std::span<const Tensor> inputs, std::int64_t n) {
+std::int64_t block_length(const std::vector<std::int64_t>& periods, std::int64_t n) {
   std::int64_t length = block;
-  for (const Tensor& x : inputs) {
-    const std::int64_t p = period_of(x);
+  for (const std::int64_t p : periods) {
     if (p > 0 && p < n && p < block && block % p != 0) {
       length = (block / p) * p;
       break;
@@ -109,6 +108,7 @@ std::int64_t block_length(std::span<const Tensor> inputs, std::int64_t n) {
 }
 
 template <class T> struct ChainScratch {
+  std::vector<std::int64_t> periods;  // per input: period_of
   std::vector<T> blocks;
   std::vector<Operand> ops;
   std::vector<T*> value;
@@ -126,34 +126,26 @@ T* block_of(const Operand& op, std::int64_t start, std::int64_t len) {
   return const_cast<T*>(op.period ? p + start % op.period : p);
 }
 
-// One step of a chain over a block: y = op(its operands' blocks).
-template <class T>
-void run_step(const ElementwiseStep& s, const std::vector<T*>& value, T* y, std::int64_t len) {
-  const T* a = s.in[0] >= 0 ? value[static_cast<std::size_t>(s.in[0])] : nullptr;
-  const T* b = s.in[1] >= 0 ? value[static_cast<std::size_t>(s.in[1])] : nullptr;
-  switch (op_info(s.op).kind) {
-    case OpKind::unary: unary_run(s.op, a, y, len, s.p0, s.p1); return;
-    case OpKind::binary: case OpKind::compare: binary_run(s.op, a, 1, b, 1, y, 1, len); return;
-    case OpKind::other: {
-      const T* c = value[static_cast<std::size_t>(s.in[2])];
-      for (std::int64_t i = 0; i < len; ++i) y[i] = a[i] != T(0) ? b[i] : c[i];
-      return;
-    }
-    case OpKind::reduce: case OpKind::shape: fail("elementwise: {} is not an elementwise op", op_name(s.op));
-  }
-}
-
 template <class T>
 void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, std::span<const Tensor> outputs) {
+  for (const ElementwiseStep& s : prog.steps)
+    if (const OpKind kind = op_info(s.op).kind; kind == OpKind::reduce || kind == OpKind::shape)
+      fail("elementwise: {} is not an elementwise op", op_name(s.op));
   thread_local ChainScratch<T> sc;
   const std::int64_t n = outputs[0].numel();
-  const std::int64_t length = block_length(inputs, n);
+  sc.periods.resize(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined() || inputs[i].dtype() != outputs[0].dtype())
+      fail("elementwise: input {} is {}; the chain's values are {}", i, inputs[i].str(), dtype_name(outputs[0].dtype()));
+    sc.periods[i] = period_of(inputs[i]);
+  }
+  const std::int64_t length = block_length(sc.periods, n);
   const std::size_t steps = prog.steps.size();
   sc.blocks.resize(static_cast<std::size_t>(length) * (steps + inputs.size()));
   T* scratch = sc.blocks.data();
   sc.ops.clear();
   for (std::size_t i = 0; i < inputs.size(); ++i)
-    sc.ops.push_back(prepare<T>(inputs[i], length, n, scratch + static_cast<std::ptrdiff_t>(steps + i) * length));
+    sc.ops.push_back(prepare<T>(inputs[i], sc.periods[i], length, n, scratch + static_cast<std::ptrdiff_t>(steps + i) * length));
   sc.out_of.assign(steps, -1);  // the output a step's value goes to (the first, if several)
   for (std::size_t j = 0; j < prog.outputs.size(); ++j) {
     const int s = prog.outputs[j] - prog.n_inputs;
@@ -166,13 +158,10 @@ void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, s
   for (std::int64_t start = 0; start < n; start += length) {
     const std::int64_t len = std::min(length, n - start);
     for (std::size_t i = 0; i < inputs.size(); ++i) value[i] = block_of<T>(ops[i], start, len);
-    for (std::size_t k = 0; k < steps; ++k) {
-      const ElementwiseStep& s = prog.steps[k];
-      T* y = out_of[k] >= 0 ? detail::output_data<T>(outputs[static_cast<std::size_t>(out_of[k])]) + start
-                            : scratch + static_cast<std::ptrdiff_t>(k) * length;
-      value[inputs.size() + k] = y;
-      run_step(s, value, y, len);
-    }
+    for (std::size_t k = 0; k < steps; ++k)
+      value[inputs.size() + k] = out_of[k] >= 0 ? detail::output_data<T>(outputs[static_cast<std::size_t>(out_of[k])]) + start
+                                                : scratch + static_cast<std::ptrdiff_t>(k) * length;
+    chain_steps_run(prog.steps.data(), steps, value.data(), inputs.size(), len);
     for (std::size_t j = 0; j < prog.outputs.size(); ++j) {  // outputs that are inputs, or repeat a value
       const int v = prog.outputs[j];
       const int s = v - prog.n_inputs;
