@@ -287,6 +287,12 @@ void Backend::scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor&
   copy(concat({sumsq, largest}, 1), out);
 }
 
+void Backend::matmul_add(const Tensor& a, const Tensor& b, const Tensor& out) {
+  const Tensor product = Tensor::empty(out.shape(), out.dtype(), out.device());
+  matmul(a, b, product);
+  binary(Op::add, out, product, out);
+}
+
 void Backend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0, const Tensor& out) {
   Tensor y = tide::matmul(x, w);
   if (b.defined()) y = add(y, b);

@@ -206,6 +206,35 @@ TEST_CASE("copies into parts of a result are written in place; a result written 
   for (int run = 0; run < 2; ++run) check_equal(plan.run({x2})[0], fn({x2})[0], 0.0);
 }
 
+TEST_CASE("a product added in place into an accumulator folds into one matmul_add, unless its operands change before the add") {
+  // a weight's gradient summed over its uses, as grad's sweep records it: acc += x_i^T g
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    Tensor acc = matmul(in[0], in[1]);
+    for (int i = 0; i < 3; ++i) acc.add_(matmul(in[0] * static_cast<double>(i + 2), in[1]));  // three folds
+    Tensor other = matmul(in[1].transpose(), in[0].transpose());
+    other.add_(matmul(in[1].transpose(), in[0].transpose()));  // a fold, the product added on the right too
+    const Tensor kept = matmul(in[0], in[1]);
+    acc.add_(kept);  // kept is read again below: stays a matmul and an add
+    Tensor x = in[0] * 1.5;
+    const Tensor later = matmul(x, in[1]);
+    x.mul_(2.0);  // the operand changes between the product and its add: stays
+    acc.add_(later);
+    return std::vector<Tensor>{acc, kept * 2.0, other, x};
+  };
+  for (DType dtype : {DType::f64, DType::f32}) {
+    const Tensor x = seq(Shape{5, 4}, 0.3, 0.1, dtype), w = seq(Shape{4, 3}, -0.2, 0.05, dtype);
+    const Plan plan(Trace::record(fn, {x, w}));
+    CHECK(plan.stats().folded_adds == 4);
+    CHECK(plan.listing().find("matmul_add") != std::string::npos);
+    const Tensor x2 = seq(Shape{5, 4}, -0.4, 0.07, dtype), w2 = seq(Shape{4, 3}, 0.6, -0.03, dtype);
+    const double tol = dtype == DType::f64 ? 1e-13 : 1e-5;  // a GEMM with beta = 1 adds in its own order
+    for (int run = 0; run < 2; ++run) {
+      const std::vector<Tensor> got = plan.run({x2, w2}), want = fn({x2, w2});
+      for (std::size_t i = 0; i < got.size(); ++i) check_equal(got[i], want[i], tol);
+    }
+  }
+}
+
 TEST_CASE("a chain of copies (a clone then concat) is elided link by link, into the final part") {
   TensorFunction fn = [](const std::vector<Tensor>& in) {
     const Tensor a = index_select(in[0], 0, in[1]);

@@ -1,6 +1,8 @@
 // Reductions (sum, max, min, mean, logsumexp, sum_to) over axis sets and matmul (2-d, batched,
-// broadcast batch, transposed operands, 1-d operands, K = 0), against naive loops in double.
+// broadcast batch, transposed operands, 1-d operands, K = 0) and the backend's matmul_add, against
+// naive loops in double.
 #include "core_test_util.hpp"
+#include "tide/core/backend.hpp"
 #include <functional>
 #include <limits>
 
@@ -245,7 +247,19 @@ void check_matmul(const Tensor& a, const Tensor& b, const Shape& expected) {
   const Tensor y = matmul(a, b);
   CHECK(y.shape() == expected);
   const double tol = a.dtype() == DType::f32 ? 1e-5 : 1e-13;
-  check_values(y, matmul_ref(a.contiguous(), b.contiguous(), expected), tol, tol);
+  const std::vector<double> ref = matmul_ref(a.contiguous(), b.contiguous(), expected);
+  check_values(y, ref, tol, tol);
+  // the backend's matmul_add (the CPU: one GEMM with beta = 1) on the same operands, their batch
+  // axes broadcast as the op layer hands them over: what the result held plus the product
+  const int r = expected.rank();
+  Shape as = expected, bs = expected;
+  as[r - 1] = a.shape()[a.rank() - 1];
+  bs[r - 2] = as[r - 1];
+  const Tensor before = pseudo(expected, a.dtype(), 99), acc = before.clone();
+  backend_for(Device::cpu()).matmul_add(a.broadcast_to(as), b.broadcast_to(bs), acc);
+  std::vector<double> want = before.to_vector();
+  for (std::size_t i = 0; i < want.size(); ++i) want[i] += ref[i];
+  check_values(acc, want, tol, tol);
 }
 
 }  // namespace
@@ -260,6 +274,7 @@ TEST_CASE("matmul of 2-d, batched and broadcast-batch operands") {
     check_matmul(pseudo(Shape{2, 1, 3, 4}, dtype, 9), pseudo(Shape{3, 4, 2}, dtype, 10), Shape{2, 3, 3, 2});
     check_matmul(pseudo(Shape{1, 3, 4}, dtype, 11), pseudo(Shape{5, 4, 2}, dtype, 12), Shape{5, 3, 2});
     check_matmul(pseudo(Shape{37, 65}, dtype, 13), pseudo(Shape{65, 29}, dtype, 14), Shape{37, 29});
+    check_matmul(pseudo(Shape{300, 70}, dtype, 15), pseudo(Shape{70, 260}, dtype, 16), Shape{300, 260});  // past libxsmm: BLAS
   }
 }
 
@@ -339,6 +354,10 @@ TEST_CASE("matmul with K = 0 gives zeros and empty M or N gives an empty result"
     check_exact(yb, std::vector<double>(12, 0.0));
     CHECK(matmul(Tensor::ones(Shape{0, 3}, dtype), Tensor::ones(Shape{3, 4}, dtype)).shape() == Shape{0, 4});
     CHECK(matmul(Tensor::ones(Shape{2, 3}, dtype), Tensor::ones(Shape{3, 0}, dtype)).shape() == Shape{2, 0});
+    // adding an empty product leaves the result as it was
+    const Tensor acc = Tensor::full(Shape{3, 4}, 2.5, dtype);
+    backend_for(Device::cpu()).matmul_add(Tensor::ones(Shape{3, 0}, dtype), Tensor::ones(Shape{0, 4}, dtype), acc);
+    check_exact(acc, std::vector<double>(12, 2.5));
   }
 }
 

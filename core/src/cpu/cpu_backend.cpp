@@ -238,12 +238,14 @@ using detail::gemm_layout;
 
 template <class T>
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
-          std::int64_t lda, const T* b, std::int64_t ldb, T* c, std::int64_t ldc) {
+          std::int64_t lda, const T* b, std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
   const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, TA, TB, (blasint)m, (blasint)n, (blasint)k, 1.0f, a, (blasint)lda, b, (blasint)ldb, 0.0f, c, (blasint)ldc);
+    cblas_sgemm(CblasRowMajor, TA, TB, (blasint)m, (blasint)n, (blasint)k, 1.0f, a, (blasint)lda, b, (blasint)ldb,
+                accumulate ? 1.0f : 0.0f, c, (blasint)ldc);
   else
-    cblas_dgemm(CblasRowMajor, TA, TB, (blasint)m, (blasint)n, (blasint)k, 1.0, a, (blasint)lda, b, (blasint)ldb, 0.0, c, (blasint)ldc);
+    cblas_dgemm(CblasRowMajor, TA, TB, (blasint)m, (blasint)n, (blasint)k, 1.0, a, (blasint)lda, b, (blasint)ldb,
+                accumulate ? 1.0 : 0.0, c, (blasint)ldc);
 }
 }  // namespace
 
@@ -252,9 +254,9 @@ namespace {
 // One product of row-major (or transposed) matrices: libxsmm's kernel when it has one, else BLAS.
 template <class T>
 void matmul_one(const GemmOperand& la, const GemmOperand& lb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
-                const T* b, T* c, const Tensor* b_owner) {
-  if (const auto small = small_gemm<T>(la.trans, lb.trans, m, n, k, la.ld, lb.ld, n)) small(a, b, c, b_owner);
-  else gemm<T>(la.trans, lb.trans, m, n, k, a, la.ld, b, lb.ld, c, n);
+                const T* b, T* c, const Tensor* b_owner, bool accumulate) {
+  if (const auto small = small_gemm<T>(la.trans, lb.trans, m, n, k, la.ld, lb.ld, n, accumulate)) small(a, b, c, b_owner);
+  else gemm<T>(la.trans, lb.trans, m, n, k, a, la.ld, b, lb.ld, c, n, accumulate);
 }
 
 // Shared right operand and a left operand whose batch and row axes form one row sequence: one
@@ -274,7 +276,7 @@ bool batch_folds(const Tensor& a, const Tensor& b, const GemmOperand& la, int r)
 // product per matrix.
 template <class T>
 __attribute__((noinline)) void matmul_batches(const Tensor& a, const Tensor& b, const Tensor& out, const GemmOperand& la,
-                                              const GemmOperand& lb) {
+                                              const GemmOperand& lb, bool accumulate) {
   const int r = out.rank();
   const std::int64_t m = out.shape()[r - 2], n = out.shape()[r - 1], k = a.shape()[r - 1];
   Shape bshape;
@@ -287,7 +289,8 @@ __attribute__((noinline)) void matmul_batches(const Tensor& a, const Tensor& b, 
   for_each_run<3>(bshape, {sa, sb, so}, {a.offset(), b.offset(), out.offset()},
                   [&](auto off, std::int64_t cnt, auto st) {
                     for (std::int64_t i = 0; i < cnt; ++i)
-                      matmul_one<T>(la, lb, m, n, k, pa + off[0] + i * st[0], pb + off[1] + i * st[1], po + off[2] + i * st[2], &b);
+                      matmul_one<T>(la, lb, m, n, k, pa + off[0] + i * st[0], pb + off[1] + i * st[1], po + off[2] + i * st[2], &b,
+                                    accumulate);
                   });
 }
 
@@ -297,25 +300,33 @@ __attribute__((noinline)) void matmul_batches(const Tensor& a, const Tensor& b, 
 // costs reference counting on every call of a replayed plan); the copies and the general batch
 // live in functions of their own, so that the common call (one matrix, or a batch that folds into
 // one) keeps a small frame.
-void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
+void CpuBackend::product(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
   const int r = out.rank();
   const std::int64_t m = out.shape()[r - 2], n = out.shape()[r - 1], k = a.shape()[r - 1];
   if (out.numel() == 0) return;
-  if (k == 0) { fill(out, 0.0); return; }
+  if (k == 0) {
+    if (!accumulate) fill(out, 0.0);
+    return;
+  }
   const GemmOperand la = gemm_layout(m, k, a.strides()[r - 2], a.strides()[r - 1]);
   const GemmOperand lb = gemm_layout(k, n, b.strides()[r - 2], b.strides()[r - 1]);
-  if (!la.usable || !lb.usable) return matmul_copied(a, b, out, la.usable, lb.usable);
+  if (!la.usable || !lb.usable) return product_copied(a, b, out, la.usable, lb.usable, accumulate);
   const std::int64_t batch = out.numel() / (m * n);
   dispatch_float(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    if (batch == 1 || batch_folds(a, b, la, r)) matmul_one<T>(la, lb, batch * m, n, k, a.data<T>(), b.data<T>(), output_data<T>(out), &b);
-    else matmul_batches<T>(a, b, out, la, lb);
+    if (batch == 1 || batch_folds(a, b, la, r))
+      matmul_one<T>(la, lb, batch * m, n, k, a.data<T>(), b.data<T>(), output_data<T>(out), &b, accumulate);
+    else
+      matmul_batches<T>(a, b, out, la, lb, accumulate);
   });
 }
 
-void CpuBackend::matmul_copied(const Tensor& a, const Tensor& b, const Tensor& out, bool a_usable, bool b_usable) {
-  matmul(a_usable ? a : a.contiguous(), b_usable ? b : b.contiguous(), out);
+void CpuBackend::product_copied(const Tensor& a, const Tensor& b, const Tensor& out, bool a_usable, bool b_usable, bool accumulate) {
+  product(a_usable ? a : a.contiguous(), b_usable ? b : b.contiguous(), out, accumulate);
 }
+
+void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) { product(a, b, out, false); }
+void CpuBackend::matmul_add(const Tensor& a, const Tensor& b, const Tensor& out) { product(a, b, out, true); }
 
 void CpuBackend::dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0, const Tensor& out) {
   matmul(x, w, out);

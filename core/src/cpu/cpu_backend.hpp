@@ -19,6 +19,8 @@ public:
   void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
   void reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) override;
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  bool fuses_matmul_add() const override { return true; }
+  void matmul_add(const Tensor& a, const Tensor& b, const Tensor& out) override;
   // GEMM straight into out, then bias and activation in place over chunks of rows that sit in L1;
   // a trace records it as one call, which a replay runs the same way.
   bool fuses_dense() const override { return true; }
@@ -46,8 +48,11 @@ public:
                    std::span<const Tensor> outputs) override;
 
 private:
-  // matmul with a contiguous copy of each operand whose layout BLAS cannot take
-  __attribute__((noinline)) void matmul_copied(const Tensor& a, const Tensor& b, const Tensor& out, bool a_usable, bool b_usable);
+  // out = a @ b, or out += a @ b when `accumulate` (GEMM's beta 0 or 1)
+  void product(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate);
+  // product with a contiguous copy of each operand whose layout BLAS cannot take
+  __attribute__((noinline)) void product_copied(const Tensor& a, const Tensor& b, const Tensor& out, bool a_usable, bool b_usable,
+                                                bool accumulate);
 };
 
 }  // namespace tide::cpu

@@ -32,16 +32,16 @@ template <class T> struct DispatchCache {
 
 template <class T>
 SmallGemm<T> find_small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
-                             std::int64_t lda, std::int64_t ldb, std::int64_t ldc);
+                             std::int64_t lda, std::int64_t ldb, std::int64_t ldc, bool accumulate);
 
 }  // namespace
 
 template <class T>
 SmallGemm<T> small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
-                        std::int64_t lda, std::int64_t ldb, std::int64_t ldc) {
+                        std::int64_t lda, std::int64_t ldb, std::int64_t ldc, bool accumulate) {
   if (m * n * k > small_gemm_max_mnk || m == 0 || n == 0 || k == 0) return {};
   thread_local DispatchCache<T> cache;
-  const std::int64_t key[7] = {(trans_a ? 1 : 0) | (trans_b ? 2 : 0), m, n, k, lda, ldb, ldc};
+  const std::int64_t key[7] = {(trans_a ? 1 : 0) | (trans_b ? 2 : 0) | (accumulate ? 4 : 0), m, n, k, lda, ldb, ldc};
   // one odd multiplier per field, the products combined: independent multiplies, no chain
   constexpr std::uint64_t mix[7] = {0x9E3779B97F4A7C15ULL, 0xC2B2AE3D27D4EB4FULL, 0x165667B19E3779F9ULL, 0xD6E8FEB86659FD93ULL,
                                     0xFF51AFD7ED558CCDULL, 0xC4CEB9FE1A85EC53ULL, 0x94D049BB133111EBULL};
@@ -49,7 +49,7 @@ SmallGemm<T> small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t
   for (int i = 0; i < 7; ++i) h += static_cast<std::uint64_t>(key[i]) * mix[i];
   DispatchEntry<T>& e = cache.entries[(h >> 40) % DispatchCache<T>::size];
   if (!std::equal(key, key + 7, e.key)) {
-    e.gemm = find_small_gemm<T>(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+    e.gemm = find_small_gemm<T>(trans_a, trans_b, m, n, k, lda, ldb, ldc, accumulate);
     std::copy(key, key + 7, e.key);
   }
   return e.gemm;
@@ -59,13 +59,13 @@ namespace {
 
 template <class T>
 SmallGemm<T> find_small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
-                             std::int64_t lda, std::int64_t ldb, std::int64_t ldc) {
+                             std::int64_t lda, std::int64_t ldb, std::int64_t ldc, bool accumulate) {
   SmallGemm<T> g;
 #ifdef TIDE_HAVE_XSMM
   const libxsmm_blasint mm = static_cast<libxsmm_blasint>(n), nn = static_cast<libxsmm_blasint>(m),
                         kk = static_cast<libxsmm_blasint>(k), la = static_cast<libxsmm_blasint>(ldb),
                         lb = static_cast<libxsmm_blasint>(lda), lc = static_cast<libxsmm_blasint>(ldc);
-  const T alpha = 1, beta = 0;
+  const T alpha = 1, beta = accumulate ? 1 : 0;
   auto dispatch = [&](bool transposed_b, libxsmm_blasint ld_b) {
     const int flags = (transposed_b ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (trans_a ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
     if constexpr (sizeof(T) == 4)
@@ -80,7 +80,7 @@ SmallGemm<T> find_small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::in
     g.n = n, g.k = k, g.ldb = ldb;
   }
 #else
-  (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)lda, (void)ldb, (void)ldc;
+  (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)lda, (void)ldb, (void)ldc, (void)accumulate;
 #endif
   return g;
 }
@@ -182,8 +182,8 @@ void leave_transpose_cache() {
 
 template struct SmallGemm<float>;
 template struct SmallGemm<double>;
-template SmallGemm<float> small_gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t);
-template SmallGemm<double> small_gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t);
+template SmallGemm<float> small_gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool);
+template SmallGemm<double> small_gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool);
 
 }  // namespace tide::cpu
 

@@ -8,7 +8,8 @@
 
 namespace tide::cpu {
 
-// Row-major C[m, n] = op(A) op(B) with leading dimensions lda, ldb, ldc (alpha 1, beta 0).
+// Row-major C[m, n] = op(A) op(B), or C += op(A) op(B) when accumulating, with leading dimensions
+// lda, ldb, ldc (alpha 1, beta 0 or 1).
 // libxsmm 1.17 generates no kernel for a transposed B (its TRANS_A), the dX = dY W^T of every
 // layer's backward; OpenBLAS runs those at half the untransposed speed at these sizes, so B is
 // then copied to its transpose (`transpose_b`: k x n, 32 KB for a 128 x 64 weight, ~3 us) and
@@ -40,7 +41,7 @@ void leave_transpose_cache();
 // libxsmm generates code for; otherwise an empty SmallGemm.
 template <class T>
 SmallGemm<T> small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
-                        std::int64_t lda, std::int64_t ldb, std::int64_t ldc);
+                        std::int64_t lda, std::int64_t ldb, std::int64_t ldc, bool accumulate = false);
 
 // Largest m * n * k sent to libxsmm (256 x 256 x 64).
 inline constexpr std::int64_t small_gemm_max_mnk = 256 * 256 * 64;

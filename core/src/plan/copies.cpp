@@ -10,37 +10,9 @@
 namespace tide::detail {
 namespace {
 
-bool contiguous_arg(const Arg& a) {
-  std::int64_t expected = 1;
-  for (std::size_t d = a.shape.size(); d-- > 0;) {
-    if (a.shape[d] != 1 && a.strides[d] != expected) return false;
-    expected *= a.shape[d];
-  }
-  return true;
-}
-
-std::int64_t numel_of(const Arg& a) {
-  std::int64_t n = 1;
-  for (std::int64_t d : a.shape) n *= d;
-  return n;
-}
-
 bool disjoint(const Arg& a, const Arg& b) {
   return a.offset + numel_of(a) <= b.offset || b.offset + numel_of(b) <= a.offset;
 }
-
-// How often each buffer is an argument or an output.
-std::vector<int> use_counts(const Program& p) {
-  std::vector<int> uses(p.buffers.size(), 0);
-  for (const Call& c : p.calls)
-    for (const Arg& a : c.args)
-      if (a.buffer >= 0) ++uses[static_cast<std::size_t>(a.buffer)];
-  for (const Arg& a : p.outputs)
-    if (a.buffer >= 0) uses[static_cast<std::size_t>(a.buffer)] += 2;  // never elided
-  return uses;
-}
-
-bool temp(const Program& p, int b) { return b >= 0 && p.buffers[static_cast<std::size_t>(b)].kind == BufferKind::temp; }
 
 // The copy's source and destination qualify on their own (the first condition's shape part, the second's).
 bool candidate(const Program& p, const Call& c, const std::vector<int>& uses) {

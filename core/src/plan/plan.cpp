@@ -2,6 +2,7 @@
 // temporary a home (an offset in one arena shared by buffers whose lifetimes do not overlap, or a
 // fresh tensor per run when the plan returns it) and prepares each call's tensors; a run patches
 // the tensors of the inputs and returned buffers and calls the kernels in order.
+#include "accumulate.hpp"
 #include "copies.hpp"
 #include "fuse.hpp"
 #include "program.hpp"
@@ -177,7 +178,10 @@ void execute(Backend& be, const Program& p, const Call& c, const std::vector<Ten
     case CallKind::binary: be.binary(c.op, a[0], a[1], a[2]); return;
     case CallKind::where: be.where(a[0], a[1], a[2], a[3]); return;
     case CallKind::reduce: be.reduce(c.op, a[0], c.axes, a[1]); return;
-    case CallKind::matmul: be.matmul(a[0], a[1], a[2]); return;
+    case CallKind::matmul:
+      if (c.accumulate) be.matmul_add(a[0], a[1], a[2]);
+      else be.matmul(a[0], a[1], a[2]);
+      return;
     case CallKind::index_select: be.index_select(a[0], c.axis, a[1], a[2]); return;
     case CallKind::index_add: be.index_add(a[0], c.axis, a[1], a[2]); return;
     case CallKind::gather: be.gather(a[0], c.axis, a[1], a[2]); return;
@@ -264,6 +268,7 @@ Plan::Plan(const Trace& trace, PlanOptions options) {
     impl.stats.fused_ops = counts.ops;
   }
   impl.stats.elided_copies = elide_copies(impl.program);  // after fusion, which wants whole temporaries
+  if (backend_for(impl.device).fuses_matmul_add()) impl.stats.folded_adds = fold_product_adds(impl.program);
   impl.stats.calls = static_cast<int>(impl.program.calls.size());
   plan_memory(impl, options.shared_outputs_from);
   impl.stats.initialised = static_cast<int>(impl.initialised.size());
@@ -405,6 +410,7 @@ std::string Plan::listing() const {
   std::string s;
   for (const Call& c : p.calls) {
     s += call_kind_name(c.kind);
+    if (c.accumulate) s += "_add";
     if (c.kind == CallKind::unary || c.kind == CallKind::binary || c.kind == CallKind::reduce || (c.kind == CallKind::dense && c.has_act))
       s += fmt::format(" {}", op_name(c.op));
     if (c.kind == CallKind::elementwise) {

@@ -50,6 +50,7 @@ struct Call {
   std::uint32_t axes = 0;
   int axis = 0;
   bool has_act = false;           // dense: apply op
+  bool accumulate = false;        // matmul: add the product into the output (Backend::matmul_add)
   std::vector<double> coeff;      // lincomb
   std::vector<Arg> args;          // in the backend method's order (lincomb: out, base, row_scale, xs...)
   std::vector<bool> writes;       // per argument: written by the call (index_add and scatter_add also read it)
@@ -64,8 +65,34 @@ struct Program {
   std::vector<ElementwiseProgram> chains;
 };
 
+// Facts about arguments and buffers that the passes share (copies.cpp, accumulate.cpp).
+inline std::int64_t numel_of(const Arg& a) {
+  std::int64_t n = 1;
+  for (std::int64_t d : a.shape) n *= d;
+  return n;
+}
+inline bool contiguous_arg(const Arg& a) {
+  std::int64_t expected = 1;
+  for (std::size_t d = a.shape.size(); d-- > 0;) {
+    if (a.shape[d] != 1 && a.strides[d] != expected) return false;
+    expected *= a.shape[d];
+  }
+  return true;
+}
+inline bool temp(const Program& p, int b) { return b >= 0 && p.buffers[static_cast<std::size_t>(b)].kind == BufferKind::temp; }
+// How often each buffer is an argument, an output counting twice (a pass never removes one).
+inline std::vector<int> use_counts(const Program& p) {
+  std::vector<int> uses(p.buffers.size(), 0);
+  for (const Call& c : p.calls)
+    for (const Arg& a : c.args)
+      if (a.buffer >= 0) ++uses[static_cast<std::size_t>(a.buffer)];
+  for (const Arg& a : p.outputs)
+    if (a.buffer >= 0) uses[static_cast<std::size_t>(a.buffer)] += 2;
+  return uses;
+}
+
 // Whether argument i of a call is read (everything not purely written: outputs of accumulating
-// kernels are read too).
+// kernels, and of a matmul that adds into its output, are read too).
 bool reads_arg(const Call& call, std::size_t i);
 
 }  // namespace tide::detail

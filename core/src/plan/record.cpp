@@ -31,7 +31,7 @@ const char* call_kind_name(CallKind kind) {
 }
 
 bool reads_arg(const Call& call, std::size_t i) {
-  return !call.writes[i] || call.kind == CallKind::index_add || call.kind == CallKind::scatter_add;
+  return !call.writes[i] || call.kind == CallKind::index_add || call.kind == CallKind::scatter_add || call.accumulate;
 }
 
 namespace {

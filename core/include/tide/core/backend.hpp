@@ -56,6 +56,12 @@ public:
   // out[..., M, N] = a[..., M, K] @ b[..., K, N]; a and b are views whose batch axes were broadcast
   // to out's batch shape. out is contiguous.
   virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out += a @ b, shapes as matmul's: a product added into what out holds. The default makes the
+  // product apart and adds it. fuses_matmul_add: whether this backend overrides it with one kernel
+  // (the CPU: one GEMM with beta = 1); only then does a plan fold a matmul and the add into a
+  // gradient that follows it into this call.
+  virtual bool fuses_matmul_add() const { return false; }
+  virtual void matmul_add(const Tensor& a, const Tensor& b, const Tensor& out);
   // out = x.index_select(axis, index) where index is a contiguous 1-d i64 tensor (validated).
   virtual void index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) = 0;
   // out (zero-filled by the caller) .index(axis, index[j]) += src.index(axis, j).
