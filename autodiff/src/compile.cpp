@@ -81,13 +81,9 @@ public:
     const std::size_t n = inputs_.size();
     std::vector<Var> grads(n + entry_->params.size());
     if (grad_enabled()) return eager(g);
-    // the residuals and the cotangent as the plan's inputs, without copying the residuals' handles
-    residuals_.push_back(g.value().contiguous());
-    struct Cotangent {
-      std::vector<Tensor>& in;
-      ~Cotangent() { in.pop_back(); }
-    } with_g{residuals_};
-    const std::vector<Tensor> out = entry_->backward.run(residuals_);
+    // the residuals and then the cotangent as the plan's inputs, without copying the residuals'
+    // handles or changing the node (two threads differentiating through it meet the plan's guard)
+    const std::vector<Tensor> out = entry_->backward.run(residuals_, g.value().contiguous());
     ++state_->stats.backward_calls;
     for (std::size_t k = 0; k < entry_->wrt.size(); ++k) grads[static_cast<std::size_t>(entry_->wrt[k])] = Var(out[k]);
     for (std::size_t k = 0; k < entry_->params.size(); ++k) grads[n + k] = Var(out[entry_->wrt.size() + k]);

@@ -15,8 +15,9 @@ class System;
 struct StepContext;
 
 // What a stepper keeps between the steps of one integration (an implicit method's Jacobians and
-// factorisations). The integrator owns it (Stepper::make_memory) and lends it to every step through
-// StepContext; a step taken without it (checkpoint replays) keeps nothing across steps.
+// factorisations; an explicit one's packed-step inputs). The integrator owns it (Stepper::make_memory)
+// and lends it to every step through StepContext; a step taken without it (checkpoint replays) keeps
+// nothing across steps.
 class StepperMemory {
 public:
   virtual ~StepperMemory() = default;

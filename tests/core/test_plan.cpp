@@ -212,14 +212,16 @@ TEST_CASE("a product added in place into an accumulator folds into one matmul_ad
     Tensor acc = matmul(in[0], in[1]);
     for (int i = 0; i < 3; ++i) acc.add_(matmul(in[0] * static_cast<double>(i + 2), in[1]));  // three folds
     Tensor other = matmul(in[1].transpose(), in[0].transpose());
-    other.add_(matmul(in[1].transpose(), in[0].transpose()));  // a fold, the product added on the right too
+    other.add_(matmul(in[1].transpose(), in[0].transpose()));  // a fold, of transposed operands
+    Tensor square = matmul(in[0].transpose(), in[0]);
+    square.add_(matmul(square, square));  // the operands lie in the accumulator: stays
     const Tensor kept = matmul(in[0], in[1]);
     acc.add_(kept);  // kept is read again below: stays a matmul and an add
     Tensor x = in[0] * 1.5;
     const Tensor later = matmul(x, in[1]);
     x.mul_(2.0);  // the operand changes between the product and its add: stays
     acc.add_(later);
-    return std::vector<Tensor>{acc, kept * 2.0, other, x};
+    return std::vector<Tensor>{acc, kept * 2.0, other, x, square};
   };
   for (DType dtype : {DType::f64, DType::f32}) {
     const Tensor x = seq(Shape{5, 4}, 0.3, 0.1, dtype), w = seq(Shape{4, 3}, -0.2, 0.05, dtype);

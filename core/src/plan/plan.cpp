@@ -41,6 +41,15 @@ struct PlanImpl {
   mutable std::atomic<bool> busy{false};
 };
 
+// A run's inputs: a vector, and optionally one more after it (a compiled backward's cotangent
+// after the residuals its node keeps, passed without copying them or changing the node).
+struct RunInputs {
+  const std::vector<Tensor>& head;
+  const Tensor* tail = nullptr;
+  std::size_t size() const { return head.size() + (tail ? 1 : 0); }
+  const Tensor& operator[](std::size_t i) const { return i < head.size() ? head[i] : *tail; }
+};
+
 namespace {
 
 constexpr std::int64_t arena_align = 64;
@@ -311,7 +320,7 @@ void bind_input(PlanImpl& impl, std::size_t b, const Tensor& x) {
   bind_storage(impl, b, impl.base[b], impl.base[b].offset());
 }
 
-void bind(PlanImpl& impl, const std::vector<Tensor>& inputs) {
+void bind(PlanImpl& impl, const RunInputs& inputs) {
   const Program& p = impl.program;
   impl.base.resize(p.buffers.size());
   impl.block = impl.shared_bytes > 0 ? Tensor::empty(Shape{impl.shared_bytes / 8}, DType::f64, impl.device) : Tensor();
@@ -345,7 +354,7 @@ void initialise(PlanImpl& impl, Backend& be) {
   }
 }
 
-std::vector<Tensor> collect(const PlanImpl& impl, const std::vector<Tensor>& inputs) {
+std::vector<Tensor> collect(const PlanImpl& impl, const RunInputs& inputs) {
   const Program& p = impl.program;
   std::vector<Tensor> out;
   out.reserve(p.outputs.size());
@@ -379,7 +388,13 @@ void release(PlanImpl& impl) {
 }  // namespace
 }  // namespace detail
 
-std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const {
+std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const { return run_inputs(RunInputs{inputs}); }
+
+std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const Tensor& last) const {
+  return run_inputs(RunInputs{inputs, &last});
+}
+
+std::vector<Tensor> Plan::run_inputs(const RunInputs& inputs) const {
   if (!impl_) fail("Plan::run: the plan is empty");
   if (Trace::active())
     fail("Plan::run: a plan cannot run inside a function being traced (its kernels bypass the trace); "

@@ -32,7 +32,7 @@ bool all_explicit(const Tableau& tab) {
 // z = [y | k1] ([n, 2D]) and t = the stages' times and the step sizes ([n, S + 1], each stage's
 // t + c_i h made on the host in double, as the stage-by-stage step makes them), returning
 // [k_2 | .. | k_{S-1} | y_new | k_S] ([n, S D]): y_new and the last stage side by side, the next
-// step's z when the tableau's last stage is f(y_new) (PackedInputs). Traced once per signature, the
+// step's z when the tableau's next step starts from them (PackedInputs). Traced once per signature, the
 // stages, their combinations and their backward replay as one plan (one tape node per step instead
 // of 2S).
 Dynamics packed_step(const Dynamics& f, const Tableau& tab) {
@@ -60,11 +60,12 @@ Dynamics packed_step(const Dynamics& f, const Tableau& tab) {
 }
 
 // What the packed step keeps between the steps of one integration: the input z = [y | k1] it was
-// last given, for a retry of a rejected step (the same y and k1), and the view of its result that is
-// [y_new | k_S], for the next step of a tableau whose last stage is f(y_new) (dopri5, bs3, tsit5):
-// that z is then taken as it is or as one view instead of being concatenated again (a tape node and
-// its backward less per step). A pair is recognised by identity (the same node and the same memory),
-// which the kept Vars hold alive.
+// last given, for a retry of a rejected step (the same y and k1), and, for a tableau whose next step
+// starts from y_new and the last stage (FSAL: dopri5, bosh3, tsit5; torchdiffeq's adaptive_heun and
+// fehlberg2 reuse theirs), the view [y_new | k_S] of its result: that z is then taken as it is or as
+// one view instead of being concatenated again (a tape node and its backward less per step). A pair
+// is recognised by identity (the same node, memory, layout and version), which the kept Vars hold
+// alive.
 class PackedInputs final : public StepperMemory {
 public:
   const Var* find(const Var& y, const Var& k1) const {
@@ -72,10 +73,8 @@ public:
       if (identical(c->y, y) && identical(c->k1, k1)) return &c->z;
     return nullptr;
   }
-  void keep(const Var& y, const Var& k1, const Var& z, const Var& y_new, const Var& k_last, const Var& z_next) {
-    same_ = {y, k1, z};
-    next_ = {y_new, k_last, z_next};
-  }
+  void keep(const Var& y, const Var& k1, const Var& z) { same_ = {y, k1, z}, next_ = {}; }
+  void keep_next(const Var& y_new, const Var& k_last, const Var& z_next) { next_ = {y_new, k_last, z_next}; }
 
 private:
   struct Kept {
@@ -83,7 +82,7 @@ private:
   };
   static bool identical(const Var& a, const Var& b) {
     return a.defined() && b.defined() && a.node() == b.node() && a.value().raw_data() == b.value().raw_data() &&
-           a.shape() == b.shape() && a.value().strides() == b.value().strides();
+           a.shape() == b.shape() && a.value().strides() == b.value().strides() && a.value().version() == b.value().version();
   }
   Kept same_, next_;
 };
@@ -165,7 +164,10 @@ StepResult RungeKutta::compiled_step(StepContext& ctx, const Dynamics& g, const 
   for (std::int64_t i = 1; i < S - 1; ++i) out.k.push_back(slice(packed, 1, (i - 1) * D, i * D));
   out.y_new = slice(packed, 1, (S - 2) * D, (S - 1) * D);
   out.k.push_back(slice(packed, 1, (S - 1) * D, S * D));
-  if (inputs) inputs->keep(y, k1, z, out.y_new, out.k.back(), slice(packed, 1, (S - 2) * D, S * D));
+  if (inputs) {
+    inputs->keep(y, k1, z);
+    if (fsal()) inputs->keep_next(out.y_new, out.k.back(), slice(packed, 1, (S - 2) * D, S * D));
+  }
   return out;
 }
 

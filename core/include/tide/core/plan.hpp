@@ -35,6 +35,7 @@ namespace tide {
 namespace detail {
 struct Program;
 struct PlanImpl;
+struct RunInputs;
 }  // namespace detail
 
 using TensorFunction = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
@@ -107,6 +108,8 @@ public:
   // Runs the plan on inputs of the traced signature; returns fresh output tensors (outputs that are
   // inputs or constants of the trace are returned as views of them, as the function did).
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
+  // The same with `inputs` followed by `last` (a backward's residuals and its cotangent).
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs, const Tensor& last) const;
   // Whether run() accepts these inputs: their number, shapes, dtypes and devices.
   bool matches(const std::vector<Tensor>& inputs) const;
   bool defined() const { return impl_ != nullptr; }
@@ -115,6 +118,7 @@ public:
   std::string listing() const;
 
 private:
+  std::vector<Tensor> run_inputs(const detail::RunInputs& inputs) const;
   std::shared_ptr<detail::PlanImpl> impl_;
 };
 
