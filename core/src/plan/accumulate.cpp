@@ -59,7 +59,6 @@ bool foldable(const Program& p, std::size_t m, std::size_t c, const Arg& product
 int fold_product_adds(Program& p) {
   const std::vector<int> uses = use_counts(p);
   std::vector<bool> drop(p.calls.size(), false);
-  int folded = 0;
   for (std::size_t c = 0; c < p.calls.size(); ++c) {
     const int k = accumulator_of(p.calls[c]);
     if (k < 0) continue;
@@ -76,14 +75,8 @@ int fold_product_adds(Program& p) {
     fused.args[2] = acc;  // product's shape: the same
     p.calls[c] = std::move(fused);
     drop[m] = true;
-    ++folded;
   }
-  std::vector<Call> kept;
-  kept.reserve(p.calls.size() - static_cast<std::size_t>(folded));
-  for (std::size_t i = 0; i < p.calls.size(); ++i)
-    if (!drop[i]) kept.push_back(std::move(p.calls[i]));
-  p.calls = std::move(kept);
-  return folded;
+  return drop_calls(p, drop);
 }
 
 }  // namespace tide::detail

@@ -62,7 +62,6 @@ bool untouched_between(const Program& p, std::size_t from, std::size_t to, const
 int elide_copies(Program& p) {
   std::vector<int> uses = use_counts(p);
   std::vector<bool> drop(p.calls.size(), false);
-  int elided = 0;
   for (std::size_t i = 0; i < p.calls.size(); ++i) {
     if (!candidate(p, p.calls[i], uses)) continue;
     const Arg src = p.calls[i].args[0], dst = p.calls[i].args[1];
@@ -80,14 +79,8 @@ int elide_copies(Program& p) {
     out.buffer = dst.buffer, out.offset = dst.offset;
     uses[static_cast<std::size_t>(src.buffer)] = 0;
     drop[i] = true;
-    ++elided;
   }
-  std::vector<Call> kept;
-  kept.reserve(p.calls.size() - static_cast<std::size_t>(elided));
-  for (std::size_t i = 0; i < p.calls.size(); ++i)
-    if (!drop[i]) kept.push_back(std::move(p.calls[i]));
-  p.calls = std::move(kept);
-  return elided;
+  return drop_calls(p, drop);
 }
 
 }  // namespace tide::detail

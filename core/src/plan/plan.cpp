@@ -234,12 +234,8 @@ int drop_dead_calls(Program& p) {
     for (std::size_t k = 0; k < c.args.size(); ++k)
       if (c.args[k].buffer >= 0 && reads_arg(c, k)) needed[static_cast<std::size_t>(c.args[k].buffer)] = true;
   }
-  std::vector<Call> kept;
-  for (std::size_t i = 0; i < p.calls.size(); ++i)
-    if (keep[i]) kept.push_back(std::move(p.calls[i]));
-  const int dropped = static_cast<int>(p.calls.size() - kept.size());
-  p.calls = std::move(kept);
-  return dropped;
+  keep.flip();  // now: the calls to drop
+  return drop_calls(p, keep);
 }
 
 std::string describe(const Program& p, const Arg& a) {

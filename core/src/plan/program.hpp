@@ -91,6 +91,16 @@ inline std::vector<int> use_counts(const Program& p) {
   return uses;
 }
 
+// Removes the calls marked in `drop`, keeping the others' order; returns how many went.
+inline int drop_calls(Program& p, const std::vector<bool>& drop) {
+  std::vector<Call> kept;
+  for (std::size_t i = 0; i < p.calls.size(); ++i)
+    if (!drop[i]) kept.push_back(std::move(p.calls[i]));
+  const int dropped = static_cast<int>(p.calls.size() - kept.size());
+  p.calls = std::move(kept);
+  return dropped;
+}
+
 // Whether argument i of a call is read (everything not purely written: outputs of accumulating
 // kernels, and of a matmul that adds into its output, are read too).
 bool reads_arg(const Call& call, std::size_t i);
