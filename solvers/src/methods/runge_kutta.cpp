@@ -32,9 +32,9 @@ bool all_explicit(const Tableau& tab) {
 // z = [y | k1] ([n, 2D]) and t = the stages' times and the step sizes ([n, S + 1], each stage's
 // t + c_i h made on the host in double, as the stage-by-stage step makes them), returning
 // [k_2 | .. | k_{S-1} | y_new | k_S] ([n, S D]): y_new and the last stage side by side, the next
-// step's z when the tableau's next step starts from them (PackedInputs). Traced once per signature, the
-// stages, their combinations and their backward replay as one plan (one tape node per step instead
-// of 2S).
+// step's z when the tableau's next step starts from them (PackedInputs). Traced once per
+// signature, the stages, their combinations and their backward replay as one plan (one tape node
+// per step instead of 2S).
 Dynamics packed_step(const Dynamics& f, const Tableau& tab) {
   const std::vector<std::vector<double>> a = tab.a;
   const std::vector<double> b = tab.b;
