@@ -5,6 +5,10 @@
 //  - no call between M and C writes either operand's buffer.
 // M then runs in C's place as out += its product, into A: its operands hold the values M read, A
 // holds what C would have read, and the value C would have written is what M now writes.
+// An add C: R = A + P into a result R of its own is made in place first when A is a whole temporary
+// that C reads last and R a whole temporary of the same size that nothing touches before C: R's
+// readers from C on read A's buffer instead (the sums of a gradient's contributions, as grad's
+// sweep records them when neither is an accumulator yet).
 #include "accumulate.hpp"
 #include <vector>
 
@@ -15,12 +19,19 @@ bool same_view(const Arg& a, const Arg& b) {
   return a.buffer == b.buffer && a.offset == b.offset && a.shape == b.shape && a.strides == b.strides && a.dtype == b.dtype;
 }
 
+bool is_add(const Call& c) { return c.kind == CallKind::binary && c.op == Op::add && c.args.size() == 3; }
+
 // The argument of add C that is its accumulator (the one C writes in place), or -1.
 int accumulator_of(const Call& c) {
-  if (c.kind != CallKind::binary || c.op != Op::add || c.args.size() != 3) return -1;
+  if (!is_add(c)) return -1;
   for (int k = 0; k < 2; ++k)
     if (same_view(c.args[static_cast<std::size_t>(k)], c.args[2])) return k;
   return -1;
+}
+
+// Whether a is the whole of its temporary buffer, contiguous from its start.
+bool whole_temp(const Program& p, const Arg& a) {
+  return temp(p, a.buffer) && a.offset == 0 && contiguous_arg(a) && numel_of(a) == p.buffers[static_cast<std::size_t>(a.buffer)].numel;
 }
 
 // The last call before `at`, not dropped, touching buffer b (at itself when none).
@@ -54,12 +65,35 @@ bool foldable(const Program& p, std::size_t m, std::size_t c, const Arg& product
   return true;
 }
 
+// Makes add C (R = A + P) write A in place, as the header says, when it can; returns whether it did.
+bool make_in_place(Program& p, std::size_t c, const std::vector<int>& uses, const std::vector<bool>& drop) {
+  Call& add = p.calls[c];
+  const Arg& r = add.args[2];
+  if (!whole_temp(p, r) || last_toucher(p, c, r.buffer, drop) != c) return false;
+  for (std::size_t k = 0; k < 2; ++k) {
+    const Arg& a = add.args[k];
+    const Arg& other = add.args[1 - k];
+    if (!whole_temp(p, a) || a.buffer == r.buffer || a.buffer == other.buffer || uses[static_cast<std::size_t>(a.buffer)] != 2 ||
+        !(a.shape == r.shape) || a.dtype != r.dtype || p.buffers[static_cast<std::size_t>(a.buffer)].numel != p.buffers[static_cast<std::size_t>(r.buffer)].numel)
+      continue;
+    const int from = r.buffer, to = a.buffer;
+    for (std::size_t j = c; j < p.calls.size(); ++j)
+      for (Arg& x : p.calls[j].args)
+        if (x.buffer == from) x.buffer = to;
+    for (Arg& x : p.outputs)
+      if (x.buffer == from) x.buffer = to;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int fold_product_adds(Program& p) {
-  const std::vector<int> uses = use_counts(p);
+  std::vector<int> uses = use_counts(p);
   std::vector<bool> drop(p.calls.size(), false);
   for (std::size_t c = 0; c < p.calls.size(); ++c) {
+    if (is_add(p.calls[c]) && accumulator_of(p.calls[c]) < 0 && make_in_place(p, c, uses, drop)) uses = use_counts(p);
     const int k = accumulator_of(p.calls[c]);
     if (k < 0) continue;
     const Arg acc = p.calls[c].args[static_cast<std::size_t>(k)];
