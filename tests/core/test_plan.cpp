@@ -237,6 +237,63 @@ TEST_CASE("a product added in place into an accumulator folds into one matmul_ad
   }
 }
 
+TEST_CASE("an add into a result of its own folds too, where one addend is a temporary the add reads last") {
+  // a gradient's two contributions summed into a new tensor: r = a + x w, with a dead after the add
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    const Tensor a = matmul(in[0], in[1]);
+    const Tensor r = a + matmul(in[0] * 1.5, in[1]);  // folds: the product is added into a's buffer
+    const Tensor b = sin(matmul(in[0] * 0.5, in[1]));
+    const Tensor kept = matmul(in[0] * 2.0, in[1]) + b;  // b is read again below: stays an add
+    return std::vector<Tensor>{matmul(r, in[1].transpose()), kept, b};
+  };
+  for (DType dtype : {DType::f64, DType::f32}) {
+    const Tensor x = seq(Shape{5, 4}, 0.3, 0.1, dtype), w = seq(Shape{4, 3}, -0.2, 0.05, dtype);
+    const Plan plan(Trace::record(fn, {x, w}));
+    CHECK(plan.stats().folded_adds == 1);
+    const Tensor x2 = seq(Shape{5, 4}, -0.4, 0.07, dtype), w2 = seq(Shape{4, 3}, 0.6, -0.03, dtype);
+    const double tol = dtype == DType::f64 ? 1e-13 : 1e-5;
+    for (int run = 0; run < 2; ++run) {
+      const std::vector<Tensor> got = plan.run({x2, w2}), want = fn({x2, w2});
+      for (std::size_t i = 0; i < got.size(); ++i) check_equal(got[i], want[i], tol);
+    }
+  }
+}
+
+TEST_CASE("a value computed twice is kept once where one of the two is kept anyway; never two returned tensors in one") {
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    const Tensor y = tanh(matmul(in[0], in[1]));
+    const Tensor s = -square(y) + 1.0;                  // kept: a matmul reads it
+    const Tensor h = matmul(s, in[1].transpose());
+    const Tensor s_again = -square(y) + 1.0;            // the same value: read from s instead
+    const Tensor g = matmul(h, in[1]) * s_again;
+    const Tensor c1 = sum(g, {0}), c2 = sum(g, {0});     // column sums taken twice: one goes
+    const Tensor e1 = exp(in[0]) * 2.0;                  // exp(x) twice inside fused passes: computed twice
+    const Tensor e2 = matmul(e1, in[1]) * exp(in[0]).slice(1, 0, 3);
+    return std::vector<Tensor>{g + 1.0, c1 * c2, e2, cos(y), cos(y), s_again};
+  };
+  for (DType dtype : {DType::f64, DType::f32}) {
+    const Tensor x = seq(Shape{5, 4}, 0.3, 0.1, dtype), w = seq(Shape{4, 3}, -0.2, 0.05, dtype);
+    const Tensor x2 = seq(Shape{5, 4}, -0.4, 0.07, dtype), w2 = seq(Shape{4, 3}, 0.6, -0.03, dtype);
+    for (int shared_from : {-1, 3}) {
+      PlanOptions options;
+      options.shared_outputs_from = shared_from;
+      const Plan plan(Trace::record(fn, {x, w}), options);
+      // 1 - y^2 (its last op: the two before it are read by fused ops alone), a column sum; the two
+      // cos(y) only as residuals (both from index 3)
+      CHECK(plan.stats().merged_values == (shared_from < 0 ? 2 : 3));
+      for (int run = 0; run < 2; ++run) {
+        const std::vector<Tensor> got = plan.run({x2, w2}), want = fn({x2, w2});
+        for (std::size_t i = 0; i < got.size(); ++i) check_equal(got[i], want[i], 0.0);  // the same kernels: bit for bit
+        if (shared_from < 0) {  // returned tensors of their own: writing one leaves the other
+          Tensor first = got[3];
+          first.mul_(0.0);
+          check_equal(got[4], want[4], 0.0);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("a chain of copies (a clone then concat) is elided link by link, into the final part") {
   TensorFunction fn = [](const std::vector<Tensor>& in) {
     const Tensor a = index_select(in[0], 0, in[1]);

@@ -6,6 +6,7 @@
 #include "copies.hpp"
 #include "fuse.hpp"
 #include "program.hpp"
+#include "values.hpp"
 #include "../tensor_access.hpp"
 #include <algorithm>
 #include <atomic>
@@ -267,6 +268,8 @@ Plan::Plan(const Trace& trace, PlanOptions options) {
   for (const Buffer& b : impl.program.buffers)
     if (b.kind == BufferKind::input) impl.device = b.device;
   impl.stats.dead_calls = drop_dead_calls(impl.program);
+  impl.stats.merged_values = merge_equal_values(impl.program, options.shared_outputs_from);
+  if (impl.stats.merged_values > 0) impl.stats.dead_calls += drop_dead_calls(impl.program);  // the merged values' makers
   if (options.fuse) {
     const FuseCounts counts = fuse_elementwise(impl.program);
     impl.stats.fused_chains = counts.chains;

@@ -91,6 +91,7 @@ struct PlanStats {
   int calls = 0;             // kernel calls per replay (a fused chain counts once)
   int traced_calls = 0;      // kernel calls the trace recorded
   int dead_calls = 0;        // of those, dropped: they write only temporaries nothing later reads
+  int merged_values = 0;     // temporaries found to hold another's value (the same kernel on the same values), read from it instead
   int elided_copies = 0;     // of those, copies dropped: the copied value is written in place instead
   int folded_adds = 0;       // of those, adds of a product into an accumulator, done by the product's GEMM instead
   int initialised = 0;       // temporaries that start from a value made on the host, copied in per run
