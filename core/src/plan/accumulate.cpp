@@ -65,18 +65,21 @@ bool foldable(const Program& p, std::size_t m, std::size_t c, const Arg& product
   return true;
 }
 
+// Whether add C may write its addend a in place of its result r: a is a whole temporary that only
+// its maker and C use, of r's shape and dtype, and not C's other addend.
+bool can_take(const Program& p, const Arg& a, const Arg& r, const Arg& other, const std::vector<int>& uses) {
+  return whole_temp(p, a) && a.buffer != r.buffer && a.buffer != other.buffer && uses[static_cast<std::size_t>(a.buffer)] == 2 &&
+         a.shape == r.shape && a.dtype == r.dtype;
+}
+
 // Makes add C (R = A + P) write A in place, as the header says, when it can; returns whether it did.
 bool make_in_place(Program& p, std::size_t c, const std::vector<int>& uses, const std::vector<bool>& drop) {
-  Call& add = p.calls[c];
+  const Call& add = p.calls[c];
   const Arg& r = add.args[2];
   if (!whole_temp(p, r) || last_toucher(p, c, r.buffer, drop) != c) return false;
   for (std::size_t k = 0; k < 2; ++k) {
-    const Arg& a = add.args[k];
-    const Arg& other = add.args[1 - k];
-    if (!whole_temp(p, a) || a.buffer == r.buffer || a.buffer == other.buffer || uses[static_cast<std::size_t>(a.buffer)] != 2 ||
-        !(a.shape == r.shape) || a.dtype != r.dtype || p.buffers[static_cast<std::size_t>(a.buffer)].numel != p.buffers[static_cast<std::size_t>(r.buffer)].numel)
-      continue;
-    const int from = r.buffer, to = a.buffer;
+    if (!can_take(p, add.args[k], r, add.args[1 - k], uses)) continue;
+    const int from = r.buffer, to = add.args[k].buffer;
     for (std::size_t j = c; j < p.calls.size(); ++j)
       for (Arg& x : p.calls[j].args)
         if (x.buffer == from) x.buffer = to;
@@ -85,6 +88,13 @@ bool make_in_place(Program& p, std::size_t c, const std::vector<int>& uses, cons
     return true;
   }
   return false;
+}
+
+// Whether the product P an add reads is a whole temporary that only its maker and the add use,
+// laid out as the accumulator A.
+bool product_alone(const Program& p, const Arg& product, const Arg& acc, const std::vector<int>& uses) {
+  return whole_temp(p, product) && product.buffer != acc.buffer && uses[static_cast<std::size_t>(product.buffer)] == 2 &&
+         contiguous_arg(acc) && acc.shape == product.shape && acc.dtype == product.dtype;
 }
 
 }  // namespace
@@ -98,10 +108,7 @@ int fold_product_adds(Program& p) {
     if (k < 0) continue;
     const Arg acc = p.calls[c].args[static_cast<std::size_t>(k)];
     const Arg product = p.calls[c].args[static_cast<std::size_t>(1 - k)];
-    if (!temp(p, product.buffer) || product.buffer == acc.buffer || uses[static_cast<std::size_t>(product.buffer)] != 2 ||
-        product.offset != 0 || numel_of(product) != p.buffers[static_cast<std::size_t>(product.buffer)].numel ||
-        !contiguous_arg(product) || !contiguous_arg(acc) || !(acc.shape == product.shape) || acc.dtype != product.dtype)
-      continue;
+    if (!product_alone(p, product, acc, uses)) continue;
     const std::size_t m = last_toucher(p, c, product.buffer, drop);
     if (m == c || !foldable(p, m, c, product, acc, drop)) continue;
     Call fused = std::move(p.calls[m]);
