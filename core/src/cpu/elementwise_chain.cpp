@@ -126,19 +126,54 @@ T* block_of(const Operand& op, std::int64_t start, std::int64_t len) {
   return const_cast<T*>(op.period ? p + start % op.period : p);
 }
 
+// Refuses steps that are not elementwise and inputs of another dtype; notes each input's period.
 template <class T>
-void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, std::span<const Tensor> outputs) {
+void check_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, DType dtype, ChainScratch<T>& sc) {
   for (const ElementwiseStep& s : prog.steps)
     if (const OpKind kind = op_info(s.op).kind; kind == OpKind::reduce || kind == OpKind::shape)
       fail("elementwise: {} is not an elementwise op", op_name(s.op));
-  thread_local ChainScratch<T> sc;
-  const std::int64_t n = outputs[0].numel();
   sc.periods.resize(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined() || inputs[i].dtype() != outputs[0].dtype())
-      fail("elementwise: input {} is {}; the chain's values are {}", i, inputs[i].str(), dtype_name(outputs[0].dtype()));
+    if (!inputs[i].defined() || inputs[i].dtype() != dtype)
+      fail("elementwise: input {} is {}; the chain's values are {}", i, inputs[i].str(), dtype_name(dtype));
     sc.periods[i] = period_of(inputs[i]);
   }
+}
+
+// Per step: the output its value is written to straight away (the first, if several), or -1.
+template <class T> void map_outputs(const ElementwiseProgram& prog, ChainScratch<T>& sc) {
+  sc.out_of.assign(prog.steps.size(), -1);
+  for (std::size_t j = 0; j < prog.outputs.size(); ++j) {
+    const int s = prog.outputs[j] - prog.n_inputs;
+    if (s >= 0 && sc.out_of[static_cast<std::size_t>(s)] < 0) sc.out_of[static_cast<std::size_t>(s)] = static_cast<int>(j);
+  }
+}
+
+// The block [start, start + len): its steps, then the outputs that are inputs or repeat a value.
+template <class T>
+void run_block(const ElementwiseProgram& prog, ChainScratch<T>& sc, std::span<const Tensor> outputs, T* scratch,
+               std::int64_t length, std::int64_t start, std::int64_t len) {
+  const std::size_t n_in = sc.ops.size(), steps = prog.steps.size();
+  std::vector<T*>& value = sc.value;
+  for (std::size_t i = 0; i < n_in; ++i) value[i] = block_of<T>(sc.ops[i], start, len);
+  for (std::size_t k = 0; k < steps; ++k)
+    value[n_in + k] = sc.out_of[k] >= 0 ? detail::output_data<T>(outputs[static_cast<std::size_t>(sc.out_of[k])]) + start
+                                        : scratch + static_cast<std::ptrdiff_t>(k) * length;
+  chain_steps_run(prog.steps.data(), steps, value.data(), n_in, len);
+  for (std::size_t j = 0; j < prog.outputs.size(); ++j) {
+    const int v = prog.outputs[j];
+    const int s = v - prog.n_inputs;
+    if (s >= 0 && sc.out_of[static_cast<std::size_t>(s)] == static_cast<int>(j)) continue;
+    const T* src = value[static_cast<std::size_t>(v)];
+    std::copy(src, src + len, detail::output_data<T>(outputs[j]) + start);
+  }
+}
+
+template <class T>
+void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, std::span<const Tensor> outputs) {
+  thread_local ChainScratch<T> sc;
+  check_chain(prog, inputs, outputs[0].dtype(), sc);
+  const std::int64_t n = outputs[0].numel();
   const std::int64_t length = block_length(sc.periods, n);
   const std::size_t steps = prog.steps.size();
   sc.blocks.resize(static_cast<std::size_t>(length) * (steps + inputs.size()));
@@ -146,30 +181,9 @@ void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, s
   sc.ops.clear();
   for (std::size_t i = 0; i < inputs.size(); ++i)
     sc.ops.push_back(prepare<T>(inputs[i], sc.periods[i], length, n, scratch + static_cast<std::ptrdiff_t>(steps + i) * length));
-  sc.out_of.assign(steps, -1);  // the output a step's value goes to (the first, if several)
-  for (std::size_t j = 0; j < prog.outputs.size(); ++j) {
-    const int s = prog.outputs[j] - prog.n_inputs;
-    if (s >= 0 && sc.out_of[static_cast<std::size_t>(s)] < 0) sc.out_of[static_cast<std::size_t>(s)] = static_cast<int>(j);
-  }
-  const std::vector<Operand>& ops = sc.ops;
-  const std::vector<int>& out_of = sc.out_of;
-  std::vector<T*>& value = sc.value;
-  value.assign(inputs.size() + steps, nullptr);
-  for (std::int64_t start = 0; start < n; start += length) {
-    const std::int64_t len = std::min(length, n - start);
-    for (std::size_t i = 0; i < inputs.size(); ++i) value[i] = block_of<T>(ops[i], start, len);
-    for (std::size_t k = 0; k < steps; ++k)
-      value[inputs.size() + k] = out_of[k] >= 0 ? detail::output_data<T>(outputs[static_cast<std::size_t>(out_of[k])]) + start
-                                                : scratch + static_cast<std::ptrdiff_t>(k) * length;
-    chain_steps_run(prog.steps.data(), steps, value.data(), inputs.size(), len);
-    for (std::size_t j = 0; j < prog.outputs.size(); ++j) {  // outputs that are inputs, or repeat a value
-      const int v = prog.outputs[j];
-      const int s = v - prog.n_inputs;
-      if (s >= 0 && out_of[static_cast<std::size_t>(s)] == static_cast<int>(j)) continue;
-      const T* src = value[static_cast<std::size_t>(v)];
-      std::copy(src, src + len, detail::output_data<T>(outputs[j]) + start);
-    }
-  }
+  map_outputs(prog, sc);
+  sc.value.assign(inputs.size() + steps, nullptr);
+  for (std::int64_t start = 0; start < n; start += length) run_block(prog, sc, outputs, scratch, length, start, std::min(length, n - start));
 }
 
 }  // namespace

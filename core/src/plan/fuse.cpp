@@ -54,6 +54,40 @@ Uses count_uses(const Program& p) {
   return u;
 }
 
+// The value ids of a chain being built: its inputs (one per distinct layout read before the chain
+// writes it), then one per step; and the outputs it writes out.
+struct Values {
+  std::vector<Arg> ins, outs;
+  std::map<int, int> made;  // chain-made buffers -> value ids
+
+  int value(const Arg& a) {
+    const auto m = made.find(a.buffer);
+    if (m != made.end()) return m->second;
+    for (std::size_t k = 0; k < ins.size(); ++k)
+      if (same_layout(ins[k], a)) return static_cast<int>(k);
+    ins.push_back(a);
+    return static_cast<int>(ins.size()) - 1;
+  }
+  // Inputs first (their ids precede the steps'): a buffer is an input where a member reads it
+  // before any member writes it.
+  void collect_inputs(const Program& p, const std::vector<std::size_t>& calls) {
+    std::set<int> written;
+    for (std::size_t i : calls) {
+      const Call& c = p.calls[i];
+      for (std::size_t a = 0; a + 1 < c.args.size(); ++a)
+        if (!written.count(c.args[a].buffer)) value(c.args[a]);
+      written.insert(c.args.back().buffer);
+    }
+  }
+  ElementwiseStep step_of(const Call& c) {
+    ElementwiseStep s;
+    s.op = c.kind == CallKind::where ? Op::where : c.kind == CallKind::copy ? Op::mul_scalar : c.op;
+    s.p0 = c.kind == CallKind::copy ? 1.0 : c.p0, s.p1 = c.p1;
+    for (std::size_t a = 0; a + 1 < c.args.size(); ++a) s.in[a] = value(c.args[a]);
+    return s;
+  }
+};
+
 class ChainBuilder {
 public:
   ChainBuilder(const Program& p, const Uses& uses, const std::vector<bool>& is_output) : p_(p), uses_(uses), is_output_(is_output) {}
@@ -81,47 +115,25 @@ public:
 
   // The chain as one call; clears the builder.
   Call build(Program& out) {
+    Values v;
+    v.collect_inputs(p_, calls_);
     ElementwiseProgram prog;
-    Call call;
-    call.kind = CallKind::elementwise;
-    std::vector<Arg> ins, outs;
-    std::map<int, int> value_of_buffer;  // chain-made buffers -> value ids
-    auto input_value = [&](const Arg& a) {
-      auto made = value_of_buffer.find(a.buffer);
-      if (made != value_of_buffer.end()) return made->second;
-      for (std::size_t k = 0; k < ins.size(); ++k)
-        if (same_layout(ins[k], a)) return static_cast<int>(k);
-      ins.push_back(a);
-      return static_cast<int>(ins.size()) - 1;
-    };
-    // inputs first (value ids of inputs must precede the steps'): one pass to collect them; a
-    // buffer is an input where a member reads it before any member writes it
-    std::set<int> written;
+    prog.n_inputs = static_cast<int>(v.ins.size());
     for (std::size_t i : calls_) {
       const Call& c = p_.calls[i];
-      for (std::size_t a = 0; a + 1 < c.args.size(); ++a)
-        if (!written.count(c.args[a].buffer)) input_value(c.args[a]);
-      written.insert(c.args.back().buffer);
-    }
-    prog.n_inputs = static_cast<int>(ins.size());
-    for (std::size_t i : calls_) {
-      const Call& c = p_.calls[i];
-      ElementwiseStep s;
-      s.op = c.kind == CallKind::where ? Op::where : c.kind == CallKind::copy ? Op::mul_scalar : c.op;
-      s.p0 = c.kind == CallKind::copy ? 1.0 : c.p0, s.p1 = c.p1;
-      for (std::size_t a = 0; a + 1 < c.args.size(); ++a) s.in[a] = input_value(c.args[a]);
-      prog.steps.push_back(s);
+      prog.steps.push_back(v.step_of(c));
       const int id = prog.n_inputs + static_cast<int>(prog.steps.size()) - 1;
       const Arg& o = c.args.back();
-      value_of_buffer[o.buffer] = id;
-      const bool needed = is_output_[static_cast<std::size_t>(o.buffer)] || uses_.count[static_cast<std::size_t>(o.buffer)] > uses_inside(o.buffer);
-      if (needed) {
+      v.made[o.buffer] = id;
+      if (is_output_[static_cast<std::size_t>(o.buffer)] || uses_.count[static_cast<std::size_t>(o.buffer)] > uses_inside(o.buffer)) {
         prog.outputs.push_back(id);
-        outs.push_back(o);
+        v.outs.push_back(o);
       }
     }
-    for (const Arg& a : ins) call.args.push_back(a), call.writes.push_back(false);
-    for (const Arg& a : outs) call.args.push_back(a), call.writes.push_back(true);
+    Call call;
+    call.kind = CallKind::elementwise;
+    for (const Arg& a : v.ins) call.args.push_back(a), call.writes.push_back(false);
+    for (const Arg& a : v.outs) call.args.push_back(a), call.writes.push_back(true);
     call.program = static_cast<int>(out.chains.size());
     out.chains.push_back(std::move(prog));
     calls_.clear();

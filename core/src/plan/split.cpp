@@ -22,6 +22,34 @@ bool covers(const Program& p, const Arg& a) {
   return a.offset == 0 && a.strides == contiguous_strides(a.shape) && a.shape.numel() == p.buffers[static_cast<std::size_t>(a.buffer)].numel;
 }
 
+// Whether call c is late: it reads a late value, or writes a buffer a late call touched.
+bool is_late(const Call& c, const Parts& parts, const std::vector<bool>& touched_late) {
+  for (std::size_t a = 0; a < c.args.size(); ++a) {
+    const int b = c.args[a].buffer;
+    if (b < 0) continue;
+    if (reads_arg(c, a) && parts.late_buffer[static_cast<std::size_t>(b)]) return true;
+    if (c.writes[a] && touched_late[static_cast<std::size_t>(b)]) return true;
+  }
+  return false;
+}
+
+// What late call c does to the buffers: those whose early value it reads, those it touches and
+// those it makes late.
+void note_late_call(const Program& p, const Call& c, Parts& parts, std::vector<bool>& touched_late) {
+  for (std::size_t a = 0; a < c.args.size(); ++a) {
+    const int b = c.args[a].buffer;
+    if (b < 0 || parts.late_buffer[static_cast<std::size_t>(b)]) continue;
+    // a write that leaves part of the buffer keeps the early part's values there: a read of them
+    if (reads_arg(c, a) || !covers(p, c.args[a])) parts.read_early[static_cast<std::size_t>(b)] = true;
+  }
+  for (std::size_t a = 0; a < c.args.size(); ++a) {
+    const int b = c.args[a].buffer;
+    if (b < 0) continue;
+    touched_late[static_cast<std::size_t>(b)] = true;
+    if (c.writes[a]) parts.late_buffer[static_cast<std::size_t>(b)] = true;
+  }
+}
+
 Parts classify(const Program& p, int first_late_input) {
   Parts parts{std::vector<bool>(p.calls.size(), false), std::vector<bool>(p.buffers.size(), false),
               std::vector<bool>(p.buffers.size(), false)};
@@ -29,28 +57,8 @@ Parts classify(const Program& p, int first_late_input) {
   for (std::size_t b = 0; b < p.buffers.size(); ++b)
     if (p.buffers[b].kind == BufferKind::input && p.buffers[b].input >= first_late_input) parts.late_buffer[b] = true;
   for (std::size_t i = 0; i < p.calls.size(); ++i) {
-    const Call& c = p.calls[i];
-    bool late = false;
-    for (std::size_t a = 0; a < c.args.size(); ++a) {
-      const int b = c.args[a].buffer;
-      if (b < 0) continue;
-      late = late || (reads_arg(c, a) && parts.late_buffer[static_cast<std::size_t>(b)]) ||
-             (c.writes[a] && touched_late[static_cast<std::size_t>(b)]);
-    }
-    parts.late_call[i] = late;
-    if (!late) continue;
-    for (std::size_t a = 0; a < c.args.size(); ++a) {
-      const int b = c.args[a].buffer;
-      if (b < 0 || parts.late_buffer[static_cast<std::size_t>(b)]) continue;
-      // a write that leaves part of the buffer keeps the early part's values there: a read of them
-      if (reads_arg(c, a) || !covers(p, c.args[a])) parts.read_early[static_cast<std::size_t>(b)] = true;
-    }
-    for (std::size_t a = 0; a < c.args.size(); ++a) {
-      const int b = c.args[a].buffer;
-      if (b < 0) continue;
-      touched_late[static_cast<std::size_t>(b)] = true;
-      if (c.writes[a]) parts.late_buffer[static_cast<std::size_t>(b)] = true;
-    }
+    parts.late_call[i] = is_late(p.calls[i], parts, touched_late);
+    if (parts.late_call[i]) note_late_call(p, p.calls[i], parts, touched_late);
   }
   return parts;
 }
