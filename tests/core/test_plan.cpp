@@ -242,14 +242,18 @@ TEST_CASE("an add into a result of its own folds too, where one addend is a temp
   TensorFunction fn = [](const std::vector<Tensor>& in) {
     const Tensor a = matmul(in[0], in[1]);
     const Tensor r = a + matmul(in[0] * 1.5, in[1]);  // folds: the product is added into a's buffer
+    const Tensor t = sin(matmul(in[0] * 0.75, in[1]));
+    const Tensor r2 = matmul(in[0] * 3.0, in[1]) + t;  // the product first: folds into t's buffer
+    const Tensor u = matmul(in[0] * 2.5, in[1]);
+    const Tensor r3 = u + matmul(in[0] * 0.25, in[1]);  // u is read again below: not written in place
     const Tensor b = sin(matmul(in[0] * 0.5, in[1]));
     const Tensor kept = matmul(in[0] * 2.0, in[1]) + b;  // b is read again below: stays an add
-    return std::vector<Tensor>{matmul(r, in[1].transpose()), kept, b};
+    return std::vector<Tensor>{matmul(r, in[1].transpose()), kept, b, r2 * 1.0, r3, cos(u)};
   };
   for (DType dtype : {DType::f64, DType::f32}) {
     const Tensor x = seq(Shape{5, 4}, 0.3, 0.1, dtype), w = seq(Shape{4, 3}, -0.2, 0.05, dtype);
     const Plan plan(Trace::record(fn, {x, w}));
-    CHECK(plan.stats().folded_adds == 1);
+    CHECK(plan.stats().folded_adds == 2);
     const Tensor x2 = seq(Shape{5, 4}, -0.4, 0.07, dtype), w2 = seq(Shape{4, 3}, 0.6, -0.03, dtype);
     const double tol = dtype == DType::f64 ? 1e-13 : 1e-5;
     for (int run = 0; run < 2; ++run) {
@@ -269,7 +273,14 @@ TEST_CASE("a value computed twice is kept once where one of the two is kept anyw
     const Tensor c1 = sum(g, {0}), c2 = sum(g, {0});     // column sums taken twice: one goes
     const Tensor e1 = exp(in[0]) * 2.0;                  // exp(x) twice inside fused passes: computed twice
     const Tensor e2 = matmul(e1, in[1]) * exp(in[0]).slice(1, 0, 3);
-    return std::vector<Tensor>{g + 1.0, c1 * c2, e2, cos(y), cos(y), s_again};
+    // never merged: other axes, other parameters, a value that changes between its two reads
+    const Tensor r0 = sum(g, {0}), r1 = sum(g, {1});
+    const Tensor p2 = matmul(pow(y, 2.0), in[1].transpose()), p3 = matmul(pow(y, 3.0), in[1].transpose());
+    Tensor t = exp(y);
+    const Tensor t1 = sum(t, {0});
+    t.add_(Tensor::ones(t.shape(), t.dtype()));
+    const Tensor t2 = sum(t, {0});
+    return std::vector<Tensor>{g + 1.0, c1 * c2, e2, cos(y), cos(y), s_again, r0, r1, p2 - p3, t1 - t2};
   };
   for (DType dtype : {DType::f64, DType::f32}) {
     const Tensor x = seq(Shape{5, 4}, 0.3, 0.1, dtype), w = seq(Shape{4, 3}, -0.2, 0.05, dtype);
@@ -278,9 +289,9 @@ TEST_CASE("a value computed twice is kept once where one of the two is kept anyw
       PlanOptions options;
       options.shared_outputs_from = shared_from;
       const Plan plan(Trace::record(fn, {x, w}), options);
-      // 1 - y^2 (its last op: the two before it are read by fused ops alone), a column sum; the two
-      // cos(y) only as residuals (both from index 3)
-      CHECK(plan.stats().merged_values == (shared_from < 0 ? 2 : 3));
+      // 1 - y^2 (its last op: the two before it are read by fused ops alone), the column sums c2 and
+      // r0 into c1; the two cos(y) only as residuals (both from index 3)
+      CHECK(plan.stats().merged_values == (shared_from < 0 ? 3 : 4));
       for (int run = 0; run < 2; ++run) {
         const std::vector<Tensor> got = plan.run({x2, w2}), want = fn({x2, w2});
         for (std::size_t i = 0; i < got.size(); ++i) check_equal(got[i], want[i], 0.0);  // the same kernels: bit for bit

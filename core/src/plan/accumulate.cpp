@@ -6,9 +6,10 @@
 // M then runs in C's place as out += its product, into A: its operands hold the values M read, A
 // holds what C would have read, and the value C would have written is what M now writes.
 // An add C: R = A + P into a result R of its own is made in place first when A is a whole temporary
-// that C reads last and R a whole temporary of the same size that nothing touches before C: R's
-// readers from C on read A's buffer instead (the sums of a gradient's contributions, as grad's
-// sweep records them when neither is an accumulator yet).
+// that only its maker (the last call before C touching it, a writer) and C use, and R a whole
+// temporary of the same size that nothing touches before C: R's readers from C on read A's buffer
+// instead (the sums of a gradient's contributions, as grad's sweep records them when neither is
+// an accumulator yet). Of two such addends, the one beside a lone product goes in place.
 #include "accumulate.hpp"
 #include <vector>
 
@@ -65,20 +66,43 @@ bool foldable(const Program& p, std::size_t m, std::size_t c, const Arg& product
   return true;
 }
 
-// Whether add C may write its addend a in place of its result r: a is a whole temporary that only
-// its maker and C use, of r's shape and dtype, and not C's other addend.
-bool can_take(const Program& p, const Arg& a, const Arg& r, const Arg& other, const std::vector<int>& uses) {
-  return whole_temp(p, a) && a.buffer != r.buffer && a.buffer != other.buffer && uses[static_cast<std::size_t>(a.buffer)] == 2 &&
-         a.shape == r.shape && a.dtype == r.dtype;
+// Whether call w writes buffer b.
+bool writes_buffer(const Call& w, int b) {
+  for (std::size_t k = 0; k < w.args.size(); ++k)
+    if (w.writes[k] && w.args[k].buffer == b) return true;
+  return false;
+}
+
+// Whether add C (call c) may write its addend a in place of its result r: a is a whole temporary
+// of r's shape and dtype, used twice, by the last call before C touching it (which writes it: its
+// maker) and by C, and it is neither C's other addend nor a view of r.
+bool can_take(const Program& p, std::size_t c, std::size_t k, const std::vector<int>& uses, const std::vector<bool>& drop) {
+  const Call& add = p.calls[c];
+  const Arg &a = add.args[k], &other = add.args[1 - k], &r = add.args[2];
+  if (!whole_temp(p, a) || a.buffer == r.buffer || a.buffer == other.buffer || other.buffer == r.buffer ||
+      uses[static_cast<std::size_t>(a.buffer)] != 2 || !(a.shape == r.shape) || a.dtype != r.dtype)
+    return false;
+  const std::size_t maker = last_toucher(p, c, a.buffer, drop);
+  return maker != c && writes_buffer(p.calls[maker], a.buffer);
+}
+
+// Whether the addend is a product a matmul alone made for this add (then the other addend should
+// be the one written in place, for the product to fold into it).
+bool lone_product(const Program& p, std::size_t c, const Arg& x, const std::vector<int>& uses, const std::vector<bool>& drop) {
+  if (!whole_temp(p, x) || uses[static_cast<std::size_t>(x.buffer)] != 2) return false;
+  const std::size_t m = last_toucher(p, c, x.buffer, drop);
+  return m != c && p.calls[m].kind == CallKind::matmul && !p.calls[m].accumulate;
 }
 
 // Makes add C (R = A + P) write A in place, as the header says, when it can; returns whether it did.
+// The addend beside a lone product is tried first.
 bool make_in_place(Program& p, std::size_t c, const std::vector<int>& uses, const std::vector<bool>& drop) {
   const Call& add = p.calls[c];
   const Arg& r = add.args[2];
   if (!whole_temp(p, r) || last_toucher(p, c, r.buffer, drop) != c) return false;
-  for (std::size_t k = 0; k < 2; ++k) {
-    if (!can_take(p, add.args[k], r, add.args[1 - k], uses)) continue;
+  const std::size_t first = lone_product(p, c, add.args[0], uses, drop) ? 1 : 0;
+  for (std::size_t k : {first, 1 - first}) {
+    if (!can_take(p, c, k, uses, drop)) continue;
     const int from = r.buffer, to = add.args[k].buffer;
     for (std::size_t j = c; j < p.calls.size(); ++j)
       for (Arg& x : p.calls[j].args)
