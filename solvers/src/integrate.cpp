@@ -387,7 +387,8 @@ Integration Integrator::run() {
 void Integrator::step_once() {
   const Proposal p = propose();
   StepContext ctx = context();
-  if (!k1_.defined() && stepper_.first_stage_is_f()) k1_ = ctx.eval(y_, Var(column(p.t, dtype_, device_)));
+  if (!k1_.defined() && stepper_.first_stage_is_f() && !stepper_.makes_first_stage(ctx, y_))
+    k1_ = ctx.eval(y_, Var(column(p.t, dtype_, device_)));
   StepResult st = stepper_.step(ctx, y_, k1_, p.t, p.h);
   std::vector<char> accepted;
   const std::vector<double> ratio = decide(y_, st, p, accepted);

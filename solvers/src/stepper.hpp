@@ -45,6 +45,9 @@ public:
   virtual int output_width() const { return 1; }
   // The first stage is f(y, t) (explicit): the loop may pass it in (FSAL, first-step selection).
   virtual bool first_stage_is_f() const { return false; }
+  // A step from y given no first stage makes it itself in one piece with the rest (a compiled
+  // packed step): the loop need not evaluate f(y, t) before it.
+  virtual bool makes_first_stage(StepContext& /*ctx*/, const Var& /*y*/) const { return false; }
   // The last stage is f at the new state (first same as last).
   virtual bool fsal() const { return false; }
   // Dense output below the method's order: outputs are landed on instead of interpolated.

@@ -32,26 +32,31 @@ bool all_explicit(const Tableau& tab) {
 // z = [y | k1] ([n, 2D]) and t = the stages' times and the step sizes ([n, S + 1], each stage's
 // t + c_i h made on the host in double, as the stage-by-stage step makes them), returning
 // [k_2 | .. | k_{S-1} | y_new | k_S] ([n, S D]): y_new and the last stage side by side, the next
-// step's z when the tableau's next step starts from them (PackedInputs). Traced once per
-// signature, the stages, their combinations and their backward replay as one plan (one tape node
-// per step instead of 2S).
-Dynamics packed_step(const Dynamics& f, const Tableau& tab) {
+// step's z when the tableau's next step starts from them (PackedInputs). Without `given_k1`, z is
+// y alone ([n, D]) and the function evaluates k1 = f(y, t) itself, returning [k1 | k_2 | ..]
+// ([n, (S + 1) D]): a step that carries no first stage (a tableau without FSAL) is then one plan,
+// not an evaluation of f, a concatenation and the step. Traced once per signature, the stages,
+// their combinations and their backward replay as one plan (one tape node per step instead of 2S).
+Dynamics packed_step(const Dynamics& f, const Tableau& tab, bool given_k1) {
   const std::vector<std::vector<double>> a = tab.a;
   const std::vector<double> b = tab.b;
   const auto S = static_cast<std::int64_t>(tab.stages());
   Dynamics g;
-  g.var = [f, a, b, S](const Var& z, const Var& t, const Rows& rows) {
-    const std::int64_t D = z.size(1) / 2, n = z.size(0);
-    const Var y = contiguous(slice(z, 1, 0, D));
+  g.var = [f, a, b, S, given_k1](const Var& z, const Var& t, const Rows& rows) {
+    const std::int64_t D = given_k1 ? z.size(1) / 2 : z.size(1), n = z.size(0);
+    const Var y = given_k1 ? contiguous(slice(z, 1, 0, D)) : z;
     const Tensor h = t.value().slice(1, S, S + 1).contiguous().reshape(Shape{n});
-    std::vector<Var> k{contiguous(slice(z, 1, D, 2 * D))}, out;
-    for (std::int64_t i = 1; i < S; ++i) {
-      const Var zi = row_combination(y, h, a[static_cast<std::size_t>(i)], k);
+    const auto stage = [&](const Var& zi, std::int64_t i) {
       const Var ki = f(zi, Var(t.value().slice(1, i, i + 1).contiguous()), rows);
       if (!(ki.shape() == y.shape()))
         fail("solve: the dynamics returned {} for a state of shape {}", ki.value().str(), y.shape().str());
-      k.push_back(ki);
-      out.push_back(ki);
+      return ki;
+    };
+    std::vector<Var> k{given_k1 ? contiguous(slice(z, 1, D, 2 * D)) : stage(y, 0)}, out;
+    if (!given_k1) out.push_back(k[0]);
+    for (std::int64_t i = 1; i < S; ++i) {
+      k.push_back(stage(row_combination(y, h, a[static_cast<std::size_t>(i)], k), i));
+      out.push_back(k.back());
     }
     out.insert(out.end() - 1, row_combination(y, h, b, k));
     return concat(out, 1);
@@ -97,7 +102,8 @@ public:
   RungeKutta(Method method, const Tableau& tableau, const SolveOptions& options)
       : method_(method), tab_(tableau), implicit_(options.implicit), newton_max_iterations_(options.newton_max_iterations),
         explicit_(all_explicit(tableau)),
-        step_key_(fmt::format("step {}{}", method_name(method), options.torchdiffeq_variant ? " (torchdiffeq)" : "")) {}
+        step_key_(fmt::format("step {}{}", method_name(method), options.torchdiffeq_variant ? " (torchdiffeq)" : "")),
+        step_from_y_key_(step_key_ + " from y") {}
   Method method() const override { return method_; }
   int order() const override { return tab_.order; }
   int error_order() const override { return tab_.error_order; }
@@ -122,6 +128,7 @@ public:
 
 private:
   Dynamics compiled_step_for(StepContext& ctx, const Var& y, const Var& k1) const;
+  bool makes_first_stage(StepContext& ctx, const Var& y) const override;
   StepResult compiled_step(StepContext& ctx, const Dynamics& g, const Var& y, const Var& k1, const std::vector<double>& t,
                            const std::vector<double>& h) const;
 
@@ -131,14 +138,20 @@ private:
   int newton_max_iterations_;
   bool explicit_;
   std::string step_key_;  // the compiled step's key: one tableau per method and form (torchdiffeq's differ)
+  std::string step_from_y_key_;  // the same step making its first stage
 };
 
 // The packed step (packed_step) compiled with the system's dynamics, where it applies: an explicit
-// tableau given its first stage, on compiled dynamics alone, at most kCompiledStepMaxRows rows.
+// tableau, on compiled dynamics alone, at most kCompiledStepMaxRows rows; its form given k1 or
+// making it.
 Dynamics RungeKutta::compiled_step_for(StepContext& ctx, const Var& y, const Var& k1) const {
-  if (!explicit_ || !k1.defined() || y.rank() != 2 || tab_.stages() < 2 || y.size(0) > kCompiledStepMaxRows) return {};
-  return ctx.system.compiled_step(step_key_, [this](const Dynamics& f) { return packed_step(f, tab_); });
+  if (!explicit_ || y.rank() != 2 || tab_.stages() < 2 || y.size(0) > kCompiledStepMaxRows) return {};
+  const bool given = k1.defined();
+  return ctx.system.compiled_step(given ? step_key_ : step_from_y_key_,
+                                  [this, given](const Dynamics& f) { return packed_step(f, tab_, given); });
 }
+
+bool RungeKutta::makes_first_stage(StepContext& ctx, const Var& y) const { return compiled_step_for(ctx, y, Var()).var != nullptr; }
 
 // The step through the packed function `g` (packed_step): stages and y_new sliced out of its
 // result, the evaluations counted as the stage-by-stage step counts them.
@@ -152,21 +165,23 @@ StepResult RungeKutta::compiled_step(StepContext& ctx, const Dynamics& g, const 
     for (std::int64_t i = 0; i < S; ++i) times[static_cast<std::size_t>(r * (S + 1) + i)] = t[ru] + tab_.c[static_cast<std::size_t>(i)] * h[ru];
     times[static_cast<std::size_t>(r * (S + 1) + S)] = h[ru];
   }
+  const bool given = k1.defined();
   auto* inputs = dynamic_cast<PackedInputs*>(ctx.memory);
-  const Var* kept = inputs ? inputs->find(y, k1) : nullptr;
-  const Var z = kept ? *kept : concat({y, k1}, 1);
+  const Var* kept = inputs && given ? inputs->find(y, k1) : nullptr;
+  const Var z = kept ? *kept : given ? concat({y, k1}, 1) : y;
   const Var packed = g(z, Var(Tensor::from_vector(times, Shape{n, S + 1}, y.dtype(), y.device())), ctx.rows);
-  for (std::int64_t i = 1; i < S; ++i) ctx.count();
+  for (std::int64_t i = given ? 1 : 0; i < S; ++i) ctx.count();
+  const std::int64_t o = given ? -D : 0;  // where k_i starts: o + i D (k1 too, when the step made it)
   StepResult out;
   out.failed.assign(t.size(), 0);
   out.h = row_vector(h, y.dtype(), y.device());
-  out.k.push_back(k1);
-  for (std::int64_t i = 1; i < S - 1; ++i) out.k.push_back(slice(packed, 1, (i - 1) * D, i * D));
-  out.y_new = slice(packed, 1, (S - 2) * D, (S - 1) * D);
-  out.k.push_back(slice(packed, 1, (S - 1) * D, S * D));
+  out.k.push_back(given ? k1 : slice(packed, 1, 0, D));
+  for (std::int64_t i = 1; i < S - 1; ++i) out.k.push_back(slice(packed, 1, o + i * D, o + (i + 1) * D));
+  out.y_new = slice(packed, 1, o + (S - 1) * D, o + S * D);
+  out.k.push_back(slice(packed, 1, o + S * D, o + (S + 1) * D));
   if (inputs) {
-    inputs->keep(y, k1, z);
-    if (fsal()) inputs->keep_next(out.y_new, out.k.back(), slice(packed, 1, (S - 2) * D, S * D));
+    if (given) inputs->keep(y, k1, z);
+    if (fsal()) inputs->keep_next(out.y_new, out.k.back(), slice(packed, 1, o + (S - 1) * D, o + (S + 1) * D));
   }
   return out;
 }
