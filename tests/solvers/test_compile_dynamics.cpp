@@ -313,7 +313,8 @@ TEST_CASE("compiled dynamics over row blocks: NoGrad solves of a large batch equ
 }
 
 // On compiled dynamics an explicit step runs as one compiled function of the packed state and first
-// stage (the "step <method>" variant): every explicit method, fixed and adaptive, with outputs
+// stage (the "step <method>" variant) or of the state alone ("step <method> from y", making k1):
+// every explicit method, fixed and adaptive, with outputs
 // inside steps (dense output reads every stage), per-sample grids and the discrete gradient, equals
 // the stage-by-stage step of the plain dynamics; NFE is counted alike.
 TEST_CASE("compiled explicit steps equal stage-by-stage steps for every explicit method") {
