@@ -52,6 +52,10 @@ public:
   }
 };
 
+// Fails, saying what was expected, unless `out` (what the dynamics returned for state z) is `width`
+// blocks of z's shape, in z's dtype and on its device.
+void check_dynamics_output(const Var& out, const Var& z, std::int64_t width);
+
 // A system that is just the user's (possibly augmented) dynamics, returning `width` blocks of the
 // state's width (the stepper's output_width()).
 class PlainSystem final : public System {

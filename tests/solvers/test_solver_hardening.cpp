@@ -29,9 +29,14 @@ TEST_CASE("with gradients enabled and nothing requiring one, the first evaluatio
 }
 
 TEST_CASE("a rejected trial step with non-finite stages leaves no NaN in the discrete gradient") {
-  // z' = -p sqrt(z) from z = 1: trial steps that overshoot z = 0 give NaN stages and are rejected
-  for (const Method method : {Method::dopri5, Method::bosh3, Method::tsit5}) {
+  // z' = -p sqrt(z) from z = 1: trial steps that overshoot z = 0 give NaN stages and are rejected;
+  // on compiled dynamics too, where a step runs as one plan (without FSAL, one that can make its
+  // own first stage: the loop then evaluates it apart, as the restep keeps it)
+  for (const auto& [method, compiled] : {std::pair{Method::dopri5, false}, std::pair{Method::bosh3, false}, std::pair{Method::tsit5, false},
+                                         std::pair{Method::dopri5, true}, std::pair{Method::heun_euler, true},
+                                         std::pair{Method::fehlberg45, true}}) {
     CAPTURE(method_name(method));
+    CAPTURE(compiled);
     std::vector<double> grads;
     for (const GradientKind kind : {GradientKind::discrete, GradientKind::checkpointed}) {
       const Var p = Var::parameter(Tensor::from_vector({1.0, 1.0}, Shape{2, 1}, DType::f64));
@@ -41,8 +46,8 @@ TEST_CASE("a rejected trial step with non-finite stages leaves no NaN in the dis
       o.rtol = 1e-6, o.atol = 1e-9;
       o.first_step = 5.0;  // a first trial step (clipped to the end) whose stages leave z >= 0
       const Tensor times = Tensor::from_vector({0.0, 1.2, 0.0, 1.9}, Shape{2, 2}, DType::f64);
-      const Solution s = solve([p](const Var& z, const Var&, const Rows& rows) { return -rows.gather(p) * sqrt(z); },
-                               Var(Tensor::ones(Shape{2, 1}, DType::f64)), Var(times), o);
+      const Dynamics f([p](const Var& z, const Var&, const Rows& rows) { return -rows.gather(p) * sqrt(z); });
+      const Solution s = solve(compiled ? compile_dynamics(f) : f, Var(Tensor::ones(Shape{2, 1}, DType::f64)), Var(times), o);
       CHECK(s.stats->total_rejected() > 0);
       backward(sum(select(s.ys, 0, 1)));
       for (double g : p.grad().to_vector()) grads.push_back(g);
@@ -55,12 +60,15 @@ TEST_CASE("a rejected trial step with non-finite stages leaves no NaN in the dis
 }
 
 TEST_CASE("dynamics returning another dtype are named as the cause, not an internal kernel") {
-  auto f = [](const Var& z, const Var&) { return cast(z, DType::f64) * -1.0; };
+  const Dynamics f([](const Var& z, const Var&) { return cast(z, DType::f64) * -1.0; });
   for (const Method method : {Method::dopri5, Method::rk4}) {
-    SolveOptions o;
-    o.method = method;
-    CHECK_THROWS_WITH_AS(solve(f, Var(Tensor::ones(Shape{2, 3})), Var(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64)), o),
-                         doctest::Contains("solve: the dynamics returned f64[2, 3] on cpu for a f32 state on cpu"), Error);
+    for (const bool compiled : {false, true}) {  // compiled rk4: the step's own plan makes k1
+      SolveOptions o;
+      o.method = method;
+      CHECK_THROWS_WITH_AS(solve(compiled ? compile_dynamics(f) : f, Var(Tensor::ones(Shape{2, 3})),
+                                 Var(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64)), o),
+                           doctest::Contains("solve: the dynamics returned f64[2, 3] on cpu for a f32 state on cpu"), Error);
+    }
   }
 }
 

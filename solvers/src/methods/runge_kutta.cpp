@@ -48,8 +48,7 @@ Dynamics packed_step(const Dynamics& f, const Tableau& tab, bool given_k1) {
     const Tensor h = t.value().slice(1, S, S + 1).contiguous().reshape(Shape{n});
     const auto stage = [&](const Var& zi, std::int64_t i) {
       const Var ki = f(zi, Var(t.value().slice(1, i, i + 1).contiguous()), rows);
-      if (!(ki.shape() == y.shape()))
-        fail("solve: the dynamics returned {} for a state of shape {}", ki.value().str(), y.shape().str());
+      check_dynamics_output(ki, y, 1);
       return ki;
     };
     std::vector<Var> k{given_k1 ? contiguous(slice(z, 1, D, 2 * D)) : stage(y, 0)}, out;
@@ -151,7 +150,13 @@ Dynamics RungeKutta::compiled_step_for(StepContext& ctx, const Var& y, const Var
                                   [this, given](const Dynamics& f) { return packed_step(f, tab_, given); });
 }
 
-bool RungeKutta::makes_first_stage(StepContext& ctx, const Var& y) const { return compiled_step_for(ctx, y, Var()).var != nullptr; }
+// Not for an adaptive tableau recording a gradient: a rejected row that went non-finite is stepped
+// again without its stages (Integrator::restep_accepted) but keeps stage 1, which must then be an
+// evaluation of its own, not a view of the packed plan whose backward reaches those rows.
+bool RungeKutta::makes_first_stage(StepContext& ctx, const Var& y) const {
+  if (tab_.adaptive() && grad_enabled()) return false;
+  return compiled_step_for(ctx, y, Var()).var != nullptr;
+}
 
 // The step through the packed function `g` (packed_step): stages and y_new sliced out of its
 // result, the evaluations counted as the stage-by-stage step counts them.
