@@ -344,7 +344,7 @@ TEST_CASE("compiled explicit steps equal stage-by-stage steps for every explicit
       for (std::size_t i = 0; i < ge.size(); ++i) CHECK(max_rel_diff(gc[i].value(), ge[i].value()) <= 1e-11);
     }
     // the step given k1 (FSAL, or f at the new state for dense output) and the step making it
-    // (fixed-step tableaus without FSAL, and a step after a rejection): one plan for either
+    // (fixed-step tableaus without FSAL, a checkpoint's replay): one plan for either
     const CompiledDynamicsStats st = compiled_stats(compiled);
     REQUIRE(!st.variants.empty());
     REQUIRE(st.variants.size() <= 2);

@@ -17,9 +17,9 @@
 // solve, goes into a tensor kept with the variant (variant_state), one per batch size (with the
 // adjoint or checkpointed gradient a noisy solve runs eagerly: their backward evaluates f again). Explicit Runge-Kutta methods compile a whole step (its stages and their
 // combinations: variant "step dopri5", "step rk4 (torchdiffeq)" for SolveOptions::torchdiffeq's
-// form; "step rk4 from y" where the step makes its first stage itself: a tableau without FSAL, a
-// step after a rejection), and the adjoint's backward solve compiles f with its vjp (variant
-// "adjoint D=<width>").
+// form; "step rk4 from y" where the step makes its first stage itself: a fixed-step tableau
+// without FSAL, a checkpoint's replay), and the adjoint's backward solve compiles f with its vjp
+// (variant "adjoint D=<width>").
 // f's own plans (all_rows, subset_rows) then serve the calls outside those: the first step's size
 // selection, dense output's f at a new state, the implicit methods, the adjoint's parameter vjp. Its plans are in compiled_stats(f).variants; if its first trace fails
 // (a Jet path that reads values, say) it runs eagerly from then on, and `eager_because` there says
