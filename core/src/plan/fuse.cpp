@@ -12,7 +12,6 @@
 namespace tide::detail {
 namespace {
 
-bool elementwise_kind(CallKind k) { return k == CallKind::unary || k == CallKind::binary || k == CallKind::where; }
 // A copy between equal layouts of one dtype joins a chain as x * 1 (exact, signed zeros and NaNs kept).
 bool plain_copy(const Call& c) {
   return c.kind == CallKind::copy && c.args[0].dtype == c.args[1].dtype && c.args[0].shape == c.args[1].shape;

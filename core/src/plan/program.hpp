@@ -79,6 +79,8 @@ inline bool contiguous_arg(const Arg& a) {
   }
   return true;
 }
+// The kernels the fusion pass joins into chains (with same-layout copies, fuse.cpp).
+inline bool elementwise_kind(CallKind k) { return k == CallKind::unary || k == CallKind::binary || k == CallKind::where; }
 inline bool temp(const Program& p, int b) { return b >= 0 && p.buffers[static_cast<std::size_t>(b)].kind == BufferKind::temp; }
 // How often each buffer is an argument, an output counting twice (a pass never removes one).
 inline std::vector<int> use_counts(const Program& p) {

@@ -24,8 +24,6 @@ bool pure(const Call& c) {
   }
 }
 
-bool fusable_kind(CallKind k) { return k == CallKind::unary || k == CallKind::binary || k == CallKind::where; }
-
 void put_view(Key& key, std::int64_t value, const Arg& a) {
   key.push_back(value);
   key.push_back(static_cast<std::int64_t>(a.dtype));
@@ -50,7 +48,7 @@ struct Numbering {
         const int b = c.args[k].buffer;
         if (b < 0) continue;
         if (c.writes[k]) ++writers[static_cast<std::size_t>(b)];
-        if (!fusable_kind(c.kind)) kept[static_cast<std::size_t>(b)] = 1;
+        if (!elementwise_kind(c.kind)) kept[static_cast<std::size_t>(b)] = 1;
       }
     for (std::size_t j = 0; j < p.outputs.size(); ++j) {
       const auto b = static_cast<std::size_t>(p.outputs[j].buffer);
