@@ -5,6 +5,7 @@
 #include "tide/autodiff/pointwise.hpp"
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
+#include <random>
 
 using namespace tide;
 using test::max_rel_diff;
@@ -154,4 +155,50 @@ TEST_CASE("without_dead_steps keeps only what the outputs need, with the same va
   };
   const auto a = run(full), c = run(pruned);
   for (std::size_t i = 0; i < 2; ++i) CHECK(test::max_rel_diff(a[i], c[i]) == 0.0);
+}
+
+TEST_CASE("a long program's values are the same as step by step: scratch shared between values never holds one still needed") {
+  // Random programs of 80 steps over 3 inputs (one a row broadcast over [B, H]), each step reading
+  // recent and far earlier values, an input or the same value twice; outputs are steps (one of
+  // them twice, one also read later), the last step and an input. The reference runs every step
+  // as a program of its own, so no scratch outlives a step there.
+  Generator gen(17);
+  std::mt19937 pick(5);
+  const Op unary_ops[] = {Op::tanh, Op::neg, Op::sigmoid, Op::sin};
+  const Op binary_ops[] = {Op::add, Op::mul, Op::sub, Op::maximum};
+  for (const std::int64_t H : {7, 700}) {  // one block; several blocks of a row-periodic input
+    const std::int64_t B = 5;
+    const std::vector<Tensor> in{gen.normal(Shape{B, H}, 0.0, 1.0, DType::f64), gen.normal(Shape{B, H}, 0.0, 1.0, DType::f64),
+                                 gen.normal(Shape{H}, 0.0, 1.0, DType::f64).broadcast_to(Shape{B, H})};
+    PointwiseBuilder b(3);
+    std::vector<Sym> v{b.input(0), b.input(1), b.input(2)};
+    std::vector<Tensor> ref(in.begin(), in.end());
+    auto any = [&](std::size_t back) {
+      const std::size_t n = v.size(), lo = n > back ? n - back : 0;
+      return std::uniform_int_distribution<std::size_t>(lo, n - 1)(pick);
+    };
+    for (int k = 0; k < 80; ++k) {
+      const std::size_t x = any(k % 5 == 0 ? v.size() : 4), y = k % 7 == 0 ? x : any(k % 3 == 0 ? v.size() : 3);
+      const bool un = k % 4 == 1;
+      const Op op = un ? unary_ops[k % 4] : binary_ops[(k / 2) % 4];
+      const Sym s = un ? b.unary(op, v[x]) : b.binary(op, v[x], v[y]);
+      PointwiseBuilder one(2);
+      const Sym s1 = un ? one.unary(op, one.input(0)) : one.binary(op, one.input(0), one.input(1));
+      std::vector<Tensor> out{Tensor::empty(Shape{B, H}, DType::f64)};
+      const std::vector<Tensor> args{ref[x], ref[y]};
+      in[0].backend().elementwise(one.program({s1}), args, out);
+      v.push_back(s);
+      ref.push_back(out[0]);
+    }
+    const std::vector<std::size_t> outs{10, 40, 10, 3 + 79, 1, 20};
+    std::vector<Sym> syms;
+    for (std::size_t o : outs) syms.push_back(v[o]);
+    std::vector<Tensor> got;
+    for (std::size_t i = 0; i < outs.size(); ++i) got.push_back(Tensor::empty(Shape{B, H}, DType::f64));
+    in[0].backend().elementwise(b.program(syms), in, got);
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      INFO("H " << H << " output " << i << " (value " << outs[i] << ")");
+      CHECK(test::max_rel_diff(got[i], ref[outs[i]]) == 0.0);
+    }
+  }
 }

@@ -113,6 +113,9 @@ template <class T> struct ChainScratch {
   std::vector<Operand> ops;
   std::vector<T*> value;
   std::vector<int> out_of;
+  std::vector<int> slot_of;  // per step not written straight to an output: its scratch block
+  std::vector<int> last_use, free;
+  int slots = 0;
 };
 
 // Input i's values for the block [start, start + len).
@@ -149,6 +152,38 @@ template <class T> void map_outputs(const ElementwiseProgram& prog, ChainScratch
   }
 }
 
+// Per step written to scratch: a block that no value still needed holds, so that the scratch of a
+// long chain stays as small as its widest point and in L1. A step never writes the block of a value
+// it reads (the kernels are not all safe in place); a value an output repeats lives to the end.
+template <class T> void assign_slots(const ElementwiseProgram& prog, ChainScratch<T>& sc) {
+  const int n_in = prog.n_inputs, steps = static_cast<int>(prog.steps.size());
+  sc.last_use.assign(static_cast<std::size_t>(steps), -1);
+  for (int k = 0; k < steps; ++k)
+    for (const int v : prog.steps[static_cast<std::size_t>(k)].in)
+      if (v >= n_in) sc.last_use[static_cast<std::size_t>(v - n_in)] = k;
+  for (const int v : prog.outputs)
+    if (v >= n_in) sc.last_use[static_cast<std::size_t>(v - n_in)] = steps;
+  sc.slot_of.assign(static_cast<std::size_t>(steps), -1);
+  sc.free.clear();
+  sc.slots = 0;
+  for (int k = 0; k < steps; ++k) {
+    const auto ku = static_cast<std::size_t>(k);
+    if (sc.out_of[ku] < 0) {
+      if (sc.free.empty()) sc.free.push_back(sc.slots++);
+      sc.slot_of[ku] = sc.free.back();
+      sc.free.pop_back();
+      if (sc.last_use[ku] < 0) sc.free.push_back(sc.slot_of[ku]);  // read by nothing
+    }
+    for (const int in : prog.steps[ku].in) {  // the values this step read last (a value read twice, once)
+      if (in < n_in) continue;
+      int& last = sc.last_use[static_cast<std::size_t>(in - n_in)];
+      const int slot = sc.slot_of[static_cast<std::size_t>(in - n_in)];
+      if (last == k && slot >= 0) sc.free.push_back(slot);
+      if (last == k) last = -2;
+    }
+  }
+}
+
 // The block [start, start + len): its steps, then the outputs that are inputs or repeat a value.
 template <class T>
 void run_block(const ElementwiseProgram& prog, ChainScratch<T>& sc, std::span<const Tensor> outputs, T* scratch,
@@ -158,7 +193,7 @@ void run_block(const ElementwiseProgram& prog, ChainScratch<T>& sc, std::span<co
   for (std::size_t i = 0; i < n_in; ++i) value[i] = block_of<T>(sc.ops[i], start, len);
   for (std::size_t k = 0; k < steps; ++k)
     value[n_in + k] = sc.out_of[k] >= 0 ? detail::output_data<T>(outputs[static_cast<std::size_t>(sc.out_of[k])]) + start
-                                        : scratch + static_cast<std::ptrdiff_t>(k) * length;
+                                        : scratch + static_cast<std::ptrdiff_t>(sc.slot_of[k]) * length;
   chain_steps_run(prog.steps.data(), steps, value.data(), n_in, len);
   for (std::size_t j = 0; j < prog.outputs.size(); ++j) {
     const int v = prog.outputs[j];
@@ -175,14 +210,15 @@ void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, s
   check_chain(prog, inputs, outputs[0].dtype(), sc);
   const std::int64_t n = outputs[0].numel();
   const std::int64_t length = block_length(sc.periods, n);
-  const std::size_t steps = prog.steps.size();
-  sc.blocks.resize(static_cast<std::size_t>(length) * (steps + inputs.size()));
+  map_outputs(prog, sc);
+  assign_slots(prog, sc);
+  const auto slots = static_cast<std::size_t>(sc.slots);
+  sc.blocks.resize(static_cast<std::size_t>(length) * (slots + inputs.size()));
   T* scratch = sc.blocks.data();
   sc.ops.clear();
   for (std::size_t i = 0; i < inputs.size(); ++i)
-    sc.ops.push_back(prepare<T>(inputs[i], sc.periods[i], length, n, scratch + static_cast<std::ptrdiff_t>(steps + i) * length));
-  map_outputs(prog, sc);
-  sc.value.assign(inputs.size() + steps, nullptr);
+    sc.ops.push_back(prepare<T>(inputs[i], sc.periods[i], length, n, scratch + static_cast<std::ptrdiff_t>(slots + i) * length));
+  sc.value.assign(inputs.size() + prog.steps.size(), nullptr);
   for (std::int64_t start = 0; start < n; start += length) run_block(prog, sc, outputs, scratch, length, start, std::min(length, n - start));
 }
 
