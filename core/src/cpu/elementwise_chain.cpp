@@ -13,6 +13,8 @@ namespace tide::cpu {
 namespace {
 
 constexpr std::int64_t block = 512;
+// Scratch a chain may take with a block per step; a longer chain shares blocks (assign_slots).
+constexpr std::size_t scratch_budget = 16 * 1024;
 
 // How an input reaches a block: `full` inputs at their own offset, `periodic` ones (a contiguous
 // trailing block broadcast over the leading axes, scalars included) from a copy repeated to the
@@ -113,7 +115,7 @@ template <class T> struct ChainScratch {
   std::vector<Operand> ops;
   std::vector<T*> value;
   std::vector<int> out_of;
-  std::vector<int> slot_of;  // per step not written straight to an output: its scratch block
+  std::vector<int> slot_of;  // per step not written straight to an output: its scratch block (empty: step k, block k)
   std::vector<int> last_use, free;
   int slots = 0;
 };
@@ -193,7 +195,7 @@ void run_block(const ElementwiseProgram& prog, ChainScratch<T>& sc, std::span<co
   for (std::size_t i = 0; i < n_in; ++i) value[i] = block_of<T>(sc.ops[i], start, len);
   for (std::size_t k = 0; k < steps; ++k)
     value[n_in + k] = sc.out_of[k] >= 0 ? detail::output_data<T>(outputs[static_cast<std::size_t>(sc.out_of[k])]) + start
-                                        : scratch + static_cast<std::ptrdiff_t>(sc.slot_of[k]) * length;
+                                        : scratch + static_cast<std::ptrdiff_t>(sc.slot_of.empty() ? static_cast<int>(k) : sc.slot_of[k]) * length;
   chain_steps_run(prog.steps.data(), steps, value.data(), n_in, len);
   for (std::size_t j = 0; j < prog.outputs.size(); ++j) {
     const int v = prog.outputs[j];
@@ -211,7 +213,12 @@ void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, s
   const std::int64_t n = outputs[0].numel();
   const std::int64_t length = block_length(sc.periods, n);
   map_outputs(prog, sc);
-  assign_slots(prog, sc);
+  if (static_cast<std::size_t>(length) * prog.steps.size() * sizeof(T) > scratch_budget) {
+    assign_slots(prog, sc);
+  } else {  // a short chain or short blocks: a block per step costs less than the bookkeeping
+    sc.slot_of.clear();
+    sc.slots = static_cast<int>(prog.steps.size());
+  }
   const auto slots = static_cast<std::size_t>(sc.slots);
   sc.blocks.resize(static_cast<std::size_t>(length) * (slots + inputs.size()));
   T* scratch = sc.blocks.data();
