@@ -216,38 +216,37 @@ TIDE_CLONES void add_rows(double* y, const double* b, std::int64_t m, std::int64
 
 namespace {
 // Column sums of a row-major [m, n] block, each column's rows added in order (the generic
-// reduction's order, so the sums are the same). A block of columns is summed in four vector
-// registers over all rows before it is stored: accumulating into the output row by row instead
-// waits on a store per row (a bias gradient's [64, 32] sum took ~1 us that way).
+// reduction's order, so the sums are the same). A block of K columns is summed in registers over
+// all rows before it is stored: accumulating into the output row by row instead waits on a store
+// per row (a bias gradient's [64, 32] sum took ~1 us that way). The sums are a plain array of
+// fixed length, which GCC keeps in the target's own registers; GCC's 64-byte vector type, used
+// here before, went through the stack on AVX2 (9% of an eager tiny gradient on Zen 3).
+template <class T, int K>
+__attribute__((always_inline)) inline void sum_column_block(const T* x, T* y, std::int64_t m, std::int64_t n) {
+  T acc[K] = {};
+  for (std::int64_t i = 0; i < m; ++i) {
+    const T* r = x + i * n;
+    for (int e = 0; e < K; ++e) acc[e] += r[e];
+  }
+  for (int e = 0; e < K; ++e) y[e] = acc[e];
+}
+// The last w < 2K columns: blocks of K, K/2, .., 1 columns.
+template <class T, int K>
+__attribute__((always_inline)) inline void sum_column_tail(const T* x, T* y, std::int64_t m, std::int64_t n, std::int64_t w) {
+  if constexpr (K >= 1) {
+    if (w >= K) {
+      sum_column_block<T, K>(x, y, m, n);
+      x += K, y += K, w -= K;
+    }
+    sum_column_tail<T, K / 2>(x, y, m, n, w);
+  }
+}
 template <class T>
 __attribute__((always_inline)) inline void sum_rows_impl(const T* x, T* y, std::int64_t m, std::int64_t n) {
-  using V [[gnu::vector_size(64)]] = T;
-  constexpr std::int64_t L = 64 / sizeof(T), W = 4 * L;  // lanes per register, columns per block
-  const auto add = [](V& acc, const T* p) {  // acc += p[0..L) (by reference: no vector passed by value)
-    V v;
-    std::memcpy(&v, p, sizeof v);
-    acc += v;
-  };
+  constexpr int W = 256 / sizeof(T);  // columns per block: 8 AVX2 or 4 AVX-512 registers of sums
   std::int64_t j = 0;
-  for (; j + W <= n; j += W) {
-    V a0{}, a1{}, a2{}, a3{};
-    for (std::int64_t i = 0; i < m; ++i) {
-      const T* r = x + i * n + j;
-      add(a0, r), add(a1, r + L), add(a2, r + 2 * L), add(a3, r + 3 * L);
-    }
-    std::memcpy(y + j, &a0, sizeof a0), std::memcpy(y + j + L, &a1, sizeof a1);
-    std::memcpy(y + j + 2 * L, &a2, sizeof a2), std::memcpy(y + j + 3 * L, &a3, sizeof a3);
-  }
-  for (; j + L <= n; j += L) {
-    V a{};
-    for (std::int64_t i = 0; i < m; ++i) add(a, x + i * n + j);
-    std::memcpy(y + j, &a, sizeof a);
-  }
-  for (; j < n; ++j) {
-    T a = 0;
-    for (std::int64_t i = 0; i < m; ++i) a += x[i * n + j];
-    y[j] = a;
-  }
+  for (; j + W <= n; j += W) sum_column_block<T, W>(x + j, y + j, m, n);
+  sum_column_tail<T, W / 2>(x + j, y + j, m, n, n - j);
 }
 }  // namespace
 
