@@ -42,7 +42,7 @@ MemoryStats memory_stats() { return {memory_current.load(), memory_peak.load()};
 void reset_peak_memory() { memory_peak.store(memory_current.load()); }
 
 Storage::Storage(Backend& b, std::size_t n)
-    : backend(&b), data(n <= inline_bytes && b.device().kind == DeviceKind::cpu ? inline_buffer : b.allocate(n)), bytes(n),
+    : backend(&b), device(b.device()), data(n <= inline_bytes && device.kind == DeviceKind::cpu ? inline_buffer : b.allocate(n)), bytes(n),
       serial(storage_serials.fetch_add(1, std::memory_order_relaxed)) {
   count_allocation(static_cast<std::int64_t>(n));
 }
@@ -104,7 +104,7 @@ Tensor Tensor::arange(std::int64_t n, DType dtype, Device device) {
 }
 
 std::int64_t Tensor::size(std::int64_t axis) const { return shape_[normalize_axis(axis, rank(), "size")]; }
-Device Tensor::device() const { return storage_ ? storage_->backend->device() : Device::cpu(); }
+Device Tensor::device() const { return storage_ ? storage_->device : Device::cpu(); }
 Backend& Tensor::backend() const {
   if (!storage_) fail("operation on an undefined tensor");
   if (detail::backend_hook) [[unlikely]] return detail::backend_hook->wrap(*storage_->backend);

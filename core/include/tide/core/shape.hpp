@@ -56,8 +56,12 @@ public:
     for (int i = 0; i < rank_; ++i) n *= dims_[i];
     return n;
   }
+  // An inline loop: std::equal became a call of memcmp, ~4% of an eager gradient on small shapes.
   friend bool operator==(const Shape& a, const Shape& b) {
-    return a.rank_ == b.rank_ && std::equal(a.begin(), a.end(), b.begin());
+    if (a.rank_ != b.rank_) return false;
+    for (int i = 0; i < a.rank_; ++i)
+      if (a.dims_[i] != b.dims_[i]) return false;
+    return true;
   }
   std::string str() const {
     std::string s = "[";
