@@ -181,21 +181,28 @@ template <class T> inline T log1p(T x) {
   return x == T(0) ? x : r;  // keeps the sign of -0
 }
 
+// tanh, sigmoid and softplus come in two stages, the exponential of x (first) and the value from x
+// and it (second), so that a loop can run each stage over a block in turn (elementwise.cpp,
+// staged_run): one stage's chain of dependent FMAs is half as long, and more of its iterations
+// overlap. Each op is second(x, first(x)), the same operations either way.
+
 // tanh(x) = sign(x) e / (e + 2) with e = expm1(2|x|).
-template <class T> inline T tanh(T x) {
+template <class T> inline T tanh_first(T x) {
   const T a = std::fabs(x);
   const T ac = a > Traits<T>::tanh_cut ? Traits<T>::tanh_cut : a;
-  const T e = expm1_bounded(T(2) * ac);
-  return std::copysign(e / (e + T(2)), x);
+  return expm1_bounded(T(2) * ac);
 }
+template <class T> inline T tanh_second(T x, T e) { return std::copysign(e / (e + T(2)), x); }
+template <class T> inline T tanh(T x) { return tanh_second(x, tanh_first(x)); }
 
 // sigmoid(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, with e = e^-|x|: no overflow,
 // and the tail for very negative x keeps its relative accuracy down to the subnormals.
-template <class T> inline T sigmoid(T x) {
-  const T e = exp(-std::fabs(x));
+template <class T> inline T sigmoid_first(T x) { return exp(-std::fabs(x)); }
+template <class T> inline T sigmoid_second(T x, T e) {
   const T s = T(1) / (T(1) + e);
   return x >= T(0) ? s : e * s;
 }
+template <class T> inline T sigmoid(T x) { return sigmoid_second(x, sigmoid_first(x)); }
 
 // log1p(e) for e in [0, 1] in float: e q(e), q a degree-9 polynomial fitted (least squares on
 // Chebyshev nodes, our own fit) to log1p(e) / e, within 3 ulp of log1p in float arithmetic and
@@ -228,10 +235,15 @@ inline float exp_nonpositive(float x) {
 
 // softplus(x) = max(x, 0) + log1p(exp(-|x|)), stable for any x; exp(-|x|) lies in [0, 1], where
 // float's log1p needs no general logarithm (log1p_unit) and exp no overflow handling.
-template <class T> inline T softplus(T x) {
-  const T m = x > T(0) ? x : T(0);
-  if constexpr (std::is_same_v<T, float>) return m + log1p_unit(exp_nonpositive(-std::fabs(x)));
-  else return m + log1p(exp(-std::fabs(x)));
+template <class T> inline T softplus_first(T x) {
+  if constexpr (std::is_same_v<T, float>) return exp_nonpositive(-std::fabs(x));
+  else return exp(-std::fabs(x));
 }
+template <class T> inline T softplus_second(T x, T e) {
+  const T m = x > T(0) ? x : T(0);
+  if constexpr (std::is_same_v<T, float>) return m + log1p_unit(e);
+  else return m + log1p(e);
+}
+template <class T> inline T softplus(T x) { return softplus_second(x, softplus_first(x)); }
 
 }  // namespace tide::cpu::vm
