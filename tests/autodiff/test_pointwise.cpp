@@ -180,7 +180,7 @@ TEST_CASE("a long program's values are the same as step by step: scratch shared 
     for (int k = 0; k < 80; ++k) {
       const std::size_t x = any(k % 5 == 0 ? v.size() : 4), y = k % 7 == 0 ? x : any(k % 3 == 0 ? v.size() : 3);
       const bool un = k % 4 == 1;
-      const Op op = un ? unary_ops[k % 4] : binary_ops[(k / 2) % 4];
+      const Op op = un ? unary_ops[(k / 4) % 4] : binary_ops[(k / 2) % 4];
       const Sym s = un ? b.unary(op, v[x]) : b.binary(op, v[x], v[y]);
       PointwiseBuilder one(2);
       const Sym s1 = un ? one.unary(op, one.input(0)) : one.binary(op, one.input(0), one.input(1));
@@ -201,4 +201,22 @@ TEST_CASE("a long program's values are the same as step by step: scratch shared 
       CHECK(test::max_rel_diff(got[i], ref[outs[i]]) == 0.0);
     }
   }
+}
+
+TEST_CASE("the CPU's elementwise refuses a program that does not fit its inputs and outputs, naming the mismatch") {
+  PointwiseBuilder b(2);
+  const ElementwiseProgram p = b.program({b.input(0) * b.input(1)});
+  const Tensor x = Tensor::ones(Shape{3}, DType::f64);
+  std::vector<Tensor> one_out{Tensor::empty(Shape{3}, DType::f64)}, two_out{one_out[0], Tensor::empty(Shape{3}, DType::f64)};
+  const std::vector<Tensor> one_in{x}, two_in{x, x};
+  CHECK_THROWS_WITH_AS(x.backend().elementwise(p, one_in, one_out), doctest::Contains("reads 2 inputs, 1 given"), Error);
+  CHECK_THROWS_WITH_AS(x.backend().elementwise(p, two_in, two_out), doctest::Contains("writes 1 outputs, 2 given"), Error);
+  ElementwiseProgram ahead = p;
+  ahead.steps[0].in[1] = 2;  // its own value
+  CHECK_THROWS_WITH_AS(x.backend().elementwise(ahead, two_in, one_out), doctest::Contains("step 0 reads value 2"), Error);
+  ElementwiseProgram beyond = p;
+  beyond.outputs[0] = 3;
+  CHECK_THROWS_WITH_AS(x.backend().elementwise(beyond, two_in, one_out), doctest::Contains("output names value 3 of 3"), Error);
+  x.backend().elementwise(p, two_in, one_out);
+  CHECK(one_out[0].to_vector() == std::vector<double>{1, 1, 1});
 }

@@ -2,7 +2,6 @@
 // GCC auto-vectorises in each target clone (see vecmath.hpp for the vectorisable transcendentals).
 #include "elementwise.hpp"
 #include "clones.hpp"
-#include <cstring>
 #include "vecmath.hpp"
 #include <algorithm>
 #include <cmath>
@@ -20,35 +19,19 @@ template <class T> __attribute__((always_inline)) inline bool all_at_most(const 
   return above == 0;
 }
 
-// A short bias period (a hidden layer of 32) would give staged_run's stages a few vectors each; the
-// bias repeated to up to pattern_len elements (whole periods, no more than n needs) gives them long
-// runs. Returns the run length: a multiple of the period, `period` itself if not repeated.
-constexpr std::int64_t pattern_len = 256;
-template <class T>
-__attribute__((always_inline)) inline std::int64_t repeat_period(const T* c, std::int64_t period, std::int64_t n, T* pattern) {
-  if (period <= 0 || period > pattern_len / 2 || n <= period) return period;
-  const std::int64_t reps = std::min(pattern_len / period, (n + period - 1) / period);
-  repeat_row(c, period, pattern, reps * period);
-  return reps * period;
-}
-
 // y[i] = second(v, first(v)), v = x[i] (+ c[i % period] when Shifted), for the ops vecmath.hpp
 // writes in two stages: first over a block of up to 256 elements into a buffer, then second. Each
 // stage's loop has half the chain of dependent FMAs, so more iterations overlap (on Zen 3, per
-// float element: softplus 0.97 -> 0.67 ns, sigmoid 0.84 -> 0.73, tanh 0.58 -> 0.53), with the
-// one-pass op's operations.
+// float element: softplus 0.97 -> 0.67 ns, sigmoid 0.84 -> 0.73, tanh 0.58 -> 0.53). The operations
+// are the one-pass op's; the compiler can no longer contract a multiply and an add across the two
+// stages, so a value may differ from the one-pass loop's in the last bit.
 template <bool Shifted, class T, class First, class Second>
 __attribute__((always_inline)) inline void staged_run(const T* x, [[maybe_unused]] const T* c, [[maybe_unused]] std::int64_t period,
                                                       T* y, std::int64_t n, First first, Second second) {
   constexpr std::int64_t block = 256;
   T e[block];
-  [[maybe_unused]] T pattern[pattern_len];
-  std::int64_t step = n;
-  [[maybe_unused]] const T* cs = c;
-  if constexpr (Shifted) {
-    step = repeat_period(c, period, n, pattern);
-    if (step != period) cs = pattern;
-  }
+  std::int64_t step = n;  // a bias's period (dense repeats a short one over whole rows first)
+  if constexpr (Shifted) step = period;
   for (std::int64_t g = 0; g < n; g += step) {
     const std::int64_t group = std::min(step, n - g);
     for (std::int64_t s = 0; s < group; s += block) {
@@ -56,7 +39,7 @@ __attribute__((always_inline)) inline void staged_run(const T* x, [[maybe_unused
       const T* xs = x + g + s;
       T* ys = y + g + s;
       const auto v = [&](std::int64_t i) {
-        if constexpr (Shifted) return xs[i] + cs[s + i];
+        if constexpr (Shifted) return xs[i] + c[s + i];
         else return xs[i];
       };
       for (std::int64_t i = 0; i < len; ++i) e[i] = first(v(i));
@@ -292,7 +275,7 @@ __attribute__((always_inline)) inline void sum_column_tail(const T* x, T* y, std
 }
 template <class T>
 __attribute__((always_inline)) inline void sum_rows_impl(const T* x, T* y, std::int64_t m, std::int64_t n) {
-  constexpr int W = 256 / sizeof(T);  // columns per block: 8 AVX2 or 4 AVX-512 registers of sums
+  constexpr int W = 256 / sizeof(T);  // columns per block: 8 AVX2 or 4 AVX-512 registers of sums (the baseline clone spills some)
   std::int64_t j = 0;
   for (; j + W <= n; j += W) sum_column_block<T, W>(x + j, y + j, m, n);
   sum_column_tail<T, W / 2>(x + j, y + j, m, n, n - j);

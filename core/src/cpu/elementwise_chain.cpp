@@ -137,6 +137,14 @@ void check_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs,
   for (const ElementwiseStep& s : prog.steps)
     if (const OpKind kind = op_info(s.op).kind; kind == OpKind::reduce || kind == OpKind::shape)
       fail("elementwise: {} is not an elementwise op", op_name(s.op));
+  if (static_cast<std::size_t>(prog.n_inputs) != inputs.size())
+    fail("elementwise: the program reads {} inputs, {} given", prog.n_inputs, inputs.size());
+  const int values = prog.n_inputs + static_cast<int>(prog.steps.size());
+  for (std::size_t k = 0; k < prog.steps.size(); ++k)
+    for (const int v : prog.steps[k].in)
+      if (v >= prog.n_inputs + static_cast<int>(k)) fail("elementwise: step {} reads value {}, not made before it", k, v);
+  for (const int v : prog.outputs)
+    if (v < 0 || v >= values) fail("elementwise: an output names value {} of {}", v, values);
   sc.periods.resize(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].defined() || inputs[i].dtype() != dtype)
@@ -156,15 +164,14 @@ template <class T> void map_outputs(const ElementwiseProgram& prog, ChainScratch
 
 // Per step written to scratch: a block that no value still needed holds, so that the scratch of a
 // long chain stays as small as its widest point and in L1. A step never writes the block of a value
-// it reads (the kernels are not all safe in place); a value an output repeats lives to the end.
+// it reads (defensive: today's kernels are all safe in place). A step value that is an output is
+// written straight to it (map_outputs) and takes no block.
 template <class T> void assign_slots(const ElementwiseProgram& prog, ChainScratch<T>& sc) {
   const int n_in = prog.n_inputs, steps = static_cast<int>(prog.steps.size());
   sc.last_use.assign(static_cast<std::size_t>(steps), -1);
   for (int k = 0; k < steps; ++k)
     for (const int v : prog.steps[static_cast<std::size_t>(k)].in)
       if (v >= n_in) sc.last_use[static_cast<std::size_t>(v - n_in)] = k;
-  for (const int v : prog.outputs)
-    if (v >= n_in) sc.last_use[static_cast<std::size_t>(v - n_in)] = steps;
   sc.slot_of.assign(static_cast<std::size_t>(steps), -1);
   sc.free.clear();
   sc.slots = 0;
@@ -233,6 +240,8 @@ void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, s
 
 void CpuBackend::elementwise(const ElementwiseProgram& program, std::span<const Tensor> inputs,
                              std::span<const Tensor> outputs) {
+  if (outputs.size() != program.outputs.size())
+    fail("elementwise: the program writes {} outputs, {} given", program.outputs.size(), outputs.size());
   if (outputs.empty() || outputs[0].numel() == 0) return;
   if (outputs[0].dtype() == DType::f32) run_chain<float>(program, inputs, outputs);
   else if (outputs[0].dtype() == DType::f64) run_chain<double>(program, inputs, outputs);
