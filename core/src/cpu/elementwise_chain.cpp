@@ -142,7 +142,7 @@ void check_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs,
   const int values = prog.n_inputs + static_cast<int>(prog.steps.size());
   for (std::size_t k = 0; k < prog.steps.size(); ++k)
     for (const int v : prog.steps[k].in)
-      if (v >= prog.n_inputs + static_cast<int>(k)) fail("elementwise: step {} reads value {}, not made before it", k, v);
+      if (v < -1 || v >= prog.n_inputs + static_cast<int>(k)) fail("elementwise: step {} reads value {}, not made before it", k, v);
   for (const int v : prog.outputs)
     if (v < 0 || v >= values) fail("elementwise: an output names value {} of {}", v, values);
   sc.periods.resize(inputs.size());
