@@ -3,11 +3,87 @@
 // no default: an op without a rule does not compile (-Werror=switch).
 #include "backward.hpp"
 #include "tide/autodiff/ops.hpp"
+#include "tide/core/pointwise.hpp"
 #include <cmath>
+#include <map>
+#include <span>
 
 namespace tide {
 
 namespace {
+
+// The unary rules that are arithmetic on the cotangent g, the input x and the output y alone,
+// written once over the value type: in Var ops they record under create_graph; in Sym they are the
+// program that computes the gradient in one elementwise pass otherwise (pointwise_gradient). A rule
+// reads only what its op saves (the op table's `saves`); other ops give a default value.
+template <class V> V pointwise_rule(Op op, const V& g, const V& x, const V& y, double p0) {
+  constexpr double two_over_sqrtpi = 1.1283791670955126, inv_sqrt2 = 0.7071067811865476,
+                   inv_sqrt2pi = 0.3989422804014327;
+  switch (op) {
+    case Op::expm1: return g * (y + 1.0);
+    case Op::log1p: return g / (x + 1.0);
+    case Op::sqrt: return (g * 0.5) / y;
+    case Op::rsqrt: return g * pow(y, 3.0) * -0.5;                         // -x^(-3/2) / 2
+    case Op::square: return g * x * 2.0;
+    case Op::reciprocal: return -(g * square(y));                          // -1/x^2
+    case Op::tanh: return g * (1.0 - square(y));                           // 1 - tanh^2
+    case Op::sigmoid: return g * (y * (1.0 - y));                          // s (1 - s)
+    case Op::softplus: return g * sigmoid(x);
+    case Op::silu: {                                                       // s (1 + x (1 - s))
+      const V s = sigmoid(x);
+      return g * (s * (1.0 + x * (1.0 - s)));
+    }
+    case Op::gelu: {                                                       // Phi(x) + x phi(x)
+      const V cdf = (erf(x * inv_sqrt2) + 1.0) * 0.5;
+      const V pdf = exp(square(x) * -0.5) * inv_sqrt2pi;
+      return g * (cdf + x * pdf);
+    }
+    case Op::erf: return g * exp(-square(x)) * two_over_sqrtpi;            // 2/sqrt(pi) e^-x^2
+    case Op::sin: return g * cos(x);
+    case Op::cos: return -(g * sin(x));
+    case Op::pow_scalar: return g * pow(x, p0 - 1.0) * p0;                 // p x^(p-1)
+    default: return V{};
+  }
+}
+
+// The program of op's pointwise rule, inputs (g, then x and y where the op saves them), built once
+// per op (and exponent) and thread.
+const ElementwiseProgram& rule_program(Op op, double p0) {
+  thread_local std::map<std::pair<Op, double>, ElementwiseProgram> programs;
+  const std::pair<Op, double> key{op, op == Op::pow_scalar ? p0 : 0.0};
+  if (const auto it = programs.find(key); it != programs.end()) return it->second;
+  if (programs.size() >= 64) programs.clear();  // many exponents: the cache stays small
+  const std::uint8_t saves = op_info(op).saves;
+  PointwiseBuilder b(1 + ((saves & saves::in0) ? 1 : 0) + ((saves & saves::out) ? 1 : 0));
+  int next = 1;
+  const Sym g = b.input(0);
+  const Sym x = (saves & saves::in0) ? b.input(next++) : Sym{};
+  const Sym y = (saves & saves::out) ? b.input(next++) : Sym{};
+  return programs.emplace(key, b.program({pointwise_rule<Sym>(op, g, x, y, p0)})).first->second;
+}
+
+// The input gradient of a node whose rule is pointwise: Var ops when the sweep records
+// (create_graph); otherwise one elementwise pass, one allocation and one call where the Var ops
+// made two to nine of each. The same kernels either way, so the same values.
+Var pointwise_gradient(const NodePtr& self, const Var& g) {
+  const Node& n = *self;
+  const std::uint8_t saves = op_info(n.call.op).saves;
+  if (grad_enabled()) {
+    const Var x = (saves & saves::in0) ? Var(n.saved_input(0), n.inputs[0].node) : Var();
+    const Var y = (saves & saves::out) ? Var(n.saved_output(), self) : Var();
+    return pointwise_rule<Var>(n.call.op, g, x, y, n.call.p0);
+  }
+  Tensor in[3];
+  std::size_t count = 0;
+  in[count++] = g.value();
+  if (saves & saves::in0) in[count++] = n.saved_input(0);
+  if (saves & saves::out) in[count++] = n.saved_output();
+  const Tensor out = Tensor::empty(g.shape(), g.dtype(), g.device());
+  g.value().backend().elementwise(rule_program(n.call.op, n.call.p0), std::span<const Tensor>(in, count),
+                                  std::span<const Tensor>(&out, 1));
+  return Var(out);
+}
+
 // A constant 0/1 mask (no gradient flows through a mask).
 Var mask(Op cmp, const Tensor& a, double b) {
   return Var(tide::binary(cmp, a, Tensor::scalar(b, a.dtype(), a.device())));
@@ -28,8 +104,6 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
   auto out = [&]() { return Var(n.saved_output(), self); };
   auto shape = [&](int i) -> const Shape& { return n.inputs[i].shape; };
   const double p0 = n.call.p0, p1 = n.call.p1;
-  constexpr double two_over_sqrtpi = 1.1283791670955126, inv_sqrt2 = 0.7071067811865476,
-                   inv_sqrt2pi = 0.3989422804014327;
 
   switch (n.call.op) {
     // ---- unary: d/dx f(x) ------------------------------------------------------------------
@@ -37,16 +111,7 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
     case Op::abs: gx[0] = g * Var(tide::sign(n.saved_input(0))); return;
     case Op::sign: return;  // zero almost everywhere
     case Op::exp: gx[0] = g * out(); return;
-    case Op::expm1: gx[0] = g * (out() + 1.0); return;
     case Op::log: gx[0] = g / in(0); return;
-    case Op::log1p: gx[0] = g / (in(0) + 1.0); return;
-    case Op::sqrt: gx[0] = (g * 0.5) / out(); return;
-    case Op::rsqrt: gx[0] = g * pow(out(), 3.0) * -0.5; return;                // -x^(-3/2) / 2
-    case Op::square: gx[0] = g * in(0) * 2.0; return;
-    case Op::reciprocal: gx[0] = -(g * square(out())); return;               // -1/x^2
-    case Op::tanh: gx[0] = g * (1.0 - square(out())); return;                // 1 - tanh^2
-    case Op::sigmoid: { Var y = out(); gx[0] = g * (y * (1.0 - y)); return; }  // s (1 - s)
-    case Op::softplus: gx[0] = g * sigmoid(in(0)); return;
     case Op::relu: gx[0] = g * mask(Op::gt, n.saved_input(0), 0.0); return;
     case Op::leaky_relu: {                                                     // 1 or slope
       const Tensor m = tide::binary(Op::gt, n.saved_input(0), Tensor::scalar(0.0, n.inputs[0].dtype, n.saved_input(0).device()));
@@ -61,24 +126,14 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
       gx[0] = where(mask(Op::gt, x.value(), 0.0), g, g * exp(minimum(x, zero)) * p0);
       return;
     }
-    case Op::silu: {                                                           // s (1 + x (1 - s))
-      const Var x = in(0), s = sigmoid(x);
-      gx[0] = g * (s * (1.0 + x * (1.0 - s)));
+    case Op::expm1: case Op::log1p: case Op::sqrt: case Op::rsqrt: case Op::square: case Op::reciprocal:
+    case Op::tanh: case Op::sigmoid: case Op::softplus: case Op::silu: case Op::gelu: case Op::erf:
+    case Op::sin: case Op::cos:
+      gx[0] = pointwise_gradient(self, g);
       return;
-    }
-    case Op::gelu: {                                                           // Phi(x) + x phi(x)
-      const Var x = in(0);
-      const Var cdf = (erf(x * inv_sqrt2) + 1.0) * 0.5;
-      const Var pdf = exp(square(x) * -0.5) * inv_sqrt2pi;
-      gx[0] = g * (cdf + x * pdf);
-      return;
-    }
-    case Op::erf: gx[0] = g * exp(-square(in(0))) * two_over_sqrtpi; return;  // 2/sqrt(pi) e^-x^2
-    case Op::sin: gx[0] = g * cos(in(0)); return;
-    case Op::cos: gx[0] = -(g * sin(in(0))); return;
-    case Op::pow_scalar:                                                       // p x^(p-1)
+    case Op::pow_scalar:
       if (p0 == 0.0) return;
-      gx[0] = p0 == 1.0 ? g : g * pow(in(0), p0 - 1.0) * p0;
+      gx[0] = p0 == 1.0 ? g : pointwise_gradient(self, g);
       return;
     case Op::add_scalar: gx[0] = g; return;
     case Op::mul_scalar: gx[0] = g * p0; return;

@@ -1,7 +1,7 @@
 // Elementwise programs (Backend::elementwise) written as expressions. A PointwiseBuilder hands out
 // a Sym per input; the operations below on Syms append steps (Sym op Sym for + - * /, Sym op
-// number for + - *, unary minus, tanh, sigmoid, exp, square; any other unary op of the op table
-// through builder.unary(op, x, p0), any binary or compare op through builder.binary), so a fused op's forward
+// number for + - *, unary minus, every unary, binary and compare op of the common signature by its
+// name, pow; any op with parameters through builder.unary(op, x, p0, p1)), so a fused op's forward
 // can be written once as a template over the value type and instantiated for Sym (the program)
 // and for Var (the recorded composite):
 //   PointwiseBuilder p(2);
@@ -9,6 +9,7 @@
 //   ElementwiseProgram prog = p.program({y});
 #pragma once
 #include "tide/core/backend.hpp"
+#include "tide/core/op_surface.hpp"
 #include <vector>
 
 namespace tide {
@@ -53,9 +54,17 @@ inline Sym operator*(Sym a, double c) { return builder_of(a).unary(Op::mul_scala
 inline Sym operator+(double c, Sym a) { return a + c; }
 inline Sym operator-(double c, Sym a) { return -a + c; }
 inline Sym operator*(double c, Sym a) { return a * c; }
-inline Sym tanh(Sym x) { return builder_of(x).unary(Op::tanh, x); }
-inline Sym sigmoid(Sym x) { return builder_of(x).unary(Op::sigmoid, x); }
-inline Sym exp(Sym x) { return builder_of(x).unary(Op::exp, x); }
-inline Sym square(Sym x) { return builder_of(x).unary(Op::square, x); }
+
+// Every unary, binary and compare op of the common signature by its name (tanh(x), maximum(a, b),
+// ...), generated from the op table as for Tensor and Var, and pow, so that a formula written as a
+// template over the value type reads the same for Sym as for Var.
+inline Sym unary(Op op, const Sym& x, double p0 = 0.0, double p1 = 0.0) { return builder_of(x).unary(op, x, p0, p1); }
+inline Sym binary(Op op, const Sym& a, const Sym& b) { return builder_of(a).binary(op, a, b); }
+#define TIDE_OP_VALUE Sym
+TIDE_UNARY_OPS(TIDE_DECLARE_UNARY_OP)
+TIDE_BINARY_OPS(TIDE_DECLARE_BINARY_OP)
+TIDE_COMPARE_OPS(TIDE_DECLARE_BINARY_OP)
+#undef TIDE_OP_VALUE
+inline Sym pow(const Sym& x, double p) { return unary(Op::pow_scalar, x, p); }
 
 }  // namespace tide
