@@ -3,6 +3,7 @@
 // no default: an op without a rule does not compile (-Werror=switch).
 #include "backward.hpp"
 #include "tide/autodiff/ops.hpp"
+#include "tide/core/plan.hpp"
 #include "tide/core/pointwise.hpp"
 #include <cmath>
 #include <map>
@@ -63,12 +64,13 @@ const ElementwiseProgram& rule_program(Op op, double p0) {
 }
 
 // The input gradient of a node whose rule is pointwise: Var ops when the sweep records
-// (create_graph); otherwise one elementwise pass, one allocation and one call where the Var ops
-// made two to nine of each. The same kernels either way, so the same values.
+// (create_graph) or a plan is traced (its fusion joins their passes with their neighbours');
+// otherwise one elementwise pass, one allocation and one call where the Var ops made two to nine
+// of each. The same kernels either way, so the same values.
 Var pointwise_gradient(const NodePtr& self, const Var& g) {
   const Node& n = *self;
   const std::uint8_t saves = op_info(n.call.op).saves;
-  if (grad_enabled()) {
+  if (grad_enabled() || Trace::active()) {
     const Var x = (saves & saves::in0) ? Var(n.saved_input(0), n.inputs[0].node) : Var();
     const Var y = (saves & saves::out) ? Var(n.saved_output(), self) : Var();
     return pointwise_rule<Var>(n.call.op, g, x, y, n.call.p0);

@@ -2,6 +2,7 @@
 #include "tide/autodiff/custom.hpp"
 #include "tide/core/backend.hpp"
 #include "tide/core/fused.hpp"
+#include "tide/core/plan.hpp"
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -49,7 +50,8 @@ public:
       : c_(std::move(c)), h_(std::move(h_column)), has_base_(has_base) {}
   const char* name() const override { return "row_combination"; }
   std::vector<Var> backward(const Var& g) override {
-    if (!grad_enabled() && (!h_.defined() || g.value().rank() == 2)) return into_one_block(g);
+    // (not while a plan is traced: its fusion joins the Var ops' passes with their neighbours)
+    if (!grad_enabled() && !Trace::active() && (!h_.defined() || g.value().rank() == 2)) return into_one_block(g);
     const Var gh = h_.defined() ? g * Var(h_) : g;
     std::vector<Var> grads;
     for (double c : c_) grads.push_back(c == 1.0 ? gh : gh * c);

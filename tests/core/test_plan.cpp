@@ -206,6 +206,26 @@ TEST_CASE("copies into parts of a result are written in place; a result written 
   for (int run = 0; run < 2; ++run) check_equal(plan.run({x2})[0], fn({x2})[0], 0.0);
 }
 
+TEST_CASE("a result returned as its parts were written needs no starting value; one written in part keeps it") {
+  // a packed Runge-Kutta step's shape: side-by-side pieces (row-strided parts), the last piece's
+  // copy the traced function's last call, its result returned as it is
+  TensorFunction whole = [](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{concat(std::vector<Tensor>{tanh(in[0]), exp(in[0]) * 2.0, in[0] * 3.0}, 1)};
+  };
+  TensorFunction part = [](const std::vector<Tensor>& in) {
+    Tensor r = Tensor::from_vector(std::vector<double>(24, 0.5), Shape{3, 8}, DType::f64);  // made on the host
+    r.slice(1, 0, 4).copy_(tanh(in[0]));  // the rest keeps its 0.5
+    return std::vector<Tensor>{r};
+  };
+  const Tensor x = seq(Shape{3, 4}, 1.0, 0.0, DType::f64), x2 = seq(Shape{3, 4}, 0.6, 0.4, DType::f64);
+  const Plan plan(Trace::record(whole, {x}));
+  CHECK(plan.stats().initialised == 0);
+  for (int run = 0; run < 2; ++run) check_equal(plan.run({x2})[0], whole({x2})[0], 0.0);
+  const Plan kept(Trace::record(part, {x}));
+  CHECK(kept.stats().initialised == 1);
+  for (int run = 0; run < 2; ++run) check_equal(kept.run({x2})[0], part({x2})[0], 0.0);
+}
+
 TEST_CASE("a product added in place into an accumulator folds into one matmul_add, unless its operands change before the add") {
   // a weight's gradient summed over its uses, as grad's sweep records it: acc += x_i^T g
   TensorFunction fn = [](const std::vector<Tensor>& in) {

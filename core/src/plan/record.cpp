@@ -99,6 +99,11 @@ public:
     return a;
   }
 
+  // The traced function has returned: its last call is complete, so the writes it made count
+  // before its outputs are read (a result assembled from parts, concat's, then needs no starting
+  // value copied in per run).
+  void end_calls() { mark_pending(); }
+
   void finish() {
     mark_pending();
     // a temp only ever read holds a value made on the host: a constant
@@ -418,6 +423,7 @@ Trace Trace::record(const TensorFunction& fn, const std::vector<Tensor>& inputs,
   {
     HookGuard guard(&recorder);
     out = fn(ins);
+    recorder.end_calls();
     for (std::size_t i = 0; i < out.size(); ++i) {
       if (!out[i].defined()) fail("Trace::record: output {} of the traced function is undefined", i);
       program->outputs.push_back(recorder.arg(out[i], false));
