@@ -3,6 +3,7 @@
 // no default: an op without a rule does not compile (-Werror=switch).
 #include "backward.hpp"
 #include "tide/autodiff/ops.hpp"
+#include "tide/core/error.hpp"
 #include "tide/core/plan.hpp"
 #include "tide/core/pointwise.hpp"
 #include <cmath>
@@ -16,7 +17,7 @@ namespace {
 // The unary rules that are arithmetic on the cotangent g, the input x and the output y alone,
 // written once over the value type: in Var ops they record under create_graph; in Sym they are the
 // program that computes the gradient in one elementwise pass otherwise (pointwise_gradient). A rule
-// reads only what its op saves (the op table's `saves`); other ops give a default value.
+// reads only what its op saves (the op table's `saves`); other ops have none here.
 template <class V> V pointwise_rule(Op op, const V& g, const V& x, const V& y, double p0) {
   constexpr double two_over_sqrtpi = 1.1283791670955126, inv_sqrt2 = 0.7071067811865476,
                    inv_sqrt2pi = 0.3989422804014327;
@@ -43,7 +44,7 @@ template <class V> V pointwise_rule(Op op, const V& g, const V& x, const V& y, d
     case Op::sin: return g * cos(x);
     case Op::cos: return -(g * sin(x));
     case Op::pow_scalar: return g * pow(x, p0 - 1.0) * p0;                 // p x^(p-1)
-    default: return V{};
+    default: fail("internal error: {} has no pointwise backward rule", op_name(op));
   }
 }
 
@@ -65,8 +66,10 @@ const ElementwiseProgram& rule_program(Op op, double p0) {
 
 // The input gradient of a node whose rule is pointwise: Var ops when the sweep records
 // (create_graph) or a plan is traced (its fusion joins their passes with their neighbours');
-// otherwise one elementwise pass, one allocation and one call where the Var ops made two to nine
-// of each. The same kernels either way, so the same values.
+// otherwise one elementwise program, on the CPU one pass, one allocation and one call where the
+// Var ops made two to eleven of each (a backend without its own elementwise runs the steps one at
+// a time). The same kernels either way, so the same values. The sweep has checked that g has the
+// input's dtype (grad.cpp): the program's kernels take their operands as they are.
 Var pointwise_gradient(const NodePtr& self, const Var& g) {
   const Node& n = *self;
   const std::uint8_t saves = op_info(n.call.op).saves;

@@ -243,9 +243,10 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
       for (std::size_t k = 0; k < n->inputs.size(); ++k) {
         const std::int64_t target = plan.slot(i, k);
         if (target < 0 || !gx[k].defined() || !plan.needed[static_cast<std::size_t>(target)]) continue;
-        if (!(gx[k].shape() == n->inputs[k].shape))
-          fail("internal error: backward of {} produced a gradient of shape {} for input {} of shape {}",
-               n->custom ? n->custom->name() : op_name(n->call.op), gx[k].shape().str(), k, n->inputs[k].shape.str());
+        if (!(gx[k].shape() == n->inputs[k].shape) || gx[k].dtype() != n->inputs[k].dtype)
+          fail("internal error: backward of {} produced a gradient {} for input {}, which is {}{}",
+               n->custom ? n->custom->name() : op_name(n->call.op), gx[k].str(), k, dtype_name(n->inputs[k].dtype),
+               n->inputs[k].shape.str());
         acc.add(static_cast<std::size_t>(target), gx[k]);
       }
     }

@@ -43,14 +43,16 @@ namespace {
 
 // base + h (sum_j c_j x_j) recorded as one node: the tape keeps the coefficients and the step
 // sizes, not a product and a sum per term (a dopri5 step recorded 57 solver nodes this way, 7 now).
-// The backward is Var ops, so it records under create_graph like every rule.
+// The backward is Var ops, so it records under create_graph like every rule (without it, and
+// outside a trace, it writes the same values through the backend's kernels: into_one_block).
 class RowCombinationBackward final : public CustomBackward {
 public:
   RowCombinationBackward(std::vector<double> c, Tensor h_column, bool has_base)
       : c_(std::move(c)), h_(std::move(h_column)), has_base_(has_base) {}
   const char* name() const override { return "row_combination"; }
   std::vector<Var> backward(const Var& g) override {
-    // (not while a plan is traced: its fusion joins the Var ops' passes with their neighbours)
+    // Not while a plan is traced (its fusion joins the Var ops' passes with their neighbours), and
+    // for states of rank 2 only, which the [n, 1] column h_ scales row by row.
     if (!grad_enabled() && !Trace::active() && (!h_.defined() || g.value().rank() == 2)) return into_one_block(g);
     const Var gh = h_.defined() ? g * Var(h_) : g;
     std::vector<Var> grads;
@@ -61,8 +63,8 @@ public:
 
 private:
   // The same gradients without create_graph, the products c_j (g h) written into slices of one
-  // block by the backend's kernel: one allocation where a dopri5 step's combinations asked for
-  // about twenty, and none of the Var ops' per-call checks. g h first, then times c_j, as above:
+  // block by the backend's kernel: g h and one block where a dopri5 step's combinations allocated
+  // about twenty tensors, and none of the Var ops' per-call checks. g h first, then times c_j, as above:
   // the same kernels, the same values; terms whose coefficient is 1 share g h, as above.
   std::vector<Var> into_one_block(const Var& g) const {
     const Tensor gh = h_.defined() ? mul(g.value(), h_) : g.value();

@@ -3,6 +3,7 @@
 #include "../compare.hpp"
 #include "tide/tide.hpp"
 #include "tide/autodiff/node.hpp"  // the nodes' recording order
+#include "tide/autodiff/custom.hpp"
 #include <doctest/doctest.h>
 #include <array>
 #include <functional>
@@ -166,6 +167,29 @@ TEST_CASE("grad reports outputs and inputs it cannot use") {
   o.allow_unused = true;
   CHECK(grad(sum(y), unused, o).item() == 0.0);
   CHECK_THROWS_AS(grad({sum(y)}, {x}, {Var(vec({1.0, 2.0}))}), Error);  // grad_output shape
+}
+
+TEST_CASE("a custom backward whose gradient has the wrong shape or dtype is reported, naming it") {
+  struct Wrong final : CustomBackward {
+    Tensor g;
+    explicit Wrong(Tensor t) : g(std::move(t)) {}
+    const char* name() const override { return "wrong op"; }
+    std::vector<Var> backward(const Var&) override { return {Var(g)}; }
+  };
+  const Var x = Var::parameter(Tensor::ones(Shape{2, 3}, DType::f32));
+  for (const Tensor& bad : {Tensor::ones(Shape{2, 3}, DType::f64), Tensor::ones(Shape{3, 2}, DType::f32)}) {
+    // tanh after it: its one-pass rule must never see a gradient of another dtype
+    const Var y = tanh(record_custom(x.value() * 2.0, {x}, std::make_shared<Wrong>(bad)));
+    try {
+      grad(sum(y), x);
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      CHECK(what.find("wrong op") != std::string::npos);
+      CHECK(what.find(bad.str()) != std::string::npos);
+      CHECK(what.find("f32[2, 3]") != std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("gradients flow through f32 and mixed-precision casts") {

@@ -104,9 +104,10 @@ TEST_CASE("adaptive discrete, checkpointed and adjoint gradients agree; time gra
 
 TEST_CASE("discrete gradients are the same to the bit with and without create_graph (the stage combinations' backward)") {
   // Without create_graph a stage combination writes its terms' gradients into one block with the
-  // backend's kernels; with it, they are Var ops. Every other rule of these dynamics is Var ops
-  // either way, so the two sweeps must agree exactly: shared and per-sample steps, adaptive and
-  // fixed.
+  // backend's kernels, and the unary rules of these dynamics (tanh, sin) run as one elementwise
+  // pass each; with it, all are Var ops. Each form uses the same kernels as its Var ops (the
+  // all-ops harness checks the unary rules alone), so the two sweeps must agree exactly: shared and
+  // per-sample steps, adaptive and fixed.
   for (const Method method : {Method::dopri5, Method::bosh3, Method::rk4})
     for (const bool per_sample : {true, false}) {
       Problem p;
