@@ -1,5 +1,6 @@
 // Initialisation schemes, activations, Linear and MLP.
 #include "tide/autodiff/nn.hpp"
+#include "backward.hpp"
 #include "tide/autodiff/custom.hpp"
 #include "tide/core/pointwise.hpp"
 #include "tide/core/fused.hpp"
@@ -145,8 +146,8 @@ std::optional<ElementwiseProgram> output_derivative(Activation a) {
   PointwiseBuilder p(2);
   const Sym y = p.input(0), g = p.input(1);
   switch (a) {
-    case Activation::tanh: return p.program({g * (1.0 - square(y))});
-    case Activation::sigmoid: return p.program({g * (y * (1.0 - y))});
+    case Activation::tanh: return p.program({pointwise_rule(Op::tanh, g, Sym{}, y, 0.0)});
+    case Activation::sigmoid: return p.program({pointwise_rule(Op::sigmoid, g, Sym{}, y, 0.0)});
     case Activation::softplus: return p.program({-(p.unary(Op::expm1, -y)) * g});  // sigmoid(x) = 1 - e^-y
     case Activation::relu: return p.program({g * p.unary(Op::sign, y)});          // y > 0: 1, y = 0: 0
     case Activation::identity: case Activation::silu: case Activation::gelu: case Activation::elu:
