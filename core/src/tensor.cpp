@@ -119,15 +119,6 @@ std::uint64_t Tensor::version() const { return storage_ ? storage_->version : 0;
 void Tensor::bump_version() {
   if (storage_) ++storage_->version;
 }
-bool Tensor::is_contiguous() const {
-  if (numel() == 0) return true;
-  std::int64_t expected = 1;
-  for (int i = rank() - 1; i >= 0; --i) {
-    if (shape_[i] != 1 && strides_[i] != expected) return false;
-    expected *= shape_[i];
-  }
-  return true;
-}
 std::string Tensor::str() const { return std::string(dtype_name(dtype_)) + shape_.str(); }
 
 std::string Tensor::format(int edge_items) const {
@@ -317,6 +308,14 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  // The common case (a gradient accumulated into a buffer of its own layout), which every check
+  // below would pass: one kernel call.
+  if (alpha == 1.0 && contiguous_ && storage_ && other.storage_ && other.storage_ != storage_ && other.dtype_ == dtype_ &&
+      other.shape_ == shape_ && other.storage_->device == storage_->device) {
+    backend().binary(Op::add, *this, other, *this);
+    bump_version();
+    return *this;
+  }
   check_writable(*this, "add_");
   check_same_device(*this, other, "add_");
   if (!other.defined()) fail("add_: undefined tensor");

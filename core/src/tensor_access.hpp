@@ -34,6 +34,7 @@ struct TensorAccess {
     v.storage_ = t.storage_;
     v.shape_ = shape;
     v.strides_ = strides;
+    v.contiguous_ = is_contiguous_layout(shape, strides);
     v.offset_ = offset;
     v.dtype_ = t.dtype_;
     return v;
@@ -50,6 +51,7 @@ struct TensorAccess {
     Tensor v;
     v.shape_ = shape;
     v.strides_ = strides;
+    v.contiguous_ = is_contiguous_layout(shape, strides);
     v.dtype_ = dtype;
     return v;
   }

@@ -147,6 +147,52 @@ TEST_CASE("unsqueeze and squeeze insert and remove extent-1 axes") {
         x.transpose().contiguous().to_vector());
 }
 
+// is_contiguous() is a flag set with each layout; here it is checked against where the elements of
+// every kind of view actually lie: row-major element i at storage offset offset() + i.
+TEST_CASE("is_contiguous agrees with where each view's elements lie") {
+  const auto lies_in_order = [](const Tensor& t) {
+    for (std::int64_t i = 0; i < t.numel(); ++i) {
+      std::int64_t rest = i, at = t.offset();
+      for (int a = t.rank() - 1; a >= 0; --a) {
+        at += (rest % t.shape()[a]) * t.strides()[a];
+        rest /= t.shape()[a];
+      }
+      if (at != t.offset() + i) return false;
+    }
+    return true;
+  };
+  const Tensor x = iota(Shape{2, 3, 4});
+  const std::vector<std::pair<const char*, Tensor>> views = {
+      {"source", x},
+      {"reshape", x.reshape(Shape{6, 4})},
+      {"permute", x.permute(Shape{2, 0, 1})},
+      {"transpose", x.transpose(1, 2)},
+      {"transposed back", x.transpose(0, 2).transpose(0, 2)},
+      {"leading slice", x.slice(0, 1, 2)},
+      {"middle slice", x.slice(1, 1, 3)},
+      {"stepped slice", x.slice(2, 0, 4, 2)},
+      {"last-axis slice", x.slice(2, 1, 3)},
+      {"one row of a column slice", x.slice(2, 1, 2).slice(1, 0, 1).slice(0, 0, 1)},
+      {"empty slice", x.slice(1, 2, 2)},
+      {"select first axis", x.select(0, 1)},
+      {"select last axis", x.select(2, 0)},
+      {"broadcast", x.select(0, 0).broadcast_to(Shape{5, 3, 4})},
+      {"broadcast of one row", x.slice(1, 0, 1).broadcast_to(Shape{2, 1, 4})},
+      {"unsqueeze", x.unsqueeze(1)},
+      {"squeeze", x.slice(1, 2, 3).squeeze(1)},
+      {"reshape of a permute", x.permute(Shape{1, 0, 2}).reshape(Shape{3, 8})},
+      {"contiguous of a permute", x.permute(Shape{1, 0, 2}).contiguous()},
+      {"clone of a slice", x.slice(2, 0, 4, 3).clone()},
+      {"scalar", Tensor::scalar(1.0)},
+  };
+  for (const auto& [name, v] : views) {
+    CAPTURE(name);
+    CHECK(v.is_contiguous() == lies_in_order(v));
+  }
+  CHECK_FALSE(x.permute(Shape{2, 0, 1}).is_contiguous());  // the list holds both answers
+  CHECK(x.slice(0, 1, 2).is_contiguous());
+}
+
 TEST_CASE("contiguous returns the same tensor when already contiguous; clone always copies") {
   Tensor x = iota(Shape{3, 4});
   CHECK(x.contiguous().shares_storage_with(x));

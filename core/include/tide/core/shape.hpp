@@ -87,6 +87,17 @@ inline Shape contiguous_strides(const Shape& shape) {
   return s;
 }
 
+// Whether a layout is row-major contiguous (extent-1 axes may have any stride; an empty shape is).
+inline bool is_contiguous_layout(const Shape& shape, const Shape& strides) {
+  if (shape.numel() == 0) return true;
+  std::int64_t expected = 1;
+  for (int i = shape.rank() - 1; i >= 0; --i) {
+    if (shape[i] != 1 && strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
 // NumPy broadcasting of two shapes; `op` names the operation for the error message.
 inline Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   const int rank = std::max(a.rank(), b.rank());

@@ -71,7 +71,7 @@ public:
   DType dtype() const { return dtype_; }
   Device device() const;
   Backend& backend() const;
-  bool is_contiguous() const;
+  bool is_contiguous() const { return contiguous_; }  // kept with the layout: asked on nearly every op
   // Pointer to the first element (device memory for device tensors): read-only through a const
   // tensor, writable through a non-const one. Writes through it do not bump the version.
   const void* raw_data() const;
@@ -124,6 +124,7 @@ private:
   Shape shape_, strides_;
   std::int64_t offset_ = 0;
   DType dtype_ = DType::f32;
+  bool contiguous_ = true;  // is_contiguous_layout(shape_, strides_), set wherever the layout is
 };
 
 std::ostream& operator<<(std::ostream& out, const Tensor& t);  // writes t.format()
