@@ -227,7 +227,8 @@ void run_chain(const ElementwiseProgram& prog, std::span<const Tensor> inputs, s
     sc.slots = static_cast<int>(prog.steps.size());
   }
   const auto slots = static_cast<std::size_t>(sc.slots);
-  sc.blocks.resize(static_cast<std::size_t>(length) * (slots + inputs.size()));
+  // grown, never shrunk: a resize down and up again would zero the regrown part on every call
+  if (const std::size_t need = static_cast<std::size_t>(length) * (slots + inputs.size()); sc.blocks.size() < need) sc.blocks.resize(need);
   T* scratch = sc.blocks.data();
   sc.ops.clear();
   for (std::size_t i = 0; i < inputs.size(); ++i)
