@@ -22,19 +22,37 @@ Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<Cu
   return Var(std::move(out), std::move(node));
 }
 
+template <class Get> void SavedVersions::take(std::size_t n, Get get) {
+  size_ = n;
+  if (n > inline_.size()) spill_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Tensor* t = get(i);
+    versions()[i] = t && t->defined() ? t->version() : 0;
+  }
+}
 SavedVersions::SavedVersions(std::span<const Tensor> values) {
-  versions_.reserve(values.size());
-  for (const Tensor& t : values) versions_.push_back(t.defined() ? t.version() : 0);
+  take(values.size(), [&](std::size_t i) { return &values[i]; });
+}
+SavedVersions::SavedVersions(std::span<const Tensor* const> values) {
+  take(values.size(), [&](std::size_t i) { return values[i]; });
 }
 
-void SavedVersions::check(const char* op, std::span<const Tensor> values, std::span<const char* const> names) const {
-  for (std::size_t i = 0; i < values.size() && i < versions_.size(); ++i) {
-    if (!values[i].defined() || values[i].version() == versions_[i]) continue;
+template <class Get>
+void SavedVersions::verify(const char* op, std::size_t n, Get get, std::span<const char* const> names) const {
+  for (std::size_t i = 0; i < n && i < size_; ++i) {
+    const Tensor* t = get(i);
+    if (!t || !t->defined() || t->version() == versions()[i]) continue;
     const std::string what = i < names.size() ? std::string(names[i]) : "input " + std::to_string(i);
     fail("backward of {}: its saved {} ({}) was modified in place after it was saved (version {} then, {} now); clone the "
          "value before modifying it, or modify a copy",
-         op, what, values[i].str(), versions_[i], values[i].version());
+         op, what, t->str(), versions()[i], t->version());
   }
+}
+void SavedVersions::check(const char* op, std::span<const Tensor> values, std::span<const char* const> names) const {
+  verify(op, values.size(), [&](std::size_t i) { return &values[i]; }, names);
+}
+void SavedVersions::check(const char* op, std::span<const Tensor* const> values, std::span<const char* const> names) const {
+  verify(op, values.size(), [&](std::size_t i) { return values[i]; }, names);
 }
 
 std::vector<Var> composite_vjp(const std::function<std::vector<Var>(const std::vector<Var>&)>& composite,

@@ -207,9 +207,9 @@ private:
     return dz;
   }
 
-  // x, W, b (when there is one), y: the values the backward reads
-  std::array<Tensor, 4> values() const {
-    return {inputs_[0].value(), inputs_[1].value(), inputs_.size() > 2 ? inputs_[2].value() : Tensor(), y_};
+  // x, W, b (when there is one), y: the values the backward reads, named where they are held
+  std::array<const Tensor*, 4> values() const {
+    return {&inputs_[0].value(), &inputs_[1].value(), inputs_.size() > 2 ? &inputs_[2].value() : nullptr, &y_};
   }
 
   std::vector<Var> inputs_;
@@ -227,7 +227,10 @@ Var dense(const Var& x, const Var& weight, const Var& bias, Activation act) {
                          op ? std::optional<Op>(op->first) : std::nullopt, op ? op->second : 0.0);
   const bool record = grad_enabled() && (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   if (!record) return Var(std::move(y));
-  std::vector<Var> inputs = bias.defined() ? std::vector<Var>{x, weight, bias} : std::vector<Var>{x, weight};
+  std::vector<Var> inputs;  // filled in place: an initializer list would copy each Var twice
+  inputs.reserve(3);
+  inputs.push_back(x), inputs.push_back(weight);
+  if (bias.defined()) inputs.push_back(bias);
   const Tensor saved = y;
   auto backward = std::make_shared<DenseBackward>(std::move(inputs), saved, act);
   const std::vector<Var>& recorded = backward->inputs();  // owned by `backward`, which record_custom holds while it reads them

@@ -4,6 +4,7 @@
 // like every other rule, so it records when grad mode is on during the sweep.
 #pragma once
 #include "tide/autodiff/var.hpp"
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -31,19 +32,30 @@ Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<Cu
 // The storage versions of the values a custom backward reads, taken when the node is recorded;
 // check() fails, naming the op and the value ("input 2", "output"), if one was modified in place
 // since, as the op table's rules do (grad.cpp's check_saved). Values and names come as any
-// contiguous range (a backward's check builds no vector) or as braced lists.
+// contiguous range (a backward's check builds no vector) or as braced lists; values also as
+// pointers (null or undefined: nothing saved there), so a node can name what it already holds
+// without copying the tensors. Up to four versions live in the object itself.
 class SavedVersions {
 public:
   SavedVersions() = default;
   explicit SavedVersions(std::span<const Tensor> values);
+  explicit SavedVersions(std::span<const Tensor* const> values);
   explicit SavedVersions(std::initializer_list<Tensor> values) : SavedVersions(std::span<const Tensor>(values.begin(), values.size())) {}
   void check(const char* op, std::span<const Tensor> values, std::span<const char* const> names = {}) const;
+  void check(const char* op, std::span<const Tensor* const> values, std::span<const char* const> names = {}) const;
   void check(const char* op, std::initializer_list<Tensor> values, std::initializer_list<const char*> names = {}) const {
     check(op, std::span<const Tensor>(values.begin(), values.size()), std::span<const char* const>(names.begin(), names.size()));
   }
 
 private:
-  std::vector<std::uint64_t> versions_;
+  template <class Get> void take(std::size_t n, Get get);
+  template <class Get> void verify(const char* op, std::size_t n, Get get, std::span<const char* const> names) const;
+  std::uint64_t* versions() { return size_ > inline_.size() ? spill_.data() : inline_.data(); }
+  const std::uint64_t* versions() const { return size_ > inline_.size() ? spill_.data() : inline_.data(); }
+
+  std::array<std::uint64_t, 4> inline_{};
+  std::vector<std::uint64_t> spill_;
+  std::size_t size_ = 0;
 };
 
 // A fused op's backward under create_graph: the vector-Jacobian product of `composite` (the op

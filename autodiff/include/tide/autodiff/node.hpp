@@ -63,7 +63,7 @@ struct Node {
   const Tensor& saved_input(int i) const { return saved[saved_index(call.op, i)].value; }
   const Tensor& saved_output() const { return saved[saved_index(call.op, 3)].value; }
 
-  Node() = default;
+  Node() {}  // user-provided: make_shared's value-initialisation would first zero all 1.2 KB (every member has its initialiser)
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
   virtual ~Node();  // releases long input chains iteratively (no recursion, no stack overflow)
