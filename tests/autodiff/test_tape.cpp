@@ -192,6 +192,37 @@ TEST_CASE("a custom backward whose gradient has the wrong shape or dtype is repo
   }
 }
 
+TEST_CASE("SavedVersions reports the value modified in place, by name or position, inline and spilled, by value or by pointer") {
+  const auto message = [](const auto& run) {
+    try {
+      run();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  for (const std::size_t n : {std::size_t{2}, std::size_t{4}, std::size_t{6}}) {  // 4 fit in the object
+    CAPTURE(n);
+    std::vector<Tensor> values;
+    for (std::size_t i = 0; i < n; ++i) values.push_back(Tensor::ones(Shape{2}, DType::f64));
+    std::vector<const Tensor*> pointers;
+    for (const Tensor& t : values) pointers.push_back(&t);
+    pointers.push_back(nullptr);  // a value not saved: never checked
+    const SavedVersions by_value{std::span<const Tensor>(values)};
+    const SavedVersions by_pointer{std::span<const Tensor* const>(pointers)};
+    by_value.check("op", std::span<const Tensor>(values));
+    by_pointer.check("op", std::span<const Tensor* const>(pointers));
+    values[n - 1].mul_(2.0);
+    const std::string position = "input " + std::to_string(n - 1);
+    CHECK(message([&] { by_value.check("op", std::span<const Tensor>(values)); }).find(position) != std::string::npos);
+    CHECK(message([&] { by_pointer.check("op", std::span<const Tensor* const>(pointers)); }).find(position) != std::string::npos);
+    std::vector<const char*> names(n, "a value");
+    names[n - 1] = "the last value";
+    CHECK(message([&] { by_pointer.check("op x", std::span<const Tensor* const>(pointers), names); })
+              .find("backward of op x: its saved the last value") != std::string::npos);
+  }
+}
+
 TEST_CASE("gradients flow through f32 and mixed-precision casts") {
   const Var x = Var::parameter(Tensor::from_vector({1.0, 2.0}, Shape{2}, DType::f32));
   const Var y = sum(cast(square(x), DType::f64));
