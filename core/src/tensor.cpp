@@ -196,10 +196,10 @@ Tensor Tensor::permute(const Shape& axes) const {
 
 Tensor Tensor::transpose(std::int64_t a, std::int64_t b) const {
   const int ia = normalize_axis(a, rank(), "transpose"), ib = normalize_axis(b, rank(), "transpose");
-  Shape axes = Shape::filled(rank(), 0);
-  for (int i = 0; i < rank(); ++i) axes[i] = i;
-  std::swap(axes[ia], axes[ib]);
-  return permute(axes);
+  Shape s = shape_, st = strides_;  // two entries swapped: no permutation to build and check
+  std::swap(s[ia], s[ib]);
+  std::swap(st[ia], st[ib]);
+  return TensorAccess::as_strided(*this, s, st, offset_);
 }
 
 Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step) const {
