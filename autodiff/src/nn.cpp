@@ -190,9 +190,10 @@ public:
     const std::int64_t k = w.shape()[0], n = w.shape()[1];
     std::vector<Var> out(inputs_.size());
     if (inputs_[0].requires_grad()) out[0] = Var(matmul(dz, w.transpose(0, 1)));
-    if (inputs_[1].requires_grad()) {
+    if (inputs_[1].requires_grad()) {  // x^T dz over all leading axes as rows (a 2-d x: no views to make)
       const std::int64_t rows = x.numel() / std::max<std::int64_t>(k, 1);
-      out[1] = Var(matmul(x.contiguous().reshape(Shape{rows, k}).transpose(0, 1), dz.contiguous().reshape(Shape{rows, n})));
+      const auto as_rows = [rows](const Tensor& t) { return t.rank() == 2 ? t : t.contiguous().reshape(Shape{rows, t.shape().back()}); };
+      out[1] = Var(matmul(as_rows(x).transpose(0, 1), as_rows(dz)));
     }
     if (inputs_.size() > 2 && inputs_[2].requires_grad()) out[2] = Var(sum_to(dz, Shape{n}));
     return out;

@@ -52,8 +52,10 @@ public:
   const char* name() const override { return "row_combination"; }
   std::vector<Var> backward(const Var& g) override {
     // Not while a plan is traced (its fusion joins the Var ops' passes with their neighbours), and
-    // for states of rank 2 only, which the [n, 1] column h_ scales row by row.
-    if (!grad_enabled() && !Trace::active() && (!h_.defined() || g.value().rank() == 2)) return into_one_block(g);
+    // for states of rank 2 only, which the [n, 1] column h_ scales row by row (and below the
+    // largest rank, which the stacked block would pass).
+    const int rank = g.value().rank();
+    if (!grad_enabled() && !Trace::active() && rank < max_rank && (!h_.defined() || rank == 2)) return into_one_block(g);
     const Var gh = h_.defined() ? g * Var(h_) : g;
     std::vector<Var> grads;
     for (double c : c_) grads.push_back(c == 1.0 ? gh : gh * c);
@@ -68,9 +70,10 @@ private:
   // above: the same kernels, the same values; terms whose coefficient is 1 share g h, as above.
   std::vector<Var> into_one_block(const Var& g) const {
     const Tensor gh = h_.defined() ? mul(g.value(), h_) : g.value();
-    const std::int64_t n = gh.numel();
     const auto scaled = static_cast<std::int64_t>(std::count_if(c_.begin(), c_.end(), [](double c) { return c != 1.0; }));
-    const Tensor block = scaled > 0 ? Tensor::empty(Shape{scaled * n}, gh.dtype(), gh.device()) : Tensor();
+    Shape stacked{scaled};  // [scaled, gh's shape]: term j's gradient is block.select(0, j)
+    for (const std::int64_t d : gh.shape()) stacked.push_back(d);
+    const Tensor block = scaled > 0 ? Tensor::empty(stacked, gh.dtype(), gh.device()) : Tensor();
     const Var ghv = h_.defined() ? Var(gh) : g;
     std::vector<Var> grads;
     grads.reserve(c_.size() + 1);
@@ -80,8 +83,7 @@ private:
         grads.push_back(ghv);
         continue;
       }
-      const Tensor out = block.slice(0, next * n, (next + 1) * n).reshape(gh.shape());
-      ++next;
+      const Tensor out = block.select(0, next++);
       gh.backend().unary(Op::mul_scalar, gh, out, c, 0.0);
       grads.push_back(Var(out));
     }
