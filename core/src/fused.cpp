@@ -153,8 +153,14 @@ Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op
   const std::int64_t m = x.numel() / std::max<std::int64_t>(k, 1);
   Tensor out = with_last_axis(x, n);
   if (out.numel() == 0) return out;
-  x.backend().dense(x.contiguous().reshape(Shape{m, k}), w.contiguous(), b.defined() ? b.contiguous() : Tensor(), act, p0,
-                    out.reshape(Shape{m, n}));
+  // Operands already in the layout the kernel takes go as they are (the common call: a contiguous
+  // batch of rows, no handle copied); the others as contiguous [rows, cols] views or copies, held here.
+  Tensor held[4];
+  const auto as_matrix = [&held](const Tensor& t, std::int64_t r, std::int64_t c, int i) -> const Tensor& {
+    return t.rank() == 2 && t.is_contiguous() ? t : (held[i] = t.contiguous().reshape(Shape{r, c}));
+  };
+  const Tensor& bias = !b.defined() || b.is_contiguous() ? b : (held[2] = b.contiguous());
+  x.backend().dense(as_matrix(x, m, k, 0), as_matrix(w, k, n, 1), bias, act, p0, as_matrix(out, m, n, 3));
   return out;
 }
 
