@@ -23,8 +23,8 @@ Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<Cu
 }
 
 template <class Get> void SavedVersions::take(std::size_t n, Get get) {
-  size_ = n;
-  if (n > inline_.size()) spill_.resize(n);
+  if (n > inline_.size()) spill_.assign(n, 0);
+  else spill_.clear(), inline_count_ = n;
   for (std::size_t i = 0; i < n; ++i) {
     const Tensor* t = get(i);
     versions()[i] = t && t->defined() ? t->version() : 0;
@@ -39,7 +39,7 @@ SavedVersions::SavedVersions(std::span<const Tensor* const> values) {
 
 template <class Get>
 void SavedVersions::verify(const char* op, std::size_t n, Get get, std::span<const char* const> names) const {
-  for (std::size_t i = 0; i < n && i < size_; ++i) {
+  for (std::size_t i = 0; i < n && i < size(); ++i) {
     const Tensor* t = get(i);
     if (!t || !t->defined() || t->version() == versions()[i]) continue;
     const std::string what = i < names.size() ? std::string(names[i]) : "input " + std::to_string(i);

@@ -192,7 +192,9 @@ public:
     if (inputs_[0].requires_grad()) out[0] = Var(matmul(dz, w.transpose(0, 1)));
     if (inputs_[1].requires_grad()) {  // x^T dz over all leading axes as rows (a 2-d x: no views to make)
       const std::int64_t rows = x.numel() / std::max<std::int64_t>(k, 1);
-      const auto as_rows = [rows](const Tensor& t) { return t.rank() == 2 ? t : t.contiguous().reshape(Shape{rows, t.shape().back()}); };
+      const auto as_rows = [rows](const Tensor& t) {
+        return t.rank() == 2 && t.is_contiguous() ? t : t.contiguous().reshape(Shape{rows, t.shape().back()});
+      };
       out[1] = Var(matmul(as_rows(x).transpose(0, 1), as_rows(dz)));
     }
     if (inputs_.size() > 2 && inputs_[2].requires_grad()) out[2] = Var(sum_to(dz, Shape{n}));

@@ -13,7 +13,7 @@
 namespace tide::detail {
 
 // Raise when the table or any type crossing it (Backend, Tensor, DeviceInfo) changes shape.
-inline constexpr int cuda_plugin_abi = 2;  // 2: Backend::fuses_matmul_add and matmul_add
+inline constexpr int cuda_plugin_abi = 3;  // 2: Backend::fuses_matmul_add and matmul_add; 3: Tensor's contiguity flag
 
 struct CudaPlugin {
   int abi = cuda_plugin_abi;

@@ -309,7 +309,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 }
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   // The common case (a gradient accumulated into a buffer of its own layout), which every check
-  // below would pass: one kernel call.
+  // below would pass (for tensors with elements; with none there is nothing to write): one kernel call.
   if (alpha == 1.0 && contiguous_ && storage_ && other.storage_ && other.storage_ != storage_ && other.dtype_ == dtype_ &&
       other.shape_ == shape_ && other.storage_->device == storage_->device) {
     backend().binary(Op::add, *this, other, *this);

@@ -52,10 +52,11 @@ public:
   const char* name() const override { return "row_combination"; }
   std::vector<Var> backward(const Var& g) override {
     // Not while a plan is traced (its fusion joins the Var ops' passes with their neighbours), and
-    // for states of rank 2 only, which the [n, 1] column h_ scales row by row (and below the
-    // largest rank, which the stacked block would pass).
+    // for states of rank 2 only, which the [n, 1] column h_ scales row by row (below the largest
+    // rank, which the stacked block would pass, and with elements, which its views index).
     const int rank = g.value().rank();
-    if (!grad_enabled() && !Trace::active() && rank < max_rank && (!h_.defined() || rank == 2)) return into_one_block(g);
+    if (!grad_enabled() && !Trace::active() && rank < max_rank && g.numel() > 0 && (!h_.defined() || rank == 2))
+      return into_one_block(g);
     const Var gh = h_.defined() ? g * Var(h_) : g;
     std::vector<Var> grads;
     for (double c : c_) grads.push_back(c == 1.0 ? gh : gh * c);
@@ -64,8 +65,8 @@ public:
   }
 
 private:
-  // The same gradients without create_graph, the products c_j (g h) written into slices of one
-  // block by the backend's kernel: g h and one block where a dopri5 step's combinations allocated
+  // The same gradients without create_graph, the products c_j (g h) written into the rows of one
+  // stacked block [terms, g's shape] by the backend's kernel: g h and one block where a dopri5 step's combinations allocated
   // about twenty tensors, and none of the Var ops' per-call checks. g h first, then times c_j, as
   // above: the same kernels, the same values; terms whose coefficient is 1 share g h, as above.
   std::vector<Var> into_one_block(const Var& g) const {

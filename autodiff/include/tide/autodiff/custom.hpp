@@ -50,12 +50,15 @@ public:
 private:
   template <class Get> void take(std::size_t n, Get get);
   template <class Get> void verify(const char* op, std::size_t n, Get get, std::span<const char* const> names) const;
-  std::uint64_t* versions() { return size_ > inline_.size() ? spill_.data() : inline_.data(); }
-  const std::uint64_t* versions() const { return size_ > inline_.size() ? spill_.data() : inline_.data(); }
+  // more than four versions live in spill_, else the first inline_count_ of inline_ (a moved-from
+  // object, whose spill_ is empty, still reads within inline_)
+  std::size_t size() const { return spill_.empty() ? inline_count_ : spill_.size(); }
+  std::uint64_t* versions() { return spill_.empty() ? inline_.data() : spill_.data(); }
+  const std::uint64_t* versions() const { return spill_.empty() ? inline_.data() : spill_.data(); }
 
   std::array<std::uint64_t, 4> inline_{};
   std::vector<std::uint64_t> spill_;
-  std::size_t size_ = 0;
+  std::size_t inline_count_ = 0;
 };
 
 // A fused op's backward under create_graph: the vector-Jacobian product of `composite` (the op

@@ -71,6 +71,7 @@ struct Node {
 
 // A leaf (Var::parameter): no inputs, and the gradient accumulated by backward().
 struct LeafNode final : Node {
+  LeafNode() {}  // user-provided, as Node's: no zeroing before construction
   Tensor grad;
 };
 
