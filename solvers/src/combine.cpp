@@ -66,9 +66,10 @@ public:
 
 private:
   // The same gradients without create_graph, the products c_j (g h) written into the rows of one
-  // stacked block [terms, g's shape] by the backend's kernel: g h and one block where a dopri5 step's combinations allocated
-  // about twenty tensors, and none of the Var ops' per-call checks. g h first, then times c_j, as
-  // above: the same kernels, the same values; terms whose coefficient is 1 share g h, as above.
+  // stacked block [terms, g's shape] by the backend's kernel: g h and one block where a dopri5
+  // step's combinations allocated about twenty tensors, and none of the Var ops' per-call checks.
+  // g h first, then times c_j, as above: the same kernels, the same values; terms whose
+  // coefficient is 1 share g h, as above.
   std::vector<Var> into_one_block(const Var& g) const {
     const Tensor gh = h_.defined() ? mul(g.value(), h_) : g.value();
     const auto scaled = static_cast<std::int64_t>(std::count_if(c_.begin(), c_.end(), [](double c) { return c != 1.0; }));
