@@ -12,6 +12,8 @@
 #include "tide/core/error.hpp"
 #include <fmt/format.h>
 #include <charconv>
+#include <cstdlib>
+#include <unistd.h>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -341,9 +343,22 @@ int bench_main(const Args& args) {
 
 int tide_main(const Args& args) { return dispatch(args, "tide", "command", tide_usage, {{"train", train_main}, {"eval", eval_main}, {"predict", predict_main}, {"export", export_main}, {"plot", plot_main}, {"data", data_main}, {"bench", bench_main}}); }
 
+// OpenBLAS starts its thread pool when it loads, before main. tide then runs BLAS on one thread
+// (init_blas_threads), but the idle pool leaves the process multi-threaded, and every reference
+// count of the tape an atomic operation: ~5% of an eager solve (docs/benchmarks.md). Unless a
+// thread count was asked for, the command restarts itself once with OPENBLAS_NUM_THREADS=1, so that
+// the pool is never made; if it cannot, it goes on as it is.
+void restart_without_blas_pool(char** argv) {
+  if (std::getenv("TIDE_BLAS_THREADS") || std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("OMP_NUM_THREADS")) return;
+  if (setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  unsetenv("OPENBLAS_NUM_THREADS");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  restart_without_blas_pool(argv);
   try {
     return tide_main(std::vector<std::string_view>(argv + 1, argv + argc));
   } catch (const tide::Error& e) {
