@@ -5,12 +5,13 @@
 #include <cstdlib>
 
 namespace tide {
+bool blas_threads_requested() {
+  return std::getenv("TIDE_BLAS_THREADS") || std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("OMP_NUM_THREADS");
+}
+
 void init_blas_threads() {
-  if (const char* t = std::getenv("TIDE_BLAS_THREADS")) {
-    openblas_set_num_threads(std::atoi(t));
-  } else if (!std::getenv("OPENBLAS_NUM_THREADS") && !std::getenv("OMP_NUM_THREADS")) {
-    openblas_set_num_threads(1);
-  }
+  if (const char* t = std::getenv("TIDE_BLAS_THREADS")) openblas_set_num_threads(std::atoi(t));
+  else if (!blas_threads_requested()) openblas_set_num_threads(1);
 }
 
 BlasInfo blas_info() {

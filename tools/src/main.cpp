@@ -9,6 +9,7 @@
 #include "cli_args.hpp"
 #include "torchdiffeq_parity.hpp"
 #include "train/commands.hpp"
+#include "tide/core/blas.hpp"
 #include "tide/core/error.hpp"
 #include <fmt/format.h>
 #include <charconv>
@@ -349,7 +350,7 @@ int tide_main(const Args& args) { return dispatch(args, "tide", "command", tide_
 // thread count was asked for, the command restarts itself once with OPENBLAS_NUM_THREADS=1, so that
 // the pool is never made; if it cannot, it goes on as it is.
 void restart_without_blas_pool(char** argv) {
-  if (std::getenv("TIDE_BLAS_THREADS") || std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("OMP_NUM_THREADS")) return;
+  if (tide::blas_threads_requested()) return;
   if (setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) return;
   execv("/proc/self/exe", argv);
   unsetenv("OPENBLAS_NUM_THREADS");

@@ -16,6 +16,8 @@ struct BlasInfo {
 
 BlasInfo blas_info();
 void set_blas_threads(int threads);
+// Whether the environment asks for a BLAS thread count (one of the three variables above is set).
+bool blas_threads_requested();
 // Applies the default thread policy above; the CPU backend calls it once when first used.
 void init_blas_threads();
 
