@@ -12,7 +12,7 @@ namespace tide::detail {
 // inline_bytes live inside the Storage object itself (one allocation instead of two: scalars and
 // small vectors are common on the tape).
 struct Storage {
-  static constexpr std::size_t inline_bytes = 32;
+  static constexpr std::size_t inline_bytes = 256;
   Storage(Backend& backend, std::size_t bytes);
   ~Storage();
   Storage(const Storage&) = delete;
