@@ -35,7 +35,7 @@ const ElementwiseProgram& rule_program(Op op, double p0) {
 // a time). The same kernels either way, so the same values. The sweep has checked that g has the
 // input's dtype (grad.cpp): the program's kernels take their operands as they are.
 Var pointwise_gradient(const NodePtr& self, const Var& g) {
-  const Node& n = *self;
+  const OpNode& n = op_node(*self);
   const std::uint8_t saves = op_info(n.call.op).saves;
   if (grad_enabled() || Trace::active()) {
     const Var x = (saves & saves::in0) ? Var(n.saved_input(0), n.inputs[0].node) : Var();
@@ -57,7 +57,7 @@ Var pointwise_gradient(const NodePtr& self, const Var& g) {
 Var mask(Op cmp, const Tensor& a, double b) {
   return Var(tide::binary(cmp, a, Tensor::scalar(b, a.dtype(), a.device())));
 }
-Var keepdim_view(const Var& g, const Node& n) {
+Var keepdim_view(const Var& g, const OpNode& n) {
   if (n.call.keepdim) return g;
   Shape kept = n.inputs[0].shape;
   for (int i = 0; i < kept.rank(); ++i)
@@ -67,7 +67,7 @@ Var keepdim_view(const Var& g, const Node& n) {
 }  // namespace
 
 void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
-  const Node& n = *self;
+  const OpNode& n = op_node(*self);
   // Inputs and output as Vars that keep their place in the graph (for create_graph).
   auto in = [&](int i) { return Var(n.saved_input(i), n.inputs[i].node); };
   auto out = [&]() { return Var(n.saved_output(), self); };

@@ -86,7 +86,7 @@ Sweep collect(const std::vector<Var>& outputs, std::uint64_t since = 0) {
   return s;
 }
 
-void check_saved(const Node& n) {
+void check_saved(const OpNode& n) {
   auto report = [&](const char* what, const Tensor& t, std::uint64_t then) {
     fail("backward of {}: its saved {} ({}) was modified in place after it was saved "
          "(version {} then, {} now); clone the value before modifying it, or modify a copy",
@@ -211,7 +211,7 @@ void input_gradients(const NodePtr& n, const Var& g, std::vector<Var>& gx) {
       fail("custom backward {} returned {} gradients for {} inputs", n->custom->name(), gx.size(), n->inputs.size());
     return;
   }
-  check_saved(*n);
+  check_saved(op_node(*n));
   backward_rule(n, g, gx);
 }
 
@@ -236,8 +236,8 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
   for (std::size_t i = 0; i < s.nodes.size(); ++i) {
     const NodePtr& n = s.nodes[i];
     if (n->leaf || !plan.needed[i] || !grads[i].defined() || !plan.feeds_needed(i)) continue;
-    if (!n->custom && n->call.op == Op::slice && acc.in_place()) {
-      acc.add_to_slice(static_cast<std::size_t>(plan.slot(i, 0)), n->inputs[0].shape, n->call, grads[i]);
+    if (!n->custom && op_node(*n).call.op == Op::slice && acc.in_place()) {
+      acc.add_to_slice(static_cast<std::size_t>(plan.slot(i, 0)), n->inputs[0].shape, op_node(*n).call, grads[i]);
     } else {
       input_gradients(n, grads[i], gx);
       for (std::size_t k = 0; k < n->inputs.size(); ++k) {
@@ -245,7 +245,7 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
         if (target < 0 || !gx[k].defined() || !plan.needed[static_cast<std::size_t>(target)]) continue;
         if (!(gx[k].shape() == n->inputs[k].shape) || gx[k].dtype() != n->inputs[k].dtype)
           fail("internal error: backward of {} produced a gradient {} for input {}, which is {}{}",
-               n->custom ? n->custom->name() : op_name(n->call.op), gx[k].str(), k, dtype_name(n->inputs[k].dtype),
+               n->custom ? n->custom->name() : op_name(op_node(*n).call.op), gx[k].str(), k, dtype_name(n->inputs[k].dtype),
                n->inputs[k].shape.str());
         acc.add(static_cast<std::size_t>(target), gx[k]);
       }

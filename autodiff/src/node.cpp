@@ -94,7 +94,7 @@ template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, O
   if (grad_mode)
     for (const Var* v : inputs) any = any || v->requires_grad();
   if (!any) return Var(std::move(out));
-  auto node = std::make_shared<Node>();
+  auto node = std::make_shared<OpNode>();
   node->call.op = op;
   std::uint64_t after = 0;
   for (const Var* v : inputs)

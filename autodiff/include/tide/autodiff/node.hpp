@@ -50,24 +50,37 @@ private:
 
 class CustomBackward;
 
+// A node of the tape. Custom-backward nodes (custom.hpp: dense layers, fused pointwise ops, stage
+// combinations, compiled functions) hold only this; a built-in op's node is an OpNode, and a
+// parameter's a LeafNode.
 struct Node {
-  OpCall call;  // the op and its attributes; index ops keep the i64 index as input 1
-  std::shared_ptr<CustomBackward> custom;  // set for custom-backward nodes (custom.hpp); call unused
+  std::shared_ptr<CustomBackward> custom;  // set for custom-backward nodes (custom.hpp)
   bool leaf = false;
   std::uint64_t sequence = 0;  // recording order
   NodeInputs inputs;
+
+  Node() {}  // user-provided: make_shared's value-initialisation would first zero the whole object (every member has its initialiser)
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  virtual ~Node();  // releases long input chains iteratively (no recursion, no stack overflow)
+};
+
+// A built-in op's node (neither leaf nor custom): the op, its attributes and what its rule reads.
+// Kept out of Node, so that a custom node is a third of the size (an OpCall and two saved tensors
+// are ~800 bytes).
+struct OpNode final : Node {
+  OpCall call;  // the op and its attributes; index ops keep the i64 index as input 1
   // What the rule reads (the op table's `saves` column, at most two values): the saved inputs in
   // input order, then the output.
   SavedValue saved[max_saved_values];
 
   const Tensor& saved_input(int i) const { return saved[saved_index(call.op, i)].value; }
   const Tensor& saved_output() const { return saved[saved_index(call.op, 3)].value; }
-
-  Node() {}  // user-provided: make_shared's value-initialisation would first zero all 1.2 KB (every member has its initialiser)
-  Node(const Node&) = delete;
-  Node& operator=(const Node&) = delete;
-  virtual ~Node();  // releases long input chains iteratively (no recursion, no stack overflow)
+  OpNode() {}  // user-provided, as Node's
 };
+
+// The OpNode behind n, which the caller knows is neither a leaf nor a custom node.
+inline const OpNode& op_node(const Node& n) { return static_cast<const OpNode&>(n); }
 
 // A leaf (Var::parameter): no inputs, and the gradient accumulated by backward().
 struct LeafNode final : Node {
