@@ -62,7 +62,10 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   Tensor t;
   t.storage_ = std::make_shared<Storage>(backend_for(device), static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
   t.shape_ = shape;
-  t.strides_ = contiguous_strides(shape);
+  // The strides written in place: a Shape built on the stack and then copied stalls the copy's
+  // 16-byte loads, which cannot take the just-stored 8-byte extents from the store buffer.
+  t.strides_.resize(shape.rank(), 1);
+  for (int i = shape.rank() - 2; i >= 0; --i) t.strides_[i] = t.strides_[i + 1] * std::max<std::int64_t>(shape[i + 1], 1);
   t.dtype_ = dtype;
   return t;
 }

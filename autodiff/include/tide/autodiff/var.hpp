@@ -13,7 +13,7 @@ using NodePtr = std::shared_ptr<Node>;
 
 class Var {
 public:
-  Var() = default;
+  Var() noexcept {}  // user-provided, as Tensor's: no zeroing of the whole object before the members
   Var(Tensor value) : value_(std::move(value)) {}  // a constant: implicit so Tensors mix with Vars
   Var(Tensor value, NodePtr node) : value_(std::move(value)), node_(std::move(node)) {}
 

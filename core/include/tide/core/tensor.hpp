@@ -44,7 +44,9 @@ void reset_peak_memory();
 
 class Tensor {
 public:
-  Tensor() = default;  // an undefined tensor; defined() is false
+  // An undefined tensor; defined() is false. User-provided, so that value-initialisation (Tensor(),
+  // a vector of n tensors) runs the member initialisers instead of first zeroing all 208 bytes.
+  Tensor() noexcept {}
 
   // ---- creation -------------------------------------------------------------------------------
   static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = default_device());
