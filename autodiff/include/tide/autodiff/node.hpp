@@ -13,6 +13,8 @@
 namespace tide {
 
 struct NodeInput {
+  NodeInput() noexcept {}  // user-provided: a spilled vector's resize would zero each 112-byte entry first
+  NodeInput(NodePtr n, const Shape& s, DType d) : node(std::move(n)), shape(s), dtype(d) {}
   NodePtr node;  // null when the input is a constant
   Shape shape;
   DType dtype = DType::f32;
