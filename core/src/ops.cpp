@@ -147,17 +147,23 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   return reduce(Op::sum, x, axes, true).reshape(shape);
 }
 
+namespace {
+// [m, k] @ [k, n], no batch axes: nothing to broadcast. Its own function, so that `out` is built in
+// the caller's return slot (matmul's other path returns another tensor, which rules out NRVO there).
+Tensor plain_matmul(const Tensor& a, const Tensor& b) {
+  Tensor out = Tensor::empty(Shape{a.shape()[0], b.shape()[1]}, a.dtype(), a.device());
+  a.backend().matmul(a, b, out);
+  return out;
+}
+}  // namespace
+
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   check_floating(a_in, "matmul");
   check_floating(b_in, "matmul");
   check_same_device(a_in, b_in, "matmul");
   check_same_dtype(a_in, b_in, "matmul");
   if (a_in.rank() == 0 || b_in.rank() == 0) fail("matmul: scalar operand ({} @ {})", a_in.shape().str(), b_in.shape().str());
-  if (a_in.rank() == 2 && b_in.rank() == 2 && a_in.shape()[1] == b_in.shape()[0]) {  // no batch axes: nothing to broadcast
-    Tensor out = Tensor::empty(Shape{a_in.shape()[0], b_in.shape()[1]}, a_in.dtype(), a_in.device());
-    a_in.backend().matmul(a_in, b_in, out);
-    return out;
-  }
+  if (a_in.rank() == 2 && b_in.rank() == 2 && a_in.shape()[1] == b_in.shape()[0]) return plain_matmul(a_in, b_in);
   const Tensor a = a_in.rank() == 1 ? a_in.unsqueeze(0) : a_in;
   const Tensor b = b_in.rank() == 1 ? b_in.unsqueeze(1) : b_in;
   const std::int64_t m = a.shape().back(2), k = a.shape().back(1), n = b.shape().back(1);
