@@ -10,6 +10,7 @@ Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<Cu
   bool any = false;
   if (grad_enabled())
     for (const Var& v : inputs) any = any || v.requires_grad();
+  if (!fn) fail("record_custom: no backward function given (a null CustomBackward)");
   if (!any) return Var(std::move(out));
   auto node = std::make_shared<Node>();
   node->custom = std::move(fn);

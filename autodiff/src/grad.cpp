@@ -132,7 +132,7 @@ public:
   // slice written into it, and a full-size sum per slice (an LSTM's four gate slices).
   // A slice of zeros the sweep made that no earlier slice overlaps takes g as it is (a copy: one
   // pass, where an add into a strided slice is a sum and a copy back).
-  void add_to_slice(std::size_t slot, const Shape& shape, const OpCall& call, const Var& g) {
+  void add_to_slice(std::size_t slot, const Shape& shape, const OpAttrs& call, const Var& g) {
     Var& acc = grads_[slot];
     ZeroSlices& z = zeros_[slot];
     if (!acc.defined()) {
@@ -159,7 +159,7 @@ private:
     bool valid = false;
     std::int64_t axis = 0;
     std::vector<std::pair<std::int64_t, std::int64_t>> taken;
-    bool untouched(const OpCall& c) const {
+    bool untouched(const OpAttrs& c) const {
       if (!valid || c.axis != axis || c.step != 1) return false;
       for (const auto& [start, stop] : taken)
         if (c.start < stop && start < c.stop) return false;

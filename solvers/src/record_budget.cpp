@@ -10,7 +10,8 @@ namespace tide::detail {
 namespace {
 
 // A recorded node beyond its output's storage (the node, its inputs' shapes and saved values,
-// the output tensor's header): about 1.2 KB measured for a [1, 3] f64 product.
+// the output's Storage object): about 1.3 KB for a built-in op with a small output (a 1,000-byte
+// OpNode and a 330-byte Storage holding up to 256 bytes inline), 0.4 KB for a custom node.
 constexpr std::int64_t node_bytes = 1024;
 
 std::int64_t half_physical_memory() {

@@ -192,6 +192,16 @@ TEST_CASE("a custom backward whose gradient has the wrong shape or dtype is repo
   }
 }
 
+TEST_CASE("record_custom refuses a null backward function") {
+  const Var x = Var::parameter(Tensor::ones(Shape{2}, DType::f64));
+  try {
+    (void)record_custom(x.value() * 2.0, {x}, nullptr);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("record_custom: no backward function") != std::string::npos);
+  }
+}
+
 TEST_CASE("SavedVersions reports the value modified in place, by name or position, inline and spilled, by value or by pointer") {
   const auto message = [](const auto& run) {
     try {

@@ -1,8 +1,8 @@
 // Node: one recorded op on the tape. It keeps the producing nodes of its inputs (null for
-// constants), the input and output values its backward rule reads (per the op table's `saves`
-// column, with their storage versions at recording time) and the op's attributes. Nodes are
-// numbered in recording order; grad() sweeps the nodes an output depends on once, in reverse
-// recording order.
+// constants); a built-in op's node (OpNode) also keeps the input and output values its backward
+// rule reads (per the op table's `saves` column, with their storage versions at recording time) and
+// the op's attributes, a custom node its backward object. Nodes are numbered in recording order;
+// grad() sweeps the nodes an output depends on once, in reverse recording order.
 #pragma once
 #include "tide/autodiff/var.hpp"
 #include "tide/core/op_call.hpp"
@@ -68,10 +68,10 @@ struct Node {
 };
 
 // A built-in op's node (neither leaf nor custom): the op, its attributes and what its rule reads.
-// Kept out of Node, so that a custom node is a third of the size (an OpCall and two saved tensors
-// are ~800 bytes).
+// Kept out of Node, so that a custom node is a third of the size (the attributes and two saved
+// tensors are ~600 bytes).
 struct OpNode final : Node {
-  OpCall call;  // the op and its attributes; index ops keep the i64 index as input 1
+  OpAttrs call;  // the op and its attributes; index ops keep the i64 index as input 1
   // What the rule reads (the op table's `saves` column, at most two values): the saved inputs in
   // input order, then the output.
   SavedValue saved[max_saved_values];
