@@ -94,6 +94,7 @@ private:
   // create_graph: the eager function on the saved inputs, differentiated with recording on.
   std::vector<Var> eager(const Var& g) {
     ++state_->stats.eager_backward;
+    const std::uint64_t since = next_node_sequence();
     const Var y = state_->fn(inputs_);
     std::vector<Var> wrt;
     for (int i : entry_->wrt) wrt.push_back(inputs_[static_cast<std::size_t>(i)]);
@@ -101,6 +102,7 @@ private:
     GradOptions opt;
     opt.create_graph = true;
     opt.allow_unused = true;
+    opt.recorded_from = since;  // this call's own gradient: not through the inputs' history (a step's state, made from the same parameters)
     const std::vector<Var> d = grad({y}, wrt, {g}, opt);
     std::vector<Var> grads(inputs_.size() + entry_->params.size());
     for (std::size_t k = 0; k < entry_->wrt.size(); ++k) grads[static_cast<std::size_t>(entry_->wrt[k])] = d[k];

@@ -62,23 +62,30 @@ private:
 struct Sweep {
   std::vector<NodePtr> nodes;  // reverse recording order
   NodeSlots slot;              // node -> index in `nodes`
+  std::uint64_t ends_before = 0;  // nodes recorded before this one end the sweep: their backward does not run
 
   std::int64_t find(const Node* n) const { return slot.find(n); }
 };
 
 // The nodes the outputs depend on, recorded no earlier than `since`: a node's sequence exceeds its
 // inputs', so nodes older than every wanted input cannot lie on a path to one (a VJP inside a
-// solve's step then visits that step's nodes, not the whole solve recorded before it).
-Sweep collect(const std::vector<Var>& outputs, std::uint64_t since = 0) {
+// solve's step then visits that step's nodes, not the whole solve recorded before it). Older nodes
+// among `ends` are taken too, without their history (GradOptions::recorded_from).
+Sweep collect(const std::vector<Var>& outputs, std::uint64_t since = 0, const std::vector<Var>& ends = {}) {
   Sweep s;
+  if (!ends.empty()) s.ends_before = since;
   std::vector<NodePtr> stack;
+  auto is_end = [&](const Node* n) {
+    return std::any_of(ends.begin(), ends.end(), [&](const Var& e) { return e.node().get() == n; });
+  };
   for (const Var& o : outputs)
     if (o.node() && s.slot.insert(o.node().get(), 0)) stack.push_back(o.node());
   while (!stack.empty()) {
     NodePtr n = std::move(stack.back());
     stack.pop_back();
-    for (const auto& in : n->inputs)
-      if (in.node && in.node->sequence >= since && s.slot.insert(in.node.get(), 0)) stack.push_back(in.node);
+    if (n->sequence >= since)
+      for (const auto& in : n->inputs)
+        if (in.node && (in.node->sequence >= since || is_end(in.node.get())) && s.slot.insert(in.node.get(), 0)) stack.push_back(in.node);
     s.nodes.push_back(std::move(n));
   }
   std::sort(s.nodes.begin(), s.nodes.end(), [](const NodePtr& a, const NodePtr& b) { return a->sequence > b->sequence; });
@@ -194,7 +201,8 @@ SweepPlan plan_sweep(const Sweep& s, const std::vector<char>& wanted) {
   p.first_input.assign(count + 1, 0);
   for (std::size_t i = 0; i < count; ++i) {
     p.first_input[i] = p.input_slots.size();
-    for (const auto& in : s.nodes[i]->inputs) p.input_slots.push_back(in.node ? s.find(in.node.get()) : -1);
+    const bool end = s.nodes[i]->sequence < s.ends_before;
+    for (const auto& in : s.nodes[i]->inputs) p.input_slots.push_back(in.node && !end ? s.find(in.node.get()) : -1);
   }
   p.first_input[count] = p.input_slots.size();
   p.needed = wanted;
@@ -277,7 +285,8 @@ std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& i
   check_outputs(outputs, grad_outputs);
   std::uint64_t since = std::numeric_limits<std::uint64_t>::max();
   for (const Var& input : inputs) since = std::min(since, input.node() ? input.node()->sequence : since);
-  const Sweep s = collect(outputs, since == std::numeric_limits<std::uint64_t>::max() ? 0 : since);
+  const Sweep s = options.recorded_from > 0 ? collect(outputs, options.recorded_from, inputs)
+                                            : collect(outputs, since == std::numeric_limits<std::uint64_t>::max() ? 0 : since);
   std::vector<char> wanted(s.nodes.size(), 0);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const std::int64_t slot = inputs[i].node() ? s.find(inputs[i].node().get()) : -1;

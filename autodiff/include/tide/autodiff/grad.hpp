@@ -11,6 +11,12 @@ namespace tide {
 struct GradOptions {
   bool create_graph = false;  // record the backward pass for higher derivatives
   bool allow_unused = false;  // inputs the outputs do not depend on get zeros instead of an error
+  // Nonzero (a number from next_node_sequence(), custom.hpp): differentiate through the nodes
+  // recorded from it on only. A node recorded earlier is reached only as one of the inputs, and
+  // its own history is not followed: a function recomputed on the tape (a custom backward under
+  // create_graph) is differentiated alone, its inputs taken as independent of each other, as its
+  // node's gradient must be even where one input was computed from another.
+  std::uint64_t recorded_from = 0;
 };
 
 // d(sum_i <grad_outputs[i], outputs[i]>) / d inputs. grad_outputs may be empty when every output
