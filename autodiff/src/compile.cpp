@@ -5,6 +5,7 @@
 #include "tide/autodiff/grad.hpp"
 #include "tide/core/plan.hpp"
 #include <algorithm>
+#include <mutex>
 
 namespace tide {
 
@@ -46,6 +47,24 @@ struct Entry {
   Plan forward, backward;
   std::vector<Var> params;   // the closed-over values the node's gradient flows to (placeholders carrying the nodes)
   std::vector<int> wrt;      // the inputs that get gradients, in the backward plan's output order
+  std::vector<int> param_inputs;  // the node's inputs that are params (after the function's own)
+  PlanOptions options;
+  Trace late;                // the backward's trace, for `adding`
+
+  // The backward plan that adds the params' gradients into tensors passed after the cotangent
+  // (CustomBackward::backward_into), made at its first use.
+  const Plan& adding() {
+    std::call_once(adding_made_, [&] {
+      PlanOptions o = options;
+      o.in_place_inputs_from = late.inputs();
+      adding_ = Plan(late.adding_outputs(static_cast<int>(wrt.size())), o);
+    });
+    return adding_;
+  }
+
+private:
+  std::once_flag adding_made_;
+  Plan adding_;
 };
 
 std::vector<Tensor> values_of(const std::vector<Var>& vs) {
@@ -74,8 +93,27 @@ class CompiledBackward final : public CustomBackward {
 public:
   CompiledBackward(std::shared_ptr<CompiledFunction::State> state, std::shared_ptr<Entry> entry,
                    std::vector<Tensor> residuals, std::vector<Var> inputs)
-      : state_(std::move(state)), entry_(std::move(entry)), residuals_(std::move(residuals)), inputs_(std::move(inputs)) {}
+      : state_(std::move(state)), entry_(std::move(entry)), residuals_(std::move(residuals)), inputs_(std::move(inputs)) {
+    adds_into_ = entry_->param_inputs;
+  }
   const char* name() const override { return "compiled"; }
+
+  // With a tensor for every param's gradient, the plan that adds them in (their GEMMs with
+  // beta = 1) instead of returning them for the sweep to add.
+  std::vector<Var> backward_into(const Var& g, const std::vector<Tensor>& into) override {
+    const std::size_t n = inputs_.size();
+    if (grad_enabled() || into.size() != n + entry_->params.size() ||
+        std::any_of(into.begin() + static_cast<std::ptrdiff_t>(n), into.end(), [](const Tensor& t) { return !t.defined(); }))
+      return backward(g);
+    std::vector<Tensor> tail{g.value().contiguous()};
+    tail.insert(tail.end(), into.begin() + static_cast<std::ptrdiff_t>(n), into.end());
+    const std::vector<Tensor> out = entry_->adding().run(residuals_, tail);
+    ++state_->stats.backward_calls;
+    ++state_->stats.adding_backward;
+    std::vector<Var> grads(into.size());
+    for (std::size_t k = 0; k < entry_->wrt.size(); ++k) grads[static_cast<std::size_t>(entry_->wrt[k])] = Var(out[k]);
+    return grads;
+  }
 
   std::vector<Var> backward(const Var& g) override {
     const std::size_t n = inputs_.size();
@@ -175,6 +213,9 @@ std::shared_ptr<Entry> CompiledFunction::State::trace(const Signature& sig, cons
       forward_options.shared_outputs_from = 1;  // the residuals after the output: one allocation per run
       e->forward = Plan(parts.early, forward_options);
       e->backward = Plan(parts.late, popt);
+      e->late = parts.late;
+      e->options = popt;
+      for (std::size_t k = 0; k < e->params.size(); ++k) e->param_inputs.push_back(static_cast<int>(inputs.size() + k));
       return e;
     }
     e->wrt.clear();

@@ -159,6 +159,19 @@ public:
 
   bool in_place() const { return in_place_; }
 
+  // The slot's tensor, private to it and contiguous, for a custom backward to add a gradient into
+  // (CustomBackward::backward_into): zeros when the slot holds none, a copy when it holds one it
+  // does not own. Undefined under create_graph, or when the slot holds another shape or dtype.
+  Tensor private_tensor(std::size_t slot, const NodeInput& in, Device device) {
+    Var& acc = grads_[slot];
+    if (!in_place_ || (acc.defined() && (!(acc.shape() == in.shape) || acc.dtype() != in.dtype))) return Tensor();
+    zeros_[slot].valid = false;
+    if (!acc.defined()) acc = Var(Tensor::zeros(in.shape, in.dtype, device));
+    else if (!owned_[slot] || !acc.value().is_contiguous()) acc = Var(acc.value().clone());
+    owned_[slot] = 1;
+    return acc.value();
+  }
+
 private:
   // The unit-step ranges of one axis written so far into a slot's zeros (valid: the slot still
   // holds zeros outside them).
@@ -210,11 +223,31 @@ SweepPlan plan_sweep(const Sweep& s, const std::vector<char>& wanted) {
   return p;
 }
 
-// gx[k]: the gradient of node n's input k given its output's g (a custom backward or the op's rule).
-void input_gradients(const NodePtr& n, const Var& g, std::vector<Var>& gx) {
+// The tensors custom node i may add its inputs' gradients into (CustomBackward::adds_into): the
+// slots' private tensors, for inputs whose gradient is needed, each slot once.
+std::vector<Tensor> accumulators_for(const Sweep& s, std::size_t i, const Var& g, const SweepPlan& plan, Accumulator& acc) {
+  const Node& n = *s.nodes[i];
+  const std::span<const int> named = n.custom->adds_into();
+  std::vector<Tensor> into(n.inputs.size());
+  auto slot_of = [&](int k) { return k >= 0 && static_cast<std::size_t>(k) < n.inputs.size() ? plan.slot(i, static_cast<std::size_t>(k)) : -1; };
+  for (std::size_t j = 0; j < named.size(); ++j) {
+    const std::int64_t target = slot_of(named[j]);
+    if (target < 0 || !plan.needed[static_cast<std::size_t>(target)]) continue;
+    bool again = false;
+    for (std::size_t e = 0; e < j; ++e) again = again || slot_of(named[e]) == target;
+    if (!again) into[static_cast<std::size_t>(named[j])] = acc.private_tensor(static_cast<std::size_t>(target), n.inputs[static_cast<std::size_t>(named[j])], g.device());
+  }
+  return into;
+}
+
+// gx[k]: the gradient of node i's input k given its output's g (a custom backward or the op's
+// rule); a custom node may add some into the sweep's tensors instead (their gx undefined).
+void input_gradients(const Sweep& s, std::size_t i, const Var& g, const SweepPlan& plan, Accumulator& acc, std::vector<Var>& gx) {
+  const NodePtr& n = s.nodes[i];
   gx.assign(n->inputs.size(), Var());
   if (n->custom) {
-    gx = n->custom->backward(g);
+    gx = n->custom->adds_into().empty() || !acc.in_place() ? n->custom->backward(g)
+                                                          : n->custom->backward_into(g, accumulators_for(s, i, g, plan, acc));
     if (gx.size() != n->inputs.size())
       fail("custom backward {} returned {} gradients for {} inputs", n->custom->name(), gx.size(), n->inputs.size());
     return;
@@ -247,7 +280,7 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
     if (!n->custom && op_node(*n).call.op == Op::slice && acc.in_place()) {
       acc.add_to_slice(static_cast<std::size_t>(plan.slot(i, 0)), n->inputs[0].shape, op_node(*n).call, grads[i]);
     } else {
-      input_gradients(n, grads[i], gx);
+      input_gradients(s, i, grads[i], plan, acc, gx);
       for (std::size_t k = 0; k < n->inputs.size(); ++k) {
         const std::int64_t target = plan.slot(i, k);
         if (target < 0 || !gx[k].defined() || !plan.needed[static_cast<std::size_t>(target)]) continue;

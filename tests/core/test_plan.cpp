@@ -257,6 +257,68 @@ TEST_CASE("a product added in place into an accumulator folds into one matmul_ad
   }
 }
 
+TEST_CASE("a copy of a block of a product goes: the product computes the block alone, unless the rest is read") {
+  // a concat's gradient cut into its parts (x's and the state's), only one of which is wanted
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    const Tensor cols = matmul(in[0], in[1]).slice(1, 2, 6, 1).contiguous();         // narrowed: columns 2..5
+    const Tensor block = matmul(in[0] * 2.0, in[1]).slice(0, 1, 4, 1).slice(1, 1, 3, 1).contiguous();  // narrowed: a block
+    const Tensor whole = matmul(in[0], in[1] * 3.0);
+    const Tensor part = whole.slice(1, 0, 2, 1).contiguous();                         // stays: whole is read again
+    return std::vector<Tensor>{cols * 1.5, block - 1.0, part + whole.slice(1, 4, 6, 1)};
+  };
+  for (DType dtype : {DType::f64, DType::f32}) {
+    const Tensor x = seq(Shape{5, 4}, 0.3, 0.1, dtype), w = seq(Shape{4, 7}, -0.2, 0.05, dtype);
+    const Plan plan(Trace::record(fn, {x, w}));
+    CHECK(plan.stats().narrowed_products == 2);
+    const Tensor x2 = seq(Shape{5, 4}, -0.4, 0.07, dtype), w2 = seq(Shape{4, 7}, 0.6, -0.03, dtype);
+    const double tol = dtype == DType::f64 ? 1e-14 : 1e-6;
+    for (int run = 0; run < 2; ++run) {
+      const std::vector<Tensor> got = plan.run({x2, w2}), want = fn({x2, w2});
+      for (std::size_t i = 0; i < got.size(); ++i) check_equal(got[i], want[i], tol);
+    }
+  }
+}
+
+TEST_CASE("a trace's outputs added into accumulators passed in: a product's add goes into its GEMM, the caller's tensors written in place") {
+  // a step's weight and bias gradients, as a compiled backward returns them, and its input's
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    const Tensor h = tanh(matmul(in[0], in[1]));
+    return std::vector<Tensor>{h * 2.0, matmul(in[0].transpose(), h), sum(h, {0})};
+  };
+  for (DType dtype : {DType::f64, DType::f32}) {
+    const Tensor x = seq(Shape{5, 4}, 0.3, 0.1, dtype), w = seq(Shape{4, 3}, -0.2, 0.05, dtype);
+    const Trace adding = Trace::record(fn, {x, w}).adding_outputs(1);
+    CHECK(adding.inputs() == 4);
+    CHECK(adding.outputs() == 1);
+    PlanOptions in_place;
+    in_place.in_place_inputs_from = 2;
+    const Plan plan(adding, in_place);
+    CHECK(plan.stats().folded_adds == 1);  // the product's; the column sums are added by an add
+    const double tol = dtype == DType::f64 ? 1e-13 : 1e-5;
+    const Tensor acc_w = seq(Shape{4, 3}, 0.5, -0.02, dtype), acc_b = seq(Shape{3}, -0.1, 0.3, dtype);
+    const Tensor start_w = acc_w.clone(), start_b = acc_b.clone();
+    const std::vector<Tensor> want = fn({x, w});
+    for (int run = 1; run <= 2; ++run) {  // each run adds once more
+      const std::vector<Tensor> got = plan.run({x, w}, std::vector<Tensor>{acc_w, acc_b});
+      REQUIRE(got.size() == 1);
+      check_equal(got[0], want[0], tol);
+      check_equal(acc_w, start_w + want[1] * static_cast<double>(run), tol);
+      check_equal(acc_b, start_b + want[2] * static_cast<double>(run), tol);
+    }
+    // without in_place_inputs_from the run adds into its own copies: the caller's stay as they were
+    const Plan copying(adding);
+    const Tensor before = acc_w.clone();
+    copying.run({x, w, acc_w, acc_b});
+    check_equal(acc_w, before, 0.0);
+    // an accumulator written in place must be contiguous
+    const Tensor strided = seq(Shape{3, 4}, 0.1, 0.1, dtype).transpose();
+    CHECK_THROWS_WITH_AS(plan.run({x, w}, std::vector<Tensor>{strided, acc_b}),
+                         doctest::Contains("input 2 is written in place and must be contiguous"), Error);
+  }
+  CHECK_THROWS_WITH_AS(Trace::record(fn, {seq(Shape{5, 4}, 0.3, 0.1, DType::f64), seq(Shape{4, 3}, 0.3, 0.1, DType::f64)}).adding_outputs(4),
+                       doctest::Contains("output 4 outside the trace's 3 outputs"), Error);
+}
+
 TEST_CASE("an add into a result of its own folds too, where one addend is a temporary the add reads last") {
   // a gradient's two contributions summed into a new tensor: r = a + x w, with a dead after the add
   TensorFunction fn = [](const std::vector<Tensor>& in) {

@@ -10,6 +10,7 @@
 // temporary of the same size that nothing touches before C: R's readers from C on read A's buffer
 // instead (the sums of a gradient's contributions, as grad's sweep records them when neither is
 // an accumulator yet). Of two such addends, the one beside a lone product goes in place.
+// Trace::adding_outputs, at the end, makes such adds of a trace's outputs into accumulators passed in.
 #include "accumulate.hpp"
 #include <vector>
 
@@ -145,3 +146,42 @@ int fold_product_adds(Program& p) {
 }
 
 }  // namespace tide::detail
+
+namespace tide {
+
+// Each output from first_output on becomes an add into a new input of its layout, appended after
+// the calls (plan.hpp); the plan's folding pass then moves a product's add into its GEMM.
+Trace Trace::adding_outputs(int first_output) const {
+  using namespace detail;
+  if (!program_) fail("Trace::adding_outputs: the trace is empty");
+  const Program& p = *program_;
+  if (first_output < 0 || first_output > static_cast<int>(p.outputs.size()))
+    fail("Trace::adding_outputs: output {} outside the trace's {} outputs", first_output, p.outputs.size());
+  auto q = std::make_shared<Program>(p);
+  for (std::size_t o = static_cast<std::size_t>(first_output); o < p.outputs.size(); ++o) {
+    const Arg& out = p.outputs[o];
+    Buffer acc;
+    acc.kind = BufferKind::input;
+    acc.input = q->n_inputs++;
+    acc.dtype = out.dtype;
+    acc.device = p.buffers[static_cast<std::size_t>(out.buffer)].device;
+    acc.numel = numel_of(out);
+    acc.shape = out.shape;
+    Arg whole;
+    whole.buffer = static_cast<int>(q->buffers.size());
+    whole.shape = out.shape;
+    whole.strides = contiguous_strides(out.shape);
+    whole.dtype = out.dtype;
+    q->buffers.push_back(std::move(acc));
+    Call add;
+    add.kind = CallKind::binary;
+    add.op = Op::add;
+    add.args = {whole, out, whole};
+    add.writes = {false, false, true};
+    q->calls.push_back(std::move(add));
+  }
+  q->outputs.resize(static_cast<std::size_t>(first_output));
+  return Trace(std::move(q));
+}
+
+}  // namespace tide

@@ -4,6 +4,12 @@
 //  - S is contiguous, of T's size and dtype, and A touches U otherwise only to write beside S;
 //  - between A and C no call reads U, and none writes U where S lies.
 // A then writes S itself: S holds the same value from A on, and nothing could see the difference.
+// A copy of a block of a product (a 2-d matmul's whole temporary output P, read by the copy alone)
+// goes with the product's columns and rows outside it (narrow_products): the matmul computes the
+// block alone, from the rows of its left operand and the columns of its right one, into the copy's
+// destination D, when D is contiguous and no call between the two touches D's buffer. A concat's
+// gradient slices (the part of a step's input gradient that flows to its state, not to its data)
+// then cost their own columns only.
 #include "copies.hpp"
 #include <vector>
 
@@ -77,6 +83,74 @@ int elide_copies(Program& p) {
     if (k < 0 || !untouched_between(p, w, i, dst, drop)) continue;
     Arg& out = p.calls[w].args[static_cast<std::size_t>(k)];  // its own shape and contiguous strides stay
     out.buffer = dst.buffer, out.offset = dst.offset;
+    uses[static_cast<std::size_t>(src.buffer)] = 0;
+    drop[i] = true;
+  }
+  return drop_calls(p, drop);
+}
+
+namespace {
+
+// The product call writing all of P (a 2-d matmul with beta = 0, the last call before `at`
+// touching P), or -1.
+int product_writing(const Program& p, std::size_t at, const Arg& src, const std::vector<bool>& drop) {
+  std::size_t w = at;
+  while (w-- > 0) {
+    if (drop[w]) continue;
+    bool touches = false;
+    for (const Arg& a : p.calls[w].args) touches = touches || a.buffer == src.buffer;
+    if (touches) break;
+  }
+  if (w >= at) return -1;
+  const Call& m = p.calls[w];
+  if (m.kind != CallKind::matmul || m.accumulate || m.args.size() != 3 || m.args[2].buffer != src.buffer) return -1;
+  const Arg& out = m.args[2];
+  const bool whole = out.shape.size() == 2 && out.offset == 0 && contiguous_arg(out) &&
+                     numel_of(out) == p.buffers[static_cast<std::size_t>(out.buffer)].numel;
+  return whole && m.args[0].shape.size() == 2 && m.args[1].shape.size() == 2 ? static_cast<int>(w) : -1;
+}
+
+// Whether the copy's source is a block [r0, r0 + rows) x [c0, c0 + cols) of the product's output
+// (row-major [m, n]); sets r0 and c0.
+bool block_of(const Arg& out, const Arg& src, std::int64_t& r0, std::int64_t& c0) {
+  const std::int64_t m = out.shape[0], n = out.shape[1];
+  if (src.shape.size() != 2 || src.strides[1] != 1 || (src.shape[0] > 1 && src.strides[0] != n) || n == 0) return false;
+  r0 = src.offset / n, c0 = src.offset % n;
+  return r0 + src.shape[0] <= m && c0 + src.shape[1] <= n;
+}
+
+bool touched_between(const Program& p, std::size_t from, std::size_t to, int buffer, const std::vector<bool>& drop) {
+  for (std::size_t j = from + 1; j < to; ++j) {
+    if (drop[j]) continue;
+    for (const Arg& a : p.calls[j].args)
+      if (a.buffer == buffer) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int narrow_products(Program& p) {
+  std::vector<int> uses = use_counts(p);
+  std::vector<bool> drop(p.calls.size(), false);
+  for (std::size_t i = 0; i < p.calls.size(); ++i) {
+    const Call& c = p.calls[i];
+    if (c.kind != CallKind::copy || c.args.size() != 2 || !temp(p, c.args[0].buffer)) continue;
+    const Arg src = c.args[0], dst = c.args[1];
+    if (uses[static_cast<std::size_t>(src.buffer)] != 2 || dst.buffer < 0 || dst.buffer == src.buffer || !contiguous_arg(dst) ||
+        dst.dtype != src.dtype || !(dst.shape == src.shape))
+      continue;
+    const int w = product_writing(p, i, src, drop);
+    std::int64_t r0 = 0, c0 = 0;
+    if (w < 0 || !block_of(p.calls[static_cast<std::size_t>(w)].args[2], src, r0, c0)) continue;
+    Call& m = p.calls[static_cast<std::size_t>(w)];
+    if (m.args[0].buffer == dst.buffer || m.args[1].buffer == dst.buffer || touched_between(p, static_cast<std::size_t>(w), i, dst.buffer, drop))
+      continue;
+    Arg& a = m.args[0];
+    Arg& b = m.args[1];
+    a.offset += r0 * a.strides[0], a.shape = Shape{src.shape[0], a.shape[1]};
+    b.offset += c0 * b.strides[1], b.shape = Shape{b.shape[0], src.shape[1]};
+    m.args[2] = dst;
     uses[static_cast<std::size_t>(src.buffer)] = 0;
     drop[i] = true;
   }

@@ -9,4 +9,8 @@ namespace tide::detail {
 // Returns how many copies went.
 int elide_copies(Program& program);
 
+// Removes copies of a block of a product (a slice of a matmul's output, the rest unread) by having
+// the matmul compute that block alone, into the copy's destination. Returns how many copies went.
+int narrow_products(Program& program);
+
 }  // namespace tide::detail

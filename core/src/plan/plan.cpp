@@ -37,18 +37,19 @@ struct PlanImpl {
   std::vector<int> bound;                   // the inputs, fresh and shared buffers: what a run binds and releases
   std::vector<int> initialised;             // arena buffers copied from their starting value per run
   std::vector<char> written;                // per buffer: some call writes it (inputs so marked are copied per run)
+  int in_place_from = -1;                   // PlanOptions::in_place_inputs_from
   std::vector<Tensor> base;                 // per run: the fresh buffers' tensors, and the inputs' own copies
   Tensor block;                             // per run: the shared buffers' block
   mutable std::atomic<bool> busy{false};
 };
 
-// A run's inputs: a vector, and optionally one more after it (a compiled backward's cotangent
-// after the residuals its node keeps, passed without copying them or changing the node).
+// A run's inputs: a vector, and optionally more after it (a compiled backward's cotangent and
+// accumulators after the residuals its node keeps, passed without copying them or changing the node).
 struct RunInputs {
   const std::vector<Tensor>& head;
-  const Tensor* tail = nullptr;
-  std::size_t size() const { return head.size() + (tail ? 1 : 0); }
-  const Tensor& operator[](std::size_t i) const { return i < head.size() ? head[i] : *tail; }
+  std::span<const Tensor> tail = {};
+  std::size_t size() const { return head.size() + tail.size(); }
+  const Tensor& operator[](std::size_t i) const { return i < head.size() ? head[i] : tail[i - head.size()]; }
 };
 
 namespace {
@@ -264,6 +265,7 @@ Plan::Plan(const Trace& trace, PlanOptions options) {
   impl_ = std::make_shared<PlanImpl>();
   PlanImpl& impl = *impl_;
   impl.program = trace.program();
+  impl.in_place_from = options.in_place_inputs_from;
   impl.stats.traced_calls = static_cast<int>(impl.program.calls.size());
   for (const Buffer& b : impl.program.buffers)
     if (b.kind == BufferKind::input) impl.device = b.device;
@@ -276,6 +278,7 @@ Plan::Plan(const Trace& trace, PlanOptions options) {
     impl.stats.fused_ops = counts.ops;
   }
   impl.stats.elided_copies = elide_copies(impl.program);  // after fusion, which wants whole temporaries
+  impl.stats.narrowed_products = narrow_products(impl.program);
   if (backend_for(impl.device).fuses_matmul_add()) impl.stats.folded_adds = fold_product_adds(impl.program);
   impl.stats.calls = static_cast<int>(impl.program.calls.size());
   plan_memory(impl, options.shared_outputs_from);
@@ -313,8 +316,12 @@ void bind_input(PlanImpl& impl, std::size_t b, const Tensor& x) {
          dtype_name(buf.dtype), buf.shape.str(), buf.device.str());
   // an input the calls write into (a residual that a backward adds to, as grad's sweep can
   // into a slice of a gradient) is the run's own copy: the caller's tensor stays as it was,
-  // so a second run starts from the same values
-  if (!impl.written[b] && x.is_contiguous()) return bind_storage(impl, b, x, x.offset());
+  // so a second run starts from the same values; unless the plan was told to write it in place
+  const bool in_place = impl.in_place_from >= 0 && buf.input >= impl.in_place_from;
+  if (in_place && impl.written[b] && !x.is_contiguous())
+    fail("Plan::run: input {} is written in place and must be contiguous; it is {} with strides {}", buf.input, x.str(),
+         x.strides().str());
+  if ((!impl.written[b] || in_place) && x.is_contiguous()) return bind_storage(impl, b, x, x.offset());
   impl.base[b] = impl.written[b] ? x.clone() : x.contiguous();
   bind_storage(impl, b, impl.base[b], impl.base[b].offset());
 }
@@ -390,7 +397,11 @@ void release(PlanImpl& impl) {
 std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) const { return run_inputs(RunInputs{inputs}); }
 
 std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const Tensor& last) const {
-  return run_inputs(RunInputs{inputs, &last});
+  return run_inputs(RunInputs{inputs, std::span<const Tensor>(&last, 1)});
+}
+
+std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, std::span<const Tensor> more) const {
+  return run_inputs(RunInputs{inputs, more});
 }
 
 std::vector<Tensor> Plan::run_inputs(const RunInputs& inputs) const {

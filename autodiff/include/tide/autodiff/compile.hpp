@@ -6,7 +6,9 @@
 // whole function; the node's backward runs the backward plan on the residuals the forward plan
 // kept. The backward plan is traced from the same eager backward rules the tape runs, split from
 // the forward at the cotangent (Trace::split), so compiled and eager gradients are the same
-// arithmetic. Double backward (a grad() with create_graph through the node) falls back to the
+// arithmetic. Where the sweep already holds a sum of the closed-over parameters' gradients (the
+// function runs at every step of a sequence), a second backward plan adds into it instead
+// (Trace::adding_outputs): a weight's gradient goes in with its GEMM, beta = 1. Double backward (a grad() with create_graph through the node) falls back to the
 // eager function: it re-runs it on the saved inputs and differentiates that, recorded. Jets are
 // not inputs or outputs of a compiled function, but a function of Vars that uses Taylor mode
 // inside (ode_derivative, ode_taylor: the incremental trace computes with Var ops) compiles, and
@@ -45,6 +47,7 @@ struct CompileStats {
   std::int64_t traces = 0;          // signatures traced
   std::int64_t calls = 0;           // forward calls served by a plan
   std::int64_t backward_calls = 0;  // backward passes served by a plan
+  std::int64_t adding_backward = 0; // of those, passes that added the parameters' gradients into the sweep's sums
   std::int64_t eager_backward = 0;  // backward passes that fell back to the eager function (create_graph)
 };
 

@@ -22,6 +22,22 @@ public:
   // The gradients of the inputs given the gradient g of the output, one per input (undefined
   // where none flows); each must have its input's shape.
   virtual std::vector<Var> backward(const Var& g) = 0;
+
+  // The inputs whose gradients this node can add into tensors the sweep holds, instead of
+  // returning them (a compiled function's backward plan adds a weight's gradient inside its GEMM,
+  // as beta = 1, rather than making it for the sweep to add). Empty for most nodes.
+  std::span<const int> adds_into() const { return adds_into_; }
+  // Called instead of backward(g) when adds_into() is not empty and the sweep does not record:
+  // into[k], for some of the inputs adds_into() names, is a contiguous tensor of input k's shape
+  // and dtype, private to the sweep, to add input k's gradient into in place; elsewhere undefined.
+  // Returns the gradients as backward does, undefined for those it added. The default adds none.
+  virtual std::vector<Var> backward_into(const Var& g, const std::vector<Tensor>& into) {
+    (void)into;
+    return backward(g);
+  }
+
+protected:
+  std::span<const int> adds_into_;  // set by a subclass, over indices it keeps alive
 };
 
 // Records `out` as computed from `inputs` by `fn` (when grad mode is on and an input requires a

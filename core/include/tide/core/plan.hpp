@@ -27,6 +27,7 @@
 #include "tide/core/tensor.hpp"
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,14 @@ public:
   struct Split;
   Split split(int first_late_input, int first_late_output) const;
 
+  // The same function with outputs [first_output, ...) added into accumulators instead of
+  // returned: it takes one more input per such output, after its own (a tensor of that output's
+  // shape and dtype), adds the output into it in place and returns the outputs before
+  // first_output. A weight's gradient summed over a sequence's steps then costs its product alone
+  // (the plan folds the add into the GEMM, as beta = 1). Plan it with in_place_inputs_from set to
+  // its first accumulator, or the run adds into copies.
+  Trace adding_outputs(int first_output) const;
+
   // True while record() runs a function on this thread: code that writes tensors through raw
   // pointers (a kernel outside the backend) must take a path of backend calls instead, or the
   // plan would replay a constant, and values cannot be read back to the host.
@@ -85,6 +94,10 @@ struct PlanOptions {
   // (a compiled function's residuals: made together, freed together, never written by the
   // caller); -1: each returned buffer is a tensor of its own.
   int shared_outputs_from = -1;
+  // The inputs from this index on that the calls write are the caller's tensors, written in place
+  // (each contiguous, sharing storage with no other input); -1: a written input is the run's own
+  // copy, and the caller's tensor stays as it was.
+  int in_place_inputs_from = -1;
 };
 
 struct PlanStats {
@@ -93,6 +106,7 @@ struct PlanStats {
   int dead_calls = 0;        // of those, dropped: they write only temporaries nothing later reads
   int merged_values = 0;     // temporaries found to hold another's value (the same kernel on the same values), read from it instead
   int elided_copies = 0;     // of those, copies dropped: the copied value is written in place instead
+  int narrowed_products = 0; // of those, copies of a block of a product, made by the product computing that block alone
   int folded_adds = 0;       // of those, adds of a product into an accumulator, done by the product's GEMM instead
   int initialised = 0;       // temporaries that start from a value made on the host, copied in per run
   int fused_chains = 0;      // chains of elementwise ops run as one pass
@@ -109,8 +123,10 @@ public:
   // Runs the plan on inputs of the traced signature; returns fresh output tensors (outputs that are
   // inputs or constants of the trace are returned as views of them, as the function did).
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
-  // The same with `inputs` followed by `last` (a backward's residuals and its cotangent).
+  // The same with `inputs` followed by `last` (a backward's residuals and its cotangent), or by
+  // `more` (the cotangent and accumulators).
   std::vector<Tensor> run(const std::vector<Tensor>& inputs, const Tensor& last) const;
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs, std::span<const Tensor> more) const;
   // Whether run() accepts these inputs: their number, shapes, dtypes and devices.
   bool matches(const std::vector<Tensor>& inputs) const;
   bool defined() const { return impl_ != nullptr; }
