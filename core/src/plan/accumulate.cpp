@@ -31,21 +31,6 @@ int accumulator_of(const Call& c) {
   return -1;
 }
 
-// Whether a is the whole of its temporary buffer, contiguous from its start.
-bool whole_temp(const Program& p, const Arg& a) {
-  return temp(p, a.buffer) && a.offset == 0 && contiguous_arg(a) && numel_of(a) == p.buffers[static_cast<std::size_t>(a.buffer)].numel;
-}
-
-// The last call before `at`, not dropped, touching buffer b (at itself when none).
-std::size_t last_toucher(const Program& p, std::size_t at, int b, const std::vector<bool>& drop) {
-  for (std::size_t w = at; w-- > 0;) {
-    if (drop[w]) continue;
-    for (const Arg& a : p.calls[w].args)
-      if (a.buffer == b) return w;
-  }
-  return at;
-}
-
 bool writes_between(const Program& p, std::size_t from, std::size_t to, int b, const std::vector<bool>& drop) {
   for (std::size_t j = from + 1; j < to; ++j) {
     if (drop[j]) continue;

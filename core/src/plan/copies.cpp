@@ -24,10 +24,8 @@ bool disjoint(const Arg& a, const Arg& b) {
 bool candidate(const Program& p, const Call& c, const std::vector<int>& uses) {
   if (c.kind != CallKind::copy || c.args.size() != 2) return false;
   const Arg &src = c.args[0], &dst = c.args[1];
-  if (!temp(p, src.buffer) || !temp(p, dst.buffer) || src.buffer == dst.buffer) return false;
-  const Buffer& t = p.buffers[static_cast<std::size_t>(src.buffer)];
-  return uses[static_cast<std::size_t>(src.buffer)] == 2 && src.offset == 0 && numel_of(src) == t.numel &&
-         src.dtype == dst.dtype && src.shape == dst.shape && contiguous_arg(src) && contiguous_arg(dst);
+  if (!whole_temp(p, src) || !temp(p, dst.buffer) || src.buffer == dst.buffer) return false;
+  return uses[static_cast<std::size_t>(src.buffer)] == 2 && src.dtype == dst.dtype && src.shape == dst.shape && contiguous_arg(dst);
 }
 
 // A pure, contiguous write of the call's argument k outside `dst`.
@@ -71,14 +69,8 @@ int elide_copies(Program& p) {
   for (std::size_t i = 0; i < p.calls.size(); ++i) {
     if (!candidate(p, p.calls[i], uses)) continue;
     const Arg src = p.calls[i].args[0], dst = p.calls[i].args[1];
-    std::size_t w = i;
-    while (w-- > 0) {  // the source's writer: the last earlier call touching it, not one already dropped
-      if (drop[w]) continue;
-      bool touches = false;
-      for (const Arg& a : p.calls[w].args) touches = touches || a.buffer == src.buffer;
-      if (touches) break;
-    }
-    if (w >= i) continue;  // none: the source starts with a value
+    const std::size_t w = last_toucher(p, i, src.buffer, drop);  // the source's writer
+    if (w == i) continue;  // none: the source starts with a value
     const int k = written_arg(p.calls[w], src, dst);
     if (k < 0 || !untouched_between(p, w, i, dst, drop)) continue;
     Arg& out = p.calls[w].args[static_cast<std::size_t>(k)];  // its own shape and contiguous strides stay
@@ -91,23 +83,11 @@ int elide_copies(Program& p) {
 
 namespace {
 
-// The product call writing all of P (a 2-d matmul with beta = 0, the last call before `at`
-// touching P), or -1.
-int product_writing(const Program& p, std::size_t at, const Arg& src, const std::vector<bool>& drop) {
-  std::size_t w = at;
-  while (w-- > 0) {
-    if (drop[w]) continue;
-    bool touches = false;
-    for (const Arg& a : p.calls[w].args) touches = touches || a.buffer == src.buffer;
-    if (touches) break;
-  }
-  if (w >= at) return -1;
-  const Call& m = p.calls[w];
-  if (m.kind != CallKind::matmul || m.accumulate || m.args.size() != 3 || m.args[2].buffer != src.buffer) return -1;
+// A 2-d matmul with beta = 0 writing all of its output.
+bool plain_product(const Program& p, const Call& m) {
+  if (m.kind != CallKind::matmul || m.accumulate || m.args.size() != 3) return false;
   const Arg& out = m.args[2];
-  const bool whole = out.shape.size() == 2 && out.offset == 0 && contiguous_arg(out) &&
-                     numel_of(out) == p.buffers[static_cast<std::size_t>(out.buffer)].numel;
-  return whole && m.args[0].shape.size() == 2 && m.args[1].shape.size() == 2 ? static_cast<int>(w) : -1;
+  return out.shape.size() == 2 && m.args[0].shape.size() == 2 && m.args[1].shape.size() == 2 && whole_temp(p, out);
 }
 
 // Whether the copy's source is a block [r0, r0 + rows) x [c0, c0 + cols) of the product's output
@@ -128,24 +108,27 @@ bool touched_between(const Program& p, std::size_t from, std::size_t to, int buf
   return false;
 }
 
+// A copy of a temporary that only its writer and the copy use, into a contiguous destination.
+bool copy_of_lone_temp(const Program& p, const Call& c, const std::vector<int>& uses) {
+  if (c.kind != CallKind::copy || c.args.size() != 2 || !temp(p, c.args[0].buffer)) return false;
+  const Arg &src = c.args[0], &dst = c.args[1];
+  return uses[static_cast<std::size_t>(src.buffer)] == 2 && dst.buffer >= 0 && dst.buffer != src.buffer && contiguous_arg(dst) &&
+         dst.dtype == src.dtype && dst.shape == src.shape;
+}
+
 }  // namespace
 
 int narrow_products(Program& p) {
   std::vector<int> uses = use_counts(p);
   std::vector<bool> drop(p.calls.size(), false);
   for (std::size_t i = 0; i < p.calls.size(); ++i) {
-    const Call& c = p.calls[i];
-    if (c.kind != CallKind::copy || c.args.size() != 2 || !temp(p, c.args[0].buffer)) continue;
-    const Arg src = c.args[0], dst = c.args[1];
-    if (uses[static_cast<std::size_t>(src.buffer)] != 2 || dst.buffer < 0 || dst.buffer == src.buffer || !contiguous_arg(dst) ||
-        dst.dtype != src.dtype || !(dst.shape == src.shape))
-      continue;
-    const int w = product_writing(p, i, src, drop);
+    if (!copy_of_lone_temp(p, p.calls[i], uses)) continue;
+    const Arg src = p.calls[i].args[0], dst = p.calls[i].args[1];
+    const std::size_t w = last_toucher(p, i, src.buffer, drop);
     std::int64_t r0 = 0, c0 = 0;
-    if (w < 0 || !block_of(p.calls[static_cast<std::size_t>(w)].args[2], src, r0, c0)) continue;
-    Call& m = p.calls[static_cast<std::size_t>(w)];
-    if (m.args[0].buffer == dst.buffer || m.args[1].buffer == dst.buffer || touched_between(p, static_cast<std::size_t>(w), i, dst.buffer, drop))
-      continue;
+    if (w == i || !plain_product(p, p.calls[w]) || !block_of(p.calls[w].args[2], src, r0, c0)) continue;
+    Call& m = p.calls[w];
+    if (m.args[0].buffer == dst.buffer || m.args[1].buffer == dst.buffer || touched_between(p, w, i, dst.buffer, drop)) continue;
     Arg& a = m.args[0];
     Arg& b = m.args[1];
     a.offset += r0 * a.strides[0], a.shape = Shape{src.shape[0], a.shape[1]};

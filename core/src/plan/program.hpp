@@ -82,6 +82,10 @@ inline bool contiguous_arg(const Arg& a) {
 // The kernels the fusion pass joins into chains (with same-layout copies, fuse.cpp).
 inline bool elementwise_kind(CallKind k) { return k == CallKind::unary || k == CallKind::binary || k == CallKind::where; }
 inline bool temp(const Program& p, int b) { return b >= 0 && p.buffers[static_cast<std::size_t>(b)].kind == BufferKind::temp; }
+// Whether a is the whole of its temporary buffer, contiguous from its start.
+inline bool whole_temp(const Program& p, const Arg& a) {
+  return temp(p, a.buffer) && a.offset == 0 && contiguous_arg(a) && numel_of(a) == p.buffers[static_cast<std::size_t>(a.buffer)].numel;
+}
 // How often each buffer is an argument, an output counting twice (a pass never removes one).
 inline std::vector<int> use_counts(const Program& p) {
   std::vector<int> uses(p.buffers.size(), 0);
@@ -91,6 +95,16 @@ inline std::vector<int> use_counts(const Program& p) {
   for (const Arg& a : p.outputs)
     if (a.buffer >= 0) uses[static_cast<std::size_t>(a.buffer)] += 2;
   return uses;
+}
+
+// The last call before `at`, not dropped, touching buffer b (`at` itself when none).
+inline std::size_t last_toucher(const Program& p, std::size_t at, int b, const std::vector<bool>& drop) {
+  for (std::size_t w = at; w-- > 0;) {
+    if (drop[w]) continue;
+    for (const Arg& a : p.calls[w].args)
+      if (a.buffer == b) return w;
+  }
+  return at;
 }
 
 // Removes the calls marked in `drop`, keeping the others' order; returns how many went.
