@@ -140,8 +140,9 @@ private:
     GradOptions opt;
     opt.create_graph = true;
     opt.allow_unused = true;
-    opt.recorded_from = since;  // this call's own gradient: not through the inputs' history (a step's state, made from the same parameters)
-    const std::vector<Var> d = grad({y}, wrt, {g}, opt);
+    opt.recorded_from = since;  // this call's own gradient, not through its inputs' history
+    std::vector<Var> d = grad({y}, wrt, {g}, opt);
+    drop_repeats(wrt, d);
     std::vector<Var> grads(inputs_.size() + entry_->params.size());
     for (std::size_t k = 0; k < entry_->wrt.size(); ++k) grads[static_cast<std::size_t>(entry_->wrt[k])] = d[k];
     for (std::size_t k = 0; k < entry_->params.size(); ++k) grads[inputs_.size() + k] = d[entry_->wrt.size() + k];
@@ -195,6 +196,7 @@ std::shared_ptr<Entry> CompiledFunction::State::trace(const Signature& sig, cons
       for (const Var& p : e->params) wrt.push_back(p);
       GradOptions opt;
       opt.allow_unused = true;
+      opt.recorded_from = since;  // each parameter's own gradient, not also through another computed from it
       const std::vector<Var> d = grad({y}, wrt, {Var(in.back())}, opt);
       std::vector<Tensor> out{y.value()};
       for (const Var& v : d) out.push_back(v.value());

@@ -56,6 +56,15 @@ void SavedVersions::check(const char* op, std::span<const Tensor* const> values,
   verify(op, values.size(), [&](std::size_t i) { return values[i]; }, names);
 }
 
+void drop_repeats(const std::vector<Var>& wrt, std::vector<Var>& d) {
+  for (std::size_t k = 0; k < wrt.size(); ++k)
+    for (std::size_t j = 0; j < k; ++j)
+      if (wrt[k].node() && wrt[k].node() == wrt[j].node()) {
+        d[k] = Var();
+        break;
+      }
+}
+
 std::vector<Var> composite_vjp(const std::function<std::vector<Var>(const std::vector<Var>&)>& composite,
                                const std::vector<Var>& inputs, const std::vector<Var>& cotangents) {
   std::vector<Var> wrt;
@@ -68,7 +77,8 @@ std::vector<Var> composite_vjp(const std::function<std::vector<Var>(const std::v
   opt.create_graph = true;
   opt.allow_unused = true;
   opt.recorded_from = next_node_sequence();  // the inputs as independent, even where one was computed from another
-  const std::vector<Var> d = grad(composite(inputs), wrt, cotangents, opt);
+  std::vector<Var> d = grad(composite(inputs), wrt, cotangents, opt);
+  drop_repeats(wrt, d);
   for (std::size_t k = 0; k < at.size(); ++k) out[at[k]] = d[k];
   return out;
 }

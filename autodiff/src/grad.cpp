@@ -62,7 +62,9 @@ private:
 struct Sweep {
   std::vector<NodePtr> nodes;  // reverse recording order
   NodeSlots slot;              // node -> index in `nodes`
-  std::uint64_t ends_before = 0;  // nodes recorded before this one end the sweep: their backward does not run
+  std::vector<const Node*> ends;  // GradOptions::recorded_from: nodes that end the sweep (their backward does not run)
+
+  bool ends_at(const Node* n) const { return std::find(ends.begin(), ends.end(), n) != ends.end(); }
 
   std::int64_t find(const Node* n) const { return slot.find(n); }
 };
@@ -73,19 +75,18 @@ struct Sweep {
 // among `ends` are taken too, without their history (GradOptions::recorded_from).
 Sweep collect(const std::vector<Var>& outputs, std::uint64_t since = 0, const std::vector<Var>& ends = {}) {
   Sweep s;
-  if (!ends.empty()) s.ends_before = since;
+  for (const Var& e : ends)
+    if (e.node()) s.ends.push_back(e.node().get());
   std::vector<NodePtr> stack;
-  auto is_end = [&](const Node* n) {
-    return std::any_of(ends.begin(), ends.end(), [&](const Var& e) { return e.node().get() == n; });
-  };
   for (const Var& o : outputs)
     if (o.node() && s.slot.insert(o.node().get(), 0)) stack.push_back(o.node());
   while (!stack.empty()) {
     NodePtr n = std::move(stack.back());
     stack.pop_back();
-    if (n->sequence >= since)
+    if (n->sequence >= since && !s.ends_at(n.get()))
       for (const auto& in : n->inputs)
-        if (in.node && (in.node->sequence >= since || is_end(in.node.get())) && s.slot.insert(in.node.get(), 0)) stack.push_back(in.node);
+        if (in.node && (in.node->sequence >= since || s.ends_at(in.node.get())) && s.slot.insert(in.node.get(), 0))
+          stack.push_back(in.node);
     s.nodes.push_back(std::move(n));
   }
   std::sort(s.nodes.begin(), s.nodes.end(), [](const NodePtr& a, const NodePtr& b) { return a->sequence > b->sequence; });
@@ -159,12 +160,19 @@ public:
 
   bool in_place() const { return in_place_; }
 
+  // Whether private_tensor can serve this slot: not under create_graph, and the slot holds nothing
+  // or a gradient of the input's shape and dtype.
+  bool can_share(std::size_t slot, const NodeInput& in) const {
+    const Var& acc = grads_[slot];
+    return in_place_ && (!acc.defined() || (acc.shape() == in.shape && acc.dtype() == in.dtype));
+  }
+
   // The slot's tensor, private to it and contiguous, for a custom backward to add a gradient into
   // (CustomBackward::backward_into): zeros when the slot holds none, a copy when it holds one it
   // does not own. Undefined under create_graph, or when the slot holds another shape or dtype.
   Tensor private_tensor(std::size_t slot, const NodeInput& in, Device device) {
+    if (!can_share(slot, in)) return Tensor();
     Var& acc = grads_[slot];
-    if (!in_place_ || (acc.defined() && (!(acc.shape() == in.shape) || acc.dtype() != in.dtype))) return Tensor();
     zeros_[slot].valid = false;
     if (!acc.defined()) acc = Var(Tensor::zeros(in.shape, in.dtype, device));
     else if (!owned_[slot] || !acc.value().is_contiguous()) acc = Var(acc.value().clone());
@@ -214,7 +222,7 @@ SweepPlan plan_sweep(const Sweep& s, const std::vector<char>& wanted) {
   p.first_input.assign(count + 1, 0);
   for (std::size_t i = 0; i < count; ++i) {
     p.first_input[i] = p.input_slots.size();
-    const bool end = s.nodes[i]->sequence < s.ends_before;
+    const bool end = !s.ends.empty() && s.ends_at(s.nodes[i].get());
     for (const auto& in : s.nodes[i]->inputs) p.input_slots.push_back(in.node && !end ? s.find(in.node.get()) : -1);
   }
   p.first_input[count] = p.input_slots.size();
@@ -224,19 +232,22 @@ SweepPlan plan_sweep(const Sweep& s, const std::vector<char>& wanted) {
 }
 
 // The tensors custom node i may add its inputs' gradients into (CustomBackward::adds_into): the
-// slots' private tensors, for inputs whose gradient is needed, each slot once.
+// slots' private tensors, for every input it names when each needs a gradient and lies in a slot of
+// its own; else none (the node's plain backward then runs, and no slot is touched).
 std::vector<Tensor> accumulators_for(const Sweep& s, std::size_t i, const Var& g, const SweepPlan& plan, Accumulator& acc) {
   const Node& n = *s.nodes[i];
   const std::span<const int> named = n.custom->adds_into();
-  std::vector<Tensor> into(n.inputs.size());
   auto slot_of = [&](int k) { return k >= 0 && static_cast<std::size_t>(k) < n.inputs.size() ? plan.slot(i, static_cast<std::size_t>(k)) : -1; };
   for (std::size_t j = 0; j < named.size(); ++j) {
     const std::int64_t target = slot_of(named[j]);
-    if (target < 0 || !plan.needed[static_cast<std::size_t>(target)]) continue;
-    bool again = false;
-    for (std::size_t e = 0; e < j; ++e) again = again || slot_of(named[e]) == target;
-    if (!again) into[static_cast<std::size_t>(named[j])] = acc.private_tensor(static_cast<std::size_t>(target), n.inputs[static_cast<std::size_t>(named[j])], g.device());
+    if (target < 0 || !plan.needed[static_cast<std::size_t>(target)] || !acc.can_share(static_cast<std::size_t>(target), n.inputs[static_cast<std::size_t>(named[j])]))
+      return {};
+    for (std::size_t e = 0; e < j; ++e)
+      if (slot_of(named[e]) == target) return {};
   }
+  std::vector<Tensor> into(n.inputs.size());
+  for (const int k : named)
+    into[static_cast<std::size_t>(k)] = acc.private_tensor(static_cast<std::size_t>(slot_of(k)), n.inputs[static_cast<std::size_t>(k)], g.device());
   return into;
 }
 

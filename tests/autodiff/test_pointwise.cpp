@@ -93,6 +93,16 @@ TEST_CASE("pointwise: second derivatives through the create_graph fallback equal
   const auto fd = dependent([](const std::vector<Var>& v) { return pointwise(test_op(), v); });
   const auto cd = dependent([](const std::vector<Var>& v) { return formula(v); });
   for (std::size_t i = 0; i < fd.size(); ++i) CHECK(max_rel_diff(fd[i].value(), cd[i].value()) <= 1e-12);
+
+  // one input at two positions (a and d): its gradient counted once
+  auto repeated = [&](auto op) {
+    const std::vector<Var> v{in[0], in[1], in[2], in[0]};
+    const Var da = grad({sum(square(op(v)))}, {in[0]}, {}, create)[0];
+    return grad({sum(square(da))}, {in[0], in[1], in[2]});
+  };
+  const auto fr = repeated([](const std::vector<Var>& v) { return pointwise(test_op(), v); });
+  const auto cr = repeated([](const std::vector<Var>& v) { return formula(v); });
+  for (std::size_t i = 0; i < fr.size(); ++i) CHECK(max_rel_diff(fr[i].value(), cr[i].value()) <= 1e-12);
 }
 
 TEST_CASE("pointwise: a wrong input count, mixed dtypes or shapes that do not broadcast are refused, naming the op and the input") {

@@ -314,6 +314,10 @@ TEST_CASE("a trace's outputs added into accumulators passed in: a product's add 
     const Tensor strided = seq(Shape{3, 4}, 0.1, 0.1, dtype).transpose();
     CHECK_THROWS_WITH_AS(plan.run({x, w}, std::vector<Tensor>{strided, acc_b}),
                          doctest::Contains("input 2 is written in place and must be contiguous"), Error);
+    // and must not share storage with another input
+    const Tensor w_too = w.clone();
+    CHECK_THROWS_WITH_AS(plan.run({x, w_too}, std::vector<Tensor>{w_too, acc_b}),
+                         doctest::Contains("input 2 is written in place and shares storage with input 1"), Error);
   }
   CHECK_THROWS_WITH_AS(Trace::record(fn, {seq(Shape{5, 4}, 0.3, 0.1, DType::f64), seq(Shape{4, 3}, 0.3, 0.1, DType::f64)}).adding_outputs(4),
                        doctest::Contains("output 4 outside the trace's 3 outputs"), Error);

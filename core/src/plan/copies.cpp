@@ -126,7 +126,8 @@ int narrow_products(Program& p) {
     const Arg src = p.calls[i].args[0], dst = p.calls[i].args[1];
     const std::size_t w = last_toucher(p, i, src.buffer, drop);
     std::int64_t r0 = 0, c0 = 0;
-    if (w == i || !plain_product(p, p.calls[w]) || !block_of(p.calls[w].args[2], src, r0, c0)) continue;
+    if (w == i || !plain_product(p, p.calls[w]) || p.calls[w].args[2].buffer != src.buffer || !block_of(p.calls[w].args[2], src, r0, c0))
+      continue;
     Call& m = p.calls[w];
     if (m.args[0].buffer == dst.buffer || m.args[1].buffer == dst.buffer || touched_between(p, w, i, dst.buffer, drop)) continue;
     Arg& a = m.args[0];

@@ -326,8 +326,22 @@ void bind_input(PlanImpl& impl, std::size_t b, const Tensor& x) {
   bind_storage(impl, b, impl.base[b], impl.base[b].offset());
 }
 
+// An input written in place must not share storage with another input (plan.hpp): the run would
+// read values it has already changed.
+void check_in_place(const PlanImpl& impl, const RunInputs& inputs) {
+  for (std::size_t b = 0; b < impl.program.buffers.size(); ++b) {
+    const Buffer& buf = impl.program.buffers[b];
+    if (buf.kind != BufferKind::input || !impl.written[b] || buf.input < impl.in_place_from) continue;
+    const Tensor& x = inputs[static_cast<std::size_t>(buf.input)];
+    for (std::size_t j = 0; j < inputs.size(); ++j)
+      if (static_cast<int>(j) != buf.input && inputs[j].defined() && x.defined() && inputs[j].shares_storage_with(x))
+        fail("Plan::run: input {} is written in place and shares storage with input {}", buf.input, j);
+  }
+}
+
 void bind(PlanImpl& impl, const RunInputs& inputs) {
   const Program& p = impl.program;
+  if (impl.in_place_from >= 0) check_in_place(impl, inputs);
   impl.base.resize(p.buffers.size());
   impl.block = impl.shared_bytes > 0 ? Tensor::empty(Shape{impl.shared_bytes / 8}, DType::f64, impl.device) : Tensor();
   for (const int bi : impl.bound) {

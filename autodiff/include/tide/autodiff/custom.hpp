@@ -83,6 +83,11 @@ private:
 std::vector<Var> composite_vjp(const std::function<std::vector<Var>(const std::vector<Var>&)>& composite,
                                const std::vector<Var>& inputs, const std::vector<Var>& cotangents);
 
+// For a custom backward that differentiates a re-run with grad() (recorded_from set): grad() gives
+// a node passed at two positions its whole gradient at each, where the node's gradient wants it
+// once. Leaves it at the first position of each node in `wrt` and clears d at the others.
+void drop_repeats(const std::vector<Var>& wrt, std::vector<Var>& d);
+
 // The sequence number the next recorded node gets (reading it takes nothing): read it before a
 // computation, as closed_over's `since`; the difference of two readings counts the nodes this thread
 // recorded between them (plus 4096 per block of numbers it had to take anew).
