@@ -62,21 +62,28 @@ private:
 struct Sweep {
   std::vector<NodePtr> nodes;  // reverse recording order
   NodeSlots slot;              // node -> index in `nodes`
-  std::vector<const Node*> ends;  // GradOptions::recorded_from: nodes that end the sweep (their backward does not run)
+  // GradOptions::recorded_from: nodes recorded before it, and the wanted inputs, end the sweep (they
+  // get gradients, but their backward does not run and their history is not collected)
+  std::uint64_t recorded_from = 0;
+  std::vector<const Node*> ends;
 
-  bool ends_at(const Node* n) const { return std::find(ends.begin(), ends.end(), n) != ends.end(); }
+  bool ends_at(const Node* n) const {
+    return recorded_from > 0 && (n->sequence < recorded_from || is_wanted_end(n));
+  }
+  bool is_wanted_end(const Node* n) const { return std::find(ends.begin(), ends.end(), n) != ends.end(); }
 
   std::int64_t find(const Node* n) const { return slot.find(n); }
 };
 
 // The nodes the outputs depend on, recorded no earlier than `since`: a node's sequence exceeds its
 // inputs', so nodes older than every wanted input cannot lie on a path to one (a VJP inside a
-// solve's step then visits that step's nodes, not the whole solve recorded before it). Older nodes
-// among `ends` are taken too, without their history (GradOptions::recorded_from).
-Sweep collect(const std::vector<Var>& outputs, std::uint64_t since = 0, const std::vector<Var>& ends = {}) {
+// solve's step then visits that step's nodes, not the whole solve recorded before it). With
+// `recorded_from` (then `since`), older nodes among `ends` are taken too, and no end's history is.
+Sweep collect(const std::vector<Var>& outputs, std::uint64_t since = 0, const std::vector<Var>& ends = {}, bool recorded_from = false) {
   Sweep s;
+  if (recorded_from) s.recorded_from = since;
   for (const Var& e : ends)
-    if (e.node()) s.ends.push_back(e.node().get());
+    if (recorded_from && e.node()) s.ends.push_back(e.node().get());
   std::vector<NodePtr> stack;
   for (const Var& o : outputs)
     if (o.node() && s.slot.insert(o.node().get(), 0)) stack.push_back(o.node());
@@ -85,7 +92,7 @@ Sweep collect(const std::vector<Var>& outputs, std::uint64_t since = 0, const st
     stack.pop_back();
     if (n->sequence >= since && !s.ends_at(n.get()))
       for (const auto& in : n->inputs)
-        if (in.node && (in.node->sequence >= since || s.ends_at(in.node.get())) && s.slot.insert(in.node.get(), 0))
+        if (in.node && (in.node->sequence >= since || s.is_wanted_end(in.node.get())) && s.slot.insert(in.node.get(), 0))
           stack.push_back(in.node);
     s.nodes.push_back(std::move(n));
   }
@@ -222,7 +229,7 @@ SweepPlan plan_sweep(const Sweep& s, const std::vector<char>& wanted) {
   p.first_input.assign(count + 1, 0);
   for (std::size_t i = 0; i < count; ++i) {
     p.first_input[i] = p.input_slots.size();
-    const bool end = !s.ends.empty() && s.ends_at(s.nodes[i].get());
+    const bool end = s.ends_at(s.nodes[i].get());
     for (const auto& in : s.nodes[i]->inputs) p.input_slots.push_back(in.node && !end ? s.find(in.node.get()) : -1);
   }
   p.first_input[count] = p.input_slots.size();
@@ -329,7 +336,7 @@ std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& i
   check_outputs(outputs, grad_outputs);
   std::uint64_t since = std::numeric_limits<std::uint64_t>::max();
   for (const Var& input : inputs) since = std::min(since, input.node() ? input.node()->sequence : since);
-  const Sweep s = options.recorded_from > 0 ? collect(outputs, options.recorded_from, inputs)
+  const Sweep s = options.recorded_from > 0 ? collect(outputs, options.recorded_from, inputs, true)
                                             : collect(outputs, since == std::numeric_limits<std::uint64_t>::max() ? 0 : since);
   std::vector<char> wanted(s.nodes.size(), 0);
   for (std::size_t i = 0; i < inputs.size(); ++i) {

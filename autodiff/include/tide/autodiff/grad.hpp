@@ -12,10 +12,12 @@ struct GradOptions {
   bool create_graph = false;  // record the backward pass for higher derivatives
   bool allow_unused = false;  // inputs the outputs do not depend on get zeros instead of an error
   // Nonzero (a number from next_node_sequence(), custom.hpp): differentiate through the nodes
-  // recorded from it on only. A node recorded earlier is reached only as one of the inputs, and
-  // its own history is not followed: a function recomputed on the tape (a custom backward under
-  // create_graph) is differentiated alone, its inputs taken as independent of each other, as its
-  // node's gradient must be even where one input was computed from another.
+  // recorded from it on only, and stop at the inputs. A node recorded earlier is reached only as
+  // one of the inputs, and no input's own history is followed: each input gets the gradient along
+  // the paths that reach it without passing through another input. A function re-run on the tape
+  // (a custom backward under create_graph) is so differentiated alone, its inputs taken as
+  // independent of each other, as its node's gradient must be even where one was computed from
+  // another.
   std::uint64_t recorded_from = 0;
 };
 
