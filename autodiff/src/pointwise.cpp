@@ -34,8 +34,8 @@ std::vector<Tensor> views(const std::vector<Var>& inputs, const Shape& shape) {
 
 class PointwiseBackward final : public CustomBackward {
 public:
-  PointwiseBackward(std::shared_ptr<const PointwiseOp> op, std::vector<Var> inputs, Shape shape)
-      : op_(std::move(op)), inputs_(std::move(inputs)), shape_(std::move(shape)), versions_(values()) {}
+  PointwiseBackward(std::shared_ptr<const PointwiseOp> op, std::vector<Var> inputs, std::vector<Tensor> saved, Shape shape)
+      : op_(std::move(op)), inputs_(std::move(inputs)), saved_(std::move(saved)), shape_(std::move(shape)), versions_(values()) {}
   const char* name() const override { return op_->name.c_str(); }
 
   std::vector<Var> backward(const Var& g) override {
@@ -55,9 +55,14 @@ public:
     }
     std::vector<Var> out(inputs_.size());
     if (full.empty()) return out;
-    std::vector<Tensor> in = views(inputs_, shape_);
-    in.push_back(g.value().broadcast_to(shape_));
-    g.value().backend().elementwise(without_dead_steps(program), in, full);
+    std::vector<Tensor> all = views(inputs_, shape_);
+    all.insert(all.end(), saved_.begin(), saved_.end());
+    all.push_back(g.value().broadcast_to(shape_));
+    std::vector<int> kept;  // a compiled plan then keeps only these for the backward
+    program = without_unused_inputs(without_dead_steps(program), kept);
+    std::vector<Tensor> in;
+    for (int i : kept) in.push_back(std::move(all[static_cast<std::size_t>(i)]));
+    g.value().backend().elementwise(program, in, full);
     for (std::size_t i = 0; i < inputs_.size(); ++i)
       if (slot[i] >= 0) out[i] = Var(sum_to(full[static_cast<std::size_t>(slot[i])], inputs_[i].shape()));
     return out;
@@ -72,6 +77,7 @@ private:
 
   std::shared_ptr<const PointwiseOp> op_;
   std::vector<Var> inputs_;
+  std::vector<Tensor> saved_;  // op_->forward_saving's values after the output; private, so never changed
   Shape shape_;
   SavedVersions versions_;
 };
@@ -83,9 +89,6 @@ Var pointwise(const std::shared_ptr<const PointwiseOp>& op_ptr, const std::vecto
   const PointwiseOp& op = *op_ptr;
   const Shape shape = broadcast_shape(op, inputs);
   if (op.gradient.size() != inputs.size()) fail("{}: the op has {} gradients for {} inputs", op.name, op.gradient.size(), inputs.size());
-  Tensor out = Tensor::empty(shape, inputs[0].dtype(), inputs[0].device());
-  const std::vector<Tensor> in = views(inputs, shape);
-  out.backend().elementwise(op.forward, in, std::span<const Tensor>(&out, 1));
   bool record = false;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!grad_enabled() || !inputs[i].requires_grad()) continue;
@@ -93,8 +96,105 @@ Var pointwise(const std::shared_ptr<const PointwiseOp>& op_ptr, const std::vecto
       fail("{}: input {} requires a gradient, but the op is not differentiable in it (its vjp gives Sym{{}})", op.name, i);
     record = true;
   }
-  if (!record) return Var(std::move(out));
-  return record_custom(std::move(out), inputs, std::make_shared<PointwiseBackward>(op_ptr, inputs, shape));
+  // out, then the values the backward reads when the call is recorded
+  std::vector<Tensor> out(1 + (record ? static_cast<std::size_t>(op.n_saved) : 0));
+  for (Tensor& t : out) t = Tensor::empty(shape, inputs[0].dtype(), inputs[0].device());
+  out[0].backend().elementwise(record ? op.forward_saving : op.forward, views(inputs, shape), out);
+  if (!record) return Var(std::move(out[0]));
+  std::vector<Tensor> saved(std::make_move_iterator(out.begin() + 1), std::make_move_iterator(out.end()));
+  return record_custom(std::move(out[0]), inputs, std::make_shared<PointwiseBackward>(op_ptr, inputs, std::move(saved), shape));
 }
+
+namespace detail {
+namespace {
+
+// The ops evaluated by polynomials and range reductions: worth a store and a load to evaluate once.
+bool costly(Op op) {
+  switch (op) {
+    case Op::exp: case Op::expm1: case Op::log: case Op::log1p: case Op::tanh: case Op::sigmoid: case Op::softplus:
+    case Op::silu: case Op::gelu: case Op::erf: case Op::sin: case Op::cos: case Op::elu: case Op::pow_scalar:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Per value of a backward program (inputs, then the cotangent): whether it depends on the cotangent.
+std::vector<char> reads_cotangent(const ElementwiseProgram& b) {
+  std::vector<char> dep(static_cast<std::size_t>(b.n_inputs) + b.steps.size(), 0);
+  dep[static_cast<std::size_t>(b.n_inputs - 1)] = 1;
+  for (std::size_t k = 0; k < b.steps.size(); ++k)
+    for (int in : b.steps[k].in)
+      if (in >= 0 && dep[static_cast<std::size_t>(in)]) dep[static_cast<std::size_t>(b.n_inputs) + k] = 1;
+  return dep;
+}
+
+// b (n inputs, then the cotangent) reading the step values `saved` from inputs n .. n + |saved| - 1
+// instead of computing them, the cotangent after them; its outputs are the gradients (those >= 0,
+// in order), its dead steps dropped.
+ElementwiseProgram reading_saved(const ElementwiseProgram& b, const std::vector<int>& saved, const std::vector<int>& gradient) {
+  const int n = b.n_inputs - 1, k = static_cast<int>(saved.size());
+  std::vector<int> id(static_cast<std::size_t>(b.n_inputs) + b.steps.size(), -1);
+  for (int i = 0; i < n; ++i) id[static_cast<std::size_t>(i)] = i;
+  id[static_cast<std::size_t>(n)] = n + k;
+  for (int j = 0; j < k; ++j) id[static_cast<std::size_t>(saved[static_cast<std::size_t>(j)])] = n + j;
+  ElementwiseProgram out;
+  out.n_inputs = n + k + 1;
+  for (std::size_t t = 0; t < b.steps.size(); ++t) {
+    int& own = id[static_cast<std::size_t>(b.n_inputs) + t];
+    if (own >= 0) continue;  // saved
+    ElementwiseStep s = b.steps[t];
+    for (int& in : s.in)
+      if (in >= 0) in = id[static_cast<std::size_t>(in)];
+    own = out.n_inputs + static_cast<int>(out.steps.size());
+    out.steps.push_back(s);
+  }
+  for (int g : gradient)
+    if (g >= 0) out.outputs.push_back(id[static_cast<std::size_t>(g)]);
+  return without_dead_steps(out);
+}
+
+bool reads(const ElementwiseProgram& p, int value) {
+  for (const ElementwiseStep& s : p.steps)
+    if (std::find(s.in.begin(), s.in.end(), value) != s.in.end()) return true;
+  return std::find(p.outputs.begin(), p.outputs.end(), value) != p.outputs.end();
+}
+
+}  // namespace
+
+void save_costly_values(PointwiseOp& op) {
+  const ElementwiseProgram& b = op.backward;
+  const int n = op.forward.n_inputs;
+  const std::vector<char> dep = reads_cotangent(b);
+  std::vector<int> costly_values, saved;
+  for (std::size_t t = 0; t < b.steps.size(); ++t)
+    if (!dep[static_cast<std::size_t>(b.n_inputs) + t] && costly(b.steps[t].op)) costly_values.push_back(b.n_inputs + static_cast<int>(t));
+  const ElementwiseProgram first = reading_saved(b, costly_values, op.gradient);
+  for (std::size_t j = 0; j < costly_values.size(); ++j)  // one read only by another saved value's steps is not saved
+    if (reads(first, n + static_cast<int>(j))) saved.push_back(costly_values[j]);
+  // forward_saving: the forward, then b's cotangent-free steps, which read the same inputs
+  ElementwiseProgram f = op.forward;
+  std::vector<int> id(static_cast<std::size_t>(b.n_inputs) + b.steps.size(), -1);
+  for (int i = 0; i < n; ++i) id[static_cast<std::size_t>(i)] = i;
+  for (std::size_t t = 0; t < b.steps.size(); ++t) {
+    if (dep[static_cast<std::size_t>(b.n_inputs) + t]) continue;
+    ElementwiseStep s = b.steps[t];
+    for (int& in : s.in)
+      if (in >= 0) in = id[static_cast<std::size_t>(in)];
+    id[static_cast<std::size_t>(b.n_inputs) + t] = f.n_inputs + static_cast<int>(f.steps.size());
+    f.steps.push_back(s);
+  }
+  for (int v : saved) f.outputs.push_back(id[static_cast<std::size_t>(v)]);
+  op.forward_saving = with_equal_steps_merged(f);
+  op.n_saved = static_cast<int>(saved.size());
+  ElementwiseProgram back = reading_saved(b, saved, op.gradient);
+  std::size_t next = 0;
+  for (int& g : op.gradient)
+    if (g >= 0) g = back.outputs[next++];
+  back.outputs.clear();
+  op.backward = std::move(back);
+}
+
+}  // namespace detail
 
 }  // namespace tide

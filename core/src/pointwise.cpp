@@ -1,6 +1,8 @@
 // PointwiseBuilder (pointwise.hpp): steps appended in evaluation order.
 #include "tide/core/pointwise.hpp"
 #include "tide/core/error.hpp"
+#include <bit>
+#include <cstdint>
 
 namespace tide {
 
@@ -76,6 +78,55 @@ ElementwiseProgram without_dead_steps(const ElementwiseProgram& p) {
   }
   for (int v : p.outputs) out.outputs.push_back(renumbered[static_cast<std::size_t>(v)]);
   return out;
+}
+
+ElementwiseProgram without_unused_inputs(const ElementwiseProgram& p, std::vector<int>& kept) {
+  std::vector<int> id(static_cast<std::size_t>(p.n_inputs) + p.steps.size(), -1);
+  for (const ElementwiseStep& s : p.steps)
+    for (int in : s.in)
+      if (in >= 0 && in < p.n_inputs) id[static_cast<std::size_t>(in)] = 0;
+  for (int v : p.outputs)
+    if (v < p.n_inputs) id[static_cast<std::size_t>(v)] = 0;
+  kept.clear();
+  for (int i = 0; i < p.n_inputs; ++i)
+    if (id[static_cast<std::size_t>(i)] == 0) {
+      id[static_cast<std::size_t>(i)] = static_cast<int>(kept.size());
+      kept.push_back(i);
+    }
+  ElementwiseProgram out = p;
+  out.n_inputs = static_cast<int>(kept.size());
+  for (std::size_t k = 0; k < p.steps.size(); ++k) id[static_cast<std::size_t>(p.n_inputs) + k] = out.n_inputs + static_cast<int>(k);
+  for (ElementwiseStep& s : out.steps)
+    for (int& in : s.in)
+      if (in >= 0) in = id[static_cast<std::size_t>(in)];
+  for (int& v : out.outputs) v = id[static_cast<std::size_t>(v)];
+  return out;
+}
+
+namespace {
+bool same_bits(double a, double b) { return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b); }  // -0 is not +0
+}  // namespace
+
+ElementwiseProgram with_equal_steps_merged(const ElementwiseProgram& p) {
+  const int n = p.n_inputs;
+  std::vector<int> same(static_cast<std::size_t>(n) + p.steps.size());
+  for (int v = 0; v < n; ++v) same[static_cast<std::size_t>(v)] = v;
+  ElementwiseProgram out = p;
+  for (std::size_t k = 0; k < out.steps.size(); ++k) {
+    ElementwiseStep& s = out.steps[k];
+    for (int& in : s.in)
+      if (in >= 0) in = same[static_cast<std::size_t>(in)];
+    same[static_cast<std::size_t>(n) + k] = n + static_cast<int>(k);
+    for (std::size_t j = 0; j < k; ++j) {
+      const ElementwiseStep& e = out.steps[j];
+      if (e.op == s.op && same_bits(e.p0, s.p0) && same_bits(e.p1, s.p1) && e.in == s.in) {  // the first match is never merged
+        same[static_cast<std::size_t>(n) + k] = n + static_cast<int>(j);
+        break;
+      }
+    }
+  }
+  for (int& v : out.outputs) v = same[static_cast<std::size_t>(v)];
+  return without_dead_steps(out);
 }
 
 }  // namespace tide

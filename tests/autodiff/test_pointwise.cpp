@@ -5,6 +5,7 @@
 #include "tide/autodiff/pointwise.hpp"
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
+#include <cmath>
 #include <random>
 
 using namespace tide;
@@ -176,6 +177,60 @@ TEST_CASE("without_dead_steps keeps only what the outputs need, with the same va
   };
   const auto a = run(full), c = run(pruned);
   for (std::size_t i = 0; i < 2; ++i) CHECK(test::max_rel_diff(a[i], c[i]) == 0.0);
+}
+
+TEST_CASE("with_equal_steps_merged evaluates a repeated step once, keeping -0 apart from +0; without_unused_inputs renumbers") {
+  PointwiseBuilder b(3);
+  const Sym x = b.input(0), z = b.input(2);
+  const Sym first = tanh(x + z) * 2.0, again = tanh(x + z) * 2.0;  // 3 steps, then 3 equal ones
+  const Sym plus = x + 0.0, minus = b.unary(Op::add_scalar, x, -0.0);  // differ for x = -0
+  const ElementwiseProgram full = b.program({first, again, plus, minus});
+  const ElementwiseProgram merged = with_equal_steps_merged(full);
+  CHECK(full.steps.size() == 8);
+  CHECK(merged.steps.size() == 5);
+  CHECK(merged.outputs[0] == merged.outputs[1]);
+  CHECK(merged.outputs[2] != merged.outputs[3]);
+  std::vector<int> kept;
+  const ElementwiseProgram two = without_unused_inputs(merged, kept);  // input 1 is never read
+  CHECK(kept == std::vector<int>{0, 2});
+  CHECK(two.n_inputs == 2);
+  Generator gen(10);
+  Tensor xs = gen.normal(Shape{2, 3}, 0.0, 1.0, DType::f64);
+  xs.data<double>()[0] = -0.0;
+  const Tensor zs = gen.normal(Shape{2, 3}, 0.0, 1.0, DType::f64), unused = Tensor::zeros(Shape{2, 3}, DType::f64);
+  auto run = [](const ElementwiseProgram& p, std::vector<Tensor> in) {
+    std::vector<Tensor> out;
+    for (int i = 0; i < 4; ++i) out.push_back(Tensor::empty(Shape{2, 3}, DType::f64));
+    in[0].backend().elementwise(p, in, out);
+    return out;
+  };
+  const auto a = run(full, {xs, unused, zs}), m = run(merged, {xs, unused, zs}), t = run(two, {xs, zs});
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(test::max_rel_diff(a[i], m[i]) == 0.0);
+    CHECK(test::max_rel_diff(a[i], t[i]) == 0.0);
+  }
+  CHECK(std::signbit(m[3].data<double>()[0]));
+  CHECK_FALSE(std::signbit(m[2].data<double>()[0]));
+}
+
+TEST_CASE("make_pointwise: the forward of a recorded call also writes the costly values the vjp reads, and the backward evaluates none") {
+  const PointwiseOp& op = *test_op();
+  auto costly_steps = [](const ElementwiseProgram& p) {
+    int n = 0;
+    for (const ElementwiseStep& s : p.steps) n += (s.op == Op::tanh || s.op == Op::sigmoid || s.op == Op::exp) ? 1 : 0;
+    return n;
+  };
+  CHECK(op.n_saved == 3);  // tanh(a b + c), sigmoid(d), exp(a)
+  CHECK(op.forward_saving.outputs.size() == 4);
+  CHECK(costly_steps(op.forward) == 3);
+  CHECK(costly_steps(op.forward_saving) == 3);  // each evaluated once, shared with the output
+  CHECK(costly_steps(op.backward) == 0);
+  CHECK(op.backward.n_inputs == 4 + 3 + 1);
+  // an op whose vjp reads no costly value saves nothing
+  const auto plain = make_pointwise("product", 2, [](const auto& v) { return v[0] * v[1]; },
+                                    [](const std::vector<Sym>& v, Sym g) { return std::vector<Sym>{g * v[1], g * v[0]}; });
+  CHECK(plain->n_saved == 0);
+  CHECK(plain->backward.n_inputs == 3);
 }
 
 TEST_CASE("a long program's values are the same as step by step: scratch shared between values never holds one still needed") {

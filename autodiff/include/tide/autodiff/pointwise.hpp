@@ -14,10 +14,11 @@
 // function-local static, as models/src/cfc.cpp does); recorded nodes share it.
 //
 // What it buys: one allocation, one node and one pass forward, one pass backward (only the steps
-// the requested gradients need). The backward recomputes what it needs of the forward (it gets the
-// inputs and the cotangent, not the forward's intermediates), so a tail dominated by its
-// transcendentals (tanh, sigmoid, exp) gains little: ~10% on the CfC cell's step, nothing measured
-// on a GRU-style update in a user's trial. Profile first.
+// the requested gradients need). The backward would recompute what it reads of the forward, so
+// make_pointwise finds the costly steps (exp, tanh, sigmoid and the other polynomial-evaluated ops)
+// that the vjp computes from the inputs alone, and a recorded call's forward pass also writes
+// those values (merged with its own equal steps), which the backward then reads instead: the
+// forward's transcendentals are evaluated once. The cheap arithmetic around them is recomputed.
 #pragma once
 #include "tide/autodiff/var.hpp"
 #include "tide/core/error.hpp"
@@ -33,13 +34,23 @@ struct PointwiseOp {
   std::string name;
   // The inputs -> one output (outputs[0]).
   ElementwiseProgram forward;
-  // The inputs, then the output's cotangent -> nothing yet: `gradient[i]` is the value holding the
-  // gradient of input i at the output's shape (-1 when none flows to it); the op asks for the
-  // ones its inputs need.
+  // The inputs -> the output, then the n_saved values the backward reads (at the output's shape):
+  // the forward of a recorded call.
+  ElementwiseProgram forward_saving;
+  int n_saved = 0;
+  // The inputs, the saved values, then the output's cotangent -> nothing yet: `gradient[i]` is the
+  // value holding the gradient of input i at the output's shape (-1 when none flows to it); the
+  // op asks for the ones its inputs need.
   ElementwiseProgram backward;
   std::vector<int> gradient;
   std::function<Var(const std::vector<Var>&)> composite;
 };
+
+namespace detail {
+// Given forward, and backward and gradient as the vjp wrote them (the inputs, then the cotangent),
+// moves the backward's costly cotangent-free steps into forward_saving (make_pointwise's last step).
+void save_costly_values(PointwiseOp& op);
+}  // namespace detail
 
 // Builds a PointwiseOp from `fn`, a generic callable (const std::vector<T>&) -> T written with the
 // operators of Var and Sym, and `vjp`, (const std::vector<Sym>& inputs, Sym cotangent) -> one Sym
@@ -64,6 +75,7 @@ std::shared_ptr<const PointwiseOp> make_pointwise(std::string name, int n_inputs
   for (const Sym& s : d) op.gradient.push_back(s.builder ? s.id : -1);
   op.backward = b.program({});
   op.composite = [fn](const std::vector<Var>& v) { return Var(fn(v)); };
+  detail::save_costly_values(op);
   return std::make_shared<const PointwiseOp>(std::move(op));
 }
 

@@ -40,6 +40,15 @@ private:
 // The program without the steps its outputs do not depend on (values renumbered).
 ElementwiseProgram without_dead_steps(const ElementwiseProgram& p);
 
+// The program reading only the inputs it uses, renumbered in order; `kept` receives their old
+// numbers (the caller passes those inputs).
+ElementwiseProgram without_unused_inputs(const ElementwiseProgram& p, std::vector<int>& kept);
+
+// The program with each step that repeats an earlier one (the same op, parameters and operands,
+// after the earlier merges) replaced by that earlier step's value, then without dead steps. The
+// ops are pure, so every output keeps its value bit for bit.
+ElementwiseProgram with_equal_steps_merged(const ElementwiseProgram& p);
+
 // The builder a value belongs to; throws for a default Sym (no program).
 PointwiseBuilder& builder_of(Sym x);
 
