@@ -129,24 +129,26 @@ std::vector<char> reads_cotangent(const ElementwiseProgram& b) {
   return dep;
 }
 
-// b (n inputs, then the cotangent) reading the step values `saved` from inputs n .. n + |saved| - 1
-// instead of computing them, the cotangent after them; its outputs are the gradients (those >= 0,
-// in order), its dead steps dropped.
-ElementwiseProgram reading_saved(const ElementwiseProgram& b, const std::vector<int>& saved, const std::vector<int>& gradient) {
-  const int n = b.n_inputs - 1, k = static_cast<int>(saved.size());
+// b (n inputs, then the cotangent) reading each step value v with slot[v] >= 0 from input
+// n + slot[v] instead of computing it (k slots, the cotangent after them); its outputs are the
+// gradients (those >= 0, in order), its dead steps dropped.
+ElementwiseProgram reading_saved(const ElementwiseProgram& b, const std::vector<int>& slot, int k, const std::vector<int>& gradient) {
+  const int n = b.n_inputs - 1;
   std::vector<int> id(static_cast<std::size_t>(b.n_inputs) + b.steps.size(), -1);
   for (int i = 0; i < n; ++i) id[static_cast<std::size_t>(i)] = i;
   id[static_cast<std::size_t>(n)] = n + k;
-  for (int j = 0; j < k; ++j) id[static_cast<std::size_t>(saved[static_cast<std::size_t>(j)])] = n + j;
   ElementwiseProgram out;
   out.n_inputs = n + k + 1;
   for (std::size_t t = 0; t < b.steps.size(); ++t) {
-    int& own = id[static_cast<std::size_t>(b.n_inputs) + t];
-    if (own >= 0) continue;  // saved
+    const std::size_t v = static_cast<std::size_t>(b.n_inputs) + t;
+    if (slot[v] >= 0) {
+      id[v] = n + slot[v];
+      continue;
+    }
     ElementwiseStep s = b.steps[t];
     for (int& in : s.in)
       if (in >= 0) in = id[static_cast<std::size_t>(in)];
-    own = out.n_inputs + static_cast<int>(out.steps.size());
+    id[v] = out.n_inputs + static_cast<int>(out.steps.size());
     out.steps.push_back(s);
   }
   for (int g : gradient)
@@ -160,34 +162,59 @@ bool reads(const ElementwiseProgram& p, int value) {
   return std::find(p.outputs.begin(), p.outputs.end(), value) != p.outputs.end();
 }
 
-}  // namespace
-
-void save_costly_values(PointwiseOp& op) {
-  const ElementwiseProgram& b = op.backward;
-  const int n = op.forward.n_inputs;
-  const std::vector<char> dep = reads_cotangent(b);
-  std::vector<int> costly_values, saved;
-  for (std::size_t t = 0; t < b.steps.size(); ++t)
-    if (!dep[static_cast<std::size_t>(b.n_inputs) + t] && costly(b.steps[t].op)) costly_values.push_back(b.n_inputs + static_cast<int>(t));
-  const ElementwiseProgram first = reading_saved(b, costly_values, op.gradient);
-  for (std::size_t j = 0; j < costly_values.size(); ++j)  // one read only by another saved value's steps is not saved
-    if (reads(first, n + static_cast<int>(j))) saved.push_back(costly_values[j]);
-  // forward_saving: the forward, then b's cotangent-free steps, which read the same inputs
-  ElementwiseProgram f = op.forward;
-  std::vector<int> id(static_cast<std::size_t>(b.n_inputs) + b.steps.size(), -1);
-  for (int i = 0; i < n; ++i) id[static_cast<std::size_t>(i)] = i;
+// The forward, then b's cotangent-free steps (they read only the op's inputs); `at` receives each
+// copied b value's number in the result (-1 for the others).
+ElementwiseProgram forward_with(const ElementwiseProgram& forward, const ElementwiseProgram& b, const std::vector<char>& dep,
+                                std::vector<int>& at) {
+  ElementwiseProgram f = forward;
+  at.assign(static_cast<std::size_t>(b.n_inputs) + b.steps.size(), -1);
+  for (int i = 0; i < forward.n_inputs; ++i) at[static_cast<std::size_t>(i)] = i;
   for (std::size_t t = 0; t < b.steps.size(); ++t) {
     if (dep[static_cast<std::size_t>(b.n_inputs) + t]) continue;
     ElementwiseStep s = b.steps[t];
     for (int& in : s.in)
-      if (in >= 0) in = id[static_cast<std::size_t>(in)];
-    id[static_cast<std::size_t>(b.n_inputs) + t] = f.n_inputs + static_cast<int>(f.steps.size());
+      if (in >= 0) in = at[static_cast<std::size_t>(in)];
+    at[static_cast<std::size_t>(b.n_inputs) + t] = f.n_inputs + static_cast<int>(f.steps.size());
     f.steps.push_back(s);
   }
-  for (int v : saved) f.outputs.push_back(id[static_cast<std::size_t>(v)]);
+  return f;
+}
+
+}  // namespace
+
+// Saved: each costly cotangent-free value of the vjp that the forward computes too (a value only
+// the vjp needs costs the same in either pass, plus a store and a load), once per equal value,
+// and only those the backward still reads when they are inputs (not one read only by another).
+void save_costly_values(PointwiseOp& op) {
+  const ElementwiseProgram& b = op.backward;
+  const int n = op.forward.n_inputs;
+  if (b.n_inputs != n + 1 || op.n_saved != 0) fail("make_pointwise {}: the backward program is already split", op.name);
+  const std::vector<char> dep = reads_cotangent(b);
+  std::vector<int> at;
+  ElementwiseProgram f = forward_with(op.forward, b, dep, at);
+  const std::vector<int> equal = equal_values(f);
+  const int forward_end = n + static_cast<int>(op.forward.steps.size());
+  std::vector<int> slot(at.size(), -1), first_of;  // first_of[j]: slot j's value in f
+  for (std::size_t v = static_cast<std::size_t>(n) + 1; v < at.size(); ++v) {
+    if (dep[v] || !costly(b.steps[v - static_cast<std::size_t>(b.n_inputs)].op)) continue;
+    const int e = equal[static_cast<std::size_t>(at[v])];
+    if (e >= forward_end) continue;
+    const auto seen = std::find(first_of.begin(), first_of.end(), e);
+    slot[v] = static_cast<int>(seen - first_of.begin());
+    if (seen == first_of.end()) first_of.push_back(e);
+  }
+  const ElementwiseProgram first = reading_saved(b, slot, static_cast<int>(first_of.size()), op.gradient);
+  std::vector<int> kept_slot(first_of.size(), -1);  // a slot read only by another saved value's steps is dropped
+  for (std::size_t j = 0; j < first_of.size(); ++j)
+    if (reads(first, n + static_cast<int>(j))) {
+      kept_slot[j] = static_cast<int>(f.outputs.size()) - 1;
+      f.outputs.push_back(first_of[j]);
+    }
+  for (int& s : slot)
+    if (s >= 0) s = kept_slot[static_cast<std::size_t>(s)];
+  op.n_saved = static_cast<int>(f.outputs.size()) - 1;
   op.forward_saving = with_equal_steps_merged(f);
-  op.n_saved = static_cast<int>(saved.size());
-  ElementwiseProgram back = reading_saved(b, saved, op.gradient);
+  ElementwiseProgram back = reading_saved(b, slot, op.n_saved, op.gradient);
   std::size_t next = 0;
   for (int& g : op.gradient)
     if (g >= 0) g = back.outputs[next++];

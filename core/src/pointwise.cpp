@@ -107,24 +107,36 @@ namespace {
 bool same_bits(double a, double b) { return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b); }  // -0 is not +0
 }  // namespace
 
-ElementwiseProgram with_equal_steps_merged(const ElementwiseProgram& p) {
+std::vector<int> equal_values(const ElementwiseProgram& p) {
   const int n = p.n_inputs;
   std::vector<int> same(static_cast<std::size_t>(n) + p.steps.size());
   for (int v = 0; v < n; ++v) same[static_cast<std::size_t>(v)] = v;
-  ElementwiseProgram out = p;
-  for (std::size_t k = 0; k < out.steps.size(); ++k) {
-    ElementwiseStep& s = out.steps[k];
-    for (int& in : s.in)
+  std::vector<ElementwiseStep> canonical;  // step k with its operands replaced by their first equals
+  for (std::size_t k = 0; k < p.steps.size(); ++k) {
+    ElementwiseStep s = p.steps[k];
+    for (int& in : s.in) {
+      if (in >= n + static_cast<int>(k)) fail("equal_values: step {} reads value {}, not computed before it", k, in);
       if (in >= 0) in = same[static_cast<std::size_t>(in)];
+    }
     same[static_cast<std::size_t>(n) + k] = n + static_cast<int>(k);
-    for (std::size_t j = 0; j < k; ++j) {
-      const ElementwiseStep& e = out.steps[j];
-      if (e.op == s.op && same_bits(e.p0, s.p0) && same_bits(e.p1, s.p1) && e.in == s.in) {  // the first match is never merged
+    for (std::size_t j = 0; j < k; ++j) {  // the first match is never itself a repeat
+      const ElementwiseStep& e = canonical[j];
+      if (e.op == s.op && same_bits(e.p0, s.p0) && same_bits(e.p1, s.p1) && e.in == s.in) {
         same[static_cast<std::size_t>(n) + k] = n + static_cast<int>(j);
         break;
       }
     }
+    canonical.push_back(s);
   }
+  return same;
+}
+
+ElementwiseProgram with_equal_steps_merged(const ElementwiseProgram& p) {
+  const std::vector<int> same = equal_values(p);
+  ElementwiseProgram out = p;
+  for (ElementwiseStep& s : out.steps)
+    for (int& in : s.in)
+      if (in >= 0) in = same[static_cast<std::size_t>(in)];
   for (int& v : out.outputs) v = same[static_cast<std::size_t>(v)];
   return without_dead_steps(out);
 }

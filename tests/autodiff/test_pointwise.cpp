@@ -5,6 +5,7 @@
 #include "tide/autodiff/pointwise.hpp"
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -231,6 +232,90 @@ TEST_CASE("make_pointwise: the forward of a recorded call also writes the costly
                                     [](const std::vector<Sym>& v, Sym g) { return std::vector<Sym>{g * v[1], g * v[0]}; });
   CHECK(plain->n_saved == 0);
   CHECK(plain->backward.n_inputs == 3);
+}
+
+TEST_CASE("make_pointwise saves only the costly values the forward computes too, each once") {
+  auto count = [](const ElementwiseProgram& p, Op op) {
+    return static_cast<int>(std::count_if(p.steps.begin(), p.steps.end(), [op](const ElementwiseStep& s) { return s.op == op; }));
+  };
+  auto check_gradient = [](const std::shared_ptr<const PointwiseOp>& op, auto composite) {
+    Generator gen(12);
+    const std::vector<Var> in{Var::parameter(gen.uniform(Shape{3, 5}, -2.0, 2.0, DType::f64))};
+    const Var f = pointwise(op, in), c = composite(in[0]);
+    CHECK(test::max_rel_diff(f.value(), c.value()) <= 1e-14);
+    CHECK(test::max_rel_diff(grad({sum(f * f)}, in)[0].value(), grad({sum(c * c)}, in)[0].value()) <= 1e-12);
+  };
+  SUBCASE("exp(sin x): exp saved; sin read only by it is not; cos, which only the vjp computes, stays in the backward") {
+    const auto op = make_pointwise("exp sin", 1, [](const auto& v) { return exp(sin(v[0])); },
+                                   [](const std::vector<Sym>& v, Sym g) { return std::vector<Sym>{g * exp(sin(v[0])) * cos(v[0])}; });
+    CHECK(op->n_saved == 1);
+    CHECK(count(op->backward, Op::exp) + count(op->backward, Op::sin) == 0);
+    CHECK(count(op->backward, Op::cos) == 1);
+    CHECK(count(op->forward_saving, Op::cos) == 0);
+    check_gradient(op, [](const Var& x) { return exp(sin(x)); });
+  }
+  SUBCASE("log1p(exp x) with the vjp g sigmoid(x): nothing shared, nothing saved") {
+    const auto op = make_pointwise("softplus form", 1, [](const auto& v) { return log1p(exp(v[0])); },
+                                   [](const std::vector<Sym>& v, Sym g) { return std::vector<Sym>{g * sigmoid(v[0])}; });
+    CHECK(op->n_saved == 0);
+    CHECK(op->backward.n_inputs == 2);
+    check_gradient(op, [](const Var& x) { return log1p(exp(x)); });
+  }
+  SUBCASE("tanh x with a vjp computing tanh twice: saved once, though it is also the output") {
+    const auto op = make_pointwise("tanh", 1, [](const auto& v) { return tanh(v[0]); },
+                                   [](const std::vector<Sym>& v, Sym g) { return std::vector<Sym>{g - g * tanh(v[0]) * tanh(v[0])}; });
+    CHECK(op->n_saved == 1);
+    CHECK(count(op->forward_saving, Op::tanh) == 1);
+    CHECK(count(op->backward, Op::tanh) == 0);
+    check_gradient(op, [](const Var& x) { return tanh(x); });
+  }
+  SUBCASE("a sum, whose gradients are the cotangent itself") {
+    const auto op = make_pointwise("sum of two", 2, [](const auto& v) { return v[0] + v[1]; },
+                                   [](const std::vector<Sym>&, Sym g) { return std::vector<Sym>{g, g}; });
+    CHECK(op->n_saved == 0);
+    Generator gen(13);
+    const std::vector<Var> in{Var::parameter(gen.normal(Shape{2, 3}, 0.0, 1.0, DType::f64)), Var::parameter(gen.normal(Shape{3}, 0.0, 1.0, DType::f64))};
+    const std::vector<Var> g = grad({sum(pointwise(op, in))}, in);
+    CHECK(test::max_rel_diff(g[0].value(), Tensor::ones(Shape{2, 3}, DType::f64)) == 0.0);
+    CHECK(test::max_rel_diff(g[1].value(), Tensor::full(Shape{3}, 2.0, DType::f64)) == 0.0);
+  }
+}
+
+TEST_CASE("pointwise: a recorded call's output equals an unrecorded one's bit for bit; one input's gradient alone is the composite's") {
+  Generator gen(14);
+  for (DType dt : {DType::f64, DType::f32}) {
+    const std::vector<Var> in = inputs(gen, 6, 9, dt);
+    const Var recorded = pointwise(test_op(), in);
+    Var plain;
+    {
+      NoGrad ng;
+      plain = pointwise(test_op(), in);
+    }
+    CHECK(test::max_rel_diff(recorded.value(), plain.value()) == 0.0);
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      INFO(dtype_name(dt) << " input " << i);
+      std::vector<Var> only = in;  // the others constants: the backward program computes in[i]'s alone
+      for (std::size_t j = 0; j < in.size(); ++j)
+        if (j != i) only[j] = Var(in[j].value());
+      const Var one = grad({sum(square(pointwise(test_op(), only)))}, std::vector<Var>{only[i]})[0];
+      const Var c = grad({sum(square(formula(only)))}, std::vector<Var>{only[i]})[0];
+      CHECK(test::max_rel_diff(one.value(), c.value()) <= (dt == DType::f64 ? 1e-12 : 1e-4));
+    }
+  }
+}
+
+TEST_CASE("equal_values refuses a step reading a later value; without_unused_inputs keeps an input that is an output") {
+  ElementwiseProgram bad;
+  bad.n_inputs = 1;
+  bad.steps.push_back({Op::neg, 0.0, 0.0, {2, -1, -1}});
+  bad.steps.push_back({Op::neg, 0.0, 0.0, {0, -1, -1}});
+  CHECK_THROWS_WITH_AS(equal_values(bad), doctest::Contains("step 0 reads value 2"), Error);
+  PointwiseBuilder b(3);
+  const ElementwiseProgram p = b.program({b.input(2), exp(b.input(1))});
+  std::vector<int> kept;
+  const ElementwiseProgram two = without_unused_inputs(p, kept);
+  CHECK(kept == std::vector<int>{1, 2});
+  CHECK(two.outputs == std::vector<int>{1, 2});
 }
 
 TEST_CASE("a long program's values are the same as step by step: scratch shared between values never holds one still needed") {

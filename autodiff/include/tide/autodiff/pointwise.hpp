@@ -1,10 +1,11 @@
 // Fused pointwise ops (include this header yourself: tide/tide.hpp leaves it out, since it brings
 // in the backend interface): a function of several broadcastable inputs computed elementwise in one pass
-// (Backend::elementwise: on the CPU block by block in L1, on CUDA one kernel), recorded as one tape
-// node. Its backward is a second program, also one pass, that writes every input's gradient at the
-// output's shape; inputs smaller than the output (a bias [H], a per-row time [B, 1]) then get it
-// summed over their broadcast axes. Under create_graph the backward differentiates `composite`, the
-// same function in Var ops, recorded, so second derivatives work (ENGINE rule 1).
+// (Backend::elementwise: on the CPU block by block in L1; the CUDA backend runs the program step by
+// step through its primitives), recorded as one tape node. Its backward is a second program, also
+// one pass, that writes every input's gradient at the output's shape; inputs smaller than the
+// output (a bias [H], a per-row time [B, 1]) then get it summed over their broadcast axes. Under
+// create_graph the backward differentiates `composite`, the same function in Var ops, recorded, so
+// second derivatives work (ENGINE rule 1).
 //
 // A cell's pointwise tail (gates, mixes, a bias and its activation) is many small eager ops, each
 // a pass over memory, an allocation and a node, forward and backward; as one PointwiseOp it is one
@@ -13,12 +14,15 @@
 // composite's gradients (tests/autodiff/test_pointwise.cpp shows how). Build each op once (a
 // function-local static, as models/src/cfc.cpp does); recorded nodes share it.
 //
-// What it buys: one allocation, one node and one pass forward, one pass backward (only the steps
-// the requested gradients need). The backward would recompute what it reads of the forward, so
-// make_pointwise finds the costly steps (exp, tanh, sigmoid and the other polynomial-evaluated ops)
-// that the vjp computes from the inputs alone, and a recorded call's forward pass also writes
-// those values (merged with its own equal steps), which the backward then reads instead: the
-// forward's transcendentals are evaluated once. The cheap arithmetic around them is recomputed.
+// What it buys: one node and one pass forward, one pass backward (only the steps the requested
+// gradients need). The backward would recompute what it reads of the forward, so make_pointwise
+// finds the costly steps (exp, tanh, sigmoid and the other polynomial-evaluated ops) that the vjp
+// computes from the inputs alone and that the forward computes too; a recorded call's forward
+// also writes those values (n_saved tensors at the output's shape, held by the node until its
+// backward runs), and the backward reads them instead: each transcendental is evaluated once. The
+// cheap arithmetic around them is recomputed. A value is shared only when the vjp spells it as the
+// forward does (the same ops, constants and operand order: tanh(a * b + c), not tanh(b * a + c));
+// one the forward does not compute stays in the backward.
 #pragma once
 #include "tide/autodiff/var.hpp"
 #include "tide/core/error.hpp"

@@ -44,9 +44,13 @@ ElementwiseProgram without_dead_steps(const ElementwiseProgram& p);
 // numbers (the caller passes those inputs).
 ElementwiseProgram without_unused_inputs(const ElementwiseProgram& p, std::vector<int>& kept);
 
-// The program with each step that repeats an earlier one (the same op, parameters and operands,
-// after the earlier merges) replaced by that earlier step's value, then without dead steps. The
-// ops are pure, so every output keeps its value bit for bit.
+// For every value of p, the first value equal to it by construction (itself when none): a step
+// repeating an earlier one (the same op, parameters bit for bit, and operands, after the earlier
+// merges; operand order counts) is equal to it. Throws for a step reading a later value.
+std::vector<int> equal_values(const ElementwiseProgram& p);
+
+// The program with each repeated step replaced by its first equal (equal_values), then without
+// dead steps. The ops are pure, so every output keeps its value bit for bit.
 ElementwiseProgram with_equal_steps_merged(const ElementwiseProgram& p);
 
 // The builder a value belongs to; throws for a default Sym (no program).
