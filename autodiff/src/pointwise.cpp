@@ -180,6 +180,25 @@ ElementwiseProgram forward_with(const ElementwiseProgram& forward, const Element
   return f;
 }
 
+// The candidates: slot[v] for each costly cotangent-free value v of b whose equal in f (the
+// forward followed by b's cotangent-free steps, `at` mapping b's values into it) is one of the
+// forward's own steps; equal values share a slot. Returns each slot's value in f.
+std::vector<int> shared_costly_values(const ElementwiseProgram& b, const std::vector<char>& dep, const ElementwiseProgram& f,
+                                      const std::vector<int>& at, int forward_end, std::vector<int>& slot) {
+  const std::vector<int> equal = equal_values(f);
+  std::vector<int> first_of;
+  slot.assign(at.size(), -1);
+  for (std::size_t v = static_cast<std::size_t>(b.n_inputs); v < at.size(); ++v) {
+    if (dep[v] || !costly(b.steps[v - static_cast<std::size_t>(b.n_inputs)].op)) continue;
+    const int e = equal[static_cast<std::size_t>(at[v])];
+    if (e >= forward_end) continue;
+    const auto seen = std::find(first_of.begin(), first_of.end(), e);
+    slot[v] = static_cast<int>(seen - first_of.begin());
+    if (seen == first_of.end()) first_of.push_back(e);
+  }
+  return first_of;
+}
+
 }  // namespace
 
 // Saved: each costly cotangent-free value of the vjp that the forward computes too (a value only
@@ -190,19 +209,9 @@ void save_costly_values(PointwiseOp& op) {
   const int n = op.forward.n_inputs;
   if (b.n_inputs != n + 1 || op.n_saved != 0) fail("make_pointwise {}: the backward program is already split", op.name);
   const std::vector<char> dep = reads_cotangent(b);
-  std::vector<int> at;
+  std::vector<int> at, slot;
   ElementwiseProgram f = forward_with(op.forward, b, dep, at);
-  const std::vector<int> equal = equal_values(f);
-  const int forward_end = n + static_cast<int>(op.forward.steps.size());
-  std::vector<int> slot(at.size(), -1), first_of;  // first_of[j]: slot j's value in f
-  for (std::size_t v = static_cast<std::size_t>(n) + 1; v < at.size(); ++v) {
-    if (dep[v] || !costly(b.steps[v - static_cast<std::size_t>(b.n_inputs)].op)) continue;
-    const int e = equal[static_cast<std::size_t>(at[v])];
-    if (e >= forward_end) continue;
-    const auto seen = std::find(first_of.begin(), first_of.end(), e);
-    slot[v] = static_cast<int>(seen - first_of.begin());
-    if (seen == first_of.end()) first_of.push_back(e);
-  }
+  const std::vector<int> first_of = shared_costly_values(b, dep, f, at, n + static_cast<int>(op.forward.steps.size()), slot);
   const ElementwiseProgram first = reading_saved(b, slot, static_cast<int>(first_of.size()), op.gradient);
   std::vector<int> kept_slot(first_of.size(), -1);  // a slot read only by another saved value's steps is dropped
   for (std::size_t j = 0; j < first_of.size(); ++j)
