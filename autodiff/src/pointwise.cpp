@@ -207,7 +207,7 @@ std::vector<int> shared_costly_values(const ElementwiseProgram& b, const std::ve
 void save_costly_values(PointwiseOp& op) {
   const ElementwiseProgram& b = op.backward;
   const int n = op.forward.n_inputs;
-  if (b.n_inputs != n + 1 || op.n_saved != 0) fail("make_pointwise {}: the backward program is already split", op.name);
+  if (b.n_inputs != n + 1 || !op.forward_saving.outputs.empty()) fail("make_pointwise {}: the backward program is already split", op.name);
   const std::vector<char> dep = reads_cotangent(b);
   std::vector<int> at, slot;
   ElementwiseProgram f = forward_with(op.forward, b, dep, at);

@@ -115,7 +115,7 @@ std::vector<int> equal_values(const ElementwiseProgram& p) {
   for (std::size_t k = 0; k < p.steps.size(); ++k) {
     ElementwiseStep s = p.steps[k];
     for (int& in : s.in) {
-      if (in >= n + static_cast<int>(k)) fail("equal_values: step {} reads value {}, not computed before it", k, in);
+      if (in < -1 || in >= n + static_cast<int>(k)) fail("equal_values: step {} reads value {}, not computed before it", k, in);
       if (in >= 0) in = same[static_cast<std::size_t>(in)];
     }
     same[static_cast<std::size_t>(n) + k] = n + static_cast<int>(k);

@@ -18,8 +18,9 @@
 // gradients need). The backward would recompute what it reads of the forward, so make_pointwise
 // finds the costly steps (exp, tanh, sigmoid and the other polynomial-evaluated ops) that the vjp
 // computes from the inputs alone and that the forward computes too; a recorded call's forward
-// also writes those values (n_saved tensors at the output's shape, held by the node until its
-// backward runs), and the backward reads them instead: each transcendental is evaluated once. The
+// also writes those values (n_saved tensors at the output's shape, one a copy of the output when
+// it is the output itself, held by the node for its lifetime, and written even when the inputs
+// that read them need no gradient), and the backward reads them instead: each transcendental is evaluated once. The
 // cheap arithmetic around them is recomputed. A value is shared only when the vjp spells it as the
 // forward does (the same ops, constants and operand order: tanh(a * b + c), not tanh(b * a + c));
 // one the forward does not compute stays in the backward.
@@ -52,7 +53,8 @@ struct PointwiseOp {
 
 namespace detail {
 // Given forward, and backward and gradient as the vjp wrote them (the inputs, then the cotangent),
-// moves the backward's costly cotangent-free steps into forward_saving (make_pointwise's last step).
+// moves the backward's costly cotangent-free steps that the forward shares into forward_saving
+// (make_pointwise's last step; once per op).
 void save_costly_values(PointwiseOp& op);
 }  // namespace detail
 
