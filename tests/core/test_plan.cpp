@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <cmath>
 #include <string>
+#include <tuple>
 
 using namespace tide;
 
@@ -224,6 +225,29 @@ TEST_CASE("a result returned as its parts were written needs no starting value; 
   const Plan kept(Trace::record(part, {x}));
   CHECK(kept.stats().initialised == 1);
   for (int run = 0; run < 2; ++run) check_equal(kept.run({x2})[0], part({x2})[0], 0.0);
+}
+
+TEST_CASE("a fill that later writes cover before any read goes; one partly covered, or read first, stays") {
+  // a split's gradient: zeros, then each part's gradient copied into its columns
+  auto gradient_of_split = [](const std::vector<Tensor>& in, std::int64_t covered_columns, bool read_first) {
+    Tensor g = Tensor::zeros(Shape{3, 8}, in[0].dtype());
+    const Tensor early = read_first ? g * 2.0 : Tensor();
+    g.slice(1, 0, 4).copy_(tanh(in[0]));
+    g.slice(1, 4, 4 + covered_columns).copy_((in[0] * 3.0).slice(1, 0, covered_columns));
+    return read_first ? std::vector<Tensor>{g, early} : std::vector<Tensor>{g};
+  };
+  const Tensor x = seq(Shape{3, 4}, 1.0, 0.0, DType::f64), x2 = seq(Shape{3, 4}, 0.6, 0.4, DType::f64);
+  for (const auto& [columns, read_first, dropped] : {std::tuple{std::int64_t{4}, false, true}, std::tuple{std::int64_t{3}, false, false},
+                                                     std::tuple{std::int64_t{4}, true, false}}) {
+    INFO("covered columns " << 4 + columns << " of 8, read first " << read_first);
+    TensorFunction fn = [&](const std::vector<Tensor>& in) { return gradient_of_split(in, columns, read_first); };
+    const Plan plan(Trace::record(fn, {x}));
+    CHECK((plan.listing().find("fill") == std::string::npos) == dropped);
+    for (int run = 0; run < 2; ++run) {
+      const std::vector<Tensor> got = plan.run({x2}), want = fn({x2});
+      for (std::size_t i = 0; i < got.size(); ++i) check_equal(got[i], want[i], 0.0);
+    }
+  }
 }
 
 TEST_CASE("a product added in place into an accumulator folds into one matmul_add, unless its operands change before the add") {

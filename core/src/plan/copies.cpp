@@ -9,7 +9,9 @@
 // block alone, from the rows of its left operand and the columns of its right one, into the copy's
 // destination D, when D is contiguous and no call between the two touches D's buffer. A concat's
 // gradient slices (the part of a step's input gradient that flows to its state, not to its data)
-// then cost their own columns only.
+// then cost their own columns only. A fill of a whole temporary goes when later calls write every
+// element before any call reads it (drop_covered_fills: a split's gradient, zeros overwritten
+// block by block by its parts' gradients).
 #include "copies.hpp"
 #include <vector>
 
@@ -137,6 +139,70 @@ int narrow_products(Program& p) {
     m.args[2] = dst;
     uses[static_cast<std::size_t>(src.buffer)] = 0;
     drop[i] = true;
+  }
+  return drop_calls(p, drop);
+}
+
+namespace {
+
+// Calls f(offset) for every element of a (its layout's offsets in the buffer, in elements).
+template <class F> void for_each_offset(const Arg& a, F f) {
+  const int rank = static_cast<int>(a.shape.size());
+  const std::int64_t n = numel_of(a);
+  std::vector<std::int64_t> index(static_cast<std::size_t>(rank), 0);
+  std::int64_t at = a.offset;
+  for (std::int64_t e = 0; e < n; ++e) {
+    f(at);
+    for (int d = rank - 1; d >= 0; --d) {  // the next index, last axis fastest
+      const std::size_t k = static_cast<std::size_t>(d);
+      at += a.strides[k];
+      if (++index[k] < a.shape[k]) break;
+      at -= a.strides[k] * a.shape[k];
+      index[k] = 0;
+    }
+  }
+}
+
+// Whether call c, where it touches `buffer` (sets `touches`), only writes it.
+bool only_writes(const Call& c, int buffer, bool& touches) {
+  touches = false;
+  for (std::size_t k = 0; k < c.args.size(); ++k) {
+    if (c.args[k].buffer != buffer) continue;
+    touches = true;
+    if (reads_arg(c, k)) return false;
+  }
+  return true;
+}
+
+// Whether the calls after `fill` write every element of its buffer before one reads it.
+bool covered_before_read(const Program& p, std::size_t fill) {
+  const int b = p.calls[fill].args[0].buffer;
+  std::int64_t left = p.buffers[static_cast<std::size_t>(b)].numel;
+  std::vector<char> written(static_cast<std::size_t>(left), 0);
+  for (std::size_t j = fill + 1; j < p.calls.size() && left > 0; ++j) {
+    bool touches = false;
+    if (!only_writes(p.calls[j], b, touches)) return false;
+    if (!touches) continue;
+    for (const Arg& a : p.calls[j].args)
+      if (a.buffer == b)
+        for_each_offset(a, [&](std::int64_t at) {
+          char& w = written[static_cast<std::size_t>(at)];
+          left -= w == 0;
+          w = 1;
+        });
+  }
+  return left == 0;
+}
+
+}  // namespace
+
+int drop_covered_fills(Program& p) {
+  constexpr std::int64_t max_elements = std::int64_t{1} << 22;  // the check walks every element once
+  std::vector<bool> drop(p.calls.size(), false);
+  for (std::size_t i = 0; i < p.calls.size(); ++i) {
+    const Call& c = p.calls[i];
+    if (c.kind != CallKind::fill || !whole_temp(p, c.args[0]) || numel_of(c.args[0]) > max_elements) continue;
+    drop[i] = covered_before_read(p, i);
   }
   return drop_calls(p, drop);
 }

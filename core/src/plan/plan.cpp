@@ -279,6 +279,7 @@ Plan::Plan(const Trace& trace, PlanOptions options) {
   }
   impl.stats.elided_copies = elide_copies(impl.program);  // after fusion, which wants whole temporaries
   impl.stats.narrowed_products = narrow_products(impl.program);
+  impl.stats.dead_calls += drop_covered_fills(impl.program);  // a value overwritten before it is read
   if (backend_for(impl.device).fuses_matmul_add()) impl.stats.folded_adds = fold_product_adds(impl.program);
   impl.stats.calls = static_cast<int>(impl.program.calls.size());
   plan_memory(impl, options.shared_outputs_from);

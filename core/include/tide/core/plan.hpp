@@ -103,7 +103,7 @@ struct PlanOptions {
 struct PlanStats {
   int calls = 0;             // kernel calls per replay (a fused chain counts once)
   int traced_calls = 0;      // kernel calls the trace recorded
-  int dead_calls = 0;        // of those, dropped: they write only temporaries nothing later reads
+  int dead_calls = 0;        // of those, dropped: they write only temporaries nothing later reads, or fill ones overwritten before read
   int merged_values = 0;     // temporaries found to hold another's value (the same kernel on the same values), read from it instead
   int elided_copies = 0;     // of those, copies dropped: the copied value is written in place instead
   int narrowed_products = 0; // of those, copies of a block of a product, made by the product computing that block alone
