@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 #include <cmath>
 #include <string>
-#include <tuple>
 
 using namespace tide;
 
@@ -228,21 +227,30 @@ TEST_CASE("a result returned as its parts were written needs no starting value; 
 }
 
 TEST_CASE("a fill that later writes cover before any read goes; one partly covered, or read first, stays") {
-  // a split's gradient: zeros, then each part's gradient copied into its columns
-  auto gradient_of_split = [](const std::vector<Tensor>& in, std::int64_t covered_columns, bool read_first) {
-    Tensor g = Tensor::zeros(Shape{3, 8}, in[0].dtype());
-    const Tensor early = read_first ? g * 2.0 : Tensor();
-    g.slice(1, 0, 4).copy_(tanh(in[0]));
-    g.slice(1, 4, 4 + covered_columns).copy_((in[0] * 3.0).slice(1, 0, covered_columns));
-    return read_first ? std::vector<Tensor>{g, early} : std::vector<Tensor>{g};
+  // a split's gradient: zeros, then each part's gradient copied into its columns; read afterwards
+  // (not returned), so its buffer is an arena one that other values have used
+  struct Case {
+    std::int64_t second_from, second_width;
+    bool read_first, dropped;
   };
+  const Case cases[] = {{4, 4, false, true},    // columns 0-3 and 4-7
+                        {4, 3, false, false},   // column 7 never written
+                        {3, 4, false, false},   // 0-3 and 3-6: as many writes as elements, column 7 missed
+                        {4, 4, true, false}};   // read before the parts are written
   const Tensor x = seq(Shape{3, 4}, 1.0, 0.0, DType::f64), x2 = seq(Shape{3, 4}, 0.6, 0.4, DType::f64);
-  for (const auto& [columns, read_first, dropped] : {std::tuple{std::int64_t{4}, false, true}, std::tuple{std::int64_t{3}, false, false},
-                                                     std::tuple{std::int64_t{4}, true, false}}) {
-    INFO("covered columns " << 4 + columns << " of 8, read first " << read_first);
-    TensorFunction fn = [&](const std::vector<Tensor>& in) { return gradient_of_split(in, columns, read_first); };
+  for (const Case& k : cases) {
+    INFO("second part at " << k.second_from << " width " << k.second_width << ", read first " << k.read_first);
+    TensorFunction fn = [&](const std::vector<Tensor>& in) {
+      Tensor g = Tensor::zeros(Shape{3, 8}, DType::f64);
+      const Tensor early = k.read_first ? g * 2.0 : Tensor();
+      g.slice(1, 0, 4).copy_(tanh(in[0]));
+      g.slice(1, k.second_from, k.second_from + k.second_width).copy_((in[0] * 3.0).slice(1, 0, k.second_width));
+      std::vector<Tensor> out{g * 1.5, exp(in[0]) * 2.0};  // exp: another arena value
+      if (k.read_first) out.push_back(early);
+      return out;
+    };
     const Plan plan(Trace::record(fn, {x}));
-    CHECK((plan.listing().find("fill") == std::string::npos) == dropped);
+    CHECK((plan.listing().find("fill") == std::string::npos) == k.dropped);
     for (int run = 0; run < 2; ++run) {
       const std::vector<Tensor> got = plan.run({x2}), want = fn({x2});
       for (std::size_t i = 0; i < got.size(); ++i) check_equal(got[i], want[i], 0.0);

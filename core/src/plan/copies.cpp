@@ -174,22 +174,30 @@ bool only_writes(const Call& c, int buffer, bool& touches) {
   return true;
 }
 
-// Whether the calls after `fill` write every element of its buffer before one reads it.
+// Whether the calls after `fill` write every element of its buffer before one reads it. The
+// element map is made at the first write, so a fill read next costs no allocation.
 bool covered_before_read(const Program& p, std::size_t fill) {
   const int b = p.calls[fill].args[0].buffer;
-  std::int64_t left = p.buffers[static_cast<std::size_t>(b)].numel;
-  std::vector<char> written(static_cast<std::size_t>(left), 0);
+  const std::int64_t numel = p.buffers[static_cast<std::size_t>(b)].numel;
+  std::int64_t left = numel;
+  std::vector<char> written;
   for (std::size_t j = fill + 1; j < p.calls.size() && left > 0; ++j) {
     bool touches = false;
     if (!only_writes(p.calls[j], b, touches)) return false;
     if (!touches) continue;
-    for (const Arg& a : p.calls[j].args)
-      if (a.buffer == b)
-        for_each_offset(a, [&](std::int64_t at) {
-          char& w = written[static_cast<std::size_t>(at)];
-          left -= w == 0;
-          w = 1;
-        });
+    written.resize(static_cast<std::size_t>(numel), 0);
+    for (const Arg& a : p.calls[j].args) {
+      if (a.buffer != b) continue;
+      if (numel_of(a) > numel) return false;  // a broadcast write: not worth the walk
+      bool inside = true;
+      for_each_offset(a, [&](std::int64_t at) {
+        if (at < 0 || at >= numel) return void(inside = false);
+        char& w = written[static_cast<std::size_t>(at)];
+        left -= w == 0;
+        w = 1;
+      });
+      if (!inside) return false;
+    }
   }
   return left == 0;
 }
