@@ -145,24 +145,6 @@ int narrow_products(Program& p) {
 
 namespace {
 
-// Calls f(offset) for every element of a (its layout's offsets in the buffer, in elements).
-template <class F> void for_each_offset(const Arg& a, F f) {
-  const int rank = static_cast<int>(a.shape.size());
-  const std::int64_t n = numel_of(a);
-  std::vector<std::int64_t> index(static_cast<std::size_t>(rank), 0);
-  std::int64_t at = a.offset;
-  for (std::int64_t e = 0; e < n; ++e) {
-    f(at);
-    for (int d = rank - 1; d >= 0; --d) {  // the next index, last axis fastest
-      const std::size_t k = static_cast<std::size_t>(d);
-      at += a.strides[k];
-      if (++index[k] < a.shape[k]) break;
-      at -= a.strides[k] * a.shape[k];
-      index[k] = 0;
-    }
-  }
-}
-
 // Whether call c, where it touches `buffer` (sets `touches`), only writes it.
 bool only_writes(const Call& c, int buffer, bool& touches) {
   touches = false;
@@ -190,7 +172,7 @@ bool covered_before_read(const Program& p, std::size_t fill) {
       if (a.buffer != b) continue;
       if (numel_of(a) > numel) return false;  // a broadcast write: not worth the walk
       bool inside = true;
-      for_each_offset(a, [&](std::int64_t at) {
+      for_each_offset(a.shape, a.strides, a.offset, [&](std::int64_t at) {
         if (at < 0 || at >= numel) return void(inside = false);
         char& w = written[static_cast<std::size_t>(at)];
         left -= w == 0;

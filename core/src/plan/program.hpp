@@ -71,6 +71,21 @@ inline std::int64_t numel_of(const Arg& a) {
   for (std::int64_t d : a.shape) n *= d;
   return n;
 }
+// Calls f(offset) for every element of a view (shape, strides, offset), last axis fastest.
+template <class F> void for_each_offset(const Shape& shape, const Shape& strides, std::int64_t offset, F f) {
+  std::vector<std::int64_t> index(static_cast<std::size_t>(shape.rank()), 0);
+  std::int64_t at = offset;
+  for (std::int64_t e = 0, n = shape.numel(); e < n; ++e) {
+    f(at);
+    for (int d = shape.rank(); d-- > 0;) {
+      std::int64_t& i = index[static_cast<std::size_t>(d)];
+      at += strides[d];
+      if (++i < shape[d]) break;
+      at -= strides[d] * shape[d];
+      i = 0;
+    }
+  }
+}
 inline bool contiguous_arg(const Arg& a) {
   std::int64_t expected = 1;
   for (std::size_t d = a.shape.size(); d-- > 0;) {

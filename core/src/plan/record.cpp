@@ -50,20 +50,10 @@ struct TempState {
 
 // Marks the elements a view writes.
 void mark_written(TempState& st, const Tensor& t) {
-  const Shape& shape = t.shape();
-  const Shape& strides = t.strides();
-  const std::size_t r = shape.size();
-  std::vector<std::int64_t> at(r, 0);
-  for (std::int64_t k = 0, n = t.numel(); k < n; ++k) {
-    std::int64_t off = t.offset();
-    for (std::size_t d = 0; d < r; ++d) off += at[d] * strides[d];
+  for_each_offset(t.shape(), t.strides(), t.offset(), [&st](std::int64_t off) {
     if (off >= 0 && off < static_cast<std::int64_t>(st.covered.size()) && !st.covered[static_cast<std::size_t>(off)])
       st.covered[static_cast<std::size_t>(off)] = true, --st.uncovered;
-    for (std::size_t d = r; d-- > 0;) {
-      if (++at[d] < shape[d]) break;
-      at[d] = 0;
-    }
-  }
+  });
 }
 
 bool whole_contiguous(const Tensor& t, const Buffer& b) {
