@@ -1,8 +1,8 @@
 // Trace::split: the calls that can run before the late inputs arrive, and the rest.
 //
-// A call is late when it reads a late value (a late input, or a buffer a late call wrote) or
-// writes a buffer a late call already touched (moving it earlier would change what that late call
-// saw). Every early call can then run before every late one, in trace order within each part.
+// A call is late when it reads a late value (a late input, or a buffer a late call wrote), writes
+// into a late input (the early part has no such buffer), or writes a buffer a late call already
+// touched (moving it earlier would change what that late call saw). Every early call can then run before every late one, in trace order within each part.
 // The residuals are the buffers the late part reads, or returns, whose value the early part made
 // (or that are early inputs), except those the early part only filled (refill_late); constants
 // are captured by both parts.
@@ -22,12 +22,13 @@ bool covers(const Program& p, const Arg& a) {
   return a.offset == 0 && a.strides == contiguous_strides(a.shape) && a.shape.numel() == p.buffers[static_cast<std::size_t>(a.buffer)].numel;
 }
 
-// Whether call c is late: it reads a late value, or writes a buffer a late call touched.
+// Whether call c is late: it touches a late buffer (reading a late value, or writing into a late
+// input, which only the late part has), or writes a buffer a late call touched.
 bool is_late(const Call& c, const Parts& parts, const std::vector<bool>& touched_late) {
   for (std::size_t a = 0; a < c.args.size(); ++a) {
     const int b = c.args[a].buffer;
     if (b < 0) continue;
-    if (reads_arg(c, a) && parts.late_buffer[static_cast<std::size_t>(b)]) return true;
+    if (parts.late_buffer[static_cast<std::size_t>(b)]) return true;  // read or written: late either way
     if (c.writes[a] && touched_late[static_cast<std::size_t>(b)]) return true;
   }
   return false;
