@@ -248,6 +248,20 @@ TEST_CASE("a result returned as its parts were written needs no starting value; 
   const Plan kept(Trace::record(part, {x}));
   CHECK(kept.stats().initialised == 1);
   for (int run = 0; run < 2; ++run) check_equal(kept.run({x2})[0], part({x2})[0], 0.0);
+  // the same made inside: an arena buffer, given its starting value at each run (rank 2, rank 3)
+  for (const Shape& s : {Shape{3, 8}, Shape{3, 2, 4}}) {
+    CAPTURE(s.str());
+    TensorFunction inside = [s](const std::vector<Tensor>& in) {
+      std::vector<double> start(24);
+      for (std::size_t i = 0; i < start.size(); ++i) start[i] = 0.25 * static_cast<double>(i);
+      Tensor r = Tensor::from_vector(start, Shape{3, 8}, DType::f64);
+      r.slice(1, 0, 4).copy_(tanh(in[0]));
+      return std::vector<Tensor>{exp(r.reshape(s)) * 2.0};
+    };
+    const Plan arena(Trace::record(inside, {x}));
+    CHECK(arena.stats().initialised == 1);
+    for (int run = 0; run < 2; ++run) check_equal(arena.run({x2})[0], inside({x2})[0], 0.0);
+  }
 }
 
 TEST_CASE("a fill that later writes cover before any read goes; one partly covered, or read first, stays") {

@@ -366,7 +366,7 @@ void initialise(PlanImpl& impl, Backend& be) {
     const auto i = static_cast<std::size_t>(b);
     const Buffer& buf = impl.program.buffers[i];
     Arg whole;
-    whole.shape = buf.shape, whole.strides = Shape{1}, whole.dtype = buf.dtype;
+    whole.shape = buf.shape, whole.strides = contiguous_strides(buf.shape), whole.dtype = buf.dtype;  // [numel]: a temp's
     const Tensor dst = impl.home[i] == Home::fresh ? impl.base[i]
                        : impl.home[i] == Home::shared
                            ? view_of(impl.block, impl.arena_offset[i] / static_cast<std::int64_t>(dtype_size(buf.dtype)), whole)
