@@ -174,6 +174,20 @@ TEST_CASE("split: a write into a late input from early values runs in the late p
   }
 }
 
+TEST_CASE("split: an early output written after a late call read it is refused, naming the output") {
+  // the write must follow the late read, so it runs late, and the early part cannot return its value
+  TensorFunction fn = [](const std::vector<Tensor>& in) {
+    Tensor t = in[0] * 2.0;
+    const Tensor y = t * in[1];  // late, reads t
+    t.mul_(3.0);                 // early values only, but after the late read
+    return std::vector<Tensor>{t, y};
+  };
+  const Tensor x = seq(Shape{2, 3}, 1.0, 0.0, DType::f64), g = seq(Shape{2, 3}, 1.0, 0.7, DType::f64);
+  const Trace trace = Trace::record(fn, {x, g});
+  CHECK_THROWS_WITH_AS(trace.split(1, 1), doctest::Contains("early output 0"), Error);
+  CHECK_NOTHROW(trace.split(1, 0));  // both outputs late: nothing to refuse
+}
+
 TEST_CASE("updates in place join a fused chain only where every member reads the buffer in one layout") {
   for (std::int64_t n : {3, 700}) {  // one block, and several blocks of the CPU's 512
     CAPTURE(n);
@@ -262,6 +276,27 @@ TEST_CASE("a result returned as its parts were written needs no starting value; 
     CHECK(arena.stats().initialised == 1);
     for (int run = 0; run < 2; ++run) check_equal(arena.run({x2})[0], inside({x2})[0], 0.0);
   }
+}
+
+TEST_CASE("an input sharing storage with a tensor the function reads by reference is still an input of its own") {
+  const Tensor p = seq(Shape{4, 3}, 1.0, 0.3, DType::f64);  // a parameter the function holds
+  TensorFunction same = [&p](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] + p}; };
+  TensorFunction part = [&p](const std::vector<Tensor>& in) { return std::vector<Tensor>{sum(in[0]) + sum(p)}; };
+  const Plan a(Trace::record(same, {p}));                 // traced with the parameter itself
+  const Plan b(Trace::record(part, {p.slice(0, 2, 4)}));  // and with a view into it
+  const Tensor x2 = seq(Shape{4, 3}, 0.6, 0.4, DType::f64), y2 = seq(Shape{2, 3}, 0.6, 0.9, DType::f64);
+  check_equal(a.run({x2})[0], same({x2})[0], 0.0);
+  check_equal(b.run({y2})[0], part({y2})[0], 1e-15);
+  // a function that writes into its input while traced leaves the caller's tensor alone, as a replay does
+  const Tensor kept = p.clone();
+  TensorFunction writes = [](const std::vector<Tensor>& in) {
+    Tensor x = in[0];
+    x.mul_(2.0);
+    return std::vector<Tensor>{x + 1.0};
+  };
+  const Plan c(Trace::record(writes, {kept}));
+  check_equal(kept, p, 0.0);
+  check_equal(c.run({x2})[0], x2 * 2.0 + 1.0, 0.0);
 }
 
 TEST_CASE("a fill that later writes cover before any read goes; one partly covered, or read first, stays") {

@@ -402,9 +402,10 @@ Trace Trace::record(const TensorFunction& fn, const std::vector<Tensor>& inputs,
     if (!x.defined()) fail("Trace::record: input {} is undefined", i);
     if (x.device() != inputs[0].device())
       fail("Trace::record: input {} is on {}, input 0 on {}; a trace serves one device", i, x.device().str(), inputs[0].device().str());
-    bool shared = !x.is_contiguous();
-    for (const Tensor& y : ins) shared = shared || y.shares_storage_with(x);
-    ins.push_back(shared ? x.clone() : x);
+    // each input in storage of its own: buffers are told by storage, so a tensor the function
+    // reads by reference (a parameter passed as an input too, or one an input views) stays apart
+    // from it, and a write into an input while tracing leaves the caller's tensor alone, as a replay does
+    ins.push_back(x.clone());
   }
   auto program = std::make_shared<Program>();
   Recorder recorder(backend_for(ins[0].device()), *program);

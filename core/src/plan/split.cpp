@@ -161,6 +161,10 @@ Trace::Split Trace::split(int first_late_input, int first_late_output) const {
          first_late_output, p.n_inputs, p.outputs.size());
   Parts parts = classify(p, first_late_input);
   refill_late(p, parts, first_late_output);
+  for (int o = 0; o < first_late_output; ++o)
+    if (parts.late_buffer[static_cast<std::size_t>(p.outputs[static_cast<std::size_t>(o)].buffer)])
+      fail("Trace::split: early output {} is written after a late call reads it (or from a late value), so only the "
+           "late part can make it; return it late (first_late_output <= {})", o, o);
   const Residuals res = find_residuals(p, parts, first_late_output);
   auto early = std::make_shared<Program>();
   auto late = std::make_shared<Program>();

@@ -45,8 +45,9 @@ using TensorFunction = std::function<std::vector<Tensor>(const std::vector<Tenso
 class Trace {
 public:
   Trace() = default;
-  // Runs fn on the inputs (non-contiguous inputs, and inputs sharing storage, are copied first) and
-  // records it. The run's results are stored in *results when given.
+  // Runs fn on copies of the inputs (so a tensor fn reads by reference is never taken for one, and
+  // the caller's tensors are not written) and records it. The run's results are stored in *results
+  // when given.
   static Trace record(const TensorFunction& fn, const std::vector<Tensor>& inputs,
                       std::vector<Tensor>* results = nullptr);
 
@@ -55,7 +56,8 @@ public:
   // takes the early inputs and returns outputs [0, first_late_output) followed by the residuals:
   // the values the late part reads (except zeros the early part only filled, which the late part
   // fills itself). The late part takes the residuals followed by the late inputs, and returns the
-  // outputs [first_late_output, ...).
+  // outputs [first_late_output, ...). Throws if an early output is written after a late call
+  // reads it (that write must run late).
   struct Split;
   Split split(int first_late_input, int first_late_output) const;
 
