@@ -3,6 +3,7 @@
 // specialised kernels run 256x64x64 in about half the time of OpenBLAS 0.3.21 and do not depend
 // on OpenBLAS choosing the right kernel set for the CPU. Larger products stay on BLAS.
 #pragma once
+#include "narrow_gemm.hpp"
 #include "tide/core/tensor.hpp"
 #include <cstdint>
 
@@ -17,17 +18,21 @@ namespace tide::cpu {
 // TransposeCacheScope (ops.hpp; grad's sweep opens one) the copy of an operand is kept and reused
 // while its storage is unchanged: a weight used at every step of a sequence is transposed once
 // per backward sweep instead of once per step.
+// A product with few output columns goes to narrow_gemm.hpp's kernels instead (`narrow`), at any size.
 template <class T> struct SmallGemm {
   using Kernel = void (*)(const T*, const T*, T*, ...);
-  Kernel kernel = nullptr;  // null: not handled here, use BLAS
+  Kernel kernel = nullptr;  // null: not handled here, use BLAS (unless narrow)
   bool transpose_b = false;
   std::int64_t n = 0, k = 0, ldb = 0;
+  bool narrow = false, trans_a = false, trans_b = false, accumulate = false;  // the rest of a narrow product's shape
+  std::int64_t m = 0, lda = 0, ldc = 0;
   // b points into `owner`'s storage (for the cache; null: no caching).
   void operator()(const T* a, const T* b, T* c, const Tensor* owner = nullptr) const {
+    if (narrow) return narrow_gemm<T>(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
     if (transpose_b) b = transposed(b, owner);
     kernel(b, a, c);
   }
-  explicit operator bool() const { return kernel != nullptr; }
+  explicit operator bool() const { return kernel != nullptr || narrow; }
 
 private:
   // B^T of the stored [n, k] (row stride ldb) as [k, n]: from the scope's cache, or in thread-local scratch
@@ -37,8 +42,8 @@ private:
 void enter_transpose_cache();  // TransposeCacheScope's two halves
 void leave_transpose_cache();
 
-// A kernel for this shape when the build has libxsmm, the shape is small and the CPU is one
-// libxsmm generates code for; otherwise an empty SmallGemm.
+// A narrow product's kernel; else a kernel for this shape when the build has libxsmm, the shape is
+// small and the CPU is one libxsmm generates code for; otherwise an empty SmallGemm.
 template <class T>
 SmallGemm<T> small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                         std::int64_t lda, std::int64_t ldb, std::int64_t ldc, bool accumulate = false);

@@ -1,0 +1,199 @@
+// See narrow_gemm.hpp.
+#include "narrow_gemm.hpp"
+#include "clones.hpp"
+
+#include <cstring>
+#include <vector>
+
+namespace tide::cpu {
+
+namespace {
+
+// 32-byte vectors (GCC's vector extensions; an attribute cannot apply to a template's parameter)
+template <class T> struct VecOf;
+template <> struct VecOf<float> { typedef float type __attribute__((vector_size(32))); };
+template <> struct VecOf<double> { typedef double type __attribute__((vector_size(32))); };
+template <class T> using Vec = typename VecOf<T>::type;
+template <class T> inline constexpr int lanes = static_cast<int>(32 / sizeof(T));
+
+template <class T> __attribute__((always_inline)) inline Vec<T> load(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Neighbouring lanes summed within each 16-byte half (the shuffles stay in-lane, as vhaddps's):
+// floats [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7], doubles [a0+a1, b0+b1 | a2+a3, b2+b3].
+template <class T> __attribute__((always_inline)) inline Vec<T> half_pair_sums(Vec<T> a, Vec<T> b) {
+  if constexpr (lanes<T> == 8)
+    return __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
+  else
+    return __builtin_shufflevector(a, b, 0, 4, 2, 6) + __builtin_shufflevector(a, b, 1, 5, 3, 7);
+}
+
+// The lane sums of the accumulators s0..s3 (doubles: s0, s1) in lanes 0..3, each by the same
+// tree, ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)) for floats.
+template <class T> __attribute__((always_inline)) inline Vec<T> lane_sums(Vec<T> s0, Vec<T> s1, Vec<T> s2, Vec<T> s3) {
+  if constexpr (lanes<T> == 8) {
+    const Vec<T> h = half_pair_sums<T>(half_pair_sums<T>(s0, s1), half_pair_sums<T>(s2, s3));
+    return h + __builtin_shufflevector(h, h, 4, 5, 6, 7, 0, 1, 2, 3);
+  } else {
+    (void)s2, (void)s3;
+    const Vec<T> h = half_pair_sums<T>(s0, s1);
+    return h + __builtin_shufflevector(h, h, 2, 3, 0, 1);
+  }
+}
+
+// One row's four dot-product accumulators (those past N stay zero), named rather than an array,
+// which GCC kept in memory (a memset, then a load and a store around every FMA).
+template <class T> struct RowSums {
+  Vec<T> s0, s1, s2, s3;
+};
+
+template <class T, int N>
+__attribute__((always_inline)) inline void add_products(RowSums<T>& r, Vec<T> av, Vec<T> b0, Vec<T> b1, Vec<T> b2, Vec<T> b3) {
+  r.s0 += av * b0;
+  if constexpr (N > 1) r.s1 += av * b1;
+  if constexpr (N > 2) r.s2 += av * b2;
+  if constexpr (N > 3) r.s3 += av * b3;
+}
+
+// C's row from its accumulators: lane sums, then the products past the last whole vector in order.
+template <class T, int N>
+__attribute__((always_inline)) inline void finish_row(const RowSums<T>& r, const T* a, const T* bt, std::int64_t ldbt, std::int64_t p,
+                                                      std::int64_t k, T* c, bool accumulate) {
+  const Vec<T> s = lane_sums<T>(r.s0, r.s1, r.s2, r.s3);
+  for (int j = 0; j < N; ++j) {
+    T t = s[j];
+    for (std::int64_t q = p; q < k; ++q) t += a[q] * bt[j * ldbt + q];
+    c[j] = accumulate ? c[j] + t : t;
+  }
+}
+
+// R (1 or 2) rows of C = A B^T with B^T's rows bt (row stride ldbt): each C[r, j] the dot product
+// of A's row r and bt's row j, vectorised along k.
+template <class T, int N, int R>
+__attribute__((always_inline)) inline void dot_rows(const T* a, std::int64_t lda, const T* bt, std::int64_t ldbt, std::int64_t k, T* c,
+                                                    std::int64_t ldc, bool accumulate) {
+  constexpr int W = lanes<T>;
+  const Vec<T> zero{};
+  RowSums<T> r0{zero, zero, zero, zero}, r1{zero, zero, zero, zero};
+  std::int64_t p = 0;
+  for (; p + W <= k; p += W) {
+    const Vec<T> b0 = load(bt + p), b1 = N > 1 ? load(bt + ldbt + p) : zero, b2 = N > 2 ? load(bt + 2 * ldbt + p) : zero,
+                 b3 = N > 3 ? load(bt + 3 * ldbt + p) : zero;
+    add_products<T, N>(r0, load(a + p), b0, b1, b2, b3);
+    if constexpr (R > 1) add_products<T, N>(r1, load(a + lda + p), b0, b1, b2, b3);
+  }
+  finish_row<T, N>(r0, a, bt, ldbt, p, k, c, accumulate);
+  if constexpr (R > 1) finish_row<T, N>(r1, a + lda, bt, ldbt, p, k, c + ldc, accumulate);
+}
+
+template <class T, int N>
+__attribute__((always_inline)) inline void rows_n(std::int64_t m, std::int64_t k, const T* a, std::int64_t lda, const T* bt,
+                                                  std::int64_t ldbt, T* c, std::int64_t ldc, bool accumulate) {
+  std::int64_t i = 0;
+  for (; i + 2 <= m; i += 2) dot_rows<T, N, 2>(a + i * lda, lda, bt, ldbt, k, c + i * ldc, ldc, accumulate);
+  if (i < m) dot_rows<T, N, 1>(a + i * lda, lda, bt, ldbt, k, c + i * ldc, ldc, accumulate);
+}
+
+// U vectors of C's rows i.. of C = A^T B (A stored [k, m]): each element a sum over k in order.
+template <class T, int N, int U>
+__attribute__((always_inline)) inline void column_block(std::int64_t i, std::int64_t k, const T* a, std::int64_t lda, const T* b,
+                                                        std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
+  constexpr int W = lanes<T>;
+  Vec<T> acc[U][N] = {};
+  for (std::int64_t p = 0; p < k; ++p) {
+    const T* bp = b + p * ldb;
+    for (int u = 0; u < U; ++u) {
+      const Vec<T> av = load(a + p * lda + i + u * W);
+      for (int j = 0; j < N; ++j) acc[u][j] += av * bp[j];
+    }
+  }
+  for (int u = 0; u < U; ++u)
+    for (int l = 0; l < W; ++l)
+      for (int j = 0; j < N; ++j) {
+        T& out = c[(i + u * W + l) * ldc + j];
+        out = accumulate ? out + acc[u][j][l] : acc[u][j][l];
+      }
+}
+
+template <class T, int N>
+__attribute__((always_inline)) inline void columns_n(std::int64_t m, std::int64_t k, const T* a, std::int64_t lda, const T* b,
+                                                     std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
+  constexpr int W = lanes<T>;
+  std::int64_t i = 0;
+  for (; i + 2 * W <= m; i += 2 * W) column_block<T, N, 2>(i, k, a, lda, b, ldb, c, ldc, accumulate);
+  for (; i + W <= m; i += W) column_block<T, N, 1>(i, k, a, lda, b, ldb, c, ldc, accumulate);
+  for (; i < m; ++i)
+    for (int j = 0; j < N; ++j) {
+      T t = 0;
+      for (std::int64_t p = 0; p < k; ++p) t += a[p * lda + i] * b[p * ldb + j];
+      T& out = c[i * ldc + j];
+      out = accumulate ? out + t : t;
+    }
+}
+
+// The entry points compiled per instruction set, n a template argument below them.
+#define TIDE_NARROW_ENTRY(name, kernel, T)                                                                                     \
+  TIDE_CLONES void name(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,            \
+                        std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {                                          \
+    switch (n) {                                                                                                               \
+      case 1: return kernel<T, 1>(m, k, a, lda, b, ldb, c, ldc, accumulate);                                                   \
+      case 2: return kernel<T, 2>(m, k, a, lda, b, ldb, c, ldc, accumulate);                                                   \
+      case 3: if constexpr (narrow_columns<T> >= 3) return kernel<T, 3>(m, k, a, lda, b, ldb, c, ldc, accumulate); break;     \
+      default: if constexpr (narrow_columns<T> >= 4) return kernel<T, 4>(m, k, a, lda, b, ldb, c, ldc, accumulate); break;    \
+    }                                                                                                                          \
+  }
+TIDE_NARROW_ENTRY(rows_f32, rows_n, float)
+TIDE_NARROW_ENTRY(rows_f64, rows_n, double)
+TIDE_NARROW_ENTRY(columns_f32, columns_n, float)
+TIDE_NARROW_ENTRY(columns_f64, columns_n, double)
+#undef TIDE_NARROW_ENTRY
+
+void rows(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* bt, std::int64_t ldbt, float* c,
+          std::int64_t ldc, bool accumulate) {
+  rows_f32(m, n, k, a, lda, bt, ldbt, c, ldc, accumulate);
+}
+void rows(std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda, const double* bt, std::int64_t ldbt,
+          double* c, std::int64_t ldc, bool accumulate) {
+  rows_f64(m, n, k, a, lda, bt, ldbt, c, ldc, accumulate);
+}
+void columns(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
+             float* c, std::int64_t ldc, bool accumulate) {
+  columns_f32(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+void columns(std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda, const double* b, std::int64_t ldb,
+             double* c, std::int64_t ldc, bool accumulate) {
+  columns_f64(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+
+}  // namespace
+
+template <class T> bool narrow_gemm_serves(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k) {
+  constexpr std::int64_t W = lanes<T>;
+  if (n < 1 || n > narrow_columns<T> || (trans_a && trans_b)) return false;
+  if (trans_a) return m >= W && k >= 16;
+  return (W == 4 || n < narrow_columns<T>) && k >= 2 * W && (trans_b || m >= 8);
+}
+
+template <class T>
+void narrow_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda,
+                 const T* b, std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
+  if (trans_a) return columns(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  if (trans_b) return rows(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  thread_local std::vector<T> bt;  // B's columns as rows
+  bt.resize(static_cast<std::size_t>(n * k));
+  for (std::int64_t p = 0; p < k; ++p)
+    for (std::int64_t j = 0; j < n; ++j) bt[static_cast<std::size_t>(j * k + p)] = b[p * ldb + j];
+  rows(m, n, k, a, lda, bt.data(), k, c, ldc, accumulate);
+}
+
+template bool narrow_gemm_serves<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t);
+template bool narrow_gemm_serves<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t);
+template void narrow_gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const float*, std::int64_t, const float*,
+                                 std::int64_t, float*, std::int64_t, bool);
+template void narrow_gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const double*, std::int64_t, const double*,
+                                  std::int64_t, double*, std::int64_t, bool);
+
+}  // namespace tide::cpu
