@@ -48,6 +48,7 @@ struct Entry {
   std::vector<Var> params;   // the closed-over values the node's gradient flows to (placeholders carrying the nodes)
   std::vector<int> wrt;      // the inputs that get gradients, in the backward plan's output order
   std::vector<int> param_inputs;  // the node's inputs that are params (after the function's own)
+  std::vector<Tensor> late_constants;  // what the backward plan reads by reference at each run (the parameters' values)
   PlanOptions options;
   Trace late;                // the backward's trace, for `adding`
 
@@ -95,12 +96,14 @@ public:
                    std::vector<Tensor> residuals, std::vector<Var> inputs)
       : state_(std::move(state)), entry_(std::move(entry)), residuals_(std::move(residuals)), inputs_(std::move(inputs)) {
     adds_into_ = entry_->param_inputs;
+    note_versions();
   }
-  const char* name() const override { return "compiled"; }
+  const char* name() const override { return "compiled function"; }
 
   // With a tensor for every param's gradient, the plan that adds them in (their GEMMs with
   // beta = 1) instead of returning them for the sweep to add.
   std::vector<Var> backward_into(const Var& g, const std::vector<Tensor>& into) override {
+    check_versions(false);
     const std::size_t n = inputs_.size();
     if (grad_enabled() || into.size() != n + entry_->params.size() ||
         std::any_of(into.begin() + static_cast<std::ptrdiff_t>(n), into.end(), [](const Tensor& t) { return !t.defined(); }))
@@ -116,6 +119,7 @@ public:
   }
 
   std::vector<Var> backward(const Var& g) override {
+    check_versions(false);
     const std::size_t n = inputs_.size();
     std::vector<Var> grads(n + entry_->params.size());
     if (grad_enabled()) return eager(g);
@@ -129,8 +133,35 @@ public:
   }
 
 private:
+  // What the backward reads, with its versions at the call: the residuals (the plan hands back
+  // the caller's tensors where it can, an input, the output or a view of one, and its own buffers,
+  // which nobody else writes, otherwise) and the values its plan reads by reference (the
+  // parameters); the create_graph path re-runs the function on the inputs, so those too. An
+  // in-place change before the backward would give a wrong gradient: the backward refuses it, as
+  // the op table's rules do.
+  std::size_t checked(bool with_inputs) const {
+    return residuals_.size() + entry_->late_constants.size() + (with_inputs ? inputs_.size() : 0);
+  }
+  const Tensor* checked_value(std::size_t i) const {
+    const std::size_t n_res = residuals_.size(), n_const = entry_->late_constants.size();
+    return i < n_res ? &residuals_[i] : i < n_res + n_const ? &entry_->late_constants[i - n_res] : &inputs_[i - n_res - n_const].value();
+  }
+  const char* checked_name(std::size_t i) const {
+    const std::size_t n_res = residuals_.size(), n_const = entry_->late_constants.size();
+    return i < n_res ? "value kept for its backward (an input or its output)"
+                     : i < n_res + n_const ? "closed-over value (a parameter its backward reads)" : "input (read again under create_graph)";
+  }
+  void note_versions() {
+    versions_ = SavedVersions::of(checked(true), [&](std::size_t i) { return checked_value(i); });
+  }
+  void check_versions(bool with_inputs) const {
+    versions_.check_each(name(), checked(with_inputs), [&](std::size_t i) { return checked_value(i); },
+                         [&](std::size_t i) { return checked_name(i); });
+  }
+
   // create_graph: the eager function on the saved inputs, differentiated with recording on.
   std::vector<Var> eager(const Var& g) {
+    check_versions(true);
     ++state_->stats.eager_backward;
     const std::uint64_t since = next_node_sequence();
     const Var y = state_->fn(inputs_);
@@ -153,6 +184,7 @@ private:
   std::shared_ptr<Entry> entry_;
   std::vector<Tensor> residuals_;
   std::vector<Var> inputs_;
+  SavedVersions versions_;  // of checked_value(0 .. checked(true))
 };
 
 }  // namespace
@@ -218,6 +250,7 @@ std::shared_ptr<Entry> CompiledFunction::State::trace(const Signature& sig, cons
       e->late = parts.late;
       e->options = popt;
       for (std::size_t k = 0; k < e->params.size(); ++k) e->param_inputs.push_back(static_cast<int>(inputs.size() + k));
+      e->late_constants = parts.late.constants();
       return e;
     }
     e->wrt.clear();

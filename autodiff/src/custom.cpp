@@ -23,14 +23,6 @@ Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<Cu
   return Var(std::move(out), std::move(node));
 }
 
-template <class Get> void SavedVersions::take(std::size_t n, Get get) {
-  if (n > inline_.size()) spill_.assign(n, 0);
-  else spill_.clear(), inline_count_ = n;
-  for (std::size_t i = 0; i < n; ++i) {
-    const Tensor* t = get(i);
-    versions()[i] = t && t->defined() ? t->version() : 0;
-  }
-}
 SavedVersions::SavedVersions(std::span<const Tensor> values) {
   take(values.size(), [&](std::size_t i) { return &values[i]; });
 }
@@ -38,22 +30,21 @@ SavedVersions::SavedVersions(std::span<const Tensor* const> values) {
   take(values.size(), [&](std::size_t i) { return values[i]; });
 }
 
-template <class Get>
-void SavedVersions::verify(const char* op, std::size_t n, Get get, std::span<const char* const> names) const {
-  for (std::size_t i = 0; i < n && i < size(); ++i) {
-    const Tensor* t = get(i);
-    if (!t || !t->defined() || t->version() == versions()[i]) continue;
-    const std::string what = i < names.size() ? std::string(names[i]) : "input " + std::to_string(i);
-    fail("backward of {}: its saved {} ({}) was modified in place after it was saved (version {} then, {} now); clone the "
-         "value before modifying it, or modify a copy",
-         op, what, t->str(), versions()[i], t->version());
-  }
+void SavedVersions::fail_modified(const char* op, const std::string& what, const Tensor& t, std::uint64_t then) {
+  fail("backward of {}: its saved {} ({}) was modified in place after it was saved (version {} then, {} now); clone the "
+       "value before modifying it, or modify a copy",
+       op, what, t.str(), then, t.version());
 }
+namespace {
+std::string name_of(std::span<const char* const> names, std::size_t i) {
+  return i < names.size() ? std::string(names[i]) : "input " + std::to_string(i);
+}
+}  // namespace
 void SavedVersions::check(const char* op, std::span<const Tensor> values, std::span<const char* const> names) const {
-  verify(op, values.size(), [&](std::size_t i) { return &values[i]; }, names);
+  check_each(op, values.size(), [&](std::size_t i) { return &values[i]; }, [&](std::size_t i) { return name_of(names, i); });
 }
 void SavedVersions::check(const char* op, std::span<const Tensor* const> values, std::span<const char* const> names) const {
-  verify(op, values.size(), [&](std::size_t i) { return values[i]; }, names);
+  check_each(op, values.size(), [&](std::size_t i) { return values[i]; }, [&](std::size_t i) { return name_of(names, i); });
 }
 
 void drop_repeats(const std::vector<Var>& wrt, std::vector<Var>& d) {

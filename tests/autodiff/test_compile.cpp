@@ -100,6 +100,43 @@ TEST_CASE("a compiled function refuses what it cannot trace, naming the reason")
   CHECK_THROWS_WITH_AS(compile(VarFunction()), doctest::Contains("no function"), Error);
 }
 
+TEST_CASE("a compiled function's backward refuses a value it kept that was modified in place since, as eager's rules do") {
+  // the forward plan hands back the caller's own tensors as residuals where it can: x for the
+  // weight's gradient, the weight for x's, exp's output for its own derivative
+  Generator gen(3);
+  const Var w = Var::parameter(gen.normal(Shape{3, 3}, 0.0, 0.5, DType::f64));
+  const CompiledFunction product([&](const std::vector<Var>& in) { return matmul(in[0], w); });
+  const CompiledFunction expf([](const std::vector<Var>& in) { return exp(in[0]); });
+  const CompiledFunction scaled([](const std::vector<Var>& in) { return tanh(in[0]) * 2.0; });
+  for (bool grad_graph : {false, true}) {
+    CAPTURE(grad_graph);
+    GradOptions opt;
+    opt.create_graph = grad_graph;
+    const Var x = Var::parameter(gen.normal(Shape{2, 3}, 0.0, 1.0, DType::f64));
+    const Var l1 = sum(product({x}));
+    Tensor wv = w.value();
+    wv.mul_(3.0);  // an optimizer step before the backward
+    CHECK_THROWS_WITH_AS(grad({l1}, {x}, {}, opt), doctest::Contains("modified in place"), Error);
+    const Var x2 = Var::parameter(gen.normal(Shape{2, 3}, 0.0, 1.0, DType::f64));
+    const Var l2 = sum(product({x2}));
+    Tensor xv = x2.value();
+    xv.add_(Tensor::ones(Shape{2, 3}, DType::f64));
+    CHECK_THROWS_WITH_AS(grad({l2}, {w}, {}, opt), doctest::Contains("input"), Error);
+    const Var y = expf({x});
+    const Var l3 = sum(y);
+    Tensor yv = y.value();
+    yv.mul_(5.0);
+    CHECK_THROWS_WITH_AS(grad({l3}, {x}, {}, opt), doctest::Contains("output"), Error);
+    // an output its backward does not read may change: tanh's derivative was kept in a buffer of its own
+    const Var z = scaled({x});
+    const Var l4 = sum(z);
+    const Tensor want = grad(std::vector<Var>{sum(tanh(x) * 2.0)}, std::vector<Var>{x})[0].value();
+    Tensor zv = z.value();
+    zv.mul_(7.0);
+    CHECK(max_rel_diff(grad({l4}, {x}, {}, opt)[0].value(), want) <= 1e-14);
+  }
+}
+
 TEST_CASE("a compiled function's backward can run twice on one output: slices of a gradient added in place start afresh each run") {
   // grad's sweep adds a slice's gradient into zeros it made before the cotangent arrived, which the
   // trace's split hands to the backward plan as a residual; each run must start from those zeros

@@ -428,5 +428,19 @@ Trace Trace::record(const TensorFunction& fn, const std::vector<Tensor>& inputs,
 int Trace::inputs() const { return program_ ? program_->n_inputs : 0; }
 int Trace::outputs() const { return program_ ? static_cast<int>(program_->outputs.size()) : 0; }
 int Trace::calls() const { return program_ ? static_cast<int>(program_->calls.size()) : 0; }
+// (a split's parts share the whole trace's buffer table: only those its own calls and outputs use)
+std::vector<Tensor> Trace::constants() const {
+  std::vector<Tensor> out;
+  if (!program_) return out;
+  const detail::Program& p = *program_;
+  std::vector<char> used(p.buffers.size(), 0);
+  for (const detail::Call& c : p.calls)
+    for (const detail::Arg& a : c.args)
+      if (a.buffer >= 0) used[static_cast<std::size_t>(a.buffer)] = 1;
+  for (const detail::Arg& a : p.outputs) used[static_cast<std::size_t>(a.buffer)] = 1;
+  for (std::size_t b = 0; b < p.buffers.size(); ++b)
+    if (used[b] && p.buffers[b].kind == detail::BufferKind::constant) out.push_back(p.buffers[b].constant);
+  return out;
+}
 
 }  // namespace tide

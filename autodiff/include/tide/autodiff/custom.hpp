@@ -62,10 +62,30 @@ public:
   void check(const char* op, std::initializer_list<Tensor> values, std::initializer_list<const char*> names = {}) const {
     check(op, std::span<const Tensor>(values.begin(), values.size()), std::span<const char* const>(names.begin(), names.size()));
   }
+  // The same for n values handed out one at a time: get(i) a const Tensor* (null: none), name(i)
+  // what value i is; nothing is gathered into a vector.
+  template <class Get> static SavedVersions of(std::size_t n, Get get) {
+    SavedVersions v;
+    v.take(n, get);
+    return v;
+  }
+  template <class Get, class Name> void check_each(const char* op, std::size_t n, Get get, Name name) const {
+    for (std::size_t i = 0; i < n && i < size(); ++i) {
+      const Tensor* t = get(i);
+      if (t && t->defined() && t->version() != versions()[i]) fail_modified(op, name(i), *t, versions()[i]);
+    }
+  }
 
 private:
-  template <class Get> void take(std::size_t n, Get get);
-  template <class Get> void verify(const char* op, std::size_t n, Get get, std::span<const char* const> names) const;
+  template <class Get> void take(std::size_t n, Get get) {
+    if (n > inline_.size()) spill_.assign(n, 0);
+    else spill_.clear(), inline_count_ = n;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Tensor* t = get(i);
+      versions()[i] = t && t->defined() ? t->version() : 0;
+    }
+  }
+  [[noreturn]] static void fail_modified(const char* op, const std::string& what, const Tensor& t, std::uint64_t then);
   // more than four versions live in spill_, else the first inline_count_ of inline_ (a moved-from
   // object, whose spill_ is empty, still reads within inline_)
   std::size_t size() const { return spill_.empty() ? inline_count_ : spill_.size(); }

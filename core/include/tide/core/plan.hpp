@@ -77,6 +77,9 @@ public:
   int inputs() const;
   int outputs() const;
   int calls() const;
+  // The tensors made before the trace that its calls (or outputs) read by reference at each replay
+  // (parameters).
+  std::vector<Tensor> constants() const;
   bool defined() const { return program_ != nullptr; }
   const detail::Program& program() const { return *program_; }
 
