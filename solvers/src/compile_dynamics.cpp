@@ -12,13 +12,14 @@ namespace {
 // The Var path of a compiled Dynamics: one compiled function for calls over every row, one for
 // calls over a subset (the index is its third input). A subset of n rows is padded to the next
 // power of two by repeating its last row (and the result cut back to n rows), so that a batch
-// shrinking one sample at a time costs log2(B) traces, not B.
+// shrinking one sample at a time costs log2(B) traces, not B; unless the rows mix
+// (CompileOptions::rows_mix), where a padded row would change the others' values.
 //
 // NoGrad calls over more than 2 * row_block rows replay the subset plan traced for row_block rows
 // over blocks of the batch (a block is a subset: its Rows index says which samples, so per-sample
 // data gathered by rows follows), so that a large batch's intermediate values stay in cache. That
-// is only right for dynamics whose rows do not mix (no batch statistics; CompileOptions::row_block
-// says so). As a safety net, the first `checked_calls` blocked calls also run the whole batch and
+// is only right for dynamics whose rows do not mix (no batch statistics; CompileOptions::rows_mix
+// or row_block = 0 says so). As a safety net, the first `checked_calls` blocked calls also run the whole batch and
 // return that result when the two differ; a function whose blocked result differs once, or that
 // fails on a block, is never blocked again.
 // One variant (compiled_variant): what solves run, the compiled form inside it (for statistics)
@@ -38,7 +39,8 @@ struct Variants {
 
 struct CompiledVar {
   CompiledFunction all, subset;
-  std::int64_t row_block = 0;
+  std::int64_t row_block = 0;  // 0: no blocks
+  bool pad = true;             // subsets padded to a power of two (rows that do not mix)
   std::shared_ptr<Variants> variants;
   static constexpr int checked_calls = 8;
   // < 0: that many more calls to check; 0: off (the rows mix); 1: on
@@ -50,9 +52,7 @@ struct CompiledVar {
       if (!blocks_apply(z, t)) return all({z, t});
       return in_blocks(z, t, every_row(z.size(0), z.device()), [&] { return all({z, t}); });
     }
-    const std::int64_t n = z.size(0), m = std::bit_ceil(static_cast<std::uint64_t>(std::max<std::int64_t>(n, 1)));
     if (blocks_apply(z, t)) return in_blocks(z, t, rows.index(), [&] { return subset_call(z, t, rows); });
-    if (m == n) return subset({z, t, Var(rows.index())});
     return subset_call(z, t, rows);
   }
 
@@ -66,10 +66,10 @@ struct CompiledVar {
     return *every;
   }
 
-  // The subset plan over n rows, padded to the next power of two.
+  // The subset plan over n rows, padded to the next power of two where rows do not mix.
   Var subset_call(const Var& z, const Var& t, const Rows& rows) const {
     const std::int64_t n = z.size(0), m = std::bit_ceil(static_cast<std::uint64_t>(std::max<std::int64_t>(n, 1)));
-    if (m == n) return subset({z, t, Var(rows.index())});
+    if (m == n || !pad) return subset({z, t, Var(rows.index())});
     std::vector<std::int64_t> local(static_cast<std::size_t>(m)), index = rows.index().to_indices();
     for (std::int64_t i = 0; i < m; ++i) local[static_cast<std::size_t>(i)] = std::min(i, n - 1);
     index.resize(static_cast<std::size_t>(m), index.back());
@@ -175,7 +175,7 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
   out.var = CompiledVar{
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows()); }, options),
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows(in[2].value())); }, options),
-      options.row_block, std::make_shared<Variants>(Variants{fn, options, {}, {}})};
+      options.rows_mix ? 0 : options.row_block, !options.rows_mix, std::make_shared<Variants>(Variants{fn, options, {}, {}})};
   out.jet = f.jet;
   return out;
 }

@@ -250,6 +250,28 @@ TEST_CASE("compiled dynamics: a batch that shrinks one sample at a time costs lo
   CHECK(st.variants[0].subset_rows.traces <= 5);
 }
 
+TEST_CASE("compiled dynamics whose rows mix (rows_mix): per-sample solves equal eager ones, no subset padded") {
+  // a batch mean: the subsets a per-sample solve evaluates as samples finish must not be padded
+  const auto mixing = [](const Var& z, const Var& t, const Rows&) { return (z - mean(z, {0}, true)) * t - 0.1 * z; };
+  CompileOptions mix;
+  mix.rows_mix = true;
+  const Dynamics eager(mixing), compiled = compile_dynamics(Dynamics(mixing), mix);
+  Generator gen(1);
+  const Var y0(gen.normal(Shape{5, 2}, 0.0, 1.0, DType::f64));
+  const Var times(Tensor::from_vector({0, 0.5, 0, 1.0, 0, 0.7, 0, 1.0, 0, 0.9}, Shape{5, 2}, DType::f64));
+  SolveOptions o;
+  o.rtol = o.atol = 1e-10;
+  NoGrad off;
+  for (int round = 0; round < 2; ++round) {
+    const Solution se = solve(eager, y0, times, o), sc = solve(compiled, y0, times, o);
+    CHECK(max_rel_diff(sc.ys.value(), se.ys.value()) <= 1e-12);
+  }
+  const Rows rows(Tensor::from_indices({1, 2, 4}, Shape{3}));
+  const Var z = index_select(y0, 0, rows.index());
+  const Var t(Tensor::full(Shape{3, 1}, 0.7, DType::f64));
+  CHECK(max_rel_diff(compiled.var(z, t, rows).value(), eager.var(z, t, rows).value()) <= 1e-14);
+}
+
 TEST_CASE("compiled dynamics over row blocks: NoGrad solves of a large batch equal eager ones; rows that mix are never blocked") {
   Generator gen(12);
   const Var w1(gen.normal(Shape{3, 16}, 0.0, 0.5, DType::f64)), w2(gen.normal(Shape{16, 3}, 0.0, 0.5, DType::f64));
@@ -268,9 +290,9 @@ TEST_CASE("compiled dynamics over row blocks: NoGrad solves of a large batch equ
   SolveOptions o;
   o.rtol = o.atol = 1e-8;
   NoGrad no_grad;
-  // (the mixing one by fixed rk4 steps on a shared grid, so every call has every row: the means
-  // of the subsets an adaptive per-sample solve evaluates would differ from those of padded
-  // subsets even without blocks)
+  // (the mixing one by fixed rk4 steps on a shared grid, so every call has every row: without
+  // rows_mix, the means of the subsets an adaptive per-sample solve evaluates would differ from
+  // those of padded subsets; the test above sets it)
   const Var shared(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64));
   SolveOptions fixed;
   fixed.method = Method::rk4;

@@ -41,6 +41,9 @@ struct CompileOptions {
   // compile_dynamics only: NoGrad calls over more than 2 * row_block rows replay a row_block-row
   // plan over blocks of the batch, so that intermediates stay in cache (0: never; see compile_dynamics.hpp)
   std::int64_t row_block = 1024;
+  // compile_dynamics only: the rows of a batch interact (batch statistics, a mean over the batch):
+  // no row blocks and no padded subsets, so a subset of rows costs a trace per size
+  bool rows_mix = false;
 };
 
 struct CompileStats {

@@ -9,7 +9,9 @@
 // whether the state requires a gradient, and whether the call evaluates every row or a subset).
 // Per-sample solving hands a shrinking subset of rows as samples finish: a subset is padded to the
 // next power of two (its last row repeated, the result cut back), so a batch of B costs at most
-// about 2 log2(B) traces over a training run (with and without gradient).
+// about 2 log2(B) traces over a training run (with and without gradient). A dynamics whose rows
+// mix (batch statistics: a mean over the batch) must set CompileOptions::rows_mix: a padded row
+// would change the others' values; its subsets are then traced per size, and never blocked.
 //
 // A solve with regularisers (R_K, kinetic energy, the Jacobian term, the CNF's exact or Hutchinson
 // trace) compiles the regularised dynamics as a whole, Taylor mode and the estimators' products
@@ -33,8 +35,8 @@
 // Row blocks: a NoGrad call over more than 2 * options.row_block rows (1024 by default) replays the
 // subset plan traced for row_block rows over blocks of the batch, each with its Rows index, so that
 // the intermediates of a large batch (the tiny MLP's hidden layer at B = 65,536 is 8 MB) stay in
-// cache. This assumes that rows do not mix: a dynamics with batch statistics (a mean over the
-// batch) must set row_block = 0. As a safety net the first 8 blocked calls also run the whole
+// cache. This assumes that rows do not mix: a dynamics with batch statistics sets rows_mix (or
+// row_block = 0, which turns blocks off alone). As a safety net the first 8 blocked calls also run the whole
 // batch and return that result when the two differ, and a function found to differ (or to fail on
 // a block) is never blocked again. Calls with gradients are never blocked.
 #pragma once
