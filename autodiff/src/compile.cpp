@@ -49,6 +49,7 @@ struct Entry {
   std::vector<int> wrt;      // the inputs that get gradients, in the backward plan's output order
   std::vector<int> param_inputs;  // the node's inputs that are params (after the function's own)
   std::vector<Tensor> late_constants;  // what the backward plan reads by reference at each run (the parameters' values)
+  std::vector<Tensor> early_constants;  // what only the forward reads so (the create_graph path's re-run reads it too)
   PlanOptions options;
   Trace late;                // the backward's trace, for `adding`
 
@@ -136,26 +137,30 @@ private:
   // What the backward reads, with its versions at the call: the residuals (the plan hands back
   // the caller's tensors where it can, an input, the output or a view of one, and its own buffers,
   // which nobody else writes, otherwise) and the values its plan reads by reference (the
-  // parameters); the create_graph path re-runs the function on the inputs, so those too. An
-  // in-place change before the backward would give a wrong gradient: the backward refuses it, as
-  // the op table's rules do.
-  std::size_t checked(bool with_inputs) const {
-    return residuals_.size() + entry_->late_constants.size() + (with_inputs ? inputs_.size() : 0);
+  // parameters); the create_graph path re-runs the function, so also what only the forward reads
+  // by reference and the inputs. An in-place change before the backward would give a wrong
+  // gradient: the backward refuses it, as the op table's rules do.
+  std::size_t checked(bool rerun) const {
+    return residuals_.size() + entry_->late_constants.size() + (rerun ? entry_->early_constants.size() + inputs_.size() : 0);
   }
   const Tensor* checked_value(std::size_t i) const {
-    const std::size_t n_res = residuals_.size(), n_const = entry_->late_constants.size();
-    return i < n_res ? &residuals_[i] : i < n_res + n_const ? &entry_->late_constants[i - n_res] : &inputs_[i - n_res - n_const].value();
+    const Entry& e = *entry_;
+    if (i < residuals_.size()) return &residuals_[i];
+    i -= residuals_.size();
+    if (i < e.late_constants.size()) return &e.late_constants[i];
+    i -= e.late_constants.size();
+    return i < e.early_constants.size() ? &e.early_constants[i] : &inputs_[i - e.early_constants.size()].value();
   }
   const char* checked_name(std::size_t i) const {
-    const std::size_t n_res = residuals_.size(), n_const = entry_->late_constants.size();
+    const std::size_t n_res = residuals_.size(), n_const = entry_->late_constants.size() + entry_->early_constants.size();
     return i < n_res ? "value kept for its backward (an input or its output)"
-                     : i < n_res + n_const ? "closed-over value (a parameter its backward reads)" : "input (read again under create_graph)";
+                     : i < n_res + n_const ? "closed-over value (a parameter it reads)" : "input (read again under create_graph)";
   }
   void note_versions() {
     versions_ = SavedVersions::of(checked(true), [&](std::size_t i) { return checked_value(i); });
   }
-  void check_versions(bool with_inputs) const {
-    versions_.check_each(name(), checked(with_inputs), [&](std::size_t i) { return checked_value(i); },
+  void check_versions(bool rerun) const {
+    versions_.check_each(name(), checked(rerun), [&](std::size_t i) { return checked_value(i); },
                          [&](std::size_t i) { return checked_name(i); });
   }
 
@@ -251,6 +256,9 @@ std::shared_ptr<Entry> CompiledFunction::State::trace(const Signature& sig, cons
       e->options = popt;
       for (std::size_t k = 0; k < e->params.size(); ++k) e->param_inputs.push_back(static_cast<int>(inputs.size() + k));
       e->late_constants = parts.late.constants();
+      for (const Tensor& c : parts.early.constants())
+        if (std::none_of(e->late_constants.begin(), e->late_constants.end(), [&](const Tensor& l) { return l.shares_storage_with(c); }))
+          e->early_constants.push_back(c);
       return e;
     }
     e->wrt.clear();

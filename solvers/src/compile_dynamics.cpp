@@ -40,7 +40,7 @@ struct Variants {
 struct CompiledVar {
   CompiledFunction all, subset;
   std::int64_t row_block = 0;  // 0: no blocks
-  bool pad = true;             // subsets padded to a power of two (rows that do not mix)
+  bool padded = true;          // subsets padded to a power of two (rows that do not mix)
   std::shared_ptr<Variants> variants;
   static constexpr int checked_calls = 8;
   // < 0: that many more calls to check; 0: off (the rows mix); 1: on
@@ -69,7 +69,7 @@ struct CompiledVar {
   // The subset plan over n rows, padded to the next power of two where rows do not mix.
   Var subset_call(const Var& z, const Var& t, const Rows& rows) const {
     const std::int64_t n = z.size(0), m = std::bit_ceil(static_cast<std::uint64_t>(std::max<std::int64_t>(n, 1)));
-    if (m == n || !pad) return subset({z, t, Var(rows.index())});
+    if (m == n || !padded) return subset({z, t, Var(rows.index())});
     std::vector<std::int64_t> local(static_cast<std::size_t>(m)), index = rows.index().to_indices();
     for (std::int64_t i = 0; i < m; ++i) local[static_cast<std::size_t>(i)] = std::min(i, n - 1);
     index.resize(static_cast<std::size_t>(m), index.back());

@@ -135,6 +135,22 @@ TEST_CASE("a compiled function's backward refuses a value it kept that was modif
     zv.mul_(7.0);
     CHECK(max_rel_diff(grad({l4}, {x}, {}, opt)[0].value(), want) <= 1e-14);
   }
+  // a parameter only the forward reads (exp's backward reads its output): the plan's backward is
+  // right after it changes, but the create_graph path, which runs the function again, refuses
+  const Var b = Var::parameter(gen.normal(Shape{2, 3}, 0.0, 0.5, DType::f64));
+  const CompiledFunction shifted([&](const std::vector<Var>& in) { return exp(in[0] + b); });
+  const Var x = Var::parameter(gen.normal(Shape{2, 3}, 0.0, 1.0, DType::f64));
+  for (bool grad_graph : {false, true}) {
+    CAPTURE(grad_graph);
+    GradOptions opt;
+    opt.create_graph = grad_graph;
+    const Var y = shifted({x});
+    const Tensor want = y.value().clone();  // d sum(exp(x + b)) / dx at the call's b
+    Tensor bv = b.value();
+    bv.add_(Tensor::ones(Shape{2, 3}, DType::f64));
+    if (grad_graph) CHECK_THROWS_WITH_AS(grad({sum(y)}, {x}, {}, opt), doctest::Contains("closed-over value"), Error);
+    else CHECK(max_rel_diff(grad({sum(y)}, {x}, {}, opt)[0].value(), want) <= 1e-14);
+  }
 }
 
 TEST_CASE("a compiled function's backward can run twice on one output: slices of a gradient added in place start afresh each run") {

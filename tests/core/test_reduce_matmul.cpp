@@ -327,18 +327,19 @@ TEST_CASE("matmul with few output columns (the narrow kernels): every tail, tran
       for (std::int64_t k : {16, 21, 50})
         for (std::int64_t m : {8, 9, 33}) check_matmul(pseudo(Shape{m, k}, dtype, 1), pseudo(Shape{k, n}, dtype, 2), Shape{m, n});
     check_matmul(pseudo(Shape{3, 40}, dtype, 3), pseudo(Shape{2, 40}, dtype, 4).transpose(), Shape{3, 2});    // B stored transposed
+    check_matmul(pseudo(Shape{9, 45}, dtype, 3), pseudo(Shape{2, 50}, dtype, 4).slice(1, 0, 45).transpose(), Shape{9, 2});  // a k tail, ldb > k
     check_matmul(pseudo(Shape{9, 60}, dtype, 5).slice(1, 3, 53), pseudo(Shape{50, 6}, dtype, 6).slice(1, 1, 3), Shape{9, 2});
     check_matmul(pseudo(Shape{4, 11, 24}, dtype, 7), pseudo(Shape{24, 3}, dtype, 8), Shape{4, 11, 3});  // a batch folded into rows
     check_matmul(pseudo(Shape{2000, 32}, dtype, 9), pseudo(Shape{32, 2}, dtype, 10), Shape{2000, 2});
     // A transposed (a weight gradient x^T g): vectors along m, then the rows past the last whole one
     for (std::int64_t n : {1, 2, 4})
-      for (std::int64_t m : {8, 17, 50})
+      for (std::int64_t m : {8, 12, 17, 50})  // 12: one f64 vector block after two, one f32 block then a tail
         for (std::int64_t k : {16, 64}) check_matmul(pseudo(Shape{k, m}, dtype, 11).transpose(), pseudo(Shape{k, n}, dtype, 12), Shape{m, n});
     check_matmul(pseudo(Shape{40, 70}, dtype, 13).slice(1, 5, 55).transpose(), pseudo(Shape{40, 9}, dtype, 14).slice(1, 2, 4), Shape{50, 2});
   }
 }
 
-TEST_CASE("a narrow product's row does not depend on how many rows come with it") {
+TEST_CASE("a narrow product's row does not depend on how many rows come with it, while the narrow kernel serves it") {
   for (DType dtype : {DType::f32, DType::f64}) {
     const Tensor a = pseudo(Shape{37, 50}, dtype, 1), b = pseudo(Shape{50, 2}, dtype, 2);
     const Tensor whole = matmul(a, b), at = pseudo(Shape{64, 37}, dtype, 3), g = pseudo(Shape{64, 2}, dtype, 4);

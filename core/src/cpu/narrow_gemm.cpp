@@ -1,6 +1,7 @@
 // See narrow_gemm.hpp.
 #include "narrow_gemm.hpp"
 #include "clones.hpp"
+#include "tide/core/error.hpp"
 
 #include <cstring>
 #include <vector>
@@ -180,6 +181,9 @@ template <class T> bool narrow_gemm_serves(bool trans_a, bool trans_b, std::int6
 template <class T>
 void narrow_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda,
                  const T* b, std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
+  if (!narrow_gemm_serves<T>(trans_a, trans_b, m, n, k))
+    fail("narrow_gemm: a product of {} x {} by {} (A {}, B {}) is not one it serves", m, n, k, trans_a ? "transposed" : "as stored",
+         trans_b ? "transposed" : "as stored");
   if (trans_a) return columns(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
   if (trans_b) return rows(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
   thread_local std::vector<T> bt;  // B's columns as rows

@@ -9,7 +9,9 @@
 //   at a time, the lanes summed by one pairwise tree per row for all its columns;
 // - A transposed (a weight gradient, A^T B): vectorised along C's rows, which are A's columns, each
 //   element a sum over k in order.
-// Every element of C is computed by the same operations whatever m is and wherever its row falls.
+// Within these kernels every element of C is computed by the same operations whatever m is and
+// wherever its row falls; narrow_gemm_serves depends on m, so below its thresholds a row comes
+// from libxsmm or BLAS, summed in another order.
 #pragma once
 #include <cstdint>
 
@@ -26,7 +28,7 @@ template <class T> inline constexpr std::int64_t narrow_columns = 32 / sizeof(T)
 template <class T> bool narrow_gemm_serves(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k);
 
 // trans_a: A is stored [k, m] (row stride lda), else [m, k]; trans_b: B is stored [n, k] (row
-// stride ldb), else [k, n]. C's row stride is ldc.
+// stride ldb), else [k, n]. C's row stride is ldc. Throws for a shape narrow_gemm_serves refuses.
 template <class T>
 void narrow_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda,
                  const T* b, std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate);

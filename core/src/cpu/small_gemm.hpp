@@ -18,7 +18,8 @@ namespace tide::cpu {
 // TransposeCacheScope (ops.hpp; grad's sweep opens one) the copy of an operand is kept and reused
 // while its storage is unchanged: a weight used at every step of a sequence is transposed once
 // per backward sweep instead of once per step.
-// A product with few output columns goes to narrow_gemm.hpp's kernels instead (`narrow`), at any size.
+// A product with few output columns goes to narrow_gemm.hpp's kernels instead (`narrow`), past
+// libxsmm's size limit too, where narrow_gemm_serves takes it.
 template <class T> struct SmallGemm {
   using Kernel = void (*)(const T*, const T*, T*, ...);
   Kernel kernel = nullptr;  // null: not handled here, use BLAS (unless narrow)

@@ -9,7 +9,11 @@
 // arithmetic. Where the sweep already holds a sum of the closed-over parameters' gradients (the
 // function runs at every step of a sequence), a second backward plan adds into it instead
 // (Trace::adding_outputs): a weight's gradient goes in with its GEMM, beta = 1. Double backward (a grad() with create_graph through the node) falls back to the
-// eager function: it re-runs it on the saved inputs and differentiates that, recorded. Jets are
+// eager function: it re-runs it on the saved inputs and differentiates that, recorded. Like the
+// eager rules, the node's backward refuses (naming the value) what it reads that was modified in
+// place since the call: a residual that is the caller's input or output, a parameter its plan
+// reads by reference (an optimizer step between a call and its backward), and under create_graph
+// also the inputs and what only the forward reads. Jets are
 // not inputs or outputs of a compiled function, but a function of Vars that uses Taylor mode
 // inside (ode_derivative, ode_taylor: the incremental trace computes with Var ops) compiles, and
 // its backward plan gives the R_K gradient; the finiteness check of the highest coefficient is then
