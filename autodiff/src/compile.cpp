@@ -239,10 +239,13 @@ std::shared_ptr<Entry> CompiledFunction::State::trace(const Signature& sig, cons
       for (const Var& v : d) out.push_back(v.value());
       return out;
     };
-    // the cotangent's shape is the output's: one untraced probe finds it
+    // the cotangent's shape is the output's: one untraced probe finds it (on copies, as the trace
+    // runs: a function that writes its input leaves the caller's tensor alone)
     const Var probe = [&] {
       NoGrad off;
-      return fn(inputs);
+      std::vector<Var> copies;
+      for (const Var& x : inputs) copies.emplace_back(x.value().clone());
+      return fn(copies);
     }();
     example.push_back(Tensor::zeros(probe.shape(), probe.dtype(), probe.device()));
     const Trace t = Trace::record(joint, example);

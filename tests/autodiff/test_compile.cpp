@@ -153,6 +153,27 @@ TEST_CASE("a compiled function's backward refuses a value it kept that was modif
   }
 }
 
+TEST_CASE("a compiled function that writes its input leaves the caller's tensor alone, from the first call on, as replays do") {
+  const CompiledFunction writes([](const std::vector<Var>& in) {
+    Tensor x = in[0].value();
+    x.mul_(2.0);  // into the value, outside the tape
+    return in[0] * 3.0;
+  });
+  for (const bool grad_mode : {true, false}) {
+    CAPTURE(grad_mode);
+    std::optional<NoGrad> off;
+    if (!grad_mode) off.emplace();
+    const Tensor start = Tensor::from_vector({1.0, -2.0}, Shape{2}, DType::f64);
+    const Var x = grad_mode ? Var::parameter(start.clone()) : Var(start.clone());
+    for (int call = 0; call < 2; ++call) {
+      CAPTURE(call);
+      const Var y = writes({x});
+      CHECK(x.value().to_vector() == start.to_vector());
+      CHECK(y.value().to_vector() == std::vector<double>{6.0, -12.0});
+    }
+  }
+}
+
 TEST_CASE("a compiled function's backward can run twice on one output: slices of a gradient added in place start afresh each run") {
   // grad's sweep adds a slice's gradient into zeros it made before the cotangent arrived, which the
   // trace's split hands to the backward plan as a residual; each run must start from those zeros
