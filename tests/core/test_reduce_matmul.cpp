@@ -331,6 +331,11 @@ TEST_CASE("matmul with few output columns (the narrow kernels): every tail, tran
     check_matmul(pseudo(Shape{9, 60}, dtype, 5).slice(1, 3, 53), pseudo(Shape{50, 6}, dtype, 6).slice(1, 1, 3), Shape{9, 2});
     check_matmul(pseudo(Shape{4, 11, 24}, dtype, 7), pseudo(Shape{24, 3}, dtype, 8), Shape{4, 11, 3});  // a batch folded into rows
     check_matmul(pseudo(Shape{2000, 32}, dtype, 9), pseudo(Shape{32, 2}, dtype, 10), Shape{2000, 2});
+    // floats from 64 rows and 32 terms: 8 x 8 blocks of A transposed in registers, rows and k past the last block
+    for (std::int64_t n : {1, 2, 3, 4})
+      for (std::int64_t k : {32, 37})
+        for (std::int64_t m : {64, 71}) check_matmul(pseudo(Shape{m, k}, dtype, 15), pseudo(Shape{k, n}, dtype, 16), Shape{m, n});
+    check_matmul(pseudo(Shape{80, 50}, dtype, 17).slice(1, 2, 42), pseudo(Shape{4, 45}, dtype, 18).slice(1, 1, 41).transpose(), Shape{80, 4});
     // A transposed (a weight gradient x^T g): vectors along m, then the rows past the last whole one
     for (std::int64_t n : {1, 2, 4})
       for (std::int64_t m : {8, 12, 17, 50})  // 12: one f64 vector block after two, one f32 block then a tail
@@ -340,6 +345,13 @@ TEST_CASE("matmul with few output columns (the narrow kernels): every tail, tran
 }
 
 TEST_CASE("a narrow product's row does not depend on how many rows come with it, while the narrow kernel serves it") {
+  {  // floats past 64 rows: the 8 x 8 blocks, rows past the last one
+    const Tensor big = pseudo(Shape{140, 40}, DType::f32, 5), b4 = pseudo(Shape{40, 4}, DType::f32, 6), all = matmul(big, b4);
+    for (std::int64_t start : {1, 8, 30}) {
+      CAPTURE(start);
+      CHECK(matmul(big.slice(0, start, 140), b4).to_vector() == all.slice(0, start, 140).to_vector());
+    }
+  }
   for (DType dtype : {DType::f32, DType::f64}) {
     const Tensor a = pseudo(Shape{37, 50}, dtype, 1), b = pseudo(Shape{50, 2}, dtype, 2);
     const Tensor whole = matmul(a, b), at = pseudo(Shape{64, 37}, dtype, 3), g = pseudo(Shape{64, 2}, dtype, 4);
