@@ -336,6 +336,12 @@ TEST_CASE("matmul with few output columns (the narrow kernels): every tail, tran
       for (std::int64_t k : {32, 37})
         for (std::int64_t m : {64, 71}) check_matmul(pseudo(Shape{m, k}, dtype, 15), pseudo(Shape{k, n}, dtype, 16), Shape{m, n});
     check_matmul(pseudo(Shape{80, 50}, dtype, 17).slice(1, 2, 42), pseudo(Shape{4, 45}, dtype, 18).slice(1, 1, 41).transpose(), Shape{80, 4});
+    for (std::int64_t n : {2, 3, 4}) {  // rows past the last block read with a wider row stride; B sliced, and stored transposed
+      CAPTURE(n);
+      const Tensor a = pseudo(Shape{69, 45}, dtype, 19).slice(1, 3, 40);  // [69, 37], lda 45
+      check_matmul(a, pseudo(Shape{37, 6}, dtype, 20).slice(1, 1, 1 + n), Shape{69, n});
+      check_matmul(a, pseudo(Shape{n, 41}, dtype, 21).slice(1, 2, 39).transpose(), Shape{69, n});
+    }
     // A transposed (a weight gradient x^T g): vectors along m, then the rows past the last whole one
     for (std::int64_t n : {1, 2, 4})
       for (std::int64_t m : {8, 12, 17, 50})  // 12: one f64 vector block after two, one f32 block then a tail

@@ -5,15 +5,17 @@
 // below its vector width most lanes idle: [256, 32] x [32, 4] ran at 27 GFLOP/s, [256, 50] x [50, 2]
 // at 6, against ~95 for square shapes on the same core. Here:
 // - A untransposed, floats, from 64 rows and 32 terms: vectors along C's rows, A's 8 x 8 blocks
-//   transposed in registers, each element a sum over k in order (as libxsmm sums: the same values);
+//   transposed in registers, each element a sum over k in order (as libxsmm sums: the same values
+//   in a test at n = 4 without accumulating; accumulating, C is added after the sum, not before);
 // - A untransposed otherwise: each C[i, j] is a dot product along k of A's row i and B's column j
 //   (B's columns gathered first into rows, unless B is stored transposed), vectorised along k, two
 //   rows at a time, the lanes summed by one pairwise tree per row for all its columns;
 // - A transposed (a weight gradient, A^T B): vectorised along C's rows, which are A's columns, each
 //   element a sum over k in order.
-// Within these kernels every element of C is computed by the same operations whatever m is and
-// wherever its row falls; narrow_gemm_serves depends on m, so below its thresholds a row comes
-// from libxsmm or BLAS, summed in another order.
+// Within each kernel every element of C is computed by the same operations whatever m is and
+// wherever its row falls. Which kernel runs depends on m (floats switch to the 8 x 8 blocks at 64
+// rows, and below narrow_gemm_serves' thresholds rows go to libxsmm or BLAS), so a row's last bits
+// can change when m crosses a threshold.
 #pragma once
 #include <cstdint>
 
