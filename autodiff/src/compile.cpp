@@ -86,6 +86,9 @@ struct CompiledFunction::State {
 
   std::shared_ptr<Entry> entry_for(const std::vector<Var>& inputs);
   std::shared_ptr<Entry> trace(const Signature& sig, const std::vector<Var>& inputs);
+  bool trace_joint(Entry& e, const std::vector<Var>& inputs);
+  Tensor cotangent_example(const std::vector<Var>& inputs) const;
+  static void install_split(Entry& e, const Trace& joint, std::size_t n_inputs);
 };
 
 namespace {
@@ -211,69 +214,77 @@ std::shared_ptr<Entry> CompiledFunction::State::entry_for(const std::vector<Var>
 std::shared_ptr<Entry> CompiledFunction::State::trace(const Signature& sig, const std::vector<Var>& inputs) {
   auto e = std::make_shared<Entry>();
   e->sig = sig;
-  const PlanOptions popt{options.fuse};
-  std::vector<Tensor> example = values_of(inputs);
-  if (sig.grad_mode) {
-    bool differentiable = false;
-    TensorFunction joint = [&](const std::vector<Tensor>& in) {
-      std::vector<Var> vars;
-      std::vector<Var> wrt;
-      for (std::size_t i = 0; i < inputs.size(); ++i) {
-        vars.push_back(sig.requires_grad[i] ? Var::parameter(in[i]) : Var(in[i]));
-        if (sig.requires_grad[i]) wrt.push_back(vars.back()), e->wrt.push_back(static_cast<int>(i));
-      }
-      const std::uint64_t since = next_node_sequence();
-      const Var y = fn(vars);
-      if (!y.requires_grad()) return std::vector<Tensor>{y.value()};
-      differentiable = true;
-      for (const Var& p : closed_over(y, since)) {
-        const bool is_input = std::any_of(wrt.begin(), wrt.end(), [&](const Var& w) { return w.node() == p.node(); });
-        if (!is_input) e->params.push_back(p);
-      }
-      for (const Var& p : e->params) wrt.push_back(p);
-      GradOptions opt;
-      opt.allow_unused = true;
-      opt.recorded_from = since;  // each parameter's own gradient, not also through another computed from it
-      const std::vector<Var> d = grad({y}, wrt, {Var(in.back())}, opt);
-      std::vector<Tensor> out{y.value()};
-      for (const Var& v : d) out.push_back(v.value());
-      return out;
-    };
-    // the cotangent's shape is the output's: one untraced probe finds it (on copies, as the trace
-    // runs: a function that writes its input leaves the caller's tensor alone)
-    const Var probe = [&] {
-      NoGrad off;
-      std::vector<Var> copies;
-      for (const Var& x : inputs) copies.emplace_back(x.value().clone());
-      return fn(copies);
-    }();
-    example.push_back(Tensor::zeros(probe.shape(), probe.dtype(), probe.device()));
-    const Trace t = Trace::record(joint, example);
-    if (differentiable) {
-      const Trace::Split parts = t.split(static_cast<int>(inputs.size()), 1);
-      PlanOptions forward_options = popt;
-      forward_options.shared_outputs_from = 1;  // the residuals after the output: one allocation per run
-      e->forward = Plan(parts.early, forward_options);
-      e->backward = Plan(parts.late, popt);
-      e->late = parts.late;
-      e->options = popt;
-      for (std::size_t k = 0; k < e->params.size(); ++k) e->param_inputs.push_back(static_cast<int>(inputs.size() + k));
-      e->late_constants = parts.late.constants();
-      for (const Tensor& c : parts.early.constants())
-        if (std::none_of(e->late_constants.begin(), e->late_constants.end(), [&](const Tensor& l) { return l.shares_storage_with(c); }))
-          e->early_constants.push_back(c);
-      return e;
-    }
-    e->wrt.clear();
-    example.pop_back();
-  }
+  e->options = PlanOptions{options.fuse};
+  if (sig.grad_mode && trace_joint(*e, inputs)) return e;
+  e->wrt.clear();
   NoGrad off;
   TensorFunction forward = [&](const std::vector<Tensor>& in) {
     std::vector<Var> vars(in.begin(), in.end());
     return std::vector<Tensor>{fn(vars).value()};
   };
-  e->forward = Plan(Trace::record(forward, example), popt);
+  e->forward = Plan(Trace::record(forward, values_of(inputs)), e->options);
   return e;
+}
+
+// The joint function of (inputs, cotangent): the output, then the gradients of the inputs that
+// require one and of the parameters fn closes over (found at the trace: e.params). False when the
+// output does not require a gradient (nothing to differentiate).
+bool CompiledFunction::State::trace_joint(Entry& e, const std::vector<Var>& inputs) {
+  bool differentiable = false;
+  TensorFunction joint = [&](const std::vector<Tensor>& in) {
+    std::vector<Var> vars;
+    std::vector<Var> wrt;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      vars.push_back(e.sig.requires_grad[i] ? Var::parameter(in[i]) : Var(in[i]));
+      if (e.sig.requires_grad[i]) wrt.push_back(vars.back()), e.wrt.push_back(static_cast<int>(i));
+    }
+    const std::uint64_t since = next_node_sequence();
+    const Var y = fn(vars);
+    if (!y.requires_grad()) return std::vector<Tensor>{y.value()};
+    differentiable = true;
+    for (const Var& p : closed_over(y, since)) {
+      const bool is_input = std::any_of(wrt.begin(), wrt.end(), [&](const Var& w) { return w.node() == p.node(); });
+      if (!is_input) e.params.push_back(p);
+    }
+    for (const Var& p : e.params) wrt.push_back(p);
+    GradOptions opt;
+    opt.allow_unused = true;
+    opt.recorded_from = since;  // each parameter's own gradient, not also through another computed from it
+    const std::vector<Var> d = grad({y}, wrt, {Var(in.back())}, opt);
+    std::vector<Tensor> out{y.value()};
+    for (const Var& v : d) out.push_back(v.value());
+    return out;
+  };
+  std::vector<Tensor> example = values_of(inputs);
+  example.push_back(cotangent_example(inputs));
+  const Trace t = Trace::record(joint, example);
+  if (differentiable) install_split(e, t, inputs.size());
+  return differentiable;
+}
+
+// A zero cotangent shaped as the output: one untraced probe finds the shape (on copies, as the
+// trace runs: a function that writes its input leaves the caller's tensor alone).
+Tensor CompiledFunction::State::cotangent_example(const std::vector<Var>& inputs) const {
+  NoGrad off;
+  std::vector<Var> copies;
+  for (const Var& x : inputs) copies.emplace_back(x.value().clone());
+  const Var probe = fn(copies);
+  return Tensor::zeros(probe.shape(), probe.dtype(), probe.device());
+}
+
+// The joint trace split at the cotangent: the forward plan keeps the residuals the backward reads.
+void CompiledFunction::State::install_split(Entry& e, const Trace& joint, std::size_t n_inputs) {
+  const Trace::Split parts = joint.split(static_cast<int>(n_inputs), 1);
+  PlanOptions forward_options = e.options;
+  forward_options.shared_outputs_from = 1;  // the residuals after the output: one allocation per run
+  e.forward = Plan(parts.early, forward_options);
+  e.backward = Plan(parts.late, e.options);
+  e.late = parts.late;
+  for (std::size_t k = 0; k < e.params.size(); ++k) e.param_inputs.push_back(static_cast<int>(n_inputs + k));
+  e.late_constants = parts.late.constants();
+  for (const Tensor& c : parts.early.constants())
+    if (std::none_of(e.late_constants.begin(), e.late_constants.end(), [&](const Tensor& l) { return l.shares_storage_with(c); }))
+      e.early_constants.push_back(c);
 }
 
 CompiledFunction::CompiledFunction(VarFunction fn, CompileOptions options) : state_(std::make_shared<State>()) {

@@ -5,6 +5,7 @@
 #include "tide/core/pointwise.hpp"
 #include "tide/core/fused.hpp"
 #include "tide/core/named.hpp"
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <cmath>
@@ -240,30 +241,46 @@ Var dense(const Var& x, const Var& weight, const Var& bias, Activation act) {
   return record_custom(std::move(y), recorded, std::move(backward));
 }
 
+namespace {
+
+void check_features(const Var& h, const Linear& l) {
+  if (h.rank() == 0 || h.shape().back() != l.in_features())
+    fail("Linear: input {} does not end in {} features", h.shape().str(), l.in_features());
+}
+
+// Whether a call records on the tape: grad mode on, and the input or a parameter needs a gradient.
+bool mlp_records(const MLP& mlp, const Var& x) {
+  if (!grad_enabled()) return false;
+  if (x.requires_grad()) return true;
+  return std::ranges::any_of(mlp.layers(), [](const Linear& l) {
+    return l.weight().requires_grad() || (l.bias().defined() && l.bias().requires_grad());
+  });
+}
+
+// The layers as one dense_stack call: a large batch runs in row blocks that stay in cache.
+Tensor mlp_inference(const MLP& mlp, const Var& x) {
+  const std::vector<Linear>& layers = mlp.layers();
+  check_features(x, layers[0]);
+  std::vector<DenseLayer> stack;
+  stack.reserve(layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Linear& l = layers[i];
+    const auto act = activation_op(i + 1 < layers.size() ? mlp.hidden_activation() : mlp.output_activation());
+    stack.push_back({l.weight().value(), l.bias().defined() ? l.bias().value() : Tensor(),
+                     act ? std::optional<Op>(act->first) : std::nullopt, act ? act->second : 0.0});
+  }
+  return dense_stack(x.value(), stack);
+}
+
+}  // namespace
+
 Var MLP::operator()(const Var& x) const {
   // Nothing to record (inference, a NoGrad solve): each layer is one fused dense call.
-  bool record = grad_enabled() && x.requires_grad();
-  for (const Linear& l : layers_) record = record || (grad_enabled() && l.weight().requires_grad());
-  if (!record && x.rank() > 0) {
-    // one dense_stack call: a large batch runs in row blocks that stay in cache
-    if (x.shape().back() != layers_[0].in_features())
-      fail("Linear: input {} does not end in {} features", x.shape().str(), layers_[0].in_features());
-    std::vector<DenseLayer> stack;
-    stack.reserve(layers_.size());
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      const Linear& l = layers_[i];
-      const auto act = activation_op(i + 1 < layers_.size() ? hidden_ : output_);
-      stack.push_back({l.weight().value(), l.bias().defined() ? l.bias().value() : Tensor(),
-                       act ? std::optional<Op>(act->first) : std::nullopt, act ? act->second : 0.0});
-    }
-    return Var(dense_stack(x.value(), stack));
-  }
+  if (x.rank() > 0 && !mlp_records(*this, x)) return Var(mlp_inference(*this, x));
   Var h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const Linear& l = layers_[i];
-    if (h.rank() == 0 || h.shape().back() != l.in_features())
-      fail("Linear: input {} does not end in {} features", h.shape().str(), l.in_features());
-    h = dense(h, l.weight(), l.bias(), i + 1 < layers_.size() ? hidden_ : output_);
+    check_features(h, layers_[i]);
+    h = dense(h, layers_[i].weight(), layers_[i].bias(), i + 1 < layers_.size() ? hidden_ : output_);
   }
   return h;
 }
