@@ -3,6 +3,7 @@
 // naive loops in double.
 #include "core_test_util.hpp"
 #include "tide/core/backend.hpp"
+#include <cmath>
 #include <functional>
 #include <limits>
 
@@ -368,6 +369,43 @@ TEST_CASE("a narrow product's row does not depend on how many rows come with it,
       CHECK(part == want);
       const std::vector<double> gpart = matmul(at.slice(1, start, 37).transpose(), g).to_vector(), gwant = grad.slice(0, start, 37).to_vector();
       CHECK(gpart == gwant);
+    }
+  }
+}
+
+TEST_CASE("matmul with few rows times terms (the tiny loop): every layout, k tails, sliced operands, NaN kept") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    CAPTURE(dtype_name(dtype));
+    // n >= 8, m k <= 16, m n k <= 1024: the batch-1 products of an eager gradient, such as
+    // x^T dz [2, 1] x [1, 50] (and some just past the bounds, which the kernels take)
+    for (std::int64_t n : {8, 9, 50, 130})
+      for (std::int64_t k : {1, 2, 3, 16})
+        for (std::int64_t m : {1, 2, 5}) {
+          if (m * k > 16) continue;
+          CAPTURE(m);
+          CAPTURE(n);
+          CAPTURE(k);
+          const Tensor a = pseudo(Shape{m, k}, dtype, 1), at = pseudo(Shape{k, m}, dtype, 2).transpose();
+          const Tensor b = pseudo(Shape{k, n}, dtype, 3), bt = pseudo(Shape{n, k}, dtype, 4).transpose();
+          check_matmul(a, b, Shape{m, n});
+          check_matmul(at, b, Shape{m, n});
+          check_matmul(a, bt, Shape{m, n});
+          check_matmul(at, bt, Shape{m, n});
+        }
+    // leading dimensions wider than the rows, on every operand
+    check_matmul(pseudo(Shape{3, 9}, dtype, 5).slice(1, 2, 6), pseudo(Shape{4, 70}, dtype, 6).slice(1, 5, 55), Shape{3, 50});
+    check_matmul(pseudo(Shape{4, 7}, dtype, 7).slice(1, 1, 4).transpose(), pseudo(Shape{30, 6}, dtype, 8).slice(1, 1, 5).transpose(), Shape{3, 30});
+    check_matmul(pseudo(Shape{2, 2, 3}, dtype, 9), pseudo(Shape{3, 12}, dtype, 10), Shape{2, 2, 12});  // a batch folded into rows
+    // NaN and inf reach exactly the outputs whose terms hold them
+    std::vector<double> av{1.0, std::nan(""), 2.0, 0.0}, bv(2 * 8, 1.0);
+    bv[8 + 3] = std::numeric_limits<double>::infinity();
+    const Tensor y = matmul(Tensor::from_vector(av, Shape{2, 2}, dtype), Tensor::from_vector(bv, Shape{2, 8}, dtype));
+    const std::vector<double> yv = y.to_vector();
+    for (std::int64_t j = 0; j < 8; ++j) {
+      CAPTURE(j);
+      CHECK(std::isnan(yv[static_cast<std::size_t>(j)]));  // row 0: 1 b + NaN b
+      if (j == 3) CHECK(std::isnan(yv[static_cast<std::size_t>(8 + j)]));  // 2 * 1 + 0 * inf
+      else CHECK(yv[static_cast<std::size_t>(8 + j)] == 2.0);
     }
   }
 }
