@@ -9,6 +9,9 @@
 #if defined(__SSE2__)
 #include <xmmintrin.h>
 #endif
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #ifdef TIDE_HAVE_XSMM
 #include <libxsmm.h>
 #endif
@@ -73,12 +76,16 @@ SmallGemm<T> find_small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::in
                         kk = static_cast<libxsmm_blasint>(k), la = static_cast<libxsmm_blasint>(ldb),
                         lb = static_cast<libxsmm_blasint>(lda), lc = static_cast<libxsmm_blasint>(ldc);
   const T alpha = 1, beta = accumulate ? 1 : 0;
+  // No prefetch, as the three-pointer calls below need: a null strategy means libxsmm's default,
+  // automatic in Debian's build, whose kernels may read three more pointers (the next operands to
+  // prefetch) that these calls never pass.
+  const int prefetch = LIBXSMM_PREFETCH_NONE;
   auto dispatch = [&](bool transposed_b, libxsmm_blasint ld_b) {
     const int flags = (transposed_b ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (trans_a ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
     if constexpr (sizeof(T) == 4)
-      return reinterpret_cast<typename SmallGemm<T>::Kernel>(libxsmm_smmdispatch(mm, nn, kk, &ld_b, &lb, &lc, &alpha, &beta, &flags, nullptr));
+      return reinterpret_cast<typename SmallGemm<T>::Kernel>(libxsmm_smmdispatch(mm, nn, kk, &ld_b, &lb, &lc, &alpha, &beta, &flags, &prefetch));
     else
-      return reinterpret_cast<typename SmallGemm<T>::Kernel>(libxsmm_dmmdispatch(mm, nn, kk, &ld_b, &lb, &lc, &alpha, &beta, &flags, nullptr));
+      return reinterpret_cast<typename SmallGemm<T>::Kernel>(libxsmm_dmmdispatch(mm, nn, kk, &ld_b, &lb, &lc, &alpha, &beta, &flags, &prefetch));
   };
   g.kernel = dispatch(trans_b, la);
   if (!g.kernel && trans_b) {
@@ -86,6 +93,8 @@ SmallGemm<T> find_small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::in
     g.transpose_b = g.kernel != nullptr;
     g.n = n, g.k = k, g.ldb = ldb;
   }
+  static const bool avx_kernels = libxsmm_get_target_archid() >= LIBXSMM_X86_AVX;
+  g.zero_upper = g.kernel != nullptr && avx_kernels;
 #else
   (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)lda, (void)ldb, (void)ldc, (void)accumulate;
 #endif
@@ -177,6 +186,12 @@ const T* SmallGemm<T>::transposed(const T* b, const Tensor* owner) const {
   transpose(b, n, k, ldb, reinterpret_cast<T*>(e->bytes.data()));
   return reinterpret_cast<const T*>(e->bytes.data());
 }
+
+#if defined(__x86_64__)
+__attribute__((target("avx"))) void clear_upper_halves() { _mm256_zeroupper(); }
+#else
+void clear_upper_halves() {}
+#endif
 
 void enter_transpose_cache() { ++transpose_cache.depth; }
 

@@ -22,6 +22,12 @@ namespace tide::cpu {
 // A product with few output columns goes to narrow_gemm.hpp's kernels instead (`narrow`), past
 // libxsmm's size limit too, where narrow_gemm_serves takes it; one of a few rows times terms to
 // tiny_gemm.hpp's loop (`tiny`), where tiny_gemm_serves takes it.
+// libxsmm 1.17's AVX and AVX2 kernels return without vzeroupper. The SSE code that runs next (the
+// rest of tide outside its per-instruction-set clones) then pays for the dirty upper halves on
+// every call: [8, 4] x [4, 32] took 156 ns behind a dispatch against the kernel's own 28 on Zen 3.
+// This clears them (vzeroupper); called only where the kernels are AVX code.
+void clear_upper_halves();
+
 template <class T> struct SmallGemm {
   using Kernel = void (*)(const T*, const T*, T*, ...);
   Kernel kernel = nullptr;  // null: not handled here, use BLAS (unless narrow or tiny)
@@ -29,6 +35,7 @@ template <class T> struct SmallGemm {
   std::int64_t n = 0, k = 0, ldb = 0;
   bool narrow = false, tiny = false;
   bool trans_a = false, trans_b = false, accumulate = false;  // the rest of a narrow or tiny product's shape
+  bool zero_upper = false;  // the kernel leaves 256-bit registers' upper halves set (below)
   std::int64_t m = 0, lda = 0, ldc = 0;
   // b points into `owner`'s storage (for the cache; null: no caching).
   void operator()(const T* a, const T* b, T* c, const Tensor* owner = nullptr) const {
@@ -36,6 +43,7 @@ template <class T> struct SmallGemm {
     if (tiny) return tiny_gemm<T>(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
     if (transpose_b) b = transposed(b, owner);
     kernel(b, a, c);
+    if (zero_upper) clear_upper_halves();
   }
   explicit operator bool() const { return kernel != nullptr || narrow || tiny; }
 
