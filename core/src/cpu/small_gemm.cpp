@@ -162,13 +162,13 @@ thread_local TransposeCache transpose_cache;
 template <class T>
 const T* SmallGemm<T>::transposed(const T* b, const Tensor* owner) const {
   TransposeCache& cache = transpose_cache;
-  if (cache.depth == 0 || !owner) {
+  const detail::Storage* st = owner ? detail::TensorAccess::storage(*owner) : nullptr;
+  if (cache.depth == 0 || !st || st->scratch) {  // a plan's arena is rewritten without version bumps
     thread_local std::vector<T> scratch;
     scratch.resize(static_cast<std::size_t>(n * k));
     transpose(b, n, k, ldb, scratch.data());
     return scratch.data();
   }
-  const detail::Storage* st = detail::TensorAccess::storage(*owner);
   const std::ptrdiff_t offset = reinterpret_cast<const unsigned char*>(b) - static_cast<const unsigned char*>(st->data);
   for (const CachedTranspose& e : cache.entries)
     if (e.serial == st->serial && e.version == st->version && e.offset == offset && e.n == n && e.k == k && e.ldb == ldb &&

@@ -148,6 +148,7 @@ void plan_memory(PlanImpl& impl, int shared_from) {
   }
   impl.stats.arena_bytes = static_cast<std::size_t>(total);
   impl.arena = Tensor::empty(Shape{std::max<std::int64_t>(total / 8, 1)}, DType::f64, impl.device);
+  TensorAccess::storage(impl.arena)->scratch = true;
 }
 
 // Each call's tensors: views of the arena and the constants now; inputs and fresh buffers are
@@ -322,6 +323,7 @@ void bind_input(PlanImpl& impl, std::size_t b, const Tensor& x) {
   if (in_place && impl.written[b] && !x.is_contiguous())
     fail("Plan::run: input {} is written in place and must be contiguous; it is {} with strides {}", buf.input, x.str(),
          x.strides().str());
+  if (in_place && impl.written[b]) TensorAccess::storage(x)->version++;  // written, as an in-place op would be
   if ((!impl.written[b] || in_place) && x.is_contiguous()) return bind_storage(impl, b, x, x.offset());
   impl.base[b] = impl.written[b] ? x.clone() : x.contiguous();
   bind_storage(impl, b, impl.base[b], impl.base[b].offset());
