@@ -223,12 +223,16 @@ Proposal Integrator::propose() {
   return p;
 }
 
-// The error ratios of an adaptive step (accept when <= 1); a fixed step is accepted unless it
-// left the finite numbers, which ends the solve.
+// The error ratios of an adaptive step (accept when <= 1); a fixed step is accepted unless its
+// implicit stages did not converge or it left the finite numbers, either of which ends the solve.
 std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const Proposal& p, std::vector<char>& accepted) {
   const std::size_t n = p.t.size();
   accepted.assign(n, 1);
   if (!adaptive_) {
+    for (std::size_t r = 0; r < st.failed.size() && r < n; ++r)
+      if (st.failed[r])
+        fail_at(r, "the implicit stages' Newton iteration did not converge (a fixed-step method cannot shrink its step; "
+                   "use an adaptive method, a smaller step or more newton_max_iterations)", p.h[r]);
     const std::vector<char> finite = rows_finite(st.y_new.value());
     for (std::size_t r = 0; r < n; ++r)
       if (!finite[r])
