@@ -188,9 +188,9 @@ Var adjoint_rhs(const Dynamics& f, std::int64_t D, const Var& z, const Var& t, c
 class AdjointSystem final : public System {
 public:
   AdjointSystem(Dynamics f, std::int64_t D, std::vector<Var> params, std::vector<double> weights, const Tensor& ys,
-                const Tensor& g, SolveStats& stats)
+                const Tensor& g, SolveStats& stats, bool shared_step)
       : f_(std::move(f)), D_(D), params_(std::move(params)), weights_(std::move(weights)), ys_(ys), g_(g), stats_(stats),
-        gp_(params_.size()) {
+        gp_(params_.size()), shared_step_(shared_step) {
     if (is_compiled(f_))
       rhs_ = compiled_variant(f_, fmt::format("adjoint D={}", D), [D](const Dynamics& plain) {
         return Dynamics([plain, D](const Var& z, const Var& t, const Rows& rows) { return adjoint_rhs(plain, D, z, t, rows); });
@@ -213,25 +213,42 @@ public:
     return adjoint_rhs(f_, D_, z, t, rows);
   }
 
+  // The parameters' gradient by the step's quadrature: sum_i -h b_i a_i^T df/dp at the accepted rows'
+  // stage points. With one step for the whole batch (per_sample = false: the form for dynamics whose
+  // rows mix, a batch statistic) f runs once per stage over that stage's rows, as the solve ran it;
+  // otherwise the rows are independent and all stages' rows go through f in one call.
   void after_step(const std::vector<Var>& stage_z, const std::vector<Var>& stage_t, const std::vector<std::int64_t>& samples,
                   const std::vector<double>& h, const std::vector<char>& accepted) override {
     if (params_.empty()) return;
     std::vector<std::int64_t> pos, sample_ids;
     std::vector<double> weight;
+    for (std::size_t r = 0; r < accepted.size(); ++r)
+      if (accepted[r]) pos.push_back(static_cast<std::int64_t>(r)), sample_ids.push_back(samples[r]);
+    if (pos.empty()) return;
+    const Tensor index = indices(pos, stage_z.front().device());
     std::vector<Tensor> zs, ts;
+    std::vector<double> w;
     for (std::size_t i = 0; i < stage_z.size(); ++i) {
-      const double bi = weights_[i];
-      if (bi == 0.0) continue;
-      pos.clear();
-      for (std::size_t r = 0; r < accepted.size(); ++r)
-        if (accepted[r]) pos.push_back(static_cast<std::int64_t>(r)), sample_ids.push_back(samples[r]), weight.push_back(-h[r] * bi);
-      if (pos.empty()) return;
-      const Tensor index = indices(pos, stage_z[i].device());
+      if (weights_[i] == 0.0) continue;
       zs.push_back(index_select(stage_z[i].value(), 0, index));
       ts.push_back(index_select(stage_t[i].value(), 0, index));
+      std::vector<double> wi;
+      for (std::int64_t r : pos) wi.push_back(-h[static_cast<std::size_t>(r)] * weights_[i]);
+      if (shared_step_) {
+        add_quadrature(zs.back(), ts.back(), sample_ids, wi);
+        zs.clear(), ts.clear();
+      } else {
+        w.insert(w.end(), wi.begin(), wi.end());
+      }
     }
     if (zs.empty()) return;
-    const Tensor z = concat(zs, 0), t = concat(ts, 0);
+    std::vector<std::int64_t> all_ids;
+    for (std::size_t i = 0; i < zs.size(); ++i) all_ids.insert(all_ids.end(), sample_ids.begin(), sample_ids.end());
+    add_quadrature(concat(zs, 0), concat(ts, 0), all_ids, w);
+  }
+
+  // gp += the vjp of f at the rows z (states and adjoints [n, 2D]) and times t, with weight per row.
+  void add_quadrature(const Tensor& z, const Tensor& t, const std::vector<std::int64_t>& sample_ids, const std::vector<double>& weight) {
     const Rows rows(indices(sample_ids, z.device()));
     EnableGrad enable;
     const Var leaf = Var::parameter(z.slice(1, 0, D_).contiguous());
@@ -268,6 +285,7 @@ private:
   Tensor ys_, g_;
   SolveStats& stats_;
   std::vector<Tensor> gp_;
+  bool shared_step_;
 };
 
 class AdjointBackward final : public CustomBackward {
@@ -292,7 +310,7 @@ public:
     std::vector<std::int64_t> last(static_cast<std::size_t>(B));
     for (std::int64_t b = 0; b < B; ++b) last[static_cast<std::size_t>(b)] = (grid_.count[static_cast<std::size_t>(b)] - 1) * B + b;
     const Tensor y_end = rows_of_g(ys_, last), g_end = rows_of_g(g, last);
-    AdjointSystem system(plain_f_, D, params_, plan_.stepper->quadrature_weights(), ys_, g, *stats_);
+    AdjointSystem system(plain_f_, D, params_, plan_.stepper->quadrature_weights(), ys_, g, *stats_, plan_.shared_step);
     system.forward_index = [this](std::int64_t b, std::int64_t i) { return grid_.count[static_cast<std::size_t>(b)] - 1 - i; };
     const Integration run = integrate_adjoint(system, Var(concat(std::vector<Tensor>{y_end, g_end}, 1)), back);
     // the adjoint at t0 (the stop there added nothing yet: outputs are taken before stops)
