@@ -224,15 +224,16 @@ Proposal Integrator::propose() {
 }
 
 // The error ratios of an adaptive step (accept when <= 1); a fixed step is accepted unless its
-// implicit stages did not converge or it left the finite numbers, either of which ends the solve.
+// implicit stages' Newton iteration diverged or it left the finite numbers, either of which ends
+// the solve (one that ran out of iterations while still contracting is kept, as it always was).
 std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const Proposal& p, std::vector<char>& accepted) {
   const std::size_t n = p.t.size();
   accepted.assign(n, 1);
   if (!adaptive_) {
     for (std::size_t r = 0; r < st.failed.size() && r < n; ++r)
-      if (st.failed[r])
-        fail_at(r, "the implicit stages' Newton iteration did not converge (a fixed-step method cannot shrink its step; "
-                   "use an adaptive method, a smaller step or more newton_max_iterations)", p.h[r]);
+      if (st.failed[r] == newton_diverged)
+        fail_at(r, "the implicit stages' Newton iteration diverged (a fixed-step method cannot shrink its step; "
+                   "use an adaptive method or a smaller step)", p.h[r]);
     const std::vector<char> finite = rows_finite(st.y_new.value());
     for (std::size_t r = 0; r < n; ++r)
       if (!finite[r])

@@ -24,11 +24,16 @@ public:
 };
 
 // One step's result for its rows.
+// How a row's iteration ended, in StepResult::failed (and methods/newton.hpp's NewtonOutcome): an adaptive step
+// rejects either failure; a fixed step (which cannot shrink) keeps a row that was still contracting
+// and ends the solve on one that diverged.
+enum NewtonFailure : char { newton_converged = 0, newton_unconverged = 1, newton_diverged = 2 };
+
 struct StepResult {
   Var y_new;
   std::vector<Var> k;                 // stages (empty for a stepper without Runge-Kutta stages)
   std::vector<Var> stage_z, stage_t;  // stage inputs (where f was evaluated)
-  std::vector<char> failed;           // rows whose implicit stages did not converge
+  std::vector<char> failed;           // rows whose implicit stages did not converge (a NewtonFailure)
   Tensor h;                           // the rows' step sizes, [n] in the state's dtype and device
 };
 

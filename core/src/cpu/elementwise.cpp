@@ -5,6 +5,7 @@
 #include "vecmath.hpp"
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 
 namespace tide::cpu {
@@ -247,8 +248,7 @@ TIDE_CLONES void add_rows(float* y, const float* b, std::int64_t m, std::int64_t
 TIDE_CLONES void add_rows(double* y, const double* b, std::int64_t m, std::int64_t n) { add_rows_impl(y, b, m, n); }
 
 namespace {
-// Column sums of a row-major [m, n] block, each column's rows added in order (the generic
-// reduction's order, so the sums are the same). A block of K columns is summed in registers over
+// Column sums of a row-major [m, n] block, each column's rows added in order. A block of K columns is summed in registers over
 // all rows before it is stored: accumulating into the output row by row instead waits on a store
 // per row (a bias gradient's [64, 32] sum took ~1 us that way). The sums are a plain array of
 // fixed length, which GCC keeps in the target's own registers; GCC's 64-byte vector type, used
@@ -274,11 +274,22 @@ __attribute__((always_inline)) inline void sum_column_tail(const T* x, T* y, std
   }
 }
 template <class T>
-__attribute__((always_inline)) inline void sum_rows_impl(const T* x, T* y, std::int64_t m, std::int64_t n) {
+__attribute__((always_inline)) inline void sum_rows_block(const T* x, T* y, std::int64_t m, std::int64_t n) {
   constexpr int W = 256 / sizeof(T);  // columns per block: 8 AVX2 or 4 AVX-512 registers of sums (the baseline clone spills some)
   std::int64_t j = 0;
   for (; j + W <= n; j += W) sum_column_block<T, W>(x + j, y + j, m, n);
   sum_column_tail<T, W / 2>(x + j, y + j, m, n, n - j);
+}
+// Up to 1,024 rows in order; more as the sum of the two halves' sums (pairwise, through the public
+// function, so that each half runs in this CPU's clone), so that the rounding error grows with
+// log m, not m (a serial float sum of 2^25 ones stopped at 2^24).
+template <class T> __attribute__((always_inline)) inline void sum_rows_impl(const T* x, T* y, std::int64_t m, std::int64_t n) {
+  if (m <= 1024) return sum_rows_block(x, y, m, n);
+  const std::int64_t half = m / 2;
+  sum_rows(x, y, half, n);
+  std::vector<T> rest(static_cast<std::size_t>(n));
+  sum_rows(x + half * n, rest.data(), m - half, n);
+  for (std::int64_t j = 0; j < n; ++j) y[j] += rest[static_cast<std::size_t>(j)];
 }
 }  // namespace
 

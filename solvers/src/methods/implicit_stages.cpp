@@ -1,5 +1,6 @@
 // ESDIRK stages by Newton's iteration (implicit_stages.hpp).
 #include "implicit_stages.hpp"
+#include <algorithm>
 
 namespace tide::detail {
 
@@ -59,7 +60,7 @@ ImplicitStages::Stage ImplicitStages::solve(StepContext& ctx, const Var& zi, con
   solver_->prepare(ctx, y_.value(), t_, s);
   NewtonOutcome out = newton(ctx, zi.value(), ti, s, guess, *solver_, settings_);
   retry(ctx, zi.value(), ti, s, guess, out);
-  for (std::size_t r = 0; r < failed.size(); ++r) failed[r] = failed[r] || out.failed[r];
+  for (std::size_t r = 0; r < failed.size(); ++r) failed[r] = std::max(failed[r], out.failed[r]);  // the worst stage
   Stage stage;
   stage.z = row_combination(Var(zi.value()), row_vector(s, zi.dtype(), zi.device()), {1.0}, {Var(out.k)});  // where f was evaluated
   const bool needs_derivative = grad_enabled() && (zi.requires_grad() || out.reads_recorded);

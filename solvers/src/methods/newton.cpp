@@ -9,7 +9,7 @@ namespace {
 // Where each row stands: running, converged (slowly or not) or failed.
 class NewtonState {
 public:
-  explicit NewtonState(std::size_t n) : previous_(n, 0.0), running_(n, 1), failed_(n, 0), slow_(n, 0) {}
+  explicit NewtonState(std::size_t n) : previous_(n, 0.0), running_(n, 1), failed_(n, newton_converged), slow_(n, 0) {}
 
   // Takes one iteration's scaled correction norms; returns the rows whose correction is applied.
   std::vector<char> update(int iteration, const std::vector<double>& norms, const std::vector<char>& current, const NewtonSettings& s) {
@@ -20,12 +20,14 @@ public:
       const double rate = iteration > 0 ? norm / previous_[r] : 0.0;
       previous_[r] = norm;
       if (!std::isfinite(norm)) {
-        stop(r, true);
+        stop(r, newton_diverged);
       } else if (norm <= s.tolerance || (iteration > 0 && rate < 1.0 && rate / (1.0 - rate) * norm <= s.tolerance)) {
         apply[r] = 1, slow_[r] = rate > s.slow_rate;
-        stop(r, false);
-      } else if (iteration > 0 && (rate >= 1.0 || (!current[r] && rate > s.slow_rate))) {
-        stop(r, true);  // diverging, or too slow with a Jacobian kept from an earlier step
+        stop(r, newton_converged);
+      } else if (iteration > 0 && rate >= 1.0) {
+        stop(r, newton_diverged);
+      } else if (iteration > 0 && !current[r] && rate > s.slow_rate) {
+        stop(r, newton_unconverged);  // too slow with a Jacobian kept from an earlier step
       } else {
         apply[r] = 1;
       }
@@ -40,13 +42,13 @@ public:
   // Rows still running when the iterations run out have failed.
   void give_up() {
     for (std::size_t r = 0; r < running_.size(); ++r)
-      if (running_[r]) stop(r, true);
+      if (running_[r]) stop(r, newton_unconverged);
   }
   const std::vector<char>& failed() const { return failed_; }
   const std::vector<char>& slow() const { return slow_; }
 
 private:
-  void stop(std::size_t r, bool failed) { running_[r] = 0, failed_[r] = failed; }
+  void stop(std::size_t r, NewtonFailure how) { running_[r] = 0, failed_[r] = how; }
   std::vector<double> previous_;
   std::vector<char> running_, failed_, slow_;
 };

@@ -2,8 +2,9 @@
 // with a StageLinearSolver for the corrections. Each row converges, fails or is still running on
 // its own (Hairer-Wanner IV.8): converged when the scaled correction s |dk| / (atol + rtol |z|)
 // (RMS over the state) is below the tolerance, or when the contraction rate predicts it will be
-// (rate / (1 - rate) |dk| below it); failed when it diverges (rate >= 1), when a Jacobian kept
-// from an earlier step contracts slower than newton_slow_rate, or when the iterations run out.
+// (rate / (1 - rate) |dk| below it); failed when it diverges (rate >= 1, or a correction that is
+// not finite), when a Jacobian kept from an earlier step contracts slower than newton_slow_rate,
+// or when the iterations run out while it still contracts.
 #pragma once
 #include "stage_linear_solver.hpp"
 
@@ -17,7 +18,7 @@ struct NewtonSettings {
 
 struct NewtonOutcome {
   Tensor k;                     // the last iterate per row (the stage where it converged)
-  std::vector<char> failed;     // did not converge
+  std::vector<char> failed;     // a NewtonFailure per row
   std::vector<char> slow;       // converged, contracting slower than slow_rate
   bool reads_recorded = false;  // in grad mode, f read a value that requires a gradient
 };

@@ -126,9 +126,8 @@ struct SolveOptions {
   // Fixed steps: the largest step (0: one per interval), or a count per interval (overrides
   // step_size). An adaptive method given either runs with those fixed steps and no error control
   // (diffrax's ConstantStepSize); its tolerances then only set how far an implicit method's Newton
-  // iteration must converge, and a fixed step whose iteration does not (within
-  // newton_max_iterations, after a new Jacobian) ends the solve with SolverError, as a state that
-  // is no longer finite does.
+  // iteration is taken (up to newton_max_iterations), and a fixed step whose iteration diverges
+  // (after a new Jacobian) ends the solve with SolverError, as a state that is no longer finite does.
   double step_size = 0.0;
   int unfolds = 0;
   StepController controller = StepController::i();
