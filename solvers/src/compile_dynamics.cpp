@@ -1,5 +1,6 @@
 // compile_dynamics (compile_dynamics.hpp).
 #include "tide/solvers/compile_dynamics.hpp"
+#include "tide/core/plan.hpp"
 #include <algorithm>
 #include <bit>
 #include <map>
@@ -48,6 +49,9 @@ struct CompiledVar {
   std::shared_ptr<Tensor> every = std::make_shared<Tensor>();
 
   Var operator()(const Var& z, const Var& t, const Rows& rows) const {
+    // inside another function being traced: the eager form, which that trace records (as a
+    // CompiledFunction does; padding a subset would read its row index back to the host)
+    if (Trace::active()) return variants->plain(z, t, rows);
     if (rows.all()) {
       if (!blocks_apply(z, t)) return all({z, t});
       return in_blocks(z, t, every_row(z.size(0), z.device()), [&] { return all({z, t}); });

@@ -36,10 +36,13 @@ Tensor combination_row_norms(const std::vector<Tensor>& xs, const std::vector<do
 // elementwise passes.
 Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act = std::nullopt, double p0 = 0.0);
 
-// Dense layers applied one after another (an MLP's inference): the same values as chained dense()
+// Dense layers applied one after another (an MLP's inference): the values of chained dense()
 // calls, but on the CPU a large batch runs in blocks of rows whose intermediate activations stay in
-// cache (no pass over a [rows, width] temporary in memory per layer). Each layer's input features
-// must match the previous layer's output.
+// cache (no pass over a [rows, width] temporary in memory per layer). A block's products are
+// those of a batch of its rows, so where a product's kernel depends on the row count (the narrow
+// kernels of layers with 1-4 outputs: cpu/narrow_gemm.hpp) a row's last bits can differ from the
+// whole batch's (6 rows of 521 in a [521, 64] x [64, 1] layer). Each layer's input features must
+// match the previous layer's output.
 struct DenseLayer {
   Tensor w, b;  // [K, N], [N] or undefined
   std::optional<Op> act;
