@@ -24,8 +24,8 @@ struct Storage {
   std::size_t bytes;
   std::uint64_t version = 0;  // bumped by every in-place write
   std::uint64_t serial;       // creation order over the process: a trace tells its own buffers by it
-  // Rewritten without version bumps, region by region (a plan's arena, whose buffers share offsets
-  // over a run): nothing may key on its version.
+  // Rewritten without version bumps (a plan's arena, whose buffers share offsets over a run; the
+  // buffers a run writes, some of them more than once): nothing may key on its version.
   bool scratch = false;
   alignas(16) unsigned char inline_buffer[inline_bytes];  // 16: what malloc gives, so make_shared stays on the fast path
 };

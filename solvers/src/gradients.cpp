@@ -221,7 +221,6 @@ public:
                   const std::vector<double>& h, const std::vector<char>& accepted) override {
     if (params_.empty()) return;
     std::vector<std::int64_t> pos, sample_ids;
-    std::vector<double> weight;
     for (std::size_t r = 0; r < accepted.size(); ++r)
       if (accepted[r]) pos.push_back(static_cast<std::int64_t>(r)), sample_ids.push_back(samples[r]);
     if (pos.empty()) return;

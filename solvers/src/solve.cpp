@@ -84,10 +84,11 @@ Var shift_with_first_time(const Dynamics& f, const Var& y_start, const Var& time
 // The output times' gradients: dy(t_j)/dt_j = f(y(t_j), t_j). At index 0 this cancels the shift
 // given to y0 by shift_with_first_time: y(t0) = y0 does not move with t0. A padded entry repeats
 // its sample's last valid state, so it moves with that sample's last valid time (its own time is
-// not read). f runs once per output index over the whole batch, as the solve ran it: dynamics
-// whose rows mix (a batch statistic) see each index's states together, never states of other
-// times.
-Var add_output_time_gradient(const Dynamics& f, const Var& ys, const Var& times, const Grid& grid) {
+// not read). Rows that are independent (per_sample: each sample its own steps) go through f in
+// one call; with one step for the whole batch (the form for dynamics whose rows mix, a batch
+// statistic) f runs once per output index over the batch, as the solve ran it, so that it never
+// sees states of different times together.
+Var add_output_time_gradient(const Dynamics& f, const Var& ys, const Var& times, const Grid& grid, bool per_sample) {
   const std::int64_t T = ys.size(0), B = grid.B;
   std::vector<std::int64_t> at(static_cast<std::size_t>(T * B));  // [T, B]: where times holds each entry's time
   for (std::int64_t j = 0; j < T; ++j)
@@ -98,13 +99,22 @@ Var add_output_time_gradient(const Dynamics& f, const Var& ys, const Var& times,
   const Var flat_times = reshape(times, Shape{times.numel()});
   const Var tt = reshape(cast(index_select(flat_times, 0, Tensor::from_indices(at, Shape{T * B}, times.device())), ys.dtype()),
                          Shape{T, B, 1});
-  std::vector<Var> fy;
+  Var fy;
   {
     NoGrad no_grad;
-    for (std::int64_t j = 0; j < T; ++j)
-      fy.push_back(f(Var(ys.value().select(0, j)), Var(tt.value().select(0, j)), Rows()));
+    if (per_sample) {
+      std::vector<std::int64_t> sample(static_cast<std::size_t>(T * B));
+      for (std::int64_t i = 0; i < T * B; ++i) sample[static_cast<std::size_t>(i)] = i % B;
+      const Rows rows(Tensor::from_indices(sample, Shape{T * B}, ys.device()));
+      const Var flat(ys.value().reshape(Shape{T * B, ys.size(2)}));
+      fy = reshape(f(flat, Var(tt.value().reshape(Shape{T * B, 1})), rows), ys.shape());
+    } else {
+      std::vector<Var> each;
+      for (std::int64_t j = 0; j < T; ++j) each.push_back(f(Var(ys.value().select(0, j)), Var(tt.value().select(0, j)), Rows()));
+      fy = stack(each, 0);
+    }
   }
-  return ys + (tt - tt.detach()) * stack(fy, 0);
+  return ys + (tt - tt.detach()) * fy;
 }
 
 // What the dynamics close over, found by one recorded probe evaluation at the first times.
@@ -183,7 +193,7 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
   const bool time_grad = grad_enabled() && times.requires_grad() && !options.steer.enabled;
   if (time_grad) y_start = shift_with_first_time(system_f, y_start, times);
   Var ys = integrate_by_kind(system_f, y_start, grid, plan, options, stats);
-  if (time_grad) ys = add_output_time_gradient(system_f, ys, times, grid);
+  if (time_grad) ys = add_output_time_gradient(system_f, ys, times, grid, options.per_sample);
 
   Solution out = split_solution(ys, grid, D, names);
   out.stats = stats;

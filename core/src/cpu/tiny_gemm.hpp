@@ -7,8 +7,9 @@
 //
 // Each element of C is a sum over k in order (C's old value first when accumulating), one term at
 // a time, vectorised along C's row (FMAs where the CPU has them): libxsmm's order, and the same
-// values as the path it replaces (libxsmm or BLAS) at every shape timed. A row's value does not
-// depend on m while the loop serves it.
+// values as the path it replaced at every shape timed without accumulating (BLAS, which adds C
+// after the sum, can differ in the last bit when accumulating). A row's value does not depend on
+// m while the loop serves it.
 #pragma once
 #include <cstdint>
 

@@ -40,6 +40,8 @@ struct PlanImpl {
   int in_place_from = -1;                   // PlanOptions::in_place_inputs_from
   std::vector<Tensor> base;                 // per run: the fresh buffers' tensors, and the inputs' own copies
   Tensor block;                             // per run: the shared buffers' block
+  // per run: the caller's storages written in place, each with its `scratch` flag from before the run
+  std::vector<std::pair<detail::Storage*, bool>> written_inputs;
   mutable std::atomic<bool> busy{false};
 };
 
@@ -310,6 +312,13 @@ void bind_storage(PlanImpl& impl, std::size_t b, const Tensor& t, std::int64_t o
   for (const PlanImpl::Patch& patch : impl.patches[b]) TensorAccess::bind(*patch.view, storage, offset + patch.offset);
 }
 
+// A storage a run writes call by call, some of it more than once (in-place ops, adds into an
+// accumulator), with no version bump: nothing may key on its version (the transpose cache).
+Tensor scratch(Tensor t) {
+  TensorAccess::storage(t)->scratch = true;
+  return t;
+}
+
 void bind_input(PlanImpl& impl, std::size_t b, const Tensor& x) {
   const Buffer& buf = impl.program.buffers[b];
   if (!x.defined() || !(x.shape() == buf.shape) || x.dtype() != buf.dtype || x.device() != buf.device)
@@ -323,9 +332,13 @@ void bind_input(PlanImpl& impl, std::size_t b, const Tensor& x) {
   if (in_place && impl.written[b] && !x.is_contiguous())
     fail("Plan::run: input {} is written in place and must be contiguous; it is {} with strides {}", buf.input, x.str(),
          x.strides().str());
-  if (in_place && impl.written[b]) TensorAccess::storage(x)->version++;  // written, as an in-place op would be
+  if (in_place && impl.written[b]) {  // written as an in-place op would be, and no copy keyed on its version while the run writes
+    detail::Storage* st = TensorAccess::storage(x);
+    impl.written_inputs.emplace_back(st, st->scratch);
+    st->scratch = true;
+  }
   if ((!impl.written[b] || in_place) && x.is_contiguous()) return bind_storage(impl, b, x, x.offset());
-  impl.base[b] = impl.written[b] ? x.clone() : x.contiguous();
+  impl.base[b] = impl.written[b] ? scratch(x.clone()) : x.contiguous();
   bind_storage(impl, b, impl.base[b], impl.base[b].offset());
 }
 
@@ -346,14 +359,14 @@ void bind(PlanImpl& impl, const RunInputs& inputs) {
   const Program& p = impl.program;
   if (impl.in_place_from >= 0) check_in_place(impl, inputs);
   impl.base.resize(p.buffers.size());
-  impl.block = impl.shared_bytes > 0 ? Tensor::empty(Shape{impl.shared_bytes / 8}, DType::f64, impl.device) : Tensor();
+  impl.block = impl.shared_bytes > 0 ? scratch(Tensor::empty(Shape{impl.shared_bytes / 8}, DType::f64, impl.device)) : Tensor();
   for (const int bi : impl.bound) {
     const auto b = static_cast<std::size_t>(bi);
     const Buffer& buf = p.buffers[b];
     switch (impl.home[b]) {
       case Home::input: bind_input(impl, b, inputs[static_cast<std::size_t>(buf.input)]); break;
       case Home::fresh:
-        impl.base[b] = Tensor::empty(buf.shape, buf.dtype, buf.device);
+        impl.base[b] = scratch(Tensor::empty(buf.shape, buf.dtype, buf.device));
         bind_storage(impl, b, impl.base[b], impl.base[b].offset());
         break;
       case Home::shared: bind_storage(impl, b, impl.block, impl.arena_offset[b] / static_cast<std::int64_t>(dtype_size(buf.dtype))); break;
@@ -406,6 +419,8 @@ void release(PlanImpl& impl) {
     for (const PlanImpl::Patch& patch : impl.patches[b]) TensorAccess::unbind(*patch.view);
   }
   impl.block = Tensor();
+  for (auto& [storage, was_scratch] : impl.written_inputs) ++storage->version, storage->scratch = was_scratch;
+  impl.written_inputs.clear();
 }
 
 }  // namespace

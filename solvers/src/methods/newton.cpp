@@ -9,7 +9,7 @@ namespace {
 // Where each row stands: running, converged (slowly or not) or failed.
 class NewtonState {
 public:
-  explicit NewtonState(std::size_t n) : previous_(n, 0.0), running_(n, 1), failed_(n, newton_converged), slow_(n, 0) {}
+  explicit NewtonState(std::size_t n) : previous_(n, 0.0), first_(n, 0.0), running_(n, 1), failed_(n, newton_converged), slow_(n, 0) {}
 
   // Takes one iteration's scaled correction norms; returns the rows whose correction is applied.
   std::vector<char> update(int iteration, const std::vector<double>& norms, const std::vector<char>& current, const NewtonSettings& s) {
@@ -19,13 +19,15 @@ public:
       const double norm = norms[r];
       const double rate = iteration > 0 ? norm / previous_[r] : 0.0;
       previous_[r] = norm;
+      if (iteration == 0) first_[r] = norm;
       if (!std::isfinite(norm)) {
         stop(r, newton_diverged);
       } else if (norm <= s.tolerance || (iteration > 0 && rate < 1.0 && rate / (1.0 - rate) * norm <= s.tolerance)) {
         apply[r] = 1, slow_[r] = rate > s.slow_rate;
         stop(r, newton_converged);
       } else if (iteration > 0 && rate >= 1.0) {
-        stop(r, newton_diverged);
+        // past the first correction: diverging; below it: stuck (at rounding's floor, say)
+        stop(r, norm > first_[r] ? newton_diverged : newton_unconverged);
       } else if (iteration > 0 && !current[r] && rate > s.slow_rate) {
         stop(r, newton_unconverged);  // too slow with a Jacobian kept from an earlier step
       } else {
@@ -49,7 +51,7 @@ public:
 
 private:
   void stop(std::size_t r, NewtonFailure how) { running_[r] = 0, failed_[r] = how; }
-  std::vector<double> previous_;
+  std::vector<double> previous_, first_;
   std::vector<char> running_, failed_, slow_;
 };
 

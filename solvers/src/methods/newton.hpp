@@ -2,9 +2,9 @@
 // with a StageLinearSolver for the corrections. Each row converges, fails or is still running on
 // its own (Hairer-Wanner IV.8): converged when the scaled correction s |dk| / (atol + rtol |z|)
 // (RMS over the state) is below the tolerance, or when the contraction rate predicts it will be
-// (rate / (1 - rate) |dk| below it); failed when it diverges (rate >= 1, or a correction that is
-// not finite), when a Jacobian kept from an earlier step contracts slower than newton_slow_rate,
-// or when the iterations run out while it still contracts.
+// (rate / (1 - rate) |dk| below it); failed when it stops contracting (rate >= 1: diverged when
+// the correction is past the first one or not finite, else stuck), when a Jacobian kept from an
+// earlier step contracts slower than newton_slow_rate, or when the iterations run out.
 #pragma once
 #include "stage_linear_solver.hpp"
 
