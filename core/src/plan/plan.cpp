@@ -319,24 +319,32 @@ Tensor scratch(Tensor t) {
   return t;
 }
 
-void bind_input(PlanImpl& impl, std::size_t b, const Tensor& x) {
-  const Buffer& buf = impl.program.buffers[b];
+void check_input(const Buffer& buf, const Tensor& x) {
   if (!x.defined() || !(x.shape() == buf.shape) || x.dtype() != buf.dtype || x.device() != buf.device)
     fail("Plan::run: input {} is {} on {}; the plan was traced with {}{} on {} (trace a plan for these inputs)",
          buf.input, x.defined() ? x.str() : std::string("undefined"), x.defined() ? x.device().str() : std::string("-"),
          dtype_name(buf.dtype), buf.shape.str(), buf.device.str());
+}
+
+// The caller's tensor x, which the run writes in place as an in-place op would: scratch while the
+// run writes it (no copy keyed on its version), a new version after (release).
+void write_in_place(PlanImpl& impl, const Buffer& buf, const Tensor& x) {
+  if (!x.is_contiguous())
+    fail("Plan::run: input {} is written in place and must be contiguous; it is {} with strides {}", buf.input, x.str(),
+         x.strides().str());
+  detail::Storage* st = TensorAccess::storage(x);
+  impl.written_inputs.emplace_back(st, st->scratch);
+  st->scratch = true;
+}
+
+void bind_input(PlanImpl& impl, std::size_t b, const Tensor& x) {
+  const Buffer& buf = impl.program.buffers[b];
+  check_input(buf, x);
   // an input the calls write into (a residual that a backward adds to, as grad's sweep can
   // into a slice of a gradient) is the run's own copy: the caller's tensor stays as it was,
   // so a second run starts from the same values; unless the plan was told to write it in place
   const bool in_place = impl.in_place_from >= 0 && buf.input >= impl.in_place_from;
-  if (in_place && impl.written[b] && !x.is_contiguous())
-    fail("Plan::run: input {} is written in place and must be contiguous; it is {} with strides {}", buf.input, x.str(),
-         x.strides().str());
-  if (in_place && impl.written[b]) {  // written as an in-place op would be, and no copy keyed on its version while the run writes
-    detail::Storage* st = TensorAccess::storage(x);
-    impl.written_inputs.emplace_back(st, st->scratch);
-    st->scratch = true;
-  }
+  if (in_place && impl.written[b]) write_in_place(impl, buf, x);
   if ((!impl.written[b] || in_place) && x.is_contiguous()) return bind_storage(impl, b, x, x.offset());
   impl.base[b] = impl.written[b] ? scratch(x.clone()) : x.contiguous();
   bind_storage(impl, b, impl.base[b], impl.base[b].offset());
