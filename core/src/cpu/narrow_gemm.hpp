@@ -14,8 +14,8 @@
 //   element a sum over k in order.
 // Within each kernel every element of C is computed by the same operations whatever m is and
 // wherever its row falls. Which kernel runs depends on m (floats switch to the 8 x 8 blocks at 64
-// rows, and below narrow_gemm_serves' thresholds rows go to libxsmm, BLAS or tiny_gemm.hpp's
-// loop), so a row's last bits can change when m crosses a threshold.
+// rows, and below narrow_gemm_serves' thresholds rows go to libxsmm or BLAS), so a row's last bits
+// can change when m crosses a threshold.
 #pragma once
 #include <cstdint>
 

@@ -42,10 +42,9 @@ SmallGemm<T> find_small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::in
 template <class T>
 SmallGemm<T> small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                         std::int64_t lda, std::int64_t ldb, std::int64_t ldc, bool accumulate) {
-  const bool narrow = narrow_gemm_serves<T>(trans_a, trans_b, m, n, k);
-  if (narrow || tiny_gemm_serves<T>(m, n, k)) {
+  if (narrow_gemm_serves<T>(trans_a, trans_b, m, n, k)) {
     SmallGemm<T> g;
-    g.narrow = narrow, g.tiny = !narrow, g.trans_a = trans_a, g.trans_b = trans_b, g.accumulate = accumulate;
+    g.narrow = true, g.trans_a = trans_a, g.trans_b = trans_b, g.accumulate = accumulate;
     g.m = m, g.n = n, g.k = k, g.lda = lda, g.ldb = ldb, g.ldc = ldc;
     return g;
   }

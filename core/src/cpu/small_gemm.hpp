@@ -4,7 +4,6 @@
 // on OpenBLAS choosing the right kernel set for the CPU. Larger products stay on BLAS.
 #pragma once
 #include "narrow_gemm.hpp"
-#include "tiny_gemm.hpp"
 #include "tide/core/tensor.hpp"
 #include <cstdint>
 
@@ -20,8 +19,7 @@ namespace tide::cpu {
 // while its storage is unchanged: a weight used at every step of a sequence is transposed once
 // per backward sweep instead of once per step.
 // A product with few output columns goes to narrow_gemm.hpp's kernels instead (`narrow`), past
-// libxsmm's size limit too, where narrow_gemm_serves takes it; one of a few rows times terms to
-// tiny_gemm.hpp's loop (`tiny`), where tiny_gemm_serves takes it.
+// libxsmm's size limit too, where narrow_gemm_serves takes it.
 // libxsmm 1.17's AVX and AVX2 kernels return without vzeroupper. The SSE code that runs next (the
 // rest of tide outside its per-instruction-set clones) then pays for the dirty upper halves on
 // every call: [8, 4] x [4, 32] took 156 ns behind a dispatch against the kernel's own 28 on Zen 3.
@@ -30,22 +28,20 @@ void clear_upper_halves();
 
 template <class T> struct SmallGemm {
   using Kernel = void (*)(const T*, const T*, T*, ...);
-  Kernel kernel = nullptr;  // null: not handled here, use BLAS (unless narrow or tiny)
+  Kernel kernel = nullptr;  // null: not handled here, use BLAS (unless narrow)
   bool transpose_b = false;
   std::int64_t n = 0, k = 0, ldb = 0;
-  bool narrow = false, tiny = false;
-  bool trans_a = false, trans_b = false, accumulate = false;  // the rest of a narrow or tiny product's shape
+  bool narrow = false, trans_a = false, trans_b = false, accumulate = false;  // the rest of a narrow product's shape
   bool zero_upper = false;  // the kernel leaves 256-bit registers' upper halves set (below)
   std::int64_t m = 0, lda = 0, ldc = 0;
   // b points into `owner`'s storage (for the cache; null: no caching).
   void operator()(const T* a, const T* b, T* c, const Tensor* owner = nullptr) const {
     if (narrow) return narrow_gemm<T>(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
-    if (tiny) return tiny_gemm<T>(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
     if (transpose_b) b = transposed(b, owner);
     kernel(b, a, c);
     if (zero_upper) clear_upper_halves();
   }
-  explicit operator bool() const { return kernel != nullptr || narrow || tiny; }
+  explicit operator bool() const { return kernel != nullptr || narrow; }
 
 private:
   // B^T of the stored [n, k] (row stride ldb) as [k, n]: from the scope's cache, or in thread-local scratch
@@ -55,7 +51,7 @@ private:
 void enter_transpose_cache();  // TransposeCacheScope's two halves
 void leave_transpose_cache();
 
-// A narrow or tiny product's kernel; else a kernel for this shape when the build has libxsmm, the shape is
+// A narrow product's kernel; else a kernel for this shape when the build has libxsmm, the shape is
 // small and the CPU is one libxsmm generates code for; otherwise an empty SmallGemm.
 template <class T>
 SmallGemm<T> small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
