@@ -248,11 +248,12 @@ TIDE_CLONES void add_rows(float* y, const float* b, std::int64_t m, std::int64_t
 TIDE_CLONES void add_rows(double* y, const double* b, std::int64_t m, std::int64_t n) { add_rows_impl(y, b, m, n); }
 
 namespace {
-// Column sums of a row-major [m, n] block, each column's rows added in order. A block of K columns is summed in registers over
-// all rows before it is stored: accumulating into the output row by row instead waits on a store
-// per row (a bias gradient's [64, 32] sum took ~1 us that way). The sums are a plain array of
-// fixed length, which GCC keeps in the target's own registers; GCC's 64-byte vector type, used
-// here before, went through the stack on AVX2 (9% of an eager tiny gradient on Zen 3).
+// Column sums of a row-major [m, n] block, each column's rows added in order. A block of K
+// columns is summed in registers over all rows before it is stored: accumulating into the output
+// row by row instead waits on a store per row (a bias gradient's [64, 32] sum took ~1 us that
+// way). The sums are a plain array of fixed length, which GCC keeps in the target's own
+// registers; GCC's 64-byte vector type, used here before, went through the stack on AVX2 (9% of
+// an eager tiny gradient on Zen 3).
 template <class T, int K>
 __attribute__((always_inline)) inline void sum_column_block(const T* x, T* y, std::int64_t m, std::int64_t n) {
   T acc[K] = {};

@@ -162,7 +162,7 @@ template <class T>
 const T* SmallGemm<T>::transposed(const T* b, const Tensor* owner) const {
   TransposeCache& cache = transpose_cache;
   const detail::Storage* st = owner ? detail::TensorAccess::storage(*owner) : nullptr;
-  if (cache.depth == 0 || !st || st->scratch) {  // a plan's arena is rewritten without version bumps
+  if (cache.depth == 0 || !st || st->scratch) {  // scratch: rewritten without version bumps (a plan's buffers)
     thread_local std::vector<T> scratch;
     scratch.resize(static_cast<std::size_t>(n * k));
     transpose(b, n, k, ldb, scratch.data());

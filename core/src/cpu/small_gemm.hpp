@@ -32,7 +32,7 @@ template <class T> struct SmallGemm {
   bool transpose_b = false;
   std::int64_t n = 0, k = 0, ldb = 0;
   bool narrow = false, trans_a = false, trans_b = false, accumulate = false;  // the rest of a narrow product's shape
-  bool zero_upper = false;  // the kernel leaves 256-bit registers' upper halves set (below)
+  bool zero_upper = false;  // the kernel leaves 256-bit registers' upper halves set (clear_upper_halves)
   std::int64_t m = 0, lda = 0, ldc = 0;
   // b points into `owner`'s storage (for the cache; null: no caching).
   void operator()(const T* a, const T* b, T* c, const Tensor* owner = nullptr) const {
