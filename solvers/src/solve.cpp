@@ -145,6 +145,17 @@ Var integrate_by_kind(const Dynamics& f, const Var& y_start, const Grid& grid, c
   return detail::solve_adjoint(f, y_start, grid, plan, options.adjoint_atol, options.adjoint_rtol, params, stats);
 }
 
+// +1 per sample whose times increase, -1 where they decrease: the penalties are integrals over
+// |dt|, and an integrand state that ran backwards holds minus its penalty. Undefined when every
+// sample runs forwards.
+Tensor penalty_signs(const Grid& grid, Device device) {
+  std::vector<double> sign(static_cast<std::size_t>(grid.B), 1.0);
+  bool any = false;
+  for (std::int64_t b = 0; b < grid.B; ++b)
+    if (grid.at(b, grid.count[static_cast<std::size_t>(b)] - 1) < grid.at(b, 0)) sign[static_cast<std::size_t>(b)] = -1.0, any = true;
+  return any ? Tensor::from_vector(sign, Shape{grid.B}, DType::f64).to(device) : Tensor();
+}
+
 // The state and the regularisers' integrals at each sample's last time.
 Solution split_solution(const Var& ys, const Grid& grid, std::int64_t D, const std::vector<std::string>& names) {
   const std::int64_t B = grid.B, m = static_cast<std::int64_t>(names.size());
@@ -155,9 +166,11 @@ Solution split_solution(const Var& ys, const Grid& grid, std::int64_t D, const s
   std::vector<std::int64_t> last(static_cast<std::size_t>(B));
   for (std::int64_t b = 0; b < B; ++b) last[static_cast<std::size_t>(b)] = (grid.count[static_cast<std::size_t>(b)] - 1) * B + b;
   const Var final_rows = index_select(reshape(ys, Shape{grid.T * B, D + m}), 0, Tensor::from_indices(last, Shape{B}, ys.device()));
+  const Tensor signs = penalty_signs(grid, ys.device());
   for (std::int64_t i = 0; i < m; ++i) {
-    const Var v = select(final_rows, 1, D + i);
     const std::string& name = names[static_cast<std::size_t>(i)];
+    Var v = select(final_rows, 1, D + i);
+    if (signs.defined() && name != "logp_change") v = v * Var(signs.to(v.dtype()));
     if (name == "taylor") out.taylor = v;
     else if (name == "kinetic") out.kinetic = v;
     else if (name == "jacobian") out.jacobian = v;

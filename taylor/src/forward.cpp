@@ -4,8 +4,17 @@
 namespace tide {
 
 using detail::JetAccess;
+using detail::OpenLevel;
 
 namespace {
+// Coefficient k of y's level at index i (0: the outermost): a Jet without that level.
+Jet level_coefficient(const Jet& y, int i, int k) {
+  if (i == 0) return y.coefficient(k);
+  std::vector<int> orders = y.orders();
+  orders.erase(orders.begin() + i);
+  return JetAccess::from_data(select(y.data(), i, k), orders);
+}
+
 void check_pair(const Jet& x, const Jet& v, std::size_t i) {
   if (!x.defined() || !v.defined()) fail("jvp: primal or tangent {} is undefined", i);
   if (!(x.shape() == v.shape()))
@@ -18,7 +27,8 @@ void check_pair(const Jet& x, const Jet& v, std::size_t i) {
 std::pair<Jet, Jet> jvp(const MultiJetFn& f, const std::vector<Jet>& x, const std::vector<Jet>& v) {
   if (x.size() != v.size()) fail("jvp: {} primals but {} tangents", x.size(), v.size());
   if (x.empty()) fail("jvp: no primals given");
-  // every dual sits on the same new outermost level, above the deepest level of any argument
+  // Every dual sits on one new level, above the deepest level of any argument and above the duals
+  // of every jvp running around this one (values f closes over may carry those).
   const Jet* deepest = &x[0];
   for (std::size_t i = 0; i < x.size(); ++i) {
     check_pair(x[i], v[i], i);
@@ -27,15 +37,22 @@ std::pair<Jet, Jet> jvp(const MultiJetFn& f, const std::vector<Jet>& x, const st
     if (x[i].levels() > deepest->levels()) deepest = &x[i];
     if (v[i].levels() > deepest->levels()) deepest = &v[i];
   }
-  if (deepest->levels() + 1 > max_jet_levels) fail("jvp: nesting deeper than {} levels", max_jet_levels);
-  const std::vector<int> inner = deepest->orders();
+  std::vector<int> inner = deepest->orders();
+  if (JetAccess::open_orders().size() > inner.size()) inner = JetAccess::open_orders();
+  if (static_cast<int>(inner.size()) + 1 > max_jet_levels) fail("jvp: nesting deeper than {} levels", max_jet_levels);
   std::vector<Jet> duals;
   for (std::size_t i = 0; i < x.size(); ++i)
     duals.push_back(Jet::from_series({Jet::promoted(x[i], inner), Jet::promoted(v[i], inner)}));
-  const int L = deepest->levels() + 1;
-  const Jet y = f(duals);
+  const int L = static_cast<int>(inner.size()) + 1;
+  Jet y;
+  {
+    OpenLevel open(duals[0].orders());
+    y = f(duals);
+  }
   if (y.levels() < L) return {y, Jet(Tensor::zeros(y.shape(), y.dtype(), y.device()))};
-  return {y.coefficient(0), y.coefficient(1)};
+  // the dual level is the L-th from the innermost; f may have put Taylor levels of its own above it
+  const int at = y.levels() - L;
+  return {level_coefficient(y, at, 0), level_coefficient(y, at, 1)};
 }
 
 std::pair<Jet, Jet> jvp(const JetFn& f, const Jet& x, const Jet& v) {

@@ -60,6 +60,17 @@ Jet JetAccess::from_data(Var data, const std::vector<int>& orders) {
   return j;
 }
 
+namespace {
+thread_local std::vector<std::vector<int>> open_levels;
+}  // namespace
+
+const std::vector<int>& JetAccess::open_orders() {
+  static const std::vector<int> none;
+  return open_levels.empty() ? none : open_levels.back();
+}
+detail::OpenLevel::OpenLevel(std::vector<int> orders) { open_levels.push_back(std::move(orders)); }
+detail::OpenLevel::~OpenLevel() { open_levels.pop_back(); }
+
 Jet JetAccess::traced(const TaylorTrace* trace, int slot, Var primal) {
   Jet j(std::move(primal));
   j.trace_ = trace;
@@ -73,6 +84,11 @@ Jet Jet::from_coefficients(const Var& stacked) {
   if (K < 0 || K > max_taylor_order)
     fail("Jet::from_coefficients: {} coefficients in {}, the order K must be in 0..{}", K + 1, stacked.shape().str(), max_taylor_order);
   check_finite(stacked, "Jet::from_coefficients");
+  if (!JetAccess::open_orders().empty()) {  // inside a jvp: the new level goes above the open ones
+    std::vector<Jet> series;
+    for (std::int64_t k = 0; k <= K; ++k) series.emplace_back(select(stacked, 0, k));
+    return from_series(series);
+  }
   return JetAccess::from_data(stacked, {static_cast<int>(K)});
 }
 
@@ -143,7 +159,10 @@ Jet Jet::promoted(const Jet& j, const std::vector<int>& orders) {
   return JetAccess::from_data(promote(j, orders), orders);
 }
 
-Jet Jet::from_series(const std::vector<Jet>& coefficients) {
+namespace {
+// A new outermost level over the given coefficients, their levels promoted to the deepest one's
+// (and, for a level a user makes, to those of the jvp calls running: JetAccess::open_orders).
+Jet series_level(const std::vector<Jet>& coefficients, bool above_open) {
   if (coefficients.empty()) fail("Jet::from_series: no coefficients given");
   if (static_cast<int>(coefficients.size()) - 1 > max_taylor_order)
     fail("Jet::from_series: {} coefficients, the order must be at most {}", coefficients.size(), max_taylor_order);
@@ -154,12 +173,17 @@ Jet Jet::from_series(const std::vector<Jet>& coefficients) {
       fail("Jet::from_series: coefficient shapes differ: {} and {}", coefficients[0].shape().str(), c.shape().str());
     if (c.levels() > deepest->levels()) deepest = &c;
   }
-  const std::vector<int> inner = deepest->orders();
+  std::vector<int> inner = deepest->orders();
+  if (above_open && JetAccess::open_orders().size() > inner.size()) inner = JetAccess::open_orders();
   std::vector<Var> parts;
   for (const Jet& c : coefficients) parts.push_back(promote(c, inner));
   std::vector<int> orders{static_cast<int>(coefficients.size()) - 1};
   orders.insert(orders.end(), inner.begin(), inner.end());
   return JetAccess::from_data(stack(parts, 0), orders);
 }
+}  // namespace
+
+Jet Jet::from_series(const std::vector<Jet>& coefficients) { return series_level(coefficients, true); }
+Jet JetAccess::stacked_series(const std::vector<Jet>& coefficients) { return series_level(coefficients, false); }
 
 }  // namespace tide

@@ -14,6 +14,23 @@ struct JetAccess {
   static Jet traced(const TaylorTrace* trace, int slot, Var primal);
   // A Jet from stacked data [K_0+1, ..., ...] and its level orders (checked).
   static Jet from_data(Var data, const std::vector<int>& orders);
+  // Jet::from_series for a rule's own results: a level over coefficients that already carry every
+  // level they need (no lifting above the open jvp levels).
+  static Jet stacked_series(const std::vector<Jet>& coefficients);
+  // The level orders (outermost first) of the duals of the innermost jvp running on this thread,
+  // empty when none runs. A level made while one runs (by jvp or by a Jet constructor) goes above
+  // it, even when its values are constants there: the values f closes over carry the open levels,
+  // and a new level that took the place of one of them would be confused with it.
+  static const std::vector<int>& open_orders();
+};
+
+// Marks a jvp's dual level open while its function runs (a stack per thread, exception safe).
+class OpenLevel {
+public:
+  explicit OpenLevel(std::vector<int> orders);
+  ~OpenLevel();
+  OpenLevel(const OpenLevel&) = delete;
+  OpenLevel& operator=(const OpenLevel&) = delete;
 };
 
 }  // namespace tide::detail

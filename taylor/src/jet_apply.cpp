@@ -101,7 +101,7 @@ Jet stack_series(std::vector<Var>& y) {
 Jet stack_series(std::vector<Jet>& y) {
   for (Jet& c : y)
     if (!c.defined()) c = zeros_like(y[0]);
-  return Jet::from_series(y);
+  return JetAccess::stacked_series(y);
 }
 
 // The op's Taylor rule for k = 0..K on the outermost level, coefficients of type C.

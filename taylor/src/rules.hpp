@@ -226,10 +226,15 @@ template <class C> void product_coefficient(const Recurrence<C>& r) {
         r.push(r.cauchy_sum(s.aux.empty() ? a : r.aux(static_cast<int>(s.aux.size()) - 1), a));
         return;
       }
-      // x y' = p y x'  =>  y_k = (1/(k x_0)) sum_{j=1..k} (p j - (k - j)) x_j y_{k-j}
+      // x y' = p y x'  =>  y_k = (1/(k x_0)) sum_{j=1..k} (p j - (k - j)) x_j y_{k-j}. Where x_0 = 0
+      // and k < p the sum is 0 and so is y_k (x^p = s^p (x_1 + x_2 s + ...)^p has no term below
+      // s^p): the division is by x_0 with its zeros replaced by 1 (aux 0). Orders k >= p at x_0 = 0
+      // stay non-finite, as the derivatives are (for integer p > 16 the exact value x_1^p at k = p
+      // is lost too: K >= 17).
       T t;
       for (int j = 1; j <= k; ++j) t.push_back(prod((p * j - (k - j)) / k, a.at(j), y.at(k - j)));
-      r.push(r.over(combine(std::move(t)), *a.at(0)));
+      const bool below_p = o.op == Op::pow_scalar && k < p && !s.aux.empty();
+      r.push(r.over(combine(std::move(t)), below_p ? s.aux[0][0] : *a.at(0)));
       return;
     }
     default: fail("internal: {} has no product Taylor rule", op_name(o.op));
@@ -387,6 +392,8 @@ template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C
       if (p == std::floor(p) && p >= 2.0 && p <= 16.0) {  // x^2 .. x^(p-1)
         C pm = a;
         for (int m = 2; m < static_cast<int>(p); ++m) { pm = pm * a; s.aux.push_back({pm}); }
+      } else if (p > 1.0) {  // x_0 with its zeros replaced by 1, the divisor of orders below p
+        start({a + C(Var(tide::binary(Op::eq, av, lit(0.0))))});
       }
       break;
     }

@@ -216,6 +216,33 @@ TEST_CASE("regularisers against independent computations, with every gradient ki
   }
 }
 
+TEST_CASE("regularisers on decreasing times: the penalties integrate over |dt|, the log-density change keeps its sign") {
+  const std::vector<double> a = {-0.5, 0.3, -1.2};
+  const Var A = Var(f64t({a[0], 0, 0, 0, a[1], 0, 0, 0, a[2]}, Shape{3, 3}));
+  auto f = [&](const auto& z, const auto&) { return matmul(z, A); };
+  const std::vector<double> z0 = {1.0, -0.5, 0.8};
+  const double T = 1.3;
+  SolveOptions o;
+  o.rtol = o.atol = 1e-10;
+  o.regularisers.kinetic = true;
+  o.regularisers.jacobian = true;
+  o.regularisers.taylor_order = 1;
+  o.regularisers.trace = Regularisers::Trace::hutchinson_jvp;
+  o.regularisers.noise = Noise::rademacher;
+  const Solution s = solve(f, Var(f64t(z0, Shape{1, 3})), Var(f64t({T, 0.0}, Shape{2})), o);  // from T back to 0
+  double kinetic = 0, jac = 0, tr = 0;
+  for (int i = 0; i < 3; ++i) {
+    const double z = z0[static_cast<std::size_t>(i)], ai = a[static_cast<std::size_t>(i)];
+    kinetic += ai * ai * z * z * (1 - std::exp(-2 * ai * T)) / (2 * ai);  // z(t) = z e^{a (t - T)} on [0, T]
+    jac += ai * ai * T;
+    tr += ai * T;
+  }
+  CHECK(s.kinetic.item() == doctest::Approx(kinetic).epsilon(1e-7));
+  CHECK(s.taylor.item() == doctest::Approx(kinetic).epsilon(1e-7));  // R_1 is the kinetic energy
+  CHECK(s.jacobian.item() == doctest::Approx(jac).epsilon(1e-9));
+  CHECK(s.logp_change.item() == doctest::Approx(tr).epsilon(1e-9));  // -integral from T to 0 of tr
+}
+
 TEST_CASE("the exact and VJP trace estimators agree with the trace on a full matrix") {
   const Var A = Var(f64t({-0.5, 0.2, 0.1, 0.3, 0.4, -0.6, 0.7, 0.0, -1.0}, Shape{3, 3}));
   auto f = [&](const auto& z, const auto&) { return matmul(z, A); };

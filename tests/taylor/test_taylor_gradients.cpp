@@ -157,5 +157,47 @@ TEST_CASE("nested jvp equals the Hessian-vector product of the tape") {
   CHECK(std::abs(td.coefficient(2).primal().item() * 2.0 - nested) <= 1e-13);
 }
 
+
+Var scalar64(double v) { return Var(Tensor::scalar(v, DType::f64)); }
+
+TEST_CASE("nested jvp: an inner jvp over a constant primal keeps its own level inside an outer one") {
+  // Perturbation confusion: the inner call's arguments are constants, but the function closes over
+  // the outer call's dual; the two levels must stay apart.
+  const double z0 = 0.8, t0 = 1.3;
+  const auto dfdz = [&](const Jet& t) {
+    return jvp([&](const Jet& z) { return sin(z * t); }, Jet(scalar64(z0)), Jet(scalar64(1.0))).second;
+  };
+  const double mixed = jvp(dfdz, Jet(scalar64(t0)), Jet(scalar64(1.0))).second.primal().item();
+  CHECK(std::abs(mixed - (std::cos(z0 * t0) - z0 * t0 * std::sin(z0 * t0))) <= 1e-14);
+  // Siskind and Pearlmutter's test: D_x [x D_y (x y)] = D_x [x * x] = 2x (confusion gives x + 4 at y = 4)
+  const double x0 = 1.5;
+  const auto outer = [&](const Jet& x) {
+    return x * jvp([&](const Jet& y) { return x * y; }, Jet(scalar64(4.0)), Jet(scalar64(1.0))).second;
+  };
+  CHECK(std::abs(jvp(outer, Jet(scalar64(x0)), Jet(scalar64(1.0))).second.primal().item() - 2 * x0) <= 1e-14);
+  // and a Taylor level made inside the outer call from constants sits above its dual too
+  const auto series = [&](const Jet& t) {
+    const Jet s = Jet::from_coefficients(Var(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64)));
+    return exp(s * t).coefficient(1);  // d/ds exp(s t) at s = 0: t
+  };
+  CHECK(std::abs(jvp(series, Jet(scalar64(t0)), Jet(scalar64(1.0))).second.primal().item() - 1.0) <= 1e-14);
+}
+
+TEST_CASE("jvp of a function that builds a Taylor level inside returns that level's series") {
+  // h(x) = sin(x + s) as a series in s (order 3): its tangent in x has coefficients sin^(k+1)(x0) / k!
+  const double x0 = 0.7;
+  const auto h = [](const Jet& x) { return sin(Jet::from_series({x, Jet(scalar64(1.0)), Jet(scalar64(0.0)), Jet(scalar64(0.0))})); };
+  const auto [value, tangent] = jvp(h, Jet(scalar64(x0)), Jet(scalar64(1.0)));
+  REQUIRE(value.levels() == 1);
+  REQUIRE(tangent.levels() == 1);
+  REQUIRE(tangent.order() == 3);
+  const double expect[4] = {std::cos(x0), -std::sin(x0), -std::cos(x0) / 2, std::sin(x0) / 6};
+  for (int k = 0; k <= 3; ++k) {
+    INFO("coefficient " << k);
+    CHECK(std::abs(tangent.coefficient(k).primal().item() - expect[k]) <= 1e-14);
+    CHECK(std::abs(value.coefficient(k).primal().item() - (k == 0 ? std::sin(x0) : expect[k - 1] / k)) <= 1e-14);
+  }
+}
+
 }  // namespace
 }  // namespace tide

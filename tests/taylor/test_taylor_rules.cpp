@@ -155,4 +155,27 @@ TEST_CASE("all-ops harness, Taylor column: the cases cover every op of the op ta
   CHECK(static_cast<int>(covered.size()) == op_count);
 }
 
+
+TEST_CASE("pow's Taylor rule at x_0 = 0: the orders below p are 0 (not 0/0), above them non-finite") {
+  const auto series = [](std::vector<double> c) {
+    return Jet::from_coefficients(Var(Tensor::from_vector(c, Shape{static_cast<std::int64_t>(c.size())}, DType::f64)));
+  };
+  const auto coefficients = [](const Jet& j) { return j.coefficients().value().to_vector(); };
+  CHECK(coefficients(pow(series({0.0, 1.0}), 1.5)) == std::vector<double>{0.0, 0.0});
+  CHECK(coefficients(pow(series({0.0, 0.7, -0.3}), 2.5)) == std::vector<double>{0.0, 0.0, 0.0});
+  CHECK(coefficients(pow(series({0.0, 0.0, 0.0}), 2.5)) == std::vector<double>{0.0, 0.0, 0.0});  // an equilibrium
+  CHECK(coefficients(pow(series({0.0, 1.0, 2.0, 0.5}), 17.0)) == std::vector<double>(4, 0.0));
+  const auto past = coefficients(pow(series({0.0, 1.0, 0.0}), 1.5));  // s^1.5: no finite second derivative
+  CHECK(!std::isfinite(past[2]));
+  // away from 0 the recurrence is unchanged: (1 + s)^1.5 = 1 + 1.5 s + 0.375 s^2 + ...
+  const auto away = coefficients(pow(series({1.0, 1.0, 0.0}), 1.5));
+  CHECK(std::abs(away[1] - 1.5) <= 1e-15);
+  CHECK(std::abs(away[2] - 0.375) <= 1e-15);
+  // reverse over Taylor at 0: d/dx of the first coefficient 1.5 x^0.5 x_1 is finite at x_1 (0)
+  const Var x1 = Var::parameter(Tensor::from_vector({1.0}, Shape{1}, DType::f64));
+  const Var stacked = concat({Var(Tensor::zeros(Shape{1}, DType::f64)), x1}, 0);
+  const Var g = grad(sum(pow(Jet::from_coefficients(stacked), 1.5).coefficient(1).primal()), x1);
+  CHECK(g.value().to_vector() == std::vector<double>{0.0});
+}
+
 }  // namespace tide::testing

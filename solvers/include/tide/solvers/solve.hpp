@@ -29,6 +29,7 @@ struct SolveStats {
 
 struct Solution {
   Var ys;             // [T, B, D]; padded entries (mask 0) repeat the sample's last valid state
+  // The penalties integrate over |dt|: a sample whose times decrease gets them non-negative too.
   Var taylor;         // [B] R_K integral (regularisers.taylor_order > 0)
   Var kinetic;        // [B] integral of ||f||^2
   Var jacobian;       // [B] integral of ||J e||^2

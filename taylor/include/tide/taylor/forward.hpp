@@ -1,7 +1,9 @@
 // Forward mode on Jets: jvp (an order-1 jet on a new outermost level) and nested_jvp (K nested
 // jvps, written as a user of a forward-mode engine writes them). Functions take and return Jets,
-// so they may themselves call jvp: every call adds one level, and values from enclosing calls
-// are constants at the new level.
+// so they may themselves call jvp: every call adds one level, above its arguments' levels and
+// the duals of the jvp calls running around it, and values from enclosing calls are constants at
+// the new level (a Taylor level made outside every jvp call and closed over by f is not known to
+// it: pass such a value as an argument). A Taylor level f builds inside stays in the results.
 #pragma once
 #include "tide/taylor/jet_ops.hpp"
 #include <functional>
