@@ -51,7 +51,7 @@ template <class T> __host__ __device__ __forceinline__ T unary_value(Op op, T v,
     case Op::leaky_relu: return v > T(0) ? v : v * p0;
     case Op::elu: return v > T(0) ? v : p0 * expm1(v);
     case Op::silu: return v * sigmoid_of(v);
-    case Op::gelu: return T(0.5) * v * (T(1) + erf(v * T(inv_sqrt2)));
+    case Op::gelu: return T(0.5) * v * erfc(-v * T(inv_sqrt2));  // 1 + erf(u) = erfc(-u), exact in the left tail
     case Op::erf: return erf(v);
     case Op::sin: return sin(v);
     case Op::cos: return cos(v);
