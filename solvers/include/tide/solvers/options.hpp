@@ -91,6 +91,10 @@ Tensor steer_intervals(const Tensor& lengths, double relative, Generator& gen);
 // than `refactor_ratio`, fetch a new Jacobian when Newton fails or contracts slowly with a kept one,
 // or when it is `jacobian_max_age` steps old); Newton-Krylov needs no matrix at all: products
 // (df/dz) v by forward mode (jvp) and restarted GMRES, memory O(batch x state x gmres_restart).
+// Both treat each row as its own system: for dynamics whose rows mix (batch statistics, attention
+// across the batch) the per-sample Jacobian and GMRES leave out the cross-row terms, so Newton may
+// stop at a point that is not the stage solution and gradients through the stages miss those terms
+// (0.1-0.5% measured on a batch-mean dynamics); use an explicit method with `per_sample = false` there.
 struct ImplicitOptions {
   enum class Jacobian {
     automatic,  // dense up to `krylov_above` states per sample, Krylov above
@@ -133,7 +137,9 @@ struct SolveOptions {
   StepController controller = StepController::i();
   NormKind norm = NormKind::rms;
   std::vector<std::int64_t> seminorm;        // state indices left out of error control
-  bool per_sample = true;                    // every sample its own step size and accept/reject
+  // every sample its own step size and accept/reject; rows are then independent samples (the
+  // adjoint's quadrature and the time gradients assume so): dynamics whose rows mix need false
+  bool per_sample = true;
   bool clip_to_end = true;                   // never step past a sample's last time (false: interpolate)
   int newton_max_iterations = 8;             // implicit methods: per stage (and per retry with a new Jacobian)
   ImplicitOptions implicit;                  // implicit methods: Newton's linear solver and its reuse
