@@ -205,6 +205,28 @@ bool sums_leading_axes(const Tensor& x, std::uint32_t axes) {
   const int lead = std::countr_one(axes);
   return lead < x.rank() && axes == (1u << lead) - 1 && x.is_contiguous();
 }
+// The reduced axes are the trailing ones of a contiguous x: every output sums one contiguous run.
+bool sums_trailing_axes(const Tensor& x, std::uint32_t axes) {
+  const std::uint32_t all = (1u << x.rank()) - 1, reduced = axes & all;
+  // trailing: adding the lowest reduced bit carries past the highest axis
+  return x.is_contiguous() && reduced != 0 && ((reduced + (reduced & (~reduced + 1))) & all) == 0;
+}
+// Elements summed into each output.
+std::int64_t summed_per_output(const Tensor& x, std::uint32_t axes) {
+  std::int64_t n = 1;
+  for (int i = 0; i < x.rank(); ++i)
+    if (axes & (1u << i)) n *= x.shape()[i];
+  return n;
+}
+// x with its reduced axes moved to the front, contiguous: [reduced..., kept...].
+Tensor reduced_axes_first(const Tensor& x, std::uint32_t axes) {
+  Shape order;
+  for (int i = 0; i < x.rank(); ++i)
+    if (axes & (1u << i)) order.push_back(i);
+  for (int i = 0; i < x.rank(); ++i)
+    if (!(axes & (1u << i))) order.push_back(i);
+  return x.permute(order).contiguous();
+}
 }  // namespace
 
 void CpuBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) {
@@ -215,6 +237,16 @@ void CpuBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor
     if (op == Op::sum && sums_leading_axes(x, axes)) {  // a bias gradient: column sums of [M, N]
       const std::int64_t N = out.numel();
       sum_rows(base<T>(x) + x.offset(), py, N > 0 ? x.numel() / N : 0, N);
+      return;
+    }
+    // A long sum the walk below would add serially (middle or scattered axes, a strided x): the
+    // reduced axes moved to the front of a contiguous copy, then column sums (pairwise past 1,024
+    // rows) or, for one output, one pairwise run. Contiguous trailing runs are pairwise below.
+    if (op == Op::sum && summed_per_output(x, axes) > 1024 && !sums_trailing_axes(x, axes)) {
+      const Tensor moved = reduced_axes_first(x, axes);
+      const std::int64_t N = out.numel(), M = summed_per_output(x, axes);
+      if (N == 1) *py = reduce_run(op, moved.data<T>(), M, 1, T(0));
+      else sum_rows(moved.data<T>(), py, M, N);
       return;
     }
     std::fill(py, py + out.numel(), init);
