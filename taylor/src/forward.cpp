@@ -22,13 +22,8 @@ void check_pair(const Jet& x, const Jet& v, std::size_t i) {
   if (x.dtype() != v.dtype())
     fail("jvp: primal {} is {} but its tangent is {}", i, dtype_name(x.dtype()), dtype_name(v.dtype()));
 }
-}  // namespace
-
-std::pair<Jet, Jet> jvp(const MultiJetFn& f, const std::vector<Jet>& x, const std::vector<Jet>& v) {
-  if (x.size() != v.size()) fail("jvp: {} primals but {} tangents", x.size(), v.size());
-  if (x.empty()) fail("jvp: no primals given");
-  // Every dual sits on one new level, above the deepest level of any argument and above the duals
-  // of every jvp running around this one (values f closes over may carry those).
+// The argument with the most levels, after checking every pair.
+const Jet& deepest_argument(const std::vector<Jet>& x, const std::vector<Jet>& v) {
   const Jet* deepest = &x[0];
   for (std::size_t i = 0; i < x.size(); ++i) {
     check_pair(x[i], v[i], i);
@@ -37,7 +32,16 @@ std::pair<Jet, Jet> jvp(const MultiJetFn& f, const std::vector<Jet>& x, const st
     if (x[i].levels() > deepest->levels()) deepest = &x[i];
     if (v[i].levels() > deepest->levels()) deepest = &v[i];
   }
-  std::vector<int> inner = deepest->orders();
+  return *deepest;
+}
+}  // namespace
+
+std::pair<Jet, Jet> jvp(const MultiJetFn& f, const std::vector<Jet>& x, const std::vector<Jet>& v) {
+  if (x.size() != v.size()) fail("jvp: {} primals but {} tangents", x.size(), v.size());
+  if (x.empty()) fail("jvp: no primals given");
+  // Every dual sits on one new level, above the deepest level of any argument and above the duals
+  // of every jvp running around this one (values f closes over may carry those).
+  std::vector<int> inner = deepest_argument(x, v).orders();
   if (JetAccess::open_orders().size() > inner.size()) inner = JetAccess::open_orders();
   if (static_cast<int>(inner.size()) + 1 > max_jet_levels) fail("jvp: nesting deeper than {} levels", max_jet_levels);
   std::vector<Jet> duals;

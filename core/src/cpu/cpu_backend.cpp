@@ -227,6 +227,23 @@ Tensor reduced_axes_first(const Tensor& x, std::uint32_t axes) {
     if (!(axes & (1u << i))) order.push_back(i);
   return x.permute(order).contiguous();
 }
+// The sums that add pairwise, whatever their length: column sums of leading axes (a bias gradient)
+// and any sum of more than 1,024 elements per output the walk in reduce() would add serially
+// (middle or scattered axes, a strided x), the latter over a contiguous copy with the reduced axes
+// first: column sums, or one pairwise run for a single output. False: reduce() walks it (contiguous
+// trailing runs are pairwise there).
+template <class T> bool pairwise_sum(const Tensor& x, std::uint32_t axes, std::int64_t N, T* py) {
+  if (sums_leading_axes(x, axes)) {
+    sum_rows(base<T>(x) + x.offset(), py, N > 0 ? x.numel() / N : 0, N);
+    return true;
+  }
+  const std::int64_t M = summed_per_output(x, axes);
+  if (M <= 1024 || sums_trailing_axes(x, axes)) return false;
+  const Tensor moved = reduced_axes_first(x, axes);
+  if (N == 1) *py = reduce_run(Op::sum, moved.data<T>(), M, 1, T(0));
+  else sum_rows(moved.data<T>(), py, M, N);
+  return true;
+}
 }  // namespace
 
 void CpuBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) {
@@ -234,21 +251,7 @@ void CpuBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor
     using T = decltype(tag);
     const T init = op == Op::sum ? T(0) : (op == Op::max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity());
     T* py = output_data<T>(out);
-    if (op == Op::sum && sums_leading_axes(x, axes)) {  // a bias gradient: column sums of [M, N]
-      const std::int64_t N = out.numel();
-      sum_rows(base<T>(x) + x.offset(), py, N > 0 ? x.numel() / N : 0, N);
-      return;
-    }
-    // A long sum the walk below would add serially (middle or scattered axes, a strided x): the
-    // reduced axes moved to the front of a contiguous copy, then column sums (pairwise past 1,024
-    // rows) or, for one output, one pairwise run. Contiguous trailing runs are pairwise below.
-    if (op == Op::sum && summed_per_output(x, axes) > 1024 && !sums_trailing_axes(x, axes)) {
-      const Tensor moved = reduced_axes_first(x, axes);
-      const std::int64_t N = out.numel(), M = summed_per_output(x, axes);
-      if (N == 1) *py = reduce_run(op, moved.data<T>(), M, 1, T(0));
-      else sum_rows(moved.data<T>(), py, M, N);
-      return;
-    }
+    if (op == Op::sum && pairwise_sum(x, axes, out.numel(), py)) return;
     std::fill(py, py + out.numel(), init);
     // out seen through x's shape: reduced axes get stride 0.
     Shape ostrides = contiguous_strides(out.shape());
