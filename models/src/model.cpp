@@ -63,13 +63,14 @@ void add_report(Scores& s, const Predictions& p) {
 
 Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) const {
   NoGrad no_grad;
-  double loss_sum = 0;
+  double loss_sum = 0, weight_sum = 0;
   std::vector<std::pair<std::string, MetricSums>> sums;
   Predictions predictions;
   for (std::int64_t begin = 0; begin < split.size(); begin += batch_size) {
     const data::ExamplesPtr batch = split.slice(begin, std::min(split.size(), begin + batch_size));
     const BatchLoss b = loss(*batch, Mode::eval);
-    loss_sum += b.loss.item() * static_cast<double>(batch->size());
+    const double weight = b.weight > 0 ? b.weight : static_cast<double>(batch->size());
+    loss_sum += b.loss.item() * weight, weight_sum += weight;
     if (sums.empty()) sums.assign(b.metrics.size(), {});
     for (std::size_t i = 0; i < b.metrics.size(); ++i) {
       sums[i].first = b.metrics[i].first;
@@ -79,7 +80,7 @@ Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) con
   }
   Scores s;
   s.examples = split.size();
-  s.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, split.size()));
+  s.loss = weight_sum > 0 ? loss_sum / weight_sum : 0.0;
   for (const auto& [name, m] : sums) s.metrics.emplace_back(name, m.count > 0 ? m.value / m.count : 0.0);
   add_report(s, predictions);
   if (s.metrics.empty()) s.metrics.emplace_back(metric(), 0.0);

@@ -2,6 +2,7 @@
 #include "tide/models/metrics.hpp"
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 namespace tide::models {
 namespace {
@@ -98,6 +99,10 @@ void add_regularisation(BatchLoss& result, const OdeRegulariser& r, const std::s
 
 }  // namespace
 
+namespace {
+double loss_weight(const data::SequenceSet& b, bool classify, const std::vector<double>& class_weights);
+}  // namespace
+
 BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {
   const data::SequenceSet& b = data::sequences_of(examples, "sequence model");
   const DType dtype = cell_->dtype();
@@ -112,6 +117,7 @@ BatchLoss SequenceModel::loss(const data::Examples& examples, Mode mode, const T
                          : masked_mse(out, in_dtype(b.y, dtype), b.mask);
   if (!classify && train && !training.class_weights.empty())
     fail("class_weights: {} is trained for regression here; class weights are for classification", cell_->name());
+  result.weight = loss_weight(b, classify, train ? training.class_weights : std::vector<double>{});
   const Tensor value = out.value();
   result.metrics.emplace_back(metric(), classify ? correct_predictions(value, b.y, b.mask) : squared_error(value, b.y, b.mask));
   if (train && classify && b.y.rank() == 1 && b.classes == 2) add_auc(result, out, b);
@@ -200,6 +206,18 @@ std::vector<double> row_weights(const std::vector<std::int64_t>& labels, const s
     w[i] = class_weights.empty() ? 1.0 : class_weights[static_cast<std::size_t>(labels[i])];
   }
   return w;
+}
+
+// What a batch's masked loss is the mean over (BatchLoss::weight): per-step targets average over
+// the valid steps (weighted by class), one target per sequence over the sequences (their class
+// weights' sum when given; 0 when unweighted: the batch's size).
+double loss_weight(const data::SequenceSet& b, bool classify, const std::vector<double>& class_weights) {
+  const bool per_step = classify ? b.y.rank() == 2 : b.y.rank() == 3;
+  if (!per_step && class_weights.empty()) return 0.0;
+  const std::vector<double> mask = per_step ? b.mask.to_vector() : std::vector<double>(static_cast<std::size_t>(b.size()), 1.0);
+  if (!classify) return std::accumulate(mask.begin(), mask.end(), 0.0, [](double acc, double m) { return acc + (m != 0); });
+  const std::vector<double> w = row_weights(b.y.to_indices(), mask, b.classes, class_weights);
+  return std::accumulate(w.begin(), w.end(), 0.0);
 }
 
 }  // namespace

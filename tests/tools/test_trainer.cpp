@@ -4,6 +4,8 @@
 #include "train/metrics_log.hpp"
 #include "train/train_config.hpp"
 #include "train/trainer.hpp"
+#include "tide/data/xor.hpp"
+#include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 #include <cmath>
@@ -85,4 +87,14 @@ TEST_CASE("tide train: compiled solves (flows, latent ODE) and --eager give the 
         CHECK(std::abs(a - b) <= 1e-8 * std::max(1.0, std::abs(b)));
       }
   }
+}
+
+TEST_CASE("best_metric: the latent ODE's bounds are higher-is-better (elbo picked its worst epoch)") {
+  tide::data::SequenceSet all = tide::data::xor_bitstream(20, 4, tide::data::XorEncoding::dense);
+  tide::data::Dataset d;
+  d.train = d.val = d.test = std::make_shared<tide::data::SequenceExamples>(all);
+  tide::Generator gen(1);
+  const auto m = tide::models::make_model(json{{"type", "gru"}, {"hidden", 4}}, d, gen, tide::DType::f64, "model");
+  for (const char* higher : {"elbo", "iwae", "accuracy", "auc", "f1"}) CHECK(higher_is_better(higher, *m));
+  for (const char* lower : {"loss", "mse", "nll", "kl", "nfe", "bits_per_dim"}) CHECK(!higher_is_better(lower, *m));
 }

@@ -11,6 +11,7 @@ namespace tide::cli {
 // Where a run stands: restored by --resume, saved in every checkpoint.
 struct Position {
   std::int64_t epoch = 0, batch = 0, global_step = 0, best_epoch = -1, records_written = 0;
+  // seen: what the epoch's batch losses were means over, summed (BatchLoss::weight: examples, or valid steps)
   double best_val = 0, loss_sum = 0, metric_sum = 0, metric_count = 0, seen = 0;
   // the epoch's sums of the model's other metrics (value, count) by name (nfe, regularisers, ...)
   std::map<std::string, std::pair<double, double>> extra;

@@ -117,15 +117,6 @@ json scores_json(const models::Scores& s, const std::vector<std::string>& class_
   return out;
 }
 
-// Whether a larger value of `metric` is better: the model says for its own metric; the
-// classification report's scores are; losses, errors and counts (loss, mse, nll, nfe, ...) are not.
-bool higher_is_better(const std::string& metric, const models::Model& model) {
-  if (metric == model.metric()) return model.higher_is_better();
-  static const std::set<std::string> higher = {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "precision_macro",
-                                               "recall_macro", "f1_macro", "auc", "pr_auc"};
-  return higher.count(metric) > 0;
-}
-
 double score_of(const models::Scores& s, const std::string& metric) { return metric == "loss" ? s.loss : s.metric(metric); }
 
 // The validation metric that picks best.tide: the config's best_metric, checked against what the
@@ -315,7 +306,8 @@ void Trainer::train_step(const std::vector<std::int64_t>& order) {
   if (config_.grad_clip > 0) clip_grad_norm(params_, config_.grad_clip);
   optimizer_->step();
   const models::MetricSums m = result.metrics.empty() ? models::MetricSums{} : result.metrics.front().second;
-  pos_.loss_sum += loss_value * static_cast<double>(batch->size()), pos_.seen += static_cast<double>(batch->size());
+  const double weight = result.weight > 0 ? result.weight : static_cast<double>(batch->size());
+  pos_.loss_sum += loss_value * weight, pos_.seen += weight;
   pos_.metric_sum += m.value, pos_.metric_count += m.count;
   ++pos_.global_step, ++steps_this_run_;
   if (progress_) progress_->update(pos_.global_step, progress_figures());
@@ -567,6 +559,13 @@ json evaluate_run(const std::string& run_dir, const std::string& split_name, con
   out.update(scores_json(scores, d.class_names));
   out["seconds"] = seconds_since(t0);  // the evaluation alone, without loading
   return out;
+}
+
+bool higher_is_better(const std::string& metric, const models::Model& model) {
+  if (metric == model.metric()) return model.higher_is_better();
+  static const std::set<std::string> higher = {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "precision_macro",
+                                               "recall_macro", "f1_macro", "auc", "pr_auc", "elbo", "iwae"};
+  return higher.count(metric) > 0;
 }
 
 }  // namespace tide::cli

@@ -27,6 +27,10 @@ struct TrainOptions {
 
 // Returns the process exit status: 0 done, 130 interrupted (checkpoint written).
 int run_training(const TrainConfig& config, const TrainOptions& options);
+// Whether a larger value of `metric` is better when best_metric picks best.tide: the model says for
+// its own metric; the classification report's scores and the latent ODE's bounds (elbo, iwae: lower
+// bounds on the log-likelihood) are; losses, errors and counts (loss, mse, nll, kl, nfe, ...) are not.
+bool higher_is_better(const std::string& metric, const models::Model& model);
 // The run directory of a config under these options: --out, else runs/<name>.
 std::string run_directory(const TrainConfig& config, const TrainOptions& options);
 

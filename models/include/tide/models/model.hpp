@@ -64,6 +64,10 @@ struct Predictions {
 
 struct BatchLoss {
   Var loss;  // the batch's mean loss (recorded in train mode when gradients are enabled)
+  // What `loss` is the mean over, so that a split's or an epoch's loss pools batches of any size:
+  // the valid steps of a per-step task, the sum of the class weights where they weight the mean;
+  // 0: the batch's examples.
+  double weight = 0;
   // The model's metric first (metric()), then any others; in train mode with the kinetic term on,
   // "kinetic": its weighted value per example, the part of `loss` it contributes.
   std::vector<std::pair<std::string, MetricSums>> metrics;
@@ -79,7 +83,7 @@ struct BatchLoss {
 std::function<std::vector<std::pair<std::string, MetricSums>>()> backward_nfe(std::vector<std::shared_ptr<SolveStats>> stats);
 
 struct Scores {
-  double loss = 0;  // mean over the split's examples (sequences, images, vectors)
+  double loss = 0;  // mean over the split's examples (sequences, images, vectors; valid steps of a per-step task)
   // Per-batch metrics, then for classification the split's report as flat metrics (accuracy, f1,
   // auc, ... : report_metrics, replacing a per-batch value of the same name)
   std::vector<std::pair<std::string, double>> metrics;
