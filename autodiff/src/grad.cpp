@@ -329,6 +329,16 @@ void check_outputs(const std::vector<Var>& outputs, const std::vector<Var>& grad
   }
 }
 
+// g as a tensor its caller may update in place: dense, and its own storage. Pass-through rules
+// (add's, a reshape's) hand one cotangent to several inputs, or the caller's grad_output itself.
+Tensor private_gradient(const Tensor& g, std::initializer_list<const std::vector<Var>*> others) {
+  if (!g.is_contiguous()) return g.contiguous();
+  const auto shares = [&g](const std::vector<Var>& vs) {
+    return std::any_of(vs.begin(), vs.end(), [&g](const Var& v) { return v.defined() && g.shares_storage_with(v.value()); });
+  };
+  return std::any_of(others.begin(), others.end(), [&](const std::vector<Var>* vs) { return shares(*vs); }) ? g.clone() : g;
+}
+
 }  // namespace
 
 std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& inputs,
@@ -353,7 +363,7 @@ std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& i
     const std::int64_t slot = input.node() ? s.find(input.node().get()) : -1;
     Var g = slot >= 0 ? grads[slot] : Var();
     if (!g.defined()) g = Var(Tensor::zeros(input.shape(), input.dtype(), input.device()));
-    if (!options.create_graph) g = Var(g.value().contiguous());  // dense: callers may update it in place
+    if (!options.create_graph) g = Var(private_gradient(g.value(), {&result, &outputs, &inputs, &grad_outputs}));
     result.push_back(std::move(g));
   }
   return result;

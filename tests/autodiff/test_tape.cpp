@@ -121,6 +121,24 @@ TEST_CASE("grad respects grad_outputs and differentiates with respect to interme
   CHECK(g[1].value().to_vector() == std::vector<double>{18.0, -36.0});
 }
 
+TEST_CASE("grad returns gradients the caller may update in place: never one shared by two inputs, nor the caller's grad_output") {
+  const Var x1 = Var::parameter(Tensor::from_vector({1.0, 2.0, 3.0}, Shape{3}, DType::f64));
+  const Var x2 = Var::parameter(Tensor::from_vector({10.0, 20.0, 30.0}, Shape{3}, DType::f64));
+  // add's backward hands one cotangent to both inputs
+  std::vector<Var> g = grad({sum(square(x1 + x2))}, {x1, x2});
+  Tensor first = g[0].value();  // a handle onto the gradient's storage
+  first.fill_(0.0);
+  CHECK(g[1].value().to_vector() == std::vector<double>{22.0, 44.0, 66.0});
+  // a pass-through sum handed the caller's seed back
+  const Var seed(Tensor::ones(Shape{3}, DType::f64));
+  g = grad({x1 + x2}, {x1, x2}, {seed});
+  Tensor again = g[0].value();
+  again.add_(Tensor::scalar(5.0, DType::f64));
+  CHECK(seed.value().to_vector() == std::vector<double>{1.0, 1.0, 1.0});
+  CHECK(g[1].value().to_vector() == std::vector<double>{1.0, 1.0, 1.0});
+  CHECK(g[0].value().to_vector() == std::vector<double>{6.0, 6.0, 6.0});
+}
+
 TEST_CASE("a saved value modified in place before backward is reported") {
   const Var x = Var::parameter(vec({0.5, 1.0}));
   const Var y = tanh(x);  // saves its output
