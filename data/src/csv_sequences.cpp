@@ -26,7 +26,14 @@ std::optional<std::int64_t> as_integer(std::string_view s) {
   return v;
 }
 
-std::optional<double> as_number(std::string_view s) {
+// The cell as a finite number, read with the table's decimal mark ("1,0" with a decimal comma is 1).
+std::optional<double> as_number(std::string_view s, char decimal) {
+  std::string with_point;
+  if (decimal != '.' && s.find(decimal) != std::string_view::npos) {
+    with_point.assign(s);
+    std::replace(with_point.begin(), with_point.end(), decimal, '.');
+    s = with_point;
+  }
   if (s.size() > 1 && s.front() == '+' && s[1] != '-') s.remove_prefix(1);
   double v = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -130,7 +137,7 @@ std::vector<std::size_t> kept_rows(const CsvTable& table, const Columns& c, cons
 // an integer is an error: a classification target holds classes.
 std::string label_key(const CsvTable& table, std::size_t r, std::size_t col, bool strict) {
   const std::string_view cell = trimmed(table.rows[r][col]);
-  const std::optional<double> v = as_number(cell);
+  const std::optional<double> v = as_number(cell, table.decimal);
   if (!v) return std::string(cell);
   if (*v == std::floor(*v) && std::fabs(*v) < 9.0e15) return fmt::format("{}", static_cast<std::int64_t>(*v));
   if (strict)
@@ -221,7 +228,7 @@ std::vector<double> row_times(const CsvTable& table, const std::vector<std::size
                               const CsvSequenceSpec& spec) {
   std::vector<double> times(table.rows.size(), 0.0);
   if (c.time.empty()) return times;
-  const bool numeric = spec.time_format.empty() && c.time.size() == 1 && as_number(time_text(table, rows[0], c.time)).has_value();
+  const bool numeric = spec.time_format.empty() && c.time.size() == 1 && as_number(time_text(table, rows[0], c.time), table.decimal).has_value();
   if (numeric && spec.time_unit > 0)
     fail("{}: time_unit applies to date-time columns; column '{}' holds numbers (used as written)", table.source, detail::shown(table.header[c.time[0]]));
   for (std::size_t r : rows) times[r] = numeric ? table.number(r, c.time[0]) : date_time(table, r, c.time, spec);
@@ -229,12 +236,18 @@ std::vector<double> row_times(const CsvTable& table, const std::vector<std::size
 }
 
 // The rows of each sequence id, ids in order of first appearance (one group without an id column).
-std::vector<std::vector<std::size_t>> group_rows(const CsvTable& table, const std::vector<std::size_t>& rows, std::size_t id_col) {
+// A missing-value token in the id column is an error under every policy but drop (which left out
+// such rows): it names no sequence.
+std::vector<std::vector<std::size_t>> group_rows(const CsvTable& table, const std::vector<std::size_t>& rows, std::size_t id_col,
+                                                 const std::vector<std::string>& missing_values) {
   std::vector<std::vector<std::size_t>> groups;
   std::map<std::string, std::size_t> group_of;
   for (std::size_t r : rows) {
     const std::string key = id_col != none ? std::string(trimmed(table.rows[r][id_col])) : std::string();
     if (id_col != none && key.empty()) fail("{}: empty sequence id", table.where(r, id_col));
+    if (id_col != none && is_missing(key, missing_values))
+      fail("{}: the sequence id '{}' is a missing-value token (\"missing\": \"drop\" leaves such rows out)", table.where(r, id_col),
+           detail::shown(key));
     const auto [it, fresh] = group_of.try_emplace(key, groups.size());
     if (fresh) groups.emplace_back();
     groups[it->second].push_back(r);
@@ -338,7 +351,7 @@ SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& s
                                                       : std::map<std::string, std::int64_t>{};
   const std::vector<double> times = row_times(table, rows, cols, spec);
   const Inputs in{table, cols, spec, ids, times};
-  const std::vector<std::vector<std::size_t>> groups = group_rows(table, rows, cols.id);
+  const std::vector<std::vector<std::size_t>> groups = group_rows(table, rows, cols.id, spec.missing_values);
   std::vector<detail::Series> series;
   std::vector<detail::Window> windows;
   for (std::size_t g = 0; g < groups.size(); ++g) {

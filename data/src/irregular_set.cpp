@@ -171,15 +171,22 @@ VariableScaler VariableScaler::fit(const IrregularSet& train, Normalisation kind
     if (m[i] == 0) continue;
     const std::size_t d = i % D;
     lo[d] = std::min(lo[d], v[i]), hi[d] = std::max(hi[d], v[i]);
-    sum[d] += v[i], sq[d] += v[i] * v[i], count[d] += 1;
+    sum[d] += v[i], count[d] += 1;
   }
+  // the variance from a second pass over the deviations (E[x^2] - mean^2 cancels when the mean is large)
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (m[i] != 0) {
+      const std::size_t d = i % D;
+      const double dev = v[i] - sum[d] / count[d];
+      sq[d] += dev * dev;
+    }
   for (std::size_t d = 0; d < D; ++d) {
     if (count[d] == 0) continue;
     if (kind == Normalisation::minmax) {
       s.shift[d] = lo[d];
       s.scale[d] = hi[d] > lo[d] ? hi[d] - lo[d] : 1.0;
     } else {
-      const double mean = sum[d] / count[d], var = std::max(0.0, sq[d] / count[d] - mean * mean);
+      const double mean = sum[d] / count[d], var = sq[d] / count[d];
       s.shift[d] = mean;
       s.scale[d] = var > 0 ? std::sqrt(var) : 1.0;
     }

@@ -120,6 +120,31 @@ TEST_CASE("csv sequences: missing values are an error, carried forward, or zero"
   const auto first = write_file(dir.file("first.csv"), "id,a,b,y\nq,1,2,1\nr,,6,7\n");
   spec.missing = MissingPolicy::fill_previous;
   CHECK_ERROR_NAMES(load_csv_sequences(first, spec), first + ":3: column 2 ('a'): missing value on the first row");
+  // a missing-value token as the id names no sequence (it made one of its own)
+  const auto no_id = write_file(dir.file("no_id.csv"), "id,a,b,y\nq,1,2,1\n?,3,4,2\nq,5,6,3\n");
+  spec.missing = MissingPolicy::zero;
+  CHECK_ERROR_NAMES(load_csv_sequences(no_id, spec), no_id + ":3: column 1 ('id'): the sequence id '?' is a missing-value token");
+  spec.missing = MissingPolicy::drop;
+  CHECK(load_csv_sequences(no_id, spec).size() == 1);
+}
+
+TEST_CASE("csv sequences: with a decimal comma, class labels and a numeric time column read the comma as the mark") {
+  TempDir dir;
+  const auto path = write_file(dir.file("comma.csv"), "t;x;y\n0,5;1,5;1\n1,5;2,5;1,0\n2;0,5;2\n3;1,0;2,0\n4,25;3,5;1\n");
+  CsvSequenceSpec spec;
+  spec.csv.delimiter = ';';
+  spec.csv.decimal = ',';
+  spec.time_columns = {"t"};
+  spec.feature_columns = {"x"};
+  spec.target_columns = {"y"};
+  spec.window = 5;
+  std::vector<std::string> names;
+  const SequenceSet s = load_csv_sequences(path, spec, &names);
+  CHECK(names == std::vector<std::string>{"1", "2"});  // 1 and 1,0 are one class, as 1 and 1.0 are
+  CHECK(s.y.to_indices() == std::vector<std::int64_t>{0, 0, 1, 1, 0});
+  CHECK(s.dt.to_vector() == std::vector<double>{0, 1, 0.5, 1, 1.25});
+  const auto fraction = write_file(dir.file("fraction.csv"), "t;x;y\n0;1;1\n1;2;2,5\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(fraction, spec), fraction + ":3: column 3 ('y'): class label '2,5' is a number but not an integer");
 }
 
 TEST_CASE("csv sequences: bad specs and bad cells name the file, line and key") {

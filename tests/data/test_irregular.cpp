@@ -312,3 +312,21 @@ TEST_CASE("physionet: corrupted archives (byte flips, truncation, fuzz finds) lo
       "000000000000009833d35ab6a77700280000");
   loads_or_names(path, [&] { read_physionet({path}, {}).set.validate(); });
 }
+
+TEST_CASE("VariableScaler standard: the variance from the deviations, exact for values far from zero") {
+  // 1e8 + {0, 8, 8, 8, 16, 16, 16, 0, 24, 8} (exact in f32): population std 7.2; E[x^2] - mean^2 gave 7.07
+  const std::vector<double> offsets = {0, 8, 8, 8, 16, 16, 16, 0, 24, 8};
+  IrregularSet s;
+  s.name = "far";
+  s.variables = {"a"};
+  std::vector<double> t, v;
+  for (std::size_t i = 0; i < offsets.size(); ++i) t.push_back(static_cast<double>(i + 1)), v.push_back(1e8 + offsets[i]);
+  s.times = Tensor::from_vector(t, Shape{1, 10}, DType::f64);
+  s.values = Tensor::from_vector(v, Shape{1, 10, 1}, DType::f32);
+  s.mask = Tensor::ones(Shape{1, 10, 1}, DType::f32);
+  s.lengths = Tensor::from_indices({10}, Shape{1});
+  s.validate();
+  const VariableScaler fitted = VariableScaler::fit(s, Normalisation::standard);
+  CHECK(fitted.shift[0] == doctest::Approx(1e8 + 10.4).epsilon(1e-15));
+  CHECK(fitted.scale[0] == doctest::Approx(7.2).epsilon(1e-12));
+}
