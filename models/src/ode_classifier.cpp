@@ -6,6 +6,7 @@
 #include "tide/models/sequence_model.hpp"
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 namespace tide::models {
 
@@ -62,7 +63,13 @@ BatchLoss OdeClassifier::loss(const data::Examples& examples, Mode mode, const T
   const Var logits = classifier_(p.z);
   BatchLoss out;
   const std::vector<double>& cw = train ? training.class_weights : std::vector<double>{};
-  out.loss = cw.empty() ? cross_entropy(logits, set.labels) : weighted_cross_entropy(logits, set.labels.to_indices(), class_weights_of(set.labels, cw));
+  if (cw.empty()) {
+    out.loss = cross_entropy(logits, set.labels);
+  } else {  // a mean weighted by class: an epoch pools its batches by their weights' sums
+    const std::vector<double> w = class_weights_of(set.labels, cw);
+    out.loss = weighted_cross_entropy(logits, set.labels.to_indices(), w);
+    out.weight = std::accumulate(w.begin(), w.end(), 0.0);
+  }
   const double n = static_cast<double>(set.size());
   const Tensor per_step = logits.value().reshape(Shape{set.size(), 1, options_.classes});
   out.metrics.emplace_back("accuracy", correct_predictions(per_step, set.labels, Tensor::ones(Shape{set.size(), 1}, DType::f64)));
