@@ -246,7 +246,8 @@ std::vector<std::vector<std::size_t>> group_rows(const CsvTable& table, const st
     const std::string key = id_col != none ? std::string(trimmed(table.rows[r][id_col])) : std::string();
     if (id_col != none && key.empty()) fail("{}: empty sequence id", table.where(r, id_col));
     if (id_col != none && is_missing(key, missing_values))
-      fail("{}: the sequence id '{}' is a missing-value token (\"missing\": \"drop\" leaves such rows out)", table.where(r, id_col),
+      fail("{}: the sequence id '{}' is a missing-value token (\"missing\": \"drop\" leaves such rows out; an id "
+           "spelled so on purpose needs \"missing_values\" without it)", table.where(r, id_col),
            detail::shown(key));
     const auto [it, fresh] = group_of.try_emplace(key, groups.size());
     if (fresh) groups.emplace_back();

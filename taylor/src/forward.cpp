@@ -39,10 +39,10 @@ const Jet& deepest_argument(const std::vector<Jet>& x, const std::vector<Jet>& v
 std::pair<Jet, Jet> jvp(const MultiJetFn& f, const std::vector<Jet>& x, const std::vector<Jet>& v) {
   if (x.size() != v.size()) fail("jvp: {} primals but {} tangents", x.size(), v.size());
   if (x.empty()) fail("jvp: no primals given");
-  // Every dual sits on one new level, above the deepest level of any argument and above the duals
-  // of every jvp running around this one (values f closes over may carry those).
+  // Every dual sits on one new level, above the deepest level of any argument and above every level
+  // made inside the jvp running around this one, its duals included (values f closes over may carry those).
   std::vector<int> inner = deepest_argument(x, v).orders();
-  if (JetAccess::open_orders().size() > inner.size()) inner = JetAccess::open_orders();
+  if (JetAccess::open_high_water().size() > inner.size()) inner = JetAccess::open_high_water();
   if (static_cast<int>(inner.size()) + 1 > max_jet_levels) fail("jvp: nesting deeper than {} levels", max_jet_levels);
   std::vector<Jet> duals;
   for (std::size_t i = 0; i < x.size(); ++i)

@@ -61,14 +61,19 @@ Jet JetAccess::from_data(Var data, const std::vector<int>& orders) {
 }
 
 namespace {
-thread_local std::vector<std::vector<int>> open_levels;
+struct OpenFrame {
+  std::vector<int> dual, high_water;  // the jvp's dual orders; the deepest orders made while it runs
+};
+thread_local std::vector<OpenFrame> open_levels;
+const std::vector<int> no_levels;
 }  // namespace
 
-const std::vector<int>& JetAccess::open_orders() {
-  static const std::vector<int> none;
-  return open_levels.empty() ? none : open_levels.back();
+const std::vector<int>& JetAccess::open_orders() { return open_levels.empty() ? no_levels : open_levels.back().dual; }
+const std::vector<int>& JetAccess::open_high_water() { return open_levels.empty() ? no_levels : open_levels.back().high_water; }
+void JetAccess::note_level(const std::vector<int>& orders) {
+  if (!open_levels.empty() && orders.size() > open_levels.back().high_water.size()) open_levels.back().high_water = orders;
 }
-detail::OpenLevel::OpenLevel(std::vector<int> orders) { open_levels.push_back(std::move(orders)); }
+detail::OpenLevel::OpenLevel(std::vector<int> orders) { open_levels.push_back({orders, orders}); }
 detail::OpenLevel::~OpenLevel() { open_levels.pop_back(); }
 
 Jet JetAccess::traced(const TaylorTrace* trace, int slot, Var primal) {
@@ -179,6 +184,7 @@ Jet series_level(const std::vector<Jet>& coefficients, bool above_open) {
   for (const Jet& c : coefficients) parts.push_back(promote(c, inner));
   std::vector<int> orders{static_cast<int>(coefficients.size()) - 1};
   orders.insert(orders.end(), inner.begin(), inner.end());
+  if (above_open) JetAccess::note_level(orders);
   return JetAccess::from_data(stack(parts, 0), orders);
 }
 }  // namespace

@@ -22,6 +22,12 @@ struct JetAccess {
   // it, even when its values are constants there: the values f closes over carry the open levels,
   // and a new level that took the place of one of them would be confused with it.
   static const std::vector<int>& open_orders();
+  // The deepest level orders made inside the innermost running jvp (its duals', or a Taylor level's
+  // made there by a Jet constructor): a jvp called there puts its dual above them, since f may
+  // close over such a level. Empty when no jvp runs.
+  static const std::vector<int>& open_high_water();
+  // Records a level made by a Jet constructor while a jvp runs.
+  static void note_level(const std::vector<int>& orders);
 };
 
 // Marks a jvp's dual level open while its function runs (a stack per thread, exception safe).

@@ -230,7 +230,9 @@ template <class C> void product_coefficient(const Recurrence<C>& r) {
       // and k < p the sum is 0 and so is y_k (x^p = s^p (x_1 + x_2 s + ...)^p has no term below
       // s^p): the division is by x_0 with its zeros replaced by 1 (aux 0). Orders k >= p at x_0 = 0
       // stay non-finite, as the derivatives are (for integer p > 16 the exact value x_1^p at k = p
-      // is lost too: K >= 17).
+      // is lost too: K >= 17). Only for plain coefficients (one level): a nested coefficient whose
+      // primal is 0 may have a series of its own, and then the sum is not 0. Reverse mode takes the
+      // derivative of such a y_k with respect to x_0 as 0 (the true one is infinite).
       T t;
       for (int j = 1; j <= k; ++j) t.push_back(prod((p * j - (k - j)) / k, a.at(j), y.at(k - j)));
       const bool below_p = o.op == Op::pow_scalar && k < p && !s.aux.empty();
@@ -392,7 +394,7 @@ template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C
       if (p == std::floor(p) && p >= 2.0 && p <= 16.0) {  // x^2 .. x^(p-1)
         C pm = a;
         for (int m = 2; m < static_cast<int>(p); ++m) { pm = pm * a; s.aux.push_back({pm}); }
-      } else if (p > 1.0) {  // x_0 with its zeros replaced by 1, the divisor of orders below p
+      } else if (p > 1.0 && !std::is_same_v<C, Jet>) {  // x_0 with its zeros replaced by 1, the divisor of orders below p
         start({a + C(Var(tide::binary(Op::eq, av, lit(0.0))))});
       }
       break;

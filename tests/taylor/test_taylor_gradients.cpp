@@ -181,6 +181,19 @@ TEST_CASE("nested jvp: an inner jvp over a constant primal keeps its own level i
     return exp(s * t).coefficient(1);  // d/ds exp(s t) at s = 0: t
   };
   CHECK(std::abs(jvp(series, Jet(scalar64(t0)), Jet(scalar64(1.0))).second.primal().item() - 1.0) <= 1e-14);
+  // and an inner jvp whose function closes over such a level puts its dual above it: d/dy (y T) = T
+  for (const int K : {1, 3}) {
+    INFO("K = " << K);
+    const auto closes_over = [&](const Jet& x) {
+      std::vector<double> c(static_cast<std::size_t>(K + 1), 0.0);
+      c[1] = 1.0;  // T = s
+      const Jet T = Jet::from_coefficients(Var(Tensor::from_vector(c, Shape{K + 1}, DType::f64)));
+      return x * jvp([&](const Jet& y) { return y * T; }, Jet(scalar64(2.0)), Jet(scalar64(1.0))).second.coefficient(1);
+    };
+    const auto [value, tangent] = jvp(closes_over, Jet(scalar64(t0)), Jet(scalar64(1.0)));
+    CHECK(std::abs(value.primal().item() - t0) <= 1e-14);  // x * (T's s-coefficient, 1)
+    CHECK(std::abs(tangent.primal().item() - 1.0) <= 1e-14);
+  }
 }
 
 TEST_CASE("jvp of a function that builds a Taylor level inside returns that level's series") {

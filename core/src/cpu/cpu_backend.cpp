@@ -228,10 +228,10 @@ Tensor reduced_axes_first(const Tensor& x, std::uint32_t axes) {
   return x.permute(order).contiguous();
 }
 // The sums that add pairwise, whatever their length: column sums of leading axes (a bias gradient)
-// and any sum of more than 1,024 elements per output the walk in reduce() would add serially
-// (middle or scattered axes, a strided x), the latter over a contiguous copy with the reduced axes
-// first: column sums, or one pairwise run for a single output. False: reduce() walks it (contiguous
-// trailing runs are pairwise there).
+// and any sum of more than 1,024 elements per output the walk in reduce() would add serially: one
+// block of middle axes of a contiguous x as column sums per outer index, scattered axes or a
+// strided x over a contiguous copy with the reduced axes first (column sums, or one pairwise run
+// for a single output). False: reduce() walks it (contiguous trailing runs are pairwise there).
 template <class T> bool pairwise_sum(const Tensor& x, std::uint32_t axes, std::int64_t N, T* py) {
   if (sums_leading_axes(x, axes)) {
     sum_rows(base<T>(x) + x.offset(), py, N > 0 ? x.numel() / N : 0, N);
@@ -239,6 +239,14 @@ template <class T> bool pairwise_sum(const Tensor& x, std::uint32_t axes, std::i
   }
   const std::int64_t M = summed_per_output(x, axes);
   if (M <= 1024 || sums_trailing_axes(x, axes)) return false;
+  const std::uint32_t reduced = axes & ((1u << x.rank()) - 1), run = reduced >> std::countr_zero(reduced);
+  if (x.is_contiguous() && (run & (run + 1)) == 0) {  // one block of axes: x is [outer, M, inner] as it lies
+    const int after = 32 - std::countl_zero(reduced);
+    std::int64_t inner = 1;
+    for (int i = after; i < x.rank(); ++i) inner *= x.shape()[i];
+    for (std::int64_t o = 0; o * inner < N; ++o) sum_rows(base<T>(x) + x.offset() + o * M * inner, py + o * inner, M, inner);
+    return true;
+  }
   const Tensor moved = reduced_axes_first(x, axes);
   if (N == 1) *py = reduce_run(Op::sum, moved.data<T>(), M, 1, T(0));
   else sum_rows(moved.data<T>(), py, M, N);

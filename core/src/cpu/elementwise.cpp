@@ -274,9 +274,21 @@ __attribute__((always_inline)) inline void sum_column_tail(const T* x, T* y, std
     sum_column_tail<T, K / 2>(x, y, m, n, w);
   }
 }
+// Narrow rows (a bias gradient's [64, 32]) as column blocks summed in registers; rows wider than
+// two blocks row by row into y, which reads x once, in order (column blocks over a [1025, 256] f32
+// block read it as four strided passes, 1.6x slower than this). Either way each column's rows are
+// added in order.
 template <class T>
 __attribute__((always_inline)) inline void sum_rows_block(const T* x, T* y, std::int64_t m, std::int64_t n) {
   constexpr int W = 256 / sizeof(T);  // columns per block: 8 AVX2 or 4 AVX-512 registers of sums (the baseline clone spills some)
+  if (n > 2 * W) {
+    std::fill(y, y + n, T(0));
+    for (std::int64_t i = 0; i < m; ++i) {
+      const T* r = x + i * n;
+      for (std::int64_t j = 0; j < n; ++j) y[j] += r[j];
+    }
+    return;
+  }
   std::int64_t j = 0;
   for (; j + W <= n; j += W) sum_column_block<T, W>(x + j, y + j, m, n);
   sum_column_tail<T, W / 2>(x + j, y + j, m, n, n - j);

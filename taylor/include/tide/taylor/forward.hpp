@@ -3,7 +3,9 @@
 // so they may themselves call jvp: every call adds one level, above its arguments' levels and
 // the duals of the jvp calls running around it, and values from enclosing calls are constants at
 // the new level (a Taylor level made outside every jvp call and closed over by f is not known to
-// it: pass such a value as an argument). A Taylor level f builds inside stays in the results.
+// it: pass such a value as an argument). A Taylor level f builds inside (Jet::from_series,
+// from_coefficients, taylor_directional) sits above the running calls' duals, so it has one level
+// more than the same call outside a jvp, and stays in the results.
 #pragma once
 #include "tide/taylor/jet_ops.hpp"
 #include <functional>
