@@ -69,7 +69,7 @@ Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) con
   for (std::int64_t begin = 0; begin < split.size(); begin += batch_size) {
     const data::ExamplesPtr batch = split.slice(begin, std::min(split.size(), begin + batch_size));
     const BatchLoss b = loss(*batch, Mode::eval);
-    const double weight = b.weight > 0 ? b.weight : static_cast<double>(batch->size());
+    const double weight = b.pooled_weight(batch->size());
     loss_sum += b.loss.item() * weight, weight_sum += weight;
     if (sums.empty()) sums.assign(b.metrics.size(), {});
     for (std::size_t i = 0; i < b.metrics.size(); ++i) {

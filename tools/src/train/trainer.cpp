@@ -306,7 +306,7 @@ void Trainer::train_step(const std::vector<std::int64_t>& order) {
   if (config_.grad_clip > 0) clip_grad_norm(params_, config_.grad_clip);
   optimizer_->step();
   const models::MetricSums m = result.metrics.empty() ? models::MetricSums{} : result.metrics.front().second;
-  const double weight = result.weight > 0 ? result.weight : static_cast<double>(batch->size());
+  const double weight = result.pooled_weight(batch->size());
   pos_.loss_sum += loss_value * weight, pos_.seen += weight;
   pos_.metric_sum += m.value, pos_.metric_count += m.count;
   ++pos_.global_step, ++steps_this_run_;

@@ -68,6 +68,8 @@ struct BatchLoss {
   // the valid steps of a per-step task, the sum of the class weights where they weight the mean;
   // 0: the batch's examples.
   double weight = 0;
+  // The weight a split or an epoch pools this batch with, for a batch of `examples` examples.
+  double pooled_weight(std::int64_t examples) const { return weight > 0 ? weight : static_cast<double>(examples); }
   // The model's metric first (metric()), then any others; in train mode with the kinetic term on,
   // "kinetic": its weighted value per example, the part of `loss` it contributes.
   std::vector<std::pair<std::string, MetricSums>> metrics;
