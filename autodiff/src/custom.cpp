@@ -2,6 +2,7 @@
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/autodiff/node.hpp"
+#include "tide/core/small_blocks.hpp"
 #include <unordered_set>
 
 namespace tide {
@@ -12,7 +13,7 @@ Var record_custom(Tensor out, const std::vector<Var>& inputs, std::shared_ptr<Cu
     for (const Var& v : inputs) any = any || v.requires_grad();
   if (!fn) fail("record_custom: no backward function given (a null CustomBackward)");
   if (!any) return Var(std::move(out));
-  auto node = std::make_shared<Node>();
+  auto node = make_pooled<Node>();
   node->custom = std::move(fn);
   std::uint64_t after = 0;
   for (const Var& v : inputs)

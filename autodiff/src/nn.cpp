@@ -5,6 +5,7 @@
 #include "tide/core/pointwise.hpp"
 #include "tide/core/fused.hpp"
 #include "tide/core/named.hpp"
+#include "tide/core/small_blocks.hpp"
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -236,7 +237,7 @@ Var dense(const Var& x, const Var& weight, const Var& bias, Activation act) {
   inputs.push_back(x), inputs.push_back(weight);
   if (bias.defined()) inputs.push_back(bias);
   const Tensor saved = y;
-  auto backward = std::make_shared<DenseBackward>(std::move(inputs), saved, act);
+  auto backward = make_pooled<DenseBackward>(std::move(inputs), saved, act);
   const std::vector<Var>& recorded = backward->inputs();  // owned by `backward`, which record_custom holds while it reads them
   return record_custom(std::move(y), recorded, std::move(backward));
 }

@@ -1,6 +1,7 @@
 // Var leaves, grad mode, node lifetime and recording.
 #include "tide/autodiff/node.hpp"
 #include "tide/autodiff/custom.hpp"
+#include "tide/core/small_blocks.hpp"
 #include <algorithm>
 #include <atomic>
 
@@ -66,7 +67,7 @@ Var Var::parameter(Tensor value) {
   if (!value.defined()) fail("Var::parameter: undefined tensor");
   if (!is_floating(value.dtype())) fail("Var::parameter: parameters must be f32 or f64, got {}", value.str());
   if (!value.is_contiguous()) value = value.clone();  // a parameter owns dense storage it can update in place
-  auto node = std::make_shared<LeafNode>();
+  auto node = make_pooled<LeafNode>();
   node->leaf = true;
   node->sequence = take_node_sequence();
   return Var(std::move(value), std::move(node));
@@ -94,7 +95,7 @@ template <class Range> Var record_impl(Op op, Tensor out, const Range& inputs, O
   if (grad_mode)
     for (const Var* v : inputs) any = any || v->requires_grad();
   if (!any) return Var(std::move(out));
-  auto node = std::make_shared<OpNode>();
+  auto node = make_pooled<OpNode>();
   node->call.op = op;
   std::uint64_t after = 0;
   for (const Var* v : inputs)

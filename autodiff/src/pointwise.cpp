@@ -3,6 +3,7 @@
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/ops.hpp"
 #include "tide/core/ops.hpp"
+#include "tide/core/small_blocks.hpp"
 #include <algorithm>
 
 namespace tide {
@@ -102,7 +103,7 @@ Var pointwise(const std::shared_ptr<const PointwiseOp>& op_ptr, const std::vecto
   out[0].backend().elementwise(record ? op.forward_saving : op.forward, views(inputs, shape), out);
   if (!record) return Var(std::move(out[0]));
   std::vector<Tensor> saved(std::make_move_iterator(out.begin() + 1), std::make_move_iterator(out.end()));
-  return record_custom(std::move(out[0]), inputs, std::make_shared<PointwiseBackward>(op_ptr, inputs, std::move(saved), shape));
+  return record_custom(std::move(out[0]), inputs, make_pooled<PointwiseBackward>(op_ptr, inputs, std::move(saved), shape));
 }
 
 namespace detail {

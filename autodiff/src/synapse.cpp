@@ -3,6 +3,7 @@
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/ops.hpp"
 #include "tide/core/fused.hpp"
+#include "tide/core/small_blocks.hpp"
 
 namespace tide {
 
@@ -41,7 +42,7 @@ private:
 SynapseSumVars synapse_sums(const Var& pre, const Var& w, const Var& sigma, const Var& mu, const Var& erev) {
   const SynapseSums s = synapse_sums(pre.value(), w.value(), sigma.value(), mu.value(), erev.value());
   const std::vector<Var> inputs{pre, w, sigma, mu, erev};
-  const Var both = record_custom(concat(std::vector<Tensor>{s.num, s.den}, 1), inputs, std::make_shared<SynapseBackward>(inputs));
+  const Var both = record_custom(concat(std::vector<Tensor>{s.num, s.den}, 1), inputs, make_pooled<SynapseBackward>(inputs));
   const std::int64_t n = w.shape()[1];
   return {slice(both, 1, 0, n), slice(both, 1, n, 2 * n)};
 }

@@ -1,6 +1,7 @@
 // Tensor layout logic: creation, views, copies and host access. Kernels live in the backends.
 #include "tide/core/tensor.hpp"
 #include "tensor_access.hpp"
+#include "tide/core/small_blocks.hpp"
 #include "tide/core/backend.hpp"
 #include "tide/core/ops.hpp"
 #include <algorithm>
@@ -60,7 +61,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
       fail("Tensor::empty: shape {} of {} is too large to allocate", shape.str(), dtype_name(dtype));
   }
   Tensor t;
-  t.storage_ = std::make_shared<Storage>(backend_for(device), static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
+  t.storage_ = make_pooled<Storage>(backend_for(device), static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
   t.shape_ = shape;
   // The strides written in place: a Shape built on the stack and then copied stalls the copy's
   // 16-byte loads, which cannot take the just-stored 8-byte extents from the store buffer.

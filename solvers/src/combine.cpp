@@ -3,6 +3,7 @@
 #include "tide/core/backend.hpp"
 #include "tide/core/fused.hpp"
 #include "tide/core/plan.hpp"
+#include "tide/core/small_blocks.hpp"
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -36,7 +37,7 @@ public:
 Var contiguous(const Var& x) {
   if (x.value().is_contiguous()) return x;
   const Tensor v = x.value().contiguous();
-  return recording({x}) ? record_custom(v, {x}, std::make_shared<IdentityBackward>()) : Var(v);
+  return recording({x}) ? record_custom(v, {x}, make_pooled<IdentityBackward>()) : Var(v);
 }
 
 namespace {
@@ -127,7 +128,7 @@ Var recorded_combination(const Var& base, const Tensor& h, const std::vector<dou
   if (base.defined()) all.push_back(base);
   if (!same_shapes(all)) return recorded_term_by_term(base, h, c, std::span<const Var>(all).first(c.size()));
   const Tensor h_column = h.defined() ? h.reshape(Shape{h.numel(), 1}).to(all[0].dtype()) : Tensor();
-  return record_custom(out, all, std::make_shared<RowCombinationBackward>(c, h_column, base.defined()));
+  return record_custom(out, all, make_pooled<RowCombinationBackward>(c, h_column, base.defined()));
 }
 
 }  // namespace
@@ -228,7 +229,7 @@ public:
     }
     const bool in_order = every_row_in_order();
     return record_custom(value.value(), inputs,
-                         std::make_shared<GatherBackward>(std::move(columns), in_order ? Tensor() : index(), n_));
+                         make_pooled<GatherBackward>(std::move(columns), in_order ? Tensor() : index(), n_));
   }
 
 private:

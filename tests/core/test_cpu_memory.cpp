@@ -1,9 +1,13 @@
-// The CPU caching allocator: size classes, reuse, the limit, the cache's release.
+// The CPU caching allocator: size classes, reuse, the limit, the cache's release; the small
+// blocks of small_blocks.hpp.
 #include "cpu/caching_allocator.hpp"
+#include "tide/core/small_blocks.hpp"
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <cstdint>
 #include <set>
+#include <thread>
+#include <vector>
 
 using namespace tide;
 using cpu::CachingAllocator;
@@ -71,4 +75,59 @@ TEST_CASE("a cache limit below a block's size sends that block back to the syste
   CHECK(c.cached_bytes > 0);
   CHECK(c.cached_bytes <= 64 * 1024);
   cpu::set_cache_limit(std::int64_t{1} << 30);
+}
+
+TEST_CASE("small blocks: a freed block serves the next request of its 16-byte class, up to the class's budget") {
+  using namespace tide::small_blocks;
+  void* a = allocate(200);
+  CHECK(reinterpret_cast<std::uintptr_t>(a) % 16 == 0);
+  deallocate(a, 200);
+  void* b = allocate(193);  // same class (208 bytes)
+#ifndef TIDE_SMALL_BLOCKS_OFF
+  CHECK(b == a);
+#endif
+  deallocate(b, 193);
+  // Freeing more than the budget keeps at most class_budget bytes of the class.
+  const std::size_t before = cached_blocks();
+  std::vector<void*> many(4000);
+  for (void*& p : many) p = allocate(512);
+  for (void* p : many) deallocate(p, 512);
+#ifndef TIDE_SMALL_BLOCKS_OFF
+  CHECK(cached_blocks() <= before + class_budget / 512);
+  CHECK(cached_blocks() >= class_budget / 512);
+#endif
+  // Requests above max_bytes and of 0 bytes are served too.
+  void* big = allocate(max_bytes + 1);
+  void* none = allocate(0);
+  CHECK(big != nullptr);
+  CHECK(none != nullptr);
+  deallocate(big, max_bytes + 1);
+  deallocate(none, 0);
+}
+
+TEST_CASE("small blocks: tensors made on other threads are freed here, and threads exit with blocks cached") {
+  std::vector<Tensor> made(4);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w)
+    threads.emplace_back([w, &made] {
+      std::vector<Tensor> keep;
+      for (int i = 1; i <= 300; ++i) keep.push_back(Tensor::full(Shape{i}, w + 1.0, DType::f32));  // 4 .. 1200 bytes
+      keep.resize(150);  // the rest freed on this thread: cached here until it exits
+      made[static_cast<std::size_t>(w)] = concat(keep, 0);
+    });
+  for (std::thread& t : threads) t.join();
+  for (int w = 0; w < 4; ++w) {
+    const Tensor& t = made[static_cast<std::size_t>(w)];
+    CHECK(t.shape()[0] == 150 * 151 / 2);
+    CHECK(sum(t).item() == doctest::Approx((w + 1.0) * 150 * 151 / 2));
+  }
+  // Every small size keeps its values and alignment while blocks are recycled.
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Tensor> ts;
+    for (int n = 1; n <= 256; ++n) {
+      ts.push_back(Tensor::full(Shape{n}, static_cast<double>(n), DType::f32));
+      CHECK(reinterpret_cast<std::uintptr_t>(ts.back().data<float>()) % 16 == 0);
+    }
+    for (int n = 1; n <= 256; ++n) CHECK(ts[static_cast<std::size_t>(n - 1)].to_vector()[static_cast<std::size_t>(n - 1)] == n);
+  }
 }

@@ -1,6 +1,7 @@
 // The CPU backend: aligned host memory, strided copies, elementwise/reduction loops (vectorised in
 // elementwise.cpp), GEMM through OpenBLAS's CBLAS, index kernels and the counter-based RNG.
 #include "cpu_backend.hpp"
+#include "tide/core/small_blocks.hpp"
 #include "caching_allocator.hpp"
 #include "gemm_layout.hpp"
 #include "elementwise.hpp"
@@ -39,18 +40,20 @@ using detail::output_data;
 }  // namespace
 
 void* CpuBackend::allocate(std::size_t bytes) {
-  // Small blocks come from malloc (16-byte aligned, served from glibc's per-thread cache);
+  // Small blocks come from the per-thread free lists of small_blocks.hpp (16-byte aligned);
   // glibc's aligned_alloc takes a slow path, 4x the cost of malloc, which dominated small ops.
   // Larger ones (64-byte aligned for the vector loops) come from the caching allocator.
   if (bytes <= CachingAllocator::small_bytes) {
-    void* p = std::malloc(std::max<std::size_t>(bytes, 1));
-    if (!p) fail("cpu backend: out of memory allocating {} bytes", bytes);
-    return p;
+    try {
+      return small_blocks::allocate(std::max<std::size_t>(bytes, 1));
+    } catch (const std::bad_alloc&) {
+      fail("cpu backend: out of memory allocating {} bytes", bytes);
+    }
   }
   return CachingAllocator::instance().allocate(bytes);
 }
 void CpuBackend::deallocate(void* ptr, std::size_t bytes) noexcept {
-  if (bytes <= CachingAllocator::small_bytes) std::free(ptr);
+  if (bytes <= CachingAllocator::small_bytes) small_blocks::deallocate(ptr, std::max<std::size_t>(bytes, 1));
   else CachingAllocator::instance().deallocate(ptr, bytes);
 }
 void CpuBackend::copy_to_host(const void* src, void* dst, std::size_t bytes) { if (bytes) std::memcpy(dst, src, bytes); }

@@ -5,7 +5,7 @@
 // freed blocks are kept for the next tensor of the class instead of going back to the system: a
 // solver or a training loop makes the same shapes thousands of times, and a large block returned
 // to glibc is unmapped and, when asked for again, faulted in and zeroed page by page by the kernel.
-// Smaller blocks come from malloc, whose per-thread cache serves them faster than any lock could.
+// Smaller blocks come from per-thread free lists without a lock (small_blocks.hpp).
 // The cache holds at most `cache_limit_bytes` (default 1 GiB, or TIDE_CPU_CACHE_BYTES when set at
 // the first allocation; 0 turns caching off); a freed block beyond it goes back to the system.
 #pragma once
