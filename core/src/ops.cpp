@@ -232,14 +232,6 @@ void check_index(const Tensor& index, const char* op) {
   if (!index.defined()) fail("{}: undefined index tensor", op);
   if (index.dtype() != DType::i64) fail("{}: index tensor must be i64, got {}", op, index.str());
 }
-void check_index_range(const Tensor& index, std::int64_t extent, const char* op, const Shape& shape, int axis) {
-  if (index.device().kind != DeviceKind::cpu) return;  // device backends check in their kernels
-  const Tensor c = index.contiguous();
-  const auto* p = c.data<std::int64_t>();
-  for (std::int64_t i = 0; i < c.numel(); ++i)
-    if (p[i] < 0 || p[i] >= extent)
-      fail("{}: index {} at position {} is out of range [0, {}) for axis {} of {}", op, p[i], i, extent, axis, shape.str());
-}
 }  // namespace
 
 Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& index) {
@@ -248,7 +240,6 @@ Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& index) {
   check_same_device(x, index, "index_select");
   if (index.rank() != 1) fail("index_select: index must be 1-d, got shape {}", index.shape().str());
   const int a = normalize_axis(axis, x.rank(), "index_select");
-  check_index_range(index, x.shape()[a], "index_select", x.shape(), a);
   Shape shape = x.shape();
   shape[a] = index.numel();
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
@@ -265,7 +256,6 @@ Tensor index_add(const Tensor& src, std::int64_t axis, const Tensor& index, std:
     fail("index_add: index of shape {} does not match axis {} of {}", index.shape().str(), a, src.shape().str());
   Shape shape = src.shape();
   shape[a] = size;
-  check_index_range(index, size, "index_add", shape, a);
   Tensor out = Tensor::zeros(shape, src.dtype(), src.device());
   src.backend().index_add(src, a, index.contiguous(), out);
   return out;
@@ -285,7 +275,6 @@ Tensor gather(const Tensor& x, std::int64_t axis, const Tensor& index) {
   check_same_device(x, index, "gather");
   const int a = normalize_axis(axis, x.rank(), "gather");
   check_gather_shapes(x.shape(), index.shape(), a, "gather");
-  check_index_range(index, x.shape()[a], "gather", x.shape(), a);
   Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
   x.backend().gather(x, a, index.contiguous(), out);
   return out;
@@ -298,7 +287,6 @@ Tensor scatter_add(const Tensor& src, std::int64_t axis, const Tensor& index, co
   const int a = normalize_axis(axis, src.rank(), "scatter_add");
   if (!(src.shape() == index.shape())) fail("scatter_add: src {} and index {} differ in shape", src.shape().str(), index.shape().str());
   check_gather_shapes(shape, index.shape(), a, "scatter_add");
-  check_index_range(index, shape[a], "scatter_add", shape, a);
   Tensor out = Tensor::zeros(shape, src.dtype(), src.device());
   src.backend().scatter_add(src, a, index.contiguous(), out);
   return out;

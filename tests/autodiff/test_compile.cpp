@@ -264,3 +264,44 @@ TEST_CASE("a compiled function's gradients take each path once: a parameter comp
   }
   CHECK(cf.stats().eager_backward == 2);
 }
+
+TEST_CASE("a replay refuses out-of-range indices as eager does: new index inputs, in its forward and its backward") {
+  Generator gen(5);
+  const Tensor x = gen.normal(Shape{3, 4}, 0.0, 1.0, DType::f64);
+  const Tensor good = Tensor::from_indices({0, 1, 2}, Shape{3, 1});
+  const TensorFunction fn = [](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{gather(in[0], 1, in[1]), index_select(in[0], 1, in[1].reshape(Shape{3}))};
+  };
+  const Plan plan(Trace::record(fn, {x, good}));
+  for (const std::int64_t k : {std::int64_t{4}, std::int64_t{-5}, std::int64_t{100000000}}) {
+    const Tensor bad = Tensor::from_indices({0, k, 2}, Shape{3, 1});
+    CHECK_THROWS_WITH(fn({x, bad}), doctest::Contains("out of range [0, 4)"));
+    CHECK_THROWS_WITH(plan.run({x, bad}), doctest::Contains("out of range [0, 4)"));
+  }
+  const Var w = Var::parameter(x);
+  CompiledFunction cf([](const std::vector<Var>& v) { return gather(v[0], 1, v[1].value()); });
+  (void)cf({w, Var(good)});
+  const Tensor bad = Tensor::from_indices({0, 4, 2}, Shape{3, 1});
+  CHECK_THROWS_WITH(grad(sum(cf({w, Var(bad)})), w), doctest::Contains("out of range [0, 4)"));
+  // index_add and scatter_add write at the indices: refused before any write
+  const Tensor src = Tensor::ones(Shape{3, 1}, DType::f64);
+  CHECK_THROWS_WITH(scatter_add(src, 1, bad, Shape{3, 4}), doctest::Contains("scatter_add: index 4 at position 1"));
+  CHECK_THROWS_WITH(index_add(src.reshape(Shape{3}), 0, Tensor::from_indices({0, 3, 1}, Shape{3}), 3),
+                    doctest::Contains("index_add: index 3 at position 1"));
+}
+
+TEST_CASE("a compiled function on an empty batch gives the eager (zero) gradients, fused or not") {
+  Generator gen(6);
+  const Var w = Var::parameter(gen.normal(Shape{3, 3}, 0.0, 1.0, DType::f64));
+  for (const bool fuse : {true, false}) {
+    CompileOptions o;
+    o.fuse = fuse;
+    CompiledFunction cf([&w](const std::vector<Var>& v) { return tanh(matmul(v[0], w)); }, o);
+    const Var x = Var::parameter(Tensor::zeros(Shape{0, 3}, DType::f64));
+    const Var y = cf({x});
+    CHECK(y.shape() == Shape{0, 3});
+    const auto g = grad({sum(y)}, {x, w});
+    CHECK(g[0].shape() == Shape{0, 3});
+    CHECK(max_rel_diff(g[1].value(), Tensor::zeros(Shape{3, 3}, DType::f64)) == 0.0);
+  }
+}

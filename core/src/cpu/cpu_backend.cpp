@@ -416,6 +416,15 @@ void split_axis(const Shape& s, int axis, std::int64_t& outer, std::int64_t& inn
   for (int i = 0; i < axis; ++i) outer *= s[i];
   for (int i = axis + 1; i < s.rank(); ++i) inner *= s[i];
 }
+// Every index in [0, extent) before a kernel reads or writes with them. Checked here rather than
+// in the op layer, so that a plan's replay (which calls the kernels directly, with indices that
+// may be new inputs or changed in place since the trace) refuses them too.
+void check_indices(const Tensor& index, std::int64_t extent, const char* op, const Shape& shape, int axis) {
+  const std::int64_t* p = index.data<std::int64_t>();
+  for (std::int64_t i = 0; i < index.numel(); ++i)
+    if (p[i] < 0 || p[i] >= extent)
+      fail("{}: index {} at position {} is out of range [0, {}) for axis {} of {}", op, p[i], i, extent, axis, shape.str());
+}
 }  // namespace
 
 void CpuBackend::index_select(const Tensor& x_in, int axis, const Tensor& index, const Tensor& out) {
@@ -423,6 +432,7 @@ void CpuBackend::index_select(const Tensor& x_in, int axis, const Tensor& index,
   std::int64_t outer, inner;
   split_axis(x.shape(), axis, outer, inner);
   const std::int64_t nx = x.shape()[axis], ni = index.numel();
+  check_indices(index, nx, "index_select", x.shape(), axis);
   const std::int64_t* idx = index.data<std::int64_t>();
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -439,6 +449,7 @@ void CpuBackend::index_add(const Tensor& src_in, int axis, const Tensor& index, 
   std::int64_t outer, inner;
   split_axis(src.shape(), axis, outer, inner);
   const std::int64_t ns = src.shape()[axis], no = out.shape()[axis];
+  check_indices(index, no, "index_add", out.shape(), axis);
   const std::int64_t* idx = index.data<std::int64_t>();
   dispatch_float(src.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -458,6 +469,7 @@ void CpuBackend::gather(const Tensor& x_in, int axis, const Tensor& index, const
   std::int64_t outer, inner;
   split_axis(index.shape(), axis, outer, inner);
   const std::int64_t nx = x.shape()[axis], ni = index.shape()[axis];
+  check_indices(index, nx, "gather", x.shape(), axis);
   const std::int64_t* idx = index.data<std::int64_t>();
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -477,6 +489,7 @@ void CpuBackend::scatter_add(const Tensor& src_in, int axis, const Tensor& index
   std::int64_t outer, inner;
   split_axis(index.shape(), axis, outer, inner);
   const std::int64_t no = out.shape()[axis], ni = index.shape()[axis];
+  check_indices(index, no, "scatter_add", out.shape(), axis);
   const std::int64_t* idx = index.data<std::int64_t>();
   dispatch_float(src.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -128,6 +128,9 @@ void plan_memory(PlanImpl& impl, int shared_from) {
   std::vector<int> arena = assign_homes(impl, life, shared_from);
   for (std::size_t b = 0; b < p.buffers.size(); ++b)
     if (impl.home[b] == Home::shared) impl.arena_offset[b] = impl.shared_bytes, impl.shared_bytes += bytes_of(p.buffers[b]);
+  // Zero-size buffers (an empty batch) in the shared block still need a block to view.
+  if (std::find(impl.home.begin(), impl.home.end(), Home::shared) != impl.home.end())
+    impl.shared_bytes = std::max<std::int64_t>(impl.shared_bytes, 8);
   std::sort(arena.begin(), arena.end(), [&](int a, int b) { return bytes_of(p.buffers[a]) > bytes_of(p.buffers[b]); });
   std::vector<int> placed;
   std::int64_t total = 0;
