@@ -378,11 +378,12 @@ RowError row_error(const Tensor& y, const Tensor& y_new, const std::vector<Tenso
   out.sumsq.resize(static_cast<std::size_t>(n));
   out.maximum.resize(static_cast<std::size_t>(n));
   out.sumsq3.assign(static_cast<std::size_t>(n), 0.0);
+  out.maximum3.assign(static_cast<std::size_t>(n), 0.0);
   for (std::size_t r = 0; r < static_cast<std::size_t>(n); ++r) {
     out.sumsq[r] = v[r * width];
     out.maximum[r] = v[r * width + 1];
-    if (two) out.sumsq3[r] = v[r * width + 2];
-    if (!std::isfinite(out.sumsq[r])) out.sumsq3[r] = INFINITY;  // a non-finite candidate fails both
+    if (two) out.sumsq3[r] = v[r * width + 2], out.maximum3[r] = v[r * width + 3];
+    if (!std::isfinite(out.sumsq[r])) out.sumsq3[r] = out.maximum3[r] = INFINITY;  // a non-finite candidate fails both
   }
   return out;
 }

@@ -44,7 +44,7 @@ ErrorScale error_scale(const std::vector<double>& atol, const std::vector<double
 // squares. Non-finite candidates give infinity. h is [n] on the operands' device, as for
 // row_combination.
 struct RowError {
-  std::vector<double> sumsq, maximum, sumsq3;
+  std::vector<double> sumsq, maximum, sumsq3, maximum3;
   std::int64_t count = 0;  // controlled states per row
   bool second = false;     // sumsq3 holds a second estimator's measure
 };

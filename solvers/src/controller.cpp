@@ -64,8 +64,13 @@ double Controller::next_factor(double ratio, double ratio_power, bool accepted, 
 }
 
 // Underflow is t + h indistinguishable from t in the time's precision (double), not an absolute
-// size: problems on time scales far below 1 near t = 0 are solvable (y' = -k y, k = 1e18).
-bool Controller::underflowed(double t, double h_next) const { return std::fabs(h_next) <= min_step_ || t + h_next == t; }
+// size: problems on time scales far below 1 near t = 0 are solvable (y' = -k y, k = 1e18). After a
+// rejection it is also a next step that advances the time no less than the rejected one did: near
+// t = 1e15 the steps are multiples of 0.125, so a shrunk 0.11 would retry the same step for ever.
+bool Controller::underflowed(double t, double h_next, double h_rejected) const {
+  const double advance = std::fabs((t + h_next) - t);
+  return std::fabs(h_next) <= min_step_ || advance == 0.0 || advance >= std::fabs(h_rejected);
+}
 
 Controller::FirstSteps Controller::first_steps(StepContext& ctx, const Var& y, const std::vector<double>& tv,
                                                const std::vector<double>& dir, const ErrorNorm& norm, const ErrorScale& scale) const {

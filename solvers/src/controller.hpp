@@ -24,8 +24,9 @@ public:
   // The factor the step size is multiplied by after a step with error ratio `ratio`, whose
   // ratio_powers entry is `ratio_power`; updates the sample's history.
   double next_factor(double ratio, double ratio_power, bool accepted, ControllerHistory& history) const;
-  // A rejected step whose next size is this small cannot make progress.
-  bool underflowed(double t, double h_next) const;
+  // After a rejected step of h_rejected: whether h_next cannot make progress (below min_step, too
+  // small to move t, or advancing t no less than the rejected step did).
+  bool underflowed(double t, double h_next, double h_rejected) const;
   double limit(double h) const { return std::min(h, max_step_); }  // |h| capped by max_step
   std::int64_t max_steps() const { return max_steps_; }
 

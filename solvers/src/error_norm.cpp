@@ -1,5 +1,6 @@
 // The error norm piece (error_norm.hpp). DOP853's two estimators combine as
-// err = err5^2 / sqrt(err5^2 + 0.01 err3^2) (Hairer, Norsett, Wanner II.10 / dop853.f).
+// err = err5^2 / sqrt(err5^2 + 0.01 err3^2) (Hairer, Norsett, Wanner II.10 / dop853.f), under
+// either norm.
 #include "error_norm.hpp"
 #include <algorithm>
 #include <cmath>
@@ -19,7 +20,13 @@ double dop853_ratio(double s5, double s3, double count) {
   return den > 0 ? s5 / std::sqrt(count * den) : 0.0;
 }
 
+// The max norm: the largest scaled error, DOP853's two estimators combined as above over the
+// maxima (each a one-state RMS).
+double max_ratio(double m5, double m3, bool second) { return second ? dop853_ratio(m5 * m5, m3 * m3, 1.0) : m5; }
+
 }  // namespace
+
+bool ErrorNorm::controls_any() const { return std::find(controlled_.begin(), controlled_.end(), 1) != controlled_.end(); }
 
 ErrorNorm::ErrorNorm(NormKind kind, bool shared, std::vector<double> atol, std::vector<double> rtol, std::vector<char> controlled)
     : kind_(kind), shared_(shared), atol_(std::move(atol)), rtol_(std::move(rtol)), controlled_(std::move(controlled)) {}
@@ -30,15 +37,20 @@ std::vector<double> ErrorNorm::ratios(const RowError& e, const std::vector<char>
   const double cnt = static_cast<double>(std::max<std::int64_t>(e.count, 1));
   std::vector<double> ratio(n);
   for (std::size_t r = 0; r < n; ++r) {
-    ratio[r] = max_norm ? e.maximum[r] : e.second ? dop853_ratio(e.sumsq[r], e.sumsq3[r], cnt) : std::sqrt(e.sumsq[r] / cnt);
+    ratio[r] = max_norm ? max_ratio(e.maximum[r], e.maximum3[r], e.second)
+               : e.second ? dop853_ratio(e.sumsq[r], e.sumsq3[r], cnt)
+                          : std::sqrt(e.sumsq[r] / cnt);
     if (failed[r]) ratio[r] = INFINITY;
   }
   if (!shared_) return ratio;
-  double s5 = 0, s3 = 0, mx = 0;
+  double s5 = 0, s3 = 0, mx = 0, mx3 = 0;
   bool bad = false;
-  for (std::size_t r = 0; r < n; ++r) s5 += e.sumsq[r], s3 += e.sumsq3[r], mx = std::max(mx, e.maximum[r]), bad = bad || failed[r];
+  for (std::size_t r = 0; r < n; ++r) {
+    s5 += e.sumsq[r], s3 += e.sumsq3[r], bad = bad || failed[r];
+    mx = std::max(mx, e.maximum[r]), mx3 = std::max(mx3, e.maximum3[r]);
+  }
   const double rows = static_cast<double>(n);
-  double all = max_norm ? mx : e.second ? dop853_ratio(s5, s3, cnt) / std::sqrt(rows) : std::sqrt(s5 / (cnt * rows));
+  double all = max_norm ? max_ratio(mx, mx3, e.second) : e.second ? dop853_ratio(s5, s3, cnt) / std::sqrt(rows) : std::sqrt(s5 / (cnt * rows));
   if (bad) all = INFINITY;
   return std::vector<double>(n, all);
 }

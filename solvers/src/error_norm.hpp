@@ -27,6 +27,8 @@ public:
   // accurate than rtol = unit roundoff; it is refused up front, naming the state and the floor.
   void check_attainable(const Tensor& y0) const;
 
+  // Whether any state is under error control (a seminorm over every state leaves none).
+  bool controls_any() const;
   const std::vector<double>& atol() const { return atol_; }
   const std::vector<double>& rtol() const { return rtol_; }
   // the same norm over [state, state] (the adjoint's augmented system), every state controlled,

@@ -278,7 +278,7 @@ void Integrator::control_step(std::size_t r, const Proposal& p, bool accepted, d
   if (!plan_.count_backward) ++(accepted ? stats_.accepted : stats_.rejected)[static_cast<std::size_t>(b)];
   if (adaptive_) {
     const double h_next = p.h[r] * plan_.controller.next_factor(ratio, ratio_power, accepted, x.history);
-    if (!accepted && plan_.controller.underflowed(x.t, h_next))
+    if (!accepted && plan_.controller.underflowed(x.t, h_next, p.h[r]))
       fail_at(r, std::isfinite(ratio) ? "the step size underflowed" : "the state became non-finite and the step size underflowed", h_next);
     // a step shortened to land on a time says nothing against the longer step proposed before
     x.h = accepted && p.lands[r] ? x.dir * std::max(std::fabs(h_next), std::fabs(x.h)) : h_next;
@@ -471,7 +471,8 @@ Dynamics PlainSystem::compiled_step(const std::string& key, const std::function<
 
 std::int64_t FixedSteps::per_interval(double length) const {
   if (unfolds > 0) return unfolds;
-  if (step_size > 0) return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(length / step_size - 1e-9)));
+  // Capped below int64's range (a step_size of 1e-20 over [0, 5]): max_steps then stops the solve.
+  if (step_size > 0) return static_cast<std::int64_t>(std::clamp(std::ceil(length / step_size - 1e-9), 1.0, 0x1p62));
   return 1;
 }
 

@@ -20,12 +20,13 @@ void check_options(const SolveOptions& o) {
     fail("solve: rtol = {} and atol = {} must be finite and >= 0", o.rtol, o.atol);
   if (o.max_steps < 1) fail("solve: max_steps = {} must be >= 1", o.max_steps);
   if (!(o.max_step > 0)) fail("solve: max_step = {} must be > 0", o.max_step);
-  if (o.min_step < 0) fail("solve: min_step = {} must be >= 0", o.min_step);
+  if (!(o.min_step >= 0) || !std::isfinite(o.min_step) || o.min_step > o.max_step)
+    fail("solve: min_step = {} must be finite, >= 0 and <= max_step = {}", o.min_step, o.max_step);
   if (o.unfolds < 0) fail("solve: unfolds = {} must be >= 0", o.unfolds);
-  if (o.step_size < 0) fail("solve: step_size = {} must be >= 0", o.step_size);
+  if (!(o.step_size >= 0) || !std::isfinite(o.step_size)) fail("solve: step_size = {} must be finite and >= 0", o.step_size);
   if (o.checkpoint_budget < 0) fail("solve: checkpoint_budget = {} must be >= 0 (0: one stored state per step)", o.checkpoint_budget);
   if (o.max_record_bytes < 0) fail("solve: max_record_bytes = {} must be >= 0 (0: half the machine's memory)", o.max_record_bytes);
-  if (o.first_step < 0) fail("solve: first_step = {} must be >= 0", o.first_step);
+  if (!(o.first_step >= 0) || !std::isfinite(o.first_step)) fail("solve: first_step = {} must be finite and >= 0", o.first_step);
   if (o.newton_max_iterations < 1) fail("solve: newton_max_iterations = {} must be >= 1", o.newton_max_iterations);
   const ImplicitOptions& im = o.implicit;
   if (im.krylov_above < 0 || im.jacobian_max_age < 1 || !(im.refactor_ratio >= 0) || !(im.newton_tolerance > 0) ||
@@ -78,6 +79,9 @@ Plan make_plan(const SolveOptions& options, std::int64_t D, std::int64_t extra) 
   plan.controller = Controller(options, *plan.stepper);
   plan.norm = make_norm(options, D, extra);
   plan.fixed = FixedSteps{options.step_size, options.unfolds};
+  if (plan.adaptive() && !plan.norm.controls_any())
+    fail("solve: seminorm leaves none of the {} states under error control, so the adaptive steps would grow unchecked; "
+         "keep at least one state out of seminorm, or use fixed steps (step_size)", D);
   plan.shared_step = !options.per_sample;
   plan.clip_to_end = options.clip_to_end;
   plan.representable_steps = !options.torchdiffeq_variant;

@@ -2,6 +2,7 @@
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
+#include <string>
 
 using namespace tide;
 
@@ -153,4 +154,78 @@ TEST_CASE("a discrete-gradient record over max_record_bytes stops with advice; c
   const Solution s = solve(robertson, y0, times, o);
   backward(sum(select(s.ys, 0, 1)));
   CHECK(std::isfinite(k.grad().to_vector()[0]));
+}
+
+TEST_CASE("a rejected step whose shrunk size cannot advance the time less fails at once, not after max_steps") {
+  // near t = 1e15 the representable steps are multiples of 0.125: a shrunk 0.11 rounds back up to
+  // the rejected 0.125, which was retried 100,000 times
+  SolveOptions o;
+  o.rtol = o.atol = 1e-8;
+  const Tensor times = Tensor::from_vector({1e15, 1e15 + 3}, Shape{2}, DType::f64);
+  try {
+    (void)solve([](const Var& z, const Var&) { return -z; }, Var(Tensor::ones(Shape{1, 1}, DType::f64)), Var(times), o);
+    FAIL("expected a SolverError");
+  } catch (const SolverError& e) {
+    CHECK(std::string(e.what()).find("underflowed") != std::string::npos);
+    CHECK(e.stats.total_rejected() < 10);
+  }
+}
+
+TEST_CASE("step options that are NaN, infinite or contradictory, and a seminorm over every state, are refused") {
+  auto f = [](const Var& z, const Var&) { return -z; };
+  const Var y0(Tensor::ones(Shape{1, 1}, DType::f64));
+  const Var t(Tensor::from_vector({0.0, 5.0}, Shape{2}, DType::f64));
+  auto refused = [&](SolveOptions o, const char* what) { CHECK_THROWS_WITH_AS(solve(f, y0, t, o), doctest::Contains(what), Error); };
+  SolveOptions o;
+  o.min_step = NAN;
+  refused(o, "min_step = nan");
+  o = SolveOptions();
+  o.min_step = 1.0, o.max_step = 0.1;
+  refused(o, "<= max_step = 0.1");
+  o = SolveOptions();
+  o.first_step = NAN;
+  refused(o, "first_step = nan");
+  for (double bad : {NAN, INFINITY}) {
+    o = SolveOptions();
+    o.method = Method::rk4;
+    o.step_size = bad;
+    refused(o, "step_size");
+  }
+  o = SolveOptions();
+  o.seminorm = {0};
+  refused(o, "seminorm leaves none of the 1 states under error control");
+  o.method = Method::rk4, o.step_size = 0.1;  // fixed steps need no error control
+  CHECK(solve(f, y0, t, o).ys.value().to_vector()[1] == doctest::Approx(std::exp(-5.0)).epsilon(1e-5));
+}
+
+TEST_CASE("a step_size so small that the step count overflows int64 stops at max_steps") {
+  SolveOptions o;
+  o.method = Method::euler;
+  o.step_size = 1e-20;  // 5e20 steps: the count was cast to int64 (undefined; one step of 5 taken)
+  o.max_steps = 1000;
+  CHECK_THROWS_WITH_AS(solve([](const Var& z, const Var&) { return -z; }, Var(Tensor::ones(Shape{1, 1}, DType::f64)),
+                             Var(Tensor::from_vector({0.0, 5.0}, Shape{2}, DType::f64)), o),
+                       doctest::Contains("max_steps = 1000 reached"), SolverError);
+}
+
+TEST_CASE("dop853 under the max norm combines its two error estimators as under the RMS norm") {
+  // Van der Pol, mu = 5: the max norm took the 5th-order estimate alone (829 steps against 426)
+  auto vdp = [](const Var& z, const Var&) {
+    const Var x = slice(z, 1, 0, 1), v = slice(z, 1, 1, 2);
+    return concat({v, 5.0 * (1.0 - x * x) * v - x}, 1);
+  };
+  const Var y0(Tensor::from_vector({2.0, 0.0}, Shape{1, 2}, DType::f64));
+  const Var t(Tensor::from_vector({0.0, 20.0}, Shape{2}, DType::f64));
+  SolveOptions o;
+  o.method = Method::dop853;
+  o.rtol = o.atol = 1e-11;
+  const Solution rms = solve(vdp, y0, t, o);
+  o.norm = NormKind::max;
+  const Solution max = solve(vdp, y0, t, o);
+  o.rtol = o.atol = 1e-13;
+  o.norm = NormKind::rms;
+  const auto ref = solve(vdp, y0, t, o).ys.value().to_vector();
+  const auto v = max.ys.value().to_vector();
+  CHECK(max.stats->total_accepted() < rms.stats->total_accepted() * 5 / 4);
+  CHECK(std::hypot(v[2] - ref[2], v[3] - ref[3]) < 1e-10);
 }

@@ -104,7 +104,7 @@ class RungeKutta final : public Stepper {
 public:
   RungeKutta(Method method, const Tableau& tableau, const SolveOptions& options)
       : method_(method), tab_(tableau), implicit_(options.implicit), newton_max_iterations_(options.newton_max_iterations),
-        explicit_(all_explicit(tableau)),
+        explicit_(all_explicit(tableau)), torchdiffeq_(options.torchdiffeq_variant),
         step_key_(fmt::format("step {}{}", method_name(method), options.torchdiffeq_variant ? " (torchdiffeq)" : "")),
         step_from_y_key_(step_key_ + " from y") {}
   Method method() const override { return method_; }
@@ -112,9 +112,14 @@ public:
   int error_order() const override { return tab_.error_order; }
   bool first_stage_is_f() const override { return tab_.a[0][0] == 0.0; }
   bool fsal() const override { return tab_.fsal || tab_.reuse_last_stage; }
-  // methods of order 4 and above without their own interpolant (fehlberg45, dop853: cubic Hermite
-  // only) land on every output time instead of interpolating below their order
-  bool lands_on_outputs() const override { return tab_.interp.empty() && tab_.order > 3; }
+  // Methods whose dense output is less accurate than their error control land on every output
+  // time instead: those of order 4 and above without their own interpolant (fehlberg45, dop853:
+  // cubic Hermite only), and dopri8 (a 4th-order quartic inside 8th-order steps: 1,600x the
+  // tolerance between steps at 1e-8). torchdiffeq's forms interpolate, as torchdiffeq does.
+  bool lands_on_outputs() const override {
+    if (tab_.interp.empty()) return tab_.order > 3;
+    return !torchdiffeq_ && tab_.interp_order < tab_.error_order;
+  }
   std::vector<double> quadrature_weights() const override { return tab_.b; }
   const Tableau* tableau() const override { return &tab_; }
   // diagonally implicit tableaus keep their Jacobians and factorisations between steps, explicit
@@ -140,6 +145,7 @@ private:
   ImplicitOptions implicit_;
   int newton_max_iterations_;
   bool explicit_;
+  bool torchdiffeq_;  // SolveOptions::torchdiffeq_variant
   std::string step_key_;  // the compiled step's key: one tableau per method and form (torchdiffeq's differ)
   std::string step_from_y_key_;  // the same step making its first stage
 };

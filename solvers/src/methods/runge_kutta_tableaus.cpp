@@ -275,7 +275,7 @@ Tableau adaptive_heun() {
   t.e = {1.0 / 2, -1.0 / 2};
   t.reuse_last_stage = true;
   t.interp = quartic_through_midpoint(t.b, {1.0 / 2, 0.0});
-  t.interp_order = 2;
+  t.interp_order = 1;  // the midpoint is an Euler half step (its error h^2 f' / 8)
   return t;
 }
 
@@ -289,7 +289,7 @@ Tableau fehlberg2() {
   t.e = {-1.0 / 512, 0.0, 1.0 / 512};
   t.reuse_last_stage = true;
   t.interp = quartic_through_midpoint(t.b, {0.0, 1.0 / 2, 0.0});
-  t.interp_order = 2;
+  t.interp_order = 1;  // y + h k2 / 2 with k2 = f(y + h k1 / 2): off the midpoint by h^2 f' / 8
   return t;
 }
 
