@@ -7,6 +7,7 @@
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/solvers/compile_dynamics.hpp"
+#include <algorithm>
 
 namespace tide::detail {
 
@@ -67,6 +68,7 @@ public:
     NoGrad outer;
     const Tensor g = fold_padding(g_var.value(), grid_);
     Tensor a = Tensor::zeros(Shape{grid_.B, g.size(2)}, g.dtype(), g.device());
+    if (carries_stage()) a_stage_ = Tensor::zeros(a.shape(), a.dtype(), a.device());
     std::vector<Tensor> gp(params_.size());
     const std::int64_t n = static_cast<std::int64_t>(log_.size());
     if (snapshots_.empty()) {
@@ -101,7 +103,8 @@ public:
       if (store) step.y = y;
       const Rows rows(index);
       StepContext ctx = context(system, rows, step.samples);
-      const StepResult st = plan_.stepper->step(ctx, Var(y), Var(), step.t, step.h);
+      const Var k1 = first_stage(step, Var(y), ctx, step.k1.defined() ? Var(step.k1) : Var());
+      const StepResult st = plan_.stepper->step(ctx, Var(y), k1, step.t, step.h);
       state = add(state, index_add(sub(st.y_new.value(), y), 0, index, grid_.B));
     }
     return state;
@@ -113,6 +116,17 @@ public:
   }
 
 private:
+  // The first stage a logged step used: none logged (the step makes f at its start), else per row
+  // `logged` where it was the sample's last step's last stage and f at the start elsewhere.
+  static Var first_stage(const StepLog& step, const Var& y, StepContext& ctx, const Var& logged) {
+    const auto reused = [](char c) { return c != 0; };
+    if (!logged.defined() || std::none_of(step.k1_reused.begin(), step.k1_reused.end(), reused)) return Var();
+    if (std::all_of(step.k1_reused.begin(), step.k1_reused.end(), reused)) return logged;
+    std::vector<double> mask(step.k1_reused.begin(), step.k1_reused.end());
+    const Var f = ctx.eval(y, Var(column(step.t, y.dtype(), y.device())));
+    return where(Var(column(mask, y.dtype(), y.device())), logged, f);
+  }
+
   StepContext context(System& system, const Rows& rows, const std::vector<std::int64_t>& samples) {
     return StepContext{system, rows, samples, *stats_, true, plan_.norm.atol(), plan_.norm.rtol(), nullptr};  // replays keep nothing across steps
   }
@@ -127,9 +141,14 @@ private:
     EnableGrad enable;
     const Var y = Var::parameter(step.y);
     StepContext ctx = context(system, rows, step.samples);
-    StepResult st = plan_.stepper->step(ctx, y, Var(), step.t, step.h);
+    const Var k1_in = step.k1.defined() ? Var::parameter(step.k1) : Var();
+    StepResult st = plan_.stepper->step(ctx, y, first_stage(step, y, ctx, k1_in), step.t, step.h);
     std::vector<Var> outputs{st.y_new};
     std::vector<Var> cot{Var(index_select(a, 0, index))};
+    if (carries_stage()) {  // the cotangent of the last stage, from the sample's next step's first stage
+      outputs.push_back(st.k.back());
+      cot.emplace_back(index_select(a_stage_, 0, index));
+    }
     if (!step.out_row.empty()) {
       std::vector<std::vector<double>> w;
       bool need_f_new = false;
@@ -152,11 +171,21 @@ private:
         flat.push_back(step.out_index[q] * B + step.samples[static_cast<std::size_t>(step.out_row[q])]);
       cot.emplace_back(rows_of_g(g, flat));
     }
-    const std::vector<Var> grads = grad(outputs, with_params(y, params_), cot, o);
+    std::vector<Var> inputs = with_params(y, params_);
+    if (k1_in.defined()) inputs.push_back(k1_in);
+    std::vector<Var> grads = grad(outputs, inputs, cot, o);
     NoGrad no_grad;
     a = add(a, index_add(sub(grads[0].value(), index_select(a, 0, index)), 0, index, B));  // a[rows] = dL/dy_start
+    if (carries_stage()) {  // a_stage[rows] = dL/dk1: owed by each sample's previous step's last stage
+      const Tensor dk1 = k1_in.defined() ? grads.back().value() : Tensor::zeros(step.y.shape(), step.y.dtype(), step.y.device());
+      a_stage_ = add(a_stage_, index_add(sub(dk1, index_select(a_stage_, 0, index)), 0, index, B));
+    }
+    if (k1_in.defined()) grads.pop_back();
     accumulate(gp, grads, 1);
   }
+
+  // Tableaus whose first stage is the last step's last stage, not f at the step's start.
+  bool carries_stage() const { return plan_.stepper->tableau() && plan_.stepper->tableau()->reuse_last_stage; }
 
   Dynamics f_;
   Grid grid_;
@@ -166,6 +195,7 @@ private:
   std::shared_ptr<SolveStats> stats_;
   std::vector<Tensor> snapshots_;  // budgeted: full states before steps 0, stride, 2 stride, ...
   std::int64_t stride_ = 0;
+  Tensor a_stage_;  // [B, D]: carries_stage(): the cotangent each sample's previous last stage owes
 };
 
 // [y | a] -> [f(y) | -(df/dy)^T a] without a tape: f and its vjp at y. On compiled dynamics this

@@ -21,6 +21,7 @@ struct SampleState {
   std::int64_t sub = 0, nsub = 1;  // fixed step: substeps done / per interval
   ControllerHistory history;
   std::int64_t steps = 0;
+  bool k1_reused = false;  // the next step's first stage is this sample's last step's last stage
 };
 
 Tensor indices(const std::vector<std::int64_t>& v, Device device) {
@@ -349,6 +350,11 @@ void Integrator::log_step(const Var& y, const Proposal& p, const std::vector<cha
   }
   if (pos.empty()) return;
   if (plan_.log_states) log.y = index_select(y.value(), 0, indices(pos, device_));
+  const Tableau* tab = stepper_.tableau();
+  if (tab && tab->reuse_last_stage && k1_.defined()) {
+    log.k1 = index_select(k1_.value(), 0, indices(pos, device_));
+    for (const std::int64_t b : log.samples) log.k1_reused.push_back(s_[static_cast<std::size_t>(b)].k1_reused);
+  }
   for (std::size_t q = 0; q < out.pos.size(); ++q) {
     log.out_row.push_back(where_in_log[static_cast<std::size_t>(out.pos[q])]);
     log.out_index.push_back(out.flat[q] / grid_.B);
@@ -415,9 +421,12 @@ void Integrator::step_once() {
   Var k1_next;
   if (stepper_.fsal() && !st.k.empty()) k1_next = merge_rows(accepted, all_accepted, st.k.back(), k1_.defined() ? k1_ : st.k.front());
   else if (f_new.defined()) k1_next = merge_rows(accepted, all_accepted, f_new, st.k.front());
+  for (std::size_t r = 0; r < accepted.size(); ++r)
+    if (accepted[r]) s_[static_cast<std::size_t>(active_.samples()[r])].k1_reused = stepper_.fsal() && !st.k.empty();
   if (!out.stop_pos.empty()) {
     y_next = system_.at_stop(y_next, out.stop_pos, out.stop_sample, out.stop_index);
     k1_next = Var();
+    for (const std::int64_t b : active_.samples()) s_[static_cast<std::size_t>(b)].k1_reused = false;
   }
   active_.compact(finished(), y_next, k1_next);
   y_ = std::move(y_next);
