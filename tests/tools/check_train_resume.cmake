@@ -93,6 +93,54 @@ run_tide(1 train "${WORK}/tiny.json" --out "${WORK}/compiled_then_eager" --quiet
 if(NOT err MATCHES "the config differs[^\n]*key 'compile'")
   message(FATAL_ERROR "a compiled run resumed with --eager: unexpected message ${err}")
 endif()
+# eval rebuilds an eager run eagerly, so it reproduces the run's own test score bit for bit
+# (compiled plans may differ in float rounding; test_trainer.cpp checks the mode itself)
+file(READ "${WORK}/eager_straight/summary.json" summary)
+string(JSON trained_loss GET "${summary}" test loss)
+run_tide(0 eval "${WORK}/eager_straight")
+string(JSON eval_loss GET "${out}" loss)
+if(NOT eval_loss STREQUAL trained_loss)
+  message(FATAL_ERROR "tide eval of an --eager run: test loss ${eval_loss}, the run's summary says ${trained_loss}")
+endif()
+
+# --resume restores only what flags set: --epochs / --seed given at the start are remembered, but
+# an epochs or seed edited in the config file is refused like any other change (it used to be
+# replaced silently by the run's old value)
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/flags" --quiet --epochs 2 --seed 4 --max-steps 2)
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/flags" --quiet --resume --max-steps 1)
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/file_keys" --quiet --max-steps 2)
+foreach(edit "\"epochs\": 3;\"epochs\": 5;epochs" "\"seed\": 3;\"seed\": 5;seed")
+  list(GET edit 0 from)
+  list(GET edit 1 to)
+  list(GET edit 2 key)
+  string(REPLACE "${from}" "${to}" edited "${text}")
+  file(WRITE "${WORK}/edited_${key}.json" "${edited}")
+  run_tide(1 train "${WORK}/edited_${key}.json" --out "${WORK}/file_keys" --quiet --resume)
+  if(NOT err MATCHES "the config differs[^\n]*key '${key}' is 3 there, 5 now")
+    message(FATAL_ERROR "--resume with ${key} edited in the config file: unexpected message ${err}")
+  endif()
+endforeach()
+
+# eval, predict and export refuse a run whose config.json was edited after training (another seed
+# splits the data differently: they used to score the wrong examples silently)
+file(COPY "${WORK}/straight/" DESTINATION "${WORK}/edited_run")
+file(READ "${WORK}/edited_run/config.json" recorded)
+string(JSON recorded SET "${recorded}" seed 9)
+file(WRITE "${WORK}/edited_run/config.json" "${recorded}")
+foreach(command "eval" "predict;--out;${WORK}/p.csv" "export;--out;${WORK}/e.safetensors")
+  list(GET command 0 name)
+  list(REMOVE_AT command 0)
+  run_tide(1 ${name} "${WORK}/edited_run" ${command})
+  if(NOT err MATCHES "config.json: differs from the config the run was trained with[^\n]*key 'seed' is 3 there, 9 now")
+    message(FATAL_ERROR "tide ${name} on a run with an edited config.json: unexpected message ${err}")
+  endif()
+endforeach()
+
+# --resume with no checkpoint fails before it creates the run directory
+run_tide(1 train "${WORK}/tiny.json" --out "${WORK}/no_such_run" --quiet --resume)
+if(NOT err MATCHES "no checkpoint at" OR EXISTS "${WORK}/no_such_run")
+  message(FATAL_ERROR "--resume without a checkpoint: left ${WORK}/no_such_run behind, or said ${err}")
+endif()
 message(STATUS "train / resume / eval ok")
 
 # Regularisers (kinetic energy of the mmRNN's ODE part, STEER): they change the run, and a run

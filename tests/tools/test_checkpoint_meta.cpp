@@ -32,7 +32,7 @@ std::string edited(const std::string& key, const json& value) {
 
 TEST_CASE("checkpoint metadata: what checkpoint_meta writes reads back") {
   Position read;
-  CHECK(read_checkpoint_meta(checkpoint_meta(config, sample()), "c.tide", read) == config);
+  CHECK(read_checkpoint_meta(checkpoint_meta(config, sample()), "c.tide", read).config == config);
   const Position p = sample();
   CHECK(read.epoch == p.epoch);
   CHECK(read.batch == p.batch);
@@ -50,6 +50,20 @@ TEST_CASE("checkpoint metadata: what checkpoint_meta writes reads back") {
   read_checkpoint_meta(checkpoint_meta(config, none), "c.tide", fresh);
   CHECK(fresh.best_val == -INFINITY);
   CHECK(fresh.best_epoch == -1);
+}
+
+TEST_CASE("checkpoint metadata: the config keys flags set read back, and an old checkpoint has none recorded") {
+  Position p;
+  const CheckpointConfig read = read_checkpoint_meta(checkpoint_meta(config, sample(), {"epochs", "compile"}), "c.tide", p);
+  REQUIRE(read.flag_keys.has_value());
+  CHECK(*read.flag_keys == FlagKeys{"epochs", "compile"});
+  CHECK(read_checkpoint_meta(checkpoint_meta(config, sample()), "c.tide", p).flag_keys == FlagKeys{});
+  // written before the keys were recorded: nullopt, so that --resume restores what it restored then
+  CHECK_FALSE(read_checkpoint_meta(edited("flag_keys", json(json::value_t::discarded)), "c.tide", p).flag_keys.has_value());
+  CHECK(error_of([&] { read_checkpoint_meta(edited("flag_keys", {"lr"}), "c.tide", p); }) ==
+        "c.tide.flag_keys: expected the keys flags set (epochs, seed, compile), got 'lr'");
+  CHECK(error_of([&] { read_checkpoint_meta(edited("flag_keys", "seed"), "c.tide", p); }) ==
+        "c.tide.flag_keys: expected an array of strings, got \"seed\"");
 }
 
 TEST_CASE("checkpoint metadata: a missing key, a wrong type or a negative count is an error naming the file and the key") {

@@ -60,6 +60,22 @@ TEST_CASE("tide train: compiled cell steps and --eager give the same loss curve 
   }
 }
 
+TEST_CASE("eval, predict and export rebuild a run's model compiled or eager as it trained") {
+  // (they always compiled: an eager run was scored by another arithmetic than the one it trained with)
+  TempDir dir;
+  json config = {{"name", "mode"}, {"seed", 3}, {"data", {{"dataset", "xor"}, {"encoding", "event"}, {"train", 64}, {"test", 16}}},
+                 {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 32}};
+  for (const bool compile : {true, false}) {
+    CAPTURE(compile);
+    config["compile"] = compile;  // as --eager records it
+    const std::string run = (dir.path / (compile ? "compiled" : "eager")).string();
+    train(config, run, !compile);
+    const tide::models::ModelPtr model = load_run_model(run, {});
+    const auto& sequence = dynamic_cast<const tide::models::SequenceModel&>(*model);
+    CHECK(sequence.compiled_step().enabled() == compile);
+  }
+}
+
 TEST_CASE("tide train: compiled solves (flows, latent ODE) and --eager give the same loss curve (f64)") {
   TempDir dir;
   const json cnf = {{"name", "flow"}, {"seed", 2}, {"dtype", "f64"},

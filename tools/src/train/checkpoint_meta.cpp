@@ -7,8 +7,8 @@ namespace tide::cli {
 
 using json = nlohmann::json;
 
-std::string checkpoint_meta(const json& config, const Position& p) {
-  json meta = {{"format", "tide train checkpoint"}, {"version", 1}, {"config", config},
+std::string checkpoint_meta(const json& config, const Position& p, const FlagKeys& flag_keys) {
+  json meta = {{"format", "tide train checkpoint"}, {"version", 1}, {"config", config}, {"flag_keys", flag_keys},
                {"epoch", p.epoch}, {"batch", p.batch}, {"global_step", p.global_step}, {"best_epoch", p.best_epoch},
                {"records", p.records_written}, {"loss_sum", p.loss_sum}, {"metric_sum", p.metric_sum},
                {"metric_count", p.metric_count}, {"seen", p.seen}};
@@ -21,7 +21,7 @@ std::string checkpoint_meta(const json& config, const Position& p) {
   return meta.dump();
 }
 
-json read_checkpoint_meta(const std::string& text, const std::string& source, Position& position) {
+CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string& source, Position& position) {
   const json meta = parse_json_text(text, source);
   ConfigObject k(meta, source);
   const auto need = [&](const char* key) {
@@ -32,7 +32,11 @@ json read_checkpoint_meta(const std::string& text, const std::string& source, Po
   need("version");
   k.integer("version", 1, 1, 1);
   need("config");
-  json config = *k.object("config");
+  CheckpointConfig read{*k.object("config"), std::nullopt};
+  if (k.has("flag_keys")) read.flag_keys = k.texts("flag_keys");  // absent before they were recorded
+  for (const std::string& key : read.flag_keys.value_or(FlagKeys{}))
+    if (key != "epochs" && key != "seed" && key != "compile")
+      fail("{}: expected the keys flags set (epochs, seed, compile), got '{}'", k.path("flag_keys"), key);
   // Counts stay below 2^62, so the steps a resumed run adds cannot overflow them.
   constexpr std::int64_t max_count = std::int64_t{1} << 62;
   const auto count = [&](const char* key, std::int64_t lo) {
@@ -59,7 +63,7 @@ json read_checkpoint_meta(const std::string& text, const std::string& source, Po
     }
   k.finish("a `tide train` checkpoint's metadata");
   position = p;
-  return config;
+  return read;
 }
 
 }  // namespace tide::cli

@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace tide::cli {
 
@@ -20,12 +22,23 @@ struct Position {
   double train_metric() const { return metric_count > 0 ? metric_sum / metric_count : 0.0; }
 };
 
-// The metadata text of a checkpoint of a run of `config` at `position`.
-std::string checkpoint_meta(const nlohmann::json& config, const Position& position);
+// The config keys a run's command-line flags set (--epochs, --seed, --eager: "epochs", "seed",
+// "compile"): --resume restores these, and only these, over the config file's values.
+using FlagKeys = std::vector<std::string>;
+
+// What a checkpoint says besides the position: the config the run was written with and the keys
+// of it that flags set (nullopt in checkpoints written before they were recorded).
+struct CheckpointConfig {
+  nlohmann::json config;
+  std::optional<FlagKeys> flag_keys;
+};
+
+// The metadata text of a checkpoint of a run of `config` (`flag_keys` of it set by flags) at `position`.
+std::string checkpoint_meta(const nlohmann::json& config, const Position& position, const FlagKeys& flag_keys = {});
 
 // Reads checkpoint_meta's text into `position` (whose best_val stays as it is while no epoch has
 // been best) and returns the config. Every key is checked (present, of its type, counts >= 0 and
 // below 2^62, no unknown key); an error names `source` and the key, and changes nothing.
-nlohmann::json read_checkpoint_meta(const std::string& text, const std::string& source, Position& position);
+CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string& source, Position& position);
 
 }  // namespace tide::cli

@@ -1,7 +1,9 @@
 #include "train/commands.hpp"
 #include <limits>
 #include "mujoco_rollouts.hpp"
+#include "tide/autodiff/archive.hpp"
 #include "tide/data/registry.hpp"
+#include "train/checkpoint_meta.hpp"
 #include "train/run_plots.hpp"
 #include "train/trainer.hpp"
 #include "tide/models/registry.hpp"
@@ -129,12 +131,21 @@ constexpr const char* data_usage =
     "         the joint positions and velocities, for next-state prediction ({\"dataset\": \"mujoco\"})\n"
     "         or the latent ODE ({\"dataset\": \"mujoco\", \"form\": \"irregular\"})\n"
     "  info CONFIG.json\n"
-    "         loads the config's data section and prints the split sizes, steps and features\n"
+    "         loads the config's data section (and seed; a file with only those will do) and\n"
+    "         prints the split sizes, steps and features\n"
     "  models\n"
     "         lists the model types a config's \"model\" section accepts\n"
     "\n"
     "options:\n"
     "  -h, --help   show this help\n";
+
+// The directories create_directories(dir) would make, innermost first.
+std::vector<std::filesystem::path> missing_directories(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> missing;
+  std::error_code ec;
+  for (std::filesystem::path p = dir; !p.empty() && !std::filesystem::exists(p, ec); p = p.parent_path()) missing.push_back(p);
+  return missing;
+}
 
 int data_mujoco(const Args& args) {
   const char* hint = "tide data --help";
@@ -155,10 +166,17 @@ int data_mujoco(const Args& args) {
   spec.seed = static_cast<std::uint64_t>(seed);
   if (out.empty()) return usage_error("tide data mujoco: --out FILE.csv is required", hint);
   const std::filesystem::path parent = std::filesystem::path(out).parent_path();
+  const std::vector<std::filesystem::path> created = missing_directories(parent);
   std::error_code ec;
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   if (ec) fail("tide data mujoco: cannot create the directory {}: {}", parent.string(), ec.message());
-  const RolloutStats stats = write_mujoco_rollouts(spec, out);
+  RolloutStats stats;
+  try {
+    stats = write_mujoco_rollouts(spec, out);
+  } catch (...) {  // (a missing model, say): the directories made for --out go again, if still empty
+    for (const std::filesystem::path& dir : created) std::filesystem::remove(dir, ec);
+    throw;
+  }
   fmt::print("{}: {} rows, {} episodes, {} features, mean dt {:.4f} s\n", out, stats.rows, stats.episodes, stats.features, stats.mean_dt);
   return 0;
 }
@@ -167,31 +185,52 @@ int data_mujoco(const Args& args) {
 
 namespace {
 
-// --resume without --epochs / --seed: the values the run was started with (its config.json).
+// The keys flags set in a run whose checkpoint predates their record: any epochs and seed in its
+// config, and "compile": false when the config file has no "compile" (what --resume restored then).
+FlagKeys flag_keys_unrecorded(const TrainConfig& started, const TrainConfig& config) {
+  FlagKeys keys;
+  if (started.raw.contains("epochs")) keys.push_back("epochs");
+  if (started.raw.contains("seed")) keys.push_back("seed");
+  if (!started.compile && !config.raw.contains("compile")) keys.push_back("compile");
+  return keys;
+}
+
+// --resume: the values flags set when the run started (--epochs, --seed, --eager; its checkpoint
+// lists which), unless given again now. Only those: an epochs or seed edited in the config file is
+// then refused like any other change (Trainer::resume), not silently replaced by the old value.
 void remember_overrides(const TrainConfig& config, TrainOptions& options, std::int64_t& epochs, std::int64_t& seed) {
-  const std::string saved = run_directory(config, options) + "/config.json";
-  if (!std::filesystem::exists(saved)) return;
-  const TrainConfig started = load_train_config(saved);
-  if (epochs == 0 && started.raw.contains("epochs")) epochs = started.epochs;
-  if (seed < 0 && started.raw.contains("seed")) seed = static_cast<std::int64_t>(started.seed);
-  if (!started.compile && !config.raw.contains("compile")) options.eager = true;
+  const std::string checkpoint = run_directory(config, options) + "/checkpoint.tide";
+  if (!std::filesystem::exists(checkpoint)) return;  // run_training says so
+  const std::string source = checkpoint + " (metadata)";
+  Position ignored;
+  const CheckpointConfig saved = read_checkpoint_meta(load_archive(checkpoint).meta_json, source, ignored);
+  const TrainConfig started = parse_train_config(saved.config, source + ".config");
+  for (const std::string& key : saved.flag_keys ? *saved.flag_keys : flag_keys_unrecorded(started, config)) {
+    if (key == "epochs" && epochs == 0) epochs = started.epochs;
+    if (key == "seed" && seed < 0) seed = static_cast<std::int64_t>(started.seed);
+    if (key == "compile" && !started.compile) options.eager = true;
+  }
 }
 
 // --epochs, --seed and --eager replace the config's values ("compile": false for --eager), and are
-// recorded in the run's config.json: a resumed run keeps them, and resuming a compiled run with
-// --eager (not bit-exact: the arithmetic differs in rounding) is refused as a changed config.
-void apply_overrides(TrainConfig& config, const TrainOptions& options, std::int64_t epochs, std::int64_t seed) {
+// recorded in the run's config.json and, as flags' keys, in its checkpoints: a resumed run keeps
+// them, and resuming a compiled run with --eager (not bit-exact: the arithmetic differs in
+// rounding) is refused as a changed config.
+void apply_overrides(TrainConfig& config, TrainOptions& options, std::int64_t epochs, std::int64_t seed) {
   if (options.eager) {
     config.raw["compile"] = false;
     config.compile = false;
+    options.flag_keys.push_back("compile");
   }
   if (epochs > 0) {
     config.raw["epochs"] = epochs;
     config.epochs = epochs;
+    options.flag_keys.push_back("epochs");
   }
   if (seed >= 0) {
     config.raw["seed"] = seed;
     config.seed = static_cast<std::uint64_t>(seed);
+    options.flag_keys.push_back("seed");
   }
 }
 
@@ -234,10 +273,10 @@ int both_parameter_files(const std::string& command, const char* hint) {
 
 int eval_main(const Args& args) {
   const char* hint = "tide eval --help";
-  std::string split = "test";
+  std::string split;  // empty: not given (test)
   std::vector<std::string> positional;
   RunParameters from;
-  std::int64_t samples = 0, seed = 1;
+  std::int64_t samples = 0, seed = -1;  // -1: not given (1)
   std::string out;
   const Flags flags = Flags("tide eval", eval_usage)
                           .on("--last", from.last)
@@ -252,18 +291,21 @@ int eval_main(const Args& args) {
   if (run_dir.empty()) return usage_error("tide eval: missing RUN_DIR", hint);
   if ((samples > 0) != !out.empty()) return usage_error("tide eval: --samples N and --out FILE.csv go together", hint);
   if (from.last && !from.file.empty()) return both_parameter_files("tide eval", hint);
+  if (seed >= 0 && samples == 0) return usage_error("tide eval: --seed picks the draw of --samples N; without --samples it has no use", hint);
+  if (!split.empty() && samples > 0) return usage_error("tide eval: --samples draws from the model, not from a split; --split goes without it", hint);
   if (samples > 0) {
-    write_samples(run_dir, from, samples, static_cast<std::uint64_t>(seed), out);
+    check_output_path(out);  // before the draw, which can take a while
+    write_samples(run_dir, from, samples, static_cast<std::uint64_t>(seed < 0 ? 1 : seed), out);
     fmt::print("{}\n", nlohmann::json{{"samples", samples}, {"file", out}}.dump());
     return 0;
   }
-  fmt::print("{}\n", evaluate_run(run_dir, split, from).dump(2));
+  fmt::print("{}\n", evaluate_run(run_dir, split.empty() ? "test" : split, from).dump(2));
   return 0;
 }
 
 int predict_main(const Args& args) {
   const char* hint = "tide predict --help";
-  std::string split = "test", data_file, out;
+  std::string split, data_file, out;  // split empty: not given (test)
   std::vector<std::string> positional;
   RunParameters from;
   const Flags flags = Flags("tide predict", predict_usage)
@@ -277,8 +319,10 @@ int predict_main(const Args& args) {
   if (positional.empty()) return usage_error("tide predict: missing RUN_DIR", hint);
   if (out.empty()) return usage_error("tide predict: --out FILE.csv is required", hint);
   if (from.last && !from.file.empty()) return both_parameter_files("tide predict", hint);
+  if (!split.empty() && !data_file.empty())
+    return usage_error("tide predict: --split and --data name two different inputs (--data FILE takes the place of a split); pick one", hint);
   check_output_path(out);
-  fmt::print("{}\n", write_predictions(positional[0], from, split, data_file, out).dump(2));
+  fmt::print("{}\n", write_predictions(positional[0], from, split.empty() ? "test" : split, data_file, out).dump(2));
   return 0;
 }
 
@@ -339,7 +383,7 @@ int data_info(const Args& args) {
   std::vector<std::string> positional;
   if (const auto status = Flags("tide data info", data_usage).positional(positional, 1, "one CONFIG.json").parse(args)) return *status;
   if (positional.empty()) return usage_error("tide data info: expected CONFIG.json", "tide data --help");
-  const TrainConfig config = load_train_config(positional[0]);
+  const TrainConfig config = load_data_config(positional[0]);
   fmt::print("{}\n", data::load_dataset(config.data, config.seed, "data").description);
   return 0;
 }

@@ -101,17 +101,34 @@ json parse_json_text(const std::string& text, const std::string& source) {
   }
 }
 
+namespace {
+
+// The seed and the data section (all that the data depends on).
+void read_data_section(ConfigObject& k, const std::string& source, TrainConfig& c) {
+  c.seed = static_cast<std::uint64_t>(k.integer("seed", 1, 0, INT64_MAX));
+  if (!k.has("data")) fail("{}: missing key 'data' (an object with \"dataset\")", source);
+  c.data = *k.object("data");
+}
+
+json load_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open the config file", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_json_text(text.str(), path);
+}
+
+}  // namespace
+
 TrainConfig parse_train_config(const json& j, const std::string& source) {
   ConfigObject k(j, source);
   TrainConfig c;
   c.raw = j;
   c.name = k.text("name", c.name);
   if (c.name.empty() || c.name.find('/') != std::string::npos) fail("{}: expected a non-empty name without '/', got '{}'", k.path("name"), c.name);
-  c.seed = static_cast<std::uint64_t>(k.integer("seed", 1, 0, INT64_MAX));
+  read_data_section(k, source, c);
   c.dtype = k.choice("dtype", "f32", kDTypes);
-  if (!k.has("data")) fail("{}: missing key 'data' (an object with \"dataset\")", source);
   if (!k.has("model")) fail("{}: missing key 'model' (an object with \"type\")", source);
-  c.data = *k.object("data");
   c.model = *k.object("model");
   if (const json* o = k.object("optimizer")) {
     ConfigObject ok(*o, k.path("optimizer"));
@@ -163,12 +180,15 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
   return c;
 }
 
-TrainConfig load_train_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open the config file", path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_train_config(parse_json_text(text.str(), path), path);
+TrainConfig load_train_config(const std::string& path) { return parse_train_config(load_json_file(path), path); }
+
+TrainConfig load_data_config(const std::string& path) {
+  const json j = load_json_file(path);
+  ConfigObject k(j, path);
+  TrainConfig c;
+  c.raw = j;
+  read_data_section(k, path, c);
+  return c;
 }
 
 double TrainConfig::learning_rate(std::int64_t epoch, std::int64_t step, std::int64_t steps_per_epoch) const {

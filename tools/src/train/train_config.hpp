@@ -80,6 +80,9 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c, std::vector<
 TrainConfig parse_train_config(const nlohmann::json& j, const std::string& source);
 // Reads and parses a config file; a JSON syntax error names file:line:column.
 TrainConfig load_train_config(const std::string& path);
+// Only a config file's data section and seed (the data's split and generation depend on it), as
+// `tide data info` needs them: a file may hold just those, and its other keys are not checked.
+TrainConfig load_data_config(const std::string& path);
 // Parses JSON text, naming source:line:column on a syntax error.
 nlohmann::json parse_json_text(const std::string& text, const std::string& source);
 

@@ -85,13 +85,16 @@ struct Built {
   models::ModelPtr model;
 };
 
-// The config's data (with data_file, a csv run's data with that file as its test split) and model.
+// The config's data (with data_file, a csv run's data with that file as its test split) and model,
+// compiled or eager as the config says (the two differ in float rounding, so eval, predict and
+// export reproduce a run's own scores only in the mode it trained in).
 Built build(const TrainConfig& config, const std::string& data_file = "") {
   Built b;
   b.data = data_file.empty() ? data::load_dataset(config.data, config.seed, "data")
                              : data::load_dataset_with_test_file(config.data, config.seed, "data", data_file);
   Generator gen(config.seed);
   b.model = models::make_model(config.model, b.data, gen, config.dtype, "model");
+  b.model->set_compiled(config.compile);
   return b;
 }
 
@@ -235,6 +238,7 @@ void Trainer::check_fresh_start() const {
   for (const std::string& p : held) fs::remove(p);
 }
 
+// (--resume without a checkpoint failed in run_training already: nothing is created for it)
 void Trainer::open_run() {
   std::error_code ec;
   fs::create_directories(paths_.dir, ec);
@@ -246,10 +250,9 @@ void Trainer::open_run() {
 }
 
 void Trainer::resume() {
-  if (!fs::exists(paths_.checkpoint)) fail("--resume: no checkpoint at {}", paths_.checkpoint);
   const Archive a = load_archive(paths_.checkpoint);
   Position pos = pos_;
-  const json written = read_checkpoint_meta(a.meta_json, paths_.checkpoint + " (metadata)", pos);
+  const json written = read_checkpoint_meta(a.meta_json, paths_.checkpoint + " (metadata)", pos).config;
   if (written != config_.raw)
     fail("--resume: the config differs from the one {} was written with ({}): {}; resume with that config, or start a new "
          "run (--overwrite, or --out DIR)", paths_.checkpoint, paths_.config, first_difference(written, config_.raw, ""));
@@ -269,7 +272,7 @@ void Trainer::save_checkpoint() {
   Archive a;
   add_module(a, "model.", model_);
   add_optimizer(a, "optimizer.", *optimizer_);
-  a.meta_json = checkpoint_meta(config_.raw, pos_);
+  a.meta_json = checkpoint_meta(config_.raw, pos_, options_.flag_keys);
   save_archive(paths_.checkpoint, a);
 }
 
@@ -445,6 +448,10 @@ std::string run_directory(const TrainConfig& config, const TrainOptions& options
 }
 
 int run_training(const TrainConfig& config, const TrainOptions& options) {
+  // before the data loads (it can take a while) and before the run directory is created (a typo'd
+  // --out would leave an empty one behind)
+  const std::string checkpoint = run_directory(config, options) + "/checkpoint.tide";
+  if (options.resume && !fs::exists(checkpoint)) fail("--resume: no checkpoint at {}", checkpoint);
   InterruptScope interrupts;
   Trainer trainer(config, options);
   interrupts.training_started();
@@ -458,10 +465,25 @@ std::string RunParameters::path(const std::string& run_dir) const {
 
 namespace {
 
+// A run's config.json, checked against the config its checkpoint was written with: an edited
+// config.json rebuilds other data or another model (another seed splits the data differently),
+// and the scores would be of the wrong examples, silently.
+TrainConfig run_config(const std::string& run_dir) {
+  const std::string path = run_dir + "/config.json", checkpoint = run_dir + "/checkpoint.tide";
+  TrainConfig config = load_train_config(path);
+  if (!fs::exists(checkpoint)) return config;  // nothing recorded to check against
+  Position ignored;
+  const json trained = read_checkpoint_meta(load_archive(checkpoint).meta_json, checkpoint + " (metadata)", ignored).config;
+  if (trained != config.raw)
+    fail("{}: differs from the config the run was trained with (recorded in {}): {}; put config.json back as it was, "
+         "or train a new run with the edited config", path, checkpoint, first_difference(trained, config.raw, ""));
+  return config;
+}
+
 // A run's data (its config's, or with data_file a csv run's data with that file as the test
 // split) and model with the parameters `from` names loaded.
-Built load_run(const std::string& run_dir, const RunParameters& from, const std::string& data_file = "") {
-  Built built = build(load_train_config(run_dir + "/config.json"), data_file);
+Built load_run(const std::string& run_dir, const TrainConfig& config, const RunParameters& from, const std::string& data_file = "") {
+  Built built = build(config, data_file);
   const std::string path = from.path(run_dir);
   if (from.file.empty() && !from.last && !fs::exists(path) && fs::exists(run_dir + "/checkpoint.tide"))
     fail("{}: no best-validation parameters yet (no epoch has finished); --last scores the latest checkpoint, {}/checkpoint.tide",
@@ -514,8 +536,8 @@ std::string predictions_csv(const models::Predictions& p, const std::vector<std:
 
 json write_predictions(const std::string& run_dir, const RunParameters& from, const std::string& split_name,
                        const std::string& data_file, const std::string& out) {
-  const TrainConfig config = load_train_config(run_dir + "/config.json");
-  const Built built = load_run(run_dir, from, data_file);
+  const TrainConfig config = run_config(run_dir);
+  const Built built = load_run(run_dir, config, from, data_file);
   const data::Examples& set = *built.data.split(data_file.empty() ? split_name : "test");
   const models::Predictions p = built.model->predict(set, config.eval_batch_size);
   if (p.rows() == 0) fail("{}: the model ({}) makes no per-example predictions to write", run_dir, built.model->name());
@@ -525,15 +547,18 @@ json write_predictions(const std::string& run_dir, const RunParameters& from, co
   return summary;
 }
 
+models::ModelPtr load_run_model(const std::string& run_dir, const RunParameters& from) {
+  return load_run(run_dir, run_config(run_dir), from).model;
+}
+
 void export_parameters(const std::string& run_dir, const RunParameters& from, const std::string& out) {
-  const Built built = load_run(run_dir, from);
-  built.model->save(out);
+  load_run_model(run_dir, from)->save(out);
 }
 
 void write_samples(const std::string& run_dir, const RunParameters& from, std::int64_t n, std::uint64_t seed, const std::string& path) {
-  const Built built = load_run(run_dir, from);
-  const auto* flow = dynamic_cast<const models::CnfModel*>(built.model.get());
-  if (!flow) fail("{}: --samples needs a model that samples (a flow, type cnf); this run's model is {}", run_dir, built.model->name());
+  const models::ModelPtr model = load_run_model(run_dir, from);
+  const auto* flow = dynamic_cast<const models::CnfModel*>(model.get());
+  if (!flow) fail("{}: --samples needs a model that samples (a flow, type cnf); this run's model is {}", run_dir, model->name());
   Generator gen(seed);
   const Tensor x = flow->sample(n, gen);
   const std::vector<double> v = x.to_vector();
@@ -549,8 +574,8 @@ void write_samples(const std::string& run_dir, const RunParameters& from, std::i
 }
 
 json evaluate_run(const std::string& run_dir, const std::string& split_name, const RunParameters& from) {
-  const TrainConfig config = load_train_config(run_dir + "/config.json");
-  Built built = load_run(run_dir, from);
+  const TrainConfig config = run_config(run_dir);
+  Built built = load_run(run_dir, config, from);
   const data::Dataset& d = built.data;
   const data::Examples& set = *d.split(split_name);
   const auto t0 = std::chrono::steady_clock::now();

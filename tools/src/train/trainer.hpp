@@ -22,6 +22,7 @@ struct TrainOptions {
   std::int64_t max_steps = 0;    // stop after this many optimizer steps in this invocation, checkpointed (0: no limit)
   bool quiet = false;            // no progress output
   bool eager = false;            // every op eagerly: no compiled plans (Model::set_compiled(false))
+  std::vector<std::string> flag_keys;  // the config's keys flags set ("epochs", "seed", "compile"): kept in checkpoints for --resume
   std::FILE* progress = stderr;
 };
 
@@ -41,6 +42,11 @@ struct RunParameters {
   std::string file;
   std::string path(const std::string& run_dir) const;
 };
+
+// A run's model as eval, predict and export rebuild it, with the parameters `from` names: from its
+// config.json (which must match the config its checkpoint was written with), compiled or eager as
+// the run trained. Throws naming the file and the first differing key.
+models::ModelPtr load_run_model(const std::string& run_dir, const RunParameters& from);
 
 // `tide eval RUN_DIR`: rebuilds the run's data and model, loads the parameters and scores a
 // split; returns the scores as JSON (classification: with the confusion matrix and per class).

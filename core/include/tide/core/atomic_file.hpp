@@ -3,6 +3,9 @@
 // syncs the directory, so that after a crash or a power loss the target holds either its old
 // content or the new one, never an empty or partial file. Destroyed without commit() (an
 // exception, a failed write), the temporary file is removed and the target is left as it was.
+// A symbolic link is written through: its final target is replaced (the temporary file goes beside
+// it) and the link stays a link. An existing target that is not a regular file (a directory, a
+// FIFO, a device) is refused before anything is written.
 #pragma once
 #include <cstddef>
 #include <cstdio>
@@ -26,12 +29,13 @@ public:
   void commit();
 
   const std::string& path() const { return path_; }
+  const std::string& target() const { return target_; }  // path(), or a symbolic link's final target
   const std::string& temporary_path() const { return temp_; }
 
 private:
-  [[noreturn]] void abandon(const char* step, int error);
+  [[noreturn]] void abandon(const std::string& step, int error);
 
-  std::string path_, temp_, context_;
+  std::string path_, context_, target_, temp_;  // (in this order: each is made from the ones before)
   std::FILE* file_ = nullptr;
 };
 

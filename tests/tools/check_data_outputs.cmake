@@ -1,0 +1,23 @@
+# `tide data`: a failed `data mujoco` leaves none of the directories it made for --out behind (a
+# missing model used to leave them), and `data info` reads a file that holds only a data section
+# (it used to ask for a model). Invoked by ctest with -DTIDE=<tide> -DWORK=<scratch dir>.
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+include("${CMAKE_CURRENT_LIST_DIR}/train_cli.cmake")
+
+# (fails with MuJoCo or without: no model there, or no MuJoCo in this build)
+run_tide(1 data mujoco --out "${WORK}/new/sub/x.csv" --model "${WORK}/no_such_model.xml" --episodes 1 --steps 2)
+if(EXISTS "${WORK}/new")
+  message(FATAL_ERROR "a failed tide data mujoco left ${WORK}/new behind (${err})")
+endif()
+
+file(WRITE "${WORK}/data_only.json" [=[{"data": {"dataset": "xor", "train": 100, "test": 50}}]=])
+run_tide(0 data info "${WORK}/data_only.json")
+if(NOT out MATCHES "xor: 90 train / 10 val / 50 test sequences")
+  message(FATAL_ERROR "tide data info on a data-only file: unexpected output ${out}")
+endif()
+file(WRITE "${WORK}/no_data.json" [=[{"seed": 2}]=])
+run_tide(1 data info "${WORK}/no_data.json")
+if(NOT err MATCHES "no_data.json: missing key 'data'")
+  message(FATAL_ERROR "tide data info without a data section: unexpected message ${err}")
+endif()
