@@ -2,7 +2,8 @@
 # binary task selected by validation F1 with balanced class weights; the summary reports the
 # classification report; a finished run is not overwritten without --overwrite; --resume keeps the
 # --epochs the run started with; `tide predict` writes per-step probabilities; `tide export`
-# writes safetensors that `tide eval --params` loads back. Run from the project root with
+# writes safetensors that `tide eval --params` loads back, without the run's data, and refuses another
+# model's parameters. Run from the project root with
 # -DTIDE=<tide> -DWORK=<scratch dir>.
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
@@ -64,6 +65,24 @@ run_tide(0 eval "${WORK}/resumed" --params "${WORK}/model.safetensors")
 string(JSON f1_exported GET "${out}" f1)
 if(NOT f1_best EQUAL f1_exported)
   message(FATAL_ERROR "the exported parameters score f1 ${f1_exported}, best.tide ${f1_best}")
+endif()
+
+# export reads the parameter file alone: from a directory where the run's data path does not resolve
+# it writes the same tensors; parameters of another model (--params) are refused
+execute_process(COMMAND "${TIDE}" export resumed --out away.tide WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "export without the run's data: exit ${rc}: ${err}")
+endif()
+run_tide(0 eval "${WORK}/resumed" --params "${WORK}/away.tide")
+string(JSON f1_away GET "${out}" f1)
+if(NOT f1_best EQUAL f1_away)
+  message(FATAL_ERROR "the parameters exported without the data score f1 ${f1_away}, best.tide ${f1_best}")
+endif()
+file(WRITE "${WORK}/gru.json" [=[{"name": "g", "epochs": 1, "data": {"dataset": "xor", "train": 64, "test": 16}, "model": {"type": "gru", "hidden": 4}}]=])
+run_tide(0 train "${WORK}/gru.json" --out "${WORK}/gru" --quiet)
+run_tide(1 export "${WORK}/resumed" --params "${WORK}/gru/best.tide" --out "${WORK}/other.safetensors")
+if(NOT err MATCHES "is not one of this run's model's")
+  message(FATAL_ERROR "export of another model's parameters: ${err}")
 endif()
 
 file(WRITE "${WORK}/twice.json" [=[{"name": "t", "epochs": 1, "data": {"dataset": "xor"}, "model": {"type": "gru"}, "epochs": 2}]=])

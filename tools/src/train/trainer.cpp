@@ -18,6 +18,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <unistd.h>
 
 namespace tide::cli {
@@ -482,14 +483,47 @@ TrainConfig run_config(const std::string& run_dir) {
 
 // A run's data (its config's, or with data_file a csv run's data with that file as the test
 // split) and model with the parameters `from` names loaded.
-Built load_run(const std::string& run_dir, const TrainConfig& config, const RunParameters& from, const std::string& data_file = "") {
-  Built built = build(config, data_file);
+// The parameter file `from` names, refusing the missing best.tide of a run with no finished epoch.
+std::string parameters_path(const std::string& run_dir, const RunParameters& from) {
   const std::string path = from.path(run_dir);
   if (from.file.empty() && !from.last && !fs::exists(path) && fs::exists(run_dir + "/checkpoint.tide"))
     fail("{}: no best-validation parameters yet (no epoch has finished); --last scores the latest checkpoint, {}/checkpoint.tide",
          path, run_dir);
-  built.model->load(path);
+  return path;
+}
+
+Built load_run(const std::string& run_dir, const TrainConfig& config, const RunParameters& from, const std::string& data_file = "") {
+  Built built = build(config, data_file);
+  built.model->load(parameters_path(run_dir, from));
   return built;
+}
+
+bool is_safetensors(const std::string& path) { return path.ends_with(".safetensors"); }
+
+// A parameter file's model tensors under their parameter names: a tide archive's "model." keys
+// with the prefix removed, or a safetensors file's names as they are.
+std::vector<std::pair<std::string, Tensor>> model_tensors(const std::string& path) {
+  if (is_safetensors(path)) return load_safetensors(path).tensors;
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (auto& [name, t] : load_archive(path).tensors)
+    if (name.starts_with("model.")) out.emplace_back(name.substr(6), std::move(t));
+  if (out.empty()) fail("{}: holds no model parameters (no \"model.\" tensors)", path);
+  return out;
+}
+
+// Parameters from a file of the user's (--params) belong to this run: the names, shapes and dtypes
+// of its own checkpoint's, as loading them into its model would check.
+void check_run_parameters(const std::vector<std::pair<std::string, Tensor>>& got, const std::string& path,
+                          const std::string& checkpoint) {
+  std::map<std::string, std::string> expected;
+  for (const auto& [name, t] : model_tensors(checkpoint)) expected[name] = t.str();
+  for (const auto& [name, t] : got) {
+    const auto it = expected.find(name);
+    if (it == expected.end()) fail("{}: parameter '{}' is not one of this run's model's (its checkpoint {})", path, name, checkpoint);
+    if (it->second != t.str()) fail("{}: parameter '{}' is {}; this run's model has {}", path, name, t.str(), it->second);
+    expected.erase(it);
+  }
+  if (!expected.empty()) fail("{}: this run's parameter '{}' is missing", path, expected.begin()->first);
 }
 
 // One CSV field: quoted when it holds a delimiter, a quote or a line break.
@@ -551,8 +585,18 @@ models::ModelPtr load_run_model(const std::string& run_dir, const RunParameters&
   return load_run(run_dir, run_config(run_dir), from).model;
 }
 
+// Straight from the parameter file: no data is loaded and no model built, so a run directory copied
+// without its dataset exports too.
 void export_parameters(const std::string& run_dir, const RunParameters& from, const std::string& out) {
-  load_run_model(run_dir, from)->save(out);
+  const TrainConfig config = run_config(run_dir);
+  const std::string path = parameters_path(run_dir, from), checkpoint = run_dir + "/checkpoint.tide";
+  Archive a;
+  a.tensors = model_tensors(path);
+  if (!from.file.empty() && fs::exists(checkpoint)) check_run_parameters(a.tensors, path, checkpoint);
+  a.meta_json = json{{"run", run_dir}, {"parameters_from", path}, {"model", config.raw.at("model")}}.dump();
+  if (is_safetensors(out)) return save_safetensors(out, a);  // parameter names as they are, for other tools
+  for (auto& [name, t] : a.tensors) name = "model." + name;
+  save_archive(out, a);
 }
 
 void write_samples(const std::string& run_dir, const RunParameters& from, std::int64_t n, std::uint64_t seed, const std::string& path) {
