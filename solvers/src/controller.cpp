@@ -77,7 +77,7 @@ Controller::FirstSteps Controller::first_steps(StepContext& ctx, const Var& y, c
   const std::size_t n = tv.size();
   FirstSteps out;
   if (first_step_ > 0) {
-    out.h.assign(n, std::min(first_step_, max_step_));
+    out.h.assign(n, limit(first_step_));
     return out;
   }
   const DType dtype = y.dtype();
@@ -109,7 +109,7 @@ Controller::FirstSteps Controller::first_steps(StepContext& ctx, const Var& y, c
     double h = std::min(100 * first_change_ * h0[r], h1);
     // a non-finite trial evaluation (f outside its domain at y0 + h0 f0) leaves h0, cautious
     if (!(h > 0) || !std::isfinite(h)) h = h0[r] > 0 && std::isfinite(h0[r]) ? h0[r] : 1e-6;
-    out.h[r] = std::min(h, max_step_);
+    out.h[r] = limit(h);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // choice (Hairer, Norsett & Wanner II.4, as torchdiffeq's _select_initial_step) and the limits
 // (min / max step, max_steps) that end a solve with a SolverError.
 #pragma once
+#include <algorithm>
 #include "error_norm.hpp"
 #include "stepper.hpp"
 
@@ -27,7 +28,9 @@ public:
   // After a rejected step of h_rejected: whether h_next cannot make progress (below min_step, too
   // small to move t, or advancing t no less than the rejected step did).
   bool underflowed(double t, double h_next, double h_rejected) const;
-  double limit(double h) const { return std::min(h, max_step_); }  // |h| capped by max_step
+  // |h| kept within [min_step, max_step] (a step shortened to land on a time may go below min_step)
+  double limit(double h) const { return std::clamp(h, min_step_, max_step_); }
+  double min_step() const { return min_step_; }
   std::int64_t max_steps() const { return max_steps_; }
 
   // Each row's first step size |h| (Hairer's algorithm, or first_step when given) and, when the

@@ -279,8 +279,12 @@ void Integrator::control_step(std::size_t r, const Proposal& p, bool accepted, d
   if (!plan_.count_backward) ++(accepted ? stats_.accepted : stats_.rejected)[static_cast<std::size_t>(b)];
   if (adaptive_) {
     const double h_next = p.h[r] * plan_.controller.next_factor(ratio, ratio_power, accepted, x.history);
-    if (!accepted && plan_.controller.underflowed(x.t, h_next, p.h[r]))
-      fail_at(r, std::isfinite(ratio) ? "the step size underflowed" : "the state became non-finite and the step size underflowed", h_next);
+    if (!accepted && plan_.controller.underflowed(x.t, h_next, p.h[r])) {
+      const double min_step = plan_.controller.min_step();
+      const std::string what = std::fabs(h_next) <= min_step ? fmt::format("the step size fell below min_step = {:g}", min_step)
+                                                              : std::string("the step size underflowed");
+      fail_at(r, std::isfinite(ratio) ? what : "the state became non-finite and " + what, h_next);
+    }
     // a step shortened to land on a time says nothing against the longer step proposed before
     x.h = accepted && p.lands[r] ? x.dir * std::max(std::fabs(h_next), std::fabs(x.h)) : h_next;
   }

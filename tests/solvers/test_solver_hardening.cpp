@@ -229,3 +229,28 @@ TEST_CASE("dop853 under the max norm combines its two error estimators as under 
   CHECK(max.stats->total_accepted() < rms.stats->total_accepted() * 5 / 4);
   CHECK(std::hypot(v[2] - ref[2], v[3] - ref[3]) < 1e-10);
 }
+
+TEST_CASE("min_step bounds every adaptive step from below, and a rejection at it names it") {
+  // y' = cos t from y = 0: the first-step heuristic proposed ~1e-4, under min_step, and went on
+  std::vector<double> times;  // of every evaluation: the heuristic's trial at ~1e-6, then stages at c_i h
+  SolveOptions o;
+  o.min_step = 1e-3;
+  o.rtol = o.atol = 1e-6;
+  const auto f = [&times](const Var& z, const Var& t) {
+    times.push_back(t.value().to_vector()[0]);
+    return cos(t) + z * 0.0;
+  };
+  const Solution s = solve(f, Var(Tensor::zeros(Shape{1, 1}, DType::f64)), Var(Tensor::from_vector({0.0, 2.0}, Shape{2}, DType::f64)), o);
+  CHECK(s.ys.value().to_vector()[1] == doctest::Approx(std::sin(2.0)).epsilon(1e-5));
+  for (const double t : times) CHECK((t <= 1.1e-6 || t >= 0.2 * o.min_step * (1 - 1e-12)));  // dopri5's c_2 = 1/5
+  // a stiff decay needs steps far below 0.1 at this tolerance: refused, naming min_step
+  o.min_step = 0.1;
+  o.method = Method::dopri5;
+  try {
+    (void)solve([](const Var& z, const Var&) { return z * -1e4; }, Var(Tensor::ones(Shape{1, 1}, DType::f64)),
+                Var(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64)), o);
+    FAIL("expected a SolverError");
+  } catch (const SolverError& e) {
+    CHECK(std::string(e.what()).find("fell below min_step = 0.1") != std::string::npos);
+  }
+}

@@ -124,7 +124,9 @@ struct SolveOptions {
   double rtol = 1e-7, atol = 1e-9;           // torchdiffeq's defaults
   std::vector<double> rtol_per_state, atol_per_state;  // per state (size D) when given
   double first_step = 0.0;                   // 0: chosen by Hairer's algorithm
-  double min_step = 0.0;                     // a step this small (in |h|) throws SolverError
+  // Adaptive steps are at least this long (in |h|; a step shortened to land on an output time or
+  // the end may be shorter); a rejected step of this size throws SolverError naming it.
+  double min_step = 0.0;
   double max_step = std::numeric_limits<double>::infinity();
   std::int64_t max_steps = 100000;           // per sample, accepted + rejected
   // Fixed steps: the largest step (0: one per interval), or a count per interval (overrides
