@@ -108,13 +108,29 @@ std::pair<std::string, Tensor> read_entry(const json& entry, std::size_t index, 
   const std::uint64_t offset = field(entry, "offset", json::value_t::number_unsigned, what).get<std::uint64_t>();
   const std::uint64_t size = field(entry, "size", json::value_t::number_unsigned, what).get<std::uint64_t>();
   if (offset > data_size || size > data_size - offset)
-    fail("{}: bytes {}..{} lie outside the data section ({} bytes)", what, offset, offset + size, data_size);
+    fail("{}: {} bytes from byte {} lie outside the data section ({} bytes)", what, size, offset, data_size);
   if (size != needed) fail("{}: size {} does not match {} shape {} ({} bytes)", what, size, dtype_name(dtype), dims.dump(), needed);
   if (size > unclaimed) fail("{}: the tensors up to this one hold more bytes than the data section's {}", what, data_size);
   unclaimed -= size;
   Tensor t = Tensor::empty(shape, dtype, Device::cpu());
   if (size) std::memcpy(t.raw_data(), bytes.data() + data_start + offset, size);
   return {std::move(name), std::move(t)};
+}
+
+// A header's JSON, its nesting bounded while it is parsed (a tensor entry sits 3 levels down): a
+// shape nested 200,000 levels deep overflowed the stack in the recursive copies and dumps after it.
+json parse_header(const std::string& bytes, std::uint64_t begin, std::uint64_t size) {
+  static constexpr int max_depth = 8;
+  const json::parser_callback_t bounded = [](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth >= max_depth)
+      fail("header JSON nested deeper than {} levels", max_depth);
+    return true;
+  };
+  try {
+    return json::parse(bytes.begin() + static_cast<std::ptrdiff_t>(begin), bytes.begin() + static_cast<std::ptrdiff_t>(begin + size), bounded);
+  } catch (const json::exception& e) {
+    fail("header JSON error: {}", e.what());
+  }
 }
 
 Archive parse_archive(const std::string& bytes) {
@@ -127,12 +143,7 @@ Archive parse_archive(const std::string& bytes) {
   const std::uint64_t header_size = get_le(bytes, 12, 8);
   if (header_size > n - preamble_bytes || n - preamble_bytes - header_size < checksum_bytes)
     fail("truncated at byte {} (the header claims {} bytes after byte {}, plus the checksum)", n, header_size, preamble_bytes);
-  json header;
-  try {
-    header = json::parse(bytes.begin() + preamble_bytes, bytes.begin() + static_cast<std::ptrdiff_t>(preamble_bytes + header_size));
-  } catch (const json::exception& e) {
-    fail("header JSON error: {}", e.what());
-  }
+  const json header = parse_header(bytes, preamble_bytes, header_size);
   if (!header.is_object()) fail("header is {}, not a JSON object", header.type_name());
   const std::uint64_t data_start = preamble_bytes + header_size;
   const std::uint64_t data_size = field(header, "data_size", json::value_t::number_unsigned, "header").get<std::uint64_t>();
@@ -185,12 +196,7 @@ Archive parse_safetensors(const std::string& bytes) {
   if (n < 8) fail("truncated: {} bytes, fewer than the 8-byte header length", n);
   const std::uint64_t header_size = get_le(bytes, 0, 8);
   if (header_size > n - 8) fail("truncated at byte {} (the header claims {} bytes after byte 8)", n, header_size);
-  json header;
-  try {
-    header = json::parse(bytes.begin() + 8, bytes.begin() + static_cast<std::ptrdiff_t>(8 + header_size));
-  } catch (const json::exception& e) {
-    fail("header JSON error: {}", e.what());
-  }
+  const json header = parse_header(bytes, 8, header_size);
   if (!header.is_object()) fail("header is {}, not a JSON object", header.type_name());
   const std::uint64_t data_start = 8 + header_size, data_size = n - data_start;
   Archive archive;

@@ -2,6 +2,7 @@
 #include "tide/autodiff/optim.hpp"
 #include "tide/core/pointwise.hpp"
 #include "tide/core/ops.hpp"
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -9,9 +10,13 @@
 namespace tide {
 
 Optimizer::Optimizer(std::vector<Var> params) : params_(std::move(params)) {
-  for (std::size_t i = 0; i < params_.size(); ++i)
+  std::map<const Node*, std::size_t> seen;  // a parameter given twice would take two steps per step()
+  for (std::size_t i = 0; i < params_.size(); ++i) {
     if (!params_[i].requires_grad() || !params_[i].is_leaf())
       fail("optimizer: parameter {} ({}) is not a leaf created with Var::parameter", i, params_[i].str());
+    if (const auto [at, fresh] = seen.emplace(params_[i].node().get(), i); !fresh)
+      fail("optimizer: parameters {} and {} are the same parameter ({}); give each once", at->second, i, params_[i].str());
+  }
 }
 void Optimizer::zero_grad() {
   for (Var& p : params_) p.zero_grad();
@@ -294,6 +299,10 @@ void SGD::load_state(const NamedTensors& state) {
   const auto [lr, steps] = in.base();
   std::vector<Tensor> momentum = load_buffers(in, "momentum", params_, true);
   in.finish();
+  // Buffers exist only once a step with momentum ran: a state that has them is not this
+  // optimizer's when it has none (the reverse, a state saved before any step, cannot be told apart).
+  if (o_.momentum == 0.0 && std::any_of(momentum.begin(), momentum.end(), [](const Tensor& b) { return b.defined(); }))
+    fail("SGD.load_state: the state holds momentum buffers, saved by an SGD with momentum; this one has momentum 0");
   lr_ = lr, steps_ = steps, momentum_ = std::move(momentum);
 }
 
@@ -351,6 +360,16 @@ void RMSprop::load_state(const NamedTensors& state) {
   momentum_ = std::move(momentum);
 }
 
+namespace {
+// Each distinct parameter's gradient replaced by f(gradient), out of place: a tensor given to
+// set_grad may be the caller's (or another parameter's) and is never written.
+template <class F> void scale_gradients(const std::vector<Var>& params, const F& f) {
+  std::set<const Node*> done;
+  for (Var p : params)
+    if (p.grad().defined() && done.insert(p.node().get()).second) p.set_grad(f(p.grad()));
+}
+}  // namespace
+
 double clip_grad_norm(const std::vector<Var>& params, double max_norm, double norm_type) {
   if (!(max_norm > 0) || std::isnan(max_norm)) fail("clip_grad_norm: max_norm must be > 0, got {}", max_norm);
   const bool inf_norm = std::isinf(norm_type);
@@ -358,28 +377,24 @@ double clip_grad_norm(const std::vector<Var>& params, double max_norm, double no
   double total = 0.0;
   for (const Var& p : params) {
     const Tensor& g = p.grad();
-    if (!g.defined()) continue;
-    if (inf_norm) total = std::max(total, max(abs(g)).item());
-    else total += sum(square(g.to(DType::f64))).item();
+    if (!g.defined() || g.numel() == 0) continue;
+    if (!inf_norm) {
+      total += sum(square(g.to(DType::f64))).item();
+      continue;
+    }
+    const double m = max(abs(g)).item();
+    if (std::isnan(m) || m > total) total = m;  // NaN propagates, as in the 2-norm
+    if (std::isnan(total)) break;
   }
   if (!inf_norm) total = std::sqrt(total);
   const double scale = max_norm / (total + 1e-6);
-  if (scale < 1.0)
-    for (const Var& p : params)
-      if (p.grad().defined()) {
-        Tensor g = p.grad();
-        g.mul_(scale);
-      }
+  if (scale < 1.0) scale_gradients(params, [scale](const Tensor& g) { return mul_scalar(g, scale); });
   return total;
 }
 
 void clip_grad_value(const std::vector<Var>& params, double clip) {
   if (!(clip > 0) || std::isnan(clip)) fail("clip_grad_value: clip must be > 0, got {}", clip);
-  for (const Var& p : params)
-    if (p.grad().defined()) {
-      Tensor g = p.grad();
-      g.copy_(tide::clamp(g, -clip, clip));
-    }
+  scale_gradients(params, [clip](const Tensor& g) { return tide::clamp(g, -clip, clip); });
 }
 
 }  // namespace tide

@@ -509,4 +509,8 @@ TEST_CASE("safetensors: bad files are errors naming the file and the tensor") {
   check(safetensors_bytes(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", ""), "data_offsets must be [begin, end]");
   std::string huge(8, '\xff');
   check(huge + "{}", "the header claims");
+  // nesting is bounded while parsing: 200,000 levels overflowed the stack in the copies after it
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  check(safetensors_bytes(R"({"x":{"dtype":"F32","shape":)" + deep + R"(,"data_offsets":[0,4]}})", float_bytes({1})),
+        "header JSON nested deeper than 8 levels");
 }

@@ -168,6 +168,39 @@ TEST_CASE("gradient clipping by norm and by value") {
   CHECK_THROWS_AS(Adam({Var(Tensor::zeros(Shape{2}))}), Error);  // not a parameter
 }
 
+TEST_CASE("clipping replaces gradients once per parameter, leaves shared tensors alone, and propagates NaN") {
+  const Tensor shared = Tensor::from_vector({3.0, 4.0}, Shape{2}, DType::f64);
+  Var a = Var::parameter(Tensor::zeros(Shape{2}, DType::f64)), b = Var::parameter(Tensor::zeros(Shape{2}, DType::f64));
+  a.set_grad(shared);
+  b.set_grad(shared);  // one tensor: it was scaled twice, and the caller's was overwritten
+  CHECK(clip_grad_norm({a, b, a}, 1.0) == doctest::Approx(std::sqrt(75.0)));  // a listed twice counts twice, as in PyTorch
+  const double k = 1.0 / (std::sqrt(75.0) + 1e-6);
+  for (const Var& p : {a, b}) {
+    CHECK(p.grad().to_vector()[0] == doctest::Approx(3.0 * k));
+    CHECK(p.grad().to_vector()[1] == doctest::Approx(4.0 * k));
+  }
+  CHECK(shared.to_vector() == std::vector<double>{3.0, 4.0});
+  // the infinity norm: NaN anywhere gives NaN (it took the max over the others); zero-size gradients count as 0
+  Var z = Var::parameter(Tensor::zeros(Shape{0, 3}, DType::f64));
+  z.set_grad(Tensor::zeros(Shape{0, 3}, DType::f64));
+  a.set_grad(Tensor::from_vector({std::nan(""), 3.0}, Shape{2}, DType::f64));
+  b.set_grad(Tensor::from_vector({5.0, 0.0}, Shape{2}, DType::f64));
+  CHECK(std::isnan(clip_grad_norm({z, a, b}, 100.0, INFINITY)));
+  a.set_grad(Tensor::from_vector({1.0, 2.0}, Shape{2}, DType::f64));
+  CHECK(clip_grad_norm({z, a, b}, 100.0, INFINITY) == 5.0);
+}
+
+TEST_CASE("an optimizer refuses a parameter given twice; SGD refuses a momentum state it has no use for") {
+  Var a = Var::parameter(Tensor::ones(Shape{1}, DType::f64));
+  CHECK_THROWS_WITH_AS(SGD({a, a}), doctest::Contains("parameters 0 and 1 are the same parameter"), Error);
+  CHECK_THROWS_WITH_AS(Adam({a, a}), doctest::Contains("parameters 0 and 1 are the same parameter"), Error);
+  SGD with_momentum({a}, {.lr = 0.1, .momentum = 0.9});
+  a.set_grad(Tensor::ones(Shape{1}, DType::f64));
+  with_momentum.step();
+  SGD plain({a}, {.lr = 0.1});
+  CHECK_THROWS_WITH_AS(plain.load_state(with_momentum.state()), doctest::Contains("momentum buffers"), Error);
+}
+
 TEST_CASE("Adam's fused update gives the composite tensor ops' values to the bit, f32, both weight decays") {
   for (bool decoupled : {false, true}) {
     Generator gen(41);

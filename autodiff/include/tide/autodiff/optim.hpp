@@ -92,7 +92,9 @@ private:
 };
 
 // Scales all gradients so that their joint norm is at most max_norm; returns the norm before
-// clipping. norm_type is 2 (Euclidean) or infinity.
+// clipping (NaN when any gradient holds one). norm_type is 2 (Euclidean) or infinity. Like
+// clip_grad_value, it replaces each parameter's gradient once (a parameter listed twice is scaled
+// once) and never writes the tensors the gradients were: one given to set_grad stays as it was.
 double clip_grad_norm(const std::vector<Var>& params, double max_norm, double norm_type = 2.0);
 // Clamps every gradient element to [-clip, clip].
 void clip_grad_value(const std::vector<Var>& params, double clip);
