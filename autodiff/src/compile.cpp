@@ -157,7 +157,7 @@ private:
   const char* checked_name(std::size_t i) const {
     const std::size_t n_res = residuals_.size(), n_const = entry_->late_constants.size() + entry_->early_constants.size();
     return i < n_res ? "value kept for its backward (an input or its output)"
-                     : i < n_res + n_const ? "closed-over value (a parameter it reads)" : "input (read again under create_graph)";
+                     : i < n_res + n_const ? "closed-over value (a parameter, or another tensor it reads by reference: a compiled noisy regularised solve's noise, which the next such solve rewrites)" : "input (read again under create_graph)";
   }
   void note_versions() {
     versions_ = SavedVersions::of(checked(true), [&](std::size_t i) { return checked_value(i); });

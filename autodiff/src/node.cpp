@@ -69,6 +69,7 @@ Var Var::parameter(Tensor value) {
   if (!value.is_contiguous()) value = value.clone();  // a parameter owns dense storage it can update in place
   auto node = make_pooled<LeafNode>();
   node->leaf = true;
+  node->value = value;
   node->sequence = take_node_sequence();
   return Var(std::move(value), std::move(node));
 }

@@ -73,7 +73,7 @@ struct CompiledVar {
   // The subset plan over n rows, padded to the next power of two where rows do not mix.
   Var subset_call(const Var& z, const Var& t, const Rows& rows) const {
     const std::int64_t n = z.size(0), m = std::bit_ceil(static_cast<std::uint64_t>(std::max<std::int64_t>(n, 1)));
-    if (m == n || !padded) return subset({z, t, Var(rows.index())});
+    if (m == n || !padded || n == 0) return subset({z, t, Var(rows.index())});  // (no row to pad with)
     std::vector<std::int64_t> local(static_cast<std::size_t>(m)), index = rows.index().to_indices();
     for (std::int64_t i = 0; i < m; ++i) local[static_cast<std::size_t>(i)] = std::min(i, n - 1);
     index.resize(static_cast<std::size_t>(m), index.back());

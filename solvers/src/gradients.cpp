@@ -6,6 +6,7 @@
 #include "solve_internal.hpp"
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/grad.hpp"
+#include "tide/autodiff/node.hpp"
 #include "tide/solvers/compile_dynamics.hpp"
 #include <algorithm>
 
@@ -43,6 +44,23 @@ void refuse_double_backward(const char* kind) {
          "use GradientKind::discrete for higher derivatives", kind);
 }
 
+// The parameters' versions when the solve ended. The checkpointed and adjoint gradients evaluate f
+// again in the backward pass, with the parameters' values then: one modified in place since (an
+// optimizer step before this backward) would mix two models silently. Refused, as the discrete
+// gradient refuses a modified saved value.
+// (The closed-over values are placeholders carrying the nodes; a parameter's own storage is its
+// leaf node's. Values computed before the solve have no such handle and are not checked.)
+const Tensor* parameter_storage(const Var& p) {
+  return p.node() && p.node()->leaf ? &static_cast<const LeafNode&>(*p.node()).value : nullptr;
+}
+SavedVersions param_versions(const std::vector<Var>& params) {
+  return SavedVersions::of(params.size(), [&](std::size_t i) { return parameter_storage(params[i]); });
+}
+void check_param_versions(const SavedVersions& versions, const std::vector<Var>& params, const char* op) {
+  versions.check_each(op, params.size(), [&](std::size_t i) { return parameter_storage(params[i]); },
+                      [](std::size_t i) { return fmt::format("parameter {} (its backward pass evaluates f with it again)", i); });
+}
+
 // Padded outputs (mask 0) repeat the sample's last valid state: their cotangents belong to it.
 Tensor fold_padding(const Tensor& g_in, const Grid& grid) {
   Tensor g = g_in.clone();
@@ -58,13 +76,14 @@ public:
   CheckpointBackward(Dynamics f, Grid grid, Plan plan, std::vector<StepLog> log, std::vector<Var> params,
                      std::shared_ptr<SolveStats> stats)
       : f_(std::move(f)), grid_(std::move(grid)), plan_(std::move(plan)), log_(std::move(log)),
-        params_(std::move(params)), stats_(std::move(stats)) {
+        params_(std::move(params)), versions_(param_versions(params_)), stats_(std::move(stats)) {
     plan_.count_backward = true;
   }
   const char* name() const override { return "solve (checkpointed)"; }
 
   std::vector<Var> backward(const Var& g_var) override {
     refuse_double_backward("checkpointed");
+    check_param_versions(versions_, params_, name());
     NoGrad outer;
     const Tensor g = fold_padding(g_var.value(), grid_);
     Tensor a = Tensor::zeros(Shape{grid_.B, g.size(2)}, g.dtype(), g.device());
@@ -192,6 +211,7 @@ private:
   Plan plan_;
   std::vector<StepLog> log_;
   std::vector<Var> params_;
+  SavedVersions versions_;
   std::shared_ptr<SolveStats> stats_;
   std::vector<Tensor> snapshots_;  // budgeted: full states before steps 0, stride, 2 stride, ...
   std::int64_t stride_ = 0;
@@ -322,11 +342,12 @@ public:
   AdjointBackward(Dynamics f, Grid grid, Plan plan, double atol, double rtol, Tensor ys, std::vector<Var> params,
                   std::shared_ptr<SolveStats> stats)
       : f_(std::move(f)), grid_(std::move(grid)), plan_(backward_plan(std::move(plan), atol, rtol)), ys_(std::move(ys)),
-        params_(std::move(params)), stats_(std::move(stats)) {}
+        params_(std::move(params)), versions_(param_versions(params_)), stats_(std::move(stats)) {}
   const char* name() const override { return "solve (adjoint)"; }
 
   std::vector<Var> backward(const Var& g_var) override {
     refuse_double_backward("adjoint");
+    check_param_versions(versions_, params_, name());
     NoGrad no_grad;
     const Tensor g = fold_padding(g_var.value(), grid_);
     const std::int64_t B = grid_.B, T = grid_.T, D = ys_.size(2);
@@ -387,6 +408,7 @@ private:
   Plan plan_;
   Tensor ys_;
   std::vector<Var> params_;
+  SavedVersions versions_;
   std::shared_ptr<SolveStats> stats_;
 };
 

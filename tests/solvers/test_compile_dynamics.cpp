@@ -250,6 +250,36 @@ TEST_CASE("compiled dynamics: a batch that shrinks one sample at a time costs lo
   CHECK(st.variants[0].subset_rows.traces <= 5);
 }
 
+TEST_CASE("compiled dynamics called on an empty subset of rows return an empty result, as eager") {
+  // the padding to a power of two took the last of no rows (a crash)
+  const Var w(Tensor::from_vector({-0.5, 0.2, 0.1, -0.3, 0.4, 0.0}, Shape{2, 3}, DType::f64));
+  const Dynamics f = compile_dynamics([&](const Var& z, const Var&) { return tanh(matmul(z, w)); });
+  NoGrad off;
+  for (int call = 0; call < 2; ++call) {  // traced, then replayed
+    const Var out = f(Var(Tensor::zeros(Shape{0, 2}, DType::f64)), Var(Tensor::zeros(Shape{0, 1}, DType::f64)),
+                      Rows(Tensor::from_indices({}, Shape{0})));
+    CHECK(out.shape() == Shape{0, 3});
+  }
+}
+
+TEST_CASE("checkpointed and adjoint gradients refuse parameters modified in place since the solve, as discrete does") {
+  // their backward passes evaluate f again: with the new values they returned a silent mix (53% off)
+  for (const bool compiled : {false, true}) {
+    for (const GradientKind kind : {GradientKind::checkpointed, GradientKind::adjoint}) {
+      CAPTURE(compiled);
+      const Var w = Var::parameter(Tensor::from_vector({-0.5, 0.2, 0.1, -0.3}, Shape{2, 2}, DType::f64));
+      const Dynamics plain = [&w](const Var& z, const Var&) { return tanh(matmul(z, w)); };
+      SolveOptions o;
+      o.gradient = kind;
+      const Solution s = solve(compiled ? compile_dynamics(plain) : plain, Var(Tensor::ones(Shape{2, 2}, DType::f64)),
+                               Var(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64)), o);
+      Tensor value = w.value();
+      value.mul_(1.5);
+      CHECK_THROWS_WITH_AS(grad(sum(s.ys), w), doctest::Contains("was modified in place after it was saved"), Error);
+    }
+  }
+}
+
 TEST_CASE("compiled dynamics whose rows mix (rows_mix): per-sample solves equal eager ones, no subset padded") {
   // a batch mean: the subsets a per-sample solve evaluates as samples finish must not be padded
   const auto mixing = [](const Var& z, const Var& t, const Rows&) { return (z - mean(z, {0}, true)) * t - 0.1 * z; };

@@ -88,6 +88,9 @@ inline const OpNode& op_node(const Node& n) { return static_cast<const OpNode&>(
 struct LeafNode final : Node {
   LeafNode() {}  // user-provided, as Node's: no zeroing before construction
   Tensor grad;
+  // A handle on the parameter's storage (not a copy): a backward pass that reads the parameter
+  // again (a checkpointed or adjoint solve's) checks by its version that it was not updated since.
+  Tensor value;
 };
 
 // Records `op` if grad mode is on and any input requires a gradient; returns the result Var.
