@@ -368,25 +368,25 @@ template <class F> void scale_gradients(const std::vector<Var>& params, const F&
   for (Var p : params)
     if (p.grad().defined() && done.insert(p.node().get()).second) p.set_grad(f(p.grad()));
 }
+// The joint 2-norm (in f64) or infinity norm of the parameters' gradients; NaN when any holds one.
+double gradient_norm(const std::vector<Var>& params, bool inf_norm) {
+  double total = 0.0;
+  for (const Var& p : params) {
+    const Tensor& g = p.grad();
+    if (!g.defined() || g.numel() == 0) continue;
+    const double m = inf_norm ? max(abs(g)).item() : sum(square(g.to(DType::f64))).item();
+    if (!inf_norm) total += m;
+    else if (std::isnan(m) || m > total) total = m;  // NaN propagates, as in the 2-norm
+  }
+  return inf_norm ? total : std::sqrt(total);
+}
 }  // namespace
 
 double clip_grad_norm(const std::vector<Var>& params, double max_norm, double norm_type) {
   if (!(max_norm > 0) || std::isnan(max_norm)) fail("clip_grad_norm: max_norm must be > 0, got {}", max_norm);
   const bool inf_norm = std::isinf(norm_type);
   if (!inf_norm && norm_type != 2.0) fail("clip_grad_norm: norm_type must be 2 or infinity, got {}", norm_type);
-  double total = 0.0;
-  for (const Var& p : params) {
-    const Tensor& g = p.grad();
-    if (!g.defined() || g.numel() == 0) continue;
-    if (!inf_norm) {
-      total += sum(square(g.to(DType::f64))).item();
-      continue;
-    }
-    const double m = max(abs(g)).item();
-    if (std::isnan(m) || m > total) total = m;  // NaN propagates, as in the 2-norm
-    if (std::isnan(total)) break;
-  }
-  if (!inf_norm) total = std::sqrt(total);
+  const double total = gradient_norm(params, inf_norm);
   const double scale = max_norm / (total + 1e-6);
   if (scale < 1.0) scale_gradients(params, [scale](const Tensor& g) { return mul_scalar(g, scale); });
   return total;

@@ -169,22 +169,7 @@ private:
       cot.emplace_back(index_select(a_stage_, 0, index));
     }
     if (!step.out_row.empty()) {
-      std::vector<std::vector<double>> w;
-      bool need_f_new = false;
-      for (std::size_t q = 0; q < step.out_row.size(); ++q) {
-        bool f_new = false;
-        w.push_back(plan_.stepper->dense_weights(step.out_theta[q], step.h[static_cast<std::size_t>(step.out_row[q])], &f_new));
-        need_f_new = need_f_new || f_new;
-      }
-      std::vector<Var> vecs{y, st.y_new};
-      for (const Var& k : st.k) vecs.push_back(k);
-      if (need_f_new) {
-        std::vector<double> t1(step.t.size());
-        for (std::size_t r = 0; r < t1.size(); ++r) t1[r] = step.t[r] + step.h[r];
-        vecs.push_back(ctx.eval(st.y_new, Var(column(t1, y.dtype(), y.device()))));
-      }
-      for (auto& row : w) row.resize(vecs.size(), 0.0);
-      outputs.push_back(gathered_combination(vecs, step.out_row, w));
+      outputs.push_back(dense_outputs(step, ctx, y, st));
       std::vector<std::int64_t> flat;
       for (std::size_t q = 0; q < step.out_row.size(); ++q)
         flat.push_back(step.out_index[q] * B + step.samples[static_cast<std::size_t>(step.out_row[q])]);
@@ -201,6 +186,26 @@ private:
     }
     if (k1_in.defined()) grads.pop_back();
     accumulate(gp, grads, 1);
+  }
+
+  // The grid outputs inside a replayed step, interpolated from its stages (recorded).
+  Var dense_outputs(const StepLog& step, StepContext& ctx, const Var& y, const StepResult& st) const {
+    std::vector<std::vector<double>> w;
+    bool need_f_new = false;
+    for (std::size_t q = 0; q < step.out_row.size(); ++q) {
+      bool f_new = false;
+      w.push_back(plan_.stepper->dense_weights(step.out_theta[q], step.h[static_cast<std::size_t>(step.out_row[q])], &f_new));
+      need_f_new = need_f_new || f_new;
+    }
+    std::vector<Var> vecs{y, st.y_new};
+    for (const Var& k : st.k) vecs.push_back(k);
+    if (need_f_new) {
+      std::vector<double> t1(step.t.size());
+      for (std::size_t r = 0; r < t1.size(); ++r) t1[r] = step.t[r] + step.h[r];
+      vecs.push_back(ctx.eval(st.y_new, Var(column(t1, y.dtype(), y.device()))));
+    }
+    for (auto& row : w) row.resize(vecs.size(), 0.0);
+    return gathered_combination(vecs, step.out_row, w);
   }
 
   // Tableaus whose first stage is the last step's last stage, not f at the step's start.

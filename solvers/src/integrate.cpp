@@ -122,6 +122,7 @@ private:
   void keep_outputs(const Var& y, const StepResult& st, const Var& f_new, Outputs& out);
   void log_step(const Var& y, const Proposal& p, const std::vector<char>& accepted, const Outputs& out);
   std::vector<char> finished() const;
+  void note_first_stages(const std::vector<char>& rows, bool reused);
   void step_once();
   Var assemble() const;
   [[noreturn]] void fail_at(std::size_t r, const std::string& what, double h);
@@ -367,6 +368,13 @@ void Integrator::log_step(const Var& y, const Proposal& p, const std::vector<cha
   result_.log.push_back(std::move(log));
 }
 
+// Whether each of the `rows` samples' next first stage is its last step's last stage (the log
+// keeps it for the replays of tableaus that reuse a stage other than f at the new state).
+void Integrator::note_first_stages(const std::vector<char>& rows, bool reused) {
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    if (rows[r]) s_[static_cast<std::size_t>(active_.samples()[r])].k1_reused = reused;
+}
+
 std::vector<char> Integrator::finished() const {
   const bool clip = plan_.clips();
   std::vector<char> done(active_.size());
@@ -425,12 +433,11 @@ void Integrator::step_once() {
   Var k1_next;
   if (stepper_.fsal() && !st.k.empty()) k1_next = merge_rows(accepted, all_accepted, st.k.back(), k1_.defined() ? k1_ : st.k.front());
   else if (f_new.defined()) k1_next = merge_rows(accepted, all_accepted, f_new, st.k.front());
-  for (std::size_t r = 0; r < accepted.size(); ++r)
-    if (accepted[r]) s_[static_cast<std::size_t>(active_.samples()[r])].k1_reused = stepper_.fsal() && !st.k.empty();
+  note_first_stages(accepted, stepper_.fsal() && !st.k.empty());
   if (!out.stop_pos.empty()) {
     y_next = system_.at_stop(y_next, out.stop_pos, out.stop_sample, out.stop_index);
     k1_next = Var();
-    for (const std::int64_t b : active_.samples()) s_[static_cast<std::size_t>(b)].k1_reused = false;
+    note_first_stages(std::vector<char>(accepted.size(), 1), false);
   }
   active_.compact(finished(), y_next, k1_next);
   y_ = std::move(y_next);
