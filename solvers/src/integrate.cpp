@@ -118,6 +118,7 @@ private:
   void restep_accepted(const Proposal& p, const std::vector<char>& accepted, StepResult& st);
   Outputs advance(const Proposal& p, const std::vector<char>& accepted, const std::vector<double>& ratio);
   void control_step(std::size_t r, const Proposal& p, bool accepted, double ratio, double ratio_power);
+  std::string underflow_message(double ratio, double h_next) const;
   void place_outputs(std::size_t r, const Proposal& p, double t_new, Outputs& out);
   void keep_outputs(const Var& y, const StepResult& st, const Var& f_new, Outputs& out);
   void log_step(const Var& y, const Proposal& p, const std::vector<char>& accepted, const Outputs& out);
@@ -272,6 +273,14 @@ void Integrator::restep_accepted(const Proposal& p, const std::vector<char>& acc
     st.k[j] = scatter_rows(sub.k.empty() ? Var() : sub.k[j], keep, Tensor::zeros(st.k[j].shape(), dtype_, device_), other, device_);
 }
 
+// Why a rejected step with error ratio `ratio` cannot be retried at h_next.
+std::string Integrator::underflow_message(double ratio, double h_next) const {
+  const double min_step = plan_.controller.min_step();
+  const std::string what = std::fabs(h_next) <= min_step ? fmt::format("the step size fell below min_step = {:g}", min_step)
+                                                          : std::string("the step size underflowed");
+  return std::isfinite(ratio) ? what : "the state became non-finite and " + what;
+}
+
 // Statistics, the controller's next step size and the step budget of row r.
 void Integrator::control_step(std::size_t r, const Proposal& p, bool accepted, double ratio, double ratio_power) {
   const std::int64_t b = active_.samples()[r];
@@ -280,12 +289,7 @@ void Integrator::control_step(std::size_t r, const Proposal& p, bool accepted, d
   if (!plan_.count_backward) ++(accepted ? stats_.accepted : stats_.rejected)[static_cast<std::size_t>(b)];
   if (adaptive_) {
     const double h_next = p.h[r] * plan_.controller.next_factor(ratio, ratio_power, accepted, x.history);
-    if (!accepted && plan_.controller.underflowed(x.t, h_next, p.h[r])) {
-      const double min_step = plan_.controller.min_step();
-      const std::string what = std::fabs(h_next) <= min_step ? fmt::format("the step size fell below min_step = {:g}", min_step)
-                                                              : std::string("the step size underflowed");
-      fail_at(r, std::isfinite(ratio) ? what : "the state became non-finite and " + what, h_next);
-    }
+    if (!accepted && plan_.controller.underflowed(x.t, h_next, p.h[r])) fail_at(r, underflow_message(ratio, h_next), h_next);
     // a step shortened to land on a time says nothing against the longer step proposed before
     x.h = accepted && p.lands[r] ? x.dir * std::max(std::fabs(h_next), std::fabs(x.h)) : h_next;
   }
