@@ -147,23 +147,27 @@ std::string CsvTable::where(std::size_t row, std::size_t col) const {
   return fmt::format("{}:{}: column {} ('{}')", source, lines.at(row), col + 1, shown(header.at(col)));
 }
 
+std::errc parse_number(std::string_view text, char decimal, double& value) {
+  std::string with_point;
+  if (decimal != '.' && text.find(decimal) != std::string_view::npos) {
+    with_point.assign(text);
+    std::replace(with_point.begin(), with_point.end(), decimal, '.');
+    text = with_point;
+  }
+  if (text.size() > 1 && text.front() == '+' && text[1] != '-') text.remove_prefix(1);
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc()) return ec;
+  return end == text.data() + text.size() && !text.empty() ? std::errc() : std::errc::invalid_argument;
+}
+
 double CsvTable::number(std::size_t row, std::size_t col) const {
   const std::string_view cell = trim(rows.at(row).at(col));
   if (cell.empty()) fail("{}: empty cell where a number is expected", where(row, col));
-  std::string with_point;  // "2,6" with a decimal comma reads as 2.6
-  std::string_view digits = cell;
-  if (decimal != '.') {
-    with_point.assign(cell);
-    std::replace(with_point.begin(), with_point.end(), decimal, '.');
-    digits = with_point;
-  }
-  if (digits.size() > 1 && digits.front() == '+' && digits[1] != '-') digits.remove_prefix(1);
   double value = 0.0;
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  const std::errc ec = parse_number(cell, decimal, value);
   if (ec == std::errc::result_out_of_range)
     fail("{}: '{}' is out of the range of a double", where(row, col), shown(cell));
-  if (ec != std::errc() || end != digits.data() + digits.size())
-    fail("{}: '{}' is not a number", where(row, col), shown(cell));
+  if (ec != std::errc()) fail("{}: '{}' is not a number", where(row, col), shown(cell));
   if (!std::isfinite(value)) fail("{}: '{}' is not a finite number", where(row, col), shown(cell));
   return value;
 }

@@ -28,16 +28,8 @@ std::optional<std::int64_t> as_integer(std::string_view s) {
 
 // The cell as a finite number, read with the table's decimal mark ("1,0" with a decimal comma is 1).
 std::optional<double> as_number(std::string_view s, char decimal) {
-  std::string with_point;
-  if (decimal != '.' && s.find(decimal) != std::string_view::npos) {
-    with_point.assign(s);
-    std::replace(with_point.begin(), with_point.end(), decimal, '.');
-    s = with_point;
-  }
-  if (s.size() > 1 && s.front() == '+' && s[1] != '-') s.remove_prefix(1);
   double v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty() || !std::isfinite(v)) return std::nullopt;
+  if (parse_number(s, decimal, v) != std::errc() || !std::isfinite(v)) return std::nullopt;
   return v;
 }
 

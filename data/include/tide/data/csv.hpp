@@ -5,6 +5,7 @@
 #include "tide/data/sequence_set.hpp"
 #include <cstdint>
 #include <string>
+#include <system_error>
 #include <string_view>
 #include <vector>
 
@@ -49,6 +50,10 @@ struct CsvTable {
   // The cell as a finite number; throws naming where() for an empty, non-numeric, NaN or inf cell.
   double number(std::size_t row, std::size_t column) const;
 };
+
+// Text as a number with `decimal` as its decimal mark ("2,6" reads as 2.6 with ','), a leading
+// '+' allowed: std::errc() when all of it is one, else result_out_of_range or invalid_argument.
+std::errc parse_number(std::string_view text, char decimal, double& value);
 
 // Blank lines are skipped; a row with a different number of fields than the header, an
 // unterminated quote or text after a closing quote throws tide::Error naming file:line:column.
