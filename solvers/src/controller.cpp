@@ -63,13 +63,19 @@ double Controller::next_factor(double ratio, double ratio_power, bool accepted, 
   return f;
 }
 
-// Underflow is t + h indistinguishable from t in the time's precision (double), not an absolute
-// size: problems on time scales far below 1 near t = 0 are solvable (y' = -k y, k = 1e18). After a
-// rejection it is also a next step that advances the time no less than the rejected one did: near
-// t = 1e15 the steps are multiples of 0.125, so a shrunk 0.11 would retry the same step for ever.
-bool Controller::underflowed(double t, double h_next, double h_rejected) const {
-  const double advance = std::fabs((t + h_next) - t);
-  return std::fabs(h_next) <= min_step_ || advance == 0.0 || advance >= std::fabs(h_rejected);
+// After a rejection: the step to retry, or 0 when none can make progress. Underflow is a step
+// that cannot move t in the time's precision (double), not an absolute size: problems on time
+// scales far below 1 near t = 0 are solvable (y' = -k y, k = 1e18). A rejected step of min_step
+// or less ends the solve; a longer one is retried at min_step at the least. Where a shrunk step
+// rounds back to the rejected advance (near t = 1e15 times are 0.125 apart: 0.2 after 0.25 would
+// advance 0.25 again), the next representable time short of it is tried.
+double Controller::retry(double t, double h_next, double h_rejected) const {
+  if (std::fabs(h_rejected) <= min_step_ || h_rejected == 0.0) return 0.0;
+  const double h = std::copysign(std::max(std::fabs(h_next), min_step_), h_rejected);
+  const double rejected = std::fabs((t + h_rejected) - t), advance = std::fabs((t + h) - t);
+  if (advance > 0.0 && advance < rejected) return h;
+  const double shorter = std::nextafter(t + h_rejected, t) - t;
+  return std::fabs(shorter) > 0.0 && std::fabs(shorter) < rejected ? shorter : 0.0;
 }
 
 Controller::FirstSteps Controller::first_steps(StepContext& ctx, const Var& y, const std::vector<double>& tv,

@@ -25,9 +25,9 @@ public:
   // The factor the step size is multiplied by after a step with error ratio `ratio`, whose
   // ratio_powers entry is `ratio_power`; updates the sample's history.
   double next_factor(double ratio, double ratio_power, bool accepted, ControllerHistory& history) const;
-  // After a rejected step of h_rejected: whether h_next cannot make progress (below min_step, too
-  // small to move t, or advancing t no less than the rejected step did).
-  bool underflowed(double t, double h_next, double h_rejected) const;
+  // After a rejected step of h_rejected: the step to retry instead of h_next (min_step at the
+  // least, and advancing t less than the rejected step), or 0 when no step can make progress.
+  double retry(double t, double h_next, double h_rejected) const;
   // |h| kept within [min_step, max_step] (a step shortened to land on a time may go below min_step)
   double limit(double h) const { return std::clamp(h, min_step_, max_step_); }
   double min_step() const { return min_step_; }

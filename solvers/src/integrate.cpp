@@ -118,7 +118,7 @@ private:
   void restep_accepted(const Proposal& p, const std::vector<char>& accepted, StepResult& st);
   Outputs advance(const Proposal& p, const std::vector<char>& accepted, const std::vector<double>& ratio);
   void control_step(std::size_t r, const Proposal& p, bool accepted, double ratio, double ratio_power);
-  std::string underflow_message(double ratio, double h_next) const;
+  std::string underflow_message(double ratio, double h_rejected) const;
   void place_outputs(std::size_t r, const Proposal& p, double t_new, Outputs& out);
   void keep_outputs(const Var& y, const StepResult& st, const Var& f_new, Outputs& out);
   void log_step(const Var& y, const Proposal& p, const std::vector<char>& accepted, const Outputs& out);
@@ -273,11 +273,12 @@ void Integrator::restep_accepted(const Proposal& p, const std::vector<char>& acc
     st.k[j] = scatter_rows(sub.k.empty() ? Var() : sub.k[j], keep, Tensor::zeros(st.k[j].shape(), dtype_, device_), other, device_);
 }
 
-// Why a rejected step with error ratio `ratio` cannot be retried at h_next.
-std::string Integrator::underflow_message(double ratio, double h_next) const {
+// Why a step h_rejected rejected with error ratio `ratio` cannot be retried.
+std::string Integrator::underflow_message(double ratio, double h_rejected) const {
   const double min_step = plan_.controller.min_step();
-  const std::string what = std::fabs(h_next) <= min_step ? fmt::format("the step size fell below min_step = {:g}", min_step)
-                                                          : std::string("the step size underflowed");
+  const std::string what = min_step > 0 && std::fabs(h_rejected) <= min_step
+                               ? fmt::format("a step of min_step = {:g} or less was rejected", min_step)
+                               : std::string("the step size underflowed");
   return std::isfinite(ratio) ? what : "the state became non-finite and " + what;
 }
 
@@ -288,8 +289,12 @@ void Integrator::control_step(std::size_t r, const Proposal& p, bool accepted, d
   ++x.steps;
   if (!plan_.count_backward) ++(accepted ? stats_.accepted : stats_.rejected)[static_cast<std::size_t>(b)];
   if (adaptive_) {
-    const double h_next = p.h[r] * plan_.controller.next_factor(ratio, ratio_power, accepted, x.history);
-    if (!accepted && plan_.controller.underflowed(x.t, h_next, p.h[r])) fail_at(r, underflow_message(ratio, h_next), h_next);
+    double h_next = p.h[r] * plan_.controller.next_factor(ratio, ratio_power, accepted, x.history);
+    if (!accepted) {
+      const double retry = plan_.controller.retry(x.t, h_next, p.h[r]);
+      if (retry == 0.0) fail_at(r, underflow_message(ratio, p.h[r]), h_next);
+      h_next = retry;
+    }
     // a step shortened to land on a time says nothing against the longer step proposed before
     x.h = accepted && p.lands[r] ? x.dir * std::max(std::fabs(h_next), std::fabs(x.h)) : h_next;
   }

@@ -125,7 +125,8 @@ struct SolveOptions {
   std::vector<double> rtol_per_state, atol_per_state;  // per state (size D) when given
   double first_step = 0.0;                   // 0: chosen by Hairer's algorithm
   // Adaptive steps are at least this long (in |h|; a step shortened to land on an output time or
-  // the end may be shorter); a rejected step of this size throws SolverError naming it.
+  // the end may be shorter): a rejected longer step is retried at min_step at the least, and a
+  // rejected step of min_step or less throws SolverError naming it.
   double min_step = 0.0;
   double max_step = std::numeric_limits<double>::infinity();
   std::int64_t max_steps = 100000;           // per sample, accepted + rejected
