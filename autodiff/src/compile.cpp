@@ -171,7 +171,7 @@ private:
   std::vector<Var> eager(const Var& g) {
     check_versions(true);
     ++state_->stats.eager_backward;
-    const std::uint64_t since = next_node_sequence();
+    const std::uint64_t since = node_sequence_barrier();
     const Var y = state_->fn(inputs_);
     std::vector<Var> wrt;
     for (int i : entry_->wrt) wrt.push_back(inputs_[static_cast<std::size_t>(i)]);
@@ -238,7 +238,7 @@ bool CompiledFunction::State::trace_joint(Entry& e, const std::vector<Var>& inpu
       vars.push_back(e.sig.requires_grad[i] ? Var::parameter(in[i]) : Var(in[i]));
       if (e.sig.requires_grad[i]) wrt.push_back(vars.back()), e.wrt.push_back(static_cast<int>(i));
     }
-    const std::uint64_t since = next_node_sequence();
+    const std::uint64_t since = node_sequence_barrier();
     const Var y = fn(vars);
     if (!y.requires_grad()) return std::vector<Tensor>{y.value()};
     differentiable = true;

@@ -68,7 +68,7 @@ std::vector<Var> composite_vjp(const std::function<std::vector<Var>(const std::v
   GradOptions opt;
   opt.create_graph = true;
   opt.allow_unused = true;
-  opt.recorded_from = next_node_sequence();  // the inputs as independent, even where one was computed from another
+  opt.recorded_from = node_sequence_barrier();  // the inputs as independent, even where one was computed from another
   std::vector<Var> d = grad(composite(inputs), wrt, cotangents, opt);
   drop_repeats(wrt, d);
   for (std::size_t k = 0; k < at.size(); ++k) out[at[k]] = d[k];

@@ -15,6 +15,7 @@ std::atomic<std::uint64_t> sequence_counter{1};
 // crosses threads); ties between unrelated nodes are harmless.
 constexpr std::uint64_t sequence_block = 4096;
 thread_local std::uint64_t sequence_next = 0, sequence_end = 0;
+thread_local std::uint64_t nodes_taken = 0;  // numbers taken on this thread (nodes recorded)
 }  // namespace
 
 bool grad_enabled() { return grad_mode; }
@@ -32,8 +33,17 @@ std::uint64_t next_node_sequence() {
 std::uint64_t take_node_sequence() {
   const std::uint64_t s = next_node_sequence();
   ++sequence_next;
+  ++nodes_taken;
   return s;
 }
+
+std::uint64_t node_sequence_barrier() {
+  sequence_next = sequence_counter.fetch_add(sequence_block, std::memory_order_relaxed);
+  sequence_end = sequence_next + sequence_block;
+  return sequence_next;
+}
+
+std::uint64_t thread_node_count() { return nodes_taken; }
 
 namespace {
 // Nodes whose release was deferred by an enclosing ~Node (see below); null when none is draining.

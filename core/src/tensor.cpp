@@ -19,7 +19,9 @@ using detail::TensorAccess;
 
 namespace {
 std::atomic<std::int64_t> memory_current{0}, memory_peak{0};
+thread_local std::int64_t thread_bytes = 0;
 void count_allocation(std::int64_t bytes) {
+  thread_bytes += bytes;
   const std::int64_t now = memory_current.fetch_add(bytes, std::memory_order_relaxed) + bytes;
   std::int64_t peak = memory_peak.load(std::memory_order_relaxed);
   while (now > peak && !memory_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {}
@@ -40,6 +42,7 @@ DeviceGuard::DeviceGuard(Device device) : previous_(current_default) {
 DeviceGuard::~DeviceGuard() { current_default = previous_; }
 
 MemoryStats memory_stats() { return {memory_current.load(), memory_peak.load()}; }
+std::int64_t thread_memory_bytes() { return thread_bytes; }
 void reset_peak_memory() { memory_peak.store(memory_current.load()); }
 
 Storage::Storage(Backend& b, std::size_t n)
@@ -50,6 +53,7 @@ Storage::Storage(Backend& b, std::size_t n)
 Storage::~Storage() {
   if (data != inline_buffer) backend->deallocate(data, bytes);
   memory_current.fetch_sub(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
+  thread_bytes -= static_cast<std::int64_t>(bytes);
 }
 
 

@@ -22,12 +22,13 @@ std::int64_t half_physical_memory() {
 }  // namespace
 
 RecordBudget::RecordBudget(std::int64_t budget_bytes)
-    : budget_(budget_bytes > 0 ? budget_bytes : half_physical_memory()), start_bytes_(memory_stats().current),
-      start_node_(next_node_sequence()) {}
+    : budget_(budget_bytes > 0 ? budget_bytes : half_physical_memory()), start_bytes_(thread_memory_bytes()),
+      start_node_(thread_node_count()) {}
 
+// This thread's growth only: other threads' tensors and nodes are not this solve's record.
 std::int64_t RecordBudget::recorded() const {
-  const auto nodes = static_cast<std::int64_t>(next_node_sequence() - start_node_);
-  return memory_stats().current - start_bytes_ + nodes * node_bytes;
+  const auto nodes = static_cast<std::int64_t>(thread_node_count() - start_node_);
+  return thread_memory_bytes() - start_bytes_ + nodes * node_bytes;
 }
 
 std::string RecordBudget::message(std::int64_t steps, bool out_of_memory) const {

@@ -119,7 +119,7 @@ Var add_output_time_gradient(const Dynamics& f, const Var& ys, const Var& times,
 
 // What the dynamics close over, found by one recorded probe evaluation at the first times.
 std::vector<Var> closed_over_values(const Dynamics& f, const Var& y_start, const Grid& grid, const detail::Stepper& stepper) {
-  const std::uint64_t since = next_node_sequence();
+  const std::uint64_t since = node_sequence_barrier();
   EnableGrad enable;
   const Var probe = Var::parameter(y_start.value());
   std::vector<double> t0(static_cast<std::size_t>(grid.B));

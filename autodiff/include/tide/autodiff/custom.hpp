@@ -108,12 +108,19 @@ std::vector<Var> composite_vjp(const std::function<std::vector<Var>(const std::v
 // once. Leaves it at the first position of each node in `wrt` and clears d at the others.
 void drop_repeats(const std::vector<Var>& wrt, std::vector<Var>& d);
 
-// The sequence number the next recorded node gets (reading it takes nothing): read it before a
-// computation, as closed_over's `since`; the difference of two readings counts the nodes this thread
-// recorded between them (plus 4096 per block of numbers it had to take anew).
+// The sequence number the next recorded node on this thread gets (reading it takes nothing).
+// Numbers are ordered within a thread only: each thread takes them in blocks.
 std::uint64_t next_node_sequence();
 // The next sequence number, taken (a new node's).
 std::uint64_t take_node_sequence();
+// A number above every one any thread has taken so far, from which this thread's next nodes
+// number (one atomic operation): take it before a computation, as closed_over's `since` or
+// GradOptions::recorded_from, so that values made before it, on any thread (a model's parameters
+// built on another), count as made before.
+std::uint64_t node_sequence_barrier();
+// The nodes recorded on this thread since it started (the difference of two readings counts a
+// stretch's nodes).
+std::uint64_t thread_node_count();
 
 // The values recorded before sequence number `since` that `output`'s computation (the nodes
 // recorded at or after `since`) reads directly: the parameters and other closed-over values a

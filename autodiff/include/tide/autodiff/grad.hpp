@@ -11,7 +11,7 @@ namespace tide {
 struct GradOptions {
   bool create_graph = false;  // record the backward pass for higher derivatives
   bool allow_unused = false;  // inputs the outputs do not depend on get zeros instead of an error
-  // Nonzero (a number from next_node_sequence(), custom.hpp): differentiate through the nodes
+  // Nonzero (a number from node_sequence_barrier(), custom.hpp): differentiate through the nodes
   // recorded from it on only, and stop at the inputs. A node recorded earlier is reached only as
   // one of the inputs, and no input's own history is followed: each input gets the gradient along
   // the paths that reach it without passing through another input. A function re-run on the tape

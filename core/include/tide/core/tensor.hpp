@@ -41,6 +41,9 @@ struct MemoryStats {
 };
 MemoryStats memory_stats();
 void reset_peak_memory();
+// Bytes of tensor storage allocated on the calling thread less those freed on it, since it
+// started: the growth over a stretch of this thread's work, whatever other threads do meanwhile.
+std::int64_t thread_memory_bytes();
 
 class Tensor {
 public:
