@@ -8,6 +8,7 @@
 #include "tide/core/small_blocks.hpp"
 #include <algorithm>
 #include <array>
+#include <set>
 #include <optional>
 #include <cmath>
 
@@ -78,12 +79,14 @@ Tensor init_tensor(Init init, const Shape& shape, std::int64_t fan_in, std::int6
 
 std::vector<Var> Module::parameters() const {
   std::vector<Var> out;
-  for (auto& [name, p] : named_parameters()) out.push_back(p);
+  std::set<const Node*> seen;  // a parameter shared by two submodules (tied weights) once
+  for (auto& [name, p] : named_parameters())
+    if (seen.insert(p.node().get()).second) out.push_back(p);
   return out;
 }
 std::int64_t Module::parameter_count() const {
   std::int64_t n = 0;
-  for (auto& [name, p] : named_parameters()) n += p.numel();
+  for (const Var& p : parameters()) n += p.numel();
   return n;
 }
 void Module::zero_grad() {

@@ -18,14 +18,16 @@ void release_all() noexcept {
       --lists.count[c];
       std::free(p);
     }
-    lists.limit[c] = 0;
   }
 }
 
 // Its destructor, at the thread's exit, returns the thread's cached blocks and stops caching.
+// (A thread whose first use is a free during its exit registers it late, and may leave its
+// blocks to the process's end.)
 struct Reaper {
   ~Reaper() {
     release_all();
+    for (std::uint32_t& l : lists.limit) l = 0;
     lists.state = 2;
   }
 };
@@ -46,8 +48,12 @@ void* allocate_slow(std::size_t bytes) {
 #ifndef TIDE_SMALL_BLOCKS_OFF
   if (lists.state == 0) start();
 #endif
+#ifdef TIDE_SMALL_BLOCKS_OFF
+  void* p = std::malloc(bytes == 0 ? 1 : bytes);  // the exact size, so that ASan sees an overflow by a byte
+#else
   // Every block of a class has the class's size, whichever request made it.
   void* p = std::malloc(c == 0 ? granule : c * granule);
+#endif
   if (!p) throw std::bad_alloc();
   return p;
 }
@@ -67,6 +73,8 @@ void deallocate_slow(void* p, std::size_t bytes) noexcept {
 #endif
   std::free(p);
 }
+
+void release_cached() noexcept { release_all(); }
 
 std::size_t cached_blocks() {
   std::size_t n = 0;

@@ -1,6 +1,7 @@
 // The CPU backend's caching allocator (caching_allocator.hpp).
 #include "caching_allocator.hpp"
 #include "tide/core/error.hpp"
+#include "tide/core/small_blocks.hpp"
 #include <bit>
 #include <cstdlib>
 #include <string>
@@ -147,7 +148,10 @@ void CachingAllocator::set_limit(std::int64_t bytes) {
 }
 
 MemoryCounters memory_counters() { return CachingAllocator::instance().counters(); }
-void empty_cache() { CachingAllocator::instance().empty_cache(); }
+void empty_cache() {
+  CachingAllocator::instance().empty_cache();
+  small_blocks::release_cached();
+}
 void set_cache_limit(std::int64_t bytes) { CachingAllocator::instance().set_limit(bytes); }
 
 }  // namespace tide::cpu

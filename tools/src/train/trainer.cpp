@@ -511,6 +511,13 @@ std::vector<std::pair<std::string, Tensor>> model_tensors(const std::string& pat
   return out;
 }
 
+// The run's own parameter file that --params files are checked against.
+std::string reference_parameters(const std::string& run_dir) {
+  for (const char* name : {"/checkpoint.tide", "/best.tide"})
+    if (fs::exists(run_dir + name)) return run_dir + name;
+  fail("{}: holds no checkpoint.tide or best.tide to check --params against", run_dir);
+}
+
 // Parameters from a file of the user's (--params) belong to this run: the names, shapes and dtypes
 // of its own checkpoint's, as loading them into its model would check.
 void check_run_parameters(const std::vector<std::pair<std::string, Tensor>>& got, const std::string& path,
@@ -589,10 +596,10 @@ models::ModelPtr load_run_model(const std::string& run_dir, const RunParameters&
 // without its dataset exports too.
 void export_parameters(const std::string& run_dir, const RunParameters& from, const std::string& out) {
   const TrainConfig config = run_config(run_dir);
-  const std::string path = parameters_path(run_dir, from), checkpoint = run_dir + "/checkpoint.tide";
+  const std::string path = parameters_path(run_dir, from);
   Archive a;
   a.tensors = model_tensors(path);
-  if (!from.file.empty() && fs::exists(checkpoint)) check_run_parameters(a.tensors, path, checkpoint);
+  if (!from.file.empty()) check_run_parameters(a.tensors, path, reference_parameters(run_dir));
   a.meta_json = json{{"run", run_dir}, {"parameters_from", path}, {"model", config.raw.at("model")}}.dump();
   if (is_safetensors(out)) return save_safetensors(out, a);  // parameter names as they are, for other tools
   for (auto& [name, t] : a.tensors) name = "model." + name;

@@ -36,7 +36,7 @@ class Module {
 public:
   virtual ~Module() = default;
   virtual std::vector<std::pair<std::string, Var>> named_parameters() const = 0;
-  std::vector<Var> parameters() const;
+  std::vector<Var> parameters() const;  // named_parameters()' values, a shared (tied) one once
   std::int64_t parameter_count() const;
   void zero_grad();
 };

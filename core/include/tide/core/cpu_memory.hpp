@@ -5,7 +5,8 @@
 // freed blocks are kept for the next tensor of the class instead of going back to the system: a
 // solver or a training loop makes the same shapes thousands of times, and a large block returned
 // to glibc is unmapped and, when asked for again, faulted in and zeroed page by page by the kernel.
-// Smaller blocks come from per-thread free lists without a lock (small_blocks.hpp).
+// Smaller blocks come from per-thread free lists without a lock (small_blocks.hpp), outside these
+// counters and the limit.
 // The cache holds at most `cache_limit_bytes` (default 1 GiB, or TIDE_CPU_CACHE_BYTES when set at
 // the first allocation; 0 turns caching off); a freed block beyond it goes back to the system.
 #pragma once
@@ -21,7 +22,7 @@ struct MemoryCounters {
   std::int64_t cache_limit_bytes = 0;
 };
 MemoryCounters memory_counters();
-// Returns every cached block to the system.
+// Returns every cached block to the system, and the calling thread's small blocks.
 void empty_cache();
 // Sets the most the cache may hold (0: no caching; cached blocks beyond it are released now).
 void set_cache_limit(std::int64_t bytes);

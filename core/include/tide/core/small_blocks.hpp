@@ -9,7 +9,8 @@
 //
 // Every block is its own malloc allocation of its class's size, so a block may be freed on any
 // thread (it joins that thread's list) and a thread's cached blocks go back to malloc when it
-// exits. After that (static destructors running late) blocks go straight to malloc and free.
+// exits, or when it calls cpu::empty_cache(). They are not counted in cpu::memory_counters() and
+// cpu::set_cache_limit() does not bound them (at most class_budget per class and thread). After that (static destructors running late) blocks go straight to malloc and free.
 // Under AddressSanitizer there is no cache: every block is malloc's, so ASan still reports a use
 // after free.
 #pragma once
@@ -74,8 +75,10 @@ inline void deallocate(void* p, std::size_t bytes) noexcept {
   deallocate_slow(p, bytes);
 }
 
-// Blocks cached on the calling thread, over all classes (for tests).
+// Blocks cached on the calling thread, over all classes (for tests), and their release to malloc
+// (cpu::empty_cache() calls it for the calling thread).
 std::size_t cached_blocks();
+void release_cached() noexcept;
 
 }  // namespace small_blocks
 
