@@ -81,6 +81,9 @@ void redraw_intervals(Grid& g, std::int64_t b, const std::vector<double>& orig, 
 void apply_steer(Grid& g, const Steer& steer, std::uint64_t seed, bool per_sample_grid) {
   if (!steer.enabled) return;
   if (!(steer.relative >= 0 && steer.relative < 1)) fail("solve (STEER): relative = {} must lie in [0, 1)", steer.relative);
+  // (NaN fails these too: a NaN end time ran to max_steps; a negative eps drew negative lengths)
+  if (steer.per_interval && !(steer.eps >= 0 && std::isfinite(steer.eps)))
+    fail("solve (STEER): eps = {} must be finite and >= 0", steer.eps);
   Generator gen(seed ^ 0x5354454552ull);
   const std::int64_t draws = per_sample_grid ? g.B : 1, intervals = std::max<std::int64_t>(g.T - 1, 1);
   // constant relative half-width: the factors sequence models draw too (steer_intervals)
@@ -105,7 +108,7 @@ void apply_steer(Grid& g, const Steer& steer, std::uint64_t seed, bool per_sampl
       });
     } else if (c >= 2) {
       const double span = orig[static_cast<std::size_t>(c - 1)] - orig[static_cast<std::size_t>(c - 2)];
-      if (steer.b < 0 || steer.b >= std::fabs(span))
+      if (!(steer.b >= 0 && steer.b < std::fabs(span)))
         fail("solve (STEER): b = {} must lie in [0, {}) (the last interval's length)", steer.b, std::fabs(span));
       g.t[static_cast<std::size_t>(b * g.T + c - 1)] = orig[static_cast<std::size_t>(c - 1)] + steer.b * ub[0];
     }

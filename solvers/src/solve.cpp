@@ -203,7 +203,10 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
   stats->accepted.assign(static_cast<std::size_t>(B), 0);
   stats->rejected.assign(static_cast<std::size_t>(B), 0);
 
-  const bool time_grad = grad_enabled() && times.requires_grad() && !options.steer.enabled;
+  if (grad_enabled() && times.requires_grad() && options.steer.enabled)
+    fail("solve: the times {} require a gradient, but with STEER the solve ends at drawn times, which carry none "
+         "(it was 0, silently); pass times.detach(), or draw the end times yourself as differentiable values", times.str());
+  const bool time_grad = grad_enabled() && times.requires_grad();
   if (time_grad) y_start = shift_with_first_time(system_f, y_start, times);
   Var ys = integrate_by_kind(system_f, y_start, grid, plan, options, stats);
   if (time_grad) ys = add_output_time_gradient(system_f, ys, times, grid, options.per_sample);

@@ -264,3 +264,20 @@ TEST_CASE("min_step bounds every adaptive step from below, and a rejection at it
     CHECK(std::string(e.what()).find("a step of min_step = 0.1 or less was rejected") != std::string::npos);
   }
 }
+
+TEST_CASE("STEER refuses a NaN b, a negative eps and times that require a gradient") {
+  auto f = [](const Var& z, const Var&) { return -z; };
+  const Var y0(Tensor::ones(Shape{1, 1}, DType::f64));
+  const Var t(Tensor::from_vector({0.0, 0.5, 1.0}, Shape{3}, DType::f64));
+  SolveOptions o;
+  o.steer.enabled = true;
+  o.steer.b = NAN;
+  CHECK_THROWS_WITH_AS(solve(f, y0, Var(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64)), o), doctest::Contains("b = nan must lie in"), Error);
+  o.steer.per_interval = true;
+  o.steer.eps = -0.3;  // drew negative lengths: the times ran backwards
+  CHECK_THROWS_WITH_AS(solve(f, y0, t, o), doctest::Contains("eps = -0.3 must be finite and >= 0"), Error);
+  o.steer.eps = 1e-3;
+  const Var times = Var::parameter(Tensor::from_vector({0.0, 0.5, 1.0}, Shape{3}, DType::f64));
+  CHECK_THROWS_WITH_AS(solve(f, y0, times, o), doctest::Contains("with STEER the solve ends at drawn times"), Error);
+  CHECK(solve(f, y0, times.detach(), o).ys.shape() == Shape{3, 1, 1});
+}
