@@ -48,21 +48,34 @@ void check_regularisable(const IntervalDynamics& g, const OdeRegularisation& wei
          weights.taylor > 0 ? "taylor" : "jacobian");
 }
 
-// 1 / dt^p per sample as [B] in dt's dtype, 0 where dt = 0 (a padded step integrates nothing):
-// the factor taking an integral over s in [0, 1] to real time.
-Var real_time_factor(const Var& dt, int p) {
+// `integral` [B] over s in [0, 1] taken to real time: times 1 / dt^p per sample (0 where dt = 0, a
+// padded step integrating nothing), in f64. The rescaled integral of R_K is dt^(2K-1) times the
+// real one: where that factor passes what the state's dtype resolves (1e30 in f32, 1e250 in f64:
+// R_6 over dt < 1.9e-3 in f32) the integral has lost its digits or underflowed, and the solve is
+// refused rather than returning a penalty that is silently too small (the factor was capped at
+// 1e30 before: R_6 over dt = 1e-4 came out 1e-14 of its value).
+Var to_real_time(const Var& integral, const Var& dt, int p, const char* term) {
   std::vector<double> f = dt.value().to(DType::f64).to_vector();
-  for (double& v : f) v = v > 0 ? std::min(std::pow(v, -p), 1e30) : 0.0;
-  return Var(Tensor::from_vector(f, Shape{dt.size(0)}, DType::f64, dt.device()).to(dt.dtype()));
+  const double limit = dt.dtype() == DType::f32 ? 1e30 : 1e250;
+  for (double& v : f) {
+    const double factor = v > 0 ? std::pow(v, -p) : 0.0;
+    if (!(factor <= limit))
+      fail("regularisers.{}: an interval of dt = {:.3g} needs the rescaled integral multiplied by dt^-{} = {:.3g} to reach "
+           "real time, beyond what {} resolves; use dtype f64, a lower taylor_order, or longer intervals",
+           term, v, p, factor, dtype_name(dt.dtype()));
+    v = factor;
+  }
+  const Var factor(Tensor::from_vector(f, Shape{dt.size(0)}, DType::f64, dt.device()));
+  return cast(cast(integral, DType::f64) * factor, integral.dtype());
 }
 
 // The solve's integrals over s back to real time, weighted. With h(t) = z(t / dt), d^K z/ds^K =
 // dt^K h^(K) and ds = dt / dt: the kinetic and Jacobian integrals (K = 1) divide by dt, R_K by dt^(2K-1).
 void add_solved(OdeRegulariser& r, const Solution& sol, const Var& dt) {
   const OdeRegularisation& w = r.weights();
-  if (w.kinetic > 0) r.add("kinetic", sol.kinetic * real_time_factor(dt, 1) * w.kinetic);
-  if (w.jacobian > 0) r.add("jacobian", sol.jacobian * real_time_factor(dt, 1) * w.jacobian);
-  if (w.taylor > 0) r.add("taylor", sol.taylor * real_time_factor(dt, 2 * w.taylor_order - 1) * w.taylor);
+  if (w.kinetic > 0) r.add("kinetic", to_real_time(sol.kinetic, dt, 1, "kinetic") * w.kinetic);
+  if (w.jacobian > 0) r.add("jacobian", to_real_time(sol.jacobian, dt, 1, "jacobian") * w.jacobian);
+  if (w.taylor > 0) r.add("taylor", to_real_time(sol.taylor, dt, 2 * w.taylor_order - 1, "taylor") * w.taylor);
 }
 
 // The interval through solve(): adaptive, implicit, non-discrete gradients, or regularised.

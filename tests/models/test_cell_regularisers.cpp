@@ -75,6 +75,28 @@ TEST_CASE("R_K of a CT-RNN with linear dynamics equals its closed form, in real 
   }
 }
 
+TEST_CASE("R_6 over short intervals: exact in f64 (the factor to real time was capped at 1e30), refused where f32 cannot carry it") {
+  Generator gen(5);
+  const Var x(Generator(6).normal(Shape{2, 2}, 0, 1, DType::f64));
+  const Tensor h0 = Generator(7).normal(Shape{2, 3}, 0, 1, DType::f64);
+  const std::vector<double> d = {1e-3, 1e-4}, h = h0.to_vector();
+  CTRNNCell c(2, 3, gen, OdeSpec{Method::dopri5, 1, 1e-11, 1e-13}, CellOptions{.dtype = DType::f64}, 2.0);
+  for (auto& [name, p] : c.named_parameters())
+    if (name != "log_tau") Tensor(p.value()).zero_();
+  OdeRegulariser r(OdeRegularisation{.taylor = 1.0, .taylor_order = 6});
+  c.step(x, Var(h0), Var(Tensor::from_vector(d, Shape{2, 1}, DType::f64)), &r);
+  const std::vector<double> total = r.total().value().to_vector();
+  for (int s = 0; s < 2; ++s) {
+    const double sq = h[s * 3] * h[s * 3] + h[s * 3 + 1] * h[s * 3 + 1] + h[s * 3 + 2] * h[s * 3 + 2];
+    CHECK(total[s] == doctest::Approx(sq * std::pow(4.0, -6) * (1 - std::exp(-d[s]))).epsilon(1e-6));
+  }
+  CTRNNCell c32(2, 3, gen, OdeSpec{Method::dopri5, 1, 1e-6, 1e-7}, CellOptions{.dtype = DType::f32}, 2.0);
+  OdeRegulariser r32(OdeRegularisation{.taylor = 1.0, .taylor_order = 6});
+  CHECK_THROWS_WITH_AS(c32.step(Var(x.value().to(DType::f32)), Var(h0.to(DType::f32)),
+                                Var(Tensor::from_vector({1e-4, 0.5}, Shape{2, 1}, DType::f32)), &r32),
+                       doctest::Contains("beyond what f32 resolves"), Error);
+}
+
 TEST_CASE("the LTC fused solver's regularisers are the rectangle rule at the unfolds' start states") {
   // One sample, one unfold: h dt-share times ||c - a v0||^2 for the kinetic term.
   Generator gen(8);
