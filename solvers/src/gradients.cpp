@@ -71,6 +71,12 @@ Tensor fold_padding(const Tensor& g_in, const Grid& grid) {
   return g;
 }
 
+// Where a checkpointed replay stands: the full state and, for tableaus that reuse their last
+// stage, each sample's last stage (undefined before any step).
+struct Replayed {
+  Tensor state, last_stage;
+};
+
 class CheckpointBackward final : public CustomBackward {
 public:
   CheckpointBackward(Dynamics f, Grid grid, Plan plan, std::vector<StepLog> log, std::vector<Var> params,
@@ -98,8 +104,9 @@ public:
         const std::int64_t begin = seg * stride_, end = std::min(n, begin + stride_);
         replay(snapshots_[static_cast<std::size_t>(seg)], begin, end, true);
         for (std::int64_t s = end; s-- > begin;) {
-          backprop_step(log_[static_cast<std::size_t>(s)], g, a, gp);
-          log_[static_cast<std::size_t>(s)].y = Tensor();
+          StepLog& step = log_[static_cast<std::size_t>(s)];
+          backprop_step(step, g, a, gp);
+          step.y = step.k1 = Tensor();
         }
       }
     }
@@ -109,12 +116,13 @@ public:
     return out;
   }
 
-  // Runs steps [begin, end) forward without a tape from the full state `state` [B, D], storing each
-  // step's start rows when `store`; returns the state after them.
-  Tensor replay(Tensor state, std::int64_t begin, std::int64_t end, bool store) {
+  // Runs steps [begin, end) forward without a tape from `from` (the full state [B, D], and for
+  // carries_stage() each sample's last stage), storing each step's start rows (and first stage)
+  // when `store`; returns the same after them.
+  Replayed replay(Replayed from, std::int64_t begin, std::int64_t end, bool store) {
     NoGrad no_grad;
     PlainSystem system(f_, plan_.stepper->output_width());
-    state = state.clone();
+    Tensor state = from.state.clone(), last = from.last_stage;
     for (std::int64_t s = begin; s < end; ++s) {
       StepLog& step = log_[static_cast<std::size_t>(s)];
       const Tensor index = indices(step.samples, state.device());
@@ -122,14 +130,20 @@ public:
       if (store) step.y = y;
       const Rows rows(index);
       StepContext ctx = context(system, rows, step.samples);
-      const Var k1 = first_stage(step, Var(y), ctx, step.k1.defined() ? Var(step.k1) : Var());
-      const StepResult st = plan_.stepper->step(ctx, Var(y), k1, step.t, step.h);
+      const Tensor k1 = last.defined() ? index_select(last, 0, index) : Tensor();
+      if (store && carries_stage()) step.k1 = k1;
+      const StepResult st = plan_.stepper->step(ctx, Var(y), first_stage(step, Var(y), ctx, Var(k1)), step.t, step.h);
       state = add(state, index_add(sub(st.y_new.value(), y), 0, index, grid_.B));
+      if (carries_stage()) {  // the rows' last stages, the next step's first where reused
+        const Tensor k_last = st.k.back().value();
+        if (!last.defined()) last = Tensor::zeros(state.shape(), state.dtype(), state.device());
+        last = add(last, index_add(sub(k_last, index_select(last, 0, index)), 0, index, grid_.B));
+      }
     }
-    return state;
+    return {state, last};
   }
 
-  void set_snapshots(std::vector<Tensor> snapshots, std::int64_t stride) {
+  void set_snapshots(std::vector<Replayed> snapshots, std::int64_t stride) {
     snapshots_ = std::move(snapshots);
     stride_ = stride;
   }
@@ -218,7 +232,7 @@ private:
   std::vector<Var> params_;
   SavedVersions versions_;
   std::shared_ptr<SolveStats> stats_;
-  std::vector<Tensor> snapshots_;  // budgeted: full states before steps 0, stride, 2 stride, ...
+  std::vector<Replayed> snapshots_;  // budgeted: full states (and last stages) before steps 0, stride, 2 stride, ...
   std::int64_t stride_ = 0;
   Tensor a_stage_;  // [B, D]: carries_stage(): the cotangent each sample's previous last stage owes
 };
@@ -436,8 +450,8 @@ Var solve_checkpointed(const Dynamics& f, const Var& y0, const Grid& grid, const
     // Budgeted (two-level) checkpointing: at most `budget` full states, placed uniformly once the
     // number of steps is known (one extra forward pass), and one segment of step states at a time.
     const std::int64_t stride = std::max<std::int64_t>(1, (n + budget - 1) / budget);
-    std::vector<Tensor> snapshots;
-    Tensor state = y0.value().contiguous();
+    std::vector<Replayed> snapshots;
+    Replayed state{y0.value().contiguous(), Tensor()};
     for (std::int64_t begin = 0; begin < n; begin += stride) {
       snapshots.push_back(state);
       state = fn->replay(state, begin, std::min(n, begin + stride), false);

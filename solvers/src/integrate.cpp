@@ -365,9 +365,9 @@ void Integrator::log_step(const Var& y, const Proposal& p, const std::vector<cha
   if (pos.empty()) return;
   if (plan_.log_states) log.y = index_select(y.value(), 0, indices(pos, device_));
   const Tableau* tab = stepper_.tableau();
-  if (tab && tab->reuse_last_stage && k1_.defined()) {
-    log.k1 = index_select(k1_.value(), 0, indices(pos, device_));
-    for (const std::int64_t b : log.samples) log.k1_reused.push_back(s_[static_cast<std::size_t>(b)].k1_reused);
+  if (tab && tab->reuse_last_stage) {  // the values only with the states (budgeted replays carry them)
+    if (plan_.log_states && k1_.defined()) log.k1 = index_select(k1_.value(), 0, indices(pos, device_));
+    for (const std::int64_t b : log.samples) log.k1_reused.push_back(k1_.defined() && s_[static_cast<std::size_t>(b)].k1_reused);
   }
   for (std::size_t q = 0; q < out.pos.size(); ++q) {
     log.out_row.push_back(where_in_log[static_cast<std::size_t>(out.pos[q])]);

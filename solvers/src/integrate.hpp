@@ -114,8 +114,9 @@ struct StepLog {
   std::vector<std::int64_t> out_row, out_index;   // outputs inside the step: row in `samples`, grid index
   std::vector<double> out_theta;
   // Tableaus that reuse a last stage which is not f at the new state (reuse_last_stage): the rows'
-  // first stage as the step used it, and per row whether it was the sample's previous step's last
-  // stage (else f at this step's start). Replays take it from here: f(y, t) would be another step.
+  // first stage as the step used it (with `y`; a budgeted replay recomputes it), and per row whether
+  // it was the sample's previous step's last stage (else f at this step's start). Replays take it
+  // from here: f(y, t) would be another step.
   Tensor k1;
   std::vector<char> k1_reused;
 };
