@@ -58,8 +58,13 @@ TEST_CASE("checkpoint metadata: the config keys flags set read back, and an old 
   REQUIRE(read.flag_keys.has_value());
   CHECK(*read.flag_keys == FlagKeys{"epochs", "compile"});
   CHECK(read_checkpoint_meta(checkpoint_meta(config, sample()), "c.tide", p).flag_keys == FlagKeys{});
-  // written before the keys were recorded: nullopt, so that --resume restores what it restored then
-  CHECK_FALSE(read_checkpoint_meta(edited("flag_keys", json(json::value_t::discarded)), "c.tide", p).flag_keys.has_value());
+  // written before the keys were recorded (version 1): nullopt, so that --resume restores what it
+  // restored then; version 2 has them (so an older tide refuses it by its version)
+  json old = json::parse(checkpoint_meta(config, sample()));
+  old.erase("flag_keys");
+  CHECK(error_of([&] { read_checkpoint_meta(old.dump(), "c.tide", p); }) == "c.tide: missing key 'flag_keys' (not a `tide train` checkpoint?)");
+  old["version"] = 1;
+  CHECK_FALSE(read_checkpoint_meta(old.dump(), "c.tide", p).flag_keys.has_value());
   CHECK(error_of([&] { read_checkpoint_meta(edited("flag_keys", {"lr"}), "c.tide", p); }) ==
         "c.tide.flag_keys: expected the keys flags set (epochs, seed, compile), got 'lr'");
   CHECK(error_of([&] { read_checkpoint_meta(edited("flag_keys", "seed"), "c.tide", p); }) ==
@@ -83,7 +88,7 @@ TEST_CASE("checkpoint metadata: a missing key, a wrong type or a negative count 
   CHECK(error(edited("loss_sum", nullptr)).starts_with(source + ".loss_sum: expected a number"));
   CHECK(error(edited("config", "x")) == source + ".config: expected an object, got \"x\"");
   CHECK(error(edited("format", "other")) == source + ".format: expected one of tide train checkpoint, got \"other\"");
-  CHECK(error(edited("version", 2)) == source + ".version: expected an integer in 1..1, got 2");
+  CHECK(error(edited("version", 3)) == source + ".version: expected an integer in 1..2, got 3");
   CHECK(error(edited("surprise", 1)).starts_with(source + ".surprise: unknown key for a `tide train` checkpoint's metadata"));
   CHECK(error("[1, 2]") == source + ": expected an object, got [1,2]");
   CHECK(error(R"({"step": 4})") == source + ": missing key 'format' (not a `tide train` checkpoint?)");

@@ -8,7 +8,7 @@ namespace tide::cli {
 using json = nlohmann::json;
 
 std::string checkpoint_meta(const json& config, const Position& p, const FlagKeys& flag_keys) {
-  json meta = {{"format", "tide train checkpoint"}, {"version", 1}, {"config", config}, {"flag_keys", flag_keys},
+  json meta = {{"format", "tide train checkpoint"}, {"version", 2}, {"config", config}, {"flag_keys", flag_keys},
                {"epoch", p.epoch}, {"batch", p.batch}, {"global_step", p.global_step}, {"best_epoch", p.best_epoch},
                {"records", p.records_written}, {"loss_sum", p.loss_sum}, {"metric_sum", p.metric_sum},
                {"metric_count", p.metric_count}, {"seen", p.seen}};
@@ -30,10 +30,15 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
   need("format");
   k.string("format", "", {"tide train checkpoint"});
   need("version");
-  k.integer("version", 1, 1, 1);
+  // Version 2 added flag_keys (so that an older tide refuses it by its version, not by a key it
+  // does not know); version 1 checkpoints read as before.
+  const std::int64_t version = k.integer("version", 2, 1, 2);
   need("config");
   CheckpointConfig read{*k.object("config"), std::nullopt};
-  if (k.has("flag_keys")) read.flag_keys = k.texts("flag_keys");  // absent before they were recorded
+  if (version >= 2) {
+    need("flag_keys");
+    read.flag_keys = k.texts("flag_keys");
+  }
   for (const std::string& key : read.flag_keys.value_or(FlagKeys{}))
     if (key != "epochs" && key != "seed" && key != "compile")
       fail("{}: expected the keys flags set (epochs, seed, compile), got '{}'", k.path("flag_keys"), key);
