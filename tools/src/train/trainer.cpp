@@ -377,7 +377,8 @@ void Trainer::end_epoch() {
     pos_.best_val = val_metric, pos_.best_epoch = pos_.epoch + 1;
     Archive a;
     add_module(a, "model.", model_);
-    a.meta_json = json{{"epoch", pos_.best_epoch}, {"val_" + metric_, val_metric}, {"val_loss", val.loss}}.dump();
+    // with the config, so that a run directory kept without its checkpoint still knows what it trained
+    a.meta_json = json{{"epoch", pos_.best_epoch}, {"val_" + metric_, val_metric}, {"val_loss", val.loss}, {"config", config_.raw}}.dump();
     save_archive(paths_.best, a);
   }
   pos_.loss_sum = pos_.metric_sum = pos_.metric_count = pos_.seen = 0;
@@ -466,23 +467,33 @@ std::string RunParameters::path(const std::string& run_dir) const {
 
 namespace {
 
+// The config a run was trained with, and the file that records it: its checkpoint's metadata, or
+// best.tide's (written with it since checkpoint metadata version 2); none for older best-only runs.
+std::pair<json, std::string> recorded_config(const std::string& run_dir) {
+  const std::string checkpoint = run_dir + "/checkpoint.tide", best = run_dir + "/best.tide";
+  if (fs::exists(checkpoint)) {
+    Position ignored;
+    return {read_checkpoint_meta(load_archive(checkpoint).meta_json, checkpoint + " (metadata)", ignored).config, checkpoint};
+  }
+  if (!fs::exists(best)) return {};
+  const json meta = json::parse(load_archive(best).meta_json, nullptr, false);
+  if (!meta.is_object() || !meta.contains("config")) return {};
+  return {meta.at("config"), best};
+}
+
 // A run's config.json, checked against the config its checkpoint was written with: an edited
 // config.json rebuilds other data or another model (another seed splits the data differently),
 // and the scores would be of the wrong examples, silently.
 TrainConfig run_config(const std::string& run_dir) {
-  const std::string path = run_dir + "/config.json", checkpoint = run_dir + "/checkpoint.tide";
+  const std::string path = run_dir + "/config.json";
   TrainConfig config = load_train_config(path);
-  if (!fs::exists(checkpoint)) return config;  // nothing recorded to check against
-  Position ignored;
-  const json trained = read_checkpoint_meta(load_archive(checkpoint).meta_json, checkpoint + " (metadata)", ignored).config;
-  if (trained != config.raw)
+  const auto [trained, recorded_in] = recorded_config(run_dir);
+  if (!recorded_in.empty() && trained != config.raw)
     fail("{}: differs from the config the run was trained with (recorded in {}): {}; put config.json back as it was, "
-         "or train a new run with the edited config", path, checkpoint, first_difference(trained, config.raw, ""));
+         "or train a new run with the edited config", path, recorded_in, first_difference(trained, config.raw, ""));
   return config;
 }
 
-// A run's data (its config's, or with data_file a csv run's data with that file as the test
-// split) and model with the parameters `from` names loaded.
 // The parameter file `from` names, refusing the missing best.tide of a run with no finished epoch.
 std::string parameters_path(const std::string& run_dir, const RunParameters& from) {
   const std::string path = from.path(run_dir);
@@ -492,8 +503,16 @@ std::string parameters_path(const std::string& run_dir, const RunParameters& fro
   return path;
 }
 
+// A run's data (its config's, or with data_file a csv run's data with that file as the test
+// split) and model with the parameters `from` names loaded.
 Built load_run(const std::string& run_dir, const TrainConfig& config, const RunParameters& from, const std::string& data_file = "") {
-  Built built = build(config, data_file);
+  Built built;
+  try {
+    built = build(config, data_file);
+  } catch (const Error& e) {  // a data path the run's config.json names, perhaps relative to where it trained
+    fail("{}: loading the run's data as its config.json says (a relative path is read from the working directory): {}",
+         run_dir, e.what());
+  }
   built.model->load(parameters_path(run_dir, from));
   return built;
 }
