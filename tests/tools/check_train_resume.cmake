@@ -135,6 +135,12 @@ foreach(command "eval" "predict;--out;${WORK}/p.csv" "export;--out;${WORK}/e.saf
     message(FATAL_ERROR "tide ${name} on a run with an edited config.json: unexpected message ${err}")
   endif()
 endforeach()
+# kept without its checkpoint, the run's best.tide records the config
+file(REMOVE "${WORK}/edited_run/checkpoint.tide")
+run_tide(1 eval "${WORK}/edited_run")
+if(NOT err MATCHES "recorded in [^\n]*best.tide[^\n]*key 'seed' is 3 there, 9 now")
+  message(FATAL_ERROR "tide eval on an edited run without its checkpoint: unexpected message ${err}")
+endif()
 
 # --resume with no checkpoint fails before it creates the run directory
 run_tide(1 train "${WORK}/tiny.json" --out "${WORK}/no_such_run" --quiet --resume)
