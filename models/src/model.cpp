@@ -97,9 +97,7 @@ Predictions Model::predict(const data::Examples& split, std::int64_t batch_size)
   return out;
 }
 
-namespace {
 bool is_safetensors(const std::string& path) { return path.ends_with(".safetensors"); }
-}  // namespace
 
 void Model::save(const std::string& path) const {
   Archive a;

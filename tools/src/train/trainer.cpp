@@ -1,8 +1,8 @@
 #include "train/trainer.hpp"
+#include "train/built_run.hpp"
 #include "tide/autodiff/archive.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/core/atomic_file.hpp"
-#include "tide/models/cnf.hpp"
 #include "tide/models/registry.hpp"
 #include "tide/data/config_object.hpp"
 #include "tide/data/registry.hpp"
@@ -18,12 +18,102 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <unistd.h>
 
 namespace tide::cli {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+// The config's data (with data_file, a csv run's data with that file as its test split) and model,
+// compiled or eager as the config says (the two differ in float rounding, so eval, predict and
+// export reproduce a run's own scores only in the mode it trained in).
+Built build(const TrainConfig& config, const std::string& data_file) {
+  Built b;
+  b.data = data_file.empty() ? data::load_dataset(config.data, config.seed, "data")
+                             : data::load_dataset_with_test_file(config.data, config.seed, "data", data_file);
+  Generator gen(config.seed);
+  b.model = models::make_model(config.model, b.data, gen, config.dtype, "model");
+  b.model->set_compiled(config.compile);
+  return b;
+}
+
+// Classification: the confusion matrix (rows: true class, columns: predicted) and, per class
+// (named by its label when the data has names), precision, recall, F1, support and accuracy (the
+// fraction of its examples predicted right, which is its recall).
+static void add_report(json& out, const models::ClassificationReport& r, const std::vector<std::string>& names) {
+  if (r.classes == 0) return;
+  out["confusion"] = r.confusion;
+  json per_class = json::array();
+  for (std::size_t c = 0; c < static_cast<std::size_t>(r.classes); ++c)
+    per_class.push_back({{"class", c < names.size() ? names[c] : std::to_string(c)}, {"precision", r.precision[c]}, {"recall", r.recall[c]},
+                         {"f1", r.f1[c]}, {"support", r.support[c]}, {"accuracy", r.recall[c]}});
+  out["per_class"] = per_class;
+}
+
+// A split's scores: the loss, every metric, the number of examples (sequences, vectors, images)
+// and, for classification, the report.
+json scores_json(const models::Scores& s, const std::vector<std::string>& class_names) {
+  json out = {{"loss", s.loss}, {"examples", s.examples}};
+  for (const auto& [name, value] : s.metrics) out[name] = value;
+  add_report(out, s.report, class_names);
+  return out;
+}
+
+namespace {
+
+double score_of(const models::Scores& s, const std::string& metric) { return metric == "loss" ? s.loss : s.metric(metric); }
+
+// The validation metric that picks best.tide: the config's best_metric, checked against what the
+// model reports on a few validation examples, else the model's own.
+std::string selection_metric(const TrainConfig& config, const models::Model& model, const data::Examples& val, std::int64_t batch) {
+  if (config.best_metric.empty()) return model.metric();
+  const models::Scores probe = model.evaluate(*val.slice(0, std::min<std::int64_t>(val.size(), 16)), batch);
+  std::vector<std::string> known = {"loss"};
+  for (const auto& [name, value] : probe.metrics) known.push_back(name);
+  if (std::find(known.begin(), known.end(), config.best_metric) == known.end())
+    fail("best_metric: '{}' is not a metric this model reports on validation data (it reports: {})", config.best_metric,
+         fmt::join(known, ", "));
+  return config.best_metric;
+}
+
+// The class weights the config asks for: as given, or "balanced" n / (classes * n_c) from the
+// training labels (scikit-learn's); empty when none.
+std::vector<double> class_weights(const TrainConfig& config, const data::Examples& train) {
+  if (config.class_weights.is_null()) return {};
+  const std::vector<double> counts = train.class_counts();
+  if (counts.empty()) fail("class_weights: the training data carries no class labels (weights are for classification)");
+  const std::size_t C = counts.size();
+  if (config.class_weights.is_string()) {  // "balanced"
+    double n = 0;
+    for (double c : counts) n += c;
+    std::vector<double> w;
+    for (std::size_t c = 0; c < C; ++c) {
+      if (counts[c] == 0) fail("class_weights: \"balanced\" needs every class in the training data; class {} has no example", c);
+      w.push_back(n / (static_cast<double>(C) * counts[c]));
+    }
+    return w;
+  }
+  const std::vector<double> w = config.class_weights.get<std::vector<double>>();
+  if (w.size() != C) fail("class_weights: {} weights given, the data has {} classes", w.size(), C);
+  if (std::all_of(w.begin(), w.end(), [](double v) { return v == 0; })) fail("class_weights: every weight is 0");
+  return w;
+}
+
+}  // namespace
+
+// Where two configs first differ: "key 'epochs' is 3 there, 6 now" (nested keys by their path).
+std::string first_difference(const json& then, const json& now, const std::string& path) {
+  if (then.is_object() && now.is_object()) {
+    for (const auto& [key, value] : then.items()) {
+      const std::string at = path.empty() ? key : path + "." + key;
+      if (!now.contains(key)) return fmt::format("key '{}' is {} there, absent now", at, brief(value));
+      if (value != now.at(key)) return first_difference(value, now.at(key), at);
+    }
+    for (const auto& [key, value] : now.items())
+      if (!then.contains(key)) return fmt::format("key '{}' is absent there, {} now", path.empty() ? key : path + "." + key, brief(value));
+  }
+  return fmt::format("key '{}' is {} there, {} now", path, brief(then), brief(now));
+}
 
 namespace {
 
@@ -80,98 +170,6 @@ struct Paths {
 // Run files (config, metrics, summary) are replaced whole and durably (AtomicFile).
 void write_text_atomically(const std::string& path, const std::string& text) { write_file_atomically(path, text); }
 
-
-struct Built {
-  data::Dataset data;
-  models::ModelPtr model;
-};
-
-// The config's data (with data_file, a csv run's data with that file as its test split) and model,
-// compiled or eager as the config says (the two differ in float rounding, so eval, predict and
-// export reproduce a run's own scores only in the mode it trained in).
-Built build(const TrainConfig& config, const std::string& data_file = "") {
-  Built b;
-  b.data = data_file.empty() ? data::load_dataset(config.data, config.seed, "data")
-                             : data::load_dataset_with_test_file(config.data, config.seed, "data", data_file);
-  Generator gen(config.seed);
-  b.model = models::make_model(config.model, b.data, gen, config.dtype, "model");
-  b.model->set_compiled(config.compile);
-  return b;
-}
-
-// Classification: the confusion matrix (rows: true class, columns: predicted) and, per class
-// (named by its label when the data has names), precision, recall, F1, support and accuracy (the
-// fraction of its examples predicted right, which is its recall).
-void add_report(json& out, const models::ClassificationReport& r, const std::vector<std::string>& names) {
-  if (r.classes == 0) return;
-  out["confusion"] = r.confusion;
-  json per_class = json::array();
-  for (std::size_t c = 0; c < static_cast<std::size_t>(r.classes); ++c)
-    per_class.push_back({{"class", c < names.size() ? names[c] : std::to_string(c)}, {"precision", r.precision[c]}, {"recall", r.recall[c]},
-                         {"f1", r.f1[c]}, {"support", r.support[c]}, {"accuracy", r.recall[c]}});
-  out["per_class"] = per_class;
-}
-
-// A split's scores: the loss, every metric, the number of examples (sequences, vectors, images)
-// and, for classification, the report.
-json scores_json(const models::Scores& s, const std::vector<std::string>& class_names = {}) {
-  json out = {{"loss", s.loss}, {"examples", s.examples}};
-  for (const auto& [name, value] : s.metrics) out[name] = value;
-  add_report(out, s.report, class_names);
-  return out;
-}
-
-double score_of(const models::Scores& s, const std::string& metric) { return metric == "loss" ? s.loss : s.metric(metric); }
-
-// The validation metric that picks best.tide: the config's best_metric, checked against what the
-// model reports on a few validation examples, else the model's own.
-std::string selection_metric(const TrainConfig& config, const models::Model& model, const data::Examples& val, std::int64_t batch) {
-  if (config.best_metric.empty()) return model.metric();
-  const models::Scores probe = model.evaluate(*val.slice(0, std::min<std::int64_t>(val.size(), 16)), batch);
-  std::vector<std::string> known = {"loss"};
-  for (const auto& [name, value] : probe.metrics) known.push_back(name);
-  if (std::find(known.begin(), known.end(), config.best_metric) == known.end())
-    fail("best_metric: '{}' is not a metric this model reports on validation data (it reports: {})", config.best_metric,
-         fmt::join(known, ", "));
-  return config.best_metric;
-}
-
-// The class weights the config asks for: as given, or "balanced" n / (classes * n_c) from the
-// training labels (scikit-learn's); empty when none.
-std::vector<double> class_weights(const TrainConfig& config, const data::Examples& train) {
-  if (config.class_weights.is_null()) return {};
-  const std::vector<double> counts = train.class_counts();
-  if (counts.empty()) fail("class_weights: the training data carries no class labels (weights are for classification)");
-  const std::size_t C = counts.size();
-  if (config.class_weights.is_string()) {  // "balanced"
-    double n = 0;
-    for (double c : counts) n += c;
-    std::vector<double> w;
-    for (std::size_t c = 0; c < C; ++c) {
-      if (counts[c] == 0) fail("class_weights: \"balanced\" needs every class in the training data; class {} has no example", c);
-      w.push_back(n / (static_cast<double>(C) * counts[c]));
-    }
-    return w;
-  }
-  const std::vector<double> w = config.class_weights.get<std::vector<double>>();
-  if (w.size() != C) fail("class_weights: {} weights given, the data has {} classes", w.size(), C);
-  if (std::all_of(w.begin(), w.end(), [](double v) { return v == 0; })) fail("class_weights: every weight is 0");
-  return w;
-}
-
-// Where two configs first differ: "key 'epochs' is 3 there, 6 now" (nested keys by their path).
-std::string first_difference(const json& then, const json& now, const std::string& path) {
-  if (then.is_object() && now.is_object()) {
-    for (const auto& [key, value] : then.items()) {
-      const std::string at = path.empty() ? key : path + "." + key;
-      if (!now.contains(key)) return fmt::format("key '{}' is {} there, absent now", at, brief(value));
-      if (value != now.at(key)) return first_difference(value, now.at(key), at);
-    }
-    for (const auto& [key, value] : now.items())
-      if (!then.contains(key)) return fmt::format("key '{}' is absent there, {} now", path.empty() ? key : path + "." + key, brief(value));
-  }
-  return fmt::format("key '{}' is {} there, {} now", path, brief(then), brief(now));
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -458,202 +456,6 @@ int run_training(const TrainConfig& config, const TrainOptions& options) {
   Trainer trainer(config, options);
   interrupts.training_started();
   return trainer.run();
-}
-
-std::string RunParameters::path(const std::string& run_dir) const {
-  if (!file.empty()) return file;
-  return run_dir + (last ? "/checkpoint.tide" : "/best.tide");
-}
-
-namespace {
-
-// The config a run was trained with, and the file that records it: its checkpoint's metadata, or
-// best.tide's (written with it since checkpoint metadata version 2); none for older best-only runs.
-std::pair<json, std::string> recorded_config(const std::string& run_dir) {
-  const std::string checkpoint = run_dir + "/checkpoint.tide", best = run_dir + "/best.tide";
-  if (fs::exists(checkpoint)) {
-    Position ignored;
-    return {read_checkpoint_meta(load_archive(checkpoint).meta_json, checkpoint + " (metadata)", ignored).config, checkpoint};
-  }
-  if (!fs::exists(best)) return {};
-  const json meta = json::parse(load_archive(best).meta_json, nullptr, false);
-  if (!meta.is_object() || !meta.contains("config")) return {};
-  return {meta.at("config"), best};
-}
-
-// A run's config.json, checked against the config its checkpoint was written with: an edited
-// config.json rebuilds other data or another model (another seed splits the data differently),
-// and the scores would be of the wrong examples, silently.
-TrainConfig run_config(const std::string& run_dir) {
-  const std::string path = run_dir + "/config.json";
-  TrainConfig config = load_train_config(path);
-  const auto [trained, recorded_in] = recorded_config(run_dir);
-  if (!recorded_in.empty() && trained != config.raw)
-    fail("{}: differs from the config the run was trained with (recorded in {}): {}; put config.json back as it was, "
-         "or train a new run with the edited config", path, recorded_in, first_difference(trained, config.raw, ""));
-  return config;
-}
-
-// The parameter file `from` names, refusing the missing best.tide of a run with no finished epoch.
-std::string parameters_path(const std::string& run_dir, const RunParameters& from) {
-  const std::string path = from.path(run_dir);
-  if (from.file.empty() && !from.last && !fs::exists(path) && fs::exists(run_dir + "/checkpoint.tide"))
-    fail("{}: no best-validation parameters yet (no epoch has finished); --last scores the latest checkpoint, {}/checkpoint.tide",
-         path, run_dir);
-  return path;
-}
-
-// A run's data (its config's, or with data_file a csv run's data with that file as the test
-// split) and model with the parameters `from` names loaded.
-Built load_run(const std::string& run_dir, const TrainConfig& config, const RunParameters& from, const std::string& data_file = "") {
-  Built built;
-  try {
-    built = build(config, data_file);
-  } catch (const Error& e) {  // a data path the run's config.json names, perhaps relative to where it trained
-    fail("{}: loading the run's data as its config.json says (a relative path is read from the working directory): {}",
-         run_dir, e.what());
-  }
-  built.model->load(parameters_path(run_dir, from));
-  return built;
-}
-
-bool is_safetensors(const std::string& path) { return path.ends_with(".safetensors"); }
-
-// A parameter file's model tensors under their parameter names: a tide archive's "model." keys
-// with the prefix removed, or a safetensors file's names as they are.
-std::vector<std::pair<std::string, Tensor>> model_tensors(const std::string& path) {
-  if (is_safetensors(path)) return load_safetensors(path).tensors;
-  std::vector<std::pair<std::string, Tensor>> out;
-  for (auto& [name, t] : load_archive(path).tensors)
-    if (name.starts_with("model.")) out.emplace_back(name.substr(6), std::move(t));
-  if (out.empty()) fail("{}: holds no model parameters (no \"model.\" tensors)", path);
-  return out;
-}
-
-// The run's own parameter file that --params files are checked against.
-std::string reference_parameters(const std::string& run_dir) {
-  for (const char* name : {"/checkpoint.tide", "/best.tide"})
-    if (fs::exists(run_dir + name)) return run_dir + name;
-  fail("{}: holds no checkpoint.tide or best.tide to check --params against", run_dir);
-}
-
-// Parameters from a file of the user's (--params) belong to this run: the names, shapes and dtypes
-// of its own checkpoint's, as loading them into its model would check.
-void check_run_parameters(const std::vector<std::pair<std::string, Tensor>>& got, const std::string& path,
-                          const std::string& checkpoint) {
-  std::map<std::string, std::string> expected;
-  for (const auto& [name, t] : model_tensors(checkpoint)) expected[name] = t.str();
-  for (const auto& [name, t] : got) {
-    const auto it = expected.find(name);
-    if (it == expected.end()) fail("{}: parameter '{}' is not one of this run's model's (its checkpoint {})", path, name, checkpoint);
-    if (it->second != t.str()) fail("{}: parameter '{}' is {}; this run's model has {}", path, name, t.str(), it->second);
-    expected.erase(it);
-  }
-  if (!expected.empty()) fail("{}: this run's parameter '{}' is missing", path, expected.begin()->first);
-}
-
-// One CSV field: quoted when it holds a delimiter, a quote or a line break.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out(1, '"');
-  for (char c : s) {
-    out += c;
-    if (c == '"') out += '"';  // a quote inside is doubled
-  }
-  out += '"';
-  return out;
-}
-
-// The predictions as CSV: example, step, then per class label / predicted / p_<class>, or per
-// output target_<k> / prediction_<k>.
-std::string predictions_csv(const models::Predictions& p, const std::vector<std::string>& names) {
-  const auto class_name = [&](std::int64_t c) { return c < static_cast<std::int64_t>(names.size()) ? names[static_cast<std::size_t>(c)] : std::to_string(c); };
-  std::string text = "example,step";
-  for (std::int64_t k = 0; k < p.width; ++k)
-    text += p.classification ? "" : fmt::format(",target_{},prediction_{}", k, k);
-  if (p.classification) {
-    text += ",label,predicted";
-    for (std::int64_t c = 0; c < p.width; ++c) text += fmt::format(",{}", csv_field(fmt::format("p_{}", class_name(c))));
-  }
-  text += "\n";
-  for (std::int64_t r = 0; r < p.rows(); ++r) {
-    const std::size_t at = static_cast<std::size_t>(r * p.width);
-    text += fmt::format("{},{}", p.example[static_cast<std::size_t>(r)], p.step[static_cast<std::size_t>(r)]);
-    if (!p.classification) {
-      for (std::int64_t k = 0; k < p.width; ++k) text += fmt::format(",{:.9g},{:.9g}", p.targets[at + k], p.values[at + k]);
-    } else {
-      const auto row = p.values.begin() + static_cast<std::ptrdiff_t>(at);
-      const std::int64_t predicted = std::max_element(row, row + p.width) - row;
-      text += fmt::format(",{},{}", csv_field(class_name(p.labels[static_cast<std::size_t>(r)])), csv_field(class_name(predicted)));
-      for (std::int64_t c = 0; c < p.width; ++c) text += fmt::format(",{:.6g}", p.values[at + c]);
-    }
-    text += "\n";
-  }
-  return text;
-}
-
-}  // namespace
-
-json write_predictions(const std::string& run_dir, const RunParameters& from, const std::string& split_name,
-                       const std::string& data_file, const std::string& out) {
-  const TrainConfig config = run_config(run_dir);
-  const Built built = load_run(run_dir, config, from, data_file);
-  const data::Examples& set = *built.data.split(data_file.empty() ? split_name : "test");
-  const models::Predictions p = built.model->predict(set, config.eval_batch_size);
-  if (p.rows() == 0) fail("{}: the model ({}) makes no per-example predictions to write", run_dir, built.model->name());
-  write_text_atomically(out, predictions_csv(p, built.data.class_names));
-  json summary = {{"run", run_dir}, {"parameters_from", from.path(run_dir)}, {"rows", p.rows()}, {"file", out},
-                  {"split", data_file.empty() ? split_name : data_file}};
-  return summary;
-}
-
-models::ModelPtr load_run_model(const std::string& run_dir, const RunParameters& from) {
-  return load_run(run_dir, run_config(run_dir), from).model;
-}
-
-// Straight from the parameter file: no data is loaded and no model built, so a run directory copied
-// without its dataset exports too.
-void export_parameters(const std::string& run_dir, const RunParameters& from, const std::string& out) {
-  const TrainConfig config = run_config(run_dir);
-  const std::string path = parameters_path(run_dir, from);
-  Archive a;
-  a.tensors = model_tensors(path);
-  if (!from.file.empty()) check_run_parameters(a.tensors, path, reference_parameters(run_dir));
-  a.meta_json = json{{"run", run_dir}, {"parameters_from", path}, {"model", config.raw.at("model")}}.dump();
-  if (is_safetensors(out)) return save_safetensors(out, a);  // parameter names as they are, for other tools
-  for (auto& [name, t] : a.tensors) name = "model." + name;
-  save_archive(out, a);
-}
-
-void write_samples(const std::string& run_dir, const RunParameters& from, std::int64_t n, std::uint64_t seed, const std::string& path) {
-  const models::ModelPtr model = load_run_model(run_dir, from);
-  const auto* flow = dynamic_cast<const models::CnfModel*>(model.get());
-  if (!flow) fail("{}: --samples needs a model that samples (a flow, type cnf); this run's model is {}", run_dir, model->name());
-  Generator gen(seed);
-  const Tensor x = flow->sample(n, gen);
-  const std::vector<double> v = x.to_vector();
-  const std::int64_t D = x.size(1);
-  std::string text;
-  for (std::int64_t d = 0; d < D; ++d) text += fmt::format("{}x{}", d ? "," : "", d);
-  text += "\n";
-  for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t d = 0; d < D; ++d) text += fmt::format("{}{:.9g}", d ? "," : "", v[static_cast<std::size_t>(i * D + d)]);
-    text += "\n";
-  }
-  write_text_atomically(path, text);
-}
-
-json evaluate_run(const std::string& run_dir, const std::string& split_name, const RunParameters& from) {
-  const TrainConfig config = run_config(run_dir);
-  Built built = load_run(run_dir, config, from);
-  const data::Dataset& d = built.data;
-  const data::Examples& set = *d.split(split_name);
-  const auto t0 = std::chrono::steady_clock::now();
-  const models::Scores scores = built.model->evaluate(set, config.eval_batch_size);
-  json out = {{"run", run_dir}, {"parameters_from", from.path(run_dir)}, {"split", split_name}};
-  out.update(scores_json(scores, d.class_names));
-  out["seconds"] = seconds_since(t0);  // the evaluation alone, without loading
-  return out;
 }
 
 bool higher_is_better(const std::string& metric, const models::Model& model) {

@@ -20,6 +20,9 @@ struct SolveStats;
 
 namespace tide::models {
 
+// Whether a parameter file is safetensors (by its .safetensors ending), else a tide archive.
+bool is_safetensors(const std::string& path);
+
 enum class Mode { train, eval };
 
 // What a training call adds to the batch: the regularisers' weights and STEER's half-width, with
