@@ -83,10 +83,24 @@ Var LatentOdeModel::encoder_step(const Var& mean, const Var& std, const Var& inp
 
 namespace {
 
+// z0 is the state at t = 0, where the encoder ends and the generative solve starts: a time before
+// it has no place on that line (the encoder would step away from 0 and back).
+void check_times(const data::IrregularSet& set) {
+  const std::int64_t T = set.steps();
+  const std::vector<double> t = set.times.to_vector();
+  const std::vector<std::int64_t> len = set.lengths.to_indices();
+  for (std::size_t b = 0; b < len.size(); ++b)
+    for (std::int64_t k = 0; k < len[b]; ++k)
+      if (const double v = t[b * static_cast<std::size_t>(T) + static_cast<std::size_t>(k)]; !(v >= 0))
+        fail("latent_ode: observation times must be >= 0 (z0 is the state at t = 0); sequence {} of '{}' has t = {} at step {}",
+             b, set.name, v, k);
+}
+
 // Per step, backwards: the interval each sequence's state is carried over before step k (0 until
 // its first visible step), and whether step k shows the encoder anything.
 struct EncoderPlan {
   std::vector<std::vector<double>> dt;        // [T + 1][B]: dt[k] before step k (from k + 1), dt[T] to t = 0 after step 0
+  std::vector<std::vector<double>> elapsed;   // [T][B]: the RNN encoder's input at step k, the time to the next visible step
   std::vector<std::vector<double>> observed;  // [T][B]
   Tensor seen_values, seen_mask;              // [B, T, D] the values and mask the encoder sees
 };
@@ -99,14 +113,18 @@ EncoderPlan plan_encoder(const data::IrregularSet& set, const Tensor& seen) {
   EncoderPlan p;
   p.dt.assign(static_cast<std::size_t>(T + 1), std::vector<double>(static_cast<std::size_t>(B), 0.0));
   p.observed.assign(static_cast<std::size_t>(T), std::vector<double>(static_cast<std::size_t>(B), 0.0));
+  p.elapsed = p.observed;
   for (std::int64_t b = 0; b < B; ++b) {
     bool started = false;
+    double next_visible = 0;  // the time of the last visible step met (the next one in time)
     for (std::int64_t k = T - 1; k >= 0; --k) {
       const auto i = static_cast<std::size_t>(b * T + k);
-      if (started) p.dt[static_cast<std::size_t>(k)][static_cast<std::size_t>(b)] = t[i + 1] - t[i];
+      const auto kk = static_cast<std::size_t>(k), bb = static_cast<std::size_t>(b);
+      // a hidden step leaves the RNN state as it was, so its interval joins the next visible one's
+      if (started) p.dt[kk][bb] = t[i + 1] - t[i], p.elapsed[kk][bb] = next_visible - t[i];
       double any = 0;
       for (std::int64_t d = 0; d < D; ++d) any += m[i * static_cast<std::size_t>(D) + static_cast<std::size_t>(d)];
-      if (any > 0) p.observed[static_cast<std::size_t>(k)][static_cast<std::size_t>(b)] = 1, started = true;
+      if (any > 0) p.observed[kk][bb] = 1, started = true, next_visible = t[i];
     }
     if (started) p.dt[static_cast<std::size_t>(T)][static_cast<std::size_t>(b)] = t[static_cast<std::size_t>(b * T)];
   }
@@ -115,8 +133,8 @@ EncoderPlan plan_encoder(const data::IrregularSet& set, const Tensor& seen) {
   return p;
 }
 
-bool any_positive(const std::vector<double>& v) {
-  return std::any_of(v.begin(), v.end(), [](double x) { return x > 0; });
+bool any_nonzero(const std::vector<double>& v) {
+  return std::any_of(v.begin(), v.end(), [](double x) { return x != 0; });
 }
 
 }  // namespace
@@ -124,6 +142,7 @@ bool any_positive(const std::vector<double>& v) {
 std::pair<Var, Var> LatentOdeModel::encode(const data::IrregularSet& set, const Tensor& seen) const {
   const std::int64_t B = set.size(), T = set.steps(), S = options_.encoder_state;
   const DType dt_type = options_.dtype;
+  check_times(set);
   const EncoderPlan plan = plan_encoder(set, seen);
   const bool ode = options_.encoder == LatentEncoder::ode_rnn;
   const MLP* f = &encoder_ode_;
@@ -132,13 +151,13 @@ std::pair<Var, Var> LatentOdeModel::encode(const data::IrregularSet& set, const 
   Var mean(Tensor::zeros(Shape{B, S}, dt_type)), std(Tensor::zeros(Shape{B, S}, dt_type));
   for (std::int64_t k = T - 1; k >= 0; --k) {
     const std::vector<double>& dt = plan.dt[static_cast<std::size_t>(k)];
-    if (ode && any_positive(dt)) mean = integrate_interval(backwards, mean, column(dt), options_.recognition);
+    if (ode && any_nonzero(dt)) mean = integrate_interval(backwards, mean, column(dt), options_.recognition);
     std::vector<Var> input{Var(plan.seen_values.select(1, k).to(dt_type)), Var(plan.seen_mask.select(1, k).to(dt_type))};
-    if (!ode) input.push_back(column(dt));
+    if (!ode) input.push_back(column(plan.elapsed[static_cast<std::size_t>(k)]));
     const Var state = encoder_step(mean, std, concat(input, 1), column(plan.observed[static_cast<std::size_t>(k)]));
     mean = slice(state, 1, 0, S), std = slice(state, 1, S, 2 * S);
   }
-  if (ode && any_positive(plan.dt.back())) mean = integrate_interval(backwards, mean, column(plan.dt.back()), options_.recognition);
+  if (ode && any_nonzero(plan.dt.back())) mean = integrate_interval(backwards, mean, column(plan.dt.back()), options_.recognition);
   const Var q = to_z0_(concat({mean, std}, 1));
   const std::int64_t L = options_.latent;
   return {slice(q, 1, 0, L), softplus(slice(q, 1, L, 2 * L)) + 1e-6};
@@ -236,6 +255,7 @@ Var LatentOdeModel::decode_rnn(const Var& z0, const data::IrregularSet& set, Lat
 
 Var LatentOdeModel::decode(const Var& z0, const data::IrregularSet& set, const Regularisers& reg, const Steer& steer,
                            std::uint64_t seed, LatentPass& pass) const {
+  check_times(set);
   if (generative_rnn_) {
     if (reg.any() || steer.enabled) fail("latent_ode: the RNN-VAE baseline (\"generative\": \"rnn\") has no ODE to regularise");
     return decode_rnn(z0, set, pass);

@@ -3,6 +3,7 @@
 // grids against solving each sequence alone and against the batch's union of times, the task
 // masks, f64 finite-difference gradients, ROC AUC with ties, the config, and the periodic toy
 // learned.
+#include "../compare.hpp"
 #include "../heavy.hpp"
 #include "model_test_util.hpp"
 #include "tide/data/irregular.hpp"
@@ -318,6 +319,54 @@ TEST_CASE("latent ode: config keys are checked") {
                     doctest::Contains("latnet"));
   CHECK_THROWS_WITH(make_latent_ode({{"type", "latent_ode"}, {"grid", "shared"}}, 3, 0, gen, DType::f64, "model"),
                     doctest::Contains("model.grid: expected one of per_sample, union"));
+  // keys that only another task reads, and an annealing that never starts, are refused
+  CHECK_THROWS_WITH(make_latent_ode({{"type", "latent_ode"}, {"extrapolate_fraction", 0.3}}, 3, 0, gen, DType::f64, "model"),
+                    doctest::Contains("model.extrapolate_fraction: only task 'extrapolation'"));
+  CHECK_THROWS_WITH(make_latent_ode({{"type", "latent_ode"}, {"ce_weight", 10}}, 3, 0, gen, DType::f64, "model"),
+                    doctest::Contains("model.ce_weight: only task 'classification' has a classifier"));
+  CHECK_THROWS_WITH(make_latent_ode({{"type", "latent_ode"}, {"kl_annealing", {{"rate", 1.0}}}}, 3, 0, gen, DType::f64, "model"),
+                    doctest::Contains("model.kl_annealing.rate: must be < 1"));
+  CHECK_NOTHROW(make_latent_ode({{"type", "latent_ode"}, {"task", "extrapolation"}, {"extrapolate_fraction", 0.3}}, 3, 0, gen,
+                                DType::f64, "model"));
+}
+
+namespace {
+data::IrregularSet one_sequence(const std::vector<double>& times, const std::vector<double>& values) {
+  data::IrregularSet s;
+  s.name = "one";
+  s.variables = {"a"};
+  const auto T = static_cast<std::int64_t>(times.size());
+  s.times = Tensor::from_vector(times, Shape{1, T}, DType::f64);
+  s.values = Tensor::from_vector(values, Shape{1, T, 1}, DType::f32);
+  s.mask = Tensor::ones(Shape{1, T, 1}, DType::f32);
+  s.lengths = Tensor::from_indices({T}, Shape{1});
+  return s;
+}
+}  // namespace
+
+TEST_CASE("latent ode: a step hidden from either encoder is as if the sequence did not have it; times before 0 are refused") {
+  // Found by a bug hunt: the RNN encoder's elapsed-time input skipped the hidden step's interval
+  // (0.4 instead of 1.6 after the step at 0.5 was hidden).
+  for (LatentEncoder encoder : {LatentEncoder::ode_rnn, LatentEncoder::rnn}) {
+    CAPTURE(static_cast<int>(encoder));
+    Generator init(1);
+    LatentOdeOptions o = tiny(1);
+    o.encoder = encoder;
+    o.recognition = {Method::dopri5, 1, 1e-12, 1e-12, GradientKind::discrete};
+    const LatentOdeModel model(o, init);
+    NoGrad no_grad;
+    const auto hidden = model.encode(one_sequence({0.1, 0.5, 1.7, 2.0}, {0.3, 9.0, 0.5, -0.4}),
+                                     Tensor::from_vector({1, 0, 1, 1}, Shape{1, 4}, DType::f64));
+    const auto removed = model.encode(one_sequence({0.1, 1.7, 2.0}, {0.3, 0.5, -0.4}), Tensor::ones(Shape{1, 3}, DType::f64));
+    CHECK(tide::test::max_rel_diff(hidden.first.value(), removed.first.value()) < 1e-9);
+    CHECK(tide::test::max_rel_diff(hidden.second.value(), removed.second.value()) < 1e-9);
+  }
+  // Found by a bug hunt: a sequence starting before t = 0 got a q(z0) that depended on its batch.
+  Generator init(1);
+  const LatentOdeModel model(tiny(1), init);
+  CHECK_THROWS_WITH_AS(model.encode(one_sequence({-0.5, 0.2, 0.6}, {1, 2, 3}), Tensor::ones(Shape{1, 3}, DType::f64)),
+                       doctest::Contains("latent_ode: observation times must be >= 0 (z0 is the state at t = 0); sequence 0 of 'one' has t = -0.5 at step 0"),
+                       Error);
 }
 
 TEST_CASE("latent ode: learns the periodic toy (interpolation MSE well below the signal's variance)") {

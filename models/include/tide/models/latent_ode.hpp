@@ -4,8 +4,8 @@
 //   recognition  an ODE-RNN run backwards over each sequence's observations (between them the
 //                encoder state's own ODE, at them a GRU-style update of mean and std from
 //                [mean, std, values, mask]; a step observing nothing leaves the state as it is),
-//                or a plain RNN encoder with the elapsed time as an input ("RNN enc."), down to
-//                t = 0, then q(z0) = N(mean, std) by a small network;
+//                or a plain RNN encoder with the elapsed time to the next visible step as an
+//                input ("RNN enc."), down to t = 0, then q(z0) = N(mean, std) by a small network;
 //   generative   z0 ~ q(z0) (several trajectory samples per sequence), dz/dt = f(z) solved from
 //                t = 0 on each sequence's own time grid (no union of the batch's times), a
 //                linear decoder, and a Gaussian likelihood with a fixed observation std;
@@ -15,6 +15,7 @@
 // Tasks: interpolation (reconstruct the observed points; with held_out > 0 the encoder sees only
 // part of each sequence), extrapolation (encode each sequence up to a fraction of its last time,
 // predict the rest) and classification (interpolation plus the classifier; metric: ROC AUC).
+// Observation times must be >= 0 (z0 is the state at t = 0); the model refuses others.
 #pragma once
 #include "tide/models/cell.hpp"
 #include "tide/models/cnf.hpp"
