@@ -48,8 +48,9 @@ void check_regularisable(const IntervalDynamics& g, const OdeRegularisation& wei
          weights.taylor > 0 ? "taylor" : "jacobian");
 }
 
-// `integral` [B] over s in [0, 1] taken to real time: times 1 / dt^p per sample (0 where dt = 0, a
-// padded step integrating nothing), in f64. The rescaled integral of R_K is dt^(2K-1) times the
+// `integral` [B] over s in [0, 1] taken to real time: times 1 / |dt|^p per sample (0 where dt = 0,
+// a padded step integrating nothing), in f64. The penalties integrate over |dt|: an interval
+// stepped backwards (dt < 0) is penalised as the same interval forwards, never negatively. The rescaled integral of R_K is dt^(2K-1) times the
 // real one: where that factor passes what the state's dtype resolves (1e30 in f32, 1e250 in f64:
 // R_6 over dt < 1.9e-3 in f32) the integral has lost its digits or underflowed, and the solve is
 // refused rather than returning a penalty that is silently too small (the factor was capped at
@@ -58,7 +59,7 @@ Var to_real_time(const Var& integral, const Var& dt, int p, const char* term) {
   std::vector<double> f = dt.value().to(DType::f64).to_vector();
   const double limit = dt.dtype() == DType::f32 ? 1e30 : 1e250;
   for (double& v : f) {
-    const double factor = v > 0 ? std::pow(v, -p) : 0.0;
+    const double factor = v != 0 ? std::pow(std::fabs(v), -p) : 0.0;
     if (!(factor <= limit))
       fail("regularisers.{}: an interval of dt = {:.3g} needs the rescaled integral multiplied by dt^-{} = {:.3g} to reach "
            "real time, beyond what {} resolves; use dtype f64, a lower taylor_order, or longer intervals",
@@ -134,7 +135,7 @@ void regularise_unfold(const IntervalDynamics& g, const Var& v, const Var& h, Od
   }
   const Var t(Tensor::zeros(Shape{v.size(0), 1}, v.dtype(), v.device()));
   const RegulariserRates rates = regulariser_rates(f, v, t, w.solver_terms(), noise);
-  const Var step = reshape(h, Shape{h.size(0)});
+  const Var step = abs(reshape(h, Shape{h.size(0)}));  // over |h|, as the solver's integrals
   if (w.kinetic > 0) regulariser.add("kinetic", rates.kinetic * step * w.kinetic);
   if (w.jacobian > 0) regulariser.add("jacobian", rates.jacobian * step * w.jacobian);
   if (w.taylor > 0) regulariser.add("taylor", rates.taylor * step * w.taylor);

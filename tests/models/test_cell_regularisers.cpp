@@ -54,11 +54,12 @@ TEST_CASE("every ODE cell on Jets equals the cell on Vars: R_1 (Taylor mode) is 
 
 TEST_CASE("R_K of a CT-RNN with linear dynamics equals its closed form, in real time, for K = 1..4") {
   // Layer at zero, tau = 2: h' = -h / 2, h = h0 e^(-t/2), h^(K) = (-1/2)^K h, so over an interval
-  // of length d the integral of ||h^(K)||^2 is ||h0||^2 4^-K (1 - e^-d).
+  // from 0 to d the integral of ||h^(K)||^2 dt over |dt| is ||h0||^2 4^-K |1 - e^-d|. A negative d
+  // (stepped backwards) gave 0 before (bug hunt): the penalty is over |dt|.
   Generator gen(5);
   const Var x(Generator(6).normal(Shape{3, 2}, 0, 1, DType::f64));
   const Tensor h0 = Generator(7).normal(Shape{3, 3}, 0, 1, DType::f64);
-  const std::vector<double> d = {0.25, 1.5, 0.0}, h = h0.to_vector();  // the last sample is padding
+  const std::vector<double> d = {0.25, -1.5, 0.0}, h = h0.to_vector();  // the last sample is padding
   const Var dt(Tensor::from_vector(d, Shape{3, 1}, DType::f64));
   for (int K = 1; K <= 4; ++K) {
     CAPTURE(K);
@@ -70,7 +71,7 @@ TEST_CASE("R_K of a CT-RNN with linear dynamics equals its closed form, in real 
     const std::vector<double> total = r.total().value().to_vector();
     for (int s = 0; s < 3; ++s) {
       const double sq = h[s * 3] * h[s * 3] + h[s * 3 + 1] * h[s * 3 + 1] + h[s * 3 + 2] * h[s * 3 + 2];
-      CHECK(total[s] == doctest::Approx(0.5 * sq * std::pow(4.0, -K) * (1 - std::exp(-d[s]))).epsilon(1e-7));
+      CHECK(total[s] == doctest::Approx(0.5 * sq * std::pow(4.0, -K) * std::fabs(1 - std::exp(-d[s]))).epsilon(1e-7));
     }
   }
 }
@@ -109,6 +110,9 @@ TEST_CASE("the LTC fused solver's regularisers are the rectangle rule at the unf
   const LTCBase::Split s = cell.split(v0, cell.prepare(x), Rows());
   const double rate = sum(square(s.c - s.a * v0)).item();
   CHECK(r.total().item() == doctest::Approx(2.0 * 0.7 * rate).epsilon(1e-13));
+  OdeRegulariser backwards(OdeRegularisation{.kinetic = 2.0});  // over |dt| (it was negative: bug hunt)
+  cell.step(x, v0, -dt, &backwards);
+  CHECK(backwards.total().item() == doctest::Approx(2.0 * 0.7 * rate).epsilon(1e-13));
 }
 
 TEST_CASE("every ODE cell: the gradient of a loss with the kinetic, Jacobian and R_3 terms matches f64 finite differences") {

@@ -30,8 +30,8 @@ struct OdeSpec {
 bool explicit_steps(const OdeSpec& spec);
 
 // Regularisation of the cells' continuous-time parts, for training, each term an integral over
-// every interval a cell integrates, in real time (over the interval's length dt, not the rescaled
-// s in [0, 1]), per sample:
+// every interval a cell integrates, in real time (over the interval's length |dt|, not the
+// rescaled s in [0, 1]; an interval stepped backwards counts as forwards), per sample:
 //   kinetic   RNODE's kinetic energy, the integral of ||dh/dt||^2;
 //   jacobian  RNODE's Jacobian Frobenius norm, the integral of ||(dg/dh) e||^2 (Hutchinson, Gaussian
 //             e drawn once per interval from `seed` and a counter);
@@ -108,7 +108,7 @@ Var integrate_interval(const IntervalDynamics& g, const Var& h0, const Var& dt, 
                        OdeRegulariser* regulariser = nullptr);
 
 // Adds to `regulariser` the rectangle rule's share of one fixed step of length h [B, 1] starting
-// at state v: h times each integrand at v (for solvers that do not go through solve(), the LTC's
+// at state v: |h| times each integrand at v (for solvers that do not go through solve(), the LTC's
 // fused one).
 void regularise_unfold(const IntervalDynamics& g, const Var& v, const Var& h, OdeRegulariser& regulariser);
 
