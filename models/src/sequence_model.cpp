@@ -131,7 +131,12 @@ Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, st
                           OdeRegulariser* regulariser) const {
   check_inputs(*cell_, x, dt, mask);
   const std::int64_t B = x.size(0), T = x.size(1);
-  const Tensor dtc = dt.to(cell_->dtype()).to(x.device()), maskc = mask.to(cell_->dtype());
+  // Time-major copies made once: a step's inputs x[:, t] and dt[:, t] are then contiguous blocks
+  // (slices of [B, T, ..] are strided, and each step would copy them). An x that needs a gradient
+  // is sliced as it is, so its gradient flows.
+  const Var x_steps = x.requires_grad() ? x : Var(x.value().transpose(0, 1).contiguous());
+  const Tensor dt_steps = dt.to(cell_->dtype()).to(x.device()).transpose(0, 1).contiguous();  // [T, B]
+  const Tensor maskc = mask.to(cell_->dtype());
   const std::vector<double> m = mask.to_vector();
   Var state = cell_->initial_state(B);
   std::vector<Var> all;
@@ -143,7 +148,8 @@ Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, st
       any |= valid, every &= valid;
     }
     if (any) {
-      const Var next = step_(select(x, 1, t), state, Var(dtc.slice(1, t, t + 1)), regulariser);
+      const Var x_t = x.requires_grad() ? select(x, 1, t) : select(x_steps, 0, t);
+      const Var next = step_(x_t, state, Var(dt_steps.select(0, t).reshape(Shape{B, 1})), regulariser);
       state = every ? next : state + Var(maskc.slice(1, t, t + 1).to(x.device())) * (next - state);
     }
     all.push_back(state);
@@ -185,7 +191,11 @@ Var weighted_cross_entropy(const Var& logits, const std::vector<std::int64_t>& l
          logits.shape().str(), labels.size(), weights.size());
   double total = 0;
   for (double w : weights) total += w;
-  if (!(total > 0)) fail("weighted_cross_entropy: the weights sum to {}; nothing to average", total);
+  for (double w : weights)
+    if (!(w >= 0) || std::isinf(w)) fail("weighted_cross_entropy: weights must be finite and >= 0, got {}", w);
+  // Every example of a class weighted 0: the mean has nothing to average, and the batch adds
+  // nothing (a zero loss that still reaches the logits, so backward() runs; its pooling weight is 0).
+  if (total == 0) return sum(logits) * 0.0;
   const Var logp = log_softmax(logits, 1);
   const Var picked = gather(logp, 1, Tensor::from_indices(labels, Shape{N, 1}, logits.device()));
   const Tensor w = Tensor::from_vector(weights, Shape{N, 1}, logits.dtype()).to(logits.device());
@@ -210,10 +220,10 @@ std::vector<double> row_weights(const std::vector<std::int64_t>& labels, const s
 
 // What a batch's masked loss is the mean over (BatchLoss::weight): per-step targets average over
 // the valid steps (weighted by class), one target per sequence over the sequences (their class
-// weights' sum when given; 0 when unweighted: the batch's size).
+// weights' sum when given; -1 when unweighted: the batch's size).
 double loss_weight(const data::SequenceSet& b, bool classify, const std::vector<double>& class_weights) {
   const bool per_step = classify ? b.y.rank() == 2 : b.y.rank() == 3;
-  if (!per_step && class_weights.empty()) return 0.0;
+  if (!per_step && class_weights.empty()) return -1.0;
   const std::vector<double> mask = per_step ? b.mask.to_vector() : std::vector<double>(static_cast<std::size_t>(b.size()), 1.0);
   if (!classify) return std::accumulate(mask.begin(), mask.end(), 0.0, [](double acc, double m) { return acc + (m != 0); });
   const std::vector<double> w = row_weights(b.y.to_indices(), mask, b.classes, class_weights);
@@ -236,8 +246,9 @@ Var masked_cross_entropy(const Var& logits, const Tensor& labels, const Tensor& 
          logits.shape().str(), labels.shape().str(), mask.shape().str());
   const std::int64_t N = labels.numel(), C = logits.size(2);
   std::vector<std::int64_t> lab = labels.to_indices();
-  const std::vector<double> w = row_weights(lab, mask.to_vector(), C, class_weights);
-  if (std::all_of(w.begin(), w.end(), [](double v) { return v == 0; })) fail("masked_cross_entropy: the mask selects no step");
+  const std::vector<double> m = mask.to_vector();
+  if (std::all_of(m.begin(), m.end(), [](double v) { return v == 0; })) fail("masked_cross_entropy: the mask selects no step");
+  const std::vector<double> w = row_weights(lab, m, C, class_weights);
   for (std::size_t i = 0; i < lab.size(); ++i)
     if (w[i] == 0) lab[i] = 0;  // padding: any valid index, weighted 0
   return weighted_cross_entropy(reshape(logits, Shape{N, C}), lab, w);

@@ -154,7 +154,10 @@ TEST_CASE("class weights: each prediction's cross-entropy term weighted by its c
   const double nll0 = std::log(2.0), nll1 = -std::log(0.25);  // row 0 labelled 1, row 1 labelled 1
   CHECK(models::weighted_cross_entropy(logits, {1, 1}, {1.0, 1.0}).item() == doctest::Approx((nll0 + nll1) / 2));
   CHECK(models::weighted_cross_entropy(logits, {1, 1}, {2.0, 6.0}).item() == doctest::Approx((2 * nll0 + 6 * nll1) / 8));
-  CHECK_THROWS_WITH_AS(models::weighted_cross_entropy(logits, {1, 1}, {0.0, 0.0}), doctest::Contains("the weights sum to 0"), Error);
+  // a batch of classes weighted 0 adds nothing (it was an error that stopped training: bug hunt)
+  const Var none = models::weighted_cross_entropy(logits, {1, 1}, {0.0, 0.0});
+  CHECK(none.item() == 0.0);
+  CHECK_THROWS_WITH_AS(models::weighted_cross_entropy(logits, {1, 1}, {1.0, -1.0}), doctest::Contains("weights must be finite and >= 0"), Error);
 
   Generator gen(6);
   const data::Dataset d = xor_dataset();
@@ -172,6 +175,17 @@ TEST_CASE("class weights: each prediction's cross-entropy term weighted by its c
   CHECK(got != doctest::Approx(m->loss(*d.train, models::Mode::train).loss.item()));
   CHECK_THROWS_WITH_AS(m->loss(*d.train, models::Mode::train, models::Training{.class_weights = {1.0}}),
                        doctest::Contains("class_weights: 1 weights for 2 classes"), Error);
+  // a batch holding only a class weighted 0: loss 0, pooled with weight 0, and backward runs
+  std::vector<std::int64_t> zeros;
+  for (std::size_t i = 0; i < y.size(); ++i)
+    if (y[i] == 0) zeros.push_back(static_cast<std::int64_t>(i));
+  REQUIRE(!zeros.empty());
+  const models::BatchLoss only0 = m->loss(*d.train->subset(zeros), models::Mode::train, models::Training{.class_weights = {0.0, 1.0}});
+  CHECK(only0.loss.item() == 0.0);
+  CHECK(only0.pooled_weight(static_cast<std::int64_t>(zeros.size())) == 0.0);
+  CHECK_NOTHROW(backward(only0.loss));
+  CHECK(m->loss(*d.train->subset(zeros), models::Mode::train).pooled_weight(static_cast<std::int64_t>(zeros.size())) ==
+        static_cast<double>(zeros.size()));
 }
 
 TEST_CASE("parameters saved as safetensors load back into a fresh model with the same loss") {

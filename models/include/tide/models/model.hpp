@@ -68,11 +68,12 @@ struct Predictions {
 struct BatchLoss {
   Var loss;  // the batch's mean loss (recorded in train mode when gradients are enabled)
   // What `loss` is the mean over, so that a split's or an epoch's loss pools batches of any size:
-  // the valid steps of a per-step task, the sum of the class weights where they weight the mean;
-  // 0: the batch's examples.
-  double weight = 0;
+  // the valid steps of a per-step task, the sum of the class weights where they weight the mean
+  // (0 for a batch holding only classes weighted 0: it counts for nothing); negative: the batch's
+  // examples.
+  double weight = -1;
   // The weight a split or an epoch pools this batch with, for a batch of `examples` examples.
-  double pooled_weight(std::int64_t examples) const { return weight > 0 ? weight : static_cast<double>(examples); }
+  double pooled_weight(std::int64_t examples) const { return weight >= 0 ? weight : static_cast<double>(examples); }
   // The model's metric first (metric()), then any others; in train mode with the kinetic term on,
   // "kinetic": its weighted value per example, the part of `loss` it contributes.
   std::vector<std::pair<std::string, MetricSums>> metrics;

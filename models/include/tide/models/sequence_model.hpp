@@ -52,7 +52,8 @@ Var last_valid(const Var& outputs, const Tensor& mask);
 // the valid steps, per-sequence targets ([B] / [B, O]) use the last valid step.
 // class_weights (one per class; empty: all 1) weight each step's term: sum w_y nll / sum w_y.
 Var masked_cross_entropy(const Var& logits, const Tensor& labels, const Tensor& mask, const std::vector<double>& class_weights = {});
-// -sum_i weights_i log softmax(logits)[i, labels_i] / sum_i weights_i: logits [N, C], N labels and weights.
+// -sum_i weights_i log softmax(logits)[i, labels_i] / sum_i weights_i: logits [N, C], N labels and
+// weights (finite, >= 0); 0 when the weights sum to 0 (a batch of classes weighted 0).
 Var weighted_cross_entropy(const Var& logits, const std::vector<std::int64_t>& labels, const std::vector<double>& weights);
 Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask);
 
