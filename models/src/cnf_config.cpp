@@ -26,6 +26,8 @@ CnfSolve parse_cnf_solve(const json& spec, const CnfSolve& defaults, const std::
   out.per_sample = k.boolean("per_sample", defaults.per_sample);
   out.regulariser_error_control = k.boolean("regulariser_error_control", defaults.regulariser_error_control);
   k.finish(trace_keys ? "a CNF solver" : "a solver");
+  if (trace_keys && spec.contains("noise") && out.trace == CnfTrace::exact)
+    fail("{}: the exact trace draws no noise; \"noise\" is for the Hutchinson traces", k.path("noise"));
   if (!tableau(out.ode.method).adaptive() && out.steps == 0)
     fail("{}: the fixed-step method '{}' needs \"steps\" (fixed steps per solve)", where, method_name(out.ode.method));
   return out;
@@ -46,6 +48,8 @@ std::shared_ptr<CnfModel> make_cnf(const json& spec, std::int64_t dims, const st
   o.time_length = k.number("time_length", image.empty() ? 0.5 : 1.0, 1e-6, 1e6);
   o.train_end_time = k.boolean("train_end_time", true);
   o.logit_alpha = k.number("logit_alpha", o.logit_alpha, 0.0, 0.49);
+  if (image.empty() && spec.contains("logit_alpha"))
+    fail("{}: the logit transform is applied to image data only; these data are vectors", k.path("logit_alpha"));
   // exact traces for small dims (FFJORD's toys use the brute-force trace), Hutchinson above
   o.train.trace = dims <= 4 ? CnfTrace::exact : CnfTrace::hutchinson_vjp;
   if (const json* s = k.object("solver")) o.train = parse_cnf_solve(*s, o.train, k.path("solver"));

@@ -55,12 +55,22 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
     ConfigObject ak(*a, k.path("kl_annealing"));
     o.kl_wait = ak.number("wait", o.kl_wait, 0.0, 1e9);
     o.kl_rate = ak.number("rate", o.kl_rate, 0.0, 1.0);
+    if (o.kl_rate >= 1)
+      fail("{}: must be < 1 (the KL weight is 1 - rate^(epochs past wait), 0 for ever at rate 1)", ak.path("rate"));
     ak.finish("kl_annealing (wait, rate)");
   }
   o.steer_eps = k.number("steer_eps", o.steer_eps, 1e-12, 1e6);
   if (o.task == LatentTask::extrapolation && o.held_out > 0)
     fail("{}: held_out hides steps from the encoder for interpolation and classification; extrapolation already encodes "
          "only the first part (extrapolate_fraction)", k.path("held_out"));
+  // Keys that only another task reads: refused rather than ignored.
+  if (o.task != LatentTask::extrapolation && spec.contains("extrapolate_fraction"))
+    fail("{}: only task 'extrapolation' encodes the first part of each sequence; task '{}' encodes all of it",
+         k.path("extrapolate_fraction"), latent_task_names()[static_cast<std::size_t>(o.task)]);
+  for (const char* key : {"ce_weight", "classifier_hidden"})
+    if (o.task != LatentTask::classification && spec.contains(key))
+      fail("{}: only task 'classification' has a classifier; this task is '{}'", k.path(key),
+           latent_task_names()[static_cast<std::size_t>(o.task)]);
   if (o.task == LatentTask::classification && classes != 2)
     fail("{}: task 'classification' predicts a binary label per sequence (PhysioNet's mortality); the data have {} classes",
          k.path("task"), classes);

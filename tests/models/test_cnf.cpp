@@ -259,4 +259,9 @@ TEST_CASE("cnf config: test_solver inherits the solver's keys, a new method star
                     doctest::Contains("model.layers: unknown key"));
   CHECK_THROWS_WITH(make_cnf(json{{"type", "cnf"}, {"layer", "squash"}}, 2, {}, gen, DType::f64, "model"),
                     doctest::Contains("model.layer: expected one of concat, concatsquash, ignore, blend"));
+  // keys that would be ignored are refused
+  CHECK_THROWS_WITH(make_cnf(json{{"type", "cnf"}, {"logit_alpha", 0.05}}, 2, {}, gen, DType::f64, "model"),
+                    doctest::Contains("model.logit_alpha: the logit transform is applied to image data only"));
+  CHECK_THROWS_WITH(make_cnf(json{{"type", "cnf"}, {"solver", {{"trace", "exact"}, {"noise", "rademacher"}}}}, 2, {}, gen, DType::f64, "model"),
+                    doctest::Contains("model.solver.noise: the exact trace draws no noise"));
 }
