@@ -70,7 +70,8 @@ Integrands integrands(const Dynamics& f, const Var& z, const Var& t, const Rows&
   Integrands out;
   if (reg.taylor_order > 0) {
     const JetDynamics dyn = [&](const Jet& x, const Jet& tt) { return f.jet(x, tt, rows); };
-    const Var c = ode_taylor_coefficients(dyn, z, t, reg.taylor_order);
+    // unchecked: a non-finite trial evaluation is the solver's to reject, as with f alone
+    const Var c = ode_taylor_coefficients_unchecked(dyn, z, t, reg.taylor_order);
     out.f = select(c, 0, 1);
     out.taylor = row_sum_sq(select(c, 0, reg.taylor_order) * factorial(reg.taylor_order));
   }

@@ -34,6 +34,20 @@ Shape with_prefix(const Jet& j, const Shape& s) {
   return out;
 }
 
+// Two operands' values checked as the user sees them, before an op on whole coefficient stacks
+// could fail naming their [K+1, ...] shapes.
+void check_operands(const OpCall& o, const Jet& a, const Jet& b) {
+  if (a.dtype() != b.dtype())
+    fail("{}: dtype mismatch: {}{} and {}{} (convert one with cast)", op_name(o.op), dtype_name(a.dtype()), a.shape().str(),
+         dtype_name(b.dtype()), b.shape().str());
+  if (o.op != Op::matmul) {
+    broadcast_shapes(a.shape(), b.shape(), std::string(op_name(o.op)).c_str());
+    return;
+  }
+  if (a.rank() >= 2 && b.rank() >= 2 && a.shape().back(1) != b.shape().back(2))
+    fail("matmul: inner extents differ: {} @ {} ({} vs {})", a.shape().str(), b.shape().str(), a.shape().back(1), b.shape().back(2));
+}
+
 // Whole-stack application where the op is linear in the inputs that carry a series. Linear ops
 // that have no whole-stack form here yet (slice, concat, the index ops) take the linear rule, one
 // coefficient at a time.
@@ -41,6 +55,7 @@ std::optional<Jet> linear_fast_path(const OpCall& o, const std::vector<Jet>& in,
   const OpInfo& info = op_info(o.op);
   const bool product = o.op == Op::mul || o.op == Op::div || o.op == Op::matmul;
   if (!info.linear && !product) return std::nullopt;
+  if (product || o.op == Op::add || o.op == Op::sub) check_operands(o, in[0], in[1]);
   const std::vector<int> orders = [&] {
     for (const Jet& j : in)
       if (j.levels() == L) return j.orders();

@@ -97,8 +97,10 @@ Var nested(const JetDynamics& f, const Var& z, const Var& t, int K) {
   return y.primal();
 }
 
-// z_0..z_K; a non-finite value anywhere propagates to the highest order, which is checked
-std::vector<Var> coefficient_list(const JetDynamics& f, const Var& z, const Var& t0, int K, TaylorForm form) {
+// z_0..z_K; a non-finite value anywhere propagates to the highest order, which is checked unless
+// `checked` is false (a solver's trial evaluation, whose own non-finite handling rejects the step)
+std::vector<Var> coefficient_list(const JetDynamics& f, const Var& z, const Var& t0, int K, TaylorForm form,
+                                  bool checked = true) {
   check_args(z, K, form == TaylorForm::nested_jvp ? max_nested_jvp + 1 : max_taylor_order, form);
   const Var t = time_as(t0, z);
   std::vector<Var> c;
@@ -116,7 +118,7 @@ std::vector<Var> coefficient_list(const JetDynamics& f, const Var& z, const Var&
       break;
     }
   }
-  for (int k = 1; k <= K; ++k)
+  for (int k = 1; k <= K && checked; ++k)
     if (k == K || form == TaylorForm::nested_jvp) check_coefficient(c[static_cast<std::size_t>(k)], k);
   return c;
 }
@@ -125,6 +127,12 @@ std::vector<Var> coefficient_list(const JetDynamics& f, const Var& z, const Var&
 Var ode_taylor_coefficients(const JetDynamics& f, const Var& z, const Var& t, int K, TaylorForm form) {
   return stack(coefficient_list(f, z, t, K, form), 0);
 }
+
+namespace detail {
+Var ode_taylor_coefficients_unchecked(const JetDynamics& f, const Var& z, const Var& t, int K) {
+  return stack(coefficient_list(f, z, t, K, TaylorForm::incremental, false), 0);
+}
+}  // namespace detail
 
 std::vector<Var> ode_taylor(const JetDynamics& f, const Var& z, const Var& t, int K, TaylorForm form) {
   const std::vector<Var> c = coefficient_list(f, z, t, K, form);

@@ -53,7 +53,7 @@ Jet combine(std::vector<Term<Jet>> terms);
 // the value in `out`; false (and nothing done) where the caller's composite must record or trace.
 bool fused_quadratic(const Var& y, double c0, double c1, double c2, Var& out);
 
-// The start of tanh's auxiliary series, 1 - y^2, and of sigmoid's, y - y^2: a quadratic in the op's
+// The start of tanh's auxiliary series, 1 - y^2: a quadratic in the op's
 // output, one pass when unrecorded; `composite` (the recorded form, and every Jet's) otherwise. The
 // two agree to rounding (the pass may fuse the multiply and add, as combine()'s does).
 template <class C, class F> C quadratic(const C& y, double c0, double c1, double c2, F composite) {
@@ -70,6 +70,15 @@ template <> inline Jet run_op<Jet>(const OpCall& op, const std::vector<Jet>& x) 
 inline Var zeros_like(const Var& ref) { return Var(Tensor::zeros(ref.shape(), ref.dtype(), ref.device())); }
 inline Jet zeros_like(const Jet& ref) { return Jet(Tensor::zeros(ref.shape(), ref.dtype(), ref.device())); }
 template <class C> C masked(const C& x, const Tensor& mask) { return x * C(Var(mask)); }
+// 1 where x is exactly zero; for a nested coefficient (a Jet), zero with every coefficient of its own series.
+inline Tensor zero_mask(const Var& x) {
+  const Tensor& v = x.value();
+  return tide::binary(Op::eq, v, Tensor::scalar(0.0, v.dtype(), v.device()));
+}
+inline Tensor zero_mask(const Jet& x) {
+  const Tensor all = zero_mask(x.data());
+  return x.levels() == 0 ? all : tide::reduce(Op::min, all, all_axes(x.levels()), false);
+}
 
 template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C>>& x, NodeState<C>& s);
 
@@ -135,6 +144,14 @@ template <class C> struct Recurrence {
     return run_op<C>(o, parts);
   }
   static C over(C t, const C& d) { return t.defined() ? t / d : t; }
+  // d + 1 where input 0 is exactly zero through order k (s.mask, narrowed here by x_k; kept for
+  // x^p, p > 0, and sqrt): there the output is identically zero, its recurrence's sum is 0 and the
+  // division by its zero x_0 or y_0 must give 0, not 0/0. Where a later x_j is not zero, x_0 = 0 is
+  // a true singularity and d stays 0.
+  C one_where_zero_series(const C& d) const {
+    if (const C* xk = X(0, k)) s.mask = tide::mul(s.mask, zero_mask(*xk));
+    return d + C(Var(s.mask));
+  }
 };
 
 // Ops whose branch is fixed by the primal (piecewise linear, selections, extrema).
@@ -214,7 +231,7 @@ template <class C> void product_coefficient(const Recurrence<C>& r) {
     case Op::sqrt: {  // y_k = (x_k - sum_{j=1..k-1} y_j y_{k-j}) / (2 y_0)
       T t{{1.0, r.X(0, k), nullptr}};
       r.square_terms(y, k, 1, -1.0, t);
-      r.push(r.over(combine(std::move(t)), s.y[0] * 2.0));
+      r.push(r.over(combine(std::move(t)), r.one_where_zero_series(s.y[0]) * 2.0));
       return;
     }
     case Op::rsqrt: case Op::pow_scalar: {
@@ -230,13 +247,15 @@ template <class C> void product_coefficient(const Recurrence<C>& r) {
       // and k < p the sum is 0 and so is y_k (x^p = s^p (x_1 + x_2 s + ...)^p has no term below
       // s^p): the division is by x_0 with its zeros replaced by 1 (aux 0). Orders k >= p at x_0 = 0
       // stay non-finite, as the derivatives are (for integer p > 16 the exact value x_1^p at k = p
-      // is lost too: K >= 17). Only for plain coefficients (one level): a nested coefficient whose
+      // is lost too: K >= 17), unless x_0..x_k are all 0 (p > 0: y is identically 0 so far). The
+      // below-p divisor is only for plain coefficients (one level): a nested coefficient whose
       // primal is 0 may have a series of its own, and then the sum is not 0. Reverse mode takes the
       // derivative of such a y_k with respect to x_0 as 0 (the true one is infinite).
       T t;
       for (int j = 1; j <= k; ++j) t.push_back(prod((p * j - (k - j)) / k, a.at(j), y.at(k - j)));
+      const C d = s.mask.defined() ? r.one_where_zero_series(*a.at(0)) : *a.at(0);
       const bool below_p = o.op == Op::pow_scalar && k < p && !s.aux.empty();
-      r.push(r.over(combine(std::move(t)), below_p ? s.aux[0][0] : *a.at(0)));
+      r.push(r.over(combine(std::move(t)), below_p ? s.aux[0][0] : d));
       return;
     }
     default: fail("internal: {} has no product Taylor rule", op_name(o.op));
@@ -374,8 +393,9 @@ template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C
     case Op::sin: start({cos(a)}); break;
     case Op::cos: start({sin(a)}); break;
     case Op::tanh: start({quadratic(y0, 1.0, 0.0, -1.0, [&] { return 1.0 - square(y0); })}); break;
-    case Op::sigmoid: start({quadratic(y0, 0.0, 1.0, -1.0, [&] { return y0 * (1.0 - y0); })}); break;
-    case Op::softplus: case Op::silu: { const C sg = sigmoid(a); start({sg, sg * (1.0 - sg)}); break; }
+    // sigma' = sigma(x) sigma(-x), not y - y^2: that rounds to 0 once sigma(x) rounds to 1 (x > ~37 in f64)
+    case Op::sigmoid: start({y0 * sigmoid(-a)}); break;
+    case Op::softplus: case Op::silu: { const C sg = sigmoid(a); start({sg, sg * sigmoid(-a)}); break; }
     case Op::erf: { const C m = -square(a); start({m, exp(m)}); break; }
     case Op::gelu: {
       const C u = a * 0.7071067811865476, m = -square(u);
@@ -394,11 +414,14 @@ template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C
       if (p == std::floor(p) && p >= 2.0 && p <= 16.0) {  // x^2 .. x^(p-1)
         C pm = a;
         for (int m = 2; m < static_cast<int>(p); ++m) { pm = pm * a; s.aux.push_back({pm}); }
-      } else if (p > 1.0 && !std::is_same_v<C, Jet>) {  // x_0 with its zeros replaced by 1, the divisor of orders below p
-        start({a + C(Var(tide::binary(Op::eq, av, lit(0.0))))});
+      } else {
+        if (p > 1.0 && !std::is_same_v<C, Jet>)  // x_0 with its zeros replaced by 1, the divisor of orders below p
+          start({a + C(Var(tide::binary(Op::eq, av, lit(0.0))))});
+        if (p > 0.0 && p != 1.0) s.mask = zero_mask(a);  // where the series is zero so far (one_where_zero_series)
       }
       break;
     }
+    case Op::sqrt: s.mask = zero_mask(a); break;
     case Op::abs: s.mask = tide::sign(av); break;
     case Op::relu: s.mask = tide::binary(Op::gt, av, lit(0.0)); break;
     case Op::leaky_relu:

@@ -281,3 +281,28 @@ TEST_CASE("STEER refuses a NaN b, a negative eps and times that require a gradie
   CHECK_THROWS_WITH_AS(solve(f, y0, times, o), doctest::Contains("with STEER the solve ends at drawn times"), Error);
   CHECK(solve(f, y0, times.detach(), o).ys.shape() == Shape{3, 1, 1});
 }
+
+TEST_CASE("with R_K on, a trial step that leaves the dynamics' domain is rejected and shrunk, not an error") {
+  // z' = -sqrt(z): the first trial step (1.8) overshoots z = 0 and makes the Taylor coefficients
+  // NaN; the solver rejects it as it does without the regulariser. Closed form z = (sqrt(z0) - t/2)^2
+  // and R_1 = integral of z'^2 = z, (2/3)(a^3 - (a - t/2)^3) with a = sqrt(z0).
+  auto f = [](const auto& z, const auto&) { return -sqrt(z); };
+  const Var y0(Tensor::from_vector({1.0, 0.95}, Shape{2, 1}, DType::f64));
+  const Var times(Tensor::from_vector({0.0, 1.8}, Shape{2}, DType::f64));
+  for (const Method method : {Method::dopri5, Method::bosh3}) {
+    CAPTURE(method_name(method));
+    SolveOptions o;
+    o.method = method;
+    o.first_step = 1.8;
+    o.rtol = 1e-8, o.atol = 1e-10;
+    o.regularisers.taylor_order = 1;
+    const Solution s = solve(f, y0, times, o);
+    CHECK(s.stats->total_rejected() > 0);
+    const std::vector<double> ys = s.ys.value().to_vector(), r = s.taylor.value().to_vector();
+    for (std::size_t b = 0; b < 2; ++b) {
+      const double a = std::sqrt(b == 0 ? 1.0 : 0.95), end = a - 0.9;
+      CHECK(ys[2 + b] == doctest::Approx(end * end).epsilon(1e-5));
+      CHECK(r[b] == doctest::Approx(2.0 / 3.0 * (a * a * a - end * end * end)).epsilon(1e-5));
+    }
+  }
+}

@@ -274,5 +274,26 @@ TEST_CASE("Taylor mode rejects bad input with clear errors") {
   CHECK(message([&] { (void)(a * b); }).find("Jets of different orders") != std::string::npos);
 }
 
+TEST_CASE("Jet shape and dtype errors name the values' shapes, not the coefficient stacks") {
+  const auto jet = [](Shape s, DType dtype = DType::f64) {
+    Shape d{5};  // order 4
+    for (int i = 0; i < s.rank(); ++i) d.push_back(s[i]);
+    return Jet::from_coefficients(Var(Tensor::zeros(d, dtype)));
+  };
+  auto message = [](auto&& fn) {
+    try { fn(); } catch (const Error& e) { return std::string(e.what()); }
+    return std::string("no error");
+  };
+  const Var c4(Tensor::zeros(Shape{4}, DType::f64));
+  CHECK(message([&] { (void)(jet(Shape{3}) * c4); }) == "mul: shapes [3] and [4] cannot be broadcast together (axis 0: 3 vs 4)");
+  CHECK(message([&] { (void)(jet(Shape{3}) / c4); }).find("div: shapes [3] and [4]") != std::string::npos);
+  CHECK(message([&] { (void)(jet(Shape{3}) + jet(Shape{4})); }).find("add: shapes [3] and [4]") != std::string::npos);
+  CHECK(message([&] { (void)(jet(Shape{3}) - jet(Shape{4})); }).find("sub: shapes [3] and [4]") != std::string::npos);
+  CHECK(message([&] { (void)matmul(jet(Shape{2, 3}), Jet(Var(Tensor::zeros(Shape{4, 2}, DType::f64)))); })
+        == "matmul: inner extents differ: [2, 3] @ [4, 2] (3 vs 4)");
+  CHECK(message([&] { (void)(jet(Shape{3}) * Var(Tensor::zeros(Shape{3}, DType::f32))); })
+        .find("mul: dtype mismatch: f64[3] and f32[3]") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace tide

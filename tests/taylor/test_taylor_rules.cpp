@@ -178,4 +178,51 @@ TEST_CASE("pow's Taylor rule at x_0 = 0: the orders below p are 0 (not 0/0), abo
   CHECK(g.value().to_vector() == std::vector<double>{0.0});
 }
 
+TEST_CASE("pow and sqrt of a series that is identically zero (relu of a negative value) have zero coefficients") {
+  // (x_0..x_k all 0: y = x^p is 0 too, not 0/0); a nested coefficient counts as zero with its own series
+  for (const DType dtype : {DType::f64, DType::f32}) {
+    CAPTURE(dtype_name(dtype));
+    const auto series = [dtype](std::vector<double> c) {
+      return Jet::from_coefficients(Var(Tensor::from_vector(c, Shape{static_cast<std::int64_t>(c.size())}, dtype)));
+    };
+    const Jet dead = relu(series({-0.5, 1.0, 0.3, 0.0, 2.0, -1.0, 0.5}));  // order 6
+    const std::vector<double> zeros(7, 0.0);
+    for (const double p : {1.5, 2.5, 0.5, 17.0}) {
+      CAPTURE(p);
+      CHECK(pow(dead, p).coefficients().value().to_vector() == zeros);
+    }
+    CHECK(sqrt(dead).coefficients().value().to_vector() == zeros);
+    // a later nonzero coefficient at x_0 = 0 is a true singularity and stays non-finite
+    CHECK(!std::isfinite(sqrt(series({0.0, 0.0, 1.0})).coefficients().value().to_vector()[2]));
+    CHECK(!std::isfinite(pow(series({0.0, 0.0, 0.0, 1.0}), 1.5).coefficients().value().to_vector()[3]));
+    // two levels (the Jet form of the rules): every coefficient of every level is 0
+    std::vector<Jet> outer;
+    for (int k = 0; k < 4; ++k) outer.push_back(series({k == 0 ? -0.5 : 0.3 * k, 1.0, -0.2}));
+    const Jet nested_dead = relu(Jet::from_series(outer));
+    for (const Jet& y : {pow(nested_dead, 1.5), pow(nested_dead, 0.5), sqrt(nested_dead)})
+      CHECK(y.data().value().to_vector() == std::vector<double>(12, 0.0));
+  }
+  // through an ODE's incremental trace: z' = -relu(z)^1.5 - 0.1 with the second component below 0
+  // moves it as -0.5 - 0.1 t (coefficients 0 from order 2 on)
+  const JetDynamics f = [](const Jet& z, const Jet&) { return pow(relu(z), 1.5) * -1.0 - 0.1; };
+  const Var z(Tensor::from_vector({0.5, -0.5}, Shape{1, 2}, DType::f64));
+  const std::vector<double> c = ode_taylor_coefficients(f, z, Var(Tensor::scalar(0.0, DType::f64)), 4).value().to_vector();
+  CHECK(c[3] == -0.1);
+  for (int k = 2; k <= 4; ++k) {
+    CHECK(std::isfinite(c[static_cast<std::size_t>(2 * k)]));
+    CHECK(c[static_cast<std::size_t>(2 * k + 1)] == 0.0);
+  }
+}
+
+TEST_CASE("sigmoid, softplus and silu keep sigma' = sigma(x) sigma(-x) where sigma(x) rounds to 1") {
+  // at x = 40 (f64) y - y^2 would be 0; the exact sigma'(40) = e^-40 / (1 + e^-40)^2 ~ 4.25e-18
+  const double g0 = std::exp(-40.0) / ((1.0 + std::exp(-40.0)) * (1.0 + std::exp(-40.0)));
+  const Jet x = Jet::from_coefficients(Var(Tensor::from_vector({40.0, 1.0, 0.0}, Shape{3}, DType::f64)));
+  CHECK(sigmoid(x).coefficients().value().to_vector()[1] == doctest::Approx(g0).epsilon(1e-12));
+  CHECK(softplus(x).coefficients().value().to_vector()[2] == doctest::Approx(g0 / 2).epsilon(1e-12));
+  // silu = x sigma: silu_2 = sigma'(40) + 40 sigma''(40) / 2, sigma'' = sigma' (1 - 2 sigma) ~ -sigma'
+  const double silu2 = g0 + 40.0 * g0 * (1.0 - 2.0 / (1.0 + std::exp(-40.0))) / 2.0;
+  CHECK(silu(x).coefficients().value().to_vector()[2] == doctest::Approx(silu2).epsilon(1e-12));
+}
+
 }  // namespace tide::testing

@@ -8,7 +8,8 @@
 // Time enters as a series t0 + 1 * s (dt/dt = 1); it has the state's dtype inside the dynamics.
 // A non-finite highest coefficient (dynamics whose derivatives overflow at z) is an error naming the
 // order, except inside a function being compiled (autodiff/compile.hpp), which cannot read values:
-// there the incremental and rerun forms return it, for the caller to check.
+// there the incremental and rerun forms return it, for the caller to check. A solver's regulariser
+// (detail::ode_taylor_coefficients_unchecked) returns it too: its step control rejects the step.
 #pragma once
 #include "tide/taylor/forward.hpp"
 
@@ -28,5 +29,12 @@ std::vector<Var> ode_taylor(const JetDynamics& f, const Var& z, const Var& t, in
                             TaylorForm form = TaylorForm::incremental);
 // d^K z/dt^K alone (for nested_jvp, the K-th derivative without the lower ones).
 Var ode_derivative(const JetDynamics& f, const Var& z, const Var& t, int K, TaylorForm form = TaylorForm::incremental);
+
+namespace detail {
+// ode_taylor_coefficients (incremental) without the finiteness check, for R_K inside a solve: a
+// trial step that leaves f's domain gives non-finite coefficients, which the solver rejects (shrinking
+// the step) as it does a non-finite f.
+Var ode_taylor_coefficients_unchecked(const JetDynamics& f, const Var& z, const Var& t, int K);
+}  // namespace detail
 
 }  // namespace tide
