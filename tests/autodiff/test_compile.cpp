@@ -98,6 +98,33 @@ TEST_CASE("a compiled function refuses what it cannot trace, naming the reason")
   const CompiledFunction reads([](const std::vector<Var>& in) { return in[0].item() > 0 ? in[0] : -in[0]; });
   CHECK_THROWS_WITH_AS(reads({Var(Tensor::ones(Shape{1}, DType::f64))}), doctest::Contains("back to the host"), Error);
   CHECK_THROWS_WITH_AS(compile(VarFunction()), doctest::Contains("no function"), Error);
+  // A write into a tensor it closes over: tracing runs the function two or three times, so the
+  // first call counted 2 or 3 where eager counts 1 (bug hunt); refused, in either grad mode.
+  Tensor counter = Tensor::zeros(Shape{1}, DType::f64);
+  const CompiledFunction counts([&](const std::vector<Var>& in) {
+    Tensor c = counter;
+    c.add_(Tensor::ones(Shape{1}, DType::f64));
+    return in[0] * Var(counter);
+  });
+  CHECK_THROWS_WITH_AS(counts({Var::parameter(Tensor::ones(Shape{2}, DType::f64))}),
+                       doctest::Contains("writes in place (binary) into a tensor it closes over (f64[1])"), Error);
+  NoGrad off;
+  CHECK_THROWS_WITH_AS(counts({Var(Tensor::ones(Shape{2}, DType::f64))}), doctest::Contains("tensor it closes over"), Error);
+}
+
+TEST_CASE("a value the function makes on the host and returns is a fresh tensor per call, as eagerly") {
+  // it was a view of the one tensor made at the trace: a write into one call's result showed in the next (bug hunt)
+  const CompiledFunction made([](const std::vector<Var>&) { return Var(Tensor::from_vector({1, 2, 3}, Shape{3}, DType::f64)); });
+  const Var x(Tensor::ones(Shape{2}, DType::f64));
+  Tensor first = made({x}).value();
+  first.mul_(0.0);
+  const Tensor second = made({x}).value();
+  CHECK(second.to_vector() == std::vector<double>{1, 2, 3});
+  CHECK(!second.shares_storage_with(first));
+  // a parameter returned as it is stays a view of the parameter, as eagerly
+  const Var w = Var::parameter(Tensor::ones(Shape{2}, DType::f64));
+  const CompiledFunction returns_w([&](const std::vector<Var>&) { return w; });
+  CHECK(returns_w({x}).value().shares_storage_with(w.value()));
 }
 
 TEST_CASE("a compiled function's backward refuses a value it kept that was modified in place since, as eager's rules do") {
@@ -304,4 +331,22 @@ TEST_CASE("a compiled function on an empty batch gives the eager (zero) gradient
     CHECK(g[0].shape() == Shape{0, 3});
     CHECK(max_rel_diff(g[1].value(), Tensor::zeros(Shape{3, 3}, DType::f64)) == 0.0);
   }
+}
+
+TEST_CASE("an input the output does not use gets a zero gradient made by each backward, not carried from the forward") {
+  // It was a forward residual: a write into the returned gradient made a second backward through
+  // the same node refuse, naming a value "kept for its backward" (bug hunt).
+  const CompiledFunction f([](const std::vector<Var>& in) { return tanh(in[0]); });
+  Generator gen(1);
+  const Var x = Var::parameter(gen.normal(Shape{2, 3}, 0, 1, DType::f64));
+  const Var y = Var::parameter(gen.normal(Shape{2, 3}, 0, 1, DType::f64));
+  GradOptions o;
+  o.allow_unused = true;
+  const Var out = f({x, y});
+  const std::vector<Var> first = grad({sum(out)}, {x, y}, {}, o);
+  Tensor gy = first[1].value();
+  gy.add_(Tensor::ones(gy.shape(), DType::f64));
+  const std::vector<Var> second = grad({sum(out)}, {x, y}, {}, o);
+  CHECK(second[1].value().to_vector() == std::vector<double>(6, 0.0));
+  CHECK(max_rel_diff(second[0].value(), first[0].value()) == 0.0);
 }

@@ -415,7 +415,13 @@ std::vector<Tensor> collect(const PlanImpl& impl, const RunInputs& inputs) {
       }
       case Home::fresh: out.push_back(view_of(impl.base[b], impl.base[b].offset(), a)); break;
       case Home::shared: out.push_back(view_of(impl.block, impl.arena_offset[b] / static_cast<std::int64_t>(dtype_size(p.buffers[b].dtype)), a)); break;
-      case Home::constant: out.push_back(view_of(p.buffers[b].constant, 0, a)); break;
+      case Home::constant: {
+        // a value the function made on the host is a fresh tensor per call, as it was eagerly (a
+        // view of the one traced would carry a caller's in-place write into the next call's result)
+        const Tensor v = view_of(p.buffers[b].constant, 0, a);
+        out.push_back(p.buffers[b].made_in_trace ? v.clone() : v);
+        break;
+      }
       case Home::arena: case Home::unused: fail("Plan::run: output buffer without a home (internal error)");
     }
   }

@@ -33,6 +33,7 @@ struct Buffer {
   // input: the input's shape; constant and temp: [numel]. Arguments' offsets count from its start.
   Shape shape;
   Tensor constant;         // constant: the tensor (base view); temp: the value it starts with, if any
+  bool made_in_trace = false;  // constant: made on the host while tracing (a fresh value per call: returned as a copy)
 };
 
 // One tensor argument of a call: a strided view of one buffer (buffer -1: an undefined tensor).

@@ -105,6 +105,7 @@ public:
       if (!st.written) {
         b.kind = BufferKind::constant;
         b.constant = st.alias;
+        b.made_in_trace = true;
       } else if (st.overwritten || (st.followed && st.uncovered == 0)) {
         b.constant = Tensor();  // written whole before any read: no starting value to copy in
       }
@@ -392,6 +393,26 @@ struct HookGuard {
 
 bool Trace::active() { return detail::backend_hook != nullptr; }
 
+namespace detail {
+namespace {
+// A write into a tensor the function neither made nor received (a parameter, a counter it closes
+// over): a replay would repeat it, but callers run a function more than once to trace it (a probe
+// for the output's shape, the trace itself), so the first call's effect would not be the eager
+// one's. Refused, naming the tensor.
+void refuse_constant_writes(const Program& p) {
+  for (const Call& c : p.calls)
+    for (std::size_t k = 0; k < c.args.size(); ++k) {
+      const Arg& a = c.args[k];
+      if (!c.writes[k] || a.buffer < 0 || p.buffers[static_cast<std::size_t>(a.buffer)].kind != BufferKind::constant) continue;
+      const Buffer& b = p.buffers[static_cast<std::size_t>(a.buffer)];
+      fail("Trace::record: the function writes in place ({}) into a tensor it closes over ({}{}): tracing runs it more than once, "
+           "so the write would happen more often than eagerly; pass the tensor as an input, or write it outside the traced function",
+           call_kind_name(c.kind), dtype_name(b.dtype), b.constant.shape().str());
+    }
+}
+}  // namespace
+}  // namespace detail
+
 Trace Trace::record(const TensorFunction& fn, const std::vector<Tensor>& inputs, std::vector<Tensor>* results) {
   using namespace detail;
   if (backend_hook) fail("Trace::record: already tracing on this thread (a traced function cannot trace another)");
@@ -421,6 +442,7 @@ Trace Trace::record(const TensorFunction& fn, const std::vector<Tensor>& inputs,
     }
   }
   recorder.finish();
+  refuse_constant_writes(*program);
   if (results) *results = std::move(out);
   return Trace(std::move(program));
 }

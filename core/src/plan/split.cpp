@@ -75,11 +75,12 @@ Arg whole(const Program& p, int b) {
   return a;
 }
 
-// A buffer the late part reads whose whole early value is one covering fill, touched by no other
-// early call and not returned early (the zeros grad's sweep makes before the cotangent arrives, for
-// slices' gradients to be added into), is filled by the late part instead of being carried: as a
-// residual it would cost the early part an output and the late part a copy per run (a plan copies
-// an input its calls write).
+// A buffer the late part reads or returns whose whole early value is one covering fill, touched by
+// no other early call and not returned early (the zeros grad's sweep makes before the cotangent
+// arrives, for slices' gradients to be added into; an unused input's zero gradient), is filled by
+// the late part instead of being carried: as a residual it would cost the early part an output and
+// the late part a copy per run (a plan copies an input its calls write), and a returned one would
+// be the same tensor for every backward of that forward.
 // Per buffer: the early call touching it if exactly one does, else -1.
 std::vector<int> only_early_toucher(const Program& p, const Parts& parts) {
   std::vector<int> only(p.buffers.size(), -1), count(p.buffers.size(), 0);
@@ -95,10 +96,13 @@ std::vector<int> only_early_toucher(const Program& p, const Parts& parts) {
 
 void refill_late(const Program& p, Parts& parts, int first_late_output) {
   const std::vector<int> toucher = only_early_toucher(p, parts);
-  std::vector<bool> early_output(p.buffers.size(), false);
+  std::vector<bool> early_output(p.buffers.size(), false), late_output(p.buffers.size(), false);
   for (int o = 0; o < first_late_output; ++o) early_output[static_cast<std::size_t>(p.outputs[static_cast<std::size_t>(o)].buffer)] = true;
+  for (std::size_t o = static_cast<std::size_t>(first_late_output); o < p.outputs.size(); ++o)
+    late_output[static_cast<std::size_t>(p.outputs[o].buffer)] = true;
   for (std::size_t b = 0; b < p.buffers.size(); ++b) {
-    if (!parts.read_early[b] || p.buffers[b].kind != BufferKind::temp || early_output[b] || toucher[b] < 0) continue;
+    // read late, or returned late (an unused input's zero gradient: made per backward, not carried)
+    if (!(parts.read_early[b] || late_output[b]) || p.buffers[b].kind != BufferKind::temp || early_output[b] || toucher[b] < 0) continue;
     const auto i = static_cast<std::size_t>(toucher[b]);
     const Call& c = p.calls[i];
     if (c.kind != CallKind::fill || !covers(p, c.args[0])) continue;
