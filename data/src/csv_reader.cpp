@@ -109,6 +109,47 @@ private:
   bool last_quoted_ = false;
 };
 
+// A header row made only of numbers is a data row (np.savetxt writes none, or '# x,y' as a
+// comment): taking it for names would lose that row silently. pandas' default names 0, 1, ...,
+// n-1 are numbers too, and are a header.
+void check_not_numbers(const CsvTable& table, std::int64_t line, const CsvOptions& options) {
+  const auto number = [&](const std::string& f) {
+    double v = 0;
+    const std::errc ec = parse_number(f, options.decimal, v);
+    return ec == std::errc::result_out_of_range || (ec == std::errc() && std::isfinite(v));
+  };
+  bool positions = true;
+  for (std::size_t c = 0; c < table.header.size(); ++c) {
+    if (!number(table.header[c])) return;
+    positions = positions && table.header[c] == std::to_string(c);
+  }
+  if (positions) return;
+  std::string row;
+  for (const std::string& f : table.header) row += (row.empty() ? "" : ", ") + shown(f, 20);
+  fail("{}:{}: the header row holds only numbers ({}): the file seems to have no header row; add a first line "
+       "naming the columns{}", table.source, line, shown(row, 80),
+       options.comment == '\0' ? std::string()
+                                : fmt::format(" (lines starting with '{}' are comments and skipped, so '{} x,y' names none)",
+                                              options.comment, options.comment));
+}
+
+// A header one field shorter than the first data row names the columns after a row index (as
+// pandas reads it): "(index)" is added in front. When every row's extra last field is empty, the
+// rows end with a delimiter instead: those empty fields are dropped. True when the index was added.
+bool add_implicit_index(CsvTable& table) {
+  const std::size_t width = table.header.size() + 1;
+  if (table.rows.empty() || table.rows[0].size() != width) return false;
+  const bool trailing = std::all_of(table.rows.begin(), table.rows.end(), [&](const std::vector<std::string>& row) {
+    return row.size() == width && trim(row.back()).empty();
+  });
+  if (trailing) {
+    for (auto& row : table.rows) row.pop_back();
+    return false;
+  }
+  table.header.insert(table.header.begin(), "(index)");
+  return true;
+}
+
 }  // namespace
 
 std::size_t CsvTable::column(std::string_view name) const {
@@ -148,6 +189,8 @@ std::string CsvTable::where(std::size_t row, std::size_t col) const {
 }
 
 std::errc parse_number(std::string_view text, char decimal, double& value) {
+  // with a decimal comma a '.' is no decimal point but a thousands separator (or a mix-up)
+  if (decimal != '.' && text.find('.') != std::string_view::npos) return std::errc::invalid_argument;
   std::string with_point;
   if (decimal != '.' && text.find(decimal) != std::string_view::npos) {
     with_point.assign(text);
@@ -167,6 +210,9 @@ double CsvTable::number(std::size_t row, std::size_t col) const {
   const std::errc ec = parse_number(cell, decimal, value);
   if (ec == std::errc::result_out_of_range)
     fail("{}: '{}' is out of the range of a double", where(row, col), shown(cell));
+  if (ec != std::errc() && decimal != '.' && cell.find('.') != std::string_view::npos)
+    fail("{}: '{}' has a '.', but the decimal mark is '{}' (write 2{}5, without thousands separators)", where(row, col),
+         shown(cell), decimal, decimal);
   if (ec != std::errc()) fail("{}: '{}' is not a number", where(row, col), shown(cell));
   if (!std::isfinite(value)) fail("{}: '{}' is not a finite number", where(row, col), shown(cell));
   return value;
@@ -190,23 +236,22 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
   if (options.header) {
     if (!parser.next(fields, line)) fail("{}: empty file (a header row was expected)", source);
     for (const auto& f : fields) table.header.emplace_back(trim(f));
+    check_not_numbers(table, line, options);
   }
-  bool indexed = false;  // the header is one field shorter: an index column was added
   while (parser.next(fields, line)) {
-    if (table.header.empty())  // no header row: the first row fixes the width
-      for (std::size_t c = 0; c < fields.size(); ++c) table.header.push_back(std::to_string(c));
-    if (table.rows.empty() && options.header && options.implicit_index && fields.size() == table.header.size() + 1) {
-      table.header.insert(table.header.begin(), "(index)");
-      indexed = true;
-    }
-    if (fields.size() != table.header.size())
-      fail("{}:{}: {} fields, expected {} ({})", source, line, fields.size(), table.header.size(),
-           !options.header ? "as in the first row"
-           : indexed       ? "the header's, plus the index column its first data row has"
-                           : "as in the header");
     table.rows.push_back(fields);
     table.lines.push_back(line);
   }
+  if (table.header.empty() && !table.rows.empty())  // no header row: the first row fixes the width
+    for (std::size_t c = 0; c < table.rows[0].size(); ++c) table.header.push_back(std::to_string(c));
+  const bool indexed = options.header && options.implicit_index && add_implicit_index(table);
+  for (std::size_t r = 0; r < table.rows.size(); ++r)
+    if (table.rows[r].size() != table.header.size())
+      fail("{}:{}: {} fields, expected {} ({})", source, table.lines[r], table.rows[r].size(), table.header.size(),
+           !options.header ? "as in the first row"
+           : indexed ? fmt::format("the header's {}, plus the index column '(index)' inferred from the first data row, "
+                                   "line {}, which has one field more than the header", table.header.size() - 1, table.lines[0])
+                     : "as in the header");
   return table;
 }
 

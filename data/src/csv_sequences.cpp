@@ -124,18 +124,27 @@ std::vector<std::size_t> kept_rows(const CsvTable& table, const Columns& c, cons
   return rows;
 }
 
+// A label that is an integer number, as that integer ("1.0", "+1" -> "1"); nullopt otherwise.
+std::optional<std::string> integer_key(std::string_view label, char decimal) {
+  const std::optional<double> v = as_number(trimmed(label), decimal);
+  if (v && *v == std::floor(*v) && std::fabs(*v) < 9.0e15) return fmt::format("{}", static_cast<std::int64_t>(*v));
+  return std::nullopt;
+}
+
 // A class label as a key: integers written as decimals ("1.0", "+1") become their integer ("1"),
-// so a file that writes 1.0 and 1 has one class. With `strict`, a label that is a number but not
-// an integer is an error: a classification target holds classes.
+// so a file that writes 1.0 and 1 has one class. The configured classes are keyed so too.
+std::string label_key(std::string_view label, char decimal) {
+  return integer_key(label, decimal).value_or(std::string(trimmed(label)));
+}
+
+// A cell's label key. With `strict`, a label that is a number but not an integer is an error: a
+// classification target holds classes.
 std::string label_key(const CsvTable& table, std::size_t r, std::size_t col, bool strict) {
   const std::string_view cell = trimmed(table.rows[r][col]);
-  const std::optional<double> v = as_number(cell, table.decimal);
-  if (!v) return std::string(cell);
-  if (*v == std::floor(*v) && std::fabs(*v) < 9.0e15) return fmt::format("{}", static_cast<std::int64_t>(*v));
-  if (strict)
+  if (strict && !integer_key(cell, table.decimal) && as_number(cell, table.decimal))
     fail("{}: class label '{}' is a number but not an integer (a regression target? set \"task\": \"regression\")",
          table.where(r, col), detail::shown(cell));
-  return std::string(cell);
+  return label_key(cell, table.decimal);
 }
 
 // Discovered classes: the distinct labels sorted numerically when all are integers, as strings otherwise.
@@ -159,9 +168,13 @@ std::map<std::string, std::int64_t> class_ids(const CsvTable& table, const std::
     if (is_missing(table.rows[r][col], spec.missing_values))
       fail("{}: missing class label '{}' (\"missing\": \"drop\" leaves such rows out)", table.where(r, col), detail::shown(trimmed(table.rows[r][col])));
   names = spec.classes.empty() ? discover_classes(table, rows, col) : spec.classes;
-  std::map<std::string, std::int64_t> ids;
-  for (std::size_t k = 0; k < names.size(); ++k)
-    if (!ids.try_emplace(names[k], static_cast<std::int64_t>(k)).second) fail("{}: class '{}' is given twice", table.source, names[k]);
+  std::map<std::string, std::int64_t> ids;  // by label_key, as the cells are looked up: "1.0" and "+1" are class "1"
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    const std::string key = label_key(names[k], table.decimal);
+    if (const auto [it, fresh] = ids.try_emplace(key, static_cast<std::int64_t>(k)); !fresh)
+      fail("{}: classes '{}' and '{}' are the same label {} (class names that are integers compare as numbers)",
+           table.source, detail::shown(names[static_cast<std::size_t>(it->second)]), detail::shown(names[k]), detail::shown(key));
+  }
   for (std::size_t r : rows)
     if (!ids.count(label_key(table, r, col, false)))
       fail("{}: class label '{}' is not one of the classes ({}){}", table.where(r, col), detail::shown(trimmed(table.rows[r][col])),
@@ -203,27 +216,28 @@ std::string time_text(const CsvTable& table, std::size_t r, const std::vector<st
   return joined;
 }
 
-// Row r's date-time in seconds since 1970, divided by the unit.
-double date_time(const CsvTable& table, std::size_t r, const std::vector<std::size_t>& columns, const CsvSequenceSpec& spec) {
+// Row r's date-time (seconds since 1970).
+Timestamp date_time(const CsvTable& table, std::size_t r, const std::vector<std::size_t>& columns, const CsvSequenceSpec& spec) {
   std::string why;
   const std::string t = time_text(table, r, columns);
-  const std::optional<double> seconds = parse_timestamp(t, spec.time_format, &why);
+  const std::optional<Timestamp> seconds = parse_timestamp_parts(t, spec.time_format, &why);
   if (!seconds)
     fail("{}: '{}' is not a date-time in {}: {}", table.where(r, columns[0]), detail::shown(t),
          spec.time_format.empty() ? "ISO 8601 (set time_format for others)" : "the format '" + spec.time_format + "'", why);
-  return *seconds / (spec.time_unit > 0 ? spec.time_unit : 1.0);
+  return *seconds;
 }
 
-// Each kept row's time (a number, or a date-time in seconds / time_unit), indexed by table row.
+// Each kept row's time, indexed by table row: a date-time with its whole seconds apart (steps
+// between dates far from 1970 keep their microseconds), or a number as written (0 whole seconds).
 // The first kept row decides: a number there makes it a numeric column.
-std::vector<double> row_times(const CsvTable& table, const std::vector<std::size_t>& rows, const Columns& c,
-                              const CsvSequenceSpec& spec) {
-  std::vector<double> times(table.rows.size(), 0.0);
+std::vector<Timestamp> row_times(const CsvTable& table, const std::vector<std::size_t>& rows, const Columns& c,
+                                 const CsvSequenceSpec& spec) {
+  std::vector<Timestamp> times(table.rows.size());
   if (c.time.empty()) return times;
   const bool numeric = spec.time_format.empty() && c.time.size() == 1 && as_number(time_text(table, rows[0], c.time), table.decimal).has_value();
   if (numeric && spec.time_unit > 0)
     fail("{}: time_unit applies to date-time columns; column '{}' holds numbers (used as written)", table.source, detail::shown(table.header[c.time[0]]));
-  for (std::size_t r : rows) times[r] = numeric ? table.number(r, c.time[0]) : date_time(table, r, c.time, spec);
+  for (std::size_t r : rows) times[r] = numeric ? Timestamp{0, table.number(r, c.time[0])} : date_time(table, r, c.time, spec);
   return times;
 }
 
@@ -248,14 +262,19 @@ std::vector<std::vector<std::size_t>> group_rows(const CsvTable& table, const st
   return groups;
 }
 
-// The elapsed time of row r since the sequence's previous row (0 on its first; 1 without a time column).
-float elapsed(const CsvTable& table, std::size_t r, const Columns& c, double t, std::optional<double>& last_time) {
+// The elapsed time of row r since the sequence's previous row `last` (0 on its first; 1 without a
+// time column), in time_unit seconds for date-times.
+float elapsed(const CsvTable& table, std::size_t r, const Columns& c, const CsvSequenceSpec& spec,
+              const std::vector<Timestamp>& times, std::optional<std::size_t>& last) {
   if (c.time.empty()) return 1.0f;
-  if (last_time && t < *last_time)
-    fail("{}: time {} is earlier than the sequence's previous row ({})", table.where(r, c.time[0]), t, *last_time);
-  const float dt = last_time ? static_cast<float>(t - *last_time) : 0.0f;
-  if (!std::isfinite(dt)) fail("{}: the step from {} to {} is out of the range of a 32-bit float", table.where(r, c.time[0]), *last_time, t);
-  last_time = t;
+  const double step = last ? times[r].since(times[*last]) / (spec.time_unit > 0 ? spec.time_unit : 1.0) : 0.0;
+  const auto text = [&](std::size_t row) { return detail::shown(time_text(table, row, c.time)); };
+  if (step < 0)
+    fail("{}: time '{}' is earlier than the sequence's previous row's ('{}')", table.where(r, c.time[0]), text(r), text(*last));
+  const auto dt = static_cast<float>(step);
+  if (!std::isfinite(dt))
+    fail("{}: the step from '{}' to '{}' is out of the range of a 32-bit float", table.where(r, c.time[0]), text(*last), text(r));
+  last = r;
   return dt;
 }
 
@@ -295,7 +314,7 @@ struct Inputs {
   const Columns& cols;
   const CsvSequenceSpec& spec;
   const std::map<std::string, std::int64_t>& ids;
-  const std::vector<double>& times;
+  const std::vector<Timestamp>& times;
 };
 
 // One sequence's features, targets (or labels) and elapsed times from its rows.
@@ -305,7 +324,7 @@ detail::Series read_series(const Inputs& in, const std::vector<std::size_t>& row
   detail::Series s;
   s.features = static_cast<std::int64_t>(cols.features.size());
   s.outputs = classify ? 0 : static_cast<std::int64_t>(cols.targets.size());
-  std::optional<double> last_time;
+  std::optional<std::size_t> last_row;
   for (std::size_t k = 0; k < rows.size(); ++k) {
     const std::size_t r = rows[k];
     // the value in the same column of the sequence's previous row, which ends at values[end]
@@ -319,7 +338,7 @@ detail::Series read_series(const Inputs& in, const std::vector<std::size_t>& row
     else
       for (std::size_t j = 0; j < cols.targets.size(); ++j)
         s.target.push_back(cell_value(in.table, r, cols.targets[j], in.spec, previous(s.target, target_end, cols.targets.size(), j)));
-    s.dt.push_back(elapsed(in.table, r, cols, in.times[r], last_time));
+    s.dt.push_back(elapsed(in.table, r, cols, in.spec, in.times, last_row));
   }
   return s;
 }
@@ -342,7 +361,7 @@ SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& s
   const std::map<std::string, std::int64_t> ids = spec.task == Task::classification
                                                       ? class_ids(table, rows, cols.targets[0], spec, names)
                                                       : std::map<std::string, std::int64_t>{};
-  const std::vector<double> times = row_times(table, rows, cols, spec);
+  const std::vector<Timestamp> times = row_times(table, rows, cols, spec);
   const Inputs in{table, cols, spec, ids, times};
   const std::vector<std::vector<std::size_t>> groups = group_rows(table, rows, cols.id, spec.missing_values);
   std::vector<detail::Series> series;

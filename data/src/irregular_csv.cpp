@@ -2,23 +2,55 @@
 // every feature cell observed unless empty.
 #include "tide/data/csv.hpp"
 #include "tide/data/irregular.hpp"
+#include "shown_text.hpp"
 #include "tide/core/error.hpp"
+#include <fmt/ranges.h>
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <map>
 
 namespace tide::data {
+namespace {
+
+// Row r's sequence id: an integer that fits in 64 bits ("3", or "3.0" as pandas writes a float
+// column). Ids read as doubles would make 1.2 and 1.7 one sequence, and 1e300 no integer at all.
+std::int64_t sequence_id(const CsvTable& t, std::size_t r, std::size_t c) {
+  std::string_view cell = t.rows[r][c];
+  cell.remove_prefix(std::min(cell.find_first_not_of(" \t"), cell.size()));
+  cell = cell.substr(0, cell.find_last_not_of(" \t") + 1);
+  std::int64_t id = 0;
+  const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), id);
+  if (ec == std::errc() && end == cell.data() + cell.size() && !cell.empty()) return id;
+  const double v = t.number(r, c);
+  if (v != std::floor(v) || std::fabs(v) > 9007199254740992.0)  // past 2^53 a double skips integers: write it as one
+    fail("{}: id '{}' is not an integer (an id names a sequence: a whole number within 64 bits)", t.where(r, c),
+         detail::shown(cell));
+  return static_cast<std::int64_t>(v);
+}
+
+// Row r's cell of a feature column into its value and mask; false when the cell is empty (not observed).
+bool observe(const CsvTable& t, std::size_t r, std::size_t column, float& value, float& mask) {
+  if (t.rows[r][column].empty()) return false;
+  const double v = t.number(r, column);
+  if (!std::isfinite(static_cast<float>(v))) fail("{}: {} is out of the range of a 32-bit float", t.where(r, column), v);
+  value = static_cast<float>(v), mask = 1.0f;
+  return true;
+}
+
+}  // namespace
 
 IrregularSet read_irregular_csv(const std::string& path, const std::string& time_column, const std::string& id_column,
                                 std::vector<std::string> features) {
   const CsvTable t = read_csv(path);
   const std::size_t tc = t.column(time_column), ic = t.column(id_column);
-  if (features.empty())
-    for (const std::string& h : t.header)
-      if (h != time_column && h != id_column) features.push_back(h);
+  if (features.empty())  // every other column but the implicit index (a header one field shorter than the rows)
+    for (std::size_t c = 0; c < t.header.size(); ++c)
+      if (c != tc && c != ic && (c != 0 || t.header[0] != "(index)")) features.push_back(t.header[c]);
   std::vector<std::size_t> fc;
   for (const std::string& f : features) fc.push_back(t.column(f));
-  std::map<double, std::vector<std::size_t>> by_id;  // sequences in id order, rows in file order
-  for (std::size_t r = 0; r < t.rows.size(); ++r) by_id[t.number(r, ic)].push_back(r);
+  std::map<std::int64_t, std::vector<std::size_t>> by_id;  // sequences in id order, rows in file order
+  for (std::size_t r = 0; r < t.rows.size(); ++r) by_id[sequence_id(t, r, ic)].push_back(r);
   if (by_id.empty()) fail("{}: no rows", path);
   const auto N = static_cast<std::int64_t>(by_id.size()), D = static_cast<std::int64_t>(features.size());
   std::int64_t T = 1;
@@ -37,14 +69,16 @@ IrregularSet read_irregular_csv(const std::string& path, const std::string& time
     for (std::size_t k = 0; k < rows.size(); ++k) {
       const double time = t.number(rows[k], tc);
       if (k > 0 && !(time > times[static_cast<std::size_t>(n * T) + k - 1]))
-        fail("{}: time {} is not after the previous row's of id {:g}", t.where(rows[k], tc), time, id);
+        fail("{}: time {} is not after the previous row's of id {}", t.where(rows[k], tc), time, id);
       times[static_cast<std::size_t>(n * T) + k] = time;
+      bool observed = false;
       for (std::size_t d = 0; d < fc.size(); ++d) {
-        if (t.rows[rows[k]][fc[d]].empty()) continue;  // not observed
         const auto i = static_cast<std::size_t>((n * T + static_cast<std::int64_t>(k)) * D) + d;
-        v[i] = static_cast<float>(t.number(rows[k], fc[d]));
-        m[i] = 1.0f;
+        observed = observe(t, rows[k], fc[d], v[i], m[i]) || observed;
       }
+      if (!observed)
+        fail("{}:{}: the row observes no variable (every one of {} is empty): leave it out", path, t.lines[rows[k]],
+             detail::shown(fmt::format("{}", fmt::join(features, ", ")), 120));
     }
     for (auto k = static_cast<std::int64_t>(rows.size()); k < T; ++k)
       times[static_cast<std::size_t>(n * T + k)] = times[static_cast<std::size_t>(n * T) + rows.size() - 1];

@@ -1,6 +1,7 @@
 // IrregularSet and IrregularExamples: subsets (re-padded to their longest sequence), checks, the
 // seeded split and the per-variable normalisation.
 #include "tide/data/irregular.hpp"
+#include "column_scale.hpp"
 #include "split_parts.hpp"
 #include "tide/core/error.hpp"
 #include "tide/core/named.hpp"
@@ -188,7 +189,7 @@ VariableScaler VariableScaler::fit(const IrregularSet& train, Normalisation kind
     } else {
       const double mean = sum[d] / count[d], var = sq[d] / count[d];
       s.shift[d] = mean;
-      s.scale[d] = var > 0 ? std::sqrt(var) : 1.0;
+      s.scale[d] = detail::std_or_one(std::sqrt(var), mean, lo[d] == hi[d]);
     }
   }
   return s;

@@ -31,19 +31,25 @@ public:
     while (skip_space(), peek() != '}') {
       const std::string key = quoted();
       expect(':');
+      // a key given twice is refused: which of its values numpy meant is anyone's guess
+      const auto once = [&](bool& seen) {
+        if (seen) error(fmt::format("key '{}' is given twice", key));
+        seen = true;
+      };
       if (key == "descr") {
+        once(descr);
         h.descr = quoted();
-        descr = true;
       } else if (key == "fortran_order") {
+        once(order);
         h.fortran_order = boolean();
-        order = true;
       } else if (key == "shape") {
+        once(shape);
         h.shape = tuple();
-        shape = true;
       } else {
         error(fmt::format("unknown key '{}'", key));
       }
       if (skip_space(), peek() == ',') ++pos_;
+      else if (peek() != '}') error(fmt::format("expected ',' or '}}' after the value of '{}'", key));
     }
     if (!descr || !order || !shape) error("'descr', 'fortran_order' and 'shape' are all required");
     return h;

@@ -138,29 +138,40 @@ Record Parser::parse(const std::string& text, const std::string& where, std::int
   return r;
 }
 
-// RecordID -> in-hospital death (0 / 1) from an Outcomes file.
+std::vector<std::string> comma_fields(const std::string& line) {
+  std::vector<std::string> out(1);
+  for (char c : line)
+    if (c == ',') out.emplace_back();
+    else out.back().push_back(c);
+  return out;
+}
+
+// RecordID -> in-hospital death (0 / 1) from an Outcomes file, each read from the column its
+// header names.
 void read_outcomes(const std::string& path, std::unordered_map<std::int64_t, std::int64_t>& out) {
   std::ifstream in(path);
   if (!in) fail("physionet: cannot open outcomes file '{}'", path);
   std::string line;
   std::int64_t number = 0;
-  std::ptrdiff_t header_fields = 0;
+  std::vector<std::string> header;
+  std::size_t id_column = 0, death_column = 0;
   while (std::getline(in, line)) {
     ++number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (number == 1) {
       if (line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
-      header_fields = std::count(line.begin(), line.end(), ',') + 1;
-      if (line.rfind("RecordID,", 0) != 0 || line.find("In-hospital_death") == std::string::npos)
-        fail("{} line 1: expected a header 'RecordID,...,In-hospital_death', got '{}'", path, line.substr(0, 60));
+      header = comma_fields(line);
+      id_column = static_cast<std::size_t>(std::find(header.begin(), header.end(), "RecordID") - header.begin());
+      death_column = static_cast<std::size_t>(std::find(header.begin(), header.end(), "In-hospital_death") - header.begin());
+      if (id_column == header.size() || death_column == header.size())
+        fail("{} line 1: expected a header naming the columns RecordID and In-hospital_death, got '{}'", path, line.substr(0, 60));
       continue;
     }
     if (line.empty()) continue;
     const std::string at = fmt::format("{} line {}", path, number);
-    const std::size_t first = line.find(','), last = line.rfind(',');
-    const auto fields = std::count(line.begin(), line.end(), ',') + 1;
-    if (fields != header_fields) fail("{}: expected {} fields as the header has, got {}", at, header_fields, fields);
-    const double id = parse_value(line.substr(0, first), at), death = parse_value(line.substr(last + 1), at);
+    const std::vector<std::string> fields = comma_fields(line);
+    if (fields.size() != header.size()) fail("{}: expected {} fields as the header has, got {}", at, header.size(), fields.size());
+    const double id = parse_value(fields[id_column], at), death = parse_value(fields[death_column], at);
     if (death != 0 && death != 1) fail("{}: In-hospital_death must be 0 or 1, got {}", at, death);
     const auto [it, fresh] = out.emplace(static_cast<std::int64_t>(id), static_cast<std::int64_t>(death));
     if (!fresh && it->second != static_cast<std::int64_t>(death)) fail("{}: record {} has a second, different outcome", at, id);
@@ -278,7 +289,9 @@ std::vector<std::string> physionet_variables(bool descriptors) {
 PhysionetData read_physionet(const std::vector<std::string>& archives, const std::vector<std::string>& outcomes,
                              const PhysionetOptions& options) {
   if (archives.empty()) fail("physionet: no archives given (set-a.tar.gz, set-b.tar.gz)");
-  if (!(options.quantisation >= 0 && options.quantisation <= 48)) fail("physionet: quantisation must be in [0, 48] hours, got {}", options.quantisation);
+  // below a second a key is no coarser than the minutes, and minutes / quantisation overflows llround
+  if (!(options.quantisation == 0 || (options.quantisation >= 1.0 / 3600 && options.quantisation <= 48)))
+    fail("physionet: quantisation must be 0 (exact minutes) or from 1/3600 (one second) to 48 hours, got {}", options.quantisation);
   if (!(options.time_unit > 0)) fail("physionet: time_unit must be > 0 hours, got {}", options.time_unit);
   const Parser parser(options);
   std::vector<Record> all;

@@ -229,6 +229,8 @@ Dataset physionet_dataset(ConfigObject& k, std::uint64_t seed) {
   }
   PhysionetOptions o;
   o.quantisation = k.number("quantisation", 0.1, 0.0, 48.0);
+  if (o.quantisation > 0 && o.quantisation < 1.0 / 3600)
+    fail("{}: {} hours is below one second (1/3600 hours); 0 keeps the exact minutes", k.path("quantisation"), o.quantisation);
   o.descriptors = k.boolean("descriptors", false);
   o.time_unit = k.number("time_unit", 48.0, 1e-6, 1e6);
   PhysionetData data = read_physionet(archives, outcomes, o);

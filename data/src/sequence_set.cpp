@@ -1,4 +1,5 @@
 #include "tide/data/sequence_set.hpp"
+#include "column_scale.hpp"
 #include "split_parts.hpp"
 #include "tide/core/error.hpp"
 #include "tide/core/random.hpp"
@@ -148,12 +149,18 @@ Standardizer Standardizer::fit(const SequenceSet& set) {
   Standardizer out;
   out.mean.assign(static_cast<std::size_t>(features), 0.0);
   out.std.assign(static_cast<std::size_t>(features), 1.0);
-  std::vector<double> sum_sq(static_cast<std::size_t>(features), 0.0);
+  std::vector<double> sum_sq(static_cast<std::size_t>(features), 0.0), first;
+  std::vector<bool> constant(static_cast<std::size_t>(features), true);  // every valid step holds the first one's value
   double count = 0;
   for (std::int64_t i = 0; i < n * steps; ++i)
     if (ms[static_cast<std::size_t>(i)] != 0.0) {
       count += 1;
-      for (std::int64_t f = 0; f < features; ++f) out.mean[static_cast<std::size_t>(f)] += xs[static_cast<std::size_t>(i * features + f)];
+      const auto row = xs.begin() + i * features;
+      if (first.empty()) first.assign(row, row + features);
+      for (std::int64_t f = 0; f < features; ++f) {
+        out.mean[static_cast<std::size_t>(f)] += row[f];
+        if (row[f] != first[static_cast<std::size_t>(f)]) constant[static_cast<std::size_t>(f)] = false;
+      }
     }
   if (count == 0) fail("Standardizer::fit: sequence set '{}' has no valid step", set.name);
   for (double& m : out.mean) m /= count;
@@ -165,7 +172,7 @@ Standardizer Standardizer::fit(const SequenceSet& set) {
       }
   for (std::size_t f = 0; f < sum_sq.size(); ++f) {
     const double sd = std::sqrt(sum_sq[f] / count);  // population std, as numpy's default
-    out.std[f] = sd > 0.0 ? sd : 1.0;
+    out.std[f] = detail::std_or_one(sd, out.mean[f], constant[f]);
   }
   return out;
 }

@@ -269,10 +269,10 @@ std::int64_t days_from_civil(int year, int month, int day) {
 // 12 AM is midnight and 12 PM is noon.
 int hour_of_day(const Fields& f) { return f.meridiem == 0 ? f.hour : f.hour % 12 + (f.meridiem == 2 ? 12 : 0); }
 
-double seconds_since_1970(const Fields& f) {
+Timestamp seconds_since_1970(const Fields& f) {
   const std::int64_t whole = days_from_civil(f.year, f.month, f.day) * 86400 + hour_of_day(f) * 3600 +
                              f.minute * 60 + f.second - f.zone_seconds;
-  return static_cast<double>(whole) + f.fraction;
+  return {whole, f.fraction};
 }
 
 std::string known_directives() {
@@ -313,7 +313,7 @@ std::string missing_partner(std::string_view letters) {
 
 }  // namespace
 
-std::optional<double> parse_timestamp(std::string_view text, std::string_view format, std::string* why) {
+std::optional<Timestamp> parse_timestamp_parts(std::string_view text, std::string_view format, std::string* why) {
   const std::size_t leading = std::min(text.find_first_not_of(" \t"), text.size());
   text.remove_prefix(leading);
   text = text.substr(0, text.find_last_not_of(" \t") + 1);  // npos + 1 == 0 when nothing is left
@@ -329,6 +329,12 @@ std::optional<double> parse_timestamp(std::string_view text, std::string_view fo
     return std::nullopt;
   }
   return seconds_since_1970(fields);
+}
+
+std::optional<double> parse_timestamp(std::string_view text, std::string_view format, std::string* why) {
+  const std::optional<Timestamp> t = parse_timestamp_parts(text, format, why);
+  if (!t) return std::nullopt;
+  return static_cast<double>(t->seconds) + t->fraction;
 }
 
 void check_timestamp_format(std::string_view format) {

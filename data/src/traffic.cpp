@@ -36,9 +36,14 @@ WeekdayHour parse_date_time(const CsvTable& table, std::size_t row, std::size_t 
     const auto [end, ec] = std::from_chars(begin, begin + width[k], part[k]);
     ok = ec == std::errc() && end == begin + width[k];
   }
-  ok = ok && part[1] >= 1 && part[1] <= 12 && part[2] >= 1 && part[2] <= 31 && part[3] <= 23 && part[4] <= 59 &&
-       part[5] <= 60;
+  ok = ok && part[1] >= 1 && part[1] <= 12 && part[2] >= 1 && part[3] <= 23 && part[4] <= 59 && part[5] <= 60;
   if (!ok) fail("{}: '{}' is not a date and time of the form YYYY-MM-DD HH:MM:SS", table.where(row, col), s);
+  // the month's days: from its first to the next month's first (leap years included)
+  const std::int64_t month_days = days_from_civil(part[1] == 12 ? part[0] + 1 : part[0], part[1] % 12 + 1, 1) -
+                                  days_from_civil(part[0], part[1], 1);
+  if (part[2] > month_days)
+    fail("{}: '{}': day {} is out of range for month {} of {} ({} days)", table.where(row, col), s, part[2], part[1], part[0],
+         month_days);
   const std::int64_t days = days_from_civil(part[0], part[1], part[2]);
   const auto weekday = static_cast<int>(((days % 7) + 7 + 3) % 7);  // 1970-01-01 was a Thursday (3)
   return {weekday, part[3]};

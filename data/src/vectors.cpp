@@ -1,6 +1,7 @@
 // VectorSet and VectorExamples, their seeded split and standardisation, and CSV tables read as
 // vectors (the CSV reader of csv_reader.cpp does the tokenising).
 #include "tide/data/vectors.hpp"
+#include "column_scale.hpp"
 #include "split_parts.hpp"
 #include "tide/core/error.hpp"
 #include "tide/core/ops.hpp"
@@ -97,14 +98,16 @@ Standardiser Standardiser::fit(const Tensor& train) {
   const auto d = static_cast<std::size_t>(train.size(1));
   const std::vector<double> x = train.to_vector();
   std::vector<double> mean(d, 0.0), sum_sq(d, 0.0);
-  for (std::size_t i = 0; i < x.size(); ++i) mean[i % d] += x[i];
+  std::vector<bool> constant(d, true);  // every row holds the first row's value
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    mean[i % d] += x[i];
+    if (x[i] != x[i % d]) constant[i % d] = false;
+  }
   for (double& m : mean) m /= static_cast<double>(n);
   for (std::size_t i = 0; i < x.size(); ++i) sum_sq[i % d] += (x[i] - mean[i % d]) * (x[i] - mean[i % d]);
   std::vector<double> sd(sum_sq.size());
-  for (std::size_t j = 0; j < sd.size(); ++j) {
-    sd[j] = std::sqrt(sum_sq[j] / static_cast<double>(n));  // population std, numpy's default
-    if (!(sd[j] > 0.0)) sd[j] = 1.0;
-  }
+  for (std::size_t j = 0; j < sd.size(); ++j)  // population std, numpy's default
+    sd[j] = detail::std_or_one(std::sqrt(sum_sq[j] / static_cast<double>(n)), mean[j], constant[j]);
   const Shape shape{static_cast<std::int64_t>(d)};
   return Standardiser{Tensor::from_vector(mean, shape, DType::f64, Device::cpu()),
                       Tensor::from_vector(sd, shape, DType::f64, Device::cpu())};
@@ -126,8 +129,9 @@ Tensor read_vectors_csv(const std::string& path, const std::vector<std::string>&
   options.comment = '#';
   const CsvTable table = read_csv(path, options);
   std::vector<std::size_t> picked;
-  if (columns.empty())
-    for (std::size_t c = 0; c < table.header.size(); ++c) picked.push_back(c);
+  if (columns.empty())  // every column but the implicit index (a header one field shorter than the rows)
+    for (std::size_t c = 0; c < table.header.size(); ++c)
+      if (c != 0 || table.header[0] != "(index)") picked.push_back(c);
   for (const std::string& name : columns) picked.push_back(table.column(name));
   if (table.rows.empty()) fail("{}: a header row but no rows of numbers", path);
   const auto n = static_cast<std::int64_t>(table.rows.size()), d = static_cast<std::int64_t>(picked.size());

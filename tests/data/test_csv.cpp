@@ -75,3 +75,39 @@ TEST_CASE("csv comment lines: skipped like blank ones when a comment character i
   options.comment = ',';
   CHECK_ERROR_NAMES(parse_csv("a,b\n", "d.csv", options), "d.csv: the CSV comment character cannot be");
 }
+
+TEST_CASE("csv: a header row of only numbers is refused (the file has none, as np.savetxt writes it); pandas' 0..n-1 is a header") {
+  CHECK_ERROR_NAMES(parse_csv("1.0,2.0\n3.0,4.0\n", "s.csv"),
+                    "s.csv:1: the header row holds only numbers (1.0, 2.0): the file seems to have no header row");
+  CsvOptions options;
+  options.comment = '#';
+  CHECK_ERROR_NAMES(parse_csv("# x,y\n1.0,2.0\n3.0,4.0\n", "c.csv", options),
+                    "c.csv:2: the header row holds only numbers (1.0, 2.0): the file seems to have no header row; add a "
+                    "first line naming the columns (lines starting with '#' are comments and skipped");
+  CHECK_ERROR_NAMES(parse_csv("-1, +2e400\n3,4\n", "o.csv"), "o.csv:1: the header row holds only numbers");
+  CHECK(parse_csv("0,1,2\n5,6,7\n", "p.csv").header == std::vector<std::string>{"0", "1", "2"});
+  CHECK(parse_csv("1,x\n5,6\n", "m.csv").header == std::vector<std::string>{"1", "x"});
+  CHECK(parse_csv("1.5,2\n5,6\n", "n.csv", CsvOptions{',', false}).rows.size() == 2);  // no header expected
+}
+
+TEST_CASE("csv numbers: with a decimal comma a '.' is refused, not read as a decimal point") {
+  CsvOptions options;
+  options.delimiter = ';';
+  options.decimal = ',';
+  const CsvTable t = parse_csv("a;b\n1.234;1,5\n", "d.csv", options);
+  CHECK(t.number(0, 1) == 1.5);
+  CHECK_ERROR_NAMES(t.number(0, 0), "d.csv:2: column 1 ('a'): '1.234' has a '.', but the decimal mark is ','");
+  double v = 0;
+  CHECK(parse_number("1.5", ',', v) == std::errc::invalid_argument);
+}
+
+TEST_CASE("csv: rows ending with a delimiter are not an index column; their empty last field is dropped") {
+  const CsvTable t = parse_csv("x,z,y\n1,5,0,\n2,6,1,\n", "t.csv");
+  CHECK(t.header == std::vector<std::string>{"x", "z", "y"});
+  CHECK(t.rows[1] == std::vector<std::string>{"2", "6", "1"});
+  // one row with a value there: an index column after all, and the short row's error names it
+  const CsvTable indexed = parse_csv("x,y\n0,1,2\n1,3,\n", "i.csv");
+  CHECK(indexed.header == std::vector<std::string>{"(index)", "x", "y"});
+  CHECK_ERROR_NAMES(parse_csv("x,y\n1,2,\n3,4\n", "m.csv"),
+                    "m.csv:3: 2 fields, expected 3 (the header's 2, plus the index column '(index)' inferred from the first data row, line 2");
+}

@@ -4,6 +4,7 @@
 #include "data_test_util.hpp"
 #include "tide/data/csv.hpp"
 #include "tide/data/registry.hpp"
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 using namespace tide;
@@ -30,7 +31,7 @@ TEST_CASE("csv files: a header one field shorter than its rows has an index colu
   CHECK(t.column_index(CsvColumn("x")) == 2);
   CHECK_ERROR_NAMES(t.column_index(CsvColumn(3)), "occ.csv: column index 3 is past the last column (the file has 3, indices 0..2)");
   // every row must then carry the index
-  CHECK_ERROR_NAMES(parse_csv("a,b\n1,2,3\n4,5\n", "r.csv"), "r.csv:3: 2 fields, expected 3 (the header's, plus the index column");
+  CHECK_ERROR_NAMES(parse_csv("a,b\n1,2,3\n4,5\n", "r.csv"), "r.csv:3: 2 fields, expected 3 (the header's 2, plus the index column '(index)' inferred from the first data row, line 2");
   CsvOptions strict;
   strict.implicit_index = false;
   CHECK_ERROR_NAMES(parse_csv("a,b\n1,2,3\n", "s.csv", strict), "s.csv:2: 3 fields, expected 2 (as in the header)");
@@ -64,6 +65,26 @@ TEST_CASE("csv files: a date-time column gives dt in the unit asked for; the ind
   spec.time_unit = 0;
   CHECK_ERROR_NAMES(load_csv_sequences(bad, spec), bad + ":3: column 1 ('date'): '2015-02-30 10:00:00' is not a date-time in ISO 8601");
   CHECK_ERROR_NAMES(load_csv_sequences(bad, spec), "day 30 is out of range for month 2");
+}
+
+TEST_CASE("csv files: microsecond steps between date-times of 2024 keep their digits (whole seconds subtract exactly)") {
+  TempDir dir;
+  std::string text = "t,x,y\n";
+  for (int i = 0; i < 6; ++i) text += fmt::format("2024-01-01T00:00:00.{:06},{},{}\n", i, i, i % 2);
+  text += "2024-01-01T00:00:01.000000001,6,0\n";
+  const auto path = write_file(dir.file("us.csv"), text);
+  CsvSequenceSpec spec;
+  spec.time_columns = {"t"};
+  spec.time_unit = 1e-3;  // milliseconds
+  spec.target_columns = {"y"};
+  spec.window = 7;
+  const std::vector<double> dt = load_csv_sequences(path, spec).dt.to_vector();
+  const std::vector<double> expected = {0, 0.001, 0.001, 0.001, 0.001, 0.001, 999.995000001};
+  for (std::size_t i = 0; i < dt.size(); ++i) CHECK(dt[i] == doctest::Approx(expected[i]).epsilon(1e-7));
+  const auto back = write_file(dir.file("back.csv"), "t,x,y\n2024-01-01T00:00:00.5,1,0\n2024-01-01T00:00:00.25,1,1\n");
+  spec.time_unit = 0;
+  CHECK_ERROR_NAMES(load_csv_sequences(back, spec),
+                    back + ":3: column 1 ('t'): time '2024-01-01T00:00:00.25' is earlier than the sequence's previous row's ('2024-01-01T00:00:00.5')");
 }
 
 TEST_CASE("csv files: no header, ';' between fields, date and time in two columns, '?' for missing values") {
@@ -157,6 +178,24 @@ TEST_CASE("csv files: class labels are checked (a target among the features, one
   spec.time_columns = {"a"};
   spec.feature_columns = {"a"};
   CHECK_ERROR_NAMES(load_csv_sequences(gap, spec), "column 'a' is both a feature and the time column");
+}
+
+TEST_CASE("csv files: configured classes are read as the labels are (\"1.0\" and \"+1\" are class 1); two names for one are an error") {
+  TempDir dir;
+  const auto path = write_file(dir.file("l.csv"), "a,y\n1,1.0\n2,2.0\n3,+1\n4,2\n");
+  CsvSequenceSpec spec;
+  spec.target_columns = {"y"};
+  spec.window = 4;
+  std::vector<std::string> names;
+  spec.classes = {"2.0", "1.0"};
+  CHECK(load_csv_sequences(path, spec, &names).y.to_indices() == std::vector<std::int64_t>{1, 0, 1, 0});
+  CHECK(names == spec.classes);  // as configured
+  spec.classes = {"-1", "+1"};
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":3: column 2 ('y'): class label '2.0' is not one of the classes (-1, +1)");
+  spec.classes = {"1", "2", "1.0"};
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": classes '1' and '1.0' are the same label 1");
+  spec.classes = {"walk", "run", "walk"};
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": classes 'walk' and 'walk' are the same label walk");
 }
 
 namespace {

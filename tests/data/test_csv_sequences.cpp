@@ -167,7 +167,7 @@ TEST_CASE("csv sequences: bad specs and bad cells name the file, line and key") 
   spec.target_columns = {"y", "label"};
   CHECK_ERROR_NAMES(load_csv_sequences(path, spec), "exactly one target");
   const auto back = write_file(dir.file("back.csv"), "id,t,a,b,y\nq,0,1,1,1\nq,2,1,1,1\nq,1,1,1,1\n");
-  CHECK_ERROR_NAMES(load_csv_sequences(back, regression_spec()), back + ":4: column 2 ('t'): time 1 is earlier");
+  CHECK_ERROR_NAMES(load_csv_sequences(back, regression_spec()), back + ":4: column 2 ('t'): time '1' is earlier than the sequence's previous row's ('2')");
   const auto nan = write_file(dir.file("nan.csv"), "id,t,a,b,y\nq,0,1,NaN,1\n");
   CHECK_ERROR_NAMES(load_csv_sequences(nan, regression_spec()), nan + ":2: column 4 ('b'): missing value 'NaN'");
   const auto inf = write_file(dir.file("inf.csv"), "id,t,a,b,y\nq,0,1,inf,1\n");

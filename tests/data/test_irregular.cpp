@@ -2,6 +2,7 @@
 // in the challenge's format (values, masks, times, labels, normalisation, the records left out,
 // and an error naming the member and line for each kind of bad input), the periodic toy, subsets
 // and the checks.
+#include "data_test_util.hpp"
 #include "tide/data/irregular.hpp"
 #include "tide/data/registry.hpp"
 #include <archive.h>
@@ -168,6 +169,19 @@ TEST_CASE("physionet: bad archives and files name the archive, member and line")
   write_text(dir / "out.txt", "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n1,1,1,1,-1,0\n1,1,1,1,-1,1\n");
   CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}),
                     doctest::Contains("out.txt line 3: record 1 has a second, different outcome"));
+  // the label is read from the column the header names, wherever it is
+  write_text(dir / "out.txt", "RecordID,In-hospital_death,Length_of_stay\n1,1,5\n");
+  CHECK(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}).set.labels.to_indices() == std::vector<std::int64_t>{1});
+  write_text(dir / "out.txt", "RecordID,Survival\n1,5\n");
+  CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}),
+                    doctest::Contains("out.txt line 1: expected a header naming the columns RecordID and In-hospital_death"));
+  // a quantisation below one second: 0 (exact minutes) or at least 1/3600 hours
+  PhysionetOptions tiny;
+  tiny.quantisation = 1e-20;
+  CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {}, tiny),
+                    doctest::Contains("quantisation must be 0 (exact minutes) or from 1/3600 (one second) to 48 hours, got 1e-20"));
+  tiny.quantisation = 1.0 / 3600;
+  CHECK(read_physionet({(dir / "ok.tar.gz").string()}, {}, tiny).set.times.to_vector()[1] == doctest::Approx(5.0 / 60 / 48));
 }
 
 TEST_CASE("physionet: the registry splits, and normalises with the training part only") {
@@ -208,6 +222,8 @@ TEST_CASE("physionet: the registry splits, and normalises with the training part
   CHECK(st.y.to_indices() == train.labels.to_indices());
   CHECK_THROWS_WITH(load_dataset({{"dataset", "physionet"}, {"dir", dir.string()}, {"sets", {"a"}}, {"normalise", "zscore"}}, 7, "data"),
                     doctest::Contains("data.normalise: expected one of minmax, standard, none"));
+  CHECK_THROWS_WITH(load_dataset({{"dataset", "physionet"}, {"dir", dir.string()}, {"sets", {"a"}}, {"quantisation", 1e-20}}, 7, "data"),
+                    doctest::Contains("data.quantisation: 1e-20 hours is below one second"));
 }
 
 TEST_CASE("periodic toy: seeded, sorted irregular times, amplitude in range; subsets trim padding") {
@@ -265,6 +281,24 @@ TEST_CASE("irregular CSV: one sequence per id, empty cells unobserved, times che
   CHECK(mean == doctest::Approx(0.0).epsilon(1e-6));  // every value observed, standardised with the training episodes
   write_text(dir / "bad.csv", "episode,time,a\n1,0.5,1\n1,0.5,2\n");
   CHECK_THROWS_WITH(read_irregular_csv((dir / "bad.csv").string(), "time", "episode"), doctest::Contains("bad.csv:3"));
+}
+
+TEST_CASE("irregular CSV: ids are 64-bit integers, the implicit index is no variable, bad cells name the line") {
+  const fs::path dir = scratch("csv_ids");
+  const auto read = [&](const std::string& name, const std::string& text) {
+    write_text(dir / name, text);
+    return read_irregular_csv((dir / name).string(), "time", "episode");
+  };
+  const IrregularSet big = read("big.csv", "time,episode,q\n0,9007199254740993,1\n0,9007199254740992,2\n0,3.0,3\n");
+  CHECK(big.ids == std::vector<std::int64_t>{3, 9007199254740992, 9007199254740993});
+  const std::string p = (dir / "x.csv").string();
+  CHECK_ERROR_NAMES(read("x.csv", "time,episode,q\n0,1.2,1\n1,1.2,2\n0,1.7,3\n"), p + ":2: column 2 ('episode'): id '1.2' is not an integer");
+  CHECK_ERROR_NAMES(read("x.csv", "time,episode,q\n0,1e300,1\n"), p + ":2: column 2 ('episode'): id '1e300' is not an integer");
+  CHECK_ERROR_NAMES(read("x.csv", "time,episode,q\n0,1,1e300\n"), p + ":2: column 3 ('q'): 1e+300 is out of the range of a 32-bit float");
+  CHECK_ERROR_NAMES(read("x.csv", "time,episode,q,r\n1,1,2,3\n0,2,,\n"), p + ":3: the row observes no variable (every one of q, r is empty)");
+  const IrregularSet indexed = read("i.csv", "time,episode,q\n0,0,0,5\n1,0.5,0,6\n2,0,1,7\n");
+  CHECK(indexed.variables == std::vector<std::string>{"q"});
+  CHECK(indexed.values.to_vector() == std::vector<double>{5, 6, 7, 0});
 }
 
 namespace {
@@ -329,4 +363,6 @@ TEST_CASE("VariableScaler standard: the variance from the deviations, exact for 
   const VariableScaler fitted = VariableScaler::fit(s, Normalisation::standard);
   CHECK(fitted.shift[0] == doctest::Approx(1e8 + 10.4).epsilon(1e-15));
   CHECK(fitted.scale[0] == doctest::Approx(7.2).epsilon(1e-12));
+  s.values = Tensor::full(Shape{1, 10, 1}, 0.1, DType::f32);  // constant, though its mean rounds
+  CHECK(VariableScaler::fit(s, Normalisation::standard).scale[0] == 1.0);
 }

@@ -123,6 +123,10 @@ TEST_CASE("Standardizer uses valid steps only and leaves padding at 0") {
   SequenceSet constant = small_set();
   constant.x.fill_(2.0);
   CHECK(Standardizer::fit(constant).std[0] == 1.0);
+  // f64 copies of 0.1: their mean rounds, so their std is ~1e-17, not 0; still a constant feature
+  constant.x = Tensor::full(constant.x.shape(), 0.1, DType::f64);
+  CHECK(Standardizer::fit(constant).std[0] == 1.0);
+  CHECK(Standardizer::fit(constant).std[1] == 1.0);
   Split parts{small_set(), small_set().slice(0, 1), small_set().slice(2, 3)};
   const Standardizer fitted = standardise(parts);
   CHECK(fitted.mean[0] == doctest::Approx(4.5));

@@ -62,6 +62,22 @@ TEST_CASE("timestamps: ISO fractions and zones (the offset is subtracted to give
   CHECK_REASON_NAMES(refusal("2015-02-04T17:51:00+2"), "expected 2 digits for the zone at character 21");
 }
 
+TEST_CASE("timestamps: whole seconds and the fraction apart, so steps between dates far from 1970 are exact") {
+  std::string why;
+  const auto a = parse_timestamp_parts("2024-01-01T00:00:00.000001", "", &why);
+  const auto b = parse_timestamp_parts("2024-01-01T00:00:00.000002", "", &why);
+  REQUIRE((a && b));
+  CHECK(a->seconds == 1704067200);
+  CHECK(a->fraction == 1e-6);
+  CHECK(b->since(*a) == doctest::Approx(1e-6).epsilon(1e-12));
+  const auto c = parse_timestamp_parts("2024-01-01T00:00:00.000000001", "", &why);
+  const auto d = parse_timestamp_parts("2024-01-01T00:00:01.000000101", "", &why);
+  REQUIRE((c && d));
+  CHECK(d->since(*c) == doctest::Approx(1.0000001).epsilon(1e-15));
+  CHECK_FALSE(parse_timestamp_parts("2024-02-30", "", &why).has_value());
+  CHECK_REASON_NAMES(why, "day 30 is out of range for month 2");
+}
+
 TEST_CASE("timestamps: Gregorian leap years and day ranges") {
   CHECK(seconds("2000-02-29") == 951782400);
   CHECK(seconds("2016-02-29") == 1456704000);

@@ -48,6 +48,15 @@ TEST_CASE("traffic: features, standardised target and reference windows on a gen
   bad.replace(bad.find("2012-10-07 21"), 10, "2012-13-07");
   CHECK_ERROR_NAMES(traffic_windows(write_file(dir.file("date.csv"), bad)),
                     dir.file("date.csv") + ":3: column 8 ('date_time'): '2012-13-07 21:00:00' is not a date");
+  for (const char* day : {"2012-02-30", "2011-02-29", "2012-04-31"}) {  // no such days (2012 is a leap year)
+    bad = text;
+    bad.replace(bad.find("2012-10-07 21"), 10, day);
+    CHECK_ERROR_NAMES(traffic_windows(write_file(dir.file("day.csv"), bad)),
+                      dir.file("day.csv") + ":3: column 8 ('date_time'): '" + day + " 21:00:00': day " + std::string(day).substr(8) + " is out of range");
+  }
+  bad = text;
+  bad.replace(bad.find("2012-10-07 21"), 10, "2012-02-29");  // a leap day is a day
+  CHECK_NOTHROW(traffic_windows(write_file(dir.file("leap.csv"), bad)));
   bad = text;
   bad.replace(bad.find("traffic_volume"), 14, "volume");
   CHECK_ERROR_NAMES(traffic_windows(write_file(dir.file("key.csv"), bad)), "no column named 'traffic_volume'");

@@ -22,12 +22,9 @@ Tensor matrix(const std::vector<double>& values, std::int64_t rows, std::int64_t
   return Tensor::from_vector(values, Shape{rows, cols}, DType::f64, Device::cpu());
 }
 
-// A .npy file as numpy writes it: magic, version, header length, the dict padded with spaces to
-// a multiple of 64 bytes and ended by a line break, then `data`.
-std::string npy_bytes(const std::string& descr, const std::string& shape, const std::string& data, bool fortran = false,
-                      int major = 1) {
-  std::string header =
-      fmt::format("{{'descr': '{}', 'fortran_order': {}, 'shape': {}, }}", descr, fortran ? "True" : "False", shape);
+// A .npy file as numpy writes it: magic, version, header length, the dict (`header`) padded with
+// spaces to a multiple of 64 bytes and ended by a line break, then `data`.
+std::string npy_with_header(std::string header, const std::string& data, int major = 1) {
   const std::size_t preamble = major == 1 ? 10 : 12;
   while ((preamble + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
@@ -35,6 +32,13 @@ std::string npy_bytes(const std::string& descr, const std::string& shape, const 
   out += static_cast<char>(major), out += '\0';
   for (std::size_t k = 0; k < preamble - 8; ++k) out += static_cast<char>((header.size() >> (8 * k)) & 0xff);
   return out + header + data;
+}
+
+// The same with numpy's dict for `descr`, `shape` and the order.
+std::string npy_bytes(const std::string& descr, const std::string& shape, const std::string& data, bool fortran = false,
+                      int major = 1) {
+  return npy_with_header(
+      fmt::format("{{'descr': '{}', 'fortran_order': {}, 'shape': {}, }}", descr, fortran ? "True" : "False", shape), data, major);
 }
 
 // Values as little-endian bytes of T (a float, double or integer type).
@@ -127,6 +131,12 @@ TEST_CASE("csv vectors: comments and blank lines skipped, columns by name; error
   CHECK_ERROR_NAMES(read_vectors_csv(empty), empty + ": empty file");
   const std::string header_only = write_file(dir.file("header.csv"), "a,b\n");
   CHECK_ERROR_NAMES(read_vectors_csv(header_only), header_only + ": a header row but no rows of numbers");
+  // np.savetxt writes no header, or its header='x,y' as a comment: the first row is numbers, not names
+  const std::string savetxt = write_file(dir.file("savetxt.csv"), "# x,y\n1.0,2.0\n3.0,4.0\n5.0,6.0\n");
+  CHECK_ERROR_NAMES(read_vectors_csv(savetxt), savetxt + ":2: the header row holds only numbers (1.0, 2.0): the file seems to have no header row");
+  // a header one field shorter than the rows: the first column is a row index, not a dimension
+  const std::string indexed = write_file(dir.file("indexed.csv"), "x,y\n0,1.5,2.5\n1,3.5,4.5\n");
+  CHECK(read_vectors_csv(indexed).to_vector() == std::vector<double>{1.5, 2.5, 3.5, 4.5});
 }
 
 TEST_CASE("npy: f8 and f4 in versions 1.0, 2.0, 3.0; 1-D as one column; integers converted; Fortran order") {
@@ -177,6 +187,12 @@ TEST_CASE("npy errors name the file: truncated data, bad magic, big-endian, othe
   CHECK_ERROR_NAMES(read_npy(garbled), garbled + ": .npy header: expected a non-negative integer extent");
   const std::string version = write_file(dir.file("v.npy"), npy_bytes("<f8", "(6,)", data, false, 4));
   CHECK_ERROR_NAMES(read_npy(version), "format version 4.0 is not supported");
+  const std::string twice = write_file(dir.file("k.npy"),
+      npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'shape': (2,)}", data.substr(0, 16)));
+  CHECK_ERROR_NAMES(read_npy(twice), twice + ": .npy header: key 'shape' is given twice");
+  const std::string commas = write_file(dir.file("n.npy"),
+      npy_with_header("{'descr': '<f8' 'fortran_order': False 'shape': (2,)}", data.substr(0, 16)));
+  CHECK_ERROR_NAMES(read_npy(commas), commas + ": .npy header: expected ',' or '}' after the value of 'descr'");
   const std::string nan = write_file(dir.file("n.npy"), npy_bytes("<f8", "(2,)", little_endian<double>({1, NAN})));
   CHECK_ERROR_NAMES(read_npy(nan), nan + ": element [1, 0] is nan");
   const std::string short_header = write_file(dir.file("s.npy"), npy_bytes("<f8", "(6,)", data).substr(0, 40));
@@ -195,6 +211,16 @@ TEST_CASE("standardiser: population mean and std per column (std 1 for a constan
   CHECK(y[3] == -1.0);
   CHECK_ERROR_NAMES(s.apply(matrix({1, 2, 3}, 1, 3)), "Standardiser::apply: fitted on 2 columns, got f64[1, 3]");
   CHECK_ERROR_NAMES(Standardiser::fit(Tensor::zeros(Shape{0, 2}, DType::f64)), "expects [N, D] vectors with N >= 1");
+}
+
+TEST_CASE("standardiser: a constant column whose mean rounds (7 copies of 0.1) is still constant, std 1") {
+  for (double c : {0.1, 0.3, 0.7, 1.1, -3.3e5}) {
+    const Standardiser s = Standardiser::fit(matrix(std::vector<double>(7, c), 7, 1));
+    CHECK(s.std.to_vector()[0] == 1.0);
+    CHECK(s.apply(matrix({c + 1}, 1, 1)).to_vector()[0] == doctest::Approx(1.0));
+  }
+  // a column on a tiny scale is not taken for a constant one
+  CHECK(Standardiser::fit(matrix({1e-14, 3e-14}, 2, 1)).std.to_vector()[0] == doctest::Approx(1e-14));
 }
 
 TEST_CASE("idx image vectors: bytes as f64 rows, k x k average pooling rounded halves up, limit keeps the first N") {

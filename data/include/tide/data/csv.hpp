@@ -16,9 +16,12 @@ struct CsvOptions {
   bool header = true;  // without one, columns are named "0", "1", ... (their 0-based positions)
   char comment = '\0';  // lines starting with this character are skipped like blank ones ('\0': none)
   // A header one field shorter than every row names the columns after the first, which holds a
-  // row index (as pandas reads such a file); that first column is named "(index)".
+  // row index (as pandas reads such a file); that first column is named "(index)". When every
+  // row's extra last field is empty instead, the rows end with a delimiter: that field is dropped.
   bool implicit_index = true;
-  char decimal = '.';  // the decimal mark of numbers: ',' for "2,6" (then the delimiter must differ)
+  // the decimal mark of numbers: ',' for "2,6" (then the delimiter must differ, and a number with
+  // a '.' is an error, not 2.6 nor a thousands separator)
+  char decimal = '.';
 };
 
 // A column of a table: by its header name, or by its 0-based position (as pandas' usecols and
@@ -51,12 +54,15 @@ struct CsvTable {
   double number(std::size_t row, std::size_t column) const;
 };
 
-// Text as a number with `decimal` as its decimal mark ("2,6" reads as 2.6 with ','), a leading
-// '+' allowed: std::errc() when all of it is one, else result_out_of_range or invalid_argument.
+// Text as a number with `decimal` as its decimal mark ("2,6" reads as 2.6 with ','; "2.6" is then
+// invalid), a leading '+' allowed: std::errc() when all of it is one, else result_out_of_range or
+// invalid_argument.
 std::errc parse_number(std::string_view text, char decimal, double& value);
 
 // Blank lines are skipped; a row with a different number of fields than the header, an
-// unterminated quote or text after a closing quote throws tide::Error naming file:line:column.
+// unterminated quote or text after a closing quote throws tide::Error naming file:line:column, as
+// does a header row of only numbers (a file without one, as np.savetxt writes it; pandas' default
+// names 0, 1, ..., n-1 are a header).
 CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOptions& options = {});
 CsvTable read_csv(const std::string& path, const CsvOptions& options = {});  // plain or gzipped
 
@@ -79,8 +85,9 @@ struct CsvSequenceSpec {
   std::vector<CsvColumn> target_columns;     // classification: exactly one label column
   // Classification: labels map to class ids 0..C-1 in sorted order (numerically when every label
   // is an integer, so -1 / 1 become 0 / 1, as scikit-learn's LabelEncoder does), or in the order of
-  // `classes` when given (a label outside it is an error). Labels that are numbers but not
-  // integers are an error (a regression target?), as is a single class.
+  // `classes` when given (a label outside it is an error; they are compared as the labels are, so
+  // "1.0" names label 1, and two that name one label are an error). Labels that are numbers but
+  // not integers are an error (a regression target?), as is a single class.
   std::vector<std::string> classes;
   Task task = Task::classification;
   CsvColumn id_column;                       // rows grouped by id (first appearance order); empty: one sequence

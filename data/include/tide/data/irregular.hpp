@@ -107,9 +107,10 @@ PhysionetData read_physionet(const std::vector<std::string>& archives, const std
                              const PhysionetOptions& options = {});
 
 // A long CSV table (a header row, then one row per observation) as irregular series: one sequence
-// per value of `id_column` (in increasing order), its rows in file order with strictly increasing
-// `time_column`, the `features` columns (empty: every other column) observed where the cell is
-// not empty. Errors name the file, line and column. `tide data mujoco` files read this way with
+// per value of `id_column` (an integer within 64 bits; in increasing order), its rows in file order
+// with strictly increasing `time_column`, the `features` columns (empty: every other column but an
+// implicit index) observed where the cell is not empty; each row observes at least one, in the
+// range of a 32-bit float. Errors name the file, line and column. `tide data mujoco` files read this way with
 // time_column "time" and id_column "episode".
 IrregularSet read_irregular_csv(const std::string& path, const std::string& time_column, const std::string& id_column,
                                 std::vector<std::string> features = {});

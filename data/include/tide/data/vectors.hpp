@@ -68,8 +68,9 @@ Tensor toy_density(const std::string& name, std::int64_t n, Generator& gen);
 // (mean 0, variance 4.25). Its exact log density at x:
 double mog1d_log_density(double x);
 
-// A user's own vectors. CSV: a header row of column names, then numbers ('#' comment lines and
-// blank lines skipped); `columns` selects by name (empty: all). .npy (format 1.0, 2.0 or 3.0): a
+// A user's own vectors. CSV: a header row of column names (one of only numbers is an error: the
+// file has none), then numbers ('#' comment lines and blank lines skipped); `columns` selects by
+// name (empty: all but an implicit index column). .npy (format 1.0, 2.0 or 3.0): a
 // 2-D (or 1-D: one column) array of little-endian f8 or f4 (or <i8, <i4, |u1, converted), in C or
 // Fortran order. Plain or gzipped files. Errors name the file and the line, column or header
 // field; NaN and inf are rejected.
