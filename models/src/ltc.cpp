@@ -149,26 +149,31 @@ LTCBase::Split BiophysicalLTCCell::split(const Var& v, const std::vector<Var>& p
     const Tensor& inv_cm = prepared[3].value();
     return {Var(tide::mul(s.den, inv_cm)), Var(tide::mul(s.num, inv_cm))};
   }
-  const SynapseSumVars s = synapse_sums(v, positive(p_.w) * Var(mask_), p_.sigma, p_.mu, p_.erev);
-  const Var numerator = s.num + rows.gather(prepared[0]);
-  const Var denominator = s.den + rows.gather(prepared[1]);
-  const Var gleak = positive(p_.gleak), inv_cm = reciprocal(positive(p_.cm));
-  return {(denominator + gleak) * inv_cm, (numerator + gleak * p_.vleak) * inv_cm};
+  const Terms t = terms(prepared, rows);
+  const SynapseSumVars s = synapse_sums(v, t.w, p_.sigma, p_.mu, p_.erev);
+  return {(s.den + t.den0) * t.inv_cm, (s.num + t.num0) * t.inv_cm};
+}
+
+// An unrecorded prepare() already holds the leak and the step's weights and 1 / cm, a recorded
+// one only the sensory sums (adding the leak to the first form too doubled it: bug hunt).
+BiophysicalLTCCell::Terms BiophysicalLTCCell::terms(const std::vector<Var>& prepared, const Rows& rows) const {
+  Terms t{Var(), rows.gather(prepared[0]), rows.gather(prepared[1]), Var()};
+  if (prepared.size() == 4) {
+    t.w = prepared[2], t.inv_cm = prepared[3];
+    return t;
+  }
+  const Var gleak = positive(p_.gleak);
+  t.w = positive(p_.w) * Var(mask_), t.inv_cm = reciprocal(positive(p_.cm));
+  t.num0 = t.num0 + gleak * p_.vleak, t.den0 = t.den0 + gleak;
+  return t;
 }
 
 LTCBase::SplitOf<Jet> BiophysicalLTCCell::split(const Jet& v, const std::vector<Var>& prepared, const Rows& rows) const {
   // The same sums and leak as split(), from either form of `prepared` (prepare()).
-  Var w, num0 = rows.gather(prepared[0]), den0 = rows.gather(prepared[1]), inv_cm;
-  if (prepared.size() == 4) {
-    w = prepared[2], inv_cm = prepared[3];
-  } else {
-    const Var gleak = positive(p_.gleak);
-    w = positive(p_.w) * Var(mask_), inv_cm = reciprocal(positive(p_.cm));
-    num0 = num0 + gleak * p_.vleak, den0 = den0 + gleak;
-  }
-  const Jet s = w * sigmoid((unsqueeze(v, 2) - p_.mu) * p_.sigma);  // [B, pre j, post i]
+  const Terms t = terms(prepared, rows);
+  const Jet s = t.w * sigmoid((unsqueeze(v, 2) - p_.mu) * p_.sigma);  // [B, pre j, post i]
   const Jet num = sum(s * p_.erev, {1}), den = sum(s, {1});
-  return {(den + den0) * inv_cm, (num + num0) * inv_cm};
+  return {(den + t.den0) * t.inv_cm, (num + t.num0) * t.inv_cm};
 }
 
 Var BiophysicalLTCCell::fused_unfolds(const Var& state, const std::vector<Var>& prepared, const Var& h,

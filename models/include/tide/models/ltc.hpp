@@ -110,6 +110,12 @@ public:
 
 private:
   bool records(std::initializer_list<const Var*> inputs) const;
+  // The step's effective recurrent weights, sensory sums with the leak and 1 / cm, from either
+  // form of prepare()'s result.
+  struct Terms {
+    Var w, num0, den0, inv_cm;
+  };
+  Terms terms(const std::vector<Var>& prepared, const Rows& rows) const;
   Wiring wiring_;
   Tensor mask_, sensory_mask_;  // |adjacency| in the cell's dtype
   Params p_;
