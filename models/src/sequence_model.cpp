@@ -150,7 +150,10 @@ Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, st
     if (any) {
       const Var x_t = x.requires_grad() ? select(x, 1, t) : select(x_steps, 0, t);
       const Var next = step_(x_t, state, Var(dt_steps.select(0, t).reshape(Shape{B, 1})), regulariser);
-      state = every ? next : state + Var(maskc.slice(1, t, t + 1).to(x.device())) * (next - state);
+      // a selection, not state + m (next - state): that is not next to the bit on valid rows (so
+      // they depended on the batch's padding), and a padded row's non-finite next made it NaN
+      if (!every) state = where(Var(maskc.slice(1, t, t + 1).to(x.device())), next, state);
+      else state = next;
     }
     all.push_back(state);
     if (keep) keep->push_back(state);
