@@ -139,8 +139,16 @@ Wiring ncp(std::int64_t inputs, const NcpSizes& s, std::uint64_t seed) {
     for (std::int64_t post : draws.choose(command, s.inter_fanout)) b.synapse(pre, post, draws.polarity());
   for (std::int64_t k = 0; k < s.recurrent_command; ++k)  // command -> command
     b.synapse(command[draws.below(s.command)], command[draws.below(s.command)], draws.polarity());
+  std::vector<bool> reaches_motor(static_cast<std::size_t>(units), false);
   for (std::int64_t post : motor)  // command -> motor
-    for (std::int64_t pre : draws.choose(command, s.motor_fanin)) b.synapse(pre, post, draws.polarity());
+    for (std::int64_t pre : draws.choose(command, s.motor_fanin)) {
+      b.synapse(pre, post, draws.polarity());
+      reaches_motor[static_cast<std::size_t>(pre)] = true;
+    }
+  const std::int64_t mean_fanout = std::clamp<std::int64_t>(s.motor * s.motor_fanin / s.command, 1, s.motor);
+  for (std::int64_t pre : command)
+    if (!reaches_motor[static_cast<std::size_t>(pre)])
+      for (std::int64_t post : draws.choose(motor, mean_fanout)) b.synapse(pre, post, draws.polarity());
   // Every inter and command neuron receives something.
   for (std::int64_t post : inter)
     if (!b.has_input(post)) b.sensory_synapse(draws.below(inputs), post, draws.polarity());

@@ -17,7 +17,6 @@ struct Wiring {
 
   std::int64_t synapses() const;          // nonzero entries of both matrices
   void validate() const;                  // shapes and entries; throws naming the wiring
-  // Every neuron reachable from the inputs and every motor neuron reachable from some neuron.
   std::string summary() const;            // "ncp: 4 inputs, 19 units (8 inter, 6 command, 5 motor), 151 synapses"
   std::string layout;                     // ncp: "8 inter, 6 command, 5 motor"
 };
@@ -32,7 +31,10 @@ Wiring random_sparse(std::int64_t inputs, std::int64_t units, std::int64_t motor
 // The neural circuit policy (Lechner et al. 2020): four layers sensory -> inter -> command ->
 // motor. Every input reaches `sensory_fanout` inter neurons, every inter neuron `inter_fanout`
 // command neurons, commands have `recurrent_command` recurrent synapses among themselves, every
-// motor neuron receives `motor_fanin` command neurons; neurons left without an input get one.
+// motor neuron receives `motor_fanin` command neurons; inter and command neurons left without an
+// input get one, and a command neuron that reaches no motor neuron gets synapses to the mean
+// number (motor x motor_fanin / command, at least 1) of them, as the reference library does: else
+// its state could never reach the outputs.
 struct NcpSizes {
   std::int64_t inter = 8, command = 6, motor = 2;
   std::int64_t sensory_fanout = 4, inter_fanout = 4, recurrent_command = 4, motor_fanin = 4;
