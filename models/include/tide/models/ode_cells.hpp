@@ -4,8 +4,12 @@
 //   neural ODE RNN  dh/dt = tanh([x, h] W1 + b1) W2 + b2                    (LTC paper, RK4)
 //   ODE-RNN         h <- ODESolve(f, h, dt), then a GRU update with x        (Rubanova et al. 2019)
 //   mmRNN/ODE-LSTM  (h, c) <- LSTM(x, h, c), then h <- ODESolve(f, h, dt)   (mmRNN algorithm 1)
-// The mmRNN variants are named explicitly: forget_bias (1.0 in the paper's PyTorch code, 3.0 in
-// its TensorFlow code), ode_input (whether f also sees the observation x) and the solver.
+// tide's mmRNN is its own variant of the paper's: f(h) = tanh(h W + b), one layer, by explicit
+// Euler x 4 (the steps of the TensorFlow code, whose f is a CT-RNN, -h + tanh(u K + h R + b)). The
+// paper's PyTorch code uses f(h) = tanh(h W1 + b1) W2 + b2 with 3 fixed steps and nn.LSTMCell (no
+// added forget bias); bench/peers/rnn_peers.py times tide's variant. The options are named
+// explicitly: forget_bias (added to the LSTM's forget gate; the TensorFlow code adds 3.0),
+// ode_input (whether f also sees the observation x) and the solver.
 #pragma once
 #include "tide/models/rnn_cells.hpp"
 
@@ -62,7 +66,7 @@ private:
 
 struct MMRNNVariant {
   double forget_bias = 1.0;
-  bool ode_input = false;  // f(h) (the paper's code) or f([h, x])
+  bool ode_input = false;  // f(h) (as the paper's code) or f([h, x])
   OdeSpec ode = {Method::euler, 4};  // the paper's experiments: explicit Euler, 4 unfolds
   std::string str() const;
 };
