@@ -139,10 +139,9 @@ Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::
   // the other files are read with the training file's columns by name (whatever their order
   // there) and its classes (their labels map onto its ids)
   CsvSequenceSpec same;
-  const SequenceSet all = load_csv_sequences(path, spec, &names, &same);
-  spec = same;
   const auto [v, t] = part_fractions(k);
-  Split out = split(all, v, t, seed);
+  Split out = load_csv_split(path, spec, v, t, seed, &names, &same);
+  spec = same;
   if (k.has("val_path")) out.val = load_csv_sequences(k.text("val_path", ""), spec);
   if (k.has("test_path")) out.test = load_csv_sequences(k.text("test_path", ""), spec);
   const bool scale = k.boolean("standardise", true);
@@ -153,7 +152,7 @@ Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::
     out.test = load_csv_sequences(predict_file, spec);
     if (scale) fitted.apply(out.test);
   }
-  check_widths(out, path, all.features());
+  check_widths(out, path, out.train.features());
   if (class_names) *class_names = names;
   return out;
 }

@@ -280,17 +280,21 @@ float elapsed(const CsvTable& table, std::size_t r, const Columns& c, const CsvS
 
 // Windows of sequence g (n rows): starts 0, stride, ... while a whole window fits; a shorter
 // sequence gives one padded window; with pad_tail a last padded window covers the rows after.
-void add_windows(std::vector<detail::Window>& windows, std::size_t g, std::int64_t n, const CsvSequenceSpec& spec) {
+// The windows over rows [begin, end) of series g (none when the range is empty).
+void add_windows(std::vector<detail::Window>& windows, std::size_t g, std::int64_t begin, std::int64_t end,
+                 const CsvSequenceSpec& spec) {
+  const std::int64_t n = end - begin;
+  if (n <= 0) return;
   if (n <= spec.window) {
-    windows.push_back({g, 0, n});
+    windows.push_back({g, begin, n});
     return;
   }
   const std::int64_t last = (n - spec.window) / spec.stride;  // counted first, so no start overflows for any stride
-  for (std::int64_t k = 0; k <= last; ++k) windows.push_back({g, k * spec.stride, spec.window});
+  for (std::int64_t k = 0; k <= last; ++k) windows.push_back({g, begin + k * spec.stride, spec.window});
   const std::int64_t covered = last * spec.stride + spec.window;
   if (spec.pad_tail && covered < n && last + 1 <= (n - 1) / spec.stride) {
     const std::int64_t start = (last + 1) * spec.stride;
-    windows.push_back({g, start, std::min(spec.window, n - start)});
+    windows.push_back({g, begin + start, std::min(spec.window, n - start)});
   }
 }
 
@@ -350,33 +354,84 @@ SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& s
   return load_csv_sequences(path, spec, class_names, nullptr);
 }
 
-SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& spec, std::vector<std::string>* class_names,
-                               CsvSequenceSpec* resolved) {
+namespace {
+
+// A file's sequences read whole, before they are cut into windows.
+struct SeriesFile {
+  std::string source;
+  std::vector<detail::Series> series;
+  std::vector<std::string> names;  // the classes
+  CsvSequenceSpec resolved;
+};
+
+SeriesFile read_series_file(const std::string& path, const CsvSequenceSpec& spec) {
   check_spec(path, spec);
   const CsvTable table = read_csv(path, spec.csv);
   if (table.rows.empty()) fail("{}: no data rows", path);
   const Columns cols = resolve_columns(table, spec);
   const std::vector<std::size_t> rows = kept_rows(table, cols, spec);
-  std::vector<std::string> names;
+  SeriesFile f;
+  f.source = table.source;
   const std::map<std::string, std::int64_t> ids = spec.task == Task::classification
-                                                      ? class_ids(table, rows, cols.targets[0], spec, names)
+                                                      ? class_ids(table, rows, cols.targets[0], spec, f.names)
                                                       : std::map<std::string, std::int64_t>{};
   const std::vector<Timestamp> times = row_times(table, rows, cols, spec);
   const Inputs in{table, cols, spec, ids, times};
-  const std::vector<std::vector<std::size_t>> groups = group_rows(table, rows, cols.id, spec.missing_values);
-  std::vector<detail::Series> series;
-  std::vector<detail::Window> windows;
-  for (std::size_t g = 0; g < groups.size(); ++g) {
-    series.push_back(read_series(in, groups[g]));
-    const std::int64_t n = series.back().rows();
-    add_windows(windows, g, n, spec);
-  }
-  if (class_names) *class_names = names;
-  if (resolved) *resolved = by_name(table, cols, spec, names);
-  SequenceSet set = detail::assemble_windows(table.source, spec.task, spec.per_step,
-                                             static_cast<std::int64_t>(names.size()), series, windows, spec.window);
+  for (const std::vector<std::size_t>& group : group_rows(table, rows, cols.id, spec.missing_values))
+    f.series.push_back(read_series(in, group));
+  f.resolved = by_name(table, cols, spec, f.names);
+  return f;
+}
+
+SequenceSet assemble(const SeriesFile& f, const CsvSequenceSpec& spec, const std::vector<detail::Window>& windows, const std::string& name) {
+  SequenceSet set = detail::assemble_windows(name, spec.task, spec.per_step, static_cast<std::int64_t>(f.names.size()), f.series,
+                                             windows, spec.window);
   set.validate();
   return set;
+}
+
+// Whether two windows of one sequence would share rows.
+bool windows_overlap(const SeriesFile& f, const CsvSequenceSpec& spec) {
+  if (spec.stride >= spec.window) return false;
+  return std::any_of(f.series.begin(), f.series.end(), [&](const detail::Series& s) { return s.rows() > spec.window; });
+}
+
+}  // namespace
+
+SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& spec, std::vector<std::string>* class_names,
+                               CsvSequenceSpec* resolved) {
+  const SeriesFile f = read_series_file(path, spec);
+  std::vector<detail::Window> windows;
+  for (std::size_t g = 0; g < f.series.size(); ++g) add_windows(windows, g, 0, f.series[g].rows(), spec);
+  if (class_names) *class_names = f.names;
+  if (resolved) *resolved = f.resolved;
+  return assemble(f, spec, windows, f.source);
+}
+
+Split load_csv_split(const std::string& path, const CsvSequenceSpec& spec, double val_fraction, double test_fraction,
+                     std::uint64_t seed, std::vector<std::string>* class_names, CsvSequenceSpec* resolved) {
+  const SeriesFile f = read_series_file(path, spec);
+  if (class_names) *class_names = f.names;
+  if (resolved) *resolved = f.resolved;
+  std::vector<detail::Window> all, parts[3];
+  for (std::size_t g = 0; g < f.series.size(); ++g) add_windows(all, g, 0, f.series[g].rows(), spec);
+  if (!windows_overlap(f, spec)) return split(assemble(f, spec, all, f.source), val_fraction, test_fraction, seed);
+  // Overlapping windows split at random would put most validation and test rows in training
+  // windows too: each sequence is split by time instead (its rows to train, then val, then test,
+  // the fractions of split_rows), and each part cut into windows of its own.
+  if (!(val_fraction >= 0 && test_fraction >= 0 && val_fraction + test_fraction < 1))
+    fail("split of '{}': val_fraction {} and test_fraction {} must be >= 0 with a sum < 1", f.source, val_fraction, test_fraction);
+  for (std::size_t g = 0; g < f.series.size(); ++g) {
+    const std::int64_t n = f.series[g].rows();
+    const auto n_val = static_cast<std::int64_t>(std::floor(val_fraction * static_cast<double>(n)));
+    const auto n_test = static_cast<std::int64_t>(std::floor(test_fraction * static_cast<double>(n)));
+    const std::int64_t train_end = n - n_val - n_test;
+    add_windows(parts[0], g, 0, train_end, spec);
+    add_windows(parts[1], g, train_end, train_end + n_val, spec);
+    add_windows(parts[2], g, train_end + n_val, n, spec);
+  }
+  return Split{assemble(f, spec, parts[0], f.source + "/train"), assemble(f, spec, parts[1], f.source + "/val"),
+               assemble(f, spec, parts[2], f.source + "/test")};
 }
 
 }  // namespace tide::data

@@ -49,6 +49,43 @@ TEST_CASE("csv sequences: rows grouped by id, windows within each sequence, dt f
   CHECK(s.outputs() == 1);
 }
 
+TEST_CASE("csv sequences: overlapping windows are split by time, so no row is in two parts; others at random") {
+  // One 400-row sequence, windows of 8 every 4 rows: split at random, 45 of 63 validation rows were
+  // also in training windows (bug hunt).
+  TempDir dir;
+  std::string text = "v,y\n";
+  for (int r = 0; r < 400; ++r) text += std::to_string(r) + ",0\n";
+  const auto path = write_file(dir.file("long.csv"), text);
+  CsvSequenceSpec spec;
+  spec.feature_columns = {"v"};
+  spec.target_columns = {"y"};
+  spec.task = Task::regression;
+  spec.window = 8;
+  spec.stride = 4;
+  const auto rows_of = [](const SequenceSet& s) {
+    std::vector<double> v = s.x.to_vector();
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return v;
+  };
+  const Split by_time = load_csv_split(path, spec, 0.1, 0.15, 3);
+  const std::vector<double> train = rows_of(by_time.train), val = rows_of(by_time.val), test = rows_of(by_time.test);
+  CHECK(train.front() == 0);
+  CHECK(train.back() == 299);  // 400 - 40 - 60 rows
+  CHECK(val.front() == 300);
+  CHECK(val.back() == 339);
+  CHECK(test.front() == 340);
+  CHECK(test.back() == 399);
+  CHECK(by_time.val.size() == (40 - 8) / 4 + 1);
+  CHECK(by_time.val.name == by_time.train.name.substr(0, by_time.train.name.size() - 6) + "/val");
+  // windows that do not overlap keep the seeded random split of the windows
+  spec.stride = 8;
+  const Split random = load_csv_split(path, spec, 0.1, 0.15, 3);
+  const Split same = split(load_csv_sequences(path, spec), 0.1, 0.15, 3);
+  CHECK(random.val.x.to_vector() == same.val.x.to_vector());
+  CHECK(rows_of(random.train).back() > 340);  // training windows from all along the sequence
+}
+
 TEST_CASE("csv sequences: classification ids in sorted label order, per step or last valid step") {
   TempDir dir;
   const auto path = write_file(dir.file("seq.csv"), two_sequences);

@@ -114,5 +114,12 @@ SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& s
 // table with it matches columns by name, whatever their order there.
 SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& spec, std::vector<std::string>* class_names,
                                CsvSequenceSpec* resolved);
+// The file's windows split into train / val / test. Windows that do not overlap are split at
+// random (split(), seeded); overlapping ones (stride < window, a sequence longer than the window)
+// would share rows across the parts, so each sequence's rows are split by time instead: its first
+// rows to train, the next val_fraction of them to val, the last test_fraction to test, each part
+// cut into windows of its own.
+Split load_csv_split(const std::string& path, const CsvSequenceSpec& spec, double val_fraction, double test_fraction,
+                     std::uint64_t seed, std::vector<std::string>* class_names = nullptr, CsvSequenceSpec* resolved = nullptr);
 
 }  // namespace tide::data
