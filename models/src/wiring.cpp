@@ -117,6 +117,25 @@ Wiring random_sparse(std::int64_t inputs, std::int64_t units, std::int64_t motor
   return b.finish("random", motor);
 }
 
+namespace {
+// Each motor neuron receives `fanin` command neurons; a command neuron left reaching none gets
+// synapses to the mean fan-out of motor neurons (at least 1), as the reference library does.
+void command_to_motor(Builder& b, Draws& draws, const std::vector<std::int64_t>& command, const std::vector<std::int64_t>& motor,
+                      std::int64_t fanin) {
+  std::vector<std::int64_t> reached;
+  for (std::int64_t post : motor)
+    for (std::int64_t pre : draws.choose(command, fanin)) {
+      b.synapse(pre, post, draws.polarity());
+      reached.push_back(pre);
+    }
+  const auto n_command = static_cast<std::int64_t>(command.size()), n_motor = static_cast<std::int64_t>(motor.size());
+  const std::int64_t mean_fanout = std::clamp<std::int64_t>(n_motor * fanin / n_command, 1, n_motor);
+  for (std::int64_t pre : command)
+    if (std::find(reached.begin(), reached.end(), pre) == reached.end())
+      for (std::int64_t post : draws.choose(motor, mean_fanout)) b.synapse(pre, post, draws.polarity());
+}
+}  // namespace
+
 Wiring ncp(std::int64_t inputs, const NcpSizes& s, std::uint64_t seed) {
   if (s.inter < 1 || s.command < 1 || s.motor < 1 || s.sensory_fanout < 1 || s.inter_fanout < 1 ||
       s.recurrent_command < 0 || s.motor_fanin < 1)
@@ -139,16 +158,7 @@ Wiring ncp(std::int64_t inputs, const NcpSizes& s, std::uint64_t seed) {
     for (std::int64_t post : draws.choose(command, s.inter_fanout)) b.synapse(pre, post, draws.polarity());
   for (std::int64_t k = 0; k < s.recurrent_command; ++k)  // command -> command
     b.synapse(command[draws.below(s.command)], command[draws.below(s.command)], draws.polarity());
-  std::vector<bool> reaches_motor(static_cast<std::size_t>(units), false);
-  for (std::int64_t post : motor)  // command -> motor
-    for (std::int64_t pre : draws.choose(command, s.motor_fanin)) {
-      b.synapse(pre, post, draws.polarity());
-      reaches_motor[static_cast<std::size_t>(pre)] = true;
-    }
-  const std::int64_t mean_fanout = std::clamp<std::int64_t>(s.motor * s.motor_fanin / s.command, 1, s.motor);
-  for (std::int64_t pre : command)
-    if (!reaches_motor[static_cast<std::size_t>(pre)])
-      for (std::int64_t post : draws.choose(motor, mean_fanout)) b.synapse(pre, post, draws.polarity());
+  command_to_motor(b, draws, command, motor, s.motor_fanin);
   // Every inter and command neuron receives something.
   for (std::int64_t post : inter)
     if (!b.has_input(post)) b.sensory_synapse(draws.below(inputs), post, draws.polarity());
