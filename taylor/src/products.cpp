@@ -3,7 +3,7 @@
 // plan cannot replay; the plan fuses the composite's chain itself), it is the composite of Var ops;
 // otherwise, with equal contiguous CPU operands, it is one fused pass over memory instead of 2-3 ops
 // per term (tests/taylor/test_ode_taylor.cpp compares the fused, recorded and compiled values).
-// fused_quadratic() is the same for tanh's 1 - y^2 (three ops).
+// fused_quadratic() is the same for tanh's and sigmoid's 1 - y^2 and y - y^2 (three ops each).
 #include "rules.hpp"
 #include "tide/core/plan.hpp"
 

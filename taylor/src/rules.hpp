@@ -8,6 +8,7 @@
 // Notation: x_k = x^(k)/k!; "d(x, g)_k" is (1/k) sum_{j=1..k} j x_j g_{k-j}, the coefficient k of
 // y when y' = g x'; "(a*b)_k" is the Cauchy product sum_{j=0..k} a_j b_{k-j}.
 #pragma once
+#include "tide/core/plan.hpp"
 #include "tide/taylor/jet_ops.hpp"
 #include <cmath>
 #include <type_traits>
@@ -53,7 +54,7 @@ Jet combine(std::vector<Term<Jet>> terms);
 // the value in `out`; false (and nothing done) where the caller's composite must record or trace.
 bool fused_quadratic(const Var& y, double c0, double c1, double c2, Var& out);
 
-// The start of tanh's auxiliary series, 1 - y^2: a quadratic in the op's
+// The start of tanh's auxiliary series, 1 - y^2, and of sigmoid's, y - y^2: a quadratic in the op's
 // output, one pass when unrecorded; `composite` (the recorded form, and every Jet's) otherwise. The
 // two agree to rounding (the pass may fuse the multiply and add, as combine()'s does).
 template <class C, class F> C quadratic(const C& y, double c0, double c1, double c2, F composite) {
@@ -78,6 +79,13 @@ inline Tensor zero_mask(const Var& x) {
 inline Tensor zero_mask(const Jet& x) {
   const Tensor all = zero_mask(x.data());
   return x.levels() == 0 ? all : tide::reduce(Op::min, all, all_axes(x.levels()), false);
+}
+// zero_mask(x) where x has a zero, else undefined, so that the common case does no per-order work
+// (Recurrence::one_where_zero_series). A trace keeps it: a replay's x may have zeros.
+template <class C> Tensor zero_mask_if_any(const C& x) {
+  const Tensor m = zero_mask(x);
+  if (Trace::active()) return m;
+  return m.numel() > 0 && tide::reduce(Op::max, m, all_axes(m.rank()), false).item() != 0 ? m : Tensor();
 }
 
 template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C>>& x, NodeState<C>& s);
@@ -149,6 +157,7 @@ template <class C> struct Recurrence {
   // division by its zero x_0 or y_0 must give 0, not 0/0. Where a later x_j is not zero, x_0 = 0 is
   // a true singularity and d stays 0.
   C one_where_zero_series(const C& d) const {
+    if (!s.mask.defined()) return d;  // x_0 has no zero
     if (const C* xk = X(0, k)) s.mask = tide::mul(s.mask, zero_mask(*xk));
     return d + C(Var(s.mask));
   }
@@ -253,7 +262,7 @@ template <class C> void product_coefficient(const Recurrence<C>& r) {
       // derivative of such a y_k with respect to x_0 as 0 (the true one is infinite).
       T t;
       for (int j = 1; j <= k; ++j) t.push_back(prod((p * j - (k - j)) / k, a.at(j), y.at(k - j)));
-      const C d = s.mask.defined() ? r.one_where_zero_series(*a.at(0)) : *a.at(0);
+      const C d = r.one_where_zero_series(*a.at(0));
       const bool below_p = o.op == Op::pow_scalar && k < p && !s.aux.empty();
       r.push(r.over(combine(std::move(t)), below_p ? s.aux[0][0] : d));
       return;
@@ -393,9 +402,11 @@ template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C
     case Op::sin: start({cos(a)}); break;
     case Op::cos: start({sin(a)}); break;
     case Op::tanh: start({quadratic(y0, 1.0, 0.0, -1.0, [&] { return 1.0 - square(y0); })}); break;
-    // sigma' = sigma(x) sigma(-x), not y - y^2: that rounds to 0 once sigma(x) rounds to 1 (x > ~37 in f64)
-    case Op::sigmoid: start({y0 * sigmoid(-a)}); break;
-    case Op::softplus: case Op::silu: { const C sg = sigmoid(a); start({sg, sg * sigmoid(-a)}); break; }
+    // y - y^2 rounds to 0 once sigma(x) rounds to 1 (x > ~37 in f64, ~17 in f32), where sigma' is
+    // below 1e-16: the coefficients above order 1 lose their relative digits there, not absolute
+    // ones. sigma(x) sigma(-x) would keep them at the price of an exp per call and order 0.
+    case Op::sigmoid: start({quadratic(y0, 0.0, 1.0, -1.0, [&] { return y0 * (1.0 - y0); })}); break;
+    case Op::softplus: case Op::silu: { const C sg = sigmoid(a); start({sg, sg * (1.0 - sg)}); break; }
     case Op::erf: { const C m = -square(a); start({m, exp(m)}); break; }
     case Op::gelu: {
       const C u = a * 0.7071067811865476, m = -square(u);
@@ -417,11 +428,11 @@ template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C
       } else {
         if (p > 1.0 && !std::is_same_v<C, Jet>)  // x_0 with its zeros replaced by 1, the divisor of orders below p
           start({a + C(Var(tide::binary(Op::eq, av, lit(0.0))))});
-        if (p > 0.0 && p != 1.0) s.mask = zero_mask(a);  // where the series is zero so far (one_where_zero_series)
+        if (p > 0.0 && p != 1.0) s.mask = zero_mask_if_any(a);  // where the series is zero so far (one_where_zero_series)
       }
       break;
     }
-    case Op::sqrt: s.mask = zero_mask(a); break;
+    case Op::sqrt: s.mask = zero_mask_if_any(a); break;
     case Op::abs: s.mask = tide::sign(av); break;
     case Op::relu: s.mask = tide::binary(Op::gt, av, lit(0.0)); break;
     case Op::leaky_relu:
