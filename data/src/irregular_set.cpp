@@ -189,7 +189,7 @@ VariableScaler VariableScaler::fit(const IrregularSet& train, Normalisation kind
     } else {
       const double mean = sum[d] / count[d], var = sq[d] / count[d];
       s.shift[d] = mean;
-      s.scale[d] = detail::std_or_one(std::sqrt(var), mean, lo[d] == hi[d]);
+      s.scale[d] = detail::std_or_one(std::sqrt(var), lo[d] == hi[d]);
     }
   }
   return s;

@@ -143,6 +143,10 @@ std::vector<std::string> comma_fields(const std::string& line) {
   for (char c : line)
     if (c == ',') out.emplace_back();
     else out.back().push_back(c);
+  for (std::string& f : out) {  // "RecordID, In-hospital_death" names the same columns
+    const std::size_t b = f.find_first_not_of(" \t\r"), e = f.find_last_not_of(" \t\r");
+    f = b == std::string::npos ? std::string() : f.substr(b, e - b + 1);
+  }
   return out;
 }
 

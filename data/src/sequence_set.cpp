@@ -172,7 +172,7 @@ Standardizer Standardizer::fit(const SequenceSet& set) {
       }
   for (std::size_t f = 0; f < sum_sq.size(); ++f) {
     const double sd = std::sqrt(sum_sq[f] / count);  // population std, as numpy's default
-    out.std[f] = detail::std_or_one(sd, out.mean[f], constant[f]);
+    out.std[f] = detail::std_or_one(sd, constant[f]);
   }
   return out;
 }

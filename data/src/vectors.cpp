@@ -107,7 +107,7 @@ Standardiser Standardiser::fit(const Tensor& train) {
   for (std::size_t i = 0; i < x.size(); ++i) sum_sq[i % d] += (x[i] - mean[i % d]) * (x[i] - mean[i % d]);
   std::vector<double> sd(sum_sq.size());
   for (std::size_t j = 0; j < sd.size(); ++j)  // population std, numpy's default
-    sd[j] = detail::std_or_one(std::sqrt(sum_sq[j] / static_cast<double>(n)), mean[j], constant[j]);
+    sd[j] = detail::std_or_one(std::sqrt(sum_sq[j] / static_cast<double>(n)), constant[j]);
   const Shape shape{static_cast<std::int64_t>(d)};
   return Standardiser{Tensor::from_vector(mean, shape, DType::f64, Device::cpu()),
                       Tensor::from_vector(sd, shape, DType::f64, Device::cpu())};

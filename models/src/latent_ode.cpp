@@ -92,8 +92,8 @@ void check_times(const data::IrregularSet& set) {
   for (std::size_t b = 0; b < len.size(); ++b)
     for (std::int64_t k = 0; k < len[b]; ++k)
       if (const double v = t[b * static_cast<std::size_t>(T) + static_cast<std::size_t>(k)]; !(v >= 0))
-        fail("latent_ode: observation times must be >= 0 (z0 is the state at t = 0); sequence {} of '{}' has t = {} at step {}",
-             b, set.name, v, k);
+        fail("latent_ode: observation times must be >= 0 (z0 is the state at t = 0); sequence {}{} of '{}' has t = {} at step {}",
+             b, b < set.ids.size() ? fmt::format(" (id {})", set.ids[b]) : "", set.name, v, k);
 }
 
 // Per step, backwards: the interval each sequence's state is carried over before step k (0 until

@@ -107,7 +107,7 @@ TEST_CASE("a compiled function refuses what it cannot trace, naming the reason")
     return in[0] * Var(counter);
   });
   CHECK_THROWS_WITH_AS(counts({Var::parameter(Tensor::ones(Shape{2}, DType::f64))}),
-                       doctest::Contains("writes in place (binary) into a tensor it closes over (f64[1])"), Error);
+                       doctest::Contains("writes in place (binary op) into a tensor it closes over (f64[1])"), Error);
   NoGrad off;
   CHECK_THROWS_WITH_AS(counts({Var(Tensor::ones(Shape{2}, DType::f64))}), doctest::Contains("tensor it closes over"), Error);
 }

@@ -57,10 +57,10 @@ TEST_CASE("R_K of a CT-RNN with linear dynamics equals its closed form, in real 
   // from 0 to d the integral of ||h^(K)||^2 dt over |dt| is ||h0||^2 4^-K |1 - e^-d|. A negative d
   // (stepped backwards) gave 0 before (bug hunt): the penalty is over |dt|.
   Generator gen(5);
-  const Var x(Generator(6).normal(Shape{3, 2}, 0, 1, DType::f64));
-  const Tensor h0 = Generator(7).normal(Shape{3, 3}, 0, 1, DType::f64);
-  const std::vector<double> d = {0.25, -1.5, 0.0}, h = h0.to_vector();  // the last sample is padding
-  const Var dt(Tensor::from_vector(d, Shape{3, 1}, DType::f64));
+  const Var x(Generator(6).normal(Shape{4, 2}, 0, 1, DType::f64));
+  const Tensor h0 = Generator(7).normal(Shape{4, 3}, 0, 1, DType::f64);
+  const std::vector<double> d = {0.25, -1.5, 0.0, 1.5}, h = h0.to_vector();  // the third sample is padding
+  const Var dt(Tensor::from_vector(d, Shape{4, 1}, DType::f64));
   for (int K = 1; K <= 4; ++K) {
     CAPTURE(K);
     CTRNNCell c(2, 3, gen, OdeSpec{Method::dopri5, 1, 1e-11, 1e-13}, CellOptions{.dtype = DType::f64}, 2.0);
@@ -69,7 +69,7 @@ TEST_CASE("R_K of a CT-RNN with linear dynamics equals its closed form, in real 
     OdeRegulariser r(OdeRegularisation{.taylor = 0.5, .taylor_order = K});
     c.step(x, Var(h0), dt, &r);
     const std::vector<double> total = r.total().value().to_vector();
-    for (int s = 0; s < 3; ++s) {
+    for (int s = 0; s < 4; ++s) {
       const double sq = h[s * 3] * h[s * 3] + h[s * 3 + 1] * h[s * 3 + 1] + h[s * 3 + 2] * h[s * 3 + 2];
       CHECK(total[s] == doctest::Approx(0.5 * sq * std::pow(4.0, -K) * std::fabs(1 - std::exp(-d[s]))).epsilon(1e-7));
     }

@@ -404,10 +404,10 @@ void refuse_constant_writes(const Program& p) {
     for (std::size_t k = 0; k < c.args.size(); ++k) {
       const Arg& a = c.args[k];
       if (!c.writes[k] || a.buffer < 0 || p.buffers[static_cast<std::size_t>(a.buffer)].kind != BufferKind::constant) continue;
-      const Buffer& b = p.buffers[static_cast<std::size_t>(a.buffer)];
-      fail("Trace::record: the function writes in place ({}) into a tensor it closes over ({}{}): tracing runs it more than once, "
-           "so the write would happen more often than eagerly; pass the tensor as an input, or write it outside the traced function",
-           call_kind_name(c.kind), dtype_name(b.dtype), b.constant.shape().str());
+      fail("Trace::record: the function writes in place ({} op) into a tensor it closes over ({}{}): tracing runs it more than "
+           "once, so the write would happen more often than eagerly; pass the tensor as an input, or write it outside the "
+           "traced function",
+           call_kind_name(c.kind), dtype_name(a.dtype), a.shape.str());
     }
 }
 }  // namespace

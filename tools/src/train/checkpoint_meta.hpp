@@ -18,7 +18,8 @@ struct Position {
   // the epoch's sums of the model's other metrics (value, count) by name (nfe, regularisers, ...)
   std::map<std::string, std::pair<double, double>> extra;
 
-  double train_loss() const { return loss_sum / seen; }
+  // (0 while nothing has weight: a first batch of classes weighted 0 pools with weight 0)
+  double train_loss() const { return seen > 0 ? loss_sum / seen : 0.0; }
   double train_metric() const { return metric_count > 0 ? metric_sum / metric_count : 0.0; }
 };
 

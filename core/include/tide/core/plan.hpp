@@ -17,7 +17,11 @@
 //    a parameter replaced by a new tensor is not (trace again).
 //  - Values the function makes on the host during tracing (from_vector, scalar) become constants,
 //    and so do the C++ numbers it passes to ops (x * c, clamp bounds): a replay uses the values they
-//    had when the function was traced. A value that changes between calls must be a tensor.
+//    had when the function was traced. A value that changes between calls must be a tensor. Such a
+//    constant returned as an output is copied per replay (a fresh tensor per call, as eagerly).
+//  - The function must not write in place into tensors it did not make or receive (a parameter, a
+//    counter it closes over): callers run it more than once to trace it, so the write would happen
+//    more often than eagerly; Trace::record refuses such a trace, naming the tensor.
 //  - The function's control flow must not depend on tensor values: reading values back to the host
 //    (item, to_vector) while tracing is an error, and so is drawing random numbers (pass the noise
 //    in as an input instead: a replay would repeat the same draw).
