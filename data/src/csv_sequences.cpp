@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <tuple>
 #include <fmt/ranges.h>
 
 namespace tide::data {
@@ -408,21 +409,20 @@ SequenceSet load_csv_sequences(const std::string& path, const CsvSequenceSpec& s
   return assemble(f, spec, windows, f.source);
 }
 
-Split load_csv_split(const std::string& path, const CsvSequenceSpec& spec, double val_fraction, double test_fraction,
-                     std::uint64_t seed, std::vector<std::string>* class_names, CsvSequenceSpec* resolved) {
-  const SeriesFile f = read_series_file(path, spec);
-  if (class_names) *class_names = f.names;
-  if (resolved) *resolved = f.resolved;
-  std::vector<detail::Window> all, parts[3];
-  for (std::size_t g = 0; g < f.series.size(); ++g) add_windows(all, g, 0, f.series[g].rows(), spec);
-  if (!windows_overlap(f, spec)) return split(assemble(f, spec, all, f.source), val_fraction, test_fraction, seed);
-  // Overlapping windows split at random would put most validation and test rows in training
-  // windows too: each sequence is split by time instead (its rows to train, then val, then test,
-  // the fractions of split_rows), and each part cut into windows of its own.
-  if (!(val_fraction >= 0 && test_fraction >= 0 && val_fraction + test_fraction < 1))
-    fail("split of '{}': val_fraction {} and test_fraction {} must be >= 0 with a sum < 1", f.source, val_fraction, test_fraction);
+namespace {
+
+// Overlapping windows split at random would put most validation and test rows in training
+// windows too: a sequence longer than a window is split by time instead (its rows to train, then
+// val, then test, the fractions of split_rows), each part cut into windows of its own; a shorter
+// one (one window) goes whole to a part drawn as split() draws windows.
+Split split_by_time(const SeriesFile& f, const CsvSequenceSpec& spec, double val_fraction, double test_fraction, std::uint64_t seed) {
+  std::vector<detail::Window> parts[3], whole;
   for (std::size_t g = 0; g < f.series.size(); ++g) {
     const std::int64_t n = f.series[g].rows();
+    if (n <= spec.window) {
+      add_windows(whole, g, 0, n, spec);
+      continue;
+    }
     const auto n_val = static_cast<std::int64_t>(std::floor(val_fraction * static_cast<double>(n)));
     const auto n_test = static_cast<std::int64_t>(std::floor(test_fraction * static_cast<double>(n)));
     const std::int64_t train_end = n - n_val - n_test;
@@ -430,8 +430,36 @@ Split load_csv_split(const std::string& path, const CsvSequenceSpec& spec, doubl
     add_windows(parts[1], g, train_end, train_end + n_val, spec);
     add_windows(parts[2], g, train_end + n_val, n, spec);
   }
+  const SplitRows drawn = split_rows(static_cast<std::int64_t>(whole.size()), val_fraction, test_fraction, seed, f.source);
+  for (int p = 0; p < 3; ++p)
+    for (std::int64_t i : p == 0 ? drawn.train : p == 1 ? drawn.val : drawn.test) parts[p].push_back(whole[static_cast<std::size_t>(i)]);
   return Split{assemble(f, spec, parts[0], f.source + "/train"), assemble(f, spec, parts[1], f.source + "/val"),
                assemble(f, spec, parts[2], f.source + "/test")};
+}
+
+}  // namespace
+
+Split load_csv_split(const std::string& path, const CsvSequenceSpec& spec, double val_fraction, double test_fraction,
+                     std::uint64_t seed, std::vector<std::string>* class_names, CsvSequenceSpec* resolved) {
+  const SeriesFile f = read_series_file(path, spec);
+  if (class_names) *class_names = f.names;
+  if (resolved) *resolved = f.resolved;
+  if (!(val_fraction >= 0 && test_fraction >= 0 && val_fraction + test_fraction < 1))
+    fail("split of '{}': val_fraction {} and test_fraction {} must be >= 0 with a sum < 1", f.source, val_fraction, test_fraction);
+  Split out;
+  if (windows_overlap(f, spec)) {
+    out = split_by_time(f, spec, val_fraction, test_fraction, seed);
+  } else {
+    std::vector<detail::Window> all;
+    for (std::size_t g = 0; g < f.series.size(); ++g) add_windows(all, g, 0, f.series[g].rows(), spec);
+    out = split(assemble(f, spec, all, f.source), val_fraction, test_fraction, seed);
+  }
+  // a part asked for and left empty would score every epoch 0 without a word
+  for (const auto& [part, fraction, name] : {std::tuple{&out.val, val_fraction, "val"}, std::tuple{&out.test, test_fraction, "test"}})
+    if (fraction > 0 && part->size() == 0)
+      fail("{}: {}_fraction {} leaves the {} part no window ({} training windows); use more data, a larger fraction, or a file of "
+           "its own ({}_path)", f.source, name, fraction, name, out.train.size(), name);
+  return out;
 }
 
 }  // namespace tide::data

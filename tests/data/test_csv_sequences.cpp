@@ -54,7 +54,7 @@ TEST_CASE("csv sequences: overlapping windows are split by time, so no row is in
   // also in training windows (bug hunt).
   TempDir dir;
   std::string text = "v,y\n";
-  for (int r = 0; r < 400; ++r) text += std::to_string(r) + ",0\n";
+  for (int r = 0; r < 400; ++r) text += fmt::format("{},0\n", r);
   const auto path = write_file(dir.file("long.csv"), text);
   CsvSequenceSpec spec;
   spec.feature_columns = {"v"};
@@ -84,6 +84,30 @@ TEST_CASE("csv sequences: overlapping windows are split by time, so no row is in
   const Split same = split(load_csv_sequences(path, spec), 0.1, 0.15, 3);
   CHECK(random.val.x.to_vector() == same.val.x.to_vector());
   CHECK(rows_of(random.train).back() > 340);  // training windows from all along the sequence
+  // Next to a long sequence, sequences that fit in one window go whole to one part (review: they
+  // were cut by time into windows of a few rows).
+  std::string mixed = "id,v,y\n";
+  for (int r = 0; r < 400; ++r) mixed += fmt::format("long,{},0\n", r);
+  for (int s = 0; s < 20; ++s)
+    for (int r = 0; r < 6; ++r) mixed += fmt::format("s{},{},0\n", s, 1000 + 10 * s + r);
+  spec.stride = 4;
+  spec.id_column = std::string("id");
+  const Split parts = load_csv_split(write_file(dir.file("mixed.csv"), mixed), spec, 0.1, 0.15, 3);
+  std::int64_t short_windows = 0;
+  for (const SequenceSet* p : {&parts.train, &parts.val, &parts.test}) {
+    const std::vector<double> x = p->x.to_vector(), m = p->mask.to_vector();
+    for (std::int64_t w = 0; w < p->size(); ++w)
+      if (x[static_cast<std::size_t>(w * 8)] >= 1000) {
+        ++short_windows;
+        CHECK(std::count(m.begin() + w * 8, m.begin() + w * 8 + 8, 1.0) == 6);  // the whole sequence
+      }
+  }
+  CHECK(short_windows == 20);
+  CHECK(parts.val.size() == (40 - 8) / 4 + 1 + 2);  // floor(0.1 x 20) of the short sequences
+  // a fraction that leaves its part empty is refused, not scored as 0 every epoch
+  spec.id_column = CsvColumn();
+  CHECK_THROWS_WITH_AS(load_csv_split(write_file(dir.file("tiny.csv"), "v,y\n1,0\n2,0\n3,0\n"), spec, 0.1, 0.0, 3),
+                       doctest::Contains("val_fraction 0.1 leaves the val part no window"), Error);
 }
 
 TEST_CASE("csv sequences: classification ids in sorted label order, per step or last valid step") {
