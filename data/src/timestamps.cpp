@@ -1,4 +1,5 @@
 #include "tide/data/timestamps.hpp"
+#include "civil_dates.hpp"
 #include "tide/core/error.hpp"
 #include <algorithm>
 #include <array>
@@ -9,7 +10,37 @@
 #include "shown_text.hpp"
 
 namespace tide::data {
+
+namespace detail {
+
+bool is_leap_year(int year) { return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0); }
+
+int days_in_month(int year, int month) {
+  static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && is_leap_year(year) ? 29 : kDays[static_cast<std::size_t>(month - 1)];
+}
+
+// Days from 1970-01-01 to year-month-day in the proleptic Gregorian calendar (the well-known
+// days-from-civil arithmetic). Counting years from March puts the leap day last, so a year's day
+// number needs no leap test: months from March have 153 days per 5, hence (153 * m + 2) / 5. The
+// calendar repeats every 400 years (146097 days); within such an era a year has 365 days, plus one
+// every 4th year, minus one every 100th.
+std::int64_t days_from_civil(int year, int month, int day) {
+  const int march_year = month <= 2 ? year - 1 : year;
+  const int era = (march_year >= 0 ? march_year : march_year - 399) / 400;
+  const int year_of_era = march_year - era * 400;                                         // 0..399
+  const int day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;  // 0..365
+  const int day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  constexpr std::int64_t kDaysFromMarch0000To1970 = 719468;
+  return std::int64_t{era} * 146097 + day_of_era - kDaysFromMarch0000To1970;
+}
+
+}  // namespace detail
+
 namespace {
+
+using detail::days_from_civil;
+using detail::days_in_month;
 
 // Text for messages (the text may be any bytes): 12 bytes unless said.
 std::string printable(std::string_view text, std::size_t limit = 12) { return detail::shown(text, limit); }
@@ -232,13 +263,6 @@ bool read_iso(Cursor& in, Fields& f) {
   return in.expect_end("ISO 8601 date-time");
 }
 
-bool is_leap_year(int year) { return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0); }
-
-int days_in_month(int year, int month) {
-  static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return month == 2 && is_leap_year(year) ? 29 : kDays[static_cast<std::size_t>(month - 1)];
-}
-
 // Why the fields are not a real date and time of day; empty when they are.
 std::string range_problem(const Fields& f) {
   if (f.month < 1 || f.month > 12) return fmt::format("month {} is out of range 1-12", f.month);
@@ -251,20 +275,6 @@ std::string range_problem(const Fields& f) {
   return {};
 }
 
-// Days from 1970-01-01 to year-month-day in the proleptic Gregorian calendar (the well-known
-// days-from-civil arithmetic). Counting years from March puts the leap day last, so a year's day
-// number needs no leap test: months from March have 153 days per 5, hence (153 * m + 2) / 5. The
-// calendar repeats every 400 years (146097 days); within such an era a year has 365 days, plus one
-// every 4th year, minus one every 100th.
-std::int64_t days_from_civil(int year, int month, int day) {
-  const int march_year = month <= 2 ? year - 1 : year;
-  const int era = (march_year >= 0 ? march_year : march_year - 399) / 400;
-  const int year_of_era = march_year - era * 400;                                         // 0..399
-  const int day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;  // 0..365
-  const int day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-  constexpr std::int64_t kDaysFromMarch0000To1970 = 719468;
-  return std::int64_t{era} * 146097 + day_of_era - kDaysFromMarch0000To1970;
-}
 
 // 12 AM is midnight and 12 PM is noon.
 int hour_of_day(const Fields& f) { return f.meridiem == 0 ? f.hour : f.hour % 12 + (f.meridiem == 2 ? 12 : 0); }

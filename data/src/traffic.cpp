@@ -1,6 +1,7 @@
 #include "tide/data/traffic.hpp"
 #include "tide/core/error.hpp"
 #include "tide/data/csv.hpp"
+#include "civil_dates.hpp"
 #include "windows.hpp"
 #include <charconv>
 #include <cmath>
@@ -11,15 +12,7 @@ namespace {
 
 constexpr std::int64_t window = 32, stride = 4;
 
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-std::int64_t days_from_civil(std::int64_t y, std::int64_t m, std::int64_t d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const std::int64_t yoe = y - era * 400;
-  const std::int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
+using detail::days_from_civil;
 
 struct WeekdayHour {
   int weekday, hour;  // Monday = 0 (Python's datetime.weekday(), as the reference code uses)
@@ -38,9 +31,7 @@ WeekdayHour parse_date_time(const CsvTable& table, std::size_t row, std::size_t 
   }
   ok = ok && part[1] >= 1 && part[1] <= 12 && part[2] >= 1 && part[3] <= 23 && part[4] <= 59 && part[5] <= 60;
   if (!ok) fail("{}: '{}' is not a date and time of the form YYYY-MM-DD HH:MM:SS", table.where(row, col), s);
-  // the month's days: from its first to the next month's first (leap years included)
-  const std::int64_t month_days = days_from_civil(part[1] == 12 ? part[0] + 1 : part[0], part[1] % 12 + 1, 1) -
-                                  days_from_civil(part[0], part[1], 1);
+  const int month_days = detail::days_in_month(part[0], part[1]);
   if (part[2] > month_days)
     fail("{}: '{}': day {} is out of range for month {} of {} ({} days)", table.where(row, col), s, part[2], part[1], part[0],
          month_days);
