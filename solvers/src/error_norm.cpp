@@ -70,6 +70,11 @@ void ErrorNorm::check_attainable(const Tensor& y0) const {
   for (std::int64_t i = 0; i < D; ++i) {
     const std::size_t s = static_cast<std::size_t>(i);
     if (!controlled_[s]) continue;
+    // no error is within a zero tolerance, and a state at 0 has no rounding floor to name either
+    // (it failed later as "non-finite", misleadingly)
+    if (atol_[s] == 0.0 && rtol_[s] == 0.0)
+      fail("solve: state {} has atol = rtol = 0, which no step can meet; give it atol > 0 or rtol > 0 (atol_per_state, "
+           "rtol_per_state), or leave it out of error control (seminorm)", i);
     double a = 0.0;
     for (std::int64_t b = 0; b < B; ++b)
       if (std::isfinite(v[b * host.size(1) + i])) a = std::max(a, std::fabs(v[b * host.size(1) + i]));

@@ -61,6 +61,33 @@ void check_param_versions(const SavedVersions& versions, const std::vector<Var>&
                       [](std::size_t i) { return fmt::format("parameter {} (its backward pass evaluates f with it again)", i); });
 }
 
+// The parameters are what one probe of f at the first times read (solve.cpp's closed_over_values).
+// Dynamics that read another value requiring grad later (a piecewise control that switches on t)
+// would give it a gradient of 0, silently: each re-run of f (recorded from `since`) is checked.
+void check_reads_only_params(const std::vector<Var>& outputs, std::uint64_t since, const std::vector<Var>& params,
+                             const char* kind) {
+  for (const Var& out : outputs)
+    for (const Var& v : closed_over(out, since))
+      if (std::none_of(params.begin(), params.end(), [&](const Var& p) { return p.node() == v.node(); }))
+        fail("solve with the {} gradient: the dynamics read a tensor requiring grad ({}) that their first evaluation "
+             "(the probe at the first times that finds the parameters) did not read, whose gradient would be missing; "
+             "use GradientKind::discrete, or read every parameter on every call",
+             kind, v.str());
+}
+
+// The gradients of a re-run of f recorded from `since`: its inputs (the step's start rows and the
+// parameters) taken as independent, so that a parameter also read through a value computed from it
+// before the solve (G = W^T W) gets that path once, from the outer graph, and not again here.
+std::vector<Var> rerun_grad(const std::vector<Var>& outputs, const std::vector<Var>& inputs, const std::vector<Var>& cot,
+                            std::uint64_t since) {
+  GradOptions o;
+  o.allow_unused = true;
+  o.recorded_from = since;
+  std::vector<Var> grads = grad(outputs, inputs, cot, o);
+  drop_repeats(inputs, grads);
+  return grads;
+}
+
 // Padded outputs (mask 0) repeat the sample's last valid state: their cotangents belong to it.
 Tensor fold_padding(const Tensor& g_in, const Grid& grid) {
   Tensor g = g_in.clone();
@@ -169,8 +196,7 @@ private:
     const Tensor index = indices(step.samples, g.device());
     const Rows rows(index);
     PlainSystem system(f_, plan_.stepper->output_width());
-    GradOptions o;
-    o.allow_unused = true;
+    const std::uint64_t since = node_sequence_barrier();
     EnableGrad enable;
     const Var y = Var::parameter(step.y);
     StepContext ctx = context(system, rows, step.samples);
@@ -189,9 +215,10 @@ private:
         flat.push_back(step.out_index[q] * B + step.samples[static_cast<std::size_t>(step.out_row[q])]);
       cot.emplace_back(rows_of_g(g, flat));
     }
+    check_reads_only_params(outputs, since, params_, "checkpointed");
     std::vector<Var> inputs = with_params(y, params_);
     if (k1_in.defined()) inputs.push_back(k1_in);
-    std::vector<Var> grads = grad(outputs, inputs, cot, o);
+    std::vector<Var> grads = rerun_grad(outputs, inputs, cot, since);
     NoGrad no_grad;
     a = add(a, index_add(sub(grads[0].value(), index_select(a, 0, index)), 0, index, B));  // a[rows] = dL/dy_start
     if (carries_stage()) {  // a_stage[rows] = dL/dk1: owed by each sample's previous step's last stage
@@ -318,14 +345,14 @@ public:
   // gp += the vjp of f at the rows z (states and adjoints [n, 2D]) and times t, with weight per row.
   void add_quadrature(const Tensor& z, const Tensor& t, const std::vector<std::int64_t>& sample_ids, const std::vector<double>& weight) {
     const Rows rows(indices(sample_ids, z.device()));
+    const std::uint64_t since = node_sequence_barrier();
     EnableGrad enable;
     const Var leaf = Var::parameter(z.slice(1, 0, D_).contiguous());
     const Var out = f_(leaf, Var(t), rows);
     ++stats_.backward_calls;
+    check_reads_only_params({out}, since, params_, "adjoint");
     const Tensor cot = mul(z.slice(1, D_, 2 * D_), column(weight, z.dtype(), z.device()));
-    GradOptions o;
-    o.allow_unused = true;
-    accumulate(gp_, grad({out}, params_, {Var(cot)}, o), 0);
+    accumulate(gp_, rerun_grad({out}, params_, {Var(cot)}, since), 0);
   }
 
   Var at_stop(const Var& z, const std::vector<std::int64_t>& position, const std::vector<std::int64_t>& samples,

@@ -38,6 +38,9 @@ Grid make_grid(const Var& times, std::int64_t B, const Tensor& mask) {
     if (times.rank() != 2) fail("solve: a mask needs per-sample times [B, T]; times is {}", times.str());
     if (!(mask.shape() == times.shape())) fail("solve: mask {} does not match times {}", mask.str(), times.str());
     mv = mask.to_vector();
+    const std::size_t T = static_cast<std::size_t>(g.T);
+    for (std::size_t i = 0; i < mv.size(); ++i)  // nonzero is valid: a NaN would count as valid, silently
+      if (std::isnan(mv[i])) fail("solve: mask[{}, {}] is NaN (1: a valid time, 0: padding)", i / T, i % T);
   }
   g.t.resize(static_cast<std::size_t>(B * g.T));
   g.count.assign(static_cast<std::size_t>(B), g.T);

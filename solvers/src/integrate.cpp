@@ -118,6 +118,7 @@ private:
   void restep_accepted(const Proposal& p, const std::vector<char>& accepted, StepResult& st);
   Outputs advance(const Proposal& p, const std::vector<char>& accepted, const std::vector<double>& ratio);
   void control_step(std::size_t r, const Proposal& p, bool accepted, double ratio, double ratio_power);
+  bool ends_sample(std::size_t r, const Proposal& p) const;
   std::string underflow_message(double ratio, double h_rejected) const;
   void place_outputs(std::size_t r, const Proposal& p, double t_new, Outputs& out);
   void keep_outputs(const Var& y, const StepResult& st, const Var& f_new, Outputs& out);
@@ -292,15 +293,25 @@ void Integrator::control_step(std::size_t r, const Proposal& p, bool accepted, d
     double h_next = p.h[r] * plan_.controller.next_factor(ratio, ratio_power, accepted, x.history);
     if (!accepted) {
       const double retry = plan_.controller.retry(x.t, h_next, p.h[r]);
-      if (retry == 0.0) fail_at(r, underflow_message(ratio, p.h[r]), h_next);
+      if (retry == 0.0) fail_at(r, underflow_message(ratio, p.h[r]), p.h[r]);  // the step that failed, not the next one
       h_next = retry;
     }
     // a step shortened to land on a time says nothing against the longer step proposed before
     x.h = accepted && p.lands[r] ? x.dir * std::max(std::fabs(h_next), std::fabs(x.h)) : h_next;
   }
   const std::int64_t count = grid_.count[static_cast<std::size_t>(b)];
-  if (x.steps >= plan_.controller.max_steps() && !(accepted && p.lands[r] && x.j + 1 >= count))
+  if (x.steps >= plan_.controller.max_steps() && !(accepted && ends_sample(r, p)))
     fail_at(r, fmt::format("max_steps = {} reached before t = {}", plan_.controller.max_steps(), grid_.at(b, count - 1)), p.h[r]);
+}
+
+// Whether row r's step, accepted, ends its sample (as finished() will find): it lands on the last
+// time or, without clip_to_end, steps past it. Such a step is within max_steps when it is the max_steps-th.
+bool Integrator::ends_sample(std::size_t r, const Proposal& p) const {
+  const std::int64_t b = active_.samples()[r];
+  const SampleState& x = s_[static_cast<std::size_t>(b)];
+  const std::int64_t count = grid_.count[static_cast<std::size_t>(b)];
+  if (p.lands[r]) return x.j + 1 >= count;
+  return adaptive_ && !plan_.clips() && x.dir * (p.t[r] + p.h[r] - grid_.at(b, count - 1)) >= 0;
 }
 
 // The grid times inside row r's accepted step (one when landing or stepping a fixed schedule).
@@ -498,11 +509,21 @@ Dynamics PlainSystem::compiled_step(const std::string& key, const std::function<
   return compiled_variant(f_, key, make);
 }
 
+namespace {
+// Steps of at most `step` over `length`. Capped below int64's range (a step of 1e-20 over [0, 5]):
+// max_steps then stops the solve.
+std::int64_t steps_within(double length, double step) {
+  return static_cast<std::int64_t>(std::clamp(std::ceil(length / step - 1e-9), 1.0, 0x1p62));
+}
+}  // namespace
+
+// max_step bounds every step, fixed ones too: the largest step the user allows, as it is for
+// adaptive steps (it was ignored here, silently: rk4 with max_step = 0.01 took one step over [0, 10]).
 std::int64_t FixedSteps::per_interval(double length) const {
-  if (unfolds > 0) return unfolds;
-  // Capped below int64's range (a step_size of 1e-20 over [0, 5]): max_steps then stops the solve.
-  if (step_size > 0) return static_cast<std::int64_t>(std::clamp(std::ceil(length / step_size - 1e-9), 1.0, 0x1p62));
-  return 1;
+  const std::int64_t within_max = std::isfinite(max_step) ? steps_within(length, max_step) : 1;
+  if (unfolds > 0) return std::max<std::int64_t>(unfolds, within_max);
+  if (step_size > 0) return std::max(steps_within(length, step_size), within_max);
+  return within_max;
 }
 
 Integration integrate(System& system, const Var& y0, const Grid& grid, const Plan& plan, SolveStats& stats) {

@@ -8,6 +8,7 @@
 #include "controller.hpp"
 #include "error_norm.hpp"
 #include "stepper.hpp"
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <string>
@@ -71,10 +72,11 @@ private:
 };
 
 // Fixed-step schedules: `unfolds` steps per output interval, or steps of at most `step_size`, or
-// one step per interval.
+// one step per interval; in each case at least as many as keep every step within `max_step`.
 struct FixedSteps {
   double step_size = 0.0;
   int unfolds = 0;
+  double max_step = HUGE_VAL;
   bool given() const { return step_size > 0 || unfolds > 0; }
   std::int64_t per_interval(double length) const;
 };

@@ -27,6 +27,13 @@ void check_options(const SolveOptions& o) {
   if (o.checkpoint_budget < 0) fail("solve: checkpoint_budget = {} must be >= 0 (0: one stored state per step)", o.checkpoint_budget);
   if (o.max_record_bytes < 0) fail("solve: max_record_bytes = {} must be >= 0 (0: half the machine's memory)", o.max_record_bytes);
   if (!(o.first_step >= 0) || !std::isfinite(o.first_step)) fail("solve: first_step = {} must be finite and >= 0", o.first_step);
+  // 0 turns R_K off; checked here, not only when the regularisers augment f, so that a negative
+  // order alone is not silently taken as off
+  if (o.regularisers.taylor_order < 0 || o.regularisers.taylor_order > 6)
+    fail("solve: regularisers.taylor_order = {} is outside 0..6 (R_K for K = 1..6; 0 turns it off)", o.regularisers.taylor_order);
+  if (!(o.adjoint_rtol >= 0) || !(o.adjoint_atol >= 0) || !std::isfinite(o.adjoint_rtol) || !std::isfinite(o.adjoint_atol))
+    fail("solve: adjoint_rtol = {} and adjoint_atol = {} must be finite and >= 0 (0: the forward tolerances)", o.adjoint_rtol,
+         o.adjoint_atol);
   if (o.newton_max_iterations < 1) fail("solve: newton_max_iterations = {} must be >= 1", o.newton_max_iterations);
   const ImplicitOptions& im = o.implicit;
   if (im.krylov_above < 0 || im.jacobian_max_age < 1 || !(im.refactor_ratio >= 0) || !(im.newton_tolerance > 0) ||
@@ -41,6 +48,13 @@ void check_options(const SolveOptions& o) {
   if (!(c.safety > 0 && c.safety <= 1) || !(c.factor_min > 0 && c.factor_min < 1) || !(c.factor_max > 1))
     fail("solve: controller {} needs 0 < safety <= 1, 0 < factor_min < 1 < factor_max (got {}, {}, {})", c.name, c.safety,
          c.factor_min, c.factor_max);
+}
+
+// fused_b is added to a [n, D] block: another shape would broadcast it into one (a [B, 1] taken as
+// per sample) or fail inside the step without naming it.
+void check_fused_b(const Tensor& b, std::int64_t D) {
+  if (b.defined() && !(b.rank() == 1 && (b.size(0) == D || b.size(0) == 1)))
+    fail("solve: fused_b {} must be [{}] (one per state) or [1] for a state of width {}", b.str(), D, D);
 }
 
 void check_bandwidth(int w, std::int64_t D) {
@@ -74,11 +88,12 @@ ErrorNorm make_norm(const SolveOptions& o, std::int64_t D, std::int64_t extra) {
 Plan make_plan(const SolveOptions& options, std::int64_t D, std::int64_t extra) {
   check_options(options);
   check_bandwidth(options.implicit.preconditioner_bandwidth, D);
+  check_fused_b(options.fused_b, D);
   Plan plan;
   plan.stepper = make_stepper(options);
   plan.controller = Controller(options, *plan.stepper);
   plan.norm = make_norm(options, D, extra);
-  plan.fixed = FixedSteps{options.step_size, options.unfolds};
+  plan.fixed = FixedSteps{options.step_size, options.unfolds, options.max_step};
   if (plan.adaptive() && !plan.norm.controls_any())
     fail("solve: seminorm leaves none of the {} states under error control, so the adaptive steps would grow unchecked; "
          "keep at least one state out of seminorm, or use fixed steps (step_size)", D);

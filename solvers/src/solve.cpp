@@ -29,7 +29,8 @@ Grid solve_grid(const Var& times, std::int64_t B, const SolveOptions& options) {
         if (grid.at(b, j) != grid.at(0, j) || grid.count[static_cast<std::size_t>(b)] != grid.count[0])
           fail("solve: per_sample = false (one shared step) needs one grid for the batch; sample {} differs at index {}", b, j);
   }
-  detail::apply_steer(grid, options.steer, options.seed, times.rank() == 2);
+  // one draw for a shared step's one grid: a draw per row would break the rule just checked
+  detail::apply_steer(grid, options.steer, options.seed, times.rank() == 2 && options.per_sample);
   return grid;
 }
 
@@ -207,9 +208,11 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
     fail("solve: the times {} require a gradient, but with STEER the solve ends at drawn times, which carry none "
          "(it was 0, silently); pass times.detach(), or draw the end times yourself as differentiable values", times.str());
   const bool time_grad = grad_enabled() && times.requires_grad();
-  if (time_grad) y_start = shift_with_first_time(system_f, y_start, times);
+  // the time gradients read dz/dt itself: the plain form of split dynamics (ltc_fused's concat(a, c))
+  const Dynamics rhs = time_grad ? plan.stepper->plain_rhs(system_f) : Dynamics();
+  if (time_grad) y_start = shift_with_first_time(rhs, y_start, times);
   Var ys = integrate_by_kind(system_f, y_start, grid, plan, options, stats);
-  if (time_grad) ys = add_output_time_gradient(system_f, ys, times, grid, options.per_sample);
+  if (time_grad) ys = add_output_time_gradient(rhs, ys, times, grid, options.per_sample);
 
   Solution out = split_solution(ys, grid, D, names);
   out.stats = stats;

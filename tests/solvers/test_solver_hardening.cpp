@@ -306,3 +306,112 @@ TEST_CASE("with R_K on, a trial step that leaves the dynamics' domain is rejecte
     }
   }
 }
+
+TEST_CASE("max_step bounds fixed steps too: at least ceil(length / max_step) steps per interval") {
+  // it was ignored by fixed-step solves, silently: rk4 took one step of 10 over [0, 10] (y = 291)
+  const auto f = [](const Var& z, const Var&) { return -z; };
+  const Var y0(Tensor::ones(Shape{1, 1}, DType::f64));
+  const Var t(Tensor::from_vector({0.0, 10.0}, Shape{2}, DType::f64));
+  SolveOptions o;
+  o.method = Method::rk4;
+  o.max_step = 0.01;
+  Solution s = solve(f, y0, t, o);
+  CHECK(s.stats->total_accepted() == 1000);
+  CHECK(s.ys.value().to_vector()[1] == doctest::Approx(std::exp(-10.0)).epsilon(1e-8));
+  o.step_size = 0.5;  // the smaller of the two bounds wins
+  CHECK(solve(f, y0, t, o).stats->total_accepted() == 1000);
+  o.max_step = 2.0;
+  CHECK(solve(f, y0, t, o).stats->total_accepted() == 20);
+  o.step_size = 0.0, o.unfolds = 2;  // an adaptive method run with fixed unfolds: more where max_step needs them
+  o.method = Method::dopri5;
+  CHECK(solve(f, y0, t, o).stats->total_accepted() == 5);
+  o.unfolds = 8;
+  CHECK(solve(f, y0, t, o).stats->total_accepted() == 8);
+}
+
+TEST_CASE("a rejected step below min_step is reported with its own size, not the next proposal's") {
+  // y' = -100 y from t = 0 with min_step = 0.5: the rejected step is 0.5 (|h| x 100 = 50, far past
+  // dopri5's stability limit), where the message and SolverError::step named the controller's next 0.1
+  SolveOptions o;
+  o.min_step = 0.5;
+  o.first_step = 0.5;
+  try {
+    solve([](const Var& z, const Var&) { return z * -100.0; }, Var(Tensor::ones(Shape{1, 1}, DType::f64)),
+          Var(Tensor::from_vector({0.0, 5.0}, Shape{2}, DType::f64)), o);
+    FAIL("no SolverError");
+  } catch (const SolverError& e) {
+    const std::string m = e.what();
+    INFO(m);
+    CHECK(e.step == 0.5);
+    CHECK(m.find("a step of min_step = 0.5 or less was rejected at t = 0 with step 0.5 ") != std::string::npos);
+    CHECK(e.stiffness_estimate == doctest::Approx(50.0).epsilon(0.05));
+  }
+}
+
+TEST_CASE("a controlled state with atol = rtol = 0 is refused up front, naming it") {
+  // starting at 0 it gave "the state became non-finite and the step size underflowed"
+  const auto f = [](const Var& z, const Var& t) { return concat({cos(t) + 0.0 * slice(z, 1, 0, 1), -1.0 * slice(z, 1, 1, 2)}, 1); };
+  const Var y0(Tensor::from_vector({0.0, 1.0}, Shape{1, 2}, DType::f64));
+  const Var t(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64));
+  SolveOptions o;
+  o.atol_per_state = {0.0, 1e-9}, o.rtol_per_state = {0.0, 1e-7};
+  CHECK_THROWS_WITH_AS(solve(f, y0, t, o), doctest::Contains("state 0 has atol = rtol = 0"), Error);
+  o.seminorm = {0};  // out of error control: allowed
+  CHECK(solve(f, y0, t, o).ys.value().to_vector()[2] == doctest::Approx(std::sin(1.0)).epsilon(1e-6));
+}
+
+TEST_CASE("without clip_to_end, a last step that passes the last time is within max_steps, as a landing one is") {
+  const auto f = [](const Var& z, const Var& t) { return -1.0 * z + sin(t); };
+  const Var y0(Tensor::ones(Shape{1, 1}, DType::f64));
+  const Var t(Tensor::from_vector({0.0, 0.7, 3.0}, Shape{3}, DType::f64));
+  for (const bool clip : {true, false}) {
+    CAPTURE(clip);
+    SolveOptions o = clip ? SolveOptions() : SolveOptions::torchdiffeq("dopri5");
+    NoGrad no_grad;
+    const Solution s = solve(f, y0, t, o);
+    o.max_steps = s.stats->accepted[0] + s.stats->rejected[0];  // exactly the steps it takes
+    CHECK(solve(f, y0, t, o).ys.value().to_vector() == s.ys.value().to_vector());
+    o.max_steps -= 1;
+    CHECK_THROWS_WITH_AS(solve(f, y0, t, o), doctest::Contains("max_steps"), SolverError);
+  }
+}
+
+TEST_CASE("fused_b must be [D] or [1], named when it is not") {
+  const auto split = [](const Var& z, const Var&) { return concat({z * 0.0 + 1.0, z * 0.0 + 0.2}, 1); };
+  const Var y0(Tensor::from_vector({1.0, 2.0}, Shape{1, 2}, DType::f64));
+  const Var t(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64));
+  SolveOptions o;
+  o.method = Method::ltc_fused;
+  for (const Shape& bad : {Shape{3}, Shape{2, 1}, Shape{1, 2}}) {
+    CAPTURE(bad.str());
+    o.fused_b = Tensor::full(bad, 0.5, DType::f64);
+    CHECK_THROWS_WITH_AS(solve(split, y0, t, o), doctest::Contains(("fused_b f64" + bad.str() + " must be [2] (one per state) or [1]").c_str()), Error);
+  }
+  for (const Shape& good : {Shape{2}, Shape{1}}) {
+    o.fused_b = Tensor::full(good, 0.5, DType::f64);
+    CHECK(solve(split, y0, t, o).ys.shape() == Shape{2, 1, 2});
+  }
+}
+
+TEST_CASE("a negative taylor_order, negative or NaN adjoint tolerances and a NaN in the mask are refused") {
+  const auto f = [](const Var& z, const Var&) { return -z; };
+  const Var y0(Tensor::ones(Shape{1, 1}, DType::f64));
+  const Var t(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64));
+  const auto refused = [&](const SolveOptions& o, const Var& times, const char* what) {
+    CHECK_THROWS_WITH_AS(solve(f, y0, times, o), doctest::Contains(what), Error);
+  };
+  SolveOptions o;
+  o.regularisers.taylor_order = -1;  // alone it turned nothing on and was taken as off
+  refused(o, t, "regularisers.taylor_order = -1 is outside 0..6");
+  for (const double bad : {-1.0, double(NAN), double(INFINITY)}) {
+    o = SolveOptions();
+    o.adjoint_rtol = bad;
+    refused(o, t, "adjoint_rtol");
+    o = SolveOptions();
+    o.adjoint_atol = bad;
+    refused(o, t, "adjoint_atol");
+  }
+  o = SolveOptions();
+  o.mask = Tensor::from_vector({1.0, 1.0, NAN}, Shape{1, 3}, DType::f64);
+  refused(o, Var(Tensor::from_vector({0.0, 1.0, 2.0}, Shape{1, 3}, DType::f64)), "mask[0, 2] is NaN");
+}

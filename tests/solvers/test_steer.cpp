@@ -31,3 +31,29 @@ TEST_CASE("STEER with a relative half-width scales each interval by the draws st
                              Var(Tensor::from_vector(times, Shape{5}, DType::f64)), o),
                        doctest::Contains("relative = 1 must lie in [0, 1)"), Error);
 }
+
+TEST_CASE("STEER with one shared step (per_sample = false) draws one end time for identical [B, T] grids") {
+  // a draw per row broke the one-grid rule that per_sample = false checks just before: the batch
+  // was split into rows at different times, which dynamics whose rows mix must not see
+  std::int64_t smallest = 99;
+  const auto f = [&](const Var& z, const Var&) {
+    smallest = std::min(smallest, z.size(0));
+    return -1.0 * (z - mean(z, {0}, true));
+  };
+  SolveOptions o;
+  o.per_sample = false;
+  o.seed = 1;
+  o.steer = Steer{.enabled = true, .b = 0.5};
+  NoGrad no_grad;
+  const Solution s = solve(f, Var(Tensor::from_vector({1.0, 3.0}, Shape{2, 1}, DType::f64)),
+                           Var(Tensor::from_vector({0.0, 1.0, 0.0, 1.0}, Shape{2, 2}, DType::f64)), o);
+  const std::vector<double> t = s.end_times.to_vector();
+  CHECK(t[1] != 1.0);
+  CHECK(t[1] == t[3]);
+  CHECK(smallest == 2);
+  o.per_sample = true;  // per-sample grids: a draw per row, as before
+  const std::vector<double> u = solve([](const Var& z, const Var&) { return -z; }, Var(Tensor::ones(Shape{2, 1}, DType::f64)),
+                                      Var(Tensor::from_vector({0.0, 1.0, 0.0, 1.0}, Shape{2, 2}, DType::f64)), o)
+                                    .end_times.to_vector();
+  CHECK(u[1] != u[3]);
+}

@@ -46,6 +46,11 @@ enum class GradientKind {
   checkpointed,  // the same gradient, one stored state per accepted step, each step recomputed in reverse
   adjoint,       // the continuous adjoint solved backwards: O(1) memory in the number of steps
 };
+// checkpointed and adjoint find the parameters the dynamics close over by one probe evaluation at
+// the first times, and evaluate f again in the backward pass: dynamics that read a tensor requiring
+// grad only on later calls (a piecewise control switching on t) are refused there with an error;
+// use discrete for them, or read every parameter on every call. A parameter read both directly and
+// through a value computed from it before the solve (G = W^T W) gets each path once.
 const char* gradient_kind_name(GradientKind kind);
 // Every kind's name (the config spelling), and the inverse of gradient_kind_name: throws
 // tide::Error listing the known names when `name` is not one of them.
@@ -73,6 +78,8 @@ struct Regularisers {
 // r is that constant (tide train's "steer": b); otherwise r = 1 - eps / |dt|, i.e. the paper's
 // b_i = |dt| - eps and lengths from U(eps, 2|dt| - eps) (an interval shorter than eps is kept). Evaluation (enabled = false) uses the
 // true times. Sequence models draw the same way on their elapsed times (steer_intervals).
+// Per-sample times [B, T] get a draw per sample; [T] times, or per_sample = false (one grid for
+// the batch), one draw for all.
 struct Steer {
   bool enabled = false;
   double b = 0.0;              // half-width for a single interval [t0, t1]; must be < |t1 - t0|
@@ -128,6 +135,8 @@ struct SolveOptions {
   // the end may be shorter): a rejected longer step is retried at min_step at the least, and a
   // rejected step of min_step or less throws SolverError naming it.
   double min_step = 0.0;
+  // Every step is at most this long, fixed steps too (each interval then takes at least
+  // ceil(length / max_step) of them, more than step_size or unfolds would give where needed).
   double max_step = std::numeric_limits<double>::infinity();
   std::int64_t max_steps = 100000;           // per sample, accepted + rejected
   // Fixed steps: the largest step (0: one per interval), or a count per interval (overrides
