@@ -127,7 +127,7 @@ void check_not_numbers(const CsvTable& table, std::int64_t line, const CsvOption
   std::string row;
   for (const std::string& f : table.header) row += (row.empty() ? "" : ", ") + shown(f, 20);
   fail("{}:{}: the header row holds only numbers ({}): the file seems to have no header row; add a first line "
-       "naming the columns{}", table.source, line, shown(row, 80),
+       "naming the columns, or read it without one (\"header\": false: columns by 0-based index){}", table.source, line, shown(row, 80),
        options.comment == '\0' ? std::string()
                                 : fmt::format(" (lines starting with '{}' are comments and skipped, so '{} x,y' names none)",
                                               options.comment, options.comment));

@@ -83,7 +83,8 @@ TEST_CASE("csv: a header row of only numbers is refused (the file has none, as n
   options.comment = '#';
   CHECK_ERROR_NAMES(parse_csv("# x,y\n1.0,2.0\n3.0,4.0\n", "c.csv", options),
                     "c.csv:2: the header row holds only numbers (1.0, 2.0): the file seems to have no header row; add a "
-                    "first line naming the columns (lines starting with '#' are comments and skipped");
+                    "first line naming the columns, or read it without one (\"header\": false: columns by 0-based index) "
+                    "(lines starting with '#' are comments and skipped");
   CHECK_ERROR_NAMES(parse_csv("-1, +2e400\n3,4\n", "o.csv"), "o.csv:1: the header row holds only numbers");
   CHECK(parse_csv("0,1,2\n5,6,7\n", "p.csv").header == std::vector<std::string>{"0", "1", "2"});
   CHECK(parse_csv("1,x\n5,6\n", "m.csv").header == std::vector<std::string>{"1", "x"});
