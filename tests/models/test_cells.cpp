@@ -233,7 +233,8 @@ TEST_CASE("registry: configuration errors name the key and what was expected") {
   };
   CHECK(message({{"hidden", 4}}).find("model: missing key 'type'") != std::string::npos);
   CHECK(message({{"type", "lstmm"}}).find("model.type: expected one of ltc, ltc_biophysical") != std::string::npos);
-  CHECK(message({{"type", "lstm"}, {"hiden", 4}}).find("model.hiden: unknown key for model type 'lstm'") != std::string::npos);
+  CHECK(message({{"type", "lstm"}, {"hiden", 4}}).find("model.hiden: unknown key for model type 'lstm'; did you mean 'hidden'?") != std::string::npos);
+  CHECK(message({{"type", "lstm"}, {"zz", 4}}).find("did you mean") == std::string::npos);  // nothing near
   CHECK(message({{"type", "gru"}, {"hidden", -3}}).find("model.hidden: expected an integer in 1..65536, got -3") != std::string::npos);
   CHECK(message({{"type", "mmrnn"}, {"solver", {{"method", "rk5"}}}}).find("model.solver.method: expected one of euler") != std::string::npos);
   CHECK(message({{"type", "ode_rnn"}, {"solver", {{"unfolds", "3"}}}}).find("model.solver.unfolds: expected an integer") != std::string::npos);

@@ -7,6 +7,7 @@
 #include "tide/core/named.hpp"
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -114,11 +115,37 @@ public:
   void finish(const std::string& what) const {
     std::vector<std::string> known(seen_.begin(), seen_.end());
     for (auto it = j_.begin(); it != j_.end(); ++it)
-      if (!seen_.count(it.key()))
-        fail("{}: unknown key for {} (known: {})", path(it.key()), what, fmt::join(known, ", "));
+      if (!seen_.count(it.key())) {
+        const std::string near = nearest(it.key(), known);
+        fail("{}: unknown key for {}{} (known: {})", path(it.key()), what,
+             near.empty() ? std::string() : "; did you mean '" + near + "'?", fmt::join(known, ", "));
+      }
   }
 
 private:
+  // The known key within two single-character edits of `key` (a typo: "hiden", "target"), and
+  // within one edit per three characters (so "x" suggests nothing); the closest; empty if none is.
+  static std::string nearest(const std::string& key, const std::vector<std::string>& known) {
+    std::string best;
+    std::size_t best_distance = 3;
+    for (const std::string& k : known) {
+      std::vector<std::size_t> row(k.size() + 1);  // Levenshtein distance, one row at a time
+      for (std::size_t j = 0; j <= k.size(); ++j) row[j] = j;
+      for (std::size_t i = 1; i <= key.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= k.size(); ++j) {
+          const std::size_t up = row[j];
+          row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (key[i - 1] == k[j - 1] ? 0 : 1)});
+          diagonal = up;
+        }
+      }
+      const std::size_t d = row[k.size()];
+      if (d < best_distance && d * 3 <= std::max(key.size(), k.size())) best_distance = d, best = k;
+    }
+    return best;
+  }
+
   const nlohmann::json& j_;
   std::string where_;
   std::set<std::string> seen_;
