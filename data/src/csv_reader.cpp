@@ -203,6 +203,11 @@ std::errc parse_number(std::string_view text, char decimal, double& value) {
   return end == text.data() + text.size() && !text.empty() ? std::errc() : std::errc::invalid_argument;
 }
 
+std::string CsvTable::header_hint(std::size_t row) const {
+  if (named || row != 0) return "";
+  return " (the first row, read as data since \"header\" is false: if it names the columns, leave \"header\" out)";
+}
+
 double CsvTable::number(std::size_t row, std::size_t col) const {
   const std::string_view cell = trim(rows.at(row).at(col));
   if (cell.empty()) fail("{}: empty cell where a number is expected", where(row, col));
@@ -213,7 +218,7 @@ double CsvTable::number(std::size_t row, std::size_t col) const {
   if (ec != std::errc() && decimal != '.' && cell.find('.') != std::string_view::npos)
     fail("{}: '{}' has a '.', but the decimal mark is '{}' (write 2{}5, without thousands separators)", where(row, col),
          shown(cell), decimal, decimal);
-  if (ec != std::errc()) fail("{}: '{}' is not a number", where(row, col), shown(cell));
+  if (ec != std::errc()) fail("{}: '{}' is not a number{}", where(row, col), shown(cell), header_hint(row));
   if (!std::isfinite(value)) fail("{}: '{}' is not a finite number", where(row, col), shown(cell));
   return value;
 }

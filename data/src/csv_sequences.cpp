@@ -223,8 +223,9 @@ Timestamp date_time(const CsvTable& table, std::size_t r, const std::vector<std:
   const std::string t = time_text(table, r, columns);
   const std::optional<Timestamp> seconds = parse_timestamp_parts(t, spec.time_format, &why);
   if (!seconds)
-    fail("{}: '{}' is not a date-time in {}: {}", table.where(r, columns[0]), detail::shown(t),
-         spec.time_format.empty() ? "ISO 8601 (set time_format for others)" : "the format '" + spec.time_format + "'", why);
+    fail("{}: '{}' is not a date-time in {}: {}{}", table.where(r, columns[0]), detail::shown(t),
+         spec.time_format.empty() ? "ISO 8601 (set time_format for others)" : "the format '" + spec.time_format + "'", why,
+         table.header_hint(r));
   return *seconds;
 }
 

@@ -120,6 +120,30 @@ TEST_CASE("csv files: no header, ';' between fields, date and time in two column
   CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":2: column 3 (index 2): '?' is not a number");
 }
 
+TEST_CASE("csv files: a header row read with \"header\": false is named as the likely cause") {
+  TempDir dir;
+  const auto path = write_file(dir.file("named.csv"), "t,a,y\n2024-01-01,1,2\n2024-01-02,3,4\n");
+  CsvSequenceSpec spec;
+  spec.csv.header = false;
+  spec.time_columns = {0};
+  spec.feature_columns = {1};
+  spec.target_columns = {2};
+  spec.window = 2;
+  const std::string hint = "(the first row, read as data since \"header\" is false: if it names the columns, leave \"header\" out)";
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), hint);
+  spec.time_columns = {};  // no time column: the first feature cell is the first number read
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":1: column 2 (index 1): 'a' is not a number " + hint);
+  // a later row's bad cell is not the header's
+  const auto later = write_file(dir.file("later.csv"), "1,2,3\n4,x,6\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(later, spec), later + ":2: column 2 (index 1): 'x' is not a number");
+  try {
+    load_csv_sequences(later, spec);
+    FAIL("no error");
+  } catch (const std::exception& e) {
+    CHECK(std::string(e.what()).find("header") == std::string::npos);
+  }
+}
+
 TEST_CASE("csv files: decimal commas, dotted times and a sentinel for missing values (the air-quality shape)") {
   TempDir dir;
   const auto path = write_file(dir.file("air.csv"),

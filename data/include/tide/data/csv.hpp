@@ -52,6 +52,9 @@ struct CsvTable {
   std::string where(std::size_t row, std::size_t column) const;
   // The cell as a finite number; throws naming where() for an empty, non-numeric, NaN or inf cell.
   double number(std::size_t row, std::size_t column) const;
+  // For a cell error on the first row of a table read without a header: a note that the row may be
+  // one (a file's names read as data when "header" is false); otherwise empty.
+  std::string header_hint(std::size_t row) const;
 };
 
 // Text as a number with `decimal` as its decimal mark ("2,6" reads as 2.6 with ','; "2.6" is then
