@@ -48,9 +48,12 @@ std::string archive_name(const Archive& archive) { return archive.path.empty() ?
 
 // The bytes of a regular file; errors start with `who` ("load_archive").
 std::string read_file(const std::string& path, const char* who) {
+  struct stat info {};
+  // checked before opening: fopen of a FIFO would wait for a writer
+  if (stat(path.c_str(), &info) != 0) fail("{} '{}': cannot open: {}", who, path, std::strerror(errno));
+  if (!S_ISREG(info.st_mode)) fail("{} '{}': not a regular file", who, path);
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) fail("{} '{}': cannot open: {}", who, path, std::strerror(errno));
-  struct stat info {};
   if (fstat(fileno(f), &info) != 0 || !S_ISREG(info.st_mode)) {
     std::fclose(f);
     fail("{} '{}': not a regular file", who, path);

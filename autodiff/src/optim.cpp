@@ -4,6 +4,7 @@
 #include "tide/core/ops.hpp"
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -384,7 +385,7 @@ double gradient_norm(const std::vector<Var>& params, bool inf_norm) {
 
 double clip_grad_norm(const std::vector<Var>& params, double max_norm, double norm_type) {
   if (!(max_norm > 0) || std::isnan(max_norm)) fail("clip_grad_norm: max_norm must be > 0, got {}", max_norm);
-  const bool inf_norm = std::isinf(norm_type);
+  const bool inf_norm = norm_type == std::numeric_limits<double>::infinity();  // -inf (PyTorch: the smallest |g|) is refused
   if (!inf_norm && norm_type != 2.0) fail("clip_grad_norm: norm_type must be 2 or infinity, got {}", norm_type);
   const double total = gradient_norm(params, inf_norm);
   const double scale = max_norm / (total + 1e-6);

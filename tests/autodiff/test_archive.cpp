@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace tide;
@@ -250,6 +251,11 @@ TEST_CASE("an archive round-trips f32, f64 and i64 tensors, empty, scalar and no
   CHECK(load_archive(path).tensors.empty());
   CHECK_THROWS_WITH_AS(load_archive(dir.file("absent")), doctest::Contains(dir.file("absent").c_str()), Error);
   CHECK_THROWS_WITH_AS(load_archive(dir.path.string()), doctest::Contains("not a regular file"), Error);
+  // a FIFO: refused before it is opened (opening one waits for a writer, which would hang)
+  const std::string fifo = dir.file("fifo");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_THROWS_WITH_AS(load_archive(fifo), doctest::Contains("not a regular file"), Error);
+  CHECK_THROWS_WITH_AS(load_safetensors(fifo), doctest::Contains("not a regular file"), Error);
 }
 
 TEST_CASE("load_module checks every name, shape and dtype before it copies anything") {

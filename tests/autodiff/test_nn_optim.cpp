@@ -164,6 +164,7 @@ TEST_CASE("gradient clipping by norm and by value") {
   CHECK(b.grad().to_vector()[0] == doctest::Approx(0.7));
   CHECK(a.grad().to_vector()[0] == doctest::Approx(0.6).epsilon(1e-5));
   CHECK_THROWS_AS(clip_grad_norm({a}, -1.0), Error);
+  CHECK_THROWS_WITH_AS(clip_grad_norm({a}, 1.0, -INFINITY), doctest::Contains("norm_type must be 2 or infinity"), Error);
   CHECK_THROWS_AS(SGD({a}, {.lr = std::nan("")}), Error);
   CHECK_THROWS_AS(Adam({Var(Tensor::zeros(Shape{2}))}), Error);  // not a parameter
 }

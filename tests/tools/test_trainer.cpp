@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <unistd.h>
 
 using namespace tide::cli;
@@ -58,6 +59,27 @@ TEST_CASE("tide train: compiled cell steps and --eager give the same loss curve 
         CHECK(std::abs(a - b) <= 1e-5 * std::max(1.0, std::abs(b)));
       }
   }
+}
+
+TEST_CASE("tide train --overwrite removes the old run's figures with its state") {
+  TempDir dir;
+  const std::string out = (dir.path / "over").string();
+  fs::create_directories(out);
+  for (const char* old : {"summary.json", "samples.svg", "curves.svg"}) std::ofstream(out + "/" + old) << "old run";
+  std::ofstream(out + "/notes.txt") << "the user's";
+  const json config = {{"name", "over"}, {"seed", 1}, {"data", {{"dataset", "xor"}, {"encoding", "event"}, {"train", 64}, {"test", 16}}},
+                       {"model", {{"type", "gru"}, {"hidden", 4}}}, {"optimizer", {{"type", "adam"}, {"lr", 0.01}}},
+                       {"epochs", 1}, {"batch_size", 32}};
+  TrainOptions options;
+  options.out_dir = out;
+  options.quiet = true;
+  options.overwrite = true;
+  options.max_steps = 1;  // stops before an epoch ends: no figure is written again
+  REQUIRE(run_training(parse_train_config(config, "test config"), options) == 0);
+  CHECK_FALSE(fs::exists(out + "/samples.svg"));
+  CHECK_FALSE(fs::exists(out + "/curves.svg"));
+  CHECK_FALSE(fs::exists(out + "/summary.json"));
+  CHECK(fs::exists(out + "/notes.txt"));
 }
 
 TEST_CASE("eval, predict and export rebuild a run's model compiled or eager as it trained") {

@@ -235,6 +235,10 @@ void Trainer::check_fresh_start() const {
     fail("{} holds a run already ({}); --resume continues it, --overwrite starts it over, --out DIR writes elsewhere", paths_.dir,
          fs::exists(paths_.summary) ? "finished: summary.json" : "checkpoint.tide");
   for (const std::string& p : held) fs::remove(p);
+  // the old run's figures too (curves, samples, ...): every figure a run writes is an .svg in its directory
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(paths_.dir, ec))
+    if (entry.path().extension() == ".svg" && entry.is_regular_file(ec)) fs::remove(entry.path(), ec);
 }
 
 // (--resume without a checkpoint failed in run_training already: nothing is created for it)
