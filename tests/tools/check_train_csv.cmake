@@ -58,6 +58,21 @@ if(rows LESS 1000)
   message(FATAL_ERROR "--data: ${rows} predictions for the whole file")
 endif()
 
+# the probabilities to 9 significant digits (an f32 exactly), so scores recomputed from the file are
+# tide eval's: some have more than 6
+file(READ "${WORK}/predictions.csv" text)
+if(NOT text MATCHES ",0\\.0*[1-9][0-9][0-9][0-9][0-9][0-9][0-9]")
+  message(FATAL_ERROR "predictions.csv: no probability with more than 6 significant digits")
+endif()
+# a problem in the --data file is reported as the --data file's, not as the run's config's data
+file(WRITE "${WORK}/header_only.csv" "date,temperature,humidity,light,co2,occupied\n")
+foreach(new_file "${WORK}/no_such.csv" "${WORK}/header_only.csv")
+  run_tide(1 predict "${WORK}/resumed" --data "${new_file}" --out "${WORK}/none.csv")
+  if(NOT err MATCHES "resumed: reading --data [^ ]*${new_file} \\(with the training data" OR err MATCHES "as its config.json says")
+    message(FATAL_ERROR "predict --data ${new_file}: ${err}")
+  endif()
+endforeach()
+
 run_tide(0 export "${WORK}/resumed" --out "${WORK}/model.safetensors")
 run_tide(0 eval "${WORK}/resumed")
 string(JSON f1_best GET "${out}" f1)
@@ -84,6 +99,14 @@ run_tide(1 export "${WORK}/resumed" --params "${WORK}/gru/best.tide" --out "${WO
 if(NOT err MATCHES "is not one of this run's model's")
   message(FATAL_ERROR "export of another model's parameters: ${err}")
 endif()
+
+# --epochs takes what a run's config.json may hold, so a run started with it can be scored
+run_tide(2 train "${WORK}/gru.json" --out "${WORK}/many" --epochs 1000001 --quiet)
+if(NOT err MATCHES "--epochs takes an integer in 1..1000000, got '1000001'")
+  message(FATAL_ERROR "--epochs beyond a config's bound: ${err}")
+endif()
+run_tide(0 train "${WORK}/gru.json" --out "${WORK}/many" --epochs 1000000 --max-steps 1 --quiet)
+run_tide(0 eval "${WORK}/many" --last)
 
 file(WRITE "${WORK}/twice.json" [=[{"name": "t", "epochs": 1, "data": {"dataset": "xor"}, "model": {"type": "gru"}, "epochs": 2}]=])
 run_tide(1 train "${WORK}/twice.json" --out "${WORK}/twice")

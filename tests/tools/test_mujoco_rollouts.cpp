@@ -172,6 +172,24 @@ TEST_CASE("mujoco rollouts: the random controller and the feature names") {
   CHECK(std::find(stats.feature_names.begin(), stats.feature_names.end(), "qvel_root_0") != stats.feature_names.end());
 }
 
+TEST_CASE("mujoco rollouts: joint names that become the same column get a suffix") {
+  // "a.b" and "a_b" are both a_b as columns, and the unnamed joint's joint2 is taken
+  const auto clash = path_in_scratch("clash.xml");
+  std::ofstream(clash) << R"(<mujoco><worldbody><body pos="0 0 1">
+    <joint name="a.b" type="slide" axis="0 0 1"/><joint name="a_b" type="hinge"/><joint type="hinge" axis="1 0 0"/>
+    <joint name="joint2" type="hinge" axis="0 1 0"/><geom size=".1"/></body></worldbody></mujoco>)";
+  auto spec = small_spec();
+  spec.model_path = clash;
+  spec.episodes = 1;
+  spec.steps = 3;
+  const auto stats = write_mujoco_rollouts(spec, path_in_scratch("clash.csv"));
+  CHECK(stats.feature_names == std::vector<std::string>{"qpos_a_b_0", "qpos_a_b_2_0", "qpos_joint2_0", "qpos_joint2_2_0",
+                                                         "qvel_a_b_0", "qvel_a_b_2_0", "qvel_joint2_0", "qvel_joint2_2_0"});
+  const Csv csv = parse(read_text(path_in_scratch("clash.csv")));
+  CHECK(csv.header == std::vector<std::string>{"episode", "time", "qpos_a_b_0", "qpos_a_b_2_0", "qpos_joint2_0", "qpos_joint2_2_0",
+                                               "qvel_a_b_0", "qvel_a_b_2_0", "qvel_joint2_0", "qvel_joint2_2_0"});
+}
+
 TEST_CASE("mujoco rollouts: bad input names the file") {
   auto spec = small_spec();
   spec.model_path = path_in_scratch("no_such_model.xml");

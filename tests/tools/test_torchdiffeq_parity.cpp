@@ -60,3 +60,29 @@ TEST_CASE("the torchdiffeq preset names the methods it does not reproduce") {
   CHECK(tide::SolveOptions::torchdiffeq("rk4").method == tide::Method::rk4_38);  // torchdiffeq's rk4 is Kutta's 3/8 rule
   CHECK(tide::SolveOptions::torchdiffeq("heun2").method == tide::Method::heun);
 }
+
+TEST_CASE("a case field of the wrong JSON type names the case and the key") {
+  const json good = json::parse(R"({"problem": "linear", "method": "rk4", "params": {"matrix": [[0, 1], [-1, 0]]},
+    "y0": [1, 0], "times": [0, 1], "ys": [[1, 0], [0.54, -0.84]], "nfe": 4})");
+  CHECK(tide::cli::run_torchdiffeq_case(good, 0)["nfe_torchdiffeq"] == 4);
+  const auto with = [&good](const char* key, json value) {
+    json c = good;
+    c[key] = std::move(value);
+    return c;
+  };
+  const auto refused = [](const json& c, const char* message) {
+    CHECK_THROWS_WITH_AS(tide::cli::run_torchdiffeq_case(c, 3), doctest::Contains(message), tide::Error);
+  };
+  refused(with("rtol", "x"), "torchdiffeq case 3: key 'rtol': expected a number, got string");
+  refused(with("atol", nullptr), "torchdiffeq case 3: key 'atol': expected a number, got null");
+  refused(with("first_step", json::array()), "torchdiffeq case 3: key 'first_step': expected a number, got array");
+  refused(with("method", 4), "torchdiffeq case 3: key 'method': expected a string, got number");
+  refused(with("problem", true), "torchdiffeq case 3: key 'problem': expected a string, got boolean");
+  refused(with("nfe", 4.5), "torchdiffeq case 3: key 'nfe': expected an integer, got number");
+  refused(with("params", json::array()), "torchdiffeq case 3: key 'params': expected an object, got array");
+  refused(with("params", {{"matrix", {{"a", 1}, {-1, 0}}}}), "torchdiffeq case 3: key 'params.matrix': expected numbers, got string");
+  json constant = with("problem", "constant");
+  constant["params"] = {{"a", "0.2"}};
+  refused(constant, "torchdiffeq case 3: key 'params.a': expected a number, got string");
+  refused(json::array(), "torchdiffeq case 3: expected an object, got array");
+}

@@ -145,8 +145,7 @@ void measure_xor_epoch(Figures& f, int repeats) {
     samples.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     f.xor_steps = steps;
   }
-  std::sort(samples.begin(), samples.end());
-  f.xor_epoch_s = samples[samples.size() / 2];
+  f.xor_epoch_s = median(samples);
 }
 
 }  // namespace

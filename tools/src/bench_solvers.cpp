@@ -204,9 +204,8 @@ void measure_spiral(Figures& f, const TimingPlan& plan) {
     nfe.push_back(static_cast<double>(pred.stats->calls + pred.stats->backward_calls));
   });
   run_interleaved({&iteration}, plan);
-  std::sort(nfe.begin(), nfe.end());
   f.spiral_ms_per_iter = iteration.median_seconds() * 1e3;
-  f.spiral_nfe_per_iter = nfe[nfe.size() / 2];
+  f.spiral_nfe_per_iter = median(nfe);
 }
 
 // Bytes held at the peak of solve + backward (above those held before) for `steps` RK4 steps.

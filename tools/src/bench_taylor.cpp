@@ -2,6 +2,7 @@
 // ratios compare like with like; all figures are medians over --repeats samples, forward only
 // (nothing recorded), f64.
 #include "bench_taylor.hpp"
+#include "cli_args.hpp"
 #include "taylor_mlp.hpp"
 #include "machine.hpp"
 #include "svg_plot.hpp"
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <cmath>
+#include <cstdio>
 #include <iostream>
 
 namespace tide::cli {
@@ -88,11 +90,7 @@ nlohmann::json size_json(const TaylorSize& s, const std::vector<Row>& rows) {
 
 void print_text(const TaylorSize& s, const std::vector<Row>& rows) {
   fmt::print("\n{}: d = {}, h = {}, {} tanh layers, batch {}, f64; one f = {:.1f} us (median over K rows)\n", s.name, s.d, s.h,
-             s.layers, s.batch, [&] {
-               auto v = column(rows, [](const Row& r) { return r.f_us; });
-               std::sort(v.begin(), v.end());
-               return v[v.size() / 2];
-             }());
+             s.layers, s.batch, median(column(rows, [](const Row& r) { return r.f_us; })));
   fmt::print("  {:>2}  {:>11}  {:>11}  {:>11}  {:>13}  {:>12}  {}\n", "K", "taylor / f", "rerun / f", "nested / f", "nested/taylor",
              "max rel diff", "taylor <= 1.2(K+1) f");
   for (const Row& r : rows)
@@ -120,6 +118,7 @@ Plot cost_plot(const TaylorSize& s, const std::vector<Row>& rows) {
 }  // namespace
 
 int run_bench_taylor(const BenchTaylorOptions& options) {
+  check_output_path(options.svg);  // before the measurements, which take a while
   TimingPlan plan;
   plan.repeats = options.repeats;
   plan.min_sample_seconds = 0.02;
@@ -129,7 +128,10 @@ int run_bench_taylor(const BenchTaylorOptions& options) {
   std::vector<std::vector<Row>> results;
   for (const TaylorSize& s : sizes) results.push_back(measure(s, options, plan));
   const BlasInfo blas = blas_info();
-  if (!options.svg.empty()) write_svg(options.svg, cost_plot(sizes[0], results[0]));
+  // the figures first: a plot that cannot be written loses no results
+  const auto write_plot = [&] {
+    if (!options.svg.empty()) write_svg(options.svg, cost_plot(sizes[0], results[0]));
+  };
   if (options.json) {
     nlohmann::json report = size_json(sizes[0], results[0]);
     report["suite"] = "taylor";
@@ -140,6 +142,7 @@ int run_bench_taylor(const BenchTaylorOptions& options) {
     report["blas"] = {{"library", blas.library}, {"core_type", blas.core_type}, {"OPENBLAS_CORETYPE", blas.coretype_env},
                       {"threads", blas.threads}};
     std::cout << report.dump(2) << std::endl;
+    write_plot();
     return 0;
   }
   fmt::print("tide bench taylor: d^K z/dt^K for z' = f(z, t), time as a multiple of one f, medians of {} samples\n", plan.repeats);
@@ -147,6 +150,8 @@ int run_bench_taylor(const BenchTaylorOptions& options) {
              blas.coretype_env.empty() ? "unset" : blas.coretype_env, blas.threads, blas.threads == 1 ? "" : "s");
   for (std::size_t i = 0; i < sizes.size(); ++i) print_text(sizes[i], results[i]);
   fmt::print("\ntargets: taylor <= 1.2 (K+1) f for every K; nested/taylor >= 4 at K = 3 and >= 25 at K = 5; max rel diff <= 1e-10\n");
+  std::fflush(stdout);
+  write_plot();
   if (!options.svg.empty()) fmt::print("plot: {}\n", options.svg);
   return 0;
 }

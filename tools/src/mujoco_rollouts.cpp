@@ -14,6 +14,7 @@
 #include <memory>
 #include <numbers>
 #include <random>
+#include <set>
 
 namespace tide::cli {
 namespace {
@@ -60,6 +61,24 @@ std::string column_name(const std::string& name) {
   return out;
 }
 
+// The joints' names as columns, unique: names that become the same ("a.b" and "a_b" are both a_b,
+// and an unnamed joint's joint<j> may be taken) get _2, _3, ... in joint order, as a CSV reader
+// refuses a column named twice. Every column is qpos_/qvel_<joint>_<one digit>, so unique joint
+// names give unique columns.
+std::vector<std::string> joint_columns(const mjModel* m) {
+  std::vector<std::string> names;
+  std::set<std::string> taken;
+  for (int j = 0; j < m->njnt; ++j) {
+    const char* name = mj_id2name(m, mjOBJ_JOINT, j);
+    const std::string base = column_name(name && *name ? name : fmt::format("joint{}", j));
+    std::string unique = base;
+    for (int k = 2; taken.contains(unique); ++k) unique = fmt::format("{}_{}", base, k);
+    taken.insert(unique);
+    names.push_back(unique);
+  }
+  return names;
+}
+
 // The state columns: qpos entries (less the root's x,y position) then every qvel entry.
 struct StateLayout {
   std::vector<int> qpos_index;
@@ -68,11 +87,7 @@ struct StateLayout {
 
 StateLayout state_layout(const mjModel* m) {
   StateLayout layout;
-  std::vector<std::string> joint(static_cast<std::size_t>(m->njnt));
-  for (int j = 0; j < m->njnt; ++j) {
-    const char* name = mj_id2name(m, mjOBJ_JOINT, j);
-    joint[static_cast<std::size_t>(j)] = column_name(name && *name ? name : fmt::format("joint{}", j));
-  }
+  const std::vector<std::string> joint = joint_columns(m);
   auto qpos_size = [](int type) { return type == mjJNT_FREE ? 7 : type == mjJNT_BALL ? 4 : 1; };
   auto dof_size = [](int type) { return type == mjJNT_FREE ? 6 : type == mjJNT_BALL ? 3 : 1; };
   for (int j = 0; j < m->njnt; ++j) {

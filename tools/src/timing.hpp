@@ -27,6 +27,15 @@ struct TimingPlan {
   double warmup_seconds = 0.01;       // untimed calls before calibration
 };
 
+// The median of `values`, NaNs (a peer that failed) left out: the mean of the two middle values
+// for an even count; NaN when none is left. Every figure the benches report as a median is this.
+inline double median(std::vector<double> values) {
+  std::erase_if(values, [](double v) { return std::isnan(v); });
+  std::sort(values.begin(), values.end());
+  const std::size_t mid = values.size() / 2;
+  return values.empty() ? NAN : values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
+}
+
 // One measured call. `loop(n)` runs it n times; per-sample setup (a NoGrad scope, say) goes in
 // there, outside the n calls.
 struct TimedCase {
@@ -41,14 +50,7 @@ struct TimedCase {
   // per call it measured; take_sample records that instead of its own clock.
   std::function<double(std::int64_t)> self_timed;
 
-  double median_seconds() const {  // NaN samples (a peer that failed) are left out
-    std::vector<double> s;
-    for (double v : samples)
-      if (!std::isnan(v)) s.push_back(v);
-    std::sort(s.begin(), s.end());
-    const std::size_t mid = s.size() / 2;
-    return s.empty() ? NAN : s.size() % 2 ? s[mid] : 0.5 * (s[mid - 1] + s[mid]);
-  }
+  double median_seconds() const { return median(samples); }
 };
 
 // A case timed by its callee: `seconds_per_call(n)` runs n calls and says what they took.

@@ -250,7 +250,7 @@ int train_main(const Args& args) {
                           .text("--out", options.out_dir)
                           .integer("--seed", std::int64_t{0}, std::int64_t{1000000000000}, seed, "an integer >= 0")
                           .integer("--max-steps", std::int64_t{1}, std::int64_t{1000000000}, max_steps, "a positive integer")
-                          .integer("--epochs", std::int64_t{1}, std::int64_t{1000000000}, epochs, "a positive integer")
+                          .integer("--epochs", std::int64_t{1}, max_epochs, epochs)
                           .positional(positional, 1, "one config file");
   if (const auto status = flags.parse(args)) return *status;
   options.max_steps = max_steps;

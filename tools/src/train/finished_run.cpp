@@ -66,6 +66,8 @@ Built load_run(const std::string& run_dir, const TrainConfig& config, const RunP
   try {
     built = build(config, data_file);
   } catch (const Error& e) {  // a data path the run's config.json names, perhaps relative to where it trained
+    if (!data_file.empty())  // read beside the training file, for its columns, classes and statistics
+      fail("{}: reading --data {} (with the training data its config.json names): {}", run_dir, data_file, e.what());
     fail("{}: loading the run's data as its config.json says (a relative path is read from the working directory): {}",
          run_dir, e.what());
   }
@@ -119,7 +121,8 @@ std::string csv_field(const std::string& s) {
 }
 
 // The predictions as CSV: example, step, then per class label / predicted / p_<class>, or per
-// output target_<k> / prediction_<k>.
+// output target_<k> / prediction_<k>; numbers to 9 significant digits, which give an f32 back
+// exactly (so scores recomputed from the file are tide eval's).
 std::string predictions_csv(const models::Predictions& p, const std::vector<std::string>& names) {
   const auto class_name = [&](std::int64_t c) { return c < static_cast<std::int64_t>(names.size()) ? names[static_cast<std::size_t>(c)] : std::to_string(c); };
   std::string text = "example,step";
@@ -139,7 +142,7 @@ std::string predictions_csv(const models::Predictions& p, const std::vector<std:
       const auto row = p.values.begin() + static_cast<std::ptrdiff_t>(at);
       const std::int64_t predicted = std::max_element(row, row + p.width) - row;
       text += fmt::format(",{},{}", csv_field(class_name(p.labels[static_cast<std::size_t>(r)])), csv_field(class_name(predicted)));
-      for (std::int64_t c = 0; c < p.width; ++c) text += fmt::format(",{:.6g}", p.values[at + c]);
+      for (std::int64_t c = 0; c < p.width; ++c) text += fmt::format(",{:.9g}", p.values[at + c]);
     }
     text += "\n";
   }

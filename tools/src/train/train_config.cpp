@@ -147,7 +147,7 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
     c.schedule.step_epochs = sk.integer("step_epochs", 10, 1, INT64_MAX);
     sk.finish("the schedule");
   }
-  c.epochs = k.integer("epochs", c.epochs, 1, 1000000);
+  c.epochs = k.integer("epochs", c.epochs, 1, max_epochs);
   c.batch_size = k.integer("batch_size", c.batch_size, 1, 1 << 20);
   c.eval_batch_size = k.integer("eval_batch_size", c.eval_batch_size, 1, 1 << 20);
   c.grad_clip = k.number("grad_clip", 0.0, 0.0, 1e9);

@@ -50,6 +50,10 @@ struct ScheduleConfig {
   std::int64_t step_epochs = 10;       // step
 };
 
+// The most epochs a config (or `tide train --epochs`) may ask for: one bound for every reader of a
+// run's config.json, so a run that trained can be evaluated and resumed.
+inline constexpr std::int64_t max_epochs = 1000000;
+
 struct TrainConfig {
   std::string name = "run";
   std::uint64_t seed = 1;
