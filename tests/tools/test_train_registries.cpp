@@ -57,6 +57,29 @@ TEST_CASE("schedules: every name schedule_names() lists gives a rate; an unknown
         "c.json.schedule.type: expected one of " + joined(schedule_names()) + ", got \"linear\"");
 }
 
+TEST_CASE("configs: a key that another optimizer or schedule type reads is refused, not ignored; the name is one path component") {
+  const auto with = [](const json& extra) {
+    json config = {{"data", json::object()}, {"model", json::object()}};
+    config.update(extra);
+    return config;
+  };
+  const auto parse = [&](const json& extra) { return error_of([&] { parse_train_config(with(extra), "c.json"); }); };
+  const auto accepted = [&](const json& extra) { CHECK_NOTHROW(parse_train_config(with(extra), "c.json")); };
+  CHECK(parse({{"optimizer", {{"type", "adam"}, {"momentum", 0.9}}}}) ==
+        "c.json.optimizer.momentum: momentum applies to sgd and rmsprop; adam has no momentum setting");
+  accepted({{"optimizer", {{"type", "sgd"}, {"momentum", 0.9}}}});
+  accepted({{"optimizer", {{"type", "rmsprop"}, {"momentum", 0.9}}}});
+  CHECK(parse({{"schedule", {{"type", "cosine"}, {"gamma", 0.5}}}}) == "c.json.schedule.gamma: applies to the step schedule, not cosine");
+  CHECK(parse({{"schedule", {{"type", "constant"}, {"min_lr", 0.001}}}}) == "c.json.schedule.min_lr: applies to the cosine schedule, not constant");
+  CHECK(parse({{"schedule", {{"type", "cosine"}, {"step_epochs", 2}}}}) == "c.json.schedule.step_epochs: applies to the step schedule, not cosine");
+  CHECK(parse({{"optimizer", {{"lr", 0.01}}}, {"schedule", {{"type", "cosine"}, {"min_lr", 1.0}}}}) ==
+        "c.json.schedule.min_lr: 1 is above the optimizer's lr 0.01: cosine anneals down to it");
+  accepted({{"schedule", {{"type", "cosine"}, {"min_lr", 0.001}, {"warmup_steps", 5}}}});
+  accepted({{"schedule", {{"type", "step"}, {"gamma", 0.5}, {"step_epochs", 2}, {"warmup_steps", 5}}}});
+  for (const char* name : {".", ".."}) CHECK(parse({{"name", name}}).starts_with("c.json.name: expected a non-empty name without '/', not '.' or '..'"));
+  accepted({{"name", "..x"}});
+}
+
 TEST_CASE("configs: deep nesting is refused while parsing and no message dumps a large value") {
   const std::string deep = "{\"name\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
   CHECK(error_of([&] { parse_json_text(deep, "deep.json"); }) == "deep.json: JSON nested deeper than 128 levels");

@@ -120,12 +120,22 @@ json load_json_file(const std::string& path) {
 
 }  // namespace
 
+namespace {
+// A key of another schedule type would be read and ignored: refused, naming the type it belongs to.
+void refuse_other_schedules_keys(ConfigObject& sk, const std::string& type) {
+  const std::pair<const char*, const char*> owners[] = {{"min_lr", "cosine"}, {"gamma", "step"}, {"step_epochs", "step"}};
+  for (const auto& [key, owner] : owners)
+    if (type != owner && sk.has(key)) fail("{}: applies to the {} schedule, not {}", sk.path(key), owner, type);
+}
+}  // namespace
+
 TrainConfig parse_train_config(const json& j, const std::string& source) {
   ConfigObject k(j, source);
   TrainConfig c;
   c.raw = j;
   c.name = k.text("name", c.name);
-  if (c.name.empty() || c.name.find('/') != std::string::npos) fail("{}: expected a non-empty name without '/', got '{}'", k.path("name"), c.name);
+  if (c.name.empty() || c.name.find('/') != std::string::npos || c.name == "." || c.name == "..")
+    fail("{}: expected a non-empty name without '/', not '.' or '..' (the run's directory under runs/), got '{}'", k.path("name"), c.name);
   read_data_section(k, source, c);
   c.dtype = k.choice("dtype", "f32", kDTypes);
   if (!k.has("model")) fail("{}: missing key 'model' (an object with \"type\")", source);
@@ -135,6 +145,8 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
     c.optimizer.type = ok.string("type", "adam", optimizer_names());
     c.optimizer.lr = ok.number("lr", c.optimizer.lr, 1e-12, 100.0);
     c.optimizer.weight_decay = ok.number("weight_decay", 0.0, 0.0, 10.0);
+    if (ok.has("momentum") && c.optimizer.type != "sgd" && c.optimizer.type != "rmsprop")
+      fail("{}: momentum applies to sgd and rmsprop; {} has no momentum setting", ok.path("momentum"), c.optimizer.type);
     c.optimizer.momentum = ok.number("momentum", 0.0, 0.0, 0.9999);
     ok.finish("the optimizer");
   }
@@ -142,7 +154,10 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
     ConfigObject sk(*s, k.path("schedule"));
     c.schedule.type = sk.string("type", "constant", schedule_names());
     c.schedule.warmup_steps = sk.integer("warmup_steps", 0, 0, INT64_MAX);
+    refuse_other_schedules_keys(sk, c.schedule.type);
     c.schedule.min_lr = sk.number("min_lr", 0.0, 0.0, 100.0);
+    if (c.schedule.min_lr > c.optimizer.lr)
+      fail("{}: {} is above the optimizer's lr {}: cosine anneals down to it", sk.path("min_lr"), c.schedule.min_lr, c.optimizer.lr);
     c.schedule.gamma = sk.number("gamma", 0.1, 1e-9, 1.0);
     c.schedule.step_epochs = sk.integer("step_epochs", 10, 1, INT64_MAX);
     sk.finish("the schedule");
