@@ -51,6 +51,13 @@ TEST_CASE("schedules: every name schedule_names() lists gives a rate; an unknown
     CHECK(c.learning_rate(0, 0, 10) == doctest::Approx(0.1));
     CHECK(c.learning_rate(1, 0, 10) == doctest::Approx(at_epoch_1.at(name)));
   }
+  // warm-up rises to lr itself, then cosine anneals over the steps after it (12 steps, 5 of warm-up)
+  c.schedule = {.type = "cosine", .warmup_steps = 5};
+  c.epochs = 1;
+  CHECK(c.learning_rate(0, 0, 12) == doctest::Approx(0.1 / 5));
+  CHECK(c.learning_rate(0, 4, 12) == doctest::Approx(0.1));
+  CHECK(c.learning_rate(0, 5, 12) == doctest::Approx(0.1));
+  CHECK(c.learning_rate(0, 11, 12) == doctest::Approx(0.05 * (1 + std::cos(M_PI * 6 / 7))));
   c.schedule.type = "linear";
   CHECK(error_of([&] { c.learning_rate(0, 0, 10); }) == "unknown LR schedule 'linear' (known: " + joined(schedule_names()) + ")");
   CHECK(error_of([] { parse_train_config({{"data", json::object()}, {"model", json::object()}, {"schedule", {{"type", "linear"}}}}, "c.json"); }) ==

@@ -41,7 +41,10 @@ using ScheduleRule = double (*)(const TrainConfig& c, std::int64_t epoch, std::i
 constexpr Named<ScheduleRule> kSchedules[] = {
     {"constant", [](const TrainConfig& c, std::int64_t, std::int64_t, std::int64_t) { return c.optimizer.lr; }},
     {"cosine", [](const TrainConfig& c, std::int64_t, std::int64_t global, std::int64_t steps_per_epoch) {  // to min_lr
-       const double progress = static_cast<double>(global) / static_cast<double>(std::max<std::int64_t>(1, c.epochs * steps_per_epoch));
+       // from the end of warm-up (which then rises to lr itself) to the last step
+       const std::int64_t warmup = std::min(c.schedule.warmup_steps, c.epochs * steps_per_epoch);
+       const double progress = static_cast<double>(std::max<std::int64_t>(0, global - warmup)) /
+                               static_cast<double>(std::max<std::int64_t>(1, c.epochs * steps_per_epoch - warmup));
        return c.schedule.min_lr + 0.5 * (c.optimizer.lr - c.schedule.min_lr) * (1 + std::cos(M_PI * progress));
      }},
     {"step", [](const TrainConfig& c, std::int64_t epoch, std::int64_t, std::int64_t) {  // gamma every step_epochs
