@@ -13,7 +13,13 @@ Var unary(Op op, const Var& x, double p0 = 0.0, double p1 = 0.0);
 Var binary(Op op, const Var& a, const Var& b);
 Var reduce(Op op, const Var& x, AxisSet axes, bool keepdim);
 
-// The ops with a common signature, generated from the op table (core/op_surface.hpp).
+// The ops with a common signature, generated from the op table (core/op_surface.hpp):
+//   Var name(const Var& x):  neg abs sign exp expm1 log log1p sqrt rsqrt square reciprocal tanh
+//                            sigmoid softplus relu silu gelu erf sin cos
+//   Var name(const Var& a, const Var& b):  add sub mul div maximum minimum (and the comparisons
+//                            eq ne lt le gt ge, 0/1 values, no gradient); broadcasting
+//   Var name(const Var& x, std::vector<std::int64_t> axes = {}, bool keepdim = false):  sum max min
+//                            (empty axes: every axis, a scalar)
 #define TIDE_OP_VALUE Var
 TIDE_DECLARE_GENERATED_OPS
 #undef TIDE_OP_VALUE

@@ -63,7 +63,9 @@ std::vector<double> class_weights_of(const Tensor& labels, const std::vector<dou
 Predictions per_example_predictions(const Var& logits, const Tensor& labels);
 
 // Counts for metrics (sums, so batches can be accumulated): correct predictions and the number
-// of predictions; squared error and the number of values.
+// of predictions; squared error and the number of values. The targets' shapes are the losses':
+// logits [B, T, C] with labels [B, T] count every valid step, with labels [B] each sequence's last
+// valid step (`value / count` is the accuracy).
 MetricSums correct_predictions(const Tensor& logits, const Tensor& labels, const Tensor& mask);
 MetricSums squared_error(const Tensor& prediction, const Tensor& target, const Tensor& mask);
 
