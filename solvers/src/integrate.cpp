@@ -115,11 +115,13 @@ private:
   Proposal propose();
   void plan_fixed_step(SampleState& x, std::int64_t b, std::size_t r, Proposal& p);
   std::vector<double> decide(const Var& y, const StepResult& st, const Proposal& p, std::vector<char>& accepted);
+  void note_infinite_ratios(const StepResult& st, const std::vector<double>& ratio);
+  std::string zero_scale_note(std::size_t r) const;
   void restep_accepted(const Proposal& p, const std::vector<char>& accepted, StepResult& st);
   Outputs advance(const Proposal& p, const std::vector<char>& accepted, const std::vector<double>& ratio);
   void control_step(std::size_t r, const Proposal& p, bool accepted, double ratio, double ratio_power);
   bool ends_sample(std::size_t r, const Proposal& p) const;
-  std::string underflow_message(double ratio, double h_rejected) const;
+  std::string underflow_message(std::size_t r, double ratio, double h_rejected) const;
   void place_outputs(std::size_t r, const Proposal& p, double t_new, Outputs& out);
   void keep_outputs(const Var& y, const StepResult& st, const Var& f_new, Outputs& out);
   void log_step(const Var& y, const Proposal& p, const std::vector<char>& accepted, const Outputs& out);
@@ -140,6 +142,8 @@ private:
   const bool adaptive_;
   const ErrorScale scale_;
   std::vector<SampleState> s_;
+  // why each row's last error ratio was infinite (an InfiniteRatio), for the message when it fails
+  std::vector<char> infinite_;
   ActiveRows active_;
   Var y_, k1_;
   std::vector<Var> pieces_;
@@ -227,17 +231,25 @@ Proposal Integrator::propose() {
   return p;
 }
 
-// The error ratios of an adaptive step (accept when <= 1); a fixed step is accepted unless its
-// implicit stages' Newton iteration diverged or it left the finite numbers, either of which ends
-// the solve (one that ran out of iterations while still contracting is kept, as it always was).
+// The error ratios of an adaptive step (accept when <= 1). A fixed step is accepted unless its
+// implicit stages' Newton iteration failed (diverged, or did not converge even from its last
+// iterate with a new Jacobian: ImplicitStages::retry_at_iterate) or it left the finite numbers,
+// any of which ends the solve: a fixed step cannot shrink, and an unconverged stage kept as it was
+// (silently, before) gave values far from the method's.
 std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const Proposal& p, std::vector<char>& accepted) {
   const std::size_t n = p.t.size();
   accepted.assign(n, 1);
   if (!adaptive_) {
-    for (std::size_t r = 0; r < st.failed.size() && r < n; ++r)
+    for (std::size_t r = 0; r < st.failed.size() && r < n; ++r) {
       if (st.failed[r] == newton_diverged)
         fail_at(r, "the implicit stages' Newton iteration diverged (a fixed-step method cannot shrink its step; "
-                   "use an adaptive method or a smaller step)", p.h[r]);
+                   "use an adaptive method or a smaller step)" + zero_scale_note(r), p.h[r]);
+      if (st.failed[r] == newton_unconverged)
+        fail_at(r, "the implicit stages' Newton iteration did not converge in newton_max_iterations, nor again from its last "
+                   "iterate with a new Jacobian (a fixed-step method cannot shrink its step, and keeps no unconverged stage: "
+                   "raise newton_max_iterations, take more steps (step_size, unfolds) or use adaptive steps)" + zero_scale_note(r),
+                p.h[r]);
+    }
     const std::vector<char> finite = rows_finite(st.y_new.value());
     for (std::size_t r = 0; r < n; ++r)
       if (!finite[r])
@@ -246,7 +258,45 @@ std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const
   }
   const std::vector<double> ratio = plan_.norm.ratios(stepper_.error(y, st, scale_), st.failed);
   for (std::size_t r = 0; r < n; ++r) accepted[r] = ratio[r] <= 1.0;
+  note_infinite_ratios(st, ratio);
   return ratio;
+}
+
+// Why a row's error ratio is infinite, most telling last: a shared step takes the batch's worst.
+enum InfiniteRatio : char { ratio_finite = 0, error_infinite = 1, newton_failed = 2, state_non_finite = 3 };
+
+void Integrator::note_infinite_ratios(const StepResult& st, const std::vector<double>& ratio) {
+  infinite_.assign(ratio.size(), ratio_finite);
+  if (std::all_of(ratio.begin(), ratio.end(), [](double x) { return std::isfinite(x); })) return;
+  // read only when a ratio is infinite: a stage that is not finite counts as the state (f(y_new) of
+  // an FSAL tableau, an implicit stage whose Newton iterate left f's domain)
+  std::vector<char> finite = rows_finite(st.y_new.value());
+  for (const Var& k : st.k) {
+    const std::vector<char> stage = rows_finite(k.value());
+    for (std::size_t r = 0; r < finite.size() && r < stage.size(); ++r) finite[r] = finite[r] && stage[r];
+  }
+  char worst = ratio_finite;
+  for (std::size_t r = 0; r < ratio.size(); ++r) {
+    if (std::isfinite(ratio[r])) continue;
+    infinite_[r] = !finite[r] ? state_non_finite : r < st.failed.size() && st.failed[r] ? newton_failed : error_infinite;
+    worst = std::max(worst, infinite_[r]);
+  }
+  if (plan_.shared_step) infinite_.assign(ratio.size(), worst);
+}
+
+// A hint for row r when one of its states is exactly 0 with atol = 0 (rtol > 0): pure relative
+// control measures it against a zero scale, where a zero error (or Newton correction) counts 0 and
+// any other is infinite, so no step can change that state (empty otherwise).
+std::string Integrator::zero_scale_note(std::size_t r) const {
+  const std::vector<double>& atol = plan_.norm.atol();
+  const std::vector<double>& rtol = plan_.norm.rtol();
+  if (std::none_of(atol.begin(), atol.end(), [](double a) { return a == 0.0; })) return "";
+  const std::vector<double> y = y_.value().select(0, static_cast<std::int64_t>(r)).to_vector();
+  for (std::size_t i = 0; i < y.size() && i < atol.size(); ++i)
+    if (y[i] == 0.0 && atol[i] == 0.0 && rtol[i] > 0.0)
+      return fmt::format("; state {} is exactly 0 with atol = 0: pure relative control (rtol alone) cannot be met where it "
+                         "changes from 0, give it atol > 0 (atol_per_state)", i);
+  return "";
 }
 
 // A recorded step some of whose rejected rows went non-finite: even with a zero cotangent, the
@@ -274,13 +324,19 @@ void Integrator::restep_accepted(const Proposal& p, const std::vector<char>& acc
     st.k[j] = scatter_rows(sub.k.empty() ? Var() : sub.k[j], keep, Tensor::zeros(st.k[j].shape(), dtype_, device_), other, device_);
 }
 
-// Why a step h_rejected rejected with error ratio `ratio` cannot be retried.
-std::string Integrator::underflow_message(double ratio, double h_rejected) const {
+// Why row r's step h_rejected, rejected with error ratio `ratio`, cannot be retried.
+std::string Integrator::underflow_message(std::size_t r, double ratio, double h_rejected) const {
   const double min_step = plan_.controller.min_step();
   const std::string what = min_step > 0 && std::fabs(h_rejected) <= min_step
                                ? fmt::format("a step of min_step = {:g} or less was rejected", min_step)
                                : std::string("the step size underflowed");
-  return std::isfinite(ratio) ? what : "the state became non-finite and " + what;
+  if (std::isfinite(ratio)) return what;
+  switch (r < infinite_.size() ? infinite_[r] : char{state_non_finite}) {
+    case newton_failed:
+      return "the implicit stages' Newton iteration kept failing (the state stayed finite)" + zero_scale_note(r) + " and " + what;
+    case error_infinite: return "the error estimate was infinite with a finite state" + zero_scale_note(r) + " and " + what;
+    default: return "the state became non-finite and " + what;
+  }
 }
 
 // Statistics, the controller's next step size and the step budget of row r.
@@ -293,7 +349,7 @@ void Integrator::control_step(std::size_t r, const Proposal& p, bool accepted, d
     double h_next = p.h[r] * plan_.controller.next_factor(ratio, ratio_power, accepted, x.history);
     if (!accepted) {
       const double retry = plan_.controller.retry(x.t, h_next, p.h[r]);
-      if (retry == 0.0) fail_at(r, underflow_message(ratio, p.h[r]), p.h[r]);  // the step that failed, not the next one
+      if (retry == 0.0) fail_at(r, underflow_message(r, ratio, p.h[r]), p.h[r]);  // the step that failed, not the next one
       h_next = retry;
     }
     // a step shortened to land on a time says nothing against the longer step proposed before

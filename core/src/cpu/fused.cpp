@@ -149,15 +149,18 @@ TIDE_CLONES void lincomb_rows(double* out, const double* base, const std::vector
   lincomb_rows_impl(out, base, src, coeff, scale, n, d);
 }
 
-// q[i] = e_i / (atol_i + rtol_i max(|a_i|, |b_i|)), 0 where mask_i is 0 and +inf where b_i is not
-// finite, over a flat run of elements with their tolerances and mask given per element. The loop
+// q[i] = e_i / (atol_i + rtol_i max(|a_i|, |b_i|)), 0 where mask_i is 0 or e_i is 0 (a zero error
+// meets even a zero scale: a state held at 0 under pure relative control gave 0 / 0 = NaN; a
+// nonzero error against it is +inf) and +inf where b_i is not finite, over a flat run of elements
+// with their tolerances and mask given per element. The loop
 // vectorises (the file is built with -fno-trapping-math, so the masked division may run).
 template <class T>
 __attribute__((always_inline)) inline void quotients_impl(const T* e, const T* a, const T* b, const double* atol,
                                                           const double* rtol, const double* mask, double* q, std::int64_t len) {
   for (std::int64_t i = 0; i < len; ++i) {
     const double av = std::fabs(static_cast<double>(a[i])), bv = std::fabs(static_cast<double>(b[i]));
-    const double v = static_cast<double>(e[i]) / (atol[i] + rtol[i] * (av < bv ? bv : av));
+    const double ev = static_cast<double>(e[i]);
+    const double v = ev == 0.0 ? 0.0 : ev / (atol[i] + rtol[i] * (av < bv ? bv : av));
     q[i] = bv <= std::numeric_limits<double>::max() ? (mask[i] == 0.0 ? 0.0 : v) : INFINITY;
   }
 }

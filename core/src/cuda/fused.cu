@@ -30,7 +30,8 @@ __global__ void row_norms_kernel(const T* err, const T* a, const T* b, const dou
     const double bv = static_cast<double>(b[at]);
     finite &= isfinite(bv) ? 1 : 0;
     if (mask[i] == 0.0) continue;
-    const double q = static_cast<double>(err[at]) / (atol[i] + rtol[i] * fmax(fabs(static_cast<double>(a[at])), fabs(bv)));
+    const double ev = static_cast<double>(err[at]);  // a zero error counts 0, against a zero scale too (quotients_impl)
+    const double q = ev == 0.0 ? 0.0 : ev / (atol[i] + rtol[i] * fmax(fabs(static_cast<double>(a[at])), fabs(bv)));
     s += q * q;
     mx = fmax(mx, fabs(q));
   }

@@ -1,7 +1,8 @@
 // Internal: the diagonally implicit stages of an ESDIRK tableau, k_i = f(z_i + h gamma k_i, t_i),
 // for one step of a batch of rows: Newton's iteration per stage (newton.hpp) with a stage linear
-// solver (stage_linear_solver.hpp), a retry with a fresh Jacobian for rows whose kept one failed,
-// and, only when something requires a gradient, the implicit function theorem's derivative.
+// solver (stage_linear_solver.hpp), a retry with a fresh Jacobian for rows whose kept one failed
+// (with fixed steps, one more at the last iterate for rows still unconverged), and, only when
+// something requires a gradient, the implicit function theorem's derivative.
 #pragma once
 #include "newton.hpp"
 
@@ -9,9 +10,11 @@ namespace tide::detail {
 
 class ImplicitStages {
 public:
-  // y, t: the step's start. `memory`: the integration's (null: a fresh one, kept for this step only).
+  // y, t: the step's start. `fixed_steps`: the solve takes fixed steps (no error control to reject
+  // a step whose stages did not converge). `memory`: the integration's (null: a fresh one, kept
+  // for this step only).
   ImplicitStages(const Var& y, const std::vector<double>& t, const ImplicitOptions& options, int newton_max_iterations,
-                 StepperMemory* memory);
+                 bool fixed_steps, StepperMemory* memory);
 
   // Stage i's value and where f was evaluated (z_i + s k_i). Marks rows that did not converge in
   // `failed`. When the stage needs a derivative (grad mode on and z_i, or a value f reads, requires a
@@ -25,11 +28,13 @@ public:
 
 private:
   void retry(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, const Tensor& guess, NewtonOutcome& out);
+  void retry_at_iterate(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, NewtonOutcome& out);
   Var recorded_stage(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& s, const Tensor& kstar);
 
   Var y_;
   Var t_;  // [n, 1] in the state's dtype
   NewtonSettings settings_;
+  bool fixed_steps_;
   std::unique_ptr<ImplicitMemory> own_memory_;
   ImplicitMemory& memory_;
   std::unique_ptr<StageLinearSolver> solver_;

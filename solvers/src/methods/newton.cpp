@@ -1,5 +1,6 @@
 // Newton's iteration for one implicit stage (newton.hpp).
 #include "newton.hpp"
+#include <algorithm>
 #include <cmath>
 
 namespace tide::detail {
@@ -12,7 +13,9 @@ public:
   explicit NewtonState(std::size_t n) : previous_(n, 0.0), first_(n, 0.0), running_(n, 1), failed_(n, newton_converged), slow_(n, 0) {}
 
   // Takes one iteration's scaled correction norms; returns the rows whose correction is applied.
-  std::vector<char> update(int iteration, const std::vector<double>& norms, const std::vector<char>& current, const NewtonSettings& s) {
+  // `floor`: per row, a norm that counts as converged whatever the tolerance (0: none).
+  std::vector<char> update(int iteration, const std::vector<double>& norms, const std::vector<double>& floor, const std::vector<char>& current,
+                           const NewtonSettings& s) {
     std::vector<char> apply(norms.size(), 0);
     for (std::size_t r = 0; r < norms.size(); ++r) {
       if (!running_[r]) continue;
@@ -21,8 +24,11 @@ public:
       previous_[r] = norm;
       if (iteration == 0) first_[r] = norm;
       if (!std::isfinite(norm)) {
+        // applied all the same: a correction that is not finite (f left its domain at the iterate)
+        // leaves the stage, and so the step, not finite, which is what the solve then reports
+        apply[r] = 1;
         stop(r, newton_diverged);
-      } else if (norm <= s.tolerance || (iteration > 0 && rate < 1.0 && rate / (1.0 - rate) * norm <= s.tolerance)) {
+      } else if (norm <= std::max(s.tolerance, floor[r]) || (iteration > 0 && rate < 1.0 && rate / (1.0 - rate) * norm <= s.tolerance)) {
         apply[r] = 1, slow_[r] = rate > s.slow_rate;
         stop(r, newton_converged);
       } else if (iteration > 0 && rate >= 1.0) {
@@ -55,20 +61,61 @@ private:
   std::vector<char> running_, failed_, slow_;
 };
 
-// 1 / (atol + rtol |z|) per entry: the scale Newton measures corrections in.
-Tensor newton_weight(const StepContext& ctx, const Tensor& z) {
+// The weights Newton measures corrections in, 1 / (atol + rtol |z|) per entry. `newton` is the
+// convergence test's: 0 for a state with no tolerance at all (atol = rtol = 0, which only a state
+// outside error control may have: check_attainable refuses it elsewhere), and +inf for a state at
+// exactly 0 with atol = 0 (pure relative control asks it to stay exact: correction_norms counts a
+// zero correction there as 0 and any other as infinite). `solve` is the linear solve's, which must
+// be finite: where Newton's is 0 or inf it is the row's largest finite one (1 for a row without
+// one), so those states are solved as accurately as the tightest of the others.
+struct NewtonWeight {
+  Tensor newton, solve;
+  bool unbounded = false;  // `newton` may hold +inf: 0 * inf must count 0
+};
+
+NewtonWeight newton_weight(const StepContext& ctx, const Tensor& z) {
   const Shape d{z.size(1)};
   const Tensor atol = Tensor::from_vector(ctx.atol, d, z.dtype(), z.device());
   const Tensor rtol = Tensor::from_vector(ctx.rtol, d, z.dtype(), z.device());
-  return div(Tensor::ones(Shape{1}, z.dtype(), z.device()), add(mul(abs(z), rtol), atol));
+  const Tensor one = Tensor::ones(Shape{1}, z.dtype(), z.device());
+  const Tensor scale = add(mul(abs(z), rtol), atol);
+  NewtonWeight w;
+  w.newton = div(one, scale);
+  std::vector<double> measured(ctx.atol.size());
+  for (std::size_t i = 0; i < measured.size(); ++i) {
+    measured[i] = ctx.atol[i] > 0 || ctx.rtol[i] > 0 ? 1.0 : 0.0;
+    w.unbounded = w.unbounded || ctx.atol[i] == 0;
+  }
+  w.solve = w.newton;
+  if (!w.unbounded) return w;  // every scale is positive (the usual case)
+  const Tensor zero = Tensor::zeros(Shape{1}, z.dtype(), z.device());
+  const Tensor positive = gt(scale, zero);
+  const Tensor finite = where(positive, w.newton, zero);
+  const Tensor largest = max(finite, {1}, true);
+  w.solve = where(positive, finite, where(gt(largest, zero), largest, one));
+  w.newton = where(Tensor::from_vector(measured, d, z.dtype(), z.device()), w.newton, zero);
+  return w;
 }
 
 // s_r * RMS(dk_r * weight_r) per row.
-std::vector<double> correction_norms(const Tensor& dk, const Tensor& weight, const std::vector<double>& s) {
-  const Tensor scaled = mul(dk, weight);
+std::vector<double> correction_norms(const Tensor& dk, const NewtonWeight& weight, const std::vector<double>& s) {
+  Tensor scaled = mul(dk, weight.newton);
+  if (weight.unbounded) {
+    const Tensor zero = Tensor::zeros(Shape{1}, dk.dtype(), dk.device());
+    scaled = where(eq(dk, zero), zero, scaled);
+  }
   std::vector<double> norm = mean(mul(scaled, scaled), {1}).to_vector();
   for (std::size_t r = 0; r < norm.size(); ++r) norm[r] = std::fabs(s[r]) * std::sqrt(norm[r]);
   return norm;
+}
+
+// Per row, 10 unit roundoffs of the iterate z + s k in Newton's norm: corrections that small are
+// rounding (an f32 stage at rtol = 1e-7 cannot get below newton_tolerance's 1e-9).
+std::vector<double> rounding_floors(const Tensor& point, const NewtonWeight& weight) {
+  const double u = point.dtype() == DType::f64 ? 0x1p-53 : 0x1p-24;
+  std::vector<double> floor = correction_norms(point, weight, std::vector<double>(static_cast<std::size_t>(point.size(0)), 10.0 * u));
+  for (double& x : floor) x = std::isfinite(x) ? x : 0.0;
+  return floor;
 }
 
 // f at the iterate; the first evaluation in the caller's grad mode tells whether f reads a value
@@ -90,18 +137,19 @@ NewtonOutcome newton(StepContext& ctx, const Tensor& z, const Var& t, const std:
   const std::size_t n = s.size();
   NewtonOutcome out;
   out.k = guess;
-  const Tensor weight = newton_weight(ctx, z);
+  const NewtonWeight weight = newton_weight(ctx, z);
   const Tensor s_col = column(s, z.dtype(), z.device());
   std::vector<char> current(n);
   for (std::size_t r = 0; r < n; ++r) current[r] = solver.current(ctx, r);
   NewtonState state(n);
+  const std::vector<double> floor = settings.rounding_floor ? rounding_floors(add(z, mul(s_col, guess)), weight) : std::vector<double>(n, 0.0);
   for (int it = 0; it < settings.max_iterations && state.running(); ++it) {
     const Tensor point = add(z, mul(s_col, out.k));
     const Tensor fk = evaluate(ctx, point, t, it == 0, out.reads_recorded);
     NoGrad no_grad;
     ++ctx.stats.newton_iterations;
-    const Tensor dk = solver.solve(ctx, point, t, sub(fk, out.k), s, weight);
-    const std::vector<char> apply = state.update(it, correction_norms(dk, weight, s), current, settings);
+    const Tensor dk = solver.solve(ctx, point, t, sub(fk, out.k), s, weight.solve);
+    const std::vector<char> apply = state.update(it, correction_norms(dk, weight, s), floor, current, settings);
     std::vector<double> mask(n);
     for (std::size_t r = 0; r < n; ++r) mask[r] = apply[r] ? 1.0 : 0.0;
     out.k = where(column(mask, z.dtype(), z.device()).broadcast_to(z.shape()), add(out.k, dk), out.k);

@@ -4,7 +4,9 @@
 // (RMS over the state) is below the tolerance, or when the contraction rate predicts it will be
 // (rate / (1 - rate) |dk| below it); failed when it stops contracting (rate >= 1: diverged when
 // the correction is past the first one or not finite, else stuck), when a Jacobian kept from an
-// earlier step contracts slower than newton_slow_rate, or when the iterations run out.
+// earlier step contracts slower than newton_slow_rate, or when the iterations run out. A state
+// with no tolerance (atol = rtol = 0) is left out of the norm; one at exactly 0 with atol = 0
+// counts a zero correction as 0 and any other as infinite (newton.cpp's newton_weight).
 #pragma once
 #include "stage_linear_solver.hpp"
 
@@ -14,6 +16,9 @@ struct NewtonSettings {
   int max_iterations = 8;
   double tolerance = 1e-2;
   double slow_rate = 0.5;
+  // a correction within 10 unit roundoffs of the iterate counts as converged, however far below
+  // it the tolerance is (fixed steps' last try at a stage, which has no step to shrink instead)
+  bool rounding_floor = false;
 };
 
 struct NewtonOutcome {

@@ -104,6 +104,7 @@ class RungeKutta final : public Stepper {
 public:
   RungeKutta(Method method, const Tableau& tableau, const SolveOptions& options)
       : method_(method), tab_(tableau), implicit_(options.implicit), newton_max_iterations_(options.newton_max_iterations),
+        fixed_steps_(!tableau.adaptive() || options.step_size > 0 || options.unfolds > 0),
         explicit_(all_explicit(tableau)), torchdiffeq_(options.torchdiffeq_variant),
         step_key_(fmt::format("step {}{}", method_name(method), options.torchdiffeq_variant ? " (torchdiffeq)" : "")),
         step_from_y_key_(step_key_ + " from y") {}
@@ -144,6 +145,7 @@ private:
   const Tableau& tab_;
   ImplicitOptions implicit_;
   int newton_max_iterations_;
+  bool fixed_steps_;  // as Plan::adaptive() decides: an implicit stage that did not converge cannot be rejected
   bool explicit_;
   bool torchdiffeq_;  // SolveOptions::torchdiffeq_variant
   std::string step_key_;  // the compiled step's key: one tableau per method and form (torchdiffeq's differ)
@@ -228,7 +230,7 @@ StepResult RungeKutta::step(StepContext& ctx, const Var& y, const Var& k1, const
       k.push_back(i == 0 && k1.defined() ? k1 : ctx.eval(zi, ti));
       continue;
     }
-    if (!implicit) implicit.emplace(y, t, implicit_, newton_max_iterations_, ctx.memory);
+    if (!implicit) implicit.emplace(y, t, implicit_, newton_max_iterations_, fixed_steps_, ctx.memory);
     const ImplicitStages::Stage stage = implicit->solve(ctx, zi, ti, h, gamma, k.back().value(), out.failed);
     out.stage_z.back() = stage.z;
     k.push_back(stage.k);

@@ -128,7 +128,10 @@ ImplicitOptions::Jacobian implicit_jacobian_from_name(const std::string& name);
 
 struct SolveOptions {
   Method method = Method::dopri5;
-  double rtol = 1e-7, atol = 1e-9;           // torchdiffeq's defaults
+  // torchdiffeq's defaults. With atol = 0 (pure relative control) a state may sit at exactly 0;
+  // an implicit method cannot move one away from 0 (Newton measures its stage against
+  // rtol |z| = 0, and the SolverError names it): give such a state an atol (atol_per_state).
+  double rtol = 1e-7, atol = 1e-9;
   std::vector<double> rtol_per_state, atol_per_state;  // per state (size D) when given
   double first_step = 0.0;                   // 0: chosen by Hairer's algorithm
   // Adaptive steps are at least this long (in |h|; a step shortened to land on an output time or
@@ -142,8 +145,10 @@ struct SolveOptions {
   // Fixed steps: the largest step (0: one per interval), or a count per interval (overrides
   // step_size). An adaptive method given either runs with those fixed steps and no error control
   // (diffrax's ConstantStepSize); its tolerances then only set how far an implicit method's Newton
-  // iteration is taken (up to newton_max_iterations), and a fixed step whose iteration diverges
-  // (after a new Jacobian) ends the solve with SolverError, as a state that is no longer finite does.
+  // iteration is taken (up to newton_max_iterations). A stage that has not converged by then is
+  // tried again from its last iterate with a new Jacobian; a fixed step whose iteration diverges,
+  // or still does not converge, ends the solve with SolverError (raise newton_max_iterations or
+  // take more steps), as a state that is no longer finite does.
   double step_size = 0.0;
   int unfolds = 0;
   StepController controller = StepController::i();
