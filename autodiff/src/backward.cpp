@@ -144,12 +144,14 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
     // ---- reductions ----------------------------------------------------------------------
     case Op::sum: gx[0] = broadcast_to(keepdim_view(g, n), shape(0)); return;
     case Op::max:
-    case Op::min: {  // to the extremal elements, split evenly between ties
+    case Op::min: {  // to the extremal elements, split evenly between ties; a NaN output to its NaNs
       const Tensor& x = n.saved_input(0);
       Shape kept = shape(0);
       for (int i = 0; i < kept.rank(); ++i)
         if (n.call.axes & (1u << i)) kept[i] = 1;
-      const Tensor hit = tide::eq(x, n.saved_output().reshape(kept));
+      const Tensor extremum = n.saved_output().reshape(kept);
+      // NaN equals nothing: without the second term a NaN slice's share is 0 / 0 (NaN even for g = 0)
+      const Tensor hit = tide::add(tide::eq(x, extremum), tide::mul(tide::ne(x, x), tide::ne(extremum, extremum)));
       const Tensor share = tide::div(hit, tide::reduce(Op::sum, hit, n.call.axes, true));
       gx[0] = broadcast_to(keepdim_view(g, n), shape(0)) * Var(share);
       return;

@@ -192,11 +192,12 @@ public:
     const Tensor dz = pre_activation_gradient(g.value());
     const Tensor& x = inputs_[0].value();
     const Tensor& w = inputs_[1].value();
-    const std::int64_t k = w.shape()[0], n = w.shape()[1];
+    const std::int64_t n = w.shape()[1];
     std::vector<Var> out(inputs_.size());
     if (inputs_[0].requires_grad()) out[0] = Var(matmul(dz, w.transpose(0, 1)));
     if (inputs_[1].requires_grad()) {  // x^T dz over all leading axes as rows (a 2-d x: no views to make)
-      const std::int64_t rows = x.numel() / std::max<std::int64_t>(k, 1);
+      std::int64_t rows = 1;  // the leading extents' product (numel / k is undefined for k = 0)
+      for (int i = 0; i + 1 < x.rank(); ++i) rows *= x.shape()[i];
       const auto as_rows = [rows](const Tensor& t) {
         return t.rank() == 2 && t.is_contiguous() ? t : t.contiguous().reshape(Shape{rows, t.shape().back()});
       };

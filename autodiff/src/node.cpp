@@ -46,29 +46,39 @@ std::uint64_t node_sequence_barrier() {
 std::uint64_t thread_node_count() { return nodes_taken; }
 
 namespace {
-// Nodes whose release was deferred by an enclosing ~Node (see below); null when none is draining.
-thread_local std::vector<NodePtr>* draining = nullptr;
+// What an enclosing ~Node will release (input nodes and custom backward objects, type-erased); null
+// when none is draining.
+thread_local std::vector<std::shared_ptr<void>>* draining = nullptr;
+
+void defer_release(Node& n, std::vector<std::shared_ptr<void>>& work) {
+  for (auto& in : n.inputs)
+    if (in.node) work.push_back(std::move(in.node));
+  // A custom backward object holds its inputs too (a chain of compiled steps, dense layers or
+  // pointwise ops would free through it recursively), so it is released from the list as well.
+  if (n.custom) work.push_back(std::move(n.custom));
+}
 }  // namespace
 
 Node::~Node() {
   // Freeing a long chain recursively would overflow the stack (an ODE solve records millions of
   // nodes in a line). The outermost destructor drains a work list; nested ones only append to it.
   if (draining) {
-    for (auto& in : inputs)
-      if (in.node) draining->push_back(std::move(in.node));
+    defer_release(*this, *draining);
     return;
   }
-  bool chain = false;  // would releasing an input free a node that has inputs of its own?
-  for (const auto& in : inputs) chain = chain || (in.node && in.node.use_count() == 1 && !in.node->inputs.empty());
+  // Drain whenever releasing may free a node with inputs of its own: one this node holds as often
+  // as it is held at all (twice for h + h), or any when a custom object holds inputs too.
+  bool chain = custom != nullptr;
+  const long held = static_cast<long>(inputs.size());
+  for (const auto& in : inputs) chain = chain || (in.node && in.node.use_count() <= held && !in.node->inputs.empty());
   if (!chain) return;
-  thread_local std::vector<NodePtr> work;  // keeps its capacity between calls
+  thread_local std::vector<std::shared_ptr<void>> work;  // keeps its capacity between calls
   draining = &work;
-  for (auto& in : inputs)
-    if (in.node) work.push_back(std::move(in.node));
+  defer_release(*this, work);
   while (!work.empty()) {
-    NodePtr n = std::move(work.back());
+    std::shared_ptr<void> p = std::move(work.back());
     work.pop_back();
-    n.reset();  // its destructor appends its inputs to `work`
+    p.reset();  // a node's destructor appends its inputs and custom object to `work`
   }
   draining = nullptr;
 }

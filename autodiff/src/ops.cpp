@@ -38,6 +38,11 @@ Var softmax(const Var& x, std::int64_t axis) { return composite::softmax(x, axis
 Var sum_to(const Var& x, const Shape& shape) { return composite::sum_to(x, shape); }
 
 Var matmul(const Var& a, const Var& b) {
+  if (a.rank() == 1 || b.rank() == 1) {  // checked as given: the unsqueezed operands' error would name other shapes
+    if (a.rank() == 0 || b.rank() == 0) fail("matmul: scalar operand ({} @ {})", a.shape().str(), b.shape().str());
+    const std::int64_t k = a.shape().back(), bk = b.shape().back(b.rank() == 1 ? 1 : 2);
+    if (k != bk) fail("matmul: inner extents differ: {} @ {} ({} vs {})", a.shape().str(), b.shape().str(), k, bk);
+  }
   if (a.rank() == 1) return squeeze(matmul(unsqueeze(a, 0), b), b.rank() == 1 ? -1 : -2);
   if (b.rank() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
   return record(Op::matmul, tide::matmul(a.value(), b.value()), {&a, &b});

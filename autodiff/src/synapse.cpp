@@ -11,11 +11,13 @@ namespace {
 
 class SynapseBackward final : public CustomBackward {
 public:
-  explicit SynapseBackward(std::vector<Var> inputs) : inputs_(std::move(inputs)) {}
+  explicit SynapseBackward(std::vector<Var> inputs) : inputs_(std::move(inputs)), versions_(values()) {}
   const char* name() const override { return "synapse_sums"; }
 
   // g is [B, 2N]: the cotangents of num, then of den.
   std::vector<Var> backward(const Var& g) override {
+    static constexpr const char* names[] = {"pre", "w", "sigma", "mu", "erev"};
+    versions_.check("synapse_sums", values(), names);  // the rule reads the inputs' current values
     const std::int64_t n = inputs_[1].shape()[1];
     const Var gnum = slice(g, 1, 0, n), gden = slice(g, 1, n, 2 * n);
     if (grad_enabled()) return recorded(gnum, gden);
@@ -34,7 +36,12 @@ private:
     return composite_vjp(composite, inputs_, {gnum, gden});
   }
 
+  std::array<const Tensor*, 5> values() const {
+    return {&inputs_[0].value(), &inputs_[1].value(), &inputs_[2].value(), &inputs_[3].value(), &inputs_[4].value()};
+  }
+
   std::vector<Var> inputs_;
+  SavedVersions versions_;
 };
 
 }  // namespace

@@ -150,7 +150,8 @@ Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op
   if (x.rank() < 1) fail("{}: input must have a feature axis, got a scalar", op);
   check_dense(x, x.shape().back(), 0, w, b, act, p0, op);
   const std::int64_t k = w.shape()[0], n = w.shape()[1];
-  const std::int64_t m = x.numel() / std::max<std::int64_t>(k, 1);
+  std::int64_t m = 1;  // rows: the leading extents' product (numel / k is undefined for k = 0)
+  for (int i = 0; i + 1 < x.rank(); ++i) m *= x.shape()[i];
   Tensor out = with_last_axis(x, n);
   if (out.numel() == 0) return out;
   // Operands already in the layout the kernel takes go as they are (the common call: a contiguous

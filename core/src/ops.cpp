@@ -202,7 +202,8 @@ Tensor concat(const std::vector<Tensor>& parts, std::int64_t axis) {
     bool ok = p.rank() == first.rank();
     for (int i = 0; ok && i < p.rank(); ++i) ok = i == a || p.shape()[i] == first.shape()[i];
     if (!ok) fail("concat: shapes {} and {} differ outside axis {}", first.shape().str(), p.shape().str(), a);
-    shape[a] += p.shape()[a];
+    if (__builtin_add_overflow(shape[a], p.shape()[a], &shape[a]))
+      fail("concat: the extents along axis {} add up past a 64-bit integer (a part of shape {})", a, p.shape().str());
   }
   Tensor out = Tensor::empty(shape, first.dtype(), first.device());
   std::int64_t at = 0;

@@ -146,7 +146,7 @@ std::string Tensor::format(int edge_items) const {
     out += "[";
     const std::int64_t n = shape_[axis];
     for (std::int64_t i = 0; i < n; ++i) {
-      if (n > 2 * edge_items && i == edge_items) {
+      if (edge_items > 0 && n > 2 * std::int64_t{edge_items} && i == edge_items) {  // 0 or less: no elision
         out += "..., ";
         i = n - edge_items;
       }
@@ -172,8 +172,8 @@ Tensor Tensor::reshape(const Shape& shape) const {
       infer = i;
     } else if (target[i] < 0) {
       fail("reshape: negative extent in {}", shape.str());
-    } else {
-      known *= target[i];
+    } else if (__builtin_mul_overflow(known, target[i], &known)) {
+      known = 0;  // past int64 (a zero extent after it makes it 0 too): no extent fits the -1
     }
   }
   if (infer >= 0) {
@@ -220,7 +220,8 @@ Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop, s
   stop = std::clamp<std::int64_t>(stop, start, n);
   Shape s = shape_, st = strides_;
   s[a] = stop > start ? 1 + (stop - start - 1) / step : 0;
-  st[a] = strides_[a] * step;
+  // Only a step past the axis (one element taken, the stride never stepped) can overflow here.
+  if (__builtin_mul_overflow(strides_[a], step, &st[a])) st[a] = strides_[a];
   return TensorAccess::as_strided(*this, s, st, offset_ + start * strides_[a]);
 }
 
@@ -318,7 +319,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   // The common case (a gradient accumulated into a buffer of its own layout), which every check
   // below would pass (for tensors with elements; with none there is nothing to write): one kernel call.
-  if (alpha == 1.0 && contiguous_ && storage_ && other.storage_ && other.storage_ != storage_ && other.dtype_ == dtype_ &&
+  if (alpha == 1.0 && contiguous_ && storage_ && other.storage_ && other.storage_ != storage_ && other.dtype_ == dtype_ && dtype_ != DType::i64 &&
       other.shape_ == shape_ && other.storage_->device == storage_->device) {
     backend().binary(Op::add, *this, other, *this);
     bump_version();
@@ -327,6 +328,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_writable(*this, "add_");
   check_same_device(*this, other, "add_");
   if (!other.defined()) fail("add_: undefined tensor");
+  check_floating(*this, "add_");
   check_same_dtype(*this, other, "add_");
   // an operand overlapping this tensor's storage is read in full before any element is written
   const Tensor b = alpha != 1.0 ? mul_scalar(other, alpha) : other.shares_storage_with(*this) ? other.clone() : other;
@@ -339,6 +341,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 }
 Tensor& Tensor::mul_(double factor) {
   check_writable(*this, "mul_");
+  check_floating(*this, "mul_");  // i64 holds indices: refused here, naming the op, not in the kernel
   if (is_contiguous()) backend().unary(Op::mul_scalar, *this, *this, factor, 0.0);
   else copy_(mul_scalar(*this, factor));
   bump_version();

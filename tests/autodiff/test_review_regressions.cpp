@@ -92,6 +92,47 @@ TEST_CASE("matmul gradients with an empty inner extent are zeros") {
   CHECK(g[1].shape() == Shape{0, 4});
 }
 
+TEST_CASE("Var matmul errors with a 1-d operand name the caller's shapes") {
+  const Var v = Var::parameter(vec({1, 2, 3}));
+  const Var m(Tensor::ones(Shape{4, 5}, DType::f64));
+  CHECK_THROWS_WITH_AS(matmul(v, m), doctest::Contains("[3] @ [4, 5]"), Error);
+  CHECK_THROWS_WITH_AS(matmul(m, v), doctest::Contains("[4, 5] @ [3]"), Error);
+  CHECK_THROWS_WITH_AS(matmul(v, Var(vec({1, 2}))), doctest::Contains("[3] @ [2]"), Error);
+  CHECK_THROWS_WITH_AS(matmul(Var(Tensor::scalar(1.0, DType::f64)), v), doctest::Contains("scalar operand ([] @ [3])"), Error);
+}
+
+TEST_CASE("max and min send a NaN output's gradient to its NaNs: a zero cotangent gives zeros") {
+  const Var x = Var::parameter(Tensor::from_vector({1, NAN, 3, NAN, 4, 5, 6, 2}, Shape{2, 4}, DType::f64));
+  const Var zero(Tensor::zeros(Shape{}, DType::f64));
+  for (bool is_max : {true, false}) {
+    INFO(is_max);
+    const Var m = is_max ? max(x, {1}) : min(x, {1});  // [NaN, 6] or [NaN, 2]
+    CHECK(std::isnan(m.value().to_vector()[0]));
+    // the NaN row masked out of the loss: no NaN reaches x's gradient
+    const std::vector<double> masked = grad(sum(where(eq(m, m), m, zero)), x).value().to_vector();
+    CHECK(masked == std::vector<double>{0, 0, 0, 0, 0, 0, is_max ? 1.0 : 0.0, is_max ? 0.0 : 1.0});
+    // a cotangent reaching the NaN output is split between the row's NaNs (as between ties)
+    const std::vector<double> all = grad(sum(m * Var(vec({2, 1}))), x).value().to_vector();
+    CHECK(all[1] == 1.0);
+    CHECK(all[3] == 1.0);
+    CHECK(all[0] == 0.0);
+    CHECK(all[2] == 0.0);
+  }
+}
+
+TEST_CASE("dense with an empty feature axis and several leading axes gives the bias, with gradients") {
+  const Tensor x = Tensor::zeros(Shape{2, 3, 0}, DType::f64), w = Tensor::zeros(Shape{0, 4}, DType::f64);
+  const Tensor b = Tensor::from_vector({1, 2, 3, 4}, Shape{4}, DType::f64);
+  const Tensor y = dense(x, w, b);
+  CHECK(y.shape() == Shape{2, 3, 4});
+  CHECK(y.to_vector() == add(Tensor::zeros(Shape{2, 3, 4}, DType::f64), b).to_vector());
+  const Var X = Var::parameter(x), W = Var::parameter(w), B = Var::parameter(b);
+  const auto g = grad({sum(dense(X, W, B, Activation::tanh))}, {X, W, B});
+  CHECK(g[0].shape() == Shape{2, 3, 0});
+  CHECK(g[1].shape() == Shape{0, 4});
+  CHECK(g[2].value().to_vector()[0] == doctest::Approx(6 * (1 - std::pow(std::tanh(1.0), 2))));
+}
+
 TEST_CASE("ELU's second derivative is finite far on the linear side") {
   const Var x = Var::parameter(Tensor::scalar(100.0, DType::f32));
   const Var g = grad(elu(x), x, {.create_graph = true});

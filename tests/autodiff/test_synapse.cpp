@@ -65,3 +65,19 @@ TEST_CASE("synapse_sums_backward validates its operands") {
   CHECK_THROWS_WITH_AS(synapse_sums_backward(pre, w, w, w, w, g, Tensor::ones(Shape{2, 5})), doctest::Contains("gden has shape [2, 5]"), Error);
   CHECK_THROWS_WITH_AS(synapse_sums_backward(pre, Tensor::ones(Shape{4, 4}), w, w, w, g, g), doctest::Contains("pre must be [B, P]"), Error);
 }
+
+TEST_CASE("fused synapse sums: an input modified in place before the backward is reported, naming it") {
+  Generator gen(9);
+  const Inputs in = make(gen, 2, 3, 4, DType::f64);
+  const std::vector<std::pair<const char*, Var>> named = {
+      {"saved pre", in.pre}, {"saved w", in.w}, {"saved sigma", in.sigma}, {"saved mu", in.mu}, {"saved erev", in.erev}};
+  for (const auto& [name, v] : named) {
+    INFO(name);
+    const SynapseSumVars s = synapse_sums(in.pre, in.w, in.sigma, in.mu, in.erev);
+    const Var loss = sum(s.num * s.den);
+    Tensor value = v.value();
+    value.mul_(3.0);  // as an optimizer step would, between the forward and the backward
+    CHECK_THROWS_WITH_AS(grad(loss, in.w), doctest::Contains(name), Error);
+    value.mul_(1.0 / 3.0);
+  }
+}

@@ -4,6 +4,7 @@
 #include "tide/tide.hpp"
 #include "tide/autodiff/node.hpp"  // the nodes' recording order
 #include "tide/autodiff/custom.hpp"
+#include "tide/autodiff/pointwise.hpp"
 #include <doctest/doctest.h>
 #include <array>
 #include <functional>
@@ -58,6 +59,29 @@ TEST_CASE("a chain of 200000 nodes differentiates and frees without recursion") 
   for (int k = 0; k < 200000; ++k) y = y * 1.0000001;
   CHECK(grad(y, x).item() == doctest::Approx(std::pow(1.0000001, 200000)).epsilon(1e-12));
   y = Var();  // dropping the chain must not overflow the stack
+}
+
+TEST_CASE("chains of 200000 nodes that hold an input twice or through a custom backward free without recursion") {
+  // h + h holds its input twice; compiled steps, pointwise ops and dense layers hold it again in
+  // their backward object: none may free its input chain recursively.
+  const Var w = Var::parameter(Tensor::from_vector({0.9, 0.1, -0.1, 0.9}, Shape{2, 2}, DType::f64));
+  const CompiledFunction step([&](const std::vector<Var>& x) { return tanh(matmul(x[0], w)); });
+  static const auto decay = make_pointwise("decay", 1, [](const auto& v) { return v[0] * 0.999; },
+                                           [](const std::vector<Sym>&, Sym g) { return std::vector<Sym>{g * 0.999}; });
+  const std::vector<std::pair<const char*, std::function<Var(const Var&)>>> kinds = {
+      {"h + h", [](const Var& h) { return h + h; }},
+      {"h * h", [](const Var& h) { return h * h; }},
+      {"compiled step", [&](const Var& h) { return step({h}); }},
+      {"pointwise", [](const Var& h) { return pointwise(decay, {h}); }},
+      {"dense", [&](const Var& h) { return dense(h, w, Var(), Activation::tanh); }},
+  };
+  for (const auto& [name, next] : kinds) {
+    INFO(name);
+    Var h = Var::parameter(Tensor::from_vector({0.5, -0.5}, Shape{1, 2}, DType::f64));
+    for (int k = 0; k < 200000; ++k) h = next(h);
+    CHECK(h.node() != nullptr);
+    h = Var();  // would overflow the stack if freed recursively
+  }
 }
 
 TEST_CASE("backward accumulates into parameters until zero_grad") {

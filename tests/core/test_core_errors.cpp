@@ -5,6 +5,7 @@
 #include "tide/core/cuda.hpp"
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <unistd.h>
 
 using namespace tide;
@@ -51,6 +52,18 @@ TEST_CASE("dtype mismatch and non-floating operands are reported") {
   check_error([] { exp(Tensor()); }, {"exp", "undefined"});
   check_error([] { f32({2}).add_(Tensor()); }, {"add_", "undefined"});
   check_error([] { f32({2}).copy_(Tensor()); }, {"copy_", "undefined"});
+  check_error([] { idx({1, 2}).add_(idx({1, 1})); }, {"add_", "i64[2]"});
+  check_error([] { idx({1, 2}).add_(idx({1, 1}), 2.0); }, {"add_", "i64[2]"});
+  check_error([] { idx({1, 2}).mul_(2.0); }, {"mul_", "i64[2]"});
+}
+
+TEST_CASE("element counts past int64 are errors naming the shape, not wrapped counts") {
+  const std::int64_t big = std::int64_t(1) << 32, most = std::numeric_limits<std::int64_t>::max();
+  check_error([=] { f32({1, 1}).broadcast_to(Shape{big, big}); }, {"[4294967296, 4294967296]", "overflows"});
+  check_error([=] { f32({4}).reshape(Shape{std::int64_t(1) << 62, 8, -1}); }, {"reshape", "[4]"});
+  const Tensor long_axis = f32({1}).broadcast_to(Shape{most});
+  check_error([&] { concat({long_axis, long_axis}, 0); }, {"concat", "axis 0", "64-bit"});
+  CHECK(Shape({big, big, 0}).numel() == 0);  // the product overflows before the zero extent
 }
 
 TEST_CASE("index out of range in index ops names the index and the shape") {

@@ -216,5 +216,12 @@ TEST_CASE("unary special values: signs of zero, NaN propagation, infinities") {
     const auto cl = clamp(x, -1.0, 1.0).to_vector();
     CHECK(cl[3] == 1.0);
     CHECK(cl[4] == -1.0);
+    const auto half = pow(x, 0.5).to_vector();  // the sqrt shortcut gives std::pow's values
+    CHECK(half[0] == 0.0);
+    CHECK_FALSE(std::signbit(half[0]));  // pow(-0, 0.5) = +0 (sqrt: -0)
+    CHECK(std::isnan(half[2]));
+    CHECK(half[3] == inf);
+    CHECK(half[4] == inf);  // pow(-inf, 0.5) = +inf (sqrt: NaN)
+    CHECK(std::isnan(pow(Tensor::scalar(-4.0, dtype), 0.5).item()));
   }
 }

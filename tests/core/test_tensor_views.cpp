@@ -2,6 +2,7 @@
 // broadcast_to, unsqueeze/squeeze), copies (contiguous, clone, to), and in-place writes that bump
 // the storage version.
 #include "core_test_util.hpp"
+#include <limits>
 #include <sstream>
 
 using namespace tide;
@@ -91,6 +92,12 @@ TEST_CASE("slice with step and negative bounds") {
   check_exact(x.slice(0, -100, 2), {0, 1});   // clamped
   CHECK(x.slice(0, 5, 3).numel() == 0);        // empty, not an error
   CHECK(x.slice(0, 0, 10, 4).shape() == Shape{3});  // 0, 4, 8
+  // a step past the axis takes one element; the stride (never stepped) is not multiplied by it
+  // where the product would overflow
+  const Tensor rows = Tensor::arange(12, DType::f64).reshape(Shape{3, 4}).slice(0, 1, 3, std::numeric_limits<std::int64_t>::max());
+  CHECK(rows.shape() == Shape{1, 4});
+  CHECK(rows.strides() == Shape{4, 1});
+  check_exact(rows, {4, 5, 6, 7});
 
   Tensor m = iota(Shape{4, 5}, DType::f32, 0.0);
   Tensor s = m.slice(1, 1, 5, 2);  // columns 1, 3
@@ -303,4 +310,25 @@ TEST_CASE("tensors print their dtype, shape and values, eliding long axes") {
   std::ostringstream s;
   s << Tensor::zeros(Shape{0});
   CHECK(s.str() == "f32[0] []");
+  // edge_items 0 or less: every entry, none elided (it read past the values)
+  CHECK(Tensor::arange(5, DType::f64).format(0) == "f64[5] [0, 1, 2, 3, 4]");
+  CHECK(Tensor::arange(5, DType::f64).format(-1) == "f64[5] [0, 1, 2, 3, 4]");
+}
+
+TEST_CASE("to(i64) truncates toward zero and refuses values with no i64 value") {
+  const Tensor x = Tensor::from_vector({-2.7, 2.7, -0.5, 1e18}, Shape{4}, DType::f64);
+  CHECK(x.to(DType::i64).to_indices() == std::vector<std::int64_t>{-2, 2, 0, 1000000000000000000});
+  CHECK(cast(x.to(DType::f32), DType::i64).to_indices()[1] == 2);
+  CHECK(Tensor::full(Shape{2}, -3.9, DType::i64).to_indices() == std::vector<std::int64_t>{-3, -3});
+  CHECK(Tensor::scalar(-0x1p63, DType::f64).to(DType::i64).to_indices()[0] == std::numeric_limits<std::int64_t>::min());
+  for (double bad : {std::nan(""), double(INFINITY), -double(INFINITY), 0x1p63, -0x1p64}) {
+    INFO(bad);
+    const Tensor b = Tensor::from_vector({1.0, bad}, Shape{2}, DType::f64);
+    CHECK_THROWS_WITH_AS(b.to(DType::i64), doctest::Contains("has no i64 value"), Error);
+    CHECK_THROWS_WITH_AS(cast(b.to(DType::f32), DType::i64), doctest::Contains("has no i64 value"), Error);
+    CHECK_THROWS_WITH_AS(Tensor::full(Shape{1}, bad, DType::i64), doctest::Contains("has no i64 value"), Error);
+    Tensor into = Tensor::from_indices({7, 7}, Shape{2});
+    CHECK_THROWS_WITH_AS(into.copy_(b), doctest::Contains("has no i64 value"), Error);
+    CHECK(into.to_indices() == std::vector<std::int64_t>{7, 7});  // checked before anything is written
+  }
 }

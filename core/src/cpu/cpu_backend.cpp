@@ -89,6 +89,24 @@ bool short_rows(const Tensor& src, const Tensor& dst) {
 }
 }  // namespace
 
+namespace {
+// A float converts to i64 by truncating toward zero; NaN, infinities and values outside the int64
+// range have no i64 value (static_cast would be undefined behaviour), so they are refused.
+template <class S> bool fits_i64(S v) { return v >= S(-0x1p63) && v < S(0x1p63); }
+[[noreturn]] void fail_i64(const char* op, const Tensor& t, double v) {
+  fail("{} {}: {} has no i64 value (NaN, infinite or outside the int64 range; others truncate toward zero)", op, t.str(), v);
+}
+
+// Checked before anything is written, so a refused copy_ leaves its destination as it was.
+template <class S> void check_fits_i64(const S* s, const Tensor& src, const Tensor& dst) {
+  for_each_run<1>(dst.shape(), std::array<Shape, 1>{src.strides()}, {src.offset()}, [&](auto off, std::int64_t n, auto st) {
+    for (std::int64_t i = 0; i < n; ++i)
+      if (!fits_i64(s[off[0] + i * st[0]])) [[unlikely]]
+        fail_i64("converting", src, s[off[0] + i * st[0]]);
+  });
+}
+}  // namespace
+
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
   if (short_rows(src, dst)) {
     dispatch_any(src.dtype(), [&](auto tag) {
@@ -104,6 +122,7 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
       using D = decltype(d_tag);
       const S* s = base<S>(src);
       D* d = base<D>(dst);
+      if constexpr (std::is_same_v<D, std::int64_t> && !std::is_same_v<S, std::int64_t>) check_fits_i64(s, src, dst);
       for_each_run<2>(dst.shape(), strides2(src, dst), {src.offset(), dst.offset()},
                       [&](auto off, std::int64_t n, auto st) {
                         const S* sp = s + off[0];
@@ -126,6 +145,8 @@ void CpuBackend::fill(const Tensor& dst, double value) {
   dispatch_any(dst.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* p = output_data<T>(dst);
+    if constexpr (std::is_same_v<T, std::int64_t>)
+      if (!fits_i64(value)) fail_i64("filling", dst, value);
     const T v = static_cast<T>(value);
     std::fill(p, p + dst.numel(), v);
   });

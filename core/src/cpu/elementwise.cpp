@@ -5,6 +5,7 @@
 #include "vecmath.hpp"
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 
@@ -103,7 +104,8 @@ __attribute__((always_inline)) inline void unary_impl(Op op, const T* x, [[maybe
     case Op::pow_scalar:
       if (p0 == T(2)) { TIDE_MAP(v * v) }
       if (p0 == T(1)) { TIDE_MAP(v) }
-      if (p0 == T(0.5)) { TIDE_MAP(std::sqrt(v)) }
+      // sqrt, with std::pow's values where they differ: pow(-0, 0.5) = +0, pow(-inf, 0.5) = +inf
+      if (p0 == T(0.5)) { TIDE_MAP(v == -std::numeric_limits<T>::infinity() ? -v : std::sqrt(v + T(0))) }
       if (p0 == T(-1)) { TIDE_MAP(T(1) / v) }
       if (p0 == T(3)) { TIDE_MAP(v * v * v) }
       TIDE_MAP(std::pow(v, p0))

@@ -3,6 +3,7 @@
 // offsets_of. Each op's formula matches the CPU backend's (cpu/elementwise.cpp) up to rounding.
 #include "device_common.cuh"
 #include <cmath>
+#include <limits>
 
 namespace tide::cuda {
 namespace {
@@ -58,7 +59,7 @@ template <class T> __host__ __device__ __forceinline__ T unary_value(Op op, T v,
     case Op::pow_scalar:
       if (p0 == T(2)) return v * v;
       if (p0 == T(1)) return v;
-      if (p0 == T(0.5)) return sqrt(v);
+      if (p0 == T(0.5)) return v == -std::numeric_limits<T>::infinity() ? -v : sqrt(v + T(0));  // as pow at -0, -inf
       if (p0 == T(-1)) return T(1) / v;
       if (p0 == T(3)) return v * v * v;
       return pow(v, p0);

@@ -53,7 +53,9 @@ public:
   }
   std::int64_t numel() const {
     std::int64_t n = 1;
-    for (int i = 0; i < rank_; ++i) n *= dims_[i];
+    for (int i = 0; i < rank_; ++i)
+      if (__builtin_mul_overflow(n, dims_[i], &n)) [[unlikely]]
+        return numel_overflow();
     return n;
   }
   // An inline loop: std::equal became a call of memcmp, ~4% of an eager gradient on small shapes.
@@ -62,6 +64,12 @@ public:
     for (int i = 0; i < a.rank_; ++i)
       if (a.dims_[i] != b.dims_[i]) return false;
     return true;
+  }
+  // numel() past int64: zero when an extent is zero (the product overflowed before it), else refused
+  // (a broadcast to a huge shape would otherwise size and index with a wrapped count).
+  [[gnu::cold]] std::int64_t numel_overflow() const {
+    if (std::find(begin(), end(), 0) != end()) return 0;
+    fail("shape {}: the element count overflows a 64-bit integer", str());
   }
   std::string str() const {
     std::string s = "[";
