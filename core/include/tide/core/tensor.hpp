@@ -90,7 +90,7 @@ public:
   bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
   std::string str() const;  // "f32[2, 3]"
   // The values as nested brackets, e.g. "f32[2, 3] [[1, 2, 3], [4, 5, 6]]"; axes longer than
-  // 2 * edge_items show their first and last edge_items entries around "...".
+  // 2 * edge_items show their first and last edge_items entries around "..." (edge_items <= 0: all).
   std::string format(int edge_items = 3) const;
 
   // ---- views (no copy) --------------------------------------------------------------------------
