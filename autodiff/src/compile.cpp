@@ -162,9 +162,19 @@ private:
   void note_versions() {
     versions_ = SavedVersions::of(checked(true), [&](std::size_t i) { return checked_value(i); });
   }
+  // The refusal also names the other likely cause: the plans read the tensors they were traced
+  // with, so after a closed-over tensor is replaced between calls (not updated in place) the
+  // backward reaches the old one, whose own history may since have been modified.
   void check_versions(bool rerun) const {
-    versions_.check_each(name(), checked(rerun), [&](std::size_t i) { return checked_value(i); },
-                         [&](std::size_t i) { return checked_name(i); });
+    try {
+      versions_.check_each(name(), checked(rerun), [&](std::size_t i) { return checked_value(i); },
+                           [&](std::size_t i) { return checked_name(i); });
+    } catch (const Error& e) {
+      fail("{}. Or, if a tensor the function closes over was replaced between calls (not updated in place), its plans "
+           "still read the one they were traced with: clear the compiled function after replacing it "
+           "(CompiledFunction::clear(); clear_compiled(f) for compiled dynamics)",
+           e.what());
+    }
   }
 
   // create_graph: the eager function on the saved inputs, differentiated with recording on.

@@ -3,6 +3,7 @@
 #include "tide/core/plan.hpp"
 #include <algorithm>
 #include <bit>
+#include <limits>
 #include <map>
 #include <string>
 #include <memory>
@@ -20,9 +21,11 @@ namespace {
 // over blocks of the batch (a block is a subset: its Rows index says which samples, so per-sample
 // data gathered by rows follows), so that a large batch's intermediate values stay in cache. That
 // is only right for dynamics whose rows do not mix (no batch statistics; CompileOptions::rows_mix
-// or row_block = 0 says so). As a safety net, the first `checked_calls` blocked calls also run the whole batch and
-// return that result when the two differ; a function whose blocked result differs once, or that
-// fails on a block, is never blocked again.
+// or row_block = 0 says so). As a safety net, the first `checked_calls` blocked calls also run the
+// whole batch and return its result, and so does the first blocked call after a tensor the function
+// reads by reference (a parameter: an optimizer step bumps its version) has changed since the last
+// check, so a mixing path that starts at zero (a gate initialised to 0) is caught when it moves; a
+// function whose blocked result differs once, or that fails on a block, is never blocked again.
 // One variant (compiled_variant): what solves run, the compiled form inside it (for statistics)
 // and, once its first trace has failed, why.
 struct Variant {
@@ -38,6 +41,37 @@ struct Variants {
   std::map<std::string, Tensor> states;  // variant_state
 };
 
+// The tensors a blocked function reads by reference (the constants of a trace of one block, made
+// at its first check) and their versions at the last check.
+struct Watched {
+  bool known = false;
+  std::vector<Tensor> tensors;
+  std::vector<std::uint64_t> versions;
+
+  bool changed() const {
+    if (!known) return true;
+    for (std::size_t i = 0; i < tensors.size(); ++i)
+      if (tensors[i].version() != versions[i]) return true;
+    return false;
+  }
+  void note() {
+    versions.clear();
+    for (const Tensor& t : tensors) versions.push_back(t.version());
+  }
+};
+
+// Whether a blocked result equals the whole batch's: within tol of max|whole| (relative, so a
+// dynamics with small outputs is held to the same standard), with a floor at the dtype's epsilon
+// (an all-zero result). NaN: false.
+bool same_result(const Tensor& blocked, const Tensor& whole) {
+  if (!blocked.defined() || blocked.shape() != whole.shape()) return false;
+  if (whole.numel() == 0) return true;
+  const bool f64 = whole.dtype() == DType::f64;
+  const double tol = f64 ? 1e-9 : 1e-4;
+  const double eps = f64 ? std::numeric_limits<double>::epsilon() : std::numeric_limits<float>::epsilon();
+  return max(abs(sub(blocked, whole))).item() <= tol * std::max(eps, max(abs(whole)).item());
+}
+
 struct CompiledVar {
   CompiledFunction all, subset;
   std::int64_t row_block = 0;  // 0: no blocks
@@ -47,6 +81,7 @@ struct CompiledVar {
   // < 0: that many more calls to check; 0: off (the rows mix); 1: on
   std::shared_ptr<int> blocking = std::make_shared<int>(-checked_calls);
   std::shared_ptr<Tensor> every = std::make_shared<Tensor>();
+  std::shared_ptr<Watched> watched = std::make_shared<Watched>();
 
   Var operator()(const Var& z, const Var& t, const Rows& rows) const {
     // inside another function being traced: the eager form, which that trace records (as a
@@ -78,7 +113,8 @@ struct CompiledVar {
     for (std::int64_t i = 0; i < m; ++i) local[static_cast<std::size_t>(i)] = std::min(i, n - 1);
     index.resize(static_cast<std::size_t>(m), index.back());
     const Tensor pad = Tensor::from_indices(local, Shape{m}, z.device());
-    const Var out = subset({index_select(z, 0, pad), t.rank() == 0 ? t : index_select(t, 0, pad),
+    const bool per_row = t.rank() > 0 && t.size(0) == n;  // else shared: a scalar, or one row broadcast
+    const Var out = subset({index_select(z, 0, pad), per_row ? index_select(t, 0, pad) : t,
                             Var(Tensor::from_indices(index, Shape{m}, z.device()))});
     return slice(out, 0, 0, n);
   }
@@ -113,25 +149,51 @@ struct CompiledVar {
     return out;
   }
 
-  // run_blocks, checked against `whole` (the unblocked call) while blocking is on probation.
+  // run_blocks, checked against `whole` (the unblocked call, whose result a check returns) while
+  // blocking is on probation or after a tensor the function reads by reference has changed.
   template <class Whole>
   Var in_blocks(const Var& z, const Var& t, const Tensor& index, Whole whole) const {
+    const Tensor zc = z.value().contiguous(), tc = t.rank() == 0 ? t.value() : t.value().contiguous();
     Tensor out;
     try {
-      out = run_blocks(z.value().contiguous(), t.rank() == 0 ? t.value() : t.value().contiguous(), index);
+      out = run_blocks(zc, tc, index);
     } catch (const Error&) {
       if (*blocking > 0) throw;  // it worked on blocks before: a real error
     }
-    if (*blocking < 0) {
-      const Var reference = whole();
-      const Tensor w = reference.value();
-      const double tol = w.dtype() == DType::f64 ? 1e-9 : 1e-4;
-      const bool same = out.defined() && out.shape() == w.shape() &&
-                        (w.numel() == 0 || max(abs(sub(out, w))).item() <= tol * std::max(1.0, max(abs(w)).item()));  // NaN: false
-      *blocking = same ? (*blocking == -1 ? 1 : *blocking + 1) : 0;
-      if (!same) return reference;
+    if (*blocking > 0 && !watched->changed()) return out.defined() ? Var(out) : whole();
+    const Var reference = whole();
+    if (!same_result(out, reference.value()) || !watch(zc, tc, index)) {
+      *blocking = 0;
+      return reference;
     }
-    return out.defined() ? Var(out) : whole();
+    if (*blocking < 0) *blocking = *blocking == -1 ? 1 : *blocking + 1;
+    return reference;
+  }
+
+  // Notes the versions of what the function reads by reference, found first by a trace of one
+  // block; false if that trace fails (then blocks are not watched, so not used).
+  bool watch(const Tensor& z, const Tensor& t, const Tensor& index) const {
+    if (!watched->known) {
+      const std::int64_t n = std::min(z.shape()[0], row_block);
+      const VarDynamicsFn& fn = variants->plain;
+      const TensorFunction block = [&fn](const std::vector<Tensor>& in) {
+        return std::vector<Tensor>{fn(Var(in[0]), Var(in[1]), Rows(in[2])).value()};
+      };
+      try {
+        watched->tensors = Trace::record(block, {z.slice(0, 0, n), t.rank() == 0 ? t : t.slice(0, 0, n), index.slice(0, 0, n)}).constants();
+      } catch (const Error&) {
+        return false;
+      }
+      watched->known = true;
+    }
+    watched->note();
+    return true;
+  }
+
+  // Drops every plan; the next blocked call checks again (the tensors read may be new ones).
+  void clear() const {
+    for (CompiledFunction f : {all, subset}) f.clear();  // (copies share the plans)
+    *watched = Watched{};
   }
 };
 
@@ -169,12 +231,19 @@ const CompiledVar* compiled_var(const Dynamics& f) {
   return nullptr;
 }
 
+bool same_options(const CompileOptions& a, const CompileOptions& b) {
+  return a.fuse == b.fuse && a.max_plans == b.max_plans && a.row_block == b.row_block && a.rows_mix == b.rows_mix;
+}
+
 }  // namespace
 
 Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
   if (!f.var) fail("compile_dynamics: the dynamics has no Var function");
-  if (f.var.target<CompiledVar>()) return f;  // already compiled
-  const VarDynamicsFn fn = f.var;
+  VarDynamicsFn fn = f.var;
+  if (const auto* c = f.var.target<CompiledVar>()) {
+    if (same_options(c->variants->options, options)) return f;  // already compiled so: keep its plans
+    fn = c->variants->plain;  // compiled with other options (rows_mix, say): compiled afresh from its plain form
+  }
   Dynamics out;
   out.var = CompiledVar{
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows()); }, options),
@@ -185,6 +254,13 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
 }
 
 bool is_compiled(const Dynamics& f) { return compiled_var(f) != nullptr; }
+
+void clear_compiled(const Dynamics& f) {
+  const CompiledVar* c = compiled_var(f);
+  if (!c) return;
+  c->clear();
+  for (const auto& [key, v] : c->variants->made) clear_compiled(v.compiled);
+}
 
 Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::function<Dynamics(const Dynamics&)>& make) {
   const CompiledVar* c = compiled_var(f);

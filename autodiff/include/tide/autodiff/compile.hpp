@@ -67,7 +67,10 @@ public:
   Var operator()(const std::vector<Var>& inputs) const;
   bool defined() const { return state_ != nullptr; }
   const CompileStats& stats() const;
-  // Drops every plan: the next call traces again.
+  // Drops every plan: the next call traces again. Call it after replacing (not updating in place)
+  // a tensor the function closes over: the plans go on reading the one they were traced with
+  // (stale values, and gradients to the old tensor). For compiled dynamics: clear_compiled(f)
+  // (solvers/compile_dynamics.hpp), which clears its variants too.
   void clear();
 
   struct State;

@@ -29,16 +29,24 @@
 //
 // The dynamics must be traceable (core/plan.hpp): no control flow on values, no random draws,
 // parameters updated in place; a Rows index is an input of the plan, so per-sample data gathered
-// with rows.gather(x) works. SolveOptions carries no switch: a solve runs whatever Dynamics it is
-// given, so turning compilation off is passing the plain f.
+// with rows.gather(x) works. The plans read the tensors they were traced with: after replacing a
+// tensor the function closes over (w = new_value, a derived G = W^T W recomputed per step) rather
+// than updating it in place, call clear_compiled(f), as CompiledFunction::clear() for compile().
+// SolveOptions carries no switch: a solve runs whatever Dynamics it is given, so turning
+// compilation off is passing the plain f.
 //
 // Row blocks: a NoGrad call over more than 2 * options.row_block rows (1024 by default) replays the
 // subset plan traced for row_block rows over blocks of the batch, each with its Rows index, so that
 // the intermediates of a large batch (the tiny MLP's hidden layer at B = 65,536 is 8 MB) stay in
 // cache. This assumes that rows do not mix: a dynamics with batch statistics sets rows_mix (or
-// row_block = 0, which turns blocks off alone). As a safety net the first 8 blocked calls also run the whole
-// batch and return that result when the two differ, and a function found to differ (or to fail on
-// a block) is never blocked again. Calls with gradients are never blocked.
+// row_block = 0, which turns blocks off alone). As a safety net the first 8 blocked calls also run the
+// whole batch and return its result, and so does the first blocked call after a tensor the function
+// reads by reference (a parameter, which an optimizer step updates in place) has changed since the
+// last check, so that a mixing term that starts at zero (a gate initialised to 0) is caught once it
+// moves; the two must agree within 1e-9 (f64; 1e-4 f32) of the largest |value| of the whole batch's
+// result. A function found to differ (or to fail on a block) is never blocked again. Calls with
+// gradients are never blocked. compile_dynamics of a compiled f with other options compiles f's
+// plain form afresh with them (with the same options it returns f).
 #pragma once
 #include "tide/autodiff/compile.hpp"
 #include "tide/solvers/dynamics.hpp"
@@ -53,6 +61,12 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options = {});
 // Whether f is a compile_dynamics result, or a variant of one (below) still running compiled: its
 // steps and adjoint compile with it.
 bool is_compiled(const Dynamics& f);
+
+// Drops the plans of compiled f (every-row and subset calls) and of all its variants (steps,
+// adjoint, regularised forms): the next calls trace again. Call it after replacing a tensor the
+// dynamics closes over (not updating it in place), whose old value the plans would go on reading.
+// Nothing when f is not compiled.
+void clear_compiled(const Dynamics& f);
 
 // A dynamics made from f by `make` (the solvers' regularised dynamics: f with R_K or kinetic-energy
 // integrands appended), compiled when f is compiled and kept with f under `key`, so that every
