@@ -13,6 +13,7 @@
 #include "tide/models/sequence_model.hpp"
 #include <fmt/format.h>
 #include <algorithm>
+#include <cmath>
 
 namespace tide::models {
 
@@ -47,10 +48,26 @@ void Predictions::append(const Predictions& more, std::int64_t offset) {
 
 namespace {
 
+// A batch's metric sums into the split's, by name in first-seen order: batches may report
+// different metrics (a batch whose steps run no solver has no "nfe").
+void add_metrics(std::vector<std::pair<std::string, MetricSums>>& sums, const std::vector<std::pair<std::string, MetricSums>>& batch) {
+  for (const auto& [name, m] : batch) {
+    auto it = std::find_if(sums.begin(), sums.end(), [&](const auto& s) { return s.first == name; });
+    if (it == sums.end()) it = sums.insert(sums.end(), {name, MetricSums{}});
+    it->second.value += m.value, it->second.count += m.count;
+  }
+}
+
 // The report's flat metrics into the scores: a per-batch value of the same name is replaced by
 // the split's (AUC is not the mean of the batches' AUCs).
-void add_report(Scores& s, const Predictions& p) {
+void add_report(Scores& s, const Predictions& p, const std::string& model) {
   if (!p.classification || p.rows() == 0) return;
+  for (std::size_t k = 0; k < p.values.size(); ++k) {
+    if (std::isfinite(p.values[k])) continue;
+    const std::size_t row = k / static_cast<std::size_t>(p.width);
+    fail("evaluate: the outputs of {} are NaN (example {}{}): the model has diverged", model, p.example[row],
+         p.step[row] >= 0 ? fmt::format(" step {}", p.step[row]) : std::string());
+  }
   s.report = classification_report(p.values, p.labels, p.width);
   for (const std::pair<std::string, double>& metric : report_metrics(s.report)) {
     const auto it = std::find_if(s.metrics.begin(), s.metrics.end(), [&](const auto& m) { return m.first == metric.first; });
@@ -71,18 +88,14 @@ Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) con
     const BatchLoss b = loss(*batch, Mode::eval);
     const double weight = b.pooled_weight(batch->size());
     loss_sum += b.loss.item() * weight, weight_sum += weight;
-    if (sums.empty()) sums.assign(b.metrics.size(), {});
-    for (std::size_t i = 0; i < b.metrics.size(); ++i) {
-      sums[i].first = b.metrics[i].first;
-      sums[i].second.value += b.metrics[i].second.value, sums[i].second.count += b.metrics[i].second.count;
-    }
+    add_metrics(sums, b.metrics);
     predictions.append(b.predictions, begin);
   }
   Scores s;
   s.examples = split.size();
   s.loss = weight_sum > 0 ? loss_sum / weight_sum : 0.0;
   for (const auto& [name, m] : sums) s.metrics.emplace_back(name, m.count > 0 ? m.value / m.count : 0.0);
-  add_report(s, predictions);
+  add_report(s, predictions, name());
   if (s.metrics.empty()) s.metrics.emplace_back(metric(), 0.0);
   return s;
 }

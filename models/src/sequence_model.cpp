@@ -15,15 +15,38 @@ void check_inputs(const Cell& cell, const Var& x, const Tensor& dt, const Tensor
   if (!mask.defined() || mask.shape() != bt) fail("{}: mask must be [B, T] = {}, got {}", cell.name(), bt.str(), mask.defined() ? mask.shape().str() : "nothing");
 }
 
-// Per-row index of the last valid step (0 for an all-padding row).
-std::vector<std::int64_t> last_steps(const Tensor& mask) {
+// A [B, T] mask's values on the host, each 0 (padding) or 1 (valid): other values were used
+// inconsistently (masked_mse weighted by them, the cross-entropy and the state update took 0.5 as 1).
+std::vector<double> mask_values(const Tensor& mask, const char* who) {
+  const std::int64_t T = mask.size(1);
+  std::vector<double> m = mask.to_vector();
+  for (std::size_t i = 0; i < m.size(); ++i)
+    if (m[i] != 0 && m[i] != 1)
+      fail("{}: mask[{}, {}] = {} is not 0 or 1", who, static_cast<std::int64_t>(i) / T, static_cast<std::int64_t>(i) % T, m[i]);
+  return m;
+}
+
+// Per-row index of the last valid step, for per-sequence targets: a row with none is refused (its
+// step 0 was scored, a prediction from padding).
+std::vector<std::int64_t> last_steps(const Tensor& mask, const char* who) {
   const std::int64_t B = mask.size(0), T = mask.size(1);
-  const std::vector<double> m = mask.to_vector();
-  std::vector<std::int64_t> last(B, 0);
-  for (std::int64_t b = 0; b < B; ++b)
+  const std::vector<double> m = mask_values(mask, who);
+  std::vector<std::int64_t> last(B, -1);
+  for (std::int64_t b = 0; b < B; ++b) {
     for (std::int64_t t = 0; t < T; ++t)
       if (m[b * T + t] != 0) last[b] = t;
+    if (last[b] < 0) fail("{}: row {} has no valid step (its mask is all 0)", who, b);
+  }
   return last;
+}
+
+// Classification's shapes: logits [B, T, C], mask [B, T], labels [B] (per sequence) or [B, T] (per step).
+void check_classification(const Shape& logits, const Tensor& labels, const Tensor& mask, const char* who) {
+  const bool fits = logits.rank() == 3 && mask.shape() == Shape{logits[0], logits[1]} &&
+                    (labels.rank() == 1 ? labels.size(0) == logits[0] : labels.shape() == mask.shape());
+  if (!fits)
+    fail("{}: logits [B, T, C], mask [B, T] and labels [B] or [B, T] expected, got {}, {}, {}", who, logits.str(),
+         mask.shape().str(), labels.shape().str());
 }
 
 }  // namespace
@@ -53,6 +76,8 @@ namespace {
 // valid step ranks the batch's sequences ("auc"; evaluation computes the split's from predictions).
 void add_auc(BatchLoss& result, const Var& out, const data::SequenceSet& b) {
   const std::vector<double> p1 = select(softmax(last_valid(out.detach(), b.mask), 1), 1, 1).value().to_vector();
+  // a diverged model (NaN outputs) has no ranking: its NaN loss is what the trainer reports
+  if (!std::all_of(p1.begin(), p1.end(), [](double p) { return std::isfinite(p); })) return;
   const double auc = roc_auc(p1, b.y.to_indices());
   result.metrics.emplace_back("auc", std::isnan(auc) ? MetricSums{0, 0} : MetricSums{auc, 1});
 }
@@ -63,7 +88,8 @@ Predictions sequence_predictions(const Var& out, const data::SequenceSet& b, boo
   const std::vector<double> v = (classify ? softmax(out.detach(), 2) : out.detach()).value().to_vector();
   const std::vector<double> m = b.mask.to_vector();
   const bool per_step = b.y.rank() == (classify ? 2 : 3);
-  const std::vector<std::int64_t> last = last_steps(b.mask), labels = classify ? b.y.to_indices() : std::vector<std::int64_t>{};
+  const std::vector<std::int64_t> last = per_step ? std::vector<std::int64_t>{} : last_steps(b.mask, "predictions");
+  const std::vector<std::int64_t> labels = classify ? b.y.to_indices() : std::vector<std::int64_t>{};
   const std::vector<double> y = classify ? std::vector<double>{} : b.y.to_vector();
   Predictions p;
   p.classification = classify, p.width = O;
@@ -135,9 +161,13 @@ Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, st
   // (slices of [B, T, ..] are strided, and each step would copy them). An x that needs a gradient
   // is sliced as it is, so its gradient flows.
   const Var x_steps = x.requires_grad() ? x : Var(x.value().transpose(0, 1).contiguous());
-  const Tensor dt_steps = dt.to(cell_->dtype()).to(x.device()).transpose(0, 1).contiguous();  // [T, B]
-  const Tensor maskc = mask.to(cell_->dtype());
-  const std::vector<double> m = mask.to_vector();
+  const std::vector<double> m = mask_values(mask, cell_->name().c_str());
+  const Tensor maskc = mask.to(cell_->dtype()).to(x.device());
+  // A padded step's elapsed time is 0: its state is held (below), so the regularisers integrate
+  // nothing over it and an adaptive solver spends no steps on it.
+  const Tensor dtc = dt.to(cell_->dtype()).to(x.device());
+  const Tensor zero = Tensor::scalar(0.0, dtc.dtype(), dtc.device());
+  const Tensor dt_steps = tide::where(maskc, dtc, zero).transpose(0, 1).contiguous();  // [T, B]
   Var state = cell_->initial_state(B);
   std::vector<Var> all;
   all.reserve(T);
@@ -152,7 +182,7 @@ Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, st
       const Var next = step_(x_t, state, Var(dt_steps.select(0, t).reshape(Shape{B, 1})), regulariser);
       // a selection, not state + m (next - state): that is not next to the bit on valid rows (so
       // they depended on the batch's padding), and a padded row's non-finite next made it NaN
-      if (!every) state = where(Var(maskc.slice(1, t, t + 1).to(x.device())), next, state);
+      if (!every) state = where(Var(maskc.slice(1, t, t + 1)), next, state);
       else state = next;
     }
     all.push_back(state);
@@ -176,16 +206,23 @@ std::vector<std::pair<std::string, Var>> SequenceModel::named_parameters() const
   return out;
 }
 
-Var last_valid(const Var& outputs, const Tensor& mask) {
+namespace {
+
+// last_valid, its errors naming `who` (the loss that asked).
+Var last_valid_of(const Var& outputs, const Tensor& mask, const char* who) {
   if (outputs.rank() != 3 || mask.rank() != 2 || mask.size(0) != outputs.size(0) || mask.size(1) != outputs.size(1))
-    fail("last_valid: outputs [B, T, O] and mask [B, T] expected, got {} and {}", outputs.shape().str(), mask.shape().str());
+    fail("{}: outputs [B, T, O] and mask [B, T] expected, got {} and {}", who, outputs.shape().str(), mask.shape().str());
   const std::int64_t B = outputs.size(0), O = outputs.size(2);
   std::vector<std::int64_t> index;
   index.reserve(B * O);
-  for (std::int64_t t : last_steps(mask)) index.insert(index.end(), O, t);
+  for (std::int64_t t : last_steps(mask, who)) index.insert(index.end(), O, t);
   const Tensor idx = Tensor::from_indices(index, Shape{B, 1, O}, outputs.device());
   return reshape(gather(outputs, 1, idx), Shape{B, O});
 }
+
+}  // namespace
+
+Var last_valid(const Var& outputs, const Tensor& mask) { return last_valid_of(outputs, mask, "last_valid"); }
 
 Var weighted_cross_entropy(const Var& logits, const std::vector<std::int64_t>& labels, const std::vector<double>& weights) {
   const std::int64_t N = logits.size(0);
@@ -237,19 +274,16 @@ double loss_weight(const data::SequenceSet& b, bool classify, const std::vector<
 
 Var masked_cross_entropy(const Var& logits, const Tensor& labels, const Tensor& mask, const std::vector<double>& class_weights) {
   if (labels.dtype() != DType::i64) fail("masked_cross_entropy: labels must be i64, got {}", labels.str());
+  check_classification(logits.shape(), labels, mask, "masked_cross_entropy");
   if (labels.rank() == 1) {
-    const Var last = last_valid(logits, mask);
+    const Var last = last_valid_of(logits, mask, "masked_cross_entropy");
     if (class_weights.empty()) return cross_entropy(last, labels.to(logits.device()));
     const std::vector<std::int64_t> y = labels.to_indices();
     return weighted_cross_entropy(last, y, row_weights(y, std::vector<double>(y.size(), 1.0), last.size(1), class_weights));
   }
-  if (labels.rank() != 2 || logits.rank() != 3 || labels.shape() != mask.shape() ||
-      labels.size(0) != logits.size(0) || labels.size(1) != logits.size(1))
-    fail("masked_cross_entropy: logits [B, T, C], labels and mask [B, T] expected, got {}, {}, {}",
-         logits.shape().str(), labels.shape().str(), mask.shape().str());
   const std::int64_t N = labels.numel(), C = logits.size(2);
   std::vector<std::int64_t> lab = labels.to_indices();
-  const std::vector<double> m = mask.to_vector();
+  const std::vector<double> m = mask_values(mask, "masked_cross_entropy");
   if (std::all_of(m.begin(), m.end(), [](double v) { return v == 0; })) fail("masked_cross_entropy: the mask selects no step");
   const std::vector<double> w = row_weights(lab, m, C, class_weights);
   for (std::size_t i = 0; i < lab.size(); ++i)
@@ -261,13 +295,13 @@ Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask) 
   const Tensor tgt = target.to(prediction.dtype()).to(prediction.device());
   if (target.rank() == 2 && prediction.rank() == 3 && target.size(1) == prediction.size(2) && mask.rank() == 2 &&
       mask.size(1) == prediction.size(1) && target.size(0) == prediction.size(0))
-    return mse_loss(last_valid(prediction, mask), Var(tgt));
+    return mse_loss(last_valid_of(prediction, mask, "masked_mse"), Var(tgt));
   if (!(target.shape() == prediction.shape()) || prediction.rank() != 3 || mask.rank() != 2 ||
       mask.size(0) != prediction.size(0) || mask.size(1) != prediction.size(1))
     fail("masked_mse: prediction [B, T, O] with target [B, T, O] or [B, O] and mask [B, T] expected, got {}, {}, {}",
          prediction.shape().str(), target.shape().str(), mask.shape().str());
   double count = 0;
-  for (double v : mask.to_vector()) count += v != 0;
+  for (double v : mask_values(mask, "masked_mse")) count += v;
   if (count == 0) fail("masked_mse: the mask selects no step");
   const Tensor w = mask.to(prediction.dtype()).to(prediction.device()).unsqueeze(2);
   return sum(square(prediction - Var(tgt)) * Var(w)) * (1.0 / (count * static_cast<double>(prediction.size(2))));
@@ -294,10 +328,11 @@ Predictions per_example_predictions(const Var& logits, const Tensor& labels) {
 }
 
 MetricSums correct_predictions(const Tensor& logits, const Tensor& labels, const Tensor& mask) {
+  check_classification(logits.shape(), labels, mask, "correct_predictions");
   const std::int64_t B = logits.size(0), T = logits.size(1), C = logits.size(2);
-  const std::vector<double> l = logits.to_vector(), m = mask.to_vector();
+  const std::vector<double> l = logits.to_vector(), m = mask_values(mask, "correct_predictions");
   const std::vector<std::int64_t> y = labels.to_indices();
-  const std::vector<std::int64_t> last = last_steps(mask);
+  const std::vector<std::int64_t> last = labels.rank() == 1 ? last_steps(mask, "correct_predictions") : std::vector<std::int64_t>{};
   auto argmax = [&](std::int64_t b, std::int64_t t) {
     const double* row = l.data() + (b * T + t) * C;
     return static_cast<std::int64_t>(std::max_element(row, row + C) - row);
@@ -341,16 +376,17 @@ MetricSums squared_error_sums(const T* p, const U* y, bool per_sequence, const s
 }  // namespace
 
 MetricSums squared_error(const Tensor& prediction, const Tensor& target, const Tensor& mask) {
-  const std::int64_t B = prediction.size(0), T = prediction.size(1), O = prediction.size(2);
+  const Shape& ps = prediction.shape();
   const bool per_sequence = target.rank() == 2;
-  if (target.numel() != (per_sequence ? B * O : B * T * O) || mask.numel() != B * T)
-    fail("squared_error: targets {} and mask {} do not match predictions {}", target.shape().str(), mask.shape().str(),
-         prediction.shape().str());
+  if (ps.rank() != 3 || target.shape() != (per_sequence ? Shape{ps[0], ps[2]} : ps) || mask.shape() != Shape{ps[0], ps[1]})
+    fail("squared_error: prediction [B, T, O] with target [B, T, O] or [B, O] and mask [B, T] expected, got {}, {}, {}",
+         prediction.shape().str(), target.shape().str(), mask.shape().str());
+  const std::int64_t B = ps[0], T = ps[1], O = ps[2];
   // the target in its own dtype when it is the prediction's, else in f64 (an f64 target is never rounded)
   const Tensor p = prediction.to(Device::cpu()).contiguous();
   const Tensor y = (target.dtype() == p.dtype() ? target : target.to(DType::f64)).to(Device::cpu()).contiguous();
-  const std::vector<double> m = mask.to_vector();
-  const std::vector<std::int64_t> last = last_steps(mask);
+  const std::vector<double> m = mask_values(mask, "squared_error");
+  const std::vector<std::int64_t> last = per_sequence ? last_steps(mask, "squared_error") : std::vector<std::int64_t>{};
   if (p.dtype() == DType::f32 && y.dtype() == DType::f32)
     return squared_error_sums(p.data<float>(), y.data<float>(), per_sequence, m, last, B, T, O);
   if (p.dtype() == DType::f32) return squared_error_sums(p.data<float>(), y.data<double>(), per_sequence, m, last, B, T, O);

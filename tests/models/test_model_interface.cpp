@@ -4,6 +4,7 @@
 #include "model_test_util.hpp"
 #include "tide/data/xor.hpp"
 #include <cstdio>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 using namespace tide;
@@ -200,4 +201,104 @@ TEST_CASE("parameters saved as safetensors load back into a fresh model with the
   b->load(path);
   CHECK(b->loss(*d.val, models::Mode::eval).loss.item() == a->loss(*d.val, models::Mode::eval).loss.item());
   std::remove(path.c_str());
+}
+
+namespace {
+
+// A model whose batches report different metrics: the first only "m", later ones "nfe" first.
+class ChangingMetrics final : public models::Model {
+public:
+  std::string name() const override { return "changing"; }
+  std::string metric() const override { return "m"; }
+  bool higher_is_better() const override { return false; }
+  std::vector<std::pair<std::string, Var>> named_parameters() const override { return {}; }
+  models::BatchLoss loss(const data::Examples& batch, models::Mode, const models::Training& = {}) const override {
+    models::BatchLoss b;
+    b.loss = Var(Tensor::scalar(1.0, DType::f64));
+    const double n = static_cast<double>(batch.size());
+    if (calls_++ > 0) b.metrics.emplace_back("nfe", models::MetricSums{10.0, 1.0});
+    b.metrics.emplace_back("m", models::MetricSums{2.0 * n, n});
+    return b;
+  }
+
+private:
+  mutable int calls_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("evaluate pools the batches' metrics by name, whatever metrics each batch reports") {
+  // sums were sized by the first batch and indexed by position: a later batch with one more
+  // metric ("nfe": a batch of all-padding rows has none) wrote past them (bug hunt)
+  const data::Dataset d = xor_dataset();
+  const models::Scores s = ChangingMetrics().evaluate(*d.train, 16);  // batches of 16, 16, 8
+  REQUIRE(s.metrics.size() == 2);
+  CHECK(s.metrics[0].first == "m");
+  CHECK(s.metrics[0].second == 2.0);
+  CHECK(s.metrics[1].first == "nfe");
+  CHECK(s.metrics[1].second == 10.0);
+}
+
+TEST_CASE("a diverged binary classifier: its train loss is NaN (no auc), and evaluation says its outputs are NaN") {
+  // add_auc's roc_auc threw "score 0 is NaN" before the trainer could see the NaN loss (bug hunt)
+  Generator gen(9);
+  const data::Dataset d = xor_dataset();
+  const models::ModelPtr m = models::make_model(json{{"type", "gru"}, {"hidden", 3}}, d, gen, DType::f32, "model");
+  Tensor(m->parameters()[0].value()).fill_(std::nan(""));
+  const models::BatchLoss b = m->loss(*d.train, models::Mode::train);
+  CHECK(std::isnan(b.loss.item()));
+  for (const auto& [name, sums] : b.metrics) CHECK(name != "auc");
+  CHECK_THROWS_WITH_AS(m->evaluate(*d.val, 4), doctest::Contains("evaluate: the outputs of gru are NaN (example 0 step"), Error);
+  CHECK_THROWS_WITH_AS(m->evaluate(*d.val, 4), doctest::Contains("the model has diverged"), Error);
+}
+
+TEST_CASE("masked losses and metrics check their shapes, refuse mask values other than 0 and 1 and rows with no valid step") {
+  Generator g(10);
+  const Tensor logits = g.normal(Shape{2, 3, 2}, 0, 1, DType::f64), ones = Tensor::ones(Shape{2, 3}, DType::f64);
+  const Tensor per_sequence = Tensor::from_indices({0, 1}, Shape{2});
+  // labels [2, 2] for logits [2, 3, 2] and labels [1] for 2 rows read past the labels (bug hunt)
+  const std::string shapes = "logits [B, T, C], mask [B, T] and labels [B] or [B, T] expected";
+  CHECK_THROWS_WITH_AS(models::correct_predictions(logits, Tensor::from_indices({0, 1, 1, 0}, Shape{2, 2}), ones),
+                       doctest::Contains(("correct_predictions: " + shapes + ", got [2, 3, 2], [2, 3], [2, 2]").c_str()), Error);
+  CHECK_THROWS_WITH_AS(models::correct_predictions(logits, Tensor::from_indices({1}, Shape{1}), ones),
+                       doctest::Contains((shapes + ", got [2, 3, 2], [2, 3], [1]").c_str()), Error);
+  CHECK_THROWS_WITH_AS(models::correct_predictions(logits, per_sequence, Tensor::ones(Shape{2, 2}, DType::f64)),
+                       doctest::Contains((shapes + ", got [2, 3, 2], [2, 2], [2]").c_str()), Error);
+  CHECK_THROWS_WITH_AS(models::masked_cross_entropy(Var(logits), Tensor::from_indices({1}, Shape{1}), ones),
+                       doctest::Contains(("masked_cross_entropy: " + shapes).c_str()), Error);
+  CHECK_THROWS_WITH_AS(models::squared_error(logits, g.normal(Shape{3, 2}, 0, 1, DType::f64), ones),
+                       doctest::Contains("squared_error: prediction [B, T, O] with target"), Error);
+
+  // 0.5 was weighted by masked_mse and taken as 1 by the cross-entropy and the state update; -1
+  // subtracted a step's error
+  const Tensor per_step = Tensor::from_indices({0, 1, 1, 0, 1, 0}, Shape{2, 3}), target = g.normal(Shape{2, 3, 2}, 0, 1, DType::f64);
+  for (const double bad : {0.5, -1.0, 2.0}) {
+    CAPTURE(bad);
+    const Tensor mask = Tensor::from_vector({1, 1, 1, 1, bad, 0}, Shape{2, 3}, DType::f64);
+    const std::string at = fmt::format("mask[1, 1] = {} is not 0 or 1", bad);
+    CHECK_THROWS_WITH_AS(models::masked_mse(Var(logits), target, mask), doctest::Contains(("masked_mse: " + at).c_str()), Error);
+    CHECK_THROWS_WITH_AS(models::masked_mse(Var(logits), target.select(1, 0).contiguous(), mask), doctest::Contains(("masked_mse: " + at).c_str()), Error);
+    CHECK_THROWS_WITH_AS(models::masked_cross_entropy(Var(logits), per_step, mask), doctest::Contains(("masked_cross_entropy: " + at).c_str()), Error);
+    CHECK_THROWS_WITH_AS(models::masked_cross_entropy(Var(logits), per_sequence, mask), doctest::Contains(("masked_cross_entropy: " + at).c_str()), Error);
+    CHECK_THROWS_WITH_AS(models::correct_predictions(logits, per_step, mask), doctest::Contains(("correct_predictions: " + at).c_str()), Error);
+    CHECK_THROWS_WITH_AS(models::squared_error(logits, target, mask), doctest::Contains(("squared_error: " + at).c_str()), Error);
+    Generator gen(11);
+    const models::SequenceModel model(models::make_cell(json{{"type", "ctrnn"}, {"hidden", 3}}, 1, gen, DType::f64), 2, gen);
+    CHECK_THROWS_WITH_AS(model(Var(g.normal(Shape{2, 3, 1}, 0, 1, DType::f64)), ones, mask), doctest::Contains(("ctrnn: " + at).c_str()), Error);
+  }
+
+  // a per-sequence target scored the step 0 of a row with no valid step (a prediction from padding)
+  const Tensor empty_row = Tensor::from_vector({1, 1, 0, 0, 0, 0}, Shape{2, 3}, DType::f64);
+  const std::string row = "row 1 has no valid step (its mask is all 0)";
+  CHECK_THROWS_WITH_AS(models::masked_cross_entropy(Var(logits), per_sequence, empty_row), doctest::Contains(("masked_cross_entropy: " + row).c_str()), Error);
+  CHECK_THROWS_WITH_AS(models::masked_mse(Var(logits), target.select(1, 0).contiguous(), empty_row), doctest::Contains(("masked_mse: " + row).c_str()), Error);
+  CHECK_THROWS_WITH_AS(models::correct_predictions(logits, per_sequence, empty_row), doctest::Contains(("correct_predictions: " + row).c_str()), Error);
+  CHECK_THROWS_WITH_AS(models::squared_error(logits, target.select(1, 0).contiguous(), empty_row), doctest::Contains(("squared_error: " + row).c_str()), Error);
+  CHECK_THROWS_WITH_AS(models::last_valid(Var(logits), empty_row), doctest::Contains(("last_valid: " + row).c_str()), Error);
+  // per-step targets average over the valid steps: an empty row adds nothing, an empty batch is refused
+  CHECK(models::correct_predictions(logits, per_step, empty_row).count == 2);
+  CHECK(std::isfinite(models::masked_cross_entropy(Var(logits), per_step, empty_row).item()));
+  CHECK(std::isfinite(models::masked_mse(Var(logits), target, empty_row).item()));
+  CHECK_THROWS_WITH_AS(models::masked_mse(Var(logits), target, Tensor::zeros(Shape{2, 3}, DType::f64)),
+                       doctest::Contains("masked_mse: the mask selects no step"), Error);
 }

@@ -20,8 +20,12 @@ public:
   // added to the loss
   BatchLoss loss(const data::Examples& batch, Mode mode, const Training& training = {}) const override;
 
-  // x [B, T, F], dt [B, T], mask [B, T] (1 valid, 0 padding; padding keeps the state) ->
-  // read-outs [B, T, O]. dt and mask are converted to the cell's dtype.
+  // x [B, T, F], dt [B, T], mask [B, T] (1 valid, 0 padding; any other value is refused) ->
+  // read-outs [B, T, O]. dt and mask are converted to the cell's dtype. A padded step keeps the
+  // state and its dt counts as 0 (nothing is integrated over it, so regularisers charge nothing
+  // and adaptive solvers spend no steps on it). Padding between valid steps (a gap) is accepted:
+  // the state is held across the gap and the gap's dts are not integrated, so the next valid
+  // step's dt must span the gap (the time since the previous valid step).
   // With a regulariser, the cells' ODE parts add their regularisation integrals to it.
   Var operator()(const Var& x, const Tensor& dt, const Tensor& mask, OdeRegulariser* regulariser = nullptr) const;
   // The carried states after every step, [T, B, S] (for gradient-norm and trajectory studies);
@@ -45,11 +49,13 @@ private:
   CompiledStep step_;
 };
 
-// The read-out at each sequence's last valid step: [B, T, O] -> [B, O].
+// The read-out at each sequence's last valid step: [B, T, O] -> [B, O]; a row with no valid
+// step (its mask all 0) is refused.
 Var last_valid(const Var& outputs, const Tensor& mask);
 
 // Losses over the valid steps: per-step targets ([B, T] labels / [B, T, O] values) average over
-// the valid steps, per-sequence targets ([B] / [B, O]) use the last valid step.
+// the valid steps (a mask that selects none is refused), per-sequence targets ([B] / [B, O]) use
+// the last valid step (a row with none is refused). Masks hold 0 or 1, anything else is refused.
 // class_weights (one per class; empty: all 1) weight each step's term: sum w_y nll / sum w_y.
 Var masked_cross_entropy(const Var& logits, const Tensor& labels, const Tensor& mask, const std::vector<double>& class_weights = {});
 // -sum_i weights_i log softmax(logits)[i, labels_i] / sum_i weights_i: logits [N, C], N labels and
@@ -65,7 +71,7 @@ Predictions per_example_predictions(const Var& logits, const Tensor& labels);
 // Counts for metrics (sums, so batches can be accumulated): correct predictions and the number
 // of predictions; squared error and the number of values. The targets' shapes are the losses':
 // logits [B, T, C] with labels [B, T] count every valid step, with labels [B] each sequence's last
-// valid step (`value / count` is the accuracy).
+// valid step (`value / count` is the accuracy). Shapes and masks are checked as by the losses.
 MetricSums correct_predictions(const Tensor& logits, const Tensor& labels, const Tensor& mask);
 MetricSums squared_error(const Tensor& prediction, const Tensor& target, const Tensor& mask);
 
