@@ -48,6 +48,21 @@ TEST_CASE("mixing devices in one op names the op, the shapes and both devices") 
   check_error([&] { index_select(on_device, 0, Tensor::from_indices({0}, Shape{1})); }, {"index_select", "cuda:0", "cpu"});
 }
 
+TEST_CASE("scaled_row_norms' primitive default counts a zero error against a zero scale as 0, as the kernels do") {
+  Installed dev;
+  // row 0: a state held at 0 with atol 0 (0 / 0); row 1: a nonzero error there (infinite)
+  const Tensor e = Tensor::from_vector({0.0, 1e-4, 2e-4, 1e-4}, Shape{2, 2}, DType::f64);
+  const Tensor ab = Tensor::from_vector({0.0, 1.0, 0.0, 1.0}, Shape{2, 2}, DType::f64);
+  const Tensor atol = Tensor::from_vector({0.0, 1e-6}, Shape{2}, DType::f64), rtol = Tensor::from_vector({1e-3, 1e-3}, Shape{2}, DType::f64),
+               mask = Tensor::ones(Shape{2}, DType::f64);
+  const auto host = scaled_row_norms(e, ab, ab, atol, rtol, mask).to_vector();
+  const auto on = [](const Tensor& t) { return t.to(Device::cuda()); };
+  const auto fallback = scaled_row_norms(on(e), on(ab), on(ab), on(atol), on(rtol), on(mask)).to(Device::cpu()).to_vector();
+  CHECK(host[0] == doctest::Approx(std::pow(1e-4 / 1.001e-3, 2)));  // the second entry only
+  CHECK(std::isinf(host[2]));
+  CHECK(fallback == host);
+}
+
 TEST_CASE("fused kernels: the CPU loops, the primitive defaults (through a forwarding device) and a reference agree") {
   Installed dev;
   Generator g(11);

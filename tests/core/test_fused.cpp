@@ -289,7 +289,8 @@ std::vector<double> row_norms_reference(const std::vector<double>& e, const std:
       const std::size_t k = r * d + i;
       finite = finite && std::isfinite(b[k]);
       if (mask[i] == 0.0) continue;
-      const double q = e[k] / (atol[i] + rtol[i] * std::max(std::fabs(a[k]), std::fabs(b[k])));
+      const double scale = atol[i] + rtol[i] * std::max(std::fabs(a[k]), std::fabs(b[k]));
+      const double q = e[k] == 0.0 ? 0.0 : e[k] / scale;  // a zero error counts 0, against a zero scale too
       s += q * q;
       mx = std::max(mx, std::fabs(q));
     }
@@ -322,6 +323,7 @@ TEST_CASE("scaled_row_norms and combination_row_norms equal one loop per row to 
       if (n > 4) a[4 * du] = NAN;           // NaN in a: the max takes it, the quotient is NaN
       if (n > 5) e[5 * du] = INFINITY;
       if (n > 6) a[6 * du] = b[6 * du] = 0.0;  // with atol_0 = 0 below: a division by zero
+      if (n > 7) a[7 * du] = b[7 * du] = e[7 * du] = 0.0;  // a state held at 0: 0 / 0 counts 0
       if (d > 2) mask[du - 1] = 0.5;         // a weight other than 0 or 1 still counts the element
       auto as = [&](const std::vector<double>& v) { return Tensor::from_vector(v, Shape{n, d}, dt); };
       auto back = [&](const std::vector<double>& v) { return as(v).to_vector(); };  // rounded to dt

@@ -3,7 +3,10 @@
 
 namespace tide::cuda {
 
-Pool::~Pool() { release_all(); }
+Pool::~Pool() {
+  const std::size_t freed = release_all();
+  if (released_bytes && freed) released_bytes->fetch_add(static_cast<std::int64_t>(freed));
+}
 
 void* Pool::take(std::size_t rounded) {
   auto it = free_.find(rounded);
@@ -78,7 +81,9 @@ void CachingAllocator::deallocate(void* ptr, std::size_t bytes) noexcept {
 
 AllocatorStats CachingAllocator::stats() const {
   std::lock_guard lock(mutex_);
-  return stats_;
+  AllocatorStats s = stats_;
+  s.reserved_bytes -= pools_released_.load();  // graphs' pools already freed
+  return s;
 }
 
 void CachingAllocator::empty_cache() {
@@ -91,6 +96,7 @@ void CachingAllocator::empty_cache() {
 void CachingAllocator::begin_private(std::shared_ptr<Pool> pool) {
   std::lock_guard lock(mutex_);
   if (capture_) fail("cuda: graph captures cannot be nested");
+  pool->released_bytes = &pools_released_;
   capture_ = std::move(pool);
 }
 void CachingAllocator::end_private() {

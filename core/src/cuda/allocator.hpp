@@ -9,6 +9,7 @@
 // them after the capture has ended.
 #pragma once
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,9 @@ public:
   void* take(std::size_t rounded);            // a cached block of this size, or nullptr
   void give(void* ptr, std::size_t rounded);  // returns a block to the free list
   std::size_t release_all();                  // cudaFree every cached block; returns the bytes freed
+  // A graph's pool, freed with its graph outside the allocator's lock, adds what it frees here
+  // (the allocator's count, set by begin_private).
+  std::atomic<std::int64_t>* released_bytes = nullptr;
 private:
   std::unordered_map<std::size_t, std::vector<void*>> free_;
 };
@@ -53,6 +57,7 @@ private:
   std::shared_ptr<Pool> capture_;
   std::unordered_map<void*, std::shared_ptr<Pool>> private_owner_;  // blocks of graph pools
   AllocatorStats stats_;
+  std::atomic<std::int64_t> pools_released_{0};  // bytes graph pools freed on destruction (Pool::released_bytes)
 };
 
 }  // namespace tide::cuda

@@ -141,8 +141,18 @@ void CudaBackend::check_reports() {
        op_name(static_cast<Op>(r.op)), r.value, r.position, r.extent);
 }
 
+namespace {
+bool fits_i64(double v) { return v >= -0x1p63 && v < 0x1p63; }
+[[noreturn]] void fail_i64(const char* op, const Tensor& t, double v) {
+  fail("{} {}: {} has no i64 value (NaN, infinite or outside the int64 range; others truncate toward zero)", op, t.str(), v);
+}
+}  // namespace
+
 void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
   if (dst.numel() == 0) return;
+  if (dst.dtype() == DType::i64 && src.dtype() != DType::i64)  // the CPU's rule; the device cast would saturate
+    for (const double v : src.to(Device::cpu()).to_vector())
+      if (!fits_i64(v)) fail_i64("converting", src, v);
   if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
     TIDE_CUDA_CHECK(cudaMemcpyAsync(output_data(dst), src.raw_data(), static_cast<std::size_t>(dst.numel()) * dtype_size(dst.dtype()),
                                     cudaMemcpyDeviceToDevice, stream_));
@@ -153,6 +163,7 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
 }
 
 void CudaBackend::fill(const Tensor& dst, double value) {
+  if (dst.dtype() == DType::i64 && !fits_i64(value)) fail_i64("filling", dst, value);
   launch_fill(code_of(dst.dtype()), output_data(dst), dst.numel(), value, stream_);
   TIDE_CUDA_LAUNCHED("fill");
 }
@@ -183,6 +194,7 @@ void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, co
 }
 
 void CudaBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) {
+  if (out.numel() == 0) return;  // an empty kept axis: nothing to write (as the CPU)
   Shape kept, reduced;
   Shape kept_strides, reduced_strides;
   for (int i = 0; i < x.rank(); ++i) {
@@ -241,10 +253,24 @@ void CudaBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& o
   }
 }
 
+namespace {
+// The kernels check each index as they use it; with no element to move (an empty slab around the
+// axis) they never run, so the indices are checked here, on the host, as the CPU does.
+void check_indices_of_empty_slab(const char* op, const Tensor& index, std::int64_t outer, std::int64_t inner, std::int64_t extent,
+                                 int axis, const Shape& shape) {
+  if (outer * inner != 0 || index.numel() == 0) return;
+  const std::vector<std::int64_t> values = index.to(Device::cpu()).to_indices();
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (values[i] < 0 || values[i] >= extent)
+      fail("{}: index {} at position {} is out of range [0, {}) for axis {} of {}", op, values[i], i, extent, axis, shape.str());
+}
+}  // namespace
+
 void CudaBackend::index_select(const Tensor& x_in, int axis, const Tensor& index, const Tensor& out) {
   const Tensor x = x_in.contiguous();
   std::int64_t outer, inner;
   split_axis(x.shape(), axis, outer, inner);
+  check_indices_of_empty_slab("index_select", index, outer, inner, x.shape()[axis], axis, x.shape());
   launch_index_select(code_of(x.dtype()), x.raw_data(), index.data<std::int64_t>(), output_data(out), outer, x.shape()[axis],
                       index.numel(), inner, report_device_, stream_);
   TIDE_CUDA_LAUNCHED("index_select");
@@ -253,6 +279,7 @@ void CudaBackend::index_add(const Tensor& src_in, int axis, const Tensor& index,
   const Tensor src = src_in.contiguous();
   std::int64_t outer, inner;
   split_axis(src.shape(), axis, outer, inner);
+  check_indices_of_empty_slab("index_add", index, outer, inner, out.shape()[axis], axis, out.shape());
   launch_index_add(code_of(src.dtype()), src.raw_data(), index.data<std::int64_t>(), output_data(out), outer, src.shape()[axis],
                    out.shape()[axis], inner, report_device_, stream_);
   TIDE_CUDA_LAUNCHED("index_add");

@@ -9,10 +9,12 @@ namespace {
 template <class T> __global__ void lincomb_kernel(LincombArgs args) {
   const std::int64_t n = args.n * args.d;
   for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
-    T acc = T(0);
-    for (int j = 0; j < args.terms; ++j) acc += static_cast<T>(args.coeff[j]) * static_cast<const T*>(args.x[j])[i];
-    if (args.scale) acc *= static_cast<const T*>(args.scale)[i / args.d];
-    if (args.base) acc += static_cast<const T*>(args.base)[i];
+    // as the CPU's lincomb_each_row: the base (or 0), then each nonzero term in turn, its factor
+    // rounded once from the double product coeff_j * scale_r
+    T acc = args.base ? static_cast<const T*>(args.base)[i] : T(0);
+    const double sr = args.scale ? static_cast<double>(static_cast<const T*>(args.scale)[i / args.d]) : 1.0;
+    for (int j = 0; j < args.terms; ++j)
+      if (args.coeff[j] != 0.0) acc += static_cast<T>(args.coeff[j] * sr) * static_cast<const T*>(args.x[j])[i];
     static_cast<T*>(args.out)[i] = acc;
   }
 }
@@ -31,7 +33,9 @@ __global__ void row_norms_kernel(const T* err, const T* a, const T* b, const dou
     finite &= isfinite(bv) ? 1 : 0;
     if (mask[i] == 0.0) continue;
     const double ev = static_cast<double>(err[at]);  // a zero error counts 0, against a zero scale too (quotients_impl)
-    const double q = ev == 0.0 ? 0.0 : ev / (atol[i] + rtol[i] * fmax(fabs(static_cast<double>(a[at])), fabs(bv)));
+    const double av = fabs(static_cast<double>(a[at])), bm = fabs(bv);
+    // av < bm ? bm : av as quotients_impl (a NaN in a is kept; fmax would drop it)
+    const double q = ev == 0.0 ? 0.0 : ev / (atol[i] + rtol[i] * (av < bm ? bm : av));
     s += q * q;
     mx = fmax(mx, fabs(q));
   }

@@ -61,7 +61,7 @@ __global__ void reduce_serial_kernel(Op op, Layout outer, Layout inner, const T*
 }  // namespace
 
 int reduce_chunks(std::int64_t outputs, std::int64_t reduced) {
-  if (reduced < 32) return 1;
+  if (reduced < 32 || outputs == 0) return 1;  // (nothing to reduce into: no division by 0 below)
   // Aim for about 16k warps in flight; no chunk shorter than 1024 elements.
   std::int64_t chunks = (16384 + outputs - 1) / outputs;
   const std::int64_t most = (reduced + 1023) / 1024;
