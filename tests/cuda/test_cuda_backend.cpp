@@ -178,3 +178,41 @@ TEST_CASE("cuda: errors name the device, the op and the index") {
   CHECK(sum(d).item() == 6.0);  // the report was consumed; the device goes on
   check_error([&] { (void)Tensor::empty(Shape{std::int64_t(1) << 46}, DType::f64, Device::cuda()); }, {"out of device memory"});
 }
+
+TEST_CASE("cuda: the CPU's edge cases (found by reading the kernels): empty kept axes, empty slabs, NaN in a, i64 conversions, graph pools") {
+  if (test::no_gpu()) return;
+  // a reduction of >= 32 elements into an empty output (the chunk count divided by 0)
+  const Tensor empty_rows = on_gpu(Tensor::zeros(Shape{0, 64}, DType::f32));
+  CHECK(sum(empty_rows, {1}).shape() == Shape{0});
+  CHECK(max(empty_rows, {1}).shape() == Shape{0});
+  // index ops over an empty slab still check their indices
+  check_error([&] { (void)index_select(on_gpu(Tensor::zeros(Shape{0, 3})), 1, on_gpu(Tensor::from_indices({7}, Shape{1}))); },
+              {"index_select", "index 7", "[0, 3)"});
+  check_error([&] { (void)index_add(on_gpu(Tensor::zeros(Shape{0, 1})), 1, on_gpu(Tensor::from_indices({7}, Shape{1})), 3); },
+              {"index_add", "index 7", "[0, 3)"});
+  // scaled_row_norms keeps a NaN in a (the max takes it), as the CPU
+  const Tensor e = Tensor::from_vector({1e-3, 1e-3}, Shape{1, 2}, DType::f64), a = Tensor::from_vector({NAN, 1.0}, Shape{1, 2}, DType::f64);
+  const Tensor tol = Tensor::from_vector({1e-6, 1e-6}, Shape{2}, DType::f64), mask = Tensor::ones(Shape{2}, DType::f64);
+  const auto host = scaled_row_norms(e, a, a, tol, tol, mask).to_vector();
+  const auto dev = scaled_row_norms(on_gpu(e), on_gpu(a), on_gpu(a), on_gpu(tol), on_gpu(tol), on_gpu(mask)).to(Device::cpu()).to_vector();
+  CHECK(std::isnan(host[0]) == std::isnan(dev[0]));
+  // lincomb: no nonzero term reads no row scale (an infinite one gave NaN)
+  const Tensor base = Tensor::ones(Shape{2, 2}, DType::f64), x = Tensor::ones(Shape{2, 2}, DType::f64);
+  const Tensor inf_scale = Tensor::full(Shape{2}, INFINITY, DType::f64);
+  CHECK(relative_gap(linear_combination(on_gpu(base), {on_gpu(x)}, {0.0}, on_gpu(inf_scale)), linear_combination(base, {x}, {0.0}, inf_scale)) == 0);
+  // float -> i64 refuses what has no i64 value, as the CPU does
+  check_error([&] { (void)on_gpu(Tensor::from_vector({1.0, NAN}, Shape{2}, DType::f64)).to(DType::i64); }, {"no i64 value"});
+  check_error([&] { (void)Tensor::full(Shape{2}, INFINITY, DType::i64, Device::cuda()); }, {"no i64 value"});
+  CHECK(on_gpu(Tensor::from_vector({-2.7, 2.7}, Shape{2}, DType::f64)).to(DType::i64).to(Device::cpu()).to_indices() == std::vector<std::int64_t>{-2, 2});
+  // a graph's private pool, freed with the graph, leaves the reserved bytes
+  cuda::synchronize();
+  const auto before = cuda::memory_counters().reserved_bytes;
+  {
+    DeviceGuard guard(Device::cuda());
+    Tensor out;
+    cuda::Graph graph;
+    graph.capture([&] { out = Tensor::zeros(Shape{1 << 20}, DType::f32); });
+    CHECK(cuda::memory_counters().reserved_bytes > before);
+  }
+  CHECK(cuda::memory_counters().reserved_bytes == before);
+}
