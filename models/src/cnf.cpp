@@ -55,7 +55,9 @@ CnfModel::CnfModel(const CnfOptions& options, Generator& gen) : options_(options
     for (std::int64_t d : options.image) n *= d;
     if (options.image.size() != 3 || n != options.dims)
       fail("cnf: image shape must be {{channels, rows, cols}} with a product of dims = {}", options.dims);
-    if (!(options.logit_alpha >= 0 && options.logit_alpha < 0.5)) fail("cnf: logit_alpha must be in [0, 0.5), got {}", options.logit_alpha);
+    if (!(options.logit_alpha > 0 && options.logit_alpha < 0.5))
+      fail("cnf: logit_alpha must be in (0, 0.5), got {} (at 0 a pixel 255 dequantises to 1, whose logit is infinite)",
+           options.logit_alpha);
   }
   for (int b = 0; b < options.blocks; ++b) {
     blocks_.emplace_back(options.dims, options.hidden, options.layer, options.activation, gen, options.dtype);
@@ -116,11 +118,15 @@ std::pair<Var, Var> CnfModel::to_model_space(const Var& x, Generator* gen) const
   if (!is_image()) return {xc, Var(Tensor::zeros(Shape{x.size(0)}, options_.dtype))};
   const double a = options_.logit_alpha;
   const Tensor u = gen ? gen->uniform(x.shape(), 0.0, 1.0, options_.dtype) : Tensor::full(x.shape(), 0.5, options_.dtype);
-  const Var s = (xc + Var(u)) * ((1 - 2 * a) / 256.0) + a;  // in (a, 1 - a)
-  const Var y = log(s) - log(1.0 - s);
+  // s and 1 - s each as a + (non-negative), in f64: both stay >= a > 0 for any alpha, where
+  // s = a + (1 - 2a) (255 + u) / 256 rounds to 1 in f32 at small alpha and 1 - s to 0 (an infinite logit)
+  const Var x_u = cast(x, DType::f64) + Var(u.to(DType::f64));
+  const Var s = x_u * ((1 - 2 * a) / 256.0) + a;               // in [a, 1 - a]
+  const Var rest = (256.0 - x_u) * ((1 - 2 * a) / 256.0) + a;  // 1 - s
+  const Var y = log(s) - log(rest);
   // dy/dx' = (1 - 2a) / (s (1 - s)) for the dequantised x' = (x + u) / 256
-  const Var logdet = sum(log(s) + log(1.0 - s), {1}) * -1.0 + std::log(1 - 2 * a) * static_cast<double>(options_.dims);
-  return {y, logdet};
+  const Var logdet = sum(log(s) + log(rest), {1}) * -1.0 + std::log(1 - 2 * a) * static_cast<double>(options_.dims);
+  return {cast(y, options_.dtype), cast(logdet, options_.dtype)};
 }
 
 Var CnfModel::log_density(const Var& x, Generator* gen, double time_scale) const {

@@ -48,6 +48,8 @@ std::shared_ptr<CnfModel> make_cnf(const json& spec, std::int64_t dims, const st
   o.time_length = k.number("time_length", image.empty() ? 0.5 : 1.0, 1e-6, 1e6);
   o.train_end_time = k.boolean("train_end_time", true);
   o.logit_alpha = k.number("logit_alpha", o.logit_alpha, 0.0, 0.49);
+  if (!(o.logit_alpha > 0))
+    fail("{}: must be > 0 (in (0, 0.49]): at 0 a pixel 255 dequantises to 1, whose logit is infinite", k.path("logit_alpha"));
   if (image.empty() && spec.contains("logit_alpha"))
     fail("{}: the logit transform is applied to image data only; these data are vectors", k.path("logit_alpha"));
   // exact traces for small dims (FFJORD's toys use the brute-force trace), Hutchinson above

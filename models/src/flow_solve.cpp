@@ -73,8 +73,11 @@ double mean_of(const Var& per_sample) { return per_sample.defined() ? mean(per_s
 Var steered_end_time(const Var& T, double steer, Generator* gen) {
   if (!(steer > 0)) return T;
   if (!gen) fail("STEER needs a generator for its draws");
-  const double half = std::min(steer, 0.99 * T.value().item());
-  return T + Var(gen->uniform(Shape{1}, -half, half, T.dtype()));
+  const Var r(gen->uniform(Shape{1}, -1.0, 1.0, T.dtype()));
+  // The half-width is b, capped at 0.99 T so the end time stays > 0. Capped, it moves with T, so the
+  // offset is taped through T (dT'/dT = 1 + 0.99 r, not 1); below the cap it is a constant.
+  if (steer < 0.99 * T.value().item()) return T + r * steer;
+  return T + T * r * 0.99;
 }
 
 }  // namespace tide::models::detail

@@ -340,7 +340,9 @@ std::pair<Tensor, Tensor> LatentOdeModel::task_masks(const data::IrregularSet& s
 
 std::vector<std::pair<std::string, Var>> LatentOdeModel::named_parameters() const {
   std::vector<std::pair<std::string, Var>> out;
-  append_parameters(out, "dynamics", dynamics_);
+  // the parts the chosen variant never runs are built (the same draws for the rest) but not listed:
+  // not saved, counted or optimised
+  if (!generative_rnn_) append_parameters(out, "dynamics", dynamics_);
   if (options_.encoder == LatentEncoder::ode_rnn) append_parameters(out, "encoder.ode", encoder_ode_);
   append_parameters(out, "encoder.update_gate", update_gate_);
   append_parameters(out, "encoder.reset_gate", reset_gate_);

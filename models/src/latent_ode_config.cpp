@@ -71,6 +71,15 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
     if (o.task != LatentTask::classification && spec.contains(key))
       fail("{}: only task 'classification' has a classifier; this task is '{}'", k.path(key),
            latent_task_names()[static_cast<std::size_t>(o.task)]);
+  // Keys that only the ODE parts read: refused when the chosen encoder or generative model is an RNN.
+  for (const char* key : {"encoder_solver", "encoder_hidden"})
+    if (o.encoder == LatentEncoder::rnn && spec.contains(key))
+      fail("{}: only the ODE-RNN encoder has an ODE between observations; \"encoder\": \"rnn\" steps a GRU over the "
+           "elapsed times", k.path(key));
+  for (const char* key : {"solver", "grid", "dynamics_hidden", "steer_eps"})
+    if (o.generative_model == LatentGenerative::rnn && spec.contains(key))
+      fail("{}: only the generative ODE (\"generative\": \"ode\") reads it; \"generative\": \"rnn\" (the RNN-VAE "
+           "baseline) has no ODE", k.path(key));
   if (o.task == LatentTask::classification && classes != 2)
     fail("{}: task 'classification' predicts a binary label per sequence (PhysioNet's mortality); the data have {} classes",
          k.path("task"), classes);

@@ -16,9 +16,10 @@ constexpr double kLog2Pi = 1.8378770664093453;
 double sum_of(const Var& v) { return sum(v.detach()).item(); }
 
 // The KL weight at `epoch` (from 0): 0 before `wait`, then 1 - rate^(whole epochs past wait), which
-// is still 0 at epoch = wait: the reference code's schedule, so the first positive weight is at wait + 1.
+// is still 0 at epoch = wait: the reference code's schedule, so the first positive weight is at wait + 1
+// (a fractional wait too: floor(epoch) - wait would give a fractional power before then).
 double kl_weight(const LatentOdeOptions& o, double epoch) {
-  const double past = std::floor(epoch) - o.kl_wait;
+  const double past = std::floor(epoch - o.kl_wait);
   return past < 0 ? 0.0 : 1.0 - std::pow(o.kl_rate, past);
 }
 

@@ -6,6 +6,7 @@
 #include "model_test_util.hpp"
 #include "tide/data/vectors.hpp"
 #include <nlohmann/json.hpp>
+#include <algorithm>
 
 using namespace tide;
 using namespace tide::models;
@@ -180,6 +181,49 @@ TEST_CASE("cnf: the training loss's gradient (learned end time, regularisers) ma
   for (const auto& [n, s] : l.metrics) names.push_back(n);
   CHECK(names == std::vector<std::string>{"nll", "bits_per_dim", "nfe", "K", "B", "R_2"});
   REQUIRE(l.after_backward);
+}
+
+TEST_CASE("cnf: with STEER the learned end time's gradient matches finite differences, below and at the 0.99 T cap") {
+  // Found by a bug hunt: capped at 0.99 T, the half-width was a constant on the tape (dT'/dT = 1
+  // instead of 1 + 0.99 r): -0.757 against the central difference's -0.297.
+  for (const double steer : {0.1, 2.0}) {  // T = 0.5: b = 0.1, and b = 0.495 (capped)
+    CAPTURE(steer);
+    Generator gen(7);
+    CnfOptions o = small_options(2, {5});
+    o.train.ode = OdeSpec{Method::rk4, 1, 1e-3, 1e-4, GradientKind::discrete};
+    o.train.steps = 8;
+    const CnfModel m(o, gen);
+    const auto batch = vectors(gen.normal(Shape{3, 2}, 0.0, 1.0, DType::f64));
+    Training t;
+    t.steer = steer, t.seed = 3;
+    CHECK(worst_gradient_error(m, [&] { return m.loss(batch, Mode::train, t).loss; }, 1) < 1e-6);
+  }
+}
+
+TEST_CASE("cnf: images' logit transform stays finite in f32 (a pixel 255 near 256 after dequantisation); alpha 0 is refused") {
+  // Found by a bug hunt: in f32, (255 + u) / 256 rounds to 1 for u within 2^-17 of 1; at a tiny
+  // alpha (or 0) the logit was +inf and the solve failed, blaming the solver.
+  const std::uint64_t seed = 1379;  // its first f32 draws of [64, 4] hold one such u
+  {
+    Generator g(seed);
+    const std::vector<double> u = g.uniform(Shape{64, 4}, 0.0, 1.0, DType::f32).to_vector();
+    REQUIRE(std::any_of(u.begin(), u.end(), [](double v) { return 255.0f + static_cast<float>(v) == 256.0f; }));
+  }
+  Generator init(5);
+  CnfOptions o = small_options(4, {4});
+  o.image = {1, 2, 2};
+  o.logit_alpha = 1e-12;  // allowed, and below f32's resolution near 1
+  o.dtype = DType::f32;
+  o.train.ode = o.test.ode = OdeSpec{Method::rk4, 1, 1e-5, 1e-5, GradientKind::discrete};
+  o.train.steps = o.test.steps = 1;
+  const CnfModel m(o, init);
+  Generator g(seed);
+  const std::vector<double> lp = m.log_density(Var(Tensor::full(Shape{64, 4}, 255.0, DType::f64)), &g).value().to_vector();
+  CHECK(std::all_of(lp.begin(), lp.end(), [](double v) { return std::isfinite(v); }));
+  o.logit_alpha = 0;
+  CHECK_THROWS_WITH(CnfModel(o, init), doctest::Contains("cnf: logit_alpha must be in (0, 0.5), got 0"));
+  CHECK_THROWS_WITH(make_cnf(nlohmann::json{{"type", "cnf"}, {"logit_alpha", 0.0}}, 4, {1, 2, 2}, init, DType::f32, "model"),
+                    doctest::Contains("model.logit_alpha: must be > 0"));
 }
 
 TEST_CASE("cnf: compiled solves (the default) give the eager loss and gradients: exact trace with R_2 and K, the estimators' fresh noise") {

@@ -8,6 +8,8 @@
 #include "model_test_util.hpp"
 #include "tide/data/irregular.hpp"
 #include <nlohmann/json.hpp>
+#include <filesystem>
+#include <unistd.h>
 
 using namespace tide;
 using namespace tide::models;
@@ -328,6 +330,66 @@ TEST_CASE("latent ode: config keys are checked") {
                     doctest::Contains("model.kl_annealing.rate: must be < 1"));
   CHECK_NOTHROW(make_latent_ode({{"type", "latent_ode"}, {"task", "extrapolation"}, {"extrapolate_fraction", 0.3}}, 3, 0, gen,
                                 DType::f64, "model"));
+}
+
+TEST_CASE("latent ode config: keys only an ODE encoder or generative model reads are refused with an RNN there") {
+  // Found by a bug hunt: they were accepted and ignored.
+  Generator gen(9);
+  using nlohmann::json;
+  const auto refused = [&](json spec, const std::string& key, const std::string& message) {
+    CAPTURE(key);
+    spec["type"] = "latent_ode";
+    CHECK_THROWS_WITH(make_latent_ode(spec, 3, 0, gen, DType::f64, "model"), doctest::Contains(("model." + key + ": " + message).c_str()));
+  };
+  refused({{"encoder", "rnn"}, {"encoder_solver", {{"method", "dopri5"}}}}, "encoder_solver", "only the ODE-RNN encoder");
+  refused({{"encoder", "rnn"}, {"encoder_hidden", {7}}}, "encoder_hidden", "only the ODE-RNN encoder");
+  refused({{"generative", "rnn"}, {"solver", {{"method", "rk4"}, {"unfolds", 5}}}}, "solver", "only the generative ODE");
+  refused({{"generative", "rnn"}, {"grid", "union"}}, "grid", "only the generative ODE");
+  refused({{"generative", "rnn"}, {"dynamics_hidden", {3}}}, "dynamics_hidden", "only the generative ODE");
+  refused({{"generative", "rnn"}, {"steer_eps", 0.1}}, "steer_eps", "only the generative ODE");
+  // each with the variant that reads it
+  CHECK_NOTHROW(make_latent_ode({{"type", "latent_ode"}, {"encoder", "rnn"}, {"generative", "ode"}, {"grid", "union"},
+                                 {"dynamics_hidden", {3}}, {"solver", {{"method", "rk4"}}}}, 3, 0, gen, DType::f64, "model"));
+  CHECK_NOTHROW(make_latent_ode({{"type", "latent_ode"}, {"generative", "rnn"}, {"encoder_hidden", {7}},
+                                 {"encoder_solver", {{"method", "dopri5"}}}}, 3, 0, gen, DType::f64, "model"));
+}
+
+TEST_CASE("latent ode: KL annealing with a fractional wait: 0 through epoch wait + 1, then 1 - rate^(whole epochs past wait)") {
+  // Found by a bug hunt: floor(epoch) - wait gave 1 - rate^0.5 at epoch 3 for wait 2.5.
+  Generator init(4);
+  const auto model = make_latent_ode({{"type", "latent_ode"}, {"latent", 3}, {"encoder_state", 4}, {"dynamics_hidden", {5}},
+                                      {"encoder_hidden", {5}}, {"kl_annealing", {{"wait", 2.5}, {"rate", 0.9}}}},
+                                     2, 0, init, DType::f64, "model");
+  const data::IrregularExamples batch(small_set());
+  for (const auto& [epoch, weight] : std::vector<std::pair<double, double>>{{2.4, 0}, {3.0, 0}, {3.49, 0}, {3.5, 0.1}, {4.4, 0.1}, {4.5, 0.19}}) {
+    CAPTURE(epoch);
+    Training t;
+    t.epoch = epoch;
+    CHECK(metric(model->loss(batch, Mode::train, t), "kl_weight") == doctest::Approx(weight).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("latent ode: the RNN-VAE lists no generative ODE parameters; both variants save and load their parameters") {
+  // Found by a bug hunt: the RNN-VAE saved, counted and optimised the unused ODE's parameters.
+  namespace fs = std::filesystem;
+  for (const LatentGenerative generative : {LatentGenerative::ode, LatentGenerative::rnn}) {
+    CAPTURE(static_cast<int>(generative));
+    LatentOdeOptions o = tiny(2);
+    o.generative_model = generative;
+    Generator init(3), other(4);
+    const LatentOdeModel model(o, init);
+    LatentOdeModel loaded(o, other);
+    bool dynamics = false;
+    for (const auto& [name, p] : model.named_parameters()) dynamics = dynamics || name.starts_with("dynamics.");
+    CHECK(dynamics == (generative == LatentGenerative::ode));
+    const data::IrregularExamples batch(small_set());
+    const fs::path path = fs::temp_directory_path() / fmt::format("tide-latent-{}-{}.tide", static_cast<long>(::getpid()),
+                                                                   static_cast<int>(generative));
+    model.save(path.string());
+    loaded.load(path.string());
+    fs::remove(path);
+    CHECK(loaded.loss(batch, Mode::eval).loss.item() == model.loss(batch, Mode::eval).loss.item());
+  }
 }
 
 namespace {

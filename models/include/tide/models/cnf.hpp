@@ -109,7 +109,7 @@ struct CnfOptions {
   // (x + u) / 256 and logit-transformed, logit(alpha + (1 - 2 alpha) x), with the change of
   // variables counted, and bits/dim reported in the 256-level space
   std::vector<std::int64_t> image;
-  double logit_alpha = 1e-6;
+  double logit_alpha = 1e-6;  // in (0, 0.5): at 0 a pixel 255 would dequantise to 1, an infinite logit
   DType dtype = DType::f64;
 };
 

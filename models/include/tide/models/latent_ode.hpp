@@ -69,7 +69,7 @@ struct LatentOdeOptions {
   std::int64_t classes = 0;                 // classification: the labels' classes
   double ce_weight = 100.0;                 // the cross-entropy's weight (the reference code's 100)
   std::vector<std::int64_t> classifier_hidden{300, 300};  // relu
-  double kl_wait = 10, kl_rate = 0.99;      // KL weight 0 before epoch kl_wait, then 1 - kl_rate^(epoch - kl_wait)
+  double kl_wait = 10, kl_rate = 0.99;      // KL weight 0 before epoch kl_wait, then 1 - kl_rate^floor(epoch - kl_wait)
   double steer_eps = 1e-3;                  // STEER's eps when "steer" is 1 (b_i = |dt_i| - eps)
   DType dtype = DType::f32;
 };
