@@ -149,8 +149,10 @@ struct CompiledVar {
     return out;
   }
 
-  // run_blocks, checked against `whole` (the unblocked call, whose result a check returns) while
-  // blocking is on probation or after a tensor the function reads by reference has changed.
+  // run_blocks, checked against `whole` (the unblocked call) while blocking is on probation or after
+  // a tensor the function reads by reference has changed. A check that passes returns the blocks'
+  // result, as an unchecked call does: whether a call was checked (the count restarts in a resumed
+  // process) must not change its value in the last bits.
   template <class Whole>
   Var in_blocks(const Var& z, const Var& t, const Tensor& index, Whole whole) const {
     const Tensor zc = z.value().contiguous(), tc = t.rank() == 0 ? t.value() : t.value().contiguous();
@@ -167,7 +169,7 @@ struct CompiledVar {
       return reference;
     }
     if (*blocking < 0) *blocking = *blocking == -1 ? 1 : *blocking + 1;
-    return reference;
+    return out.defined() ? Var(out) : reference;
   }
 
   // Notes the versions of what the function reads by reference, found first by a trace of one
@@ -231,17 +233,13 @@ const CompiledVar* compiled_var(const Dynamics& f) {
   return nullptr;
 }
 
-bool same_options(const CompileOptions& a, const CompileOptions& b) {
-  return a.fuse == b.fuse && a.max_plans == b.max_plans && a.row_block == b.row_block && a.rows_mix == b.rows_mix;
-}
-
 }  // namespace
 
 Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
   if (!f.var) fail("compile_dynamics: the dynamics has no Var function");
   VarDynamicsFn fn = f.var;
   if (const auto* c = f.var.target<CompiledVar>()) {
-    if (same_options(c->variants->options, options)) return f;  // already compiled so: keep its plans
+    if (c->variants->options == options) return f;  // already compiled so: keep its plans
     fn = c->variants->plain;  // compiled with other options (rows_mix, say): compiled afresh from its plain form
   }
   Dynamics out;

@@ -190,12 +190,15 @@ TEST_CASE("cuda: the CPU's edge cases (found by reading the kernels): empty kept
               {"index_select", "index 7", "[0, 3)"});
   check_error([&] { (void)index_add(on_gpu(Tensor::zeros(Shape{0, 1})), 1, on_gpu(Tensor::from_indices({7}, Shape{1})), 3); },
               {"index_add", "index 7", "[0, 3)"});
-  // scaled_row_norms keeps a NaN in a (the max takes it), as the CPU
+  // scaled_row_norms keeps a NaN in a (the max takes it: a NaN quotient, the row +inf), as the CPU;
+  // b finite, so only a's NaN can flag the row (fmax dropped it: a finite norm)
   const Tensor e = Tensor::from_vector({1e-3, 1e-3}, Shape{1, 2}, DType::f64), a = Tensor::from_vector({NAN, 1.0}, Shape{1, 2}, DType::f64);
+  const Tensor b = Tensor::ones(Shape{1, 2}, DType::f64);
   const Tensor tol = Tensor::from_vector({1e-6, 1e-6}, Shape{2}, DType::f64), mask = Tensor::ones(Shape{2}, DType::f64);
-  const auto host = scaled_row_norms(e, a, a, tol, tol, mask).to_vector();
-  const auto dev = scaled_row_norms(on_gpu(e), on_gpu(a), on_gpu(a), on_gpu(tol), on_gpu(tol), on_gpu(mask)).to(Device::cpu()).to_vector();
-  CHECK(std::isnan(host[0]) == std::isnan(dev[0]));
+  const auto host = scaled_row_norms(e, a, b, tol, tol, mask).to_vector();
+  const auto dev = scaled_row_norms(on_gpu(e), on_gpu(a), on_gpu(b), on_gpu(tol), on_gpu(tol), on_gpu(mask)).to(Device::cpu()).to_vector();
+  CHECK(std::isinf(host[0]));
+  CHECK(dev == host);
   // lincomb: no nonzero term reads no row scale (an infinite one gave NaN)
   const Tensor base = Tensor::ones(Shape{2, 2}, DType::f64), x = Tensor::ones(Shape{2, 2}, DType::f64);
   const Tensor inf_scale = Tensor::full(Shape{2}, INFINITY, DType::f64);

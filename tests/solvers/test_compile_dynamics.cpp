@@ -409,12 +409,13 @@ TEST_CASE("compiled dynamics over row blocks: checked again after a closed-over 
       }
     }
   }
-  SUBCASE("a checked call returns the whole batch's result, not the blocks' within the tolerance") {
-    const auto fn = [&](const Var& z, const Var&, const Rows&) { return tanh(matmul(z, w)) + 1e-12 * mean(z, {0}, true); };
-    CompileOptions no_blocks;
-    no_blocks.row_block = 0;
-    const Dynamics compiled = compile_dynamics(Dynamics(fn), blocks), whole = compile_dynamics(Dynamics(fn), no_blocks);
-    for (int call = 0; call < 8; ++call) CHECK(max_rel_diff(compiled.var(y0, t, Rows()).value(), whole.var(y0, t, Rows()).value()) == 0.0);
+  SUBCASE("a checked call returns what an unchecked one does (the blocks' result): calls are deterministic") {
+    // a short last block rounds differently from the whole batch in the last bits; whether a call
+    // was checked (a resumed process checks its first calls again) must not show in its value
+    const auto fn = [&](const Var& z, const Var&, const Rows&) { return tanh(matmul(z, w)) - 0.1 * z; };
+    const Dynamics compiled = compile_dynamics(Dynamics(fn), blocks);
+    const Tensor first = compiled.var(y0, t, Rows()).value();
+    for (int call = 1; call < 12; ++call) CHECK(max_rel_diff(compiled.var(y0, t, Rows()).value(), first) == 0.0);
   }
 }
 

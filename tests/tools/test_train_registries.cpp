@@ -83,6 +83,9 @@ TEST_CASE("configs: a key that another optimizer or schedule type reads is refus
         "c.json.schedule.min_lr: 1 is above the optimizer's lr 0.01: cosine anneals down to it");
   accepted({{"schedule", {{"type", "cosine"}, {"min_lr", 0.001}, {"warmup_steps", 5}}}});
   accepted({{"schedule", {{"type", "step"}, {"gamma", 0.5}, {"step_epochs", 2}, {"warmup_steps", 5}}}});
+  // a run's recorded config (eval, predict, export, --resume) is read as the version that trained it read it
+  CHECK_NOTHROW(parse_train_config(with({{"optimizer", {{"type", "adam"}, {"momentum", 0.9}}}, {"schedule", {{"type", "cosine"}, {"gamma", 0.5}, {"min_lr", 1.0}}}}),
+                                   "c.json", ConfigUse::recorded));
   for (const char* name : {".", ".."}) CHECK(parse({{"name", name}}).starts_with("c.json.name: expected a non-empty name without '/', not '.' or '..'"));
   accepted({{"name", "..x"}});
 }

@@ -67,6 +67,7 @@ TEST_CASE("tide train --overwrite removes the old run's figures with its state")
   fs::create_directories(out);
   for (const char* old : {"summary.json", "samples.svg", "curves.svg"}) std::ofstream(out + "/" + old) << "old run";
   std::ofstream(out + "/notes.txt") << "the user's";
+  std::ofstream(out + "/sketch.svg") << "the user's figure";
   const json config = {{"name", "over"}, {"seed", 1}, {"data", {{"dataset", "xor"}, {"encoding", "event"}, {"train", 64}, {"test", 16}}},
                        {"model", {{"type", "gru"}, {"hidden", 4}}}, {"optimizer", {{"type", "adam"}, {"lr", 0.01}}},
                        {"epochs", 1}, {"batch_size", 32}};
@@ -80,6 +81,7 @@ TEST_CASE("tide train --overwrite removes the old run's figures with its state")
   CHECK_FALSE(fs::exists(out + "/curves.svg"));
   CHECK_FALSE(fs::exists(out + "/summary.json"));
   CHECK(fs::exists(out + "/notes.txt"));
+  CHECK(fs::exists(out + "/sketch.svg"));
 }
 
 TEST_CASE("eval, predict and export rebuild a run's model compiled or eager as it trained") {

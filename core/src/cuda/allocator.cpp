@@ -56,7 +56,7 @@ void* CachingAllocator::allocate(std::size_t bytes) {
   if (status != cudaSuccess) {
     cudaGetLastError();
     fail("cuda: out of device memory allocating {} bytes ({} in use by tensors, {} reserved): {}", bytes,
-         stats_.in_use_bytes, stats_.reserved_bytes, cudaGetErrorString(status));
+         stats_.in_use_bytes, stats_.reserved_bytes - pools_released_.load(), cudaGetErrorString(status));
   }
   ++stats_.device_mallocs;
   stats_.reserved_bytes += static_cast<std::int64_t>(size);

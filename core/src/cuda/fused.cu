@@ -10,7 +10,8 @@ template <class T> __global__ void lincomb_kernel(LincombArgs args) {
   const std::int64_t n = args.n * args.d;
   for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
     // as the CPU's lincomb_each_row: the base (or 0), then each nonzero term in turn, its factor
-    // rounded once from the double product coeff_j * scale_r
+    // rounded once from the double product coeff_j * scale_r (equal to rounding: nvcc contracts the
+    // multiply-add, the CPU file is built without contraction)
     T acc = args.base ? static_cast<const T*>(args.base)[i] : T(0);
     const double sr = args.scale ? static_cast<double>(static_cast<const T*>(args.scale)[i / args.d]) : 1.0;
     for (int j = 0; j < args.terms; ++j)

@@ -142,7 +142,10 @@ NewtonOutcome newton(StepContext& ctx, const Tensor& z, const Var& t, const std:
   std::vector<char> current(n);
   for (std::size_t r = 0; r < n; ++r) current[r] = solver.current(ctx, r);
   NewtonState state(n);
-  const std::vector<double> floor = settings.rounding_floor ? rounding_floors(add(z, mul(s_col, guess)), weight) : std::vector<double>(n, 0.0);
+  // |z| + |s k|, not |z + s k|: on a stiff stage the two terms are large and nearly cancel, and
+  // their rounding, not the sum's, is the noise a correction cannot get below
+  const std::vector<double> floor =
+      settings.rounding_floor ? rounding_floors(add(abs(z), abs(mul(s_col, guess))), weight) : std::vector<double>(n, 0.0);
   for (int it = 0; it < settings.max_iterations && state.running(); ++it) {
     const Tensor point = add(z, mul(s_col, out.k));
     const Tensor fk = evaluate(ctx, point, t, it == 0, out.reads_recorded);

@@ -205,7 +205,7 @@ void remember_overrides(const TrainConfig& config, TrainOptions& options, std::i
   const std::string source = checkpoint + " (metadata)";
   Position ignored;
   const CheckpointConfig saved = read_checkpoint_meta(load_archive(checkpoint).meta_json, source, ignored);
-  const TrainConfig started = parse_train_config(saved.config, source + ".config");
+  const TrainConfig started = parse_train_config(saved.config, source + ".config", ConfigUse::recorded);
   for (const std::string& key : saved.flag_keys ? *saved.flag_keys : flag_keys_unrecorded(started, config)) {
     if (key == "epochs" && epochs == 0) epochs = started.epochs;
     if (key == "seed" && seed < 0) seed = static_cast<std::int64_t>(started.seed);
@@ -257,7 +257,8 @@ int train_main(const Args& args) {
   if (options.resume && options.overwrite) return usage_error("tide train: --resume continues a run, --overwrite starts it over; pick one", hint);
   const std::string config_path = positional.empty() ? "" : positional[0];
   if (config_path.empty()) return usage_error("tide train: missing CONFIG.json", hint);
-  TrainConfig config = load_train_config(config_path);
+  // --resume reads the config a run started with, as the version that started it did
+  TrainConfig config = load_train_config(config_path, options.resume ? ConfigUse::recorded : ConfigUse::new_run);
   if (options.resume) remember_overrides(config, options, epochs, seed);
   apply_overrides(config, options, epochs, seed);
   return run_training(config, options);

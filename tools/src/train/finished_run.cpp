@@ -42,7 +42,7 @@ std::pair<json, std::string> recorded_config(const std::string& run_dir) {
 // and the scores would be of the wrong examples, silently.
 TrainConfig run_config(const std::string& run_dir) {
   const std::string path = run_dir + "/config.json";
-  TrainConfig config = load_train_config(path);
+  TrainConfig config = load_train_config(path, ConfigUse::recorded);
   const auto [trained, recorded_in] = recorded_config(run_dir);
   if (!recorded_in.empty() && trained != config.raw)
     fail("{}: differs from the config the run was trained with (recorded in {}): {}; put config.json back as it was, "

@@ -132,7 +132,8 @@ void refuse_other_schedules_keys(ConfigObject& sk, const std::string& type) {
 }
 }  // namespace
 
-TrainConfig parse_train_config(const json& j, const std::string& source) {
+TrainConfig parse_train_config(const json& j, const std::string& source, ConfigUse use) {
+  const bool strict = use == ConfigUse::new_run;
   ConfigObject k(j, source);
   TrainConfig c;
   c.raw = j;
@@ -148,7 +149,7 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
     c.optimizer.type = ok.string("type", "adam", optimizer_names());
     c.optimizer.lr = ok.number("lr", c.optimizer.lr, 1e-12, 100.0);
     c.optimizer.weight_decay = ok.number("weight_decay", 0.0, 0.0, 10.0);
-    if (ok.has("momentum") && c.optimizer.type != "sgd" && c.optimizer.type != "rmsprop")
+    if (strict && ok.has("momentum") && c.optimizer.type != "sgd" && c.optimizer.type != "rmsprop")
       fail("{}: momentum applies to sgd and rmsprop; {} has no momentum setting", ok.path("momentum"), c.optimizer.type);
     c.optimizer.momentum = ok.number("momentum", 0.0, 0.0, 0.9999);
     ok.finish("the optimizer");
@@ -157,9 +158,9 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
     ConfigObject sk(*s, k.path("schedule"));
     c.schedule.type = sk.string("type", "constant", schedule_names());
     c.schedule.warmup_steps = sk.integer("warmup_steps", 0, 0, INT64_MAX);
-    refuse_other_schedules_keys(sk, c.schedule.type);
+    if (strict) refuse_other_schedules_keys(sk, c.schedule.type);
     c.schedule.min_lr = sk.number("min_lr", 0.0, 0.0, 100.0);
-    if (c.schedule.min_lr > c.optimizer.lr)
+    if (strict && c.schedule.min_lr > c.optimizer.lr)
       fail("{}: {} is above the optimizer's lr {}: cosine anneals down to it", sk.path("min_lr"), c.schedule.min_lr, c.optimizer.lr);
     c.schedule.gamma = sk.number("gamma", 0.1, 1e-9, 1.0);
     c.schedule.step_epochs = sk.integer("step_epochs", 10, 1, INT64_MAX);
@@ -198,7 +199,7 @@ TrainConfig parse_train_config(const json& j, const std::string& source) {
   return c;
 }
 
-TrainConfig load_train_config(const std::string& path) { return parse_train_config(load_json_file(path), path); }
+TrainConfig load_train_config(const std::string& path, ConfigUse use) { return parse_train_config(load_json_file(path), path, use); }
 
 TrainConfig load_data_config(const std::string& path) {
   const json j = load_json_file(path);

@@ -81,9 +81,13 @@ std::vector<std::string> schedule_names();
 // The optimizer `c.type` names over `params`; an unknown type throws listing the known ones.
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c, std::vector<Var> params);
 
-TrainConfig parse_train_config(const nlohmann::json& j, const std::string& source);
+// How strictly a config is read: a new run's refuses keys its choices would ignore (adam's
+// momentum, cosine's gamma) and a cosine min_lr above lr; a run's recorded config (eval, predict,
+// export, --resume) accepts them as the version that trained it did, so older runs stay usable.
+enum class ConfigUse { new_run, recorded };
+TrainConfig parse_train_config(const nlohmann::json& j, const std::string& source, ConfigUse use = ConfigUse::new_run);
 // Reads and parses a config file; a JSON syntax error names file:line:column.
-TrainConfig load_train_config(const std::string& path);
+TrainConfig load_train_config(const std::string& path, ConfigUse use = ConfigUse::new_run);
 // Only a config file's data section and seed (the data's split and generation depend on it), as
 // `tide data info` needs them: a file may hold just those, and its other keys are not checked.
 TrainConfig load_data_config(const std::string& path);

@@ -235,10 +235,14 @@ void Trainer::check_fresh_start() const {
     fail("{} holds a run already ({}); --resume continues it, --overwrite starts it over, --out DIR writes elsewhere", paths_.dir,
          fs::exists(paths_.summary) ? "finished: summary.json" : "checkpoint.tide");
   for (const std::string& p : held) fs::remove(p);
-  // the old run's figures too (curves, samples, ...): every figure a run writes is an .svg in its directory
+  // the old run's figures too, by the names a run writes (run_plots.cpp, figures.cpp; a metric's
+  // curve is named for the metric, which the old run's model may have had another of): other
+  // files in the directory are the user's
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(paths_.dir, ec))
-    if (entry.path().extension() == ".svg" && entry.is_regular_file(ec)) fs::remove(entry.path(), ec);
+  for (const char* figure : {"curves", "lr", "nfe", "density", "samples", "reconstructions", "accuracy", "mse", "nll",
+                             "bits_per_dim", "auc"})
+    fs::remove(paths_.dir + "/" + figure + ".svg", ec);
+  fs::remove(paths_.metric_curve, ec);
 }
 
 // (--resume without a checkpoint failed in run_training already: nothing is created for it)

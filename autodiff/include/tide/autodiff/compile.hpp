@@ -49,6 +49,7 @@ struct CompileOptions {
   // compile_dynamics only: the rows of a batch interact (batch statistics, a mean over the batch):
   // no row blocks and no padded subsets, so a subset of rows costs a trace per size
   bool rows_mix = false;
+  bool operator==(const CompileOptions&) const = default;
 };
 
 struct CompileStats {
