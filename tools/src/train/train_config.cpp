@@ -130,6 +130,31 @@ void refuse_other_schedules_keys(ConfigObject& sk, const std::string& type) {
   for (const auto& [key, owner] : owners)
     if (type != owner && sk.has(key)) fail("{}: applies to the {} schedule, not {}", sk.path(key), owner, type);
 }
+
+// "optimizer" and "schedule" (after it: cosine's min_lr is checked against lr). `strict`: a new
+// run's checks (ConfigUse).
+void read_optimizer(const json& o, const std::string& where, bool strict, OptimizerConfig& c) {
+  ConfigObject ok(o, where);
+  c.type = ok.string("type", "adam", optimizer_names());
+  c.lr = ok.number("lr", c.lr, 1e-12, 100.0);
+  c.weight_decay = ok.number("weight_decay", 0.0, 0.0, 10.0);
+  if (strict && ok.has("momentum") && c.type != "sgd" && c.type != "rmsprop")
+    fail("{}: momentum applies to sgd and rmsprop; {} has no momentum setting", ok.path("momentum"), c.type);
+  c.momentum = ok.number("momentum", 0.0, 0.0, 0.9999);
+  ok.finish("the optimizer");
+}
+
+void read_schedule(const json& s, const std::string& where, bool strict, double lr, ScheduleConfig& c) {
+  ConfigObject sk(s, where);
+  c.type = sk.string("type", "constant", schedule_names());
+  c.warmup_steps = sk.integer("warmup_steps", 0, 0, INT64_MAX);
+  if (strict) refuse_other_schedules_keys(sk, c.type);
+  c.min_lr = sk.number("min_lr", 0.0, 0.0, 100.0);
+  if (strict && c.min_lr > lr) fail("{}: {} is above the optimizer's lr {}: cosine anneals down to it", sk.path("min_lr"), c.min_lr, lr);
+  c.gamma = sk.number("gamma", 0.1, 1e-9, 1.0);
+  c.step_epochs = sk.integer("step_epochs", 10, 1, INT64_MAX);
+  sk.finish("the schedule");
+}
 }  // namespace
 
 TrainConfig parse_train_config(const json& j, const std::string& source, ConfigUse use) {
@@ -144,28 +169,8 @@ TrainConfig parse_train_config(const json& j, const std::string& source, ConfigU
   c.dtype = k.choice("dtype", "f32", kDTypes);
   if (!k.has("model")) fail("{}: missing key 'model' (an object with \"type\")", source);
   c.model = *k.object("model");
-  if (const json* o = k.object("optimizer")) {
-    ConfigObject ok(*o, k.path("optimizer"));
-    c.optimizer.type = ok.string("type", "adam", optimizer_names());
-    c.optimizer.lr = ok.number("lr", c.optimizer.lr, 1e-12, 100.0);
-    c.optimizer.weight_decay = ok.number("weight_decay", 0.0, 0.0, 10.0);
-    if (strict && ok.has("momentum") && c.optimizer.type != "sgd" && c.optimizer.type != "rmsprop")
-      fail("{}: momentum applies to sgd and rmsprop; {} has no momentum setting", ok.path("momentum"), c.optimizer.type);
-    c.optimizer.momentum = ok.number("momentum", 0.0, 0.0, 0.9999);
-    ok.finish("the optimizer");
-  }
-  if (const json* s = k.object("schedule")) {
-    ConfigObject sk(*s, k.path("schedule"));
-    c.schedule.type = sk.string("type", "constant", schedule_names());
-    c.schedule.warmup_steps = sk.integer("warmup_steps", 0, 0, INT64_MAX);
-    if (strict) refuse_other_schedules_keys(sk, c.schedule.type);
-    c.schedule.min_lr = sk.number("min_lr", 0.0, 0.0, 100.0);
-    if (strict && c.schedule.min_lr > c.optimizer.lr)
-      fail("{}: {} is above the optimizer's lr {}: cosine anneals down to it", sk.path("min_lr"), c.schedule.min_lr, c.optimizer.lr);
-    c.schedule.gamma = sk.number("gamma", 0.1, 1e-9, 1.0);
-    c.schedule.step_epochs = sk.integer("step_epochs", 10, 1, INT64_MAX);
-    sk.finish("the schedule");
-  }
+  if (const json* o = k.object("optimizer")) read_optimizer(*o, k.path("optimizer"), strict, c.optimizer);
+  if (const json* s = k.object("schedule")) read_schedule(*s, k.path("schedule"), strict, c.optimizer.lr, c.schedule);
   c.epochs = k.integer("epochs", c.epochs, 1, max_epochs);
   c.batch_size = k.integer("batch_size", c.batch_size, 1, 1 << 20);
   c.eval_batch_size = k.integer("eval_batch_size", c.eval_batch_size, 1, 1 << 20);
