@@ -5,6 +5,7 @@
 set -euo pipefail
 tide=${1:-build/tools/tide}
 out=${2:-runs/ltc_table3}
+mkdir -p "$out"  # also makes the directory of the summaries $out.NAME.json
 for config in examples/configs/ltc_table3/*.json; do
   name=$(basename "$config" .json)
   "$tide" train "$config" --out "$out/$name" --quiet > "$out.$name.json"

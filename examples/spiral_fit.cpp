@@ -1,6 +1,7 @@
 // Fits a neural ODE to the spiral of torchdiffeq's examples/ode_demo.py: data from y' = y^3 A, a
 // model y' = MLP(y^3) trained on random 30-point windows with the adjoint gradient and Adam, f32.
 // Usage: spiral_fit [--iterations N]; prints progress ten times and the final loss.
+#include "cli_args.hpp"
 #include <tide/tide.hpp>
 #include <algorithm>
 #include <chrono>
@@ -13,16 +14,9 @@ using namespace tide;
 
 int main(int argc, char** argv) {
   int iterations = 4000;
-  for (int i = 1; i < argc; ++i) {
-    long n = 0;
-    char* end = nullptr;
-    if (std::string(argv[i]) == "--iterations" && i + 1 < argc) n = std::strtol(argv[++i], &end, 10);
-    if (n < 1 || n > 1000000 || *end != '\0') {
-      std::fprintf(stderr, "usage: spiral_fit [--iterations N]  (N in 1..1000000, default %d)\n", iterations);
-      return 2;
-    }
-    iterations = static_cast<int>(n);
-  }
+  const char* usage = "usage: spiral_fit [--iterations N]  (N in 1..1000000, default 4000)\n";
+  const cli::Flags flags = cli::Flags("spiral_fit", usage).integer("--iterations", 1, 1000000, iterations);
+  if (const auto status = flags.parse(cli::Args(argv + 1, argv + argc))) return *status;
 
   // The data: 1000 points of y' = y^3 A on [0, 25] from y0 = (2, 0).
   const std::int64_t points = 1000, window = 30;

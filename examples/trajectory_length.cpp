@@ -13,11 +13,11 @@
 //   --quick  one configuration, 2 seeds
 //   --lap N  measure on the N-th lap of the circle, t in [2 pi (N - 1), 2 pi N] (default 1: the
 //            paper's protocol; 2 leaves out the transient from x(0) = 0)
+#include "cli_args.hpp"
 #include <tide/tide.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <numbers>
 
 using namespace tide;
@@ -115,19 +115,23 @@ std::pair<double, double> pca_arc_length(std::vector<double> x, std::int64_t K, 
   return {length, trace > 0 ? explained / trace : 1.0};
 }
 
+constexpr const char* kUsage =
+    "usage: trajectory_length [--quick] [--lap N]\n"
+    "\n"
+    "The LTC paper's trajectory-length study: neural ODE, CT-RNN and LTC networks driven around a\n"
+    "circle; prints the arc length of their hidden states' first two principal components.\n"
+    "\n"
+    "options:\n"
+    "  --quick  one configuration, 2 seeds\n"
+    "  --lap N  measure on the N-th lap of the circle (default 1: the paper's protocol)\n";
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool quick = false;
   int lap = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-    else if (std::strcmp(argv[i], "--lap") == 0 && i + 1 < argc && std::atoi(argv[i + 1]) >= 1) lap = std::atoi(argv[++i]);
-    else {
-      std::fprintf(stderr, "usage: trajectory_length [--quick] [--lap N >= 1]\n");
-      return 2;
-    }
-  }
+  const cli::Flags flags = cli::Flags("trajectory_length", kUsage).on("--quick", quick).integer("--lap", 1, 1000, lap);
+  if (const auto status = flags.parse(cli::Args(argv + 1, argv + argc))) return *status;
   const std::int64_t K = quick ? 200 : 1000;
   const std::vector<std::pair<const char*, Op>> acts = quick ? std::vector<std::pair<const char*, Op>>{{"tanh", Op::tanh}}
                                                              : std::vector<std::pair<const char*, Op>>{{"tanh", Op::tanh}, {"sigmoid", Op::sigmoid}};
