@@ -2,6 +2,8 @@
 // factory that builds a model family from a config for a dataset.
 #include "tide/models/model.hpp"
 #include "tide/autodiff/archive.hpp"
+#include "tide/core/named.hpp"
+#include "tide/data/config_object.hpp"
 #include "tide/data/irregular.hpp"
 #include "tide/data/vectors.hpp"
 #include "tide/solvers/solve.hpp"
@@ -129,23 +131,70 @@ void Model::load(const std::string& path) {
   else load_module(load_archive(path), "model.", *this);
 }
 
+namespace {
+
+using json = nlohmann::json;
+
+ModelPtr build_latent_ode(const json& spec, const data::Dataset& data, Generator& gen, DType dtype, const std::string& where) {
+  const data::IrregularSet& s = data::irregular_of(*data.train, where + " (type 'latent_ode', a model of irregular time series)");
+  return make_latent_ode(spec, s.dims(), s.classes, gen, dtype, where);
+}
+
+ModelPtr build_cnf(const json& spec, const data::Dataset& data, Generator& gen, DType dtype, const std::string& where) {
+  const data::VectorSet& v = data::vectors_of(*data.train, where + " (type 'cnf', a density model)");
+  return make_cnf(spec, v.dims(), v.image, gen, dtype, where);
+}
+
+ModelPtr build_ode_classifier(const json& spec, const data::Dataset& data, Generator& gen, DType dtype, const std::string& where) {
+  const data::VectorSet& v = data::vectors_of(*data.train, where + " (type 'ode_classifier', a classifier of labelled vectors)");
+  if (!v.labelled()) fail("{}: type 'ode_classifier' needs labelled vectors (datasets fashion_mnist with encoding images, idx)", where);
+  return make_ode_classifier(spec, v.dims(), v.classes, v.is_image(), gen, dtype, where);
+}
+
+struct Family {
+  const char* kind;     // the data it takes, as model_types() groups it
+  const char* summary;  // one line
+  ModelPtr (*build)(const json&, const data::Dataset&, Generator&, DType, const std::string&);
+};
+
+// The model families besides the cells (which the sequence model runs): make_model builds these
+// by name, and model_types() lists them after the cells.
+const Named<Family> kFamilies[] = {
+    {"cnf", {"density models (vector or image data)", "continuous normalising flow (FFJORD); keys in models/README.md", build_cnf}},
+    {"latent_ode", {"irregular series with per-variable masks", "latent ODE (ODE-RNN or RNN encoder, generative ODE); keys in models/README.md",
+                    build_latent_ode}},
+    {"ode_classifier", {"classifiers of labelled vectors or images", "ODE image classifier (TayNODE's MNIST model); keys in models/README.md",
+                        build_ode_classifier}},
+};
+
+// The config's "type", read once and checked against every model type (an unknown or non-string
+// one is an error naming the key and listing them all, whatever the data).
+std::string model_type(const json& spec, const std::string& where) {
+  ConfigObject k(spec, where);
+  std::vector<std::string> names;
+  for (const ModelType& t : model_types()) names.push_back(t.name);
+  if (!k.has("type")) fail("{}: missing key 'type' (one of {})", where, fmt::join(names, ", "));
+  return k.string("type", "", names);
+}
+
+}  // namespace
+
+const std::vector<ModelType>& model_types() {
+  static const std::vector<ModelType> types = [] {
+    std::vector<ModelType> out;
+    for (const auto& [name, summary] : cell_types()) out.push_back({name, summary, "sequence models (a cell over time series)"});
+    for (const auto& [name, family] : kFamilies) out.push_back({std::string(name), family.summary, family.kind});
+    return out;
+  }();
+  return types;
+}
+
 ModelPtr make_model(const nlohmann::json& spec, const data::Dataset& data, Generator& gen, DType dtype, const std::string& where) {
   if (!data.train) fail("{}: the dataset has no training split", where);
-  if (spec.is_object() && spec.value("type", "") == "latent_ode") {
-    const data::IrregularSet& s = data::irregular_of(*data.train, where + " (type 'latent_ode', a model of irregular time series)");
-    return make_latent_ode(spec, s.dims(), s.classes, gen, dtype, where);
-  }
-  if (spec.is_object() && spec.value("type", "") == "cnf") {
-    const data::VectorSet& v = data::vectors_of(*data.train, where + " (type 'cnf', a density model)");
-    return make_cnf(spec, v.dims(), v.image, gen, dtype, where);
-  }
-  if (spec.is_object() && spec.value("type", "") == "ode_classifier") {
-    const data::VectorSet& v = data::vectors_of(*data.train, where + " (type 'ode_classifier', a classifier of labelled vectors)");
-    if (!v.labelled()) fail("{}: type 'ode_classifier' needs labelled vectors (datasets fashion_mnist with encoding images, idx)", where);
-    return make_ode_classifier(spec, v.dims(), v.classes, v.is_image(), gen, dtype, where);
-  }
-  const data::SequenceSet& train =
-      data::sequences_of(*data.train, fmt::format("{} (type '{}', a sequence model)", where, spec.is_object() ? spec.value("type", "?") : "?"));
+  const std::string type = model_type(spec, where);
+  for (const auto& [name, family] : kFamilies)
+    if (name == type) return family.build(spec, data, gen, dtype, where);
+  const data::SequenceSet& train = data::sequences_of(*data.train, fmt::format("{} (type '{}', a sequence model)", where, type));
   return std::make_shared<SequenceModel>(make_cell(spec, train.features(), gen, dtype, where), train.outputs(), gen, train.task);
 }
 

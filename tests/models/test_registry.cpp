@@ -71,3 +71,27 @@ TEST_CASE("registry: every ODE method and gradient kind resolves by name; unknow
   CHECK(error_of([] { parse_ode_spec({{"gradient", "forward"}}, OdeSpec{}, "solver"); }) ==
         "solver.gradient: expected one of discrete, checkpointed, adjoint, got \"forward\"");
 }
+
+TEST_CASE("registry: model_types() lists every family make_model builds, the cells first; an unknown type lists them all") {
+  std::vector<std::string> names;
+  for (const ModelType& t : model_types()) names.push_back(t.name);
+  std::vector<std::string> expected;
+  for (const auto& [type, summary] : cell_types()) expected.push_back(type);
+  for (const char* family : {"cnf", "latent_ode", "ode_classifier"}) expected.push_back(family);
+  CHECK(names == expected);
+  // whatever the data: an unknown name was taken for a sequence model ("expects sequences ... got
+  // vectors") or listed only the cells; a non-string one escaped as a JSON library exception
+  Generator gen(1);
+  const data::Dataset vectors = data::load_dataset(json{{"dataset", "toy"}, {"name", "moons"}, {"train", 20}, {"val", 10}, {"test", 10}}, 1, "data");
+  const data::Dataset sequences = data::load_dataset(json{{"dataset", "xor"}, {"train", 20}, {"test", 10}}, 1, "data");
+  for (const data::Dataset* d : {&vectors, &sequences}) {
+    for (const json& type : {json("cfn"), json("ode_clasifier"), json(5), json(nullptr), json(true), json::array({"gru"})}) {
+      CAPTURE(type.dump());
+      CHECK(error_of([&] { make_model(json{{"type", type}}, *d, gen, DType::f32, "model"); }) ==
+            "model.type: expected one of " + joined(names) + ", got " + type.dump());
+    }
+    CHECK(error_of([&] { make_model(json{{"hidden", 3}}, *d, gen, DType::f32, "model"); }) == "model: missing key 'type' (one of " + joined(names) + ")");
+  }
+  CHECK(make_model(json{{"type", "cnf"}, {"hidden", {4}}}, vectors, gen, DType::f32, "model") != nullptr);
+  CHECK(make_model(json{{"type", "gru"}, {"hidden", 3}}, sequences, gen, DType::f32, "model") != nullptr);
+}

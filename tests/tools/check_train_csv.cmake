@@ -1,5 +1,6 @@
 # `tide train` on the CSV the repo ships (examples/configs/csv/sensor_occupancy.json): an imbalanced
-# binary task selected by validation F1 with balanced class weights; the summary reports the
+# binary task selected by validation F1 with balanced class weights, whose validation part holds
+# both classes (one that does not is warned about, or refused for auc); the summary reports the
 # classification report; a finished run is not overwritten without --overwrite; --resume keeps the
 # --epochs the run started with; `tide predict` writes per-step probabilities; `tide export`
 # writes safetensors that `tide eval --params` loads back, without the run's data, and refuses another
@@ -21,11 +22,33 @@ foreach(key f1 auc pr_auc precision recall balanced_accuracy f1_macro)
     message(FATAL_ERROR "summary.test.${key}: '${value}' ${missing}")
   endif()
 endforeach()
+# the validation part holds both classes, so validation F1 can choose an epoch (with overlapping
+# windows the log was split by time and the validation rows were all class 0: F1 0 in every epoch)
+string(JSON val_positives GET "${out}" val per_class 1 support)
+if(NOT val_positives GREATER 0 OR err MATCHES "warning")
+  message(FATAL_ERROR "the shipped example's validation part has ${val_positives} positive steps: ${err}")
+endif()
 string(JSON rows LENGTH "${out}" test confusion)
 string(JSON classes LENGTH "${out}" test per_class)
 string(JSON weights LENGTH "${out}" class_weights)
 if(NOT rows EQUAL 2 OR NOT classes EQUAL 2 OR NOT weights EQUAL 2)
   message(FATAL_ERROR "expected a 2x2 confusion matrix, 2 per-class entries and 2 class weights: ${out}")
+endif()
+
+# a validation part of one class: a warning naming the metric for f1, an error saying so for auc
+file(READ ${config} text)
+string(REPLACE "\"stride\": 32" "\"stride\": 16" text "${text}")
+string(REGEX REPLACE ",[ \n]*\"val_fraction\": 0.2, \"test_fraction\": 0.2" "" text "${text}")
+file(WRITE "${WORK}/by_time.json" "${text}")
+run_tide(0 train "${WORK}/by_time.json" --out "${WORK}/by_time" --epochs 1 --quiet)
+if(NOT err MATCHES "warning: the validation split's labels hold class '0' only \\([0-9]+ predictions\\), so its f1, which picks best.tide, is undefined")
+  message(FATAL_ERROR "no warning for a one-class validation part selected by f1: ${err}")
+endif()
+string(REPLACE "\"best_metric\": \"f1\"" "\"best_metric\": \"auc\"" text "${text}")
+file(WRITE "${WORK}/by_time_auc.json" "${text}")
+run_tide(1 train "${WORK}/by_time_auc.json" --out "${WORK}/by_time_auc" --epochs 1 --quiet)
+if(NOT err MATCHES "best_metric: 'auc' is undefined on the validation split: its labels hold class '0' only")
+  message(FATAL_ERROR "auc on a one-class validation part: ${err}")
 endif()
 
 run_tide(1 train ${config} --out "${WORK}/occ" --epochs 2 --quiet)

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 #include <cmath>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -137,4 +138,67 @@ TEST_CASE("best_metric: the latent ODE's bounds are higher-is-better (elbo picke
   const auto m = tide::models::make_model(json{{"type", "gru"}, {"hidden", 4}}, d, gen, tide::DType::f64, "model");
   for (const char* higher : {"elbo", "iwae", "accuracy", "auc", "f1"}) CHECK(higher_is_better(higher, *m));
   for (const char* lower : {"loss", "mse", "nll", "kl", "nfe", "bits_per_dim"}) CHECK(!higher_is_better(lower, *m));
+}
+
+TEST_CASE("tide train: train_auc is left out of an epoch whose batches never hold both classes (it was written as 0)") {
+  TempDir dir;
+  json config = {{"name", "auc"}, {"seed", 1}, {"data", {{"dataset", "xor"}, {"train", 40}, {"test", 20}}},
+                 {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 1}};
+  const std::vector<json> single = train(config, (dir.path / "single").string(), false);
+  REQUIRE(single.size() == 1);
+  CHECK(single[0].contains("train_accuracy"));
+  CHECK_FALSE(single[0].contains("train_auc"));  // one example per batch: no batch ranks a pair
+  config["batch_size"] = 36;
+  const std::vector<json> whole = train(config, (dir.path / "whole").string(), false);
+  REQUIRE(whole.size() == 1);
+  REQUIRE(whole[0].contains("train_auc"));
+  CHECK(whole[0].at("train_auc").get<double>() > 0);
+}
+
+TEST_CASE("tide train: summary.json's files name nfe.svg when the run writes it") {
+  TempDir dir;
+  for (const char* cell : {"ltc", "gru"}) {
+    CAPTURE(cell);
+    const json config = {{"name", "files"}, {"seed", 1}, {"data", {{"dataset", "xor"}, {"train", 32}, {"test", 16}}},
+                         {"model", {{"type", cell}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 16}};
+    const std::string out = (dir.path / cell).string();
+    train(config, out, false);
+    std::ifstream in(out + "/summary.json");
+    const json files = json::parse(in).at("files");
+    const bool solver = std::string(cell) == "ltc";  // a cell with an ODE part reports nfe
+    CHECK(fs::exists(out + "/nfe.svg") == solver);
+    CHECK(files.contains("nfe_curve") == solver);
+    if (solver) CHECK(files.at("nfe_curve") == out + "/nfe.svg");
+  }
+}
+
+TEST_CASE("best_metric auc: judged on the whole validation split, whose labels must hold both classes") {
+  TempDir dir;
+  // sequences of 4 rows, one label each; the validation file's first 17 are class 0, so the
+  // 16-example probe held one class and auc was refused as "not a metric this model reports"
+  const auto write = [&](const std::string& name, int sequences, const std::function<int(int)>& label) {
+    std::ofstream f(dir.path / name);
+    f << "id,x,y\n";
+    for (int s = 0; s < sequences; ++s)
+      for (int t = 0; t < 4; ++t) f << s << "," << (label(s) ? 1.0 : -1.0) + 0.1 * t << "," << label(s) << "\n";
+  };
+  write("train.csv", 40, [](int s) { return s % 2; });
+  write("val.csv", 20, [](int s) { return s >= 17 ? 1 : 0; });
+  write("val_one_class.csv", 20, [](int) { return 0; });
+  json config = {{"name", "auc"}, {"seed", 1}, {"best_metric", "auc"},
+                 {"data", {{"dataset", "csv"}, {"path", (dir.path / "train.csv").string()}, {"val_path", (dir.path / "val.csv").string()},
+                           {"id_column", "id"}, {"targets", "y"}, {"window", 4}, {"per_step", false}}},
+                 {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 8}};
+  const std::vector<json> records = train(config, (dir.path / "both").string(), false);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].contains("val_auc"));
+  config["data"]["val_path"] = (dir.path / "val_one_class.csv").string();
+  TrainOptions options;
+  options.out_dir = (dir.path / "one").string();
+  options.quiet = true;
+  CHECK_THROWS_WITH_AS(run_training(parse_train_config(config, "test config"), options),
+                       "best_metric: 'auc' is undefined on the validation split: its labels hold class '0' only (20 predictions); give "
+                       "the validation part both classes (csv data: windows drawn at random, stride = window, or a val_path; a larger "
+                       "val_fraction)",
+                       tide::Error);
 }

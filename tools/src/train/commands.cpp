@@ -372,12 +372,12 @@ namespace {
 
 int data_models(const Args& args) {
   if (const auto status = Flags("tide data models", data_usage).parse(args)) return *status;
-  fmt::print("sequence models (a cell over time series):\n");
-  for (const auto& [name, what] : models::cell_types()) fmt::print("  {:<16} {}\n", name, what);
-  fmt::print("density models (vector or image data):\n  {:<16} {}\n", "cnf",
-             "continuous normalising flow (FFJORD); keys in models/README.md");
-  fmt::print("irregular series with per-variable masks:\n  {:<16} {}\n", "latent_ode",
-             "latent ODE (ODE-RNN or RNN encoder, generative ODE); keys in models/README.md");
+  // grouped by the data each takes, in the table's order (the cells first)
+  std::string kind;
+  for (const models::ModelType& t : models::model_types()) {
+    if (t.kind != kind) fmt::print("{}:\n", t.kind), kind = t.kind;
+    fmt::print("  {:<16} {}\n", t.name, t.summary);
+  }
   return 0;
 }
 

@@ -63,17 +63,49 @@ namespace {
 
 double score_of(const models::Scores& s, const std::string& metric) { return metric == "loss" ? s.loss : s.metric(metric); }
 
+// The classification scores a split with one class leaves undefined (the AUCs: no pair to rank)
+// or the same whatever the model does (precision, recall and F1 of an absent class count 0).
+bool needs_two_classes(const std::string& metric) {
+  static const std::set<std::string> names = {"precision", "recall", "f1", "precision_macro", "recall_macro", "f1_macro", "auc", "pr_auc"};
+  return names.count(metric) > 0;
+}
+
+// The class ids a split's labels hold (empty without class labels).
+std::vector<std::size_t> classes_present(const data::Examples& split) {
+  const std::vector<double> counts = split.class_counts();
+  std::vector<std::size_t> present;
+  for (std::size_t c = 0; c < counts.size(); ++c)
+    if (counts[c] > 0) present.push_back(c);
+  return present;
+}
+
+// "class 'no' only (224 predictions)": the one class a split's labels hold.
+std::string single_class(const data::Examples& split, std::size_t c, const std::vector<std::string>& names) {
+  return fmt::format("class '{}' only ({} predictions)", c < names.size() ? names[c] : std::to_string(c), split.class_counts()[c]);
+}
+
+constexpr const char* two_class_hint =
+    "give the validation part both classes (csv data: windows drawn at random, stride = window, or a val_path; a larger "
+    "val_fraction)";
+
 // The validation metric that picks best.tide: the config's best_metric, checked against what the
-// model reports on a few validation examples, else the model's own.
-std::string selection_metric(const TrainConfig& config, const models::Model& model, const data::Examples& val, std::int64_t batch) {
+// model reports on a few validation examples, else the model's own. The AUCs of the split's report
+// are left out of a probe whose examples hold one class, and of a split that does.
+std::string selection_metric(const TrainConfig& config, const models::Model& model, const data::Examples& val, std::int64_t batch,
+                             const std::vector<std::string>& class_names) {
   if (config.best_metric.empty()) return model.metric();
   const models::Scores probe = model.evaluate(*val.slice(0, std::min<std::int64_t>(val.size(), 16)), batch);
   std::vector<std::string> known = {"loss"};
   for (const auto& [name, value] : probe.metrics) known.push_back(name);
-  if (std::find(known.begin(), known.end(), config.best_metric) == known.end())
-    fail("best_metric: '{}' is not a metric this model reports on validation data (it reports: {})", config.best_metric,
-         fmt::join(known, ", "));
-  return config.best_metric;
+  if (std::find(known.begin(), known.end(), config.best_metric) != known.end()) return config.best_metric;
+  const bool report_auc = probe.report.classes > 0 && (config.best_metric == "auc" || config.best_metric == "pr_auc");
+  const std::vector<std::size_t> present = classes_present(val);
+  if (report_auc && present.size() >= 2) return config.best_metric;  // only the probe's few examples lacked a class
+  if (report_auc && present.size() == 1)
+    fail("best_metric: '{}' is undefined on the validation split: its labels hold {}; {}", config.best_metric,
+         single_class(val, present[0], class_names), two_class_hint);
+  fail("best_metric: '{}' is not a metric this model reports on validation data (it reports: {})", config.best_metric,
+       fmt::join(known, ", "));
 }
 
 // The class weights the config asks for: as given, or "balanced" n / (classes * n_c) from the
@@ -181,7 +213,8 @@ class Trainer {
 public:
   Trainer(const TrainConfig& config, const TrainOptions& options)
       : config_(config), options_(options), t0_(std::chrono::steady_clock::now()), built_(build(config)),
-        model_(*built_.model), metric_(selection_metric(config, model_, *built_.data.val, config.eval_batch_size)),
+        model_(*built_.model),
+        metric_(selection_metric(config, model_, *built_.data.val, config.eval_batch_size, built_.data.class_names)),
         higher_(higher_is_better(metric_, model_)), class_weights_(class_weights(config, *built_.data.train)),
         paths_(run_directory(config, options), metric_), params_(model_.parameters()),
         optimizer_(make_optimizer(config.optimizer, params_)), train_size_(built_.data.train->size()),
@@ -197,6 +230,7 @@ private:
   void resume();
   void save_checkpoint();
   void announce();
+  void warn_single_class_validation() const;
   void train_step(const std::vector<std::int64_t>& order);
   Figures progress_figures() const;
   Figures final_figures() const;
@@ -295,6 +329,17 @@ void Trainer::announce() {
   progress_.reset(new Progress(Progress::for_stream(options_.progress, config_.epochs * steps_per_epoch_, config_.name, po)));
 }
 
+// A classification score that picks best.tide on validation labels of one class is undefined or
+// the same in every epoch, so best.tide would stay at epoch 1: said once, before training.
+void Trainer::warn_single_class_validation() const {
+  if (!needs_two_classes(metric_)) return;
+  const std::vector<std::size_t> present = classes_present(*built_.data.val);
+  if (present.size() != 1) return;
+  std::fprintf(stderr, "warning: the validation split's labels hold %s, so its %s, which picks best.tide, is undefined or the same in "
+               "every epoch (best.tide stays at epoch 1); %s\n",
+               single_class(*built_.data.val, present[0], built_.data.class_names).c_str(), metric_.c_str(), two_class_hint);
+}
+
 // One optimizer step on batch pos_.batch of the epoch's order.
 void Trainer::train_step(const std::vector<std::int64_t>& order) {
   const std::int64_t bs = config_.batch_size, b = pos_.batch;
@@ -369,10 +414,12 @@ void Trainer::end_epoch() {
   const models::Scores val = model_.evaluate(*built_.data.val, config_.eval_batch_size);
   const double val_metric = score_of(val, metric_);
   json record = {{"epoch", pos_.epoch + 1}, {"step", pos_.global_step}, {"lr", optimizer_->learning_rate()},
-                 {"train_loss", pos_.train_loss()}, {"train_" + model_.metric(), pos_.train_metric()},
-                 {"val_loss", val.loss}, {"val_" + metric_, val_metric}, {"seconds", seconds_since(t0_)},
-                 {"epoch_seconds", seconds_since(epoch_t0_)}};
-  for (const auto& [name, sums] : pos_.extra) record["train_" + name] = sums.second > 0 ? sums.first / sums.second : 0.0;
+                 {"train_loss", pos_.train_loss()}, {"val_loss", val.loss}, {"val_" + metric_, val_metric},
+                 {"seconds", seconds_since(t0_)}, {"epoch_seconds", seconds_since(epoch_t0_)}};
+  // a training metric no batch defined (an AUC when no batch held both classes) is left out, not 0
+  if (pos_.metric_count > 0) record["train_" + model_.metric()] = pos_.train_metric();
+  for (const auto& [name, sums] : pos_.extra)
+    if (sums.second > 0) record["train_" + name] = sums.first / sums.second;
   for (const auto& [name, value] : val.metrics)
     if (name != metric_) record["val_" + name] = value;
   if (val.report.classes > 0) record["val_confusion"] = val.report.confusion;
@@ -420,6 +467,8 @@ int Trainer::finish() {
     std::fprintf(stderr, "warning: the model's figures were not written: %s\n", e.what());
     summary["figures_error"] = e.what();
   }
+  if (!records_.empty() && records_.front().contains("val_nfe"))  // when write_run_curves draws it
+    summary["files"]["nfe_curve"] = paths_.dir + "/nfe.svg";
   if (!built_.data.class_names.empty()) summary["class_names"] = built_.data.class_names;
   if (!class_weights_.empty()) summary["class_weights"] = class_weights_;
   write_text_atomically(paths_.summary, summary.dump(2) + "\n");
@@ -429,6 +478,7 @@ int Trainer::finish() {
 
 int Trainer::run() {
   open_run();
+  warn_single_class_validation();
   announce();
   bool stopped = false;
   for (; pos_.epoch < config_.epochs && !stopped; ++pos_.epoch, pos_.batch = 0) {

@@ -119,8 +119,17 @@ public:
 };
 using ModelPtr = std::shared_ptr<Model>;
 
+// Every model type make_model builds, in one table: the cells (registry.hpp's cell_types(), run by
+// the sequence model), then cnf, latent_ode and ode_classifier; `kind` names the data each takes
+// (`tide data models` groups by it).
+struct ModelType {
+  std::string name, summary, kind;
+};
+const std::vector<ModelType>& model_types();
+
 // The model a config's "model" section describes ({"type": ...}; models/README.md lists the
-// types), shaped for `data` (its features, outputs and task). Errors name `where` and the key.
+// types), shaped for `data` (its features, outputs and task). Errors name `where` and the key; a
+// "type" that is not a string or not in model_types() is refused listing them all.
 ModelPtr make_model(const nlohmann::json& spec, const data::Dataset& data, Generator& gen, DType dtype,
                     const std::string& where);
 
