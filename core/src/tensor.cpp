@@ -14,6 +14,12 @@
 
 namespace tide {
 
+std::int64_t Shape::numel_overflow() const {
+  if (std::find(begin(), end(), 0) != end()) return 0;
+  fail("shape {}: the element count overflows a 64-bit integer", str());
+}
+
+
 using detail::Storage;
 using detail::TensorAccess;
 

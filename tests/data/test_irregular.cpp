@@ -8,6 +8,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <filesystem>
 #include <random>
@@ -270,7 +271,7 @@ TEST_CASE("irregular CSV: one sequence per id, empty cells unobserved, times che
   // a `tide data mujoco` file through the registry: whole episodes, split by episode, standardised on train
   std::string rollouts = "episode,time,q\n";
   for (int e = 0; e < 10; ++e)
-    for (int k = 0; k < 4; ++k) rollouts += std::to_string(e) + "," + std::to_string(0.01 * k) + "," + std::to_string(e + k) + "\n";
+    for (int k = 0; k < 4; ++k) rollouts += fmt::format("{},{},{}\n", e, 0.01 * k, e + k);  // (a chain of + tripped GCC 12's -Wrestrict)
   write_text(dir / "rollouts.csv", rollouts);
   const Dataset d = load_dataset({{"dataset", "mujoco"}, {"form", "irregular"}, {"path", (dir / "rollouts.csv").string()}}, 3, "data");
   CHECK(d.train->size() == 7);

@@ -51,11 +51,12 @@ public:
     for (int i = rank_; i < rank; ++i) dims_[i] = value;
     rank_ = static_cast<std::uint8_t>(rank);
   }
-  std::int64_t numel() const {
+  std::int64_t numel() const {  // hot (every op): no branch in the loop, one test after it
     std::int64_t n = 1;
-    for (int i = 0; i < rank_; ++i)
-      if (__builtin_mul_overflow(n, dims_[i], &n)) [[unlikely]]
-        return numel_overflow();
+    bool overflow = false;
+    for (int i = 0; i < rank_; ++i) overflow |= __builtin_mul_overflow(n, dims_[i], &n);
+    if (overflow) [[unlikely]]
+      return numel_overflow();
     return n;
   }
   // An inline loop: std::equal became a call of memcmp, ~4% of an eager gradient on small shapes.
@@ -67,10 +68,7 @@ public:
   }
   // numel() past int64: zero when an extent is zero (the product overflowed before it), else refused
   // (a broadcast to a huge shape would otherwise size and index with a wrapped count).
-  [[gnu::cold]] std::int64_t numel_overflow() const {
-    if (std::find(begin(), end(), 0) != end()) return 0;
-    fail("shape {}: the element count overflows a 64-bit integer", str());
-  }
+  [[gnu::cold]] std::int64_t numel_overflow() const;  // (tensor.cpp: out of line, off every numel caller's path)
   std::string str() const {
     std::string s = "[";
     for (int i = 0; i < rank_; ++i) s += (i ? ", " : "") + std::to_string(dims_[i]);
