@@ -266,8 +266,9 @@ std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const
 enum InfiniteRatio : char { ratio_finite = 0, error_infinite = 1, newton_failed = 2, state_non_finite = 3 };
 
 void Integrator::note_infinite_ratios(const StepResult& st, const std::vector<double>& ratio) {
-  infinite_.assign(ratio.size(), ratio_finite);
+  // (read only for a row whose ratio is infinite: nothing to write on the usual step)
   if (std::all_of(ratio.begin(), ratio.end(), [](double x) { return std::isfinite(x); })) return;
+  infinite_.assign(ratio.size(), ratio_finite);
   // read only when a ratio is infinite: a stage that is not finite counts as the state (f(y_new) of
   // an FSAL tableau, an implicit stage whose Newton iterate left f's domain)
   std::vector<char> finite = rows_finite(st.y_new.value());
