@@ -53,10 +53,11 @@ namespace {
 // A batch's metric sums into the split's, by name in first-seen order: batches may report
 // different metrics (a batch whose steps run no solver has no "nfe").
 void add_metrics(std::vector<std::pair<std::string, MetricSums>>& sums, const std::vector<std::pair<std::string, MetricSums>>& batch) {
-  for (const auto& [name, m] : batch) {
+  for (const auto& entry : batch) {  // (not a structured binding: clang before 16 cannot capture one)
+    const std::string& name = entry.first;
     auto it = std::find_if(sums.begin(), sums.end(), [&](const auto& s) { return s.first == name; });
     if (it == sums.end()) it = sums.insert(sums.end(), {name, MetricSums{}});
-    it->second.value += m.value, it->second.count += m.count;
+    it->second.value += entry.second.value, it->second.count += entry.second.count;
   }
 }
 
