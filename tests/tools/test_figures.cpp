@@ -248,3 +248,22 @@ TEST_CASE("tide plot: one line per run, the mean with its min..max band, errors 
   CHECK(cli::overlay_plot({(dir / "no_summary").string()}).y_label == "val_loss");
   fs::remove_all(dir);
 }
+
+TEST_CASE("tide plot: an epoch without the metric (train_auc undefined, a NaN written as null) is skipped") {
+  const fs::path dir = fs::temp_directory_path() / "tide_test_run_plots_gaps";
+  fs::remove_all(dir);
+  auto recs = records(4, 1.0);
+  for (std::size_t i = 0; i < recs.size(); ++i)
+    if (i != 1) recs[i]["train_auc"] = 0.5 + 0.1 * static_cast<double>(i);
+  recs[3]["train_auc"] = nullptr;
+  write_run(dir / "run", recs);
+  const cli::Plot p = cli::overlay_plot({(dir / "run").string()}, "train_auc");
+  REQUIRE(p.series.size() == 1);
+  CHECK(p.series[0].x == std::vector<double>{1, 3});
+  CHECK(p.series[0].y == std::vector<double>{0.5, 0.7});
+  const std::string none = error_of([&] { cli::overlay_plot({(dir / "run").string()}, "val_auc"); });
+  CHECK(none.find("no epoch") != std::string::npos);
+  CHECK(none.find("\"val_auc\"") != std::string::npos);
+  CHECK(none.find("train_auc") == std::string::npos);  // the last epoch's numbers: its train_auc is null
+  fs::remove_all(dir);
+}

@@ -140,16 +140,19 @@ std::string keys_of(const json& record) {
   return keys;
 }
 
-// Every record's number under `key`; an error names the run, the epoch and the keys it does have.
+// Every record's number under `key`. An epoch without it is skipped: a metric can be undefined in
+// some epochs (train_auc while a batch holds one class, a NaN written as null). An error names the
+// run and the keys the last epoch does have when no epoch holds it.
 PlotSeries run_series(const std::string& dir, const std::vector<json>& records, const std::string& key) {
   PlotSeries s;
   for (std::size_t i = 0; i < records.size(); ++i) {
     const json& r = records[i];
     if (!r.contains("epoch") || !r["epoch"].is_number()) fail("run '{}': metrics.jsonl record {} has no \"epoch\"", dir, i + 1);
-    if (!r.contains(key) || !r[key].is_number())
-      fail("run '{}': epoch {} of metrics.jsonl has no \"{}\" (its numbers: {})", dir, r["epoch"].dump(), key, keys_of(r));
-    s.x.push_back(r["epoch"].get<double>()), s.y.push_back(r[key].get<double>());
+    if (r.contains(key) && r[key].is_number()) s.x.push_back(r["epoch"].get<double>()), s.y.push_back(r[key].get<double>());
   }
+  if (s.x.empty())
+    fail("run '{}': no epoch of metrics.jsonl has a number under \"{}\" (the last epoch's numbers: {})", dir, key,
+         keys_of(records.back()));
   return s;
 }
 
