@@ -236,9 +236,19 @@ Var weighted_cross_entropy(const Var& logits, const std::vector<std::int64_t>& l
   // Every example of a class weighted 0: the mean has nothing to average, and the batch adds
   // nothing (a zero loss that still reaches the logits, so backward() runs; its pooling weight is 0).
   if (total == 0) return sum(logits) * 0.0;
-  const Var logp = log_softmax(logits, 1);
-  const Var picked = gather(logp, 1, Tensor::from_indices(labels, Shape{N, 1}, logits.device()));
-  const Tensor w = Tensor::from_vector(weights, Shape{N, 1}, logits.dtype()).to(logits.device());
+  // Rows weighted 0 (masked steps, padding) are left out rather than multiplied by 0: a -inf
+  // log-probability there would make the loss 0 * -inf = NaN.
+  std::vector<std::int64_t> kept, kept_labels;
+  std::vector<double> kept_weights;
+  for (std::int64_t i = 0; i < N; ++i)
+    if (weights[static_cast<std::size_t>(i)] != 0)
+      kept.push_back(i), kept_labels.push_back(labels[static_cast<std::size_t>(i)]),
+          kept_weights.push_back(weights[static_cast<std::size_t>(i)]);
+  const std::int64_t K = static_cast<std::int64_t>(kept.size());
+  const Var rows = K == N ? logits : index_select(logits, 0, Tensor::from_indices(kept, Shape{K}, logits.device()));
+  const Var logp = log_softmax(rows, 1);
+  const Var picked = gather(logp, 1, Tensor::from_indices(kept_labels, Shape{K, 1}, logits.device()));
+  const Tensor w = Tensor::from_vector(kept_weights, Shape{K, 1}, logits.dtype()).to(logits.device());
   return -sum(picked * Var(w)) * (1.0 / total);
 }
 

@@ -159,6 +159,13 @@ TEST_CASE("class weights: each prediction's cross-entropy term weighted by its c
   const Var none = models::weighted_cross_entropy(logits, {1, 1}, {0.0, 0.0});
   CHECK(none.item() == 0.0);
   CHECK_THROWS_WITH_AS(models::weighted_cross_entropy(logits, {1, 1}, {1.0, -1.0}), doctest::Contains("weights must be finite and >= 0"), Error);
+  // a row weighted 0 is left out, not multiplied by 0: its -inf log-probability made the loss NaN,
+  // and its label (a masked step's) is never read
+  const Var poisoned = Var::parameter(Tensor::from_vector({0.0, 0.0, -HUGE_VAL, 0.0}, Shape{2, 2}, DType::f64));
+  const Var kept = models::weighted_cross_entropy(poisoned, {1, -7}, {2.0, 0.0});
+  CHECK(kept.item() == doctest::Approx(nll0));
+  const std::vector<double> g = grad(kept, poisoned).value().to_vector();
+  CHECK(g == std::vector<double>{0.5, -0.5, 0.0, 0.0});
 
   Generator gen(6);
   const data::Dataset d = xor_dataset();
