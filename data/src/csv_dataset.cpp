@@ -75,6 +75,7 @@ void read_time(ConfigObject& k, CsvSequenceSpec& s) {
 
 void read_table_options(ConfigObject& k, CsvSequenceSpec& s) {
   s.csv.header = k.boolean("header", true);
+  s.csv.numeric_header = k.has("header") && s.csv.header;  // said explicitly: a header of numbers is one
   s.csv.delimiter = character(k, "delimiter", ',');
   s.csv.comment = k.has("comment") ? character(k, "comment", '#') : '\0';
   s.csv.decimal = character(k, "decimal", '.');

@@ -118,6 +118,7 @@ void check_not_numbers(const CsvTable& table, std::int64_t line, const CsvOption
     const std::errc ec = parse_number(f, options.decimal, v);
     return ec == std::errc::result_out_of_range || (ec == std::errc() && std::isfinite(v));
   };
+  if (options.numeric_header) return;
   bool positions = true;
   for (std::size_t c = 0; c < table.header.size(); ++c) {
     if (!number(table.header[c])) return;
@@ -127,7 +128,8 @@ void check_not_numbers(const CsvTable& table, std::int64_t line, const CsvOption
   std::string row;
   for (const std::string& f : table.header) row += (row.empty() ? "" : ", ") + shown(f, 20);
   fail("{}:{}: the header row holds only numbers ({}): the file seems to have no header row; add a first line "
-       "naming the columns, or read it without one (\"header\": false: columns by 0-based index){}", table.source, line, shown(row, 80),
+       "naming the columns, read it without one (\"header\": false: columns by 0-based index), or say it is a header "
+       "(\"header\": true){}", table.source, line, shown(row, 80),
        options.comment == '\0' ? std::string()
                                 : fmt::format(" (lines starting with '{}' are comments and skipped, so '{} x,y' names none)",
                                               options.comment, options.comment));

@@ -83,12 +83,17 @@ TEST_CASE("csv: a header row of only numbers is refused (the file has none, as n
   options.comment = '#';
   CHECK_ERROR_NAMES(parse_csv("# x,y\n1.0,2.0\n3.0,4.0\n", "c.csv", options),
                     "c.csv:2: the header row holds only numbers (1.0, 2.0): the file seems to have no header row; add a "
-                    "first line naming the columns, or read it without one (\"header\": false: columns by 0-based index) "
-                    "(lines starting with '#' are comments and skipped");
+                    "first line naming the columns, read it without one (\"header\": false: columns by 0-based index), or "
+                    "say it is a header (\"header\": true) (lines starting with '#' are comments and skipped");
   CHECK_ERROR_NAMES(parse_csv("-1, +2e400\n3,4\n", "o.csv"), "o.csv:1: the header row holds only numbers");
   CHECK(parse_csv("0,1,2\n5,6,7\n", "p.csv").header == std::vector<std::string>{"0", "1", "2"});
   CHECK(parse_csv("1,x\n5,6\n", "m.csv").header == std::vector<std::string>{"1", "x"});
   CHECK(parse_csv("1.5,2\n5,6\n", "n.csv", CsvOptions{',', false}).rows.size() == 2);  // no header expected
+  options = CsvOptions{};
+  options.numeric_header = true;  // a dataset's "header": true, given explicitly: years name the columns
+  const CsvTable years = parse_csv("2019,2020\n5,6\n", "y.csv", options);
+  CHECK(years.header == std::vector<std::string>{"2019", "2020"});
+  CHECK(years.rows.size() == 1);
 }
 
 TEST_CASE("csv numbers: with a decimal comma a '.' is refused, not read as a decimal point") {

@@ -287,3 +287,17 @@ TEST_CASE("csv files: separate train / val / test files share the training file'
   c["time_format"] = "%d/%q";
   CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.time_format: timestamp format '%d/%q': unknown directive %q");
 }
+
+TEST_CASE("csv files: a header of numbers (years) names the columns when \"header\": true is given, and is refused when left out") {
+  TempDir dir;
+  const auto path = write_file(dir.file("years.csv"), "2019,2020\n1,10\n2,20\n3,30\n4,40\n5,50\n6,60\n7,70\n8,80\n");
+  json c = {{"dataset", "csv"}, {"path", path}, {"targets", "2020"}, {"window", 2}, {"standardise", false},
+            {"val_fraction", 0.25}, {"test_fraction", 0.25}};
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), path + ":1: the header row holds only numbers (2019, 2020)");
+  c["header"] = true;
+  const Dataset d = load_dataset(c, 1, "data");
+  double total = 0;  // the feature is column "2019", every row of it in one split or another
+  for (const auto* part : {&d.train, &d.val, &d.test})
+    for (const double v : sequences_of(**part, "part").x.to_vector()) total += v;
+  CHECK(total == 36);
+}

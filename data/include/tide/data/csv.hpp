@@ -14,6 +14,9 @@ namespace tide::data {
 struct CsvOptions {
   char delimiter = ',';
   bool header = true;  // without one, columns are named "0", "1", ... (their 0-based positions)
+  // A header row of numbers only ("2019,2020") is taken for a data row and refused, unless this
+  // says the file has a header (a dataset's "header": true, given explicitly).
+  bool numeric_header = false;
   char comment = '\0';  // lines starting with this character are skipped like blank ones ('\0': none)
   // A header one field shorter than every row names the columns after the first, which holds a
   // row index (as pandas reads such a file); that first column is named "(index)". When every
