@@ -107,6 +107,14 @@ CsvSequenceSpec csv_spec(ConfigObject& k) {
   return s;
 }
 
+double split_fraction(ConfigObject& k, const std::string& key, double fallback, const std::string& own_file) {
+  const double f = k.number(key, fallback, 0.0, 0.9);
+  if (f == 0)  // an empty part fails later anyway, as "give it more data"
+    fail("{}: 0 leaves the {} part empty, and training needs one; give a fraction in (0, 0.9]{}", k.path(key),
+         key.substr(0, key.find('_')), own_file.empty() ? std::string() : " or a file of its own (" + own_file + ")");
+  return f;
+}
+
 namespace {
 
 // The fractions of the training file's windows drawn for validation and test: 0 for a part that
@@ -117,7 +125,7 @@ std::pair<double, double> part_fractions(ConfigObject& k) {
   for (int p = 0; p < 2; ++p) {
     const std::string own = std::string(parts[p]) + "_path", key = std::string(parts[p]) + "_fraction";
     if (k.has(own) && k.has(key)) fail("{}: the {} part comes from {}, so a fraction of the training file has no meaning", k.path(key), parts[p], own);
-    fraction[p] = k.has(own) ? 0.0 : k.number(key, fraction[p], 0.0, 0.9);
+    fraction[p] = k.has(own) ? 0.0 : split_fraction(k, key, fraction[p], own);
   }
   if (fraction[0] + fraction[1] >= 1.0) fail("{}: val_fraction + test_fraction must be < 1, got {:g}", k.where(), fraction[0] + fraction[1]);
   return {fraction[0], fraction[1]};
@@ -130,6 +138,9 @@ void check_widths(const Split& out, const std::string& path, std::int64_t featur
       fail("{}: {} feature columns, the training file {} has {}", part->name, part->features(), path, features);
 }
 
+// The features as the models read them (f32), once standardised in double.
+void features_to_f32(SequenceSet& set) { set.x = set.x.to(DType::f32); }
+
 }  // namespace
 
 Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::vector<std::string>* class_names,
@@ -140,6 +151,7 @@ Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::
   // the other files are read with the training file's columns by name (whatever their order
   // there) and its classes (their labels map onto its ids)
   CsvSequenceSpec same;
+  spec.x_dtype = DType::f64;  // a column far from 0 (seconds since 1970) keeps its variation until standardised
   const auto [v, t] = part_fractions(k);
   Split out = load_csv_split(path, spec, v, t, seed, &names, &same);
   spec = same;
@@ -153,6 +165,7 @@ Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::
     out.test = load_csv_sequences(predict_file, spec);
     if (scale) fitted.apply(out.test);
   }
+  for (SequenceSet* part : {&out.train, &out.val, &out.test}) features_to_f32(*part);
   check_widths(out, path, out.train.features());
   if (class_names) *class_names = names;
   return out;

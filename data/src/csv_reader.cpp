@@ -127,9 +127,11 @@ void check_not_numbers(const CsvTable& table, std::int64_t line, const CsvOption
   if (positions) return;
   std::string row;
   for (const std::string& f : table.header) row += (row.empty() ? "" : ", ") + shown(f, 20);
-  fail("{}:{}: the header row holds only numbers ({}): the file seems to have no header row; add a first line "
-       "naming the columns, read it without one (\"header\": false: columns by 0-based index), or say it is a header "
-       "(\"header\": true){}", table.source, line, shown(row, 80),
+  const std::string fix = !options.no_header_fix.empty() ? options.no_header_fix
+                          : "add a first line naming the columns, read it without one (\"header\": false: columns by "
+                            "0-based index), or say it is a header (\"header\": true)";
+  fail("{}:{}: the header row holds only numbers ({}): the file seems to have no header row; {}{}", table.source, line,
+       shown(row, 80), fix,
        options.comment == '\0' ? std::string()
                                 : fmt::format(" (lines starting with '{}' are comments and skipped, so '{} x,y' names none)",
                                               options.comment, options.comment));
@@ -182,7 +184,15 @@ std::size_t CsvTable::column_index(const CsvColumn& c) const {
   if (c.index >= static_cast<std::int64_t>(header.size()))
     fail("{}: column index {} is past the last column (the file has {}, indices 0..{})", source, c.index, header.size(),
          header.size() - 1);
+  // a position meant for the first named column would silently pick the row numbers
+  if (c.index == 0 && inferred_index)
+    fail("{}: column index 0 is the row index '(index)' (the header is one field shorter than the rows); positions "
+         "count it, so the first named column '{}' is index 1", source, shown(header.size() > 1 ? header[1] : ""));
   return static_cast<std::size_t>(c.index);
+}
+
+bool CsvTable::is_index(std::size_t c) const {
+  return c == 0 && (inferred_index || (named && header.size() > 1 && header[0].empty()));
 }
 
 std::string CsvTable::where(std::size_t row, std::size_t col) const {
@@ -252,6 +262,7 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
   if (table.header.empty() && !table.rows.empty())  // no header row: the first row fixes the width
     for (std::size_t c = 0; c < table.rows[0].size(); ++c) table.header.push_back(std::to_string(c));
   const bool indexed = options.header && options.implicit_index && add_implicit_index(table);
+  table.inferred_index = indexed;
   for (std::size_t r = 0; r < table.rows.size(); ++r)
     if (table.rows[r].size() != table.header.size())
       fail("{}:{}: {} fields, expected {} ({})", source, table.lines[r], table.rows[r].size(), table.header.size(),

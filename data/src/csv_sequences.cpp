@@ -73,12 +73,11 @@ std::vector<std::size_t> resolve(const CsvTable& table, const std::vector<CsvCol
 
 bool contains(const std::vector<std::size_t>& v, std::size_t c) { return std::find(v.begin(), v.end(), c) != v.end(); }
 
-// Without feature columns in the spec: every column no other role uses, but the implicit index.
+// Without feature columns in the spec: every column no other role uses, but an index (is_index).
 std::vector<std::size_t> remaining_columns(const CsvTable& table, const Columns& c, const std::vector<std::size_t>& excluded) {
   std::vector<std::size_t> out;
   for (std::size_t k = 0; k < table.header.size(); ++k) {
-    const bool index = k == 0 && table.header[0] == "(index)";
-    if (!index && !contains(c.targets, k) && !contains(c.time, k) && k != c.id && !contains(excluded, k)) out.push_back(k);
+    if (!table.is_index(k) && !contains(c.targets, k) && !contains(c.time, k) && k != c.id && !contains(excluded, k)) out.push_back(k);
   }
   if (out.empty()) fail("{}: no column is left for the features (the others are time, id, targets or excluded)", table.source);
   return out;
@@ -99,6 +98,24 @@ void check_roles(const CsvTable& table, const Columns& c, const CsvSequenceSpec&
       fail("{}: column '{}' is both a target and the {} column", table.source, name(k), k == c.id ? "id" : "time");
 }
 
+// Other files (val_path, test_path, tide predict --data) find the columns by their names: a name
+// the header holds twice would pick one there, or fail, after training read both.
+void check_unique_names(const CsvTable& table, const Columns& c) {
+  std::vector<std::size_t> used = c.features;
+  used.insert(used.end(), c.targets.begin(), c.targets.end());
+  used.insert(used.end(), c.time.begin(), c.time.end());
+  if (c.id != none) used.push_back(c.id);
+  for (std::size_t k : used) {
+    std::vector<std::size_t> same;
+    for (std::size_t j = 0; j < table.header.size(); ++j)
+      if (table.header[j] == table.header[k]) same.push_back(j + 1);
+    if (same.size() > 1)
+      fail("{}: column name '{}' appears more than once in the header (columns {}); rename them: validation, test and "
+           "prediction files are matched to the training file by column name", table.source, detail::shown(table.header[k]),
+           fmt::join(same, ", "));
+  }
+}
+
 Columns resolve_columns(const CsvTable& table, const CsvSequenceSpec& spec) {
   Columns c;
   c.targets = resolve(table, spec.target_columns);
@@ -107,6 +124,7 @@ Columns resolve_columns(const CsvTable& table, const CsvSequenceSpec& spec) {
   c.features = spec.feature_columns.empty() ? remaining_columns(table, c, resolve(table, spec.exclude))
                                             : resolve(table, spec.feature_columns);
   check_roles(table, c, spec);
+  check_unique_names(table, c);
   return c;
 }
 
@@ -185,17 +203,17 @@ std::map<std::string, std::int64_t> class_ids(const CsvTable& table, const std::
 }
 
 // A numeric cell under the missing-value policy; `previous` is the sequence's last value in that
-// column (nullopt on its first row).
-float cell_value(const CsvTable& table, std::size_t row, std::size_t col, const CsvSequenceSpec& spec,
-                 std::optional<float> previous) {
+// column (nullopt on its first row). Kept in double: features are cast after standardising.
+double cell_value(const CsvTable& table, std::size_t row, std::size_t col, const CsvSequenceSpec& spec,
+                  std::optional<double> previous) {
   if (!is_missing(table.rows[row][col], spec.missing_values)) {
     const double value = table.number(row, col);
     if (!std::isfinite(static_cast<float>(value)))
       fail("{}: {} is out of the range of a 32-bit float", table.where(row, col), value);
-    return static_cast<float>(value);
+    return value;
   }
   switch (spec.missing) {
-    case MissingPolicy::zero: return 0.0f;
+    case MissingPolicy::zero: return 0.0;
     case MissingPolicy::fill_previous:
       if (!previous) fail("{}: missing value on the first row of its sequence (nothing to carry forward; "
                           "\"missing\": \"zero\" fills it with 0, \"drop\" leaves the row out)", table.where(row, col));
@@ -236,6 +254,12 @@ std::vector<Timestamp> row_times(const CsvTable& table, const std::vector<std::s
                                  const CsvSequenceSpec& spec) {
   std::vector<Timestamp> times(table.rows.size());
   if (c.time.empty()) return times;
+  // each cell on its own: an empty time beside a date would join into midnight, "NA" would read as a bad date
+  for (std::size_t r : rows)
+    for (std::size_t k : c.time)
+      if (is_missing(table.rows[r][k], spec.missing_values))
+        fail("{}: missing time '{}' (a time is never filled in; \"missing\": \"drop\" leaves such rows out)", table.where(r, k),
+             detail::shown(trimmed(table.rows[r][k])));
   const bool numeric = spec.time_format.empty() && c.time.size() == 1 && as_number(time_text(table, rows[0], c.time), table.decimal).has_value();
   if (numeric && spec.time_unit > 0)
     fail("{}: time_unit applies to date-time columns; column '{}' holds numbers (used as written)", table.source, detail::shown(table.header[c.time[0]]));
@@ -334,8 +358,8 @@ detail::Series read_series(const Inputs& in, const std::vector<std::size_t>& row
   for (std::size_t k = 0; k < rows.size(); ++k) {
     const std::size_t r = rows[k];
     // the value in the same column of the sequence's previous row, which ends at values[end]
-    const auto previous = [&](const std::vector<float>& values, std::size_t end, std::size_t width, std::size_t j) {
-      return k == 0 ? std::nullopt : std::optional(values[end - width + j]);
+    const auto previous = [&](const auto& values, std::size_t end, std::size_t width, std::size_t j) {
+      return k == 0 ? std::nullopt : std::optional<double>(values[end - width + j]);
     };
     const std::size_t x_end = s.x.size(), target_end = s.target.size();
     for (std::size_t j = 0; j < cols.features.size(); ++j)
@@ -343,7 +367,8 @@ detail::Series read_series(const Inputs& in, const std::vector<std::size_t>& row
     if (classify) s.label.push_back(in.ids.at(label_key(in.table, r, cols.targets[0], false)));
     else
       for (std::size_t j = 0; j < cols.targets.size(); ++j)
-        s.target.push_back(cell_value(in.table, r, cols.targets[j], in.spec, previous(s.target, target_end, cols.targets.size(), j)));
+        s.target.push_back(static_cast<float>(
+            cell_value(in.table, r, cols.targets[j], in.spec, previous(s.target, target_end, cols.targets.size(), j))));
     s.dt.push_back(elapsed(in.table, r, cols, in.spec, in.times, last_row));
   }
   return s;
@@ -387,7 +412,7 @@ SeriesFile read_series_file(const std::string& path, const CsvSequenceSpec& spec
 
 SequenceSet assemble(const SeriesFile& f, const CsvSequenceSpec& spec, const std::vector<detail::Window>& windows, const std::string& name) {
   SequenceSet set = detail::assemble_windows(name, spec.task, spec.per_step, static_cast<std::int64_t>(f.names.size()), f.series,
-                                             windows, spec.window);
+                                             windows, spec.window, spec.x_dtype);
   set.validate();
   return set;
 }
@@ -424,8 +449,7 @@ Split split_by_time(const SeriesFile& f, const CsvSequenceSpec& spec, double val
       add_windows(whole, g, 0, n, spec);
       continue;
     }
-    const auto n_val = static_cast<std::int64_t>(std::floor(val_fraction * static_cast<double>(n)));
-    const auto n_test = static_cast<std::int64_t>(std::floor(test_fraction * static_cast<double>(n)));
+    const std::int64_t n_val = part_rows(val_fraction, n), n_test = part_rows(test_fraction, n);
     const std::int64_t train_end = n - n_val - n_test;
     add_windows(parts[0], g, 0, train_end, spec);
     add_windows(parts[1], g, train_end, train_end + n_val, spec);

@@ -1,5 +1,6 @@
 #include "file_bytes.hpp"
 #include "tide/core/error.hpp"
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -31,6 +32,8 @@ std::string gunzip(const std::string& packed, const std::string& path) {
     status = inflate(&zs, Z_NO_FLUSH);
     out.append(buffer, sizeof buffer - zs.avail_out);
     if (status == Z_STREAM_END && zs.avail_in > 0) {
+      // zero bytes after the last member pad it to a block (tapes, some writers); gzip -t accepts them
+      if (std::all_of(zs.next_in, zs.next_in + zs.avail_in, [](Bytef b) { return b == 0; })) break;
       inflateReset(&zs);  // another member follows
       continue;
     }

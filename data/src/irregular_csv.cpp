@@ -1,5 +1,5 @@
 // A long CSV table as irregular series (irregular.hpp): one sequence per id, rows in time order,
-// every feature cell observed unless empty.
+// every feature cell observed unless empty or blank.
 #include "tide/data/csv.hpp"
 #include "tide/data/irregular.hpp"
 #include "shown_text.hpp"
@@ -29,24 +29,27 @@ std::int64_t sequence_id(const CsvTable& t, std::size_t r, std::size_t c) {
   return static_cast<std::int64_t>(v);
 }
 
-// Row r's cell of a feature column into its value and mask; false when the cell is empty (not observed).
-bool observe(const CsvTable& t, std::size_t r, std::size_t column, float& value, float& mask) {
-  if (t.rows[r][column].empty()) return false;
+// Row r's cell of a feature column into its value and mask; false when the cell is empty or only
+// blanks (not observed: "1, ,3" as a writer that pads its fields leaves it).
+bool observe(const CsvTable& t, std::size_t r, std::size_t column, double& value, double& mask) {
+  if (t.rows[r][column].find_first_not_of(" \t") == std::string::npos) return false;
   const double v = t.number(r, column);
   if (!std::isfinite(static_cast<float>(v))) fail("{}: {} is out of the range of a 32-bit float", t.where(r, column), v);
-  value = static_cast<float>(v), mask = 1.0f;
+  value = v, mask = 1.0;
   return true;
 }
 
 }  // namespace
 
 IrregularSet read_irregular_csv(const std::string& path, const std::string& time_column, const std::string& id_column,
-                                std::vector<std::string> features) {
-  const CsvTable t = read_csv(path);
+                                std::vector<std::string> features, DType values_dtype) {
+  CsvOptions options;
+  options.no_header_fix = fmt::format("add a first line naming the columns ('{}', '{}' and the variables)", time_column, id_column);
+  const CsvTable t = read_csv(path, options);
   const std::size_t tc = t.column(time_column), ic = t.column(id_column);
-  if (features.empty())  // every other column but the implicit index (a header one field shorter than the rows)
+  if (features.empty())  // every other column but an index (inferred, or a first column without a name)
     for (std::size_t c = 0; c < t.header.size(); ++c)
-      if (c != tc && c != ic && (c != 0 || t.header[0] != "(index)")) features.push_back(t.header[c]);
+      if (c != tc && c != ic && !t.is_index(c)) features.push_back(t.header[c]);
   std::vector<std::size_t> fc;
   for (const std::string& f : features) fc.push_back(t.column(f));
   std::map<std::int64_t, std::vector<std::size_t>> by_id;  // sequences in id order, rows in file order
@@ -58,12 +61,8 @@ IrregularSet read_irregular_csv(const std::string& path, const std::string& time
   IrregularSet s;
   s.name = path;
   s.variables = features;
-  s.values = Tensor::zeros(Shape{N, T, D}, DType::f32);
-  s.mask = Tensor::zeros(Shape{N, T, D}, DType::f32);
-  std::vector<double> times(static_cast<std::size_t>(N * T));
+  std::vector<double> times(static_cast<std::size_t>(N * T)), v(static_cast<std::size_t>(N * T * D), 0.0), m(v.size(), 0.0);
   std::vector<std::int64_t> lengths;
-  float* v = s.values.data<float>();
-  float* m = s.mask.data<float>();
   std::int64_t n = 0;
   for (const auto& [id, rows] : by_id) {
     for (std::size_t k = 0; k < rows.size(); ++k) {
@@ -87,6 +86,8 @@ IrregularSet read_irregular_csv(const std::string& path, const std::string& time
     ++n;
   }
   s.times = Tensor::from_vector(times, Shape{N, T}, DType::f64);
+  s.values = Tensor::from_vector(v, Shape{N, T, D}, values_dtype);
+  s.mask = Tensor::from_vector(m, Shape{N, T, D}, DType::f32);
   s.lengths = Tensor::from_indices(lengths, Shape{N});
   s.validate();
   return s;

@@ -65,8 +65,8 @@ void check_shapes(const IrregularSet& s) {
   if (!s.times.defined() || s.times.rank() != 2) fail("irregular set '{}': times must be f64 [N, T]", s.name);
   if (D < 1) fail("irregular set '{}': no variables named", s.name);
   if (!is(s.times, DType::f64, Shape{N, T})) fail("irregular set '{}': times must be f64 [N, T], got {}", s.name, s.times.str());
-  if (!is(s.values, DType::f32, Shape{N, T, D}))
-    fail("irregular set '{}': values must be f32 [{}, {}, {}], got {}", s.name, N, T, D, s.values.defined() ? s.values.str() : "undefined");
+  if (!is(s.values, DType::f32, Shape{N, T, D}) && !is(s.values, DType::f64, Shape{N, T, D}))
+    fail("irregular set '{}': values must be f32 (or f64 before scaling) [{}, {}, {}], got {}", s.name, N, T, D, s.values.defined() ? s.values.str() : "undefined");
   if (!is(s.mask, DType::f32, Shape{N, T, D}))
     fail("irregular set '{}': mask must be f32 [{}, {}, {}], got {}", s.name, N, T, D, s.mask.defined() ? s.mask.str() : "undefined");
   if (!is(s.lengths, DType::i64, Shape{N})) fail("irregular set '{}': lengths must be i64 [{}]", s.name, N);
@@ -198,15 +198,12 @@ VariableScaler VariableScaler::fit(const IrregularSet& train, Normalisation kind
 void VariableScaler::apply(IrregularSet& set) const {
   const auto D = static_cast<std::size_t>(set.dims());
   if (shift.size() != D || scale.size() != D) fail("VariableScaler: fitted for {} variables, set '{}' has {}", shift.size(), set.name, D);
-  Tensor values = set.values.contiguous().clone();
-  const Tensor mask = set.mask.contiguous();
-  float* v = values.data<float>();
-  const float* m = mask.data<float>();
-  for (std::int64_t i = 0; i < values.numel(); ++i) {
-    const std::size_t d = static_cast<std::size_t>(i) % D;
-    if (m[i] != 0) v[i] = static_cast<float>((v[i] - shift[d]) / scale[d]);
-  }
-  set.values = values;
+  // in double: values read as f64 (a variable far from 0) keep their variation until scaled
+  std::vector<double> v = set.values.to_vector();
+  const std::vector<double> m = set.mask.to_vector();
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (m[i] != 0) v[i] = (v[i] - shift[i % D]) / scale[i % D];
+  set.values = Tensor::from_vector(v, set.values.shape(), DType::f32, set.values.device());
 }
 
 }  // namespace tide::data

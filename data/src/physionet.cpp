@@ -52,9 +52,12 @@ struct Parser {
   }
 
   // The rounded time key of `minutes` since admission (minutes, or multiples of the quantisation).
+  // As the latent ODE code rounds: round(hours / quantisation) in Python, whose ties go to the even
+  // neighbour (00:03 at 0.1 h is 0.5 steps: step 0, not 1), of hours computed as it does (h + m / 60).
   std::int64_t key(std::int64_t minutes) const {
     if (options.quantisation <= 0) return minutes;
-    return std::llround(static_cast<double>(minutes) / 60.0 / options.quantisation);
+    const double hours = static_cast<double>(minutes / 60) + static_cast<double>(minutes % 60) / 60.0;
+    return static_cast<std::int64_t>(std::nearbyint(hours / options.quantisation));  // the default mode: ties to even
   }
   double hours(std::int64_t k) const {
     return options.quantisation <= 0 ? static_cast<double>(k) / 60.0 : static_cast<double>(k) * options.quantisation;
@@ -67,9 +70,10 @@ struct Parser {
 std::int64_t parse_minutes(const std::string& field, const std::string& where) {
   const std::size_t colon = field.find(':');
   int h = -1, m = -1;
-  const auto whole = [](const std::string& s, int& out) {
+  const auto whole = [](const std::string& s, int& out) {  // digits only: from_chars would read "-0" as 0
     const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+    return ec == std::errc() && p == s.data() + s.size() && !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
   if (colon == std::string::npos || field.size() - colon - 1 != 2 || !whole(field.substr(0, colon), h) ||
       !whole(field.substr(colon + 1), m) || h < 0 || m < 0 || m > 59)
@@ -150,6 +154,16 @@ std::vector<std::string> comma_fields(const std::string& line) {
   return out;
 }
 
+// A RecordID of an Outcomes file: a whole number ("132539.9" read as a double would name record
+// 132539, and "1e20" is past any integer).
+std::int64_t outcome_id(const std::string& field, const std::string& at) {
+  std::int64_t id = -1;
+  const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), id);
+  if (ec != std::errc() || p != field.data() + field.size() || field.empty() || id < 0)
+    fail("{}: RecordID '{}' is not a record number (digits only)", at, field.substr(0, 40));
+  return id;
+}
+
 // RecordID -> in-hospital death (0 / 1) from an Outcomes file, each read from the column its
 // header names.
 void read_outcomes(const std::string& path, std::unordered_map<std::int64_t, std::int64_t>& out) {
@@ -175,9 +189,10 @@ void read_outcomes(const std::string& path, std::unordered_map<std::int64_t, std
     const std::string at = fmt::format("{} line {}", path, number);
     const std::vector<std::string> fields = comma_fields(line);
     if (fields.size() != header.size()) fail("{}: expected {} fields as the header has, got {}", at, header.size(), fields.size());
-    const double id = parse_value(fields[id_column], at), death = parse_value(fields[death_column], at);
+    const std::int64_t id = outcome_id(fields[id_column], at);
+    const double death = parse_value(fields[death_column], at);
     if (death != 0 && death != 1) fail("{}: In-hospital_death must be 0 or 1, got {}", at, death);
-    const auto [it, fresh] = out.emplace(static_cast<std::int64_t>(id), static_cast<std::int64_t>(death));
+    const auto [it, fresh] = out.emplace(id, static_cast<std::int64_t>(death));
     if (!fresh && it->second != static_cast<std::int64_t>(death)) fail("{}: record {} has a second, different outcome", at, id);
   }
 }
@@ -293,7 +308,7 @@ std::vector<std::string> physionet_variables(bool descriptors) {
 PhysionetData read_physionet(const std::vector<std::string>& archives, const std::vector<std::string>& outcomes,
                              const PhysionetOptions& options) {
   if (archives.empty()) fail("physionet: no archives given (set-a.tar.gz, set-b.tar.gz)");
-  // below a second a key is no coarser than the minutes, and minutes / quantisation overflows llround
+  // below a second a key is no coarser than the minutes, and minutes / quantisation overflows the key
   if (!(options.quantisation == 0 || (options.quantisation >= 1.0 / 3600 && options.quantisation <= 48)))
     fail("physionet: quantisation must be 0 (exact minutes) or from 1/3600 (one second) to 48 hours, got {}", options.quantisation);
   if (!(options.time_unit > 0)) fail("physionet: time_unit must be > 0 hours, got {}", options.time_unit);

@@ -59,9 +59,9 @@ Dataset sequence_dataset(Split split) { return as_dataset<SequenceExamples>(std:
 Dataset vector_dataset(VectorSplit split) { return as_dataset<VectorExamples>(std::move(split)); }
 Dataset irregular_dataset(IrregularSplit split) { return as_dataset<IrregularExamples>(std::move(split)); }
 
-// "val_fraction" and "test_fraction", each in [0, 0.9] and together below 1.
+// "val_fraction" and "test_fraction", each in (0, 0.9] and together below 1.
 std::pair<double, double> fractions(ConfigObject& k, double val, double test) {
-  const double v = k.number("val_fraction", val, 0.0, 0.9), t = k.number("test_fraction", test, 0.0, 0.9);
+  const double v = detail::split_fraction(k, "val_fraction", val), t = detail::split_fraction(k, "test_fraction", test);
   if (v + t >= 1.0) fail("{}: val_fraction + test_fraction must be < 1, got {:g}", k.where(), v + t);
   return {v, t};
 }
@@ -70,7 +70,8 @@ std::pair<double, double> fractions(ConfigObject& k, double val, double test) {
 // and episode is a feature; the targets are set after standardising.
 CsvSequenceSpec mujoco_spec(const std::string& path, ConfigObject& k) {
   CsvSequenceSpec s;
-  const CsvTable head = read_csv(path);
+  s.csv.no_header_fix = "add a first line naming the columns ('episode', 'time' and the variables, as `tide data mujoco` writes)";
+  const CsvTable head = read_csv(path, s.csv);
   s.time_columns = {"time"};
   s.id_column = "episode";
   for (const std::string& c : head.header)
@@ -109,7 +110,7 @@ Split xor_split(ConfigObject& k, std::uint64_t seed) {
   const XorEncoding encoding = k.choice("encoding", "event", kXorEncodings);
   const std::int64_t train = k.integer("train", 100000, 1, 100000000), test = k.integer("test", 10000, 1, 100000000);
   const SequenceSet all = xor_bitstream(train, seed, encoding, 0);
-  Split out = split(all, k.number("val_fraction", 0.1, 0.0, 0.9), 0.0, seed);
+  Split out = split(all, detail::split_fraction(k, "val_fraction", 0.1), 0.0, seed);
   out.test = xor_bitstream(test, seed, encoding, 1);
   return out;
 }
@@ -167,7 +168,7 @@ Dataset vectors_dataset(ConfigObject& k, std::uint64_t seed) {
 // chosen encoding's keys are read, so the other's are rejected as unknown.
 Dataset fashion_mnist_dataset(ConfigObject& k, std::uint64_t seed) {
   const std::string dir = path_or_default(k, "dir", fashion_mnist_dir);
-  const double val = k.number("val_fraction", 0.1, 0.0, 0.9);
+  const double val = detail::split_fraction(k, "val_fraction", 0.1);
   if (k.string("encoding", "event", {"event", "images"}) == "event") return sequence_dataset(event_fashion_mnist(dir, seed, val));
   const std::int64_t downsample = k.integer("downsample", 1, 1, 4);
   if (downsample == 3) fail("{}: expected 1, 2 or 4 (28 x 28 images pooled to 28, 14 or 7), got 3", k.path("downsample"));
@@ -187,7 +188,7 @@ Dataset idx_dataset(ConfigObject& k, std::uint64_t seed) {
   for (const char* key : {"train_images", "train_labels", "test_images", "test_labels"})
     if (!k.has(key)) fail("{}: missing key '{}' (the idx dataset takes train_images, train_labels, test_images, test_labels)", k.where(), key);
   const std::int64_t downsample = k.integer("downsample", 1, 1, 28), limit = k.integer("limit", 0, 0, INT64_MAX);
-  const double val = k.number("val_fraction", 0.1, 0.0, 0.9);
+  const double val = detail::split_fraction(k, "val_fraction", 0.1);
   const std::string train_labels = k.text("train_labels", ""), test_labels = k.text("test_labels", "");
   const VectorSet train = idx_image_vectors(k.text("train_images", ""), downsample, limit, train_labels);
   VectorSet test = idx_image_vectors(k.text("test_images", ""), downsample, limit, test_labels);
@@ -270,7 +271,7 @@ Dataset periodic_dataset(ConfigObject& k, std::uint64_t seed) {
 Dataset mujoco_dataset(ConfigObject& k, std::uint64_t seed) {
   if (k.string("form", "sequences", {"sequences", "irregular"}) == "sequences") return sequence_dataset(mujoco_split(k, seed));
   if (!k.has("path")) fail("{}: missing key 'path' (the CSV file written by `tide data mujoco`)", k.where());
-  IrregularSet all = read_irregular_csv(k.text("path", ""), "time", "episode");
+  IrregularSet all = read_irregular_csv(k.text("path", ""), "time", "episode", {}, DType::f64);  // f32 after normalise
   all.name = "mujoco";
   const auto [v, t] = fractions(k, 0.1, 0.2);
   IrregularSplit out = split(all, v, t, seed);
@@ -279,6 +280,18 @@ Dataset mujoco_dataset(ConfigObject& k, std::uint64_t seed) {
 }
 
 using DatasetLoader = Dataset (*)(ConfigObject& k, std::uint64_t seed);
+
+// The loader's dataset; its error notes a misspelled key ("delimeter"), which finish() would name
+// only after a loader that succeeded, while the file was read without it.
+template <class Load> Dataset load_checked(ConfigObject& k, Load&& load) {
+  try {
+    return load();
+  } catch (const Error& e) {
+    const std::string note = k.typo_note();
+    if (note.empty()) throw;
+    fail("{}{}", e.what(), note);
+  }
+}
 
 // Every dataset load_data knows: the names it accepts and lists are this table's.
 constexpr Named<DatasetLoader> kDatasets[] = {
@@ -334,7 +347,7 @@ Dataset load_dataset_with_test_file(const json& spec, std::uint64_t seed, const 
   k.has("dataset");
   for (const char* key : {"limit_train", "limit_val", "limit_test"}) k.integer(key, 0, 0, INT64_MAX);
   std::vector<std::string> names;
-  Dataset d = sequence_dataset(detail::csv_split(k, seed, detail::csv_spec(k), &names, file));
+  Dataset d = load_checked(k, [&] { return sequence_dataset(detail::csv_split(k, seed, detail::csv_spec(k), &names, file)); });
   k.finish("dataset 'csv'");
   d.class_names = std::move(names);
   d.description = describe("csv", d);
@@ -346,7 +359,7 @@ Dataset load_dataset(const json& spec, std::uint64_t seed, const std::string& wh
   std::vector<std::string> names = dataset_names();
   if (!k.has("dataset")) fail("{}: missing key 'dataset' (one of {})", where, fmt::join(names, ", "));
   const std::string name = k.string("dataset", "", names);
-  Dataset d = lookup(kDatasets, name, "dataset")(k, seed);
+  Dataset d = load_checked(k, [&] { return lookup(kDatasets, name, "dataset")(k, seed); });
   d.train = limited(d.train, k.integer("limit_train", 0, 0, INT64_MAX));
   d.val = limited(d.val, k.integer("limit_val", 0, 0, INT64_MAX));
   d.test = limited(d.test, k.integer("limit_test", 0, 0, INT64_MAX));

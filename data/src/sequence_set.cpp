@@ -125,13 +125,17 @@ std::vector<std::int64_t> permutation(std::int64_t n, std::uint64_t seed) {
   return order;
 }
 
+std::int64_t part_rows(double fraction, std::int64_t n) {
+  // a relative nudge far above a double's rounding (1e-16) and far below one row's share of n
+  return static_cast<std::int64_t>(std::floor(fraction * static_cast<double>(n) * (1 + 1e-12)));
+}
+
 SplitRows split_rows(std::int64_t n, double val_fraction, double test_fraction, std::uint64_t seed,
                      const std::string& what) {
   if (!(val_fraction >= 0.0 && test_fraction >= 0.0 && val_fraction + test_fraction <= 1.0))
     fail("split of '{}': val_fraction {} and test_fraction {} must be >= 0 with a sum <= 1", what, val_fraction,
          test_fraction);
-  const auto n_val = static_cast<std::int64_t>(std::floor(val_fraction * static_cast<double>(n)));
-  const auto n_test = static_cast<std::int64_t>(std::floor(test_fraction * static_cast<double>(n)));
+  const std::int64_t n_val = part_rows(val_fraction, n), n_test = std::min(part_rows(test_fraction, n), n - n_val);
   const std::vector<std::int64_t> order = permutation(n, seed);
   const auto part = [&](std::int64_t begin, std::int64_t end) {
     return std::vector<std::int64_t>(order.begin() + begin, order.begin() + end);

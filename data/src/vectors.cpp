@@ -127,11 +127,13 @@ Tensor Standardiser::apply(const Tensor& x) const {
 Tensor read_vectors_csv(const std::string& path, const std::vector<std::string>& columns) {
   CsvOptions options;
   options.comment = '#';
+  options.no_header_fix = "add a first line naming the columns (np.savetxt(path, x, delimiter=\",\", header=\"x,y\", "
+                          "comments=\"\") writes one)";
   const CsvTable table = read_csv(path, options);
   std::vector<std::size_t> picked;
-  if (columns.empty())  // every column but the implicit index (a header one field shorter than the rows)
+  if (columns.empty())  // every column but an index (inferred, or a first column without a name)
     for (std::size_t c = 0; c < table.header.size(); ++c)
-      if (c != 0 || table.header[0] != "(index)") picked.push_back(c);
+      if (!table.is_index(c)) picked.push_back(c);
   for (const std::string& name : columns) picked.push_back(table.column(name));
   if (table.rows.empty()) fail("{}: a header row but no rows of numbers", path);
   const auto n = static_cast<std::int64_t>(table.rows.size()), d = static_cast<std::int64_t>(picked.size());

@@ -33,12 +33,12 @@ std::vector<std::int64_t> reference_window_starts(std::int64_t rows, std::int64_
 
 SequenceSet assemble_windows(std::string name, Task task, bool per_step, std::int64_t classes,
                              const std::vector<Series>& series, const std::vector<Window>& windows,
-                             std::int64_t steps) {
+                             std::int64_t steps, DType x_dtype) {
   const std::int64_t features = series.empty() ? 0 : series[0].features;
   const std::int64_t outputs = series.empty() ? 1 : std::max<std::int64_t>(series[0].outputs, 1);
   const auto n = static_cast<std::int64_t>(windows.size());
   SequenceSet set = zero_set(std::move(name), task, per_step, classes, n, steps, features, outputs);
-  float* x = set.x.data<float>();
+  std::vector<double> x(static_cast<std::size_t>(n * steps * features), 0.0);
   float* dt = set.dt.data<float>();
   float* mask = set.mask.data<float>();
   for (std::int64_t w = 0; w < n; ++w) {
@@ -46,8 +46,9 @@ SequenceSet assemble_windows(std::string name, Task task, bool per_step, std::in
     const Series& s = series.at(win.series_index);
     TIDE_ASSERT(win.length >= 1 && win.length <= steps && win.start + win.length <= s.rows());
     const auto row0 = static_cast<std::size_t>(win.start), len = static_cast<std::size_t>(win.length);
-    std::memcpy(x + w * steps * features, s.x.data() + row0 * static_cast<std::size_t>(features),
-                len * static_cast<std::size_t>(features) * sizeof(float));
+    const auto width = static_cast<std::size_t>(features);
+    std::copy_n(s.x.begin() + static_cast<std::ptrdiff_t>(row0 * width), len * width,
+                x.begin() + static_cast<std::ptrdiff_t>(w * steps * features));
     std::memcpy(dt + w * steps, s.dt.data() + row0, len * sizeof(float));
     std::fill(mask + w * steps, mask + w * steps + win.length, 1.0f);
     const std::size_t last = row0 + len - 1;
@@ -63,6 +64,7 @@ SequenceSet assemble_windows(std::string name, Task task, bool per_step, std::in
       else std::memcpy(y + w * outputs, s.target.data() + last * o, o * sizeof(float));
     }
   }
+  set.x = Tensor::from_vector(x, set.x.shape(), x_dtype, set.x.device());
   return set;
 }
 

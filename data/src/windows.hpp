@@ -14,10 +14,12 @@ SequenceSet zero_set(std::string name, Task task, bool per_step, std::int64_t cl
                      std::int64_t steps, std::int64_t features, std::int64_t outputs = 1);
 
 // One recording, row by row: features (rows x features), the elapsed time of each row, and its
-// target (a class id, or `outputs` regression values).
+// target (a class id, or `outputs` regression values). Features are doubles: a column with a large
+// offset (seconds since 1970) keeps its variation until it is standardised.
 struct Series {
   std::int64_t features = 0, outputs = 0;
-  std::vector<float> x, dt, target;
+  std::vector<double> x;
+  std::vector<float> dt, target;
   std::vector<std::int64_t> label;
   std::int64_t rows() const { return static_cast<std::int64_t>(dt.size()); }
 };
@@ -32,10 +34,10 @@ struct Window {
 // (so a recording of exactly `length` rows gives none; this is what makes Traffic 12,043 windows).
 std::vector<std::int64_t> reference_window_starts(std::int64_t rows, std::int64_t length, std::int64_t stride);
 
-// Copies the windows into one set of `steps` steps. Per-sequence targets come from each window's
-// last row.
+// Copies the windows into one set of `steps` steps, x of `x_dtype` (f64 for features still to be
+// standardised). Per-sequence targets come from each window's last row.
 SequenceSet assemble_windows(std::string name, Task task, bool per_step, std::int64_t classes,
                              const std::vector<Series>& series, const std::vector<Window>& windows,
-                             std::int64_t steps);
+                             std::int64_t steps, DType x_dtype = DType::f32);
 
 }  // namespace tide::data::detail

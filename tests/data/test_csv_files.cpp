@@ -301,3 +301,102 @@ TEST_CASE("csv files: a header of numbers (years) names the columns when \"heade
     for (const double v : sequences_of(**part, "part").x.to_vector()) total += v;
   CHECK(total == 36);
 }
+
+TEST_CASE("csv files: a column far from 0 (seconds since 1970, a latitude to 1e-6) keeps its variation when standardised") {
+  TempDir dir;
+  std::string text = "stamp,lat,y\n";
+  for (int i = 0; i < 20; ++i) text += fmt::format("{},{:.7f},{}\n", 1700000000 + i, 47.123456 + i * 1e-6, i % 2);
+  const auto path = write_file(dir.file("big.csv"), text);
+  const json c = {{"dataset", "csv"}, {"path", path}, {"val_path", path}, {"test_path", path}, {"targets", "y"}, {"window", 20}};
+  const Dataset d = load_dataset(c, 1, "data");
+  const SequenceSet& train = sequences_of(*d.train, "train");
+  CHECK(train.x.dtype() == DType::f32);  // standardised in double, then cast
+  const std::vector<double> x = train.x.to_vector();
+  REQUIRE(x.size() == 40);
+  const double step = std::sqrt(12.0 / (20.0 * 20.0 - 1.0));  // 20 evenly spaced values standardised: their spacing
+  for (int i = 0; i < 20; ++i) {
+    CHECK(x[2 * i] == doctest::Approx((i - 9.5) * step).epsilon(1e-5));
+    CHECK(x[2 * i + 1] == doctest::Approx((i - 9.5) * step).epsilon(1e-3));  // the latitude: 1e-6 steps of a 47
+  }
+}
+
+TEST_CASE("csv files: a missing time cell (an empty time beside its date, NA in a numeric column) is an error, or dropped") {
+  TempDir dir;
+  CsvSequenceSpec spec;
+  spec.time_columns = {"date", "time"};
+  spec.time_unit = 3600;
+  spec.target_columns = {"y"};
+  spec.window = 4;
+  const auto two = write_file(dir.file("dt.csv"), "date,time,x,y\n2020-01-01,10:00,1,0\n2020-01-02,,2,1\n2020-01-02,10:00,3,0\n"
+                                                  "2020-01-03,10:00,4,1\n");
+  // not midnight: the date alone would join into "2020-01-02 " and read as 00:00
+  CHECK_ERROR_NAMES(load_csv_sequences(two, spec), two + ":3: column 2 ('time'): missing time '' (a time is never filled in; \"missing\": \"drop\"");
+  spec.missing = MissingPolicy::drop;
+  CHECK(load_csv_sequences(two, spec).dt.to_vector() == std::vector<double>{0, 24, 24, 0});
+  // a numeric time column: NA is a missing time, not a bad date (first row) or a bad number (later rows)
+  CsvSequenceSpec numeric;
+  numeric.time_columns = {"t"};
+  numeric.target_columns = {"y"};
+  numeric.missing = MissingPolicy::fill_previous;
+  numeric.window = 2;
+  const auto first = write_file(dir.file("na1.csv"), "t,x,y\nNA,1,0\n1,2,1\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(first, numeric), first + ":2: column 1 ('t'): missing time 'NA'");
+  const auto later = write_file(dir.file("na2.csv"), "t,x,y\n0,1,0\n1,2,1\nNA,3,0\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(later, numeric), later + ":4: column 1 ('t'): missing time 'NA'");
+  numeric.missing = MissingPolicy::drop;
+  CHECK(load_csv_sequences(later, numeric).dt.to_vector() == std::vector<double>{0, 1});
+}
+
+TEST_CASE("csv files: a first column without a name (pandas' to_csv index) is no feature, as the inferred index is not") {
+  TempDir dir;
+  const auto path = write_file(dir.file("pd.csv"), ",x,y\n0,5,0\n1,6,1\n2,7,0\n");
+  CsvSequenceSpec spec;
+  spec.target_columns = {"y"};
+  spec.window = 3;
+  CsvSequenceSpec resolved;
+  const SequenceSet s = load_csv_sequences(path, spec, nullptr, &resolved);
+  CHECK(s.features() == 1);
+  CHECK(s.x.to_vector() == std::vector<double>{5, 6, 7});
+  CHECK(resolved.feature_columns.at(0).name == "x");
+  const CsvTable t = parse_csv(",x,y\n0,5,0\n", "p.csv");
+  CHECK(t.is_index(0));
+  CHECK_FALSE(t.is_index(1));
+  CHECK_FALSE(parse_csv("a,x\n0,5\n", "q.csv").is_index(0));
+}
+
+TEST_CASE("csv files: a position that selects the inferred (index) column is refused; positions count it") {
+  TempDir dir;
+  const CsvTable t = parse_csv("t,x\n0,0.0,1\n1,0.5,2\n", "ix.csv");
+  CHECK(t.column_index(CsvColumn(1)) == 1);  // 't'
+  CHECK_ERROR_NAMES(t.column_index(CsvColumn(0)), "ix.csv: column index 0 is the row index '(index)' (the header is one field "
+                                                  "shorter than the rows); positions count it, so the first named column 't' is index 1");
+  CHECK(parse_csv(",x\n0,1\n", "pd.csv").column_index(CsvColumn(0)) == 0);  // a column without a name is a column (pandas: Unnamed: 0)
+  const auto path = write_file(dir.file("ix.csv"), "t,x,y\n0,0.0,0.1,0\n1,0.5,0.2,1\n");
+  CsvSequenceSpec spec;
+  spec.time_columns = {CsvColumn(0)};
+  spec.target_columns = {"y"};
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": column index 0 is the row index '(index)'");
+}
+
+TEST_CASE("csv files: a name the header holds twice is refused among the columns in use (other files match by name)") {
+  TempDir dir;
+  const auto path = write_file(dir.file("dup.csv"), "a,a,b,y\n0,1,2,0\n1,2,3,1\n");
+  CsvSequenceSpec spec;
+  spec.target_columns = {"y"};
+  spec.window = 2;
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": column name 'a' appears more than once in the header (columns 1, 2); rename them");
+  spec.feature_columns = {"b"};  // the copies unused: no name to match
+  CHECK(load_csv_sequences(path, spec).features() == 1);
+  const json c = {{"dataset", "csv"}, {"path", path}, {"val_path", path}, {"test_path", path}, {"targets", "y"}, {"window", 2}};
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), path + ": column name 'a' appears more than once in the header");
+}
+
+TEST_CASE("csv files: val_fraction or test_fraction 0 is refused at the key (training needs every part)") {
+  TempDir dir;
+  const auto path = write_file(dir.file("f.csv"), "x,y\n1,0\n2,1\n3,0\n4,1\n");
+  json c = {{"dataset", "csv"}, {"path", path}, {"targets", "y"}, {"window", 1}, {"test_fraction", 0}};
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.test_fraction: 0 leaves the test part empty, and training needs one; give a "
+                                                "fraction in (0, 0.9] or a file of its own (test_path)");
+  c = {{"dataset", "vectors"}, {"path", write_file(dir.file("v.csv"), "a,b\n1,2\n3,4\n")}, {"val_fraction", 0.0}};
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.val_fraction: 0 leaves the val part empty");
+}

@@ -67,3 +67,19 @@ TEST_CASE("datasets: every name dataset_names() lists reaches its loader; an unk
   CHECK(error_of([] { load_dataset({{"train", 3}}, 1, "data"); }) == "data: missing key 'dataset' (one of " + joined(dataset_names()) + ")");
 }
 
+
+TEST_CASE("datasets: a misspelled key is named in the error of a load it may have caused, not only after a load that worked") {
+  TempDir dir;
+  const std::string path = dir.file("semi.csv");
+  std::ofstream(path) << "x;y\n1;0\n2;1\n3;0\n4;1\n";
+  json c = {{"dataset", "csv"}, {"path", path}, {"delimeter", ";"}, {"targets", "y"}, {"window", 1}};
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), path + ": no column named 'y' (columns: 'x;y') (note: data.delimeter is no key of "
+                                                "this dataset; did you mean 'delimiter'?)");
+  CHECK_ERROR_NAMES(load_dataset_with_test_file(c, 1, "data", path), "(note: data.delimeter is no key of this dataset");
+  // keys the loader had not read yet when it failed are no typos: no note
+  c.erase("delimeter");
+  c["limit_train"] = 2;
+  const std::string message = error_of([&] { load_dataset(c, 1, "data"); });
+  CHECK(message.find("no column named 'y'") != std::string::npos);
+  CHECK(message.find("note:") == std::string::npos);
+}

@@ -146,6 +146,7 @@ TEST_CASE("physionet: bad archives and files name the archive, member and line")
   fails_with({{"1.txt", "Time;Parameter;Value\n"}}, "line 1: expected the header");
   fails_with({{"2.txt", descriptors(1) + "00:05,HR,70\n"}}, "RecordID 1 does not match the member name's 2");
   fails_with({{"1.txt", descriptors(1) + "1:5,HR,70\n"}}, "line 8: time '1:5' is not HH:MM");
+  fails_with({{"1.txt", descriptors(1) + "-0:30,HR,70\n"}}, "line 8: time '-0:30' is not HH:MM");  // not 00:30
   fails_with({{"1.txt", descriptors(1) + "00:05,HR,70\n"}, {"1.txt", descriptors(1) + "00:06,HR,70\n"}},
              "record 1 appears more than once");
   // a UTF-8 byte order mark before the header is not an error
@@ -170,6 +171,12 @@ TEST_CASE("physionet: bad archives and files name the archive, member and line")
   write_text(dir / "out.txt", "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n1,1,1,1,-1,0\n1,1,1,1,-1,1\n");
   CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}),
                     doctest::Contains("out.txt line 3: record 1 has a second, different outcome"));
+  // a RecordID is a whole number: 1.9 is no record 1, and 1e20 no integer at all
+  for (const char* id : {"1.9", "1e20", "-1"}) {
+    write_text(dir / "out.txt", std::string("RecordID,In-hospital_death\n") + id + ",0\n");
+    CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}),
+                      doctest::Contains(fmt::format("out.txt line 2: RecordID '{}' is not a record number", id).c_str()));
+  }
   // the label is read from the column the header names, wherever it is
   write_text(dir / "out.txt", "RecordID,In-hospital_death,Length_of_stay\n1,1,5\n");
   CHECK(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}).set.labels.to_indices() == std::vector<std::int64_t>{1});
@@ -183,6 +190,22 @@ TEST_CASE("physionet: bad archives and files name the archive, member and line")
                     doctest::Contains("quantisation must be 0 (exact minutes) or from 1/3600 (one second) to 48 hours, got 1e-20"));
   tiny.quantisation = 1.0 / 3600;
   CHECK(read_physionet({(dir / "ok.tar.gz").string()}, {}, tiny).set.times.to_vector()[1] == doctest::Approx(5.0 / 60 / 48));
+}
+
+TEST_CASE("physionet: times round to the nearest quantisation step with ties to even, as Python's round in the latent ODE code") {
+  const fs::path dir = scratch("ties");
+  // at 0.1 h: 00:03 is 0.5 steps (step 0), 00:15 is 2.5 (step 2), 00:27 is 4.5 (step 4), 00:33 is 5.5 (step 6)
+  write_tar_gz(dir / "set-a.tar.gz", "set-a", {{"1.txt", descriptors(1) + "00:03,HR,70\n00:15,HR,80\n00:27,HR,90\n00:33,HR,60\n"}});
+  PhysionetOptions o;
+  o.time_unit = 1;  // hours
+  const IrregularSet s = read_physionet({(dir / "set-a.tar.gz").string()}, {}, o).set;
+  const std::vector<double> t = s.times.to_vector();
+  REQUIRE(t.size() == 4);
+  CHECK(t[0] == 0.0);  // 00:03 joins the admission's 00:00
+  CHECK(t[1] == doctest::Approx(0.2));
+  CHECK(t[2] == doctest::Approx(0.4));
+  CHECK(t[3] == doctest::Approx(0.6));
+  CHECK(s.values.to_vector()[column("HR")] == doctest::Approx(70));
 }
 
 TEST_CASE("physionet: the registry splits, and normalises with the training part only") {
@@ -280,6 +303,17 @@ TEST_CASE("irregular CSV: one sequence per id, empty cells unobserved, times che
   double mean = 0;
   for (double v : train.values.to_vector()) mean += v;
   CHECK(mean == doctest::Approx(0.0).epsilon(1e-6));  // every value observed, standardised with the training episodes
+  // values far from 0 (1e8 + k: f32 would keep only multiples of 8) are standardised before the cast to f32
+  rollouts = "episode,time,q\n";
+  for (int e = 0; e < 10; ++e)
+    for (int k = 0; k < 4; ++k) rollouts += fmt::format("{},{},{}\n", e, 0.01 * k, 100000000 + k);
+  write_text(dir / "far.csv", rollouts);
+  const Dataset far = load_dataset({{"dataset", "mujoco"}, {"form", "irregular"}, {"path", (dir / "far.csv").string()}}, 3, "data");
+  const IrregularSet& far_train = irregular_of(*far.train, "test");
+  CHECK(far_train.values.dtype() == DType::f32);
+  const std::vector<double> q = far_train.values.to_vector();
+  const double spacing = 1 / std::sqrt(1.25);  // 0..3 standardised
+  for (std::size_t i = 0; i < 4; ++i) CHECK(q[i] == doctest::Approx((static_cast<double>(i) - 1.5) * spacing).epsilon(1e-6));
   write_text(dir / "bad.csv", "episode,time,a\n1,0.5,1\n1,0.5,2\n");
   CHECK_THROWS_WITH(read_irregular_csv((dir / "bad.csv").string(), "time", "episode"), doctest::Contains("bad.csv:3"));
 }
@@ -297,6 +331,15 @@ TEST_CASE("irregular CSV: ids are 64-bit integers, the implicit index is no vari
   CHECK_ERROR_NAMES(read("x.csv", "time,episode,q\n0,1e300,1\n"), p + ":2: column 2 ('episode'): id '1e300' is not an integer");
   CHECK_ERROR_NAMES(read("x.csv", "time,episode,q\n0,1,1e300\n"), p + ":2: column 3 ('q'): 1e+300 is out of the range of a 32-bit float");
   CHECK_ERROR_NAMES(read("x.csv", "time,episode,q,r\n1,1,2,3\n0,2,,\n"), p + ":3: the row observes no variable (every one of q, r is empty)");
+  // a blank cell is unobserved, as an empty one
+  const IrregularSet blank = read("w.csv", "time,episode,q,r\n0,1, ,2\n1,1,3,\t\n");
+  CHECK(blank.mask.to_vector() == std::vector<double>{0, 1, 1, 0});
+  CHECK(blank.values.to_vector() == std::vector<double>{0, 2, 3, 0});
+  // a file without a header: the fix named is a line of names (this reader has no "header" key)
+  CHECK_ERROR_NAMES(read("n.csv", "5,1,2\n6,1,3\n"), (dir / "n.csv").string() + ":1: the header row holds only numbers (5, 1, 2): the file "
+                    "seems to have no header row; add a first line naming the columns ('time', 'episode' and the variables)");
+  // pandas' to_csv index (a first column without a name) is no variable
+  CHECK(read("pd.csv", ",time,episode,q\n0,0,1,5\n1,1,1,6\n").variables == std::vector<std::string>{"q"});
   const IrregularSet indexed = read("i.csv", "time,episode,q\n0,0,0,5\n1,0.5,0,6\n2,0,1,7\n");
   CHECK(indexed.variables == std::vector<std::string>{"q"});
   CHECK(indexed.values.to_vector() == std::vector<double>{5, 6, 7, 0});

@@ -105,6 +105,14 @@ TEST_CASE("split takes val, then test, then train from the permutation") {
   CHECK(s.test.y.to_indices() == std::vector<std::int64_t>(p.begin() + 10, p.begin() + 25));
   CHECK(s.train.y.to_indices() == std::vector<std::int64_t>(p.begin() + 25, p.end()));
   CHECK_ERROR_NAMES(split(all, 0.6, 0.6, 0), "split of 'ids'");
+  // 0.29 * 100 and 0.57 * 100 are 28.999... and 56.999... in doubles: 29 and 57 rows are meant
+  const Split odd = split(all, 0.29, 0.57, 3);
+  CHECK(odd.val.size() == 29);
+  CHECK(odd.test.size() == 57);
+  CHECK(odd.train.size() == 14);
+  CHECK(part_rows(0.7, 100) == 70);
+  CHECK(part_rows(0.15, 7) == 1);
+  CHECK(part_rows(0.0, 100) == 0);
 }
 
 TEST_CASE("Standardizer uses valid steps only and leaves padding at 0") {

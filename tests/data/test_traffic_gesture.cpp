@@ -57,6 +57,12 @@ TEST_CASE("traffic: features, standardised target and reference windows on a gen
   bad = text;
   bad.replace(bad.find("2012-10-07 21"), 10, "2012-02-29");  // a leap day is a day
   CHECK_NOTHROW(traffic_windows(write_file(dir.file("leap.csv"), bad)));
+  for (const char* time : {"-1:00:00", "21:-1:00", "21:00:60", "2+:00:00"}) {  // digits only, and no leap second (as Python's datetime)
+    bad = text;
+    bad.replace(bad.find("21:00:00"), 8, time);
+    CHECK_ERROR_NAMES(traffic_windows(write_file(dir.file("time.csv"), bad)),
+                      dir.file("time.csv") + ":3: column 8 ('date_time'): '2012-10-07 " + time + "' is not a date");
+  }
   bad = text;
   bad.replace(bad.find("traffic_volume"), 14, "volume");
   CHECK_ERROR_NAMES(traffic_windows(write_file(dir.file("key.csv"), bad)), "no column named 'traffic_volume'");

@@ -134,6 +134,12 @@ TEST_CASE("csv vectors: comments and blank lines skipped, columns by name; error
   // np.savetxt writes no header, or its header='x,y' as a comment: the first row is numbers, not names
   const std::string savetxt = write_file(dir.file("savetxt.csv"), "# x,y\n1.0,2.0\n3.0,4.0\n5.0,6.0\n");
   CHECK_ERROR_NAMES(read_vectors_csv(savetxt), savetxt + ":2: the header row holds only numbers (1.0, 2.0): the file seems to have no header row");
+  // the fix it names is one the vectors dataset takes (it has no "header" key)
+  CHECK_ERROR_NAMES(read_vectors_csv(savetxt), "no header row; add a first line naming the columns (np.savetxt(path, x, delimiter=\",\", "
+                                               "header=\"x,y\", comments=\"\") writes one) (lines starting with '#'");
+  // pandas' to_csv writes its index as a first column without a name: no dimension either
+  const std::string unnamed = write_file(dir.file("unnamed.csv"), ",x,y\n0,1.5,2.5\n1,3.5,4.5\n");
+  CHECK(read_vectors_csv(unnamed).to_vector() == std::vector<double>{1.5, 2.5, 3.5, 4.5});
   // a header one field shorter than the rows: the first column is a row index, not a dimension
   const std::string indexed = write_file(dir.file("indexed.csv"), "x,y\n0,1.5,2.5\n1,3.5,4.5\n");
   CHECK(read_vectors_csv(indexed).to_vector() == std::vector<double>{1.5, 2.5, 3.5, 4.5});
@@ -291,8 +297,8 @@ TEST_CASE("registry vectors: rows split by seed, standardised with the train row
   CHECK_ERROR_NAMES(load_dataset({{"dataset", "vectors"}, {"path", "x.txt"}}, 1, "data"),
                     "data.path: 'x.txt' is neither a .csv nor a .npy file");
   CHECK_ERROR_NAMES(load_dataset({{"dataset", "vectors"}}, 1, "data"), "data: missing key 'path'");
-  CHECK_ERROR_NAMES(load_dataset({{"dataset", "vectors"}, {"path", npy}, {"val_fraction", 0}, {"test_fraction", 0.05}}, 1, "data"),
-                    "data: dataset 'vectors' left an empty val set (");
+  CHECK_ERROR_NAMES(load_dataset({{"dataset", "vectors"}, {"path", npy}, {"val_fraction", 0.05}, {"test_fraction", 0.05}}, 1, "data"),
+                    "data: dataset 'vectors' left an empty val set (");  // 0.05 of 10 rows: none (a fraction of 0 is refused at its key)
 }
 
 TEST_CASE("registry fashion_mnist as images: train file split into train / val, t10k as test, pooled, limited") {

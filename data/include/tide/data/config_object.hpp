@@ -121,6 +121,19 @@ public:
              near.empty() ? std::string() : "; did you mean '" + near + "'?", fmt::join(known, ", "));
       }
   }
+  // For an error raised before finish() (a loader reads its keys as it goes, files in between): a
+  // note on each unread key a typo away from a read one ("delimeter"), which may well be the cause;
+  // empty if none is. Keys not read yet are no typos of themselves, so only near misses are named.
+  std::string typo_note() const {
+    std::vector<std::string> known(seen_.begin(), seen_.end());
+    std::string note;
+    for (auto it = j_.begin(); it != j_.end(); ++it) {
+      if (seen_.count(it.key())) continue;
+      const std::string near = nearest(it.key(), known);
+      if (!near.empty()) note += fmt::format(" (note: {} is no key of this dataset; did you mean '{}'?)", path(it.key()), near);
+    }
+    return note;
+  }
 
 private:
   // The known key within two single-character edits of `key` (a typo: "hiden", "target"), and

@@ -17,10 +17,15 @@ struct CsvOptions {
   // A header row of numbers only ("2019,2020") is taken for a data row and refused, unless this
   // says the file has a header (a dataset's "header": true, given explicitly).
   bool numeric_header = false;
+  // What that refusal suggests (empty: the csv dataset's "header" keys); a reader without them
+  // says how to add a line of names.
+  std::string no_header_fix = {};
   char comment = '\0';  // lines starting with this character are skipped like blank ones ('\0': none)
   // A header one field shorter than every row names the columns after the first, which holds a
   // row index (as pandas reads such a file); that first column is named "(index)". When every
   // row's extra last field is empty instead, the rows end with a delimiter: that field is dropped.
+  // A first column without a name (",x,y": pandas' to_csv writes its index so) is an index too:
+  // no default feature (CsvTable::is_index).
   bool implicit_index = true;
   // the decimal mark of numbers: ',' for "2,6" (then the delimiter must differ, and a number with
   // a '.' is an error, not 2.6 nor a thousands separator)
@@ -29,6 +34,8 @@ struct CsvOptions {
 
 // A column of a table: by its header name, or by its 0-based position (as pandas' usecols and
 // iloc count; messages show positions 1-based, as editors do). Empty (no name, no index): none.
+// Positions count an inferred "(index)" column (CsvOptions::implicit_index) as 0, which is
+// refused: it holds row numbers, and a position meant for the first named column picks it.
 struct CsvColumn {
   std::string name;
   std::int64_t index = -1;
@@ -44,12 +51,16 @@ struct CsvTable {
   std::string source;  // the file name errors show
   char decimal = '.';  // numbers' decimal mark (CsvOptions::decimal)
   bool named = true;   // false without a header row: the names are the 0-based positions
+  bool inferred_index = false;  // column 0 is "(index)", added for a header one field shorter than the rows
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;  // every row has header.size() fields
   std::vector<std::int64_t> lines;             // the file line on which each row starts (1-based)
 
   std::size_t column(std::string_view name) const;  // throws naming the file, the key and the columns
   std::size_t column_index(const CsvColumn& c) const;  // by name or position; throws naming the columns
+  // Whether column c holds a row index, not data (never a default feature): the inferred
+  // "(index)", or a first column without a name (pandas' to_csv index).
+  bool is_index(std::size_t c) const;
   // "file:line: column c ('name')" for a cell (row and column 0-based, shown 1-based); without a
   // header, "file:line: column c (index c - 1)", the index a config picks it by.
   std::string where(std::size_t row, std::size_t column) const;
@@ -86,7 +97,7 @@ struct CsvSequenceSpec {
   std::string time_format;
   double time_unit = 0;                      // seconds per unit of dt for date-times (0: seconds)
   // numeric; empty: every column that is not a time, id or target column, not in `exclude` and
-  // not the implicit index
+  // not an index column (CsvTable::is_index)
   std::vector<CsvColumn> feature_columns, exclude;
   std::vector<CsvColumn> target_columns;     // classification: exactly one label column
   // Classification: labels map to class ids 0..C-1 in sorted order (numerically when every label
@@ -106,6 +117,9 @@ struct CsvSequenceSpec {
   // Windows also cover each sequence's last rows: when the last window ends before them, one more
   // starts at the next stride position, padded (prediction files: every row gets a prediction).
   bool pad_tail = false;
+  // The dtype of the sets' x. f64 keeps a column with a large offset (seconds since 1970, a
+  // latitude to 1e-6) exact until it is standardised; cast it to f32 after (csv_split does).
+  DType x_dtype = DType::f32;
   CsvOptions csv;
 };
 

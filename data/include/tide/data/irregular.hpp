@@ -4,7 +4,9 @@
 //
 //   times    f64 [N, T]     each sequence's observation times, strictly increasing over its
 //                           lengths[n] valid steps; padded steps repeat the last valid time
-//   values   f32 [N, T, D]  the observed values (0 where not observed and on padding)
+//   values   f32 [N, T, D]  the observed values (0 where not observed and on padding); f64 as
+//                           read, before a VariableScaler (which returns f32) when a variable far
+//                           from 0 must keep its variation
 //   mask     f32 [N, T, D]  1 where variable d was observed at step t, else 0
 //   lengths  i64 [N]        valid steps per sequence (>= 1); each valid step observes something
 //   labels   i64 [N]        a class per sequence (PhysioNet: in-hospital death), or undefined
@@ -75,7 +77,7 @@ Normalisation normalisation_from_name(const std::string& name);
 struct VariableScaler {
   std::vector<double> shift, scale;  // x -> (x - shift) / scale
   static VariableScaler fit(const IrregularSet& train, Normalisation kind);
-  void apply(IrregularSet& set) const;
+  void apply(IrregularSet& set) const;  // values computed in double, returned f32
 };
 
 // PhysioNet / CinC Challenge 2012 records read straight from the challenge's .tar.gz archives
@@ -109,11 +111,12 @@ PhysionetData read_physionet(const std::vector<std::string>& archives, const std
 // A long CSV table (a header row, then one row per observation) as irregular series: one sequence
 // per value of `id_column` (an integer within 64 bits; in increasing order), its rows in file order
 // with strictly increasing `time_column`, the `features` columns (empty: every other column but an
-// implicit index) observed where the cell is not empty; each row observes at least one, in the
+// index column, CsvTable::is_index) observed where the cell is not empty or blank; each row observes at least one, in the
 // range of a 32-bit float. Errors name the file, line and column. `tide data mujoco` files read this way with
-// time_column "time" and id_column "episode".
+// time_column "time" and id_column "episode". values_dtype f64 keeps the values exact for a
+// VariableScaler (a column of seconds since 1970 would lose its variation in f32).
 IrregularSet read_irregular_csv(const std::string& path, const std::string& time_column, const std::string& id_column,
-                                std::vector<std::string> features = {});
+                                std::vector<std::string> features = {}, DType values_dtype = DType::f32);
 
 // The latent ODE paper's periodic toy: 1-D sinusoids x(t) = a sin(2 pi f t + phi) + noise with a
 // random frequency f ~ U(freq_min, freq_max), phase phi ~ U(0, 2 pi) and amplitude

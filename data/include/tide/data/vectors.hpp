@@ -70,7 +70,7 @@ double mog1d_log_density(double x);
 
 // A user's own vectors. CSV: a header row of column names (one of only numbers is an error: the
 // file has none), then numbers ('#' comment lines and blank lines skipped); `columns` selects by
-// name (empty: all but an implicit index column). .npy (format 1.0, 2.0 or 3.0): a
+// name (empty: all but an index column, CsvTable::is_index). .npy (format 1.0, 2.0 or 3.0): a
 // 2-D (or 1-D: one column) array of little-endian f8 or f4 (or <i8, <i4, |u1, converted), in C or
 // Fortran order. Plain or gzipped files. Errors name the file and the line, column or header
 // field; NaN and inf are rejected.
