@@ -20,12 +20,13 @@ seconds() {  # binary steps
   s=$(date +%s.%N)
   "$1" train "$cfg" --out "$out/run" --max-steps "$2" --quiet > /dev/null
   e=$(date +%s.%N)
-  echo "$e - $s" | bc
+  awk -v s="$s" -v e="$e" 'BEGIN { printf "%.6f\n", e - s }'
 }
 for ((r = 1; r <= rounds; ++r)); do
   for bin in "$a" "$b"; do
     t10=$(seconds "$bin" 10)
     tn=$(seconds "$bin" $((10 + steps)))
-    echo "$bin: $(echo "scale=2; ($tn - $t10) * 1000 / $steps" | bc) ms per step"
+    # printf, not bc: bc writes .69 and -.20, which are not JSON numbers (common.sh logs them as JSON)
+    echo "$bin: $(awk -v a="$t10" -v b="$tn" -v n="$steps" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }') ms per step"
   done
 done

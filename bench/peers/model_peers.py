@@ -7,7 +7,8 @@ to a safetensors file, so both sides start from the same parameters and report t
   ltc_cell_fwd_bwd   ncps.torch.LTCCell(FullyConnected(64), in_features=16, ode_unfolds=6), batch
                      64, one input step at elapsed time 1: forward + backward of sum(outputs).
                      variant "ncps" (eager) or "ncps_compiled" (torch.compile; its first call, the
-                     compilation, is the time to first result). The cell's default explicit
+                     compilation, is the time to first result: a cold compile, as the process
+                     starts with an empty inductor cache of its own). The cell's default explicit
                      parameters: tide's softplus-stored positive ones are loaded as their values.
   ltc_train_step     ncps.torch.LTC(53, FullyConnected(64, 53), ode_unfolds=6) (softplus-implicit
                      constraints, its default), batch 32, 32 steps, no timespans: one Adam step
@@ -22,11 +23,24 @@ Tensor layout: tide stores a linear map's weight as [in, out]; torch.nn.Linear h
 f32, torch.set_num_threads(1). Started by tide (tools/src/bench_model_peers.cpp); needs the peers'
 venv (bench/peers/setup.sh).
 """
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peer_protocol import Workload, serve  # noqa: E402
+
+
+def fresh_compile_cache():
+    """torch.compile's first call reads and writes an on-disk inductor cache (17 s cold against 4 s
+    warm for ltc_cell_fwd_bwd): each peer process gets a fresh one, removed at exit, so that its time
+    to first result is the cold compile a new user pays, whatever ran before (as ltc_peers.py's
+    run_child does). Must run before torch is imported."""
+    cache = tempfile.mkdtemp(prefix="model_peers_inductor_")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)
 
 torch = None
 POSITIVE = ("gleak", "cm", "w", "sensory_w")  # tide keeps these as softplus^-1 of their values
@@ -147,4 +161,5 @@ CASES = {"ltc_cell_fwd_bwd": ltc_cell_fwd_bwd, "ltc_train_step": ltc_train_step,
          "mmrnn_train_step": mmrnn_train_step}
 
 if __name__ == "__main__":
+    fresh_compile_cache()
     serve("torch", versions, CASES)

@@ -45,8 +45,10 @@ Cases (request "case", "variant"):
   spiral_iteration  torchdiffeq's examples/ode_demo.py training, as a run of `iterations` (16)
                     iterations per call, each run starting again from the file's weights with a
                     fresh Adam, so that every side times the same work whatever its number of
-                    calls per sample. file w0 [2,50] b0 [50] w1 [50,2] b1 [2] true_y [1000,2]
-                    t [1000] starts (I64) [64]. f(t, y) = tanh(y^3 @ w0 + b0) @ w1 + b1.
+                    calls per sample. file w0 [2,50] b0 [50] w1 [50,2] b1 [2] true_y [N,2]
+                    t [N] starts (I64) [64], N = 484: the true spiral on [0, 25] every 1.5 / 29, so
+                    that t[0:30] spans [0, 1.5] (issue 14's 30 points on [0, 1.5]).
+                    f(t, y) = tanh(y^3 @ w0 + b0) @ w1 + b1.
                     Iteration i takes s = starts[i % 64], solves from y0 = true_y[s:s+1] ([1,2])
                     at t[0:30] by dopri5 rtol 1e-7 atol 1e-9, loss = mean |pred - true_y[s:s+30]|,
                     zeroes the gradients, backpropagates, and takes an Adam(lr 1e-3) step.
@@ -64,7 +66,8 @@ Cases (request "case", "variant"):
                     the backward's evaluations of f (the adjoint's backward solve; autograd
                     evaluates no f). diffrax's statistics hold no backward figures.
 
-Figures per call besides `check`:
+Figures per call besides `check` (JAX: one f32 array holding them all, one device-to-host copy per
+call, as tide's side makes one; torch: one .item(), the counts being Python ints):
   nfe       evaluations of f per solve. torchdiffeq: a Python counter in f (dopri5: 2 for the
             initial step size, then 6 per attempted step: the first stage reuses the last (FSAL),
             which torchdiffeq also does on its first step, taking f(t0, y0) from the initial step
@@ -77,7 +80,8 @@ Figures per call besides `check`:
             rejected attempt keeps the old FSAL value, so each rejection BEFORE the first accepted
             step costs one more evaluation that the stats do not show. (Checked against a counting
             jax.debug.callback in f on files like tide's: exact for tiny_solve at every B and for 64
-            spiral iterations of either kind; the fixed 0.01 was never rejected there.)
+            spiral iterations of either kind; the fixed 0.01 was never rejected there.) Another
+            diffrax version's dopri5 cases are refused (check_nfe_formula) until it is checked again.
             Under vmap the batched while loop runs until every sample is done, so it evaluates f
             1 + 6 * max(num_steps) times (`nfe`); `nfe_mean` = 1 + 6 * mean(num_steps) is the
             per-sample work.
@@ -103,6 +107,7 @@ TINY_TOL = 1e-6
 SPIRAL_RTOL, SPIRAL_ATOL, SPIRAL_POINTS, SPIRAL_LR = 1e-7, 1e-9, 30, 1e-3
 SPIRAL_ITERATIONS = 16  # per call: a run of iterations from the file's weights
 MID_H = 0.1
+DIFFRAX_NFE_CHECKED = "0.7.2"  # the diffrax whose evaluations dopri5_nfe's formula was checked against
 PARAMS = ("w0", "b0", "w1", "b1")
 
 
@@ -365,11 +370,41 @@ def dopri5_nfe(num_steps):
     return 1 + 6 * num_steps
 
 
-def fetch(figures):
-    """One device-to-host copy of a dict of scalars (forcing the computation), as Python floats."""
-    import jax
+def check_nfe_formula():
+    """dopri5_nfe's formula holds for the diffrax it was checked on (see the module docstring); another
+    version may select its initial step or reuse FSAL otherwise, so its cases are refused rather than
+    given an NFE that may be wrong."""
+    import importlib.metadata
 
-    return {k: float(v) for k, v in jax.device_get(figures).items()}
+    version = importlib.metadata.version("diffrax")
+    if version != DIFFRAX_NFE_CHECKED:
+        raise RuntimeError(f"diffrax {version}: solver_peers.py counts its NFE as 1 + 6 * num_steps, checked on diffrax "
+                           f"{DIFFRAX_NFE_CHECKED} only; check the count again (a counting jax.debug.callback in f, as "
+                           f"the docstring says) and update DIFFRAX_NFE_CHECKED, or install diffrax=={DIFFRAX_NFE_CHECKED}")
+
+
+def jit_packed(fn):
+    """jax.jit of fn (which returns a dict of scalars) that hands all its figures back as ONE f32
+    array: one device-to-host copy per call, as tide's side pays one .item(), not one per figure
+    (a copy of each, then float() of each, added 45-75 us per call at B = 1). Every figure is an
+    f32 value or a count below 2^24, so f32 holds it exactly."""
+    import jax
+    import jax.numpy as jnp
+
+    keys = []
+
+    def packed(*args):
+        figures = fn(*args)
+        keys[:] = figures  # set while tracing, in the order of the packed array
+        return jnp.stack([jnp.asarray(v, jnp.float32) for v in figures.values()])
+
+    run = jax.jit(packed)
+
+    def call(*args):
+        values = np.asarray(run(*args))  # the one copy; it waits for the result
+        return dict(zip(keys, values.tolist()))
+
+    return call
 
 
 def tiny_f(t, y, p):
@@ -408,6 +443,7 @@ def jax_tiny(variant, tensors, request, gradient=False):
     import jax.numpy as jnp
 
     require(variant, ["diffrax", "diffrax_vmap"])
+    check_nfe_formula()
     vmapped = variant == "diffrax_vmap"
     solve = jax.vmap(tiny_solve_one, in_axes=(None, 0)) if vmapped else tiny_solve_one
 
@@ -423,9 +459,9 @@ def jax_tiny(variant, tensors, request, gradient=False):
         (_, stats), g = jax.value_and_grad(loss, has_aux=True)(p, y0)
         return {"check": sum(jnp.sum(g[name]) for name in PARAMS), **solve_figures(stats, vmapped)}
 
-    run = jax.jit(grad if gradient else value)
+    run = jit_packed(grad if gradient else value)
     params, y0 = jax_params(tensors), jnp.asarray(tensors["y0"])
-    return Workload(lambda: fetch(run(params, y0)))
+    return Workload(lambda: run(params, y0))
 
 
 def jax_tiny_grad(variant, tensors, request):
@@ -462,6 +498,7 @@ def jax_tiny_r2_grad(variant, tensors, request):
     import jax.numpy as jnp
 
     require(variant, ["diffrax", "diffrax_vmap"])
+    check_nfe_formula()
     vmapped = variant == "diffrax_vmap"
     solve = jax.vmap(tiny_r2_solve_one, in_axes=(None, 0)) if vmapped else tiny_r2_solve_one
 
@@ -473,9 +510,9 @@ def jax_tiny_r2_grad(variant, tensors, request):
         (_, stats), g = jax.value_and_grad(loss, has_aux=True)(p, y0)
         return {"check": sum(jnp.sum(g[name]) for name in PARAMS), **solve_figures(stats, vmapped)}
 
-    run = jax.jit(grad)
+    run = jit_packed(grad)
     params, y0 = jax_params(tensors), jnp.asarray(tensors["y0"])
-    return Workload(lambda: fetch(run(params, y0)))
+    return Workload(lambda: run(params, y0))
 
 
 def jax_mid(variant, tensors, request):
@@ -524,6 +561,7 @@ def jax_spiral(variant, tensors, request):
     from jax import lax
 
     require(variant, ["diffrax", "adjoint", "discrete"])
+    check_nfe_formula()
     adjoint_kind = spiral_kind(variant, request)
     adjoint = diffrax.BacksolveAdjoint() if adjoint_kind == "adjoint" else diffrax.RecursiveCheckpointAdjoint()
     opt = optax.adam(SPIRAL_LR)
@@ -544,9 +582,9 @@ def jax_spiral(variant, tensors, request):
         return {"check": per["loss"][-1], "nfe": jnp.sum(per["nfe"]), "steps": jnp.sum(per["steps"]),
                 "rejected": jnp.sum(per["rejected"])}
 
-    run = jax.jit(run_all)
+    run = jit_packed(run_all)
     params = jax_params(tensors)
-    return Workload(lambda: fetch(run(params)))
+    return Workload(lambda: run(params))
 
 
 JAX_CASES = {"tiny_solve": jax_tiny, "tiny_solve_grad": jax_tiny_grad, "tiny_r2_grad": jax_tiny_r2_grad,

@@ -23,7 +23,23 @@ endif()
 expect("${out}" "peer not run: /bin/sh [^\n]*solver_peers.py \\(given by --python\\): ModuleNotFoundError: No module named 'torch'" "a peer that cannot start")
 expect("${out}" "peer fake: fake 1.0" "the peer's versions")
 expect("${out}" "refused: fake tiny_solve_grad diffrax: ValueError: no gradients here" "a refused case")
-expect("${out}" "refused: fake spiral_iteration diffrax: the peer exited" "a peer that died")
+# how it died, and only what it wrote to stderr since the request (not its start-up line)
+expect("${out}" "refused: fake spiral_iteration diffrax: the peer exited with status 3; its stderr since the request ends:\n"
+       "fake peer: asked for a spiral, exiting\n" "a peer that died")
+string(FIND "${out}" "fake peer: started" old_stderr)
+if(NOT old_stderr EQUAL -1)
+  message(FATAL_ERROR "a dead peer's message quotes stderr written before the request:\n${out}")
+endif()
+# the header says how many threads tide's BLAS ran (one, unless the environment asks for more)
+expect("${out}" "^tide bench solvers --peers: f32, tide's BLAS on [0-9]+ threads?, each peer on one," "the threads in the header")
+# issue 14's spiral: 30 points on [0, 1.5], as the file every side reads holds them
+expect("${out}" "spiral_iteration, adjoint \\(torchdiffeq ode_demo: MLP 2-50-2 on y\\^3, 30 points on \\[0, 1.5\\]," "the spiral's span")
+# tiny_scaling: tide's one-shared-step solve as a row of its own, after the per-sample rows the targets
+# read (the fake jax peer died at the spiral, before these: no peer rows)
+foreach(B 1 16 256 4096 65536)
+  expect("${out}" "\ntiny_solve B=${B} [^\n]*\n[^\n]*\n  tide +[0-9.]+ [^\n]*\n  tide compiled [^\n]*\n  tide shared step +[0-9.]+ +[0-9]+ +[0-9]+\\.0 [^\n]*\n  target: "
+         "tiny_scaling B=${B}: tide's shared-step row")
+endforeach()
 # tide's side, the peer's figures (2 ms, 10 NFE = 200 us per NFE, first result 0.25 s) and a ratio
 expect("${out}" "tiny_solve B=64 [^\n]*\n[^\n]*\n  tide +[0-9.]+ +[0-9]+ +20.0" "tide's tiny solve with its NFE")
 # ms/call, spread, NFE, us/NFE, first s, check, its difference to tide's check (1.5 vs 13.7), the ratio
@@ -80,4 +96,41 @@ endforeach()
 expect("${out}" "ncps torch.compile +2 " "the torch.compile variant")
 expect("${out}" "target: tide >= 5x faster than ncps per call: tide [0-9.]+x faster than ncps" "the CfC and LTC targets")
 expect("${out}" "target: tide >= 3x faster than torch per call: tide [0-9.]+x faster than torch" "the mmRNN target")
+
+# tide's BLAS on two threads against one-thread peers: the header says so and warns
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env TIDE_BLAS_THREADS=2 "${TIDE}" bench taylor --peers --repeats 1 --kmax 1 --size 6,8,5
+                        --python /bin/sh --peers-dir "${WORK}"
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "tide bench taylor --peers (2 BLAS threads) exited with ${rc}: ${err}\n${out}")
+endif()
+expect("${out}" "^tide bench taylor --peers: f64, tide's BLAS on 2 threads, each peer on one,[^\n]*\nnote: BLAS runs 2 threads;"
+       "tide's BLAS threads above one")
+
+# a peer killed by a signal: the message names it
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env FAKE_PEER_SIGNAL=KILL "${TIDE}" bench taylor --peers --repeats 1 --kmax 1 --size 6,8,5
+                        --python /bin/sh --peers-dir "${WORK}"
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "tide bench taylor --peers (a killed peer) exited with ${rc}: ${err}\n${out}")
+endif()
+expect("${out}" "refused: fake taylor_forward [^\n]*: the peer was killed by signal 9 \\([^)]+\\) \\(nothing on its stderr since the request\\)"
+       "a peer killed by a signal")
+
+# bench/train_step_ab.sh prints JSON-ready numbers (0.69, -0.20; bc wrote .69 and -.20), here with a
+# stand-in binary that does nothing, so the figures are near zero
+file(WRITE "${WORK}/noop_tide" "#!/bin/sh\nexit 0\n")
+file(CHMOD "${WORK}/noop_tide" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE)
+execute_process(COMMAND bash "${SRC}/../../bench/train_step_ab.sh" "${WORK}/noop_tide" "${WORK}/noop_tide" none.json 2 50
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+string(REGEX MATCHALL "[^\n]+" lines "${out}")
+list(LENGTH lines n)
+if(rc OR NOT n EQUAL 4)
+  message(FATAL_ERROR "bench/train_step_ab.sh exited with ${rc}, ${n} lines: ${err}\n${out}")
+endif()
+foreach(line IN LISTS lines)
+  if(NOT line MATCHES ": -?[0-9]+\\.[0-9][0-9] ms per step$")
+    message(FATAL_ERROR "bench/train_step_ab.sh: '${line}' has no JSON number")
+  endif()
+endforeach()
 message(STATUS "bench --peers ok")

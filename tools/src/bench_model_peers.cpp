@@ -136,7 +136,7 @@ Comparison ltc_cell(Peer& peer, PeerFiles& files, const TimingPlan& plan) {
     return TideSide{label, call, {}};
   };
   ComparisonRun run("ltc_cell_fwd_bwd (ncps LTCCell, FullyConnected(64), 16 inputs, batch 64, 6 unfolds, one step: "
-                    "forward + backward of sum(outputs))",
+                    "forward + backward of sum(outputs); torch.compile's first s: a cold compile, empty inductor cache)",
                     {{"ncps", 3.0}});
   run.add(side("tide", false));
   run.add(side("tide eager", true));

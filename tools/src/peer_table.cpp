@@ -1,5 +1,6 @@
 // Interleaved tide-vs-peer runs and their table: see peer_table.hpp.
 #include "peer_table.hpp"
+#include "tide/core/blas.hpp"
 #include <fmt/format.h>
 #include <algorithm>
 #include <chrono>
@@ -39,6 +40,15 @@ double number_in(const nlohmann::json& j, const char* key) {
 }
 
 std::string number(double v, const char* spec = "{:.3g}") { return std::isfinite(v) ? fmt::format(fmt::runtime(spec), v) : "-"; }
+
+// The peers run on one thread each; tide's BLAS runs as many as its environment asks
+// (TIDE_BLAS_THREADS, OPENBLAS_NUM_THREADS, OMP_NUM_THREADS), which the report must say.
+std::string blas_threads_note(int threads) {
+  if (threads <= 1) return "";
+  return fmt::format("BLAS runs {} threads; small GEMMs are usually faster on one (TIDE_BLAS_THREADS=1), and the peers run on one, "
+                     "so the ratios compare {} threads against one",
+                     threads, threads);
+}
 
 }  // namespace
 
@@ -159,15 +169,21 @@ nlohmann::json comparisons_json(const std::vector<Comparison>& comparisons, cons
 
 void print_peer_report(const std::string& suite, const std::string& dtype, const std::vector<Comparison>& comparisons,
                        const std::vector<std::string>& status, const TimingPlan& plan, bool json) {
+  const int threads = blas_info().threads;  // after the runs, so the engine's thread policy applies
+  const std::string note = blas_threads_note(threads);
   if (json) {
     nlohmann::json report = comparisons_json(comparisons, status);
     report["suite"] = suite + " --peers";
     report["repeats"] = plan.repeats;
+    report["tide_blas_threads"] = threads;
+    report["notes"] = note.empty() ? nlohmann::json::array() : nlohmann::json::array({note});
     fmt::print("{}\n", report.dump(2));
     return;
   }
-  fmt::print("tide bench {} --peers: {}, one thread each side, median of {} interleaved samples; peer/tide > 1 means tide is faster\n",
-             suite, dtype, plan.repeats);
+  fmt::print("tide bench {} --peers: {}, tide's BLAS on {} thread{}, each peer on one, median of {} interleaved samples; "
+             "peer/tide > 1 means tide is faster\n",
+             suite, dtype, threads, threads == 1 ? "" : "s", plan.repeats);
+  if (!note.empty()) fmt::print("note: {}\n", note);
   print_comparisons(comparisons, status);
 }
 

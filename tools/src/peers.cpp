@@ -1,5 +1,6 @@
 // Peer processes for `tide bench ... --peers`: see peers.hpp. The child gets two pipes (requests
-// in, replies out) and a file for its stderr, whose tail is quoted when it fails.
+// in, replies out) and a file for its stderr; when it fails, its exit status and what it wrote to
+// stderr since the last request are quoted.
 #include "peers.hpp"
 #include "tide/core/error.hpp"
 #include <fmt/format.h>
@@ -175,13 +176,35 @@ Peer::~Peer() {
   if (!stderr_path_.empty()) std::remove(stderr_path_.c_str());
 }
 
+// What the peer wrote to stderr since the last request was sent (older lines belong to requests
+// that were answered, and would mislead).
 std::string Peer::stderr_tail() const {
   std::ifstream in(stderr_path_);
+  in.seekg(static_cast<std::streamoff>(stderr_mark_));
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();
-  if (text.find_first_not_of(" \n") == std::string::npos) return " (its stderr is empty)";
-  return "; its stderr ends:\n" + (text.size() > 600 ? "..." + text.substr(text.size() - 600) : text);
+  const std::string what = stderr_mark_ == 0 ? "its stderr" : "its stderr since the request";
+  if (text.find_first_not_of(" \n") == std::string::npos) return fmt::format(" (nothing on {})", what);
+  return fmt::format("; {} ends:\n{}", what, text.size() > 600 ? "..." + text.substr(text.size() - 600) : text);
+}
+
+// How the peer ended, once its output closed: "exited with status 3", "was killed by signal 9
+// (Killed)". It gets 2 s to finish dying; the child is then reaped (pid_ = -1).
+std::string Peer::exit_status() {
+  if (pid_ <= 0) return "is gone";
+  int status = 0;
+  for (int i = 0; i < 40; ++i) {
+    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_ || done < 0) {
+      pid_ = -1;
+      if (done < 0) return fmt::format("is gone ({})", std::strerror(errno));
+      if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
+      return fmt::format("exited with status {}", WEXITSTATUS(status));
+    }
+    ::usleep(50000);
+  }
+  return "closed its output but is still running";
 }
 
 std::string Peer::read_line() {
@@ -201,15 +224,20 @@ std::string Peer::read_line() {
     char chunk[4096];
     const ssize_t n = ready > 0 ? ::read(from_peer_, chunk, sizeof chunk) : 0;
     if (n < 0 && errno == EINTR) continue;
-    if (ready > 0 && n <= 0) fail("the peer exited{}", stderr_tail());
+    if (ready > 0 && n <= 0) fail("the peer {}{}", exit_status(), stderr_tail());
     if (n > 0) buffered_.append(chunk, static_cast<std::size_t>(n));
   }
 }
 
 nlohmann::json Peer::exchange(const nlohmann::json& request) {
+  std::error_code ec;
+  const std::uintmax_t written = fs::file_size(stderr_path_, ec);
+  stderr_mark_ = ec ? 0 : written;
   const std::string line = request.dump() + "\n";
-  if (::write(to_peer_, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-    fail("the peer does not take requests ({}){}", std::strerror(errno), stderr_tail());
+  if (::write(to_peer_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    const std::string why = std::strerror(errno);
+    fail("the peer does not take requests ({}): it {}{}", why, exit_status(), stderr_tail());
+  }
   return nlohmann::json::parse(read_line());
 }
 

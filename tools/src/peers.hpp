@@ -8,6 +8,7 @@
 #include "timing.hpp"
 #include "tide/autodiff/archive.hpp"
 #include <nlohmann/json.hpp>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,8 +62,10 @@ private:
   nlohmann::json exchange(const nlohmann::json& request);  // throws tide::Error when the peer is gone
   std::string read_line();
   std::string stderr_tail() const;
+  std::string exit_status();  // reaps a peer whose output closed
 
   int pid_ = -1, to_peer_ = -1, from_peer_ = -1;
+  std::uintmax_t stderr_mark_ = 0;  // the stderr file's size when the last request was sent
   double timeout_ = 600;
   std::string buffered_, stderr_path_, why_, framework_;
   nlohmann::json versions_;
