@@ -2,6 +2,7 @@
 #include "tide/core/ops.hpp"
 #include "tide/core/backend.hpp"
 #include <cmath>
+#include <fmt/ranges.h>
 
 namespace tide {
 
@@ -218,8 +219,10 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& size
   const int a = normalize_axis(axis, x.rank(), "split");
   std::int64_t total = 0;
   for (auto s : sizes) {
-    if (s < 0) fail("split: negative size {}", s);
-    total += s;
+    if (s < 0) fail("split: negative size {} in sizes [{}]", s, fmt::join(sizes, ", "));
+    if (__builtin_add_overflow(total, s, &total))
+      fail("split: sizes [{}] add up past a 64-bit integer (axis {} of {} has extent {})", fmt::join(sizes, ", "), a,
+           x.shape().str(), x.shape()[a]);
   }
   if (total != x.shape()[a]) fail("split: sizes add up to {} but axis {} of {} has extent {}", total, a, x.shape().str(), x.shape()[a]);
   std::vector<Tensor> parts;

@@ -1,7 +1,9 @@
 // Generator: draws fresh tensors from the backend's counter-based RNG, one stream per draw.
 #include "tide/core/random.hpp"
 #include "tide/core/backend.hpp"
+#include "tide/core/philox.hpp"
 #include <cmath>
+#include <limits>
 
 namespace tide {
 
@@ -12,8 +14,22 @@ Tensor Generator::draw(RandomKind kind, const Shape& shape, double a, double b, 
   return out;
 }
 
+namespace {
+// Rounded to T, a draw keeps to [lo, hi) only when both bounds are finite in T and a T value lies
+// between them (lo == hi draws lo).
+template <class T> void check_fits(double lo, double hi, DType dtype) {
+  if (!std::isfinite(static_cast<T>(lo)) || !std::isfinite(static_cast<T>(hi)))
+    fail("uniform: bounds [{}, {}) do not fit {} (largest finite value {})", lo, hi, dtype_name(dtype), std::numeric_limits<T>::max());
+  if (lo < hi && philox::smallest_at_least<T>(lo) > philox::largest_below<T>(hi))
+    fail("uniform: no {} value lies in [{}, {}); widen the bounds or draw in f64", dtype_name(dtype), lo, hi);
+}
+}  // namespace
+
 Tensor Generator::uniform(const Shape& shape, double lo, double hi, DType dtype, Device device) {
-  if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi)) fail("uniform: bounds [{}, {}) are not a finite interval", lo, hi);
+  if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo <= hi)) fail("uniform: bounds [{}, {}) are not a finite interval", lo, hi);
+  // lo + (hi - lo) * u: a width past the largest double would turn every draw into the same value
+  if (!std::isfinite(hi - lo)) fail("uniform: bounds [{}, {}) are wider than the largest double; draw in a narrower interval and scale", lo, hi);
+  if (dtype == DType::f32) check_fits<float>(lo, hi, dtype);  // (a double bound is its own f64 value)
   return draw(RandomKind::uniform, shape, lo, hi, dtype, device);
 }
 Tensor Generator::normal(const Shape& shape, double mean, double std, DType dtype, Device device) {

@@ -65,11 +65,14 @@ Storage::~Storage() {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   std::int64_t bytes = static_cast<std::int64_t>(dtype_size(dtype));
+  bool overflow = false;
   for (auto d : shape) {
     if (d < 0) fail("Tensor::empty: negative extent in shape {}", shape.str());
-    if (__builtin_mul_overflow(bytes, d, &bytes))
-      fail("Tensor::empty: shape {} of {} is too large to allocate", shape.str(), dtype_name(dtype));
+    overflow |= __builtin_mul_overflow(bytes, d, &bytes);
   }
+  // a zero extent empties the tensor however large the extents before it
+  if (overflow && std::find(shape.begin(), shape.end(), 0) == shape.end())
+    fail("Tensor::empty: shape {} of {} is too large to allocate", shape.str(), dtype_name(dtype));
   Tensor t;
   t.storage_ = make_pooled<Storage>(backend_for(device), static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
   t.shape_ = shape;
@@ -107,14 +110,17 @@ Tensor Tensor::from_indices(const std::vector<std::int64_t>& values, const Shape
 }
 Tensor Tensor::arange(std::int64_t n, DType dtype, Device device) {
   if (n < 0) fail("Tensor::arange: negative length {}", n);
-  if (dtype == DType::i64) {
-    std::vector<std::int64_t> v(static_cast<std::size_t>(n));
-    std::iota(v.begin(), v.end(), 0);
-    return from_indices(v, Shape{n}, device);
+  // filled in place: a staging std::vector of a huge n failed with a bare std::length_error
+  Tensor host;
+  try {
+    host = empty(Shape{n}, dtype, Device::cpu());
+  } catch (const Error& e) {
+    fail("Tensor::arange({}, {}): {}", n, dtype_name(dtype), e.what());
   }
-  std::vector<double> v(static_cast<std::size_t>(n));
-  std::iota(v.begin(), v.end(), 0.0);
-  return from_vector(v, Shape{n}, dtype, device);
+  if (dtype == DType::i64) std::iota(host.data<std::int64_t>(), host.data<std::int64_t>() + n, std::int64_t{0});
+  else if (dtype == DType::f64) std::iota(host.data<double>(), host.data<double>() + n, 0.0);
+  else std::generate_n(host.data<float>(), n, [i = 0.0]() mutable { return static_cast<float>(i++); });
+  return host.to(device);
 }
 
 std::int64_t Tensor::size(std::int64_t axis) const { return shape_[normalize_axis(axis, rank(), "size")]; }

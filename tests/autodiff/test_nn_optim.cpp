@@ -47,6 +47,15 @@ TEST_CASE("initialisation schemes have the documented bounds and spread") {
   CHECK_THROWS_WITH_AS(parse_activation("swish"), doctest::Contains("tanh"), Error);
 }
 
+TEST_CASE("xavier_uniform with gain 0 gives zero weights and takes one stream per tensor") {
+  Generator gen(6);
+  Linear layer(4, 3, gen, {.weight_init = Init::xavier_uniform, .gain = 0.0, .dtype = DType::f64});
+  CHECK(layer.weight().value().to_vector() == std::vector<double>(12, 0.0));
+  Generator same(6);
+  Linear reference(4, 3, same, {.weight_init = Init::xavier_uniform, .gain = 1.0, .dtype = DType::f64});
+  CHECK(gen.stream() == same.stream());
+}
+
 TEST_CASE("MLP applies the hidden activation between layers and the output activation last") {
   Generator gen(3);
   MLP mlp({4, 8, 8, 2}, Activation::tanh, gen, {.dtype = DType::f64}, Activation::sigmoid);

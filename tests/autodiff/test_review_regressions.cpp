@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 using namespace tide;
@@ -23,6 +24,14 @@ TEST_CASE("tensors with a zero extent reshape, reduce and stack") {
 TEST_CASE("a shape whose byte count overflows is an error, not a tiny allocation") {
   CHECK_THROWS_WITH_AS(Tensor::zeros(Shape{std::int64_t(1) << 61}, DType::f64), doctest::Contains("too large"), Error);
   CHECK_THROWS_AS(Tensor::zeros(Shape{std::int64_t(1) << 32, std::int64_t(1) << 32}), Error);
+}
+
+TEST_CASE("split of a Var refuses sizes whose sum overflows") {
+  const Var x = Var::parameter(Tensor::zeros(Shape{3}, DType::f64));
+  const std::int64_t most = std::numeric_limits<std::int64_t>::max();
+  CHECK_THROWS_WITH_AS(split(x, {most, most, 5}, 0), doctest::Contains("9223372036854775807, 9223372036854775807, 5"), Error);
+  CHECK_THROWS_WITH_AS(split(x, {4, -1}, 0), doctest::Contains("negative"), Error);
+  CHECK(split(x, {1, 2}, 0)[1].shape() == Shape{2});
 }
 
 TEST_CASE("in-place writes into a broadcast view are refused") {

@@ -66,6 +66,29 @@ TEST_CASE("element counts past int64 are errors naming the shape, not wrapped co
   CHECK(Shape({big, big, 0}).numel() == 0);  // the product overflows before the zero extent
 }
 
+TEST_CASE("split refuses sizes whose sum overflows, naming the sizes") {
+  const std::int64_t most = std::numeric_limits<std::int64_t>::max();
+  check_error([=] { split(f32({3}), {most, most, 5}, 0); }, {"split", "9223372036854775807, 9223372036854775807, 5", "64-bit"});
+  check_error([=] { split(f32({3}), {most, 1, -most}, 0); }, {"split", "64-bit"});
+  check_error([] { split(f32({3}), {4, -1}, 0); }, {"split", "negative", "-1"});
+}
+
+TEST_CASE("a zero extent makes an empty tensor whatever the extents before it") {
+  const std::int64_t huge = std::int64_t(1) << 62;
+  CHECK(Tensor::zeros(Shape{huge, huge, 0}).numel() == 0);
+  CHECK(Tensor::zeros(Shape{0, huge, huge}).numel() == 0);
+  const Tensor view = Tensor::zeros(Shape{1, 1, 0}, DType::f64).broadcast_to(Shape{huge, huge, 0});
+  CHECK(view.clone().shape() == Shape{huge, huge, 0});
+  check_error([=] { Tensor::zeros(Shape{huge, huge, -1}); }, {"negative", "-1"});  // still refused past the overflow
+  check_error([=] { Tensor::zeros(Shape{huge, huge, 1}); }, {"too large"});
+}
+
+TEST_CASE("arange too long to allocate names arange and the length") {
+  const std::int64_t huge = std::int64_t(1) << 62;
+  for (DType dtype : {DType::f32, DType::f64, DType::i64})
+    check_error([=] { Tensor::arange(huge, dtype); }, {"arange", "4611686018427387904", "too large"});
+}
+
 TEST_CASE("index out of range in index ops names the index and the shape") {
   check_error([] { index_select(f32({3, 4}), 0, idx({0, 3})); }, {"index_select", "3", "[3, 4]"});
   check_error([] { index_select(f32({3, 4}), 1, idx({-1})); }, {"index_select", "-1", "[3, 4]"});

@@ -5,7 +5,11 @@
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -64,6 +68,37 @@ TEST_CASE("the CPU cache's limit: 0 turns caching off, empty_cache releases what
   cpu::set_cache_limit(std::int64_t{1} << 30);  // back to the default for the other tests
   { Tensor t = Tensor::zeros(Shape{1000, 64}, DType::f64); }
   CHECK(cpu::memory_counters().cached_bytes >= 512000);
+}
+
+namespace {
+// The output of this test binary run again with TIDE_CPU_CACHE_BYTES set: the allocator reads the
+// variable once, when this process has long made it.
+std::string child_with_cache_bytes(const char* value) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  const std::string command =
+      "TIDE_CPU_CACHE_BYTES='" + std::string(value) + "' '" + self + "' -tc='the CPU cache limit from the environment (child)' 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  std::string out;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, pipe)) out += buffer;
+  pclose(pipe);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("the CPU cache limit from the environment (child)") {
+  if (std::getenv("TIDE_CPU_CACHE_BYTES")) std::printf("limit read: %lld\n", static_cast<long long>(cpu::memory_counters().cache_limit_bytes));
+}
+
+TEST_CASE("TIDE_CPU_CACHE_BYTES takes decimal digits only and refuses a count past int64") {
+  CHECK(child_with_cache_bytes("12345").find("limit read: 12345\n") != std::string::npos);
+  for (const char* bad : {"99999999999999999999", " 5", "+7", "5 ", "-0", "1e9"}) {
+    INFO("TIDE_CPU_CACHE_BYTES='", bad, "'");
+    const std::string out = child_with_cache_bytes(bad);
+    CHECK(out.find("TIDE_CPU_CACHE_BYTES = '" + std::string(bad) + "'") != std::string::npos);
+    CHECK(out.find("limit read") == std::string::npos);
+  }
 }
 
 TEST_CASE("a cache limit below a block's size sends that block back to the system") {

@@ -3,6 +3,7 @@
 #include "core_test_util.hpp"
 #include "tide/core/philox.hpp"
 #include "tide/core/random.hpp"
+#include <algorithm>
 
 using namespace tide;
 
@@ -144,9 +145,50 @@ TEST_CASE("rademacher draws are +-1 with mean ~0") {
 
 TEST_CASE("random draws reject bad arguments") {
   Generator g(0);
-  CHECK_THROWS_AS(g.uniform(Shape{3}, 1.0, 1.0), Error);
+  CHECK_THROWS_AS(g.uniform(Shape{3}, 2.0, 1.0), Error);
   CHECK_THROWS_AS(g.uniform(Shape{3}, 0.0, INFINITY), Error);
   CHECK_THROWS_AS(g.normal(Shape{3}, 0.0, -1.0), Error);
   CHECK_THROWS_AS(g.normal(Shape{3}, NAN, 1.0), Error);
   CHECK_THROWS_AS(g.rademacher(Shape{3}, DType::i64), Error);
+}
+
+TEST_CASE("uniform refuses bounds whose width overflows a double instead of drawing one value") {
+  Generator g(3);
+  tide::test::check_error([&] { g.uniform(Shape{4}, -1e308, 1e308, DType::f64); }, {"uniform", "-1e+308", "1e+308", "wider"});
+  CHECK(g.stream() == 0);  // a refused draw takes no stream
+  const auto v = g.uniform(Shape{1000}, -8e307, 8e307, DType::f64).to_vector();  // the widest that fits still spreads
+  CHECK(*std::min_element(v.begin(), v.end()) < -7e307);
+  CHECK(*std::max_element(v.begin(), v.end()) > 7e307);
+}
+
+TEST_CASE("uniform in f32 keeps to [lo, hi) when the bounds are not f32 values, and refuses bounds it cannot keep to") {
+  Generator g(11);
+  tide::test::check_error([&] { g.uniform(Shape{4}, -1e39, -1e38); }, {"uniform", "f32", "-1e+39"});
+  tide::test::check_error([&] { g.uniform(Shape{4}, 0.0, 1e39); }, {"uniform", "f32", "1e+39"});
+  tide::test::check_error([&] { g.uniform(Shape{4}, 1.0 - std::ldexp(1.0, -30), 1.0); }, {"uniform", "no f32 value"});
+  CHECK(g.uniform(Shape{4}, -1e39, -1e38, DType::f64).dtype() == DType::f64);  // a double holds them
+  // a lower bound between two f32 values: draws that round below it go up to the f32 value above it
+  const double lo = 0.7, hi = 0.7 + std::ldexp(1.0, -20);
+  const Moments m = moments(g.uniform(Shape{100000}, lo, hi));
+  CHECK(m.lo >= lo);
+  CHECK(m.hi < hi);
+  // the one f32 value in [lo, hi) is 1, below hi: every draw is 1, none the f32 value below lo
+  const auto one = g.uniform(Shape{1000}, 1.0 - std::ldexp(1.0, -25) - std::ldexp(1.0, -40), 1.0 + std::ldexp(1.0, -30)).to_vector();
+  CHECK(one == std::vector<double>(1000, 1.0));
+  // ordinary bounds: still the Philox sample rounded to f32
+  g.set_stream(4);
+  const auto v = g.uniform(Shape{1000}, -2.0, 3.0).to_vector();
+  for (std::uint64_t i = 0; i < v.size(); ++i) CHECK(v[i] == static_cast<float>(philox::sample(0, 11, 4, i, -2.0, 3.0)));
+}
+
+TEST_CASE("uniform with lo == hi gives lo everywhere and takes a stream like any draw") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    Generator g(8), h(8);
+    CHECK(g.uniform(Shape{5}, 0.1, 0.1, dtype).to_vector() == std::vector<double>(5, dtype == DType::f32 ? double(0.1f) : 0.1));
+    CHECK(g.uniform(Shape{0}, 2.0, 2.0, dtype).numel() == 0);
+    CHECK(g.uniform(Shape{3}, -0.0, 0.0, dtype).to_vector() == std::vector<double>(3, 0.0));  // xavier with gain 0
+    CHECK(g.stream() == 3);
+    h.set_stream(3);
+    CHECK(g.normal(Shape{10}, 0, 1, dtype).to_vector() == h.normal(Shape{10}, 0, 1, dtype).to_vector());
+  }
 }

@@ -3,7 +3,10 @@
 #include "tide/core/error.hpp"
 #include "tide/core/small_blocks.hpp"
 #include <bit>
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <limits>
 #include <string>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -42,10 +45,13 @@ std::int64_t limit_from_environment() {
   constexpr std::int64_t default_limit = std::int64_t{1} << 30;
   const char* v = std::getenv("TIDE_CPU_CACHE_BYTES");
   if (!v || !*v) return default_limit;
+  // digits only: strtoll would also take leading spaces and a '+', and saturate past int64
   char* end = nullptr;
+  errno = 0;
   const long long n = std::strtoll(v, &end, 10);
-  if (*end != '\0' || n < 0)
-    fail("TIDE_CPU_CACHE_BYTES = '{}': expected a byte count >= 0 (0 turns the CPU allocator's cache off)", v);
+  if (!std::isdigit(static_cast<unsigned char>(*v)) || *end != '\0' || errno == ERANGE)
+    fail("TIDE_CPU_CACHE_BYTES = '{}': expected a byte count of decimal digits, 0 to {} (0 turns the CPU allocator's cache off)", v,
+         std::numeric_limits<std::int64_t>::max());
   return n;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include "tide/core/error.hpp"
 #include "tide/core/ops.hpp"
+#include <fmt/ranges.h>
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -99,7 +100,9 @@ template <class T> std::vector<T> split(const T& x, const std::vector<std::int64
   std::int64_t total = 0;
   for (auto s : sizes) {
     if (s < 0) fail("split: negative size {} for {}", s, x.shape().str());
-    total += s;
+    if (__builtin_add_overflow(total, s, &total))
+      fail("split: sizes [{}] add up past a 64-bit integer (axis {} of {} has {})", fmt::join(sizes, ", "), a, x.shape().str(),
+           x.shape()[a]);
   }
   if (total != x.shape()[a]) fail("split: sizes add up to {} but axis {} of {} has {}", total, a, x.shape().str(), x.shape()[a]);
   std::vector<T> parts;

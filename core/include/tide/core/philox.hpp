@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #ifdef __CUDACC__
 #define TIDE_HOST_DEVICE __host__ __device__
@@ -64,6 +65,18 @@ TIDE_HOST_DEVICE inline double sample(int kind, std::uint64_t seed, std::uint64_
     return a + b * std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   }
   return (r.w[0] & 1u) ? 1.0 : -1.0;  // Rademacher
+}
+
+// What a uniform draw in [lo, hi) rounded to T keeps to: the smallest T value >= lo and the
+// largest T value < hi (for f64, lo and the double below hi). Host side: the generator checks that
+// the first is not above the second, and the backends clamp to the first once per draw.
+template <class T> inline T smallest_at_least(double lo) {
+  const T t = static_cast<T>(lo);
+  return static_cast<double>(t) < lo ? std::nextafter(t, std::numeric_limits<T>::infinity()) : t;
+}
+template <class T> inline T largest_below(double hi) {
+  const T t = static_cast<T>(hi);
+  return static_cast<double>(t) >= hi ? std::nextafter(t, -std::numeric_limits<T>::infinity()) : t;
 }
 
 }  // namespace tide::philox

@@ -16,7 +16,9 @@ public:
   std::uint64_t stream() const { return stream_; }
   void set_stream(std::uint64_t stream) { stream_ = stream; }
 
-  // U[lo, hi)
+  // U[lo, hi), each value rounded to dtype and kept in [lo, hi). lo == hi gives lo everywhere (as
+  // in NumPy and PyTorch) and, like every draw, takes a stream. Refused: bounds that are not finite,
+  // lo > hi, hi - lo past the largest double, and in f32 bounds past its range or no f32 value in [lo, hi).
   Tensor uniform(const Shape& shape, double lo = 0.0, double hi = 1.0, DType dtype = DType::f32,
                  Device device = default_device());
   // N(mean, std^2)
