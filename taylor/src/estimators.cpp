@@ -23,7 +23,15 @@ void check_noise(const Var& z, const Tensor& e, const char* what) {
 }
 Var checked(const Jet& y, const Var& z, const char* what) {
   if (!(y.shape() == z.shape())) fail("{}: f returned shape {} for a state of shape {}", what, y.shape().str(), z.shape().str());
+  if (y.dtype() != z.dtype()) fail("{}: f returned {} for a state of {}", what, dtype_name(y.dtype()), dtype_name(z.dtype()));
   return y.primal();
+}
+// exact_trace's f sees the [B, D] state repeated D times, [D*B, D]: its errors name both shapes.
+Var checked_rows(const Jet& y, const Var& rows, const Var& z) {
+  if (!(y.shape() == rows.shape()))
+    fail("exact_trace: f returned shape {} for its input of shape {} (the state {} repeated D = {} times along the batch); "
+         "f must return its input's shape", y.shape().str(), rows.shape().str(), z.shape().str(), z.size(1));
+  return checked(y, rows, "exact_trace");
 }
 }  // namespace
 
@@ -60,8 +68,8 @@ DivergenceEstimate exact_trace(const JetFn& f, const Var& z) {
   const Tensor e = Tensor::from_vector(eye, Shape{D, 1, D}, z.dtype(), z.device()).broadcast_to(Shape{D, B, D}).contiguous().reshape(Shape{D * B, D});
   const auto [y, je] = jvp(f, Jet(stacked), Jet(e));
   DivergenceEstimate out;
-  out.f = slice(checked(y, stacked, "exact_trace"), 0, 0, B);
-  out.trace = sum(reshape(checked(je, stacked, "exact_trace"), Shape{D, B, D}) * Var(e.reshape(Shape{D, B, D})), {0, 2});
+  out.f = slice(checked_rows(y, stacked, z), 0, 0, B);
+  out.trace = sum(reshape(checked_rows(je, stacked, z), Shape{D, B, D}) * Var(e.reshape(Shape{D, B, D})), {0, 2});
   return out;
 }
 

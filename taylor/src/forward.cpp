@@ -1,5 +1,6 @@
 #include "tide/taylor/forward.hpp"
 #include "jet_access.hpp"
+#include <algorithm>
 
 namespace tide {
 
@@ -43,7 +44,7 @@ std::pair<Jet, Jet> jvp(const MultiJetFn& f, const std::vector<Jet>& x, const st
   // made inside the jvp running around this one, its duals included (values f closes over may carry those).
   std::vector<int> inner = deepest_argument(x, v).orders();
   if (JetAccess::open_high_water().size() > inner.size()) inner = JetAccess::open_high_water();
-  if (static_cast<int>(inner.size()) + 1 > max_jet_levels) fail("jvp: nesting deeper than {} levels", max_jet_levels);
+  for (const Jet& xi : x) detail::check_levels_fit(static_cast<int>(inner.size()) + 1, xi.shape(), "jvp");
   std::vector<Jet> duals;
   for (std::size_t i = 0; i < x.size(); ++i)
     duals.push_back(Jet::from_series({Jet::promoted(x[i], inner), Jet::promoted(v[i], inner)}));
@@ -65,6 +66,11 @@ std::pair<Jet, Jet> jvp(const JetFn& f, const Jet& x, const Jet& v) {
 
 Jet nested_jvp(const JetFn& f, const Jet& x, const Jet& v, int K) {
   if (K < 0 || K > max_nested_jvp) fail("nested_jvp: K = {} is outside 0..{}", K, max_nested_jvp);
+  if (K > 0 && x.defined()) {  // each jvp adds a level above x's, v's and those of the jvp calls running
+    const std::size_t below = std::max({static_cast<std::size_t>(x.levels()), static_cast<std::size_t>(v.levels()),
+                                        JetAccess::open_high_water().size()});
+    detail::check_levels_fit(static_cast<int>(below) + K, x.shape(), fmt::format("nested_jvp (K = {})", K));
+  }
   JetFn g = f;
   for (int i = 0; i < K; ++i) g = [g, v](const Jet& y) { return jvp(g, y, v).second; };
   return g(x);
@@ -73,6 +79,7 @@ Jet nested_jvp(const JetFn& f, const Jet& x, const Jet& v, int K) {
 Jet taylor_directional(const JetFn& f, const Var& x, const Var& v, int K) {
   if (K < 0 || K > max_taylor_order) fail("taylor_directional: K = {} is outside 0..{}", K, max_taylor_order);
   if (!(x.shape() == v.shape())) fail("taylor_directional: x has shape {} but v has shape {}", x.shape().str(), v.shape().str());
+  if (x.dtype() != v.dtype()) fail("taylor_directional: x is {} but v is {}", dtype_name(x.dtype()), dtype_name(v.dtype()));
   std::vector<Var> c{x};
   if (K >= 1) c.push_back(v);
   for (int k = 2; k <= K; ++k) c.push_back(Var(Tensor::zeros(x.shape(), x.dtype(), x.device())));

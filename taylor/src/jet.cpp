@@ -3,6 +3,7 @@
 #include "tide/taylor/jet.hpp"
 #include "tide/taylor/jet_ops.hpp"
 #include "tide/autodiff/composite.hpp"
+#include "tide/core/plan.hpp"
 #include <fmt/ranges.h>
 #include <algorithm>
 #include <cmath>
@@ -20,7 +21,9 @@ void check_orders(const std::vector<int>& orders, const char* what) {
     if (k < 0 || k > max_taylor_order) fail("{}: Taylor order {} is outside 0..{}", what, k, max_taylor_order);
 }
 
+// Skipped while a plan is traced (values cannot be read back then), as ode_taylor's check is.
 void check_finite(const Var& v, const char* what) {
+  if (Trace::active()) return;
   const Tensor t = v.value();
   if (!std::isfinite(tide::reduce(Op::sum, tide::mul_scalar(t, 0.0), all_axes(t.rank()), false).item())) {
     const auto values = t.to_vector();
@@ -44,6 +47,12 @@ Var factorials(int count, const Var& like, bool inverse) {
 }  // namespace
 
 Jet::Jet(Var constant) : data_(std::move(constant)) {}
+
+void detail::check_levels_fit(int levels, const Shape& value, const std::string& what) {
+  if (levels + value.rank() > max_rank)
+    fail("{}: {} nested levels over a value of shape {} need {} axes, but a tensor holds at most {} (levels + the value's rank <= {})",
+         what, levels, value.str(), levels + value.rank(), max_rank, max_rank);
+}
 
 Jet JetAccess::from_data(Var data, const std::vector<int>& orders) {
   check_orders(orders, "Jet");
@@ -88,6 +97,8 @@ Jet Jet::from_coefficients(const Var& stacked) {
   const std::int64_t K = stacked.shape()[0] - 1;
   if (K < 0 || K > max_taylor_order)
     fail("Jet::from_coefficients: {} coefficients in {}, the order K must be in 0..{}", K + 1, stacked.shape().str(), max_taylor_order);
+  if (!is_floating(stacked.dtype()))
+    fail("Jet::from_coefficients: coefficients must be floating, got {}{}", dtype_name(stacked.dtype()), stacked.shape().str());
   check_finite(stacked, "Jet::from_coefficients");
   if (!JetAccess::open_orders().empty()) {  // inside a jvp: the new level goes above the open ones
     std::vector<Jet> series;
@@ -99,6 +110,8 @@ Jet Jet::from_coefficients(const Var& stacked) {
 
 Jet Jet::from_derivatives(const Var& stacked) {
   if (!stacked.defined() || stacked.rank() < 1) fail("Jet::from_derivatives: expected derivatives stacked [K+1, ...], got a 0-d value");
+  if (!is_floating(stacked.dtype()))
+    fail("Jet::from_derivatives: derivatives must be floating, got {}{}", dtype_name(stacked.dtype()), stacked.shape().str());
   return from_coefficients(derivatives_to_coefficients(stacked));
 }
 
@@ -176,10 +189,13 @@ Jet series_level(const std::vector<Jet>& coefficients, bool above_open) {
     if (JetAccess::trace_slot(c) >= 0) fail("Jet::from_series: values on an incremental trace cannot be stacked");
     if (!(c.shape() == coefficients[0].shape()))
       fail("Jet::from_series: coefficient shapes differ: {} and {}", coefficients[0].shape().str(), c.shape().str());
+    if (c.dtype() != coefficients[0].dtype())
+      fail("Jet::from_series: coefficient dtypes differ: {} and {}", dtype_name(coefficients[0].dtype()), dtype_name(c.dtype()));
     if (c.levels() > deepest->levels()) deepest = &c;
   }
   std::vector<int> inner = deepest->orders();
   if (above_open && JetAccess::open_orders().size() > inner.size()) inner = JetAccess::open_orders();
+  detail::check_levels_fit(static_cast<int>(inner.size()) + 1, coefficients[0].shape(), "Jet::from_series");
   std::vector<Var> parts;
   for (const Jet& c : coefficients) parts.push_back(promote(c, inner));
   std::vector<int> orders{static_cast<int>(coefficients.size()) - 1};

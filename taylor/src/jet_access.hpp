@@ -3,6 +3,7 @@
 // only names JetAccess as a friend.
 #pragma once
 #include "tide/taylor/jet.hpp"
+#include <string>
 #include <vector>
 
 namespace tide::detail {
@@ -29,6 +30,10 @@ struct JetAccess {
   // Records a level made by a Jet constructor while a jvp runs.
   static void note_level(const std::vector<int>& orders);
 };
+
+// Throws unless `levels` nested levels over a value of shape `value` fit in one tensor (levels +
+// rank <= max_rank), naming both numbers and the shape; `what` is the caller ("jvp", "nested_jvp").
+void check_levels_fit(int levels, const Shape& value, const std::string& what);
 
 // Marks a jvp's dual level open while its function runs (a stack per thread, exception safe).
 class OpenLevel {

@@ -26,10 +26,20 @@ Var time_as(const Var& t, const Var& z) {
 Var ones_like(const Var& t) { return Var(Tensor::ones(t.shape(), t.dtype(), t.device())); }
 Var zeros_like(const Var& t) { return Var(Tensor::zeros(t.shape(), t.dtype(), t.device())); }
 
-void check_args(const Var& z, int K, int max_k, TaylorForm form) {
+// K's range: max_taylor_order (f32: max_taylor_order_f32, above which its normalised coefficients
+// underflow); nested_jvp also needs its K - 1 levels over z's (and t's) axes to fit in one tensor.
+void check_args(const Var& z, const Var& t, int K, TaylorForm form) {
   if (!z.defined()) fail("ode_taylor: the state z is undefined");
   if (!is_floating(z.dtype())) fail("ode_taylor: the state must be floating, got {}", dtype_name(z.dtype()));
+  const int max_k = form == TaylorForm::nested_jvp ? max_nested_jvp + 1 : max_taylor_order;
   if (K < 0 || K > max_k) fail("ode_taylor ({}): K = {} is outside 0..{}", taylor_form_name(form), K, max_k);
+  if (z.dtype() == DType::f32 && K > max_taylor_order_f32)
+    fail("ode_taylor ({}): K = {} is outside 0..{} for an f32 state (its coefficients z^(K)/K! would underflow f32); use f64",
+         taylor_form_name(form), K, max_taylor_order_f32);
+  if (form == TaylorForm::nested_jvp && K >= 2) {
+    const Shape& widest = t.defined() && t.rank() > z.rank() ? t.shape() : z.shape();
+    detail::check_levels_fit(K - 1, widest, fmt::format("ode_taylor (nested_jvp, K = {})", K));
+  }
 }
 
 // Skipped while a plan is traced (values cannot be read back then): a compiled Taylor computation
@@ -41,11 +51,14 @@ void check_coefficient(const Var& c, int k) {
     fail("ode_taylor: the coefficient of order {} is not finite (the dynamics or their derivatives overflow at this state)", k);
 }
 
-Var checked_shape(const Jet& y, const Var& z) {
-  if (!(y.shape() == z.shape()))
-    fail("ode_taylor: the dynamics returned shape {} for a state of shape {}", y.shape().str(), z.shape().str());
-  return Var();
+// What the dynamics returned must be the state's shape and dtype (checked before any op mixes them).
+void check_dynamics(const Jet& y, const Shape& shape, DType dtype) {
+  if (!(y.shape() == shape))
+    fail("ode_taylor: the dynamics returned shape {} for a state of shape {}", y.shape().str(), shape.str());
+  if (y.dtype() != dtype)
+    fail("ode_taylor: the dynamics returned {} for a state of {}{}", dtype_name(y.dtype()), dtype_name(dtype), shape.str());
 }
+void checked_shape(const Jet& y, const Var& z) { check_dynamics(y, z.shape(), z.dtype()); }
 
 // coefficients z_0..z_K, each as a Var
 std::vector<Var> incremental(const JetDynamics& f, const Var& z, const Var& t, int K) {
@@ -90,7 +103,9 @@ Var nested(const JetDynamics& f, const Var& z, const Var& t, int K) {
   for (int i = 1; i < K; ++i)
     g = [g, f](const std::vector<Jet>& a) {
       const Jet one(Tensor::ones(a[1].shape(), a[1].dtype(), a[1].device()));
-      return jvp(g, a, {f(a[0], a[1]), one}).second;
+      const Jet tangent = f(a[0], a[1]);
+      check_dynamics(tangent, a[0].shape(), a[0].dtype());
+      return jvp(g, a, {tangent, one}).second;
     };
   const Jet y = g({Jet(z), Jet(t)});
   checked_shape(y, z);
@@ -101,7 +116,7 @@ Var nested(const JetDynamics& f, const Var& z, const Var& t, int K) {
 // `checked` is false (a solver's trial evaluation, whose own non-finite handling rejects the step)
 std::vector<Var> coefficient_list(const JetDynamics& f, const Var& z, const Var& t0, int K, TaylorForm form,
                                   bool checked = true) {
-  check_args(z, K, form == TaylorForm::nested_jvp ? max_nested_jvp + 1 : max_taylor_order, form);
+  check_args(z, t0, K, form);
   const Var t = time_as(t0, z);
   std::vector<Var> c;
   switch (form) {
@@ -146,7 +161,7 @@ std::vector<Var> ode_taylor(const JetDynamics& f, const Var& z, const Var& t, in
 }
 
 Var ode_derivative(const JetDynamics& f, const Var& z, const Var& t0, int K, TaylorForm form) {
-  check_args(z, K, form == TaylorForm::nested_jvp ? max_nested_jvp + 1 : max_taylor_order, form);
+  check_args(z, t0, K, form);
   if (K == 0) return z;
   if (form != TaylorForm::nested_jvp) {
     double factorial = 1.0;

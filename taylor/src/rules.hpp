@@ -158,8 +158,13 @@ template <class C> struct Recurrence {
   // a true singularity and d stays 0.
   C one_where_zero_series(const C& d) const {
     if (!s.mask.defined()) return d;  // x_0 has no zero
-    if (const C* xk = X(0, k)) s.mask = tide::mul(s.mask, zero_mask(*xk));
+    narrow_zero_series();
     return d + C(Var(s.mask));
+  }
+  // Narrows s.mask by x_k: an order that does not divide must still call it (once).
+  void narrow_zero_series() const {
+    if (!s.mask.defined()) return;
+    if (const C* xk = X(0, k)) s.mask = tide::mul(s.mask, zero_mask(*xk));
   }
 };
 
@@ -195,6 +200,21 @@ template <class C> void piecewise_coefficient(const Recurrence<C>& r) {
     }
     default: fail("internal: {} has no piecewise Taylor rule", op_name(r.o.op));
   }
+}
+
+// Coefficients 0..size-1 of u_m = x^(p-m) (m >= 1) in aux m-1, for x^p on nested coefficients:
+// u_m' = (p-m) u_{m+1} x', so (u_m)_n = (p-m) d(x, u_{m+1})_n and (u_m)_0 = x_0^(p-m). No division
+// by x_0: exact where x_0's primal is 0 but its own series is not (there u_m is 0 for m < p).
+template <class C> void grow_power_chain(const Recurrence<C>& r, double p, int m, int size) {
+  r.grow(m - 1, size, [&](int n) {
+    if (n == 0) {
+      OpCall power = r.o;
+      power.p0 = p - m;
+      return run_op<C>(power, {*r.X(0, 0)});
+    }
+    grow_power_chain(r, p, m + 1, n);
+    return r.deriv_at(r.x[0], r.aux(m), n, p - m);
+  });
 }
 
 // Products, quotients and powers: Cauchy products of the inputs' series.
@@ -259,7 +279,18 @@ template <class C> void product_coefficient(const Recurrence<C>& r) {
       // is lost too: K >= 17), unless x_0..x_k are all 0 (p > 0: y is identically 0 so far). The
       // below-p divisor is only for plain coefficients (one level): a nested coefficient whose
       // primal is 0 may have a series of its own, and then the sum is not 0. Reverse mode takes the
-      // derivative of such a y_k with respect to x_0 as 0 (the true one is infinite).
+      // derivative of such a y_k with respect to x_0 as 0 (the true one is infinite). Nested
+      // coefficients below p take y' = p u_1 x' instead, u_1 = x^(p-1) by the same rule (grow_power_chain):
+      // k aux series, no division.
+      if constexpr (std::is_same_v<C, Jet>) {
+        if (o.op == Op::pow_scalar && k < p) {
+          r.narrow_zero_series();
+          if (static_cast<int>(s.aux.size()) < k) s.aux.resize(static_cast<std::size_t>(k));  // first: grow holds references into it
+          grow_power_chain(r, p, 1, k);
+          r.push(r.deriv(a, r.aux(0), p));
+          return;
+        }
+      }
       T t;
       for (int j = 1; j <= k; ++j) t.push_back(prod((p * j - (k - j)) / k, a.at(j), y.at(k - j)));
       const C d = r.one_where_zero_series(*a.at(0));

@@ -295,5 +295,106 @@ TEST_CASE("Jet shape and dtype errors name the values' shapes, not the coefficie
         .find("mul: dtype mismatch: f64[3] and f32[3]") != std::string::npos);
 }
 
+
+std::string error_of(const std::function<void()>& fn) {
+  try { fn(); } catch (const Error& e) { return std::string(e.what()); }
+  return std::string("no error");
+}
+
+// A nested Jet's data has one axis per level and then the value's: levels + rank <= max_rank,
+// checked where a level is made, with both numbers and the value's shape (not core's bare "rank
+// above the maximum").
+TEST_CASE("nesting depth: levels plus the value's rank must fit in one tensor, checked up front with the shape named") {
+  static_assert(max_jet_levels == max_rank);
+  const auto sine = [](const Jet& y) { return sin(y); };
+  const Var x3(Tensor::full(Shape{3}, 0.3, DType::f64)), x23(Tensor::full(Shape{2, 3}, 0.3, DType::f64));
+  CHECK(error_of([&] { nested_jvp(sine, Jet(x3), Jet(x3), 10); })
+        .find("nested_jvp (K = 10): 10 nested levels over a value of shape [3] need 11 axes, but a tensor holds at most 10") != std::string::npos);
+  CHECK(error_of([&] { nested_jvp(sine, Jet(x23), Jet(x23), 9); }).find("9 nested levels over a value of shape [2, 3] need 11 axes") != std::string::npos);
+  // the documented range holds where it fits: K = 10 on a 0-d value (sin^(10) = -sin), K = 9 on [3]
+  const Var x0(Tensor::scalar(0.3, DType::f64)), one(Tensor::scalar(1.0, DType::f64));
+  CHECK(std::abs(nested_jvp(sine, Jet(x0), Jet(one), 10).primal().item() + std::sin(0.3)) <= 1e-12);
+  for (double d : nested_jvp(sine, Jet(x3), Jet(x3), 9).primal().value().to_vector()) CHECK(std::abs(d - std::cos(0.3) * std::pow(0.3, 9)) <= 1e-15);  // sin^(9) = cos
+  // ode_taylor's nested form: K - 1 levels over the state; max_nested_ode_order says how far
+  const JetDynamics f = [](const Jet& y, const Jet&) { return tanh(y) * y; };
+  CHECK(max_nested_ode_order(0) == max_nested_jvp + 1);
+  CHECK(max_nested_ode_order(2) == 9);  // `tide bench taylor --nested-kmax`'s bound ([batch, d] state)
+  CHECK(error_of([&] { ode_derivative(f, x23, t_at(0), 10, TaylorForm::nested_jvp); })
+        .find("ode_taylor (nested_jvp, K = 10): 9 nested levels over a value of shape [2, 3] need 11 axes") != std::string::npos);
+  const Var z12(Tensor::from_vector({0.3, -0.6}, Shape{1, 2}, DType::f64));
+  const auto nested = ode_derivative(f, z12, t_at(0), 9, TaylorForm::nested_jvp).value().to_vector();
+  const auto incremental = ode_derivative(f, z12, t_at(0), 9).value().to_vector();
+  for (std::size_t i = 0; i < nested.size(); ++i) check_close(nested[i], incremental[i], 1e-10, "nested vs incremental, K = 9");
+  // Taylor levels made by from_series, and a jvp above them
+  Jet j(Var(Tensor::zeros(Shape{2}, DType::f64)));
+  for (int L = 1; L <= 9; ++L) j = Jet::from_series({j, Jet(Var(Tensor::ones(Shape{2}, DType::f64)))});
+  CHECK(j.levels() == 9);
+  CHECK(error_of([&] { Jet::from_series({j, j}); }).find("Jet::from_series: 10 nested levels over a value of shape [2] need 11 axes") != std::string::npos);
+  CHECK(error_of([&] { jvp(sine, j, j); }).find("jvp: 10 nested levels over a value of shape [2] need 11 axes") != std::string::npos);
+}
+
+TEST_CASE("ode_taylor: an f32 state is limited to K <= 20, where z^(K)/K! stays above f32's smallest normal") {
+  const JetDynamics f = [](const Jet& y, const Jet&) { return y * 0.3; };
+  const Var z32(Tensor::from_vector({1.0}, Shape{1}, DType::f32));
+  const Var t32(Tensor::scalar(0.0, DType::f32));
+  for (TaylorForm form : {TaylorForm::incremental, TaylorForm::rerun}) {
+    CAPTURE(taylor_form_name(form));
+    CHECK(error_of([&] { ode_taylor(f, z32, t32, 30, form); }).find("K = 30 is outside 0..20 for an f32 state") != std::string::npos);
+    CHECK(error_of([&] { ode_taylor_coefficients(f, z32, t32, 21, form); }).find("K = 21 is outside 0..20 for an f32 state") != std::string::npos);
+    // 0.3^20 = 3.5e-11 and its coefficient 0.3^20/20! = 1.4e-29: both at full f32 precision
+    check_close(ode_derivative(f, z32, t32, max_taylor_order_f32, form).item(), std::pow(0.3, 20), 1e-5 * std::pow(0.3, 20), "f32 K = 20");
+  }
+  // f64 keeps the whole range: 0.3^30 (its coefficient 7.8e-49 would be 0 in f32)
+  check_close(ode_derivative(f, f64({1.0}, Shape{1}), t_at(0), 30).item(), std::pow(0.3, 30), 1e-13 * std::pow(0.3, 30), "f64 K = 30");
+}
+
+TEST_CASE("Taylor mode names the user's dtypes and shapes, not an internal op's") {
+  const Var z = f64({0.5, 1.0}, Shape{2});
+  const Var z32(z.value().to(DType::f32));
+  for (TaylorForm form : forms) {
+    CAPTURE(taylor_form_name(form));
+    CHECK(error_of([&] { ode_taylor_coefficients([](const Jet& y, const Jet&) { return cast(y, DType::f64) * 2.0; }, z32, t_at(0), 3, form); })
+          == "ode_taylor: the dynamics returned f64 for a state of f32[2]");
+    CHECK(error_of([&] { ode_taylor_coefficients([](const Jet& y, const Jet&) { return cast(y, DType::f32) * 2.0; }, z, t_at(0), 3, form); })
+          == "ode_taylor: the dynamics returned f32 for a state of f64[2]");
+  }
+  CHECK(error_of([&] { taylor_directional([](const Jet& x) { return x; }, z, z32, 2); }) == "taylor_directional: x is f64 but v is f32");
+  CHECK(error_of([&] { Jet::from_series({Jet(z), Jet(z32)}); }) == "Jet::from_series: coefficient dtypes differ: f64 and f32");
+  CHECK(error_of([&] { Jet::from_coefficients(Var(Tensor::from_indices({1, 2}, Shape{2}, Device{}))); })
+        == "Jet::from_coefficients: coefficients must be floating, got i64[2]");
+  CHECK(error_of([&] { Jet::from_derivatives(Var(Tensor::from_indices({1, 2}, Shape{2}, Device{}))); })
+        == "Jet::from_derivatives: derivatives must be floating, got i64[2]");
+  // exact_trace's f sees the state repeated D times: the message names the user's state too
+  const Var state(Tensor::zeros(Shape{4, 3}, DType::f64));
+  CHECK(error_of([&] { exact_trace([](const Jet& x) { return sum(x, {1}); }, state); })
+        .find("exact_trace: f returned shape [12] for its input of shape [12, 3] (the state [4, 3] repeated D = 3 times") != std::string::npos);
+  CHECK(error_of([&] { hutchinson_jvp([](const Jet& x) { return cast(x, DType::f32); }, state, Tensor::ones(Shape{4, 3}, DType::f64)); })
+        == "hutchinson_jvp: f returned f32 for a state of f64");
+}
+
+// Jet constructors check finiteness on the host, which a plan cannot do: inside compile() they skip
+// it (as ode_taylor's check does) instead of failing the trace.
+TEST_CASE("Jet::from_coefficients, from_derivatives and taylor_directional compile: values equal the eager ones") {
+  Generator g(27);
+  const Var W = Var::parameter(g.uniform(Shape{3, 3}, -1.0, 1.0, DType::f64));
+  const JetFn f = [&W](const Jet& z) { return tanh(matmul(z, Jet(W))) * z; };
+  const std::vector<std::pair<const char*, VarFunction>> fns = {
+      {"taylor_directional", [&f](const std::vector<Var>& in) { return taylor_directional(f, in[0], in[1], 3).coefficients(); }},
+      {"from_coefficients", [](const std::vector<Var>& in) { return exp(Jet::from_coefficients(stack({in[0], in[1]}, 0))).coefficients(); }},
+      {"from_derivatives", [](const std::vector<Var>& in) { return sin(Jet::from_derivatives(stack({in[0], in[1], in[1]}, 0))).derivatives(); }},
+  };
+  for (const auto& [name, fn] : fns) {
+    const CompiledFunction cf = compile(fn);
+    for (int r = 0; r < 3; ++r) {
+      INFO(name << ", call " << r);
+      const Var z(g.uniform(Shape{2, 3}, -1.0, 1.0, DType::f64)), e(g.normal(Shape{2, 3}, 0.0, 1.0, DType::f64));
+      const auto got = cf({z, e}).value().to_vector(), want = fn({z, e}).value().to_vector();
+      REQUIRE(got.size() == want.size());
+      for (std::size_t i = 0; i < got.size(); ++i) check_close(got[i], want[i], 1e-14, "compiled vs eager");
+    }
+    CHECK(cf.stats().calls == 3);  // every call served by a plan
+  }
+}
+
 }  // namespace
 }  // namespace tide

@@ -214,4 +214,51 @@ TEST_CASE("pow and sqrt of a series that is identically zero (relu of a negative
   }
 }
 
+// Nested levels: a coefficient whose primal is 0 may carry a series of its own (x_0 = 0 + v e), so
+// the orders below p take y' = p x^(p-1) x' (no division by x_0); where the total order exceeds p
+// the derivative is infinite, as it truly is.
+TEST_CASE("pow's Taylor rule on nested levels at x_0 = 0: the derivatives of total order below p are 0, not NaN") {
+  const Var x0(Tensor::from_vector({0.0, 0.0}, Shape{2}, DType::f64));
+  const Var v(Tensor::from_vector({1.0, -0.5}, Shape{2}, DType::f64));
+  for (const double p : {2.5, 1.5, 3.5}) {
+    CAPTURE(p);
+    const JetFn f = [p](const Jet& x) { return pow(x, p); };
+    for (int K = 1; static_cast<double>(K) < p; ++K) {
+      CAPTURE(K);
+      CHECK(nested_jvp(f, Jet(x0), Jet(v), K).primal().value().to_vector() == std::vector<double>{0.0, 0.0});
+    }
+    const int past = static_cast<int>(std::ceil(p));  // the first order with x^(p - K), p - K < 0
+    for (double d : nested_jvp(f, Jet(x0), Jet(v), past).primal().value().to_vector()) CHECK(!std::isfinite(d));
+    // away from 0 the nested form is unchanged: d^K/ds^K (x + s v)^p = p (p-1)..(p-K+1) x^(p-K) v^K
+    const Var x(Tensor::from_vector({0.7, 1.3}, Shape{2}, DType::f64));
+    for (int K = 1; K <= 3; ++K) {
+      const auto got = nested_jvp(f, Jet(x), Jet(v), K).primal().value().to_vector();
+      const auto xs = x.value().to_vector(), vs = v.value().to_vector();
+      for (std::size_t i = 0; i < 2; ++i) {
+        double want = std::pow(xs[i], p - K) * std::pow(vs[i], K);
+        for (int j = 0; j < K; ++j) want *= p - j;
+        CHECK(std::abs(got[i] - want) <= 1e-13 * std::max(1.0, std::abs(want)));
+      }
+    }
+  }
+  // an outer level of order 2 over an inner one at x = s + e: (s + e)^2.5 has no term of total
+  // degree <= 2, and an infinite one at s^2 e
+  const auto scalar = [](double c) { return Jet(Var(Tensor::scalar(c, DType::f64))); };
+  const Jet inner0 = Jet::from_series({scalar(0.0), scalar(1.0)});
+  const Jet x = Jet::from_series({inner0, scalar(1.0), scalar(0.0)});
+  const auto y = pow(x, 2.5).data().value().to_vector();  // [3, 2]: (s order, e order)
+  REQUIRE(y.size() == 6);
+  for (std::size_t i = 0; i < 5; ++i) CHECK(y[i] == 0.0);
+  CHECK(!std::isfinite(y[5]));
+  // the ODE z' = z^2.5 + 1 from 0: z = t + t^3.5 / 3.5 + ..., so the second and third derivatives
+  // are 0 in every form
+  const JetDynamics g = [](const Jet& z, const Jet&) { return pow(z, 2.5) + 1.0; };
+  const Var z(Tensor::zeros(Shape{1}, DType::f64));
+  for (const TaylorForm form : {TaylorForm::incremental, TaylorForm::rerun, TaylorForm::nested_jvp}) {
+    CAPTURE(taylor_form_name(form));
+    CHECK(ode_taylor_coefficients(g, z, Var(Tensor::scalar(0.0, DType::f64)), 3, form).value().to_vector() ==
+          std::vector<double>{0.0, 1.0, 0.0, 0.0});
+  }
+}
+
 }  // namespace tide::testing

@@ -11,6 +11,7 @@
 #include "train/commands.hpp"
 #include "tide/core/blas.hpp"
 #include "tide/core/error.hpp"
+#include "tide/taylor/ode_taylor.hpp"
 #include <fmt/format.h>
 #include <charconv>
 #include <cstdlib>
@@ -99,7 +100,7 @@ constexpr const char* bench_taylor_usage =
     "                     max_rel_diff (arrays indexed like K) for the first size, all sizes in 'sizes'\n"
     "  --repeats N        samples per figure, the median is reported (default 5, 1..100)\n"
     "  --kmax K           highest order (default 8, 1..16)\n"
-    "  --nested-kmax K    time nested JVPs up to this order only (default 8, 0..11)\n"
+    "  --nested-kmax K    time nested JVPs up to this order only (default 8, 0..9)\n"
     "  --size D,H,BATCH[,LAYERS]   a network size (repeatable; default 64,64,256,2 and 20,50,150,2)\n"
     "  --svg PATH         write the cost-vs-K plot of the first size as SVG\n"
     "  --peers            instead: the first size (default 64,64,256,2) on tide and, in the same run,\n"
@@ -130,6 +131,8 @@ constexpr const char* bench_solvers_usage =
     "  mid_grad_over_fwd     that step recorded + backward, over the forward (target <= 3)\n"
     "  spiral_ms_per_iter    one training iteration of torchdiffeq's spiral demo: dopri5 1e-7/1e-9,\n"
     "                        adjoint gradient, Adam (target <= 2.5); spiral_nfe_per_iter its calls\n"
+    "                        (the demo's own grid, linspace(0, 25, 1000)[:30]: [0, 0.73]; --peers\n"
+    "                        times issue 14's 30 points on [0, 1.5])\n"
     "  adjoint_mem_ratio     peak bytes of an adjoint solve + backward, 10000 over 100 rk4 steps\n"
     "                        (target <= 1.1); discrete_mem_ratio the same for the discrete gradient\n"
     "  tiny_f_us, mid_f_us   one evaluation of each MLP alone, nothing recorded (the floor per call)\n"
@@ -140,7 +143,8 @@ constexpr const char* bench_solvers_usage =
     "  --peers        instead: the solver workloads on tide and, in the same run, on PyTorch +\n"
     "                 torchdiffeq and JAX + diffrax (bench/peers/solver_peers.py; same weights and\n"
     "                 inputs, samples interleaved): tiny_solve, tiny_solve_grad, mid_rk4_step,\n"
-    "                 spiral_iteration (adjoint, discrete) and the tiny solve at B = 1 .. 65,536,\n"
+    "                 spiral_iteration (adjoint, discrete; 30 points on [0, 1.5]) and the tiny\n"
+    "                 solve at B = 1 .. 65,536 (per-sample steps, and tide's one shared step),\n"
     "                 each with NFE, time per NFE, time to first result (JAX's compilation\n"
     "                 included), a check value both sides compute, the peer/tide ratio and the\n"
     "                 issue's targets. Without the peers' venv it says why and prints tide's side\n"
@@ -205,6 +209,13 @@ void warn_peer_flags_unused(const char* command, const tide::cli::PeerOptions& p
   if (!peers.python.empty() || !peers.dir.empty()) fmt::print(stderr, "{}: --python and --peers-dir are used with --peers only\n", command);
 }
 
+// Nested jvps of order K carry K - 1 levels over the bench's [batch, d] state: rank 2.
+constexpr int bench_nested_kmax = tide::max_nested_ode_order(2);
+std::string bench_nested_kmax_takes() {
+  return fmt::format("an integer in 0..{} (its K - 1 nested levels over the [batch, d] state need K + 1 tensor axes, at most {})",
+                     bench_nested_kmax, tide::max_rank);
+}
+
 int bench_taylor_main(const Args& args) {
   tide::cli::BenchTaylorOptions options;
   const int nested_default = options.nested_kmax;
@@ -213,7 +224,7 @@ int bench_taylor_main(const Args& args) {
                           .on("--json", options.json)
                           .integer("--repeats", 1, 100, options.repeats)
                           .integer("--kmax", 1, 16, options.kmax)
-                          .integer("--nested-kmax", 0, 11, options.nested_kmax)
+                          .integer("--nested-kmax", 0, bench_nested_kmax, options.nested_kmax, bench_nested_kmax_takes())
                           .text("--svg", options.svg)
                           .custom("--size", [&options](std::string_view v) { return add_taylor_size(v, options); })
                           .on("--peers", options.peers.enabled)

@@ -16,8 +16,9 @@ namespace tide {
 using JetFn = std::function<Jet(const Jet&)>;
 using MultiJetFn = std::function<Jet(const std::vector<Jet>&)>;
 
-// Deepest nesting nested_jvp accepts (2^K copies of the value are carried).
-inline constexpr int max_nested_jvp = 10;
+// Deepest nesting nested_jvp accepts (2^K copies of the value are carried); the K levels sit over
+// x's own and the value's axes, so K + x's levels + x's rank <= max_rank too (checked, named).
+inline constexpr int max_nested_jvp = max_rank;
 
 // (f(x), df/dx . v).
 std::pair<Jet, Jet> jvp(const JetFn& f, const Jet& x, const Jet& v);

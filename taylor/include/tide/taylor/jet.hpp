@@ -16,9 +16,11 @@ namespace detail {
 struct JetAccess;
 }  // namespace detail
 
-// Highest Taylor order a Jet level may have, and the deepest nesting of levels.
+// Highest Taylor order a Jet level may have, and the deepest nesting of levels. A Jet's data has
+// one axis per level and then the value's, max_rank (core/shape.hpp) in all: levels + the value's
+// rank <= max_rank, checked where a level is made (Jet::from_series, jvp, nested_jvp, ode_taylor).
 inline constexpr int max_taylor_order = 32;
-inline constexpr int max_jet_levels = 12;
+inline constexpr int max_jet_levels = max_rank;
 
 class Jet {
 public:
@@ -27,7 +29,8 @@ public:
   Jet(Tensor constant) : Jet(Var(std::move(constant))) {}
 
   // One Taylor level from normalised coefficients [K+1, ...] (x_k = x^(k)/k!). Throws on K out
-  // of range or non-finite coefficients.
+  // of range or non-finite coefficients (not checked inside a function being compiled, which cannot
+  // read values).
   static Jet from_coefficients(const Var& stacked);
   // One Taylor level from derivative coefficients [K+1, ...] (x^(k), as JAX's jet takes them).
   static Jet from_derivatives(const Var& stacked);

@@ -12,6 +12,7 @@
 // (detail::ode_taylor_coefficients_unchecked) returns it too: its step control rejects the step.
 #pragma once
 #include "tide/taylor/forward.hpp"
+#include <algorithm>
 
 namespace tide {
 
@@ -20,8 +21,18 @@ const char* taylor_form_name(TaylorForm form);
 
 using JetDynamics = std::function<Jet(const Jet& z, const Jet& t)>;
 
+// Highest order for an f32 state: z_K = z^(K)/K! loses digits below f32's smallest normal (1.2e-38)
+// and then flushes to 0, while the derivative itself is representable; K <= 20 (20! = 2.4e18) keeps
+// every derivative down to 1.1e-19 (the square root of that normal) at full precision. f64 takes
+// max_taylor_order.
+inline constexpr int max_taylor_order_f32 = 20;
+
+// The highest nested_jvp order for a state of the given rank (t's, if t has more axes): its K - 1
+// levels over those axes fit in one tensor, max_rank axes.
+constexpr int max_nested_ode_order(int state_rank) { return std::min(max_nested_jvp + 1, max_rank - state_rank + 1); }
+
 // Normalised coefficients z_0 .. z_K (z_k = z^(k)/k!) stacked [K+1, ...]; 0 <= K <= max_taylor_order
-// (nested_jvp: K <= max_nested_jvp + 1).
+// (f32: max_taylor_order_f32; nested_jvp: K <= max_nested_ode_order(rank of z and of t)).
 Var ode_taylor_coefficients(const JetDynamics& f, const Var& z, const Var& t, int K,
                             TaylorForm form = TaylorForm::incremental);
 // d^k z/dt^k for k = 1..K (element k-1).
