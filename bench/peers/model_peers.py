@@ -26,6 +26,7 @@ venv (bench/peers/setup.sh).
 import atexit
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -37,10 +38,12 @@ def fresh_compile_cache():
     """torch.compile's first call reads and writes an on-disk inductor cache (17 s cold against 4 s
     warm for ltc_cell_fwd_bwd): each peer process gets a fresh one, removed at exit, so that its time
     to first result is the cold compile a new user pays, whatever ran before (as ltc_peers.py's
-    run_child does). Must run before torch is imported."""
+    run_child does). Must run before torch is imported. tide ends a busy or stuck peer with SIGTERM:
+    that exits through atexit too, so the cache goes with it (only a SIGKILL, 2 s later, leaves it)."""
     cache = tempfile.mkdtemp(prefix="model_peers_inductor_")
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
     atexit.register(shutil.rmtree, cache, ignore_errors=True)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 torch = None
 POSITIVE = ("gleak", "cm", "w", "sensory_w")  # tide keeps these as softplus^-1 of their values
