@@ -108,11 +108,15 @@ CsvSequenceSpec csv_spec(ConfigObject& k) {
 }
 
 double split_fraction(ConfigObject& k, const std::string& key, double fallback, const std::string& own_file) {
-  const double f = k.number(key, fallback, 0.0, 0.9);
-  if (f == 0)  // an empty part fails later anyway, as "give it more data"
+  const nlohmann::json* v = k.value(key);
+  if (!v) return fallback;
+  if (v->is_number() && v->get<double>() == 0)  // an empty part fails later anyway, as "give it more data"
     fail("{}: 0 leaves the {} part empty, and training needs one; give a fraction in (0, 0.9]{}", k.path(key),
          key.substr(0, key.find('_')), own_file.empty() ? std::string() : " or a file of its own (" + own_file + ")");
-  return f;
+  // checked here, not by k.number: its closed range would offer 0
+  if (!v->is_number() || !(v->get<double>() > 0 && v->get<double>() <= 0.9))
+    fail("{}: expected a number in (0, 0.9], got {}", k.path(key), brief(*v));
+  return v->get<double>();
 }
 
 namespace {

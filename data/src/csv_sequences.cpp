@@ -39,6 +39,12 @@ bool is_missing(std::string_view cell, const std::vector<std::string>& tokens) {
   return std::any_of(tokens.begin(), tokens.end(), [&](const std::string& t) { return c == trimmed(t); });
 }
 
+// A time cell with no time: a missing-value token, or empty whatever the tokens (missing_values
+// without "" reads an empty feature as an error, but an empty time beside a date would join into midnight).
+bool is_missing_time(std::string_view cell, const std::vector<std::string>& tokens) {
+  return trimmed(cell).empty() || is_missing(cell, tokens);
+}
+
 constexpr std::size_t none = static_cast<std::size_t>(-1);  // no such column in the spec
 
 void check_spec(const std::string& path, const CsvSequenceSpec& spec) {
@@ -48,6 +54,7 @@ void check_spec(const std::string& path, const CsvSequenceSpec& spec) {
   if (spec.window < 1 || spec.stride < 1)
     fail("{}: window {} and stride {} must be at least 1", path, spec.window, spec.stride);
   if (!(spec.time_unit >= 0) || !std::isfinite(spec.time_unit)) fail("{}: time_unit must be a positive number of seconds", path);
+  if (!is_floating(spec.x_dtype)) fail("{}: CsvSequenceSpec x_dtype must be f32 or f64, got {}", path, dtype_name(spec.x_dtype));
   if (!spec.time_format.empty()) {
     try {
       check_timestamp_format(spec.time_format);
@@ -132,13 +139,14 @@ Columns resolve_columns(const CsvTable& table, const CsvSequenceSpec& spec) {
 std::vector<std::size_t> kept_rows(const CsvTable& table, const Columns& c, const CsvSequenceSpec& spec) {
   std::vector<std::size_t> used = c.features;
   used.insert(used.end(), c.targets.begin(), c.targets.end());
-  used.insert(used.end(), c.time.begin(), c.time.end());
   if (c.id != none) used.push_back(c.id);
+  const auto complete = [&](std::size_t r) {
+    return std::none_of(used.begin(), used.end(), [&](std::size_t k) { return is_missing(table.rows[r][k], spec.missing_values); }) &&
+           std::none_of(c.time.begin(), c.time.end(), [&](std::size_t k) { return is_missing_time(table.rows[r][k], spec.missing_values); });
+  };
   std::vector<std::size_t> rows;
   for (std::size_t r = 0; r < table.rows.size(); ++r)
-    if (spec.missing != MissingPolicy::drop ||
-        std::none_of(used.begin(), used.end(), [&](std::size_t k) { return is_missing(table.rows[r][k], spec.missing_values); }))
-      rows.push_back(r);
+    if (spec.missing != MissingPolicy::drop || complete(r)) rows.push_back(r);
   if (rows.empty()) fail("{}: no data rows{}", table.source, table.rows.empty() ? "" : " left after dropping those with missing values");
   return rows;
 }
@@ -257,7 +265,7 @@ std::vector<Timestamp> row_times(const CsvTable& table, const std::vector<std::s
   // each cell on its own: an empty time beside a date would join into midnight, "NA" would read as a bad date
   for (std::size_t r : rows)
     for (std::size_t k : c.time)
-      if (is_missing(table.rows[r][k], spec.missing_values))
+      if (is_missing_time(table.rows[r][k], spec.missing_values))
         fail("{}: missing time '{}' (a time is never filled in; \"missing\": \"drop\" leaves such rows out)", table.where(r, k),
              detail::shown(trimmed(table.rows[r][k])));
   const bool numeric = spec.time_format.empty() && c.time.size() == 1 && as_number(time_text(table, rows[0], c.time), table.decimal).has_value();

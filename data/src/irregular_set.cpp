@@ -113,6 +113,12 @@ void IrregularSet::validate() const {
   }
 }
 
+IrregularExamples::IrregularExamples(IrregularSet set) : set_(std::move(set)) {
+  if (set_.values.defined() && set_.values.dtype() != DType::f32)
+    fail("irregular set '{}': values are {}, the models read f32; scale the set first (VariableScaler::apply returns f32)",
+         set_.name, set_.values.str());
+}
+
 ExamplesPtr IrregularExamples::subset(const std::vector<std::int64_t>& index) const {
   return std::make_shared<IrregularExamples>(set_.subset(index));
 }

@@ -3,6 +3,7 @@
 // into an IrregularSet with in-hospital mortality labels from the Outcomes files.
 #include "tide/data/irregular.hpp"
 #include "tide/core/error.hpp"
+#include "digits.hpp"
 #include <fmt/ranges.h>
 #include <archive.h>
 #include <archive_entry.h>
@@ -69,16 +70,13 @@ struct Parser {
 
 std::int64_t parse_minutes(const std::string& field, const std::string& where) {
   const std::size_t colon = field.find(':');
-  int h = -1, m = -1;
-  const auto whole = [](const std::string& s, int& out) {  // digits only: from_chars would read "-0" as 0
-    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && p == s.data() + s.size() && !s.empty() &&
-           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  if (colon == std::string::npos || field.size() - colon - 1 != 2 || !whole(field.substr(0, colon), h) ||
-      !whole(field.substr(colon + 1), m) || h < 0 || m < 0 || m > 59)
-    fail("{}: time '{}' is not HH:MM", where, field);
-  return static_cast<std::int64_t>(h) * 60 + m;
+  std::optional<int> h, m;
+  if (colon != std::string::npos && field.size() - colon - 1 == 2) {
+    h = detail::digits_only<int>(std::string_view(field).substr(0, colon));
+    m = detail::digits_only<int>(std::string_view(field).substr(colon + 1));
+  }
+  if (!h || !m || *m > 59) fail("{}: time '{}' is not HH:MM", where, field);
+  return static_cast<std::int64_t>(*h) * 60 + *m;
 }
 
 double parse_value(const std::string& field, const std::string& where) {
@@ -157,11 +155,9 @@ std::vector<std::string> comma_fields(const std::string& line) {
 // A RecordID of an Outcomes file: a whole number ("132539.9" read as a double would name record
 // 132539, and "1e20" is past any integer).
 std::int64_t outcome_id(const std::string& field, const std::string& at) {
-  std::int64_t id = -1;
-  const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), id);
-  if (ec != std::errc() || p != field.data() + field.size() || field.empty() || id < 0)
-    fail("{}: RecordID '{}' is not a record number (digits only)", at, field.substr(0, 40));
-  return id;
+  const std::optional<std::int64_t> id = detail::digits_only<std::int64_t>(field);
+  if (!id) fail("{}: RecordID '{}' is not a record number (digits only)", at, field.substr(0, 40));
+  return *id;
 }
 
 // RecordID -> in-hospital death (0 / 1) from an Outcomes file, each read from the column its
@@ -201,12 +197,10 @@ void read_outcomes(const std::string& path, std::unordered_map<std::int64_t, std
 std::int64_t member_id(const std::string& archive, const std::string& name) {
   const std::size_t slash = name.rfind('/');
   const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
-  std::int64_t id = -1;
-  const std::size_t dot = base.size() >= 4 ? base.size() - 4 : 0;
-  const auto [p, ec] = std::from_chars(base.data(), base.data() + dot, id);
-  if (base.size() < 5 || base.substr(dot) != ".txt" || ec != std::errc() || p != base.data() + dot || id < 0)
-    fail("{}: member '{}' is not a record '<RecordID>.txt'", archive, name.substr(0, 80));
-  return id;
+  const std::optional<std::int64_t> id =
+      base.ends_with(".txt") ? detail::digits_only<std::int64_t>(std::string_view(base).substr(0, base.size() - 4)) : std::nullopt;
+  if (!id) fail("{}: member '{}' is not a record '<RecordID>.txt'", archive, name.substr(0, 80));
+  return *id;
 }
 
 using ArchivePtr = std::unique_ptr<archive, decltype(&archive_read_free)>;

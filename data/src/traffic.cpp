@@ -2,9 +2,8 @@
 #include "tide/core/error.hpp"
 #include "tide/data/csv.hpp"
 #include "civil_dates.hpp"
+#include "digits.hpp"
 #include "windows.hpp"
-#include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <numbers>
 
@@ -25,10 +24,10 @@ WeekdayHour parse_date_time(const CsvTable& table, std::size_t row, std::size_t 
   int part[6] = {};
   const std::size_t at[6] = {0, 5, 8, 11, 14, 17}, width[6] = {4, 2, 2, 2, 2, 2};
   bool ok = s.size() == 19 && s[4] == '-' && s[7] == '-' && s[10] == ' ' && s[13] == ':' && s[16] == ':';
-  for (int k = 0; ok && k < 6; ++k) {  // digits only: from_chars alone reads "-1" as an hour
-    const char* begin = s.data() + at[k];
-    ok = std::all_of(begin, begin + width[k], [](char c) { return c >= '0' && c <= '9'; });
-    std::from_chars(begin, begin + width[k], part[k]);
+  for (int k = 0; ok && k < 6; ++k) {
+    const std::optional<int> v = detail::digits_only<int>(std::string_view(s).substr(at[k], width[k]));
+    ok = v.has_value();
+    part[k] = v.value_or(0);
   }
   // second 60 too is refused, as Python's datetime (the reference code's reader) refuses it
   ok = ok && part[1] >= 1 && part[1] <= 12 && part[2] >= 1 && part[3] <= 23 && part[4] <= 59 && part[5] <= 59;

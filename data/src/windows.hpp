@@ -8,10 +8,10 @@
 
 namespace tide::data::detail {
 
-// A SequenceSet of n sequences of `steps` steps, every tensor zero (CPU). `outputs` is the target
-// width of a regression set and is ignored for classification.
+// A SequenceSet of n sequences of `steps` steps, every tensor zero (CPU), x of `x_dtype` (f32 or
+// f64). `outputs` is the target width of a regression set and is ignored for classification.
 SequenceSet zero_set(std::string name, Task task, bool per_step, std::int64_t classes, std::int64_t n,
-                     std::int64_t steps, std::int64_t features, std::int64_t outputs = 1);
+                     std::int64_t steps, std::int64_t features, std::int64_t outputs = 1, DType x_dtype = DType::f32);
 
 // One recording, row by row: features (rows x features), the elapsed time of each row, and its
 // target (a class id, or `outputs` regression values). Features are doubles: a column with a large
@@ -35,7 +35,8 @@ struct Window {
 std::vector<std::int64_t> reference_window_starts(std::int64_t rows, std::int64_t length, std::int64_t stride);
 
 // Copies the windows into one set of `steps` steps, x of `x_dtype` (f64 for features still to be
-// standardised). Per-sequence targets come from each window's last row.
+// standardised), written straight into the set's tensors: overlapping windows repeat rows, so the
+// set is the bulk of a load and is held once. Per-sequence targets come from each window's last row.
 SequenceSet assemble_windows(std::string name, Task task, bool per_step, std::int64_t classes,
                              const std::vector<Series>& series, const std::vector<Window>& windows,
                              std::int64_t steps, DType x_dtype = DType::f32);

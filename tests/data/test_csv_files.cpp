@@ -400,3 +400,30 @@ TEST_CASE("csv files: val_fraction or test_fraction 0 is refused at the key (tra
   c = {{"dataset", "vectors"}, {"path", write_file(dir.file("v.csv"), "a,b\n1,2\n3,4\n")}, {"val_fraction", 0.0}};
   CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.val_fraction: 0 leaves the val part empty");
 }
+
+TEST_CASE("csv files: a fraction outside (0, 0.9] is refused naming that range, not [0, 0.9]") {
+  TempDir dir;
+  const auto path = write_file(dir.file("f.csv"), "x,y\n1,0\n2,1\n3,0\n4,1\n");
+  for (const json& bad : {json(-0.1), json(0.95), json("0.1")}) {
+    json c = {{"dataset", "csv"}, {"path", path}, {"targets", "y"}, {"window", 1}, {"val_fraction", bad}};
+    CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.val_fraction: expected a number in (0, 0.9], got " + bad.dump());
+    c = {{"dataset", "vectors"}, {"path", write_file(dir.file("v.csv"), "a,b\n1,2\n3,4\n")}, {"test_fraction", bad}};
+    CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.test_fraction: expected a number in (0, 0.9], got " + bad.dump());
+  }
+}
+
+TEST_CASE("csv files: an empty time cell is missing even when missing_values leaves out \"\"") {
+  TempDir dir;
+  CsvSequenceSpec spec;
+  spec.time_columns = {"date", "time"};
+  spec.time_unit = 3600;
+  spec.target_columns = {"y"};
+  spec.window = 4;
+  spec.missing_values = {"NA"};
+  const auto path = write_file(dir.file("dt.csv"), "date,time,x,y\n2020-01-01,10:00,1,0\n2020-01-02,,2,1\n2020-01-02,10:00,3,0\n"
+                                                   "2020-01-03,10:00,4,1\n");
+  // not midnight of 2020-01-02: the date alone would join into "2020-01-02 "
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":3: column 2 ('time'): missing time ''");
+  spec.missing = MissingPolicy::drop;
+  CHECK(load_csv_sequences(path, spec).dt.to_vector() == std::vector<double>{0, 24, 24, 0});
+}

@@ -49,6 +49,38 @@ TEST_CASE("csv sequences: rows grouped by id, windows within each sequence, dt f
   CHECK(s.outputs() == 1);
 }
 
+TEST_CASE("csv sequences: windows go straight into x of the spec's dtype, with no second copy at the peak") {
+  // overlapping windows (stride 1) make x 16 times the rows: a throw-away f32 x or a staging
+  // copy beside it multiplied the memory a load needs
+  TempDir dir;
+  std::string text = "v,w,y\n";
+  for (int r = 0; r < 300; ++r) text += fmt::format("{},{},0.5\n", 1700000000 + r, r);
+  const auto path = write_file(dir.file("long.csv"), text);
+  CsvSequenceSpec spec;
+  spec.feature_columns = {"v", "w"};
+  spec.target_columns = {"y"};
+  spec.task = Task::regression;
+  spec.window = 16;
+  spec.stride = 1;
+  for (const DType dtype : {DType::f32, DType::f64}) {
+    spec.x_dtype = dtype;
+    reset_peak_memory();
+    const std::int64_t before = memory_stats().current;
+    const SequenceSet s = load_csv_sequences(path, spec);
+    const std::int64_t peak = memory_stats().peak - before;
+    REQUIRE(s.x.dtype() == dtype);
+    const auto held = static_cast<std::int64_t>(s.x.numel() * dtype_size(dtype) + (s.dt.numel() + s.mask.numel() + s.y.numel()) * 4);
+    INFO(std::string(dtype_name(dtype)) << ": peak " << peak << " bytes, the set holds " << held);
+    CHECK(peak < held + s.x.numel());  // the extra x of before was 4 or 8 bytes a value
+    const std::vector<double> x = s.x.to_vector();
+    CHECK(x[0] == (dtype == DType::f64 ? 1700000000.0 : static_cast<double>(static_cast<float>(1700000000.0))));
+    CHECK(x[2 * 16 + 2 * 3] == (dtype == DType::f64 ? 1700000004.0 : static_cast<double>(static_cast<float>(1700000004.0))));
+    CHECK(x[2 * 16 + 2 * 3 + 1] == 4);  // window 1, step 3: row 4
+  }
+  spec.x_dtype = DType::i64;
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": CsvSequenceSpec x_dtype must be f32 or f64, got i64");
+}
+
 TEST_CASE("csv sequences: overlapping windows are split by time, so no row is in two parts; others at random") {
   // One 400-row sequence, windows of 8 every 4 rows: split at random, 45 of 63 validation rows were
   // also in training windows (bug hunt).

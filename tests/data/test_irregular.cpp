@@ -147,6 +147,7 @@ TEST_CASE("physionet: bad archives and files name the archive, member and line")
   fails_with({{"2.txt", descriptors(1) + "00:05,HR,70\n"}}, "RecordID 1 does not match the member name's 2");
   fails_with({{"1.txt", descriptors(1) + "1:5,HR,70\n"}}, "line 8: time '1:5' is not HH:MM");
   fails_with({{"1.txt", descriptors(1) + "-0:30,HR,70\n"}}, "line 8: time '-0:30' is not HH:MM");  // not 00:30
+  fails_with({{"-0.txt", descriptors(0) + "00:05,HR,70\n"}}, "member 'set-x/-0.txt' is not a record");  // not record 0
   fails_with({{"1.txt", descriptors(1) + "00:05,HR,70\n"}, {"1.txt", descriptors(1) + "00:06,HR,70\n"}},
              "record 1 appears more than once");
   // a UTF-8 byte order mark before the header is not an error
@@ -171,8 +172,8 @@ TEST_CASE("physionet: bad archives and files name the archive, member and line")
   write_text(dir / "out.txt", "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n1,1,1,1,-1,0\n1,1,1,1,-1,1\n");
   CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}),
                     doctest::Contains("out.txt line 3: record 1 has a second, different outcome"));
-  // a RecordID is a whole number: 1.9 is no record 1, and 1e20 no integer at all
-  for (const char* id : {"1.9", "1e20", "-1"}) {
+  // a RecordID is a whole number: 1.9 is no record 1, and 1e20 no integer at all; digits only, so -0 is no record 0
+  for (const char* id : {"1.9", "1e20", "-1", "-0", "+1"}) {
     write_text(dir / "out.txt", std::string("RecordID,In-hospital_death\n") + id + ",0\n");
     CHECK_THROWS_WITH(read_physionet({(dir / "ok.tar.gz").string()}, {(dir / "out.txt").string()}),
                       doctest::Contains(fmt::format("out.txt line 2: RecordID '{}' is not a record number", id).c_str()));
@@ -316,6 +317,17 @@ TEST_CASE("irregular CSV: one sequence per id, empty cells unobserved, times che
   for (std::size_t i = 0; i < 4; ++i) CHECK(q[i] == doctest::Approx((static_cast<double>(i) - 1.5) * spacing).epsilon(1e-6));
   write_text(dir / "bad.csv", "episode,time,a\n1,0.5,1\n1,0.5,2\n");
   CHECK_THROWS_WITH(read_irregular_csv((dir / "bad.csv").string(), "time", "episode"), doctest::Contains("bad.csv:3"));
+}
+
+TEST_CASE("irregular sets: f64 values are a reader's staging; the examples the models read take f32 only") {
+  const fs::path dir = scratch("staging");
+  write_text(dir / "far.csv", "episode,time,q\n1,0,100000000\n1,1,100000001\n2,0,100000002\n");
+  IrregularSet read = read_irregular_csv((dir / "far.csv").string(), "time", "episode", {}, DType::f64);
+  read.name = "far";
+  read.validate();  // a valid set as read
+  CHECK_THROWS_WITH(IrregularExamples{read}, doctest::Contains("irregular set 'far': values are f64[2, 2, 1], the models read f32; scale the set first"));
+  VariableScaler::fit(read, Normalisation::standard).apply(read);
+  CHECK(IrregularExamples(read).set().values.dtype() == DType::f32);
 }
 
 TEST_CASE("irregular CSV: ids are 64-bit integers, the implicit index is no variable, bad cells name the line") {

@@ -86,7 +86,7 @@ CsvTable read_csv(const std::string& path, const CsvOptions& options = {});  // 
 // A missing feature or regression-target cell (one of CsvSequenceSpec::missing_values): an error
 // naming file:line:column, the sequence's previous value in that column (an error on a
 // sequence's first row), 0, or the row dropped (a missing time, id or label too; the next row's dt
-// then spans the gap).
+// then spans the gap). An empty time cell is missing whatever missing_values holds.
 enum class MissingPolicy { error, fill_previous, zero, drop };
 
 struct CsvSequenceSpec {

@@ -6,7 +6,8 @@
 //                           lengths[n] valid steps; padded steps repeat the last valid time
 //   values   f32 [N, T, D]  the observed values (0 where not observed and on padding); f64 as
 //                           read, before a VariableScaler (which returns f32) when a variable far
-//                           from 0 must keep its variation
+//                           from 0 must keep its variation (IrregularExamples, what the models
+//                           read, takes f32 only)
 //   mask     f32 [N, T, D]  1 where variable d was observed at step t, else 0
 //   lengths  i64 [N]        valid steps per sequence (>= 1); each valid step observes something
 //   labels   i64 [N]        a class per sequence (PhysioNet: in-hospital death), or undefined
@@ -41,7 +42,8 @@ struct IrregularSet {
 
 class IrregularExamples final : public Examples {
 public:
-  explicit IrregularExamples(IrregularSet set) : set_(std::move(set)) {}
+  // The models read f32 values: f64 (a reader's staging for a VariableScaler) is refused here.
+  explicit IrregularExamples(IrregularSet set);
   std::int64_t size() const override { return set_.size(); }
   ExamplesPtr subset(const std::vector<std::int64_t>& index) const override;
   ExamplesPtr slice(std::int64_t begin, std::int64_t end) const override;

@@ -46,15 +46,17 @@ struct Split {
 
 // A seeded random permutation of 0..n-1 (Philox, so the same on every machine).
 std::vector<std::int64_t> permutation(std::int64_t n, std::uint64_t seed);
-// The rows of each part of a seeded split of n rows: after permutation(n, seed), the first
-// floor(val_fraction n) to val, the next floor(test_fraction n) to test, the rest to train (the
-// LTC reference code's order). Throws naming `what` on fractions outside [0, 1] or summing past 1.
 // floor(fraction n), the rows of a part, with the fraction's rounding undone: 0.29 * 100 is
 // 28.999999999999996 in doubles, and 29 rows are meant.
 std::int64_t part_rows(double fraction, std::int64_t n);
+
 struct SplitRows {
   std::vector<std::int64_t> train, val, test;
 };
+// The rows of each part of a seeded split of n rows: after permutation(n, seed), the first
+// part_rows(val_fraction, n) to val, the next part_rows(test_fraction, n) to test, the rest to
+// train (the LTC reference code's order). Throws naming `what` on fractions outside [0, 1] or
+// summing past 1.
 SplitRows split_rows(std::int64_t n, double val_fraction, double test_fraction, std::uint64_t seed,
                      const std::string& what);
 // Splits `all` by split_rows; the parts are named all.name + "/train", "/val", "/test".
