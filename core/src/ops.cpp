@@ -215,16 +215,20 @@ Tensor concat(const std::vector<Tensor>& parts, std::int64_t axis) {
   return out;
 }
 
-std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t axis) {
-  const int a = normalize_axis(axis, x.rank(), "split");
+void check_split_sizes(const Shape& shape, int axis, const std::vector<std::int64_t>& sizes) {
   std::int64_t total = 0;
   for (auto s : sizes) {
-    if (s < 0) fail("split: negative size {} in sizes [{}]", s, fmt::join(sizes, ", "));
+    if (s < 0) fail("split: negative size {} in sizes [{}] (axis {} of {})", s, fmt::join(sizes, ", "), axis, shape.str());
     if (__builtin_add_overflow(total, s, &total))
-      fail("split: sizes [{}] add up past a 64-bit integer (axis {} of {} has extent {})", fmt::join(sizes, ", "), a,
-           x.shape().str(), x.shape()[a]);
+      fail("split: sizes [{}] add up past a 64-bit integer (axis {} of {} has extent {})", fmt::join(sizes, ", "), axis,
+           shape.str(), shape[axis]);
   }
-  if (total != x.shape()[a]) fail("split: sizes add up to {} but axis {} of {} has extent {}", total, a, x.shape().str(), x.shape()[a]);
+  if (total != shape[axis]) fail("split: sizes add up to {} but axis {} of {} has extent {}", total, axis, shape.str(), shape[axis]);
+}
+
+std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t axis) {
+  const int a = normalize_axis(axis, x.rank(), "split");
+  check_split_sizes(x.shape(), a, sizes);
   std::vector<Tensor> parts;
   std::int64_t at = 0;
   for (auto s : sizes) { parts.push_back(x.slice(a, at, at + s)); at += s; }

@@ -15,10 +15,12 @@ Tensor Generator::draw(RandomKind kind, const Shape& shape, double a, double b, 
 }
 
 namespace {
-// Rounded to T, a draw keeps to [lo, hi) only when both bounds are finite in T and a T value lies
-// between them (lo == hi draws lo).
+// Rounded to T, a draw keeps to [lo, hi) only when both bounds lie in T's finite range (compared
+// as doubles: converting a double past it to T is undefined) and a T value lies between them (lo ==
+// hi draws lo).
 template <class T> void check_fits(double lo, double hi, DType dtype) {
-  if (!std::isfinite(static_cast<T>(lo)) || !std::isfinite(static_cast<T>(hi)))
+  const double largest = std::numeric_limits<T>::max();
+  if (std::abs(lo) > largest || std::abs(hi) > largest)
     fail("uniform: bounds [{}, {}) do not fit {} (largest finite value {})", lo, hi, dtype_name(dtype), std::numeric_limits<T>::max());
   if (lo < hi && philox::smallest_at_least<T>(lo) > philox::largest_below<T>(hi))
     fail("uniform: no {} value lies in [{}, {}); widen the bounds or draw in f64", dtype_name(dtype), lo, hi);

@@ -78,8 +78,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   t.shape_ = shape;
   // The strides written in place: a Shape built on the stack and then copied stalls the copy's
   // 16-byte loads, which cannot take the just-stored 8-byte extents from the store buffer.
-  t.strides_.resize(shape.rank(), 1);
-  for (int i = shape.rank() - 2; i >= 0; --i) t.strides_[i] = t.strides_[i + 1] * std::max<std::int64_t>(shape[i + 1], 1);
+  write_contiguous_strides(shape, t.strides_);
   t.dtype_ = dtype;
   return t;
 }
@@ -222,6 +221,16 @@ Tensor Tensor::transpose(std::int64_t a, std::int64_t b) const {
   return TensorAccess::as_strided(*this, s, st, offset_);
 }
 
+namespace {
+// offset + index * stride of a view. Past int64 only in an empty tensor (huge extents beside a zero
+// one, offsets piled up through its views), which addresses no element: its offset is kept.
+std::int64_t view_offset(std::int64_t offset, std::int64_t index, std::int64_t stride) {
+  std::int64_t step = 0, out = 0;
+  if (__builtin_mul_overflow(index, stride, &step) || __builtin_add_overflow(offset, step, &out)) return offset;
+  return out;
+}
+}  // namespace
+
 Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step) const {
   const int a = normalize_axis(axis, rank(), "slice");
   if (step <= 0) fail("slice: step must be positive, got {}", step);
@@ -234,7 +243,7 @@ Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop, s
   s[a] = stop > start ? 1 + (stop - start - 1) / step : 0;
   // Only a step past the axis (one element taken, the stride never stepped) can overflow here.
   if (__builtin_mul_overflow(strides_[a], step, &st[a])) st[a] = strides_[a];
-  return TensorAccess::as_strided(*this, s, st, offset_ + start * strides_[a]);
+  return TensorAccess::as_strided(*this, s, st, view_offset(offset_, start, strides_[a]));
 }
 
 Tensor Tensor::select(std::int64_t axis, std::int64_t index) const {
@@ -245,7 +254,7 @@ Tensor Tensor::select(std::int64_t axis, std::int64_t index) const {
   Shape s, st;
   for (int i = 0; i < rank(); ++i)
     if (i != a) { s.push_back(shape_[i]); st.push_back(strides_[i]); }
-  return TensorAccess::as_strided(*this, s, st, offset_ + index * strides_[a]);
+  return TensorAccess::as_strided(*this, s, st, view_offset(offset_, index, strides_[a]));
 }
 
 Tensor Tensor::broadcast_to(const Shape& shape) const {

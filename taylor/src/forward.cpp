@@ -69,7 +69,7 @@ Jet nested_jvp(const JetFn& f, const Jet& x, const Jet& v, int K) {
   if (K > 0 && x.defined()) {  // each jvp adds a level above x's, v's and those of the jvp calls running
     const std::size_t below = std::max({static_cast<std::size_t>(x.levels()), static_cast<std::size_t>(v.levels()),
                                         JetAccess::open_high_water().size()});
-    detail::check_levels_fit(static_cast<int>(below) + K, x.shape(), fmt::format("nested_jvp (K = {})", K));
+    detail::check_levels_fit(static_cast<int>(below) + K, x.shape(), "nested_jvp (K = {})", K);
   }
   JetFn g = f;
   for (int i = 0; i < K; ++i) g = [g, v](const Jet& y) { return jvp(g, y, v).second; };

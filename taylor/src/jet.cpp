@@ -48,10 +48,10 @@ Var factorials(int count, const Var& like, bool inverse) {
 
 Jet::Jet(Var constant) : data_(std::move(constant)) {}
 
-void detail::check_levels_fit(int levels, const Shape& value, const std::string& what) {
+void detail::check_levels_fit(int levels, const Shape& value, const char* what, int K) {
   if (levels + value.rank() > max_rank)
     fail("{}: {} nested levels over a value of shape {} need {} axes, but a tensor holds at most {} (levels + the value's rank <= {})",
-         what, levels, value.str(), levels + value.rank(), max_rank, max_rank);
+         fmt::format(fmt::runtime(what), K), levels, value.str(), levels + value.rank(), max_rank, max_rank);
 }
 
 Jet JetAccess::from_data(Var data, const std::vector<int>& orders) {

@@ -3,7 +3,6 @@
 // only names JetAccess as a friend.
 #pragma once
 #include "tide/taylor/jet.hpp"
-#include <string>
 #include <vector>
 
 namespace tide::detail {
@@ -32,8 +31,9 @@ struct JetAccess {
 };
 
 // Throws unless `levels` nested levels over a value of shape `value` fit in one tensor (levels +
-// rank <= max_rank), naming both numbers and the shape; `what` is the caller ("jvp", "nested_jvp").
-void check_levels_fit(int levels, const Shape& value, const std::string& what);
+// rank <= max_rank), naming both numbers and the shape; `what` is the caller ("jvp", or with an
+// order, "nested_jvp (K = {})", formatted with K only when it throws: this runs on every jvp).
+void check_levels_fit(int levels, const Shape& value, const char* what, int K = 0);
 
 // Marks a jvp's dual level open while its function runs (a stack per thread, exception safe).
 class OpenLevel {

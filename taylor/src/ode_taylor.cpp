@@ -2,6 +2,7 @@
 #include "trace.hpp"
 #include "tide/core/plan.hpp"
 #include <cmath>
+#include <limits>
 #include "jet_access.hpp"
 
 namespace tide {
@@ -26,19 +27,16 @@ Var time_as(const Var& t, const Var& z) {
 Var ones_like(const Var& t) { return Var(Tensor::ones(t.shape(), t.dtype(), t.device())); }
 Var zeros_like(const Var& t) { return Var(Tensor::zeros(t.shape(), t.dtype(), t.device())); }
 
-// K's range: max_taylor_order (f32: max_taylor_order_f32, above which its normalised coefficients
-// underflow); nested_jvp also needs its K - 1 levels over z's (and t's) axes to fit in one tensor.
+// K's range: max_taylor_order; nested_jvp also needs its K - 1 levels over z's (and t's) axes to
+// fit in one tensor.
 void check_args(const Var& z, const Var& t, int K, TaylorForm form) {
   if (!z.defined()) fail("ode_taylor: the state z is undefined");
   if (!is_floating(z.dtype())) fail("ode_taylor: the state must be floating, got {}", dtype_name(z.dtype()));
   const int max_k = form == TaylorForm::nested_jvp ? max_nested_jvp + 1 : max_taylor_order;
   if (K < 0 || K > max_k) fail("ode_taylor ({}): K = {} is outside 0..{}", taylor_form_name(form), K, max_k);
-  if (z.dtype() == DType::f32 && K > max_taylor_order_f32)
-    fail("ode_taylor ({}): K = {} is outside 0..{} for an f32 state (its coefficients z^(K)/K! would underflow f32); use f64",
-         taylor_form_name(form), K, max_taylor_order_f32);
   if (form == TaylorForm::nested_jvp && K >= 2) {
     const Shape& widest = t.defined() && t.rank() > z.rank() ? t.shape() : z.shape();
-    detail::check_levels_fit(K - 1, widest, fmt::format("ode_taylor (nested_jvp, K = {})", K));
+    detail::check_levels_fit(K - 1, widest, "ode_taylor (nested_jvp, K = {})", K);
   }
 }
 
@@ -49,6 +47,32 @@ void check_coefficient(const Var& c, int k) {
   const double probe = tide::reduce(Op::sum, tide::mul_scalar(c.value(), 0.0), all_axes(c.rank()), false).item();
   if (!std::isfinite(probe))
     fail("ode_taylor: the coefficient of order {} is not finite (the dynamics or their derivatives overflow at this state)", k);
+}
+
+// An f32 state's coefficients z_k = z^(k)/k! can fall below f32's smallest normal (1.2e-38) while
+// the derivatives are far from it (z' = 0.3 z: z_25 = 5.5e-39, z^(25) = 8.5e-14): they lose digits,
+// then flush to 0, and ode_taylor would return k! times that. Caught at the order where it starts,
+// per element: a subnormal coefficient, or a 0 after a normal one below 2^23 times the smallest
+// normal (a flush that skipped the subnormals); a 0 after a larger one is taken as exact (z' = 1:
+// z_2 = 0). One read of the values, skipped while traced as check_coefficient is. (f64's smallest
+// normal, 2.2e-308, leaves room at K = 32 for any derivative above 1e-272.)
+void check_underflow(const std::vector<Var>& c) {
+  if (Trace::active() || c.size() < 2 || c.front().dtype() != DType::f32) return;
+  std::vector<Tensor> magnitudes;
+  for (const Var& ck : c) magnitudes.push_back(abs(ck.value()).reshape(Shape{1, -1}));
+  const Tensor a = concat(magnitudes, 0);  // |z_k|, [K+1, numel]
+  const std::int64_t K = a.shape()[0] - 1;
+  const auto constant = [&](double v) { return Tensor::scalar(v, DType::f32, a.device()); };
+  const float smallest = std::numeric_limits<float>::min();
+  const Tensor at = a.slice(0, 1, K + 1), below = a.slice(0, 0, K), zero = constant(0.0), normal = constant(smallest);
+  const Tensor subnormal = lt(at, normal) * gt(at, zero);
+  const Tensor flushed = eq(at, zero) * ge(below, normal) * lt(below, constant(smallest / std::numeric_limits<float>::epsilon()));
+  const std::vector<double> count = sum(subnormal + flushed, {1}).to_vector();
+  for (std::int64_t k = 1; k <= K; ++k)
+    if (count[static_cast<std::size_t>(k - 1)] > 0)
+      fail("ode_taylor: the coefficient of order {} (z^({})/{}!) underflows f32 (below its smallest normal, {:g}) at {} of the "
+           "state's {} elements: the derivatives from order {} on would lose digits or come out 0; use an f64 state (or K <= {})",
+           k, k, k, smallest, count[static_cast<std::size_t>(k - 1)], a.shape()[1], k, k - 1);
 }
 
 // What the dynamics returned must be the state's shape and dtype (checked before any op mixes them).
@@ -135,6 +159,7 @@ std::vector<Var> coefficient_list(const JetDynamics& f, const Var& z, const Var&
   }
   for (int k = 1; k <= K && checked; ++k)
     if (k == K || form == TaylorForm::nested_jvp) check_coefficient(c[static_cast<std::size_t>(k)], k);
+  if (checked) check_underflow(c);
   return c;
 }
 }  // namespace

@@ -34,6 +34,21 @@ TEST_CASE("split of a Var refuses sizes whose sum overflows") {
   CHECK(split(x, {1, 2}, 0)[1].shape() == Shape{2});
 }
 
+TEST_CASE("split of a Var and of a Tensor refuse bad sizes with the same message (one shared check)") {
+  const Tensor t = Tensor::zeros(Shape{2, 3}, DType::f64);
+  const Var x = Var::parameter(t);
+  const std::int64_t most = std::numeric_limits<std::int64_t>::max();
+  const auto message = [](const auto& fn) -> std::string {
+    try { fn(); } catch (const Error& e) { return e.what(); }
+    return "no error";
+  };
+  for (const std::vector<std::int64_t>& sizes : {std::vector<std::int64_t>{most, most, 5}, {4, -1}, {1, 1}}) {
+    const std::string of_tensor = message([&] { split(t, sizes, -1); });
+    CHECK(of_tensor.find("axis 1 of [2, 3]") != std::string::npos);
+    CHECK(message([&] { split(x, sizes, -1); }) == of_tensor);
+  }
+}
+
 TEST_CASE("in-place writes into a broadcast view are refused") {
   Tensor b = Tensor::zeros(Shape{1}, DType::f64).broadcast_to(Shape{3});
   CHECK_THROWS_WITH_AS(b.add_(vec({1, 2, 3})), doctest::Contains("broadcast view"), Error);

@@ -83,6 +83,26 @@ TEST_CASE("a zero extent makes an empty tensor whatever the extents before it") 
   check_error([=] { Tensor::zeros(Shape{huge, huge, 1}); }, {"too large"});
 }
 
+// Only an empty shape can make the extents' product overflow int64: its strides are then all 1
+// (never used to address memory), not a wrapped product (UB, and the sanitizer build aborts).
+TEST_CASE("an empty tensor whose extents' product overflows int64 gets strides of 1, in views too") {
+  const std::int64_t huge = std::int64_t(1) << 62;
+  CHECK(Tensor::zeros(Shape{0, huge, huge}).strides() == Shape{1, 1, 1});
+  CHECK(Tensor::zeros(Shape{huge, huge, 0, 5}).strides() == Shape{1, 1, 1, 1});
+  CHECK(contiguous_strides(Shape{huge, 4, 0}) == Shape{1, 1, 1});  // huge * 4: past int64 at the first axis
+  CHECK(Tensor::zeros(Shape{3, 0, 5}).strides() == Shape{5, 5, 1});  // no overflow: row-major, 0 counted as 1
+  const Tensor view = Tensor::zeros(Shape{0, huge, huge}).reshape(Shape{huge, 0, huge});
+  CHECK(view.strides() == Shape{1, 1, 1});
+  CHECK(view.is_contiguous());
+  CHECK(view.unsqueeze(0).select(1, huge - 1).clone().shape() == Shape{1, 0, huge});
+  // offsets piled up through views of an empty tensor stay in int64 (kept where they would pass it)
+  Tensor piled = Tensor::zeros(Shape{huge / 2, 2, 0}).select(0, huge / 2 - 1);  // offset 2^62 - 2
+  for (int i = 0; i < 3; ++i) {
+    piled = piled.reshape(Shape{0, huge}).select(1, huge - 1);
+    CHECK(piled.offset() >= 0);
+  }
+}
+
 TEST_CASE("arange too long to allocate names arange and the length") {
   const std::int64_t huge = std::int64_t(1) << 62;
   for (DType dtype : {DType::f32, DType::f64, DType::i64})

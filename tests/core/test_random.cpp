@@ -4,6 +4,7 @@
 #include "tide/core/philox.hpp"
 #include "tide/core/random.hpp"
 #include <algorithm>
+#include <limits>
 
 using namespace tide;
 
@@ -191,4 +192,22 @@ TEST_CASE("uniform with lo == hi gives lo everywhere and takes a stream like any
     h.set_stream(3);
     CHECK(g.normal(Shape{10}, 0, 1, dtype).to_vector() == h.normal(Shape{10}, 0, 1, dtype).to_vector());
   }
+}
+
+TEST_CASE("uniform in f32: a draw that rounds to an f32 upper bound below hi keeps it, and bounds past f32's range are refused") {
+  Generator g(12);
+  // [1 - 2^-24, 1 + 2^-30) holds two f32 values, 1 - 2^-24 and 1 (which is below hi): draws rounding
+  // to 1 stay 1 (not pushed down to the value below, as if 1 were the open bound)
+  const double below_one = 1.0 - std::ldexp(1.0, -24);
+  const auto v = g.uniform(Shape{1000}, below_one, 1.0 + std::ldexp(1.0, -30)).to_vector();
+  const auto ones = std::count(v.begin(), v.end(), 1.0);
+  CHECK(ones > 300);
+  CHECK(ones + std::count(v.begin(), v.end(), below_one) == 1000);
+  // a bound just past f32's largest value: refused, compared as a double (not converted first)
+  const double past = std::nextafter(static_cast<double>(std::numeric_limits<float>::max()), INFINITY);
+  tide::test::check_error([&] { g.uniform(Shape{4}, 0.0, past); }, {"uniform", "f32", "do not fit"});
+  tide::test::check_error([&] { g.uniform(Shape{4}, -past, 0.0); }, {"uniform", "f32", "do not fit"});
+  const double most = std::numeric_limits<float>::max();  // the largest f32 still fits, as an upper and a lower bound
+  CHECK(moments(g.uniform(Shape{100}, 0.0, most)).hi < most);
+  CHECK(moments(g.uniform(Shape{100}, -most, -most / 2)).lo >= -most);
 }

@@ -333,19 +333,37 @@ TEST_CASE("nesting depth: levels plus the value's rank must fit in one tensor, c
   CHECK(error_of([&] { jvp(sine, j, j); }).find("jvp: 10 nested levels over a value of shape [2] need 11 axes") != std::string::npos);
 }
 
-TEST_CASE("ode_taylor: an f32 state is limited to K <= 20, where z^(K)/K! stays above f32's smallest normal") {
-  const JetDynamics f = [](const Jet& y, const Jet&) { return y * 0.3; };
+// The coefficients z^(k)/k! of an f32 state can fall below f32's smallest normal while the
+// derivatives are ordinary numbers: an error at the order where it starts, not a derivative of 0.
+// How far K goes depends on the dynamics, not on a fixed bound below max_taylor_order.
+TEST_CASE("ode_taylor: an f32 state takes K up to 32, and coefficients that underflow f32 are an error suggesting f64") {
   const Var z32(Tensor::from_vector({1.0}, Shape{1}, DType::f32));
   const Var t32(Tensor::scalar(0.0, DType::f32));
+  const JetDynamics decay = [](const Jet& y, const Jet&) { return y * 0.3; };
+  const JetDynamics square = [](const Jet& y, const Jet&) { return y * y; };
+  const JetDynamics constant = [](const Jet& y, const Jet&) { return y * 0.0 + 1.0; };
   for (TaylorForm form : {TaylorForm::incremental, TaylorForm::rerun}) {
     CAPTURE(taylor_form_name(form));
-    CHECK(error_of([&] { ode_taylor(f, z32, t32, 30, form); }).find("K = 30 is outside 0..20 for an f32 state") != std::string::npos);
-    CHECK(error_of([&] { ode_taylor_coefficients(f, z32, t32, 21, form); }).find("K = 21 is outside 0..20 for an f32 state") != std::string::npos);
-    // 0.3^20 = 3.5e-11 and its coefficient 0.3^20/20! = 1.4e-29: both at full f32 precision
-    check_close(ode_derivative(f, z32, t32, max_taylor_order_f32, form).item(), std::pow(0.3, 20), 1e-5 * std::pow(0.3, 20), "f32 K = 20");
+    // z' = z^2 from 1: z = 1/(1 - t), every coefficient 1, K = 32 in f32 is exact
+    CHECK(ode_taylor_coefficients(square, z32, t32, max_taylor_order, form).value().to_vector() == std::vector<double>(33, 1.0));
+    // z' = 0.3 z: z_24 = 0.3^24/24! = 4.6e-37 is normal, z_25 = 5.5e-39 is not (0.3^25 = 8.5e-14 is)
+    check_close(ode_derivative(decay, z32, t32, 24, form).item(), std::pow(0.3, 24), 1e-5 * std::pow(0.3, 24), "f32 K = 24");
+    for (int K : {25, 30}) {
+      const std::string error = error_of([&] { ode_taylor(decay, z32, t32, K, form); });
+      CHECK(error.find("the coefficient of order 25 (z^(25)/25!) underflows f32") != std::string::npos);
+      CHECK(error.find("use an f64 state (or K <= 24)") != std::string::npos);
+    }
+    // exact zeros are no underflow: z' = 1 has z_2 = z_3 = 0
+    CHECK(ode_taylor_coefficients(constant, z32, t32, 3, form).value().to_vector() == std::vector<double>{1.0, 1.0, 0.0, 0.0});
+  }
+  // z' = 1e-12 z: z_3 = 1.7e-37, z_4 = 4.2e-50 flushes to 0 past the subnormals; every form says so
+  const JetDynamics slow = [](const Jet& y, const Jet&) { return y * 1e-12; };
+  for (TaylorForm form : forms) {
+    CAPTURE(taylor_form_name(form));
+    CHECK(error_of([&] { ode_taylor_coefficients(slow, z32, t32, 5, form); }).find("coefficient of order 4 (z^(4)/4!) underflows f32") != std::string::npos);
   }
   // f64 keeps the whole range: 0.3^30 (its coefficient 7.8e-49 would be 0 in f32)
-  check_close(ode_derivative(f, f64({1.0}, Shape{1}), t_at(0), 30).item(), std::pow(0.3, 30), 1e-13 * std::pow(0.3, 30), "f64 K = 30");
+  check_close(ode_derivative(decay, f64({1.0}, Shape{1}), t_at(0), 30).item(), std::pow(0.3, 30), 1e-13 * std::pow(0.3, 30), "f64 K = 30");
 }
 
 TEST_CASE("Taylor mode names the user's dtypes and shapes, not an internal op's") {

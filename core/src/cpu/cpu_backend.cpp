@@ -531,13 +531,14 @@ void CpuBackend::random(RandomKind kind, std::uint64_t seed, std::uint64_t strea
     using T = decltype(tag);
     T* p = output_data<T>(out);
     const std::int64_t n = out.numel();
-    const T lowest = philox::smallest_at_least<T>(a);
+    // Rounding to f32 may land a uniform draw on its open upper bound or below a lower bound that
+    // is not an f32 value: clamped to [lowest, highest], the T values in [a, b). (a and b are a
+    // mean and a std for the other kinds: no clamp.)
+    const bool clamp = kind == RandomKind::uniform && b > a;
+    const T lowest = clamp ? philox::smallest_at_least<T>(a) : T(0), highest = clamp ? philox::largest_below<T>(b) : T(0);
     for (std::int64_t i = 0; i < n; ++i) {
       T v = static_cast<T>(philox::sample(static_cast<int>(kind), seed, stream, static_cast<std::uint64_t>(i), a, b));
-      // rounding to f32 may land on the open upper bound of a uniform draw, or below a lower bound
-      // that is not an f32 value (lowest: the smallest T value >= a)
-      if (kind == RandomKind::uniform && v >= static_cast<T>(b) && b > a) v = std::nextafter(static_cast<T>(b), static_cast<T>(a));
-      if (kind == RandomKind::uniform && v < lowest && b > a) v = lowest;
+      if (clamp) v = std::clamp(v, lowest, highest);
       p[i] = v;
     }
   });

@@ -66,12 +66,11 @@ __global__ void scatter_add_kernel(const T* src, const std::int64_t* index, T* o
 
 template <class T>
 __global__ void random_kernel(int kind, T* out, std::int64_t n, std::uint64_t seed, std::uint64_t stream_id, double a, double b,
-                              T lowest) {
+                              bool clamp, T lowest, T highest) {
   for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
     T v = static_cast<T>(philox::sample(kind, seed, stream_id, static_cast<std::uint64_t>(i), a, b));
-    // the CPU backend's clamps: a uniform draw rounded to f32 stays in [lowest, b)
-    if (kind == 0 && v >= static_cast<T>(b) && b > a) v = nextafter(static_cast<T>(b), static_cast<T>(a));
-    if (kind == 0 && v < lowest && b > a) v = lowest;
+    // the CPU backend's clamp: a uniform draw rounded to f32 stays in [lowest, highest], the T values in [a, b)
+    if (clamp) v = v < lowest ? lowest : (v > highest ? highest : v);
     out[i] = v;
   }
 }
@@ -108,8 +107,10 @@ void launch_random(int kind, Code t, void* out, std::int64_t n, std::uint64_t se
   if (n == 0) return;
   dispatch_float(t, [&](auto tag) {
     using T = decltype(tag);
-    random_kernel<T><<<grid_for(n), block_threads, 0, stream>>>(kind, static_cast<T*>(out), n, seed, stream_id, a, b,
-                                                                philox::smallest_at_least<T>(a));
+    const bool clamp = kind == 0 && b > a;  // uniform only: a and b are a mean and a std for normal draws
+    const T lowest = clamp ? philox::smallest_at_least<T>(a) : T(0), highest = clamp ? philox::largest_below<T>(b) : T(0);
+    random_kernel<T><<<grid_for(n), block_threads, 0, stream>>>(kind, static_cast<T*>(out), n, seed, stream_id, a, b, clamp,
+                                                                lowest, highest);
   });
 }
 

@@ -5,7 +5,6 @@
 #pragma once
 #include "tide/core/error.hpp"
 #include "tide/core/ops.hpp"
-#include <fmt/ranges.h>
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -97,14 +96,7 @@ template <class T> T stack(const std::vector<T>& parts, std::int64_t axis) {
 
 template <class T> std::vector<T> split(const T& x, const std::vector<std::int64_t>& sizes, std::int64_t axis) {
   const int a = normalize_axis(axis, x.rank(), "split");
-  std::int64_t total = 0;
-  for (auto s : sizes) {
-    if (s < 0) fail("split: negative size {} for {}", s, x.shape().str());
-    if (__builtin_add_overflow(total, s, &total))
-      fail("split: sizes [{}] add up past a 64-bit integer (axis {} of {} has {})", fmt::join(sizes, ", "), a, x.shape().str(),
-           x.shape()[a]);
-  }
-  if (total != x.shape()[a]) fail("split: sizes add up to {} but axis {} of {} has {}", total, a, x.shape().str(), x.shape()[a]);
+  check_split_sizes(x.shape(), a, sizes);
   std::vector<T> parts;
   std::int64_t at = 0;
   for (auto s : sizes) { parts.push_back(slice(x, a, at, at + s, 1)); at += s; }

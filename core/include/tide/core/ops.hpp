@@ -77,6 +77,9 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // Data movement.
 Tensor concat(const std::vector<Tensor>& parts, std::int64_t axis);
 std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t axis);
+// split's sizes against axis `axis` (normalised) of `shape`: none negative, their sum (no int64
+// overflow on the way) that axis's extent. The one check of every split (Tensor, Var, Jet).
+void check_split_sizes(const Shape& shape, int axis, const std::vector<std::int64_t>& sizes);
 Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& index);
 // Zeros of extent `size` along axis with src's slices added at rows index[j] (adjoint of index_select).
 Tensor index_add(const Tensor& src, std::int64_t axis, const Tensor& index, std::int64_t size);

@@ -69,7 +69,7 @@ TIDE_HOST_DEVICE inline double sample(int kind, std::uint64_t seed, std::uint64_
 
 // What a uniform draw in [lo, hi) rounded to T keeps to: the smallest T value >= lo and the
 // largest T value < hi (for f64, lo and the double below hi). Host side: the generator checks that
-// the first is not above the second, and the backends clamp to the first once per draw.
+// the first is not above the second, and the backends clamp each uniform draw to [first, second].
 template <class T> inline T smallest_at_least(double lo) {
   const T t = static_cast<T>(lo);
   return static_cast<double>(t) < lo ? std::nextafter(t, std::numeric_limits<T>::infinity()) : t;

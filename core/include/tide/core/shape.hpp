@@ -86,10 +86,24 @@ private:
   std::uint8_t rank_ = 0;
 };
 
-// Contiguous (row-major) strides for a shape.
+// Contiguous (row-major) strides for a shape, written into `strides` (Tensor::empty's strides are
+// written in place). A zero extent counts as 1. Only an empty shape (a zero extent beside huge ones)
+// can make the extents' product overflow int64: its strides are then all 1, as it addresses no
+// element and its views' offsets (index * stride) and unsqueezed strides must stay in range.
+inline void write_contiguous_strides(const Shape& shape, Shape& strides) {
+  strides.resize(shape.rank(), 1);
+  std::int64_t span = 1;  // the product of the extents after axis i (and at the end, all of them)
+  bool overflow = false;
+  for (int i = shape.rank() - 1; i >= 0; --i) {
+    strides[i] = span;
+    overflow |= __builtin_mul_overflow(span, std::max<std::int64_t>(shape[i], 1), &span);
+  }
+  if (overflow) [[unlikely]]
+    std::fill(strides.begin(), strides.end(), std::int64_t{1});
+}
 inline Shape contiguous_strides(const Shape& shape) {
-  Shape s = Shape::filled(shape.rank(), 1);
-  for (int i = shape.rank() - 2; i >= 0; --i) s[i] = s[i + 1] * std::max<std::int64_t>(shape[i + 1], 1);
+  Shape s;
+  write_contiguous_strides(shape, s);
   return s;
 }
 

@@ -6,7 +6,8 @@
 //   nested_jvp   g_1 = f, g_{k+1} = jvp(g_k, (z, t), (f(z, t), 1)), the first-order-forward baseline
 //                (exponential in K).
 // Time enters as a series t0 + 1 * s (dt/dt = 1); it has the state's dtype inside the dynamics.
-// A non-finite highest coefficient (dynamics whose derivatives overflow at z) is an error naming the
+// A non-finite highest coefficient (dynamics whose derivatives overflow at z), and for an f32 state a
+// coefficient z^(k)/k! below f32's smallest normal (an f64 state holds it), is an error naming the
 // order, except inside a function being compiled (autodiff/compile.hpp), which cannot read values:
 // there the incremental and rerun forms return it, for the caller to check. A solver's regulariser
 // (detail::ode_taylor_coefficients_unchecked) returns it too: its step control rejects the step.
@@ -21,18 +22,12 @@ const char* taylor_form_name(TaylorForm form);
 
 using JetDynamics = std::function<Jet(const Jet& z, const Jet& t)>;
 
-// Highest order for an f32 state: z_K = z^(K)/K! loses digits below f32's smallest normal (1.2e-38)
-// and then flushes to 0, while the derivative itself is representable; K <= 20 (20! = 2.4e18) keeps
-// every derivative down to 1.1e-19 (the square root of that normal) at full precision. f64 takes
-// max_taylor_order.
-inline constexpr int max_taylor_order_f32 = 20;
-
 // The highest nested_jvp order for a state of the given rank (t's, if t has more axes): its K - 1
 // levels over those axes fit in one tensor, max_rank axes.
 constexpr int max_nested_ode_order(int state_rank) { return std::min(max_nested_jvp + 1, max_rank - state_rank + 1); }
 
 // Normalised coefficients z_0 .. z_K (z_k = z^(k)/k!) stacked [K+1, ...]; 0 <= K <= max_taylor_order
-// (f32: max_taylor_order_f32; nested_jvp: K <= max_nested_ode_order(rank of z and of t)).
+// (nested_jvp: K <= max_nested_ode_order(rank of z and of t)).
 Var ode_taylor_coefficients(const JetDynamics& f, const Var& z, const Var& t, int K,
                             TaylorForm form = TaylorForm::incremental);
 // d^k z/dt^k for k = 1..K (element k-1).
