@@ -182,9 +182,10 @@ std::vector<std::pair<std::string, Var>> CnfModel::named_parameters() const {
 BatchLoss CnfModel::loss(const data::Examples& examples, Mode mode, const Training& training) const {
   const data::VectorSet& set = data::vectors_of(examples, "cnf");
   const bool train = mode == Mode::train;
-  // the draws (dequantisation, Hutchinson noise, STEER) repeat for a (seed, step); eval draws are fixed
+  // the draws (dequantisation, Hutchinson noise, STEER) repeat for a (seed, step); eval draws are
+  // fixed per batch start, so batches of a split do not repeat each other's noise
   Generator gen(train ? training.seed ^ 0x464c4f57ULL : 0x4556414cULL);
-  gen.set_stream(train ? static_cast<std::uint64_t>(training.step) << 20 : 0);
+  gen.set_stream(training.first_stream(mode));
   const Regularisers reg = regularisers_for(train, report_regularisers, training);
   const auto [y, transform] = to_model_space(Var(set.x), &gen);
   const FlowPass p = density_pass(y, train ? options_.train : options_.test, reg, train ? training.steer : 0.0, &gen);

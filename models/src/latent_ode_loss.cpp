@@ -130,9 +130,10 @@ BatchLoss LatentOdeModel::loss(const data::Examples& examples, Mode mode, const 
   const bool classify = options_.task == LatentTask::classification;
   if (classify && !set.labelled()) fail("latent_ode: the classification task needs labels; set '{}' has none", set.name);
   const bool train = mode == Mode::train;
-  // the draws (held-out steps, z0 samples, STEER, Hutchinson noise) repeat for a (seed, step); eval draws are fixed
+  // the draws (held-out steps, z0 samples, STEER, Hutchinson noise) repeat for a (seed, step); eval
+  // draws are fixed per batch start, so batches of a split do not repeat each other's noise
   Generator gen(train ? training.seed ^ 0x4c4f4445ULL : eval_seed);
-  gen.set_stream(train ? static_cast<std::uint64_t>(training.step) << 20 : 0);
+  gen.set_stream(training.first_stream(mode));
   const auto [seen, scored] = task_masks(set, &gen);
   const Regularisers reg = train ? training_regularisers(training) : Regularisers{};
   const int K = train ? options_.samples : options_.eval_samples;

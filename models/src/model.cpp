@@ -88,7 +88,7 @@ Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) con
   Predictions predictions;
   for (std::int64_t begin = 0; begin < split.size(); begin += batch_size) {
     const data::ExamplesPtr batch = split.slice(begin, std::min(split.size(), begin + batch_size));
-    const BatchLoss b = loss(*batch, Mode::eval);
+    const BatchLoss b = loss(*batch, Mode::eval, Training{.first_example = begin});
     const double weight = b.pooled_weight(batch->size());
     loss_sum += b.loss.item() * weight, weight_sum += weight;
     add_metrics(sums, b.metrics);
@@ -108,7 +108,7 @@ Predictions Model::predict(const data::Examples& split, std::int64_t batch_size)
   Predictions out;
   for (std::int64_t begin = 0; begin < split.size(); begin += batch_size) {
     const data::ExamplesPtr batch = split.slice(begin, std::min(split.size(), begin + batch_size));
-    out.append(loss(*batch, Mode::eval).predictions, begin);
+    out.append(loss(*batch, Mode::eval, Training{.first_example = begin}).predictions, begin);
   }
   return out;
 }

@@ -164,6 +164,28 @@ TEST_CASE("cnf: images are dequantised and logit-transformed with the change of 
   CHECK(nll == doctest::Approx(l.loss.item() + 4 * std::log(256.0)).epsilon(1e-12));  // the loss: the continuous NLL of (x + u) / 256
 }
 
+TEST_CASE("cnf: each eval batch draws its own dequantisation and Hutchinson noise (by its first example)") {
+  Generator gen(6);
+  CnfOptions o = small_options(4, {8});
+  o.image = {1, 2, 2};
+  o.test.trace = CnfTrace::hutchinson_vjp;
+  const CnfModel m(o, gen);
+  const auto images = vectors(Tensor::from_vector({0, 17, 128, 255, 3, 250, 90, 64}, Shape{2, 4}, DType::f64), {1, 2, 2});
+  const data::ExamplesPtr same = images.subset({0, 0, 0});  // one image three times: batches of 1 differ only by position
+  const auto bpd = [](const BatchLoss& b) { return b.metrics.at(0).second.value / b.metrics.at(0).second.count; };
+  std::vector<double> each;
+  for (std::int64_t n = 0; n < 3; ++n) each.push_back(bpd(m.loss(*same->slice(n, n + 1), Mode::eval, Training{.first_example = n})));
+  CHECK(each[0] != each[1]);
+  CHECK(each[1] != each[2]);
+  const Scores s = m.evaluate(*same, 1);
+  CHECK(s.metric("bits_per_dim") == doctest::Approx((each[0] + each[1] + each[2]) / 3).epsilon(1e-12));
+  CHECK(s.metric("bits_per_dim") != bpd(m.loss(*images.slice(0, 1), Mode::eval)));  // not one draw repeated
+  // training: the stream is the step's, whatever first_example says
+  const double at_step = m.loss(images, Mode::train, Training{.seed = 5, .step = 3}).loss.item();
+  CHECK(m.loss(images, Mode::train, Training{.seed = 5, .step = 3, .first_example = 1}).loss.item() == at_step);
+  CHECK(m.loss(images, Mode::train, Training{.seed = 5, .step = 4}).loss.item() != at_step);
+}
+
 TEST_CASE("cnf: the training loss's gradient (learned end time, regularisers) matches f64 finite differences") {
   Generator gen(7);
   CnfOptions o = small_options(2, {6});

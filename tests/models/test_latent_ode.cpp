@@ -302,10 +302,35 @@ TEST_CASE("latent ode: evaluation reports the split's AUC, not the batches' mean
   std::vector<double> scores;
   std::vector<std::int64_t> labels;
   for (std::int64_t n = 0; n < 3; ++n) {
-    const BatchLoss one = model.loss(*all.slice(n, n + 1), Mode::eval);
+    const BatchLoss one = model.loss(*all.slice(n, n + 1), Mode::eval, Training{.first_example = n});  // evaluate's draws
     scores.push_back(one.predictions.values.at(1)), labels.push_back(one.predictions.labels.at(0));
   }
   CHECK(s.metric("auc") == doctest::Approx(roc_auc(scores, labels)));
+}
+
+TEST_CASE("latent ode: each eval batch draws its own noise (by its first example); training draws only by (seed, step)") {
+  Generator init(1);
+  const LatentOdeModel model(tiny(2), init);
+  const data::IrregularExamples all(small_set());
+  const data::ExamplesPtr same = all.subset({0, 0, 0});  // one sequence three times: batches of 1 differ only by position
+  std::vector<double> mse;
+  MetricSums pooled;
+  for (std::int64_t n = 0; n < 3; ++n) {
+    const BatchLoss b = model.loss(*same->slice(n, n + 1), Mode::eval, Training{.first_example = n});
+    for (const auto& [name, m] : b.metrics)
+      if (name == "mse") pooled.value += m.value, pooled.count += m.count;
+    mse.push_back(metric(b, "mse"));
+  }
+  CHECK(mse[0] != mse[1]);
+  CHECK(mse[1] != mse[2]);
+  const Scores s = model.evaluate(*same, 1);
+  CHECK(s.metric("mse") == doctest::Approx(pooled.value / pooled.count).epsilon(1e-12));
+  CHECK(s.metric("mse") != metric(model.loss(*all.slice(0, 1), Mode::eval), "mse"));  // not one draw repeated
+  // training: the stream is the step's, whatever first_example says
+  const data::IrregularExamples batch(small_set());
+  const double at_step = model.loss(batch, Mode::train, Training{.seed = 5, .step = 3}).loss.item();
+  CHECK(model.loss(batch, Mode::train, Training{.seed = 5, .step = 3, .first_example = 2}).loss.item() == at_step);
+  CHECK(model.loss(batch, Mode::train, Training{.seed = 5, .step = 4}).loss.item() != at_step);
 }
 
 TEST_CASE("latent ode: config keys are checked") {

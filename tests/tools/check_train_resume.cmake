@@ -41,6 +41,26 @@ list(LENGTH lines n)
 if(NOT n EQUAL 3)
   message(FATAL_ERROR "the resumed run's metrics.jsonl has ${n} lines, expected 3")
 endif()
+if(err MATCHES "BLAS threads")
+  message(FATAL_ERROR "--resume with the BLAS thread count the run had: warned anyway\n${err}")
+endif()
+
+# The checkpoint records the BLAS thread count: a resume with another one (GEMMs split their sums
+# by thread, so it is valid but not bit-exact) is warned about, not refused.
+foreach(threads 1 2)
+  set(args train "${WORK}/tiny.json" --out "${WORK}/blas" --quiet --max-steps 5)
+  if(threads EQUAL 2)
+    set(args train "${WORK}/tiny.json" --out "${WORK}/blas" --quiet --resume)
+  endif()
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env TIDE_BLAS_THREADS=${threads} "${TIDE}" ${args}
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "TIDE_BLAS_THREADS=${threads} tide ${args}: exit ${rc}\n${err}")
+  endif()
+endforeach()
+if(NOT err MATCHES "warning: [^\n]*checkpoint.tide was written with 1 BLAS threads, this run has 2: the resumed run is not bit-exact")
+  message(FATAL_ERROR "--resume with 2 BLAS threads of a run stopped with 1: no warning\n${err}")
+endif()
 
 # --seed overrides the config's seed, is recorded in the run's config.json and changes the run.
 run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/seed4" --quiet --epochs 1 --seed 4)

@@ -61,7 +61,8 @@ TEST_CASE("checkpoint metadata: the config keys flags set read back, and an old 
   // written before the keys were recorded (version 1): nullopt, so that --resume restores what it
   // restored then; version 2 has them (so an older tide refuses it by its version)
   json old = json::parse(checkpoint_meta(config, sample()));
-  old.erase("flag_keys");
+  old.erase("flag_keys"), old.erase("blas_threads");
+  old["version"] = 2;
   CHECK(error_of([&] { read_checkpoint_meta(old.dump(), "c.tide", p); }) == "c.tide: missing key 'flag_keys' (not a `tide train` checkpoint?)");
   old["version"] = 1;
   CHECK_FALSE(read_checkpoint_meta(old.dump(), "c.tide", p).flag_keys.has_value());
@@ -69,6 +70,22 @@ TEST_CASE("checkpoint metadata: the config keys flags set read back, and an old 
         "c.tide.flag_keys: expected the keys flags set (epochs, seed, compile), got 'lr'");
   CHECK(error_of([&] { read_checkpoint_meta(edited("flag_keys", "seed"), "c.tide", p); }) ==
         "c.tide.flag_keys: expected an array of strings, got \"seed\"");
+}
+
+TEST_CASE("checkpoint metadata: the BLAS thread count reads back; a checkpoint from before it was recorded has none") {
+  Position p;
+  CHECK(read_checkpoint_meta(checkpoint_meta(config, sample(), {}, 4), "c.tide", p).blas_threads == 4);
+  CHECK(read_checkpoint_meta(checkpoint_meta(config, sample()), "c.tide", p).blas_threads == 1);
+  // version 2 (and 1) had no count: nullopt, so --resume does not warn about a count it cannot know
+  json old = json::parse(checkpoint_meta(config, sample(), {}, 4));
+  old.erase("blas_threads");
+  CHECK(error_of([&] { read_checkpoint_meta(old.dump(), "c.tide", p); }) == "c.tide: missing key 'blas_threads' (not a `tide train` checkpoint?)");
+  old["version"] = 2;
+  const CheckpointConfig read = read_checkpoint_meta(old.dump(), "c.tide", p);
+  CHECK_FALSE(read.blas_threads.has_value());
+  CHECK(read.flag_keys == FlagKeys{});
+  CHECK(error_of([&] { read_checkpoint_meta(edited("blas_threads", 0), "c.tide", p); }) ==
+        "c.tide.blas_threads: expected an integer in 1..2147483647, got 0");
 }
 
 TEST_CASE("checkpoint metadata: a missing key, a wrong type or a negative count is an error naming the file and the key") {
@@ -88,7 +105,7 @@ TEST_CASE("checkpoint metadata: a missing key, a wrong type or a negative count 
   CHECK(error(edited("loss_sum", nullptr)).starts_with(source + ".loss_sum: expected a number"));
   CHECK(error(edited("config", "x")) == source + ".config: expected an object, got \"x\"");
   CHECK(error(edited("format", "other")) == source + ".format: expected one of tide train checkpoint, got \"other\"");
-  CHECK(error(edited("version", 3)) == source + ".version: expected an integer in 1..2, got 3");
+  CHECK(error(edited("version", 4)) == source + ".version: expected an integer in 1..3, got 4");
   CHECK(error(edited("surprise", 1)).starts_with(source + ".surprise: unknown key for a `tide train` checkpoint's metadata"));
   CHECK(error("[1, 2]") == source + ": expected an object, got [1,2]");
   CHECK(error(R"({"step": 4})") == source + ": missing key 'format' (not a `tide train` checkpoint?)");

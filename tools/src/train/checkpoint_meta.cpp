@@ -7,8 +7,9 @@ namespace tide::cli {
 
 using json = nlohmann::json;
 
-std::string checkpoint_meta(const json& config, const Position& p, const FlagKeys& flag_keys) {
-  json meta = {{"format", "tide train checkpoint"}, {"version", 2}, {"config", config}, {"flag_keys", flag_keys},
+std::string checkpoint_meta(const json& config, const Position& p, const FlagKeys& flag_keys, std::int64_t blas_threads) {
+  json meta = {{"format", "tide train checkpoint"}, {"version", 3}, {"config", config}, {"flag_keys", flag_keys},
+               {"blas_threads", blas_threads},
                {"epoch", p.epoch}, {"batch", p.batch}, {"global_step", p.global_step}, {"best_epoch", p.best_epoch},
                {"records", p.records_written}, {"loss_sum", p.loss_sum}, {"metric_sum", p.metric_sum},
                {"metric_count", p.metric_count}, {"seen", p.seen}};
@@ -30,14 +31,18 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
   need("format");
   k.string("format", "", {"tide train checkpoint"});
   need("version");
-  // Version 2 added flag_keys (so that an older tide refuses it by its version, not by a key it
-  // does not know); version 1 checkpoints read as before.
-  const std::int64_t version = k.integer("version", 2, 1, 2);
+  // Version 2 added flag_keys and version 3 blas_threads (so that an older tide refuses it by its
+  // version, not by a key it does not know); older checkpoints read as before.
+  const std::int64_t version = k.integer("version", 3, 1, 3);
   need("config");
-  CheckpointConfig read{*k.object("config"), std::nullopt};
+  CheckpointConfig read{*k.object("config"), std::nullopt, std::nullopt};
   if (version >= 2) {
     need("flag_keys");
     read.flag_keys = k.texts("flag_keys");
+  }
+  if (version >= 3) {
+    need("blas_threads");
+    read.blas_threads = k.integer("blas_threads", 1, 1, std::numeric_limits<int>::max());
   }
   for (const std::string& key : read.flag_keys.value_or(FlagKeys{}))
     if (key != "epochs" && key != "seed" && key != "compile")

@@ -27,15 +27,20 @@ struct Position {
 // "compile"): --resume restores these, and only these, over the config file's values.
 using FlagKeys = std::vector<std::string>;
 
-// What a checkpoint says besides the position: the config the run was written with and the keys
-// of it that flags set (nullopt in checkpoints written before they were recorded).
+// What a checkpoint says besides the position: the config the run was written with, the keys
+// of it that flags set and the BLAS thread count it ran with (each nullopt in checkpoints written
+// before it was recorded). GEMMs split their sums by thread, so a resume with another count is
+// valid but not bit-exact.
 struct CheckpointConfig {
   nlohmann::json config;
   std::optional<FlagKeys> flag_keys;
+  std::optional<std::int64_t> blas_threads;
 };
 
-// The metadata text of a checkpoint of a run of `config` (`flag_keys` of it set by flags) at `position`.
-std::string checkpoint_meta(const nlohmann::json& config, const Position& position, const FlagKeys& flag_keys = {});
+// The metadata text of a checkpoint of a run of `config` (`flag_keys` of it set by flags) at
+// `position`, run with `blas_threads` BLAS threads (tide::blas_info().threads).
+std::string checkpoint_meta(const nlohmann::json& config, const Position& position, const FlagKeys& flag_keys = {},
+                            std::int64_t blas_threads = 1);
 
 // Reads checkpoint_meta's text into `position` (whose best_val stays as it is while no epoch has
 // been best) and returns the config. Every key is checked (present, of its type, counts >= 0 and

@@ -3,6 +3,7 @@
 #include "tide/autodiff/archive.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/core/atomic_file.hpp"
+#include "tide/core/blas.hpp"
 #include "tide/models/registry.hpp"
 #include "tide/data/config_object.hpp"
 #include "tide/data/registry.hpp"
@@ -228,6 +229,7 @@ private:
   void open_run();
   void check_fresh_start() const;
   void resume();
+  void warn_other_blas_threads(std::optional<std::int64_t> saved) const;
   void save_checkpoint();
   void announce();
   void warn_single_class_validation() const;
@@ -238,6 +240,7 @@ private:
   bool checkpoint_or_stop();
   void end_epoch();
   int finish();
+  int stop_scoring() const;
 
   const TrainConfig& config_;
   const TrainOptions& options_;
@@ -293,10 +296,12 @@ void Trainer::open_run() {
 void Trainer::resume() {
   const Archive a = load_archive(paths_.checkpoint);
   Position pos = pos_;
-  const json written = read_checkpoint_meta(a.meta_json, paths_.checkpoint + " (metadata)", pos).config;
+  const CheckpointConfig saved = read_checkpoint_meta(a.meta_json, paths_.checkpoint + " (metadata)", pos);
+  const json& written = saved.config;
   if (written != config_.raw)
     fail("--resume: the config differs from the one {} was written with ({}): {}; resume with that config, or start a new "
          "run (--overwrite, or --out DIR)", paths_.checkpoint, paths_.config, first_difference(written, config_.raw, ""));
+  warn_other_blas_threads(saved.blas_threads);
   load_module(a, "model.", model_);
   load_optimizer(a, "optimizer.", *optimizer_);
   pos_ = pos;
@@ -309,11 +314,21 @@ void Trainer::resume() {
   write_text_atomically(paths_.metrics, kept);  // records after the checkpoint are written again
 }
 
+// GEMMs split their sums by BLAS thread, so a resume with another thread count continues the run
+// validly but not bit-exactly: said, not refused (older checkpoints do not record the count).
+void Trainer::warn_other_blas_threads(std::optional<std::int64_t> saved) const {
+  const int now = blas_info().threads;
+  if (!saved || *saved == now) return;
+  std::fprintf(stderr, "warning: %s was written with %lld BLAS threads, this run has %d: the resumed run is not bit-exact with "
+               "an uninterrupted one (set TIDE_BLAS_THREADS=%lld to match)\n", paths_.checkpoint.c_str(),
+               static_cast<long long>(*saved), now, static_cast<long long>(*saved));
+}
+
 void Trainer::save_checkpoint() {
   Archive a;
   add_module(a, "model.", model_);
   add_optimizer(a, "optimizer.", *optimizer_);
-  a.meta_json = checkpoint_meta(config_.raw, pos_, options_.flag_keys);
+  a.meta_json = checkpoint_meta(config_.raw, pos_, options_.flag_keys, blas_info().threads);
   save_archive(paths_.checkpoint, a);
 }
 
@@ -444,12 +459,24 @@ void Trainer::end_epoch() {
   write_run_curves(paths_.dir, records_, metric_, config_.name, pos_.best_epoch);  // no test score yet
 }
 
-// The test score of the best-validation parameters, and the summary.
+// Ctrl-C or SIGTERM during the final scoring: the last epoch's checkpoint holds the finished
+// training, and --resume on it does the scoring (as on any finished run).
+int Trainer::stop_scoring() const {
+  std::fprintf(stderr, "interrupted before the final scores were written: training is done (%s, %lld steps); --resume scores "
+               "it\n", paths_.checkpoint.c_str(), static_cast<long long>(pos_.global_step));
+  return 130;
+}
+
+// The test score of the best-validation parameters, and the summary; stops with 130 between its
+// parts when interrupted (no summary.json is written).
 int Trainer::finish() {
+  if (interrupted) return stop_scoring();
   if (pos_.best_epoch >= 0) load_module(load_archive(paths_.best), "model.", model_);
   const models::Scores test = model_.evaluate(*built_.data.test, config_.eval_batch_size);
+  if (interrupted) return stop_scoring();
   write_run_curves(paths_.dir, records_, metric_, config_.name, pos_.best_epoch, score_of(test, metric_));
   const models::Scores val = model_.evaluate(*built_.data.val, config_.eval_batch_size);
+  if (interrupted) return stop_scoring();
   json summary = {{"name", config_.name}, {"data", built_.data.description}, {"model", model_.name()},
                         {"parameters", model_.parameter_count()}, {"seed", config_.seed}, {"epochs", config_.epochs},
                         {"steps", pos_.global_step}, {"best_epoch", pos_.best_epoch}, {"metric", metric_},
@@ -467,6 +494,7 @@ int Trainer::finish() {
     std::fprintf(stderr, "warning: the model's figures were not written: %s\n", e.what());
     summary["figures_error"] = e.what();
   }
+  if (interrupted) return stop_scoring();
   if (!records_.empty() && records_.front().contains("val_nfe"))  // when write_run_curves draws it
     summary["files"]["nfe_curve"] = paths_.dir + "/nfe.svg";
   if (!built_.data.class_names.empty()) summary["class_names"] = built_.data.class_names;
@@ -491,6 +519,7 @@ int Trainer::run() {
     }
     if (stopped) break;
     end_epoch();
+    stopped = interrupted != 0;  // during validation: the epoch's checkpoint is written, no step more
   }
   if (progress_) progress_->finish(final_figures());
   if (!stopped) return finish();

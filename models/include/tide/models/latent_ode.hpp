@@ -115,7 +115,8 @@ public:
   // The generative solves replay compiled dynamics (SolverDynamics) unless turned off.
   void set_compiled(bool on) override { solver_dynamics_.set_compiled(on); }
   const SolverDynamics& solver_dynamics() const { return solver_dynamics_; }
-  // loss() in eval mode draws from Generator(eval_seed), stream 0: first task_masks, then reconstruct.
+  // loss() in eval mode draws from Generator(eval_seed), the batch's stream (Training::first_stream: its
+  // first example's index in the split, so no two batches repeat a draw): first task_masks, then reconstruct.
   static constexpr std::uint64_t eval_seed = 0x4556414cULL;
 
   // Which steps the encoder sees [B, T] and which are scored [B, T], for the task (held-out draws from gen).

@@ -44,6 +44,16 @@ struct Training {
   // Classification: each class's weight in the cross-entropy, which becomes sum w_y nll / sum w_y
   // over the batch (PyTorch's CrossEntropyLoss(weight=...)); empty: every class 1.
   std::vector<double> class_weights = {};
+  // Eval mode: the batch's first example's index in its split (evaluate() and predict() pass it).
+  // A model that draws in eval mode (the latent ODE's z0 samples and held-out steps, a CNF's
+  // dequantisation and Hutchinson noise) draws from a fixed seed and the stream this index selects,
+  // so batches draw different noise and a split's scores repeat for a given eval batch size.
+  std::int64_t first_example = 0;
+  // The Generator stream a batch's draws start from: `step`'s in train mode, `first_example`'s in
+  // eval mode, 2^20 apart (room for one batch's draws, each of which takes a stream).
+  std::uint64_t first_stream(Mode mode) const {
+    return static_cast<std::uint64_t>(mode == Mode::train ? step : first_example) << 20;
+  }
 };
 
 // Sums for a metric over batches: the metric is value / count over a split.
@@ -107,7 +117,9 @@ public:
   // Whether the parts that can replay compiled plans (autodiff/compile.hpp) do: on by default.
   // Off runs every op eagerly, the same arithmetic (for comparison and debugging).
   virtual void set_compiled(bool on) { (void)on; }
-  // Eval-mode scores over a split, batch by batch, with nothing recorded.
+  // Eval-mode scores over a split, batch by batch, with nothing recorded. Each batch's eval draws
+  // (Training::first_example) depend on where it starts, so scores that draw noise change with
+  // batch_size within the noise's spread, never by repeating one batch's draws.
   virtual Scores evaluate(const data::Examples& split, std::int64_t batch_size) const;
   // Eval-mode predictions over a split, example numbers counted over the split.
   Predictions predict(const data::Examples& split, std::int64_t batch_size) const;
