@@ -87,14 +87,24 @@ void ErrorNorm::check_attainable(const Tensor& y0) const {
   }
 }
 
+// The y half re-integrates the forward solution: the forward's control (a seminorm or regulariser
+// state stays out, as its tolerance may be 0). The adjoint half controls every state; a state
+// with no tolerance (atol = rtol = 0, possible only outside the forward's control) takes the
+// loosest atol and rtol of the states there (0 / 0 would make every error infinite).
 ErrorNorm ErrorNorm::doubled(double atol, double rtol) const {
-  auto twice = [](std::vector<double> v, double replace) {
-    if (replace > 0) v.assign(v.size(), replace);
-    std::vector<double> out = v;
-    out.insert(out.end(), v.begin(), v.end());
-    return out;
-  };
-  return ErrorNorm(kind_, shared_, twice(atol_, atol), twice(rtol_, rtol), std::vector<char>(2 * controlled_.size(), 1));
+  std::vector<double> a = atol_, r = rtol_;
+  if (atol > 0) a.assign(a.size(), atol);
+  if (rtol > 0) r.assign(r.size(), rtol);
+  const double loosest_a = *std::max_element(a.begin(), a.end()), loosest_r = *std::max_element(r.begin(), r.end());
+  const std::size_t D = a.size();
+  for (std::size_t i = 0; i < D; ++i) {
+    const bool none = a[i] == 0.0 && r[i] == 0.0;
+    a.push_back(none ? loosest_a : a[i]);
+    r.push_back(none ? loosest_r : r[i]);
+  }
+  std::vector<char> controlled = controlled_;
+  controlled.resize(2 * D, 1);
+  return ErrorNorm(kind_, shared_, std::move(a), std::move(r), std::move(controlled));
 }
 
 }  // namespace tide::detail

@@ -31,8 +31,9 @@ public:
   bool controls_any() const;
   const std::vector<double>& atol() const { return atol_; }
   const std::vector<double>& rtol() const { return rtol_; }
-  // the same norm over [state, state] (the adjoint's augmented system), every state controlled,
-  // with the tolerances replaced where given (> 0)
+  // the same norm over [state, adjoint] (the adjoint's augmented system), the tolerances replaced
+  // where given (> 0): the state half under the forward's control, every adjoint state controlled
+  // (one with no tolerance takes the loosest atol and rtol of the states)
   ErrorNorm doubled(double atol, double rtol) const;
 
 private:

@@ -61,7 +61,7 @@ void check_param_versions(const SavedVersions& versions, const std::vector<Var>&
                       [](std::size_t i) { return fmt::format("parameter {} (its backward pass evaluates f with it again)", i); });
 }
 
-// The parameters are what one probe of f at the first times read (solve.cpp's closed_over_values).
+// The parameters are what one probe of f at the first times read (solve.cpp's probe_dynamics).
 // Dynamics that read another value requiring grad later (a piecewise control that switches on t)
 // would give it a gradient of 0, silently: each re-run of f (recorded from `since`) is checked.
 void check_reads_only_params(const std::vector<Var>& outputs, std::uint64_t since, const std::vector<Var>& params,
@@ -117,6 +117,7 @@ public:
   std::vector<Var> backward(const Var& g_var) override {
     refuse_double_backward("checkpointed");
     check_param_versions(versions_, params_, name());
+    if (!snapshots_.empty()) start_version_.check(name(), {snapshots_.front().state}, {"y0 (the first checkpoint, replayed from)"});
     NoGrad outer;
     const Tensor g = fold_padding(g_var.value(), grid_);
     Tensor a = Tensor::zeros(Shape{grid_.B, g.size(2)}, g.dtype(), g.device());
@@ -170,9 +171,12 @@ public:
     return {state, last};
   }
 
+  // The first snapshot is y0's own storage when y0 is contiguous (no copy): its version is kept,
+  // and a y0 modified in place before the backward pass is refused, as the discrete gradient does.
   void set_snapshots(std::vector<Replayed> snapshots, std::int64_t stride) {
     snapshots_ = std::move(snapshots);
     stride_ = stride;
+    if (!snapshots_.empty()) start_version_ = SavedVersions{snapshots_.front().state};
   }
 
 private:
@@ -261,6 +265,7 @@ private:
   std::shared_ptr<SolveStats> stats_;
   std::vector<Replayed> snapshots_;  // budgeted: full states (and last stages) before steps 0, stride, 2 stride, ...
   std::int64_t stride_ = 0;
+  SavedVersions start_version_;  // budgeted: the first snapshot's (y0's storage)
   Tensor a_stage_;  // [B, D]: carries_stage(): the cotangent each sample's previous last stage owes
 };
 
@@ -439,7 +444,8 @@ private:
   }
 
   // The adjoint system on [y, a] solved backwards by the plain form's stepper, landing on every
-  // grid time, with every state controlled and the adjoint tolerances where given.
+  // grid time, the adjoint tolerances where given (ErrorNorm::doubled: the state half under the
+  // forward's control, every adjoint state controlled).
   Plan backward_plan(Plan plan, double atol, double rtol) {
     plain_f_ = plan.stepper->plain_rhs(f_);
     plan.stepper = plan.stepper->plain_stepper(plan.stepper);

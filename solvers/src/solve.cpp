@@ -3,7 +3,9 @@
 #include "combine.hpp"
 #include "solve_internal.hpp"
 #include "tide/autodiff/custom.hpp"
+#include "tide/autodiff/grad.hpp"
 #include "tide/solvers/compile_dynamics.hpp"
+#include <algorithm>
 #include <cmath>
 
 namespace tide {
@@ -66,20 +68,99 @@ std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const Solve
   return {compiled_variant(f, key, [&](const Dynamics& g) { return detail::augment(g, y0.size(1), reg, noise); }), start};
 }
 
-// The first time's gradient: y0 moves with t0 along -f (the exact solution's sensitivity).
-Var shift_with_first_time(const Dynamics& f, const Var& y_start, const Var& times) {
+// What the dynamics close over and their value at the first times, by one recorded probe
+// evaluation: the checkpointed and adjoint gradients' parameters, and the time terms' (below).
+struct Probe {
+  Tensor f0;                // f(y0, t0), [B, D]
+  std::vector<Var> params;  // placeholders on the state's device
+};
+Probe probe_dynamics(const Dynamics& plain_f, const Var& y_start, const Grid& grid) {
+  const std::uint64_t since = node_sequence_barrier();
+  EnableGrad enable;
+  const Var probe = Var::parameter(y_start.value());
+  std::vector<double> t0(static_cast<std::size_t>(grid.B));
+  for (std::int64_t b = 0; b < grid.B; ++b) t0[static_cast<std::size_t>(b)] = grid.at(b, 0);
+  const Var fy = plain_f(probe, Var(detail::column(t0, y_start.dtype(), y_start.device())), Rows());
+  return {fy.value(), closed_over(fy, since)};
+}
+
+// The state moved from time s by a step h, to second order in h: the explicit midpoint rule
+// y + h f(y + h/2 f(y, s), s + h/2).
+Var moved(const Dynamics& f, const Var& y, const Var& s, const Var& h, const Rows& rows) {
+  const Var half = 0.5 * h;
+  return y + h * f(y + half * f(y, s, rows), s + half, rows);
+}
+
+// One time term: the state y at time s moved by direction x h, h = t - t.detach() (0 in value), t
+// the time that requires grad, fy = direction x f(y, s) evaluated without a tape. Its first-order
+// gradient is h's, g . fy (the exact solution's sensitivity), and nothing else: a first-order
+// backward costs that product alone. A recorded backward (create_graph) evaluates `moved` with
+// recording on and differentiates it, so that the second derivatives involving the times come out
+// (f_y f + f_t, and those with y0 and the parameters, in either order: the parameters are inputs
+// here); with fy a constant they were 0 or wrong, silently. Third derivatives through the times
+// are not exact.
+class TimeTerm final : public CustomBackward {
+public:
+  // inputs: y, s, h, then the values f closes over
+  TimeTerm(Dynamics f, Rows rows, std::vector<Var> inputs, Tensor fy, double direction)
+      : f_(std::move(f)), rows_(std::move(rows)), inputs_(std::move(inputs)), fy_(std::move(fy)), direction_(direction) {}
+  const char* name() const override { return "solve (time gradient)"; }
+
+  std::vector<Var> backward(const Var& g) override {
+    std::vector<Var> d(inputs_.size());
+    if (!grad_enabled()) {
+      d[0] = g, d[2] = sum_to(g * Var(fy_), inputs_[2].shape());
+      return d;
+    }
+    const std::uint64_t since = node_sequence_barrier();
+    const Var out = moved(f_, inputs_[0], inputs_[1], direction_ * inputs_[2], rows_);
+    for (const Var& v : closed_over(out, since))
+      if (std::none_of(inputs_.begin(), inputs_.end(), [&](const Var& x) { return x.node() == v.node(); }))
+        fail("grad with create_graph through the times' gradient of a solve: the dynamics read a tensor requiring grad "
+             "({}) that their first evaluation (the probe at the first times) did not, whose second derivatives with "
+             "the times would be missing; read every parameter on every call",
+             v.str());
+    GradOptions o;
+    o.create_graph = o.allow_unused = true;
+    o.recorded_from = since;  // the inputs as independent: each gets the path through this term alone
+    d = grad({out}, inputs_, {g}, o);
+    drop_repeats(inputs_, d);
+    return d;
+  }
+
+private:
+  Dynamics f_;
+  Rows rows_;
+  std::vector<Var> inputs_;
+  Tensor fy_;
+  double direction_;
+};
+
+Var time_term(const Dynamics& f, const Rows& rows, const Var& y, const Var& s, const Var& h, const Tensor& f_ys,
+              double direction, const std::vector<Var>& params) {
+  std::vector<Var> inputs{y, s, h};
+  inputs.insert(inputs.end(), params.begin(), params.end());
+  const Tensor fy = direction > 0 ? f_ys : neg(f_ys);
+  const Tensor out = add(y.value(), mul(h.value(), fy));  // y, as h is 0
+  auto fn = std::make_shared<TimeTerm>(f, rows, inputs, fy, direction);
+  return record_custom(out, inputs, fn);
+}
+
+// The first time's gradient: y0 is the state at t0, so the state at the grid's first time is y0
+// moved back from t0 to t0.detach() (along -f to first order).
+Var shift_with_first_time(const Dynamics& f, const Var& y_start, const Var& times, const Probe& probe) {
   if (times.device() != y_start.device())
     fail("solve: times {} on {} require a gradient but y0 is on {}; put the times on y0's device", times.str(),
          times.device().str(), y_start.device().str());
   const std::int64_t B = y_start.size(0);
   Var t0 = times.rank() == 2 ? slice(times, 1, 0, 1) : reshape(slice(times, 0, 0, 1), Shape{1, 1});
   t0 = cast(t0, y_start.dtype());
-  Var f0;
-  {
-    NoGrad no_grad;
-    f0 = f(y_start.detach(), Var(t0.value().broadcast_to(Shape{B, 1}).contiguous()), Rows());
+  Var t0_rows = t0;  // one t0 per row, [B, 1], as f gets its times during the solve
+  if (times.rank() == 1) {
+    const std::vector<std::int64_t> first(static_cast<std::size_t>(B), 0);
+    t0_rows = index_select(t0, 0, Tensor::from_indices(first, Shape{B}, t0.device()));
   }
-  return y_start - (t0 - t0.detach()) * f0;
+  return time_term(f, Rows(), y_start, t0_rows, t0 - t0.detach(), probe.f0, -1.0, probe.params);
 }
 
 // The output times' gradients: dy(t_j)/dt_j = f(y(t_j), t_j). At index 0 this cancels the shift
@@ -89,7 +170,8 @@ Var shift_with_first_time(const Dynamics& f, const Var& y_start, const Var& time
 // one call; with one step for the whole batch (the form for dynamics whose rows mix, a batch
 // statistic) f runs once per output index over the batch, as the solve ran it, so that it never
 // sees states of different times together.
-Var add_output_time_gradient(const Dynamics& f, const Var& ys, const Var& times, const Grid& grid, bool per_sample) {
+Var add_output_time_gradient(const Dynamics& f, const Var& ys, const Var& times, const Grid& grid, bool per_sample,
+                             const std::vector<Var>& params) {
   const std::int64_t T = ys.size(0), B = grid.B;
   std::vector<std::int64_t> at(static_cast<std::size_t>(T * B));  // [T, B]: where times holds each entry's time
   for (std::int64_t j = 0; j < T; ++j)
@@ -100,45 +182,33 @@ Var add_output_time_gradient(const Dynamics& f, const Var& ys, const Var& times,
   const Var flat_times = reshape(times, Shape{times.numel()});
   const Var tt = reshape(cast(index_select(flat_times, 0, Tensor::from_indices(at, Shape{T * B}, times.device())), ys.dtype()),
                          Shape{T, B, 1});
-  Var fy;
-  {
-    NoGrad no_grad;
-    if (per_sample) {
-      std::vector<std::int64_t> sample(static_cast<std::size_t>(T * B));
-      for (std::int64_t i = 0; i < T * B; ++i) sample[static_cast<std::size_t>(i)] = i % B;
-      const Rows rows(Tensor::from_indices(sample, Shape{T * B}, ys.device()));
-      const Var flat(ys.value().reshape(Shape{T * B, ys.size(2)}));
-      fy = reshape(f(flat, Var(tt.value().reshape(Shape{T * B, 1})), rows), ys.shape());
-    } else {
-      std::vector<Var> each;
-      for (std::int64_t j = 0; j < T; ++j) each.push_back(f(Var(ys.value().select(0, j)), Var(tt.value().select(0, j)), Rows()));
-      fy = stack(each, 0);
+  const Var grid_t = tt.detach(), h = tt - grid_t;  // each output moved from its grid time to its time
+  const auto term = [&](const Var& y, const Var& s, const Var& step, const Rows& rows) {
+    Tensor fy;
+    {
+      NoGrad no_grad;
+      fy = f(y.detach(), s, rows).value();
     }
+    return time_term(f, rows, y, s, step, fy, 1.0, params);
+  };
+  if (per_sample) {
+    std::vector<std::int64_t> sample(static_cast<std::size_t>(T * B));
+    for (std::int64_t i = 0; i < T * B; ++i) sample[static_cast<std::size_t>(i)] = i % B;
+    const Rows rows(Tensor::from_indices(sample, Shape{T * B}, ys.device()));
+    const Shape rows_of_one{T * B, 1};
+    return reshape(term(reshape(ys, Shape{T * B, ys.size(2)}), reshape(grid_t, rows_of_one), reshape(h, rows_of_one), rows),
+                   ys.shape());
   }
-  return ys + (tt - tt.detach()) * fy;
-}
-
-// What the dynamics close over, found by one recorded probe evaluation at the first times.
-std::vector<Var> closed_over_values(const Dynamics& f, const Var& y_start, const Grid& grid, const detail::Stepper& stepper) {
-  const std::uint64_t since = node_sequence_barrier();
-  EnableGrad enable;
-  const Var probe = Var::parameter(y_start.value());
-  std::vector<double> t0(static_cast<std::size_t>(grid.B));
-  for (std::int64_t b = 0; b < grid.B; ++b) t0[static_cast<std::size_t>(b)] = grid.at(b, 0);
-  const Var fy = stepper.plain_rhs(f)(probe, Var(detail::column(t0, y_start.dtype(), y_start.device())), Rows());
-  return closed_over(fy, since);  // placeholders on fy's device, the state's
+  std::vector<Var> each;
+  for (std::int64_t j = 0; j < T; ++j) each.push_back(term(select(ys, 0, j), select(grid_t, 0, j), select(h, 0, j), Rows()));
+  return stack(each, 0);
 }
 
 Var integrate_by_kind(const Dynamics& f, const Var& y_start, const Grid& grid, const detail::Plan& plan,
-                      const SolveOptions& options, const std::shared_ptr<SolveStats>& stats) {
+                      const SolveOptions& options, const std::vector<Var>& params, const std::shared_ptr<SolveStats>& stats) {
   const GradientKind kind = options.gradient;
-  std::vector<Var> params;
-  bool needs_tape = false;
-  if (kind != GradientKind::discrete && grad_enabled()) {
-    params = closed_over_values(f, y_start, grid, *plan.stepper);
-    needs_tape = y_start.requires_grad() || !params.empty();
-  }
-  if (kind == GradientKind::discrete || !needs_tape) {
+  const bool needs_tape = kind != GradientKind::discrete && grad_enabled() && (y_start.requires_grad() || !params.empty());
+  if (!needs_tape) {
     detail::PlainSystem system(f, plan.stepper->output_width());
     return detail::integrate(system, y_start, grid, plan, *stats).ys;
   }
@@ -210,9 +280,12 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
   const bool time_grad = grad_enabled() && times.requires_grad();
   // the time gradients read dz/dt itself: the plain form of split dynamics (ltc_fused's concat(a, c))
   const Dynamics rhs = time_grad ? plan.stepper->plain_rhs(system_f) : Dynamics();
-  if (time_grad) y_start = shift_with_first_time(rhs, y_start, times);
-  Var ys = integrate_by_kind(system_f, y_start, grid, plan, options, stats);
-  if (time_grad) ys = add_output_time_gradient(rhs, ys, times, grid, options.per_sample);
+  Probe probe;
+  if (time_grad || (options.gradient != GradientKind::discrete && grad_enabled()))
+    probe = probe_dynamics(plan.stepper->plain_rhs(system_f), y_start, grid);
+  if (time_grad) y_start = shift_with_first_time(rhs, y_start, times, probe);
+  Var ys = integrate_by_kind(system_f, y_start, grid, plan, options, probe.params, stats);
+  if (time_grad) ys = add_output_time_gradient(rhs, ys, times, grid, options.per_sample, probe.params);
 
   Solution out = split_solution(ys, grid, D, names);
   out.stats = stats;

@@ -92,6 +92,54 @@ TEST_CASE("a failure in the adjoint's backward solve says so and names the check
   }
 }
 
+TEST_CASE("the adjoint's backward solve keeps states with no tolerance out of its norm and controls their adjoints") {
+  // every doubled state was controlled with the forward's tolerances: a seminorm state with atol =
+  // rtol = 0 (and a regulariser's integrand state under scalar atol = rtol = 0) made every error
+  // estimate infinite, "step size underflowed". y' = -y.
+  const auto f = [](const Var& z, const Var&) { return -z; };
+  const Var times(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64));
+  SolveOptions seminorm;
+  seminorm.atol_per_state = seminorm.rtol_per_state = {1e-9, 0.0};
+  seminorm.seminorm = {1};
+  SolveOptions kinetic;
+  kinetic.atol = kinetic.rtol = 0.0;
+  kinetic.atol_per_state = kinetic.rtol_per_state = {1e-9, 1e-9};
+  kinetic.regularisers.kinetic = true;
+  for (SolveOptions o : {seminorm, kinetic}) {
+    INFO((o.regularisers.kinetic ? "kinetic" : "seminorm"));
+    const auto gradient = [&](GradientKind kind) {
+      o.gradient = kind;
+      const Var y0 = Var::parameter(Tensor::from_vector({1.0, 0.5}, Shape{1, 2}, DType::f64));
+      const Solution s = solve(f, y0, times, o);
+      return grad(sum(s.ys) + (s.kinetic.defined() ? sum(s.kinetic) : Var(Tensor::zeros(Shape{}, DType::f64))), y0).value().to_vector();
+    };
+    const std::vector<double> discrete = gradient(GradientKind::discrete), adjoint = gradient(GradientKind::adjoint);
+    for (std::size_t i = 0; i < discrete.size(); ++i) CHECK(adjoint[i] == doctest::Approx(discrete[i]).epsilon(1e-7));
+  }
+}
+
+TEST_CASE("budgeted checkpointing refuses a y0 modified in place before the backward pass, as discrete does") {
+  // the first checkpoint is y0's own storage (no copy): the replay read the modified y0 and gave a
+  // wrong gradient, silently
+  const Var W = Var::parameter(Tensor::from_vector({-0.4, 0.9, -0.7, -0.3}, Shape{2, 2}, DType::f64));
+  const auto f = [W](const Var& z, const Var&) { return tanh(matmul(z, W)) - 0.1 * z; };
+  const Var times(Tensor::from_vector({0.0, 0.6, 1.5}, Shape{3}, DType::f64));
+  SolveOptions o;
+  o.rtol = o.atol = 1e-9;
+  o.gradient = GradientKind::checkpointed;
+  o.checkpoint_budget = 2;
+  const Var y0 = Var::parameter(Tensor::from_vector({0.5, -0.3, 1.1, 0.4}, Shape{2, 2}, DType::f64));
+  const std::vector<double> before = grad(sum(square(solve(f, y0, times, o).ys)), W).value().to_vector();
+  SolveOptions d = o;
+  d.gradient = GradientKind::discrete;
+  const std::vector<double> discrete = grad(sum(square(solve(f, y0, times, d).ys)), W).value().to_vector();
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(before[i] == doctest::Approx(discrete[i]).epsilon(1e-12));
+  const Var loss = sum(square(solve(f, y0, times, o).ys));
+  Tensor storage = y0.value();
+  storage.mul_(3.0);  // an optimizer's step before this backward
+  CHECK_THROWS_WITH_AS(grad(loss, W), doctest::Contains("y0 (the first checkpoint"), Error);
+}
+
 TEST_CASE("tolerances below the state dtype's rounding are refused up front, naming the state") {
   auto refused = [](DType dtype, double y, double rtol, double atol) {
     SolveOptions o;

@@ -50,7 +50,14 @@ enum class GradientKind {
 // the first times, and evaluate f again in the backward pass: dynamics that read a tensor requiring
 // grad only on later calls (a piecewise control switching on t) are refused there with an error;
 // use discrete for them, or read every parameter on every call. A parameter read both directly and
-// through a value computed from it before the solve (G = W^T W) gets each path once.
+// through a value computed from it before the solve (G = W^T W) gets each path once. A parameter
+// (or y0, with a checkpoint_budget) modified in place between the solve and its backward pass is
+// refused, as the discrete gradient refuses it. Constant data the dynamics read (a tensor that
+// requires no grad: a neural CDE's input path, a control signal, a buffer the next batch is
+// written into) leaves no trace in the graph and is not checked: the backward pass reads it as it
+// is then, so keep it unchanged until the backward pass has run (write the next batch into a new
+// tensor), or use discrete, whose backward reads only what its record saved (and refuses a saved
+// value modified since).
 const char* gradient_kind_name(GradientKind kind);
 // Every kind's name (the config spelling), and the inverse of gradient_kind_name: throws
 // tide::Error listing the known names when `name` is not one of them.
@@ -173,7 +180,10 @@ struct SolveOptions {
   // step); past it the solve throws SolverError naming checkpointed and adjoint. 0: half the
   // machine's physical memory
   std::int64_t max_record_bytes = 0;
-  double adjoint_rtol = 0.0, adjoint_atol = 0.0;  // adjoint solve's tolerances (0: the forward ones)
+  // The adjoint's backward solve's tolerances (0: the forward ones). Its state half keeps the
+  // forward's error control (seminorm and regulariser states stay out); every adjoint state is
+  // controlled, one whose state has no tolerance (atol = rtol = 0) with the loosest of the others'.
+  double adjoint_rtol = 0.0, adjoint_atol = 0.0;
   Regularisers regularisers;
   Steer steer;
   std::uint64_t seed = 0;                    // noise of the estimators and STEER draws
