@@ -1,7 +1,9 @@
 #include "file_bytes.hpp"
 #include "shown_text.hpp"
 #include "tide/core/error.hpp"
+#include "tide/data/config_object.hpp"
 #include "tide/data/csv.hpp"
+#include "tide/data/timestamps.hpp"
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -109,15 +111,18 @@ private:
   bool last_quoted_ = false;
 };
 
+// A header field that is a number (out of a double's range too): no name one writes, but a value.
+bool is_number_field(const std::string& f, char decimal) {
+  double v = 0;
+  const std::errc ec = parse_number(f, decimal, v);
+  return ec == std::errc::result_out_of_range || (ec == std::errc() && std::isfinite(v));
+}
+
 // A header row made only of numbers is a data row (np.savetxt writes none, or '# x,y' as a
 // comment): taking it for names would lose that row silently. pandas' default names 0, 1, ...,
 // n-1 are numbers too, and are a header.
 void check_not_numbers(const CsvTable& table, std::int64_t line, const CsvOptions& options) {
-  const auto number = [&](const std::string& f) {
-    double v = 0;
-    const std::errc ec = parse_number(f, options.decimal, v);
-    return ec == std::errc::result_out_of_range || (ec == std::errc() && std::isfinite(v));
-  };
+  const auto number = [&](const std::string& f) { return is_number_field(f, options.decimal); };
   if (options.numeric_header) return;
   bool positions = true;
   for (std::size_t c = 0; c < table.header.size(); ++c) {
@@ -135,6 +140,34 @@ void check_not_numbers(const CsvTable& table, std::int64_t line, const CsvOption
        options.comment == '\0' ? std::string()
                                 : fmt::format(" (lines starting with '{}' are comments and skipped, so '{} x,y' names none)",
                                               options.comment, options.comment));
+}
+
+// A header row that mixes values with text ("0,2024-01-01T00:01:00,19.5,mild") is read as the
+// names, since years and codes are legal ones; but it may be a file's first data row, lost from
+// the data. Its values are numbers and date-times, but for column numbers (a field equal to its
+// 0- or 1-based position: pandas' names, the UCI gesture files' "1,2,...,32,Phase"). Sets the
+// note a failed lookup by name adds, and warns (stderr) when most fields are values, where a run
+// that picks columns by position would never hear of it.
+void note_data_like_header(CsvTable& table, std::int64_t line, const CsvOptions& options) {
+  if (options.numeric_header) return;  // "header": true, given explicitly
+  std::string values;
+  std::size_t count = 0;
+  for (std::size_t c = 0; c < table.header.size(); ++c) {
+    const std::string& f = table.header[c];
+    if (f == std::to_string(c) || f == std::to_string(c + 1)) continue;
+    if (!is_number_field(f, options.decimal) && (f.empty() || !parse_timestamp(f, "", nullptr))) continue;
+    if (++count <= 3) values += fmt::format("{}'{}'", values.empty() ? "" : ", ", shown(f, 20));
+  }
+  if (count == 0) return;
+  if (count > 3) values += ", ...";
+  const std::string fix = options.no_header_fix.empty()
+                              ? "if the file has no header row, set \"header\": false and pick the columns by 0-based index"
+                              : "if it is a data row, " + options.no_header_fix;
+  table.header_note = fmt::format("; the first line looks like data (it holds {}): {}", values, fix);
+  if (2 * count > table.header.size())
+    fmt::print(stderr, "warning: {}:{}: the header row looks like data ({} of its {} fields are numbers or date-times: {}); "
+                       "it is read as the column names, not as a row; {}\n",
+               table.source, line, count, table.header.size(), values, fix);
 }
 
 // A header one field shorter than the first data row names the columns after a row index (as
@@ -172,18 +205,24 @@ std::size_t CsvTable::column(std::string_view name) const {
     };
     for (const auto& h : header) {
       names += fmt::format("{}'{}'", names.empty() ? "" : ", ", shown(h));
-      if (near.empty() && lower(h) == lower(name)) near = fmt::format(" (did you mean '{}'?)", shown(h));
+      if (near.empty() && lower(h) == lower(name)) near = h;
     }
-    fail("{}: no column named '{}'{} (columns: {})", source, shown(name), near, names);
+    if (near.empty()) near = nearest_name(std::string(name), header);  // a typo, as config keys are matched
+    fail("{}: no column named '{}'{} (columns: {}){}", source, shown(name),
+         near.empty() ? "" : fmt::format(" (did you mean '{}'?)", shown(near)), names, header_note);
   }
   return found;
 }
 
 std::size_t CsvTable::column_index(const CsvColumn& c) const {
   if (c.index < 0) return column(c.name);
-  if (c.index >= static_cast<std::int64_t>(header.size()))
-    fail("{}: column index {} is past the last column (the file has {}, indices 0..{})", source, c.index, header.size(),
-         header.size() - 1);
+  if (c.index >= static_cast<std::int64_t>(header.size())) {
+    // a column named by a number ("2022") written as a JSON number is a position
+    const bool named_so = named && std::find(header.begin(), header.end(), std::to_string(c.index)) != header.end();
+    fail("{}: column index {} is past the last column (the file has {}, indices 0..{}){}", source, c.index, header.size(),
+         header.size() - 1,
+         named_so ? fmt::format("; to pick the column named '{}', write the name as a string: \"{}\"", c.index, c.index) : "");
+  }
   // a position meant for the first named column would silently pick the row numbers
   if (c.index == 0 && inferred_index)
     fail("{}: column index 0 is the row index '(index)' (the header is one field shorter than the rows); positions "
@@ -220,7 +259,7 @@ std::string CsvTable::header_hint(std::size_t row) const {
   return " (the first row, read as data since \"header\" is false: if it names the columns, leave \"header\" out)";
 }
 
-double CsvTable::number(std::size_t row, std::size_t col) const {
+double CsvTable::number(std::size_t row, std::size_t col, std::string_view hint) const {
   const std::string_view cell = trim(rows.at(row).at(col));
   if (cell.empty()) fail("{}: empty cell where a number is expected", where(row, col));
   double value = 0.0;
@@ -230,7 +269,7 @@ double CsvTable::number(std::size_t row, std::size_t col) const {
   if (ec != std::errc() && decimal != '.' && cell.find('.') != std::string_view::npos)
     fail("{}: '{}' has a '.', but the decimal mark is '{}' (write 2{}5, without thousands separators)", where(row, col),
          shown(cell), decimal, decimal);
-  if (ec != std::errc()) fail("{}: '{}' is not a number{}", where(row, col), shown(cell), header_hint(row));
+  if (ec != std::errc()) fail("{}: '{}' is not a number{}{}", where(row, col), shown(cell), hint, header_hint(row));
   if (!std::isfinite(value)) fail("{}: '{}' is not a finite number", where(row, col), shown(cell));
   return value;
 }
@@ -254,6 +293,7 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
     if (!parser.next(fields, line)) fail("{}: empty file (a header row was expected)", source);
     for (const auto& f : fields) table.header.emplace_back(trim(f));
     check_not_numbers(table, line, options);
+    note_data_like_header(table, line, options);
   }
   while (parser.next(fields, line)) {
     table.rows.push_back(fields);

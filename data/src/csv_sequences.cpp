@@ -4,6 +4,7 @@
 #include "shown_text.hpp"
 #include "windows.hpp"
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -210,12 +211,82 @@ std::map<std::string, std::int64_t> class_ids(const CsvTable& table, const std::
   return ids;
 }
 
+struct Inputs {
+  const CsvTable& table;
+  const Columns& cols;
+  const CsvSequenceSpec& spec;
+  const std::map<std::string, std::int64_t>& ids;
+  const std::vector<Timestamp>& times;
+};
+
+// Spellings of "no value" that files use (pandas' na_values and a few more), any case.
+bool looks_missing(std::string_view cell) {
+  static constexpr std::string_view tokens[] = {"na", "n/a", "nan", "null", "none", "nil", "missing", "#n/a", "<na>", "-", "--", "?", "."};
+  std::string lower(cell);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::find(std::begin(tokens), std::end(tokens), lower) != std::end(tokens);
+}
+
+// A date (ISO, day or month first) or a time of day: a time column's cell, not a feature's.
+bool looks_like_time(std::string_view cell) {
+  for (const char* format : {"", "%H:%M:%S", "%H:%M", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y"})
+    if (parse_timestamp(cell, format, nullptr)) return true;
+  return false;
+}
+
+// "column 2 ('Time')" for the hints below; the row index says so.
+std::string column_text(const CsvTable& table, std::size_t k) {
+  return fmt::format("column {} ('{}'){}", k + 1, detail::shown(table.header[k]), table.is_index(k) ? ", the row index" : "");
+}
+
+// The hint for text in a date column beside the time column ("Time" next to "Date"): join them.
+std::string time_hint(const Inputs& in, std::size_t col, const std::string& leave_out) {
+  if (in.cols.time.empty()) return fmt::format(" (a date or time? name it in \"time_column\", or {})", leave_out);
+  std::vector<std::size_t> joined = in.cols.time;
+  joined.push_back(col);
+  std::sort(joined.begin(), joined.end());
+  std::vector<std::string> names;
+  for (std::size_t k : joined) names.push_back(fmt::format("\"{}\"", detail::shown(in.table.header[k])));
+  return fmt::format(" (a date or time of day: list it with the time column, \"time_column\": [{}], whose cells are "
+                     "joined with a space (for \"time_format\" too); or {})", fmt::join(names, ", "), leave_out);
+}
+
+// A guess at why a feature or regression-target cell holds text, for its error: a missing-value
+// token the list lacks, a date or time beside the time column, a class label, or a column that
+// is a feature only because "features" is not given. Empty when none fits.
+std::string not_number_hint(const Inputs& in, std::size_t row, std::size_t col) {
+  const std::string_view cell = trimmed(in.table.rows[row][col]);
+  const CsvSequenceSpec& spec = in.spec;
+  if (looks_missing(cell)) {
+    std::vector<std::string> tokens;
+    for (const std::string& t : spec.missing_values) tokens.push_back(fmt::format("\"{}\"", detail::shown(t)));
+    tokens.push_back(fmt::format("\"{}\"", detail::shown(cell)));
+    return fmt::format(" (a missing value? add it to \"missing_values\", whose list replaces the default one: [{}])",
+                       fmt::join(tokens, ", "));
+  }
+  if (contains(in.cols.targets, col))
+    return spec.task == Task::regression && in.cols.targets.size() == 1 ? " (a class label? set \"task\": \"classification\")" : "";
+  const bool by_default = spec.feature_columns.empty();
+  const std::string name = detail::shown(in.table.header[col]);
+  const std::string leave_out = by_default ? fmt::format("add '{}' to \"exclude\"", name) : "leave it out of \"features\"";
+  if (looks_like_time(cell)) return time_hint(in, col, leave_out);
+  if (!by_default) return "";
+  std::vector<std::string> targets;
+  for (std::size_t k : in.cols.targets) targets.push_back(column_text(in.table, k));
+  return fmt::format(" (a feature since \"features\" is not given: every column but the time, id and target ones is; "
+                     "the {} {}; set \"features\", or {})", targets.size() == 1 ? "target is" : "targets are",
+                     fmt::join(targets, ", "), leave_out);
+}
+
 // A numeric cell under the missing-value policy; `previous` is the sequence's last value in that
 // column (nullopt on its first row). Kept in double: features are cast after standardising.
-double cell_value(const CsvTable& table, std::size_t row, std::size_t col, const CsvSequenceSpec& spec,
-                  std::optional<double> previous) {
+double cell_value(const Inputs& in, std::size_t row, std::size_t col, std::optional<double> previous) {
+  const CsvTable& table = in.table;
+  const CsvSequenceSpec& spec = in.spec;
   if (!is_missing(table.rows[row][col], spec.missing_values)) {
-    const double value = table.number(row, col);
+    // the hint is worked out only for a cell that will fail
+    const bool number = as_number(trimmed(table.rows[row][col]), table.decimal).has_value();
+    const double value = table.number(row, col, number ? std::string() : not_number_hint(in, row, col));
     if (!std::isfinite(static_cast<float>(value)))
       fail("{}: {} is out of the range of a 32-bit float", table.where(row, col), value);
     return value;
@@ -270,7 +341,9 @@ std::vector<Timestamp> row_times(const CsvTable& table, const std::vector<std::s
              detail::shown(trimmed(table.rows[r][k])));
   const bool numeric = spec.time_format.empty() && c.time.size() == 1 && as_number(time_text(table, rows[0], c.time), table.decimal).has_value();
   if (numeric && spec.time_unit > 0)
-    fail("{}: time_unit applies to date-time columns; column '{}' holds numbers (used as written)", table.source, detail::shown(table.header[c.time[0]]));
+    fail("{}: time_unit applies to date-time columns; column '{}' holds numbers, used as written: dt is in the column's own "
+         "unit. Leave time_unit out, and divide the column in the file for another unit (seconds / 60 for minutes), or "
+         "write the times as date-times", table.source, detail::shown(table.header[c.time[0]]));
   for (std::size_t r : rows) times[r] = numeric ? Timestamp{0, table.number(r, c.time[0])} : date_time(table, r, c.time, spec);
   return times;
 }
@@ -347,14 +420,6 @@ CsvSequenceSpec by_name(const CsvTable& table, const Columns& cols, const CsvSeq
   return out;
 }
 
-struct Inputs {
-  const CsvTable& table;
-  const Columns& cols;
-  const CsvSequenceSpec& spec;
-  const std::map<std::string, std::int64_t>& ids;
-  const std::vector<Timestamp>& times;
-};
-
 // One sequence's features, targets (or labels) and elapsed times from its rows.
 detail::Series read_series(const Inputs& in, const std::vector<std::size_t>& rows) {
   const bool classify = in.spec.task == Task::classification;
@@ -371,12 +436,12 @@ detail::Series read_series(const Inputs& in, const std::vector<std::size_t>& row
     };
     const std::size_t x_end = s.x.size(), target_end = s.target.size();
     for (std::size_t j = 0; j < cols.features.size(); ++j)
-      s.x.push_back(cell_value(in.table, r, cols.features[j], in.spec, previous(s.x, x_end, cols.features.size(), j)));
+      s.x.push_back(cell_value(in, r, cols.features[j], previous(s.x, x_end, cols.features.size(), j)));
     if (classify) s.label.push_back(in.ids.at(label_key(in.table, r, cols.targets[0], false)));
     else
       for (std::size_t j = 0; j < cols.targets.size(); ++j)
         s.target.push_back(static_cast<float>(
-            cell_value(in.table, r, cols.targets[j], in.spec, previous(s.target, target_end, cols.targets.size(), j))));
+            cell_value(in, r, cols.targets[j], previous(s.target, target_end, cols.targets.size(), j))));
     s.dt.push_back(elapsed(in.table, r, cols, in.spec, in.times, last_row));
   }
   return s;

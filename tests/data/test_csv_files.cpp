@@ -6,6 +6,8 @@
 #include "tide/data/registry.hpp"
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <cstdio>
+#include <unistd.h>
 
 using namespace tide;
 using namespace tide::data;
@@ -19,6 +21,32 @@ void check_close(const Tensor& t, const std::vector<double>& expected) {
   const std::vector<double> v = t.to_vector();
   REQUIRE(v.size() == expected.size());
   for (std::size_t i = 0; i < v.size(); ++i) CHECK(v[i] == doctest::Approx(expected[i]).epsilon(1e-6));
+}
+
+// What f writes to stderr (file descriptor 2, sent to a temporary file meanwhile).
+template <class F> std::string stderr_of(F&& f) {
+  std::fflush(stderr);
+  FILE* capture = std::tmpfile();
+  REQUIRE(capture != nullptr);
+  struct Restore {
+    int saved = ::dup(2);
+    ~Restore() {
+      std::fflush(stderr);
+      ::dup2(saved, 2);
+      ::close(saved);
+    }
+  };
+  {
+    const Restore restore;
+    ::dup2(::fileno(capture), 2);
+    f();
+  }
+  std::rewind(capture);
+  std::string out;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, capture)) > 0;) out.append(buffer, n);
+  std::fclose(capture);
+  return out;
 }
 
 }  // namespace
@@ -60,6 +88,8 @@ TEST_CASE("csv files: a date-time column gives dt in the unit asked for; the ind
   n.time_unit = 60;
   n.target_columns = {"y"};
   CHECK_ERROR_NAMES(load_csv_sequences(numeric, n), "time_unit applies to date-time columns; column 't' holds numbers");
+  CHECK_ERROR_NAMES(load_csv_sequences(numeric, n), "dt is in the column's own unit. Leave time_unit out, and divide the column "
+                                                    "in the file for another unit (seconds / 60 for minutes), or write the times as date-times");
   // a bad date names the file, line and column, and says why
   const auto bad = write_file(dir.file("bad.csv"), "date,x,occupied\n2015-02-04 10:00:00,1,0\n2015-02-30 10:00:00,1,1\n");
   spec.time_unit = 0;
@@ -426,4 +456,93 @@ TEST_CASE("csv files: an empty time cell is missing even when missing_values lea
   CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ":3: column 2 ('time'): missing time ''");
   spec.missing = MissingPolicy::drop;
   CHECK(load_csv_sequences(path, spec).dt.to_vector() == std::vector<double>{0, 24, 24, 0});
+}
+
+TEST_CASE("csv files: a first line that mixes numbers and text is read as the names; a failed lookup and a warning say it looks like data") {
+  TempDir dir;
+  std::string rows = "0,2024-01-01T00:01:00,19.5,59.2,mild\n";
+  for (int r = 1; r < 9; ++r) rows += fmt::format("{},2024-01-01T00:{:02}:00,19.{},60.{},{}\n", r, r + 1, r, r, r % 2 ? "hot" : "mild");
+  const auto path = write_file(dir.file("nohdr.csv"), rows);
+  json c = {{"dataset", "csv"}, {"path", path}, {"time_column", "timestamp"}, {"targets", "label"}, {"window", 1},
+            {"val_fraction", 0.25}, {"test_fraction", 0.25}};
+  std::string message;
+  std::string warned = stderr_of([&] { message = error_of([&] { load_dataset(c, 1, "data"); }); });
+  INFO("message: " << message);
+  CHECK(message.find(path + ": no column named 'label' (columns: '0', '2024-01-01T00:01:00', '19.5', '59.2', 'mild'); the first "
+                            "line looks like data (it holds '2024-01-01T00:01:00', '19.5', '59.2'): if the file has no header row, set \"header\": false "
+                            "and pick the columns by 0-based index") != std::string::npos);
+  // a run that picks the columns by position would lose the row without a word: a warning says so
+  c["time_column"] = 1, c["targets"] = 4;
+  warned = stderr_of([&] { load_dataset(c, 1, "data"); });
+  CHECK(warned.find("warning: " + path + ":1: the header row looks like data (3 of its 5 fields are numbers or date-times: "
+                    "'2024-01-01T00:01:00', '19.5', '59.2'); it is read as the column names, not as a row; if the file has no header row, set \"header\": false") != std::string::npos);
+  // "header": true, given explicitly, says the line holds names: neither a note nor a warning
+  c["header"] = true, c["targets"] = "label";
+  warned = stderr_of([&] { message = error_of([&] { load_dataset(c, 1, "data"); }); });
+  CHECK(warned.empty());
+  CHECK(message.find("looks like data") == std::string::npos);
+  CHECK(parse_csv("0,1,label\n5,6,7\n", "p.csv").header_note.empty());  // pandas' positions are names
+  CHECK(parse_csv("1,2,Phase\n5,6,D\n", "g.csv").header_note.empty());   // so are column numbers from 1 (UCI gesture)
+  CHECK(parse_csv("name,value\n5,6\n", "n.csv").header_note.empty());
+  CHECK(parse_csv("station,2020\n5,6\n", "y.csv").header_note == "; the first line looks like data (it holds '2020'): if the "
+                                                                 "file has no header row, set \"header\": false and pick the columns by 0-based index");
+}
+
+TEST_CASE("csv files: text where a number is expected names the likely cause (a class label, a missing-value token, a time, a default feature)") {
+  TempDir dir;
+  // a class label in a regression target
+  const auto labels = write_file(dir.file("labels.csv"), "x,label\n1,mild\n2,hot\n");
+  json c = {{"dataset", "csv"}, {"path", labels}, {"targets", "label"}, {"task", "regression"}, {"window", 1}};
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), labels + ":2: column 2 ('label'): 'mild' is not a number (a class label? set "
+                                                         "\"task\": \"classification\")");
+  // a missing-value token the list lacks, in a target or a feature
+  const auto gaps = write_file(dir.file("gaps.csv"), "x,y\n1,0.5\n2,n/a\n3,0.1\n");
+  c = {{"dataset", "csv"}, {"path", gaps}, {"targets", "y"}, {"task", "regression"}, {"window", 1}};
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), gaps + ":3: column 2 ('y'): 'n/a' is not a number (a missing value? add it to "
+                                                       "\"missing_values\", whose list replaces the default one: [\"\", \"?\", \"NA\", "
+                                                       "\"N/A\", \"NaN\", \"nan\", \"NULL\", \"null\", \"n/a\"])");
+  const auto dash = write_file(dir.file("dash.csv"), "x,y\n1,0.5\n-,0.2\n");
+  c["path"] = dash, c["missing_values"] = json::array({"?"});
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), dash + ":3: column 1 ('x'): '-' is not a number (a missing value? add it to "
+                                                       "\"missing_values\", whose list replaces the default one: [\"?\", \"-\"])");
+  // a time of day beside the date picked as the time column
+  const auto split_time = write_file(dir.file("dt.csv"), "Date,Time,x,y\n01/06/2023,08:01:00,0.1,0.2\n01/06/2023,08:06:00,0.3,0.4\n");
+  c = {{"dataset", "csv"}, {"path", split_time}, {"time_column", "Date"}, {"time_format", "%d/%m/%Y"}, {"targets", "y"},
+       {"task", "regression"}, {"window", 1}};
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), split_time + ":2: column 2 ('Time'): '08:01:00' is not a number (a date or time of "
+                                                             "day: list it with the time column, \"time_column\": [\"Date\", \"Time\"], whose "
+                                                             "cells are joined with a space (for \"time_format\" too); or add 'Time' to \"exclude\")");
+  c["features"] = json::array({"Time", "x"});
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "or leave it out of \"features\")");
+  // a target that picks the row index leaves the label column among the default features: say why it is one
+  const auto indexed = write_file(dir.file("indexed.csv"), ",t,x,label\n0,0,1.5,mild\n1,1,1.7,hot\n");
+  c = {{"dataset", "csv"}, {"path", indexed}, {"time_column", "t"}, {"targets", 0}, {"window", 1}};
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), indexed + ":2: column 4 ('label'): 'mild' is not a number (a feature since "
+                                                          "\"features\" is not given: every column but the time, id and target ones is; "
+                                                          "the target is column 1 (''), the row index; set \"features\", or add 'label' to \"exclude\")");
+  // text with no likely cause gets no guess
+  c = {{"dataset", "csv"}, {"path", labels}, {"targets", "x"}, {"features", json::array({"label"})}, {"task", "regression"}, {"window", 1}};
+  const std::string plain = error_of([&] { load_dataset(c, 1, "data"); });
+  CHECK(plain.find("'mild' is not a number") != std::string::npos);
+  CHECK(plain.find("(a ") == std::string::npos);
+}
+
+TEST_CASE("csv files: a column named by a number and given as a JSON number is past the last column: write it as a string") {
+  TempDir dir;
+  const auto path = write_file(dir.file("years.csv"), "2021,2022\n1,10\n2,20\n3,30\n4,40\n");
+  json c = {{"dataset", "csv"}, {"path", path}, {"header", true}, {"targets", 2022}, {"task", "regression"}, {"window", 1}};
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), path + ": column index 2022 is past the last column (the file has 2, indices 0..1); "
+                                                       "to pick the column named '2022', write the name as a string: \"2022\"");
+  c["targets"] = 5;  // no such name: no such advice
+  const std::string message = error_of([&] { load_dataset(c, 1, "data"); });
+  CHECK(message.find("write the name as a string") == std::string::npos);
+}
+
+TEST_CASE("csv files: a column name one typo away is suggested by the rule config keys use (\"humdity\": did you mean 'humidity'?)") {
+  const CsvTable t = parse_csv("timestamp,temp,humidity,label\n0,1,2,a\n", "s.csv");
+  CHECK_ERROR_NAMES(t.column("humdity"), "s.csv: no column named 'humdity' (did you mean 'humidity'?)");
+  CHECK_ERROR_NAMES(t.column("Label"), "(did you mean 'label'?)");  // case apart, as before
+  CHECK_ERROR_NAMES(t.column("tmp"), "(did you mean 'temp'?)");
+  const std::string far = error_of([&] { t.column("x"); });  // nothing near
+  CHECK(far.find("did you mean") == std::string::npos);
 }

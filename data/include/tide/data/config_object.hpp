@@ -34,6 +34,30 @@ inline std::string brief(const nlohmann::json& v) {
   return v.is_array() ? fmt::format("an array of {} elements", v.size()) : fmt::format("an object with {} keys", v.size());
 }
 
+// The known name within two single-character edits of `name` (a typo: "hiden", "target",
+// "humdity"), and within one edit per three characters (so "x" suggests nothing); the closest;
+// empty if none is. Config keys and CSV column names are suggested by this one rule.
+inline std::string nearest_name(const std::string& name, const std::vector<std::string>& known) {
+  std::string best;
+  std::size_t best_distance = 3;
+  for (const std::string& k : known) {
+    std::vector<std::size_t> row(k.size() + 1);  // Levenshtein distance, one row at a time
+    for (std::size_t j = 0; j <= k.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= name.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= k.size(); ++j) {
+        const std::size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (name[i - 1] == k[j - 1] ? 0 : 1)});
+        diagonal = up;
+      }
+    }
+    const std::size_t d = row[k.size()];
+    if (d < best_distance && d * 3 <= std::max(name.size(), k.size())) best_distance = d, best = k;
+  }
+  return best;
+}
+
 // Reads keys of one JSON object and rejects the ones nobody read.
 class ConfigObject {
 public:
@@ -116,7 +140,7 @@ public:
     std::vector<std::string> known(seen_.begin(), seen_.end());
     for (auto it = j_.begin(); it != j_.end(); ++it)
       if (!seen_.count(it.key())) {
-        const std::string near = nearest(it.key(), known);
+        const std::string near = nearest_name(it.key(), known);
         fail("{}: unknown key for {}{} (known: {})", path(it.key()), what,
              near.empty() ? std::string() : "; did you mean '" + near + "'?", fmt::join(known, ", "));
       }
@@ -129,36 +153,13 @@ public:
     std::string note;
     for (auto it = j_.begin(); it != j_.end(); ++it) {
       if (seen_.count(it.key())) continue;
-      const std::string near = nearest(it.key(), known);
+      const std::string near = nearest_name(it.key(), known);
       if (!near.empty()) note += fmt::format(" (note: {} is no key of this dataset; did you mean '{}'?)", path(it.key()), near);
     }
     return note;
   }
 
 private:
-  // The known key within two single-character edits of `key` (a typo: "hiden", "target"), and
-  // within one edit per three characters (so "x" suggests nothing); the closest; empty if none is.
-  static std::string nearest(const std::string& key, const std::vector<std::string>& known) {
-    std::string best;
-    std::size_t best_distance = 3;
-    for (const std::string& k : known) {
-      std::vector<std::size_t> row(k.size() + 1);  // Levenshtein distance, one row at a time
-      for (std::size_t j = 0; j <= k.size(); ++j) row[j] = j;
-      for (std::size_t i = 1; i <= key.size(); ++i) {
-        std::size_t diagonal = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= k.size(); ++j) {
-          const std::size_t up = row[j];
-          row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (key[i - 1] == k[j - 1] ? 0 : 1)});
-          diagonal = up;
-        }
-      }
-      const std::size_t d = row[k.size()];
-      if (d < best_distance && d * 3 <= std::max(key.size(), k.size())) best_distance = d, best = k;
-    }
-    return best;
-  }
-
   const nlohmann::json& j_;
   std::string where_;
   std::set<std::string> seen_;

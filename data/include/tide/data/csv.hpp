@@ -15,7 +15,9 @@ struct CsvOptions {
   char delimiter = ',';
   bool header = true;  // without one, columns are named "0", "1", ... (their 0-based positions)
   // A header row of numbers only ("2019,2020") is taken for a data row and refused, unless this
-  // says the file has a header (a dataset's "header": true, given explicitly).
+  // says the file has a header (a dataset's "header": true, given explicitly); one that mixes
+  // numbers or date-times with text is read as names, with a note (CsvTable::header_note) and,
+  // when most of it is values, a warning on stderr, unless this is set.
   bool numeric_header = false;
   // What that refusal suggests (empty: the csv dataset's "header" keys); a reader without them
   // says how to add a line of names.
@@ -55,6 +57,9 @@ struct CsvTable {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;  // every row has header.size() fields
   std::vector<std::int64_t> lines;             // the file line on which each row starts (1-based)
+  // A header row that holds numbers (other than pandas' positions 0..n-1, and not said to be a
+  // header) may be a data row: what a failed lookup by name adds about it; empty otherwise.
+  std::string header_note;
 
   std::size_t column(std::string_view name) const;  // throws naming the file, the key and the columns
   std::size_t column_index(const CsvColumn& c) const;  // by name or position; throws naming the columns
@@ -65,7 +70,8 @@ struct CsvTable {
   // header, "file:line: column c (index c - 1)", the index a config picks it by.
   std::string where(std::size_t row, std::size_t column) const;
   // The cell as a finite number; throws naming where() for an empty, non-numeric, NaN or inf cell.
-  double number(std::size_t row, std::size_t column) const;
+  // `hint` is added to the message of text that is no number (a caller's guess at the cause).
+  double number(std::size_t row, std::size_t column, std::string_view hint = {}) const;
   // For a cell error on the first row of a table read without a header: a note that the row may be
   // one (a file's names read as data when "header" is false); otherwise empty.
   std::string header_hint(std::size_t row) const;
