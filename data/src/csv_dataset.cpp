@@ -5,6 +5,7 @@
 #include "tide/data/timestamps.hpp"
 #include "tide/core/named.hpp"
 #include <fmt/ranges.h>
+#include <algorithm>
 
 namespace tide::data::detail {
 namespace {
@@ -145,10 +146,57 @@ void check_widths(const Split& out, const std::string& path, std::int64_t featur
 // The features as the models read them (f32), once standardised in double.
 void features_to_f32(SequenceSet& set) { set.x = set.x.to(DType::f32); }
 
+bool is_missing_value(std::string_view cell, const std::vector<std::string>& tokens) {
+  const auto trim = [](std::string_view s) {
+    const std::size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+    return b == std::string_view::npos ? std::string_view() : s.substr(b, e - b + 1);
+  };
+  return std::any_of(tokens.begin(), tokens.end(), [&](const std::string& t) { return trim(cell) == trim(t); });
+}
+
+// Whether a file to predict holds the targets: not when it has none of the target columns, or
+// only columns of missing values (new data to forecast). With some of them only, it does: reading
+// it then names the one missing. (Names as read: a numeric header is the load's to refuse.)
+bool holds_targets(const std::string& path, const CsvSequenceSpec& spec) {
+  CsvOptions options = spec.csv;
+  options.numeric_header = true;
+  const CsvTable table = read_csv(path, options);
+  std::vector<std::size_t> found;
+  for (const CsvColumn& c : spec.target_columns)
+    if (const auto at = std::find(table.header.begin(), table.header.end(), c.name); at != table.header.end())
+      found.push_back(static_cast<std::size_t>(at - table.header.begin()));
+  if (found.size() < spec.target_columns.size()) return !found.empty();
+  return std::any_of(table.rows.begin(), table.rows.end(), [&](const std::vector<std::string>& row) {
+    return std::any_of(found.begin(), found.end(), [&](std::size_t k) { return !is_missing_value(row[k], spec.missing_values); });
+  });
+}
+
+// A file to predict without its targets: read with the first feature standing in for them (so no
+// row is dropped or refused for a missing target), then y set to placeholders of the shape and
+// dtype the model reads (class 0, or 0.0).
+SequenceSet without_targets(const std::string& path, CsvSequenceSpec spec) {
+  const Task task = spec.task;
+  const auto classes = static_cast<std::int64_t>(spec.classes.size()), outputs = static_cast<std::int64_t>(spec.target_columns.size());
+  spec.target_columns = {spec.feature_columns.front()};
+  spec.targets_may_be_features = true;
+  spec.task = Task::regression;
+  spec.classes.clear();
+  SequenceSet set = load_csv_sequences(path, spec);
+  const std::int64_t N = set.size(), T = set.steps();
+  set.task = task;
+  if (task == Task::classification) {
+    set.classes = classes;
+    set.y = Tensor::zeros(set.per_step ? Shape{N, T} : Shape{N}, DType::i64);
+  } else {
+    set.y = Tensor::zeros(set.per_step ? Shape{N, T, outputs} : Shape{N, outputs}, DType::f32);
+  }
+  set.validate();
+  return set;
+}
+
 }  // namespace
 
-Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::vector<std::string>* class_names,
-                const std::string& predict_file) {
+Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, CsvLabels* labels, const std::string& predict_file) {
   if (!k.has("path")) fail("{}: missing key 'path' (the CSV file; the training file when val_path / test_path are given)", k.where());
   const std::string path = k.text("path", "");
   std::vector<std::string> names;
@@ -164,14 +212,21 @@ Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, std::
   const bool scale = k.boolean("standardise", true);
   Standardizer fitted;
   if (scale) fitted = standardise(out);
+  bool test_has_targets = true;
   if (!predict_file.empty()) {  // read like the training file, scaled with its statistics; every row predicted once
     spec.stride = spec.window, spec.pad_tail = true;
-    out.test = load_csv_sequences(predict_file, spec);
+    test_has_targets = holds_targets(predict_file, spec);
+    out.test = test_has_targets ? load_csv_sequences(predict_file, spec) : without_targets(predict_file, spec);
     if (scale) fitted.apply(out.test);
   }
   for (SequenceSet* part : {&out.train, &out.val, &out.test}) features_to_f32(*part);
   check_widths(out, path, out.train.features());
-  if (class_names) *class_names = names;
+  if (labels) {
+    labels->class_names = names;
+    labels->target_names.clear();
+    for (const CsvColumn& c : spec.target_columns) labels->target_names.push_back(c.name);
+    labels->test_has_targets = test_has_targets;
+  }
   return out;
 }
 

@@ -100,9 +100,10 @@ Split mujoco_split(ConfigObject& k, std::uint64_t seed) {
 
 // A user's CSV file(s) as sequences, with the labels of the classes.
 Dataset csv_dataset(ConfigObject& k, std::uint64_t seed) {
-  std::vector<std::string> names;
-  Dataset d = sequence_dataset(detail::csv_split(k, seed, detail::csv_spec(k), &names));
-  d.class_names = std::move(names);
+  detail::CsvLabels labels;
+  Dataset d = sequence_dataset(detail::csv_split(k, seed, detail::csv_spec(k), &labels));
+  d.class_names = std::move(labels.class_names);
+  d.target_names = std::move(labels.target_names);
   return d;
 }
 
@@ -346,10 +347,12 @@ Dataset load_dataset_with_test_file(const json& spec, std::uint64_t seed, const 
   ConfigObject k(spec, where);
   k.has("dataset");
   for (const char* key : {"limit_train", "limit_val", "limit_test"}) k.integer(key, 0, 0, INT64_MAX);
-  std::vector<std::string> names;
-  Dataset d = load_checked(k, [&] { return sequence_dataset(detail::csv_split(k, seed, detail::csv_spec(k), &names, file)); });
+  detail::CsvLabels labels;
+  Dataset d = load_checked(k, [&] { return sequence_dataset(detail::csv_split(k, seed, detail::csv_spec(k), &labels, file)); });
   k.finish("dataset 'csv'");
-  d.class_names = std::move(names);
+  d.class_names = std::move(labels.class_names);
+  d.target_names = std::move(labels.target_names);
+  d.test_has_targets = labels.test_has_targets;
   d.description = describe("csv", d);
   return d;
 }

@@ -83,3 +83,37 @@ TEST_CASE("datasets: a misspelled key is named in the error of a load it may hav
   CHECK(message.find("no column named 'y'") != std::string::npos);
   CHECK(message.find("note:") == std::string::npos);
 }
+
+TEST_CASE("datasets: a file to predict may lack the target column, or hold it empty (new data to forecast)") {
+  TempDir dir;
+  const std::string train = dir.file("train.csv"), fresh = dir.file("new.csv"), empty = dir.file("empty.csv");
+  std::ofstream(train) << "t,x,y\n0,1,a\n1,2,b\n2,3,a\n3,4,b\n4,5,a\n5,6,b\n6,7,a\n7,8,b\n8,9,a\n9,10,b\n";
+  std::ofstream(fresh) << "t,x\n10,11\n11,12\n12,13\n";
+  std::ofstream(empty) << "t,x,y\n10,11,\n11,12,\n12,13,\n";
+  json c = {{"dataset", "csv"}, {"path", train}, {"time_column", "t"}, {"targets", "y"}, {"window", 2}, {"missing", "drop"},
+            {"val_fraction", 0.2}, {"test_fraction", 0.2}};
+  for (const std::string& file : {fresh, empty}) {
+    CAPTURE(file);
+    const Dataset d = load_dataset_with_test_file(c, 1, "data", file);  // was: "no column named 'y'", or every row dropped
+    CHECK_FALSE(d.test_has_targets);
+    const SequenceSet& t = sequences_of(*d.test, "test");
+    CHECK(t.size() == 2);
+    CHECK(t.task == Task::classification);
+    CHECK(t.classes == 2);
+    CHECK(t.mask.to_vector() == std::vector<double>{1, 1, 1, 0});
+    CHECK(t.y.to_indices() == std::vector<std::int64_t>{0, 0, 0, 0});  // placeholders
+  }
+  CHECK(load_dataset_with_test_file(c, 1, "data", train).test_has_targets);
+  // regression: zeros of the targets' width; the targets' names are the columns'
+  c["task"] = "regression", c["targets"] = json::array({"x"}), c["features"] = json::array({"t"});
+  c.erase("time_column");
+  const std::string times = dir.file("t_only.csv");
+  std::ofstream(times) << "t\n10\n11\n12\n";
+  const Dataset r = load_dataset_with_test_file(c, 1, "data", times);
+  CHECK_FALSE(r.test_has_targets);
+  CHECK(r.target_names == std::vector<std::string>{"x"});
+  const SequenceSet& rt = sequences_of(*r.test, "test");
+  CHECK(rt.task == Task::regression);
+  CHECK(rt.y.shape() == Shape{2, 2, 1});
+  CHECK(rt.y.to_vector() == std::vector<double>{0, 0, 0, 0});
+}

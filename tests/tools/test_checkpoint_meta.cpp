@@ -5,6 +5,8 @@
 #include "../data/data_test_util.hpp"
 #include "train/checkpoint_meta.hpp"
 #include <doctest/doctest.h>
+#include <filesystem>
+#include <fstream>
 
 using namespace tide::cli;
 using json = nlohmann::json;
@@ -112,4 +114,61 @@ TEST_CASE("checkpoint metadata: a missing key, a wrong type or a negative count 
   CHECK(error("{") .starts_with(source + ":1:2: invalid JSON"));
   CHECK(p.global_step == 0);  // nothing changed
   CHECK(p.best_epoch == -1);
+}
+
+namespace {
+
+// Runs f with the current directory set to `dir`, then back.
+template <class F> void in_directory(const std::filesystem::path& dir, F&& f) {
+  const std::filesystem::path before = std::filesystem::current_path();
+  std::filesystem::current_path(dir);
+  try {
+    f();
+  } catch (...) {
+    std::filesystem::current_path(before);
+    throw;
+  }
+  std::filesystem::current_path(before);
+}
+
+}  // namespace
+
+TEST_CASE("data record: an edited data file is named on eval / predict / --resume; a run without the record warns of nothing") {
+  tide::data::test::TempDir dir;
+  const std::string run = dir.file("run"), data = dir.file("ds.csv");
+  std::filesystem::create_directories(run);
+  tide::data::test::write_file(data, "x,y\n1,a\n2,b\n");
+  const json section = {{"dataset", "csv"}, {"path", data}, {"targets", "y"}, {"time_column", "x"}};
+  CHECK(changed_data_files(run, "recomputed").empty());  // none recorded (a run trained before the record)
+  write_data_record(run, section);
+  const json record = json::parse(std::ifstream(run + "/data_files.json"));
+  REQUIRE(record.at("files").size() == 1);  // the strings naming files only
+  CHECK(record.at("files")[0].at("key") == "data.path");
+  CHECK(record.at("files")[0].at("bytes") == 12);
+  CHECK(changed_data_files(run, "recomputed").empty());
+  tide::data::test::write_file(data, "x,y\n1,a\n2,a\n");  // same size, another label
+  const std::vector<std::string> changed = changed_data_files(run, "its statistics are recomputed");
+  REQUIRE(changed.size() == 1);
+  CHECK(changed[0].starts_with(data + " (data.path) has changed since the run was trained (12 bytes, CRC32 "));
+  CHECK(changed[0].ends_with("now): its statistics are recomputed"));
+}
+
+TEST_CASE("data record: a relative data path that does not open from here names the directory the run was trained in") {
+  tide::data::test::TempDir dir;
+  const std::filesystem::path trained = dir.file("trained"), elsewhere = dir.file("elsewhere");
+  std::filesystem::create_directories(trained / "runs" / "r");
+  std::filesystem::create_directories(elsewhere);
+  tide::data::test::write_file((trained / "ds1.csv").string(), "x,y\n1,a\n");
+  const json section = {{"dataset", "csv"}, {"path", "ds1.csv"}, {"targets", "y"}};
+  const std::string run = (trained / "runs" / "r").string();
+  in_directory(trained, [&] {
+    write_data_record(run, section);
+    CHECK(relative_data_note(run, section).empty());  // it opens here
+  });
+  in_directory(elsewhere, [&] {
+    const std::string here = std::filesystem::current_path().string();
+    CHECK(relative_data_note(run, section) == "data.path \"ds1.csv\" is relative to the current directory (" + here +
+                                                  "); the run was trained in " + std::filesystem::canonical(trained).string() +
+                                                  ": run the command there, or give the config absolute paths");
+  });
 }

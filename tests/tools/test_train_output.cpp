@@ -247,3 +247,16 @@ TEST_CASE("a corrupt line before the last is an error naming file:line") {
   message = error_of([&] { log.open(dir.file("no/such/dir/m.jsonl"), false); });
   CHECK_MESSAGE(message.find("no/such/dir/m.jsonl") != std::string::npos, message);
 }
+
+TEST_CASE("a resumed run with no step left ends without a rate (it printed '? steps/s')") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  double t = 0;
+  {
+    Progress progress(out, 60, false, "", {.line_seconds = 0, .start_step = 60, .clock = [&] { return t; }});
+    t = 0.5;
+    progress.finish({{"loss", 0.25}});
+  }
+  CHECK(contents(out) == "done 60/60 steps in 0.5s  loss=0.25\n");
+  std::fclose(out);
+}

@@ -1,6 +1,7 @@
 // `tide train` run in-process (train/trainer.hpp): the recurrent cells' compiled steps and the
 // flows' and latent ODE's compiled solves (the default) and --eager train the same curves, to
 // float tolerance.
+#include "train/checkpoint_meta.hpp"
 #include "train/metrics_log.hpp"
 #include "train/train_config.hpp"
 #include "train/trainer.hpp"
@@ -201,4 +202,96 @@ TEST_CASE("best_metric auc: judged on the whole validation split, whose labels m
                        "the validation part both classes (csv data: windows drawn at random, stride = window, or a val_path; a larger "
                        "val_fraction)",
                        tide::Error);
+}
+
+namespace {
+
+// The lines of a text file.
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// A csv run trained for one epoch on `rows` rows of t, x, y (y a class label, or a number with regression).
+std::string train_csv_run(const fs::path& dir, const std::string& name, bool regression) {
+  std::ofstream f(dir / (name + ".csv"));
+  f << "t,x,level\n";
+  for (int i = 0; i < 60; ++i) f << i << "," << std::sin(0.3 * i) << "," << (regression ? std::to_string(std::cos(0.3 * i)) : (i % 4 < 2 ? "low" : "high")) << "\n";
+  f.close();
+  json config = {{"name", name}, {"seed", 1},
+                 {"data", {{"dataset", "csv"}, {"path", (dir / (name + ".csv")).string()}, {"time_column", "t"}, {"targets", "level"},
+                           {"window", 6}, {"val_fraction", 0.2}, {"test_fraction", 0.2}}},
+                 {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 8}};
+  if (regression) config["data"]["task"] = "regression";
+  const std::string run = (dir / name).string();
+  train(config, run, false);
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("tide predict --data: a file without the target column is predicted, without label or target columns") {
+  TempDir dir;
+  const std::string run = train_csv_run(dir.path, "classes", false);
+  const std::string fresh = (dir.path / "fresh.csv").string();
+  std::ofstream(fresh) << "t,x\n100,0.1\n101,0.2\n102,0.3\n";
+  const json summary = write_predictions(run, {}, "test", fresh, (dir.path / "p.csv").string());  // was "no column named 'level'"
+  CHECK(summary.at("rows") == 3);
+  CHECK(summary.at("targets") == "absent");
+  const std::vector<std::string> lines = lines_of((dir.path / "p.csv").string());
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0] == "example,step,predicted,p_high,p_low");
+  CHECK(lines[1].starts_with("0,0,"));
+  // with the targets: the label column as before
+  write_predictions(run, {}, "test", "", (dir.path / "q.csv").string());
+  CHECK(lines_of((dir.path / "q.csv").string())[0] == "example,step,label,predicted,p_high,p_low");
+}
+
+TEST_CASE("tide predict: regression columns are named by the target column (they were target_0, prediction_0)") {
+  TempDir dir;
+  const std::string run = train_csv_run(dir.path, "levels", true);
+  write_predictions(run, {}, "test", "", (dir.path / "p.csv").string());
+  CHECK(lines_of((dir.path / "p.csv").string())[0] == "example,step,target_level,prediction_level");
+  const std::string fresh = (dir.path / "fresh.csv").string();
+  std::ofstream(fresh) << "t,x\n100,0.1\n101,0.2\n";
+  write_predictions(run, {}, "test", fresh, (dir.path / "f.csv").string());
+  const std::vector<std::string> lines = lines_of((dir.path / "f.csv").string());
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0] == "example,step,prediction_level");
+}
+
+TEST_CASE("tide train records its data files, so that eval / predict / --resume can tell an edited one") {
+  TempDir dir;
+  const std::string run = train_csv_run(dir.path, "recorded", false);
+  REQUIRE(fs::exists(run + "/data_files.json"));  // there was no record: an edited file changed predictions silently
+  CHECK(changed_data_files(run, "recomputed").empty());
+  std::ofstream((dir.path / "recorded.csv").string(), std::ios::app) << "60,0.5,low\n";
+  const std::vector<std::string> changed = changed_data_files(run, "recomputed");
+  REQUIRE(changed.size() == 1);
+  CHECK(changed[0].find("recorded.csv (data.path) has changed since the run was trained") != std::string::npos);
+}
+
+TEST_CASE("tide train: a model's type or a cell's key in error is refused before the data loads") {
+  TempDir dir;
+  // the data path does not exist: the model's error comes first (it came after the data loaded)
+  const json data = {{"dataset", "csv"}, {"path", (dir.path / "no_such.csv").string()}, {"targets", "y"}};
+  TrainOptions options;
+  options.out_dir = (dir.path / "run").string();
+  options.quiet = true;
+  const auto error_of = [&](const json& model) {
+    try {
+      run_training(parse_train_config(json{{"name", "early"}, {"data", data}, {"model", model}}, "test config"), options);
+    } catch (const tide::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error_of({{"type", "cfcc"}, {"hidden", 8}}).starts_with("model.type: expected one of ltc, "));
+  CHECK(error_of({{"type", "cfc"}, {"hidden", "8"}}) == "model.hidden: expected an integer in 1..65536, got \"8\"");
+  CHECK(error_of({{"type", "cfc"}, {"hiden", 8}}).starts_with("model.hiden: "));
+  CHECK(error_of({{"type", "cfc"}, {"hidden", 8}}).find("no_such.csv") != std::string::npos);  // a good model: the data's error
+  CHECK(error_of({{"type", "cnf"}}).find("no_such.csv") != std::string::npos);  // a flow's keys wait for the data
+  CHECK_FALSE(fs::exists(options.out_dir));
 }

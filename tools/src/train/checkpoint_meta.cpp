@@ -1,6 +1,11 @@
 #include "train/checkpoint_meta.hpp"
 #include "train/train_config.hpp"
+#include "tide/core/atomic_file.hpp"
 #include "tide/data/config_object.hpp"
+#include <zlib.h>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 
 namespace tide::cli {
@@ -74,6 +79,100 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
   k.finish("a `tide train` checkpoint's metadata");
   position = p;
   return read;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A file's size and CRC32, read in blocks; nullopt when it cannot be read.
+std::optional<std::pair<std::uintmax_t, std::uint32_t>> fingerprint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::vector<char> block(1 << 16);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::uintmax_t bytes = 0;
+  while (in.read(block.data(), static_cast<std::streamsize>(block.size())) || in.gcount() > 0) {
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(block.data()), static_cast<uInt>(in.gcount()));
+    bytes += static_cast<std::uintmax_t>(in.gcount());
+  }
+  return std::pair{bytes, static_cast<std::uint32_t>(crc)};
+}
+
+// The data section's keys whose string value names a regular file, with the path.
+std::vector<std::pair<std::string, std::string>> data_files(const json& data_section) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!data_section.is_object()) return out;
+  std::error_code ec;
+  for (const auto& [key, value] : data_section.items())
+    if (key != "dataset" && value.is_string() && fs::is_regular_file(value.get<std::string>(), ec))
+      out.emplace_back("data." + key, value.get<std::string>());
+  return out;
+}
+
+// The run's data_files.json, or null when it has none.
+json read_data_record(const std::string& run_dir) {
+  const std::string path = run_dir + "/" + data_record_name;
+  if (!fs::exists(path)) return json();
+  std::ifstream in(path, std::ios::binary);
+  const json record = parse_json_text(std::string(std::istreambuf_iterator<char>(in), {}), path);
+  if (!record.is_object() || !record.value("files", json()).is_array()) fail("{}: expected an object with \"files\" (an array)", path);
+  return record;
+}
+
+}  // namespace
+
+json data_record(const json& data_section) {
+  json files = json::array();
+  for (const auto& [key, path] : data_files(data_section))
+    if (const auto print = fingerprint(path))
+      files.push_back({{"key", key}, {"path", path}, {"bytes", print->first}, {"crc32", fmt::format("{:08x}", print->second)}});
+  std::error_code ec;
+  return {{"directory", fs::current_path(ec).string()}, {"files", files}};
+}
+
+void write_data_record(const std::string& run_dir, const json& data_section) {
+  write_file_atomically(run_dir + "/" + data_record_name, data_record(data_section).dump(2) + "\n");
+}
+
+std::vector<std::string> changed_data_files(const std::string& run_dir, const std::string& consequence) {
+  const json record = read_data_record(run_dir);
+  std::vector<std::string> changed;
+  if (record.is_null()) return changed;
+  for (const json& f : record.at("files")) {
+    const std::string path = f.value("path", ""), key = f.value("key", "");
+    const auto now = fingerprint(path);
+    const std::string then = fmt::format("{} bytes, CRC32 {}", f.value("bytes", std::uintmax_t{0}), f.value("crc32", ""));
+    if (!now) continue;  // reading the data says so
+    if (now->first != f.value("bytes", std::uintmax_t{0}) || fmt::format("{:08x}", now->second) != f.value("crc32", ""))
+      changed.push_back(fmt::format("{} ({}) has changed since the run was trained ({} then, {} bytes, CRC32 {:08x} now): {}", path, key,
+                                    then, now->first, now->second, consequence));
+  }
+  return changed;
+}
+
+void warn_changed_data_files(const std::string& run_dir, const std::string& consequence) {
+  for (const std::string& line : changed_data_files(run_dir, consequence)) std::fprintf(stderr, "warning: %s\n", line.c_str());
+}
+
+std::string relative_data_note(const std::string& run_dir, const json& data_section) {
+  json record;
+  try {
+    record = read_data_record(run_dir);
+  } catch (const Error&) {
+    return "";  // the load's own error is the one to show
+  }
+  std::error_code ec;
+  const std::string here = fs::current_path(ec).string(), there = record.is_object() ? record.value("directory", "") : "";
+  if (there.empty() || there == here || !data_section.is_object()) return "";
+  for (const auto& [key, value] : data_section.items()) {
+    if (key == "dataset" || !value.is_string()) continue;
+    const fs::path path = value.get<std::string>();
+    if (path.is_relative() && !fs::exists(path, ec) && fs::exists(fs::path(there) / path, ec))
+      return fmt::format("data.{} \"{}\" is relative to the current directory ({}); the run was trained in {}: run the command "
+                         "there, or give the config absolute paths", key, path.string(), here, there);
+  }
+  return "";
 }
 
 }  // namespace tide::cli

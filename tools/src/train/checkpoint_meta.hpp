@@ -47,4 +47,24 @@ std::string checkpoint_meta(const nlohmann::json& config, const Position& positi
 // below 2^62, no unknown key); an error names `source` and the key, and changes nothing.
 CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string& source, Position& position);
 
+// The data files a run read and the directory it was trained in, kept in the run directory's
+// data_files.json: eval, predict and --resume rebuild the data (standardisation statistics,
+// classes, splits) from the files as they are then, so a file edited since changes scores and
+// predictions, and a resume is no longer bit-exact, without a word unless the files are compared.
+// The files are the strings of the config's data section that name a regular file (relative
+// paths from the current directory), each with its size and CRC32.
+constexpr const char* data_record_name = "data_files.json";
+nlohmann::json data_record(const nlohmann::json& data_section);
+// Writes data_record(data_section) to run_dir/data_files.json (atomically).
+void write_data_record(const std::string& run_dir, const nlohmann::json& data_section);
+// One line per recorded file that differs now (or is gone), naming it and its key, ending in
+// `consequence`; empty for a run without the record (trained before it was kept).
+std::vector<std::string> changed_data_files(const std::string& run_dir, const std::string& consequence);
+// Writes changed_data_files' lines to stderr as warnings.
+void warn_changed_data_files(const std::string& run_dir, const std::string& consequence);
+// For an error loading a run's data: a note when one of its relative data paths does not exist
+// from the current directory and the run was trained in another ("ds1.csv is relative to the
+// current directory /x; the run was trained in /y"); else empty.
+std::string relative_data_note(const std::string& run_dir, const nlohmann::json& data_section);
+
 }  // namespace tide::cli

@@ -25,6 +25,8 @@ constexpr const char* train_usage =
     "  checkpoint.tide   latest state (atomic; every checkpoint_every steps, each epoch, on Ctrl-C)\n"
     "  best.tide         best-validation parameters, restored for the test score\n"
     "  summary.json      the final summary, also printed on stdout\n"
+    "  data_files.json   the data files read (size, CRC32) and the directory trained in: eval,\n"
+    "                    predict and --resume warn when a file has changed since\n"
     "  density.svg       flows on 2-D / 1-D data (samples.svg for images): the learned density\n"
     "  reconstructions.svg  latent ODE: a few test sequences reconstructed against their observations\n"
     "  nfe.svg           solver-based models: dynamics evaluations per batch, per epoch\n"
@@ -78,13 +80,14 @@ constexpr const char* predict_usage =
     "Writes the model's predictions as CSV, one row per prediction: example (its index in the\n"
     "split) and step, then for classification the true label, the predicted class and each\n"
     "class's probability (p_<class>, class names as the data's labels), for regression\n"
-    "target_k and prediction_k per output.\n"
+    "target_<column> and prediction_<column> per target column (target_k, prediction_k without names).\n"
     "\n"
     "options:\n"
     "  --out FILE   the CSV to write (replaced atomically)\n"
     "  --split S    test (default), val or train\n"
     "  --data FILE  a csv run: predict FILE instead, read like its training file (same columns,\n"
-    "               classes and standardisation statistics; it needs the target column too)\n"
+    "               classes and standardisation statistics); new data may lack the target column\n"
+    "               (or hold it empty): then no label / target column is written\n"
     "  --last       the latest checkpoint instead of the best-validation parameters\n"
     "  --params F   parameters from F (a .tide archive or .safetensors)\n"
     "  -h, --help   show this help\n";
@@ -257,6 +260,12 @@ int train_main(const Args& args) {
   if (options.resume && options.overwrite) return usage_error("tide train: --resume continues a run, --overwrite starts it over; pick one", hint);
   const std::string config_path = positional.empty() ? "" : positional[0];
   if (config_path.empty()) return usage_error("tide train: missing CONFIG.json", hint);
+  std::error_code ec;
+  if (std::filesystem::is_directory(config_path, ec))  // read as JSON, it was "unexpected end of input"
+    fail("tide train takes a CONFIG.json file; {} is a directory{}", config_path,
+         std::filesystem::exists(config_path + "/config.json", ec)
+             ? fmt::format(" (a run's: tide train {}/config.json --resume --out {} continues it)", config_path, config_path)
+             : "");
   // --resume reads the config a run started with, as the version that started it did
   TrainConfig config = load_train_config(config_path, options.resume ? ConfigUse::recorded : ConfigUse::new_run);
   if (options.resume) remember_overrides(config, options, epochs, seed);
@@ -269,6 +278,19 @@ namespace {
 // --last and --params together: a usage error (they name two different parameter files).
 int both_parameter_files(const std::string& command, const char* hint) {
   return usage_error(command + ": --last and --params name two different parameter files; pick one", hint);
+}
+
+// eval, predict and export given something other than a run directory: a config file (which
+// read as "c1.json/config.json: cannot open"), nothing at all, or a directory `tide train` did
+// not write.
+void check_run_directory(const std::string& command, const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) fail("{}: no such run directory ({} takes a run directory that `tide train` wrote)", dir, command);
+  if (!std::filesystem::is_directory(dir, ec))
+    fail("{} takes a run directory that `tide train` wrote; {} is a file{}", command, dir,
+         dir.ends_with(".json") ? fmt::format(" (to train the config it holds: tide train {})", dir) : "");
+  if (!std::filesystem::exists(dir + "/config.json", ec))
+    fail("{}: holds no config.json, so it is no run directory that `tide train` wrote ({} takes one)", dir, command);
 }
 
 }  // namespace
@@ -297,10 +319,12 @@ int eval_main(const Args& args) {
   if (!split.empty() && samples > 0) return usage_error("tide eval: --samples draws from the model, not from a split; --split goes without it", hint);
   if (samples > 0) {
     check_output_path(out);  // before the draw, which can take a while
+    check_run_directory("tide eval", run_dir);
     write_samples(run_dir, from, samples, static_cast<std::uint64_t>(seed < 0 ? 1 : seed), out);
     fmt::print("{}\n", nlohmann::json{{"samples", samples}, {"file", out}}.dump());
     return 0;
   }
+  check_run_directory("tide eval", run_dir);
   fmt::print("{}\n", evaluate_run(run_dir, split.empty() ? "test" : split, from).dump(2));
   return 0;
 }
@@ -324,6 +348,7 @@ int predict_main(const Args& args) {
   if (!split.empty() && !data_file.empty())
     return usage_error("tide predict: --split and --data name two different inputs (--data FILE takes the place of a split); pick one", hint);
   check_output_path(out);
+  check_run_directory("tide predict", positional[0]);
   fmt::print("{}\n", write_predictions(positional[0], from, split.empty() ? "test" : split, data_file, out).dump(2));
   return 0;
 }
@@ -343,6 +368,7 @@ int export_main(const Args& args) {
   if (out.empty()) return usage_error("tide export: --out FILE is required (FILE.safetensors, or a .tide archive)", hint);
   if (from.last && !from.file.empty()) return both_parameter_files("tide export", hint);
   check_output_path(out);
+  check_run_directory("tide export", positional[0]);
   export_parameters(positional[0], from, out);
   fmt::print("{}\n", nlohmann::json{{"run", positional[0]}, {"parameters_from", from.path(positional[0])}, {"file", out}}.dump());
   return 0;

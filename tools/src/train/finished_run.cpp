@@ -62,14 +62,18 @@ std::string parameters_path(const std::string& run_dir, const RunParameters& fro
 // A run's data (its config's, or with data_file a csv run's data with that file as the test
 // split) and model with the parameters `from` names loaded.
 Built load_run(const std::string& run_dir, const TrainConfig& config, const RunParameters& from, const std::string& data_file = "") {
+  warn_changed_data_files(run_dir, "the standardisation statistics, classes and splits are recomputed from it as it is now, so "
+                                   "scores and predictions may differ from the trained run's");
   Built built;
   try {
     built = build(config, data_file);
   } catch (const Error& e) {  // a data path the run's config.json names, perhaps relative to where it trained
+    const std::string note = relative_data_note(run_dir, config.data);
+    const std::string where = note.empty() ? "" : " (" + note + ")";
     if (!data_file.empty())  // read beside the training file, for its columns, classes and statistics
-      fail("{}: reading --data {} (with the training data its config.json names): {}", run_dir, data_file, e.what());
-    fail("{}: loading the run's data as its config.json says (a relative path is read from the working directory): {}",
-         run_dir, e.what());
+      fail("{}: reading --data {} (with the training data its config.json names): {}{}", run_dir, data_file, e.what(), where);
+    fail("{}: loading the run's data as its config.json says (a relative path is read from the working directory): {}{}",
+         run_dir, e.what(), where);
   }
   built.model->load(parameters_path(run_dir, from));
   return built;
@@ -121,15 +125,21 @@ std::string csv_field(const std::string& s) {
 }
 
 // The predictions as CSV: example, step, then per class label / predicted / p_<class>, or per
-// output target_<k> / prediction_<k>; numbers to 9 significant digits, which give an f32 back
-// exactly (so scores recomputed from the file are tide eval's).
-std::string predictions_csv(const models::Predictions& p, const std::vector<std::string>& names) {
+// output target_<name> / prediction_<name> (the target column's name where the data has one, else
+// its index); without the targets (a file to forecast) no label or target column. Numbers to 9
+// significant digits, which give an f32 back exactly (so scores recomputed from the file are tide
+// eval's).
+std::string predictions_csv(const models::Predictions& p, const data::Dataset& d, bool with_targets) {
+  const std::vector<std::string>& names = d.class_names;
   const auto class_name = [&](std::int64_t c) { return c < static_cast<std::int64_t>(names.size()) ? names[static_cast<std::size_t>(c)] : std::to_string(c); };
+  const bool named_outputs = static_cast<std::int64_t>(d.target_names.size()) == p.width;
+  const auto output_name = [&](std::int64_t k) { return named_outputs ? d.target_names[static_cast<std::size_t>(k)] : std::to_string(k); };
   std::string text = "example,step";
-  for (std::int64_t k = 0; k < p.width; ++k)
-    text += p.classification ? "" : fmt::format(",target_{},prediction_{}", k, k);
+  for (std::int64_t k = 0; k < p.width && !p.classification; ++k)
+    text += fmt::format("{}{},{}", with_targets ? "," : "", with_targets ? csv_field("target_" + output_name(k)) : "",
+                        csv_field("prediction_" + output_name(k)));
   if (p.classification) {
-    text += ",label,predicted";
+    text += with_targets ? ",label,predicted" : ",predicted";
     for (std::int64_t c = 0; c < p.width; ++c) text += fmt::format(",{}", csv_field(fmt::format("p_{}", class_name(c))));
   }
   text += "\n";
@@ -137,11 +147,13 @@ std::string predictions_csv(const models::Predictions& p, const std::vector<std:
     const std::size_t at = static_cast<std::size_t>(r * p.width);
     text += fmt::format("{},{}", p.example[static_cast<std::size_t>(r)], p.step[static_cast<std::size_t>(r)]);
     if (!p.classification) {
-      for (std::int64_t k = 0; k < p.width; ++k) text += fmt::format(",{:.9g},{:.9g}", p.targets[at + k], p.values[at + k]);
+      for (std::int64_t k = 0; k < p.width; ++k)
+        text += (with_targets ? fmt::format(",{:.9g}", p.targets[at + k]) : "") + fmt::format(",{:.9g}", p.values[at + k]);
     } else {
       const auto row = p.values.begin() + static_cast<std::ptrdiff_t>(at);
       const std::int64_t predicted = std::max_element(row, row + p.width) - row;
-      text += fmt::format(",{},{}", csv_field(class_name(p.labels[static_cast<std::size_t>(r)])), csv_field(class_name(predicted)));
+      if (with_targets) text += fmt::format(",{}", csv_field(class_name(p.labels[static_cast<std::size_t>(r)])));
+      text += fmt::format(",{}", csv_field(class_name(predicted)));
       for (std::int64_t c = 0; c < p.width; ++c) text += fmt::format(",{:.9g}", p.values[at + c]);
     }
     text += "\n";
@@ -158,9 +170,11 @@ json write_predictions(const std::string& run_dir, const RunParameters& from, co
   const data::Examples& set = *built.data.split(data_file.empty() ? split_name : "test");
   const models::Predictions p = built.model->predict(set, config.eval_batch_size);
   if (p.rows() == 0) fail("{}: the model ({}) makes no per-example predictions to write", run_dir, built.model->name());
-  write_file_atomically(out, predictions_csv(p, built.data.class_names));
+  const bool with_targets = data_file.empty() || built.data.test_has_targets;
+  write_file_atomically(out, predictions_csv(p, built.data, with_targets));
   json summary = {{"run", run_dir}, {"parameters_from", from.path(run_dir)}, {"rows", p.rows()}, {"file", out},
                   {"split", data_file.empty() ? split_name : data_file}};
+  if (!with_targets) summary["targets"] = "absent";  // new data: nothing to score against
   return summary;
 }
 

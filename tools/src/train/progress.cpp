@@ -104,8 +104,9 @@ std::string Progress::status_line(bool final) const {
   if (final) {
     parts.push_back(total_ > 0 ? fmt::format("done {}/{} steps in {}", step_, total_, format_duration(elapsed))
                                : fmt::format("done {} steps in {}", step_, format_duration(elapsed)));
+    // a run resumed after its last step (to score it) took none here: no rate ("?") to show
     const double mean_rate = elapsed > 0 ? static_cast<double>(step_ - options_.start_step) / elapsed : 0.0;
-    parts.push_back(format_rate(mean_rate) + " steps/s");
+    if (step_ > options_.start_step) parts.push_back(format_rate(mean_rate) + " steps/s");
   } else {
     if (total_ > 0) {
       const double fraction = std::clamp(static_cast<double>(step_) / static_cast<double>(total_), 0.0, 1.0);

@@ -288,7 +288,7 @@ void Trainer::open_run() {
   fs::create_directories(paths_.dir, ec);
   if (ec) fail("{}: cannot create the run directory: {}", paths_.dir, ec.message());
   if (options_.resume) resume();
-  else check_fresh_start(), write_text_atomically(paths_.metrics, "");
+  else check_fresh_start(), write_text_atomically(paths_.metrics, ""), write_data_record(paths_.dir, config_.data);
   write_text_atomically(paths_.config, config_.raw.dump(2) + "\n");
   log_.open(paths_.metrics, true);
 }
@@ -302,6 +302,8 @@ void Trainer::resume() {
     fail("--resume: the config differs from the one {} was written with ({}): {}; resume with that config, or start a new "
          "run (--overwrite, or --out DIR)", paths_.checkpoint, paths_.config, first_difference(written, config_.raw, ""));
   warn_other_blas_threads(saved.blas_threads);
+  warn_changed_data_files(paths_.dir, "the resumed run reads it as it is now (standardisation statistics, classes, splits and "
+                                      "batches recomputed), so it is not bit-exact with the run so far");
   load_module(a, "model.", model_);
   load_optimizer(a, "optimizer.", *optimizer_);
   pos_ = pos;
@@ -534,11 +536,36 @@ std::string run_directory(const TrainConfig& config, const TrainOptions& options
   return options.out_dir.empty() ? "runs/" + config.name : options.out_dir;
 }
 
+namespace {
+
+// The model section's errors that need no data, found before it loads (which can take a while):
+// an unknown type, and every key of a cell (a cell's keys mean the same whatever its inputs, so
+// one built for one input, and dropped, checks them all). make_model checks them again with the
+// data; the flows' and the latent ODE's keys need its shapes. (The optimizer and schedule keys are
+// checked when the config is read; best_metric needs the model's scores on validation data.)
+void check_model_before_data(const TrainConfig& config) {
+  const json type = config.model.is_object() ? config.model.value("type", json()) : json();
+  Generator gen(0);  // its own: the run's initialisation draws stay as they were
+  for (const auto& [cell, summary] : models::cell_types())
+    if (type == cell) {
+      models::make_cell(config.model, 1, gen, config.dtype, "model");
+      return;
+    }
+  for (const models::ModelType& t : models::model_types())
+    if (type == t.name) return;
+  data::Dataset none;  // make_model refuses the type, listing every model type, before it reads the data
+  none.train = std::make_shared<data::SequenceExamples>(data::SequenceSet{});
+  models::make_model(config.model, none, gen, config.dtype, "model");
+}
+
+}  // namespace
+
 int run_training(const TrainConfig& config, const TrainOptions& options) {
   // before the data loads (it can take a while) and before the run directory is created (a typo'd
   // --out would leave an empty one behind)
   const std::string checkpoint = run_directory(config, options) + "/checkpoint.tide";
   if (options.resume && !fs::exists(checkpoint)) fail("--resume: no checkpoint at {}", checkpoint);
+  check_model_before_data(config);
   InterruptScope interrupts;
   Trainer trainer(config, options);
   interrupts.training_started();

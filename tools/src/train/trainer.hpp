@@ -54,7 +54,8 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split
 
 // `tide predict RUN_DIR --out FILE.csv`: the model's predictions on a split (or, with data_file, on
 // that CSV file read like a csv run's training file) as CSV: example, step, and label, predicted
-// and each class's probability (p_<class>), or target_k and prediction_k. Returns a summary.
+// and each class's probability (p_<class>), or target_<name> and prediction_<name> per target
+// column; a data_file without the target columns gets no label / target columns. Returns a summary.
 nlohmann::json write_predictions(const std::string& run_dir, const RunParameters& from, const std::string& split,
                                  const std::string& data_file, const std::string& out);
 

@@ -46,6 +46,10 @@ struct Dataset {
   ExamplesPtr train, val, test;
   std::string description;
   std::vector<std::string> class_names;  // classification from labelled files: the label of each class id
+  std::vector<std::string> target_names;  // csv data: the target columns' names (regression: one per output)
+  // false for a file predicted without its targets (load_dataset_with_test_file): the test split's
+  // y is then a placeholder (class 0, or 0.0), not to be scored or shown
+  bool test_has_targets = true;
   const ExamplesPtr& split(const std::string& name) const;  // "train", "val" or "test"
 };
 

@@ -65,7 +65,8 @@ namespace tide::data {
 Dataset load_dataset(const nlohmann::json& spec, std::uint64_t seed, const std::string& where);
 // A "csv" dataset as load_dataset builds it, with its test split replaced by `file` read the way
 // the training file is (same columns, classes and standardisation statistics): what a trained
-// run predicts new data with (`tide predict --data`). Other datasets are an error.
+// run predicts new data with (`tide predict --data`). `file` may lack the target columns (or hold
+// them empty): Dataset::test_has_targets is then false. Other datasets are an error.
 Dataset load_dataset_with_test_file(const nlohmann::json& spec, std::uint64_t seed, const std::string& where,
                                     const std::string& file);
 std::vector<std::string> dataset_names();
