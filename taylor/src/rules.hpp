@@ -217,6 +217,48 @@ template <class C> void grow_power_chain(const Recurrence<C>& r, double p, int m
   });
 }
 
+// Powers x^p (rsqrt: p = -0.5): repeated products for small integer p, else the recurrence of x y' = p y x'.
+template <class C> void power_coefficient(const Recurrence<C>& r) {
+  using T = std::vector<Term<C>>;
+  const int k = r.k;
+  const OpCall& o = r.o;
+  NodeState<C>& s = r.s;
+  const SeriesRef<C>& a = r.x[0];
+  const SeriesRef<C> y = r.y();
+  const double p = o.op == Op::rsqrt ? -0.5 : o.p0;
+  if (p == 0.0) { r.push(C()); return; }
+  if (p == 1.0) { r.push(r.X(0, k) ? *r.X(0, k) : C()); return; }
+  if (p == std::floor(p) && p >= 2.0 && p <= 16.0) {  // x^m = x^(m-1) * x, m = 2..p
+    for (std::size_t m = 0; m < s.aux.size(); ++m) s.aux[m].push_back(r.cauchy_sum(m == 0 ? a : r.aux(static_cast<int>(m) - 1), a));
+    r.push(r.cauchy_sum(s.aux.empty() ? a : r.aux(static_cast<int>(s.aux.size()) - 1), a));
+    return;
+  }
+  // x y' = p y x'  =>  y_k = (1/(k x_0)) sum_{j=1..k} (p j - (k - j)) x_j y_{k-j}. Where x_0 = 0
+  // and k < p the sum is 0 and so is y_k (x^p = s^p (x_1 + x_2 s + ...)^p has no term below
+  // s^p): the division is by x_0 with its zeros replaced by 1 (aux 0). Orders k >= p at x_0 = 0
+  // stay non-finite, as the derivatives are (for integer p > 16 the exact value x_1^p at k = p
+  // is lost too: K >= 17), unless x_0..x_k are all 0 (p > 0: y is identically 0 so far). The
+  // below-p divisor is only for plain coefficients (one level): a nested coefficient whose
+  // primal is 0 may have a series of its own, and then the sum is not 0. Reverse mode takes the
+  // derivative of such a y_k with respect to x_0 as 0 (the true one is infinite). Nested
+  // coefficients below p take y' = p u_1 x' instead, u_1 = x^(p-1) by the same rule (grow_power_chain):
+  // k aux series, no division.
+  if constexpr (std::is_same_v<C, Jet>) {
+    if (o.op == Op::pow_scalar && k < p) {
+      r.narrow_zero_series();
+      if (static_cast<int>(s.aux.size()) < k) s.aux.resize(static_cast<std::size_t>(k));  // first: grow holds references into it
+      grow_power_chain(r, p, 1, k);
+      r.push(r.deriv(a, r.aux(0), p));
+      return;
+    }
+  }
+  T t;
+  for (int j = 1; j <= k; ++j) t.push_back(prod((p * j - (k - j)) / k, a.at(j), y.at(k - j)));
+  const C d = r.one_where_zero_series(*a.at(0));
+  const bool below_p = o.op == Op::pow_scalar && k < p && !s.aux.empty();
+  r.push(r.over(combine(std::move(t)), below_p ? s.aux[0][0] : d));
+}
+
 // Products, quotients and powers: Cauchy products of the inputs' series.
 template <class C> void product_coefficient(const Recurrence<C>& r) {
   using T = std::vector<Term<C>>;
@@ -263,41 +305,7 @@ template <class C> void product_coefficient(const Recurrence<C>& r) {
       r.push(r.over(combine(std::move(t)), r.one_where_zero_series(s.y[0]) * 2.0));
       return;
     }
-    case Op::rsqrt: case Op::pow_scalar: {
-      const double p = o.op == Op::rsqrt ? -0.5 : o.p0;
-      if (p == 0.0) { r.push(C()); return; }
-      if (p == 1.0) { r.push(r.X(0, k) ? *r.X(0, k) : C()); return; }
-      if (p == std::floor(p) && p >= 2.0 && p <= 16.0) {  // x^m = x^(m-1) * x, m = 2..p
-        for (std::size_t m = 0; m < s.aux.size(); ++m) s.aux[m].push_back(r.cauchy_sum(m == 0 ? a : r.aux(static_cast<int>(m) - 1), a));
-        r.push(r.cauchy_sum(s.aux.empty() ? a : r.aux(static_cast<int>(s.aux.size()) - 1), a));
-        return;
-      }
-      // x y' = p y x'  =>  y_k = (1/(k x_0)) sum_{j=1..k} (p j - (k - j)) x_j y_{k-j}. Where x_0 = 0
-      // and k < p the sum is 0 and so is y_k (x^p = s^p (x_1 + x_2 s + ...)^p has no term below
-      // s^p): the division is by x_0 with its zeros replaced by 1 (aux 0). Orders k >= p at x_0 = 0
-      // stay non-finite, as the derivatives are (for integer p > 16 the exact value x_1^p at k = p
-      // is lost too: K >= 17), unless x_0..x_k are all 0 (p > 0: y is identically 0 so far). The
-      // below-p divisor is only for plain coefficients (one level): a nested coefficient whose
-      // primal is 0 may have a series of its own, and then the sum is not 0. Reverse mode takes the
-      // derivative of such a y_k with respect to x_0 as 0 (the true one is infinite). Nested
-      // coefficients below p take y' = p u_1 x' instead, u_1 = x^(p-1) by the same rule (grow_power_chain):
-      // k aux series, no division.
-      if constexpr (std::is_same_v<C, Jet>) {
-        if (o.op == Op::pow_scalar && k < p) {
-          r.narrow_zero_series();
-          if (static_cast<int>(s.aux.size()) < k) s.aux.resize(static_cast<std::size_t>(k));  // first: grow holds references into it
-          grow_power_chain(r, p, 1, k);
-          r.push(r.deriv(a, r.aux(0), p));
-          return;
-        }
-      }
-      T t;
-      for (int j = 1; j <= k; ++j) t.push_back(prod((p * j - (k - j)) / k, a.at(j), y.at(k - j)));
-      const C d = r.one_where_zero_series(*a.at(0));
-      const bool below_p = o.op == Op::pow_scalar && k < p && !s.aux.empty();
-      r.push(r.over(combine(std::move(t)), below_p ? s.aux[0][0] : d));
-      return;
-    }
+    case Op::rsqrt: case Op::pow_scalar: power_coefficient(r); return;
     default: fail("internal: {} has no product Taylor rule", op_name(o.op));
   }
 }
