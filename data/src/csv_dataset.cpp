@@ -146,14 +146,6 @@ void check_widths(const Split& out, const std::string& path, std::int64_t featur
 // The features as the models read them (f32), once standardised in double.
 void features_to_f32(SequenceSet& set) { set.x = set.x.to(DType::f32); }
 
-bool is_missing_value(std::string_view cell, const std::vector<std::string>& tokens) {
-  const auto trim = [](std::string_view s) {
-    const std::size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
-    return b == std::string_view::npos ? std::string_view() : s.substr(b, e - b + 1);
-  };
-  return std::any_of(tokens.begin(), tokens.end(), [&](const std::string& t) { return trim(cell) == trim(t); });
-}
-
 // Whether a file to predict holds the targets: not when it has none of the target columns, or
 // only columns of missing values (new data to forecast). With some of them only, it does: reading
 // it then names the one missing. (Names as read: a numeric header is the load's to refuse.)
@@ -167,7 +159,9 @@ bool holds_targets(const std::string& path, const CsvSequenceSpec& spec) {
       found.push_back(static_cast<std::size_t>(at - table.header.begin()));
   if (found.size() < spec.target_columns.size()) return !found.empty();
   return std::any_of(table.rows.begin(), table.rows.end(), [&](const std::vector<std::string>& row) {
-    return std::any_of(found.begin(), found.end(), [&](std::size_t k) { return !is_missing_value(row[k], spec.missing_values); });
+    // an empty cell is missing here whatever missing_values holds: an empty column is no target
+    return std::any_of(found.begin(), found.end(),
+                       [&](std::size_t k) { return !is_missing(row[k], spec.missing_values) && !is_missing(row[k], {""}); });
   });
 }
 
@@ -177,6 +171,7 @@ bool holds_targets(const std::string& path, const CsvSequenceSpec& spec) {
 SequenceSet without_targets(const std::string& path, CsvSequenceSpec spec) {
   const Task task = spec.task;
   const auto classes = static_cast<std::int64_t>(spec.classes.size()), outputs = static_cast<std::int64_t>(spec.target_columns.size());
+  if (spec.feature_columns.empty()) fail("{}: no feature column to read the file by", path);
   spec.target_columns = {spec.feature_columns.front()};
   spec.targets_may_be_features = true;
   spec.task = Task::regression;

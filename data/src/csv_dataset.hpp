@@ -8,6 +8,9 @@ namespace tide::data::detail {
 
 // The spec the keys of a "csv" data section describe (docs/training.md lists them).
 CsvSequenceSpec csv_spec(ConfigObject& k);
+
+// Whether a cell (trimmed) is one of the missing-value tokens (trimmed).
+bool is_missing(std::string_view cell, const std::vector<std::string>& tokens);
 // k's `key` ("val_fraction", "test_fraction"): in (0, 0.9], `fallback` when absent. 0 is refused
 // at the key: training needs every part (`own_file`, when given, is the key that supplies one instead).
 double split_fraction(ConfigObject& k, const std::string& key, double fallback, const std::string& own_file = "");

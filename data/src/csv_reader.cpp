@@ -145,16 +145,20 @@ void check_not_numbers(const CsvTable& table, std::int64_t line, const CsvOption
 // A header row that mixes values with text ("0,2024-01-01T00:01:00,19.5,mild") is read as the
 // names, since years and codes are legal ones; but it may be a file's first data row, lost from
 // the data. Its values are numbers and date-times, but for column numbers (a field equal to its
-// 0- or 1-based position: pandas' names, the UCI gesture files' "1,2,...,32,Phase"). Sets the
+// 0- or 1-based position: pandas' names, after its unnamed index column too, the UCI gesture
+// files' "1,2,...,32,Phase"). Sets the
 // note a failed lookup by name adds, and warns (stderr) when most fields are values, where a run
 // that picks columns by position would never hear of it.
 void note_data_like_header(CsvTable& table, std::int64_t line, const CsvOptions& options) {
   if (options.numeric_header) return;  // "header": true, given explicitly
   std::string values;
   std::size_t count = 0;
+  // pandas' to_csv writes an empty name for its row index first (",0,1,2"): the names after it
+  // count from there
+  const std::size_t shift = !table.header.empty() && table.header[0].empty() ? 1 : 0;
   for (std::size_t c = 0; c < table.header.size(); ++c) {
     const std::string& f = table.header[c];
-    if (f == std::to_string(c) || f == std::to_string(c + 1)) continue;
+    if (f == std::to_string(c) || f == std::to_string(c + 1) || (c >= shift && f == std::to_string(c - shift))) continue;
     if (!is_number_field(f, options.decimal) && (f.empty() || !parse_timestamp(f, "", nullptr))) continue;
     if (++count <= 3) values += fmt::format("{}'{}'", values.empty() ? "" : ", ", shown(f, 20));
   }

@@ -3,6 +3,7 @@
 #include "tide/data/timestamps.hpp"
 #include "shown_text.hpp"
 #include "windows.hpp"
+#include "csv_dataset.hpp"
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -35,10 +36,17 @@ std::optional<double> as_number(std::string_view s, char decimal) {
   return v;
 }
 
+}  // namespace
+
+namespace detail {
 bool is_missing(std::string_view cell, const std::vector<std::string>& tokens) {
   const std::string_view c = trimmed(cell);
   return std::any_of(tokens.begin(), tokens.end(), [&](const std::string& t) { return c == trimmed(t); });
 }
+}  // namespace detail
+
+namespace {
+using detail::is_missing;
 
 // A time cell with no time: a missing-value token, or empty whatever the tokens (missing_values
 // without "" reads an empty feature as an error, but an empty time beside a date would join into midnight).
@@ -284,9 +292,10 @@ double cell_value(const Inputs& in, std::size_t row, std::size_t col, std::optio
   const CsvTable& table = in.table;
   const CsvSequenceSpec& spec = in.spec;
   if (!is_missing(table.rows[row][col], spec.missing_values)) {
-    // the hint is worked out only for a cell that will fail
-    const bool number = as_number(trimmed(table.rows[row][col]), table.decimal).has_value();
-    const double value = table.number(row, col, number ? std::string() : not_number_hint(in, row, col));
+    // parsed once; a cell that is no finite number gets table.number's message, with the hint
+    // worked out for it alone
+    const std::optional<double> parsed = as_number(trimmed(table.rows[row][col]), table.decimal);
+    const double value = parsed ? *parsed : table.number(row, col, not_number_hint(in, row, col));
     if (!std::isfinite(static_cast<float>(value)))
       fail("{}: {} is out of the range of a 32-bit float", table.where(row, col), value);
     return value;

@@ -483,6 +483,7 @@ TEST_CASE("csv files: a first line that mixes numbers and text is read as the na
   CHECK(message.find("looks like data") == std::string::npos);
   CHECK(parse_csv("0,1,label\n5,6,7\n", "p.csv").header_note.empty());  // pandas' positions are names
   CHECK(parse_csv("1,2,Phase\n5,6,D\n", "g.csv").header_note.empty());   // so are column numbers from 1 (UCI gesture)
+  CHECK(parse_csv(",0,1,2\n0,5,6,7\n", "i.csv").header_note.empty());  // pandas' names after its unnamed index column
   CHECK(parse_csv("name,value\n5,6\n", "n.csv").header_note.empty());
   CHECK(parse_csv("station,2020\n5,6\n", "y.csv").header_note == "; the first line looks like data (it holds '2020'): if the "
                                                                  "file has no header row, set \"header\": false and pick the columns by 0-based index");

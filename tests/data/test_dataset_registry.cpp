@@ -104,6 +104,9 @@ TEST_CASE("datasets: a file to predict may lack the target column, or hold it em
     CHECK(t.y.to_indices() == std::vector<std::int64_t>{0, 0, 0, 0});  // placeholders
   }
   CHECK(load_dataset_with_test_file(c, 1, "data", train).test_has_targets);
+  c["missing_values"] = json::array({"NA"});  // an empty column is no target even when "" is not a missing value
+  CHECK_FALSE(load_dataset_with_test_file(c, 1, "data", empty).test_has_targets);
+  c.erase("missing_values");
   // regression: zeros of the targets' width; the targets' names are the columns'
   c["task"] = "regression", c["targets"] = json::array({"x"}), c["features"] = json::array({"t"});
   c.erase("time_column");

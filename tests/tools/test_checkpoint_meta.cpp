@@ -151,6 +151,25 @@ TEST_CASE("data record: an edited data file is named on eval / predict / --resum
   REQUIRE(changed.size() == 1);
   CHECK(changed[0].starts_with(data + " (data.path) has changed since the run was trained (12 bytes, CRC32 "));
   CHECK(changed[0].ends_with("now): its statistics are recomputed"));
+  // a damaged record is said once and stops nothing (it threw, stopping eval and --resume)
+  for (const char* damaged : {"{\"files\": [{\"path\": 3, \"bytes\": \"12\"}]}", "{\"files\"", "[]"}) {
+    CAPTURE(damaged);
+    tide::data::test::write_file(run + "/data_files.json", damaged);
+    const std::vector<std::string> said = changed_data_files(run, "recomputed");
+    REQUIRE(said.size() == 1);
+    CHECK(said[0].find("data_files.json cannot be read") != std::string::npos);
+  }
+}
+
+TEST_CASE("data record: only file keys are fingerprinted, not a column that shares a file's name") {
+  tide::data::test::TempDir dir;
+  const std::string data = dir.file("ds.csv"), column = dir.file("y");
+  tide::data::test::write_file(data, "x,y\n1,a\n");
+  tide::data::test::write_file(column, "not data");
+  const json record = data_record({{"dataset", "csv"}, {"path", data}, {"targets", column}, {"test_path", data}});
+  REQUIRE(record.at("files").size() == 2);
+  CHECK(record.at("files")[0].at("key") == "data.path");
+  CHECK(record.at("files")[1].at("key") == "data.test_path");
 }
 
 TEST_CASE("data record: a relative data path that does not open from here names the directory the run was trained in") {

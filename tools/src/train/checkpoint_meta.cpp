@@ -99,13 +99,19 @@ std::optional<std::pair<std::uintmax_t, std::uint32_t>> fingerprint(const std::s
   return std::pair{bytes, static_cast<std::uint32_t>(crc)};
 }
 
-// The data section's keys whose string value names a regular file, with the path.
+// Whether a data key names a file: path, val_path, test_path, the idx dataset's train_images,
+// test_labels, ... (not a column that happens to share a file's name: "targets": "y").
+bool file_key(const std::string& key) {
+  return key == "path" || key.ends_with("_path") || key.ends_with("_images") || key.ends_with("_labels");
+}
+
+// The data section's file keys whose string value names a regular file, with the path.
 std::vector<std::pair<std::string, std::string>> data_files(const json& data_section) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!data_section.is_object()) return out;
   std::error_code ec;
   for (const auto& [key, value] : data_section.items())
-    if (key != "dataset" && value.is_string() && fs::is_regular_file(value.get<std::string>(), ec))
+    if (file_key(key) && value.is_string() && fs::is_regular_file(value.get<std::string>(), ec))
       out.emplace_back("data." + key, value.get<std::string>());
   return out;
 }
@@ -135,10 +141,10 @@ void write_data_record(const std::string& run_dir, const json& data_section) {
   write_file_atomically(run_dir + "/" + data_record_name, data_record(data_section).dump(2) + "\n");
 }
 
-std::vector<std::string> changed_data_files(const std::string& run_dir, const std::string& consequence) {
-  const json record = read_data_record(run_dir);
+namespace {
+
+std::vector<std::string> compare_data_files(const json& record, const std::string& consequence) {
   std::vector<std::string> changed;
-  if (record.is_null()) return changed;
   for (const json& f : record.at("files")) {
     const std::string path = f.value("path", ""), key = f.value("key", "");
     const auto now = fingerprint(path);
@@ -149,6 +155,19 @@ std::vector<std::string> changed_data_files(const std::string& run_dir, const st
                                     then, now->first, now->second, consequence));
   }
   return changed;
+}
+
+}  // namespace
+
+std::vector<std::string> changed_data_files(const std::string& run_dir, const std::string& consequence) {
+  // the record only serves this warning: a damaged one is said, and stops nothing
+  try {
+    const json record = read_data_record(run_dir);
+    return record.is_null() ? std::vector<std::string>{} : compare_data_files(record, consequence);
+  } catch (const std::exception& e) {
+    return {fmt::format("{}/{} cannot be read ({}): the data files were not compared with the run's", run_dir, data_record_name,
+                        e.what())};
+  }
 }
 
 void warn_changed_data_files(const std::string& run_dir, const std::string& consequence) {

@@ -51,14 +51,16 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
 // data_files.json: eval, predict and --resume rebuild the data (standardisation statistics,
 // classes, splits) from the files as they are then, so a file edited since changes scores and
 // predictions, and a resume is no longer bit-exact, without a word unless the files are compared.
-// The files are the strings of the config's data section that name a regular file (relative
-// paths from the current directory), each with its size and CRC32.
+// The files are the strings of the config's data section under a file key (path, *_path,
+// *_images, *_labels) that name a regular file (relative paths from the current directory), each
+// with its size and CRC32; a dataset read from a directory (physionet, gesture) is not recorded.
 constexpr const char* data_record_name = "data_files.json";
 nlohmann::json data_record(const nlohmann::json& data_section);
 // Writes data_record(data_section) to run_dir/data_files.json (atomically).
 void write_data_record(const std::string& run_dir, const nlohmann::json& data_section);
-// One line per recorded file that differs now (or is gone), naming it and its key, ending in
-// `consequence`; empty for a run without the record (trained before it was kept).
+// One line per recorded file that differs now, naming it and its key, ending in `consequence` (a
+// file gone is left to the data's own error); empty for a run without the record (trained before
+// it was kept); one line saying so when the record cannot be read (it stops nothing).
 std::vector<std::string> changed_data_files(const std::string& run_dir, const std::string& consequence);
 // Writes changed_data_files' lines to stderr as warnings.
 void warn_changed_data_files(const std::string& run_dir, const std::string& consequence);

@@ -321,9 +321,9 @@ void Trainer::resume() {
 void Trainer::warn_other_blas_threads(std::optional<std::int64_t> saved) const {
   const int now = blas_info().threads;
   if (!saved || *saved == now) return;
-  std::fprintf(stderr, "warning: %s was written with %lld BLAS threads, this run has %d: the resumed run is not bit-exact with "
-               "an uninterrupted one (set TIDE_BLAS_THREADS=%lld to match)\n", paths_.checkpoint.c_str(),
-               static_cast<long long>(*saved), now, static_cast<long long>(*saved));
+  std::fprintf(stderr, "warning: %s was written with %lld BLAS thread%s, this run has %d: the resumed run is not bit-exact "
+               "with an uninterrupted one (set TIDE_BLAS_THREADS=%lld to match)\n", paths_.checkpoint.c_str(),
+               static_cast<long long>(*saved), *saved == 1 ? "" : "s", now, static_cast<long long>(*saved));
 }
 
 void Trainer::save_checkpoint() {
