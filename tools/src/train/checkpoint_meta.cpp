@@ -27,12 +27,47 @@ std::string checkpoint_meta(const json& config, const Position& p, const FlagKey
   return meta.dump();
 }
 
+namespace {
+
+void require_key(ConfigObject& k, const std::string& source, const char* key) {
+  if (!k.has(key)) fail("{}: missing key '{}' (not a `tide train` checkpoint?)", source, key);
+}
+
+// The training position a checkpoint's metadata records, over `p`.
+Position read_position(ConfigObject& k, const std::string& source, Position p) {
+  const auto need = [&](const char* key) { require_key(k, source, key); };
+  // Counts stay below 2^62, so the steps a resumed run adds cannot overflow them.
+  constexpr std::int64_t max_count = std::int64_t{1} << 62;
+  const auto count = [&](const char* key, std::int64_t lo) {
+    need(key);
+    return k.integer(key, 0, lo, max_count);
+  };
+  const auto number = [&](const char* key, double lo) {
+    need(key);
+    return k.number(key, 0, lo, std::numeric_limits<double>::max());
+  };
+  p.epoch = count("epoch", 0), p.batch = count("batch", 0), p.global_step = count("global_step", 0);
+  p.best_epoch = count("best_epoch", -1), p.records_written = count("records", 0);
+  if (p.best_epoch >= 0) p.best_val = number("best_val", -std::numeric_limits<double>::max());
+  p.loss_sum = number("loss_sum", -std::numeric_limits<double>::max());
+  p.metric_sum = number("metric_sum", -std::numeric_limits<double>::max());
+  p.metric_count = number("metric_count", 0), p.seen = number("seen", 0);
+  p.extra.clear();
+  if (const json* extra = k.object("extra_metrics"))  // absent in checkpoints of models with one metric
+    for (const auto& [name, v] : extra->items()) {
+      if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number() || !(v[1].get<double>() >= 0))
+        fail("{}: extra_metrics.{}: expected [sum, count >= 0], got {}", source, name, v.dump());
+      p.extra[name] = {v[0].get<double>(), v[1].get<double>()};
+    }
+  return p;
+}
+
+}  // namespace
+
 CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string& source, Position& position) {
   const json meta = parse_json_text(text, source);
   ConfigObject k(meta, source);
-  const auto need = [&](const char* key) {
-    if (!k.has(key)) fail("{}: missing key '{}' (not a `tide train` checkpoint?)", source, key);
-  };
+  const auto need = [&](const char* key) { require_key(k, source, key); };
   need("format");
   k.string("format", "", {"tide train checkpoint"});
   need("version");
@@ -52,30 +87,7 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
   for (const std::string& key : read.flag_keys.value_or(FlagKeys{}))
     if (key != "epochs" && key != "seed" && key != "compile")
       fail("{}: expected the keys flags set (epochs, seed, compile), got '{}'", k.path("flag_keys"), key);
-  // Counts stay below 2^62, so the steps a resumed run adds cannot overflow them.
-  constexpr std::int64_t max_count = std::int64_t{1} << 62;
-  const auto count = [&](const char* key, std::int64_t lo) {
-    need(key);
-    return k.integer(key, 0, lo, max_count);
-  };
-  const auto number = [&](const char* key, double lo) {
-    need(key);
-    return k.number(key, 0, lo, std::numeric_limits<double>::max());
-  };
-  Position p = position;  // nothing changes unless all of it reads
-  p.epoch = count("epoch", 0), p.batch = count("batch", 0), p.global_step = count("global_step", 0);
-  p.best_epoch = count("best_epoch", -1), p.records_written = count("records", 0);
-  if (p.best_epoch >= 0) p.best_val = number("best_val", -std::numeric_limits<double>::max());
-  p.loss_sum = number("loss_sum", -std::numeric_limits<double>::max());
-  p.metric_sum = number("metric_sum", -std::numeric_limits<double>::max());
-  p.metric_count = number("metric_count", 0), p.seen = number("seen", 0);
-  p.extra.clear();
-  if (const json* extra = k.object("extra_metrics"))  // absent in checkpoints of models with one metric
-    for (const auto& [name, v] : extra->items()) {
-      if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number() || !(v[1].get<double>() >= 0))
-        fail("{}: extra_metrics.{}: expected [sum, count >= 0], got {}", source, name, v.dump());
-      p.extra[name] = {v[0].get<double>(), v[1].get<double>()};
-    }
+  const Position p = read_position(k, source, position);  // nothing changes unless all of it reads
   k.finish("a `tide train` checkpoint's metadata");
   position = p;
   return read;
