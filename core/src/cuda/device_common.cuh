@@ -2,6 +2,7 @@
 #pragma once
 #include "kernels.hpp"
 #include <cstdint>
+#include <stdexcept>
 
 namespace tide::cuda {
 
@@ -31,9 +32,12 @@ template <> struct Of<float> { static constexpr Code code = Code::f32; };
 template <> struct Of<double> { static constexpr Code code = Code::f64; };
 template <> struct Of<std::int64_t> { static constexpr Code code = Code::i64; };
 
+// The backend checks dtypes before it launches; an integer tensor reaching a floating kernel is a
+// bug in that check, refused here rather than read as floats.
 template <class Fn> void dispatch_float(Code t, Fn&& fn) {
   if (t == Code::f64) fn(double{});
-  else fn(float{});
+  else if (t == Code::f32) fn(float{});
+  else throw std::logic_error("cuda: a floating-point kernel was given an i64 tensor (the backend's dtype check missed it)");
 }
 template <class Fn> void dispatch_any(Code t, Fn&& fn) {
   if (t == Code::f64) fn(double{});
