@@ -173,7 +173,7 @@ SequenceSet without_targets(const std::string& path, CsvSequenceSpec spec) {
   const auto classes = static_cast<std::int64_t>(spec.classes.size()), outputs = static_cast<std::int64_t>(spec.target_columns.size());
   if (spec.feature_columns.empty()) fail("{}: no feature column to read the file by", path);
   spec.target_columns = {spec.feature_columns.front()};
-  spec.targets_may_be_features = true;
+  spec.stand_in_target = true;
   spec.task = Task::regression;
   spec.classes.clear();
   SequenceSet set = load_csv_sequences(path, spec);
@@ -209,7 +209,7 @@ Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, CsvLa
   if (scale) fitted = standardise(out);
   bool test_has_targets = true;
   if (!predict_file.empty()) {  // read like the training file, scaled with its statistics; every row predicted once
-    spec.stride = spec.window, spec.pad_tail = true;
+    spec.stride = spec.window, spec.pad_tail = true, spec.predicting = true;
     test_has_targets = holds_targets(predict_file, spec);
     out.test = test_has_targets ? load_csv_sequences(predict_file, spec) : without_targets(predict_file, spec);
     if (scale) fitted.apply(out.test);

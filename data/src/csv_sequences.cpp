@@ -56,6 +56,18 @@ bool is_missing_time(std::string_view cell, const std::vector<std::string>& toke
 
 constexpr std::size_t none = static_cast<std::size_t>(-1);  // no such column in the spec
 
+// What an error about a missing cell suggests: `setting`, a "missing" that accepts it, for data to
+// train on. A file to predict is read with the run's config as trained, which can no longer change
+// (and "drop" would leave out the rows to forecast): the file is what to fix. Its targets are all
+// there or all absent, as the column is then predicted without them.
+std::string gap_fix(const CsvSequenceSpec& spec, bool target, const std::string& setting) {
+  if (!spec.predicting) return setting;
+  return target ? "a file to predict holds every target or none: fill the target cells, or leave the whole column empty to "
+                  "predict its rows without targets"
+                : "fill the cell: a file to predict is read with the config its run was trained with (\"missing\", "
+                  "\"missing_values\")";
+}
+
 void check_spec(const std::string& path, const CsvSequenceSpec& spec) {
   if (spec.target_columns.empty()) fail("{}: CsvSequenceSpec names no target columns", path);
   if (spec.task == Task::classification && spec.target_columns.size() != 1)
@@ -104,7 +116,7 @@ std::vector<std::size_t> remaining_columns(const CsvTable& table, const Columns&
 void check_roles(const CsvTable& table, const Columns& c, const CsvSequenceSpec& spec) {
   const auto name = [&](std::size_t k) { return detail::shown(table.header[k]); };
   for (std::size_t k : c.features) {
-    if (contains(c.targets, k) && !spec.targets_may_be_features)
+    if (contains(c.targets, k) && !spec.stand_in_target)
       fail("{}: column '{}' is both a feature and a target (the model would read the answer)", table.source, name(k));
     if (contains(c.time, k) || k == c.id)
       fail("{}: column '{}' is both a feature and the {} column", table.source, name(k), k == c.id ? "id" : "time");
@@ -202,7 +214,8 @@ std::map<std::string, std::int64_t> class_ids(const CsvTable& table, const std::
                                               const CsvSequenceSpec& spec, std::vector<std::string>& names) {
   for (std::size_t r : rows)
     if (is_missing(table.rows[r][col], spec.missing_values))
-      fail("{}: missing class label '{}' (\"missing\": \"drop\" leaves such rows out)", table.where(r, col), detail::shown(trimmed(table.rows[r][col])));
+      fail("{}: missing class label '{}' ({})", table.where(r, col), detail::shown(trimmed(table.rows[r][col])),
+           gap_fix(spec, true, "\"missing\": \"drop\" leaves such rows out"));
   names = spec.classes.empty() ? discover_classes(table, rows, col) : spec.classes;
   std::map<std::string, std::int64_t> ids;  // by label_key, as the cells are looked up: "1.0" and "+1" are class "1"
   for (std::size_t k = 0; k < names.size(); ++k) {
@@ -272,7 +285,7 @@ std::string not_number_hint(const Inputs& in, std::size_t row, std::size_t col) 
     return fmt::format(" (a missing value? add it to \"missing_values\", whose list replaces the default one: [{}])",
                        fmt::join(tokens, ", "));
   }
-  if (contains(in.cols.targets, col))
+  if (contains(in.cols.targets, col) && !spec.stand_in_target)
     return spec.task == Task::regression && in.cols.targets.size() == 1 ? " (a class label? set \"task\": \"classification\")" : "";
   const bool by_default = spec.feature_columns.empty();
   const std::string name = detail::shown(in.table.header[col]);
@@ -300,17 +313,18 @@ double cell_value(const Inputs& in, std::size_t row, std::size_t col, std::optio
       fail("{}: {} is out of the range of a 32-bit float", table.where(row, col), value);
     return value;
   }
+  const bool target = contains(in.cols.targets, col) && !spec.stand_in_target;
   switch (spec.missing) {
     case MissingPolicy::zero: return 0.0;
     case MissingPolicy::fill_previous:
-      if (!previous) fail("{}: missing value on the first row of its sequence (nothing to carry forward; "
-                          "\"missing\": \"zero\" fills it with 0, \"drop\" leaves the row out)", table.where(row, col));
+      if (!previous) fail("{}: missing value on the first row of its sequence (nothing to carry forward; {})", table.where(row, col),
+                          gap_fix(spec, target, "\"missing\": \"zero\" fills it with 0, \"drop\" leaves the row out"));
       return *previous;
     case MissingPolicy::error:
     case MissingPolicy::drop: break;
   }
-  fail("{}: missing value '{}' (set \"missing\" to fill_previous, zero or drop to accept gaps)", table.where(row, col),
-       detail::shown(trimmed(table.rows[row][col])));
+  fail("{}: missing value '{}' ({})", table.where(row, col), detail::shown(trimmed(table.rows[row][col])),
+       gap_fix(spec, target, "set \"missing\" to fill_previous, zero or drop to accept gaps"));
 }
 
 // Row r's time cells, joined with a space (a date column and a time column make one date-time).
@@ -346,8 +360,8 @@ std::vector<Timestamp> row_times(const CsvTable& table, const std::vector<std::s
   for (std::size_t r : rows)
     for (std::size_t k : c.time)
       if (is_missing_time(table.rows[r][k], spec.missing_values))
-        fail("{}: missing time '{}' (a time is never filled in; \"missing\": \"drop\" leaves such rows out)", table.where(r, k),
-             detail::shown(trimmed(table.rows[r][k])));
+        fail("{}: missing time '{}' (a time is never filled in; {})", table.where(r, k), detail::shown(trimmed(table.rows[r][k])),
+             gap_fix(spec, false, "\"missing\": \"drop\" leaves such rows out"));
   const bool numeric = spec.time_format.empty() && c.time.size() == 1 && as_number(time_text(table, rows[0], c.time), table.decimal).has_value();
   if (numeric && spec.time_unit > 0)
     fail("{}: time_unit applies to date-time columns; column '{}' holds numbers, used as written: dt is in the column's own "
@@ -361,16 +375,16 @@ std::vector<Timestamp> row_times(const CsvTable& table, const std::vector<std::s
 // A missing-value token in the id column is an error under every policy but drop (which left out
 // such rows): it names no sequence.
 std::vector<std::vector<std::size_t>> group_rows(const CsvTable& table, const std::vector<std::size_t>& rows, std::size_t id_col,
-                                                 const std::vector<std::string>& missing_values) {
+                                                 const CsvSequenceSpec& spec) {
   std::vector<std::vector<std::size_t>> groups;
   std::map<std::string, std::size_t> group_of;
   for (std::size_t r : rows) {
     const std::string key = id_col != none ? std::string(trimmed(table.rows[r][id_col])) : std::string();
     if (id_col != none && key.empty()) fail("{}: empty sequence id", table.where(r, id_col));
-    if (id_col != none && is_missing(key, missing_values))
-      fail("{}: the sequence id '{}' is a missing-value token (\"missing\": \"drop\" leaves such rows out; an id "
-           "spelled so on purpose needs \"missing_values\" without it)", table.where(r, id_col),
-           detail::shown(key));
+    if (id_col != none && is_missing(key, spec.missing_values))
+      fail("{}: the sequence id '{}' is a missing-value token ({})", table.where(r, id_col), detail::shown(key),
+           gap_fix(spec, false, "\"missing\": \"drop\" leaves such rows out; an id spelled so on purpose needs "
+                                "\"missing_values\" without it"));
     const auto [it, fresh] = group_of.try_emplace(key, groups.size());
     if (fresh) groups.emplace_back();
     groups[it->second].push_back(r);
@@ -486,7 +500,7 @@ SeriesFile read_series_file(const std::string& path, const CsvSequenceSpec& spec
                                                       : std::map<std::string, std::int64_t>{};
   const std::vector<Timestamp> times = row_times(table, rows, cols, spec);
   const Inputs in{table, cols, spec, ids, times};
-  for (const std::vector<std::size_t>& group : group_rows(table, rows, cols.id, spec.missing_values))
+  for (const std::vector<std::size_t>& group : group_rows(table, rows, cols.id, spec))
     f.series.push_back(read_series(in, group));
   f.resolved = by_name(table, cols, spec, f.names);
   return f;

@@ -77,7 +77,7 @@ CsvSequenceSpec mujoco_spec(const std::string& path, ConfigObject& k) {
   for (const std::string& c : head.header)
     if (c != "time" && c != "episode") s.feature_columns.push_back(c);
   s.target_columns = {s.feature_columns.front()};  // a placeholder: next_step_targets replaces the targets
-  s.targets_may_be_features = true;
+  s.stand_in_target = true;
   s.task = Task::regression;
   s.window = k.integer("window", 32, 2, 1 << 20);
   s.stride = k.integer("stride", s.window / 2, 1, 1 << 20);

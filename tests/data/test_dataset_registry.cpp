@@ -120,3 +120,51 @@ TEST_CASE("datasets: a file to predict may lack the target column, or hold it em
   CHECK(rt.y.shape() == Shape{2, 2, 1});
   CHECK(rt.y.to_vector() == std::vector<double>{0, 0, 0, 0});
 }
+
+TEST_CASE("datasets: text in a feature read in a target's place gets a feature's hint, not \"set task\"") {
+  TempDir dir;
+  const std::string train = dir.file("train.csv"), fresh = dir.file("new.csv");
+  std::ofstream(train) << "t,x,y\n0,1,a\n1,2,b\n2,3,a\n3,4,b\n4,5,a\n5,6,b\n6,7,a\n7,8,b\n8,9,a\n9,10,b\n";
+  std::ofstream(fresh) << "t,x\n10,11\n11,warm\n12,13\n";
+  const json c = {{"dataset", "csv"}, {"path", train}, {"time_column", "t"}, {"targets", "y"}, {"window", 2},
+                  {"val_fraction", 0.2}, {"test_fraction", 0.2}};
+  // a file to predict without its targets reads its first feature in their place
+  const std::string predicted = error_of([&] { load_dataset_with_test_file(c, 1, "data", fresh); });
+  CHECK(predicted.find("new.csv:3: column 2 ('x'): 'warm' is not a number") != std::string::npos);
+  CHECK(predicted.find("task") == std::string::npos);  // was: (a class label? set "task": "classification")
+  // a mujoco file has no "task" key: its first variable stands in for the next-step targets
+  const std::string rollouts = write_rollouts(dir);
+  std::ofstream(rollouts, std::ios::app) << "10,0,abc,1\n";
+  const std::string mujoco = error_of([&] { load_dataset({{"dataset", "mujoco"}, {"path", rollouts}, {"window", 4}}, 1, "data"); });
+  CHECK(mujoco.find("column 3 ('q0'): 'abc' is not a number") != std::string::npos);
+  CHECK(mujoco.find("task") == std::string::npos);
+}
+
+TEST_CASE("datasets: a gap in a file to predict says to fix the file, not the \"missing\" its run was trained with") {
+  TempDir dir;
+  const std::string labels = dir.file("labels.csv"), values = dir.file("values.csv"), part = dir.file("part.csv");
+  std::ofstream(labels) << "t,x,y\n0,1,a\n1,2,b\n2,3,a\n3,4,b\n4,5,a\n5,6,b\n6,7,a\n7,8,b\n8,9,a\n9,10,b\n";
+  std::ofstream(values) << "t,x,y\n0,1,5\n1,2,6\n2,3,5\n3,4,6\n4,5,5\n5,6,6\n6,7,5\n7,8,6\n8,9,5\n9,10,6\n";
+  json c = {{"dataset", "csv"}, {"path", labels}, {"time_column", "t"}, {"targets", "y"}, {"window", 2},
+            {"val_fraction", 0.2}, {"test_fraction", 0.2}};
+  const std::string fill = "a file to predict holds every target or none: fill the target cells, or leave the whole column empty";
+  // a label column partly empty: "drop" would leave out the rows to forecast, and the config is fixed
+  std::ofstream(part) << "t,x,y\n10,11,a\n11,12,\n12,13,b\n";
+  const std::string label = error_of([&] { load_dataset_with_test_file(c, 1, "data", part); });
+  CHECK(label.find("part.csv:3: column 3 ('y'): missing class label '' (" + fill) != std::string::npos);
+  CHECK(label.find("drop") == std::string::npos);
+  c["path"] = values, c["task"] = "regression";
+  std::ofstream(part) << "t,x,y\n10,11,5\n11,12,\n12,13,6\n";
+  CHECK_ERROR_NAMES(load_dataset_with_test_file(c, 1, "data", part), "part.csv:3: column 3 ('y'): missing value '' (" + fill);
+  c["missing"] = "fill_previous";
+  std::ofstream(part) << "t,x,y\n10,11,\n11,12,5\n";
+  CHECK_ERROR_NAMES(load_dataset_with_test_file(c, 1, "data", part), "(nothing to carry forward; " + fill);
+  c.erase("missing");
+  std::ofstream(part) << "t,x,y\n10,11,5\n11,,6\n";  // a feature's gap: the cell is what to fill
+  CHECK_ERROR_NAMES(load_dataset_with_test_file(c, 1, "data", part),
+                    "part.csv:3: column 2 ('x'): missing value '' (fill the cell: a file to predict is read with the config its "
+                    "run was trained with");
+  // the data to train on can still choose: the message names the key
+  c["path"] = part;
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "part.csv:3: column 2 ('x'): missing value '' (set \"missing\" to fill_previous, zero or drop");
+}

@@ -119,7 +119,13 @@ struct CsvSequenceSpec {
   bool per_step = true;                      // a target per step, or the window's last valid step's
   MissingPolicy missing = MissingPolicy::error;
   std::vector<std::string> missing_values = {"", "?", "NA", "N/A", "NaN", "nan", "NULL", "null"};
-  bool targets_may_be_features = false;      // a column both (next-step targets built later); else an error
+  // The target is no target but a feature read in its place (mujoco's next-step targets are built
+  // later; a file to predict lacks its targets): a column in both roles is no error then, and an
+  // error about its cells gives a feature's hints, not a target's (no "set \"task\"").
+  bool stand_in_target = false;
+  // A file to predict with a trained run (tide predict --data): its config can no longer change,
+  // so an error about a missing cell says to fix the file, not to set "missing".
+  bool predicting = false;
   // Windows also cover each sequence's last rows: when the last window ends before them, one more
   // starts at the next stride position, padded (prediction files: every row gets a prediction).
   bool pad_tail = false;
