@@ -29,7 +29,9 @@
 //
 // The dynamics must be traceable (core/plan.hpp): no control flow on values, no random draws,
 // parameters updated in place; a Rows index is an input of the plan, so per-sample data gathered
-// with rows.gather(x) works. The plans read the tensors they were traced with: after replacing a
+// with rows.gather(x) works. A C++ number the function uses (a captured double k in z * k) is a
+// constant of the plan, fixed at the trace, and nothing detects a later change to it: hold it in a
+// tensor updated in place, or call clear_compiled(f). The plans read the tensors they were traced with: after replacing a
 // tensor the function closes over (w = new_value, a derived G = W^T W recomputed per step) rather
 // than updating it in place, call clear_compiled(f), as CompiledFunction::clear() for compile().
 // SolveOptions carries no switch: a solve runs whatever Dynamics it is given, so turning
