@@ -76,6 +76,27 @@ std::vector<Tensor> values_of(const std::vector<Var>& vs) {
   return t;
 }
 
+// The gradients a grad-mode trace computes with the forward: of every input that requires one and
+// of every parameter the output depends on, where an eager call defers to grad() and computes only
+// those asked for. A backward that fails here (a value it needs modified in place after the forward
+// saved it, which an eager grad() of the other inputs never reads) is said to come from the trace.
+std::vector<Var> traced_gradients(const Var& y, const std::vector<Var>& wrt, const Tensor& cotangent, std::uint64_t since,
+                                  std::size_t n_params) {
+  GradOptions opt;
+  opt.allow_unused = true;
+  opt.recorded_from = since;  // each parameter's own gradient, not also through another computed from it
+  try {
+    return grad({y}, wrt, {Var(cotangent)}, opt);
+  } catch (const UntraceableError&) {
+    throw;
+  } catch (const Error& e) {
+    fail("compile: a compiled call in grad mode traces its backward with its forward, for every input that requires a "
+         "gradient and every parameter the function closes over ({} here), and that backward failed: {}. Call it under "
+         "NoGrad where no gradient is needed, or leave the values its backward reads unmodified (write into a clone)",
+         n_params, e.what());
+  }
+}
+
 }  // namespace
 
 struct CompiledFunction::State {
@@ -86,8 +107,7 @@ struct CompiledFunction::State {
 
   std::shared_ptr<Entry> entry_for(const std::vector<Var>& inputs);
   std::shared_ptr<Entry> trace(const Signature& sig, const std::vector<Var>& inputs);
-  bool trace_joint(Entry& e, const std::vector<Var>& inputs);
-  Tensor cotangent_example(const std::vector<Var>& inputs) const;
+  void trace_joint(Entry& e, const std::vector<Var>& inputs);
   static void install_split(Entry& e, const Trace& joint, std::size_t n_inputs);
 };
 
@@ -220,14 +240,15 @@ std::shared_ptr<Entry> CompiledFunction::State::entry_for(const std::vector<Var>
 }
 
 // Traces fn in grad mode as one function of (inputs, cotangent) -> (output, gradients) and splits
-// it at the cotangent; without anything to differentiate, traces the forward alone.
+// it at the cotangent; without anything to differentiate, that trace is the forward alone.
 std::shared_ptr<Entry> CompiledFunction::State::trace(const Signature& sig, const std::vector<Var>& inputs) {
   auto e = std::make_shared<Entry>();
   e->sig = sig;
   e->options = PlanOptions{options.fuse};
-  if (sig.grad_mode && trace_joint(*e, inputs)) return e;
-  e->wrt.clear();
-  NoGrad off;
+  if (sig.grad_mode) {
+    trace_joint(*e, inputs);
+    return e;
+  }
   TensorFunction forward = [&](const std::vector<Tensor>& in) {
     std::vector<Var> vars(in.begin(), in.end());
     return std::vector<Tensor>{fn(vars).value()};
@@ -237,9 +258,12 @@ std::shared_ptr<Entry> CompiledFunction::State::trace(const Signature& sig, cons
 }
 
 // The joint function of (inputs, cotangent): the output, then the gradients of the inputs that
-// require one and of the parameters fn closes over (found at the trace: e.params). False when the
-// output does not require a gradient (nothing to differentiate).
-bool CompiledFunction::State::trace_joint(Entry& e, const std::vector<Var>& inputs) {
+// require one and of the parameters fn closes over (found at the trace: e.params). The cotangent
+// is an input the trace adds once the output is known (Trace::add_input): fn runs once, in the
+// caller's grad mode, and a function that calls grad() itself or writes a tensor it should not
+// (refused before the write) is seen as the eager call sees it. When the output does not require
+// a gradient, the trace holds the forward alone (the grad-mode run recorded the same kernels).
+void CompiledFunction::State::trace_joint(Entry& e, const std::vector<Var>& inputs) {
   bool differentiable = false;
   TensorFunction joint = [&](const std::vector<Tensor>& in) {
     std::vector<Var> vars;
@@ -257,29 +281,18 @@ bool CompiledFunction::State::trace_joint(Entry& e, const std::vector<Var>& inpu
       if (!is_input) e.params.push_back(p);
     }
     for (const Var& p : e.params) wrt.push_back(p);
-    GradOptions opt;
-    opt.allow_unused = true;
-    opt.recorded_from = since;  // each parameter's own gradient, not also through another computed from it
-    const std::vector<Var> d = grad({y}, wrt, {Var(in.back())}, opt);
+    const Tensor cotangent = Trace::add_input(y.shape(), y.dtype(), y.device());
     std::vector<Tensor> out{y.value()};
-    for (const Var& v : d) out.push_back(v.value());
+    for (const Var& v : traced_gradients(y, wrt, cotangent, since, e.params.size())) out.push_back(v.value());
     return out;
   };
-  std::vector<Tensor> example = values_of(inputs);
-  example.push_back(cotangent_example(inputs));
-  const Trace t = Trace::record(joint, example);
-  if (differentiable) install_split(e, t, inputs.size());
-  return differentiable;
-}
-
-// A zero cotangent shaped as the output: one untraced probe finds the shape (on copies, as the
-// trace runs: a function that writes its input leaves the caller's tensor alone).
-Tensor CompiledFunction::State::cotangent_example(const std::vector<Var>& inputs) const {
-  NoGrad off;
-  std::vector<Var> copies;
-  for (const Var& x : inputs) copies.emplace_back(x.value().clone());
-  const Var probe = fn(copies);
-  return Tensor::zeros(probe.shape(), probe.dtype(), probe.device());
+  const Trace t = Trace::record(joint, values_of(inputs));
+  if (differentiable) {
+    install_split(e, t, inputs.size());
+    return;
+  }
+  e.wrt.clear();
+  e.forward = Plan(t, e.options);
 }
 
 // The joint trace split at the cotangent: the forward plan keeps the residuals the backward reads.

@@ -1,6 +1,7 @@
 // Tensor layout logic: creation, views, copies and host access. Kernels live in the backends.
 #include "tide/core/tensor.hpp"
 #include "tensor_access.hpp"
+#include "plan/record.hpp"
 #include "tide/core/small_blocks.hpp"
 #include "tide/core/backend.hpp"
 #include "tide/core/ops.hpp"
@@ -308,6 +309,7 @@ Tensor Tensor::to(DType dtype) const {
 }
 Tensor Tensor::to(Device device) const {
   if (device == this->device()) return *this;
+  if (detail::backend_hook) [[unlikely]] detail::check_traced_transfer(*this, device);  // a replay could not repeat it
   const Tensor src = contiguous();
   Tensor out = empty(shape_, dtype_, device);
   const std::size_t bytes = static_cast<std::size_t>(numel()) * dtype_size(dtype_);

@@ -99,7 +99,8 @@ TEST_CASE("a compiled function refuses what it cannot trace, naming the reason")
   CHECK_THROWS_WITH_AS(reads({Var(Tensor::ones(Shape{1}, DType::f64))}), doctest::Contains("back to the host"), Error);
   CHECK_THROWS_WITH_AS(compile(VarFunction()), doctest::Contains("no function"), Error);
   // A write into a tensor it closes over: tracing runs the function two or three times, so the
-  // first call counted 2 or 3 where eager counts 1 (bug hunt); refused, in either grad mode.
+  // first call counted 2 or 3 where eager counts 1 (bug hunt); refused, in either grad mode, before
+  // the write (the refused calls counted 2, then 3: bug hunt).
   Tensor counter = Tensor::zeros(Shape{1}, DType::f64);
   const CompiledFunction counts([&](const std::vector<Var>& in) {
     Tensor c = counter;
@@ -108,8 +109,67 @@ TEST_CASE("a compiled function refuses what it cannot trace, naming the reason")
   });
   CHECK_THROWS_WITH_AS(counts({Var::parameter(Tensor::ones(Shape{2}, DType::f64))}),
                        doctest::Contains("writes in place (binary op) into a tensor it closes over (f64[1])"), Error);
+  CHECK(counter.item() == 0.0);
   NoGrad off;
   CHECK_THROWS_WITH_AS(counts({Var(Tensor::ones(Shape{2}, DType::f64))}), doctest::Contains("tensor it closes over"), Error);
+  CHECK(counter.item() == 0.0);
+  // a parameter on another device moved inside: the plan replayed its traced value (bug hunt)
+  test::ForwardingDevice dev(true);
+  const Var w_device = Var::parameter(Tensor::full(Shape{2}, 2.0, DType::f64).to(Device::cuda()));
+  const CompiledFunction moves([&](const std::vector<Var>& in) { return in[0] * Var(w_device.value().to(Device::cpu())); });
+  CHECK_THROWS_WITH_AS(moves({Var(Tensor::ones(Shape{2}, DType::f64))}), doctest::Contains("a device transfer cannot be traced"),
+                       UntraceableError);
+}
+
+TEST_CASE("a compiled function that calls grad() itself (energy-based dynamics) equals the eager one in grad mode") {
+  // the probe for the output's shape ran it under NoGrad, where its grad() found nothing recorded (bug hunt)
+  Generator gen(3);
+  const Var w = Var::parameter(gen.normal(Shape{4, 4}, 0.0, 0.5, DType::f64));
+  const VarFunction force = [&](const std::vector<Var>& in) {
+    GradOptions opt;
+    opt.create_graph = true;
+    return grad({sum(tanh(matmul(in[0], w)))}, {in[0]}, {}, opt)[0];
+  };
+  const CompiledFunction compiled(force);
+  for (int round = 0; round < 2; ++round) {
+    const Var x = Var::parameter(gen.normal(Shape{3, 4}, 0.0, 1.0, DType::f64));
+    const Var want = force({x}), got = compiled({x});
+    CHECK(max_rel_diff(got.value(), want.value()) == 0.0);
+    const std::vector<Var> gw = grad({sum(square(want))}, {x, w}), gg = grad({sum(square(got))}, {x, w});
+    CHECK(max_rel_diff(gg[0].value(), gw[0].value()) <= 1e-13);
+    CHECK(max_rel_diff(gg[1].value(), gw[1].value()) <= 1e-13);
+  }
+  CHECK(compiled.stats().traces == 1);
+}
+
+TEST_CASE("a compiled call whose traced backward fails says it came from the trace and what to do") {
+  // the traced backward covers every closed-over parameter, where the eager forward and a grad()
+  // of x alone never read c, modified in place after c * w saved it (bug hunt: the error named no cause)
+  Generator gen(3);
+  const Var w = Var::parameter(gen.normal(Shape{4}, 0.0, 1.0, DType::f64));
+  const CompiledFunction modifies([&](const std::vector<Var>& in) {
+    const Var c = in[1] * 2.0;
+    const Var y = in[0] * 3.0 + c * w;
+    Tensor cv = c.value();
+    cv.add_(Tensor::ones(cv.shape(), DType::f64));
+    return y;
+  });
+  const Var x = Var::parameter(gen.normal(Shape{3, 4}, 0.0, 1.0, DType::f64)), z(gen.normal(Shape{3, 4}, 0.0, 1.0, DType::f64));
+  CHECK_THROWS_WITH_AS(modifies({x, z}), doctest::Contains("traces its backward with its forward"), Error);
+  CHECK_THROWS_WITH_AS(modifies({x, z}), doctest::Contains("modified in place"), Error);
+  NoGrad off;
+  CHECK(modifies({x, z}).shape() == Shape{3, 4});
+}
+
+TEST_CASE("a compiled function without inputs runs in grad mode and under NoGrad") {
+  // under NoGrad it threw "a traced function needs at least one input tensor" (bug hunt)
+  const Var w = Var::parameter(Tensor::from_vector({0.5, -1.0}, Shape{2}, DType::f64));
+  const CompiledFunction constant([&](const std::vector<Var>&) { return tanh(w); });
+  const Var y = constant({});
+  CHECK(max_rel_diff(grad(sum(y), w).value(), (1.0 - square(tanh(w))).value()) <= 1e-15);
+  NoGrad off;
+  CHECK(max_rel_diff(constant({}).value(), tanh(w).value()) == 0.0);
+  CHECK(constant.stats().traces == 2);
 }
 
 TEST_CASE("a value the function makes on the host and returns is a fresh tensor per call, as eagerly") {

@@ -2,6 +2,7 @@
 // and a late part; what a trace refuses.
 #include "tide/core/plan.hpp"
 #include "tide/tide.hpp"
+#include "../forwarding_backend.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
 #include <string>
@@ -557,6 +558,74 @@ TEST_CASE("a plan refuses inputs of another signature, and a trace refuses host 
   CHECK_THROWS_WITH_AS(Trace::record(draws, {Tensor::ones(Shape{2}, DType::f64)}), doctest::Contains("random numbers"), Error);
   // after a failed trace, eager code runs untraced
   CHECK(sum(Tensor::ones(Shape{3}, DType::f64)).item() == 3.0);
+}
+
+TEST_CASE("a trace refuses a transfer between devices and another device's kernel; a value made on the host uploads as a constant") {
+  test::ForwardingDevice dev(true);
+  const Tensor x = Tensor::ones(Shape{3}, DType::f64), x_device = x.to(Device::cuda());
+  // the transfers' values were replayed as constants: a round trip of the input gave the traced
+  // input's result for every input, a parameter updated in place was not seen (bug hunt)
+  TensorFunction round_trip = [](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{(in[0].to(Device::cuda()) * 3.0).to(Device::cpu()) + 1.0};
+  };
+  CHECK_THROWS_WITH_AS(Trace::record(round_trip, {x}), doctest::Contains("a device transfer cannot be traced"), UntraceableError);
+  const Tensor w_device = Tensor::full(Shape{3}, 2.0, DType::f64).to(Device::cuda());
+  TensorFunction downloads = [&](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] * w_device.to(Device::cpu())}; };
+  CHECK_THROWS_WITH_AS(Trace::record(downloads, {x}), doctest::Contains("moves f64[3] from cuda:0 to cpu"), UntraceableError);
+  const Tensor w_host = Tensor::full(Shape{3}, 2.0, DType::f64);
+  TensorFunction uploads = [&](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] * w_host.to(Device::cuda())}; };
+  CHECK_THROWS_WITH_AS(Trace::record(uploads, {x_device}), doctest::Contains("moves f64[3] from cpu to cuda:0"), UntraceableError);
+  TensorFunction other_kernel = [&](const std::vector<Tensor>& in) {
+    (void)(w_device * 2.0);
+    return std::vector<Tensor>{in[0] * 2.0};
+  };
+  CHECK_THROWS_WITH_AS(Trace::record(other_kernel, {x}), doctest::Contains("runs a kernel on cuda:0 while the trace serves cpu"),
+                       UntraceableError);
+  // from_vector on the device: staged on the host during the trace, a constant
+  TensorFunction made = [](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{in[0] * Tensor::from_vector({1, 2, 3}, Shape{3}, DType::f64, Device::cuda())};
+  };
+  const Plan plan(Trace::record(made, {x_device}));
+  const Tensor y = plan.run({Tensor::full(Shape{3}, 2.0, DType::f64).to(Device::cuda())})[0];
+  CHECK(y.device() == Device::cuda());
+  CHECK(y.to(Device::cpu()).to_vector() == std::vector<double>{2, 4, 6});
+}
+
+TEST_CASE("a trace refuses a write into a tensor the function closes over before the write is made") {
+  // the refusal came after the function had run: the counter had counted (bug hunt)
+  Tensor counter = Tensor::zeros(Shape{1}, DType::f64);
+  TensorFunction counts = [&](const std::vector<Tensor>& in) {
+    Tensor c = counter;
+    c.add_(Tensor::ones(Shape{1}, DType::f64));
+    return std::vector<Tensor>{in[0] * counter};
+  };
+  CHECK_THROWS_WITH_AS(Trace::record(counts, {Tensor::ones(Shape{2}, DType::f64)}),
+                       doctest::Contains("writes in place (binary op) into a tensor it closes over (f64[1])"), Error);
+  CHECK(counter.item() == 0.0);
+}
+
+TEST_CASE("a function without inputs is traced on the device of its first kernel; an input can be added while it runs") {
+  Tensor w = seq(Shape{3}, 1.0, 0.1, DType::f64);
+  TensorFunction fn = [&](const std::vector<Tensor>&) { return std::vector<Tensor>{tanh(w)}; };
+  const Plan plan(Trace::record(fn, {}));
+  check_equal(plan.run({})[0], tanh(w), 0.0);
+  w.fill_(0.5);  // read by reference
+  check_equal(plan.run({})[0], tanh(w), 0.0);
+  // an input shaped as a value the function has computed (a backward's cotangent)
+  TensorFunction scaled = [&](const std::vector<Tensor>&) {
+    const Tensor y = tanh(w);
+    return std::vector<Tensor>{y * Trace::add_input(y.shape(), y.dtype(), y.device())};
+  };
+  const Trace added = Trace::record(scaled, {});
+  CHECK(added.inputs() == 1);
+  check_equal(Plan(added).run({Tensor::full(Shape{3}, 2.0, DType::f64)})[0], tanh(w) * 2.0, 0.0);
+  CHECK_THROWS_WITH_AS(Trace::add_input(Shape{1}, DType::f64, Device::cpu()), doctest::Contains("no trace is being recorded"), Error);
+  test::ForwardingDevice dev(true);
+  const Tensor w_device = w.to(Device::cuda());
+  TensorFunction on_device = [&](const std::vector<Tensor>&) { return std::vector<Tensor>{tanh(w_device)}; };
+  const Tensor y = Plan(Trace::record(on_device, {})).run({})[0];
+  CHECK(y.device() == Device::cuda());
+  check_equal(y.to(Device::cpu()), tanh(w), 0.0);
 }
 
 TEST_CASE("fused chains read operands of every layout: full, broadcast over leading or inner axes, transposed, scalars") {

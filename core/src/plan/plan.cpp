@@ -273,8 +273,7 @@ Plan::Plan(const Trace& trace, PlanOptions options) {
   impl.program = trace.program();
   impl.in_place_from = options.in_place_inputs_from;
   impl.stats.traced_calls = static_cast<int>(impl.program.calls.size());
-  for (const Buffer& b : impl.program.buffers)
-    if (b.kind == BufferKind::input) impl.device = b.device;
+  impl.device = impl.program.device;
   impl.stats.dead_calls = drop_dead_calls(impl.program);
   impl.stats.merged_values = merge_equal_values(impl.program, options.shared_outputs_from);
   if (impl.stats.merged_values > 0) impl.stats.dead_calls += drop_dead_calls(impl.program);  // the merged values' makers

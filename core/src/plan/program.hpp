@@ -64,6 +64,7 @@ struct Program {
   std::vector<Arg> outputs;
   int n_inputs = 0;
   std::vector<ElementwiseProgram> chains;
+  Device device = Device::cpu();  // the device the trace serves: its inputs' (without inputs, its first kernel's)
 };
 
 // Facts about arguments and buffers that the passes share (copies.cpp, accumulate.cpp).

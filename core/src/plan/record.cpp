@@ -1,6 +1,7 @@
 // Trace::record: a Backend that records each kernel call it forwards, installed for the tensors of
 // one device while the traced function runs (tensor_access.hpp's BackendHook).
 #include "program.hpp"
+#include "record.hpp"
 #include "../tensor_access.hpp"
 #include <unordered_map>
 
@@ -62,7 +63,9 @@ bool whole_contiguous(const Tensor& t, const Buffer& b) {
 
 class Recorder final : public Backend, public BackendHook {
 public:
-  Recorder(Backend& inner, Program& program) : inner_(inner), program_(program), start_(next_storage_serial()) {}
+  // inner: the backend of the device the trace serves; null for a trace without inputs, which
+  // serves the device its first kernel runs on.
+  Recorder(Backend* inner, Program& program) : inner_(inner), program_(program), start_(next_storage_serial()) {}
 
   void add_input(const Tensor& t) {
     Buffer b;
@@ -121,6 +124,8 @@ public:
   void push(Call& c, const Tensor& t, bool written, bool whole_write = false) {
     c.args.push_back(arg(t, written, whole_write));
     c.writes.push_back(written);
+    if (written && t.defined() && program_.buffers[static_cast<std::size_t>(c.args.back().buffer)].kind == BufferKind::constant)
+      refuse_constant_write(c, t);
   }
   // An output the call adds into (index_add, scatter_add): read as well as written.
   void push_accumulated(Call& c, const Tensor& t) {
@@ -135,46 +140,78 @@ public:
 
   // ---- BackendHook --------------------------------------------------------------------------------
   // Inside a forwarded call (a fused kernel's default composed from primitives) nothing more is
-  // recorded: the call itself is.
-  Backend& wrap(Backend& backend) override { return depth_ == 0 && &backend == &inner_ ? *this : backend; }
+  // recorded: the call itself is. Outside one, a kernel on another device's backend is refused: it
+  // would run once, at the trace, and its result be replayed as a constant.
+  Backend& wrap(Backend& backend) override {
+    if (depth_ > 0) return backend;
+    if (!inner_) inner_ = &backend;
+    if (&backend != inner_) refuse_other_device(backend.device());
+    return *this;
+  }
   void host_read(const Tensor& t) override {
     throw UntraceableError(fmt::format("tracing: the function reads the values of {} back to the host (item, to_vector); a "
                                        "plan replays kernels and cannot follow control flow that depends on values, so this "
                                        "function cannot be compiled",
                                        t.str()));
   }
+  // Tensor::to(Device) of src to `to`: only a value made on the host during the trace (from_vector's
+  // staging) may be uploaded to the traced device; it is a constant, as its value was fixed then.
+  // Any other transfer would freeze the value it moved at the trace (an input, a parameter updated
+  // in place later), as would a value downloaded to the host.
+  void transfer(const Tensor& src, Device to) {
+    if (depth_ > 0) return;  // a backend's own staging inside a forwarded call
+    const bool host_made = src.device().kind == DeviceKind::cpu && TensorAccess::storage(src)->serial >= start_;
+    if (!host_made || (inner_ && to != inner_->device()))
+      throw UntraceableError(fmt::format("tracing: the function moves {} from {} to {}; a plan replays the kernels of one device "
+                                         "and would replay the moved value as a constant, so a device transfer cannot be traced: "
+                                         "move the tensors to one device before compiling, or make the transfer outside the "
+                                         "traced function",
+                                         src.str(), src.device().str(), to.str()));
+  }
+  // Trace::add_input: an input shaped once the function has run part way (zeros while tracing).
+  Tensor late_input(const Shape& shape, DType dtype, Device device) {
+    if (!inner_) inner_ = &backend_for(device);
+    if (device != inner_->device())
+      fail("Trace::add_input: an input on {} for a trace that serves {} (a trace serves one device)", device.str(),
+           inner_->device().str());
+    Tensor t = Tensor::empty(shape, dtype, device);
+    inner_->fill(t, 0.0);  // not recorded: the replay's input takes its place
+    add_input(t);
+    return t;
+  }
+  Device traced_device() const { return inner_ ? inner_->device() : Device::cpu(); }
 
   // ---- Backend ------------------------------------------------------------------------------------
-  Device device() const override { return inner_.device(); }
-  const char* name() const override { return inner_.name(); }
-  void* allocate(std::size_t bytes) override { return inner_.allocate(bytes); }
-  void deallocate(void* p, std::size_t bytes) noexcept override { inner_.deallocate(p, bytes); }
+  Device device() const override { return inner_->device(); }
+  const char* name() const override { return inner_->name(); }
+  void* allocate(std::size_t bytes) override { return inner_->allocate(bytes); }
+  void deallocate(void* p, std::size_t bytes) noexcept override { inner_->deallocate(p, bytes); }
   void copy_to_host(const void* s, void* d, std::size_t n) override {
     (void)s, (void)d, (void)n;
     throw UntraceableError("tracing: the function copies device values to the host; a plan cannot follow control flow "
                            "that depends on values, so this function cannot be compiled");
   }
-  void copy_from_host(const void* s, void* d, std::size_t n) override { inner_.copy_from_host(s, d, n); }
-  void synchronize() override { inner_.synchronize(); }
+  void copy_from_host(const void* s, void* d, std::size_t n) override { inner_->copy_from_host(s, d, n); }
+  void synchronize() override { inner_->synchronize(); }
 
   void copy(const Tensor& src, const Tensor& dst) override {
     Call& c = add(CallKind::copy);
     push(c, src, false);
     push_out(c, dst);
-    forward([&] { inner_.copy(src, dst); });
+    forward([&] { inner_->copy(src, dst); });
   }
   void fill(const Tensor& dst, double value) override {
     Call& c = add(CallKind::fill);
     c.p0 = value;
     push_out(c, dst);
-    forward([&] { inner_.fill(dst, value); });
+    forward([&] { inner_->fill(dst, value); });
   }
   void unary(Op op, const Tensor& x, const Tensor& out, double p0, double p1) override {
     Call& c = add(CallKind::unary);
     c.op = op, c.p0 = p0, c.p1 = p1;
     push(c, x, false);
     push_out(c, out);
-    forward([&] { inner_.unary(op, x, out, p0, p1); });
+    forward([&] { inner_->unary(op, x, out, p0, p1); });
   }
   void binary(Op op, const Tensor& a, const Tensor& b, const Tensor& out) override {
     Call& c = add(CallKind::binary);
@@ -182,7 +219,7 @@ public:
     push(c, a, false);
     push(c, b, false);
     push_out(c, out);
-    forward([&] { inner_.binary(op, a, b, out); });
+    forward([&] { inner_->binary(op, a, b, out); });
   }
   void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override {
     Call& c = add(CallKind::where);
@@ -191,37 +228,37 @@ public:
     push(c, a, false);
     push(c, b, false);
     push_out(c, out);
-    forward([&] { inner_.where(cond, a, b, out); });
+    forward([&] { inner_->where(cond, a, b, out); });
   }
   void reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor& out) override {
     Call& c = add(CallKind::reduce);
     c.op = op, c.axes = axes;
     push(c, x, false);
     push_out(c, out);
-    forward([&] { inner_.reduce(op, x, axes, out); });
+    forward([&] { inner_->reduce(op, x, axes, out); });
   }
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override {
     Call& c = add(CallKind::matmul);
     push(c, a, false);
     push(c, b, false);
     push_out(c, out);
-    forward([&] { inner_.matmul(a, b, out); });
+    forward([&] { inner_->matmul(a, b, out); });
   }
   void index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override {
     indexed(CallKind::index_select, x, axis, index, out, false);
-    forward([&] { inner_.index_select(x, axis, index, out); });
+    forward([&] { inner_->index_select(x, axis, index, out); });
   }
   void index_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) override {
     indexed(CallKind::index_add, src, axis, index, out, true);
-    forward([&] { inner_.index_add(src, axis, index, out); });
+    forward([&] { inner_->index_add(src, axis, index, out); });
   }
   void gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override {
     indexed(CallKind::gather, x, axis, index, out, false);
-    forward([&] { inner_.gather(x, axis, index, out); });
+    forward([&] { inner_->gather(x, axis, index, out); });
   }
   void scatter_add(const Tensor& src, int axis, const Tensor& index, const Tensor& out) override {
     indexed(CallKind::scatter_add, src, axis, index, out, true);
-    forward([&] { inner_.scatter_add(src, axis, index, out); });
+    forward([&] { inner_->scatter_add(src, axis, index, out); });
   }
   void random(RandomKind, std::uint64_t, std::uint64_t, double, double, const Tensor&) override {
     throw UntraceableError("tracing: the function draws random numbers; a replay would repeat the same draw, so pass "
@@ -235,18 +272,18 @@ public:
     push(c, base, false);
     push(c, row_scale, false);
     for (const Tensor& x : xs) push(c, x, false);
-    forward([&] { inner_.lincomb(out, base, xs, coeff, row_scale); });
+    forward([&] { inner_->lincomb(out, base, xs, coeff, row_scale); });
   }
   void scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol, const Tensor& rtol,
                         const Tensor& mask, const Tensor& out) override {
     Call& c = add(CallKind::scaled_row_norms);
     for (const Tensor* t : {&err, &a, &b, &atol, &rtol, &mask}) push(c, *t, false);
     push_out(c, out);
-    forward([&] { inner_.scaled_row_norms(err, a, b, atol, rtol, mask, out); });
+    forward([&] { inner_->scaled_row_norms(err, a, b, atol, rtol, mask, out); });
   }
-  bool fuses_dense() const override { return inner_.fuses_dense(); }
+  bool fuses_dense() const override { return inner_->fuses_dense(); }
   void dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0, const Tensor& out) override {
-    if (!inner_.fuses_dense()) return Backend::dense(x, w, b, act, p0, out);  // its primitives, recorded
+    if (!inner_->fuses_dense()) return Backend::dense(x, w, b, act, p0, out);  // its primitives, recorded
     Call& c = add(CallKind::dense);
     c.has_act = act.has_value();
     c.op = act.value_or(Op::neg);
@@ -255,7 +292,7 @@ public:
     push(c, w, false);
     push(c, b, false);
     push_out(c, out);
-    forward([&] { inner_.dense(x, w, b, act, p0, out); });
+    forward([&] { inner_->dense(x, w, b, act, p0, out); });
   }
   void synapse_sums(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu, const Tensor& erev,
                     const Tensor& num0, const Tensor& den0, const Tensor& num, const Tensor& den) override {
@@ -263,7 +300,7 @@ public:
     for (const Tensor* t : {&pre, &w, &sigma, &mu, &erev, &num0, &den0}) push(c, *t, false);
     push_out(c, num);
     push_out(c, den);
-    forward([&] { inner_.synapse_sums(pre, w, sigma, mu, erev, num0, den0, num, den); });
+    forward([&] { inner_->synapse_sums(pre, w, sigma, mu, erev, num0, den0, num, den); });
   }
   void synapse_sums_backward(const Tensor& pre, const Tensor& w, const Tensor& sigma, const Tensor& mu,
                              const Tensor& erev, const Tensor& gnum, const Tensor& gden, const Tensor& gpre,
@@ -271,7 +308,7 @@ public:
     Call& c = add(CallKind::synapse_sums_backward);
     for (const Tensor* t : {&pre, &w, &sigma, &mu, &erev, &gnum, &gden}) push(c, *t, false);
     for (const Tensor* t : {&gpre, &gw, &gsigma, &gmu, &gerev}) push_out(c, *t);
-    forward([&] { inner_.synapse_sums_backward(pre, w, sigma, mu, erev, gnum, gden, gpre, gw, gsigma, gmu, gerev); });
+    forward([&] { inner_->synapse_sums_backward(pre, w, sigma, mu, erev, gnum, gden, gpre, gw, gsigma, gmu, gerev); });
   }
   void elementwise(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<const Tensor> outputs) override {
     Call& c = add(CallKind::elementwise);
@@ -279,10 +316,29 @@ public:
     program_.chains.push_back(p);
     for (const Tensor& t : inputs) push(c, t, false);
     for (const Tensor& t : outputs) push_out(c, t);
-    forward([&] { inner_.elementwise(p, inputs, outputs); });
+    forward([&] { inner_->elementwise(p, inputs, outputs); });
   }
 
 private:
+  [[noreturn]] void refuse_other_device(Device other) const {
+    throw UntraceableError(fmt::format("tracing: the function runs a kernel on {} while the trace serves {}; a plan replays the "
+                                       "kernels of one device, so a device transfer (to(device)) or another device's kernel "
+                                       "cannot be traced: move the tensors to one device before compiling, or make the transfer "
+                                       "outside the traced function",
+                                       other.str(), inner_->device().str()));
+  }
+  // A write into a tensor the function neither made nor received (a parameter, a counter it closes
+  // over): callers run a function more than once to trace it (the trace, another trace for a
+  // signature or a check), so its effect would not be the eager one's. Refused, naming the tensor,
+  // before the kernel writes it: a caller that falls back to the eager function then sees the
+  // tensor as it was.
+  [[noreturn]] void refuse_constant_write(const Call& c, const Tensor& t) const {
+    fail("Trace::record: the function writes in place ({} op) into a tensor it closes over ({}): tracing runs it more than "
+         "once, so the write would happen more often than eagerly (refused before writing); pass the tensor as an input, or "
+         "write it outside the traced function",
+         call_kind_name(c.kind), t.str());
+  }
+
   template <class F> void forward(F&& f) {
     ++depth_;
     try {
@@ -337,7 +393,7 @@ private:
       st.alias = TensorAccess::view_as(t, b.dtype, b.shape, Shape{1}, 0);
     if (written && !st.written && st.alias.defined()) {  // keep the starting value before this call overwrites it
       Tensor copy = Tensor::empty(b.shape, b.dtype, b.device);
-      inner_.copy(st.alias, copy);
+      inner_->copy(st.alias, copy);
       b.constant = copy;
     }
     st.written = st.written || written;
@@ -371,7 +427,7 @@ private:
     pending_.clear();
   }
 
-  Backend& inner_;
+  Backend* inner_;
   Program& program_;
   std::vector<std::pair<int, Tensor>> pending_;
   bool reading_out_ = false;
@@ -395,28 +451,23 @@ bool Trace::active() { return detail::backend_hook != nullptr; }
 
 namespace detail {
 namespace {
-// A write into a tensor the function neither made nor received (a parameter, a counter it closes
-// over): a replay would repeat it, but callers run a function more than once to trace it (a probe
-// for the output's shape, the trace itself), so the first call's effect would not be the eager
-// one's. Refused, naming the tensor.
-void refuse_constant_writes(const Program& p) {
-  for (const Call& c : p.calls)
-    for (std::size_t k = 0; k < c.args.size(); ++k) {
-      const Arg& a = c.args[k];
-      if (!c.writes[k] || a.buffer < 0 || p.buffers[static_cast<std::size_t>(a.buffer)].kind != BufferKind::constant) continue;
-      fail("Trace::record: the function writes in place ({} op) into a tensor it closes over ({}{}): tracing runs it more than "
-           "once, so the write would happen more often than eagerly; pass the tensor as an input, or write it outside the "
-           "traced function",
-           call_kind_name(c.kind), dtype_name(a.dtype), a.shape.str());
-    }
-}
+Recorder* active_recorder() { return dynamic_cast<Recorder*>(backend_hook); }
 }  // namespace
+
+void check_traced_transfer(const Tensor& src, Device to) {
+  if (Recorder* r = active_recorder()) r->transfer(src, to);
+}
 }  // namespace detail
+
+Tensor Trace::add_input(const Shape& shape, DType dtype, Device device) {
+  detail::Recorder* r = detail::active_recorder();
+  if (!r) fail("Trace::add_input: no trace is being recorded on this thread (call it from the function Trace::record runs)");
+  return r->late_input(shape, dtype, device);
+}
 
 Trace Trace::record(const TensorFunction& fn, const std::vector<Tensor>& inputs, std::vector<Tensor>* results) {
   using namespace detail;
   if (backend_hook) fail("Trace::record: already tracing on this thread (a traced function cannot trace another)");
-  if (inputs.empty()) fail("Trace::record: a traced function needs at least one input tensor");
   std::vector<Tensor> ins;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& x = inputs[i];
@@ -429,7 +480,7 @@ Trace Trace::record(const TensorFunction& fn, const std::vector<Tensor>& inputs,
     ins.push_back(x.clone());
   }
   auto program = std::make_shared<Program>();
-  Recorder recorder(backend_for(ins[0].device()), *program);
+  Recorder recorder(ins.empty() ? nullptr : &backend_for(ins[0].device()), *program);
   for (const Tensor& x : ins) recorder.add_input(x);
   std::vector<Tensor> out;
   {
@@ -442,7 +493,7 @@ Trace Trace::record(const TensorFunction& fn, const std::vector<Tensor>& inputs,
     }
   }
   recorder.finish();
-  refuse_constant_writes(*program);
+  program->device = recorder.traced_device();
   if (results) *results = std::move(out);
   return Trace(std::move(program));
 }

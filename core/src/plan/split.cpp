@@ -174,6 +174,7 @@ Trace::Split Trace::split(int first_late_input, int first_late_output) const {
   auto late = std::make_shared<Program>();
   early->buffers = late->buffers = p.buffers;
   early->chains = late->chains = p.chains;
+  early->device = late->device = p.device;
   early->n_inputs = first_late_input;
   late->n_inputs = static_cast<int>(res.buffers.size()) + (p.n_inputs - first_late_input);
   for (std::size_t i = 0; i < p.calls.size(); ++i) (parts.late_call[i] ? late : early)->calls.push_back(p.calls[i]);

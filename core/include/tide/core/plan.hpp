@@ -12,6 +12,11 @@
 //  - A plan serves the shapes, dtypes and devices it was traced with (Plan::matches); a call with
 //    others is an error naming the input. Callers keep one plan per signature (a batch size that
 //    changes, as when a solver drops finished samples, means one more plan).
+//  - A plan replays the kernels of one device: its inputs' (a function without inputs: the device
+//    of its first kernel). A kernel on another device's backend, or a transfer between devices
+//    (to(device)), while tracing is an error (UntraceableError): its value would be replayed as a
+//    constant. Move the tensors before compiling. The one transfer allowed is a value made on the
+//    host during the trace (from_vector) uploaded to the traced device: a constant, as below.
 //  - Tensors the function reads but did not receive as inputs (parameters, constants) are read by
 //    reference at every replay: parameters updated in place (every optimizer does) are seen;
 //    a parameter replaced by a new tensor is not (trace again).
@@ -20,8 +25,9 @@
 //    had when the function was traced. A value that changes between calls must be a tensor. Such a
 //    constant returned as an output is copied per replay (a fresh tensor per call, as eagerly).
 //  - The function must not write in place into tensors it did not make or receive (a parameter, a
-//    counter it closes over): callers run it more than once to trace it, so the write would happen
-//    more often than eagerly; Trace::record refuses such a trace, naming the tensor.
+//    counter it closes over): callers may run it more than once to trace it, so the write would
+//    happen more often than eagerly; Trace::record refuses such a trace, naming the tensor, before
+//    the write is made (a caller that falls back to the eager function sees the tensor unchanged).
 //  - The function's control flow must not depend on tensor values: reading values back to the host
 //    (item, to_vector) while tracing is an error, and so is drawing random numbers (pass the noise
 //    in as an input instead: a replay would repeat the same draw).
@@ -54,6 +60,11 @@ public:
   // when given.
   static Trace record(const TensorFunction& fn, const std::vector<Tensor>& inputs,
                       std::vector<Tensor>* results = nullptr);
+  // Called by the function record() runs: one more input of the trace, numbered after those it
+  // has (a value whose shape is known only once the function has run part way: a backward's
+  // cotangent, shaped as the output). Returns the tensor the function reads it from (zeros while
+  // tracing).
+  static Tensor add_input(const Shape& shape, DType dtype, Device device);
 
   // Splits a trace of a function whose inputs [first_late_input, ...) arrive later (the cotangents
   // of a backward pass) into the part that can run now and the part that must wait. The early part
