@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <new>
 #include <optional>
+#include <utility>
 #include <cmath>
 
 namespace tide::detail {
@@ -115,7 +116,8 @@ private:
   Proposal propose();
   void plan_fixed_step(SampleState& x, std::int64_t b, std::size_t r, Proposal& p);
   std::vector<double> decide(const Var& y, const StepResult& st, const Proposal& p, std::vector<char>& accepted);
-  void note_infinite_ratios(const StepResult& st, const std::vector<double>& ratio);
+  void note_infinite_ratios(const StepResult& st, const Proposal& p, const std::vector<double>& ratio);
+  void fail_if_hopeless(const StepResult& st, const Proposal& p, const std::vector<char>& rows);
   std::string zero_scale_note(std::size_t r) const;
   void restep_accepted(const Proposal& p, const std::vector<char>& accepted, StepResult& st);
   Outputs advance(const Proposal& p, const std::vector<char>& accepted, const std::vector<double>& ratio);
@@ -235,11 +237,16 @@ Proposal Integrator::propose() {
 // implicit stages' Newton iteration failed (diverged, or did not converge even from its last
 // iterate with a new Jacobian: ImplicitStages::retry_at_iterate) or it left the finite numbers,
 // any of which ends the solve: a fixed step cannot shrink, and an unconverged stage kept as it was
-// (silently, before) gave values far from the method's.
+// (silently, before) gave values far from the method's. A start state or f there that is not
+// finite is named as such first (fail_if_hopeless): no smaller step or other method helps there.
 std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const Proposal& p, std::vector<char>& accepted) {
   const std::size_t n = p.t.size();
   accepted.assign(n, 1);
   if (!adaptive_) {
+    const std::vector<char> finite = rows_finite(st.y_new.value());
+    std::vector<char> bad(n, 0);
+    for (std::size_t r = 0; r < n; ++r) bad[r] = !finite[r] || (r < st.failed.size() && st.failed[r]);
+    if (std::find(bad.begin(), bad.end(), 1) != bad.end()) fail_if_hopeless(st, p, bad);
     for (std::size_t r = 0; r < st.failed.size() && r < n; ++r) {
       if (st.failed[r] == newton_diverged)
         fail_at(r, "the implicit stages' Newton iteration diverged (a fixed-step method cannot shrink its step; "
@@ -250,7 +257,6 @@ std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const
                    "raise newton_max_iterations, take more steps (step_size, unfolds) or use adaptive steps)" + zero_scale_note(r),
                 p.h[r]);
     }
-    const std::vector<char> finite = rows_finite(st.y_new.value());
     for (std::size_t r = 0; r < n; ++r)
       if (!finite[r])
         fail_at(r, "the state became non-finite (a fixed-step method cannot shrink its step; use an adaptive method or a smaller step)", p.h[r]);
@@ -258,16 +264,56 @@ std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const
   }
   const std::vector<double> ratio = plan_.norm.ratios(stepper_.error(y, st, scale_), st.failed);
   for (std::size_t r = 0; r < n; ++r) accepted[r] = ratio[r] <= 1.0;
-  note_infinite_ratios(st, ratio);
+  note_infinite_ratios(st, p, ratio);
   return ratio;
+}
+
+// The first entry of row r of x that is not finite (-1: none) and its value, read only to word an error.
+std::pair<std::int64_t, double> first_non_finite(const Tensor& x, std::size_t r) {
+  const std::vector<double> v = x.select(0, static_cast<std::int64_t>(r)).to_vector();
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i])) return {static_cast<std::int64_t>(i), v[i]};
+  return {-1, 0.0};
+}
+
+// Ends the solve at the first of `rows` (whose step failed) that no smaller step can save: its
+// state where the step starts is not finite (y0, at the start), or f there is (stage 1, the same
+// at every retry). Both used to end as a step size underflow after thousands of calls, or as a
+// fixed step's advice to shrink it. A non-finite later stage is the step control's to reject (f
+// outside its domain at a trial point); so is, for a fixed step, f at a state that earlier fixed
+// steps reached (it may have blown up or left f's domain: smaller steps may help), so f is judged
+// there only at the sample's start. Read only after a step failed.
+void Integrator::fail_if_hopeless(const StepResult& st, const Proposal& p, const std::vector<char>& rows) {
+  const std::vector<char> state = rows_finite(y_.value());
+  const bool first_is_f = stepper_.first_stage_is_f() && !st.k.empty();
+  const std::vector<char> stage = first_is_f ? rows_finite(st.k.front().value()) : std::vector<char>(state.size(), 1);
+  for (std::size_t r = 0; r < rows.size() && r < state.size(); ++r) {
+    if (!rows[r] || (state[r] && stage[r])) continue;
+    const std::int64_t b = active_.samples()[r];
+    const bool start = !plan_.count_backward && s_[static_cast<std::size_t>(b)].t == grid_.at(b, 0);
+    if (!state[r]) {
+      const auto [i, v] = first_non_finite(y_.value(), r);
+      fail_at(r, start ? fmt::format("y0[{}, {}] = {} is not finite (a solve needs a finite start state)", b, i, v)
+                       : fmt::format("state {} = {} is not finite where the step starts (a smaller step starts there too)", i, v),
+              p.h[r]);
+    }
+    if (!adaptive_ && !start) continue;
+    const auto [i, v] = first_non_finite(st.k.front().value(), r);
+    fail_at(r, fmt::format("the dynamics returned a non-finite value at the finite state the step starts from, f(y, t)[{}, {}] = {}: "
+                           "a smaller step starts there too (check the dynamics and their parameters, e.g. a weight that went NaN)", b, i, v),
+            p.h[r]);
+  }
 }
 
 // Why a row's error ratio is infinite, most telling last: a shared step takes the batch's worst.
 enum InfiniteRatio : char { ratio_finite = 0, error_infinite = 1, newton_failed = 2, state_non_finite = 3 };
 
-void Integrator::note_infinite_ratios(const StepResult& st, const std::vector<double>& ratio) {
+void Integrator::note_infinite_ratios(const StepResult& st, const Proposal& p, const std::vector<double>& ratio) {
   // (read only for a row whose ratio is infinite: nothing to write on the usual step)
   if (std::all_of(ratio.begin(), ratio.end(), [](double x) { return std::isfinite(x); })) return;
+  std::vector<char> rows(ratio.size());
+  for (std::size_t r = 0; r < ratio.size(); ++r) rows[r] = !std::isfinite(ratio[r]);
+  fail_if_hopeless(st, p, rows);
   infinite_.assign(ratio.size(), ratio_finite);
   // read only when a ratio is infinite: a stage that is not finite counts as the state (f(y_new) of
   // an FSAL tableau, an implicit stage whose Newton iterate left f's domain)

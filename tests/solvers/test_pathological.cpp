@@ -655,7 +655,8 @@ void fill(Table& tb) {
     row(P, kFixed, steps(100, 100), solver_error({"the state became non-finite"}));
   }
   // 6. log of 0: y' = p log y from y = 1/2 reaches y = 0 at t* = -li(1/2) = 0.378671; and log(0)
-  //    at the very first evaluation.
+  //    at the very first evaluation, named as the dynamics' value at the start (every method ended
+  //    as "the state became non-finite", adaptive ones after a step size underflow).
   {
     const Problem& P = tb.add(scalar("log of 0 (reached)", [](const Var& p) { return [p](const Var& z, const Var&) { return log(z) * p; }; }, 0.5, 1.0, {0.0, 1.0}));
     row(P, kAdaptive + kImplicit, tol(1e-7, 1e-9), solver_error({"the state became non-finite and the step size underflowed"}, [](const SolverError& err) {
@@ -663,7 +664,8 @@ void fill(Table& tb) {
         }));
     row(P, kFixed, steps(100, 100), solver_error({"the state became non-finite"}));
     const Problem& Q = tb.add(scalar("log of 0 (at the start)", [](const Var& p) { return [p](const Var& z, const Var&) { return log(z) * p; }; }, 0.0, 1.0, {0.0, 1.0}));
-    row(Q, kAll, steps(100, 100), solver_error({"the state became non-finite"}, [](const SolverError& err) { CHECK(err.time == 0.0); }));
+    row(Q, kAll, steps(100, 100), solver_error({"sample 0: the dynamics returned a non-finite value at the finite state the step starts from, f(y, t)[0, 0] = -inf"},
+                                               [](const SolverError& err) { CHECK(err.time == 0.0); }));
   }
   // 7. NaN once: dynamics that return NaN at their 5th call and are fine otherwise. Adaptive
   //    methods reject that step and recover; a fixed-step method cannot shrink its step and
