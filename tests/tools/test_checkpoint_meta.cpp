@@ -191,3 +191,83 @@ TEST_CASE("data record: a relative data path that does not open from here names 
                                                   ": run the command there, or give the config absolute paths");
   });
 }
+
+TEST_CASE("data record: a file of the same relative name where the command runs names the directory the run was trained in") {
+  // (it warned only that the file "has changed", and scored the other file)
+  tide::data::test::TempDir dir;
+  const std::filesystem::path trained = dir.file("trained"), elsewhere = dir.file("elsewhere");
+  std::filesystem::create_directories(trained / "runs" / "r");
+  std::filesystem::create_directories(elsewhere);
+  tide::data::test::write_file((trained / "ds1.csv").string(), "x,y\n1,a\n");
+  tide::data::test::write_file((elsewhere / "ds1.csv").string(), "x,y\n7,b\n9,a\n");
+  const json section = {{"dataset", "csv"}, {"path", "ds1.csv"}, {"targets", "y"}};
+  const std::string run = (trained / "runs" / "r").string();
+  in_directory(trained, [&] { write_data_record(run, section); });
+  in_directory(elsewhere, [&] {
+    const std::vector<std::string> said = changed_data_files(run, "recomputed");
+    REQUIRE(said.size() == 1);
+    const std::string there = std::filesystem::canonical(trained).string();
+    CHECK(said[0].starts_with("ds1.csv (data.path) has changed since the run was trained (8 bytes, CRC32 "));
+    CHECK(said[0].ends_with("now), or is another file (the relative path is read from the current directory " +
+                            std::filesystem::current_path().string() + "; the run was trained in " + there + ", where " + there +
+                            "/ds1.csv is the file it was trained on, unchanged: run the command there): recomputed"));
+  });
+  tide::data::test::write_file((trained / "ds1.csv").string(), "x,y\n1,b\n");  // edited there too
+  in_directory(elsewhere, [&] {
+    const std::vector<std::string> said = changed_data_files(run, "recomputed");
+    REQUIRE(said.size() == 1);
+    CHECK(said[0].find("which holds a ds1.csv too: run the command there): recomputed") != std::string::npos);
+  });
+  in_directory(trained, [&] {  // edited where it trained: "changed", as before
+    const std::vector<std::string> said = changed_data_files(run, "recomputed");
+    REQUIRE(said.size() == 1);
+    CHECK(said[0].find("another file") == std::string::npos);
+  });
+}
+
+TEST_CASE("data record: a csv run's columns by role, the default features spelled out as the training file's header orders them") {
+  tide::data::test::TempDir dir;
+  const std::string run = dir.file("run"), data = dir.file("ds.csv");
+  std::filesystem::create_directories(run);
+  tide::data::test::write_file(data, "t,b,a,y\n1,2,3,x\n2,3,4,z\n");
+  json section = {{"dataset", "csv"}, {"path", data}, {"targets", "y"}, {"time_column", 0}};
+  CHECK(data_columns(section) == json{{"features", {"b", "a"}}, {"targets", {"y"}}, {"time", {"t"}}, {"id", json::array()}});
+  section["exclude"] = {"a"};
+  CHECK(data_columns(section).at("features") == json{"b"});
+  section.erase("exclude");
+  section["time_column"] = "t";
+  tide::data::test::write_file(data, ",t,b,a,y\n0,1,2,3,x\n1,2,3,4,z\n");  // pandas' index column: no feature
+  CHECK(data_columns(section).at("features") == json{"b", "a"});
+  CHECK(data_columns({{"dataset", "csv"}, {"path", data}, {"targets", "y"}, {"header", false}}).is_null());  // no names
+  CHECK(data_columns({{"dataset", "xor"}}).is_null());
+}
+
+TEST_CASE("data record: a csv run's training file with its columns reordered, added or removed is refused, naming them") {
+  // (the default features followed the file's order: the model read its inputs from other columns, silently)
+  tide::data::test::TempDir dir;
+  const std::string run = dir.file("run"), data = dir.file("ds.csv");
+  std::filesystem::create_directories(run);
+  tide::data::test::write_file(data, "t,b,a,y\n1,2,3,x\n");
+  const json section = {{"dataset", "csv"}, {"path", data}, {"targets", "y"}, {"time_column", "t"}};
+  write_data_record(run, section);
+  CHECK_NOTHROW(check_data_columns(run, section));
+  tide::data::test::write_file(data, "t,a,b,y\n1,3,2,x\n");
+  CHECK(error_of([&] { check_data_columns(run, section); }) ==
+        data + " (data.path): its feature columns are a, b now, the run was trained with b, a (the same columns in another order: the "
+               "model would read its inputs from other columns); put the file's columns back as they were, or train a new run");
+  tide::data::test::write_file(data, "t,b,p,a,y\n1,2,0,3,x\n");
+  CHECK(error_of([&] { check_data_columns(run, section); }).find("('p' is new)") != std::string::npos);
+  tide::data::test::write_file(data, "t,b,z\n1,2,x\n");
+  CHECK(error_of([&] { check_data_columns(run, section); }).find("its feature columns are b, z now") != std::string::npos);
+  // features given by name are read by name: another order is no change
+  const json named = {{"dataset", "csv"}, {"path", data}, {"targets", "y"}, {"features", {"a", "b"}}};
+  tide::data::test::write_file(data, "t,b,a,y\n1,2,3,x\n");
+  write_data_record(run, named);
+  tide::data::test::write_file(data, "a,y,t,b\n3,x,1,2\n");
+  CHECK_NOTHROW(check_data_columns(run, named));
+  // a run recorded before the columns were passes (the size and CRC32 warn)
+  json record = json::parse(std::ifstream(run + "/data_files.json"));
+  record.erase("columns");
+  tide::data::test::write_file(run + "/data_files.json", record.dump());
+  CHECK_NOTHROW(check_data_columns(run, section));
+}

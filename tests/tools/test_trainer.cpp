@@ -295,3 +295,177 @@ TEST_CASE("tide train: a model's type or a cell's key in error is refused before
   CHECK(error_of({{"type", "cnf"}}).find("no_such.csv") != std::string::npos);  // a flow's keys wait for the data
   CHECK_FALSE(fs::exists(options.out_dir));
 }
+
+namespace {
+
+// The message of the tide::Error f throws ("" when none).
+template <class F> std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const tide::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A run of the xor data trained for one epoch with `seed` (runs of two seeds have the same shapes).
+std::string train_xor_run(const fs::path& dir, const std::string& name, int seed) {
+  const json config = {{"name", "xor"}, {"seed", seed}, {"data", {{"dataset", "xor"}, {"encoding", "event"}, {"train", 64}, {"test", 16}}},
+                       {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 32}};
+  const std::string run = (dir / name).string();
+  train(config, run, false);
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("--out naming a command's input or a run's own file is refused before any work, naming both") {
+  // (predict --data reg.csv --out reg.csv replaced the data; plot --out RUN/metrics.jsonl, predict --out RUN/config.json and
+  // export --out RUN/checkpoint.tide destroyed the run, with exit status 0)
+  TempDir dir;
+  const std::string run = train_csv_run(dir.path, "guarded", false), data = (dir.path / "guarded.csv").string();
+  const std::string fresh = (dir.path / "fresh.csv").string(), params = (dir.path / "p.safetensors").string();
+  std::ofstream(fresh) << "t,x\n100,0.1\n";
+  const RunParameters own, user{false, params};
+  const auto refused = [&](const std::string& out, const RunParameters& from = {}, const std::string& data_file = "") {
+    return error_message([&] { tide::cli::check_output_not_input(out, run_inputs(run, from, data_file)); });
+  };
+  CHECK(refused(fresh, own, fresh) == "--out " + fresh + " is the --data file " + fresh + ": the output would replace it; give --out another file");
+  CHECK(refused(data) == "--out " + data + " is the run's data file (data.path) " + data +
+                             ": the output would replace it; give --out another file");
+  for (const char* name : {"config.json", "metrics.jsonl", "checkpoint.tide", "best.tide", "summary.json", "data_files.json", "curves.svg"}) {
+    CAPTURE(name);
+    CHECK(refused(run + "/" + name).find(" is the run's file " + run + "/" + name) != std::string::npos);
+    CHECK(refused(run + "/./" + name) != "");  // another spelling of the same file
+  }
+  std::ofstream(params) << "parameters";
+  CHECK(refused(params, user) == "--out " + params + " is the parameter file read " + params +
+                                     ": the output would replace it; give --out another file");
+  CHECK(refused((dir.path / "predictions.csv").string(), own, fresh).empty());
+  CHECK(refused(run + "/notes.csv").empty());  // a file of the user's in the run directory
+}
+
+TEST_CASE("a best.tide or checkpoint.tide copied from another run is refused, naming the file that disagrees") {
+  // (a best.tide of another config was loaded silently whenever checkpoint.tide existed; a foreign checkpoint blamed config.json)
+  TempDir dir;
+  const std::string a = train_xor_run(dir.path, "a", 1), b = train_xor_run(dir.path, "b", 2);
+  CHECK_NOTHROW(load_run_model(a, {}));
+  const fs::path own_best = dir.path / "own_best.tide";
+  fs::copy_file(a + "/best.tide", own_best);
+  fs::copy_file(b + "/best.tide", a + "/best.tide", fs::copy_options::overwrite_existing);
+  CHECK(error_message([&] { load_run_model(a, {}); }) ==
+        a + "/best.tide: was written by a run of another config than this run's (" + a + "/config.json and " + a +
+            "/checkpoint.tide agree; key 'seed' is 1 in config.json, 2 in best.tide): a file copied from another run? Put the run's "
+            "own best.tide back, or train a new run");
+  CHECK_NOTHROW(load_run_model(a, {true, ""}));  // the checkpoint is the run's own
+  fs::copy_file(own_best, a + "/best.tide", fs::copy_options::overwrite_existing);
+  fs::copy_file(b + "/checkpoint.tide", a + "/checkpoint.tide", fs::copy_options::overwrite_existing);
+  CHECK(error_message([&] { load_run_model(a, {true, ""}); }).starts_with(a + "/checkpoint.tide: was written by a run of another config"));
+  CHECK_NOTHROW(load_run_model(a, {}));  // best.tide, the run's own, is what it loads
+  // both from the other run: config.json may be the edited one, naming the file that records the config
+  fs::copy_file(b + "/best.tide", a + "/best.tide", fs::copy_options::overwrite_existing);
+  CHECK(error_message([&] { load_run_model(a, {}); }).starts_with(a + "/config.json: differs from the config the run was trained with (recorded in " +
+                                                                    a + "/best.tide): key 'seed' is 2 there, 1 now; put config.json back"));
+}
+
+TEST_CASE("half-written run directories: no parameters yet, config.json missing, a checkpoint cut short") {
+  TempDir dir;
+  const std::string run = train_xor_run(dir.path, "whole", 1);
+  // only config.json (stopped before the first checkpoint), its data gone: said before the data loads (it loaded it, then
+  // "load_archive '.../best.tide': cannot open")
+  const std::string half = (dir.path / "half").string();
+  fs::create_directories(half);
+  json config = json::parse(std::ifstream(run + "/config.json"));
+  config["data"] = {{"dataset", "csv"}, {"path", (dir.path / "gone.csv").string()}, {"targets", "y"}};
+  std::ofstream(half + "/config.json") << config.dump();
+  for (const bool last : {false, true}) {
+    CAPTURE(last);
+    CHECK(error_message([&] { evaluate_run(half, "test", {last, ""}); })
+              .starts_with(half + (last ? "/checkpoint.tide" : "/best.tide") + ": the run has no parameters yet: it was stopped before its first checkpoint"));
+  }
+  // config.json missing from a run's directory (it said "no run directory that tide train wrote")
+  const std::string lost = (dir.path / "lost").string();
+  fs::create_directories(lost);
+  fs::copy_file(run + "/checkpoint.tide", lost + "/checkpoint.tide");
+  CHECK(error_message([&] { check_run_directory("tide eval", lost); }) ==
+        lost + "/config.json is missing from a run directory that holds checkpoint.tide (tide eval reads the run's config from it): "
+               "put the run's config.json back");
+  CHECK_NOTHROW(check_run_directory("tide eval", run));
+  // a checkpoint cut short stops neither eval nor export of an intact best.tide (it stopped both)
+  std::ifstream in(run + "/checkpoint.tide", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  std::ofstream(run + "/checkpoint.tide", std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
+  CHECK(evaluate_run(run, "test", {}).contains("accuracy"));
+  CHECK_NOTHROW(export_parameters(run, {}, (dir.path / "p.safetensors").string()));
+  CHECK_NOTHROW(export_parameters(run, {false, (dir.path / "p.safetensors").string()}, (dir.path / "q.tide").string()));
+  CHECK(error_message([&] { evaluate_run(run, "test", {true, ""}); }).find("checkpoint.tide") != std::string::npos);  // --last reads it
+}
+
+TEST_CASE("tide predict / eval / --resume refuse a csv run's training file whose columns moved, naming them") {
+  // (reordered columns permuted the model's inputs silently: |dp| 0.66; an added one failed on a parameter's shape)
+  TempDir dir;
+  const std::string data = (dir.path / "cols.csv").string();
+  const auto write = [&](bool swapped) {
+    std::ofstream f(data);
+    f << (swapped ? "t,b,a,y\n" : "t,a,b,y\n");
+    for (int i = 0; i < 60; ++i) {
+      const double a = std::sin(0.3 * i), b = std::cos(0.7 * i);
+      f << i << "," << (swapped ? b : a) << "," << (swapped ? a : b) << "," << (i % 4 < 2 ? "low" : "high") << "\n";
+    }
+  };
+  write(false);
+  const json config = {{"name", "cols"}, {"seed", 1},
+                       {"data", {{"dataset", "csv"}, {"path", data}, {"time_column", "t"}, {"targets", "y"}, {"window", 6},
+                                 {"val_fraction", 0.2}, {"test_fraction", 0.2}}},
+                       {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 8}};
+  const std::string run = (dir.path / "cols").string();
+  train(config, run, false);
+  TrainOptions resume;
+  resume.out_dir = run, resume.quiet = true, resume.resume = true;
+  REQUIRE(run_training(parse_train_config(config, "test config"), resume) == 0);  // the same columns: no refusal
+  const json scores = evaluate_run(run, "test", {});
+  write(true);
+  const std::string said = data + " (data.path): its feature columns are b, a now, the run was trained with a, b (the same columns in "
+                                  "another order";
+  CHECK(error_message([&] { evaluate_run(run, "test", {}); }).starts_with(said));
+  CHECK(error_message([&] { write_predictions(run, {}, "test", "", (dir.path / "p.csv").string()); }).starts_with(said));
+  CHECK(error_message([&] { run_training(parse_train_config(config, "test config"), resume); }).starts_with(said));
+  // a run recorded before the columns were: scored as before (the size and CRC32 warn)
+  json record = json::parse(std::ifstream(run + "/data_files.json"));
+  record.erase("columns");
+  std::ofstream(run + "/data_files.json") << record.dump();
+  write(false);
+  CHECK(evaluate_run(run, "test", {}).at("accuracy") == scores.at("accuracy"));
+}
+
+TEST_CASE("tide predict: an f64 run's numbers to 17 significant digits; a mujoco run's outputs named by the file's variables") {
+  // (9 digits always; mujoco's were target_0, prediction_0, ...)
+  TempDir dir;
+  const std::string data = (dir.path / "rollouts.csv").string();
+  {
+    std::ofstream f(data);
+    f << "episode,time,hip,knee\n";
+    for (int e = 0; e < 12; ++e)
+      for (int t = 0; t < 20; ++t) f << e << "," << 0.02 * t << "," << std::sin(0.1 * t + e) << "," << std::cos(0.2 * t + e) << "\n";
+  }
+  json config = {{"name", "mj"}, {"seed", 1}, {"data", {{"dataset", "mujoco"}, {"path", data}, {"window", 8}, {"stride", 8}}},
+                 {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 8}};
+  for (const char* dtype : {"f32", "f64"}) {
+    CAPTURE(dtype);
+    config["dtype"] = dtype;
+    const std::string run = (dir.path / dtype).string(), out = run + ".csv";
+    train(config, run, false);
+    write_predictions(run, {}, "test", "", out);
+    const std::vector<std::string> lines = lines_of(out);
+    REQUIRE(lines.size() > 1);
+    CHECK(lines[0] == "example,step,target_hip,prediction_hip,target_knee,prediction_knee");
+    std::string prediction = lines[1].substr(lines[1].rfind(',') + 1);  // its significant digits, after any sign and leading zeros
+    prediction = prediction.substr(0, prediction.find('e'));
+    std::erase(prediction, '-'), std::erase(prediction, '.');
+    prediction.erase(0, prediction.find_first_not_of('0'));
+    CAPTURE(prediction);
+    CHECK(prediction.size() >= (std::string(dtype) == "f64" ? 15u : 7u));
+    CHECK(prediction.size() <= (std::string(dtype) == "f64" ? 17u : 9u));
+  }
+}

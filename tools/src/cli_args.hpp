@@ -26,6 +26,31 @@ inline void check_output_path(const std::string& path) {
     fail("{}: the directory '{}' does not exist", path, parent.string());
 }
 
+// Whether two paths name one file: the same file when both exist (links, "./", other spellings),
+// else the same path once made absolute and normalised (a file the output would create).
+inline bool same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code ec, ec_b;
+  if (fs::exists(a, ec) && fs::exists(b, ec_b)) return fs::equivalent(a, b, ec) && !ec;
+  const fs::path x = fs::weakly_canonical(fs::absolute(a, ec), ec), y = fs::weakly_canonical(fs::absolute(b, ec_b), ec_b);
+  return !ec && !ec_b && x == y;
+}
+
+// An input a command reads (or a run's file it must not replace), and what it is ("the --data
+// file", "the run's file").
+struct Input {
+  std::string path, what;
+};
+
+// Throws tide::Error, before any work, when --out `out` is one of the command's `inputs`: writing
+// it would replace the user's data or destroy a run (its config, log, checkpoints). "" passes.
+inline void check_output_not_input(const std::string& out, const std::vector<Input>& inputs) {
+  if (out.empty()) return;
+  for (const Input& in : inputs)
+    if (!in.path.empty() && same_file(out, in.path))
+      fail("--out {} is {} {}: the output would replace it; give --out another file", out, in.what, in.path);
+}
+
 inline bool is_help(std::string_view arg) { return arg == "-h" || arg == "--help" || arg == "help"; }
 
 inline int usage_error(const std::string& message, const char* hint) {

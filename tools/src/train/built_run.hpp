@@ -24,7 +24,9 @@ Built build(const TrainConfig& config, const std::string& data_file = "");
 // and, for classification, the confusion matrix and the per-class report.
 nlohmann::json scores_json(const models::Scores& s, const std::vector<std::string>& class_names = {});
 
-// Where two configs first differ: "key 'epochs' is 3 there, 6 now" (nested keys by their path).
-std::string first_difference(const nlohmann::json& then, const nlohmann::json& now, const std::string& path);
+// Where two configs first differ: "key 'epochs' is 3 there, 6 now" (nested keys by their path;
+// `there` and `here` word the two sides: "in config.json", "in best.tide").
+std::string first_difference(const nlohmann::json& then, const nlohmann::json& now, const std::string& path,
+                             const std::string& there = "there", const std::string& here = "now");
 
 }  // namespace tide::cli

@@ -2,7 +2,10 @@
 #include "train/train_config.hpp"
 #include "tide/core/atomic_file.hpp"
 #include "tide/data/config_object.hpp"
+#include "tide/data/csv.hpp"
+#include <fmt/ranges.h>
 #include <zlib.h>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -117,7 +120,8 @@ bool file_key(const std::string& key) {
   return key == "path" || key.ends_with("_path") || key.ends_with("_images") || key.ends_with("_labels");
 }
 
-// The data section's file keys whose string value names a regular file, with the path.
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> data_files(const json& data_section) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!data_section.is_object()) return out;
@@ -127,6 +131,8 @@ std::vector<std::pair<std::string, std::string>> data_files(const json& data_sec
       out.emplace_back("data." + key, value.get<std::string>());
   return out;
 }
+
+namespace {
 
 // The run's data_files.json, or null when it has none.
 json read_data_record(const std::string& run_dir) {
@@ -138,7 +144,122 @@ json read_data_record(const std::string& run_dir) {
   return record;
 }
 
+// The csv dataset's table options a data section gives (its keys are checked when the data loads).
+data::CsvOptions csv_options(const json& data_section) {
+  data::CsvOptions options;
+  const auto character = [&](const char* key, char fallback) {
+    const json v = data_section.value(key, json());
+    return v.is_string() && v.get<std::string>().size() == 1 ? v.get<std::string>()[0] : fallback;
+  };
+  options.header = data_section.value("header", json(true)) != json(false);
+  options.numeric_header = true;  // names only: a header of numbers is the data's load to refuse
+  options.delimiter = character("delimiter", ',');
+  options.comment = character("comment", '\0');
+  options.decimal = character("decimal", '.');
+  return options;
+}
+
+// The first rows of a CSV file (its header and index column need no more): the first MiB cut at a
+// line end; a gzipped file, or a head that does not parse alone (a quoted line break), is read whole.
+data::CsvTable csv_head(const std::string& path, const data::CsvOptions& options) {
+  if (path.ends_with(".gz")) return data::read_csv(path, options);
+  std::ifstream in(path, std::ios::binary);
+  std::string text(1 << 20, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (in.gcount() == 1 << 20) text.resize(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+  try {
+    return data::parse_csv(text, path, options);
+  } catch (const Error&) {
+    return data::read_csv(path, options);
+  }
+}
+
+// The names of the columns a key of the data section gives (a name, a 0-based position, or an
+// array of them), as `table` names them.
+std::vector<std::string> named_columns(const json& data_section, const char* key, const data::CsvTable& table) {
+  const json v = data_section.value(key, json());
+  std::vector<std::string> names;
+  for (const json& c : v.is_array() ? v : json::array({v})) {
+    if (c.is_string()) names.push_back(c.get<std::string>());
+    if (c.is_number_integer() && c.get<std::int64_t>() >= 0 && c.get<std::size_t>() < table.header.size())
+      names.push_back(table.header[c.get<std::size_t>()]);
+  }
+  return names;
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
 }  // namespace
+
+std::vector<std::string> csv_header(const std::string& path, const json& data_section) {
+  try {
+    return csv_head(path, csv_options(data_section)).header;
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+json data_columns(const json& data_section) {
+  if (!data_section.is_object() || data_section.value("dataset", json()) != "csv" || !data_section.value("path", json()).is_string())
+    return json();
+  const data::CsvOptions options = csv_options(data_section);
+  if (!options.header) return json();  // columns by position only: no names to tell an order by
+  data::CsvTable table;
+  try {
+    table = csv_head(data_section.at("path").get<std::string>(), options);
+  } catch (const Error&) {
+    return json();  // the data's own load says why
+  }
+  const std::vector<std::string> targets = named_columns(data_section, "targets", table),
+                                 time = named_columns(data_section, "time_column", table),
+                                 id = named_columns(data_section, "id_column", table);
+  std::vector<std::string> features = named_columns(data_section, "features", table);
+  if (features.empty()) {  // the default: every column no other role takes, but an index (as the csv dataset reads it)
+    const std::vector<std::string> excluded = named_columns(data_section, "exclude", table);
+    for (std::size_t k = 0; k < table.header.size(); ++k) {
+      const std::string& name = table.header[k];
+      if (!table.is_index(k) && !contains(excluded, name) && !contains(targets, name) && !contains(time, name) && !contains(id, name))
+        features.push_back(name);
+    }
+  }
+  return {{"features", features}, {"targets", targets}, {"time", time}, {"id", id}};
+}
+
+namespace {
+
+// How the columns of one role differ: a column new or gone, else their order.
+std::string column_change(const std::vector<std::string>& then, const std::vector<std::string>& now) {
+  for (const std::string& name : now)
+    if (!contains(then, name)) return fmt::format("'{}' is new", name);
+  for (const std::string& name : then)
+    if (!contains(now, name)) return fmt::format("'{}' is gone", name);
+  return "the same columns in another order: the model would read its inputs from other columns";
+}
+
+}  // namespace
+
+void check_data_columns(const std::string& run_dir, const json& data_section) {
+  json record;
+  try {
+    record = read_data_record(run_dir);
+  } catch (const Error&) {
+    return;  // warn_changed_data_files says so
+  }
+  if (!record.is_object() || !record.value("columns", json()).is_object()) return;  // trained before the columns were recorded
+  const json now = data_columns(data_section);
+  if (now.is_null()) return;
+  for (const auto& [role, named] : {std::pair{"features", "feature"}, {"targets", "target"}, {"time", "time"}, {"id", "id"}}) {
+    const json then = record.at("columns").value(role, json::array());
+    if (then == now.at(role)) continue;
+    const auto names = [](const json& list) { return fmt::format("{}", fmt::join(list.get<std::vector<std::string>>(), ", ")); };
+    fail("{} (data.path): its {} columns are {} now, the run was trained with {} ({}); put the file's columns back as they "
+         "were, or train a new run", data_section.at("path").get<std::string>(), named,
+         names(now.at(role)), names(then), column_change(then.get<std::vector<std::string>>(), now.at(role).get<std::vector<std::string>>()));
+  }
+}
 
 json data_record(const json& data_section) {
   json files = json::array();
@@ -146,7 +267,9 @@ json data_record(const json& data_section) {
     if (const auto print = fingerprint(path))
       files.push_back({{"key", key}, {"path", path}, {"bytes", print->first}, {"crc32", fmt::format("{:08x}", print->second)}});
   std::error_code ec;
-  return {{"directory", fs::current_path(ec).string()}, {"files", files}};
+  json record = {{"directory", fs::current_path(ec).string()}, {"files", files}};
+  if (json columns = data_columns(data_section); !columns.is_null()) record["columns"] = std::move(columns);
+  return record;
 }
 
 void write_data_record(const std::string& run_dir, const json& data_section) {
@@ -155,6 +278,22 @@ void write_data_record(const std::string& run_dir, const json& data_section) {
 
 namespace {
 
+// For a recorded file `f` that differs now: when its path is relative, the command runs in another
+// directory than the run was trained in and the path names a file there too, a note naming that
+// directory (the command reads another file of the same name); else empty.
+std::string trained_elsewhere(const json& record, const json& f) {
+  std::error_code ec;
+  const std::string path = f.value("path", ""), there = record.value("directory", ""), here = fs::current_path(ec).string();
+  const fs::path theirs = fs::path(there) / path;
+  if (there.empty() || there == here || !fs::path(path).is_relative() || !fs::exists(theirs, ec)) return "";
+  const auto print = fingerprint(theirs.string());
+  const bool same = print && print->first == f.value("bytes", std::uintmax_t{0}) && fmt::format("{:08x}", print->second) == f.value("crc32", "");
+  return fmt::format(", or is another file (the relative path is read from the current directory {}; the run was trained in {}, "
+                     "{}: run the command there)", here, there,
+                     same ? fmt::format("where {} is the file it was trained on, unchanged", theirs.string())
+                          : fmt::format("which holds a {} too", path));
+}
+
 std::vector<std::string> compare_data_files(const json& record, const std::string& consequence) {
   std::vector<std::string> changed;
   for (const json& f : record.at("files")) {
@@ -162,9 +301,9 @@ std::vector<std::string> compare_data_files(const json& record, const std::strin
     const auto now = fingerprint(path);
     const std::string then = fmt::format("{} bytes, CRC32 {}", f.value("bytes", std::uintmax_t{0}), f.value("crc32", ""));
     if (!now) continue;  // reading the data says so
-    if (now->first != f.value("bytes", std::uintmax_t{0}) || fmt::format("{:08x}", now->second) != f.value("crc32", ""))
-      changed.push_back(fmt::format("{} ({}) has changed since the run was trained ({} then, {} bytes, CRC32 {:08x} now): {}", path, key,
-                                    then, now->first, now->second, consequence));
+    if (now->first == f.value("bytes", std::uintmax_t{0}) && fmt::format("{:08x}", now->second) == f.value("crc32", "")) continue;
+    changed.push_back(fmt::format("{} ({}) has changed since the run was trained ({} then, {} bytes, CRC32 {:08x} now){}: {}", path,
+                                  key, then, now->first, now->second, trained_elsewhere(record, f), consequence));
   }
   return changed;
 }

@@ -54,8 +54,25 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
 // The files are the strings of the config's data section under a file key (path, *_path,
 // *_images, *_labels) that name a regular file (relative paths from the current directory), each
 // with its size and CRC32; a dataset read from a directory (physionet, gesture) is not recorded.
+// A csv dataset's columns by role are kept too (data_columns).
 constexpr const char* data_record_name = "data_files.json";
+// The data section's file keys whose string value names a regular file (from the current
+// directory), as ("data.path", path).
+std::vector<std::pair<std::string, std::string>> data_files(const nlohmann::json& data_section);
 nlohmann::json data_record(const nlohmann::json& data_section);
+// A csv dataset's columns by role as the run reads them, resolved against its training file's
+// header (data.path): {"features": [...], "targets": [...], "time": [...], "id": [...]}, the
+// default features (every other column) spelled out; null for other datasets, a file without a
+// header, or one that cannot be read. Kept in data_record as "columns": reordering the file's
+// columns would silently reorder the model's inputs.
+nlohmann::json data_columns(const nlohmann::json& data_section);
+// The column names of a CSV file's header read with a data section's table options (delimiter,
+// comment, decimal mark); empty when it cannot be read.
+std::vector<std::string> csv_header(const std::string& path, const nlohmann::json& data_section);
+// Throws, naming the file, the role and the columns, when the training file's columns by role
+// (data_columns) differ from the ones run_dir's data_files.json records; a run without the record
+// passes (its files are compared by fingerprint only).
+void check_data_columns(const std::string& run_dir, const nlohmann::json& data_section);
 // Writes data_record(data_section) to run_dir/data_files.json (atomically).
 void write_data_record(const std::string& run_dir, const nlohmann::json& data_section);
 // One line per recorded file that differs now, naming it and its key, ending in `consequence` (a

@@ -25,8 +25,9 @@ constexpr const char* train_usage =
     "  checkpoint.tide   latest state (atomic; every checkpoint_every steps, each epoch, on Ctrl-C)\n"
     "  best.tide         best-validation parameters, restored for the test score\n"
     "  summary.json      the final summary, also printed on stdout\n"
-    "  data_files.json   the data files read (size, CRC32) and the directory trained in: eval,\n"
-    "                    predict and --resume warn when a file has changed since\n"
+    "  data_files.json   the data files read (size, CRC32), the directory trained in and a csv\n"
+    "                    run's columns: eval, predict and --resume warn when a file has changed\n"
+    "                    since, and refuse a training file whose columns moved\n"
     "  density.svg       flows on 2-D / 1-D data (samples.svg for images): the learned density\n"
     "  reconstructions.svg  latent ODE: a few test sequences reconstructed against their observations\n"
     "  nfe.svg           solver-based models: dynamics evaluations per batch, per epoch\n"
@@ -78,9 +79,12 @@ constexpr const char* predict_usage =
     "usage: tide predict RUN_DIR --out FILE.csv [--split test|val|train | --data FILE] [--last | --params F]\n"
     "\n"
     "Writes the model's predictions as CSV, one row per prediction: example (its index in the\n"
-    "split) and step, then for classification the true label, the predicted class and each\n"
-    "class's probability (p_<class>, class names as the data's labels), for regression\n"
-    "target_<column> and prediction_<column> per target column (target_k, prediction_k without names).\n"
+    "split) and step (its index in the sequence; -1 for one prediction per example: images, a\n"
+    "latent ODE's series, a sequence label with \"per_step\": false), then for classification the\n"
+    "true label, the predicted class and each class's probability (p_<class>, class names as the\n"
+    "data's labels), for regression target_<column> and prediction_<column> per target column\n"
+    "(target_k, prediction_k without names; mujoco: the next state's variables by their columns,\n"
+    "in standardised units). Numbers to 9 significant digits (17 for an f64 run).\n"
     "\n"
     "options:\n"
     "  --out FILE   the CSV to write (replaced atomically)\n"
@@ -280,19 +284,6 @@ int both_parameter_files(const std::string& command, const char* hint) {
   return usage_error(command + ": --last and --params name two different parameter files; pick one", hint);
 }
 
-// eval, predict and export given something other than a run directory: a config file (which
-// read as "c1.json/config.json: cannot open"), nothing at all, or a directory `tide train` did
-// not write.
-void check_run_directory(const std::string& command, const std::string& dir) {
-  std::error_code ec;
-  if (!std::filesystem::exists(dir, ec)) fail("{}: no such run directory ({} takes a run directory that `tide train` wrote)", dir, command);
-  if (!std::filesystem::is_directory(dir, ec))
-    fail("{} takes a run directory that `tide train` wrote; {} is a file{}", command, dir,
-         dir.ends_with(".json") ? fmt::format(" (to train the config it holds: tide train {})", dir) : "");
-  if (!std::filesystem::exists(dir + "/config.json", ec))
-    fail("{}: holds no config.json, so it is no run directory that `tide train` wrote ({} takes one)", dir, command);
-}
-
 }  // namespace
 
 int eval_main(const Args& args) {
@@ -320,6 +311,7 @@ int eval_main(const Args& args) {
   if (samples > 0) {
     check_output_path(out);  // before the draw, which can take a while
     check_run_directory("tide eval", run_dir);
+    check_output_not_input(out, run_inputs(run_dir, from));
     write_samples(run_dir, from, samples, static_cast<std::uint64_t>(seed < 0 ? 1 : seed), out);
     fmt::print("{}\n", nlohmann::json{{"samples", samples}, {"file", out}}.dump());
     return 0;
@@ -349,6 +341,7 @@ int predict_main(const Args& args) {
     return usage_error("tide predict: --split and --data name two different inputs (--data FILE takes the place of a split); pick one", hint);
   check_output_path(out);
   check_run_directory("tide predict", positional[0]);
+  check_output_not_input(out, run_inputs(positional[0], from, data_file));
   fmt::print("{}\n", write_predictions(positional[0], from, split.empty() ? "test" : split, data_file, out).dump(2));
   return 0;
 }
@@ -369,6 +362,7 @@ int export_main(const Args& args) {
   if (from.last && !from.file.empty()) return both_parameter_files("tide export", hint);
   check_output_path(out);
   check_run_directory("tide export", positional[0]);
+  check_output_not_input(out, run_inputs(positional[0], from));
   export_parameters(positional[0], from, out);
   fmt::print("{}\n", nlohmann::json{{"run", positional[0]}, {"parameters_from", from.path(positional[0])}, {"file", out}}.dump());
   return 0;
@@ -388,6 +382,7 @@ int plot_main(const Args& args) {
   if (runs.empty()) return usage_error("tide plot: missing RUN_DIR (one or more run directories)", hint);
   if (out.empty()) return usage_error("tide plot: --out FILE.svg is required", hint);
   check_output_path(out);
+  for (const std::string& run : runs) check_output_not_input(out, run_inputs(run));
   const Plot plot = overlay_plot(runs, metric, mean);
   write_svg(out, plot);
   fmt::print("{}\n", nlohmann::json{{"runs", runs.size()}, {"metric", plot.y_label}, {"mean", mean}, {"file", out}}.dump());

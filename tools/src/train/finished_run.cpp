@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 namespace tide::cli {
@@ -23,45 +24,104 @@ std::string RunParameters::path(const std::string& run_dir) const {
 
 namespace {
 
-// The config a run was trained with, and the file that records it: its checkpoint's metadata, or
-// best.tide's (written with it since checkpoint metadata version 2); none for older best-only runs.
-std::pair<json, std::string> recorded_config(const std::string& run_dir) {
-  const std::string checkpoint = run_dir + "/checkpoint.tide", best = run_dir + "/best.tide";
-  if (fs::exists(checkpoint)) {
+// The config a run file records: checkpoint.tide's metadata, best.tide's "config" (written with it
+// since checkpoint metadata version 2); null for a best.tide from before.
+json config_recorded_in(const std::string& file) {
+  const std::string meta = load_archive(file).meta_json;
+  if (file.ends_with("/checkpoint.tide")) {
     Position ignored;
-    return {read_checkpoint_meta(load_archive(checkpoint).meta_json, checkpoint + " (metadata)", ignored).config, checkpoint};
+    return read_checkpoint_meta(meta, file + " (metadata)", ignored).config;
   }
-  if (!fs::exists(best)) return {};
-  const json meta = json::parse(load_archive(best).meta_json, nullptr, false);
-  if (!meta.is_object() || !meta.contains("config")) return {};
-  return {meta.at("config"), best};
+  const json parsed = json::parse(meta, nullptr, false);
+  return parsed.is_object() && parsed.contains("config") ? parsed.at("config") : json();
 }
 
-// A run's config.json, checked against the config its checkpoint was written with: an edited
-// config.json rebuilds other data or another model (another seed splits the data differently),
-// and the scores would be of the wrong examples, silently.
-TrainConfig run_config(const std::string& run_dir) {
-  const std::string path = run_dir + "/config.json";
-  TrainConfig config = load_train_config(path, ConfigUse::recorded);
-  const auto [trained, recorded_in] = recorded_config(run_dir);
-  if (!recorded_in.empty() && trained != config.raw)
-    fail("{}: differs from the config the run was trained with (recorded in {}): {}; put config.json back as it was, "
-         "or train a new run with the edited config", path, recorded_in, first_difference(trained, config.raw, ""));
-  return config;
+// The run's files that record its config, the parameter file loaded first (best.tide, or
+// checkpoint.tide with --last); with --params (a file of the user's) checkpoint.tide, then best.tide.
+std::vector<std::string> recording_files(const std::string& run_dir, const RunParameters& from) {
+  const std::string checkpoint = run_dir + "/checkpoint.tide", best = run_dir + "/best.tide";
+  if (from.file.empty()) return from.last ? std::vector<std::string>{checkpoint} : std::vector<std::string>{best, checkpoint};
+  return {checkpoint, best};
 }
 
-// The parameter file `from` names, refusing the missing best.tide of a run with no finished epoch.
+struct RecordedConfig {
+  json config;       // null: no file records one (a best-only run from before the record)
+  std::string file;  // the file that records it
+};
+
+// The config the run was trained with, from the first of recording_files that records one. The
+// parameter file loaded is read as it is (its errors are the load's); another that cannot be read
+// (a checkpoint cut short by a full disk) is passed over with a warning: only the loaded file counts.
+RecordedConfig recorded_config(const std::string& run_dir, const RunParameters& from) {
+  const std::string loaded = from.path(run_dir);
+  for (const std::string& file : recording_files(run_dir, from)) {
+    if (!fs::exists(file)) continue;
+    try {
+      if (json config = config_recorded_in(file); !config.is_null()) return {std::move(config), file};
+    } catch (const Error& e) {
+      if (file == loaded) throw;
+      std::fprintf(stderr, "warning: %s cannot be read, so config.json is not checked against the config it records: %s\n",
+                   file.c_str(), e.what());
+    }
+  }
+  return {};
+}
+
+// The run's other .tide file that agrees with config.json, if any: then `record`, not config.json, is
+// the file of another run (best.tide copied from one).
+std::string agreeing_file(const std::string& run_dir, const RecordedConfig& record, const json& config) {
+  for (const char* name : {"/checkpoint.tide", "/best.tide"}) {
+    const std::string other = run_dir + name;
+    if (other == record.file || !fs::exists(other)) continue;
+    try {
+      if (config_recorded_in(other) == config) return other;
+    } catch (const Error&) {  // unreadable: it tells nothing
+    }
+  }
+  return "";
+}
+
+// The parameter file `from` names, refused before any data loads when it is missing: the best.tide
+// of a run with no finished epoch, the checkpoint of a run stopped before its first one, a --params
+// file that is not there.
 std::string parameters_path(const std::string& run_dir, const RunParameters& from) {
   const std::string path = from.path(run_dir);
-  if (from.file.empty() && !from.last && !fs::exists(path) && fs::exists(run_dir + "/checkpoint.tide"))
+  if (fs::exists(path)) return path;
+  if (!from.file.empty()) fail("--params {}: no such file", path);
+  if (from.last && fs::exists(run_dir + "/best.tide"))
+    fail("{}: no such file (the run kept its best-validation parameters only); without --last eval, predict and export read "
+         "{}/best.tide", path, run_dir);
+  if (!from.last && fs::exists(run_dir + "/checkpoint.tide"))
     fail("{}: no best-validation parameters yet (no epoch has finished); --last scores the latest checkpoint, {}/checkpoint.tide",
          path, run_dir);
-  return path;
+  fail("{}: the run has no parameters yet: it was stopped before its first checkpoint (neither best.tide nor checkpoint.tide "
+       "exists); train it again (tide train {}/config.json --out {})", path, run_dir, run_dir);
+}
+
+// A run's config.json, checked against the config recorded in the parameter file loaded (or, for
+// --params, in the run's checkpoint): an edited config.json rebuilds other data or another model
+// (another seed splits the data differently), and a .tide copied from another run holds another
+// model; either way the scores would be of the wrong examples or parameters, silently.
+TrainConfig run_config(const std::string& run_dir, const RunParameters& from) {
+  parameters_path(run_dir, from);
+  const std::string path = run_dir + "/config.json";
+  TrainConfig config = load_train_config(path, ConfigUse::recorded);
+  const RecordedConfig record = recorded_config(run_dir, from);
+  if (record.file.empty() || record.config == config.raw) return config;
+  const std::string name = fs::path(record.file).filename().string();
+  if (const std::string other = agreeing_file(run_dir, record, config.raw); !other.empty())
+    fail("{}: was written by a run of another config than this run's ({} and {} agree; {}): a file copied from another run? "
+         "Put the run's own {} back, or train a new run", record.file, path, other,
+         first_difference(config.raw, record.config, "", "in config.json", "in " + name), name);
+  fail("{}: differs from the config the run was trained with (recorded in {}): {}; put config.json back as it was (or, if {} "
+       "comes from another run, the run's own {}), or train a new run with the edited config",
+       path, record.file, first_difference(record.config, config.raw, ""), name, name);
 }
 
 // A run's data (its config's, or with data_file a csv run's data with that file as the test
 // split) and model with the parameters `from` names loaded.
 Built load_run(const std::string& run_dir, const TrainConfig& config, const RunParameters& from, const std::string& data_file = "") {
+  check_data_columns(run_dir, config.data);  // before the data loads: reordered columns would permute the model's inputs
   warn_changed_data_files(run_dir, "the standardisation statistics, classes and splits are recomputed from it as it is now, so "
                                    "scores and predictions may differ from the trained run's");
   Built built;
@@ -90,19 +150,29 @@ std::vector<std::pair<std::string, Tensor>> model_tensors(const std::string& pat
   return out;
 }
 
-// The run's own parameter file that --params files are checked against.
-std::string reference_parameters(const std::string& run_dir) {
-  for (const char* name : {"/checkpoint.tide", "/best.tide"})
-    if (fs::exists(run_dir + name)) return run_dir + name;
+// The model tensors of the run's own parameter file that --params files are checked against, and
+// its path: checkpoint.tide, else (missing or unreadable) best.tide.
+std::pair<std::vector<std::pair<std::string, Tensor>>, std::string> reference_parameters(const std::string& run_dir) {
+  const std::string checkpoint = run_dir + "/checkpoint.tide", best = run_dir + "/best.tide";
+  if (fs::exists(checkpoint) && fs::exists(best)) {
+    try {
+      return {model_tensors(checkpoint), checkpoint};
+    } catch (const Error&) {  // (a checkpoint cut short): best.tide has the same names and shapes
+      return {model_tensors(best), best};
+    }
+  }
+  for (const std::string& file : {checkpoint, best})
+    if (fs::exists(file)) return {model_tensors(file), file};
   fail("{}: holds no checkpoint.tide or best.tide to check --params against", run_dir);
 }
 
 // Parameters from a file of the user's (--params) belong to this run: the names, shapes and dtypes
 // of its own checkpoint's, as loading them into its model would check.
 void check_run_parameters(const std::vector<std::pair<std::string, Tensor>>& got, const std::string& path,
-                          const std::string& checkpoint) {
+                          const std::string& run_dir) {
+  const auto [own, checkpoint] = reference_parameters(run_dir);
   std::map<std::string, std::string> expected;
-  for (const auto& [name, t] : model_tensors(checkpoint)) expected[name] = t.str();
+  for (const auto& [name, t] : own) expected[name] = t.str();
   for (const auto& [name, t] : got) {
     const auto it = expected.find(name);
     if (it == expected.end()) fail("{}: parameter '{}' is not one of this run's model's (its checkpoint {})", path, name, checkpoint);
@@ -124,16 +194,34 @@ std::string csv_field(const std::string& s) {
   return out;
 }
 
+// Enough significant digits to give the run's floats back exactly: 9 for f32, 17 for f64.
+int significant_digits(const TrainConfig& config) { return config.dtype == DType::f64 ? 17 : 9; }
+
+// The names of a run's regression outputs: the csv data's target columns, or a `tide data mujoco`
+// file's variables (every column but episode and time, in its order: the next state's); empty
+// when the data names none.
+std::vector<std::string> output_names(const TrainConfig& config, const data::Dataset& d) {
+  if (!d.target_names.empty()) return d.target_names;
+  const json& data = config.data;
+  if (data.value("dataset", json()) != "mujoco" || data.value("form", json()) == "irregular" || !data.value("path", json()).is_string())
+    return {};
+  std::vector<std::string> names;
+  for (const std::string& c : csv_header(data.at("path").get<std::string>(), json::object()))
+    if (c != "episode" && c != "time") names.push_back(c);
+  return names;
+}
+
 // The predictions as CSV: example, step, then per class label / predicted / p_<class>, or per
-// output target_<name> / prediction_<name> (the target column's name where the data has one, else
-// its index); without the targets (a file to forecast) no label or target column. Numbers to 9
-// significant digits, which give an f32 back exactly (so scores recomputed from the file are tide
-// eval's).
-std::string predictions_csv(const models::Predictions& p, const data::Dataset& d, bool with_targets) {
+// output target_<name> / prediction_<name> (`outputs` names them, else their indices); without
+// the targets (a file to forecast) no label or target column. Numbers to `digits` significant
+// digits: 9 give an f32 back exactly, 17 an f64 (so scores recomputed from the file are tide eval's).
+std::string predictions_csv(const models::Predictions& p, const data::Dataset& d, const std::vector<std::string>& outputs,
+                            bool with_targets, int digits) {
   const std::vector<std::string>& names = d.class_names;
   const auto class_name = [&](std::int64_t c) { return c < static_cast<std::int64_t>(names.size()) ? names[static_cast<std::size_t>(c)] : std::to_string(c); };
-  const bool named_outputs = static_cast<std::int64_t>(d.target_names.size()) == p.width;
-  const auto output_name = [&](std::int64_t k) { return named_outputs ? d.target_names[static_cast<std::size_t>(k)] : std::to_string(k); };
+  const bool named_outputs = static_cast<std::int64_t>(outputs.size()) == p.width;
+  const auto output_name = [&](std::int64_t k) { return named_outputs ? outputs[static_cast<std::size_t>(k)] : std::to_string(k); };
+  const auto number = [digits](double v) { return fmt::format(",{:.{}g}", v, digits); };
   std::string text = "example,step";
   for (std::int64_t k = 0; k < p.width && !p.classification; ++k)
     text += fmt::format("{}{},{}", with_targets ? "," : "", with_targets ? csv_field("target_" + output_name(k)) : "",
@@ -148,13 +236,13 @@ std::string predictions_csv(const models::Predictions& p, const data::Dataset& d
     text += fmt::format("{},{}", p.example[static_cast<std::size_t>(r)], p.step[static_cast<std::size_t>(r)]);
     if (!p.classification) {
       for (std::int64_t k = 0; k < p.width; ++k)
-        text += (with_targets ? fmt::format(",{:.9g}", p.targets[at + k]) : "") + fmt::format(",{:.9g}", p.values[at + k]);
+        text += (with_targets ? number(p.targets[at + k]) : "") + number(p.values[at + k]);
     } else {
       const auto row = p.values.begin() + static_cast<std::ptrdiff_t>(at);
       const std::int64_t predicted = std::max_element(row, row + p.width) - row;
       if (with_targets) text += fmt::format(",{}", csv_field(class_name(p.labels[static_cast<std::size_t>(r)])));
       text += fmt::format(",{}", csv_field(class_name(predicted)));
-      for (std::int64_t c = 0; c < p.width; ++c) text += fmt::format(",{:.9g}", p.values[at + c]);
+      for (std::int64_t c = 0; c < p.width; ++c) text += number(p.values[at + c]);
     }
     text += "\n";
   }
@@ -163,15 +251,49 @@ std::string predictions_csv(const models::Predictions& p, const data::Dataset& d
 
 }  // namespace
 
+namespace {
+
+// The data section of a run's config.json as written, or null (the command's own load says why).
+json raw_data_section(const std::string& run_dir) {
+  std::ifstream in(run_dir + "/config.json");
+  const json config = json::parse(in, nullptr, false);
+  return config.is_object() ? config.value("data", json()) : json();
+}
+
+}  // namespace
+
+void check_run_directory(const std::string& command, const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) fail("{}: no such run directory ({} takes a run directory that `tide train` wrote)", dir, command);
+  if (!fs::is_directory(dir, ec))
+    fail("{} takes a run directory that `tide train` wrote; {} is a file{}", command, dir,
+         dir.ends_with(".json") ? fmt::format(" (to train the config it holds: tide train {})", dir) : "");
+  if (fs::exists(dir + "/config.json", ec)) return;
+  for (const char* state : {"checkpoint.tide", "best.tide"})  // a run's directory that lost its config
+    if (fs::exists(dir + "/" + state, ec))
+      fail("{}/config.json is missing from a run directory that holds {} ({} reads the run's config from it): put the run's "
+           "config.json back", dir, state, command);
+  fail("{}: holds no config.json, so it is no run directory that `tide train` wrote ({} takes one)", dir, command);
+}
+
+std::vector<Input> run_inputs(const std::string& run_dir, const RunParameters& from, const std::string& data_file) {
+  std::vector<Input> inputs;
+  for (const std::string& file : run_files(run_dir)) inputs.push_back({file, "the run's file"});
+  inputs.push_back({from.path(run_dir), "the parameter file read"});
+  inputs.push_back({data_file, "the --data file"});
+  for (const auto& [key, path] : data_files(raw_data_section(run_dir))) inputs.push_back({path, "the run's data file (" + key + ")"});
+  return inputs;
+}
+
 json write_predictions(const std::string& run_dir, const RunParameters& from, const std::string& split_name,
                        const std::string& data_file, const std::string& out) {
-  const TrainConfig config = run_config(run_dir);
+  const TrainConfig config = run_config(run_dir, from);
   const Built built = load_run(run_dir, config, from, data_file);
   const data::Examples& set = *built.data.split(data_file.empty() ? split_name : "test");
   const models::Predictions p = built.model->predict(set, config.eval_batch_size);
   if (p.rows() == 0) fail("{}: the model ({}) makes no per-example predictions to write", run_dir, built.model->name());
   const bool with_targets = data_file.empty() || built.data.test_has_targets;
-  write_file_atomically(out, predictions_csv(p, built.data, with_targets));
+  write_file_atomically(out, predictions_csv(p, built.data, output_names(config, built.data), with_targets, significant_digits(config)));
   json summary = {{"run", run_dir}, {"parameters_from", from.path(run_dir)}, {"rows", p.rows()}, {"file", out},
                   {"split", data_file.empty() ? split_name : data_file}};
   if (!with_targets) summary["targets"] = "absent";  // new data: nothing to score against
@@ -179,17 +301,17 @@ json write_predictions(const std::string& run_dir, const RunParameters& from, co
 }
 
 models::ModelPtr load_run_model(const std::string& run_dir, const RunParameters& from) {
-  return load_run(run_dir, run_config(run_dir), from).model;
+  return load_run(run_dir, run_config(run_dir, from), from).model;
 }
 
 // Straight from the parameter file: no data is loaded and no model built, so a run directory copied
 // without its dataset exports too.
 void export_parameters(const std::string& run_dir, const RunParameters& from, const std::string& out) {
-  const TrainConfig config = run_config(run_dir);
+  const TrainConfig config = run_config(run_dir, from);
   const std::string path = parameters_path(run_dir, from);
   Archive a;
   a.tensors = model_tensors(path);
-  if (!from.file.empty()) check_run_parameters(a.tensors, path, reference_parameters(run_dir));
+  if (!from.file.empty()) check_run_parameters(a.tensors, path, run_dir);
   a.meta_json = json{{"run", run_dir}, {"parameters_from", path}, {"model", config.raw.at("model")}}.dump();
   if (models::is_safetensors(out)) return save_safetensors(out, a);  // parameter names as they are, for other tools
   for (auto& [name, t] : a.tensors) name = "model." + name;
@@ -197,7 +319,9 @@ void export_parameters(const std::string& run_dir, const RunParameters& from, co
 }
 
 void write_samples(const std::string& run_dir, const RunParameters& from, std::int64_t n, std::uint64_t seed, const std::string& path) {
-  const models::ModelPtr model = load_run_model(run_dir, from);
+  const TrainConfig config = run_config(run_dir, from);
+  const models::ModelPtr model = load_run(run_dir, config, from).model;
+  const int digits = significant_digits(config);
   const auto* flow = dynamic_cast<const models::CnfModel*>(model.get());
   if (!flow) fail("{}: --samples needs a model that samples (a flow, type cnf); this run's model is {}", run_dir, model->name());
   Generator gen(seed);
@@ -208,14 +332,14 @@ void write_samples(const std::string& run_dir, const RunParameters& from, std::i
   for (std::int64_t d = 0; d < D; ++d) text += fmt::format("{}x{}", d ? "," : "", d);
   text += "\n";
   for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t d = 0; d < D; ++d) text += fmt::format("{}{:.9g}", d ? "," : "", v[static_cast<std::size_t>(i * D + d)]);
+    for (std::int64_t d = 0; d < D; ++d) text += fmt::format("{}{:.{}g}", d ? "," : "", v[static_cast<std::size_t>(i * D + d)], digits);
     text += "\n";
   }
   write_file_atomically(path, text);
 }
 
 json evaluate_run(const std::string& run_dir, const std::string& split_name, const RunParameters& from) {
-  const TrainConfig config = run_config(run_dir);
+  const TrainConfig config = run_config(run_dir, from);
   Built built = load_run(run_dir, config, from);
   const data::Dataset& d = built.data;
   const data::Examples& set = *d.split(split_name);

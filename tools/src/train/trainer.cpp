@@ -135,17 +135,19 @@ std::vector<double> class_weights(const TrainConfig& config, const data::Example
 }  // namespace
 
 // Where two configs first differ: "key 'epochs' is 3 there, 6 now" (nested keys by their path).
-std::string first_difference(const json& then, const json& now, const std::string& path) {
+std::string first_difference(const json& then, const json& now, const std::string& path, const std::string& there,
+                             const std::string& here) {
   if (then.is_object() && now.is_object()) {
     for (const auto& [key, value] : then.items()) {
       const std::string at = path.empty() ? key : path + "." + key;
-      if (!now.contains(key)) return fmt::format("key '{}' is {} there, absent now", at, brief(value));
-      if (value != now.at(key)) return first_difference(value, now.at(key), at);
+      if (!now.contains(key)) return fmt::format("key '{}' is {} {}, absent {}", at, brief(value), there, here);
+      if (value != now.at(key)) return first_difference(value, now.at(key), at, there, here);
     }
     for (const auto& [key, value] : now.items())
-      if (!then.contains(key)) return fmt::format("key '{}' is absent there, {} now", path.empty() ? key : path + "." + key, brief(value));
+      if (!then.contains(key))
+        return fmt::format("key '{}' is absent {}, {} {}", path.empty() ? key : path + "." + key, there, brief(value), here);
   }
-  return fmt::format("key '{}' is {} there, {} now", path, brief(then), brief(now));
+  return fmt::format("key '{}' is {} {}, {} {}", path, brief(then), there, brief(now), here);
 }
 
 namespace {
@@ -191,6 +193,10 @@ private:
   void (*old_int_)(int);
   void (*old_term_)(int);
 };
+
+// The figures a run writes, by name (run_plots.cpp, figures.cpp; <metric>.svg for the common metrics).
+constexpr const char* run_figures[] = {"curves", "lr", "nfe", "density", "samples", "reconstructions", "accuracy", "mse", "nll",
+                                       "bits_per_dim", "auc"};
 
 struct Paths {
   std::string dir, config, metrics, curves, metric_curve, checkpoint, best, summary;
@@ -272,13 +278,11 @@ void Trainer::check_fresh_start() const {
     fail("{} holds a run already ({}); --resume continues it, --overwrite starts it over, --out DIR writes elsewhere", paths_.dir,
          fs::exists(paths_.summary) ? "finished: summary.json" : "checkpoint.tide");
   for (const std::string& p : held) fs::remove(p);
-  // the old run's figures too, by the names a run writes (run_plots.cpp, figures.cpp; a metric's
-  // curve is named for the metric, which the old run's model may have had another of): other
-  // files in the directory are the user's
+  // the old run's figures too, by the names a run writes (a metric's curve is named for the
+  // metric, which the old run's model may have had another of): other files in the directory are
+  // the user's
   std::error_code ec;
-  for (const char* figure : {"curves", "lr", "nfe", "density", "samples", "reconstructions", "accuracy", "mse", "nll",
-                             "bits_per_dim", "auc"})
-    fs::remove(paths_.dir + "/" + figure + ".svg", ec);
+  for (const char* figure : run_figures) fs::remove(paths_.dir + "/" + figure + ".svg", ec);
   fs::remove(paths_.metric_curve, ec);
 }
 
@@ -532,6 +536,14 @@ int Trainer::run() {
 
 }  // namespace
 
+std::vector<std::string> run_files(const std::string& run_dir) {
+  std::vector<std::string> files;
+  for (const char* name : {"config.json", "metrics.jsonl", "checkpoint.tide", "best.tide", "summary.json", data_record_name})
+    files.push_back(run_dir + "/" + name);
+  for (const char* figure : run_figures) files.push_back(run_dir + "/" + figure + ".svg");
+  return files;
+}
+
 std::string run_directory(const TrainConfig& config, const TrainOptions& options) {
   return options.out_dir.empty() ? "runs/" + config.name : options.out_dir;
 }
@@ -565,6 +577,7 @@ int run_training(const TrainConfig& config, const TrainOptions& options) {
   // --out would leave an empty one behind)
   const std::string checkpoint = run_directory(config, options) + "/checkpoint.tide";
   if (options.resume && !fs::exists(checkpoint)) fail("--resume: no checkpoint at {}", checkpoint);
+  if (options.resume) check_data_columns(run_directory(config, options), config.data);
   check_model_before_data(config);
   InterruptScope interrupts;
   Trainer trainer(config, options);

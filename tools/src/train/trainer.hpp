@@ -9,6 +9,7 @@
 // A resumed run continues bit-exactly: the data order is a function of (seed, epoch) and the
 // checkpoint holds everything else the next step depends on.
 #pragma once
+#include "cli_args.hpp"
 #include "tide/models/model.hpp"
 #include "train/train_config.hpp"
 #include <cstdio>
@@ -34,6 +35,9 @@ int run_training(const TrainConfig& config, const TrainOptions& options);
 bool higher_is_better(const std::string& metric, const models::Model& model);
 // The run directory of a config under these options: --out, else runs/<name>.
 std::string run_directory(const TrainConfig& config, const TrainOptions& options);
+// The files `tide train` writes into run_dir (whether they exist yet or not): config, log, state,
+// summary, data record and figures. No --out of eval, predict, export or plot may name one.
+std::vector<std::string> run_files(const std::string& run_dir);
 
 // Which parameters of a run a command loads: `file` when given (a .tide archive or .safetensors),
 // else best.tide, or checkpoint.tide with last.
@@ -43,9 +47,20 @@ struct RunParameters {
   std::string path(const std::string& run_dir) const;
 };
 
+// Throws unless `dir` is a run directory that `tide train` wrote (one with config.json), naming
+// `command` ("tide eval") and what `dir` is instead: missing, a file (a config?), a run directory
+// that lost its config.json, or another directory.
+void check_run_directory(const std::string& command, const std::string& dir);
+
+// What eval, predict, export and plot read or must keep, which their --out may not name
+// (check_output_not_input): the parameter file `from` names, the --data file, the run's own files
+// (run_files) and the data files its config.json names.
+std::vector<Input> run_inputs(const std::string& run_dir, const RunParameters& from = {}, const std::string& data_file = "");
+
 // A run's model as eval, predict and export rebuild it, with the parameters `from` names: from its
-// config.json (which must match the config its checkpoint was written with), compiled or eager as
-// the run trained. Throws naming the file and the first differing key.
+// config.json, which must match the config recorded in the parameter file loaded (a file that is
+// missing is refused before the data loads), compiled or eager as the run trained. Throws naming
+// the file that disagrees and the first differing key.
 models::ModelPtr load_run_model(const std::string& run_dir, const RunParameters& from);
 
 // `tide eval RUN_DIR`: rebuilds the run's data and model, loads the parameters and scores a
