@@ -16,7 +16,9 @@ std::array<Backend*, 2>& registry() {
 }
 }  // namespace
 
-Backend& backend_for(Device device) {
+std::atomic<Backend*> detail::cpu_backend_registered{nullptr};
+
+Backend& detail::backend_for_slow(Device device) {
   Backend*& b = registry()[static_cast<int>(device.kind)];
   if (!b && device.kind == DeviceKind::cuda) {  // created on first use: CPU-only programs never start CUDA
     std::string reason;
@@ -25,10 +27,14 @@ Backend& backend_for(Device device) {
   }
   if (!b) fail("device {} is not available: this build of tide has no backend for it", device.str());
   if (device.index != 0) fail("device {} is not available: tide uses one device per kind, {}", device.str(), Device{device.kind, 0}.str());
+  if (device.kind == DeviceKind::cpu) cpu_backend_registered.store(b, std::memory_order_relaxed);
   return *b;
 }
 
-void register_backend(DeviceKind kind, Backend* backend) { registry()[static_cast<int>(kind)] = backend; }
+void register_backend(DeviceKind kind, Backend* backend) {
+  registry()[static_cast<int>(kind)] = backend;
+  if (kind == DeviceKind::cpu) detail::cpu_backend_registered.store(backend, std::memory_order_relaxed);
+}
 
 Backend* registered_backend(DeviceKind kind) { return registry()[static_cast<int>(kind)]; }
 

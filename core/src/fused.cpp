@@ -142,13 +142,9 @@ Tensor with_last_axis(const Tensor& x, std::int64_t n) {
 std::int64_t block_rows(std::int64_t widest, std::size_t item) {
   return std::max<std::int64_t>(16, static_cast<std::int64_t>((64 << 10) / item) / std::max<std::int64_t>(widest, 1));
 }
-}  // namespace
 
-Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0) {
-  const char* op = "dense";
-  check_floating(x, op);
-  if (x.rank() < 1) fail("{}: input must have a feature axis, got a scalar", op);
-  check_dense(x, x.shape().back(), 0, w, b, act, p0, op);
+// dense after its checks (dense_stack's layers, checked as a stack, come here directly).
+Tensor dense_checked(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0) {
   const std::int64_t k = w.shape()[0], n = w.shape()[1];
   std::int64_t m = 1;  // rows: the leading extents' product (numel / k is undefined for k = 0)
   for (int i = 0; i + 1 < x.rank(); ++i) m *= x.shape()[i];
@@ -163,6 +159,15 @@ Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op
   const Tensor& bias = !b.defined() || b.is_contiguous() ? b : (held[2] = b.contiguous());
   x.backend().dense(as_matrix(x, m, k, 0), as_matrix(w, k, n, 1), bias, act, p0, as_matrix(out, m, n, 3));
   return out;
+}
+}  // namespace
+
+Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b, std::optional<Op> act, double p0) {
+  const char* op = "dense";
+  check_floating(x, op);
+  if (x.rank() < 1) fail("{}: input must have a feature axis, got a scalar", op);
+  check_dense(x, x.shape().back(), 0, w, b, act, p0, op);
+  return dense_checked(x, w, b, act, p0);
 }
 
 namespace {
@@ -209,7 +214,7 @@ Tensor dense_stack(const Tensor& x, const std::vector<DenseLayer>& layers) {
   // layers one after the other.
   if (x.device().kind != DeviceKind::cpu || m <= 2 * block || detail::backend_hook) {
     Tensor h = x;
-    for (const DenseLayer& l : layers) h = dense(h, l.w, l.b, l.act, l.p0);
+    for (const DenseLayer& l : layers) h = dense_checked(h, l.w, l.b, l.act, l.p0);
     return h;
   }
   Tensor out = with_last_axis(x, k);

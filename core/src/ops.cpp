@@ -6,20 +6,20 @@
 
 namespace tide {
 
-void check_floating(const Tensor& x, const char* op) {
+namespace detail {
+void fail_floating(const Tensor& x, const char* op) {
   if (!x.defined())
     fail("{}: undefined tensor (a value that was never set: a default-constructed one, or a result its "
          "producer did not compute, such as Solution::taylor with regularisers.taylor_order = 0)", op);
-  if (!is_floating(x.dtype())) fail("{}: expected a floating tensor (f32 or f64), got {}", op, x.str());
+  fail("{}: expected a floating tensor (f32 or f64), got {}", op, x.str());
 }
-void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
-  if (a.device() != b.device())
-    fail("{}: tensors on different devices: {} on {} and {} on {}", op, a.str(), a.device().str(), b.str(), b.device().str());
+void fail_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  fail("{}: tensors on different devices: {} on {} and {} on {}", op, a.str(), a.device().str(), b.str(), b.device().str());
 }
-void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
-  if (a.dtype() != b.dtype())
-    fail("{}: dtype mismatch: {} and {} (convert one with cast/to)", op, a.str(), b.str());
+void fail_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
+  fail("{}: dtype mismatch: {} and {} (convert one with cast/to)", op, a.str(), b.str());
 }
+}  // namespace detail
 void check_finite_scalar(double value, const char* op, const char* what) {
   if (!std::isfinite(value)) fail("{}: {} must be finite, got {}", op, what, value);
 }

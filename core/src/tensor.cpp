@@ -76,6 +76,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     fail("Tensor::empty: shape {} of {} is too large to allocate", shape.str(), dtype_name(dtype));
   Tensor t;
   t.storage_ = make_pooled<Storage>(backend_for(device), static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
+  t.device_kind_ = t.storage_->device.kind;
   t.shape_ = shape;
   // The strides written in place: a Shape built on the stack and then copied stalls the copy's
   // 16-byte loads, which cannot take the just-stored 8-byte extents from the store buffer. Without
@@ -130,8 +131,6 @@ Tensor Tensor::arange(std::int64_t n, DType dtype, Device device) {
   return host.to(device);
 }
 
-std::int64_t Tensor::size(std::int64_t axis) const { return shape_[normalize_axis(axis, rank(), "size")]; }
-Device Tensor::device() const { return storage_ ? storage_->device : Device::cpu(); }
 Backend& Tensor::backend() const {
   if (!storage_) fail("operation on an undefined tensor");
   if (detail::backend_hook) [[unlikely]] return detail::backend_hook->wrap(*storage_->backend);

@@ -35,6 +35,7 @@ struct TensorAccess {
   static Tensor as_strided(const Tensor& t, const Shape& shape, const Shape& strides, std::int64_t offset) {
     Tensor v;
     v.storage_ = t.storage_;
+    v.device_kind_ = t.device_kind_;
     v.shape_ = shape;
     v.strides_ = strides;
     v.contiguous_ = is_contiguous_layout(shape, strides);
@@ -62,9 +63,13 @@ struct TensorAccess {
   // unbinding touch no reference count): the caller keeps the storage alive while the view is bound.
   static void bind(Tensor& view, Storage* storage, std::int64_t offset) {
     view.storage_ = std::shared_ptr<Storage>(std::shared_ptr<Storage>(), storage);
+    view.device_kind_ = storage->device.kind;
     view.offset_ = offset;
   }
-  static void unbind(Tensor& view) { view.storage_.reset(); }
+  static void unbind(Tensor& view) {
+    view.storage_.reset();
+    view.device_kind_ = DeviceKind::cpu;
+  }
   static Storage* storage(const Tensor& t) { return t.storage_.get(); }
   // The start of t's storage (element offset 0), for kernels that add the layout's offsets.
   template <class T = void> static T* base(const Tensor& t) { return static_cast<T*>(t.storage_->data); }

@@ -6,6 +6,7 @@
 #include "tide/core/op_table.hpp"
 #include "tide/core/tensor.hpp"
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -115,8 +116,20 @@ public:
   virtual void synchronize() {}
 };
 
+namespace detail {
+Backend& backend_for_slow(Device device);
+// The registry's CPU entry once looked up (null before), kept in step by register_backend.
+extern std::atomic<Backend*> cpu_backend_registered;
+}  // namespace detail
 // The backend serving a device; throws tide::Error if the device is not available in this build.
-Backend& backend_for(Device device);
+// The CPU's is looked up inline (every tensor made asks for it).
+inline Backend& backend_for(Device device) {
+  if (device.kind == DeviceKind::cpu && device.index == 0) {
+    if (Backend* cpu = detail::cpu_backend_registered.load(std::memory_order_relaxed)) [[likely]]
+      return *cpu;
+  }
+  return detail::backend_for_slow(device);
+}
 // Installs a backend for a device kind (used by optional backends such as CUDA).
 void register_backend(DeviceKind kind, Backend* backend);
 // The backend installed for a device kind; nullptr if none (lets a caller restore it later).

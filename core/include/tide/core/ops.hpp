@@ -92,9 +92,21 @@ Tensor slice_scatter(const Tensor& src, const Shape& shape, std::int64_t axis, s
 Tensor cast(const Tensor& x, DType dtype);
 
 // Checks used by the op layer and by autodiff: they throw tide::Error naming the op and shapes.
-void check_floating(const Tensor& x, const char* op);
-void check_same_device(const Tensor& a, const Tensor& b, const char* op);
-void check_same_dtype(const Tensor& a, const Tensor& b, const char* op);
+// The comparisons are inline (every op makes several); the messages are built out of line.
+namespace detail {
+[[noreturn]] void fail_floating(const Tensor& x, const char* op);
+[[noreturn]] void fail_same_device(const Tensor& a, const Tensor& b, const char* op);
+[[noreturn]] void fail_same_dtype(const Tensor& a, const Tensor& b, const char* op);
+}  // namespace detail
+inline void check_floating(const Tensor& x, const char* op) {
+  if (!x.defined() || !is_floating(x.dtype())) [[unlikely]] detail::fail_floating(x, op);
+}
+inline void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.device() != b.device()) [[unlikely]] detail::fail_same_device(a, b, op);
+}
+inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.dtype() != b.dtype()) [[unlikely]] detail::fail_same_dtype(a, b, op);
+}
 void check_finite_scalar(double value, const char* op, const char* what);
 
 }  // namespace tide

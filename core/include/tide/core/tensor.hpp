@@ -72,9 +72,11 @@ public:
   std::int64_t offset() const { return offset_; }
   int rank() const { return shape_.rank(); }
   std::int64_t numel() const { return shape_.numel(); }
-  std::int64_t size(std::int64_t axis) const;
+  std::int64_t size(std::int64_t axis) const { return shape_[normalize_axis(axis, rank(), "size")]; }
   DType dtype() const { return dtype_; }
-  Device device() const;
+  // Kept with the layout as the storage's device kind (asked on nearly every op); tide uses one
+  // device per kind, so its index is 0 (backend_for refuses any other).
+  Device device() const { return {device_kind_, 0}; }
   Backend& backend() const;
   bool is_contiguous() const { return contiguous_; }  // kept with the layout: asked on nearly every op
   // Pointer to the first element (device memory for device tensors): read-only through a const
@@ -130,6 +132,7 @@ private:
   std::int64_t offset_ = 0;
   DType dtype_ = DType::f32;
   bool contiguous_ = true;  // is_contiguous_layout(shape_, strides_), set wherever the layout is
+  DeviceKind device_kind_ = DeviceKind::cpu;  // storage_->device.kind, set wherever storage_ is; cpu when undefined
 };
 
 std::ostream& operator<<(std::ostream& out, const Tensor& t);  // writes t.format()
