@@ -74,7 +74,9 @@ std::int64_t steps_needed(Method method, int K, double tol) {
   std::int64_t hi = 2;
   while (chain_error(method, K, hi) > tol) {
     hi *= 2;
-    if (hi > (1 << 22)) fail("{} on degree {}: no step count up to 2^22 reaches {}", method_name(method), K, tol);
+    if (hi > (1 << 22))
+      fail("{} on degree {}: no step count up to 2^22 reaches {} (its error there is {:.3g}: ask for a larger --tol)",
+           method_name(method), K, tol, chain_error(method, K, 1 << 22));
   }
   std::int64_t lo = hi / 2;  // lo fails, hi passes
   while (hi - lo > 1) {
@@ -103,14 +105,14 @@ int main(int argc, char** argv) try {
   for (const auto& [method, order] : methods) {
     nlohmann::json row = {{"method", method_name(method)}, {"order", order}, {"steps", nlohmann::json::array()}};
     cli::PlotSeries series{fmt::format("{} (order {})", method_name(method), order), {}, {}, false};
-    if (!a.json) std::printf("%-9s %5d", method_name(method), order);
+    std::string line = fmt::format("{:<9} {:5}", method_name(method), order);  // printed whole: an error leaves no half row
     for (int K = 1; K <= a.kmax; ++K) {
       const std::int64_t n = steps_needed(method, K, a.tol);
       row["steps"].push_back(n);
       series.x.push_back(K), series.y.push_back(static_cast<double>(n));
-      if (!a.json) std::printf(" %7lld", static_cast<long long>(n));
+      line += fmt::format(" {:7}", n);
     }
-    if (!a.json) std::printf("\n");
+    if (!a.json) std::printf("%s\n", line.c_str());
     out["methods"].push_back(row);
     plot.series.push_back(series);
   }

@@ -1,6 +1,6 @@
 // Fits a neural ODE to the spiral of torchdiffeq's examples/ode_demo.py: data from y' = y^3 A, a
 // model y' = MLP(y^3) trained on random 30-point windows with the adjoint gradient and Adam, f32.
-// Usage: spiral_fit [--iterations N]; prints progress ten times and the final loss.
+// Usage: spiral_fit [--iterations N]; prints progress about ten times (every max(1, N / 10) iterations) and the final loss.
 #include "cli_args.hpp"
 #include <tide/tide.hpp>
 #include <algorithm>

@@ -86,21 +86,21 @@ int main(int argc, char** argv) try {
   NoGrad no_grad;
   cli::Plot tv{"mixture of two Gaussians: distance to the true density when the flow stops at t", "t / T",
                "total variation distance", false, {}};
-  std::printf("%-12s %8s %10s %12s\n", "model", "t / T", "TV", "test NLL");
+  std::printf("%-18s %8s %10s %12s\n", "model", "t / T", "TV", "test NLL");
   for (double steer : {0.0, a.b}) {
     std::shared_ptr<CnfModel> m;
     {
       EnableGrad enable;
       m = fit(train, a, steer);
     }
-    const std::string name = steer > 0 ? "STEER b = " + std::to_string(a.b).substr(0, 4) : "no STEER";
+    const std::string name = steer > 0 ? fmt::format("STEER b = {:g}", a.b) : "no STEER";
     cli::PlotSeries series{name, {}, {}, steer > 0};
     for (double f : fractions) {
       const std::vector<double> lp = m->log_density(grid_x, nullptr, f).value().to_vector();
       double distance = 0;
       for (std::size_t i = 0; i < grid.size(); ++i) distance += 0.5 * std::abs(std::exp(lp[i]) - std::exp(data::mog1d_log_density(grid[i]))) * 0.05;
       const double nll = -mean(m->log_density(Var(test), nullptr, f)).item();
-      std::printf("%-12s %8.3f %10.4f %12.4f\n", name.c_str(), f, distance, nll);
+      std::printf("%-18s %8.3f %10.4f %12.4f\n", name.c_str(), f, distance, nll);
       series.x.push_back(f), series.y.push_back(distance);
     }
     tv.series.push_back(series);

@@ -28,7 +28,7 @@ struct Args {
 };
 
 constexpr const char* kUsage =
-    "usage: taynode_toy [--iterations N] [--lambda L] [--eval-tol T] [--out FILE.svg]\n"
+    "usage: taynode_toy [--iterations N] [--lambda L] [--eval-tol T] [--range R] [--out FILE.svg]\n"
     "\n"
     "TayNODE's figure 1: a 1-D neural ODE fitted to z(1) = z(0) + z(0)^3 without and with R_3;\n"
     "prints each fit's MSE, R_3 and the NFE of an adaptive solve, and draws the trajectories.\n"

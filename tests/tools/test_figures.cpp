@@ -11,6 +11,7 @@
 #include <doctest/doctest.h>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <zlib.h>
 
@@ -266,4 +267,16 @@ TEST_CASE("tide plot: an epoch without the metric (train_auc undefined, a NaN wr
   CHECK(none.find("\"val_auc\"") != std::string::npos);
   CHECK(none.find("train_auc") == std::string::npos);  // the last epoch's numbers: its train_auc is null
   fs::remove_all(dir);
+}
+
+TEST_CASE("render_panels: a path is cut at a point that is not finite, never drawn through NaN") {
+  cli::Panel p;
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  p.paths = {{{0.0, 0.0}, {0.5, nan}, {1.0, -inf}, {0.2, 0.3}, {0.4, 0.5}}};
+  const std::string svg = cli::render_panels({p}, 1, "cut");
+  CHECK(svg.find("nan") == std::string::npos);
+  CHECK(svg.find("inf") == std::string::npos);
+  std::size_t lines = 0;
+  for (std::size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1)) ++lines;
+  CHECK(lines == 2);  // {(0, 0)} and {(0.2, 0.3), (0.4, 0.5)}
 }

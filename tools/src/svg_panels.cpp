@@ -83,10 +83,22 @@ std::string render_panel(const Panel& p, int ox, int oy, std::size_t index) {
   // paths and points stay inside the panel
   s += fmt::format("<clipPath id=\"panel{}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/></clipPath>\n<g clip-path=\"url(#panel{})\">\n",
                    index, ox, oy, kSize, kSize, index);
+  // a path is cut where a point is not finite (NaN is no coordinate): one polyline per finite run
+  const auto polyline = [&s](const std::string& pts) {
+    if (!pts.empty())
+      s += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"#1f5fa8\" stroke-opacity=\"0.35\" stroke-width=\"0.7\"/>\n", pts);
+  };
   for (const auto& path : p.paths) {
     std::string pts;
-    for (const auto& [x, y] : path) pts += fmt::format("{:.1f},{:.1f} ", X(x), Y(y));
-    s += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"#1f5fa8\" stroke-opacity=\"0.35\" stroke-width=\"0.7\"/>\n", pts);
+    for (const auto& [x, y] : path) {
+      if (std::isfinite(X(x)) && std::isfinite(Y(y))) {
+        pts += fmt::format("{:.1f},{:.1f} ", X(x), Y(y));
+        continue;
+      }
+      polyline(pts);
+      pts.clear();
+    }
+    polyline(pts);
   }
   for (const auto& [x, y] : p.points)
     if (x >= p.x0 && x <= p.x1 && y >= p.y0 && y <= p.y1)
