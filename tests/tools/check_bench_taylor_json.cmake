@@ -35,11 +35,21 @@ execute_process(COMMAND "${TIDE}" bench taylor --json --repeats 1 --kmax 1 --siz
 if(rc EQUAL 0 OR NOT out STREQUAL "" OR NOT err MATCHES "no_such_dir/plot.svg: the directory 'no_such_dir' does not exist")
   message(FATAL_ERROR "--svg in a missing directory: exit ${rc}, stdout '${out}', stderr '${err}'")
 endif()
+# a directory is refused before measuring too
 set(plot_dir "${CMAKE_CURRENT_BINARY_DIR}/bench_taylor_svg_is_a_directory")
 file(REMOVE_RECURSE "${plot_dir}")
 file(MAKE_DIRECTORY "${plot_dir}")
+execute_process(COMMAND "${TIDE}" bench taylor --json --repeats 1 --kmax 1 --size 2,4,4 --svg "${plot_dir}"
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc EQUAL 0 OR NOT out STREQUAL "" OR NOT err MATCHES "bench_taylor_svg_is_a_directory: is a directory")
+  message(FATAL_ERROR "--svg naming a directory: exit ${rc}, stdout '${out}', stderr '${err}'")
+endif()
+file(REMOVE_RECURSE "${plot_dir}")
+# a name the file system refuses (longer than a name may be: the check before measuring passes, the
+# write fails) fails after the figures are printed, not instead of them
+string(REPEAT "x" 300 long_name)
 foreach(format json text)
-  set(flags --repeats 1 --kmax 1 --size 2,4,4 --svg "${plot_dir}")
+  set(flags --repeats 1 --kmax 1 --size 2,4,4 --svg "${CMAKE_CURRENT_BINARY_DIR}/${long_name}.svg")
   if(format STREQUAL "json")
     list(APPEND flags --json)
   endif()
@@ -48,5 +58,4 @@ foreach(format json text)
     message(FATAL_ERROR "--svg that cannot be written (${format}): exit ${rc}, stdout '${out}', stderr '${err}'")
   endif()
 endforeach()
-file(REMOVE_RECURSE "${plot_dir}")
 message(STATUS "bench taylor --svg errors ok")

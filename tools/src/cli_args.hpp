@@ -17,10 +17,12 @@ namespace tide::cli {
 constexpr int exit_usage = 2;
 using Args = std::vector<std::string_view>;
 
-// Throws tide::Error when `path` (an output file) lies in a directory that does not exist, so a
-// long run fails before it starts rather than at its end; "" passes.
+// Throws tide::Error when `path` (an output file) lies in a directory that does not exist, or is a
+// directory itself, so a long run fails before it starts rather than at its end; "" passes.
 inline void check_output_path(const std::string& path) {
   if (path.empty()) return;
+  if (std::error_code ec; std::filesystem::is_directory(path, ec))
+    fail("{}: is a directory; the output needs a file name (such as {})", path, (std::filesystem::path(path) / "out").string());
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty() && !std::filesystem::is_directory(parent))
     fail("{}: the directory '{}' does not exist", path, parent.string());
@@ -158,6 +160,10 @@ public:
         std::string_view value;
         if (s->takes_value && !flag_value(args, i, s->name, value))
           return usage_error(fmt::format("{}: {} needs a value", command_, s->name), hint.c_str());
+        // "--out --json": the value forgotten, the next option is not taken for it ("--out=--json" is)
+        if (s->takes_value && arg == s->name && (find(value) || is_help(value)))
+          return usage_error(fmt::format("{}: {} needs a value, got the option '{}' (write {}={} for a value spelled so)", command_,
+                                         s->name, value, s->name, value), hint.c_str());
         if (const std::string error = s->apply(value); !error.empty())
           return usage_error(fmt::format("{}: {}", command_, error), hint.c_str());
         continue;
