@@ -334,6 +334,13 @@ std::pair<Tensor, Tensor> LatentOdeModel::task_masks(const data::IrregularSet& s
       }
     }
     if (options_.task != LatentTask::extrapolation && !any) seen[static_cast<std::size_t>(b * T)] = 1;  // the encoder sees something
+    // Extrapolation predicts the later part from the earlier one (the latent ODE paper's first
+    // half -> second half): a sequence that starts after the cut has no earlier part to encode.
+    if (options_.task == LatentTask::extrapolation && t[static_cast<std::size_t>(b * T)] > cut)
+      fail("latent_ode: extrapolation encodes each sequence up to extrapolate_fraction ({:g}) x its last time, but sequence "
+           "{} of the batch starts at t = {:g}, after its cut {:g}: the encoder would see nothing of it; measure each "
+           "sequence's times from its start (t = 0), or raise extrapolate_fraction",
+           options_.extrapolate_fraction, b, t[static_cast<std::size_t>(b * T)], cut);
   }
   return {Tensor::from_vector(seen, Shape{B, T}, DType::f64), Tensor::from_vector(scored, Shape{B, T}, DType::f64)};
 }

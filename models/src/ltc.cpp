@@ -15,6 +15,16 @@ Var positive(const Var& raw) { return softplus(raw); }
 
 }  // namespace
 
+void check_fused_gradient(const OdeSpec& ode, const std::string& key) {
+  if (ode.method == Method::ltc_fused && ode.gradient != GradientKind::discrete)
+    fail("{}: gradient '{}' does not apply to ltc_fused: a fixed-step fused solver is differentiated through its "
+         "unfolds (the discrete gradient, exact and the cheapest); use gradient 'discrete', or method rk4 or dopri5 "
+         "for the {} gradient",
+         key, gradient_kind_name(ode.gradient), gradient_kind_name(ode.gradient));
+}
+
+LTCBase::LTCBase(LTCOptions options) : options_(options) { check_fused_gradient(options_.ode, "ltc: LTCOptions::ode.gradient"); }
+
 Var LTCBase::advance(const Var& x, const Var& state, const Var& dt, OdeRegulariser* regulariser) const {
   check_step(x, state, dt);
   const std::vector<Var> prepared = prepare(x);

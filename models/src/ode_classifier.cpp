@@ -57,7 +57,7 @@ BatchLoss OdeClassifier::loss(const data::Examples& examples, Mode mode, const T
   if (!set.labelled()) fail("ode_classifier: the vectors of '{}' carry no labels (datasets fashion_mnist with encoding images, idx)", set.name);
   const bool train = mode == Mode::train;
   Generator gen(train ? training.seed ^ 0x4f4443ULL : 0x4556414cULL);  // Jacobian noise and STEER draws
-  gen.set_stream(train ? static_cast<std::uint64_t>(training.step) << 20 : 0);
+  gen.set_stream(training.first_stream(mode));  // eval: fixed per batch start, so batches draw different noise
   const Regularisers reg = detail::regularisers_for(train, report_regularisers, training);
   const FlowPass p = pass(Var(set.x), train ? options_.train : options_.test, reg, train ? training.steer : 0.0, &gen);
   const Var logits = classifier_(p.z);

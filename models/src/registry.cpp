@@ -24,6 +24,7 @@ struct CellBuild {
     if (out.method == Method::ltc_fused && type != "ltc" && type != "ltc_biophysical")
       fail("{}: ltc_fused solves only the LTC cells (ltc, ltc_biophysical); model type '{}' needs a Runge-Kutta method",
            k.path("solver.method"), type);
+    check_fused_gradient(out, k.path("solver.gradient"));
     return out;
   }
   CellOptions options() const { return {dtype, 1.0}; }

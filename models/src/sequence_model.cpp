@@ -13,6 +13,7 @@ void check_inputs(const Cell& cell, const Var& x, const Tensor& dt, const Tensor
   const Shape bt{x.size(0), x.size(1)};
   if (!dt.defined() || dt.shape() != bt) fail("{}: dt must be [B, T] = {}, got {}", cell.name(), bt.str(), dt.defined() ? dt.shape().str() : "nothing");
   if (!mask.defined() || mask.shape() != bt) fail("{}: mask must be [B, T] = {}, got {}", cell.name(), bt.str(), mask.defined() ? mask.shape().str() : "nothing");
+  if (x.size(1) == 0) fail("{}: sequences need at least one step, got x {}", cell.name(), x.shape().str());
 }
 
 // A [B, T] mask's values on the host, each 0 (padding) or 1 (valid): other values were used
@@ -168,6 +169,8 @@ Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, st
   const Tensor dtc = dt.to(cell_->dtype()).to(x.device());
   const Tensor zero = Tensor::scalar(0.0, dtc.dtype(), dtc.device());
   const Tensor dt_steps = tide::where(maskc, dtc, zero).transpose(0, 1).contiguous();  // [T, B]
+  const Tensor maskx = in_dtype(maskc, x.dtype());
+  const Var zero_x(Tensor::scalar(0.0, x.dtype(), x.device()));
   Var state = cell_->initial_state(B);
   std::vector<Var> all;
   all.reserve(T);
@@ -178,7 +181,11 @@ Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, st
       any |= valid, every &= valid;
     }
     if (any) {
-      const Var x_t = x.requires_grad() ? select(x, 1, t) : select(x_steps, 0, t);
+      Var x_t = x.requires_grad() ? select(x, 1, t) : select(x_steps, 0, t);
+      // A padded row's input is 0: its step's result is discarded below, but the backward multiplies
+      // that zero cotangent by the step's partials, and a non-finite padded x made those (and so the
+      // parameters' gradients) NaN.
+      if (!every) x_t = where(Var(maskx.slice(1, t, t + 1)), x_t, zero_x);
       const Var next = step_(x_t, state, Var(dt_steps.select(0, t).reshape(Shape{B, 1})), regulariser);
       // a selection, not state + m (next - state): that is not next to the bit on valid rows (so
       // they depended on the batch's padding), and a padded row's non-finite next made it NaN
@@ -313,8 +320,10 @@ Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask) 
   double count = 0;
   for (double v : mask_values(mask, "masked_mse")) count += v;
   if (count == 0) fail("masked_mse: the mask selects no step");
-  const Tensor w = mask.to(prediction.dtype()).to(prediction.device()).unsqueeze(2);
-  return sum(square(prediction - Var(tgt)) * Var(w)) * (1.0 / (count * static_cast<double>(prediction.size(2))));
+  // the valid steps selected, not weighted by the mask: a padded step's target may be anything (NaN * 0 is NaN)
+  const Tensor valid = mask.to(prediction.dtype()).to(prediction.device()).unsqueeze(2);
+  const Var diff = where(Var(valid), prediction - Var(tgt), Var(Tensor::scalar(0.0, prediction.dtype(), prediction.device())));
+  return sum(square(diff)) * (1.0 / (count * static_cast<double>(prediction.size(2))));
 }
 
 std::vector<double> class_weights_of(const Tensor& labels, const std::vector<double>& class_weights) {

@@ -196,6 +196,29 @@ TEST_CASE("latent ode: the task masks (extrapolation splits each sequence at a f
   for (std::size_t i = 0; i < s.size(); ++i) CHECK(s[i] <= scored_h.to_vector()[i]);
 }
 
+TEST_CASE("latent ode: extrapolation refuses a sequence that starts after its cut (nothing to encode), naming it") {
+  // sequence 2 at 0.6 0.65 0.9: cut 0.45, so no step was seen while all were scored, and its q(z0)
+  // was the prior's whatever its values (bug hunt)
+  data::IrregularSet late = small_set();
+  late.times = Tensor::from_vector({0.1, 0.4, 0.5, 1.2, 0.0, 0.7, 0.7, 0.7, 0.6, 0.65, 0.9, 0.9}, Shape{3, 4}, DType::f64);
+  late.validate();
+  Generator init(4);
+  LatentOdeOptions o = tiny(2);
+  o.task = LatentTask::extrapolation;
+  const LatentOdeModel model(o, init);
+  CHECK_THROWS_WITH_AS(model.task_masks(late, nullptr),
+                       "latent_ode: extrapolation encodes each sequence up to extrapolate_fraction (0.5) x its last time, "
+                       "but sequence 2 of the batch starts at t = 0.6, after its cut 0.45: the encoder would see nothing of "
+                       "it; measure each sequence's times from its start (t = 0), or raise extrapolate_fraction",
+                       Error);
+  CHECK_THROWS_WITH_AS(model.loss(data::IrregularExamples(late), Mode::eval), doctest::Contains("sequence 2 of the batch"), Error);
+  o.extrapolate_fraction = 0.7;  // cut 0.63: its first step is seen
+  const LatentOdeModel wider(o, init);
+  CHECK(wider.task_masks(late, nullptr).first.to_vector() == std::vector<double>{1, 1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0});
+  // interpolation sees every step
+  CHECK_NOTHROW(LatentOdeModel(tiny(2), init).task_masks(late, nullptr));
+}
+
 TEST_CASE("latent ode: f64 gradients match finite differences (both encoders, classifier, regularisers)") {
   for (const LatentEncoder encoder : {LatentEncoder::ode_rnn, LatentEncoder::rnn}) {
     Generator init(6);

@@ -309,3 +309,17 @@ TEST_CASE("masked losses and metrics check their shapes, refuse mask values othe
   CHECK_THROWS_WITH_AS(models::masked_mse(Var(logits), target, Tensor::zeros(Shape{2, 3}, DType::f64)),
                        doctest::Contains("masked_mse: the mask selects no step"), Error);
 }
+
+TEST_CASE("masked_mse leaves padded steps out: a NaN target there changes neither the loss nor its gradient") {
+  // sum((prediction - target) * mask) was NaN * 0 = NaN at a padded step with a NaN target (bug hunt)
+  const Var prediction = Var::parameter(Tensor::from_vector({0.1, 0.2, 0.3, 0.4}, Shape{2, 2, 1}, DType::f64));
+  const Tensor target = Tensor::from_vector({0.0, 1.0, 2.0, std::nan("")}, Shape{2, 2, 1}, DType::f64);
+  const Tensor mask = Tensor::from_vector({1, 1, 1, 0}, Shape{2, 2}, DType::f64);
+  const Var loss = models::masked_mse(prediction, target, mask);
+  CHECK(loss.item() == doctest::Approx((0.01 + 0.64 + 2.89) / 3).epsilon(1e-14));
+  const std::vector<double> g = grad(std::vector<Var>{loss}, std::vector<Var>{prediction})[0].value().to_vector();
+  const std::vector<double> expected = {2 * 0.1 / 3, 2 * (0.2 - 1) / 3, 2 * (0.3 - 2) / 3, 0.0};
+  for (std::size_t i = 0; i < g.size(); ++i) CHECK(g[i] == doctest::Approx(expected[i]).epsilon(1e-14));
+  const models::MetricSums metric = models::squared_error(prediction.value(), target, mask);  // the metric agrees
+  CHECK(metric.value / metric.count == doctest::Approx(loss.item()).epsilon(1e-14));
+}

@@ -114,6 +114,25 @@ TEST_CASE("ode_classifier: compiled solves (the default) give the eager loss and
   CHECK(plan_calls(classifier.solver_dynamics().stats()) > 0);
 }
 
+TEST_CASE("ode_classifier: an eval batch's noise follows its first example (Training::first_stream), as a CNF's does") {
+  // every eval batch drew stream 0, so the reported Jacobian term B repeated one batch's noise (bug hunt)
+  const data::VectorSet s = labelled(4, 3, 2, 5);
+  const data::VectorExamples examples(s);
+  Generator gen(2);
+  const ModelPtr model = make_model(json{{"type", "ode_classifier"}, {"hidden", {4}}, {"report_regularisers", true},
+                                         {"solver", {{"method", "dopri5"}, {"rtol", 1e-6}, {"atol", 1e-6}}}},
+                                    dataset_of(s), gen, DType::f64, "model");
+  const auto jacobian_term = [&](std::int64_t first) {
+    for (const auto& [name, sums] : model->loss(examples, Mode::eval, Training{.first_example = first}).metrics)
+      if (name == "B") return sums.value / sums.count;
+    FAIL("no B reported");
+    return 0.0;
+  };
+  CHECK(jacobian_term(4) == jacobian_term(4));  // fixed per batch start
+  CHECK(jacobian_term(0) != jacobian_term(4));
+  CHECK(jacobian_term(4) != jacobian_term(1000));
+}
+
 TEST_CASE("ode_classifier: config errors name the key; unlabelled vectors are refused") {
   const data::Dataset d = dataset_of(labelled(4, 3, 2, 5));
   CHECK(message_of({{"type", "ode_classifier"}, {"solver", {{"trace", "exact"}}}}, d).find("model.solver.trace: unknown key") != std::string::npos);

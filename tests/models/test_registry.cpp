@@ -72,6 +72,28 @@ TEST_CASE("registry: every ODE method and gradient kind resolves by name; unknow
         "solver.gradient: expected one of discrete, checkpointed, adjoint, got \"forward\"");
 }
 
+TEST_CASE("registry: ltc_fused refuses the checkpointed and adjoint gradients, naming the key, in configs and options") {
+  // they were accepted and silently ignored (the fused unfolds are always differentiated as they
+  // run), while OdeSpec::str() said "ltc_fused x6 adjoint" (bug hunt)
+  Generator gen(1);
+  for (const std::string type : {"ltc", "ltc_biophysical"})
+    for (const std::string kind : {"checkpointed", "adjoint"}) {
+      CAPTURE(type);
+      CAPTURE(kind);
+      const json spec = {{"type", type}, {"hidden", 2}, {"solver", {{"method", "ltc_fused"}, {"gradient", kind}}}};
+      CHECK(error_of([&] { make_cell(spec, 2, gen, DType::f64); }) ==
+            "model.solver.gradient: gradient '" + kind + "' does not apply to ltc_fused: a fixed-step fused solver is "
+            "differentiated through its unfolds (the discrete gradient, exact and the cheapest); use gradient 'discrete', "
+            "or method rk4 or dopri5 for the " + kind + " gradient");
+      // the other methods take every gradient kind
+      CHECK(make_cell({{"type", type}, {"hidden", 2}, {"solver", {{"method", "rk4"}, {"gradient", kind}}}}, 2, gen, DType::f64) != nullptr);
+    }
+  LTCOptions o;
+  o.ode.gradient = GradientKind::adjoint;
+  CHECK(error_of([&] { (void)LTCCell(2, 3, gen, o); }).find("ltc: LTCOptions::ode.gradient: gradient 'adjoint' does not apply to ltc_fused") == 0);
+  CHECK(error_of([&] { (void)BiophysicalLTCCell(fully_connected(2, 3, 3, 1), gen, o); }).find("LTCOptions::ode.gradient") != std::string::npos);
+}
+
 TEST_CASE("registry: model_types() lists every family make_model builds, the cells first; an unknown type lists them all") {
   std::vector<std::string> names;
   for (const ModelType& t : model_types()) names.push_back(t.name);

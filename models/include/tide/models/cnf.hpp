@@ -130,8 +130,8 @@ public:
   std::string metric() const override { return is_image() ? "bits_per_dim" : "nll"; }
   bool higher_is_better() const override { return false; }
   // Metrics: nll (nats per example; images: of the 256-level data), bits_per_dim (nll / (D log 2)),
-  // nfe (forward, per batch); in train mode also
-  // the weighted regularisers and, after backward, nfe_backward. In eval mode with
+  // nfe (forward, per batch); in train mode also the regularisers K, B, R_K (unweighted; their
+  // weighted means are in the loss) and, after backward, nfe_backward. In eval mode with
   // `report_regularisers` set, kinetic, jacobian and R_2 (unweighted, TayNODE's table 2 K, B, R_2).
   BatchLoss loss(const data::Examples& batch, Mode mode, const Training& training = {}) const override;
 

@@ -21,6 +21,10 @@ struct LTCOptions {
   double tau_min = 0.0;             // paper form: lower bound of the time constant
 };
 
+// ltc_fused takes the discrete gradient only: its fixed unfolds are differentiated as they run,
+// which is exact and the cheapest; checkpointed or adjoint with it is refused, naming `key`.
+void check_fused_gradient(const OdeSpec& ode, const std::string& key);
+
 // The split (a, c) of an LTC at state x (a [B, N] > 0, c [B, N]); the per-observation input terms
 // are computed once in `prepare` and gathered per Rows.
 class LTCBase : public Cell {
@@ -38,7 +42,7 @@ public:
   virtual SplitOf<Jet> split(const Jet& x, const std::vector<Var>& prepared, const Rows& rows) const = 0;
 
 protected:
-  explicit LTCBase(LTCOptions options) : options_(options) {}
+  explicit LTCBase(LTCOptions options);
   // dx/dt = c - a x for one observation's prepared terms, on Vars and Jets.
   IntervalDynamics rhs(const std::vector<Var>& prepared) const;
   // The fused solver's L unfolds of size h [B, 1] from state (algorithm 1), through split(); with

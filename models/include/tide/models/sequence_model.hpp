@@ -20,10 +20,10 @@ public:
   // added to the loss
   BatchLoss loss(const data::Examples& batch, Mode mode, const Training& training = {}) const override;
 
-  // x [B, T, F], dt [B, T], mask [B, T] (1 valid, 0 padding; any other value is refused) ->
-  // read-outs [B, T, O]. dt and mask are converted to the cell's dtype. A padded step keeps the
-  // state and its dt counts as 0 (nothing is integrated over it, so regularisers charge nothing
-  // and adaptive solvers spend no steps on it). Padding between valid steps (a gap) is accepted:
+  // x [B, T, F] (T >= 1), dt [B, T], mask [B, T] (1 valid, 0 padding; any other value is refused)
+  // -> read-outs [B, T, O]. dt and mask are converted to the cell's dtype. A padded step keeps the
+  // state, and its x and dt count as 0 (a non-finite padded x reaches no gradient; nothing is
+  // integrated over it, so regularisers charge nothing and adaptive solvers spend no steps on it). Padding between valid steps (a gap) is accepted:
   // the state is held across the gap and the gap's dts are not integrated, so the next valid
   // step's dt must span the gap (the time since the previous valid step).
   // With a regulariser, the cells' ODE parts add their regularisation integrals to it.
