@@ -87,9 +87,7 @@ std::vector<Var> traced_gradients(const Var& y, const std::vector<Var>& wrt, con
   opt.recorded_from = since;  // each parameter's own gradient, not also through another computed from it
   try {
     return grad({y}, wrt, {Var(cotangent)}, opt);
-  } catch (const UntraceableError&) {
-    throw;
-  } catch (const Error& e) {
+  } catch (const SavedValueModifiedError& e) {  // other errors pass as they are (a SolverError keeps its type)
     fail("compile: a compiled call in grad mode traces its backward with its forward, for every input that requires a "
          "gradient and every parameter the function closes over ({} here), and that backward failed: {}. Call it under "
          "NoGrad where no gradient is needed, or leave the values its backward reads unmodified (write into a clone)",

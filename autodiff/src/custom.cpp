@@ -32,9 +32,9 @@ SavedVersions::SavedVersions(std::span<const Tensor* const> values) {
 }
 
 void SavedVersions::fail_modified(const char* op, const std::string& what, const Tensor& t, std::uint64_t then) {
-  fail("backward of {}: its saved {} ({}) was modified in place after it was saved (version {} then, {} now); clone the "
-       "value before modifying it, or modify a copy",
-       op, what, t.str(), then, t.version());
+  throw SavedValueModifiedError(fmt::format("backward of {}: its saved {} ({}) was modified in place after it was saved (version "
+                                            "{} then, {} now); clone the value before modifying it, or modify a copy",
+                                            op, what, t.str(), then, t.version()));
 }
 namespace {
 std::string name_of(std::span<const char* const> names, std::size_t i) {

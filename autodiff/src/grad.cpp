@@ -103,9 +103,9 @@ Sweep collect(const std::vector<Var>& outputs, std::uint64_t since = 0, const st
 
 void check_saved(const OpNode& n) {
   auto report = [&](const char* what, const Tensor& t, std::uint64_t then) {
-    fail("backward of {}: its saved {} ({}) was modified in place after it was saved "
-         "(version {} then, {} now); clone the value before modifying it, or modify a copy",
-         op_name(n.call.op), what, t.str(), then, t.version());
+    throw SavedValueModifiedError(fmt::format("backward of {}: its saved {} ({}) was modified in place after it was saved "
+                                              "(version {} then, {} now); clone the value before modifying it, or modify a copy",
+                                              op_name(n.call.op), what, t.str(), then, t.version()));
   };
   static const char* names[] = {"input 0", "input 1", "input 2", "output"};
   const std::uint8_t saves = op_info(n.call.op).saves;

@@ -27,13 +27,13 @@ Backend& detail::backend_for_slow(Device device) {
   }
   if (!b) fail("device {} is not available: this build of tide has no backend for it", device.str());
   if (device.index != 0) fail("device {} is not available: tide uses one device per kind, {}", device.str(), Device{device.kind, 0}.str());
-  if (device.kind == DeviceKind::cpu) cpu_backend_registered.store(b, std::memory_order_relaxed);
+  if (device.kind == DeviceKind::cpu) cpu_backend_registered.store(b, std::memory_order_release);  // after the backend is built
   return *b;
 }
 
 void register_backend(DeviceKind kind, Backend* backend) {
   registry()[static_cast<int>(kind)] = backend;
-  if (kind == DeviceKind::cpu) detail::cpu_backend_registered.store(backend, std::memory_order_relaxed);
+  if (kind == DeviceKind::cpu) detail::cpu_backend_registered.store(backend, std::memory_order_release);
 }
 
 Backend* registered_backend(DeviceKind kind) { return registry()[static_cast<int>(kind)]; }

@@ -20,14 +20,16 @@ void check_coefficients(const std::vector<Tensor>& xs, const std::vector<double>
   if (xs.size() != coeff.size()) fail("{}: {} terms but {} coefficients", op, xs.size(), coeff.size());
   for (double c : coeff) check_finite_scalar(c, op, "a coefficient");
 }
-// row_scale ([n] or undefined) checked and converted to `like`'s dtype, contiguous.
-Tensor checked_row_scale(const Tensor& row_scale, const Tensor& like, std::int64_t n, const char* op) {
-  if (!row_scale.defined()) return {};
+// row_scale ([n] or undefined) checked, as given when it has `like`'s dtype and is contiguous (no
+// handle copied: the solver's step sizes every call), else converted into `held`.
+const Tensor& checked_row_scale(const Tensor& row_scale, const Tensor& like, std::int64_t n, const char* op, Tensor& held) {
+  if (!row_scale.defined()) return row_scale;
   check_floating(row_scale, op);
   check_same_device(like, row_scale, op);
   if (row_scale.rank() != 1 || row_scale.shape()[0] != n)
     fail("{}: row_scale has shape {}, expected [{}]", op, row_scale.shape().str(), n);
-  return row_scale.to(like.dtype()).contiguous();
+  if (row_scale.dtype() == like.dtype() && row_scale.is_contiguous()) return row_scale;
+  return held = row_scale.to(like.dtype()).contiguous();
 }
 void check_vector(const Tensor& v, std::int64_t n, const Tensor& like, const char* op, const char* what) {
   if (!v.defined() || v.dtype() != DType::f64 || v.rank() != 1 || v.shape()[0] != n)
@@ -47,9 +49,10 @@ Tensor linear_combination(const Tensor& base, const std::vector<Tensor>& xs, con
     contiguous = contiguous && x.is_contiguous();
   }
   if (base.defined()) check_operand(first, base, op, "the base");
-  const Tensor scale = checked_row_scale(row_scale, first, rows_of(first), op);
+  Tensor held_scale, held_base;
+  const Tensor& scale = checked_row_scale(row_scale, first, rows_of(first), op, held_scale);
   Tensor out = Tensor::empty(first.shape(), first.dtype(), first.device());
-  const Tensor packed_base = base.defined() ? base.contiguous() : Tensor();
+  const Tensor& packed_base = !base.defined() || base.is_contiguous() ? base : (held_base = base.contiguous());
   if (contiguous) {  // the terms as given: no copies of their handles
     first.backend().lincomb(out, packed_base, xs, coeff, scale);
     return out;
@@ -101,7 +104,8 @@ Tensor combination_row_norms(const std::vector<Tensor>& xs, const std::vector<do
   check_vector(atol, d, a, op, "atol");
   check_vector(rtol, d, a, op, "rtol");
   check_vector(mask, d, a, op, "mask");
-  const Tensor scale = checked_row_scale(row_scale, a, n, op);
+  Tensor held_scale;
+  const Tensor& scale = checked_row_scale(row_scale, a, n, op, held_scale);
   Tensor out = Tensor::empty(Shape{n, 2}, DType::f64, a.device());
   a.backend().combination_row_norms(terms, coeff, scale, as_rows(a, n, d), as_rows(b, n, d), atol.contiguous(),
                                     rtol.contiguous(), mask.contiguous(), out);

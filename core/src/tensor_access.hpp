@@ -19,7 +19,7 @@ struct Storage {
   Storage& operator=(const Storage&) = delete;
 
   Backend* backend;
-  Device device;  // backend->device(), kept: Tensor::device() is asked on every op
+  Device device;  // backend->device(); each Tensor keeps its kind (Tensor::device() is asked on every op)
   void* data;
   std::size_t bytes;
   std::uint64_t version = 0;  // bumped by every in-place write

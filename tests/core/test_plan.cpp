@@ -589,6 +589,9 @@ TEST_CASE("a trace refuses a transfer between devices and another device's kerne
   const Tensor y = plan.run({Tensor::full(Shape{3}, 2.0, DType::f64).to(Device::cuda())})[0];
   CHECK(y.device() == Device::cuda());
   CHECK(y.to(Device::cpu()).to_vector() == std::vector<double>{2, 4, 6});
+  // an undefined tensor moved while tracing is an error, not a crash in the transfer check (review)
+  TensorFunction undefined = [](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] + Tensor().to(Device::cuda()).to(Device::cpu())}; };
+  CHECK_THROWS_AS(Trace::record(undefined, {x}), Error);
 }
 
 TEST_CASE("a trace refuses a write into a tensor the function closes over before the write is made") {

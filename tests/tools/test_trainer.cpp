@@ -343,6 +343,10 @@ TEST_CASE("--out naming a command's input or a run's own file is refused before 
                                      ": the output would replace it; give --out another file");
   CHECK(refused((dir.path / "predictions.csv").string(), own, fresh).empty());
   CHECK(refused(run + "/notes.csv").empty());  // a file of the user's in the run directory
+  // a figure the run wrote whose name is not fixed (the best metric's curve: pr_auc.svg, f1.svg) (review)
+  std::ofstream(run + "/f1.svg") << "<svg/>";
+  CHECK(refused(run + "/f1.svg").find(" is the run's file ") != std::string::npos);
+  CHECK(refused(run + "/new_plot.svg").empty());  // not there yet: a figure of the user's
 }
 
 TEST_CASE("a best.tide or checkpoint.tide copied from another run is refused, naming the file that disagrees") {

@@ -159,7 +159,7 @@ public:
   // Any other transfer would freeze the value it moved at the trace (an input, a parameter updated
   // in place later), as would a value downloaded to the host.
   void transfer(const Tensor& src, Device to) {
-    if (depth_ > 0) return;  // a backend's own staging inside a forwarded call
+    if (depth_ > 0 || !src.defined()) return;  // a backend's own staging inside a forwarded call; undefined: to() refuses it
     const bool host_made = src.device().kind == DeviceKind::cpu && TensorAccess::storage(src)->serial >= start_;
     if (!host_made || (inner_ && to != inner_->device()))
       throw UntraceableError(fmt::format("tracing: the function moves {} from {} to {}; a plan replays the kernels of one device "
@@ -328,13 +328,12 @@ private:
                                        other.str(), inner_->device().str()));
   }
   // A write into a tensor the function neither made nor received (a parameter, a counter it closes
-  // over): callers run a function more than once to trace it (the trace, another trace for a
-  // signature or a check), so its effect would not be the eager one's. Refused, naming the tensor,
-  // before the kernel writes it: a caller that falls back to the eager function then sees the
-  // tensor as it was.
+  // over): every replay would repeat it, and each new signature's trace too, so its effect would
+  // not be the eager one's. Refused, naming the tensor, before the kernel writes it: a caller that
+  // falls back to the eager function then sees the tensor as it was.
   [[noreturn]] void refuse_constant_write(const Call& c, const Tensor& t) const {
-    fail("Trace::record: the function writes in place ({} op) into a tensor it closes over ({}): tracing runs it more than "
-         "once, so the write would happen more often than eagerly (refused before writing); pass the tensor as an input, or "
+    fail("Trace::record: the function writes in place ({} op) into a tensor it closes over ({}): every replay "
+         "(and each trace) would repeat the write, which the eager function makes once per call (refused before writing); pass the tensor as an input, or "
          "write it outside the traced function",
          call_kind_name(c.kind), t.str());
   }

@@ -121,9 +121,10 @@ TrainConfig run_config(const std::string& run_dir, const RunParameters& from) {
 // A run's data (its config's, or with data_file a csv run's data with that file as the test
 // split) and model with the parameters `from` names loaded.
 Built load_run(const std::string& run_dir, const TrainConfig& config, const RunParameters& from, const std::string& data_file = "") {
-  check_data_columns(run_dir, config.data);  // before the data loads: reordered columns would permute the model's inputs
+  // the warning first: it names the directory the run was trained in when a same-named file here differs
   warn_changed_data_files(run_dir, "the standardisation statistics, classes and splits are recomputed from it as it is now, so "
                                    "scores and predictions may differ from the trained run's");
+  check_data_columns(run_dir, config.data);  // before the data loads: reordered columns would permute the model's inputs
   Built built;
   try {
     built = build(config, data_file);

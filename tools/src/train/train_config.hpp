@@ -16,8 +16,8 @@
 //                    "steer": 0.5},      training only (models::Training, models/model.hpp): RNODE's
 //                                         kinetic energy and Jacobian norm, TayNODE's R_K, and STEER
 //                                         (sequence models: each elapsed time scaled by U(1 - b, 1 + b),
-//                                         b < 1; flows: the end time drawn from U(T - b, T + b)). The
-//                                         cells offer only the kinetic term today
+//                                         b < 1; flows: the end time drawn from U(T - b, T + b)). Every
+//                                         cell with an ODE part takes all four (docs/training.md)
 //   "checkpoint_every": 200,              optimizer steps between checkpoints (0: at epoch ends only)
 //   "best_metric": "f1",                  the validation metric that picks best.tide (default: the
 //                                         model's: accuracy, mse, nll, ...; "loss" is one too)

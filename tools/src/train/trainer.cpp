@@ -541,6 +541,10 @@ std::vector<std::string> run_files(const std::string& run_dir) {
   for (const char* name : {"config.json", "metrics.jsonl", "checkpoint.tide", "best.tide", "summary.json", data_record_name})
     files.push_back(run_dir + "/" + name);
   for (const char* figure : run_figures) files.push_back(run_dir + "/" + figure + ".svg");
+  // and every figure there: the best metric's curve is named by the metric (pr_auc.svg, f1.svg)
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(run_dir, ec))
+    if (entry.path().extension() == ".svg") files.push_back(entry.path().string());
   return files;
 }
 

@@ -23,7 +23,7 @@
 // grad mode; each new one is traced once (up to max_plans are kept; stats().traces counts them).
 // The function returns one Var: pack several outputs into one (concat) and slice them after. It
 // must be traceable (plan.hpp): no control flow on tensor values, no random draws, no in-place
-// writes into tensors it closes over (a trace runs it two or three times; refused), parameters
+// writes into tensors it closes over (a replay would repeat the write; refused before it is made), parameters
 // updated in place between calls; C++ numbers it uses (a captured double in x * c) are read when it is traced
 // and fixed from then on: make a value that changes between calls a tensor (an input, or a
 // parameter updated in place). Call clear() after replacing a parameter tensor or changing such

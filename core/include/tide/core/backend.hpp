@@ -125,7 +125,7 @@ extern std::atomic<Backend*> cpu_backend_registered;
 // The CPU's is looked up inline (every tensor made asks for it).
 inline Backend& backend_for(Device device) {
   if (device.kind == DeviceKind::cpu && device.index == 0) {
-    if (Backend* cpu = detail::cpu_backend_registered.load(std::memory_order_relaxed)) [[likely]]
+    if (Backend* cpu = detail::cpu_backend_registered.load(std::memory_order_acquire)) [[likely]]
       return *cpu;
   }
   return detail::backend_for_slow(device);

@@ -20,6 +20,13 @@ public:
   explicit UntraceableError(const std::string& message) : Error(message) {}
 };
 
+// A backward that needs a value the tape saved, modified in place since (the tape's version check):
+// a compiled call, which traces its backward with its forward, says where it came from.
+class SavedValueModifiedError : public Error {
+public:
+  explicit SavedValueModifiedError(const std::string& message) : Error(message) {}
+};
+
 // Throws tide::Error with a fmt-formatted message.
 template <class... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {

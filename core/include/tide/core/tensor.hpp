@@ -132,7 +132,9 @@ private:
   std::int64_t offset_ = 0;
   DType dtype_ = DType::f32;
   bool contiguous_ = true;  // is_contiguous_layout(shape_, strides_), set wherever the layout is
-  DeviceKind device_kind_ = DeviceKind::cpu;  // storage_->device.kind, set wherever storage_ is; cpu when undefined
+  // storage_->device.kind, set wherever storage_ is; cpu for a tensor never given storage (a moved-from
+  // one keeps its kind: like its other fields, it is only for assigning to)
+  DeviceKind device_kind_ = DeviceKind::cpu;
 };
 
 std::ostream& operator<<(std::ostream& out, const Tensor& t);  // writes t.format()
