@@ -124,6 +124,11 @@ void check_roles(const CsvTable& table, const Columns& c, const CsvSequenceSpec&
   for (std::size_t k : c.targets)
     if (contains(c.time, k) || k == c.id)
       fail("{}: column '{}' is both a target and the {} column", table.source, name(k), k == c.id ? "id" : "time");
+  // a column listed twice in one role ("features": ["a", "a"]) would reach the model as two inputs
+  for (const auto& [role, cols] : {std::pair{"features", &c.features}, std::pair{"targets", &c.targets}, std::pair{"time_column", &c.time}})
+    for (std::size_t i = 0; i < cols->size(); ++i)
+      if (std::count(cols->begin(), cols->begin() + static_cast<std::ptrdiff_t>(i), (*cols)[i]) > 0)
+        fail("{}: column '{}' is listed twice in \"{}\"", table.source, name((*cols)[i]), role);
 }
 
 // Other files (val_path, test_path, tide predict --data) find the columns by their names: a name

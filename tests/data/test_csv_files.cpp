@@ -219,6 +219,8 @@ TEST_CASE("csv files: class labels are checked (a target among the features, one
   spec.classes = {};
   spec.feature_columns = {"a", "y"};
   CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": column 'y' is both a feature and a target");
+  spec.feature_columns = {"a", "a"};  // one column as two inputs, silently (bug hunt)
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": column 'a' is listed twice in \"features\"");
   const auto one = write_file(dir.file("one.csv"), "a,y\n1,yes\n2,yes\n");
   spec.feature_columns = {};
   CHECK_ERROR_NAMES(load_csv_sequences(one, spec), one + ": the label column 'y' holds a single class ('yes')");

@@ -271,3 +271,29 @@ TEST_CASE("data record: a csv run's training file with its columns reordered, ad
   tide::data::test::write_file(run + "/data_files.json", record.dump());
   CHECK_NOTHROW(check_data_columns(run, section));
 }
+
+TEST_CASE("data record: a gzip file named .csv is read as the data layer reads it; names that are not UTF-8 keep no record") {
+  // (the head was read as raw gzip bytes when the name did not end in .gz, and a Latin-1 header
+  // name stopped `tide train` with a JSON encoding error before its first epoch)
+  tide::data::test::TempDir dir;
+  const std::string run = dir.file("run"), data = dir.file("ds.csv");
+  std::filesystem::create_directories(run);
+  const json section = {{"dataset", "csv"}, {"path", data}, {"targets", "y"}, {"time_column", "t"}};
+  tide::data::test::write_file(data, tide::data::test::gzip_stored("t,b,a,y\n1,2,3,x\n2,3,4,z\n"));
+  CHECK(data_columns(section) == json{{"features", {"b", "a"}}, {"targets", {"y"}}, {"time", {"t"}}, {"id", json::array()}});
+  tide::data::test::write_file(data, "t,b,temp\xe9rature,y\n1,2,3,x\n");
+  CHECK(data_columns(section).is_null());
+  CHECK_NOTHROW(write_data_record(run, section));
+  CHECK_NOTHROW(check_data_columns(run, section));
+}
+
+TEST_CASE("load_fitting_data: a parameter that does not fit is said to come from the data; other errors pass as they are") {
+  // (a class added to a csv file failed eval / predict / --resume with load_module's bare shape error)
+  const std::string mismatch = error_of([] {
+    load_fitting_data("r/best.tide", [] { tide::fail("load_module: parameter 'readout.weight' is f32 [8, 3] in the module"); });
+  });
+  CHECK(mismatch.starts_with("r/best.tide: its parameters do not fit the model built from the run's data as it is now (load_module:"));
+  CHECK(mismatch.find("its columns, classes or targets") != std::string::npos);
+  CHECK(error_of([] { load_fitting_data("r/best.tide", [] { tide::fail("load_archive 'r/best.tide': cannot open"); }); }) ==
+        "load_archive 'r/best.tide': cannot open");
+}

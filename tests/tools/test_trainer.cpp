@@ -343,10 +343,19 @@ TEST_CASE("--out naming a command's input or a run's own file is refused before 
                                      ": the output would replace it; give --out another file");
   CHECK(refused((dir.path / "predictions.csv").string(), own, fresh).empty());
   CHECK(refused(run + "/notes.csv").empty());  // a file of the user's in the run directory
-  // a figure the run wrote whose name is not fixed (the best metric's curve: pr_auc.svg, f1.svg) (review)
-  std::ofstream(run + "/f1.svg") << "<svg/>";
-  CHECK(refused(run + "/f1.svg").find(" is the run's file ") != std::string::npos);
-  CHECK(refused(run + "/new_plot.svg").empty());  // not there yet: a figure of the user's
+  // the best metric's curve, named by a validation metric of the log (pr_auc.svg, f1.svg) (review)
+  std::ifstream log(run + "/metrics.jsonl");
+  std::string first;
+  std::getline(log, first);
+  std::string metric;
+  const json record = json::parse(first);
+  for (const auto& [key, value] : record.items())
+    if (key.starts_with("val_") && key != "val_loss") metric = key.substr(4);
+  REQUIRE(!metric.empty());
+  CHECK(refused(run + "/" + metric + ".svg").find(" is the run's file ") != std::string::npos);
+  // a figure of the user's there stays the user's, written again and again (plot --out RUN/compare.svg)
+  std::ofstream(run + "/compare.svg") << "<svg/>";
+  CHECK(refused(run + "/compare.svg").empty());
 }
 
 TEST_CASE("a best.tide or checkpoint.tide copied from another run is refused, naming the file that disagrees") {

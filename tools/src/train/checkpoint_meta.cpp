@@ -144,6 +144,16 @@ json read_data_record(const std::string& run_dir) {
   return record;
 }
 
+// Whether `text` is valid UTF-8 (what a JSON string holds).
+bool valid_utf8(const std::string& text) {
+  try {
+    (void)json(text).dump();
+    return true;
+  } catch (const json::type_error&) {
+    return false;
+  }
+}
+
 // The csv dataset's table options a data section gives (its keys are checked when the data loads).
 data::CsvOptions csv_options(const json& data_section) {
   data::CsvOptions options;
@@ -162,11 +172,13 @@ data::CsvOptions csv_options(const json& data_section) {
 // The first rows of a CSV file (its header and index column need no more): the first MiB cut at a
 // line end; a gzipped file, or a head that does not parse alone (a quoted line break), is read whole.
 data::CsvTable csv_head(const std::string& path, const data::CsvOptions& options) {
-  if (path.ends_with(".gz")) return data::read_csv(path, options);
   std::ifstream in(path, std::ios::binary);
   std::string text(1 << 20, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
+  // gzip by its magic bytes, as the data layer tells it (a .csv name may hold one)
+  if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f && static_cast<unsigned char>(text[1]) == 0x8b)
+    return data::read_csv(path, options);
   if (in.gcount() == 1 << 20) text.resize(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
   try {
     return data::parse_csv(text, path, options);
@@ -225,6 +237,11 @@ json data_columns(const json& data_section) {
         features.push_back(name);
     }
   }
+  // names the record could not hold as they are (a Latin-1 header is no UTF-8 JSON string): no
+  // record, so the size and CRC32 warning stands in, rather than a crash or a false refusal later
+  for (const std::vector<std::string>* names : std::initializer_list<const std::vector<std::string>*>{&features, &targets, &time, &id})
+    for (const std::string& name : *names)
+      if (!valid_utf8(name)) return json();
   return {{"features", features}, {"targets", targets}, {"time", time}, {"id", id}};
 }
 
@@ -240,6 +257,17 @@ std::string column_change(const std::vector<std::string>& then, const std::vecto
 }
 
 }  // namespace
+
+void load_fitting_data(const std::string& file, const std::function<void()>& load) {
+  try {
+    load();
+  } catch (const Error& e) {
+    if (!std::string_view(e.what()).starts_with("load_module:")) throw;
+    fail("{}: its parameters do not fit the model built from the run's data as it is now ({}); the data's inputs or "
+         "outputs (its columns, classes or targets) differ from the training data's: put the data back as it was, or "
+         "train a new run", file, e.what());
+  }
+}
 
 void check_data_columns(const std::string& run_dir, const json& data_section) {
   json record;
@@ -273,7 +301,8 @@ json data_record(const json& data_section) {
 }
 
 void write_data_record(const std::string& run_dir, const json& data_section) {
-  write_file_atomically(run_dir + "/" + data_record_name, data_record(data_section).dump(2) + "\n");
+  // replace: a working directory whose name is not UTF-8 must not stop the run (it only words a note)
+  write_file_atomically(run_dir + "/" + data_record_name, data_record(data_section).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 namespace {

@@ -3,6 +3,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -73,6 +74,10 @@ std::vector<std::string> csv_header(const std::string& path, const nlohmann::jso
 // (data_columns) differ from the ones run_dir's data_files.json records; a run without the record
 // passes (its files are compared by fingerprint only).
 void check_data_columns(const std::string& run_dir, const nlohmann::json& data_section);
+// Runs `load` (a load of `file`'s parameters into the model the run's data builds now); a
+// parameter that does not fit (load_module's error: a class added to the data, a column) is said
+// to come from the data, which changed since the run was trained. Other errors pass as they are.
+void load_fitting_data(const std::string& file, const std::function<void()>& load);
 // Writes data_record(data_section) to run_dir/data_files.json (atomically).
 void write_data_record(const std::string& run_dir, const nlohmann::json& data_section);
 // One line per recorded file that differs now, naming it and its key, ending in `consequence` (a

@@ -80,7 +80,7 @@ constexpr const char* predict_usage =
     "\n"
     "Writes the model's predictions as CSV, one row per prediction: example (its index in the\n"
     "split) and step (its index in the sequence; -1 for one prediction per example: images, a\n"
-    "latent ODE's series, a sequence label with \"per_step\": false), then for classification the\n"
+    "classifying latent ODE's series, a sequence label with \"per_step\": false), then for classification the\n"
     "true label, the predicted class and each class's probability (p_<class>, class names as the\n"
     "data's labels), for regression target_<column> and prediction_<column> per target column\n"
     "(target_k, prediction_k without names; mujoco: the next state's variables by their columns,\n"
@@ -317,7 +317,7 @@ int eval_main(const Args& args) {
     return 0;
   }
   check_run_directory("tide eval", run_dir);
-  fmt::print("{}\n", evaluate_run(run_dir, split.empty() ? "test" : split, from).dump(2));
+  fmt::print("{}\n", evaluate_run(run_dir, split.empty() ? "test" : split, from).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   return 0;
 }
 
@@ -342,7 +342,8 @@ int predict_main(const Args& args) {
   check_output_path(out);
   check_run_directory("tide predict", positional[0]);
   check_output_not_input(out, run_inputs(positional[0], from, data_file));
-  fmt::print("{}\n", write_predictions(positional[0], from, split.empty() ? "test" : split, data_file, out).dump(2));
+  fmt::print("{}\n", write_predictions(positional[0], from, split.empty() ? "test" : split, data_file, out)
+                         .dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   return 0;
 }
 

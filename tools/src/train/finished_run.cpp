@@ -92,7 +92,7 @@ std::string parameters_path(const std::string& run_dir, const RunParameters& fro
     fail("{}: no such file (the run kept its best-validation parameters only); without --last eval, predict and export read "
          "{}/best.tide", path, run_dir);
   if (!from.last && fs::exists(run_dir + "/checkpoint.tide"))
-    fail("{}: no best-validation parameters yet (no epoch has finished); --last scores the latest checkpoint, {}/checkpoint.tide",
+    fail("{}: no best-validation parameters yet (no epoch has finished); --last uses the latest checkpoint, {}/checkpoint.tide",
          path, run_dir);
   fail("{}: the run has no parameters yet: it was stopped before its first checkpoint (neither best.tide nor checkpoint.tide "
        "exists); train it again (tide train {}/config.json --out {})", path, run_dir, run_dir);
@@ -136,7 +136,8 @@ Built load_run(const std::string& run_dir, const TrainConfig& config, const RunP
     fail("{}: loading the run's data as its config.json says (a relative path is read from the working directory): {}{}",
          run_dir, e.what(), where);
   }
-  built.model->load(parameters_path(run_dir, from));
+  const std::string path = parameters_path(run_dir, from);
+  load_fitting_data(path, [&] { built.model->load(path); });
   return built;
 }
 

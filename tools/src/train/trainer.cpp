@@ -308,7 +308,7 @@ void Trainer::resume() {
   warn_other_blas_threads(saved.blas_threads);
   warn_changed_data_files(paths_.dir, "the resumed run reads it as it is now (standardisation statistics, classes, splits and "
                                       "batches recomputed), so it is not bit-exact with the run so far");
-  load_module(a, "model.", model_);
+  load_fitting_data(paths_.checkpoint, [&] { load_module(a, "model.", model_); });
   load_optimizer(a, "optimizer.", *optimizer_);
   pos_ = pos;
   std::vector<json> all = fs::exists(paths_.metrics) ? read_metrics(paths_.metrics) : std::vector<json>{};
@@ -505,8 +505,11 @@ int Trainer::finish() {
     summary["files"]["nfe_curve"] = paths_.dir + "/nfe.svg";
   if (!built_.data.class_names.empty()) summary["class_names"] = built_.data.class_names;
   if (!class_weights_.empty()) summary["class_weights"] = class_weights_;
-  write_text_atomically(paths_.summary, summary.dump(2) + "\n");
-  std::printf("%s\n", summary.dump(2).c_str());
+  // replace: class labels are the file's bytes, which need not be UTF-8 (a Latin-1 "café" stopped the
+  // run here after its checkpoints were written)
+  const std::string text = summary.dump(2, ' ', false, json::error_handler_t::replace);
+  write_text_atomically(paths_.summary, text + "\n");
+  std::printf("%s\n", text.c_str());
   return 0;
 }
 
@@ -541,10 +544,16 @@ std::vector<std::string> run_files(const std::string& run_dir) {
   for (const char* name : {"config.json", "metrics.jsonl", "checkpoint.tide", "best.tide", "summary.json", data_record_name})
     files.push_back(run_dir + "/" + name);
   for (const char* figure : run_figures) files.push_back(run_dir + "/" + figure + ".svg");
-  // and every figure there: the best metric's curve is named by the metric (pr_auc.svg, f1.svg)
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(run_dir, ec))
-    if (entry.path().extension() == ".svg") files.push_back(entry.path().string());
+  // and the best metric's curve, named by its metric (pr_auc.svg, f1.svg): one per validation
+  // metric the log's first record holds (a figure of the user's beside them stays the user's)
+  std::ifstream log(run_dir + "/metrics.jsonl");
+  std::string first;
+  if (std::getline(log, first)) {
+    const json record = json::parse(first, nullptr, false);
+    if (record.is_object())
+      for (const auto& [key, value] : record.items())
+        if (key.starts_with("val_")) files.push_back(run_dir + "/" + key.substr(4) + ".svg");
+  }
   return files;
 }
 

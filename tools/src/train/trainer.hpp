@@ -36,7 +36,7 @@ bool higher_is_better(const std::string& metric, const models::Model& model);
 // The run directory of a config under these options: --out, else runs/<name>.
 std::string run_directory(const TrainConfig& config, const TrainOptions& options);
 // The files `tide train` writes into run_dir (whether they exist yet or not): config, log, state,
-// summary, data record and figures (every .svg there: the best metric's curve is named by it). No --out of eval, predict, export or plot may name one.
+// summary, data record and figures (the best metric's curve among them, named by a validation metric of its log). No --out of eval, predict, export or plot may name one.
 std::vector<std::string> run_files(const std::string& run_dir);
 
 // Which parameters of a run a command loads: `file` when given (a .tide archive or .safetensors),
