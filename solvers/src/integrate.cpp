@@ -5,7 +5,6 @@
 // whole solve stays one differentiable computation (discrete backprop).
 #include "integrate.hpp"
 #include "record_budget.hpp"
-#include "tide/solvers/compile_dynamics.hpp"
 #include <algorithm>
 #include <new>
 #include <optional>
@@ -591,43 +590,6 @@ void Integrator::fail_at(std::size_t r, const std::string& what, double h) {
 }
 
 }  // namespace
-
-void check_dynamics_output(const Var& out, const Var& z, std::int64_t width) {
-  if (!out.defined() || out.rank() != 2 || out.size(0) != z.size(0) || out.size(1) != width * z.size(1))
-    fail("solve: the dynamics returned {} for a state of shape {} (expected [{}, {}])", out.defined() ? out.shape().str() : "nothing",
-         z.shape().str(), z.size(0), width * z.size(1));
-  if (out.dtype() != z.dtype() || out.device() != z.device())
-    fail("solve: the dynamics returned {} on {} for a {} state on {}; return the state's dtype and device", out.value().str(),
-         out.device().str(), dtype_name(z.dtype()), z.device().str());
-}
-
-Var PlainSystem::eval(const Var& z, const Var& t, const Rows& rows) {
-  Var out = f_(z, t, rows);
-  check_dynamics_output(out, z, width_);
-  return out;
-}
-
-Dynamics PlainSystem::compiled_step(const std::string& key, const std::function<Dynamics(const Dynamics&)>& make) {
-  if (width_ != 1 || !is_compiled(f_)) return {};
-  return compiled_variant(f_, key, make);
-}
-
-namespace {
-// Steps of at most `step` over `length`. Capped below int64's range (a step of 1e-20 over [0, 5]):
-// max_steps then stops the solve.
-std::int64_t steps_within(double length, double step) {
-  return static_cast<std::int64_t>(std::clamp(std::ceil(length / step - 1e-9), 1.0, 0x1p62));
-}
-}  // namespace
-
-// max_step bounds every step, fixed ones too: the largest step the user allows, as it is for
-// adaptive steps (it was ignored here, silently: rk4 with max_step = 0.01 took one step over [0, 10]).
-std::int64_t FixedSteps::per_interval(double length) const {
-  const std::int64_t within_max = std::isfinite(max_step) ? steps_within(length, max_step) : 1;
-  if (unfolds > 0) return std::max<std::int64_t>(unfolds, within_max);
-  if (step_size > 0) return std::max(steps_within(length, step_size), within_max);
-  return within_max;
-}
 
 Integration integrate(System& system, const Var& y0, const Grid& grid, const Plan& plan, SolveStats& stats) {
   return Integrator(system, y0, grid, plan, stats).run();

@@ -1,6 +1,7 @@
 // make_plan (integrate.hpp): the solve options checked once and resolved into the integration's
 // pieces: the stepper, the controller, the error norm and the fixed-step schedule.
 #include "integrate.hpp"
+#include <algorithm>
 #include <cmath>
 
 namespace tide::detail {
@@ -102,6 +103,23 @@ Plan make_plan(const SolveOptions& options, std::int64_t D, std::int64_t extra) 
   plan.representable_steps = !options.torchdiffeq_variant;
   plan.max_record_bytes = options.max_record_bytes;
   return plan;
+}
+
+namespace {
+// Steps of at most `step` over `length`. Capped below int64's range (a step of 1e-20 over [0, 5]):
+// max_steps then stops the solve.
+std::int64_t steps_within(double length, double step) {
+  return static_cast<std::int64_t>(std::clamp(std::ceil(length / step - 1e-9), 1.0, 0x1p62));
+}
+}  // namespace
+
+// max_step bounds every step, fixed ones too: the largest step the user allows, as it is for
+// adaptive steps (it was ignored here, silently: rk4 with max_step = 0.01 took one step over [0, 10]).
+std::int64_t FixedSteps::per_interval(double length) const {
+  const std::int64_t within_max = std::isfinite(max_step) ? steps_within(length, max_step) : 1;
+  if (unfolds > 0) return std::max<std::int64_t>(unfolds, within_max);
+  if (step_size > 0) return std::max(steps_within(length, step_size), within_max);
+  return within_max;
 }
 
 }  // namespace tide::detail
