@@ -13,7 +13,8 @@
 namespace tide::detail {
 
 // Raise when the table or any type crossing it (Backend, Tensor, DeviceInfo) changes shape.
-inline constexpr int cuda_plugin_abi = 3;  // 2: Backend::fuses_matmul_add and matmul_add; 3: Tensor's contiguity flag
+inline constexpr int cuda_plugin_abi = 4;  // 2: Backend::fuses_matmul_add and matmul_add; 3: Tensor's contiguity flag;
+                                            // 4: Tensor's device kind
 
 struct CudaPlugin {
   int abi = cuda_plugin_abi;

@@ -307,6 +307,7 @@ Tensor Tensor::to(DType dtype) const {
   return out;
 }
 Tensor Tensor::to(Device device) const {
+  if (!storage_) fail("to({}): undefined tensor", device.str());  // a moved-from one keeps its device kind
   if (device == this->device()) return *this;
   if (detail::backend_hook) [[unlikely]] detail::check_traced_transfer(*this, device);  // a replay could not repeat it
   const Tensor src = contiguous();

@@ -48,6 +48,16 @@ TEST_CASE("mixing devices in one op names the op, the shapes and both devices") 
   check_error([&] { index_select(on_device, 0, Tensor::from_indices({0}, Shape{1})); }, {"index_select", "cuda:0", "cpu"});
 }
 
+TEST_CASE("to(device) refuses an undefined tensor, a moved-from device tensor included, either way") {
+  Installed dev;
+  Tensor on_device = Tensor::ones(Shape{2}, DType::f32, Device::cuda());
+  const Tensor taken = std::move(on_device);
+  CHECK(taken.device() == Device::cuda());
+  check_error([&] { (void)on_device.to(Device::cuda()); }, {"to(cuda:0)", "undefined"});  // NOLINT(bugprone-use-after-move)
+  check_error([&] { (void)on_device.to(Device::cpu()); }, {"to(cpu)", "undefined"});      // NOLINT(bugprone-use-after-move)
+  check_error([] { (void)Tensor().to(Device::cpu()); }, {"to(cpu)", "undefined"});
+}
+
 TEST_CASE("scaled_row_norms' primitive default counts a zero error against a zero scale as 0, as the kernels do") {
   Installed dev;
   // row 0: a state held at 0 with atol 0 (0 / 0); row 1: a nonzero error there (infinite)
