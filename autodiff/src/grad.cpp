@@ -282,6 +282,7 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
   std::vector<Var> grads(s.nodes.size());
   Accumulator acc(grads, create_graph);
   const TransposeCacheScope weights_transposed_once;  // a weight used at every step: one transposed copy per sweep
+  GradModeScope mode(create_graph);  // before the seeds: an output listed twice sums its seeds, recorded too
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     if (!outputs[i].node()) continue;
     const std::int64_t slot = s.find(outputs[i].node().get());
@@ -290,7 +291,6 @@ std::vector<Var> run_sweep(const Sweep& s, const std::vector<Var>& outputs,
                    : grad_outputs[i];
     grads[slot] = accumulate(grads[slot], seed);
   }
-  GradModeScope mode(create_graph);
   std::vector<Var> gx;
   for (std::size_t i = 0; i < s.nodes.size(); ++i) {
     const NodePtr& n = s.nodes[i];
@@ -349,6 +349,10 @@ std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& i
   const Sweep s = options.recorded_from > 0 ? collect(outputs, options.recorded_from, inputs, true)
                                             : collect(outputs, since == std::numeric_limits<std::uint64_t>::max() ? 0 : since);
   std::vector<char> wanted(s.nodes.size(), 0);
+  const bool constant = std::none_of(outputs.begin(), outputs.end(), [](const Var& y) { return y.requires_grad(); });
+  if (constant && !inputs.empty() && !options.allow_unused)
+    fail("grad: no output requires a gradient (output 0, {}, was computed from constants or under NoGrad; a gradient "
+         "is one of these unless the grad() that made it had create_graph)", outputs[0].str());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const std::int64_t slot = inputs[i].node() ? s.find(inputs[i].node().get()) : -1;
     if (slot >= 0) wanted[slot] = 1;

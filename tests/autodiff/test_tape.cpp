@@ -163,6 +163,36 @@ TEST_CASE("grad returns gradients the caller may update in place: never one shar
   CHECK(g[0].value().to_vector() == std::vector<double>{6.0, 6.0, 6.0});
 }
 
+TEST_CASE("grad with create_graph under NoGrad records the sum of an output's seeds when it is listed twice") {
+  const Var x = Var::parameter(vec({2.0}));
+  const Var y = x * 3.0;
+  const Var u1 = Var::parameter(vec({1.0})), u2 = Var::parameter(vec({2.0}));
+  Var g;
+  {
+    NoGrad no_grad;
+    g = grad({y, y}, {x}, {u1, u2}, {.create_graph = true})[0];
+  }
+  CHECK(g.value().to_vector() == std::vector<double>{9.0});
+  const auto d = grad({g}, {u1, u2});
+  CHECK(d[0].value().to_vector() == std::vector<double>{3.0});
+  CHECK(d[1].value().to_vector() == std::vector<double>{3.0});
+}
+
+TEST_CASE("grad of a constant output (a gradient taken without create_graph) says so instead of blaming the input") {
+  const Var x = Var::parameter(vec({0.7}));
+  const Var g = grad(sum(x * x * x), x);  // no create_graph: a constant
+  try {
+    grad(sum(g), x);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("no output requires a gradient") != std::string::npos);
+    CHECK(what.find("create_graph") != std::string::npos);
+    CHECK(what.find("allow_unused") == std::string::npos);
+  }
+  CHECK(grad({sum(g)}, {x}, {}, {.allow_unused = true})[0].value().to_vector() == std::vector<double>{0.0});
+}
+
 TEST_CASE("a saved value modified in place before backward is reported") {
   const Var x = Var::parameter(vec({0.5, 1.0}));
   const Var y = tanh(x);  // saves its output

@@ -22,7 +22,10 @@ struct GradOptions {
 };
 
 // d(sum_i <grad_outputs[i], outputs[i]>) / d inputs. grad_outputs may be empty when every output
-// is a single element (then it is taken as 1).
+// is a single element (then it is taken as 1). Without create_graph each result is a tensor of its
+// own that the caller may update in place; with create_graph the results are recorded values and
+// may be shared (a pass-through rule, add's, hands one cotangent, or the caller's grad_output, to
+// several inputs): update them out of place, as any recorded value.
 std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& inputs,
                       const std::vector<Var>& grad_outputs = {}, GradOptions options = {});
 Var grad(const Var& output, const Var& input, GradOptions options = {});
