@@ -122,6 +122,11 @@ run_tide(1 export "${WORK}/resumed" --params "${WORK}/gru/best.tide" --out "${WO
 if(NOT err MATCHES "is not one of this run's model's")
   message(FATAL_ERROR "export of another model's parameters: ${err}")
 endif()
+# and so by eval, as predict, which loads the same way (they blamed the data: "put the data back as it was")
+run_tide(1 eval "${WORK}/resumed" --params "${WORK}/gru/best.tide")
+if(NOT err MATCHES "is not one of this run's model's" OR err MATCHES "put the data back")
+  message(FATAL_ERROR "eval of another model's parameters: ${err}")
+endif()
 
 # --epochs takes what a run's config.json may hold, so a run started with it can be scored
 run_tide(2 train "${WORK}/gru.json" --out "${WORK}/many" --epochs 1000001 --quiet)

@@ -168,6 +168,28 @@ if(NOT err MATCHES "recorded in [^\n]*best.tide[^\n]*key 'seed' is 3 there, 9 no
   message(FATAL_ERROR "tide eval on an edited run without its checkpoint: unexpected message ${err}")
 endif()
 
+# a config.json or a metrics.jsonl record nested 10^6 deep is refused naming the file (predict,
+# export and --resume overflowed the stack copying it)
+string(REPEAT "[" 1000000 open)
+string(REPEAT "]" 1000000 close)
+file(COPY "${WORK}/straight/" DESTINATION "${WORK}/deep_config")
+file(WRITE "${WORK}/deep_config/config.json" "{\"data\": ${open}${close}}")
+foreach(command "predict;--out;${WORK}/p.csv" "export;--out;${WORK}/e.safetensors")
+  list(GET command 0 name)
+  list(REMOVE_AT command 0)
+  run_tide(1 ${name} "${WORK}/deep_config" ${command})
+  if(NOT err MATCHES "deep_config/config.json: JSON nested deeper than 128 levels")
+    message(FATAL_ERROR "tide ${name} on a run whose config.json is nested 10^6 deep: ${err}")
+  endif()
+endforeach()
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/deep_metrics" --quiet --max-steps 7)
+file(READ "${WORK}/deep_metrics/metrics.jsonl" records)
+file(WRITE "${WORK}/deep_metrics/metrics.jsonl" "{\"deep\": ${open}${close}}\n${records}")
+run_tide(1 train "${WORK}/tiny.json" --out "${WORK}/deep_metrics" --quiet --resume)
+if(NOT err MATCHES "deep_metrics/metrics.jsonl:1: JSON nested deeper than 128 levels")
+  message(FATAL_ERROR "--resume of a run whose metrics.jsonl holds a record nested 10^6 deep: ${err}")
+endif()
+
 # --resume with no checkpoint fails before it creates the run directory
 run_tide(1 train "${WORK}/tiny.json" --out "${WORK}/no_such_run" --quiet --resume)
 if(NOT err MATCHES "no checkpoint at" OR EXISTS "${WORK}/no_such_run")

@@ -5,6 +5,7 @@
 #include "../data/data_test_util.hpp"
 #include "train/checkpoint_meta.hpp"
 #include <doctest/doctest.h>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -285,6 +286,43 @@ TEST_CASE("data record: a gzip file named .csv is read as the data layer reads i
   CHECK(data_columns(section).is_null());
   CHECK_NOTHROW(write_data_record(run, section));
   CHECK_NOTHROW(check_data_columns(run, section));
+}
+
+TEST_CASE("data record: a part of the wrong type is said once, as a damaged record, and stops nothing") {
+  // (columns.features 5, [1, 2] or null, or a directory 5, stopped eval / predict / --resume with
+  // nlohmann's type error naming no file)
+  tide::data::test::TempDir dir;
+  const std::string run = dir.file("run"), data = dir.file("ds.csv");
+  std::filesystem::create_directories(run);
+  tide::data::test::write_file(data, "t,b,a,y\n1,2,3,x\n");
+  const json section = {{"dataset", "csv"}, {"path", data}, {"targets", "y"}, {"time_column", "t"}};
+  write_data_record(run, section);
+  const json intact = json::parse(std::ifstream(run + "/data_files.json"));
+  const std::pair<const char*, json> damaged[] = {{"/columns/features", 5}, {"/columns/features", {1, 2}},
+                                                  {"/columns/targets", nullptr}, {"/columns", "t"}, {"/directory", 5}};
+  for (const auto& [pointer, value] : damaged) {
+    std::string key = pointer + 1;
+    std::replace(key.begin(), key.end(), '/', '.');
+    CAPTURE(key);
+    CAPTURE(value.dump());
+    json record = intact;
+    record[json::json_pointer(pointer)] = value;
+    tide::data::test::write_file(run + "/data_files.json", record.dump());
+    const std::vector<std::string> said = changed_data_files(run, "recomputed");
+    REQUIRE(said.size() == 1);
+    CHECK(said[0].starts_with(run + "/data_files.json cannot be read (" + run + "/data_files.json: " + key + ": expected "));
+    CHECK_NOTHROW(check_data_columns(run, section));
+    CHECK(relative_data_note(run, section).empty());
+  }
+}
+
+TEST_CASE("best.tide metadata: the config it records reads back; one nested too deep or not JSON names the file") {
+  // (parsed without a bound: a config nested 10^6 deep crashed eval / predict / export)
+  CHECK(best_meta_config(json{{"epoch", 2}, {"val_loss", 0.5}, {"config", config}}.dump(), "r/best.tide") == config);
+  CHECK(best_meta_config(json{{"epoch", 2}, {"val_loss", 0.5}}.dump(), "r/best.tide").is_null());  // from before the record
+  const std::string deep = "{\"config\": " + std::string(1000000, '[') + std::string(1000000, ']') + "}";
+  CHECK(error_of([&] { best_meta_config(deep, "r/best.tide (metadata)"); }) == "r/best.tide (metadata): JSON nested deeper than 128 levels");
+  CHECK(error_of([] { best_meta_config("{\"config\"", "r/best.tide (metadata)"); }).starts_with("r/best.tide (metadata):1:"));
 }
 
 TEST_CASE("load_fitting_data: a parameter that does not fit is said to come from the data; other errors pass as they are") {

@@ -96,6 +96,11 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
   return read;
 }
 
+json best_meta_config(const std::string& text, const std::string& source) {
+  const json meta = parse_json_text(text, source);  // bounded: a config nested 10^6 deep overflowed the stack when compared
+  return meta.is_object() && meta.contains("config") ? meta.at("config") : json();
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -134,6 +139,19 @@ std::vector<std::pair<std::string, std::string>> data_files(const json& data_sec
 
 namespace {
 
+// The parts of a data record its readers take as they are: "directory" a string, "columns" each
+// role's names. A part of another type is the whole record's error (said once, by
+// changed_data_files, and passed over by the others), not a JSON type error naming no file.
+void check_record_parts(const json& record, const std::string& path) {
+  if (record.contains("directory") && !record.at("directory").is_string())
+    fail("{}: directory: expected a string, got {}", path, record.at("directory").type_name());
+  if (!record.contains("columns")) return;  // recorded before the columns were
+  if (!record.at("columns").is_object()) fail("{}: columns: expected an object, got {}", path, record.at("columns").type_name());
+  for (const auto& [role, names] : record.at("columns").items())
+    if (!names.is_array() || !std::all_of(names.begin(), names.end(), [](const json& n) { return n.is_string(); }))
+      fail("{}: columns.{}: expected an array of column names (strings)", path, role);
+}
+
 // The run's data_files.json, or null when it has none.
 json read_data_record(const std::string& run_dir) {
   const std::string path = run_dir + "/" + data_record_name;
@@ -141,6 +159,7 @@ json read_data_record(const std::string& run_dir) {
   std::ifstream in(path, std::ios::binary);
   const json record = parse_json_text(std::string(std::istreambuf_iterator<char>(in), {}), path);
   if (!record.is_object() || !record.value("files", json()).is_array()) fail("{}: expected an object with \"files\" (an array)", path);
+  check_record_parts(record, path);
   return record;
 }
 

@@ -47,6 +47,10 @@ std::string checkpoint_meta(const nlohmann::json& config, const Position& positi
 // been best) and returns the config. Every key is checked (present, of its type, counts >= 0 and
 // below 2^62, no unknown key); an error names `source` and the key, and changes nothing.
 CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string& source, Position& position);
+// The config a best.tide's metadata `text` records (beside its epoch and scores since checkpoint
+// metadata version 2); null for a best.tide from before. Text that is no JSON, or nested deeper
+// than a config may be, is an error naming `source`.
+nlohmann::json best_meta_config(const std::string& text, const std::string& source);
 
 // The data files a run read and the directory it was trained in, kept in the run directory's
 // data_files.json: eval, predict and --resume rebuild the data (standardisation statistics,

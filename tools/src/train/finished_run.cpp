@@ -32,8 +32,7 @@ json config_recorded_in(const std::string& file) {
     Position ignored;
     return read_checkpoint_meta(meta, file + " (metadata)", ignored).config;
   }
-  const json parsed = json::parse(meta, nullptr, false);
-  return parsed.is_object() && parsed.contains("config") ? parsed.at("config") : json();
+  return best_meta_config(meta, file + " (metadata)");
 }
 
 // The run's files that record its config, the parameter file loaded first (best.tide, or
@@ -118,29 +117,6 @@ TrainConfig run_config(const std::string& run_dir, const RunParameters& from) {
        path, record.file, first_difference(record.config, config.raw, ""), name, name);
 }
 
-// A run's data (its config's, or with data_file a csv run's data with that file as the test
-// split) and model with the parameters `from` names loaded.
-Built load_run(const std::string& run_dir, const TrainConfig& config, const RunParameters& from, const std::string& data_file = "") {
-  // the warning first: it names the directory the run was trained in when a same-named file here differs
-  warn_changed_data_files(run_dir, "the standardisation statistics, classes and splits are recomputed from it as it is now, so "
-                                   "scores and predictions may differ from the trained run's");
-  check_data_columns(run_dir, config.data);  // before the data loads: reordered columns would permute the model's inputs
-  Built built;
-  try {
-    built = build(config, data_file);
-  } catch (const Error& e) {  // a data path the run's config.json names, perhaps relative to where it trained
-    const std::string note = relative_data_note(run_dir, config.data);
-    const std::string where = note.empty() ? "" : " (" + note + ")";
-    if (!data_file.empty())  // read beside the training file, for its columns, classes and statistics
-      fail("{}: reading --data {} (with the training data its config.json names): {}{}", run_dir, data_file, e.what(), where);
-    fail("{}: loading the run's data as its config.json says (a relative path is read from the working directory): {}{}",
-         run_dir, e.what(), where);
-  }
-  const std::string path = parameters_path(run_dir, from);
-  load_fitting_data(path, [&] { built.model->load(path); });
-  return built;
-}
-
 // A parameter file's model tensors under their parameter names: a tide archive's "model." keys
 // with the prefix removed, or a safetensors file's names as they are.
 std::vector<std::pair<std::string, Tensor>> model_tensors(const std::string& path) {
@@ -182,6 +158,32 @@ void check_run_parameters(const std::vector<std::pair<std::string, Tensor>>& got
     expected.erase(it);
   }
   if (!expected.empty()) fail("{}: this run's parameter '{}' is missing", path, expected.begin()->first);
+}
+
+// A run's data (its config's, or with data_file a csv run's data with that file as the test
+// split) and model with the parameters `from` names loaded.
+Built load_run(const std::string& run_dir, const TrainConfig& config, const RunParameters& from, const std::string& data_file = "") {
+  // the warning first: it names the directory the run was trained in when a same-named file here differs
+  warn_changed_data_files(run_dir, "the standardisation statistics, classes and splits are recomputed from it as it is now, so "
+                                   "scores and predictions may differ from the trained run's");
+  check_data_columns(run_dir, config.data);  // before the data loads: reordered columns would permute the model's inputs
+  Built built;
+  try {
+    built = build(config, data_file);
+  } catch (const Error& e) {  // a data path the run's config.json names, perhaps relative to where it trained
+    const std::string note = relative_data_note(run_dir, config.data);
+    const std::string where = note.empty() ? "" : " (" + note + ")";
+    if (!data_file.empty())  // read beside the training file, for its columns, classes and statistics
+      fail("{}: reading --data {} (with the training data its config.json names): {}{}", run_dir, data_file, e.what(), where);
+    fail("{}: loading the run's data as its config.json says (a relative path is read from the working directory): {}{}",
+         run_dir, e.what(), where);
+  }
+  const std::string path = parameters_path(run_dir, from);
+  // a file of the user's may hold another model's parameters: said so (naming the parameter and
+  // both shapes) before a load that does not fit is taken for data that changed
+  if (!from.file.empty()) check_run_parameters(model_tensors(path), path, run_dir);
+  load_fitting_data(path, [&] { built.model->load(path); });
+  return built;
 }
 
 // One CSV field: quoted when it holds a delimiter, a quote or a line break.
@@ -256,10 +258,16 @@ std::string predictions_csv(const models::Predictions& p, const data::Dataset& d
 namespace {
 
 // The data section of a run's config.json as written, or null (the command's own load says why).
+// Read as configs are, bounded: a data section nested 10^6 deep overflowed the stack when copied.
 json raw_data_section(const std::string& run_dir) {
-  std::ifstream in(run_dir + "/config.json");
-  const json config = json::parse(in, nullptr, false);
-  return config.is_object() ? config.value("data", json()) : json();
+  const std::string path = run_dir + "/config.json";
+  std::ifstream in(path, std::ios::binary);
+  try {
+    const json config = parse_json_text(std::string(std::istreambuf_iterator<char>(in), {}), path);
+    return config.is_object() ? config.value("data", json()) : json();
+  } catch (const Error&) {
+    return json();
+  }
 }
 
 }  // namespace

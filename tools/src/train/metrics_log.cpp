@@ -22,6 +22,19 @@ bool parses_as_object(const std::string& text) {
   return !value.is_discarded() && value.is_object();
 }
 
+// A line parsed (discarded when it is no JSON); a value nested deeper than a config may be is an
+// error naming `where` (file:line): a resumed run copies the records, and copying a value nested
+// 10^6 deep overflowed the stack.
+json parse_line(const std::string& line, const std::string& where) {
+  constexpr int max_depth = 128;  // parse_json_text's, for configs
+  const json::parser_callback_t bounded = [&](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth >= max_depth)
+      fail("{}: JSON nested deeper than {} levels", where, max_depth);
+    return true;
+  };
+  return json::parse(line, bounded, false);
+}
+
 // The offset just past the last newline of the file at `path` and the file's size
 // ({0, 0} when there is no such file).
 std::pair<std::int64_t, std::int64_t> last_line_start(const std::string& path, std::string& tail) {
@@ -107,7 +120,7 @@ std::vector<json> read_metrics(const std::string& path, std::int64_t* torn_lines
     const std::string line = text.substr(begin, terminated ? newline - begin : std::string::npos);
     begin = terminated ? newline + 1 : text.size();
     if (is_blank(line)) continue;
-    json value = json::parse(line, nullptr, false);
+    json value = parse_line(line, fmt::format("{}:{}", path, line_number));
     if (value.is_discarded() && !terminated) {  // the write that a crash cut short
       if (torn_lines) ++*torn_lines;
       continue;

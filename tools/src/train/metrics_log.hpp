@@ -37,7 +37,8 @@ private:
 
 // The records of a metrics file in order. A last line without its newline that does not parse
 // (a write cut short) is skipped and counted in *torn_lines; any other line that is not a JSON
-// object is an error naming file:line. Blank lines are skipped.
+// object (or holds a value nested deeper than 128 levels) is an error naming file:line. Blank lines
+// are skipped.
 std::vector<nlohmann::json> read_metrics(const std::string& path, std::int64_t* torn_lines = nullptr);
 
 }  // namespace tide::cli
