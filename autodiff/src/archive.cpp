@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <sys/stat.h>
 #include <set>
 
@@ -46,25 +47,82 @@ Tensor host_copy(const Tensor& t) { return t.device() == Device::cpu() ? t.clone
 
 std::string archive_name(const Archive& archive) { return archive.path.empty() ? "(in memory)" : "'" + archive.path + "'"; }
 
-// The bytes of a regular file; errors start with `who` ("load_archive").
-std::string read_file(const std::string& path, const char* who) {
-  struct stat info {};
-  // checked before opening: fopen of a FIFO would wait for a writer
-  if (stat(path.c_str(), &info) != 0) fail("{} '{}': cannot open: {}", who, path, std::strerror(errno));
-  if (!S_ISREG(info.st_mode)) fail("{} '{}': not a regular file", who, path);
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail("{} '{}': cannot open: {}", who, path, std::strerror(errno));
-  if (fstat(fileno(f), &info) != 0 || !S_ISREG(info.st_mode)) {
-    std::fclose(f);
-    fail("{} '{}': not a regular file", who, path);
+// A regular file read from the start in pieces, so that the sizes its first bytes claim are checked
+// against its length before the rest is allocated (a 1 TiB file of zeros is refused by its magic,
+// not by std::bad_alloc). Opening errors start with `who` and the path; reading errors are left to
+// the caller's, which adds them.
+class InputFile {
+public:
+  InputFile(const std::string& path, const char* who) : path_(path) {
+    struct stat info {};
+    // checked before opening: fopen of a FIFO would wait for a writer
+    if (stat(path.c_str(), &info) != 0) fail("{} '{}': cannot open: {}", who, path, std::strerror(errno));
+    if (!S_ISREG(info.st_mode)) fail("{} '{}': not a regular file", who, path);
+    file_ = std::fopen(path.c_str(), "rb");
+    if (!file_) fail("{} '{}': cannot open: {}", who, path, std::strerror(errno));
+    if (fstat(fileno(file_), &info) != 0 || !S_ISREG(info.st_mode)) {
+      std::fclose(file_);
+      fail("{} '{}': not a regular file", who, path);
+    }
+    size_ = static_cast<std::uint64_t>(info.st_size);
   }
-  std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
-  const std::size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f);
-  const int read_error = std::ferror(f) ? errno : 0;
-  std::fclose(f);
-  if (read_error) fail("{} '{}': read failed: {}", who, path, std::strerror(read_error));
-  bytes.resize(got);  // a file that shrank while being read reads as truncated
-  return bytes;
+  ~InputFile() { std::fclose(file_); }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  std::uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  // Appends the next n bytes to `bytes`; all n, or a "truncated" error (the file shrank while read).
+  void read(std::string& bytes, std::uint64_t n) {
+    const std::size_t before = bytes.size();
+    try {
+      bytes.resize(before + n);
+    } catch (const std::exception&) {  // std::bad_alloc, or length_error past max_size()
+      fail("the file's {} bytes do not fit in memory (reading {} bytes after byte {})", size_, n, before);
+    }
+    const std::size_t got = n ? std::fread(bytes.data() + before, 1, n, file_) : 0;
+    if (std::ferror(file_)) fail("read failed: {}", std::strerror(errno));
+    bytes.resize(before + got);
+    if (got != n) fail("truncated at byte {} (the file shrank while it was read)", before + got);
+  }
+
+private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  std::uint64_t size_ = 0;
+};
+
+// The two formats told apart by their first bytes, so that a file given to the other loader (its
+// extension naming the other format) is named for what it is rather than as corrupt.
+bool starts_as_tide_archive(const std::string& head) {
+  return head.size() >= sizeof magic && std::memcmp(head.data(), magic, sizeof magic) == 0;
+}
+bool starts_as_safetensors(const std::string& head, std::uint64_t file_size) {
+  return head.size() > 8 && get_le(head, 0, 8) <= file_size - 8 && head[8] == '{';
+}
+// "not a <format>", or "not the <format> its extension <extension> names" when the path ends so.
+std::string not_the(const std::string& format, const std::string& path, const char* extension) {
+  return path.ends_with(extension) ? fmt::format("not the {} its extension {} names", format, extension) : "not a " + format;
+}
+
+// The one bound on a stored shape, applied by the savers and the loaders alike (a file tide writes,
+// tide reads): at most max_rank extents, and the element count with each zero extent counted as 1
+// below 2^58, so that neither the byte count nor the strides of the tensor made from it can overflow.
+void check_shape_bound(const std::vector<std::uint64_t>& extents, const std::string& what) {
+  if (extents.size() > static_cast<std::size_t>(max_rank))
+    fail("{}: rank {} above the maximum of {}", what, extents.size(), max_rank);
+  constexpr std::uint64_t max_elements = std::uint64_t{1} << 58;
+  std::uint64_t elements = 1;
+  for (const std::uint64_t extent : extents) {
+    if (std::max<std::uint64_t>(extent, 1) > max_elements / elements)
+      fail("{}: shape {} is too large (2^58 elements or more, each zero extent counted as 1)", what, json(extents).dump());
+    elements *= std::max<std::uint64_t>(extent, 1);
+  }
+}
+std::vector<std::uint64_t> extents_of(const Shape& shape) {
+  std::vector<std::uint64_t> out;
+  for (const std::int64_t extent : shape.vec()) out.push_back(static_cast<std::uint64_t>(extent));
+  return out;
 }
 
 // A header field of the expected JSON type; `what` names it in the error.
@@ -83,31 +141,34 @@ DType parse_dtype(const std::string& name, const std::string& what) {
   fail("{}: unknown dtype \"{}\" (expected f32, f64 or i64)", what, name);
 }
 
-// Checks one header entry against the data section and reads its tensor.
-std::pair<std::string, Tensor> read_entry(const json& entry, std::size_t index, const std::string& bytes,
-                                          std::uint64_t data_start, std::uint64_t data_size, std::uint64_t& unclaimed) {
+// One tensor as a header describes it, checked against the data section before any data is read.
+struct StoredTensor {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::uint64_t offset, size;
+};
+
+StoredTensor check_entry(const json& entry, std::size_t index, std::uint64_t data_size, std::uint64_t& unclaimed) {
   std::string what = fmt::format("header: tensor {}", index);
   if (!entry.is_object()) fail("{} is {}, not an object", what, entry.type_name());
   std::string name = field(entry, "name", json::value_t::string, what).get<std::string>();
   what = fmt::format("header: tensor '{}'", name);
   const DType dtype = parse_dtype(field(entry, "dtype", json::value_t::string, what).get<std::string>(), what);
   const json& dims = field(entry, "shape", json::value_t::array, what);
-  if (dims.size() > static_cast<std::size_t>(max_rank)) fail("{}: rank {} above the maximum of {}", what, dims.size(), max_rank);
-  // The element count with zero extents counted as 1 stays far below 2^63, so neither the byte
-  // count nor the strides of the tensor made from the shape can overflow.
-  constexpr std::uint64_t max_elements = std::uint64_t{1} << 58;
-  Shape shape;
-  std::uint64_t elements = 1;
-  bool has_zero = false;
+  std::vector<std::uint64_t> extents;
   for (const json& d : dims) {
     if (!d.is_number_unsigned()) fail("{}: shape {} has an extent that is not an unsigned integer", what, dims.dump());
-    const std::uint64_t extent = d.get<std::uint64_t>();
-    if (std::max<std::uint64_t>(extent, 1) > max_elements / elements) fail("{}: shape {} is too large", what, dims.dump());
-    elements *= std::max<std::uint64_t>(extent, 1);
-    has_zero = has_zero || extent == 0;
+    extents.push_back(d.get<std::uint64_t>());
+  }
+  check_shape_bound(extents, what);
+  Shape shape;
+  std::uint64_t elements = 1;
+  for (const std::uint64_t extent : extents) {
+    elements *= extent;
     shape.push_back(static_cast<std::int64_t>(extent));
   }
-  const std::uint64_t needed = has_zero ? 0 : elements * dtype_size(dtype);
+  const std::uint64_t needed = elements * dtype_size(dtype);  // 0 with a zero extent
   const std::uint64_t offset = field(entry, "offset", json::value_t::number_unsigned, what).get<std::uint64_t>();
   const std::uint64_t size = field(entry, "size", json::value_t::number_unsigned, what).get<std::uint64_t>();
   if (offset > data_size || size > data_size - offset)
@@ -115,9 +176,14 @@ std::pair<std::string, Tensor> read_entry(const json& entry, std::size_t index, 
   if (size != needed) fail("{}: size {} does not match {} shape {} ({} bytes)", what, size, dtype_name(dtype), dims.dump(), needed);
   if (size > unclaimed) fail("{}: the tensors up to this one hold more bytes than the data section's {}", what, data_size);
   unclaimed -= size;
-  Tensor t = Tensor::empty(shape, dtype, Device::cpu());
-  if (size) std::memcpy(t.raw_data(), bytes.data() + data_start + offset, size);
-  return {std::move(name), std::move(t)};
+  return {std::move(name), dtype, shape, offset, size};
+}
+
+// The checked tensor's elements, copied out of the data section that starts at bytes[data_start].
+std::pair<std::string, Tensor> read_tensor(StoredTensor stored, const std::string& bytes, std::uint64_t data_start) {
+  Tensor t = Tensor::empty(stored.shape, stored.dtype, Device::cpu());
+  if (stored.size) std::memcpy(t.raw_data(), bytes.data() + data_start + stored.offset, stored.size);
+  return {std::move(stored.name), std::move(t)};
 }
 
 // A header's JSON, its nesting bounded while it is parsed (a tensor entry sits 3 levels down): a
@@ -136,16 +202,25 @@ json parse_header(const std::string& bytes, std::uint64_t begin, std::uint64_t s
   }
 }
 
-Archive parse_archive(const std::string& bytes) {
-  const std::uint64_t n = bytes.size();
-  if (std::memcmp(bytes.data(), magic, std::min<std::uint64_t>(n, sizeof magic)) != 0)
-    fail("not a tide archive (bad magic: expected \"TIDEARCH\")");
+// Reads the preamble, then the header, then (once the sizes they claim match the file's) the rest.
+Archive parse_archive(InputFile& file) {
+  const std::uint64_t n = file.size();
+  std::string bytes;
+  file.read(bytes, std::min(n, preamble_bytes));
+  if (!starts_as_tide_archive(bytes)) {
+    if (starts_as_safetensors(bytes, n))
+      fail("the file is a safetensors file (an 8-byte header length, then JSON), {}: give it the extension "
+           ".safetensors, or read it with load_safetensors", not_the("tide archive", file.path(), ".tide"));
+    if (std::memcmp(bytes.data(), magic, std::min<std::uint64_t>(n, sizeof magic)) != 0)
+      fail("not a tide archive (bad magic: expected \"TIDEARCH\")");
+  }
   if (n < preamble_bytes) fail("truncated at byte {} (the {}-byte preamble is incomplete)", n, preamble_bytes);
   if (const auto version = get_le(bytes, 8, 4); version != format_version)
     fail("unsupported format version {} (this build reads version {})", version, format_version);
   const std::uint64_t header_size = get_le(bytes, 12, 8);
   if (header_size > n - preamble_bytes || n - preamble_bytes - header_size < checksum_bytes)
     fail("truncated at byte {} (the header claims {} bytes after byte {}, plus the checksum)", n, header_size, preamble_bytes);
+  file.read(bytes, header_size);
   const json header = parse_header(bytes, preamble_bytes, header_size);
   if (!header.is_object()) fail("header is {}, not a JSON object", header.type_name());
   const std::uint64_t data_start = preamble_bytes + header_size;
@@ -155,6 +230,7 @@ Archive parse_archive(const std::string& bytes) {
          data_size, data_start);
   if (const std::uint64_t expected = data_start + data_size + checksum_bytes; n != expected)
     fail("{} unexpected bytes after byte {} where the archive should end", n - expected, expected);
+  file.read(bytes, data_size + checksum_bytes);
   Fnv1a checksum;
   checksum.update(bytes.data(), n - checksum_bytes);
   if (const std::uint64_t stored = get_le(bytes, n - checksum_bytes, 8); stored != checksum.hash)
@@ -168,9 +244,9 @@ Archive parse_archive(const std::string& bytes) {
   // together stay within the file's size however the entries overlap.
   std::uint64_t unclaimed = data_size;
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    auto entry = read_entry(entries[i], i, bytes, data_start, data_size, unclaimed);
-    if (!names.insert(entry.first).second) fail("header: duplicate tensor name '{}'", entry.first);
-    archive.tensors.push_back(std::move(entry));
+    StoredTensor stored = check_entry(entries[i], i, data_size, unclaimed);
+    if (!names.insert(stored.name).second) fail("header: duplicate tensor name '{}'", stored.name);
+    archive.tensors.push_back(read_tensor(std::move(stored), bytes, data_start));
   }
   return archive;
 }
@@ -178,7 +254,7 @@ Archive parse_archive(const std::string& bytes) {
 // safetensors: the names of the dtypes tide stores.
 constexpr std::pair<DType, const char*> kSafetensorsDtypes[] = {{DType::f32, "F32"}, {DType::f64, "F64"}, {DType::i64, "I64"}};
 
-// One safetensors header entry as the tide header entry read_entry checks and reads.
+// One safetensors header entry as the tide header entry check_entry checks.
 json as_tide_entry(const std::string& name, const json& e) {
   const std::string what = fmt::format("header: tensor '{}'", name);
   if (!e.is_object()) fail("{} is {}, not an object", what, e.type_name());
@@ -194,27 +270,34 @@ json as_tide_entry(const std::string& name, const json& e) {
           {"offset", begin}, {"size", end - begin}};
 }
 
-Archive parse_safetensors(const std::string& bytes) {
-  const std::uint64_t n = bytes.size();
+// Reads the header length, the header, checks every entry against the file's length, then reads the data.
+Archive parse_safetensors(InputFile& file) {
+  const std::uint64_t n = file.size();
+  std::string bytes;
+  file.read(bytes, std::min<std::uint64_t>(n, 8));
+  if (starts_as_tide_archive(bytes))
+    fail("the file is a tide archive (it starts with \"TIDEARCH\"), {}: give it the extension .tide, or read it "
+         "with load_archive", not_the("safetensors file", file.path(), ".safetensors"));
   if (n < 8) fail("truncated: {} bytes, fewer than the 8-byte header length", n);
   const std::uint64_t header_size = get_le(bytes, 0, 8);
   if (header_size > n - 8) fail("truncated at byte {} (the header claims {} bytes after byte 8)", n, header_size);
+  file.read(bytes, header_size);
   const json header = parse_header(bytes, 8, header_size);
   if (!header.is_object()) fail("header is {}, not a JSON object", header.type_name());
   const std::uint64_t data_start = 8 + header_size, data_size = n - data_start;
   Archive archive;
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
+  std::vector<StoredTensor> stored;
   std::uint64_t unclaimed = data_size;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (it->is_object() && it->contains("tide") && it->at("tide").is_string()) archive.meta_json = it->at("tide").get<std::string>();
       continue;
     }
-    const json entry = as_tide_entry(it.key(), *it);
-    archive.tensors.push_back(read_entry(entry, archive.tensors.size(), bytes, data_start, data_size, unclaimed));
-    spans.emplace_back(entry.at("offset").get<std::uint64_t>(), entry.at("offset").get<std::uint64_t>() + entry.at("size").get<std::uint64_t>());
+    stored.push_back(check_entry(as_tide_entry(it.key(), *it), stored.size(), data_size, unclaimed));
   }
   // the format stores the tensors back to back, covering the whole buffer
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
+  for (const StoredTensor& t : stored) spans.emplace_back(t.offset, t.offset + t.size);
   std::sort(spans.begin(), spans.end());
   std::uint64_t at = 0;
   for (const auto& [begin, end] : spans) {
@@ -222,6 +305,8 @@ Archive parse_safetensors(const std::string& bytes) {
     at = end;
   }
   if (at != data_size) fail("{} bytes after the last tensor's end ({}) are not any tensor's", data_size - at, at);
+  file.read(bytes, data_size);
+  for (StoredTensor& t : stored) archive.tensors.push_back(read_tensor(std::move(t), bytes, data_start));
   return archive;
 }
 
@@ -233,6 +318,7 @@ void save_safetensors(const std::string& path, const Archive& archive) {
   std::uint64_t offset = 0;
   for (const auto& [name, t] : archive.tensors) {
     if (!t.defined()) fail("save_safetensors '{}': tensor '{}' is undefined", path, name);
+    check_shape_bound(extents_of(t.shape()), fmt::format("save_safetensors '{}': tensor '{}'", path, name));
     if (name == "__metadata__" || header.contains(name)) fail("save_safetensors '{}': tensor name '{}' is reserved or repeated", path, name);
     Tensor host = t.to(Device::cpu()).contiguous();
     const auto* d = std::find_if(std::begin(kSafetensorsDtypes), std::end(kSafetensorsDtypes), [&](const auto& e) { return e.first == host.dtype(); });
@@ -260,12 +346,14 @@ void save_safetensors(const std::string& path, const Archive& archive) {
 }
 
 Archive load_safetensors(const std::string& path) {
-  const std::string bytes = read_file(path, "load_safetensors");
+  InputFile file(path, "load_safetensors");
   Archive archive;
   try {
-    archive = parse_safetensors(bytes);
+    archive = parse_safetensors(file);
   } catch (const Error& e) {
     fail("load_safetensors '{}': {}", path, e.what());
+  } catch (const std::bad_alloc&) {  // the tensors, on top of the file's bytes
+    fail("load_safetensors '{}': the file's {} bytes and its tensors do not fit in memory", path, file.size());
   }
   archive.path = path;
   return archive;
@@ -301,6 +389,7 @@ void save_archive(const std::string& path, const Archive& archive) {
   std::uint64_t offset = 0;
   for (const auto& [name, t] : archive.tensors) {
     if (!t.defined()) fail("save_archive '{}': tensor '{}' is undefined", path, name);
+    check_shape_bound(extents_of(t.shape()), fmt::format("save_archive '{}': tensor '{}'", path, name));
     if (!names.insert(name).second) fail("save_archive '{}': duplicate tensor name '{}'", path, name);
     Tensor host = t.to(Device::cpu()).contiguous();
     const std::uint64_t size = static_cast<std::uint64_t>(host.numel()) * dtype_size(host.dtype());
@@ -336,12 +425,14 @@ void save_archive(const std::string& path, const Archive& archive) {
 }
 
 Archive load_archive(const std::string& path) {
-  const std::string bytes = read_file(path, "load_archive");
+  InputFile file(path, "load_archive");
   Archive archive;
   try {
-    archive = parse_archive(bytes);
+    archive = parse_archive(file);
   } catch (const Error& e) {
     fail("load_archive '{}': {}", path, e.what());
+  } catch (const std::bad_alloc&) {  // the tensors, on top of the file's bytes
+    fail("load_archive '{}': the file's {} bytes and its tensors do not fit in memory", path, file.size());
   }
   archive.path = path;
   return archive;

@@ -276,7 +276,19 @@ void save_buffers(NamedTensors& out, const std::string& name, const std::vector<
   }
   if (lazy) out.emplace_back(name + ".defined", Tensor::from_indices(mask, Shape{static_cast<std::int64_t>(mask.size())}, Device::cpu()));
 }
-std::vector<Tensor> load_buffers(StateReader& in, const std::string& name, const std::vector<Var>& params, bool lazy) {
+// What a buffer's values may be. A NaN or infinity, or a negative second moment (its square root
+// is taken), read from a damaged or hand-edited file would turn the parameters into NaN at the
+// next step, where the divergence would be blamed on the learning rate: refused here instead.
+enum class Values { finite, non_negative };
+void check_values(const StateReader& in, const std::string& key, const Tensor& t, Values values) {
+  const std::vector<double> x = t.to_vector();
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (!std::isfinite(x[i]) || (values == Values::non_negative && x[i] < 0))
+      fail("{}.load_state: key '{}' holds {} at index {}, expected {}", in.kind(), key, x[i], i,
+           values == Values::non_negative ? "finite values >= 0 (a second moment)" : "finite values");
+}
+std::vector<Tensor> load_buffers(StateReader& in, const std::string& name, const std::vector<Var>& params, bool lazy,
+                                 Values values) {
   std::vector<std::int64_t> mask(params.size(), 1);
   if (lazy) {
     mask = in.counts(name + ".defined", params.size());
@@ -284,8 +296,13 @@ std::vector<Tensor> load_buffers(StateReader& in, const std::string& name, const
       if (mask[i] > 1) fail("{}.load_state: key '{}.defined' holds {} at {}, not 0 or 1", in.kind(), name, mask[i], i);
   }
   std::vector<Tensor> out(params.size());
-  for (std::size_t i = 0; i < params.size(); ++i)
-    if (mask[i]) out[i] = copy_to(in.take(name + "." + std::to_string(i), params[i].dtype(), params[i].shape()), params[i].device());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (!mask[i]) continue;
+    const std::string key = name + "." + std::to_string(i);
+    const Tensor& saved = in.take(key, params[i].dtype(), params[i].shape());
+    check_values(in, key, saved, values);
+    out[i] = copy_to(saved, params[i].device());
+  }
   return out;
 }
 }  // namespace
@@ -298,7 +315,7 @@ NamedTensors SGD::state() const {
 void SGD::load_state(const NamedTensors& state) {
   StateReader in(state, "SGD");
   const auto [lr, steps] = in.base();
-  std::vector<Tensor> momentum = load_buffers(in, "momentum", params_, true);
+  std::vector<Tensor> momentum = load_buffers(in, "momentum", params_, true, Values::finite);
   in.finish();
   // Buffers exist only once a step with momentum ran: a state that has them is not this
   // optimizer's when it has none (the reverse, a state saved before any step, cannot be told apart).
@@ -320,8 +337,9 @@ void Adam::load_state(const NamedTensors& state) {
   StateReader in(state, o_.decoupled_weight_decay ? "AdamW" : "Adam");
   const auto [lr, steps] = in.base();
   std::vector<std::int64_t> param_steps = in.counts("param_steps", params_.size());
-  std::vector<Tensor> m = load_buffers(in, "m", params_, false), v = load_buffers(in, "v", params_, false), vmax;
-  if (o_.amsgrad) vmax = load_buffers(in, "vmax", params_, false);
+  std::vector<Tensor> m = load_buffers(in, "m", params_, false, Values::finite),
+                      v = load_buffers(in, "v", params_, false, Values::non_negative), vmax;
+  if (o_.amsgrad) vmax = load_buffers(in, "vmax", params_, false, Values::non_negative);
   in.finish();
   lr_ = lr, steps_ = steps, param_steps_ = std::move(param_steps);
   m_ = std::move(m), v_ = std::move(v), vmax_ = std::move(vmax);
@@ -338,7 +356,8 @@ void Adamax::load_state(const NamedTensors& state) {
   StateReader in(state, "Adamax");
   const auto [lr, steps] = in.base();
   std::vector<std::int64_t> param_steps = in.counts("param_steps", params_.size());
-  std::vector<Tensor> m = load_buffers(in, "m", params_, false), u = load_buffers(in, "u", params_, false);
+  std::vector<Tensor> m = load_buffers(in, "m", params_, false, Values::finite),
+                      u = load_buffers(in, "u", params_, false, Values::non_negative);
   in.finish();
   lr_ = lr, steps_ = steps, param_steps_ = std::move(param_steps), m_ = std::move(m), u_ = std::move(u);
 }
@@ -353,9 +372,9 @@ NamedTensors RMSprop::state() const {
 void RMSprop::load_state(const NamedTensors& state) {
   StateReader in(state, "RMSprop");
   const auto [lr, steps] = in.base();
-  std::vector<Tensor> square_avg = load_buffers(in, "square_avg", params_, false), grad_avg, momentum;
-  if (o_.centered) grad_avg = load_buffers(in, "grad_avg", params_, false);
-  if (o_.momentum > 0) momentum = load_buffers(in, "momentum", params_, false);
+  std::vector<Tensor> square_avg = load_buffers(in, "square_avg", params_, false, Values::non_negative), grad_avg, momentum;
+  if (o_.centered) grad_avg = load_buffers(in, "grad_avg", params_, false, Values::finite);
+  if (o_.momentum > 0) momentum = load_buffers(in, "momentum", params_, false, Values::finite);
   in.finish();
   lr_ = lr, steps_ = steps, square_avg_ = std::move(square_avg), grad_avg_ = std::move(grad_avg),
   momentum_ = std::move(momentum);

@@ -8,6 +8,7 @@
 #include <bit>
 #include <charconv>
 #include <cmath>
+#include <new>
 #include <string_view>
 
 namespace tide::data {
@@ -51,13 +52,21 @@ public:
       if (skip_space(), peek() == ',') ++pos_;
       else if (peek() != '}') error(fmt::format("expected ',' or '}}' after the value of '{}'", key));
     }
+    ++pos_;
+    // numpy pads the dict with spaces and ends it with a line break; its reader refuses other text
+    if (skip_space(), pos_ < text_.size())
+      error(fmt::format("text after the closing '}}': '{}'", without_padding(text_.substr(pos_, 40))));
     if (!descr || !order || !shape) error("'descr', 'fortran_order' and 'shape' are all required");
     return h;
   }
 
 private:
   [[noreturn]] void error(const std::string& message) const {
-    fail("{}: .npy header: {} (at character {} of {})", path_, message, pos_ + 1, text_.substr(0, 120));
+    fail("{}: .npy header: {} (at character {} of {})", path_, message, pos_ + 1, without_padding(text_.substr(0, 120)));
+  }
+  static std::string_view without_padding(std::string_view text) {
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n')) text.remove_suffix(1);
+    return text;
   }
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
   void skip_space() {
@@ -143,28 +152,38 @@ ElementType element_type(const std::string& descr, const std::string& path) {
   fail("{}: .npy header: 'descr' '{}' is not supported (supported: {})", path, descr, fmt::join(names_of(kElementTypes), ", "));
 }
 
-// The header's text; `data` receives the offset of the first data byte.
-std::string_view header_text(const std::string& bytes, const std::string& path, std::size_t& data) {
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
+// The header's text, read after the preamble (the file's first bytes are checked before the rest is read).
+std::string read_header(detail::FileReader& file, const std::string& path) {
+  std::string preamble = file.read(10);
+  if (preamble.size() < 10 || preamble.compare(0, 6, "\x93NUMPY") != 0)
     fail("{}: not a .npy file (it does not start with the magic \\x93NUMPY)", path);
-  const int major = static_cast<unsigned char>(bytes[6]), minor = static_cast<unsigned char>(bytes[7]);
+  const int major = static_cast<unsigned char>(preamble[6]), minor = static_cast<unsigned char>(preamble[7]);
   if (major < 1 || major > 3) fail("{}: .npy format version {}.{} is not supported (1.0, 2.0, 3.0 are)", path, major, minor);
   const std::size_t start = major == 1 ? 10 : 12;
-  if (bytes.size() < start) fail("{}: {} bytes, too short for a .npy {}.{} preamble", path, bytes.size(), major, minor);
-  const std::size_t length = major == 1 ? little_endian<std::uint16_t>(&bytes[8]) : little_endian<std::uint32_t>(&bytes[8]);
-  if (length > bytes.size() - start)
+  preamble += file.read(start - 10);
+  if (preamble.size() < start) fail("{}: {} bytes, too short for a .npy {}.{} preamble", path, preamble.size(), major, minor);
+  const std::size_t length = major == 1 ? little_endian<std::uint16_t>(&preamble[8]) : little_endian<std::uint32_t>(&preamble[8]);
+  std::string header = file.read(length);
+  if (header.size() < length)
     fail("{}: the .npy header promises {} bytes, the file has {} after the preamble: the file is truncated", path,
-         length, bytes.size() - start);
-  data = start + length;
-  return std::string_view(bytes).substr(start, length);
+         length, header.size());
+  return header;
+}
+
+// <i8 values convert to f64 exactly up to 2^53 in magnitude; beyond, they would be rounded silently.
+void check_exact(const char* p, Element e, const std::string& path, std::int64_t r, std::int64_t c) {
+  constexpr std::int64_t exact = std::int64_t{1} << 53;
+  if (e != Element::i8) return;
+  if (const auto v = std::bit_cast<std::int64_t>(little_endian<std::uint64_t>(p)); v > exact || v < -exact)
+    fail("{}: element [{}, {}] is {}, beyond 2^53 in magnitude: it has no exact f64 value (tide reads numbers as f64)",
+         path, r, c, v);
 }
 
 }  // namespace
 
 Tensor read_npy(const std::string& path) {
-  const std::string bytes = detail::read_file_bytes(path);
-  std::size_t data = 0;
-  const NpyHeader h = HeaderParser(header_text(bytes, path, data), path).parse();
+  detail::FileReader file(path);
+  const NpyHeader h = HeaderParser(read_header(file, path), path).parse();
   const ElementType type = element_type(h.descr, path);
   if (h.shape.empty() || h.shape.size() > 2)
     fail("{}: .npy header: 'shape' has {} axes; expected a 1-D or 2-D array", path, h.shape.size());
@@ -174,14 +193,28 @@ Tensor read_npy(const std::string& path) {
   if (__builtin_mul_overflow(static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(d), &count) ||
       __builtin_mul_overflow(count, type.bytes, &need))
     fail("{}: the .npy header promises {} x {} elements, over 2^64 bytes", path, n, d);
-  if (need != bytes.size() - data)
+  const auto size_error = [&](const std::string& have, bool truncated) {
     fail("{}: the .npy header promises {} x {} elements of '{}' ({} data bytes), the file has {}: the file is {}", path,
-         n, d, h.descr, need, bytes.size() - data, need > bytes.size() - data ? "truncated" : "longer than its header says");
-  std::vector<double> x(static_cast<std::size_t>(n * d));
+         n, d, h.descr, need, have, truncated ? "truncated" : "longer than its header says");
+  };
+  // a plain file's size is checked before its data is read; a gzipped one is inflated no further
+  // than one byte past what the header promises
+  if (const auto left = file.left(); left && *left != need) size_error(std::to_string(*left), *left < need);
+  const std::string bytes = file.read(need);
+  if (bytes.size() < need) size_error(std::to_string(bytes.size()), true);
+  if (!file.read(1).empty()) size_error(fmt::format("more than {}", need), false);
+  std::vector<double> x;
+  try {
+    x.resize(static_cast<std::size_t>(n * d));
+  } catch (const std::bad_alloc&) {
+    fail("{}: its {} x {} values do not fit in memory", path, n, d);
+  }
   for (std::int64_t r = 0; r < n; ++r)
     for (std::int64_t c = 0; c < d; ++c) {
       const std::int64_t stored = h.fortran_order ? c * n + r : r * d + c;
-      const double v = decode(&bytes[data + static_cast<std::size_t>(stored) * type.bytes], type.element);
+      const char* at = &bytes[static_cast<std::size_t>(stored) * type.bytes];
+      check_exact(at, type.element, path, r, c);
+      const double v = decode(at, type.element);
       if (!std::isfinite(v)) fail("{}: element [{}, {}] is {} (expected finite numbers)", path, r, c, v);
       x[static_cast<std::size_t>(r * d + c)] = v;
     }

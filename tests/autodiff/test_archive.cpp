@@ -6,6 +6,7 @@
 #include "tide/autodiff/ops.hpp"
 #include "tide/core/random.hpp"
 #include <doctest/doctest.h>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -206,6 +207,52 @@ TEST_CASE("load_state rejects another optimizer's state, missing and mis-shaped 
   SGD lazy_copy({w, other}, {.momentum = 0.9});
   lazy_copy.load_state(lazy_state);
   CHECK(lazy_copy.state().size() == lazy_state.size());
+}
+
+TEST_CASE("load_state refuses non-finite buffers and negative second moments, naming the key and index") {
+  // The state of `optimizer` after one step, with `key`'s element 1 replaced by `bad`, loaded into
+  // a fresh copy: the error, or "(no error)".
+  const auto load_with = [](const MakeOptimizer& make,
+                            const std::string& key, double bad) {
+    const Var w = Var::parameter(Tensor::from_vector({1.0, -2.0, 3.0}, Shape{3}, DType::f64));
+    const auto trained = make({w});
+    trained->zero_grad();
+    backward(sum(square(w)));
+    trained->step();
+    auto state = trained->state();
+    bool found = false;
+    for (auto& [k, t] : state)
+      if (k == key) {
+        std::vector<double> values = t.to_vector();
+        values[1] = bad;
+        t = Tensor::from_vector(values, t.shape(), t.dtype());
+        found = true;
+      }
+    REQUIRE_MESSAGE(found, key);
+    const auto fresh = make({Var::parameter(Tensor::zeros(Shape{3}, DType::f64))});
+    const double lr = fresh->learning_rate();
+    const std::string error = error_of([&] { fresh->load_state(state); });
+    CHECK(fresh->learning_rate() == lr);  // nothing changed
+    return error;
+  };
+  const auto adam = [](std::vector<Var> p) { return std::make_unique<Adam>(std::move(p), AdamOptions{.lr = 0.1, .amsgrad = true}); };
+  const auto adamax = [](std::vector<Var> p) { return std::make_unique<Adamax>(std::move(p), AdamaxOptions{.lr = 0.1}); };
+  const auto rmsprop = [](std::vector<Var> p) {
+    return std::make_unique<RMSprop>(std::move(p), RMSpropOptions{.lr = 0.1, .momentum = 0.5, .centered = true});
+  };
+  const auto sgd = [](std::vector<Var> p) { return std::make_unique<SGD>(std::move(p), SGDOptions{.lr = 0.1, .momentum = 0.9}); };
+  CHECK(load_with(adam, "v.0", -1.0) == "Adam.load_state: key 'v.0' holds -1 at index 1, expected finite values >= 0 (a second moment)");
+  CHECK(has(load_with(adam, "v.0", NAN), "key 'v.0' holds nan at index 1"));
+  CHECK(has(load_with(adam, "vmax.0", -1e-30), "key 'vmax.0' holds -1e-30 at index 1"));
+  CHECK(load_with(adam, "m.0", INFINITY) == "Adam.load_state: key 'm.0' holds inf at index 1, expected finite values");
+  CHECK(load_with(adam, "m.0", -5.0) == "(no error)");  // a first moment may be negative
+  CHECK(has(load_with(adamax, "u.0", -1.0), "Adamax.load_state: key 'u.0' holds -1 at index 1"));
+  CHECK(has(load_with(adamax, "m.0", NAN), "key 'm.0' holds nan"));
+  CHECK(has(load_with(rmsprop, "square_avg.0", -1.0), "RMSprop.load_state: key 'square_avg.0' holds -1 at index 1"));
+  CHECK(has(load_with(rmsprop, "grad_avg.0", INFINITY), "key 'grad_avg.0' holds inf"));
+  CHECK(has(load_with(rmsprop, "momentum.0", -INFINITY), "key 'momentum.0' holds -inf"));
+  CHECK(load_with(rmsprop, "grad_avg.0", -0.5) == "(no error)");
+  CHECK(has(load_with(sgd, "momentum.0", NAN), "SGD.load_state: key 'momentum.0' holds nan at index 1"));
 }
 
 TEST_CASE("an archive round-trips f32, f64 and i64 tensors, empty, scalar and non-contiguous ones") {
@@ -519,4 +566,65 @@ TEST_CASE("safetensors: bad files are errors naming the file and the tensor") {
   const std::string deep = std::string(200000, '[') + std::string(200000, ']');
   check(safetensors_bytes(R"({"x":{"dtype":"F32","shape":)" + deep + R"(,"data_offsets":[0,4]}})", float_bytes({1})),
         "header JSON nested deeper than 8 levels");
+}
+
+TEST_CASE("a huge file is judged by its first bytes and its header before the rest is read") {
+  TempDir dir;
+  // 1 TiB, sparse: reading it whole was std::bad_alloc, naming no file
+  constexpr std::uintmax_t tebibyte = std::uintmax_t{1} << 40;
+  const std::string zeros = dir.file("zeros.tide");
+  write_bytes(zeros, "");
+  fs::resize_file(zeros, tebibyte);
+  CHECK_THROWS_WITH_AS(load_archive(zeros), doctest::Contains(("load_archive '" + zeros + "': not a tide archive").c_str()), Error);
+  CHECK_THROWS_WITH_AS(load_safetensors(zeros), doctest::Contains(("load_safetensors '" + zeros + "': header JSON error").c_str()), Error);
+
+  // a valid file grown to 1 TiB: the header's sizes disagree with the file's, refused before its data is read
+  Archive a;
+  a.add("w", Tensor::from_vector({1, 2, 3}, Shape{3}));
+  const std::string archive = dir.file("grown.tide"), safetensors = dir.file("grown.safetensors");
+  save_archive(archive, a);
+  save_safetensors(safetensors, a);
+  fs::resize_file(archive, tebibyte);
+  fs::resize_file(safetensors, tebibyte);
+  CHECK_THROWS_WITH_AS(load_archive(archive), doctest::Contains("unexpected bytes after byte"), Error);
+  CHECK_THROWS_WITH_AS(load_safetensors(safetensors), doctest::Contains("bytes after the last tensor's end"), Error);
+}
+
+TEST_CASE("save_archive and save_safetensors refuse a shape their loaders would refuse, naming the tensor") {
+  TempDir dir;
+  Archive a;
+  a.add("z", Tensor::empty(Shape{0, std::int64_t{1} << 59}, DType::f32, Device::cpu()));  // no bytes, yet too large
+  const std::string archive = dir.file("z.tide"), safetensors = dir.file("z.safetensors");
+  const std::string too_large = "': tensor 'z': shape [0,576460752303423488] is too large";
+  CHECK_THROWS_WITH_AS(save_archive(archive, a), doctest::Contains(("save_archive '" + archive + too_large).c_str()), Error);
+  CHECK_THROWS_WITH_AS(save_safetensors(safetensors, a), doctest::Contains(("save_safetensors '" + safetensors + too_large).c_str()), Error);
+  CHECK_FALSE(fs::exists(archive));
+  CHECK_FALSE(fs::exists(safetensors));
+  // the largest shape allowed round-trips through both
+  Archive largest;
+  largest.add("z", Tensor::empty(Shape{0, (std::int64_t{1} << 58) - 1}, DType::f32, Device::cpu()));
+  save_archive(archive, largest);
+  CHECK(load_archive(archive).at("z").shape() == Shape{0, (std::int64_t{1} << 58) - 1});
+  save_safetensors(safetensors, largest);
+  CHECK(load_safetensors(safetensors).at("z").shape() == Shape{0, (std::int64_t{1} << 58) - 1});
+}
+
+TEST_CASE("a file in the other format is named as such: a tide archive called .safetensors, safetensors called .tide") {
+  TempDir dir;
+  Archive a;
+  a.add("w", Tensor::from_vector({1, 2}, Shape{2}));
+  const std::string tide_named_safetensors = dir.file("really_tide.safetensors"), safetensors_named_tide = dir.file("really_st.tide");
+  save_archive(tide_named_safetensors, a);
+  save_safetensors(safetensors_named_tide, a);
+  CHECK_THROWS_WITH_AS(load_safetensors(tide_named_safetensors),
+                       doctest::Contains(("load_safetensors '" + tide_named_safetensors + "': the file is a tide archive (it starts with \"TIDEARCH\"), "
+                                          "not the safetensors file its extension .safetensors names").c_str()),
+                       Error);
+  CHECK_THROWS_WITH_AS(load_archive(safetensors_named_tide),
+                       doctest::Contains(("load_archive '" + safetensors_named_tide + "': the file is a safetensors file (an 8-byte header length, "
+                                          "then JSON), not the tide archive its extension .tide names").c_str()),
+                       Error);
+  const std::string other = dir.file("params.bin");
+  save_archive(other, a);
+  CHECK_THROWS_WITH_AS(load_safetensors(other), doctest::Contains("the file is a tide archive (it starts with \"TIDEARCH\"), not a safetensors file"), Error);
 }

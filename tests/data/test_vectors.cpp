@@ -205,6 +205,68 @@ TEST_CASE("npy errors name the file: truncated data, bad magic, big-endian, othe
   CHECK_ERROR_NAMES(read_npy(short_header), "the .npy header promises 118 bytes, the file has 30 after the preamble");
 }
 
+TEST_CASE("npy: text after the header's closing brace is refused, as numpy's reader refuses it") {
+  TempDir dir;
+  const std::string data = little_endian<double>({1, 2});
+  const std::string junk = write_file(dir.file("j.npy"),
+      npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), } junk", data));
+  CHECK_ERROR_NAMES(read_npy(junk), junk + ": .npy header: text after the closing '}': 'junk");
+  const std::string second_dict = write_file(dir.file("d.npy"),
+      npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }{}", data));
+  CHECK_ERROR_NAMES(read_npy(second_dict), "text after the closing '}': '{}");
+  // spaces, tabs and line breaks after the brace are padding
+  const std::string padded = write_file(dir.file("p.npy"),
+      npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), } \t\n ", data));
+  CHECK(read_npy(padded).to_vector() == std::vector<double>{1, 2});
+}
+
+TEST_CASE("npy: <i8 values beyond 2^53 in magnitude, which f64 would round, are refused naming the element") {
+  TempDir dir;
+  const auto i8_bytes = [](std::initializer_list<std::int64_t> values) {
+    std::string out;
+    for (const std::int64_t v : values)
+      for (int k = 0; k < 8; ++k) out += static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * k)) & 0xff);
+    return out;
+  };
+  constexpr std::int64_t exact = std::int64_t{1} << 53;
+  const std::string edge = write_file(dir.file("e.npy"), npy_bytes("<i8", "(2,)", i8_bytes({exact, -exact})));
+  CHECK(read_npy(edge).to_vector() == std::vector<double>{9007199254740992.0, -9007199254740992.0});
+  const std::string above = write_file(dir.file("a.npy"), npy_bytes("<i8", "(2, 2)", i8_bytes({1, 2, 3, exact + 1})));
+  CHECK_ERROR_NAMES(read_npy(above), above + ": element [1, 1] is 9007199254740993, beyond 2^53 in magnitude");
+  const std::string below = write_file(dir.file("b.npy"), npy_bytes("<i8", "(1,)", i8_bytes({-exact - 1})));
+  CHECK_ERROR_NAMES(read_npy(below), below + ": element [0, 0] is -9007199254740993");
+}
+
+TEST_CASE("npy: the preamble and header are checked before the data is read or inflated") {
+  TempDir dir;
+  // 1 TiB, sparse: the whole file was allocated before its magic was looked at (std::bad_alloc, naming no file)
+  constexpr std::uintmax_t tebibyte = std::uintmax_t{1} << 40;
+  const std::string zeros = write_file(dir.file("zeros.npy"), "");
+  std::filesystem::resize_file(zeros, tebibyte);
+  CHECK_ERROR_NAMES(read_npy(zeros), zeros + ": not a .npy file");
+  // a valid file grown to 1 TiB: its size disagrees with the header's, refused before the data is read
+  const std::string grown_bytes = npy_bytes("<f8", "(2,)", little_endian<double>({1, 2}));
+  const std::string grown = write_file(dir.file("grown.npy"), grown_bytes);
+  std::filesystem::resize_file(grown, tebibyte);
+  CHECK_ERROR_NAMES(read_npy(grown), fmt::format("(16 data bytes), the file has {}: the file is longer than its header says",
+                                                 tebibyte - (grown_bytes.size() - 16)));
+  // a header promising 2^40 values over a short file allocates no more than the file
+  const std::string promise = write_file(dir.file("promise.npy"), npy_bytes("<f8", "(1099511627776,)", little_endian<double>({1, 2})));
+  CHECK_ERROR_NAMES(read_npy(promise), "(8796093022208 data bytes), the file has 16: the file is truncated");
+  // gzipped: the magic is checked on the first inflated bytes, before the (here cut) rest
+  const std::string cut_gz = gzip_stored("not npy" + std::string(200000, 'x'));
+  const std::string cut = write_file(dir.file("cut.npy.gz"), cut_gz.substr(0, cut_gz.size() / 2));
+  CHECK_ERROR_NAMES(read_npy(cut), cut + ": not a .npy file");
+  const std::string long_gz = write_file(dir.file("long.npy.gz"), gzip_stored(npy_bytes("<f8", "(1,)", little_endian<double>({1, 2, 3}))));
+  CHECK_ERROR_NAMES(read_npy(long_gz), "(8 data bytes), the file has more than 8: the file is longer than its header says");
+  // ... and inflated no further than a byte past the promised data: the cut end is never reached
+  const std::string long_data = gzip_stored(npy_bytes("<f8", "(1,)", little_endian<double>(std::vector<double>(1000, 1.0))));
+  const std::string long_cut = write_file(dir.file("long_cut.npy.gz"), long_data.substr(0, long_data.size() - 8));
+  CHECK_ERROR_NAMES(read_npy(long_cut), long_cut + ": the .npy header promises 1 x 1 elements of '<f8' (8 data bytes), the file has more than 8");
+  const std::string short_gz = write_file(dir.file("short.npy.gz"), gzip_stored(npy_bytes("<f8", "(4,)", little_endian<double>({1, 2, 3}))));
+  CHECK_ERROR_NAMES(read_npy(short_gz), "(32 data bytes), the file has 24: the file is truncated");
+}
+
 TEST_CASE("standardiser: population mean and std per column (std 1 for a constant one), applied to other rows") {
   const Standardiser s = Standardiser::fit(matrix({1, 10, 3, 10, 5, 10}, 3, 2));
   CHECK(s.mean.to_vector() == std::vector<double>{3, 10});

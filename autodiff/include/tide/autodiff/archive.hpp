@@ -37,12 +37,16 @@ struct Archive {
 // Writes the archive atomically: to path + ".tmp-<pid>", flushed and fsynced, then renamed over
 // `path` (and the directory fsynced). On any failure the temporary file is removed, a tide::Error
 // names the path and the system's reason, and a file already at `path` is left as it was.
-// Tensors on another device are copied to the CPU; views are written as contiguous copies.
+// Tensors on another device are copied to the CPU; views are written as contiguous copies. A shape
+// the loaders refuse (rank above max_rank, or 2^58 elements or more with each zero extent counted
+// as 1) is refused here too, naming the tensor.
 void save_archive(const std::string& path, const Archive& archive);
 
 // Reads an archive, checking magic, version, sizes, offsets, shapes, duplicate names and the
 // checksum. Every problem is a tide::Error naming the path and what is wrong; no size in the file
-// is trusted beyond the file's own length. Tensors come back on the CPU.
+// is trusted beyond the file's own length: the preamble and header are read first, and a file
+// whose length disagrees with them is refused before the rest is read. A safetensors file is named
+// as one (the same for load_safetensors given a tide archive). Tensors come back on the CPU.
 Archive load_archive(const std::string& path);
 
 // The same tensors as a safetensors file, the format PyTorch (safetensors.torch.load_file), JAX,

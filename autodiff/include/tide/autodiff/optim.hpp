@@ -29,8 +29,10 @@ public:
   // add_optimizer copies them). The base class's state() and load_state() throw.
   virtual std::vector<std::pair<std::string, Tensor>> state() const;
   // Restores a state() saved by an optimizer of the same kind and options over parameters of the
-  // same shapes and dtypes. A missing, unexpected or mis-shaped key, or another optimizer's state,
-  // is an error naming the key; nothing changes unless the whole state is valid.
+  // same shapes and dtypes. A missing, unexpected or mis-shaped key, another optimizer's state, or
+  // a buffer holding a NaN, an infinity or a negative second moment (Adam's v and vmax, Adamax's u,
+  // RMSprop's square_avg) is an error naming the key (and the index of the first bad value);
+  // nothing changes unless the whole state is valid.
   virtual void load_state(const std::vector<std::pair<std::string, Tensor>>& state);
 
 protected:

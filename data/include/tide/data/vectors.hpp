@@ -73,7 +73,8 @@ double mog1d_log_density(double x);
 // name (empty: all but an index column, CsvTable::is_index). .npy (format 1.0, 2.0 or 3.0): a
 // 2-D (or 1-D: one column) array of little-endian f8 or f4 (or <i8, <i4, |u1, converted), in C or
 // Fortran order. Plain or gzipped files. Errors name the file and the line, column or header
-// field; NaN and inf are rejected.
+// field; NaN and inf are rejected, and so are <i8 values beyond 2^53 in magnitude (f64 would
+// round them).
 Tensor read_vectors_csv(const std::string& path, const std::vector<std::string>& columns = {});
 Tensor read_npy(const std::string& path);
 
