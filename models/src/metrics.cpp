@@ -43,12 +43,12 @@ double mean_of_defined(const std::vector<double>& values) {
   return count > 0 ? sum / count : std::nan("");
 }
 
-double mean(const std::vector<double>& values) {
-  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-}
+// a / b, or NaN where b is 0: the per-class scores of a class that makes the ratio 0 / 0 are
+// undefined, not 0 (scikit-learn's zero_division=np.nan).
+double ratio_or_nan(double a, double b) { return b > 0 ? a / b : std::nan(""); }
 
-// a / b, or 0 where b is 0 (scikit-learn's zero_division=0).
-double ratio_or_zero(double a, double b) { return b > 0 ? a / b : 0.0; }
+// An undefined score counted as 0, as scikit-learn's default zero_division does in its averages.
+double or_zero(double v) { return std::isnan(v) ? 0.0 : v; }
 
 }  // namespace
 
@@ -122,22 +122,27 @@ void score_classes(ClassificationReport& r) {
     for (std::int64_t t = 0; t < r.classes; ++t) r.support[c] += r.confusion[c][t], predicted += r.confusion[t][c];
     const double tp = static_cast<double>(r.confusion[c][c]);
     const double support = static_cast<double>(r.support[c]), predictions = static_cast<double>(predicted);
-    r.precision[c] = ratio_or_zero(tp, predictions);
-    r.recall[c] = ratio_or_zero(tp, support);
-    r.f1[c] = ratio_or_zero(2 * tp, support + predictions);  // 2 tp + fp + fn = support + predictions
+    r.precision[c] = ratio_or_nan(tp, predictions);
+    r.recall[c] = ratio_or_nan(tp, support);
+    r.f1[c] = ratio_or_nan(2 * tp, support + predictions);  // 2 tp + fp + fn = support + predictions
   }
 }
 
+// The macro means run over the labels present in the truth or the predictions, the undefined
+// scores among them counting 0 (scikit-learn's defaults): a declared class absent from both
+// leaves the means alone. Balanced accuracy is the mean recall over the labels in the truth.
 void average_classes(ClassificationReport& r) {
   double correct = 0;
-  std::vector<double> supported_recall;  // balanced accuracy leaves classes without support out
+  std::vector<double> precision, recall;  // NaN for a class absent from truth and predictions
   for (std::int64_t c = 0; c < r.classes; ++c) {
     correct += static_cast<double>(r.confusion[c][c]);
-    supported_recall.push_back(r.support[c] > 0 ? r.recall[c] : std::nan(""));
+    const bool present = !std::isnan(r.f1[c]);  // F1 is 0 / 0 exactly when support + predictions is 0
+    precision.push_back(present ? or_zero(r.precision[c]) : std::nan(""));
+    recall.push_back(present ? or_zero(r.recall[c]) : std::nan(""));
   }
   r.accuracy = r.examples > 0 ? correct / static_cast<double>(r.examples) : std::nan("");
-  r.balanced_accuracy = mean_of_defined(supported_recall);
-  r.precision_macro = mean(r.precision), r.recall_macro = mean(r.recall), r.f1_macro = mean(r.f1);
+  r.balanced_accuracy = mean_of_defined(r.recall);  // recall is defined exactly where there is support
+  r.precision_macro = mean_of_defined(precision), r.recall_macro = mean_of_defined(recall), r.f1_macro = mean_of_defined(r.f1);
 }
 
 // Column c of the probabilities, and labels that say whether each example is of class c.
@@ -185,9 +190,9 @@ std::vector<std::pair<std::string, double>> report_metrics(const ClassificationR
   std::vector<std::pair<std::string, double>> out = {
       {"accuracy", r.accuracy},
       {"balanced_accuracy", r.balanced_accuracy},
-      {"precision", binary ? r.precision.at(1) : r.precision_macro},
-      {"recall", binary ? r.recall.at(1) : r.recall_macro},
-      {"f1", binary ? r.f1.at(1) : r.f1_macro},
+      {"precision", binary ? or_zero(r.precision.at(1)) : r.precision_macro},  // binary: undefined counts 0, as
+      {"recall", binary ? or_zero(r.recall.at(1)) : r.recall_macro},           // scikit-learn's default
+      {"f1", binary ? or_zero(r.f1.at(1)) : r.f1_macro},
       {"precision_macro", r.precision_macro},
       {"recall_macro", r.recall_macro},
       {"f1_macro", r.f1_macro},

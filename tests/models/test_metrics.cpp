@@ -166,7 +166,7 @@ TEST_CASE("classification_report: balanced accuracy and OvR means skip a class w
   CHECK(r.pr_auc == doctest::Approx(1.0));
 }
 
-TEST_CASE("classification_report: no examples give zero counts and NaN accuracy") {
+TEST_CASE("classification_report: no examples give zero counts and NaN scores") {
   const ClassificationReport r = classification_report({}, {}, 2);
   CHECK(r.examples == 0);
   CHECK(r.confusion == std::vector<std::vector<std::int64_t>>{{0, 0}, {0, 0}});
@@ -174,9 +174,57 @@ TEST_CASE("classification_report: no examples give zero counts and NaN accuracy"
   CHECK(std::isnan(r.balanced_accuracy));
   CHECK(std::isnan(r.auc));
   CHECK(std::isnan(r.pr_auc));
-  CHECK(r.f1 == std::vector<double>{0.0, 0.0});
-  CHECK(r.f1_macro == 0.0);
+  CHECK((std::isnan(r.f1[0]) && std::isnan(r.f1[1]) && std::isnan(r.precision[0]) && std::isnan(r.recall[1])));
+  CHECK(std::isnan(r.f1_macro));  // a mean over no label present
   CHECK(!has_metric(report_metrics(r), "auc"));
+}
+
+// The expected macro means below are scikit-learn's defaults worked out by hand (exact fractions):
+// precision_recall_fscore_support(average='macro') over unique_labels(y_true, y_pred) with
+// zero_division 0, and balanced_accuracy_score over the labels of y_true.
+TEST_CASE("classification_report: a declared class absent from truth and predictions leaves the macro means alone") {
+  // 4 classes declared, class 3 never seen. y_true [0, 0, 0, 1, 1, 2, 2, 2], y_pred
+  // [0, 0, 1, 1, 1, 2, 0, 0]: (P, R, F1) per class 0: (1/2, 2/3, 4/7), 1: (2/3, 1, 4/5), 2: (1, 1/3, 1/2).
+  const ClassificationReport r = classification_report(rows_predicting({0, 0, 1, 1, 1, 2, 0, 0}, 4), {0, 0, 0, 1, 1, 2, 2, 2}, 4);
+  CHECK(r.support == std::vector<std::int64_t>{3, 2, 3, 0});
+  CHECK(r.precision_macro == doctest::Approx(13.0 / 18));
+  CHECK(r.recall_macro == doctest::Approx(2.0 / 3));
+  CHECK(r.f1_macro == doctest::Approx(131.0 / 210));
+  CHECK(r.balanced_accuracy == doctest::Approx(2.0 / 3));
+  CHECK(r.balanced_accuracy == doctest::Approx(r.recall_macro));  // both the mean recall when no class is only predicted
+  // class 3's scores are 0 / 0: undefined, not 0
+  CHECK(std::isnan(r.precision[3]));
+  CHECK(std::isnan(r.recall[3]));
+  CHECK(std::isnan(r.f1[3]));
+  const auto m = report_metrics(r);
+  CHECK(metric(m, "f1") == doctest::Approx(131.0 / 210));
+  CHECK(metric(m, "recall") == doctest::Approx(metric(m, "balanced_accuracy")));
+}
+
+TEST_CASE("classification_report: a class never predicted has undefined precision, counted 0 in the macro mean") {
+  // 4 classes, class 3 never seen, class 2 never predicted. y_true [0, 1, 1, 2], y_pred [0, 0, 1, 0]:
+  // (P, R, F1) per class 0: (1/3, 1, 1/2), 1: (1, 1/2, 2/3), 2: (0 / 0, 0, 0).
+  const ClassificationReport r = classification_report(rows_predicting({0, 0, 1, 0}, 4), {0, 1, 1, 2}, 4);
+  CHECK(std::isnan(r.precision[2]));
+  CHECK(r.recall[2] == 0.0);
+  CHECK(r.f1[2] == 0.0);  // 2 tp / (support + predictions) = 0 / 1
+  CHECK(r.precision_macro == doctest::Approx(4.0 / 9));
+  CHECK(r.recall_macro == doctest::Approx(0.5));
+  CHECK(r.f1_macro == doctest::Approx(7.0 / 18));
+  CHECK(r.balanced_accuracy == doctest::Approx(0.5));
+}
+
+TEST_CASE("report_metrics: binary precision / recall / f1 of a class 1 absent from truth and predictions count 0") {
+  // scikit-learn's average='binary' with its default zero_division: 0, not NaN, in the metrics log
+  const ClassificationReport r = classification_report(binary_rows({0.2, 0.3}), {0, 0}, 2);
+  CHECK(std::isnan(r.precision[1]));
+  CHECK(std::isnan(r.recall[1]));
+  const auto m = report_metrics(r);
+  CHECK(metric(m, "precision") == 0.0);
+  CHECK(metric(m, "recall") == 0.0);
+  CHECK(metric(m, "f1") == 0.0);
+  CHECK(metric(m, "f1_macro") == 1.0);  // class 0 only: every prediction right
+  CHECK(metric(m, "balanced_accuracy") == 1.0);
 }
 
 TEST_CASE("classification_report: bad input is a tide::Error that names it") {

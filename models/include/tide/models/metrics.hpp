@@ -23,12 +23,15 @@ double average_precision(const std::vector<double>& scores, const std::vector<st
 
 // Everything a classification paper reports, from each prediction's class probabilities and the
 // true labels. The predicted class is the argmax of a row (the first on ties). Per-class
-// precision / recall / F1 are 0 where undefined (scikit-learn's zero_division=0), and the macro
-// means run over all `classes` labels, as scikit-learn's with labels=range(classes).
+// precision / recall / F1 are NaN where their ratio is 0 / 0 (no prediction of the class / no
+// example of it / neither; scikit-learn's zero_division=np.nan). The macro means follow
+// scikit-learn's defaults: they run over the labels present in the truth or the predictions,
+// an undefined precision or recall among them counting 0, so a declared class absent from both
+// changes nothing; balanced accuracy is the mean recall over the labels present in the truth.
 struct ClassificationReport {
   std::int64_t classes = 0, examples = 0;
   std::vector<std::vector<std::int64_t>> confusion;  // [true class][predicted class]
-  std::vector<double> precision, recall, f1;          // per class
+  std::vector<double> precision, recall, f1;          // per class; NaN where undefined
   std::vector<std::int64_t> support;                  // true examples per class
   double accuracy = 0, balanced_accuracy = 0;         // balanced: mean recall over classes with support
   double precision_macro = 0, recall_macro = 0, f1_macro = 0;
@@ -39,14 +42,15 @@ struct ClassificationReport {
 
 // probabilities is row-major, labels.size() x classes; labels lie in 0..classes-1. Throws
 // tide::Error on a size mismatch, classes < 2, a label out of range or a NaN probability. No
-// examples give a report with examples 0, accuracy / balanced_accuracy / auc / pr_auc NaN and
-// every precision, recall and F1 0.
+// examples give a report with examples 0 and every score NaN (per class, macro means, accuracy,
+// balanced_accuracy, auc, pr_auc).
 ClassificationReport classification_report(const std::vector<double>& probabilities, const std::vector<std::int64_t>& labels,
                                            std::int64_t classes);
 
 // The report as flat named metrics for a metrics log: accuracy, balanced_accuracy, precision /
-// recall / f1 (binary: of class 1, scikit-learn's average='binary'; more classes: the macro
-// means), precision_macro, recall_macro, f1_macro, then auc and pr_auc when they are not NaN.
+// recall / f1 (binary: of class 1, scikit-learn's average='binary', 0 where undefined; more
+// classes: the macro means), precision_macro, recall_macro, f1_macro, then auc and pr_auc when
+// they are not NaN.
 std::vector<std::pair<std::string, double>> report_metrics(const ClassificationReport& r);
 
 }  // namespace tide::models
