@@ -80,6 +80,13 @@ string(JSON rows GET "${out}" rows)
 if(rows LESS 1000)
   message(FATAL_ERROR "--data: ${rows} predictions for the whole file")
 endif()
+# each row of a --data file's predictions says the time of its row in the file, to join it back by
+file(STRINGS "${WORK}/all.csv" lines LIMIT_COUNT 2)
+list(GET lines 0 header)
+list(GET lines 1 first)
+if(NOT header STREQUAL "example,step,label,predicted,p_0,p_1,time" OR NOT first MATCHES "^0,0,0,[01],[^,]*,[^,]*,2026-03-02 00:00:00$")
+  message(FATAL_ERROR "predict --data: the first rows do not name the file's time: ${lines}")
+endif()
 
 # the probabilities to 9 significant digits (an f32 exactly), so scores recomputed from the file are
 # tide eval's: some have more than 6
@@ -148,7 +155,7 @@ string(REGEX REPLACE ",[^,\n]*\n" "\n" text "${text}")
 file(WRITE "${WORK}/unlabelled.csv" "${text}")
 run_tide(0 predict "${WORK}/resumed" --data "${WORK}/unlabelled.csv" --out "${WORK}/forecast.csv")
 file(STRINGS "${WORK}/forecast.csv" lines LIMIT_COUNT 1)
-if(NOT lines STREQUAL "example,step,predicted,p_0,p_1" OR NOT out MATCHES "\"targets\": \"absent\"")
+if(NOT lines STREQUAL "example,step,predicted,p_0,p_1,time" OR NOT out MATCHES "\"targets\": \"absent\"")
   message(FATAL_ERROR "predict --data without the target column: ${lines}\n${out}\n${err}")
 endif()
 
@@ -182,4 +189,63 @@ endif()
 run_tide(1 train "${WORK}/resumed")
 if(NOT err MATCHES "tide train takes a CONFIG.json file; [^ ]*resumed is a directory \\(a run's: ")
   message(FATAL_ERROR "train of a run directory: ${err}")
+endif()
+
+# a file of several sequences (an id column, irregular times), a sequence's one label ("per_step":
+# false) and a row left out by "missing": "drop": predict --data writes step -1 (the docs' word; it
+# wrote the last valid step's index), and each row's sequence id and time as the file has them, so
+# the windows, which restart per sequence, join back to their rows; the dropped row is noted by line
+file(WRITE "${WORK}/seqs.csv" "id,t,x,y\ns1,0.0,0.1,lo\ns1,0.5,0.2,lo\ns2,0.0,1.0,hi\ns1,1.5,0.3,lo\ns1,2.0,0.4,lo\n"
+     "s2,0.7,NA,hi\ns2,1.0,1.1,hi\ns3,0.0,0.5,lo\ns3,0.1,0.6,lo\ns4,0.0,1.5,hi\ns4,0.2,1.4,hi\ns5,0.0,0.2,lo\n"
+     "s5,0.3,0.1,lo\ns6,0.0,1.2,hi\ns6,0.4,1.3,hi\n")
+file(WRITE "${WORK}/seqs.json" "{\"name\": \"seqs\", \"epochs\": 1, \"batch_size\": 4, \"model\": {\"type\": \"gru\", \"hidden\": 4},
+  \"data\": {\"dataset\": \"csv\", \"path\": \"${WORK}/seqs.csv\", \"id_column\": \"id\", \"time_column\": \"t\",
+             \"features\": [\"x\"], \"targets\": \"y\", \"window\": 3, \"per_step\": false, \"missing\": \"drop\",
+             \"val_fraction\": 0.2, \"test_fraction\": 0.2}}")
+run_tide(0 train "${WORK}/seqs.json" --out "${WORK}/seqs" --quiet)
+run_tide(0 predict "${WORK}/seqs" --data "${WORK}/seqs.csv" --out "${WORK}/seqs_pred.csv")
+file(STRINGS "${WORK}/seqs_pred.csv" lines)
+set(expected "example,step,label,predicted,p_hi,p_lo,id,time" "0,-1,lo,s1,1.5" "1,-1,lo,s1,2.0" "2,-1,hi,s2,1.0"
+    "3,-1,lo,s3,0.1" "4,-1,hi,s4,0.2" "5,-1,lo,s5,0.3" "6,-1,hi,s6,0.4")
+list(LENGTH lines n)
+list(LENGTH expected n_expected)
+if(NOT n EQUAL n_expected)
+  message(FATAL_ERROR "predict --data of several sequences: ${n} lines, expected ${n_expected}: ${lines}")
+endif()
+foreach(i RANGE 1 7)
+  list(GET lines ${i} line)
+  list(GET expected ${i} want)
+  string(REGEX REPLACE "^([^,]*,[^,]*,[^,]*),(hi|lo),[^,]*,[^,]*," "\\1," line "${line}")  # the predicted class and the probabilities
+  if(NOT line STREQUAL want)
+    message(FATAL_ERROR "predict --data of several sequences, row ${i}: '${line}', expected '${want}'")
+  endif()
+endforeach()
+list(GET lines 0 header)
+if(NOT header STREQUAL "example,step,label,predicted,p_hi,p_lo,id,time")
+  message(FATAL_ERROR "predict --data of several sequences: header ${header}")
+endif()
+if(NOT err MATCHES "note: [^\n]*seqs.csv: 1 of its 15 data rows have no prediction: \"missing\": \"drop\" left out [^\n]*\\(lines 7\\)")
+  message(FATAL_ERROR "predict --data with a dropped row: no note naming it: ${err}")
+endif()
+# without an id or time column the time is the row's position in the file, dropped rows counted
+file(READ "${WORK}/seqs.json" text)
+string(REPLACE "\"id_column\": \"id\", \"time_column\": \"t\"," "" text "${text}")
+string(REPLACE "\"window\": 3, \"per_step\": false" "\"window\": 2, \"per_step\": true" text "${text}")
+file(WRITE "${WORK}/rows.json" "${text}")
+run_tide(0 train "${WORK}/rows.json" --out "${WORK}/rows" --quiet)
+run_tide(0 predict "${WORK}/rows" --data "${WORK}/seqs.csv" --out "${WORK}/rows_pred.csv")
+file(STRINGS "${WORK}/rows_pred.csv" lines)
+list(LENGTH lines n)
+list(GET lines 0 header)
+list(GET lines 5 fifth)
+list(GET lines 6 sixth)
+if(NOT n EQUAL 15 OR NOT header MATCHES ",time$" OR NOT fifth MATCHES "^2,0,[^\n]*,4$" OR NOT sixth MATCHES "^2,1,[^\n]*,6$")
+  message(FATAL_ERROR "predict --data without an id or time column: ${lines}")
+endif()
+
+# export records the class order (the model's outputs, in summary.json's order) in its metadata
+run_tide(0 export "${WORK}/seqs" --out "${WORK}/seqs.safetensors")
+file(STRINGS "${WORK}/seqs.safetensors" meta REGEX "__metadata__")
+if(NOT meta MATCHES [=[\\"class_names\\":\[\\"hi\\",\\"lo\\"\]]=])
+  message(FATAL_ERROR "export: no class_names [hi, lo] in the metadata: ${meta}")
 endif()

@@ -9,6 +9,8 @@
 #include "tide/data/vectors.hpp"
 #include "tide/models/cnf.hpp"
 #include <doctest/doctest.h>
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -279,4 +281,45 @@ TEST_CASE("render_panels: a path is cut at a point that is not finite, never dra
   std::size_t lines = 0;
   for (std::size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1)) ++lines;
   CHECK(lines == 2);  // {(0, 0)} and {(0.2, 0.3), (0.4, 0.5)}
+}
+
+TEST_CASE("axes stay finite for values near the largest double and tell subnormal ticks apart") {
+  // (+-1e308 wrote cy="inf" / "-inf" over a 0.0..0.2 axis: the span overflowed; subnormal ticks all read 0e+00)
+  for (const std::vector<double>& ys : {std::vector<double>{-1e308, 0, 1e308}, {1.7e308, 1.75e308, 1.79e308}, {-1.79e308, 1.79e308, 0}}) {
+    const std::string svg = cli::render_svg({"t", "epoch", "metric", false, {{"a", {1, 2, 3}, ys}}});
+    CHECK(svg.find("inf") == std::string::npos);
+    CHECK(svg.find("nan") == std::string::npos);
+  }
+  const cli::AxisTicks huge = cli::linear_ticks(-1.7e308, 1.7e308);
+  CHECK(huge.lo <= -1.7e308);
+  CHECK(huge.hi >= 1.7e308);
+  REQUIRE(huge.values.size() >= 3);
+  for (double v : huge.values) CHECK(std::isfinite(v));
+  CHECK(std::isfinite(cli::linear_ticks(1.7e308, 1.7e308).hi));  // a constant: 0 to twice it, which overflows
+  for (const double unit : {1e-310, std::numeric_limits<double>::denorm_min()}) {
+    CAPTURE(unit);
+    const cli::AxisTicks tiny = cli::linear_ticks(unit, 7 * unit);
+    REQUIRE(tiny.values.size() >= 3);
+    CHECK(tiny.lo <= unit);
+    CHECK(tiny.hi >= 7 * unit);
+    CHECK(std::adjacent_find(tiny.labels.begin(), tiny.labels.end()) == tiny.labels.end());
+    const std::string svg = cli::render_svg({"t", "epoch", "metric", false, {{"a", {1, 2, 3}, {unit, 4 * unit, 7 * unit}}}});
+    CHECK(svg.find("inf") == std::string::npos);
+    CHECK(svg.find("nan") == std::string::npos);
+  }
+  const cli::AxisTicks decades = cli::log_ticks(std::numeric_limits<double>::denorm_min(), 1.7e308);
+  for (double v : decades.values) CHECK((std::isfinite(v) && v > 0));
+  CHECK(decades.hi >= 1.7e308);
+}
+
+TEST_CASE("tide plot: the mean of runs near the largest double is finite (their sum overflowed)") {
+  const fs::path dir = fs::temp_directory_path() / "tide_test_run_plots_huge";
+  fs::remove_all(dir);
+  write_run(dir / "a", records(2, 1e308));
+  write_run(dir / "b", records(2, 1.5e308));
+  const cli::Plot mean = cli::overlay_plot({(dir / "a").string(), (dir / "b").string()}, "train_loss", true);
+  REQUIRE(mean.series.back().y.size() == 2);
+  CHECK(mean.series.back().y[0] == doctest::Approx(1.25e308));
+  CHECK(cli::render_svg(mean).find("inf") == std::string::npos);
+  fs::remove_all(dir);
 }

@@ -3,12 +3,14 @@
 // from the tool's sources: every registered name resolves, and an unknown one fails with the list
 // of the known names (from the registry's own table).
 #include "../data/data_test_util.hpp"
+#include "tide/data/config_object.hpp"
 #include "tide/tide.hpp"
 #include "train/train_config.hpp"
 #include <doctest/doctest.h>
 #include <fmt/ranges.h>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 
 using namespace tide;
@@ -114,4 +116,22 @@ TEST_CASE("configs: a number beyond a double's range is a tide::Error naming the
   CHECK(error_of([] { parse_json_text("-41e308", "fuzz.json"); }) == "fuzz.json: invalid JSON (number overflow parsing '-41e308')");
   CHECK(error_of([] { parse_json_text("{\"lr\": 1e999}", "c.json"); }) == "c.json: invalid JSON (number overflow parsing '1e999')");
   CHECK(parse_json_text("1e308", "c.json").get<double>() == 1e308);
+}
+
+TEST_CASE("configs: best_metric \"\" is refused, naming the key (it was taken as the model's own metric)") {
+  const json config = {{"data", json::object()}, {"model", json::object()}, {"best_metric", ""}};
+  CHECK(error_of([&] { parse_train_config(config, "c.json"); }) ==
+        "c.json.best_metric: expected a validation metric's name (\"f1\", \"loss\", ...), got \"\"; leave the key out for the model's own");
+  CHECK(parse_train_config(config, "c.json", ConfigUse::recorded).best_metric.empty());  // a run trained with it stays readable
+  CHECK(parse_train_config({{"data", json::object()}, {"model", json::object()}, {"best_metric", "f1"}}, "c.json").best_metric == "f1");
+}
+
+TEST_CASE("configs: an integer above INT64_MAX is refused, not read wrapped (2^64 - 1 was read as -1 where -1 is allowed)") {
+  const json j = {{"n", std::numeric_limits<std::uint64_t>::max()}, {"m", std::uint64_t{1} << 63}, {"k", 7}, {"v", {1, std::numeric_limits<std::uint64_t>::max()}}};
+  ConfigObject k(j, "c");
+  CHECK(error_of([&] { k.integer("n", 0, -1, 10); }) == "c.n: expected an integer in -1..10, got 18446744073709551615");
+  CHECK(error_of([&] { k.integer("m", 0, std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()); }) != "");
+  CHECK(k.integer("k", 0, -1, 10) == 7);
+  CHECK(error_of([&] { k.integer("k", 0, 8, 10); }) == "c.k: expected an integer in 8..10, got 7");
+  CHECK(error_of([&] { k.integers("v", {}, -1, 10); }) != "");
 }

@@ -13,6 +13,7 @@
 #include <functional>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <unistd.h>
 
 using namespace tide::cli;
@@ -242,7 +243,8 @@ TEST_CASE("tide predict --data: a file without the target column is predicted, w
   CHECK(summary.at("targets") == "absent");
   const std::vector<std::string> lines = lines_of((dir.path / "p.csv").string());
   REQUIRE(lines.size() == 4);
-  CHECK(lines[0] == "example,step,predicted,p_high,p_low");
+  CHECK(lines[0] == "example,step,predicted,p_high,p_low,time");  // the time: the row's in the file, to join back by
+  CHECK(lines[3].ends_with(",102"));
   CHECK(lines[1].starts_with("0,0,"));
   // with the targets: the label column as before
   write_predictions(run, {}, "test", "", (dir.path / "q.csv").string());
@@ -259,7 +261,7 @@ TEST_CASE("tide predict: regression columns are named by the target column (they
   write_predictions(run, {}, "test", fresh, (dir.path / "f.csv").string());
   const std::vector<std::string> lines = lines_of((dir.path / "f.csv").string());
   REQUIRE(lines.size() == 3);
-  CHECK(lines[0] == "example,step,prediction_level");
+  CHECK(lines[0] == "example,step,prediction_level,time");
 }
 
 TEST_CASE("tide train records its data files, so that eval / predict / --resume can tell an edited one") {
@@ -481,4 +483,97 @@ TEST_CASE("tide predict: an f64 run's numbers to 17 significant digits; a mujoco
     CHECK(prediction.size() >= (std::string(dtype) == "f64" ? 15u : 7u));
     CHECK(prediction.size() <= (std::string(dtype) == "f64" ? 17u : 9u));
   }
+}
+
+namespace {
+
+// `tide train --resume` of the run in `run` with its own config.json (the exit status).
+int resume_run(const std::string& run) {
+  const TrainConfig config = load_train_config(run + "/config.json", ConfigUse::recorded);
+  TrainOptions options;
+  options.out_dir = run, options.quiet = true, options.resume = true;
+  return run_training(config, options);
+}
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The run's checkpoint with its metadata edited by `edit` (the archive's checksum stays valid).
+void edit_checkpoint(const std::string& run, const std::function<void(json&)>& edit) {
+  tide::Archive a = tide::load_archive(run + "/checkpoint.tide");
+  json meta = json::parse(a.meta_json);
+  edit(meta);
+  a.meta_json = meta.dump();
+  tide::save_archive(run + "/checkpoint.tide", a);
+}
+
+}  // namespace
+
+TEST_CASE("--resume checks the metrics records it keeps: a NaN metric (null) resumes; a missing or mistyped key names file:line") {
+  // (each stopped --resume with "unexpected error: [json.exception...]", naming neither file nor line)
+  TempDir dir;
+  const std::string run = train_xor_run(dir.path, "records", 1), log = run + "/metrics.jsonl";
+  const std::string metric = "val_" + json::parse(std::ifstream(run + "/summary.json")).at("metric").get<std::string>();
+  const json record = json::parse(file_text(log));
+  const auto resume_with = [&](const json& edited, const std::string& before = "") {
+    std::ofstream(log, std::ios::trunc) << before << edited.dump() << "\n";
+    int status = -1;
+    const std::string error = error_message([&] { status = resume_run(run); });
+    CHECK((error.empty() ? status == 0 : status == -1));
+    return error;
+  };
+  json nan_metric = record;
+  nan_metric[metric] = nullptr;  // what the run writes for a NaN
+  CHECK(resume_with(nan_metric) == "");
+  json no_loss = record;
+  no_loss.erase("train_loss");
+  CHECK(resume_with(no_loss) == log + ":1: \"train_loss\": expected a number, got no such key; --resume keeps the records before its "
+                                      "checkpoint as the run wrote them (put the line back, or start the run over with --overwrite)");
+  json text_epoch = record;
+  text_epoch["epoch"] = "one";
+  CHECK(resume_with(text_epoch, "\n").starts_with(log + ":2: \"epoch\": expected a number, got \"one\""));  // a blank line before it
+  json text_metric = record;
+  text_metric[metric] = "high";
+  CHECK(resume_with(text_metric).starts_with(log + ":1: \"" + metric + "\": expected a number, or null for a NaN, got \"high\""));
+  CHECK(resume_with(record) == "");
+}
+
+TEST_CASE("--resume refuses a checkpoint position the run cannot have reached, naming the file and the key") {
+  // (best_epoch 2^64 - 1 read as -1; batch 99 of an epoch of 2 steps skipped the rest of the epoch; global_step 2^62 - 1
+  // was taken and reported in summary.json)
+  TempDir dir;
+  const std::string run = train_xor_run(dir.path, "position", 1), checkpoint = run + "/checkpoint.tide";
+  const std::string kept = (dir.path / "kept.tide").string(), source = checkpoint + " (metadata): ";
+  fs::copy_file(checkpoint, kept);
+  const auto refused = [&](const char* key, const json& value) {
+    fs::copy_file(kept, checkpoint, fs::copy_options::overwrite_existing);
+    edit_checkpoint(run, [&](json& meta) { meta[key] = value; });
+    return error_message([&] { resume_run(run); });
+  };
+  CHECK(refused("best_epoch", std::numeric_limits<std::uint64_t>::max())
+            .starts_with(source.substr(0, source.size() - 2) + ".best_epoch: expected an integer in -1.."));
+  CHECK(refused("best_epoch", 2) == source + "best_epoch: expected -1 (none yet) or a finished epoch, 1..1, got 2");
+  CHECK(refused("batch", 99) == source + "batch: expected 0..2 (the steps of an epoch of this run's data), got 99");
+  CHECK(refused("global_step", (std::int64_t{1} << 62) - 1) ==
+        source + "global_step: expected the step " + run + "/metrics.jsonl records at the end of epoch 1 (2) plus batch (0), got " +
+            std::to_string((std::int64_t{1} << 62) - 1));
+  CHECK(refused("records", 0) == source + "records: expected 1, one per finished epoch (epoch is 1), got 0");
+  fs::copy_file(kept, checkpoint, fs::copy_options::overwrite_existing);
+  CHECK(resume_run(run) == 0);
+  CHECK(json::parse(std::ifstream(run + "/summary.json")).at("steps") == 2);
+}
+
+TEST_CASE("--resume of a finished run refuses a best.tide of another run, as eval does (it scored it into summary.json)") {
+  TempDir dir;
+  const std::string a = train_xor_run(dir.path, "a", 1), b = train_xor_run(dir.path, "b", 2);
+  const std::string summary = file_text(a + "/summary.json");
+  fs::copy_file(b + "/best.tide", a + "/best.tide", fs::copy_options::overwrite_existing);
+  const std::string said = a + "/best.tide: was written by a run of another config than this run's (" + a + "/config.json and " + a +
+                           "/checkpoint.tide agree; key 'seed' is 1 in config.json, 2 in best.tide): a file copied from another run? "
+                           "Put the run's own best.tide back, or train a new run";
+  CHECK(error_message([&] { resume_run(a); }) == said);
+  CHECK(error_message([&] { evaluate_run(a, "test", {}); }) == said);  // eval's words
+  CHECK(file_text(a + "/summary.json") == summary);
 }

@@ -22,23 +22,20 @@ std::string xml_escape(const std::string& s) {
 
 namespace {
 
-constexpr double inf = std::numeric_limits<double>::infinity();
+constexpr double inf = std::numeric_limits<double>::infinity(), largest_double = std::numeric_limits<double>::max();
 
 // m * 10^e with a single rounding: an integer m times or divided by an exact power of ten, so a
-// tick at 3 * 10^-1 is the double nearest 0.3, not 0.30000000000000004.
+// tick at 3 * 10^-1 is the double nearest 0.3, not 0.30000000000000004. Past 10^300 (subnormal
+// or huge ticks) in two steps, as 10^|e| itself would overflow.
 double scaled(double m, int e) {
+  if (e > 300 || e < -300) return scaled(scaled(m, e > 0 ? 300 : -300), e > 0 ? e - 300 : e + 300);
   double p = 1;
   for (int i = 0; i < std::abs(e); ++i) p *= 10;  // exact up to 10^22
   return e >= 0 ? m * p : m / p;
 }
 
-// Fixed decimals for steps of 10^e (e >= -4, values below a million), else scientific notation
-// with as many mantissa digits as the step needs; the same format for every tick of an axis.
-std::vector<std::string> tick_labels(const std::vector<double>& values, int e) {
-  double largest = 0;
-  for (double v : values) largest = std::max(largest, std::abs(v));
-  const bool scientific = e < -4 || largest >= 1e6;
-  const int digits = scientific ? std::clamp(static_cast<int>(std::floor(std::log10(largest))) - e, 0, 6) : std::max(0, -e);
+// The ticks' labels with `digits` decimals (of the mantissa when `scientific`).
+std::vector<std::string> labels_with(const std::vector<double>& values, bool scientific, int digits) {
   std::vector<std::string> labels;
   for (double v : values) {
     if (scientific && v == 0) labels.push_back("0");
@@ -47,28 +44,55 @@ std::vector<std::string> tick_labels(const std::vector<double>& values, int e) {
   return labels;
 }
 
+// Fixed decimals for steps of 10^e (e >= -4, values below a million), else scientific notation
+// with as many mantissa digits as the step needs; the same format for every tick of an axis, with
+// more digits while two neighbours read alike (a step rounded where 10^e is subnormal).
+std::vector<std::string> tick_labels(const std::vector<double>& values, int e) {
+  double largest = 0;
+  for (double v : values) largest = std::max(largest, std::abs(v));
+  const bool scientific = e < -4 || largest >= 1e6;
+  const int magnitude = largest > 0 ? static_cast<int>(std::floor(std::log10(largest))) : e;
+  int digits = scientific ? std::clamp(magnitude - e, 0, 6) : std::max(0, -e);
+  for (;; ++digits) {
+    std::vector<std::string> labels = labels_with(values, scientific, digits);
+    if (digits >= 17 || std::adjacent_find(labels.begin(), labels.end()) == labels.end()) return labels;
+  }
+}
+
+// v clamped to the finite doubles (twice, or padded, a value near the largest double overflows).
+double finite(double v) { return std::clamp(v, -largest_double, largest_double); }
+
+// Ticks from `first` to `last` (integers) times c * 10^e that are finite, and the range [lo, hi]
+// widened to them: an outer tick past the largest double is left out, and the range ends at the data.
+AxisTicks ticks_between(double lo, double hi, double first, double last, double c, int e) {
+  AxisTicks t;
+  for (double k = first; k <= last; ++k)
+    if (const double v = scaled(k * c, e); std::isfinite(v)) t.values.push_back(v);
+  if (t.values.empty()) t.values = {lo, hi};  // a single interval wider than the largest double
+  t.lo = std::min(lo, t.values.front()), t.hi = std::max(hi, t.values.back());
+  t.labels = tick_labels(t.values, e);
+  return t;
+}
+
 }  // namespace
 
 AxisTicks linear_ticks(double lo, double hi, bool integer, int max_intervals) {
   if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
-  if (!(hi - lo > 1e-12 * std::max(std::abs(lo), std::abs(hi)))) {  // one value: 0 to twice it, so a constant reads as such
+  // half the span: the span itself overflows from -1e308 to 1e308
+  if (!(hi / 2 - lo / 2 > 0.5e-12 * std::max(std::abs(lo), std::abs(hi)))) {  // one value: 0 to twice it, so a constant reads as such
     const double v = lo;
-    lo = v == 0 ? 0 : std::min(0.0, 2 * v);
-    hi = v == 0 ? 1 : std::max(0.0, 2 * v);
+    lo = v == 0 ? 0 : std::min(0.0, finite(2 * v));
+    hi = v == 0 ? 1 : std::max(0.0, finite(2 * v));
   }
   const int n = std::max(1, max_intervals);
   // the smallest round step (1, 2 or 5 times 10^e) that covers [lo, hi] in at most n intervals
-  for (int e = static_cast<int>(std::floor(std::log10((hi - lo) / n))) - 1;; ++e)
+  for (int e = static_cast<int>(std::floor(std::log10(hi / 2 - lo / 2) + std::log10(2.0 / n))) - 1;; ++e)
     for (const double c : {1.0, 2.0, 5.0}) {
       const double step = scaled(c, e);
-      if (integer && step < 1) continue;
+      if (step == 0 || (integer && step < 1)) continue;  // 10^e below the smallest subnormal is 0
       const double first = std::floor(lo / step + 1e-9), last = std::ceil(hi / step - 1e-9);
-      if (last - first > n) continue;
-      AxisTicks t;
-      for (double k = first; k <= last; ++k) t.values.push_back(scaled(k * c, e));
-      t.lo = t.values.front(), t.hi = t.values.back();
-      t.labels = tick_labels(t.values, e);
-      return t;
+      if (last - first > n && std::isfinite(step)) continue;
+      return ticks_between(lo, hi, first, last, c, e);
     }
 }
 
@@ -79,11 +103,12 @@ AxisTicks log_ticks(double lo, double hi) {
   const bool plain = first >= -4 && last <= 5;  // 0.001 ... 100000, else 1e-06 ... on the whole axis
   AxisTicks t;
   for (int e = first; e <= last; ++e) {
+    if (!std::isfinite(scaled(1, e)) || scaled(1, e) == 0) continue;  // past the doubles: 1e309, 1e-324
     t.values.push_back(scaled(1, e));
     t.labels.push_back((e - first) % every != 0 ? "" : plain ? fmt::format("{:.{}f}", t.values.back(), std::max(0, -e))
                                                                      : fmt::format("{:.0e}", t.values.back()));
   }
-  t.lo = t.values.front(), t.hi = t.values.back();
+  t.lo = std::min(lo, t.values.front()), t.hi = std::max(hi, t.values.back());
   return t;
 }
 
@@ -110,9 +135,13 @@ struct Frame {
   double width = base_width, plot_w = 0, plot_h = height - top - bottom;
   AxisTicks x, y;
   bool log_y = false;
-  double px(double v) const { return left + (v - x.lo) / (x.hi - x.lo) * plot_w; }
+  // where v lies from lo (0) to hi (1); in halves where hi - lo overflows (an axis from -1e308 to 1e308)
+  static double fraction(double v, double lo, double hi) {
+    return std::isfinite(hi - lo) ? (v - lo) / (hi - lo) : (v / 2 - lo / 2) / (hi / 2 - lo / 2);
+  }
+  double px(double v) const { return left + fraction(v, x.lo, x.hi) * plot_w; }
   double py(double v) const {
-    const double f = log_y ? (std::log10(v) - std::log10(y.lo)) / (std::log10(y.hi) - std::log10(y.lo)) : (v - y.lo) / (y.hi - y.lo);
+    const double f = log_y ? fraction(std::log10(v), std::log10(y.lo), std::log10(y.hi)) : fraction(v, y.lo, y.hi);
     return top + plot_h - f * plot_h;
   }
   bool usable(double v) const { return std::isfinite(v) && (!log_y || v > 0); }
@@ -163,8 +192,8 @@ Frame frame_for(const Plot& plot, double right) {
   else if (plot.log_y) f.y = log_ticks(e.y0, e.y1);
   else {
     // a little room above and below the data (not across 0), so no point sits on the frame
-    const double pad = 0.04 * (e.y1 - e.y0);
-    f.y = linear_ticks(e.y0 >= 0 ? std::max(0.0, e.y0 - pad) : e.y0 - pad, e.y1 <= 0 ? std::min(0.0, e.y1 + pad) : e.y1 + pad);
+    const double pad = 0.04 * e.y1 - 0.04 * e.y0, below = finite(e.y0 - pad), above = finite(e.y1 + pad);  // (no overflow at 1e308)
+    f.y = linear_ticks(e.y0 >= 0 ? std::max(0.0, below) : below, e.y1 <= 0 ? std::min(0.0, above) : above);
   }
   return f;
 }

@@ -3,6 +3,7 @@
 // or best.tide records; --params files against the run's own parameters).
 #include "tide/autodiff/archive.hpp"
 #include "tide/core/atomic_file.hpp"
+#include "tide/data/csv.hpp"
 #include "tide/models/cnf.hpp"
 #include "train/built_run.hpp"
 #include "train/checkpoint_meta.hpp"
@@ -12,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <string_view>
 
 namespace tide::cli {
 namespace fs = std::filesystem;
@@ -215,12 +218,160 @@ std::vector<std::string> output_names(const TrainConfig& config, const data::Dat
   return names;
 }
 
-// The predictions as CSV: example, step, then per class label / predicted / p_<class>, or per
-// output target_<name> / prediction_<name> (`outputs` names them, else their indices); without
-// the targets (a file to forecast) no label or target column. Numbers to `digits` significant
-// digits: 9 give an f32 back exactly, 17 an f64 (so scores recomputed from the file are tide eval's).
+// Where the predictions of a csv file (tide predict --data) come from, per test window and step
+// (window * steps + step): the sequence's id as the file writes it, and the step's time (its time
+// cells as written, joined with a space) or, without a time column, its position among the file's
+// rows of its sequence (from 0, dropped rows counted). Empty when the rows cannot be told.
+struct RowSources {
+  bool with_id = false;
+  std::vector<std::string> id, time;
+  std::vector<std::int64_t> dropped_lines;  // the file lines of the rows "missing": "drop" left out
+  bool empty() const { return time.empty(); }
+};
+
+// A cell without the spaces and tabs around it, as the csv dataset compares cells.
+std::string_view trimmed_cell(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The table options of a csv data section (its keys were checked when the run's data loaded).
+data::CsvOptions table_options(const json& data) {
+  data::CsvOptions options;
+  const auto character = [&](const char* key, char fallback) {
+    const json v = data.value(key, json());
+    return v.is_string() && v.get<std::string>().size() == 1 ? v.get<std::string>()[0] : fallback;
+  };
+  options.header = data.value("header", json(true)) != json(false);
+  options.numeric_header = true;  // a header of numbers was the data's load to refuse
+  options.delimiter = character("delimiter", ',');
+  options.comment = character("comment", '\0');
+  options.decimal = character("decimal", '.');
+  return options;
+}
+
+// The positions in `table` of the columns a role of data_columns names; nullopt when one is not there.
+std::optional<std::vector<std::size_t>> positions(const data::CsvTable& table, const json& names) {
+  std::vector<std::size_t> out;
+  for (const json& name : names) {
+    const auto at = std::find(table.header.begin(), table.header.end(), name.get<std::string>());
+    if (at == table.header.end()) return std::nullopt;
+    out.push_back(static_cast<std::size_t>(at - table.header.begin()));
+  }
+  return out;
+}
+
+// The rows of `table` the csv dataset reads: all but, with "missing": "drop", those with a missing
+// value in a column it reads (features, targets when the file has them, id) or in a time cell
+// (empty or a missing-value token), as the data layer's kept_rows leaves them out.
+std::vector<std::size_t> read_rows(const data::CsvTable& table, const json& data, const std::vector<std::size_t>& used,
+                                   const std::vector<std::size_t>& time) {
+  const std::vector<std::string> tokens =
+      data.value("missing_values", json(data::CsvSequenceSpec{}.missing_values)).get<std::vector<std::string>>();
+  const auto missing = [&](std::string_view cell) {
+    return std::any_of(tokens.begin(), tokens.end(), [&](const std::string& t) { return trimmed_cell(cell) == trimmed_cell(t); });
+  };
+  const bool drop = data.value("missing", json("error")) == "drop";
+  std::vector<std::size_t> rows;
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    const std::vector<std::string>& row = table.rows[r];
+    const bool gap = std::any_of(used.begin(), used.end(), [&](std::size_t k) { return missing(row[k]); }) ||
+                     std::any_of(time.begin(), time.end(), [&](std::size_t k) { return trimmed_cell(row[k]).empty() || missing(row[k]); });
+    if (!drop || !gap) rows.push_back(r);
+  }
+  return rows;
+}
+
+// The sources of the predictions of `file` (a --data csv file, read into `set`): its rows grouped by
+// id in order of first appearance, each sequence's rows cut into back-to-back windows of set.steps()
+// (the last one padded), as the csv dataset cuts a file to predict. Checked against the windows'
+// valid steps: empty (with a warning) where they do not agree, rather than rows joined to the wrong lines.
+RowSources row_sources(const data::CsvTable& table, const json& data, const data::SequenceSet& set, bool with_targets) {
+  const json columns = data_columns(data);
+  if (columns.is_null()) return {};  // a file without names: its columns are not told apart here
+  // a file to forecast may lack the target columns: they are read only when it holds them
+  const auto features = positions(table, columns.at("features")), time = positions(table, columns.at("time")),
+             id = positions(table, columns.at("id"));
+  const auto targets = with_targets ? positions(table, columns.at("targets")) : std::optional(std::vector<std::size_t>{});
+  if (!features || !targets || !time || !id) return {};
+  std::vector<std::size_t> used = *features;
+  if (with_targets) used.insert(used.end(), targets->begin(), targets->end());
+  used.insert(used.end(), id->begin(), id->end());
+  const std::vector<std::size_t> rows = read_rows(table, data, used, *time);
+  RowSources out;
+  out.with_id = !id->empty();
+  std::map<std::string, std::size_t> group_of, seen;  // id -> group; id -> the file's rows of it so far
+  std::vector<std::vector<std::pair<std::size_t, std::int64_t>>> groups;  // per id: (table row, position)
+  std::size_t next = 0;
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    const std::string key = out.with_id ? std::string(trimmed_cell(table.rows[r][id->front()])) : "";
+    const std::int64_t position = static_cast<std::int64_t>(seen[key]++);
+    if (next < rows.size() && rows[next] == r) {
+      ++next;
+      const auto [it, fresh] = group_of.try_emplace(key, groups.size());
+      if (fresh) groups.emplace_back();
+      groups[it->second].emplace_back(r, position);
+    } else {
+      out.dropped_lines.push_back(table.lines[r]);
+    }
+  }
+  const std::int64_t T = set.steps(), N = set.size();
+  const std::vector<double> mask = set.mask.to_vector();
+  const auto valid_steps = [&](std::int64_t w) {
+    return std::count_if(mask.begin() + w * T, mask.begin() + (w + 1) * T, [](double m) { return m != 0; });
+  };
+  const auto unmatched = [&] {
+    std::fprintf(stderr, "warning: the rows of %s do not match its windows as read, so the predictions have no id or time column\n",
+                 table.source.c_str());
+    return RowSources{};
+  };
+  out.id.assign(static_cast<std::size_t>(N * T), ""), out.time.assign(static_cast<std::size_t>(N * T), "");
+  std::int64_t w = 0;
+  for (const auto& group : groups)
+    for (std::size_t start = 0; start < group.size(); start += static_cast<std::size_t>(T), ++w) {
+      const auto length = std::min<std::int64_t>(T, static_cast<std::int64_t>(group.size() - start));
+      if (w >= N || valid_steps(w) != length) return unmatched();
+      for (std::int64_t t = 0; t < length; ++t) {
+        const auto [r, position] = group[start + static_cast<std::size_t>(t)];
+        std::string when;
+        for (std::size_t c : *time) when += (when.empty() ? "" : " ") + std::string(trimmed_cell(table.rows[r][c]));
+        const auto at = static_cast<std::size_t>(w * T + t);
+        if (out.with_id) out.id[at] = trimmed_cell(table.rows[r][id->front()]);
+        out.time[at] = time->empty() ? std::to_string(position) : when;
+      }
+    }
+  if (w != N) return unmatched();
+  return out;
+}
+
+// The sources of a --data file's predictions, and a note on stderr when rows of it have none (left
+// out by "missing": "drop"), naming the first lines: a file predicted whole that comes back shorter
+// would otherwise be joined back to its rows one line off from the first dropped one.
+RowSources data_file_sources(const std::string& file, const json& data, const data::SequenceSet& set, bool with_targets) {
+  const data::CsvTable table = data::read_csv(file, table_options(data));
+  RowSources sources = row_sources(table, data, set, with_targets);
+  const std::vector<double> mask = set.mask.to_vector();
+  const auto read = static_cast<std::size_t>(std::count_if(mask.begin(), mask.end(), [](double m) { return m != 0; }));
+  if (read >= table.rows.size()) return sources;
+  std::string lines;
+  for (std::size_t k = 0; k < sources.dropped_lines.size() && k < 10; ++k)
+    lines += fmt::format("{}{}", k ? ", " : "", sources.dropped_lines[k]);
+  if (sources.dropped_lines.size() > 10) lines += ", ...";
+  std::fprintf(stderr, "note: %s: %zu of its %zu data rows have no prediction: \"missing\": \"drop\" left out the rows with a "
+                       "missing value in a column the model reads, or in the id or time column%s\n", file.c_str(),
+               table.rows.size() - read, table.rows.size(), lines.empty() ? "" : fmt::format(" (lines {})", lines).c_str());
+  return sources;
+}
+
+// The predictions as CSV: example, step (-1 for a sequence's one label, which the model gives at its
+// last valid step), then per class label / predicted / p_<class>, or per output target_<name> /
+// prediction_<name> (`outputs` names them, else their indices); without the targets (a file to
+// forecast) no label or target column; then, for a csv file's rows, id (with an id column) and time
+// (`sources`). Numbers to `digits` significant digits: 9 give an f32 back exactly, 17 an f64 (so
+// scores recomputed from the file are tide eval's).
 std::string predictions_csv(const models::Predictions& p, const data::Dataset& d, const std::vector<std::string>& outputs,
-                            bool with_targets, int digits) {
+                            bool with_targets, bool label_per_sequence, const RowSources& sources, std::int64_t steps, int digits) {
   const std::vector<std::string>& names = d.class_names;
   const auto class_name = [&](std::int64_t c) { return c < static_cast<std::int64_t>(names.size()) ? names[static_cast<std::size_t>(c)] : std::to_string(c); };
   const bool named_outputs = static_cast<std::int64_t>(outputs.size()) == p.width;
@@ -234,10 +385,12 @@ std::string predictions_csv(const models::Predictions& p, const data::Dataset& d
     text += with_targets ? ",label,predicted" : ",predicted";
     for (std::int64_t c = 0; c < p.width; ++c) text += fmt::format(",{}", csv_field(fmt::format("p_{}", class_name(c))));
   }
+  if (!sources.empty()) text += sources.with_id ? ",id,time" : ",time";
   text += "\n";
   for (std::int64_t r = 0; r < p.rows(); ++r) {
     const std::size_t at = static_cast<std::size_t>(r * p.width);
-    text += fmt::format("{},{}", p.example[static_cast<std::size_t>(r)], p.step[static_cast<std::size_t>(r)]);
+    const std::int64_t example = p.example[static_cast<std::size_t>(r)], step = p.step[static_cast<std::size_t>(r)];
+    text += fmt::format("{},{}", example, label_per_sequence ? -1 : step);
     if (!p.classification) {
       for (std::int64_t k = 0; k < p.width; ++k)
         text += (with_targets ? number(p.targets[at + k]) : "") + number(p.values[at + k]);
@@ -247,6 +400,11 @@ std::string predictions_csv(const models::Predictions& p, const data::Dataset& d
       if (with_targets) text += fmt::format(",{}", csv_field(class_name(p.labels[static_cast<std::size_t>(r)])));
       text += fmt::format(",{}", csv_field(class_name(predicted)));
       for (std::int64_t c = 0; c < p.width; ++c) text += number(p.values[at + c]);
+    }
+    if (!sources.empty()) {
+      const auto source = static_cast<std::size_t>(example * steps + step);
+      if (sources.with_id) text += "," + csv_field(sources.id.at(source));
+      text += "," + csv_field(sources.time.at(source));
     }
     text += "\n";
   }
@@ -303,7 +461,13 @@ json write_predictions(const std::string& run_dir, const RunParameters& from, co
   const models::Predictions p = built.model->predict(set, config.eval_batch_size);
   if (p.rows() == 0) fail("{}: the model ({}) makes no per-example predictions to write", run_dir, built.model->name());
   const bool with_targets = data_file.empty() || built.data.test_has_targets;
-  write_file_atomically(out, predictions_csv(p, built.data, output_names(config, built.data), with_targets, significant_digits(config)));
+  const auto* sequences = dynamic_cast<const data::SequenceExamples*>(&set);
+  // a sequence's one label: the model gives the step it belongs to (the last valid one), the file -1
+  const bool label_per_sequence = sequences && !sequences->set().per_step;
+  RowSources sources;
+  if (!data_file.empty() && sequences) sources = data_file_sources(data_file, config.data, sequences->set(), with_targets);
+  write_file_atomically(out, predictions_csv(p, built.data, output_names(config, built.data), with_targets, label_per_sequence,
+                                             sources, sequences ? sequences->set().steps() : 0, significant_digits(config)));
   json summary = {{"run", run_dir}, {"parameters_from", from.path(run_dir)}, {"rows", p.rows()}, {"file", out},
                   {"split", data_file.empty() ? split_name : data_file}};
   if (!with_targets) summary["targets"] = "absent";  // new data: nothing to score against
@@ -314,6 +478,28 @@ models::ModelPtr load_run_model(const std::string& run_dir, const RunParameters&
   return load_run(run_dir, run_config(run_dir, from), from).model;
 }
 
+namespace {
+
+// The class labels in the order of a classifier's outputs, without loading the data: summary.json's
+// (the run's data's, written when it finished), else the config's "classes"; null when neither
+// says (a run stopped before its end whose classes were found in its data, or no classifier).
+json class_order(const std::string& run_dir, const TrainConfig& config) {
+  const std::string path = run_dir + "/summary.json";
+  std::ifstream in(path, std::ios::binary);
+  try {
+    const json summary = in ? parse_json_text(std::string(std::istreambuf_iterator<char>(in), {}), path) : json();
+    if (summary.is_object() && summary.value("class_names", json()).is_array()) return summary.at("class_names");
+  } catch (const Error&) {  // a summary cut short: the config may still say
+  }
+  const json classes = config.data.is_object() ? config.data.value("classes", json()) : json();
+  if (!classes.is_array()) return json();
+  json names = json::array();
+  for (const json& c : classes) names.push_back(c.is_string() ? c.get<std::string>() : c.dump());  // [0, 1]: the labels "0", "1"
+  return names;
+}
+
+}  // namespace
+
 // Straight from the parameter file: no data is loaded and no model built, so a run directory copied
 // without its dataset exports too.
 void export_parameters(const std::string& run_dir, const RunParameters& from, const std::string& out) {
@@ -322,7 +508,9 @@ void export_parameters(const std::string& run_dir, const RunParameters& from, co
   Archive a;
   a.tensors = model_tensors(path);
   if (!from.file.empty()) check_run_parameters(a.tensors, path, run_dir);
-  a.meta_json = json{{"run", run_dir}, {"parameters_from", path}, {"model", config.raw.at("model")}}.dump();
+  json meta = {{"run", run_dir}, {"parameters_from", path}, {"model", config.raw.at("model")}};
+  if (json names = class_order(run_dir, config); !names.is_null()) meta["class_names"] = std::move(names);
+  a.meta_json = meta.dump();
   if (models::is_safetensors(out)) return save_safetensors(out, a);  // parameter names as they are, for other tools
   for (auto& [name, t] : a.tensors) name = "model." + name;
   save_archive(out, a);

@@ -19,9 +19,10 @@ constexpr double loss_log_factor = 100, lr_log_factor = 10;
 // The epochs whose record has a number under `key`, and those numbers.
 PlotSeries series_of(const std::vector<json>& records, const std::string& key, const std::string& name, bool dashed = false) {
   PlotSeries s{name, {}, {}, dashed};
-  for (const json& r : records)
-    if (r.contains(key) && r[key].is_number() && r.contains("epoch"))
-      s.x.push_back(r["epoch"].get<double>()), s.y.push_back(r[key].get<double>());
+  for (const json& r : records) {
+    const std::optional<double> epoch = record_number(r, "epoch"), value = record_number(r, key);
+    if (epoch && value) s.x.push_back(*epoch), s.y.push_back(*value);
+  }
   return s;
 }
 
@@ -65,7 +66,7 @@ Plot metric_plot(const std::vector<json>& records, const std::string& metric, co
   mark_best(p, best_epoch);
   if (test_score && !records.empty()) {
     // the test score belongs to the best epoch's parameters (the last epoch's when none was best)
-    const double at = best_epoch >= 0 ? static_cast<double>(best_epoch) : records.back().value("epoch", 0.0);
+    const double at = best_epoch >= 0 ? static_cast<double>(best_epoch) : record_number(records.back(), "epoch").value_or(0);
     p.marks.push_back({at, *test_score, fmt::format("test {:.3g}", *test_score)});
   }
   return p;
@@ -91,6 +92,11 @@ void write_run_curves(const std::string& dir, const std::vector<json>& records, 
     if (std::any_of(s.y.begin(), s.y.end(), [](double v) { return v != 0; })) nfe.series.push_back(std::move(s));
   }
   write_svg(dir + "/nfe.svg", nfe);
+}
+
+std::optional<double> record_number(const json& record, const std::string& key) {
+  if (!record.is_object() || !record.contains(key) || !record.at(key).is_number()) return std::nullopt;
+  return record.at(key).get<double>();
 }
 
 std::string metric_key(const std::vector<json>& records, const std::string& name) {
@@ -165,9 +171,9 @@ PlotSeries mean_series(const std::vector<RunCurve>& runs) {
   PlotSeries m{fmt::format("mean of {} runs (band: min..max)", runs.size()), {}, {}};
   for (const auto& [epoch, values] : by_epoch) {
     if (values.size() != runs.size()) continue;
-    double sum = 0;
-    for (double v : values) sum += v;
-    m.x.push_back(epoch), m.y.push_back(sum / static_cast<double>(values.size()));
+    double mean = 0;  // of the values divided first: their sum can overflow where the mean does not (1e308 + 1e308)
+    for (double v : values) mean += v / static_cast<double>(values.size());
+    m.x.push_back(epoch), m.y.push_back(mean);
     m.band_low.push_back(*std::min_element(values.begin(), values.end()));
     m.band_high.push_back(*std::max_element(values.begin(), values.end()));
   }

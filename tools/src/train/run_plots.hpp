@@ -25,6 +25,10 @@ Plot lr_plot(const std::vector<nlohmann::json>& records, const std::string& titl
 void write_run_curves(const std::string& dir, const std::vector<nlohmann::json>& records, const std::string& metric,
                       const std::string& title, std::int64_t best_epoch = -1, std::optional<double> test_score = std::nullopt);
 
+// The number a metrics record holds under `key`; nullopt when it holds none (no such key, or null:
+// the run writes a NaN metric as null).
+std::optional<double> record_number(const nlohmann::json& record, const std::string& key);
+
 // The record key `name` stands for: itself when the first record has it ("val_f1", "train_loss",
 // "lr"), else the validation score "val_<name>" ("f1", "loss").
 std::string metric_key(const std::vector<nlohmann::json>& records, const std::string& name);

@@ -192,6 +192,10 @@ TrainConfig parse_train_config(const json& j, const std::string& source, ConfigU
   c.checkpoint_every = k.integer("checkpoint_every", 0, 0, INT64_MAX);
   c.compile = k.boolean("compile", true);
   c.best_metric = k.text("best_metric", "");
+  // "" would read as the model's own metric, which the key's absence says; a run recorded with it passes
+  if (strict && k.has("best_metric") && c.best_metric.empty())
+    fail("{}: expected a validation metric's name (\"f1\", \"loss\", ...), got \"\"; leave the key out for the model's own",
+         k.path("best_metric"));
   if (const json* w = k.value("class_weights")) {
     const bool balanced = w->is_string() && w->get<std::string>() == "balanced";
     if (!balanced && !(w->is_array() && !w->empty() && std::all_of(w->begin(), w->end(), [](const json& e) {

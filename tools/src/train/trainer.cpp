@@ -11,6 +11,7 @@
 #include "train/figures.hpp"
 #include "train/metrics_log.hpp"
 #include "train/progress.hpp"
+#include "train/resume_checks.hpp"
 #include "train/run_plots.hpp"
 #include <fmt/ranges.h>
 #include <algorithm>
@@ -235,7 +236,6 @@ private:
   void open_run();
   void check_fresh_start() const;
   void resume();
-  void warn_other_blas_threads(std::optional<std::int64_t> saved) const;
   void save_checkpoint();
   void announce();
   void warn_single_class_validation() const;
@@ -305,9 +305,9 @@ void Trainer::resume() {
   if (written != config_.raw)
     fail("--resume: the config differs from the one {} was written with ({}): {}; resume with that config, or start a new "
          "run (--overwrite, or --out DIR)", paths_.checkpoint, paths_.config, first_difference(written, config_.raw, ""));
-  warn_other_blas_threads(saved.blas_threads);
-  warn_changed_data_files(paths_.dir, "the resumed run reads it as it is now (standardisation statistics, classes, splits and "
-                                      "batches recomputed), so it is not bit-exact with the run so far");
+  warn_other_blas_threads(paths_.checkpoint, saved.blas_threads);
+  const bool data_changed = warn_data_changed(paths_.dir, "the resumed run reads it as it is now (standardisation statistics, "
+                                                          "classes, splits and batches recomputed), so it is not bit-exact with the run so far");
   load_fitting_data(paths_.checkpoint, [&] { load_module(a, "model.", model_); });
   load_optimizer(a, "optimizer.", *optimizer_);
   pos_ = pos;
@@ -315,19 +315,12 @@ void Trainer::resume() {
   if (static_cast<std::int64_t>(all.size()) < pos_.records_written)
     fail("--resume: {} holds {} records but the checkpoint counts {}", paths_.metrics, all.size(), pos_.records_written);
   records_.assign(all.begin(), all.begin() + pos_.records_written);
+  check_kept_records(paths_.metrics, records_, "val_" + metric_);
+  check_position(pos_, paths_.checkpoint, data_changed ? 0 : steps_per_epoch_, paths_.metrics, records_);
+  if (pos_.best_epoch >= 0 && fs::exists(paths_.best)) check_best_config(paths_.best, config_.raw, paths_.config, paths_.checkpoint);
   std::string kept;
   for (const json& r : records_) kept += r.dump() + "\n";
   write_text_atomically(paths_.metrics, kept);  // records after the checkpoint are written again
-}
-
-// GEMMs split their sums by BLAS thread, so a resume with another thread count continues the run
-// validly but not bit-exactly: said, not refused (older checkpoints do not record the count).
-void Trainer::warn_other_blas_threads(std::optional<std::int64_t> saved) const {
-  const int now = blas_info().threads;
-  if (!saved || *saved == now) return;
-  std::fprintf(stderr, "warning: %s was written with %lld BLAS thread%s, this run has %d: the resumed run is not bit-exact "
-               "with an uninterrupted one (set TIDE_BLAS_THREADS=%lld to match)\n", paths_.checkpoint.c_str(),
-               static_cast<long long>(*saved), *saved == 1 ? "" : "s", now, static_cast<long long>(*saved));
 }
 
 void Trainer::save_checkpoint() {
@@ -392,11 +385,11 @@ void Trainer::train_step(const std::vector<std::int64_t>& order) {
 // The closing line's figures: the last finished epoch's (empty: the last update's).
 Figures Trainer::final_figures() const {
   if (records_.empty()) return {};
-  const json& r = records_.back();
+  const json& r = records_.back();  // a resumed run's checked by check_kept_records: a null metric was a NaN
   Figures f = {{"loss", r.at("train_loss").get<double>()}};
-  const std::string train_metric = "train_" + model_.metric();
-  if (r.contains(train_metric) && r.at(train_metric) != r.at("train_loss")) f.emplace_back(model_.metric(), r.at(train_metric).get<double>());
-  f.emplace_back("val_" + metric_, r.at("val_" + metric_).get<double>());
+  const std::optional<double> train = record_number(r, "train_" + model_.metric()), val = record_number(r, "val_" + metric_);
+  if (train && *train != f.front().second) f.emplace_back(model_.metric(), *train);
+  if (val) f.emplace_back("val_" + metric_, *val);
   return f;
 }
 
@@ -406,7 +399,7 @@ Figures Trainer::progress_figures() const {
   Figures f = {{"loss", pos_.train_loss()}};
   const double m = pos_.train_metric();
   if (std::fabs(m - pos_.train_loss()) > 1e-12 * std::max(1.0, std::fabs(m))) f.emplace_back(model_.metric(), m);
-  if (!records_.empty()) f.emplace_back("val_" + metric_, records_.back().at("val_" + metric_).get<double>());
+  if (const auto val = records_.empty() ? std::nullopt : record_number(records_.back(), "val_" + metric_)) f.emplace_back("val_" + metric_, *val);
   return f;
 }
 

@@ -58,6 +58,16 @@ inline std::string nearest_name(const std::string& name, const std::vector<std::
   return best;
 }
 
+// Whether `v` is an integer in lo..hi. A JSON integer above INT64_MAX is held unsigned, and read as
+// int64_t it wraps (2^64 - 1 read as -1, inside a range that admits -1): compared as it is written.
+inline bool integer_in(const nlohmann::json& v, std::int64_t lo, std::int64_t hi) {
+  if (v.is_number_unsigned()) {
+    const std::uint64_t u = v.get<std::uint64_t>();
+    return hi >= 0 && u <= static_cast<std::uint64_t>(hi) && (lo <= 0 || u >= static_cast<std::uint64_t>(lo));
+  }
+  return v.is_number_integer() && v.get<std::int64_t>() >= lo && v.get<std::int64_t>() <= hi;
+}
+
 // Reads keys of one JSON object and rejects the ones nobody read.
 class ConfigObject {
 public:
@@ -69,8 +79,7 @@ public:
   std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
     if (!has(key)) return fallback;
     const nlohmann::json& v = j_.at(key);
-    if (!v.is_number_integer() || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > hi)
-      fail("{}: expected an integer in {}..{}, got {}", path(key), lo, hi, brief(v));
+    if (!integer_in(v, lo, hi)) fail("{}: expected an integer in {}..{}, got {}", path(key), lo, hi, brief(v));
     return v.get<std::int64_t>();
   }
   double number(const std::string& key, double fallback, double lo, double hi) {
@@ -122,7 +131,7 @@ public:
     std::vector<std::int64_t> out;
     if (!v.is_array()) fail("{}: expected an array of integers in {}..{}, got {}", path(key), lo, hi, brief(v));
     for (const nlohmann::json& e : v) {
-      if (!e.is_number_integer() || e.get<std::int64_t>() < lo || e.get<std::int64_t>() > hi)
+      if (!integer_in(e, lo, hi))
         fail("{}: expected an array of integers in {}..{}, got {}", path(key), lo, hi, brief(v));
       out.push_back(e.get<std::int64_t>());
     }
