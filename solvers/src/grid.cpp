@@ -87,6 +87,13 @@ void apply_steer(Grid& g, const Steer& steer, std::uint64_t seed, bool per_sampl
   // (NaN fails these too: a NaN end time ran to max_steps; a negative eps drew negative lengths)
   if (steer.per_interval && !(steer.eps >= 0 && std::isfinite(steer.eps)))
     fail("solve (STEER): eps = {} must be finite and >= 0", steer.eps);
+  // the single-interval form reads b alone: relative, or b = 0, was a STEER that drew nothing
+  if (!steer.per_interval && steer.relative != 0)
+    fail("solve (STEER): relative = {} applies to the per-interval form (set per_interval); the single-interval form "
+         "draws the last time in [t - b, t + b]", steer.relative);
+  if (!steer.per_interval && steer.b == 0)
+    fail("solve (STEER): b = {} draws nothing: the single-interval form needs b > 0 (below the last interval's length), "
+         "or set per_interval", steer.b);
   Generator gen(seed ^ 0x5354454552ull);
   const std::int64_t draws = per_sample_grid ? g.B : 1, intervals = std::max<std::int64_t>(g.T - 1, 1);
   // constant relative half-width: the factors sequence models draw too (steer_intervals)

@@ -32,6 +32,19 @@ TEST_CASE("STEER with a relative half-width scales each interval by the draws st
                        doctest::Contains("relative = 1 must lie in [0, 1)"), Error);
 }
 
+TEST_CASE("STEER switched on in a form that would draw nothing is refused: relative without per_interval, b = 0") {
+  const auto solve_with = [](Steer steer) {
+    SolveOptions o;
+    o.method = Method::rk4;
+    o.steer = steer;
+    return solve([](const Var& z, const Var&) { return -z; }, Var(Tensor::ones(Shape{1, 1}, DType::f64)),
+                 Var(Tensor::from_vector({0.0, 0.5, 1.0}, Shape{3}, DType::f64)), o);
+  };
+  CHECK_THROWS_WITH_AS(solve_with(Steer{.enabled = true, .relative = 0.5}), doctest::Contains("applies to the per-interval form"), Error);
+  CHECK_THROWS_WITH_AS(solve_with(Steer{.enabled = true}), doctest::Contains("b = 0 draws nothing"), Error);
+  CHECK(solve_with(Steer{.enabled = true, .b = 0.25}).end_times.to_vector()[2] != 1.0);
+}
+
 TEST_CASE("STEER with one shared step (per_sample = false) draws one end time for identical [B, T] grids") {
   // a draw per row broke the one-grid rule that per_sample = false checks just before: the batch
   // was split into rows at different times, which dynamics whose rows mix must not see
