@@ -3,6 +3,7 @@
 #include "tide/data/config_object.hpp"
 #include "tide/models/latent_ode.hpp"
 #include "tide/models/registry.hpp"
+#include "spec_reader.hpp"
 #include <nlohmann/json.hpp>
 
 namespace tide::models {
@@ -24,7 +25,7 @@ std::vector<std::string> latent_encoder_names() { return names_of(kEncoders); }
 
 std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std::int64_t variables, std::int64_t classes,
                                                 Generator& gen, DType dtype, const std::string& where) {
-  ConfigObject k(spec, where);
+  detail::SpecReader k(spec, where);
   k.string("type", "latent_ode", {"latent_ode"});
   LatentOdeOptions o;
   o.variables = variables;
@@ -37,8 +38,16 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
   o.gru_units = k.integer("gru_units", o.gru_units, 1, 1 << 16);
   o.encoder = k.choice("encoder", "ode_rnn", kEncoders);
   o.generative_model = k.choice("generative", "ode", kGenerative);
-  if (const nlohmann::json* s = k.object("solver")) o.generative = parse_ode_spec(*s, o.generative, k.path("solver"));
-  if (const nlohmann::json* s = k.object("encoder_solver")) o.recognition = parse_ode_spec(*s, o.recognition, k.path("encoder_solver"));
+  // (the ODE parts' solvers are recorded only for the parts that are ODEs; the keys of the others are refused below)
+  nlohmann::json normal;
+  if (o.generative_model == LatentGenerative::ode) {
+    o.generative = parse_ode_spec(k.object("solver"), o.generative, k.path("solver"), &normal);
+    k.set("solver", normal);
+  }
+  if (o.encoder == LatentEncoder::ode_rnn) {
+    o.recognition = parse_ode_spec(k.object("encoder_solver"), o.recognition, k.path("encoder_solver"), &normal);
+    k.set("encoder_solver", normal);
+  }
   for (const auto* spec_ode : {&o.generative, &o.recognition})
     if (spec_ode->method == Method::ltc_fused) fail("{}: ltc_fused solves only the LTC cells", where);
   o.grid = k.choice("grid", "per_sample", kGrids);
@@ -51,13 +60,14 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
   o.extrapolate_fraction = k.number("extrapolate_fraction", o.extrapolate_fraction, 0.01, 0.99);
   o.ce_weight = k.number("ce_weight", o.ce_weight, 0.0, 1e9);
   o.classifier_hidden = k.integers("classifier_hidden", o.classifier_hidden, 1, 1 << 16);
-  if (const nlohmann::json* a = k.object("kl_annealing")) {
-    ConfigObject ak(*a, k.path("kl_annealing"));
+  {
+    detail::SpecReader ak(k.object("kl_annealing"), k.path("kl_annealing"));
     o.kl_wait = ak.number("wait", o.kl_wait, 0.0, 1e9);
     o.kl_rate = ak.number("rate", o.kl_rate, 0.0, 1.0);
     if (o.kl_rate >= 1)
       fail("{}: must be < 1 (the KL weight is 1 - rate^(epochs past wait), 0 for ever at rate 1)", ak.path("rate"));
     ak.finish("kl_annealing (wait, rate)");
+    k.set("kl_annealing", ak.normal());
   }
   o.steer_eps = k.number("steer_eps", o.steer_eps, 1e-12, 1e6);
   if (o.task == LatentTask::extrapolation && o.held_out > 0)
@@ -84,7 +94,9 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
     fail("{}: task 'classification' predicts a binary label per sequence (PhysioNet's mortality); the data have {} classes",
          k.path("task"), classes);
   k.finish("model type 'latent_ode'");
-  return std::make_shared<LatentOdeModel>(o, gen);
+  auto model = std::make_shared<LatentOdeModel>(o, gen);
+  model->set_spec(k.normal());
+  return model;
 }
 
 }  // namespace tide::models

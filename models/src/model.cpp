@@ -15,7 +15,9 @@
 #include "tide/models/sequence_model.hpp"
 #include <fmt/format.h>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <set>
 
 namespace tide::models {
 
@@ -113,13 +115,69 @@ Predictions Model::predict(const data::Examples& split, std::int64_t batch_size)
   return out;
 }
 
-bool is_safetensors(const std::string& path) { return path.ends_with(".safetensors"); }
+bool is_safetensors(const std::string& path) {
+  constexpr std::string_view ending = ".safetensors";
+  if (path.size() < ending.size()) return false;
+  return std::equal(ending.begin(), ending.end(), path.end() - static_cast<std::ptrdiff_t>(ending.size()),
+                    [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+}
+
+namespace {
+
+using json = nlohmann::json;
+
+// The first key (in key order, depth first) where a file's recorded spec and a model's differ: its
+// path and both values, as the error shows them; empty when they agree.
+std::string spec_difference(const json& file, const json& own, const std::string& path) {
+  if (file.is_object() && own.is_object()) {
+    std::set<std::string> keys;
+    for (const json* j : {&file, &own})
+      for (auto it = j->begin(); it != j->end(); ++it) keys.insert(it.key());
+    for (const std::string& key : keys) {
+      const std::string at = path + "." + key;
+      if (!file.contains(key) || !own.contains(key))
+        return fmt::format("{} is {} in the file, {} in this model", at, file.contains(key) ? brief(file.at(key)) : "absent",
+                           own.contains(key) ? brief(own.at(key)) : "absent");
+      if (std::string d = spec_difference(file.at(key), own.at(key), at); !d.empty()) return d;
+    }
+    return "";
+  }
+  if (file == own) return "";
+  return fmt::format("{} is {} in the file, {} in this model", path, brief(file), brief(own));
+}
+
+}  // namespace
+
+void Model::set_spec(const nlohmann::json& spec) { spec_ = std::make_shared<const json>(spec); }
+
+void record_model(nlohmann::json& meta, const Model& model) {
+  meta["model_name"] = model.name();
+  if (!model.spec()) return;
+  if (model.spec()->contains("type")) meta["model_type"] = model.spec()->at("type");
+  meta["model_spec"] = *model.spec();
+}
+
+void check_model_meta(const std::string& meta_json, const Model& model, const std::string& path) {
+  if (!model.spec()) return;
+  const json meta = json::parse(meta_json, nullptr, false);  // (not JSON: older safetensors held the bare name)
+  if (!meta.is_object() || !meta.contains("model_spec")) return;
+  const std::string difference = spec_difference(meta.at("model_spec"), *model.spec(), "model");
+  if (difference.empty()) return;
+  fail("{}: holds the parameters of a model built from another spec than this one ({}): {}; build the model from the spec the "
+       "file records (its metadata's model_spec) to load them", path, model.name(), difference);
+}
+
+void check_model_file(const std::string& path, const Model& model) {
+  check_model_meta((is_safetensors(path) ? load_safetensors(path) : load_archive(path)).meta_json, model, path);
+}
 
 void Model::save(const std::string& path) const {
   Archive a;
+  json meta = json::object();
+  record_model(meta, *this);
+  a.meta_json = meta.dump();
   if (is_safetensors(path)) {  // parameter names as they are ("readout.weight"), for other tools
     add_module(a, "", *this);
-    a.meta_json = name();
     save_safetensors(path, a);
     return;
   }
@@ -128,13 +186,13 @@ void Model::save(const std::string& path) const {
 }
 
 void Model::load(const std::string& path) {
-  if (is_safetensors(path)) load_module(load_safetensors(path), "", *this);
-  else load_module(load_archive(path), "model.", *this);
+  const bool safetensors = is_safetensors(path);
+  const Archive a = safetensors ? load_safetensors(path) : load_archive(path);
+  check_model_meta(a.meta_json, *this, path);
+  load_module(a, safetensors ? "" : "model.", *this);
 }
 
 namespace {
-
-using json = nlohmann::json;
 
 ModelPtr build_latent_ode(const json& spec, const data::Dataset& data, Generator& gen, DType dtype, const std::string& where) {
   const data::IrregularSet& s = data::irregular_of(*data.train, where + " (type 'latent_ode', a model of irregular time series)");
@@ -196,7 +254,11 @@ ModelPtr make_model(const nlohmann::json& spec, const data::Dataset& data, Gener
   for (const auto& [name, family] : kFamilies)
     if (name == type) return family.build(spec, data, gen, dtype, where);
   const data::SequenceSet& train = data::sequences_of(*data.train, fmt::format("{} (type '{}', a sequence model)", where, type));
-  return std::make_shared<SequenceModel>(make_cell(spec, train.features(), gen, dtype, where), train.outputs(), gen, train.task);
+  json normal;
+  CellPtr cell = make_cell(spec, train.features(), gen, dtype, where, &normal);
+  auto model = std::make_shared<SequenceModel>(std::move(cell), train.outputs(), gen, train.task);
+  model->set_spec(normal);
+  return model;
 }
 
 }  // namespace tide::models

@@ -1,6 +1,7 @@
 // The ODE image classifier (ode_classifier.hpp): the pass, the loss and metrics, the config.
 #include "tide/models/ode_classifier.hpp"
 #include "flow_solve.hpp"
+#include "spec_reader.hpp"
 #include "tide/data/config_object.hpp"
 #include "tide/data/vectors.hpp"
 #include "tide/models/sequence_model.hpp"
@@ -90,7 +91,7 @@ std::vector<std::pair<std::string, Var>> OdeClassifier::named_parameters() const
 
 std::shared_ptr<OdeClassifier> make_ode_classifier(const nlohmann::json& spec, std::int64_t dims, std::int64_t classes,
                                                    bool image, Generator& gen, DType dtype, const std::string& where) {
-  ConfigObject k(spec, where);
+  detail::SpecReader k(spec, where);
   k.string("type", "ode_classifier", {"ode_classifier"});
   OdeClassifierOptions o;
   o.dims = dims, o.classes = classes, o.dtype = dtype;
@@ -102,13 +103,16 @@ std::shared_ptr<OdeClassifier> make_ode_classifier(const nlohmann::json& spec, s
   o.end_time = k.number("end_time", 1.0, 1e-6, 1e6);
   o.train.ode = OdeSpec{Method::dopri5, 1, 1e-5, 1e-5, GradientKind::discrete};
   o.train.regulariser_error_control = true;
-  if (const json* s = k.object("solver")) o.train = parse_cnf_solve(*s, o.train, k.path("solver"), false);
-  o.test = o.train;
-  if (const json* s = k.object("test_solver")) o.test = parse_cnf_solve(*s, o.train, k.path("test_solver"), false);
+  json solver, test_solver;  // (absent: their defaults, recorded as such)
+  o.train = parse_cnf_solve(k.object("solver"), o.train, k.path("solver"), false, &solver);
+  o.test = parse_cnf_solve(k.object("test_solver"), o.train, k.path("test_solver"), false, &test_solver);
+  k.set("solver", std::move(solver));
+  k.set("test_solver", std::move(test_solver));
   const bool report = k.boolean("report_regularisers", false);
   k.finish("model type 'ode_classifier'");
   auto model = std::make_shared<OdeClassifier>(o, gen);
   model->report_regularisers = report;
+  model->set_spec(k.normal());
   return model;
 }
 

@@ -3,15 +3,17 @@
 #include "tide/models/cfc.hpp"
 #include "tide/models/ltc.hpp"
 #include "tide/models/ode_cells.hpp"
+#include "spec_reader.hpp"
 
 namespace tide::models {
 namespace {
 
 using json = nlohmann::json;
+using detail::SpecReader;
 
 // What a cell's builder reads: the model's config object, its sizes and the solver defaults.
 struct CellBuild {
-  ConfigObject& k;
+  SpecReader& k;
   const std::string& type;
   std::int64_t inputs, hidden;
   Generator& gen;
@@ -19,8 +21,9 @@ struct CellBuild {
 
   // The "solver" object over `defaults`; only the LTC cells take the fused LTC solver.
   OdeSpec ode(const OdeSpec& defaults) {
-    const json* s = k.object("solver");
-    const OdeSpec out = s ? parse_ode_spec(*s, defaults, k.path("solver")) : defaults;
+    json normal;
+    const OdeSpec out = parse_ode_spec(k.object("solver"), defaults, k.path("solver"), &normal);
+    k.set("solver", std::move(normal));
     if (out.method == Method::ltc_fused && type != "ltc" && type != "ltc_biophysical")
       fail("{}: ltc_fused solves only the LTC cells (ltc, ltc_biophysical); model type '{}' needs a Runge-Kutta method",
            k.path("solver.method"), type);
@@ -38,8 +41,24 @@ struct CellBuild {
 
 using WiringBuilder = Wiring (*)(CellBuild&, std::uint64_t seed);
 
+// The NCP's fan-outs reach at most the layer they draw from: the error names the keys that fail.
+void check_ncp_fanouts(SpecReader& k, const NcpSizes& s) {
+  const struct {
+    const char* key;
+    std::int64_t fanout;
+    const char* layer;
+    std::int64_t size;
+  } relations[] = {{"sensory_fanout", s.sensory_fanout, "inter", s.inter},
+                   {"inter_fanout", s.inter_fanout, "command", s.command},
+                   {"motor_fanin", s.motor_fanin, "command", s.command}};
+  std::vector<std::string> failing;
+  for (const auto& r : relations)
+    if (r.fanout > r.size) failing.push_back(fmt::format("{}: {} must be <= {} ({})", k.path(r.key), r.fanout, r.layer, r.size));
+  if (!failing.empty()) fail("{} (an NCP fan-out reaches at most the neurons of the layer it draws from)", fmt::join(failing, "; "));
+}
+
 Wiring ncp_wiring(CellBuild& b, std::uint64_t seed) {
-  ConfigObject& k = b.k;
+  SpecReader& k = b.k;
   NcpSizes s;
   s.inter = k.integer("inter", s.inter, 1, 1 << 16);
   s.command = k.integer("command", s.command, 1, 1 << 16);
@@ -48,7 +67,14 @@ Wiring ncp_wiring(CellBuild& b, std::uint64_t seed) {
   s.inter_fanout = k.integer("inter_fanout", s.inter_fanout, 1, 1 << 16);
   s.recurrent_command = k.integer("recurrent_command", s.recurrent_command, 0, 1 << 16);
   s.motor_fanin = k.integer("motor_fanin", s.motor_fanin, 1, 1 << 16);
-  try {  // the sizes' relations (a fan-out no larger than the layer it reaches) are checked by ncp()
+  check_ncp_fanouts(k, s);
+  // The layers' sum is the model's size: a "hidden" that says otherwise would be ignored.
+  const std::int64_t units = s.inter + s.command + s.motor;
+  if (k.given("hidden") && b.hidden != units)
+    fail("{}: {} is not the NCP's size, inter + command + motor = {} + {} + {} = {} (the layer sizes set it: leave hidden out, "
+         "or change inter, command, motor)", k.path("hidden"), b.hidden, s.inter, s.command, s.motor, units);
+  k.set("hidden", units);
+  try {  // (the sizes were checked above; this names the model object on any other refusal)
     return ncp(b.inputs, s, seed);
   } catch (const Error& e) {
     fail("{}: {}", k.where(), e.what());
@@ -143,26 +169,38 @@ const std::vector<std::pair<std::string, std::string>>& cell_types() {
   return types;
 }
 
-OdeSpec parse_ode_spec(const json& spec, const OdeSpec& defaults, const std::string& where) {
-  ConfigObject k(spec, where);
+OdeSpec parse_ode_spec(const json& spec, const OdeSpec& defaults, const std::string& where, json* normal) {
+  SpecReader k(spec, where);
   OdeSpec out = defaults;
-  std::vector<std::string> names = method_names();
-  out.method = method_from_name(k.string("method", method_name(defaults.method), names));
-  out.unfolds = static_cast<int>(k.integer("unfolds", defaults.unfolds, 1, 10000));
-  out.rtol = k.number("rtol", defaults.rtol, 1e-14, 1.0);
-  out.atol = k.number("atol", defaults.atol, 1e-16, 1.0);
+  out.method = method_from_name(k.string("method", method_name(defaults.method), method_names()));
+  // A fixed-step method reads its steps, an adaptive one its tolerances; a key the method does not
+  // read is refused rather than ignored.
+  const bool fixed = out.method == Method::ltc_fused || !tableau(out.method).adaptive();
+  const std::vector<const char*> unread = fixed ? std::vector<const char*>{"rtol", "atol"} : std::vector<const char*>{"unfolds"};
+  for (const char* key : unread)
+    if (k.given(key))
+      fail("{}: method '{}' {}; \"{}\" is for {} methods", k.path(key), method_name(out.method),
+           fixed ? "takes fixed steps (\"unfolds\" per interval) with no error control" : "chooses its steps by its error estimate",
+           key, fixed ? "adaptive" : "fixed-step");
+  if (fixed) out.unfolds = static_cast<int>(k.integer("unfolds", defaults.unfolds, 1, 10000));
+  else {
+    out.rtol = k.number("rtol", defaults.rtol, 1e-14, 1.0);
+    out.atol = k.number("atol", defaults.atol, 1e-16, 1.0);
+  }
   out.gradient = gradient_kind_from_name(k.string("gradient", gradient_kind_name(defaults.gradient), gradient_kind_names()));
   k.finish("a solver");
+  if (normal) *normal = k.normal();
   return out;
 }
 
-CellPtr make_cell(const json& spec, std::int64_t inputs, Generator& gen, DType dtype, const std::string& where) {
-  ConfigObject k(spec, where);
+CellPtr make_cell(const json& spec, std::int64_t inputs, Generator& gen, DType dtype, const std::string& where, json* normal) {
+  SpecReader k(spec, where);
   if (!k.has("type")) fail("{}: missing key 'type' (one of {})", where, fmt::join(names_of(kCells), ", "));
   const std::string type = k.string("type", "", names_of(kCells));
   CellBuild b{k, type, inputs, k.integer("hidden", 64, 1, 1 << 16), gen, dtype};
   CellPtr cell = lookup(kCells, type, "model type").build(b);
   k.finish("model type '" + type + "'");
+  if (normal) *normal = k.normal();
   return cell;
 }
 

@@ -56,6 +56,11 @@ struct Builder {
   }
 };
 
+// An NCP fan-out reaches at most the layer it draws from; the error names the key that fails.
+void check_fanout(const char* key, std::int64_t fanout, const char* layer, std::int64_t size) {
+  if (fanout > size) fail("ncp wiring: {} {} must be <= {} {} (the neurons it reaches)", key, fanout, layer, size);
+}
+
 void check_sizes(const char* kind, std::int64_t inputs, std::int64_t units, std::int64_t motor) {
   if (inputs < 1 || units < 1 || motor < 1 || motor > units)
     fail("{} wiring: need inputs >= 1, units >= 1 and 1 <= motor <= units; got inputs {}, units {}, motor {}", kind,
@@ -113,7 +118,12 @@ Wiring random_sparse(std::int64_t inputs, std::int64_t units, std::int64_t motor
       if (draws.uniform() >= sparsity) b.sensory_synapse(i, j, p);
     }
   for (std::int64_t j = 0; j < units; ++j)
-    if (!b.has_input(j)) b.sensory_synapse(draws.below(inputs), j, draws.polarity());
+    if (!b.has_input(j)) {
+      // named draws in a fixed order (as GCC evaluated the arguments: right to left), so that a
+      // seed gives the same wiring whatever the compiler
+      const double polarity = draws.polarity();
+      b.sensory_synapse(draws.below(inputs), j, polarity);
+    }
   return b.finish("random", motor);
 }
 
@@ -140,9 +150,9 @@ Wiring ncp(std::int64_t inputs, const NcpSizes& s, std::uint64_t seed) {
   if (s.inter < 1 || s.command < 1 || s.motor < 1 || s.sensory_fanout < 1 || s.inter_fanout < 1 ||
       s.recurrent_command < 0 || s.motor_fanin < 1)
     fail("ncp wiring: layer sizes and fan-outs must be >= 1 (recurrent_command >= 0)");
-  if (s.sensory_fanout > s.inter || s.inter_fanout > s.command || s.motor_fanin > s.command)
-    fail("ncp wiring: sensory_fanout {} must be <= inter {}, inter_fanout {} and motor_fanin {} <= command {}",
-         s.sensory_fanout, s.inter, s.inter_fanout, s.motor_fanin, s.command);
+  check_fanout("sensory_fanout", s.sensory_fanout, "inter", s.inter);
+  check_fanout("inter_fanout", s.inter_fanout, "command", s.command);
+  check_fanout("motor_fanin", s.motor_fanin, "command", s.command);
   const std::int64_t units = s.motor + s.command + s.inter;
   check_sizes("ncp", inputs, units, s.motor);
   // Neuron order: motor first (the outputs), then command, then inter.
@@ -154,16 +164,33 @@ Wiring ncp(std::int64_t inputs, const NcpSizes& s, std::uint64_t seed) {
   Builder b(inputs, units);
   for (std::int64_t in = 0; in < inputs; ++in)  // sensory -> inter
     for (std::int64_t post : draws.choose(inter, s.sensory_fanout)) b.sensory_synapse(in, post, draws.polarity());
+  std::vector<bool> from_inter(static_cast<std::size_t>(units), false);  // command neurons the inter layer reaches
   for (std::int64_t pre : inter)  // inter -> command
-    for (std::int64_t post : draws.choose(command, s.inter_fanout)) b.synapse(pre, post, draws.polarity());
-  for (std::int64_t k = 0; k < s.recurrent_command; ++k)  // command -> command
-    b.synapse(command[draws.below(s.command)], command[draws.below(s.command)], draws.polarity());
+    for (std::int64_t post : draws.choose(command, s.inter_fanout)) {
+      b.synapse(pre, post, draws.polarity());
+      from_inter[static_cast<std::size_t>(post)] = true;
+    }
+  // Each draw into a named local, in the order GCC evaluated them as one call's arguments (right to
+  // left): the same seed gives the same wiring whatever the compiler, and the wirings built so far.
+  for (std::int64_t k = 0; k < s.recurrent_command; ++k) {  // command -> command
+    const double polarity = draws.polarity();
+    const std::int64_t post = command[draws.below(s.command)];
+    const std::int64_t pre = command[draws.below(s.command)];
+    b.synapse(pre, post, polarity);
+  }
   command_to_motor(b, draws, command, motor, s.motor_fanin);
-  // Every inter and command neuron receives something.
+  // Every inter neuron receives something; every command neuron an inter neuron (as ncps does: one
+  // fed only by itself or other command neurons would carry nothing from the inputs).
   for (std::int64_t post : inter)
-    if (!b.has_input(post)) b.sensory_synapse(draws.below(inputs), post, draws.polarity());
+    if (!b.has_input(post)) {
+      const double polarity = draws.polarity();
+      b.sensory_synapse(draws.below(inputs), post, polarity);
+    }
   for (std::int64_t post : command)
-    if (!b.has_input(post)) b.synapse(inter[draws.below(s.inter)], post, draws.polarity());
+    if (!from_inter[static_cast<std::size_t>(post)]) {
+      const double polarity = draws.polarity();
+      b.synapse(inter[draws.below(s.inter)], post, polarity);
+    }
   Wiring w = b.finish("ncp", s.motor);
   w.layout = fmt::format("{} inter, {} command, {} motor", s.inter, s.command, s.motor);
   return w;

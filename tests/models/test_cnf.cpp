@@ -308,6 +308,39 @@ TEST_CASE("cnf: a 2-D toy density is learned in 150 steps (NLL below the best si
   CHECK(nll < gaussian_nll - 1.0);  // the eight-mode optimum is about 2.84 nats
 }
 
+TEST_CASE("cnf config: tolerances are refused where nothing reads them (fixed steps of an explicit method)") {
+  Generator gen(9);
+  using nlohmann::json;
+  const auto message = [&](json test_solver) {
+    try {
+      make_cnf(json{{"type", "cnf"}, {"hidden", {4}}, {"solver", {{"method", "rk4"}, {"steps", 4}}}, {"test_solver", test_solver}}, 2, {},
+               gen, DType::f64, "model");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // test_solver inherits rk4 x 4: its tolerances were accepted and ignored (bug hunt)
+  CHECK(message({{"rtol", 1e-3}}) == "model.test_solver.rtol: method 'rk4' takes fixed steps with no error control, so nothing reads "
+                                     "\"rtol\" (it is for an adaptive method without \"steps\")");
+  CHECK(message({{"method", "dopri5"}, {"steps", 3}, {"atol", 1e-3}}).starts_with("model.test_solver.atol: method 'dopri5' with \"steps\" takes"));
+  CHECK(message({{"method", "dopri5"}, {"rtol", 1e-3}}) == "no error");
+  CHECK(message({{"method", "kvaerno3"}, {"steps", 3}, {"rtol", 1e-3}}) == "no error");  // its Newton iteration reads them
+}
+
+TEST_CASE("cnf: a saved flow loads only into a flow built from the same spec, its defaults spelled out or not") {
+  Generator gen(9);
+  using nlohmann::json;
+  const auto a = make_cnf(json{{"type", "cnf"}, {"hidden", {4}}}, 2, {}, gen, DType::f64, "model");
+  const auto same = make_cnf(json{{"type", "cnf"}, {"hidden", {4}}, {"activation", "tanh"}, {"test_solver", {{"method", "dopri5"}}}}, 2,
+                             {}, gen, DType::f64, "model");
+  const auto other = make_cnf(json{{"type", "cnf"}, {"hidden", {4}}, {"activation", "softplus"}}, 2, {}, gen, DType::f64, "model");
+  a->save("test_cnf_spec.tide");
+  CHECK_NOTHROW(same->load("test_cnf_spec.tide"));
+  CHECK_THROWS_WITH(other->load("test_cnf_spec.tide"), doctest::Contains("model.activation is \"tanh\" in the file, \"softplus\" in this model"));
+  std::remove("test_cnf_spec.tide");
+}
+
 TEST_CASE("cnf config: test_solver inherits the solver's keys, a new method starts without its steps; errors name the key") {
   Generator gen(9);
   using nlohmann::json;

@@ -380,6 +380,20 @@ TEST_CASE("latent ode: config keys are checked") {
                                 DType::f64, "model"));
 }
 
+TEST_CASE("latent ode config: solver keys the chosen method does not read are refused, naming the key and the method") {
+  // unfolds with dopri5 and rtol with rk4 were accepted and ignored (bug hunt)
+  Generator gen(9);
+  CHECK_THROWS_WITH(make_latent_ode({{"type", "latent_ode"}, {"solver", {{"method", "dopri5"}, {"unfolds", 8}}}}, 3, 0, gen, DType::f64, "model"),
+                    doctest::Contains("model.solver.unfolds: method 'dopri5' chooses its steps by its error estimate"));
+  CHECK_THROWS_WITH(make_latent_ode({{"type", "latent_ode"}, {"encoder_solver", {{"rtol", 1e-6}}}}, 3, 0, gen, DType::f64, "model"),
+                    doctest::Contains("model.encoder_solver.rtol: method 'rk4' takes fixed steps"));
+  // the model records both solvers normalised
+  const auto model = make_latent_ode({{"type", "latent_ode"}}, 3, 0, gen, DType::f64, "model");
+  REQUIRE(model->spec() != nullptr);
+  CHECK(model->spec()->at("solver") == nlohmann::json{{"method", "dopri5"}, {"rtol", 1e-3}, {"atol", 1e-4}, {"gradient", "discrete"}});
+  CHECK(model->spec()->at("encoder_solver") == nlohmann::json{{"method", "rk4"}, {"unfolds", 1}, {"gradient", "discrete"}});
+}
+
 TEST_CASE("latent ode config: keys only an ODE encoder or generative model reads are refused with an RNN there") {
   // Found by a bug hunt: they were accepted and ignored.
   Generator gen(9);

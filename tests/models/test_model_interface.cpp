@@ -1,6 +1,7 @@
 // The Model interface the generic trainer is written against (models/model.hpp): built from a
 // config for a dataset, batch losses with named metric sums, split scores independent of the
 // evaluation batch size, and parameters saved and loaded.
+#include "../data/data_test_util.hpp"
 #include "model_test_util.hpp"
 #include "tide/data/xor.hpp"
 #include <cstdio>
@@ -322,4 +323,128 @@ TEST_CASE("masked_mse leaves padded steps out: a NaN target there changes neithe
   for (std::size_t i = 0; i < g.size(); ++i) CHECK(g[i] == doctest::Approx(expected[i]).epsilon(1e-14));
   const models::MetricSums metric = models::squared_error(prediction.value(), target, mask);  // the metric agrees
   CHECK(metric.value / metric.count == doctest::Approx(loss.item()).epsilon(1e-14));
+}
+
+namespace {
+
+// The parameters' values, to see that a refused load changed nothing.
+std::vector<double> parameter_values(const models::Model& m) {
+  std::vector<double> out;
+  for (const Var& p : m.parameters())
+    for (double v : p.value().to_vector()) out.push_back(v);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a model file records the model's normalised spec; a model built from another spec refuses it, naming the key") {
+  // Files recorded nothing: parameters of one wiring seed, mode or solver loaded silently into a
+  // model built with another whenever names and shapes agreed, giving a third model (bug hunt).
+  using data::test::error_of;
+  const data::Dataset d = xor_dataset();
+  const json ncp = {{"type", "ltc_biophysical"}, {"wiring", "ncp"}};
+  for (const char* ext : {".tide", ".safetensors"}) {
+    CAPTURE(ext);
+    Generator gen(1), other(2);
+    const std::string path = std::string("test_model_spec") + ext;
+    const models::ModelPtr a = models::make_model(ncp, d, gen, DType::f64, "model");
+    a->save(path);
+    json seed2 = ncp;
+    seed2["wiring_seed"] = 2;
+    const models::ModelPtr b = models::make_model(seed2, d, other, DType::f64, "model");
+    const std::vector<double> before = parameter_values(*b);
+    const std::string refused = path + ": holds the parameters of a model built from another spec than this one (" + b->name() +
+                                "): model.wiring_seed is 1 in the file, 2 in this model; build the model from the spec the file "
+                                "records (its metadata's model_spec) to load them";
+    CHECK(error_of([&] { b->load(path); }) == refused);
+    CHECK(parameter_values(*b) == before);  // refused before anything is copied
+    CHECK(error_of([&] { models::check_model_file(path, *b); }) == refused);  // the same check, without loading
+    CHECK_NOTHROW(models::check_model_file(path, *a));
+    // a config that spells out the defaults builds the same model, and loads
+    const json spelled = {{"type", "ltc_biophysical"}, {"wiring", "ncp"}, {"wiring_seed", 1}, {"inter", 8}, {"hidden", 16},
+                          {"solver", {{"method", "ltc_fused"}, {"unfolds", 6}}}};
+    const models::ModelPtr c = models::make_model(spelled, d, other, DType::f64, "model");
+    CHECK_NOTHROW(c->load(path));
+    CHECK(parameter_values(*c) == parameter_values(*a));
+    // what the file records
+    const Archive file = models::is_safetensors(path) ? load_safetensors(path) : load_archive(path);
+    const json meta = json::parse(file.meta_json);
+    CHECK(meta.at("model_name") == a->name());
+    CHECK(meta.at("model_type") == "ltc_biophysical");
+    CHECK(meta.at("model_spec") == *a->spec());
+    CHECK(meta.at("model_spec").at("hidden") == 16);
+    CHECK(meta.at("model_spec").at("sensory_fanout") == 4);
+    std::remove(path.c_str());
+  }
+  // other keys the hunt found ignored, each named with both values
+  const std::pair<json, json> pairs[] = {
+      {{{"type", "cfc"}, {"hidden", 6}}, {{"type", "cfc"}, {"hidden", 6}, {"mode", "no_gate"}}},
+      {{{"type", "mmrnn"}, {"hidden", 6}}, {{"type", "mmrnn"}, {"hidden", 6}, {"forget_bias", 3}}},
+      {{{"type", "ode_rnn"}, {"hidden", 6}}, {{"type", "ode_rnn"}, {"hidden", 6}, {"solver", {{"method", "euler"}}}}},
+      {{{"type", "ltc_biophysical"}, {"hidden", 8}}, {{"type", "ltc_biophysical"}, {"hidden", 8}, {"solver", {{"unfolds", 1}}}}}};
+  const char* named[] = {"model.mode is \"default\" in the file, \"no_gate\" in this model",
+                         "model.forget_bias is 1.0 in the file, 3.0 in this model",
+                         "model.solver.method is \"rk4\" in the file, \"euler\" in this model",
+                         "model.solver.unfolds is 6 in the file, 1 in this model"};
+  for (std::size_t i = 0; i < std::size(pairs); ++i) {
+    CAPTURE(pairs[i].second.dump());
+    Generator gen(3);
+    const std::string path = "test_model_spec.tide";
+    models::make_model(pairs[i].first, d, gen, DType::f64, "model")->save(path);
+    const models::ModelPtr b = models::make_model(pairs[i].second, d, gen, DType::f64, "model");
+    CHECK(error_of([&] { b->load(path); }).find(named[i]) != std::string::npos);
+    std::remove(path.c_str());
+  }
+}
+
+TEST_CASE("files that record no spec, and models built without one, load as before") {
+  const data::Dataset d = xor_dataset();
+  Generator gen(4), other(5);
+  const json spec = {{"type", "gru"}, {"hidden", 5}};
+  const models::ModelPtr a = models::make_model(spec, d, gen, DType::f64, "model");
+  const models::ModelPtr b = models::make_model(spec, d, other, DType::f64, "model");
+  // a file from older tide (or another tool): a tide archive with no metadata, a safetensors file
+  // holding the bare name
+  Archive old_tide, old_safetensors;
+  add_module(old_tide, "model.", *a);
+  add_module(old_safetensors, "", *a);
+  old_safetensors.meta_json = a->name();
+  save_archive("test_model_old.tide", old_tide);
+  save_safetensors("test_model_old.safetensors", old_safetensors);
+  for (const char* path : {"test_model_old.tide", "test_model_old.safetensors"}) {
+    CAPTURE(path);
+    CHECK_NOTHROW(b->load(path));
+    CHECK(parameter_values(*b) == parameter_values(*a));
+    std::remove(path);
+  }
+  // a model constructed in C++ has no spec: its file records its name, and it loads any file whose
+  // parameters fit
+  const data::SequenceSet& train = data::sequences_of(*d.train, "xor");
+  Generator direct_gen(6);
+  models::SequenceModel direct(models::make_cell(spec, train.features(), direct_gen, DType::f64), train.outputs(), direct_gen, train.task);
+  CHECK(direct.spec() == nullptr);
+  direct.save("test_model_direct.tide");
+  CHECK(json::parse(load_archive("test_model_direct.tide").meta_json) == json{{"model_name", direct.name()}});
+  CHECK_NOTHROW(b->load("test_model_direct.tide"));
+  a->save("test_model_spec.tide");
+  CHECK_NOTHROW(direct.load("test_model_spec.tide"));
+  CHECK(parameter_values(direct) == parameter_values(*a));
+  std::remove("test_model_direct.tide");
+  std::remove("test_model_spec.tide");
+}
+
+TEST_CASE("a path ending in .safetensors in any case is saved and loaded as safetensors") {
+  // "x.SAFETENSORS" was written as a tide archive (bug hunt)
+  CHECK(models::is_safetensors("w.SAFETENSORS"));
+  CHECK(models::is_safetensors("w.SafeTensors"));
+  CHECK(models::is_safetensors("w.safetensors"));
+  CHECK_FALSE(models::is_safetensors("w.tide"));
+  CHECK_FALSE(models::is_safetensors("safetensors"));
+  const data::Dataset d = xor_dataset();
+  Generator gen(7);
+  const models::ModelPtr m = models::make_model(json{{"type", "gru"}, {"hidden", 3}}, d, gen, DType::f32, "model");
+  m->save("test_model_case.SAFETENSORS");
+  CHECK(load_safetensors("test_model_case.SAFETENSORS").contains("readout.weight"));
+  CHECK_NOTHROW(m->load("test_model_case.SAFETENSORS"));
+  std::remove("test_model_case.SAFETENSORS");
 }

@@ -83,7 +83,7 @@ TEST_CASE("ode_classifier: f64 finite-difference gradients with R_2, kinetic, Ja
     CAPTURE(method);
     Generator gen(4);
     json solver = {{"method", method}, {"rtol", 1e-9}, {"atol", 1e-9}};
-    if (std::string(method) == "rk4") solver["steps"] = 3;
+    if (std::string(method) == "rk4") solver = {{"method", method}, {"steps", 3}};  // (fixed steps read no tolerances)
     const ModelPtr model = make_model(json{{"type", "ode_classifier"}, {"hidden", {3}}, {"augment", 1}, {"solver", solver}},
                                       dataset_of(s), gen, DType::f64, "model");
     const Training t{.kinetic = 0.1, .jacobian = 0.05, .taylor_order = 2, .taylor = 0.02, .steer = 0.3, .seed = 5, .step = 2};

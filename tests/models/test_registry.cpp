@@ -40,17 +40,62 @@ TEST_CASE("registry: every wiring builds and an unknown one fails listing them")
   Generator gen(1);
   for (const char* wiring : {"full", "random", "ncp"}) {
     CAPTURE(wiring);
-    CHECK(make_cell({{"type", "ltc_biophysical"}, {"hidden", 4}, {"wiring", wiring}}, 2, gen, DType::f32) != nullptr);
+    json spec = {{"type", "ltc_biophysical"}, {"wiring", wiring}};
+    if (std::string(wiring) != "ncp") spec["hidden"] = 4;  // (an NCP's layer sizes set its size)
+    CHECK(make_cell(spec, 2, gen, DType::f32) != nullptr);
   }
   CHECK(error_of([&] { make_cell({{"type", "ltc_biophysical"}, {"wiring", "dense"}}, 2, gen, DType::f32); }) ==
         "model.wiring: expected one of full, random, ncp, got \"dense\"");
 }
 
-TEST_CASE("registry: NCP sizes that do not fit together fail naming the model object (found by fuzz/config.cpp)") {
+TEST_CASE("registry: NCP sizes that do not fit together fail naming the failing keys' paths only (found by fuzz/config.cpp)") {
   Generator gen(1);
   CHECK(error_of([&] { make_cell({{"type", "ltc_biophysical"}, {"wiring", "ncp"}, {"command", 1}, {"inter_fanout", 2}, {"motor_fanin", 1}},
                                  2, gen, DType::f32, "c.json.model"); }) ==
-        "c.json.model: ncp wiring: sensory_fanout 4 must be <= inter 8, inter_fanout 2 and motor_fanin 1 <= command 1");
+        "c.json.model.inter_fanout: 2 must be <= command (1) (an NCP fan-out reaches at most the neurons of the layer it draws from)");
+  CHECK(error_of([&] { make_cell({{"type", "ltc_biophysical"}, {"wiring", "ncp"}, {"inter", 2}, {"command", 2}, {"motor_fanin", 2}},
+                                 2, gen, DType::f32, "model"); }) ==
+        "model.sensory_fanout: 4 must be <= inter (2); model.inter_fanout: 4 must be <= command (2) (an NCP fan-out reaches at most the "
+        "neurons of the layer it draws from)");
+}
+
+TEST_CASE("registry: an NCP's size is its layers' sum; a hidden that says otherwise is refused, not ignored") {
+  Generator gen(1);
+  const json ncp = {{"type", "ltc_biophysical"}, {"wiring", "ncp"}};
+  CHECK(make_cell(ncp, 2, gen, DType::f32)->state_size() == 16);
+  json same = ncp;
+  same["hidden"] = 16;
+  CHECK(make_cell(same, 2, gen, DType::f32)->state_size() == 16);
+  json other = ncp;
+  other["hidden"] = 100;  // built a 16-unit model before
+  CHECK(error_of([&] { make_cell(other, 2, gen, DType::f32); }) ==
+        "model.hidden: 100 is not the NCP's size, inter + command + motor = 8 + 6 + 2 = 16 (the layer sizes set it: leave hidden "
+        "out, or change inter, command, motor)");
+  json normal;
+  make_cell(ncp, 2, gen, DType::f32, "model", &normal);
+  CHECK(normal.at("hidden") == 16);  // recorded as built
+}
+
+TEST_CASE("registry: solver keys the chosen method does not read are refused, naming the key and the method") {
+  Generator gen(1);
+  const auto cell = [&](json solver) { return make_cell({{"type", "ode_rnn"}, {"hidden", 3}, {"solver", solver}}, 2, gen, DType::f32); };
+  CHECK(error_of([&] { cell({{"method", "rk4"}, {"rtol", 1e-6}}); }) ==
+        "model.solver.rtol: method 'rk4' takes fixed steps (\"unfolds\" per interval) with no error control; \"rtol\" is for "
+        "adaptive methods");
+  CHECK(error_of([&] { cell({{"method", "euler"}, {"unfolds", 2}, {"atol", 1e-6}}); }).starts_with("model.solver.atol: method 'euler'"));
+  CHECK(error_of([&] { cell({{"method", "dopri5"}, {"unfolds", 4}}); }) ==
+        "model.solver.unfolds: method 'dopri5' chooses its steps by its error estimate; \"unfolds\" is for fixed-step methods");
+  CHECK(error_of([&] { make_cell({{"type", "ltc"}, {"solver", {{"rtol", 1e-3}}}}, 2, gen, DType::f32); })
+            .starts_with("model.solver.rtol: method 'ltc_fused' takes fixed steps"));
+  CHECK_NOTHROW(cell({{"method", "rk4"}, {"unfolds", 2}}));
+  CHECK_NOTHROW(cell({{"method", "kvaerno3"}, {"rtol", 1e-4}, {"atol", 1e-6}}));
+  // the normalised solver holds the keys its method reads, defaults filled in
+  json normal;
+  make_cell({{"type", "mmrnn"}, {"solver", {{"method", "dopri5"}}}}, 2, gen, DType::f32, "model", &normal);
+  CHECK(normal.at("solver") == json{{"method", "dopri5"}, {"rtol", 1e-3}, {"atol", 1e-4}, {"gradient", "discrete"}});
+  make_cell({{"type", "mmrnn"}}, 2, gen, DType::f32, "model", &normal);
+  CHECK(normal.at("solver") == json{{"method", "euler"}, {"unfolds", 4}, {"gradient", "discrete"}});
+  CHECK(normal.at("forget_bias") == 1.0);
 }
 
 TEST_CASE("registry: every ODE method and gradient kind resolves by name; unknown ones fail listing them") {

@@ -92,9 +92,11 @@ struct CnfSolve {
 // A "solver" object: {"method", "rtol", "atol", "gradient", "steps", "per_sample",
 // "regulariser_error_control"} and with
 // `trace_keys` {"trace", "noise", "trace_error_control"}, each defaulting to `defaults`'s; errors
-// name `where` and the key.
+// name `where` and the key. "rtol" and "atol" are refused where nothing reads them (a fixed-step
+// method, or an explicit adaptive one given "steps"). With `normal`, the object normalised (every
+// key read, defaults filled in: what the model records, model.hpp).
 CnfSolve parse_cnf_solve(const nlohmann::json& spec, const CnfSolve& defaults, const std::string& where,
-                         bool trace_keys = true);
+                         bool trace_keys = true, nlohmann::json* normal = nullptr);
 
 struct CnfOptions {
   std::int64_t dims = 2;

@@ -20,7 +20,7 @@ struct SolveStats;
 
 namespace tide::models {
 
-// Whether a parameter file is safetensors (by its .safetensors ending), else a tide archive.
+// Whether a parameter file is safetensors (by its .safetensors ending, in any case), else a tide archive.
 bool is_safetensors(const std::string& path);
 
 enum class Mode { train, eval };
@@ -125,11 +125,39 @@ public:
   Predictions predict(const data::Examples& split, std::int64_t batch_size) const;
 
   // The parameters as a tide archive, or as safetensors when the path ends in ".safetensors"
-  // (names as named_parameters() gives them; autodiff/archive.hpp describes both formats).
+  // (names as named_parameters() gives them; autodiff/archive.hpp describes both formats), with
+  // what record_model() writes as the file's metadata (safetensors: its __metadata__ "tide").
   void save(const std::string& path) const;
-  void load(const std::string& path);  // either format, by the extension; names and shapes must match
+  // Either format, by the extension; names and shapes must match, and a spec the file records must
+  // be this model's (check_model_meta): parameters of a model built otherwise (another wiring seed,
+  // solver, mode) are refused, not loaded into a model they were not trained in.
+  void load(const std::string& path);
+
+  // The normalised spec the model was built from: make_model and the families' make_* functions
+  // set it (every key the builder read, defaults filled in, so two configs that build the same
+  // model agree). Null for a model constructed directly in C++: its files record only its name(),
+  // and loading into it checks the parameters' names, shapes and dtypes alone.
+  const nlohmann::json* spec() const { return spec_.get(); }
+  void set_spec(const nlohmann::json& spec);
+
+private:
+  std::shared_ptr<const nlohmann::json> spec_;
 };
 using ModelPtr = std::shared_ptr<Model>;
+
+// What a model file records about its model, added to the metadata object `meta`: "model_name"
+// (name()) and, for a model with a spec, "model_type" (its "type") and "model_spec" (spec()).
+// Model::save writes this; a tool that writes its own files of a model's parameters (a trainer's
+// checkpoints, an export) can add it to their metadata, and check_model_file() then covers them.
+void record_model(nlohmann::json& meta, const Model& model);
+// Refuses metadata that records a "model_spec" other than `model`'s spec, naming `path`, the first
+// key that differs ("model.wiring_seed") and both values. Metadata recording none (a file from
+// older tide or another tool, of a model built without a spec; metadata that is not JSON) passes,
+// as does any file for a model without a spec.
+void check_model_meta(const std::string& meta_json, const Model& model, const std::string& path);
+// check_model_meta on the metadata of the file at `path` (either format, by the extension): the
+// check Model::load makes, for a caller that wants it before loading.
+void check_model_file(const std::string& path, const Model& model);
 
 // Every model type make_model builds, in one table: the cells (registry.hpp's cell_types(), run by
 // the sequence model), then cnf, latent_ode and ode_classifier; `kind` names the data each takes

@@ -11,12 +11,15 @@ namespace tide::models {
 // The cell types make_cell knows, with one line each.
 const std::vector<std::pair<std::string, std::string>>& cell_types();
 
-// `where` names the object in error messages ("model").
+// `where` names the object in error messages ("model"). With `normal`, the spec normalised: every
+// key the cell reads with its value, defaults filled in (what make_model records, model.hpp).
 CellPtr make_cell(const nlohmann::json& spec, std::int64_t inputs, Generator& gen, DType dtype,
-                  const std::string& where = "model");
+                  const std::string& where = "model", nlohmann::json* normal = nullptr);
 
 // {"method": ..., "unfolds": ..., "rtol": ..., "atol": ..., "gradient": ...} -> OdeSpec, starting
-// from `defaults`.
-OdeSpec parse_ode_spec(const nlohmann::json& spec, const OdeSpec& defaults, const std::string& where);
+// from `defaults`. A fixed-step method (and ltc_fused) reads "unfolds", an adaptive one "rtol" and
+// "atol"; the keys the chosen method does not read are refused. `normal`: as make_cell's.
+OdeSpec parse_ode_spec(const nlohmann::json& spec, const OdeSpec& defaults, const std::string& where,
+                       nlohmann::json* normal = nullptr);
 
 }  // namespace tide::models

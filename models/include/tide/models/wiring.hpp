@@ -2,6 +2,11 @@
 // (excitatory: reversal potential +1), -1 (inhibitory: -1) or 0 (no synapse); rows are the
 // presynaptic neuron (or input), columns the postsynaptic neuron. The first `motor` neurons are
 // the outputs, as in the LTC authors' later library.
+//
+// Polarities: every kind here draws each synapse's polarity 2/3 excitatory (-1 with probability
+// 1/3). ncps (the reference library) does so for FullyConnected and Random (a choice of [-1, 1, 1])
+// but draws its NCP's synapses 50/50; tide keeps 2/3 for NCP too, so that the NCP models built so
+// far keep their wirings. Wirings are a function of the seed alone, the same with any compiler.
 #pragma once
 #include "tide/core/random.hpp"
 #include "tide/core/tensor.hpp"
@@ -31,10 +36,12 @@ Wiring random_sparse(std::int64_t inputs, std::int64_t units, std::int64_t motor
 // The neural circuit policy (Lechner et al. 2020): four layers sensory -> inter -> command ->
 // motor. Every input reaches `sensory_fanout` inter neurons, every inter neuron `inter_fanout`
 // command neurons, commands have `recurrent_command` recurrent synapses among themselves, every
-// motor neuron receives `motor_fanin` command neurons; inter and command neurons left without an
-// input get one, and a command neuron that reaches no motor neuron gets synapses to the mean
-// number (motor x motor_fanin / command, at least 1) of them, as the reference library does: else
-// its state could never reach the outputs.
+// motor neuron receives `motor_fanin` command neurons. As the reference library does: an inter
+// neuron left without an input gets one from a random input, a command neuron the inter layer did
+// not reach (whatever else feeds it: its own recurrent synapse, other command neurons) one from a
+// random inter neuron, and a command neuron that reaches no motor neuron gets synapses to the mean
+// number (motor x motor_fanin / command, at least 1) of them: else its state could never reach the
+// outputs.
 struct NcpSizes {
   std::int64_t inter = 8, command = 6, motor = 2;
   std::int64_t sensory_fanout = 4, inter_fanout = 4, recurrent_command = 4, motor_fanin = 4;
