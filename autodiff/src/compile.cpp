@@ -1,11 +1,14 @@
 // Compiled functions (compile.hpp): per signature, a forward plan, and a backward plan split from a
 // trace of forward + eager grad().
 #include "tide/autodiff/compile.hpp"
+#include "tide/core/shared_count.hpp"
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/core/plan.hpp"
 #include <algorithm>
+#include <atomic>
 #include <mutex>
+#include <thread>
 
 namespace tide {
 
@@ -102,6 +105,18 @@ struct CompiledFunction::State {
   CompileOptions options;
   CompileStats stats;
   std::vector<std::shared_ptr<Entry>> entries;
+  // Calls from several threads look entries up and trace under this lock: a flag (one exchange to
+  // take, a store to release; a std::mutex cost a solve's small calls ~2%), a waiter yielding.
+  std::atomic_flag entries_busy;
+  struct Lock {
+    std::atomic_flag& flag;
+    explicit Lock(std::atomic_flag& f) : flag(f) {
+      while (flag.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
+    }
+    ~Lock() { flag.clear(std::memory_order_release); }
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+  };
 
   std::shared_ptr<Entry> entry_for(const std::vector<Var>& inputs);
   std::shared_ptr<Entry> trace(const Signature& sig, const std::vector<Var>& inputs);
@@ -132,9 +147,14 @@ public:
       return backward(g);
     std::vector<Tensor> tail{g.value().contiguous()};
     tail.insert(tail.end(), into.begin() + static_cast<std::ptrdiff_t>(n), into.end());
-    const std::vector<Tensor> out = entry_->adding().run(residuals_, tail);
-    ++state_->stats.backward_calls;
-    ++state_->stats.adding_backward;
+    std::vector<Tensor> out;
+    try {
+      out = entry_->adding().run(residuals_, tail);
+    } catch (const PlanBusyError&) {
+      return busy(g);
+    }
+    count_shared(state_->stats.backward_calls);
+    count_shared(state_->stats.adding_backward);
     std::vector<Var> grads(into.size());
     for (std::size_t k = 0; k < entry_->wrt.size(); ++k) grads[static_cast<std::size_t>(entry_->wrt[k])] = Var(out[k]);
     return grads;
@@ -146,9 +166,15 @@ public:
     std::vector<Var> grads(n + entry_->params.size());
     if (grad_enabled()) return eager(g);
     // the residuals and then the cotangent as the plan's inputs, without copying the residuals'
-    // handles or changing the node (two threads differentiating through it meet the plan's guard)
-    const std::vector<Tensor> out = entry_->backward.run(residuals_, g.value().contiguous());
-    ++state_->stats.backward_calls;
+    // handles or changing the node (two threads differentiating through it meet the plan's guard,
+    // and the second runs eagerly: busy)
+    std::vector<Tensor> out;
+    try {
+      out = entry_->backward.run(residuals_, g.value().contiguous());
+    } catch (const PlanBusyError&) {
+      return busy(g);
+    }
+    count_shared(state_->stats.backward_calls);
     for (std::size_t k = 0; k < entry_->wrt.size(); ++k) grads[static_cast<std::size_t>(entry_->wrt[k])] = Var(out[k]);
     for (std::size_t k = 0; k < entry_->params.size(); ++k) grads[n + k] = Var(out[entry_->wrt.size() + k]);
     return grads;
@@ -196,9 +222,23 @@ private:
   }
 
   // create_graph: the eager function on the saved inputs, differentiated with recording on.
+  // The backward plan is running for another thread (several may differentiate one graph at once,
+  // design.md) or re-entered: this call's gradients by the eager route, recorded and then detached
+  // as the plan's would be.
+  std::vector<Var> busy(const Var& g) {
+    std::vector<Var> grads;
+    {
+      const GradModeScope record(true);
+      grads = eager(g);
+    }
+    for (Var& d : grads)
+      if (d.defined()) d = Var(d.value());
+    return grads;
+  }
+
   std::vector<Var> eager(const Var& g) {
     check_versions(true);
-    ++state_->stats.eager_backward;
+    count_shared(state_->stats.eager_backward);
     const std::uint64_t since = node_sequence_barrier();
     const Var y = state_->fn(inputs_);
     std::vector<Var> wrt;
@@ -226,7 +266,9 @@ private:
 }  // namespace
 
 std::shared_ptr<Entry> CompiledFunction::State::entry_for(const std::vector<Var>& inputs) {
+  const Lock lock(entries_busy);  // a trace inside runs the function eagerly: no nested lock
   const bool grad_mode = grad_enabled();
+  ++stats.calls;  // under the lock: no second atomic per call
   for (const auto& e : entries)
     if (e->sig.serves(inputs, grad_mode)) return e;
   const Signature sig = signature_of(inputs);
@@ -320,8 +362,12 @@ Var CompiledFunction::operator()(const std::vector<Var>& inputs) const {
   // replayed here would write buffers the outer trace never sees).
   if (Trace::active()) return state_->fn(inputs);
   const std::shared_ptr<Entry> e = state_->entry_for(inputs);
-  std::vector<Tensor> out = e->forward.run(values_of(inputs));
-  ++state_->stats.calls;
+  std::vector<Tensor> out;
+  try {
+    out = e->forward.run(values_of(inputs));
+  } catch (const PlanBusyError&) {  // running on another thread (or re-entered): this call eagerly
+    return state_->fn(inputs);
+  }
   if (!e->backward.defined()) return Var(out[0]);
   const Tensor y = out[0];
   out.erase(out.begin());
@@ -336,7 +382,9 @@ const CompileStats& CompiledFunction::stats() const {
 }
 
 void CompiledFunction::clear() {
-  if (state_) state_->entries.clear();
+  if (!state_) return;
+  const State::Lock lock(state_->entries_busy);
+  state_->entries.clear();
 }
 
 }  // namespace tide

@@ -7,6 +7,7 @@
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/grad.hpp"
 #include "tide/autodiff/node.hpp"
+#include "tide/core/shared_count.hpp"
 #include "tide/solvers/compile_dynamics.hpp"
 #include <algorithm>
 
@@ -354,7 +355,7 @@ public:
     EnableGrad enable;
     const Var leaf = Var::parameter(z.slice(1, 0, D_).contiguous());
     const Var out = f_(leaf, Var(t), rows);
-    ++stats_.backward_calls;
+    count_shared(stats_.backward_calls);  // threads differentiating one solve share its stats
     check_reads_only_params({out}, since, params_, "adjoint");
     const Tensor cot = mul(z.slice(1, D_, 2 * D_), column(weight, z.dtype(), z.device()));
     accumulate(gp_, rerun_grad({out}, params_, {Var(cot)}, since), 0);

@@ -4,6 +4,7 @@
 #include "plan_calls.hpp"
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
+#include <atomic>
 #include <cmath>
 #include <algorithm>
 #include <thread>
@@ -363,6 +364,41 @@ TEST_CASE("compiled dynamics called inside another function's trace run their ea
   const Var z(gen.normal(Shape{3, 3}, 0.0, 1.0, DType::f64)), t(Tensor::full(Shape{3, 1}, 0.5, DType::f64));
   const Var y = outer({z, t, Var(Tensor::from_indices({0, 2, 4}, Shape{3}))});
   CHECK(max(abs(sub(y.value(), (plain(z, t) * 2.0).value()))).item() == 0.0);
+}
+
+TEST_CASE("threads differentiating one graph through compiled dynamics all get its gradient (a busy plan's backward runs eagerly)") {
+  // design.md lets several threads differentiate graphs that share nodes at once; the compiled
+  // node's one backward plan refused the second thread ("this plan is already running")
+  Generator gen(4);
+  const Var w = Var::parameter(gen.normal(Shape{4, 4}, 0.0, 0.5, DType::f64));
+  const Dynamics f = compile_dynamics(Dynamics([&](const Var& z, const Var&) { return tanh(matmul(z, w)) - 0.2 * z; }));
+  const Var y0(gen.normal(Shape{32, 4}, 0.0, 1.0, DType::f64));
+  const Var t(Tensor::from_vector({0.0, 1.0}, Shape{2}, DType::f64));
+  for (const GradientKind kind : {GradientKind::discrete, GradientKind::adjoint}) {
+    CAPTURE(static_cast<int>(kind));
+    SolveOptions o;
+    o.method = Method::rk4;
+    o.unfolds = 8;
+    o.gradient = kind;
+    const Solution s = solve(f, y0, t, o);
+    const Var loss = sum(square(s.ys));
+    const Tensor want = grad(loss, w).value();
+    std::atomic<int> failed{0}, differ{0};
+    std::vector<std::thread> threads;
+    for (int k = 0; k < 4; ++k)
+      threads.emplace_back([&] {
+        for (int r = 0; r < 25; ++r) {
+          try {
+            if (max_rel_diff(grad(loss, w).value(), want) > 1e-12) ++differ;
+          } catch (const std::exception& e) {
+            if (++failed == 1) MESSAGE(std::string(e.what()));
+          }
+        }
+      });
+    for (std::thread& th : threads) th.join();
+    CHECK(failed.load() == 0);
+    CHECK(differ.load() == 0);
+  }
 }
 
 TEST_CASE("parameters made on another thread get their gradients through adjoint, checkpointed and compiled paths") {

@@ -256,7 +256,8 @@ std::string describe(const Program& p, const Arg& a) {
 struct BusyGuard {
   std::atomic<bool>& flag;
   explicit BusyGuard(std::atomic<bool>& f) : flag(f) {
-    if (flag.exchange(true)) fail("Plan::run: this plan is already running (on another thread, or re-entered); use one plan per thread");
+    if (flag.exchange(true))
+      throw PlanBusyError("Plan::run: this plan is already running (on another thread, or re-entered); use one plan per thread");
   }
   ~BusyGuard() { flag.store(false); }
 };

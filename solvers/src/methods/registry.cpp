@@ -2,6 +2,7 @@
 // the stepper of each method. A method's own file defines its make_<name>_stepper factory.
 #include "../integrate.hpp"
 #include "tide/core/named.hpp"
+#include "tide/core/shared_count.hpp"
 #include <array>
 
 namespace tide {
@@ -82,7 +83,7 @@ Var StepContext::eval(const Var& z, const Var& t) {
 
 void StepContext::count() {
   if (count_backward) {
-    ++stats.backward_calls;
+    count_shared(stats.backward_calls);  // threads differentiating one solve share its stats
     return;
   }
   ++stats.calls;

@@ -28,7 +28,10 @@
 // and fixed from then on: make a value that changes between calls a tensor (an input, or a
 // parameter updated in place). Call clear() after replacing a parameter tensor or changing such
 // a number. Called inside another function being traced, a compiled function runs its eager form,
-// which that trace records. Not thread-safe: one per thread.
+// which that trace records. Threads: one compiled function may be called, and differentiated
+// through, from several threads at once (its traces are looked up under a lock); a call that finds
+// its plan running on another thread runs eagerly (the same values to rounding), so for speed give
+// each thread that calls it at the same time its own.
 #pragma once
 #include "tide/autodiff/var.hpp"
 #include <cstdint>
@@ -54,7 +57,7 @@ struct CompileOptions {
 
 struct CompileStats {
   std::int64_t traces = 0;          // signatures traced
-  std::int64_t calls = 0;           // forward calls served by a plan
+  std::int64_t calls = 0;           // forward calls served by a plan (or, one busy on another thread, eagerly)
   std::int64_t backward_calls = 0;  // backward passes served by a plan
   std::int64_t adding_backward = 0; // of those, passes that added the parameters' gradients into the sweep's sums
   std::int64_t eager_backward = 0;  // backward passes that fell back to the eager function (create_graph)

@@ -20,6 +20,13 @@ public:
   explicit UntraceableError(const std::string& message) : Error(message) {}
 };
 
+// A plan (core/plan.hpp) called while it is running, on another thread or re-entered: callers that
+// can serve the call another way (an eager backward) catch it.
+class PlanBusyError : public Error {
+public:
+  explicit PlanBusyError(const std::string& message) : Error(message) {}
+};
+
 // A backward that needs a value the tape saved, modified in place since (the tape's version check):
 // a compiled call, which traces its backward with its forward, says where it came from.
 class SavedValueModifiedError : public Error {
