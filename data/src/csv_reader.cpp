@@ -265,7 +265,7 @@ std::string CsvTable::header_hint(std::size_t row) const {
 
 double CsvTable::number(std::size_t row, std::size_t col, std::string_view hint) const {
   const std::string_view cell = trim(rows.at(row).at(col));
-  if (cell.empty()) fail("{}: empty cell where a number is expected", where(row, col));
+  if (cell.empty()) fail("{}: empty cell where a number is expected{}", where(row, col), hint);
   double value = 0.0;
   const std::errc ec = parse_number(cell, decimal, value);
   if (ec == std::errc::result_out_of_range)

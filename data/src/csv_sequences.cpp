@@ -229,11 +229,15 @@ std::map<std::string, std::int64_t> class_ids(const CsvTable& table, const std::
       fail("{}: classes '{}' and '{}' are the same label {} (class names that are integers compare as numbers)",
            table.source, detail::shown(names[static_cast<std::size_t>(it->second)]), detail::shown(names[k]), detail::shown(key));
   }
+  // a file to predict is read with the run's classes (the training file's), which can no longer change
+  const char* why = spec.predicting ? " (the run's classes: a file to predict holds those only; leave the whole label column empty, "
+                                      "or out, to predict without targets)"
+                    : spec.classes.empty() ? ""
+                                           : " (the config's \"classes\", or for a validation or test file the training file's)";
   for (std::size_t r : rows)
     if (!ids.count(label_key(table, r, col, false)))
       fail("{}: class label '{}' is not one of the classes ({}){}", table.where(r, col), detail::shown(trimmed(table.rows[r][col])),
-           detail::shown(fmt::format("{}", fmt::join(names, ", ")), 200),
-           spec.classes.empty() ? "" : " (the config's \"classes\", or for a validation or test file the training file's)");
+           detail::shown(fmt::format("{}", fmt::join(names, ", ")), 200), why);
   return ids;
 }
 
@@ -245,9 +249,10 @@ struct Inputs {
   const std::vector<Timestamp>& times;
 };
 
-// Spellings of "no value" that files use (pandas' na_values and a few more), any case.
+// Spellings of "no value" that files use (pandas' na_values and a few more, and the empty cell, which a
+// "missing_values" without "" leaves an error), any case.
 bool looks_missing(std::string_view cell) {
-  static constexpr std::string_view tokens[] = {"na", "n/a", "nan", "null", "none", "nil", "missing", "#n/a", "<na>", "-", "--", "?", "."};
+  static constexpr std::string_view tokens[] = {"", "na", "n/a", "nan", "null", "none", "nil", "missing", "#n/a", "<na>", "-", "--", "?", "."};
   std::string lower(cell);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return std::find(std::begin(tokens), std::end(tokens), lower) != std::end(tokens);

@@ -302,6 +302,11 @@ TEST_CASE("csv files: separate train / val / test files share the training file'
   CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.test_fraction: the test part comes from test_path, so a fraction of the training file has no meaning");
   const auto unseen = write_file(dir.file("unseen.csv"), "x,y\n5,bird\n");
   CHECK_ERROR_NAMES(load_dataset(parts_config(train, val, unseen), 1, "data"), unseen + ":2: column 2 ('y'): class label 'bird' is not one of");
+  // a file to predict (tide predict --data) with a label the run never saw: it says what a file to predict may hold (it had
+  // the validation / test file's wording)
+  const std::string predicted = error_of([&] { load_dataset_with_test_file(parts_config(train, val, test), 1, "data", unseen); });
+  CHECK(predicted == unseen + ":2: column 2 ('y'): class label 'bird' is not one of the classes (cat, dog) (the run's classes: a "
+                              "file to predict holds those only; leave the whole label column empty, or out, to predict without targets)");
   c = parts_config(train, val, test);
   c["features"] = json::array({0, "nope"});
   CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), train + ": no column named 'nope'");
@@ -508,6 +513,11 @@ TEST_CASE("csv files: text where a number is expected names the likely cause (a 
   c["path"] = dash, c["missing_values"] = json::array({"?"});
   CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), dash + ":3: column 1 ('x'): '-' is not a number (a missing value? add it to "
                                                        "\"missing_values\", whose list replaces the default one: [\"?\", \"-\"])");
+  // an empty cell, once "missing_values" replaces the default list without "" (it had no hint)
+  const auto empty = write_file(dir.file("empty.csv"), "x,y\n1,0.5\n,0.2\n");
+  c["path"] = empty;
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), empty + ":3: column 1 ('x'): empty cell where a number is expected (a missing value? "
+                                                        "add it to \"missing_values\", whose list replaces the default one: [\"?\", \"\"])");
   // a time of day beside the date picked as the time column
   const auto split_time = write_file(dir.file("dt.csv"), "Date,Time,x,y\n01/06/2023,08:01:00,0.1,0.2\n01/06/2023,08:06:00,0.3,0.4\n");
   c = {{"dataset", "csv"}, {"path", split_time}, {"time_column", "Date"}, {"time_format", "%d/%m/%Y"}, {"targets", "y"},

@@ -86,3 +86,28 @@ if(NOT steps EQUAL 4)
   message(FATAL_ERROR "--resume after SIGTERM in the final scoring: ${steps} steps, expected 4 (2 epochs of 2)")
 endif()
 expect_records(2)
+
+# Two Ctrl-Cs 10 ms apart, once the run has reached step 2 or epoch 1's validation: the second
+# stops at once with its message on the first line (it followed an empty one), and no temporary
+# file (<file>.tmp-<pid>) is left in the run directory (one survived --resume and --overwrite).
+# (On a loaded machine the first may stop the run after step 2 before the second lands.)
+file(WRITE "${WORK}/twice.sh" [=[
+file=$1; shift
+"$@" & pid=$!
+until [ -e "$file" ]; do
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.05
+done
+sleep 0.3
+kill -INT $pid; sleep 0.01; kill -INT $pid
+wait $pid
+]=])
+execute_process(COMMAND sh "${WORK}/twice.sh" "${WORK}/twice/checkpoint.tide" "${TIDE}" train "${WORK}/slow.json" --out "${WORK}/twice" --quiet
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 130 OR (err MATCHES "interrupted again" AND NOT err MATCHES "^interrupted again: stopping without a new checkpoint"))
+  message(FATAL_ERROR "two Ctrl-Cs: exit ${rc} (expected 130), or the second's message not on the first line:\n${err}")
+endif()
+file(GLOB left "${WORK}/twice/*.tmp-*")
+if(left)
+  message(FATAL_ERROR "two Ctrl-Cs left temporary files: ${left}")
+endif()

@@ -193,6 +193,36 @@ TEST_CASE("data record: a relative data path that does not open from here names 
   });
 }
 
+TEST_CASE("tide train / data info: a relative data path that does not open names the current directory and the path to write") {
+  // (cd /tmp; tide train probe/freq.json said only "freq.csv: cannot open the file")
+  tide::data::test::TempDir dir;
+  const std::filesystem::path configs = dir.file("configs");
+  std::filesystem::create_directories(configs);
+  tide::data::test::write_file((configs / "ds1.csv").string(), "x,y\n1,a\n");
+  const json section = {{"dataset", "csv"}, {"path", "ds1.csv"}, {"val_path", "nowhere.csv"}, {"targets", "y"}};
+  in_directory(dir.path(), [&] {
+    const std::string here = std::filesystem::current_path().string();
+    CHECK(relative_path_note(section, "configs/run.json") ==
+          "data.path \"ds1.csv\" is relative to the current directory (" + here + "), not to the config file; the config's "
+          "directory holds it: write \"configs/ds1.csv\" (or an absolute path), or run tide in configs");
+    CHECK(relative_path_note(section, "run.json") == "data.path \"ds1.csv\" is relative to the current directory (" + here +
+                                                       "), not to the config file");
+    CHECK(relative_path_note({{"dataset", "vectors"}, {"path", "ds1.csv"}}, "configs/run.json").find("write \"configs/ds1.csv\"") !=
+          std::string::npos);
+    std::string message;
+    try {
+      with_relative_path_note(section, "configs/run.json", [] { tide::fail("ds1.csv: cannot open the file"); });
+    } catch (const tide::Error& e) {
+      message = e.what();
+    }
+    CHECK(message.starts_with("ds1.csv: cannot open the file (data.path \"ds1.csv\" is relative to the current directory ("));
+  });
+  in_directory(configs, [&] {  // from the config's directory ds1.csv opens; nowhere.csv is relative all the same
+    CHECK(relative_path_note(section, "run.json").starts_with("data.val_path \"nowhere.csv\" is relative to the current directory"));
+    CHECK(relative_path_note({{"dataset", "csv"}, {"path", "ds1.csv"}}, "run.json").empty());
+  });
+}
+
 TEST_CASE("data record: a file of the same relative name where the command runs names the directory the run was trained in") {
   // (it warned only that the file "has changed", and scored the other file)
   tide::data::test::TempDir dir;

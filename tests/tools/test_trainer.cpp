@@ -3,6 +3,7 @@
 // float tolerance.
 #include "train/checkpoint_meta.hpp"
 #include "train/metrics_log.hpp"
+#include "train/resume_checks.hpp"
 #include "train/train_config.hpp"
 #include "train/trainer.hpp"
 #include "tide/data/xor.hpp"
@@ -576,4 +577,87 @@ TEST_CASE("--resume of a finished run refuses a best.tide of another run, as eva
   CHECK(error_message([&] { resume_run(a); }) == said);
   CHECK(error_message([&] { evaluate_run(a, "test", {}); }) == said);  // eval's words
   CHECK(file_text(a + "/summary.json") == summary);
+}
+
+TEST_CASE("tide train: a config error the first step found (a regulariser on a model with no ODE part) leaves no run file") {
+  // (it came after config.json, data_files.json and an empty metrics.jsonl were written: eval then took the
+  // directory for a run stopped before its first checkpoint)
+  TempDir dir;
+  json config = {{"name", "early"}, {"seed", 1}, {"data", {{"dataset", "xor"}, {"encoding", "event"}, {"train", 64}, {"test", 16}}},
+                 {"model", {{"type", "cfc"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 32}, {"regularisers", {{"kinetic", 0.01}}}};
+  TrainOptions options;
+  options.out_dir = (dir.path / "fresh").string();
+  options.quiet = true;
+  CHECK(error_message([&] { run_training(parse_train_config(config, "test config"), options); }).starts_with("regularisers.kinetic: "));
+  CHECK_FALSE(fs::exists(options.out_dir));
+  // over a finished run with --overwrite: the run is left as it was
+  const std::string run = train_xor_run(dir.path, "kept", 1);
+  const std::vector<std::string> before = lines_of(run + "/config.json");
+  options.out_dir = run, options.overwrite = true;
+  CHECK(error_message([&] { run_training(parse_train_config(config, "test config"), options); }).starts_with("regularisers.kinetic: "));
+  CHECK(lines_of(run + "/config.json") == before);
+  CHECK(fs::exists(run + "/summary.json"));
+  CHECK(read_metrics(run + "/metrics.jsonl").size() == 1);
+}
+
+TEST_CASE("class_weights \"balanced\": a declared class with no training example is named by its label") {
+  TempDir dir;
+  std::ofstream levels((dir.path / "levels.csv").string());
+  levels << "t,x,level\n";
+  for (int i = 0; i < 40; ++i) levels << i << "," << 0.1 * i << "," << (i % 2 ? "high" : "low") << "\n";
+  levels.close();
+  const json config = {{"name", "weights"}, {"seed", 1},
+                       {"data", {{"dataset", "csv"}, {"path", (dir.path / "levels.csv").string()}, {"time_column", "t"}, {"targets", "level"},
+                                 {"window", 2}, {"classes", {"high", "low", "ultra"}}}},
+                       {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 8}, {"class_weights", "balanced"}};
+  TrainOptions options;
+  options.out_dir = (dir.path / "run").string();
+  options.quiet = true;
+  CHECK(error_message([&] { run_training(parse_train_config(config, "test config"), options); }) ==
+        "class_weights: \"balanced\" needs every class in the training data; class 'ultra' (2) has no example");
+}
+
+TEST_CASE("--resume and --overwrite remove the temporary files a stopped process left in the run; a second Ctrl-C removes its own") {
+  // (a checkpoint.tide.tmp-<pid> left by a second Ctrl-C survived --resume and --overwrite)
+  TempDir dir;
+  const json config = {{"name", "tmp"}, {"seed", 1}, {"data", {{"dataset", "xor"}, {"encoding", "event"}, {"train", 64}, {"test", 16}}},
+                       {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 32}};
+  TrainOptions options;
+  options.out_dir = (dir.path / "run").string();
+  options.quiet = true;
+  options.max_steps = 1;
+  REQUIRE(run_training(parse_train_config(config, "test config"), options) == 0);
+  const std::string run = options.out_dir;
+  // 99999999 is above Linux's largest pid: no process writes that file; pid 1 runs (another process's write)
+  const auto touch = [&](const std::string& name) { std::ofstream(run + "/" + name) << "partial"; };
+  for (const char* name : {"checkpoint.tide.tmp-99999999", "best.tide.tmp-99999999", "metrics.jsonl.tmp-1", "notes.txt.tmp-99999999"})
+    touch(name);
+  options.resume = true;
+  REQUIRE(run_training(parse_train_config(config, "test config"), options) == 0);
+  CHECK_FALSE(fs::exists(run + "/checkpoint.tide.tmp-99999999"));
+  CHECK_FALSE(fs::exists(run + "/best.tide.tmp-99999999"));
+  CHECK(fs::exists(run + "/metrics.jsonl.tmp-1"));     // a live process's
+  CHECK(fs::exists(run + "/notes.txt.tmp-99999999"));  // not a run file: the user's
+  touch("summary.json.tmp-99999999");
+  options.resume = false, options.overwrite = true;
+  REQUIRE(run_training(parse_train_config(config, "test config"), options) == 0);
+  CHECK_FALSE(fs::exists(run + "/summary.json.tmp-99999999"));
+  // the files this process writes through, which the signal handler removes on a second Ctrl-C
+  const std::string own = run + "/checkpoint.tide.tmp-" + std::to_string(::getpid());
+  std::ofstream(own) << "cut short";
+  note_own_temporaries({run + "/checkpoint.tide"});
+  remove_own_temporaries();
+  CHECK_FALSE(fs::exists(own));
+}
+
+TEST_CASE("the warning for a validation split of one class says what the selecting metric then measures") {
+  // (it said "undefined or the same in every epoch" of f1_macro, which averages over the classes present)
+  CHECK(single_class_effect("f1", 0, 2) == "is 0 in every epoch (it scores class 1, which the split lacks; best.tide stays at epoch 1)");
+  const std::string everywhere = "is highest, 1, for a model that predicts that class for every example, whatever it learned of the others";
+  CHECK(single_class_effect("f1", 1, 2) == everywhere);
+  CHECK(single_class_effect("recall", 0, 3) == everywhere);  // more classes: the macro mean
+  CHECK(single_class_effect("f1_macro", 0, 2) == everywhere);
+  CHECK(single_class_effect("auc", 1, 2).starts_with("is undefined"));
+  CHECK(single_class_effect("accuracy", 0, 2).empty());
+  CHECK(single_class_effect("loss", 0, 2).empty());
 }

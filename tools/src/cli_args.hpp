@@ -2,6 +2,7 @@
 // stderr and return exit status 2.
 #pragma once
 #include "tide/core/error.hpp"
+#include "tide/data/config_object.hpp"
 #include <fmt/format.h>
 #include <charconv>
 #include <filesystem>
@@ -168,7 +169,8 @@ public:
           return usage_error(fmt::format("{}: {}", command_, error), hint.c_str());
         continue;
       }
-      if (arg.starts_with("-") || !positional_) return usage_error(fmt::format("{}: unknown option '{}'", command_, arg), hint.c_str());
+      if (arg.starts_with("-") || !positional_)
+        return usage_error(fmt::format("{}: unknown option '{}'{}", command_, arg, suggestion(arg)), hint.c_str());
       if (positional_->size() == max_positional_)
         return usage_error(fmt::format("{}: {} expected, got '{}' and '{}'", command_, positional_what_, positional_->back(), arg), hint.c_str());
       positional_->emplace_back(arg);
@@ -186,6 +188,13 @@ private:
     for (const Spec& s : specs_)
       if (s.takes_value ? matches(arg, s.name) : arg == s.name) return &s;
     return nullptr;
+  }
+  // " (did you mean '--epochs'?)" for a typo of a flag (nearest_name, as config keys are matched); else "".
+  std::string suggestion(std::string_view arg) const {
+    std::vector<std::string> names;
+    for (const Spec& s : specs_) names.emplace_back(s.name);
+    const std::string near = nearest_name(std::string(arg.substr(0, arg.find('='))), names);
+    return near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near);
   }
   static std::string one_of(const std::vector<std::string_view>& allowed) {
     std::string out;
@@ -224,7 +233,11 @@ inline int dispatch(const Args& args, std::string_view path, std::string_view wh
   for (const auto& c : table)
     if (args[0] == c.name) return c.run(Args(args.begin() + 1, args.end()));
   if (args[0].starts_with("-")) return usage_error(fmt::format("{}: unknown option '{}'", path, args[0]), hint.c_str());
-  return usage_error(fmt::format("{}: unknown {} '{}' (available: {})", path, what, args[0], names), hint.c_str());
+  std::vector<std::string> known;
+  for (const auto& c : table) known.emplace_back(c.name);
+  const std::string near = nearest_name(std::string(args[0]), known);
+  return usage_error(fmt::format("{}: unknown {} '{}' ({}available: {})", path, what, args[0],
+                                 near.empty() ? "" : fmt::format("did you mean '{}'? ", near), names), hint.c_str());
 }
 
 }  // namespace tide::cli

@@ -393,4 +393,32 @@ std::string relative_data_note(const std::string& run_dir, const json& data_sect
   return "";
 }
 
+std::string relative_path_note(const json& data_section, const std::string& config_path) {
+  if (!data_section.is_object()) return "";
+  std::error_code ec;
+  const fs::path config_dir = fs::path(config_path).parent_path();
+  for (const auto& [key, value] : data_section.items()) {
+    if (!(file_key(key) || key == "dir") || !value.is_string()) continue;
+    const fs::path path = value.get<std::string>();
+    if (path.empty() || path.is_absolute() || fs::exists(path, ec)) continue;
+    const std::string note = fmt::format("data.{} \"{}\" is relative to the current directory ({}), not to the config file", key,
+                                         path.string(), fs::current_path(ec).string());
+    const fs::path beside = (config_dir / path).lexically_normal();
+    if (config_dir.empty() || !fs::exists(beside, ec)) return note;
+    return fmt::format("{}; the config's directory holds it: write \"{}\" (or an absolute path), or run tide in {}", note,
+                       beside.string(), config_dir.string());
+  }
+  return "";
+}
+
+void with_relative_path_note(const json& data_section, const std::string& config_path, const std::function<void()>& load) {
+  try {
+    load();
+  } catch (const Error& e) {
+    const std::string note = relative_path_note(data_section, config_path);
+    if (note.empty()) throw;
+    fail("{} ({})", e.what(), note);
+  }
+}
+
 }  // namespace tide::cli

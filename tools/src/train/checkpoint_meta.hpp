@@ -94,5 +94,12 @@ void warn_changed_data_files(const std::string& run_dir, const std::string& cons
 // from the current directory and the run was trained in another ("ds1.csv is relative to the
 // current directory /x; the run was trained in /y"); else empty.
 std::string relative_data_note(const std::string& run_dir, const nlohmann::json& data_section);
+// For an error loading a config's data (tide train, tide data info): a note when one of its data
+// paths (path, val_path, test_path, a dataset's dir, ...) is relative and does not exist from the
+// current directory, naming that directory, which such paths are read from, and, when the config
+// file's directory (of `config_path`) holds it, the path to write instead; else empty.
+std::string relative_path_note(const nlohmann::json& data_section, const std::string& config_path);
+// Runs `load` (a load of the config's data); an error it throws gets relative_path_note's note.
+void with_relative_path_note(const nlohmann::json& data_section, const std::string& config_path, const std::function<void()>& load);
 
 }  // namespace tide::cli

@@ -269,6 +269,7 @@ int train_main(const Args& args) {
   if (options.resume && options.overwrite) return usage_error("tide train: --resume continues a run, --overwrite starts it over; pick one", hint);
   const std::string config_path = positional.empty() ? "" : positional[0];
   if (config_path.empty()) return usage_error("tide train: missing CONFIG.json", hint);
+  options.config_path = config_path;
   std::error_code ec;
   if (std::filesystem::is_directory(config_path, ec))  // read as JSON, it was "unexpected end of input"
     fail("tide train takes a CONFIG.json file; {} is a directory{}", config_path,
@@ -413,7 +414,9 @@ int data_info(const Args& args) {
   if (const auto status = Flags("tide data info", data_usage).positional(positional, 1, "one CONFIG.json").parse(args)) return *status;
   if (positional.empty()) return usage_error("tide data info: expected CONFIG.json", "tide data --help");
   const TrainConfig config = load_data_config(positional[0]);
-  fmt::print("{}\n", data::load_dataset(config.data, config.seed, "data").description);
+  std::string description;
+  with_relative_path_note(config.data, positional[0], [&] { description = data::load_dataset(config.data, config.seed, "data").description; });
+  fmt::print("{}\n", description);
   return 0;
 }
 

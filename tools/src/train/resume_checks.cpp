@@ -3,9 +3,15 @@
 #include "tide/core/blas.hpp"
 #include "tide/data/config_object.hpp"
 #include "train/built_run.hpp"
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <unistd.h>
 
 namespace tide::cli {
 
@@ -87,6 +93,83 @@ bool warn_data_changed(const std::string& run_dir, const std::string& consequenc
   const std::vector<std::string> lines = changed_data_files(run_dir, consequence);
   for (const std::string& line : lines) std::fprintf(stderr, "warning: %s\n", line.c_str());
   return !lines.empty();
+}
+
+Built build_for_training(const TrainConfig& config, const std::string& config_path) {
+  Built b;
+  with_relative_path_note(config.data, config_path, [&] { b = build(config); });
+  return b;
+}
+
+models::Training training_at(const TrainConfig& config, std::int64_t step, double epoch, const std::vector<double>& class_weights) {
+  return {.kinetic = config.kinetic, .jacobian = config.jacobian, .taylor_order = config.taylor_order, .taylor = config.taylor,
+          .steer = config.steer, .seed = config.seed, .step = step, .epoch = epoch, .class_weights = class_weights};
+}
+
+void check_training_loss(const models::Model& model, const data::Examples& train, const TrainConfig& config,
+                         const std::vector<double>& class_weights) {
+  if (train.size() == 0) return;
+  // a few examples: the terms are checked as the batch is, whatever its size (the draws are the
+  // seed's and the step's, so the run's own steps draw as they would without this one)
+  (void)model.loss(*train.slice(0, std::min<std::int64_t>(train.size(), 4)), models::Mode::train, training_at(config, 0, 0.0, class_weights));
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The pid of a temporary file AtomicFile wrote `name` through ("checkpoint.tide.tmp-4242"), or -1.
+long temporary_pid(const std::string& file_name, const std::string& name) {
+  const std::string prefix = name + ".tmp-";
+  if (!file_name.starts_with(prefix) || file_name.size() == prefix.size() || file_name.size() - prefix.size() > 18) return -1;
+  const std::string digits = file_name.substr(prefix.size());
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return -1;
+  return std::stol(digits);
+}
+
+// Whether a process other than this one, with id `pid`, runs (and so may be writing the file).
+bool other_process_runs(long pid) {
+  if (pid == static_cast<long>(::getpid())) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+std::vector<std::string> own_temporaries;  // set before training starts, read by the signal handler
+
+}  // namespace
+
+void remove_stale_temporaries(const std::vector<std::string>& files) {
+  std::map<fs::path, std::vector<std::string>> names;  // the files' names, by directory (one: the run's)
+  for (const std::string& file : files) {
+    const fs::path path(file);
+    names[path.has_parent_path() ? path.parent_path() : fs::path(".")].push_back(path.filename().string());
+  }
+  std::error_code ec;
+  for (const auto& [dir, in_dir] : names)
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec))
+      for (const std::string& name : in_dir)
+        if (const long pid = temporary_pid(entry.path().filename().string(), name); pid > 0 && !other_process_runs(pid))
+          fs::remove(entry.path(), ec);
+}
+
+void note_own_temporaries(const std::vector<std::string>& files) {
+  own_temporaries.clear();
+  for (const std::string& file : files) own_temporaries.push_back(file + ".tmp-" + std::to_string(static_cast<long>(::getpid())));
+}
+
+void remove_own_temporaries() noexcept {
+  for (const std::string& path : own_temporaries) ::unlink(path.c_str());
+}
+
+std::string single_class_effect(const std::string& metric, std::size_t only, std::size_t classes) {
+  if (metric == "auc" || metric == "pr_auc") return "is undefined (it ranks one class against another; best.tide stays at epoch 1)";
+  const bool binary_score = classes == 2 && (metric == "precision" || metric == "recall" || metric == "f1");
+  if (binary_score && only == 0) return "is 0 in every epoch (it scores class 1, which the split lacks; best.tide stays at epoch 1)";
+  // the macro averages (over the classes in the truth or the predictions), and class 1's scores when
+  // it is the one class
+  if (metric == "precision" || metric == "recall" || metric == "f1" || metric == "precision_macro" || metric == "recall_macro" ||
+      metric == "f1_macro")
+    return "is highest, 1, for a model that predicts that class for every example, whatever it learned of the others";
+  return "";
 }
 
 }  // namespace tide::cli

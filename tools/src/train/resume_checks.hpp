@@ -1,8 +1,15 @@
 // What `tide train --resume` restores besides the checkpoint's keys one by one (checkpoint_meta.hpp
 // reads those): the metrics log's records it keeps, the position against the run's steps and log,
 // and best.tide, which the finished run scores. Every error names the file and the line or key.
+// Also what a run checks before it writes its first file (the training loss on a few examples),
+// the temporary files a run stopped mid-write leaves behind, and the warning for a validation split
+// of one class.
 #pragma once
+#include "tide/data/examples.hpp"
+#include "tide/models/model.hpp"
+#include "train/built_run.hpp"
 #include "train/checkpoint_meta.hpp"
+#include "train/train_config.hpp"
 #include <nlohmann/json.hpp>
 #include <cstdint>
 #include <optional>
@@ -38,5 +45,33 @@ void warn_other_blas_threads(const std::string& checkpoint, std::optional<std::i
 // Writes changed_data_files' lines to stderr as warnings (warn_changed_data_files); true when there
 // were any: the data's steps per epoch may then differ from the checkpoint's.
 bool warn_data_changed(const std::string& run_dir, const std::string& consequence);
+
+// build(config) for `tide train`: an error loading the data notes a relative data path that does not
+// open (relative_path_note, against `config_path`'s directory).
+Built build_for_training(const TrainConfig& config, const std::string& config_path);
+
+// The models::Training of the run's optimizer step `step` (global), `epoch` epochs (fractional) into it.
+models::Training training_at(const TrainConfig& config, std::int64_t step, double epoch, const std::vector<double>& class_weights);
+
+// Throws what the training loss of `model` throws on the first few examples of `train` for the
+// config's regularisers and class weights (a regulariser on a model with no ODE part to integrate,
+// class weights on a regression, steer out of range): found before the run writes any file, where
+// the first step found them after config.json, data_files.json and an empty metrics log were written.
+void check_training_loss(const models::Model& model, const data::Examples& train, const TrainConfig& config,
+                         const std::vector<double>& class_weights);
+
+// Removes the temporary files (AtomicFile's "<file>.tmp-<pid>") of `files`, a run's files, that no
+// live process writes any more: left by a process stopped mid-write (a second Ctrl-C, a kill, a
+// crash). --resume and --overwrite call it, as they take the run over.
+void remove_stale_temporaries(const std::vector<std::string>& files);
+// Notes the temporary files this process writes `files` through, and removes them (only ::unlink:
+// async-signal-safe) when a second Ctrl-C stops the run at once, perhaps in the middle of a write.
+void note_own_temporaries(const std::vector<std::string>& files);
+void remove_own_temporaries() noexcept;
+
+// What a classification score that picks best.tide (`metric`) measures on validation labels that
+// hold one class (`only`, of `classes`): the words after "its f1, which picks best.tide, "; empty
+// for a metric a split of one class leaves meaningful.
+std::string single_class_effect(const std::string& metric, std::size_t only, std::size_t classes);
 
 }  // namespace tide::cli

@@ -1,5 +1,6 @@
 #include "train/run_plots.hpp"
 #include "tide/core/error.hpp"
+#include "tide/data/config_object.hpp"
 #include "train/metrics_log.hpp"
 #include <fmt/format.h>
 #include <algorithm>
@@ -156,9 +157,14 @@ PlotSeries run_series(const std::string& dir, const std::vector<json>& records, 
     if (!r.contains("epoch") || !r["epoch"].is_number()) fail("run '{}': metrics.jsonl record {} has no \"epoch\"", dir, i + 1);
     if (r.contains(key) && r[key].is_number()) s.x.push_back(r["epoch"].get<double>()), s.y.push_back(r[key].get<double>());
   }
-  if (s.x.empty())
-    fail("run '{}': no epoch of metrics.jsonl has a number under \"{}\" (the last epoch's numbers: {})", dir, key,
-         keys_of(records.back()));
+  if (s.x.empty()) {
+    std::vector<std::string> known;  // a typo's nearest key, as config keys are matched
+    for (const auto& [name, value] : records.back().items())
+      if (value.is_number()) known.push_back(name);
+    const std::string near = nearest_name(key, known);
+    fail("run '{}': no epoch of metrics.jsonl has a number under \"{}\" ({}the last epoch's numbers: {})", dir, key,
+         near.empty() ? "" : fmt::format("did you mean '{}'? ", near), keys_of(records.back()));
+  }
   return s;
 }
 

@@ -65,13 +65,6 @@ namespace {
 
 double score_of(const models::Scores& s, const std::string& metric) { return metric == "loss" ? s.loss : s.metric(metric); }
 
-// The classification scores a split with one class leaves undefined (the AUCs: no pair to rank)
-// or the same whatever the model does (precision, recall and F1 of an absent class count 0).
-bool needs_two_classes(const std::string& metric) {
-  static const std::set<std::string> names = {"precision", "recall", "f1", "precision_macro", "recall_macro", "f1_macro", "auc", "pr_auc"};
-  return names.count(metric) > 0;
-}
-
 // The class ids a split's labels hold (empty without class labels).
 std::vector<std::size_t> classes_present(const data::Examples& split) {
   const std::vector<double> counts = split.class_counts();
@@ -111,8 +104,8 @@ std::string selection_metric(const TrainConfig& config, const models::Model& mod
 }
 
 // The class weights the config asks for: as given, or "balanced" n / (classes * n_c) from the
-// training labels (scikit-learn's); empty when none.
-std::vector<double> class_weights(const TrainConfig& config, const data::Examples& train) {
+// training labels (scikit-learn's); empty when none. `names`: the classes' labels, for errors.
+std::vector<double> class_weights(const TrainConfig& config, const data::Examples& train, const std::vector<std::string>& names) {
   if (config.class_weights.is_null()) return {};
   const std::vector<double> counts = train.class_counts();
   if (counts.empty()) fail("class_weights: the training data carries no class labels (weights are for classification)");
@@ -122,7 +115,8 @@ std::vector<double> class_weights(const TrainConfig& config, const data::Example
     for (double c : counts) n += c;
     std::vector<double> w;
     for (std::size_t c = 0; c < C; ++c) {
-      if (counts[c] == 0) fail("class_weights: \"balanced\" needs every class in the training data; class {} has no example", c);
+      if (counts[c] == 0) fail("class_weights: \"balanced\" needs every class in the training data; class {} has no example",
+                               c < names.size() ? fmt::format("'{}' ({})", names[c], c) : std::to_string(c));
       w.push_back(n / (static_cast<double>(C) * counts[c]));
     }
     return w;
@@ -164,13 +158,13 @@ void say_and_exit(const char* message, std::size_t n) {
 
 // Before training starts nothing has been written, so Ctrl-C stops at once with a message; during
 // training the first one sets a flag the loop checks after each step (a checkpoint is written and
-// the run resumes from it) and a second one stops at once (the last checkpoint stays valid:
-// checkpoints are replaced atomically).
+// the run resumes from it) and a second one stops at once (checkpoints are replaced atomically: the
+// last stays valid, and the temporary file of a write cut short is removed).
 extern "C" void on_interrupt(int) {
   static constexpr char loading[] = "\ninterrupted while loading the data and building the model; nothing was written\n";
-  static constexpr char again[] = "\ninterrupted again: stopping without a new checkpoint (the last one written is intact)\n";
+  static constexpr char again[] = "interrupted again: stopping without a new checkpoint (the last one written is intact)\n";
   if (!in_training) say_and_exit(loading, sizeof loading - 1);
-  if (interrupted) say_and_exit(again, sizeof again - 1);
+  if (interrupted) remove_own_temporaries(), say_and_exit(again, sizeof again - 1);
   interrupted = 1;
 }
 
@@ -207,9 +201,15 @@ struct Paths {
         summary(d + "/summary.json") {}
 };
 
+// The run's files and its selection metric's curve (which a new run's log does not name yet).
+std::vector<std::string> own_files(const Paths& p) {
+  std::vector<std::string> files = run_files(p.dir);
+  files.push_back(p.metric_curve);
+  return files;
+}
+
 // Run files (config, metrics, summary) are replaced whole and durably (AtomicFile).
 void write_text_atomically(const std::string& path, const std::string& text) { write_file_atomically(path, text); }
-
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -220,14 +220,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 class Trainer {
 public:
   Trainer(const TrainConfig& config, const TrainOptions& options)
-      : config_(config), options_(options), t0_(std::chrono::steady_clock::now()), built_(build(config)),
+      : config_(config), options_(options), t0_(std::chrono::steady_clock::now()), built_(build_for_training(config, options.config_path)),
         model_(*built_.model),
         metric_(selection_metric(config, model_, *built_.data.val, config.eval_batch_size, built_.data.class_names)),
-        higher_(higher_is_better(metric_, model_)), class_weights_(class_weights(config, *built_.data.train)),
+        higher_(higher_is_better(metric_, model_)), class_weights_(class_weights(config, *built_.data.train, built_.data.class_names)),
         paths_(run_directory(config, options), metric_), params_(model_.parameters()),
         optimizer_(make_optimizer(config.optimizer, params_)), train_size_(built_.data.train->size()),
         steps_per_epoch_((train_size_ + config.batch_size - 1) / config.batch_size) {
     model_.set_compiled(config.compile && !options.eager);
+    check_training_loss(model_, *built_.data.train, config, class_weights_);  // before open_run writes a file
+    note_own_temporaries(own_files(paths_));  // before a second Ctrl-C can stop a write
     pos_.best_val = higher_ ? -INFINITY : INFINITY;
   }
   int run();
@@ -291,6 +293,7 @@ void Trainer::open_run() {
   std::error_code ec;
   fs::create_directories(paths_.dir, ec);
   if (ec) fail("{}: cannot create the run directory: {}", paths_.dir, ec.message());
+  if (options_.resume || options_.overwrite) remove_stale_temporaries(own_files(paths_));
   if (options_.resume) resume();
   else check_fresh_start(), write_text_atomically(paths_.metrics, ""), write_data_record(paths_.dir, config_.data);
   write_text_atomically(paths_.config, config_.raw.dump(2) + "\n");
@@ -343,15 +346,14 @@ void Trainer::announce() {
   progress_.reset(new Progress(Progress::for_stream(options_.progress, config_.epochs * steps_per_epoch_, config_.name, po)));
 }
 
-// A classification score that picks best.tide on validation labels of one class is undefined or
-// the same in every epoch, so best.tide would stay at epoch 1: said once, before training.
+// A classification score that picks best.tide on validation labels of one class is undefined, 0
+// in every epoch or highest for a model that predicts that class everywhere: said once, before training.
 void Trainer::warn_single_class_validation() const {
-  if (!needs_two_classes(metric_)) return;
   const std::vector<std::size_t> present = classes_present(*built_.data.val);
-  if (present.size() != 1) return;
-  std::fprintf(stderr, "warning: the validation split's labels hold %s, so its %s, which picks best.tide, is undefined or the same in "
-               "every epoch (best.tide stays at epoch 1); %s\n",
-               single_class(*built_.data.val, present[0], built_.data.class_names).c_str(), metric_.c_str(), two_class_hint);
+  const std::string effect = present.size() == 1 ? single_class_effect(metric_, present[0], built_.data.val->class_counts().size()) : "";
+  if (effect.empty()) return;
+  std::fprintf(stderr, "warning: the validation split's labels hold %s, so its %s, which picks best.tide, %s; %s\n",
+               single_class(*built_.data.val, present[0], built_.data.class_names).c_str(), metric_.c_str(), effect.c_str(), two_class_hint);
 }
 
 // One optimizer step on batch pos_.batch of the epoch's order.
@@ -361,10 +363,8 @@ void Trainer::train_step(const std::vector<std::int64_t>& order) {
   const data::ExamplesPtr batch = built_.data.train->subset(idx);
   optimizer_->set_learning_rate(config_.learning_rate(pos_.epoch, b, steps_per_epoch_));
   optimizer_->zero_grad();
-  const models::Training training{.kinetic = config_.kinetic, .jacobian = config_.jacobian, .taylor_order = config_.taylor_order,
-                                   .taylor = config_.taylor, .steer = config_.steer, .seed = config_.seed, .step = pos_.global_step,
-                                   .epoch = static_cast<double>(pos_.epoch) + static_cast<double>(b) / static_cast<double>(steps_per_epoch_),
-                                   .class_weights = class_weights_};
+  const models::Training training = training_at(config_, pos_.global_step,
+      static_cast<double>(pos_.epoch) + static_cast<double>(b) / static_cast<double>(steps_per_epoch_), class_weights_);
   const models::BatchLoss result = model_.loss(*batch, models::Mode::train, training);
   const double loss_value = result.loss.item();
   if (!std::isfinite(loss_value))

@@ -23,6 +23,7 @@ struct TrainOptions {
   std::int64_t max_steps = 0;    // stop after this many optimizer steps in this invocation, checkpointed (0: no limit)
   bool quiet = false;            // no progress output
   bool eager = false;            // every op eagerly: no compiled plans (Model::set_compiled(false))
+  std::string config_path;       // the config file, whose directory a relative data path that does not open is looked for in
   std::vector<std::string> flag_keys;  // the config's keys flags set ("epochs", "seed", "compile"): kept in checkpoints for --resume
   std::FILE* progress = stderr;
 };
