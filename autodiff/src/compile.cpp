@@ -6,9 +6,7 @@
 #include "tide/autodiff/grad.hpp"
 #include "tide/core/plan.hpp"
 #include <algorithm>
-#include <atomic>
 #include <mutex>
-#include <thread>
 
 namespace tide {
 
@@ -55,6 +53,9 @@ struct Entry {
   std::vector<Tensor> early_constants;  // what only the forward reads so (the create_graph path's re-run reads it too)
   PlanOptions options;
   Trace late;                // the backward's trace, for `adding`
+  // Threads differentiating graphs that share a node of this entry (design.md) take turns at the
+  // backward plans: a plan runs once at a time, and a replay calls no user code, so none re-enters.
+  std::mutex backward_turn;
 
   // The backward plan that adds the params' gradients into tensors passed after the cotangent
   // (CustomBackward::backward_into), made at its first use.
@@ -105,18 +106,7 @@ struct CompiledFunction::State {
   CompileOptions options;
   CompileStats stats;
   std::vector<std::shared_ptr<Entry>> entries;
-  // Calls from several threads look entries up and trace under this lock: a flag (one exchange to
-  // take, a store to release; a std::mutex cost a solve's small calls ~2%), a waiter yielding.
-  std::atomic_flag entries_busy;
-  struct Lock {
-    std::atomic_flag& flag;
-    explicit Lock(std::atomic_flag& f) : flag(f) {
-      while (flag.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
-    }
-    ~Lock() { flag.clear(std::memory_order_release); }
-    Lock(const Lock&) = delete;
-    Lock& operator=(const Lock&) = delete;
-  };
+  std::mutex entries_mutex;  // calls from several threads look entries up, and trace, under it
 
   std::shared_ptr<Entry> entry_for(const std::vector<Var>& inputs);
   std::shared_ptr<Entry> trace(const Signature& sig, const std::vector<Var>& inputs);
@@ -148,10 +138,9 @@ public:
     std::vector<Tensor> tail{g.value().contiguous()};
     tail.insert(tail.end(), into.begin() + static_cast<std::ptrdiff_t>(n), into.end());
     std::vector<Tensor> out;
-    try {
+    {
+      const std::lock_guard turn(entry_->backward_turn);
       out = entry_->adding().run(residuals_, tail);
-    } catch (const PlanBusyError&) {
-      return busy(g);
     }
     count_shared(state_->stats.backward_calls);
     count_shared(state_->stats.adding_backward);
@@ -166,13 +155,11 @@ public:
     std::vector<Var> grads(n + entry_->params.size());
     if (grad_enabled()) return eager(g);
     // the residuals and then the cotangent as the plan's inputs, without copying the residuals'
-    // handles or changing the node (two threads differentiating through it meet the plan's guard,
-    // and the second runs eagerly: busy)
+    // handles or changing the node (two threads differentiating through it take turns)
     std::vector<Tensor> out;
-    try {
+    {
+      const std::lock_guard turn(entry_->backward_turn);
       out = entry_->backward.run(residuals_, g.value().contiguous());
-    } catch (const PlanBusyError&) {
-      return busy(g);
     }
     count_shared(state_->stats.backward_calls);
     for (std::size_t k = 0; k < entry_->wrt.size(); ++k) grads[static_cast<std::size_t>(entry_->wrt[k])] = Var(out[k]);
@@ -222,20 +209,6 @@ private:
   }
 
   // create_graph: the eager function on the saved inputs, differentiated with recording on.
-  // The backward plan is running for another thread (several may differentiate one graph at once,
-  // design.md) or re-entered: this call's gradients by the eager route, recorded and then detached
-  // as the plan's would be.
-  std::vector<Var> busy(const Var& g) {
-    std::vector<Var> grads;
-    {
-      const GradModeScope record(true);
-      grads = eager(g);
-    }
-    for (Var& d : grads)
-      if (d.defined()) d = Var(d.value());
-    return grads;
-  }
-
   std::vector<Var> eager(const Var& g) {
     check_versions(true);
     count_shared(state_->stats.eager_backward);
@@ -266,7 +239,7 @@ private:
 }  // namespace
 
 std::shared_ptr<Entry> CompiledFunction::State::entry_for(const std::vector<Var>& inputs) {
-  const Lock lock(entries_busy);  // a trace inside runs the function eagerly: no nested lock
+  const std::lock_guard lock(entries_mutex);  // a trace inside runs the function eagerly: no nested lock
   const bool grad_mode = grad_enabled();
   ++stats.calls;  // under the lock: no second atomic per call
   for (const auto& e : entries)
@@ -383,7 +356,7 @@ const CompileStats& CompiledFunction::stats() const {
 
 void CompiledFunction::clear() {
   if (!state_) return;
-  const State::Lock lock(state_->entries_busy);
+  const std::lock_guard lock(state_->entries_mutex);
   state_->entries.clear();
 }
 

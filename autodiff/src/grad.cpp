@@ -350,7 +350,7 @@ std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& i
                                             : collect(outputs, since == std::numeric_limits<std::uint64_t>::max() ? 0 : since);
   std::vector<char> wanted(s.nodes.size(), 0);
   const bool constant = std::none_of(outputs.begin(), outputs.end(), [](const Var& y) { return y.requires_grad(); });
-  if (constant && !inputs.empty() && !options.allow_unused)
+  if (constant && !outputs.empty() && !inputs.empty() && !options.allow_unused)
     fail("grad: no output requires a gradient (output 0, {}, was computed from constants or under NoGrad; a gradient "
          "is one of these unless the grad() that made it had create_graph)", outputs[0].str());
   for (std::size_t i = 0; i < inputs.size(); ++i) {

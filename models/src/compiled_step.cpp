@@ -27,8 +27,6 @@ Var CompiledStep::operator()(const Var& x, const Var& state, const Var& dt, OdeR
   Var next;
   try {
     next = fn_({x, state, dt});
-  } catch (const PlanBusyError&) {  // the model called from another thread too: this step eagerly
-    return cell_->step(x, state, dt, regulariser);
   } catch (const std::exception& e) {
     // A step that cannot be traced (a custom function reading values, drawing noise) runs eagerly
     // from now on; an error of the step itself comes back from the eager run.

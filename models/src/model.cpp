@@ -130,14 +130,13 @@ using json = nlohmann::json;
 // path and both values, as the error shows them; empty when they agree.
 std::string spec_difference(const json& file, const json& own, const std::string& path) {
   if (file.is_object() && own.is_object()) {
-    std::set<std::string> keys;
-    for (const json* j : {&file, &own})
-      for (auto it = j->begin(); it != j->end(); ++it) keys.insert(it.key());
-    for (const std::string& key : keys) {
+    // the file's keys only: a key it does not record is an option added since it was written (its
+    // model had that option's default), so a new option does not orphan every older file
+    for (auto it = file.begin(); it != file.end(); ++it) {
+      const std::string& key = it.key();
       const std::string at = path + "." + key;
-      if (!file.contains(key) || !own.contains(key))
-        return fmt::format("{} is {} in the file, {} in this model", at, file.contains(key) ? brief(file.at(key)) : "absent",
-                           own.contains(key) ? brief(own.at(key)) : "absent");
+      if (!own.contains(key))
+        return fmt::format("{} is {} in the file, absent in this model", at, brief(file.at(key)));
       if (std::string d = spec_difference(file.at(key), own.at(key), at); !d.empty()) return d;
     }
     return "";
@@ -159,7 +158,12 @@ void record_model(nlohmann::json& meta, const Model& model) {
 
 void check_model_meta(const std::string& meta_json, const Model& model, const std::string& path) {
   if (!model.spec()) return;
-  const json meta = json::parse(meta_json, nullptr, false);  // (not JSON: older safetensors held the bare name)
+  // (not JSON: older safetensors held the bare name); nested deeper than any spec: refused, not
+  // walked (the comparison recurses)
+  bool too_deep = false;
+  const json meta = json::parse(
+      meta_json, [&](int depth, json::parse_event_t, json&) { return !(too_deep = too_deep || depth > 64); }, false);
+  if (too_deep) fail("{}: its metadata is nested deeper than 64 levels: not a file tide wrote", path);
   if (!meta.is_object() || !meta.contains("model_spec")) return;
   const std::string difference = spec_difference(meta.at("model_spec"), *model.spec(), "model");
   if (difference.empty()) return;

@@ -122,11 +122,13 @@ public:
     NoGrad outer;
     const Tensor g = fold_padding(g_var.value(), grid_);
     Tensor a = Tensor::zeros(Shape{grid_.B, g.size(2)}, g.dtype(), g.device());
-    if (carries_stage()) a_stage_ = Tensor::zeros(a.shape(), a.dtype(), a.device());
+    // carries_stage(): the cotangent each sample's previous last stage owes; local, as a, so that
+    // threads differentiating one solve at once (design.md) do not share it
+    Tensor a_stage = carries_stage() ? Tensor::zeros(a.shape(), a.dtype(), a.device()) : Tensor();
     std::vector<Tensor> gp(params_.size());
     const std::int64_t n = static_cast<std::int64_t>(log_.size());
     if (snapshots_.empty()) {
-      for (std::int64_t s = n; s-- > 0;) backprop_step(log_[static_cast<std::size_t>(s)], g, a, gp);
+      for (std::int64_t s = n; s-- > 0;) backprop_step(log_[static_cast<std::size_t>(s)], g, a, a_stage, gp);
     } else {
       // budgeted: recompute one segment's start states from its snapshot, then go back through it
       for (std::int64_t seg = static_cast<std::int64_t>(snapshots_.size()); seg-- > 0;) {
@@ -134,7 +136,7 @@ public:
         replay(snapshots_[static_cast<std::size_t>(seg)], begin, end, true);
         for (std::int64_t s = end; s-- > begin;) {
           StepLog& step = log_[static_cast<std::size_t>(s)];
-          backprop_step(step, g, a, gp);
+          backprop_step(step, g, a, a_stage, gp);
           step.y = step.k1 = Tensor();
         }
       }
@@ -196,7 +198,7 @@ private:
     return StepContext{system, rows, samples, *stats_, true, plan_.norm.atol(), plan_.norm.rtol(), nullptr};  // replays keep nothing across steps
   }
 
-  void backprop_step(const StepLog& step, const Tensor& g, Tensor& a, std::vector<Tensor>& gp) {
+  void backprop_step(const StepLog& step, const Tensor& g, Tensor& a, Tensor& a_stage, std::vector<Tensor>& gp) {
     const std::int64_t B = grid_.B;
     const Tensor index = indices(step.samples, g.device());
     const Rows rows(index);
@@ -211,7 +213,7 @@ private:
     std::vector<Var> cot{Var(index_select(a, 0, index))};
     if (carries_stage()) {  // the cotangent of the last stage, from the sample's next step's first stage
       outputs.push_back(st.k.back());
-      cot.emplace_back(index_select(a_stage_, 0, index));
+      cot.emplace_back(index_select(a_stage, 0, index));
     }
     if (!step.out_row.empty()) {
       outputs.push_back(dense_outputs(step, ctx, y, st));
@@ -228,7 +230,7 @@ private:
     a = add(a, index_add(sub(grads[0].value(), index_select(a, 0, index)), 0, index, B));  // a[rows] = dL/dy_start
     if (carries_stage()) {  // a_stage[rows] = dL/dk1: owed by each sample's previous step's last stage
       const Tensor dk1 = k1_in.defined() ? grads.back().value() : Tensor::zeros(step.y.shape(), step.y.dtype(), step.y.device());
-      a_stage_ = add(a_stage_, index_add(sub(dk1, index_select(a_stage_, 0, index)), 0, index, B));
+      a_stage = add(a_stage, index_add(sub(dk1, index_select(a_stage, 0, index)), 0, index, B));
     }
     if (k1_in.defined()) grads.pop_back();
     accumulate(gp, grads, 1);
@@ -267,7 +269,6 @@ private:
   std::vector<Replayed> snapshots_;  // budgeted: full states (and last stages) before steps 0, stride, 2 stride, ...
   std::int64_t stride_ = 0;
   SavedVersions start_version_;  // budgeted: the first snapshot's (y0's storage)
-  Tensor a_stage_;  // [B, D]: carries_stage(): the cotangent each sample's previous last stage owes
 };
 
 // [y | a] -> [f(y) | -(df/dy)^T a] without a tape: f and its vjp at y. On compiled dynamics this

@@ -433,6 +433,23 @@ TEST_CASE("files that record no spec, and models built without one, load as befo
   std::remove("test_model_spec.tide");
 }
 
+TEST_CASE("a file's recorded spec is compared on the keys it records: an option added since does not orphan it") {
+  using data::test::error_of;
+  const data::Dataset d = xor_dataset();
+  Generator gen(7);
+  const models::ModelPtr m = models::make_model(json{{"type", "gru"}, {"hidden", 5}}, d, gen, DType::f64, "model");
+  json older = *m->spec();
+  older.erase("hidden");  // as a build before that key was recorded would have written it
+  CHECK_NOTHROW(models::check_model_meta(json{{"model_spec", older}}.dump(), *m, "older.tide"));
+  json newer = *m->spec();
+  newer["an_option_added_later"] = 1;  // a key this build does not know: another model
+  CHECK(error_of([&] { models::check_model_meta(json{{"model_spec", newer}}.dump(), *m, "newer.tide"); })
+            .find("model.an_option_added_later is 1 in the file, absent in this model") != std::string::npos);
+  // metadata nested far deeper than any spec is refused, not walked
+  const std::string deep = "{\"model_spec\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  CHECK(error_of([&] { models::check_model_meta(deep, *m, "deep.tide"); }).find("nested deeper than 64 levels") != std::string::npos);
+}
+
 TEST_CASE("a path ending in .safetensors in any case is saved and loaded as safetensors") {
   // "x.SAFETENSORS" was written as a tide archive (bug hunt)
   CHECK(models::is_safetensors("w.SAFETENSORS"));

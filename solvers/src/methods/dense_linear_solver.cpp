@@ -5,6 +5,7 @@
 // or when Newton failed or contracted slowly with it; a new factorisation when s moved by more than
 // refactor_ratio.
 #include "stage_linear_solver.hpp"
+#include "tide/core/shared_count.hpp"
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/grad.hpp"
 #include <cmath>
@@ -29,7 +30,7 @@ std::vector<double> row_jacobians(StepContext& ctx, const Tensor& z, const Var& 
     for (std::int64_t r = 0; r < n; ++r)
       std::copy_n(g.begin() + r * d, d, jac.begin() + (r * d + i) * d);
   }
-  ctx.stats.jacobian_evaluations += n;
+  count_shared(ctx.stats.jacobian_evaluations, n);
   return jac;
 }
 
@@ -100,7 +101,7 @@ public:
     const std::vector<double> jac = row_jacobians(ctx, point, t);
     auto factors = std::make_shared<std::vector<LuFactors>>(static_cast<std::size_t>(n));
     for (std::int64_t r = 0; r < n; ++r) (*factors)[static_cast<std::size_t>(r)].factor(jac.data() + r * d * d, s[static_cast<std::size_t>(r)], d);
-    ctx.stats.factorisations += n;
+    count_shared(ctx.stats.factorisations, n);
     return [solve = std::make_shared<FactoredSolve>(factors, false)](const Var& rhs) {
       return record_custom(solve->apply(rhs.value()), {rhs}, solve);
     };
@@ -134,7 +135,7 @@ private:
   void factor(StepContext& ctx, DenseRowState& row, double s, std::int64_t d) {
     row.factors.factor(row.jacobian.data(), s, d);
     row.factored_s = s;
-    ++ctx.stats.factorisations;
+    count_shared(ctx.stats.factorisations);
   }
 
   const ImplicitOptions& options_;

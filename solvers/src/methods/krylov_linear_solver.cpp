@@ -7,6 +7,7 @@
 // I - s J_band (band_preconditioner.hpp), the band kept in ImplicitMemory by the dense path's rules.
 #include "gmres.hpp"
 #include "stage_linear_solver.hpp"
+#include "tide/core/shared_count.hpp"
 #include "tide/autodiff/custom.hpp"
 #include "tide/autodiff/grad.hpp"
 #include <cmath>
@@ -91,7 +92,7 @@ public:
     for (std::size_t r = 0; r < s.size(); ++r) tolerance[r] = options_.gmres_tolerance * options_.newton_tolerance / std::fabs(s[r]);
     const GmresResult out = gmres(newton_matrix(ctx.system.jacobian_action(point, t, ctx.rows), s, b), b, mul(weight, weight),
                                   tolerance, gmres_settings(options_), preconditioner(ctx));
-    ctx.stats.linear_iterations += out.products;
+    count_shared(ctx.stats.linear_iterations, static_cast<std::int64_t>(out.products));
     return out.x;
   }
 
@@ -148,7 +149,7 @@ private:
     const Tensor z = sub.take(y);
     const std::int64_t w = options_.preconditioner_bandwidth, size = z.size(1) * (2 * w + 1);
     const std::vector<double> band = band_jacobians(sctx.system.jacobian_action(z, Var(sub.take(t.value())), sctx.rows), z, w);
-    ctx.stats.jacobian_evaluations += static_cast<std::int64_t>(sub.positions().size());
+    count_shared(ctx.stats.jacobian_evaluations, static_cast<std::int64_t>(sub.positions().size()));
     for (std::size_t q = 0; q < sub.positions().size(); ++q) {
       BandRowState& row = memory_.band_row(sctx.samples[q]);
       row.band.assign(band.begin() + static_cast<std::int64_t>(q) * size, band.begin() + static_cast<std::int64_t>(q + 1) * size);
@@ -160,7 +161,7 @@ private:
   void factor(StepContext& ctx, BandRowState& row, double s, std::int64_t d) {
     row.factors.factor(row.band.data(), s, d, options_.preconditioner_bandwidth);
     row.factored_s = s;
-    ++ctx.stats.preconditioner_setups;
+    count_shared(ctx.stats.preconditioner_setups);
   }
 
   // The rows' kept factors, applied in place (valid while GMRES runs); none without a bandwidth.

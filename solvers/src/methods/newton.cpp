@@ -1,5 +1,6 @@
 // Newton's iteration for one implicit stage (newton.hpp).
 #include "newton.hpp"
+#include "tide/core/shared_count.hpp"
 #include <algorithm>
 #include <cmath>
 
@@ -150,7 +151,7 @@ NewtonOutcome newton(StepContext& ctx, const Tensor& z, const Var& t, const std:
     const Tensor point = add(z, mul(s_col, out.k));
     const Tensor fk = evaluate(ctx, point, t, it == 0, out.reads_recorded);
     NoGrad no_grad;
-    ++ctx.stats.newton_iterations;
+    count_shared(ctx.stats.newton_iterations);
     const Tensor dk = solver.solve(ctx, point, t, sub(fk, out.k), s, weight.solve);
     const std::vector<char> apply = state.update(it, correction_norms(dk, weight, s), floor, current, settings);
     std::vector<double> mask(n);
