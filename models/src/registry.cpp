@@ -42,6 +42,8 @@ struct CellBuild {
 using WiringBuilder = Wiring (*)(CellBuild&, std::uint64_t seed);
 
 // The NCP's fan-outs reach at most the layer they draw from: the error names the keys that fail.
+thread_local RecordedSpecScope* recorded_scope = nullptr;
+
 void check_ncp_fanouts(SpecReader& k, const NcpSizes& s) {
   const struct {
     const char* key;
@@ -71,8 +73,9 @@ Wiring ncp_wiring(CellBuild& b, std::uint64_t seed) {
   // The layers' sum is the model's size: a "hidden" that says otherwise would be ignored.
   const std::int64_t units = s.inter + s.command + s.motor;
   if (k.given("hidden") && b.hidden != units)
-    fail("{}: {} is not the NCP's size, inter + command + motor = {} + {} + {} = {} (the layer sizes set it: leave hidden out, "
-         "or change inter, command, motor)", k.path("hidden"), b.hidden, s.inter, s.command, s.motor, units);
+    refuse_unread_key(fmt::format("{}: {} is not the NCP's size, inter + command + motor = {} + {} + {} = {} (the layer sizes "
+                                  "set it: leave hidden out, or change inter, command, motor)",
+                                  k.path("hidden"), b.hidden, s.inter, s.command, s.motor, units));
   k.set("hidden", units);
   try {  // (the sizes were checked above; this names the model object on any other refusal)
     return ncp(b.inputs, s, seed);
@@ -178,10 +181,11 @@ OdeSpec parse_ode_spec(const json& spec, const OdeSpec& defaults, const std::str
   const bool fixed = out.method == Method::ltc_fused || !tableau(out.method).adaptive();
   const std::vector<const char*> unread = fixed ? std::vector<const char*>{"rtol", "atol"} : std::vector<const char*>{"unfolds"};
   for (const char* key : unread)
-    if (k.given(key))
-      fail("{}: method '{}' {}; \"{}\" is for {} methods", k.path(key), method_name(out.method),
-           fixed ? "takes fixed steps (\"unfolds\" per interval) with no error control" : "chooses its steps by its error estimate",
-           key, fixed ? "adaptive" : "fixed-step");
+    if (k.has(key))  // (marked read: ignored inside a RecordedSpecScope)
+      refuse_unread_key(fmt::format("{}: method '{}' {}; \"{}\" is for {} methods", k.path(key), method_name(out.method),
+                                    fixed ? "takes fixed steps (\"unfolds\" per interval) with no error control"
+                                          : "chooses its steps by its error estimate",
+                                    key, fixed ? "adaptive" : "fixed-step"));
   if (fixed) out.unfolds = static_cast<int>(k.integer("unfolds", defaults.unfolds, 1, 10000));
   else {
     out.rtol = k.number("rtol", defaults.rtol, 1e-14, 1.0);
@@ -191,6 +195,15 @@ OdeSpec parse_ode_spec(const json& spec, const OdeSpec& defaults, const std::str
   k.finish("a solver");
   if (normal) *normal = k.normal();
   return out;
+}
+
+RecordedSpecScope::RecordedSpecScope(bool on) : outer_(recorded_scope), on_(on) { recorded_scope = this; }
+RecordedSpecScope::~RecordedSpecScope() { recorded_scope = outer_; }
+
+void refuse_unread_key(const std::string& message) {
+  RecordedSpecScope* scope = recorded_scope;
+  if (!scope || !scope->on_) fail("{}", message);
+  scope->warnings_.push_back(message + " (ignored: the run's recorded config)");
 }
 
 CellPtr make_cell(const json& spec, std::int64_t inputs, Generator& gen, DType dtype, const std::string& where, json* normal) {

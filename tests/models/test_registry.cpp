@@ -98,6 +98,28 @@ TEST_CASE("registry: solver keys the chosen method does not read are refused, na
   CHECK(normal.at("forget_bias") == 1.0);
 }
 
+TEST_CASE("registry: a run's recorded config builds with the keys refused since, each said in a warning (runs trained before load)") {
+  Generator gen(1);
+  const json ncp = {{"type", "ltc_biophysical"}, {"wiring", "ncp"}, {"hidden", 100}};
+  const json rk4_rtol = {{"type", "ode_rnn"}, {"hidden", 3}, {"solver", {{"method", "rk4"}, {"rtol", 1e-6}}}};
+  CHECK_THROWS(make_cell(ncp, 2, gen, DType::f32));
+  CHECK_THROWS(make_cell(rk4_rtol, 2, gen, DType::f32));
+  {
+    const RecordedSpecScope recorded;
+    json normal;
+    CHECK(make_cell(ncp, 2, gen, DType::f32, "model", &normal)->state_size() == 16);
+    CHECK(normal.at("hidden") == 16);
+    CHECK_NOTHROW(make_cell(rk4_rtol, 2, gen, DType::f32, "model", &normal));
+    CHECK(normal.at("solver") == json{{"method", "rk4"}, {"unfolds", 1}, {"gradient", "discrete"}});
+    REQUIRE(recorded.warnings().size() == 2);
+    CHECK(recorded.warnings()[0].starts_with("model.hidden: 100 is not the NCP's size"));
+    CHECK(recorded.warnings()[1].find("(ignored: the run's recorded config)") != std::string::npos);
+    const RecordedSpecScope off(false);  // an inner scope that is off: refused again
+    CHECK_THROWS(make_cell(ncp, 2, gen, DType::f32));
+  }
+  CHECK_THROWS(make_cell(ncp, 2, gen, DType::f32));  // the scope ended
+}
+
 TEST_CASE("registry: every ODE method and gradient kind resolves by name; unknown ones fail listing them") {
   Generator gen(1);
   std::vector<std::string> methods;

@@ -22,4 +22,27 @@ CellPtr make_cell(const nlohmann::json& spec, std::int64_t inputs, Generator& ge
 OdeSpec parse_ode_spec(const nlohmann::json& spec, const OdeSpec& defaults, const std::string& where,
                        nlohmann::json* normal = nullptr);
 
+// Reading a run's recorded config (tide eval, predict, export, --resume): keys refused because
+// nothing reads them (an NCP's "hidden" that is not its layers' sum, a solver key its method does
+// not read: refused since 2026-12-07) are ignored, as the build that trained the run ignored them,
+// and listed in warnings() instead, so that runs trained before still load. On this thread, for the
+// scope's life; `on` false makes it inactive.
+class RecordedSpecScope {
+public:
+  explicit RecordedSpecScope(bool on = true);
+  ~RecordedSpecScope();
+  RecordedSpecScope(const RecordedSpecScope&) = delete;
+  RecordedSpecScope& operator=(const RecordedSpecScope&) = delete;
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+private:
+  friend void refuse_unread_key(const std::string& message);
+  RecordedSpecScope* outer_ = nullptr;
+  bool on_;
+  std::vector<std::string> warnings_;
+};
+
+// A key nothing reads: an error, or inside an active RecordedSpecScope a warning.
+void refuse_unread_key(const std::string& message);
+
 }  // namespace tide::models
