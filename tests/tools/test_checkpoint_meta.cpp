@@ -91,6 +91,20 @@ TEST_CASE("checkpoint metadata: the BLAS thread count reads back; a checkpoint f
         "c.tide.blas_threads: expected an integer in 1..2147483647, got 0");
 }
 
+TEST_CASE("checkpoint metadata: the model's record (models::record_model) reads back from version 4; an older version has none") {
+  // (a checkpoint recorded no model spec, so one of another wiring_seed or cfc mode loaded into the run's model)
+  Position p;
+  json meta = json::parse(checkpoint_meta(config, sample()));
+  CHECK(meta.at("version") == 4);
+  meta["model_name"] = "cfc(4)", meta["model_type"] = "cfc", meta["model_spec"] = {{"type", "cfc"}, {"mode", "default"}};
+  CHECK(read_checkpoint_meta(meta.dump(), "c.tide", p).config == config);
+  CHECK(recorded_model(meta.dump()) == json{{"model_name", "cfc(4)"}, {"model_type", "cfc"}, {"model_spec", meta.at("model_spec")}});
+  CHECK(recorded_model("cfc(4)").empty());  // an older safetensors' bare name
+  CHECK(error_of([&] { read_checkpoint_meta(edited("model_spec", "cfc"), "c.tide", p); }) == "c.tide.model_spec: expected an object, got \"cfc\"");
+  meta["version"] = 3;
+  CHECK(error_of([&] { read_checkpoint_meta(meta.dump(), "c.tide", p); }).starts_with("c.tide.model_"));
+}
+
 TEST_CASE("checkpoint metadata: a missing key, a wrong type or a negative count is an error naming the file and the key") {
   const json discard = json(json::value_t::discarded);
   const std::string source = "run/checkpoint.tide (metadata)";
@@ -108,7 +122,7 @@ TEST_CASE("checkpoint metadata: a missing key, a wrong type or a negative count 
   CHECK(error(edited("loss_sum", nullptr)).starts_with(source + ".loss_sum: expected a number"));
   CHECK(error(edited("config", "x")) == source + ".config: expected an object, got \"x\"");
   CHECK(error(edited("format", "other")) == source + ".format: expected one of tide train checkpoint, got \"other\"");
-  CHECK(error(edited("version", 4)) == source + ".version: expected an integer in 1..3, got 4");
+  CHECK(error(edited("version", 5)) == source + ".version: expected an integer in 1..4, got 5");
   CHECK(error(edited("surprise", 1)).starts_with(source + ".surprise: unknown key for a `tide train` checkpoint's metadata"));
   CHECK(error("[1, 2]") == source + ": expected an object, got [1,2]");
   CHECK(error(R"({"step": 4})") == source + ": missing key 'format' (not a `tide train` checkpoint?)");

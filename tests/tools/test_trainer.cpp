@@ -661,3 +661,80 @@ TEST_CASE("the warning for a validation split of one class says what the selecti
   CHECK(single_class_effect("accuracy", 0, 2).empty());
   CHECK(single_class_effect("loss", 0, 2).empty());
 }
+
+namespace {
+
+// The metadata of a run file (tide archive) with `edit` applied to it.
+void edit_meta(const std::string& file, const std::function<void(json&)>& edit) {
+  tide::Archive a = tide::load_archive(file);
+  json meta = json::parse(a.meta_json);
+  edit(meta);
+  a.meta_json = meta.dump();
+  tide::save_archive(file, a);
+}
+
+}  // namespace
+
+TEST_CASE("--params of a run whose model differs only in a key that keeps the parameters' shapes (cfc mode) is refused, naming it") {
+  // (a run's best.tide or its export was accepted by eval of a run of another wiring_seed or cfc mode, with the same
+  // parameter names and shapes, and scored there: another model)
+  TempDir dir;
+  json config = {{"name", "mode"}, {"seed", 1}, {"data", {{"dataset", "xor"}, {"encoding", "event"}, {"train", 64}, {"test", 16}}},
+                 {"model", {{"type", "cfc"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 32}};
+  const std::string gated = (dir.path / "gated").string(), no_gate = (dir.path / "no_gate").string();
+  train(config, gated, false);
+  config["model"]["mode"] = "no_gate";
+  train(config, no_gate, false);
+  const std::string exported = (dir.path / "gated.safetensors").string(), archive = (dir.path / "gated.tide").string();
+  const std::string out = (dir.path / "out.csv").string(), again = (dir.path / "again.safetensors").string();
+  export_parameters(gated, {}, exported);
+  export_parameters(gated, {true, ""}, archive);
+  // the export records the model's spec as Model::save does, beside the config's model section
+  const json meta = json::parse(tide::load_safetensors(exported).meta_json);
+  CHECK(meta.at("model_spec").at("mode") == "default");
+  CHECK(meta.at("model_type") == "cfc");
+  CHECK(meta.at("model") == json{{"type", "cfc"}, {"hidden", 4}});
+  const std::string key = "model.mode is \"default\" in the file, \"no_gate\" in this model";
+  for (const std::string& file : {gated + "/best.tide", gated + "/checkpoint.tide", exported, archive}) {
+    CAPTURE(file);
+    for (const std::string& error : {error_message([&] { evaluate_run(no_gate, "test", {false, file}); }),
+                                     error_message([&] { write_predictions(no_gate, {false, file}, "test", "", out); }),
+                                     error_message([&] { export_parameters(no_gate, {false, file}, again); })}) {
+      CHECK(error.starts_with(file + ": holds the parameters of a model built from another spec than this one"));
+      CHECK(error.find(key) != std::string::npos);
+    }
+  }
+  CHECK_FALSE(fs::exists(out));
+  CHECK_FALSE(fs::exists(again));
+  // each run with its own files and their exports
+  for (const std::string& file : {exported, archive, gated + "/best.tide"}) CHECK(evaluate_run(gated, "test", {false, file}).contains("accuracy"));
+  CHECK(evaluate_run(no_gate, "test", {}).contains("accuracy"));
+  CHECK(evaluate_run(no_gate, "test", {true, ""}).contains("accuracy"));
+  export_parameters(no_gate, {}, again);
+  CHECK(evaluate_run(no_gate, "test", {false, again}).contains("accuracy"));
+  // a file recording no spec (an older run's, another tool's) loads as before
+  edit_meta(archive, [](json& m) { m.erase("model_spec"), m.erase("model_type"), m.erase("model_name"); });
+  CHECK(evaluate_run(no_gate, "test", {false, archive}).contains("accuracy"));
+}
+
+TEST_CASE("eval and --resume refuse the run's own best.tide or checkpoint.tide when it records another model spec than the config builds") {
+  // (what a file of the same config records when the model built from it changed: it loaded and was scored, or resumed)
+  TempDir dir;
+  const json config = {{"name", "own"}, {"seed", 1}, {"data", {{"dataset", "xor"}, {"encoding", "event"}, {"train", 64}, {"test", 16}}},
+                       {"model", {{"type", "cfc"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 32}};
+  const std::string run = (dir.path / "own").string();
+  train(config, run, false);
+  const auto other_mode = [](json& m) { m.at("model_spec")["mode"] = "no_gate"; };
+  const std::string key = "model.mode is \"no_gate\" in the file, \"default\" in this model";
+  edit_meta(run + "/best.tide", other_mode);
+  for (const std::string& error : {error_message([&] { evaluate_run(run, "test", {}); }), error_message([&] { resume_run(run); })}) {
+    CHECK(error.starts_with(run + "/best.tide: holds the parameters of a model built from another spec than this one"));
+    CHECK(error.find(key) != std::string::npos);
+  }
+  CHECK(evaluate_run(run, "test", {true, ""}).contains("accuracy"));  // the checkpoint is the model's
+  edit_meta(run + "/checkpoint.tide", other_mode);
+  for (const std::string& error : {error_message([&] { evaluate_run(run, "test", {true, ""}); }), error_message([&] { resume_run(run); })}) {
+    CHECK(error.starts_with(run + "/checkpoint.tide: holds the parameters of a model built from another spec than this one"));
+    CHECK(error.find(key) != std::string::npos);
+  }
+}

@@ -3,6 +3,7 @@
 #include "tide/core/atomic_file.hpp"
 #include "tide/data/config_object.hpp"
 #include "tide/data/csv.hpp"
+#include "tide/models/model.hpp"
 #include <fmt/ranges.h>
 #include <zlib.h>
 #include <algorithm>
@@ -15,8 +16,9 @@ namespace tide::cli {
 
 using json = nlohmann::json;
 
-std::string checkpoint_meta(const json& config, const Position& p, const FlagKeys& flag_keys, std::int64_t blas_threads) {
-  json meta = {{"format", "tide train checkpoint"}, {"version", 3}, {"config", config}, {"flag_keys", flag_keys},
+std::string checkpoint_meta(const json& config, const Position& p, const FlagKeys& flag_keys, std::int64_t blas_threads,
+                            const models::Model* model) {
+  json meta = {{"format", "tide train checkpoint"}, {"version", 4}, {"config", config}, {"flag_keys", flag_keys},
                {"blas_threads", blas_threads},
                {"epoch", p.epoch}, {"batch", p.batch}, {"global_step", p.global_step}, {"best_epoch", p.best_epoch},
                {"records", p.records_written}, {"loss_sum", p.loss_sum}, {"metric_sum", p.metric_sum},
@@ -27,6 +29,7 @@ std::string checkpoint_meta(const json& config, const Position& p, const FlagKey
     for (const auto& [name, sums] : p.extra) extra[name] = {sums.first, sums.second};
     meta["extra_metrics"] = extra;
   }
+  if (model) models::record_model(meta, *model);
   return meta.dump();
 }
 
@@ -74,9 +77,9 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
   need("format");
   k.string("format", "", {"tide train checkpoint"});
   need("version");
-  // Version 2 added flag_keys and version 3 blas_threads (so that an older tide refuses it by its
-  // version, not by a key it does not know); older checkpoints read as before.
-  const std::int64_t version = k.integer("version", 3, 1, 3);
+  // Version 2 added flag_keys, version 3 blas_threads and version 4 the model's record (so that an
+  // older tide refuses it by its version, not by a key it does not know); older checkpoints read as before.
+  const std::int64_t version = k.integer("version", 4, 1, 4);
   need("config");
   CheckpointConfig read{*k.object("config"), std::nullopt, std::nullopt};
   if (version >= 2) {
@@ -86,6 +89,10 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
   if (version >= 3) {
     need("blas_threads");
     read.blas_threads = k.integer("blas_threads", 1, 1, std::numeric_limits<int>::max());
+  }
+  if (version >= 4) {  // record_model's keys, checked by check_model_meta when the parameters load
+    k.text("model_name", ""), k.text("model_type", "");
+    k.object("model_spec");
   }
   for (const std::string& key : read.flag_keys.value_or(FlagKeys{}))
     if (key != "epochs" && key != "seed" && key != "compile")
@@ -99,6 +106,56 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
 json best_meta_config(const std::string& text, const std::string& source) {
   const json meta = parse_json_text(text, source);  // bounded: a config nested 10^6 deep overflowed the stack when compared
   return meta.is_object() && meta.contains("config") ? meta.at("config") : json();
+}
+
+std::string best_meta(std::int64_t epoch, const std::string& metric_key, double val_metric, double val_loss, const json& config,
+                      const models::Model& model) {
+  // with the config, so that a run directory kept without its checkpoint still knows what it trained
+  json meta = {{"epoch", epoch}, {metric_key, val_metric}, {"val_loss", val_loss}, {"config", config}};
+  models::record_model(meta, model);
+  return meta.dump();
+}
+
+json recorded_model(const std::string& text) {
+  json record = json::object();
+  json meta;
+  try {
+    meta = parse_json_text(text, "metadata");
+  } catch (const Error&) {
+    return record;  // (older safetensors held the bare model name)
+  }
+  if (!meta.is_object()) return record;
+  for (const char* key : {"model_name", "model_type", "model_spec"})
+    if (meta.contains(key)) record[key] = meta.at(key);
+  return record;
+}
+
+namespace {
+
+// A model of a spec another file records, with no parameters: what check_model_meta compares a
+// file's record against where no model is built.
+class RecordedModel final : public models::Model {
+public:
+  RecordedModel(std::string name, const json& spec) : name_(std::move(name)) { set_spec(spec); }
+  std::string name() const override { return name_; }
+  std::string metric() const override { return "loss"; }
+  bool higher_is_better() const override { return false; }
+  models::BatchLoss loss(const data::Examples&, models::Mode, const models::Training&) const override {
+    fail("{}: a model of a recorded spec computes no loss", name_);
+  }
+  std::vector<std::pair<std::string, Var>> named_parameters() const override { return {}; }
+
+private:
+  std::string name_;
+};
+
+}  // namespace
+
+void check_recorded_model(const std::string& text, const std::string& path, const std::string& reference_text) {
+  const json reference = recorded_model(reference_text);
+  if (!reference.contains("model_spec")) return;
+  const json name = reference.value("model_name", json());
+  models::check_model_meta(text, RecordedModel(name.is_string() ? name.get<std::string>() : "?", reference.at("model_spec")), path);
 }
 
 namespace {

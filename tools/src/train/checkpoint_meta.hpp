@@ -1,5 +1,6 @@
 // The metadata of a `tide train` checkpoint (the archive's meta_json, tide/autodiff/archive.hpp):
-// a format tag, the config the run was written with, and where the run stood.
+// a format tag, the config the run was written with, the model it holds and where the run stood;
+// best.tide's metadata, and the model a parameter file records (models::record_model).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <cstdint>
@@ -8,6 +9,10 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace tide::models {
+class Model;
+}
 
 namespace tide::cli {
 
@@ -39,9 +44,12 @@ struct CheckpointConfig {
 };
 
 // The metadata text of a checkpoint of a run of `config` (`flag_keys` of it set by flags) at
-// `position`, run with `blas_threads` BLAS threads (tide::blas_info().threads).
+// `position`, run with `blas_threads` BLAS threads (tide::blas_info().threads), with what
+// models::record_model writes of `model` (its name and normalised spec) when given: the spec is what
+// eval, predict and --resume check the checkpoint against (a config can build another model than
+// it did when tide's defaults change).
 std::string checkpoint_meta(const nlohmann::json& config, const Position& position, const FlagKeys& flag_keys = {},
-                            std::int64_t blas_threads = 1);
+                            std::int64_t blas_threads = 1, const models::Model* model = nullptr);
 
 // Reads checkpoint_meta's text into `position` (whose best_val stays as it is while no epoch has
 // been best) and returns the config. Every key is checked (present, of its type, counts >= 0 and
@@ -51,6 +59,20 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
 // metadata version 2); null for a best.tide from before. Text that is no JSON, or nested deeper
 // than a config may be, is an error naming `source`.
 nlohmann::json best_meta_config(const std::string& text, const std::string& source);
+// best.tide's metadata text: its epoch, the validation scores that chose it (`metric_key`, as
+// "val_accuracy", and val_loss), the run's config and what models::record_model writes of `model`.
+std::string best_meta(std::int64_t epoch, const std::string& metric_key, double val_metric, double val_loss,
+                      const nlohmann::json& config, const models::Model& model);
+
+// The keys of record_model's a parameter file's metadata `text` holds (model_name, model_type,
+// model_spec), as an object: what `tide export` copies into its file; empty for metadata recording
+// none or no JSON object (older files, other tools).
+nlohmann::json recorded_model(const std::string& text);
+// models::check_model_meta of the metadata `text` of the parameter file `path` against the model
+// another file's metadata records (`reference_text`: the run's own checkpoint or best.tide), for a
+// command that builds no model (export --params): refused naming the first key of the spec that
+// differs and both values; passes when either file records no spec.
+void check_recorded_model(const std::string& text, const std::string& path, const std::string& reference_text);
 
 // The data files a run read and the directory it was trained in, kept in the run directory's
 // data_files.json: eval, predict and --resume rebuild the data (standardisation statistics,

@@ -120,47 +120,51 @@ TrainConfig run_config(const std::string& run_dir, const RunParameters& from) {
        path, record.file, first_difference(record.config, config.raw, ""), name, name);
 }
 
-// A parameter file's model tensors under their parameter names: a tide archive's "model." keys
-// with the prefix removed, or a safetensors file's names as they are.
-std::vector<std::pair<std::string, Tensor>> model_tensors(const std::string& path) {
-  if (models::is_safetensors(path)) return load_safetensors(path).tensors;
-  std::vector<std::pair<std::string, Tensor>> out;
-  for (auto& [name, t] : load_archive(path).tensors)
-    if (name.starts_with("model.")) out.emplace_back(name.substr(6), std::move(t));
-  if (out.empty()) fail("{}: holds no model parameters (no \"model.\" tensors)", path);
+// A parameter file's model tensors under their parameter names (a tide archive's "model." keys
+// with the prefix removed, or a safetensors file's names as they are), with its metadata.
+Archive model_archive(const std::string& path) {
+  if (models::is_safetensors(path)) return load_safetensors(path);
+  Archive out;
+  Archive file = load_archive(path);
+  for (auto& [name, t] : file.tensors)
+    if (name.starts_with("model.")) out.tensors.emplace_back(name.substr(6), std::move(t));
+  if (out.tensors.empty()) fail("{}: holds no model parameters (no \"model.\" tensors)", path);
+  out.meta_json = std::move(file.meta_json);
   return out;
 }
 
 // The model tensors of the run's own parameter file that --params files are checked against, and
 // its path: checkpoint.tide, else (missing or unreadable) best.tide.
-std::pair<std::vector<std::pair<std::string, Tensor>>, std::string> reference_parameters(const std::string& run_dir) {
+std::pair<Archive, std::string> reference_parameters(const std::string& run_dir) {
   const std::string checkpoint = run_dir + "/checkpoint.tide", best = run_dir + "/best.tide";
   if (fs::exists(checkpoint) && fs::exists(best)) {
     try {
-      return {model_tensors(checkpoint), checkpoint};
+      return {model_archive(checkpoint), checkpoint};
     } catch (const Error&) {  // (a checkpoint cut short): best.tide has the same names and shapes
-      return {model_tensors(best), best};
+      return {model_archive(best), best};
     }
   }
   for (const std::string& file : {checkpoint, best})
-    if (fs::exists(file)) return {model_tensors(file), file};
+    if (fs::exists(file)) return {model_archive(file), file};
   fail("{}: holds no checkpoint.tide or best.tide to check --params against", run_dir);
 }
 
 // Parameters from a file of the user's (--params) belong to this run: the names, shapes and dtypes
-// of its own checkpoint's, as loading them into its model would check.
-void check_run_parameters(const std::vector<std::pair<std::string, Tensor>>& got, const std::string& path,
-                          const std::string& run_dir) {
+// of its own checkpoint's, as loading them into its model would check, and then (the same names and
+// shapes fit a model of another wiring seed or cfc mode) of a model built from the spec it records,
+// when both files record one.
+void check_run_parameters(const Archive& got, const std::string& path, const std::string& run_dir) {
   const auto [own, checkpoint] = reference_parameters(run_dir);
   std::map<std::string, std::string> expected;
-  for (const auto& [name, t] : own) expected[name] = t.str();
-  for (const auto& [name, t] : got) {
+  for (const auto& [name, t] : own.tensors) expected[name] = t.str();
+  for (const auto& [name, t] : got.tensors) {
     const auto it = expected.find(name);
     if (it == expected.end()) fail("{}: parameter '{}' is not one of this run's model's (its checkpoint {})", path, name, checkpoint);
     if (it->second != t.str()) fail("{}: parameter '{}' is {}; this run's model has {}", path, name, t.str(), it->second);
     expected.erase(it);
   }
   if (!expected.empty()) fail("{}: this run's parameter '{}' is missing", path, expected.begin()->first);
+  check_recorded_model(got.meta_json, path, own.meta_json);
 }
 
 // A run's data (its config's, or with data_file a csv run's data with that file as the test
@@ -184,7 +188,7 @@ Built load_run(const std::string& run_dir, const TrainConfig& config, const RunP
   const std::string path = parameters_path(run_dir, from);
   // a file of the user's may hold another model's parameters: said so (naming the parameter and
   // both shapes) before a load that does not fit is taken for data that changed
-  if (!from.file.empty()) check_run_parameters(model_tensors(path), path, run_dir);
+  if (!from.file.empty()) check_run_parameters(model_archive(path), path, run_dir);
   load_fitting_data(path, [&] { built.model->load(path); });
   return built;
 }
@@ -505,11 +509,11 @@ json class_order(const std::string& run_dir, const TrainConfig& config) {
 void export_parameters(const std::string& run_dir, const RunParameters& from, const std::string& out) {
   const TrainConfig config = run_config(run_dir, from);
   const std::string path = parameters_path(run_dir, from);
-  Archive a;
-  a.tensors = model_tensors(path);
-  if (!from.file.empty()) check_run_parameters(a.tensors, path, run_dir);
+  Archive a = model_archive(path);
+  if (!from.file.empty()) check_run_parameters(a, path, run_dir);
   json meta = {{"run", run_dir}, {"parameters_from", path}, {"model", config.raw.at("model")}};
   if (json names = class_order(run_dir, config); !names.is_null()) meta["class_names"] = std::move(names);
+  meta.update(recorded_model(a.meta_json));  // the source's model spec, which Model::load and --params check
   a.meta_json = meta.dump();
   if (models::is_safetensors(out)) return save_safetensors(out, a);  // parameter names as they are, for other tools
   for (auto& [name, t] : a.tensors) name = "model." + name;

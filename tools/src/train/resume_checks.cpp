@@ -73,12 +73,20 @@ void check_position(const Position& p, const std::string& checkpoint, std::int64
          p.epoch, before, p.batch, p.global_step);
 }
 
-void check_best_config(const std::string& best, const json& config, const std::string& config_path, const std::string& checkpoint) {
-  const json recorded = best_meta_config(load_archive(best).meta_json, best + " (metadata)");
-  if (recorded.is_null() || recorded == config) return;
+void check_best_config(const std::string& best, const json& config, const std::string& config_path, const std::string& checkpoint,
+                       const models::Model& model) {
+  const std::string meta = load_archive(best).meta_json;
+  const json recorded = best_meta_config(meta, best + " (metadata)");
+  // the config first: its difference names the key the user wrote; the spec's follows from it
+  if (recorded.is_null() || recorded == config) return models::check_model_meta(meta, model, best);
   fail("{}: was written by a run of another config than this run's ({} and {} agree; {}): a file copied from another run? Put "
        "the run's own best.tide back, or train a new run", best, config_path, checkpoint,
        first_difference(config, recorded, "", "in config.json", "in best.tide"));
+}
+
+void load_checkpoint_model(const Archive& a, const std::string& file, models::Model& model) {
+  models::check_model_meta(a.meta_json, model, file);
+  load_fitting_data(file, [&] { load_module(a, "model.", model); });
 }
 
 void warn_other_blas_threads(const std::string& checkpoint, std::optional<std::int64_t> saved) {

@@ -5,6 +5,7 @@
 // the temporary files a run stopped mid-write leaves behind, and the warning for a validation split
 // of one class.
 #pragma once
+#include "tide/autodiff/archive.hpp"
 #include "tide/data/examples.hpp"
 #include "tide/models/model.hpp"
 #include "train/built_run.hpp"
@@ -32,10 +33,17 @@ void check_position(const Position& p, const std::string& checkpoint, std::int64
                     const std::vector<nlohmann::json>& records);
 
 // Throws, as eval does, when `best` records another config than `config` (which config.json and
-// the checkpoint hold): a best.tide copied from another run, whose parameters the finished run would
-// score. A best.tide from before the config was recorded passes.
+// the checkpoint hold), or another model spec than `model`'s (models::check_model_meta): a best.tide
+// copied from another run, whose parameters the finished run would score. A best.tide from before
+// the config (or the spec) was recorded passes.
 void check_best_config(const std::string& best, const nlohmann::json& config, const std::string& config_path,
-                       const std::string& checkpoint);
+                       const std::string& checkpoint, const models::Model& model);
+
+// Loads the model parameters of the checkpoint archive `a` (read from `file`) into `model`, after
+// checking the spec it records against the model's (models::check_model_meta: parameters of the
+// same names and shapes from a model built otherwise are refused, naming the key); a parameter that
+// does not fit is said to come from data changed since the run (load_fitting_data).
+void load_checkpoint_model(const Archive& a, const std::string& file, models::Model& model);
 
 // GEMMs split their sums by BLAS thread, so a resume with another thread count than the one
 // `checkpoint` was written with (`saved`) continues the run validly but not bit-exactly: said on

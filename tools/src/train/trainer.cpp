@@ -311,7 +311,7 @@ void Trainer::resume() {
   warn_other_blas_threads(paths_.checkpoint, saved.blas_threads);
   const bool data_changed = warn_data_changed(paths_.dir, "the resumed run reads it as it is now (standardisation statistics, "
                                                           "classes, splits and batches recomputed), so it is not bit-exact with the run so far");
-  load_fitting_data(paths_.checkpoint, [&] { load_module(a, "model.", model_); });
+  load_checkpoint_model(a, paths_.checkpoint, model_);
   load_optimizer(a, "optimizer.", *optimizer_);
   pos_ = pos;
   std::vector<json> all = fs::exists(paths_.metrics) ? read_metrics(paths_.metrics) : std::vector<json>{};
@@ -320,7 +320,7 @@ void Trainer::resume() {
   records_.assign(all.begin(), all.begin() + pos_.records_written);
   check_kept_records(paths_.metrics, records_, "val_" + metric_);
   check_position(pos_, paths_.checkpoint, data_changed ? 0 : steps_per_epoch_, paths_.metrics, records_);
-  if (pos_.best_epoch >= 0 && fs::exists(paths_.best)) check_best_config(paths_.best, config_.raw, paths_.config, paths_.checkpoint);
+  if (pos_.best_epoch >= 0 && fs::exists(paths_.best)) check_best_config(paths_.best, config_.raw, paths_.config, paths_.checkpoint, model_);
   std::string kept;
   for (const json& r : records_) kept += r.dump() + "\n";
   write_text_atomically(paths_.metrics, kept);  // records after the checkpoint are written again
@@ -330,7 +330,7 @@ void Trainer::save_checkpoint() {
   Archive a;
   add_module(a, "model.", model_);
   add_optimizer(a, "optimizer.", *optimizer_);
-  a.meta_json = checkpoint_meta(config_.raw, pos_, options_.flag_keys, blas_info().threads);
+  a.meta_json = checkpoint_meta(config_.raw, pos_, options_.flag_keys, blas_info().threads, &model_);
   save_archive(paths_.checkpoint, a);
 }
 
@@ -444,8 +444,7 @@ void Trainer::end_epoch() {
     pos_.best_val = val_metric, pos_.best_epoch = pos_.epoch + 1;
     Archive a;
     add_module(a, "model.", model_);
-    // with the config, so that a run directory kept without its checkpoint still knows what it trained
-    a.meta_json = json{{"epoch", pos_.best_epoch}, {"val_" + metric_, val_metric}, {"val_loss", val.loss}, {"config", config_.raw}}.dump();
+    a.meta_json = best_meta(pos_.best_epoch, "val_" + metric_, val_metric, val.loss, config_.raw, model_);  // (its config and model too)
     save_archive(paths_.best, a);
   }
   pos_.loss_sum = pos_.metric_sum = pos_.metric_count = pos_.seen = 0;
