@@ -135,3 +135,13 @@ TEST_CASE("configs: an integer above INT64_MAX is refused, not read wrapped (2^6
   CHECK(error_of([&] { k.integer("k", 0, 8, 10); }) == "c.k: expected an integer in 8..10, got 7");
   CHECK(error_of([&] { k.integers("v", {}, -1, 10); }) != "");
 }
+
+TEST_CASE("configs: a run's recorded config with a model key refused since (an NCP's hidden) is read; a new run's is refused") {
+  const json j = {{"data", {{"dataset", "xor"}}},
+                  {"model", {{"type", "ltc_biophysical"}, {"wiring", "ncp"}, {"hidden", 100}}}};
+  const tide::cli::TrainConfig fresh = tide::cli::parse_train_config(j, "c.json");
+  CHECK_THROWS_WITH_AS(tide::cli::check_model_before_data(fresh), doctest::Contains("model.hidden: 100 is not the NCP's size"), tide::Error);
+  const tide::cli::TrainConfig run = tide::cli::parse_train_config(j, "run/config.json", tide::cli::ConfigUse::recorded);
+  CHECK(run.recorded);
+  CHECK_NOTHROW(tide::cli::check_model_before_data(run));
+}

@@ -1,6 +1,8 @@
 #include "train/train_config.hpp"
 #include "tide/core/named.hpp"
 #include "tide/data/config_object.hpp"
+#include "tide/models/model.hpp"
+#include "tide/models/registry.hpp"
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -161,6 +163,7 @@ TrainConfig parse_train_config(const json& j, const std::string& source, ConfigU
   const bool strict = use == ConfigUse::new_run;
   ConfigObject k(j, source);
   TrainConfig c;
+  c.recorded = !strict;
   c.raw = j;
   c.name = k.text("name", c.name);
   if (c.name.empty() || c.name.find('/') != std::string::npos || c.name == "." || c.name == "..")
@@ -224,6 +227,27 @@ double TrainConfig::learning_rate(std::int64_t epoch, std::int64_t step, std::in
   double lr = lookup(kSchedules, schedule.type, "LR schedule")(*this, epoch, global, steps_per_epoch);
   if (global < schedule.warmup_steps) lr *= static_cast<double>(global + 1) / static_cast<double>(schedule.warmup_steps);
   return lr;
+}
+
+// The model section's errors that need no data, found before it loads (which can take a while):
+// an unknown type, and every key of a cell (a cell's keys mean the same whatever its inputs, so
+// one built for one input, and dropped, checks them all). make_model checks them again with the
+// data; the flows' and the latent ODE's keys need its shapes. (The optimizer and schedule keys are
+// checked when the config is read; best_metric needs the model's scores on validation data.)
+void check_model_before_data(const TrainConfig& config) {
+  const models::RecordedSpecScope recorded(config.recorded);  // (build() says its warnings)
+  const json type = config.model.is_object() ? config.model.value("type", json()) : json();
+  Generator gen(0);  // its own: the run's initialisation draws stay as they were
+  for (const auto& [cell, summary] : models::cell_types())
+    if (type == cell) {
+      models::make_cell(config.model, 1, gen, config.dtype, "model");
+      return;
+    }
+  for (const models::ModelType& t : models::model_types())
+    if (type == t.name) return;
+  data::Dataset none;  // make_model refuses the type, listing every model type, before it reads the data
+  none.train = std::make_shared<data::SequenceExamples>(data::SequenceSet{});
+  models::make_model(config.model, none, gen, config.dtype, "model");
 }
 
 }  // namespace tide::cli

@@ -67,6 +67,7 @@ struct TrainConfig {
   int taylor_order = 0;
   std::int64_t checkpoint_every = 0;
   bool compile = true;            // compiled cell steps (Model::set_compiled); --eager writes false
+  bool recorded = false;          // read as a run's recorded config (ConfigUse::recorded)
   std::string best_metric;        // the validation metric that picks best.tide (empty: the model's)
   nlohmann::json class_weights;   // "balanced", an array of per-class weights, or null (all 1)
   nlohmann::json raw;  // the config as given (written beside the run, compared on --resume)
@@ -88,6 +89,8 @@ enum class ConfigUse { new_run, recorded };
 TrainConfig parse_train_config(const nlohmann::json& j, const std::string& source, ConfigUse use = ConfigUse::new_run);
 // Reads and parses a config file; a JSON syntax error names file:line:column.
 TrainConfig load_train_config(const std::string& path, ConfigUse use = ConfigUse::new_run);
+// The model section's errors that need no data, before the data loads (it can take a while).
+void check_model_before_data(const TrainConfig& config);
 // Only a config file's data section and seed (the data's split and generation depend on it), as
 // `tide data info` needs them: a file may hold just those, and its other keys are not checked.
 TrainConfig load_data_config(const std::string& path);

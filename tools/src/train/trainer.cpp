@@ -34,7 +34,9 @@ Built build(const TrainConfig& config, const std::string& data_file) {
   b.data = data_file.empty() ? data::load_dataset(config.data, config.seed, "data")
                              : data::load_dataset_with_test_file(config.data, config.seed, "data", data_file);
   Generator gen(config.seed);
+  const models::RecordedSpecScope recorded(config.recorded);  // a run's config: keys refused since are warnings
   b.model = models::make_model(config.model, b.data, gen, config.dtype, "model");
+  for (const std::string& w : recorded.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
   b.model->set_compiled(config.compile);
   return b;
 }
@@ -552,30 +554,6 @@ std::vector<std::string> run_files(const std::string& run_dir) {
 std::string run_directory(const TrainConfig& config, const TrainOptions& options) {
   return options.out_dir.empty() ? "runs/" + config.name : options.out_dir;
 }
-
-namespace {
-
-// The model section's errors that need no data, found before it loads (which can take a while):
-// an unknown type, and every key of a cell (a cell's keys mean the same whatever its inputs, so
-// one built for one input, and dropped, checks them all). make_model checks them again with the
-// data; the flows' and the latent ODE's keys need its shapes. (The optimizer and schedule keys are
-// checked when the config is read; best_metric needs the model's scores on validation data.)
-void check_model_before_data(const TrainConfig& config) {
-  const json type = config.model.is_object() ? config.model.value("type", json()) : json();
-  Generator gen(0);  // its own: the run's initialisation draws stay as they were
-  for (const auto& [cell, summary] : models::cell_types())
-    if (type == cell) {
-      models::make_cell(config.model, 1, gen, config.dtype, "model");
-      return;
-    }
-  for (const models::ModelType& t : models::model_types())
-    if (type == t.name) return;
-  data::Dataset none;  // make_model refuses the type, listing every model type, before it reads the data
-  none.train = std::make_shared<data::SequenceExamples>(data::SequenceSet{});
-  models::make_model(config.model, none, gen, config.dtype, "model");
-}
-
-}  // namespace
 
 int run_training(const TrainConfig& config, const TrainOptions& options) {
   // before the data loads (it can take a while) and before the run directory is created (a typo'd
