@@ -150,7 +150,7 @@ std::string first_difference(const json& then, const json& now, const std::strin
 namespace {
 
 volatile std::sig_atomic_t interrupted = 0;
-volatile std::sig_atomic_t in_training = 0;  // 0 while the data loads and the model is built
+volatile std::sig_atomic_t in_training = 0;  // 0 while the data loads and the model is built; 2: a progress line shows
 
 void say_and_exit(const char* message, std::size_t n) {
   const ssize_t ignored = ::write(STDERR_FILENO, message, n);
@@ -164,9 +164,11 @@ void say_and_exit(const char* message, std::size_t n) {
 // last stays valid, and the temporary file of a write cut short is removed).
 extern "C" void on_interrupt(int) {
   static constexpr char loading[] = "\ninterrupted while loading the data and building the model; nothing was written\n";
-  static constexpr char again[] = "interrupted again: stopping without a new checkpoint (the last one written is intact)\n";
+  // (after a line break where a progress line is being drawn)
+  static constexpr char again[] = "\ninterrupted again: stopping without a new checkpoint (the last one written is intact)\n";
   if (!in_training) say_and_exit(loading, sizeof loading - 1);
-  if (interrupted) remove_own_temporaries(), say_and_exit(again, sizeof again - 1);
+  const int skip = in_training == 2 ? 0 : 1;
+  if (interrupted) remove_own_temporaries(), say_and_exit(again + skip, sizeof again - 1 - skip);
   interrupted = 1;
 }
 
@@ -184,7 +186,7 @@ public:
     std::signal(SIGTERM, old_term_);
     in_training = 0;
   }
-  void training_started() { in_training = 1; }
+  void training_started(bool progress) { in_training = progress ? 2 : 1; }
 
 private:
   void (*old_int_)(int);
@@ -564,7 +566,7 @@ int run_training(const TrainConfig& config, const TrainOptions& options) {
   check_model_before_data(config);
   InterruptScope interrupts;
   Trainer trainer(config, options);
-  interrupts.training_started();
+  interrupts.training_started(!options.quiet);
   return trainer.run();
 }
 
