@@ -230,20 +230,6 @@ bool valid_utf8(const std::string& text) {
   }
 }
 
-// The csv dataset's table options a data section gives (its keys are checked when the data loads).
-data::CsvOptions csv_options(const json& data_section) {
-  data::CsvOptions options;
-  const auto character = [&](const char* key, char fallback) {
-    const json v = data_section.value(key, json());
-    return v.is_string() && v.get<std::string>().size() == 1 ? v.get<std::string>()[0] : fallback;
-  };
-  options.header = data_section.value("header", json(true)) != json(false);
-  options.numeric_header = true;  // names only: a header of numbers is the data's load to refuse
-  options.delimiter = character("delimiter", ',');
-  options.comment = character("comment", '\0');
-  options.decimal = character("decimal", '.');
-  return options;
-}
 
 // The first rows of a CSV file (its header and index column need no more): the first MiB cut at a
 // line end; a gzipped file, or a head that does not parse alone (a quoted line break), is read whole.
@@ -281,6 +267,21 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 }
 
 }  // namespace
+
+// The csv dataset's table options a data section gives (its keys are checked when the data loads).
+data::CsvOptions csv_options(const json& data_section) {
+  data::CsvOptions options;
+  const auto character = [&](const char* key, char fallback) {
+    const json v = data_section.value(key, json());
+    return v.is_string() && v.get<std::string>().size() == 1 ? v.get<std::string>()[0] : fallback;
+  };
+  options.header = data_section.value("header", json(true)) != json(false);
+  options.numeric_header = true;  // names only: a header of numbers is the data's load to refuse
+  options.delimiter = character("delimiter", ',');
+  options.comment = character("comment", '\0');
+  options.decimal = character("decimal", '.');
+  return options;
+}
 
 std::vector<std::string> csv_header(const std::string& path, const json& data_section) {
   try {

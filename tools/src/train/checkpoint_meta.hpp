@@ -2,6 +2,7 @@
 // a format tag, the config the run was written with, the model it holds and where the run stood;
 // best.tide's metadata, and the model a parameter file records (models::record_model).
 #pragma once
+#include "tide/data/csv.hpp"
 #include <nlohmann/json.hpp>
 #include <cstdint>
 #include <functional>
@@ -96,6 +97,8 @@ nlohmann::json data_columns(const nlohmann::json& data_section);
 // The column names of a CSV file's header read with a data section's table options (delimiter,
 // comment, decimal mark); empty when it cannot be read.
 std::vector<std::string> csv_header(const std::string& path, const nlohmann::json& data_section);
+// The csv dataset's table options (header, delimiter, comment, decimal) a data section gives.
+data::CsvOptions csv_options(const nlohmann::json& data_section);
 // Throws, naming the file, the role and the columns, when the training file's columns by role
 // (data_columns) differ from the ones run_dir's data_files.json records; a run without the record
 // passes (its files are compared by fingerprint only).

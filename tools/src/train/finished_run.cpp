@@ -240,20 +240,6 @@ std::string_view trimmed_cell(std::string_view s) {
   return s;
 }
 
-// The table options of a csv data section (its keys were checked when the run's data loaded).
-data::CsvOptions table_options(const json& data) {
-  data::CsvOptions options;
-  const auto character = [&](const char* key, char fallback) {
-    const json v = data.value(key, json());
-    return v.is_string() && v.get<std::string>().size() == 1 ? v.get<std::string>()[0] : fallback;
-  };
-  options.header = data.value("header", json(true)) != json(false);
-  options.numeric_header = true;  // a header of numbers was the data's load to refuse
-  options.delimiter = character("delimiter", ',');
-  options.comment = character("comment", '\0');
-  options.decimal = character("decimal", '.');
-  return options;
-}
 
 // The positions in `table` of the columns a role of data_columns names; nullopt when one is not there.
 std::optional<std::vector<std::size_t>> positions(const data::CsvTable& table, const json& names) {
@@ -353,7 +339,7 @@ RowSources row_sources(const data::CsvTable& table, const json& data, const data
 // out by "missing": "drop"), naming the first lines: a file predicted whole that comes back shorter
 // would otherwise be joined back to its rows one line off from the first dropped one.
 RowSources data_file_sources(const std::string& file, const json& data, const data::SequenceSet& set, bool with_targets) {
-  const data::CsvTable table = data::read_csv(file, table_options(data));
+  const data::CsvTable table = data::read_csv(file, csv_options(data));
   RowSources sources = row_sources(table, data, set, with_targets);
   const std::vector<double> mask = set.mask.to_vector();
   const auto read = static_cast<std::size_t>(std::count_if(mask.begin(), mask.end(), [](double m) { return m != 0; }));
