@@ -30,10 +30,20 @@ int sync_directory_of(const std::string& path) {
 // The file a write to `path` replaces: a symbolic link's final target (followed by hand, so that
 // a dangling link's target is created as a shell's `>` would), else `path` itself. Renaming over
 // the link would replace the link by a regular file and leave its target as it was.
+// A process's descriptor (/dev/stdout, /proc/self/fd/1), named or reached on the way, is refused:
+// the system resolves it to a pipe or terminal the links cannot name, or to a file the rename would
+// take from under the process's own output.
 std::string final_target(const std::string& path, const std::string& context) {
   fs::path p = path;
   std::error_code ec;
-  for (int hops = 0; fs::is_symlink(fs::symlink_status(p, ec)); ++hops) {
+  const auto descriptor = [](const fs::path& hop) {
+    const std::string s = hop.lexically_normal().string();
+    return s.starts_with("/dev/std") || s.starts_with("/dev/fd/") || s.starts_with("/proc/");
+  };
+  for (int hops = 0; descriptor(p) || fs::is_symlink(fs::symlink_status(p, ec)); ++hops) {
+    if (descriptor(p))
+      fail("{}: cannot write '{}': it is a process's file descriptor; give a file's name (the file is replaced whole, "
+           "atomically)", context, path);
     if (hops == 40) fail("{}: cannot write '{}': too many levels of symbolic links", context, path);
     const fs::path link = fs::read_symlink(p, ec);
     if (ec) fail("{}: cannot write '{}': reading the symbolic link '{}' failed: {}", context, path, p.string(), ec.message());

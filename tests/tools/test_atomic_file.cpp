@@ -61,6 +61,20 @@ TEST_CASE("an atomic file refuses a target that is not a regular file and leaves
   CHECK(entries(dir.path()) == 3);  // no temporary file left
 }
 
+TEST_CASE("an atomic file refuses a process's descriptor (/dev/stdout): a pipe it could not name, or a file taken from under it") {
+  // --out /dev/stdout into a pipe failed creating "/proc/self/fd/pipe:[N].tmp-..."; redirected to a
+  // file, the rename replaced the file the process's summary was written to, and the summary was lost
+  TempDir dir;
+  const std::string link = dir.file("to_stdout");
+  fs::create_symlink("/proc/self/fd/1", link);
+  for (const std::string& path : {std::string("/dev/stdout"), std::string("/proc/self/fd/1"), std::string("/dev/fd/2"), link}) {
+    CAPTURE(path);
+    CHECK(error_of([&] { write_file_atomically(path, "x", "tide predict: --out"); })
+              .starts_with("tide predict: --out: cannot write '" + path + "': it is a process's file descriptor; give a file's name"));
+  }
+  CHECK(entries(dir.path()) == 1);  // no temporary file left
+}
+
 TEST_CASE("a failed rename names the target it would replace and the temporary file") {
   TempDir dir;
   const std::string target = dir.file("out.txt");
