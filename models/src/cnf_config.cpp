@@ -60,8 +60,9 @@ std::shared_ptr<CnfModel> make_cnf(const json& spec, std::int64_t dims, const st
   o.layer = cnf_layer_from_name(k.string("layer", "concatsquash", cnf_layer_names()));
   o.activation = cnf_activation_from_name(k.string("activation", image.empty() ? "tanh" : "softplus", cnf_activation_names()));
   o.blocks = static_cast<int>(k.integer("blocks", 1, 1, 64));
-  o.time_length = k.number("time_length", image.empty() ? 0.5 : 1.0, 1e-6, 1e6);
   o.train_end_time = k.boolean("train_end_time", true);
+  const double length = image.empty() ? 0.5 : 1.0;  // trained: a start the parameters hold what became of
+  o.time_length = o.train_end_time ? k.initial_number("time_length", length, 1e-6, 1e6) : k.number("time_length", length, 1e-6, 1e6);
   o.logit_alpha = k.number("logit_alpha", o.logit_alpha, 0.0, 0.49);
   if (!(o.logit_alpha > 0))
     fail("{}: must be > 0 (in (0, 0.49]): at 0 a pixel 255 dequantises to 1, whose logit is infinite", k.path("logit_alpha"));

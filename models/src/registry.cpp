@@ -147,7 +147,7 @@ constexpr Named<CellRecipe> kCells[] = {
        return std::make_shared<NeuralODERNNCell>(b.inputs, b.hidden, b.gen, b.ode(OdeSpec{Method::rk4, 1}), b.options());
      }}},
     {"ctrnn", {"continuous-time RNN: dh/dt = -h/tau + tanh([x, h] W + b)", [](CellBuild& b) -> CellPtr {
-       const double tau = b.k.number("tau", 1.0, 1e-6, 1e6);
+       const double tau = b.k.initial_number("tau", 1.0, 1e-6, 1e6);  // log tau is learned
        return std::make_shared<CTRNNCell>(b.inputs, b.hidden, b.gen, b.ode(OdeSpec{Method::rk4, 1}), b.options(), tau);
      }}},
     {"lstm", {"LSTM", [](CellBuild& b) { return lstm(b, false); }}},

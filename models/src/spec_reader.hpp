@@ -25,6 +25,9 @@ public:
     return keep(key, k_.number(key, fallback, lo, hi));
   }
   bool boolean(const std::string& key, bool fallback) { return keep(key, k_.boolean(key, fallback)); }
+  // A learned parameter's starting value (ctrnn's tau, a trained CNF end time): read, not recorded,
+  // since the file's parameters hold what training made of it.
+  double initial_number(const std::string& key, double fallback, double lo, double hi) { return k_.number(key, fallback, lo, hi); }
   std::string string(const std::string& key, const std::string& fallback, const std::vector<std::string>& allowed) {
     return keep(key, k_.string(key, fallback, allowed));
   }

@@ -338,6 +338,15 @@ TEST_CASE("cnf: a saved flow loads only into a flow built from the same spec, it
   a->save("test_cnf_spec.tide");
   CHECK_NOTHROW(same->load("test_cnf_spec.tide"));
   CHECK_THROWS_WITH(other->load("test_cnf_spec.tide"), doctest::Contains("model.activation is \"tanh\" in the file, \"softplus\" in this model"));
+  // a trained end time's starting length is not the model's: its parameter holds what it became
+  // (a flow of another time_length refused the file); a fixed one is
+  const auto longer = make_cnf(json{{"type", "cnf"}, {"hidden", {4}}, {"time_length", 1.0}}, 2, {}, gen, DType::f64, "model");
+  CHECK_NOTHROW(longer->load("test_cnf_spec.tide"));
+  const auto fixed = [&](double length) {
+    return make_cnf(json{{"type", "cnf"}, {"hidden", {4}}, {"time_length", length}, {"train_end_time", false}}, 2, {}, gen, DType::f64, "model");
+  };
+  fixed(0.5)->save("test_cnf_spec.tide");
+  CHECK_THROWS_WITH(fixed(1.0)->load("test_cnf_spec.tide"), doctest::Contains("model.time_length is 0.5 in the file, 1.0 in this model"));
   std::remove("test_cnf_spec.tide");
 }
 
