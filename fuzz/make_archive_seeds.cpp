@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   for (const auto& [prefix, optimizer] : model.optimizers) add_optimizer(checkpoint, prefix, *optimizer);
   const Archive loaded = seeds(dir, "checkpoint", checkpoint);
   cli::Position read;
-  if (cli::read_checkpoint_meta(loaded.meta_json, "seed", read) != config || read.global_step != 6) return 1;
+  if (cli::read_checkpoint_meta(loaded.meta_json, "seed", read).config != config || read.global_step != 6) return 1;
   fuzz::ArchiveModel restored;  // the target gets past every load with this seed
   load_module(loaded, "model.", restored.layer);
   for (auto& [prefix, optimizer] : restored.optimizers) load_optimizer(loaded, prefix, *optimizer);
