@@ -29,9 +29,9 @@
 // parameter updated in place). Call clear() after replacing a parameter tensor or changing such
 // a number. Called inside another function being traced, a compiled function runs its eager form,
 // which that trace records. Threads: one compiled function may be called, and differentiated
-// through, from several threads at once (its traces are looked up under a lock); a call that finds
-// its plan running on another thread runs eagerly (the same values to rounding), so for speed give
-// each thread that calls it at the same time its own.
+// through, from several threads at once (its traces are looked up under a lock; threads take turns
+// at a backward plan); a call that finds its forward plan running on another thread runs eagerly
+// (the same values to rounding), so for speed give each thread that calls it at once its own.
 #pragma once
 #include "tide/autodiff/var.hpp"
 #include <cstdint>
