@@ -49,6 +49,10 @@ void check_options(const SolveOptions& o) {
   if (!(c.safety > 0 && c.safety <= 1) || !(c.factor_min > 0 && c.factor_min < 1) || !(c.factor_max > 1))
     fail("solve: controller {} needs 0 < safety <= 1, 0 < factor_min < 1 < factor_max (got {}, {}, {})", c.name, c.safety,
          c.factor_min, c.factor_max);
+  // b1 weighs the present error: at 0 or below (or NaN, which the factor's clamp reads as factor_min)
+  // every accepted step shrank the next until max_steps ran out
+  if (!(c.b1 > 0 && std::isfinite(c.b1)) || !std::isfinite(c.b2) || !std::isfinite(c.b3))
+    fail("solve: controller {} needs a finite b1 > 0 and finite b2, b3 (got {}, {}, {})", c.name, c.b1, c.b2, c.b3);
 }
 
 // fused_b is added to a [n, D] block: another shape would broadcast it into one (a [B, 1] taken as

@@ -246,6 +246,22 @@ TEST_CASE("step options that are NaN, infinite or contradictory, and a seminorm 
   CHECK(solve(f, y0, t, o).ys.value().to_vector()[1] == doctest::Approx(std::exp(-5.0)).epsilon(1e-5));
 }
 
+TEST_CASE("a step controller whose b1 is not positive, or whose weights are not finite, is refused before the solve") {
+  // (b1 = NaN, 0 or -1 shrank every accepted step by factor_min until max_steps ran out, blaming stiffness)
+  auto f = [](const Var& z, const Var& t) { return z * cos(t); };
+  const Var y0(Tensor::ones(Shape{1, 1}, DType::f64));
+  const Var t(Tensor::from_vector({0.0, 3.0}, Shape{2}, DType::f64));
+  for (const StepController& c : {StepController::pid(NAN, 0, 0), StepController::pid(0, 0, 0), StepController::pid(-1, 0, 0),
+                                  StepController::pid(0.5, NAN, 0), StepController::pid(0.5, 0, INFINITY)}) {
+    SolveOptions o;
+    o.controller = c;
+    CHECK_THROWS_WITH_AS(solve(f, y0, t, o), doctest::Contains("controller PID needs a finite b1 > 0 and finite b2, b3"), Error);
+  }
+  SolveOptions o;
+  o.controller = StepController::pid(0.7, -0.4, 0.1);  // a negative history weight is a valid filter
+  CHECK(solve(f, y0, t, o).ys.value().to_vector()[1] == doctest::Approx(std::exp(std::sin(3.0))).epsilon(1e-4));
+}
+
 TEST_CASE("a step_size so small that the step count overflows int64 stops at max_steps") {
   SolveOptions o;
   o.method = Method::euler;
