@@ -100,6 +100,24 @@ TEST_CASE("dense output between steps is as accurate as the steps") {
   CHECK(many.stats->total_accepted() == ends.stats->total_accepted());
 }
 
+TEST_CASE("torchdiffeq's bosh3 interpolates between steps far less accurately than its steps, as options.hpp says") {
+  // its quartic passes through y + h k2 / 2, off the midpoint by h^2 f' / 8: a first-order interpolant
+  const auto worst_dense_error = [](bool torchdiffeq) {
+    SolveOptions o;
+    o.method = Method::bosh3, o.torchdiffeq_variant = torchdiffeq, o.rtol = o.atol = 1e-8;
+    std::vector<double> times;
+    for (int i = 0; i <= 30; ++i) times.push_back(0.1 * i);
+    const auto v = solve(cos_dynamics, f64({1.0}, Shape{1, 1}), f64(times, Shape{31}), o).ys.value().to_vector();
+    double worst = 0;
+    for (std::size_t i = 0; i < times.size(); ++i) worst = std::max(worst, std::fabs(v[i] - cos_exact(1, 0, times[i])));
+    return worst;
+  };
+  const double torchdiffeq = worst_dense_error(true), published = worst_dense_error(false);
+  INFO("worst error at the outputs: torchdiffeq's form " << torchdiffeq << ", the published one " << published);
+  CHECK(published < 1e-7);
+  CHECK(torchdiffeq > 100 * published);
+}
+
 TEST_CASE("a sample's dense outputs stay finite while another sample's rejected step overflows") {
   // sample 1's first trial step (0.5 on y' = -y^3 from 10) overflows and is rejected while sample
   // 0 accepts one that holds t = 0.25: no output may read the rejected row (NoGrad keeps it as is)

@@ -170,7 +170,9 @@ struct SolveOptions {
   // The method as torchdiffeq implements it where that differs from the published method (set by
   // torchdiffeq()): dopri5's error estimate is 2/3 of Dormand-Prince's, and dopri5 and bosh3
   // interpolate with torchdiffeq's quartic through the step's midpoint instead of their own dense
-  // output. tide's defaults keep the published forms.
+  // output. For bosh3 that quartic is first order (its midpoint, y + h k2 / 2, is off by h^2 f'/8):
+  // outputs between steps may be far less accurate than the steps. tide's defaults keep the
+  // published forms.
   bool torchdiffeq_variant = false;
   GradientKind gradient = GradientKind::discrete;
   // checkpointed: at most this many stored full states, placed uniformly (two-level checkpointing:
