@@ -366,6 +366,22 @@ TEST_CASE("ode_taylor: an f32 state takes K up to 32, and coefficients that unde
   check_close(ode_derivative(decay, f64({1.0}, Shape{1}), t_at(0), 30).item(), std::pow(0.3, 30), 1e-13 * std::pow(0.3, 30), "f64 K = 30");
 }
 
+TEST_CASE("ode_taylor / ode_derivative: a derivative k! z_k that overflows f32 where z_k does not is an error, not inf") {
+  // (z' = 20 z from 1 at K = 30: z_30 = 4.0e6 is finite, z^(30) = 20^30 = 1.1e39 came back as inf)
+  const Var z32(Tensor::from_vector({1.0, -0.5}, Shape{2}, DType::f32));
+  const Var t32(Tensor::scalar(0.0, DType::f32));
+  const JetDynamics fast = [](const Jet& y, const Jet&) { return y * 20.0; };
+  for (TaylorForm form : {TaylorForm::incremental, TaylorForm::rerun}) {
+    CAPTURE(taylor_form_name(form));
+    CHECK(std::isfinite(ode_taylor_coefficients(fast, z32, t32, 30, form).value().to_vector().back()));
+    const std::string said = "ode_taylor: the derivative of order 30 (k! times its coefficient, which is finite) overflows f32";
+    CHECK(error_of([&] { ode_taylor(fast, z32, t32, 30, form); }).starts_with(said));
+    CHECK(error_of([&] { ode_derivative(fast, z32, t32, 30, form); }).starts_with(said));
+    // 20^29 = 5.4e37 is finite: order 29 comes back
+    check_close(ode_derivative(fast, z32, t32, 29, form).value().to_vector()[0], std::pow(20.0, 29), 1e-5 * std::pow(20.0, 29), "K = 29");
+  }
+}
+
 TEST_CASE("Taylor mode names the user's dtypes and shapes, not an internal op's") {
   const Var z = f64({0.5, 1.0}, Shape{2});
   const Var z32(z.value().to(DType::f32));

@@ -6,9 +6,9 @@
 //   nested_jvp   g_1 = f, g_{k+1} = jvp(g_k, (z, t), (f(z, t), 1)), the first-order-forward baseline
 //                (exponential in K).
 // Time enters as a series t0 + 1 * s (dt/dt = 1); it has the state's dtype inside the dynamics.
-// A non-finite highest coefficient (dynamics whose derivatives overflow at z), and for an f32 state a
-// coefficient z^(k)/k! below f32's smallest normal (an f64 state holds it), is an error naming the
-// order, except inside a function being compiled (autodiff/compile.hpp), which cannot read values:
+// A non-finite highest coefficient (dynamics whose derivatives overflow at z), a derivative k! z_k that
+// overflows where z_k does not, and for an f32 state a coefficient z^(k)/k! below f32's smallest
+// normal (an f64 state holds it), is an error naming the order, except inside a function being compiled (autodiff/compile.hpp), which cannot read values:
 // there the incremental and rerun forms return it, for the caller to check. A solver's regulariser
 // (detail::ode_taylor_coefficients_unchecked) returns it too: its step control rejects the step.
 #pragma once
