@@ -440,10 +440,14 @@ template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C
     case Op::log1p: start({a + 1.0}); break;
     case Op::sin: start({cos(a)}); break;
     case Op::cos: start({sin(a)}); break;
+    // 1 - y^2 (tanh) and y - y^2 (sigmoid) start from the rounded y: they lose relative digits as y
+    // nears +-1 (tanh's order-12 coefficient: 2e-4 relative at x = 5 in f32, 1e-8 at x = 10 in f64)
+    // and are 0 once it rounds there (tanh: |x| >
+    // ~9 in f32, ~19 in f64; sigmoid: x > ~17 in f32, ~37 in f64), and every coefficient above order
+    // 0 with them: tanh(9 + 10 s) in f32 has z_12 = 0 against -0.26. The reverse-mode derivative
+    // (autodiff/src/backward.hpp) and PyTorch's and JAX's take the same 1 - y^2. sech^2(x) or
+    // sigma(x) sigma(-x) from x would keep them at the price of an exp per call at order 0.
     case Op::tanh: start({quadratic(y0, 1.0, 0.0, -1.0, [&] { return 1.0 - square(y0); })}); break;
-    // y - y^2 rounds to 0 once sigma(x) rounds to 1 (x > ~37 in f64, ~17 in f32), where sigma' is
-    // below 1e-16: the coefficients above order 1 lose their relative digits there, not absolute
-    // ones. sigma(x) sigma(-x) would keep them at the price of an exp per call and order 0.
     case Op::sigmoid: start({quadratic(y0, 0.0, 1.0, -1.0, [&] { return y0 * (1.0 - y0); })}); break;
     case Op::softplus: case Op::silu: { const C sg = sigmoid(a); start({sg, sg * (1.0 - sg)}); break; }
     case Op::erf: { const C m = -square(a); start({m, exp(m)}); break; }
