@@ -42,6 +42,7 @@ CnfSolve parse_cnf_solve(const json& spec, const CnfSolve& defaults, const std::
   k.finish(trace_keys ? "a CNF solver" : "a solver");
   if (trace_keys && spec.contains("noise") && out.trace == CnfTrace::exact)
     fail("{}: the exact trace draws no noise; \"noise\" is for the Hutchinson traces", k.path("noise"));
+  if (trace_keys && out.trace == CnfTrace::exact) k.forget("noise");
   if (!tab.adaptive() && out.steps == 0)
     fail("{}: the fixed-step method '{}' needs \"steps\" (fixed steps per solve)", where, method_name(out.ode.method));
   if (normal) *normal = k.normal();
@@ -68,6 +69,7 @@ std::shared_ptr<CnfModel> make_cnf(const json& spec, std::int64_t dims, const st
     fail("{}: must be > 0 (in (0, 0.49]): at 0 a pixel 255 dequantises to 1, whose logit is infinite", k.path("logit_alpha"));
   if (image.empty() && spec.contains("logit_alpha"))
     fail("{}: the logit transform is applied to image data only; these data are vectors", k.path("logit_alpha"));
+  if (image.empty()) k.forget("logit_alpha");
   // exact traces for small dims (FFJORD's toys use the brute-force trace), Hutchinson above
   o.train.trace = dims <= 4 ? CnfTrace::exact : CnfTrace::hutchinson_vjp;
   json solver, test_solver;  // (absent: their defaults, recorded as such)

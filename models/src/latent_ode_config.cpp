@@ -94,6 +94,11 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
     fail("{}: task 'classification' predicts a binary label per sequence (PhysioNet's mortality); the data have {} classes",
          k.path("task"), classes);
   k.finish("model type 'latent_ode'");
+  // what the variant does not read (given, it was refused above) is not recorded
+  if (o.task != LatentTask::extrapolation) k.forget("extrapolate_fraction");
+  if (o.task != LatentTask::classification) k.forget("ce_weight"), k.forget("classifier_hidden");
+  if (o.encoder == LatentEncoder::rnn) k.forget("encoder_hidden");
+  if (o.generative_model == LatentGenerative::rnn) k.forget("grid"), k.forget("dynamics_hidden"), k.forget("steer_eps");
   auto model = std::make_shared<LatentOdeModel>(o, gen);
   model->set_spec(k.normal());
   return model;

@@ -48,6 +48,10 @@ public:
   // Records a value the reader did not read as such (a nested object's normalised form, a size
   // that follows from others).
   void set(const std::string& key, nlohmann::json value) { normal_[key] = std::move(value); }
+  // Leaves out a key read with its default that the chosen variant does not use (a task's or a
+  // data kind's option), so that the spec builds its model again: the builders refuse such a key
+  // when it is given.
+  void forget(const std::string& key) { normal_.erase(key); }
   const nlohmann::json& normal() const { return normal_; }
 
 private:

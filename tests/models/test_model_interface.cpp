@@ -465,3 +465,48 @@ TEST_CASE("a path ending in .safetensors in any case is saved and loaded as safe
   CHECK_NOTHROW(m->load("test_model_case.SAFETENSORS"));
   std::remove("test_model_case.SAFETENSORS");
 }
+
+TEST_CASE("every model's recorded spec builds the same model again, as the message refusing another spec's file advises") {
+  // (a latent ODE's and a vector CNF's spec recorded, with their defaults, keys their variant refuses when given:
+  // extrapolate_fraction for interpolation, logit_alpha for vectors, solver.noise with the exact trace)
+  const auto rebuilds = [](const std::function<models::ModelPtr(const json&)>& build, const json& spec) {
+    INFO(spec.dump());
+    const models::ModelPtr a = build(spec);
+    REQUIRE(a->spec() != nullptr);
+    INFO("recorded: " << a->spec()->dump());
+    models::ModelPtr b;
+    REQUIRE_NOTHROW(b = build(*a->spec()));
+    CHECK(*b->spec() == *a->spec());
+  };
+  const data::Dataset d = xor_dataset();
+  const auto sequence_model = [&](const json& spec) {
+    Generator gen(3);
+    return models::make_model(spec, d, gen, DType::f64, "model");
+  };
+  for (const auto& [type, summary] : models::cell_types()) rebuilds(sequence_model, {{"type", type}, {"hidden", 4}});
+  for (const char* mode : {"no_gate", "minimal"}) rebuilds(sequence_model, {{"type", "cfc"}, {"hidden", 4}, {"mode", mode}});
+  for (const char* wiring : {"random", "ncp"}) rebuilds(sequence_model, {{"type", "ltc_biophysical"}, {"wiring", wiring}});
+  for (int classes : {1, 2})
+    for (const char* task : {"interpolation", "extrapolation", "classification"})
+      for (const char* encoder : {"ode_rnn", "rnn"})
+        for (const char* generative : {"ode", "rnn"}) {
+          if ((classes == 2) != (std::string(task) == "classification")) continue;
+          rebuilds([&](const json& spec) -> models::ModelPtr {
+            Generator gen(3);
+            return models::make_latent_ode(spec, 3, classes, gen, DType::f64, "model");
+          }, {{"type", "latent_ode"}, {"latent", 2}, {"task", task}, {"encoder", encoder}, {"generative", generative}});
+        }
+  for (const std::vector<std::int64_t>& image : {std::vector<std::int64_t>{}, std::vector<std::int64_t>{1, 4, 4}})
+    for (std::int64_t dims : {2, 16}) {
+      if (!image.empty() && dims != 16) continue;
+      rebuilds([&](const json& spec) -> models::ModelPtr {
+        Generator gen(3);
+        return models::make_cnf(spec, dims, image, gen, DType::f64, "model");
+      }, {{"type", "cnf"}, {"hidden", {8}}});
+    }
+  for (bool image : {false, true})
+    rebuilds([&](const json& spec) -> models::ModelPtr {
+      Generator gen(3);
+      return models::make_ode_classifier(spec, image ? 16 : 3, 2, image, gen, DType::f64, "model");
+    }, {{"type", "ode_classifier"}});
+}
