@@ -391,18 +391,21 @@ TEST_CASE("a narrow product's row does not depend on how many rows come with it,
       CHECK(matmul(big.slice(0, start, 140), b4).to_vector() == all.slice(0, start, 140).to_vector());
     }
   }
-  for (DType dtype : {DType::f32, DType::f64}) {
-    const Tensor a = pseudo(Shape{37, 50}, dtype, 1), b = pseudo(Shape{50, 2}, dtype, 2);
-    const Tensor whole = matmul(a, b), at = pseudo(Shape{64, 37}, dtype, 3), g = pseudo(Shape{64, 2}, dtype, 4);
-    const Tensor grad = matmul(at.transpose(), g);
-    for (std::int64_t start : {0, 1, 8, 20}) {
-      CAPTURE(start);
-      const std::vector<double> part = matmul(a.slice(0, start, 37), b).to_vector(), want = whole.slice(0, start, 37).to_vector();
-      CHECK(part == want);
-      const std::vector<double> gpart = matmul(at.slice(1, start, 37).transpose(), g).to_vector(), gwant = grad.slice(0, start, 37).to_vector();
-      CHECK(gpart == gwant);
+  // n = 1 too: a one-output layer's weight gradient x^T g (its rows past the vector blocks were summed without FMA)
+  for (DType dtype : {DType::f32, DType::f64})
+    for (std::int64_t n : {1, 2}) {
+      const Tensor a = pseudo(Shape{37, 50}, dtype, 1), b = pseudo(Shape{50, n}, dtype, 2);
+      const Tensor whole = matmul(a, b), at = pseudo(Shape{64, 37}, dtype, 3), g = pseudo(Shape{64, n}, dtype, 4);
+      const Tensor grad = matmul(at.transpose(), g);
+      for (std::int64_t start : {0, 1, 8, 20, 29}) {
+        CAPTURE(n);
+        CAPTURE(start);
+        const std::vector<double> part = matmul(a.slice(0, start, 37), b).to_vector(), want = whole.slice(0, start, 37).to_vector();
+        CHECK(part == want);
+        const std::vector<double> gpart = matmul(at.slice(1, start, 37).transpose(), g).to_vector(), gwant = grad.slice(0, start, 37).to_vector();
+        CHECK(gpart == gwant);
+      }
     }
-  }
 }
 
 TEST_CASE("matmul with few rows times terms (a batch-1 gradient's products): every layout, k tails, sliced operands, NaN kept") {

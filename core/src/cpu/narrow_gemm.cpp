@@ -208,13 +208,20 @@ __attribute__((always_inline)) inline void columns_n(std::int64_t m, std::int64_
   std::int64_t i = 0;
   for (; i + 2 * W <= m; i += 2 * W) column_block<T, N, 2>(i, k, a, lda, b, ldb, c, ldc, accumulate);
   for (; i + W <= m; i += W) column_block<T, N, 1>(i, k, a, lda, b, ldb, c, ldc, accumulate);
-  for (; i < m; ++i)
-    for (int j = 0; j < N; ++j) {
-      T t = 0;
-      for (std::int64_t p = 0; p < k; ++p) t += a[p * lda + i] * b[p * ldb + j];
-      T& out = c[i * ldc + j];
-      out = accumulate ? out + t : t;
-    }
+  if (i == m) return;
+  // the last rows through the same block code, on a copy padded with zeros (a scalar loop here was
+  // not contracted into FMAs as the vectors are for n = 1, so a row's value depended on where it fell)
+  const std::int64_t rest = m - i;
+  thread_local std::vector<T> pad;
+  pad.assign(static_cast<std::size_t>(W * k), T(0));
+  for (std::int64_t p = 0; p < k; ++p)
+    for (std::int64_t r = 0; r < rest; ++r) pad[static_cast<std::size_t>(p * W + r)] = a[p * lda + i + r];
+  T out[W * N] = {};
+  for (std::int64_t r = 0; r < rest; ++r)
+    for (int j = 0; j < N; ++j) out[r * N + j] = c[(i + r) * ldc + j];
+  column_block<T, N, 1>(0, k, pad.data(), W, b, ldb, out, N, accumulate);
+  for (std::int64_t r = 0; r < rest; ++r)
+    for (int j = 0; j < N; ++j) c[(i + r) * ldc + j] = out[r * N + j];
 }
 
 // The entry points compiled per instruction set, n a template argument below them.
