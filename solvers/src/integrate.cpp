@@ -70,12 +70,6 @@ private:
   Rows rows_;
 };
 
-bool rejected_non_finite(const std::vector<char>& accepted, const std::vector<double>& ratio) {
-  for (std::size_t r = 0; r < accepted.size(); ++r)
-    if (!accepted[r] && !std::isfinite(ratio[r])) return true;
-  return false;
-}
-
 // [n, D] from the rows `sub` (at positions `keep`) and the constant rows of `fill` at `other`.
 Var scatter_rows(const Var& sub, const std::vector<std::int64_t>& keep, const Tensor& fill, const std::vector<std::int64_t>& other,
                  Device device) {
@@ -126,6 +120,7 @@ private:
   void place_outputs(std::size_t r, const Proposal& p, double t_new, Outputs& out);
   void keep_outputs(const Var& y, const StepResult& st, const Var& f_new, Outputs& out);
   void log_step(const Var& y, const Proposal& p, const std::vector<char>& accepted, const Outputs& out);
+  bool rejected_non_finite(const std::vector<char>& accepted, const std::vector<double>& ratio) const;
   std::vector<char> finished() const;
   void note_first_stages(const std::vector<char>& rows, bool reused);
   void step_once();
@@ -345,6 +340,14 @@ std::string Integrator::zero_scale_note(std::size_t r) const {
   return "";
 }
 
+// Whether a rejected row's state or stages went non-finite in this step (read after
+// note_infinite_ratios): a Newton failure also rejects with an infinite ratio, at a finite iterate.
+bool Integrator::rejected_non_finite(const std::vector<char>& accepted, const std::vector<double>& ratio) const {
+  for (std::size_t r = 0; r < accepted.size(); ++r)
+    if (!accepted[r] && !std::isfinite(ratio[r]) && r < infinite_.size() && infinite_[r] == state_non_finite) return true;
+  return false;
+}
+
 // A recorded step some of whose rejected rows went non-finite: even with a zero cotangent, the
 // batched backward of those rows' stages gives 0 * NaN in the parameters' gradient. The accepted
 // rows' step is taken again on its own (stage 1 reused), and the rejected rows of the result hold
@@ -537,7 +540,9 @@ void Integrator::step_once() {
   StepResult st = stepper_.step(ctx, y_, k1_, p.t, p.h);
   std::vector<char> accepted;
   const std::vector<double> ratio = decide(y_, st, p, accepted);
-  if (grad_enabled() && rejected_non_finite(accepted, ratio)) restep_accepted(p, accepted, st);
+  // only a step that recorded a graph can carry NaN to a gradient; the restep's accepted rows take
+  // new Newton iterations (and Jacobians), so it is not taken where it is not needed
+  if (st.y_new.requires_grad() && rejected_non_finite(accepted, ratio)) restep_accepted(p, accepted, st);
   system_.after_step(st.stage_z, st.stage_t, active_.samples(), p.h, accepted);
   Outputs out = advance(p, accepted, ratio);
   bool all_accepted = true;

@@ -32,10 +32,12 @@ class System {
 public:
   virtual ~System() = default;
   virtual Var eval(const Var& z, const Var& t, const Rows& rows) = 0;
-  // The Jacobian's action at (z, t), for matrix-free Newton-Krylov. This default differentiates
-  // eval twice (J v = d/du <J^T u, v>: the double-vjp trick, exact for any system written in Var
-  // ops); PlainSystem uses forward mode on Jets when the dynamics run on them.
-  virtual JacobianAction jacobian_action(const Tensor& z, const Var& t, const Rows& rows);
+  // The Jacobian's action at (z, t) for ctx's rows (ctx.system is this system), for matrix-free
+  // Newton-Krylov; an evaluation of f it makes is counted in ctx's statistics. This default
+  // differentiates eval twice (J v = d/du <J^T u, v>: the double-vjp trick, exact for any system
+  // written in Var ops; one evaluation per point); PlainSystem uses forward mode on Jets when the
+  // dynamics run on them (no evaluation, a jvp per product: counted as GMRES iterations).
+  virtual JacobianAction jacobian_action(StepContext& ctx, const Tensor& z, const Var& t);
   // After a step's accept/reject decisions: the stage inputs (z_i, t_i) of the step's rows.
   virtual void after_step(const std::vector<Var>& /*stage_z*/, const std::vector<Var>& /*stage_t*/,
                           const std::vector<std::int64_t>& /*samples*/, const std::vector<double>& /*h*/,
@@ -63,7 +65,7 @@ class PlainSystem final : public System {
 public:
   explicit PlainSystem(Dynamics f, int width = 1) : f_(std::move(f)), width_(width) {}
   Var eval(const Var& z, const Var& t, const Rows& rows) override;
-  JacobianAction jacobian_action(const Tensor& z, const Var& t, const Rows& rows) override;
+  JacobianAction jacobian_action(StepContext& ctx, const Tensor& z, const Var& t) override;
   Dynamics compiled_step(const std::string& key, const std::function<Dynamics(const Dynamics&)>& make) override;
 
 private:

@@ -9,10 +9,11 @@
 namespace tide::detail {
 
 // J v = d/du <J^T u, v>: J^T u is recorded (create_graph) once per point, linear in u.
-JacobianAction System::jacobian_action(const Tensor& z, const Var& t, const Rows& rows) {
+JacobianAction System::jacobian_action(StepContext& ctx, const Tensor& z, const Var& t) {
   EnableGrad enable;
   const Var leaf = Var::parameter(z.contiguous());
-  const Var out = eval(leaf, t.detach(), rows);
+  const Var out = eval(leaf, t.detach(), ctx.rows);
+  ctx.count();  // an evaluation of f like any other (the dense path's Jacobians count theirs)
   const Var u = Var::parameter(Tensor::zeros(out.shape(), out.dtype(), out.device()));
   GradOptions o;
   o.create_graph = true;
@@ -26,9 +27,9 @@ JacobianAction System::jacobian_action(const Tensor& z, const Var& t, const Rows
   };
 }
 
-JacobianAction PlainSystem::jacobian_action(const Tensor& z, const Var& t, const Rows& rows) {
-  if (!f_.jet || width_ != 1) return System::jacobian_action(z, t, rows);
-  return [f = f_, z, t = t.detach(), rows](const Tensor& v) {
+JacobianAction PlainSystem::jacobian_action(StepContext& ctx, const Tensor& z, const Var& t) {
+  if (!f_.jet || width_ != 1) return System::jacobian_action(ctx, z, t);
+  return [f = f_, z, t = t.detach(), rows = ctx.rows](const Tensor& v) {
     NoGrad no_grad;
     const JetFn at = [&](const Jet& x) { return f.jet(x, Jet(t), rows); };
     return jvp(at, Jet(Var(z)), Jet(Var(v))).second.primal().value();

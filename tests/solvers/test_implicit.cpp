@@ -564,3 +564,97 @@ TEST_CASE("a fixed step's stiff f32 stage converges on its retry: the rounding f
   }
   CHECK(max(abs(sub(ends[0], ends[1]))).item() <= 1e-6 * (1.0 + max(abs(ends[1])).item()));  // the same stages, to f32's rounding
 }
+
+TEST_CASE("a singular Newton matrix on the Krylov path is an error as on the dense one, not a zero correction") {
+  // z' = z with h = 1 / gamma makes I - h gamma J = 0: GMRES broke down at once, took its zero
+  // iterate for an exact solution, Newton read the zero correction as converged, and the fixed step
+  // returned 3.29 for z(1 / gamma) without a word. An adaptive trial step that singular is rejected.
+  const double gamma = 0.43586652150845899941601945;  // kvaerno3's diagonal
+  const Dynamics var_only([](const Var& z, const Var&) { return 1.0 * z; });  // J v by the double-vjp trick
+  const Dynamics on_jets([](const auto& z, const auto&) { return 1.0 * z; });  // J v by forward mode
+  for (const Dynamics& f : {var_only, on_jets}) {
+    for (auto jacobian : {ImplicitOptions::Jacobian::dense, ImplicitOptions::Jacobian::krylov}) {
+      INFO(implicit_jacobian_name(jacobian) << (f.taylor_capable() ? " on jets" : ""));
+      SolveOptions fixed;
+      fixed.method = Method::kvaerno3;
+      fixed.implicit.jacobian = jacobian;
+      fixed.step_size = 1.0 / gamma;
+      CHECK_THROWS_WITH_AS(solve(f, f64({1.0}, Shape{1, 1}), f64({0.0, 1.0 / gamma}, Shape{2}), fixed),
+                           doctest::Contains("Newton iteration diverged"), SolverError);
+      SolveOptions adaptive = kvaerno3(1e-8, 1e-10);
+      adaptive.implicit.jacobian = jacobian;
+      adaptive.first_step = 1.0 / gamma;
+      const Solution s = solve(f, f64({1.0, 2.0}, Shape{2, 1}), f64({0.0, 3.0}, Shape{2}), adaptive);
+      CHECK(s.stats->total_rejected() > 0);
+      const std::vector<double> end = s.ys.value().select(0, 1).to_vector();
+      CHECK(end[0] == doctest::Approx(std::exp(3.0)).epsilon(1e-6));
+      CHECK(end[1] == doctest::Approx(2.0 * std::exp(3.0)).epsilon(1e-6));
+    }
+  }
+}
+
+TEST_CASE("one row's Newton failure re-steps no accepted row: a batched implicit solve equals per-sample ones in grad mode") {
+  // z' = -k(t) (z - cos t), k = 1 before t = 1 and 1e4 after: Newton fails in a trial step of one
+  // sample while the other's is accepted. In grad mode that rejection (an infinite ratio at a
+  // finite iterate) re-stepped the accepted rows with new Newton iterations and Jacobians, and sample
+  // 0 differed from its own solve by 1.7e-6; the re-step is for rows that went non-finite.
+  const Var p = Var::parameter(Tensor::from_vector({1.0}, Shape{1}, DType::f64));
+  for (const bool recorded : {false, true}) {
+    INFO("recorded " << recorded);
+    auto f = [&p, recorded](const Var& z, const Var& t) {
+      std::vector<double> k;
+      for (double x : t.value().to_vector()) k.push_back(x < 1.0 ? 1.0 : 1e4);
+      const Var out = -1.0 * Var(Tensor::from_vector(k, Shape{z.size(0), 1}, z.dtype())) * (z - cos(t));
+      return recorded ? out * p : out;
+    };
+    const Var ts = f64({0.0, 0.9, 1.0005, 1.01, 1.5, 3.0}, Shape{6});
+    const Solution both = solve(f, f64({2.0, -1.0}, Shape{2, 1}), ts, kvaerno3(1e-6, 1e-8));
+    CHECK(both.ys.requires_grad() == recorded);
+    CHECK(both.stats->total_rejected() > 0);
+    for (std::int64_t b = 0; b < 2; ++b) {
+      const Solution alone = solve(f, f64({b == 0 ? 2.0 : -1.0}, Shape{1, 1}), ts, kvaerno3(1e-6, 1e-8));
+      // (to rounding: a batch of one may take other kernels)
+      CHECK(max_relative_difference(both.ys.value().select(1, b).contiguous(), alone.ys.value().select(1, 0).contiguous(), 1e-300) <= 1e-15);
+      CHECK(both.stats->accepted[static_cast<std::size_t>(b)] == alone.stats->accepted[0]);
+    }
+  }
+}
+
+TEST_CASE("with nothing recorded, a rejected row that went non-finite re-steps nothing: grad mode takes NoGrad's calls") {
+  // z' = -sqrt(z) from 1: the first trial step (clipped to 1.9) takes sample 1 past 0 to NaN stages
+  // while sample 0 (from 100) is accepted. The re-step that keeps that NaN out of a recorded
+  // gradient ran whenever grad mode was on, though nothing was recorded.
+  for (const Method method : {Method::kvaerno3, Method::dopri5}) {
+    INFO(method_name(method));
+    auto run = [method](bool grad_mode) {
+      std::int64_t calls = 0;
+      auto f = [&calls](const Var& z, const Var&) { return ++calls, -1.0 * sqrt(z); };
+      GradModeScope mode(grad_mode);
+      SolveOptions o = kvaerno3(1e-6, 1e-9);
+      o.method = method;
+      o.first_step = 5.0;
+      const Solution s = solve(f, f64({100.0, 1.0}, Shape{2, 1}), f64({0.0, 1.9}, Shape{2}), o);
+      CHECK(s.stats->rejected[1] > 0);
+      CHECK(s.stats->calls == calls);
+      return std::pair{calls, s.ys.value().to_vector()};
+    };
+    CHECK(run(true) == run(false));
+  }
+}
+
+TEST_CASE("the Krylov path counts the evaluation each Jacobian action makes: calls and nfe are the dynamics' calls") {
+  // the double-vjp trick evaluates f once per Newton iterate (and per preconditioner band); that
+  // evaluation went uncounted, and the stats said 1890 calls for 3778
+  for (const int bandwidth : {-1, 0}) {
+    INFO("preconditioner_bandwidth " << bandwidth);
+    std::int64_t calls = 0, rows = 0;
+    auto f = [&](const Var& z, const Var& t) { return ++calls, rows += z.size(0), -50.0 * z * z * z + sin(t); };
+    SolveOptions o = kvaerno3(1e-6, 1e-8);
+    o.implicit.jacobian = ImplicitOptions::Jacobian::krylov;
+    o.implicit.preconditioner_bandwidth = bandwidth;
+    const Solution s = solve(f, f64({2.0, 1.0}, Shape{2, 1}), f64({0.0, 1.0}, Shape{2}), o);
+    CHECK(s.stats->linear_iterations > 0);
+    CHECK(s.stats->calls == calls);
+    CHECK(s.stats->nfe[0] + s.stats->nfe[1] == rows);
+  }
+}

@@ -3,6 +3,7 @@
 #include "gmres.hpp"
 #include "../combine.hpp"
 #include <cmath>
+#include <limits>
 
 namespace tide::detail {
 
@@ -41,8 +42,10 @@ struct RowLeastSquares {
       h[i + 1] = -sine[i] * h[i] + cosine[i] * h[i + 1];
       h[i] = a;
     }
+    // a zero column (A singular on the Krylov space) cannot reduce the residual: the rotation that
+    // swaps keeps |rhs[j]| as the last entry, and the column's coefficient is 0 (solution())
     const double d = std::hypot(h[j], h[j + 1]);
-    const double c = d == 0.0 ? 1.0 : h[j] / d, s = d == 0.0 ? 0.0 : h[j + 1] / d;
+    const double c = d == 0.0 ? 0.0 : h[j] / d, s = d == 0.0 ? 1.0 : h[j + 1] / d;
     cosine.push_back(c), sine.push_back(s);
     h[j] = d;
     h.resize(j + 1);
@@ -71,6 +74,7 @@ public:
       : apply_(apply), precondition_(precondition), b_(b), w2_(w2), tol_(tolerance), settings_(settings), rows_(static_cast<std::size_t>(b.size(0))) {
     out_.x = Tensor::zeros(b.shape(), b.dtype(), b.device());
     out_.converged.assign(rows_.size(), 0);
+    singular_.assign(rows_.size(), 0);
   }
 
   GmresResult run() {
@@ -82,6 +86,7 @@ public:
       r = sub(b_, product(out_.x));
     }
     if (precondition_) out_.x = precondition_(out_.x);  // u -> x = P u
+    mark_singular();
     return std::move(out_);
   }
 
@@ -104,7 +109,7 @@ private:
     bool any = false;
     for (std::size_t q = 0; q < rows_.size(); ++q) {
       out_.converged[q] = beta[q] <= tol_[q];
-      rows_[q].active = std::isfinite(beta[q]) && !out_.converged[q];
+      rows_[q].active = std::isfinite(beta[q]) && !out_.converged[q] && !singular_[q];
       rows_[q].start(beta[q]);
       if (rows_[q].active) inverse[q] = 1.0 / beta[q], any = true;
     }
@@ -140,12 +145,25 @@ private:
       std::vector<double> column_q(h.size());
       for (std::size_t i = 0; i < h.size(); ++i) column_q[i] = h[i][q];
       const double residual = row.add(std::move(column_q));
-      const bool breakdown = !(h.back()[q] > 0.0);  // the Krylov space is invariant: the solution is exact
+      // the Krylov space is invariant: with A nonsingular on it the solution is exact (residual 0);
+      // a residual left there means A is singular and b - A x cannot get smaller
+      const bool breakdown = !(h.back()[q] > 0.0);
       if (!std::isfinite(residual)) row.active = false;
-      else if (residual <= tol_[q] || breakdown) row.active = false, out_.converged[q] = 1;
+      else if (residual <= tol_[q]) row.active = false, out_.converged[q] = 1;
+      else if (breakdown) row.active = false, singular_[q] = 1;
       any = any || row.active;
     }
     return any;
+  }
+
+  // Rows on which A proved singular get NaN, as a singular LU's solve does: their iterate solves
+  // nothing, and a caller (Newton) must not read it as a correction.
+  void mark_singular() {
+    std::vector<double> c(rows_.size(), 1.0);
+    bool any = false;
+    for (std::size_t q = 0; q < rows_.size(); ++q)
+      if (singular_[q]) c[q] = std::numeric_limits<double>::quiet_NaN(), any = true;
+    if (any) out_.x = scale_rows(out_.x, c);
   }
 
   // sum_j V_j y_j with each row's own coefficients (zero past the row's basis size).
@@ -170,6 +188,7 @@ private:
   const std::vector<double>& tol_;
   const GmresSettings& settings_;
   std::vector<RowLeastSquares> rows_;
+  std::vector<char> singular_;  // per row: broke down with a residual left (A singular): no more cycles
   std::vector<Tensor> basis_;
   int total_ = 0;
   GmresResult out_;

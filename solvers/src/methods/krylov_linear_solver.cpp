@@ -90,7 +90,7 @@ public:
     // s |dk - dk_exact| <= gmres_tolerance * newton_tolerance in Newton's norm when |(I - s J)^-1| <= 1
     std::vector<double> tolerance(s.size());
     for (std::size_t r = 0; r < s.size(); ++r) tolerance[r] = options_.gmres_tolerance * options_.newton_tolerance / std::fabs(s[r]);
-    const GmresResult out = gmres(newton_matrix(ctx.system.jacobian_action(point, t, ctx.rows), s, b), b, mul(weight, weight),
+    const GmresResult out = gmres(newton_matrix(ctx.system.jacobian_action(ctx, point, t), s, b), b, mul(weight, weight),
                                   tolerance, gmres_settings(options_), preconditioner(ctx));
     count_shared(ctx.stats.linear_iterations, static_cast<std::int64_t>(out.products));
     return out.x;
@@ -128,7 +128,7 @@ private:
     bool zero = true;
     for (double& v : tolerance) zero = zero && v == 0.0, v = 1e-10 * std::sqrt(v);
     if (zero) return Tensor::zeros(rhs.shape(), rhs.dtype(), rhs.device());
-    return gmres(newton_matrix(ctx.system.jacobian_action(point, t, ctx.rows), s, rhs), rhs, Tensor(), tolerance, gmres_settings(options_),
+    return gmres(newton_matrix(ctx.system.jacobian_action(ctx, point, t), s, rhs), rhs, Tensor(), tolerance, gmres_settings(options_),
                  band_map(band, false))
         .x;
   }
@@ -148,7 +148,7 @@ private:
     StepContext sctx = sub.context(ctx);
     const Tensor z = sub.take(y);
     const std::int64_t w = options_.preconditioner_bandwidth, size = z.size(1) * (2 * w + 1);
-    const std::vector<double> band = band_jacobians(sctx.system.jacobian_action(z, Var(sub.take(t.value())), sctx.rows), z, w);
+    const std::vector<double> band = band_jacobians(sctx.system.jacobian_action(sctx, z, Var(sub.take(t.value()))), z, w);
     count_shared(ctx.stats.jacobian_evaluations, static_cast<std::int64_t>(sub.positions().size()));
     for (std::size_t q = 0; q < sub.positions().size(); ++q) {
       BandRowState& row = memory_.band_row(sctx.samples[q]);
