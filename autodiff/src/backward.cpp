@@ -88,11 +88,13 @@ void backward_rule(const NodePtr& self, const Var& g, std::vector<Var>& gx) {
       return;
     }
     case Op::elu: {                                                            // 1 or alpha e^x
-      // e^min(x, 0): the branch where() does not select must stay finite, or its zero cotangent
-      // times inf would be NaN in the second derivative
+      // e^x with x replaced by 0 where x > 0: the branch where() does not select must stay finite,
+      // or its zero cotangent times inf would be NaN in the second derivative; where() (unlike
+      // minimum, which splits a tie) gives x its whole gradient at x = 0, the branch taken there
       const Var x = in(0);
       const Var zero(Tensor::zeros(Shape{}, x.dtype(), x.device()));
-      gx[0] = where(mask(Op::gt, x.value(), 0.0), g, g * exp(minimum(x, zero)) * p0);
+      const Var positive = mask(Op::gt, x.value(), 0.0);
+      gx[0] = where(positive, g, g * exp(where(positive, zero, x)) * p0);
       return;
     }
     case Op::expm1: case Op::log1p: case Op::sqrt: case Op::rsqrt: case Op::square: case Op::reciprocal:

@@ -4,6 +4,7 @@
 #include "tide/autodiff/ops.hpp"
 #include "tide/core/error.hpp"
 #include "tide/core/pointwise.hpp"
+#include <cmath>
 #include <vector>
 
 namespace tide {
@@ -31,7 +32,11 @@ template <class V> V pointwise_rule(Op op, const V& g, const V& x, const V& y, d
       return g * (s * (1.0 + x * (1.0 - s)));
     }
     case Op::gelu: {                                                       // Phi(x) + x phi(x)
-      const V cdf = (erf(x * inv_sqrt2) + 1.0) * 0.5;
+      // Phi = (1 + erf(x/sqrt2)) / 2 cancels in the left tail; there Phi = gelu(x) / x, whose kernel
+      // is erfc (exact). left is x for x <= -1, else -1: finite and nonzero in the branch not taken
+      const V left = unary(Op::clamp, x, -INFINITY, -1.0);
+      const V in_tail = eq(x, left);
+      const V cdf = in_tail * (gelu(left) / left) + (1.0 - in_tail) * ((erf(x * inv_sqrt2) + 1.0) * 0.5);
       const V pdf = exp(square(x) * -0.5) * inv_sqrt2pi;
       return g * (cdf + x * pdf);
     }

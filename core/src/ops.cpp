@@ -127,16 +127,26 @@ Tensor reduce(Op op, const Tensor& x, AxisSet axes, bool keepdim) {
   return keepdim ? out : out.reshape(dropped);
 }
 
+void check_nonempty_axes(const Tensor& x, AxisSet axes, const char* op) {
+  for (int i = 0; i < x.rank(); ++i)
+    if ((axes & (1u << i)) && x.shape()[i] == 0) fail("{}: reduction over the empty axis {} of {}", op, i, x.str());
+}
+
+double mean_factor(const Shape& shape, AxisSet axes) {
+  std::int64_t count = 1;
+  for (int i = 0; i < shape.rank(); ++i)
+    if ((axes & (1u << i)) && __builtin_mul_overflow(count, shape[i], &count)) return 1.0;
+  return 1.0 / static_cast<double>(count);
+}
+
 Tensor mean(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   const AxisSet set = axis_set(axes, x.rank(), "mean");
-  std::int64_t count = 1;
-  for (int i = 0; i < x.rank(); ++i)
-    if (set & (1u << i)) count *= x.shape()[i];
-  if (count == 0) fail("mean: reduction over an empty axis of {}", x.str());
-  return mul_scalar(reduce(Op::sum, x, set, keepdim), 1.0 / static_cast<double>(count));
+  check_nonempty_axes(x, set, "mean");
+  return mul_scalar(reduce(Op::sum, x, set, keepdim), mean_factor(x.shape(), set));
 }
 Tensor logsumexp(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   const AxisSet set = axis_set(axes, x.rank(), "logsumexp");
+  check_nonempty_axes(x, set, "logsumexp");
   Tensor m = reduce(Op::max, x, set, true);
   // A row of -inf (or +inf) would give inf - inf; shift by zero there instead.
   m = where(eq(abs(m), Tensor::scalar(INFINITY, m.dtype(), m.device())), Tensor::zeros(Shape{}, m.dtype(), m.device()), m);
@@ -255,6 +265,11 @@ void check_index(const Tensor& index, const char* op) {
   if (!index.defined()) fail("{}: undefined index tensor", op);
   if (index.dtype() != DType::i64) fail("{}: index tensor must be i64, got {}", op, index.str());
 }
+// The shape of a result the caller names, checked in op's name (Tensor::empty would name itself).
+void check_result_shape(const Shape& shape, const char* op) {
+  for (int i = 0; i < shape.rank(); ++i)
+    if (shape[i] < 0) fail("{}: the result shape {} has a negative extent", op, shape.str());
+}
 }  // namespace
 
 Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& index) {
@@ -277,6 +292,7 @@ Tensor index_add(const Tensor& src, std::int64_t axis, const Tensor& index, std:
   const int a = normalize_axis(axis, src.rank(), "index_add");
   if (index.rank() != 1 || index.numel() != src.shape()[a])
     fail("index_add: index of shape {} does not match axis {} of {}", index.shape().str(), a, src.shape().str());
+  if (size < 0) fail("index_add: negative size {} (the result's extent along axis {})", size, a);
   Shape shape = src.shape();
   shape[a] = size;
   Tensor out = Tensor::zeros(shape, src.dtype(), src.device());
@@ -310,6 +326,7 @@ Tensor scatter_add(const Tensor& src, std::int64_t axis, const Tensor& index, co
   const int a = normalize_axis(axis, src.rank(), "scatter_add");
   if (!(src.shape() == index.shape())) fail("scatter_add: src {} and index {} differ in shape", src.shape().str(), index.shape().str());
   check_gather_shapes(shape, index.shape(), a, "scatter_add");
+  check_result_shape(shape, "scatter_add");
   Tensor out = Tensor::zeros(shape, src.dtype(), src.device());
   src.backend().scatter_add(src, a, index.contiguous(), out);
   return out;
@@ -318,6 +335,9 @@ Tensor scatter_add(const Tensor& src, std::int64_t axis, const Tensor& index, co
 Tensor slice_scatter(const Tensor& src, const Shape& shape, std::int64_t axis, std::int64_t start,
                      std::int64_t stop, std::int64_t step) {
   check_floating(src, "slice_scatter");
+  check_result_shape(shape, "slice_scatter");
+  normalize_axis(axis, shape.rank(), "slice_scatter");
+  if (step <= 0) fail("slice_scatter: step must be positive, got {}", step);
   Tensor out = Tensor::zeros(shape, src.dtype(), src.device());
   Tensor view = out.slice(axis, start, stop, step);
   if (!(view.shape() == src.shape()))

@@ -25,6 +25,18 @@ template <class T> void check_fits(double lo, double hi, DType dtype) {
   if (lo < hi && philox::smallest_at_least<T>(lo) > philox::largest_below<T>(hi))
     fail("uniform: no {} value lies in [{}, {}); widen the bounds or draw in f64", dtype_name(dtype), lo, hi);
 }
+
+// The draws are mean + std z in double, rounded to dtype, with |z| at most sqrt(-2 ln u) for Box-Muller's
+// smallest u = 2^-53 (philox.hpp), about 8.57. Refused where that bound passes the dtype's largest value:
+// the draw would be inf in f64, and in f32 a double past float's range (undefined to convert). The
+// margin covers the rounding of mean + std z.
+void check_normal_fits(double mean, double std, DType dtype) {
+  static const double largest_z = std::sqrt(-2.0 * std::log(0x1p-53));
+  const double largest = dtype == DType::f32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
+  if (std::abs(mean) + largest_z * std <= largest * (1.0 - 1e-12)) return;
+  fail("normal: mean {} and std {} can draw values past {}'s largest finite value {} (|mean| + {:.4g} std must stay below it)",
+       mean, std, dtype_name(dtype), largest, largest_z);
+}
 }  // namespace
 
 Tensor Generator::uniform(const Shape& shape, double lo, double hi, DType dtype, Device device) {
@@ -36,6 +48,7 @@ Tensor Generator::uniform(const Shape& shape, double lo, double hi, DType dtype,
 }
 Tensor Generator::normal(const Shape& shape, double mean, double std, DType dtype, Device device) {
   if (!std::isfinite(mean) || !std::isfinite(std) || std < 0) fail("normal: mean {} and std {} must be finite with std >= 0", mean, std);
+  if (is_floating(dtype)) check_normal_fits(mean, std, dtype);  // (draw refuses the others)
   return draw(RandomKind::normal, shape, mean, std, dtype, device);
 }
 Tensor Generator::rademacher(const Shape& shape, DType dtype, Device device) {

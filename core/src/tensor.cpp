@@ -145,7 +145,7 @@ std::uint64_t Tensor::version() const { return storage_ ? storage_->version : 0;
 void Tensor::bump_version() {
   if (storage_) ++storage_->version;
 }
-std::string Tensor::str() const { return std::string(dtype_name(dtype_)) + shape_.str(); }
+std::string Tensor::str() const { return defined() ? std::string(dtype_name(dtype_)) + shape_.str() : "undefined"; }
 
 std::string Tensor::format(int edge_items) const {
   if (!defined()) return "undefined";
@@ -179,7 +179,15 @@ std::string Tensor::format(int edge_items) const {
 
 std::ostream& operator<<(std::ostream& out, const Tensor& t) { return out << t.format(); }
 
+namespace {
+// A view of an undefined tensor would be another undefined one with a shape: a bug found far from its cause.
+void check_defined(const Tensor& t, const char* op) {
+  if (!t.defined()) fail("{}: the tensor is undefined (default-constructed)", op);
+}
+}  // namespace
+
 Tensor Tensor::reshape(const Shape& shape) const {
+  check_defined(*this, "reshape");
   if (shape == shape_ && is_contiguous()) return *this;  // the common no-op (a 2-d input reshaped to rows)
   Shape target = shape;
   int infer = -1;
@@ -207,6 +215,7 @@ Tensor Tensor::reshape(const Shape& shape) const {
 }
 
 Tensor Tensor::permute(const Shape& axes) const {
+  check_defined(*this, "permute");
   if (axes.rank() != rank()) fail("permute: {} axes given for a tensor of shape {}", axes.rank(), shape_.str());
   Shape s = shape_, st = strides_;
   unsigned seen = 0;
@@ -221,6 +230,7 @@ Tensor Tensor::permute(const Shape& axes) const {
 }
 
 Tensor Tensor::transpose(std::int64_t a, std::int64_t b) const {
+  check_defined(*this, "transpose");
   const int ia = normalize_axis(a, rank(), "transpose"), ib = normalize_axis(b, rank(), "transpose");
   Shape s = shape_, st = strides_;  // two entries swapped: no permutation to build and check
   std::swap(s[ia], s[ib]);
@@ -239,6 +249,7 @@ std::int64_t view_offset(std::int64_t offset, std::int64_t index, std::int64_t s
 }  // namespace
 
 Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step) const {
+  check_defined(*this, "slice");
   const int a = normalize_axis(axis, rank(), "slice");
   if (step <= 0) fail("slice: step must be positive, got {}", step);
   const std::int64_t n = shape_[a];
@@ -254,6 +265,7 @@ Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop, s
 }
 
 Tensor Tensor::select(std::int64_t axis, std::int64_t index) const {
+  check_defined(*this, "select");
   const int a = normalize_axis(axis, rank(), "select");
   if (index < -shape_[a] || index >= shape_[a])
     fail("select: index {} out of range for axis {} of shape {}", index, a, shape_.str());
@@ -265,6 +277,7 @@ Tensor Tensor::select(std::int64_t axis, std::int64_t index) const {
 }
 
 Tensor Tensor::broadcast_to(const Shape& shape) const {
+  check_defined(*this, "broadcast_to");
   if (shape.rank() < rank()) fail("broadcast_to: cannot broadcast {} to the lower rank {}", shape_.str(), shape.str());
   for (auto d : shape)
     if (d < 0) fail("broadcast_to: negative extent in target shape {}", shape.str());
@@ -279,6 +292,7 @@ Tensor Tensor::broadcast_to(const Shape& shape) const {
 }
 
 Tensor Tensor::unsqueeze(std::int64_t axis) const {
+  check_defined(*this, "unsqueeze");
   const int a = normalize_axis(axis, rank() + 1, "unsqueeze");
   Shape s, st;
   for (int i = 0; i <= rank(); ++i) {
@@ -289,12 +303,16 @@ Tensor Tensor::unsqueeze(std::int64_t axis) const {
 }
 
 Tensor Tensor::squeeze(std::int64_t axis) const {
+  check_defined(*this, "squeeze");
   const int a = normalize_axis(axis, rank(), "squeeze");
   if (shape_[a] != 1) fail("squeeze: axis {} of shape {} has extent {}, not 1", a, shape_.str(), shape_[a]);
   return select(a, 0);
 }
 
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::contiguous() const {
+  check_defined(*this, "contiguous");
+  return is_contiguous() ? *this : clone();
+}
 Tensor Tensor::clone() const {
   Tensor out = empty(shape_, dtype_, device());
   backend().copy(*this, out);

@@ -187,3 +187,74 @@ TEST_CASE("Adam corrects bias by each parameter's own step count") {
   // b's first update is a first Adam step: lr * g / (|g| + eps)
   CHECK(b.value().item() == doctest::Approx(1.0 - 0.1 * 2.0 / (2.0 + 1e-8)).epsilon(1e-12));
 }
+
+TEST_CASE("gelu's gradient keeps its relative accuracy in the left tail, to the second derivative") {
+  // Phi(x) as (1 + erf(x / sqrt2)) / 2 cancelled there: 1e-2 relative error at x = -10 in f64
+  auto exact = [](long double x) {
+    const long double pdf = std::exp(-x * x / 2) / std::sqrt(2 * 3.14159265358979323846264338327950288L);
+    return std::pair{0.5L * std::erfc(-x / std::sqrt(2.0L)) + x * pdf, pdf * (2 - x * x)};  // gelu', gelu''
+  };
+  for (double x0 : {-3.0, -6.0, -8.0, -10.0, -1.0, -0.5, 2.0}) {
+    const Var x = Var::parameter(Tensor::scalar(x0, DType::f64));
+    const Var g = grad(gelu(x), x, {.create_graph = true});
+    const auto [d1, d2] = exact(x0);
+    CHECK(g.item() == doctest::Approx(static_cast<double>(d1)).epsilon(1e-13));
+    CHECK(grad(g, x).item() == doctest::Approx(static_cast<double>(d2)).epsilon(1e-13));
+  }
+  for (double x0 : {-5.0, -6.0}) {
+    const Var x = Var::parameter(Tensor::scalar(x0, DType::f32));
+    CHECK(grad(gelu(x), x).item() == doctest::Approx(static_cast<double>(exact(x0).first)).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("ELU's second derivative at 0 is alpha, the branch its first derivative takes there") {
+  for (double alpha : {1.0, 2.0}) {
+    const Var x = Var::parameter(Tensor::scalar(0.0, DType::f64));
+    const Var g = grad(elu(x, alpha), x, {.create_graph = true});
+    CHECK(g.item() == alpha);
+    CHECK(grad(g, x).item() == alpha);  // was alpha / 2: minimum(x, 0) split the gradient at the tie
+  }
+}
+
+TEST_CASE("mean of a Var refuses only an empty reduced axis, whatever the count of the others") {
+  const std::int64_t big = std::int64_t(1) << 32, huge = std::int64_t(1) << 62;
+  CHECK(mean(Var::parameter(Tensor::zeros(Shape{0, big, big}, DType::f64)), {1, 2}).shape() == Shape{0});
+  CHECK(mean(Var::parameter(Tensor::zeros(Shape{0, 3, huge}, DType::f64)), {1, 2}).shape() == Shape{0});
+}
+
+TEST_CASE("composites' errors name the composite and the caller's shapes, not the primitives they are built from") {
+  auto check = [](auto&& fn, std::initializer_list<const char*> fragments) {
+    std::string message;
+    try {
+      fn();
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    INFO("message: ", message);
+    CHECK_FALSE(message.empty());
+    for (const char* f : fragments) CHECK_MESSAGE(message.find(f) != std::string::npos, "missing \"" << f << "\"");
+  };
+  const Var empty_rows = Var::parameter(Tensor::zeros(Shape{2, 0}, DType::f64));
+  const Var x = Var::parameter(Tensor::zeros(Shape{2, 3}, DType::f64));
+  check([&] { softmax(empty_rows, 1); }, {"softmax", "empty axis 1", "f64[2, 0]"});
+  check([&] { log_softmax(empty_rows, 1); }, {"log_softmax", "empty axis 1", "f64[2, 0]"});
+  check([&] { logsumexp(empty_rows, {1}); }, {"logsumexp", "empty axis 1", "f64[2, 0]"});
+  check([&] { softmax(x, 2); }, {"softmax", "axis 2", "rank 2"});
+  check([&] { log_softmax(x, -3); }, {"log_softmax", "axis -3"});
+  const Var a = Var::parameter(Tensor::zeros(Shape{2}, DType::f64)), b = Var::parameter(Tensor::zeros(Shape{3}, DType::f64));
+  check([&] { stack({a, b}, 0); }, {"stack", "part 1", "f64[3]", "f64[2]"});
+  check([&] { stack({a, Var(Tensor::zeros(Shape{2}, DType::f32))}, 0); }, {"stack", "f32[2]", "f64[2]"});
+  check([&] { stack({a, a}, 2); }, {"stack", "axis 2"});
+  check([&] { cross_entropy(x, Tensor::from_indices({0, 3}, Shape{2})); }, {"cross_entropy", "label 3", "[0, 3)"});
+  check([&] { cross_entropy(x, Tensor::from_indices({-1, 0}, Shape{2})); }, {"cross_entropy", "label -1"});
+  check([&] { cross_entropy(Var::parameter(Tensor::zeros(Shape{0, 3}, DType::f64)), Tensor::from_indices({}, Shape{0})); },
+        {"cross_entropy", "f64[0, 3]"});
+  check([&] { cross_entropy(empty_rows, Tensor::from_indices({0, 0}, Shape{2})); }, {"cross_entropy", "f64[2, 0]"});
+  const Var none = Var::parameter(Tensor::zeros(Shape{0, 2}, DType::f64));
+  check([&] { mse_loss(none, none); }, {"mse_loss", "f64[0, 2]", "empty"});
+  check([&] { mse_loss(a, Var(Tensor::zeros(Shape{2}, DType::f32))); }, {"mse_loss", "f64[2]", "f32[2]"});
+  check([&] { index_add(a, 0, Tensor::from_indices({0, 1}, Shape{2}), -1); }, {"index_add", "negative size -1"});
+  check([&] { scatter_add(a, 0, Tensor::from_indices({0, 1}, Shape{2}), Shape{-3}); }, {"scatter_add", "[-3]"});
+  check([&] { slice_scatter(a, Shape{5}, 0, 0, 5, 0); }, {"slice_scatter", "step", "0"});
+  CHECK(cross_entropy(x, Tensor::from_indices({0, 2}, Shape{2})).item() == doctest::Approx(std::log(3.0)));
+}

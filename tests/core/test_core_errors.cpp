@@ -173,11 +173,39 @@ TEST_CASE("an f32 tensor's factor outside f32's normal range is refused; f64 tak
 TEST_CASE("max and min over an empty axis are errors; sum is not") {
   check_error([] { max(f32({3, 0}), {1}); }, {"max", "empty", "f32[3, 0]"});
   check_error([] { min(f32({0}), {}); }, {"min", "empty"});
-  check_error([] { logsumexp(f32({0, 2}), {0}); }, {"max", "empty"});
+  check_error([] { logsumexp(f32({0, 2}), {0}); }, {"logsumexp", "empty", "f32[0, 2]"});
   check_error([] { mean(f32({3, 0}), {1}); }, {"mean", "empty", "f32[3, 0]"});
   check_error([] { mean(f32({0})); }, {"mean", "empty"});
   CHECK_NOTHROW(sum(f32({3, 0}), {1}));
   CHECK(mean(f32({0, 3}), {1}).shape() == Shape{0});  // the empty axis is not reduced
+}
+
+TEST_CASE("mean refuses only an empty reduced axis; a count past int64 beside an empty kept axis is fine") {
+  const std::int64_t big = std::int64_t(1) << 32, huge = std::int64_t(1) << 62;
+  CHECK(mean(f64({0, big, big}), {1, 2}).shape() == Shape{0});  // 2^64 elements per (absent) row
+  CHECK(mean(f64({0, 3, huge}), {1, 2}).shape() == Shape{0});  // 3 * 2^62 wrapped
+  CHECK(mean(f64({0, 3, huge}), {1, 2}, true).shape() == Shape{0, 1, 1});
+  check_error([=] { mean(f64({big, 0}), {1}); }, {"mean", "empty axis 1", "f64[4294967296, 0]"});
+}
+
+TEST_CASE("ops with a result shape of the caller's refuse a negative extent in their own name") {
+  check_error([] { index_add(f32({2}), 0, idx({0, 1}), -1); }, {"index_add", "negative size -1"});
+  check_error([] { scatter_add(f32({2}), 0, idx({0, 1}), Shape{-3}); }, {"scatter_add", "[-3]", "negative"});
+  check_error([] { slice_scatter(f32({0}), Shape{-3}, 0, 0, 0, 1); }, {"slice_scatter", "[-3]", "negative"});
+  check_error([] { slice_scatter(f32({2}), Shape{5}, 0, 0, 5, 0); }, {"slice_scatter", "step", "0"});
+  check_error([] { slice_scatter(f32({2}), Shape{5}, 1, 0, 5, 1); }, {"slice_scatter", "axis 1"});
+}
+
+TEST_CASE("an undefined tensor prints as undefined and its views are refused") {
+  CHECK(Tensor().str() == "undefined");
+  CHECK(Tensor().format() == "undefined");
+  check_error([] { Tensor().reshape(Shape{1, 1}); }, {"reshape", "undefined"});
+  check_error([] { Tensor().reshape(Shape{}); }, {"reshape", "undefined"});
+  check_error([] { Tensor().broadcast_to(Shape{3, 4}); }, {"broadcast_to", "undefined"});
+  check_error([] { Tensor().permute(Shape{}); }, {"permute", "undefined"});
+  check_error([] { Tensor().unsqueeze(0); }, {"unsqueeze", "undefined"});
+  check_error([] { Tensor().contiguous(); }, {"contiguous", "undefined"});
+  check_error([] { Tensor().slice(0, 0, 1); }, {"slice", "undefined"});
 }
 
 TEST_CASE("from_vector with the wrong count names both counts and the shape") {

@@ -211,3 +211,20 @@ TEST_CASE("uniform in f32: a draw that rounds to an f32 upper bound below hi kee
   CHECK(moments(g.uniform(Shape{100}, 0.0, most)).hi < most);
   CHECK(moments(g.uniform(Shape{100}, -most, -most / 2)).lo >= -most);
 }
+
+TEST_CASE("normal refuses a mean and std whose draws would pass the dtype's range; a bound that fits draws finite values") {
+  Generator g(13);
+  // |z| reaches sqrt(-2 ln 2^-53) = 8.57 (Box-Muller's smallest uniform): inf draws in f64, and in f32
+  // a double past float's range (undefined to convert)
+  tide::test::check_error([&] { g.normal(Shape{4}, 0.0, 1e300, DType::f32); }, {"normal", "1e+300", "f32"});
+  tide::test::check_error([&] { g.normal(Shape{4}, 3e38, 1e38, DType::f32); }, {"normal", "3e+38", "1e+38", "f32"});
+  tide::test::check_error([&] { g.normal(Shape{4}, 0.0, 1e308, DType::f64); }, {"normal", "1e+308", "f64"});
+  tide::test::check_error([&] { g.normal(Shape{4}, 1e39, 0.0, DType::f32); }, {"normal", "1e+39", "f32"});
+  CHECK(g.stream() == 0);  // a refused draw takes no stream
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const double largest = dtype == DType::f32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
+    const Moments m = moments(g.normal(Shape{1000}, 0.0, largest / 9, dtype));
+    CHECK(std::isfinite(m.lo));
+    CHECK(std::isfinite(m.hi));
+  }
+}

@@ -13,17 +13,15 @@ namespace tide::composite {
 
 template <class T> T mean(const T& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   const AxisSet set = axis_set(axes, x.rank(), "mean");
-  std::int64_t count = 1;
-  for (int i = 0; i < x.rank(); ++i)
-    if (set & (1u << i)) count *= x.shape()[i];
-  if (count == 0) fail("mean: reduction over an empty axis of {}", x.shape().str());
-  return reduce(Op::sum, x, set, keepdim) * (1.0 / static_cast<double>(count));
+  check_nonempty_axes(value_of(x), set, "mean");
+  return reduce(Op::sum, x, set, keepdim) * mean_factor(x.shape(), set);
 }
 
 template <class T> T logsumexp(const T& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   // y = m + log sum exp(x - m) with m = max(x) held constant: dy/dm = 0, so this is exact at any
   // derivative order, and stable.
   const AxisSet set = axis_set(axes, x.rank(), "logsumexp");
+  check_nonempty_axes(value_of(x), set, "logsumexp");
   Tensor m = tide::reduce(Op::max, value_of(x), set, true);
   m = tide::where(tide::eq(tide::abs(m), Tensor::scalar(INFINITY, m.dtype(), m.device())),
                   Tensor::zeros(Shape{}, m.dtype(), m.device()), m);
@@ -35,8 +33,18 @@ template <class T> T logsumexp(const T& x, const std::vector<std::int64_t>& axes
     if (!(set & (1u << i))) dropped.push_back(x.shape()[i]);
   return reshape(out, dropped);
 }
-template <class T> T log_softmax(const T& x, std::int64_t axis) { return x - logsumexp(x, {axis}, true); }
-template <class T> T softmax(const T& x, std::int64_t axis) { return exp(log_softmax(x, axis)); }
+// The axis a softmax normalises over, checked in op's name: in range and not empty.
+inline std::int64_t softmax_axis(const Tensor& x, std::int64_t axis, const char* op) {
+  const int a = normalize_axis(axis, x.rank(), op);
+  check_nonempty_axes(x, AxisSet(1u << a), op);
+  return a;
+}
+template <class T> T log_softmax(const T& x, std::int64_t axis) {
+  return x - logsumexp(x, {softmax_axis(value_of(x), axis, "log_softmax")}, true);
+}
+template <class T> T softmax(const T& x, std::int64_t axis) {
+  return exp(x - logsumexp(x, {softmax_axis(value_of(x), axis, "softmax")}, true));
+}
 
 template <class T> T sum_to(const T& x, const Shape& shape) {
   if (x.shape() == shape) return x;
@@ -88,6 +96,13 @@ template <class T> T select(const T& x, std::int64_t axis, std::int64_t index) {
 
 template <class T> T stack(const std::vector<T>& parts, std::int64_t axis) {
   if (parts.empty()) fail("stack: no tensors given");
+  // checked here: concat would name the unsqueezed shapes, unsqueeze the axis for one rank more
+  const T& first = parts[0];
+  normalize_axis(axis, first.rank() + 1, "stack");
+  for (std::size_t i = 1; i < parts.size(); ++i)
+    if (!(parts[i].shape() == first.shape()) || parts[i].dtype() != first.dtype())
+      fail("stack: part {} is {} but part 0 is {}: stack takes equal shapes and dtypes", i, value_of(parts[i]).str(),
+           value_of(first).str());
   std::vector<T> expanded;
   expanded.reserve(parts.size());
   for (const T& p : parts) expanded.push_back(unsqueeze(p, axis));
@@ -104,9 +119,22 @@ template <class T> std::vector<T> split(const T& x, const std::vector<std::int64
 }
 
 template <class T> T mse_loss(const T& prediction, const T& target) {
-  if (!(prediction.shape() == target.shape()))
-    fail("mse_loss: prediction {} and target {} differ in shape", prediction.shape().str(), target.shape().str());
+  if (!(prediction.shape() == target.shape()) || prediction.dtype() != target.dtype())
+    fail("mse_loss: prediction {} and target {} differ in shape or dtype", value_of(prediction).str(), value_of(target).str());
+  if (prediction.shape().numel() == 0)
+    fail("mse_loss: prediction and target {} are empty: no elements to average", value_of(prediction).str());
   return mean(square(prediction - target), {}, false);
+}
+
+// Every label of a host tensor in [0, classes). On a device, gather's kernel reports one outside
+// (asynchronously, in gather's name): reading them here would stall the stream.
+inline void check_labels(const Tensor& labels, std::int64_t classes) {
+  if (labels.device() != Device::cpu()) return;
+  const Tensor dense = labels.contiguous();
+  const std::int64_t* p = dense.data<std::int64_t>();
+  for (std::int64_t i = 0; i < dense.numel(); ++i)
+    if (p[i] < 0 || p[i] >= classes)
+      fail("cross_entropy: label {} at position {} is out of range [0, {}) (the logits' class count)", p[i], i, classes);
 }
 
 // Mean cross-entropy of logits [N, C] against class indices (i64 [N]).
@@ -114,6 +142,9 @@ template <class T> T cross_entropy(const T& logits, const Tensor& labels) {
   if (logits.rank() != 2) fail("cross_entropy: logits must be [N, C], got {}", logits.shape().str());
   if (labels.dtype() != DType::i64 || labels.rank() != 1 || labels.numel() != logits.shape()[0])
     fail("cross_entropy: labels must be i64 [{}], got {}", logits.shape()[0], labels.str());
+  if (logits.shape()[0] == 0 || logits.shape()[1] == 0)
+    fail("cross_entropy: logits {} hold no samples or no classes (N and C must be positive)", value_of(logits).str());
+  check_labels(labels, logits.shape()[1]);
   const T picked = gather(log_softmax(logits, 1), 1, labels.reshape(Shape{labels.numel(), 1}));
   return -mean(picked, {}, false);
 }

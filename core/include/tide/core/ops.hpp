@@ -20,6 +20,13 @@ Tensor unary(Op op, const Tensor& x, double p0 = 0.0, double p1 = 0.0);
 // interval; for an f32 tensor, a factor (mul_scalar's, x / c's 1 / c, a slope, alpha) that f32 holds
 // as a normal number: 1e39 became inf, 0 * inf NaN, and 1e-40 lost digits).
 void check_unary_parameters(Op op, double p0, double p1, DType dtype = DType::f64);
+// Refuses a reduction over an empty axis of x in op's name, with the caller's shape (a composite's
+// primitives would name themselves).
+void check_nonempty_axes(const Tensor& x, AxisSet axes, const char* op);
+// 1 / the number of elements a mean over `axes` of `shape` reduces, none of whose extents is 0
+// (check_nonempty_axes). Their product passes int64 only when a kept extent is 0, an empty
+// result whatever the factor: 1 then.
+double mean_factor(const Shape& shape, AxisSet axes);
 Tensor binary(Op op, const Tensor& a, const Tensor& b);
 Tensor reduce(Op op, const Tensor& x, AxisSet axes, bool keepdim);
 

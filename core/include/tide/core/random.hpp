@@ -21,7 +21,8 @@ public:
   // lo > hi, hi - lo past the largest double, and in f32 bounds past its range or no f32 value in [lo, hi).
   Tensor uniform(const Shape& shape, double lo = 0.0, double hi = 1.0, DType dtype = DType::f32,
                  Device device = default_device());
-  // N(mean, std^2)
+  // N(mean, std^2). Refused: mean or std not finite, std < 0, and |mean| + 8.57 std past dtype's
+  // largest finite value (8.57: the largest |z| these draws reach), where draws would overflow.
   Tensor normal(const Shape& shape, double mean = 0.0, double std = 1.0, DType dtype = DType::f32,
                 Device device = default_device());
   // +1 or -1 with equal probability

@@ -90,12 +90,13 @@ public:
   std::uint64_t version() const;
   void bump_version();
   bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
-  std::string str() const;  // "f32[2, 3]"
+  std::string str() const;  // "f32[2, 3]"; "undefined" for an undefined tensor
   // The values as nested brackets, e.g. "f32[2, 3] [[1, 2, 3], [4, 5, 6]]"; axes longer than
   // 2 * edge_items show their first and last edge_items entries around "..." (edge_items <= 0: all).
   std::string format(int edge_items = 3) const;
 
   // ---- views (no copy) --------------------------------------------------------------------------
+  // Each, and contiguous(), refuses an undefined tensor.
   // reshape is a view when the layout allows it, a copy otherwise. One extent may be -1.
   Tensor reshape(const Shape& shape) const;
   Tensor permute(const Shape& axes) const;
