@@ -101,6 +101,38 @@ TEST_CASE("TIDE_CPU_CACHE_BYTES takes decimal digits only and refuses a count pa
   }
 }
 
+namespace {
+// What a child running the case below prints with TIDE_BLAS_THREADS set to `value`.
+std::string child_with_blas_threads(const char* value) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  const std::string command = "TIDE_BLAS_THREADS='" + std::string(value) + "' '" + self + "' -tc='the BLAS thread count from the environment (child)' 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  std::string out;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, pipe)) out += buffer;
+  pclose(pipe);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("the BLAS thread count from the environment (child)") {
+  if (!std::getenv("TIDE_BLAS_THREADS")) return;
+  (void)Tensor::zeros(Shape{2}, DType::f32);  // the first tensor reads the variable
+  std::printf("blas threads: %d\n", blas_info().threads);
+}
+
+TEST_CASE("TIDE_BLAS_THREADS takes a count of decimal digits from 1 to 1024") {
+  // (atoi read "abc", "-3", "0" and "" as 0, which OpenBLAS took as every core; 99999 made 64 threads)
+  CHECK(child_with_blas_threads("2").find("blas threads: 2\n") != std::string::npos);
+  for (const char* bad : {"abc", "-3", "0", "", "99999", " 2", "2x"}) {
+    INFO("TIDE_BLAS_THREADS='", bad, "'");
+    const std::string out = child_with_blas_threads(bad);
+    CHECK(out.find("TIDE_BLAS_THREADS = '" + std::string(bad) + "': expected a thread count of decimal digits, 1 to 1024") != std::string::npos);
+    CHECK(out.find("blas threads") == std::string::npos);
+  }
+}
+
 TEST_CASE("a cache limit below a block's size sends that block back to the system") {
   cpu::empty_cache();
   cpu::set_cache_limit(64 * 1024);
@@ -109,6 +141,25 @@ TEST_CASE("a cache limit below a block's size sends that block back to the syste
   const cpu::MemoryCounters c = cpu::memory_counters();
   CHECK(c.cached_bytes > 0);
   CHECK(c.cached_bytes <= 64 * 1024);
+  cpu::set_cache_limit(std::int64_t{1} << 30);
+}
+
+TEST_CASE("a full cache makes room for a freed block from the other classes, so a class a past pass filled does not keep out the rest") {
+  // (after one pass filled the cache with blocks of one class, every other size went to the system: 0 hits)
+  cpu::empty_cache();
+  cpu::set_cache_limit(1024 * 1024);
+  {
+    std::vector<Tensor> large;
+    for (int i = 0; i < 4; ++i) large.push_back(Tensor::zeros(Shape{64, 1024}, DType::f32));  // 256 KB each: the cache full
+  }
+  CHECK(cpu::memory_counters().cached_bytes == 1024 * 1024);
+  { Tensor small = Tensor::zeros(Shape{16, 1024}, DType::f32); }  // 64 KB: a 256 KB block makes room
+  const cpu::MemoryCounters before = cpu::memory_counters();
+  CHECK(before.cached_bytes == 3 * 256 * 1024 + 64 * 1024);
+  for (int i = 0; i < 10; ++i) { Tensor again = Tensor::zeros(Shape{16, 1024}, DType::f32); }
+  const cpu::MemoryCounters after = cpu::memory_counters();
+  CHECK(after.cache_hits == before.cache_hits + 10);
+  CHECK(after.system_allocations == before.system_allocations);
   cpu::set_cache_limit(std::int64_t{1} << 30);
 }
 

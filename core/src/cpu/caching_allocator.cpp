@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TIDE_CPU_ASAN 1
@@ -108,9 +111,17 @@ void CachingAllocator::deallocate(void* ptr, std::size_t bytes) noexcept {
   const SizeClass c = size_class(bytes);
   std::lock_guard lock(mutex_);
   stats_.in_use_bytes -= static_cast<std::int64_t>(c.rounded);
-  if (stats_.cached_bytes + static_cast<std::int64_t>(c.rounded) > stats_.cache_limit_bytes) {
-    std::free(ptr);
-    return;
+  // A full cache makes room from the other classes (a class filled by one large pass, then unused,
+  // kept every other class out: no hits for the rest of the run); the block goes back when they
+  // cannot make enough.
+  const std::int64_t room = stats_.cache_limit_bytes - static_cast<std::int64_t>(c.rounded);
+  if (stats_.cached_bytes > room) {
+    const std::int64_t own = static_cast<std::int64_t>(free_[c.index].size() * c.rounded);
+    if (own > room) {  // the block's own class fills the cache (or the block is beyond the limit)
+      std::free(ptr);
+      return;
+    }
+    release_until(room, c.index);
   }
   try {
     free_[c.index].push_back(ptr);
@@ -127,10 +138,10 @@ MemoryCounters CachingAllocator::counters() {
   return stats_;
 }
 
-void CachingAllocator::release_until(std::int64_t limit) {
+void CachingAllocator::release_until(std::int64_t limit, std::size_t keep) {
   for (std::size_t i = free_.size(); i-- > 0 && stats_.cached_bytes > limit;) {
     std::vector<void*>& list = free_[i];
-    if (list.empty()) continue;
+    if (list.empty() || i == keep) continue;
     const std::size_t rounded = class_bytes(i);
     while (!list.empty() && stats_.cached_bytes > limit) {
       unpoison(list.back(), rounded);
@@ -144,6 +155,11 @@ void CachingAllocator::release_until(std::int64_t limit) {
 void CachingAllocator::empty_cache() {
   std::lock_guard lock(mutex_);
   release_until(0);
+#ifdef __GLIBC__
+  // glibc keeps freed heap memory for its own reuse (its mmap threshold rises as large blocks are
+  // freed, so later ones come from the heap): hand what it can back to the system too
+  malloc_trim(0);
+#endif
 }
 
 void CachingAllocator::set_limit(std::int64_t bytes) {

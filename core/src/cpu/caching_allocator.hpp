@@ -29,7 +29,9 @@ public:
 
 private:
   CachingAllocator();
-  void release_until(std::int64_t limit);  // with the lock held: frees cached blocks, largest classes first
+  // With the lock held: frees cached blocks, largest classes first, until at most `limit` bytes are
+  // cached; the class `keep` is left as it is.
+  void release_until(std::int64_t limit, std::size_t keep = static_cast<std::size_t>(-1));
 
   std::mutex mutex_;
   std::array<std::vector<void*>, 64 * 4> free_;

@@ -8,7 +8,10 @@
 // Smaller blocks come from per-thread free lists without a lock (small_blocks.hpp), outside these
 // counters and the limit.
 // The cache holds at most `cache_limit_bytes` (default 1 GiB, or TIDE_CPU_CACHE_BYTES when set at
-// the first allocation; 0 turns caching off); a freed block beyond it goes back to the system.
+// the first allocation; 0 turns caching off); a freed block that does not fit makes room by
+// releasing cached blocks of other classes, largest first, or goes back itself when they cannot.
+// "Back" is to the C library's allocator: glibc keeps much of what it is given for its own reuse,
+// and returns it to the system at empty_cache() (malloc_trim).
 #pragma once
 #include <cstdint>
 
@@ -22,7 +25,8 @@ struct MemoryCounters {
   std::int64_t cache_limit_bytes = 0;
 };
 MemoryCounters memory_counters();
-// Returns every cached block to the system, and the calling thread's small blocks.
+// Returns every cached block, and the calling thread's small blocks, to the C library, and asks
+// glibc to hand its free memory back to the system.
 void empty_cache();
 // Sets the most the cache may hold (0: no caching; cached blocks beyond it are released now).
 void set_cache_limit(std::int64_t bytes);
