@@ -242,8 +242,13 @@ std::shared_ptr<Entry> CompiledFunction::State::entry_for(const std::vector<Var>
   const std::lock_guard lock(entries_mutex);  // a trace inside runs the function eagerly: no nested lock
   const bool grad_mode = grad_enabled();
   ++stats.calls;  // under the lock: no second atomic per call
-  for (const auto& e : entries)
-    if (e->sig.serves(inputs, grad_mode)) return e;
+  // the most recently used last: a signature served on every call is not the one dropped when new
+  // ones keep arriving (first in, first out retraced it once per max_plans new signatures)
+  for (std::size_t i = entries.size(); i-- > 0;)
+    if (entries[i]->sig.serves(inputs, grad_mode)) {
+      std::rotate(entries.begin() + static_cast<std::ptrdiff_t>(i), entries.begin() + static_cast<std::ptrdiff_t>(i) + 1, entries.end());
+      return entries.back();
+    }
   const Signature sig = signature_of(inputs);
   auto e = trace(sig, inputs);
   if (static_cast<int>(entries.size()) >= std::max(1, options.max_plans)) entries.erase(entries.begin());

@@ -63,6 +63,22 @@ TEST_CASE("a compiled function closes over parameters, traces once per signature
   }
 }
 
+TEST_CASE("max_plans drops the least recently used signature: one served on every call is not traced again") {
+  // (the oldest was dropped: a batch size used on every call was retraced once per max_plans new ones)
+  const Var w = Var::parameter(Tensor::ones(Shape{2, 2}, DType::f64));
+  CompileOptions options;
+  options.max_plans = 4;
+  const CompiledFunction cf([&](const std::vector<Var>& in) { return matmul(in[0], w); }, options);
+  NoGrad off;
+  for (std::int64_t other = 1; other <= 20; ++other) {
+    cf({Var(Tensor::ones(Shape{64, 2}, DType::f64))});
+    cf({Var(Tensor::ones(Shape{100 + other, 2}, DType::f64))});
+  }
+  CHECK(cf.stats().traces == 21);  // 64 once, and each of the 20 others
+  cf({Var(Tensor::ones(Shape{101, 2}, DType::f64))});  // long dropped: traced again
+  CHECK(cf.stats().traces == 22);
+}
+
 TEST_CASE("a compiled function called inside another being traced runs eagerly there, so the outer plan replays it") {
   Generator gen(4);
   const Var w = Var::parameter(gen.normal(Shape{3, 3}, 0.0, 0.5, DType::f64));

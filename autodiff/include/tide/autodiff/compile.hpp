@@ -45,7 +45,7 @@ using VarFunction = std::function<Var(const std::vector<Var>&)>;
 
 struct CompileOptions {
   bool fuse = true;   // fuse elementwise chains (PlanOptions::fuse)
-  int max_plans = 32;  // signatures kept; the oldest is dropped beyond it (and traced again when it returns)
+  int max_plans = 32;  // signatures kept; the least recently used is dropped beyond it (and traced again when it returns)
   // compile_dynamics only: NoGrad calls over more than 2 * row_block rows replay a row_block-row
   // plan over blocks of the batch, so that intermediates stay in cache (0: never; see compile_dynamics.hpp)
   std::int64_t row_block = 1024;
