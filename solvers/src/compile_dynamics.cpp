@@ -39,6 +39,12 @@ struct Variants {
   CompileOptions options;
   std::map<std::string, Variant> made;
   std::map<std::string, Tensor> states;  // variant_state
+  std::vector<std::string> recent;       // made's keys, the most recently used last (keep_recent_variants)
+
+  void touch(const std::string& key) {
+    if (const auto at = std::find(recent.begin(), recent.end(), key); at != recent.end()) recent.erase(at);
+    recent.push_back(key);
+  }
 };
 
 // The tensors a blocked function reads by reference (the constants of a trace of one block, made
@@ -246,7 +252,7 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
   out.var = CompiledVar{
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows()); }, options),
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows(in[2].value())); }, options),
-      options.rows_mix ? 0 : options.row_block, !options.rows_mix, std::make_shared<Variants>(Variants{fn, options, {}, {}})};
+      options.rows_mix ? 0 : options.row_block, !options.rows_mix, std::make_shared<Variants>(Variants{fn, options, {}, {}, {}})};
   out.jet = f.jet;
   return out;
 }
@@ -257,13 +263,30 @@ void clear_compiled(const Dynamics& f) {
   const CompiledVar* c = compiled_var(f);
   if (!c) return;
   c->clear();
-  for (const auto& [key, v] : c->variants->made) clear_compiled(v.compiled);
+  // the variants go with their plans and kept tensors (made again when asked for): clearing each
+  // left their entries, and one per noise shape, behind
+  Variants& v = *c->variants;
+  v.made.clear(), v.states.clear(), v.recent.clear();
+}
+
+void keep_recent_variants(const Dynamics& f, const std::string& family, std::size_t keep) {
+  const CompiledVar* c = compiled_var(f);
+  if (!c) return;
+  Variants& v = *c->variants;
+  std::size_t kept = 0;
+  for (std::size_t i = v.recent.size(); i-- > 0;) {
+    const std::string key = v.recent[i];
+    if (!key.starts_with(family) || ++kept <= keep) continue;
+    v.made.erase(key), v.states.erase(key);
+    v.recent.erase(v.recent.begin() + static_cast<std::ptrdiff_t>(i));
+  }
 }
 
 Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::function<Dynamics(const Dynamics&)>& make) {
   const CompiledVar* c = compiled_var(f);
   if (!c) return make(f);
   auto& made = c->variants->made;
+  c->variants->touch(key);
   if (const auto hit = made.find(key); hit != made.end()) return hit->second.runs;
   Dynamics plain;
   plain.var = c->variants->plain;

@@ -12,6 +12,10 @@ namespace tide {
 
 namespace {
 
+// The noisy regularisers' variants kept per regulariser setting (a training run's batch size, its
+// last partial batch, the evaluation's two: 4; more are made again when they return).
+constexpr std::size_t kNoisyVariantsKept = 8;
+
 using detail::Grid;
 
 void check_state(const Dynamics& f, const Var& y0, const Var& times) {
@@ -59,13 +63,18 @@ std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const Solve
   constexpr const char* kTraces[] = {"", " trace=hutchinson_jvp", " trace=hutchinson_vjp", " trace=exact"};
   std::string key = fmt::format("regularised D={} taylor={} kinetic={}{}{}", y0.size(1), reg.taylor_order, reg.kinetic,
                                 kTraces[static_cast<int>(reg.trace)], reg.jacobian ? " jacobian" : "");
+  const std::string family = key + " noise ";
   if (noisy) {
-    key += fmt::format(" noise {}{} on {}", dtype_name(noise.dtype()), noise.shape().str(), noise.device().str());
+    key = family + fmt::format("{}{} on {}", dtype_name(noise.dtype()), noise.shape().str(), noise.device().str());
     Tensor kept = variant_state(f, key, [&] { return Tensor::empty(noise.shape(), noise.dtype(), noise.device()); });
     kept.copy_(noise);
     noise = kept;
   }
-  return {compiled_variant(f, key, [&](const Dynamics& g) { return detail::augment(g, y0.size(1), reg, noise); }), start};
+  const Dynamics g = compiled_variant(f, key, [&](const Dynamics& plain) { return detail::augment(plain, y0.size(1), reg, noise); });
+  // one variant per noise shape, each with its own plans (~15 MB for a small CNF): batch sizes that
+  // keep changing would add one per size without bound
+  if (noisy) keep_recent_variants(f, family, kNoisyVariantsKept);
+  return {g, start};
 }
 
 // What the dynamics close over and their value at the first times, by one recorded probe

@@ -4,6 +4,7 @@
 #include "plan_calls.hpp"
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
+#include <set>
 #include <atomic>
 #include <cmath>
 #include <algorithm>
@@ -181,6 +182,36 @@ TEST_CASE("compiled dynamics with the noisy estimators: new noise per solve, two
   const CompiledDynamicsStats st = compiled_stats(compiled);
   REQUIRE(!st.variants.empty());
   for (const CompiledVariantStats& x : st.variants) CHECK(x.eager_because.empty());
+}
+
+TEST_CASE("compiled dynamics keep the 8 most recent noisy variants (one per batch size), and clear_compiled drops them all") {
+  // (each batch size added a whole variant, ~15-18 MB of plans for a small CNF, without bound; clear_compiled left them listed)
+  Generator gen(5);
+  const Var w = Var::parameter(gen.normal(Shape{2, 2}, 0.0, 0.7, DType::f64));
+  const Dynamics compiled = compile_dynamics(Dynamics([&](const auto& z, const auto&) { return tanh(matmul(z, w)); }));
+  const Tensor times = Tensor::from_vector({0.0, 0.5}, Shape{2}, DType::f64);
+  SolveOptions o;
+  o.regularisers.jacobian = true;
+  const auto noisy_variants = [&] {
+    std::set<std::string> keys;
+    for (const CompiledVariantStats& x : compiled_stats(compiled).variants)
+      if (x.key.find(" noise ") != std::string::npos) keys.insert(x.key.substr(0, x.key.find(" / ")));
+    return keys;
+  };
+  NoGrad off;
+  for (std::int64_t batch = 1; batch <= 12; ++batch) {
+    const Solution s = solve(compiled, Var(gen.normal(Shape{batch, 2}, 0.0, 1.0, DType::f64)), times, o);
+    CHECK(s.jacobian.value().shape() == Shape{batch});
+  }
+  const std::set<std::string> kept = noisy_variants();
+  CHECK(kept.size() == 8);
+  CHECK(kept.count("regularised D=2 taylor=0 kinetic=false jacobian noise f64[12, 2] on cpu") == 1);  // the latest
+  CHECK(kept.count("regularised D=2 taylor=0 kinetic=false jacobian noise f64[4, 2] on cpu") == 0);   // dropped
+  clear_compiled(compiled);
+  CHECK(compiled_stats(compiled).variants.empty());
+  const Solution again = solve(compiled, Var(gen.normal(Shape{3, 2}, 0.0, 1.0, DType::f64)), times, o);
+  CHECK(noisy_variants().size() == 1);
+  CHECK(std::isfinite(sum(again.jacobian).item()));
 }
 
 TEST_CASE("compiled dynamics with R_K: a Jet path that cannot be traced runs eagerly, with the same result") {

@@ -16,7 +16,8 @@
 // A solve with regularisers (R_K, kinetic energy, the Jacobian term, the CNF's exact or Hutchinson
 // trace) compiles the regularised dynamics as a whole, Taylor mode and the estimators' products
 // included, once per regulariser setting (compiled_variant below); the estimators' noise, drawn per
-// solve, goes into a tensor kept with the variant (variant_state), one per batch size (with the
+// solve, goes into a tensor kept with the variant (variant_state), one variant per batch size, the 8
+// most recently used kept (with the
 // adjoint or checkpointed gradient a noisy solve runs eagerly: their backward evaluates f again). Explicit Runge-Kutta methods compile a whole step (its stages and their
 // combinations: variant "step dopri5", "step rk4 (torchdiffeq)" for SolveOptions::torchdiffeq's
 // form; "step rk4 from y" where the step makes its first stage itself: a fixed-step tableau
@@ -64,8 +65,8 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options = {});
 // steps and adjoint compile with it.
 bool is_compiled(const Dynamics& f);
 
-// Drops the plans of compiled f (every-row and subset calls) and of all its variants (steps,
-// adjoint, regularised forms): the next calls trace again. Call it after replacing a tensor the
+// Drops the plans of compiled f (every-row and subset calls) and all its variants (steps,
+// adjoint, regularised forms) with their kept tensors: the next calls trace again. Call it after replacing a tensor the
 // dynamics closes over (not updating it in place), whose old value the plans would go on reading.
 // Nothing when f is not compiled.
 void clear_compiled(const Dynamics& f);
@@ -77,6 +78,11 @@ void clear_compiled(const Dynamics& f);
 // trace fails (Jet code that cannot be traced), the variant runs eagerly from then on. When f is
 // not compiled this is make(f).
 Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::function<Dynamics(const Dynamics&)>& make);
+
+// Drops, beyond the `keep` most recently used variants of f whose key starts with `family`, the
+// others and their kept tensors (variant_state under the same key): a family made per shape (the
+// noisy regularisers' variants, one per batch size) stays bounded. Nothing when f is not compiled.
+void keep_recent_variants(const Dynamics& f, const std::string& family, std::size_t keep);
 
 // A tensor kept with compiled f under `key` (made by `make` the first time; when f is not
 // compiled, make() every time). A variant whose function captures it reads it by reference at
