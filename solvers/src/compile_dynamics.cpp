@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <bit>
 #include <limits>
+#include <functional>
 #include <map>
 #include <string>
 #include <memory>
+#include <mutex>
 
 namespace tide {
 namespace {
@@ -31,20 +33,19 @@ namespace {
 struct Variant {
   Dynamics runs, compiled;
   std::shared_ptr<std::string> failure;
+  std::uint64_t last_use = 0;  // Variants::uses when last asked for (keep_recent_variants)
 };
 
-// Variants of one compiled dynamics, by key, and the form each is made from.
+// Variants of one compiled dynamics, by key, and the form each is made from. Solves on several
+// threads ask for them (a backward pass's adjoint or checkpointed steps): the maps are read and
+// changed under the mutex.
 struct Variants {
   VarDynamicsFn plain;  // the dynamics' own function, not compiled
   CompileOptions options;
+  std::mutex mutex;
   std::map<std::string, Variant> made;
   std::map<std::string, Tensor> states;  // variant_state
-  std::vector<std::string> recent;       // made's keys, the most recently used last (keep_recent_variants)
-
-  void touch(const std::string& key) {
-    if (const auto at = std::find(recent.begin(), recent.end(), key); at != recent.end()) recent.erase(at);
-    recent.push_back(key);
-  }
+  std::uint64_t uses = 0;                // a clock for Variant::last_use
 };
 
 // The tensors a blocked function reads by reference (the constants of a trace of one block, made
@@ -239,6 +240,12 @@ const CompiledVar* compiled_var(const Dynamics& f) {
   return nullptr;
 }
 
+std::shared_ptr<Variants> variants_of(const VarDynamicsFn& plain, const CompileOptions& options) {
+  auto v = std::make_shared<Variants>();
+  v->plain = plain, v->options = options;
+  return v;
+}
+
 }  // namespace
 
 Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
@@ -252,7 +259,7 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options) {
   out.var = CompiledVar{
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows()); }, options),
       CompiledFunction([fn](const std::vector<Var>& in) { return fn(in[0], in[1], Rows(in[2].value())); }, options),
-      options.rows_mix ? 0 : options.row_block, !options.rows_mix, std::make_shared<Variants>(Variants{fn, options, {}, {}, {}})};
+      options.rows_mix ? 0 : options.row_block, !options.rows_mix, variants_of(fn, options)};
   out.jet = f.jet;
   return out;
 }
@@ -263,46 +270,56 @@ void clear_compiled(const Dynamics& f) {
   const CompiledVar* c = compiled_var(f);
   if (!c) return;
   c->clear();
-  // the variants go with their plans and kept tensors (made again when asked for): clearing each
-  // left their entries, and one per noise shape, behind
+  // the variants go with their plans and kept tensors (made again when asked for, a variant whose
+  // trace failed traced again): clearing each left their entries, and one per noise shape, behind
   Variants& v = *c->variants;
-  v.made.clear(), v.states.clear(), v.recent.clear();
+  const std::lock_guard lock(v.mutex);
+  v.made.clear(), v.states.clear();
 }
 
 void keep_recent_variants(const Dynamics& f, const std::string& family, std::size_t keep) {
   const CompiledVar* c = compiled_var(f);
   if (!c) return;
   Variants& v = *c->variants;
-  std::size_t kept = 0;
-  for (std::size_t i = v.recent.size(); i-- > 0;) {
-    const std::string key = v.recent[i];
-    if (!key.starts_with(family) || ++kept <= keep) continue;
-    v.made.erase(key), v.states.erase(key);
-    v.recent.erase(v.recent.begin() + static_cast<std::ptrdiff_t>(i));
-  }
+  const std::lock_guard lock(v.mutex);
+  std::vector<std::pair<std::uint64_t, std::string>> members;  // (last use, key), the family's
+  for (const auto& [key, variant] : v.made)
+    if (key.starts_with(family)) members.emplace_back(variant.last_use, key);
+  if (members.size() <= keep) return;
+  std::sort(members.begin(), members.end(), std::greater<>());
+  for (std::size_t i = keep; i < members.size(); ++i) v.made.erase(members[i].second), v.states.erase(members[i].second);
 }
 
 Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::function<Dynamics(const Dynamics&)>& make) {
   const CompiledVar* c = compiled_var(f);
   if (!c) return make(f);
-  auto& made = c->variants->made;
-  c->variants->touch(key);
-  if (const auto hit = made.find(key); hit != made.end()) return hit->second.runs;
-  Dynamics plain;
-  plain.var = c->variants->plain;
+  Variants& vs = *c->variants;
+  {
+    const std::lock_guard lock(vs.mutex);
+    if (const auto hit = vs.made.find(key); hit != vs.made.end()) {
+      hit->second.last_use = ++vs.uses;
+      return hit->second.runs;
+    }
+  }
+  Dynamics plain;  // made outside the lock: make and compile_dynamics run user code
+  plain.var = vs.plain;
   plain.jet = f.jet;
   Variant v;
   const Dynamics eager = make(plain);
-  v.compiled = compile_dynamics(eager, c->variants->options);
+  v.compiled = compile_dynamics(eager, vs.options);
   v.failure = std::make_shared<std::string>();
   v.runs.var = TracedOrEager{v.compiled.var, eager.var, v.failure};
   v.runs.jet = eager.jet;
-  return made.emplace(key, std::move(v)).first->second.runs;
+  const std::lock_guard lock(vs.mutex);
+  const auto at = vs.made.emplace(key, std::move(v)).first;  // (another thread's, if it made one meanwhile)
+  at->second.last_use = ++vs.uses;
+  return at->second.runs;
 }
 
 Tensor variant_state(const Dynamics& f, const std::string& key, const std::function<Tensor()>& make) {
   const CompiledVar* c = compiled_var(f);
   if (!c) return make();
+  const std::lock_guard lock(c->variants->mutex);
   auto& states = c->variants->states;
   if (const auto hit = states.find(key); hit != states.end()) return hit->second;
   return states.emplace(key, make()).first->second;
@@ -312,6 +329,7 @@ CompiledDynamicsStats compiled_stats(const Dynamics& f) {
   const CompiledVar* c = f.var ? f.var.target<CompiledVar>() : nullptr;
   if (!c) return {};
   CompiledDynamicsStats out{c->all.stats(), c->subset.stats(), {}};
+  const std::lock_guard lock(c->variants->mutex);
   for (const auto& [key, v] : c->variants->made) {
     const CompiledDynamicsStats inner = compiled_stats(v.compiled);
     out.variants.push_back({key, inner.all_rows, inner.subset_rows, *v.failure});
