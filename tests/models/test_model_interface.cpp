@@ -445,6 +445,16 @@ TEST_CASE("a file's recorded spec is compared on the keys it records: an option 
   newer["an_option_added_later"] = 1;  // a key this build does not know: another model
   CHECK(error_of([&] { models::check_model_meta(json{{"model_spec", newer}}.dump(), *m, "newer.tide"); })
             .find("model.an_option_added_later is 1 in the file, absent in this model") != std::string::npos);
+  // the first recorded specs held a variant's unread keys (a latent ODE's extrapolate_fraction for interpolation):
+  // such a file still loads, and a key that does differ is still named
+  Generator lgen(7);
+  const models::ModelPtr latent = models::make_latent_ode(json{{"type", "latent_ode"}, {"latent", 2}}, 3, 1, lgen, DType::f64, "model");
+  json first = *latent->spec();
+  first["extrapolate_fraction"] = 0.5, first["ce_weight"] = 100.0, first["classifier_hidden"] = {300, 300};
+  CHECK_NOTHROW(models::check_model_meta(json{{"model_spec", first}}.dump(), *latent, "first.tide"));
+  first["latent"] = 3;
+  CHECK(error_of([&] { models::check_model_meta(json{{"model_spec", first}}.dump(), *latent, "first.tide"); })
+            .find("model.latent is 3 in the file, 2 in this model") != std::string::npos);
   // metadata nested far deeper than any spec is refused, not walked
   const std::string deep = "{\"model_spec\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
   CHECK(error_of([&] { models::check_model_meta(deep, *m, "deep.tide"); }).find("nested deeper than 64 levels") != std::string::npos);
