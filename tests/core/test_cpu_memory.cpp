@@ -160,6 +160,20 @@ TEST_CASE("a full cache makes room for a freed block from the other classes, so 
   const cpu::MemoryCounters after = cpu::memory_counters();
   CHECK(after.cache_hits == before.cache_hits + 10);
   CHECK(after.system_allocations == before.system_allocations);
+  // room comes from the class used least recently, not the largest: 4 x 128 KB (older), then 2 x 256 KB; a 64 KB block
+  // evicts a 128 KB one, and both 256 KB blocks are hits again
+  cpu::empty_cache();
+  const auto make_and_free = [](int count, std::int64_t rows) {
+    std::vector<Tensor> blocks;
+    for (int i = 0; i < count; ++i) blocks.push_back(Tensor::zeros(Shape{rows, 1024}, DType::f32));
+  };
+  make_and_free(4, 32);
+  make_and_free(2, 64);
+  make_and_free(1, 16);
+  CHECK(cpu::memory_counters().cached_bytes == 3 * 128 * 1024 + 2 * 256 * 1024 + 64 * 1024);
+  const std::int64_t hits = cpu::memory_counters().cache_hits;
+  make_and_free(2, 64);
+  CHECK(cpu::memory_counters().cache_hits == hits + 2);
   cpu::set_cache_limit(std::int64_t{1} << 30);
 }
 

@@ -90,6 +90,7 @@ void* CachingAllocator::allocate(std::size_t bytes) {
       stats_.cached_bytes -= static_cast<std::int64_t>(c.rounded);
       stats_.in_use_bytes += static_cast<std::int64_t>(c.rounded);
       ++stats_.cache_hits;
+      last_use_[c.index] = ++clock_;
       unpoison(p, c.rounded);
       return p;
     }
@@ -111,9 +112,9 @@ void CachingAllocator::deallocate(void* ptr, std::size_t bytes) noexcept {
   const SizeClass c = size_class(bytes);
   std::lock_guard lock(mutex_);
   stats_.in_use_bytes -= static_cast<std::int64_t>(c.rounded);
-  // A full cache makes room from the other classes (a class filled by one large pass, then unused,
-  // kept every other class out: no hits for the rest of the run); the block goes back when they
-  // cannot make enough.
+  // A full cache makes room from the classes used least recently (a class filled by one large
+  // pass, then unused, kept every other class out: no hits for the rest of the run); the block goes
+  // back when the others cannot make enough.
   const std::int64_t room = stats_.cache_limit_bytes - static_cast<std::int64_t>(c.rounded);
   if (stats_.cached_bytes > room) {
     const std::int64_t own = static_cast<std::int64_t>(free_[c.index].size() * c.rounded);
@@ -121,7 +122,7 @@ void CachingAllocator::deallocate(void* ptr, std::size_t bytes) noexcept {
       std::free(ptr);
       return;
     }
-    release_until(room, c.index);
+    release_stale(room, c.index);
   }
   try {
     free_[c.index].push_back(ptr);
@@ -130,6 +131,7 @@ void CachingAllocator::deallocate(void* ptr, std::size_t bytes) noexcept {
     return;
   }
   stats_.cached_bytes += static_cast<std::int64_t>(c.rounded);
+  last_use_[c.index] = ++clock_;
   poison(ptr, c.rounded);
 }
 
@@ -138,23 +140,37 @@ MemoryCounters CachingAllocator::counters() {
   return stats_;
 }
 
-void CachingAllocator::release_until(std::int64_t limit, std::size_t keep) {
-  for (std::size_t i = free_.size(); i-- > 0 && stats_.cached_bytes > limit;) {
-    std::vector<void*>& list = free_[i];
-    if (list.empty() || i == keep) continue;
-    const std::size_t rounded = class_bytes(i);
-    while (!list.empty() && stats_.cached_bytes > limit) {
-      unpoison(list.back(), rounded);
-      std::free(list.back());
-      list.pop_back();
-      stats_.cached_bytes -= static_cast<std::int64_t>(rounded);
-    }
+namespace {
+// Frees a class's cached blocks, last first, until at most `limit` bytes are cached.
+void release_class(std::vector<void*>& list, std::size_t rounded, std::int64_t limit, std::int64_t& cached) {
+  while (!list.empty() && cached > limit) {
+    unpoison(list.back(), rounded);
+    std::free(list.back());
+    list.pop_back();
+    cached -= static_cast<std::int64_t>(rounded);
+  }
+}
+}  // namespace
+
+void CachingAllocator::release_until(std::int64_t limit) {
+  for (std::size_t i = free_.size(); i-- > 0 && stats_.cached_bytes > limit;) release_class(free_[i], class_bytes(i), limit, stats_.cached_bytes);
+}
+
+void CachingAllocator::release_stale(std::int64_t limit, std::size_t keep) {
+  while (stats_.cached_bytes > limit) {
+    std::size_t stalest = keep;
+    for (std::size_t i = 0; i < free_.size(); ++i)
+      if (i != keep && !free_[i].empty() && (stalest == keep || last_use_[i] < last_use_[stalest])) stalest = i;
+    if (stalest == keep) return;
+    release_class(free_[stalest], class_bytes(stalest), limit, stats_.cached_bytes);
   }
 }
 
 void CachingAllocator::empty_cache() {
-  std::lock_guard lock(mutex_);
-  release_until(0);
+  {
+    std::lock_guard lock(mutex_);
+    release_until(0);
+  }
 #ifdef __GLIBC__
   // glibc keeps freed heap memory for its own reuse (its mmap threshold rises as large blocks are
   // freed, so later ones come from the heap): hand what it can back to the system too

@@ -30,11 +30,16 @@ public:
 private:
   CachingAllocator();
   // With the lock held: frees cached blocks, largest classes first, until at most `limit` bytes are
-  // cached; the class `keep` is left as it is.
-  void release_until(std::int64_t limit, std::size_t keep = static_cast<std::size_t>(-1));
+  // cached.
+  void release_until(std::int64_t limit);
+  // With the lock held: frees cached blocks of the classes used least recently first, `keep` aside,
+  // until at most `limit` bytes are cached.
+  void release_stale(std::int64_t limit, std::size_t keep);
 
   std::mutex mutex_;
   std::array<std::vector<void*>, 64 * 4> free_;
+  std::array<std::uint64_t, 64 * 4> last_use_{};  // per class: the clock when a block last left or joined it
+  std::uint64_t clock_ = 0;
   MemoryCounters stats_;
 };
 

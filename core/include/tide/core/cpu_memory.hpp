@@ -9,7 +9,8 @@
 // counters and the limit.
 // The cache holds at most `cache_limit_bytes` (default 1 GiB, or TIDE_CPU_CACHE_BYTES when set at
 // the first allocation; 0 turns caching off); a freed block that does not fit makes room by
-// releasing cached blocks of other classes, largest first, or goes back itself when they cannot.
+// releasing cached blocks of the classes used least recently, or goes back itself when the other
+// classes cannot make enough.
 // "Back" is to the C library's allocator: glibc keeps much of what it is given for its own reuse,
 // and returns it to the system at empty_cache() (malloc_trim).
 #pragma once
