@@ -201,6 +201,26 @@ __attribute__((always_inline)) inline void column_block(std::int64_t i, std::int
       }
 }
 
+// C's last rows i .. i + rest (rest < W) by column_block's vector operations on a partial load (the
+// lanes past them 0), so that each row gets the same FMAs wherever it falls (a scalar loop here was
+// not contracted into FMAs as the vectors are for n = 1), with no copy of A.
+template <class T, int N>
+__attribute__((always_inline)) inline void column_tail(std::int64_t i, std::int64_t rest, std::int64_t k, const T* a, std::int64_t lda,
+                                                       const T* b, std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
+  Vec<T> acc[N] = {};
+  for (std::int64_t p = 0; p < k; ++p) {
+    Vec<T> av = {};
+    for (std::int64_t r = 0; r < rest; ++r) av[r] = a[p * lda + i + r];
+    const T* bp = b + p * ldb;
+    for (int j = 0; j < N; ++j) acc[j] += av * bp[j];
+  }
+  for (std::int64_t r = 0; r < rest; ++r)
+    for (int j = 0; j < N; ++j) {
+      T& out = c[(i + r) * ldc + j];
+      out = accumulate ? out + acc[j][r] : acc[j][r];
+    }
+}
+
 template <class T, int N>
 __attribute__((always_inline)) inline void columns_n(std::int64_t m, std::int64_t k, const T* a, std::int64_t lda, const T* b,
                                                      std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
@@ -208,20 +228,7 @@ __attribute__((always_inline)) inline void columns_n(std::int64_t m, std::int64_
   std::int64_t i = 0;
   for (; i + 2 * W <= m; i += 2 * W) column_block<T, N, 2>(i, k, a, lda, b, ldb, c, ldc, accumulate);
   for (; i + W <= m; i += W) column_block<T, N, 1>(i, k, a, lda, b, ldb, c, ldc, accumulate);
-  if (i == m) return;
-  // the last rows through the same block code, on a copy padded with zeros (a scalar loop here was
-  // not contracted into FMAs as the vectors are for n = 1, so a row's value depended on where it fell)
-  const std::int64_t rest = m - i;
-  thread_local std::vector<T> pad;
-  pad.assign(static_cast<std::size_t>(W * k), T(0));
-  for (std::int64_t p = 0; p < k; ++p)
-    for (std::int64_t r = 0; r < rest; ++r) pad[static_cast<std::size_t>(p * W + r)] = a[p * lda + i + r];
-  T out[W * N] = {};
-  for (std::int64_t r = 0; r < rest; ++r)
-    for (int j = 0; j < N; ++j) out[r * N + j] = c[(i + r) * ldc + j];
-  column_block<T, N, 1>(0, k, pad.data(), W, b, ldb, out, N, accumulate);
-  for (std::int64_t r = 0; r < rest; ++r)
-    for (int j = 0; j < N; ++j) c[(i + r) * ldc + j] = out[r * N + j];
+  if (i < m) column_tail<T, N>(i, m - i, k, a, lda, b, ldb, c, ldc, accumulate);
 }
 
 // The entry points compiled per instruction set, n a template argument below them.
