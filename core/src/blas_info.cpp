@@ -1,31 +1,26 @@
 // OpenBLAS introspection and thread control (see blas.hpp).
 #include "tide/core/blas.hpp"
 #include "tide/core/error.hpp"
+#include "environment.hpp"
 #include <cblas.h>
-#include <cctype>
-#include <cerrno>
 #include <cstdlib>
 
 namespace tide {
-bool blas_threads_requested() {
-  return std::getenv("TIDE_BLAS_THREADS") || std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("OMP_NUM_THREADS");
-}
-
 namespace {
-// TIDE_BLAS_THREADS as a count of decimal digits, 1 to 1024 (atoi read "abc", "-3" and "" as 0, which
-// OpenBLAS takes as every core, and 99999 made 64 threads on two cores).
-int threads_from_environment(const char* v) {
-  char* end = nullptr;
-  errno = 0;
-  const long n = std::strtol(v, &end, 10);
-  if (!std::isdigit(static_cast<unsigned char>(*v)) || *end != '\0' || errno == ERANGE || n < 1 || n > 1024)
-    fail("TIDE_BLAS_THREADS = '{}': expected a thread count of decimal digits, 1 to 1024", v);
-  return static_cast<int>(n);
+const char* tide_blas_threads() {  // (empty: as unset)
+  const char* t = std::getenv("TIDE_BLAS_THREADS");
+  return t && *t ? t : nullptr;
 }
 }  // namespace
 
+bool blas_threads_requested() {
+  return tide_blas_threads() || std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("OMP_NUM_THREADS");
+}
+
 void init_blas_threads() {
-  if (const char* t = std::getenv("TIDE_BLAS_THREADS")) openblas_set_num_threads(threads_from_environment(t));
+  // (1024: a count past any machine's cores; atoi read "abc" and "-3" as 0, which OpenBLAS took as every core)
+  if (const char* t = tide_blas_threads())
+    openblas_set_num_threads(static_cast<int>(detail::environment_count("TIDE_BLAS_THREADS", t, 1, 1024, "a thread count of decimal digits, 1 to 1024")));
   else if (!blas_threads_requested()) openblas_set_num_threads(1);
 }
 

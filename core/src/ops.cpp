@@ -36,14 +36,19 @@ AxisSet axis_set(const std::vector<std::int64_t>& axes, int rank, const char* op
   return set;
 }
 
+namespace {
 // An f32 tensor's kernels multiply by the factor as a float: one beyond f32's normal range is refused.
 void check_f32_factor(double value, const char* op, const char* what, const char* note = "") {
   const double magnitude = std::fabs(value);
-  if (magnitude == 0.0 || (magnitude >= std::numeric_limits<float>::min() && magnitude <= std::numeric_limits<float>::max())) return;
+  const double largest = std::numeric_limits<float>::max();
+  if (magnitude == 0.0 || (magnitude >= std::numeric_limits<float>::min() && magnitude <= largest)) return;
+  // (a double past float's range has no float value to convert to: inf is what the kernels met)
+  const double as_f32 = magnitude > largest ? std::copysign(INFINITY, value) : static_cast<double>(static_cast<float>(value));
   fail("{}: {} {:g} is outside f32's range of normal numbers ({:g} to {:g}): an f32 tensor would be multiplied by {:g}{}; "
        "scale in two steps, or use f64",
-       op, what, value, std::numeric_limits<float>::min(), std::numeric_limits<float>::max(), static_cast<float>(value), note);
+       op, what, value, std::numeric_limits<float>::min(), largest, as_f32, note);
 }
+}  // namespace
 
 void check_unary_parameters(Op op, double p0, double p1, DType dtype) {
   const char* name = op_name(op).data();

@@ -1,10 +1,9 @@
 // The CPU backend's caching allocator (caching_allocator.hpp).
 #include "caching_allocator.hpp"
+#include "../environment.hpp"
 #include "tide/core/error.hpp"
 #include "tide/core/small_blocks.hpp"
 #include <bit>
-#include <cctype>
-#include <cerrno>
 #include <cstdlib>
 #include <limits>
 #include <string>
@@ -48,14 +47,9 @@ std::int64_t limit_from_environment() {
   constexpr std::int64_t default_limit = std::int64_t{1} << 30;
   const char* v = std::getenv("TIDE_CPU_CACHE_BYTES");
   if (!v || !*v) return default_limit;
-  // digits only: strtoll would also take leading spaces and a '+', and saturate past int64
-  char* end = nullptr;
-  errno = 0;
-  const long long n = std::strtoll(v, &end, 10);
-  if (!std::isdigit(static_cast<unsigned char>(*v)) || *end != '\0' || errno == ERANGE)
-    fail("TIDE_CPU_CACHE_BYTES = '{}': expected a byte count of decimal digits, 0 to {} (0 turns the CPU allocator's cache off)", v,
-         std::numeric_limits<std::int64_t>::max());
-  return n;
+  return detail::environment_count("TIDE_CPU_CACHE_BYTES", v, 0, std::numeric_limits<std::int64_t>::max(),
+                                   fmt::format("a byte count of decimal digits, 0 to {} (0 turns the CPU allocator's cache off)",
+                                               std::numeric_limits<std::int64_t>::max()).c_str());
 }
 
 }  // namespace
