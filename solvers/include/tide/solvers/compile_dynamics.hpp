@@ -66,7 +66,8 @@ Dynamics compile_dynamics(const Dynamics& f, CompileOptions options = {});
 bool is_compiled(const Dynamics& f);
 
 // Drops the plans of compiled f (every-row and subset calls) and all its variants (steps,
-// adjoint, regularised forms) with their kept tensors: the next calls trace again. Call it after replacing a tensor the
+// adjoint, regularised forms) with their kept tensors: the next calls trace again (a variant whose
+// first trace failed is tried again too). Call it after replacing a tensor the
 // dynamics closes over (not updating it in place), whose old value the plans would go on reading.
 // Nothing when f is not compiled.
 void clear_compiled(const Dynamics& f);
