@@ -97,6 +97,9 @@ CsvSequenceSpec csv_spec(ConfigObject& k) {
   if (!s.feature_columns.empty() && !s.exclude.empty())
     fail("{}: 'exclude' narrows the default features (every other column); with 'features' given it has no meaning", k.path("exclude"));
   s.task = k.choice("task", "classification", kTasks);
+  if (s.task == Task::classification && s.target_columns.size() > 1)
+    fail("{}: classification{} takes exactly one target (label) column, got {}; for several targets set \"task\": \"regression\"",
+         k.path("targets"), k.has("task") ? "" : " (the default \"task\")", s.target_columns.size());
   s.classes = class_labels(k);
   if (!s.classes.empty() && s.task != Task::classification) fail("{}: classes are for classification", k.path("classes"));
   const std::vector<CsvColumn> id = columns_of(k, "id_column", true);

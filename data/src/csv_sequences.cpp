@@ -71,7 +71,8 @@ std::string gap_fix(const CsvSequenceSpec& spec, bool target, const std::string&
 void check_spec(const std::string& path, const CsvSequenceSpec& spec) {
   if (spec.target_columns.empty()) fail("{}: CsvSequenceSpec names no target columns", path);
   if (spec.task == Task::classification && spec.target_columns.size() != 1)
-    fail("{}: a classification spec takes exactly one target (label) column, got {}", path, spec.target_columns.size());
+    fail("{}: classification takes exactly one target (label) column, got {} in CsvSequenceSpec::target_columns; several "
+         "targets need Task::regression", path, spec.target_columns.size());
   if (spec.window < 1 || spec.stride < 1)
     fail("{}: window {} and stride {} must be at least 1", path, spec.window, spec.stride);
   if (!(spec.time_unit >= 0) || !std::isfinite(spec.time_unit)) fail("{}: time_unit must be a positive number of seconds", path);
@@ -124,6 +125,9 @@ void check_roles(const CsvTable& table, const Columns& c, const CsvSequenceSpec&
   for (std::size_t k : c.targets)
     if (contains(c.time, k) || k == c.id)
       fail("{}: column '{}' is both a target and the {} column", table.source, name(k), k == c.id ? "id" : "time");
+  // grouped by their time, the rows of one time would make a sequence (of other sequences' rows, every dt 0)
+  if (c.id != none && contains(c.time, c.id))
+    fail("{}: column '{}' is both the time and the id column", table.source, name(c.id));
   // a column listed twice in one role ("features": ["a", "a"]) would reach the model as two inputs
   for (const auto& [role, cols] : {std::pair{"features", &c.features}, std::pair{"targets", &c.targets}, std::pair{"time_column", &c.time}})
     for (std::size_t i = 0; i < cols->size(); ++i)

@@ -12,6 +12,8 @@
 #include "tide/data/xor.hpp"
 #include "tide/core/named.hpp"
 #include <fmt/format.h>
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fmt/ranges.h>
 
@@ -84,17 +86,43 @@ CsvSequenceSpec mujoco_spec(const std::string& path, ConfigObject& k) {
   return s;
 }
 
-// A `tide data mujoco` file's windows, split and standardised; the targets are the next inputs.
+// The sequences of `set` with a target on some step (after next_step_targets: two rows or more).
+SequenceSet with_targets(const SequenceSet& set) {
+  const std::vector<double> mask = set.mask.to_vector();
+  const auto T = static_cast<std::ptrdiff_t>(set.steps());
+  std::vector<std::int64_t> kept;
+  for (std::int64_t n = 0; n < set.size(); ++n)
+    if (std::any_of(mask.begin() + n * T, mask.begin() + (n + 1) * T, [](double m) { return m != 0; })) kept.push_back(n);
+  return static_cast<std::int64_t>(kept.size()) == set.size() ? set : set.subset(kept);
+}
+
+// A `tide data mujoco` file's windows, split and standardised; the targets are the next inputs. A
+// window of one row has no next row to predict: it is left out (a warning counts them), and a part
+// left without a window is an error here, not an empty validation loss after the first epoch.
 Split mujoco_split(ConfigObject& k, std::uint64_t seed) {
   if (!k.has("path")) fail("{}: missing key 'path' (the CSV file written by `tide data mujoco`)", k.where());
-  CsvSequenceSpec spec = mujoco_spec(k.text("path", ""), k);
+  const std::string path = k.text("path", "");
+  CsvSequenceSpec spec = mujoco_spec(path, k);
   Split split = detail::csv_split(k, seed, std::move(spec));
   const char* parts[] = {"train", "val", "test"};
   SequenceSet* sets[] = {&split.train, &split.val, &split.test};
+  std::int64_t dropped[3] = {};
   for (int p = 0; p < 3; ++p) {
-    *sets[p] = next_step_targets(*sets[p]);
+    const std::int64_t windows = sets[p]->size();
+    *sets[p] = with_targets(next_step_targets(*sets[p]));
     sets[p]->name = std::string("mujoco/") + parts[p];
+    dropped[p] = windows - sets[p]->size();
+    if (dropped[p] > 0 && sets[p]->size() == 0)
+      fail("{}: '{}' leaves the {} part no window with a next-state target: its {} window{} hold{} a single row, and a window "
+           "needs at least 2 rows (the target of a row is the next one). One-row windows come from episodes of one row, or "
+           "from episodes longer than the window, which are split by time (val_fraction / test_fraction of their rows, "
+           "rounded down); raise val_fraction / test_fraction, set \"window\" to at least the episodes' length (each then "
+           "goes whole to one part), or record longer episodes (or drop fewer frames)",
+           k.where(), path, parts[p], dropped[p], dropped[p] == 1 ? "" : "s", dropped[p] == 1 ? "s" : "");
   }
+  if (dropped[0] + dropped[1] + dropped[2] > 0)
+    fmt::print(stderr, "warning: {}: {} train / {} val / {} test windows of a single row are left out (a next-state target needs "
+                       "2 rows)\n", path, dropped[0], dropped[1], dropped[2]);
   return split;
 }
 
@@ -336,6 +364,15 @@ std::string describe(const std::string& name, const Dataset& d) {
                                                     : fmt::format("{} targets", t.outputs()));
 }
 
+// The keys that size the parts, as an empty part's error offers them: those the dataset accepts
+// (person_activity's split is fixed; a limit_* key keeps at least one example, so never empties a part).
+std::string fraction_hint(const ConfigObject& k) {
+  std::vector<std::string> keys;
+  for (const char* key : {"val_fraction", "test_fraction"})
+    if (k.known(key)) keys.emplace_back(key);
+  return keys.empty() ? std::string() : fmt::format(", or change {}", fmt::join(keys, " / "));
+}
+
 }  // namespace
 
 std::vector<std::string> dataset_names() { return names_of(kDatasets); }
@@ -370,8 +407,8 @@ Dataset load_dataset(const json& spec, std::uint64_t seed, const std::string& wh
   const std::pair<const char*, const ExamplesPtr*> splits[] = {{"train", &d.train}, {"val", &d.val}, {"test", &d.test}};
   for (const auto& [split_name, e] : splits)
     if ((*e)->size() == 0)
-      fail("{}: dataset '{}' left an empty {} set ({} train / {} val / {} test examples); give it more data, or change "
-           "val_fraction / test_fraction or the limit_* keys", where, name, split_name, d.train->size(), d.val->size(), d.test->size());
+      fail("{}: dataset '{}' left an empty {} set ({} train / {} val / {} test examples); give it more data{}", where, name,
+           split_name, d.train->size(), d.val->size(), d.test->size(), fraction_hint(k));
   d.description = describe(name, d);
   return d;
 }

@@ -236,6 +236,20 @@ TEST_CASE("csv files: class labels are checked (a target among the features, one
   CHECK_ERROR_NAMES(load_csv_sequences(gap, spec), "column 'a' is both a feature and the time column");
 }
 
+TEST_CASE("csv files: one column as both the time and the id is an error (rows of one time would make a sequence, dt 0)") {
+  TempDir dir;
+  const auto path = write_file(dir.file("tid.csv"), "seq,t,x,y\na,1,0.1,p\na,2,0.2,q\nb,1,1.1,q\nb,2,1.2,p\n");
+  CsvSequenceSpec spec;
+  spec.time_columns = {"t"};
+  spec.id_column = "t";
+  spec.feature_columns = {"x"};
+  spec.target_columns = {"y"};
+  spec.window = 4;
+  CHECK_ERROR_NAMES(load_csv_sequences(path, spec), path + ": column 't' is both the time and the id column");
+  const json c = {{"dataset", "csv"}, {"path", path}, {"time_column", "t"}, {"id_column", "t"}, {"targets", "y"}, {"window", 4}};
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), path + ": column 't' is both the time and the id column");
+}
+
 TEST_CASE("csv files: configured classes are read as the labels are (\"1.0\" and \"+1\" are class 1); two names for one are an error") {
   TempDir dir;
   const auto path = write_file(dir.file("l.csv"), "a,y\n1,1.0\n2,2.0\n3,+1\n4,2\n");

@@ -2,12 +2,14 @@
 // unknown one fails with the list of the known names (from the registry's own table). A library
 // user loads "gesture" or "csv" from C++ with the same JSON as a `tide train` config.
 #include "data_test_util.hpp"
+#include "tide/data/person_activity.hpp"
 #include "tide/data/registry.hpp"
 #include <doctest/doctest.h>
 #include <fmt/ranges.h>
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <numeric>
 
 using namespace tide;
 using namespace tide::data;
@@ -167,4 +169,74 @@ TEST_CASE("datasets: a gap in a file to predict says to fix the file, not the \"
   // the data to train on can still choose: the message names the key
   c["path"] = part;
   CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "part.csv:3: column 2 ('x'): missing value '' (set \"missing\" to fill_previous, zero or drop");
+}
+
+namespace {
+
+// `tide data mujoco`'s shape: episodes of the given lengths, one variable q0.
+std::string write_episodes(const TempDir& dir, const std::string& name, const std::vector<int>& lengths) {
+  const std::string path = dir.file(name);
+  std::ofstream out(path);
+  out << "episode,time,q0\n";
+  for (std::size_t e = 0; e < lengths.size(); ++e)
+    for (int i = 0; i < lengths[e]; ++i) out << e << "," << 0.1 * i << "," << std::sin(0.3 * i + static_cast<double>(e)) << "\n";
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("datasets: mujoco windows of one row have no next state: left out, and a part left without one fails at load time") {
+  TempDir dir;
+  // episodes of 12 rows, windows of 8 overlap: each episode is split by time, 0.1 and 0.15 of 12 rows
+  // are one row each, so every val and test window has one row (was: accepted, then an empty mask in validation)
+  const std::string split = write_episodes(dir, "m12.csv", std::vector<int>(20, 12));
+  const std::string message = error_of([&] { load_dataset({{"dataset", "mujoco"}, {"path", split}, {"window", 8}}, 1, "data"); });
+  CHECK(message.starts_with("data: '" + split + "' leaves the val part no window with a next-state target: its 20 windows hold a "
+                            "single row, and a window needs at least 2 rows"));
+  for (const char* fix : {"val_fraction / test_fraction", "\"window\"", "longer episodes"}) CHECK(message.find(fix) != std::string::npos);
+  // the window the whole episode: each goes whole to a part
+  CHECK(load_dataset({{"dataset", "mujoco"}, {"path", split}, {"window", 12}}, 1, "data").val->size() == 2);
+  // episodes of one row (frames dropped) give windows without a target: the others are kept, every one with a target
+  std::vector<int> lengths(30, 5);
+  lengths.insert(lengths.end(), 10, 1);
+  const Dataset d = load_dataset({{"dataset", "mujoco"}, {"path", write_episodes(dir, "short.csv", lengths)}, {"window", 8}}, 1, "data");
+  CHECK(d.train->size() + d.val->size() + d.test->size() == 30);
+  for (const ExamplesPtr& part : {d.train, d.val, d.test}) {
+    const SequenceSet& s = sequences_of(*part, "part");
+    s.validate();
+    const std::vector<double> mask = s.mask.to_vector();
+    for (std::int64_t n = 0; n < s.size(); ++n)
+      CHECK(std::accumulate(mask.begin() + n * s.steps(), mask.begin() + (n + 1) * s.steps(), 0.0) == 4);
+  }
+  const std::string ones = write_episodes(dir, "ones.csv", std::vector<int>(20, 1));
+  CHECK_ERROR_NAMES(load_dataset({{"dataset", "mujoco"}, {"path", ones}, {"window", 8}}, 1, "data"),
+                    "data: '" + ones + "' leaves the train part no window with a next-state target: its 15 windows hold a single row");
+}
+
+TEST_CASE("datasets: an empty part's error offers only the keys its dataset accepts (person_activity's split is fixed)") {
+  TempDir dir;
+  std::ofstream file(dir.file("pa.txt"));
+  for (int i = 0; i < 40; ++i)  // one recording of 40 rows: one window, none left for val or test
+    file << "A01," << person_activity_tags[static_cast<std::size_t>(i % 4)] << "," << 633790226051280000 + 250000 * i
+         << ",27.05.2009 14:03:25:127,1.0,2.0,0.5,walking\n";
+  file.close();
+  const std::string message = error_of([&] { load_dataset({{"dataset", "person_activity"}, {"path", dir.file("pa.txt")}}, 1, "data"); });
+  CHECK(message == "data: dataset 'person_activity' left an empty val set (1 train / 0 val / 0 test examples); give it more data");
+  const std::string rows = dir.file("v.csv");
+  std::ofstream(rows) << "a,b\n1,2\n3,4\n5,6\n";
+  CHECK_ERROR_NAMES(load_dataset({{"dataset", "vectors"}, {"path", rows}}, 1, "data"),
+                    "data: dataset 'vectors' left an empty val set (3 train / 0 val / 0 test examples); give it more data, or change "
+                    "val_fraction / test_fraction");
+}
+
+TEST_CASE("datasets: several csv targets under classification name data.targets and suggest regression") {
+  TempDir dir;
+  const std::string path = dir.file("cls.csv");
+  std::ofstream(path) << "t,x,y,z\n0,1,a,1\n1,2,b,2\n2,3,a,3\n3,4,b,4\n";
+  json c = {{"dataset", "csv"}, {"path", path}, {"time_column", "t"}, {"targets", {"y", "z"}}};
+  CHECK(error_of([&] { load_dataset(c, 1, "data"); }) ==
+        "data.targets: classification (the default \"task\") takes exactly one target (label) column, got 2; for several targets "
+        "set \"task\": \"regression\"");
+  c["task"] = "classification";
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), "data.targets: classification takes exactly one target (label) column, got 2;");
 }

@@ -21,3 +21,11 @@ run_tide(1 data info "${WORK}/no_data.json")
 if(NOT err MATCHES "no_data.json: missing key 'data'")
   message(FATAL_ERROR "tide data info without a data section: unexpected message ${err}")
 endif()
+
+# every episode keeps one frame of two: there is no dt between frames, and none is reported as 0
+# (with MuJoCo in this build; without it the command fails and there is no output to check)
+execute_process(COMMAND "${TIDE}" data mujoco --out "${WORK}/single.csv" --episodes 2 --steps 2 --drop 0.9
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc EQUAL 0 AND NOT out MATCHES "2 rows, 2 episodes, [0-9]+ features, no dt \\(no episode kept two frames\\)")
+  message(FATAL_ERROR "tide data mujoco with one frame per episode: unexpected output ${out}")
+endif()

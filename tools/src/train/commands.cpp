@@ -192,7 +192,9 @@ int data_mujoco(const Args& args) {
     for (const std::filesystem::path& dir : created) std::filesystem::remove(dir, ec);
     throw;
   }
-  fmt::print("{}: {} rows, {} episodes, {} features, mean dt {:.4f} s\n", out, stats.rows, stats.episodes, stats.features, stats.mean_dt);
+  // a dt is the step between two kept frames of an episode (> 0): with none (every episode kept one), there is no mean
+  const std::string dt = stats.mean_dt > 0 ? fmt::format("mean dt {:.4f} s", stats.mean_dt) : "no dt (no episode kept two frames)";
+  fmt::print("{}: {} rows, {} episodes, {} features, {}\n", out, stats.rows, stats.episodes, stats.features, dt);
   return 0;
 }
 

@@ -145,6 +145,8 @@ public:
     return &j_.at(key);
   }
   const std::string& where() const { return where_; }
+  // Whether a reader asked for `key`: once the reader is done, whether the object accepts it.
+  bool known(const std::string& key) const { return seen_.count(key) > 0; }
   void finish(const std::string& what) const {
     std::vector<std::string> known(seen_.begin(), seen_.end());
     for (auto it = j_.begin(); it != j_.end(); ++it)
