@@ -18,6 +18,36 @@ constexpr Named<LatentLikelihood> kLikelihoods[] = {{"mean", LatentLikelihood::m
 constexpr Named<LatentGenerative> kGenerative[] = {{"ode", LatentGenerative::ode}, {"rnn", LatentGenerative::rnn}};
 constexpr Named<LatentGrid> kGrids[] = {{"per_sample", LatentGrid::per_sample}, {"union", LatentGrid::union_of_times}};
 
+// Keys that only another task, encoder or generative model reads: refused when given, rather than
+// ignored.
+void refuse_unread_keys(const detail::SpecReader& k, const nlohmann::json& spec, const LatentOdeOptions& o) {
+  if (o.task != LatentTask::extrapolation && spec.contains("extrapolate_fraction"))
+    fail("{}: only task 'extrapolation' encodes the first part of each sequence; task '{}' encodes all of it",
+         k.path("extrapolate_fraction"), latent_task_names()[static_cast<std::size_t>(o.task)]);
+  for (const char* key : {"ce_weight", "classifier_hidden"})
+    if (o.task != LatentTask::classification && spec.contains(key))
+      fail("{}: only task 'classification' has a classifier; this task is '{}'", k.path(key),
+           latent_task_names()[static_cast<std::size_t>(o.task)]);
+  // Keys that only the ODE parts read: refused when the chosen encoder or generative model is an RNN.
+  for (const char* key : {"encoder_solver", "encoder_hidden"})
+    if (o.encoder == LatentEncoder::rnn && spec.contains(key))
+      fail("{}: only the ODE-RNN encoder has an ODE between observations; \"encoder\": \"rnn\" steps a GRU over the "
+           "elapsed times", k.path(key));
+  for (const char* key : {"solver", "grid", "dynamics_hidden", "steer_eps"})
+    if (o.generative_model == LatentGenerative::rnn && spec.contains(key))
+      fail("{}: only the generative ODE (\"generative\": \"ode\") reads it; \"generative\": \"rnn\" (the RNN-VAE "
+           "baseline) has no ODE", k.path(key));
+}
+
+// What the variant does not read (refused above when given) is not recorded: the spec builds the
+// model again.
+void leave_out_unread_keys(detail::SpecReader& k, const LatentOdeOptions& o) {
+  if (o.task != LatentTask::extrapolation) k.forget("extrapolate_fraction");
+  if (o.task != LatentTask::classification) k.forget("ce_weight"), k.forget("classifier_hidden");
+  if (o.encoder == LatentEncoder::rnn) k.forget("encoder_hidden");
+  if (o.generative_model == LatentGenerative::rnn) k.forget("grid"), k.forget("dynamics_hidden"), k.forget("steer_eps");
+}
+
 }  // namespace
 
 std::vector<std::string> latent_task_names() { return names_of(kTasks); }
@@ -73,32 +103,12 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
   if (o.task == LatentTask::extrapolation && o.held_out > 0)
     fail("{}: held_out hides steps from the encoder for interpolation and classification; extrapolation already encodes "
          "only the first part (extrapolate_fraction)", k.path("held_out"));
-  // Keys that only another task reads: refused rather than ignored.
-  if (o.task != LatentTask::extrapolation && spec.contains("extrapolate_fraction"))
-    fail("{}: only task 'extrapolation' encodes the first part of each sequence; task '{}' encodes all of it",
-         k.path("extrapolate_fraction"), latent_task_names()[static_cast<std::size_t>(o.task)]);
-  for (const char* key : {"ce_weight", "classifier_hidden"})
-    if (o.task != LatentTask::classification && spec.contains(key))
-      fail("{}: only task 'classification' has a classifier; this task is '{}'", k.path(key),
-           latent_task_names()[static_cast<std::size_t>(o.task)]);
-  // Keys that only the ODE parts read: refused when the chosen encoder or generative model is an RNN.
-  for (const char* key : {"encoder_solver", "encoder_hidden"})
-    if (o.encoder == LatentEncoder::rnn && spec.contains(key))
-      fail("{}: only the ODE-RNN encoder has an ODE between observations; \"encoder\": \"rnn\" steps a GRU over the "
-           "elapsed times", k.path(key));
-  for (const char* key : {"solver", "grid", "dynamics_hidden", "steer_eps"})
-    if (o.generative_model == LatentGenerative::rnn && spec.contains(key))
-      fail("{}: only the generative ODE (\"generative\": \"ode\") reads it; \"generative\": \"rnn\" (the RNN-VAE "
-           "baseline) has no ODE", k.path(key));
+  refuse_unread_keys(k, spec, o);
   if (o.task == LatentTask::classification && classes != 2)
     fail("{}: task 'classification' predicts a binary label per sequence (PhysioNet's mortality); the data have {} classes",
          k.path("task"), classes);
   k.finish("model type 'latent_ode'");
-  // what the variant does not read (given, it was refused above) is not recorded
-  if (o.task != LatentTask::extrapolation) k.forget("extrapolate_fraction");
-  if (o.task != LatentTask::classification) k.forget("ce_weight"), k.forget("classifier_hidden");
-  if (o.encoder == LatentEncoder::rnn) k.forget("encoder_hidden");
-  if (o.generative_model == LatentGenerative::rnn) k.forget("grid"), k.forget("dynamics_hidden"), k.forget("steer_eps");
+  leave_out_unread_keys(k, o);
   auto model = std::make_shared<LatentOdeModel>(o, gen);
   model->set_spec(k.normal());
   return model;

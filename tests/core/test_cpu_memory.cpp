@@ -73,10 +73,10 @@ TEST_CASE("the CPU cache's limit: 0 turns caching off, empty_cache releases what
 namespace {
 // The output of this test binary run again with TIDE_CPU_CACHE_BYTES set: the allocator reads the
 // variable once, when this process has long made it.
-std::string child_with_cache_bytes(const char* value) {
+// What the test binary prints running only `test_case`, with the environment variable `name` set to `value`.
+std::string child_output(const char* name, const char* value, const char* test_case) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::string command =
-      "TIDE_CPU_CACHE_BYTES='" + std::string(value) + "' '" + self + "' -tc='the CPU cache limit from the environment (child)' 2>&1";
+  const std::string command = std::string(name) + "='" + value + "' '" + self + "' -tc='" + test_case + "' 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe);
   std::string out;
@@ -84,6 +84,9 @@ std::string child_with_cache_bytes(const char* value) {
   while (std::fgets(buffer, sizeof buffer, pipe)) out += buffer;
   pclose(pipe);
   return out;
+}
+std::string child_with_cache_bytes(const char* value) {
+  return child_output("TIDE_CPU_CACHE_BYTES", value, "the CPU cache limit from the environment (child)");
 }
 }  // namespace
 
@@ -102,17 +105,8 @@ TEST_CASE("TIDE_CPU_CACHE_BYTES takes decimal digits only and refuses a count pa
 }
 
 namespace {
-// What a child running the case below prints with TIDE_BLAS_THREADS set to `value`.
 std::string child_with_blas_threads(const char* value) {
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::string command = "TIDE_BLAS_THREADS='" + std::string(value) + "' '" + self + "' -tc='the BLAS thread count from the environment (child)' 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  std::string out;
-  char buffer[512];
-  while (std::fgets(buffer, sizeof buffer, pipe)) out += buffer;
-  pclose(pipe);
-  return out;
+  return child_output("TIDE_BLAS_THREADS", value, "the BLAS thread count from the environment (child)");
 }
 }  // namespace
 
