@@ -132,7 +132,7 @@ void check_dense(const Tensor& x, std::int64_t k, std::size_t layer, const Tenso
   }
   if (act && op_info(*act).kind != OpKind::unary) fail("{}: activation {} is not a unary op", op, op_name(*act));
   if (act && *act == Op::clamp) fail("{}: clamp takes two bounds and a dense layer passes one parameter", op);
-  if (act) check_unary_parameters(*act, p0, 0.0, x.dtype());
+  if (act) check_unary_parameters(*act, p0, 0.0);
 }
 
 Tensor with_last_axis(const Tensor& x, std::int64_t n) {

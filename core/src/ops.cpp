@@ -2,7 +2,6 @@
 #include "tide/core/ops.hpp"
 #include "tide/core/backend.hpp"
 #include <cmath>
-#include <limits>
 #include <fmt/ranges.h>
 
 namespace tide {
@@ -36,27 +35,9 @@ AxisSet axis_set(const std::vector<std::int64_t>& axes, int rank, const char* op
   return set;
 }
 
-namespace {
-// An f32 tensor's kernels multiply by the factor as a float: one beyond f32's normal range is refused.
-void check_f32_factor(double value, const char* op, const char* what, const char* note = "") {
-  const double magnitude = std::fabs(value);
-  const double largest = std::numeric_limits<float>::max();
-  if (magnitude == 0.0 || (magnitude >= std::numeric_limits<float>::min() && magnitude <= largest)) return;
-  // (a double past float's range has no float value to convert to: inf is what the kernels met)
-  const double as_f32 = magnitude > largest ? std::copysign(INFINITY, value) : static_cast<double>(static_cast<float>(value));
-  fail("{}: {} {:g} is outside f32's range of normal numbers ({:g} to {:g}): an f32 tensor would be multiplied by {:g}{}; "
-       "scale in two steps, or use f64",
-       op, what, value, std::numeric_limits<float>::min(), largest, as_f32, note);
-}
-}  // namespace
 
-void check_unary_parameters(Op op, double p0, double p1, DType dtype) {
+void check_unary_parameters(Op op, double p0, double p1) {
   const char* name = op_name(op).data();
-  if (dtype == DType::f32 && std::isfinite(p0)) {
-    if (op == Op::mul_scalar) check_f32_factor(p0, name, "the scalar", " (x / c multiplies by 1 / c)");
-    if (op == Op::leaky_relu) check_f32_factor(p0, name, "the slope");
-    if (op == Op::elu) check_f32_factor(p0, name, "alpha");
-  }
   switch (op) {
     case Op::pow_scalar: check_finite_scalar(p0, name, "the exponent"); break;
     case Op::add_scalar: case Op::mul_scalar: check_finite_scalar(p0, name, "the scalar"); break;
@@ -73,7 +54,7 @@ Tensor unary(Op op, const Tensor& x, double p0, double p1) {
   const char* name = op_name(op).data();
   if (op_info(op).kind != OpKind::unary) fail("unary: {} is not a unary op", name);
   check_floating(x, name);
-  check_unary_parameters(op, p0, p1, x.dtype());
+  check_unary_parameters(op, p0, p1);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   x.backend().unary(op, x, out, p0, p1);
   return out;

@@ -173,6 +173,11 @@ TEST_CASE("gradient clipping by norm and by value") {
   CHECK(b.grad().to_vector()[0] == doctest::Approx(0.7));
   CHECK(a.grad().to_vector()[0] == doctest::Approx(0.6).epsilon(1e-5));
   CHECK_THROWS_AS(clip_grad_norm({a}, -1.0), Error);
+  // exploding f32 gradients: a scale below f32's smallest normal (1e-3 / 2e37) clips them to the norm asked for
+  Var big = Var::parameter(Tensor::zeros(Shape{4}, DType::f32));
+  big.set_grad(Tensor::from_vector({1e37, -1e37, 1e37, 1e37}, Shape{4}, DType::f32));
+  clip_grad_norm({big}, 1e-3);
+  for (double g : big.grad().to_vector()) CHECK(std::fabs(g) == doctest::Approx(5e-4).epsilon(1e-5));
   CHECK_THROWS_WITH_AS(clip_grad_norm({a}, 1.0, -INFINITY), doctest::Contains("norm_type must be 2 or infinity"), Error);
   CHECK_THROWS_AS(SGD({a}, {.lr = std::nan("")}), Error);
   CHECK_THROWS_AS(Adam({Var(Tensor::zeros(Shape{2}))}), Error);  // not a parameter

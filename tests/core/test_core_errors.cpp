@@ -158,18 +158,6 @@ TEST_CASE("non-finite scalars and bad scalar parameters are rejected") {
   check_error([] { clamp(f32({2}), NAN, 0.0); }, {"clamp"});
 }
 
-TEST_CASE("an f32 tensor's factor outside f32's normal range is refused; f64 takes it") {
-  // (x * 1e39 gave inf and 0 * 1e39 NaN for values whose product f32 holds; x / 1e46 gave 0, x / 1e40 lost 5 digits)
-  check_error([] { mul_scalar(f32({2}), 1e39); }, {"mul_scalar", "1e+39", "outside f32's range", "multiplied by inf", "f64"});
-  check_error([] { f32({2}) / 1e46; }, {"mul_scalar", "1e-46", "x / c multiplies by 1 / c"});
-  check_error([] { f32({2}) / 1e40; }, {"mul_scalar", "1e-40"});
-  check_error([] { leaky_relu(f32({2}), 1e-39); }, {"leaky_relu", "the slope"});
-  check_error([] { elu(f32({2}), -4e38); }, {"elu", "alpha"});
-  CHECK((Tensor::from_vector({1e-30}, Shape{1}, DType::f64) * 1e39).item() == doctest::Approx(1e9));
-  CHECK((Tensor::from_vector({2.0}, Shape{1}, DType::f32) * 0.0).item() == 0.0);
-  CHECK(std::isinf((Tensor::from_vector({2.0}, Shape{1}, DType::f32) * 3e38).item()));  // a factor f32 holds; the product overflows
-}
-
 TEST_CASE("max and min over an empty axis are errors; sum is not") {
   check_error([] { max(f32({3, 0}), {1}); }, {"max", "empty", "f32[3, 0]"});
   check_error([] { min(f32({0}), {}); }, {"min", "empty"});

@@ -145,6 +145,17 @@ TEST_CASE("gelu's left tail does not cancel to -0: relative error within the tai
   }
 }
 
+TEST_CASE("an f32 tensor times a factor outside f32's normal range is the product rounded once, not the float factor's") {
+  // (the factor as a float was inf: 1e-30 * 1e39 gave inf and 0 * 1e39 NaN; 1e-46 was 0, and 1e-40 lost 5 digits)
+  const auto scaled = [](std::vector<double> x, double c) { return (Tensor::from_vector(x, Shape{static_cast<std::int64_t>(x.size())}, DType::f32) * c).to_vector(); };
+  const auto f32 = [](double v) { return static_cast<double>(static_cast<float>(v)); };
+  CHECK(scaled({1e-30, 0.0, -2e-30}, 1e39) == std::vector<double>{f32(1e-30 * 1e39), 0.0, f32(-2e-30 * 1e39)});
+  CHECK(scaled({1e30, 3e38}, 1e-46) == std::vector<double>{f32(1e30 * 1e-46), f32(3e38 * 1e-46)});
+  CHECK(scaled({1e30, 3e38}, 1.0 / 1e40) == std::vector<double>{f32(1e30 / 1e40), f32(3e38 / 1e40)});
+  const std::vector<double> over = scaled({1.0, -1.0}, 1e39);  // past float's range: inf, as a float product would be
+  CHECK((std::isinf(over[0]) && over[0] > 0 && std::isinf(over[1]) && over[1] < 0));
+}
+
 TEST_CASE("unary ops on non-contiguous views follow the view's element order") {
   for (const UnaryCase& c : unary_cases()) {
     for (DType dtype : {DType::f32, DType::f64}) {

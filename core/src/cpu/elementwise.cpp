@@ -157,9 +157,30 @@ __attribute__((always_inline)) inline void binary_impl(Op op, const T* a, std::i
 #undef TIDE_ZIP
 }
 
+// A factor outside float's normal range would be inf (x * 1e39 of 1e-30: inf, and 0 * inf NaN) or
+// lose digits (clip_grad_norm's 5e-41 on exploding gradients) as a float: such a product is formed
+// in double and rounded once, past float's range to inf as the float product would be.
+bool float_factor_inexact(Op op, double p0) {
+  const double m = std::fabs(p0);
+  return op == Op::mul_scalar && m != 0.0 && std::isfinite(m) &&
+         !(m >= std::numeric_limits<float>::min() && m <= std::numeric_limits<float>::max());
+}
+template <bool Shifted>
+__attribute__((always_inline)) inline void scale_in_double(const float* x, [[maybe_unused]] const float* c, std::int64_t period,
+                                                           float* y, std::int64_t n, double p0) {
+  constexpr double largest = std::numeric_limits<float>::max();
+  for (std::int64_t i = 0; i < n; ++i) {
+    double v = x[i];
+    if constexpr (Shifted) v = static_cast<double>(static_cast<float>(x[i] + c[i % period]));
+    const double product = v * p0;
+    y[i] = std::fabs(product) > largest ? static_cast<float>(std::copysign(HUGE_VAL, product)) : static_cast<float>(product);
+  }
+}
+
 }  // namespace
 
 TIDE_CLONES void unary_run(Op op, const float* x, float* y, std::int64_t n, double p0, double p1) {
+  if (float_factor_inexact(op, p0)) return scale_in_double<false>(x, nullptr, 1, y, n, p0);
   unary_impl<false, float>(op, x, nullptr, 0, y, n, static_cast<float>(p0), static_cast<float>(p1));
 }
 TIDE_CLONES void unary_run(Op op, const double* x, double* y, std::int64_t n, double p0, double p1) {
@@ -167,6 +188,7 @@ TIDE_CLONES void unary_run(Op op, const double* x, double* y, std::int64_t n, do
 }
 TIDE_CLONES void unary_shifted_run(Op op, const float* x, const float* c, std::int64_t period, float* y, std::int64_t n,
                                    double p0, double p1) {
+  if (float_factor_inexact(op, p0)) return scale_in_double<true>(x, c, period, y, n, p0);
   unary_impl<true, float>(op, x, c, period, y, n, static_cast<float>(p0), static_cast<float>(p1));
 }
 TIDE_CLONES void unary_shifted_run(Op op, const double* x, const double* c, std::int64_t period, double* y, std::int64_t n,

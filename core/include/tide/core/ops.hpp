@@ -16,10 +16,8 @@ inline AxisSet all_axes(int rank) { return rank >= 32 ? ~0u : ((1u << rank) - 1u
 
 // Generic entries (op must be of the matching kind in the op table).
 Tensor unary(Op op, const Tensor& x, double p0 = 0.0, double p1 = 0.0);
-// unary's checks of an op's parameters (a finite slope, scalar or exponent; clamp's bounds an
-// interval; for an f32 tensor, a factor (mul_scalar's, x / c's 1 / c, a slope, alpha) that f32 holds
-// as a normal number: 1e39 became inf, 0 * inf NaN, and 1e-40 lost digits).
-void check_unary_parameters(Op op, double p0, double p1, DType dtype = DType::f64);
+// unary's checks of an op's parameters (a finite slope, scalar or exponent; clamp's bounds an interval).
+void check_unary_parameters(Op op, double p0, double p1);
 // Refuses a reduction over an empty axis of x in op's name, with the caller's shape (a composite's
 // primitives would name themselves).
 void check_nonempty_axes(const Tensor& x, AxisSet axes, const char* op);
