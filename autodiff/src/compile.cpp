@@ -251,7 +251,7 @@ std::shared_ptr<Entry> CompiledFunction::State::entry_for(const std::vector<Var>
     }
   const Signature sig = signature_of(inputs);
   auto e = trace(sig, inputs);
-  if (static_cast<int>(entries.size()) >= std::max(1, options.max_plans)) entries.erase(entries.begin());
+  if (static_cast<int>(entries.size()) >= options.max_plans) entries.erase(entries.begin());
   entries.push_back(e);
   ++stats.traces;
   return e;
@@ -330,6 +330,7 @@ void CompiledFunction::State::install_split(Entry& e, const Trace& joint, std::s
 
 CompiledFunction::CompiledFunction(VarFunction fn, CompileOptions options) : state_(std::make_shared<State>()) {
   if (!fn) fail("compile: no function given");
+  if (options.max_plans < 1) fail("compile: max_plans must be >= 1 (signatures kept), got {}", options.max_plans);
   state_->fn = std::move(fn);
   state_->options = options;
 }

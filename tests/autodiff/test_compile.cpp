@@ -77,6 +77,9 @@ TEST_CASE("max_plans drops the least recently used signature: one served on ever
   CHECK(cf.stats().traces == 21);  // 64 once, and each of the 20 others
   cf({Var(Tensor::ones(Shape{101, 2}, DType::f64))});  // long dropped: traced again
   CHECK(cf.stats().traces == 22);
+  options.max_plans = 0;  // (was kept as 1)
+  CHECK_THROWS_WITH_AS(CompiledFunction([&](const std::vector<Var>& in) { return in[0]; }, options),
+                       doctest::Contains("max_plans must be >= 1"), Error);
 }
 
 TEST_CASE("a compiled function called inside another being traced runs eagerly there, so the outer plan replays it") {
