@@ -49,7 +49,7 @@
 //   {"dataset": "periodic", "train": 1000, "val": 100, "test": 200, "points": 50, "horizon": 5,
 //    "freq_min": 0.2, "freq_max": 0.6, "noise": 0.01}   the latent ODE paper's periodic toy
 // Every dataset also takes "limit_train", "limit_val", "limit_test": keep only the first N
-// sequences or vectors of each set (for short runs).
+// sequences or vectors of each set (for short runs; 0, the default, keeps them all).
 #pragma once
 #include "tide/data/examples.hpp"
 #include <nlohmann/json.hpp>
