@@ -283,6 +283,8 @@ void CpuBackend::reduce(Op op, const Tensor& x, std::uint32_t axes, const Tensor
     using T = decltype(tag);
     const T init = op == Op::sum ? T(0) : (op == Op::max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity());
     T* py = output_data<T>(out);
+    // nothing to write (a kept extent is 0; the reduced ones' product may then pass int64)
+    if (out.numel() == 0) return;
     if (op == Op::sum && pairwise_sum(x, axes, out.numel(), py)) return;
     std::fill(py, py + out.numel(), init);
     // out seen through x's shape: reduced axes get stride 0.
