@@ -3,6 +3,7 @@
 // naive loops in double.
 #include "core_test_util.hpp"
 #include "tide/core/backend.hpp"
+#include "cpu/chunked_gemm.hpp"
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -161,6 +162,20 @@ TEST_CASE("sum over an empty axis is zero and the sum of an empty tensor is zero
   check_exact(sum(e, {1}), {0, 0, 0});
   CHECK(sum(e, {0}).shape() == Shape{0});
   CHECK(sum(e).item() == 0.0);
+}
+
+TEST_CASE("sum over reduced extents whose product passes int64, one of them 0, beside a kept axis is zeros") {
+  // [2, 2^40, 2^40, 0] holds nothing; multiplying 2^40 * 2^40 before reaching the 0 overflowed (UBSan)
+  const std::int64_t big = std::int64_t(1) << 40;
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const Tensor x = Tensor::zeros(Shape{2, big, big, 0}, dtype);
+    const Tensor kept = sum(x, {1, 2, 3}, true);
+    CHECK(kept.shape() == Shape{2, 1, 1, 1});
+    check_exact(kept, {0, 0});
+    check_exact(sum(x, {1, 2, 3}), {0, 0});
+    const Tensor empty_kept = sum(Tensor::zeros(Shape{0, big, big, 2}, dtype), {1, 2});  // nothing to write
+    CHECK(empty_kept.shape() == Shape{0, 2});
+  }
 }
 
 TEST_CASE("logsumexp is stable for large values and for rows of -inf") {
@@ -503,4 +518,42 @@ TEST_CASE("matmul inside a TransposeCacheScope: a transposed operand's copy is r
     check_matmul(a, pseudo(Shape{9, 7}, dtype, 32).slice(1, 1, 6).transpose(), Shape{6, 9});  // same storage size, another layout
     check_matmul(a, pseudo(Shape{2, 9, 5}, dtype, 33).transpose(1, 2), Shape{2, 6, 9});      // a batch of operands
   }
+}
+
+namespace {
+
+// chunked_gemm with BLAS calls of at most `limit` in each extent against one call (the whole
+// product), the operands stored with `pad` extra elements per row. Small integers: every sum is
+// exact, whatever the order, so the two must agree bit for bit (C's padding included).
+template <class T>
+void check_chunked_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t pad, std::int64_t limit,
+                        bool accumulate) {
+  const std::int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+  auto values = [](std::int64_t count, int seed) {
+    std::vector<T> v(static_cast<std::size_t>(count));
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<T>(static_cast<int>((i * 7 + seed) % 9) - 4);
+    return v;
+  };
+  const std::vector<T> a = values((ta ? k : m) * lda, 1), b = values((tb ? n : k) * ldb, 2);
+  std::vector<T> whole = values(m * ldc, 3), chunked = whole;
+  cpu::chunked_gemm<T>(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, whole.data(), ldc, accumulate, cpu::blas_int_max());
+  cpu::chunked_gemm<T>(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, chunked.data(), ldc, accumulate, limit);
+  INFO("trans_a ", ta, ", trans_b ", tb, ", m n k ", m, " ", n, " ", k, ", pad ", pad, ", limit ", limit, ", accumulate ", accumulate);
+  CHECK(chunked == whole);
+}
+
+}  // namespace
+
+TEST_CASE("the CPU product split into BLAS calls within a limit (extents past blasint) equals the whole product") {
+  // limit 5 with pad 0 on 13 x 4 x 4 splits rows with every leading dimension within it; a leading
+  // dimension past the limit sends the extent it strides one at a time (limits 1-3, pads)
+  const std::int64_t shapes[][3] = {{7, 5, 6}, {13, 4, 4}, {4, 13, 4}, {4, 4, 13}, {1, 9, 4}, {8, 1, 1}, {3, 3, 3}, {1, 1, 11}};
+  for (const auto& s : shapes)
+    for (std::int64_t limit : {1, 2, 3, 5, 64})
+      for (std::int64_t pad : {0, 2})
+        for (int layout = 0; layout < 8; ++layout) {
+          const bool ta = layout & 1, tb = layout & 2, accumulate = layout & 4;
+          check_chunked_gemm<float>(ta, tb, s[0], s[1], s[2], pad, limit, accumulate);
+          check_chunked_gemm<double>(ta, tb, s[0], s[1], s[2], pad, limit, accumulate);
+        }
 }

@@ -3,6 +3,7 @@
 #include "cpu_backend.hpp"
 #include "tide/core/small_blocks.hpp"
 #include "caching_allocator.hpp"
+#include "chunked_gemm.hpp"
 #include "gemm_layout.hpp"
 #include "elementwise.hpp"
 #include "small_gemm.hpp"
@@ -235,8 +236,11 @@ bool sums_trailing_axes(const Tensor& x, std::uint32_t axes) {
   // trailing: adding the lowest reduced bit carries past the highest axis
   return x.is_contiguous() && reduced != 0 && ((reduced + (reduced & (~reduced + 1))) & all) == 0;
 }
-// Elements summed into each output.
+// Elements summed into each output. A reduced extent of 0 is looked for first: the product of the
+// others may pass int64 ([2, 2^40, 2^40, 0] summed over {1, 2, 3}); without one, it is at most numel.
 std::int64_t summed_per_output(const Tensor& x, std::uint32_t axes) {
+  for (int i = 0; i < x.rank(); ++i)
+    if ((axes & (1u << i)) && x.shape()[i] == 0) return 0;
   std::int64_t n = 1;
   for (int i = 0; i < x.rank(); ++i)
     if (axes & (1u << i)) n *= x.shape()[i];
@@ -311,9 +315,10 @@ namespace {
 using detail::GemmOperand;
 using detail::gemm_layout;
 
+// One BLAS call; every extent and leading dimension fits blasint.
 template <class T>
-void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
-          std::int64_t lda, const T* b, std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
+void blas_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
+               std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
   const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, TA, TB, (blasint)m, (blasint)n, (blasint)k, 1.0f, a, (blasint)lda, b, (blasint)ldb,
@@ -322,16 +327,58 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
     cblas_dgemm(CblasRowMajor, TA, TB, (blasint)m, (blasint)n, (blasint)k, 1.0, a, (blasint)lda, b, (blasint)ldb,
                 accumulate ? 1.0 : 0.0, c, (blasint)ldc);
 }
+
+// The largest block of each extent one call takes: `limit`, or 1 for the extent a leading
+// dimension past `limit` strides.
+struct GemmBlocks {
+  std::int64_t m, n, k;
+};
+GemmBlocks gemm_blocks(bool ta, bool tb, std::int64_t lda, std::int64_t ldb, std::int64_t ldc, std::int64_t limit) {
+  GemmBlocks blocks{limit, limit, limit};
+  if (lda > limit) (ta ? blocks.k : blocks.m) = 1;
+  if (ldb > limit) (tb ? blocks.n : blocks.k) = 1;
+  if (ldc > limit) blocks.m = 1;
+  return blocks;
+}
+// A leading dimension as one call passes it: past `limit` (its extent is then 1 in the call, so
+// BLAS does not read it), the least BLAS accepts.
+std::int64_t call_ld(std::int64_t ld, std::int64_t least, std::int64_t limit) {
+  return ld <= limit ? ld : std::max<std::int64_t>(least, 1);
+}
 }  // namespace
+
+std::int64_t blas_int_max() { return std::numeric_limits<blasint>::max(); }
+
+template <class T>
+void chunked_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
+                  std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate, std::int64_t limit) {
+  const GemmBlocks blocks = gemm_blocks(ta, tb, lda, ldb, ldc, limit);
+  for (std::int64_t i = 0; i < m; i += blocks.m)
+    for (std::int64_t j = 0; j < n; j += blocks.n)
+      for (std::int64_t p = 0; p < k; p += blocks.k) {
+        const std::int64_t mc = std::min(blocks.m, m - i), nc = std::min(blocks.n, n - j), kc = std::min(blocks.k, k - p);
+        const T* ap = a + (ta ? p * lda + i : i * lda + p);
+        const T* bp = b + (tb ? j * ldb + p : p * ldb + j);
+        blas_gemm(ta, tb, mc, nc, kc, ap, call_ld(lda, ta ? mc : kc, limit), bp, call_ld(ldb, tb ? kc : nc, limit), c + i * ldc + j,
+                  call_ld(ldc, nc, limit), accumulate || p > 0);
+      }
+}
+template void chunked_gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const float*, std::int64_t, const float*,
+                                  std::int64_t, float*, std::int64_t, bool, std::int64_t);
+template void chunked_gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const double*, std::int64_t, const double*,
+                                   std::int64_t, double*, std::int64_t, bool, std::int64_t);
 
 namespace {
 
-// One product of row-major (or transposed) matrices: libxsmm's kernel when it has one, else BLAS.
+// One product of row-major (or transposed) matrices: libxsmm's kernel when it has one, else BLAS
+// (in calls within blasint).
 template <class T>
 void matmul_one(const GemmOperand& la, const GemmOperand& lb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
                 const T* b, T* c, const Tensor* b_owner, bool accumulate) {
-  if (const auto small = small_gemm<T>(la.trans, lb.trans, m, n, k, la.ld, lb.ld, n, accumulate)) small(a, b, c, b_owner);
-  else gemm<T>(la.trans, lb.trans, m, n, k, a, la.ld, b, lb.ld, c, n, accumulate);
+  // libxsmm takes the leading dimensions as int (its extents stay below small_gemm_max_mnk)
+  if (std::max({la.ld, lb.ld, n}) <= std::numeric_limits<int>::max())
+    if (const auto small = small_gemm<T>(la.trans, lb.trans, m, n, k, la.ld, lb.ld, n, accumulate)) return small(a, b, c, b_owner);
+  chunked_gemm<T>(la.trans, lb.trans, m, n, k, a, la.ld, b, lb.ld, c, n, accumulate, blas_int_max());
 }
 
 // Shared right operand and a left operand whose batch and row axes form one row sequence: one
