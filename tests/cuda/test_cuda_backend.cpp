@@ -3,6 +3,7 @@
 // the caching allocator, CUDA Graph capture and replay, and the errors.
 #include "cuda_test_util.hpp"
 #include "../core/core_test_util.hpp"
+#include "cuda/gemm_chunks.hpp"
 
 using namespace tide;
 using tide::test::check_error;
@@ -100,6 +101,12 @@ TEST_CASE("cuda: the RNG draws the CPU's numbers") {
   for (DType dt : {DType::f64, DType::f32}) {
     Generator cpu(77), gpu(77);
     CHECK(relative_gap(gpu.uniform(Shape{1000}, -1, 3, dt, Device::cuda()), cpu.uniform(Shape{1000}, -1, 3, dt)) == 0);
+    // widths whose product with the unit draw is inexact: a contracted a + (b - a) * u (one FMA
+    // rounding instead of two) differed from the CPU in the last bit for about half the draws
+    for (const double bound : {0.3, 0.17677669529663687}) {
+      INFO("uniform in [" << -bound << ", " << bound << "), " << dtype_name(dt));
+      CHECK(relative_gap(gpu.uniform(Shape{1000}, -bound, bound, dt, Device::cuda()), cpu.uniform(Shape{1000}, -bound, bound, dt)) == 0);
+    }
     CHECK(relative_gap(gpu.rademacher(Shape{1000}, dt, Device::cuda()), cpu.rademacher(Shape{1000}, dt)) == 0);
     // Box-Muller's log, sqrt and cos: the GPU's libm may differ from glibc's in the last bit.
     CHECK(relative_gap(gpu.normal(Shape{1000}, 0.5, 2, dt, Device::cuda()), cpu.normal(Shape{1000}, 0.5, 2, dt)) <=
@@ -203,8 +210,9 @@ TEST_CASE("cuda: the CPU's edge cases (found by reading the kernels): empty kept
   const Tensor base = Tensor::ones(Shape{2, 2}, DType::f64), x = Tensor::ones(Shape{2, 2}, DType::f64);
   const Tensor inf_scale = Tensor::full(Shape{2}, INFINITY, DType::f64);
   CHECK(relative_gap(linear_combination(on_gpu(base), {on_gpu(x)}, {0.0}, on_gpu(inf_scale)), linear_combination(base, {x}, {0.0}, inf_scale)) == 0);
-  // float -> i64 refuses what has no i64 value, as the CPU does
-  check_error([&] { (void)on_gpu(Tensor::from_vector({1.0, NAN}, Shape{2}, DType::f64)).to(DType::i64); }, {"no i64 value"});
+  // float -> i64 refuses what has no i64 value, as the CPU does (at the next synchronisation)
+  check_error([&] { (void)on_gpu(Tensor::from_vector({1.0, NAN}, Shape{2}, DType::f64)).to(DType::i64).to(Device::cpu()); },
+              {"converting f64[2]", "nan (element 1)", "no i64 value"});
   check_error([&] { (void)Tensor::full(Shape{2}, INFINITY, DType::i64, Device::cuda()); }, {"no i64 value"});
   CHECK(on_gpu(Tensor::from_vector({-2.7, 2.7}, Shape{2}, DType::f64)).to(DType::i64).to(Device::cpu()).to_indices() == std::vector<std::int64_t>{-2, 2});
   // a graph's private pool, freed with the graph, leaves the reserved bytes
@@ -218,4 +226,125 @@ TEST_CASE("cuda: the CPU's edge cases (found by reading the kernels): empty kept
     CHECK(cuda::memory_counters().reserved_bytes > before);
   }
   CHECK(cuda::memory_counters().reserved_bytes == before);
+}
+
+namespace {
+// What cublas<t>gemmStridedBatched computes (column-major, alpha 1, beta 0 or 1) on host arrays,
+// after checking its argument rules: every int within the limit, each ld at least its rows.
+void run_like_cublas(const cuda::CublasGemm& g, std::int64_t limit, const double* a, const double* b, double* c) {
+  for (const std::int64_t v : {g.m, g.n, g.k, g.batch, g.ld_a, g.ld_b, g.ld_c}) REQUIRE((v >= 1 && v <= limit));
+  REQUIRE(g.ld_b >= (g.trans_b ? g.k : g.m));
+  REQUIRE(g.ld_a >= (g.trans_a ? g.n : g.k));
+  REQUIRE(g.ld_c >= g.m);
+  for (int i = 0; i < g.batch; ++i) {
+    const double* pb = b + g.offset_b + i * g.stride_b;
+    const double* pa = a + g.offset_a + i * g.stride_a;
+    double* pc = c + g.offset_c + i * g.stride_c;
+    for (int col = 0; col < g.n; ++col)
+      for (int row = 0; row < g.m; ++row) {
+        double s = g.accumulate ? pc[row + col * g.ld_c] : 0.0;
+        for (int q = 0; q < g.k; ++q)
+          s += (g.trans_b ? pb[q + row * g.ld_b] : pb[row + q * g.ld_b]) * (g.trans_a ? pa[col + q * g.ld_a] : pa[q + col * g.ld_a]);
+        pc[row + col * g.ld_c] = s;
+      }
+  }
+}
+
+// The product by its row-major definition: A[i][r, q] at i * sa + (trans ? q * ld + r : r * ld + q), B likewise.
+std::vector<double> direct_product(const cuda::GemmProblem& p, const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> c(static_cast<std::size_t>(p.batch * p.rows * p.n));
+  for (std::int64_t i = 0; i < p.batch; ++i)
+    for (std::int64_t r = 0; r < p.rows; ++r)
+      for (std::int64_t j = 0; j < p.n; ++j) {
+        double s = 0;
+        for (std::int64_t q = 0; q < p.k; ++q)
+          s += a[i * p.a_batch_stride + (p.a.trans ? q * p.a.ld + r : r * p.a.ld + q)] *
+               b[i * p.b_batch_stride + (p.b.trans ? j * p.b.ld + q : q * p.b.ld + j)];
+        c[(i * p.rows + r) * p.n + j] = s;
+      }
+  return c;
+}
+}  // namespace
+
+TEST_CASE("cuda: a product past cuBLAS's int range is split into calls within it (the chunking run with a limit of 3)") {
+  // No GPU needed: the calls gemm_chunks.hpp makes are run as cuBLAS would run them, on the host.
+  constexpr std::int64_t limit = 3;
+  int chunked = 0, refused = 0;
+  for (const std::int64_t rows : {1, 2, 4, 7})
+    for (const std::int64_t n : {1, 3, 4})
+      for (const std::int64_t k : {1, 3, 8})
+        for (const std::int64_t batch : {1, 2, 7})
+          for (const bool ta : {false, true})
+            for (const bool tb : {false, true})
+              for (const std::int64_t pad : {0, 1}) {
+                const std::int64_t lda = rows == 1 && !ta ? k : (ta ? rows : k) + pad, ldb = (tb ? k : n) + pad;
+                const std::int64_t sa = (ta ? k : rows) * lda, sb = batch % 2 ? (tb ? n : k) * ldb : 0;  // odd batches: B shared
+                const cuda::GemmProblem p{rows, n, k, batch, {true, ta, lda}, {true, tb, ldb}, sa, sb};
+                INFO("rows " << rows << " n " << n << " k " << k << " batch " << batch << " ta " << ta << " tb " << tb << " pad " << pad);
+                const bool addressable = n <= limit && (rows == 1 && !ta ? 1 : lda) <= limit && ldb <= limit;
+                CHECK((cuda::unaddressable_operand(p, limit) == 0) == addressable);
+                if (!addressable) { ++refused; continue; }
+                std::vector<double> a(static_cast<std::size_t>(batch * sa)), b(static_cast<std::size_t>(std::max<std::int64_t>(1, batch * sb + (tb ? n : k) * ldb)));
+                for (std::size_t i = 0; i < a.size(); ++i) a[i] = double(i % 7) - 3;
+                for (std::size_t i = 0; i < b.size(); ++i) b[i] = double(i % 5) - 2;
+                std::vector<double> c(static_cast<std::size_t>(batch * rows * n), NAN);
+                int calls = 0;
+                cuda::for_each_cublas_gemm(p, limit, [&](const cuda::CublasGemm& g) { run_like_cublas(g, limit, a.data(), b.data(), c.data()); ++calls; });
+                CHECK(c == direct_product(p, a, b));  // small integers: exact in any order
+                chunked += calls > 1;
+              }
+  CHECK(chunked > 100);
+  CHECK(refused > 100);
+  // a one-row left operand is read transposed with ld 1, so its k may pass the limit
+  CHECK(cuda::unaddressable_operand({1, 2, 10, 1, {true, false, 10}, {true, false, 2}, 0, 0}, limit) == 0);
+  CHECK(cuda::unaddressable_operand({2, 2, 10, 1, {true, false, 10}, {true, false, 2}, 0, 0}, limit) == 'a');
+  CHECK(cuda::unaddressable_operand({2, 4, 1, 1, {true, false, 1}, {true, false, 4}, 0, 0}, limit) == 'c');
+}
+
+TEST_CASE("cuda: products with more than 2^31 - 1 rows, batches or k (cuBLAS's int sizes) match the exact values") {
+  if (test::no_gpu()) return;
+  if (cuda::device_info().memory_bytes < (std::int64_t(48) << 30)) {
+    MESSAGE("skipped: needs 48 GiB of device memory");
+    return;
+  }
+  const std::int64_t past = (std::int64_t(1) << 31) + 8, wrapped = (std::int64_t(1) << 32) + 8;
+  auto at = [](const Tensor& t, std::int64_t i) { return t.reshape(Shape{t.numel()}).slice(0, i, i + 1).to(Device::cpu()).to_vector()[0]; };
+  {  // rows: a batch of two that folds into 2^32 + 8 rows of one GEMM (cast to int: 8 rows, the rest left unwritten)
+    const Tensor a = Tensor::ones(Shape{2, wrapped / 2, 1}, DType::f32, Device::cuda());
+    const Tensor out = matmul(a, on_gpu(Tensor::full(Shape{1, 1}, 2.0, DType::f32)));
+    for (const std::int64_t i : {std::int64_t(0), std::int64_t(8), wrapped / 2, wrapped - 1}) CHECK(at(out, i) == 2.0);
+  }
+  cuda::empty_cache();
+  {  // batches: 2^31 + 8 products of 1 x 1 matrices (cast to int: a negative count)
+    const Tensor a = Tensor::full(Shape{past, 1, 1}, 3.0, DType::f32, Device::cuda()), b = Tensor::ones(Shape{past, 1, 1}, DType::f32, Device::cuda());
+    const Tensor out = matmul(a, b);
+    for (const std::int64_t i : {std::int64_t(0), std::int64_t(8), past - 1}) CHECK(at(out, i) == 3.0);
+  }
+  cuda::empty_cache();
+  {  // k: x^T x over 2^31 + 8 rows, in two chunks of k added with beta = 1 (cast to int: a negative k)
+    const Tensor x = Tensor::ones(Shape{past, 1}, DType::f64, Device::cuda());
+    CHECK(at(matmul(x.transpose(), x), 0) == double(past));
+  }
+  cuda::empty_cache();
+}
+
+TEST_CASE("cuda: a float -> i64 cast is checked on the device, so it traces into a plan and captures into a graph") {
+  if (test::no_gpu()) return;
+  // (it was checked through to_vector(), which a trace and a capture refuse)
+  const TensorFunction fn = [](const std::vector<Tensor>& in) { return std::vector<Tensor>{(in[0] * 2.0).to(DType::i64)}; };
+  const Tensor x = on_gpu(Tensor::from_vector({1.5, -2.0, 3.0}, Shape{3}, DType::f32));
+  const Plan plan(Trace::record(fn, {x}));
+  CHECK(plan.run({x})[0].to(Device::cpu()).to_indices() == std::vector<std::int64_t>{3, -4, 6});
+  const Tensor bad = on_gpu(Tensor::from_vector({1.0, 2.0, NAN}, Shape{3}, DType::f32));
+  check_error([&] { (void)plan.run({bad})[0].to(Device::cpu()); }, {"converting f32[3]", "nan (element 2)", "no i64 value"});
+  CHECK(plan.run({x})[0].to(Device::cpu()).to_indices() == std::vector<std::int64_t>{3, -4, 6});  // the report was consumed
+
+  DeviceGuard guard(Device::cuda());
+  Tensor state = on_gpu(Tensor::from_vector({0.5, 7.9, -3.2, 2.0}, Shape{2, 2}, DType::f64)), out;
+  cuda::Graph graph;
+  graph.capture([&] { out = state.to(DType::i64); });
+  graph.replay();
+  CHECK(out.to(Device::cpu()).to_indices() == std::vector<std::int64_t>{0, 7, -3, 2});
+  state.copy_(on_gpu(Tensor::from_vector({1.0, 1.0, 1e300, 1.0}, Shape{2, 2}, DType::f64)));
+  check_error([&] { graph.replay(); cuda::synchronize(); }, {"converting f64[2, 2]", "1e+300 (element 2)", "no i64 value"});
 }

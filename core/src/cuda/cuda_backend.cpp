@@ -1,11 +1,14 @@
-// The CUDA backend's host side: layouts, launches, cuBLAS GEMMs, transfers and deferred index
-// reports. Kernels live in the .cu files beside this one.
+// The CUDA backend's host side: layouts, launches, cuBLAS GEMMs (split by gemm_chunks.hpp), transfers
+// and the kernels' deferred reports (bad indices, floats with no i64 value). Kernels live in the .cu
+// files beside this one.
 #include "cuda_backend.hpp"
+#include "gemm_chunks.hpp"
 #include "gemm_layout.hpp"
 #include "check.hpp"
 #include "tensor_access.hpp"
 #include "tide/core/ops.hpp"
 #include <algorithm>
+#include <type_traits>
 
 namespace tide::cuda {
 namespace {
@@ -77,6 +80,28 @@ bool batch_stride(const Tensor& t, std::int64_t& stride) {
   return true;
 }
 
+// cuBLAS takes sizes and leading dimensions as int: gemm_chunks.hpp splits the product into calls
+// within that range, except for a leading dimension, which is refused here.
+[[noreturn]] void fail_unaddressable(char operand, const GemmProblem& p, const Tensor& a, const Tensor& b) {
+  const std::int64_t ld = operand == 'a' ? p.a.ld : operand == 'b' ? p.b.ld : p.n;
+  const char* what = operand == 'a' ? "the left operand's leading dimension" : operand == 'b' ? "the right operand's leading dimension"
+                                                                                              : "the output's row length";
+  fail("matmul {} @ {} on cuda:0: {} is {}, above the {} that cuBLAS takes (sizes and strides are int); split the product",
+       a.str(), b.str(), what, ld, cublas_int_max);
+}
+
+// One chunk of a product (gemm_chunks.hpp): beta = 1 adds a later chunk of k into C.
+template <class T> void run_gemm(cublasHandle_t blas, const CublasGemm& g, const T* a, const T* b, T* c) {
+  const T one = 1, beta = g.accumulate ? 1 : 0;
+  const cublasOperation_t opb = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, opa = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if constexpr (std::is_same_v<T, double>)
+    TIDE_CUBLAS_CHECK(cublasDgemmStridedBatched(blas, opb, opa, g.m, g.n, g.k, &one, b + g.offset_b, g.ld_b, g.stride_b, a + g.offset_a,
+                                                g.ld_a, g.stride_a, &beta, c + g.offset_c, g.ld_c, g.stride_c, g.batch));
+  else
+    TIDE_CUBLAS_CHECK(cublasSgemmStridedBatched(blas, opb, opa, g.m, g.n, g.k, &one, b + g.offset_b, g.ld_b, g.stride_b, a + g.offset_a,
+                                                g.ld_a, g.stride_a, &beta, c + g.offset_c, g.ld_c, g.stride_c, g.batch));
+}
+
 }  // namespace
 
 CudaBackend::CudaBackend() {
@@ -95,8 +120,8 @@ CudaBackend::CudaBackend() {
   constexpr std::size_t workspace = std::size_t(32) << 20;
   TIDE_CUDA_CHECK(cudaMalloc(&blas_workspace_, workspace));
   TIDE_CUBLAS_CHECK(cublasSetWorkspace(blas_, blas_workspace_, workspace));
-  TIDE_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&report_), sizeof(IndexReport), cudaHostAllocMapped));
-  *report_ = IndexReport{};
+  TIDE_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&report_), sizeof(DeviceReport), cudaHostAllocMapped));
+  *report_ = DeviceReport{};
   TIDE_CUDA_CHECK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&report_device_), report_, 0));
 }
 
@@ -133,32 +158,46 @@ void CudaBackend::synchronize() {
   check_reports();
 }
 
-void CudaBackend::check_reports() {
-  if (report_->flag == 0) return;
-  const IndexReport r = *report_;
-  *report_ = IndexReport{};
-  fail("{}: index {} at position {} is out of range [0, {}) (found on the device by a kernel queued earlier; reported at this synchronisation)",
-       op_name(static_cast<Op>(r.op)), r.value, r.position, r.extent);
-}
-
 namespace {
 bool fits_i64(double v) { return v >= -0x1p63 && v < 0x1p63; }
 [[noreturn]] void fail_i64(const char* op, const Tensor& t, double v) {
   fail("{} {}: {} has no i64 value (NaN, infinite or outside the int64 range; others truncate toward zero)", op, t.str(), v);
 }
+// The same refusal for a copy's kernel (elementwise.cu), which reports the first element it met.
+[[noreturn]] void fail_conversion(const DeviceReport& r) {
+  Shape shape;
+  for (int d = 0; d < r.rank; ++d) shape.push_back(r.shape[d]);
+  fail("converting {}{}: {} (element {}) has no i64 value (NaN, infinite or outside the int64 range; others truncate toward "
+       "zero; found on the device by a kernel queued earlier, reported at this synchronisation)",
+       dtype_name(static_cast<DType>(r.op)), shape.str(), r.real, r.position);
+}
 }  // namespace
 
+void CudaBackend::check_reports() {
+  if (report_->flag == report_none) return;
+  const DeviceReport r = *report_;
+  *report_ = DeviceReport{};
+  if (r.flag == report_conversion) fail_conversion(r);
+  fail("{}: index {} at position {} is out of range [0, {}) (found on the device by a kernel queued earlier; reported at this synchronisation)",
+       op_name(static_cast<Op>(r.op)), r.value, r.position, r.extent);
+}
+
+// A float -> i64 copy is checked by its kernel, which reports a value with no i64 value at the next
+// synchronisation (check_reports): reading the source here would sync the stream at every call and
+// could not be traced into a plan or captured into a graph.
 void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
   if (dst.numel() == 0) return;
-  if (dst.dtype() == DType::i64 && src.dtype() != DType::i64)  // the CPU's rule; the device cast would saturate
-    for (const double v : src.to(Device::cpu()).to_vector())
-      if (!fits_i64(v)) fail_i64("converting", src, v);
   if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
     TIDE_CUDA_CHECK(cudaMemcpyAsync(output_data(dst), src.raw_data(), static_cast<std::size_t>(dst.numel()) * dtype_size(dst.dtype()),
                                     cudaMemcpyDeviceToDevice, stream_));
     return;
   }
-  launch_copy(make_layout(dst.shape(), {&src, &dst}), code_of(src.dtype()), base_void(src), code_of(dst.dtype()), base_void_mut(dst), stream_);
+  ConversionCheck check;
+  check.report = report_device_;
+  check.rank = src.rank();
+  for (int d = 0; d < src.rank(); ++d) check.shape[d] = src.shape()[d];
+  launch_copy(make_layout(dst.shape(), {&src, &dst}), code_of(src.dtype()), base_void(src), code_of(dst.dtype()), base_void_mut(dst),
+              check, stream_);
   TIDE_CUDA_LAUNCHED("copy");
 }
 
@@ -237,20 +276,12 @@ void CudaBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& o
     rows = m * batch;
     batch = 1;
   }
-  // Row-major C[rows, n] = A B is column-major C^T = B^T A^T: cuBLAS gets b first.
-  const cublasOperation_t opb = lb.trans ? CUBLAS_OP_T : CUBLAS_OP_N, opa = la.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const int in = static_cast<int>(n), im = static_cast<int>(rows), ik = static_cast<int>(k);
-  if (out.dtype() == DType::f64) {
-    const double one = 1.0, zero = 0.0;
-    TIDE_CUBLAS_CHECK(cublasDgemmStridedBatched(blas_, opb, opa, in, im, ik, &one, b.data<double>(), static_cast<int>(lb.ld), sb,
-                                                a.data<double>(), static_cast<int>(la.ld), sa, &zero, output_data<double>(out), in, rows * n,
-                                                static_cast<int>(batch)));
-  } else {
-    const float one = 1.0f, zero = 0.0f;
-    TIDE_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_, opb, opa, in, im, ik, &one, b.data<float>(), static_cast<int>(lb.ld), sb,
-                                                a.data<float>(), static_cast<int>(la.ld), sa, &zero, output_data<float>(out), in, rows * n,
-                                                static_cast<int>(batch)));
-  }
+  const GemmProblem p{rows, n, k, batch, la, lb, sa, sb};
+  if (const char operand = unaddressable_operand(p, cublas_int_max)) fail_unaddressable(operand, p, a_in, b_in);
+  for_each_cublas_gemm(p, cublas_int_max, [&](const CublasGemm& g) {
+    if (out.dtype() == DType::f64) run_gemm<double>(blas_, g, a.data<double>(), b.data<double>(), output_data<double>(out));
+    else run_gemm<float>(blas_, g, a.data<float>(), b.data<float>(), output_data<float>(out));
+  });
 }
 
 namespace {

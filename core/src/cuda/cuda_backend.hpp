@@ -46,13 +46,13 @@ public:
   bool capturing() const;
 
 private:
-  void check_reports();  // after a synchronisation: out-of-range indices found by kernels
+  void check_reports();  // after a synchronisation: out-of-range indices and failed i64 conversions found by kernels
   CachingAllocator allocator_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   void* blas_workspace_ = nullptr;
-  IndexReport* report_ = nullptr;         // host-mapped
-  IndexReport* report_device_ = nullptr;  // its device address
+  DeviceReport* report_ = nullptr;         // host-mapped
+  DeviceReport* report_device_ = nullptr;  // its device address
 };
 
 // The process's CUDA backend, created on first use; throws when none can be made.

@@ -4,16 +4,37 @@
 #include "device_common.cuh"
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace tide::cuda {
 namespace {
 
+// The CPU's rule for a float -> i64 conversion: NaN, infinities and values outside the int64 range
+// have no i64 value (the device cast would saturate). The first is reported, with its position in
+// the source's row-major order, and every such element is stored as 0 (as a bad index is).
+template <class S> __device__ bool converts_to_i64(S v, std::int64_t position, const ConversionCheck& check) {
+  if (v >= S(-0x1p63) && v < S(0x1p63)) return true;
+  DeviceReport* r = check.report;
+  if (atomicCAS(&r->flag, report_none, report_conversion) == report_none) {
+    r->op = static_cast<int>(Of<S>::code);
+    r->real = static_cast<double>(v);
+    r->position = position;
+    r->rank = check.rank;
+    for (int k = 0; k < check.rank; ++k) r->shape[k] = check.shape[k];
+  }
+  return false;
+}
+
 template <class S, class D, class I>
-__global__ void copy_kernel(Layout l, const S* s, D* d, I n) {
+__global__ void copy_kernel(Layout l, const S* s, D* d, I n, ConversionCheck check) {
   for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
     std::int64_t off[2];
     offsets_of<2>(l, i, off);
-    d[off[1]] = static_cast<D>(s[off[0]]);
+    const S v = s[off[0]];
+    if constexpr (std::is_same_v<D, std::int64_t> && !std::is_same_v<S, std::int64_t>)
+      d[off[1]] = converts_to_i64(v, static_cast<std::int64_t>(i), check) ? static_cast<D>(v) : D(0);
+    else
+      d[off[1]] = static_cast<D>(v);
   }
 }
 
@@ -280,15 +301,15 @@ void launch_dense(const float* x, const float* w, const float* b, float* out, st
   else with_unary(act, [&](auto o) { go(o, std::true_type{}); });
 }
 
-void launch_copy(const Layout& l, Code src, const void* s, Code dst, void* d, cudaStream_t stream) {
+void launch_copy(const Layout& l, Code src, const void* s, Code dst, void* d, const ConversionCheck& check, cudaStream_t stream) {
   const std::int64_t n = l.numel();
   if (n == 0) return;
   dispatch_any(src, [&](auto st) {
     dispatch_any(dst, [&](auto dt) {
       using S = decltype(st);
       using D = decltype(dt);
-      if (fits32(n)) copy_kernel<S, D, std::uint32_t><<<grid_for(n), block_threads, 0, stream>>>(l, static_cast<const S*>(s), static_cast<D*>(d), static_cast<std::uint32_t>(n));
-      else copy_kernel<S, D, std::uint64_t><<<grid_for(n), block_threads, 0, stream>>>(l, static_cast<const S*>(s), static_cast<D*>(d), static_cast<std::uint64_t>(n));
+      if (fits32(n)) copy_kernel<S, D, std::uint32_t><<<grid_for(n), block_threads, 0, stream>>>(l, static_cast<const S*>(s), static_cast<D*>(d), static_cast<std::uint32_t>(n), check);
+      else copy_kernel<S, D, std::uint64_t><<<grid_for(n), block_threads, 0, stream>>>(l, static_cast<const S*>(s), static_cast<D*>(d), static_cast<std::uint64_t>(n), check);
     });
   });
 }

@@ -7,9 +7,9 @@
 namespace tide::cuda {
 namespace {
 
-__device__ bool in_range(std::int64_t v, std::int64_t extent, std::int64_t position, Op op, IndexReport* report) {
+__device__ bool in_range(std::int64_t v, std::int64_t extent, std::int64_t position, Op op, DeviceReport* report) {
   if (v >= 0 && v < extent) return true;
-  if (atomicCAS(&report->flag, 0, 1) == 0) {
+  if (atomicCAS(&report->flag, report_none, report_index) == report_none) {
     report->op = static_cast<int>(op);
     report->value = v;
     report->position = position;
@@ -20,7 +20,7 @@ __device__ bool in_range(std::int64_t v, std::int64_t extent, std::int64_t posit
 
 template <class T>
 __global__ void index_select_kernel(const T* x, const std::int64_t* index, T* out, std::int64_t outer, std::int64_t nx,
-                                    std::int64_t ni, std::int64_t inner, IndexReport* report) {
+                                    std::int64_t ni, std::int64_t inner, DeviceReport* report) {
   const std::int64_t n = outer * ni * inner;
   for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t in = i % inner, j = (i / inner) % ni, o = i / (inner * ni);
@@ -33,7 +33,7 @@ template <class T> __device__ void add_to(T* p, T v) { atomicAdd(p, v); }
 
 template <class T>
 __global__ void index_add_kernel(const T* src, const std::int64_t* index, T* out, std::int64_t outer, std::int64_t ns,
-                                 std::int64_t no, std::int64_t inner, IndexReport* report) {
+                                 std::int64_t no, std::int64_t inner, DeviceReport* report) {
   const std::int64_t n = outer * ns * inner;
   for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t in = i % inner, j = (i / inner) % ns, o = i / (inner * ns);
@@ -44,7 +44,7 @@ __global__ void index_add_kernel(const T* src, const std::int64_t* index, T* out
 
 template <class T>
 __global__ void gather_kernel(const T* x, const std::int64_t* index, T* out, std::int64_t outer, std::int64_t nx,
-                              std::int64_t ni, std::int64_t inner, IndexReport* report) {
+                              std::int64_t ni, std::int64_t inner, DeviceReport* report) {
   const std::int64_t n = outer * ni * inner;
   for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t in = i % inner, o = i / (inner * ni);
@@ -55,7 +55,7 @@ __global__ void gather_kernel(const T* x, const std::int64_t* index, T* out, std
 
 template <class T>
 __global__ void scatter_add_kernel(const T* src, const std::int64_t* index, T* out, std::int64_t outer, std::int64_t no,
-                                   std::int64_t ni, std::int64_t inner, IndexReport* report) {
+                                   std::int64_t ni, std::int64_t inner, DeviceReport* report) {
   const std::int64_t n = outer * ni * inner;
   for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t in = i % inner, o = i / (inner * ni);
@@ -85,19 +85,19 @@ __global__ void random_kernel(int kind, T* out, std::int64_t n, std::uint64_t se
   });
 
 void launch_index_select(Code t, const void* a0, const std::int64_t* index, void* out, std::int64_t outer, std::int64_t e1,
-                         std::int64_t e2, std::int64_t inner, IndexReport* report, cudaStream_t stream) {
+                         std::int64_t e2, std::int64_t inner, DeviceReport* report, cudaStream_t stream) {
   TIDE_INDEX_LAUNCH(index_select_kernel, outer * e2 * inner)
 }
 void launch_index_add(Code t, const void* a0, const std::int64_t* index, void* out, std::int64_t outer, std::int64_t e1,
-                      std::int64_t e2, std::int64_t inner, IndexReport* report, cudaStream_t stream) {
+                      std::int64_t e2, std::int64_t inner, DeviceReport* report, cudaStream_t stream) {
   TIDE_INDEX_LAUNCH(index_add_kernel, outer * e1 * inner)
 }
 void launch_gather(Code t, const void* a0, const std::int64_t* index, void* out, std::int64_t outer, std::int64_t e1,
-                   std::int64_t e2, std::int64_t inner, IndexReport* report, cudaStream_t stream) {
+                   std::int64_t e2, std::int64_t inner, DeviceReport* report, cudaStream_t stream) {
   TIDE_INDEX_LAUNCH(gather_kernel, outer * e2 * inner)
 }
 void launch_scatter_add(Code t, const void* a0, const std::int64_t* index, void* out, std::int64_t outer, std::int64_t e1,
-                        std::int64_t e2, std::int64_t inner, IndexReport* report, cudaStream_t stream) {
+                        std::int64_t e2, std::int64_t inner, DeviceReport* report, cudaStream_t stream) {
   TIDE_INDEX_LAUNCH(scatter_add_kernel, outer * e2 * inner)
 }
 #undef TIDE_INDEX_LAUNCH

@@ -27,15 +27,28 @@ struct Layout {
   }
 };
 
-// Where the kernels report an out-of-range index: host-mapped memory the host reads after a
-// synchronisation (the first report wins).
-struct IndexReport {
-  int flag;          // 0: nothing to report
-  int op;            // Op
-  std::int64_t value, position, extent;
+// Where kernels report what the host must refuse, so that no check reads device data on the host
+// (a plan's replay and a graph capture cannot): host-mapped memory the host reads after a
+// synchronisation. The first report wins.
+inline constexpr int report_none = 0, report_index = 1, report_conversion = 2;
+struct DeviceReport {
+  int flag;  // report_none, or which fields below are filled
+  int op;    // report_index: the Op; report_conversion: the source's Code
+  std::int64_t value, position, extent;  // report_index: the index, where it sits, the axis's extent
+  double real;                           // report_conversion: the float with no i64 value, at `position`
+  int rank;                              // report_conversion: the source's shape
+  std::int64_t shape[layout_rank];
 };
 
-void launch_copy(const Layout& l, Code src, const void* s, Code dst, void* d, cudaStream_t stream);
+// A float -> i64 copy: the source's shape (for the message) and where to report a value that has
+// no i64 value (NaN, infinite, outside the int64 range). Other copies ignore it.
+struct ConversionCheck {
+  DeviceReport* report = nullptr;
+  int rank = 0;
+  std::int64_t shape[layout_rank] = {};
+};
+
+void launch_copy(const Layout& l, Code src, const void* s, Code dst, void* d, const ConversionCheck& check, cudaStream_t stream);
 void launch_fill(Code t, void* d, std::int64_t n, double value, cudaStream_t stream);
 // x contiguous (n elements) or strided by layout (operand 0: x, operand 1: out).
 void launch_unary(Op op, Code t, const void* x, void* out, std::int64_t n, double p0, double p1, cudaStream_t stream);
@@ -52,13 +65,13 @@ int reduce_chunks(std::int64_t outputs, std::int64_t reduced);  // 1: no scratch
 
 // Contiguous x and out split as (outer, extent, inner) around the indexed axis.
 void launch_index_select(Code t, const void* x, const std::int64_t* index, void* out, std::int64_t outer,
-                         std::int64_t nx, std::int64_t ni, std::int64_t inner, IndexReport* report, cudaStream_t stream);
+                         std::int64_t nx, std::int64_t ni, std::int64_t inner, DeviceReport* report, cudaStream_t stream);
 void launch_index_add(Code t, const void* src, const std::int64_t* index, void* out, std::int64_t outer,
-                      std::int64_t ns, std::int64_t no, std::int64_t inner, IndexReport* report, cudaStream_t stream);
+                      std::int64_t ns, std::int64_t no, std::int64_t inner, DeviceReport* report, cudaStream_t stream);
 void launch_gather(Code t, const void* x, const std::int64_t* index, void* out, std::int64_t outer,
-                   std::int64_t nx, std::int64_t ni, std::int64_t inner, IndexReport* report, cudaStream_t stream);
+                   std::int64_t nx, std::int64_t ni, std::int64_t inner, DeviceReport* report, cudaStream_t stream);
 void launch_scatter_add(Code t, const void* src, const std::int64_t* index, void* out, std::int64_t outer,
-                        std::int64_t no, std::int64_t ni, std::int64_t inner, IndexReport* report, cudaStream_t stream);
+                        std::int64_t no, std::int64_t ni, std::int64_t inner, DeviceReport* report, cudaStream_t stream);
 
 void launch_random(int kind, Code t, void* out, std::int64_t n, std::uint64_t seed, std::uint64_t stream_id,
                    double a, double b, cudaStream_t stream);

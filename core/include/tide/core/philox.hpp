@@ -55,14 +55,25 @@ TIDE_HOST_DEVICE inline double unit_open_below(std::uint32_t hi, std::uint32_t l
   return 1.0 - unit_open_above(hi, lo);
 }
 
+// a + b * c with the product rounded before the sum, as the CPU computes it. nvcc contracts
+// a + b * c into one FMA (one rounding) by default, which changes the last bit of most draws;
+// the _rn intrinsics are never contracted.
+TIDE_HOST_DEVICE inline double add_product(double a, double b, double c) {
+#ifdef __CUDA_ARCH__
+  return __dadd_rn(a, __dmul_rn(b, c));
+#else
+  return a + b * c;
+#endif
+}
+
 // One sample as double; the backend rounds it to the output dtype.
 TIDE_HOST_DEVICE inline double sample(int kind, std::uint64_t seed, std::uint64_t stream,
                                       std::uint64_t index, double a, double b) {
   const Words r = element_words(seed, stream, index);
-  if (kind == 0) return a + (b - a) * unit_open_above(r.w[0], r.w[1]);  // uniform [a, b)
+  if (kind == 0) return add_product(a, b - a, unit_open_above(r.w[0], r.w[1]));  // uniform [a, b)
   if (kind == 1) {  // normal(a, b^2) by Box-Muller
     const double u1 = unit_open_below(r.w[0], r.w[1]), u2 = unit_open_above(r.w[2], r.w[3]);
-    return a + b * std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    return add_product(a, b * std::sqrt(-2.0 * std::log(u1)), std::cos(6.283185307179586 * u2));
   }
   return (r.w[0] & 1u) ? 1.0 : -1.0;  // Rademacher
 }
