@@ -336,7 +336,7 @@ def setup_jax():
     runtime single-threaded (jaxlib 0.10.2 runs independent parts of a program on an intra-op pool
     sized by the CPUs the process may use; bench/peers/taylor_peers.py measured it), so the process
     is also pinned to one CPU, unless its caller pinned it already."""
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})

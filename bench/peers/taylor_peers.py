@@ -52,7 +52,7 @@ import sys
 # its intra-op pool, sized by the CPUs this process may use: measured 1.45 CPU-seconds per second on
 # 2 cores), so the process is also pinned to one CPU: the pool is then one thread, and every thread
 # jax starts inherits the one CPU. A caller that pinned us to one CPU already keeps its choice.
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
