@@ -323,3 +323,108 @@ TEST_CASE("tide plot: the mean of runs near the largest double is finite (their 
   CHECK(cli::render_svg(mean).find("inf") == std::string::npos);
   fs::remove_all(dir);
 }
+
+namespace {
+
+// Whether `text` is well-formed UTF-8 with no character XML 1.0 forbids (a C0 control but tab,
+// line feed and carriage return): what an SVG must hold to parse.
+bool xml_text(const std::string& text) {
+  for (char c : text)
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') return false;
+  try {
+    (void)nlohmann::json(text).dump();  // throws on ill-formed UTF-8
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
+}
+
+// The "x,y" pairs of the SVG's first polyline.
+std::vector<std::pair<double, double>> polyline_points(const std::string& svg) {
+  const std::size_t at = svg.find("points=\"", svg.find("<polyline")) + 8;
+  std::istringstream in(svg.substr(at, svg.find('"', at) - at));
+  std::vector<std::pair<double, double>> points;
+  double x = 0, y = 0;
+  char comma = 0;
+  while (in >> x >> comma >> y) points.emplace_back(x, y);
+  return points;
+}
+
+}  // namespace
+
+TEST_CASE("xml_escape: control characters and ill-formed UTF-8 become U+FFFD, well-formed UTF-8 stays") {
+  // (a run name with \x01 or a Latin-1 directory name "caf\xe9" made every SVG of the run invalid XML)
+  const std::string fffd = "\xEF\xBF\xBD";
+  CHECK(cli::xml_escape("a\x01" "b\x1b" "c\td\ne\rf") == "a" + fffd + "b" + fffd + "c\td\ne\rf");
+  CHECK(cli::xml_escape("caf\xe9 <&>\"") == "caf" + fffd + " &lt;&amp;&gt;&quot;");
+  CHECK(cli::xml_escape("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80") == "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80");
+  CHECK(cli::xml_escape("\xe6\x97" "x") == fffd + "x");              // a cut sequence: one U+FFFD
+  CHECK(cli::xml_escape("\xc0\xaf") == fffd + fffd);                  // an overlong '/'
+  CHECK(cli::xml_escape("\xed\xa0\x80") == fffd + fffd + fffd);       // a surrogate
+  CHECK(cli::xml_escape("\xf4\x90\x80\x80") == fffd + fffd + fffd + fffd);  // past U+10FFFF
+  CHECK(cli::xml_escape("\xef\xbf\xbf") == fffd);                     // U+FFFF, not an XML character
+  CHECK(cli::xml_escape("\xe9") == fffd);                             // at the end of the text
+  cli::Plot p{"a\x01name \xe9", "epoch\x02", "loss \xff", false, {{"tr\x1b" "ain caf\xc3\xa9", {1, 2}, {1, 2}}}};
+  p.vlines.push_back({1, "best\x03"});
+  p.marks.push_back({2, 2, "test\x04 \xe9"});
+  const std::string svg = cli::render_svg(p);
+  CHECK(xml_text(svg));
+  CHECK(svg.find("a" + fffd + "name " + fffd) != std::string::npos);
+  CHECK(svg.find("tr" + fffd + "ain caf\xc3\xa9") != std::string::npos);
+  cli::Panel panel;
+  panel.title = "pa\x02nel \xe9";
+  const std::string panels = cli::render_panels({panel}, 1, "t\x03itle");
+  CHECK(xml_text(panels));
+  CHECK(panels.find("pa" + fffd + "nel " + fffd) != std::string::npos);
+}
+
+TEST_CASE("render_svg: a log axis with no positive y and a marked epoch gets the default decade 1..10") {
+  // (the y range came from the x extent alone: log_ticks(inf, -inf) recursed until the stack overflowed)
+  cli::Plot p{"errors", "epoch", "error", true, {{"err", {1, 2, 3}, {0, 0, 0}}}};
+  p.vlines.push_back({2, "best (epoch 2)"});
+  const std::string svg = cli::render_svg(p);
+  CHECK(svg.find("best (epoch 2)") != std::string::npos);
+  CHECK(svg.find(">1</text>") != std::string::npos);
+  CHECK(svg.find(">10</text>") != std::string::npos);
+  CHECK(svg.find("nan") == std::string::npos);
+  CHECK(svg.find("inf") == std::string::npos);
+  p.log_y = false;
+  p.series[0].y = {std::nan(""), std::nan(""), std::nan("")};
+  const std::string linear = cli::render_svg(p);  // a linear axis: 0..1, not 0..1.8e308
+  CHECK(linear.find(">1.0</text>") != std::string::npos);
+  CHECK(linear.find("e+308") == std::string::npos);
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const auto& [lo, hi] : {std::pair{inf, -inf}, {std::nan(""), 5.0}, {2.0, 1.0}}) {
+    const cli::AxisTicks t = cli::log_ticks(lo, hi);
+    CHECK(t.values == std::vector<double>{1, 10});
+  }
+  const cli::AxisTicks clamped = cli::log_ticks(0, inf);
+  for (double v : clamped.values) CHECK((std::isfinite(v) && v > 0));
+  CHECK(clamped.hi == std::numeric_limits<double>::max());
+  CHECK(cli::log_ticks(-5, -1).values.back() == 1e-323);
+}
+
+TEST_CASE("render_svg: a 100,000-point series is thinned to 4 points a pixel column, its min and max kept") {
+  // (write_run_curves re-rendered every point each epoch: 1.2 MB an SVG, most of a long run's time)
+  cli::PlotSeries s{"long", {}, {}};
+  for (int i = 1; i <= 100000; ++i)  // every 1000th y NaN (the last one too), left out of the line
+    s.x.push_back(i), s.y.push_back(i % 1000 == 0 ? std::nan("") : 0.5 + 0.3 * std::sin(i * 0.37));
+  s.y[31337] = 0.0, s.y[77777] = 1.0;  // the lowest and the highest point
+  const std::string svg = cli::render_svg({"t", "epoch", "loss", false, {s}});
+  const auto points = polyline_points(svg);
+  const double plot_width = 450;  // 720 wide, less 80 left and 190 for the legend
+  CHECK(points.size() > 2 * plot_width);
+  CHECK(points.size() <= 4 * (plot_width + 1));
+  CHECK(svg.find("nan") == std::string::npos);
+  CHECK(svg.size() < 40000);
+  CHECK(std::is_sorted(points.begin(), points.end(), [](auto a, auto b) { return a.first < b.first; }));  // data order, along x
+  // the same axes as three points spanning the data: its top and bottom are the long series' extremes
+  const auto reference = polyline_points(cli::render_svg({"t", "epoch", "loss", false, {{"long", {1, 31338, 77778, 99999}, {0.5, 0.0, 1.0, 0.5}}}}));
+  REQUIRE(reference.size() == 4);
+  CHECK(std::find(points.begin(), points.end(), reference[1]) != points.end());
+  CHECK(std::find(points.begin(), points.end(), reference[2]) != points.end());
+  CHECK(std::min_element(points.begin(), points.end(), [](auto a, auto b) { return a.second < b.second; })->second == reference[2].second);
+  CHECK(std::max_element(points.begin(), points.end(), [](auto a, auto b) { return a.second < b.second; })->second == reference[1].second);
+  cli::PlotSeries shorter{"long", {s.x.begin(), s.x.begin() + 1800}, {s.y.begin(), s.y.begin() + 1800}};
+  CHECK(polyline_points(cli::render_svg({"t", "epoch", "loss", false, {shorter}})).size() == 1800 - 1);  // one NaN left out, none thinned
+}

@@ -4,18 +4,60 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 
 namespace tide::cli {
 
+namespace {
+
+// The bytes of the UTF-8 sequence at s[at]: `length` bytes, well formed or not; an ill-formed one
+// is its longest valid start (at least one byte), which becomes one U+FFFD.
+struct Utf8Sequence {
+  std::size_t length = 1;
+  bool well_formed = true;
+};
+
+Utf8Sequence utf8_sequence(const std::string& s, std::size_t at) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char lead = byte(at);
+  if (lead < 0x80) return {};
+  // the length and the second byte's range (Unicode table 3-7: no overlong form, surrogate or code point past U+10FFFF)
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) length = 2;
+  else if (lead >= 0xE0 && lead <= 0xEF) length = 3, low = lead == 0xE0 ? 0xA0 : 0x80, high = lead == 0xED ? 0x9F : 0xBF;
+  else if (lead >= 0xF0 && lead <= 0xF4) length = 4, low = lead == 0xF0 ? 0x90 : 0x80, high = lead == 0xF4 ? 0x8F : 0xBF;
+  else return {1, false};
+  for (std::size_t k = 1; k < length; ++k, low = 0x80, high = 0xBF)
+    if (at + k >= s.size() || byte(at + k) < low || byte(at + k) > high) return {k, false};
+  return {length, true};
+}
+
+// Whether a well-formed sequence is a character XML 1.0 allows: no C0 control but tab, line feed
+// and carriage return, and neither U+FFFE nor U+FFFF.
+bool xml_char(const std::string& s, std::size_t at, std::size_t length) {
+  const auto lead = static_cast<unsigned char>(s[at]);
+  if (length == 1) return lead >= 0x20 || lead == '\t' || lead == '\n' || lead == '\r';
+  return !(length == 3 && s.compare(at, 2, "\xEF\xBF") == 0 && (s[at + 2] == '\xBE' || s[at + 2] == '\xBF'));
+}
+
+const char* entity(char c) {
+  return c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : c == '"' ? "&quot;" : nullptr;
+}
+
+}  // namespace
+
+// Each character XML forbids (a control character) and each ill-formed UTF-8 sequence (Latin-1
+// bytes in a file name) becomes U+FFFD, as summary.json writes them.
 std::string xml_escape(const std::string& s) {
   std::string out;
-  for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+  for (std::size_t at = 0; at < s.size();) {
+    const Utf8Sequence sequence = utf8_sequence(s, at);
+    if (!sequence.well_formed || !xml_char(s, at, sequence.length)) out += "\xEF\xBF\xBD";  // U+FFFD
+    else if (const char* escaped = entity(s[at])) out += escaped;
+    else out.append(s, at, sequence.length);
+    at += sequence.length;
   }
   return out;
 }
@@ -97,6 +139,10 @@ AxisTicks linear_ticks(double lo, double hi, bool integer, int max_intervals) {
 }
 
 AxisTicks log_ticks(double lo, double hi) {
+  if (!(lo <= hi)) lo = 1, hi = 10;  // no range (an empty extent: inf..-inf, or NaN): the decade 1..10
+  // inside the positive finite doubles, so the decades below are small integers
+  lo = std::clamp(lo, std::numeric_limits<double>::denorm_min(), largest_double);
+  hi = std::clamp(hi, lo, largest_double);
   int first = static_cast<int>(std::floor(std::log10(lo) + 1e-9)), last = static_cast<int>(std::ceil(std::log10(hi) - 1e-9));
   if (last <= first) last = first + 1;
   const int every = (last - first + 8) / 9;  // at most ~9 labels; the other decades keep their grid line
@@ -180,6 +226,7 @@ Frame frame_for(const Plot& plot, double right) {
   f.plot_w = f.width - left - right;
   const Extent e = extent(plot, f);
   const bool empty = !std::isfinite(e.x0);
+  const bool no_y = !std::isfinite(e.y0);  // a marked epoch but no point to draw: x only
   f.x = linear_ticks(empty ? 0 : e.x0, empty ? 1 : e.x1, !empty && e.integer_x, 10);
   if (!empty && e.x1 > e.x0) {
     AxisTicks inside{e.x0, e.x1, {}, {}};
@@ -188,7 +235,7 @@ Frame frame_for(const Plot& plot, double right) {
         inside.values.push_back(f.x.values[i]), inside.labels.push_back(f.x.labels[i]);
     f.x = inside;
   }
-  if (empty) f.y = plot.log_y ? log_ticks(1, 10) : linear_ticks(0, 1);
+  if (no_y) f.y = plot.log_y ? log_ticks(1, 10) : linear_ticks(0, 1);
   else if (plot.log_y) f.y = log_ticks(e.y0, e.y1);
   else {
     // a little room above and below the data (not across 0), so no point sits on the frame
@@ -229,31 +276,51 @@ const char* color_of(const PlotSeries& s, std::size_t k) {
   return s.color.empty() ? palette[k % (sizeof(palette) / sizeof(palette[0]))] : s.color.c_str();
 }
 
-std::string band_svg(const PlotSeries& s, const char* color, const Frame& f) {
-  std::string upper, lower;
-  const std::size_t n = std::min({s.x.size(), s.band_low.size(), s.band_high.size()});
-  for (std::size_t i = 0; i < n; ++i)
-    if (f.usable(s.band_low[i]) && f.usable(s.band_high[i]) && std::isfinite(s.x[i])) {
-      upper += fmt::format("{:.1f},{:.1f} ", f.px(s.x[i]), f.py(s.band_high[i]));
-      lower = fmt::format("{:.1f},{:.1f} ", f.px(s.x[i]), f.py(s.band_low[i])) + lower;
+// The points to draw, in data order: all of them, or where a series has more than 4 a pixel column
+// (a long run's curves), per run of points in one column the first, the lowest, the highest and the
+// last (by `low` and `high`), which draw the same pixels.
+std::vector<std::size_t> thinned(const std::vector<std::size_t>& points, const std::vector<double>& x, const std::vector<double>& low,
+                                 const std::vector<double>& high, const Frame& f) {
+  if (static_cast<double>(points.size()) <= 4 * std::ceil(f.plot_w)) return points;
+  std::vector<std::size_t> kept;
+  for (std::size_t begin = 0, end = 0; begin < points.size(); begin = end) {
+    const double column = std::floor(f.px(x[points[begin]]));
+    std::size_t lowest = points[begin], highest = points[begin];
+    for (end = begin + 1; end < points.size() && std::floor(f.px(x[points[end]])) == column; ++end) {
+      if (low[points[end]] < low[lowest]) lowest = points[end];
+      if (high[points[end]] > high[highest]) highest = points[end];
     }
-  if (upper.empty()) return "";
+    std::size_t run[] = {points[begin], lowest, highest, points[end - 1]};
+    std::sort(std::begin(run), std::end(run));
+    std::unique_copy(std::begin(run), std::end(run), std::back_inserter(kept));
+  }
+  return kept;
+}
+
+std::string band_svg(const PlotSeries& s, const char* color, const Frame& f) {
+  std::vector<std::size_t> points;
+  for (std::size_t i = 0; i < std::min({s.x.size(), s.band_low.size(), s.band_high.size()}); ++i)
+    if (f.usable(s.band_low[i]) && f.usable(s.band_high[i]) && std::isfinite(s.x[i])) points.push_back(i);
+  if (points.empty()) return "";
+  points = thinned(points, s.x, s.band_low, s.band_high, f);
+  std::string upper, lower;  // along the upper edge, back along the lower one
+  for (std::size_t i : points) upper += fmt::format("{:.1f},{:.1f} ", f.px(s.x[i]), f.py(s.band_high[i]));
+  for (auto i = points.rbegin(); i != points.rend(); ++i) lower += fmt::format("{:.1f},{:.1f} ", f.px(s.x[*i]), f.py(s.band_low[*i]));
   return fmt::format("<polygon fill=\"{}\" fill-opacity=\"0.18\" stroke=\"none\" points=\"{}{}\"/>\n", color, upper, lower);
 }
 
+// A point whose x or y is not finite (or y <= 0 on a log axis) is left out: the line joins its neighbours.
 std::string line_svg(const PlotSeries& s, const char* color, const Frame& f) {
-  std::string points, markers;
-  std::size_t n = 0;
+  std::vector<std::size_t> usable;
   for (std::size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
-    if (f.usable(s.y[i]) && std::isfinite(s.x[i])) {
-      points += fmt::format("{:.1f},{:.1f} ", f.px(s.x[i]), f.py(s.y[i]));
-      markers += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\"/>", f.px(s.x[i]), f.py(s.y[i]));
-      ++n;
-    }
+    if (f.usable(s.y[i]) && std::isfinite(s.x[i])) usable.push_back(i);
+  std::string points, markers;
+  for (std::size_t i : thinned(usable, s.x, s.y, s.y, f)) points += fmt::format("{:.1f},{:.1f} ", f.px(s.x[i]), f.py(s.y[i]));
   std::string svg = fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"{}\" stroke-opacity=\"{}\"{} points=\"{}\"/>\n", color,
                                 s.line_width, s.opacity, s.dashed ? " stroke-dasharray=\"6,4\"" : "", points);
-  if (n <= marker_limit) svg += fmt::format("<g fill=\"{}\" fill-opacity=\"{}\">{}</g>\n", color, s.opacity, markers);
-  return svg;
+  if (usable.size() > marker_limit) return svg;
+  for (std::size_t i : usable) markers += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\"/>", f.px(s.x[i]), f.py(s.y[i]));
+  return svg + fmt::format("<g fill=\"{}\" fill-opacity=\"{}\">{}</g>\n", color, s.opacity, markers);
 }
 
 // Text with a white outline, readable over grid lines and curves.

@@ -1,6 +1,7 @@
 // A small SVG line-plot writer for the `tide` tools (cost-vs-K plots, learning curves): axes with
 // round ticks (linear, or log10 y with decade ticks), one polyline per series (markers only when it
-// has few points), optional shaded bands, marked epochs and points, a legend. No dependencies.
+// has few points; thinned to at most 4 a pixel column when long), optional shaded bands, marked
+// epochs and points, a legend. No dependencies.
 #pragma once
 #include <string>
 #include <vector>
@@ -47,13 +48,15 @@ struct AxisTicks {
 // Round ticks (steps 1, 2 or 5 times a power of ten, at most max_intervals of them) covering
 // [lo, hi]; lo and hi are widened to the outer ticks. `integer`: steps of at least 1 (epochs).
 AxisTicks linear_ticks(double lo, double hi, bool integer = false, int max_intervals = 8);
-// Decade ticks 10^k covering [lo, hi] (both > 0); lo and hi are widened to whole decades.
+// Decade ticks 10^k covering [lo, hi] (both > 0); lo and hi are widened to whole decades. Bounds
+// outside the positive finite doubles are clamped into them; no range (lo > hi, NaN) gives 1..10.
 AxisTicks log_ticks(double lo, double hi);
 // Whether every finite y (bands included) is > 0 and the largest is more than `factor` times the
 // smallest: where a log axis shows more than a linear one.
 bool spans_more_than(const std::vector<PlotSeries>& series, double factor);
 
-// Text for an SVG element or attribute: &, <, > and " escaped.
+// Text for an SVG element or attribute: &, <, > and " escaped; a control character XML forbids
+// and each ill-formed UTF-8 sequence replaced by U+FFFD (well-formed UTF-8 kept as it is).
 std::string xml_escape(const std::string& s);
 std::string render_svg(const Plot& plot);
 // Writes the SVG atomically (temporary file, then rename); throws tide::Error naming the path.
