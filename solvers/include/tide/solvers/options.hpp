@@ -46,6 +46,8 @@ enum class GradientKind {
   checkpointed,  // the same gradient, one stored state per accepted step, each step recomputed in reverse
   adjoint,       // the continuous adjoint solved backwards: O(1) memory in the number of steps
 };
+// checkpointed and adjoint are first order: grad(..., create_graph) through them is refused (their
+// backward passes are not recorded); higher derivatives go through discrete.
 // checkpointed and adjoint find the parameters the dynamics close over by one probe evaluation at
 // the first times, and evaluate f again in the backward pass: dynamics that read a tensor requiring
 // grad only on later calls (a piecewise control switching on t) are refused there with an error;
