@@ -123,7 +123,7 @@ constexpr const char* bench_solvers_usage =
     "  tiny_us_per_nfe       MLP 4-32-4, batch 64, dopri5 at 1e-6 on [0, 1]: time per batched\n"
     "                        dynamics call (target <= 2); tiny_nfe calls; tiny_grad_us_per_nfe the\n"
     "                        same with a discrete gradient and backward; *_compiled_* the same on\n"
-    "                        compile_dynamics\n"
+    "                        compile_dynamics, per the compiled solve's own calls (tiny_compiled_nfe)\n"
     "  tiny_r2_grad_ms       the tiny solve with TayNODE's R_2 integrand, solve + backward, eager;\n"
     "                        tiny_r2_grad_compiled_ms on compile_dynamics (the regularised dynamics,\n"
     "                        Taylor mode included, as plans)\n"
@@ -293,6 +293,7 @@ int bench_models_main(const Args& args) {
                           .text("--python", options.peers.python)
                           .text("--peers-dir", options.peers.dir);
   if (const auto status = flags.parse(args)) return *status;
+  if (options.peers.enabled && !options.epoch) fmt::print(stderr, "tide bench models: --no-epoch is not used with --peers (no xor_epoch_s there)\n");
   if (!options.peers.enabled) warn_peer_flags_unused("tide bench models", options.peers);
   return options.peers.enabled ? tide::cli::run_bench_model_peers(options) : tide::cli::run_bench_models(options);
 }

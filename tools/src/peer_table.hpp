@@ -33,23 +33,34 @@ struct SideResult {
   std::string label;
   bool tide = false;
   double seconds = NAN, first_seconds = NAN, check = NAN, nfe = NAN;
-  double spread = NAN;  // (max - min) / 2 of the samples, over their median
+  double spread = NAN;  // (max - min) / 2 of the samples, over their median; NaN for fewer than 2
 };
 
-// A target evaluated: ratio is the fastest matching peer's time (per call or per NFE) over tide's.
+// A target evaluated: ratio is the time (per call or per NFE) of the fastest matching peer whose
+// check agrees with tide's, over tide's. When no matching peer's check agrees, it is the fastest
+// matching peer's, and the verdict reads "check disagrees" instead of met / NOT met.
 struct TargetResult {
   PeerTarget target;
   std::string against;  // the peer's label; "" when no peer figure exists
   double ratio = NAN;
-  bool met = false;
+  bool check_agrees = true;  // against's check agrees with tide's
+  bool met = false;          // never when the check disagrees
   std::string text() const;
 };
 
 struct Comparison {
   std::string workload;  // "tiny_solve B=64"
   std::vector<SideResult> sides;
-  std::vector<TargetResult> targets;
+  std::vector<PeerTarget> targets;  // evaluated by the report (evaluate_targets), which knows the dtype
 };
+
+// The relative difference of checks that still agree, for the workloads' dtype ("f32", "f64").
+double check_tolerance(const std::string& dtype);
+// Whether side s's check is within `tolerance` (relative) of the first tide side's; that side agrees.
+bool check_agrees(const SideResult& s, const Comparison& c, double tolerance);
+std::vector<TargetResult> evaluate_targets(const Comparison& c, double tolerance);
+// (max - min) / 2 of the samples that are not NaN, over their median; NaN for fewer than two.
+double spread_of(const std::vector<double>& samples);
 
 class ComparisonRun {
 public:
@@ -57,7 +68,7 @@ public:
   void add(TideSide side);
   // Prepares `request` on `peer` (when it is available) under `label`.
   void add(Peer& peer, const std::string& label, nlohmann::json request);
-  // Times every side round-robin (each side's first call timed on its own first) and evaluates the targets.
+  // Times every side round-robin (each side's first call timed on its own first).
   Comparison run(const TimingPlan& plan);
 
 private:
@@ -70,8 +81,9 @@ private:
 // The peers' status lines: versions, or why a peer did not run, and the errors of refused cases.
 std::vector<std::string> peer_status(const std::vector<const Peer*>& peers);
 
-void print_comparisons(const std::vector<Comparison>& comparisons, const std::vector<std::string>& status);
-nlohmann::json comparisons_json(const std::vector<Comparison>& comparisons, const std::vector<std::string>& status);
+void print_comparisons(const std::vector<Comparison>& comparisons, const std::vector<std::string>& status, double tolerance);
+nlohmann::json comparisons_json(const std::vector<Comparison>& comparisons, const std::vector<std::string>& status,
+                                double tolerance);
 
 // Prints a `--peers` suite's report, as JSON or as the table under a header line naming the suite
 // ("solvers") and the dtype ("f32").

@@ -74,17 +74,42 @@ inline double elapsed_seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-// Warms the case up (caches, allocator pools, lazy initialisation) and sizes its samples.
+// Seconds that n calls of `c` take: the callee's own figure for a case timed by its callee (the
+// length of a peer's sample is what the peer measures), else the wall clock.
+inline double run_seconds(TimedCase& c, std::int64_t n) {
+  if (c.self_timed) return c.self_timed(n) * static_cast<double>(n);
+  const auto start = std::chrono::steady_clock::now();
+  c.loop(n);
+  return elapsed_seconds(start);
+}
+
+inline constexpr std::int64_t most_calls_per_run = std::int64_t{1} << 30;  // where a call that takes no time stops calibrating
+
+// The calls that last `wanted` seconds when n calls took `seconds`, at least `fewest` (also when
+// the time is not a positive number: a callee that failed).
+inline std::int64_t calls_for(double wanted, double seconds, std::int64_t n, std::int64_t fewest) {
+  const double calls = std::ceil(wanted * static_cast<double>(n) / seconds);
+  return std::isfinite(calls) ? std::max(fewest, static_cast<std::int64_t>(std::min<double>(calls, most_calls_per_run))) : fewest;
+}
+
+// Warms the case up (caches, allocator pools, lazy initialisation, a plan traced on first use),
+// then sizes its samples from runs of its own after the warm-up: runs of 1, 2, 4, ... calls until
+// one lasts the warm-up's length, that run once more, and the faster of the two (a run the machine
+// slowed down would size the samples short). The warm-up's own mean would count a slow first call
+// and give samples far shorter than min_sample_seconds. A callee that fails (NaN) keeps min_calls.
 inline void calibrate(TimedCase& c, const TimingPlan& plan) {
   const auto start = std::chrono::steady_clock::now();
-  std::int64_t calls = 0;
   do {
     c.loop(1);
-    ++calls;
   } while (elapsed_seconds(start) < plan.warmup_seconds);
-  const double per_call = elapsed_seconds(start) / static_cast<double>(calls);
-  c.calls_per_sample = std::max<std::int64_t>(
-      c.min_calls, static_cast<std::int64_t>(std::ceil(plan.min_sample_seconds / per_call)));
+  std::int64_t n = 1;
+  double seconds = run_seconds(c, n);
+  while (seconds < plan.warmup_seconds && n < most_calls_per_run) {
+    n *= 2;
+    seconds = run_seconds(c, n);
+  }
+  seconds = std::min(seconds, run_seconds(c, n));
+  c.calls_per_sample = calls_for(plan.min_sample_seconds, seconds, n, c.min_calls);
 }
 
 inline void take_sample(TimedCase& c) {
