@@ -120,7 +120,13 @@ void print_training(const std::vector<TrainStep>& training) {
 nlohmann::json run_torch(const BenchGpuOptions& o, std::string& why) {
   if (o.torch_script.empty()) { why = "not requested"; return {}; }
   if (!std::filesystem::exists(o.torch_script)) { why = o.torch_script + " not found (run from the repository root)"; return {}; }
-  const std::string command = fmt::format("{} {} {} 2>&1", o.python, o.torch_script, o.repeats);
+  // quoted for the shell popen runs (paths with spaces or quotes: ' becomes '\'')
+  const auto quoted = [](const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+  };
+  const std::string command = fmt::format("{} {} {} 2>&1", quoted(o.python), quoted(o.torch_script), o.repeats);
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
   if (!pipe) { why = "could not start " + o.python; return {}; }
   std::string text;
