@@ -2,6 +2,7 @@
 #include "tide/solvers/compile_dynamics.hpp"
 #include "tide/core/plan.hpp"
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <limits>
 #include <functional>
@@ -24,15 +25,39 @@ namespace {
 // data gathered by rows follows), so that a large batch's intermediate values stay in cache. That
 // is only right for dynamics whose rows do not mix (no batch statistics; CompileOptions::rows_mix
 // or row_block = 0 says so). As a safety net, the first `checked_calls` blocked calls also run the
-// whole batch and return its result, and so does the first blocked call after a tensor the function
-// reads by reference (a parameter: an optimizer step bumps its version) has changed since the last
-// check, so a mixing path that starts at zero (a gate initialised to 0) is caught when it moves; a
-// function whose blocked result differs once, or that fails on a block, is never blocked again.
+// whole batch and compare, then calls 16, 32, 64, ... (a coupling that grows with t or the state
+// from zero is caught within a doubling of the calls, for ~log2(calls) whole-batch evaluations), and
+// so does the first blocked call after a tensor the function reads by reference (a parameter: an
+// optimizer step bumps its version) has changed since the last check, so a mixing path that starts
+// at zero (a gate initialised to 0) is caught when it moves; a function whose blocked result differs
+// once, or that fails on a block, is never blocked again. Between two checks a coupling goes unseen:
+// rows_mix is the sure way.
+
+// Why a variant runs eagerly: the error of its first failed trace, set once (the first thread's),
+// read by any thread.
+class Failure {
+public:
+  bool failed() const { return failed_.load(); }
+  void set(const char* why) {
+    const std::lock_guard lock(mutex_);
+    if (!failed_) why_ = why, failed_.store(true);
+  }
+  std::string why() const {
+    const std::lock_guard lock(mutex_);
+    return why_;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::string why_;
+  std::atomic<bool> failed_{false};
+};
+
 // One variant (compiled_variant): what solves run, the compiled form inside it (for statistics)
 // and, once its first trace has failed, why.
 struct Variant {
   Dynamics runs, compiled;
-  std::shared_ptr<std::string> failure;
+  std::shared_ptr<Failure> failure;
   std::uint64_t last_use = 0;  // Variants::uses when last asked for (keep_recent_variants)
 };
 
@@ -79,16 +104,40 @@ bool same_result(const Tensor& blocked, const Tensor& whole) {
   return max(abs(sub(blocked, whole))).item() <= tol * std::max(eps, max(abs(whole)).item());
 }
 
+// What the copies of one CompiledVar share about its blocks. Solves on several threads may call it
+// at once (compile.hpp allows it): `blocking` and `calls` are atomic, the index and the watched
+// tensors are read and changed under the mutex (a lock per blocked call, of more than 2 * row_block
+// rows, costs nothing next to it).
+struct Blocks {
+  static constexpr int checked_calls = 8;
+  // < 0: that many more calls to check; 0: off (the rows mix, for good); 1: on
+  std::atomic<int> blocking{-checked_calls};
+  std::atomic<std::uint64_t> calls{0};  // blocked calls begun, checked or not
+  std::mutex mutex;
+  Tensor every;     // 0 .. n-1 for the largest n asked for (every_row)
+  Watched watched;  // what the function reads by reference (watch)
+
+  // A call that passed its check: one fewer left on probation (0, off, stays off).
+  void passed() {
+    int now = blocking.load();
+    while (now < 0 && !blocking.compare_exchange_weak(now, now == -1 ? 1 : now + 1)) {
+    }
+  }
+  // Whether blocked call number n (from 1) is checked after probation: 16, 32, 64, ..., or the
+  // first after a watched tensor changed.
+  bool due(std::uint64_t n) {
+    if (n >= 2 * checked_calls && std::has_single_bit(n)) return true;
+    const std::lock_guard lock(mutex);
+    return watched.changed();
+  }
+};
+
 struct CompiledVar {
   CompiledFunction all, subset;
   std::int64_t row_block = 0;  // 0: no blocks
   bool padded = true;          // subsets padded to a power of two (rows that do not mix)
   std::shared_ptr<Variants> variants;
-  static constexpr int checked_calls = 8;
-  // < 0: that many more calls to check; 0: off (the rows mix); 1: on
-  std::shared_ptr<int> blocking = std::make_shared<int>(-checked_calls);
-  std::shared_ptr<Tensor> every = std::make_shared<Tensor>();
-  std::shared_ptr<Watched> watched = std::make_shared<Watched>();
+  std::shared_ptr<Blocks> blocks = std::make_shared<Blocks>();
 
   Var operator()(const Var& z, const Var& t, const Rows& rows) const {
     // inside another function being traced: the eager form, which that trace records (as a
@@ -102,14 +151,17 @@ struct CompiledVar {
     return subset_call(z, t, rows);
   }
 
-  // 0 .. B-1, the Rows index of an every-row call (kept for the last B asked for).
+  // 0 .. B-1, the Rows index of an every-row call: the first B of the index kept for the largest
+  // batch asked for (so threads calling with different B share it rather than remake it).
   Tensor every_row(std::int64_t B, Device device) const {
-    if (!every->defined() || every->shape()[0] != B || every->device() != device) {
+    const std::lock_guard lock(blocks->mutex);
+    Tensor& every = blocks->every;
+    if (!every.defined() || every.shape()[0] < B || every.device() != device) {
       std::vector<std::int64_t> v(static_cast<std::size_t>(B));
       for (std::int64_t i = 0; i < B; ++i) v[static_cast<std::size_t>(i)] = i;
-      *every = Tensor::from_indices(v, Shape{B}, device);
+      every = Tensor::from_indices(v, Shape{B}, device);
     }
-    return *every;
+    return every.shape()[0] == B ? every : every.slice(0, 0, B);
   }
 
   // The subset plan over n rows, padded to the next power of two where rows do not mix.
@@ -130,7 +182,7 @@ struct CompiledVar {
   // time that is shared (a scalar) or per row.
   bool blocks_apply(const Var& z, const Var& t) const {
     const std::int64_t B = z.rank() > 0 ? z.size(0) : 0;
-    return row_block > 0 && *blocking != 0 && !grad_enabled() && z.device().kind == DeviceKind::cpu && B / 2 > row_block &&
+    return row_block > 0 && blocks->blocking.load() != 0 && !grad_enabled() && z.device().kind == DeviceKind::cpu && B / 2 > row_block &&
            (t.rank() == 0 || t.size(0) == B);
   }
 
@@ -156,53 +208,64 @@ struct CompiledVar {
     return out;
   }
 
-  // run_blocks, checked against `whole` (the unblocked call) while blocking is on probation or after
-  // a tensor the function reads by reference has changed. A check that passes returns the blocks'
-  // result, as an unchecked call does: whether a call was checked (the count restarts in a resumed
-  // process) must not change its value in the last bits.
+  // run_blocks, checked against `whole` (the unblocked call) while blocking is on probation, at
+  // calls 16, 32, 64, ... and after a tensor the function reads by reference has changed. A check
+  // that passes returns the blocks' result, as an unchecked call does: whether a call was checked
+  // (the count restarts in a resumed process) must not change its value in the last bits.
   template <class Whole>
   Var in_blocks(const Var& z, const Var& t, const Tensor& index, Whole whole) const {
     const Tensor zc = z.value().contiguous(), tc = t.rank() == 0 ? t.value() : t.value().contiguous();
+    const std::uint64_t n = ++blocks->calls;
+    const bool proven = blocks->blocking.load() > 0;
     Tensor out;
     try {
       out = run_blocks(zc, tc, index);
     } catch (const Error&) {
-      if (*blocking > 0) throw;  // it worked on blocks before: a real error
+      if (proven) throw;  // it worked on blocks before: a real error
     }
-    if (*blocking > 0 && !watched->changed()) return out.defined() ? Var(out) : whole();
+    if (proven && !blocks->due(n)) return out.defined() ? Var(out) : whole();
     const Var reference = whole();
     if (!same_result(out, reference.value()) || !watch(zc, tc, index)) {
-      *blocking = 0;
+      blocks->blocking.store(0);
       return reference;
     }
-    if (*blocking < 0) *blocking = *blocking == -1 ? 1 : *blocking + 1;
+    blocks->passed();
     return out.defined() ? Var(out) : reference;
   }
 
   // Notes the versions of what the function reads by reference, found first by a trace of one
   // block; false if that trace fails (then blocks are not watched, so not used).
   bool watch(const Tensor& z, const Tensor& t, const Tensor& index) const {
-    if (!watched->known) {
+    bool known = false;
+    {
+      const std::lock_guard lock(blocks->mutex);
+      known = blocks->watched.known;
+    }
+    std::vector<Tensor> read;  // traced outside the lock: it runs the user's function
+    if (!known) {
       const std::int64_t n = std::min(z.shape()[0], row_block);
       const VarDynamicsFn& fn = variants->plain;
       const TensorFunction block = [&fn](const std::vector<Tensor>& in) {
         return std::vector<Tensor>{fn(Var(in[0]), Var(in[1]), Rows(in[2])).value()};
       };
       try {
-        watched->tensors = Trace::record(block, {z.slice(0, 0, n), t.rank() == 0 ? t : t.slice(0, 0, n), index.slice(0, 0, n)}).constants();
+        read = Trace::record(block, {z.slice(0, 0, n), t.rank() == 0 ? t : t.slice(0, 0, n), index.slice(0, 0, n)}).constants();
       } catch (const Error&) {
         return false;
       }
-      watched->known = true;
     }
-    watched->note();
+    const std::lock_guard lock(blocks->mutex);
+    Watched& watched = blocks->watched;
+    if (!known && !watched.known) watched.tensors = std::move(read), watched.known = true;
+    watched.note();
     return true;
   }
 
   // Drops every plan; the next blocked call checks again (the tensors read may be new ones).
   void clear() const {
     for (CompiledFunction f : {all, subset}) f.clear();  // (copies share the plans)
-    *watched = Watched{};
+    const std::lock_guard lock(blocks->mutex);
+    blocks->watched = Watched{};
   }
 };
 
@@ -210,22 +273,23 @@ struct CompiledVar {
 // the function untraceable (Jet code reading values: UntraceableError) for any signature, or any
 // error before a call has succeeded; after a success, other errors are the function's own and
 // propagate.
+// Its state is shared by its copies and atomic: threads call it at once (a backward on each).
 struct TracedOrEager {
   VarDynamicsFn compiled, eager;
-  std::shared_ptr<std::string> failure;                    // set when running eagerly
-  std::shared_ptr<bool> traced = std::make_shared<bool>(false);
+  std::shared_ptr<Failure> failure;  // set when running eagerly
+  std::shared_ptr<std::atomic<bool>> traced = std::make_shared<std::atomic<bool>>(false);
 
   Var operator()(const Var& z, const Var& t, const Rows& rows) const {
-    if (!failure->empty()) return eager(z, t, rows);
+    if (failure->failed()) return eager(z, t, rows);
     try {
       Var out = compiled(z, t, rows);
-      *traced = true;
+      traced->store(true);
       return out;
     } catch (const UntraceableError& e) {
-      *failure = e.what();
+      failure->set(e.what());
     } catch (const Error& e) {
-      if (*traced) throw;
-      *failure = e.what();
+      if (traced->load()) throw;
+      failure->set(e.what());
     }
     return eager(z, t, rows);
   }
@@ -236,7 +300,7 @@ struct TracedOrEager {
 const CompiledVar* compiled_var(const Dynamics& f) {
   if (!f.var) return nullptr;
   if (const auto* c = f.var.target<CompiledVar>()) return c;
-  if (const auto* v = f.var.target<TracedOrEager>(); v && v->failure->empty()) return v->compiled.target<CompiledVar>();
+  if (const auto* v = f.var.target<TracedOrEager>(); v && !v->failure->failed()) return v->compiled.target<CompiledVar>();
   return nullptr;
 }
 
@@ -307,7 +371,7 @@ Dynamics compiled_variant(const Dynamics& f, const std::string& key, const std::
   Variant v;
   const Dynamics eager = make(plain);
   v.compiled = compile_dynamics(eager, vs.options);
-  v.failure = std::make_shared<std::string>();
+  v.failure = std::make_shared<Failure>();
   v.runs.var = TracedOrEager{v.compiled.var, eager.var, v.failure};
   v.runs.jet = eager.jet;
   const std::lock_guard lock(vs.mutex);
@@ -332,7 +396,7 @@ CompiledDynamicsStats compiled_stats(const Dynamics& f) {
   const std::lock_guard lock(c->variants->mutex);
   for (const auto& [key, v] : c->variants->made) {
     const CompiledDynamicsStats inner = compiled_stats(v.compiled);
-    out.variants.push_back({key, inner.all_rows, inner.subset_rows, *v.failure});
+    out.variants.push_back({key, inner.all_rows, inner.subset_rows, v.failure->why()});
     for (const CompiledVariantStats& nested : inner.variants)  // its own steps and adjoint
       out.variants.push_back({key + " / " + nested.key, nested.all_rows, nested.subset_rows, nested.eager_because});
   }

@@ -6,15 +6,25 @@
 #include "tide/autodiff/grad.hpp"
 #include "tide/solvers/compile_dynamics.hpp"
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 namespace tide {
 
 namespace {
 
-// The noisy regularisers' variants kept per regulariser setting (a training run's batch size, its
-// last partial batch, the evaluation's two: 4; more are made again when they return).
+// The noisy regularisers' variants kept per regulariser setting and compiled dynamics, over all
+// threads (a training run's batch size, its last partial batch, the evaluation's two: 4; more are
+// made again, traced afresh, when they return).
 constexpr std::size_t kNoisyVariantsKept = 8;
+
+// This thread's number (from 0, in the order threads first ask), in a noisy variant's key: solves
+// on several threads each write their noise into a tensor of their own.
+std::uint64_t thread_number() {
+  static std::atomic<std::uint64_t> next{0};
+  thread_local const std::uint64_t mine = next++;
+  return mine;
+}
 
 using detail::Grid;
 
@@ -53,8 +63,9 @@ std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const Solve
   const Var start = concat({y0, Var(Tensor::zeros(Shape{y0.size(0), m}, y0.dtype(), y0.device()))}, 1);
   // When f is compiled, the regularised dynamics compile once per setting and later solves replay
   // them. The estimators' noise, drawn per solve, is written into a tensor kept with the variant
-  // (one per batch size), which the plans read by reference; each evaluation copies its rows, so a
-  // discrete gradient's backward keeps the noise its solve saw. The adjoint and checkpointed
+  // (one per batch size and thread: a solve on another thread must not rewrite it mid-solve), which
+  // the plans read by reference; each evaluation copies its rows, so a discrete gradient's backward
+  // keeps the noise its solve saw. The adjoint and checkpointed
   // gradients evaluate the dynamics again during the backward pass, when a later solve may have
   // written new noise there: with them a noisy solve runs eagerly on its own noise (as it does on
   // plain dynamics, with no kept tensor to copy into).
@@ -65,14 +76,15 @@ std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const Solve
                                 kTraces[static_cast<int>(reg.trace)], reg.jacobian ? " jacobian" : "");
   const std::string family = key + " noise ";
   if (noisy) {
-    key = family + fmt::format("{}{} on {}", dtype_name(noise.dtype()), noise.shape().str(), noise.device().str());
+    key = family + fmt::format("{}{} on {} thread {}", dtype_name(noise.dtype()), noise.shape().str(), noise.device().str(),
+                               thread_number());
     Tensor kept = variant_state(f, key, [&] { return Tensor::empty(noise.shape(), noise.dtype(), noise.device()); });
     kept.copy_(noise);
     noise = kept;
   }
   const Dynamics g = compiled_variant(f, key, [&](const Dynamics& plain) { return detail::augment(plain, y0.size(1), reg, noise); });
-  // one variant per noise shape, each with its own plans (~15 MB for a small CNF): batch sizes that
-  // keep changing would add one per size without bound
+  // one variant per noise shape and thread, each with its own plans (~15 MB for a small CNF): batch
+  // sizes or threads that keep changing would add one each without bound (the family has no thread)
   if (noisy) keep_recent_variants(f, family, kNoisyVariantsKept);
   return {g, start};
 }

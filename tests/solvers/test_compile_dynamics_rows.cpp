@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 #include <cmath>
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 using namespace tide;
 using test::max_rel_diff;
@@ -221,6 +223,69 @@ TEST_CASE("compiled dynamics on a subset of rows with a time broadcast over them
     const Var t(Tensor::full(shape, 0.5, DType::f64));
     CHECK(max_rel_diff(compiled.var(z, t, rows).value(), eager.var(z, t, rows).value()) <= 1e-14);
   }
+}
+
+TEST_CASE("compiled dynamics over row blocks: checked again at calls 16, 32, 64, ..., so a coupling growing with t is caught") {
+  // z' = -0.5 z + t^10 (mean_batch(z) - z): all 8 checked calls fell in the first step, where t^10
+  // is below the tolerance, and the rest of the solve used per-block means (2,000x off)
+  const auto growing = [](const Var& z, const Var& t) { return -0.5 * z + pow(t, 10.0) * (mean(z, {0}, true) - z); };
+  const std::int64_t B = 64, D = 130;  // 8,320 elements: evaluated stage by stage, not as a compiled step
+  std::vector<double> v(static_cast<std::size_t>(B * D));
+  for (std::int64_t i = 0; i < B * D; ++i) v[static_cast<std::size_t>(i)] = -1.5 + 3.0 * static_cast<double>(i / D) / (B - 1);
+  const Var y0(Tensor::from_vector(v, Shape{B, D}, DType::f64));  // sorted rows: each block's mean differs
+  const Var times(Tensor::from_vector({0.0, 1.5}, Shape{2}, DType::f64));
+  CompileOptions blocks;
+  blocks.row_block = 8;
+  NoGrad off;
+  SUBCASE("the solve equals eager (and the closed form)") {
+    const Dynamics eager(growing), compiled = compile_dynamics(Dynamics(growing), blocks);
+    SolveOptions o;
+    o.per_sample = false;  // one shared step: the form for dynamics whose rows mix
+    const Tensor want = solve(eager, y0, times, o).ys.value().select(0, 1);
+    CHECK(want.select(0, 0).select(0, 0).item() == doctest::Approx(-1.5 * std::exp(-0.75 - std::pow(1.5, 11.0) / 11.0)).epsilon(1e-4));
+    const Tensor got = solve(compiled, y0, times, o).ys.value().select(0, 1);
+    CHECK(max(abs(sub(got, want))).item() <= 1e-7 * max(abs(want)).item());
+  }
+  SUBCASE("a row-wise function stays blocked, checked at calls 1..8, 16, 32 and 64 of 100") {
+    const auto rowwise = [](const Var& z, const Var& t) { return -0.5 * z + t * tanh(z); };
+    const Dynamics plain(rowwise), blocked = compile_dynamics(Dynamics(rowwise), blocks);
+    const Var t(Tensor::scalar(0.3, DType::f64));
+    for (int call = 0; call < 100; ++call) CHECK(max_rel_diff(blocked.var(y0, t, Rows()).value(), plain.var(y0, t, Rows()).value()) <= 1e-14);
+    CHECK(compiled_stats(blocked).all_rows.calls == 8 + 3);
+    CHECK(compiled_stats(blocked).subset_rows.calls == 100 * (B / 8));
+  }
+}
+
+TEST_CASE("one compiled dynamics called from several threads with different batch sizes equals eager (row blocks)") {
+  // the every-row index was one tensor handle reassigned per batch size while another thread
+  // copied it (a use-after-free, SIGSEGV), and the probation count was read and written unlocked
+  Generator gen(21);
+  const Var w(gen.normal(Shape{2, 2}, 0.0, 0.5, DType::f64));
+  const auto fn = [&](const Var& z, const Var&, const Rows&) { return tanh(matmul(z, w)); };
+  CompileOptions blocks;
+  blocks.row_block = 2;  // 6, 7 and 9 rows: all blocked (B / 2 > 2), each with its own every-row index
+  const Dynamics eager(fn), compiled = compile_dynamics(Dynamics(fn), blocks);
+  std::atomic<int> wrong{0}, failed{0};
+  const auto worker = [&](std::int64_t B) {
+    NoGrad off;
+    Generator g(static_cast<std::uint64_t>(B));
+    const Var z(g.normal(Shape{B, 2}, 0.0, 1.0, DType::f64)), t(Tensor::scalar(0.0, DType::f64));
+    const Tensor want = eager.var(z, t, Rows()).value();
+    for (int i = 0; i < 20000; ++i) {
+      try {
+        const Tensor got = compiled.var(z, t, Rows()).value();
+        if (max(abs(sub(got, want))).item() > 1e-12) ++wrong;
+      } catch (const std::exception&) {
+        ++failed;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (const std::int64_t B : {6, 7, 9}) threads.emplace_back(worker, B);
+  for (std::thread& th : threads) th.join();
+  CHECK(wrong.load() == 0);
+  CHECK(failed.load() == 0);
+  CHECK(compiled_stats(compiled).subset_rows.calls > 0);  // blocks were used
 }
 
 // On compiled dynamics an explicit step runs as one compiled function of the packed state and first

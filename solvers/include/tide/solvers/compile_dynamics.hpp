@@ -16,8 +16,9 @@
 // A solve with regularisers (R_K, kinetic energy, the Jacobian term, the CNF's exact or Hutchinson
 // trace) compiles the regularised dynamics as a whole, Taylor mode and the estimators' products
 // included, once per regulariser setting (compiled_variant below); the estimators' noise, drawn per
-// solve, goes into a tensor kept with the variant (variant_state), one variant per batch size, the 8
-// most recently used kept (with the
+// solve, goes into a tensor kept with the variant (variant_state), one variant per batch size and
+// thread (so that concurrent solves never read each other's noise), the 8 most recently used kept
+// per setting over all threads (more in use at once are traced again as they return; with the
 // adjoint or checkpointed gradient a noisy solve runs eagerly: their backward evaluates f again). Explicit Runge-Kutta methods compile a whole step (its stages and their
 // combinations: variant "step dopri5", "step rk4 (torchdiffeq)" for SolveOptions::torchdiffeq's
 // form; "step rk4 from y" where the step makes its first stage itself: a fixed-step tableau
@@ -43,13 +44,17 @@
 // the intermediates of a large batch (the tiny MLP's hidden layer at B = 65,536 is 8 MB) stay in
 // cache. This assumes that rows do not mix: a dynamics with batch statistics sets rows_mix (or
 // row_block = 0, which turns blocks off alone). As a safety net the first 8 blocked calls also run the
-// whole batch and return its result, and so does the first blocked call after a tensor the function
-// reads by reference (a parameter, which an optimizer step updates in place) has changed since the
-// last check, so that a mixing term that starts at zero (a gate initialised to 0) is caught once it
-// moves; the two must agree within 1e-9 (f64; 1e-4 f32) of the largest |value| of the whole batch's
-// result. A function found to differ (or to fail on a block) is never blocked again. Calls with
-// gradients are never blocked. compile_dynamics of a compiled f with other options compiles f's
-// plain form afresh with them (with the same options it returns f).
+// whole batch and compare, then calls 16, 32, 64, ... (about log2(calls) whole-batch evaluations in
+// all), and so does the first blocked call after a tensor the function reads by reference (a
+// parameter, which an optimizer step updates in place) has changed since the last check, so that a
+// mixing term that starts at zero (a gate initialised to 0, or one that grows with t or the state)
+// is caught once it moves; the two must agree within 1e-9 (f64; 1e-4 f32) of the largest |value| of
+// the whole batch's result. A function found to differ (or to fail on a block) is never blocked
+// again. The checks are a net, not a proof: the calls between two checks (up to half of them) use
+// the blocks, and a coupling that appears between two checks gives wrong values until the next one;
+// set rows_mix for a dynamics whose rows mix. Calls with gradients are never blocked.
+// compile_dynamics of a compiled f with other options compiles f's plain form afresh with them (with
+// the same options it returns f).
 #pragma once
 #include "tide/autodiff/compile.hpp"
 #include "tide/solvers/dynamics.hpp"
