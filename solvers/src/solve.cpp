@@ -6,8 +6,10 @@
 #include "tide/autodiff/grad.hpp"
 #include "tide/solvers/compile_dynamics.hpp"
 #include <algorithm>
-#include <atomic>
 #include <cmath>
+#include <memory>
+#include <mutex>
+#include <set>
 
 namespace tide {
 
@@ -18,13 +20,38 @@ namespace {
 // made again, traced afresh, when they return).
 constexpr std::size_t kNoisyVariantsKept = 8;
 
-// This thread's number (from 0, in the order threads first ask), in a noisy variant's key: solves
-// on several threads each write their noise into a tensor of their own.
-std::uint64_t thread_number() {
-  static std::atomic<std::uint64_t> next{0};
-  thread_local const std::uint64_t mine = next++;
-  return mine;
-}
+// A noisy solve's slot, leased for its forward pass: the lowest number no other solve in flight
+// holds, part of the noisy variant's key, so solves running at once on several threads write their
+// noise into tensors of their own, while one thread (or threads taking turns) always gets slot 0
+// and keeps its variants. (A discrete gradient's backward reads the rows each evaluation copied,
+// not the kept tensor, so the lease ends with the forward pass.)
+class NoiseSlot {
+public:
+  NoiseSlot() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    while (held_.count(number_)) ++number_;
+    held_.insert(number_);
+  }
+  ~NoiseSlot() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    held_.erase(number_);
+  }
+  NoiseSlot(const NoiseSlot&) = delete;
+  NoiseSlot& operator=(const NoiseSlot&) = delete;
+  std::size_t number() const { return number_; }
+
+private:
+  std::size_t number_ = 0;
+  static inline std::mutex mutex_;
+  static inline std::set<std::size_t> held_;
+};
+
+// The dynamics a solve integrates, its starting state, and the noise slot it holds (if any).
+struct Augmented {
+  Dynamics f;
+  Var start;
+  std::unique_ptr<NoiseSlot> slot;
+};
 
 using detail::Grid;
 
@@ -51,8 +78,8 @@ Grid solve_grid(const Var& times, std::int64_t B, const SolveOptions& options) {
 }
 
 // The dynamics and start state with the regularisers' integrand states appended (m of them).
-std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const SolveOptions& options, std::int64_t m) {
-  if (m == 0) return {f, y0};
+Augmented augmented(const Dynamics& f, const Var& y0, const SolveOptions& options, std::int64_t m) {
+  if (m == 0) return {f, y0, nullptr};
   const Regularisers& reg = options.regularisers;
   const bool noisy = reg.jacobian || reg.trace == Regularisers::Trace::hutchinson_jvp || reg.trace == Regularisers::Trace::hutchinson_vjp;
   Tensor noise;
@@ -63,30 +90,37 @@ std::pair<Dynamics, Var> augmented(const Dynamics& f, const Var& y0, const Solve
   const Var start = concat({y0, Var(Tensor::zeros(Shape{y0.size(0), m}, y0.dtype(), y0.device()))}, 1);
   // When f is compiled, the regularised dynamics compile once per setting and later solves replay
   // them. The estimators' noise, drawn per solve, is written into a tensor kept with the variant
-  // (one per batch size and thread: a solve on another thread must not rewrite it mid-solve), which
+  // (one per batch size and noise slot: a solve running at the same time holds another slot, so
+  // none rewrites another's mid-solve), which
   // the plans read by reference; each evaluation copies its rows, so a discrete gradient's backward
   // keeps the noise its solve saw. The adjoint and checkpointed
   // gradients evaluate the dynamics again during the backward pass, when a later solve may have
   // written new noise there: with them a noisy solve runs eagerly on its own noise (as it does on
   // plain dynamics, with no kept tensor to copy into).
   if (noisy && (!is_compiled(f) || (options.gradient != GradientKind::discrete && grad_enabled())))
-    return {detail::augment(f, y0.size(1), reg, noise), start};
+    return {detail::augment(f, y0.size(1), reg, noise), start, nullptr};
   constexpr const char* kTraces[] = {"", " trace=hutchinson_jvp", " trace=hutchinson_vjp", " trace=exact"};
   std::string key = fmt::format("regularised D={} taylor={} kinetic={}{}{}", y0.size(1), reg.taylor_order, reg.kinetic,
                                 kTraces[static_cast<int>(reg.trace)], reg.jacobian ? " jacobian" : "");
   const std::string family = key + " noise ";
+  std::unique_ptr<NoiseSlot> slot = noisy ? std::make_unique<NoiseSlot>() : nullptr;
   if (noisy) {
-    key = family + fmt::format("{}{} on {} thread {}", dtype_name(noise.dtype()), noise.shape().str(), noise.device().str(),
-                               thread_number());
+    key = family + fmt::format("{}{} on {} slot {}", dtype_name(noise.dtype()), noise.shape().str(), noise.device().str(),
+                               slot->number());
     Tensor kept = variant_state(f, key, [&] { return Tensor::empty(noise.shape(), noise.dtype(), noise.device()); });
     kept.copy_(noise);
     noise = kept;
   }
   const Dynamics g = compiled_variant(f, key, [&](const Dynamics& plain) { return detail::augment(plain, y0.size(1), reg, noise); });
-  // one variant per noise shape and thread, each with its own plans (~15 MB for a small CNF): batch
-  // sizes or threads that keep changing would add one each without bound (the family has no thread)
-  if (noisy) keep_recent_variants(f, family, kNoisyVariantsKept);
-  return {g, start};
+  if (noisy) {
+    // the variant reads `noise`: if another solve evicted the key between the two lookups, the
+    // variant just made closes over it, so it is registered again for the next solve to write into
+    variant_state(f, key, [&] { return noise; });
+    // one variant per noise shape and slot, each with its own plans (~15 MB for a small CNF): batch
+    // sizes that keep changing would add one per size without bound
+    keep_recent_variants(f, family, kNoisyVariantsKept);
+  }
+  return {g, start, std::move(slot)};
 }
 
 // What the dynamics close over and their value at the first times, by one recorded probe
@@ -288,7 +322,9 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
   const Grid grid = solve_grid(times, B, options);
   if (m > 0 && plan.stepper->output_width() != 1)
     fail("solve: regularisers need dynamics of the plain form z' = f(z, t); {} takes split dynamics", plan.stepper->name());
-  auto [system_f, y_start] = augmented(f, y0, options, m);
+  Augmented aug = augmented(f, y0, options, m);  // (its noise slot held to the end of the forward pass)
+  const Dynamics system_f = aug.f;
+  Var y_start = aug.start;
 
   auto stats = std::make_shared<SolveStats>();
   stats->nfe.assign(static_cast<std::size_t>(B), 0);

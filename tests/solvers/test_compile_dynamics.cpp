@@ -195,7 +195,7 @@ TEST_CASE("compiled dynamics keep the 8 most recent noisy variants (one per batc
   const auto noisy_variants = [&] {
     std::set<std::string> keys;
     for (const CompiledVariantStats& x : compiled_stats(compiled).variants)
-      if (x.key.find(" noise ") != std::string::npos) keys.insert(x.key.substr(0, x.key.find(" thread ")));  // (one thread here)
+      if (x.key.find(" noise ") != std::string::npos) keys.insert(x.key.substr(0, x.key.find(" slot ")));  // (one solve at a time here: slot 0)
     return keys;
   };
   NoGrad off;

@@ -17,8 +17,9 @@
 // trace) compiles the regularised dynamics as a whole, Taylor mode and the estimators' products
 // included, once per regulariser setting (compiled_variant below); the estimators' noise, drawn per
 // solve, goes into a tensor kept with the variant (variant_state), one variant per batch size and
-// thread (so that concurrent solves never read each other's noise), the 8 most recently used kept
-// per setting over all threads (more in use at once are traced again as they return; with the
+// noise slot (a solve holds the lowest slot no other solve in flight holds, so concurrent solves on
+// several threads never read each other's noise, and one thread always uses slot 0), the 8 most
+// recently used kept per setting (more in use at once are traced again as they return; with the
 // adjoint or checkpointed gradient a noisy solve runs eagerly: their backward evaluates f again). Explicit Runge-Kutta methods compile a whole step (its stages and their
 // combinations: variant "step dopri5", "step rk4 (torchdiffeq)" for SolveOptions::torchdiffeq's
 // form; "step rk4 from y" where the step makes its first stage itself: a fixed-step tableau
