@@ -278,7 +278,7 @@ TEST_CASE("cuda: a product past cuBLAS's int range is split into calls within it
             for (const bool tb : {false, true})
               for (const std::int64_t pad : {0, 1}) {
                 const std::int64_t lda = rows == 1 && !ta ? k : (ta ? rows : k) + pad, ldb = (tb ? k : n) + pad;
-                const std::int64_t sa = (ta ? k : rows) * lda, sb = batch % 2 ? (tb ? n : k) * ldb : 0;  // odd batches: B shared
+                const std::int64_t sa = (ta ? k : rows) * lda, sb = batch % 2 ? (tb ? n : k) * ldb : 0;  // even batches: B shared (stride 0)
                 const cuda::GemmProblem p{rows, n, k, batch, {true, ta, lda}, {true, tb, ldb}, sa, sb};
                 INFO("rows " << rows << " n " << n << " k " << k << " batch " << batch << " ta " << ta << " tb " << tb << " pad " << pad);
                 const bool addressable = n <= limit && (rows == 1 && !ta ? 1 : lda) <= limit && ldb <= limit;

@@ -47,8 +47,9 @@ __attribute__((always_inline)) inline void lincomb_each_row(T* out, const T* bas
 // Rows of D = 2 or 4 floats (a row scale given), 8 rows (one or two vectors of 16 floats) at a
 // time: their 8 factors made in double and rounded in one vector, then spread over each row's
 // lanes, the sum kept in registers across the terms. The rows past a multiple of 8 go one at a
-// time. For AVX-512 only: without 16-float registers GCC builds the spread lane by lane, and the
-// AVX2 form ran 2.5-3x slower than the blocks below.
+// time. For AVX-512 only: without 16-float registers GCC builds the spread lane by lane (this
+// generic form built for AVX2 ran 2.5-3x slower than the blocks below; AVX2 has its own form in
+// intrinsics, next).
 template <int D>
 __attribute__((always_inline)) inline void lincomb_narrow_rows(float* out, const float* base, const std::vector<const float*>& src,
                                                                const std::vector<double>& coeff, const float* scale,
