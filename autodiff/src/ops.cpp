@@ -145,4 +145,9 @@ Var cast(const Var& x, DType dtype) {
 Var mse_loss(const Var& prediction, const Var& target) { return composite::mse_loss(prediction, target); }
 Var cross_entropy(const Var& logits, const Tensor& labels) { return composite::cross_entropy(logits, labels); }
 
+Tensor softmax(const Tensor& x, std::int64_t axis) { return composite::softmax(x, axis); }
+Tensor log_softmax(const Tensor& x, std::int64_t axis) { return composite::log_softmax(x, axis); }
+Tensor mse_loss(const Tensor& prediction, const Tensor& target) { return composite::mse_loss(prediction, target); }
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels) { return composite::cross_entropy(logits, labels); }
+
 }  // namespace tide

@@ -258,3 +258,27 @@ TEST_CASE("composites' errors name the composite and the caller's shapes, not th
   check([&] { slice_scatter(a, Shape{5}, 0, 0, 5, 0); }, {"slice_scatter", "step", "0"});
   CHECK(cross_entropy(x, Tensor::from_indices({0, 2}, Shape{2})).item() == doctest::Approx(std::log(3.0)));
 }
+
+TEST_CASE("the views, softmax and the losses called as free functions on a plain Tensor") {
+  // a Tensor converts to both a Var and a Jet: transpose(t, 0, 1) did not compile (ambiguous)
+  const Tensor t = Tensor::from_vector({1.0, -2.0, 0.5, 3.0, 0.0, -1.0}, Shape{2, 3}, DType::f64);
+  const Tensor tt = transpose(t, 0, 1);
+  CHECK(tt.shape() == Shape{3, 2});
+  CHECK(tt.contiguous().to_vector() == t.transpose(0, 1).contiguous().to_vector());
+  CHECK(reshape(t, Shape{3, 2}).shape() == Shape{3, 2});
+  CHECK(permute(t, Shape{1, 0}).shape() == Shape{3, 2});
+  CHECK(unsqueeze(t, 0).shape() == Shape{1, 2, 3});
+  CHECK(squeeze(unsqueeze(t, 1), 1).shape() == Shape{2, 3});
+  CHECK(flatten(t).shape() == Shape{6});
+  CHECK(slice(t, 1, 1, 3).contiguous().to_vector() == std::vector<double>{-2.0, 0.5, 0.0, -1.0});
+  CHECK(select(t, 0, 1).to_vector() == std::vector<double>{3.0, 0.0, -1.0});
+  CHECK(broadcast_to(select(t, 0, 0), Shape{4, 3}).shape() == Shape{4, 3});
+  // the composites on a Tensor equal the Var forms' values, checks included
+  const Var v(t);
+  CHECK(max(abs(softmax(t) - softmax(v).value())).item() == 0.0);
+  CHECK(max(abs(log_softmax(t, 0) - log_softmax(v, 0).value())).item() == 0.0);
+  CHECK(mse_loss(t, t * 2.0).item() == doctest::Approx(mse_loss(v, Var(t * 2.0)).value().item()));
+  const Tensor labels = Tensor::from_indices({2, 0}, Shape{2});
+  CHECK(cross_entropy(t, labels).item() == doctest::Approx(cross_entropy(v, labels).value().item()));
+  CHECK_THROWS_WITH_AS(mse_loss(t, flatten(t)), doctest::Contains("mse_loss: prediction"), Error);
+}

@@ -11,6 +11,9 @@
 
 namespace tide::composite {
 
+// A plain tensor is its own value (the Tensor overloads of softmax and the losses in ops.hpp).
+inline const Tensor& value_of(const Tensor& x) { return x; }
+
 template <class T> T mean(const T& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   const AxisSet set = axis_set(axes, x.rank(), "mean");
   check_nonempty_axes(value_of(x), set, "mean");

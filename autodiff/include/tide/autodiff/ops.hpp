@@ -86,4 +86,11 @@ Var mse_loss(const Var& prediction, const Var& target);
 // Mean cross-entropy of logits [N, C] against class indices (i64 [N]).
 Var cross_entropy(const Var& logits, const Tensor& labels);
 
+// The composites above on plain tensors (same values and checks; nothing recorded): a Tensor
+// converts to both a Var and a Jet, so these settle which one a call on a Tensor means.
+Tensor softmax(const Tensor& x, std::int64_t axis = -1);
+Tensor log_softmax(const Tensor& x, std::int64_t axis = -1);
+Tensor mse_loss(const Tensor& prediction, const Tensor& target);
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
+
 }  // namespace tide

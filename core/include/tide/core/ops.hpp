@@ -98,6 +98,21 @@ Tensor slice_scatter(const Tensor& src, const Shape& shape, std::int64_t axis, s
                      std::int64_t stop, std::int64_t step);
 Tensor cast(const Tensor& x, DType dtype);
 
+// The views as free functions too, with the Var and Jet overloads' names and defaults: a plain
+// Tensor converts to both a Var and a Jet, so without these a call such as transpose(t, 0, 1) on a
+// Tensor would be ambiguous between them.
+inline Tensor reshape(const Tensor& x, const Shape& shape) { return x.reshape(shape); }
+inline Tensor permute(const Tensor& x, const Shape& axes) { return x.permute(axes); }
+inline Tensor transpose(const Tensor& x, std::int64_t a = -2, std::int64_t b = -1) { return x.transpose(a, b); }
+inline Tensor unsqueeze(const Tensor& x, std::int64_t axis) { return x.unsqueeze(axis); }
+inline Tensor squeeze(const Tensor& x, std::int64_t axis) { return x.squeeze(axis); }
+inline Tensor flatten(const Tensor& x) { return x.reshape(Shape{x.numel()}); }
+inline Tensor slice(const Tensor& x, std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step = 1) {
+  return x.slice(axis, start, stop, step);
+}
+inline Tensor select(const Tensor& x, std::int64_t axis, std::int64_t index) { return x.select(axis, index); }
+inline Tensor broadcast_to(const Tensor& x, const Shape& shape) { return x.broadcast_to(shape); }
+
 // Checks used by the op layer and by autodiff: they throw tide::Error naming the op and shapes.
 // The comparisons are inline (every op makes several); the messages are built out of line.
 namespace detail {
