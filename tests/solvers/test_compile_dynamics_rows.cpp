@@ -245,6 +245,20 @@ TEST_CASE("compiled dynamics over row blocks: checked again at calls 16, 32, 64,
     CHECK(want.select(0, 0).select(0, 0).item() == doctest::Approx(-1.5 * std::exp(-0.75 - std::pow(1.5, 11.0) / 11.0)).epsilon(1e-4));
     const Tensor got = solve(compiled, y0, times, o).ys.value().select(0, 1);
     CHECK(max(abs(sub(got, want))).item() <= 1e-7 * max(abs(want)).item());
+    // the mechanism, not only its effect (which rests on where calls 16, 32, ... fall in this
+    // solve): the solve ran blocked, a check caught the coupling, and blocking is off for good, so
+    // more calls on the same Dynamics run the whole batch (all_rows), none a block (subset_rows),
+    // even at a t where the coupling is below any check's tolerance
+    const CompiledDynamicsStats solved = compiled_stats(compiled);
+    CHECK(solved.subset_rows.calls > 0);
+    const Var early(Tensor::scalar(0.1, DType::f64));
+    const Tensor want_early = eager.var(y0, early, Rows()).value();
+    double worst = 0;
+    for (int call = 0; call < 40; ++call) worst = std::max(worst, max_rel_diff(compiled.var(y0, early, Rows()).value(), want_early));
+    CHECK(worst <= 1e-14);
+    const CompiledDynamicsStats later = compiled_stats(compiled);
+    CHECK(later.all_rows.calls == solved.all_rows.calls + 40);
+    CHECK(later.subset_rows.calls == solved.subset_rows.calls);
   }
   SUBCASE("a row-wise function stays blocked, checked at calls 1..8, 16, 32 and 64 of 100") {
     const auto rowwise = [](const Var& z, const Var& t) { return -0.5 * z + t * tanh(z); };
