@@ -1,12 +1,16 @@
 // The pieces of `tide bench` that decide what a figure says: how long a sample lasts (timing.hpp's
 // calibration, checked by the calls it asks for, never by a time) and how a --peers table reads its
-// samples and checks (peer_table.cpp: spread, check agreement, target verdicts).
+// samples and checks (peer_table.cpp: spread, check agreement, target verdicts), and how --python
+// becomes the command line that starts an interpreter (peers.cpp, for --peers and `bench gpu`).
 #include "peer_table.hpp"
+#include "peers.hpp"
 #include "timing.hpp"
 #include "tide/core/error.hpp"
 #include <doctest/doctest.h>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 using namespace tide::cli;
@@ -115,4 +119,59 @@ TEST_CASE("a target with no peer figure is not measured, whatever the checks") {
   REQUIRE(r.size() == 1);
   CHECK(r[0].against.empty());
   CHECK(r[0].text() == "tide >= 30x faster than torchdiffeq per NFE: no peer figure");
+}
+
+TEST_CASE("a target with no peer figure says nothing about the checks in its JSON: check_agrees is null") {
+  // peers absent, and a peer whose every call failed (no time): nothing was compared
+  for (const Comparison& c : {comparison({}, {{"diffrax", 1.5}}), comparison({{"diffrax", NAN, 2.0}}, {{"diffrax", 1.5}})}) {
+    const std::vector<TargetResult> r = evaluate_targets(c, 1e-4);
+    REQUIRE(r.size() == 1);
+    CHECK_FALSE(r[0].measured());
+    CHECK_FALSE(r[0].check_agrees);
+    CHECK_FALSE(r[0].met);
+    CHECK(r[0].text() == "tide >= 1.5x faster than diffrax per call: no peer figure");
+    const nlohmann::json target = comparisons_json({c}, {}, 1e-4)["workloads"][0]["targets"][0];
+    CHECK(target["measured"] == false);
+    CHECK(target["check_agrees"].is_null());
+    CHECK(target["speedup"].is_null());
+    CHECK(target["met"] == false);
+  }
+  // a measured target keeps a boolean
+  const nlohmann::json measured = comparisons_json({comparison({{"diffrax", 5, 2.0}}, {{"diffrax", 1.5}})}, {}, 1e-4);
+  CHECK(measured["workloads"][0]["targets"][0]["check_agrees"] == true);
+}
+
+TEST_CASE("--python is a command split on blanks, unless it names an existing file") {
+  CHECK(python_command("python3") == std::vector<std::string>{"python3"});
+  CHECK(python_command("uv run python") == std::vector<std::string>{"uv", "run", "python"});
+  CHECK(python_command("  uv  run\tpython ") == std::vector<std::string>{"uv", "run", "python"});
+  // a path with a space that exists stays one word
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "tide python test";
+  std::filesystem::create_directories(dir);
+  const std::string interpreter = (dir / "my python").string();
+  std::ofstream(interpreter) << "#!/bin/sh\n";
+  CHECK(python_command(interpreter) == std::vector<std::string>{interpreter});
+  std::filesystem::remove_all(dir);
+  CHECK(python_command("   ") == std::vector<std::string>{"   "});  // no words: one, which fails to start by its name
+}
+
+TEST_CASE("bench gpu's shell line quotes each word of the --python command on its own") {
+  std::vector<std::string> words = python_command("uv run python");
+  words.insert(words.end(), {"bench/torch_gpu.py", "7"});
+  CHECK(shell_line(words) == "'uv' 'run' 'python' 'bench/torch_gpu.py' '7'");
+  CHECK(shell_line({"/opt/my python/bin/python", "it's.py"}) == "'/opt/my python/bin/python' 'it'\\''s.py'");
+}
+
+TEST_CASE("a peer started through a wrapper command runs its script") {
+  // `env` with an argument is a wrapper: it must get the script as a word after its own
+  PeerOptions options;
+  options.python = "env -u TIDE_NOT_SET sh";
+  options.dir = std::filesystem::temp_directory_path().string();
+  const std::string script = "tide_wrapper_peer_test.sh";
+  std::ofstream(std::filesystem::path(options.dir) / script)
+      << "echo '{\"ok\": true, \"framework\": \"wrapped\", \"versions\": {}}'\nread line\n";
+  Peer peer(options, script, {});
+  std::filesystem::remove(std::filesystem::path(options.dir) / script);
+  CHECK(peer.why() == "");
+  CHECK(peer.framework() == "wrapped");
 }

@@ -1,6 +1,7 @@
 // `tide bench gpu`: see bench_gpu.hpp. Host clock around n calls followed by one device
 // synchronisation, median over --repeats samples, cases interleaved (timing.hpp); f32 throughout.
 #include "bench_gpu.hpp"
+#include "peers.hpp"
 #include "timing.hpp"
 #include "tide/tide.hpp"
 #include <fmt/format.h>
@@ -120,13 +121,10 @@ void print_training(const std::vector<TrainStep>& training) {
 nlohmann::json run_torch(const BenchGpuOptions& o, std::string& why) {
   if (o.torch_script.empty()) { why = "not requested"; return {}; }
   if (!std::filesystem::exists(o.torch_script)) { why = o.torch_script + " not found (run from the repository root)"; return {}; }
-  // quoted for the shell popen runs (paths with spaces or quotes: ' becomes '\'')
-  const auto quoted = [](const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-  };
-  const std::string command = fmt::format("{} {} {} 2>&1", quoted(o.python), quoted(o.torch_script), o.repeats);
+  // --python read as the --peers suites read it (peers.hpp): a wrapper's words, or one path
+  std::vector<std::string> words = python_command(o.python);
+  words.insert(words.end(), {o.torch_script, std::to_string(o.repeats)});
+  const std::string command = shell_line(words) + " 2>&1";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
   if (!pipe) { why = "could not start " + o.python; return {}; }
   std::string text;

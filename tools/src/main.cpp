@@ -112,7 +112,8 @@ constexpr const char* bench_taylor_usage =
     "                     compiled). Targets compare the eager Taylor mode.\n"
     "                     Time to first result (JAX's compilation) and a check value per side.\n"
     "  --python EXE       the peers' interpreter (default $TIDE_PEERS_PYTHON, else .venv/bin/python of\n"
-    "                     the repository tide was built in, else python3)\n"
+    "                     the repository tide was built in, else python3): an existing file's path\n"
+    "                     (spaces and all), else a command split on blanks (\"uv run python\")\n"
     "  --peers-dir DIR    the directory of the peer scripts (default that repository's bench/peers)\n"
     "  -h, --help         show this help\n";
 
@@ -149,7 +150,9 @@ constexpr const char* bench_solvers_usage =
     "                 included), a check value both sides compute, the peer/tide ratio and the\n"
     "                 issue's targets. Without the peers' venv it says why and prints tide's side\n"
     "  --python EXE   the peers' interpreter (default $TIDE_PEERS_PYTHON, else .venv/bin/python of\n"
-    "                 the repository tide was built in, else python3; bench/peers/setup.sh makes it)\n"
+    "                 the repository tide was built in, else python3; bench/peers/setup.sh makes it):\n"
+    "                 an existing file's path (spaces and all), else a command split on blanks\n"
+    "                 (\"uv run python\")\n"
     "  --peers-dir D  the directory of the peer scripts (default that repository's bench/peers)\n"
     "  -h, --help     show this help\n";
 
@@ -174,7 +177,8 @@ constexpr const char* bench_gpu_usage =
     "  --json                one JSON object on stdout instead of the table\n"
     "  --repeats N           samples per figure, the median is reported (default 7, 1..100)\n"
     "  --torch-script PATH   the PyTorch side (default bench/torch_gpu.py); --no-torch skips it\n"
-    "  --python EXE          the interpreter for it (default python3)\n"
+    "  --python EXE          the interpreter for it (default python3): an existing file's path\n"
+    "                        (spaces and all), else a command split on blanks (\"uv run python\")\n"
     "  -h, --help            show this help\n";
 
 int bench_core_main(const Args& args) {
@@ -279,7 +283,8 @@ constexpr const char* bench_models_usage =
     "                 tide's side compiled (the default) and eager. Without the peers' venv\n"
     "                 (bench/peers/setup.sh) it says why and prints tide's side\n"
     "  --python EXE   the peers' interpreter (default: $TIDE_PEERS_PYTHON, else .venv/bin/python\n"
-    "                 at the repository root, else python3)\n"
+    "                 at the repository root, else python3): an existing file's path (spaces and\n"
+    "                 all), else a command split on blanks (\"uv run python\")\n"
     "  --peers-dir D  where the peer scripts are (default: bench/peers of this repository)\n"
     "  -h, --help     show this help\n";
 

@@ -64,8 +64,11 @@ nlohmann::json finite(double v) { return std::isfinite(v) ? nlohmann::json(v) : 
 
 nlohmann::json target_json(const TargetResult& t) {
   return {{"peer", t.target.peer},         {"speedup_at_least", t.target.speedup}, {"per_nfe", t.target.per_nfe},
-          {"against", t.against},          {"speedup", finite(t.ratio)},           {"measured", !t.against.empty()},
-          {"check_agrees", t.check_agrees}, {"met", t.met},                        {"text", t.text()}};
+          {"against", t.against},          {"speedup", finite(t.ratio)},           {"measured", t.measured()},
+          // null when no peer figure was compared: neither agreement nor disagreement
+          {"check_agrees", t.measured() ? nlohmann::json(t.check_agrees) : nlohmann::json(nullptr)},
+          {"met", t.met},
+          {"text", t.text()}};
 }
 
 nlohmann::json side_json(const SideResult& s, const Comparison& c, double tolerance) {
@@ -118,7 +121,7 @@ std::string TargetResult::text() const {
   const std::string unit = target.per_nfe ? " per NFE" : " per call";
   const std::string what = target.speedup >= 1 ? fmt::format("tide >= {:.3g}x faster than {}{}", target.speedup, target.peer, unit)
                                                : fmt::format("tide's time <= {:.3g}x {}'s{}", 1 / target.speedup, target.peer, unit);
-  if (against.empty()) return what + ": no peer figure";
+  if (!measured()) return what + ": no peer figure";
   return fmt::format("{}: tide {:.2f}x faster than {}, {}", what, ratio, against,
                      !check_agrees ? "check disagrees" : met ? "met" : "NOT met");
 }

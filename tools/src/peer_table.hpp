@@ -38,13 +38,16 @@ struct SideResult {
 
 // A target evaluated: ratio is the time (per call or per NFE) of the fastest matching peer whose
 // check agrees with tide's, over tide's. When no matching peer's check agrees, it is the fastest
-// matching peer's, and the verdict reads "check disagrees" instead of met / NOT met.
+// matching peer's, and the verdict reads "check disagrees" instead of met / NOT met. With no
+// matching peer figure (peers absent or failed) nothing was compared: against is "", check_agrees
+// false, and the JSON's check_agrees null.
 struct TargetResult {
   PeerTarget target;
   std::string against;  // the peer's label; "" when no peer figure exists
   double ratio = NAN;
-  bool check_agrees = true;  // against's check agrees with tide's
-  bool met = false;          // never when the check disagrees
+  bool check_agrees = false;  // against's check agrees with tide's; false when there is no against
+  bool met = false;           // never when the check disagrees
+  bool measured() const { return !against.empty(); }
   std::string text() const;
 };
 

@@ -50,6 +50,26 @@ std::string peer_python(const PeerOptions& options) {
   return "python3";
 }
 
+std::vector<std::string> python_command(const std::string& value) {
+  std::error_code ec;
+  if (fs::exists(value, ec)) return {value};
+  std::vector<std::string> words;
+  std::istringstream in(value);
+  for (std::string word; in >> word;) words.push_back(word);
+  if (words.empty()) words.push_back(value);  // blank: one word, which then fails to start, named as given
+  return words;
+}
+
+std::string shell_line(const std::vector<std::string>& words) {
+  std::string line;
+  for (const std::string& word : words) {
+    line += line.empty() ? "'" : " '";
+    for (char c : word) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += "'";
+  }
+  return line;
+}
+
 namespace {
 // Where peer_python's answer came from, for the messages of a peer that did not start.
 std::string python_origin(const PeerOptions& options) {
@@ -117,12 +137,13 @@ Peer::Peer(const PeerOptions& options, const std::string& script, const std::vec
   posix_spawnattr_setsigdefault(&attributes, &pipe_signal);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
   const std::string python = peer_python(options);
-  std::vector<std::string> argv_strings{python, path};
+  std::vector<std::string> argv_strings = python_command(python);
+  argv_strings.push_back(path);
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_strings) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const int rc = posix_spawnp(&pid_, python.c_str(), &actions, &attributes, argv.data(), environ);
+  const int rc = posix_spawnp(&pid_, argv.front(), &actions, &attributes, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   ::close(in[0]);

@@ -27,6 +27,13 @@ struct PeerOptions {
 std::string peer_python(const PeerOptions& options);
 std::string peer_dir(const PeerOptions& options);
 
+// A --python value (or $TIDE_PEERS_PYTHON) as the words that start the interpreter, read the same
+// way by `tide bench gpu` and the --peers suites: one word when it names an existing file (a path
+// with spaces), else split on whitespace, so a wrapper works ("uv run python").
+std::vector<std::string> python_command(const std::string& value);
+// `words` as one line for the shell (popen): each in single quotes, a ' inside written '\''.
+std::string shell_line(const std::vector<std::string>& words);
+
 class Peer;
 
 // One prepared workload on a peer: the prepare reply (first_seconds, check, nfe, ...) and a
