@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <zlib.h>
 
@@ -249,6 +250,28 @@ TEST_CASE("tide plot: one line per run, the mean with its min..max band, errors 
   CHECK(missing_run.find("metrics.jsonl") != std::string::npos);
   write_run(dir / "no_summary", records(2, 1.0));
   CHECK(cli::overlay_plot({(dir / "no_summary").string()}).y_label == "val_loss");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("tide plot: 20 runs get 20 distinct line styles (colour and dash pattern)") {
+  // the palette's 7 colours times solid/dashed repeated from the 15th run on
+  const fs::path dir = fs::temp_directory_path() / "tide_test_run_plots_styles";
+  fs::remove_all(dir);
+  std::vector<std::string> runs;
+  for (int i = 0; i < 20; ++i) {
+    write_run(dir / ("seed" + std::to_string(i)), records(2, 1.0 + i));
+    runs.push_back((dir / ("seed" + std::to_string(i))).string());
+  }
+  const cli::Plot p = cli::overlay_plot(runs);
+  REQUIRE(p.series.size() == 20);
+  const std::string svg = cli::render_svg(p);
+  std::set<std::string> styles;
+  for (std::size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1)) {
+    const std::size_t stroke = svg.find("stroke=", at), points = svg.find("points=", at);
+    const std::string tag = svg.substr(stroke, points - stroke);  // colour, width, opacity and the dash attribute
+    styles.insert(tag);
+  }
+  CHECK(styles.size() == 20);
   fs::remove_all(dir);
 }
 

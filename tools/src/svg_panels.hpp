@@ -19,7 +19,7 @@ struct Panel {
   ColourMap colours = ColourMap::heat;
   std::vector<std::pair<double, double>> points;               // small dots
   std::vector<std::vector<std::pair<double, double>>> paths;   // thin lines
-  bool axes = true;                                            // ticks at the range's ends and zero
+  bool axes = true;                                            // the range's end values written at the frame's corners
 };
 
 // width x height RGB bytes -> a PNG file's bytes (zlib-compressed, no filtering).

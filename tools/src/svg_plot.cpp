@@ -272,6 +272,12 @@ std::string axes_svg(const Plot& plot, const Frame& f) {
   return svg;
 }
 
+// The stroke-dasharray attribute of a series' pattern ("" for a solid line).
+const char* dash_of(const PlotSeries& s) {
+  static const char* const patterns[] = {"", " stroke-dasharray=\"6,4\"", " stroke-dasharray=\"1.5,3\"", " stroke-dasharray=\"8,3,1.5,3\""};
+  return patterns[((s.dash % 4) + 4) % 4];
+}
+
 const char* color_of(const PlotSeries& s, std::size_t k) {
   return s.color.empty() ? palette[k % (sizeof(palette) / sizeof(palette[0]))] : s.color.c_str();
 }
@@ -317,7 +323,7 @@ std::string line_svg(const PlotSeries& s, const char* color, const Frame& f) {
   std::string points, markers;
   for (std::size_t i : thinned(usable, s.x, s.y, s.y, f)) points += fmt::format("{:.1f},{:.1f} ", f.px(s.x[i]), f.py(s.y[i]));
   std::string svg = fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"{}\" stroke-opacity=\"{}\"{} points=\"{}\"/>\n", color,
-                                s.line_width, s.opacity, s.dashed ? " stroke-dasharray=\"6,4\"" : "", points);
+                                s.line_width, s.opacity, dash_of(s), points);
   if (usable.size() > marker_limit) return svg;
   for (std::size_t i : usable) markers += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\"/>", f.px(s.x[i]), f.py(s.y[i]));
   return svg + fmt::format("<g fill=\"{}\" fill-opacity=\"{}\">{}</g>\n", color, s.opacity, markers);
@@ -366,7 +372,7 @@ std::string legend_svg(const Plot& plot, const Frame& f) {
     if (!s.band_low.empty()) svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"24\" height=\"12\" fill=\"{}\" fill-opacity=\"0.18\"/>", x, ly - 6, color);
     svg += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" stroke-width=\"{4}\" stroke-opacity=\"{5}\"{6}/>"
                        "<text x=\"{7}\" y=\"{8}\">{9}</text>\n",
-                       x, ly, x + 24, color, s.line_width, s.opacity, s.dashed ? " stroke-dasharray=\"6,4\"" : "", x + 30, ly + 4,
+                       x, ly, x + 24, color, s.line_width, s.opacity, dash_of(s), x + 30, ly + 4,
                        xml_escape(s.name));
     ly += 20;
   }

@@ -11,8 +11,8 @@ namespace tide::cli {
 struct PlotSeries {
   std::string name;          // "" leaves the series out of the legend
   std::vector<double> x, y;  // points with a non-finite or (log axis) non-positive y are skipped
-  bool dashed = false;
-  // the fields below have initialisers so that {name, x, y} and {name, x, y, dashed} stay complete
+  int dash = 0;  // the line's pattern: 0 solid, 1 dashed, 2 dotted, 3 dash-dot (taken modulo 4)
+  // the fields below have initialisers so that {name, x, y} and {name, x, y, dash} stay complete
   std::string color = "";  // "" picks the palette colour of the series' index
   double opacity = 1, line_width = 2;
   std::vector<double> band_low = {}, band_high = {};  // a shaded band along x under the line (a spread); empty: none

@@ -18,8 +18,8 @@ namespace {
 constexpr double loss_log_factor = 100, lr_log_factor = 10;
 
 // The epochs whose record has a number under `key`, and those numbers.
-PlotSeries series_of(const std::vector<json>& records, const std::string& key, const std::string& name, bool dashed = false) {
-  PlotSeries s{name, {}, {}, dashed};
+PlotSeries series_of(const std::vector<json>& records, const std::string& key, const std::string& name, int dash = 0) {
+  PlotSeries s{name, {}, {}, dash};
   for (const json& r : records) {
     const std::optional<double> epoch = record_number(r, "epoch"), value = record_number(r, key);
     if (epoch && value) s.x.push_back(*epoch), s.y.push_back(*value);
@@ -226,7 +226,9 @@ Plot overlay_plot(const std::vector<std::string>& run_dirs, const std::string& m
   } else {
     for (std::size_t i = 0; i < runs.size(); ++i) {
       runs[i].line.name = runs[i].label;
-      runs[i].line.dashed = i >= 7;  // the palette's 7 colours come round again: dashed from the 8th run on
+      // the palette's 7 colours come round again: the 8th run on dashed, the 15th dotted, the 22nd
+      // dash-dot (28 distinct styles before one repeats)
+      runs[i].line.dash = static_cast<int>(i / 7);
       p.series.push_back(runs[i].line);
     }
   }
