@@ -365,6 +365,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_finite_scalar(alpha, "add_", "alpha");  // checked here, not as mul_scalar's scalar below
   // The common case (a gradient accumulated into a buffer of its own layout), which every check
   // below would pass (for tensors with elements; with none there is nothing to write): one kernel call.
   if (alpha == 1.0 && contiguous_ && storage_ && other.storage_ && other.storage_ != storage_ && other.dtype_ == dtype_ && dtype_ != DType::i64 &&
@@ -390,6 +391,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 Tensor& Tensor::mul_(double factor) {
   check_writable(*this, "mul_");
   check_floating(*this, "mul_");  // i64 holds indices: refused here, naming the op, not in the kernel
+  check_finite_scalar(factor, "mul_", "the factor");  // as x * factor is, whatever the layout
   if (is_contiguous()) backend().unary(Op::mul_scalar, *this, *this, factor, 0.0);
   else copy_(mul_scalar(*this, factor));
   bump_version();

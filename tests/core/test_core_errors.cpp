@@ -33,6 +33,15 @@ TEST_CASE("broadcast mismatch names the op and both shapes") {
   check_error([] { sum_to(f32({2, 3}), Shape{2}); }, {"sum_to", "[2, 3]", "[2]"});
 }
 
+TEST_CASE("in-place scaling refuses a non-finite factor whatever the layout, naming the in-place op") {
+  // mul_ on a contiguous tensor skipped the check that x * NaN and a strided mul_ make
+  Tensor x = f32({2});
+  check_error([&] { x.mul_(std::nan("")); }, {"mul_", "factor", "finite"});
+  check_error([&] { f32({2, 3}).transpose().mul_(HUGE_VAL); }, {"mul_", "factor"});
+  check_error([&] { x.add_(f32({2}), HUGE_VAL); }, {"add_", "alpha", "finite"});  // named mul_scalar before
+  CHECK(x.mul_(2.0).to_vector() == std::vector<double>{0.0, 0.0});
+}
+
 TEST_CASE("matmul errors name both shapes") {
   check_error([] { matmul(f32({3, 4}), f32({5, 6})); }, {"matmul", "[3, 4]", "[5, 6]"});
   check_error([] { matmul(f32({2, 3, 4}), f32({3, 4, 5})); }, {"matmul", "[2, 3, 4]", "[3, 4, 5]"});
