@@ -55,8 +55,10 @@ public:
   virtual bool makes_first_stage(StepContext& /*ctx*/, const Var& /*y*/) const { return false; }
   // The last stage is f at the new state (first same as last).
   virtual bool fsal() const { return false; }
-  // Dense output below the method's order: outputs are landed on instead of interpolated.
-  virtual bool lands_on_outputs() const { return false; }
+  // Outputs are landed on instead of interpolated: the default, for a method with no dense output
+  // (dense_weights' default serves only the step's end); Runge-Kutta methods land where their
+  // dense output is below their order.
+  virtual bool lands_on_outputs() const { return true; }
 
   // One step of every row from (t_r, y_r) with step h_r. `k1`, when defined, is f(y, t).
   virtual StepResult step(StepContext& ctx, const Var& y, const Var& k1, const std::vector<double>& t,

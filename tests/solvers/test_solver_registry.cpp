@@ -1,6 +1,7 @@
 // The method registry generated from TIDE_SOLVER_METHODS: names round-trip, unknown names and
 // non-Runge-Kutta tableaus fail with the list, and the LTC fused stepper is the update the LTC
 // cell unfolds (ltc_fused_update).
+#include "integrate.hpp"  // solvers/src: the Stepper interface a new method implements
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
@@ -82,4 +83,44 @@ TEST_CASE("a tableau's real stability limit: closed forms for euler, heun and rk
   CHECK(tableau(Method::bosh3).real_error_zero() == doctest::Approx(1.0).epsilon(1e-9));
   CHECK(std::isinf(tableau(Method::dopri5).real_error_zero()));
   CHECK(tableau(Method::dop853).real_error_zero() == doctest::Approx(5.7).epsilon(0.02));
+}
+
+namespace {
+// A new adaptive method as docs/design.md's recipe writes one: no dense output of its own (here
+// bosh3's stepper with dense_weights and lands_on_outputs left at Stepper's defaults).
+struct NoDenseOutput final : detail::Stepper {
+  detail::StepperPtr in;
+  explicit NoDenseOutput(detail::StepperPtr s) : in(std::move(s)) {}
+  Method method() const override { return in->method(); }
+  int order() const override { return in->order(); }
+  int error_order() const override { return in->error_order(); }
+  bool first_stage_is_f() const override { return in->first_stage_is_f(); }
+  bool fsal() const override { return in->fsal(); }
+  detail::StepResult step(detail::StepContext& c, const Var& y, const Var& k1, const std::vector<double>& t,
+                          const std::vector<double>& h) const override {
+    return in->step(c, y, k1, t, h);
+  }
+  detail::RowError error(const Var& y, const detail::StepResult& s, const detail::ErrorScale& e) const override { return in->error(y, s, e); }
+  std::unique_ptr<detail::StepperMemory> make_memory() const override { return in->make_memory(); }
+};
+}  // namespace
+
+TEST_CASE("an adaptive method with no dense output lands on the output times (Stepper's default)") {
+  // the default said "does not land" while dense_weights' default refuses a point inside a step:
+  // such a method failed on the first output time a step crossed
+  SolveOptions o;
+  o.method = Method::bosh3;
+  o.rtol = 1e-8, o.atol = 1e-10;
+  detail::Plan plan = detail::make_plan(o, 1, 0);
+  plan.stepper = std::make_shared<NoDenseOutput>(plan.stepper);
+  CHECK(plan.lands());
+  detail::PlainSystem system([](const Var& z, const Var&, const Rows&) { return -z; });
+  detail::Grid grid;
+  grid.B = 1, grid.T = 4, grid.t = {0.0, 0.1, 0.5, 2.0}, grid.count = {4};
+  SolveStats stats;
+  stats.nfe.assign(1, 0), stats.accepted.assign(1, 0), stats.rejected.assign(1, 0);
+  const detail::Integration run = detail::integrate(system, Var(Tensor::from_vector({1.0}, Shape{1, 1}, DType::f64)), grid, plan, stats);
+  const std::vector<double> ys = run.ys.value().to_vector();
+  REQUIRE(ys.size() == 4);
+  for (std::size_t j = 0; j < 4; ++j) CHECK(ys[j] == doctest::Approx(std::exp(-grid.t[j])).epsilon(1e-6));
 }
