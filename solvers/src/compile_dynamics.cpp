@@ -182,7 +182,7 @@ struct CompiledVar {
   // time that is shared (a scalar) or per row.
   bool blocks_apply(const Var& z, const Var& t) const {
     const std::int64_t B = z.rank() > 0 ? z.size(0) : 0;
-    return row_block > 0 && blocks->blocking.load() != 0 && !grad_enabled() && z.device().kind == DeviceKind::cpu && B / 2 > row_block &&
+    return row_block > 0 && blocks->blocking.load() != 0 && !grad_enabled() && z.device().kind == DeviceKind::cpu && B > 2 * row_block &&
            (t.rank() == 0 || t.size(0) == B);
   }
 
