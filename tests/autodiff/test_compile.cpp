@@ -429,3 +429,16 @@ TEST_CASE("an input the output does not use gets a zero gradient made by each ba
   CHECK(second[1].value().to_vector() == std::vector<double>(6, 0.0));
   CHECK(max_rel_diff(second[0].value(), first[0].value()) == 0.0);
 }
+
+TEST_CASE("a fused chain in f32 forms a factor outside float's normal range as the eager op does (in double)") {
+  // the chain's step used the float factor: (x + 0) * 1e39 of 1e-30 was inf compiled, 1e9 eager
+  for (const double c : {1e39, 1e-46, 1.0 / 1e40}) {
+    CAPTURE(c);
+    const auto f = [c](const std::vector<Var>& in) { return tanh(in[0] * c) + in[0] * c; };
+    CompiledFunction cf(f);
+    const Var x(Tensor::from_vector({1e-30, -2e-30, 3e30, 0.0}, Shape{4}, DType::f32));
+    NoGrad off;
+    const std::vector<double> want = f({x}).value().to_vector();
+    for (int call = 0; call < 2; ++call) CHECK(cf({x}).value().to_vector() == want);
+  }
+}

@@ -222,7 +222,14 @@ __attribute__((always_inline)) inline void chain_steps_impl(const ElementwiseSte
     const T* b = s.in[1] >= 0 ? value[s.in[1]] : nullptr;
     T* y = value[first + k];
     switch (op_info(s.op).kind) {
-      case OpKind::unary: unary_impl<false, T>(s.op, a, nullptr, 0, y, n, static_cast<T>(s.p0), static_cast<T>(s.p1)); break;
+      case OpKind::unary:
+        if constexpr (std::is_same_v<T, float>)  // as unary_run: a factor outside float's normal range in double
+          if (float_factor_inexact(s.op, s.p0)) {
+            scale_in_double<false>(a, nullptr, 1, y, n, s.p0);
+            break;
+          }
+        unary_impl<false, T>(s.op, a, nullptr, 0, y, n, static_cast<T>(s.p0), static_cast<T>(s.p1));
+        break;
       case OpKind::binary: case OpKind::compare: binary_impl<T>(s.op, a, 1, b, 1, y, 1, n); break;
       case OpKind::other: {
         const T* c = value[s.in[2]];
