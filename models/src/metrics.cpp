@@ -157,6 +157,8 @@ std::pair<std::vector<double>, std::vector<std::int64_t>> one_vs_rest(const std:
 
 void rank_classes(ClassificationReport& r, const std::vector<double>& probabilities, const std::vector<std::int64_t>& labels) {
   if (r.classes == 2) {
+    // both undefined on one class: average precision would give an all-positive split 1 whatever the ranking
+    if (r.support[0] == 0 || r.support[1] == 0) return;
     const auto [scores, positive] = one_vs_rest(probabilities, labels, 2, 1);
     r.auc = roc_auc(scores, positive), r.pr_auc = average_precision(scores, positive);
     return;

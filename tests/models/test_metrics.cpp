@@ -127,6 +127,20 @@ TEST_CASE("report_metrics: binary precision / recall / f1 are class 1's; auc and
   CHECK(metric(one_class, "precision") == 0.0);  // one prediction of 1, none right
 }
 
+TEST_CASE("classification_report: binary pr_auc is undefined on labels of one class, as auc is") {
+  // (an all-positive split gave pr_auc 1 whatever the ranking, and best_metric pr_auc picked epochs by it)
+  const std::vector<double> p1 = {0.1, 0.8, 0.3, 0.6};
+  const ClassificationReport positives = classification_report(binary_rows(p1), {1, 1, 1, 1}, 2);
+  CHECK(std::isnan(positives.pr_auc));
+  CHECK(std::isnan(positives.auc));
+  CHECK(!has_metric(report_metrics(positives), "pr_auc"));
+  CHECK(std::isnan(classification_report(binary_rows(p1), {0, 0, 0, 0}, 2).pr_auc));
+  // both classes: average precision as before; highest first 0.8 p (P 1), 0.6 n, 0.3 p (P 2/3)
+  const ClassificationReport both = classification_report(binary_rows(p1), {0, 1, 1, 0}, 2);
+  CHECK(both.pr_auc == doctest::Approx((1 + 2.0 / 3) / 2));
+  CHECK(metric(report_metrics(both), "pr_auc") == doctest::Approx((1 + 2.0 / 3) / 2));
+}
+
 TEST_CASE("report_metrics: with more classes precision / recall / f1 are the macro means") {
   const auto m = report_metrics(classification_report(rows_predicting({0, 2, 1, 0, 0, 1}, 3), {0, 1, 2, 0, 1, 2}, 3));
   CHECK(metric(m, "precision") == doctest::Approx(2.0 / 9));

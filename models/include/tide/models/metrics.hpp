@@ -35,9 +35,10 @@ struct ClassificationReport {
   std::vector<std::int64_t> support;                  // true examples per class
   double accuracy = 0, balanced_accuracy = 0;         // balanced: mean recall over classes with support
   double precision_macro = 0, recall_macro = 0, f1_macro = 0;
-  double auc = NAN, pr_auc = NAN;  // binary: ROC AUC and average precision of class 1's probability;
-                                   // more classes: the macro one-vs-rest means over the classes that
-                                   // have both positives and negatives; NaN when none has
+  double auc = NAN, pr_auc = NAN;  // binary: ROC AUC and average precision of class 1's probability,
+                                   // NaN unless the labels hold both classes; more classes: the macro
+                                   // one-vs-rest means over the classes that have both positives and
+                                   // negatives; NaN when none has
 };
 
 // probabilities is row-major, labels.size() x classes; labels lie in 0..classes-1. Throws
