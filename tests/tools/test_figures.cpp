@@ -220,6 +220,27 @@ TEST_CASE("run curves: linear loss axis, the best epoch and the test score on th
   CHECK_FALSE(cli::lr_plot(recs, "run").log_y);
 }
 
+TEST_CASE("run curves: best_metric nfe marks the best epoch and the test score on the one nfe.svg") {
+  // (the metric plot went to nfe.svg, then the NFE plot replaced it without either mark)
+  const fs::path dir = fs::temp_directory_path() / "tide_test_nfe_curve";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto recs = records(4, 1.0);
+  for (std::size_t i = 0; i < recs.size(); ++i)
+    recs[i]["train_nfe"] = 40.0 + static_cast<double>(i), recs[i]["val_nfe"] = 30.0 + static_cast<double>(i), recs[i]["train_nfe_backward"] = 0.0;
+  cli::write_run_curves(dir.string(), recs, "nfe", "run", 2, 31.0);
+  const std::string nfe = read((dir / "nfe.svg").string());
+  CHECK(nfe.find("evaluations of the dynamics per batch") != std::string::npos);
+  CHECK(nfe.find("best (epoch 2)") != std::string::npos);
+  CHECK(nfe.find("test 31") != std::string::npos);
+  cli::write_run_curves(dir.string(), recs, "f1", "run", 3, 0.5);  // another metric: nfe.svg marks nothing
+  const std::string plain = read((dir / "nfe.svg").string());
+  CHECK(plain.find("best (epoch") == std::string::npos);
+  CHECK(plain.find("test ") == std::string::npos);
+  CHECK(read((dir / "f1.svg").string()).find("best (epoch 3)") != std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("tide plot: one line per run, the mean with its min..max band, errors naming the run") {
   const fs::path dir = fs::temp_directory_path() / "tide_test_run_plots";
   fs::remove_all(dir);

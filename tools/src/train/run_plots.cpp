@@ -47,6 +47,24 @@ void mark_best(Plot& p, std::int64_t best_epoch) {
   if (best_epoch >= 0) p.vlines.push_back({static_cast<double>(best_epoch), fmt::format("best (epoch {})", best_epoch)});
 }
 
+// The test score as a diamond at the epoch whose parameters it scored (the last epoch's when none was best).
+void mark_test(Plot& p, const std::vector<json>& records, std::int64_t best_epoch, std::optional<double> test_score) {
+  if (!test_score || records.empty()) return;
+  const double at = best_epoch >= 0 ? static_cast<double>(best_epoch) : record_number(records.back(), "epoch").value_or(0);
+  p.marks.push_back({at, *test_score, fmt::format("test {:.3g}", *test_score)});
+}
+
+// Solver-based models: the dynamics evaluations per batch, forward (train and val) and backward.
+Plot nfe_plot(const std::vector<json>& records, const std::string& title) {
+  Plot nfe{title + ": evaluations of the dynamics per batch", "epoch", "NFE", false, {}};
+  for (const char* key : {"train_nfe", "val_nfe", "train_nfe_backward"}) {
+    PlotSeries s = series_of(records, key, key, std::string(key) == "val_nfe" && few_epochs(records));
+    // the discrete gradient evaluates nothing in backward: an all-zero series is left out
+    if (std::any_of(s.y.begin(), s.y.end(), [](double v) { return v != 0; })) nfe.series.push_back(std::move(s));
+  }
+  return nfe;
+}
+
 }  // namespace
 
 Plot loss_plot(const std::vector<json>& records, const std::string& title, std::int64_t best_epoch) {
@@ -65,11 +83,7 @@ Plot metric_plot(const std::vector<json>& records, const std::string& metric, co
   p.series.push_back(val_series(records, "val_" + metric));
   p.log_y = spans_more_than(p.series, loss_log_factor);
   mark_best(p, best_epoch);
-  if (test_score && !records.empty()) {
-    // the test score belongs to the best epoch's parameters (the last epoch's when none was best)
-    const double at = best_epoch >= 0 ? static_cast<double>(best_epoch) : record_number(records.back(), "epoch").value_or(0);
-    p.marks.push_back({at, *test_score, fmt::format("test {:.3g}", *test_score)});
-  }
+  mark_test(p, records, best_epoch, test_score);
   return p;
 }
 
@@ -82,16 +96,13 @@ Plot lr_plot(const std::vector<json>& records, const std::string& title) {
 void write_run_curves(const std::string& dir, const std::vector<json>& records, const std::string& metric, const std::string& title,
                       std::int64_t best_epoch, std::optional<double> test_score) {
   write_svg(dir + "/curves.svg", loss_plot(records, title, best_epoch));
-  write_svg(dir + "/" + metric + ".svg", metric_plot(records, metric, title, best_epoch, test_score));
+  const bool solver = !records.empty() && records.front().contains("val_nfe");
+  // best_metric nfe: one nfe.svg, the NFE plot carrying the metric plot's marks (it overwrote that plot and its marks)
+  if (metric != "nfe" || !solver) write_svg(dir + "/" + metric + ".svg", metric_plot(records, metric, title, best_epoch, test_score));
   write_svg(dir + "/lr.svg", lr_plot(records, title));
-  if (records.empty() || !records.front().contains("val_nfe")) return;
-  // solver-based models: the dynamics evaluations per batch, forward (train and val) and backward
-  Plot nfe{title + ": evaluations of the dynamics per batch", "epoch", "NFE", false, {}};
-  for (const char* key : {"train_nfe", "val_nfe", "train_nfe_backward"}) {
-    PlotSeries s = series_of(records, key, key, std::string(key) == "val_nfe" && few_epochs(records));
-    // the discrete gradient evaluates nothing in backward: an all-zero series is left out
-    if (std::any_of(s.y.begin(), s.y.end(), [](double v) { return v != 0; })) nfe.series.push_back(std::move(s));
-  }
+  if (!solver) return;
+  Plot nfe = nfe_plot(records, title);
+  if (metric == "nfe") mark_best(nfe, best_epoch), mark_test(nfe, records, best_epoch, test_score);
   write_svg(dir + "/nfe.svg", nfe);
 }
 
