@@ -51,6 +51,30 @@ TEST_CASE("tide train --overwrite removes the old run's figures with its state")
   CHECK(fs::exists(out + "/sketch.svg"));
 }
 
+TEST_CASE("tide train --overwrite removes the old run's curve of its best_metric (f1.svg, precision.svg)") {
+  // (only the new run's metric and a fixed list were removed: an old f1.svg stayed beside the new run)
+  TempDir dir;
+  const std::string out = (dir.path / "over").string();
+  json config = {{"name", "over"}, {"seed", 1}, {"data", {{"dataset", "xor"}, {"encoding", "event"}, {"train", 64}, {"test", 16}}},
+                 {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 32}, {"best_metric", "f1"}};
+  train(config, out, false);
+  REQUIRE(fs::exists(out + "/f1.svg"));
+  config.erase("best_metric");
+  TrainOptions options;
+  options.out_dir = out, options.quiet = true, options.overwrite = true;
+  options.max_steps = 1;  // stops before an epoch ends: no figure is written again
+  REQUIRE(run_training(parse_train_config(config, "test config"), options) == 0);
+  CHECK_FALSE(fs::exists(out + "/f1.svg"));
+  // a run stopped before its summary: config.json's best_metric names the curve; a name that leaves
+  // the directory names no file of the run
+  std::ofstream(out + "/config.json") << json{{"best_metric", "precision"}}.dump();
+  std::ofstream(out + "/summary.json") << json{{"metric", "../kept"}}.dump();
+  for (const std::string& old : {out + "/precision.svg", (dir.path / "kept.svg").string()}) std::ofstream(old) << "<svg/>";
+  REQUIRE(run_training(parse_train_config(config, "test config"), options) == 0);
+  CHECK_FALSE(fs::exists(out + "/precision.svg"));
+  CHECK(fs::exists(dir.path / "kept.svg"));
+}
+
 TEST_CASE("eval, predict and export rebuild a run's model compiled or eager as it trained") {
   // (they always compiled: an eager run was scored by another arithmetic than the one it trained with)
   TempDir dir;
@@ -169,6 +193,31 @@ TEST_CASE("best_metric auc: judged on the whole validation split, whose labels m
                        tide::Error);
 }
 
+
+TEST_CASE("best_metric pr_auc: a validation split of class 1 only is refused, as auc is") {
+  // (average precision of an all-positive split is 1 whatever the ranking: every epoch scored 1)
+  TempDir dir;
+  const auto write = [&](const std::string& name, int sequences, const std::function<int(int)>& label) {
+    std::ofstream f(dir.path / name);
+    f << "id,x,y\n";
+    for (int s = 0; s < sequences; ++s)
+      for (int t = 0; t < 4; ++t) f << s << "," << (label(s) ? 1.0 : -1.0) + 0.1 * t << "," << label(s) << "\n";
+  };
+  write("train.csv", 40, [](int s) { return s % 2; });
+  write("val_positive.csv", 20, [](int) { return 1; });
+  const json config = {{"name", "pr"}, {"seed", 1}, {"best_metric", "pr_auc"},
+                       {"data", {{"dataset", "csv"}, {"path", (dir.path / "train.csv").string()},
+                                 {"val_path", (dir.path / "val_positive.csv").string()}, {"id_column", "id"}, {"targets", "y"},
+                                 {"window", 4}, {"per_step", false}}},
+                       {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 1}, {"batch_size", 8}};
+  TrainOptions options;
+  options.out_dir = (dir.path / "one").string();
+  options.quiet = true;
+  CHECK_THROWS_WITH_AS(run_training(parse_train_config(config, "test config"), options),
+                       doctest::Contains("best_metric: 'pr_auc' is undefined on the validation split: its labels hold class '1' only "
+                                         "(20 predictions)"),
+                       tide::Error);
+}
 
 TEST_CASE("tide predict --data: a file without the target column is predicted, without label or target columns") {
   TempDir dir;

@@ -274,6 +274,22 @@ private:
   std::int64_t steps_this_run_ = 0;
 };
 
+// The selection metric's curve of the old run in `dir`: summary.json's "metric" (a finished run) and
+// config.json's best_metric (one stopped early; without it the model's metric, in run_figures). A
+// name that is not a plain file name is skipped: the file is not the run's.
+std::vector<std::string> old_metric_curves(const std::string& dir) {
+  std::vector<std::string> curves;
+  for (const auto& [file, key] : {std::pair{"summary.json", "metric"}, std::pair{"config.json", "best_metric"}}) {
+    std::ifstream in(dir + "/" + file);
+    const json j = json::parse(in, nullptr, false);
+    if (!j.is_object() || !j.contains(key) || !j.at(key).is_string()) continue;
+    const std::string metric = j.at(key).get<std::string>();
+    if (!metric.empty() && metric != "." && metric != ".." && fs::path(metric).filename() == metric)
+      curves.push_back(dir + "/" + metric + ".svg");
+  }
+  return curves;
+}
+
 // A directory that holds a run (a checkpoint or a summary) is not started over without
 // --overwrite, which first removes the old run's state so nothing stale survives.
 void Trainer::check_fresh_start() const {
@@ -283,12 +299,13 @@ void Trainer::check_fresh_start() const {
   if (!options_.overwrite)
     fail("{} holds a run already ({}); --resume continues it, --overwrite starts it over, --out DIR writes elsewhere", paths_.dir,
          fs::exists(paths_.summary) ? "finished: summary.json" : "checkpoint.tide");
+  const std::vector<std::string> old_curves = old_metric_curves(paths_.dir);  // before summary.json goes
   for (const std::string& p : held) fs::remove(p);
   // the old run's figures too, by the names a run writes (a metric's curve is named for the
-  // metric, which the old run's model may have had another of): other files in the directory are
-  // the user's
+  // metric, which the old run may have had another of): other files in the directory are the user's
   std::error_code ec;
   for (const char* figure : run_figures) fs::remove(paths_.dir + "/" + figure + ".svg", ec);
+  for (const std::string& curve : old_curves) fs::remove(curve, ec);
   fs::remove(paths_.metric_curve, ec);
 }
 
