@@ -10,6 +10,7 @@
 #include "tide/core/shared_count.hpp"
 #include "tide/solvers/compile_dynamics.hpp"
 #include <algorithm>
+#include <cmath>
 
 namespace tide::detail {
 
@@ -105,6 +106,13 @@ struct Replayed {
   Tensor state, last_stage;
 };
 
+// One replayed segment's steps in order: each step's start rows and (tableaus that reuse their last
+// stage) its logged first stage. Held by the backward pass that replayed it, never in the shared
+// log, so that threads differentiating one solve at once (design.md) do not share it.
+struct Segment {
+  std::vector<Tensor> y, k1;
+};
+
 class CheckpointBackward final : public CustomBackward {
 public:
   CheckpointBackward(Dynamics f, Grid grid, Plan plan, std::vector<StepLog> log, std::vector<Var> params,
@@ -128,16 +136,20 @@ public:
     std::vector<Tensor> gp(params_.size());
     const std::int64_t n = static_cast<std::int64_t>(log_.size());
     if (snapshots_.empty()) {
-      for (std::int64_t s = n; s-- > 0;) backprop_step(log_[static_cast<std::size_t>(s)], g, a, a_stage, gp);
+      for (std::int64_t s = n; s-- > 0;) {
+        const StepLog& step = log_[static_cast<std::size_t>(s)];
+        backprop_step(step, step.y, step.k1, g, a, a_stage, gp);
+      }
     } else {
       // budgeted: recompute one segment's start states from its snapshot, then go back through it
       for (std::int64_t seg = static_cast<std::int64_t>(snapshots_.size()); seg-- > 0;) {
         const std::int64_t begin = seg * stride_, end = std::min(n, begin + stride_);
-        replay(snapshots_[static_cast<std::size_t>(seg)], begin, end, true);
+        Segment states;
+        replay(snapshots_[static_cast<std::size_t>(seg)], begin, end, &states);
         for (std::int64_t s = end; s-- > begin;) {
-          StepLog& step = log_[static_cast<std::size_t>(s)];
-          backprop_step(step, g, a, a_stage, gp);
-          step.y = step.k1 = Tensor();
+          const std::size_t i = static_cast<std::size_t>(s - begin);
+          backprop_step(log_[static_cast<std::size_t>(s)], states.y[i], states.k1[i], g, a, a_stage, gp);
+          states.y[i] = states.k1[i] = Tensor();  // one segment's states at a time, freed as they are used
         }
       }
     }
@@ -148,21 +160,20 @@ public:
   }
 
   // Runs steps [begin, end) forward without a tape from `from` (the full state [B, D], and for
-  // carries_stage() each sample's last stage), storing each step's start rows (and first stage)
-  // when `store`; returns the same after them.
-  Replayed replay(Replayed from, std::int64_t begin, std::int64_t end, bool store) {
+  // carries_stage() each sample's last stage), keeping each step's start rows (and first stage) in
+  // `keep` when given; returns the same after them.
+  Replayed replay(Replayed from, std::int64_t begin, std::int64_t end, Segment* keep) const {
     NoGrad no_grad;
     PlainSystem system(f_, plan_.stepper->output_width());
     Tensor state = from.state.clone(), last = from.last_stage;
     for (std::int64_t s = begin; s < end; ++s) {
-      StepLog& step = log_[static_cast<std::size_t>(s)];
+      const StepLog& step = log_[static_cast<std::size_t>(s)];
       const Tensor index = indices(step.samples, state.device());
       const Tensor y = index_select(state, 0, index);
-      if (store) step.y = y;
       const Rows rows(index);
       StepContext ctx = context(system, rows, step.samples);
       const Tensor k1 = last.defined() ? index_select(last, 0, index) : Tensor();
-      if (store && carries_stage()) step.k1 = k1;
+      if (keep) keep->y.push_back(y), keep->k1.push_back(k1);
       const StepResult st = plan_.stepper->step(ctx, Var(y), first_stage(step, Var(y), ctx, Var(k1)), step.t, step.h);
       state = add(state, index_add(sub(st.y_new.value(), y), 0, index, grid_.B));
       if (carries_stage()) {  // the rows' last stages, the next step's first where reused
@@ -194,20 +205,22 @@ private:
     return where(Var(column(mask, y.dtype(), y.device())), logged, f);
   }
 
-  StepContext context(System& system, const Rows& rows, const std::vector<std::int64_t>& samples) {
+  StepContext context(System& system, const Rows& rows, const std::vector<std::int64_t>& samples) const {
     return StepContext{system, rows, samples, *stats_, true, plan_.norm.atol(), plan_.norm.rtol(), nullptr};  // replays keep nothing across steps
   }
 
-  void backprop_step(const StepLog& step, const Tensor& g, Tensor& a, Tensor& a_stage, std::vector<Tensor>& gp) {
+  // Back through one logged step from its start rows `y_start` (and logged first stage `k1`).
+  void backprop_step(const StepLog& step, const Tensor& y_start, const Tensor& k1, const Tensor& g, Tensor& a, Tensor& a_stage,
+                     std::vector<Tensor>& gp) {
     const std::int64_t B = grid_.B;
     const Tensor index = indices(step.samples, g.device());
     const Rows rows(index);
     PlainSystem system(f_, plan_.stepper->output_width());
     const std::uint64_t since = node_sequence_barrier();
     EnableGrad enable;
-    const Var y = Var::parameter(step.y);
+    const Var y = Var::parameter(y_start);
     StepContext ctx = context(system, rows, step.samples);
-    const Var k1_in = step.k1.defined() ? Var::parameter(step.k1) : Var();
+    const Var k1_in = k1.defined() ? Var::parameter(k1) : Var();
     StepResult st = plan_.stepper->step(ctx, y, first_stage(step, y, ctx, k1_in), step.t, step.h);
     std::vector<Var> outputs{st.y_new};
     std::vector<Var> cot{Var(index_select(a, 0, index))};
@@ -229,7 +242,7 @@ private:
     NoGrad no_grad;
     a = add(a, index_add(sub(grads[0].value(), index_select(a, 0, index)), 0, index, B));  // a[rows] = dL/dy_start
     if (carries_stage()) {  // a_stage[rows] = dL/dk1: owed by each sample's previous step's last stage
-      const Tensor dk1 = k1_in.defined() ? grads.back().value() : Tensor::zeros(step.y.shape(), step.y.dtype(), step.y.device());
+      const Tensor dk1 = k1_in.defined() ? grads.back().value() : Tensor::zeros(y_start.shape(), y_start.dtype(), y_start.device());
       a_stage = add(a_stage, index_add(sub(dk1, index_select(a_stage, 0, index)), 0, index, B));
     }
     if (k1_in.defined()) grads.pop_back();
@@ -283,6 +296,16 @@ Var adjoint_rhs(const Dynamics& f, std::int64_t D, const Var& z, const Var& t, c
   const Var ga = grad({out}, {leaf}, {a.detach()}, o)[0];
   NoGrad no_grad;
   return Var(concat(std::vector<Tensor>{out.value(), neg(ga.value())}, 1));
+}
+
+// The tolerances of the adjoint's backward solve (ErrorNorm::doubled) over states [begin, end) of
+// [y | a] on `device` (count is the whole system's: the max norm does not read it).
+ErrorScale scale_of(const ErrorNorm& norm, std::int64_t begin, std::int64_t end, Device device) {
+  ErrorScale s = norm.scale_on(device);
+  s.atol = s.atol.slice(0, begin, end).contiguous();
+  s.rtol = s.rtol.slice(0, begin, end).contiguous();
+  s.mask = s.mask.slice(0, begin, end).contiguous();
+  return s;
 }
 
 // The adjoint system on (y, a): y' = f(y), a' = -(df/dy)^T a, integrated backwards. Parameter
@@ -364,6 +387,7 @@ public:
 
   Var at_stop(const Var& z, const std::vector<std::int64_t>& position, const std::vector<std::int64_t>& samples,
               const std::vector<std::int64_t>& index) override {
+    if (state_scale.atol.defined()) check_drift(z.value(), position, samples, index);
     // y <- the forward solution there (as torchdiffeq does), a <- a + dL/dy(t_j)
     Tensor out = z.value().clone();
     for (std::size_t q = 0; q < position.size(); ++q) {
@@ -375,10 +399,76 @@ public:
     return Var(out);
   }
 
-  std::function<std::int64_t(std::int64_t, std::int64_t)> forward_index;
+  const Grid* forward = nullptr;  // the forward solve's grid: stop i of sample b is its time count - 1 - i
+  // The adaptive backward solve's tolerances over [y | a]'s halves (undefined with fixed steps: no
+  // tolerance governs them, and the drift is not checked)
+  ErrorScale state_scale, adjoint_scale;
   const std::vector<Tensor>& param_grads() const { return gp_; }
 
 private:
+  std::int64_t forward_index(std::int64_t b, std::int64_t i) const { return forward->count[static_cast<std::size_t>(b)] - 1 - i; }
+
+  // The re-integrated y against the forward solution at a stop: refused when, for some row, both
+  //   gap = max over controlled states of |y_back - y_fwd| / (atol + rtol |y_fwd|)   (the state half's tolerances)
+  //   rate = max over states of |a'(y_back) - a'(y_fwd)| |dt| / (atol + rtol |a|)   (the adjoint half's)
+  // exceed their limits, a' = -(df/dy)^T a at the stop with this a, dt the interval since the last
+  // stop. The gap alone is no test: a decay y' = -p y grows backwards like e^(p t), and its y drifts
+  // by 1e39 tolerances on the solvers suite with a correct gradient (a' does not depend on y). The
+  // rate is computed only past the gap's limit (two evaluations of a'); the common case costs one
+  // [n, 2] read back per stop.
+  void check_drift(const Tensor& z, const std::vector<std::int64_t>& position, const std::vector<std::int64_t>& samples,
+                   const std::vector<std::int64_t>& index) const {
+    std::vector<std::int64_t> flat(samples.size());
+    for (std::size_t q = 0; q < samples.size(); ++q) flat[q] = forward_index(samples[q], index[q]) * ys_.size(1) + samples[q];
+    const Tensor rows_at = indices(position, z.device());
+    const Tensor fwd = rows_of_g(ys_, flat), back = index_select(z.slice(1, 0, D_), 0, rows_at);
+    const std::vector<double> gap = row_norm(sub(back, fwd), fwd, state_scale, true);
+    if (std::all_of(gap.begin(), gap.end(), [](double g) { return g <= drift_gap_limit; })) return;
+    const std::vector<double> rate = rate_change(back, fwd, index_select(z.slice(1, D_, 2 * D_), 0, rows_at), samples, index);
+    for (std::size_t q = 0; q < gap.size(); ++q)
+      if (!(gap[q] <= drift_gap_limit) && !(rate[q] <= drift_rate_limit)) drift_error(back, fwd, q, samples[q], index[q], gap[q], rate[q]);
+  }
+
+  // Per row, how far a' = -(df/dy)^T a moves between y_back and y_fwd (the same a), times the
+  // interval since the last stop, in the adjoint half's tolerances.
+  std::vector<double> rate_change(const Tensor& back, const Tensor& fwd, const Tensor& a, const std::vector<std::int64_t>& samples,
+                                  const std::vector<std::int64_t>& index) const {
+    std::vector<double> t, dt;
+    for (std::size_t q = 0; q < samples.size(); ++q) {
+      const std::int64_t j = forward_index(samples[q], index[q]);
+      t.push_back(forward->at(samples[q], j));
+      dt.push_back(std::fabs(forward->at(samples[q], j + 1) - t.back()));
+    }
+    const Rows rows(indices(samples, a.device()));
+    const Var tc(column(t, a.dtype(), a.device()));
+    const auto rate = [&](const Tensor& y) {
+      return adjoint_rhs(f_, D_, Var(concat(std::vector<Tensor>{y, a}, 1)), tc, rows).value().slice(1, D_, 2 * D_);
+    };
+    return row_norm(mul(sub(rate(back), rate(fwd)), column(dt, a.dtype(), a.device())), a, adjoint_scale, true);
+  }
+
+  [[noreturn]] void drift_error(const Tensor& back, const Tensor& fwd, std::size_t q, std::int64_t b, std::int64_t i, double gap,
+                                double rate) const {
+    const double t = forward->at(b, forward_index(b, i));
+    const Tensor fwd_row = fwd.select(0, static_cast<std::int64_t>(q)).to(DType::f64);
+    const double apart = max(abs(sub(back.select(0, static_cast<std::int64_t>(q)).to(DType::f64), fwd_row))).item();
+    throw SolverError(fmt::format("the adjoint's backward re-integration of the state drifted from the forward solution: at t = "
+                                  "{:.17g} (sample {}) it is {:.3g} away, {:.3g} x the tolerance (the largest |y_back - y_forward| / "
+                                  "(atol + rtol |y_forward|); over {:g} x is refused where it moves the adjoint's right-hand side, "
+                                  "here by {:.3g} x its tolerance over the interval), so the adjoint followed another path and its "
+                                  "gradient is wrong. Use GradientKind::checkpointed (the exact gradient of the computed solution), "
+                                  "or tighter adjoint_rtol / adjoint_atol",
+                                  t, b, apart, gap, drift_gap_limit, rate),
+                      t, NAN, std::sqrt(sum(square(fwd_row)).item()), NAN, stats_);
+  }
+
+  // Measured on legitimate solves (the solvers and models suites, spiral_fit, tide bench solvers):
+  // where the rate passes its limit the gap stays below 360 (sqrt(|y|) near 0: 357, rate 4.5e6;
+  // kvaerno3 with Krylov: 209, rate 1.9e4); other gaps reach 418 (kvaerno3 at 1e-8, rate 0.6), 134
+  // on spiral_fit's f32 training and 1e39 on linear decays (rate 0). Van der Pol, mu = 2 at rtol
+  // 1e-6 to 1e-10: gaps of 1.2e4 to 1e6, rates from 1.4e5.
+  static constexpr double drift_gap_limit = 3e3, drift_rate_limit = 1e3;
+
   Dynamics f_;
   Dynamics rhs_;  // the compiled adjoint_rhs when f_ is compiled dynamics
   std::int64_t D_;
@@ -414,7 +504,11 @@ public:
     for (std::int64_t b = 0; b < B; ++b) last[static_cast<std::size_t>(b)] = (grid_.count[static_cast<std::size_t>(b)] - 1) * B + b;
     const Tensor y_end = rows_of_g(ys_, last), g_end = rows_of_g(g, last);
     AdjointSystem system(plain_f_, D, params_, plan_.stepper->quadrature_weights(), ys_, g, *stats_, plan_.shared_step);
-    system.forward_index = [this](std::int64_t b, std::int64_t i) { return grid_.count[static_cast<std::size_t>(b)] - 1 - i; };
+    system.forward = &grid_;
+    if (plan_.adaptive()) {
+      system.state_scale = scale_of(plan_.norm, 0, D, ys_.device());
+      system.adjoint_scale = scale_of(plan_.norm, D, 2 * D, ys_.device());
+    }
     const Integration run = integrate_adjoint(system, Var(concat(std::vector<Tensor>{y_end, g_end}, 1)), back);
     // the adjoint at t0 (the stop there added nothing yet: outputs are taken before stops)
     std::vector<std::int64_t> first(static_cast<std::size_t>(B));
@@ -489,7 +583,7 @@ Var solve_checkpointed(const Dynamics& f, const Var& y0, const Grid& grid, const
     Replayed state{y0.value().contiguous(), Tensor()};
     for (std::int64_t begin = 0; begin < n; begin += stride) {
       snapshots.push_back(state);
-      state = fn->replay(state, begin, std::min(n, begin + stride), false);
+      state = fn->replay(state, begin, std::min(n, begin + stride), nullptr);
     }
     fn->set_snapshots(std::move(snapshots), stride);
   }

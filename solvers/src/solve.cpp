@@ -259,6 +259,21 @@ Var add_output_time_gradient(const Dynamics& f, const Var& ys, const Var& times,
   return stack(each, 0);
 }
 
+// The adjoint's backward tolerances, where given, against the state's rounding, as solve() checks
+// the forward's: below it the backward solve would shrink its steps until max_steps.
+void check_adjoint_attainable(const detail::Plan& plan, const SolveOptions& o, const Tensor& y0) {
+  if (!plan.stepper->adaptive() || (o.adjoint_rtol <= 0 && o.adjoint_atol <= 0)) return;
+  try {
+    plan.norm.doubled(o.adjoint_atol, o.adjoint_rtol).check_attainable(y0);
+  } catch (const Error& e) {
+    std::string why = e.what();
+    if (why.rfind("solve: ", 0) == 0) why.erase(0, 7);
+    fail("solve with GradientKind::adjoint: the backward solve's tolerances adjoint_rtol = {:g}, adjoint_atol = {:g} "
+         "(0: the forward's) cannot be met: {} (read rtol / atol there as adjoint_rtol / adjoint_atol)",
+         o.adjoint_rtol, o.adjoint_atol, why);
+  }
+}
+
 Var integrate_by_kind(const Dynamics& f, const Var& y_start, const Grid& grid, const detail::Plan& plan,
                       const SolveOptions& options, const std::vector<Var>& params, const std::shared_ptr<SolveStats>& stats) {
   const GradientKind kind = options.gradient;
@@ -268,6 +283,7 @@ Var integrate_by_kind(const Dynamics& f, const Var& y_start, const Grid& grid, c
     return detail::integrate(system, y_start, grid, plan, *stats).ys;
   }
   if (kind == GradientKind::checkpointed) return detail::solve_checkpointed(f, y_start, grid, plan, options.checkpoint_budget, params, stats);
+  check_adjoint_attainable(plan, options, y_start.value());
   return detail::solve_adjoint(f, y_start, grid, plan, options.adjoint_atol, options.adjoint_rtol, params, stats);
 }
 

@@ -3,8 +3,10 @@
 // regularisers against independent computations, and STEER's draws.
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
+#include <atomic>
 #include <cmath>
 #include <functional>
+#include <thread>
 
 namespace tide {
 namespace {
@@ -545,6 +547,35 @@ TEST_CASE("a parameter read directly and through a value computed from it before
       INFO(gradient_kind_name(kind) << (compiled ? " compiled" : " eager"));
       check_close({grad(loss(kind, compiled), W).value().to_vector()}, {fd}, 1e-6, "dL/dW vs finite differences");
     }
+}
+
+TEST_CASE("threads differentiating one budgeted checkpointed solve at once all get its gradient") {
+  // the budgeted backward wrote each replayed segment's states into the solve's shared step log and
+  // cleared them after: threads erased each other's ("Var::parameter: undefined tensor")
+  Problem p;
+  SolveOptions o;
+  o.rtol = o.atol = 1e-6;
+  o.gradient = GradientKind::checkpointed;
+  o.checkpoint_budget = 2;
+  const Solution s = solve(p.f(), p.y0, Var(p.times.value()), o);
+  REQUIRE(s.stats->total_accepted() > 4);  // segments of several steps
+  const Var loss = sum(square(s.ys)) + sum(s.ys);
+  const std::vector<double> want = grad(loss, p.W).value().to_vector();
+  std::atomic<int> wrong{0}, threw{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&] {
+      for (int it = 0; it < 20; ++it) {
+        try {
+          if (grad(loss, p.W).value().to_vector() != want) ++wrong;
+        } catch (const std::exception&) {
+          ++threw;
+        }
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  CHECK(threw.load() == 0);
+  CHECK(wrong.load() == 0);
 }
 
 TEST_CASE("checkpointed and adjoint refuse dynamics that read a parameter their first evaluation did not") {

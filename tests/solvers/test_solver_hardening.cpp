@@ -92,6 +92,52 @@ TEST_CASE("a failure in the adjoint's backward solve says so and names the check
   }
 }
 
+TEST_CASE("an adjoint whose backward re-integration of the state drifts from the forward solution is refused, naming checkpointed") {
+  // van der Pol, mu = 2 (not stiff): integrated backwards the limit cycle repels, and at rtol 1e-6
+  // the re-integrated y was 1e4 tolerances off at t = 5; the adjoint followed that path and gave a
+  // gradient 8 % off the discrete one, silently
+  const Var mu = Var::parameter(Tensor::from_vector({2.0}, Shape{1}, DType::f64));
+  const auto f = [mu](const Var& z, const Var&) {
+    const Var x = slice(z, 1, 0, 1), v = slice(z, 1, 1, 2);
+    return concat({v, mu * (1.0 - x * x) * v - x}, 1);
+  };
+  const Var y0 = Var::parameter(Tensor::from_vector({2.0, 0.0, 1.0, 0.5}, Shape{2, 2}, DType::f64));
+  const Var times(Tensor::from_vector({0.0, 5.0, 10.0}, Shape{3}, DType::f64));
+  SolveOptions o;
+  o.rtol = o.atol = 1e-6;
+  o.gradient = GradientKind::adjoint;
+  const Solution s = solve(f, y0, times, o);
+  try {
+    backward(sum(square(s.ys)));
+    FAIL("no error");
+  } catch (const SolverError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("the adjoint's backward re-integration of the state drifted from the forward solution: at t = 5") != std::string::npos);
+    CHECK(what.find("x the tolerance") != std::string::npos);
+    CHECK(what.find("Use GradientKind::checkpointed") != std::string::npos);
+    CHECK(e.time == 5.0);
+  }
+}
+
+TEST_CASE("an adjoint whose y drifts where the adjoint does not depend on it (linear decay) is not refused and equals discrete") {
+  // y' = -p y integrated backwards grows like e^(p t): from t = 2 to 0.2 with p = 50 the re-integrated
+  // y is 1e39 tolerances off the forward's e^(-10), yet a' = p a reads no y and the gradient is right
+  const auto gradients = [](GradientKind kind) {
+    const Var p = Var::parameter(Tensor::from_vector({50.0, 0.5}, Shape{2, 1}, DType::f64));
+    const Var y0 = Var::parameter(Tensor::from_vector({1.0, 2.0}, Shape{2, 1}, DType::f64));
+    const Dynamics f([p](const Var& z, const Var&, const Rows& rows) { return -(rows.gather(p) * z); });
+    SolveOptions o;
+    o.gradient = kind;
+    const Solution s = solve(f, y0, Var(Tensor::from_vector({0.0, 0.1, 0.2, 2.0}, Shape{4}, DType::f64)), o);
+    const std::vector<Var> g = grad({sum(s.ys)}, {p, y0});
+    std::vector<double> out = g[0].value().to_vector(), gy = g[1].value().to_vector();
+    out.insert(out.end(), gy.begin(), gy.end());
+    return out;
+  };
+  const std::vector<double> discrete = gradients(GradientKind::discrete), adjoint = gradients(GradientKind::adjoint);
+  for (std::size_t i = 0; i < discrete.size(); ++i) CHECK(adjoint[i] == doctest::Approx(discrete[i]).epsilon(1e-5));
+}
+
 TEST_CASE("the adjoint's backward solve keeps states with no tolerance out of its norm and controls their adjoints") {
   // every doubled state was controlled with the forward's tolerances: a seminorm state with atol =
   // rtol = 0 (and a regulariser's integrand state under scalar atol = rtol = 0) made every error
@@ -455,6 +501,26 @@ TEST_CASE("fused_b must be [D] or [1], named when it is not") {
     o.fused_b = Tensor::full(good, 0.5, DType::f64);
     CHECK(solve(split, y0, t, o).ys.shape() == Shape{2, 1, 2});
   }
+}
+
+TEST_CASE("adjoint tolerances below the rounding of an f32 state are refused before the solve, naming adjoint_rtol") {
+  // the forward's are refused up front; the adjoint's ran the backward solve to 300,000 calls (or to
+  // max_steps, with a message naming neither option)
+  std::int64_t calls = 0;
+  const Var W = Var::parameter(Tensor::from_vector({-0.4, 0.9, -0.7, -0.3}, Shape{2, 2}));
+  const auto f = [W, &calls](const Var& z, const Var&) { ++calls; return tanh(matmul(z, W)) - 0.1 * z; };
+  const Var y0 = Var::parameter(Tensor::from_vector({0.5, -0.3, 1.1, 0.4}, Shape{2, 2}));
+  const Var t(Tensor::from_vector({0.0, 0.6, 1.5}, Shape{3}));
+  SolveOptions o;  // rtol 1e-7, atol 1e-9: attainable in f32
+  o.gradient = GradientKind::adjoint;
+  o.adjoint_rtol = 1e-12;
+  CHECK_THROWS_WITH_AS(solve(f, y0, t, o), doctest::Contains("adjoint_rtol = 1e-12"), Error);
+  CHECK(calls <= 1);  // at most the probe that finds the parameters: no step was taken
+  o.adjoint_rtol = 1e-6;  // attainable: solved, and the backward pass runs
+  calls = 0;
+  backward(sum(solve(f, y0, t, o).ys));
+  CHECK(calls > 0);
+  CHECK(W.grad().defined());
 }
 
 TEST_CASE("a negative taylor_order, negative or NaN adjoint tolerances and a NaN in the mask are refused") {
