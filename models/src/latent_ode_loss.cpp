@@ -6,6 +6,7 @@
 #include "tide/models/metrics.hpp"
 #include "tide/models/sequence_model.hpp"
 #include <cmath>
+#include <numeric>
 
 namespace tide::models {
 
@@ -104,9 +105,12 @@ void LatentOdeModel::add_classification(BatchLoss& out, std::vector<std::pair<st
   std::vector<std::int64_t> repeated;
   for (std::int64_t k = 0; k < K; ++k) repeated.insert(repeated.end(), labels.begin(), labels.end());
   const Tensor repeated_labels = Tensor::from_indices(repeated, Shape{K * B});
-  const Var ce = train && !class_weights.empty()
-                     ? weighted_cross_entropy(logits, repeated, class_weights_of(repeated_labels, class_weights))
-                     : cross_entropy(logits, repeated_labels);
+  const bool weighted = train && !class_weights.empty();
+  const std::vector<double> w = weighted ? class_weights_of(repeated_labels, class_weights) : std::vector<double>{};
+  const Var ce = weighted ? weighted_cross_entropy(logits, repeated, w) : cross_entropy(logits, repeated_labels);
+  // what ce is the mean over, per sequence (each sample weighs its sequence's class weight): an
+  // epoch pools the batches' ce by it, as its weighted mean asks (0: a batch that counts for nothing)
+  const double pooled = weighted ? std::accumulate(w.begin(), w.end(), 0.0) / static_cast<double>(K) : static_cast<double>(B);
   out.loss = out.loss + ce * options_.ce_weight;
   // each sequence's class probabilities, averaged over the z0 samples
   const std::int64_t C = logits.size(1);
@@ -115,7 +119,7 @@ void LatentOdeModel::add_classification(BatchLoss& out, std::vector<std::pair<st
     const double auc = roc_auc(select(probabilities, 1, 1).value().to_vector(), labels);
     metrics.emplace_back("auc", std::isnan(auc) ? MetricSums{0, 0} : MetricSums{auc, 1});
   }
-  metrics.emplace_back("ce", MetricSums{ce.item() * static_cast<double>(B), static_cast<double>(B)});
+  metrics.emplace_back("ce", MetricSums{ce.item() * pooled, pooled});
   if (!train) {
     out.predictions.classification = true, out.predictions.width = C;
     out.predictions.values = probabilities.value().to_vector();

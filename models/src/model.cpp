@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <set>
 
 namespace tide::models {
@@ -63,18 +64,34 @@ void add_metrics(std::vector<std::pair<std::string, MetricSums>>& sums, const st
   }
 }
 
-// The report's flat metrics into the scores: a per-batch value of the same name is replaced by
-// the split's (AUC is not the mean of the batches' AUCs).
-void add_report(Scores& s, const Predictions& p, const std::string& model) {
-  if (!p.classification || p.rows() == 0) return;
+// Classification outputs with a NaN have no class and no ranking: `caller` (evaluate, predict)
+// refuses them, naming the first such row.
+void check_finite_outputs(const Predictions& p, const std::string& model, const char* caller) {
+  if (!p.classification) return;
   for (std::size_t k = 0; k < p.values.size(); ++k) {
     if (std::isfinite(p.values[k])) continue;
     const std::size_t row = k / static_cast<std::size_t>(p.width);
-    fail("evaluate: the outputs of {} are NaN (example {}{}): the model has diverged", model, p.example[row],
+    fail("{}: the outputs of {} are NaN (example {}{}): the model has diverged", caller, model, p.example[row],
          p.step[row] >= 0 ? fmt::format(" step {}", p.step[row]) : std::string());
   }
+}
+
+void check_batch_size(std::int64_t batch_size, const char* caller) {
+  if (batch_size < 1) fail("{}: batch_size must be >= 1, got {}", caller, batch_size);
+}
+
+// The report's flat metrics into the scores: a per-batch value of the same name is replaced by
+// the split's (AUC is not the mean of the batches' AUCs), and a per-batch AUC the split's report
+// leaves out (labels of one class) is dropped: undefined over the split, not the batches' value.
+void add_report(Scores& s, const Predictions& p) {
+  if (!p.classification || p.rows() == 0) return;
   s.report = classification_report(p.values, p.labels, p.width);
-  for (const std::pair<std::string, double>& metric : report_metrics(s.report)) {
+  const std::vector<std::pair<std::string, double>> split = report_metrics(s.report);
+  const auto in_split = [&](const std::string& name) {
+    return std::any_of(split.begin(), split.end(), [&](const auto& m) { return m.first == name; });
+  };
+  std::erase_if(s.metrics, [&](const auto& m) { return (m.first == "auc" || m.first == "pr_auc") && !in_split(m.first); });
+  for (const std::pair<std::string, double>& metric : split) {
     const auto it = std::find_if(s.metrics.begin(), s.metrics.end(), [&](const auto& m) { return m.first == metric.first; });
     if (it != s.metrics.end()) it->second = metric.second;
     else s.metrics.push_back(metric);
@@ -84,6 +101,7 @@ void add_report(Scores& s, const Predictions& p, const std::string& model) {
 }  // namespace
 
 Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) const {
+  check_batch_size(batch_size, "evaluate");
   NoGrad no_grad;
   double loss_sum = 0, weight_sum = 0;
   std::vector<std::pair<std::string, MetricSums>> sums;
@@ -96,22 +114,28 @@ Scores Model::evaluate(const data::Examples& split, std::int64_t batch_size) con
     add_metrics(sums, b.metrics);
     predictions.append(b.predictions, begin);
   }
+  check_finite_outputs(predictions, name(), "evaluate");
+  constexpr double undefined = std::numeric_limits<double>::quiet_NaN();
   Scores s;
   s.examples = split.size();
-  s.loss = weight_sum > 0 ? loss_sum / weight_sum : 0.0;
-  for (const auto& [name, m] : sums) s.metrics.emplace_back(name, m.count > 0 ? m.value / m.count : 0.0);
-  add_report(s, predictions, name());
-  if (s.metrics.empty()) s.metrics.emplace_back(metric(), 0.0);
+  s.loss = weight_sum > 0 ? loss_sum / weight_sum : undefined;
+  // a metric no batch defines (an AUC of batches of one class) is left out, not 0, as in training
+  for (const auto& [name, m] : sums)
+    if (m.count > 0) s.metrics.emplace_back(name, m.value / m.count);
+  add_report(s, predictions);
+  if (s.metrics.empty()) s.metrics.emplace_back(metric(), undefined);  // an empty split
   return s;
 }
 
 Predictions Model::predict(const data::Examples& split, std::int64_t batch_size) const {
+  check_batch_size(batch_size, "predict");
   NoGrad no_grad;
   Predictions out;
   for (std::int64_t begin = 0; begin < split.size(); begin += batch_size) {
     const data::ExamplesPtr batch = split.slice(begin, std::min(split.size(), begin + batch_size));
     out.append(loss(*batch, Mode::eval, Training{.first_example = begin}).predictions, begin);
   }
+  check_finite_outputs(out, name(), "predict");  // as evaluate: no class is drawn from NaN probabilities
   return out;
 }
 

@@ -74,7 +74,9 @@ BatchLoss OdeClassifier::loss(const data::Examples& examples, Mode mode, const T
   const double n = static_cast<double>(set.size());
   const Tensor per_step = logits.value().reshape(Shape{set.size(), 1, options_.classes});
   out.metrics.emplace_back("accuracy", correct_predictions(per_step, set.labels, Tensor::ones(Shape{set.size(), 1}, DType::f64)));
-  out.metrics.emplace_back("ce", MetricSums{out.loss.item() * n, n});
+  // the cross-entropy pools over batches as the loss does: by the class weights' sum when given
+  const double pooled = out.pooled_weight(set.size());
+  out.metrics.emplace_back("ce", MetricSums{out.loss.item() * pooled, pooled});
   out.metrics.emplace_back("nfe", MetricSums{static_cast<double>(p.nfe), 1.0});
   detail::add_regularisers(out, p, reg, train ? &training : nullptr, n);
   if (train) out.after_backward = backward_nfe(p.stats);

@@ -331,6 +331,46 @@ TEST_CASE("latent ode: evaluation reports the split's AUC, not the batches' mean
   CHECK(s.metric("auc") == doctest::Approx(roc_auc(scores, labels)));
 }
 
+TEST_CASE("latent ode: a split of one class has no auc or pr_auc (its auc was 0.0, and picked best.tide)") {
+  Generator init(8);
+  LatentOdeOptions o = tiny(2);
+  o.task = LatentTask::classification;
+  o.classes = 2;
+  const LatentOdeModel model(o, init);
+  data::IrregularSet one = small_set();
+  one.labels = Tensor::from_indices({0, 0, 0}, Shape{3});
+  for (const std::int64_t batch : {1, 2, 3}) {
+    CAPTURE(batch);
+    const Scores s = model.evaluate(data::IrregularExamples(one), batch);
+    for (const auto& [name, value] : s.metrics) CHECK((name != "auc" && name != "pr_auc"));
+    CHECK(std::isnan(s.report.auc));
+    CHECK(s.metric("accuracy") >= 0);  // the rest of the report is there
+  }
+}
+
+TEST_CASE("latent ode: class-weighted ce pools by the weights' sum, as its weighted mean (it pooled by sequences)") {
+  Generator init(8);
+  LatentOdeOptions o = tiny(2);
+  o.task = LatentTask::classification;
+  o.classes = 2;
+  const LatentOdeModel model(o, init);
+  const data::IrregularExamples all(small_set());  // labels 0, 1, 1
+  const auto ce_sums = [&](const data::Examples& batch, Mode mode, const std::vector<double>& weights) {
+    const BatchLoss b = model.loss(batch, mode, Training{.seed = 2, .class_weights = weights});
+    for (const auto& [name, sums] : b.metrics)
+      if (name == "ce") return sums;
+    FAIL("no ce");
+    return MetricSums{};
+  };
+  const MetricSums mixed = ce_sums(all, Mode::train, {1.0, 0.0}), ones = ce_sums(*all.slice(1, 3), Mode::train, {1.0, 0.0});
+  CHECK(mixed.count == doctest::Approx(1.0));  // one sequence of class 0, weight 1
+  CHECK(mixed.value > 0);
+  CHECK(ones.count == 0);  // only class 1, weighted 0: counts for nothing in the epoch's train_ce
+  CHECK(ones.value == 0);
+  CHECK(ce_sums(all, Mode::train, {2.0, 0.5}).count == doctest::Approx(3.0));
+  CHECK(ce_sums(all, Mode::eval, {}).count == 3);  // unweighted: the sequences
+}
+
 TEST_CASE("latent ode: each eval batch draws its own noise (by its first example); training draws only by (seed, step)") {
   Generator init(1);
   const LatentOdeModel model(tiny(2), init);

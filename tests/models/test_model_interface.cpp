@@ -4,6 +4,7 @@
 #include "../data/data_test_util.hpp"
 #include "model_test_util.hpp"
 #include "tide/data/xor.hpp"
+#include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -258,6 +259,66 @@ TEST_CASE("a diverged binary classifier: its train loss is NaN (no auc), and eva
   for (const auto& [name, sums] : b.metrics) CHECK(name != "auc");
   CHECK_THROWS_WITH_AS(m->evaluate(*d.val, 4), doctest::Contains("evaluate: the outputs of gru are NaN (example 0 step"), Error);
   CHECK_THROWS_WITH_AS(m->evaluate(*d.val, 4), doctest::Contains("the model has diverged"), Error);
+}
+
+TEST_CASE("predict refuses a diverged classifier's NaN outputs, as evaluate does (it wrote nan and an arbitrary class)") {
+  Generator gen(9);
+  const data::Dataset d = xor_dataset();
+  const models::ModelPtr m = models::make_model(json{{"type", "gru"}, {"hidden", 3}}, d, gen, DType::f32, "model");
+  CHECK(m->predict(*d.val, 4).rows() == 10);
+  Tensor(m->parameters()[0].value()).fill_(std::nan(""));
+  CHECK_THROWS_WITH_AS(m->predict(*d.val, 4), doctest::Contains("predict: the outputs of gru are NaN (example 0 step"), Error);
+}
+
+TEST_CASE("an empty split scores NaN (it scored loss 0 and metric 0: a perfect regression); a batch size below 1 is refused") {
+  Generator gen(3);
+  const data::Dataset d = xor_dataset();
+  const models::ModelPtr m = models::make_model(json{{"type", "gru"}, {"hidden", 3}}, d, gen, DType::f64, "model");
+  const models::Scores empty = m->evaluate(*d.val->slice(0, 0), 4);
+  CHECK(empty.examples == 0);
+  CHECK(std::isnan(empty.loss));
+  REQUIRE(empty.metrics.size() == 1);
+  CHECK(empty.metrics[0].first == "accuracy");
+  CHECK(std::isnan(empty.metrics[0].second));
+  CHECK(m->predict(*d.val->slice(0, 0), 4).rows() == 0);
+  // (0 failed in mse_loss on an empty batch, -1 as a slice outside the split)
+  for (const std::int64_t bad : {0, -1}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH_AS(m->evaluate(*d.val, bad), fmt::format("evaluate: batch_size must be >= 1, got {}", bad).c_str(), Error);
+    CHECK_THROWS_WITH_AS(m->predict(*d.val, bad), fmt::format("predict: batch_size must be >= 1, got {}", bad).c_str(), Error);
+  }
+}
+
+TEST_CASE("evaluate leaves out a metric no batch defines (it was 0) and a per-batch auc the split's report does not define") {
+  // a model reporting a per-batch "auc" with count 0 (a batch of one class) and a per-batch value
+  // on a split whose labels hold one class: the split has no auc, whatever the batches said
+  class BatchAuc final : public models::Model {
+  public:
+    std::string name() const override { return "batch_auc"; }
+    std::string metric() const override { return "auc"; }
+    bool higher_is_better() const override { return true; }
+    std::vector<std::pair<std::string, Var>> named_parameters() const override { return {}; }
+    models::BatchLoss loss(const data::Examples& batch, models::Mode, const models::Training& t = {}) const override {
+      models::BatchLoss b;
+      b.loss = Var(Tensor::scalar(0.5, DType::f64));
+      b.metrics.emplace_back("auc", t.first_example == 0 ? models::MetricSums{0.9, 1} : models::MetricSums{0, 0});
+      b.metrics.emplace_back("undefined", models::MetricSums{0, 0});
+      b.predictions.classification = true, b.predictions.width = 2;
+      for (std::int64_t i = 0; i < batch.size(); ++i)
+        b.predictions.values.insert(b.predictions.values.end(), {0.7, 0.3}), b.predictions.labels.push_back(0),
+            b.predictions.example.push_back(i), b.predictions.step.push_back(-1);
+      return b;
+    }
+  };
+  const data::Dataset d = xor_dataset();
+  const models::Scores s = BatchAuc().evaluate(*d.train, 16);
+  std::vector<std::string> names;
+  for (const auto& [name, value] : s.metrics) names.push_back(name);
+  CHECK(std::find(names.begin(), names.end(), "auc") == names.end());
+  CHECK(std::find(names.begin(), names.end(), "pr_auc") == names.end());
+  CHECK(std::find(names.begin(), names.end(), "undefined") == names.end());
+  CHECK(s.metric("accuracy") == 1.0);
+  CHECK_THROWS_WITH_AS(s.metric("auc"), doctest::Contains("scores: no metric 'auc'"), Error);
 }
 
 TEST_CASE("masked losses and metrics check their shapes, refuse mask values other than 0 and 1 and rows with no valid step") {

@@ -101,6 +101,29 @@ TEST_CASE("ode_classifier: f64 finite-difference gradients with R_2, kinetic, Ja
   }
 }
 
+TEST_CASE("ode_classifier: with class weights train_ce pools as the loss does, by the weights' sum (it pooled by examples)") {
+  // class weights [1, 0]; batch b holds class 1 only and counts for nothing in the loss's mean
+  data::VectorSet s = labelled(6, 2, 2, 5);
+  s.labels = Tensor::from_indices({0, 0, 1, 1, 1, 1}, Shape{6});
+  const data::VectorExamples all(s);
+  const data::ExamplesPtr a = all.slice(0, 4), b = all.slice(4, 6);
+  Generator gen(1);
+  const ModelPtr model = make_model(json{{"type", "ode_classifier"}, {"hidden", {3}}}, dataset_of(s), gen, DType::f64, "model");
+  const Training t{.seed = 1, .class_weights = {1.0, 0.0}};
+  double loss_sum = 0, weight_sum = 0;
+  MetricSums ce;
+  for (const data::ExamplesPtr& batch : {a, b}) {  // as the trainer pools an epoch
+    const BatchLoss r = model->loss(*batch, Mode::train, t);
+    const double w = r.pooled_weight(batch->size());
+    loss_sum += r.loss.item() * w, weight_sum += w;
+    for (const auto& [name, sums] : r.metrics)
+      if (name == "ce") ce.value += sums.value, ce.count += sums.count;
+  }
+  REQUIRE(weight_sum == 2);
+  CHECK(ce.count == 2);
+  CHECK(ce.value / ce.count == doctest::Approx(loss_sum / weight_sum).epsilon(1e-12));  // was 2/3 of it
+}
+
 TEST_CASE("ode_classifier: compiled solves (the default) give the eager loss and gradients, with R_2 and K") {
   const data::VectorSet s = labelled(6, 4, 3, 4);
   const data::VectorExamples examples(s);

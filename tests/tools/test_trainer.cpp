@@ -3,8 +3,64 @@
 // float tolerance.
 #include "trainer_helpers.hpp"
 #include "tide/data/xor.hpp"
+#include <fmt/format.h>
+#include <cstdio>
 
 using namespace trainer_test;
+
+namespace {
+
+// What f writes to standard error (the trainer's warnings), which is restored after.
+template <class F> std::string stderr_of(F&& f) {
+  std::FILE* capture = std::tmpfile();
+  REQUIRE(capture != nullptr);
+  struct Restore {
+    int saved = (std::fflush(stderr), ::dup(2));
+    ~Restore() { std::fflush(stderr), ::dup2(saved, 2), ::close(saved); }
+  };
+  {
+    const Restore restore;
+    ::dup2(::fileno(capture), 2);
+    f();
+  }
+  std::rewind(capture);
+  std::string out;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, capture)) > 0;) out.append(buffer, n);
+  std::fclose(capture);
+  return out;
+}
+
+// A plain (not gzipped) tar of text members, which the PhysioNet reader takes as set-a.tar.gz.
+void write_tar(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& members) {
+  std::string out;
+  for (const auto& [name, text] : members) {
+    std::string h(512, '\0');
+    const auto put = [&](std::size_t at, const std::string& v) { std::copy(v.begin(), v.end(), h.begin() + static_cast<std::ptrdiff_t>(at)); };
+    put(0, name), put(100, "0000644"), put(108, "0000000"), put(116, "0000000"), put(124, fmt::format("{:011o}", text.size()));
+    put(136, "00000000000"), put(148, "        "), put(156, "0"), put(257, "ustar"), put(263, "00");
+    unsigned sum = 0;
+    for (const unsigned char c : h) sum += c;
+    put(148, fmt::format("{:06o}", sum)), h[154] = '\0';  // the checksum over the header with its own field blank
+    out += h + text + std::string((512 - text.size() % 512) % 512, '\0');
+  }
+  std::ofstream(path, std::ios::binary) << out << std::string(1024, '\0');
+}
+
+// 20 PhysioNet records in `dir` (set-a), every one labelled `label`: the latent ODE's classification data.
+void write_physionet(const fs::path& dir, int label) {
+  std::vector<std::pair<std::string, std::string>> members;
+  std::string outcomes = "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n";
+  for (int id = 100; id < 120; ++id) {
+    members.emplace_back(fmt::format("set-a/{}.txt", id), fmt::format("Time,Parameter,Value\n00:00,RecordID,{}\n00:00,Age,54\n"
+                                                                      "00:30,HR,{}\n05:00,HR,80\n07:00,Temp,{}\n", id, 40 + id % 7, 30 + id % 5));
+    outcomes += fmt::format("{},1,1,1,-1,{}\n", id, label);
+  }
+  write_tar(dir / "set-a.tar.gz", members);
+  std::ofstream(dir / "Outcomes-a.txt") << outcomes;
+}
+
+}  // namespace
 
 TEST_CASE("tide train: compiled cell steps and --eager give the same loss curve (f32, every epoch's losses and metrics)") {
   TempDir dir;
@@ -217,6 +273,67 @@ TEST_CASE("best_metric pr_auc: a validation split of class 1 only is refused, as
                        doctest::Contains("best_metric: 'pr_auc' is undefined on the validation split: its labels hold class '1' only "
                                          "(20 predictions)"),
                        tide::Error);
+}
+
+TEST_CASE("best_metric auc on a test split of one class: the run finishes with test auc null (it failed at the final score)") {
+  // and --resume, which scores a finished run again, failed the same way every time
+  TempDir dir;
+  const auto write = [&](const std::string& name, int sequences, const std::function<int(int)>& label) {
+    std::ofstream f(dir.path / name);
+    f << "id,x,y\n";
+    for (int s = 0; s < sequences; ++s)
+      for (int t = 0; t < 4; ++t) f << s << "," << (label(s) ? 1.0 : -1.0) + 0.1 * t << "," << label(s) << "\n";
+  };
+  write("train.csv", 40, [](int s) { return s % 2; });
+  write("val.csv", 20, [](int s) { return s % 2; });
+  write("test_one_class.csv", 12, [](int) { return 1; });
+  const json config = {{"name", "one"}, {"seed", 1}, {"best_metric", "auc"},
+                       {"data", {{"dataset", "csv"}, {"path", (dir.path / "train.csv").string()}, {"val_path", (dir.path / "val.csv").string()},
+                                 {"test_path", (dir.path / "test_one_class.csv").string()}, {"id_column", "id"}, {"targets", "y"},
+                                 {"window", 4}, {"per_step", false}}},
+                       {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 2}, {"batch_size", 8}};
+  const std::string run = (dir.path / "run").string();
+  const std::string warning = "warning: auc, which picks best.tide, is undefined on the test split: its labels hold class '1' only (12 "
+                              "predictions); summary.json's test auc is null";
+  CHECK(stderr_of([&] { train(config, run, false); }).find(warning) != std::string::npos);
+  const auto summary = [&] { return json::parse(file_text(run + "/summary.json")); };
+  CHECK(summary().at("test").at("auc").is_null());
+  CHECK(summary().at("test").at("accuracy").is_number());
+  CHECK(summary().at("val").at("auc").is_number());
+  CHECK(summary().at("best_val").is_number());
+  CHECK(file_text(run + "/auc.svg").find("test ") == std::string::npos);  // no test mark on the curve
+  fs::remove(run + "/summary.json");
+  CHECK(stderr_of([&] { CHECK(resume_run(run) == 0); }).find(warning) != std::string::npos);
+  CHECK(summary().at("test").at("auc").is_null());
+}
+
+TEST_CASE("the latent ODE on validation labels of one class: its own auc is refused as best_metric auc is; other metrics have no auc") {
+  // the split's auc was 0.0 (the batches' undefined AUCs counted as 0), logged and selected on
+  TempDir dir;
+  write_physionet(dir.path, 0);
+  json config = {{"name", "latent"}, {"seed", 7}, {"data", {{"dataset", "physionet"}, {"dir", dir.path.string()}, {"sets", {"a"}}}},
+                 {"model", {{"type", "latent_ode"}, {"task", "classification"}, {"latent", 2}, {"encoder_state", 4}, {"gru_units", 4},
+                            {"dynamics_hidden", {4}}, {"encoder_hidden", {4}}, {"solver", {{"method", "rk4"}, {"unfolds", 2}}}}},
+                 {"epochs", 1}, {"batch_size", 7}};
+  TrainOptions options;
+  options.out_dir = (dir.path / "own").string();
+  options.quiet = true;
+  CHECK_THROWS_WITH_AS(run_training(parse_train_config(config, "test config"), options),
+                       "best_metric: 'auc' (the model's own metric) is undefined on the validation split: its labels hold class '0' only "
+                       "(2 predictions); give the validation part both classes (csv data: windows drawn at random, stride = window, or a "
+                       "val_path; a larger val_fraction), or set best_metric to one it defines (\"loss\")",
+                       tide::Error);
+  config["best_metric"] = "loss";
+  const std::string run = (dir.path / "loss").string();
+  const std::vector<json> records = train(config, run, false);
+  REQUIRE(records.size() == 1);
+  CHECK_FALSE(records[0].contains("val_auc"));
+  CHECK_FALSE(records[0].contains("train_auc"));
+  CHECK(records[0].contains("val_accuracy"));
+  const json summary = json::parse(file_text(run + "/summary.json"));
+  CHECK_FALSE(summary.at("val").contains("auc"));
+  CHECK_FALSE(summary.at("test").contains("auc"));
+  CHECK(summary.at("best_epoch") == 1);
 }
 
 TEST_CASE("tide predict --data: a file without the target column is predicted, without label or target columns") {

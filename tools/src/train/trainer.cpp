@@ -20,6 +20,8 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <unistd.h>
 
 namespace tide::cli {
@@ -65,7 +67,13 @@ json scores_json(const models::Scores& s, const std::vector<std::string>& class_
 
 namespace {
 
-double score_of(const models::Scores& s, const std::string& metric) { return metric == "loss" ? s.loss : s.metric(metric); }
+// A split's score under `metric`; none where the split leaves it undefined (an AUC of labels of one class).
+std::optional<double> score_of(const models::Scores& s, const std::string& metric) {
+  if (metric == "loss") return s.loss;
+  for (const auto& [name, value] : s.metrics)
+    if (name == metric) return value;
+  return std::nullopt;
+}
 
 // The class ids a split's labels hold (empty without class labels).
 std::vector<std::size_t> classes_present(const data::Examples& split) {
@@ -86,21 +94,24 @@ constexpr const char* two_class_hint =
     "val_fraction)";
 
 // The validation metric that picks best.tide: the config's best_metric, checked against what the
-// model reports on a few validation examples, else the model's own. The AUCs of the split's report
-// are left out of a probe whose examples hold one class, and of a split that does.
+// model reports on a few validation examples, else the model's own. An AUC (the latent ODE's own
+// metric too) is undefined on a validation split whose labels hold one class, and refused; the
+// split's report leaves the AUCs out of a probe whose examples hold one class.
 std::string selection_metric(const TrainConfig& config, const models::Model& model, const data::Examples& val, std::int64_t batch,
                              const std::vector<std::string>& class_names) {
-  if (config.best_metric.empty()) return model.metric();
+  const std::string chosen = config.best_metric.empty() ? model.metric() : config.best_metric;
+  const bool auc = chosen == "auc" || chosen == "pr_auc";
+  const std::vector<std::size_t> present = classes_present(val);
+  if (auc && present.size() == 1)
+    fail("best_metric: '{}'{} is undefined on the validation split: its labels hold {}; {}{}", chosen,
+         config.best_metric.empty() ? " (the model's own metric)" : "", single_class(val, present[0], class_names), two_class_hint,
+         config.best_metric.empty() ? ", or set best_metric to one it defines (\"loss\")" : "");
+  if (config.best_metric.empty()) return chosen;
   const models::Scores probe = model.evaluate(*val.slice(0, std::min<std::int64_t>(val.size(), 16)), batch);
   std::vector<std::string> known = {"loss"};
   for (const auto& [name, value] : probe.metrics) known.push_back(name);
-  if (std::find(known.begin(), known.end(), config.best_metric) != known.end()) return config.best_metric;
-  const bool report_auc = probe.report.classes > 0 && (config.best_metric == "auc" || config.best_metric == "pr_auc");
-  const std::vector<std::size_t> present = classes_present(val);
-  if (report_auc && present.size() >= 2) return config.best_metric;  // only the probe's few examples lacked a class
-  if (report_auc && present.size() == 1)
-    fail("best_metric: '{}' is undefined on the validation split: its labels hold {}; {}", config.best_metric,
-         single_class(val, present[0], class_names), two_class_hint);
+  if (std::find(known.begin(), known.end(), chosen) != known.end()) return chosen;
+  if (auc && probe.report.classes > 0 && present.size() >= 2) return chosen;  // only the probe's few examples lacked a class
   fail("best_metric: '{}' is not a metric this model reports on validation data (it reports: {})", config.best_metric,
        fmt::join(known, ", "));
 }
@@ -245,6 +256,7 @@ private:
   void save_checkpoint();
   void announce();
   void warn_single_class_validation() const;
+  void warn_undefined_test_metric() const;
   void train_step(const std::vector<std::int64_t>& order);
   Figures progress_figures() const;
   Figures final_figures() const;
@@ -377,6 +389,16 @@ void Trainer::warn_single_class_validation() const {
                single_class(*built_.data.val, present[0], built_.data.class_names).c_str(), metric_.c_str(), effect.c_str(), two_class_hint);
 }
 
+// The test split does not define the selection metric (an AUC of labels of one class): the run
+// finishes with no test score for it, and says so.
+void Trainer::warn_undefined_test_metric() const {
+  const std::vector<std::size_t> present = classes_present(*built_.data.test);
+  const std::string labels =
+      present.size() == 1 ? ": its labels hold " + single_class(*built_.data.test, present[0], built_.data.class_names) : "";
+  std::fprintf(stderr, "warning: %s, which picks best.tide, is undefined on the test split%s; summary.json's test %s is null\n",
+               metric_.c_str(), labels.c_str(), metric_.c_str());
+}
+
 // One optimizer step on batch pos_.batch of the epoch's order.
 void Trainer::train_step(const std::vector<std::int64_t>& order) {
   const std::int64_t bs = config_.batch_size, b = pos_.batch;
@@ -447,7 +469,8 @@ bool Trainer::checkpoint_or_stop() {
 // End of epoch: validation, the record, the best model, the checkpoint and the curves.
 void Trainer::end_epoch() {
   const models::Scores val = model_.evaluate(*built_.data.val, config_.eval_batch_size);
-  const double val_metric = score_of(val, metric_);
+  // a metric the split leaves undefined is NaN: null in the log, never best
+  const double val_metric = score_of(val, metric_).value_or(std::numeric_limits<double>::quiet_NaN());
   json record = {{"epoch", pos_.epoch + 1}, {"step", pos_.global_step}, {"lr", optimizer_->learning_rate()},
                  {"train_loss", pos_.train_loss()}, {"val_loss", val.loss}, {"val_" + metric_, val_metric},
                  {"seconds", seconds_since(t0_)}, {"epoch_seconds", seconds_since(epoch_t0_)}};
@@ -493,7 +516,9 @@ int Trainer::finish() {
   if (pos_.best_epoch >= 0) load_module(load_archive(paths_.best), "model.", model_);
   const models::Scores test = model_.evaluate(*built_.data.test, config_.eval_batch_size);
   if (interrupted) return stop_scoring();
-  write_run_curves(paths_.dir, records_, metric_, config_.name, pos_.best_epoch, score_of(test, metric_));
+  const std::optional<double> test_metric = score_of(test, metric_);
+  if (!test_metric) warn_undefined_test_metric();
+  write_run_curves(paths_.dir, records_, metric_, config_.name, pos_.best_epoch, test_metric);
   const models::Scores val = model_.evaluate(*built_.data.val, config_.eval_batch_size);
   if (interrupted) return stop_scoring();
   json summary = {{"name", config_.name}, {"data", built_.data.description}, {"model", model_.name()},
@@ -505,6 +530,7 @@ int Trainer::finish() {
                         {"seconds", seconds_since(t0_)},
                         {"files", {{"metrics", paths_.metrics}, {"curves", paths_.curves}, {"metric_curve", paths_.metric_curve}, {"lr_curve", paths_.dir + "/lr.svg"},
                                    {"checkpoint", paths_.checkpoint}, {"best", paths_.best}, {"summary", paths_.summary}}}};
+  if (!test_metric) summary["test"][metric_] = nullptr;  // written, as undefined
   // the figures last, so a failing one (a test solve that hits max_steps) costs the run nothing else
   try {
     const std::vector<std::string> figures = write_model_figures(model_, built_.data, paths_.dir, config_.name);

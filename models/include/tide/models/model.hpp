@@ -99,9 +99,13 @@ struct BatchLoss {
 std::function<std::vector<std::pair<std::string, MetricSums>>()> backward_nfe(std::vector<std::shared_ptr<SolveStats>> stats);
 
 struct Scores {
-  double loss = 0;  // mean over the split's examples (sequences, images, vectors; valid steps of a per-step task)
+  // mean over the split's examples (sequences, images, vectors; valid steps of a per-step task);
+  // NaN for an empty split
+  double loss = 0;
   // Per-batch metrics, then for classification the split's report as flat metrics (accuracy, f1,
-  // auc, ... : report_metrics, replacing a per-batch value of the same name)
+  // auc, ... : report_metrics, replacing a per-batch value of the same name). A metric the split
+  // does not define is absent, not 0: one no batch defines, an auc or pr_auc of labels of one
+  // class. An empty split has the model's metric(), NaN.
   std::vector<std::pair<std::string, double>> metrics;
   ClassificationReport report;  // classification: the split's (report.classes 0 otherwise)
   std::int64_t examples = 0;
@@ -119,9 +123,10 @@ public:
   virtual void set_compiled(bool on) { (void)on; }
   // Eval-mode scores over a split, batch by batch, with nothing recorded. Each batch's eval draws
   // (Training::first_example) depend on where it starts, so scores that draw noise change with
-  // batch_size within the noise's spread, never by repeating one batch's draws.
+  // batch_size within the noise's spread, never by repeating one batch's draws. Throws when
+  // batch_size < 1 or a classifier's outputs hold a NaN (a diverged model).
   virtual Scores evaluate(const data::Examples& split, std::int64_t batch_size) const;
-  // Eval-mode predictions over a split, example numbers counted over the split.
+  // Eval-mode predictions over a split, example numbers counted over the split; throws as evaluate.
   Predictions predict(const data::Examples& split, std::int64_t batch_size) const;
 
   // The parameters as a tide archive, or as safetensors when the path ends in ".safetensors"
