@@ -14,6 +14,8 @@ void check_inputs(const Cell& cell, const Var& x, const Tensor& dt, const Tensor
   if (!dt.defined() || dt.shape() != bt) fail("{}: dt must be [B, T] = {}, got {}", cell.name(), bt.str(), dt.defined() ? dt.shape().str() : "nothing");
   if (!mask.defined() || mask.shape() != bt) fail("{}: mask must be [B, T] = {}, got {}", cell.name(), bt.str(), mask.defined() ? mask.shape().str() : "nothing");
   if (x.size(1) == 0) fail("{}: sequences need at least one step, got x {}", cell.name(), x.shape().str());
+  if (x.dtype() != cell.dtype())
+    fail("{}: x must be {} (the model's dtype), got {} (convert it with cast/to)", cell.name(), dtype_name(cell.dtype()), x.value().str());
 }
 
 // A [B, T] mask's values on the host, each 0 (padding) or 1 (valid): other values were used

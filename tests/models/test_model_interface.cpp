@@ -581,3 +581,16 @@ TEST_CASE("every model's recorded spec builds the same model again, as the messa
       return models::make_ode_classifier(spec, image ? 16 : 3, 2, image, gen, DType::f64, "model");
     }, {{"type", "ode_classifier"}});
 }
+
+TEST_CASE("a sequence model given x of another dtype names x and the model's dtype") {
+  // the error came from inside the cell, naming an internal concat or mul
+  Generator gen(3);
+  for (const char* type : {"gru", "ltc_biophysical", "ctrnn"}) {
+    CAPTURE(type);
+    const models::SequenceModel model(models::make_cell(json{{"type", type}, {"hidden", 4}}, 2, gen, DType::f64), 1, gen);
+    const Tensor dt = Tensor::ones(Shape{3, 2}, DType::f64), mask = Tensor::ones(Shape{3, 2}, DType::f64);
+    CHECK_THROWS_WITH_AS(model(Var(gen.normal(Shape{3, 2, 2}, 0, 1, DType::f32)), dt, mask),
+                         doctest::Contains((std::string(type) + ": x must be f64 (the model's dtype), got f32").c_str()), Error);
+    CHECK(model(Var(gen.normal(Shape{3, 2, 2}, 0, 1, DType::f64)), dt, mask).shape() == Shape{3, 2, 1});
+  }
+}

@@ -38,8 +38,8 @@ Wiring random_sparse(std::int64_t inputs, std::int64_t units, std::int64_t motor
 // command neurons, commands have `recurrent_command` recurrent synapses among themselves, every
 // motor neuron receives `motor_fanin` command neurons. An inter neuron left without an input gets
 // one from a random input, a command neuron left without an input one from a random inter neuron
-// (ncps also gives one to a command neuron fed only by recurrent synapses: not here, see
-// wiring.cpp), and a command neuron that reaches no motor neuron gets synapses to the mean
+// (ncps gives either the layer's mean fan-in instead of one, and also gives one to a command
+// neuron fed only by recurrent synapses: not here, see wiring.cpp), and a command neuron that reaches no motor neuron gets synapses to the mean
 // number (motor x motor_fanin / command, at least 1) of them: else its state could never reach the
 // outputs.
 struct NcpSizes {
