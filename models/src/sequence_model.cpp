@@ -29,6 +29,17 @@ std::vector<double> mask_values(const Tensor& mask, const char* who) {
   return m;
 }
 
+// Every valid step's elapsed time is finite (a NaN or inf one made the read-outs NaN, silently);
+// a padded step's is not read (its state is held).
+void check_elapsed(const Tensor& dt, const std::vector<double>& m, const char* who) {
+  const std::int64_t T = dt.size(1);
+  const std::vector<double> d = dt.to_vector();
+  for (std::size_t i = 0; i < d.size(); ++i)
+    if (m[i] != 0 && !std::isfinite(d[i]))
+      fail("{}: dt[{}, {}] = {} on a valid step: elapsed times must be finite", who, static_cast<std::int64_t>(i) / T,
+           static_cast<std::int64_t>(i) % T, d[i]);
+}
+
 // Per-row index of the last valid step, for per-sequence targets: a row with none is refused (its
 // step 0 was scored, a prediction from padding).
 std::vector<std::int64_t> last_steps(const Tensor& mask, const char* who) {
@@ -165,6 +176,7 @@ Var SequenceModel::states(const Var& x, const Tensor& dt, const Tensor& mask, st
   // is sliced as it is, so its gradient flows.
   const Var x_steps = x.requires_grad() ? x : Var(x.value().transpose(0, 1).contiguous());
   const std::vector<double> m = mask_values(mask, cell_->name().c_str());
+  check_elapsed(dt, m, cell_->name().c_str());
   const Tensor maskc = mask.to(cell_->dtype()).to(x.device());
   // A padded step's elapsed time is 0: its state is held (below), so the regularisers integrate
   // nothing over it and an adaptive solver spends no steps on it.

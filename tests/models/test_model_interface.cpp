@@ -594,3 +594,18 @@ TEST_CASE("a sequence model given x of another dtype names x and the model's dty
     CHECK(model(Var(gen.normal(Shape{3, 2, 2}, 0, 1, DType::f64)), dt, mask).shape() == Shape{3, 2, 1});
   }
 }
+
+TEST_CASE("a sequence model refuses a non-finite elapsed time on a valid step, and ignores one on a padded step") {
+  // a NaN dt made the read-outs NaN with no error; an infinite one gave NaN in the fused LTC (inf / inf)
+  Generator gen(5);
+  const models::SequenceModel model(models::make_cell(json{{"type", "ltc"}, {"hidden", 3}}, 1, gen, DType::f64), 1, gen);
+  const Var x(gen.normal(Shape{2, 3, 1}, 0, 1, DType::f64));
+  const Tensor mask = Tensor::from_vector({1, 1, 1, 1, 1, 0}, Shape{2, 3}, DType::f64);
+  for (const double bad : {std::nan(""), HUGE_VAL}) {
+    CAPTURE(bad);
+    const Tensor dt = Tensor::from_vector({1, 1, 1, 1, bad, 1}, Shape{2, 3}, DType::f64);
+    CHECK_THROWS_WITH_AS(model(x, dt, mask), doctest::Contains("ltc: dt[1, 1] = "), Error);
+    const Tensor padded = Tensor::from_vector({1, 1, 1, 1, 1, bad}, Shape{2, 3}, DType::f64);
+    CHECK(std::isfinite(sum(model(x, padded, mask)).value().item()));
+  }
+}
