@@ -2,6 +2,7 @@
 // columns, no header, missing-value tokens, columns by position, labels checked, separate
 // train / validation / test files. Each shape is written small, the way real files write it.
 #include "data_test_util.hpp"
+#include "../stderr_capture.hpp"
 #include "tide/data/csv.hpp"
 #include "tide/data/registry.hpp"
 #include <fmt/format.h>
@@ -13,6 +14,7 @@ using namespace tide;
 using namespace tide::data;
 using namespace tide::data::test;
 using json = nlohmann::json;
+using tide_test::stderr_of;
 
 namespace {
 
@@ -21,32 +23,6 @@ void check_close(const Tensor& t, const std::vector<double>& expected) {
   const std::vector<double> v = t.to_vector();
   REQUIRE(v.size() == expected.size());
   for (std::size_t i = 0; i < v.size(); ++i) CHECK(v[i] == doctest::Approx(expected[i]).epsilon(1e-6));
-}
-
-// What f writes to stderr (file descriptor 2, sent to a temporary file meanwhile).
-template <class F> std::string stderr_of(F&& f) {
-  std::fflush(stderr);
-  FILE* capture = std::tmpfile();
-  REQUIRE(capture != nullptr);
-  struct Restore {
-    int saved = ::dup(2);
-    ~Restore() {
-      std::fflush(stderr);
-      ::dup2(saved, 2);
-      ::close(saved);
-    }
-  };
-  {
-    const Restore restore;
-    ::dup2(::fileno(capture), 2);
-    f();
-  }
-  std::rewind(capture);
-  std::string out;
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, capture)) > 0;) out.append(buffer, n);
-  std::fclose(capture);
-  return out;
 }
 
 }  // namespace

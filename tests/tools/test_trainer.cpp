@@ -2,33 +2,23 @@
 // flows' and latent ODE's compiled solves (the default) and --eager train the same curves, to
 // float tolerance.
 #include "trainer_helpers.hpp"
+#include "../stderr_capture.hpp"
 #include "tide/data/xor.hpp"
 #include <fmt/format.h>
 #include <cstdio>
 
 using namespace trainer_test;
+using tide_test::stderr_of;
 
 namespace {
 
-// What f writes to standard error (the trainer's warnings), which is restored after.
-template <class F> std::string stderr_of(F&& f) {
-  std::FILE* capture = std::tmpfile();
-  REQUIRE(capture != nullptr);
-  struct Restore {
-    int saved = (std::fflush(stderr), ::dup(2));
-    ~Restore() { std::fflush(stderr), ::dup2(saved, 2), ::close(saved); }
-  };
-  {
-    const Restore restore;
-    ::dup2(::fileno(capture), 2);
-    f();
-  }
-  std::rewind(capture);
-  std::string out;
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, capture)) > 0;) out.append(buffer, n);
-  std::fclose(capture);
-  return out;
+// A csv of `sequences` sequences of 4 rows (columns id, x, y), sequence s labelled label(s) in y,
+// its x separating the classes.
+void write_labelled_sequences(const fs::path& path, int sequences, const std::function<int(int)>& label) {
+  std::ofstream f(path);
+  f << "id,x,y\n";
+  for (int s = 0; s < sequences; ++s)
+    for (int t = 0; t < 4; ++t) f << s << "," << (label(s) ? 1.0 : -1.0) + 0.1 * t << "," << label(s) << "\n";
 }
 
 // A plain (not gzipped) tar of text members, which the PhysioNet reader takes as set-a.tar.gz.
@@ -223,10 +213,7 @@ TEST_CASE("best_metric auc: judged on the whole validation split, whose labels m
   // sequences of 4 rows, one label each; the validation file's first 17 are class 0, so the
   // 16-example probe held one class and auc was refused as "not a metric this model reports"
   const auto write = [&](const std::string& name, int sequences, const std::function<int(int)>& label) {
-    std::ofstream f(dir.path / name);
-    f << "id,x,y\n";
-    for (int s = 0; s < sequences; ++s)
-      for (int t = 0; t < 4; ++t) f << s << "," << (label(s) ? 1.0 : -1.0) + 0.1 * t << "," << label(s) << "\n";
+    write_labelled_sequences(dir.path / name, sequences, label);
   };
   write("train.csv", 40, [](int s) { return s % 2; });
   write("val.csv", 20, [](int s) { return s >= 17 ? 1 : 0; });
@@ -254,10 +241,7 @@ TEST_CASE("best_metric pr_auc: a validation split of class 1 only is refused, as
   // (average precision of an all-positive split is 1 whatever the ranking: every epoch scored 1)
   TempDir dir;
   const auto write = [&](const std::string& name, int sequences, const std::function<int(int)>& label) {
-    std::ofstream f(dir.path / name);
-    f << "id,x,y\n";
-    for (int s = 0; s < sequences; ++s)
-      for (int t = 0; t < 4; ++t) f << s << "," << (label(s) ? 1.0 : -1.0) + 0.1 * t << "," << label(s) << "\n";
+    write_labelled_sequences(dir.path / name, sequences, label);
   };
   write("train.csv", 40, [](int s) { return s % 2; });
   write("val_positive.csv", 20, [](int) { return 1; });
@@ -279,10 +263,7 @@ TEST_CASE("best_metric auc on a test split of one class: the run finishes with t
   // and --resume, which scores a finished run again, failed the same way every time
   TempDir dir;
   const auto write = [&](const std::string& name, int sequences, const std::function<int(int)>& label) {
-    std::ofstream f(dir.path / name);
-    f << "id,x,y\n";
-    for (int s = 0; s < sequences; ++s)
-      for (int t = 0; t < 4; ++t) f << s << "," << (label(s) ? 1.0 : -1.0) + 0.1 * t << "," << label(s) << "\n";
+    write_labelled_sequences(dir.path / name, sequences, label);
   };
   write("train.csv", 40, [](int s) { return s % 2; });
   write("val.csv", 20, [](int s) { return s % 2; });
