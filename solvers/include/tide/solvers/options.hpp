@@ -51,10 +51,16 @@ enum class GradientKind {
 // Jacobian, where the forward kept one across steps (1.6e-3 relative at rtol 1e-3, 7.5e-8 at 1e-7).
 // The adjoint re-integrates y backwards alongside the adjoint and, with adaptive steps, checks it
 // against the forward solution at every output time: a y that drifted by more than 3e3 x its
-// tolerance (|y_back - y| / (atol + rtol |y|), the backward solve's) where the drift also moves the
-// adjoint's right-hand side -(df/dy)^T a by more than 1e3 x the adjoint's tolerance over the
-// interval is a SolverError naming checkpointed (van der Pol, whose limit cycle repels backwards;
-// a stiff problem). A drift that moves nothing (a linear decay, growing backwards) is let through.
+// tolerance (|y_back - y| / (atol + rtol |y|), the looser of the forward's and the adjoint's) where
+// the drift also moves, over the interval, the adjoint (through -(df/dy)^T a) or the parameter
+// gradient's integrand (a^T df/dtheta) by more than 1e2 x rtol of its own size is a SolverError
+// naming checkpointed (van der Pol, whose limit cycle repels backwards; a fast mode feeding a
+// parameter's term). Scaling the loss moves none of these measures. A drift that moves neither
+// (a linear decay, growing backwards) is let through. This is a net, not a proof: it reads the
+// drift at output times only (a path that strays and returns between two is not seen), estimates
+// its effect from the interval's end, gates on the gap (a drift under 3e3 tolerances is never
+// measured), and compares the parameter term summed over the rows that stop together with the
+// whole gradient, so one parameter's small gradient can be wrong under a large other.
 // With fixed steps (step_size, unfolds) nothing is checked and the adjoint is only as accurate as
 // the step (the method's steps of the continuous adjoint are not the forward steps' gradient: euler
 // h = 0.05 is 8e-2 off discrete), and ltc_fused's backward solve integrates its plain form
