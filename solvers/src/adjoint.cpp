@@ -51,12 +51,16 @@ ErrorScale drift_scale(const ErrorNorm& forward, const ErrorNorm& backward, std:
 }
 
 // The relative tolerance the drift's effects are read in: the loosest rtol of the forward's and
-// the backward solve's (with absolute tolerances only, the loosest atol).
+// the backward solve's over the controlled states (with absolute tolerances only, the loosest
+// atol); a seminorm or regulariser state's tolerance loosens nothing.
 double drift_tolerance(const ErrorNorm& forward, const ErrorNorm& backward) {
   double r = 0.0, a = 0.0;
   for (const ErrorNorm* n : {&forward, &backward}) {
-    for (double x : n->rtol()) r = std::max(r, x);
-    for (double x : n->atol()) a = std::max(a, x);
+    for (std::size_t i = 0; i < n->rtol().size(); ++i) {
+      if (i < n->controlled().size() && !n->controlled()[i]) continue;
+      r = std::max(r, n->rtol()[i]);
+      a = std::max(a, n->atol()[i]);
+    }
   }
   return r > 0.0 ? r : a;
 }
@@ -167,7 +171,7 @@ private:
   // y' = -p y grows backwards like e^(p t) and drifts by 1e38 tolerances with a correct gradient (a'
   // reads no y, and a^T df/dp = -a y stays at the tolerance: a dy is conserved). Past the gap's
   // limit in some row, what the drift does to the gradient over the interval dt since the last stop
-  // is measured (five evaluations, on that rare path only), in units of rtol and of the quantity's
+  // is measured for those rows (f and its vjp twice, three parameter vjps: that rare path only), in units of rtol and of the quantity's
   // own size, so that a loss scaled by c (which scales a, the integrand and the gradient) moves
   // nothing:
   //   adjoint, per row:    max |a'(y_back) - a'(y_fwd)| dt / (rtol max |a|),  a' = -(df/dy)^T a
@@ -183,11 +187,18 @@ private:
     const Tensor rows_at = indices(position, z.device());
     const Tensor fwd = rows_of_g(ys_, flat), back = index_select(z.slice(1, 0, D_), 0, rows_at);
     const std::vector<double> gap = row_norm(sub(back, fwd), fwd, state_scale, true);
-    if (std::all_of(gap.begin(), gap.end(), [](double g) { return g <= drift_gap_limit; })) return;
-    const DriftEffect effect = drift_effect(back, fwd, index_select(z.slice(1, D_, 2 * D_), 0, rows_at), samples, index);
+    // the effects are measured on the rows past the gap's limit only: below it they are no test
+    std::vector<std::int64_t> over, over_samples, over_index;
     for (std::size_t q = 0; q < gap.size(); ++q)
-      if (!(gap[q] <= drift_gap_limit) && (!(effect.adjoint[q] <= drift_effect_limit) || !(effect.params <= drift_effect_limit)))
-        drift_error(back, fwd, q, samples[q], index[q], gap[q], effect);
+      if (!(gap[q] <= drift_gap_limit)) over.push_back(static_cast<std::int64_t>(q)), over_samples.push_back(samples[q]), over_index.push_back(index[q]);
+    if (over.empty()) return;
+    const Tensor pick = indices(over, z.device());
+    const Tensor b = index_select(back, 0, pick), f = index_select(fwd, 0, pick);
+    const Tensor a = index_select(index_select(z.slice(1, D_, 2 * D_), 0, rows_at), 0, pick);
+    const DriftEffect effect = drift_effect(b, f, a, over_samples, over_index);
+    for (std::size_t k = 0; k < over.size(); ++k)
+      if (!(effect.adjoint[k] <= drift_effect_limit) || !(effect.params <= drift_effect_limit))
+        drift_error(b, f, k, over_samples[k], over_index[k], gap[static_cast<std::size_t>(over[k])], effect);
   }
 
   struct DriftEffect {
@@ -212,18 +223,23 @@ private:
     const double loss_scale = max_abs(g_), rounding = unit_roundoff(a.dtype()) * loss_scale;
     const std::vector<double> moved = row_max_abs(mul(sub(rhs(back), rhs(fwd)), step)), size = row_max_abs(a);
     DriftEffect out;
-    std::vector<double> lift;  // per row, what raises its adjoint to the loss's largest cotangent where smaller
+    // per row, the adjoint raised to the loss's largest cotangent where smaller, times dt: formed as
+    // (a / max|a|) (dt max(max|a|, loss scale)), which cannot overflow as loss / max|a| can (an
+    // adjoint decayed to a subnormal)
+    std::vector<double> norm, raise;
     for (std::size_t q = 0; q < moved.size(); ++q) {
       out.adjoint.push_back(relative(moved[q], std::max(size[q], rounding)));
-      lift.push_back(size[q] > 0.0 ? std::max(1.0, loss_scale / size[q]) : 1.0);
+      norm.push_back(size[q] > 0.0 ? size[q] : 1.0);
+      raise.push_back(dt[q] * std::max(size[q], loss_scale));
     }
-    out.params = param_effect(back, fwd, mul(a, step), column(lift, a.dtype(), a.device()), tc, rows);
+    const Tensor raised = mul(div(a, column(norm, a.dtype(), a.device())), column(raise, a.dtype(), a.device()));
+    out.params = param_effect(back, fwd, mul(a, step), raised, tc, rows);
     return out;
   }
 
   // The parameters' vjp of f with `cot` at back against fwd, relative to the largest of the gradient
-  // so far, the vjp at fwd, and the rounding of that vjp with the rows' adjoints raised by `lift`.
-  double param_effect(const Tensor& back, const Tensor& fwd, const Tensor& cot, const Tensor& lift, const Var& t,
+  // so far, the vjp at fwd, and the rounding of the vjp with the raised cotangent `raised_cot`.
+  double param_effect(const Tensor& back, const Tensor& fwd, const Tensor& cot, const Tensor& raised_cot, const Var& t,
                       const Rows& rows) const {
     if (params_.empty()) return 0.0;
     const auto vjp = [&](const Tensor& y, const Tensor& c) {
@@ -232,7 +248,7 @@ private:
       const Var out = f_(Var::parameter(y.contiguous()), t, rows);
       return rerun_grad({out}, params_, {Var(c)}, since);
     };
-    const std::vector<Var> at_back = vjp(back, cot), at_fwd = vjp(fwd, cot), raised = vjp(fwd, mul(cot, lift));
+    const std::vector<Var> at_back = vjp(back, cot), at_fwd = vjp(fwd, cot), raised = vjp(fwd, raised_cot);
     double moved = 0.0, size = 0.0;
     for (std::size_t i = 0; i < params_.size(); ++i) {
       moved = larger(moved, max_abs(sub(at_back[i].value(), at_fwd[i].value())));

@@ -31,6 +31,7 @@ public:
   bool controls_any() const;
   const std::vector<double>& atol() const { return atol_; }
   const std::vector<double>& rtol() const { return rtol_; }
+  const std::vector<char>& controlled() const { return controlled_; }
   // the same norm over [state, adjoint] (the adjoint's augmented system), the tolerances replaced
   // where given (> 0): the state half under the forward's control, every adjoint state controlled
   // (one with no tolerance takes the loosest atol and rtol of the states)

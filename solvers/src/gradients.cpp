@@ -51,9 +51,11 @@ void refuse_double_backward(const char* kind) {
 // gradient refuses a modified saved value.
 // (The closed-over values are placeholders carrying the nodes; a parameter's own storage is its
 // leaf node's. Values computed before the solve have no such handle and are not checked.)
+namespace {
 const Tensor* parameter_storage(const Var& p) {
   return p.node() && p.node()->leaf ? &static_cast<const LeafNode&>(*p.node()).value : nullptr;
 }
+}  // namespace
 SavedVersions param_versions(const std::vector<Var>& params) {
   return SavedVersions::of(params.size(), [&](std::size_t i) { return parameter_storage(params[i]); });
 }

@@ -262,7 +262,7 @@ Var add_output_time_gradient(const Dynamics& f, const Var& ys, const Var& times,
 // The adjoint's backward tolerances, where given, against the state's rounding, as solve() checks
 // the forward's: below it the backward solve would shrink its steps until max_steps.
 void check_adjoint_attainable(const detail::Plan& plan, const SolveOptions& o, const Tensor& y0) {
-  if (!plan.stepper->adaptive() || (o.adjoint_rtol <= 0 && o.adjoint_atol <= 0)) return;
+  if (!plan.adaptive() || (o.adjoint_rtol <= 0 && o.adjoint_atol <= 0)) return;  // fixed steps read no tolerance
   try {
     plan.norm.doubled(o.adjoint_atol, o.adjoint_rtol).check_attainable(y0);
   } catch (const Error& e) {

@@ -1,5 +1,5 @@
 // Internal: the pieces solve() assembles: the grids (grid.cpp), the regularisers' augmented
-// dynamics (regularisers.cpp) and the checkpointed and adjoint gradient kinds (gradients.cpp).
+// dynamics (regularisers.cpp) and the checkpointed and adjoint gradient kinds (gradients.cpp, adjoint.cpp).
 #pragma once
 #include "integrate.hpp"
 #include <string>

@@ -2,7 +2,7 @@
 // a batch of rows, estimates the step's local error when it is adaptive, and gives the dense-output
 // weights inside the step. A Runge-Kutta tableau (explicit or diagonally implicit) is one stepper,
 // the LTC fused semi-implicit update another. The integration loop (integrate.cpp), the gradient
-// kinds (gradients.cpp) and solve() talk to methods only through this interface; the registry
+// kinds (gradients.cpp, adjoint.cpp) and solve() talk to methods only through this interface; the registry
 // (methods/registry.cpp) is generated from TIDE_SOLVER_METHODS (tableau.hpp).
 #pragma once
 #include "combine.hpp"

@@ -59,7 +59,7 @@ enum class GradientKind {
 // (a linear decay, growing backwards) is let through. This is a net, not a proof: it reads the
 // drift at output times only (a path that strays and returns between two is not seen), estimates
 // its effect from the interval's end, gates on the gap (a drift under 3e3 tolerances is never
-// measured), and compares the parameter term summed over the rows that stop together with the
+// measured), and compares the parameter term summed over the rows past the gap limit that stop together with the
 // whole gradient, so one parameter's small gradient can be wrong under a large other.
 // With fixed steps (step_size, unfolds) nothing is checked and the adjoint is only as accurate as
 // the step (the method's steps of the continuous adjoint are not the forward steps' gradient: euler
