@@ -581,31 +581,3 @@ TEST_CASE("every model's recorded spec builds the same model again, as the messa
       return models::make_ode_classifier(spec, image ? 16 : 3, 2, image, gen, DType::f64, "model");
     }, {{"type", "ode_classifier"}});
 }
-
-TEST_CASE("a sequence model given x of another dtype names x and the model's dtype") {
-  // the error came from inside the cell, naming an internal concat or mul
-  Generator gen(3);
-  for (const char* type : {"gru", "ltc_biophysical", "ctrnn"}) {
-    CAPTURE(type);
-    const models::SequenceModel model(models::make_cell(json{{"type", type}, {"hidden", 4}}, 2, gen, DType::f64), 1, gen);
-    const Tensor dt = Tensor::ones(Shape{3, 2}, DType::f64), mask = Tensor::ones(Shape{3, 2}, DType::f64);
-    CHECK_THROWS_WITH_AS(model(Var(gen.normal(Shape{3, 2, 2}, 0, 1, DType::f32)), dt, mask),
-                         doctest::Contains((std::string(type) + ": x must be f64 (the model's dtype), got f32").c_str()), Error);
-    CHECK(model(Var(gen.normal(Shape{3, 2, 2}, 0, 1, DType::f64)), dt, mask).shape() == Shape{3, 2, 1});
-  }
-}
-
-TEST_CASE("a sequence model refuses a non-finite elapsed time on a valid step, and ignores one on a padded step") {
-  // a NaN dt made the read-outs NaN with no error; an infinite one gave NaN in the fused LTC (inf / inf)
-  Generator gen(5);
-  const models::SequenceModel model(models::make_cell(json{{"type", "ltc"}, {"hidden", 3}}, 1, gen, DType::f64), 1, gen);
-  const Var x(gen.normal(Shape{2, 3, 1}, 0, 1, DType::f64));
-  const Tensor mask = Tensor::from_vector({1, 1, 1, 1, 1, 0}, Shape{2, 3}, DType::f64);
-  for (const double bad : {std::nan(""), HUGE_VAL}) {
-    CAPTURE(bad);
-    const Tensor dt = Tensor::from_vector({1, 1, 1, 1, bad, 1}, Shape{2, 3}, DType::f64);
-    CHECK_THROWS_WITH_AS(model(x, dt, mask), doctest::Contains("ltc: dt[1, 1] = "), Error);
-    const Tensor padded = Tensor::from_vector({1, 1, 1, 1, 1, bad}, Shape{2, 3}, DType::f64);
-    CHECK(std::isfinite(sum(model(x, padded, mask)).value().item()));
-  }
-}

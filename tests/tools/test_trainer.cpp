@@ -212,12 +212,9 @@ TEST_CASE("best_metric auc: judged on the whole validation split, whose labels m
   TempDir dir;
   // sequences of 4 rows, one label each; the validation file's first 17 are class 0, so the
   // 16-example probe held one class and auc was refused as "not a metric this model reports"
-  const auto write = [&](const std::string& name, int sequences, const std::function<int(int)>& label) {
-    write_labelled_sequences(dir.path / name, sequences, label);
-  };
-  write("train.csv", 40, [](int s) { return s % 2; });
-  write("val.csv", 20, [](int s) { return s >= 17 ? 1 : 0; });
-  write("val_one_class.csv", 20, [](int) { return 0; });
+  write_labelled_sequences(dir.path / "train.csv", 40, [](int s) { return s % 2; });
+  write_labelled_sequences(dir.path / "val.csv", 20, [](int s) { return s >= 17 ? 1 : 0; });
+  write_labelled_sequences(dir.path / "val_one_class.csv", 20, [](int) { return 0; });
   json config = {{"name", "auc"}, {"seed", 1}, {"best_metric", "auc"},
                  {"data", {{"dataset", "csv"}, {"path", (dir.path / "train.csv").string()}, {"val_path", (dir.path / "val.csv").string()},
                            {"id_column", "id"}, {"targets", "y"}, {"window", 4}, {"per_step", false}}},
@@ -240,11 +237,8 @@ TEST_CASE("best_metric auc: judged on the whole validation split, whose labels m
 TEST_CASE("best_metric pr_auc: a validation split of class 1 only is refused, as auc is") {
   // (average precision of an all-positive split is 1 whatever the ranking: every epoch scored 1)
   TempDir dir;
-  const auto write = [&](const std::string& name, int sequences, const std::function<int(int)>& label) {
-    write_labelled_sequences(dir.path / name, sequences, label);
-  };
-  write("train.csv", 40, [](int s) { return s % 2; });
-  write("val_positive.csv", 20, [](int) { return 1; });
+  write_labelled_sequences(dir.path / "train.csv", 40, [](int s) { return s % 2; });
+  write_labelled_sequences(dir.path / "val_positive.csv", 20, [](int) { return 1; });
   const json config = {{"name", "pr"}, {"seed", 1}, {"best_metric", "pr_auc"},
                        {"data", {{"dataset", "csv"}, {"path", (dir.path / "train.csv").string()},
                                  {"val_path", (dir.path / "val_positive.csv").string()}, {"id_column", "id"}, {"targets", "y"},
@@ -262,12 +256,9 @@ TEST_CASE("best_metric pr_auc: a validation split of class 1 only is refused, as
 TEST_CASE("best_metric auc on a test split of one class: the run finishes with test auc null (it failed at the final score)") {
   // and --resume, which scores a finished run again, failed the same way every time
   TempDir dir;
-  const auto write = [&](const std::string& name, int sequences, const std::function<int(int)>& label) {
-    write_labelled_sequences(dir.path / name, sequences, label);
-  };
-  write("train.csv", 40, [](int s) { return s % 2; });
-  write("val.csv", 20, [](int s) { return s % 2; });
-  write("test_one_class.csv", 12, [](int) { return 1; });
+  write_labelled_sequences(dir.path / "train.csv", 40, [](int s) { return s % 2; });
+  write_labelled_sequences(dir.path / "val.csv", 20, [](int s) { return s % 2; });
+  write_labelled_sequences(dir.path / "test_one_class.csv", 12, [](int) { return 1; });
   const json config = {{"name", "one"}, {"seed", 1}, {"best_metric", "auc"},
                        {"data", {{"dataset", "csv"}, {"path", (dir.path / "train.csv").string()}, {"val_path", (dir.path / "val.csv").string()},
                                  {"test_path", (dir.path / "test_one_class.csv").string()}, {"id_column", "id"}, {"targets", "y"},
