@@ -348,3 +348,19 @@ TEST_CASE("cuda: a float -> i64 cast is checked on the device, so it traces into
   state.copy_(on_gpu(Tensor::from_vector({1.0, 1.0, 1e300, 1.0}, Shape{2, 2}, DType::f64)));
   check_error([&] { graph.replay(); cuda::synchronize(); }, {"converting f64[2, 2]", "1e+300 (element 2)", "no i64 value"});
 }
+
+TEST_CASE("cuda: an f32 tensor times a factor outside float's normal range is formed in double, as on the CPU") {
+  if (test::no_gpu()) return;
+  // the kernel took the factor as a float: 1e-30 * 1e39 was inf (the CPU's 1e9), 0 * 1e39 NaN
+  const Tensor x = Tensor::from_vector({1e-30, -2e-30, 3e30, 0.0, -4e20}, Shape{5}, DType::f32);
+  for (const double c : {1e39, -1e39, 1e-46, 1.0 / 1e40}) {
+    CAPTURE(c);
+    const std::vector<double> want = mul_scalar(x, c).to_vector();
+    CHECK(mul_scalar(on_gpu(x), c).to_vector() == want);
+    const Tensor strided = x.unsqueeze(1).broadcast_to(Shape{5, 2}).contiguous();  // the strided kernel's path
+    CHECK(mul_scalar(on_gpu(strided).transpose(0, 1), c).to_vector() == mul_scalar(strided.transpose(0, 1), c).to_vector());
+    Tensor inplace = on_gpu(x).clone();
+    inplace.mul_(c);
+    CHECK(inplace.to_vector() == want);
+  }
+}

@@ -3,6 +3,7 @@
 #include "elementwise.hpp"
 #include "clones.hpp"
 #include "vecmath.hpp"
+#include "../float_factor.hpp"
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -157,14 +158,7 @@ __attribute__((always_inline)) inline void binary_impl(Op op, const T* a, std::i
 #undef TIDE_ZIP
 }
 
-// A factor outside float's normal range would be inf (x * 1e39 of 1e-30: inf, and 0 * inf NaN) or
-// lose digits (clip_grad_norm's 5e-41 on exploding gradients) as a float: such a product is formed
-// in double and rounded once, past float's range to inf as the float product would be.
-bool float_factor_inexact(Op op, double p0) {
-  const double m = std::fabs(p0);
-  return op == Op::mul_scalar && m != 0.0 && std::isfinite(m) &&
-         !(m >= std::numeric_limits<float>::min() && m <= std::numeric_limits<float>::max());
-}
+// f32 x times a factor float_factor_inexact (../float_factor.hpp) finds: formed in double, rounded once.
 template <bool Shifted>
 __attribute__((always_inline)) inline void scale_in_double(const float* x, [[maybe_unused]] const float* c, std::int64_t period,
                                                            float* y, std::int64_t n, double p0) {

@@ -2,6 +2,7 @@
 // and where. Dense operands take a flat grid-stride loop; strided and broadcast ones go through
 // offsets_of. Each op's formula matches the CPU backend's (cpu/elementwise.cpp) up to rounding.
 #include "device_common.cuh"
+#include "../float_factor.hpp"
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -103,6 +104,25 @@ template <Op op, class T, class I> __global__ void unary_strided_kernel(Layout l
     std::int64_t off[2];
     offsets_of<2>(l, i, off);
     y[off[1]] = unary_value(op, x[off[0]], p0, p1);
+  }
+}
+
+// f32 x times a factor outside float's normal range (float_factor_inexact), formed in double and
+// rounded once, past float's range to inf: the CPU's scale_in_double.
+__device__ __forceinline__ float scaled_in_double(float v, double p0) {
+  const double product = static_cast<double>(v) * p0;
+  if (fabs(product) > static_cast<double>(std::numeric_limits<float>::max())) return std::copysign(std::numeric_limits<float>::infinity(), static_cast<float>(product));
+  return static_cast<float>(product);
+}
+__global__ void scale_in_double_kernel(const float* x, float* y, std::int64_t n, double p0) {
+  for (std::int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+    y[i] = scaled_in_double(x[i], p0);
+}
+template <class I> __global__ void scale_in_double_strided_kernel(Layout l, const float* x, float* y, I n, double p0) {
+  for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
+    std::int64_t off[2];
+    offsets_of<2>(l, i, off);
+    y[off[1]] = scaled_in_double(x[off[0]], p0);
   }
 }
 
@@ -324,6 +344,10 @@ void launch_fill(Code t, void* d, std::int64_t n, double value, cudaStream_t str
 
 void launch_unary(Op op, Code t, const void* x, void* out, std::int64_t n, double p0, double p1, cudaStream_t stream) {
   if (n == 0) return;
+  if (t == Code::f32 && float_factor_inexact(op, p0)) {
+    scale_in_double_kernel<<<grid_for(n), block_threads, 0, stream>>>(static_cast<const float*>(x), static_cast<float*>(out), n, p0);
+    return;
+  }
   dispatch_float(t, [&](auto tag) {
     using T = decltype(tag);
     with_unary(op, [&](auto o) {
@@ -335,6 +359,13 @@ void launch_unary(Op op, Code t, const void* x, void* out, std::int64_t n, doubl
 void launch_unary_strided(Op op, Code t, const Layout& l, const void* x, void* out, double p0, double p1, cudaStream_t stream) {
   const std::int64_t n = l.numel();
   if (n == 0) return;
+  if (t == Code::f32 && float_factor_inexact(op, p0)) {
+    const auto* xf = static_cast<const float*>(x);
+    auto* yf = static_cast<float*>(out);
+    if (fits32(n)) scale_in_double_strided_kernel<std::uint32_t><<<grid_for(n), block_threads, 0, stream>>>(l, xf, yf, static_cast<std::uint32_t>(n), p0);
+    else scale_in_double_strided_kernel<std::uint64_t><<<grid_for(n), block_threads, 0, stream>>>(l, xf, yf, static_cast<std::uint64_t>(n), p0);
+    return;
+  }
   dispatch_float(t, [&](auto tag) {
     using T = decltype(tag);
     with_unary(op, [&](auto o) {
