@@ -112,9 +112,9 @@ void LatentOdeModel::add_classification(BatchLoss& out, std::vector<std::pair<st
   // epoch pools the batches' ce by it, as its weighted mean asks (0: a batch that counts for nothing)
   const double pooled = weighted ? std::accumulate(w.begin(), w.end(), 0.0) / static_cast<double>(K) : static_cast<double>(B);
   out.loss = out.loss + ce * options_.ce_weight;
-  // each sequence's class probabilities, averaged over the z0 samples
+  // each sequence's class probabilities, averaged over the z0 samples (in f64: no f32 ties at 1)
   const std::int64_t C = logits.size(1);
-  const Var probabilities = mean(reshape(softmax(logits.detach(), 1), Shape{K, B, C}), {0});
+  const Var probabilities = mean(reshape(softmax(cast(logits.detach(), DType::f64), 1), Shape{K, B, C}), {0});
   if (C == 2) {
     const double auc = roc_auc(select(probabilities, 1, 1).value().to_vector(), labels);
     metrics.emplace_back("auc", std::isnan(auc) ? MetricSums{0, 0} : MetricSums{auc, 1});

@@ -88,8 +88,10 @@ namespace {
 
 // Binary per-sequence classification in training: the positive class's probability at the last
 // valid step ranks the batch's sequences ("auc"; evaluation computes the split's from predictions).
+// Probabilities are formed in f64 here and in the predictions: an f32 one rounds to 1 from a logit
+// gap of ~17 on, and confident sequences would tie in the ranking.
 void add_auc(BatchLoss& result, const Var& out, const data::SequenceSet& b) {
-  const std::vector<double> p1 = select(softmax(last_valid(out.detach(), b.mask), 1), 1, 1).value().to_vector();
+  const std::vector<double> p1 = select(softmax(cast(last_valid(out.detach(), b.mask), DType::f64), 1), 1, 1).value().to_vector();
   // a diverged model (NaN outputs) has no ranking: its NaN loss is what the trainer reports
   if (!std::all_of(p1.begin(), p1.end(), [](double p) { return std::isfinite(p); })) return;
   const double auc = roc_auc(p1, b.y.to_indices());
@@ -99,7 +101,7 @@ void add_auc(BatchLoss& result, const Var& out, const data::SequenceSet& b) {
 // A row per prediction: per-step targets at every valid step, per-sequence ones at the last.
 Predictions sequence_predictions(const Var& out, const data::SequenceSet& b, bool classify) {
   const std::int64_t B = out.size(0), T = out.size(1), O = out.size(2);
-  const std::vector<double> v = (classify ? softmax(out.detach(), 2) : out.detach()).value().to_vector();
+  const std::vector<double> v = (classify ? softmax(cast(out.detach(), DType::f64), 2) : out.detach()).value().to_vector();
   const std::vector<double> m = b.mask.to_vector();
   const bool per_step = b.y.rank() == (classify ? 2 : 3);
   const std::vector<std::int64_t> last = per_step ? std::vector<std::int64_t>{} : last_steps(b.mask, "predictions");
@@ -354,7 +356,7 @@ std::vector<double> class_weights_of(const Tensor& labels, const std::vector<dou
 Predictions per_example_predictions(const Var& logits, const Tensor& labels) {
   Predictions p;
   p.classification = true, p.width = logits.size(1);
-  p.values = softmax(logits.detach(), 1).value().to_vector();
+  p.values = softmax(cast(logits.detach(), DType::f64), 1).value().to_vector();
   p.labels = labels.to_indices();
   for (std::int64_t i = 0; i < logits.size(0); ++i) p.example.push_back(i), p.step.push_back(-1);
   return p;

@@ -1,6 +1,7 @@
 // Split-level metrics (metrics.hpp) against values worked out by hand or taken from
 // scikit-learn's documented examples, whose definitions they follow.
 #include "tide/models/metrics.hpp"
+#include "tide/models/sequence_model.hpp"
 #include "tide/core/error.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
@@ -260,3 +261,13 @@ TEST_CASE("average precision of a perfect ranking is exactly 1, however many pos
   CHECK(tide::models::average_precision(scores, labels) == 1.0);
 }
 
+
+TEST_CASE("an f32 classifier's confident predictions keep their ranking: probabilities are formed in f64") {
+  // softmax in f32 rounded class 1's probability to 1 from a logit gap of ~17 on: the three
+  // positives below tied with the negative and the AUC read 0.5 instead of 1
+  const Var logits(Tensor::from_vector({0, 20, 0, 25, 0, 30, 0, 35}, Shape{4, 2}, DType::f32));
+  const Predictions p = per_example_predictions(logits, Tensor::from_indices({0, 1, 1, 1}, Shape{4}));
+  CHECK(p.values[1] < p.values[3]);
+  CHECK(p.values[0] == doctest::Approx(std::exp(-20.0)).epsilon(1e-6));
+  CHECK(classification_report(p.values, p.labels, 2).auc == 1.0);
+}

@@ -65,7 +65,7 @@ Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask);
 
 // Each example's weight: its label's class weight (labels i64 [N]); throws on a label outside them.
 std::vector<double> class_weights_of(const Tensor& labels, const std::vector<double>& class_weights);
-// Eval-mode predictions of per-example classifiers: softmax(logits [N, C]) and the labels, step -1.
+// Eval-mode predictions of per-example classifiers: softmax(logits [N, C]) in f64 and the labels, step -1.
 Predictions per_example_predictions(const Var& logits, const Tensor& labels);
 
 // Counts for metrics (sums, so batches can be accumulated): correct predictions and the number
