@@ -11,10 +11,17 @@ const char* tide_blas_threads() {  // (empty: as unset)
   const char* t = std::getenv("TIDE_BLAS_THREADS");
   return t && *t ? t : nullptr;
 }
+
+// Whether OpenBLAS takes a thread count from the variable: it reads the leading digits, and an
+// empty, non-numeric or non-positive value as "every core", which is no request for one.
+bool holds_thread_count(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::strtol(v, nullptr, 10) > 0;
+}
 }  // namespace
 
 bool blas_threads_requested() {
-  return tide_blas_threads() || std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("OMP_NUM_THREADS");
+  return tide_blas_threads() || holds_thread_count("OPENBLAS_NUM_THREADS") || holds_thread_count("OMP_NUM_THREADS");
 }
 
 void init_blas_threads() {

@@ -74,9 +74,10 @@ namespace {
 // The output of this test binary run again with TIDE_CPU_CACHE_BYTES set: the allocator reads the
 // variable once, when this process has long made it.
 // What the test binary prints running only `test_case`, with the environment variable `name` set to `value`.
-std::string child_output(const char* name, const char* value, const char* test_case) {
+// What this test binary prints running `test_case` with the environment assignments `env` ("A='1' B=''").
+std::string child_output(const std::string& env, const char* test_case) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::string command = std::string(name) + "='" + value + "' '" + self + "' -tc='" + test_case + "' 2>&1";
+  const std::string command = env + " '" + self + "' -tc='" + test_case + "' 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe);
   std::string out;
@@ -86,7 +87,7 @@ std::string child_output(const char* name, const char* value, const char* test_c
   return out;
 }
 std::string child_with_cache_bytes(const char* value) {
-  return child_output("TIDE_CPU_CACHE_BYTES", value, "the CPU cache limit from the environment (child)");
+  return child_output("TIDE_CPU_CACHE_BYTES='" + std::string(value) + "'", "the CPU cache limit from the environment (child)");
 }
 }  // namespace
 
@@ -106,7 +107,7 @@ TEST_CASE("TIDE_CPU_CACHE_BYTES takes decimal digits only and refuses a count pa
 
 namespace {
 std::string child_with_blas_threads(const char* value) {
-  return child_output("TIDE_BLAS_THREADS", value, "the BLAS thread count from the environment (child)");
+  return child_output("TIDE_BLAS_THREADS='" + std::string(value) + "'", "the BLAS thread count from the environment (child)");
 }
 }  // namespace
 
@@ -127,6 +128,16 @@ TEST_CASE("TIDE_BLAS_THREADS takes a count of decimal digits from 1 to 1024") {
     CHECK(out.find("blas threads") == std::string::npos);
     CHECK(out.find("terminate called") == std::string::npos);  // a tide::Error the test reports, not an abort
   }
+}
+
+TEST_CASE("an empty, non-numeric or zero OPENBLAS_NUM_THREADS or OMP_NUM_THREADS asks for no count: BLAS runs on one thread") {
+  // (OpenBLAS reads such a value as every core; tide took it for a request and left every core on)
+  for (const char* var : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"})
+    for (const char* value : {"", "abc", "0"}) {
+      INFO(var, "='", value, "'");
+      const std::string env = std::string("TIDE_BLAS_THREADS='' ") + var + "='" + value + "'";
+      CHECK(child_output(env, "the BLAS thread count from the environment (child)").find("blas threads: 1\n") != std::string::npos);
+    }
 }
 
 TEST_CASE("a cache limit below a block's size sends that block back to the system") {
