@@ -71,6 +71,26 @@ elseif(NOT err MATCHES "warning: [^\n]*checkpoint.tide was written with 1 BLAS t
   message(FATAL_ERROR "--resume with 2 BLAS threads of a run stopped with 1: no warning\n${err}")
 endif()
 
+# The checkpoint records OpenBLAS's kernel set: a resume on another one (another CPU, or
+# OPENBLAS_CORETYPE) is warned about, not refused. A build whose OpenBLAS picks no kernels at run
+# time (not DYNAMIC_ARCH) keeps its own set whatever is asked: nothing to warn about then.
+execute_process(COMMAND ${CMAKE_COMMAND} -E env OPENBLAS_CORETYPE=Sandybridge "${TIDE}" bench taylor --size 2,2,1 --kmax 1 --repeats 1 --json
+                OUTPUT_VARIABLE probe RESULT_VARIABLE probe_rc)
+set(core_type "")
+if(probe_rc EQUAL 0)
+  string(JSON core_type ERROR_VARIABLE probe_error GET "${probe}" blas core_type)
+endif()
+run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/kernels" --quiet --max-steps 5)
+if(NOT core_type STREQUAL "Sandybridge")
+  message(STATUS "skipped: the BLAS-kernel warning on --resume (OPENBLAS_CORETYPE=Sandybridge runs '${core_type}' kernels here)")
+else()
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env OPENBLAS_CORETYPE=Sandybridge "${TIDE}" train "${WORK}/tiny.json" --out "${WORK}/kernels"
+                  --quiet --resume OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR NOT err MATCHES "warning: [^\n]*checkpoint.tide was written with OpenBLAS's [^ ]+ kernels, this run has its Sandybridge kernels")
+    message(FATAL_ERROR "--resume on OpenBLAS's Sandybridge kernels of a run stopped on others: exit ${rc}, no warning\n${err}")
+  endif()
+endif()
+
 # --seed overrides the config's seed, is recorded in the run's config.json and changes the run.
 run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/seed4" --quiet --epochs 1 --seed 4)
 file(READ "${WORK}/seed4/config.json" recorded)

@@ -64,7 +64,7 @@ TEST_CASE("checkpoint metadata: the config keys flags set read back, and an old 
   // written before the keys were recorded (version 1): nullopt, so that --resume restores what it
   // restored then; version 2 has them (so an older tide refuses it by its version)
   json old = json::parse(checkpoint_meta(config, sample()));
-  old.erase("flag_keys"), old.erase("blas_threads");
+  old.erase("flag_keys"), old.erase("blas_threads"), old.erase("blas_core_type");
   old["version"] = 2;
   CHECK(error_of([&] { read_checkpoint_meta(old.dump(), "c.tide", p); }) == "c.tide: missing key 'flag_keys' (not a `tide train` checkpoint?)");
   old["version"] = 1;
@@ -77,11 +77,11 @@ TEST_CASE("checkpoint metadata: the config keys flags set read back, and an old 
 
 TEST_CASE("checkpoint metadata: the BLAS thread count reads back; a checkpoint from before it was recorded has none") {
   Position p;
-  CHECK(read_checkpoint_meta(checkpoint_meta(config, sample(), {}, 4), "c.tide", p).blas_threads == 4);
+  CHECK(read_checkpoint_meta(checkpoint_meta(config, sample(), {}, {4, "Zen"}), "c.tide", p).blas_threads == 4);
   CHECK(read_checkpoint_meta(checkpoint_meta(config, sample()), "c.tide", p).blas_threads == 1);
   // version 2 (and 1) had no count: nullopt, so --resume does not warn about a count it cannot know
-  json old = json::parse(checkpoint_meta(config, sample(), {}, 4));
-  old.erase("blas_threads");
+  json old = json::parse(checkpoint_meta(config, sample(), {}, {4, "Zen"}));
+  old.erase("blas_threads"), old.erase("blas_core_type");
   CHECK(error_of([&] { read_checkpoint_meta(old.dump(), "c.tide", p); }) == "c.tide: missing key 'blas_threads' (not a `tide train` checkpoint?)");
   old["version"] = 2;
   const CheckpointConfig read = read_checkpoint_meta(old.dump(), "c.tide", p);
@@ -95,14 +95,27 @@ TEST_CASE("checkpoint metadata: the model's record (models::record_model) reads 
   // (a checkpoint recorded no model spec, so one of another wiring_seed or cfc mode loaded into the run's model)
   Position p;
   json meta = json::parse(checkpoint_meta(config, sample()));
-  CHECK(meta.at("version") == 4);
+  CHECK(meta.at("version") == 5);
   meta["model_name"] = "cfc(4)", meta["model_type"] = "cfc", meta["model_spec"] = {{"type", "cfc"}, {"mode", "default"}};
   CHECK(read_checkpoint_meta(meta.dump(), "c.tide", p).config == config);
   CHECK(recorded_model(meta.dump()) == json{{"model_name", "cfc(4)"}, {"model_type", "cfc"}, {"model_spec", meta.at("model_spec")}});
   CHECK(recorded_model("cfc(4)").empty());  // an older safetensors' bare name
   CHECK(error_of([&] { read_checkpoint_meta(edited("model_spec", "cfc"), "c.tide", p); }) == "c.tide.model_spec: expected an object, got \"cfc\"");
+  meta.erase("blas_core_type");
   meta["version"] = 3;
   CHECK(error_of([&] { read_checkpoint_meta(meta.dump(), "c.tide", p); }).starts_with("c.tide.model_"));
+}
+
+TEST_CASE("checkpoint metadata: OpenBLAS's kernel set reads back from version 5; an older version has none") {
+  // (a run resumed on another CPU, or under OPENBLAS_CORETYPE, was silently not bit-exact)
+  Position p;
+  CHECK(read_checkpoint_meta(checkpoint_meta(config, sample(), {}, {2, "Haswell"}), "c.tide", p).blas_core_type == "Haswell");
+  json old = json::parse(checkpoint_meta(config, sample(), {}, {2, "Haswell"}));
+  old.erase("blas_core_type");
+  CHECK(error_of([&] { read_checkpoint_meta(old.dump(), "c.tide", p); }) == "c.tide: missing key 'blas_core_type' (not a `tide train` checkpoint?)");
+  old["version"] = 4;
+  CHECK_FALSE(read_checkpoint_meta(old.dump(), "c.tide", p).blas_core_type.has_value());
+  CHECK(error_of([&] { read_checkpoint_meta(edited("blas_core_type", 3), "c.tide", p); }).starts_with("c.tide.blas_core_type: expected"));
 }
 
 TEST_CASE("checkpoint metadata: a missing key, a wrong type or a negative count is an error naming the file and the key") {
@@ -122,7 +135,7 @@ TEST_CASE("checkpoint metadata: a missing key, a wrong type or a negative count 
   CHECK(error(edited("loss_sum", nullptr)).starts_with(source + ".loss_sum: expected a number"));
   CHECK(error(edited("config", "x")) == source + ".config: expected an object, got \"x\"");
   CHECK(error(edited("format", "other")) == source + ".format: expected one of tide train checkpoint, got \"other\"");
-  CHECK(error(edited("version", 5)) == source + ".version: expected an integer in 1..4, got 5");
+  CHECK(error(edited("version", 6)) == source + ".version: expected an integer in 1..5, got 6");
   CHECK(error(edited("surprise", 1)).starts_with(source + ".surprise: unknown key for a `tide train` checkpoint's metadata"));
   CHECK(error("[1, 2]") == source + ": expected an object, got [1,2]");
   CHECK(error(R"({"step": 4})") == source + ": missing key 'format' (not a `tide train` checkpoint?)");

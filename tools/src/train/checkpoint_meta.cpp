@@ -16,10 +16,10 @@ namespace tide::cli {
 
 using json = nlohmann::json;
 
-std::string checkpoint_meta(const json& config, const Position& p, const FlagKeys& flag_keys, std::int64_t blas_threads,
+std::string checkpoint_meta(const json& config, const Position& p, const FlagKeys& flag_keys, const BlasRecord& blas,
                             const models::Model* model) {
-  json meta = {{"format", "tide train checkpoint"}, {"version", 4}, {"config", config}, {"flag_keys", flag_keys},
-               {"blas_threads", blas_threads},
+  json meta = {{"format", "tide train checkpoint"}, {"version", 5}, {"config", config}, {"flag_keys", flag_keys},
+               {"blas_threads", blas.threads}, {"blas_core_type", blas.core_type},
                {"epoch", p.epoch}, {"batch", p.batch}, {"global_step", p.global_step}, {"best_epoch", p.best_epoch},
                {"records", p.records_written}, {"loss_sum", p.loss_sum}, {"metric_sum", p.metric_sum},
                {"metric_count", p.metric_count}, {"seen", p.seen}};
@@ -77,11 +77,12 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
   need("format");
   k.string("format", "", {"tide train checkpoint"});
   need("version");
-  // Version 2 added flag_keys, version 3 blas_threads and version 4 the model's record (so that an
-  // older tide refuses it by its version, not by a key it does not know); older checkpoints read as before.
-  const std::int64_t version = k.integer("version", 4, 1, 4);
+  // Version 2 added flag_keys, version 3 blas_threads, version 4 the model's record and version 5
+  // blas_core_type (so that an older tide refuses it by its version, not by a key it does not
+  // know); older checkpoints read as before.
+  const std::int64_t version = k.integer("version", 5, 1, 5);
   need("config");
-  CheckpointConfig read{*k.object("config"), std::nullopt, std::nullopt};
+  CheckpointConfig read{*k.object("config"), std::nullopt, std::nullopt, std::nullopt};
   if (version >= 2) {
     need("flag_keys");
     read.flag_keys = k.texts("flag_keys");
@@ -89,6 +90,10 @@ CheckpointConfig read_checkpoint_meta(const std::string& text, const std::string
   if (version >= 3) {
     need("blas_threads");
     read.blas_threads = k.integer("blas_threads", 1, 1, std::numeric_limits<int>::max());
+  }
+  if (version >= 5) {
+    need("blas_core_type");
+    read.blas_core_type = k.text("blas_core_type", "");
   }
   if (version >= 4) {  // record_model's keys, checked by check_model_meta when the parameters load
     k.text("model_name", ""), k.text("model_type", "");

@@ -34,23 +34,32 @@ struct Position {
 // "compile"): --resume restores these, and only these, over the config file's values.
 using FlagKeys = std::vector<std::string>;
 
+// The BLAS setup a run's numbers depend on beyond the build: the thread count (GEMMs split their
+// sums by thread) and the kernel set OpenBLAS picked for the CPU (tide::blas_info().core_type;
+// OPENBLAS_CORETYPE or another CPU picks other kernels, which round otherwise).
+struct BlasRecord {
+  std::int64_t threads = 1;
+  std::string core_type;
+};
+
 // What a checkpoint says besides the position: the config the run was written with, the keys
-// of it that flags set and the BLAS thread count it ran with (each nullopt in checkpoints written
-// before it was recorded). GEMMs split their sums by thread, so a resume with another count is
-// valid but not bit-exact.
+// of it that flags set and the BLAS thread count and kernel set it ran with (each nullopt in
+// checkpoints written before it was recorded). A resume with another count or kernel set is valid
+// but not bit-exact.
 struct CheckpointConfig {
   nlohmann::json config;
   std::optional<FlagKeys> flag_keys;
   std::optional<std::int64_t> blas_threads;
+  std::optional<std::string> blas_core_type;
 };
 
 // The metadata text of a checkpoint of a run of `config` (`flag_keys` of it set by flags) at
-// `position`, run with `blas_threads` BLAS threads (tide::blas_info().threads), with what
+// `position`, run with the BLAS setup `blas`, with what
 // models::record_model writes of `model` (its name and normalised spec) when given: the spec is what
 // eval, predict and --resume check the checkpoint against (a config can build another model than
 // it did when tide's defaults change).
 std::string checkpoint_meta(const nlohmann::json& config, const Position& position, const FlagKeys& flag_keys = {},
-                            std::int64_t blas_threads = 1, const models::Model* model = nullptr);
+                            const BlasRecord& blas = {}, const models::Model* model = nullptr);
 
 // Reads checkpoint_meta's text into `position` (whose best_val stays as it is while no epoch has
 // been best) and returns the config. Every key is checked (present, of its type, counts >= 0 and

@@ -89,12 +89,18 @@ void load_checkpoint_model(const Archive& a, const std::string& file, models::Mo
   load_fitting_data(file, [&] { load_module(a, "model.", model); });
 }
 
-void warn_other_blas_threads(const std::string& checkpoint, std::optional<std::int64_t> saved) {
-  const int now = blas_info().threads;
-  if (!saved || *saved == now) return;
-  std::fprintf(stderr, "warning: %s was written with %lld BLAS thread%s, this run has %d: the resumed run is not bit-exact "
-               "with an uninterrupted one (set TIDE_BLAS_THREADS=%lld to match)\n", checkpoint.c_str(),
-               static_cast<long long>(*saved), *saved == 1 ? "" : "s", now, static_cast<long long>(*saved));
+void warn_other_blas(const std::string& checkpoint, const CheckpointConfig& saved) {
+  const BlasInfo now = blas_info();
+  if (saved.blas_threads && *saved.blas_threads != now.threads) {
+    const long long then = static_cast<long long>(*saved.blas_threads);
+    std::fprintf(stderr, "warning: %s was written with %lld BLAS thread%s, this run has %d: the resumed run is not bit-exact "
+                 "with an uninterrupted one (set TIDE_BLAS_THREADS=%lld to match)\n", checkpoint.c_str(), then, then == 1 ? "" : "s",
+                 now.threads, then);
+  }
+  if (saved.blas_core_type && !saved.blas_core_type->empty() && *saved.blas_core_type != now.core_type)
+    std::fprintf(stderr, "warning: %s was written with OpenBLAS's %s kernels, this run has its %s kernels (another CPU, or "
+                 "OPENBLAS_CORETYPE): the resumed run is not bit-exact with an uninterrupted one\n", checkpoint.c_str(),
+                 saved.blas_core_type->c_str(), now.core_type.c_str());
 }
 
 bool warn_data_changed(const std::string& run_dir, const std::string& consequence) {

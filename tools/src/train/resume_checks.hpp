@@ -45,10 +45,11 @@ void check_best_config(const std::string& best, const nlohmann::json& config, co
 // does not fit is said to come from data changed since the run (load_fitting_data).
 void load_checkpoint_model(const Archive& a, const std::string& file, models::Model& model);
 
-// GEMMs split their sums by BLAS thread, so a resume with another thread count than the one
-// `checkpoint` was written with (`saved`) continues the run validly but not bit-exactly: said on
-// stderr, not refused (older checkpoints do not record the count).
-void warn_other_blas_threads(const std::string& checkpoint, std::optional<std::int64_t> saved);
+// GEMMs split their sums by BLAS thread, and OpenBLAS's kernel sets round otherwise, so a resume
+// with another thread count or kernel set than the ones `checkpoint` was written with (`saved`)
+// continues the run validly but not bit-exactly: said on stderr, not refused (older checkpoints do
+// not record them).
+void warn_other_blas(const std::string& checkpoint, const CheckpointConfig& saved);
 
 // Writes changed_data_files' lines to stderr as warnings (warn_changed_data_files); true when there
 // were any: the data's steps per epoch may then differ from the checkpoint's.

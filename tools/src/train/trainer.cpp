@@ -265,7 +265,7 @@ void Trainer::resume() {
   if (written != config_.raw)
     fail("--resume: the config differs from the one {} was written with ({}): {}; resume with that config, or start a new "
          "run (--overwrite, or --out DIR)", paths_.checkpoint, paths_.config, first_difference(written, config_.raw, ""));
-  warn_other_blas_threads(paths_.checkpoint, saved.blas_threads);
+  warn_other_blas(paths_.checkpoint, saved);
   const bool data_changed = warn_data_changed(paths_.dir, "the resumed run reads it as it is now (standardisation statistics, "
                                                           "classes, splits and batches recomputed), so it is not bit-exact with the run so far");
   load_checkpoint_model(a, paths_.checkpoint, model_);
@@ -287,7 +287,7 @@ void Trainer::save_checkpoint() {
   Archive a;
   add_module(a, "model.", model_);
   add_optimizer(a, "optimizer.", *optimizer_);
-  a.meta_json = checkpoint_meta(config_.raw, pos_, options_.flag_keys, blas_info().threads, &model_);
+  a.meta_json = checkpoint_meta(config_.raw, pos_, options_.flag_keys, {blas_info().threads, blas_info().core_type}, &model_);
   save_archive(paths_.checkpoint, a);
 }
 
