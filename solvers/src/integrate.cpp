@@ -228,8 +228,9 @@ Proposal Integrator::propose() {
 }
 
 // The error ratios of an adaptive step (accept when <= 1). A fixed step is accepted unless its
-// implicit stages' Newton iteration failed (diverged, or did not converge even from its last
-// iterate with a new Jacobian: ImplicitStages::retry_at_iterate) or it left the finite numbers,
+// implicit stages' Newton iteration failed (diverged, met a singular or non-finite Newton matrix,
+// or did not converge even from its last iterate with a new Jacobian:
+// ImplicitStages::retry_at_iterate) or it left the finite numbers,
 // any of which ends the solve: a fixed step cannot shrink, and an unconverged stage kept as it was
 // (silently, before) gave values far from the method's. A start state or f there that is not
 // finite is named as such first (fail_if_hopeless): no smaller step or other method helps there.
@@ -245,6 +246,10 @@ std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const
       if (st.failed[r] == newton_diverged)
         fail_at(r, "the implicit stages' Newton iteration diverged (a fixed-step method cannot shrink its step; "
                    "use an adaptive method or a smaller step)" + zero_scale_note(r), p.h[r]);
+      if (st.failed[r] == newton_singular)
+        fail_at(r, "the implicit stages' Newton matrix I - h gamma J was singular or not finite (J = df/dz not finite at the "
+                   "stage, or with an eigenvalue 1 / (h gamma)), so Newton's linear system has no finite solution (a fixed-step "
+                   "method cannot shrink its step; use an adaptive method or another step size)", p.h[r]);
       if (st.failed[r] == newton_unconverged)
         fail_at(r, "the implicit stages' Newton iteration did not converge in newton_max_iterations, nor again from its last "
                    "iterate with a new Jacobian (a fixed-step method cannot shrink its step, and keeps no unconverged stage: "
@@ -300,7 +305,11 @@ void Integrator::fail_if_hopeless(const StepResult& st, const Proposal& p, const
 }
 
 // Why a row's error ratio is infinite, most telling last: a shared step takes the batch's worst.
-enum InfiniteRatio : char { ratio_finite = 0, error_infinite = 1, newton_failed = 2, state_non_finite = 3 };
+enum InfiniteRatio : char { ratio_finite = 0, error_infinite = 1, newton_failed = 2, newton_matrix_singular = 3, state_non_finite = 4 };
+
+InfiniteRatio newton_ratio(char failure) {
+  return failure == newton_singular ? newton_matrix_singular : failure ? newton_failed : error_infinite;
+}
 
 void Integrator::note_infinite_ratios(const StepResult& st, const Proposal& p, const std::vector<double>& ratio) {
   // (read only for a row whose ratio is infinite: nothing to write on the usual step)
@@ -319,7 +328,7 @@ void Integrator::note_infinite_ratios(const StepResult& st, const Proposal& p, c
   char worst = ratio_finite;
   for (std::size_t r = 0; r < ratio.size(); ++r) {
     if (std::isfinite(ratio[r])) continue;
-    infinite_[r] = !finite[r] ? state_non_finite : r < st.failed.size() && st.failed[r] ? newton_failed : error_infinite;
+    infinite_[r] = !finite[r] ? state_non_finite : newton_ratio(r < st.failed.size() ? st.failed[r] : 0);
     worst = std::max(worst, infinite_[r]);
   }
   if (plan_.shared_step) infinite_.assign(ratio.size(), worst);
@@ -383,6 +392,9 @@ std::string Integrator::underflow_message(std::size_t r, double ratio, double h_
   switch (r < infinite_.size() ? infinite_[r] : char{state_non_finite}) {
     case newton_failed:
       return "the implicit stages' Newton iteration kept failing (the state stayed finite)" + zero_scale_note(r) + " and " + what;
+    case newton_matrix_singular:
+      return "the implicit stages' Newton matrix I - h gamma J was singular or not finite (J = df/dz not finite at the stage, "
+             "or with an eigenvalue 1 / (h gamma)); each such step was rejected and retried smaller, and " + what;
     case error_infinite: return "the error estimate was infinite with a finite state" + zero_scale_note(r) + " and " + what;
     default: return "the state became non-finite and " + what;
   }

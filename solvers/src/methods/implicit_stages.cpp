@@ -78,6 +78,22 @@ Var ImplicitStages::recorded_stage(StepContext& ctx, const Var& zi, const Var& t
   return k;
 }
 
+// The stage with its derivative for the rows whose stages converged, a constant for the rest: a
+// row whose stages failed is rejected (or ends a fixed-step solve) and needs none. Recorded, its
+// evaluation at its last iterate, where df/dz may not be finite (the Jacobian that made Newton's
+// matrix not finite: sqrt at 0), turned its zero cotangent into 0 * inf = NaN in the batch's
+// parameter gradient.
+Var ImplicitStages::derivative_stage(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& s, const Tensor& kstar,
+                                     const std::vector<char>& failed) {
+  std::vector<char> converged(failed.size());
+  for (std::size_t r = 0; r < failed.size(); ++r) converged[r] = !failed[r];
+  if (std::all_of(converged.begin(), converged.end(), [](char c) { return c != 0; })) return recorded_stage(ctx, zi, ti, s, kstar);
+  const RowSubset sub(ctx, converged, zi.device());
+  if (sub.empty()) return Var(kstar);
+  StepContext sctx = sub.context(ctx);
+  return sub.merge(Var(kstar), recorded_stage(sctx, sub.take(zi), sub.take(ti), sub.take(s), sub.take(kstar)));
+}
+
 ImplicitStages::Stage ImplicitStages::solve(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& h, double gamma,
                                             const Tensor& guess, std::vector<char>& failed) {
   std::vector<double> s(h.size());
@@ -90,7 +106,7 @@ ImplicitStages::Stage ImplicitStages::solve(StepContext& ctx, const Var& zi, con
   Stage stage;
   stage.z = row_combination(Var(zi.value()), row_vector(s, zi.dtype(), zi.device()), {1.0}, {Var(out.k)});  // where f was evaluated
   const bool needs_derivative = grad_enabled() && (zi.requires_grad() || out.reads_recorded);
-  stage.k = needs_derivative ? recorded_stage(ctx, zi, ti, s, out.k) : Var(out.k);
+  stage.k = needs_derivative ? derivative_stage(ctx, zi, ti, s, out.k, failed) : Var(out.k);
   return stage;
 }
 

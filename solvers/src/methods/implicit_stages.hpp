@@ -19,7 +19,8 @@ public:
   // Stage i's value and where f was evaluated (z_i + s k_i). Marks rows that did not converge in
   // `failed`. When the stage needs a derivative (grad mode on and z_i, or a value f reads, requires a
   // gradient) its value carries the implicit function theorem's, so discrete backprop through the
-  // stage is exact at convergence; otherwise it is a constant and nothing is recorded.
+  // stage is exact at convergence; otherwise, and for rows marked in `failed` (this stage's or an
+  // earlier one's), it is a constant and nothing is recorded.
   struct Stage {
     Var k, z;
   };
@@ -30,6 +31,8 @@ private:
   void retry(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, const Tensor& guess, NewtonOutcome& out);
   void retry_at_iterate(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, NewtonOutcome& out);
   Var recorded_stage(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& s, const Tensor& kstar);
+  Var derivative_stage(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& s, const Tensor& kstar,
+                       const std::vector<char>& failed);
 
   Var y_;
   Var t_;  // [n, 1] in the state's dtype

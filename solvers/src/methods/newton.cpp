@@ -15,8 +15,9 @@ public:
 
   // Takes one iteration's scaled correction norms; returns the rows whose correction is applied.
   // `floor`: per row, a norm that counts as converged whatever the tolerance (0: none).
+  // `unsolved`: rows whose linear solve failed (unsolved_rows).
   std::vector<char> update(int iteration, const std::vector<double>& norms, const std::vector<double>& floor, const std::vector<char>& current,
-                           const NewtonSettings& s) {
+                           const std::vector<char>& unsolved, const NewtonSettings& s) {
     std::vector<char> apply(norms.size(), 0);
     for (std::size_t r = 0; r < norms.size(); ++r) {
       if (!running_[r]) continue;
@@ -24,7 +25,11 @@ public:
       const double rate = iteration > 0 ? norm / previous_[r] : 0.0;
       previous_[r] = norm;
       if (iteration == 0) first_[r] = norm;
-      if (!std::isfinite(norm)) {
+      if (unsolved[r]) {
+        // not applied: the iterate stays finite, the failure is the linear system's (reported as
+        // such), and an adaptive step is rejected without a non-finite state to re-step around
+        stop(r, newton_singular);
+      } else if (!std::isfinite(norm)) {
         // applied all the same: a correction that is not finite (f left its domain at the iterate)
         // leaves the stage, and so the step, not finite, which is what the solve then reports
         apply[r] = 1;
@@ -119,6 +124,17 @@ std::vector<double> rounding_floors(const Tensor& point, const NewtonWeight& wei
   return floor;
 }
 
+// Rows whose correction dk is not finite though the residual b it solves for is: (I - s J) dk = b
+// has no finite solution there (I - s J singular, or J not finite at the point: sqrt at 0), which
+// is the linear system's failure, not Newton's divergence. Read back only when a norm is not finite.
+std::vector<char> unsolved_rows(const Tensor& b, const Tensor& dk, const std::vector<double>& norms) {
+  std::vector<char> out(norms.size(), 0);
+  if (std::all_of(norms.begin(), norms.end(), [](double x) { return std::isfinite(x); })) return out;
+  const std::vector<char> rhs = rows_finite(b), solution = rows_finite(dk);
+  for (std::size_t r = 0; r < out.size(); ++r) out[r] = rhs[r] && !solution[r];
+  return out;
+}
+
 // f at the iterate; the first evaluation in the caller's grad mode tells whether f reads a value
 // that requires a gradient (its inputs here are constants).
 Tensor evaluate(StepContext& ctx, const Tensor& point, const Var& t, bool probe, bool& reads_recorded) {
@@ -152,8 +168,10 @@ NewtonOutcome newton(StepContext& ctx, const Tensor& z, const Var& t, const std:
     const Tensor fk = evaluate(ctx, point, t, it == 0, out.reads_recorded);
     NoGrad no_grad;
     count_shared(ctx.stats.newton_iterations);
-    const Tensor dk = solver.solve(ctx, point, t, sub(fk, out.k), s, weight.solve);
-    const std::vector<char> apply = state.update(it, correction_norms(dk, weight, s), floor, current, settings);
+    const Tensor b = sub(fk, out.k);
+    const Tensor dk = solver.solve(ctx, point, t, b, s, weight.solve);
+    const std::vector<double> norms = correction_norms(dk, weight, s);
+    const std::vector<char> apply = state.update(it, norms, floor, current, unsolved_rows(b, dk, norms), settings);
     std::vector<double> mask(n);
     for (std::size_t r = 0; r < n; ++r) mask[r] = apply[r] ? 1.0 : 0.0;
     out.k = where(column(mask, z.dtype(), z.device()).broadcast_to(z.shape()), add(out.k, dk), out.k);

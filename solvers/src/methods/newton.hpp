@@ -4,7 +4,9 @@
 // (RMS over the state) is below the tolerance, or when the contraction rate predicts it will be
 // (rate / (1 - rate) |dk| below it); failed when it stops contracting (rate >= 1: diverged when
 // the correction is past the first one or not finite, else stuck), when a Jacobian kept from an
-// earlier step contracts slower than newton_slow_rate, or when the iterations run out. A state
+// earlier step contracts slower than newton_slow_rate, when the iterations run out, or when the
+// linear system gives no finite correction for a finite residual (singular: I - s J singular or
+// not finite; that correction is not applied, so the iterate stays finite). A state
 // with no tolerance (atol = rtol = 0) is left out of the norm; one at exactly 0 with atol = 0
 // counts a zero correction as 0 and any other as infinite (newton.cpp's newton_weight).
 #pragma once

@@ -55,17 +55,24 @@ StepContext RowSubset::context(StepContext& parent) const {
 
 Tensor RowSubset::take(const Tensor& x) const { return index_select(x, 0, index_); }
 
+Var RowSubset::take(const Var& x) const { return index_select(x, 0, index_); }
+
 std::vector<double> RowSubset::take(const std::vector<double>& v) const {
   std::vector<double> out;
   for (std::int64_t p : positions_) out.push_back(v[static_cast<std::size_t>(p)]);
   return out;
 }
 
-Tensor RowSubset::merge(const Tensor& into, const Tensor& rows) const {
+Tensor RowSubset::picked(const Tensor& like) const {
   std::vector<double> mask(static_cast<std::size_t>(batch_), 0.0);
   for (std::int64_t p : positions_) mask[static_cast<std::size_t>(p)] = 1.0;
-  const Tensor picked = column(mask, into.dtype(), into.device()).broadcast_to(into.shape());
-  return where(picked, index_add(rows, 0, index_, batch_), into);
+  return column(mask, like.dtype(), like.device()).broadcast_to(like.shape());
+}
+
+Tensor RowSubset::merge(const Tensor& into, const Tensor& rows) const { return where(picked(into), index_add(rows, 0, index_, batch_), into); }
+
+Var RowSubset::merge(const Var& into, const Var& rows) const {
+  return where(Var(picked(into.value())), index_add(rows, 0, index_, batch_), into);
 }
 
 }  // namespace tide::detail

@@ -79,10 +79,13 @@ public:
   const std::vector<std::int64_t>& positions() const { return positions_; }
   StepContext context(StepContext& parent) const;  // evaluates these rows; must not outlive *this
   Tensor take(const Tensor& x) const;              // x's rows at the positions
+  Var take(const Var& x) const;                    // (differentiable)
   std::vector<double> take(const std::vector<double>& v) const;
   Tensor merge(const Tensor& into, const Tensor& rows) const;  // `into` with the picked rows replaced
+  Var merge(const Var& into, const Var& rows) const;           // (differentiable in both)
 
 private:
+  Tensor picked(const Tensor& like) const;  // 1 at the positions' rows, 0 elsewhere, broadcast to `like`
   std::vector<std::int64_t> positions_, samples_;
   Tensor index_;
   Rows rows_;
