@@ -472,3 +472,18 @@ TEST_CASE("render_svg: a 100,000-point series is thinned to 4 points a pixel col
   cli::PlotSeries shorter{"long", {s.x.begin(), s.x.begin() + 1800}, {s.y.begin(), s.y.begin() + 1800}};
   CHECK(polyline_points(cli::render_svg({"t", "epoch", "loss", false, {shorter}})).size() == 1800 - 1);  // one NaN left out, none thinned
 }
+
+TEST_CASE("a run's curves are redrawn after each of its first 99 epochs, then on a schedule whose total drawing stays linear") {
+  // (every epoch redrew every point: the curves' share of a run grew with its epochs)
+  for (std::size_t n = 1; n <= 100; ++n) CHECK(cli::curves_due(n));
+  CHECK_FALSE(cli::curves_due(101));
+  CHECK(cli::curves_due(110));
+  std::size_t draws = 0, points = 0;
+  const std::size_t epochs = 100000;
+  for (std::size_t n = 1; n <= epochs; ++n)
+    if (cli::curves_due(n)) ++draws, points += n;
+  CHECK(draws < 400);            // 90 per decade past the first 99
+  CHECK(points < 100 * epochs);  // points drawn over the run: ~56 per epoch here (every epoch: 5e9 in all)
+  CHECK(cli::curves_due(1000));
+  CHECK_FALSE(cli::curves_due(1001));
+}

@@ -106,6 +106,12 @@ void write_run_curves(const std::string& dir, const std::vector<json>& records, 
   write_svg(dir + "/nfe.svg", nfe);
 }
 
+bool curves_due(std::size_t records) {
+  std::size_t every = 1;  // 1 below 100 records, 10 below 1,000, 100 below 10,000, ...
+  for (std::size_t n = records; n >= 100; n /= 10) every *= 10;
+  return records % every == 0;
+}
+
 std::optional<double> record_number(const json& record, const std::string& key) {
   if (!record.is_object() || !record.contains(key) || !record.at(key).is_number()) return std::nullopt;
   return record.at(key).get<double>();

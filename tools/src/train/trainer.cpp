@@ -187,6 +187,7 @@ private:
   void add_extra(const std::vector<std::pair<std::string, models::MetricSums>>& metrics, std::size_t first);
   bool checkpoint_or_stop();
   void end_epoch();
+  void draw_curves();
   int finish();
   int stop_scoring() const;
 
@@ -208,6 +209,7 @@ private:
   MetricsLog log_;
   std::unique_ptr<Progress> progress_;
   std::int64_t steps_this_run_ = 0;
+  std::size_t curves_drawn_ = 0;  // the records the curves on disk show
 };
 
 // The selection metric's curve of the old run in `dir`: summary.json's "metric" (a finished run) and
@@ -422,7 +424,13 @@ void Trainer::end_epoch() {
   ++pos_.epoch;
   save_checkpoint();
   --pos_.epoch;
-  write_run_curves(paths_.dir, records_, metric_, config_.name, pos_.best_epoch);  // no test score yet
+  if (curves_due(records_.size())) draw_curves();
+}
+
+// The curves of the records so far (no test score yet).
+void Trainer::draw_curves() {
+  write_run_curves(paths_.dir, records_, metric_, config_.name, pos_.best_epoch);
+  curves_drawn_ = records_.size();
 }
 
 // Ctrl-C or SIGTERM during the final scoring: the last epoch's checkpoint holds the finished
@@ -495,6 +503,7 @@ int Trainer::run() {
   }
   if (progress_) progress_->finish(final_figures());
   if (!stopped) return finish();
+  if (curves_drawn_ != records_.size()) draw_curves();
   std::fprintf(stderr, "%s: checkpoint written to %s after %lld steps; continue with --resume\n",
                interrupted ? "interrupted" : "stopped (--max-steps)", paths_.checkpoint.c_str(), static_cast<long long>(pos_.global_step));
   return interrupted ? 130 : 0;
