@@ -356,18 +356,27 @@ Archive load_safetensors(const std::string& path) {
     fail("load_safetensors '{}': the file's {} bytes and its tensors do not fit in memory", path, file.size());
   }
   archive.path = path;
+  archive.reindex();
   return archive;
 }
 
-bool Archive::contains(const std::string& name) const {
-  for (const auto& entry : tensors)
-    if (entry.first == name) return true;
-  return false;
+// The entry called `name`, through the index while it covers every entry (a hit is checked
+// against the entry it names), else by a scan; a miss is confirmed by a scan unless `trust_miss`
+// (an entry renamed in `tensors` directly is not under its new name in the index).
+const std::pair<std::string, Tensor>* Archive::find(const std::string& name, bool trust_miss) const {
+  if (indexed_ == tensors.size()) {
+    const auto it = index_.find(name);
+    if (it != index_.end() && it->second < tensors.size() && tensors[it->second].first == name) return &tensors[it->second];
+    if (it == index_.end() && trust_miss) return nullptr;
+  }
+  const auto entry = std::find_if(tensors.begin(), tensors.end(), [&name](const auto& e) { return e.first == name; });
+  return entry == tensors.end() ? nullptr : &*entry;
 }
 
+bool Archive::contains(const std::string& name) const { return find(name, false) != nullptr; }
+
 const Tensor& Archive::at(const std::string& name) const {
-  for (const auto& entry : tensors)
-    if (entry.first == name) return entry.second;
+  if (const auto* entry = find(name, false)) return entry->second;
   std::string names;
   for (std::size_t i = 0; i < tensors.size() && i < 8; ++i) names += (i ? ", " : "") + tensors[i].first;
   if (tensors.size() > 8) names += ", ...";
@@ -375,10 +384,25 @@ const Tensor& Archive::at(const std::string& name) const {
        tensors.empty() ? "" : ": ", names);
 }
 
+void Archive::reindex() {
+  index_.clear();
+  indexed_ = 0;
+  catch_up_index();
+}
+
+// Indexes the entries appended since the index was last in step; rebuilds it when `tensors` shrank.
+void Archive::catch_up_index() {
+  if (indexed_ > tensors.size()) return reindex();
+  for (; indexed_ < tensors.size(); ++indexed_) index_.emplace(tensors[indexed_].first, indexed_);
+}
+
 void Archive::add(const std::string& name, const Tensor& value) {
   if (!value.defined()) fail("archive {}: tensor '{}' is undefined", archive_name(*this), name);
-  if (contains(name)) fail("archive {}: duplicate tensor name '{}'", archive_name(*this), name);
+  catch_up_index();
+  // (a miss trusted: a name renamed into `tensors` directly is refused by save_archive all the same)
+  if (find(name, true)) fail("archive {}: duplicate tensor name '{}'", archive_name(*this), name);
   tensors.emplace_back(name, host_copy(value));
+  catch_up_index();
 }
 
 void save_archive(const std::string& path, const Archive& archive) {
@@ -435,6 +459,7 @@ Archive load_archive(const std::string& path) {
     fail("load_archive '{}': the file's {} bytes and its tensors do not fit in memory", path, file.size());
   }
   archive.path = path;
+  archive.reindex();
   return archive;
 }
 

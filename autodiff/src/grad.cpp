@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <unordered_map>
 
 namespace tide {
 
@@ -329,14 +330,67 @@ void check_outputs(const std::vector<Var>& outputs, const std::vector<Var>& grad
   }
 }
 
+// The storages of a set of tensors: scanned while they are few (no hash map for a small graph's
+// call), then found by where each storage starts (every view of one storage gives the same
+// start); a match is confirmed with shares_storage_with, so two storages that start at one address
+// (empty ones) are never taken for one.
+class StorageSet {
+public:
+  void add(const Tensor& t) {
+    if (!t.defined()) return;
+    if (by_start_.empty() && few_.size() < few_limit) return few_.push_back(t);
+    for (const Tensor& f : few_) by_start_.emplace(start(f), f);
+    few_.clear();
+    by_start_.emplace(start(t), t);
+  }
+  void add(const std::vector<Var>& vs) {
+    for (const Var& v : vs)
+      if (v.defined()) add(v.value());
+  }
+  bool shares_with(const Tensor& t) const {
+    const auto shares = [&t](const Tensor& other) { return t.shares_storage_with(other); };
+    if (by_start_.empty()) return std::any_of(few_.begin(), few_.end(), shares);
+    const auto [first, last] = by_start_.equal_range(start(t));
+    return std::any_of(first, last, [&](const auto& entry) { return shares(entry.second); });
+  }
+
+private:
+  static constexpr std::size_t few_limit = 32;
+  static const void* start(const Tensor& t) {
+    return static_cast<const char*>(t.raw_data()) - t.offset() * static_cast<std::int64_t>(dtype_size(t.dtype()));
+  }
+  std::vector<Tensor> few_;
+  std::unordered_multimap<const void*, Tensor> by_start_;
+};
+
 // g as a tensor its caller may update in place: dense, and its own storage. Pass-through rules
 // (add's, a reshape's) hand one cotangent to several inputs, or the caller's grad_output itself.
-Tensor private_gradient(const Tensor& g, std::initializer_list<const std::vector<Var>*> others) {
+// `taken`: the storages of the outputs, inputs, grad_outputs and the gradients returned so far.
+Tensor private_gradient(const Tensor& g, const StorageSet& taken) {
   if (!g.is_contiguous()) return g.contiguous();
-  const auto shares = [&g](const std::vector<Var>& vs) {
-    return std::any_of(vs.begin(), vs.end(), [&g](const Var& v) { return v.defined() && g.shares_storage_with(v.value()); });
-  };
-  return std::any_of(others.begin(), others.end(), [&](const std::vector<Var>* vs) { return shares(*vs); }) ? g.clone() : g;
+  return taken.shares_with(g) ? g.clone() : g;
+}
+
+// Each input's gradient from the sweep's (zeros where none flowed); without create_graph, each is
+// made private (private_gradient) against everything the caller holds or is handed.
+std::vector<Var> returned_gradients(const Sweep& s, const std::vector<Var>& grads, const std::vector<Var>& outputs,
+                                    const std::vector<Var>& inputs, const std::vector<Var>& grad_outputs, bool create_graph) {
+  std::vector<Var> result;
+  result.reserve(inputs.size());
+  StorageSet taken;
+  if (!create_graph)
+    for (const std::vector<Var>* vs : {&outputs, &inputs, &grad_outputs}) taken.add(*vs);
+  for (const Var& input : inputs) {
+    const std::int64_t slot = input.node() ? s.find(input.node().get()) : -1;
+    Var g = slot >= 0 ? grads[slot] : Var();
+    if (!g.defined()) g = Var(Tensor::zeros(input.shape(), input.dtype(), input.device()));
+    if (!create_graph) {
+      g = Var(private_gradient(g.value(), taken));
+      taken.add(g.value());
+    }
+    result.push_back(std::move(g));
+  }
+  return result;
 }
 
 }  // namespace
@@ -361,16 +415,7 @@ std::vector<Var> grad(const std::vector<Var>& outputs, const std::vector<Var>& i
            inputs[i].node() ? "is not used to compute the outputs" : "does not require a gradient");
   }
   const std::vector<Var> grads = run_sweep(s, outputs, grad_outputs, wanted, options.create_graph);
-  std::vector<Var> result;
-  result.reserve(inputs.size());
-  for (const Var& input : inputs) {
-    const std::int64_t slot = input.node() ? s.find(input.node().get()) : -1;
-    Var g = slot >= 0 ? grads[slot] : Var();
-    if (!g.defined()) g = Var(Tensor::zeros(input.shape(), input.dtype(), input.device()));
-    if (!options.create_graph) g = Var(private_gradient(g.value(), {&result, &outputs, &inputs, &grad_outputs}));
-    result.push_back(std::move(g));
-  }
-  return result;
+  return returned_gradients(s, grads, outputs, inputs, grad_outputs, options.create_graph);
 }
 
 Var grad(const Var& output, const Var& input, GradOptions options) {

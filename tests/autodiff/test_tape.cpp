@@ -433,3 +433,36 @@ TEST_CASE("grad with recorded_from differentiates what was recorded from then on
   const auto all = grad(std::vector<Var>{y}, std::vector<Var>{x});
   CHECK(test::max_rel_diff(all[0].value(), (x * 10.0 + w).value()) <= 1e-14);
 }
+
+TEST_CASE("grad copies each gradient that shares storage with an input, an output, a grad_output or an earlier gradient, and no other") {
+  struct Hands final : CustomBackward {  // hands back a tensor it holds as its input's gradient
+    Tensor g;
+    explicit Hands(Tensor t) : g(std::move(t)) {}
+    const char* name() const override { return "hands"; }
+    std::vector<Var> backward(const Var&) override { return {Var(g)}; }
+  };
+  constexpr int n = 300;
+  const Tensor seed_bank = Tensor::from_vector(std::vector<double>(3 * n, 1.0), Shape{3 * n}, DType::f64);
+  std::vector<Var> xs, ys, seeds;
+  std::vector<Tensor> handed(n);
+  for (int i = 0; i < n; ++i) {
+    xs.push_back(Var::parameter(vec({double(i), 0.5, 1.0})));
+    seeds.emplace_back(seed_bank.slice(0, 3 * i, 3 * i + 3));  // views at offset 3i of one storage
+  }
+  for (int i = 0; i < n; ++i) {
+    const Tensor out = xs[i].value() * 2.0;
+    if (i % 3 == 0) handed[i] = xs[i + 1].value().reshape(Shape{1, 3}).reshape(Shape{3});  // an input's
+    else if (i % 3 == 1) handed[i] = i % 2 == 0 ? out : seeds[(7 * i) % n].value();        // an output's, a seed's
+    else handed[i] = i % 6 == 5 ? handed[i - 3] : Tensor::full(Shape{3}, -i, DType::f64);  // an earlier gradient's, fresh
+    ys.push_back(record_custom(out, {xs[i]}, std::make_shared<Hands>(handed[i])));
+  }
+  const std::vector<Var> g = grad(ys, xs, seeds);
+  for (int i = 0; i < n; ++i) {
+    CAPTURE(i);
+    CHECK(g[i].value().to_vector() == handed[i].to_vector());
+    CHECK(g[i].value().shares_storage_with(handed[i]) == (i % 6 == 2));  // only the fresh ones are returned as they are
+  }
+  Tensor first = g[0].value();
+  first.fill_(7.0);  // a private copy: x_1 keeps its values
+  CHECK(xs[1].value().to_vector() == std::vector<double>{1.0, 0.5, 1.0});
+}

@@ -5,6 +5,7 @@
 // layout on both sides) joins too, provided every member reads that buffer in that one layout:
 // each element is then read before it is written, block by block, as the calls would.
 #include "fuse.hpp"
+#include <algorithm>
 #include <map>
 #include <set>
 #include <tuple>
@@ -53,19 +54,30 @@ Uses count_uses(const Program& p) {
   return u;
 }
 
+// An order on layouts whose equivalence is same_layout (a map key: a chain's lookups stay logarithmic).
+struct LayoutLess {
+  bool operator()(const Arg& a, const Arg& b) const {
+    if (a.buffer != b.buffer) return a.buffer < b.buffer;
+    if (a.offset != b.offset) return a.offset < b.offset;
+    if (a.dtype != b.dtype) return a.dtype < b.dtype;
+    if (!(a.shape == b.shape)) return std::lexicographical_compare(a.shape.begin(), a.shape.end(), b.shape.begin(), b.shape.end());
+    return std::lexicographical_compare(a.strides.begin(), a.strides.end(), b.strides.begin(), b.strides.end());
+  }
+};
+
 // The value ids of a chain being built: its inputs (one per distinct layout read before the chain
 // writes it), then one per step; and the outputs it writes out.
 struct Values {
   std::vector<Arg> ins, outs;
-  std::map<int, int> made;  // chain-made buffers -> value ids
+  std::map<int, int> made;                // chain-made buffers -> value ids
+  std::map<Arg, int, LayoutLess> in_ids;  // ins -> their ids
 
   int value(const Arg& a) {
     const auto m = made.find(a.buffer);
     if (m != made.end()) return m->second;
-    for (std::size_t k = 0; k < ins.size(); ++k)
-      if (same_layout(ins[k], a)) return static_cast<int>(k);
-    ins.push_back(a);
-    return static_cast<int>(ins.size()) - 1;
+    const auto [at, added] = in_ids.try_emplace(a, static_cast<int>(ins.size()));
+    if (added) ins.push_back(a);
+    return at->second;
   }
   // Inputs first (their ids precede the steps'): a buffer is an input where a member reads it
   // before any member writes it.
@@ -109,6 +121,7 @@ public:
     if (calls_.empty()) shape_ = out.shape, dtype_ = out.dtype;
     calls_.push_back(i);
     made_[out.buffer] = static_cast<int>(i);
+    for (const Arg& a : p_.calls[i].args) note_layout(a);
   }
   std::size_t size() const { return calls_.size(); }
 
@@ -118,13 +131,14 @@ public:
     v.collect_inputs(p_, calls_);
     ElementwiseProgram prog;
     prog.n_inputs = static_cast<int>(v.ins.size());
+    const std::map<int, int> inside = uses_inside();
     for (std::size_t i : calls_) {
       const Call& c = p_.calls[i];
       prog.steps.push_back(v.step_of(c));
       const int id = prog.n_inputs + static_cast<int>(prog.steps.size()) - 1;
       const Arg& o = c.args.back();
       v.made[o.buffer] = id;
-      if (is_output_[static_cast<std::size_t>(o.buffer)] || uses_.count[static_cast<std::size_t>(o.buffer)] > uses_inside(o.buffer)) {
+      if (is_output_[static_cast<std::size_t>(o.buffer)] || uses_.count[static_cast<std::size_t>(o.buffer)] > inside.at(o.buffer)) {
         prog.outputs.push_back(id);
         v.outs.push_back(o);
       }
@@ -137,6 +151,7 @@ public:
     out.chains.push_back(std::move(prog));
     calls_.clear();
     made_.clear();
+    layouts_.clear();
     return call;
   }
   const std::vector<std::size_t>& calls() const { return calls_; }
@@ -169,22 +184,31 @@ private:
   // every member so far touches out's buffer in out's layout alone (a member reading another
   // part, or a broadcast of it, could see a block the chain has already updated)
   bool members_read_alike(const Arg& out) const {
-    for (std::size_t i : calls_)
-      for (const Arg& a : p_.calls[i].args)
-        if (a.buffer == out.buffer && !same_layout(a, out)) return false;
-    return true;
+    const auto it = layouts_.find(out.buffer);
+    return it == layouts_.end() || (!it->second.mixed && same_layout(it->second.layout, out));
   }
-  int uses_inside(int buffer) const {
-    int n = 0;
+  void note_layout(const Arg& a) {
+    const auto [it, added] = layouts_.try_emplace(a.buffer, Touched{a});
+    if (!added && !same_layout(it->second.layout, a)) it->second.mixed = true;
+  }
+  // per buffer, the arguments of the members that name it
+  std::map<int, int> uses_inside() const {
+    std::map<int, int> n;
     for (std::size_t i : calls_)
-      for (const Arg& a : p_.calls[i].args) n += a.buffer == buffer;
+      for (const Arg& a : p_.calls[i].args) ++n[a.buffer];
     return n;
   }
+  // The layout the members touch a buffer in: the first, and whether another one follows.
+  struct Touched {
+    Arg layout;
+    bool mixed = false;
+  };
   const Program& p_;
   const Uses& uses_;
   const std::vector<bool>& is_output_;
   std::vector<std::size_t> calls_;
   std::map<int, int> made_;  // buffer -> the chain call that writes it
+  std::map<int, Touched> layouts_;  // buffer -> how the members touch it
   Shape shape_;
   DType dtype_ = DType::f32;
 };

@@ -16,11 +16,17 @@
 #include "tide/autodiff/optim.hpp"
 #include "tide/core/tensor.hpp"
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 namespace tide {
 
+// Lookups by name (contains, at, add) go through an index from name to position, kept in step by
+// add and by the loaders: a name found costs O(1); contains and at confirm a name not found by a
+// scan of `tensors` (which may have been edited directly), add trusts the index. After renaming,
+// reordering or erasing entries in `tensors` directly, reindex() makes add's duplicate check whole
+// again (save_archive refuses duplicate names in any case).
 struct Archive {
   std::vector<std::pair<std::string, Tensor>> tensors;  // names are unique
   std::string meta_json;                                // free-form; "" when there is none
@@ -32,6 +38,14 @@ struct Archive {
   // Appends a tensor (copied to the CPU, so later in-place writes to `value` do not show);
   // a duplicate name is an error.
   void add(const std::string& name, const Tensor& value);
+  // Rebuilds the name index from `tensors` (the first of two equal names is the one found).
+  void reindex();
+
+private:
+  const std::pair<std::string, Tensor>* find(const std::string& name, bool trust_miss) const;
+  void catch_up_index();
+  std::unordered_map<std::string, std::size_t> index_;  // name -> position in tensors
+  std::size_t indexed_ = 0;                             // tensors[0, indexed_) are in index_
 };
 
 // Writes the archive atomically: to path + ".tmp-<pid>", flushed and fsynced, then renamed over
