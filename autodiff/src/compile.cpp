@@ -99,6 +99,22 @@ std::vector<Var> traced_gradients(const Var& y, const std::vector<Var>& wrt, con
   }
 }
 
+// A function that writes in place into one of its inputs is refused at its trace: a plan writes its
+// own copy of such an input (PlanOptions::in_place_inputs_from), so the caller's tensor, and another
+// input sharing its storage, would not see the write as they do eagerly. No compiled function of
+// the library writes its inputs (compile_dynamics' dynamics, steps and adjoint, the cells' steps).
+// The trace ran on copies: the caller's tensors are as they were.
+void refuse_input_writes(const Trace& t, const std::vector<Var>& inputs) {
+  const std::vector<std::string> writes = t.input_writes();
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (!writes[i].empty())
+      fail("compile: the function writes in place into its input {} ({}, by a {} call); a compiled call would write a "
+           "private copy, so the caller's tensor (and another input sharing its storage) would not see the write as "
+           "eagerly (refused when traced; the caller's tensors are unchanged): write into a clone of the input, or "
+           "return the new value",
+           i, inputs[i].value().str(), writes[i]);
+}
+
 }  // namespace
 
 struct CompiledFunction::State {
@@ -271,7 +287,9 @@ std::shared_ptr<Entry> CompiledFunction::State::trace(const Signature& sig, cons
     std::vector<Var> vars(in.begin(), in.end());
     return std::vector<Tensor>{fn(vars).value()};
   };
-  e->forward = Plan(Trace::record(forward, values_of(inputs)), e->options);
+  const Trace t = Trace::record(forward, values_of(inputs));
+  refuse_input_writes(t, inputs);
+  e->forward = Plan(t, e->options);
   return e;
 }
 
@@ -305,6 +323,7 @@ void CompiledFunction::State::trace_joint(Entry& e, const std::vector<Var>& inpu
     return out;
   };
   const Trace t = Trace::record(joint, values_of(inputs));
+  refuse_input_writes(t, inputs);
   if (differentiable) {
     install_split(e, t, inputs.size());
     return;

@@ -5,6 +5,7 @@
 #include "compile_check.hpp"
 #include <doctest/doctest.h>
 #include <cmath>
+#include <functional>
 #include <optional>
 
 using namespace tide;
@@ -259,23 +260,71 @@ TEST_CASE("a compiled function's backward refuses a value it kept that was modif
   }
 }
 
-TEST_CASE("a compiled function that writes its input leaves the caller's tensor alone, from the first call on, as replays do") {
+TEST_CASE("a compiled function that writes into its input is refused at its trace, naming the input and the call") {
+  // eagerly the caller's tensor, and another input sharing its storage, see the write; a replay
+  // could only write a copy (the same tensor passed twice gave [1, 2] compiled, [10, 20] eagerly)
   const CompiledFunction writes([](const std::vector<Var>& in) {
     Tensor x = in[0].value();
-    x.mul_(2.0);  // into the value, outside the tape
-    return in[0] * 3.0;
+    x.mul_(10.0);  // into the value, outside the tape
+    return in[1] + 0.0;
+  });
+  const CompiledFunction copies([](const std::vector<Var>& in) {
+    Tensor x = in[0].value().clone();
+    x.mul_(10.0);  // into its own copy: traceable
+    return in[1] + Var(x);
   });
   for (const bool grad_mode : {true, false}) {
     CAPTURE(grad_mode);
     std::optional<NoGrad> off;
     if (!grad_mode) off.emplace();
-    const Tensor start = Tensor::from_vector({1.0, -2.0}, Shape{2}, DType::f64);
+    const Tensor start = Tensor::from_vector({1.0, 2.0}, Shape{1, 2}, DType::f64);
     const Var x = grad_mode ? Var::parameter(start.clone()) : Var(start.clone());
-    for (int call = 0; call < 2; ++call) {
+    for (int call = 0; call < 2; ++call) {  // refused again: nothing of the failed trace is kept
       CAPTURE(call);
-      const Var y = writes({x});
+      CHECK_THROWS_WITH_AS(writes({x, x}), doctest::Contains("writes in place into its input 0 (f64[1, 2], by a unary mul_scalar call)"), Error);
       CHECK(x.value().to_vector() == start.to_vector());
-      CHECK(y.value().to_vector() == std::vector<double>{6.0, -12.0});
+    }
+    CHECK(copies({x, x}).value().to_vector() == std::vector<double>{11.0, 22.0});
+  }
+  CHECK(writes.stats().traces == 0);
+}
+
+TEST_CASE("an output that is a view of a non-contiguous input is a view of the caller's tensor, as eagerly") {
+  // (it was a view of the run's contiguous copy of the input: a later write into either was not seen
+  // by the other). Eagerly a reshape of a non-contiguous tensor copies, and so do select and unsqueeze
+  // (composed from reshape); compiled, each is a view where one can be taken on the caller's layout.
+  struct Case {
+    const char* name;
+    std::function<Var(const Var&)> view;
+    bool aliases;
+  };
+  const std::vector<Case> cases = {{"identity", [](const Var& x) { return x; }, true},
+                                   {"slice", [](const Var& x) { return slice(x, 1, 0, 2); }, true},
+                                   {"slice step 2", [](const Var& x) { return slice(x, 1, 0, 3, 2); }, true},
+                                   {"transpose", [](const Var& x) { return transpose(x, 0, 1); }, true},
+                                   {"select (eagerly a copy)", [](const Var& x) { return select(x, 0, 1); }, true},
+                                   {"unsqueeze (eagerly a copy)", [](const Var& x) { return unsqueeze(slice(x, 0, 1, 2), 0); }, true},
+                                   {"reshape merging axes (a copy)", [](const Var& x) { return reshape(x, Shape{6}); }, false}};
+  for (const Case& c : cases) {
+    for (const bool grad_mode : {false, true}) {
+      const std::string name = c.name;
+      CAPTURE(name);
+      CAPTURE(grad_mode);
+      std::optional<NoGrad> off;
+      if (!grad_mode) off.emplace();
+      const CompiledFunction cf([&c](const std::vector<Var>& in) { return c.view(in[0]); });
+      for (int call = 0; call < 2; ++call) {  // the trace, then a replay
+        CAPTURE(call);
+        const Tensor base = Tensor::from_vector({1, 2, 3, 4, 5, 6}, Shape{3, 2}, DType::f64);
+        // [2, 3] with strides [1, 2]; in grad mode one that requires a gradient (the plan split)
+        const Var x = grad_mode ? transpose(Var::parameter(base), 0, 1) : Var(base.transpose(0, 1));
+        const Var y = cf({x});
+        const std::vector<double> want = c.view(x).value().to_vector();
+        CHECK(y.value().to_vector() == want);
+        CHECK(y.value().shares_storage_with(x.value()) == c.aliases);
+        Tensor(x.value()).fill_(7.0);  // the caller writes its tensor: a view of it sees the write
+        CHECK(y.value().to_vector() == (c.aliases ? std::vector<double>(want.size(), 7.0) : want));
+      }
     }
   }
 }

@@ -10,6 +10,7 @@
 #include "../tensor_access.hpp"
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <span>
 #include <fmt/format.h>
 
@@ -38,6 +39,7 @@ struct PlanImpl {
   std::vector<int> initialised;             // arena buffers copied from their starting value per run
   std::vector<char> written;                // per buffer: some call writes it (inputs so marked are copied per run)
   int in_place_from = -1;                   // PlanOptions::in_place_inputs_from
+  int shared_from = -1;                     // PlanOptions::shared_outputs_from
   std::vector<Tensor> base;                 // per run: the fresh buffers' tensors, and the inputs' own copies
   Tensor block;                             // per run: the shared buffers' block
   // per run: the caller's storages written in place, each with its `scratch` flag from before the run
@@ -273,6 +275,7 @@ Plan::Plan(const Trace& trace, PlanOptions options) {
   PlanImpl& impl = *impl_;
   impl.program = trace.program();
   impl.in_place_from = options.in_place_inputs_from;
+  impl.shared_from = options.shared_outputs_from;
   impl.stats.traced_calls = static_cast<int>(impl.program.calls.size());
   impl.device = impl.program.device;
   impl.stats.dead_calls = drop_dead_calls(impl.program);
@@ -401,18 +404,59 @@ void initialise(PlanImpl& impl, Backend& be) {
   }
 }
 
+// The view `a` of an input buffer (traced contiguous) taken on the caller's tensor x itself, whatever
+// its strides: each axis of `a` that moves walks one axis of x, as a slice, select, transpose,
+// unsqueeze or broadcast of the input does. None when an axis of `a` spans several of x's (a reshape
+// merging axes: on a non-contiguous x that is no view, and eager reshape copies too).
+std::optional<Tensor> view_on_caller(const Tensor& x, const Arg& a) {
+  if (a.dtype != x.dtype()) return std::nullopt;
+  const Shape& shape = x.shape();
+  const Shape packed = contiguous_strides(shape);
+  std::vector<std::int64_t> reach(static_cast<std::size_t>(shape.rank()));  // per axis of x: the last index the view reaches
+  std::int64_t offset = x.offset(), rest = a.offset;
+  for (int d = 0; d < shape.rank(); ++d) {
+    reach[static_cast<std::size_t>(d)] = rest / packed[d], rest %= packed[d];
+    offset += reach[static_cast<std::size_t>(d)] * x.strides()[d];
+  }
+  Shape strides = a.strides;
+  for (int i = 0; i < a.shape.rank(); ++i) {
+    if (a.shape[i] == 1 || a.strides[i] == 0) continue;  // never moves, or a broadcast axis: as traced
+    if (a.strides[i] < 0) return std::nullopt;
+    int d = 0;
+    while (d < shape.rank() && packed[d] > a.strides[i]) ++d;  // the outermost axis it can walk without a carry
+    if (d == shape.rank() || a.strides[i] % packed[d] != 0) return std::nullopt;
+    const std::int64_t step = a.strides[i] / packed[d];
+    reach[static_cast<std::size_t>(d)] += step * (a.shape[i] - 1);
+    strides[i] = step * x.strides()[d];
+  }
+  for (int d = 0; d < shape.rank(); ++d)
+    if (reach[static_cast<std::size_t>(d)] >= shape[d]) return std::nullopt;
+  return TensorAccess::view_as(x, a.dtype, a.shape, strides, offset);
+}
+
+// An output that is (a view of) an input: a view of the caller's tensor, as the function's was.
+// Of the run's own copy where the calls write the input (the caller's is not to see the writes),
+// for residuals (PlanOptions::shared_outputs_from: a backward reads them, contiguous, and nobody
+// writes them), and where the view cannot be taken on the caller's layout (view_on_caller).
+Tensor input_output(const PlanImpl& impl, std::size_t j, const Arg& a, const Tensor& caller) {
+  const auto b = static_cast<std::size_t>(a.buffer);
+  const Tensor& own = impl.base[b];
+  if (!own.defined()) return view_of(caller, caller.offset(), a);
+  const bool residual = impl.shared_from >= 0 && static_cast<int>(j) >= impl.shared_from;
+  if (!impl.written[b] && !residual && caller.numel() > 0)
+    if (std::optional<Tensor> v = view_on_caller(caller, a)) return *v;
+  return view_of(own, own.offset(), a);
+}
+
 std::vector<Tensor> collect(const PlanImpl& impl, const RunInputs& inputs) {
   const Program& p = impl.program;
   std::vector<Tensor> out;
   out.reserve(p.outputs.size());
-  for (const Arg& a : p.outputs) {
+  for (std::size_t j = 0; j < p.outputs.size(); ++j) {
+    const Arg& a = p.outputs[j];
     const auto b = static_cast<std::size_t>(a.buffer);
     switch (impl.home[b]) {
-      case Home::input: {
-        const Tensor& x = impl.base[b].defined() ? impl.base[b] : inputs[static_cast<std::size_t>(p.buffers[b].input)];
-        out.push_back(view_of(x, x.offset(), a));
-        break;
-      }
+      case Home::input: out.push_back(input_output(impl, j, a, inputs[static_cast<std::size_t>(p.buffers[b].input)])); break;
       case Home::fresh: out.push_back(view_of(impl.base[b], impl.base[b].offset(), a)); break;
       case Home::shared: out.push_back(view_of(impl.block, impl.arena_offset[b] / static_cast<std::int64_t>(dtype_size(p.buffers[b].dtype)), a)); break;
       case Home::constant: {
@@ -483,10 +527,7 @@ std::string Plan::listing() const {
   const Program& p = impl_->program;
   std::string s;
   for (const Call& c : p.calls) {
-    s += call_kind_name(c.kind);
-    if (c.accumulate) s += "_add";
-    if (c.kind == CallKind::unary || c.kind == CallKind::binary || c.kind == CallKind::reduce || (c.kind == CallKind::dense && c.has_act))
-      s += fmt::format(" {}", op_name(c.op));
+    s += call_name(c);
     if (c.kind == CallKind::elementwise) {
       s += " [";
       for (const ElementwiseStep& st : p.chains[static_cast<std::size_t>(c.program)].steps) s += fmt::format(" {}", op_name(st.op));

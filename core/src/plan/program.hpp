@@ -5,6 +5,7 @@
 #include "tide/core/plan.hpp"
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace tide::detail {
@@ -16,6 +17,9 @@ enum class CallKind : std::uint8_t {
   lincomb, scaled_row_norms, dense, synapse_sums, synapse_sums_backward, elementwise
 };
 const char* call_kind_name(CallKind kind);
+struct Call;
+// A call's kind and op, as listings and messages name it ("binary mul", "matmul_add", "fill").
+std::string call_name(const Call& call);
 
 // How a trace's buffer gets its memory and its value at a replay.
 enum class BufferKind : std::uint8_t {

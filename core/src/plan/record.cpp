@@ -31,6 +31,14 @@ const char* call_kind_name(CallKind kind) {
   return "?";
 }
 
+std::string call_name(const Call& c) {
+  std::string s = call_kind_name(c.kind);
+  if (c.accumulate) s += "_add";
+  if (c.kind == CallKind::unary || c.kind == CallKind::binary || c.kind == CallKind::reduce || (c.kind == CallKind::dense && c.has_act))
+    s += fmt::format(" {}", op_name(c.op));
+  return s;
+}
+
 bool reads_arg(const Call& call, std::size_t i) {
   return !call.writes[i] || call.kind == CallKind::index_add || call.kind == CallKind::scatter_add || call.accumulate;
 }
@@ -495,6 +503,20 @@ Trace Trace::record(const TensorFunction& fn, const std::vector<Tensor>& inputs,
   program->device = recorder.traced_device();
   if (results) *results = std::move(out);
   return Trace(std::move(program));
+}
+
+std::vector<std::string> Trace::input_writes() const {
+  std::vector<std::string> out(static_cast<std::size_t>(inputs()));
+  if (!program_) return out;
+  const detail::Program& p = *program_;
+  for (const detail::Call& c : p.calls)
+    for (std::size_t k = 0; k < c.args.size(); ++k) {
+      const int b = c.args[k].buffer;
+      if (!c.writes[k] || b < 0 || p.buffers[static_cast<std::size_t>(b)].kind != detail::BufferKind::input) continue;
+      std::string& first = out[static_cast<std::size_t>(p.buffers[static_cast<std::size_t>(b)].input)];
+      if (first.empty()) first = detail::call_name(c);
+    }
+  return out;
 }
 
 int Trace::inputs() const { return program_ ? program_->n_inputs : 0; }

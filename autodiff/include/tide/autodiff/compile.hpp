@@ -21,9 +21,14 @@
 //
 // A signature is the inputs' shapes, dtypes, devices and whether each requires a gradient, plus
 // grad mode; each new one is traced once (up to max_plans are kept; stats().traces counts them).
-// The function returns one Var: pack several outputs into one (concat) and slice them after. It
-// must be traceable (plan.hpp): no control flow on tensor values, no random draws, no in-place
-// writes into tensors it closes over (a replay would repeat the write; refused before it is made), parameters
+// The function returns one Var: pack several outputs into one (concat) and slice them after; one
+// that is (a view of) an input is a view of the caller's tensor, as eagerly, whatever its strides
+// (Plan::run; a reshape, select or unsqueeze of a non-contiguous input, which eagerly copy, is a view
+// too where the caller's strides can express it). It must be traceable (plan.hpp): no control flow
+// on tensor values, no random draws, no in-place writes into tensors it closes over (a replay would
+// repeat the write; refused before it is made) or into its inputs (a replay would write a private
+// copy, unseen by the caller and by another input sharing the storage; refused at the trace, naming
+// the input and the call, the caller's tensors unchanged: write into a clone), parameters
 // updated in place between calls; C++ numbers it uses (a captured double in x * c) are read when it is traced
 // and fixed from then on: make a value that changes between calls a tensor (an input, or a
 // parameter updated in place). Call clear() after replacing a parameter tensor or changing such

@@ -28,6 +28,8 @@
 //    counter it closes over): callers may run it more than once to trace it, so the write would
 //    happen more often than eagerly; Trace::record refuses such a trace, naming the tensor, before
 //    the write is made (a caller that falls back to the eager function sees the tensor unchanged).
+//    A write into an input writes the run's own copy of it (PlanOptions::in_place_inputs_from says
+//    otherwise), unseen by the caller; compiled functions refuse one (Trace::input_writes).
 //  - The function's control flow must not depend on tensor values: reading values back to the host
 //    (item, to_vector) while tracing is an error, and so is drawing random numbers (pass the noise
 //    in as an input instead: a replay would repeat the same draw).
@@ -95,6 +97,9 @@ public:
   // The tensors made before the trace that its calls (or outputs) read by reference at each replay
   // (parameters).
   std::vector<Tensor> constants() const;
+  // Per input, the first call that writes into it ("binary mul", "fill"; "" for an input no call
+  // writes): a plan writes its own copy of such an input (PlanOptions::in_place_inputs_from).
+  std::vector<std::string> input_writes() const;
   bool defined() const { return program_ != nullptr; }
   const detail::Program& program() const { return *program_; }
 
@@ -140,8 +145,13 @@ public:
   Plan() = default;
   explicit Plan(const Trace& trace, PlanOptions options = {});
 
-  // Runs the plan on inputs of the traced signature; returns fresh output tensors (outputs that are
-  // inputs or constants of the trace are returned as views of them, as the function did).
+  // Runs the plan on inputs of the traced signature; returns fresh output tensors. An output that is
+  // (a view of) an input is that view of the caller's tensor, the traced view composed with its
+  // strides, as the function's was; it is a view of the run's contiguous copy instead where the calls
+  // write the input, for outputs from PlanOptions::shared_outputs_from on (residuals), and where no
+  // strides on the caller's layout express it (an axis spanning several of its axes: a reshape of a
+  // non-contiguous input, a copy eagerly too). An output that is a constant is a view of it (a value
+  // made on the host while tracing: a copy per run).
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
   // The same with `inputs` followed by `last` (a backward's residuals and its cotangent), or by
   // `more` (the cotangent and accumulators).
