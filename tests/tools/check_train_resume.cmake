@@ -74,15 +74,22 @@ endif()
 # The checkpoint records OpenBLAS's kernel set: a resume on another one (another CPU, or
 # OPENBLAS_CORETYPE) is warned about, not refused. A build whose OpenBLAS picks no kernels at run
 # time (not DYNAMIC_ARCH) keeps its own set whatever is asked: nothing to warn about then.
-execute_process(COMMAND ${CMAKE_COMMAND} -E env OPENBLAS_CORETYPE=Sandybridge "${TIDE}" bench taylor --size 2,2,1 --kmax 1 --repeats 1 --json
-                OUTPUT_VARIABLE probe RESULT_VARIABLE probe_rc)
-set(core_type "")
-if(probe_rc EQUAL 0)
-  string(JSON core_type ERROR_VARIABLE probe_error GET "${probe}" blas core_type)
-endif()
+# (a machine whose own set is Sandybridge has nothing to warn about either)
+function(core_type_under coretype result)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env OPENBLAS_CORETYPE=${coretype} "${TIDE}" bench taylor --size 2,2,1 --kmax 1
+                  --repeats 1 --json OUTPUT_VARIABLE probe RESULT_VARIABLE probe_rc)
+  set(core_type "")
+  if(probe_rc EQUAL 0)
+    string(JSON core_type ERROR_VARIABLE probe_error GET "${probe}" blas core_type)
+  endif()
+  set(${result} "${core_type}" PARENT_SCOPE)
+endfunction()
+core_type_under(Sandybridge core_type)
+core_type_under("" native_core_type)
 run_tide(0 train "${WORK}/tiny.json" --out "${WORK}/kernels" --quiet --max-steps 5)
-if(NOT core_type STREQUAL "Sandybridge")
-  message(STATUS "skipped: the BLAS-kernel warning on --resume (OPENBLAS_CORETYPE=Sandybridge runs '${core_type}' kernels here)")
+if(NOT core_type STREQUAL "Sandybridge" OR native_core_type STREQUAL "Sandybridge")
+  message(STATUS "skipped: the BLAS-kernel warning on --resume (OPENBLAS_CORETYPE=Sandybridge runs '${core_type}' kernels "
+                 "here, its own are '${native_core_type}')")
 else()
   execute_process(COMMAND ${CMAKE_COMMAND} -E env OPENBLAS_CORETYPE=Sandybridge "${TIDE}" train "${WORK}/tiny.json" --out "${WORK}/kernels"
                   --quiet --resume OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)

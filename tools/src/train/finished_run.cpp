@@ -130,6 +130,7 @@ Archive model_archive(const std::string& path) {
     if (name.starts_with("model.")) out.tensors.emplace_back(name.substr(6), std::move(t));
   if (out.tensors.empty()) fail("{}: holds no model parameters (no \"model.\" tensors)", path);
   out.meta_json = std::move(file.meta_json);
+  out.reindex();  // (filled directly: its lookups by name go through the index from here)
   return out;
 }
 

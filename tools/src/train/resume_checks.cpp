@@ -100,7 +100,7 @@ void warn_other_blas(const std::string& checkpoint, const CheckpointConfig& save
   if (saved.blas_core_type && !saved.blas_core_type->empty() && *saved.blas_core_type != now.core_type)
     std::fprintf(stderr, "warning: %s was written with OpenBLAS's %s kernels, this run has its %s kernels (another CPU, or "
                  "OPENBLAS_CORETYPE): the resumed run is not bit-exact with an uninterrupted one\n", checkpoint.c_str(),
-                 saved.blas_core_type->c_str(), now.core_type.c_str());
+                 saved.blas_core_type->c_str(), now.core_type.empty() ? "unknown" : now.core_type.c_str());
 }
 
 bool warn_data_changed(const std::string& run_dir, const std::string& consequence) {

@@ -1,5 +1,5 @@
 // The learning curves of a `tide train` run (curves.svg, <metric>.svg, lr.svg, nfe.svg), written
-// after every epoch and once more at the end with the test score, and `tide plot`'s overlay of one
+// after epochs on a schedule (curves_due), when the run stops, and at the end with the test score, and `tide plot`'s overlay of one
 // metric over several runs (seeds of one setup: their mean with the spread).
 #pragma once
 #include "svg_plot.hpp"

@@ -189,7 +189,7 @@ private:
   void end_epoch();
   void draw_curves();
   int finish();
-  int stop_scoring() const;
+  int stop_scoring();
 
   const TrainConfig& config_;
   const TrainOptions& options_;
@@ -435,7 +435,8 @@ void Trainer::draw_curves() {
 
 // Ctrl-C or SIGTERM during the final scoring: the last epoch's checkpoint holds the finished
 // training, and --resume on it does the scoring (as on any finished run).
-int Trainer::stop_scoring() const {
+int Trainer::stop_scoring() {
+  if (curves_drawn_ != records_.size()) draw_curves();  // the last epochs, off the redraw schedule
   std::fprintf(stderr, "interrupted before the final scores were written: training is done (%s, %lld steps); --resume scores "
                "it\n", paths_.checkpoint.c_str(), static_cast<long long>(pos_.global_step));
   return 130;

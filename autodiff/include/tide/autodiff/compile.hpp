@@ -22,9 +22,10 @@
 // A signature is the inputs' shapes, dtypes, devices and whether each requires a gradient, plus
 // grad mode; each new one is traced once (up to max_plans are kept; stats().traces counts them).
 // The function returns one Var: pack several outputs into one (concat) and slice them after; one
-// that is (a view of) an input is a view of the caller's tensor, as eagerly, whatever its strides
-// (Plan::run; a reshape, select or unsqueeze of a non-contiguous input, which eagerly copy, is a view
-// too where the caller's strides can express it). It must be traceable (plan.hpp): no control flow
+// that is (a view of) an input is a view of the caller's tensor, as a slice, transpose or broadcast
+// is eagerly, whatever its strides (Plan::run). Unlike eagerly, a reshape, select or unsqueeze of a
+// non-contiguous input (eager ones copy) is a view too where the caller's strides express it: an
+// in-place write into such an output reaches the input (clone() it first). It must be traceable (plan.hpp): no control flow
 // on tensor values, no random draws, no in-place writes into tensors it closes over (a replay would
 // repeat the write; refused before it is made) or into its inputs (a replay would write a private
 // copy, unseen by the caller and by another input sharing the storage; refused at the trace, naming
