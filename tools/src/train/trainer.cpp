@@ -289,7 +289,8 @@ void Trainer::save_checkpoint() {
   Archive a;
   add_module(a, "model.", model_);
   add_optimizer(a, "optimizer.", *optimizer_);
-  a.meta_json = checkpoint_meta(config_.raw, pos_, options_.flag_keys, {blas_info().threads, blas_info().core_type}, &model_);
+  const BlasInfo blas = blas_info();
+  a.meta_json = checkpoint_meta(config_.raw, pos_, options_.flag_keys, {blas.threads, blas.core_type}, &model_);
   save_archive(paths_.checkpoint, a);
 }
 
