@@ -5,6 +5,7 @@
 #include "accumulate.hpp"
 #include "copies.hpp"
 #include "fuse.hpp"
+#include "live_index.hpp"
 #include "program.hpp"
 #include "values.hpp"
 #include "../tensor_access.hpp"
@@ -134,15 +135,16 @@ void plan_memory(PlanImpl& impl, int shared_from) {
   if (std::find(impl.home.begin(), impl.home.end(), Home::shared) != impl.home.end())
     impl.shared_bytes = std::max<std::int64_t>(impl.shared_bytes, 8);
   std::sort(arena.begin(), arena.end(), [&](int a, int b) { return bytes_of(p.buffers[a]) > bytes_of(p.buffers[b]); });
-  std::vector<int> placed;
+  LiveIndex placed(p.calls.size());
   std::int64_t total = 0;
+  std::vector<std::pair<std::int64_t, std::int64_t>> busy;  // [start, end) of live-overlapping placed buffers
   for (int b : arena) {
     const std::int64_t size = bytes_of(p.buffers[b]);
     impl.stats.temp_bytes += static_cast<std::size_t>(size);
-    std::vector<std::pair<std::int64_t, std::int64_t>> busy;  // [start, end) of live-overlapping placed buffers
-    for (int q : placed)
-      if (life.first[q] <= life.last[b] && life.first[b] <= life.last[q])
-        busy.emplace_back(impl.arena_offset[q], impl.arena_offset[q] + bytes_of(p.buffers[q]));
+    busy.clear();
+    placed.each_overlapping(life.first[b], life.last[b], [&](int q) {
+      busy.emplace_back(impl.arena_offset[q], impl.arena_offset[q] + bytes_of(p.buffers[q]));
+    });
     std::sort(busy.begin(), busy.end());
     std::int64_t at = 0;
     for (const auto& [start, end] : busy) {
@@ -151,7 +153,7 @@ void plan_memory(PlanImpl& impl, int shared_from) {
     }
     impl.arena_offset[b] = at;
     total = std::max(total, at + size);
-    placed.push_back(b);
+    placed.add(b, life.first[b], life.last[b]);
   }
   impl.stats.arena_bytes = static_cast<std::size_t>(total);
   impl.arena = Tensor::empty(Shape{std::max<std::int64_t>(total / 8, 1)}, DType::f64, impl.device);
