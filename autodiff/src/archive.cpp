@@ -186,17 +186,30 @@ std::pair<std::string, Tensor> read_tensor(StoredTensor stored, const std::strin
   return {std::move(stored.name), std::move(t)};
 }
 
-// A header's JSON, its nesting bounded while it is parsed (a tensor entry sits 3 levels down): a
+// A header's JSON, its nesting bounded before it is parsed (a tensor entry sits 3 levels down): a
 // shape nested 200,000 levels deep overflowed the stack in the recursive copies and dumps after it.
+// The bound is checked on the text, not by a parser callback: with a callback the parser rescans an
+// object's members each time one of them ends, which made a 64,000-tensor header quadratic.
 json parse_header(const std::string& bytes, std::uint64_t begin, std::uint64_t size) {
   static constexpr int max_depth = 8;
-  const json::parser_callback_t bounded = [](int depth, json::parse_event_t event, json&) {
-    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth >= max_depth)
-      fail("header JSON nested deeper than {} levels", max_depth);
-    return true;
-  };
+  const auto first = bytes.begin() + static_cast<std::ptrdiff_t>(begin);
+  const auto last = first + static_cast<std::ptrdiff_t>(size);
+  int depth = 0;
+  bool in_string = false;
+  for (auto it = first; it != last; ++it) {
+    if (in_string) {
+      if (*it == '\\' && it + 1 != last) ++it;
+      else if (*it == '"') in_string = false;
+    } else if (*it == '"') {
+      in_string = true;
+    } else if (*it == '{' || *it == '[') {
+      if (depth++ >= max_depth) fail("header JSON nested deeper than {} levels", max_depth);
+    } else if (*it == '}' || *it == ']') {
+      --depth;
+    }
+  }
   try {
-    return json::parse(bytes.begin() + static_cast<std::ptrdiff_t>(begin), bytes.begin() + static_cast<std::ptrdiff_t>(begin + size), bounded);
+    return json::parse(first, last);
   } catch (const json::exception& e) {
     fail("header JSON error: {}", e.what());
   }

@@ -1,5 +1,6 @@
 // Archive name lookups through the index (contains, at, add): right after many adds, in copies and
-// moved archives, after a load, and after the entries were changed through `tensors` directly.
+// moved archives, after a load, and after the entries were changed through `tensors` directly; the
+// header's nesting bound, checked on its text, counts no bracket inside a name or the metadata.
 #include "tide/autodiff/archive.hpp"
 #include <doctest/doctest.h>
 #include <filesystem>
@@ -104,4 +105,25 @@ TEST_CASE("entries appended, removed or renamed through tensors directly are fou
   CHECK(a.at("model.pushed").item() == 1.0);
   a.add("blocks.7.weight", Tensor::zeros(Shape{1}, DType::f64));
   CHECK(a.tensors.size() == 102);
+}
+
+TEST_CASE("brackets, braces, quotes and backslashes in names and metadata are not nesting") {
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  const std::string stem = fmt::format("{}/tide-test-archive-brackets-{}", dir, static_cast<long>(::getpid()));
+  Archive a;
+  const std::string odd = std::string(20, '[') + "\\\"{{{{{{{{{{\\" + std::string(12, '{') + "\\";
+  a.add(odd, Tensor::full(Shape{1, 1, 1, 1, 1}, 3, DType::f64));
+  a.add("plain", Tensor::full(Shape{2}, 1, DType::f32));
+  a.meta_json = R"({"note": "[[[[[[[[[[[[ {{{{{{{{{{", "spec": {"a": [1, [2]]}})";
+  for (const std::string& path : {stem + ".tide", stem + ".safetensors"}) {
+    CAPTURE(path);
+    if (path.ends_with(".tide")) save_archive(path, a);
+    else save_safetensors(path, a);
+    const Archive loaded = path.ends_with(".tide") ? load_archive(path) : load_safetensors(path);
+    std::filesystem::remove(path);
+    CHECK(loaded.at(odd).to_vector() == std::vector<double>{3});
+    CHECK(loaded.at(odd).shape() == Shape{1, 1, 1, 1, 1});
+    CHECK(loaded.at("plain").to_vector() == std::vector<double>{1, 1});
+    CHECK(loaded.meta_json == a.meta_json);
+  }
 }
