@@ -321,6 +321,14 @@ Solution split_solution(const Var& ys, const Grid& grid, std::int64_t D, const s
   return out;
 }
 
+// An unbatched y0's results: its one sample's, without the batch axis.
+void drop_batch_axis(Solution& out) {
+  out.ys = squeeze(out.ys, 1);
+  for (Var* integral : {&out.taylor, &out.kinetic, &out.jacobian, &out.logp_change})
+    if (integral->defined()) *integral = squeeze(*integral, 0);
+  out.end_times = out.end_times.select(0, 0);
+}
+
 }  // namespace
 
 Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const SolveOptions& options) {
@@ -362,7 +370,7 @@ Solution solve(const Dynamics& f, const Var& y0_in, const Var& times, const Solv
 
   Solution out = split_solution(ys, grid, D, names);
   out.stats = stats;
-  if (unbatched) out.ys = squeeze(out.ys, 1);
+  if (unbatched) drop_batch_axis(out);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // The solver library against closed forms: every method's order of convergence, adaptive error
-// against the tolerance, dense output, per-sample grids equal to separate solves, backwards
-// solves, the LTC fused step, the implicit method on a stiff problem, and the failure modes.
+// against the tolerance, dense output, per-sample grids equal to separate solves, an unbatched
+// state's results, backwards solves, the LTC fused step, the implicit method on a stiff problem,
+// and the failure modes.
 #include "../heavy.hpp"
 #include "tide/tide.hpp"
 #include <doctest/doctest.h>
@@ -167,6 +168,28 @@ TEST_CASE("per-sample grids give the same answers as separate solves, and finish
     }
     CHECK(all.stats->nfe[1] < all.stats->nfe[2]);  // the short sample left the batch early
   }
+}
+
+TEST_CASE("an unbatched y0 gives every result without the batch axis, equal to the one-sample batch's") {
+  SolveOptions o;
+  o.regularisers.taylor_order = 2;
+  o.regularisers.kinetic = true;
+  o.regularisers.jacobian = true;
+  o.regularisers.trace = Regularisers::Trace::exact;
+  const auto f = [](const auto& z, const auto&) { return tanh(z) * -1.5; };
+  const Var times = f64({0.0, 0.5, 1.0}, Shape{3});
+  const Solution one = solve(f, f64({0.3, -0.7}, Shape{2}), times, o);
+  const Solution batch = solve(f, f64({0.3, -0.7}, Shape{1, 2}), times, o);
+  CHECK(one.ys.shape() == Shape{3, 2});
+  CHECK(one.ys.value().to_vector() == batch.ys.value().to_vector());
+  for (auto [a, b] : {std::pair{one.taylor, batch.taylor}, {one.kinetic, batch.kinetic}, {one.jacobian, batch.jacobian},
+                      {one.logp_change, batch.logp_change}}) {
+    CHECK(a.shape() == Shape{});
+    CHECK(b.shape() == Shape{1});
+    CHECK(a.value().item() == b.value().item());
+  }
+  CHECK(one.end_times.shape() == Shape{3});
+  CHECK(one.end_times.to_vector() == batch.end_times.to_vector());
 }
 
 TEST_CASE("backwards-in-time solves reach the closed form") {

@@ -27,6 +27,7 @@ struct SolveStats {
   std::string summary() const;             // one line
 };
 
+// The shapes below are a batch's; for an unbatched y0 [D] each drops its B axis.
 struct Solution {
   Var ys;             // [T, B, D]; padded entries (mask 0) repeat the sample's last valid state
   // The penalties integrate over |dt|: a sample whose times decrease gets them non-negative too.
@@ -49,8 +50,9 @@ public:
   SolveStats stats;
 };
 
-// y0 [B, D] (or [D], treated as one sample and returned as [T, D]); times f32/f64 [T] shared by
-// the batch or [B, T] per sample, strictly monotone per sample (increasing or decreasing).
+// y0 [B, D] (or [D]: one sample, whose results come without the batch axis: ys [T, D], the
+// integrals [], end_times [T]); times f32/f64 [T] shared by the batch or [B, T] per sample,
+// strictly monotone per sample (increasing or decreasing).
 Solution solve(const Dynamics& f, const Var& y0, const Var& times, const SolveOptions& options = {});
 
 // The regularisers' integrands at one point (z [n, D], t [n, 1]), per sample [n], each undefined
