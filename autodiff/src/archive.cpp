@@ -186,14 +186,8 @@ std::pair<std::string, Tensor> read_tensor(StoredTensor stored, const std::strin
   return {std::move(stored.name), std::move(t)};
 }
 
-// A header's JSON, its nesting bounded before it is parsed (a tensor entry sits 3 levels down): a
-// shape nested 200,000 levels deep overflowed the stack in the recursive copies and dumps after it.
-// The bound is checked on the text, not by a parser callback: with a callback the parser rescans an
-// object's members each time one of them ends, which made a 64,000-tensor header quadratic.
-json parse_header(const std::string& bytes, std::uint64_t begin, std::uint64_t size) {
-  static constexpr int max_depth = 8;
-  const auto first = bytes.begin() + static_cast<std::ptrdiff_t>(begin);
-  const auto last = first + static_cast<std::ptrdiff_t>(size);
+// Refuses text whose arrays and objects nest deeper than max_depth (brackets in strings aside).
+void check_nesting(std::string::const_iterator first, std::string::const_iterator last, int max_depth) {
   int depth = 0;
   bool in_string = false;
   for (auto it = first; it != last; ++it) {
@@ -208,6 +202,16 @@ json parse_header(const std::string& bytes, std::uint64_t begin, std::uint64_t s
       --depth;
     }
   }
+}
+
+// A header's JSON, its nesting bounded before it is parsed (a tensor entry sits 3 levels down): a
+// shape nested 200,000 levels deep overflowed the stack in the recursive copies and dumps after it.
+// The bound is checked on the text, not by a parser callback: with a callback the parser rescans the
+// enclosing container each time an object in it ends, which made a 64,000-tensor header quadratic.
+json parse_header(const std::string& bytes, std::uint64_t begin, std::uint64_t size) {
+  const auto first = bytes.begin() + static_cast<std::ptrdiff_t>(begin);
+  const auto last = first + static_cast<std::ptrdiff_t>(size);
+  check_nesting(first, last, 8);
   try {
     return json::parse(first, last);
   } catch (const json::exception& e) {
