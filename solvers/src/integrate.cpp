@@ -228,9 +228,9 @@ Proposal Integrator::propose() {
 }
 
 // The error ratios of an adaptive step (accept when <= 1). A fixed step is accepted unless its
-// implicit stages' Newton iteration failed (diverged, met a singular or non-finite Newton matrix,
-// or did not converge even from its last iterate with a new Jacobian:
-// ImplicitStages::retry_at_iterate) or it left the finite numbers,
+// implicit stages' Newton iteration failed even on a last try by full Newton (diverged, met a
+// singular or non-finite Newton matrix, or did not converge: ImplicitStages::retry_fixed) or it
+// left the finite numbers,
 // any of which ends the solve: a fixed step cannot shrink, and an unconverged stage kept as it was
 // (silently, before) gave values far from the method's. A start state or f there that is not
 // finite is named as such first (fail_if_hopeless): no smaller step or other method helps there.
@@ -244,15 +244,15 @@ std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const
     if (std::find(bad.begin(), bad.end(), 1) != bad.end()) fail_if_hopeless(st, p, bad);
     for (std::size_t r = 0; r < st.failed.size() && r < n; ++r) {
       if (st.failed[r] == newton_diverged)
-        fail_at(r, "the implicit stages' Newton iteration diverged (a fixed-step method cannot shrink its step; "
+        fail_at(r, "the implicit stages' Newton iteration diverged, also when retried by full Newton from its first guess (a fixed-step method cannot shrink its step; "
                    "use an adaptive method or a smaller step)" + zero_scale_note(r), p.h[r]);
       if (st.failed[r] == newton_singular)
         fail_at(r, "the implicit stages' Newton matrix I - h gamma J was singular or not finite (J = df/dz not finite at the "
-                   "stage, or with an eigenvalue 1 / (h gamma)), so Newton's linear system has no finite solution (a fixed-step "
+                   "stage, or with an eigenvalue 1 / (h gamma)), also when retried by full Newton from its first guess, so Newton's linear system has no finite solution (a fixed-step "
                    "method cannot shrink its step; use an adaptive method or another step size)", p.h[r]);
       if (st.failed[r] == newton_unconverged)
-        fail_at(r, "the implicit stages' Newton iteration did not converge in newton_max_iterations, nor again from its last "
-                   "iterate with a new Jacobian (a fixed-step method cannot shrink its step, and keeps no unconverged stage: "
+        fail_at(r, "the implicit stages' Newton iteration did not converge in newton_max_iterations, nor when retried "
+                   "by full Newton (a fixed-step method cannot shrink its step, and keeps no unconverged stage: "
                    "raise newton_max_iterations, take more steps (step_size, unfolds) or use adaptive steps)" + zero_scale_note(r),
                 p.h[r]);
     }

@@ -25,9 +25,9 @@ public:
 
 // One step's result for its rows.
 // How a row's iteration ended, in StepResult::failed (and methods/newton.hpp's NewtonOutcome): an adaptive step
-// rejects any failure; a fixed step (which cannot shrink) retries an unconverged stage once from
-// its last iterate with a new Jacobian and ends the solve on one that still fails, diverged, or
-// whose Newton matrix I - h gamma J was singular or not finite (newton_singular).
+// rejects any failure; a fixed step (which cannot shrink) retries a failed stage once by full
+// Newton (ImplicitStages::retry_fixed) and ends the solve on one that still fails: unconverged,
+// diverged, or whose Newton matrix I - h gamma J was singular or not finite (newton_singular).
 enum NewtonFailure : char { newton_converged = 0, newton_unconverged = 1, newton_diverged = 2, newton_singular = 3 };
 
 struct StepResult {

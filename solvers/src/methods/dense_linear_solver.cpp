@@ -96,6 +96,11 @@ public:
     return retry;
   }
 
+  void linearise(StepContext& ctx, const Tensor& point, const Var& t, const std::vector<double>& s) override {
+    evaluate(ctx, point, t, std::vector<char>(ctx.samples.size(), 1));
+    for (std::size_t r = 0; r < s.size(); ++r) factor(ctx, memory_.row(ctx.samples[r]), s[r], point.size(1));
+  }
+
   StageSolve sensitivity(StepContext& ctx, const Tensor& point, const Var& t, const std::vector<double>& s) override {
     const std::int64_t n = point.size(0), d = point.size(1);
     const std::vector<double> jac = row_jacobians(ctx, point, t);
@@ -117,7 +122,7 @@ private:
            memory_.step - row.jacobian_step >= options_.jacobian_max_age;
   }
 
-  // New Jacobians at the step's start for the picked rows, evaluated together.
+  // New Jacobians at y (the step's start, or an iterate) for the picked rows, evaluated together.
   void evaluate(StepContext& ctx, const Tensor& y, const Var& t, const std::vector<char>& pick) {
     const RowSubset sub(ctx, pick, y.device());
     if (sub.empty()) return;

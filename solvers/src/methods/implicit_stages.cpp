@@ -36,26 +36,31 @@ void ImplicitStages::retry(StepContext& ctx, const Tensor& z, const Var& t, cons
   for (std::size_t q = 0; q < sub.positions().size(); ++q) out.failed[static_cast<std::size_t>(sub.positions()[q])] = second.failed[q];
 }
 
-// A fixed step cannot shrink and try again, so rows that ran out of iterations or stalled (with a
-// Jacobian of this step's start, which may be far from the stage: z' = -2.2 t z has J = 0 at t = 0)
-// get a new Jacobian at their last iterate and the stage's time, and Newton again from there with
-// the full budget. A second failure stands (Integrator::decide ends the solve on it); a kept
-// unconverged stage gave values far from the method's (z' = -50 z^3 from 2 in 64 steps: 0.0585
-// for -0.0909).
-void ImplicitStages::retry_at_iterate(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, NewtonOutcome& out) {
-  std::vector<char> again(out.failed.size(), 0);
-  for (std::size_t r = 0; r < again.size(); ++r) again[r] = out.failed[r] == newton_unconverged;
+// A fixed step cannot shrink and try again, so rows whose Newton iteration failed get one more try
+// by full Newton (a new Jacobian at every iterate, where the first tries kept one from the step's
+// start, which may be far from the stage: z' = -2.2 t z has J = 0 at t = 0) with the full budget:
+// - rows that ran out of iterations or stalled restart from their last iterate (a kept unconverged
+//   stage gave values far from the method's: z' = -50 z^3 from 2 in 64 steps, 0.0585 for -0.0909);
+// - rows that diverged or met a singular Newton matrix restart from the first guess (their last
+//   iterate may be far off or not finite; z' = sin z from acos(1/2) with s = 2 has I - s J singular
+//   at the step's start but not at the stage).
+// A second failure stands (Integrator::decide ends the solve on it).
+void ImplicitStages::retry_fixed(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, const Tensor& guess,
+                                 NewtonOutcome& out) {
+  std::vector<char> again(out.failed.size(), 0), restart(out.failed.size(), 0);
+  for (std::size_t r = 0; r < again.size(); ++r) {
+    again[r] = out.failed[r] != newton_converged;
+    restart[r] = out.failed[r] == newton_diverged || out.failed[r] == newton_singular;
+  }
   const RowSubset sub(ctx, again, z.device());
   if (sub.empty()) return;
-  // refresh renews the Jacobians of failed rows whose Jacobian is not this step's: these are, so
-  // they are marked as none (the Krylov solver linearises at every iterate and keeps none)
-  for (const std::int64_t p : sub.positions()) memory_.row(ctx.samples[static_cast<std::size_t>(p)]).jacobian_step = -1;
-  const Tensor point = add(z, mul(column(s, z.dtype(), z.device()), out.k));
-  solver_->refresh(ctx, point, t, s, again, std::vector<char>(again.size(), 0));
+  const RowSubset from_guess(ctx, restart, z.device());
+  const Tensor start = from_guess.empty() ? out.k : from_guess.merge(out.k, from_guess.take(guess));
   StepContext sctx = sub.context(ctx);
   NewtonSettings last = settings_;
   last.rounding_floor = true;
-  const NewtonOutcome second = newton(sctx, sub.take(z), Var(sub.take(t.value())), sub.take(s), sub.take(out.k), *solver_, last);
+  last.relinearise = true;
+  const NewtonOutcome second = newton(sctx, sub.take(z), Var(sub.take(t.value())), sub.take(s), sub.take(start), *solver_, last);
   out.k = sub.merge(out.k, second.k);
   out.reads_recorded = out.reads_recorded || second.reads_recorded;
   for (std::size_t q = 0; q < sub.positions().size(); ++q) out.failed[static_cast<std::size_t>(sub.positions()[q])] = second.failed[q];
@@ -101,7 +106,7 @@ ImplicitStages::Stage ImplicitStages::solve(StepContext& ctx, const Var& zi, con
   solver_->prepare(ctx, y_.value(), t_, s);
   NewtonOutcome out = newton(ctx, zi.value(), ti, s, guess, *solver_, settings_);
   retry(ctx, zi.value(), ti, s, guess, out);
-  if (fixed_steps_) retry_at_iterate(ctx, zi.value(), ti, s, out);
+  if (fixed_steps_) retry_fixed(ctx, zi.value(), ti, s, guess, out);
   for (std::size_t r = 0; r < failed.size(); ++r) failed[r] = std::max(failed[r], out.failed[r]);  // the worst stage
   Stage stage;
   stage.z = row_combination(Var(zi.value()), row_vector(s, zi.dtype(), zi.device()), {1.0}, {Var(out.k)});  // where f was evaluated

@@ -1,7 +1,7 @@
 // Internal: the diagonally implicit stages of an ESDIRK tableau, k_i = f(z_i + h gamma k_i, t_i),
 // for one step of a batch of rows: Newton's iteration per stage (newton.hpp) with a stage linear
 // solver (stage_linear_solver.hpp), a retry with a fresh Jacobian for rows whose kept one failed
-// (with fixed steps, one more at the last iterate for rows still unconverged), and, only when
+// (with fixed steps, one more for rows still failing, with a Jacobian nearer the stage), and, only when
 // something requires a gradient, the implicit function theorem's derivative.
 #pragma once
 #include "newton.hpp"
@@ -29,7 +29,7 @@ public:
 
 private:
   void retry(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, const Tensor& guess, NewtonOutcome& out);
-  void retry_at_iterate(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, NewtonOutcome& out);
+  void retry_fixed(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, const Tensor& guess, NewtonOutcome& out);
   Var recorded_stage(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& s, const Tensor& kstar);
   Var derivative_stage(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& s, const Tensor& kstar,
                        const std::vector<char>& failed);

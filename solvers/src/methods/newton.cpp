@@ -37,8 +37,10 @@ public:
       } else if (norm <= std::max(s.tolerance, floor[r]) || (iteration > 0 && rate < 1.0 && rate / (1.0 - rate) * norm <= s.tolerance)) {
         apply[r] = 1, slow_[r] = rate > s.slow_rate;
         stop(r, newton_converged);
-      } else if (iteration > 0 && rate >= 1.0) {
-        // past the first correction: diverging; below it: stuck (at rounding's floor, say)
+      } else if (iteration > 0 && rate >= 1.0 && !s.relinearise) {
+        // past the first correction: diverging; below it: stuck (at rounding's floor, say). Full
+        // Newton from far off may grow its correction for a while before it converges
+        // (z' = -50 z^3 in a step of 0.5): it runs on, up to the budget.
         stop(r, norm > first_[r] ? newton_diverged : newton_unconverged);
       } else if (iteration > 0 && !current[r] && rate > s.slow_rate) {
         stop(r, newton_unconverged);  // too slow with a Jacobian kept from an earlier step
@@ -157,7 +159,7 @@ NewtonOutcome newton(StepContext& ctx, const Tensor& z, const Var& t, const std:
   const NewtonWeight weight = newton_weight(ctx, z);
   const Tensor s_col = column(s, z.dtype(), z.device());
   std::vector<char> current(n);
-  for (std::size_t r = 0; r < n; ++r) current[r] = solver.current(ctx, r);
+  for (std::size_t r = 0; r < n; ++r) current[r] = settings.relinearise || solver.current(ctx, r);
   NewtonState state(n);
   // |z| + |s k|, not |z + s k|: on a stiff stage the two terms are large and nearly cancel, and
   // their rounding, not the sum's, is the noise a correction cannot get below
@@ -169,6 +171,7 @@ NewtonOutcome newton(StepContext& ctx, const Tensor& z, const Var& t, const std:
     NoGrad no_grad;
     count_shared(ctx.stats.newton_iterations);
     const Tensor b = sub(fk, out.k);
+    if (settings.relinearise) solver.linearise(ctx, point, t, s);
     const Tensor dk = solver.solve(ctx, point, t, b, s, weight.solve);
     const std::vector<double> norms = correction_norms(dk, weight, s);
     const std::vector<char> apply = state.update(it, norms, floor, current, unsolved_rows(b, dk, norms), settings);

@@ -56,6 +56,9 @@ public:
   // replaced at the next step.
   virtual std::vector<char> refresh(StepContext& ctx, const Tensor& y, const Var& t, const std::vector<double>& s,
                                     const std::vector<char>& failed, const std::vector<char>& slow) = 0;
+  // Newton's matrix for ctx's rows made at `point` = z + s k, for the solves that follow (full
+  // Newton: NewtonSettings::relinearise). The Krylov solver is linearised at every iterate already.
+  virtual void linearise(StepContext& ctx, const Tensor& point, const Var& t, const std::vector<double>& s) = 0;
   // rhs -> (I - s J*)^-1 rhs with J* the Jacobian at `point`, differentiable in rhs: the implicit
   // function theorem's map at a converged stage (made once, applied as often as needed).
   using StageSolve = std::function<Var(const Var& rhs)>;

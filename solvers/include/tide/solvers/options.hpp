@@ -173,10 +173,11 @@ struct SolveOptions {
   // Fixed steps: the largest step (0: one per interval), or a count per interval (overrides
   // step_size). An adaptive method given either runs with those fixed steps and no error control
   // (diffrax's ConstantStepSize); its tolerances then only set how far an implicit method's Newton
-  // iteration is taken (up to newton_max_iterations). A stage that has not converged by then is
-  // tried again from its last iterate with a new Jacobian; a fixed step whose iteration diverges,
-  // or still does not converge, ends the solve with SolverError (raise newton_max_iterations or
-  // take more steps), as a state that is no longer finite does.
+  // iteration is taken (up to newton_max_iterations). A stage whose iteration fails by then is
+  // tried once more by full Newton (a new Jacobian at every iterate): from its last iterate when it
+  // did not converge, from its first guess when it diverged or met a singular Newton matrix. A
+  // fixed step whose stage still fails ends the solve with SolverError (raise
+  // newton_max_iterations or take more steps), as a state that is no longer finite does.
   double step_size = 0.0;
   int unfolds = 0;
   StepController controller = StepController::i();
