@@ -94,10 +94,10 @@ TEST_CASE("a rejected row whose Newton matrix was not finite leaves no NaN in th
   }
 }
 
-TEST_CASE("a fixed step whose implicit stages diverge ends the solve with an error naming Newton; one out of iterations is retried") {
+TEST_CASE("a fixed step whose implicit stages diverge is retried by full Newton, else ends naming Newton; one out of iterations too") {
   // z' = -50 z^3 from 2: at step 0.5 Newton diverges even with a new Jacobian; the solve returned
   // ~-1e54 without a word. Its retry by full Newton from the first guess (k = -400, far from the
-  // stage's -7) needs more than the 8 iterations allowed, and the solve ends naming Newton; given
+  // stage's root near +380) needs more than the 8 iterations allowed, and the solve ends naming Newton; given
   // 40, it converges to kvaerno3's own step (its stages solved to rounding in Python). At 1 / 512 the
   // first stage needs ~10 iterations from its guess (8 allowed): it was kept unconverged; now it is
   // retried from its last iterate by full Newton and converges, and the values are the adaptive ones.
@@ -105,7 +105,9 @@ TEST_CASE("a fixed step whose implicit stages diverge ends the solve with an err
   const Var y0 = f64({2.0, 1.0}, Shape{2, 1}), ts = f64({0.0, 1.0}, Shape{2});
   SolveOptions fixed = kvaerno3(1e-10, 1e-12);
   fixed.step_size = 0.5;
-  CHECK_THROWS_WITH_AS(solve(cubic, y0, ts, fixed), doctest::Contains("the implicit stages' Newton iteration"), SolverError);
+  CHECK_THROWS_WITH_AS(solve(cubic, y0, ts, fixed),
+                       doctest::Contains("Newton iteration did not converge in newton_max_iterations, nor when retried by full Newton"),
+                       SolverError);
   fixed.newton_max_iterations = 40;
   const std::vector<double> two_steps = solve(cubic, y0, ts, fixed).ys.value().select(0, 1).to_vector();
   CHECK(two_steps[0] == doctest::Approx(0.2572582225826645).epsilon(1e-9));
@@ -167,6 +169,39 @@ TEST_CASE("a fixed step whose Jacobian at the step's start makes Newton's matrix
     o.step_size = h;
     const Solution s = solve(f, f64({std::acos(0.5)}, Shape{1, 1}), f64({0.0, h}, Shape{2}), o);
     CHECK(s.ys.value().to_vector()[1] == doctest::Approx(3.061945637493356).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("a fixed step whose stage leaves f's domain, on its full-Newton retry too, ends the solve naming divergence") {
+  // z' = -10 sqrt(z) from 1 in one step of 1: the first guess puts the stage at z < 0, where f is
+  // NaN; the retry by full Newton starts there again. The message names divergence and the retry.
+  const Dynamics f([](const Var& z, const Var&) { return -10.0 * sqrt(z); });
+  for (const auto jacobian : {ImplicitOptions::Jacobian::dense, ImplicitOptions::Jacobian::krylov}) {
+    INFO(implicit_jacobian_name(jacobian));
+    SolveOptions o;
+    o.method = Method::kvaerno3;
+    o.implicit.jacobian = jacobian;
+    o.step_size = 1.0;
+    CHECK_THROWS_WITH_AS(solve(f, f64({1.0}, Shape{1, 1}), f64({0.0, 1.0}, Shape{2}), o),
+                         doctest::Contains("Newton iteration diverged, also when retried by full Newton"), SolverError);
+  }
+}
+
+TEST_CASE("a Newton-Krylov residual that is not finite is a failed iteration, not a zero correction: steps leaving f's domain are rejected") {
+  // z' = -10 sqrt(z) from 1 is (1 - 5t)^2 up to t = 0.2. Trial stages past 0 make f NaN; GMRES
+  // left a NaN right-hand side's iterate at 0, Newton read that zero correction as converged at the
+  // stage's guess, and the Krylov path accepted every step: 0.2195 for z(0.1) = 0.25 and -0.388 for
+  // z(0.19) = 0.0025, with no step rejected. Both paths now reject those steps and agree.
+  const Dynamics f([](const Var& z, const Var&) { return -10.0 * sqrt(z); });
+  for (const auto jacobian : {ImplicitOptions::Jacobian::dense, ImplicitOptions::Jacobian::krylov}) {
+    INFO(implicit_jacobian_name(jacobian));
+    SolveOptions o = kvaerno3(1e-6, 1e-8);
+    o.implicit.jacobian = jacobian;
+    const Solution s = solve(f, f64({1.0}, Shape{1, 1}), f64({0.0, 0.1, 0.19}, Shape{3}), o);
+    const std::vector<double> v = s.ys.value().to_vector();
+    CHECK(v[1] == doctest::Approx(0.25).epsilon(1e-6));
+    CHECK(v[2] == doctest::Approx(0.0025).epsilon(1e-4));
+    CHECK(s.stats->total_rejected() > 0);
   }
 }
 

@@ -96,9 +96,11 @@ public:
     return retry;
   }
 
-  void linearise(StepContext& ctx, const Tensor& point, const Var& t, const std::vector<double>& s) override {
-    evaluate(ctx, point, t, std::vector<char>(ctx.samples.size(), 1));
-    for (std::size_t r = 0; r < s.size(); ++r) factor(ctx, memory_.row(ctx.samples[r]), s[r], point.size(1));
+  void linearise(StepContext& ctx, const Tensor& point, const Var& t, const std::vector<double>& s,
+                 const std::vector<char>& pick) override {
+    evaluate(ctx, point, t, pick);
+    for (std::size_t r = 0; r < s.size(); ++r)
+      if (pick[r]) factor(ctx, memory_.row(ctx.samples[r]), s[r], point.size(1));
   }
 
   StageSolve sensitivity(StepContext& ctx, const Tensor& point, const Var& t, const std::vector<double>& s) override {

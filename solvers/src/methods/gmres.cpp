@@ -74,7 +74,7 @@ public:
       : apply_(apply), precondition_(precondition), b_(b), w2_(w2), tol_(tolerance), settings_(settings), rows_(static_cast<std::size_t>(b.size(0))) {
     out_.x = Tensor::zeros(b.shape(), b.dtype(), b.device());
     out_.converged.assign(rows_.size(), 0);
-    singular_.assign(rows_.size(), 0);
+    unsolved_.assign(rows_.size(), 0);
   }
 
   GmresResult run() {
@@ -86,7 +86,7 @@ public:
       r = sub(b_, product(out_.x));
     }
     if (precondition_) out_.x = precondition_(out_.x);  // u -> x = P u
-    mark_singular();
+    mark_unsolved();
     return std::move(out_);
   }
 
@@ -109,7 +109,8 @@ private:
     bool any = false;
     for (std::size_t q = 0; q < rows_.size(); ++q) {
       out_.converged[q] = beta[q] <= tol_[q];
-      rows_[q].active = std::isfinite(beta[q]) && !out_.converged[q] && !singular_[q];
+      if (total_ == 0 && !std::isfinite(beta[q])) unsolved_[q] = 1;  // b itself is not finite
+      rows_[q].active = std::isfinite(beta[q]) && !out_.converged[q] && !unsolved_[q];
       rows_[q].start(beta[q]);
       if (rows_[q].active) inverse[q] = 1.0 / beta[q], any = true;
     }
@@ -150,19 +151,20 @@ private:
       const bool breakdown = !(h.back()[q] > 0.0);
       if (!std::isfinite(residual)) row.active = false;
       else if (residual <= tol_[q]) row.active = false, out_.converged[q] = 1;
-      else if (breakdown) row.active = false, singular_[q] = 1;
+      else if (breakdown) row.active = false, unsolved_[q] = 1;
       any = any || row.active;
     }
     return any;
   }
 
-  // Rows on which A proved singular get NaN, as a singular LU's solve does: their iterate solves
-  // nothing, and a caller (Newton) must not read it as a correction.
-  void mark_singular() {
+  // Rows whose b is not finite, or on which A proved singular, get NaN, as an LU's solve does:
+  // their iterate solves nothing, and a caller (Newton) must not read it as a correction. (A NaN
+  // residual's zero iterate was read as a zero correction: converged, with the stage at its guess.)
+  void mark_unsolved() {
     std::vector<double> c(rows_.size(), 1.0);
     bool any = false;
     for (std::size_t q = 0; q < rows_.size(); ++q)
-      if (singular_[q]) c[q] = std::numeric_limits<double>::quiet_NaN(), any = true;
+      if (unsolved_[q]) c[q] = std::numeric_limits<double>::quiet_NaN(), any = true;
     if (any) out_.x = scale_rows(out_.x, c);
   }
 
@@ -188,7 +190,7 @@ private:
   const std::vector<double>& tol_;
   const GmresSettings& settings_;
   std::vector<RowLeastSquares> rows_;
-  std::vector<char> singular_;  // per row: broke down with a residual left (A singular): no more cycles
+  std::vector<char> unsolved_;  // per row: b not finite, or broke down with a residual left (A singular): no more cycles
   std::vector<Tensor> basis_;
   int total_ = 0;
   GmresResult out_;

@@ -46,10 +46,10 @@ void ImplicitStages::retry(StepContext& ctx, const Tensor& z, const Var& t, cons
 //   at the step's start but not at the stage).
 // A second failure stands (Integrator::decide ends the solve on it).
 void ImplicitStages::retry_fixed(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, const Tensor& guess,
-                                 NewtonOutcome& out) {
+                                 const std::vector<char>& earlier, NewtonOutcome& out) {
   std::vector<char> again(out.failed.size(), 0), restart(out.failed.size(), 0);
   for (std::size_t r = 0; r < again.size(); ++r) {
-    again[r] = out.failed[r] != newton_converged;
+    again[r] = out.failed[r] != newton_converged && !earlier[r];  // (a row failed at an earlier stage ends the solve anyway)
     restart[r] = out.failed[r] == newton_diverged || out.failed[r] == newton_singular;
   }
   const RowSubset sub(ctx, again, z.device());
@@ -106,8 +106,9 @@ ImplicitStages::Stage ImplicitStages::solve(StepContext& ctx, const Var& zi, con
   solver_->prepare(ctx, y_.value(), t_, s);
   NewtonOutcome out = newton(ctx, zi.value(), ti, s, guess, *solver_, settings_);
   retry(ctx, zi.value(), ti, s, guess, out);
-  if (fixed_steps_) retry_fixed(ctx, zi.value(), ti, s, guess, out);
-  for (std::size_t r = 0; r < failed.size(); ++r) failed[r] = std::max(failed[r], out.failed[r]);  // the worst stage
+  if (fixed_steps_) retry_fixed(ctx, zi.value(), ti, s, guess, failed, out);
+  // the first failing stage's failure: the cause (later stages start from its unconverged value)
+  for (std::size_t r = 0; r < failed.size(); ++r) failed[r] = failed[r] ? failed[r] : out.failed[r];
   Stage stage;
   stage.z = row_combination(Var(zi.value()), row_vector(s, zi.dtype(), zi.device()), {1.0}, {Var(out.k)});  // where f was evaluated
   const bool needs_derivative = grad_enabled() && (zi.requires_grad() || out.reads_recorded);

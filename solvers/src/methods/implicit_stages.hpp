@@ -17,7 +17,7 @@ public:
                  bool fixed_steps, StepperMemory* memory);
 
   // Stage i's value and where f was evaluated (z_i + s k_i). Marks rows that did not converge in
-  // `failed`. When the stage needs a derivative (grad mode on and z_i, or a value f reads, requires a
+  // `failed` with their NewtonFailure (a row keeps its first failing stage's). When the stage needs a derivative (grad mode on and z_i, or a value f reads, requires a
   // gradient) its value carries the implicit function theorem's, so discrete backprop through the
   // stage is exact at convergence; otherwise, and for rows marked in `failed` (this stage's or an
   // earlier one's), it is a constant and nothing is recorded.
@@ -29,7 +29,8 @@ public:
 
 private:
   void retry(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, const Tensor& guess, NewtonOutcome& out);
-  void retry_fixed(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, const Tensor& guess, NewtonOutcome& out);
+  void retry_fixed(StepContext& ctx, const Tensor& z, const Var& t, const std::vector<double>& s, const Tensor& guess,
+                   const std::vector<char>& earlier, NewtonOutcome& out);
   Var recorded_stage(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& s, const Tensor& kstar);
   Var derivative_stage(StepContext& ctx, const Var& zi, const Var& ti, const std::vector<double>& s, const Tensor& kstar,
                        const std::vector<char>& failed);

@@ -107,7 +107,8 @@ public:
     return std::vector<char>(failed.size(), 0);
   }
 
-  void linearise(StepContext&, const Tensor&, const Var&, const std::vector<double>&) override {}  // (at every iterate)
+  void linearise(StepContext&, const Tensor&, const Var&, const std::vector<double>&, const std::vector<char>&) override {
+  }  // (at every iterate)
 
   StageSolve sensitivity(StepContext& ctx, const Tensor& point, const Var& t, const std::vector<double>& s) override {
     EnableGrad enable;

@@ -50,6 +50,7 @@ public:
     }
     return apply;
   }
+  const std::vector<char>& running_rows() const { return running_; }
   bool running() const {
     for (char r : running_)
       if (r) return true;
@@ -171,7 +172,7 @@ NewtonOutcome newton(StepContext& ctx, const Tensor& z, const Var& t, const std:
     NoGrad no_grad;
     count_shared(ctx.stats.newton_iterations);
     const Tensor b = sub(fk, out.k);
-    if (settings.relinearise) solver.linearise(ctx, point, t, s);
+    if (settings.relinearise) solver.linearise(ctx, point, t, s, state.running_rows());
     const Tensor dk = solver.solve(ctx, point, t, b, s, weight.solve);
     const std::vector<double> norms = correction_norms(dk, weight, s);
     const std::vector<char> apply = state.update(it, norms, floor, current, unsolved_rows(b, dk, norms), settings);

@@ -3,8 +3,8 @@
 // its own (Hairer-Wanner IV.8): converged when the scaled correction s |dk| / (atol + rtol |z|)
 // (RMS over the state) is below the tolerance, or when the contraction rate predicts it will be
 // (rate / (1 - rate) |dk| below it); failed when it stops contracting (rate >= 1: diverged when
-// the correction is past the first one or not finite, else stuck; full Newton, relinearise, only
-// stops on a correction that is not finite), when a Jacobian kept from an
+// the correction is past the first one or not finite, else stuck; under relinearise, full Newton,
+// a growing correction stops it only when not finite), when a Jacobian kept from an
 // earlier step contracts slower than newton_slow_rate, when the iterations run out, or when the
 // linear system gives no finite correction for a finite residual (singular: I - s J singular or
 // not finite; that correction is not applied, so the iterate stays finite). A state

@@ -18,8 +18,8 @@ struct LuFactors {
   void solve(double* x, std::int64_t d, bool transposed = false) const;  // NaN when !ok
 };
 
-// One sample's Newton matrix: its Jacobian (from an earlier step's start) and the factors of
-// I - s J with the s they were made with.
+// One sample's Newton matrix: its Jacobian (from an earlier step's start, or from a fixed step's
+// last try at a stage: its last iterate) and the factors of I - s J with the s they were made with.
 struct DenseRowState {
   std::vector<double> jacobian;     // D x D, row-major
   LuFactors factors;
@@ -56,9 +56,10 @@ public:
   // replaced at the next step.
   virtual std::vector<char> refresh(StepContext& ctx, const Tensor& y, const Var& t, const std::vector<double>& s,
                                     const std::vector<char>& failed, const std::vector<char>& slow) = 0;
-  // Newton's matrix for ctx's rows made at `point` = z + s k, for the solves that follow (full
+  // Newton's matrix for the picked rows made at `point` = z + s k, for the solves that follow (full
   // Newton: NewtonSettings::relinearise). The Krylov solver is linearised at every iterate already.
-  virtual void linearise(StepContext& ctx, const Tensor& point, const Var& t, const std::vector<double>& s) = 0;
+  virtual void linearise(StepContext& ctx, const Tensor& point, const Var& t, const std::vector<double>& s,
+                         const std::vector<char>& pick) = 0;
   // rhs -> (I - s J*)^-1 rhs with J* the Jacobian at `point`, differentiable in rhs: the implicit
   // function theorem's map at a converged stage (made once, applied as often as needed).
   using StageSolve = std::function<Var(const Var& rhs)>;
