@@ -293,8 +293,9 @@ void Backend::scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor&
                y = b.reshape(Shape{n, d}).to(DType::f64);
   const Tensor scale = add(atol, mul(rtol, maximum(abs(x), abs(y))));
   const Tensor zero = Tensor::zeros(Shape{}, DType::f64, err.device());
-  // a zero error counts 0 against a zero scale too (the kernels' rule; 0 / 0 would flag the row)
-  const Tensor q = tide::where(mask, tide::where(eq(e, zero), zero, div(e, scale)), zero);
+  // a zero error counts 0 against a zero scale too (the kernels' rule; 0 / 0 would flag the row); a
+  // masked one counts e * 0: 0, or NaN (flagging the row) where the error is not finite
+  const Tensor q = tide::where(mask, tide::where(eq(e, zero), zero, div(e, scale)), mul_scalar(e, 0.0));
   Tensor sumsq = sum(mul(q, q), {1}, true), largest = max(abs(q), {1}, true);
   // x * 0 is NaN exactly where x is not finite; a row sum of those flags the row.
   const Tensor bad = maximum(ne(sum(mul_scalar(y, 0.0), {1}, true), zero), ne(mul_scalar(sumsq, 0.0), zero));

@@ -288,7 +288,10 @@ std::vector<double> row_norms_reference(const std::vector<double>& e, const std:
     for (std::size_t i = 0; i < d; ++i) {
       const std::size_t k = r * d + i;
       finite = finite && std::isfinite(b[k]);
-      if (mask[i] == 0.0) continue;
+      if (mask[i] == 0.0) {
+        finite = finite && std::isfinite(e[k]);  // a masked error that is not finite is not left out
+        continue;
+      }
       const double scale = atol[i] + rtol[i] * std::max(std::fabs(a[k]), std::fabs(b[k]));
       const double q = e[k] == 0.0 ? 0.0 : e[k] / scale;  // a zero error counts 0, against a zero scale too
       s += q * q;
@@ -317,7 +320,8 @@ TEST_CASE("scaled_row_norms and combination_row_norms equal one loop per row to 
                           b = g.uniform(Shape{n, d}, -2, 2, DType::f64).to_vector(), mask(du, 1.0);
       if (d > 1) mask[1] = 0.0;
       e[nd - 1] = NAN;                      // the last row: NaN error (masked or not)
-      if (d > 1) e[du + 1] = NAN;           // masked: no effect
+      if (d > 1) e[du + 1] = NAN;           // masked, but not finite: +inf all the same
+      if (n > 8 && d > 1) e[8 * du + 1] = 5.0;  // masked and finite: no effect
       if (n > 2) b[2 * du] = INFINITY;      // a non-finite b: +inf even where masked
       if (n > 3 && d > 1) b[3 * du + 1] = NAN;
       if (n > 4) a[4 * du] = NAN;           // NaN in a: the max takes it, the quotient is NaN

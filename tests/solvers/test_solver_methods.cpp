@@ -342,5 +342,28 @@ TEST_CASE("bad input names the problem") {
   CHECK_THROWS_WITH_AS(solve(f, y0, f64({0.0, 1.0}, Shape{2}), o), doctest::Contains("safety"), Error);
 }
 
+
+TEST_CASE("a state left out of error control (seminorm) whose error is not finite rejects the step, as a controlled one does") {
+  // y' = -1, q' = sqrt(y) from (1, 0): q is undefined past t = 1. bosh3's one step to 1.1 keeps
+  // y_new finite, but its last stage f(y_new) has q' = NaN, which only the error estimate reads:
+  // the seminorm left that NaN error out, accepted the step and returned q(1.1) = 0.695 silently.
+  const Dynamics f([](const Var& y, const Var&) {
+    const Var a = slice(y, 1, 0, 1);
+    return concat({a * 0.0 - 1.0, sqrt(a)}, 1);
+  });
+  const Var y0(Tensor::from_vector({1.0, 0.0}, Shape{1, 2}, DType::f64));
+  SolveOptions o;
+  o.method = Method::bosh3;
+  o.seminorm = {1};
+  o.rtol = 1e-8, o.atol = 1e-10;
+  // inside q's domain the seminorm works as before: q is integrated on y's steps (few: y is linear),
+  // to the accuracy those give, with no step rejected for q's finite error
+  const Solution inside = solve(f, y0, Var(Tensor::from_vector({0.0, 0.9}, Shape{2}, DType::f64)), o);
+  CHECK(inside.ys.value().to_vector()[3] == doctest::Approx(2.0 / 3.0 * (1.0 - std::pow(0.1, 1.5))).epsilon(1e-2));
+  CHECK(inside.stats->total_rejected() == 0);
+  o.first_step = 1.1;
+  CHECK_THROWS_AS(solve(f, y0, Var(Tensor::from_vector({0.0, 1.1}, Shape{2}, DType::f64)), o), SolverError);
+}
+
 }  // namespace
 }  // namespace tide

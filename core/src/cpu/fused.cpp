@@ -206,7 +206,9 @@ TIDE_CLONES void lincomb_rows(double* out, const double* base, const std::vector
 
 // q[i] = e_i / (atol_i + rtol_i max(|a_i|, |b_i|)), 0 where mask_i is 0 or e_i is 0 (a zero error
 // meets even a zero scale: a state held at 0 under pure relative control gave 0 / 0 = NaN; a
-// nonzero error against it is +inf) and +inf where b_i is not finite, over a flat run of elements
+// nonzero error against it is +inf), NaN where mask_i is 0 and e_i is not finite (e_i * 0: an
+// error that is not finite is never ignored, so the row's sum flags it) and +inf where b_i is not
+// finite, over a flat run of elements
 // with their tolerances and mask given per element. The loop
 // vectorises (the file is built with -fno-trapping-math, so the masked division may run).
 template <class T>
@@ -216,7 +218,7 @@ __attribute__((always_inline)) inline void quotients_impl(const T* e, const T* a
     const double av = std::fabs(static_cast<double>(a[i])), bv = std::fabs(static_cast<double>(b[i]));
     const double ev = static_cast<double>(e[i]);
     const double v = ev == 0.0 ? 0.0 : ev / (atol[i] + rtol[i] * (av < bv ? bv : av));
-    q[i] = bv <= std::numeric_limits<double>::max() ? (mask[i] == 0.0 ? 0.0 : v) : INFINITY;
+    q[i] = bv <= std::numeric_limits<double>::max() ? (mask[i] == 0.0 ? ev * 0.0 : v) : INFINITY;
   }
 }
 TIDE_CLONES void quotients(const float* e, const float* a, const float* b, const double* atol, const double* rtol,
@@ -230,8 +232,8 @@ TIDE_CLONES void quotients(const double* e, const double* a, const double* b, co
 
 // Rows' norms of the scaled error (scaled_row_norms' contract): the quotients of whole rows, up to
 // 256 elements at a time, then each row's sum of squares and maximum, element after element. A
-// masked element adds 0 and a non-finite b makes the row's sum +inf: the values of one loop per
-// row that skips masked elements and flags a non-finite b. The tolerances and mask, repeated over
+// masked element adds 0 (unless its error is not finite) and a non-finite b makes the row's sum
+// +inf: the values of one loop per row that skips masked elements and flags a non-finite b or error. The tolerances and mask, repeated over
 // a block's rows, are kept per thread and refilled only when their values change (a solve passes
 // the same ones at every step): one RowNorms at a time per thread, made and used in one call.
 class RowNorms {

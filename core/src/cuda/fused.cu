@@ -31,9 +31,12 @@ __global__ void row_norms_kernel(const T* err, const T* a, const T* b, const dou
   for (std::int64_t i = lane; i < d; i += 32) {
     const std::int64_t at = row * d + i;
     const double bv = static_cast<double>(b[at]);
-    finite &= isfinite(bv) ? 1 : 0;
-    if (mask[i] == 0.0) continue;
     const double ev = static_cast<double>(err[at]);  // a zero error counts 0, against a zero scale too (quotients_impl)
+    finite &= isfinite(bv) ? 1 : 0;
+    if (mask[i] == 0.0) {  // left out, unless its error is not finite (quotients_impl)
+      finite &= isfinite(ev) ? 1 : 0;
+      continue;
+    }
     const double av = fabs(static_cast<double>(a[at])), bm = fabs(bv);
     // av < bm ? bm : av as quotients_impl (a NaN in a is kept; fmax would drop it)
     const double q = ev == 0.0 ? 0.0 : ev / (atol[i] + rtol[i] * (av < bm ? bm : av));

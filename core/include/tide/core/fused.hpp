@@ -19,8 +19,10 @@ Tensor linear_combination(const Tensor& base, const std::vector<Tensor>& xs,
 // Per-row scaled error norms, f64 [n, 2] on the operands' device: column 0 is
 // sum_i q_i^2 and column 1 is max_i |q_i| over the entries with mask_i != 0, where
 // q_i = err_i / (atol_i + rtol_i * max(|a_i|, |b_i|)), 0 where err_i is 0 (against a zero scale too: a
-// state held at 0 under pure relative control), NaN in a kept. A row whose b holds a non-finite value, or
-// whose sum is not finite, gets +inf in both columns. err, a, b: [n, d]; atol, rtol, mask: f64 [d].
+// state held at 0 under pure relative control), NaN in a kept. A row whose b holds a non-finite value, whose
+// err does where mask_i is 0 (an error that is not finite is never left out: a seminorm state's
+// NaN error accepted a step), or whose sum is not finite, gets +inf in both columns. err, a, b:
+// [n, d]; atol, rtol, mask: f64 [d].
 Tensor scaled_row_norms(const Tensor& err, const Tensor& a, const Tensor& b, const Tensor& atol,
                         const Tensor& rtol, const Tensor& mask);
 
