@@ -109,7 +109,9 @@ private:
     bool any = false;
     for (std::size_t q = 0; q < rows_.size(); ++q) {
       out_.converged[q] = beta[q] <= tol_[q];
-      if (total_ == 0 && !std::isfinite(beta[q])) unsolved_[q] = 1;  // b itself is not finite
+      // b's norm is not finite: b is not (or is so large that its weighted square overflows, where
+      // NaN, which Newton names a singular system, is still safer than a zero correction)
+      if (total_ == 0 && !std::isfinite(beta[q])) unsolved_[q] = 1;
       rows_[q].active = std::isfinite(beta[q]) && !out_.converged[q] && !unsolved_[q];
       rows_[q].start(beta[q]);
       if (rows_[q].active) inverse[q] = 1.0 / beta[q], any = true;

@@ -22,8 +22,8 @@ struct GmresResult {
 
 // Solves A x = b from x = 0, row r until its residual norm is <= tolerance[r]. Norms and inner
 // products are per row, <u, v> = mean_i(u_i v_i w2_i) (w2 [n, D] the squared weights, or undefined
-// for plain RMS). Rows whose right-hand side is not finite do not converge, and their x is NaN (NaN
-// in, NaN out, as an LU's solve gives). A row whose Krylov space
+// for plain RMS). Rows whose right-hand side is not finite (or whose weighted norm overflows) do not
+// converge, and their x is NaN (NaN in, NaN out, as an LU's solve gives). A row whose Krylov space
 // turns out invariant with a residual left (A singular there: a breakdown that is not a solution)
 // does not converge either, and its x is NaN, as a singular LU's solve gives. `precondition` (P ~ A^-1,
 // linear; empty: none) is applied on the right: GMRES solves A P u = b and returns x = P u, so the
