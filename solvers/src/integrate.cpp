@@ -244,12 +244,12 @@ std::vector<double> Integrator::decide(const Var& y, const StepResult& st, const
     if (std::find(bad.begin(), bad.end(), 1) != bad.end()) fail_if_hopeless(st, p, bad);
     for (std::size_t r = 0; r < st.failed.size() && r < n; ++r) {
       if (st.failed[r] == newton_diverged)
-        fail_at(r, "the implicit stages' Newton iteration diverged, also when retried by full Newton (a fixed-step method cannot shrink its step; "
-                   "use an adaptive method or a smaller step)" + zero_scale_note(r), p.h[r]);
+        fail_at(r, "the implicit stages' Newton iteration diverged, also when retried by full Newton (a fixed-step method "
+                   "cannot shrink its step; use an adaptive method or a smaller step)" + zero_scale_note(r), p.h[r]);
       if (st.failed[r] == newton_singular)
         fail_at(r, "the implicit stages' Newton matrix I - h gamma J was singular or not finite (J = df/dz not finite at the "
-                   "stage, or with an eigenvalue 1 / (h gamma)), also when retried by full Newton, so Newton's linear system has no finite solution (a fixed-step "
-                   "method cannot shrink its step; use an adaptive method or another step size)", p.h[r]);
+                   "stage, or with an eigenvalue 1 / (h gamma)), also when retried by full Newton, so Newton's linear system has "
+                   "no finite solution (a fixed-step method cannot shrink its step; use an adaptive method or another step size)", p.h[r]);
       if (st.failed[r] == newton_unconverged)
         fail_at(r, "the implicit stages' Newton iteration did not converge in newton_max_iterations, nor when retried "
                    "by full Newton (a fixed-step method cannot shrink its step, and keeps no unconverged stage: "

@@ -208,8 +208,7 @@ TIDE_CLONES void lincomb_rows(double* out, const double* base, const std::vector
 // meets even a zero scale: a state held at 0 under pure relative control gave 0 / 0 = NaN; a
 // nonzero error against it is +inf), NaN where mask_i is 0 and e_i is not finite (e_i * 0: an
 // error that is not finite is never ignored, so the row's sum flags it) and +inf where b_i is not
-// finite, over a flat run of elements
-// with their tolerances and mask given per element. The loop
+// finite, over a flat run of elements with their tolerances and mask given per element. The loop
 // vectorises (the file is built with -fno-trapping-math, so the masked division may run).
 template <class T>
 __attribute__((always_inline)) inline void quotients_impl(const T* e, const T* a, const T* b, const double* atol,
@@ -233,8 +232,8 @@ TIDE_CLONES void quotients(const double* e, const double* a, const double* b, co
 // Rows' norms of the scaled error (scaled_row_norms' contract): the quotients of whole rows, up to
 // 256 elements at a time, then each row's sum of squares and maximum, element after element. A
 // masked element adds 0 (unless its error is not finite) and a non-finite b makes the row's sum
-// +inf: the values of one loop per row that skips masked elements and flags a non-finite b or error. The tolerances and mask, repeated over
-// a block's rows, are kept per thread and refilled only when their values change (a solve passes
+// +inf: the values of one loop per row that skips masked elements and flags a non-finite b or
+// error. The tolerances and mask, repeated over a block's rows, are kept per thread and refilled only when their values change (a solve passes
 // the same ones at every step): one RowNorms at a time per thread, made and used in one call.
 class RowNorms {
  public:

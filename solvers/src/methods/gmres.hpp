@@ -15,7 +15,8 @@ struct GmresSettings {
 };
 
 struct GmresResult {
-  Tensor x;                      // [n, D]; the best iterate where a row did not converge, NaN where b is not finite or A proved singular
+  Tensor x;                      // [n, D]; the best iterate where a row did not converge, NaN where
+                                 // b is not finite or A proved singular
   std::vector<char> converged;   // per row: residual norm <= its tolerance
   std::int64_t products = 0;     // batched calls of A
 };

@@ -1,8 +1,8 @@
 // Internal: the diagonally implicit stages of an ESDIRK tableau, k_i = f(z_i + h gamma k_i, t_i),
 // for one step of a batch of rows: Newton's iteration per stage (newton.hpp) with a stage linear
 // solver (stage_linear_solver.hpp), a retry with a fresh Jacobian for rows whose kept one failed
-// (with fixed steps, one more for rows still failing, with a Jacobian nearer the stage), and, only when
-// something requires a gradient, the implicit function theorem's derivative.
+// (with fixed steps, one more for rows still failing, by full Newton), and, only when something
+// requires a gradient, the implicit function theorem's derivative.
 #pragma once
 #include "newton.hpp"
 
@@ -17,8 +17,9 @@ public:
                  bool fixed_steps, StepperMemory* memory);
 
   // Stage i's value and where f was evaluated (z_i + s k_i). Marks rows that did not converge in
-  // `failed` with their NewtonFailure (a row keeps its first failing stage's). When the stage needs a derivative (grad mode on and z_i, or a value f reads, requires a
-  // gradient) its value carries the implicit function theorem's, so discrete backprop through the
+  // `failed` with their NewtonFailure (a row keeps its first failing stage's). When the stage
+  // needs a derivative (grad mode on and z_i, or a value f reads, requires a gradient) its value
+  // carries the implicit function theorem's, so discrete backprop through the
   // stage is exact at convergence; otherwise, and for rows marked in `failed` (this stage's or an
   // earlier one's), it is a constant and nothing is recorded.
   struct Stage {

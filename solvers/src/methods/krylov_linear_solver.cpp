@@ -107,8 +107,8 @@ public:
     return std::vector<char>(failed.size(), 0);
   }
 
-  void linearise(StepContext&, const Tensor&, const Var&, const std::vector<double>&, const std::vector<char>&) override {
-  }  // (at every iterate)
+  // linearised at every iterate already
+  void linearise(StepContext&, const Tensor&, const Var&, const std::vector<double>&, const std::vector<char>&) override {}
 
   StageSolve sensitivity(StepContext& ctx, const Tensor& point, const Var& t, const std::vector<double>& s) override {
     EnableGrad enable;
