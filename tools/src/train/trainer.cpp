@@ -186,8 +186,10 @@ private:
   Figures final_figures() const;
   void add_extra(const std::vector<std::pair<std::string, models::MetricSums>>& metrics, std::size_t first);
   bool checkpoint_or_stop();
+  bool train_epochs();
   void end_epoch();
   void draw_curves();
+  void draw_curves_after_error() noexcept;
   int finish();
   int stop_scoring();
 
@@ -486,22 +488,42 @@ int Trainer::finish() {
   return 0;
 }
 
+// The epochs from the current position; true when the run stopped early (Ctrl-C, --max-steps).
+bool Trainer::train_epochs() {
+  for (; pos_.epoch < config_.epochs; ++pos_.epoch, pos_.batch = 0) {
+    if (progress_) progress_->set_note(fmt::format("epoch {}/{}", pos_.epoch + 1, config_.epochs));
+    const std::vector<std::int64_t> order = data::permutation(train_size_, config_.seed * 1000003ULL + static_cast<std::uint64_t>(pos_.epoch));
+    for (; pos_.batch < steps_per_epoch_; ++pos_.batch) {
+      train_step(order);
+      if (checkpoint_or_stop()) return true;
+    }
+    end_epoch();
+    if (interrupted) return true;  // during validation: the epoch's checkpoint is written, no step more
+  }
+  return false;
+}
+
+// An error ends the run: the curves on disk catch up with metrics.jsonl first (past epoch 100 they
+// are drawn every so many epochs), so the run's files agree whatever stopped it. A failure to
+// draw them is not reported: the error that ended the run is the one the user needs.
+void Trainer::draw_curves_after_error() noexcept {
+  if (curves_drawn_ == records_.size()) return;
+  try {
+    draw_curves();
+  } catch (const std::exception&) {
+  }
+}
+
 int Trainer::run() {
   open_run();
   warn_single_class_validation();
   announce();
   bool stopped = false;
-  for (; pos_.epoch < config_.epochs && !stopped; ++pos_.epoch, pos_.batch = 0) {
-    if (progress_) progress_->set_note(fmt::format("epoch {}/{}", pos_.epoch + 1, config_.epochs));
-    const std::vector<std::int64_t> order = data::permutation(train_size_, config_.seed * 1000003ULL + static_cast<std::uint64_t>(pos_.epoch));
-    for (; pos_.batch < steps_per_epoch_ && !stopped; ++pos_.batch) {
-      train_step(order);
-      stopped = checkpoint_or_stop();
-      if (stopped) break;
-    }
-    if (stopped) break;
-    end_epoch();
-    stopped = interrupted != 0;  // during validation: the epoch's checkpoint is written, no step more
+  try {
+    stopped = train_epochs();
+  } catch (...) {
+    draw_curves_after_error();
+    throw;
   }
   if (progress_) progress_->finish(final_figures());
   if (!stopped) return finish();
