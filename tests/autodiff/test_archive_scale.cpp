@@ -1,6 +1,7 @@
 // Archive name lookups through the index (contains, at, add): right after many adds, in copies and
 // moved archives, after a load, and after the entries were changed through `tensors` directly; the
 // header's nesting bound, checked on its text, counts no bracket inside a name or the metadata.
+#include "archive_test_util.hpp"
 #include "tide/autodiff/archive.hpp"
 #include <doctest/doctest.h>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 using namespace tide;
+using namespace tide::test;
 
 namespace {
 
@@ -31,15 +33,6 @@ void check_numbered(const Archive& a, int n) {
   }
   CHECK(!a.contains(key(n)));
   CHECK(!a.contains(key(-1)));
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 }  // namespace
