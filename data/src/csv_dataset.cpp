@@ -6,6 +6,8 @@
 #include "tide/core/named.hpp"
 #include <fmt/ranges.h>
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace tide::data::detail {
 namespace {
@@ -146,8 +148,18 @@ void check_widths(const Split& out, const std::string& path, std::int64_t featur
       fail("{}: {} feature columns, the training file {} has {}", part->name, part->features(), path, features);
 }
 
-// The features as the models read them (f32), once standardised in double.
-void features_to_f32(SequenceSet& set) { set.x = set.x.to(DType::f32); }
+// The features as the models read them (f32), once standardised in double. A value beyond f32's
+// range (in another file, far outside the training part's spread) is an error, not an inf.
+void features_to_f32(SequenceSet& set) {
+  const std::vector<double> x = set.x.to_vector();
+  const auto F = static_cast<std::size_t>(set.features()), T = static_cast<std::size_t>(set.steps());
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (std::fabs(x[i]) > std::numeric_limits<float>::max())  // (NaN: no)
+      fail("{}: window {}, step {}: feature {} is {:g} after standardising with the training part's mean and std, beyond "
+           "the f32 range the models read (an outlier, or a unit other than the training file's?)",
+           set.name, i / F / T, i / F % T, i % F, x[i]);
+  set.x = set.x.to(DType::f32);
+}
 
 // Whether a file to predict holds the targets: not when it has none of the target columns, or
 // only columns of missing values (new data to forecast). With some of them only, it does: reading
@@ -196,7 +208,7 @@ SequenceSet without_targets(const std::string& path, CsvSequenceSpec spec) {
 
 Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, CsvLabels* labels, const std::string& predict_file) {
   if (!k.has("path")) fail("{}: missing key 'path' (the CSV file; the training file when val_path / test_path are given)", k.where());
-  const std::string path = k.text("path", "");
+  const std::string path = k.file_path("path", "");
   std::vector<std::string> names;
   // the other files are read with the training file's columns by name (whatever their order
   // there) and its classes (their labels map onto its ids)
@@ -205,8 +217,8 @@ Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, CsvLa
   const auto [v, t] = part_fractions(k);
   Split out = load_csv_split(path, spec, v, t, seed, &names, &same);
   spec = same;
-  if (k.has("val_path")) out.val = load_csv_sequences(k.text("val_path", ""), spec);
-  if (k.has("test_path")) out.test = load_csv_sequences(k.text("test_path", ""), spec);
+  if (k.has("val_path")) out.val = load_csv_sequences(k.file_path("val_path", ""), spec);
+  if (k.has("test_path")) out.test = load_csv_sequences(k.file_path("test_path", ""), spec);
   const bool scale = k.boolean("standardise", true);
   Standardizer fitted;
   if (scale) fitted = standardise(out);

@@ -28,6 +28,9 @@ public:
     if (text_.substr(0, 3) == "\xEF\xBB\xBF") text_.remove_prefix(3);  // UTF-8 byte-order mark
   }
 
+  // Lines starting with the comment character are data from here on.
+  void end_comments() { comment_ = '\0'; }
+
   // The next non-blank record; false at the end of the text.
   bool next(std::vector<std::string>& fields, std::int64_t& line) {
     while (pos_ < text_.size()) {
@@ -299,6 +302,7 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
     check_not_numbers(table, line, options);
     note_data_like_header(table, line, options);
   }
+  if (options.comments_before_header_only) parser.end_comments();
   while (parser.next(fields, line)) {
     table.rows.push_back(fields);
     table.lines.push_back(line);

@@ -8,6 +8,7 @@
 #include "tide/core/ops.hpp"
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace tide::data {
 
@@ -173,29 +174,24 @@ VariableScaler VariableScaler::fit(const IrregularSet& train, Normalisation kind
   VariableScaler s{std::vector<double>(D, 0.0), std::vector<double>(D, 1.0)};
   if (kind == Normalisation::none) return s;
   const std::vector<double> v = train.values.to_vector(), m = train.mask.to_vector();
-  std::vector<double> lo(D, INFINITY), hi(D, -INFINITY), sum(D, 0.0), sq(D, 0.0), count(D, 0.0);
+  std::vector<double> lo(D, INFINITY), hi(D, -INFINITY);
+  detail::ColumnMoments moments(D);
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (m[i] == 0) continue;
     const std::size_t d = i % D;
     lo[d] = std::min(lo[d], v[i]), hi[d] = std::max(hi[d], v[i]);
-    sum[d] += v[i], count[d] += 1;
+    moments.add(d, v[i]);
   }
-  // the variance from a second pass over the deviations (E[x^2] - mean^2 cancels when the mean is large)
   for (std::size_t i = 0; i < v.size(); ++i)
-    if (m[i] != 0) {
-      const std::size_t d = i % D;
-      const double dev = v[i] - sum[d] / count[d];
-      sq[d] += dev * dev;
-    }
+    if (m[i] != 0) moments.add_deviation(i % D, v[i]);
   for (std::size_t d = 0; d < D; ++d) {
-    if (count[d] == 0) continue;
+    if (moments.count(d) == 0) continue;
     if (kind == Normalisation::minmax) {
       s.shift[d] = lo[d];
       s.scale[d] = hi[d] > lo[d] ? hi[d] - lo[d] : 1.0;
     } else {
-      const double mean = sum[d] / count[d], var = sq[d] / count[d];
-      s.shift[d] = mean;
-      s.scale[d] = detail::std_or_one(std::sqrt(var), lo[d] == hi[d]);
+      s.shift[d] = moments.mean(d);
+      s.scale[d] = moments.std_or_one(d);
     }
   }
   return s;
@@ -208,7 +204,12 @@ void VariableScaler::apply(IrregularSet& set) const {
   std::vector<double> v = set.values.to_vector();
   const std::vector<double> m = set.mask.to_vector();
   for (std::size_t i = 0; i < v.size(); ++i)
-    if (m[i] != 0) v[i] = (v[i] - shift[i % D]) / scale[i % D];
+    if (m[i] != 0) {
+      v[i] = detail::standardised(v[i], shift[i % D], scale[i % D]);
+      if (std::fabs(v[i]) > std::numeric_limits<float>::max())  // an inf in f32, silently (another part's outlier)
+        fail("{}: variable {} of entry {} is {:g} after normalising with the training part's statistics, beyond the f32 "
+             "range the models read", set.name, i % D, i / D, v[i]);
+    }
   set.values = Tensor::from_vector(v, set.values.shape(), DType::f32, set.values.device());
 }
 

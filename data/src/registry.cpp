@@ -76,8 +76,9 @@ CsvSequenceSpec mujoco_spec(const std::string& path, ConfigObject& k) {
   const CsvTable head = read_csv(path, s.csv);
   s.time_columns = {"time"};
   s.id_column = "episode";
-  for (const std::string& c : head.header)
-    if (c != "time" && c != "episode") s.feature_columns.push_back(c);
+  // every variable: a row-index column (a file saved with its index) is none (was: a feature and a target)
+  for (std::size_t c = 0; c < head.header.size(); ++c)
+    if (!head.is_index(c) && head.header[c] != "time" && head.header[c] != "episode") s.feature_columns.push_back(head.header[c]);
   s.target_columns = {s.feature_columns.front()};  // a placeholder: next_step_targets replaces the targets
   s.stand_in_target = true;
   s.task = Task::regression;
@@ -101,7 +102,7 @@ SequenceSet with_targets(const SequenceSet& set) {
 // left without a window is an error here, not an empty validation loss after the first epoch.
 Split mujoco_split(ConfigObject& k, std::uint64_t seed) {
   if (!k.has("path")) fail("{}: missing key 'path' (the CSV file written by `tide data mujoco`)", k.where());
-  const std::string path = k.text("path", "");
+  const std::string path = k.file_path("path", "");
   CsvSequenceSpec spec = mujoco_spec(path, k);
   Split split = detail::csv_split(k, seed, std::move(spec));
   const char* parts[] = {"train", "val", "test"};
@@ -147,7 +148,7 @@ Split xor_split(ConfigObject& k, std::uint64_t seed) {
 // The value of `key`, else the default location (looked up only when the key is absent, so a
 // given path works where the default one does not exist).
 std::string path_or_default(ConfigObject& k, const std::string& key, std::string (*default_path)()) {
-  return k.has(key) ? k.text(key, "") : default_path();
+  return k.has(key) ? k.file_path(key, "") : default_path();
 }
 
 // A toy density's three splits, drawn from disjoint streams of the seed.
@@ -175,14 +176,19 @@ Tensor vector_file(const std::string& path, ConfigObject& k) {
     if (k.has("columns")) fail("{}: selects the columns of a .csv file; every column of a .npy array is used", k.path("columns"));
     return read_npy(path);
   }
-  if (ends(".csv")) return read_vectors_csv(path, k.texts("columns"));
+  if (ends(".csv")) {
+    const std::vector<std::string> columns = k.texts("columns");
+    if (k.has("columns") && columns.empty())
+      fail("{}: expected a non-empty array of column names (without the key, every column is used)", k.path("columns"));
+    return read_vectors_csv(path, columns);
+  }
   fail("{}: '{}' is neither a .csv nor a .npy file (the extension says which)", k.path("path"), path);
 }
 
 // A user's table of vectors, split by rows and standardised with the training rows' statistics.
 Dataset vectors_dataset(ConfigObject& k, std::uint64_t seed) {
   if (!k.has("path")) fail("{}: missing key 'path' (a .csv or .npy file of vectors)", k.where());
-  const std::string path = k.text("path", "");
+  const std::string path = k.file_path("path", "");
   const VectorSet all{path, vector_file(path, k), {}};
   const auto [v, t] = fractions(k, 0.1, 0.1);
   VectorSplit out = split(all, v, t, seed);
@@ -244,7 +250,7 @@ void normalise(IrregularSplit& split, ConfigObject& k, const std::string& fallba
 
 // PhysioNet 2012 from its archives (set-a and set-b by default) and Outcomes files.
 Dataset physionet_dataset(ConfigObject& k, std::uint64_t seed) {
-  const std::string dir = k.has("dir") ? k.text("dir", "") : find_shared_data("physionet2012");
+  const std::string dir = k.has("dir") ? k.file_path("dir", "") : find_shared_data("physionet2012");
   std::vector<std::string> sets = k.has("sets") ? k.texts("sets") : std::vector<std::string>{"a", "b"};
   if (sets.empty()) fail("{}: expected a non-empty array of set names (\"a\", \"b\")", k.path("sets"));
   std::vector<std::string> archives, outcomes;
@@ -300,7 +306,7 @@ Dataset periodic_dataset(ConfigObject& k, std::uint64_t seed) {
 Dataset mujoco_dataset(ConfigObject& k, std::uint64_t seed) {
   if (k.string("form", "sequences", {"sequences", "irregular"}) == "sequences") return sequence_dataset(mujoco_split(k, seed));
   if (!k.has("path")) fail("{}: missing key 'path' (the CSV file written by `tide data mujoco`)", k.where());
-  IrregularSet all = read_irregular_csv(k.text("path", ""), "time", "episode", {}, DType::f64);  // f32 after normalise
+  IrregularSet all = read_irregular_csv(k.file_path("path", ""), "time", "episode", {}, DType::f64);  // f32 after normalise
   all.name = "mujoco";
   const auto [v, t] = fractions(k, 0.1, 0.2);
   IrregularSplit out = split(all, v, t, seed);

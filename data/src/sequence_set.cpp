@@ -150,34 +150,19 @@ Split split(const SequenceSet& all, double val_fraction, double test_fraction, s
 Standardizer Standardizer::fit(const SequenceSet& set) {
   const std::int64_t n = set.size(), steps = set.steps(), features = set.features();
   const std::vector<double> xs = host_values(set.x), ms = host_values(set.mask);
+  const auto F = static_cast<std::size_t>(features);
+  detail::ColumnMoments moments(F);
+  for (int pass = 0; pass < 2; ++pass)  // the valid steps' values, then their deviations
+    for (std::int64_t i = 0; i < n * steps; ++i)
+      if (ms[static_cast<std::size_t>(i)] != 0.0)
+        for (std::size_t f = 0; f < F; ++f) {
+          const double v = xs[static_cast<std::size_t>(i) * F + f];
+          pass == 0 ? moments.add(f, v) : moments.add_deviation(f, v);
+        }
+  if (std::none_of(ms.begin(), ms.end(), [](double m) { return m != 0.0; }))
+    fail("Standardizer::fit: sequence set '{}' has no valid step", set.name);
   Standardizer out;
-  out.mean.assign(static_cast<std::size_t>(features), 0.0);
-  out.std.assign(static_cast<std::size_t>(features), 1.0);
-  std::vector<double> sum_sq(static_cast<std::size_t>(features), 0.0), first;
-  std::vector<bool> constant(static_cast<std::size_t>(features), true);  // every valid step holds the first one's value
-  double count = 0;
-  for (std::int64_t i = 0; i < n * steps; ++i)
-    if (ms[static_cast<std::size_t>(i)] != 0.0) {
-      count += 1;
-      const auto row = xs.begin() + i * features;
-      if (first.empty()) first.assign(row, row + features);
-      for (std::int64_t f = 0; f < features; ++f) {
-        out.mean[static_cast<std::size_t>(f)] += row[f];
-        if (row[f] != first[static_cast<std::size_t>(f)]) constant[static_cast<std::size_t>(f)] = false;
-      }
-    }
-  if (count == 0) fail("Standardizer::fit: sequence set '{}' has no valid step", set.name);
-  for (double& m : out.mean) m /= count;
-  for (std::int64_t i = 0; i < n * steps; ++i)
-    if (ms[static_cast<std::size_t>(i)] != 0.0)
-      for (std::int64_t f = 0; f < features; ++f) {
-        const double d = xs[static_cast<std::size_t>(i * features + f)] - out.mean[static_cast<std::size_t>(f)];
-        sum_sq[static_cast<std::size_t>(f)] += d * d;
-      }
-  for (std::size_t f = 0; f < sum_sq.size(); ++f) {
-    const double sd = std::sqrt(sum_sq[f] / count);  // population std, as numpy's default
-    out.std[f] = detail::std_or_one(sd, constant[f]);
-  }
+  for (std::size_t f = 0; f < F; ++f) out.mean.push_back(moments.mean(f)), out.std.push_back(moments.std_or_one(f));
   return out;
 }
 
@@ -191,7 +176,7 @@ void Standardizer::apply(SequenceSet& set) const {
     if (ms[static_cast<std::size_t>(i)] != 0.0)
       for (std::int64_t f = 0; f < features; ++f) {
         double& v = xs[static_cast<std::size_t>(i * features + f)];
-        v = (v - mean[static_cast<std::size_t>(f)]) / std[static_cast<std::size_t>(f)];
+        v = detail::standardised(v, mean[static_cast<std::size_t>(f)], std[static_cast<std::size_t>(f)]);
       }
   set.x = Tensor::from_vector(xs, set.x.shape(), set.x.dtype(), set.x.device());
 }

@@ -60,6 +60,7 @@ struct Fields {
   int year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0;
   double fraction = 0;       // of a second
   int zone_seconds = 0;      // local time minus UTC
+  bool zoned = false;        // a zone was read (else the time is taken as UTC)
   int meridiem = 0;          // 0: none, 1: AM, 2: PM
   bool twelve_hour = false;  // the hour came from %I
 };
@@ -155,7 +156,9 @@ bool read_word(Cursor& in, std::span<const std::string_view> words, std::string_
 }
 
 // Z, +-HH:MM, +-HHMM or +-HH, as seconds to subtract from local time to get UTC.
-bool read_zone(Cursor& in, std::string_view label, int& seconds) {
+bool read_zone(Cursor& in, std::string_view label, Fields& f) {
+  f.zoned = true;
+  int& seconds = f.zone_seconds;
   if (in.skip('Z') || in.skip('z')) {
     seconds = 0;
     return true;
@@ -214,7 +217,7 @@ constexpr std::array<Directive, 14> kDirectives = {{
     {'f', "fraction", [](Cursor& in, Fields& f, std::string_view l) { return in.fraction(l, f.fraction); }},
     {'p', "AM/PM",
      [](Cursor& in, Fields& f, std::string_view l) { return read_word(in, kMeridiems, "AM or PM", l, f.meridiem); }},
-    {'z', "zone", [](Cursor& in, Fields& f, std::string_view l) { return read_zone(in, l, f.zone_seconds); }},
+    {'z', "zone", [](Cursor& in, Fields& f, std::string_view l) { return read_zone(in, l, f); }},
     {'%', "", [](Cursor& in, Fields&, std::string_view) { return in.literal('%'); }},
 }};
 
@@ -248,7 +251,7 @@ bool read_iso_time(Cursor& in, Fields& f) {
     if ((in.skip('.') || in.skip(',')) && !in.fraction("the fraction", f.fraction)) return false;
   }
   if (in.next_is('Z') || in.next_is('z') || in.next_is('+') || in.next_is('-'))
-    return read_zone(in, "the zone", f.zone_seconds);
+    return read_zone(in, "the zone", f);
   return true;
 }
 
@@ -282,7 +285,7 @@ int hour_of_day(const Fields& f) { return f.meridiem == 0 ? f.hour : f.hour % 12
 Timestamp seconds_since_1970(const Fields& f) {
   const std::int64_t whole = days_from_civil(f.year, f.month, f.day) * 86400 + hour_of_day(f) * 3600 +
                              f.minute * 60 + f.second - f.zone_seconds;
-  return {whole, f.fraction};
+  return {whole, f.fraction, f.zoned};
 }
 
 std::string known_directives() {

@@ -7,6 +7,7 @@
 #include "tide/core/ops.hpp"
 #include "tide/data/csv.hpp"
 #include <fmt/ranges.h>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -94,20 +95,13 @@ VectorSplit split(const VectorSet& all, double val_fraction, double test_fractio
 Standardiser Standardiser::fit(const Tensor& train) {
   if (!train.defined() || train.rank() != 2 || train.size(0) < 1)
     fail("Standardiser::fit: expects [N, D] vectors with N >= 1, got {}", train.defined() ? train.str() : "undefined");
-  const std::int64_t n = train.size(0);
   const auto d = static_cast<std::size_t>(train.size(1));
   const std::vector<double> x = train.to_vector();
-  std::vector<double> mean(d, 0.0), sum_sq(d, 0.0);
-  std::vector<bool> constant(d, true);  // every row holds the first row's value
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    mean[i % d] += x[i];
-    if (x[i] != x[i % d]) constant[i % d] = false;
-  }
-  for (double& m : mean) m /= static_cast<double>(n);
-  for (std::size_t i = 0; i < x.size(); ++i) sum_sq[i % d] += (x[i] - mean[i % d]) * (x[i] - mean[i % d]);
-  std::vector<double> sd(sum_sq.size());
-  for (std::size_t j = 0; j < sd.size(); ++j)  // population std, numpy's default
-    sd[j] = detail::std_or_one(std::sqrt(sum_sq[j] / static_cast<double>(n)), constant[j]);
+  detail::ColumnMoments moments(d);
+  for (std::size_t i = 0; i < x.size(); ++i) moments.add(i % d, x[i]);
+  for (std::size_t i = 0; i < x.size(); ++i) moments.add_deviation(i % d, x[i]);
+  std::vector<double> mean(d), sd(d);
+  for (std::size_t j = 0; j < d; ++j) mean[j] = moments.mean(j), sd[j] = moments.std_or_one(j);
   const Shape shape{static_cast<std::int64_t>(d)};
   return Standardiser{Tensor::from_vector(mean, shape, DType::f64, Device::cpu()),
                       Tensor::from_vector(sd, shape, DType::f64, Device::cpu())};
@@ -120,13 +114,14 @@ Tensor Standardiser::apply(const Tensor& x) const {
     fail("Standardiser::apply: fitted on {} columns, got {}", d, x.defined() ? x.str() : "undefined");
   std::vector<double> values = x.to_vector();
   const std::vector<double> m = mean.to_vector(), s = std.to_vector();
-  for (std::size_t i = 0; i < values.size(); ++i) values[i] = (values[i] - m[i % d]) / s[i % d];
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = detail::standardised(values[i], m[i % d], s[i % d]);
   return Tensor::from_vector(values, x.shape(), DType::f64, x.device());
 }
 
 Tensor read_vectors_csv(const std::string& path, const std::vector<std::string>& columns) {
   CsvOptions options;
   options.comment = '#';
+  options.comments_before_header_only = true;
   options.no_header_fix = "add a first line naming the columns (np.savetxt(path, x, delimiter=\",\", header=\"x,y\", "
                           "comments=\"\") writes one)";
   const CsvTable table = read_csv(path, options);
@@ -134,7 +129,12 @@ Tensor read_vectors_csv(const std::string& path, const std::vector<std::string>&
   if (columns.empty())  // every column but an index (inferred, or a first column without a name)
     for (std::size_t c = 0; c < table.header.size(); ++c)
       if (!table.is_index(c)) picked.push_back(c);
-  for (const std::string& name : columns) picked.push_back(table.column(name));
+  for (const std::string& name : columns) {
+    picked.push_back(table.column(name));
+    // (two copies of a column would reach a model as two dimensions, a flow's density as a
+    // singular one)
+    if (std::count(picked.begin(), picked.end(), picked.back()) > 1) fail("{}: column '{}' is listed twice", path, name);
+  }
   if (table.rows.empty()) fail("{}: a header row but no rows of numbers", path);
   const auto n = static_cast<std::int64_t>(table.rows.size()), d = static_cast<std::int64_t>(picked.size());
   std::vector<double> x;

@@ -1,5 +1,7 @@
 #include "data_test_util.hpp"
+#include "tide/core/ops.hpp"
 #include "tide/data/csv.hpp"
+#include <cmath>
 
 using namespace tide;
 using namespace tide::data;
@@ -189,6 +191,60 @@ TEST_CASE("csv sequences: standardise fits on the training part only (hand-compu
   CHECK(st.std[0] == doctest::Approx(std::sqrt(1.25)));
   CHECK(parts.train.x.to_vector()[0] == doctest::Approx(-1.5 / std::sqrt(1.25)));
   CHECK(parts.test.x.to_vector()[1] == doctest::Approx((8 - 2.5) / std::sqrt(1.25)));
+}
+
+TEST_CASE("sequence standardiser: a column near the double range keeps its spread (1e200 squared)") {
+  TempDir dir;
+  // in double, the sum of squares overflowed: std inf, so the column standardised to zeros. (A CSV
+  // file's features stay within f32's range; a set built in C++ may hold any double.)
+  const auto path = write_file(dir.file("huge.csv"), "a,y\n0,0\n1,0\n2,0\n0,0\n1,0\n2,0\n");
+  CsvSequenceSpec spec;
+  spec.feature_columns = {"a"};
+  spec.target_columns = {"y"};
+  spec.task = Task::regression;
+  spec.window = 6;
+  spec.x_dtype = DType::f64;
+  SequenceSet set = load_csv_sequences(path, spec);
+  set.x = mul_scalar(set.x, 1e200);
+  const Standardizer st = Standardizer::fit(set);
+  st.apply(set);
+  CHECK(st.mean[0] == doctest::Approx(1e200));
+  CHECK(st.std[0] == doctest::Approx(std::sqrt(2.0 / 3.0) * 1e200));
+  const std::vector<double> x = set.x.to_vector();
+  const double z = std::sqrt(1.5);
+  const std::vector<double> want = {-z, 0, z, -z, 0, z};
+  REQUIRE(x.size() == want.size());
+  for (std::size_t i = 0; i < x.size(); ++i) CHECK(x[i] == doctest::Approx(want[i]));
+}
+
+TEST_CASE("csv sequences: numeric times of 2^53 or more, and a column mixing zoned and naive date-times, are refused") {
+  TempDir dir;
+  CsvSequenceSpec spec;
+  spec.time_columns = {"t"};
+  spec.feature_columns = {"a"};
+  spec.target_columns = {"y"};
+  spec.task = Task::regression;
+  spec.window = 4;
+  // nanoseconds since 1970: steps of 1000 read as 1024 and 768 (rounded to multiples of 256), silently
+  const auto ns = write_file(dir.file("ns.csv"), "t,a,y\n1600000000000000000,1,0\n1600000000000001000,2,1\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(ns, spec), ns + ":2: column 1 ('t'): time 1600000000000000000 is 2^53 or more in magnitude: "
+                                                  "a double holds it only to a multiple of 256");
+  const auto edge = write_file(dir.file("edge.csv"), "t,a,y\n9007199254740991,1,0\n9007199254740992,2,1\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(edge, spec), edge + ":3: column 1 ('t'): time 9007199254740992 is 2^53 or more");
+  const auto below = write_file(dir.file("below.csv"), "t,a,y\n9007199254740990,1,0\n9007199254740991,2,1\n");
+  CHECK(load_csv_sequences(below, spec).dt.to_vector() == std::vector<double>{0, 1, 0, 0});
+  // a time without a zone is read as UTC: beside zoned ones it sat an hour off (dt 1.5 h, then 0.5 h)
+  const auto mixed = write_file(dir.file("mixed.csv"), "t,a,y\n2020-01-01T10:00:00+01:00,1,0\n2020-01-01T10:30:00,2,1\n"
+                                                       "2020-01-01T12:00:00+01:00,3,0\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(mixed, spec), mixed + ":3: column 1 ('t'): '2020-01-01T10:30:00' has no zone, while "
+                                                     "'2020-01-01T10:00:00+01:00' on line 2 has one");
+  const auto naive_first = write_file(dir.file("naive.csv"), "t,a,y\n2020-01-01 10:00,1,0\n2020-01-01 10:30Z,2,1\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(naive_first, spec), naive_first + ":2: column 1 ('t'): '2020-01-01 10:00' has no zone, "
+                                                           "while '2020-01-01 10:30Z' on line 3 has one");
+  // every time zoned (offsets may differ), or none: read as before
+  const auto zoned = write_file(dir.file("zoned.csv"), "t,a,y\n2020-01-01T10:00:00+01:00,1,0\n2020-01-01T12:30:00+02:00,2,1\n"
+                                                       "2020-01-01T11:00:00Z,3,0\n");
+  CHECK(load_csv_sequences(zoned, spec).dt.to_vector() == std::vector<double>{0, 5400, 1800, 0});
 }
 
 TEST_CASE("csv sequences: missing values are an error, carried forward, or zero") {

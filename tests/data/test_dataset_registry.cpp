@@ -213,6 +213,44 @@ TEST_CASE("datasets: mujoco windows of one row have no next state: left out, and
                     "data: '" + ones + "' leaves the train part no window with a next-state target: its 15 windows hold a single row");
 }
 
+TEST_CASE("datasets: a mujoco file saved with its row index (an unnamed first column, or a header one field short) has no index variable") {
+  TempDir dir;
+  std::ofstream unnamed(dir.file("unnamed.csv")), inferred(dir.file("inferred.csv"));
+  unnamed << ",episode,time,q0,q1\n";
+  inferred << "episode,time,q0,q1\n";
+  for (int i = 0; i < 200; ++i) {  // 20 episodes of 10 rows
+    const std::string row = fmt::format("{},{},{},{}\n", i / 10, 0.1 * (i % 10), std::sin(0.3 * i), std::cos(0.2 * i));
+    unnamed << i << "," << row;
+    inferred << i << "," << row;
+  }
+  unnamed.close(), inferred.close();
+  for (const char* name : {"unnamed.csv", "inferred.csv"}) {
+    INFO(name);
+    const Dataset d = load_dataset({{"dataset", "mujoco"}, {"path", dir.file(name)}, {"window", 10}}, 1, "data");
+    const SequenceSet& s = sequences_of(*d.train, "train");
+    CHECK(s.features() == 2);  // q0, q1 (was 3: the row numbers were a feature and a target)
+    CHECK(s.outputs() == 2);
+  }
+}
+
+TEST_CASE("datasets: an empty file path names its key; a value standardised beyond f32's range names its row and feature") {
+  TempDir dir;
+  const std::string train = dir.file("train.csv"), val = dir.file("val.csv");
+  std::ofstream(train) << "t,x,y\n0,0,1\n1,1e-30,2\n2,0,3\n3,1e-30,4\n";
+  std::ofstream(val) << "t,x,y\n0,0,1\n1,1e10,2\n";
+  json c = {{"dataset", "csv"}, {"path", train}, {"time_column", "t"}, {"targets", "y"}, {"task", "regression"}, {"window", 2},
+            {"val_path", val}, {"test_path", train}};
+  // x's std is 5e-31: 1e10 standardises to 2e40, an inf in f32 (was: read so, silently)
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), ": window 0, step 1: feature 0 is 2e+40 after standardising with the training "
+                                                "part's mean and std, beyond the f32 range the models read");
+  for (const char* key : {"path", "val_path", "test_path"}) {
+    json e = c;
+    e[key] = "";  // was: ": cannot open the file"
+    CHECK_ERROR_NAMES(load_dataset(e, 1, "data"), fmt::format("data.{}: expected a file path, got an empty string", key));
+  }
+  CHECK_ERROR_NAMES(load_dataset({{"dataset", "mujoco"}, {"path", ""}}, 1, "data"), "data.path: expected a file path, got an empty string");
+}
+
 TEST_CASE("datasets: an empty part's error offers only the keys its dataset accepts (person_activity's split is fixed)") {
   TempDir dir;
   std::ofstream file(dir.file("pa.txt"));

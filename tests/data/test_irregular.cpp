@@ -422,3 +422,20 @@ TEST_CASE("VariableScaler standard: the variance from the deviations, exact for 
   s.values = Tensor::full(Shape{1, 10, 1}, 0.1, DType::f32);  // constant, though its mean rounds
   CHECK(VariableScaler::fit(s, Normalisation::standard).scale[0] == 1.0);
 }
+
+TEST_CASE("VariableScaler: a value another part normalises beyond f32's range is an error naming the set and the variable") {
+  IrregularSet train;
+  train.name = "train";
+  train.variables = {"a"};
+  train.times = Tensor::from_vector({1, 2}, Shape{1, 2}, DType::f64);
+  train.values = Tensor::from_vector({0, 1e-30}, Shape{1, 2, 1}, DType::f64);
+  train.mask = Tensor::ones(Shape{1, 2, 1}, DType::f32);
+  train.lengths = Tensor::from_indices({2}, Shape{1});
+  const VariableScaler fitted = VariableScaler::fit(train, Normalisation::standard);
+  IrregularSet val = train;
+  val.name = "val";
+  val.values = Tensor::from_vector({0, 1e10}, Shape{1, 2, 1}, DType::f64);  // 2e40 after normalising: inf in f32 (was: silently)
+  CHECK_ERROR_NAMES(fitted.apply(val), "val: variable 0 of entry 1 is 2e+40 after normalising with the training part's statistics");
+  fitted.apply(train);
+  CHECK(train.values.to_vector() == std::vector<double>{-1, 1});
+}

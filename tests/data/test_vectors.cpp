@@ -145,6 +145,19 @@ TEST_CASE("csv vectors: comments and blank lines skipped, columns by name; error
   CHECK(read_vectors_csv(indexed).to_vector() == std::vector<double>{1.5, 2.5, 3.5, 4.5});
 }
 
+TEST_CASE("csv vectors: '#' lines are comments only before the header; a column listed twice, or none, is an error") {
+  TempDir dir;
+  // an Excel "#N/A" row used to be skipped as a comment: 10 vectors from 11 rows, silently
+  const std::string na = write_file(dir.file("na.csv"), "# made by hand\nx,y\n1,2\n#N/A,5\n3,4\n");
+  CHECK_ERROR_NAMES(read_vectors_csv(na), na + ":4: column 1 ('x'): '#N/A' is not a number");
+  CHECK(read_vectors_csv(na, {"y"}).to_vector() == std::vector<double>{2, 5, 4});
+  const std::string table = write_table(dir, 3);
+  CHECK_ERROR_NAMES(read_vectors_csv(table, {"x", "y", "x"}), table + ": column 'x' is listed twice");
+  CHECK_ERROR_NAMES(load_dataset({{"dataset", "vectors"}, {"path", table}, {"columns", json::array()}}, 1, "data"),
+                    "data.columns: expected a non-empty array of column names (without the key, every column is used)");
+  CHECK_ERROR_NAMES(load_dataset({{"dataset", "vectors"}, {"path", ""}}, 1, "data"), "data.path: expected a file path, got an empty string");
+}
+
 TEST_CASE("npy: f8 and f4 in versions 1.0, 2.0, 3.0; 1-D as one column; integers converted; Fortran order") {
   TempDir dir;
   const std::vector<double> values = {1.5, -2, 0.25, 4, 1e-3, 6};
@@ -289,6 +302,21 @@ TEST_CASE("standardiser: a constant column whose mean rounds (7 copies of 0.1) i
   }
   // a column on a tiny scale is not taken for a constant one
   CHECK(Standardiser::fit(matrix({1e-14, 3e-14}, 2, 1)).std.to_vector()[0] == doctest::Approx(1e-14));
+}
+
+TEST_CASE("standardiser: columns near the double range keep their spread (1e200 squared, 1.5e308 summed)") {
+  // in double, the first column's sum of squares overflowed (std inf: zeros after apply), the
+  // second's sum (mean inf: NaN)
+  const Standardiser s = Standardiser::fit(matrix({0, 1.5e308, 1e200, -1.5e308, 2e200, 1.5e308, 0, -1.5e308}, 4, 2));
+  CHECK(s.mean.to_vector()[0] == doctest::Approx(0.75e200));
+  CHECK(s.std.to_vector()[0] == doctest::Approx(std::sqrt(0.6875) * 1e200));
+  CHECK(s.mean.to_vector()[1] == 0.0);
+  CHECK(s.std.to_vector()[1] == doctest::Approx(1.5e308));
+  const std::vector<double> z = s.apply(matrix({2e200, 1.5e308, -1e200, -1.5e308}, 2, 2)).to_vector();
+  CHECK(z[0] == doctest::Approx(1.25 / std::sqrt(0.6875)));
+  CHECK(z[1] == doctest::Approx(1.0));
+  CHECK(z[2] == doctest::Approx(-1.75 / std::sqrt(0.6875)));
+  CHECK(z[3] == doctest::Approx(-1.0));
 }
 
 TEST_CASE("idx image vectors: bytes as f64 rows, k x k average pooling rounded halves up, limit keeps the first N") {

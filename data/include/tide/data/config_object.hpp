@@ -113,6 +113,12 @@ public:
     if (!j_.at(key).is_string()) fail("{}: expected a string, got {}", path(key), brief(j_.at(key)));
     return j_.at(key).get<std::string>();
   }
+  // A file or folder: a non-empty string (an empty one used to fail as a file without a name).
+  std::string file_path(const std::string& key, const std::string& fallback) {
+    const std::string s = text(key, fallback);
+    if (has(key) && s.empty()) fail("{}: expected a file path, got an empty string", path(key));
+    return s;
+  }
   std::vector<std::string> texts(const std::string& key) {
     std::vector<std::string> out;
     if (!has(key)) return out;

@@ -69,8 +69,9 @@ Tensor toy_density(const std::string& name, std::int64_t n, Generator& gen);
 double mog1d_log_density(double x);
 
 // A user's own vectors. CSV: a header row of column names (one of only numbers is an error: the
-// file has none), then numbers ('#' comment lines and blank lines skipped); `columns` selects by
-// name (empty: all but an index column, CsvTable::is_index). .npy (format 1.0, 2.0 or 3.0): a
+// file has none), then numbers (blank lines skipped, and '#' comment lines before the header: a
+// later line starting with '#' is a row); `columns` selects by name, each once (absent: all but
+// an index column, CsvTable::is_index). .npy (format 1.0, 2.0 or 3.0): a
 // 2-D (or 1-D: one column) array of little-endian f8 or f4 (or <i8, <i4, |u1, converted), in C or
 // Fortran order. Plain or gzipped files. Errors name the file and the line, column or header
 // field; NaN and inf are rejected, and so are <i8 values beyond 2^53 in magnitude (f64 would
