@@ -278,6 +278,32 @@ TEST_CASE("class_weights \"balanced\": a declared class with no training example
         "class_weights: \"balanced\" needs every class in the training data; class 'ultra' (2) has no example");
 }
 
+TEST_CASE("class_weights beyond f32's range train as their ratio says (the loss is their weighted mean)") {
+  // [1e38, 1e38] gave an inf loss and [1e-50, 1e-50] (0 in f32) a NaN one, each blamed on the
+  // learning rate, after the run directory was written
+  TempDir dir;
+  std::ofstream levels((dir.path / "levels.csv").string());
+  levels << "t,x,level\n";
+  for (int i = 0; i < 40; ++i) levels << i << "," << 0.1 * i << "," << (i % 3 ? "high" : "low") << "\n";
+  levels.close();
+  const auto train_loss = [&](const json& weights) {
+    const json config = {{"name", "w"}, {"seed", 1},
+                         {"data", {{"dataset", "csv"}, {"path", (dir.path / "levels.csv").string()}, {"time_column", "t"},
+                                   {"targets", "level"}, {"window", 2}}},
+                         {"model", {{"type", "gru"}, {"hidden", 4}}}, {"epochs", 2}, {"batch_size", 8}, {"class_weights", weights}};
+    TrainOptions options;
+    options.out_dir = (dir.path / "run").string();
+    options.quiet = true;
+    options.overwrite = true;
+    REQUIRE(run_training(parse_train_config(config, "test config"), options) == 0);
+    return read_metrics(options.out_dir + "/metrics.jsonl").back().at("train_loss").get<double>();
+  };
+  const double plain = train_loss({1.0, 3.0});
+  CHECK(std::isfinite(plain));
+  CHECK(train_loss({1e38, 3e38}) == doctest::Approx(plain).epsilon(1e-5));
+  CHECK(train_loss({1e-50, 3e-50}) == doctest::Approx(plain).epsilon(1e-5));
+}
+
 TEST_CASE("--resume and --overwrite remove the temporary files a stopped process left in the run; a second Ctrl-C removes its own") {
   // (a checkpoint.tide.tmp-<pid> left by a second Ctrl-C survived --resume and --overwrite)
   TempDir dir;

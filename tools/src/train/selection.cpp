@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <algorithm>
+#include <cmath>
 
 namespace tide::cli {
 
@@ -75,9 +76,18 @@ std::vector<double> class_weights(const TrainConfig& config, const data::Example
     }
     return w;
   }
-  const std::vector<double> w = config.class_weights.get<std::vector<double>>();
+  std::vector<double> w = config.class_weights.get<std::vector<double>>();
   if (w.size() != C) fail("class_weights: {} weights given, the data has {} classes", w.size(), C);
-  if (std::all_of(w.begin(), w.end(), [](double v) { return v == 0; })) fail("class_weights: every weight is 0");
+  const double largest = *std::max_element(w.begin(), w.end());
+  if (largest == 0) fail("class_weights: every weight is 0");
+  // The loss is the weights' weighted mean, so a common factor changes nothing, and a power of 2
+  // changes no rounding either. Weights far from 1 are brought to it so: beyond f32's range
+  // (1e38, 1e-50) they reached the loss as inf or 0 (a NaN loss, blamed on the learning rate).
+  if (largest > 0x1p32 || largest < 0x1p-32) {
+    int exponent = 0;
+    (void)std::frexp(largest, &exponent);
+    for (double& v : w) v = std::ldexp(v, -exponent);
+  }
   return w;
 }
 

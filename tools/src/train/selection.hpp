@@ -25,6 +25,7 @@ std::string selection_metric(const TrainConfig& config, const models::Model& mod
                              const std::vector<std::string>& class_names);
 // The class weights the config asks for: as given, or "balanced" n / (classes * n_c) from the
 // training labels (scikit-learn's); empty when none. `names`: the classes' labels, for errors.
+// Given weights whose largest is beyond 2^+-32 are scaled by a power of 2 (the loss is the same).
 std::vector<double> class_weights(const TrainConfig& config, const data::Examples& train, const std::vector<std::string>& names);
 
 }  // namespace tide::cli
