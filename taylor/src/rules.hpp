@@ -452,8 +452,13 @@ template <class C> C coefficient0(const OpCall& o, const std::vector<SeriesRef<C
     case Op::softplus: case Op::silu: { const C sg = sigmoid(a); start({sg, sg * (1.0 - sg)}); break; }
     case Op::erf: { const C m = -square(a); start({m, exp(m)}); break; }
     case Op::gelu: {
+      // Phi = (1 + erf(u)) / 2 cancels in the left tail (x <= -1: 2.8% off gelu's slope at x = -6
+      // in f32); there Phi = gelu(x) / x = y0 / x, whose kernel is erfc (exact), as in the reverse
+      // rule (autodiff/src/backward.hpp). The divisor is 1 off the tail, where it is not read.
       const C u = a * 0.7071067811865476, m = -square(u);
-      start({u, m, exp(m), (erf(u) + 1.0) * 0.5});
+      const Tensor tail = tide::binary(Op::le, av, lit(-1.0)), body = tide::add_scalar(tide::neg(tail), 1.0);
+      const C phi = masked(y0 / (masked(a, tail) + C(Var(body))), tail) + masked((erf(u) + 1.0) * 0.5, body);
+      start({u, m, exp(m), phi});
       break;
     }
     case Op::elu: {
