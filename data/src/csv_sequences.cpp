@@ -4,6 +4,7 @@
 #include "shown_text.hpp"
 #include "windows.hpp"
 #include "csv_dataset.hpp"
+#include "csv_times.hpp"
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -16,11 +17,11 @@
 namespace tide::data {
 namespace {
 
-std::string_view trimmed(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using detail::check_zones;
+using detail::date_time;
+using detail::numeric_time;
+using detail::time_text;
+using detail::trimmed;
 
 std::optional<std::int64_t> as_integer(std::string_view s) {
   std::int64_t v = 0;
@@ -341,54 +342,6 @@ double cell_value(const Inputs& in, std::size_t row, std::size_t col, std::optio
        gap_fix(spec, target, "set \"missing\" to fill_previous, zero or drop to accept gaps"));
 }
 
-// Row r's time cells, joined with a space (a date column and a time column make one date-time).
-std::string time_text(const CsvTable& table, std::size_t r, const std::vector<std::size_t>& columns) {
-  std::string joined;
-  for (std::size_t k : columns) {
-    if (!joined.empty()) joined += ' ';
-    joined += trimmed(table.rows[r][k]);
-  }
-  return joined;
-}
-
-// Row r's date-time (seconds since 1970).
-Timestamp date_time(const CsvTable& table, std::size_t r, const std::vector<std::size_t>& columns, const CsvSequenceSpec& spec) {
-  std::string why;
-  const std::string t = time_text(table, r, columns);
-  const std::optional<Timestamp> seconds = parse_timestamp_parts(t, spec.time_format, &why);
-  if (!seconds)
-    fail("{}: '{}' is not a date-time in {}: {}{}", table.where(r, columns[0]), detail::shown(t),
-         spec.time_format.empty() ? "ISO 8601 (set time_format for others)" : "the format '" + spec.time_format + "'", why,
-         table.header_hint(r));
-  return *seconds;
-}
-
-// A time written as a number. One of 2^53 or more in magnitude (nanoseconds since 1970) is refused: a
-// double holds it only to a multiple of 2 or more, so the steps between rows would be rounded
-// (1000 ns steps read as 1024).
-Timestamp numeric_time(const CsvTable& table, std::size_t r, std::size_t k) {
-  const double t = table.number(r, k);
-  if (std::fabs(t) >= 0x1p53)
-    fail("{}: time {} is 2^53 or more in magnitude: a double holds it only to a multiple of {:g}, which would round the "
-         "steps between rows; subtract a start time in the file, use a coarser unit, or write the times as date-times",
-         table.where(r, k), detail::shown(trimmed(table.rows[r][k])), std::nextafter(std::fabs(t), INFINITY) - std::fabs(t));
-  return Timestamp{0, t};
-}
-
-// Date-times with a zone and without one in one column: those without are read as UTC, so the two
-// kinds would sit hours apart (pandas refuses such a column too).
-void check_zones(const CsvTable& table, const std::vector<std::size_t>& rows, const std::vector<std::size_t>& columns,
-                 const std::vector<Timestamp>& times) {
-  const std::size_t first = rows.front();
-  for (std::size_t r : rows)
-    if (times[r].zoned != times[first].zoned) {
-      const std::size_t zoned = times[r].zoned ? r : first, naive = times[r].zoned ? first : r;
-      fail("{}: '{}' has no zone, while '{}' on line {} has one: a time without a zone is read as UTC, so the column would "
-           "mix local times and UTC; give every time its zone, or none", table.where(naive, columns[0]),
-           detail::shown(time_text(table, naive, columns)), detail::shown(time_text(table, zoned, columns)), table.lines[zoned]);
-    }
-}
-
 // Each kept row's time, indexed by table row: a date-time with its whole seconds apart (steps
 // between dates far from 1970 keep their microseconds), or a number as written (0 whole seconds).
 // The first kept row decides: a number there makes it a numeric column.
@@ -407,7 +360,7 @@ std::vector<Timestamp> row_times(const CsvTable& table, const std::vector<std::s
     fail("{}: time_unit applies to date-time columns; column '{}' holds numbers, used as written: dt is in the column's own "
          "unit. Leave time_unit out, and divide the column in the file for another unit (seconds / 60 for minutes), or "
          "write the times as date-times", table.source, detail::shown(table.header[c.time[0]]));
-  for (std::size_t r : rows) times[r] = numeric ? numeric_time(table, r, c.time[0]) : date_time(table, r, c.time, spec);
+  for (std::size_t r : rows) times[r] = numeric ? numeric_time(table, r, c.time[0]) : date_time(table, r, c.time, spec.time_format);
   if (!numeric) check_zones(table, rows, c.time, times);
   return times;
 }
