@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fmt/ranges.h>
+#include <new>
 
 namespace tide::data {
 
@@ -317,7 +318,8 @@ Dataset mujoco_dataset(ConfigObject& k, std::uint64_t seed) {
 using DatasetLoader = Dataset (*)(ConfigObject& k, std::uint64_t seed);
 
 // The loader's dataset; its error notes a misspelled key ("delimeter"), which finish() would name
-// only after a loader that succeeded, while the file was read without it.
+// only after a loader that succeeded, while the file was read without it. Running out of memory
+// (sizes each within their key's range, together too large) names the config's data section.
 template <class Load> Dataset load_checked(ConfigObject& k, Load&& load) {
   try {
     return load();
@@ -325,6 +327,9 @@ template <class Load> Dataset load_checked(ConfigObject& k, Load&& load) {
     const std::string note = k.typo_note();
     if (note.empty()) throw;
     fail("{}{}", e.what(), note);
+  } catch (const std::bad_alloc&) {
+    fail("{}: the dataset does not fit in memory (out of memory while loading it): lower its sizes (train, points, "
+         "window, limit_train, ...) or use smaller files", k.where());
   }
 }
 
