@@ -28,7 +28,7 @@ void write_run_curves(const std::string& dir, const std::vector<nlohmann::json>&
 // Whether a run redraws its curves at the end of the epoch that logs its `records`-th record: after
 // each of the first 99, then every 10th up to 999, every 100th up to 9,999, ... (an SVG holds
 // every point, so redrawing after every epoch made a run's cost grow with the square of its
-// epochs). A run also redraws when it stops or finishes.
+// epochs). A run also redraws when it stops, finishes or ends with an error.
 bool curves_due(std::size_t records);
 
 // The number a metrics record holds under `key`; nullopt when it holds none (no such key, or null:
