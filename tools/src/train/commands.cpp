@@ -180,6 +180,7 @@ int data_mujoco(const Args& args) {
   if (const auto status = flags.parse(args)) return *status;
   spec.seed = static_cast<std::uint64_t>(seed);
   if (out.empty()) return usage_error("tide data mujoco: --out FILE.csv is required", hint);
+  check_output_not_input(out, {{spec.model_path, "the --model file"}});  // (it replaced the model with rows, exit 0)
   const std::filesystem::path parent = std::filesystem::path(out).parent_path();
   const std::vector<std::filesystem::path> created = missing_directories(parent);
   std::error_code ec;

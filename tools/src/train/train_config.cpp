@@ -5,8 +5,8 @@
 #include "tide/models/registry.hpp"
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
 
 namespace tide::cli {
 
@@ -115,12 +115,25 @@ void read_data_section(ConfigObject& k, const std::string& source, TrainConfig& 
   c.data = *k.object("data");
 }
 
+// A config file's JSON. A directory is named as such (it read as empty JSON), and reading stops
+// at 64 MiB, far past any config: a device such as /dev/zero grew memory without limit. (A pipe is
+// fine: tide train <(...)).
 json load_json_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    fail("{}: is a directory, not a config file{}", path,
+         std::filesystem::exists(std::filesystem::path(path) / "config.json", ec) ? fmt::format(" (a run's config is {}/config.json)", path)
+                                                                                   : "");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: cannot open the config file", path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_json_text(text.str(), path);
+  constexpr std::size_t limit = std::size_t{64} << 20;
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > limit) fail("{}: more than 64 MiB: not a config file (a JSON object of a few kilobytes)", path);
+  }
+  return parse_json_text(text, path);
 }
 
 }  // namespace
