@@ -2,6 +2,7 @@
 // that is constant in the rows it was fitted on. Shared by Standardiser, Standardizer and
 // VariableScaler.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <vector>
@@ -14,42 +15,61 @@ namespace tide::data::detail {
 // (seconds since 1970 that differ by milliseconds).
 inline double std_or_one(double std, bool constant) { return !constant && std > 0 ? std : 1.0; }
 
-// Each column's mean and population std (numpy's default) from its values, added in two passes:
-// every value (add), then every value again (add_deviation), so the variance sums deviations
-// from the mean (E[x^2] - mean^2 cancels when the mean is large). The sums are long double:
-// x86-64's 80-bit extended format reaches ~1e4932, so a column of finite doubles near the
-// double range (1e200 squared, 1.5e308 summed) neither overflows nor loses its spread (in
-// double, 1e200s gave a std of inf and standardised to zeros, 1.5e308s a mean of inf and NaN).
+// Each column's mean and population std (numpy's default) from its values, added in three passes
+// over the same values: every value (add(0, c, v)), again (add(1, ...)), and again (add(2, ...)).
+// The first finds each column's largest magnitude, whose power of 2 scales the column into
+// [-1, 1] for the other two: the mean from the scaled values' sum, then the variance from their
+// deviations from it (E[x^2] - mean^2 cancels when the mean is large). A power of 2 changes no
+// rounding, and scaled values cannot overflow a sum: unscaled, a column of 1e200s gave a std of
+// inf (standardised to zeros) and one of 1.5e308s a mean of inf (NaN).
 class ColumnMoments {
 public:
+  static constexpr int passes = 3;
   explicit ColumnMoments(std::size_t columns)
-      : sum_(columns, 0.0L), squares_(columns, 0.0L), count_(columns, 0.0), first_(columns, 0.0), constant_(columns, true) {}
-  void add(std::size_t c, double v) {
-    if (count_[c] == 0) first_[c] = v;
-    constant_[c] = constant_[c] && v == first_[c];
-    sum_[c] += v, count_[c] += 1;
-  }
-  void add_deviation(std::size_t c, double v) {
-    const long double d = v - sum_[c] / count_[c];
-    squares_[c] += d * d;
+      : largest_(columns, 0.0), scale_(columns, 1.0), sum_(columns, 0.0), squares_(columns, 0.0), count_(columns, 0.0),
+        first_(columns, 0.0), constant_(columns, true) {}
+  void add(int pass, std::size_t c, double v) {
+    if (pass > pass_) start(pass);
+    if (pass == 0) {
+      if (count_[c] == 0) first_[c] = v;
+      constant_[c] = constant_[c] && v == first_[c];
+      largest_[c] = std::max(largest_[c], std::fabs(v));
+      count_[c] += 1;
+    } else if (pass == 1) {
+      sum_[c] += v * scale_[c];
+    } else {
+      const double d = v * scale_[c] - sum_[c] / count_[c];
+      squares_[c] += d * d;
+    }
   }
   double count(std::size_t c) const { return count_[c]; }
   // (both undefined for a column without values)
-  double mean(std::size_t c) const { return static_cast<double>(sum_[c] / count_[c]); }
-  double std_or_one(std::size_t c) const {
-    return detail::std_or_one(static_cast<double>(std::sqrt(squares_[c] / count_[c])), constant_[c]);
-  }
+  double mean(std::size_t c) const { return unscaled(c, sum_[c] / count_[c]); }
+  double std_or_one(std::size_t c) const { return detail::std_or_one(unscaled(c, std::sqrt(squares_[c] / count_[c])), constant_[c]); }
 
 private:
-  std::vector<long double> sum_, squares_;
-  std::vector<double> count_, first_;
+  int exponent(std::size_t c) const {
+    int e = 0;
+    (void)std::frexp(largest_[c], &e);  // largest = m 2^e, m in [0.5, 1) (e = 0 for 0)
+    return e;
+  }
+  void start(int pass) {
+    if (pass_ == 0)
+      for (std::size_t c = 0; c < scale_.size(); ++c) scale_[c] = std::ldexp(1.0, -exponent(c));
+    pass_ = pass;
+  }
+  double unscaled(std::size_t c, double v) const { return std::ldexp(v, exponent(c)); }
+
+  int pass_ = 0;
+  std::vector<double> largest_, scale_, sum_, squares_, count_, first_;
   std::vector<bool> constant_;
 };
 
-// (v - mean) / std without the overflow of v - mean in double (values of opposite sign near the
-// double range); a result beyond the double range is inf.
+// (v - mean) / std without the overflow of v - mean (values of opposite signs near the double
+// range): halved first then, which is exact. A result beyond the double range is inf.
 inline double standardised(double v, double mean, double std) {
-  return static_cast<double>((static_cast<long double>(v) - mean) / std);
+  const double d = v - mean;
+  return std::isfinite(d) ? d / std : (v * 0.5 - mean * 0.5) / std * 2.0;
 }
 
 }  // namespace tide::data::detail

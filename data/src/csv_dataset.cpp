@@ -149,15 +149,18 @@ void check_widths(const Split& out, const std::string& path, std::int64_t featur
 }
 
 // The features as the models read them (f32), once standardised in double. A value beyond f32's
-// range (in another file, far outside the training part's spread) is an error, not an inf.
-void features_to_f32(SequenceSet& set) {
+// range (in another file, far outside the training part's spread) is an error, not an inf (the
+// reader's test, so a value it let through passes here unstandardised too).
+void features_to_f32(SequenceSet& set, const std::vector<CsvColumn>& features) {
   const std::vector<double> x = set.x.to_vector();
   const auto F = static_cast<std::size_t>(set.features()), T = static_cast<std::size_t>(set.steps());
   for (std::size_t i = 0; i < x.size(); ++i)
-    if (std::fabs(x[i]) > std::numeric_limits<float>::max())  // (NaN: no)
-      fail("{}: window {}, step {}: feature {} is {:g} after standardising with the training part's mean and std, beyond "
-           "the f32 range the models read (an outlier, or a unit other than the training file's?)",
-           set.name, i / F / T, i / F % T, i % F, x[i]);
+    if (!std::isnan(x[i]) && !std::isfinite(static_cast<float>(x[i]))) {
+      const std::size_t f = i % F;
+      fail("{}: window {}, step {}: feature '{}' is {:g} after standardising with the training part's mean and std, beyond "
+           "the f32 range the models read (an outlier, or a unit other than the training file's?)", set.name, i / F / T,
+           i / F % T, f < features.size() && !features[f].name.empty() ? features[f].name : std::to_string(f), x[i]);
+    }
   set.x = set.x.to(DType::f32);
 }
 
@@ -229,7 +232,7 @@ Split csv_split(ConfigObject& k, std::uint64_t seed, CsvSequenceSpec spec, CsvLa
     out.test = test_has_targets ? load_csv_sequences(predict_file, spec) : without_targets(predict_file, spec);
     if (scale) fitted.apply(out.test);
   }
-  for (SequenceSet* part : {&out.train, &out.val, &out.test}) features_to_f32(*part);
+  for (SequenceSet* part : {&out.train, &out.val, &out.test}) features_to_f32(*part, spec.feature_columns);
   check_widths(out, path, out.train.features());
   if (labels) {
     labels->class_names = names;

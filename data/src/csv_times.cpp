@@ -2,8 +2,12 @@
 #include "csv_times.hpp"
 #include "shown_text.hpp"
 #include "tide/core/error.hpp"
+#include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <optional>
+#include <string>
 
 namespace tide::data::detail {
 
@@ -29,15 +33,39 @@ Timestamp date_time(const CsvTable& table, std::size_t r, const std::vector<std:
   return *seconds;
 }
 
-// A time written as a number. One of 2^53 or more in magnitude (nanoseconds since 1970) is refused: a
-// double holds it only to a multiple of 2 or more, so the steps between rows would be rounded
-// (1000 ns steps read as 1024).
+namespace {
+
+// "[+-]digits[<mark>digits]" as its whole units (an int64) and its fraction apart,
+// as a date-time keeps its seconds and fraction: one double holds 1700000000.000001 only to
+// ~2.4e-7, which made microsecond steps ~20% off. nullopt for another form (an exponent).
+std::optional<Timestamp> exact_decimal(std::string_view s, char mark) {
+  const bool negative = !s.empty() && s.front() == '-';
+  if (!s.empty() && (s.front() == '-' || s.front() == '+')) s.remove_prefix(1);
+  const std::size_t at = s.find(mark);
+  const std::string_view whole = s.substr(0, at), fraction = at == std::string_view::npos ? "" : s.substr(at + 1);
+  const auto digits = [](std::string_view d) { return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; }); };
+  if ((whole.empty() && fraction.empty()) || !digits(whole) || !digits(fraction)) return std::nullopt;
+  std::int64_t units = 0;  // beyond 2^62 (two such differ by more than an int64 holds): the double path, and its refusal
+  if (!whole.empty() && std::from_chars(whole.data(), whole.data() + whole.size(), units).ec != std::errc()) return std::nullopt;
+  if (units > (std::int64_t{1} << 62)) return std::nullopt;
+  double part = 0;
+  const std::string decimal = "0." + std::string(fraction) + "0";
+  std::from_chars(decimal.data(), decimal.data() + decimal.size(), part);
+  return Timestamp{negative ? -units : units, negative ? -part : part};
+}
+
+}  // namespace
+
+// A time written as a number: digits with a decimal mark exactly (exact_decimal); one with an
+// exponent is a double, refused at 2^53 or more in magnitude (a double holds it only to a multiple
+// of 2 or more, so the steps between rows would be rounded).
 Timestamp numeric_time(const CsvTable& table, std::size_t r, std::size_t k) {
-  const double t = table.number(r, k);
+  const double t = table.number(r, k);  // (a cell that is no finite number: its error, naming it)
+  if (const std::optional<Timestamp> exact = exact_decimal(trimmed(table.rows[r][k]), table.decimal)) return *exact;
   if (std::fabs(t) >= 0x1p53)
     fail("{}: time {} is 2^53 or more in magnitude: a double holds it only to a multiple of {:g}, which would round the "
-         "steps between rows; subtract a start time in the file, use a coarser unit, or write the times as date-times",
-         table.where(r, k), shown(trimmed(table.rows[r][k])), std::nextafter(std::fabs(t), INFINITY) - std::fabs(t));
+         "steps between rows; write it without an exponent (whole digits are read exactly), subtract a start time, or "
+         "use a coarser unit", table.where(r, k), shown(trimmed(table.rows[r][k])), std::nextafter(std::fabs(t), INFINITY) - std::fabs(t));
   return Timestamp{0, t};
 }
 

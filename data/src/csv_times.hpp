@@ -22,7 +22,8 @@ std::string time_text(const CsvTable& table, std::size_t r, const std::vector<st
 // Row r's date-time (seconds since 1970) in `format` (empty: ISO 8601); an error names the cell.
 Timestamp date_time(const CsvTable& table, std::size_t r, const std::vector<std::size_t>& columns, const std::string& format);
 
-// Row r's time written as a number in column k; one of 2^53 or more in magnitude is refused.
+// Row r's time written as a number in column k: digits with a decimal mark exactly (whole units and
+// the fraction apart); one with an exponent as a double, refused at 2^53 or more in magnitude.
 Timestamp numeric_time(const CsvTable& table, std::size_t r, std::size_t k);
 
 // Refuses a column whose date-times (of `rows`, indexed by table row) mix zoned and naive ones.

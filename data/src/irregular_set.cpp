@@ -176,14 +176,11 @@ VariableScaler VariableScaler::fit(const IrregularSet& train, Normalisation kind
   const std::vector<double> v = train.values.to_vector(), m = train.mask.to_vector();
   std::vector<double> lo(D, INFINITY), hi(D, -INFINITY);
   detail::ColumnMoments moments(D);
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (m[i] == 0) continue;
-    const std::size_t d = i % D;
-    lo[d] = std::min(lo[d], v[i]), hi[d] = std::max(hi[d], v[i]);
-    moments.add(d, v[i]);
-  }
   for (std::size_t i = 0; i < v.size(); ++i)
-    if (m[i] != 0) moments.add_deviation(i % D, v[i]);
+    if (m[i] != 0) lo[i % D] = std::min(lo[i % D], v[i]), hi[i % D] = std::max(hi[i % D], v[i]);
+  for (int pass = 0; pass < detail::ColumnMoments::passes; ++pass)
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (m[i] != 0) moments.add(pass, i % D, v[i]);
   for (std::size_t d = 0; d < D; ++d) {
     if (moments.count(d) == 0) continue;
     if (kind == Normalisation::minmax) {
@@ -206,9 +203,11 @@ void VariableScaler::apply(IrregularSet& set) const {
   for (std::size_t i = 0; i < v.size(); ++i)
     if (m[i] != 0) {
       v[i] = detail::standardised(v[i], shift[i % D], scale[i % D]);
-      if (std::fabs(v[i]) > std::numeric_limits<float>::max())  // an inf in f32, silently (another part's outlier)
-        fail("{}: variable {} of entry {} is {:g} after normalising with the training part's statistics, beyond the f32 "
-             "range the models read", set.name, i % D, i / D, v[i]);
+      if (!std::isnan(v[i]) && !std::isfinite(static_cast<float>(v[i]))) {  // an inf in f32, silently (another part's outlier)
+        const std::size_t d = i % D, T = static_cast<std::size_t>(set.steps());
+        fail("{}: sequence {}, step {}: variable '{}' is {:g} after normalising with the training part's statistics, beyond "
+             "the f32 range the models read", set.name, i / D / T, i / D % T, d < set.variables.size() ? set.variables[d] : std::to_string(d), v[i]);
+      }
     }
   set.values = Tensor::from_vector(v, set.values.shape(), DType::f32, set.values.device());
 }

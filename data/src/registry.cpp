@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fmt/ranges.h>
 #include <new>
+#include <stdexcept>
 
 namespace tide::data {
 
@@ -80,6 +81,7 @@ CsvSequenceSpec mujoco_spec(const std::string& path, ConfigObject& k) {
   // every variable: a row-index column (a file saved with its index) is none (was: a feature and a target)
   for (std::size_t c = 0; c < head.header.size(); ++c)
     if (!head.is_index(c) && head.header[c] != "time" && head.header[c] != "episode") s.feature_columns.push_back(head.header[c]);
+  if (s.feature_columns.empty()) fail("{}: no variable columns besides 'time' and 'episode'", path);
   s.target_columns = {s.feature_columns.front()};  // a placeholder: next_step_targets replaces the targets
   s.stand_in_target = true;
   s.task = Task::regression;
@@ -225,9 +227,9 @@ Dataset idx_dataset(ConfigObject& k, std::uint64_t seed) {
     if (!k.has(key)) fail("{}: missing key '{}' (the idx dataset takes train_images, train_labels, test_images, test_labels)", k.where(), key);
   const std::int64_t downsample = k.integer("downsample", 1, 1, 28), limit = k.integer("limit", 0, 0, INT64_MAX);
   const double val = detail::split_fraction(k, "val_fraction", 0.1);
-  const std::string train_labels = k.text("train_labels", ""), test_labels = k.text("test_labels", "");
-  const VectorSet train = idx_image_vectors(k.text("train_images", ""), downsample, limit, train_labels);
-  VectorSet test = idx_image_vectors(k.text("test_images", ""), downsample, limit, test_labels);
+  const std::string train_labels = k.file_path("train_labels", ""), test_labels = k.file_path("test_labels", "");
+  const VectorSet train = idx_image_vectors(k.file_path("train_images", ""), downsample, limit, train_labels);
+  VectorSet test = idx_image_vectors(k.file_path("test_images", ""), downsample, limit, test_labels);
   if (test.image != train.image)
     fail("{}: test images are {}x{}, training images {}x{}", k.path("test_images"), test.image[1], test.image[2], train.image[1], train.image[2]);
   const bool given = k.has("classes");
@@ -327,9 +329,11 @@ template <class Load> Dataset load_checked(ConfigObject& k, Load&& load) {
     const std::string note = k.typo_note();
     if (note.empty()) throw;
     fail("{}{}", e.what(), note);
-  } catch (const std::bad_alloc&) {
+  } catch (const std::bad_alloc&) {  // (a tensor's allocation names itself: "cpu backend: out of memory")
     fail("{}: the dataset does not fit in memory (out of memory while loading it): lower its sizes (train, points, "
          "window, limit_train, ...) or use smaller files", k.where());
+  } catch (const std::length_error&) {  // a std::vector asked for more than it can hold
+    fail("{}: the dataset is too large to load: lower its sizes (train, points, window, limit_train, ...)", k.where());
   }
 }
 

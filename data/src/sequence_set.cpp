@@ -152,13 +152,10 @@ Standardizer Standardizer::fit(const SequenceSet& set) {
   const std::vector<double> xs = host_values(set.x), ms = host_values(set.mask);
   const auto F = static_cast<std::size_t>(features);
   detail::ColumnMoments moments(F);
-  for (int pass = 0; pass < 2; ++pass)  // the valid steps' values, then their deviations
+  for (int pass = 0; pass < detail::ColumnMoments::passes; ++pass)  // over the valid steps
     for (std::int64_t i = 0; i < n * steps; ++i)
       if (ms[static_cast<std::size_t>(i)] != 0.0)
-        for (std::size_t f = 0; f < F; ++f) {
-          const double v = xs[static_cast<std::size_t>(i) * F + f];
-          pass == 0 ? moments.add(f, v) : moments.add_deviation(f, v);
-        }
+        for (std::size_t f = 0; f < F; ++f) moments.add(pass, f, xs[static_cast<std::size_t>(i) * F + f]);
   if (std::none_of(ms.begin(), ms.end(), [](double m) { return m != 0.0; }))
     fail("Standardizer::fit: sequence set '{}' has no valid step", set.name);
   Standardizer out;

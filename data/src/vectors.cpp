@@ -98,8 +98,8 @@ Standardiser Standardiser::fit(const Tensor& train) {
   const auto d = static_cast<std::size_t>(train.size(1));
   const std::vector<double> x = train.to_vector();
   detail::ColumnMoments moments(d);
-  for (std::size_t i = 0; i < x.size(); ++i) moments.add(i % d, x[i]);
-  for (std::size_t i = 0; i < x.size(); ++i) moments.add_deviation(i % d, x[i]);
+  for (int pass = 0; pass < detail::ColumnMoments::passes; ++pass)
+    for (std::size_t i = 0; i < x.size(); ++i) moments.add(pass, i % d, x[i]);
   std::vector<double> mean(d), sd(d);
   for (std::size_t j = 0; j < d; ++j) mean[j] = moments.mean(j), sd[j] = moments.std_or_one(j);
   const Shape shape{static_cast<std::int64_t>(d)};

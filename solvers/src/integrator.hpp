@@ -81,7 +81,8 @@ public:
 private:
   // The members marked inline are defined in integrate.cpp and called only there, so the compiler
   // may fold them into the loop as it did while the class was local to that file (their calls
-  // cost 0.3% of a tiny solve's instructions); the others are integrate_failures.cpp's.
+  // cost 0.3% of a tiny solve's instructions). The constructor and run() are integrate.cpp's too;
+  // the other members are integrate_failures.cpp's.
   StepContext context() {
     return StepContext{system_, active_.rows(), active_.samples(), stats_, plan_.count_backward, plan_.norm.atol(), plan_.norm.rtol(),
                        memory_.get()};

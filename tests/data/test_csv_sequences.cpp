@@ -217,7 +217,7 @@ TEST_CASE("sequence standardiser: a column near the double range keeps its sprea
   for (std::size_t i = 0; i < x.size(); ++i) CHECK(x[i] == doctest::Approx(want[i]));
 }
 
-TEST_CASE("csv sequences: numeric times of 2^53 or more, and a column mixing zoned and naive date-times, are refused") {
+TEST_CASE("csv sequences: numeric times read exactly (whole units and fraction apart); exponents at 2^53 or more, and a column mixing zoned and naive date-times, refused") {
   TempDir dir;
   CsvSequenceSpec spec;
   spec.time_columns = {"t"};
@@ -225,14 +225,22 @@ TEST_CASE("csv sequences: numeric times of 2^53 or more, and a column mixing zon
   spec.target_columns = {"y"};
   spec.task = Task::regression;
   spec.window = 4;
-  // nanoseconds since 1970: steps of 1000 read as 1024 and 768 (rounded to multiples of 256), silently
-  const auto ns = write_file(dir.file("ns.csv"), "t,a,y\n1600000000000000000,1,0\n1600000000000001000,2,1\n");
-  CHECK_ERROR_NAMES(load_csv_sequences(ns, spec), ns + ":2: column 1 ('t'): time 1600000000000000000 is 2^53 or more in magnitude: "
-                                                  "a double holds it only to a multiple of 256");
-  const auto edge = write_file(dir.file("edge.csv"), "t,a,y\n9007199254740991,1,0\n9007199254740992,2,1\n");
-  CHECK_ERROR_NAMES(load_csv_sequences(edge, spec), edge + ":3: column 1 ('t'): time 9007199254740992 is 2^53 or more");
-  const auto below = write_file(dir.file("below.csv"), "t,a,y\n9007199254740990,1,0\n9007199254740991,2,1\n");
-  CHECK(load_csv_sequences(below, spec).dt.to_vector() == std::vector<double>{0, 1, 0, 0});
+  // nanoseconds since 1970: steps of 1000 read as 1024 and 768 (a double rounds to multiples of 256)
+  const auto ns = write_file(dir.file("ns.csv"), "t,a,y\n1600000000000000000,1,0\n1600000000000001000,2,1\n1600000000000002000,3,0\n");
+  CHECK(load_csv_sequences(ns, spec).dt.to_vector() == std::vector<double>{0, 1000, 1000, 0});
+  // seconds since 1970 with microseconds: a double holds them to ~2.4e-7, so the steps were ~20% off
+  const auto us = write_file(dir.file("us.csv"), "t,a,y\n1700000000.000001,1,0\n1700000000.000002,2,1\n-0.5,3,0\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(us, spec), us + ":4: column 1 ('t'): time '-0.5' is earlier");
+  const auto us_ok = write_file(dir.file("us_ok.csv"), "t,a,y\n1700000000.000001,1,0\n1700000000.000002,2,1\n+1700000000.5,3,0\n");
+  const std::vector<double> dt = load_csv_sequences(us_ok, spec).dt.to_vector();
+  CHECK(dt[1] == doctest::Approx(1e-6).epsilon(1e-6));
+  CHECK(dt[2] == doctest::Approx(0.499998).epsilon(1e-6));
+  // an exponent is read as a double: refused where it cannot keep the steps
+  const auto exponent = write_file(dir.file("exponent.csv"), "t,a,y\n1.6e18,1,0\n1.600000000000001e18,2,1\n");
+  CHECK_ERROR_NAMES(load_csv_sequences(exponent, spec), exponent + ":2: column 1 ('t'): time 1.6e18 is 2^53 or more in magnitude: "
+                                                              "a double holds it only to a multiple of 256");
+  CHECK(load_csv_sequences(write_file(dir.file("small.csv"), "t,a,y\n1e3,1,0\n1.5e3,2,1\n"), spec).dt.to_vector() ==
+        std::vector<double>{0, 500, 0, 0});
   // a time without a zone is read as UTC: beside zoned ones it sat an hour off (dt 1.5 h, then 0.5 h)
   const auto mixed = write_file(dir.file("mixed.csv"), "t,a,y\n2020-01-01T10:00:00+01:00,1,0\n2020-01-01T10:30:00,2,1\n"
                                                        "2020-01-01T12:00:00+01:00,3,0\n");

@@ -241,7 +241,7 @@ TEST_CASE("datasets: an empty file path names its key; a value standardised beyo
   json c = {{"dataset", "csv"}, {"path", train}, {"time_column", "t"}, {"targets", "y"}, {"task", "regression"}, {"window", 2},
             {"val_path", val}, {"test_path", train}};
   // x's std is 5e-31: 1e10 standardises to 2e40, an inf in f32 (was: read so, silently)
-  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), ": window 0, step 1: feature 0 is 2e+40 after standardising with the training "
+  CHECK_ERROR_NAMES(load_dataset(c, 1, "data"), ": window 0, step 1: feature 'x' is 2e+40 after standardising with the training "
                                                 "part's mean and std, beyond the f32 range the models read");
   for (const char* key : {"path", "val_path", "test_path"}) {
     json e = c;

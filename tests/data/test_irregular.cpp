@@ -435,7 +435,7 @@ TEST_CASE("VariableScaler: a value another part normalises beyond f32's range is
   IrregularSet val = train;
   val.name = "val";
   val.values = Tensor::from_vector({0, 1e10}, Shape{1, 2, 1}, DType::f64);  // 2e40 after normalising: inf in f32 (was: silently)
-  CHECK_ERROR_NAMES(fitted.apply(val), "val: variable 0 of entry 1 is 2e+40 after normalising with the training part's statistics");
+  CHECK_ERROR_NAMES(fitted.apply(val), "val: sequence 0, step 1: variable 'a' is 2e+40 after normalising with the training part's statistics");
   fitted.apply(train);
   CHECK(train.values.to_vector() == std::vector<double>{-1, 1});
 }

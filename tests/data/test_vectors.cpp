@@ -305,18 +305,20 @@ TEST_CASE("standardiser: a constant column whose mean rounds (7 copies of 0.1) i
 }
 
 TEST_CASE("standardiser: columns near the double range keep their spread (1e200 squared, 1.5e308 summed)") {
-  // in double, the first column's sum of squares overflowed (std inf: zeros after apply), the
-  // second's sum (mean inf: NaN)
-  const Standardiser s = Standardiser::fit(matrix({0, 1.5e308, 1e200, -1.5e308, 2e200, 1.5e308, 0, -1.5e308}, 4, 2));
+  // before, in double: the first column's sum of squares overflowed (std inf: zeros after apply),
+  // the second's sum (mean inf: NaN)
+  const Standardiser s = Standardiser::fit(matrix({0, 1.5e308, 1e200, 1.5e308, 2e200, 1e308, 0, 1.5e308}, 4, 2));
+  const double sd0 = std::sqrt(0.6875), sd1 = std::sqrt(0.046875);
   CHECK(s.mean.to_vector()[0] == doctest::Approx(0.75e200));
-  CHECK(s.std.to_vector()[0] == doctest::Approx(std::sqrt(0.6875) * 1e200));
-  CHECK(s.mean.to_vector()[1] == 0.0);
-  CHECK(s.std.to_vector()[1] == doctest::Approx(1.5e308));
+  CHECK(s.std.to_vector()[0] == doctest::Approx(sd0 * 1e200));
+  CHECK(s.mean.to_vector()[1] == doctest::Approx(1.375e308));
+  CHECK(s.std.to_vector()[1] == doctest::Approx(sd1 * 1e308));
+  // -1.5e308 - 1.375e308 overflows a double: the difference is taken halved
   const std::vector<double> z = s.apply(matrix({2e200, 1.5e308, -1e200, -1.5e308}, 2, 2)).to_vector();
-  CHECK(z[0] == doctest::Approx(1.25 / std::sqrt(0.6875)));
-  CHECK(z[1] == doctest::Approx(1.0));
-  CHECK(z[2] == doctest::Approx(-1.75 / std::sqrt(0.6875)));
-  CHECK(z[3] == doctest::Approx(-1.0));
+  CHECK(z[0] == doctest::Approx(1.25 / sd0));
+  CHECK(z[1] == doctest::Approx(0.125 / sd1));
+  CHECK(z[2] == doctest::Approx(-1.75 / sd0));
+  CHECK(z[3] == doctest::Approx(-2.875 / sd1));
 }
 
 TEST_CASE("idx image vectors: bytes as f64 rows, k x k average pooling rounded halves up, limit keeps the first N") {

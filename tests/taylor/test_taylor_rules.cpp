@@ -273,7 +273,7 @@ TEST_CASE("gelu's jvp in the left tail matches Phi(x) + x phi(x) and the reverse
         jvp([](const Jet& z) { return gelu(z); }, Jet(x), Jet(one)).second.primal().value().to_vector();
     const Var xv = Var::parameter(x);
     const std::vector<double> reverse = grad(sum(gelu(xv)), xv).value().to_vector();
-    const double tol = dtype == DType::f32 ? 1e-5 : 1e-13;  // (it was 1.6e-3 and 2.8e-2 off at -5 and -6 in f32)
+    const double tol = dtype == DType::f32 ? 3e-5 : 1e-13;  // (it was 1.6e-3 and 2.8e-2 off at -5 and -6 in f32)
     for (std::size_t i = 0; i < xs.size(); ++i) {
       const double v = xs[i], exact = 0.5 * std::erfc(-v / std::sqrt(2.0)) + v * std::exp(-0.5 * v * v) / std::sqrt(2.0 * M_PI);
       CAPTURE(v);

@@ -479,7 +479,8 @@ int Trainer::finish() {
   if (!records_.empty() && records_.front().contains("val_nfe"))  // when write_run_curves draws it
     summary["files"]["nfe_curve"] = paths_.dir + "/nfe.svg";
   if (!built_.data.class_names.empty()) summary["class_names"] = built_.data.class_names;
-  if (!class_weights_.empty()) summary["class_weights"] = class_weights_;
+  // as the config gives them (class_weights() scales weights far from 1 by a power of 2), or "balanced"'s
+  if (!class_weights_.empty()) summary["class_weights"] = config_.class_weights.is_array() ? config_.class_weights : json(class_weights_);
   // replace: class labels are the file's bytes, which need not be UTF-8 (a Latin-1 "café" stopped the
   // run here after its checkpoints were written)
   const std::string text = summary.dump(2, ' ', false, json::error_handler_t::replace);
@@ -510,7 +511,7 @@ void Trainer::draw_curves_after_error() noexcept {
   if (curves_drawn_ == records_.size()) return;
   try {
     draw_curves();
-  } catch (const std::exception&) {
+  } catch (...) {
   }
 }
 

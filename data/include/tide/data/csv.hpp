@@ -23,8 +23,9 @@ struct CsvOptions {
   // says how to add a line of names.
   std::string no_header_fix = {};
   char comment = '\0';  // lines starting with this character are skipped like blank ones ('\0': none)
-  // only before the header (np.savetxt's '# x,y' header line): after it such a line is data, so a
-  // row starting with the character (an Excel "#N/A") is read, not silently dropped
+  // only before the header (np.savetxt writes its header= text as a '# x,y' comment line): after
+  // the header such a line is data, so a row starting with the character (an Excel "#N/A") is
+  // read, not silently dropped. Without a header row, comments are skipped nowhere.
   bool comments_before_header_only = false;
   // A header one field shorter than every row names the columns after the first, which holds a
   // row index (as pandas reads such a file); that first column is named "(index)". When every

@@ -34,7 +34,7 @@ std::optional<double> parse_timestamp(std::string_view text, std::string_view fo
 // keeps every digit the formats accept (nanoseconds).
 struct Timestamp {
   std::int64_t seconds = 0;
-  double fraction = 0;  // [0, 1) for a date-time; a numeric time column's whole value (seconds 0)
+  double fraction = 0;  // [0, 1) for a date-time; a numeric time's fraction (or its whole value: seconds 0)
   bool zoned = false;   // the text gave a zone (Z or an offset); without one it was read as UTC
   double since(const Timestamp& earlier) const {
     return static_cast<double>(seconds - earlier.seconds) + (fraction - earlier.fraction);

@@ -42,7 +42,8 @@ enum class NormKind {
 
 // How a solve's gradient is computed (ENGINE.md rule 3).
 enum class GradientKind {
-  discrete,      // backprop through the accepted steps: the exact gradient of the computed solution
+  discrete,      // backprop through the accepted steps: the exact gradient of the computed solution (but
+                 // the times': every kind gives the exact solution's sensitivity there, g . f(y(t), t))
   checkpointed,  // discrete's gradient (below), one stored state per accepted step, each step recomputed in reverse
   adjoint,       // the continuous adjoint solved backwards: O(1) memory in the number of steps, accurate to tolerance
 };
