@@ -8,17 +8,24 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 
 namespace tide::data {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 using detail::shown;
+using detail::trimmed;
+
+// A number from_chars found out of range: one too small for a double (1e-400) is a signed zero,
+// as NumPy and pandas read it; one too large stays out of range. `text` is a whole number in C form.
+std::errc underflow_to_zero(std::string_view text, double& value) {
+  const std::string copy(text);
+  const double v = std::strtod(copy.c_str(), nullptr);
+  if (std::fabs(v) > std::numeric_limits<double>::min()) return std::errc::result_out_of_range;
+  value = std::copysign(0.0, v);
+  return std::errc();
+}
 
 // Splits the text into records. A record is the fields of one logical row and the line it starts on.
 class Parser {
@@ -184,7 +191,7 @@ bool add_implicit_index(CsvTable& table) {
   const std::size_t width = table.header.size() + 1;
   if (table.rows.empty() || table.rows[0].size() != width) return false;
   const bool trailing = std::all_of(table.rows.begin(), table.rows.end(), [&](const std::vector<std::string>& row) {
-    return row.size() == width && trim(row.back()).empty();
+    return row.size() == width && trimmed(row.back()).empty();
   });
   if (trailing) {
     for (auto& row : table.rows) row.pop_back();
@@ -257,6 +264,7 @@ std::errc parse_number(std::string_view text, char decimal, double& value) {
   }
   if (text.size() > 1 && text.front() == '+' && text[1] != '-') text.remove_prefix(1);
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec == std::errc::result_out_of_range && end == text.data() + text.size()) return underflow_to_zero(text, value);
   if (ec != std::errc()) return ec;
   return end == text.data() + text.size() && !text.empty() ? std::errc() : std::errc::invalid_argument;
 }
@@ -267,7 +275,7 @@ std::string CsvTable::header_hint(std::size_t row) const {
 }
 
 double CsvTable::number(std::size_t row, std::size_t col, std::string_view hint) const {
-  const std::string_view cell = trim(rows.at(row).at(col));
+  const std::string_view cell = trimmed(rows.at(row).at(col));
   if (cell.empty()) fail("{}: empty cell where a number is expected{}", where(row, col), hint);
   double value = 0.0;
   const std::errc ec = parse_number(cell, decimal, value);
@@ -298,7 +306,7 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
   std::int64_t line = 0;
   if (options.header) {
     if (!parser.next(fields, line)) fail("{}: empty file (a header row was expected)", source);
-    for (const auto& f : fields) table.header.emplace_back(trim(f));
+    for (const auto& f : fields) table.header.emplace_back(trimmed(f));
     check_not_numbers(table, line, options);
     note_data_like_header(table, line, options);
   }

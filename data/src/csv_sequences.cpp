@@ -195,11 +195,15 @@ std::string label_key(std::string_view label, char decimal) {
   return integer_key(label, decimal).value_or(std::string(trimmed(label)));
 }
 
-// A cell's label key. With `strict`, a label that is a number but not an integer is an error: a
-// classification target holds classes.
+// A cell's label key. With `strict`, a label that is a number but not an integer key (not whole, or
+// 9e15 or more) is an error: a classification target holds classes.
 std::string label_key(const CsvTable& table, std::size_t r, std::size_t col, bool strict) {
   const std::string_view cell = trimmed(table.rows[r][col]);
-  if (strict && !integer_key(cell, table.decimal) && as_number(cell, table.decimal))
+  const std::optional<double> number = strict && !integer_key(cell, table.decimal) ? as_number(cell, table.decimal) : std::nullopt;
+  if (number && *number == std::floor(*number))
+    fail("{}: class label '{}' is an integer of magnitude 9e15 or more, beyond what a class key holds exactly (number the classes from 0, or name them with words)",
+         table.where(r, col), detail::shown(cell));
+  if (number)
     fail("{}: class label '{}' is a number but not an integer (a regression target? set \"task\": \"regression\")",
          table.where(r, col), detail::shown(cell));
   return label_key(cell, table.decimal);

@@ -1,6 +1,7 @@
 // The time columns of a CSV table read row by row (csv_sequences.cpp's row_times): the cells of a
 // row's date-time, the date-time itself, a numeric time, and a column's zones checked.
 #pragma once
+#include "shown_text.hpp"
 #include "tide/data/csv.hpp"
 #include "tide/data/timestamps.hpp"
 #include <string>
@@ -8,13 +9,6 @@
 #include <vector>
 
 namespace tide::data::detail {
-
-// `s` without its leading and trailing spaces and tabs.
-inline std::string_view trimmed(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Row r's time cells, joined with a space (a date column and a time column make one date-time).
 std::string time_text(const CsvTable& table, std::size_t r, const std::vector<std::size_t>& columns);

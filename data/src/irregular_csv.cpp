@@ -16,9 +16,7 @@ namespace {
 // Row r's sequence id: an integer that fits in 64 bits ("3", or "3.0" as pandas writes a float
 // column). Ids read as doubles would make 1.2 and 1.7 one sequence, and 1e300 no integer at all.
 std::int64_t sequence_id(const CsvTable& t, std::size_t r, std::size_t c) {
-  std::string_view cell = t.rows[r][c];
-  cell.remove_prefix(std::min(cell.find_first_not_of(" \t"), cell.size()));
-  cell = cell.substr(0, cell.find_last_not_of(" \t") + 1);
+  const std::string_view cell = detail::trimmed(t.rows[r][c]);
   std::int64_t id = 0;
   const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), id);
   if (ec == std::errc() && end == cell.data() + cell.size() && !cell.empty()) return id;
@@ -32,7 +30,7 @@ std::int64_t sequence_id(const CsvTable& t, std::size_t r, std::size_t c) {
 // Row r's cell of a feature column into its value and mask; false when the cell is empty or only
 // blanks (not observed: "1, ,3" as a writer that pads its fields leaves it).
 bool observe(const CsvTable& t, std::size_t r, std::size_t column, double& value, double& mask) {
-  if (t.rows[r][column].find_first_not_of(" \t") == std::string::npos) return false;
+  if (detail::trimmed(t.rows[r][column]).empty()) return false;
   const double v = t.number(r, column);
   if (!std::isfinite(static_cast<float>(v))) fail("{}: {} is out of the range of a 32-bit float", t.where(r, column), v);
   value = v, mask = 1.0;

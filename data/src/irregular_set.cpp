@@ -186,6 +186,9 @@ VariableScaler VariableScaler::fit(const IrregularSet& train, Normalisation kind
     if (kind == Normalisation::minmax) {
       s.shift[d] = lo[d];
       s.scale[d] = hi[d] > lo[d] ? hi[d] - lo[d] : 1.0;
+      if (!std::isfinite(s.scale[d]))  // every value would scale to 0
+        fail("{}: variable '{}' spans {:g} to {:g}, a range beyond a double's: \"minmax\" cannot scale it (use \"standard\")",
+             train.name, d < train.variables.size() ? train.variables[d] : std::to_string(d), lo[d], hi[d]);
     } else {
       s.shift[d] = moments.mean(d);
       s.scale[d] = moments.std_or_one(d);

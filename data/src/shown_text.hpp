@@ -1,5 +1,5 @@
-// Untrusted text (a CSV cell, a date) as an error message shows it: at most `limit` bytes, each
-// unprintable byte as \xNN, "..." when cut. Shared by the readers in data/src.
+// Untrusted text (a CSV cell, a date) as the readers in data/src handle it: trimmed of its blanks,
+// and shown in an error message.
 #pragma once
 #include <fmt/format.h>
 #include <string>
@@ -7,6 +7,14 @@
 
 namespace tide::data::detail {
 
+// `s` without its leading and trailing spaces and tabs.
+inline std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// `text` as an error message shows it: at most `limit` bytes, each unprintable byte as \xNN, "..." when cut.
 inline std::string shown(std::string_view text, std::size_t limit = 40) {
   std::string out;
   for (std::size_t i = 0; i < text.size() && i < limit; ++i) {

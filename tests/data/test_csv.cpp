@@ -1,5 +1,6 @@
 #include "data_test_util.hpp"
 #include "tide/data/csv.hpp"
+#include <cmath>
 
 using namespace tide;
 using namespace tide::data;
@@ -110,6 +111,18 @@ TEST_CASE("csv numbers: with a decimal comma a '.' is refused, not read as a dec
   CHECK_ERROR_NAMES(t.number(0, 0), "d.csv:2: column 1 ('a'): '1.234' has a '.', but the decimal mark is ','");
   double v = 0;
   CHECK(parse_number("1.5", ',', v) == std::errc::invalid_argument);
+}
+
+TEST_CASE("csv numbers: too small for a double is a signed zero, as NumPy reads it; too large is an error") {
+  const CsvTable t = parse_csv("a,b,c,d\n1e-400,-1e-400,1e-320,1e400\n", "u.csv");
+  CHECK(t.number(0, 0) == 0.0);
+  CHECK(std::signbit(t.number(0, 1)));
+  CHECK(t.number(0, 1) == 0.0);
+  CHECK(t.number(0, 2) == 1e-320);  // a subnormal reads as itself
+  CHECK_ERROR_NAMES(t.number(0, 3), "u.csv:2: column 4 ('d'): '1e400' is out of the range of a double");
+  double v = 1;
+  CHECK(parse_number("0,5e-400", ',', v) == std::errc());
+  CHECK(v == 0.0);
 }
 
 TEST_CASE("csv: rows ending with a delimiter are not an index column; their empty last field is dropped") {

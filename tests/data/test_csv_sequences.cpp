@@ -302,6 +302,8 @@ TEST_CASE("csv sequences: with a decimal comma, class labels and a numeric time 
   CHECK(s.dt.to_vector() == std::vector<double>{0, 1, 0.5, 1, 1.25});
   const auto fraction = write_file(dir.file("fraction.csv"), "t;x;y\n0;1;1\n1;2;2,5\n");
   CHECK_ERROR_NAMES(load_csv_sequences(fraction, spec), fraction + ":3: column 3 ('y'): class label '2,5' is a number but not an integer");
+  const auto huge = write_file(dir.file("huge.csv"), "t;x;y\n0;1;1\n1;2;1e20\n");  // an integer, but not one a key holds
+  CHECK_ERROR_NAMES(load_csv_sequences(huge, spec), huge + ":3: column 3 ('y'): class label '1e20' is an integer of magnitude 9e15 or more");
 }
 
 TEST_CASE("csv sequences: bad specs and bad cells name the file, line and key") {

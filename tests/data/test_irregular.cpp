@@ -438,4 +438,8 @@ TEST_CASE("VariableScaler: a value another part normalises beyond f32's range is
   CHECK_ERROR_NAMES(fitted.apply(val), "val: sequence 0, step 1: variable 'a' is 2e+40 after normalising with the training part's statistics");
   fitted.apply(train);
   CHECK(train.values.to_vector() == std::vector<double>{-1, 1});
+  // minmax over a range wider than a double's (max - min = inf) scaled every value to 0, silently
+  train.values = Tensor::from_vector({-1e308, 1e308}, Shape{1, 2, 1}, DType::f64);
+  CHECK_ERROR_NAMES(VariableScaler::fit(train, Normalisation::minmax),
+                    "train: variable 'a' spans -1e+308 to 1e+308, a range beyond a double's: \"minmax\" cannot scale it");
 }

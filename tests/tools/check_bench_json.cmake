@@ -18,3 +18,9 @@ endforeach()
 string(JSON threads GET "${out}" blas threads)
 string(JSON core GET "${out}" blas core_type)
 message(STATUS "bench JSON ok (BLAS core type ${core}, ${threads} thread(s))")
+
+# a word where only options go is named as such, not as an unknown option
+execute_process(COMMAND "${TIDE}" bench core foo ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "tide bench core: unexpected argument 'foo' \\(it takes options only\\)")
+  message(FATAL_ERROR "tide bench core foo: exit ${rc}, ${err}")
+endif()

@@ -169,8 +169,11 @@ public:
           return usage_error(fmt::format("{}: {}", command_, error), hint.c_str());
         continue;
       }
-      if (arg.starts_with("-") || !positional_)
+      if (arg.starts_with("-"))
         return usage_error(fmt::format("{}: unknown option '{}'{}", command_, arg, suggestion(arg)), hint.c_str());
+      if (!positional_)  // "tide bench core foo": a word where only options go
+        return usage_error(fmt::format("{}: unexpected argument '{}' (it takes options only){}", command_, arg, suggestion(arg)),
+                           hint.c_str());
       if (positional_->size() == max_positional_)
         return usage_error(fmt::format("{}: {} expected, got '{}' and '{}'", command_, positional_what_, positional_->back(), arg), hint.c_str());
       positional_->emplace_back(arg);
