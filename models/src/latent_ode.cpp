@@ -100,7 +100,8 @@ void check_times(const data::IrregularSet& set) {
 // its first visible step), and whether step k shows the encoder anything.
 struct EncoderPlan {
   std::vector<std::vector<double>> dt;        // [T + 1][B]: dt[k] before step k (from k + 1), dt[T] to t = 0 after step 0
-  std::vector<std::vector<double>> elapsed;   // [T][B]: the RNN encoder's input at step k, the time to the next visible step
+  std::vector<std::vector<double>> elapsed;   // [T][B]: the RNN encoder's input at visible step k, the time since the
+                                              // previous visible step (the first: since t = 0, where z0 is)
   std::vector<std::vector<double>> observed;  // [T][B]
   Tensor seen_values, seen_mask;              // [B, T, D] the values and mask the encoder sees
 };
@@ -115,18 +116,25 @@ EncoderPlan plan_encoder(const data::IrregularSet& set, const Tensor& seen) {
   p.observed.assign(static_cast<std::size_t>(T), std::vector<double>(static_cast<std::size_t>(B), 0.0));
   p.elapsed = p.observed;
   for (std::int64_t b = 0; b < B; ++b) {
+    const auto bb = static_cast<std::size_t>(b);
     bool started = false;
-    double next_visible = 0;  // the time of the last visible step met (the next one in time)
     for (std::int64_t k = T - 1; k >= 0; --k) {
-      const auto i = static_cast<std::size_t>(b * T + k);
-      const auto kk = static_cast<std::size_t>(k), bb = static_cast<std::size_t>(b);
-      // a hidden step leaves the RNN state as it was, so its interval joins the next visible one's
-      if (started) p.dt[kk][bb] = t[i + 1] - t[i], p.elapsed[kk][bb] = next_visible - t[i];
+      const auto i = static_cast<std::size_t>(b * T + k), kk = static_cast<std::size_t>(k);
+      // a hidden step leaves the ODE-RNN state as it was, so its interval joins the next visible one's
+      if (started) p.dt[kk][bb] = t[i + 1] - t[i];
       double any = 0;
       for (std::int64_t d = 0; d < D; ++d) any += m[i * static_cast<std::size_t>(D) + static_cast<std::size_t>(d)];
-      if (any > 0) p.observed[kk][bb] = 1, started = true, next_visible = t[i];
+      if (any > 0) p.observed[kk][bb] = 1, started = true;
     }
-    if (started) p.dt[static_cast<std::size_t>(T)][static_cast<std::size_t>(b)] = t[static_cast<std::size_t>(b * T)];
+    if (started) p.dt[static_cast<std::size_t>(T)][bb] = t[static_cast<std::size_t>(b * T)];
+    // The RNN encoder's time input: with the first step's time since 0 among them, q(z0) can place
+    // the sequence in time, as the ODE-RNN does by its final interval (the reference code's time to
+    // the next step left that out: a sequence and its shift in time had one q(z0)).
+    double previous = 0;
+    for (std::int64_t k = 0; k < T; ++k) {
+      const auto i = static_cast<std::size_t>(b * T + k), kk = static_cast<std::size_t>(k);
+      if (p.observed[kk][bb] != 0) p.elapsed[kk][bb] = t[i] - previous, previous = t[i];
+    }
   }
   p.seen_values = mul(set.values, mask);
   p.seen_mask = mask;

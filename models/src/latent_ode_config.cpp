@@ -83,6 +83,7 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
   o.grid = k.choice("grid", "per_sample", kGrids);
   o.obs_std = k.number("obs_std", o.obs_std, 1e-9, 1e9);
   o.likelihood = k.choice("likelihood", "mean", kLikelihoods);
+  o.kl = k.choice("kl", o.likelihood == LatentLikelihood::sum ? "sum" : "mean", kLikelihoods);  // as the likelihood
   o.samples = static_cast<int>(k.integer("samples", o.samples, 1, 1000));
   o.eval_samples = static_cast<int>(k.integer("eval_samples", o.eval_samples, 1, 1000));
   o.task = k.choice("task", "interpolation", kTasks);

@@ -144,11 +144,12 @@ BatchLoss LatentOdeModel::loss(const data::Examples& examples, Mode mode, const 
   const LatentPass p = reconstruct(set, seen, K, gen, reg, train ? training_steer(training.steer, options_.steer_eps) : Steer{});
   const Likelihood lik = likelihood(p, set, scored, options_);
   const Var kl = kl_divergence(p.mean, p.std);
+  const double kl_scale = options_.kl == LatentLikelihood::mean ? 1.0 / static_cast<double>(options_.latent) : 1.0;
   const double kl_coef = train ? kl_weight(options_, training.epoch) : 1.0;
   const double n = static_cast<double>(set.size());
 
   BatchLoss out;
-  out.loss = mean(log_mean_exp(lik.per_sequence - unsqueeze(kl, 0) * kl_coef)) * -1.0;
+  out.loss = mean(log_mean_exp(lik.per_sequence - unsqueeze(kl, 0) * (kl_coef * kl_scale))) * -1.0;
   std::vector<std::pair<std::string, MetricSums>> metrics;
   if (classify) add_classification(out, metrics, p, set, train, training.class_weights);
   else if (train && !training.class_weights.empty()) fail("class_weights: this latent ODE is not a classifier (task: classification)");

@@ -71,11 +71,15 @@ double metric(const BatchLoss& b, const std::string& name) {
 }  // namespace
 
 TEST_CASE("latent ode: the bound's terms equal a direct computation from the same samples") {
-  for (const LatentLikelihood form : {LatentLikelihood::mean, LatentLikelihood::sum}) {
+  // the KL reduced as the reference code does (mean over the latent dimensions) or summed
+  const std::pair<LatentLikelihood, LatentLikelihood> forms[] = {{LatentLikelihood::mean, LatentLikelihood::mean},
+      {LatentLikelihood::mean, LatentLikelihood::sum}, {LatentLikelihood::sum, LatentLikelihood::sum}};
+  for (const auto& [form, kl_form] : forms) {
     Generator init(1);
     LatentOdeOptions o = tiny(2);
     o.eval_samples = 3;
     o.likelihood = form;
+    o.kl = kl_form;
     o.obs_std = 0.5;
     const LatentOdeModel model(o, init);
     const data::IrregularSet set = small_set();
@@ -127,7 +131,7 @@ TEST_CASE("latent ode: the bound's terms equal a direct computation from the sam
       elbo += (ll[0] + ll[1] + ll[2]) / 3 - kl;
       iwae += log_mean_exp(w);
       std::vector<double> bound(K);
-      for (std::int64_t k = 0; k < K; ++k) bound[k] = ll[k] - kl;
+      for (std::int64_t k = 0; k < K; ++k) bound[k] = ll[k] - (kl_form == LatentLikelihood::mean ? kl / L : kl);
       loss -= log_mean_exp(bound) / B;
       kl_sum += kl;
     }
@@ -456,6 +460,18 @@ TEST_CASE("latent ode config: keys only an ODE encoder or generative model reads
                                  {"encoder_solver", {{"method", "dopri5"}}}}, 3, 0, gen, DType::f64, "model"));
 }
 
+TEST_CASE("latent ode config: the KL's reduction follows the likelihood's unless given") {
+  Generator gen(9);
+  const auto kl_of = [&](nlohmann::json spec) {
+    spec["type"] = "latent_ode";
+    return make_latent_ode(spec, 3, 0, gen, DType::f64, "model")->options().kl;
+  };
+  CHECK(kl_of(nlohmann::json::object()) == LatentLikelihood::mean);  // the reference code's pair
+  CHECK(kl_of({{"likelihood", "sum"}}) == LatentLikelihood::sum);     // the true bound
+  CHECK(kl_of({{"kl", "sum"}}) == LatentLikelihood::sum);             // the runs recorded before the key
+  CHECK_THROWS_WITH(kl_of({{"kl", "avg"}}), doctest::Contains("model.kl"));
+}
+
 TEST_CASE("latent ode: KL annealing with a fractional wait: 0 through epoch wait + 1, then 1 - rate^(whole epochs past wait)") {
   // Found by a bug hunt: floor(epoch) - wait gave 1 - rate^0.5 at epoch 3 for wait 2.5.
   Generator init(4);
@@ -531,6 +547,23 @@ TEST_CASE("latent ode: a step hidden from either encoder is as if the sequence d
   CHECK_THROWS_WITH_AS(model.encode(one_sequence({-0.5, 0.2, 0.6}, {1, 2, 3}), Tensor::ones(Shape{1, 3}, DType::f64)),
                        doctest::Contains("latent_ode: observation times must be >= 0 (z0 is the state at t = 0); sequence 0 of 'one' has t = -0.5 at step 0"),
                        Error);
+}
+
+TEST_CASE("latent ode: either encoder's q(z0) knows when a sequence starts (z0 is the state at t = 0)") {
+  // Found by a bug hunt: the RNN encoder's time input was the time to the next step, so a sequence
+  // and its shift in time got one q(z0), bit for bit, while the solve from z0 starts at t = 0.
+  for (LatentEncoder encoder : {LatentEncoder::ode_rnn, LatentEncoder::rnn}) {
+    CAPTURE(static_cast<int>(encoder));
+    Generator init(2);
+    LatentOdeOptions o = tiny(1);
+    o.encoder = encoder;
+    const LatentOdeModel model(o, init);
+    NoGrad no_grad;
+    const Tensor all = Tensor::ones(Shape{1, 3}, DType::f64);
+    const auto early = model.encode(one_sequence({0.1, 0.5, 1.7}, {0.3, 0.5, -0.4}), all);
+    const auto late = model.encode(one_sequence({1.1, 1.5, 2.7}, {0.3, 0.5, -0.4}), all);
+    CHECK(tide::test::max_rel_diff(early.first.value(), late.first.value()) > 1e-3);
+  }
 }
 
 TEST_CASE("latent ode: learns the periodic toy (interpolation MSE well below the signal's variance)") {

@@ -7,7 +7,9 @@
 #include "train/figures.hpp"
 #include "train/run_plots.hpp"
 #include "tide/data/vectors.hpp"
+#include "tide/data/irregular.hpp"
 #include "tide/models/cnf.hpp"
+#include "tide/models/latent_ode.hpp"
 #include <doctest/doctest.h>
 #include <algorithm>
 #include <cmath>
@@ -109,6 +111,39 @@ TEST_CASE("figures: flows on 2-D, 1-D and image data write density.svg or sample
     REQUIRE(files == std::vector<std::string>{(dir / "samples.svg").string()});
     CHECK(read(files[0]).find("data:image/png;base64,") != std::string::npos);
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("figures: a latent ODE's reconstruction line is its dense trajectory; an RNN-VAE's goes through its predictions") {
+  // Found by a bug hunt: the RNN-VAE's GRU was stepped over 100 dense times, a line that missed
+  // the predictions it is scored on (its output depends on the times it steps over).
+  const fs::path dir = fs::temp_directory_path() / "tide_test_latent_figures";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  data::IrregularSet s;
+  s.name = "test";
+  s.variables = {"x"};
+  s.times = Tensor::from_vector({0.2, 0.5, 1.1}, Shape{1, 3}, DType::f64);
+  s.values = Tensor::from_vector({0.1, -0.3, 0.4}, Shape{1, 3, 1}, DType::f32);
+  s.mask = Tensor::ones(Shape{1, 3, 1}, DType::f32);
+  s.lengths = Tensor::from_indices({3}, Shape{1});
+  data::Dataset d;
+  d.train = d.val = d.test = std::make_shared<data::IrregularExamples>(s);
+  const auto points_of_first_line = [&](const models::LatentOdeModel& m) {
+    const auto files = cli::write_model_figures(m, d, dir.string(), "latent");
+    REQUIRE(files.size() == 1);
+    const std::string svg = read(files[0]), key = "<polyline points=\"";
+    const std::size_t at = svg.find(key);
+    REQUIRE(at != std::string::npos);
+    const std::string pts = svg.substr(at + key.size(), svg.find('"', at + key.size()) - at - key.size());
+    return std::count(pts.begin(), pts.end(), ',');
+  };
+  models::LatentOdeOptions o;
+  o.variables = 1, o.latent = 2, o.encoder_state = 3, o.dynamics_hidden = {4}, o.encoder_hidden = {4}, o.gru_units = 4;
+  Generator gen(3);
+  CHECK(points_of_first_line(models::LatentOdeModel(o, gen)) == 100);
+  o.generative_model = models::LatentGenerative::rnn;
+  CHECK(points_of_first_line(models::LatentOdeModel(o, gen)) == 3);
   fs::remove_all(dir);
 }
 

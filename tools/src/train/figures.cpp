@@ -159,6 +159,31 @@ std::vector<std::int64_t> most_observed(const data::IrregularSet& set, std::size
   return order;
 }
 
+// A model's line through one sequence: times and the decoded values there [times, D].
+struct Curve {
+  std::vector<double> t, v;
+};
+
+// Sequence n's line from its z0 [B, L]: the latent ODE's trajectory on a dense grid over
+// [0, t_end] (a flow: the same values at any grid's times); the RNN-VAE's predictions at the
+// sequence's own times, as scored (its GRU's output depends on the times it steps over, so a dense
+// grid drew a line that missed them).
+Curve model_curve(const models::LatentOdeModel& m, const data::IrregularSet& set, const Tensor& z0, std::int64_t n, double t_end) {
+  Curve c;
+  if (m.options().generative_model == models::LatentGenerative::rnn) {
+    const data::IrregularSet one = set.slice(n, n + 1);
+    const auto steps = static_cast<std::size_t>(one.lengths.to_indices()[0]);
+    models::LatentPass pass;
+    c.t = one.times.to_vector(), c.v = m.decode(unsqueeze(Var(z0.slice(0, n, n + 1)), 0), one, {}, {}, 0, pass).value().to_vector();
+    c.t.resize(steps), c.v.resize(steps * static_cast<std::size_t>(set.dims()));
+    return c;
+  }
+  const int points = 100;
+  c.v = m.trajectories(z0.slice(0, n, n + 1), t_end, points).second.to_vector();  // [points, 1, D]
+  for (int i = 0; i < points; ++i) c.t.push_back(t_end * i / (points - 1));
+  return c;
+}
+
 // One panel per (sequence, variable): the observations as dots and the reconstruction from the
 // posterior mean of z0 as a line over [0, the sequence's last time].
 std::vector<std::string> reconstructions(const models::LatentOdeModel& m, const data::IrregularSet& test, const std::string& dir,
@@ -171,20 +196,19 @@ std::vector<std::string> reconstructions(const models::LatentOdeModel& m, const 
   const std::vector<double> t = set.times.to_vector(), v = set.values.to_vector(), mask = set.mask.to_vector();
   const std::vector<std::int64_t> len = set.lengths.to_indices();
   std::vector<Panel> panels;
-  const int points = 100;
   for (std::int64_t n = 0; n < shown; ++n) {
     const std::int64_t Ts = set.steps();
     const double t_end = std::max(t[static_cast<std::size_t>(n * Ts + len[static_cast<std::size_t>(n)] - 1)], 1e-6);
-    const std::vector<double> path = m.trajectories(z0.slice(0, n, n + 1), t_end, points).second.to_vector();  // [points, 1, D]
+    const Curve curve = model_curve(m, set, z0, n, t_end);
     for (std::int64_t d : variables) {
       Panel p;
       p.title = fmt::format("sequence {}: {}", n, test.variables[static_cast<std::size_t>(d)]);
       p.x0 = 0, p.x1 = t_end;
       double lo = INFINITY, hi = -INFINITY;
       std::vector<std::pair<double, double>> line;
-      for (int i = 0; i < points; ++i) {
-        const double y = path[static_cast<std::size_t>(i * D + d)];
-        line.emplace_back(t_end * i / (points - 1), y), lo = std::min(lo, y), hi = std::max(hi, y);
+      for (std::size_t i = 0; i < curve.t.size(); ++i) {
+        const double y = curve.v[i * static_cast<std::size_t>(D) + static_cast<std::size_t>(d)];
+        line.emplace_back(curve.t[i], y), lo = std::min(lo, y), hi = std::max(hi, y);
       }
       p.paths.push_back(line);
       for (std::int64_t k = 0; k < len[static_cast<std::size_t>(n)]; ++k) {

@@ -4,8 +4,9 @@
 //   recognition  an ODE-RNN run backwards over each sequence's observations (between them the
 //                encoder state's own ODE, at them a GRU-style update of mean and std from
 //                [mean, std, values, mask]; a step observing nothing leaves the state as it is),
-//                or a plain RNN encoder with the elapsed time to the next visible step as an
-//                input ("RNN enc."), down to t = 0, then q(z0) = N(mean, std) by a small network;
+//                or a plain RNN encoder with the time since the previous visible step (the
+//                first: since t = 0) as an input ("RNN enc."), down to t = 0, then
+//                q(z0) = N(mean, std) by a small network;
 //   generative   z0 ~ q(z0) (several trajectory samples per sequence), dz/dt = f(z) solved from
 //                t = 0 on each sequence's own time grid (no union of the batch's times), a
 //                linear decoder, and a Gaussian likelihood with a fixed observation std;
@@ -61,6 +62,9 @@ struct LatentOdeOptions {
   LatentGrid grid = LatentGrid::per_sample;
   double obs_std = 0.01;                    // the likelihood's fixed observation std
   LatentLikelihood likelihood = LatentLikelihood::mean;
+  // The KL term of the loss reduced the same two ways over the latent dimensions: mean (the
+  // reference code's, beside its mean likelihood) or sum (the true KL, with the sum for an ELBO).
+  LatentLikelihood kl = LatentLikelihood::mean;
   int samples = 3;                          // trajectory samples per sequence in training
   int eval_samples = 1;                     // and in evaluation (drawn with a fixed seed)
   LatentTask task = LatentTask::interpolation;
