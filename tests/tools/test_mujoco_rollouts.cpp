@@ -223,3 +223,32 @@ TEST_CASE("mujoco rollouts: a simulation that always goes non-finite stops with 
                        tide::Error);
   CHECK(!fs::exists(path_in_scratch("x.csv.tmp")));
 }
+
+TEST_CASE("mujoco rollouts: MuJoCo's fatal error and a timestep that is not positive are errors naming the model") {
+  // Found by a bug hunt: MuJoCo's own handler printed "Press Enter to exit", waited on stdin and
+  // exited the process, leaving the output's temporary file and a MUJOCO_LOG.TXT; timestep 0 wrote
+  // frames that never advanced in time, exit 0.
+  const auto small_stack = path_in_scratch("small_stack.xml");  // loads, then runs out of stack at the first contacts
+  std::ofstream(small_stack) << R"(<mujoco><size nstack="1000"/><worldbody><geom type="plane" size="5 5 0.1"/>
+    <body pos="0 0 0.5"><freejoint/><geom type="box" size="0.1 0.1 0.1"/></body>
+    <body pos="0.05 0 0.8"><freejoint/><geom type="box" size="0.1 0.1 0.1"/></body>
+    <body pos="0 0.05 1.1"><freejoint/><geom type="box" size="0.1 0.1 0.1"/></body></worldbody></mujoco>)";
+  auto spec = small_spec();
+  spec.model_path = small_stack;
+  spec.steps = 300, spec.controller = "none";
+  const std::string out = path_in_scratch("stack.csv");
+  CHECK_THROWS_WITH_AS(write_mujoco_rollouts(spec, out),
+                       doctest::Contains(("simulating '" + small_stack + "' (frame").c_str()), tide::Error);
+  CHECK_THROWS_WITH_AS(write_mujoco_rollouts(spec, out), doctest::Contains("MuJoCo stopped with 'Stack overflow'"), tide::Error);
+  for (const auto& entry : fs::directory_iterator(scratch.dir)) CHECK(entry.path().filename().string().find("stack.csv") == std::string::npos);
+  CHECK(!fs::exists("MUJOCO_LOG.TXT"));
+  for (const char* step : {"0", "-0.01"}) {
+    const auto frozen = path_in_scratch("frozen.xml");
+    std::ofstream(frozen) << "<mujoco><option timestep=\"" << step << "\"/><worldbody><body><joint type=\"slide\"/>"
+                          << "<geom type=\"sphere\" size=\".1\"/></body></worldbody></mujoco>";
+    spec = small_spec();
+    spec.model_path = frozen;
+    CHECK_THROWS_WITH_AS(write_mujoco_rollouts(spec, path_in_scratch("x.csv")),
+                         doctest::Contains(("the model '" + frozen + "' has timestep " + step + ": it must be positive").c_str()), tide::Error);
+  }
+}

@@ -10,11 +10,13 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <csetjmp>
 #include <cstring>
 #include <memory>
 #include <numbers>
 #include <random>
 #include <set>
+#include <type_traits>
 
 namespace tide::cli {
 namespace {
@@ -52,6 +54,31 @@ public:
 private:
   void (*previous_)(const char*);
 };
+
+// MuJoCo's fatal errors (its stack too small for the contacts, memory it cannot allocate) call
+// mju_user_error, which must not return: the default one prints, waits for Enter, then exits the
+// process. Inside mujoco_call the handler jumps back with the message instead; between the setjmp
+// and the longjmp lie only MuJoCo's C frames and the caller's trivially destructible lambda.
+thread_local std::jmp_buf* fatal_exit = nullptr;
+thread_local char fatal_message[512];
+[[noreturn]] void jump_back(const char* message) {
+  std::snprintf(fatal_message, sizeof fatal_message, "%s", message);
+  std::longjmp(*fatal_exit, 1);
+}
+
+// Runs call() (a MuJoCo function), throwing tide::Error naming what() and MuJoCo's message if it
+// reports a fatal error.
+template <class Call, class What> void mujoco_call(const Call& call, const What& what) {
+  static_assert(std::is_trivially_destructible_v<Call>);
+  std::jmp_buf here;
+  void (*const previous)(const char*) = mju_user_error;
+  bool failed = false;
+  fatal_exit = &here, mju_user_error = jump_back;
+  if (setjmp(here) == 0) call();
+  else failed = true;
+  mju_user_error = previous, fatal_exit = nullptr;
+  if (failed) fail("mujoco rollouts: {}: MuJoCo stopped with '{}'", what(), fatal_message);
+}
 
 // Column names keep CSV-safe characters only.
 std::string column_name(const std::string& name) {
@@ -141,7 +168,7 @@ public:
       if (f > 0) {
         random_actions += act();
         for (int s = 0; s < spec_.frame_skip; ++s) {
-          mj_step(m_, d_);
+          mujoco_call([this] { mj_step(m_, d_); }, [&] { return where(f); });
           if (went_bad()) return false;
         }
       }
@@ -168,7 +195,11 @@ private:
       phase_[static_cast<std::size_t>(a)] = random_.uniform(0, 2 * std::numbers::pi);
       amplitude_[static_cast<std::size_t>(a)] = random_.uniform(0.3, 1.0);
     }
-    mj_forward(m_, d_);
+    mujoco_call([this] { mj_forward(m_, d_); }, [this] { return where(0); });
+  }
+
+  std::string where(std::int64_t frame) const {
+    return fmt::format("simulating '{}' (frame {} of an episode; a larger <size nstack=...> may help)", spec_.model_path, frame);
   }
 
   // Sets ctrl for the next frame; returns 1 when the action was replaced by a random one.
@@ -272,8 +303,14 @@ RolloutStats write_mujoco_rollouts(const RolloutSpec& spec, const std::string& o
   check_spec(spec);
   QuietWarnings quiet;
   const std::unique_ptr<mjModel, ModelDeleter> model = load_model(spec);
-  std::unique_ptr<mjData, DataDeleter> data(mj_makeData(model.get()));
+  mjData* made = nullptr;
+  mujoco_call([&made, &model] { made = mj_makeData(model.get()); },
+              [&spec] { return fmt::format("allocating the simulation data of '{}'", spec.model_path); });
+  std::unique_ptr<mjData, DataDeleter> data(made);
   if (!data) fail("mujoco rollouts: cannot allocate the simulation data for '{}'", spec.model_path);
+  if (!(model->opt.timestep > 0) || !std::isfinite(model->opt.timestep))  // the frames would not advance in time
+    fail("mujoco rollouts: the model '{}' has timestep {}: it must be positive (<option timestep=\"0.002\"/>)", spec.model_path,
+         model->opt.timestep);
 
   const StateLayout layout = state_layout(model.get());
   RolloutStats stats;
