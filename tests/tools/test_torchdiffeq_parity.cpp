@@ -8,6 +8,8 @@
 #include <doctest/doctest.h>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 using nlohmann::json;
@@ -85,4 +87,16 @@ TEST_CASE("a case field of the wrong JSON type names the case and the key") {
   constant["params"] = {{"a", "0.2"}};
   refused(constant, "torchdiffeq case 3: key 'params.a': expected a number, got string");
   refused(json::array(), "torchdiffeq case 3: expected an object, got array");
+}
+
+TEST_CASE("a cases file: nesting past 128 levels is refused while parsing; a case's error names the file") {
+  // Found by a bug hunt: y0 nested 100,000 deep overflowed the stack (flatten), a segfault.
+  const std::string dir = std::filesystem::temp_directory_path().string() + "/";
+  const std::string deep = dir + "tide_torchdiffeq_deep_cases.json", bad = dir + "tide_torchdiffeq_bad_cases.json";
+  std::ofstream(deep) << R"({"cases": [{"problem": "linear", "method": "rk4", "y0": )" << std::string(100000, '[') << "1"
+                      << std::string(100000, ']') << "}]}";
+  CHECK_THROWS_WITH_AS(tide::cli::run_torchdiffeq_cases(deep), doctest::Contains((deep + ": JSON nested deeper than 128 levels").c_str()), tide::Error);
+  std::ofstream(bad) << R"({"cases": [{"problem": "linear", "method": "rk4", "rtol": "x"}]})";
+  CHECK_THROWS_WITH_AS(tide::cli::run_torchdiffeq_cases(bad), doctest::Contains((bad + ": torchdiffeq case 0: key 'rtol'").c_str()), tide::Error);
+  std::remove(deep.c_str()), std::remove(bad.c_str());
 }

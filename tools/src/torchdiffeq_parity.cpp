@@ -1,6 +1,7 @@
 // torchdiffeq's test problems in tide, run with the torchdiffeq preset (torchdiffeq_parity.hpp).
 #include "torchdiffeq_parity.hpp"
 #include "tide/tide.hpp"
+#include "train/train_config.hpp"
 #include <cmath>
 #include <fstream>
 
@@ -100,17 +101,16 @@ json run_torchdiffeq_case(const json& c, std::size_t index) {
 }
 
 json run_torchdiffeq_cases(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail("{}: cannot open", path);
-  json file;
-  try {
-    file = json::parse(in);
-  } catch (const json::exception& e) {
-    fail("{}: not JSON: {}", path, e.what());
-  }
+  const json file = load_json_file(path, "torchdiffeq cases file");  // nesting bounded: a deep array overflowed flatten's stack
   if (!file.is_object() || !file.contains("cases") || !file["cases"].is_array()) fail("{}: expected an object with a 'cases' array", path);
   json out = {{"torchdiffeq", file.value("torchdiffeq", json("?"))}, {"cases", json::array()}};  // the version, as recorded
-  for (std::size_t i = 0; i < file["cases"].size(); ++i) out["cases"].push_back(run_torchdiffeq_case(file["cases"][i], i));
+  for (std::size_t i = 0; i < file["cases"].size(); ++i) {
+    try {
+      out["cases"].push_back(run_torchdiffeq_case(file["cases"][i], i));
+    } catch (const Error& e) {
+      fail("{}: {}", path, e.what());
+    }
+  }
   return out;
 }
 

@@ -106,6 +106,24 @@ json parse_json_text(const std::string& text, const std::string& source) {
   }
 }
 
+json load_json_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    fail("{}: is a directory, not a {}{}", path, what,
+         std::filesystem::exists(std::filesystem::path(path) / "config.json", ec) ? fmt::format(" (a run's config is {}/config.json)", path)
+                                                                                   : "");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open the {}", path, what);
+  constexpr std::size_t limit = std::size_t{64} << 20;
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > limit) fail("{}: more than 64 MiB: not a {} (a JSON text of a few kilobytes)", path, what);
+  }
+  return parse_json_text(text, path);
+}
+
 namespace {
 
 // The seed and the data section (all that the data depends on).
@@ -115,26 +133,6 @@ void read_data_section(ConfigObject& k, const std::string& source, TrainConfig& 
   c.data = *k.object("data");
 }
 
-// A config file's JSON. A directory is named as such (it read as empty JSON), and reading stops
-// at 64 MiB, far past any config: a device such as /dev/zero grew memory without limit. (A pipe is
-// fine: tide train <(...)).
-json load_json_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    fail("{}: is a directory, not a config file{}", path,
-         std::filesystem::exists(std::filesystem::path(path) / "config.json", ec) ? fmt::format(" (a run's config is {}/config.json)", path)
-                                                                                   : "");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open the config file", path);
-  constexpr std::size_t limit = std::size_t{64} << 20;
-  std::string text;
-  char chunk[1 << 16];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-    text.append(chunk, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > limit) fail("{}: more than 64 MiB: not a config file (a JSON object of a few kilobytes)", path);
-  }
-  return parse_json_text(text, path);
-}
 
 }  // namespace
 

@@ -94,7 +94,12 @@ void check_model_before_data(const TrainConfig& config);
 // Only a config file's data section and seed (the data's split and generation depend on it), as
 // `tide data info` needs them: a file may hold just those, and its other keys are not checked.
 TrainConfig load_data_config(const std::string& path);
-// Parses JSON text, naming source:line:column on a syntax error.
+// Parses JSON text, naming source:line:column on a syntax error; nesting deeper than 128 levels and
+// a key given twice in one object are errors.
 nlohmann::json parse_json_text(const std::string& text, const std::string& source);
+// A JSON file, `what` it is named in errors ("config file"): a directory is named as such (it read
+// as empty JSON), and reading stops at 64 MiB: a device such as /dev/zero grew memory without
+// limit. (A pipe is fine: tide train <(...)).
+nlohmann::json load_json_file(const std::string& path, const std::string& what = "config file");
 
 }  // namespace tide::cli
