@@ -1,5 +1,6 @@
 // IDX images as byte vectors for density estimation, optionally average-pooled, and Fashion-MNIST
 // in that form (the event-based sequence form is event_images.cpp).
+#include "image_labels.hpp"
 #include "tide/core/error.hpp"
 #include "tide/data/idx.hpp"
 #include "tide/data/vectors.hpp"
@@ -47,14 +48,24 @@ VectorSet idx_image_vectors(const std::string& images_path, std::int64_t downsam
   return out;
 }
 
+namespace detail {
+void check_labels(const VectorSet& set, std::int64_t classes, const std::string& file, const std::string& why) {
+  const std::vector<std::int64_t> ids = set.labels.to_indices();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] >= classes) fail("{}: label {} of image {} is outside 0..{} ({})", file, ids[i], i, classes - 1, why);
+}
+}  // namespace detail
+
 VectorSplit image_fashion_mnist(const std::string& dir, std::uint64_t seed, double val_fraction,
                                 std::int64_t downsample, std::int64_t limit) {
-  VectorSet train = idx_image_vectors(fashion_mnist_file(dir, "train-images-idx3-ubyte"), downsample, limit,
-                                      fashion_mnist_file(dir, "train-labels-idx1-ubyte"));
+  const std::string train_labels = fashion_mnist_file(dir, "train-labels-idx1-ubyte");
+  const std::string test_labels = fashion_mnist_file(dir, "t10k-labels-idx1-ubyte");
+  VectorSet train = idx_image_vectors(fashion_mnist_file(dir, "train-images-idx3-ubyte"), downsample, limit, train_labels);
+  detail::check_labels(train, 10, train_labels, "Fashion-MNIST's 10 classes");  // a bad label failed only in the loss, after an epoch
   train.name = "fashion-mnist";
   VectorSplit out = split(train, val_fraction, 0.0, seed);
-  out.test = idx_image_vectors(fashion_mnist_file(dir, "t10k-images-idx3-ubyte"), downsample, limit,
-                               fashion_mnist_file(dir, "t10k-labels-idx1-ubyte"));
+  out.test = idx_image_vectors(fashion_mnist_file(dir, "t10k-images-idx3-ubyte"), downsample, limit, test_labels);
+  detail::check_labels(out.test, 10, test_labels, "Fashion-MNIST's 10 classes");
   out.test.classes = out.train.classes = out.val.classes = 10;
   out.test.name = "fashion-mnist/test";
   return out;

@@ -2,6 +2,7 @@
 #include "tide/data/config_object.hpp"
 #include "tide/data/csv.hpp"
 #include "csv_dataset.hpp"
+#include "image_labels.hpp"
 #include "tide/data/gesture.hpp"
 #include "tide/data/idx.hpp"
 #include "tide/data/irregular.hpp"
@@ -13,6 +14,7 @@
 #include "tide/core/named.hpp"
 #include <fmt/format.h>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fmt/ranges.h>
@@ -188,6 +190,17 @@ Tensor vector_file(const std::string& path, ConfigObject& k) {
   fail("{}: '{}' is neither a .csv nor a .npy file (the extension says which)", k.path("path"), path);
 }
 
+// A standardised value beyond f32 (a val or test outlier far outside the training spread) was inf
+// to the models, which stopped later on a non-finite state naming neither file nor row.
+void check_f32_range(const Tensor& x, const std::string& path, const char* part) {
+  const std::vector<double> v = x.to_vector();
+  const auto d = static_cast<std::size_t>(x.size(1));
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(static_cast<float>(v[i])))
+      fail("{}: the {} part's row {}, column {} is {:g} after standardising with the training part's statistics, beyond "
+           "the f32 range the models read", path, part, i / d, i % d, v[i]);
+}
+
 // A user's table of vectors, split by rows and standardised with the training rows' statistics.
 Dataset vectors_dataset(ConfigObject& k, std::uint64_t seed) {
   if (!k.has("path")) fail("{}: missing key 'path' (a .csv or .npy file of vectors)", k.where());
@@ -197,7 +210,9 @@ Dataset vectors_dataset(ConfigObject& k, std::uint64_t seed) {
   VectorSplit out = split(all, v, t, seed);
   if (k.boolean("standardise", true) && out.train.size() > 0) {
     const Standardiser s = Standardiser::fit(out.train.x);
-    for (VectorSet* part : {&out.train, &out.val, &out.test}) part->x = s.apply(part->x);
+    const char* names[] = {"train", "val", "test"};
+    VectorSet* parts[] = {&out.train, &out.val, &out.test};
+    for (std::size_t p = 0; p < 3; ++p) check_f32_range(parts[p]->x = s.apply(parts[p]->x), path, names[p]);
   }
   return vector_dataset(std::move(out));
 }
@@ -211,13 +226,6 @@ Dataset fashion_mnist_dataset(ConfigObject& k, std::uint64_t seed) {
   const std::int64_t downsample = k.integer("downsample", 1, 1, 4);
   if (downsample == 3) fail("{}: expected 1, 2 or 4 (28 x 28 images pooled to 28, 14 or 7), got 3", k.path("downsample"));
   return vector_dataset(image_fashion_mnist(dir, seed, val, downsample, k.integer("limit", 0, 0, INT64_MAX)));
-}
-
-// Every label of `set` (read from `file`) below `classes`, naming the first that is not.
-void check_labels(const VectorSet& set, std::int64_t classes, const std::string& file, const std::string& why) {
-  const std::vector<std::int64_t> ids = set.labels.to_indices();
-  for (std::size_t i = 0; i < ids.size(); ++i)
-    if (ids[i] >= classes) fail("{}: label {} of image {} is outside 0..{} ({})", file, ids[i], i, classes - 1, why);
 }
 
 // A user's own labelled IDX images: a training pair split into train / val, a test pair. The
@@ -235,8 +243,8 @@ Dataset idx_dataset(ConfigObject& k, std::uint64_t seed) {
   const bool given = k.has("classes");
   const std::int64_t classes = given ? k.integer("classes", 2, 2, 1 << 20) : train.classes;
   if (classes < 2) fail("{}: the training labels name a single class; a classifier needs at least two", train_labels);
-  check_labels(train, classes, train_labels, "\"classes\": " + std::to_string(classes));
-  check_labels(test, classes, test_labels,
+  detail::check_labels(train, classes, train_labels, "\"classes\": " + std::to_string(classes));
+  detail::check_labels(test, classes, test_labels,
                given ? "\"classes\": " + std::to_string(classes) : "the training labels' classes; set \"classes\" if training lacks some");
   VectorSplit out = split(train, val, 0.0, seed);
   out.test = std::move(test);
