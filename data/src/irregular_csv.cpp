@@ -37,6 +37,17 @@ bool observe(const CsvTable& t, std::size_t r, std::size_t column, double& value
   return true;
 }
 
+// Every sequence is padded to the longest one's rows: one long id among many short ones made a file
+// of a few hundred KB ask for gigabytes. Refused when the padding is both large (past 2^24 cells)
+// and most of it (over 8 padded rows per row read).
+void check_padding(const std::string& path, std::int64_t N, std::int64_t T, std::int64_t D, std::int64_t rows, std::int64_t longest) {
+  const double cells = static_cast<double>(N) * static_cast<double>(T) * static_cast<double>(std::max<std::int64_t>(D, 1));
+  if (cells > 0x1p24 && static_cast<double>(N) * static_cast<double>(T) > 8.0 * static_cast<double>(rows))
+    fail("{}: id {} has {} rows while the {} ids average {:.1f}: every sequence is padded to the longest, {} x {} steps for {} "
+         "rows read; split the long sequence or leave it out", path, longest, T, N, static_cast<double>(rows) / static_cast<double>(N),
+         N, T, rows);
+}
+
 }  // namespace
 
 IrregularSet read_irregular_csv(const std::string& path, const std::string& time_column, const std::string& id_column,
@@ -54,8 +65,10 @@ IrregularSet read_irregular_csv(const std::string& path, const std::string& time
   for (std::size_t r = 0; r < t.rows.size(); ++r) by_id[sequence_id(t, r, ic)].push_back(r);
   if (by_id.empty()) fail("{}: no rows", path);
   const auto N = static_cast<std::int64_t>(by_id.size()), D = static_cast<std::int64_t>(features.size());
-  std::int64_t T = 1;
-  for (const auto& [id, rows] : by_id) T = std::max<std::int64_t>(T, static_cast<std::int64_t>(rows.size()));
+  std::int64_t T = 1, longest = 0;
+  for (const auto& [id, rows] : by_id)
+    if (static_cast<std::int64_t>(rows.size()) > T) T = static_cast<std::int64_t>(rows.size()), longest = id;
+  check_padding(path, N, T, D, static_cast<std::int64_t>(t.rows.size()), longest);
   IrregularSet s;
   s.name = path;
   s.variables = features;

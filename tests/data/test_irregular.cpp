@@ -317,6 +317,14 @@ TEST_CASE("irregular CSV: one sequence per id, empty cells unobserved, times che
   for (std::size_t i = 0; i < 4; ++i) CHECK(q[i] == doctest::Approx((static_cast<double>(i) - 1.5) * spacing).epsilon(1e-6));
   write_text(dir / "bad.csv", "episode,time,a\n1,0.5,1\n1,0.5,2\n");
   CHECK_THROWS_WITH(read_irregular_csv((dir / "bad.csv").string(), "time", "episode"), doctest::Contains("bad.csv:3"));
+  // Found by a bug hunt: one long episode among many one-row ones padded them all (a 142 KB file
+  // asked for gigabytes)
+  std::string lopsided = "episode,time,a\n";
+  for (int k = 0; k < 5000; ++k) lopsided += fmt::format("0,{},1\n", k);
+  for (int e = 1; e <= 5000; ++e) lopsided += fmt::format("{},0,1\n", e);
+  write_text(dir / "lopsided.csv", lopsided);
+  CHECK_THROWS_WITH(read_irregular_csv((dir / "lopsided.csv").string(), "time", "episode"),
+                    doctest::Contains("lopsided.csv: id 0 has 5000 rows while the 5001 ids average 2.0: every sequence is padded to the longest"));
 }
 
 TEST_CASE("irregular sets: f64 values are a reader's staging; the examples the models read take f32 only") {

@@ -187,6 +187,10 @@ TEST_CASE("data record: an edited data file is named on eval / predict / --resum
     REQUIRE(said.size() == 1);
     CHECK(said[0].find("data_files.json cannot be read") != std::string::npos);
   }
+  // Found by a bug hunt: a record naming a device was read for ever (eval, predict, --resume hung)
+  tide::data::test::write_file(run + "/data_files.json",
+                               R"({"files": [{"key": "data.path", "path": "/dev/zero", "bytes": 12, "crc32": "00000000"}]})");
+  CHECK(changed_data_files(run, "recomputed").empty());  // not a regular file: reading the data says what it is
 }
 
 TEST_CASE("data record: only file keys are fingerprinted, not a column that shares a file's name") {

@@ -167,8 +167,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A file's size and CRC32, read in blocks; nullopt when it cannot be read.
+// A file's size and CRC32, read in blocks; nullopt when it cannot be read or is not a regular file
+// (a record edited to name /dev/zero or a FIFO was read for ever).
 std::optional<std::pair<std::uintmax_t, std::uint32_t>> fingerprint(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   std::vector<char> block(1 << 16);
