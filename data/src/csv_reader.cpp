@@ -9,7 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
-#include <limits>
+#include <locale.h>
 
 namespace tide::data {
 namespace {
@@ -18,12 +18,16 @@ using detail::shown;
 using detail::trimmed;
 
 // A number from_chars found out of range: one too small for a double (1e-400) is a signed zero,
-// as NumPy and pandas read it; one too large stays out of range. `text` is a whole number in C form.
+// as NumPy and pandas read it (a subnormal, should a library refuse one, itself); one too large
+// stays out of range. `text` is a whole number in C form, read in the C locale whatever the
+// program's.
 std::errc underflow_to_zero(std::string_view text, double& value) {
+  static const locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", locale_t{});
+  if (c_locale == locale_t{}) return std::errc::result_out_of_range;
   const std::string copy(text);
-  const double v = std::strtod(copy.c_str(), nullptr);
-  if (std::fabs(v) > std::numeric_limits<double>::min()) return std::errc::result_out_of_range;
-  value = std::copysign(0.0, v);
+  const double v = strtod_l(copy.c_str(), nullptr, c_locale);
+  if (std::isinf(v)) return std::errc::result_out_of_range;
+  value = v;
   return std::errc();
 }
 

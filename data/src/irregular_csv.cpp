@@ -38,11 +38,11 @@ bool observe(const CsvTable& t, std::size_t r, std::size_t column, double& value
 }
 
 // Every sequence is padded to the longest one's rows: one long id among many short ones made a file
-// of a few hundred KB ask for gigabytes. Refused when the padding is both large (past 2^24 cells)
-// and most of it (over 8 padded rows per row read).
+// of a few hundred KB ask for gigabytes. Refused when the padding is both large (past 2^26 cells,
+// half a GiB of values alone) and most of it (over 8 padded rows per row read).
 void check_padding(const std::string& path, std::int64_t N, std::int64_t T, std::int64_t D, std::int64_t rows, std::int64_t longest) {
   const double cells = static_cast<double>(N) * static_cast<double>(T) * static_cast<double>(std::max<std::int64_t>(D, 1));
-  if (cells > 0x1p24 && static_cast<double>(N) * static_cast<double>(T) > 8.0 * static_cast<double>(rows))
+  if (cells > 0x1p26 && static_cast<double>(N) * static_cast<double>(T) > 8.0 * static_cast<double>(rows))
     fail("{}: id {} has {} rows while the {} ids average {:.1f}: every sequence is padded to the longest, {} x {} steps for {} "
          "rows read; split the long sequence or leave it out", path, longest, T, N, static_cast<double>(rows) / static_cast<double>(N),
          N, T, rows);

@@ -197,8 +197,8 @@ void check_f32_range(const Tensor& x, const std::string& path, const char* part)
   const auto d = static_cast<std::size_t>(x.size(1));
   for (std::size_t i = 0; i < v.size(); ++i)
     if (!std::isfinite(static_cast<float>(v[i])))
-      fail("{}: the {} part's row {}, column {} is {:g} after standardising with the training part's statistics, beyond "
-           "the f32 range the models read", path, part, i / d, i % d, v[i]);
+      fail("{}: row {} of the {} part (after the seeded split), column {}, is {:g} after standardising with the training "
+           "part's statistics, beyond the f32 range (3.4e38) the models read", path, i / d, part, i % d, v[i]);
 }
 
 // A user's table of vectors, split by rows and standardised with the training rows' statistics.

@@ -100,13 +100,12 @@ void check_times(const data::IrregularSet& set) {
 // its first visible step), and whether step k shows the encoder anything.
 struct EncoderPlan {
   std::vector<std::vector<double>> dt;        // [T + 1][B]: dt[k] before step k (from k + 1), dt[T] to t = 0 after step 0
-  std::vector<std::vector<double>> elapsed;   // [T][B]: the RNN encoder's input at visible step k, the time since the
-                                              // previous visible step (the first: since t = 0, where z0 is)
+  std::vector<std::vector<double>> elapsed;   // [T][B]: the RNN encoder's time input at visible step k (LatentEncoderTime)
   std::vector<std::vector<double>> observed;  // [T][B]
   Tensor seen_values, seen_mask;              // [B, T, D] the values and mask the encoder sees
 };
 
-EncoderPlan plan_encoder(const data::IrregularSet& set, const Tensor& seen) {
+EncoderPlan plan_encoder(const data::IrregularSet& set, const Tensor& seen, LatentEncoderTime time_input) {
   const std::int64_t B = set.size(), T = set.steps(), D = set.dims();
   const std::vector<double> t = set.times.to_vector(), s = seen.to_vector();
   const Tensor mask = mul(set.mask, seen.to(DType::f32).reshape(Shape{B, T, 1}));
@@ -127,13 +126,16 @@ EncoderPlan plan_encoder(const data::IrregularSet& set, const Tensor& seen) {
       if (any > 0) p.observed[kk][bb] = 1, started = true;
     }
     if (started) p.dt[static_cast<std::size_t>(T)][bb] = t[static_cast<std::size_t>(b * T)];
-    // The RNN encoder's time input: with the first step's time since 0 among them, q(z0) can place
-    // the sequence in time, as the ODE-RNN does by its final interval (the reference code's time to
-    // the next step left that out: a sequence and its shift in time had one q(z0)).
-    double previous = 0;
-    for (std::int64_t k = 0; k < T; ++k) {
+    // The RNN encoder's time input: since the previous visible step, the first's since 0 (q(z0) can
+    // place the sequence in time, as the ODE-RNN does by its final interval), or to the next one.
+    const bool forward = time_input == LatentEncoderTime::since_previous;
+    double other = forward ? 0.0 : -1.0;  // the neighbouring visible step's time met so far (-1: none yet)
+    for (std::int64_t j = 0; j < T; ++j) {
+      const std::int64_t k = forward ? j : T - 1 - j;
       const auto i = static_cast<std::size_t>(b * T + k), kk = static_cast<std::size_t>(k);
-      if (p.observed[kk][bb] != 0) p.elapsed[kk][bb] = t[i] - previous, previous = t[i];
+      if (p.observed[kk][bb] == 0) continue;
+      p.elapsed[kk][bb] = forward ? t[i] - other : (other < 0 ? 0.0 : other - t[i]);
+      other = t[i];
     }
   }
   p.seen_values = mul(set.values, mask);
@@ -151,7 +153,7 @@ std::pair<Var, Var> LatentOdeModel::encode(const data::IrregularSet& set, const 
   const std::int64_t B = set.size(), T = set.steps(), S = options_.encoder_state;
   const DType dt_type = options_.dtype;
   check_times(set);
-  const EncoderPlan plan = plan_encoder(set, seen);
+  const EncoderPlan plan = plan_encoder(set, seen, options_.encoder_time);
   const bool ode = options_.encoder == LatentEncoder::ode_rnn;
   const MLP* f = &encoder_ode_;
   const IntervalDynamics backwards = [f](const Var& h, const Rows&) { return -(*f)(h); };  // dh/d(-t)

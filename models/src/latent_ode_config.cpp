@@ -15,6 +15,8 @@ constexpr Named<LatentTask> kTasks[] = {{"interpolation", LatentTask::interpolat
                                        {"classification", LatentTask::classification}};
 constexpr Named<LatentEncoder> kEncoders[] = {{"ode_rnn", LatentEncoder::ode_rnn}, {"rnn", LatentEncoder::rnn}};
 constexpr Named<LatentLikelihood> kLikelihoods[] = {{"mean", LatentLikelihood::mean}, {"sum", LatentLikelihood::sum}};
+constexpr Named<LatentEncoderTime> kEncoderTimes[] = {{"since_previous", LatentEncoderTime::since_previous},
+                                                       {"to_next", LatentEncoderTime::to_next}};
 constexpr Named<LatentGenerative> kGenerative[] = {{"ode", LatentGenerative::ode}, {"rnn", LatentGenerative::rnn}};
 constexpr Named<LatentGrid> kGrids[] = {{"per_sample", LatentGrid::per_sample}, {"union", LatentGrid::union_of_times}};
 
@@ -29,6 +31,9 @@ void refuse_unread_keys(const detail::SpecReader& k, const nlohmann::json& spec,
       fail("{}: only task 'classification' has a classifier; this task is '{}'", k.path(key),
            latent_task_names()[static_cast<std::size_t>(o.task)]);
   // Keys that only the ODE parts read: refused when the chosen encoder or generative model is an RNN.
+  if (o.encoder == LatentEncoder::ode_rnn && spec.contains("encoder_time"))
+    fail("{}: only the RNN encoder takes the time as an input; the ODE-RNN's state follows its ODE over it",
+         k.path("encoder_time"));
   for (const char* key : {"encoder_solver", "encoder_hidden"})
     if (o.encoder == LatentEncoder::rnn && spec.contains(key))
       fail("{}: only the ODE-RNN encoder has an ODE between observations; \"encoder\": \"rnn\" steps a GRU over the "
@@ -45,6 +50,7 @@ void leave_out_unread_keys(detail::SpecReader& k, const LatentOdeOptions& o) {
   if (o.task != LatentTask::extrapolation) k.forget("extrapolate_fraction");
   if (o.task != LatentTask::classification) k.forget("ce_weight"), k.forget("classifier_hidden");
   if (o.encoder == LatentEncoder::rnn) k.forget("encoder_hidden");
+  if (o.encoder == LatentEncoder::ode_rnn) k.forget("encoder_time");
   if (o.generative_model == LatentGenerative::rnn) k.forget("grid"), k.forget("dynamics_hidden"), k.forget("steer_eps");
 }
 
@@ -67,6 +73,7 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
   o.encoder_hidden = k.integers("encoder_hidden", o.encoder_hidden, 1, 1 << 16);
   o.gru_units = k.integer("gru_units", o.gru_units, 1, 1 << 16);
   o.encoder = k.choice("encoder", "ode_rnn", kEncoders);
+  o.encoder_time = k.choice("encoder_time", "since_previous", kEncoderTimes);
   o.generative_model = k.choice("generative", "ode", kGenerative);
   // (the ODE parts' solvers are recorded only for the parts that are ODEs; the keys of the others are refused below)
   nlohmann::json normal;
@@ -83,7 +90,7 @@ std::shared_ptr<LatentOdeModel> make_latent_ode(const nlohmann::json& spec, std:
   o.grid = k.choice("grid", "per_sample", kGrids);
   o.obs_std = k.number("obs_std", o.obs_std, 1e-9, 1e9);
   o.likelihood = k.choice("likelihood", "mean", kLikelihoods);
-  o.kl = k.choice("kl", o.likelihood == LatentLikelihood::sum ? "sum" : "mean", kLikelihoods);  // as the likelihood
+  o.kl = k.choice("kl", "sum", kLikelihoods);
   o.samples = static_cast<int>(k.integer("samples", o.samples, 1, 1000));
   o.eval_samples = static_cast<int>(k.integer("eval_samples", o.eval_samples, 1, 1000));
   o.task = k.choice("task", "interpolation", kTasks);

@@ -18,6 +18,7 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 
 namespace tide::models {
@@ -160,12 +161,22 @@ bool left_out_since(const std::string& key) {
   return keys.count(key) > 0;
 }
 
+// Options added since the first files, with what a file lacking one implies its model did (a
+// latent ODE's RNN encoder took the time to the next step before encoder_time, and summed the KL
+// before kl, 2026-12-08). A model doing otherwise is a difference, named.
+const json* implied_before(const std::string& key) {
+  static const std::map<std::string, json> implied = {{"encoder_time", "to_next"}, {"kl", "sum"}};
+  const auto it = implied.find(key);
+  return it == implied.end() ? nullptr : &it->second;
+}
+
 // The first key (in key order, depth first) where a file's recorded spec and a model's differ: its
 // path and both values, as the error shows them; empty when they agree.
 std::string spec_difference(const json& file, const json& own, const std::string& path) {
   if (file.is_object() && own.is_object()) {
-    // the file's keys only: a key it does not record is an option added since it was written (its
-    // model had that option's default), so a new option does not orphan every older file
+    // the file's keys, and the model's that a file lacking them implies: any other key it does
+    // not record is an option added since it was written (its model had that option's default),
+    // so a new option does not orphan every older file
     for (auto it = file.begin(); it != file.end(); ++it) {
       const std::string& key = it.key();
       const std::string at = path + "." + key;
@@ -174,6 +185,10 @@ std::string spec_difference(const json& file, const json& own, const std::string
         return fmt::format("{} is {} in the file, absent in this model", at, brief(file.at(key)));
       if (std::string d = spec_difference(file.at(key), own.at(key), at); !d.empty()) return d;
     }
+    for (auto it = own.begin(); it != own.end(); ++it)
+      if (const json* implied = implied_before(it.key()); implied && !file.contains(it.key()) && *implied != it.value())
+        return fmt::format("{}.{} is absent in the file (written before the key: its model did {}), {} in this model", path,
+                           it.key(), brief(*implied), brief(it.value()));
     return "";
   }
   if (file == own) return "";

@@ -319,9 +319,9 @@ TEST_CASE("irregular CSV: one sequence per id, empty cells unobserved, times che
   CHECK_THROWS_WITH(read_irregular_csv((dir / "bad.csv").string(), "time", "episode"), doctest::Contains("bad.csv:3"));
   // Found by a bug hunt: one long episode among many one-row ones padded them all (a 142 KB file
   // asked for gigabytes)
-  std::string lopsided = "episode,time,a\n";
-  for (int k = 0; k < 5000; ++k) lopsided += fmt::format("0,{},1\n", k);
-  for (int e = 1; e <= 5000; ++e) lopsided += fmt::format("{},0,1\n", e);
+  std::string lopsided = "episode,time,a,b,c\n";
+  for (int k = 0; k < 5000; ++k) lopsided += fmt::format("0,{},1,2,3\n", k);
+  for (int e = 1; e <= 5000; ++e) lopsided += fmt::format("{},0,1,2,3\n", e);
   write_text(dir / "lopsided.csv", lopsided);
   CHECK_THROWS_WITH(read_irregular_csv((dir / "lopsided.csv").string(), "time", "episode"),
                     doctest::Contains("lopsided.csv: id 0 has 5000 rows while the 5001 ids average 2.0: every sequence is padded to the longest"));

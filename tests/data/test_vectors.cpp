@@ -401,7 +401,7 @@ TEST_CASE("registry vectors: rows split by seed, standardised with the train row
     const Dataset raw_far = load_dataset({{"dataset", "vectors"}, {"path", far}, {"standardise", false}}, seed, "data");
     const std::vector<double> train_x = vectors_of(*raw_far.train, "t").x.to_vector();
     if (std::find(train_x.begin(), train_x.end(), 1e10) != train_x.end()) continue;
-    CHECK_ERROR_NAMES(load_dataset(far_spec, seed, "data"), "part's row");
+    CHECK_ERROR_NAMES(load_dataset(far_spec, seed, "data"), "part (after the seeded split), column 0, is");
     CHECK_ERROR_NAMES(load_dataset(far_spec, seed, "data"), "after standardising with the training part's statistics, beyond the f32 range");
     outside_train = true;
   }

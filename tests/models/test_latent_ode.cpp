@@ -460,16 +460,42 @@ TEST_CASE("latent ode config: keys only an ODE encoder or generative model reads
                                  {"encoder_solver", {{"method", "dopri5"}}}}, 3, 0, gen, DType::f64, "model"));
 }
 
-TEST_CASE("latent ode config: the KL's reduction follows the likelihood's unless given") {
+TEST_CASE("latent ode config: the KL summed unless \"kl\": \"mean\" (the reference code's); encoder_time only for the RNN encoder") {
   Generator gen(9);
-  const auto kl_of = [&](nlohmann::json spec) {
+  const auto options_of = [&](nlohmann::json spec) {
     spec["type"] = "latent_ode";
-    return make_latent_ode(spec, 3, 0, gen, DType::f64, "model")->options().kl;
+    return make_latent_ode(spec, 3, 0, gen, DType::f64, "model")->options();
   };
-  CHECK(kl_of(nlohmann::json::object()) == LatentLikelihood::mean);  // the reference code's pair
-  CHECK(kl_of({{"likelihood", "sum"}}) == LatentLikelihood::sum);     // the true bound
-  CHECK(kl_of({{"kl", "sum"}}) == LatentLikelihood::sum);             // the runs recorded before the key
-  CHECK_THROWS_WITH(kl_of({{"kl", "avg"}}), doctest::Contains("model.kl"));
+  CHECK(options_of(nlohmann::json::object()).kl == LatentLikelihood::sum);
+  CHECK(options_of({{"kl", "mean"}}).kl == LatentLikelihood::mean);
+  CHECK_THROWS_WITH(options_of({{"kl", "avg"}}), doctest::Contains("model.kl"));
+  CHECK(options_of({{"encoder", "rnn"}}).encoder_time == LatentEncoderTime::since_previous);
+  CHECK(options_of({{"encoder", "rnn"}, {"encoder_time", "to_next"}}).encoder_time == LatentEncoderTime::to_next);
+  CHECK_THROWS_WITH(options_of({{"encoder_time", "to_next"}}), doctest::Contains("model.encoder_time: only the RNN encoder"));
+}
+
+TEST_CASE("latent ode: a file from before encoder_time or kl is refused by a model that does otherwise, naming the key") {
+  // Files without the keys were written by models that fed the RNN encoder the time to the next
+  // step and summed the KL: loading one into today's default RNN encoder would change its inputs.
+  Generator gen(9);
+  const auto build = [&](nlohmann::json spec) {
+    spec["type"] = "latent_ode";
+    spec["latent"] = 2, spec["encoder_state"] = 2, spec["gru_units"] = 2, spec["dynamics_hidden"] = {2};
+    return make_latent_ode(spec, 1, 0, gen, DType::f64, "model");
+  };
+  const auto meta_without = [](const Model& m, const char* key) {
+    nlohmann::json meta;
+    record_model(meta, m);
+    meta["model_spec"].erase(key);
+    return meta.dump();
+  };
+  const auto rnn = build({{"encoder", "rnn"}}), old_rnn = build({{"encoder", "rnn"}, {"encoder_time", "to_next"}});
+  CHECK_THROWS_WITH(check_model_meta(meta_without(*rnn, "encoder_time"), *rnn, "old.tide"),
+                    doctest::Contains("model.encoder_time is absent in the file (written before the key: its model did \"to_next\"), \"since_previous\" in this model"));
+  CHECK_NOTHROW(check_model_meta(meta_without(*old_rnn, "encoder_time"), *old_rnn, "old.tide"));
+  const auto summed = build(nlohmann::json::object()), averaged = build({{"kl", "mean"}});
+  CHECK_NOTHROW(check_model_meta(meta_without(*summed, "kl"), *summed, "old.tide"));
+  CHECK_THROWS_WITH(check_model_meta(meta_without(*averaged, "kl"), *averaged, "old.tide"), doctest::Contains("kl is absent in the file"));
 }
 
 TEST_CASE("latent ode: KL annealing with a fractional wait: 0 through epoch wait + 1, then 1 - rate^(whole epochs past wait)") {
@@ -564,6 +590,16 @@ TEST_CASE("latent ode: either encoder's q(z0) knows when a sequence starts (z0 i
     const auto late = model.encode(one_sequence({1.1, 1.5, 2.7}, {0.3, 0.5, -0.4}), all);
     CHECK(tide::test::max_rel_diff(early.first.value(), late.first.value()) > 1e-3);
   }
+  // the reference code's time to the next step, kept as "encoder_time": "to_next": blind to the shift
+  Generator init(2);
+  LatentOdeOptions o = tiny(1);
+  o.encoder = LatentEncoder::rnn, o.encoder_time = LatentEncoderTime::to_next;
+  const LatentOdeModel model(o, init);
+  NoGrad no_grad;
+  const Tensor all = Tensor::ones(Shape{1, 3}, DType::f64);
+  const auto early = model.encode(one_sequence({0.1, 0.5, 1.7}, {0.3, 0.5, -0.4}), all);
+  const auto late = model.encode(one_sequence({1.1, 1.5, 2.7}, {0.3, 0.5, -0.4}), all);
+  CHECK(tide::test::max_rel_diff(early.first.value(), late.first.value()) < 1e-12);
 }
 
 TEST_CASE("latent ode: learns the periodic toy (interpolation MSE well below the signal's variance)") {

@@ -239,9 +239,9 @@ TEST_CASE("mujoco rollouts: MuJoCo's fatal error and a timestep that is not posi
   const std::string out = path_in_scratch("stack.csv");
   CHECK_THROWS_WITH_AS(write_mujoco_rollouts(spec, out),
                        doctest::Contains(("simulating '" + small_stack + "' (frame").c_str()), tide::Error);
-  CHECK_THROWS_WITH_AS(write_mujoco_rollouts(spec, out), doctest::Contains("MuJoCo stopped with 'Stack overflow'"), tide::Error);
+  CHECK_THROWS_WITH_AS(write_mujoco_rollouts(spec, out),
+                       doctest::Contains("MuJoCo stopped with 'Stack overflow' (a larger <size nstack=...> in the model may help)"), tide::Error);
   for (const auto& entry : fs::directory_iterator(scratch.dir)) CHECK(entry.path().filename().string().find("stack.csv") == std::string::npos);
-  CHECK(!fs::exists("MUJOCO_LOG.TXT"));
   for (const char* step : {"0", "-0.01"}) {
     const auto frozen = path_in_scratch("frozen.xml");
     std::ofstream(frozen) << "<mujoco><option timestep=\"" << step << "\"/><worldbody><body><joint type=\"slide\"/>"

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <csetjmp>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <numbers>
@@ -62,6 +63,10 @@ private:
 thread_local std::jmp_buf* fatal_exit = nullptr;
 thread_local char fatal_message[512];
 [[noreturn]] void jump_back(const char* message) {
+  if (!fatal_exit) {  // MuJoCo called on another thread while this one rolls out (rollouts are single-threaded)
+    std::fprintf(stderr, "MuJoCo fatal error outside a rollout call: %s\n", message);
+    std::abort();
+  }
   std::snprintf(fatal_message, sizeof fatal_message, "%s", message);
   std::longjmp(*fatal_exit, 1);
 }
@@ -77,7 +82,9 @@ template <class Call, class What> void mujoco_call(const Call& call, const What&
   if (setjmp(here) == 0) call();
   else failed = true;
   mju_user_error = previous, fatal_exit = nullptr;
-  if (failed) fail("mujoco rollouts: {}: MuJoCo stopped with '{}'", what(), fatal_message);
+  if (failed)
+    fail("mujoco rollouts: {}: MuJoCo stopped with '{}'{}", what(), fatal_message,
+         std::string_view(fatal_message).find("tack") != std::string_view::npos ? " (a larger <size nstack=...> in the model may help)" : "");
 }
 
 // Column names keep CSV-safe characters only.
@@ -199,7 +206,7 @@ private:
   }
 
   std::string where(std::int64_t frame) const {
-    return fmt::format("simulating '{}' (frame {} of an episode; a larger <size nstack=...> may help)", spec_.model_path, frame);
+    return fmt::format("simulating '{}' (frame {} of an episode)", spec_.model_path, frame);
   }
 
   // Sets ctrl for the next frame; returns 1 when the action was replaced by a random one.

@@ -4,9 +4,8 @@
 //   recognition  an ODE-RNN run backwards over each sequence's observations (between them the
 //                encoder state's own ODE, at them a GRU-style update of mean and std from
 //                [mean, std, values, mask]; a step observing nothing leaves the state as it is),
-//                or a plain RNN encoder with the time since the previous visible step (the
-//                first: since t = 0) as an input ("RNN enc."), down to t = 0, then
-//                q(z0) = N(mean, std) by a small network;
+//                or a plain RNN encoder with a time input ("RNN enc.", LatentEncoderTime),
+//                down to t = 0, then q(z0) = N(mean, std) by a small network;
 //   generative   z0 ~ q(z0) (several trajectory samples per sequence), dz/dt = f(z) solved from
 //                t = 0 on each sequence's own time grid (no union of the batch's times), a
 //                linear decoder, and a Gaussian likelihood with a fixed observation std;
@@ -34,6 +33,10 @@ enum class LatentTask { interpolation, extrapolation, classification };
 // over each sequence's times with the elapsed time as its input).
 enum class LatentGenerative { ode, rnn };
 enum class LatentEncoder { ode_rnn, rnn };
+// The RNN encoder's time input at a visible step: the time since the previous visible one (the
+// first: since t = 0, so that q(z0) knows when the sequence starts), or, as the reference code, the
+// time to the next one (the last: 0; a sequence and its shift in time then get one q(z0)).
+enum class LatentEncoderTime { since_previous, to_next };
 // How the reconstruction log-likelihood of one sequence is summed:
 //   mean  per variable the mean over its observed times, then the mean over all variables (the
 //         latent ODE code's choice, so that long records do not dominate; unobserved variables
@@ -56,15 +59,16 @@ struct LatentOdeOptions {
   std::vector<std::int64_t> encoder_hidden{50, 50, 50};   // the encoder's ODE
   std::int64_t gru_units = 50;              // the GRU update's networks
   LatentEncoder encoder = LatentEncoder::ode_rnn;
+  LatentEncoderTime encoder_time = LatentEncoderTime::since_previous;  // the RNN encoder's
   LatentGenerative generative_model = LatentGenerative::ode;
   OdeSpec generative{Method::dopri5, 1, 1e-3, 1e-4, GradientKind::discrete};  // the paper's defaults
   OdeSpec recognition{Method::rk4, 1, 1e-3, 1e-4, GradientKind::discrete};    // per interval
   LatentGrid grid = LatentGrid::per_sample;
   double obs_std = 0.01;                    // the likelihood's fixed observation std
   LatentLikelihood likelihood = LatentLikelihood::mean;
-  // The KL term of the loss reduced the same two ways over the latent dimensions: mean (the
-  // reference code's, beside its mean likelihood) or sum (the true KL, with the sum for an ELBO).
-  LatentLikelihood kl = LatentLikelihood::mean;
+  // The KL term of the loss over the latent dimensions: sum (the true KL) or mean (the reference
+  // code's, which beside its mean likelihood makes its objective).
+  LatentLikelihood kl = LatentLikelihood::sum;
   int samples = 3;                          // trajectory samples per sequence in training
   int eval_samples = 1;                     // and in evaluation (drawn with a fixed seed)
   LatentTask task = LatentTask::interpolation;
