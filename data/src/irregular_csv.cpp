@@ -78,6 +78,9 @@ IrregularSet read_irregular_csv(const std::string& path, const std::string& time
   for (const auto& [id, rows] : by_id) {
     for (std::size_t k = 0; k < rows.size(); ++k) {
       const double time = t.number(rows[k], tc);
+      if (!(time >= 0))  // found only after training, when a test batch reached the latent ODE
+        fail("{}: time {} of id {} is before 0 (the latent ODE's z0 is the state at t = 0: shift the episode's times)",
+             t.where(rows[k], tc), time, id);
       if (k > 0 && !(time > times[static_cast<std::size_t>(n * T) + k - 1]))
         fail("{}: time {} is not after the previous row's of id {}", t.where(rows[k], tc), time, id);
       times[static_cast<std::size_t>(n * T) + k] = time;

@@ -134,7 +134,7 @@ std::vector<double> IrregularExamples::class_counts() const {
 
 const IrregularSet& irregular_of(const Examples& examples, const std::string& what) {
   const auto* e = dynamic_cast<const IrregularExamples*>(&examples);
-  if (!e) fail("{}: expects irregular time series with per-variable masks (datasets physionet, periodic), got another kind of examples", what);
+  if (!e) fail("{}: expects irregular time series with per-variable masks (datasets physionet, periodic, or mujoco with \"form\": \"irregular\"), got another kind of examples", what);
   return e->set();
 }
 

@@ -54,18 +54,27 @@ LatentOdeModel::LatentOdeModel(const LatentOdeOptions& o, Generator& gen)
   }
 }
 
+namespace {
+// The summary's notes of the non-default variants (the defaults' summaries read as before).
+std::string encoder_time_note(const LatentOdeOptions& o) {
+  return o.encoder_time == LatentEncoderTime::to_next ? ", time to the next observation" : "";
+}
+std::string kl_note(const LatentOdeOptions& o) { return o.kl == LatentLikelihood::mean ? ", KL averaged over z" : ""; }
+}  // namespace
+
 std::string LatentOdeModel::name() const {
   const LatentOdeOptions& o = options_;
   if (o.generative_model == LatentGenerative::rnn)
-    return fmt::format("RNN-VAE: {} encoder ({}), z {} with a GRU decoder over the elapsed times; {}, {} trajectory sample(s), obs std {:g}",
-                       o.encoder == LatentEncoder::ode_rnn ? "ODE-RNN" : "RNN", o.encoder_state, o.latent,
-                       latent_task_names()[static_cast<std::size_t>(o.task)], o.samples, o.obs_std);
-  return fmt::format("latent ODE: {} encoder ({}{}), z {} with f {} (tanh) by {}{}; {}, {} trajectory sample(s), obs std {:g}",
+    return fmt::format("RNN-VAE: {} encoder ({}{}), z {} with a GRU decoder over the elapsed times; {}, {} trajectory sample(s), obs std {:g}{}",
+                       o.encoder == LatentEncoder::ode_rnn ? "ODE-RNN" : "RNN", o.encoder_state,
+                       o.encoder == LatentEncoder::rnn ? encoder_time_note(o) : "", o.latent,
+                       latent_task_names()[static_cast<std::size_t>(o.task)], o.samples, o.obs_std, kl_note(o));
+  return fmt::format("latent ODE: {} encoder ({}{}), z {} with f {} (tanh) by {}{}; {}, {} trajectory sample(s), obs std {:g}{}",
                      o.encoder == LatentEncoder::ode_rnn ? "ODE-RNN" : "RNN", o.encoder_state,
-                     o.encoder == LatentEncoder::ode_rnn ? ", " + o.recognition.str() : "", o.latent,
+                     o.encoder == LatentEncoder::ode_rnn ? ", " + o.recognition.str() : encoder_time_note(o), o.latent,
                      fmt::join(widths(o.latent, o.dynamics_hidden, o.latent), "-"), o.generative.str(),
                      o.grid == LatentGrid::union_of_times ? " on the batch's union of times" : "",
-                     latent_task_names()[static_cast<std::size_t>(o.task)], o.samples, o.obs_std);
+                     latent_task_names()[static_cast<std::size_t>(o.task)], o.samples, o.obs_std, kl_note(o));
 }
 
 // ---- recognition ---------------------------------------------------------------------------------

@@ -325,6 +325,11 @@ TEST_CASE("irregular CSV: one sequence per id, empty cells unobserved, times che
   write_text(dir / "lopsided.csv", lopsided);
   CHECK_THROWS_WITH(read_irregular_csv((dir / "lopsided.csv").string(), "time", "episode"),
                     doctest::Contains("lopsided.csv: id 0 has 5000 rows while the 5001 ids average 2.0: every sequence is padded to the longest"));
+  // Found by a new user: a time before 0 failed only when a batch reached the latent ODE (for a test
+  // episode, after the whole training)
+  write_text(dir / "early.csv", "episode,time,a\n1,0.5,1\n2,-0.1,2\n2,0.3,1\n");
+  CHECK_THROWS_WITH(read_irregular_csv((dir / "early.csv").string(), "time", "episode"),
+                    doctest::Contains("early.csv:3: column 2 ('time'): time -0.1 of id 2 is before 0"));
 }
 
 TEST_CASE("irregular sets: f64 values are a reader's staging; the examples the models read take f32 only") {
