@@ -450,7 +450,8 @@ json write_predictions(const std::string& run_dir, const RunParameters& from, co
   const Built built = load_run(run_dir, config, from, data_file);
   const data::Examples& set = *built.data.split(data_file.empty() ? split_name : "test");
   const models::Predictions p = built.model->predict(set, config.eval_batch_size);
-  if (p.rows() == 0) fail("{}: the model ({}) makes no per-example predictions to write", run_dir, built.model->name());
+  if (p.rows() == 0)
+    fail("{}: the model ({}) makes no per-example predictions to write (`tide eval {}` scores it)", run_dir, built.model->name(), run_dir);
   const bool with_targets = data_file.empty() || built.data.test_has_targets;
   const auto* sequences = dynamic_cast<const data::SequenceExamples*>(&set);
   // a sequence's one label: the model gives the step it belongs to (the last valid one), the file -1
