@@ -71,20 +71,37 @@ thread_local char fatal_message[512];
   std::longjmp(*fatal_exit, 1);
 }
 
+// Sends MuJoCo's fatal errors to jump_back(`here`) while it lives, and puts the previous handler
+// (and an outer call's jump) back however the call ends.
+class FatalErrorsJumpTo {
+public:
+  explicit FatalErrorsJumpTo(std::jmp_buf* here) : previous_(mju_user_error), outer_(fatal_exit) {
+    fatal_exit = here, mju_user_error = jump_back;
+  }
+  ~FatalErrorsJumpTo() { mju_user_error = previous_, fatal_exit = outer_; }
+  FatalErrorsJumpTo(const FatalErrorsJumpTo&) = delete;
+  FatalErrorsJumpTo& operator=(const FatalErrorsJumpTo&) = delete;
+
+private:
+  void (*previous_)(const char*);
+  std::jmp_buf* outer_;
+};
+
 // Runs call() (a MuJoCo function), throwing tide::Error naming what() and MuJoCo's message if it
-// reports a fatal error.
+// reports a fatal error. The guard lives in this frame, which the jump returns to, so it is not
+// skipped.
 template <class Call, class What> void mujoco_call(const Call& call, const What& what) {
   static_assert(std::is_trivially_destructible_v<Call>);
   std::jmp_buf here;
-  void (*const previous)(const char*) = mju_user_error;
-  bool failed = false;
-  fatal_exit = &here, mju_user_error = jump_back;
-  if (setjmp(here) == 0) call();
-  else failed = true;
-  mju_user_error = previous, fatal_exit = nullptr;
-  if (failed)
-    fail("mujoco rollouts: {}: MuJoCo stopped with '{}'{}", what(), fatal_message,
-         std::string_view(fatal_message).find("tack") != std::string_view::npos ? " (a larger <size nstack=...> in the model may help)" : "");
+  {
+    const FatalErrorsJumpTo guard(&here);
+    if (setjmp(here) == 0) {
+      call();
+      return;
+    }
+  }
+  fail("mujoco rollouts: {}: MuJoCo stopped with '{}'{}", what(), fatal_message,
+       std::string_view(fatal_message).find("tack") != std::string_view::npos ? " (a larger <size nstack=...> in the model may help)" : "");
 }
 
 // Column names keep CSV-safe characters only.
